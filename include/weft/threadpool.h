@@ -1,0 +1,135 @@
+/*
+ * weft — ThreadPool: twisted.python.threadpool.ThreadPool in C, on weft's
+ * work-stealing engine.
+ *
+ * Lifecycle: create (no thread yet; work submitted now is backlogged) →
+ * start (grows to min, then to the backlog, bounded by max) → stop (runs the
+ * work already queued, joins every thread; a stopped pool cannot be
+ * restarted, as in Twisted) → destroy.
+ *
+ * Thread-safety: every call may be made from any thread, concurrently (Twisted
+ * asks for a single caller thread; weft does not). stop and destroy may not be
+ * called from one of the pool's own threads (WEFT_EDEADLK).
+ *
+ * Deliberate differences from Twisted (docs/twisted-mapping.md has them all):
+ *   - submitting after stop returns WEFT_EQUIT instead of being ignored;
+ *   - stop with backlog but no worker runs nothing and reports each task to
+ *     its owner with WEFT_ECANCELED instead of dropping it silently;
+ *   - thread names carry a creation counter, so they never repeat.
+ */
+#ifndef WEFT_THREADPOOL_H
+#define WEFT_THREADPOOL_H
+
+#include <stdio.h>
+#include "common.h"
+#include "work.h"
+#include "worker.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_threadpool weft_threadpool;
+
+/* Passed for min or max to adjust_poolsize: keep the current value (None). */
+#define WEFT_KEEP (-1)
+
+/* Upper bound on threads in one pool (max is clamped to it). */
+#define WEFT_THREADPOOL_MAX_THREADS 1024
+
+typedef struct weft_threadpool_options {
+  int min_threads;                        /* default 5, as Twisted */
+  int max_threads;                        /* default 20 */
+  const char *name;                       /* copied; NULL: the pool's address */
+  weft_thread_factory_fn thread_factory;  /* NULL: pthread_create */
+  void *thread_factory_ctx;
+  weft_log_fn log;                        /* failures with nobody to tell; NULL: stderr */
+  void *log_ctx;
+  unsigned spin_us;                       /* idle search before parking; default 50 */
+} weft_threadpool_options;
+
+/* Fill o with the defaults above. */
+WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o);
+
+/* ThreadPool(min, max, name). WEFT_EINVAL if min < 0 or min > max. */
+WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads,
+                                    int max_threads, const char *name);
+WEFT_API int weft_threadpool_create_ex(weft_threadpool **out,
+                                       const weft_threadpool_options *opts);
+
+/* start(): idempotent while running; WEFT_EQUIT after stop. WEFT_EAGAIN if no
+ * thread at all could be created (the pool is still started). */
+WEFT_API int weft_threadpool_start(weft_threadpool *tp);
+/* stop(): run queued work, join all threads. WEFT_EQUIT the second time,
+ * WEFT_EDEADLK from a pool thread. */
+WEFT_API int weft_threadpool_stop(weft_threadpool *tp);
+/* Stop if needed, then free. Work that can no longer run is cancelled: its
+ * owner is told WEFT_ECANCELED. WEFT_EDEADLK from a pool thread (nothing freed). */
+WEFT_API int weft_threadpool_destroy(weft_threadpool *tp);
+
+/* callInThread(fn, arg). WEFT_EQUIT after stop, WEFT_EINVAL on NULL. */
+WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn,
+                                            void *arg);
+/*
+ * callInThreadWithCallback(onResult, fn, arg). on_result(ctx, status, result)
+ * runs in the worker thread right after fn, with fn's status and result;
+ * with WEFT_ECANCELED (result NULL) if the pool is destroyed before the task
+ * could run. on_result may be NULL: a failure is then sent to the log hook.
+ */
+WEFT_API int weft_threadpool_call_in_thread_with_callback(
+    weft_threadpool *tp, weft_result_fn on_result, void *ctx, weft_call_fn fn,
+    void *arg);
+/* The allocation-free submit: the caller owns req (see weft/work.h). */
+WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
+                                        weft_work_cb work,
+                                        weft_after_work_cb after);
+
+/* adjustPoolsize(min, max); WEFT_KEEP keeps a value. WEFT_EINVAL (nothing
+ * changed) if the result has min < 0 or min > max. */
+WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp,
+                                             int min_threads, int max_threads);
+WEFT_API int weft_threadpool_start_a_worker(weft_threadpool *tp);
+WEFT_API int weft_threadpool_stop_a_worker(weft_threadpool *tp);
+
+/* Introspection: snapshots, safe from any thread. Negative on NULL tp. */
+WEFT_API int weft_threadpool_min(const weft_threadpool *tp);
+WEFT_API int weft_threadpool_max(const weft_threadpool *tp);
+WEFT_API int weft_threadpool_workers(weft_threadpool *tp);  /* idle + busy */
+WEFT_API int weft_threadpool_working(weft_threadpool *tp);  /* busy */
+WEFT_API int weft_threadpool_waiters(weft_threadpool *tp);  /* idle */
+WEFT_API long weft_threadpool_queue_size(weft_threadpool *tp); /* backlog */
+WEFT_API int weft_threadpool_started(const weft_threadpool *tp);
+WEFT_API int weft_threadpool_joined(const weft_threadpool *tp);
+/* Number of threads ever created (Twisted's len(threads)). */
+WEFT_API int weft_threadpool_threads_created(const weft_threadpool *tp);
+
+/* Engine counters, for benchmarks and perf work. Monotonic, approximate
+ * while the pool runs. */
+typedef struct weft_threadpool_counters {
+  uint64_t submitted;      /* tasks accepted */
+  uint64_t executed;       /* tasks run */
+  uint64_t cancelled;      /* tasks reported WEFT_ECANCELED */
+  uint64_t steals;         /* successful steal operations */
+  uint64_t stolen;         /* tasks moved by them */
+  uint64_t parks;          /* futex waits entered */
+  uint64_t unparks;        /* futex wakes issued */
+  uint64_t spawns;         /* threads started */
+  uint64_t spawn_failures; /* thread creations that failed */
+} weft_threadpool_counters;
+WEFT_API int weft_threadpool_counters_get(weft_threadpool *tp,
+                                          weft_threadpool_counters *out);
+
+/* dumpStats(): three lines, "waiters: N", "workers: N" (busy), "total: N"
+ * (threads ever created), then one line of engine counters. */
+WEFT_API int weft_threadpool_dump_stats(weft_threadpool *tp, FILE *out);
+typedef void (*weft_log_line_fn)(void *ctx, const char *line);
+WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp,
+                                            weft_log_line_fn fn, void *ctx);
+
+/* 1 if the calling thread is one of tp's threads, else 0. */
+WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_THREADPOOL_H */

@@ -1,0 +1,40 @@
+/*
+ * weft — intrusive work requests, the allocation-free way to submit work
+ * (the shape of libuv's uv_work_t).
+ *
+ * The caller owns the storage of a weft_work. Between a successful submit and
+ * the moment after_cb is called (or, with after_cb NULL, the moment work_cb
+ * starts) the request belongs to weft: do not touch it, move it or free it.
+ * A request can be reused once it is returned.
+ */
+#ifndef WEFT_WORK_H
+#define WEFT_WORK_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_work weft_work;
+
+/* Runs in a worker thread. */
+typedef void (*weft_work_cb)(weft_work *req);
+/*
+ * Runs in the worker thread right after work_cb with status 0, or — if the
+ * request was accepted but will never run (its pool was destroyed before a
+ * worker could take it) — with WEFT_ECANCELED, in the thread that destroyed
+ * the pool. Exactly one call per accepted request.
+ */
+typedef void (*weft_after_work_cb)(weft_work *req, int status);
+
+struct weft_work {
+  void *data; /* the caller's; weft never reads or writes it */
+  /* private: */
+  void *weft_private_[6];
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_WORK_H */

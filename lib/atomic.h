@@ -1,0 +1,76 @@
+/*
+ * weft — the one internal atomics header (mimalloc's habit): every atomic
+ * operation names its memory order, so a reader never has to guess it.
+ *
+ * Plain C11 <stdatomic.h>. We do not use ck_pr here: its inline assembly is
+ * invisible to ThreadSanitizer, and the suite must run TSan-clean; C11
+ * atomics compile to the same instructions on x86-64.
+ *
+ * Rule of the code base: every use of an order stronger than relaxed, and
+ * every fence, carries a comment saying what it orders and which operation on
+ * the other side it pairs with.
+ */
+#ifndef WEFT_ATOMIC_H
+#define WEFT_ATOMIC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define WEFT_CACHELINE 64
+#define WEFT_CACHE_ALIGNED _Alignas(WEFT_CACHELINE)
+
+#define weft__load_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
+#define weft__load_acquire(p) atomic_load_explicit((p), memory_order_acquire)
+#define weft__load_seq_cst(p) atomic_load_explicit((p), memory_order_seq_cst)
+#define weft__store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define weft__store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
+#define weft__store_seq_cst(p, v) atomic_store_explicit((p), (v), memory_order_seq_cst)
+
+#define weft__xchg_relaxed(p, v) atomic_exchange_explicit((p), (v), memory_order_relaxed)
+#define weft__xchg_acquire(p, v) atomic_exchange_explicit((p), (v), memory_order_acquire)
+#define weft__xchg_release(p, v) atomic_exchange_explicit((p), (v), memory_order_release)
+#define weft__xchg_acq_rel(p, v) atomic_exchange_explicit((p), (v), memory_order_acq_rel)
+#define weft__xchg_seq_cst(p, v) atomic_exchange_explicit((p), (v), memory_order_seq_cst)
+
+#define weft__fetch_add_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define weft__fetch_add_acq_rel(p, v) atomic_fetch_add_explicit((p), (v), memory_order_acq_rel)
+#define weft__fetch_add_seq_cst(p, v) atomic_fetch_add_explicit((p), (v), memory_order_seq_cst)
+#define weft__fetch_sub_relaxed(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)
+#define weft__fetch_sub_acq_rel(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_acq_rel)
+#define weft__fetch_sub_seq_cst(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_seq_cst)
+#define weft__fetch_or_acq_rel(p, v) atomic_fetch_or_explicit((p), (v), memory_order_acq_rel)
+#define weft__fetch_or_seq_cst(p, v) atomic_fetch_or_explicit((p), (v), memory_order_seq_cst)
+#define weft__fetch_and_acq_rel(p, v) atomic_fetch_and_explicit((p), (v), memory_order_acq_rel)
+
+/* Strong CAS; on failure *expected is updated (C11 semantics). */
+#define weft__cas_relaxed(p, e, d) \
+  atomic_compare_exchange_strong_explicit((p), (e), (d), memory_order_relaxed, memory_order_relaxed)
+#define weft__cas_acquire(p, e, d) \
+  atomic_compare_exchange_strong_explicit((p), (e), (d), memory_order_acquire, memory_order_relaxed)
+#define weft__cas_release(p, e, d) \
+  atomic_compare_exchange_strong_explicit((p), (e), (d), memory_order_release, memory_order_relaxed)
+#define weft__cas_acq_rel(p, e, d) \
+  atomic_compare_exchange_strong_explicit((p), (e), (d), memory_order_acq_rel, memory_order_acquire)
+#define weft__cas_seq_cst(p, e, d) \
+  atomic_compare_exchange_strong_explicit((p), (e), (d), memory_order_seq_cst, memory_order_seq_cst)
+#define weft__cas_weak_acq_rel(p, e, d) \
+  atomic_compare_exchange_weak_explicit((p), (e), (d), memory_order_acq_rel, memory_order_acquire)
+
+#define weft__fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
+#define weft__fence_acquire() atomic_thread_fence(memory_order_acquire)
+#define weft__fence_release() atomic_thread_fence(memory_order_release)
+
+/* Spin-wait hint. */
+static inline void weft__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+#define WEFT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define WEFT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#endif /* WEFT_ATOMIC_H */

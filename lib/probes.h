@@ -1,0 +1,26 @@
+/*
+ * weft — USDT probes (provider "weft") for perf, bpftrace and SystemTap.
+ *
+ *   WEFT_PROBE(submit,  pool, task)     a task was accepted
+ *   WEFT_PROBE(start,   pool, task)     a worker begins a task
+ *   WEFT_PROBE(finish,  pool, task)     a worker finished a task
+ *   WEFT_PROBE(steal,   pool, n)        a thief moved n tasks
+ *   WEFT_PROBE(park,    pool, worker)   a worker goes to sleep
+ *   WEFT_PROBE(unpark,  pool, worker)   a worker is woken
+ *   WEFT_PROBE(grow,    pool, n)        a thread was started (n = live count)
+ *   WEFT_PROBE(shrink,  pool, n)        a thread exits (n = live count)
+ *
+ * sys/sdt.h (systemtap-sdt-dev) compiles each probe to a single nop plus an
+ * ELF note: no cost when not traced. Without the header the probes vanish.
+ */
+#ifndef WEFT_PROBES_H
+#define WEFT_PROBES_H
+
+#if defined(WEFT_HAVE_SDT) && WEFT_HAVE_SDT
+#include <sys/sdt.h>
+#define WEFT_PROBE(name, a, b) DTRACE_PROBE2(weft, name, a, b)
+#else
+#define WEFT_PROBE(name, a, b) ((void)(a), (void)(b))
+#endif
+
+#endif /* WEFT_PROBES_H */

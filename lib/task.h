@@ -1,0 +1,43 @@
+/*
+ * weft — the internal task node every queue in weft carries.
+ *
+ * One intrusive node type for the engine's inject queue and run rings, the
+ * thread worker's queue, the coordinator and the reactor's completion queue,
+ * so that a task is never copied and a round trip (submit → run → complete on
+ * the loop) moves one node through three queues without an allocation.
+ *
+ * Ownership: from a successful enqueue until run() or cancel() is called the
+ * node belongs to the queue. Exactly one of run() / cancel() is called per
+ * accepted node; after that call the queue never touches the node again, so
+ * either callback may free or reuse it.
+ */
+#ifndef WEFT_TASK_H
+#define WEFT_TASK_H
+
+#include <stdatomic.h>
+#include "weft/work.h"
+
+typedef struct weft__task weft__task;
+
+struct weft__task {
+  _Atomic(weft__task *) next;                 /* queue link; owned by the queue */
+  void (*run)(weft__task *t);                 /* execute (in a worker) */
+  void (*cancel)(weft__task *t, int status);  /* will never run: tell the owner */
+};
+
+/* The private layout of a public weft_work (see weft/work.h). */
+typedef struct weft__work_private {
+  weft__task task;
+  weft_work_cb work;
+  weft_after_work_cb after;
+  void *owner; /* the pool or reactor it was submitted to */
+} weft__work_private;
+
+_Static_assert(sizeof(weft__work_private) <= sizeof(((weft_work *)0)->weft_private_),
+               "weft_work private area too small");
+
+static inline weft__work_private *weft__work_priv(weft_work *w) {
+  return (weft__work_private *)(void *)w->weft_private_;
+}
+
+#endif /* WEFT_TASK_H */

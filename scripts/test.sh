@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, then builds and runs ctest three
+# times — plain (gcc, Debug invariants), ASan+UBSan (clang), TSan (clang).
+#   bash scripts/test.sh            all three
+#   bash scripts/test.sh plain      one configuration (plain | asan | tsan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+JOBS=$(nproc)
+configs=("${@:-plain asan tsan}")
+# shellcheck disable=SC2206
+configs=(${configs[*]})
+status=0
+for cfg in "${configs[@]}"; do
+  case "$cfg" in
+    plain) cc=gcc;   cxx=g++;     san="";                 bt=Debug ;;
+    asan)  cc=clang; cxx=clang++; san="address,undefined"; bt=RelWithDebInfo ;;
+    tsan)  cc=clang; cxx=clang++; san="thread";            bt=RelWithDebInfo ;;
+    *) echo "unknown configuration $cfg"; exit 2 ;;
+  esac
+  echo "=== weft tests: $cfg ($cc${san:+, -fsanitize=$san}) ==="
+  cmake -S . -B "build-$cfg" -DCMAKE_BUILD_TYPE=$bt -DCMAKE_C_COMPILER=$cc \
+        -DCMAKE_CXX_COMPILER=$cxx -DWEFT_SANITIZE="$san" -DWEFT_BUILD_TESTS=ON \
+        -DWEFT_BUILD_EXAMPLES=ON -DWEFT_BUILD_BENCH=OFF > "build-$cfg.configure.log" \
+    || { cat "build-$cfg.configure.log"; exit 1; }
+  cmake --build "build-$cfg" -j "$JOBS"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
+  export WEFT_TEST_CONFIG=$cfg
+  if ! (cd "build-$cfg" && ctest -j "$JOBS" --output-on-failure); then
+    status=1
+  fi
+done
+exit $status

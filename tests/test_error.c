@@ -1,0 +1,42 @@
+/* Error codes, names and the version API. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <weft/weft.h>
+
+static void every_code_has_a_name_and_text(void **state) {
+  (void)state;
+  for (int e = WEFT_OK; e >= WEFT_ESTATE; e--) {
+    assert_string_not_equal(weft_err_name(e), "WEFT_E?");
+    assert_string_not_equal(weft_strerror(e), "unknown error");
+  }
+  assert_string_equal(weft_err_name(1), "WEFT_E?");
+  assert_string_equal(weft_strerror(-9999), "unknown error");
+  assert_string_equal(weft_err_name(WEFT_EQUIT), "WEFT_EQUIT");
+}
+
+static void version_matches_macros(void **state) {
+  (void)state;
+  assert_string_equal(weft_version(), WEFT_VERSION_STRING);
+  assert_int_equal(weft_version_hex(), WEFT_VERSION_HEX);
+}
+
+static void replace_allocator_rejects_unpaired(void **state) {
+  (void)state;
+  assert_int_equal(weft_replace_allocator(NULL, NULL, free), WEFT_EINVAL);
+  assert_int_equal(weft_replace_allocator(malloc, calloc, free), WEFT_OK);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_code_has_a_name_and_text),
+      cmocka_unit_test(version_matches_macros),
+      cmocka_unit_test(replace_allocator_rejects_unpaired),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
