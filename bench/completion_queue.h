@@ -1,0 +1,42 @@
+/*
+ * bench — the textbook way to hand a result back to an event-loop thread:
+ * a mutex-protected intrusive FIFO plus an eventfd the loop polls. Every
+ * push writes the eventfd (no coalescing), as most hand-written code does.
+ * Used by the pthread pool (and oneTBB, which has no loop hand-off of its
+ * own) for W2/W3.
+ *
+ * Thread-safety: completion_queue_push from any thread; completion_queue_wait
+ * from the single loop thread.
+ */
+#ifndef BENCH_COMPLETION_QUEUE_H
+#define BENCH_COMPLETION_QUEUE_H
+
+#include <pthread.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct completion_node {
+  struct completion_node *next;
+} completion_node;
+
+typedef struct completion_queue {
+  pthread_mutex_t mu;
+  completion_node *head;
+  completion_node *tail;
+  int efd;
+} completion_queue;
+
+/* 0 or a negative errno value. */
+int completion_queue_init(completion_queue *q);
+void completion_queue_destroy(completion_queue *q);
+void completion_queue_push(completion_queue *q, completion_node *n);
+/* Block in poll() until the eventfd fires, then take every queued node
+ * (FIFO chain, possibly NULL on a spurious wake-up). */
+completion_node *completion_queue_wait(completion_queue *q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BENCH_COMPLETION_QUEUE_H */

@@ -1,0 +1,70 @@
+// bench — shared helpers (see harness.hpp).
+#include "harness.hpp"
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <algorithm>
+
+namespace wb {
+
+const char *workload_name(Workload w) {
+  static const char *const n[] = {"W1", "W2", "W3", "W4", "W5"};
+  return n[static_cast<int>(w)];
+}
+
+const char *workload_title(Workload w) {
+  static const char *const n[] = {"dispatch", "round trip", "pipelined round trip",
+                                  "fan-out", "recursive spawn"};
+  return n[static_cast<int>(w)];
+}
+
+double now_s() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+long context_switches() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+int online_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+static double g_iters_per_us = 100.0;
+
+uint64_t spin(uint64_t iters) {
+  // A dependent multiply-add chain the compiler cannot fold or vectorise.
+  uint64_t x = iters | 1;
+  for (uint64_t i = 0; i < iters; i++) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    __asm__ volatile("" : "+r"(x));
+  }
+  return x;
+}
+
+void calibrate_spin() {
+  // Best of several runs: on a shared machine the fastest run is the one
+  // that was not preempted, i.e. the real speed of one core.
+  const uint64_t n = 20000000;
+  double best = 1e9;
+  for (int rep = 0; rep < 7; rep++) {
+    double t0 = now_s();
+    spin(n);
+    best = std::min(best, now_s() - t0);
+  }
+  g_iters_per_us = static_cast<double>(n) / (best * 1e6);
+}
+
+double spin_iters_per_us() { return g_iters_per_us; }
+
+}  // namespace wb

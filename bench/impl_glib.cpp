@@ -1,0 +1,149 @@
+// bench — GLib's GThreadPool on the five workloads. W2/W3 hand results back
+// the GLib way: g_main_context_invoke() from the worker onto a GMainContext
+// that the loop thread owns and iterates.
+#include <glib.h>
+
+#include <cerrno>
+
+#include "workloads.hpp"
+
+namespace wb {
+namespace {
+
+void fan_task(gpointer data, gpointer) { fan_body(static_cast<FanCtx *>(data)); }
+
+GThreadPool *g_tree_pool;  // one W5 run at a time per process
+void tree_task(gpointer data, gpointer) {
+  tree_body(static_cast<Level *>(data), [](Level *child) {
+    return g_thread_pool_push(g_tree_pool, child, nullptr) ? 0 : -EAGAIN;
+  });
+}
+
+struct GLoopRun {
+  GMainContext *ctx;
+  GThreadPool *pool;
+  const Params *p;
+  Sample *s;
+  long submitted = 0, completed = 0, total = 0;
+  bool pipelined = false;
+  int err = 0;
+};
+struct GReq {
+  GLoopRun *run;
+  double t_submit;
+};
+gboolean trip_done(gpointer data) {  // on the loop thread
+  GReq *r = static_cast<GReq *>(data);
+  GLoopRun *lr = r->run;
+  lr->completed++;
+  if (!lr->pipelined)
+    lr->s->latency_us.push_back((now_s() - r->t_submit) * 1e6);
+  if (lr->err == 0 && lr->submitted < lr->total) {
+    r->t_submit = now_s();
+    if (g_thread_pool_push(lr->pool, r, nullptr))
+      lr->submitted++;
+    else
+      lr->err = -EAGAIN;
+  }
+  return G_SOURCE_REMOVE;
+}
+void trip_task(gpointer data, gpointer) {
+  GReq *r = static_cast<GReq *>(data);
+  g_main_context_invoke(r->run->ctx, trip_done, r);
+}
+
+int run(Workload w, int size, const Params &p, Sample &s) {
+  GFunc fn = w == Workload::W5   ? tree_task
+             : (w == Workload::W2 || w == Workload::W3) ? trip_task
+                                                        : fan_task;
+  GError *gerr = nullptr;
+  // exclusive = TRUE: `size` threads of the pool's own, started now.
+  GThreadPool *pool = g_thread_pool_new(fn, nullptr, size, TRUE, &gerr);
+  if (pool == nullptr) {
+    g_clear_error(&gerr);
+    return -EAGAIN;
+  }
+  int rc = 0;
+  if (fn == fan_task) {  // warm-up: every thread reaches its first wait
+    FanCtx c(size * 4L, 0);
+    for (int i = 0; i < size * 4; i++)
+      g_thread_pool_push(pool, &c, nullptr);
+    c.latch.wait();
+  }
+  switch (w) {
+    case Workload::W1:
+    case Workload::W4: {
+      long n = w == Workload::W1 ? p.w1_tasks : p.w4_tasks;
+      FanCtx c(n, w == Workload::W1 ? 0 : w4_iters(p));
+      s.meter.start();
+      for (long i = 0; i < n; i++) {
+        if (!g_thread_pool_push(pool, &c, nullptr)) {
+          rc = -EAGAIN;
+          c.latch.arrive_n(n - i);
+          break;
+        }
+      }
+      s.meter.stop_at(c.latch.wait());
+      s.tasks = n;
+      break;
+    }
+    case Workload::W5: {
+      TreeCtx t(p.w5_depth);
+      g_tree_pool = pool;
+      s.meter.start();
+      if (!g_thread_pool_push(pool, &t.levels[0], nullptr)) {
+        rc = -EAGAIN;
+        t.latch.arrive_n(t.subtree(0));
+      }
+      s.meter.stop_at(t.latch.wait());
+      if (rc == 0)
+        rc = t.err.load();
+      s.tasks = p.w5_tasks();
+      break;
+    }
+    case Workload::W2:
+    case Workload::W3: {
+      GLoopRun lr;
+      lr.ctx = g_main_context_new();
+      g_main_context_acquire(lr.ctx);  // owned by the loop thread
+      lr.pool = pool;
+      lr.p = &p;
+      lr.s = &s;
+      lr.pipelined = w == Workload::W3;
+      lr.total = lr.pipelined ? p.w3_total : p.w2_trips;
+      std::vector<GReq> reqs(static_cast<size_t>(lr.pipelined ? std::min(p.w3_inflight, lr.total) : 1));
+      if (!lr.pipelined)
+        s.latency_us.reserve(static_cast<size_t>(lr.total));
+      s.meter.start();
+      for (auto &r : reqs) {
+        r.run = &lr;
+        r.t_submit = now_s();
+        if (!g_thread_pool_push(pool, &r, nullptr)) {
+          rc = -EAGAIN;
+          break;
+        }
+        lr.submitted++;
+      }
+      while (lr.completed < lr.submitted)
+        g_main_context_iteration(lr.ctx, TRUE);
+      s.meter.stop();
+      s.tasks = lr.completed;
+      if (rc == 0)
+        rc = lr.err;
+      g_main_context_release(lr.ctx);
+      g_main_context_unref(lr.ctx);
+      break;
+    }
+  }
+  g_thread_pool_free(pool, FALSE, TRUE);  // run what is queued, join
+  return rc;
+}
+
+}  // namespace
+
+const Impl impl_glib = {"glib",
+                        "GThreadPool (exclusive threads); W2/W3 reply with g_main_context_invoke "
+                        "to the loop's GMainContext",
+                        run, false};
+
+}  // namespace wb

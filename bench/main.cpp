@@ -1,0 +1,555 @@
+// bench — weft's headline benchmark: five workloads × implementations × pool
+// sizes, measured with google-benchmark, summarised as one comparison table.
+//
+//   weft_bench [--wb-scale=short|long] [--wb-sizes=1,2,4,8,16]
+//              [--wb-impls=weft,weft_qw,pthread,libuv,glib,tbb]
+//              [--wb-workloads=W1,W2,W3,W4,W5] [--wb-table=FILE.md]
+//              [--wb-data=FILE.tsv] [--benchmark_* flags]
+//
+// Every repetition builds a fresh pool, warms it up, then times one run of
+// the workload (manual time); the table shows medians over the repetitions
+// (default 5). libuv fixes its pool size per process, so each libuv size
+// runs in a child process of this binary with UV_THREADPOOL_SIZE set; its
+// medians come back through a file and join the same table.
+#include <benchmark/benchmark.h>
+#include <spawn.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "harness.hpp"
+
+extern char **environ;
+
+namespace wb {
+namespace {
+
+// ------------------------------------------------------------ options
+struct Options {
+  std::string scale = "long";
+  std::vector<int> sizes = {1, 2, 4, 8, 16};
+  std::vector<std::string> impls;  // empty: all built in
+  std::vector<Workload> workloads = {Workload::W1, Workload::W2, Workload::W3, Workload::W4,
+                                     Workload::W5};
+  std::string table_path, data_path, child_results;
+  std::vector<std::string> passthrough;  // --benchmark_* flags, for children
+};
+
+std::vector<std::string> split(const std::string &s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+const std::vector<const Impl *> &all_impls() {
+  static const std::vector<const Impl *> v = {
+#ifdef WB_HAVE_WEFT
+      &impl_weft, &impl_weft_qw,
+#endif
+      &impl_pthread,
+#ifdef WB_HAVE_LIBUV
+      &impl_libuv,
+#endif
+#ifdef WB_HAVE_GLIB
+      &impl_glib,
+#endif
+#ifdef WB_HAVE_TBB
+      &impl_tbb,
+#endif
+  };
+  return v;
+}
+
+Params params_for(const std::string &scale) {
+  Params p;  // "long": the figures the method promises
+  if (scale == "short") {  // a tenth of the work, for the 3-minute smoke run
+    p.w1_tasks = 100000;
+    p.w2_trips = 10000;
+    p.w3_total = 100000;
+    p.w4_tasks = 20000;
+    p.w5_depth = 14;
+  }
+  return p;
+}
+
+// ------------------------------------------------------------ results
+struct Cell {
+  bool ok = false;
+  std::string err;
+  double primary = NAN;  // tasks/s, p50 µs, completions/s, efficiency, tasks/s
+  double p99 = NAN;      // W2 only
+  double csw = NAN;      // context switches per 1,000 tasks
+};
+using Key = std::tuple<int, std::string, int>;  // workload, impl, size
+std::map<Key, Cell> g_results;
+std::map<std::string, Key> g_keys;  // benchmark name → key
+
+bool lower_is_better(Workload w) { return w == Workload::W2; }
+
+const char *metric_label(Workload w) {
+  switch (w) {
+    case Workload::W1: return "tasks/s";
+    case Workload::W2: return "latency p50 / p99 (µs)";
+    case Workload::W3: return "completions/s on the loop";
+    case Workload::W4: return "efficiency (ideal / measured)";
+    case Workload::W5: return "tasks/s";
+  }
+  return "";
+}
+
+// Keeps the console output and records the medians.
+class CollectingReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run> &runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run &r : runs) {
+      auto it = g_keys.find(r.run_name.function_name);
+      if (it == g_keys.end())
+        continue;
+      bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+      bool single = r.run_type == Run::RT_Iteration && r.repetitions <= 1;
+      Cell &c = g_results[it->second];
+      if (r.error_occurred) {
+        c.ok = false;
+        c.err = r.error_message;
+        continue;
+      }
+      if (!median && !single)
+        continue;
+      auto get = [&r](const char *k) {
+        auto f = r.counters.find(k);
+        return f == r.counters.end() ? NAN : static_cast<double>(f->second.value);
+      };
+      c.ok = true;
+      c.primary = get("primary");
+      c.p99 = get("p99_us");
+      c.csw = get("csw_per_1k");
+    }
+  }
+};
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty())
+    return NAN;
+  size_t k = static_cast<size_t>(q * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k];
+}
+
+void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p) {
+  for (auto _ : st) {
+    Sample s;
+    int rc = impl->run(w, size, p, s);
+    if (rc != 0) {
+      std::string msg = std::string(impl->name) + " failed: " + std::strerror(rc < 0 ? -rc : rc) +
+                        " (" + std::to_string(rc) + ")";
+      st.SkipWithError(msg.c_str());
+      break;
+    }
+    double secs = std::max(s.meter.seconds(), 1e-9);
+    st.SetIterationTime(secs);
+    double per1k = 1000.0 * static_cast<double>(s.meter.switches()) /
+                   static_cast<double>(std::max(s.tasks, 1L));
+    st.counters["csw_per_1k"] = per1k;
+    switch (w) {
+      case Workload::W2:
+        st.counters["primary"] = percentile(s.latency_us, 0.50);
+        st.counters["p99_us"] = percentile(s.latency_us, 0.99);
+        break;
+      case Workload::W4: {
+        double work_s = static_cast<double>(p.w4_tasks) * p.w4_task_us * 1e-6;
+        double ideal = work_s / std::min(size, online_cores());
+        st.counters["primary"] = ideal / secs;
+        break;
+      }
+      default:
+        st.counters["primary"] = static_cast<double>(s.tasks) / secs;
+        break;
+    }
+  }
+}
+
+// ------------------------------------------------------------ libuv children
+int run_child(const Options &o, const char *self, const Impl *impl, int size,
+              const std::vector<std::string> &bench_flags) {
+  char tmpl[] = "/tmp/weft_bench_child_XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0)
+    return -errno;
+  close(fd);
+  std::vector<std::string> args = {self, "--wb-scale=" + o.scale,
+                                   std::string("--wb-impls=") + impl->name,
+                                   "--wb-sizes=" + std::to_string(size),
+                                   std::string("--wb-child-results=") + tmpl};
+  std::string wl = "--wb-workloads=";
+  for (Workload w : o.workloads)
+    wl += std::string(workload_name(w)) + ",";
+  args.push_back(wl);
+  args.insert(args.end(), bench_flags.begin(), bench_flags.end());
+  std::vector<char *> argv;
+  for (auto &a : args)
+    argv.push_back(const_cast<char *>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<std::string> env;
+  for (char **e = environ; *e != nullptr; e++)
+    if (std::strncmp(*e, "UV_THREADPOOL_SIZE=", 19) != 0)
+      env.emplace_back(*e);
+  env.push_back("UV_THREADPOOL_SIZE=" + std::to_string(size));
+  std::vector<char *> envp;
+  for (auto &e : env)
+    envp.push_back(const_cast<char *>(e.c_str()));
+  envp.push_back(nullptr);
+  std::fflush(stdout);
+  pid_t pid;
+  int rc = posix_spawn(&pid, self, nullptr, nullptr, argv.data(), envp.data());
+  if (rc != 0) {
+    unlink(tmpl);
+    return -rc;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::ifstream in(tmpl);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    int wi, sz, ok;
+    std::string name, v[3];  // strtod, unlike operator>>, reads "nan"
+    Cell c;
+    if (ls >> wi >> name >> sz >> ok >> v[0] >> v[1] >> v[2]) {
+      c.primary = std::strtod(v[0].c_str(), nullptr);
+      c.p99 = std::strtod(v[1].c_str(), nullptr);
+      c.csw = std::strtod(v[2].c_str(), nullptr);
+      c.ok = ok != 0;
+      if (!c.ok)
+        c.err = "failed in child";
+      g_results[Key{wi, name, sz}] = c;
+    }
+  }
+  unlink(tmpl);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    for (Workload w : o.workloads) {
+      Cell &c = g_results[Key{static_cast<int>(w), impl->name, size}];
+      if (!c.ok)
+        c.err = "child process failed";
+    }
+  }
+  return 0;
+}
+
+void write_child_results(const std::string &path) {
+  std::ofstream out(path);
+  out.precision(10);
+  for (auto &kv : g_results)
+    out << std::get<0>(kv.first) << ' ' << std::get<1>(kv.first) << ' ' << std::get<2>(kv.first)
+        << ' ' << (kv.second.ok ? 1 : 0) << ' ' << kv.second.primary << ' ' << kv.second.p99 << ' '
+        << kv.second.csw << '\n';
+}
+
+// ------------------------------------------------------------ the table
+std::string human(double v) {
+  char buf[64];
+  if (std::isnan(v))
+    return "–";
+  if (v >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
+  else if (v >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
+  else if (v >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
+  else if (v >= 100)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else if (v >= 10)
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+// Speed-up against the pthread pool of the same run (higher is better for
+// every workload: for W2 it is pthread's p50 over this p50).
+double ratio_vs(const Cell &c, const Cell &base, Workload w) {
+  if (!c.ok || !base.ok)
+    return NAN;
+  return lower_is_better(w) ? base.primary / c.primary : c.primary / base.primary;
+}
+
+std::vector<std::string> impls_in_results(Workload w, const std::vector<int> &sizes) {
+  std::vector<std::string> names;
+  for (const Impl *im : all_impls())
+    for (int sz : sizes)
+      if (g_results.count(Key{static_cast<int>(w), im->name, sz})) {
+        names.push_back(im->name);
+        break;
+      }
+  return names;
+}
+
+void emit_tables(const Options &o, std::FILE *f) {
+  for (Workload w : o.workloads) {
+    std::fprintf(f, "\n#### %s %s — %s; cs = context switches / 1,000 tasks; "
+                    "× = speed-up vs pthread\n\n| impl |",
+                 workload_name(w), workload_title(w), metric_label(w));
+    for (int sz : o.sizes)
+      std::fprintf(f, " %d thr |", sz);
+    std::fprintf(f, "\n|---|");
+    for (size_t i = 0; i < o.sizes.size(); i++)
+      std::fprintf(f, "---|");
+    std::fprintf(f, "\n");
+    for (const std::string &name : impls_in_results(w, o.sizes)) {
+      std::fprintf(f, "| %s |", name.c_str());
+      for (int sz : o.sizes) {
+        auto it = g_results.find(Key{static_cast<int>(w), name, sz});
+        if (it == g_results.end()) {
+          std::fprintf(f, " |");
+          continue;
+        }
+        const Cell &c = it->second;
+        if (!c.ok) {
+          std::fprintf(f, " error: %s |", c.err.c_str());
+          continue;
+        }
+        const Cell &base = g_results[Key{static_cast<int>(w), "pthread", sz}];
+        std::string v = w == Workload::W2 ? human(c.primary) + " / " + human(c.p99)
+                                          : human(c.primary);
+        std::fprintf(f, " %s · %s cs · %s× |", v.c_str(), human(c.csw).c_str(),
+                     human(ratio_vs(c, base, w)).c_str());
+      }
+      std::fprintf(f, "\n");
+    }
+  }
+}
+
+// The product targets, judged size by size on the same run's numbers.
+void emit_targets(const Options &o, std::FILE *f) {
+  auto cell = [](Workload w, const std::string &impl, int sz) -> const Cell * {
+    auto it = g_results.find(Key{static_cast<int>(w), impl, sz});
+    return it != g_results.end() && it->second.ok ? &it->second : nullptr;
+  };
+  auto has = [&o](Workload w) {
+    return std::find(o.workloads.begin(), o.workloads.end(), w) != o.workloads.end();
+  };
+  std::fprintf(f, "\n#### Targets (per pool size: measured value, ✓ met / ✗ missed)\n\n");
+  for (const char *weft : {"weft", "weft_qw"}) {
+    bool any = false;
+    for (int sz : o.sizes)
+      any |= g_results.count(Key{0, weft, sz}) + g_results.count(Key{2, weft, sz}) > 0;
+    if (!any) {
+      std::fprintf(f, "- %s: not measured in this run\n", weft);
+      continue;
+    }
+    auto line = [&](const char *what, auto judge) {
+      std::string s = std::string("- ") + weft + ", " + what + ":";
+      for (int sz : o.sizes)
+        s += " " + std::to_string(sz) + "thr " + judge(sz);
+      std::fprintf(f, "%s\n", s.c_str());
+    };
+    auto mark = [](double v, double need, const char *unit) {
+      if (std::isnan(v))
+        return std::string("n/a");
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.2f%s%s", v, unit, v >= need ? "✓" : "✗");
+      return std::string(buf);
+    };
+    if (has(Workload::W1)) {
+      line("W1 ≥ 10× pthread", [&](int sz) {
+        const Cell *a = cell(Workload::W1, weft, sz), *b = cell(Workload::W1, "pthread", sz);
+        return mark(a && b ? a->primary / b->primary : NAN, 10, "×");
+      });
+      line("W1 ≥ 2× best peer (libuv/glib/tbb)", [&](int sz) {
+        const Cell *a = cell(Workload::W1, weft, sz);
+        double best = NAN;
+        for (const char *peer : {"libuv", "glib", "tbb"})
+          if (const Cell *c = cell(Workload::W1, peer, sz))
+            best = std::isnan(best) ? c->primary : std::max(best, c->primary);
+        return mark(a ? a->primary / best : NAN, 2, "×");
+      });
+    }
+    if (has(Workload::W3))
+      line("W3 ≥ 3× libuv", [&](int sz) {
+        const Cell *a = cell(Workload::W3, weft, sz), *b = cell(Workload::W3, "libuv", sz);
+        return mark(a && b ? a->primary / b->primary : NAN, 3, "×");
+      });
+    if (has(Workload::W4))
+      line("W4 efficiency ≥ 0.95", [&](int sz) {
+        const Cell *a = cell(Workload::W4, weft, sz);
+        return mark(a ? a->primary : NAN, 0.95, "");
+      });
+    if (has(Workload::W5))
+      line("W5 ≥ oneTBB", [&](int sz) {
+        const Cell *a = cell(Workload::W5, weft, sz), *b = cell(Workload::W5, "tbb", sz);
+        return mark(a && b ? a->primary / b->primary : NAN, 1, "×");
+      });
+  }
+}
+
+void emit_data(const Options &o, const std::string &path) {
+  std::ofstream out(path);
+  out << "# workload\timpl\tsize\tprimary\tp99_us\tcsw_per_1k\tx_pthread\n";
+  for (Workload w : o.workloads)
+    for (const std::string &name : impls_in_results(w, o.sizes)) {
+      for (int sz : o.sizes) {
+        auto it = g_results.find(Key{static_cast<int>(w), name, sz});
+        if (it == g_results.end() || !it->second.ok)
+          continue;
+        const Cell &c = it->second;
+        out << workload_name(w) << '\t' << name << '\t' << sz << '\t' << c.primary << '\t'
+            << c.p99 << '\t' << c.csw << '\t'
+            << ratio_vs(c, g_results[Key{static_cast<int>(w), "pthread", sz}], w) << '\n';
+      }
+      out << "\n\n";  // one gnuplot data block per (workload, impl)
+    }
+}
+
+int parse(int argc, char **argv, Options &o, std::vector<char *> &bench_argv) {
+  bench_argv.push_back(argv[0]);
+  bool reps = false;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto val = [&a]() { return a.substr(a.find('=') + 1); };
+    if (a.rfind("--wb-scale=", 0) == 0) {
+      o.scale = val();
+      if (o.scale != "short" && o.scale != "long")
+        return -1;
+    } else if (a.rfind("--wb-sizes=", 0) == 0) {
+      o.sizes.clear();
+      for (auto &s : split(val())) {
+        int n = std::atoi(s.c_str());
+        if (n < 1 || n > 1024)
+          return -1;
+        o.sizes.push_back(n);
+      }
+    } else if (a.rfind("--wb-impls=", 0) == 0) {
+      o.impls = split(val());
+    } else if (a.rfind("--wb-workloads=", 0) == 0) {
+      o.workloads.clear();
+      for (auto &s : split(val())) {
+        if (s.size() != 2 || s[0] != 'W' || s[1] < '1' || s[1] > '5')
+          return -1;
+        o.workloads.push_back(static_cast<Workload>(s[1] - '1'));
+      }
+    } else if (a.rfind("--wb-table=", 0) == 0) {
+      o.table_path = val();
+    } else if (a.rfind("--wb-data=", 0) == 0) {
+      o.data_path = val();
+    } else if (a.rfind("--wb-child-results=", 0) == 0) {
+      o.child_results = val();
+    } else if (a.rfind("--wb-", 0) == 0) {
+      return -1;
+    } else {
+      reps |= a.rfind("--benchmark_repetitions", 0) == 0;
+      o.passthrough.push_back(a);
+      bench_argv.push_back(argv[i]);
+    }
+  }
+  static std::string defaults[] = {"--benchmark_repetitions=5",
+                                   "--benchmark_display_aggregates_only=true"};
+  if (!reps) {
+    for (auto &d : defaults) {
+      o.passthrough.push_back(d);
+      bench_argv.push_back(const_cast<char *>(d.c_str()));
+    }
+  }
+  return 0;
+}
+
+bool selected(const Options &o, const Impl *im) {
+  return o.impls.empty() ||
+         std::find(o.impls.begin(), o.impls.end(), std::string(im->name)) != o.impls.end();
+}
+
+void machine_line(std::FILE *f) {
+  struct utsname u;
+  uname(&u);
+  std::string cpu = "unknown CPU";
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  std::fprintf(f, "Machine: %s, %d usable cores, Linux %s; spin calibration %.1f iterations/µs\n",
+               cpu.c_str(), online_cores(), u.release, spin_iters_per_us());
+}
+
+}  // namespace
+}  // namespace wb
+
+int main(int argc, char **argv) {
+  using namespace wb;
+  Options o;
+  std::vector<char *> bench_argv;
+  if (parse(argc, argv, o, bench_argv) != 0) {
+    std::fprintf(stderr, "usage: %s [--wb-scale=short|long] [--wb-sizes=1,2,...] "
+                         "[--wb-impls=a,b] [--wb-workloads=W1,...] [--wb-table=F] "
+                         "[--wb-data=F] [--benchmark_* flags]\n", argv[0]);
+    return 2;
+  }
+  calibrate_spin();
+  Params p = params_for(o.scale);
+  for (const Impl *im : all_impls()) {
+    if (!selected(o, im) || (im->process_per_size && o.child_results.empty()))
+      continue;
+    for (Workload w : o.workloads)
+      for (int sz : o.sizes) {
+        std::string name = std::string(workload_name(w)) + "/" + im->name + "/" + std::to_string(sz);
+        g_keys[name] = Key{static_cast<int>(w), im->name, sz};
+        benchmark::RegisterBenchmark(name.c_str(), body, w, im, sz, p)
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+  }
+  int bargc = static_cast<int>(bench_argv.size());
+  benchmark::Initialize(&bargc, bench_argv.data());
+  if (benchmark::ReportUnrecognizedArguments(bargc, bench_argv.data()))
+    return 2;
+  CollectingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  if (!o.child_results.empty()) {
+    write_child_results(o.child_results);
+    benchmark::Shutdown();
+    return 0;
+  }
+  for (const Impl *im : all_impls())
+    if (selected(o, im) && im->process_per_size)
+      for (int sz : o.sizes)
+        run_child(o, "/proc/self/exe", im, sz, o.passthrough);
+
+  std::printf("\n## weft benchmark (%s run, medians of the repetitions)\n\n", o.scale.c_str());
+  machine_line(stdout);
+  emit_tables(o, stdout);
+  emit_targets(o, stdout);
+  if (!o.table_path.empty()) {
+    if (std::FILE *f = std::fopen(o.table_path.c_str(), "w")) {
+      machine_line(f);
+      std::fprintf(f, "\nImplementations:\n\n");
+      for (const Impl *im : all_impls())
+        if (selected(o, im))
+          std::fprintf(f, "- **%s**: %s\n", im->name, im->what);
+      emit_tables(o, f);
+      emit_targets(o, f);
+      std::fclose(f);
+    }
+  }
+  if (!o.data_path.empty())
+    emit_data(o, o.data_path);
+  benchmark::Shutdown();
+  return 0;
+}

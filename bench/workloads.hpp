@@ -1,0 +1,144 @@
+// bench — the task bodies and drivers shared by the implementations, so that
+// every pool runs exactly the same work and is timed at the same points.
+#ifndef BENCH_WORKLOADS_HPP
+#define BENCH_WORKLOADS_HPP
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+
+#include "completion_queue.h"
+#include "harness.hpp"
+
+namespace wb {
+
+// W1 / W4: n independent tasks; each arrives at the latch when done.
+struct FanCtx {
+  Latch latch;
+  uint64_t iters;  // 0 for W1's empty task
+  FanCtx(long n, uint64_t spin_iters) : latch(n), iters(spin_iters) {}
+};
+inline void fan_body(FanCtx *c) {
+  if (c->iters != 0)
+    spin(c->iters);
+  c->latch.arrive();
+}
+inline uint64_t w4_iters(const Params &p) {
+  return static_cast<uint64_t>(std::llround(p.w4_task_us * spin_iters_per_us()));
+}
+
+// W5: a complete binary tree of tasks; a task at depth d < max spawns two
+// children from inside the worker. Every depth shares one Level record, so
+// the argument of every task is static and nothing is allocated per task.
+struct TreeCtx;
+struct Level {
+  TreeCtx *tree;
+  int depth;
+};
+struct TreeCtx {
+  Latch latch;
+  int max_depth;
+  std::atomic<int> err{0};
+  Level levels[40];
+  explicit TreeCtx(int depth) : latch((2L << depth) - 1), max_depth(depth) {
+    for (int d = 0; d < 40; d++)
+      levels[d] = Level{this, d};
+  }
+  long subtree(int depth) const { return (2L << (max_depth - depth)) - 1; }
+};
+// spawn(Level*) submits one child task and returns 0 or a negative code.
+template <class Spawn>
+inline void tree_body(Level *l, Spawn &&spawn) {
+  TreeCtx *t = l->tree;
+  if (l->depth < t->max_depth) {
+    Level *child = &t->levels[l->depth + 1];
+    for (int i = 0; i < 2; i++) {
+      int rc = spawn(child);
+      if (rc != 0) {  // keep the count exact so the waiter never hangs
+        t->err.store(rc, std::memory_order_relaxed);
+        t->latch.arrive_n(t->subtree(child->depth));
+      }
+    }
+  }
+  t->latch.arrive();
+}
+
+// Round trips through a completion_queue (the textbook loop hand-off):
+// the worker pushes the request back, the loop thread polls the eventfd.
+struct CqReq {
+  completion_node node;  // first: the queue hands back this address
+  completion_queue *q;
+  double t_submit;
+};
+inline void cq_complete(void *arg) {
+  CqReq *r = static_cast<CqReq *>(arg);
+  completion_queue_push(r->q, &r->node);
+}
+
+// submit(CqReq*) queues cq_complete(req) on the pool: 0 or a negative code.
+template <class Submit>
+int run_w2_cq(Submit &&submit, const Params &p, Sample &s) {
+  completion_queue q;
+  int rc = completion_queue_init(&q);
+  if (rc != 0)
+    return rc;
+  CqReq req{};
+  req.q = &q;
+  s.latency_us.reserve(static_cast<size_t>(p.w2_trips));
+  s.meter.start();
+  for (long i = 0; i < p.w2_trips && rc == 0; i++) {
+    req.t_submit = now_s();
+    rc = submit(&req);
+    if (rc != 0)
+      break;
+    while (completion_queue_wait(&q) == nullptr) {
+    }
+    s.latency_us.push_back((now_s() - req.t_submit) * 1e6);
+  }
+  s.meter.stop();
+  s.tasks = static_cast<long>(s.latency_us.size());
+  completion_queue_destroy(&q);
+  return rc;
+}
+
+template <class Submit>
+int run_w3_cq(Submit &&submit, const Params &p, Sample &s) {
+  completion_queue q;
+  int rc = completion_queue_init(&q);
+  if (rc != 0)
+    return rc;
+  std::vector<CqReq> slots(static_cast<size_t>(p.w3_inflight));
+  for (auto &r : slots)
+    r.q = &q;
+  long submitted = 0, completed = 0, outstanding = 0;
+  s.meter.start();
+  for (auto &r : slots) {
+    if (submitted == p.w3_total || (rc = submit(&r)) != 0)
+      break;
+    submitted++;
+    outstanding++;
+  }
+  while (outstanding > 0) {
+    for (completion_node *n = completion_queue_wait(&q); n != nullptr;) {
+      completion_node *next = n->next;  // read before the node is resubmitted
+      completed++;
+      outstanding--;
+      if (rc == 0 && submitted < p.w3_total) {
+        rc = submit(reinterpret_cast<CqReq *>(n));
+        if (rc == 0) {
+          submitted++;
+          outstanding++;
+        }
+      }
+      n = next;
+    }
+  }
+  s.meter.stop();
+  s.tasks = completed;
+  completion_queue_destroy(&q);
+  return rc;
+}
+
+}  // namespace wb
+
+#endif  // BENCH_WORKLOADS_HPP
