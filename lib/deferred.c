@@ -1,0 +1,389 @@
+/*
+ * weft — weft_deferred: Twisted's Deferred callback chain.
+ *
+ * Contract: single-threaded (the reactor thread), like Twisted's Deferred;
+ * no atomics. Re-entrancy is handled as Twisted does: adding callbacks from
+ * inside a running callback appends to the chain the outer loop is walking;
+ * a callback returning an unfired Deferred pauses this chain and registers a
+ * continuation on the other one (defer.py's chaining, done with one internal
+ * entry instead of a trampoline).
+ *
+ * Storage: the chain is a FIFO array with a few entries inline, so the usual
+ * round trip (one or two callbacks) allocates nothing beyond the Deferred.
+ */
+#include <stdalign.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "completion.h"
+#include "weft/deferred.h"
+
+#define INLINE_ENTRIES 3
+
+typedef struct entry {
+  weft_callback_fn cb;
+  void *cb_ctx;
+  weft_callback_fn eb;
+  void *eb_ctx;
+  void (*dispose)(void *ctx); /* internal entries: called if never run */
+} entry;
+
+struct weft_deferred {
+  long refs;
+  int paused;               /* > 0 while waiting on chained Deferreds */
+  unsigned called : 1;
+  unsigned running : 1;
+  unsigned suppress_once : 1;
+  weft_result result;
+  weft_deferred *waiting_on; /* borrowed: cleared when it fires or dies */
+  weft_canceller_fn canceller;
+  void *canceller_ctx;
+  entry *entries;           /* inline_entries or a heap array */
+  size_t head, count, cap;
+  entry inline_entries[INLINE_ENTRIES];
+};
+
+#define EXTRA_ALIGN alignof(max_align_t)
+#define HEADER_SIZE ((sizeof(weft_deferred) + EXTRA_ALIGN - 1) & ~(EXTRA_ALIGN - 1))
+
+/* ------------------------------------------------------ unhandled failures */
+
+static void default_unhandled(void *ctx, weft_failure *f) {
+  (void)ctx;
+  fprintf(stderr, "weft: Unhandled error in Deferred: %s: %s\n",
+          weft_err_name(weft_failure_code(f)), weft_failure_message(f));
+}
+
+/* Process-wide hook; relaxed because it is set before Deferreds exist (the
+ * documented contract), so no ordering with other data is needed. */
+static _Atomic(weft_unhandled_fn) g_unhandled = default_unhandled;
+static _Atomic(void *) g_unhandled_ctx;
+
+WEFT_API void weft_set_unhandled_failure_hook(weft_unhandled_fn fn, void *ctx) {
+  weft__store_relaxed(&g_unhandled_ctx, ctx);
+  weft__store_relaxed(&g_unhandled, fn ? fn : default_unhandled);
+}
+
+/* ------------------------------------------------------------------ result */
+
+static void result_clear_chained(weft_result *r) {
+  if (r->chained_private_) {
+    weft_deferred *c = r->chained_private_;
+    r->chained_private_ = NULL;
+    weft_deferred_unref(c);
+  }
+}
+
+WEFT_API void weft_result_set_value(weft_result *r, void *value) {
+  if (r == NULL) return;
+  weft_failure_unref(r->failure);
+  r->failure = NULL;
+  result_clear_chained(r);
+  r->value = value;
+}
+
+WEFT_API void weft_result_set_failure(weft_result *r, weft_failure *f) {
+  if (f == NULL) f = weft_failure_new(WEFT_EFAILED, NULL);
+  if (r == NULL) {
+    weft_failure_unref(f);
+    return;
+  }
+  weft_failure_unref(r->failure);
+  result_clear_chained(r);
+  r->failure = f;
+  r->value = NULL;
+}
+
+WEFT_API int weft_result_set_deferred(weft_result *r, weft_deferred *d) {
+  if (r == NULL || d == NULL) return WEFT_EINVAL;
+  weft_deferred_ref(d);
+  result_clear_chained(r);
+  r->chained_private_ = d;
+  return WEFT_OK;
+}
+
+WEFT_API weft_failure *weft_result_take_failure(weft_result *r) {
+  if (r == NULL) return NULL;
+  weft_failure *f = r->failure;
+  r->failure = NULL;
+  r->value = NULL;
+  return f;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+int weft__deferred_create_extra(weft_deferred **out, size_t extra) {
+  if (out == NULL) return WEFT_EINVAL;
+  *out = NULL;
+  weft_deferred *d = weft__malloc(HEADER_SIZE + extra);
+  if (d == NULL) return WEFT_ENOMEM;
+  memset(d, 0, sizeof *d);
+  d->refs = 1;
+  d->entries = d->inline_entries;
+  d->cap = INLINE_ENTRIES;
+  *out = d;
+  return WEFT_OK;
+}
+
+void *weft__deferred_extra(weft_deferred *d) { return (char *)d + HEADER_SIZE; }
+
+WEFT_API int weft_deferred_create(weft_deferred **out) {
+  return weft__deferred_create_extra(out, 0);
+}
+
+WEFT_API int weft_deferred_create_with_canceller(weft_deferred **out,
+                                                 weft_canceller_fn canceller, void *ctx) {
+  int rc = weft__deferred_create_extra(out, 0);
+  if (rc == 0) {
+    (*out)->canceller = canceller;
+    (*out)->canceller_ctx = ctx;
+  }
+  return rc;
+}
+
+WEFT_API weft_deferred *weft_deferred_ref(weft_deferred *d) {
+  if (d) d->refs++;
+  return d;
+}
+
+static void destroy(weft_deferred *d) {
+  if (d->called && d->paused == 0 && d->result.failure != NULL) {
+    weft_unhandled_fn hook = weft__load_relaxed(&g_unhandled);
+    hook(weft__load_relaxed(&g_unhandled_ctx), d->result.failure);
+  }
+  /* Entries that never ran: internal ones give back what they hold. */
+  for (size_t i = d->head; i < d->count; i++) {
+    if (d->entries[i].dispose) d->entries[i].dispose(d->entries[i].cb_ctx);
+  }
+  weft_failure_unref(d->result.failure);
+  result_clear_chained(&d->result);
+  if (d->entries != d->inline_entries) weft__free(d->entries);
+  weft__free(d);
+}
+
+WEFT_API void weft_deferred_unref(weft_deferred *d) {
+  if (d && --d->refs == 0) destroy(d);
+}
+
+/* ------------------------------------------------------------------ chain */
+
+static int append(weft_deferred *d, const entry *e) {
+  if (d->count == d->cap) {
+    if (d->head > 0) { /* compact the consumed prefix first */
+      memmove(d->entries, d->entries + d->head, (d->count - d->head) * sizeof(entry));
+      d->count -= d->head;
+      d->head = 0;
+    } else {
+      size_t cap = d->cap * 2;
+      entry *n = weft__malloc(cap * sizeof(entry));
+      if (n == NULL) return WEFT_ENOMEM;
+      memcpy(n, d->entries, d->count * sizeof(entry));
+      if (d->entries != d->inline_entries) weft__free(d->entries);
+      d->entries = n;
+      d->cap = cap;
+    }
+  }
+  d->entries[d->count++] = *e;
+  return WEFT_OK;
+}
+
+static void run_callbacks(weft_deferred *d);
+
+/* The continuation registered on a chained Deferred: move its result into
+ * the waiting one and resume it. ctx holds a reference to the waiter. */
+static int chain_continue(void *ctx, weft_result *r) {
+  weft_deferred *waiter = ctx;
+  weft_failure_unref(waiter->result.failure);
+  waiter->result.value = r->value;
+  waiter->result.failure = r->failure; /* moved: the inner one ends on None */
+  r->value = NULL;
+  r->failure = NULL;
+  waiter->waiting_on = NULL;
+  waiter->paused--;
+  run_callbacks(waiter);
+  weft_deferred_unref(waiter);
+  return 0;
+}
+
+/* The chained Deferred died unfired: the waiter stays paused for ever (as
+ * in Twisted), but no longer points at freed memory. */
+static void chain_dispose(void *ctx) {
+  weft_deferred *waiter = ctx;
+  waiter->waiting_on = NULL;
+  weft_deferred_unref(waiter);
+}
+
+/* A callback returned inner (r.chained_private_ taken). Returns 1 if d must
+ * pause. */
+static int chain_to(weft_deferred *d, weft_deferred *inner) {
+  if (inner == d) {
+    weft_deferred_unref(inner);
+    weft_result_set_failure(&d->result,
+                            weft_failure_new(WEFT_EINVAL, "a Deferred cannot chain to itself"));
+    return 0;
+  }
+  if (inner->called && inner->paused == 0 && !inner->running) {
+    /* Already has a result: take it now, leave the inner one on None. */
+    weft_failure_unref(d->result.failure);
+    d->result.value = inner->result.value;
+    d->result.failure = inner->result.failure;
+    inner->result.value = NULL;
+    inner->result.failure = NULL;
+    weft_deferred_unref(inner);
+    return 0;
+  }
+  entry e = {chain_continue, d, chain_continue, d, chain_dispose};
+  if (append(inner, &e) != 0) {
+    weft_deferred_unref(inner);
+    weft_result_set_failure(&d->result, weft_failure_new(WEFT_ENOMEM, NULL));
+    return 0;
+  }
+  weft_deferred_ref(d); /* held by the entry */
+  d->paused++;
+  d->waiting_on = inner;
+  /* The callee fires later; if it already fired and is running its own
+   * chain, that loop reaches our entry. */
+  weft_deferred_unref(inner);
+  return 1;
+}
+
+static void run_callbacks(weft_deferred *d) {
+  if (d->running || d->paused) return;
+  weft_deferred_ref(d);
+  d->running = 1;
+  while (d->head < d->count && d->paused == 0) {
+    entry e = d->entries[d->head++];
+    if (d->head == d->count) d->head = d->count = 0;
+    weft_callback_fn fn = d->result.failure ? e.eb : e.cb;
+    void *ctx = d->result.failure ? e.eb_ctx : e.cb_ctx;
+    if (fn == NULL) continue; /* pass-through on this side */
+    int rc = fn(ctx, &d->result);
+    if (rc < 0) {
+      weft_result_set_failure(&d->result, weft_failure_new(rc, NULL));
+      continue;
+    }
+    weft_deferred *inner = d->result.chained_private_;
+    if (inner != NULL) {
+      d->result.chained_private_ = NULL;
+      d->result.value = NULL;
+      weft_failure_unref(d->result.failure);
+      d->result.failure = NULL;
+      chain_to(d, inner);
+    }
+  }
+  d->running = 0;
+  weft_deferred_unref(d);
+}
+
+int weft__deferred_add_both_owned(weft_deferred *d, weft_callback_fn fn, void *ctx,
+                                  void (*dispose)(void *ctx)) {
+  entry e = {fn, ctx, fn, ctx, dispose};
+  int rc = append(d, &e);
+  if (rc == 0 && d->called) run_callbacks(d);
+  return rc;
+}
+
+WEFT_API int weft_deferred_add_callbacks(weft_deferred *d, weft_callback_fn cb, void *cb_ctx,
+                                         weft_callback_fn eb, void *eb_ctx) {
+  if (d == NULL || (cb == NULL && eb == NULL)) return WEFT_EINVAL;
+  entry e = {cb, cb_ctx, eb, eb_ctx, NULL};
+  int rc = append(d, &e);
+  if (rc == 0 && d->called) run_callbacks(d);
+  return rc;
+}
+
+WEFT_API int weft_deferred_add_callback(weft_deferred *d, weft_callback_fn cb, void *ctx) {
+  if (cb == NULL) return WEFT_EINVAL;
+  return weft_deferred_add_callbacks(d, cb, ctx, NULL, NULL);
+}
+
+WEFT_API int weft_deferred_add_errback(weft_deferred *d, weft_callback_fn eb, void *ctx) {
+  if (eb == NULL) return WEFT_EINVAL;
+  return weft_deferred_add_callbacks(d, NULL, NULL, eb, ctx);
+}
+
+WEFT_API int weft_deferred_add_both(weft_deferred *d, weft_callback_fn fn, void *ctx) {
+  if (fn == NULL) return WEFT_EINVAL;
+  return weft_deferred_add_callbacks(d, fn, ctx, fn, ctx);
+}
+
+/* ----------------------------------------------------------------- firing */
+
+static int fire(weft_deferred *d, void *value, weft_failure *f) {
+  if (d->called) {
+    weft_failure_unref(f);
+    if (d->suppress_once) { /* the late firing after a cancel without canceller */
+      d->suppress_once = 0;
+      return WEFT_OK;
+    }
+    return WEFT_EALREADY;
+  }
+  d->called = 1;
+  d->result.value = f ? NULL : value;
+  d->result.failure = f;
+  run_callbacks(d);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_deferred_callback(weft_deferred *d, void *value) {
+  if (d == NULL) return WEFT_EINVAL;
+  return fire(d, value, NULL);
+}
+
+WEFT_API int weft_deferred_errback(weft_deferred *d, weft_failure *f) {
+  if (f == NULL) f = weft_failure_new(WEFT_EFAILED, NULL);
+  if (d == NULL) {
+    weft_failure_unref(f);
+    return WEFT_EINVAL;
+  }
+  return fire(d, NULL, f);
+}
+
+WEFT_API int weft_succeed(weft_deferred **out, void *value) {
+  int rc = weft_deferred_create(out);
+  if (rc == 0) fire(*out, value, NULL);
+  return rc;
+}
+
+WEFT_API int weft_fail(weft_deferred **out, weft_failure *f) {
+  if (f == NULL) f = weft_failure_new(WEFT_EFAILED, NULL);
+  int rc = weft_deferred_create(out);
+  if (rc != 0) {
+    weft_failure_unref(f);
+    return rc;
+  }
+  fire(*out, NULL, f);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_deferred_cancel(weft_deferred *d) {
+  if (d == NULL) return WEFT_EINVAL;
+  weft_deferred_ref(d);
+  if (!d->called) {
+    if (d->canceller) {
+      d->canceller(d->canceller_ctx, d);
+    } else {
+      d->suppress_once = 1; /* swallow the firing still to come, once */
+    }
+    if (!d->called) fire(d, NULL, weft_failure_new(WEFT_ECANCELED, "Deferred cancelled"));
+  } else if (d->paused && d->waiting_on) {
+    weft_deferred_cancel(d->waiting_on);
+  }
+  weft_deferred_unref(d);
+  return WEFT_OK;
+}
+
+/* ------------------------------------------------------------ inspection */
+
+WEFT_API int weft_deferred_called(const weft_deferred *d) { return d ? d->called : 0; }
+WEFT_API int weft_deferred_paused(const weft_deferred *d) { return d ? d->paused > 0 : 0; }
+
+WEFT_API int weft_deferred_result(const weft_deferred *d, void **value, weft_failure **failure) {
+  if (d == NULL) return WEFT_EINVAL;
+  if (!d->called || d->paused) return WEFT_ESTATE;
+  if (value) *value = d->result.value;
+  if (failure) *failure = d->result.failure;
+  return WEFT_OK;
+}

@@ -1,0 +1,457 @@
+/*
+ * weft_deferred / weft_failure: the callback chain (Twisted's Deferred
+ * semantics needed by the thread APIs), ownership and the unhandled hook.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "weft/deferred.h"
+
+/* ------------------------------------------------------------- helpers */
+
+typedef struct log_ {
+  char ev[32][24];
+  int n;
+} log_;
+
+static void log_add(log_ *l, const char *what) {
+  if (l->n < 32) strncpy(l->ev[l->n++], what, 23);
+}
+
+static int g_unhandled;
+static int g_unhandled_code;
+static void count_unhandled(void *ctx, weft_failure *f) {
+  (void)ctx;
+  g_unhandled++;
+  g_unhandled_code = weft_failure_code(f);
+}
+
+static int setup(void **state) {
+  (void)state;
+  g_unhandled = 0;
+  g_unhandled_code = 0;
+  weft_set_unhandled_failure_hook(count_unhandled, NULL);
+  return 0;
+}
+
+static int add_one(void *ctx, weft_result *r) {
+  log_add(ctx, "cb");
+  weft_result_set_value(r, (void *)((intptr_t)r->value + 1));
+  return 0;
+}
+
+static int record_eb(void *ctx, weft_result *r) {
+  log_add(ctx, weft_failure_check(r->failure, WEFT_ECANCELED) ? "eb-cancel" : "eb");
+  return 0; /* pass the failure on */
+}
+
+static int recover(void *ctx, weft_result *r) {
+  log_add(ctx, "recover");
+  weft_result_set_value(r, (void *)(intptr_t)100);
+  return 0;
+}
+
+static int raise_einval(void *ctx, weft_result *r) {
+  (void)r;
+  log_add(ctx, "raise");
+  return WEFT_EINVAL;
+}
+
+static int return_failure(void *ctx, weft_result *r) {
+  log_add(ctx, "return-failure");
+  weft_result_set_failure(r, weft_failure_new(WEFT_EFAILED, "returned"));
+  return 0;
+}
+
+static int consume(void *ctx, weft_result *r) {
+  log_add(ctx, "consume");
+  weft_failure_unref(weft_result_take_failure(r));
+  return 0;
+}
+
+static intptr_t value_of(weft_deferred *d) {
+  void *v = NULL;
+  weft_failure *f = NULL;
+  assert_int_equal(weft_deferred_result(d, &v, &f), 0);
+  assert_null(f);
+  return (intptr_t)v;
+}
+
+/* --------------------------------------------------------------- tests */
+
+static void failure_basics(void **state) {
+  (void)state;
+  weft_failure *f = weft_failure_new(WEFT_EINVAL, "bad thing");
+  assert_int_equal(weft_failure_code(f), WEFT_EINVAL);
+  assert_string_equal(weft_failure_message(f), "bad thing");
+  assert_true(weft_failure_check(f, WEFT_EINVAL));
+  assert_false(weft_failure_check(f, WEFT_EFAILED));
+  assert_ptr_equal(weft_failure_ref(f), f);
+  weft_failure_unref(f);
+  weft_failure_unref(f);
+  weft_failure *g = weft_failure_new(5, NULL); /* non-negative → EFAILED */
+  assert_int_equal(weft_failure_code(g), WEFT_EFAILED);
+  assert_string_equal(weft_failure_message(g), weft_strerror(WEFT_EFAILED));
+  weft_failure_unref(g);
+  int freed = 0;
+  weft_failure *h = weft_failure_new_data(WEFT_EFAILED, "x", &freed, NULL);
+  assert_ptr_equal(weft_failure_data(h), &freed);
+  weft_failure_unref(h);
+  weft_failure_unref(NULL);
+  assert_int_equal(weft_failure_code(NULL), WEFT_EINVAL);
+}
+
+static void callback_chain_in_order(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  assert_false(weft_deferred_called(d));
+  for (int i = 0; i < 10; i++) assert_int_equal(weft_deferred_add_callback(d, add_one, &l), 0);
+  assert_int_equal(l.n, 0);
+  assert_int_equal(weft_deferred_result(d, NULL, NULL), WEFT_ESTATE);
+  assert_int_equal(weft_deferred_callback(d, (void *)(intptr_t)1), 0);
+  assert_true(weft_deferred_called(d));
+  assert_int_equal(l.n, 10);
+  assert_int_equal(value_of(d), 11);
+  /* added after firing: runs at once */
+  assert_int_equal(weft_deferred_add_callback(d, add_one, &l), 0);
+  assert_int_equal(value_of(d), 12);
+  weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 0);
+}
+
+static void fire_twice_is_already_called(void **state) {
+  (void)state;
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  assert_int_equal(weft_deferred_callback(d, NULL), 0);
+  assert_int_equal(weft_deferred_callback(d, NULL), WEFT_EALREADY);
+  assert_int_equal(weft_deferred_errback(d, weft_failure_new(WEFT_EFAILED, NULL)), WEFT_EALREADY);
+  weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 0);
+}
+
+static void errback_side_and_back(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  weft_deferred_add_callback(d, add_one, &l);       /* skipped: failure */
+  weft_deferred_add_errback(d, record_eb, &l);      /* eb */
+  weft_deferred_add_callback(d, add_one, &l);       /* skipped */
+  weft_deferred_add_errback(d, recover, &l);        /* back to callbacks: 100 */
+  weft_deferred_add_errback(d, record_eb, &l);      /* skipped */
+  weft_deferred_add_callback(d, add_one, &l);       /* 101 */
+  weft_deferred_add_callback(d, return_failure, &l);/* errback side */
+  weft_deferred_add_callback(d, add_one, &l);       /* skipped */
+  weft_deferred_add_errback(d, recover, &l);        /* 100 */
+  weft_deferred_add_callback(d, raise_einval, &l);  /* "raising": failure EINVAL */
+  weft_deferred_add_errback(d, record_eb, &l);
+  assert_int_equal(weft_deferred_errback(d, weft_failure_new(WEFT_EFAILED, "boom")), 0);
+  const char *want[] = {"eb", "recover", "cb", "return-failure", "recover", "raise", "eb"};
+  assert_int_equal(l.n, 7);
+  for (int i = 0; i < 7; i++) assert_string_equal(l.ev[i], want[i]);
+  weft_failure *f = NULL;
+  assert_int_equal(weft_deferred_result(d, NULL, &f), 0);
+  assert_int_equal(weft_failure_code(f), WEFT_EINVAL);
+  weft_deferred_unref(d);
+  /* it ended on an unhandled failure: reported once, at destruction */
+  assert_int_equal(g_unhandled, 1);
+  assert_int_equal(g_unhandled_code, WEFT_EINVAL);
+}
+
+static void add_both_sees_both(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *d;
+  assert_int_equal(weft_fail(&d, weft_failure_new(WEFT_ECANCELED, NULL)), 0);
+  assert_int_equal(weft_deferred_add_both(d, record_eb, &l), 0);
+  assert_int_equal(weft_deferred_add_both(d, consume, &l), 0);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.ev[0], "eb-cancel");
+  weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 0); /* consumed */
+  assert_int_equal(weft_succeed(&d, (void *)(intptr_t)4), 0);
+  assert_int_equal(weft_deferred_add_both(d, add_one, &l), 0);
+  assert_int_equal(value_of(d), 5);
+  weft_deferred_unref(d);
+}
+
+/* ---- chaining */
+
+typedef struct chain_ctx {
+  weft_deferred *inner;
+  log_ *l;
+} chain_ctx;
+
+static int return_inner(void *ctx, weft_result *r) {
+  chain_ctx *c = ctx;
+  log_add(c->l, "return-inner");
+  return weft_result_set_deferred(r, c->inner);
+}
+
+static void chaining_pauses_until_inner_fires(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *outer, *inner;
+  assert_int_equal(weft_deferred_create(&outer), 0);
+  assert_int_equal(weft_deferred_create(&inner), 0);
+  chain_ctx c = {inner, &l};
+  weft_deferred_add_callback(outer, return_inner, &c);
+  weft_deferred_add_callback(outer, add_one, &l);
+  weft_deferred_callback(outer, NULL);
+  assert_true(weft_deferred_paused(outer));
+  assert_int_equal(weft_deferred_result(outer, NULL, NULL), WEFT_ESTATE);
+  assert_int_equal(l.n, 1);
+  weft_deferred_unref(outer); /* the inner's continuation keeps outer alive */
+  weft_deferred_ref(outer);   /* (take it back to inspect it) */
+  /* the inner fires: outer resumes with its result */
+  weft_deferred_callback(inner, (void *)(intptr_t)41);
+  weft_deferred_unref(inner);
+  assert_false(weft_deferred_paused(outer));
+  assert_int_equal(value_of(outer), 42);
+  weft_deferred_unref(outer);
+  assert_int_equal(g_unhandled, 0);
+}
+
+static void chaining_to_fired_deferred_takes_result(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *outer, *inner;
+  assert_int_equal(weft_deferred_create(&outer), 0);
+  assert_int_equal(weft_fail(&inner, weft_failure_new(WEFT_EFAILED, "inner")), 0);
+  chain_ctx c = {inner, &l};
+  weft_deferred_add_callback(outer, return_inner, &c);
+  weft_deferred_add_errback(outer, consume, &l);
+  weft_deferred_callback(outer, NULL);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.ev[1], "consume");
+  /* the inner's failure moved to the outer: the inner holds nothing */
+  void *v = (void *)1;
+  weft_failure *f = (weft_failure *)1;
+  assert_int_equal(weft_deferred_result(inner, &v, &f), 0);
+  assert_null(f);
+  assert_null(v);
+  weft_deferred_unref(inner);
+  weft_deferred_unref(outer);
+  assert_int_equal(g_unhandled, 0);
+}
+
+static int return_self(void *ctx, weft_result *r) { return weft_result_set_deferred(r, ctx); }
+
+static void chaining_to_self_fails(void **state) {
+  (void)state;
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  weft_deferred_add_callback(d, return_self, d);
+  weft_deferred_callback(d, NULL);
+  weft_failure *f = NULL;
+  assert_int_equal(weft_deferred_result(d, NULL, &f), 0);
+  assert_int_equal(weft_failure_code(f), WEFT_EINVAL);
+  weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 1);
+}
+
+static void chained_inner_destroyed_unfired(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *outer, *inner;
+  assert_int_equal(weft_deferred_create(&outer), 0);
+  assert_int_equal(weft_deferred_create(&inner), 0);
+  chain_ctx c = {inner, &l};
+  weft_deferred_add_callback(outer, return_inner, &c);
+  weft_deferred_callback(outer, NULL);
+  assert_true(weft_deferred_paused(outer));
+  weft_deferred_unref(inner); /* dies unfired: gives back its hold on outer */
+  assert_true(weft_deferred_paused(outer));
+  weft_deferred_cancel(outer); /* nothing to cancel any more; no crash */
+  weft_deferred_unref(outer);  /* freed (ASan checks no leak) */
+}
+
+/* ---- cancellation */
+
+static void cancel_without_canceller(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  weft_deferred_add_errback(d, record_eb, &l);
+  weft_deferred_add_errback(d, consume, &l);
+  assert_int_equal(weft_deferred_cancel(d), 0);
+  assert_true(weft_deferred_called(d));
+  assert_string_equal(l.ev[0], "eb-cancel");
+  /* the late firing is swallowed once, then AlreadyCalled again */
+  assert_int_equal(weft_deferred_callback(d, NULL), 0);
+  assert_int_equal(weft_deferred_callback(d, NULL), WEFT_EALREADY);
+  /* cancelling a fired Deferred does nothing */
+  assert_int_equal(weft_deferred_cancel(d), 0);
+  assert_int_equal(l.n, 2);
+  weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 0);
+}
+
+static int g_canceller_calls;
+static void canceller_fires(void *ctx, weft_deferred *d) {
+  (void)ctx;
+  g_canceller_calls++;
+  weft_deferred_callback(d, (void *)(intptr_t)7);
+}
+static void canceller_does_nothing(void *ctx, weft_deferred *d) {
+  (void)ctx;
+  (void)d;
+  g_canceller_calls++;
+}
+
+static void cancel_with_canceller(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *d;
+  g_canceller_calls = 0;
+  assert_int_equal(weft_deferred_create_with_canceller(&d, canceller_fires, NULL), 0);
+  weft_deferred_cancel(d);
+  assert_int_equal(g_canceller_calls, 1);
+  assert_int_equal(value_of(d), 7);
+  weft_deferred_unref(d);
+
+  assert_int_equal(weft_deferred_create_with_canceller(&d, canceller_does_nothing, NULL), 0);
+  weft_deferred_add_errback(d, record_eb, &l);
+  weft_deferred_add_errback(d, consume, &l);
+  weft_deferred_cancel(d);
+  assert_int_equal(g_canceller_calls, 2);
+  assert_string_equal(l.ev[0], "eb-cancel");
+  /* with a canceller the later firing is an error, as in Twisted */
+  assert_int_equal(weft_deferred_callback(d, NULL), WEFT_EALREADY);
+  weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 0);
+}
+
+static void cancel_reaches_chained(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *outer, *inner;
+  assert_int_equal(weft_deferred_create(&outer), 0);
+  assert_int_equal(weft_deferred_create(&inner), 0);
+  chain_ctx c = {inner, &l};
+  weft_deferred_add_callback(outer, return_inner, &c);
+  weft_deferred_add_errback(outer, record_eb, &l);
+  weft_deferred_add_errback(outer, consume, &l);
+  weft_deferred_callback(outer, NULL);
+  weft_deferred_cancel(outer); /* cancels inner, whose failure flows to outer */
+  assert_true(weft_deferred_called(inner));
+  assert_false(weft_deferred_paused(outer));
+  assert_string_equal(l.ev[1], "eb-cancel");
+  weft_deferred_unref(inner);
+  weft_deferred_unref(outer);
+  assert_int_equal(g_unhandled, 0);
+}
+
+/* ---- re-entrancy and ownership */
+
+static int add_more_from_inside(void *ctx, weft_result *r) {
+  weft_deferred *d = ctx;
+  static log_ inner_log;
+  /* appended to the running chain: runs after this one, not recursively */
+  weft_deferred_add_callback(d, add_one, &inner_log);
+  weft_result_set_value(r, (void *)(intptr_t)10);
+  return 0;
+}
+
+static void add_callbacks_while_running(void **state) {
+  (void)state;
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  weft_deferred_add_callback(d, add_more_from_inside, d);
+  weft_deferred_callback(d, NULL);
+  assert_int_equal(value_of(d), 11);
+  weft_deferred_unref(d);
+}
+
+static int unref_inside(void *ctx, weft_result *r) {
+  (void)r;
+  weft_deferred_unref(ctx); /* drops the creator's last reference mid-chain */
+  return 0;
+}
+
+static void unref_during_callbacks(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  weft_deferred_add_callback(d, unref_inside, d);
+  weft_deferred_add_callback(d, add_one, &l);
+  weft_deferred_callback(d, NULL); /* the chain holds a reference while running */
+  assert_int_equal(l.n, 1);
+}
+
+static void unfired_deferred_destroyed_silently(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  weft_deferred_add_callback(d, add_one, &l);
+  weft_deferred_unref(d);
+  assert_int_equal(l.n, 0);
+  assert_int_equal(g_unhandled, 0);
+}
+
+static void bad_arguments(void **state) {
+  (void)state;
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_deferred_callback(NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_deferred_errback(NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_deferred_cancel(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_deferred_add_callbacks(NULL, add_one, NULL, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_deferred_create(&d), 0);
+  assert_int_equal(weft_deferred_add_callbacks(d, NULL, NULL, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_deferred_add_callback(d, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_result_set_deferred(NULL, d), WEFT_EINVAL);
+  /* errback(NULL) is a generic failure, like Twisted's errback() */
+  assert_int_equal(weft_deferred_errback(d, NULL), 0);
+  weft_failure *f = NULL;
+  assert_int_equal(weft_deferred_result(d, NULL, &f), 0);
+  assert_int_equal(weft_failure_code(f), WEFT_EFAILED);
+  weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 1);
+  weft_deferred_unref(NULL);
+  assert_null(weft_deferred_ref(NULL));
+}
+
+static void many_callbacks_grow_the_chain(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  for (int i = 0; i < 1000; i++) assert_int_equal(weft_deferred_add_callback(d, add_one, &l), 0);
+  weft_deferred_callback(d, NULL);
+  assert_int_equal(value_of(d), 1000);
+  weft_deferred_unref(d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(failure_basics, setup),
+      cmocka_unit_test_setup(callback_chain_in_order, setup),
+      cmocka_unit_test_setup(fire_twice_is_already_called, setup),
+      cmocka_unit_test_setup(errback_side_and_back, setup),
+      cmocka_unit_test_setup(add_both_sees_both, setup),
+      cmocka_unit_test_setup(chaining_pauses_until_inner_fires, setup),
+      cmocka_unit_test_setup(chaining_to_fired_deferred_takes_result, setup),
+      cmocka_unit_test_setup(chaining_to_self_fails, setup),
+      cmocka_unit_test_setup(chained_inner_destroyed_unfired, setup),
+      cmocka_unit_test_setup(cancel_without_canceller, setup),
+      cmocka_unit_test_setup(cancel_with_canceller, setup),
+      cmocka_unit_test_setup(cancel_reaches_chained, setup),
+      cmocka_unit_test_setup(add_callbacks_while_running, setup),
+      cmocka_unit_test_setup(unref_during_callbacks, setup),
+      cmocka_unit_test_setup(unfired_deferred_destroyed_silently, setup),
+      cmocka_unit_test_setup(bad_arguments, setup),
+      cmocka_unit_test_setup(many_callbacks_grow_the_chain, setup),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
