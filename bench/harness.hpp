@@ -10,12 +10,15 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wb {
 
 enum class Workload { W1, W2, W3, W4, W5 };
 constexpr int kWorkloads = 5;
+constexpr unsigned kAllWorkloads = (1u << kWorkloads) - 1;
+constexpr unsigned workload_bit(Workload w) { return 1u << static_cast<int>(w); }
 const char *workload_name(Workload w);   // "W1"...
 const char *workload_title(Workload w);  // "dispatch"...
 
@@ -93,6 +96,9 @@ struct Sample {
   Meter meter;
   long tasks = 0;                 // tasks (W1/W4/W5) or completions (W2/W3)
   std::vector<double> latency_us; // W2 only
+  // Implementation counters worth showing beside the figures (weft's parks,
+  // unparks, steals), already divided per 1,000 tasks.
+  std::vector<std::pair<std::string, double>> extra;
 };
 
 // One implementation: run workload w on a pool of `size` threads, fill s.
@@ -104,6 +110,7 @@ struct Impl {
   const char *what;       // one line for the method section
   RunFn run;
   bool process_per_size;  // pool size is fixed per process (libuv)
+  unsigned workloads = kAllWorkloads;  // bit i: workload W(i+1) is implemented
 };
 
 // Each implementation file defines one of these (only those built in).

@@ -35,11 +35,7 @@ void tree_after(uv_work_t *req, int) {
     int rc = uv_queue_work(req->loop, &t->reqs[c], tree_work, tree_after);
     if (rc != 0) {
       t->err = rc;
-      // The subtree under c will never run: count all of it.
-      long missing = 0;
-      for (size_t lo = c, hi = c; lo < t->reqs.size(); lo = 2 * lo + 1, hi = 2 * hi + 2)
-        missing += static_cast<long>(std::min(hi, t->reqs.size() - 1) - lo + 1);
-      t->latch.arrive_n(missing);
+      t->latch.arrive_n(heap_subtree(c, t->reqs.size()));  // will never run
     }
   }
 }

@@ -167,6 +167,8 @@ void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p
     double per1k = 1000.0 * static_cast<double>(s.meter.switches()) /
                    static_cast<double>(std::max(s.tasks, 1L));
     st.counters["csw_per_1k"] = per1k;
+    for (auto &kv : s.extra)
+      st.counters[kv.first] = kv.second;
     switch (w) {
       case Workload::W2:
         st.counters["primary"] = percentile(s.latency_us, 0.50);
@@ -508,6 +510,8 @@ int main(int argc, char **argv) {
       continue;
     for (Workload w : o.workloads)
       for (int sz : o.sizes) {
+        if ((im->workloads & workload_bit(w)) == 0)
+          continue;
         std::string name = std::string(workload_name(w)) + "/" + im->name + "/" + std::to_string(sz);
         g_keys[name] = Key{static_cast<int>(w), im->name, sz};
         benchmark::RegisterBenchmark(name.c_str(), body, w, im, sz, p)

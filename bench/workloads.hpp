@@ -63,6 +63,15 @@ inline void tree_body(Level *l, Spawn &&spawn) {
   t->latch.arrive();
 }
 
+// Tasks under heap index c in a heap-ordered array of n nodes (children of i:
+// 2i+1, 2i+2): what a failed spawn at c must still count as arrived.
+inline long heap_subtree(size_t c, size_t n) {
+  long k = 0;
+  for (size_t lo = c, hi = c; lo < n; lo = 2 * lo + 1, hi = 2 * hi + 2)
+    k += static_cast<long>(std::min(hi, n - 1) - lo + 1);
+  return k;
+}
+
 // Round trips through a completion_queue (the textbook loop hand-off):
 // the worker pushes the request back, the loop thread polls the eventfd.
 struct CqReq {

@@ -1,0 +1,304 @@
+// bench — weft on the five workloads, two ways:
+//   "weft"    the Twisted-shaped API: weft_threadpool_call_in_thread (W1, W4,
+//             W5); W2/W3 through the reactor: deferToThreadPool, the result
+//             fires a Deferred on the reactor thread;
+//   "weft_qw" the allocation-free API: weft_threadpool_queue_work with
+//             caller-owned weft_work (W1, W4, W5); W2/W3 hand the request
+//             back with weft_reactor_call_from_thread_req and the loop waits
+//             on the reactor's completion fd (weft_reactor_attach/drain), the
+//             way a libuv or libevent program embeds weft.
+#include <weft/weft.h>
+
+#include <poll.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "workloads.hpp"
+
+namespace wb {
+namespace {
+
+int make_pool(int size, weft_threadpool **out) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = size;
+  o.max_threads = size;
+  o.name = "bench";
+  int rc = weft_threadpool_create_ex(out, &o);
+  if (rc != 0)
+    return rc;
+  rc = weft_threadpool_start(*out);
+  if (rc != 0) {
+    weft_threadpool_destroy(*out);
+    *out = nullptr;
+  }
+  return rc;
+}
+
+void fan_task(void *arg) { fan_body(static_cast<FanCtx *>(arg)); }
+void fan_work(weft_work *req) { fan_body(static_cast<FanCtx *>(req->data)); }
+
+int warm_up(weft_threadpool *tp, int size) {
+  FanCtx c(size * 4L, 0);
+  for (int i = 0; i < size * 4; i++) {
+    int rc = weft_threadpool_call_in_thread(tp, fan_task, &c);
+    if (rc != 0) {
+      c.latch.arrive_n(size * 4L - i);
+      c.latch.wait();
+      return rc;
+    }
+  }
+  c.latch.wait();
+  return 0;
+}
+
+// Engine counters per 1,000 tasks, shown beside the figures.
+struct CounterDelta {
+  weft_threadpool_counters before{};
+  void start(weft_threadpool *tp) { weft_threadpool_counters_get(tp, &before); }
+  void finish(weft_threadpool *tp, Sample &s) {
+    weft_threadpool_counters after{};
+    if (weft_threadpool_counters_get(tp, &after) != 0 || s.tasks <= 0)
+      return;
+    double k = 1000.0 / static_cast<double>(s.tasks);
+    s.extra.emplace_back("parks_per_1k", k * static_cast<double>(after.parks - before.parks));
+    s.extra.emplace_back("unparks_per_1k",
+                         k * static_cast<double>(after.unparks - before.unparks));
+    s.extra.emplace_back("steals_per_1k", k * static_cast<double>(after.steals - before.steals));
+  }
+};
+
+// ---- W5, call_in_thread: children are submitted from inside the worker.
+weft_threadpool *g_tree_pool;  // one W5 run at a time per process
+void tree_task(void *arg) {
+  tree_body(static_cast<Level *>(arg), [](Level *child) {
+    return weft_threadpool_call_in_thread(g_tree_pool, tree_task, child);
+  });
+}
+
+// ---- W5, queue_work: request i of a heap-ordered array has children
+// 2i+1 and 2i+2.
+struct QwTree {
+  Latch latch;
+  std::vector<weft_work> reqs;
+  weft_threadpool *tp;
+  std::atomic<int> err{0};
+  explicit QwTree(long n) : latch(n), reqs(static_cast<size_t>(n)) {}
+};
+void qw_tree_work(weft_work *req) {
+  QwTree *t = static_cast<QwTree *>(req->data);
+  size_t i = static_cast<size_t>(req - t->reqs.data());
+  for (size_t c = 2 * i + 1; c <= 2 * i + 2 && c < t->reqs.size(); c++) {
+    t->reqs[c].data = t;
+    int rc = weft_threadpool_queue_work(t->tp, &t->reqs[c], qw_tree_work, nullptr);
+    if (rc != 0) {
+      t->err.store(rc, std::memory_order_relaxed);
+      t->latch.arrive_n(heap_subtree(c, t->reqs.size()));
+    }
+  }
+  t->latch.arrive();
+}
+
+int fan(weft_threadpool *tp, bool qw, long n, uint64_t iters, Sample &s) {
+  FanCtx c(n, iters);
+  std::vector<weft_work> reqs(qw ? static_cast<size_t>(n) : 0);
+  int rc = 0;
+  s.meter.start();
+  for (long i = 0; i < n; i++) {
+    if (qw) {
+      reqs[static_cast<size_t>(i)].data = &c;
+      rc = weft_threadpool_queue_work(tp, &reqs[static_cast<size_t>(i)], fan_work, nullptr);
+    } else {
+      rc = weft_threadpool_call_in_thread(tp, fan_task, &c);
+    }
+    if (rc != 0) {
+      c.latch.arrive_n(n - i);
+      break;
+    }
+  }
+  s.meter.stop_at(c.latch.wait());
+  s.tasks = n;
+  return rc;
+}
+
+int tree(weft_threadpool *tp, bool qw, const Params &p, Sample &s) {
+  int rc;
+  if (qw) {
+    QwTree t(p.w5_tasks());
+    t.tp = tp;
+    t.reqs[0].data = &t;
+    s.meter.start();
+    rc = weft_threadpool_queue_work(tp, &t.reqs[0], qw_tree_work, nullptr);
+    if (rc != 0)
+      t.latch.arrive_n(p.w5_tasks());
+    s.meter.stop_at(t.latch.wait());
+    if (rc == 0)
+      rc = t.err.load();
+  } else {
+    TreeCtx t(p.w5_depth);
+    g_tree_pool = tp;
+    s.meter.start();
+    rc = weft_threadpool_call_in_thread(tp, tree_task, &t.levels[0]);
+    if (rc != 0)
+      t.latch.arrive_n(t.subtree(0));
+    s.meter.stop_at(t.latch.wait());
+    if (rc == 0)
+      rc = t.err.load();
+  }
+  s.tasks = p.w5_tasks();
+  return rc;
+}
+
+#ifdef WB_HAVE_WEFT_REACTOR
+// ---- W2/W3, allocation-free: queue_work → call_from_thread_req → drain.
+struct QwLoop {
+  weft_reactor *r;
+  weft_threadpool *tp;
+  const Params *p;
+  Sample *s;
+  long submitted = 0, completed = 0, total = 0;
+  bool pipelined = false;
+  int err = 0;
+};
+struct QwReq {
+  weft_work req;  // first: the callbacks get this address back
+  QwLoop *loop;
+  double t_submit;
+};
+void qw_trip_done(weft_work *w);  // on the loop thread
+void qw_trip_work(weft_work *w) {  // in a worker: hand the same request back
+  QwReq *q = reinterpret_cast<QwReq *>(w);
+  weft_reactor_call_from_thread_req(q->loop->r, w, qw_trip_done);
+}
+void qw_trip_done(weft_work *w) {
+  QwReq *q = reinterpret_cast<QwReq *>(w);
+  QwLoop *l = q->loop;
+  l->completed++;
+  if (!l->pipelined)
+    l->s->latency_us.push_back((now_s() - q->t_submit) * 1e6);
+  if (l->err == 0 && l->submitted < l->total) {
+    q->t_submit = now_s();
+    int rc = weft_threadpool_queue_work(l->tp, w, qw_trip_work, nullptr);
+    if (rc != 0)
+      l->err = rc;
+    else
+      l->submitted++;
+  }
+}
+
+int qw_round_trips(weft_threadpool *tp, bool pipelined, const Params &p, Sample &s) {
+  weft_reactor *r = nullptr;
+  int rc = weft_reactor_create(&r);
+  if (rc != 0)
+    return rc;
+  int fd = -1;
+  rc = weft_reactor_attach(r, &fd);
+  if (rc != 0) {
+    weft_reactor_destroy(r);
+    return rc;
+  }
+  QwLoop l;
+  l.r = r;
+  l.tp = tp;
+  l.p = &p;
+  l.s = &s;
+  l.pipelined = pipelined;
+  l.total = pipelined ? p.w3_total : p.w2_trips;
+  std::vector<QwReq> reqs(static_cast<size_t>(pipelined ? std::min(p.w3_inflight, l.total) : 1));
+  if (!pipelined)
+    s.latency_us.reserve(static_cast<size_t>(l.total));
+  s.meter.start();
+  for (auto &q : reqs) {
+    q.loop = &l;
+    q.t_submit = now_s();
+    rc = weft_threadpool_queue_work(tp, &q.req, qw_trip_work, nullptr);
+    if (rc != 0)
+      break;
+    l.submitted++;
+  }
+  while (l.completed < l.submitted) {
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+      rc = -errno;
+      break;
+    }
+    int n = weft_reactor_drain(r);
+    if (n < 0) {
+      rc = n;
+      break;
+    }
+  }
+  s.meter.stop();
+  s.tasks = l.completed;
+  if (rc == 0)
+    rc = l.err;
+  int drc = weft_reactor_detach(r);
+  weft_reactor_destroy(r);
+  return rc != 0 ? rc : drc;
+}
+#endif  // WB_HAVE_WEFT_REACTOR
+
+int run_any(Workload w, int size, const Params &p, Sample &s, bool qw) {
+  weft_threadpool *tp = nullptr;
+  int rc = make_pool(size, &tp);
+  if (rc != 0)
+    return rc;
+  rc = warm_up(tp, size);
+  CounterDelta cd;
+  cd.start(tp);
+  if (rc == 0) {
+    switch (w) {
+      case Workload::W1:
+        rc = fan(tp, qw, p.w1_tasks, 0, s);
+        break;
+      case Workload::W4:
+        rc = fan(tp, qw, p.w4_tasks, w4_iters(p), s);
+        break;
+      case Workload::W5:
+        rc = tree(tp, qw, p, s);
+        break;
+      case Workload::W2:
+      case Workload::W3:
+#ifdef WB_HAVE_WEFT_REACTOR
+        if (qw) {
+          rc = qw_round_trips(tp, w == Workload::W3, p, s);
+          break;
+        }
+#endif
+        rc = WEFT_ENOTSUP;
+        break;
+    }
+  }
+  cd.finish(tp, s);
+  int drc = weft_threadpool_destroy(tp);
+  return rc != 0 ? rc : drc;
+}
+
+int run_cit(Workload w, int size, const Params &p, Sample &s) {
+  return run_any(w, size, p, s, false);
+}
+int run_qw(Workload w, int size, const Params &p, Sample &s) {
+  return run_any(w, size, p, s, true);
+}
+
+constexpr unsigned kPoolOnly =
+    workload_bit(Workload::W1) | workload_bit(Workload::W4) | workload_bit(Workload::W5);
+#ifdef WB_HAVE_WEFT_REACTOR
+constexpr unsigned kQwWorkloads = kAllWorkloads;
+#else
+constexpr unsigned kQwWorkloads = kPoolOnly;
+#endif
+
+}  // namespace
+
+const Impl impl_weft = {"weft",
+                        "weft_threadpool_call_in_thread; W2/W3: deferToThreadPool on weft's "
+                        "reactor",
+                        run_cit, false, kPoolOnly};
+const Impl impl_weft_qw = {"weft_qw",
+                           "weft_threadpool_queue_work (caller-owned requests, no allocation); "
+                           "W2/W3: call_from_thread_req back to the reactor's completion fd",
+                           run_qw, false, kQwWorkloads};
+
+}  // namespace wb
