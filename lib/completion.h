@@ -1,0 +1,52 @@
+/*
+ * weft — internal hooks between Deferreds, the reactor's completion queue and
+ * the threads module (lib/deferred.c, lib/reactor.c, lib/threads.c).
+ *
+ * A deferToThread round trip is one allocation: the Deferred with the
+ * threads module's request (the pool's weft_work and the completion node)
+ * in trailing "extra" space, so the reference the reactor holds while the
+ * result is in flight keeps both alive.
+ */
+#ifndef WEFT_COMPLETION_H
+#define WEFT_COMPLETION_H
+
+#include <stddef.h>
+
+#include "task.h"
+#include "weft/deferred.h"
+#include "weft/reactor.h"
+
+/* A Deferred followed by `extra` bytes (max-aligned) in the same block. */
+int weft__deferred_create_extra(weft_deferred **out, size_t extra);
+void *weft__deferred_extra(weft_deferred *d);
+
+/*
+ * Append an internal add_both entry. dispose(ctx) is called instead of fn if
+ * the Deferred is destroyed before the entry ran, so an entry holding a
+ * reference can give it back. Only fails with WEFT_ENOMEM.
+ */
+int weft__deferred_add_both_owned(weft_deferred *d, weft_callback_fn fn, void *ctx,
+                                  void (*dispose)(void *ctx));
+
+/*
+ * Push a caller-owned node onto r's completion queue; node->run(node) is
+ * called on the reactor thread (or by weft_reactor_drain / destroy). Never
+ * fails: the queue is unbounded and intrusive.
+ */
+void weft__reactor_push(weft_reactor *r, weft__task *node);
+
+/* Blocked blocking_call_from_thread callers (lib/threads.c). The reactor
+ * releases them all when it begins to shut down. */
+typedef struct weft__blocked weft__blocked;
+struct weft__blocked {
+  weft__blocked *prev, *next; /* the reactor's list, under its mutex */
+  void (*release)(weft__blocked *b); /* called under the mutex */
+};
+/* Register b; WEFT_ESHUTDOWN (not registered) if the reactor is stopping. */
+int weft__reactor_block(weft_reactor *r, weft__blocked *b);
+/* Unregister b if it is still registered. */
+void weft__reactor_unblock(weft_reactor *r, weft__blocked *b);
+/* 1 once the reactor began to shut down (or stopped). */
+int weft__reactor_stopping(weft_reactor *r);
+
+#endif /* WEFT_COMPLETION_H */
