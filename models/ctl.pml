@@ -1,0 +1,107 @@
+/*
+ * models/ctl.pml — the parking protocol of docs/design.md E5, shared by
+ * park.pml and inject.pml (included with cpp; spin preprocesses models).
+ *
+ * The includer defines W (workers that may exist), the macro work_visible
+ * (what the Dekker re-check of E5.2 and the chained wake of E5.3 read) and a
+ * proctype worker(byte me), and declares in every process that uses these
+ * inlines the locals: byte s_tag, s_top, s_srch, nx; bool ok, srch.
+ *
+ * ctl is one 64-bit atomic word in C ([tag:32 | top:16 | searching:16]); here
+ * one atomic Promela step loads or CASes its three fields together. spin
+ * explores sequentially consistent interleavings: the C code gets that order
+ * where the argument needs it from the seq_cst fences of E5.1/E5.2 (publish,
+ * fence, read ctl against CAS ctl, fence, read the queues) and from seq_cst
+ * RMWs on ctl. Every other step of the C code is one Promela step.
+ */
+#ifndef TAGMOD
+#define TAGMOD 8      /* the ABA tag; wide enough for these bounded runs */
+#endif
+
+byte tag;
+byte top;             /* 1 + index of the most recently parked worker; 0: none */
+byte searching;       /* workers awake and looking for work */
+byte next_idle[W];    /* Treiber stack link of a parked worker */
+byte wake[W];         /* futex word: 0 asleep, 1 notified */
+byte nspawned;        /* threads started so far (at most W) */
+
+/* E5.1 notify, run after publishing work (after the seq_cst fence). */
+inline notify() {
+  atomic { s_tag = tag; s_top = top; s_srch = searching };
+  do
+  :: s_srch > 0 -> break                     /* an awake searcher will see the work */
+  :: s_srch == 0 && s_top == 0 ->
+#ifndef MUTANT_NO_SPAWN
+     /* spawn_if_below_limit: the new thread starts counted as searching */
+     atomic {
+       if
+       :: nspawned < W -> searching++; run worker(nspawned); nspawned++
+       :: else -> skip                       /* at the limit: every worker is busy */
+       fi
+     };
+#endif
+     break
+  :: s_srch == 0 && s_top > 0 ->
+     nx = next_idle[s_top - 1];
+     atomic {                                  /* CAS(ctl, s -> {tag+1, nx, 1}) */
+       if
+       :: tag == s_tag && top == s_top && searching == s_srch ->
+          tag = (tag + 1) % TAGMOD; top = nx; searching = 1; ok = 1
+       :: else ->                              /* failed: s = the current value */
+          s_tag = tag; s_top = top; s_srch = searching; ok = 0
+       fi
+     };
+     if
+     :: ok -> wake[s_top - 1] = 1; break       /* store_release(wake, 1); futex_wake */
+     :: else -> skip
+     fi
+  od
+}
+
+/* E5.3: a searcher found work. The last searcher wakes the next one. */
+inline searching_to_running() {
+  srch = false;
+  atomic { searching--; s_srch = searching };  /* fetch_sub seq_cst */
+  if
+  :: s_srch == 0 && work_visible -> notify()
+  :: else -> skip
+  fi
+}
+
+inline become_searching() {
+  if
+  :: !srch -> atomic { searching++ }; srch = true
+  :: else -> skip
+  fi
+}
+
+/* E5.2 park: push self and stop searching in one CAS, re-check, sleep. */
+inline park(me) {
+  wake[me] = 0;
+  atomic { s_tag = tag; s_top = top; s_srch = searching };
+  do
+  :: next_idle[me] = s_top;
+     atomic {   /* CAS(ctl, s -> {tag+1, me+1, searching-1}) seq_cst */
+       if
+       :: tag == s_tag && top == s_top && searching == s_srch ->
+          tag = (tag + 1) % TAGMOD; top = me + 1; searching--; ok = 1
+       :: else ->
+          s_tag = tag; s_top = top; s_srch = searching; ok = 0
+       fi
+     };
+     if
+     :: ok -> break
+     :: else -> skip
+     fi
+  od;
+  srch = false;
+#ifndef MUTANT_NO_RECHECK
+  if                                           /* fence(seq_cst); Dekker re-check */
+  :: work_visible -> notify()
+  :: else -> skip
+  fi;
+#endif
+end_park:
+  wake[me] != 0;                               /* while load_acquire(wake) == 0: futex_wait */
+  srch = true                                  /* the notifier counted us as searching */
+}

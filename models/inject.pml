@@ -1,0 +1,149 @@
+/*
+ * models/inject.pml — the injection path: lib/mpsc.h step for step (push =
+ * exchange of the tail, then the link store; pop with its WOULDBLOCK case),
+ * the consumer try-lock of docs/design.md E2, and the notify-after-publish
+ * rule with the parking protocol of E5 (models/ctl.pml).
+ *
+ * Nodes: 0 is the queue's permanent dummy head, task i is node i+1.
+ * Properties as in park.pml: exactly-once (asserts), no lost wake-up and no
+ * deadlock (init blocks at a non-end label until every task ran).
+ * The re-check of E5.2 reads mpsc_has_visible (head.next != NULL), the weaker
+ * of the two queries: pushes still in flight are covered by their own notify.
+ * -DRECHECK_EMPTY uses !mpsc_empty instead.
+ *
+ * Mutants (pan must report an error):
+ *   -DMUTANT_NOTIFY_BEFORE_LINK  the producer notifies between its exchange
+ *                                and its link store
+ *   -DMUTANT_NO_PUT_BACK         pop's WOULDBLOCK path forgets to restore
+ *                                head.next (the node is lost)
+ *   -DMUTANT_NO_RECHECK          park without the Dekker re-check
+ */
+#ifndef W
+#define W 2
+#endif
+#ifndef S
+#define S 2
+#endif
+#ifndef T
+#define T 2
+#endif
+#define NONE 255     /* pop: queue empty */
+#define WB   254     /* pop: WEFT__MPSC_WOULDBLOCK */
+
+byte nxt[T + 1];     /* node->next; nxt[0] is head.next */
+byte tail;           /* 0 (&head) when empty */
+bool consumer_busy;  /* E2 try-lock */
+byte ran[T];
+byte done;
+
+#ifdef RECHECK_EMPTY
+#define work_visible (nxt[0] != 0 || tail != 0)
+#else
+#define work_visible (nxt[0] != 0)
+#endif
+
+#include "ctl.pml"
+
+/* weft__mpsc_pop, one Promela step per atomic access. Result in node. */
+inline mpsc_pop() {
+  node = nxt[0];                                  /* load_acquire(head.next) */
+  if
+  :: node == 0 ->
+     if
+     :: tail == 0 -> node = NONE                  /* load_acquire(tail) */
+     :: else -> node = WB
+     fi
+  :: else ->
+     nnext = nxt[node];                           /* load_acquire(node->next) */
+     if
+     :: nnext == 0 ->
+        nxt[0] = 0;                               /* store_relaxed(head.next, NULL) */
+        atomic {                                  /* CAS(tail, node -> &head) acq_rel */
+          if
+          :: tail == node -> tail = 0; ok = 1
+          :: else -> ok = 0
+          fi
+        };
+        if
+        :: ok -> skip                             /* detached the last node */
+        :: else ->
+           nnext = nxt[node];                     /* load_acquire(node->next) */
+           if
+           :: nnext == 0 ->
+#ifndef MUTANT_NO_PUT_BACK
+              nxt[0] = node;                      /* put it back */
+#endif
+              node = WB
+           :: else -> nxt[0] = nnext
+           fi
+        fi
+     :: else -> nxt[0] = nnext                    /* store_relaxed(head.next, next) */
+     fi
+  fi
+}
+
+proctype worker(byte me) {
+  byte node, nnext, s_tag, s_top, s_srch, nx;
+  bool ok, locked, srch = true;
+loop:
+  node = NONE; nnext = 0; s_tag = 0; s_top = 0; s_srch = 0; nx = 0; ok = 0;
+  atomic {                                        /* xchg(consumer_busy, 1) acquire */
+    if
+    :: !consumer_busy -> consumer_busy = 1; locked = 1
+    :: else -> locked = 0                         /* busy: go stealing (nothing here) */
+    fi
+  };
+  if
+  :: locked -> mpsc_pop(); consumer_busy = 0; locked = 0   /* store_release */
+  :: else -> skip
+  fi;
+  if
+  :: node != NONE && node != WB ->
+     if
+     :: srch -> searching_to_running()
+     :: else -> skip
+     fi;
+     atomic { assert(ran[node - 1] == 0); ran[node - 1] = 1; done++; node = NONE };
+     goto loop
+  :: else ->                                      /* empty or WOULDBLOCK */
+     become_searching();
+     park(me);
+     goto loop
+  fi
+}
+
+proctype producer(byte first; byte count) {
+  byte i, n, old, s_tag, s_top, s_srch, nx;
+  bool ok, srch;
+  do
+  :: i < count ->
+     n = first + i + 1;
+     nxt[n] = 0;                                  /* store_relaxed(last->next, NULL) */
+     atomic { old = tail; tail = n };             /* xchg(tail, n) acq_rel */
+#ifdef MUTANT_NOTIFY_BEFORE_LINK
+     notify();
+     nxt[old] = n;
+#else
+     nxt[old] = n;                                /* store_release(old->next, n) */
+     notify();                                    /* fence(seq_cst); notify */
+#endif
+     old = 0; i++
+  :: else -> break
+  od
+}
+
+init {
+  byte i;
+  atomic {
+    do
+    :: i < S -> run producer(i * (T / S), (i == S - 1 -> T - i * (T / S) : T / S)); i++
+    :: else -> break
+    od
+  };
+  done == T;      /* not an end state: blocking here means work was lost */
+  i = 0;
+  do
+  :: i < T -> assert(ran[i] == 1); i++
+  :: else -> break
+  od
+}
