@@ -1,0 +1,447 @@
+/*
+ * weft_reactor without the thread pool: call_from_thread (FIFO per thread,
+ * coalesced wake-ups, calls from the reactor thread itself), timers, file
+ * readers/writers, system event triggers, lifecycle and bad input.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "weft/reactor.h"
+
+static int scaled(int n) {
+  const char *cfg = getenv("WEFT_TEST_CONFIG");
+  return (cfg && (!strcmp(cfg, "asan") || !strcmp(cfg, "tsan"))) ? n / 10 : n;
+}
+
+static void stop_it(void *arg) { weft_reactor_stop(arg); }
+
+/* ------------------------------------------------ FIFO from many threads */
+
+#define PRODUCERS 4
+typedef struct fifo_state {
+  weft_reactor *r;
+  int per_producer;
+  long next[PRODUCERS]; /* reactor thread only */
+  int bad_order;
+  int not_io_thread;
+  long total;
+  pthread_barrier_t go;
+} fifo_state;
+
+typedef struct fifo_msg {
+  fifo_state *s;
+  int producer;
+  long seq;
+} fifo_msg;
+
+static fifo_msg *g_msgs;
+
+static void fifo_receive(void *arg) {
+  fifo_msg *m = arg;
+  fifo_state *s = m->s;
+  if (!weft_reactor_is_in_io_thread(s->r)) s->not_io_thread++;
+  if (s->next[m->producer] != m->seq) s->bad_order++;
+  s->next[m->producer] = m->seq + 1;
+  if (++s->total == (long)PRODUCERS * s->per_producer) weft_reactor_stop(s->r);
+}
+
+static void *fifo_producer(void *arg) {
+  fifo_msg *base = arg;
+  fifo_state *s = base->s;
+  pthread_barrier_wait(&s->go);
+  for (int i = 0; i < s->per_producer; i++) {
+    assert_int_equal(weft_reactor_call_from_thread(s->r, fifo_receive, &base[i]), 0);
+  }
+  return NULL;
+}
+
+static void call_from_thread_fifo_per_thread(void **state) {
+  (void)state;
+  fifo_state s = {0};
+  s.per_producer = scaled(50000);
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  g_msgs = calloc((size_t)PRODUCERS * s.per_producer, sizeof *g_msgs);
+  pthread_barrier_init(&s.go, NULL, PRODUCERS);
+  pthread_t th[PRODUCERS];
+  for (int p = 0; p < PRODUCERS; p++) {
+    fifo_msg *base = &g_msgs[(size_t)p * s.per_producer];
+    for (int i = 0; i < s.per_producer; i++) base[i] = (fifo_msg){&s, p, i};
+    pthread_create(&th[p], NULL, fifo_producer, base);
+  }
+  assert_int_equal(weft_reactor_run(s.r), 0);
+  for (int p = 0; p < PRODUCERS; p++) pthread_join(th[p], NULL);
+  assert_int_equal(s.bad_order, 0);
+  assert_int_equal(s.not_io_thread, 0);
+  assert_int_equal(s.total, (long)PRODUCERS * s.per_producer);
+  weft_reactor_stats st;
+  assert_int_equal(weft_reactor_stats_get(s.r, &st), 0);
+  assert_true(st.completions >= (uint64_t)s.total);
+  /* at most one eventfd write per burst: never more writes than calls */
+  assert_true(st.wakeups <= st.completions);
+  print_message("    %ld calls, %llu eventfd writes, %llu drains\n", s.total,
+                (unsigned long long)st.wakeups, (unsigned long long)st.drains);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+  pthread_barrier_destroy(&s.go);
+  free(g_msgs);
+}
+
+/* The caller-owned request variant, and its order with the plain one. */
+typedef struct req_msg {
+  weft_work req;
+  int *log;
+  int *n;
+  int id;
+} req_msg;
+
+static void req_run(weft_work *w) {
+  req_msg *m = w->data;
+  m->log[(*m->n)++] = m->id;
+}
+
+static void call_from_thread_req_variant(void **state) {
+  (void)state;
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  int log[8], n = 0;
+  req_msg m[4];
+  for (int i = 0; i < 4; i++) {
+    m[i] = (req_msg){.log = log, .n = &n, .id = i};
+    m[i].req.data = &m[i];
+    assert_int_equal(weft_reactor_call_from_thread_req(r, &m[i].req, req_run), 0);
+  }
+  assert_int_equal(weft_reactor_call_from_thread(r, stop_it, r), 0);
+  assert_int_equal(weft_reactor_run(r), 0);
+  assert_int_equal(n, 4);
+  for (int i = 0; i < 4; i++) assert_int_equal(log[i], i);
+  assert_int_equal(weft_reactor_call_from_thread_req(r, NULL, req_run), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_call_from_thread_req(r, &m[0].req, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
+/* --------------------------------------------- coalescing, deterministic */
+
+static void count_call(void *arg) { (*(int *)arg)++; }
+
+static void coalescing_one_write_per_burst(void **state) {
+  (void)state;
+  /* An attached reactor counts as always possibly asleep: every burst that
+   * starts on an empty queue writes the eventfd, and only that one. */
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  int fd = -1, ran = 0;
+  assert_int_equal(weft_reactor_attach(r, &fd), 0);
+  assert_true(fd >= 0);
+  for (int burst = 1; burst <= 3; burst++) {
+    for (int i = 0; i < 100; i++) assert_int_equal(weft_reactor_call_from_thread(r, count_call, &ran), 0);
+    weft_reactor_stats st;
+    weft_reactor_stats_get(r, &st);
+    assert_int_equal(st.wakeups, (uint64_t)burst);
+    uint64_t v;
+    assert_int_equal(read(fd, &v, sizeof v), (ssize_t)sizeof v); /* readable: one write */
+    assert_int_equal(weft_reactor_drain(r), 100);
+    assert_int_equal(ran, 100 * burst);
+    weft_reactor_stats_get(r, &st);
+    assert_int_equal(st.completions, (uint64_t)(100 * burst));
+  }
+  assert_int_equal(weft_reactor_drain(r), 0);
+  assert_int_equal(weft_reactor_detach(r), 0);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
+/* ------------------------------- callFromThread from the reactor (case 66) */
+
+typedef struct delayed_state {
+  weft_reactor *r;
+  uint64_t iteration_at_call;
+  uint64_t iteration_at_run;
+  int ran;
+} delayed_state;
+
+static void delayed_target(void *arg) {
+  delayed_state *s = arg;
+  weft_reactor_stats st;
+  weft_reactor_stats_get(s->r, &st);
+  s->iteration_at_run = st.iterations;
+  s->ran = 1;
+  weft_reactor_stop(s->r);
+}
+
+static void delayed_from_reactor(void *arg) {
+  delayed_state *s = arg;
+  weft_reactor_stats st;
+  weft_reactor_stats_get(s->r, &st);
+  s->iteration_at_call = st.iterations;
+  /* nothing else will ever wake the loop: if this call were not noticed
+   * the reactor would block for ever */
+  assert_int_equal(weft_reactor_call_from_thread(s->r, delayed_target, s), 0);
+}
+
+static void delayed_call_from_thread(void **state) {
+  (void)state;
+  delayed_state s = {0};
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  assert_int_equal(weft_reactor_call_later(s.r, 0, delayed_from_reactor, &s, NULL), 0);
+  assert_int_equal(weft_reactor_run(s.r), 0);
+  assert_true(s.ran);
+  assert_true(s.iteration_at_run > s.iteration_at_call); /* next iteration */
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+}
+
+/* ----------------------------------------------------------------- timers */
+
+typedef struct timer_state {
+  weft_reactor *r;
+  int order[8];
+  int n;
+  weft_timer_id victim;
+} timer_state;
+
+typedef struct timer_arg {
+  timer_state *s;
+  int id;
+} timer_arg;
+
+static void timer_fired(void *arg) {
+  timer_arg *a = arg;
+  a->s->order[a->s->n++] = a->id;
+}
+
+static void timer_cancels_victim(void *arg) {
+  timer_arg *a = arg;
+  a->s->order[a->s->n++] = a->id;
+  assert_int_equal(weft_reactor_cancel_call(a->s->r, a->s->victim), 0);
+  assert_int_equal(weft_reactor_cancel_call(a->s->r, a->s->victim), WEFT_EALREADY);
+}
+
+static void timers_order_and_cancel(void **state) {
+  (void)state;
+  timer_state s = {0};
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  timer_arg a[5] = {{&s, 0}, {&s, 1}, {&s, 2}, {&s, 3}, {&s, 4}};
+  weft_timer_id ids[5], gone;
+  assert_int_equal(weft_reactor_call_later(s.r, 0.003, timer_fired, &a[2], &ids[2]), 0);
+  assert_int_equal(weft_reactor_call_later(s.r, 0, timer_fired, &a[0], &ids[0]), 0);
+  assert_int_equal(weft_reactor_call_later(s.r, 0, timer_cancels_victim, &a[1], &ids[1]), 0);
+  assert_int_equal(weft_reactor_call_later(s.r, 0.002, timer_fired, &a[3], &s.victim), 0);
+  assert_int_equal(weft_reactor_call_later(s.r, 0.001, timer_fired, &a[4], &gone), 0);
+  assert_int_equal(weft_reactor_cancel_call(s.r, gone), 0);
+  assert_int_equal(weft_reactor_call_later(s.r, 0.004, stop_it, s.r, &ids[4]), 0);
+  assert_int_equal(weft_reactor_run(s.r), 0);
+  assert_int_equal(s.n, 3); /* 0, 1 (cancels 3), 2; 4 was cancelled */
+  assert_int_equal(s.order[0], 0);
+  assert_int_equal(s.order[1], 1);
+  assert_int_equal(s.order[2], 2);
+  /* stale ids are harmless */
+  assert_int_equal(weft_reactor_cancel_call(s.r, ids[0]), WEFT_EALREADY);
+  assert_int_equal(weft_reactor_cancel_call(s.r, 0), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_cancel_call(s.r, 0xdeadbeef00000999ull), WEFT_EALREADY);
+  assert_int_equal(weft_reactor_call_later(s.r, 1, NULL, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+}
+
+/* -------------------------------------------------------------- file I/O */
+
+typedef struct io_state {
+  weft_reactor *r;
+  int fds[2];
+  char got[8];
+  int reads, writes;
+} io_state;
+
+static void on_readable(void *ctx, int fd, int events) {
+  io_state *s = ctx;
+  assert_true(events & WEFT_READABLE);
+  ssize_t n = read(fd, s->got, sizeof s->got);
+  assert_true(n > 0);
+  s->reads++;
+  assert_int_equal(weft_reactor_remove_reader(s->r, fd), 0);
+  weft_reactor_stop(s->r);
+}
+
+static void on_writable(void *ctx, int fd, int events) {
+  io_state *s = ctx;
+  assert_true(events & WEFT_WRITABLE);
+  assert_int_equal(write(fd, "hi", 2), 2);
+  s->writes++;
+  assert_int_equal(weft_reactor_remove_writer(s->r, fd), 0);
+}
+
+static void readers_and_writers(void **state) {
+  (void)state;
+  io_state s = {0};
+  assert_int_equal(pipe(s.fds), 0);
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  assert_int_equal(weft_reactor_add_reader(s.r, s.fds[0], on_readable, &s), 0);
+  assert_int_equal(weft_reactor_add_writer(s.r, s.fds[1], on_writable, &s), 0);
+  assert_int_equal(weft_reactor_run(s.r), 0);
+  assert_int_equal(s.writes, 1);
+  assert_int_equal(s.reads, 1);
+  assert_memory_equal(s.got, "hi", 2);
+  assert_int_equal(weft_reactor_remove_reader(s.r, s.fds[0]), WEFT_EALREADY);
+  assert_int_equal(weft_reactor_add_reader(s.r, -1, on_readable, &s), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_add_reader(s.r, s.fds[0], NULL, &s), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+  close(s.fds[0]);
+  close(s.fds[1]);
+}
+
+/* ------------------------------------------------------------- triggers */
+
+typedef struct trig_state {
+  weft_reactor *r;
+  char seq[16][16];
+  int n;
+} trig_state;
+
+typedef struct trig_arg {
+  trig_state *s;
+  const char *name;
+} trig_arg;
+
+static void trig(void *arg) {
+  trig_arg *a = arg;
+  strcpy(a->s->seq[a->s->n++], a->name);
+}
+
+static void system_event_triggers(void **state) {
+  (void)state;
+  trig_state s = {0};
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  trig_arg a[] = {{&s, "s-after"}, {&s, "s-during"}, {&s, "s-before"}, {&s, "running"},
+                  {&s, "x-before"}, {&s, "x-during"}, {&s, "x-after"}, {&s, "removed"}};
+  weft_trigger_id rm;
+  assert_int_equal(weft_reactor_add_trigger(s.r, WEFT_AFTER, WEFT_STARTUP, trig, &a[0], NULL), 0);
+  assert_int_equal(weft_reactor_add_trigger(s.r, WEFT_DURING, WEFT_STARTUP, trig, &a[1], NULL), 0);
+  assert_int_equal(weft_reactor_add_trigger(s.r, WEFT_BEFORE, WEFT_STARTUP, trig, &a[2], NULL), 0);
+  assert_int_equal(weft_reactor_call_when_running(s.r, trig, &a[3]), 0);
+  assert_int_equal(weft_reactor_add_trigger(s.r, WEFT_AFTER, WEFT_SHUTDOWN, trig, &a[6], NULL), 0);
+  assert_int_equal(weft_reactor_add_trigger(s.r, WEFT_DURING, WEFT_SHUTDOWN, trig, &a[5], NULL), 0);
+  assert_int_equal(weft_reactor_add_trigger(s.r, WEFT_BEFORE, WEFT_SHUTDOWN, trig, &a[7], &rm), 0);
+  assert_int_equal(weft_reactor_add_trigger(s.r, WEFT_BEFORE, WEFT_SHUTDOWN, trig, &a[4], NULL), 0);
+  assert_int_equal(weft_reactor_remove_trigger(s.r, rm), 0);
+  assert_int_equal(weft_reactor_remove_trigger(s.r, rm), WEFT_EALREADY);
+  assert_int_equal(weft_reactor_call_later(s.r, 0, stop_it, s.r, NULL), 0);
+  assert_int_equal(weft_reactor_run(s.r), 0);
+  const char *want[] = {"s-before", "s-during", "running", "s-after",
+                        "x-before", "x-during", "x-after"};
+  assert_int_equal(s.n, 7);
+  for (int i = 0; i < 7; i++) assert_string_equal(s.seq[i], want[i]);
+  assert_int_equal(weft_reactor_add_trigger(s.r, 7, WEFT_STARTUP, trig, &a[0], NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+}
+
+static void shutdown_fires_without_run(void **state) {
+  (void)state;
+  trig_state s = {0};
+  trig_arg a = {&s, "down"};
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  assert_int_equal(weft_reactor_add_trigger(s.r, WEFT_DURING, WEFT_SHUTDOWN, trig, &a, NULL), 0);
+  assert_int_equal(weft_reactor_fire_system_event(s.r, WEFT_SHUTDOWN), 0);
+  assert_int_equal(s.n, 1);
+  assert_int_equal(weft_reactor_destroy(s.r), 0); /* already fired: not again */
+  assert_int_equal(s.n, 1);
+  /* never fired: destroy fires it */
+  s.n = 0;
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  assert_int_equal(weft_reactor_add_trigger(s.r, WEFT_DURING, WEFT_SHUTDOWN, trig, &a, NULL), 0);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+  assert_int_equal(s.n, 1);
+}
+
+/* ---------------------------------------------------- lifecycle and input */
+
+typedef struct stopper {
+  weft_reactor *r;
+  int saw_io_thread;
+  pthread_barrier_t started;
+} stopper;
+
+static void signal_started(void *arg) {
+  stopper *s = arg;
+  pthread_barrier_wait(&s->started);
+}
+
+static void *stop_from_other_thread(void *arg) {
+  stopper *s = arg;
+  pthread_barrier_wait(&s->started); /* the reactor is running */
+  s->saw_io_thread = weft_reactor_is_in_io_thread(s->r);
+  assert_int_equal(weft_reactor_stop(s->r), 0);
+  return NULL;
+}
+
+static void stop_from_another_thread(void **state) {
+  (void)state;
+  stopper s = {0};
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  pthread_barrier_init(&s.started, NULL, 2);
+  assert_int_equal(weft_reactor_call_when_running(s.r, signal_started, &s), 0);
+  pthread_t t;
+  pthread_create(&t, NULL, stop_from_other_thread, &s);
+  assert_false(weft_reactor_is_in_io_thread(s.r));
+  assert_int_equal(weft_reactor_run(s.r), 0);
+  pthread_join(t, NULL);
+  assert_false(s.saw_io_thread);
+  assert_true(weft_reactor_is_in_io_thread(s.r));
+  assert_int_equal(weft_reactor_run(s.r), WEFT_ESTATE); /* not restartable */
+  assert_int_equal(weft_reactor_stop(s.r), WEFT_ESTATE);
+  pthread_barrier_destroy(&s.started);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+}
+
+static void destroy_runs_late_calls(void **state) {
+  (void)state;
+  weft_reactor *r;
+  int ran = 0;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(weft_reactor_call_from_thread(r, stop_it, r), 0);
+  assert_int_equal(weft_reactor_run(r), 0);
+  /* accepted after the reactor stopped: run by destroy, never dropped */
+  assert_int_equal(weft_reactor_call_from_thread(r, count_call, &ran), 0);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  assert_int_equal(ran, 1);
+}
+
+static void bad_input(void **state) {
+  (void)state;
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_run(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_stop(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_destroy(NULL), 0);
+  assert_int_equal(weft_reactor_call_from_thread(NULL, count_call, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_call_later(NULL, 0, count_call, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_stats_get(NULL, NULL), WEFT_EINVAL);
+  assert_false(weft_reactor_is_in_io_thread(NULL));
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(weft_reactor_call_from_thread(r, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_stop(r), WEFT_ESTATE); /* not running */
+  assert_int_equal(weft_reactor_drain(r), WEFT_ESTATE); /* not attached here */
+  assert_int_equal(weft_reactor_detach(r), WEFT_ESTATE);
+  assert_int_equal(weft_reactor_call_later(r, 0.0 / 0.0, count_call, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_fire_system_event(r, 9), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(call_from_thread_fifo_per_thread),
+      cmocka_unit_test(call_from_thread_req_variant),
+      cmocka_unit_test(coalescing_one_write_per_burst),
+      cmocka_unit_test(delayed_call_from_thread),
+      cmocka_unit_test(timers_order_and_cancel),
+      cmocka_unit_test(readers_and_writers),
+      cmocka_unit_test(system_event_triggers),
+      cmocka_unit_test(shutdown_fires_without_run),
+      cmocka_unit_test(stop_from_another_thread),
+      cmocka_unit_test(destroy_runs_late_calls),
+      cmocka_unit_test(bad_input),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
