@@ -1,0 +1,17 @@
+/*
+ * weft — the thread worker's private interface (tests, diagnostics).
+ */
+#ifndef WEFT_THREAD_WORKER_H
+#define WEFT_THREAD_WORKER_H
+
+#include <stdint.h>
+
+#include "weft/worker.h"
+
+/* How many times the worker's thread went to sleep on its futex, and how many
+ * futex wake calls submitters made (diagnostics for the no-syscall-while-
+ * awake promise). Relaxed snapshots. */
+uint64_t weft__thread_worker_sleeps(weft_worker *w);
+uint64_t weft__thread_worker_wakes(weft_worker *w);
+
+#endif /* WEFT_THREAD_WORKER_H */

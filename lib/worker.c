@@ -1,0 +1,92 @@
+/*
+ * weft — the IWorker base: argument checks and the AlreadyQuit protocol
+ * (worker_base.h) around a user-extensible ops table.
+ *
+ * Concurrency: every function here may be called from any thread; the state
+ * word is the only shared datum and every transition is one atomic RMW, so
+ * do() and quit() are wait-free apart from the implementation's ops.
+ */
+#include "worker_base.h"
+
+#include "atomic.h"
+
+static inline _Atomic int *state_of(const weft_worker *w) {
+  return (_Atomic int *)(void *)(uintptr_t)&w->state_private_;
+}
+
+/* The state reached QUIT with nobody in flight: claim ops->quit exactly once. */
+static void maybe_close(weft_worker *w, int s) {
+  /* Read before the claim: once CLOSED is visible an owner may free w (the
+   * coordinator's quit touches nothing), so w is not read after the CAS. */
+  const weft_worker_ops *ops = w->ops;
+  while ((s & ~WEFT__WQ_CLOSED) == WEFT__WQ_QUIT && !(s & WEFT__WQ_CLOSED)) {
+    /* acq_rel: acquire orders every admitted do_work (their leave()s are
+     * releases in this word's RMW chain) before ops->quit; release is not
+     * needed by anyone but keeps the chain a release sequence. */
+    if (weft__cas_acq_rel(state_of(w), &s, s | WEFT__WQ_CLOSED)) {
+      ops->quit(w);
+      return;
+    }
+  }
+}
+
+int weft__worker_enter(weft_worker *w) {
+  /* acq_rel: the increment and the QUIT test are one step (the point at
+   * which a do() is ordered against quit()); acquire pairs with quit()'s
+   * fetch_or, release keeps the RMW chain a release sequence for maybe_close. */
+  int s = weft__fetch_add_acq_rel(state_of(w), WEFT__WQ_ONE);
+  if (!(s & WEFT__WQ_QUIT)) return 0;
+  weft__worker_leave(w);
+  return WEFT_EQUIT;
+}
+
+void weft__worker_leave(weft_worker *w) {
+  /* acq_rel: release publishes this do()'s effects (the enqueue) to the
+   * thread that runs ops->quit (pairs with maybe_close's acquire CAS);
+   * acquire lets this thread run ops->quit itself after a quit() elsewhere. */
+  int s = weft__fetch_sub_acq_rel(state_of(w), WEFT__WQ_ONE) - WEFT__WQ_ONE;
+  if (WEFT_UNLIKELY(s & WEFT__WQ_QUIT)) maybe_close(w, s);
+}
+
+int weft__worker_inflight(const weft_worker *w) {
+  /* Acquire: pairs with leave()'s release, so a caller that sees 0 sees
+   * every effect of the do() calls that have left. */
+  return weft__load_acquire(state_of(w)) / WEFT__WQ_ONE;
+}
+
+WEFT_API int weft_worker_init(weft_worker *w, const weft_worker_ops *ops) {
+  if (!w || !ops || !ops->do_work || !ops->quit) return WEFT_EINVAL;
+  w->ops = ops;
+  weft__store_relaxed(state_of(w), 0);
+  return 0;
+}
+
+WEFT_API int weft_worker_do(weft_worker *w, weft_fn fn, void *arg) {
+  if (!w || !fn || !w->ops) return WEFT_EINVAL;
+  int r = weft__worker_enter(w);
+  if (r) return r;
+  r = w->ops->do_work(w, fn, arg);
+  weft__worker_leave(w);
+  return r;
+}
+
+WEFT_API int weft_worker_quit(weft_worker *w) {
+  if (!w || !w->ops) return WEFT_EINVAL;
+  /* acq_rel: pairs with enter()'s fetch_add (a do() admitted before this is
+   * seen in the count; one after it sees QUIT) and with leave()'s fetch_sub. */
+  int s = weft__fetch_or_acq_rel(state_of(w), WEFT__WQ_QUIT);
+  if (s & WEFT__WQ_QUIT) return WEFT_EQUIT;
+  maybe_close(w, s | WEFT__WQ_QUIT);
+  return 0;
+}
+
+WEFT_API void weft_worker_release(weft_worker *w) {
+  if (!w || !w->ops) return;
+  (void)weft_worker_quit(w); /* WEFT_EQUIT when already quit: fine */
+  if (w->ops->release) w->ops->release(w);
+}
+
+WEFT_API int weft_worker_is_quit(const weft_worker *w) {
+  if (!w) return 0;
+  return (weft__load_relaxed(state_of(w)) & WEFT__WQ_QUIT) != 0;
+}

@@ -1,0 +1,515 @@
+/*
+ * The generic Team (lib/team.c). Spec cases 9-21 use Twisted's fixture:
+ * memory workers as coordinator and as workers, each wrapped in a
+ * "contextual worker" (a user-defined weft_worker through the ops table)
+ * that records which worker runs a task. Then a stress run over real thread
+ * workers with the lock-free coordinator.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "atomic.h"
+#include "weft/worker.h"
+
+/* --------------------------------------------------------------- fixture */
+
+#define MAXW 64
+#define MAXCALLS 4096
+
+typedef struct cw {
+  weft_worker base;
+  weft_worker *inner; /* a memory worker */
+  int id;             /* 0: the coordinator; k: the k-th created worker */
+  int quit;
+  int released;
+  int fail_next_do;
+} cw;
+
+typedef struct ctxcall {
+  int id;
+  weft_fn fn;
+  void *arg;
+} ctxcall;
+
+static cw g_coord;
+static cw g_workers[MAXW];
+static int g_nworkers;
+static int g_limit; /* createWorker returns NULL once this many exist; -1: none */
+static int g_current = -1; /* "context": the id of the worker running a task */
+static ctxcall g_calls[MAXCALLS];
+static int g_ncalls;
+static int g_failures;
+static int g_last_failure;
+static int g_perform_on_next_coord_do;
+static weft_team *g_team;
+
+static void ctx_trampoline(void *arg) {
+  ctxcall *c = arg;
+  int saved = g_current;
+  g_current = c->id;
+  c->fn(c->arg);
+  g_current = saved;
+}
+
+static void perform_all(void);
+
+static int cw_do(weft_worker *w, weft_fn fn, void *arg) {
+  cw *c = (cw *)w;
+  if (c->fail_next_do) {
+    c->fail_next_do = 0;
+    return WEFT_ENOMEM;
+  }
+  if (c == &g_coord && g_perform_on_next_coord_do) {
+    g_perform_on_next_coord_do = 0;
+    perform_all(); /* all outstanding work happens "concurrently" here */
+  }
+  assert_true(g_ncalls < MAXCALLS);
+  ctxcall *call = &g_calls[g_ncalls++];
+  call->id = c->id;
+  call->fn = fn;
+  call->arg = arg;
+  return weft_worker_do(c->inner, ctx_trampoline, call);
+}
+
+static int cw_quit(weft_worker *w) {
+  cw *c = (cw *)w;
+  c->quit = 1;
+  return weft_worker_quit(c->inner);
+}
+
+static void cw_release(weft_worker *w) { ((cw *)w)->released = 1; }
+
+static const weft_worker_ops cw_ops = {cw_do, cw_quit, cw_release};
+
+static void cw_init(cw *c, int id) {
+  memset(c, 0, sizeof *c);
+  assert_int_equal(weft_memory_worker_create(&c->inner), 0);
+  assert_int_equal(weft_worker_init(&c->base, &cw_ops), 0);
+  c->id = id;
+}
+
+static weft_worker *create_worker(void *ctx) {
+  (void)ctx;
+  if (g_limit >= 0 && g_nworkers >= g_limit) return NULL;
+  assert_true(g_nworkers < MAXW);
+  cw *c = &g_workers[g_nworkers];
+  cw_init(c, g_nworkers + 1);
+  g_nworkers++;
+  return &c->base;
+}
+
+static void log_failure(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)what;
+  g_failures++;
+  g_last_failure = err;
+}
+
+static int coordinate(void) {
+  int did = 0;
+  while (weft_memory_worker_perform(g_coord.inner)) did = 1;
+  return did;
+}
+
+static void perform_all(void) {
+  int continuing = 1;
+  while (continuing) {
+    continuing = coordinate();
+    for (int i = 0; i < g_nworkers; i++) weft_memory_worker_perform(g_workers[i].inner);
+    continuing = coordinate() || continuing;
+  }
+}
+
+static int unquit_workers(void) {
+  int n = 0;
+  for (int i = 0; i < g_nworkers; i++) n += !g_workers[i].quit;
+  return n;
+}
+
+static weft_team_statistics stats(void) {
+  weft_team_statistics s;
+  assert_int_equal(weft_team_statistics_get(g_team, &s), 0);
+  return s;
+}
+
+static int setup(void **state) {
+  (void)state;
+  g_nworkers = 0;
+  g_limit = -1;
+  g_current = -1;
+  g_ncalls = 0;
+  g_failures = 0;
+  g_perform_on_next_coord_do = 0;
+  cw_init(&g_coord, 0);
+  assert_int_equal(weft_team_create(&g_team, &g_coord.base, create_worker, NULL, log_failure, NULL), 0);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  int r = weft_team_destroy(g_team);
+  if (r == WEFT_EBUSY) { /* the coordinator has not run quit's step yet */
+    perform_all();
+    r = weft_team_destroy(g_team);
+  }
+  assert_int_equal(r, 0);
+  assert_true(g_coord.released); /* the team owned its coordinator */
+  for (int i = 0; i < g_nworkers; i++) {
+    assert_true(g_workers[i].quit);     /* every worker was quit ... */
+    assert_true(g_workers[i].released); /* ... and released by the team */
+    weft_worker_release(g_workers[i].inner);
+  }
+  weft_worker_release(g_coord.inner);
+  return 0;
+}
+
+/* ----------------------------------------------------- cases 9 to 21 */
+
+static int who_ran;
+static void record_worker(void *arg) {
+  (void)arg;
+  who_ran = g_current;
+}
+
+/* case 9: test_doDoesWorkInWorker */
+static void do_does_work_in_worker(void **state) {
+  (void)state;
+  who_ran = -1;
+  assert_int_equal(weft_team_do(g_team, record_worker, NULL), 0);
+  coordinate();
+  assert_int_equal(stats().busy_workers, 1);
+  perform_all();
+  assert_int_equal(who_ran, 1);
+  assert_int_equal(stats().busy_workers, 0);
+}
+
+/* case 10: test_initialStatistics */
+static void initial_statistics(void **state) {
+  (void)state;
+  weft_team_statistics s = stats();
+  assert_int_equal(s.idle_workers, 0);
+  assert_int_equal(s.busy_workers, 0);
+  assert_int_equal(s.backlogged_work, 0);
+}
+
+/* case 11: test_growCreatesIdleWorkers */
+static void grow_creates_idle_workers(void **state) {
+  (void)state;
+  assert_int_equal(weft_team_grow(g_team, 5), 0);
+  perform_all();
+  assert_int_equal(g_nworkers, 5);
+}
+
+/* case 12: test_growCreateLimit */
+static void grow_create_limit(void **state) {
+  (void)state;
+  g_limit = 3;
+  assert_int_equal(weft_team_grow(g_team, 5), 0);
+  perform_all();
+  assert_int_equal(g_nworkers, 3);
+  assert_int_equal(stats().idle_workers, 3);
+}
+
+/* case 13: test_shrinkQuitsWorkers */
+static void shrink_quits_workers(void **state) {
+  (void)state;
+  assert_int_equal(weft_team_grow(g_team, 5), 0);
+  perform_all();
+  assert_int_equal(weft_team_shrink(g_team, 3), 0);
+  perform_all();
+  assert_int_equal(unquit_workers(), 2);
+}
+
+/* case 14: test_shrinkToZero */
+static void shrink_to_zero(void **state) {
+  (void)state;
+  assert_int_equal(weft_team_grow(g_team, 10), 0);
+  perform_all();
+  assert_int_equal(unquit_workers(), 10);
+  assert_int_equal(weft_team_shrink(g_team, -1), 0);
+  assert_int_equal(unquit_workers(), 10); /* nothing until the coordinator runs */
+  perform_all();
+  assert_int_equal(unquit_workers(), 0);
+}
+
+static int times_ran;
+static void count_run(void *arg) {
+  (void)arg;
+  times_ran++;
+}
+
+/* case 15: test_moreWorkWhenNoWorkersAvailable */
+static void more_work_when_no_workers_available(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_grow(g_team, 3), 0);
+  coordinate();
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(stats().idle_workers, 0);
+  g_limit = 0; /* no more workers */
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(stats().idle_workers, 0);
+  assert_int_equal(stats().backlogged_work, 1);
+  perform_all();
+  assert_int_equal(stats().backlogged_work, 0);
+  assert_int_equal(times_ran, 4);
+}
+
+/* case 16: test_exceptionInTask. A C task cannot raise; the failure the
+ * Team itself observes — a worker's do() failing — is logged exactly once,
+ * and the task is not lost: it is backlogged and run by another worker. */
+static void failure_is_logged_once(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_grow(g_team, 1), 0);
+  coordinate();
+  g_workers[0].fail_next_do = 1;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(g_last_failure, WEFT_ENOMEM);
+  assert_true(g_workers[0].quit); /* the failing worker was dropped */
+  assert_int_equal(stats().backlogged_work, 1);
+  assert_int_equal(weft_team_grow(g_team, 1), 0); /* a new worker takes the backlog */
+  perform_all();
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(g_failures, 1);
+}
+
+/* case 17: test_quit */
+static void quit_test(void **state) {
+  (void)state;
+  assert_int_equal(weft_team_quit(g_team), 0);
+  assert_int_equal(weft_team_quit(g_team), WEFT_EQUIT);
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), WEFT_EQUIT);
+  assert_int_equal(weft_team_grow(g_team, 1), WEFT_EQUIT);
+  assert_int_equal(weft_team_shrink(g_team, 1), WEFT_EQUIT);
+}
+
+/* case 18: test_quitQuits */
+static void quit_quits(void **state) {
+  (void)state;
+  times_ran = 0;
+  for (int i = 0; i < 10; i++) assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  perform_all();
+  assert_int_equal(times_ran, 10);
+  assert_int_equal(weft_team_quit(g_team), 0);
+  perform_all();
+  assert_int_equal(unquit_workers(), 0);
+  assert_int_equal(weft_worker_quit(&g_coord.base), WEFT_EQUIT); /* coordinator quit */
+}
+
+/* case 19: test_quitQuitsLaterWhenBusy */
+static void quit_quits_later_when_busy(void **state) {
+  (void)state;
+  assert_int_equal(weft_team_grow(g_team, 10), 0);
+  perform_all();
+  for (int i = 0; i < 5; i++) assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(weft_team_quit(g_team), 0);
+  coordinate();
+  assert_int_equal(unquit_workers(), 5);
+  perform_all();
+  assert_int_equal(unquit_workers(), 0);
+  assert_int_equal(weft_worker_quit(&g_coord.base), WEFT_EQUIT);
+}
+
+/* case 20: test_quitConcurrentWithWorkHappening: all outstanding work runs
+ * between the quit flag being set and quit's coordinator submission. */
+static void quit_concurrent_with_work_happening(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  g_perform_on_next_coord_do = 1;
+  assert_int_equal(weft_team_quit(g_team), 0);
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(weft_team_quit(g_team), WEFT_EQUIT);
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), WEFT_EQUIT);
+  perform_all();
+  assert_int_equal(unquit_workers(), 0);
+}
+
+/* case 21: test_shrinkWhenBusy */
+static void shrink_when_busy(void **state) {
+  (void)state;
+  for (int i = 0; i < 10; i++) assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(g_nworkers, 10);
+  assert_int_equal(weft_team_shrink(g_team, 7), 0);
+  coordinate();
+  assert_int_equal(unquit_workers(), 10);
+  perform_all();
+  assert_int_equal(unquit_workers(), 3);
+}
+
+/* Spec §1.1 probe: shrink(3) on an empty team leaves a debt of 3; two
+ * sequential do()s create two workers that each quit after one task. */
+static void shrink_debt_quits_future_workers(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_shrink(g_team, 3), 0);
+  perform_all();
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+    perform_all();
+  }
+  assert_int_equal(times_ran, 2);
+  assert_int_equal(g_nworkers, 2);
+  assert_int_equal(unquit_workers(), 0);
+  /* probe: grow(2) with the remaining debt of 1 leaves 1 idle worker */
+  assert_int_equal(weft_team_grow(g_team, 2), 0);
+  perform_all();
+  assert_int_equal(stats().idle_workers, 1);
+}
+
+/* Backlog with no worker to run it: quit cannot run it, destroy cancels
+ * every task through log_fn (Twisted drops it silently). */
+static void destroy_cancels_backlog(void **state) {
+  (void)state;
+  g_limit = 0;
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  perform_all();
+  assert_int_equal(stats().backlogged_work, 3);
+  assert_int_equal(weft_team_quit(g_team), 0);
+  perform_all();
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  assert_int_equal(g_failures, 3);
+  assert_int_equal(g_last_failure, WEFT_ECANCELED);
+  /* the fixture's teardown must not destroy it again */
+  weft_team *dummy;
+  assert_int_equal(weft_team_create(&dummy, NULL, create_worker, NULL, NULL, NULL), 0);
+  g_team = dummy;
+}
+
+/* destroy while workers are busy: WEFT_EBUSY, nothing freed. */
+static void destroy_busy(void **state) {
+  (void)state;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY);
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY);
+  /* teardown performs the work and destroys */
+}
+
+static void bad_input(void **state) {
+  (void)state;
+  weft_team *t;
+  weft_team_statistics s;
+  assert_int_equal(weft_team_create(NULL, NULL, create_worker, NULL, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_team_create(&t, NULL, NULL, NULL, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_team_do(NULL, count_run, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_team_do(g_team, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_team_grow(g_team, -1), WEFT_EINVAL);
+  assert_int_equal(weft_team_statistics_get(g_team, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_team_statistics_get(NULL, &s), WEFT_EINVAL);
+  assert_int_equal(weft_team_destroy(NULL), WEFT_EINVAL);
+}
+
+/* --------------------------- real threads, lock-free coordinator, stress */
+
+#define PRODUCERS 4
+static long per_producer(void) {
+  const char *cfg = getenv("WEFT_TEST_CONFIG");
+  return cfg && *cfg ? 2000 : 20000;
+}
+
+static _Atomic int *g_ran;
+static _Atomic long g_total;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static long g_expect;
+static _Atomic int g_created;
+static weft_team *g_rt;
+
+static void stress_task(void *arg) {
+  long i = (long)(intptr_t)arg;
+  assert_int_equal(weft__fetch_add_relaxed(&g_ran[i], 1), 0); /* exactly once */
+  if (weft__fetch_add_acq_rel(&g_total, 1) + 1 == g_expect) {
+    pthread_mutex_lock(&g_mu);
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+  }
+}
+
+static weft_worker *create_thread_worker(void *ctx) {
+  int limit = (int)(intptr_t)ctx;
+  if (weft__load_relaxed(&g_created) >= limit) return NULL; /* coordinator-confined */
+  weft_worker *w;
+  if (weft_thread_worker_create(&w, NULL, NULL, "team-stress") != 0) return NULL;
+  weft__fetch_add_relaxed(&g_created, 1);
+  return w;
+}
+
+static void *producer(void *arg) {
+  long base = (long)(intptr_t)arg * per_producer();
+  for (long i = 0; i < per_producer(); i++)
+    assert_int_equal(weft_team_do(g_rt, stress_task, (void *)(intptr_t)(base + i)), 0);
+  return NULL;
+}
+
+static void stats_reader_check(void) {
+  weft_team_statistics s;
+  assert_int_equal(weft_team_statistics_get(g_rt, &s), 0);
+  assert_true(s.idle_workers >= 0 && s.busy_workers >= 0);
+  assert_true(s.idle_workers + s.busy_workers <= 3);
+}
+
+static void real_threads_exactly_once_quit_drains(void **state) {
+  (void)state;
+  g_expect = PRODUCERS * per_producer();
+  g_ran = calloc((size_t)g_expect, sizeof *g_ran);
+  assert_non_null(g_ran);
+  weft__store_relaxed(&g_total, 0);
+  weft__store_relaxed(&g_created, 0);
+  assert_int_equal(weft_team_create(&g_rt, NULL, create_thread_worker, (void *)(intptr_t)3, log_failure, NULL), 0);
+  pthread_t th[PRODUCERS];
+  for (int p = 0; p < PRODUCERS; p++)
+    assert_int_equal(pthread_create(&th[p], NULL, producer, (void *)(intptr_t)p), 0);
+  stats_reader_check();
+  for (int p = 0; p < PRODUCERS; p++) pthread_join(th[p], NULL);
+  stats_reader_check();
+  /* quit with work still backlogged: the busy workers drain it */
+  assert_int_equal(weft_team_quit(g_rt), 0);
+  pthread_mutex_lock(&g_mu);
+  while (weft__load_acquire(&g_total) < g_expect) pthread_cond_wait(&g_cv, &g_mu);
+  pthread_mutex_unlock(&g_mu);
+  /* The last idle-and-pending steps may still be on the coordinator. */
+  int r;
+  while ((r = weft_team_destroy(g_rt)) == WEFT_EBUSY) sched_yield();
+  assert_int_equal(r, 0);
+  for (long i = 0; i < g_expect; i++) assert_int_equal(weft__load_relaxed(&g_ran[i]), 1);
+  free(g_ran);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(do_does_work_in_worker, setup, teardown),
+      cmocka_unit_test_setup_teardown(initial_statistics, setup, teardown),
+      cmocka_unit_test_setup_teardown(grow_creates_idle_workers, setup, teardown),
+      cmocka_unit_test_setup_teardown(grow_create_limit, setup, teardown),
+      cmocka_unit_test_setup_teardown(shrink_quits_workers, setup, teardown),
+      cmocka_unit_test_setup_teardown(shrink_to_zero, setup, teardown),
+      cmocka_unit_test_setup_teardown(more_work_when_no_workers_available, setup, teardown),
+      cmocka_unit_test_setup_teardown(failure_is_logged_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(quit_test, setup, teardown),
+      cmocka_unit_test_setup_teardown(quit_quits, setup, teardown),
+      cmocka_unit_test_setup_teardown(quit_quits_later_when_busy, setup, teardown),
+      cmocka_unit_test_setup_teardown(quit_concurrent_with_work_happening, setup, teardown),
+      cmocka_unit_test_setup_teardown(shrink_when_busy, setup, teardown),
+      cmocka_unit_test_setup_teardown(shrink_debt_quits_future_workers, setup, teardown),
+      cmocka_unit_test_setup_teardown(destroy_cancels_backlog, setup, teardown),
+      cmocka_unit_test_setup_teardown(destroy_busy, setup, teardown),
+      cmocka_unit_test_setup_teardown(bad_input, setup, teardown),
+      cmocka_unit_test(real_threads_exactly_once_quit_drains),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
