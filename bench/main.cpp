@@ -45,6 +45,7 @@ struct Options {
   std::vector<Workload> workloads = {Workload::W1, Workload::W2, Workload::W3, Workload::W4,
                                      Workload::W5};
   std::string table_path, data_path, child_results;
+  std::string log_path;  // google-benchmark's own lines go here (else stdout)
   std::vector<std::string> passthrough;  // --benchmark_* flags, for children
 };
 
@@ -113,6 +114,11 @@ const char *metric_label(Workload w) {
   return "";
 }
 
+const char *unit_short(int w) {
+  static const char *const u[] = {"tasks/s", "µs p50", "completions/s", "efficiency", "tasks/s"};
+  return u[w];
+}
+
 // Keeps the console output and records the medians.
 class CollectingReporter : public benchmark::ConsoleReporter {
  public:
@@ -140,8 +146,12 @@ class CollectingReporter : public benchmark::ConsoleReporter {
       c.primary = get("primary");
       c.p99 = get("p99_us");
       c.csw = get("csw_per_1k");
+      if (progress_)
+        std::fprintf(stderr, "  %-22s %12.4g %s, %.3g cs/1k\n", r.run_name.function_name.c_str(),
+                     c.primary, unit_short(std::get<0>(it->second)), c.csw);
     }
   }
+  bool progress_ = false;  // one line per result on stderr (with --wb-log)
 };
 
 double percentile(std::vector<double> v, double q) {
@@ -199,6 +209,8 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
                                    std::string("--wb-impls=") + impl->name,
                                    "--wb-sizes=" + std::to_string(size),
                                    std::string("--wb-child-results=") + tmpl};
+  if (!o.log_path.empty())
+    args.push_back("--wb-log=" + o.log_path);
   std::string wl = "--wb-workloads=";
   for (Workload w : o.workloads)
     wl += std::string(workload_name(w)) + ",";
@@ -450,6 +462,8 @@ int parse(int argc, char **argv, Options &o, std::vector<char *> &bench_argv) {
       o.table_path = val();
     } else if (a.rfind("--wb-data=", 0) == 0) {
       o.data_path = val();
+    } else if (a.rfind("--wb-log=", 0) == 0) {
+      o.log_path = val();
     } else if (a.rfind("--wb-child-results=", 0) == 0) {
       o.child_results = val();
     } else if (a.rfind("--wb-", 0) == 0) {
@@ -525,7 +539,15 @@ int main(int argc, char **argv) {
   if (benchmark::ReportUnrecognizedArguments(bargc, bench_argv.data()))
     return 2;
   CollectingReporter reporter;
+  std::ofstream log;
+  if (!o.log_path.empty()) {
+    log.open(o.log_path, std::ios::app);
+    reporter.SetOutputStream(&log);
+    reporter.SetErrorStream(&log);
+    reporter.progress_ = true;
+  }
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  log.flush();
   if (!o.child_results.empty()) {
     write_child_results(o.child_results);
     benchmark::Shutdown();
