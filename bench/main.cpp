@@ -517,7 +517,8 @@ int main(int argc, char **argv) {
                          "[--wb-data=F] [--benchmark_* flags]\n", argv[0]);
     return 2;
   }
-  calibrate_spin();
+  if (std::find(o.workloads.begin(), o.workloads.end(), Workload::W4) != o.workloads.end())
+    calibrate_spin();  // ~150 ms of spinning: only when W4 needs it
   Params p = params_for(o.scale);
   for (const Impl *im : all_impls()) {
     if (!selected(o, im) || (im->process_per_size && o.child_results.empty()))

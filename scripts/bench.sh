@@ -26,11 +26,12 @@ done
 
 bash scripts/deps.sh
 echo "=== weft bench: building Release into $build ==="
+mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_BENCH=ON \
-      -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF > "$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log"; exit 1; }
-cmake --build "$build" -j "$(nproc)" --target weft_bench > "$build.build.log" 2>&1 \
-  || { tail -50 "$build.build.log"; exit 1; }
+      -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF > "$build/configure.log" 2>&1 \
+  || { cat "$build/configure.log"; exit 1; }
+cmake --build "$build" -j "$(nproc)" --target weft_bench > "$build/build.log" 2>&1 \
+  || { tail -50 "$build/build.log"; exit 1; }
 
 bin="$build/bench/weft_bench"
 log="$build/bench.log"
