@@ -31,16 +31,42 @@ inline notify() {
   do
   :: s_srch > 0 -> break                     /* an awake searcher will see the work */
   :: s_srch == 0 && s_top == 0 ->
-#ifndef MUTANT_NO_SPAWN
-     /* spawn_if_below_limit: the new thread starts counted as searching */
-     atomic {
+     /* nobody parked, nobody searching: every live worker is busy */
+     if
+     :: nspawned >= W -> break                 /* !may_spawn: a busy worker finds the work */
+     :: else -> skip
+     fi;
+#ifdef MUTANT_NO_SPAWN
+     break;
+#endif
+     atomic {                                  /* CAS(ctl, s -> s + 1) seq_cst: claim a searcher */
        if
-       :: nspawned < W -> searching++; run worker(nspawned); nspawned++
-       :: else -> skip                       /* at the limit: every worker is busy */
+       :: tag == s_tag && top == s_top && searching == s_srch -> searching++; ok = 1
+       :: else -> s_tag = tag; s_top = top; s_srch = searching; ok = 0
        fi
      };
+     if
+     :: !ok -> skip                            /* continue */
+     :: ok ->
+        atomic {                               /* weft__engine_spawn_locked (under e->mu) */
+          if
+          :: nspawned < W -> run worker(nspawned); nspawned++; ok = 1
+#ifdef SPAWN_MAY_FAIL
+          :: true -> ok = 0                    /* thread creation failed */
 #endif
-     break
+          :: nspawned >= W -> ok = 0
+          fi
+        };
+        if
+        :: ok -> break
+        :: else ->                             /* undo the claim: fetch_sub seq_cst */
+           atomic { searching--; s_tag = tag; s_top = top; s_srch = searching };
+           if
+           :: s_srch > 0 || s_top == 0 -> break
+           :: else -> skip                     /* someone parked meanwhile: wake it */
+           fi
+        fi
+     fi
   :: s_srch == 0 && s_top > 0 ->
      nx = next_idle[s_top - 1];
      atomic {                                  /* CAS(ctl, s -> {tag+1, nx, 1}) */

@@ -35,6 +35,7 @@ byte tail;           /* 0 (&head) when empty */
 bool consumer_busy;  /* E2 try-lock */
 byte ran[T];
 byte done;
+byte subs_done;   /* submitters finished */
 
 #ifdef RECHECK_EMPTY
 #define work_visible (nxt[0] != 0 || tail != 0)
@@ -84,30 +85,34 @@ inline mpsc_pop() {
 
 proctype worker(byte me) {
   byte node, nnext, s_tag, s_top, s_srch, nx;
-  bool ok, locked, srch = true;
+  bool ok, locked, more, srch = true;
 loop:
-  node = NONE; nnext = 0; s_tag = 0; s_top = 0; s_srch = 0; nx = 0; ok = 0;
-  atomic {                                        /* xchg(consumer_busy, 1) acquire */
+  node = NONE; nnext = 0; more = 0; s_tag = 0; s_top = 0; s_srch = 0; nx = 0; ok = 0;
+  atomic {    /* has_visible && xchg(consumer_busy, 1) acquire (inject_batch) */
     if
-    :: !consumer_busy -> consumer_busy = 1; locked = 1
+    :: nxt[0] != 0 && !consumer_busy -> consumer_busy = 1; locked = 1
     :: else -> locked = 0                         /* busy: go stealing (nothing here) */
     fi
   };
   if
-  :: locked -> mpsc_pop(); consumer_busy = 0; locked = 0   /* store_release */
+  :: locked -> mpsc_pop(); more = (nxt[0] != 0); consumer_busy = 0; locked = 0  /* store_release */
   :: else -> skip
   fi;
   if
   :: node != NONE && node != WB ->
      if
      :: srch -> searching_to_running()
+     :: !srch && more -> notify()                 /* E5.1 for work left visible */
      :: else -> skip
      fi;
      atomic { assert(ran[node - 1] == 0); ran[node - 1] = 1; done++; node = NONE };
      goto loop
   :: else ->                                      /* empty or WOULDBLOCK */
      become_searching();
-     park(me);
+     if
+     :: goto loop       /* spin: search again (E4 backoff before parking) */
+     :: park(me)
+     fi;
      goto loop
   fi
 }
@@ -129,7 +134,8 @@ proctype producer(byte first; byte count) {
 #endif
      old = 0; i++
   :: else -> break
-  od
+  od;
+  subs_done++
 }
 
 init {
@@ -140,10 +146,22 @@ init {
     :: else -> break
     od
   };
+#ifdef SPAWN_MAY_FAIL
+  /* Every thread creation may fail: then no worker exists and the work waits
+   * for stop() to cancel it (E7); that final state is allowed. */
+  done == T || (nspawned == 0 && subs_done == S);
+  if
+  :: done < T -> goto out
+  :: else -> skip
+  fi;
+#else
   done == T;      /* not an end state: blocking here means work was lost */
+#endif
   i = 0;
   do
   :: i < T -> assert(ran[i] == 1); i++
   :: else -> break
-  od
+  od;
+out:
+  skip
 }

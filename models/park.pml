@@ -32,6 +32,7 @@
 chan q = [T] of { byte };   /* the published work: an atomic FIFO here */
 byte ran[T];
 byte done;
+byte subs_done;   /* submitters finished */
 
 #define work_visible (len(q) > 0)
 
@@ -58,7 +59,10 @@ loop:
      goto loop
   :: else ->
      become_searching();
-     park(me);
+     if
+     :: goto loop       /* spin: search again (E4 backoff before parking) */
+     :: park(me)
+     fi;
      goto loop
   fi
 }
@@ -77,7 +81,8 @@ proctype submitter(byte first; byte count) {
 #endif
      i++
   :: else -> break
-  od
+  od;
+  subs_done++
 }
 
 init {
@@ -88,10 +93,22 @@ init {
     :: else -> break
     od
   };
+#ifdef SPAWN_MAY_FAIL
+  /* Every thread creation may fail: then no worker exists and the work waits
+   * for stop() to cancel it (E7); that final state is allowed. */
+  done == T || (nspawned == 0 && subs_done == S);
+  if
+  :: done < T -> goto out
+  :: else -> skip
+  fi;
+#else
   done == T;      /* not an end state: blocking here means work was lost */
+#endif
   i = 0;
   do
   :: i < T -> assert(ran[i] == 1); i++
   :: else -> break
-  od
+  od;
+out:
+  skip
 }
