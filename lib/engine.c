@@ -1,0 +1,346 @@
+/*
+ * weft — engine lifecycle, submission, thread control and statistics
+ * (docs/design.md E2, E4, E7). The contract is in lib/engine.h.
+ */
+#include "engine.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "futex.h"
+#include "probes.h"
+
+void weft__engine_log(weft__engine *e, int err, const char *what) {
+  if (e->cfg.log) {
+    e->cfg.log(e->cfg.log_ctx, err, what);
+    return;
+  }
+  fprintf(stderr, "weft: %s: %s\n", what, weft_strerror(err));
+}
+
+int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
+  if (!out || !cfg || !cfg->limit || cfg->capacity <= 0 || cfg->capacity > 0xfffe)
+    return WEFT_EINVAL;
+  weft__engine *e = weft__calloc_aligned(sizeof *e);
+  if (!e) return WEFT_ENOMEM;
+  e->slots = weft__calloc((size_t)cfg->capacity, sizeof *e->slots);
+  e->prefix = weft__strdup(cfg->name_prefix ? cfg->name_prefix : "weft");
+  if (!e->slots || !e->prefix || pthread_mutex_init(&e->mu, NULL) != 0) {
+    weft__free(e->slots);
+    weft__free(e->prefix);
+    weft__free_aligned(e);
+    return WEFT_ENOMEM;
+  }
+  e->cfg = *cfg;
+  e->cfg.name_prefix = e->prefix;
+  e->capacity = cfg->capacity;
+  weft__inject_init(&e->inject);
+  weft__store_relaxed(&e->ctl, 0);
+  weft__object_created();
+  *out = e;
+  return WEFT_OK;
+}
+
+bool weft__engine_work_visible(weft__engine *e) {
+  if (weft__inject_has_visible(&e->inject)) return true;
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    if (w && !weft__ring_empty(&w->ring)) return true;
+  }
+  return false;
+}
+
+static int submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
+  if (!weft__ring_push(&w->ring, t)) {
+    /* E3: a full ring moves half of itself plus t to the inject queue. */
+    weft__task *first, *last;
+    uint32_t n = WEFT__RING_CAP / 2 + 1;
+    if (!weft__ring_take_half(&w->ring, t, &first, &last)) {
+      first = last = t;
+      n = 1;
+    }
+    weft__fetch_add_relaxed(&e->inject.pushed, n); /* statistics; nothing races stop here */
+    weft__inject_push_chain(&e->inject, first, last);
+    weft__store_relaxed(&w->overflowed, weft__load_relaxed(&w->overflowed) + n);
+  }
+  weft__store_relaxed(&w->local_submits, weft__load_relaxed(&w->local_submits) + 1);
+  weft__engine_notify(e); /* E5.1 */
+  return WEFT_OK;
+}
+
+int weft__engine_submit(weft__engine *e, weft__task *t) {
+  weft__eworker *w = weft__engine_current_worker();
+  if (w && w->e == e) {
+    /* A task submitting to its own engine: the worker drains its ring before
+     * it can exit, so closing cannot strand this task. */
+    if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+    WEFT_PROBE(submit, e, t);
+    return submit_local(e, w, t);
+  }
+  /* seq_cst add, then seq_cst load of closed: pairs with stop's seq_cst
+   * store of closed followed by its read of `pushed` (Dekker): either we see
+   * closed and back out, or stop waits for our node. */
+  weft__fetch_add_seq_cst(&e->inject.pushed, 1);
+  if (weft__load_seq_cst(&e->closed)) {
+    weft__fetch_sub_relaxed(&e->inject.pushed, 1);
+    return WEFT_EQUIT;
+  }
+  WEFT_PROBE(submit, e, t);
+  weft__inject_push_chain(&e->inject, t, t);
+  weft__engine_notify(e); /* E5.1, after the link store (E2) */
+  return WEFT_OK;
+}
+
+/* Under e->mu. The caller counted the new thread as searching in ctl. */
+int weft__engine_spawn_locked(weft__engine *e) {
+  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+  if (weft__load_relaxed(&e->live) >= e->cfg.limit(e->cfg.limit_ctx)) return WEFT_EAGAIN;
+  uint32_t hw = weft__load_relaxed(&e->hw);
+  uint32_t idx = hw;
+  for (uint32_t i = 0; i < hw; i++) {
+    int st = weft__load_relaxed(&e->slots[i]->state);
+    if (st == WEFT__SLOT_EXITED) {
+      pthread_join(e->slots[i]->thread, NULL); /* it has left its loop */
+      weft__store_relaxed(&e->slots[i]->state, WEFT__SLOT_JOINED);
+      st = WEFT__SLOT_JOINED;
+    }
+    if (st == WEFT__SLOT_JOINED || st == WEFT__SLOT_FREE) {
+      idx = i;
+      break;
+    }
+  }
+  if (idx >= (uint32_t)e->capacity) return WEFT_EAGAIN;
+  weft__eworker *w = e->slots[idx];
+  if (!w) {
+    w = weft__calloc_aligned(sizeof *w);
+    if (!w) {
+      weft__fetch_add_relaxed(&e->spawn_failures, 1);
+      return WEFT_ENOMEM;
+    }
+    weft__ring_init(&w->ring);
+    w->index = idx;
+    w->e = e;
+    w->rng = 0x9e3779b9u ^ (idx * 0x85ebca6bu) ^ 1u;
+    e->slots[idx] = w;
+  }
+  /* Ring indices are kept across reuse: a thief may still be reading them. */
+  weft__store_relaxed(&w->busy, 0);
+  weft__store_relaxed(&w->wake, WEFT__WAKE_ASLEEP);
+  weft__store_relaxed(&w->state, WEFT__SLOT_LIVE);
+  if (idx == hw) weft__store_release(&e->hw, hw + 1); /* release: publishes slots[idx] to scanners */
+  char name[256];
+  uint64_t serial = weft__load_relaxed(&e->spawns) + weft__load_relaxed(&e->spawn_failures);
+  snprintf(name, sizeof name, "%s-%llu", e->prefix, (unsigned long long)serial);
+  weft_thread_factory_fn factory = e->cfg.factory ? e->cfg.factory : weft__thread_create_named;
+  weft__fetch_add_relaxed(&e->live, 1);
+  int r = factory(e->cfg.factory_ctx, &w->thread, weft__engine_worker_main, w, name);
+  if (r != 0) {
+    weft__fetch_sub_relaxed(&e->live, 1);
+    weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+    weft__fetch_add_relaxed(&e->spawn_failures, 1);
+    weft__engine_log(e, WEFT_EAGAIN, "thread factory failed to create a pool thread");
+    return WEFT_EAGAIN;
+  }
+  weft__fetch_add_relaxed(&e->spawns, 1);
+  WEFT_PROBE(grow, e, weft__load_relaxed(&e->live));
+  return WEFT_OK;
+}
+
+void weft__engine_worker_exited(weft__engine *e, weft__eworker *w) {
+  pthread_mutex_lock(&e->mu);
+  weft__store_relaxed(&w->state, WEFT__SLOT_EXITED);
+  pthread_mutex_unlock(&e->mu);
+}
+
+int weft__engine_grow(weft__engine *e, int n) {
+  if (n <= 0) return 0;
+  pthread_mutex_lock(&e->mu);
+  if (weft__load_relaxed(&e->closed)) {
+    pthread_mutex_unlock(&e->mu);
+    return WEFT_EQUIT;
+  }
+  int room = e->cfg.limit(e->cfg.limit_ctx) - weft__load_relaxed(&e->live);
+  int k = n < room ? n : room;
+  if (k <= 0) {
+    pthread_mutex_unlock(&e->mu);
+    return 0;
+  }
+  /* Count all k new threads as searching up front: the first one to find
+   * work must not see searching == 0 and start a thread of its own while we
+   * are still starting the others (Twisted's grow creates exactly k). */
+  weft__fetch_add_seq_cst(&e->ctl, (uint64_t)k); /* seq_cst: as start_searching */
+  int created = 0, failed = 0;
+  for (int i = 0; i < k; i++) {
+    if (weft__engine_spawn_locked(e) == 0) created++;
+    else failed++;
+  }
+  pthread_mutex_unlock(&e->mu);
+  /* Outside the mutex: E5.3 may notify, and notify may start a thread. */
+  for (int i = 0; i < failed; i++) weft__engine_stop_searching(e);
+  if (created == 0 && failed > 0) return WEFT_EAGAIN;
+  return created;
+}
+
+int weft__engine_shrink(weft__engine *e, int n) {
+  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+  if (n < 0) n = weft__load_relaxed(&e->live);
+  for (int i = 0; i < n; i++) {
+    /* An idle (parked) worker quits now: uncount it before waking it, so
+     * `workers` drops at once as in Twisted's _quitIdlers. The live count can
+     * only drop here for a worker we popped, so it cannot go negative. */
+    uint64_t s = weft__load_acquire(&e->ctl); /* acquire: next_idle, as in notify */
+    bool popped = false;
+    while (WEFT__CTL_TOP(s) != 0) {
+      weft__eworker *w = e->slots[WEFT__CTL_TOP(s) - 1];
+      uint32_t nx = weft__load_relaxed(&w->next_idle);
+      /* seq_cst CAS: pop + count as searching, as in E5.1. */
+      if (weft__cas_seq_cst(&e->ctl, &s,
+                            WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
+        weft__fetch_sub_relaxed(&e->live, 1);
+        /* Release: the worker sees the exit request after our pop. */
+        weft__store_release(&w->wake, WEFT__WAKE_EXIT);
+        weft__futex_wake(&w->wake, 1);
+        popped = true;
+        break;
+      }
+    }
+    if (popped) continue;
+    /* Nobody parked: debt, paid by the next worker that goes idle
+     * (Team._toShrink). seq_cst: pairs with the parker's fence (E5.2 checks
+     * the debt after its push). */
+    weft__fetch_add_seq_cst(&e->shrink_debt, 1);
+    weft__fence_seq_cst(); /* debt before the ctl read; pairs with E5.2's fence */
+    weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED); /* a worker that parked meanwhile pays it */
+  }
+  return WEFT_OK;
+}
+
+int weft__engine_close(weft__engine *e) {
+  pthread_mutex_lock(&e->mu);
+  int was = weft__load_relaxed(&e->closed);
+  /* seq_cst store: pairs with submit's seq_cst add/load and with the
+   * parker's fence (E5.2 checks closed after its push). */
+  if (!was) weft__store_seq_cst(&e->closed, 1);
+  pthread_mutex_unlock(&e->mu);
+  if (was) return WEFT_EQUIT;
+  weft__fence_seq_cst(); /* closed before the ctl read in wake_all; pairs with E5.2's fence */
+  weft__engine_wake_all(e);
+  return WEFT_OK;
+}
+
+static void cancel_task(weft__engine *e, weft__task *t) {
+  weft__fetch_add_relaxed(&e->cancelled, 1);
+  t->cancel(t, WEFT_ECANCELED);
+}
+
+int weft__engine_stop(weft__engine *e) {
+  if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
+  weft__engine_close(e);
+  /* Join every thread. No thread can start after close (spawn checks closed
+   * under the mutex), so one pass over the slots suffices. */
+  pthread_mutex_lock(&e->mu);
+  uint32_t hw = weft__load_relaxed(&e->hw);
+  pthread_mutex_unlock(&e->mu);
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    pthread_mutex_lock(&e->mu);
+    int st = weft__load_relaxed(&w->state);
+    pthread_mutex_unlock(&e->mu);
+    if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) {
+      pthread_join(w->thread, NULL);
+      pthread_mutex_lock(&e->mu);
+      weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+      pthread_mutex_unlock(&e->mu);
+    }
+  }
+  /* E7: what no worker ran is cancelled. Rings are empty (workers leave only
+   * with an empty ring) unless no worker ever existed. Submits that raced
+   * with close may still be linking their node: wait until every counted
+   * push has been popped. */
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__task *t;
+    while ((t = weft__ring_pop(&e->slots[i]->ring)) != NULL) cancel_task(e, t);
+  }
+  weft__inject *in = &e->inject;
+  while (!weft__inject_try_lock(in)) sched_yield();
+  for (;;) {
+    weft__task *t = weft__inject_pop(in);
+    if (t) {
+      weft__inject_count_popped(in, 1);
+      cancel_task(e, t);
+      continue;
+    }
+    /* seq_cst: pairs with submit's seq_cst add (Dekker on closed). */
+    if (weft__load_seq_cst(&in->pushed) == weft__load_relaxed(&in->popped)) break;
+    sched_yield(); /* a submitter is between its exchange and its link store */
+  }
+  weft__inject_unlock(in);
+  return WEFT_OK;
+}
+
+int weft__engine_destroy(weft__engine *e) {
+  if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
+  weft__engine_stop(e);
+  for (int i = 0; i < e->capacity; i++) weft__free_aligned(e->slots[i]);
+  weft__free(e->slots);
+  weft__free(e->prefix);
+  pthread_mutex_destroy(&e->mu);
+  weft__free_aligned(e);
+  weft__object_destroyed();
+  return WEFT_OK;
+}
+
+int weft__engine_live(weft__engine *e) {
+  int n = weft__load_relaxed(&e->live);
+  return n < 0 ? 0 : n;
+}
+
+int weft__engine_busy(weft__engine *e) {
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  int busy = 0;
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    if (w && weft__load_relaxed(&w->state) == WEFT__SLOT_LIVE && weft__load_relaxed(&w->busy))
+      busy++;
+  }
+  int live = weft__engine_live(e);
+  return busy < live ? busy : live;
+}
+
+uint64_t weft__engine_backlog(weft__engine *e) {
+  uint64_t n = weft__inject_backlog(&e->inject);
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) n += weft__ring_len(&e->slots[i]->ring);
+  return n;
+}
+
+bool weft__engine_in_worker(const weft__engine *e) {
+  weft__eworker *w = weft__engine_current_worker();
+  return w && w->e == e;
+}
+
+bool weft__engine_is_closed(weft__engine *e) { return weft__load_relaxed(&e->closed) != 0; }
+
+void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
+  memset(out, 0, sizeof *out);
+  uint64_t overflowed = 0, local = 0;
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    out->executed += weft__load_relaxed(&w->executed);
+    out->steals += weft__load_relaxed(&w->steals);
+    out->stolen += weft__load_relaxed(&w->stolen);
+    out->parks += weft__load_relaxed(&w->parks);
+    overflowed += weft__load_relaxed(&w->overflowed);
+    local += weft__load_relaxed(&w->local_submits);
+  }
+  uint64_t pushed = weft__load_relaxed(&e->inject.pushed);
+  out->submitted = (pushed > overflowed ? pushed - overflowed : 0) + local;
+  out->cancelled = weft__load_relaxed(&e->cancelled);
+  out->unparks = weft__load_relaxed(&e->unparks);
+  out->spawns = weft__load_relaxed(&e->spawns);
+  out->spawn_failures = weft__load_relaxed(&e->spawn_failures);
+}

@@ -1,0 +1,165 @@
+/*
+ * weft — the work-stealing engine: a set of worker threads with per-worker
+ * run rings (lib/ring.h), one inject queue for foreign submitters
+ * (lib/inject.h), work stealing, and the ctl-word parking protocol
+ * (docs/design.md E2–E7). weft_threadpool (lib/threadpool.c) and weft_pool
+ * (lib/pool_team.c) are thin policy layers over it.
+ *
+ * Contract
+ *   submit:               any thread, concurrently. Wait-free on the task's
+ *                         path (one exchange, one store, one counter add)
+ *                         plus the notify check (E5.1), which makes a system
+ *                         call only when no worker is awake to take the work.
+ *   grow / shrink / close / stop / stats: any thread, concurrently; the
+ *                         control plane (thread creation, joining) is
+ *                         serialised by one mutex that no task path takes,
+ *                         except a notify that must start a thread.
+ *   stop / destroy:       not from one of the engine's own threads
+ *                         (WEFT_EDEADLK).
+ *   Every accepted task gets exactly one run() or cancel(WEFT_ECANCELED).
+ *
+ * File map: engine.c (lifecycle, submit, threads, statistics),
+ * engine_park.c (E5: ctl word, notify, park), engine_worker.c (E4: the
+ * worker loop, inject batches, stealing).
+ */
+#ifndef WEFT_ENGINE_H
+#define WEFT_ENGINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atomic.h"
+#include "inject.h"
+#include "ring.h"
+#include "task.h"
+#include "weft/worker.h"
+
+typedef struct weft__engine weft__engine;
+
+/* How many threads may be live now (Twisted's currentLimit). */
+typedef int (*weft__limit_fn)(void *ctx);
+
+typedef struct weft__engine_config {
+  const char *name_prefix; /* threads are "<prefix>-<n>", n = creation counter */
+  weft_thread_factory_fn factory; /* NULL: weft__thread_create_named */
+  void *factory_ctx;
+  weft__limit_fn limit; /* required */
+  void *limit_ctx;
+  weft_log_fn log; /* NULL: stderr */
+  void *log_ctx;
+  unsigned spin_us; /* idle search before parking */
+  int capacity;     /* most threads ever alive at once (slot count) */
+} weft__engine_config;
+
+/* Slot states (control plane, under the engine mutex). */
+enum { WEFT__SLOT_FREE, WEFT__SLOT_LIVE, WEFT__SLOT_EXITED, WEFT__SLOT_JOINED };
+
+/* E5 futex word values. */
+enum { WEFT__WAKE_ASLEEP = 0, WEFT__WAKE_NOTIFIED = 1, WEFT__WAKE_EXIT = 2 };
+
+typedef struct weft__eworker {
+  weft__ring ring;
+  /* Parking (E5): written by notifiers. */
+  WEFT_CACHE_ALIGNED _Atomic uint32_t wake;
+  _Atomic uint32_t next_idle; /* 1 + index of the worker below us in the idle stack */
+  /* Owner-written statistics (relaxed load+store, never an RMW). */
+  WEFT_CACHE_ALIGNED _Atomic int busy;
+  _Atomic uint64_t executed, steals, stolen, parks, overflowed, local_submits;
+  /* Owner-private. */
+  uint32_t rng;
+  uint32_t tick;
+  bool searching;
+  /* Control plane (under the engine mutex). */
+  uint32_t index;
+  _Atomic int state;
+  pthread_t thread;
+  weft__engine *e;
+} weft__eworker;
+
+struct weft__engine {
+  weft__inject inject;
+  /* E5 ctl word: [tag:32 | top:16 | searching:16]. */
+  WEFT_CACHE_ALIGNED _Atomic uint64_t ctl;
+  WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
+  _Atomic int shrink_debt;                    /* Team._toShrink */
+  _Atomic int closed;                         /* no new work; workers drain and exit */
+  _Atomic uint32_t hw;                        /* slots ever used: scan bound */
+  _Atomic uint64_t spawns, spawn_failures, unparks, cancelled; /* slow paths only */
+  weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
+  int capacity;
+  pthread_mutex_t mu;                         /* control plane */
+  weft__engine_config cfg;
+  char *prefix;
+};
+
+/* ---------------------------------------------------------------- engine.c */
+int weft__engine_create(weft__engine **out, const weft__engine_config *cfg);
+/* Accept t: it will run, or be cancelled with WEFT_ECANCELED. WEFT_EQUIT
+ * once closed (t untouched). */
+int weft__engine_submit(weft__engine *e, weft__task *t);
+/* Start up to n threads, bounded by the limit. Returns the number started
+ * (>= 0), WEFT_EAGAIN if a creation failed and none started, WEFT_EQUIT
+ * once closed. */
+int weft__engine_grow(weft__engine *e, int n);
+/* Quit n workers (n < 0: all live): parked ones now, others when they next
+ * find nothing to do (debt). WEFT_EQUIT once closed. */
+int weft__engine_shrink(weft__engine *e, int n);
+/* Reject new work; workers drain what is queued, then exit. Non-blocking.
+ * WEFT_EQUIT the second time. */
+int weft__engine_close(weft__engine *e);
+/* close (if needed), join every thread, cancel what no worker ran.
+ * WEFT_EDEADLK from an engine thread. */
+int weft__engine_stop(weft__engine *e);
+/* stop, then free. WEFT_EDEADLK from an engine thread (nothing freed). */
+int weft__engine_destroy(weft__engine *e);
+
+int weft__engine_live(weft__engine *e);
+int weft__engine_busy(weft__engine *e);
+uint64_t weft__engine_backlog(weft__engine *e);
+bool weft__engine_in_worker(const weft__engine *e);
+bool weft__engine_is_closed(weft__engine *e);
+
+typedef struct weft__engine_counters {
+  uint64_t submitted, executed, cancelled, steals, stolen, parks, unparks, spawns,
+      spawn_failures;
+} weft__engine_counters;
+void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out);
+void weft__engine_log(weft__engine *e, int err, const char *what);
+
+/* Start one thread (under e->mu); the caller has counted it as searching. */
+int weft__engine_spawn_locked(weft__engine *e);
+/* The thread exits: mark its slot (takes e->mu). */
+void weft__engine_worker_exited(weft__engine *e, weft__eworker *w);
+/* Any task visible in the inject queue or a ring (E5.2 re-check). */
+bool weft__engine_work_visible(weft__engine *e);
+
+/* ----------------------------------------------------------- engine_park.c */
+/* ctl word helpers. */
+#define WEFT__CTL_SEARCHING(s) ((uint32_t)((s) & 0xffffu))
+#define WEFT__CTL_TOP(s) ((uint32_t)(((s) >> 16) & 0xffffu))
+#define WEFT__CTL_TAG(s) ((uint32_t)((s) >> 32))
+#define WEFT__CTL_PACK(tag, top, searching) \
+  (((uint64_t)(uint32_t)(tag) << 32) | ((uint64_t)((top) & 0xffffu) << 16) | ((searching) & 0xffffu))
+
+void weft__engine_notify(weft__engine *e);               /* E5.1 */
+void weft__engine_park(weft__engine *e, weft__eworker *w); /* E5.2 */
+void weft__engine_start_searching(weft__engine *e);      /* running → searching */
+void weft__engine_stop_searching(weft__engine *e);       /* E5.3 */
+void weft__engine_wake_all(weft__engine *e);             /* close: pop every parked worker */
+/* Pop one parked worker and wake it with `how`; false if none parked. */
+bool weft__engine_wake_one(weft__engine *e, uint32_t how);
+
+/* --------------------------------------------------------- engine_worker.c */
+void *weft__engine_worker_main(void *arg);
+/* The engine worker running on this thread, or NULL. */
+weft__eworker *weft__engine_current_worker(void);
+
+/* ---------------------------------------------------------- thread_name.c */
+/* "<prefix>-<n>" shortened to 15 bytes + NUL keeping the "-<n>" suffix. */
+void weft__thread_short_name(const char *full, char out[16]);
+/* pthread_create + pthread_setname_np(short name). 0 or WEFT_EAGAIN. */
+int weft__thread_create_named(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
+                              const char *name);
+
+#endif /* WEFT_ENGINE_H */

@@ -1,0 +1,195 @@
+/*
+ * weft — the engine's worker loop (docs/design.md E4): local ring, inject
+ * batch, steal; then search (spin) and park (E5).
+ *
+ * Contract: weft__engine_worker_main runs on each engine thread; everything
+ * here touches only the worker's own ring as owner, other rings as a thief,
+ * the inject queue under its try-lock, and the ctl word through
+ * engine_park.c. No lock, no allocation.
+ */
+#include <sched.h>
+#include <time.h>
+
+#include "engine.h"
+#include "probes.h"
+
+/* Every Nth task the inject queue is polled before the local ring, so that
+ * work a task keeps submitting to its own ring cannot starve foreign
+ * submitters (Go's schedtick % 61). */
+#define WEFT__INJECT_INTERVAL 61u
+#define WEFT__BATCH_MAX (WEFT__RING_CAP / 2)
+#define WEFT__SPIN_PAUSE_ROUNDS 6 /* 1+2+…+32 pauses, then sched_yield */
+
+static _Thread_local weft__eworker *tls_worker;
+
+weft__eworker *weft__engine_current_worker(void) { return tls_worker; }
+
+static inline void bump(_Atomic uint64_t *c, uint64_t n) {
+  weft__store_relaxed(c, weft__load_relaxed(c) + n); /* owner-only counter */
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* E4 inject_pop_batch(k): the first task is returned, up to k-1 more go to
+ * our ring. *more: work is left visible for others (notify). */
+static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room, bool *more) {
+  weft__inject *in = &e->inject;
+  if (!weft__inject_has_visible(in) || !weft__inject_try_lock(in)) return NULL;
+  uint64_t backlog = weft__inject_backlog(in);
+  int live = weft__load_relaxed(&e->live);
+  uint64_t k = backlog / (uint64_t)(live > 0 ? live : 1) + 1;
+  if (k > WEFT__BATCH_MAX) k = WEFT__BATCH_MAX;
+  if (k > room + 1) k = room + 1;
+  weft__task *first = weft__inject_pop(in);
+  uint32_t n = 0;
+  if (first) {
+    n = 1;
+    while (n < k) {
+      weft__task *t = weft__inject_pop(in);
+      if (!t) break;
+      weft__ring_push(&w->ring, t); /* cannot fail: room was checked */
+      n++;
+    }
+    weft__inject_count_popped(in, n);
+  }
+  *more = n > 1 || weft__inject_has_visible(in);
+  weft__inject_unlock(in);
+  return first;
+}
+
+/* Free slots in our ring (owner view). */
+static uint32_t ring_room(weft__ring *r) {
+  /* Acquire: as in weft__ring_push (a thief's copy is done before reuse). */
+  uint64_t h = weft__load_acquire(&r->head);
+  return WEFT__RING_CAP - (weft__load_relaxed(&r->tail) - weft__ring_steal(h));
+}
+
+/* E3 steal: victims in random order, each once. */
+static weft__task *steal(weft__engine *e, weft__eworker *w, bool *more) {
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release of a new slot */
+  if (hw <= 1) return NULL;
+  w->rng ^= w->rng << 13;
+  w->rng ^= w->rng >> 17;
+  w->rng ^= w->rng << 5;
+  uint32_t start = w->rng % hw;
+  for (uint32_t i = 0; i < hw; i++) {
+    uint32_t v = (start + i) % hw;
+    if (v == w->index) continue;
+    weft__eworker *victim = e->slots[v];
+    if (!victim || weft__ring_empty(&victim->ring)) continue;
+    uint32_t n;
+    weft__task *t = weft__ring_steal_into(&victim->ring, &w->ring, &n);
+    if (!t) continue;
+    bump(&w->steals, 1);
+    bump(&w->stolen, n);
+    WEFT_PROBE(steal, e, n);
+    /* Work left behind: our copies, or the victim's other half (its owner
+     * may be blocked in a long task: someone else must come for it). */
+    *more = n > 1 || !weft__ring_empty(&victim->ring);
+    return t;
+  }
+  return NULL;
+}
+
+static weft__task *find_task(weft__engine *e, weft__eworker *w, bool *more) {
+  *more = false;
+  weft__task *t;
+  if (++w->tick % WEFT__INJECT_INTERVAL == 0) {
+    t = inject_batch(e, w, 0, more);
+    if (t) return t;
+  }
+  t = weft__ring_pop(&w->ring);
+  if (t) return t;
+  t = inject_batch(e, w, ring_room(&w->ring), more);
+  if (t) return t;
+  return steal(e, w, more);
+}
+
+static void run_task(weft__engine *e, weft__eworker *w, weft__task *t) {
+  WEFT_PROBE(start, e, t);
+  t->run(t); /* t belongs to its owner from here on */
+  WEFT_PROBE(finish, e, t);
+  bump(&w->executed, 1);
+}
+
+/* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
+static bool should_exit(weft__engine *e) {
+  int debt = weft__load_relaxed(&e->shrink_debt);
+  while (debt > 0) {
+    /* Relaxed CAS: the debt is a counter; the live count below is what
+     * statistics read. */
+    if (weft__cas_relaxed(&e->shrink_debt, &debt, debt - 1)) {
+      weft__fetch_sub_relaxed(&e->live, 1);
+      return true;
+    }
+  }
+  if (weft__load_relaxed(&e->closed) && !weft__engine_work_visible(e)) {
+    weft__fetch_sub_relaxed(&e->live, 1);
+    return true;
+  }
+  return false;
+}
+
+static void backoff(uint32_t round) {
+  if (round < WEFT__SPIN_PAUSE_ROUNDS) {
+    for (uint32_t i = 0; i < (1u << round); i++) weft__cpu_relax();
+  } else {
+    sched_yield();
+  }
+}
+
+void *weft__engine_worker_main(void *arg) {
+  weft__eworker *w = arg;
+  weft__engine *e = w->e;
+  tls_worker = w;
+  w->searching = true; /* the spawner counted us as searching */
+  uint64_t spin_ns = (uint64_t)e->cfg.spin_us * 1000u;
+  uint64_t deadline = 0;
+  uint32_t round = 0;
+  for (;;) {
+    bool more;
+    weft__task *t = find_task(e, w, &more);
+    if (t) {
+      if (w->searching) {
+        w->searching = false;
+        weft__engine_stop_searching(e); /* E5.3 (notifies if work is left) */
+      } else if (more) {
+        weft__engine_notify(e); /* E5.1 for the batch we left visible */
+      }
+      if (!weft__load_relaxed(&w->busy)) weft__store_relaxed(&w->busy, 1);
+      run_task(e, w, t);
+      continue;
+    }
+    /* Idle path (E4). */
+    if (!w->searching) {
+      weft__store_relaxed(&w->busy, 0);
+      w->searching = true;
+      weft__engine_start_searching(e);
+      deadline = 0;
+    }
+    if (should_exit(e)) break;
+    if (deadline == 0) {
+      deadline = now_ns() + spin_ns;
+      round = 0;
+    }
+    if ((round & 7) != 7 || now_ns() < deadline) {
+      backoff(round++);
+      continue;
+    }
+    weft__engine_park(e, w); /* E5.2; back as a searcher */
+    deadline = 0;
+    if (weft__load_acquire(&w->wake) == WEFT__WAKE_EXIT) break; /* acquire: pairs with wake_worker */
+  }
+  /* Leaving as a searcher: E5.3 hands on any work we can see. */
+  w->searching = false;
+  weft__store_relaxed(&w->busy, 0);
+  weft__engine_stop_searching(e);
+  WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
+  weft__engine_worker_exited(e, w);
+  tls_worker = NULL;
+  return NULL;
+}

@@ -1,0 +1,77 @@
+/*
+ * weft — the engine's inject queue: foreign submitters → workers
+ * (docs/design.md E2).
+ *
+ * Contract
+ *   push_chain:        any thread, concurrently. Wait-free (lib/mpsc.h: one
+ *                      exchange, one store); the caller counts `pushed`.
+ *   try_lock / pop / unlock: a worker takes the single-consumer side with a
+ *                      try-lock; a worker that fails it goes stealing instead.
+ *   backlog / has_visible: any thread; snapshots.
+ */
+#ifndef WEFT_INJECT_H
+#define WEFT_INJECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atomic.h"
+#include "mpsc.h"
+
+typedef struct weft__inject {
+  weft__mpsc q;
+  WEFT_CACHE_ALIGNED _Atomic uint64_t pushed; /* nodes pushed, ever */
+  WEFT_CACHE_ALIGNED _Atomic uint32_t consumer_busy;
+  _Atomic uint64_t popped; /* nodes popped, ever; written under the try-lock */
+} weft__inject;
+
+static inline void weft__inject_init(weft__inject *in) {
+  weft__mpsc_init(&in->q);
+  weft__store_relaxed(&in->pushed, 0);
+  weft__store_relaxed(&in->consumer_busy, 0);
+  weft__store_relaxed(&in->popped, 0);
+}
+
+/* Append a chain of nodes. The caller has added their number to `pushed`
+ * first (the engine's submit does it with the order its stop protocol needs),
+ * and runs the notify check (E5.1) after. */
+static inline void weft__inject_push_chain(weft__inject *in, weft__task *first, weft__task *last) {
+  weft__mpsc_push_chain(&in->q, first, last);
+}
+
+static inline bool weft__inject_has_visible(weft__inject *in) {
+  return weft__mpsc_has_visible(&in->q);
+}
+
+/* Nodes pushed and not yet popped (approximate while others run). */
+static inline uint64_t weft__inject_backlog(weft__inject *in) {
+  uint64_t popped = weft__load_relaxed(&in->popped);
+  uint64_t pushed = weft__load_relaxed(&in->pushed);
+  return pushed > popped ? pushed - popped : 0;
+}
+
+static inline bool weft__inject_try_lock(weft__inject *in) {
+  if (weft__load_relaxed(&in->consumer_busy)) return false;
+  /* Acquire: pairs with the previous consumer's store_release in unlock, so
+   * its updates of the queue's head happen before our pops. */
+  return weft__xchg_acquire(&in->consumer_busy, 1) == 0;
+}
+
+static inline void weft__inject_unlock(weft__inject *in) {
+  /* Release: pairs with the next consumer's exchange in try_lock. */
+  weft__store_release(&in->consumer_busy, 0);
+}
+
+/* Under the try-lock: the oldest node, or NULL (empty, or a push in progress
+ * hides the rest: its pusher notifies once it is visible, E2). */
+static inline weft__task *weft__inject_pop(weft__inject *in) {
+  weft__task *t = weft__mpsc_pop(&in->q);
+  return t == WEFT__MPSC_WOULDBLOCK ? NULL : t;
+}
+
+static inline void weft__inject_count_popped(weft__inject *in, uint32_t n) {
+  /* Single writer (the try-lock holder): no RMW needed. */
+  weft__store_relaxed(&in->popped, weft__load_relaxed(&in->popped) + n);
+}
+
+#endif /* WEFT_INJECT_H */

@@ -1,0 +1,410 @@
+/*
+ * weft — ThreadPool (twisted.python.threadpool) on the engine.
+ *
+ * Policy only: the engine does the work. Twisted's currentLimit() becomes the
+ * engine's limit callback (max while started, else 0), so work submitted
+ * before start or at the limit waits in the engine's queues (the backlog),
+ * and a submit that finds no idle worker starts a thread if below the limit
+ * (engine E5.1). start/stop/adjust_poolsize are serialised by `mu`; submits
+ * never take it.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "engine.h"
+#include "node_cache.h"
+#include "weft/threadpool.h"
+
+struct weft_threadpool {
+  weft__engine *e;
+  _Atomic int min, max;
+  _Atomic int started, joined;
+  pthread_mutex_t mu; /* start / stop / adjust_poolsize */
+  weft_log_fn log;
+  void *log_ctx;
+  char *name;
+};
+
+/* The payload of a call_in_thread* node (weft__node.data). */
+typedef struct tp_call {
+  weft_fn fn;
+  void *arg;
+  weft_call_fn call;
+  weft_result_fn on_result;
+  void *ctx;
+  weft_threadpool *tp;
+} tp_call;
+_Static_assert(sizeof(tp_call) <= sizeof(((weft__node *)0)->data), "node payload too small");
+
+static tp_call *payload(weft__node *n) { return (tp_call *)(void *)n->data; }
+
+static void tp_log(weft_threadpool *tp, int err, const char *what) {
+  if (tp->log) tp->log(tp->log_ctx, err, what);
+  else fprintf(stderr, "weft: %s: %s\n", what, weft_strerror(err));
+}
+
+/* currentLimit(): max while started, else 0 (Twisted's ThreadPool). */
+static int tp_limit(void *ctx) {
+  weft_threadpool *tp = ctx;
+  return weft__load_relaxed(&tp->started) ? weft__load_relaxed(&tp->max) : 0;
+}
+
+WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o) {
+  if (!o) return;
+  memset(o, 0, sizeof *o);
+  o->min_threads = 5;
+  o->max_threads = 20;
+  o->spin_us = 50;
+}
+
+WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadpool_options *o) {
+  if (!out || !o) return WEFT_EINVAL;
+  *out = NULL;
+  if (o->min_threads < 0 || o->max_threads < o->min_threads) return WEFT_EINVAL;
+  weft_threadpool *tp = weft__calloc(1, sizeof *tp);
+  if (!tp) return WEFT_ENOMEM;
+  char buf[64];
+  const char *name = o->name;
+  if (!name || !*name) { /* Twisted: name or id(self) */
+    snprintf(buf, sizeof buf, "%p", (void *)tp);
+    name = buf;
+  }
+  tp->name = weft__strdup(name);
+  size_t plen = strlen(name) + sizeof "PoolThread-";
+  char *prefix = weft__malloc(plen);
+  if (!tp->name || !prefix || pthread_mutex_init(&tp->mu, NULL) != 0) {
+    weft__free(prefix);
+    weft__free(tp->name);
+    weft__free(tp);
+    return WEFT_ENOMEM;
+  }
+  snprintf(prefix, plen, "PoolThread-%s", name);
+  int max = o->max_threads > WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
+                                                         : o->max_threads;
+  weft__store_relaxed(&tp->min, o->min_threads < max ? o->min_threads : max);
+  weft__store_relaxed(&tp->max, max);
+  tp->log = o->log;
+  tp->log_ctx = o->log_ctx;
+  weft__engine_config cfg = {
+      .name_prefix = prefix,
+      .factory = o->thread_factory,
+      .factory_ctx = o->thread_factory_ctx,
+      .limit = tp_limit,
+      .limit_ctx = tp,
+      .log = o->log,
+      .log_ctx = o->log_ctx,
+      .spin_us = o->spin_us,
+      .capacity = WEFT_THREADPOOL_MAX_THREADS,
+  };
+  int r = weft__engine_create(&tp->e, &cfg);
+  weft__free(prefix);
+  if (r != 0) {
+    pthread_mutex_destroy(&tp->mu);
+    weft__free(tp->name);
+    weft__free(tp);
+    return r;
+  }
+  *out = tp;
+  return WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads, int max_threads,
+                                    const char *name) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = min_threads;
+  o.max_threads = max_threads;
+  o.name = name;
+  return weft_threadpool_create_ex(out, &o);
+}
+
+/* Under tp->mu, started: shrink above max, grow below min (adjustPoolsize).
+ * Returns the first grow error, or 0. */
+static int resize_locked(weft_threadpool *tp) {
+  int max = weft__load_relaxed(&tp->max), min = weft__load_relaxed(&tp->min);
+  int live = weft__engine_live(tp->e);
+  if (live > max) weft__engine_shrink(tp->e, live - max);
+  live = weft__engine_live(tp->e);
+  if (live < min) {
+    int r = weft__engine_grow(tp->e, min - live);
+    if (r < 0) return r;
+  }
+  return WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  pthread_mutex_lock(&tp->mu);
+  if (weft__load_relaxed(&tp->joined)) {
+    pthread_mutex_unlock(&tp->mu);
+    return WEFT_EQUIT;
+  }
+  weft__store_relaxed(&tp->started, 1);
+  int r = resize_locked(tp);
+  uint64_t backlog = weft__engine_backlog(tp->e);
+  if (backlog > 0) {
+    int n = backlog > (uint64_t)WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
+                                                            : (int)backlog;
+    int g = weft__engine_grow(tp->e, n);
+    if (g < 0 && r == 0) r = g;
+  }
+  pthread_mutex_unlock(&tp->mu);
+  if (r == WEFT_EAGAIN && weft__engine_live(tp->e) > 0) r = WEFT_OK; /* some threads exist */
+  return r;
+}
+
+WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
+  pthread_mutex_lock(&tp->mu);
+  if (weft__load_relaxed(&tp->joined)) {
+    pthread_mutex_unlock(&tp->mu);
+    return WEFT_EQUIT;
+  }
+  weft__store_relaxed(&tp->joined, 1);
+  weft__store_relaxed(&tp->started, 0);
+  pthread_mutex_unlock(&tp->mu);
+  return weft__engine_stop(tp->e);
+}
+
+WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
+  (void)weft_threadpool_stop(tp);
+  weft__engine_destroy(tp->e);
+  pthread_mutex_destroy(&tp->mu);
+  weft__free(tp->name);
+  weft__free(tp);
+  return WEFT_OK;
+}
+
+/* ------------------------------------------------------------- submitting */
+
+static void call_run(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  tp_call *c = payload(n);
+  weft_fn fn = c->fn;
+  void *arg = c->arg;
+  weft__node_put(n); /* the pool keeps no reference to fn/arg (Twisted case 34) */
+  fn(arg);
+}
+
+static void call_cancel(weft__task *t, int status) {
+  weft__node *n = (weft__node *)t;
+  weft_threadpool *tp = payload(n)->tp;
+  weft__node_put(n);
+  tp_log(tp, status, "weft_threadpool_call_in_thread: task cancelled, never ran");
+}
+
+static void callback_run(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  tp_call c = *payload(n);
+  weft__node_put(n); /* dropped before on_result (Twisted case 35) */
+  void *result = NULL;
+  int status = c.call(c.arg, &result);
+  if (c.on_result) c.on_result(c.ctx, status, result);
+  else if (status < 0) tp_log(c.tp, status, "weft_threadpool_call_in_thread_with_callback: work failed");
+}
+
+static void callback_cancel(weft__task *t, int status) {
+  weft__node *n = (weft__node *)t;
+  tp_call c = *payload(n);
+  weft__node_put(n);
+  if (c.on_result) c.on_result(c.ctx, status, NULL);
+  else tp_log(c.tp, status, "weft_threadpool_call_in_thread_with_callback: task cancelled");
+}
+
+static int submit_node(weft_threadpool *tp, weft__node *n) {
+  int r = weft__engine_submit(tp->e, &n->task);
+  if (r != 0) weft__node_put(n);
+  return r;
+}
+
+WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn, void *arg) {
+  if (!tp || !fn) return WEFT_EINVAL;
+  weft__node *n = weft__node_get();
+  if (!n) return WEFT_ENOMEM;
+  n->task.run = call_run;
+  n->task.cancel = call_cancel;
+  tp_call *c = payload(n);
+  c->fn = fn;
+  c->arg = arg;
+  c->tp = tp;
+  return submit_node(tp, n);
+}
+
+WEFT_API int weft_threadpool_call_in_thread_with_callback(weft_threadpool *tp,
+                                                          weft_result_fn on_result, void *ctx,
+                                                          weft_call_fn fn, void *arg) {
+  if (!tp || !fn) return WEFT_EINVAL;
+  weft__node *n = weft__node_get();
+  if (!n) return WEFT_ENOMEM;
+  n->task.run = callback_run;
+  n->task.cancel = callback_cancel;
+  tp_call *c = payload(n);
+  c->call = fn;
+  c->arg = arg;
+  c->on_result = on_result;
+  c->ctx = ctx;
+  c->tp = tp;
+  return submit_node(tp, n);
+}
+
+static weft_work *work_of(weft__task *t) {
+  return (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
+}
+
+static void work_run(weft__task *t) {
+  weft_work *req = work_of(t);
+  weft__work_private *p = weft__work_priv(req);
+  weft_after_work_cb after = p->after;
+  p->work(req); /* with after NULL, req is the caller's again from here */
+  if (after) after(req, 0);
+}
+
+static void work_cancel(weft__task *t, int status) {
+  weft_work *req = work_of(t);
+  weft__work_private *p = weft__work_priv(req);
+  if (p->after) p->after(req, status);
+  else tp_log(p->owner, status, "weft_threadpool_queue_work: request cancelled, never ran");
+}
+
+WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, weft_work_cb work,
+                                        weft_after_work_cb after) {
+  if (!tp || !req || !work) return WEFT_EINVAL;
+  weft__work_private *p = weft__work_priv(req);
+  p->task.run = work_run;
+  p->task.cancel = work_cancel;
+  p->work = work;
+  p->after = after;
+  p->owner = tp;
+  return weft__engine_submit(tp->e, &p->task);
+}
+
+/* ---------------------------------------------------------------- sizing */
+
+WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_threads,
+                                             int max_threads) {
+  if (!tp) return WEFT_EINVAL;
+  if (min_threads < WEFT_KEEP || max_threads < WEFT_KEEP) return WEFT_EINVAL;
+  pthread_mutex_lock(&tp->mu);
+  int min = min_threads == WEFT_KEEP ? weft__load_relaxed(&tp->min) : min_threads;
+  int max = max_threads == WEFT_KEEP ? weft__load_relaxed(&tp->max) : max_threads;
+  if (min > max) {
+    pthread_mutex_unlock(&tp->mu);
+    return WEFT_EINVAL;
+  }
+  if (max > WEFT_THREADPOOL_MAX_THREADS) max = WEFT_THREADPOOL_MAX_THREADS;
+  if (min > max) min = max;
+  weft__store_relaxed(&tp->min, min);
+  weft__store_relaxed(&tp->max, max);
+  int r = WEFT_OK;
+  if (weft__load_relaxed(&tp->started)) r = resize_locked(tp);
+  pthread_mutex_unlock(&tp->mu);
+  return r;
+}
+
+WEFT_API int weft_threadpool_start_a_worker(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  if (weft__load_relaxed(&tp->joined)) return WEFT_EQUIT;
+  int r = weft__engine_grow(tp->e, 1);
+  return r < 0 ? r : WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_stop_a_worker(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  if (weft__load_relaxed(&tp->joined)) return WEFT_EQUIT;
+  return weft__engine_shrink(tp->e, 1);
+}
+
+/* --------------------------------------------------------- introspection */
+
+WEFT_API int weft_threadpool_min(const weft_threadpool *tp) {
+  return tp ? weft__load_relaxed(&((weft_threadpool *)tp)->min) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_max(const weft_threadpool *tp) {
+  return tp ? weft__load_relaxed(&((weft_threadpool *)tp)->max) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_workers(weft_threadpool *tp) {
+  return tp ? weft__engine_live(tp->e) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_working(weft_threadpool *tp) {
+  return tp ? weft__engine_busy(tp->e) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_waiters(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  int idle = weft__engine_live(tp->e) - weft__engine_busy(tp->e);
+  return idle > 0 ? idle : 0;
+}
+WEFT_API long weft_threadpool_queue_size(weft_threadpool *tp) {
+  return tp ? (long)weft__engine_backlog(tp->e) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_started(const weft_threadpool *tp) {
+  return tp ? weft__load_relaxed(&((weft_threadpool *)tp)->started) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_joined(const weft_threadpool *tp) {
+  return tp ? weft__load_relaxed(&((weft_threadpool *)tp)->joined) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_threads_created(const weft_threadpool *tp) {
+  return tp ? (int)weft__load_relaxed(&tp->e->spawns) : WEFT_EINVAL;
+}
+
+WEFT_API int weft_threadpool_counters_get(weft_threadpool *tp, weft_threadpool_counters *out) {
+  if (!tp || !out) return WEFT_EINVAL;
+  weft__engine_counters c;
+  weft__engine_counters_get(tp->e, &c);
+  out->submitted = c.submitted;
+  out->executed = c.executed;
+  out->cancelled = c.cancelled;
+  out->steals = c.steals;
+  out->stolen = c.stolen;
+  out->parks = c.parks;
+  out->unparks = c.unparks;
+  out->spawns = c.spawns;
+  out->spawn_failures = c.spawn_failures;
+  return WEFT_OK;
+}
+
+typedef void (*line_sink)(void *ctx, const char *line);
+
+static void dump(weft_threadpool *tp, line_sink sink, void *ctx) {
+  char line[256];
+  weft_threadpool_counters c;
+  weft_threadpool_counters_get(tp, &c);
+  snprintf(line, sizeof line, "waiters: %d", weft_threadpool_waiters(tp));
+  sink(ctx, line);
+  snprintf(line, sizeof line, "workers: %d", weft_threadpool_working(tp));
+  sink(ctx, line);
+  snprintf(line, sizeof line, "total: %d", weft_threadpool_threads_created(tp));
+  sink(ctx, line);
+  snprintf(line, sizeof line,
+           "engine: submitted=%llu executed=%llu cancelled=%llu steals=%llu stolen=%llu "
+           "parks=%llu unparks=%llu spawns=%llu spawn_failures=%llu backlog=%ld",
+           (unsigned long long)c.submitted, (unsigned long long)c.executed,
+           (unsigned long long)c.cancelled, (unsigned long long)c.steals,
+           (unsigned long long)c.stolen, (unsigned long long)c.parks,
+           (unsigned long long)c.unparks, (unsigned long long)c.spawns,
+           (unsigned long long)c.spawn_failures, weft_threadpool_queue_size(tp));
+  sink(ctx, line);
+}
+
+static void file_sink(void *ctx, const char *line) { fprintf((FILE *)ctx, "%s\n", line); }
+
+WEFT_API int weft_threadpool_dump_stats(weft_threadpool *tp, FILE *out) {
+  if (!tp || !out) return WEFT_EINVAL;
+  dump(tp, file_sink, out);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp, weft_log_line_fn fn, void *ctx) {
+  if (!tp || !fn) return WEFT_EINVAL;
+  dump(tp, fn, ctx);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp) {
+  return tp && weft__engine_in_worker(tp->e) ? 1 : 0;
+}
