@@ -5,8 +5,8 @@
  *
  * Thread-safety:
  *   - any thread, any time while r exists: weft_reactor_call_from_thread*,
- *     weft_reactor_stop, weft_reactor_is_in_io_thread, weft_reactor_stats_get,
- *     weft_reactor_call_in_thread;
+ *     weft_reactor_stop, weft_reactor_is_in_io_thread, weft_reactor_running,
+ *     weft_reactor_stats_get;
  *   - everything else: the reactor thread (the one in weft_reactor_run, or
  *     the one that attached it to a foreign loop), or any single thread
  *     before the reactor runs.
@@ -119,8 +119,9 @@ WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *a
 WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out);
 /* suggestThreadPoolSize: sets the pool's max. */
 WEFT_API int weft_reactor_suggest_thread_pool_size(weft_reactor *r, int size);
-/* callInThread(fn, arg) on the reactor's pool. Reactor thread (it may create
- * the pool); from pool threads it is also safe once the pool exists. */
+/* callInThread(fn, arg) on the reactor's pool (creating it if needed).
+ * Reactor thread; other threads can use the weft_threadpool it returns from
+ * weft_reactor_get_thread_pool, which stays valid until shutdown. */
 WEFT_API int weft_reactor_call_in_thread(weft_reactor *r, weft_fn fn, void *arg);
 
 /* ------------------------------------------------- use from a foreign loop */

@@ -1,0 +1,276 @@
+/*
+ * weft — twisted.internet.threads: deferToThreadPool, deferToThread,
+ * callMultipleInThread, blockingCallFromThread.
+ *
+ * deferToThread round trip, one allocation (the Deferred's extra space):
+ *   reactor thread: create Deferred+round_trip, take the in-flight reference,
+ *                   weft_threadpool_queue_work(&rt->work)
+ *   pool thread:    work_cb runs fn; after_cb pushes &rt->done on the
+ *                   reactor's completion queue (one eventfd write per burst)
+ *   reactor thread: done.run fires the Deferred, drops the in-flight reference.
+ * A request the pool cancels (destroyed before it ran) takes the same path
+ * with WEFT_ECANCELED, so every Deferred fires exactly once.
+ *
+ * blockingCallFromThread waiter contract: a heap record shared by the
+ * blocked caller and the reactor side (refcount 2). Exactly one "finish"
+ * wins (CAS on `finished`): the reactor delivering the result, or the
+ * reactor's shutdown releasing every registered waiter with WEFT_ESHUTDOWN.
+ * The caller sleeps on a futex word; finish stores it with release after
+ * writing the outcome, the caller reads it with acquire.
+ */
+#include <stdio.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "completion.h"
+#include "futex.h"
+#include "task.h"
+#include "weft/threads.h"
+
+/* ------------------------------------------------------ deferToThreadPool */
+
+typedef struct round_trip {
+  weft_work work;     /* the pool's request */
+  weft__task done;    /* the reactor's completion node */
+  weft_reactor *r;
+  weft_deferred *d;
+  weft_call_fn fn;
+  void *arg;
+  int status;
+  void *result;
+} round_trip;
+
+static void rt_work(weft_work *req) {
+  round_trip *rt = req->data;
+  rt->result = NULL;
+  rt->status = rt->fn(rt->arg, &rt->result);
+}
+
+static void rt_after(weft_work *req, int status) {
+  round_trip *rt = req->data;
+  if (status != 0) { /* never ran: the pool was destroyed first */
+    rt->status = status;
+    rt->result = NULL;
+  }
+  /* The push publishes rt's fields to the reactor (the queue's release /
+   * acquire pair, lib/mpsc.h). After it the request is the reactor's. */
+  weft__reactor_push(rt->r, &rt->done);
+}
+
+static void rt_complete(weft__task *t) {
+  round_trip *rt = (round_trip *)(void *)((char *)t - offsetof(round_trip, done));
+  weft_deferred *d = rt->d;
+  if (rt->status >= 0) {
+    (void)weft_deferred_callback(d, rt->result); /* EALREADY after cancel: swallowed */
+  } else {
+    weft_failure *f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
+    (void)weft_deferred_errback(d, f);
+  }
+  weft_deferred_unref(d); /* the in-flight reference */
+}
+
+WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, weft_call_fn fn,
+                                       void *arg, weft_deferred **out) {
+  if (out) *out = NULL;
+  if (r == NULL || pool == NULL || fn == NULL || out == NULL) return WEFT_EINVAL;
+  weft_deferred *d;
+  int rc = weft__deferred_create_extra(&d, sizeof(round_trip));
+  if (rc != 0) return rc;
+  round_trip *rt = weft__deferred_extra(d);
+  rt->work.data = rt;
+  rt->done.run = rt_complete;
+  rt->done.cancel = NULL;
+  rt->r = r;
+  rt->d = weft_deferred_ref(d); /* in flight: dropped by rt_complete */
+  rt->fn = fn;
+  rt->arg = arg;
+  rt->status = 0;
+  rt->result = NULL;
+  rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
+  if (rc != 0) {
+    weft_deferred_unref(d);
+    weft_deferred_unref(d);
+    return rc;
+  }
+  *out = d;
+  return WEFT_OK;
+}
+
+WEFT_API int weft_defer_to_thread(weft_reactor *r, weft_call_fn fn, void *arg,
+                                  weft_deferred **out) {
+  if (out) *out = NULL;
+  if (r == NULL || fn == NULL || out == NULL) return WEFT_EINVAL;
+  weft_threadpool *tp;
+  int rc = weft_reactor_get_thread_pool(r, &tp);
+  if (rc != 0) return rc;
+  return weft_defer_to_thread_pool(r, tp, fn, arg, out);
+}
+
+/* --------------------------------------------------- callMultipleInThread */
+
+typedef struct multiple {
+  weft_work work;
+  size_t n;
+  weft_call calls[];
+} multiple;
+
+static void multiple_work(weft_work *req) {
+  multiple *m = req->data;
+  for (size_t i = 0; i < m->n; i++) {
+    void *result = NULL;
+    int rc = m->calls[i].fn(m->calls[i].arg, &result);
+    if (rc < 0) {
+      weft_failure *f = result;
+      fprintf(stderr, "weft: call_multiple_in_thread: call %zu of %zu failed: %s: %s\n", i + 1,
+              m->n, weft_err_name(f ? weft_failure_code(f) : rc),
+              f ? weft_failure_message(f) : weft_strerror(rc));
+      weft_failure_unref(f);
+      break; /* Twisted: the exception stops the remaining calls */
+    }
+  }
+}
+
+static void multiple_after(weft_work *req, int status) {
+  multiple *m = req->data;
+  if (status != 0) {
+    fprintf(stderr, "weft: call_multiple_in_thread: %zu calls never ran: %s\n", m->n,
+            weft_strerror(status));
+  }
+  weft__free(m);
+}
+
+WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *calls, size_t n) {
+  if (r == NULL || (calls == NULL && n > 0)) return WEFT_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (calls[i].fn == NULL) return WEFT_EINVAL;
+  weft_threadpool *tp;
+  int rc = weft_reactor_get_thread_pool(r, &tp);
+  if (rc != 0) return rc;
+  multiple *m = weft__malloc(sizeof *m + n * sizeof(weft_call));
+  if (m == NULL) return WEFT_ENOMEM;
+  m->work.data = m;
+  m->n = n;
+  for (size_t i = 0; i < n; i++) m->calls[i] = calls[i];
+  rc = weft_threadpool_queue_work(tp, &m->work, multiple_work, multiple_after);
+  if (rc != 0) weft__free(m);
+  return rc;
+}
+
+/* ------------------------------------------------- blockingCallFromThread */
+
+typedef struct blocking_call {
+  weft__blocked link;      /* the reactor's waiter list */
+  weft__task node;         /* the call_from_thread node */
+  atomic_int refs;         /* the caller + the reactor side */
+  atomic_int finished;     /* 0 → 1 by the one finish that wins */
+  _Atomic uint32_t done;   /* futex word: 1 once the outcome is written */
+  int status;
+  void *value;
+  weft_failure *failure;
+  weft_reactor *r;
+  weft_callback_fn fn;
+  void *arg;
+} blocking_call;
+
+static void bc_unref(blocking_call *bc) {
+  /* acq_rel: the last holder sees the other's writes before freeing;
+   * pairs with the other holder's fetch_sub. */
+  if (weft__fetch_sub_acq_rel(&bc->refs, 1) == 1) weft__free(bc);
+}
+
+/* Returns 1 if this call delivered the outcome; 0 if another finish won
+ * (then the caller keeps ownership of f). Called while holding a reference
+ * or under the reactor's block_lock (which the waiter takes before it lets
+ * go of its own reference), so bc is alive throughout. */
+static int bc_finish(blocking_call *bc, int status, void *value, weft_failure *f) {
+  int expected = 0;
+  /* relaxed CAS: it only elects the writer; the outcome is published by the
+   * release store of `done` below. */
+  if (!weft__cas_relaxed(&bc->finished, &expected, 1)) return 0;
+  bc->status = status;
+  bc->value = value;
+  bc->failure = f;
+  /* Release: publishes status/value/failure; pairs with the waiter's
+   * load_acquire of `done`. */
+  weft__store_release(&bc->done, 1);
+  weft__futex_wake(&bc->done, 1);
+  return 1;
+}
+
+static void bc_release(weft__blocked *b) { /* reactor shutdown, under block_lock */
+  blocking_call *bc = (blocking_call *)(void *)((char *)b - offsetof(blocking_call, link));
+  bc_finish(bc, WEFT_ESHUTDOWN, NULL, NULL);
+}
+
+static int bc_deliver(void *ctx, weft_result *r) {
+  blocking_call *bc = ctx;
+  void *value = r->failure ? NULL : r->value;
+  weft_failure *f = weft_result_take_failure(r); /* consumed: never "unhandled" */
+  if (!bc_finish(bc, f ? weft_failure_code(f) : 0, value, f)) weft_failure_unref(f);
+  bc_unref(bc);
+  return 0;
+}
+
+static void bc_dispose(void *ctx) { /* the Deferred died unfired */
+  blocking_call *bc = ctx;
+  bc_finish(bc, WEFT_ESHUTDOWN, NULL, NULL);
+  bc_unref(bc);
+}
+
+static void bc_run(weft__task *t) { /* on the reactor thread */
+  blocking_call *bc = (blocking_call *)(void *)((char *)t - offsetof(blocking_call, node));
+  if (weft__reactor_stopping(bc->r) || weft__load_relaxed(&bc->finished)) {
+    bc_finish(bc, WEFT_ESHUTDOWN, NULL, NULL);
+    bc_unref(bc);
+    return;
+  }
+  /* maybeDeferred(fn): succeed(NULL) with fn as its first callback */
+  weft_deferred *d;
+  int rc = weft_succeed(&d, NULL);
+  if (rc == 0) rc = weft_deferred_add_callback(d, bc->fn, bc->arg);
+  if (rc == 0) rc = weft__deferred_add_both_owned(d, bc_deliver, bc, bc_dispose);
+  if (rc != 0) {
+    weft_failure *f = weft_failure_new(rc, NULL);
+    if (!bc_finish(bc, rc, NULL, f)) weft_failure_unref(f);
+    bc_unref(bc);
+  }
+  weft_deferred_unref(d);
+}
+
+WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn, void *arg,
+                                            void **value, weft_failure **failure) {
+  if (value) *value = NULL;
+  if (failure) *failure = NULL;
+  if (r == NULL || fn == NULL) return WEFT_EINVAL;
+  if (weft__reactor_stopping(r)) return WEFT_ESHUTDOWN;
+  if (weft_reactor_is_in_io_thread(r)) return WEFT_EDEADLK;
+  blocking_call *bc = weft__malloc(sizeof *bc);
+  if (bc == NULL) return WEFT_ENOMEM;
+  atomic_init(&bc->refs, 2);
+  atomic_init(&bc->finished, 0);
+  atomic_init(&bc->done, 0);
+  bc->status = 0;
+  bc->value = NULL;
+  bc->failure = NULL;
+  bc->r = r;
+  bc->fn = fn;
+  bc->arg = arg;
+  bc->link.release = bc_release;
+  bc->node.run = bc_run;
+  bc->node.cancel = NULL;
+  int rc = weft__reactor_block(r, &bc->link);
+  if (rc != 0) {
+    weft__free(bc);
+    return rc;
+  }
+  weft__reactor_push(r, &bc->node);
+  /* Acquire: pairs with bc_finish's release store of `done`. */
+  while (weft__load_acquire(&bc->done) == 0) weft__futex_wait(&bc->done, 0);
+  weft__reactor_unblock(r, &bc->link); /* after this, release() cannot touch bc */
+  rc = bc->status;
+  if (value) *value = bc->value;
+  if (failure) *failure = bc->failure;
+  else weft_failure_unref(bc->failure);
+  bc_unref(bc);
+  return rc;
+}
