@@ -1,0 +1,258 @@
+/*
+ * models/ring.pml — the per-worker run ring of lib/ring.h (docs/design.md E3;
+ * Go's runq as in Tokio's queue.rs): the owner's push (capacity measured from
+ * head.steal), pop (CAS on head.real), take_half on a full ring (spill to the
+ * inject queue), and thieves' steal_into: claim by advancing head.real while
+ * head.steal stays behind (the steal marker), copy the slots, then CAS
+ * head.steal = head.real. One Promela step per atomic access of the C code.
+ *
+ * head is one 64-bit word {steal:32 | real:32}: here two bytes read and
+ * CASed together in one atomic step. Indices wrap modulo 256 (bytes) as the
+ * C u32 indices wrap modulo 2^32; CAP divides both.
+ *
+ * Properties: exactly once — each task is run (or spilled to the inject
+ * queue) once: run() asserts it was not taken before; at the end (every
+ * process finished) every task was taken. No deadlock: pan's invalid end
+ * states (every loop here is lock-free, so none must exist).
+ *
+ * Mutants (pan must report an error):
+ *   -DMUTANT_CAP_FROM_REAL  owner push measures capacity from head.real, so it
+ *                           overwrites slots a thief is still copying
+ *   -DMUTANT_NO_STEAL_MARK  a thief claims with steal = real = real + n (no
+ *                           claim-in-progress marker)
+ */
+#ifndef CAP
+#define CAP 2
+#endif
+#ifndef T
+#define T 4        /* tasks the owner pushes */
+#endif
+#ifndef THIEVES
+#define THIEVES 2
+#endif
+#ifndef TRIES
+#define TRIES 2    /* steal attempts per thief */
+#endif
+#define MASK (CAP - 1)
+#define HALF (CAP / 2)
+#define NOTASK 255
+
+byte h_steal, h_real;   /* head */
+byte rtail;             /* tail, written by the owner only */
+byte slot[CAP];
+byte taken[T];
+
+inline take(x) {
+  atomic { assert(x != NOTASK && taken[x] == 0); taken[x] = 1 }
+}
+
+proctype owner() {
+  byte i, s, r, tl, x, k, pops;
+  bool ok;
+  do
+  :: i < T ->
+     /* weft__ring_push */
+     atomic { s = h_steal; r = h_real };            /* load_acquire(head) */
+     tl = rtail;
+#ifdef MUTANT_CAP_FROM_REAL
+     if
+     :: ((tl - r + 256) % 256) >= CAP -> ok = 0
+#else
+     if
+     :: ((tl - s + 256) % 256) >= CAP -> ok = 0
+#endif
+     :: else ->
+        slot[tl % CAP] = i;                          /* store_relaxed(slot) */
+        rtail = (tl + 1) % 256;                      /* store_release(tail) */
+        ok = 1
+     fi;
+     if
+     :: !ok ->
+        /* weft__ring_take_half: spill half + i to the inject queue */
+#ifndef TAKE_HALF_USES_PUSH_HEAD
+        atomic { s = h_steal; r = h_real };          /* reloads head (lib/ring.h today) */
+#endif
+        if
+        :: s != r -> take(i)                         /* steal in progress: inject i alone */
+        :: else ->
+           atomic {                                  /* CAS(head, {r,r} -> {r+h, r+h}) */
+             if
+             :: h_steal == s && h_real == r ->
+                h_steal = (r + HALF) % 256; h_real = (r + HALF) % 256; ok = 1
+             :: else -> ok = 0
+             fi
+           };
+           if
+           :: ok ->
+              k = 0;
+              do
+              :: k < HALF -> x = slot[(r + k) % CAP]; take(x); k++
+              :: else -> break
+              od;
+              take(i)
+           :: else -> take(i)                        /* CAS failed: inject i alone */
+           fi
+        fi
+     :: else -> skip
+     fi;
+     i++;
+     /* the owner runs a task between pushes, or not */
+     if
+     :: pops < 1 -> goto pop_one
+     :: true -> skip
+     fi
+  :: else -> goto drain
+  od;
+pop_one:
+  pops++;
+  /* weft__ring_pop once */
+  atomic { s = h_steal; r = h_real };
+  do
+  :: r == rtail -> break
+  :: else ->
+     atomic {
+       if
+       :: h_steal == s && h_real == r ->
+          if
+          :: s == r -> h_steal = (r + 1) % 256; h_real = (r + 1) % 256
+          :: else -> h_real = (r + 1) % 256
+          fi;
+          ok = 1
+       :: else -> s = h_steal; r = h_real; ok = 0
+       fi
+     };
+     if
+     :: ok -> x = slot[r % CAP]; take(x); break
+     :: else -> skip
+     fi
+  od;
+  if
+  :: i < T -> goto next_push
+  :: else -> goto drain
+  fi;
+next_push:
+  do
+  :: i < T ->
+     atomic { s = h_steal; r = h_real };
+     tl = rtail;
+#ifdef MUTANT_CAP_FROM_REAL
+     if
+     :: ((tl - r + 256) % 256) >= CAP -> take(i)     /* full: (spill simplified) */
+#else
+     if
+     :: ((tl - s + 256) % 256) >= CAP -> take(i)     /* full: (spill simplified) */
+#endif
+     :: else -> slot[tl % CAP] = i; rtail = (tl + 1) % 256
+     fi;
+     i++
+  :: else -> break
+  od;
+drain:
+  /* pop until empty */
+  atomic { s = h_steal; r = h_real };
+  do
+  :: r == rtail -> break
+  :: else ->
+     atomic {
+       if
+       :: h_steal == s && h_real == r ->
+          if
+          :: s == r -> h_steal = (r + 1) % 256; h_real = (r + 1) % 256
+          :: else -> h_real = (r + 1) % 256
+          fi;
+          ok = 1
+       :: else -> s = h_steal; r = h_real; ok = 0
+       fi
+     };
+     if
+     :: ok -> x = slot[r % CAP]; take(x); atomic { s = h_steal; r = h_real }
+     :: else -> skip
+     fi
+  od
+}
+
+proctype thief() {
+  byte tries, s, r, tl, n, k, x, r2;
+  byte copy[CAP];
+  bool ok;
+  do
+  :: tries < TRIES ->
+     tries++;
+     /* weft__ring_steal_into: the claim */
+     atomic { s = h_steal; r = h_real };             /* load_acquire(src->head) */
+     do
+     :: s != r -> n = 0; break                       /* another thief is copying */
+     :: else ->
+        tl = rtail;                                  /* load_acquire(src->tail) */
+        n = (tl - r + 256) % 256;
+        if
+        :: n == 0 || n > CAP -> n = 0; break
+        :: else -> n = n - n / 2
+        fi;
+        atomic {                                     /* CAS(head, {s,r} -> {s, r+n}) acq_rel */
+          if
+          :: h_steal == s && h_real == r ->
+#ifdef MUTANT_NO_STEAL_MARK
+             h_steal = (r + n) % 256;
+#endif
+             h_real = (r + n) % 256; ok = 1
+          :: else -> s = h_steal; r = h_real; ok = 0
+          fi
+        };
+        if
+        :: ok -> break
+        :: else -> skip
+        fi
+     od;
+     if
+     :: n > 0 ->
+        k = 0;                                       /* copy the claimed slots */
+        do
+        :: k < n -> copy[k] = slot[(r + k) % CAP]; k++
+        :: else -> break
+        od;
+        /* steal = real: CAS loop, the owner may have popped meanwhile */
+#ifndef MUTANT_NO_STEAL_MARK
+        atomic { s = s; r2 = (r + n) % 256 };        /* h = next */
+        do
+        :: atomic {
+             if
+             :: h_steal == s && h_real == r2 -> h_steal = r2; ok = 1
+             :: else -> s = h_steal; r2 = h_real; ok = 0
+             fi
+           };
+           if
+           :: ok -> break
+           :: else -> skip
+           fi
+        od;
+#endif
+        k = 0;                                       /* run them (dst ring is private here) */
+        do
+        :: k < n -> take(copy[k]); copy[k] = 0; k++
+        :: else -> break
+        od
+     :: else -> skip
+     fi;
+     n = 0; s = 0; r = 0; r2 = 0; tl = 0
+  :: else -> break
+  od
+}
+
+init {
+  byte i;
+  atomic {
+    run owner();
+    i = 0;
+    do
+    :: i < THIEVES -> run thief(); i++
+    :: else -> break
+    od
+  };
+  _nr_pr == 1;           /* every other process finished */
+  i = 0;
+  do
+  :: i < T -> assert(taken[i] == 1); i++
+  :: else -> break
+  od
+}

@@ -1,0 +1,39 @@
+# Bounded spin checks of the Promela models in models/ (docs/reliability.md).
+# Each test generates and runs a verifier in its own temporary directory
+# (models/run.sh), so they run in parallel. Mutants must be rejected: a
+# mutant test passes only when spin finds the bug it plants.
+find_program(WEFT_SPIN spin)
+find_program(WEFT_BASH bash)
+if(NOT WEFT_SPIN OR NOT WEFT_BASH)
+  message(STATUS "spin not found: model checks are not registered")
+  return()
+endif()
+
+set(_weft_models ${PROJECT_SOURCE_DIR}/models)
+function(weft_model_check name model)
+  add_test(NAME ${name} COMMAND ${WEFT_BASH} ${_weft_models}/run.sh
+                                ${_weft_models}/${model} ${ARGN})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS model)
+endfunction()
+function(weft_model_mutant name model)
+  add_test(NAME ${name} COMMAND ${WEFT_BASH} ${_weft_models}/run.sh --expect-error
+                                ${_weft_models}/${model} ${ARGN})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS "model;mutant")
+endfunction()
+
+# Properties: exactly-once (assertions), no lost wake-up and no deadlock
+# (invalid end states). Sizes are chosen to keep the whole set under 2 minutes.
+weft_model_check(model_park park.pml -DW=2 -DS=2 -DT=2 -DSPAWN_MAY_FAIL)
+weft_model_check(model_park_w3 park.pml -DW=3 -DS=2 -DT=2 -DSPAWN_MAY_FAIL)
+weft_model_check(model_inject inject.pml -DW=2 -DS=2 -DT=2 -DSPAWN_MAY_FAIL)
+weft_model_check(model_ring ring.pml -DCAP=2 -DT=4 -DTHIEVES=2)
+weft_model_check(model_ring_tokio_take_half ring.pml -DCAP=2 -DT=4 -DTHIEVES=2 -DTAKE_HALF_USES_PUSH_HEAD)
+
+weft_model_mutant(model_mutant_park_no_recheck park.pml -DT=2 -DMUTANT_NO_RECHECK)
+weft_model_mutant(model_mutant_park_notify_before_push park.pml -DT=2 -DMUTANT_NOTIFY_BEFORE_PUSH)
+weft_model_mutant(model_mutant_park_no_spawn park.pml -DT=2 -DMUTANT_NO_SPAWN)
+weft_model_mutant(model_mutant_inject_notify_before_link inject.pml -DT=2 -DMUTANT_NOTIFY_BEFORE_LINK)
+weft_model_mutant(model_mutant_inject_no_put_back inject.pml -DT=2 -DMUTANT_NO_PUT_BACK)
+weft_model_mutant(model_mutant_inject_no_recheck inject.pml -DT=2 -DMUTANT_NO_RECHECK)
+weft_model_mutant(model_mutant_ring_cap_from_real ring.pml -DTAKE_HALF_USES_PUSH_HEAD -DMUTANT_CAP_FROM_REAL)
+weft_model_mutant(model_mutant_ring_no_steal_mark ring.pml -DTAKE_HALF_USES_PUSH_HEAD -DMUTANT_NO_STEAL_MARK)
