@@ -54,16 +54,34 @@ static weft_work *work_of_task(weft__task *t) {
 
 /* ------------------------------------------------------------- producers */
 
+/* A producer still reads r after its node became visible (the wake check),
+ * when the reactor may already have run the node, stopped and be inside
+ * destroy. `pushers` counts producers in here; destroy waits for zero. */
 void weft__reactor_push(weft_reactor *r, weft__task *node) {
-  if (!weft__mpsc_push(&r->queue, node)) return; /* not first of a burst */
-  /* seq_cst fence: orders our push (the tail exchange) before the read of
-   * `sleeping`; pairs with the fence in loop_once/attach after the loop sets
-   * sleeping = 1 (Dekker, see the file comment). */
-  weft__fence_seq_cst();
-  if (weft__load_relaxed(&r->sleeping)) {
-    weft__fetch_add_relaxed(&r->wakeups, 1);
-    wake_write(r);
+  /* Relaxed: the push's release exchange publishes this increment together
+   * with the node, so whoever consumed the node sees pushers > 0. */
+  weft__fetch_add_relaxed(&r->pushers, 1);
+  if (weft__mpsc_push(&r->queue, node)) { /* first of a burst: maybe wake */
+    /* seq_cst fence: orders our push (the tail exchange) before the read of
+     * `sleeping`; pairs with the fence in loop_once/attach after the loop
+     * sets sleeping = 1 (Dekker, see the file comment). */
+    weft__fence_seq_cst();
+    if (weft__load_relaxed(&r->sleeping)) {
+      weft__fetch_add_relaxed(&r->wakeups, 1);
+      wake_write(r);
+    }
   }
+  /* Release: our last access to r happens before destroy's acquire load of
+   * pushers reads zero (quiesce_pushers). */
+  weft__fetch_sub_acq_rel(&r->pushers, 1);
+}
+
+/* Wait until no producer is inside weft__reactor_push. Destroy has drained
+ * every node, and each producer incremented before pushing, so one still
+ * inside is past its push, finishing its wake check. */
+static void quiesce_pushers(weft_reactor *r) {
+  /* Acquire: pairs with the producers' release decrement. */
+  while (weft__load_acquire(&r->pushers) != 0) weft__cpu_relax();
 }
 
 typedef struct plain_call {
@@ -299,6 +317,7 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
     weft__store_relaxed(&r->state, R_STOPPED);
   }
   drain_all(r); /* nothing accepted is dropped: late calls run here */
+  quiesce_pushers(r);
   weft__reactor_release_blocked(r);
   weft__timers_free(r);
   weft__io_free(r);

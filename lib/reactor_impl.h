@@ -51,6 +51,7 @@ struct weft_reactor {
   WEFT_CACHE_ALIGNED atomic_int sleeping; /* 1: the loop may block in epoll_wait */
   atomic_int state;                     /* enum reactor_state */
   atomic_int stop_requested;
+  atomic_int pushers;                   /* producers inside weft__reactor_push */
   _Atomic uint64_t wakeups;             /* eventfd writes by producers */
   /* --- written by the reactor thread, read by anyone (relaxed counters) */
   WEFT_CACHE_ALIGNED _Atomic uint64_t completions;
