@@ -1,0 +1,173 @@
+/*
+ * lib/ring.h: owner push/pop FIFO, full ring, take_half (overflow chain),
+ * steal half, and exactly-once delivery with one owner racing many thieves.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ring.h"
+
+typedef struct item {
+  weft__task task;
+  int id;
+} item;
+
+static weft__ring *new_ring(void) {
+  weft__ring *r = aligned_alloc(64, sizeof *r);
+  weft__ring_init(r);
+  return r;
+}
+
+static void push_pop_fifo(void **state) {
+  (void)state;
+  weft__ring *r = new_ring();
+  item it[10];
+  assert_true(weft__ring_empty(r));
+  assert_null(weft__ring_pop(r));
+  for (int i = 0; i < 10; i++) {
+    it[i].id = i;
+    assert_true(weft__ring_push(r, &it[i].task));
+  }
+  assert_int_equal(weft__ring_len(r), 10);
+  for (int i = 0; i < 10; i++) assert_ptr_equal(weft__ring_pop(r), &it[i].task);
+  assert_null(weft__ring_pop(r));
+  free(r);
+}
+
+static void full_then_take_half(void **state) {
+  (void)state;
+  weft__ring *r = new_ring();
+  static item it[WEFT__RING_CAP + 1];
+  for (unsigned i = 0; i < WEFT__RING_CAP; i++) {
+    it[i].id = (int)i;
+    assert_true(weft__ring_push(r, &it[i].task));
+  }
+  assert_false(weft__ring_push(r, &it[WEFT__RING_CAP].task)); /* full */
+  weft__task *first, *last;
+  assert_true(weft__ring_take_half(r, &it[WEFT__RING_CAP].task, &first, &last));
+  assert_ptr_equal(last, &it[WEFT__RING_CAP].task);
+  /* The chain holds the older half in order, then the new task. */
+  weft__task *t = first;
+  for (unsigned i = 0; i < WEFT__RING_CAP / 2; i++) {
+    assert_ptr_equal(t, &it[i].task);
+    t = weft__load_relaxed(&t->next);
+  }
+  assert_ptr_equal(t, last);
+  assert_int_equal(weft__ring_len(r), WEFT__RING_CAP / 2);
+  for (unsigned i = WEFT__RING_CAP / 2; i < WEFT__RING_CAP; i++)
+    assert_ptr_equal(weft__ring_pop(r), &it[i].task);
+  assert_null(weft__ring_pop(r));
+  free(r);
+}
+
+static void steal_half(void **state) {
+  (void)state;
+  weft__ring *a = new_ring(), *b = new_ring();
+  item it[9];
+  for (int i = 0; i < 9; i++) {
+    it[i].id = i;
+    assert_true(weft__ring_push(a, &it[i].task));
+  }
+  uint32_t n;
+  weft__task *t = weft__ring_steal_into(a, b, &n);
+  assert_int_equal(n, 5); /* n - n/2 */
+  assert_ptr_equal(t, &it[4].task); /* the last stolen runs now */
+  assert_int_equal(weft__ring_len(b), 4);
+  for (int i = 0; i < 4; i++) assert_ptr_equal(weft__ring_pop(b), &it[i].task);
+  for (int i = 5; i < 9; i++) assert_ptr_equal(weft__ring_pop(a), &it[i].task);
+  assert_null(weft__ring_steal_into(a, b, &n)); /* empty victim */
+  assert_int_equal(n, 0);
+  /* Wrap-around: indices keep growing past the capacity. */
+  for (int round = 0; round < 100; round++) {
+    for (int i = 0; i < 7; i++) assert_true(weft__ring_push(a, &it[i].task));
+    t = weft__ring_steal_into(a, b, &n);
+    assert_int_equal(n, 4);
+    assert_ptr_equal(t, &it[3].task);
+    for (int i = 0; i < 3; i++) assert_ptr_equal(weft__ring_pop(b), &it[i].task);
+    for (int i = 4; i < 7; i++) assert_ptr_equal(weft__ring_pop(a), &it[i].task);
+  }
+  free(a);
+  free(b);
+}
+
+/* One owner pushing and popping, THIEVES stealing; every item taken once. */
+#define THIEVES 3
+static long g_items_n;
+static item *g_items;
+static _Atomic int *g_seen;
+static weft__ring *g_victim;
+static _Atomic int g_owner_done;
+
+static void take(weft__task *t) {
+  item *x = (item *)t;
+  atomic_fetch_add(&g_seen[x->id], 1);
+}
+
+static void *thief(void *arg) {
+  (void)arg;
+  weft__ring *mine = new_ring();
+  for (;;) {
+    int done = atomic_load(&g_owner_done);
+    uint32_t n;
+    weft__task *t = weft__ring_steal_into(g_victim, mine, &n);
+    if (t) {
+      take(t);
+      while ((t = weft__ring_pop(mine)) != NULL) take(t);
+    } else if (done && weft__ring_empty(g_victim)) {
+      break;
+    }
+  }
+  free(mine);
+  return NULL;
+}
+
+static void race_owner_thieves(void **state) {
+  (void)state;
+  const char *cfg = getenv("WEFT_TEST_CONFIG");
+  g_items_n = cfg && *cfg ? 200000 : 2000000;
+  g_items = calloc((size_t)g_items_n, sizeof *g_items);
+  g_seen = calloc((size_t)g_items_n, sizeof *g_seen);
+  g_victim = new_ring();
+  pthread_t th[THIEVES];
+  for (int i = 0; i < THIEVES; i++) pthread_create(&th[i], NULL, thief, NULL);
+  for (long i = 0; i < g_items_n; i++) {
+    g_items[i].id = (int)i;
+    if (!weft__ring_push(g_victim, &g_items[i].task)) {
+      weft__task *t;
+      /* full: the owner drains a few itself */
+      for (int k = 0; k < 64 && (t = weft__ring_pop(g_victim)) != NULL; k++) take(t);
+      i--;
+      continue;
+    }
+    if (i % 3 == 0) {
+      weft__task *t = weft__ring_pop(g_victim);
+      if (t) take(t);
+    }
+  }
+  atomic_store(&g_owner_done, 1);
+  weft__task *t;
+  while ((t = weft__ring_pop(g_victim)) != NULL) take(t);
+  for (int i = 0; i < THIEVES; i++) pthread_join(th[i], NULL);
+  for (long i = 0; i < g_items_n; i++) {
+    if (atomic_load(&g_seen[i]) != 1) fail_msg("item %ld taken %d times", i, atomic_load(&g_seen[i]));
+  }
+  free(g_items);
+  free((void *)g_seen);
+  free(g_victim);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(push_pop_fifo),
+      cmocka_unit_test(full_then_take_half),
+      cmocka_unit_test(steal_half),
+      cmocka_unit_test(race_owner_thieves),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
