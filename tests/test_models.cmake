@@ -37,3 +37,7 @@ weft_model_mutant(model_mutant_inject_no_put_back inject.pml -DT=2 -DMUTANT_NO_P
 weft_model_mutant(model_mutant_inject_no_recheck inject.pml -DT=2 -DMUTANT_NO_RECHECK)
 weft_model_mutant(model_mutant_ring_cap_from_real ring.pml -DTAKE_HALF_USES_PUSH_HEAD -DMUTANT_CAP_FROM_REAL)
 weft_model_mutant(model_mutant_ring_no_steal_mark ring.pml -DTAKE_HALF_USES_PUSH_HEAD -DMUTANT_NO_STEAL_MARK)
+
+weft_model_check(model_coordinator coordinator.pml -DP=3)
+weft_model_mutant(model_mutant_coordinator_decrement_before_run coordinator.pml -DMUTANT_DECREMENT_BEFORE_RUN)
+weft_model_mutant(model_mutant_coordinator_give_up coordinator.pml -DMUTANT_GIVE_UP_ON_WOULDBLOCK)
