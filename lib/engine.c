@@ -54,11 +54,12 @@ bool weft__engine_work_visible(weft__engine *e) {
 }
 
 static int submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
-  if (!weft__ring_push(&w->ring, t)) {
+  uint64_t seen = 0;
+  if (!weft__ring_push_seen(&w->ring, t, &seen)) {
     /* E3: a full ring moves half of itself plus t to the inject queue. */
     weft__task *first, *last;
     uint32_t n = WEFT__RING_CAP / 2 + 1;
-    if (!weft__ring_take_half(&w->ring, t, &first, &last)) {
+    if (!weft__ring_take_half(&w->ring, seen, t, &first, &last)) {
       first = last = t;
       n = 1;
     }

@@ -64,15 +64,19 @@ static inline uint32_t weft__ring_len(weft__ring *r) {
 static inline bool weft__ring_empty(weft__ring *r) { return weft__ring_len(r) == 0; }
 
 /*
- * Owner push. Returns false if the ring is full (the caller then spills with
- * push_overflow). E3 "owner push: slot store relaxed, store_release(tail)".
+ * Owner push. Returns false if the ring is full; *seen then holds the head
+ * value that showed it full, for take_half. E3 "owner push: slot store
+ * relaxed, store_release(tail)".
  */
-static inline bool weft__ring_push(weft__ring *r, weft__task *t) {
+static inline bool weft__ring_push_seen(weft__ring *r, weft__task *t, uint64_t *seen) {
   /* Acquire: pairs with a thief's release CAS that sets steal = real, so the
    * thief's reads of the slots it copied happen before we overwrite them. */
   uint64_t h = weft__load_acquire(&r->head);
   uint32_t tail = weft__load_relaxed(&r->tail);
-  if (tail - weft__ring_steal(h) >= WEFT__RING_CAP) return false;
+  if (tail - weft__ring_steal(h) >= WEFT__RING_CAP) {
+    *seen = h;
+    return false;
+  }
   weft__store_relaxed(&r->slot[tail & WEFT__RING_MASK], t);
   /* Release: publishes the slot (and the task's fields) to pop/steal, which
    * load tail with acquire. */
@@ -80,24 +84,30 @@ static inline bool weft__ring_push(weft__ring *r, weft__task *t) {
   return true;
 }
 
+static inline bool weft__ring_push(weft__ring *r, weft__task *t) {
+  uint64_t seen = 0;
+  return weft__ring_push_seen(r, t, &seen);
+}
+
 /*
- * Owner, on a full ring: claim the older half (when no steal is in progress)
- * and link it, followed by t, into a chain first..last for the inject queue.
- * Returns false if a steal is in progress (the caller then injects t alone:
- * the thief is about to make room).
+ * Owner, after push_seen found the ring full with head == seen: claim the
+ * older half and link it, followed by t, into a chain first..last for the
+ * inject queue (Go's runqputslow). The claim is a CAS from `seen` itself,
+ * never from a reloaded head: a steal that completed since the push would
+ * make a reloaded {steal == real} describe a ring that is no longer full,
+ * and the claim would spill slots a thief already took (models/ring.pml).
+ * Returns false if a steal was in progress or head moved since (the caller
+ * then injects t alone: no task is lost, only FIFO order is bent).
  */
-static inline bool weft__ring_take_half(weft__ring *r, weft__task *t, weft__task **first,
-                                        weft__task **last) {
+static inline bool weft__ring_take_half(weft__ring *r, uint64_t seen, weft__task *t,
+                                        weft__task **first, weft__task **last) {
   const uint32_t half = WEFT__RING_CAP / 2;
-  /* Acquire: as in push. */
-  uint64_t h = weft__load_acquire(&r->head);
-  uint32_t real = weft__ring_real(h);
-  if (weft__ring_steal(h) != real) return false;
+  uint32_t real = weft__ring_real(seen);
+  if (weft__ring_steal(seen) != real) return false;
   uint64_t next = weft__ring_pack(real + half, real + half);
   /* acq_rel CAS: acquire pairs with thieves' release CAS (their copies are
-   * done); release orders nothing new but keeps the claim symmetric with pop.
-   * Failure means a thief or nobody else changed head: report "in progress". */
-  if (!weft__cas_acq_rel(&r->head, &h, next)) return false;
+   * done); it fails if any thief or pop changed head since `seen`. */
+  if (!weft__cas_acq_rel(&r->head, &seen, next)) return false;
   weft__task *prev = NULL;
   for (uint32_t i = 0; i < half; i++) {
     weft__task *x = weft__load_relaxed(&r->slot[(real + i) & WEFT__RING_MASK]);

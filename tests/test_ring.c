@@ -48,9 +48,10 @@ static void full_then_take_half(void **state) {
     it[i].id = (int)i;
     assert_true(weft__ring_push(r, &it[i].task));
   }
-  assert_false(weft__ring_push(r, &it[WEFT__RING_CAP].task)); /* full */
+  uint64_t seen = 0;
+  assert_false(weft__ring_push_seen(r, &it[WEFT__RING_CAP].task, &seen)); /* full */
   weft__task *first, *last;
-  assert_true(weft__ring_take_half(r, &it[WEFT__RING_CAP].task, &first, &last));
+  assert_true(weft__ring_take_half(r, seen, &it[WEFT__RING_CAP].task, &first, &last));
   assert_ptr_equal(last, &it[WEFT__RING_CAP].task);
   /* The chain holds the older half in order, then the new task. */
   weft__task *t = first;
@@ -138,11 +139,19 @@ static void race_owner_thieves(void **state) {
   for (int i = 0; i < THIEVES; i++) pthread_create(&th[i], NULL, thief, NULL);
   for (long i = 0; i < g_items_n; i++) {
     g_items[i].id = (int)i;
-    if (!weft__ring_push(g_victim, &g_items[i].task)) {
-      weft__task *t;
-      /* full: the owner drains a few itself */
-      for (int k = 0; k < 64 && (t = weft__ring_pop(g_victim)) != NULL; k++) take(t);
-      i--;
+    uint64_t seen = 0;
+    if (!weft__ring_push_seen(g_victim, &g_items[i].task, &seen)) {
+      /* full: spill half + the new item, as the engine does (the chain
+       * stands for the inject queue), or the new item alone */
+      weft__task *first, *last;
+      if (weft__ring_take_half(g_victim, seen, &g_items[i].task, &first, &last)) {
+        for (weft__task *t = first;; t = weft__load_relaxed(&t->next)) {
+          take(t);
+          if (t == last) break;
+        }
+      } else {
+        take(&g_items[i].task);
+      }
       continue;
     }
     if (i % 3 == 0) {
