@@ -1,0 +1,27 @@
+/* How-to: running code in a pool thread. */
+#include <stdio.h>
+#include <weft/weft.h>
+
+static weft_reactor *reactor;
+static const char *said;
+
+static void on_reactor(void *arg) {
+  said = arg;
+  weft_reactor_stop(reactor);
+}
+
+/* Something that would block the event loop: run it in a thread. */
+static void a_silly_blocking_method(void *arg) {
+  volatile unsigned long spin = 0;
+  for (unsigned long i = 0; i < 10000000ul; i++) spin += i; /* "work" */
+  weft_reactor_call_from_thread(reactor, on_reactor, arg);
+}
+
+int main(void) {
+  if (weft_reactor_create(&reactor) != 0) return 1;
+  weft_reactor_call_in_thread(reactor, a_silly_blocking_method, "the work is done");
+  weft_reactor_run(reactor);
+  weft_reactor_destroy(reactor);
+  printf("%s\n", said ? said : "(nothing)");
+  return said ? 0 : 1;
+}
