@@ -372,12 +372,24 @@ WEFT_API int weft_reactor_drain(weft_reactor *r) {
   if (r == NULL) return WEFT_EINVAL;
   if (!weft_reactor_is_in_io_thread(r)) return WEFT_ESTATE;
   wake_read(r); /* reset first: a push after this read writes again */
-  int n = drain_snapshot(r);
+  /* Awake while we drain: pushes meanwhile need no eventfd write. */
+  weft__store_relaxed(&r->sleeping, 0);
+  int n = 0, k, rounds = 0;
+  do { /* bounded, so the host loop's other watchers are not starved */
+    k = drain_snapshot(r);
+    n += k;
+  } while (k > 0 && ++rounds < 64 && busy_wait_for_work(r));
   weft__timers_run_due(r);
-  /* Nodes pushed behind our snapshot (or hidden by a producer mid-push)
-   * had no eventfd write of their own: wake ourselves so the host loop
-   * calls drain again. */
-  if (!weft__mpsc_empty(&r->queue)) wake_write(r);
+  weft__store_relaxed(&r->sleeping, 1);
+  /* seq_cst fence: as in loop_once, orders sleeping = 1 before the check;
+   * pairs with the producers' fence. A node left behind (pushed after our
+   * snapshot, or hidden by a producer mid-push) gets a wake-up from us, so
+   * the host loop calls drain again. */
+  weft__fence_seq_cst();
+  if (!weft__mpsc_empty(&r->queue)) {
+    weft__fetch_add_relaxed(&r->wakeups, 1);
+    wake_write(r);
+  }
   return n;
 }
 
