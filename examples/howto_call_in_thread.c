@@ -12,8 +12,9 @@ static void on_reactor(void *arg) {
 
 /* Something that would block the event loop: run it in a thread. */
 static void a_silly_blocking_method(void *arg) {
-  volatile unsigned long spin = 0;
-  for (unsigned long i = 0; i < 10000000ul; i++) spin += i; /* "work" */
+  unsigned long x = 1;
+  for (unsigned long i = 0; i < 10000000ul; i++) x = x * 6364136223846793005ul + i; /* "work" */
+  if (x == 0) arg = "unlikely"; /* keep the loop */
   weft_reactor_call_from_thread(reactor, on_reactor, arg);
 }
 
