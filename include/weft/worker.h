@@ -33,8 +33,11 @@ typedef struct weft_worker weft_worker;
 /*
  * Write your own worker: embed a weft_worker as the first member of your
  * struct, fill an ops table and call weft_worker_init(). weft enforces the
- * AlreadyQuit contract around the ops: do_work is never called after
- * quit has returned, quit is called at most once.
+ * AlreadyQuit contract around the ops: a do() either is admitted before
+ * quit() (its do_work runs) or gets WEFT_EQUIT; ops->quit is called exactly
+ * once, when no admitted do() is still in flight — possibly after
+ * weft_worker_quit() returned, on the thread of the last such do() — so
+ * do_work is never called after ops->quit started (docs/worker-layer.md).
  */
 typedef struct weft_worker_ops {
   /* Perform fn(arg) some time, on some thread. 0 or a negative code. */
