@@ -123,6 +123,7 @@ int weft__deferred_create_extra(weft_deferred **out, size_t extra) {
   d->refs = 1;
   d->entries = d->inline_entries;
   d->cap = INLINE_ENTRIES;
+  weft__object_created(); /* weft_replace_allocator must see live Deferreds */
   *out = d;
   return WEFT_OK;
 }
@@ -161,6 +162,7 @@ static void destroy(weft_deferred *d) {
   result_clear_chained(&d->result);
   if (d->entries != d->inline_entries) weft__free(d->entries);
   weft__free(d);
+  weft__object_destroyed();
 }
 
 WEFT_API void weft_deferred_unref(weft_deferred *d) {

@@ -43,6 +43,7 @@ WEFT_API weft_failure *weft_failure_new_data(int code, const char *message, void
   f->message = text;
   f->data = data;
   f->free_data = free_data;
+  weft__object_created(); /* weft_replace_allocator must see live failures */
   return f;
 }
 
@@ -63,6 +64,7 @@ WEFT_API void weft_failure_unref(weft_failure *f) {
   if (weft__fetch_sub_acq_rel(&f->refs, 1) != 1) return;
   if (f->free_data) f->free_data(f->data);
   weft__free(f);
+  weft__object_destroyed();
 }
 
 WEFT_API int weft_failure_code(const weft_failure *f) { return f ? f->code : WEFT_EINVAL; }

@@ -3,6 +3,7 @@
  * coalesced wake-ups, calls from the reactor thread itself), timers, file
  * readers/writers, system event triggers, lifecycle and bad input.
  */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -424,7 +425,7 @@ static void bad_input(void **state) {
   assert_int_equal(weft_reactor_stop(r), WEFT_ESTATE); /* not running */
   assert_int_equal(weft_reactor_drain(r), WEFT_ESTATE); /* not attached here */
   assert_int_equal(weft_reactor_detach(r), WEFT_ESTATE);
-  assert_int_equal(weft_reactor_call_later(r, 0.0 / 0.0, count_call, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_call_later(r, (double)NAN, count_call, NULL, NULL), WEFT_EINVAL);
   assert_int_equal(weft_reactor_fire_system_event(r, 9), WEFT_EINVAL);
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
