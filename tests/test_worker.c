@@ -190,6 +190,89 @@ static void do_races_quit(void **state) {
   }
 }
 
+/* ------------------------------------------ out of memory never crashes */
+
+static _Atomic long g_alloc_budget; /* allocations left before failing; <0: unlimited */
+static void *fail_malloc(size_t n) {
+  if (weft__load_relaxed(&g_alloc_budget) >= 0 && weft__fetch_sub_relaxed(&g_alloc_budget, 1) <= 0)
+    return NULL;
+  return malloc(n);
+}
+static void *fail_calloc(size_t k, size_t n) {
+  if (weft__load_relaxed(&g_alloc_budget) >= 0 && weft__fetch_sub_relaxed(&g_alloc_budget, 1) <= 0)
+    return NULL;
+  return calloc(k, n);
+}
+
+static _Atomic long g_ran, g_cancelled;
+static void count_task(void *arg) {
+  (void)arg;
+  weft__fetch_add_relaxed(&g_ran, 1);
+}
+static void count_log(void *ctx, int err, const char *what) {
+  (void)ctx, (void)what;
+  if (err == WEFT_ECANCELED) weft__fetch_add_relaxed(&g_cancelled, 1);
+}
+static weft_worker *no_worker(void *ctx) {
+  (void)ctx;
+  return NULL;
+}
+
+/* Fail the k-th allocation for every k until a scenario completes: each
+ * call returns WEFT_ENOMEM or succeeds, nothing leaks (ASan), and every
+ * accepted task either runs or is reported cancelled. */
+static void out_of_memory_never_crashes(void **state) {
+  (void)state;
+  assert_int_equal(weft_replace_allocator(fail_malloc, fail_calloc, free), 0);
+  for (long k = 0; k < 64; k++) {
+    weft__store_relaxed(&g_alloc_budget, k);
+    weft__store_relaxed(&g_ran, 0);
+    long accepted = 0;
+    weft_worker *w;
+    int r = weft_coordinator_create(&w);
+    if (r == 0) {
+      for (int i = 0; i < 3; i++) {
+        int d = weft_worker_do(w, count_task, NULL);
+        assert_true(d == 0 || d == WEFT_ENOMEM);
+        accepted += d == 0;
+      }
+      assert_int_equal(weft__load_relaxed(&g_ran), accepted);
+      weft_worker_release(w);
+    } else {
+      assert_int_equal(r, WEFT_ENOMEM);
+    }
+    r = weft_lock_worker_create(&w, NULL, NULL);
+    if (r == 0) weft_worker_release(w);
+    else assert_int_equal(r, WEFT_ENOMEM);
+    r = weft_memory_worker_create(&w);
+    if (r == 0) {
+      int d = weft_worker_do(w, count_task, NULL);
+      assert_true(d == 0 || d == WEFT_ENOMEM);
+      weft_worker_release(w);
+    } else {
+      assert_int_equal(r, WEFT_ENOMEM);
+    }
+    weft_team *t;
+    weft__store_relaxed(&g_cancelled, 0);
+    r = weft_team_create(&t, NULL, no_worker, NULL, count_log, NULL);
+    if (r == 0) {
+      long team_accepted = 0;
+      for (int i = 0; i < 3; i++) {
+        int d = weft_team_do(t, count_task, NULL);
+        assert_true(d == 0 || d == WEFT_ENOMEM);
+        team_accepted += d == 0;
+      }
+      assert_int_equal(weft_team_quit(t), 0);
+      assert_int_equal(weft_team_destroy(t), 0); /* lock-free coordinator: done inline */
+      assert_int_equal(weft__load_relaxed(&g_cancelled), team_accepted);
+    } else {
+      assert_int_equal(r, WEFT_ENOMEM);
+    }
+  }
+  weft__store_relaxed(&g_alloc_budget, -1);
+  assert_int_equal(weft_replace_allocator(malloc, calloc, free), 0); /* nothing left alive */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(is_initially_unset),
@@ -201,6 +284,7 @@ int main(void) {
       cmocka_unit_test(release_quits_then_releases),
       cmocka_unit_test(quit_inside_do_is_deferred),
       cmocka_unit_test(do_races_quit),
+      cmocka_unit_test(out_of_memory_never_crashes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
