@@ -152,7 +152,12 @@ static void coalescing_one_write_per_burst(void **state) {
     assert_int_equal(st.completions, (uint64_t)(100 * burst));
   }
   assert_int_equal(weft_reactor_drain(r), 0);
+  int fd2;
+  assert_int_equal(weft_reactor_attach(r, &fd2), WEFT_ESTATE); /* once */
+  assert_int_equal(weft_reactor_run(r), WEFT_ESTATE);
+  assert_int_equal(weft_reactor_add_reader(r, 0, NULL, NULL), WEFT_EINVAL);
   assert_int_equal(weft_reactor_detach(r), 0);
+  assert_int_equal(weft_reactor_detach(r), WEFT_ESTATE);
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 

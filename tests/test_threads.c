@@ -716,6 +716,9 @@ static void round_trip_stress(void **state) {
                 st.wakeups ? (double)st.completions / (double)st.wakeups : 0.0,
                 (unsigned long long)st.drains);
   assert_true(st.wakeups <= st.completions); /* never more than one per completion */
+  /* The acceptance figure (<= 1 write per 100 completions) depends on
+   * scheduling, so it is only enforced in the explicit full-size run. */
+  if (s.total == 1000000) assert_true(st.wakeups * 100 <= st.completions);
   assert_int_equal(weft_reactor_destroy(s.r), 0);
   free(s.fired);
 }
