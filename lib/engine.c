@@ -20,8 +20,12 @@ void weft__engine_log(weft__engine *e, int err, const char *what) {
   fprintf(stderr, "weft: %s: %s\n", what, weft_strerror(err));
 }
 
+void weft__engine_set_limit(weft__engine *e, int limit) {
+  weft__store_relaxed(&e->limit_value, limit);
+}
+
 int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
-  if (!out || !cfg || !cfg->limit || cfg->capacity <= 0 || cfg->capacity > 0xfffe)
+  if (!out || !cfg || cfg->capacity <= 0 || cfg->capacity > 0xfffe)
     return WEFT_EINVAL;
   weft__engine *e = weft__calloc_aligned(sizeof *e);
   if (!e) return WEFT_ENOMEM;
@@ -53,7 +57,11 @@ bool weft__engine_work_visible(weft__engine *e) {
   return false;
 }
 
-static int submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
+int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
+  /* The worker drains its ring before it can exit, so closing cannot strand
+   * this task; the closed check keeps Twisted's "no work after stop". */
+  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+  WEFT_PROBE(submit, e, t);
   uint64_t seen = 0;
   if (!weft__ring_push_seen(&w->ring, t, &seen)) {
     /* E3: a full ring moves half of itself plus t to the inject queue. */
@@ -72,33 +80,10 @@ static int submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
   return WEFT_OK;
 }
 
-int weft__engine_submit(weft__engine *e, weft__task *t) {
-  weft__eworker *w = weft__engine_current_worker();
-  if (w && w->e == e) {
-    /* A task submitting to its own engine: the worker drains its ring before
-     * it can exit, so closing cannot strand this task. */
-    if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
-    WEFT_PROBE(submit, e, t);
-    return submit_local(e, w, t);
-  }
-  /* seq_cst add, then seq_cst load of closed: pairs with stop's seq_cst
-   * store of closed followed by its read of `pushed` (Dekker): either we see
-   * closed and back out, or stop waits for our node. */
-  weft__fetch_add_seq_cst(&e->inject.pushed, 1);
-  if (weft__load_seq_cst(&e->closed)) {
-    weft__fetch_sub_relaxed(&e->inject.pushed, 1);
-    return WEFT_EQUIT;
-  }
-  WEFT_PROBE(submit, e, t);
-  weft__inject_push_chain(&e->inject, t, t);
-  weft__engine_notify(e); /* E5.1, after the link store (E2) */
-  return WEFT_OK;
-}
-
 /* Under e->mu. The caller counted the new thread as searching in ctl. */
 int weft__engine_spawn_locked(weft__engine *e) {
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
-  if (weft__load_relaxed(&e->live) >= e->cfg.limit(e->cfg.limit_ctx)) return WEFT_EAGAIN;
+  if (weft__load_relaxed(&e->live) >= weft__engine_limit(e)) return WEFT_EAGAIN;
   uint32_t hw = weft__load_relaxed(&e->hw);
   uint32_t idx = hw;
   for (uint32_t i = 0; i < hw; i++) {
@@ -163,7 +148,7 @@ int weft__engine_grow(weft__engine *e, int n) {
     pthread_mutex_unlock(&e->mu);
     return WEFT_EQUIT;
   }
-  int room = e->cfg.limit(e->cfg.limit_ctx) - weft__load_relaxed(&e->live);
+  int room = weft__engine_limit(e) - weft__load_relaxed(&e->live);
   int k = n < room ? n : room;
   if (k <= 0) {
     pthread_mutex_unlock(&e->mu);

@@ -31,6 +31,7 @@
 
 #include "atomic.h"
 #include "inject.h"
+#include "probes.h"
 #include "ring.h"
 #include "task.h"
 #include "weft/worker.h"
@@ -44,7 +45,7 @@ typedef struct weft__engine_config {
   const char *name_prefix; /* threads are "<prefix>-<n>", n = creation counter */
   weft_thread_factory_fn factory; /* NULL: weft__thread_create_named */
   void *factory_ctx;
-  weft__limit_fn limit; /* required */
+  weft__limit_fn limit; /* NULL: the value set with weft__engine_set_limit */
   void *limit_ctx;
   weft_log_fn log; /* NULL: stderr */
   void *log_ctx;
@@ -68,7 +69,7 @@ typedef struct weft__eworker {
   _Atomic uint64_t executed, steals, stolen, parks, overflowed, local_submits;
   /* Owner-private. */
   uint32_t rng;
-  uint32_t tick;
+  uint32_t inject_countdown;
   bool searching;
   /* Control plane (under the engine mutex). */
   uint32_t index;
@@ -84,6 +85,7 @@ struct weft__engine {
   WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
   _Atomic int shrink_debt;                    /* Team._toShrink */
   _Atomic int closed;                         /* no new work; workers drain and exit */
+  _Atomic int limit_value;                    /* the limit when cfg.limit is NULL */
   _Atomic uint32_t hw;                        /* slots ever used: scan bound */
   _Atomic uint64_t spawns, spawn_failures, unparks, cancelled; /* slow paths only */
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
@@ -95,9 +97,13 @@ struct weft__engine {
 
 /* ---------------------------------------------------------------- engine.c */
 int weft__engine_create(weft__engine **out, const weft__engine_config *cfg);
-/* Accept t: it will run, or be cancelled with WEFT_ECANCELED. WEFT_EQUIT
- * once closed (t untouched). */
-int weft__engine_submit(weft__engine *e, weft__task *t);
+/* The limit, for engines created with cfg.limit NULL (any thread). */
+void weft__engine_set_limit(weft__engine *e, int limit);
+static inline int weft__engine_limit(weft__engine *e) {
+  return e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->limit_value);
+}
+/* submit from one of e's own threads: to the worker's ring. */
+int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t);
 /* Start up to n threads, bounded by the limit. Returns the number started
  * (>= 0), WEFT_EAGAIN if a creation failed and none started, WEFT_EQUIT
  * once closed. */
@@ -142,7 +148,8 @@ bool weft__engine_work_visible(weft__engine *e);
 #define WEFT__CTL_PACK(tag, top, searching) \
   (((uint64_t)(uint32_t)(tag) << 32) | ((uint64_t)((top) & 0xffffu) << 16) | ((searching) & 0xffffu))
 
-void weft__engine_notify(weft__engine *e);               /* E5.1 */
+/* E5.1 after the fence and the ctl read, when the fast path cannot decide. */
+void weft__engine_notify_slow(weft__engine *e, uint64_t s);
 void weft__engine_park(weft__engine *e, weft__eworker *w); /* E5.2 */
 void weft__engine_start_searching(weft__engine *e);      /* running → searching */
 void weft__engine_stop_searching(weft__engine *e);       /* E5.3 */
@@ -152,8 +159,49 @@ bool weft__engine_wake_one(weft__engine *e, uint32_t how);
 
 /* --------------------------------------------------------- engine_worker.c */
 void *weft__engine_worker_main(void *arg);
-/* The engine worker running on this thread, or NULL. */
-weft__eworker *weft__engine_current_worker(void);
+/* The engine worker running on this thread (initial-exec TLS: one load). */
+extern _Thread_local weft__eworker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+static inline weft__eworker *weft__engine_current_worker(void) { return weft__tls_worker; }
+
+/* ------------------------------------------------------ the inline hot path */
+
+/* E5.1 notify, called after publishing work. The fast path decides the two
+ * common cases inline: a searcher is awake (coalesce), or every worker is
+ * busy and the pool is at its limit (the first to finish finds the work). */
+__attribute__((always_inline)) static inline void weft__engine_notify(weft__engine *e) {
+  /* seq_cst fence: orders the caller's publish (ring tail store, inject link
+   * store) before the ctl read below; pairs with the fence after the park
+   * CAS in E5.2 and after the fetch_sub in E5.3 (Dekker). */
+  weft__fence_seq_cst();
+  /* Acquire: pairs with the parker's seq_cst CAS, so its next_idle store is
+   * visible to notify_slow when it pops that worker. */
+  uint64_t s = weft__load_acquire(&e->ctl);
+  if (WEFT__CTL_SEARCHING(s) > 0) return;
+  if (WEFT__CTL_TOP(s) == 0 && e->cfg.limit == NULL &&
+      weft__load_relaxed(&e->live) >= weft__load_relaxed(&e->limit_value))
+    return;
+  weft__engine_notify_slow(e, s);
+}
+
+/* Accept t: it will run, or be cancelled with WEFT_ECANCELED. WEFT_EQUIT
+ * once closed (t untouched). E2 push + E5.1 notify. */
+__attribute__((always_inline)) static inline int weft__engine_submit(weft__engine *e,
+                                                                    weft__task *t) {
+  weft__eworker *w = weft__engine_current_worker();
+  if (w && w->e == e) return weft__engine_submit_local(e, w, t);
+  /* seq_cst add, then seq_cst load of closed: pairs with stop's seq_cst
+   * store of closed followed by its read of `pushed` (Dekker): either we see
+   * closed and back out, or stop waits for our node. */
+  weft__fetch_add_seq_cst(&e->inject.pushed, 1);
+  if (WEFT_UNLIKELY(weft__load_seq_cst(&e->closed))) {
+    weft__fetch_sub_relaxed(&e->inject.pushed, 1);
+    return WEFT_EQUIT;
+  }
+  WEFT_PROBE(submit, e, t);
+  weft__inject_push_chain(&e->inject, t, t);
+  weft__engine_notify(e); /* E5.1, after the link store (E2) */
+  return WEFT_OK;
+}
 
 /* ---------------------------------------------------------- thread_name.c */
 /* "<prefix>-<n>" shortened to 15 bytes + NUL keeping the "-<n>" suffix. */

@@ -28,8 +28,7 @@
 
 static bool may_spawn(weft__engine *e) {
   if (weft__load_relaxed(&e->closed)) return false;
-  int limit = e->cfg.limit(e->cfg.limit_ctx);
-  return weft__load_relaxed(&e->live) < limit;
+  return weft__load_relaxed(&e->live) < weft__engine_limit(e);
 }
 
 /* Wake w after it was popped from the idle stack. */
@@ -42,15 +41,8 @@ static void wake_worker(weft__engine *e, weft__eworker *w, uint32_t how) {
   WEFT_PROBE(unpark, e, w->index);
 }
 
-/* E5.1 notify. */
-void weft__engine_notify(weft__engine *e) {
-  /* seq_cst fence: orders the caller's publish (ring tail store, inject link
-   * store) before the ctl read below; pairs with the fence after the park
-   * CAS in E5.2 and after the fetch_sub in E5.3 (Dekker). */
-  weft__fence_seq_cst();
-  /* Acquire: pairs with the parker's seq_cst CAS, so its next_idle store is
-   * visible when we read it below. */
-  uint64_t s = weft__load_acquire(&e->ctl);
+/* E5.1 notify, after weft__engine_notify's fence and ctl read (s). */
+void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
   for (;;) {
     if (WEFT__CTL_SEARCHING(s) > 0) return; /* an awake searcher will see the work */
     uint32_t top = WEFT__CTL_TOP(s);

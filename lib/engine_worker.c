@@ -5,12 +5,14 @@
  * Contract: weft__engine_worker_main runs on each engine thread; everything
  * here touches only the worker's own ring as owner, other rings as a thief,
  * the inject queue under its try-lock, and the ctl word through
- * engine_park.c. No lock, no allocation.
+ * engine_park.c. No lock, no allocation. (It returns node-cache nodes freed
+ * by tasks, lib/node_cache.h, before it idles: the one tie to the pool layer.)
  */
 #include <sched.h>
 #include <time.h>
 
 #include "engine.h"
+#include "node_cache.h"
 #include "probes.h"
 
 /* Every Nth task the inject queue is polled before the local ring, so that
@@ -20,9 +22,7 @@
 #define WEFT__BATCH_MAX (WEFT__RING_CAP / 2)
 #define WEFT__SPIN_PAUSE_ROUNDS 6 /* 1+2+…+32 pauses, then sched_yield */
 
-static _Thread_local weft__eworker *tls_worker;
-
-weft__eworker *weft__engine_current_worker(void) { return tls_worker; }
+_Thread_local weft__eworker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
 static inline void bump(_Atomic uint64_t *c, uint64_t n) {
   weft__store_relaxed(c, weft__load_relaxed(c) + n); /* owner-only counter */
@@ -47,13 +47,19 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
   weft__task *first = weft__inject_pop(in);
   uint32_t n = 0;
   if (first) {
+    /* The rest go straight into our ring's free slots, published with one
+     * tail store (room was checked against head.steal by the caller). */
+    weft__ring *r = &w->ring;
+    uint32_t tail = weft__load_relaxed(&r->tail);
     n = 1;
     while (n < k) {
       weft__task *t = weft__inject_pop(in);
       if (!t) break;
-      weft__ring_push(&w->ring, t); /* cannot fail: room was checked */
+      weft__store_relaxed(&r->slot[(tail + n - 1) & WEFT__RING_MASK], t);
       n++;
     }
+    /* Release: publishes the slots to our pop and to thieves (E3 push). */
+    if (n > 1) weft__store_release(&r->tail, tail + n - 1);
     weft__inject_count_popped(in, n);
   }
   *more = n > 1 || weft__inject_has_visible(in);
@@ -98,7 +104,8 @@ static weft__task *steal(weft__engine *e, weft__eworker *w, bool *more) {
 static weft__task *find_task(weft__engine *e, weft__eworker *w, bool *more) {
   *more = false;
   weft__task *t;
-  if (++w->tick % WEFT__INJECT_INTERVAL == 0) {
+  if (WEFT_UNLIKELY(--w->inject_countdown == 0)) {
+    w->inject_countdown = WEFT__INJECT_INTERVAL;
     t = inject_batch(e, w, 0, more);
     if (t) return t;
   }
@@ -145,7 +152,8 @@ static void backoff(uint32_t round) {
 void *weft__engine_worker_main(void *arg) {
   weft__eworker *w = arg;
   weft__engine *e = w->e;
-  tls_worker = w;
+  weft__tls_worker = w;
+  w->inject_countdown = WEFT__INJECT_INTERVAL;
   w->searching = true; /* the spawner counted us as searching */
   uint64_t spin_ns = (uint64_t)e->cfg.spin_us * 1000u;
   uint64_t deadline = 0;
@@ -155,17 +163,20 @@ void *weft__engine_worker_main(void *arg) {
     weft__task *t = find_task(e, w, &more);
     if (t) {
       if (w->searching) {
+        /* Not searching means busy: the flag changes only here and when we
+         * start searching, never per task. */
+        weft__store_relaxed(&w->busy, 1);
         w->searching = false;
         weft__engine_stop_searching(e); /* E5.3 (notifies if work is left) */
       } else if (more) {
         weft__engine_notify(e); /* E5.1 for the batch we left visible */
       }
-      if (!weft__load_relaxed(&w->busy)) weft__store_relaxed(&w->busy, 1);
       run_task(e, w, t);
       continue;
     }
     /* Idle path (E4). */
     if (!w->searching) {
+      weft__node_flush(); /* freed nodes go home before we idle */
       weft__store_relaxed(&w->busy, 0);
       w->searching = true;
       weft__engine_start_searching(e);
@@ -189,7 +200,8 @@ void *weft__engine_worker_main(void *arg) {
   weft__store_relaxed(&w->busy, 0);
   weft__engine_stop_searching(e);
   WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
+  weft__node_flush();
   weft__engine_worker_exited(e, w);
-  tls_worker = NULL;
+  weft__tls_worker = NULL;
   return NULL;
 }

@@ -5,7 +5,6 @@
 #include <stddef.h>
 
 #include "alloc.h"
-#include "atomic.h"
 
 #define WEFT__SLAB_NODES 64
 
@@ -14,22 +13,22 @@ typedef struct weft__slab {
   weft__node nodes[WEFT__SLAB_NODES];
 } weft__slab;
 
-struct weft__node_cache {
-  weft__node *local;                  /* owner only */
-  WEFT_CACHE_ALIGNED _Atomic(weft__node *) remote; /* Treiber stack, any thread pushes */
-  weft__slab *slabs;                  /* keeps every slab reachable */
-  weft__node_cache *next_orphan;
-};
+_Thread_local weft__node_cache *weft__tls_node_cache __attribute__((tls_model("initial-exec")));
+
+/* This thread's batch of nodes owned by another thread's cache. */
+typedef weft__node_pending pending;
+_Thread_local pending weft__tls_node_pending __attribute__((tls_model("initial-exec")));
+#define tls_pend weft__tls_node_pending
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
 static pthread_mutex_t g_orphans_mu = PTHREAD_MUTEX_INITIALIZER;
 static weft__node_cache *g_orphans;
-static _Thread_local weft__node_cache *tls_cache;
 
 static void orphan(void *p) {
   weft__node_cache *c = p;
-  if (tls_cache == c) tls_cache = NULL;
+  weft__node_flush();
+  if (weft__tls_node_cache == c) weft__tls_node_cache = NULL;
   pthread_mutex_lock(&g_orphans_mu);
   c->next_orphan = g_orphans;
   g_orphans = c;
@@ -50,19 +49,22 @@ static weft__node_cache *cache_slow(void) {
   }
   c->next_orphan = NULL;
   if (pthread_setspecific(g_key, c) != 0) {
-    orphan(c);
+    pthread_mutex_lock(&g_orphans_mu);
+    c->next_orphan = g_orphans;
+    g_orphans = c;
+    pthread_mutex_unlock(&g_orphans_mu);
     return NULL;
   }
-  tls_cache = c;
+  weft__tls_node_cache = c;
   return c;
 }
 
-weft__node *weft__node_get(void) {
-  weft__node_cache *c = tls_cache;
-  if (WEFT_UNLIKELY(!c) && !(c = cache_slow())) return NULL;
+weft__node *weft__node_get_slow(void) {
+  weft__node_cache *c = weft__tls_node_cache;
+  if (!c && !(c = cache_slow())) return NULL;
   weft__node *n = c->local;
-  if (WEFT_UNLIKELY(!n)) {
-    /* Acquire: pairs with the release CAS in put, so the freed nodes'
+  if (!n) {
+    /* Acquire: pairs with the release CAS in flush, so the freed nodes'
      * free_next links (and their last users' writes) are visible. */
     n = weft__xchg_acquire(&c->remote, NULL);
     if (!n) {
@@ -81,17 +83,31 @@ weft__node *weft__node_get(void) {
   return n;
 }
 
-void weft__node_put(weft__node *n) {
-  weft__node_cache *c = n->cache;
-  if (c == tls_cache) {
-    n->free_next = c->local;
-    c->local = n;
-    return;
-  }
+void weft__node_flush(void) {
+  pending *p = &tls_pend;
+  weft__node_cache *c = p->cache;
+  if (!c) return;
+  weft__node *first = p->head, *last = p->tail;
+  p->cache = NULL;
+  p->head = p->tail = NULL;
+  p->n = 0;
   weft__node *head = weft__load_relaxed(&c->remote);
   do {
-    n->free_next = head;
-    /* Release: our writes to the node happen before the owner reuses it
-     * (pairs with the owner's exchange in get). */
-  } while (!weft__cas_release(&c->remote, &head, n));
+    last->free_next = head;
+    /* Release: our writes to the nodes (and their users' writes, ordered
+     * before by the task hand-off) happen before the owner reuses them;
+     * pairs with the owner's exchange in get_slow. */
+  } while (!weft__cas_release(&c->remote, &head, first));
+}
+
+void weft__node_put_remote(weft__node *n) {
+  pending *p = &tls_pend;
+  if (n->cache != p->cache) {
+    weft__node_flush();
+    p->cache = n->cache;
+    p->tail = n;
+  }
+  n->free_next = p->head;
+  p->head = n;
+  if (++p->n >= WEFT__NODE_BATCH) weft__node_flush();
 }

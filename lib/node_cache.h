@@ -3,22 +3,32 @@
  * submits (call_in_thread*) without a malloc per task.
  *
  * Contract
- *   weft__node_get: the calling thread, from its own cache (TLS). Allocates a
- *                   slab of 64 nodes only when the cache is empty; NULL on ENOMEM.
- *   weft__node_put: any thread. The owner pushes onto its private list; any
- *                   other thread onto the owner's remote-free Treiber stack
- *                   (one CAS, lock-free). The owner takes the whole remote
- *                   stack with one exchange, so there is no ABA.
+ *   weft__node_get:   the calling thread, from its own cache (TLS). Allocates
+ *                     a slab of 64 nodes only when the cache is empty; NULL on
+ *                     ENOMEM.
+ *   weft__node_put:   any thread. The owner pushes onto its private list. Any
+ *                     other thread collects nodes of one owner in a private
+ *                     batch and pushes the batch onto the owner's remote-free
+ *                     Treiber stack with one CAS (lock-free) every
+ *                     WEFT__NODE_BATCH nodes, when the owner changes, or at
+ *                     weft__node_flush(). The owner takes the whole remote
+ *                     stack with one exchange, so there is no ABA.
+ *   weft__node_flush: the calling thread's batch goes back now (engine
+ *                     workers call it before they go idle and before exit).
  *   A thread's cache outlives the thread: at thread exit it is parked on a
  *   global orphan list and adopted by the next thread that needs a cache, so
  *   a node in flight never points at freed memory. Slabs are never freed.
- * Source: mimalloc's thread-local free lists with a delayed/remote free list
- * (Leijen et al., "Mimalloc: Free List Sharding in Action", 2019).
+ * Source: mimalloc's thread-local free lists with a remote ("thread delayed")
+ * free list (Leijen, Zorn, de Moura: "Mimalloc: Free List Sharding in
+ * Action", 2019).
  */
 #ifndef WEFT_NODE_CACHE_H
 #define WEFT_NODE_CACHE_H
 
+#include "atomic.h"
 #include "task.h"
+
+#define WEFT__NODE_BATCH 64
 
 typedef struct weft__node_cache weft__node_cache;
 
@@ -29,7 +39,57 @@ typedef struct weft__node {
   void *data[6];           /* the submitter's payload */
 } weft__node;
 
-weft__node *weft__node_get(void);
-void weft__node_put(weft__node *n);
+struct weft__node_cache {
+  struct weft__node *local;                           /* owner only */
+  WEFT_CACHE_ALIGNED _Atomic(struct weft__node *) remote; /* any thread pushes */
+  struct weft__slab *slabs;                           /* keeps every slab reachable */
+  weft__node_cache *next_orphan;
+};
+
+/* initial-exec: one %fs-relative load, no __tls_get_addr call. */
+extern _Thread_local weft__node_cache *weft__tls_node_cache
+    __attribute__((tls_model("initial-exec")));
+
+/* A thread's batch of nodes owned by another thread's cache. */
+typedef struct weft__node_pending {
+  weft__node_cache *cache;
+  struct weft__node *head, *tail;
+  unsigned n;
+} weft__node_pending;
+extern _Thread_local weft__node_pending weft__tls_node_pending
+    __attribute__((tls_model("initial-exec")));
+
+weft__node *weft__node_get_slow(void);
+void weft__node_put_remote(weft__node *n);
+void weft__node_flush(void);
+
+static inline weft__node *weft__node_get(void) {
+  weft__node_cache *c = weft__tls_node_cache;
+  if (WEFT_LIKELY(c != NULL)) {
+    weft__node *n = c->local;
+    if (WEFT_LIKELY(n != NULL)) {
+      c->local = n->free_next;
+      return n;
+    }
+  }
+  return weft__node_get_slow();
+}
+
+static inline void weft__node_put(weft__node *n) {
+  weft__node_cache *c = n->cache;
+  if (c == weft__tls_node_cache) {
+    n->free_next = c->local;
+    c->local = n;
+    return;
+  }
+  weft__node_pending *p = &weft__tls_node_pending;
+  if (c == p->cache && p->n < WEFT__NODE_BATCH - 1) { /* same owner: just batch it */
+    n->free_next = p->head;
+    p->head = n;
+    p->n++;
+    return;
+  }
+  weft__node_put_remote(n);
+}
 
 #endif /* WEFT_NODE_CACHE_H */

@@ -127,8 +127,7 @@ static inline weft__task *weft__ring_pop(weft__ring *r) {
   for (;;) {
     uint32_t real = weft__ring_real(h), steal = weft__ring_steal(h);
     if (real == weft__load_relaxed(&r->tail)) return NULL;
-    uint64_t next = steal == real ? weft__ring_pack(real + 1, real + 1)
-                                  : weft__ring_pack(steal, real + 1);
+    uint64_t next = weft__ring_pack(steal == real ? real + 1 : steal, real + 1);
     /* acq_rel CAS: claims slot `real` against thieves (their claim CAS is
      * acq_rel on the same word, so exactly one side wins it). */
     if (weft__cas_acq_rel(&r->head, &h, next))

@@ -46,10 +46,11 @@ static void tp_log(weft_threadpool *tp, int err, const char *what) {
   else fprintf(stderr, "weft: %s: %s\n", what, weft_strerror(err));
 }
 
-/* currentLimit(): max while started, else 0 (Twisted's ThreadPool). */
-static int tp_limit(void *ctx) {
-  weft_threadpool *tp = ctx;
-  return weft__load_relaxed(&tp->started) ? weft__load_relaxed(&tp->max) : 0;
+/* currentLimit(): max while started, else 0 (Twisted's ThreadPool). Both
+ * change only under tp->mu, which then pushes the value into the engine (a
+ * plain load on the submit path instead of a callback). */
+static void tp_update_limit(weft_threadpool *tp) {
+  weft__engine_set_limit(tp->e, weft__load_relaxed(&tp->started) ? weft__load_relaxed(&tp->max) : 0);
 }
 
 WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o) {
@@ -92,8 +93,7 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
       .name_prefix = prefix,
       .factory = o->thread_factory,
       .factory_ctx = o->thread_factory_ctx,
-      .limit = tp_limit,
-      .limit_ctx = tp,
+      .limit = NULL, /* tp_update_limit */
       .log = o->log,
       .log_ctx = o->log_ctx,
       .spin_us = o->spin_us,
@@ -143,6 +143,7 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
     return WEFT_EQUIT;
   }
   weft__store_relaxed(&tp->started, 1);
+  tp_update_limit(tp);
   int r = resize_locked(tp);
   uint64_t backlog = weft__engine_backlog(tp->e);
   if (backlog > 0) {
@@ -166,6 +167,7 @@ WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
   }
   weft__store_relaxed(&tp->joined, 1);
   weft__store_relaxed(&tp->started, 0);
+  tp_update_limit(tp);
   pthread_mutex_unlock(&tp->mu);
   return weft__engine_stop(tp->e);
 }
@@ -301,6 +303,7 @@ WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_thread
   if (min > max) min = max;
   weft__store_relaxed(&tp->min, min);
   weft__store_relaxed(&tp->max, max);
+  tp_update_limit(tp);
   int r = WEFT_OK;
   if (weft__load_relaxed(&tp->started)) r = resize_locked(tp);
   pthread_mutex_unlock(&tp->mu);
