@@ -32,7 +32,8 @@ extern "C" {
  * If pool is destroyed before fn could run, the Deferred errbacks with
  * WEFT_ECANCELED. Errors (nothing submitted, *out NULL): WEFT_EINVAL,
  * WEFT_ENOMEM, WEFT_EQUIT (the pool is stopped — Twisted's Deferred would
- * never fire).
+ * never fire). With a pool of your own, destroy the pool before the reactor:
+ * its workers deliver results into the reactor's queue.
  */
 WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool,
                                        weft_call_fn fn, void *arg,
