@@ -7,6 +7,14 @@
  *   consumer:  the reactor thread only (run, drain, destroy).
  *   wake-ups:  a producer writes the eventfd only if its push found the queue
  *              empty AND the loop may be asleep. One write per burst.
+ *   progress:  push is wait-free (two counter RMWs, one exchange, one store,
+ *              at most one write(2)); the drain is lock-free except across a
+ *              producer stalled between its exchange and its link store
+ *              (the loop then polls instead of sleeping until it finishes).
+ *   sources:   the queue is liburcu's wfcqueue / Vyukov's intrusive MPSC
+ *              (lib/mpsc.h); the sleeping flag + eventfd is the shape of
+ *              libuv's uv_async_send "pending" flag and Tokio's driver
+ *              unpark, with the Dekker argument below.
  *
  * No lost wake-up (Dekker with two seq_cst fences, the shape of design.md E5):
  *   producer P:  push(n) [xchg on tail]   ; fence(seq_cst) ; s = sleeping
