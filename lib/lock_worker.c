@@ -112,7 +112,7 @@ static int lw_do(weft_worker *w, weft_fn fn, void *arg) {
 static void lw_free(lock_worker *lw) {
   if (lw->ops.acquire == mutex_acquire) pthread_mutex_destroy(&lw->mutex);
   weft__slab_destroy(&lw->items);
-  weft__free(lw);
+  weft__free_aligned(lw);
   weft__object_destroyed();
 }
 
@@ -137,14 +137,14 @@ WEFT_API int weft_lock_worker_create(weft_worker **out, const weft_lock_ops *loc
   if (!out) return WEFT_EINVAL;
   *out = NULL;
   if (lock_ops && (!lock_ops->acquire || !lock_ops->release)) return WEFT_EINVAL;
-  lock_worker *lw = weft__calloc(1, sizeof *lw);
+  lock_worker *lw = weft__calloc_aligned(sizeof *lw); /* the slab head is cache-aligned */
   if (!lw) return WEFT_ENOMEM;
   weft_worker_init(&lw->base, &lw_ops);
   if (lock_ops) {
     lw->ops = *lock_ops;
   } else {
     if (pthread_mutex_init(&lw->mutex, NULL) != 0) {
-      weft__free(lw);
+      weft__free_aligned(lw);
       return WEFT_ENOMEM;
     }
     lw->ops.acquire = mutex_acquire;

@@ -58,7 +58,7 @@ static int mem_quit(weft_worker *w) {
 static void mem_release(weft_worker *w) {
   memory_worker *m = (memory_worker *)w;
   weft__slab_destroy(&m->items);
-  weft__free(m);
+  weft__free_aligned(m);
   weft__object_destroyed();
 }
 
@@ -67,7 +67,7 @@ static const weft_worker_ops mem_ops = {mem_do, mem_quit, mem_release};
 WEFT_API int weft_memory_worker_create(weft_worker **out) {
   if (!out) return WEFT_EINVAL;
   *out = NULL;
-  memory_worker *m = weft__calloc(1, sizeof *m);
+  memory_worker *m = weft__calloc_aligned(sizeof *m); /* the slab head is cache-aligned */
   if (!m) return WEFT_ENOMEM;
   weft_worker_init(&m->base, &mem_ops);
   m->head = m->tail = NULL;

@@ -370,7 +370,7 @@ static int team_destroy(weft_team *base) {
   weft_worker_release(t->coord);
   weft__free(t->idle);
   weft__slab_destroy(&t->recs);
-  weft__free(t);
+  weft__free_aligned(t);
   weft__object_destroyed();
   return 0;
 }
@@ -385,7 +385,7 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
   *out = NULL;
   if (!create_worker) return WEFT_EINVAL;
   if (coordinator && weft_worker_is_quit(coordinator)) return WEFT_EQUIT;
-  gteam *t = weft__calloc(1, sizeof *t);
+  gteam *t = weft__calloc_aligned(sizeof *t); /* the slab head is cache-aligned */
   if (!t) return WEFT_ENOMEM;
   weft__slab_init(&t->recs, sizeof(team_rec));
   t->quit_rec = weft__slab_get(&t->recs);
@@ -409,6 +409,6 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
   return 0;
 nomem:
   weft__slab_destroy(&t->recs);
-  weft__free(t);
+  weft__free_aligned(t);
   return WEFT_ENOMEM;
 }

@@ -10,6 +10,11 @@
 
 #include "atomic.h"
 
+/* The public struct declares the word as a plain int (the header stays free
+ * of <stdatomic.h> for C++ users); it is only ever accessed as an atomic. */
+_Static_assert(sizeof(_Atomic int) == sizeof(int) && _Alignof(_Atomic int) == _Alignof(int),
+               "weft_worker.state_private_ must be usable as an _Atomic int");
+
 static inline _Atomic int *state_of(const weft_worker *w) {
   return (_Atomic int *)(void *)(uintptr_t)&w->state_private_;
 }
