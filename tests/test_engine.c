@@ -1,0 +1,247 @@
+/*
+ * The engine (lib/engine*.c) directly: exactly-once delivery with foreign
+ * submitters, tasks that submit tasks (ring overflow to the inject queue),
+ * stealing with more threads than cores; the parking protocol (an idle
+ * engine ends with every worker parked and nobody searching; a submit to a
+ * fully parked engine is never lost); and the E7 shutdown contract.
+ * No sleeps: completion is waited for with a counter + condvar, idleness by
+ * polling the ctl word with sched_yield (no timing decides anything).
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine.h"
+
+typedef struct counter {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  long n;
+} counter;
+
+static void counter_init(counter *c) {
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  c->n = 0;
+}
+static void counter_add(counter *c, long k) {
+  pthread_mutex_lock(&c->mu);
+  c->n += k;
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+static void counter_wait(counter *c, long n) {
+  pthread_mutex_lock(&c->mu);
+  while (c->n < n) pthread_cond_wait(&c->cv, &c->mu);
+  pthread_mutex_unlock(&c->mu);
+}
+
+typedef struct job {
+  weft__task task;
+  long id;
+  int children; /* submit this many children from inside the task */
+  int cancelled;
+} job;
+
+static weft__engine *g_e;
+static _Atomic int *g_runs;
+static job *g_jobs;
+static long g_njobs;
+static _Atomic long g_next_child;
+static counter g_done;
+static _Atomic long g_cancels;
+
+static void job_run(weft__task *t) {
+  job *j = (job *)t;
+  atomic_fetch_add_explicit(&g_runs[j->id], 1, memory_order_relaxed);
+  for (int i = 0; i < j->children; i++) {
+    long id = atomic_fetch_add(&g_next_child, 1);
+    assert_true(id < g_njobs);
+    assert_int_equal(weft__engine_submit(g_e, &g_jobs[id].task), 0);
+  }
+  counter_add(&g_done, 1);
+}
+
+static void job_cancel(weft__task *t, int status) {
+  job *j = (job *)t;
+  assert_int_equal(status, WEFT_ECANCELED);
+  j->cancelled++;
+  atomic_fetch_add(&g_cancels, 1);
+}
+
+static int limit_of(void *ctx) { return *(_Atomic int *)ctx; }
+
+static weft__engine *make_engine(_Atomic int *limit) {
+  weft__engine_config cfg = {
+      .name_prefix = "eng",
+      .limit = limit_of,
+      .limit_ctx = (void *)limit,
+      .spin_us = 20,
+      .capacity = 128,
+  };
+  weft__engine *e = NULL;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  return e;
+}
+
+static void setup_jobs(long n) {
+  g_njobs = n;
+  g_jobs = calloc((size_t)n, sizeof *g_jobs);
+  g_runs = calloc((size_t)n, sizeof *g_runs);
+  for (long i = 0; i < n; i++) {
+    g_jobs[i].id = i;
+    g_jobs[i].task.run = job_run;
+    g_jobs[i].task.cancel = job_cancel;
+  }
+  counter_init(&g_done);
+  atomic_store(&g_cancels, 0);
+}
+
+static void check_exactly_once(long n) {
+  for (long i = 0; i < n; i++)
+    if (atomic_load(&g_runs[i]) != 1) fail_msg("job %ld ran %d times", i, atomic_load(&g_runs[i]));
+  free(g_jobs);
+  free((void *)g_runs);
+}
+
+static int sanitized(void) {
+  const char *cfg = getenv("WEFT_TEST_CONFIG");
+  return cfg && *cfg;
+}
+
+/* Foreign submitters + tasks that each submit 300 children (more than a
+ * ring holds: overflow to the inject queue) on 12 threads (> 2 cores). */
+#define PRODUCERS 3
+static long g_roots;
+
+static void *producer(void *arg) {
+  long p = (long)(intptr_t)arg;
+  for (long id = p; id < g_roots; id += PRODUCERS)
+    assert_int_equal(weft__engine_submit(g_e, &g_jobs[id].task), 0);
+  return NULL;
+}
+
+static void exactly_once_with_nesting(void **state) {
+  (void)state;
+  g_roots = sanitized() ? 3000 : 30000;
+  long nested = 40; /* roots that fan out */
+  long n = g_roots + nested * 300;
+  setup_jobs(n);
+  for (long i = 0; i < nested; i++) g_jobs[i * (g_roots / nested)].children = 300;
+  atomic_store(&g_next_child, g_roots);
+  _Atomic int limit = 12;
+  g_e = make_engine(&limit);
+  assert_int_equal(weft__engine_grow(g_e, 4), 4);
+  pthread_t th[PRODUCERS];
+  for (int i = 0; i < PRODUCERS; i++) pthread_create(&th[i], NULL, producer, (void *)(intptr_t)i);
+  for (int i = 0; i < PRODUCERS; i++) pthread_join(th[i], NULL);
+  counter_wait(&g_done, n);
+  assert_int_equal(weft__engine_stop(g_e), 0); /* joins: the counters are final */
+  weft__engine_counters c;
+  weft__engine_counters_get(g_e, &c);
+  assert_int_equal(c.executed, (uint64_t)n);
+  assert_int_equal(c.submitted, (uint64_t)n);
+  assert_true(weft__engine_live(g_e) <= 12);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  assert_int_equal(atomic_load(&g_cancels), 0);
+  check_exactly_once(n);
+}
+
+/* Wait (without timing) until every live worker is parked. */
+static void wait_all_parked(weft__engine *e) {
+  for (;;) {
+    uint64_t s = atomic_load(&e->ctl);
+    if (WEFT__CTL_SEARCHING(s) == 0) {
+      int parked = 0;
+      for (uint32_t top = WEFT__CTL_TOP(s); top && parked <= 128; parked++)
+        top = atomic_load(&e->slots[top - 1]->next_idle);
+      s = atomic_load(&e->ctl); /* stable snapshot? */
+      if (WEFT__CTL_SEARCHING(s) == 0 && parked == weft__engine_live(e)) return;
+    }
+    sched_yield();
+  }
+}
+
+/* E5: an idle engine parks every worker (nobody spins for ever), and a
+ * submit to a fully parked engine wakes exactly what it needs. */
+static void park_and_wake(void **state) {
+  (void)state;
+  long rounds = sanitized() ? 50 : 300;
+  setup_jobs(rounds * 3);
+  _Atomic int limit = 3;
+  g_e = make_engine(&limit);
+  assert_int_equal(weft__engine_grow(g_e, 3), 3);
+  for (long r = 0; r < rounds; r++) {
+    wait_all_parked(g_e);
+    for (int k = 0; k < 3; k++) assert_int_equal(weft__engine_submit(g_e, &g_jobs[r * 3 + k].task), 0);
+    counter_wait(&g_done, (r + 1) * 3);
+  }
+  wait_all_parked(g_e);
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  weft__engine_counters c;
+  weft__engine_counters_get(g_e, &c);
+  assert_true(c.parks >= (uint64_t)rounds);
+  assert_int_equal(c.spawns, 3); /* parked workers were woken, none added */
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  check_exactly_once(rounds * 3);
+}
+
+/* Limit 0: accepted work waits (backlog); raising the limit and growing
+ * runs it; E7: what no worker can run is cancelled at stop. */
+static void backlog_and_cancel(void **state) {
+  (void)state;
+  setup_jobs(20);
+  _Atomic int limit = 0;
+  g_e = make_engine(&limit);
+  for (int i = 0; i < 10; i++) assert_int_equal(weft__engine_submit(g_e, &g_jobs[i].task), 0);
+  assert_int_equal(weft__engine_backlog(g_e), 10);
+  assert_int_equal(weft__engine_live(g_e), 0);
+  assert_int_equal(weft__engine_grow(g_e, 5), 0); /* limit 0 */
+  atomic_store(&limit, 2);
+  assert_int_equal(weft__engine_grow(g_e, 5), 2);
+  counter_wait(&g_done, 10);
+  /* Shrink everything, limit back to 0: the next tasks stay queued. */
+  assert_int_equal(weft__engine_shrink(g_e, -1), 0);
+  while (weft__engine_live(g_e) != 0) sched_yield();
+  atomic_store(&limit, 0);
+  for (int i = 10; i < 20; i++) assert_int_equal(weft__engine_submit(g_e, &g_jobs[i].task), 0);
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  assert_int_equal(atomic_load(&g_cancels), 10);
+  for (int i = 10; i < 20; i++) assert_int_equal(g_jobs[i].cancelled, 1);
+  job extra = {.task = {.run = job_run, .cancel = job_cancel}, .id = 0};
+  assert_int_equal(weft__engine_submit(g_e, &extra.task), WEFT_EQUIT);
+  assert_int_equal(weft__engine_close(g_e), WEFT_EQUIT);
+  assert_int_equal(weft__engine_grow(g_e, 1), WEFT_EQUIT);
+  assert_int_equal(weft__engine_shrink(g_e, 1), WEFT_EQUIT);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  for (int i = 0; i < 10; i++) assert_int_equal(atomic_load(&g_runs[i]), 1);
+  free(g_jobs);
+  free((void *)g_runs);
+}
+
+static void bad_config(void **state) {
+  (void)state;
+  weft__engine *e;
+  weft__engine_config cfg = {.capacity = 0};
+  assert_int_equal(weft__engine_create(&e, &cfg), WEFT_EINVAL);
+  assert_int_equal(weft__engine_create(NULL, &cfg), WEFT_EINVAL);
+  assert_int_equal(weft__engine_create(&e, NULL), WEFT_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(exactly_once_with_nesting),
+      cmocka_unit_test(park_and_wake),
+      cmocka_unit_test(backlog_and_cancel),
+      cmocka_unit_test(bad_config),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

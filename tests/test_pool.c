@@ -1,0 +1,187 @@
+/*
+ * weft_pool(): Twisted's pool(currentLimit, threadFactory) — a Team whose
+ * workers are engine threads. Team semantics through weft_team_*: idle
+ * worker first, else create (bounded by current_limit, re-read each time),
+ * else backlog; grow/shrink; quit drains the backlog; statistics; destroy.
+ * Synchronised with gates and counters; no sleeps.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "weft/worker.h"
+
+typedef struct sync_t {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int open, count;
+} sync_t;
+static void sync_init(sync_t *s) {
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  s->open = s->count = 0;
+}
+static void gate_open(sync_t *s) {
+  pthread_mutex_lock(&s->mu);
+  s->open = 1;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+static void gate_wait(sync_t *s) {
+  pthread_mutex_lock(&s->mu);
+  while (!s->open) pthread_cond_wait(&s->cv, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+}
+static void count_up(sync_t *s) {
+  pthread_mutex_lock(&s->mu);
+  s->count++;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+static void count_wait(sync_t *s, int n) {
+  pthread_mutex_lock(&s->mu);
+  while (s->count < n) pthread_cond_wait(&s->cv, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+}
+
+typedef struct gated {
+  sync_t *gate, *started, *done;
+} gated;
+static void gated_task(void *arg) {
+  gated *g = arg;
+  if (g->started) count_up(g->started);
+  if (g->gate) gate_wait(g->gate);
+  if (g->done) count_up(g->done);
+}
+
+static _Atomic int g_limit;
+static int current_limit(void *ctx) {
+  (void)ctx;
+  return atomic_load(&g_limit);
+}
+
+typedef struct names {
+  pthread_mutex_t mu;
+  int n;
+  char first[64];
+} names;
+static int naming_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                          const char *name) {
+  names *nm = ctx;
+  pthread_mutex_lock(&nm->mu);
+  if (nm->n++ == 0) snprintf(nm->first, sizeof nm->first, "%s", name);
+  pthread_mutex_unlock(&nm->mu);
+  return weft__thread_create_named(NULL, t, start, arg, name);
+}
+
+static void stats(weft_team *t, int idle, int busy, size_t backlog) {
+  weft_team_statistics s;
+  assert_int_equal(weft_team_statistics_get(t, &s), 0);
+  assert_int_equal(s.idle_workers, idle);
+  assert_int_equal(s.busy_workers, busy);
+  assert_int_equal(s.backlogged_work, backlog);
+}
+
+static void team_semantics(void **state) {
+  (void)state;
+  names nm = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  atomic_store(&g_limit, 2);
+  weft_team *t;
+  assert_int_equal(weft_pool(&t, current_limit, NULL, naming_factory, &nm, "team"), 0);
+  stats(t, 0, 0, 0); /* case 10 */
+  sync_t gate, started, done;
+  sync_init(&gate);
+  sync_init(&started);
+  sync_init(&done);
+  gated g = {.gate = &gate, .started = &started, .done = &done};
+  /* Two tasks get a thread each; the third is backlogged at the limit. */
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_team_do(t, gated_task, &g), 0);
+  count_wait(&started, 2);
+  stats(t, 0, 2, 1);
+  assert_int_equal(nm.n, 2);
+  assert_string_equal(nm.first, "team-0");
+  /* grow is bounded by current_limit: nothing more. */
+  assert_int_equal(weft_team_grow(t, 3), 0);
+  assert_int_equal(nm.n, 2);
+  gate_open(&gate);
+  count_wait(&done, 3);
+  /* shrink(1) quits one idle worker now or the next one to go idle. */
+  assert_int_equal(weft_team_shrink(t, 1), 0);
+  weft_team_statistics s;
+  do {
+    assert_int_equal(weft_team_statistics_get(t, &s), 0);
+    sched_yield();
+  } while (s.idle_workers + s.busy_workers != 1);
+  /* quit: new work refused; queued work still runs. */
+  assert_int_equal(weft_team_quit(t), 0);
+  assert_int_equal(weft_team_quit(t), WEFT_EQUIT);
+  assert_int_equal(weft_team_do(t, gated_task, &g), WEFT_EQUIT);
+  assert_int_equal(weft_team_grow(t, 1), WEFT_EQUIT);
+  assert_int_equal(weft_team_shrink(t, 1), WEFT_EQUIT);
+  assert_int_equal(weft_team_destroy(t), 0);
+}
+
+/* quit with a backlog and a busy worker: the backlog still runs (Team
+ * ignores quit for the backlog). */
+static void quit_drains_backlog(void **state) {
+  (void)state;
+  atomic_store(&g_limit, 1);
+  weft_team *t;
+  assert_int_equal(weft_pool(&t, current_limit, NULL, NULL, NULL, NULL), 0);
+  sync_t gate, started, done;
+  sync_init(&gate);
+  sync_init(&started);
+  sync_init(&done);
+  gated blocker = {.gate = &gate, .started = &started, .done = &done};
+  gated plain = {.done = &done};
+  assert_int_equal(weft_team_do(t, gated_task, &blocker), 0);
+  count_wait(&started, 1);
+  for (int i = 0; i < 20; i++) assert_int_equal(weft_team_do(t, gated_task, &plain), 0);
+  assert_int_equal(weft_team_quit(t), 0);
+  gate_open(&gate);
+  count_wait(&done, 21);
+  assert_int_equal(weft_team_destroy(t), 0);
+}
+
+/* Limit 0: work waits; destroy cancels it (reported to the log, never run). */
+static int g_ran;
+static void never(void *arg) {
+  (void)arg;
+  g_ran++;
+}
+static void destroy_with_backlog(void **state) {
+  (void)state;
+  atomic_store(&g_limit, 0);
+  weft_team *t;
+  assert_int_equal(weft_pool(&t, current_limit, NULL, NULL, NULL, "zero"), 0);
+  for (int i = 0; i < 5; i++) assert_int_equal(weft_team_do(t, never, NULL), 0);
+  stats(t, 0, 0, 5);
+  assert_int_equal(weft_team_destroy(t), 0);
+  assert_int_equal(g_ran, 0);
+}
+
+static void bad_input(void **state) {
+  (void)state;
+  weft_team *t;
+  assert_int_equal(weft_pool(NULL, current_limit, NULL, NULL, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_pool(&t, NULL, NULL, NULL, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_team_do(NULL, never, NULL), WEFT_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(team_semantics),
+      cmocka_unit_test(quit_drains_backlog),
+      cmocka_unit_test(destroy_with_backlog),
+      cmocka_unit_test(bad_input),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
