@@ -179,9 +179,10 @@ static void bc_unref(blocking_call *bc) {
 }
 
 /* Returns 1 if this call delivered the outcome; 0 if another finish won
- * (then the caller keeps ownership of f). Called while holding a reference
- * or under the reactor's block_lock (which the waiter takes before it lets
- * go of its own reference), so bc is alive throughout. */
+ * (then the caller keeps ownership of f). Every finisher holds the
+ * reactor-side reference (release() runs while the node or the Deferred
+ * entry that holds it is still pending), so bc outlives the wake below even
+ * if the waiter returns and drops its own reference at once. */
 static int bc_finish(blocking_call *bc, int status, void *value, weft_failure *f) {
   int expected = 0;
   /* relaxed CAS: it only elects the writer; the outcome is published by the
@@ -197,6 +198,17 @@ static int bc_finish(blocking_call *bc, int status, void *value, weft_failure *f
   return 1;
 }
 
+/* The reactor-side finishes (on the reactor thread, where r is alive)
+ * unregister the waiter themselves, so the woken caller never touches r
+ * again: the reactor may be destroyed the moment the caller returns. If the
+ * waiter was already released at shutdown, its link is gone and r may be
+ * too (a Deferred outliving its reactor): touch nothing. */
+static int bc_finish_reactor_side(blocking_call *bc, int status, void *value, weft_failure *f) {
+  if (weft__load_relaxed(&bc->finished)) return 0;
+  weft__reactor_unblock(bc->r, &bc->link);
+  return bc_finish(bc, status, value, f);
+}
+
 static void bc_release(weft__blocked *b) { /* reactor shutdown, under block_lock */
   blocking_call *bc = (blocking_call *)(void *)((char *)b - offsetof(blocking_call, link));
   bc_finish(bc, WEFT_ESHUTDOWN, NULL, NULL);
@@ -206,21 +218,21 @@ static int bc_deliver(void *ctx, weft_result *r) {
   blocking_call *bc = ctx;
   void *value = r->failure ? NULL : r->value;
   weft_failure *f = weft_result_take_failure(r); /* consumed: never "unhandled" */
-  if (!bc_finish(bc, f ? weft_failure_code(f) : 0, value, f)) weft_failure_unref(f);
+  if (!bc_finish_reactor_side(bc, f ? weft_failure_code(f) : 0, value, f)) weft_failure_unref(f);
   bc_unref(bc);
   return 0;
 }
 
 static void bc_dispose(void *ctx) { /* the Deferred died unfired */
   blocking_call *bc = ctx;
-  bc_finish(bc, WEFT_ESHUTDOWN, NULL, NULL);
+  bc_finish_reactor_side(bc, WEFT_ESHUTDOWN, NULL, NULL);
   bc_unref(bc);
 }
 
 static void bc_run(weft__task *t) { /* on the reactor thread */
   blocking_call *bc = (blocking_call *)(void *)((char *)t - offsetof(blocking_call, node));
-  if (weft__reactor_stopping(bc->r) || weft__load_relaxed(&bc->finished)) {
-    bc_finish(bc, WEFT_ESHUTDOWN, NULL, NULL);
+  if (weft__load_relaxed(&bc->finished) || weft__reactor_stopping(bc->r)) {
+    bc_finish_reactor_side(bc, WEFT_ESHUTDOWN, NULL, NULL);
     bc_unref(bc);
     return;
   }
@@ -231,7 +243,7 @@ static void bc_run(weft__task *t) { /* on the reactor thread */
   if (rc == 0) rc = weft__deferred_add_both_owned(d, bc_deliver, bc, bc_dispose);
   if (rc != 0) {
     weft_failure *f = weft_failure_new(rc, NULL);
-    if (!bc_finish(bc, rc, NULL, f)) weft_failure_unref(f);
+    if (!bc_finish_reactor_side(bc, rc, NULL, f)) weft_failure_unref(f);
     bc_unref(bc);
   }
   weft_deferred_unref(d);
@@ -266,7 +278,7 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
   weft__reactor_push(r, &bc->node);
   /* Acquire: pairs with bc_finish's release store of `done`. */
   while (weft__load_acquire(&bc->done) == 0) weft__futex_wait(&bc->done, 0);
-  weft__reactor_unblock(r, &bc->link); /* after this, release() cannot touch bc */
+  /* Unregistered already (by the finisher): from here on r is not touched. */
   rc = bc->status;
   if (value) *value = bc->value;
   if (failure) *failure = bc->failure;

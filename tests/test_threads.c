@@ -5,6 +5,7 @@
  * stress (10^6 with 1,000 in flight when WEFT_STRESS_FULL=1).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -291,6 +292,37 @@ static void shutdown_releases_blocked_callers(void **state) {
   weft_deferred_unref(s.never); /* dies unfired: the waiter record is freed */
   assert_int_equal(weft_reactor_destroy(s.r), 0);
   pthread_mutex_destroy(&s.mu);
+}
+
+/* A reactor that never runs: destroy releases a thread blocked on it. */
+typedef struct never_run {
+  weft_reactor *r;
+  int rc;
+} never_run;
+
+static void *block_on_never_run(void *arg) {
+  never_run *n = arg;
+  n->rc = weft_blocking_call_from_thread(n->r, never_called, NULL, NULL, NULL);
+  return NULL;
+}
+
+static int has_blocked(weft_reactor *r) {
+  pthread_mutex_lock(&r->block_lock);
+  int yes = r->blocked.next != &r->blocked;
+  pthread_mutex_unlock(&r->block_lock);
+  return yes;
+}
+
+static void destroy_releases_blocked_caller(void **state) {
+  (void)state;
+  never_run n = {NULL, 1};
+  assert_int_equal(weft_reactor_create(&n.r), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, block_on_never_run, &n), 0);
+  while (!has_blocked(n.r)) sched_yield(); /* until it is registered */
+  assert_int_equal(weft_reactor_destroy(n.r), 0); /* its fn never runs */
+  pthread_join(t, NULL);
+  assert_int_equal(n.rc, WEFT_ESHUTDOWN);
 }
 
 /* ----------------------------------------- 57: callMultipleInThread */
@@ -731,6 +763,7 @@ int main(void) {
       cmocka_unit_test_setup(blocking_call_from_thread_cases, setup),
       cmocka_unit_test_setup(blocking_call_guards, setup),
       cmocka_unit_test_setup(shutdown_releases_blocked_callers, setup),
+      cmocka_unit_test_setup(destroy_releases_blocked_caller, setup),
       cmocka_unit_test_setup(call_multiple, setup),
       cmocka_unit_test_setup(defer_to_thread_results, setup),
       cmocka_unit_test_setup(failure_after_success, setup),
