@@ -42,8 +42,10 @@ struct weft__blocked {
   weft__blocked *prev, *next; /* the reactor's list, under its mutex */
   void (*release)(weft__blocked *b); /* called under the mutex */
 };
-/* Register b; WEFT_ESHUTDOWN (not registered) if the reactor is stopping. */
-int weft__reactor_block(weft_reactor *r, weft__blocked *b);
+/* Register b and push node (the call that will finish it), both under the
+ * reactor's waiter lock, so shutdown cannot release b and destroy the reactor
+ * between the two. WEFT_ESHUTDOWN (nothing done) if the reactor is stopping. */
+int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node);
 /* Unregister b if it is still registered. */
 void weft__reactor_unblock(weft_reactor *r, weft__blocked *b);
 /* 1 once the reactor began to shut down (or stopped). */

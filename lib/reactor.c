@@ -224,7 +224,7 @@ void weft__reactor_release_blocked(weft_reactor *r) {
   pthread_mutex_unlock(&r->block_lock);
 }
 
-int weft__reactor_block(weft_reactor *r, weft__blocked *b) {
+int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node) {
   pthread_mutex_lock(&r->block_lock);
   /* The state only moves to STOPPING under block_lock, so a caller that
    * registers here is released by that transition. */
@@ -236,6 +236,7 @@ int weft__reactor_block(weft_reactor *r, weft__blocked *b) {
   b->prev = r->blocked.prev;
   b->prev->next = b;
   r->blocked.prev = b;
+  weft__reactor_push(r, node);
   pthread_mutex_unlock(&r->block_lock);
   return WEFT_OK;
 }

@@ -270,12 +270,11 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
   bc->link.release = bc_release;
   bc->node.run = bc_run;
   bc->node.cancel = NULL;
-  int rc = weft__reactor_block(r, &bc->link);
+  int rc = weft__reactor_block(r, &bc->link, &bc->node);
   if (rc != 0) {
     weft__free(bc);
     return rc;
   }
-  weft__reactor_push(r, &bc->node);
   /* Acquire: pairs with bc_finish's release store of `done`. */
   while (weft__load_acquire(&bc->done) == 0) weft__futex_wait(&bc->done, 0);
   /* Unregistered already (by the finisher): from here on r is not touched. */
