@@ -239,6 +239,105 @@ int qw_round_trips(weft_threadpool *tp, bool pipelined, const Params &p, Sample 
 }
 #endif  // WB_HAVE_WEFT_REACTOR
 
+#if defined(WB_HAVE_WEFT_REACTOR) && defined(WB_HAVE_WEFT_THREADS)
+// ---- W2/W3, Twisted-shaped: deferToThreadPool from the reactor thread, the
+// Deferred fires there; its callback submits the next call.
+struct DeferLoop {
+  weft_reactor *r;
+  weft_threadpool *tp;
+  const Params *p;
+  Sample *s;
+  long submitted = 0, completed = 0, total = 0;
+  bool pipelined = false;
+  int err = 0;
+};
+struct DeferSlot {
+  DeferLoop *loop;
+  double t_submit;
+};
+int defer_work(void *arg, void **result) {  // in a worker
+  *result = arg;
+  return 0;
+}
+int defer_submit(DeferSlot *slot);
+int defer_done(void *ctx, weft_result *res) {  // on the reactor thread
+  DeferSlot *slot = static_cast<DeferSlot *>(ctx);
+  DeferLoop *l = slot->loop;
+  l->completed++;
+  if (res->failure != nullptr && l->err == 0)
+    l->err = weft_failure_code(res->failure);
+  weft_result_set_value(res, nullptr);  // handled: no "unhandled failure"
+  if (!l->pipelined)
+    l->s->latency_us.push_back((now_s() - slot->t_submit) * 1e6);
+  if (l->err == 0 && l->submitted < l->total)
+    defer_submit(slot);
+  if (l->completed == l->submitted) {
+    l->s->meter.stop();
+    weft_reactor_stop(l->r);
+  }
+  return 0;
+}
+int defer_submit(DeferSlot *slot) {
+  DeferLoop *l = slot->loop;
+  weft_deferred *d = nullptr;
+  slot->t_submit = now_s();
+  int rc = weft_defer_to_thread_pool(l->r, l->tp, defer_work, slot, &d);
+  if (rc == 0) {
+    rc = weft_deferred_add_callbacks(d, defer_done, slot, defer_done, slot);
+    weft_deferred_unref(d);  // weft holds its own reference while in flight
+  }
+  if (rc != 0)
+    l->err = rc;
+  else
+    l->submitted++;
+  return rc;
+}
+struct DeferStart {
+  DeferLoop *loop;
+  std::vector<DeferSlot> *slots;
+};
+void defer_start(void *arg) {  // first iteration of the reactor
+  DeferStart *st = static_cast<DeferStart *>(arg);
+  st->loop->s->meter.start();
+  for (auto &slot : *st->slots)
+    if (defer_submit(&slot) != 0)
+      break;
+  if (st->loop->submitted == 0) {
+    st->loop->s->meter.stop();
+    weft_reactor_stop(st->loop->r);
+  }
+}
+
+int defer_round_trips(weft_threadpool *tp, bool pipelined, const Params &p, Sample &s) {
+  weft_reactor *r = nullptr;
+  int rc = weft_reactor_create(&r);
+  if (rc != 0)
+    return rc;
+  DeferLoop l;
+  l.r = r;
+  l.tp = tp;
+  l.p = &p;
+  l.s = &s;
+  l.pipelined = pipelined;
+  l.total = pipelined ? p.w3_total : p.w2_trips;
+  std::vector<DeferSlot> slots(
+      static_cast<size_t>(pipelined ? std::min(p.w3_inflight, l.total) : 1));
+  for (auto &slot : slots)
+    slot.loop = &l;
+  if (!pipelined)
+    s.latency_us.reserve(static_cast<size_t>(l.total));
+  DeferStart st{&l, &slots};
+  rc = weft_reactor_call_when_running(r, defer_start, &st);
+  if (rc == 0)
+    rc = weft_reactor_run(r);
+  s.tasks = l.completed;
+  if (rc == 0)
+    rc = l.err;
+  int drc = weft_reactor_destroy(r);
+  return rc != 0 ? rc : drc;
+}
+#endif
+
 int run_any(Workload w, int size, const Params &p, Sample &s, bool qw) {
   weft_threadpool *tp = nullptr;
   int rc = make_pool(size, &tp);
@@ -266,6 +365,12 @@ int run_any(Workload w, int size, const Params &p, Sample &s, bool qw) {
           break;
         }
 #endif
+#if defined(WB_HAVE_WEFT_REACTOR) && defined(WB_HAVE_WEFT_THREADS)
+        if (!qw) {
+          rc = defer_round_trips(tp, w == Workload::W3, p, s);
+          break;
+        }
+#endif
         rc = WEFT_ENOTSUP;
         break;
     }
@@ -289,13 +394,18 @@ constexpr unsigned kQwWorkloads = kAllWorkloads;
 #else
 constexpr unsigned kQwWorkloads = kPoolOnly;
 #endif
+#if defined(WB_HAVE_WEFT_REACTOR) && defined(WB_HAVE_WEFT_THREADS)
+constexpr unsigned kCitWorkloads = kAllWorkloads;
+#else
+constexpr unsigned kCitWorkloads = kPoolOnly;
+#endif
 
 }  // namespace
 
 const Impl impl_weft = {"weft",
                         "weft_threadpool_call_in_thread; W2/W3: deferToThreadPool on weft's "
                         "reactor",
-                        run_cit, false, kPoolOnly};
+                        run_cit, false, kCitWorkloads};
 const Impl impl_weft_qw = {"weft_qw",
                            "weft_threadpool_queue_work (caller-owned requests, no allocation); "
                            "W2/W3: call_from_thread_req back to the reactor's completion fd",
