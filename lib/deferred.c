@@ -38,6 +38,7 @@ struct weft_deferred {
   unsigned suppress_once : 1;
   weft_result result;
   weft_deferred *waiting_on; /* borrowed: cleared when it fires or dies */
+  weft_deferred *stack_next; /* run_callbacks' explicit stack */
   weft_canceller_fn canceller;
   void *canceller_ctx;
   entry *entries;           /* inline_entries or a heap array */
@@ -191,21 +192,14 @@ static int append(weft_deferred *d, const entry *e) {
   return WEFT_OK;
 }
 
-static void run_callbacks(weft_deferred *d);
-
-/* The continuation registered on a chained Deferred: move its result into
- * the waiting one and resume it. ctx holds a reference to the waiter. */
+/* The continuation entry a waiting Deferred leaves on the one it waits on.
+ * Never called: run_callbacks recognises it and resumes the waiter on its
+ * explicit stack instead of recursing, so a chain of any length unwinds in
+ * constant C stack (Twisted's iterative _runCallbacks). ctx holds a
+ * reference to the waiter. */
 static int chain_continue(void *ctx, weft_result *r) {
-  weft_deferred *waiter = ctx;
-  weft_failure_unref(waiter->result.failure);
-  waiter->result.value = r->value;
-  waiter->result.failure = r->failure; /* moved: the inner one ends on None */
-  r->value = NULL;
-  r->failure = NULL;
-  waiter->waiting_on = NULL;
-  waiter->paused--;
-  run_callbacks(waiter);
-  weft_deferred_unref(waiter);
+  (void)ctx;
+  (void)r;
   return 0;
 }
 
@@ -217,14 +211,14 @@ static void chain_dispose(void *ctx) {
   weft_deferred_unref(waiter);
 }
 
-/* A callback returned inner (r.chained_private_ taken). Returns 1 if d must
- * pause. */
-static int chain_to(weft_deferred *d, weft_deferred *inner) {
+/* A callback returned inner (r.chained_private_ taken): take its result if
+ * it has one, else pause d behind a continuation entry on inner. */
+static void chain_to(weft_deferred *d, weft_deferred *inner) {
   if (inner == d) {
     weft_deferred_unref(inner);
     weft_result_set_failure(&d->result,
                             weft_failure_new(WEFT_EINVAL, "a Deferred cannot chain to itself"));
-    return 0;
+    return;
   }
   if (inner->called && inner->paused == 0 && !inner->running) {
     /* Already has a result: take it now, leave the inner one on None. */
@@ -234,49 +228,83 @@ static int chain_to(weft_deferred *d, weft_deferred *inner) {
     inner->result.value = NULL;
     inner->result.failure = NULL;
     weft_deferred_unref(inner);
-    return 0;
+    return;
   }
   entry e = {chain_continue, d, chain_continue, d, chain_dispose};
   if (append(inner, &e) != 0) {
     weft_deferred_unref(inner);
     weft_result_set_failure(&d->result, weft_failure_new(WEFT_ENOMEM, NULL));
-    return 0;
+    return;
   }
   weft_deferred_ref(d); /* held by the entry */
   d->paused++;
   d->waiting_on = inner;
-  /* The callee fires later; if it already fired and is running its own
-   * chain, that loop reaches our entry. */
+  /* inner is kept alive by whoever will fire it; if it is running its own
+   * chain right now, that loop reaches our entry. */
   weft_deferred_unref(inner);
-  return 1;
 }
 
+/*
+ * Run d's chain, and the chains of Deferreds waiting on it, depth first, on
+ * an explicit stack linked through stack_next. Every Deferred on the stack
+ * holds a reference and has `running` set (so adding callbacks to it only
+ * appends; the loop reaches them when it gets back to it).
+ */
 static void run_callbacks(weft_deferred *d) {
   if (d->running || d->paused) return;
   weft_deferred_ref(d);
   d->running = 1;
-  while (d->head < d->count && d->paused == 0) {
-    entry e = d->entries[d->head++];
-    if (d->head == d->count) d->head = d->count = 0;
-    weft_callback_fn fn = d->result.failure ? e.eb : e.cb;
-    void *ctx = d->result.failure ? e.eb_ctx : e.cb_ctx;
-    if (fn == NULL) continue; /* pass-through on this side */
-    int rc = fn(ctx, &d->result);
-    if (rc < 0) {
-      weft_result_set_failure(&d->result, weft_failure_new(rc, NULL));
+  d->stack_next = NULL;
+  weft_deferred *top = d;
+  while (top != NULL) {
+    weft_deferred *cur = top;
+    weft_deferred *resumed = NULL;
+    while (cur->head < cur->count && cur->paused == 0) {
+      entry e = cur->entries[cur->head++];
+      if (cur->head == cur->count) cur->head = cur->count = 0;
+      if (e.cb == chain_continue) {
+        weft_deferred *w = e.cb_ctx;
+        weft_failure_unref(w->result.failure);
+        w->result.value = cur->result.value; /* moved: cur ends on None */
+        w->result.failure = cur->result.failure;
+        cur->result.value = NULL;
+        cur->result.failure = NULL;
+        w->waiting_on = NULL;
+        w->paused--;
+        if (w->paused == 0 && !w->running) {
+          resumed = w; /* the entry's reference moves to the stack */
+          break;
+        }
+        weft_deferred_unref(w); /* on the stack already, or still paused */
+        continue;
+      }
+      weft_callback_fn fn = cur->result.failure ? e.eb : e.cb;
+      void *ctx = cur->result.failure ? e.eb_ctx : e.cb_ctx;
+      if (fn == NULL) continue; /* pass-through on this side */
+      int rc = fn(ctx, &cur->result);
+      if (rc < 0) {
+        weft_result_set_failure(&cur->result, weft_failure_new(rc, NULL));
+        continue;
+      }
+      weft_deferred *inner = cur->result.chained_private_;
+      if (inner != NULL) {
+        cur->result.chained_private_ = NULL;
+        cur->result.value = NULL;
+        weft_failure_unref(cur->result.failure);
+        cur->result.failure = NULL;
+        chain_to(cur, inner);
+      }
+    }
+    if (resumed != NULL) {
+      resumed->running = 1;
+      resumed->stack_next = top;
+      top = resumed;
       continue;
     }
-    weft_deferred *inner = d->result.chained_private_;
-    if (inner != NULL) {
-      d->result.chained_private_ = NULL;
-      d->result.value = NULL;
-      weft_failure_unref(d->result.failure);
-      d->result.failure = NULL;
-      chain_to(d, inner);
-    }
+    top = cur->stack_next;
+    cur->running = 0;
+    weft_deferred_unref(cur); /* may free cur */
   }
-  d->running = 0;
-  weft_deferred_unref(d);
 }
 
 int weft__deferred_add_both_owned(weft_deferred *d, weft_callback_fn fn, void *ctx,

@@ -273,6 +273,55 @@ static void chained_inner_destroyed_unfired(void **state) {
   weft_deferred_unref(outer);  /* freed (ASan checks no leak) */
 }
 
+/* A chain of 100,000 Deferreds, each waiting on the next, unwinds without
+ * recursion (a recursive version overflows the C stack here). */
+#define DEEP 100000
+static weft_deferred *g_deep[DEEP + 1];
+
+static int return_next(void *ctx, weft_result *r) {
+  long i = (long)(intptr_t)ctx;
+  return weft_result_set_deferred(r, g_deep[i + 1]);
+}
+
+static void deep_chain_unwinds_iteratively(void **state) {
+  (void)state;
+  for (long i = 0; i <= DEEP; i++) assert_int_equal(weft_deferred_create(&g_deep[i]), 0);
+  for (long i = 0; i < DEEP; i++) weft_deferred_add_callback(g_deep[i], return_next, (void *)(intptr_t)i);
+  for (long i = 0; i < DEEP; i++) weft_deferred_callback(g_deep[i], NULL);
+  assert_true(weft_deferred_paused(g_deep[0]));
+  weft_deferred_callback(g_deep[DEEP], (void *)(intptr_t)42);
+  assert_int_equal(value_of(g_deep[0]), 42);
+  for (long i = 0; i <= DEEP; i++) weft_deferred_unref(g_deep[i]);
+}
+
+static int log_value(void *ctx, weft_result *r) {
+  log_add(ctx, r->value ? "inner-before" : "inner-after-none");
+  return 0;
+}
+
+static void continuation_order_depth_first(void **state) {
+  (void)state;
+  log_ l = {0};
+  weft_deferred *outer, *inner;
+  assert_int_equal(weft_deferred_create(&outer), 0);
+  assert_int_equal(weft_deferred_create(&inner), 0);
+  chain_ctx c = {inner, &l};
+  weft_deferred_add_callback(inner, log_value, &l);  /* before the continuation */
+  weft_deferred_add_callback(outer, return_inner, &c);
+  weft_deferred_add_callback(outer, add_one, &l);
+  weft_deferred_callback(outer, NULL);               /* continuation appended */
+  weft_deferred_add_callback(inner, log_value, &l);  /* after it */
+  weft_deferred_callback(inner, (void *)(intptr_t)1);
+  /* inner's first callback, then the outer's chain, then inner's rest —
+   * which sees None: the result moved to the outer (Twisted's order) */
+  const char *want[] = {"return-inner", "inner-before", "cb", "inner-after-none"};
+  assert_int_equal(l.n, 4);
+  for (int i = 0; i < 4; i++) assert_string_equal(l.ev[i], want[i]);
+  assert_int_equal(value_of(outer), 2);
+  weft_deferred_unref(inner);
+  weft_deferred_unref(outer);
+}
+
 /* ---- cancellation */
 
 static void cancel_without_canceller(void **state) {
@@ -444,6 +493,8 @@ int main(void) {
       cmocka_unit_test_setup(chaining_to_fired_deferred_takes_result, setup),
       cmocka_unit_test_setup(chaining_to_self_fails, setup),
       cmocka_unit_test_setup(chained_inner_destroyed_unfired, setup),
+      cmocka_unit_test_setup(deep_chain_unwinds_iteratively, setup),
+      cmocka_unit_test_setup(continuation_order_depth_first, setup),
       cmocka_unit_test_setup(cancel_without_canceller, setup),
       cmocka_unit_test_setup(cancel_with_canceller, setup),
       cmocka_unit_test_setup(cancel_reaches_chained, setup),
