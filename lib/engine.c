@@ -87,7 +87,8 @@ int weft__engine_spawn_locked(weft__engine *e) {
   uint32_t hw = weft__load_relaxed(&e->hw);
   uint32_t idx = hw;
   for (uint32_t i = 0; i < hw; i++) {
-    int st = weft__load_relaxed(&e->slots[i]->state);
+    /* Acquire: pairs with worker_exited's release. */
+    int st = weft__load_acquire(&e->slots[i]->state);
     if (st == WEFT__SLOT_EXITED) {
       pthread_join(e->slots[i]->thread, NULL); /* it has left its loop */
       weft__store_relaxed(&e->slots[i]->state, WEFT__SLOT_JOINED);
@@ -98,7 +99,7 @@ int weft__engine_spawn_locked(weft__engine *e) {
       break;
     }
   }
-  if (idx >= (uint32_t)e->capacity) return WEFT_EAGAIN;
+  if (idx >= (uint32_t)e->capacity) return WEFT_EAGAIN; /* slots held by exiting threads */
   weft__eworker *w = e->slots[idx];
   if (!w) {
     w = weft__calloc_aligned(sizeof *w);
@@ -136,9 +137,11 @@ int weft__engine_spawn_locked(weft__engine *e) {
 }
 
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w) {
-  pthread_mutex_lock(&e->mu);
-  weft__store_relaxed(&w->state, WEFT__SLOT_EXITED);
-  pthread_mutex_unlock(&e->mu);
+  (void)e;
+  /* Release: the thread's last uses of its slot happen before a spawner,
+   * which loads the state with acquire, joins it and reuses the slot. No
+   * mutex: a spawner holding it must never wait for us. */
+  weft__store_release(&w->state, WEFT__SLOT_EXITED);
 }
 
 int weft__engine_grow(weft__engine *e, int n) {
@@ -232,9 +235,7 @@ int weft__engine_stop(weft__engine *e) {
   pthread_mutex_unlock(&e->mu);
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
-    pthread_mutex_lock(&e->mu);
-    int st = weft__load_relaxed(&w->state);
-    pthread_mutex_unlock(&e->mu);
+    int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
     if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) {
       pthread_join(w->thread, NULL);
       pthread_mutex_lock(&e->mu);
