@@ -5,8 +5,9 @@
  * no atomics. Re-entrancy is handled as Twisted does: adding callbacks from
  * inside a running callback appends to the chain the outer loop is walking;
  * a callback returning an unfired Deferred pauses this chain and registers a
- * continuation on the other one (defer.py's chaining, done with one internal
- * entry instead of a trampoline).
+ * continuation entry on the other one; when that one fires, the waiter is
+ * resumed on an explicit stack, depth first, without recursion (defer.py's
+ * iterative _runCallbacks), so chains of any length use constant C stack.
  *
  * Storage: the chain is a FIFO array with a few entries inline, so the usual
  * round trip (one or two callbacks) allocates nothing beyond the Deferred.
