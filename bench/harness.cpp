@@ -32,6 +32,13 @@ long context_switches() {
   return ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
+double cpu_seconds() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 int online_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);

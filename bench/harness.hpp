@@ -37,17 +37,23 @@ double now_s();               // CLOCK_MONOTONIC, seconds
 long context_switches();      // getrusage(RUSAGE_SELF): voluntary + involuntary
 int online_cores();           // CPUs this process may run on
 
-// Brackets the timed region of one repetition.
+double cpu_seconds();         // getrusage(RUSAGE_SELF): user + system, all threads
+
+// Brackets the timed region of one repetition: wall time, and the context
+// switches and CPU time of the whole process (so a pool that spins instead
+// of sleeping pays for it in the CPU column).
 struct Meter {
   double t0 = 0, t1 = 0;
   long c0 = 0, c1 = 0;
-  void start() { c0 = context_switches(); t0 = now_s(); }
-  void stop() { t1 = now_s(); c1 = context_switches(); }
-  // The work ended at t (taken by the thread that finished it); the context
-  // switches are read now, which is as late as possible.
-  void stop_at(double t) { t1 = t; c1 = context_switches(); }
+  double u0 = 0, u1 = 0;
+  void start() { c0 = context_switches(); u0 = cpu_seconds(); t0 = now_s(); }
+  void stop() { t1 = now_s(); c1 = context_switches(); u1 = cpu_seconds(); }
+  // The work ended at t (taken by the thread that finished it); switches
+  // and CPU are read now, which is as late as possible.
+  void stop_at(double t) { t1 = t; c1 = context_switches(); u1 = cpu_seconds(); }
   double seconds() const { return t1 - t0; }
   long switches() const { return c1 - c0; }
+  double cpu() const { return u1 - u0; }
 };
 
 // The last of `n` tasks to arrive records the time and wakes the waiter.

@@ -96,6 +96,7 @@ struct Cell {
   double primary = NAN;  // tasks/s, p50 µs, completions/s, efficiency, tasks/s
   double p99 = NAN;      // W2 only
   double csw = NAN;      // context switches per 1,000 tasks
+  double cpu = NAN;      // process CPU time per task, µs (all threads)
 };
 using Key = std::tuple<int, std::string, int>;  // workload, impl, size
 std::map<Key, Cell> g_results;
@@ -146,6 +147,7 @@ class CollectingReporter : public benchmark::ConsoleReporter {
       c.primary = get("primary");
       c.p99 = get("p99_us");
       c.csw = get("csw_per_1k");
+      c.cpu = get("cpu_us_per_task");
       if (progress_)
         std::fprintf(stderr, "  %-22s %12.4g %s, %.3g cs/1k\n", r.run_name.function_name.c_str(),
                      c.primary, unit_short(std::get<0>(it->second)), c.csw);
@@ -177,6 +179,8 @@ void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p
     double per1k = 1000.0 * static_cast<double>(s.meter.switches()) /
                    static_cast<double>(std::max(s.tasks, 1L));
     st.counters["csw_per_1k"] = per1k;
+    st.counters["cpu_us_per_task"] =
+        1e6 * s.meter.cpu() / static_cast<double>(std::max(s.tasks, 1L));
     for (auto &kv : s.extra)
       st.counters[kv.first] = kv.second;
     switch (w) {
@@ -244,12 +248,13 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
   while (std::getline(in, line)) {
     std::istringstream ls(line);
     int wi, sz, ok;
-    std::string name, v[3];  // strtod, unlike operator>>, reads "nan"
+    std::string name, v[4];  // strtod, unlike operator>>, reads "nan"
     Cell c;
-    if (ls >> wi >> name >> sz >> ok >> v[0] >> v[1] >> v[2]) {
+    if (ls >> wi >> name >> sz >> ok >> v[0] >> v[1] >> v[2] >> v[3]) {
       c.primary = std::strtod(v[0].c_str(), nullptr);
       c.p99 = std::strtod(v[1].c_str(), nullptr);
       c.csw = std::strtod(v[2].c_str(), nullptr);
+      c.cpu = std::strtod(v[3].c_str(), nullptr);
       c.ok = ok != 0;
       if (!c.ok)
         c.err = "failed in child";
@@ -273,7 +278,7 @@ void write_child_results(const std::string &path) {
   for (auto &kv : g_results)
     out << std::get<0>(kv.first) << ' ' << std::get<1>(kv.first) << ' ' << std::get<2>(kv.first)
         << ' ' << (kv.second.ok ? 1 : 0) << ' ' << kv.second.primary << ' ' << kv.second.p99 << ' '
-        << kv.second.csw << '\n';
+        << kv.second.csw << ' ' << kv.second.cpu << '\n';
 }
 
 // ------------------------------------------------------------ the table
@@ -318,7 +323,7 @@ std::vector<std::string> impls_in_results(Workload w, const std::vector<int> &si
 void emit_tables(const Options &o, std::FILE *f) {
   for (Workload w : o.workloads) {
     std::fprintf(f, "\n#### %s %s — %s; cs = context switches / 1,000 tasks; "
-                    "× = speed-up vs pthread\n\n| impl |",
+                    "cpu = process CPU µs per task; × = speed-up vs pthread\n\n| impl |",
                  workload_name(w), workload_title(w), metric_label(w));
     for (int sz : o.sizes)
       std::fprintf(f, " %d thr |", sz);
@@ -342,8 +347,8 @@ void emit_tables(const Options &o, std::FILE *f) {
         const Cell &base = g_results[Key{static_cast<int>(w), "pthread", sz}];
         std::string v = w == Workload::W2 ? human(c.primary) + " / " + human(c.p99)
                                           : human(c.primary);
-        std::fprintf(f, " %s · %s cs · %s× |", v.c_str(), human(c.csw).c_str(),
-                     human(ratio_vs(c, base, w)).c_str());
+        std::fprintf(f, " %s · %s cs · %s cpu · %s× |", v.c_str(), human(c.csw).c_str(),
+                     human(c.cpu).c_str(), human(ratio_vs(c, base, w)).c_str());
       }
       std::fprintf(f, "\n");
     }
@@ -415,7 +420,7 @@ void emit_targets(const Options &o, std::FILE *f) {
 
 void emit_data(const Options &o, const std::string &path) {
   std::ofstream out(path);
-  out << "# workload\timpl\tsize\tprimary\tp99_us\tcsw_per_1k\tx_pthread\n";
+  out << "# workload\timpl\tsize\tprimary\tp99_us\tcsw_per_1k\tx_pthread\tcpu_us_per_task\n";
   for (Workload w : o.workloads)
     for (const std::string &name : impls_in_results(w, o.sizes)) {
       for (int sz : o.sizes) {
@@ -425,7 +430,8 @@ void emit_data(const Options &o, const std::string &path) {
         const Cell &c = it->second;
         out << workload_name(w) << '\t' << name << '\t' << sz << '\t' << c.primary << '\t'
             << c.p99 << '\t' << c.csw << '\t'
-            << ratio_vs(c, g_results[Key{static_cast<int>(w), "pthread", sz}], w) << '\n';
+            << ratio_vs(c, g_results[Key{static_cast<int>(w), "pthread", sz}], w) << '\t'
+            << c.cpu << '\n';
       }
       out << "\n\n";  // one gnuplot data block per (workload, impl)
     }
