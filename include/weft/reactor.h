@@ -136,7 +136,10 @@ WEFT_API int weft_reactor_call_in_thread(weft_reactor *r, weft_fn fn, void *arg)
  * only served by weft_reactor_run.
  */
 WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd);
-/* Run every queued completion. Returns how many ran (>= 0). */
+/* Run the queued completions (and due timers) on the calling thread, which
+ * must be the attaching one (else WEFT_ESTATE). Returns how many ran (>= 0).
+ * Keeps draining briefly while results keep arriving; whatever is left after
+ * that leaves the fd readable, so the host loop calls again. */
 WEFT_API int weft_reactor_drain(weft_reactor *r);
 WEFT_API int weft_reactor_detach(weft_reactor *r);
 
