@@ -38,8 +38,13 @@ typedef struct weft_reactor weft_reactor;
 
 WEFT_API int weft_reactor_create(weft_reactor **out);
 /* Free r. If it never ran and "shutdown" never fired, the shutdown triggers
- * fire now (the pool is released). Queued thread calls run first.
- * WEFT_EBUSY while run() is active. NULL is ignored (returns 0). */
+ * fire now (the pool is released). Threads blocked in
+ * weft_blocking_call_from_thread are released (WEFT_ESHUTDOWN); queued
+ * thread calls run here, on the destroying thread. A thread that is still
+ * inside call_from_thread when destroy starts is waited for; starting new
+ * calls on r once destroy has begun is a use after free (destroy your own
+ * pools and join your threads first). WEFT_EBUSY while run() is active or the
+ * reactor is attached. NULL is ignored (returns 0). */
 WEFT_API int weft_reactor_destroy(weft_reactor *r);
 
 /* Run the loop in the calling thread until stop. WEFT_ESTATE if it already
