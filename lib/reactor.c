@@ -176,6 +176,7 @@ WEFT_API int weft_reactor_create(weft_reactor **out) {
   weft_reactor *r = weft__calloc_aligned(sizeof *r);
   if (r == NULL) return WEFT_ENOMEM;
   weft__mpsc_init(&r->queue);
+  r->evfd = -1;
   r->epfd = epoll_create1(EPOLL_CLOEXEC);
   r->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (r->epfd < 0 || r->evfd < 0) goto fail;
@@ -189,8 +190,8 @@ WEFT_API int weft_reactor_create(weft_reactor **out) {
   *out = r;
   return WEFT_OK;
 fail:
-  if (r->epfd > 0) close(r->epfd);
-  if (r->evfd > 0) close(r->evfd);
+  if (r->epfd >= 0) close(r->epfd);
+  if (r->evfd >= 0) close(r->evfd);
   weft__free_aligned(r);
   return WEFT_ENOMEM;
 }
