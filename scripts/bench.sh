@@ -39,7 +39,8 @@ log="$build/bench.log"
 if [ "$long" -eq 0 ]; then
   echo "=== weft bench: short run (a tenth of the work; google-benchmark lines in $log) ==="
   "$bin" --wb-scale=short --wb-sizes=1,2,4,8,16 --benchmark_repetitions=5 \
-         --benchmark_display_aggregates_only=true --wb-log="$log" \
+         --benchmark_display_aggregates_only=true --benchmark_enable_random_interleaving=true \
+         --wb-log="$log" \
          --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}"
   exit 0
 fi
@@ -47,7 +48,8 @@ fi
 echo "=== weft bench: long run (google-benchmark lines in $log) ==="
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$bin" --wb-scale=long --wb-sizes=1,2,4,8,16 --benchmark_repetitions=5 \
-       --benchmark_display_aggregates_only=true --wb-log="$log" \
+       --benchmark_display_aggregates_only=true --benchmark_enable_random_interleaving=true \
+         --wb-log="$log" \
        --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
