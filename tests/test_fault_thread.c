@@ -1,0 +1,372 @@
+/*
+ * Thread creation fails. Two ways in: the thread-factory hook
+ * (weft_threadpool_options.thread_factory, weft_thread_worker_create's
+ * factory) returning an error, and pthread_create itself, interposed at link
+ * time (tests/fault.cmake: -Wl,--wrap=pthread_create) so that libweft's own
+ * default factories fail too. Each creation attempt is counted; the k-th
+ * fails (mode "once") or every one from the k-th on (mode "from"); k sweeps
+ * from 1 until a scenario runs without reaching k. Every call returns 0 or an
+ * error code, nothing crashes or hangs, no weft object stays alive, and every
+ * accepted task ran or its owner was told WEFT_ECANCELED.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "weft/weft.h"
+
+/* ------------------------------------------------------ failure injection */
+
+enum { MODE_OFF, MODE_ONCE, MODE_FROM };
+static atomic_long g_attempts, g_fail_at, g_injected;
+static atomic_int g_mode;
+
+static int creation_should_fail(void) {
+  int mode = atomic_load(&g_mode);
+  if (mode == MODE_OFF) return 0;
+  long n = atomic_fetch_add(&g_attempts, 1) + 1;
+  long k = atomic_load(&g_fail_at);
+  if ((mode == MODE_ONCE && n == k) || (mode == MODE_FROM && n >= k)) {
+    atomic_fetch_add(&g_injected, 1);
+    return 1;
+  }
+  return 0;
+}
+static void arm(int mode, long k) {
+  atomic_store(&g_attempts, 0);
+  atomic_store(&g_injected, 0);
+  atomic_store(&g_fail_at, k);
+  atomic_store(&g_mode, mode);
+}
+static long disarm(void) {
+  atomic_store(&g_mode, MODE_OFF);
+  return atomic_load(&g_attempts);
+}
+
+static int g_use_hook; /* 1: failing_factory; 0: the default (pthread_create, wrapped) */
+
+#ifdef WEFT_FAULT_WRAP
+/* Every pthread_create of this program (libweft's included) lands here. */
+int __real_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*start)(void *),
+                          void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*start)(void *),
+                          void *arg) {
+  if (!g_use_hook && creation_should_fail()) return EAGAIN;
+  return __real_pthread_create(t, a, start, arg);
+}
+#endif
+
+/* The factory hook: wraps the default factory, fails on demand. */
+static int failing_factory(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
+                           const char *name) {
+  (void)ctx;
+  if (creation_should_fail()) return WEFT_EAGAIN;
+  return weft_default_thread_factory(NULL, thread, start, arg, name);
+}
+
+static int scaled(int n) {
+  const char *cfg = getenv("WEFT_TEST_CONFIG");
+  return (cfg && (strcmp(cfg, "tsan") == 0 || strcmp(cfg, "asan") == 0)) ? (n + 1) / 2 : n;
+}
+
+static void assert_nothing_alive(void) {
+  assert_int_equal(weft_replace_allocator(NULL, NULL, NULL), 0);
+}
+
+/* ------------------------------------------------------- pool scenario */
+
+static struct {
+  atomic_int accepted, ran, cancelled, other;
+} g_acc;
+
+static void task_fn(void *arg) {
+  (void)arg;
+  atomic_fetch_add(&g_acc.ran, 1);
+}
+static int call_fn(void *arg, void **result) {
+  (void)arg;
+  *result = NULL;
+  atomic_fetch_add(&g_acc.ran, 1);
+  return 0;
+}
+static void on_result(void *ctx, int status, void *result) {
+  (void)ctx;
+  (void)result;
+  if (status == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
+  else if (status != 0) atomic_fetch_add(&g_acc.other, 1);
+}
+static void work_fn(weft_work *req) {
+  (void)req;
+  atomic_fetch_add(&g_acc.ran, 1);
+}
+static void after_fn(weft_work *req, int status) {
+  (void)req;
+  if (status == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
+  else if (status != 0) atomic_fetch_add(&g_acc.other, 1);
+}
+static void pool_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)what;
+  if (err == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
+}
+
+#define REQS 16
+static weft_work g_reqs[REQS];
+
+static void submit_mix(weft_threadpool *tp, weft_work *reqs, int n) {
+  for (int i = 0; i < n; i++) {
+    assert_int_equal(weft_threadpool_call_in_thread(tp, task_fn, NULL), 0);
+    assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, on_result, NULL, call_fn, NULL),
+                     0);
+    assert_int_equal(weft_threadpool_queue_work(tp, &reqs[i], work_fn, after_fn), 0);
+    atomic_fetch_add(&g_acc.accepted, 3);
+  }
+}
+
+static void scenario_pool(void) {
+  memset(&g_acc, 0, sizeof g_acc);
+  int n = scaled(REQS / 4);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 2;
+  o.max_threads = 3;
+  o.name = "fault-thread";
+  o.log = pool_log;
+  o.spin_us = 1;
+  if (g_use_hook) o.thread_factory = failing_factory;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0); /* creates no thread */
+  submit_mix(tp, g_reqs, n);
+  int rc = weft_threadpool_start(tp);
+  assert_true(rc == 0 || rc == WEFT_EAGAIN);
+  assert_int_equal(weft_threadpool_started(tp), 1); /* started even with no thread */
+  submit_mix(tp, g_reqs + n, n);
+  rc = weft_threadpool_adjust_poolsize(tp, 3, 4);
+  assert_true(rc == 0 || rc == WEFT_EAGAIN);
+  rc = weft_threadpool_start_a_worker(tp);
+  assert_true(rc == 0 || rc == WEFT_EAGAIN);
+  submit_mix(tp, g_reqs + 2 * n, n);
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
+      can = atomic_load(&g_acc.cancelled);
+  if (acc != ran + can || atomic_load(&g_acc.other) != 0)
+    fail_msg("accepted %d != ran %d + cancelled %d (other %d)", acc, ran, can,
+             atomic_load(&g_acc.other));
+  if (atomic_load(&g_injected) > 0) assert_true(c.spawn_failures > 0);
+}
+
+/* ---------------------------------------------------- reactor scenario */
+
+#define DEFERS 6
+typedef struct rx_state {
+  weft_reactor *r;
+  weft_deferred *ds[DEFERS];
+  int nds, observed, fired, all_submitted, stop_called;
+} rx_state;
+
+static int work_in_thread(void *arg, void **result) {
+  (void)arg;
+  *result = NULL;
+  return 0;
+}
+static void maybe_stop(rx_state *st) {
+  if (st->all_submitted && st->fired == st->observed && !st->stop_called) {
+    st->stop_called = 1;
+    (void)weft_reactor_stop(st->r);
+  }
+}
+static int on_fired(void *ctx, weft_result *res) {
+  rx_state *st = ctx;
+  if (res->failure) weft_failure_unref(weft_result_take_failure(res));
+  st->fired++;
+  maybe_stop(st);
+  return 0;
+}
+static void on_running(void *arg) {
+  rx_state *st = arg;
+  for (int i = 0; i < scaled(DEFERS); i++) {
+    weft_deferred *d = NULL;
+    int rc = weft_defer_to_thread(st->r, work_in_thread, NULL, &d);
+    assert_int_equal(rc, 0);
+    st->ds[st->nds++] = d;
+    assert_int_equal(weft_deferred_add_both(d, on_fired, st), 0);
+    st->observed++;
+  }
+  st->all_submitted = 1;
+  /* No worker and none can be started: the work waits for stop() (E7). */
+  weft_threadpool *tp = NULL;
+  if (weft_reactor_get_thread_pool(st->r, &tp) == 0 && weft_threadpool_workers(tp) == 0 &&
+      !st->stop_called) {
+    st->stop_called = 1;
+    (void)weft_reactor_stop(st->r);
+  }
+  maybe_stop(st);
+}
+static void quiet_unhandled(void *ctx, weft_failure *f) {
+  (void)ctx;
+  (void)f;
+}
+
+static void scenario_reactor(void) {
+  rx_state st;
+  memset(&st, 0, sizeof st);
+  assert_int_equal(weft_reactor_create(&st.r), 0);
+  assert_int_equal(weft_reactor_call_when_running(st.r, on_running, &st), 0);
+  int rc = weft_reactor_run(st.r);
+  assert_true(rc == 0 || rc == WEFT_EAGAIN);
+  assert_int_equal(weft_reactor_destroy(st.r), 0);
+  for (int i = 0; i < st.nds; i++) {
+    if (!weft_deferred_called(st.ds[i])) fail_msg("deferred %d of %d never fired", i, st.nds);
+    weft_deferred_unref(st.ds[i]);
+  }
+}
+
+/* ---------------------------------------------------- ThreadWorker scenario */
+
+static void scenario_thread_worker(void) {
+  weft_worker *w = NULL;
+  int rc = weft_thread_worker_create(&w, g_use_hook ? failing_factory : NULL, NULL, "fault-tw");
+  if (rc != 0) {
+    assert_int_equal(rc, WEFT_EAGAIN);
+    assert_null(w);
+    return;
+  }
+  /* A released ThreadWorker is freed by its exiting thread: wait for the
+   * last task so that the thread is at its end, as far as the API lets us. */
+  assert_int_equal(weft_worker_quit(w), 0);
+  weft_worker_release(w);
+}
+
+/* ------------------------------------------------------------- the sweep */
+
+static long sweep(void (*scenario)(void), int mode, const char *name, int check_alive) {
+  arm(MODE_OFF, 0);
+  atomic_store(&g_mode, MODE_ONCE);
+  atomic_store(&g_fail_at, 0); /* count without failing */
+  scenario();
+  long sites = disarm();
+  long k;
+  for (k = 1; k <= 10000; k++) {
+    arm(mode, k);
+    scenario();
+    long injected = atomic_load(&g_injected);
+    disarm();
+    if (check_alive) assert_nothing_alive();
+    if (injected == 0) break;
+  }
+  printf("# %s, %s, mode %s: %ld creations in a clean run, swept k = 1..%ld\n", name,
+         g_use_hook ? "factory hook" : "pthread_create", mode == MODE_ONCE ? "fail-once" : "fail-from",
+         sites, k - 1);
+  return k - 1;
+}
+
+static void hook_pool_once(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  assert_true(sweep(scenario_pool, MODE_ONCE, "threadpool", 1) > 0);
+}
+static void hook_pool_from(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  assert_true(sweep(scenario_pool, MODE_FROM, "threadpool", 1) > 0);
+}
+static void hook_thread_worker(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  assert_true(sweep(scenario_thread_worker, MODE_ONCE, "thread worker", 0) > 0);
+}
+
+static void hook_always_fails(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  arm(MODE_FROM, 1);
+  memset(&g_acc, 0, sizeof g_acc);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 2;
+  o.thread_factory = failing_factory;
+  o.log = pool_log;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), WEFT_EAGAIN);
+  assert_int_equal(weft_threadpool_workers(tp), 0);
+  submit_mix(tp, g_reqs, 2);
+  assert_int_equal(weft_threadpool_start_a_worker(tp), WEFT_EAGAIN);
+  assert_int_equal(weft_threadpool_threads_created(tp), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  disarm();
+  assert_int_equal(atomic_load(&g_acc.ran), 0);
+  assert_int_equal(atomic_load(&g_acc.cancelled), 6);
+  weft_worker *w = NULL;
+  arm(MODE_FROM, 1);
+  assert_int_equal(weft_thread_worker_create(&w, failing_factory, NULL, "x"), WEFT_EAGAIN);
+  disarm();
+  assert_null(w);
+  assert_nothing_alive();
+}
+
+#ifdef WEFT_FAULT_WRAP
+static void pthread_pool_once(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  assert_true(sweep(scenario_pool, MODE_ONCE, "threadpool", 1) > 0);
+}
+static void pthread_pool_from(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  assert_true(sweep(scenario_pool, MODE_FROM, "threadpool", 1) > 0);
+}
+static void pthread_reactor_once(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  assert_true(sweep(scenario_reactor, MODE_ONCE, "reactor+deferToThread", 1) > 0);
+}
+static void pthread_reactor_from(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  assert_true(sweep(scenario_reactor, MODE_FROM, "reactor+deferToThread", 1) > 0);
+}
+static void pthread_thread_worker(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  assert_true(sweep(scenario_thread_worker, MODE_ONCE, "thread worker", 0) > 0);
+}
+#endif
+
+static int setup(void **s) {
+  (void)s;
+  weft_set_unhandled_failure_hook(quiet_unhandled, NULL);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) cmocka_set_test_filter(argv[1]);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(hook_always_fails),
+      cmocka_unit_test(hook_pool_once),
+      cmocka_unit_test(hook_pool_from),
+      cmocka_unit_test(hook_thread_worker),
+#ifdef WEFT_FAULT_WRAP
+      cmocka_unit_test(pthread_pool_once),
+      cmocka_unit_test(pthread_pool_from),
+      cmocka_unit_test(pthread_reactor_once),
+      cmocka_unit_test(pthread_reactor_from),
+      cmocka_unit_test(pthread_thread_worker),
+#endif
+  };
+  return cmocka_run_group_tests(tests, setup, NULL);
+}
