@@ -1,0 +1,20 @@
+# Torture programs (tests/torture_*.c): argv-sized validate programs in the
+# style of ck's and liburcu's. CI runs them with small parameters; the soak
+# (scripts/soak.sh) runs them for minutes.
+file(GLOB WEFT_TORTURE CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/torture_*.c)
+foreach(src ${WEFT_TORTURE})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE weft_static Threads::Threads)
+endforeach()
+
+if(TARGET torture_pool)
+  # submitters iterations rounds max_threads
+  add_test(NAME torture_pool_short COMMAND torture_pool 3 2000 6 4)
+  set_tests_properties(torture_pool_short PROPERTIES TIMEOUT 120 LABELS torture)
+endif()
+if(TARGET torture_reactor)
+  # foreign_threads calls_per_thread deferred_chains chain_length
+  add_test(NAME torture_reactor_short COMMAND torture_reactor 3 2000 4 200)
+  set_tests_properties(torture_reactor_short PROPERTIES TIMEOUT 120 LABELS torture)
+endif()
