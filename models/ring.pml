@@ -15,7 +15,14 @@
  * process finished) every task was taken. No deadlock: pan's invalid end
  * states (every loop here is lock-free, so none must exist).
  *
+ * History: the first version of weft__ring_take_half reloaded head instead
+ * of using the value the failed push saw; after two steals it claimed slots
+ * past tail and spilled tasks already stolen (run twice). This model found
+ * it (-DMUTANT_TAKE_HALF_RELOADS_HEAD reproduces it); lib/ring.h now takes
+ * `seen` from weft__ring_push_seen, as Go's runqputslow does.
+ *
  * Mutants (pan must report an error):
+ *   -DMUTANT_TAKE_HALF_RELOADS_HEAD  the bug above
  *   -DMUTANT_CAP_FROM_REAL  owner push measures capacity from head.real, so it
  *                           overwrites slots a thief is still copying
  *   -DMUTANT_NO_STEAL_MARK  a thief claims with steal = real = real + n (no
@@ -69,9 +76,10 @@ proctype owner() {
      if
      :: !ok ->
         /* weft__ring_take_half: spill half + i to the inject queue */
-#ifndef TAKE_HALF_USES_PUSH_HEAD
-        atomic { s = h_steal; r = h_real };          /* reloads head (lib/ring.h today) */
+#ifdef MUTANT_TAKE_HALF_RELOADS_HEAD
+        atomic { s = h_steal; r = h_real };          /* the bug this model found */
 #endif
+        /* take_half(seen): claims from the head the failed push saw */
         if
         :: s != r -> take(i)                         /* steal in progress: inject i alone */
         :: else ->
