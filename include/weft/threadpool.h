@@ -15,7 +15,30 @@
  *   - submitting after stop returns WEFT_EQUIT instead of being ignored;
  *   - stop with backlog but no worker runs nothing and reports each task to
  *     its owner with WEFT_ECANCELED instead of dropping it silently;
- *   - thread names carry a creation counter, so they never repeat.
+ *   - thread names carry a creation counter, so they never repeat;
+ *   - a failed thread creation never loses the task (Twisted raises out of
+ *     callInThread and drops it).
+ *
+ * When a task is accepted (return 0) it will run, or its owner is told
+ * WEFT_ECANCELED (after_cb / on_result; a plain call_in_thread task, which
+ * has no owner callback, is reported to the log hook). Precisely:
+ *   - before start, and at the limit (max busy threads), it waits in the
+ *     backlog (FIFO from one submitter), as in Twisted;
+ *   - if the pool is started, no thread is idle, the pool is below max and
+ *     the thread cannot be created (the factory fails, out of memory), the
+ *     task is still accepted into the backlog: it runs when a thread exists
+ *     (the next submit, start_a_worker or adjust_poolsize retries the
+ *     creation); if none ever does, stop/destroy cancel it;
+ *   - stop runs everything queued when at least one thread exists, then
+ *     joins every thread; what no thread ran is cancelled.
+ * Submit costs: one exchange and one counter add on shared lines, plus a
+ * fence and a load; a system call only when no thread is awake to take the
+ * task (a parked one is woken, or a new one started). No allocation per task
+ * once the per-thread node cache is warm (queue_work never allocates).
+ *
+ * Threads are named "PoolThread-<name>-<n>", n = creation counter; the
+ * factory hook gets that full name, the default factory gives
+ * pthread_setname_np its first bytes and the whole "-<n>" suffix (15 bytes).
  */
 #ifndef WEFT_THREADPOOL_H
 #define WEFT_THREADPOOL_H
@@ -34,7 +57,9 @@ typedef struct weft_threadpool weft_threadpool;
 /* Passed for min or max to adjust_poolsize: keep the current value (None). */
 #define WEFT_KEEP (-1)
 
-/* Upper bound on threads in one pool (max is clamped to it). */
+/* Upper bound on threads in one pool (max is clamped to it). Threads told to
+ * quit but not yet exited count against it too: adjust_poolsize may answer
+ * WEFT_EAGAIN under extreme resize churn until they are gone. */
 #define WEFT_THREADPOOL_MAX_THREADS 1024
 
 typedef struct weft_threadpool_options {
@@ -85,9 +110,15 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
                                         weft_after_work_cb after);
 
 /* adjustPoolsize(min, max); WEFT_KEEP keeps a value. WEFT_EINVAL (nothing
- * changed) if the result has min < 0 or min > max. */
+ * changed) if the result has min < 0 or min > max. While started: above max,
+ * idle threads quit now and busy ones when they next go idle; below min,
+ * threads are started (WEFT_EAGAIN if none could be). */
 WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp,
                                              int min_threads, int max_threads);
+/* startAWorker(): one more thread if started and below max (else a no-op,
+ * 0); WEFT_EAGAIN if its creation failed. stopAWorker(): an idle thread quits
+ * now, else the next one to go idle (debt, as Twisted's shrink). Both
+ * WEFT_EQUIT after stop. */
 WEFT_API int weft_threadpool_start_a_worker(weft_threadpool *tp);
 WEFT_API int weft_threadpool_stop_a_worker(weft_threadpool *tp);
 
