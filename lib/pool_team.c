@@ -7,8 +7,8 @@
  *   grow(n)   → start up to n threads (bounded by current_limit())
  *   shrink(n) → parked workers quit now, the rest as debt (Team._toShrink)
  *   quit      → reject new work; workers drain the backlog, then exit
- *   destroy   → quit, join every thread, cancel (log WEFT_ECANCELED) what
- *               never ran
+ *   destroy   → quit; WEFT_EBUSY while a worker runs a task; else join every
+ *               thread, cancel (log WEFT_ECANCELED) what never ran
  * Contract: every call from any thread, concurrently; destroy not from a
  * pool thread (WEFT_EDEADLK).
  */
@@ -107,6 +107,11 @@ static int pool_destroy(weft_team *t) {
   pool_team *p = (pool_team *)t;
   if (weft__engine_in_worker(p->e)) return WEFT_EDEADLK;
   weft__store_relaxed(&p->quit, 1);
+  (void)weft__engine_close(p->e); /* quit: no new work; the backlog drains */
+  /* weft_team_destroy's contract: WEFT_EBUSY, nothing freed, while workers
+   * still run tasks. Once none is busy, stop joins the threads (the few
+   * tasks still queued run first) and cancels what no thread can run. */
+  if (weft__engine_busy(p->e) > 0) return WEFT_EBUSY;
   weft__engine_destroy(p->e);
   weft__free(p);
   return WEFT_OK;

@@ -169,7 +169,9 @@ WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
   weft__store_relaxed(&tp->started, 0);
   tp_update_limit(tp);
   pthread_mutex_unlock(&tp->mu);
-  return weft__engine_stop(tp->e);
+  int r = weft__engine_stop(tp->e);
+  weft__node_flush(); /* nodes of cancelled tasks go home now */
+  return r;
 }
 
 WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
