@@ -41,18 +41,21 @@
  *      counted node was completely pushed before it was counted, so at least
  *      one pushed node is unpopped: pop() returns it or WOULDBLOCK (an
  *      earlier producer's link is pending), never NULL.
- *   I4 (no stranding) Take any pushed node n. Its producer increments the
- *      count after the push. If it sees 0 it drains, and does not stop before
- *      the count returns to 0, i.e. before #run = #counted ≥ its own count,
- *      and since pops are FIFO and n was pushed before it was counted, n has
- *      run by then. If it sees c > 0, a drainer D holds the role and cannot
- *      give it up before the count (which now includes n) returns to 0 —
- *      which again needs n to have run. The hand-off race — D's last
- *      fetch_sub against a producer's fetch_add — is decided by the RMW order
- *      on one word: either D's decrement comes first (reaches 0, D leaves;
- *      the producer then sees 0 and drains) or the increment comes first (D
- *      sees 2→1 and runs on). No state exists in which a counted item has no
- *      drainer.
+ *   I4 (no stranding) Every pushed node is counted by its producer's very
+ *      next step. A drainer gives up the role only when its fetch_sub finds
+ *      the count at 1, i.e. #run = #counted at that instant; it may have run
+ *      a node whose producer has not counted yet (the queue is FIFO, counts
+ *      come later), but then that producer's increment is still to come and
+ *      finds either 0 — it becomes the drainer — or another drainer that
+ *      cannot leave before the count is 0 again. The hand-off race — D's
+ *      last fetch_sub against a producer's fetch_add — is decided by the RMW
+ *      order on one word: either the decrement comes first (D leaves; the
+ *      producer sees 0 and drains) or the increment does (D sees 2→1 and runs
+ *      on). So once every producer has counted, either a drainer exists and,
+ *      by I3, runs on until the count is 0, or the count is 0 already; and a
+ *      count of 0 with every node counted means #run = #pushed: every node
+ *      ran exactly once (pops are FIFO and never repeat a node). A drainer
+ *      waits only on WOULDBLOCK, i.e. on a producer's link store in progress.
  *
  * Lifetime: the coordinator is freed when both the owner's release and the
  * deferred ops->quit (run when no do() is in flight, worker_base.h) have
