@@ -89,7 +89,10 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp);
  * WEFT_EDEADLK from a pool thread. */
 WEFT_API int weft_threadpool_stop(weft_threadpool *tp);
 /* Stop if needed, then free. Work that can no longer run is cancelled: its
- * owner is told WEFT_ECANCELED. WEFT_EDEADLK from a pool thread (nothing freed). */
+ * owner is told WEFT_ECANCELED. WEFT_EDEADLK from a pool thread (nothing freed).
+ * destroy is the last call on tp: no other thread may still be inside (or
+ * later enter) a call on it — after stop, other threads' submits return
+ * WEFT_EQUIT, so stop, let them see it, then destroy. */
 WEFT_API int weft_threadpool_destroy(weft_threadpool *tp);
 
 /* callInThread(fn, arg). WEFT_EQUIT after stop, WEFT_EINVAL on NULL. */
