@@ -13,7 +13,7 @@
  *
  * Algorithm: the Go runtime's runq (runtime/proc.go, runqput/runqget/
  * runqsteal) in the form of Tokio's multi_thread/queue.rs: 256 slots, `tail`
- * written only by the owner, `head` packs {steal:hi32, real:hi32→lo32}.
+ * written only by the owner, `head` packs {steal: high 32 bits, real: low 32}.
  * A thief claims n tasks by advancing `real` while leaving `steal` behind
  * (claim in progress: other thieves back off, the owner does not reuse the
  * claimed slots because it measures capacity from `steal`), copies them, then
