@@ -13,8 +13,10 @@
  * race: late submits get WEFT_EQUIT). At the end of a round every task id
  * that was accepted must have run once or been cancelled once (owner told),
  * every refused id never ran. With SECONDS > 0 rounds repeat until that much
- * time has passed (scripts/soak.sh). Exit status 0 on success; on a
- * violation it prints the task and exits 1.
+ * time has passed (scripts/soak.sh). With WEFT_TORTURE_SPAWN_FAIL=N in the
+ * environment, one pool-thread creation in N fails (a thread factory hook),
+ * so rounds also run short of workers or with none at all. Exit status 0 on
+ * success; on a violation it prints the task and exits 1.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -198,6 +200,24 @@ typedef struct totals {
   long accepted, ran, cancelled, refused;
 } totals;
 
+static atomic_uint g_spawn_counter;
+static unsigned g_spawn_fail_every; /* 0: never */
+static atomic_long g_spawn_failures;
+
+static int flaky_factory(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
+                         const char *name) {
+  (void)ctx;
+  if (g_spawn_fail_every && atomic_fetch_add(&g_spawn_counter, 1) % g_spawn_fail_every == 0) {
+    atomic_fetch_add(&g_spawn_failures, 1);
+    return WEFT_EAGAIN;
+  }
+  return weft_default_thread_factory(NULL, thread, start, arg, name);
+}
+
+static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg) {
+  if (pthread_create(t, NULL, fn, arg) != 0) fail("pthread_create for a test thread", 0);
+}
+
 static void one_round(int submitters, int iterations, int max_threads, int race_stop,
                       totals *tot) {
   round_state st;
@@ -224,15 +244,16 @@ static void one_round(int submitters, int iterations, int max_threads, int race_
   o.name = "torture";
   o.log = t_log;
   o.spin_us = 5;
+  if (g_spawn_fail_every) o.thread_factory = flaky_factory;
   if (weft_threadpool_create_ex(&st.tp, &o) != 0) fail("create", 0);
-  if (weft_threadpool_start(st.tp) != 0) fail("start", 0);
+  int src = weft_threadpool_start(st.tp);
+  if (src != 0 && src != WEFT_EAGAIN) fail("start", src);
 
   pthread_t th[64 + 2];
   int n = 0;
-  for (int i = 0; i < submitters; i++)
-    pthread_create(&th[n++], NULL, submitter, (void *)(intptr_t)i);
-  pthread_create(&th[n++], NULL, churn, NULL);
-  if (race_stop) pthread_create(&th[n++], NULL, stopper, NULL);
+  for (int i = 0; i < submitters; i++) start_thread(&th[n++], submitter, (void *)(intptr_t)i);
+  start_thread(&th[n++], churn, NULL);
+  if (race_stop) start_thread(&th[n++], stopper, NULL);
   for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
   int rc = weft_threadpool_stop(st.tp);
   if (rc != 0 && !(race_stop && rc == WEFT_EQUIT)) fail("stop", rc);
@@ -292,13 +313,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "torture_pool: bad arguments\n");
     return 2;
   }
+  const char *sf = getenv("WEFT_TORTURE_SPAWN_FAIL");
+  g_spawn_fail_every = sf ? (unsigned)atoi(sf) : 0;
   totals tot = {0};
   double t0 = now_s();
   int r;
   for (r = 0; seconds > 0 ? now_s() - t0 < seconds : r < rounds; r++)
     one_round(submitters, iterations, max_threads, r % 2 == 1, &tot);
   printf("torture_pool: %d rounds, %ld tasks accepted: %ld ran, %ld cancelled (owner told), "
-         "%ld refused after stop, 0 lost, %.1f s\n",
-         r, tot.accepted, tot.ran, tot.cancelled, tot.refused, now_s() - t0);
+         "%ld refused after stop, 0 lost, %ld thread creations failed, %.1f s\n",
+         r, tot.accepted, tot.ran, tot.cancelled, tot.refused, atomic_load(&g_spawn_failures),
+         now_s() - t0);
   return 0;
 }

@@ -155,7 +155,8 @@ static void one_run(long *totals) {
   if (weft_reactor_get_thread_pool(S.r, &tp) != 0) fail("get pool", 0);
   if (weft_reactor_suggest_thread_pool_size(S.r, 4) != 0) fail("suggest size", 0);
   pthread_t th[64];
-  for (int i = 0; i < n_threads; i++) pthread_create(&th[i], NULL, foreign, (void *)(intptr_t)i);
+  for (int i = 0; i < n_threads; i++)
+    if (pthread_create(&th[i], NULL, foreign, (void *)(intptr_t)i) != 0) fail("pthread_create", i);
   if (weft_reactor_call_when_running(S.r, on_running, chains) != 0) fail("call_when_running", 0);
   if (weft_reactor_run(S.r) != 0) fail("run", 0);
   for (int i = 0; i < n_threads; i++) pthread_join(th[i], NULL);
