@@ -35,8 +35,19 @@ static _Atomic int g_submitters_done;
 static _Atomic long g_resizes;
 static _Atomic long g_resize_eagain;
 
+/* Completion is awaited before stop: a lost wake-up (work queued while every
+ * worker sleeps) then hangs the test instead of being rescued by stop. */
+static _Atomic long g_done;
+static pthread_mutex_t g_done_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_done_cv = PTHREAD_COND_INITIALIZER;
+
 static void mark(long id) {
   atomic_fetch_add_explicit(&g_seen[id], 1, memory_order_relaxed);
+  if (atomic_fetch_add(&g_done, 1) + 1 == g_tasks) {
+    pthread_mutex_lock(&g_done_mu);
+    pthread_cond_broadcast(&g_done_cv);
+    pthread_mutex_unlock(&g_done_mu);
+  }
 }
 
 static void call_task(void *arg) { mark((long)(intptr_t)arg); }
@@ -117,6 +128,7 @@ static void run_stress(long tasks, int threads) {
   atomic_store(&g_submitters_done, 0);
   atomic_store(&g_resizes, 0);
   atomic_store(&g_resize_eagain, 0);
+  atomic_store(&g_done, 0);
   assert_int_equal(weft_threadpool_create(&g_tp, threads, threads, "stress"), 0);
   assert_int_equal(weft_threadpool_start(g_tp), 0);
   double t0 = now_s();
@@ -129,6 +141,9 @@ static void run_stress(long tasks, int threads) {
   int r;
   while ((r = weft_threadpool_adjust_poolsize(g_tp, threads, threads)) == WEFT_EAGAIN) sched_yield();
   assert_int_equal(r, 0);
+  pthread_mutex_lock(&g_done_mu);
+  while (atomic_load(&g_done) < tasks) pthread_cond_wait(&g_done_cv, &g_done_mu);
+  pthread_mutex_unlock(&g_done_mu);
   assert_int_equal(weft_threadpool_stop(g_tp), 0);
   double t1 = now_s();
   long bad = 0;
