@@ -14,6 +14,9 @@
  * fence, read ctl against CAS ctl, fence, read the queues) and from seq_cst
  * RMWs on ctl. Every other step of the C code is one Promela step.
  */
+#ifndef CLOSED
+#define CLOSED false  /* shutdown.pml defines it: the engine's `closed` flag */
+#endif
 #ifndef TAGMOD
 #define TAGMOD 8      /* the ABA tag; wide enough for these bounded runs */
 #endif
@@ -33,7 +36,7 @@ inline notify() {
   :: s_srch == 0 && s_top == 0 ->
      /* nobody parked, nobody searching: every live worker is busy */
      if
-     :: nspawned >= W -> break                 /* !may_spawn: a busy worker finds the work */
+     :: nspawned >= W || CLOSED -> break       /* !may_spawn: a busy worker finds the work */
      :: else -> skip
      fi;
 #ifdef MUTANT_NO_SPAWN
@@ -50,11 +53,11 @@ inline notify() {
      :: ok ->
         atomic {                               /* weft__engine_spawn_locked (under e->mu) */
           if
-          :: nspawned < W -> run worker(nspawned); nspawned++; ok = 1
+          :: nspawned < W && !CLOSED -> run worker(nspawned); nspawned++; ok = 1
 #ifdef SPAWN_MAY_FAIL
           :: true -> ok = 0                    /* thread creation failed */
 #endif
-          :: nspawned >= W -> ok = 0
+          :: nspawned >= W || CLOSED -> ok = 0
           fi
         };
         if
@@ -101,6 +104,34 @@ inline become_searching() {
   fi
 }
 
+#ifdef MUTANT_PARK_IGNORES_CLOSED
+#define CLOSED_RECHECK_ON false
+#else
+#define CLOSED_RECHECK_ON true   /* park re-checks `closed` first (E7) */
+#endif
+
+/* weft__engine_wake_one until none is parked (close: weft__engine_wake_all). */
+inline wake_all() {
+  atomic { s_tag = tag; s_top = top; s_srch = searching };
+  do
+  :: s_top == 0 -> break
+  :: else ->
+     nx = next_idle[s_top - 1];
+     atomic {                                  /* CAS(ctl, s -> {tag+1, nx, searching+1}) */
+       if
+       :: tag == s_tag && top == s_top && searching == s_srch ->
+          tag = (tag + 1) % TAGMOD; top = nx; searching++; ok = 1
+       :: else -> ok = 0
+       fi
+     };
+     if
+     :: ok -> wake[s_top - 1] = 1
+     :: else -> skip
+     fi;
+     atomic { s_tag = tag; s_top = top; s_srch = searching }
+  od
+}
+
 /* E5.2 park: push self and stop searching in one CAS, re-check, sleep. */
 inline park(me) {
   wake[me] = 0;
@@ -123,7 +154,8 @@ inline park(me) {
   srch = false;
 #ifndef MUTANT_NO_RECHECK
   if                                           /* fence(seq_cst); Dekker re-check */
-  :: work_visible -> notify()
+  :: CLOSED_RECHECK_ON && CLOSED -> wake_all() /* stop: nobody may sleep (wakes us too) */
+  :: !(CLOSED_RECHECK_ON && CLOSED) && work_visible -> notify()
   :: else -> skip
   fi;
 #endif

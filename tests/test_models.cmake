@@ -41,3 +41,8 @@ weft_model_mutant(model_mutant_ring_no_steal_mark ring.pml -DMUTANT_NO_STEAL_MAR
 weft_model_check(model_coordinator coordinator.pml -DP=3)
 weft_model_mutant(model_mutant_coordinator_decrement_before_run coordinator.pml -DMUTANT_DECREMENT_BEFORE_RUN)
 weft_model_mutant(model_mutant_coordinator_give_up coordinator.pml -DMUTANT_GIVE_UP_ON_WOULDBLOCK)
+
+weft_model_check(model_shutdown shutdown.pml -DW=1 -DS=2)
+weft_model_check(model_shutdown_w2 shutdown.pml -DW=2 -DS=1)
+weft_model_mutant(model_mutant_shutdown_closed_before_count shutdown.pml -DMUTANT_CLOSED_BEFORE_COUNT)
+weft_model_mutant(model_mutant_shutdown_park_ignores_closed shutdown.pml -DMUTANT_PARK_IGNORES_CLOSED)
