@@ -12,6 +12,10 @@ if(TARGET torture_pool)
   # submitters iterations rounds max_threads
   add_test(NAME torture_pool_short COMMAND torture_pool 3 2000 6 4)
   set_tests_properties(torture_pool_short PROPERTIES TIMEOUT 120 LABELS torture)
+  # one pool-thread creation in 3 fails: rounds short of workers or with none
+  add_test(NAME torture_pool_spawn_fail COMMAND torture_pool 3 2000 6 4)
+  set_tests_properties(torture_pool_spawn_fail PROPERTIES TIMEOUT 120 LABELS torture
+    ENVIRONMENT "WEFT_TORTURE_SPAWN_FAIL=3")
 endif()
 if(TARGET torture_reactor)
   # foreign_threads calls_per_thread deferred_chains chain_length

@@ -70,6 +70,13 @@ typedef struct round_state {
   weft_work *reqs;
   atomic_long log_cancels, refused, top_refused, other_errors;
   atomic_int submitters_done;
+  /* Tasks accepted and not finished (a parent finishes after submitting its
+   * children). Rounds without a racing stopper wait for it to reach 0 before
+   * stop(), so a lost wake-up hangs the round instead of being rescued by
+   * stop's drain. */
+  atomic_long outstanding;
+  pthread_mutex_t idle_mu;
+  pthread_cond_t idle_cv;
   latch halfway;               /* submitter 0 at half its work */
   pthread_barrier_t start;
 } round_state;
@@ -89,11 +96,22 @@ static long new_id(void) {
 
 static int submit_one(long id, unsigned seed);
 
+static void poke_waiter(void) {
+  pthread_mutex_lock(&g->idle_mu);
+  pthread_cond_broadcast(&g->idle_cv);
+  pthread_mutex_unlock(&g->idle_mu);
+}
+
+static void task_finished(void) {
+  if (atomic_fetch_sub(&g->outstanding, 1) == 1) poke_waiter();
+}
+
 static void run_body(long id) {
   if (atomic_fetch_add(&g->ran[id], 1) != 0) fail("ran twice", id);
   if (id % 4 == 0 && g->kind[id] != 9) { /* spawn children from inside the worker */
     for (int c = 0; c < CHILDREN; c++) submit_one(new_id(), (unsigned)id * 31u + (unsigned)c);
   }
+  task_finished();
 }
 
 static void t_task(void *arg) { run_body((long)(intptr_t)arg); }
@@ -106,6 +124,7 @@ static void t_result(void *ctx, int status, void *result) {
   long id = (long)(intptr_t)ctx;
   if (status == WEFT_ECANCELED) {
     if (atomic_fetch_add(&g->cancelled[id], 1) != 0) fail("cancelled twice", id);
+    task_finished();
   } else if (status != 0 || result != ctx) {
     atomic_fetch_add(&g->other_errors, 1);
   }
@@ -115,6 +134,7 @@ static void t_after(weft_work *req, int status) {
   long id = (long)(intptr_t)req->data;
   if (status == WEFT_ECANCELED) {
     if (atomic_fetch_add(&g->cancelled[id], 1) != 0) fail("cancelled twice", id);
+    task_finished();
   } else if (status != 0) {
     atomic_fetch_add(&g->other_errors, 1);
   }
@@ -122,7 +142,10 @@ static void t_after(weft_work *req, int status) {
 static void t_log(void *ctx, int err, const char *what) {
   (void)ctx;
   (void)what;
-  if (err == WEFT_ECANCELED) atomic_fetch_add(&g->log_cancels, 1);
+  if (err == WEFT_ECANCELED) {
+    atomic_fetch_add(&g->log_cancels, 1);
+    task_finished();
+  }
   else if (err != WEFT_EAGAIN) atomic_fetch_add(&g->other_errors, 1);
 }
 
@@ -131,6 +154,7 @@ static int submit_one(long id, unsigned seed) {
   g->kind[id] = (unsigned char)kind;
   void *arg = (void *)(intptr_t)id;
   int rc;
+  atomic_fetch_add(&g->outstanding, 1);
   if (kind == 0) rc = weft_threadpool_call_in_thread(g->tp, t_task, arg);
   else if (kind == 1) rc = weft_threadpool_call_in_thread_with_callback(g->tp, t_result, arg, t_call, arg);
   else {
@@ -142,6 +166,7 @@ static int submit_one(long id, unsigned seed) {
   } else if (rc == WEFT_EQUIT) {
     atomic_store(&g->accepted[id], ACC_REFUSED);
     atomic_fetch_add(&g->refused, 1);
+    task_finished();
   } else {
     fail("submit returned an unexpected code", id);
   }
@@ -161,6 +186,7 @@ static void *submitter(void *arg) {
   }
   if (me == 0 && g->iterations < 2) latch_down(&g->halfway);
   atomic_fetch_add(&g->submitters_done, 1);
+  poke_waiter();
   return NULL;
 }
 
@@ -234,6 +260,8 @@ static void one_round(int submitters, int iterations, int max_threads, int race_
   st.reqs = calloc((size_t)st.cap, sizeof *st.reqs);
   if (!st.accepted || !st.ran || !st.cancelled || !st.kind || !st.reqs) fail("out of memory", 0);
   latch_init(&st.halfway, 1);
+  pthread_mutex_init(&st.idle_mu, NULL);
+  pthread_cond_init(&st.idle_cv, NULL);
   int nthreads = submitters + 1 + (race_stop ? 1 : 0);
   pthread_barrier_init(&st.start, NULL, (unsigned)nthreads);
 
@@ -254,6 +282,13 @@ static void one_round(int submitters, int iterations, int max_threads, int race_
   for (int i = 0; i < submitters; i++) start_thread(&th[n++], submitter, (void *)(intptr_t)i);
   start_thread(&th[n++], churn, NULL);
   if (race_stop) start_thread(&th[n++], stopper, NULL);
+  if (!race_stop && !g_spawn_fail_every) {
+    /* Every accepted task must finish with the pool still running. */
+    pthread_mutex_lock(&st.idle_mu);
+    while (atomic_load(&st.submitters_done) < submitters || atomic_load(&st.outstanding) != 0)
+      pthread_cond_wait(&st.idle_cv, &st.idle_mu);
+    pthread_mutex_unlock(&st.idle_mu);
+  }
   for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
   int rc = weft_threadpool_stop(st.tp);
   if (rc != 0 && !(race_stop && rc == WEFT_EQUIT)) fail("stop", rc);
@@ -287,6 +322,8 @@ static void one_round(int submitters, int iterations, int max_threads, int race_
 
   pthread_barrier_destroy(&st.start);
   latch_fini(&st.halfway);
+  pthread_mutex_destroy(&st.idle_mu);
+  pthread_cond_destroy(&st.idle_cv);
   free(st.accepted);
   free(st.ran);
   free(st.cancelled);
