@@ -59,8 +59,12 @@ int run(Workload w, int size, const Params &p, Sample &s) {
   GError *gerr = nullptr;
   // exclusive = TRUE: `size` threads of the pool's own, started now.
   GThreadPool *pool = g_thread_pool_new(fn, nullptr, size, TRUE, &gerr);
-  if (pool == nullptr) {
+  if (pool == nullptr || gerr != nullptr) {
+    // GLib may return a pool that started fewer threads than asked (and
+    // set gerr): measuring it would be wrong, and its free can hang.
     g_clear_error(&gerr);
+    if (pool != nullptr)
+      g_thread_pool_free(pool, TRUE, FALSE);
     return -EAGAIN;
   }
   int rc = 0;

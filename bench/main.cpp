@@ -4,7 +4,8 @@
 //   weft_bench [--wb-scale=short|long] [--wb-sizes=1,2,4,8,16]
 //              [--wb-impls=weft,weft_qw,pthread,libuv,glib,tbb]
 //              [--wb-workloads=W1,W2,W3,W4,W5] [--wb-table=FILE.md]
-//              [--wb-data=FILE.tsv] [--benchmark_* flags]
+//              [--wb-data=FILE.tsv] [--wb-log=FILE] [--wb-run-limit=SECONDS]
+//              [--benchmark_* flags]
 //
 // Every repetition builds a fresh pool, warms it up, then times one run of
 // the workload (manual time); the table shows medians over the repetitions
@@ -19,14 +20,18 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -156,6 +161,61 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   bool progress_ = false;  // one line per result on stderr (with --wb-log)
 };
 
+// A run that never finishes must not hang the whole benchmark (a peer whose
+// thread creation failed half-way, say): past the limit, name the culprit
+// and exit non-zero.
+class Watchdog {
+ public:
+  void arm(const std::string &what, double seconds) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!thread_.joinable())
+      thread_ = std::thread([this] { loop(); });
+    what_ = what;
+    deadline_ = std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+    armed_ = true;
+    cv_.notify_one();
+  }
+  void disarm() {
+    std::lock_guard<std::mutex> g(mu_);
+    armed_ = false;
+    cv_.notify_one();
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      quit_ = true;
+      cv_.notify_one();
+    }
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> g(mu_);
+    while (!quit_) {
+      if (!armed_) {
+        cv_.wait(g);
+      } else if (cv_.wait_until(g, deadline_) == std::cv_status::timeout && armed_ &&
+                 std::chrono::steady_clock::now() >= deadline_) {
+        std::fprintf(stderr, "weft_bench: %s did not finish in time; giving up\n",
+                     what_.c_str());
+        std::fflush(stdout);
+        std::_Exit(3);
+      }
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+  std::string what_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool armed_ = false, quit_ = false;
+};
+Watchdog g_watchdog;
+double g_run_limit_s = 300;
+
 double percentile(std::vector<double> v, double q) {
   if (v.empty())
     return NAN;
@@ -167,7 +227,10 @@ double percentile(std::vector<double> v, double q) {
 void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p) {
   for (auto _ : st) {
     Sample s;
+    g_watchdog.arm(std::string(workload_name(w)) + "/" + impl->name + "/" + std::to_string(size),
+                   g_run_limit_s);
     int rc = impl->run(w, size, p, s);
+    g_watchdog.disarm();
     if (rc != 0) {
       std::string msg = std::string(impl->name) + " failed: " + std::strerror(rc < 0 ? -rc : rc) +
                         " (" + std::to_string(rc) + ")";
@@ -215,6 +278,7 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
                                    std::string("--wb-child-results=") + tmpl};
   if (!o.log_path.empty())
     args.push_back("--wb-log=" + o.log_path);
+  args.push_back("--wb-run-limit=" + std::to_string(g_run_limit_s));
   std::string wl = "--wb-workloads=";
   for (Workload w : o.workloads)
     wl += std::string(workload_name(w)) + ",";
@@ -468,6 +532,10 @@ int parse(int argc, char **argv, Options &o, std::vector<char *> &bench_argv) {
       o.table_path = val();
     } else if (a.rfind("--wb-data=", 0) == 0) {
       o.data_path = val();
+    } else if (a.rfind("--wb-run-limit=", 0) == 0) {
+      g_run_limit_s = std::atof(val().c_str());
+      if (g_run_limit_s <= 0)
+        return -1;
     } else if (a.rfind("--wb-log=", 0) == 0) {
       o.log_path = val();
     } else if (a.rfind("--wb-child-results=", 0) == 0) {
