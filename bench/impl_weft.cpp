@@ -387,17 +387,17 @@ int run_qw(Workload w, int size, const Params &p, Sample &s) {
   return run_any(w, size, p, s, true);
 }
 
-constexpr unsigned kPoolOnly =
-    workload_bit(Workload::W1) | workload_bit(Workload::W4) | workload_bit(Workload::W5);
+// W2/W3 need the reactor (and deferToThreadPool for "weft").
+#define WB_POOL_ONLY (workload_bit(Workload::W1) | workload_bit(Workload::W4) | workload_bit(Workload::W5))
 #ifdef WB_HAVE_WEFT_REACTOR
 constexpr unsigned kQwWorkloads = kAllWorkloads;
 #else
-constexpr unsigned kQwWorkloads = kPoolOnly;
+constexpr unsigned kQwWorkloads = WB_POOL_ONLY;
 #endif
 #if defined(WB_HAVE_WEFT_REACTOR) && defined(WB_HAVE_WEFT_THREADS)
 constexpr unsigned kCitWorkloads = kAllWorkloads;
 #else
-constexpr unsigned kCitWorkloads = kPoolOnly;
+constexpr unsigned kCitWorkloads = WB_POOL_ONLY;
 #endif
 
 }  // namespace
