@@ -728,6 +728,31 @@ static void thread_names(void **state) {
   assert_string_equal(s + 11, "-100");
 }
 
+/* The default factory names the OS thread with the short form. */
+typedef struct name_probe {
+  char name[16];
+  sync_t done;
+} name_probe;
+static void read_own_name(void *arg) {
+  name_probe *p = arg;
+  pthread_getname_np(pthread_self(), p->name, sizeof p->name);
+  count_up(&p->done);
+}
+
+static void default_factory_names(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 1, "twisted.internet.reactor", NULL);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  name_probe p;
+  memset(&p, 0, sizeof p);
+  sync_init(&p.done);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, read_own_name, &p), 0);
+  count_wait(&p.done, 1);
+  assert_string_equal(p.name, "PoolThread-tw-0");
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&p.done);
+}
+
 /* Factory failure: WEFT_EAGAIN, never abort; work is still accepted and runs
  * once a thread can be created. */
 static void factory_failure(void **state) {
@@ -893,6 +918,7 @@ int main(void) {
       cmocka_unit_test(queue_work_runs),
       cmocka_unit_test(stop_from_pool_thread),
       cmocka_unit_test(thread_names),
+      cmocka_unit_test(default_factory_names),
       cmocka_unit_test(factory_failure),
       cmocka_unit_test(adjust_poolsize_rules),
       cmocka_unit_test(shrink_debt),
