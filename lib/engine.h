@@ -76,6 +76,7 @@ typedef struct weft__eworker {
   _Atomic int state;
   pthread_t thread;
   weft__engine *e;
+  char short_name[16]; /* set before the thread starts */
 } weft__eworker;
 
 struct weft__engine {

@@ -8,6 +8,7 @@
  * engine_park.c. No lock, no allocation. (It returns node-cache nodes freed
  * by tasks, lib/node_cache.h, before it idles: the one tie to the pool layer.)
  */
+#include <pthread.h>
 #include <sched.h>
 #include <time.h>
 
@@ -153,6 +154,9 @@ void *weft__engine_worker_main(void *arg) {
   weft__eworker *w = arg;
   weft__engine *e = w->e;
   weft__tls_worker = w;
+  /* With the default factory the thread names itself too: the creator's
+   * pthread_setname_np may land after our first task has run. */
+  if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
   w->inject_countdown = WEFT__INJECT_INTERVAL;
   w->searching = true; /* the spawner counted us as searching */
   uint64_t spin_ns = (uint64_t)e->cfg.spin_us * 1000u;
