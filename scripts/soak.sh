@@ -32,12 +32,22 @@ pool_pid=$!
 reactor_pid=$!
 echo "seconds,program,pid,rss_kib" >"$csv"
 start=$(date +%s)
-rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
-while kill -0 "$pool_pid" 2>/dev/null || kill -0 "$reactor_pid" 2>/dev/null; do
+# RSS of process $1, only while /proc/$1 is still that process: once a program
+# exits its pid may be reused (even as a thread id of another process, which
+# /proc also lists), so check that the pid is a thread-group leader named $2.
+rss() {
+  awk -v want="$2" -v pid="$1" '
+    /^Name:/  {name = $2}
+    /^Tgid:/  {tgid = $2}
+    /^VmRSS:/ {rss = $2}
+    END {if (tgid == pid && name == want && rss != "") print rss}' "/proc/$1/status" 2>/dev/null || true
+}
+alive() { [[ -n $(rss "$1" "$2") ]]; }
+while alive "$pool_pid" torture_pool || alive "$reactor_pid" torture_reactor; do
   now=$(( $(date +%s) - start ))
   for p in "pool:$pool_pid" "reactor:$reactor_pid"; do
     name=${p%%:*} pid=${p##*:}
-    r=$(rss "$pid")
+    r=$(rss "$pid" "torture_$name")
     [[ -n $r ]] && echo "$now,torture_$name,$pid,$r" >>"$csv"
   done
   sleep "$interval" # sampling period of the monitor only; no test outcome depends on it
