@@ -440,9 +440,13 @@ static void stress_task(void *arg) {
   }
 }
 
+/* Twisted's limitedWorkerCreator: no new worker once idle + busy reaches
+ * the limit (statistics read from inside the coordinator, as in _pool.py). */
 static weft_worker *create_thread_worker(void *ctx) {
   int limit = (int)(intptr_t)ctx;
-  if (weft__load_relaxed(&g_created) >= limit) return NULL; /* coordinator-confined */
+  weft_team_statistics s;
+  assert_int_equal(weft_team_statistics_get(g_rt, &s), 0);
+  if (s.idle_workers + s.busy_workers >= limit) return NULL;
   weft_worker *w;
   if (weft_thread_worker_create(&w, NULL, NULL, "team-stress") != 0) return NULL;
   weft__fetch_add_relaxed(&g_created, 1);
@@ -463,22 +467,45 @@ static void stats_reader_check(void) {
   assert_true(s.idle_workers + s.busy_workers <= 3);
 }
 
-static void real_threads_exactly_once_quit_drains(void **state) {
-  (void)state;
+static _Atomic int g_stop_churn;
+static void *churner(void *arg) {
+  (void)arg;
+  /* grow and shrink while tasks flow; WEFT_EQUIT once the team is quit */
+  /* Bounded: every shrink may cost a thread creation later (the debt). */
+  for (int i = 0; i < 100 && !weft__load_acquire(&g_stop_churn); i++) {
+    /* acquire: pairs with the store_release in run_real_threads */
+    int r = weft_team_grow(g_rt, 2);
+    if (r == WEFT_EQUIT) break;
+    assert_int_equal(r, 0);
+    r = weft_team_shrink(g_rt, 1);
+    if (r == WEFT_EQUIT) break;
+    assert_int_equal(r, 0);
+    sched_yield();
+  }
+  return NULL;
+}
+
+static void run_real_threads(weft_worker *coordinator, int churn) {
   g_expect = PRODUCERS * per_producer();
   g_ran = calloc((size_t)g_expect, sizeof *g_ran);
   assert_non_null(g_ran);
   weft__store_relaxed(&g_total, 0);
   weft__store_relaxed(&g_created, 0);
-  assert_int_equal(weft_team_create(&g_rt, NULL, create_thread_worker, (void *)(intptr_t)3, log_failure, NULL), 0);
-  pthread_t th[PRODUCERS];
+  weft__store_relaxed(&g_stop_churn, 0);
+  int limit = 3;
+  assert_int_equal(weft_team_create(&g_rt, coordinator, create_thread_worker, (void *)(intptr_t)limit,
+                                    log_failure, NULL), 0);
+  pthread_t th[PRODUCERS], ch;
   for (int p = 0; p < PRODUCERS; p++)
     assert_int_equal(pthread_create(&th[p], NULL, producer, (void *)(intptr_t)p), 0);
-  stats_reader_check();
+  if (churn) assert_int_equal(pthread_create(&ch, NULL, churner, NULL), 0);
+  if (!churn) stats_reader_check();
   for (int p = 0; p < PRODUCERS; p++) pthread_join(th[p], NULL);
-  stats_reader_check();
-  /* quit with work still backlogged: the busy workers drain it */
+  if (!churn) stats_reader_check();
+  /* quit with work possibly still backlogged: the busy workers drain it */
   assert_int_equal(weft_team_quit(g_rt), 0);
+  weft__store_release(&g_stop_churn, 1); /* release: pairs with churner's acquire */
+  if (churn) pthread_join(ch, NULL);
   pthread_mutex_lock(&g_mu);
   while (weft__load_acquire(&g_total) < g_expect) pthread_cond_wait(&g_cv, &g_mu);
   pthread_mutex_unlock(&g_mu);
@@ -488,6 +515,28 @@ static void real_threads_exactly_once_quit_drains(void **state) {
   assert_int_equal(r, 0);
   for (long i = 0; i < g_expect; i++) assert_int_equal(weft__load_relaxed(&g_ran[i]), 1);
   free(g_ran);
+}
+
+/* Thread workers + the default lock-free coordinator. */
+static void real_threads_exactly_once_quit_drains(void **state) {
+  (void)state;
+  run_real_threads(NULL, 0);
+}
+
+/* Twisted's production shape: a LockWorker coordinator over thread workers.
+ * Workers are quit and released from inside the coordinator, on their own
+ * threads at times: nothing may join or deadlock. */
+static void real_threads_lock_worker_coordinator(void **state) {
+  (void)state;
+  weft_worker *lw;
+  assert_int_equal(weft_lock_worker_create(&lw, NULL, NULL), 0);
+  run_real_threads(lw, 0);
+}
+
+/* grow/shrink from another thread while tasks flow: still exactly once. */
+static void real_threads_grow_shrink_churn(void **state) {
+  (void)state;
+  run_real_threads(NULL, 1);
 }
 
 int main(void) {
@@ -510,6 +559,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(destroy_busy, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_input, setup, teardown),
       cmocka_unit_test(real_threads_exactly_once_quit_drains),
+      cmocka_unit_test(real_threads_lock_worker_coordinator),
+      cmocka_unit_test(real_threads_grow_shrink_churn),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
