@@ -19,38 +19,35 @@ static inline _Atomic int *state_of(const weft_worker *w) {
   return (_Atomic int *)(void *)(uintptr_t)&w->state_private_;
 }
 
-/* The state reached QUIT with nobody in flight: claim ops->quit exactly once. */
-static void maybe_close(weft_worker *w, int s) {
-  /* Read before the claim: once CLOSED is visible an owner may free w (the
-   * coordinator's quit touches nothing), so w is not read after the CAS. */
-  const weft_worker_ops *ops = w->ops;
-  while ((s & ~WEFT__WQ_CLOSED) == WEFT__WQ_QUIT && !(s & WEFT__WQ_CLOSED)) {
-    /* acq_rel: acquire orders every admitted do_work (their leave()s are
-     * releases in this word's RMW chain) before ops->quit; release is not
-     * needed by anyone but keeps the chain a release sequence. */
-    if (weft__cas_acq_rel(state_of(w), &s, s | WEFT__WQ_CLOSED)) {
-      ops->quit(w);
-      return;
-    }
-  }
-}
+/*
+ * Exactly one thread runs ops->quit: after QUIT is set the count only goes
+ * down (enter() never increments a quit worker), so it reaches 0 at most
+ * once after quit: the decrement that takes QUIT|1 to QUIT|0 closes, or
+ * quit() itself if it found the count at 0. A thread never touches w after
+ * its last RMW on the state word unless it is the closer: once the count is
+ * 0 an owner may free w (team destroy checks exactly that), so the closer
+ * reads w->ops before its RMW, and every ops->quit makes its own last access
+ * safe (thread worker: a reference; coordinator, lock worker: the fin word).
+ */
 
 int weft__worker_enter(weft_worker *w) {
-  /* acq_rel: the increment and the QUIT test are one step (the point at
-   * which a do() is ordered against quit()); acquire pairs with quit()'s
-   * fetch_or, release keeps the RMW chain a release sequence for maybe_close. */
-  int s = weft__fetch_add_acq_rel(state_of(w), WEFT__WQ_ONE);
-  if (!(s & WEFT__WQ_QUIT)) return 0;
-  weft__worker_leave(w);
-  return WEFT_EQUIT;
+  int s = weft__load_relaxed(state_of(w));
+  do {
+    if (s & WEFT__WQ_QUIT) return WEFT_EQUIT;
+    /* acq_rel: the increment and the QUIT test are one step (the point at
+     * which a do() is ordered against quit()); acquire pairs with quit()'s
+     * fetch_or, release keeps the word's RMW chain a release sequence. */
+  } while (!weft__cas_weak_acq_rel(state_of(w), &s, s + WEFT__WQ_ONE));
+  return 0;
 }
 
 void weft__worker_leave(weft_worker *w) {
-  /* acq_rel: release publishes this do()'s effects (the enqueue) to the
-   * thread that runs ops->quit (pairs with maybe_close's acquire CAS);
-   * acquire lets this thread run ops->quit itself after a quit() elsewhere. */
-  int s = weft__fetch_sub_acq_rel(state_of(w), WEFT__WQ_ONE) - WEFT__WQ_ONE;
-  if (WEFT_UNLIKELY(s & WEFT__WQ_QUIT)) maybe_close(w, s);
+  const weft_worker_ops *ops = w->ops; /* before the RMW: see above */
+  /* acq_rel: release publishes this do()'s effects (its enqueue) to the
+   * closer (pairs with the acquire of whichever RMW closes); acquire lets
+   * this thread be the closer after a quit() elsewhere. */
+  int s = weft__fetch_sub_acq_rel(state_of(w), WEFT__WQ_ONE);
+  if (WEFT_UNLIKELY(s == (WEFT__WQ_QUIT | WEFT__WQ_ONE))) ops->quit(w);
 }
 
 int weft__worker_inflight(const weft_worker *w) {
@@ -79,16 +76,18 @@ WEFT_API int weft_worker_quit(weft_worker *w) {
   if (!w || !w->ops) return WEFT_EINVAL;
   /* acq_rel: pairs with enter()'s fetch_add (a do() admitted before this is
    * seen in the count; one after it sees QUIT) and with leave()'s fetch_sub. */
+  const weft_worker_ops *ops = w->ops; /* before the RMW: see above */
   int s = weft__fetch_or_acq_rel(state_of(w), WEFT__WQ_QUIT);
   if (s & WEFT__WQ_QUIT) return WEFT_EQUIT;
-  maybe_close(w, s | WEFT__WQ_QUIT);
+  if (s == 0) ops->quit(w); /* nobody in flight: close now */
   return 0;
 }
 
 WEFT_API void weft_worker_release(weft_worker *w) {
   if (!w || !w->ops) return;
+  void (*release)(weft_worker *) = w->ops->release;
   (void)weft_worker_quit(w); /* WEFT_EQUIT when already quit: fine */
-  if (w->ops->release) w->ops->release(w);
+  if (release) release(w);
 }
 
 WEFT_API int weft_worker_is_quit(const weft_worker *w) {
