@@ -4,6 +4,7 @@
  */
 #include "engine.h"
 
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -198,12 +199,16 @@ int weft__engine_shrink(weft__engine *e, int n) {
       }
     }
     if (popped) continue;
-    /* Nobody parked: debt, paid by the next worker that goes idle
-     * (Team._toShrink). seq_cst: pairs with the parker's fence (E5.2 checks
-     * the debt after its push). */
-    weft__fetch_add_seq_cst(&e->shrink_debt, 1);
+    /* Nobody parked: the rest is debt, paid by the next workers that go idle
+     * (Team._toShrink; added at once, so a huge n costs no loop). seq_cst:
+     * pairs with the parker's fence (E5.2 checks the debt after its push). */
+    int rest = n - i;
+    int debt = weft__load_relaxed(&e->shrink_debt);
+    int add = rest < INT_MAX - debt ? rest : INT_MAX - debt; /* saturate */
+    weft__fetch_add_seq_cst(&e->shrink_debt, add);
     weft__fence_seq_cst(); /* debt before the ctl read; pairs with E5.2's fence */
     weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED); /* a worker that parked meanwhile pays it */
+    break;
   }
   return WEFT_OK;
 }

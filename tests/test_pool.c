@@ -173,6 +173,17 @@ static void destroy_with_backlog(void **state) {
   assert_int_equal(g_ran, 0);
 }
 
+/* shrink(huge) on an empty team is one debt update, not a loop. */
+static void huge_shrink(void **state) {
+  (void)state;
+  atomic_store(&g_limit, 1);
+  weft_team *t;
+  assert_int_equal(weft_pool(&t, current_limit, NULL, NULL, NULL, "huge"), 0);
+  assert_int_equal(weft_team_shrink(t, 2147483647), 0);
+  assert_int_equal(weft_team_shrink(t, 2147483647), 0); /* saturates */
+  assert_int_equal(weft_team_destroy(t), 0);
+}
+
 static void bad_input(void **state) {
   (void)state;
   weft_team *t;
@@ -186,6 +197,7 @@ int main(void) {
       cmocka_unit_test(team_semantics),
       cmocka_unit_test(quit_drains_backlog),
       cmocka_unit_test(destroy_with_backlog),
+      cmocka_unit_test(huge_shrink),
       cmocka_unit_test(bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
