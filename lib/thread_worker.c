@@ -39,8 +39,6 @@
  * Team releases workers from inside its coordinator, possibly on the very
  * thread being released.
  */
-#include <sched.h>
-#include <stdio.h>
 
 #include "alloc.h"
 #include "atomic.h"
