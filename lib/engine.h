@@ -69,7 +69,6 @@ typedef struct weft__eworker {
   _Atomic uint64_t executed, steals, stolen, parks, overflowed, local_submits;
   /* Owner-private. */
   uint32_t rng;
-  uint32_t inject_countdown;
   bool searching;
   /* Control plane (under the engine mutex). */
   uint32_t index;
@@ -177,10 +176,15 @@ __attribute__((always_inline)) static inline void weft__engine_notify(weft__engi
   /* Acquire: pairs with the parker's seq_cst CAS, so its next_idle store is
    * visible to notify_slow when it pops that worker. */
   uint64_t s = weft__load_acquire(&e->ctl);
-  if (WEFT__CTL_SEARCHING(s) > 0) return;
-  if (WEFT__CTL_TOP(s) == 0 && e->cfg.limit == NULL &&
-      weft__load_relaxed(&e->live) >= weft__load_relaxed(&e->limit_value))
+  /* Nobody searching and nobody parked (top and searching both 0: one test)
+   * is the common case of a busy pool; at its limit, nobody to wake. */
+  if ((uint32_t)s == 0) {
+    if (e->cfg.limit == NULL &&
+        weft__load_relaxed(&e->live) >= weft__load_relaxed(&e->limit_value))
+      return;
+  } else if (WEFT__CTL_SEARCHING(s) > 0) {
     return;
+  }
   weft__engine_notify_slow(e, s);
 }
 

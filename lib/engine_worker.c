@@ -52,13 +52,7 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
      * tail store (room was checked against head.steal by the caller). */
     weft__ring *r = &w->ring;
     uint32_t tail = weft__load_relaxed(&r->tail);
-    n = 1;
-    while (n < k) {
-      weft__task *t = weft__inject_pop(in);
-      if (!t) break;
-      weft__store_relaxed(&r->slot[(tail + n - 1) & WEFT__RING_MASK], t);
-      n++;
-    }
+    n = 1 + weft__inject_pop_into(in, r->slot, WEFT__RING_MASK, tail, (uint32_t)k - 1);
     /* Release: publishes the slots to our pop and to thieves (E3 push). */
     if (n > 1) weft__store_release(&r->tail, tail + n - 1);
     weft__inject_count_popped(in, n);
@@ -102,11 +96,10 @@ static weft__task *steal(weft__engine *e, weft__eworker *w, bool *more) {
   return NULL;
 }
 
-static weft__task *find_task(weft__engine *e, weft__eworker *w, bool *more) {
+static weft__task *find_task(weft__engine *e, weft__eworker *w, bool inject_first, bool *more) {
   *more = false;
   weft__task *t;
-  if (WEFT_UNLIKELY(--w->inject_countdown == 0)) {
-    w->inject_countdown = WEFT__INJECT_INTERVAL;
+  if (WEFT_UNLIKELY(inject_first)) {
     t = inject_batch(e, w, 0, more);
     if (t) return t;
   }
@@ -117,7 +110,8 @@ static weft__task *find_task(weft__engine *e, weft__eworker *w, bool *more) {
   return steal(e, w, more);
 }
 
-static void run_task(weft__engine *e, weft__eworker *w, weft__task *t) {
+__attribute__((always_inline)) static inline void run_task(weft__engine *e, weft__eworker *w,
+                                                            weft__task *t) {
   WEFT_PROBE(start, e, t);
   t->run(t); /* t belongs to its owner from here on */
   WEFT_PROBE(finish, e, t);
@@ -157,14 +151,16 @@ void *weft__engine_worker_main(void *arg) {
   /* With the default factory the thread names itself too: the creator's
    * pthread_setname_np may land after our first task has run. */
   if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
-  w->inject_countdown = WEFT__INJECT_INTERVAL;
+  uint32_t countdown = WEFT__INJECT_INTERVAL; /* tasks until the inject queue goes first */
   w->searching = true; /* the spawner counted us as searching */
   uint64_t spin_ns = (uint64_t)e->cfg.spin_us * 1000u;
   uint64_t deadline = 0;
   uint32_t round = 0;
   for (;;) {
     bool more;
-    weft__task *t = find_task(e, w, &more);
+    bool inject_first = countdown <= 1;
+    countdown = inject_first ? WEFT__INJECT_INTERVAL : countdown - 1;
+    weft__task *t = find_task(e, w, inject_first, &more);
     if (t) {
       if (w->searching) {
         /* Not searching means busy: the flag changes only here and when we
@@ -176,6 +172,11 @@ void *weft__engine_worker_main(void *arg) {
         weft__engine_notify(e); /* E5.1 for the batch we left visible */
       }
       run_task(e, w, t);
+      /* Busy: run our own ring, FIFO, without the searching/batch checks
+       * above (they change only when a task comes from elsewhere), until
+       * it is empty or the inject poll is due. The ring stays stealable
+       * throughout (E3): nothing is taken out of it ahead of running. */
+      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, w, t);
       continue;
     }
     /* Idle path (E4). */

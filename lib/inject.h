@@ -69,6 +69,44 @@ static inline weft__task *weft__inject_pop(weft__inject *in) {
   return t == WEFT__MPSC_WOULDBLOCK ? NULL : t;
 }
 
+/*
+ * Under the try-lock, after a pop returned a node: move up to `max` more
+ * nodes into slots slot[(tail + i) & mask], i = 0.., and return how many.
+ * Interior nodes (those with a linked successor) are taken by walking the
+ * links and storing head.next once at the end: no producer writes head.next
+ * while a node is linked (a producer stores only into the node it got from
+ * the tail, and the tail is not the dummy while nodes are present), so the
+ * walk is the same sequence of steps as repeated weft__mpsc_pop fast paths
+ * (models/inject.pml) without re-reading head.next. The node that looks
+ * last goes through the full pop (tail CAS, WOULDBLOCK).
+ */
+static inline uint32_t weft__inject_pop_into(weft__inject *in, _Atomic(weft__task *) *slot,
+                                             uint32_t mask, uint32_t tail, uint32_t max) {
+  uint32_t n = 0;
+  /* Acquire: pairs with the producer's store_release of the link (the
+   * node's fields are visible); relaxed would do for our own earlier
+   * store, but a producer may have linked it. */
+  weft__task *x = weft__load_acquire(&in->q.head.next);
+  while (n < max && x) {
+    /* Acquire: pairs with the successor's producer's link store. */
+    weft__task *nx = weft__load_acquire(&x->next);
+    if (!nx) break;
+    weft__store_relaxed(&slot[(tail + n) & mask], x);
+    n++;
+    x = nx;
+  }
+  if (n == 0) {
+    if (max == 0) return 0;
+  } else {
+    /* Consumer-owned while nodes are linked (see above). */
+    weft__store_relaxed(&in->q.head.next, x);
+    if (n == max) return n;
+  }
+  weft__task *t = weft__inject_pop(in); /* the last node: full protocol */
+  if (t) weft__store_relaxed(&slot[(tail + n++) & mask], t);
+  return n;
+}
+
 static inline void weft__inject_count_popped(weft__inject *in, uint32_t n) {
   /* Single writer (the try-lock holder): no RMW needed. */
   weft__store_relaxed(&in->popped, weft__load_relaxed(&in->popped) + n);

@@ -261,12 +261,22 @@ static weft_work *work_of(weft__task *t) {
   return (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
 }
 
+static __attribute__((noinline)) void work_run_after(weft_work *req, weft__work_private *p) {
+  weft_after_work_cb after = p->after;
+  p->work(req);
+  after(req, 0);
+}
+
 static void work_run(weft__task *t) {
   weft_work *req = work_of(t);
   weft__work_private *p = weft__work_priv(req);
-  weft_after_work_cb after = p->after;
-  p->work(req); /* with after NULL, req is the caller's again from here */
-  if (after) after(req, 0);
+  /* Without after_cb: a bare tail call (req is the caller's again from
+   * there), so the common fire-and-forget request costs no stack frame. */
+  if (WEFT_LIKELY(p->after == NULL)) {
+    p->work(req);
+    return;
+  }
+  work_run_after(req, p);
 }
 
 static void work_cancel(weft__task *t, int status) {
