@@ -22,6 +22,7 @@ void weft__engine_log(weft__engine *e, int err, const char *what) {
 }
 
 void weft__engine_set_limit(weft__engine *e, int limit) {
+  if (e->cfg.limit) return; /* a callback engine keeps INT_MAX here (see engine.h) */
   weft__store_relaxed(&e->limit_value, limit);
 }
 
@@ -43,6 +44,10 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   e->capacity = cfg->capacity;
   weft__inject_init(&e->inject);
   weft__store_relaxed(&e->ctl, 0);
+  /* With a limit callback the inline notify fast path must never decide "at
+   * the limit" from this word: INT_MAX sends it to notify_slow, which asks
+   * the callback. */
+  weft__store_relaxed(&e->limit_value, cfg->limit ? INT_MAX : 0);
   weft__object_created();
   *out = e;
   return WEFT_OK;
@@ -308,11 +313,6 @@ uint64_t weft__engine_backlog(weft__engine *e) {
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) n += weft__ring_len(&e->slots[i]->ring);
   return n;
-}
-
-bool weft__engine_in_worker(const weft__engine *e) {
-  weft__eworker *w = weft__engine_current_worker();
-  return w && w->e == e;
 }
 
 bool weft__engine_is_closed(weft__engine *e) { return weft__load_relaxed(&e->closed) != 0; }

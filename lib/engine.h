@@ -85,7 +85,8 @@ struct weft__engine {
   WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
   _Atomic int shrink_debt;                    /* Team._toShrink */
   _Atomic int closed;                         /* no new work; workers drain and exit */
-  _Atomic int limit_value;                    /* the limit when cfg.limit is NULL */
+  _Atomic int limit_value; /* the limit when cfg.limit is NULL; INT_MAX with a
+                            * callback, so notify's fast path defers to notify_slow */
   _Atomic uint32_t hw;                        /* slots ever used: scan bound */
   _Atomic uint64_t spawns, spawn_failures, unparks, cancelled; /* slow paths only */
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
@@ -123,7 +124,6 @@ int weft__engine_destroy(weft__engine *e);
 int weft__engine_live(weft__engine *e);
 int weft__engine_busy(weft__engine *e);
 uint64_t weft__engine_backlog(weft__engine *e);
-bool weft__engine_in_worker(const weft__engine *e);
 bool weft__engine_is_closed(weft__engine *e);
 
 typedef struct weft__engine_counters {
@@ -162,6 +162,11 @@ void *weft__engine_worker_main(void *arg);
 /* The engine worker running on this thread (initial-exec TLS: one load). */
 extern _Thread_local weft__eworker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 static inline weft__eworker *weft__engine_current_worker(void) { return weft__tls_worker; }
+/* The calling thread is one of e's workers. */
+static inline bool weft__engine_in_worker(const weft__engine *e) {
+  weft__eworker *w = weft__engine_current_worker();
+  return w && w->e == e;
+}
 
 /* ------------------------------------------------------ the inline hot path */
 
@@ -179,9 +184,7 @@ __attribute__((always_inline)) static inline void weft__engine_notify(weft__engi
   /* Nobody searching and nobody parked (top and searching both 0: one test)
    * is the common case of a busy pool; at its limit, nobody to wake. */
   if ((uint32_t)s == 0) {
-    if (e->cfg.limit == NULL &&
-        weft__load_relaxed(&e->live) >= weft__load_relaxed(&e->limit_value))
-      return;
+    if (weft__load_relaxed(&e->live) >= weft__load_relaxed(&e->limit_value)) return;
   } else if (WEFT__CTL_SEARCHING(s) > 0) {
     return;
   }
@@ -190,10 +193,19 @@ __attribute__((always_inline)) static inline void weft__engine_notify(weft__engi
 
 /* Accept t: it will run, or be cancelled with WEFT_ECANCELED. WEFT_EQUIT
  * once closed (t untouched). E2 push + E5.1 notify. */
+__attribute__((always_inline)) static inline int weft__engine_submit_foreign(weft__engine *e,
+                                                                            weft__task *t);
 __attribute__((always_inline)) static inline int weft__engine_submit(weft__engine *e,
                                                                     weft__task *t) {
   weft__eworker *w = weft__engine_current_worker();
   if (w && w->e == e) return weft__engine_submit_local(e, w, t);
+  return weft__engine_submit_foreign(e, t);
+}
+
+/* weft__engine_submit from a thread that is not one of e's workers (the
+ * caller checked weft__engine_in_worker): E2 push + E5.1 notify. */
+__attribute__((always_inline)) static inline int weft__engine_submit_foreign(weft__engine *e,
+                                                                            weft__task *t) {
   /* seq_cst add, then seq_cst load of closed: pairs with stop's seq_cst
    * store of closed followed by its read of `pushed` (Dekker): either we see
    * closed and back out, or stop waits for our node. */

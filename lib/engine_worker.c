@@ -111,11 +111,12 @@ static weft__task *find_task(weft__engine *e, weft__eworker *w, bool inject_firs
 }
 
 __attribute__((always_inline)) static inline void run_task(weft__engine *e, weft__eworker *w,
-                                                            weft__task *t) {
+                                                            weft__task *t, uint64_t *executed) {
   WEFT_PROBE(start, e, t);
   t->run(t); /* t belongs to its owner from here on */
   WEFT_PROBE(finish, e, t);
-  bump(&w->executed, 1);
+  /* Owner-only counter, kept in a register by the loop: one add, one store. */
+  weft__store_relaxed(&w->executed, ++*executed);
 }
 
 /* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
@@ -151,6 +152,7 @@ void *weft__engine_worker_main(void *arg) {
   /* With the default factory the thread names itself too: the creator's
    * pthread_setname_np may land after our first task has run. */
   if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
+  uint64_t executed = weft__load_relaxed(&w->executed); /* the slot's count survives reuse */
   uint32_t countdown = WEFT__INJECT_INTERVAL; /* tasks until the inject queue goes first */
   w->searching = true; /* the spawner counted us as searching */
   uint64_t spin_ns = (uint64_t)e->cfg.spin_us * 1000u;
@@ -171,12 +173,12 @@ void *weft__engine_worker_main(void *arg) {
       } else if (more) {
         weft__engine_notify(e); /* E5.1 for the batch we left visible */
       }
-      run_task(e, w, t);
+      run_task(e, w, t, &executed);
       /* Busy: run our own ring, FIFO, without the searching/batch checks
        * above (they change only when a task comes from elsewhere), until
        * it is empty or the inject poll is due. The ring stays stealable
        * throughout (E3): nothing is taken out of it ahead of running. */
-      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, w, t);
+      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, w, t, &executed);
       continue;
     }
     /* Idle path (E4). */

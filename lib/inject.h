@@ -82,24 +82,22 @@ static inline weft__task *weft__inject_pop(weft__inject *in) {
  */
 static inline uint32_t weft__inject_pop_into(weft__inject *in, _Atomic(weft__task *) *slot,
                                              uint32_t mask, uint32_t tail, uint32_t max) {
+  if (max == 0) return 0;
   uint32_t n = 0;
   /* Acquire: pairs with the producer's store_release of the link (the
-   * node's fields are visible); relaxed would do for our own earlier
-   * store, but a producer may have linked it. */
+   * node's fields are visible). */
   weft__task *x = weft__load_acquire(&in->q.head.next);
-  while (n < max && x) {
-    /* Acquire: pairs with the successor's producer's link store. */
-    weft__task *nx = weft__load_acquire(&x->next);
-    if (!nx) break;
-    weft__store_relaxed(&slot[(tail + n) & mask], x);
-    n++;
-    x = nx;
-  }
-  if (n == 0) {
-    if (max == 0) return 0;
-  } else {
+  if (x) {
+    for (;;) {
+      /* Acquire: pairs with the successor's producer's link store. */
+      weft__task *nx = weft__load_acquire(&x->next);
+      if (!nx) break;
+      weft__store_relaxed(&slot[(tail + n) & mask], x);
+      x = nx;
+      if (++n == max) break;
+    }
     /* Consumer-owned while nodes are linked (see above). */
-    weft__store_relaxed(&in->q.head.next, x);
+    if (n) weft__store_relaxed(&in->q.head.next, x);
     if (n == max) return n;
   }
   weft__task *t = weft__inject_pop(in); /* the last node: full protocol */

@@ -63,7 +63,9 @@ weft__node *weft__node_get_slow(void);
 void weft__node_put_remote(weft__node *n);
 void weft__node_flush(void);
 
-static inline weft__node *weft__node_get(void) {
+/* The fast path alone: a node from the private list, or NULL (then call
+ * weft__node_get_slow). */
+static inline weft__node *weft__node_try_get(void) {
   weft__node_cache *c = weft__tls_node_cache;
   if (WEFT_LIKELY(c != NULL)) {
     weft__node *n = c->local;
@@ -72,24 +74,37 @@ static inline weft__node *weft__node_get(void) {
       return n;
     }
   }
-  return weft__node_get_slow();
+  return NULL;
 }
 
-static inline void weft__node_put(weft__node *n) {
+static inline weft__node *weft__node_get(void) {
+  weft__node *n = weft__node_try_get();
+  return WEFT_LIKELY(n != NULL) ? n : weft__node_get_slow();
+}
+
+/* The fast paths of weft__node_put; false: call weft__node_put_remote. The
+ * batch is tested first: a worker mostly frees nodes of one submitter's
+ * cache (the batch only ever holds nodes of another thread's cache, so the
+ * order of the two tests does not change where a node goes). */
+static inline bool weft__node_try_put(weft__node *n) {
   weft__node_cache *c = n->cache;
-  if (c == weft__tls_node_cache) {
-    n->free_next = c->local;
-    c->local = n;
-    return;
-  }
   weft__node_pending *p = &weft__tls_node_pending;
   if (c == p->cache && p->n < WEFT__NODE_BATCH - 1) { /* same owner: just batch it */
     n->free_next = p->head;
     p->head = n;
     p->n++;
-    return;
+    return true;
   }
-  weft__node_put_remote(n);
+  if (c == weft__tls_node_cache) {
+    n->free_next = c->local;
+    c->local = n;
+    return true;
+  }
+  return false;
+}
+
+static inline void weft__node_put(weft__node *n) {
+  if (!weft__node_try_put(n)) weft__node_put_remote(n);
 }
 
 #endif /* WEFT_NODE_CACHE_H */

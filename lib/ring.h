@@ -124,14 +124,21 @@ static inline bool weft__ring_take_half(weft__ring *r, uint64_t seen, weft__task
 static inline weft__task *weft__ring_pop(weft__ring *r) {
   /* Acquire: pairs with thieves' release CASes on head. */
   uint64_t h = weft__load_acquire(&r->head);
+  uint32_t tail = weft__load_relaxed(&r->tail); /* ours: cannot change under us */
   for (;;) {
     uint32_t real = weft__ring_real(h), steal = weft__ring_steal(h);
-    if (real == weft__load_relaxed(&r->tail)) return NULL;
-    uint64_t next = weft__ring_pack(steal == real ? real + 1 : steal, real + 1);
+    if (real == tail) return NULL;
+    uint32_t r1 = real + 1;
+    uint64_t next = weft__ring_pack(steal == real ? r1 : steal, r1);
     /* acq_rel CAS: claims slot `real` against thieves (their claim CAS is
      * acq_rel on the same word, so exactly one side wins it). */
-    if (weft__cas_acq_rel(&r->head, &h, next))
-      return weft__load_relaxed(&r->slot[real & WEFT__RING_MASK]);
+    if (weft__cas_acq_rel(&r->head, &h, next)) {
+      weft__task *t = weft__load_relaxed(&r->slot[real & WEFT__RING_MASK]);
+      /* Every pusher stores a task, never NULL: tells the compiler, so the
+       * caller's "got one?" test folds into the empty test above. */
+      if (t == NULL) __builtin_unreachable();
+      return t;
+    }
   }
 }
 

@@ -187,12 +187,22 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
 
 /* ------------------------------------------------------------- submitting */
 
+static __attribute__((noinline)) void call_run_slow(weft__node *n, weft_fn fn, void *arg) {
+  weft__node_put_remote(n);
+  fn(arg);
+}
+
 static void call_run(weft__task *t) {
   weft__node *n = (weft__node *)t;
   tp_call *c = payload(n);
   weft_fn fn = c->fn;
   void *arg = c->arg;
-  weft__node_put(n); /* the pool keeps no reference to fn/arg (Twisted case 34) */
+  /* The node goes back before fn runs: the pool keeps no reference to
+   * fn/arg (Twisted case 34). Both ways end in a tail call, no frame. */
+  if (WEFT_UNLIKELY(!weft__node_try_put(n))) {
+    call_run_slow(n, fn, arg);
+    return;
+  }
   fn(arg);
 }
 
@@ -221,16 +231,29 @@ static void callback_cancel(weft__task *t, int status) {
   else tp_log(c.tp, status, "weft_threadpool_call_in_thread_with_callback: task cancelled");
 }
 
-static int submit_node(weft_threadpool *tp, weft__node *n) {
+/* The uncommon ways of submit_node, out of line so that its fast path (a
+ * foreign thread, accepted) needs no stack frame. */
+static __attribute__((noinline)) int submit_node_refused(weft__node *n, int r) {
+  weft__node_put(n);
+  return r;
+}
+
+static __attribute__((noinline)) int submit_node_local(weft_threadpool *tp, weft__node *n) {
   int r = weft__engine_submit(tp->e, &n->task);
   if (r != 0) weft__node_put(n);
   return r;
 }
 
-WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn, void *arg) {
-  if (!tp || !fn) return WEFT_EINVAL;
-  weft__node *n = weft__node_get();
-  if (!n) return WEFT_ENOMEM;
+__attribute__((always_inline)) static inline int submit_node(weft_threadpool *tp,
+                                                            weft__node *n) {
+  if (WEFT_UNLIKELY(weft__engine_in_worker(tp->e))) return submit_node_local(tp, n);
+  int r = weft__engine_submit_foreign(tp->e, &n->task);
+  if (WEFT_UNLIKELY(r != 0)) return submit_node_refused(n, r);
+  return r;
+}
+
+__attribute__((always_inline)) static inline int call_submit(weft_threadpool *tp, weft__node *n,
+                                                             weft_fn fn, void *arg) {
   n->task.run = call_run;
   n->task.cancel = call_cancel;
   tp_call *c = payload(n);
@@ -238,6 +261,22 @@ WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn, voi
   c->arg = arg;
   c->tp = tp;
   return submit_node(tp, n);
+}
+
+/* The node cache missed (first use, or a slab refill): kept out of line so
+ * the fast path below makes no call that needs a stack frame. */
+static __attribute__((noinline)) int call_in_thread_slow(weft_threadpool *tp, weft_fn fn,
+                                                         void *arg) {
+  weft__node *n = weft__node_get_slow();
+  if (!n) return WEFT_ENOMEM;
+  return call_submit(tp, n, fn, arg);
+}
+
+WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn, void *arg) {
+  if (WEFT_UNLIKELY(!tp) || WEFT_UNLIKELY(!fn)) return WEFT_EINVAL;
+  weft__node *n = weft__node_try_get();
+  if (WEFT_UNLIKELY(!n)) return call_in_thread_slow(tp, fn, arg);
+  return call_submit(tp, n, fn, arg);
 }
 
 WEFT_API int weft_threadpool_call_in_thread_with_callback(weft_threadpool *tp,
@@ -288,13 +327,15 @@ static void work_cancel(weft__task *t, int status) {
 
 WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, weft_work_cb work,
                                         weft_after_work_cb after) {
-  if (!tp || !req || !work) return WEFT_EINVAL;
+  if (WEFT_UNLIKELY(!tp)) return WEFT_EINVAL;
+  if (WEFT_UNLIKELY(!req)) return WEFT_EINVAL;
+  if (WEFT_UNLIKELY(!work)) return WEFT_EINVAL;
   weft__work_private *p = weft__work_priv(req);
-  p->task.run = work_run;
-  p->task.cancel = work_cancel;
   p->work = work;
   p->after = after;
   p->owner = tp;
+  p->task.run = work_run;
+  p->task.cancel = work_cancel;
   return weft__engine_submit(tp->e, &p->task);
 }
 
