@@ -60,11 +60,14 @@ uint64_t spin(uint64_t iters) {
 }
 
 void calibrate_spin() {
-  // Best of several runs: on a shared machine the fastest run is the one
-  // that was not preempted, i.e. the real speed of one core.
-  const uint64_t n = 20000000;
+  // Best of many short runs: on a shared machine the fastest run is one
+  // that was not preempted, i.e. the real speed of one core. Runs of ~1 ms
+  // fit inside one scheduler slice even when the machine is loaded; a long
+  // run would be cut by preemption every time and underestimate the speed
+  // (which would shorten W4's tasks and flatter its efficiency).
+  const uint64_t n = 1000000;
   double best = 1e9;
-  for (int rep = 0; rep < 7; rep++) {
+  for (int rep = 0; rep < 60; rep++) {
     double t0 = now_s();
     spin(n);
     best = std::min(best, now_s() - t0);
