@@ -39,7 +39,8 @@ gboolean trip_done(gpointer data) {  // on the loop thread
   if (!lr->pipelined)
     lr->s->latency_us.push_back((now_s() - r->t_submit) * 1e6);
   if (lr->err == 0 && lr->submitted < lr->total) {
-    r->t_submit = now_s();
+    if (!lr->pipelined)  // W3 times the whole run, not each trip
+      r->t_submit = now_s();
     if (g_thread_pool_push(lr->pool, r, nullptr))
       lr->submitted++;
     else
@@ -121,7 +122,7 @@ int run(Workload w, int size, const Params &p, Sample &s) {
       s.meter.start();
       for (auto &r : reqs) {
         r.run = &lr;
-        r.t_submit = now_s();
+        r.t_submit = lr.pipelined ? 0 : now_s();
         if (!g_thread_pool_push(pool, &r, nullptr)) {
           rc = -EAGAIN;
           break;

@@ -1,6 +1,7 @@
 # Sourced by the perf/*.sh scripts: find (or build) the Release tree that
 # holds weft_bench, libweft.so and h1's hotpath program.
 #   WEFT_PERF_BUILD   the build directory (default: build-bench, as scripts/bench.sh)
+#   WEFT_PERF_REPS    repetitions of the benchmark cell (default 1; more = more samples)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${WEFT_PERF_BUILD:-$root/build-bench}
@@ -25,5 +26,5 @@ weft_perf_build() {
 # $3 pool size, $4 scale (short|long).
 weft_perf_bench_args() {
   echo "--wb-impls=$1 --wb-workloads=$2 --wb-sizes=$3 --wb-scale=${4:-long}" \
-       "--benchmark_repetitions=1"
+       "--benchmark_repetitions=${WEFT_PERF_REPS:-1}"
 }
