@@ -46,3 +46,7 @@ weft_model_check(model_shutdown shutdown.pml -DW=1 -DS=2)
 weft_model_check(model_shutdown_w2 shutdown.pml -DW=2 -DS=1)
 weft_model_mutant(model_mutant_shutdown_closed_before_count shutdown.pml -DMUTANT_CLOSED_BEFORE_COUNT)
 weft_model_mutant(model_mutant_shutdown_park_ignores_closed shutdown.pml -DMUTANT_PARK_IGNORES_CLOSED)
+
+weft_model_check(model_reactor reactor.pml -DP=3)
+weft_model_mutant(model_mutant_reactor_check_before_sleeping reactor.pml -DMUTANT_CHECK_BEFORE_SLEEPING)
+weft_model_mutant(model_mutant_reactor_wake_only_if_not_empty reactor.pml -DMUTANT_WAKE_ONLY_IF_NOT_EMPTY)

@@ -1,0 +1,167 @@
+/*
+ * models/reactor.pml — the reactor's completion queue and wake-up protocol
+ * (lib/reactor.c): producers push on the MPSC queue (lib/mpsc.h steps) and,
+ * only when their push found the queue empty, fence and write the eventfd if
+ * the loop may be asleep; the loop drains a snapshot (up to the tail it read
+ * first), may busy-wait, then sets `sleeping`, fences, checks the queue
+ * (mpsc_empty: counts pushes in flight) and blocks in epoll_wait only if it is
+ * empty. One item, run on the loop, pushes another from the reactor thread
+ * itself (calls from the loop see sleeping == 0 and write nothing).
+ *
+ * Properties: exactly once (assert), no lost wake-up: the checker waits at a
+ * non-end label until every item ran; the loop blocks in epoll_wait at an end
+ * label, so "loop asleep, eventfd unwritten, item queued" is an invalid end
+ * state.
+ *
+ * Mutants (pan must report an error):
+ *   -DMUTANT_CHECK_BEFORE_SLEEPING  the loop checks the queue before setting
+ *                                   sleeping (no Dekker)
+ *   -DMUTANT_WAKE_ONLY_IF_NOT_EMPTY the wake check is made by the pushes that
+ *                                   found the queue non-empty instead
+ */
+#ifndef P
+#define P 2              /* foreign producers, one item each */
+#endif
+#define T (P + 1)        /* + one item pushed by the loop itself */
+#define NONE 255
+#define WB   254
+
+byte nxt[T + 1];
+byte tail;
+bool sleeping;
+byte evfd;               /* eventfd counter (0 or more; saturation irrelevant) */
+byte ran[T];
+byte done;
+
+#define q_empty (nxt[0] == 0 && tail == 0)   /* weft__mpsc_empty */
+
+inline push(n) {
+  nxt[n] = 0;
+  atomic { old = tail; tail = n };           /* xchg acq_rel */
+  nxt[old] = n;                              /* store_release */
+#ifdef MUTANT_WAKE_ONLY_IF_NOT_EMPTY
+  if
+  :: old != 0 ->
+#else
+  if
+  :: old == 0 ->                             /* first of a burst */
+#endif
+     /* fence(seq_cst) */
+     if
+     :: sleeping -> evfd++                   /* wake_write */
+     :: else -> skip
+     fi
+  :: else -> skip
+  fi;
+  old = 0
+}
+
+inline mpsc_pop() {
+  node = nxt[0];
+  if
+  :: node == 0 ->
+     if
+     :: tail == 0 -> node = NONE
+     :: else -> node = WB
+     fi
+  :: else ->
+     nnext = nxt[node];
+     if
+     :: nnext == 0 ->
+        nxt[0] = 0;
+        atomic {
+          if
+          :: tail == node -> tail = 0; ok = 1
+          :: else -> ok = 0
+          fi
+        };
+        if
+        :: ok -> skip
+        :: else ->
+           nnext = nxt[node];
+           if
+           :: nnext == 0 -> nxt[0] = node; node = WB
+           :: else -> nxt[0] = nnext
+           fi
+        fi
+     :: else -> nxt[0] = nnext
+     fi
+  fi;
+  nnext = 0; ok = 0
+}
+
+proctype producer(byte me) {
+  byte old;
+  push(me + 1)
+}
+
+proctype loop() {
+  byte node, nnext, last, n, old;
+  bool ok, pushed_own;
+  do
+  :: /* drain_snapshot */
+     last = tail;                            /* load_acquire(tail) */
+     n = 0;
+     if
+     :: last != 0 ->
+        do
+        :: mpsc_pop();
+           if
+           :: node == NONE || node == WB -> break
+           :: else ->
+              atomic { assert(ran[node - 1] == 0); ran[node - 1] = 1; done++ };
+              if
+              :: node == 1 && !pushed_own -> pushed_own = 1; push(T)   /* call from the loop */
+              :: else -> skip
+              fi;
+              n++;
+              if
+              :: node == last -> break
+              :: else -> skip
+              fi
+           fi
+        od
+     :: else -> skip
+     fi;
+     node = 0; last = 0;
+     /* busy_wait_for_work after a drain that ran something */
+     if
+     :: n > 0 && !q_empty -> n = 0; goto again
+     :: true -> skip
+     fi;
+     n = 0;
+#ifdef MUTANT_CHECK_BEFORE_SLEEPING
+     if
+     :: !q_empty -> goto poll
+     :: else -> skip
+     fi;
+     sleeping = 1;
+#else
+     sleeping = 1;
+     /* fence(seq_cst) */
+     if
+     :: !q_empty -> goto poll                /* timeout = 0 */
+     :: else -> skip
+     fi;
+#endif
+end_wait:
+     evfd > 0;                               /* epoll_wait(-1) until the eventfd is readable */
+poll:
+     sleeping = 0;
+     atomic { if :: evfd > 0 -> evfd = 0 :: else -> skip fi };   /* wake_read if reported */
+again:
+     skip
+  od
+}
+
+init {
+  byte i;
+  atomic {
+    run loop();
+    do
+    :: i < P -> run producer(i); i++
+    :: else -> break
+    od
+  };
+  done == T      /* not an end state: blocking here means a lost wake-up */
+}
