@@ -80,6 +80,24 @@ static inline weft__task *weft__inject_pop(weft__inject *in) {
  * (models/inject.pml) without re-reading head.next. The node that looks
  * last goes through the full pop (tail CAS, WOULDBLOCK).
  */
+/* Move up to cnt linked interior nodes, starting at *xp, into slot[0..cnt);
+ * stops at a node without a successor. Returns the number moved; *xp is the
+ * first node not moved. */
+static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) *slot,
+                                         uint32_t cnt) {
+  weft__task *x = *xp;
+  uint32_t n = 0;
+  while (n < cnt) {
+    /* Acquire: pairs with the successor's producer's link store. */
+    weft__task *nx = weft__load_acquire(&x->next);
+    if (!nx) break;
+    weft__store_relaxed(&slot[n++], x);
+    x = nx;
+  }
+  *xp = x;
+  return n;
+}
+
 static inline uint32_t weft__inject_pop_into(weft__inject *in, _Atomic(weft__task *) *slot,
                                              uint32_t mask, uint32_t tail, uint32_t max) {
   if (max == 0) return 0;
@@ -88,14 +106,12 @@ static inline uint32_t weft__inject_pop_into(weft__inject *in, _Atomic(weft__tas
    * node's fields are visible). */
   weft__task *x = weft__load_acquire(&in->q.head.next);
   if (x) {
-    for (;;) {
-      /* Acquire: pairs with the successor's producer's link store. */
-      weft__task *nx = weft__load_acquire(&x->next);
-      if (!nx) break;
-      weft__store_relaxed(&slot[(tail + n) & mask], x);
-      x = nx;
-      if (++n == max) break;
-    }
+    /* Two contiguous runs of slots (the ring wraps), so the walk needs no
+     * index arithmetic per node. */
+    uint32_t at = tail & mask, run = mask + 1 - at;
+    if (run > max) run = max;
+    n = weft__inject_walk(&x, &slot[at], run);
+    if (n == run && n < max) n += weft__inject_walk(&x, &slot[0], max - n);
     /* Consumer-owned while nodes are linked (see above). */
     if (n) weft__store_relaxed(&in->q.head.next, x);
     if (n == max) return n;
