@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Run one bounded spin check of a weft Promela model.
 #
-#   models/run.sh [--expect-error] MODEL.pml [-DNAME=VALUE ...]
+#   models/run.sh [--expect-error[=REGEX]] MODEL.pml [-DNAME=VALUE ...]
 #
 # Generates the verifier (spin -a), compiles it for safety properties
 # (assertions + invalid end states; -DSAFETY -DCOLLAPSE) and runs an exhaustive
 # search. Exit 0 when the search completed with no error; with --expect-error
-# (a mutant, see each model's header) exit 0 only when pan found an error.
+# (a mutant, see each model's header) exit 0 only when pan found an error
+# (and, with =REGEX, only when pan's error line matches REGEX, e.g.
+# "invalid end state" or "assertion violated", so that a mutant cannot pass
+# by tripping over an unrelated bug in the model).
 # A truncated search (depth limit hit, or out of memory) is a failure either way.
 # Prints "states stored: N" for docs/reliability.md.
 set -euo pipefail
 expect_error=0
-if [[ ${1:-} == --expect-error ]]; then expect_error=1; shift; fi
+expect_re=
+if [[ ${1:-} == --expect-error* ]]; then
+  expect_error=1
+  [[ $1 == --expect-error=* ]] && expect_re=${1#--expect-error=}
+  shift
+fi
 model=${1:?usage: run.sh [--expect-error] MODEL.pml [-DX=Y ...]}
 shift
 defs=("$@")
@@ -36,6 +44,9 @@ states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.out | head -1)
 echo "states stored: $states (model $(basename "$model") ${defs[*]:-})"
 if (( expect_error )); then
   if (( errors > 0 )); then
+    if [[ -n $expect_re ]] && ! grep -E '^pan:1:' pan.out | grep -qE "$expect_re"; then
+      echo "run.sh: mutant rejected for another reason than /$expect_re/"; exit 1
+    fi
     echo "mutant rejected as expected"
     exit 0
   fi
