@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -249,6 +250,52 @@ static void scenario_thread_worker(void) {
   weft_worker_release(w);
 }
 
+/* ------------------------------------------------------------ Team scenario */
+
+/* A Team (default lock-free coordinator) whose workers are ThreadWorkers
+ * made through the failing factory: a failed creation means "no worker",
+ * and the team backlogs. Quit, then destroy (WEFT_EBUSY, as documented,
+ * while workers still finish; retried). Every accepted task ran or was
+ * reported to the log hook with WEFT_ECANCELED. */
+static atomic_int g_team_workers;
+static weft_worker *team_create_worker(void *ctx) {
+  (void)ctx;
+  if (atomic_load(&g_team_workers) >= 3) return NULL;
+  weft_worker *w = NULL;
+  if (weft_thread_worker_create(&w, g_use_hook ? failing_factory : NULL, NULL, "fault-team") != 0)
+    return NULL;
+  atomic_fetch_add(&g_team_workers, 1);
+  return w;
+}
+static void team_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)what;
+  if (err == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
+  else atomic_fetch_add(&g_acc.other, 1);
+}
+
+static void scenario_team(void) {
+  memset(&g_acc, 0, sizeof g_acc);
+  atomic_store(&g_team_workers, 0);
+  weft_team *t = NULL;
+  assert_int_equal(weft_team_create(&t, NULL, team_create_worker, NULL, team_log, NULL), 0);
+  for (int i = 0; i < scaled(12); i++) {
+    assert_int_equal(weft_team_do(t, task_fn, NULL), 0);
+    atomic_fetch_add(&g_acc.accepted, 1);
+    if (i == 4) assert_true(weft_team_grow(t, 2) >= 0);
+    if (i == 8) assert_true(weft_team_shrink(t, 1) >= 0);
+  }
+  assert_int_equal(weft_team_quit(t), 0);
+  int rc;
+  while ((rc = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield(); /* the documented retry */
+  assert_int_equal(rc, 0);
+  int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
+      can = atomic_load(&g_acc.cancelled);
+  if (acc != ran + can || atomic_load(&g_acc.other) != 0)
+    fail_msg("team: accepted %d != ran %d + cancelled %d (other %d)", acc, ran, can,
+             atomic_load(&g_acc.other));
+}
+
 /* ------------------------------------------------------------- the sweep */
 
 static long sweep(void (*scenario)(void), int mode, const char *name, int check_alive) {
@@ -286,6 +333,17 @@ static void hook_thread_worker(void **s) {
   (void)s;
   g_use_hook = 1;
   assert_true(sweep(scenario_thread_worker, MODE_ONCE, "thread worker", 0) > 0);
+}
+
+static void hook_team_once(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  assert_true(sweep(scenario_team, MODE_ONCE, "team of thread workers", 0) > 0);
+}
+static void hook_team_from(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  assert_true(sweep(scenario_team, MODE_FROM, "team of thread workers", 0) > 0);
 }
 
 static void hook_always_fails(void **s) {
@@ -360,6 +418,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(hook_pool_once),
       cmocka_unit_test(hook_pool_from),
       cmocka_unit_test(hook_thread_worker),
+      cmocka_unit_test(hook_team_once),
+      cmocka_unit_test(hook_team_from),
 #ifdef WEFT_FAULT_WRAP
       cmocka_unit_test(pthread_pool_once),
       cmocka_unit_test(pthread_pool_from),
