@@ -13,17 +13,22 @@
  * Context switches while the worker is busy:
  *   perf stat -e context-switches ./weft_hotpath 1000000
  *
- * Measured (2-vCPU VM, gcc -O2 RelWithDebInfo, 2026-11-22; targets: <= 100
+ * Measured (2-vCPU VM, gcc 12 -O3 Release + -g, 2026-11-22; targets: <= 100
  * instructions/task, <= 1 context switch per 1,000 tasks):
- *   call: 159 instructions/task, 20-28 context switches per 10^6 tasks
- *   work: 125 instructions/task, 38-43 context switches per 10^6 tasks
- * Where the instructions go (work): ~10 this loop, ~50 queue_work incl. the
- * inlined submit (E2 push, pushed counter, E5.1 fast path), ~35 the two
- * queues a task crosses (inject pop, ring publish, ring pop CAS: the price of
- * a stealable ring, design.md E3/E4), ~18 the worker loop (3 of them USDT
- * nops), ~18 work_run + the task. call adds the node cache (~16, plus slab
- * refills: under callgrind the threads run serialised, so the submitter runs
- * far ahead of the worker and needs fresh nodes).
+ *   before h6's tuning (74b1b63): call 160, work 131 instructions/task
+ *   after  (h6):                  call 119.5, work 103.4 instructions/task
+ *   (+-1.2 between builds: callgrind's thread interleaving decides how
+ *   often a submit finds nobody searching and takes notify_slow)
+ *   context switches: 3-42 per 10^6 tasks (loaded machine).
+ * Where the instructions go (work, 103.4): 12 this loop; 41 queue_work
+ * (argument checks and request fields ~17, TLS worker test 4, pushed/closed
+ * 4, inject exchange + link 4, fence + ctl test + at-limit test ~10); worker
+ * ~49: ring pop 17.7 (acq load, CAS: the price of a stealable ring, E3),
+ * inject batch walk 10.8 (E2: link load + slot store per node), busy drain
+ * loop 9.5 (countdown, 2 USDT nops, indirect call, executed store),
+ * work_run 7 and the task 4. call adds the node cache: get 9, payload
+ * stores, call_run with the node's return to its owner 16, slab refills ~4
+ * (under callgrind the submitter runs far ahead of the worker).
  */
 #include <stdint.h>
 #include <stdio.h>
