@@ -48,6 +48,7 @@ int online_cores() {
 }
 
 static double g_iters_per_us = 100.0;
+static bool g_calibrated = false;
 
 uint64_t spin(uint64_t iters) {
   // A dependent multiply-add chain the compiler cannot fold or vectorise.
@@ -73,8 +74,10 @@ void calibrate_spin() {
     best = std::min(best, now_s() - t0);
   }
   g_iters_per_us = static_cast<double>(n) / (best * 1e6);
+  g_calibrated = true;
 }
 
 double spin_iters_per_us() { return g_iters_per_us; }
+bool spin_calibrated() { return g_calibrated; }
 
 }  // namespace wb

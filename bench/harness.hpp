@@ -95,6 +95,7 @@ class Latch {
 // a task spends descheduled is not counted as work done.
 void calibrate_spin();
 double spin_iters_per_us();
+bool spin_calibrated();
 uint64_t spin(uint64_t iters);
 
 // What one run of a workload produced.

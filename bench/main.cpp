@@ -201,6 +201,8 @@ class Watchdog {
                  std::chrono::steady_clock::now() >= deadline_) {
         std::fprintf(stderr, "weft_bench: %s did not finish in time; giving up\n",
                      what_.c_str());
+        if (on_timeout_)
+          on_timeout_(what_);  // the main thread is stuck in that run
         std::fflush(stdout);
         std::_Exit(3);
       }
@@ -212,6 +214,9 @@ class Watchdog {
   std::string what_;
   std::chrono::steady_clock::time_point deadline_;
   bool armed_ = false, quit_ = false;
+
+ public:
+  void (*on_timeout_)(const std::string &what) = nullptr;  // report what we have
 };
 Watchdog g_watchdog;
 double g_run_limit_s = 300;
@@ -574,8 +579,49 @@ void machine_line(std::FILE *f) {
       cpu = line.substr(line.find(':') + 2);
       break;
     }
-  std::fprintf(f, "Machine: %s, %d usable cores, Linux %s; spin calibration %.1f iterations/µs\n",
-               cpu.c_str(), online_cores(), u.release, spin_iters_per_us());
+  std::fprintf(f, "Machine: %s, %d usable cores, Linux %s", cpu.c_str(), online_cores(), u.release);
+  if (spin_calibrated())
+    std::fprintf(f, "; W4 spin calibration %.1f iterations/µs", spin_iters_per_us());
+  std::fprintf(f, "\n");
+}
+
+// The table, the targets and the files: at the end of the run, or when the
+// watchdog gives up (then with a note, and without the cells never run).
+void report(const Options &o, const std::string &incomplete) {
+  std::printf("\n## weft benchmark (%s run, medians of the repetitions)\n\n", o.scale.c_str());
+  if (!incomplete.empty())
+    std::printf("**Incomplete run**: %s\n\n", incomplete.c_str());
+  machine_line(stdout);
+  emit_tables(o, stdout);
+  emit_targets(o, stdout);
+  if (!o.table_path.empty()) {
+    if (std::FILE *f = std::fopen(o.table_path.c_str(), "w")) {
+      if (!incomplete.empty())
+        std::fprintf(f, "**Incomplete run**: %s\n\n", incomplete.c_str());
+      machine_line(f);
+      std::fprintf(f, "\nImplementations:\n\n");
+      for (const Impl *im : all_impls())
+        if (selected(o, im))
+          std::fprintf(f, "- **%s**: %s\n", im->name, im->what);
+      emit_tables(o, f);
+      emit_targets(o, f);
+      std::fclose(f);
+    }
+  }
+  if (!o.data_path.empty())
+    emit_data(o, o.data_path);
+  std::fflush(stdout);
+}
+
+const Options *g_options;  // for the watchdog's report
+
+void report_on_timeout(const std::string &what) {
+  if (g_options == nullptr || !g_options->child_results.empty()) {
+    if (g_options != nullptr)
+      write_child_results(g_options->child_results);
+    return;
+  }
+  report(*g_options, what + " did not finish within --wb-run-limit; later cells were not run");
 }
 
 }  // namespace
@@ -591,8 +637,10 @@ int main(int argc, char **argv) {
                          "[--wb-data=F] [--benchmark_* flags]\n", argv[0]);
     return 2;
   }
+  g_options = &o;
   if (std::find(o.workloads.begin(), o.workloads.end(), Workload::W4) != o.workloads.end())
-    calibrate_spin();  // ~150 ms of spinning: only when W4 needs it
+    calibrate_spin();  // ~60 ms of spinning: only when W4 needs it
+  g_watchdog.on_timeout_ = report_on_timeout;
   Params p = params_for(o.scale);
   for (const Impl *im : all_impls()) {
     if (!selected(o, im) || (im->process_per_size && o.child_results.empty()))
@@ -633,24 +681,7 @@ int main(int argc, char **argv) {
       for (int sz : o.sizes)
         run_child(o, "/proc/self/exe", im, sz, o.passthrough);
 
-  std::printf("\n## weft benchmark (%s run, medians of the repetitions)\n\n", o.scale.c_str());
-  machine_line(stdout);
-  emit_tables(o, stdout);
-  emit_targets(o, stdout);
-  if (!o.table_path.empty()) {
-    if (std::FILE *f = std::fopen(o.table_path.c_str(), "w")) {
-      machine_line(f);
-      std::fprintf(f, "\nImplementations:\n\n");
-      for (const Impl *im : all_impls())
-        if (selected(o, im))
-          std::fprintf(f, "- **%s**: %s\n", im->name, im->what);
-      emit_tables(o, f);
-      emit_targets(o, f);
-      std::fclose(f);
-    }
-  }
-  if (!o.data_path.empty())
-    emit_data(o, o.data_path);
+  report(o, "");
   benchmark::Shutdown();
   return 0;
 }

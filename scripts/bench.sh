@@ -42,15 +42,16 @@ if [ "$long" -eq 0 ]; then
          --benchmark_display_aggregates_only=true --benchmark_enable_random_interleaving=true \
          --wb-log="$log" \
          --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}"
-  exit 0
+  exit $?
 fi
 
 echo "=== weft bench: long run (google-benchmark lines in $log) ==="
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+rc=0  # a run the watchdog stopped still reports what it measured
 "$bin" --wb-scale=long --wb-sizes=1,2,4,8,16 --benchmark_repetitions=5 \
        --benchmark_display_aggregates_only=true --benchmark_enable_random_interleaving=true \
          --wb-log="$log" \
-       --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}"
+       --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}" || rc=$?
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if command -v gnuplot > /dev/null; then
@@ -82,3 +83,4 @@ else
   { echo "# weft — performance"; echo; cat "$gen"; } > "$doc"
 fi
 echo "=== wrote $doc and docs/performance.png ==="
+exit $rc
