@@ -38,7 +38,7 @@ log="$build/bench.log"
 : > "$log"
 if [ "$long" -eq 0 ]; then
   echo "=== weft bench: short run (a tenth of the work; google-benchmark lines in $log) ==="
-  "$bin" --wb-scale=short --wb-sizes=1,2,4,8,16 --benchmark_repetitions=5 \
+  "$bin" --wb-scale=short --wb-sizes=1,2,4,8,16 --benchmark_repetitions=5 --wb-run-limit=60 \
          --benchmark_display_aggregates_only=true --benchmark_enable_random_interleaving=true \
          --wb-log="$log" \
          --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}"
@@ -48,7 +48,7 @@ fi
 echo "=== weft bench: long run (google-benchmark lines in $log) ==="
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rc=0  # a run the watchdog stopped still reports what it measured
-"$bin" --wb-scale=long --wb-sizes=1,2,4,8,16 --benchmark_repetitions=5 \
+"$bin" --wb-scale=long --wb-sizes=1,2,4,8,16 --benchmark_repetitions=5 --wb-run-limit=120 \
        --benchmark_display_aggregates_only=true --benchmark_enable_random_interleaving=true \
          --wb-log="$log" \
        --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}" || rc=$?
