@@ -22,3 +22,8 @@ if(TARGET torture_reactor)
   add_test(NAME torture_reactor_short COMMAND torture_reactor 3 2000 4 200)
   set_tests_properties(torture_reactor_short PROPERTIES TIMEOUT 120 LABELS torture)
 endif()
+if(TARGET torture_team)
+  # submitters iterations rounds
+  add_test(NAME torture_team_short COMMAND torture_team 3 2000 6)
+  set_tests_properties(torture_team_short PROPERTIES TIMEOUT 120 LABELS torture)
+endif()
