@@ -17,12 +17,20 @@
  * instructions/task, <= 1 context switch per 1,000 tasks):
  *   before h6's tuning (74b1b63): call 160, work 131 instructions/task
  *   after  (h6):                  call 119.5, work 103.4 instructions/task
+ *   h7 (queue_work argument tests as three test+branch pairs, no SSE pair
+ *   for the run/cancel stores in either submit):
+ *                                 call 119.8, work 98.4 instructions/task
+ *   (call's figure moves with the slab refills below: how far callgrind's
+ *   scheduler lets the submitter run ahead of the worker decides how many
+ *   nodes are out at once; in this run get_slow + malloc cost 8/task)
  *   (+-1.2 between builds: callgrind's thread interleaving decides how
  *   often a submit finds nobody searching and takes notify_slow)
- *   context switches: 3-42 per 10^6 tasks (loaded machine).
- * Where the instructions go (work, 103.4): 12 this loop; 41 queue_work
- * (argument checks and request fields ~17, TLS worker test 4, pushed/closed
- * 4, inject exchange + link 4, fence + ctl test + at-limit test ~10); worker
+ *   context switches: 3-42 per 10^6 tasks (loaded machine); h7: 157 (call)
+ *   and 174 (work) per 10^6 while a build ran on the other core.
+ * Where the instructions go (work, 103.4 before h7): 12 this loop; 41
+ * queue_work (argument checks and request fields ~17, 5 fewer since h7,
+ * TLS worker test 4, pushed/closed 4, inject exchange + link 4, fence +
+ * ctl test + at-limit test ~10); worker
  * ~49: ring pop 17.7 (acq load, CAS: the price of a stealable ring, E3),
  * inject batch walk 10.8 (E2: link load + slot store per node), busy drain
  * loop 9.5 (countdown, 2 USDT nops, indirect call, executed store),
