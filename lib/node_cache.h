@@ -4,7 +4,7 @@
  *
  * Contract
  *   weft__node_get:   the calling thread, from its own cache (TLS). Allocates
- *                     a slab of 64 nodes only when the cache is empty; NULL on
+ *                     a slab of 256 nodes only when the cache is empty; NULL on
  *                     ENOMEM.
  *   weft__node_put:   any thread. The owner pushes onto its private list. Any
  *                     other thread collects nodes of one owner in a private
