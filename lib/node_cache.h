@@ -46,9 +46,12 @@ struct weft__node_cache {
   weft__node_cache *next_orphan;
 };
 
-/* initial-exec: one %fs-relative load, no __tls_get_addr call. */
+/* initial-exec: one %fs-relative load, no __tls_get_addr call. Never NULL:
+ * a thread without a cache of its own points at weft__node_no_cache, whose
+ * private list is always empty, so the get fast path needs one test. */
 extern _Thread_local weft__node_cache *weft__tls_node_cache
     __attribute__((tls_model("initial-exec")));
+extern weft__node_cache weft__node_no_cache;
 
 /* A thread's batch of nodes owned by another thread's cache. */
 typedef struct weft__node_pending {
@@ -67,14 +70,9 @@ void weft__node_flush(void);
  * weft__node_get_slow). */
 static inline weft__node *weft__node_try_get(void) {
   weft__node_cache *c = weft__tls_node_cache;
-  if (WEFT_LIKELY(c != NULL)) {
-    weft__node *n = c->local;
-    if (WEFT_LIKELY(n != NULL)) {
-      c->local = n->free_next;
-      return n;
-    }
-  }
-  return NULL;
+  weft__node *n = c->local; /* NULL for weft__node_no_cache */
+  if (WEFT_LIKELY(n != NULL)) c->local = n->free_next;
+  return n;
 }
 
 static inline weft__node *weft__node_get(void) {

@@ -25,6 +25,8 @@
  *   nodes are out at once; in this run get_slow + malloc cost 8/task)
  *   h7, 256-node slabs linked by an unrolled loop (E6):
  *                                 call 113.8-115.6 (get_slow + malloc 2-4)
+ *   h7, a thread without a node cache points at an empty stand-in (one
+ *   test on the get fast path):   call 113.6, work 98.4 instructions/task
  *   (+-1.2 between builds: callgrind's thread interleaving decides how
  *   often a submit finds nobody searching and takes notify_slow)
  *   context switches: 3-42 per 10^6 tasks (loaded machine); h7: 157 (call)
