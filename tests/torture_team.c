@@ -165,7 +165,12 @@ static void *churn(void *arg) {
   (void)arg;
   unsigned seed = 777u;
   pthread_barrier_wait(&g->go);
-  while (atomic_load(&g->submitters_done) < g->submitters) {
+  /* A bounded number of resize operations per round. Unbounded churn in a
+   * tight loop starves a submitter: the thread whose do() finds the
+   * coordinator idle drains it until it is empty, so it keeps running other
+   * threads' grow/shrink items (each creating or quitting a thread) as fast
+   * as they arrive and its own do() never returns (docs/reliability.md). */
+  for (int ops = 0; ops < 200 && atomic_load(&g->submitters_done) < g->submitters; ops++) {
     seed = seed * 1103515245u + 12345u;
     atomic_store(&g->limit, 1 + (int)((seed >> 10) % 4u));
     int rc;
