@@ -6,7 +6,8 @@
  * here touches only the worker's own ring as owner, other rings as a thief,
  * the inject queue under its try-lock, and the ctl word through
  * engine_park.c. No lock, no allocation. (It returns node-cache nodes freed
- * by tasks, lib/node_cache.h, before it idles: the one tie to the pool layer.)
+ * by tasks, lib/node_cache.h, every WEFT__NODE_BATCH tasks and before it
+ * idles: the one tie to the pool layer.)
  */
 #include <pthread.h>
 #include <sched.h>
@@ -153,6 +154,7 @@ void *weft__engine_worker_main(void *arg) {
    * pthread_setname_np may land after our first task has run. */
   if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
   uint64_t executed = weft__load_relaxed(&w->executed); /* the slot's count survives reuse */
+  uint64_t flushed_at = executed; /* executed at the last node-cache flush */
   uint32_t countdown = WEFT__INJECT_INTERVAL; /* tasks until the inject queue goes first */
   w->searching = true; /* the spawner counted us as searching */
   uint64_t spin_ns = (uint64_t)e->cfg.spin_us * 1000u;
@@ -179,6 +181,12 @@ void *weft__engine_worker_main(void *arg) {
        * it is empty or the inject poll is due. The ring stays stealable
        * throughout (E3): nothing is taken out of it ahead of running. */
       while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, w, t, &executed);
+      /* Freed nodes go home at least every WEFT__NODE_BATCH tasks: the
+       * pool's call_run batches them without counting (node_cache.h). */
+      if (WEFT_UNLIKELY(executed - flushed_at >= WEFT__NODE_BATCH)) {
+        weft__node_flush();
+        flushed_at = executed;
+      }
       continue;
     }
     /* Idle path (E4). */

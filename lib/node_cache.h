@@ -14,7 +14,9 @@
  *                     weft__node_flush(). The owner takes the whole remote
  *                     stack with one exchange, so there is no ABA.
  *   weft__node_flush: the calling thread's batch goes back now (engine
- *                     workers call it before they go idle and before exit).
+ *                     workers call it every WEFT__NODE_BATCH tasks, before
+ *                     they go idle and before exit; that bounds the batch of
+ *                     weft__node_try_put_in_worker, which does not count).
  *   A thread's cache outlives the thread: at thread exit it is parked on a
  *   global orphan list and adopted by the next thread that needs a cache, so
  *   a node in flight never points at freed memory. Slabs are never freed.
@@ -91,6 +93,27 @@ static inline bool weft__node_try_put(weft__node *n) {
     n->free_next = p->head;
     p->head = n;
     p->n++;
+    return true;
+  }
+  if (c == weft__tls_node_cache) {
+    n->free_next = c->local;
+    c->local = n;
+    return true;
+  }
+  return false;
+}
+
+/* weft__node_try_put for a task running on an engine worker: the same
+ * without counting the batch. The worker loop bounds it instead: it calls
+ * weft__node_flush at least once every WEFT__NODE_BATCH tasks it runs
+ * (engine_worker.c), and such a task frees one node, so an uncounted batch
+ * stays below WEFT__NODE_BATCH + the loop's inject interval (61) nodes. */
+static inline bool weft__node_try_put_in_worker(weft__node *n) {
+  weft__node_cache *c = n->cache;
+  weft__node_pending *p = &weft__tls_node_pending;
+  if (c == p->cache) { /* same owner: just batch it */
+    n->free_next = p->head;
+    p->head = n;
     return true;
   }
   if (c == weft__tls_node_cache) {

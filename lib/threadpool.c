@@ -211,8 +211,9 @@ static void call_run(weft__task *t) {
   weft_fn fn = c->fn;
   void *arg = c->arg;
   /* The node goes back before fn runs: the pool keeps no reference to
-   * fn/arg (Twisted case 34). Both ways end in a tail call, no frame. */
-  if (WEFT_UNLIKELY(!weft__node_try_put(n))) {
+   * fn/arg (Twisted case 34). Both ways end in a tail call, no frame.
+   * Tasks run only on engine workers, whose loop bounds the batch. */
+  if (WEFT_UNLIKELY(!weft__node_try_put_in_worker(n))) {
     call_run_slow(n, fn, arg);
     return;
   }

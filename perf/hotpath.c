@@ -27,6 +27,9 @@
  *                                 call 113.8-115.6 (get_slow + malloc 2-4)
  *   h7, a thread without a node cache points at an empty stand-in (one
  *   test on the get fast path):   call 113.6, work 98.4 instructions/task
+ *   h7, call_run batches its node without a count; the worker loop flushes
+ *   every 64 tasks (E4/E6):       call 108.2, work 98.6 instructions/task
+ *   context switches (h7, final): 11-12 (call), 23 (work) per 10^6 tasks.
  *   (+-1.2 between builds: callgrind's thread interleaving decides how
  *   often a submit finds nobody searching and takes notify_slow)
  *   context switches: 3-42 per 10^6 tasks (loaded machine); h7: 157 (call)
