@@ -68,6 +68,7 @@
 
 #include "alloc.h"
 #include "atomic.h"
+#include "debug.h"
 #include "mpsc.h"
 #include "worker_base.h"
 #include "worker_slab.h"
@@ -93,6 +94,8 @@ typedef struct coord_node {
 
 static void coord_drain(coordinator *c) {
   for (;;) {
+    /* Invariant I2/I3: the drainer pops only while holding the role. */
+    weft_assert_internal(weft__load_relaxed(&c->count) >= 1);
     weft__task *t = weft__mpsc_pop(&c->q);
     for (unsigned spins = 0; t == NULL || t == WEFT__MPSC_WOULDBLOCK; spins++) {
       /* I3: a counted node exists; its predecessor's link store is pending. */

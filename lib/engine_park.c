@@ -22,6 +22,7 @@
  */
 #include <stdio.h>
 
+#include "debug.h"
 #include "engine.h"
 #include "futex.h"
 #include "probes.h"
@@ -63,6 +64,8 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
       if (WEFT__CTL_SEARCHING(s) > 0 || WEFT__CTL_TOP(s) == 0) return;
       continue;
     }
+    /* Invariant: top names an existing slot, never ourselves twice. */
+    weft_assert_internal(top <= (uint32_t)e->capacity && e->slots[top - 1] != NULL);
     weft__eworker *w = e->slots[top - 1];
     uint32_t nx = weft__load_relaxed(&w->next_idle);
     /* seq_cst CAS: pop w and count it as searching in one step (E5.1). */
@@ -79,6 +82,8 @@ bool weft__engine_wake_one(weft__engine *e, uint32_t how) {
   for (;;) {
     uint32_t top = WEFT__CTL_TOP(s);
     if (top == 0) return false;
+    /* Invariant: top names an existing slot, never ourselves twice. */
+    weft_assert_internal(top <= (uint32_t)e->capacity && e->slots[top - 1] != NULL);
     weft__eworker *w = e->slots[top - 1];
     uint32_t nx = weft__load_relaxed(&w->next_idle);
     /* seq_cst CAS: pop + count as searching, as in E5.1. */
@@ -105,6 +110,8 @@ void weft__engine_start_searching(weft__engine *e) {
 void weft__engine_stop_searching(weft__engine *e) {
   /* seq_cst RMW: leaves the searching count; pairs with E5.1's fence. */
   uint64_t s = weft__fetch_sub_seq_cst(&e->ctl, 1);
+  /* Invariant: only a counted searcher leaves the count (no underflow into top). */
+  weft_assert_internal(WEFT__CTL_SEARCHING(s) >= 1);
   if (WEFT__CTL_SEARCHING(s) != 1) return;
   /* seq_cst fence: orders the decrement before the scan (Dekker with E5.1:
    * a notifier that saw our count skipped its wake; we must see its work). */
@@ -124,6 +131,9 @@ void weft__engine_park(weft__engine *e, weft__eworker *w) {
     /* seq_cst CAS: push + stop searching at once; release publishes
      * next_idle and wake = 0 to the notifier that pops us. */
   } while (!weft__cas_seq_cst(&e->ctl, &s, next));
+  /* Invariants: we were counted as searching, and did not push ourselves on
+   * top of ourselves (a worker is on the idle stack at most once). */
+  weft_assert_internal(WEFT__CTL_SEARCHING(s) >= 1 && WEFT__CTL_TOP(s) != w->index + 1);
   /* seq_cst fence: pairs with E5.1's fence (Dekker): either we see the work
    * below, or the notifier sees our push. */
   weft__fence_seq_cst();

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "atomic.h"
+#include "debug.h"
 #include "mpsc.h"
 
 typedef struct weft__inject {
@@ -123,7 +124,11 @@ static inline uint32_t weft__inject_pop_into(weft__inject *in, _Atomic(weft__tas
 
 static inline void weft__inject_count_popped(weft__inject *in, uint32_t n) {
   /* Single writer (the try-lock holder): no RMW needed. */
-  weft__store_relaxed(&in->popped, weft__load_relaxed(&in->popped) + n);
+  uint64_t popped = weft__load_relaxed(&in->popped) + n;
+  /* Invariant: nothing is popped that was not pushed (counted before the
+   * push, so pushed >= popped at every instant). */
+  weft_assert_hot(weft__load_relaxed(&in->pushed) >= popped);
+  weft__store_relaxed(&in->popped, popped);
 }
 
 #endif /* WEFT_INJECT_H */

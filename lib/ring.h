@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "atomic.h"
+#include "debug.h"
 #include "task.h"
 
 #define WEFT__RING_CAP 256u
@@ -77,6 +78,10 @@ static inline bool weft__ring_push_seen(weft__ring *r, weft__task *t, uint64_t *
     *seen = h;
     return false;
   }
+  /* Invariant: steal <= real <= tail, so the owner never sees more than CAP
+   * tasks (this check would have caught the take_half bug ring.pml found). */
+  weft_assert_hot(tail - weft__ring_real(h) <= WEFT__RING_CAP);
+  weft_assert_hot(t != NULL);
   weft__store_relaxed(&r->slot[tail & WEFT__RING_MASK], t);
   /* Release: publishes the slot (and the task's fields) to pop/steal, which
    * load tail with acquire. */
@@ -108,6 +113,8 @@ static inline bool weft__ring_take_half(weft__ring *r, uint64_t seen, weft__task
   /* acq_rel CAS: acquire pairs with thieves' release CAS (their copies are
    * done); it fails if any thief or pop changed head since `seen`. */
   if (!weft__cas_acq_rel(&r->head, &seen, next)) return false;
+  /* Invariant: the ring was full when seen, so the half lies below tail. */
+  weft_assert_internal(weft__load_relaxed(&r->tail) - real == WEFT__RING_CAP);
   weft__task *prev = NULL;
   for (uint32_t i = 0; i < half; i++) {
     weft__task *x = weft__load_relaxed(&r->slot[(real + i) & WEFT__RING_MASK]);
@@ -133,6 +140,8 @@ static inline weft__task *weft__ring_pop(weft__ring *r) {
     /* acq_rel CAS: claims slot `real` against thieves (their claim CAS is
      * acq_rel on the same word, so exactly one side wins it). */
     if (weft__cas_acq_rel(&r->head, &h, next)) {
+      /* Invariant: a claimed slot lies in [real, tail), tail - real <= CAP. */
+      weft_assert_hot(tail - real <= WEFT__RING_CAP && real != tail);
       weft__task *t = weft__load_relaxed(&r->slot[real & WEFT__RING_MASK]);
       /* Every pusher stores a task, never NULL: tells the compiler, so the
        * caller's "got one?" test folds into the empty test above. */
