@@ -20,31 +20,7 @@
 
 /* ------------------------------------------------------------- helpers */
 
-typedef struct latch {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int count;
-} latch;
-
-static void latch_init(latch *l, int n) {
-  pthread_mutex_init(&l->mu, NULL);
-  pthread_cond_init(&l->cv, NULL);
-  l->count = n;
-}
-static void latch_count_down(latch *l) {
-  pthread_mutex_lock(&l->mu);
-  if (--l->count <= 0) pthread_cond_broadcast(&l->cv);
-  pthread_mutex_unlock(&l->mu);
-}
-static void latch_wait(latch *l) {
-  pthread_mutex_lock(&l->mu);
-  while (l->count > 0) pthread_cond_wait(&l->cv, &l->mu);
-  pthread_mutex_unlock(&l->mu);
-}
-static void latch_destroy(latch *l) {
-  pthread_mutex_destroy(&l->mu);
-  pthread_cond_destroy(&l->cv);
-}
+#include "test_sync.h"
 
 static void noop(void *arg) { (void)arg; }
 static void noop_work(weft_work *req) { (void)req; }

@@ -19,38 +19,7 @@
 #include "engine.h"
 #include "weft/worker.h"
 
-typedef struct sync_t {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int open, count;
-} sync_t;
-static void sync_init(sync_t *s) {
-  pthread_mutex_init(&s->mu, NULL);
-  pthread_cond_init(&s->cv, NULL);
-  s->open = s->count = 0;
-}
-static void gate_open(sync_t *s) {
-  pthread_mutex_lock(&s->mu);
-  s->open = 1;
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->mu);
-}
-static void gate_wait(sync_t *s) {
-  pthread_mutex_lock(&s->mu);
-  while (!s->open) pthread_cond_wait(&s->cv, &s->mu);
-  pthread_mutex_unlock(&s->mu);
-}
-static void count_up(sync_t *s) {
-  pthread_mutex_lock(&s->mu);
-  s->count++;
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->mu);
-}
-static void count_wait(sync_t *s, int n) {
-  pthread_mutex_lock(&s->mu);
-  while (s->count < n) pthread_cond_wait(&s->cv, &s->mu);
-  pthread_mutex_unlock(&s->mu);
-}
+#include "test_sync.h"
 
 typedef struct gated {
   sync_t *gate, *started, *done;

@@ -20,51 +20,7 @@
 
 /* ------------------------------------------------------------ sync helpers */
 
-typedef struct sync_t {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int open;  /* gate */
-  int count; /* counter */
-} sync_t;
-
-static void sync_init(sync_t *s) {
-  pthread_mutex_init(&s->mu, NULL);
-  pthread_cond_init(&s->cv, NULL);
-  s->open = 0;
-  s->count = 0;
-}
-static void sync_fini(sync_t *s) {
-  pthread_mutex_destroy(&s->mu);
-  pthread_cond_destroy(&s->cv);
-}
-static void gate_open(sync_t *s) {
-  pthread_mutex_lock(&s->mu);
-  s->open = 1;
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->mu);
-}
-static void gate_wait(sync_t *s) {
-  pthread_mutex_lock(&s->mu);
-  while (!s->open) pthread_cond_wait(&s->cv, &s->mu);
-  pthread_mutex_unlock(&s->mu);
-}
-static void count_up(sync_t *s) {
-  pthread_mutex_lock(&s->mu);
-  s->count++;
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->mu);
-}
-static void count_wait(sync_t *s, int n) {
-  pthread_mutex_lock(&s->mu);
-  while (s->count < n) pthread_cond_wait(&s->cv, &s->mu);
-  pthread_mutex_unlock(&s->mu);
-}
-static int count_get(sync_t *s) {
-  pthread_mutex_lock(&s->mu);
-  int n = s->count;
-  pthread_mutex_unlock(&s->mu);
-  return n;
-}
+#include "test_sync.h"
 
 /* A task that counts itself on `done`, after waiting on `gate` if set. */
 typedef struct gated {

@@ -30,30 +30,7 @@
 
 #define CHILDREN 2
 
-typedef struct latch {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int count;
-} latch;
-static void latch_init(latch *l, int n) {
-  pthread_mutex_init(&l->mu, NULL);
-  pthread_cond_init(&l->cv, NULL);
-  l->count = n;
-}
-static void latch_down(latch *l) {
-  pthread_mutex_lock(&l->mu);
-  if (--l->count <= 0) pthread_cond_broadcast(&l->cv);
-  pthread_mutex_unlock(&l->mu);
-}
-static void latch_wait(latch *l) {
-  pthread_mutex_lock(&l->mu);
-  while (l->count > 0) pthread_cond_wait(&l->cv, &l->mu);
-  pthread_mutex_unlock(&l->mu);
-}
-static void latch_fini(latch *l) {
-  pthread_mutex_destroy(&l->mu);
-  pthread_cond_destroy(&l->cv);
-}
+#include "test_sync.h"
 
 /* ------------------------------------------------------------ the round */
 
@@ -182,9 +159,9 @@ static void *submitter(void *arg) {
     seed ^= seed >> 17;
     seed ^= seed << 5;
     if (submit_one(new_id(), seed) == WEFT_EQUIT) atomic_fetch_add(&g->top_refused, 1);
-    if (me == 0 && i == g->iterations / 2) latch_down(&g->halfway);
+    if (me == 0 && i == g->iterations / 2) latch_count_down(&g->halfway);
   }
-  if (me == 0 && g->iterations < 2) latch_down(&g->halfway);
+  if (me == 0 && g->iterations < 2) latch_count_down(&g->halfway);
   atomic_fetch_add(&g->submitters_done, 1);
   poke_waiter();
   return NULL;
@@ -321,7 +298,7 @@ static void one_round(int submitters, int iterations, int max_threads, int race_
   if (!race_stop && atomic_load(&st.top_refused)) fail("refusals without a stop", 0);
 
   pthread_barrier_destroy(&st.start);
-  latch_fini(&st.halfway);
+  latch_destroy(&st.halfway);
   pthread_mutex_destroy(&st.idle_mu);
   pthread_cond_destroy(&st.idle_cv);
   free(st.accepted);
