@@ -63,43 +63,7 @@ static int scaled(int n) {
 
 /* ------------------------------------------------------- scenario: pool */
 
-typedef struct pool_account {
-  atomic_int accepted, ran, cancelled, other_failures;
-} pool_account;
-
-static pool_account g_acc;
-
-static void task_fn(void *arg) {
-  (void)arg;
-  atomic_fetch_add(&g_acc.ran, 1);
-}
-static int call_fn(void *arg, void **result) {
-  (void)arg;
-  *result = NULL;
-  atomic_fetch_add(&g_acc.ran, 1);
-  return 0;
-}
-static void on_result(void *ctx, int status, void *result) {
-  (void)ctx;
-  (void)result;
-  if (status == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
-  else if (status != 0) atomic_fetch_add(&g_acc.other_failures, 1);
-}
-static void work_fn(weft_work *req) {
-  (void)req;
-  atomic_fetch_add(&g_acc.ran, 1);
-}
-static void after_fn(weft_work *req, int status) {
-  (void)req;
-  if (status == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
-  else if (status != 0) atomic_fetch_add(&g_acc.other_failures, 1);
-}
-/* call_in_thread tasks have no owner callback: a cancel goes to the log. */
-static void pool_log(void *ctx, int err, const char *what) {
-  (void)ctx;
-  (void)what;
-  if (err == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
-}
+#include "fault_accounting.h"
 
 #define REQS 8
 static weft_work g_reqs[2][REQS];
@@ -156,9 +120,9 @@ static void scenario_pool(void) {
   }
   int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
       can = atomic_load(&g_acc.cancelled);
-  if (acc != ran + can || atomic_load(&g_acc.other_failures) != 0)
+  if (acc != ran + can || atomic_load(&g_acc.other) != 0)
     fail_msg("accepted %d != ran %d + cancelled %d (other failures %d)", acc, ran, can,
-             atomic_load(&g_acc.other_failures));
+             atomic_load(&g_acc.other));
 }
 
 /* ---------------------------------------------------- scenario: reactor */
@@ -268,7 +232,7 @@ static void team_log(void *ctx, int err, const char *what) {
   if (err == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
   else if (err != WEFT_ENOMEM) {
     fprintf(stderr, "team log: %s: %s\n", weft_err_name(err), what);
-    atomic_fetch_add(&g_acc.other_failures, 1);
+    atomic_fetch_add(&g_acc.other, 1);
   }
 }
 
@@ -291,9 +255,9 @@ static void scenario_team(void) {
   assert_int_equal(rc, 0);
   int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
       can = atomic_load(&g_acc.cancelled);
-  if (acc != ran + can || atomic_load(&g_acc.other_failures) != 0)
+  if (acc != ran + can || atomic_load(&g_acc.other) != 0)
     fail_msg("team: accepted %d != ran %d + cancelled %d (other %d)", acc, ran, can,
-             atomic_load(&g_acc.other_failures));
+             atomic_load(&g_acc.other));
 }
 
 /* ------------------------------------------------------------- the sweep */

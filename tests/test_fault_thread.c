@@ -85,40 +85,7 @@ static void assert_nothing_alive(void) {
 
 /* ------------------------------------------------------- pool scenario */
 
-static struct {
-  atomic_int accepted, ran, cancelled, other;
-} g_acc;
-
-static void task_fn(void *arg) {
-  (void)arg;
-  atomic_fetch_add(&g_acc.ran, 1);
-}
-static int call_fn(void *arg, void **result) {
-  (void)arg;
-  *result = NULL;
-  atomic_fetch_add(&g_acc.ran, 1);
-  return 0;
-}
-static void on_result(void *ctx, int status, void *result) {
-  (void)ctx;
-  (void)result;
-  if (status == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
-  else if (status != 0) atomic_fetch_add(&g_acc.other, 1);
-}
-static void work_fn(weft_work *req) {
-  (void)req;
-  atomic_fetch_add(&g_acc.ran, 1);
-}
-static void after_fn(weft_work *req, int status) {
-  (void)req;
-  if (status == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
-  else if (status != 0) atomic_fetch_add(&g_acc.other, 1);
-}
-static void pool_log(void *ctx, int err, const char *what) {
-  (void)ctx;
-  (void)what;
-  if (err == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
-}
+#include "fault_accounting.h"
 
 #define REQS 16
 static weft_work g_reqs[REQS];
