@@ -1,6 +1,6 @@
 /*
  * Synchronisation helpers shared by the tests: a gate + counter (sync_t) and
- * a count-down latch. Tests wait on these, never on sleep(). Mutex and
+ * a count-down latch. Tests wait on these, never on a timed pause. Mutex and
  * condition variable, so ThreadSanitizer sees every hand-off.
  */
 #ifndef WEFT_TEST_SYNC_H
