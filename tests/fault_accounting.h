@@ -46,4 +46,30 @@ static void pool_log(void *ctx, int err, const char *what) {
   if (err == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
 }
 
+/* The reactor scenario: Deferreds from defer_to_thread, each observed once;
+ * the reactor stops once every observed Deferred fired. */
+#include "weft/deferred.h"
+#include "weft/reactor.h"
+
+#define DEFERS 6
+typedef struct rx_state {
+  weft_reactor *r;
+  weft_deferred *ds[DEFERS];
+  int nds, observed, fired, all_submitted, stop_called, stranded;
+} rx_state;
+
+static void maybe_stop(rx_state *st) {
+  if (st->all_submitted && st->fired == st->observed && !st->stop_called) {
+    st->stop_called = 1;
+    (void)weft_reactor_stop(st->r);
+  }
+}
+static int on_fired(void *ctx, weft_result *res) {
+  rx_state *st = ctx;
+  if (res->failure) weft_failure_unref(weft_result_take_failure(res));
+  st->fired++;
+  maybe_stop(st);
+  return 0;
+}
+
 #endif /* WEFT_TEST_FAULT_ACCOUNTING_H */

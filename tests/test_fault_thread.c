@@ -137,29 +137,10 @@ static void scenario_pool(void) {
 
 /* ---------------------------------------------------- reactor scenario */
 
-#define DEFERS 6
-typedef struct rx_state {
-  weft_reactor *r;
-  weft_deferred *ds[DEFERS];
-  int nds, observed, fired, all_submitted, stop_called;
-} rx_state;
 
 static int work_in_thread(void *arg, void **result) {
   (void)arg;
   *result = NULL;
-  return 0;
-}
-static void maybe_stop(rx_state *st) {
-  if (st->all_submitted && st->fired == st->observed && !st->stop_called) {
-    st->stop_called = 1;
-    (void)weft_reactor_stop(st->r);
-  }
-}
-static int on_fired(void *ctx, weft_result *res) {
-  rx_state *st = ctx;
-  if (res->failure) weft_failure_unref(weft_result_take_failure(res));
-  st->fired++;
-  maybe_stop(st);
   return 0;
 }
 static void on_running(void *arg) {

@@ -21,15 +21,6 @@
 
 #include "test_sync.h"
 
-typedef struct gated {
-  sync_t *gate, *started, *done;
-} gated;
-static void gated_task(void *arg) {
-  gated *g = arg;
-  if (g->started) count_up(g->started);
-  if (g->gate) gate_wait(g->gate);
-  if (g->done) count_up(g->done);
-}
 
 static _Atomic int g_limit;
 static int current_limit(void *ctx) {

@@ -55,6 +55,18 @@ static inline int count_get(sync_t *s) {
   return n;
 }
 
+/* A task that counts itself in `started`, waits at `gate`, then counts
+ * itself in `done` (any of the three may be NULL). */
+typedef struct gated {
+  sync_t *gate, *started, *done;
+} gated;
+static inline void gated_task(void *arg) {
+  gated *g = arg;
+  if (g->started) count_up(g->started);
+  if (g->gate) gate_wait(g->gate);
+  if (g->done) count_up(g->done);
+}
+
 /* A count-down latch: wait() returns once count_down() was called n times. */
 typedef struct latch {
   pthread_mutex_t mu;

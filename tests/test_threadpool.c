@@ -23,18 +23,6 @@
 #include "test_sync.h"
 
 /* A task that counts itself on `done`, after waiting on `gate` if set. */
-typedef struct gated {
-  sync_t *gate;
-  sync_t *started;
-  sync_t *done;
-} gated;
-
-static void gated_task(void *arg) {
-  gated *g = arg;
-  if (g->started) count_up(g->started);
-  if (g->gate) gate_wait(g->gate);
-  if (g->done) count_up(g->done);
-}
 
 /* A thread factory that counts creations and keeps the names it was given. */
 typedef struct factory_log {
