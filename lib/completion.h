@@ -2,10 +2,11 @@
  * weft — internal hooks between Deferreds, the reactor's completion queue and
  * the threads module (lib/deferred.c, lib/reactor.c, lib/threads.c).
  *
- * A deferToThread round trip is one allocation: the Deferred with the
- * threads module's request (the pool's weft_work and the completion node)
- * in trailing "extra" space, so the reference the reactor holds while the
- * result is in flight keeps both alive.
+ * A deferToThread round trip is one block: the Deferred with the threads
+ * module's request (the pool's weft_work and the completion node) in
+ * trailing "extra" space, so the reference the reactor holds while the
+ * result is in flight keeps both alive. The block comes from the reactor's
+ * block cache, so once warm a round trip allocates nothing.
  */
 #ifndef WEFT_COMPLETION_H
 #define WEFT_COMPLETION_H
@@ -19,6 +20,18 @@
 /* A Deferred followed by `extra` bytes (max-aligned) in the same block. */
 int weft__deferred_create_extra(weft_deferred **out, size_t extra);
 void *weft__deferred_extra(weft_deferred *d);
+
+/* The same from a block cache (lib/block_cache.h) whose blocks are at least
+ * weft__deferred_block_size(extra) bytes: NULL on ENOMEM. The Deferred's
+ * last unref puts the block back (see lib/deferred.c, "The last reference"). */
+struct weft__block_cache;
+size_t weft__deferred_block_size(size_t extra);
+weft_deferred *weft__deferred_create_cached(struct weft__block_cache *c);
+
+/* The reactor's cache of deferToThread blocks of block_size bytes, made on
+ * first use (NULL on ENOMEM). Reactor thread. The reactor orphans it in
+ * weft_reactor_destroy, after its last completion ran. */
+struct weft__block_cache *weft__reactor_round_trip_cache(weft_reactor *r, size_t block_size);
 
 /*
  * Append an internal add_both entry. dispose(ctx) is called instead of fn if

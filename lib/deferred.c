@@ -11,6 +11,16 @@
  *
  * Storage: the chain is a FIFO array with a few entries inline, so the usual
  * round trip (one or two callbacks) allocates nothing beyond the Deferred.
+ * A deferToThread Deferred lives in a block of its reactor's block cache
+ * (lib/block_cache.h), so the steady state allocates nothing at all.
+ *
+ * The last reference. A Deferred's references are plain counts, so every
+ * ref/unref — and the last one, which frees it — happens on the thread that
+ * owns the Deferred: the reactor thread (the one running, attached to or
+ * destroying the reactor) while its reactor exists; after
+ * weft_reactor_destroy returned, any one thread at a time that is ordered
+ * after that return (the user's own hand-off). A cached block dropped then
+ * finds its cache orphaned and is freed, not cached.
  */
 #include <stdalign.h>
 #include <stdio.h>
@@ -18,6 +28,7 @@
 
 #include "alloc.h"
 #include "atomic.h"
+#include "block_cache.h"
 #include "completion.h"
 #include "weft/deferred.h"
 
@@ -32,18 +43,21 @@ typedef struct entry {
 } entry;
 
 struct weft_deferred {
+  /* The fields a new Deferred initialises come first (init_header). */
   long refs;
   int paused;               /* > 0 while waiting on chained Deferreds */
-  unsigned called : 1;
-  unsigned running : 1;
-  unsigned suppress_once : 1;
+  unsigned char called;
+  unsigned char running;
+  unsigned char suppress_once;
   weft_result result;
-  weft_deferred *waiting_on; /* borrowed: cleared when it fires or dies */
-  weft_deferred *stack_next; /* run_callbacks' explicit stack */
-  weft_canceller_fn canceller;
-  void *canceller_ctx;
   entry *entries;           /* inline_entries or a heap array */
   size_t head, count, cap;
+  weft__block_cache *cache; /* the block's home (NULL: weft__malloc'd) */
+  weft_deferred *waiting_on; /* borrowed: cleared when it fires or dies */
+  weft_canceller_fn canceller;
+  void *canceller_ctx;
+  /* Written before they are read: no initialisation. */
+  weft_deferred *stack_next; /* run_callbacks' explicit stack */
   entry inline_entries[INLINE_ENTRIES];
 };
 
@@ -80,7 +94,7 @@ static void result_clear_chained(weft_result *r) {
 
 WEFT_API void weft_result_set_value(weft_result *r, void *value) {
   if (r == NULL) return;
-  weft_failure_unref(r->failure);
+  if (r->failure) weft_failure_unref(r->failure);
   r->failure = NULL;
   result_clear_chained(r);
   r->value = value;
@@ -116,18 +130,48 @@ WEFT_API weft_failure *weft_result_take_failure(weft_result *r) {
 
 /* ------------------------------------------------------------- lifecycle */
 
+/* Everything run_callbacks, fire, cancel and destroy read before writing;
+ * the inline entries and stack_next are written before they are read, so a
+ * new Deferred touches its first two cache lines, not all four. */
+static void init_header(weft_deferred *d, weft__block_cache *cache) {
+  d->refs = 1;
+  d->paused = 0;
+  d->called = 0;
+  d->running = 0;
+  d->suppress_once = 0;
+  d->result.value = NULL;
+  d->result.failure = NULL;
+  d->result.chained_private_ = NULL;
+  d->entries = d->inline_entries;
+  d->head = 0;
+  d->count = 0;
+  d->cap = INLINE_ENTRIES;
+  d->cache = cache;
+  d->waiting_on = NULL;
+  d->canceller = NULL;
+  d->canceller_ctx = NULL;
+}
+
 int weft__deferred_create_extra(weft_deferred **out, size_t extra) {
   if (out == NULL) return WEFT_EINVAL;
   *out = NULL;
   weft_deferred *d = weft__malloc(HEADER_SIZE + extra);
   if (d == NULL) return WEFT_ENOMEM;
-  memset(d, 0, sizeof *d);
-  d->refs = 1;
-  d->entries = d->inline_entries;
-  d->cap = INLINE_ENTRIES;
+  init_header(d, NULL);
   weft__object_created(); /* weft_replace_allocator must see live Deferreds */
   *out = d;
   return WEFT_OK;
+}
+
+size_t weft__deferred_block_size(size_t extra) { return HEADER_SIZE + extra; }
+
+weft_deferred *weft__deferred_create_cached(weft__block_cache *c) {
+  /* No per-Deferred object count: the cache is one live object for all of
+   * its blocks (lib/block_cache.h), so weft_replace_allocator still refuses
+   * while any of them exists. */
+  weft_deferred *d = weft__block_cache_get(c);
+  if (d != NULL) init_header(d, c);
+  return d;
 }
 
 void *weft__deferred_extra(weft_deferred *d) { return (char *)d + HEADER_SIZE; }
@@ -152,7 +196,7 @@ WEFT_API weft_deferred *weft_deferred_ref(weft_deferred *d) {
 }
 
 static void destroy(weft_deferred *d) {
-  if (d->called && d->paused == 0 && d->result.failure != NULL) {
+  if (d->result.failure != NULL && d->called && d->paused == 0) {
     weft_unhandled_fn hook = weft__load_relaxed(&g_unhandled);
     hook(weft__load_relaxed(&g_unhandled_ctx), d->result.failure);
   }
@@ -160,11 +204,15 @@ static void destroy(weft_deferred *d) {
   for (size_t i = d->head; i < d->count; i++) {
     if (d->entries[i].dispose) d->entries[i].dispose(d->entries[i].cb_ctx);
   }
-  weft_failure_unref(d->result.failure);
+  if (d->result.failure) weft_failure_unref(d->result.failure);
   result_clear_chained(&d->result);
   if (d->entries != d->inline_entries) weft__free(d->entries);
-  weft__free(d);
-  weft__object_destroyed();
+  if (d->cache != NULL) {
+    weft__block_cache_put(d->cache, d);
+  } else {
+    weft__free(d);
+    weft__object_destroyed();
+  }
 }
 
 WEFT_API void weft_deferred_unref(weft_deferred *d) {
@@ -261,10 +309,13 @@ static void run_callbacks(weft_deferred *d) {
     weft_deferred *cur = top;
     weft_deferred *resumed = NULL;
     while (cur->head < cur->count && cur->paused == 0) {
-      entry e = cur->entries[cur->head++];
+      /* Read the entry in place: everything it holds is loaded before fn
+       * runs (fn may append, reusing this slot or moving the array). */
+      const entry *e = &cur->entries[cur->head++];
       if (cur->head == cur->count) cur->head = cur->count = 0;
-      if (e.cb == chain_continue) {
-        weft_deferred *w = e.cb_ctx;
+      weft_callback_fn cb = e->cb;
+      if (cb == chain_continue) {
+        weft_deferred *w = e->cb_ctx;
         weft_failure_unref(w->result.failure);
         w->result.value = cur->result.value; /* moved: cur ends on None */
         w->result.failure = cur->result.failure;
@@ -279,8 +330,9 @@ static void run_callbacks(weft_deferred *d) {
         weft_deferred_unref(w); /* on the stack already, or still paused */
         continue;
       }
-      weft_callback_fn fn = cur->result.failure ? e.eb : e.cb;
-      void *ctx = cur->result.failure ? e.eb_ctx : e.cb_ctx;
+      int failed = cur->result.failure != NULL;
+      weft_callback_fn fn = failed ? e->eb : cb;
+      void *ctx = failed ? e->eb_ctx : e->cb_ctx;
       if (fn == NULL) continue; /* pass-through on this side */
       int rc = fn(ctx, &cur->result);
       if (rc < 0) {

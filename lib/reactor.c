@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "block_cache.h"
 #include "reactor_impl.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -134,6 +135,15 @@ WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req, 
   p->owner = r;
   weft__reactor_push(r, &p->task);
   return WEFT_OK;
+}
+
+/* Bounded, so a burst of round trips does not pin its peak memory for the
+ * reactor's lifetime: 4,096 blocks of ~350 bytes is ~1.4 MiB at most. */
+#define RT_CACHE_MAX_FREE 4096
+
+struct weft__block_cache *weft__reactor_round_trip_cache(weft_reactor *r, size_t block_size) {
+  if (r->rt_cache == NULL) r->rt_cache = weft__block_cache_create(block_size, RT_CACHE_MAX_FREE);
+  return r->rt_cache;
 }
 
 /* -------------------------------------------------------------- consumer */
@@ -347,6 +357,10 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
   }
   drain_all(r); /* nothing accepted is dropped: late calls run here */
   quiesce_pushers(r);
+  /* Every round trip has completed (drained above); Deferreds the user still
+   * holds free their blocks when they go (lib/block_cache.h). */
+  weft__block_cache_orphan(r->rt_cache);
+  r->rt_cache = NULL;
   weft__reactor_release_blocked(r);
   weft__timers_free(r);
   weft__io_free(r);

@@ -77,6 +77,7 @@ struct weft_reactor {
   int shutdown_fired;
   weft_threadpool *pool;
   weft_trigger_id pool_start_id, pool_stop_id;
+  struct weft__block_cache *rt_cache; /* deferToThread blocks; made on first use */
   /* --- blocking_call_from_thread callers, under block_lock */
   pthread_mutex_t block_lock;
   weft__blocked blocked; /* sentinel of a circular list */

@@ -2,8 +2,9 @@
  * weft — twisted.internet.threads: deferToThreadPool, deferToThread,
  * callMultipleInThread, blockingCallFromThread.
  *
- * deferToThread round trip, one allocation (the Deferred's extra space):
- *   reactor thread: create Deferred+round_trip, take the in-flight reference,
+ * deferToThread round trip, one block (the Deferred's extra space), taken
+ * from the reactor's block cache, so the steady state allocates nothing:
+ *   reactor thread: take Deferred+round_trip, take the in-flight reference,
  *                   weft_threadpool_queue_work(&rt->work)
  *   pool thread:    work_cb runs fn; after_cb pushes &rt->done on the
  *                   reactor's completion queue (one eventfd write per burst)
@@ -22,22 +23,27 @@
 
 #include "alloc.h"
 #include "atomic.h"
+#include "block_cache.h"
 #include "completion.h"
 #include "futex.h"
+#include "reactor_impl.h"
 #include "task.h"
 #include "weft/threads.h"
 
 /* ------------------------------------------------------ deferToThreadPool */
 
+/* The block after the Deferred header. Fields in the order the trip touches
+ * them: the reactor writes all of it, the worker reads fn/arg and writes
+ * result/status and the node's link, the reactor reads them back. */
 typedef struct round_trip {
   weft_work work;     /* the pool's request */
   weft__task done;    /* the reactor's completion node */
-  weft_reactor *r;
-  weft_deferred *d;
   weft_call_fn fn;
   void *arg;
-  int status;
   void *result;
+  int status;
+  weft_reactor *r;
+  weft_deferred *d;
 } round_trip;
 
 static void rt_work(weft_work *req) {
@@ -66,27 +72,32 @@ static void rt_complete(weft__task *t) {
     weft_failure *f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
     (void)weft_deferred_errback(d, f);
   }
-  weft_deferred_unref(d); /* the in-flight reference */
+  /* The in-flight reference. If it is the last, the block goes back to the
+   * reactor's cache, warm for the next submit. */
+  weft_deferred_unref(d);
 }
 
 WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, weft_call_fn fn,
                                        void *arg, weft_deferred **out) {
   if (out) *out = NULL;
   if (r == NULL || pool == NULL || fn == NULL || out == NULL) return WEFT_EINVAL;
-  weft_deferred *d;
-  int rc = weft__deferred_create_extra(&d, sizeof(round_trip));
-  if (rc != 0) return rc;
+  /* On the reactor thread (the contract), so its block cache is ours. */
+  weft__block_cache *cache = r->rt_cache;
+  if (cache == NULL) {
+    cache = weft__reactor_round_trip_cache(r, weft__deferred_block_size(sizeof(round_trip)));
+    if (cache == NULL) return WEFT_ENOMEM;
+  }
+  weft_deferred *d = weft__deferred_create_cached(cache);
+  if (d == NULL) return WEFT_ENOMEM;
   round_trip *rt = weft__deferred_extra(d);
   rt->work.data = rt;
   rt->done.run = rt_complete;
   rt->done.cancel = NULL;
-  rt->r = r;
-  rt->d = weft_deferred_ref(d); /* in flight: dropped by rt_complete */
   rt->fn = fn;
   rt->arg = arg;
-  rt->status = 0;
-  rt->result = NULL;
-  rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
+  rt->r = r;
+  rt->d = weft_deferred_ref(d); /* in flight: dropped by rt_complete */
+  int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
   if (rc != 0) {
     weft_deferred_unref(d);
     weft_deferred_unref(d);

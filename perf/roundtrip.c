@@ -1,0 +1,85 @@
+/*
+ * The Twisted-shaped round trip, alone: N weft_defer_to_thread_pool round
+ * trips with K in flight on a reactor and a 1-worker pool; each Deferred's
+ * callback (on the reactor thread) submits the next call, as
+ * bench/impl_weft.cpp's W3 does.
+ *
+ *   weft_roundtrip N [K]         default N = 100000, K = 1000
+ *
+ * Instructions per round trip on the reactor side (callgrind serialises the
+ * threads; the inclusive cost of rt_complete is the whole reactor-side trip:
+ * fire the Deferred, run its callback, submit the next call, free the block):
+ *   valgrind --tool=callgrind --callgrind-out-file=/tmp/rt.cg ./weft_roundtrip 100000
+ *   callgrind_annotate --inclusive=yes /tmp/rt.cg | grep -E 'rt_complete|queue_work|rt_after'
+ *   divide by N (perf/roundtrip.sh does all of it).
+ * The worker side: rt_work + rt_after inclusive (rt_after is the push back).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "weft/threads.h"
+
+typedef struct loop {
+  weft_reactor *r;
+  weft_threadpool *tp;
+  long total, submitted, completed;
+  int err;
+} loop;
+
+static int work(void *arg, void **result) {
+  *result = arg;
+  return 0;
+}
+
+static int submit(loop *l);
+
+static int done(void *ctx, weft_result *res) {
+  loop *l = ctx;
+  l->completed++;
+  if (res->failure != NULL && l->err == 0) l->err = weft_failure_code(res->failure);
+  weft_result_set_value(res, NULL);
+  if (l->err == 0 && l->submitted < l->total) submit(l);
+  if (l->completed == l->submitted) weft_reactor_stop(l->r);
+  return 0;
+}
+
+static int submit(loop *l) {
+  weft_deferred *d = NULL;
+  int rc = weft_defer_to_thread_pool(l->r, l->tp, work, l, &d);
+  if (rc == 0) {
+    rc = weft_deferred_add_callbacks(d, done, l, done, l);
+    weft_deferred_unref(d);
+  }
+  if (rc != 0) l->err = rc;
+  else l->submitted++;
+  return rc;
+}
+
+typedef struct start {
+  loop *l;
+  long k;
+} start;
+
+static void on_start(void *arg) {
+  start *s = arg;
+  for (long i = 0; i < s->k && s->l->submitted < s->l->total; i++)
+    if (submit(s->l) != 0) break;
+  if (s->l->submitted == 0) weft_reactor_stop(s->l->r);
+}
+
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 100000;
+  long k = argc > 2 ? atol(argv[2]) : 1000;
+  loop l = {0};
+  l.total = n;
+  if (weft_threadpool_create(&l.tp, 1, 1, "rt") != 0 || weft_threadpool_start(l.tp) != 0) return 1;
+  if (weft_reactor_create(&l.r) != 0) return 1;
+  start s = {&l, k};
+  if (weft_reactor_call_when_running(l.r, on_start, &s) != 0) return 1;
+  if (weft_reactor_run(l.r) != 0) return 1;
+  weft_reactor_destroy(l.r);
+  weft_threadpool_destroy(l.tp);
+  fprintf(stderr, "roundtrip: %ld of %ld completed, err %d\n", l.completed, n, l.err);
+  return l.completed == n && l.err == 0 ? 0 : 3;
+}
