@@ -7,10 +7,14 @@
  *   consumer:  the reactor thread only (run, drain, destroy).
  *   wake-ups:  a producer writes the eventfd only if its push found the queue
  *              empty AND the loop may be asleep. One write per burst.
- *   progress:  push is wait-free (two counter RMWs, one exchange, one store,
- *              at most one write(2)); the drain is lock-free except across a
- *              producer stalled between its exchange and its link store
- *              (the loop then polls instead of sleeping until it finishes).
+ *   progress:  push is wait-free (one exchange, one store, and for the first
+ *              push of a burst a fence and at most one write(2)); the drain is
+ *              lock-free except across a producer stalled between its
+ *              exchange and its link store, which is where it does its wake
+ *              check (the loop then polls instead of sleeping until it
+ *              finishes).
+ *   lifetime:  a producer's last access to r is its link store
+ *              (weft__reactor_push), so destroy only has to drain.
  *   sources:   the queue is liburcu's wfcqueue / Vyukov's intrusive MPSC
  *              (lib/mpsc.h); the sleeping flag + eventfd is the shape of
  *              libuv's uv_async_send "pending" flag and Tokio's driver
@@ -23,7 +27,8 @@
  * block), or P reads sleeping == 1 (P writes the eventfd, epoll_wait returns).
  * Only the push that finds the queue empty checks: any later push lands
  * behind a node L has not consumed yet, whose pusher did (or will do) the
- * check after its own push, and L never blocks while that node is queued.
+ * check after its own exchange, and L never blocks while that node is queued
+ * (linked or not: the emptiness check reads the tail).
  * Calls pushed from the reactor thread see sleeping == 0 and write nothing;
  * the loop finds them in its pre-sleep check and polls instead of blocking.
  */
@@ -64,34 +69,46 @@ static weft_work *work_of_task(weft__task *t) {
 
 /* ------------------------------------------------------------- producers */
 
-/* A producer still reads r after its node became visible (the wake check),
- * when the reactor may already have run the node, stopped and be inside
- * destroy. `pushers` counts producers in here; destroy waits for zero. */
+/*
+ * The push, in three steps (the steps of weft__mpsc_push, lib/mpsc.h, with
+ * the wake check moved between the second and the third):
+ *   1. exchange the tail: the node is now in the queue for every emptiness
+ *      check (the loop will not sleep while it is there), but not visible
+ *      to pop();
+ *   2. if the queue was empty: fence, and write the eventfd if the loop may
+ *      be asleep (the Dekker argument of the file comment only needs the
+ *      exchange, not the link);
+ *   3. link: the store that makes the node visible is the producer's last
+ *      access to r.
+ * So no producer touches r once its node can be run, and weft_reactor_destroy
+ * (which drains until the queue is empty, counting unlinked nodes) needs no
+ * count of producers in flight. The first version linked before the wake
+ * check and counted producers with two RMWs on a shared line per push (~15%
+ * of the W3 profile). The price: a node is hidden, together with everything
+ * pushed behind it, while its producer does the check (a fence, and for the
+ * first push of a burst to a sleeping loop, a write(2)); the loop polls
+ * meanwhile instead of sleeping (loop_once, drain_all).
+ */
 void weft__reactor_push(weft_reactor *r, weft__task *node) {
-  /* Relaxed: the push's release exchange publishes this increment together
-   * with the node, so whoever consumed the node sees pushers > 0. */
-  weft__fetch_add_relaxed(&r->pushers, 1);
-  if (weft__mpsc_push(&r->queue, node)) { /* first of a burst: maybe wake */
-    /* seq_cst fence: orders our push (the tail exchange) before the read of
-     * `sleeping`; pairs with the fence in loop_once/attach after the loop
-     * sets sleeping = 1 (Dekker, see the file comment). */
+  weft__store_relaxed(&node->next, NULL);
+  /* acq_rel exchange, as in weft__mpsc_push_chain: release publishes our
+   * NULL link (and the caller's writes to the node) to the next producer,
+   * which stores into node->next; acquire orders our link store below after
+   * the previous producer's (or the consumer's tail reset). */
+  weft__task *old = weft__xchg_acq_rel(&r->queue.tail, node);
+  if (old == &r->queue.head) { /* first of a burst: maybe wake */
+    /* seq_cst fence: orders our exchange before the read of `sleeping`;
+     * pairs with the fence in loop_once/attach/drain after the loop sets
+     * sleeping = 1 (Dekker, see the file comment). */
     weft__fence_seq_cst();
     if (weft__load_relaxed(&r->sleeping)) {
       weft__fetch_add_relaxed(&r->wakeups, 1);
       wake_write(r);
     }
   }
-  /* Release: our last access to r happens before destroy's acquire load of
-   * pushers reads zero (quiesce_pushers). */
-  weft__fetch_sub_acq_rel(&r->pushers, 1);
-}
-
-/* Wait until no producer is inside weft__reactor_push. Destroy has drained
- * every node, and each producer incremented before pushing, so one still
- * inside is past its push, finishing its wake check. */
-static void quiesce_pushers(weft_reactor *r) {
-  /* Acquire: pairs with the producers' release decrement. */
-  while (weft__load_acquire(&r->pushers) != 0) weft__cpu_relax();
+  /* Release: publishes the node's contents; pairs with the load_acquire of
+   * ->next in weft__mpsc_pop. After this store r may be freed at any time. */
+  weft__store_release(&old->next, node);
 }
 
 typedef struct plain_call {
@@ -355,8 +372,9 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
     if (!r->shutdown_fired || r->pool != NULL) weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);
     weft__store_relaxed(&r->state, R_STOPPED);
   }
-  drain_all(r); /* nothing accepted is dropped: late calls run here */
-  quiesce_pushers(r);
+  /* Nothing accepted is dropped: late calls run here. Once the queue is
+   * empty (unlinked nodes count as queued), no producer touches r again. */
+  drain_all(r);
   /* Every round trip has completed (drained above); Deferreds the user still
    * holds free their blocks when they go (lib/block_cache.h). */
   weft__block_cache_orphan(r->rt_cache);

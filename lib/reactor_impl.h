@@ -52,9 +52,6 @@ struct weft_reactor {
   atomic_int state;                     /* enum reactor_state */
   atomic_int stop_requested;
   _Atomic uint64_t wakeups;             /* eventfd writes by producers */
-  /* producers inside weft__reactor_push; its own line, so that every push's
-   * two RMWs do not disturb the line the loop writes `sleeping` on */
-  WEFT_CACHE_ALIGNED atomic_int pushers;
   /* --- written by the reactor thread, read by anyone (relaxed counters) */
   WEFT_CACHE_ALIGNED _Atomic uint64_t completions;
   _Atomic uint64_t drains;

@@ -1,14 +1,15 @@
 /*
  * models/reactor.pml — the reactor's completion queue and wake-up protocol
- * (lib/reactor.c): producers push on the MPSC queue (lib/mpsc.h steps) and,
- * only when their push found the queue empty, fence and write the eventfd if
- * the loop may be asleep; the loop drains a snapshot (up to the tail it read
+ * (lib/reactor.c): producers exchange the MPSC queue's tail (lib/mpsc.h
+ * steps) and, only when that found the queue empty, fence and write the
+ * eventfd if the loop may be asleep, then link their node; the loop drains a snapshot (up to the tail it read
  * first), may busy-wait, then sets `sleeping`, fences, checks the queue
  * (mpsc_empty: counts pushes in flight) and blocks in epoll_wait only if it is
  * empty. One item, run on the loop, pushes another from the reactor thread
  * itself (calls from the loop see sleeping == 0 and write nothing).
  *
- * Properties: exactly once (assert), no lost wake-up: the checker waits at a
+ * Properties: exactly once (assert), a node runs only after its producer
+ * made its last access to the reactor (assert), no lost wake-up: the checker waits at a
  * non-end label until every item ran; the loop blocks in epoll_wait at an end
  * label, so "loop asleep, eventfd unwritten, item queued" is an invalid end
  * state.
@@ -18,6 +19,9 @@
  *                                   sleeping (no Dekker)
  *   -DMUTANT_WAKE_ONLY_IF_NOT_EMPTY the wake check is made by the pushes that
  *                                   found the queue non-empty instead
+ *   -DMUTANT_LINK_BEFORE_WAKE       the producer links its node before the
+ *                                   wake check (the first version, which
+ *                                   needed a count of producers in flight)
  */
 #ifndef P
 #define P 2              /* foreign producers, one item each */
@@ -31,6 +35,7 @@ byte tail;
 bool sleeping;
 byte evfd;               /* eventfd counter (0 or more; saturation irrelevant) */
 byte ran[T];
+bool fin[T + 1];         /* producer of node n has made its last access to the reactor */
 byte done;
 
 #define q_empty (nxt[0] == 0 && tail == 0)   /* weft__mpsc_empty */
@@ -38,7 +43,11 @@ byte done;
 inline push(n) {
   nxt[n] = 0;
   atomic { old = tail; tail = n };           /* xchg acq_rel */
-  nxt[old] = n;                              /* store_release */
+#ifdef MUTANT_LINK_BEFORE_WAKE
+  nxt[old] = n;
+#endif
+  /* The wake check comes before the link store (weft__reactor_push): the
+   * link is the producer's last access to the reactor. */
 #ifdef MUTANT_WAKE_ONLY_IF_NOT_EMPTY
   if
   :: old != 0 ->
@@ -53,6 +62,12 @@ inline push(n) {
      fi
   :: else -> skip
   fi;
+#ifdef MUTANT_LINK_BEFORE_WAKE
+  fin[n] = 1                                 /* (the link came first, above) */
+#else
+  atomic { nxt[old] = n; fin[n] = 1 }        /* store_release: the link, our last access */
+#endif
+  ;
   old = 0
 }
 
@@ -109,6 +124,9 @@ proctype loop() {
            if
            :: node == NONE || node == WB -> break
            :: else ->
+              /* Once a node can run, its producer is done with the reactor
+               * (destroy may free it after the drain: no producer count). */
+              assert(fin[node]);
               atomic { assert(ran[node - 1] == 0); ran[node - 1] = 1; done++ };
               if
               :: node == 1 && !pushed_own -> pushed_own = 1; push(T)   /* call from the loop */

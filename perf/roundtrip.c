@@ -4,7 +4,7 @@
  * callback (on the reactor thread) submits the next call, as
  * bench/impl_weft.cpp's W3 does.
  *
- *   weft_roundtrip N [K]         default N = 100000, K = 1000
+ *   weft_roundtrip N [K [W]]     default N = 100000, K = 1000, W = 1 worker
  *
  * Instructions per round trip on the reactor side (callgrind serialises the
  * threads; the inclusive cost of rt_complete is the whole reactor-side trip:
@@ -71,15 +71,22 @@ static void on_start(void *arg) {
 int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 100000;
   long k = argc > 2 ? atol(argv[2]) : 1000;
+  int w = argc > 3 ? atoi(argv[3]) : 1;
   loop l = {0};
   l.total = n;
-  if (weft_threadpool_create(&l.tp, 1, 1, "rt") != 0 || weft_threadpool_start(l.tp) != 0) return 1;
+  if (weft_threadpool_create(&l.tp, w, w, "rt") != 0 || weft_threadpool_start(l.tp) != 0) return 1;
   if (weft_reactor_create(&l.r) != 0) return 1;
   start s = {&l, k};
   if (weft_reactor_call_when_running(l.r, on_start, &s) != 0) return 1;
   if (weft_reactor_run(l.r) != 0) return 1;
+  weft_reactor_stats st;
+  weft_reactor_stats_get(l.r, &st);
   weft_reactor_destroy(l.r);
   weft_threadpool_destroy(l.tp);
-  fprintf(stderr, "roundtrip: %ld of %ld completed, err %d\n", l.completed, n, l.err);
+  fprintf(stderr,
+          "roundtrip: %ld of %ld completed, err %d; reactor: %llu wakeups, %llu drains, "
+          "%llu iterations\n",
+          l.completed, n, l.err, (unsigned long long)st.wakeups, (unsigned long long)st.drains,
+          (unsigned long long)st.iterations);
   return l.completed == n && l.err == 0 ? 0 : 3;
 }

@@ -42,6 +42,8 @@ weft_model_mutant(model_mutant_ring_no_steal_mark ring.pml "assertion violated" 
 weft_model_check(model_coordinator coordinator.pml -DP=3)
 weft_model_mutant(model_mutant_coordinator_decrement_before_run coordinator.pml "assertion violated" -DMUTANT_DECREMENT_BEFORE_RUN)
 weft_model_mutant(model_mutant_coordinator_give_up coordinator.pml "assertion violated" -DMUTANT_GIVE_UP_ON_WOULDBLOCK)
+weft_model_mutant(model_mutant_coordinator_handoff_unannounced coordinator.pml "assertion violated .ran" -DMUTANT_HANDOFF_UNANNOUNCED)
+weft_model_mutant(model_mutant_coordinator_no_handoff coordinator.pml "assertion violated .leave" -DMUTANT_NO_HANDOFF)
 
 weft_model_check(model_shutdown shutdown.pml -DW=1 -DS=2)
 weft_model_check(model_shutdown_w2 shutdown.pml -DW=2 -DS=1)
@@ -51,6 +53,7 @@ weft_model_mutant(model_mutant_shutdown_park_ignores_closed shutdown.pml "invali
 weft_model_check(model_reactor reactor.pml -DP=3)
 weft_model_mutant(model_mutant_reactor_check_before_sleeping reactor.pml "invalid end state" -DMUTANT_CHECK_BEFORE_SLEEPING)
 weft_model_mutant(model_mutant_reactor_wake_only_if_not_empty reactor.pml "invalid end state" -DMUTANT_WAKE_ONLY_IF_NOT_EMPTY)
+weft_model_mutant(model_mutant_reactor_link_before_wake reactor.pml "assertion violated" -DMUTANT_LINK_BEFORE_WAKE)
 
 weft_model_check(model_thread_worker thread_worker.pml -DD=2)
 weft_model_mutant(model_mutant_thread_worker_sleep_no_recheck thread_worker.pml "invalid end state" -DMUTANT_SLEEP_NO_RECHECK)
