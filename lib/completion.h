@@ -21,12 +21,9 @@
 int weft__deferred_create_extra(weft_deferred **out, size_t extra);
 void *weft__deferred_extra(weft_deferred *d);
 
-/* The same from a block cache (lib/block_cache.h) whose blocks are at least
- * weft__deferred_block_size(extra) bytes: NULL on ENOMEM. The Deferred's
- * last unref puts the block back (see lib/deferred.c, "The last reference"). */
-struct weft__block_cache;
-size_t weft__deferred_block_size(size_t extra);
-weft_deferred *weft__deferred_create_cached(struct weft__block_cache *c);
+/* A Deferred in a block of a block cache: lib/deferred_impl.h (layout,
+ * weft__deferred_init); its last unref puts the block back (lib/deferred.c,
+ * "The last reference"). */
 
 /* The reactor's cache of deferToThread blocks of block_size bytes, made on
  * first use (NULL on ENOMEM). Reactor thread. The reactor orphans it in

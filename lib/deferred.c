@@ -30,39 +30,16 @@
 #include "atomic.h"
 #include "block_cache.h"
 #include "completion.h"
+#include "deferred_impl.h"
 #include "weft/deferred.h"
 
-#define INLINE_ENTRIES 3
-
-typedef struct entry {
-  weft_callback_fn cb;
-  void *cb_ctx;
-  weft_callback_fn eb;
-  void *eb_ctx;
-  void (*dispose)(void *ctx); /* internal entries: called if never run */
-} entry;
-
-struct weft_deferred {
-  /* The fields a new Deferred initialises come first (init_header). */
-  long refs;
-  int paused;               /* > 0 while waiting on chained Deferreds */
-  unsigned char called;
-  unsigned char running;
-  unsigned char suppress_once;
-  weft_result result;
-  entry *entries;           /* inline_entries or a heap array */
-  size_t head, count, cap;
-  weft__block_cache *cache; /* the block's home (NULL: weft__malloc'd) */
-  weft_deferred *waiting_on; /* borrowed: cleared when it fires or dies */
-  weft_canceller_fn canceller;
-  void *canceller_ctx;
-  /* Written before they are read: no initialisation. */
-  weft_deferred *stack_next; /* run_callbacks' explicit stack */
-  entry inline_entries[INLINE_ENTRIES];
-};
-
-#define EXTRA_ALIGN alignof(max_align_t)
-#define HEADER_SIZE ((sizeof(weft_deferred) + EXTRA_ALIGN - 1) & ~(EXTRA_ALIGN - 1))
+/* The library's own references: inline (the exported pair is interposable
+ * under -fPIC, so the compiler will not inline those). */
+static void destroy(weft_deferred *d);
+static inline void dref(weft_deferred *d) { d->refs++; }
+static inline void dunref(weft_deferred *d) {
+  if (--d->refs == 0) destroy(d);
+}
 
 /* ------------------------------------------------------ unhandled failures */
 
@@ -88,7 +65,7 @@ static void result_clear_chained(weft_result *r) {
   if (r->chained_private_) {
     weft_deferred *c = r->chained_private_;
     r->chained_private_ = NULL;
-    weft_deferred_unref(c);
+    dunref(c);
   }
 }
 
@@ -114,7 +91,7 @@ WEFT_API void weft_result_set_failure(weft_result *r, weft_failure *f) {
 
 WEFT_API int weft_result_set_deferred(weft_result *r, weft_deferred *d) {
   if (r == NULL || d == NULL) return WEFT_EINVAL;
-  weft_deferred_ref(d);
+  dref(d);
   result_clear_chained(r);
   r->chained_private_ = d;
   return WEFT_OK;
@@ -130,51 +107,16 @@ WEFT_API weft_failure *weft_result_take_failure(weft_result *r) {
 
 /* ------------------------------------------------------------- lifecycle */
 
-/* Everything run_callbacks, fire, cancel and destroy read before writing;
- * the inline entries and stack_next are written before they are read, so a
- * new Deferred touches its first two cache lines, not all four. */
-static void init_header(weft_deferred *d, weft__block_cache *cache) {
-  d->refs = 1;
-  d->paused = 0;
-  d->called = 0;
-  d->running = 0;
-  d->suppress_once = 0;
-  d->result.value = NULL;
-  d->result.failure = NULL;
-  d->result.chained_private_ = NULL;
-  d->entries = d->inline_entries;
-  d->head = 0;
-  d->count = 0;
-  d->cap = INLINE_ENTRIES;
-  d->cache = cache;
-  d->waiting_on = NULL;
-  d->canceller = NULL;
-  d->canceller_ctx = NULL;
-}
-
 int weft__deferred_create_extra(weft_deferred **out, size_t extra) {
   if (out == NULL) return WEFT_EINVAL;
   *out = NULL;
-  weft_deferred *d = weft__malloc(HEADER_SIZE + extra);
+  weft_deferred *d = weft__malloc(WEFT__DEFERRED_HEADER_SIZE + extra);
   if (d == NULL) return WEFT_ENOMEM;
-  init_header(d, NULL);
+  weft__deferred_init(d, NULL, 1);
   weft__object_created(); /* weft_replace_allocator must see live Deferreds */
   *out = d;
   return WEFT_OK;
 }
-
-size_t weft__deferred_block_size(size_t extra) { return HEADER_SIZE + extra; }
-
-weft_deferred *weft__deferred_create_cached(weft__block_cache *c) {
-  /* No per-Deferred object count: the cache is one live object for all of
-   * its blocks (lib/block_cache.h), so weft_replace_allocator still refuses
-   * while any of them exists. */
-  weft_deferred *d = weft__block_cache_get(c);
-  if (d != NULL) init_header(d, c);
-  return d;
-}
-
-void *weft__deferred_extra(weft_deferred *d) { return (char *)d + HEADER_SIZE; }
 
 WEFT_API int weft_deferred_create(weft_deferred **out) {
   return weft__deferred_create_extra(out, 0);
@@ -188,11 +130,6 @@ WEFT_API int weft_deferred_create_with_canceller(weft_deferred **out,
     (*out)->canceller_ctx = ctx;
   }
   return rc;
-}
-
-WEFT_API weft_deferred *weft_deferred_ref(weft_deferred *d) {
-  if (d) d->refs++;
-  return d;
 }
 
 static void destroy(weft_deferred *d) {
@@ -215,27 +152,40 @@ static void destroy(weft_deferred *d) {
   }
 }
 
+WEFT_API weft_deferred *weft_deferred_ref(weft_deferred *d) {
+  if (d) dref(d);
+  return d;
+}
+
 WEFT_API void weft_deferred_unref(weft_deferred *d) {
-  if (d && --d->refs == 0) destroy(d);
+  if (d) dunref(d);
 }
 
 /* ------------------------------------------------------------------ chain */
 
-static int append(weft_deferred *d, const entry *e) {
-  if (d->count == d->cap) {
-    if (d->head > 0) { /* compact the consumed prefix first */
-      memmove(d->entries, d->entries + d->head, (d->count - d->head) * sizeof(entry));
-      d->count -= d->head;
-      d->head = 0;
-    } else {
-      size_t cap = d->cap * 2;
-      entry *n = weft__malloc(cap * sizeof(entry));
-      if (n == NULL) return WEFT_ENOMEM;
-      memcpy(n, d->entries, d->count * sizeof(entry));
-      if (d->entries != d->inline_entries) weft__free(d->entries);
-      d->entries = n;
-      d->cap = cap;
-    }
+/* The array is full: compact the consumed prefix, or grow. Out of line, so
+ * append's fast path (a free slot, the usual case) saves no registers. */
+static __attribute__((noinline)) int make_room(weft_deferred *d) {
+  if (d->head > 0) { /* compact the consumed prefix first */
+    memmove(d->entries, d->entries + d->head, (d->count - d->head) * sizeof(entry));
+    d->count -= d->head;
+    d->head = 0;
+    return WEFT_OK;
+  }
+  size_t cap = d->cap * 2;
+  entry *n = weft__malloc(cap * sizeof(entry));
+  if (n == NULL) return WEFT_ENOMEM;
+  memcpy(n, d->entries, d->count * sizeof(entry));
+  if (d->entries != d->inline_entries) weft__free(d->entries);
+  d->entries = n;
+  d->cap = cap;
+  return WEFT_OK;
+}
+
+static inline int append(weft_deferred *d, const entry *e) {
+  if (WEFT_UNLIKELY(d->count == d->cap)) {
+    int rc = make_room(d);
+    if (rc != 0) return rc;
   }
   d->entries[d->count++] = *e;
   return WEFT_OK;
@@ -257,14 +207,14 @@ static int chain_continue(void *ctx, weft_result *r) {
 static void chain_dispose(void *ctx) {
   weft_deferred *waiter = ctx;
   waiter->waiting_on = NULL;
-  weft_deferred_unref(waiter);
+  dunref(waiter);
 }
 
 /* A callback returned inner (r.chained_private_ taken): take its result if
  * it has one, else pause d behind a continuation entry on inner. */
 static void chain_to(weft_deferred *d, weft_deferred *inner) {
   if (inner == d) {
-    weft_deferred_unref(inner);
+    dunref(inner);
     weft_result_set_failure(&d->result,
                             weft_failure_new(WEFT_EINVAL, "a Deferred cannot chain to itself"));
     return;
@@ -276,21 +226,21 @@ static void chain_to(weft_deferred *d, weft_deferred *inner) {
     d->result.failure = inner->result.failure;
     inner->result.value = NULL;
     inner->result.failure = NULL;
-    weft_deferred_unref(inner);
+    dunref(inner);
     return;
   }
   entry e = {chain_continue, d, chain_continue, d, chain_dispose};
   if (append(inner, &e) != 0) {
-    weft_deferred_unref(inner);
+    dunref(inner);
     weft_result_set_failure(&d->result, weft_failure_new(WEFT_ENOMEM, NULL));
     return;
   }
-  weft_deferred_ref(d); /* held by the entry */
+  dref(d); /* held by the entry */
   d->paused++;
   d->waiting_on = inner;
   /* inner is kept alive by whoever will fire it; if it is running its own
    * chain right now, that loop reaches our entry. */
-  weft_deferred_unref(inner);
+  dunref(inner);
 }
 
 /*
@@ -301,7 +251,7 @@ static void chain_to(weft_deferred *d, weft_deferred *inner) {
  */
 static void run_callbacks(weft_deferred *d) {
   if (d->running || d->paused) return;
-  weft_deferred_ref(d);
+  dref(d);
   d->running = 1;
   d->stack_next = NULL;
   weft_deferred *top = d;
@@ -327,7 +277,7 @@ static void run_callbacks(weft_deferred *d) {
           resumed = w; /* the entry's reference moves to the stack */
           break;
         }
-        weft_deferred_unref(w); /* on the stack already, or still paused */
+        dunref(w); /* on the stack already, or still paused */
         continue;
       }
       int failed = cur->result.failure != NULL;
@@ -356,7 +306,7 @@ static void run_callbacks(weft_deferred *d) {
     }
     top = cur->stack_next;
     cur->running = 0;
-    weft_deferred_unref(cur); /* may free cur */
+    dunref(cur); /* may free cur */
   }
 }
 
@@ -410,6 +360,11 @@ static int fire(weft_deferred *d, void *value, weft_failure *f) {
   return WEFT_OK;
 }
 
+void weft__deferred_fire_release(weft_deferred *d, void *value, weft_failure *f) {
+  (void)fire(d, value, f); /* EALREADY after a cancel: swallowed */
+  dunref(d);
+}
+
 WEFT_API int weft_deferred_callback(weft_deferred *d, void *value) {
   if (d == NULL) return WEFT_EINVAL;
   return fire(d, value, NULL);
@@ -443,7 +398,7 @@ WEFT_API int weft_fail(weft_deferred **out, weft_failure *f) {
 
 WEFT_API int weft_deferred_cancel(weft_deferred *d) {
   if (d == NULL) return WEFT_EINVAL;
-  weft_deferred_ref(d);
+  dref(d);
   if (!d->called) {
     if (d->canceller) {
       d->canceller(d->canceller_ctx, d);
@@ -454,7 +409,7 @@ WEFT_API int weft_deferred_cancel(weft_deferred *d) {
   } else if (d->paused && d->waiting_on) {
     weft_deferred_cancel(d->waiting_on);
   }
-  weft_deferred_unref(d);
+  dunref(d);
   return WEFT_OK;
 }
 

@@ -25,6 +25,7 @@
 #include "atomic.h"
 #include "block_cache.h"
 #include "completion.h"
+#include "deferred_impl.h"
 #include "futex.h"
 #include "reactor_impl.h"
 #include "task.h"
@@ -65,16 +66,11 @@ static void rt_after(weft_work *req, int status) {
 
 static void rt_complete(weft__task *t) {
   round_trip *rt = (round_trip *)(void *)((char *)t - offsetof(round_trip, done));
-  weft_deferred *d = rt->d;
-  if (rt->status >= 0) {
-    (void)weft_deferred_callback(d, rt->result); /* EALREADY after cancel: swallowed */
-  } else {
-    weft_failure *f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
-    (void)weft_deferred_errback(d, f);
-  }
-  /* The in-flight reference. If it is the last, the block goes back to the
-   * reactor's cache, warm for the next submit. */
-  weft_deferred_unref(d);
+  weft_failure *f = NULL;
+  if (rt->status < 0) f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
+  /* Fire, then drop the in-flight reference. If it is the last, the block
+   * goes back to the reactor's cache, warm for the next submit. */
+  weft__deferred_fire_release(rt->d, f ? NULL : rt->result, f);
 }
 
 WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, weft_call_fn fn,
@@ -84,19 +80,22 @@ WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, w
   /* On the reactor thread (the contract), so its block cache is ours. */
   weft__block_cache *cache = r->rt_cache;
   if (cache == NULL) {
-    cache = weft__reactor_round_trip_cache(r, weft__deferred_block_size(sizeof(round_trip)));
+    cache = weft__reactor_round_trip_cache(r, WEFT__DEFERRED_HEADER_SIZE + sizeof(round_trip));
     if (cache == NULL) return WEFT_ENOMEM;
   }
-  weft_deferred *d = weft__deferred_create_cached(cache);
+  weft_deferred *d = weft__block_cache_get(cache);
   if (d == NULL) return WEFT_ENOMEM;
-  round_trip *rt = weft__deferred_extra(d);
+  /* Two references: the caller's (*out) and the one in flight, which
+   * rt_complete drops. */
+  weft__deferred_init(d, cache, 2);
+  round_trip *rt = weft__deferred_extra_of(d);
   rt->work.data = rt;
   rt->done.run = rt_complete;
   rt->done.cancel = NULL;
   rt->fn = fn;
   rt->arg = arg;
   rt->r = r;
-  rt->d = weft_deferred_ref(d); /* in flight: dropped by rt_complete */
+  rt->d = d;
   int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
   if (rc != 0) {
     weft_deferred_unref(d);
