@@ -20,4 +20,17 @@ bool weft__is_coordinator(const weft_worker *w);
  */
 int weft__coordinator_submit(weft_worker *w, weft__task *t);
 
+/*
+ * The two halves of weft__coordinator_submit, for tests that must hold a
+ * producer between its announce and its count step (coordinator.c [A], [C]).
+ * begin: 0 (announced, in flight) or WEFT_EQUIT (nothing to undo); every 0
+ * must be followed by exactly one end on the same thread.
+ */
+int weft__coordinator_submit_begin(weft_worker *w);
+void weft__coordinator_submit_end(weft_worker *w, weft__task *t);
+
+/* Items a drainer runs before it starts handing the role to announced
+ * producers (coordinator.c, "Bounded drain"). */
+#define WEFT__COORD_DRAIN_BUDGET 64u
+
 #endif /* WEFT_COORDINATOR_H */

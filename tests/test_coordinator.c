@@ -2,7 +2,9 @@
  * The lock-free coordinator: FIFO, re-entrant do() queued behind the current
  * item, quit semantics, release from inside an item, and many concurrent
  * producers: every item runs exactly once, never two at once (an atomic
- * in-flight counter), FIFO per producer.
+ * in-flight counter), FIFO per producer. The bounded drain: a do() that
+ * found the coordinator idle returns after WEFT__COORD_DRAIN_BUDGET items
+ * while another thread is submitting, and that thread drains the rest.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 
 #include "atomic.h"
+#include "test_sync.h"
 #include "coordinator.h"
 #include "weft/worker.h"
 
@@ -159,6 +162,105 @@ static void many_producers_exclusive_exactly_once(void **state) {
   free((void *)g_ran);
 }
 
+/* ------------------------------------------------------- bounded drain */
+
+#define BACKLOG (3 * (long)WEFT__COORD_DRAIN_BUDGET)
+
+typedef struct bd_item {
+  weft__task task; /* for the submitter's split submit */
+  long id;
+} bd_item;
+
+static pthread_t g_drainer;
+static long g_bd_next;        /* items: next expected id (exclusion protects it) */
+static long g_bd_by_drainer;  /* items the do() caller ran */
+static long g_bd_by_other;    /* items the submitter ran */
+static latch g_bd_go, g_bd_backlogged, g_bd_announced, g_bd_finish;
+static bd_item g_bd_last;
+
+static void bd_run(long id) {
+  assert_int_equal(id, g_bd_next); /* FIFO and exactly once */
+  g_bd_next++;
+  if (pthread_equal(pthread_self(), g_drainer)) g_bd_by_drainer++;
+  else g_bd_by_other++;
+}
+static void bd_fn(void *arg) { bd_run((long)(intptr_t)arg); }
+static void bd_task_run(weft__task *t) { bd_run(((bd_item *)t)->id); }
+
+/* The do() caller's own item: while it runs, the submitter queues BACKLOG
+ * items behind it, then stops between its announce and its count step (it
+ * "keeps submitting"). */
+static void bd_first(void *arg) {
+  (void)arg;
+  bd_run(0);
+  latch_count_down(&g_bd_go);
+  latch_wait(&g_bd_backlogged);
+  latch_wait(&g_bd_announced);
+}
+
+static void *bd_submitter(void *arg) {
+  (void)arg;
+  latch_wait(&g_bd_go);
+  for (long i = 1; i <= BACKLOG; i++)
+    assert_int_equal(weft_worker_do(g_c, bd_fn, (void *)(intptr_t)i), 0); /* busy: queued */
+  latch_count_down(&g_bd_backlogged);
+  g_bd_last.task.run = bd_task_run;
+  g_bd_last.task.cancel = NULL;
+  g_bd_last.id = BACKLOG + 1;
+  assert_int_equal(weft__coordinator_submit_begin(g_c), 0);
+  latch_count_down(&g_bd_announced);
+  latch_wait(&g_bd_finish); /* the do() caller has returned */
+  weft__coordinator_submit_end(g_c, &g_bd_last.task); /* takes the freed role, drains */
+  return NULL;
+}
+
+static void drain_is_bounded_while_another_thread_submits(void **state) {
+  (void)state;
+  g_bd_next = g_bd_by_drainer = g_bd_by_other = 0;
+  latch_init(&g_bd_go, 1);
+  latch_init(&g_bd_backlogged, 1);
+  latch_init(&g_bd_announced, 1);
+  latch_init(&g_bd_finish, 1);
+  assert_int_equal(weft_coordinator_create(&g_c), 0);
+  g_drainer = pthread_self();
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, bd_submitter, NULL), 0);
+  /* Finds the coordinator idle: drains, but only its budget. */
+  assert_int_equal(weft_worker_do(g_c, bd_first, NULL), 0);
+  assert_int_equal(g_bd_by_drainer, (long)WEFT__COORD_DRAIN_BUDGET);
+  assert_int_equal(g_bd_by_other, 0);
+  latch_count_down(&g_bd_finish);
+  pthread_join(th, NULL); /* its submit_end drained the rest, its own item last */
+  assert_int_equal(g_bd_next, BACKLOG + 2);
+  assert_int_equal(g_bd_by_other, BACKLOG + 2 - (long)WEFT__COORD_DRAIN_BUDGET);
+  assert_int_equal(g_bd_by_drainer, (long)WEFT__COORD_DRAIN_BUDGET);
+  weft_worker_release(g_c);
+  latch_destroy(&g_bd_go);
+  latch_destroy(&g_bd_backlogged);
+  latch_destroy(&g_bd_announced);
+  latch_destroy(&g_bd_finish);
+}
+
+/* With nobody else submitting the drainer cannot hand off and runs on until
+ * the queue is empty (here: a backlog its own item queued). */
+static void bd_queue_backlog(void *arg) {
+  (void)arg;
+  bd_run(0);
+  for (long i = 1; i <= BACKLOG; i++)
+    assert_int_equal(weft_worker_do(g_c, bd_fn, (void *)(intptr_t)i), 0);
+}
+
+static void drain_runs_on_when_nobody_can_take_over(void **state) {
+  (void)state;
+  g_bd_next = g_bd_by_drainer = g_bd_by_other = 0;
+  assert_int_equal(weft_coordinator_create(&g_c), 0);
+  g_drainer = pthread_self();
+  assert_int_equal(weft_worker_do(g_c, bd_queue_backlog, NULL), 0);
+  assert_int_equal(g_bd_by_drainer, BACKLOG + 1);
+  assert_int_equal(g_bd_next, BACKLOG + 1);
+  weft_worker_release(g_c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(runs_inline_when_idle),
@@ -167,6 +269,8 @@ int main(void) {
       cmocka_unit_test(release_from_inside_item),
       cmocka_unit_test(bad_input),
       cmocka_unit_test(many_producers_exclusive_exactly_once),
+      cmocka_unit_test(drain_is_bounded_while_another_thread_submits),
+      cmocka_unit_test(drain_runs_on_when_nobody_can_take_over),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

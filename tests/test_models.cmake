@@ -58,3 +58,5 @@ weft_model_mutant(model_mutant_reactor_link_before_wake reactor.pml "assertion v
 weft_model_check(model_thread_worker thread_worker.pml -DD=2)
 weft_model_mutant(model_mutant_thread_worker_sleep_no_recheck thread_worker.pml "invalid end state" -DMUTANT_SLEEP_NO_RECHECK)
 weft_model_mutant(model_mutant_thread_worker_quit_ignores_inflight thread_worker.pml "assertion violated" -DMUTANT_QUIT_IGNORES_INFLIGHT)
+weft_model_check(model_thread_worker_factory_detaches thread_worker.pml -DD=2 -DFACTORY_DETACHES)
+weft_model_mutant(model_mutant_thread_worker_detach_at_release thread_worker.pml "assertion violated .handle" -DMUTANT_DETACH_AT_RELEASE -DFACTORY_DETACHES)
