@@ -31,17 +31,33 @@
  * link store and wakes it. futex_wait(&sleeping, 1) returns at once if the
  * word is already 0, so a wake between the check and the wait is not lost.
  *
- * Lifetime: two references, the owner's (dropped by weft_worker_release,
- * which also detaches the thread) and the thread's (dropped when it has run
- * the stop marker and is about to return). The last one frees the worker.
- * Release from inside one of the worker's own tasks is therefore fine.
- * Detached, not joined: joining could wait for an unbounded backlog, and the
- * Team releases workers from inside its coordinator, possibly on the very
- * thread being released.
+ * Lifetime: two references, the owner's (dropped by weft_worker_release)
+ * and the thread's (dropped when it has run the stop marker and is about to
+ * return). The last one frees the worker. Release from inside one of the
+ * worker's own tasks is therefore fine.
+ *
+ * The thread handle: detached once, in create, right after the factory
+ * returns, and never touched again. Detached, not joined: joining could wait
+ * for an unbounded backlog, and the Team releases workers from inside its
+ * coordinator, possibly on the very thread being released. Why in create:
+ * at that point the thread provably exists (it exits only after popping the
+ * stop marker, which only ops->quit pushes, and nobody holds the worker
+ * yet), so the pthread_t names a live thread whatever the factory did with
+ * it. The first version detached in release instead, after quit: by then
+ * the thread may have run its backlog, popped the marker and exited, and
+ * the pthread_t is valid only if the thread was still joinable. A factory
+ * that had detached it (the old comment here allowed for that), or any
+ * second detach/join of the handle, made that call a use of a freed
+ * descriptor: glibc keeps a few exited threads' stacks cached (the call
+ * then returns EINVAL, or detaches an unrelated new thread that reused the
+ * descriptor) and unmaps the rest (SIGSEGV in pthread_detach, the crash
+ * torture_team saw 3 times, docs/reliability.md). models/thread_worker.pml
+ * checks the handle's life (MUTANT_DETACH_AT_RELEASE).
  */
 
 #include "alloc.h"
 #include "atomic.h"
+#include "debug.h"
 #include "futex.h"
 #include "mpsc.h"
 #include "probes.h"
@@ -54,7 +70,7 @@
 typedef struct thread_worker {
   weft_worker base;
   _Atomic int refs;
-  pthread_t thread;
+  _Atomic int owner_released; /* WEFT_DEBUG: release exactly once */
   weft__task stop; /* the stop marker (Twisted's _stop), embedded */
   weft__slab nodes;
   weft__mpsc q;
@@ -78,7 +94,9 @@ static void tw_free(thread_worker *tw) {
 static void tw_unref(thread_worker *tw) {
   /* acq_rel: release publishes this side's last accesses; acquire (for the
    * side that frees) pairs with the other side's release. */
-  if (weft__fetch_sub_acq_rel(&tw->refs, 1) == 1) tw_free(tw);
+  int old = weft__fetch_sub_acq_rel(&tw->refs, 1);
+  weft_assert_internal(old >= 1); /* an extra unref would free a live worker */
+  if (old == 1) tw_free(tw);
 }
 
 /* After a push: wake the thread if it is (about to be) asleep. */
@@ -165,7 +183,11 @@ static int tw_quit(weft_worker *w) {
 
 static void tw_release(weft_worker *w) {
   thread_worker *tw = (thread_worker *)w;
-  (void)pthread_detach(tw->thread); /* a factory may have detached it already */
+  /* The thread was detached in create: nothing here may touch its handle
+   * (the thread may be gone). Relaxed: a debug check of one caller's bug. */
+  int twice = weft__xchg_relaxed(&tw->owner_released, 1);
+  weft_assert_internal(twice == 0); /* a second release frees a live worker */
+  (void)twice;
   tw_unref(tw);
 }
 
@@ -182,16 +204,21 @@ WEFT_API int weft_thread_worker_create(weft_worker **out, weft_thread_factory_fn
   weft__slab_init(&tw->nodes, sizeof(tw_node));
   weft__mpsc_init(&tw->q);
   weft__store_relaxed(&tw->sleeping, 0);
+  weft__store_relaxed(&tw->owner_released, 0);
   weft__store_relaxed(&tw->sleeps, 0);
   weft__store_relaxed(&tw->wakes, 0);
   weft__object_created();
   if (!factory) factory = weft_default_thread_factory;
   /* pthread_create (inside the factory) orders all the above before the
    * thread's first instruction. */
-  if (factory(factory_ctx, &tw->thread, tw_main, tw, name ? name : "weft-worker") != 0) {
+  pthread_t thread;
+  if (factory(factory_ctx, &thread, tw_main, tw, name ? name : "weft-worker") != 0) {
     tw_free(tw);
     return WEFT_EAGAIN;
   }
+  /* The one use of the handle, while the thread provably runs (see the
+   * header). EINVAL if the factory detached it already: fine. */
+  (void)pthread_detach(thread);
   *out = &tw->base;
   return 0;
 }

@@ -17,10 +17,23 @@
  * at a non-end label; the thread's futex wait is an end label, so a thread
  * asleep with the stop marker queued is an invalid end state).
  *
+ * Lifetime (the intermittent SIGSEGV in tw_release, docs/reliability.md):
+ * the worker's two references (owner, thread; tw_quit holds a third while it
+ * pushes the marker and notifies) and the pthread handle's life: joinable →
+ * detached (weft's detach) → freed when a detached thread exits, or zombie
+ * when a joinable one exits → freed by a detach. Asserted: nothing touches
+ * the worker after its last reference is gone, and weft never calls
+ * pthread_detach on a freed handle. The detach is made in create, while
+ * the thread provably runs (it exits only after the stop marker, which only
+ * ops->quit pushes); -DFACTORY_DETACHES lets the factory hand over a thread
+ * it already detached (a contract violation weft must survive).
+ *
  * Mutants (pan must report an error):
  *   -DMUTANT_SLEEP_NO_RECHECK  tw_sleep does not re-check the queue
  *   -DMUTANT_QUIT_IGNORES_INFLIGHT  quit() runs ops->quit even with do()
  *                                  calls in flight
+ *   -DMUTANT_DETACH_AT_RELEASE -DFACTORY_DETACHES  the old tw_release: detach
+ *                                  at release, when the thread may be gone
  */
 #ifndef D
 #define D 2              /* do() callers, one task each */
@@ -40,6 +53,35 @@ byte quit_runs;
 bool in_do_work;
 bool thread_exited;
 byte callers_done;
+byte refs = 2;           /* owner + thread */
+bool freed;
+#define H_JOINABLE 0
+#define H_DETACHED 1
+#define H_ZOMBIE   2     /* exited, joinable: the handle lives until detach/join */
+#define H_FREED    3
+byte handle;
+
+inline unref() {
+  atomic {
+    assert(refs > 0 && !freed);
+    refs--;
+    if
+    :: refs == 0 -> freed = 1
+    :: else -> skip
+    fi
+  }
+}
+
+inline detach() {
+  atomic {
+    assert(handle != H_FREED);               /* the crash: detach of a freed descriptor */
+    if
+    :: handle == H_JOINABLE -> handle = H_DETACHED
+    :: handle == H_ZOMBIE -> handle = H_FREED
+    :: else -> skip                          /* already detached: EINVAL */
+    fi
+  }
+}
 
 inline mpsc_push(n) {
   nxt[n] = 0;
@@ -60,8 +102,10 @@ inline tw_notify() {
 
 inline ops_quit() {
   atomic { assert(quit_runs == 0 && !in_do_work); quit_runs++ };
+  atomic { assert(!freed); refs++ };       /* tw_quit's own reference */
   mpsc_push(STOP);
-  tw_notify()
+  tw_notify();
+  unref()
 }
 
 inline mpsc_pop() {
@@ -145,6 +189,12 @@ proctype quitter() {
   :: else -> skip
   fi
 #endif
+  ;
+  /* the owner's release (weft_worker_release after quit): tw_release */
+#ifdef MUTANT_DETACH_AT_RELEASE
+  detach();
+#endif
+  unref()
 }
 
 proctype thread() {
@@ -175,13 +225,26 @@ end_sleep:
 again:
      node = 0
   od;
-  thread_exited = 1
+  atomic {
+    thread_exited = 1;
+    if
+    :: handle == H_DETACHED -> handle = H_FREED
+    :: handle == H_JOINABLE -> handle = H_ZOMBIE
+    fi
+  };
+  unref()
 }
 
 init {
   byte i;
+#ifdef FACTORY_DETACHES
+  handle = H_DETACHED;
+#endif
+  run thread();
+#ifndef MUTANT_DETACH_AT_RELEASE
+  detach();                                  /* in create: the thread cannot have exited */
+#endif
   atomic {
-    run thread();
     run quitter();
     do
     :: i < D -> run caller(i); i++
@@ -190,6 +253,8 @@ init {
   };
   thread_exited && callers_done == D;        /* not an end state */
   assert(quit_runs == 1);
+  _nr_pr == 1;                               /* every process has finished */
+  assert(freed && handle == H_FREED);        /* nothing leaked, the handle too */
   i = 0;
   do
   :: i < D -> assert(ran[i] == admitted[i]); i++

@@ -1,8 +1,9 @@
 /*
  * ThreadWorker (spec cases 22-23 with a real thread instead of Twisted's
  * FakeThread/FakeQueue), FIFO, naming, factory failure, the sleep/wake path,
- * lifetime (release before the backlog ran, release from its own task), and
- * do() racing quit() from many threads.
+ * lifetime (release before the backlog ran, release from its own task, the
+ * thread handle detached at creation and never used again), and do() racing
+ * quit() from many threads.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -266,6 +267,71 @@ static void producers_race_quit(void **state) {
   free((void *)g_ran);
 }
 
+/* The pthread_t is used once, in create, while the thread provably runs:
+ * it is already detached when create returns. A later detach, in release,
+ * could meet a thread that had exited and a freed descriptor (the
+ * torture_team SIGSEGV, docs/reliability.md). */
+static void thread_detached_at_create(void **state) {
+  (void)state;
+  weft_worker *w;
+  g_started = 0;
+  latch_reset();
+  assert_int_equal(weft_thread_worker_create(&w, recording_factory, NULL, "detached"), 0);
+  /* the thread cannot exit before quit: its descriptor is valid here */
+  pthread_attr_t attr;
+  int detach_state = -1;
+  assert_int_equal(pthread_getattr_np(g_thread, &attr), 0);
+  assert_int_equal(pthread_attr_getdetachstate(&attr, &detach_state), 0);
+  pthread_attr_destroy(&attr);
+  assert_int_equal(detach_state, PTHREAD_CREATE_DETACHED);
+  assert_int_equal(weft_worker_do(w, record_thread, NULL), 0);
+  latch_wait(1);
+  weft_worker_release(w);
+}
+
+/* A factory that detaches its thread itself and reports when the start
+ * routine has returned: release after that point must not touch the handle
+ * (the descriptor may already be freed). */
+typedef struct tramp {
+  void *(*start)(void *);
+  void *arg;
+} tramp;
+static void *tramp_main(void *p) {
+  tramp t = *(tramp *)p;
+  free(p);
+  void *r = t.start(t.arg);
+  latch_add(); /* the worker's loop has returned: the thread is exiting */
+  return r;
+}
+static int detaching_factory(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
+                             const char *name) {
+  (void)ctx, (void)name;
+  tramp *t = malloc(sizeof *t);
+  if (!t) return WEFT_ENOMEM;
+  *t = (tramp){start, arg};
+  if (pthread_create(thread, NULL, tramp_main, t) != 0) {
+    free(t);
+    return WEFT_EAGAIN;
+  }
+  pthread_detach(*thread);
+  return 0;
+}
+
+static void factory_detached_thread_released_after_exit(void **state) {
+  (void)state;
+  const char *cfg = getenv("WEFT_TEST_CONFIG");
+  if (cfg && strcmp(cfg, "tsan") == 0) skip(); /* TSan's detach interceptor aborts on a second detach */
+  for (int i = 0; i < 8; i++) {
+    weft_worker *w;
+    latch_reset();
+    assert_int_equal(weft_thread_worker_create(&w, detaching_factory, NULL, "fdetach"), 0);
+    assert_int_equal(weft_worker_do(w, record_thread, NULL), 0);
+    assert_int_equal(weft_worker_quit(w), 0);
+    latch_wait(2); /* the task ran and the thread left its loop */
+    weft_worker_release(w); /* frees the worker; no pthread call */
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(starts_thread_and_performs_work),
@@ -277,6 +343,8 @@ int main(void) {
       cmocka_unit_test(release_from_own_task),
       cmocka_unit_test(sleeps_and_wakes),
       cmocka_unit_test(producers_race_quit),
+      cmocka_unit_test(thread_detached_at_create),
+      cmocka_unit_test(factory_detached_thread_released_after_exit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

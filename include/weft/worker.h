@@ -90,11 +90,13 @@ WEFT_API int weft_default_thread_factory(void *ctx, pthread_t *thread,
  * One thread, started now, running the worker's tasks in FIFO order. Its
  * queue is lock-free; the thread sleeps when idle, and a submitter makes no
  * system call while the thread is awake. quit() lets queued work finish and
- * the thread exit. release() detaches the thread (never joins: the Team
- * releases workers from inside its coordinator, possibly on that very
- * thread); the worker is freed by whichever comes last, the release or the
- * thread's exit after its queued work. A factory must return a joinable
- * thread (weft detaches it). factory may be NULL. WEFT_EAGAIN if the thread could
+ * the thread exit. The thread is detached as soon as the factory returns
+ * (never joined: the Team releases workers from inside its coordinator,
+ * possibly on that very thread), and weft never uses its pthread_t again;
+ * the worker is freed by whichever comes last, release() or the thread's
+ * exit after its queued work. A factory must return a joinable thread
+ * (weft detaches it; glibc tolerates one already detached, ThreadSanitizer
+ * does not). factory may be NULL. WEFT_EAGAIN if the thread could
  * not be created, WEFT_ENOMEM.
  */
 WEFT_API int weft_thread_worker_create(weft_worker **out,
