@@ -23,6 +23,7 @@
  * finds its cache orphaned and is freed, not cached.
  */
 #include <stdalign.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,7 +139,7 @@ static void destroy(weft_deferred *d) {
     hook(weft__load_relaxed(&g_unhandled_ctx), d->result.failure);
   }
   /* Entries that never ran: internal ones give back what they hold. */
-  for (size_t i = d->head; i < d->count; i++) {
+  for (uint32_t i = d->head; i < d->count; i++) {
     if (d->entries[i].dispose) d->entries[i].dispose(d->entries[i].cb_ctx);
   }
   if (d->result.failure) weft_failure_unref(d->result.failure);
@@ -167,15 +168,16 @@ WEFT_API void weft_deferred_unref(weft_deferred *d) {
  * append's fast path (a free slot, the usual case) saves no registers. */
 static __attribute__((noinline)) int make_room(weft_deferred *d) {
   if (d->head > 0) { /* compact the consumed prefix first */
-    memmove(d->entries, d->entries + d->head, (d->count - d->head) * sizeof(entry));
+    memmove(d->entries, d->entries + d->head, (size_t)(d->count - d->head) * sizeof(entry));
     d->count -= d->head;
     d->head = 0;
     return WEFT_OK;
   }
-  size_t cap = d->cap * 2;
-  entry *n = weft__malloc(cap * sizeof(entry));
+  if (d->cap > UINT32_MAX / 2) return WEFT_ENOMEM; /* 2^31 callbacks: never */
+  uint32_t cap = d->cap * 2;
+  entry *n = weft__malloc((size_t)cap * sizeof(entry));
   if (n == NULL) return WEFT_ENOMEM;
-  memcpy(n, d->entries, d->count * sizeof(entry));
+  memcpy(n, d->entries, (size_t)d->count * sizeof(entry));
   if (d->entries != d->inline_entries) weft__free(d->entries);
   d->entries = n;
   d->cap = cap;

@@ -12,6 +12,7 @@
 
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "block_cache.h"
 #include "weft/deferred.h"
@@ -35,7 +36,7 @@ struct weft_deferred {
   unsigned char suppress_once;
   weft_result result;
   entry *entries;           /* inline_entries or a heap array */
-  size_t head, count, cap;
+  uint32_t head, count, cap; /* 32 bits: the header stays small (cache lines) */
   weft__block_cache *cache; /* the block's home (NULL: weft__malloc'd) */
   weft_deferred *waiting_on; /* borrowed: cleared when it fires or dies */
   weft_canceller_fn canceller;

@@ -6,9 +6,11 @@
  * from the reactor's block cache, so the steady state allocates nothing:
  *   reactor thread: take Deferred+round_trip, take the in-flight reference,
  *                   weft_threadpool_queue_work(&rt->work)
- *   pool thread:    work_cb runs fn; after_cb pushes &rt->done on the
- *                   reactor's completion queue (one eventfd write per burst)
- *   reactor thread: done.run fires the Deferred, drops the in-flight reference.
+ *   pool thread:    work_cb runs fn; after_cb pushes the request's own node
+ *                   on the reactor's completion queue (at most one eventfd
+ *                   write per burst)
+ *   reactor thread: the node fires the Deferred, drops the in-flight
+ *                   reference; the last reference puts the block back.
  * A request the pool cancels (destroyed before it ran) takes the same path
  * with WEFT_ECANCELED, so every Deferred fires exactly once.
  *
@@ -33,19 +35,25 @@
 
 /* ------------------------------------------------------ deferToThreadPool */
 
-/* The block after the Deferred header. Fields in the order the trip touches
- * them: the reactor writes all of it, the worker reads fn/arg and writes
- * result/status and the node's link, the reactor reads them back. */
+/* The block after the Deferred header (its "extra" space), so the Deferred
+ * is found by subtraction. 96 bytes: the reactor writes it at submit, the
+ * worker reads fn/arg and writes result/status, the reactor reads them back.
+ * The completion node is the request's own private task: after_cb owns the
+ * request again (weft/work.h), as call_from_thread_req does. */
 typedef struct round_trip {
-  weft_work work;     /* the pool's request */
-  weft__task done;    /* the reactor's completion node */
+  weft_work work;     /* the pool's request, then the reactor's node */
   weft_call_fn fn;
   void *arg;
   void *result;
   int status;
   weft_reactor *r;
-  weft_deferred *d;
 } round_trip;
+
+_Static_assert(offsetof(round_trip, work) == 0, "rt_complete casts the request to its trip");
+
+static inline weft_deferred *rt_deferred(round_trip *rt) {
+  return (weft_deferred *)(void *)((char *)rt - WEFT__DEFERRED_HEADER_SIZE);
+}
 
 static void rt_work(weft_work *req) {
   round_trip *rt = req->data;
@@ -53,24 +61,30 @@ static void rt_work(weft_work *req) {
   rt->status = rt->fn(rt->arg, &rt->result);
 }
 
+static void rt_complete(weft__task *t);
+
 static void rt_after(weft_work *req, int status) {
   round_trip *rt = req->data;
   if (status != 0) { /* never ran: the pool was destroyed first */
     rt->status = status;
     rt->result = NULL;
   }
+  weft__task *node = &weft__work_priv(req)->task;
+  node->run = rt_complete;
+  node->cancel = NULL; /* the reactor queue never cancels */
   /* The push publishes rt's fields to the reactor (the queue's release /
    * acquire pair, lib/mpsc.h). After it the request is the reactor's. */
-  weft__reactor_push(rt->r, &rt->done);
+  weft__reactor_push(rt->r, node);
 }
 
 static void rt_complete(weft__task *t) {
-  round_trip *rt = (round_trip *)(void *)((char *)t - offsetof(round_trip, done));
+  weft_work *req = (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
+  round_trip *rt = (round_trip *)req;
   weft_failure *f = NULL;
   if (rt->status < 0) f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
   /* Fire, then drop the in-flight reference. If it is the last, the block
    * goes back to the reactor's cache, warm for the next submit. */
-  weft__deferred_fire_release(rt->d, f ? NULL : rt->result, f);
+  weft__deferred_fire_release(rt_deferred(rt), f ? NULL : rt->result, f);
 }
 
 WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, weft_call_fn fn,
@@ -90,12 +104,9 @@ WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, w
   weft__deferred_init(d, cache, 2);
   round_trip *rt = weft__deferred_extra_of(d);
   rt->work.data = rt;
-  rt->done.run = rt_complete;
-  rt->done.cancel = NULL;
   rt->fn = fn;
   rt->arg = arg;
   rt->r = r;
-  rt->d = d;
   int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
   if (rc != 0) {
     weft_deferred_unref(d);

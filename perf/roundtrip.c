@@ -4,7 +4,10 @@
  * callback (on the reactor thread) submits the next call, as
  * bench/impl_weft.cpp's W3 does.
  *
- *   weft_roundtrip N [K [W]]     default N = 100000, K = 1000, W = 1 worker
+ *   weft_roundtrip N [K [W [qw]]]  default N = 100000, K = 1000, W = 1 worker
+ *     qw: the allocation-free reference instead (queue_work, the worker hands
+ *     the request back with call_from_thread_req; bench's weft_qw), to see
+ *     what the Deferred machinery costs on top of the bare round trip.
  *
  * Instructions per round trip on the reactor side (callgrind serialises the
  * threads; the inclusive cost of rt_complete is the whole reactor-side trip:
@@ -17,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "weft/threads.h"
 
@@ -56,15 +60,46 @@ static int submit(loop *l) {
   return rc;
 }
 
+/* ---- the bare reference: queue_work -> call_from_thread_req */
+typedef struct qw_req {
+  weft_work req; /* first: the callbacks get this address back */
+  loop *l;
+} qw_req;
+
+static void qw_done(weft_work *w);
+static void qw_work(weft_work *w) {
+  qw_req *q = (qw_req *)w;
+  weft_reactor_call_from_thread_req(q->l->r, w, qw_done);
+}
+static void qw_done(weft_work *w) {
+  qw_req *q = (qw_req *)w;
+  loop *l = q->l;
+  l->completed++;
+  if (l->err == 0 && l->submitted < l->total) {
+    int rc = weft_threadpool_queue_work(l->tp, w, qw_work, NULL);
+    if (rc != 0) l->err = rc;
+    else l->submitted++;
+  }
+  if (l->completed == l->submitted) weft_reactor_stop(l->r);
+}
+
 typedef struct start {
   loop *l;
   long k;
+  qw_req *reqs; /* qw mode */
 } start;
 
 static void on_start(void *arg) {
   start *s = arg;
-  for (long i = 0; i < s->k && s->l->submitted < s->l->total; i++)
-    if (submit(s->l) != 0) break;
+  for (long i = 0; i < s->k && s->l->submitted < s->l->total; i++) {
+    if (s->reqs) {
+      s->reqs[i].l = s->l;
+      if (weft_threadpool_queue_work(s->l->tp, &s->reqs[i].req, qw_work, NULL) != 0) break;
+      s->l->submitted++;
+    } else if (submit(s->l) != 0) {
+      break;
+    }
+  }
   if (s->l->submitted == 0) weft_reactor_stop(s->l->r);
 }
 
@@ -72,17 +107,20 @@ int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 100000;
   long k = argc > 2 ? atol(argv[2]) : 1000;
   int w = argc > 3 ? atoi(argv[3]) : 1;
+  int qw = argc > 4 && strcmp(argv[4], "qw") == 0;
   loop l = {0};
   l.total = n;
   if (weft_threadpool_create(&l.tp, w, w, "rt") != 0 || weft_threadpool_start(l.tp) != 0) return 1;
   if (weft_reactor_create(&l.r) != 0) return 1;
-  start s = {&l, k};
+  start s = {&l, k, NULL};
+  if (qw && (s.reqs = calloc((size_t)(k > 0 ? k : 1), sizeof *s.reqs)) == NULL) return 1;
   if (weft_reactor_call_when_running(l.r, on_start, &s) != 0) return 1;
   if (weft_reactor_run(l.r) != 0) return 1;
   weft_reactor_stats st;
   weft_reactor_stats_get(l.r, &st);
   weft_reactor_destroy(l.r);
   weft_threadpool_destroy(l.tp);
+  free(s.reqs);
   fprintf(stderr,
           "roundtrip: %ld of %ld completed, err %d; reactor: %llu wakeups, %llu drains, "
           "%llu iterations\n",
