@@ -165,6 +165,13 @@ struct weft__block_cache *weft__reactor_round_trip_cache(weft_reactor *r, size_t
 
 /* -------------------------------------------------------------- consumer */
 
+/* A statistics counter only the reactor thread writes (other threads read
+ * it with relaxed loads, weft_reactor_stats_get): a plain load and store,
+ * not a locked read-modify-write on every drain and loop iteration. */
+static inline void stat_add(_Atomic uint64_t *c, uint64_t n) {
+  weft__store_relaxed(c, weft__load_relaxed(c) + n);
+}
+
 /* Run the calls queued now; calls they queue wait for the next iteration
  * (Twisted's runUntilCurrent bound). Returns how many ran. */
 static int drain_snapshot(weft_reactor *r) {
@@ -182,8 +189,8 @@ static int drain_snapshot(weft_reactor *r) {
     if (was_last) break;
   }
   if (n) {
-    weft__fetch_add_relaxed(&r->completions, (uint64_t)n); /* statistics only */
-    weft__fetch_add_relaxed(&r->drains, 1);
+    stat_add(&r->completions, (uint64_t)n);
+    stat_add(&r->drains, 1);
   }
   return n;
 }
@@ -319,7 +326,7 @@ static int busy_wait_for_work(weft_reactor *r) {
 }
 
 static void loop_once(weft_reactor *r) {
-  weft__fetch_add_relaxed(&r->iterations, 1); /* statistics only */
+  stat_add(&r->iterations, 1);
   int ran = drain_snapshot(r);
   weft__timers_run_due(r);
   int timeout = weft__timers_timeout_ms(r);
