@@ -138,7 +138,7 @@ typedef struct coord_node {
 
 /* Step [L]: the item just run is accounted for; true if the role is given up
  * (the count reached 0, or FREE was set for an announced producer). */
-static bool coord_finish_over_budget(coordinator *c) {
+__attribute__((noinline, cold)) static bool coord_finish_over_budget(coordinator *c) {
   uint64_t cur = weft__load_relaxed(&c->state);
   for (;;) {
     weft_assert_internal(st_count(cur) >= 1 && !(cur & ST_FREE));
@@ -197,16 +197,14 @@ static void coord_commit(coordinator *c, weft__task *t) {
    * role. Adds 1 to count and takes 1 from announced in one step. */
   uint64_t old = weft__fetch_add_acq_rel(&c->state, ST_COUNT_ONE - ST_ANNOUNCE);
   weft_assert_internal(st_announced(old) >= 1);
-  if (st_count(old) == 0) {
-    weft_assert_internal(!(old & ST_FREE));
-    coord_drain(c);
-  } else if (WEFT_UNLIKELY(old & ST_FREE) &&
-             /* [T] acq_rel: exactly one producer clears FREE (I1); acquire
-              * pairs with the leaving drainer's [L] (already ours through
-              * [C]; kept for the reader). */
-             (weft__fetch_and_acq_rel(&c->state, ~ST_FREE) & ST_FREE)) {
-    coord_drain(c);
-  }
+  weft_assert_internal(st_count(old) != 0 || !(old & ST_FREE));
+  if (st_count(old) == 0 ||
+      (WEFT_UNLIKELY(old & ST_FREE) &&
+       /* [T] acq_rel: exactly one producer clears FREE (I1); acquire pairs
+        * with the leaving drainer's [L] (already ours through [C]; kept for
+        * the reader). */
+       (weft__fetch_and_acq_rel(&c->state, ~ST_FREE) & ST_FREE)))
+    coord_drain(c); /* one call site: inlined */
 }
 
 static void coord_node_run(weft__task *t) {

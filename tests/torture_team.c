@@ -13,6 +13,12 @@
  * wake-up hangs the round), then quits and destroys it (retrying while
  * destroy says WEFT_EBUSY, as documented). Every task id must run exactly
  * once; none may be reported cancelled, since workers exist throughout.
+ *
+ * WEFT_TORTURE_CHURN_OPS=N: resize operations per round (default 200; 0: no
+ * limit, the churn thread grows and shrinks in a tight loop, without
+ * yielding, until the submitters are done). Unlimited churn used to hold a submitter inside
+ * weft_team_do for ever (the coordinator's drain had no bound); with the
+ * bounded drain the role moves to the churn thread instead.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -161,18 +167,22 @@ static void *submitter(void *arg) {
   return NULL;
 }
 
+static long g_churn_ops = 200;
+static atomic_long g_churn_done; /* resize/statistics operations, all rounds */
+
 static void *churn(void *arg) {
   (void)arg;
   unsigned seed = 777u;
   pthread_barrier_wait(&g->go);
-  /* A bounded number of resize operations per round. Unbounded churn in a
-   * tight loop starves a submitter: the thread whose do() finds the
-   * coordinator idle drains it until it is empty, so it keeps running other
-   * threads' grow/shrink items (each creating or quitting a thread) as fast
-   * as they arrive and its own do() never returns (docs/reliability.md). */
-  for (int ops = 0; ops < 200 && atomic_load(&g->submitters_done) < g->submitters; ops++) {
+  /* By default a bounded number of resize operations per round, which keeps
+   * the run short; see WEFT_TORTURE_CHURN_OPS above for the tight loop. */
+  for (long ops = 0; (g_churn_ops == 0 || ops < g_churn_ops) &&
+                     atomic_load(&g->submitters_done) < g->submitters;
+       ops++) {
     seed = seed * 1103515245u + 12345u;
-    atomic_store(&g->limit, 1 + (int)((seed >> 10) % 4u));
+    /* unlimited churn: up to 32 workers, so grow items create threads (slow
+     * items, enqueued faster than a drainer runs them) */
+    atomic_store(&g->limit, 1 + (int)((seed >> 10) % (g_churn_ops ? 4u : 32u)));
     int rc;
     switch ((seed >> 20) % 3u) {
     case 0: rc = weft_team_grow(g->team, 1 + (int)((seed >> 4) % 2u)); break;
@@ -185,7 +195,8 @@ static void *churn(void *arg) {
     }
     }
     if (rc < 0 && rc != WEFT_EAGAIN) fail("grow/shrink/statistics", rc);
-    sched_yield();
+    atomic_fetch_add(&g_churn_done, 1);
+    if (g_churn_ops != 0) sched_yield(); /* unlimited churn: as fast as it can */
   }
   atomic_store(&g->limit, 4);
   return NULL;
@@ -251,6 +262,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "torture_team: bad arguments\n");
     return 2;
   }
+  const char *churn_env = getenv("WEFT_TORTURE_CHURN_OPS");
+  if (churn_env) g_churn_ops = atol(churn_env);
   long tasks = 0;
   double t0 = now_s();
   int r;
@@ -261,6 +274,7 @@ int main(int argc, char **argv) {
     free(c);
   }
   printf("torture_team: %d rounds (Team of ThreadWorkers / weft_pool), %ld tasks, each ran "
-         "exactly once, 0 lost, %.1f s\n", r, tasks, now_s() - t0);
+         "exactly once, 0 lost, %ld churn ops, %.1f s\n", r, tasks, atomic_load(&g_churn_done),
+         now_s() - t0);
   return 0;
 }
