@@ -7,14 +7,16 @@
  *   consumer:  the reactor thread only (run, drain, destroy).
  *   wake-ups:  a producer writes the eventfd only if its push found the queue
  *              empty AND the loop may be asleep. One write per burst.
- *   progress:  push is wait-free (one exchange, one store, and for the first
- *              push of a burst a fence and at most one write(2)); the drain is
- *              lock-free except across a producer stalled between its
- *              exchange and its link store, which is where it does its wake
- *              check (the loop then polls instead of sleeping until it
+ *   progress:  push is wait-free (one exchange, one store; the first push of
+ *              a burst adds a fence, and if the loop may be asleep two
+ *              counter RMWs and one write(2)); the drain is lock-free except
+ *              across a producer stalled between its exchange and its link
+ *              store (the loop then polls instead of sleeping until it
  *              finishes).
- *   lifetime:  a producer's last access to r is its link store
- *              (weft__reactor_push), so destroy only has to drain.
+ *   lifetime:  a producer's last access to r is its link store, or, if it
+ *              writes the eventfd, the decrement of `pushers` after the
+ *              write (weft__reactor_push); destroy drains, then waits for
+ *              pushers == 0.
  *   sources:   the queue is liburcu's wfcqueue / Vyukov's intrusive MPSC
  *              (lib/mpsc.h); the sleeping flag + eventfd is the shape of
  *              libuv's uv_async_send "pending" flag and Tokio's driver
@@ -70,24 +72,24 @@ static weft_work *work_of_task(weft__task *t) {
 /* ------------------------------------------------------------- producers */
 
 /*
- * The push, in three steps (the steps of weft__mpsc_push, lib/mpsc.h, with
- * the wake check moved between the second and the third):
+ * The push: the steps of weft__mpsc_push (lib/mpsc.h) with the wake check of
+ * the first push of a burst placed so that the usual push touches no shared
+ * counter and the node a sleeping loop is woken for is visible when it wakes:
  *   1. exchange the tail: the node is now in the queue for every emptiness
- *      check (the loop will not sleep while it is there), but not visible
- *      to pop();
- *   2. if the queue was empty: fence, and write the eventfd if the loop may
- *      be asleep (the Dekker argument of the file comment only needs the
- *      exchange, not the link);
- *   3. link: the store that makes the node visible is the producer's last
- *      access to r.
- * So no producer touches r once its node can be run, and weft_reactor_destroy
- * (which drains until the queue is empty, counting unlinked nodes) needs no
- * count of producers in flight. The first version linked before the wake
- * check and counted producers with two RMWs on a shared line per push (~15%
- * of the W3 profile). The price: a node is hidden, together with everything
- * pushed behind it, while its producer does the check (a fence, and for the
- * first push of a burst to a sleeping loop, a write(2)); the loop polls
- * meanwhile instead of sleeping (loop_once, drain_all).
+ *      check (the loop will not sleep while it is there), but not yet
+ *      visible to pop();
+ *   2. first push of a burst only: fence and read `sleeping` (the Dekker
+ *      argument of the file comment needs the exchange, not the link);
+ *   3. link: the store that makes the node visible.
+ *   4. only if the loop may be asleep: write the eventfd.
+ * The link is a producer's last access to r, except in case 4, where the
+ * producer is counted in `pushers` from before its link to after its write,
+ * and weft_reactor_destroy, having drained the queue (unlinked nodes count
+ * as queued), waits for that count to reach zero. Linking after the write
+ * instead would leave the woken loop looking at a hidden node (an extra
+ * eventfd round trip per wake-up on attached reactors); the first version
+ * counted every producer, two RMWs on a shared line per push (~15% of the
+ * W3 profile).
  */
 void weft__reactor_push(weft_reactor *r, weft__task *node) {
   weft__store_relaxed(&node->next, NULL);
@@ -96,19 +98,37 @@ void weft__reactor_push(weft_reactor *r, weft__task *node) {
    * which stores into node->next; acquire orders our link store below after
    * the previous producer's (or the consumer's tail reset). */
   weft__task *old = weft__xchg_acq_rel(&r->queue.tail, node);
-  if (old == &r->queue.head) { /* first of a burst: maybe wake */
-    /* seq_cst fence: orders our exchange before the read of `sleeping`;
-     * pairs with the fence in loop_once/attach/drain after the loop sets
-     * sleeping = 1 (Dekker, see the file comment). */
-    weft__fence_seq_cst();
-    if (weft__load_relaxed(&r->sleeping)) {
-      weft__fetch_add_relaxed(&r->wakeups, 1);
-      wake_write(r);
-    }
+  if (old != &r->queue.head) {
+    /* Release: publishes the node's contents; pairs with the load_acquire of
+     * ->next in weft__mpsc_pop. Our last access to r. */
+    weft__store_release(&old->next, node);
+    return;
   }
-  /* Release: publishes the node's contents; pairs with the load_acquire of
-   * ->next in weft__mpsc_pop. After this store r may be freed at any time. */
-  weft__store_release(&old->next, node);
+  /* First of a burst. seq_cst fence: orders our exchange before the read of
+   * `sleeping`; pairs with the fence in loop_once/attach/drain after the
+   * loop sets sleeping = 1 (Dekker, see the file comment). */
+  weft__fence_seq_cst();
+  if (!weft__load_relaxed(&r->sleeping)) {
+    weft__store_release(&old->next, node); /* release: as above; last access */
+    return;
+  }
+  /* Relaxed: the link's release store below publishes the increment with
+   * the node, so the thread that consumed it (and then destroys r) sees it. */
+  weft__fetch_add_relaxed(&r->pushers, 1);
+  weft__store_release(&old->next, node); /* release: as above */
+  weft__fetch_add_relaxed(&r->wakeups, 1);
+  wake_write(r);
+  /* Release: our accesses to r happen before destroy's acquire load of
+   * pushers reads zero (quiesce_pushers). */
+  weft__fetch_sub_acq_rel(&r->pushers, 1);
+}
+
+/* Wait until no producer is between its link and the end of its eventfd
+ * write (weft__reactor_push, case 4). Destroy has drained every node, so
+ * each such producer has linked and its increment is visible. */
+static void quiesce_pushers(weft_reactor *r) {
+  /* Acquire: pairs with the producers' release decrement. */
+  while (weft__load_acquire(&r->pushers) != 0) weft__cpu_relax();
 }
 
 typedef struct plain_call {
@@ -318,7 +338,11 @@ static void shutdown_sequence(weft_reactor *r) {
 
 static int busy_wait_for_work(weft_reactor *r) {
   for (int i = 0; i < BUSY_SPINS + BUSY_YIELDS; i++) {
-    if (!weft__mpsc_empty(&r->queue)) return 1;
+    /* Linked, not merely exchanged: the first push of a burst fences before
+     * it links (weft__reactor_push), and returning on its exchange alone
+     * sends the caller into a drain that finds nothing and then through
+     * the sleep path (an epoll or eventfd round trip). */
+    if (weft__mpsc_has_visible(&r->queue)) return 1;
     if (i < BUSY_SPINS) weft__cpu_relax();
     else sched_yield();
   }
@@ -380,8 +404,10 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
     weft__store_relaxed(&r->state, R_STOPPED);
   }
   /* Nothing accepted is dropped: late calls run here. Once the queue is
-   * empty (unlinked nodes count as queued), no producer touches r again. */
+   * empty (unlinked nodes count as queued), only producers still finishing
+   * an eventfd write touch r, and they are counted. */
   drain_all(r);
+  quiesce_pushers(r);
   /* Every round trip has completed (drained above); Deferreds the user still
    * holds free their blocks when they go (lib/block_cache.h). */
   weft__block_cache_orphan(r->rt_cache);

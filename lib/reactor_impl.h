@@ -52,6 +52,9 @@ struct weft_reactor {
   atomic_int state;                     /* enum reactor_state */
   atomic_int stop_requested;
   _Atomic uint64_t wakeups;             /* eventfd writes by producers */
+  /* producers between their link and the end of their eventfd write
+   * (weft__reactor_push); only producers that write touch it */
+  atomic_int pushers;
   /* --- written by the reactor thread, read by anyone (relaxed counters) */
   WEFT_CACHE_ALIGNED _Atomic uint64_t completions;
   _Atomic uint64_t drains;

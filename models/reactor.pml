@@ -1,15 +1,17 @@
 /*
  * models/reactor.pml — the reactor's completion queue and wake-up protocol
  * (lib/reactor.c): producers exchange the MPSC queue's tail (lib/mpsc.h
- * steps) and, only when that found the queue empty, fence and write the
- * eventfd if the loop may be asleep, then link their node; the loop drains a snapshot (up to the tail it read
+ * steps) and link their node; only when the exchange found the queue empty
+ * they fence first and, if the loop may be asleep, write the eventfd after
+ * linking (counted in `pushers` meanwhile); the loop drains a snapshot (up to the tail it read
  * first), may busy-wait, then sets `sleeping`, fences, checks the queue
  * (mpsc_empty: counts pushes in flight) and blocks in epoll_wait only if it is
  * empty. One item, run on the loop, pushes another from the reactor thread
  * itself (calls from the loop see sleeping == 0 and write nothing).
  *
  * Properties: exactly once (assert), a node runs only after its producer
- * made its last access to the reactor (assert), no lost wake-up: the checker waits at a
+ * made its last access to the reactor or while that producer is counted in
+ * `pushers` (assert: what lets destroy free the reactor), no lost wake-up: the checker waits at a
  * non-end label until every item ran; the loop blocks in epoll_wait at an end
  * label, so "loop asleep, eventfd unwritten, item queued" is an invalid end
  * state.
@@ -19,9 +21,8 @@
  *                                   sleeping (no Dekker)
  *   -DMUTANT_WAKE_ONLY_IF_NOT_EMPTY the wake check is made by the pushes that
  *                                   found the queue non-empty instead
- *   -DMUTANT_LINK_BEFORE_WAKE       the producer links its node before the
- *                                   wake check (the first version, which
- *                                   needed a count of producers in flight)
+ *   -DMUTANT_UNCOUNTED_WRITE        a producer that writes the eventfd after
+ *                                   its link is not counted in `pushers`
  */
 #ifndef P
 #define P 2              /* foreign producers, one item each */
@@ -36,6 +37,7 @@ bool sleeping;
 byte evfd;               /* eventfd counter (0 or more; saturation irrelevant) */
 byte ran[T];
 bool fin[T + 1];         /* producer of node n has made its last access to the reactor */
+byte pushers;            /* producers between their link and the end of their write */
 byte done;
 
 #define q_empty (nxt[0] == 0 && tail == 0)   /* weft__mpsc_empty */
@@ -43,11 +45,10 @@ byte done;
 inline push(n) {
   nxt[n] = 0;
   atomic { old = tail; tail = n };           /* xchg acq_rel */
-#ifdef MUTANT_LINK_BEFORE_WAKE
-  nxt[old] = n;
-#endif
-  /* The wake check comes before the link store (weft__reactor_push): the
-   * link is the producer's last access to the reactor. */
+  /* weft__reactor_push: the usual push links and is done; the first of a
+   * burst fences and reads `sleeping` before linking, and if it must write
+   * the eventfd it is counted in `pushers` from before its link to after
+   * its write (destroy waits for zero once the queue is drained). */
 #ifdef MUTANT_WAKE_ONLY_IF_NOT_EMPTY
   if
   :: old != 0 ->
@@ -57,17 +58,21 @@ inline push(n) {
 #endif
      /* fence(seq_cst) */
      if
-     :: sleeping -> evfd++                   /* wake_write */
-     :: else -> skip
-     fi
-  :: else -> skip
-  fi;
-#ifdef MUTANT_LINK_BEFORE_WAKE
-  fin[n] = 1                                 /* (the link came first, above) */
-#else
-  atomic { nxt[old] = n; fin[n] = 1 }        /* store_release: the link, our last access */
+     :: sleeping ->
+#ifndef MUTANT_UNCOUNTED_WRITE
+        pushers++;
 #endif
-  ;
+        nxt[old] = n;                        /* store_release: the link */
+        evfd++;                              /* wake_write */
+#ifndef MUTANT_UNCOUNTED_WRITE
+        atomic { pushers--; fin[n] = 1 }
+#else
+        fin[n] = 1
+#endif
+     :: else -> atomic { nxt[old] = n; fin[n] = 1 }
+     fi
+  :: else -> atomic { nxt[old] = n; fin[n] = 1 }   /* the link: last access */
+  fi;
   old = 0
 }
 
@@ -125,8 +130,8 @@ proctype loop() {
            :: node == NONE || node == WB -> break
            :: else ->
               /* Once a node can run, its producer is done with the reactor
-               * (destroy may free it after the drain: no producer count). */
-              assert(fin[node]);
+               * or counted (destroy, after the drain, waits for pushers == 0). */
+              assert(fin[node] || pushers > 0);
               atomic { assert(ran[node - 1] == 0); ran[node - 1] = 1; done++ };
               if
               :: node == 1 && !pushed_own -> pushed_own = 1; push(T)   /* call from the loop */

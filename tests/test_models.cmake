@@ -53,7 +53,7 @@ weft_model_mutant(model_mutant_shutdown_park_ignores_closed shutdown.pml "invali
 weft_model_check(model_reactor reactor.pml -DP=3)
 weft_model_mutant(model_mutant_reactor_check_before_sleeping reactor.pml "invalid end state" -DMUTANT_CHECK_BEFORE_SLEEPING)
 weft_model_mutant(model_mutant_reactor_wake_only_if_not_empty reactor.pml "invalid end state" -DMUTANT_WAKE_ONLY_IF_NOT_EMPTY)
-weft_model_mutant(model_mutant_reactor_link_before_wake reactor.pml "assertion violated" -DMUTANT_LINK_BEFORE_WAKE)
+weft_model_mutant(model_mutant_reactor_uncounted_write reactor.pml "assertion violated" -DMUTANT_UNCOUNTED_WRITE)
 
 weft_model_check(model_thread_worker thread_worker.pml -DD=2)
 weft_model_mutant(model_mutant_thread_worker_sleep_no_recheck thread_worker.pml "invalid end state" -DMUTANT_SLEEP_NO_RECHECK)
