@@ -33,6 +33,10 @@
  *     gives it back with weft_deferred_unref. weft keeps its own references
  *     while it needs one (a thread result in flight, a chained Deferred
  *     waiting on another), so the creator may unref at any time.
+ *     References are plain counts: ref/unref on the reactor thread while the
+ *     Deferred's reactor exists; a Deferred kept after weft_reactor_destroy
+ *     may be released by any one thread at a time that is ordered after
+ *     that destroy returned.
  *   - When the last reference goes and the chain ended on a failure nobody
  *     handled, the unhandled-failure hook is called (default: a line on
  *     stderr, Twisted's "Unhandled error in Deferred").

@@ -27,8 +27,9 @@ extern "C" {
 
 /*
  * deferToThreadPool(reactor, pool, fn, arg). *out gets a Deferred (the
- * caller's reference) fired on r's thread with fn's result. One allocation
- * per call: the Deferred carries the pool request and the completion node.
+ * caller's reference) fired on r's thread with fn's result. One block per
+ * call (the Deferred carries the pool request and the completion node),
+ * taken from a cache the reactor keeps, so once warm nothing is allocated.
  * If pool is destroyed before fn could run, the Deferred errbacks with
  * WEFT_ECANCELED. Errors (nothing submitted, *out NULL): WEFT_EINVAL,
  * WEFT_ENOMEM, WEFT_EQUIT (the pool is stopped — Twisted's Deferred would
