@@ -126,6 +126,7 @@ typedef struct coordinator {
   weft__mpsc q;
   WEFT_CACHE_ALIGNED _Atomic uint64_t state; /* count | announced | FREE, see above */
   char pad_[WEFT_CACHELINE - sizeof(uint64_t)];
+  _Atomic uint64_t handoffs; /* statistics: drains ended by a FREE hand-off */
   weft__slab nodes;
 } coordinator;
 
@@ -153,7 +154,10 @@ __attribute__((noinline, cold)) static bool coord_finish_over_budget(coordinator
      * value or a later one in the RMW chain); acquire pairs with producers'
      * count steps so the next pop sees their nodes. A failure only means a
      * producer's RMW came first: recompute. */
-    if (weft__cas_weak_acq_rel(&c->state, &cur, next)) return leave;
+    if (weft__cas_weak_acq_rel(&c->state, &cur, next)) {
+      if (next & ST_FREE) weft__fetch_add_relaxed(&c->handoffs, 1); /* statistics only */
+      return leave;
+    }
   }
 }
 
@@ -256,6 +260,10 @@ static const weft_worker_ops coord_ops = {coord_do, coord_quit, coord_release};
 
 bool weft__is_coordinator(const weft_worker *w) { return w && w->ops == &coord_ops; }
 
+uint64_t weft__coordinator_handoffs(weft_worker *w) {
+  return weft__load_relaxed(&((coordinator *)w)->handoffs);
+}
+
 int weft__coordinator_submit_begin(weft_worker *w) {
   int r = weft__worker_enter(w);
   if (r) return r;
@@ -284,6 +292,7 @@ WEFT_API int weft_coordinator_create(weft_worker **out) {
   weft__store_relaxed(&c->fin, 0);
   weft__mpsc_init(&c->q);
   weft__store_relaxed(&c->state, 0);
+  weft__store_relaxed(&c->handoffs, 0);
   weft__slab_init(&c->nodes, sizeof(coord_node));
   weft__object_created();
   *out = &c->base;

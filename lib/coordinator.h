@@ -5,6 +5,7 @@
 #define WEFT_COORDINATOR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "task.h"
 #include "weft/worker.h"
@@ -28,6 +29,10 @@ int weft__coordinator_submit(weft_worker *w, weft__task *t);
  */
 int weft__coordinator_submit_begin(weft_worker *w);
 void weft__coordinator_submit_end(weft_worker *w, weft__task *t);
+
+/* How many drains ended by handing the role to an announced producer (a
+ * relaxed snapshot; diagnostics and tests). */
+uint64_t weft__coordinator_handoffs(weft_worker *w);
 
 /* Items a drainer runs before it starts handing the role to announced
  * producers (coordinator.c, "Bounded drain"). */

@@ -157,6 +157,9 @@ static void many_producers_exclusive_exactly_once(void **state) {
   assert_int_equal(weft__load_acquire(&g_ran_total), PRODUCERS * g_per);
   for (int p = 0; p < PRODUCERS; p++) assert_int_equal(g_next_seq[p], g_per);
   assert_int_equal(g_reentrant_ran, PRODUCERS * ((g_per + 63) / 64));
+  /* how often the bounded drain handed over (timing-dependent: printed) */
+  print_message("%d producers x %ld do(): %llu drains ended by a hand-off\n", PRODUCERS, g_per,
+                (unsigned long long)weft__coordinator_handoffs(g_c));
   weft_worker_release(g_c);
   pthread_barrier_destroy(&g_bar);
   free((void *)g_ran);
@@ -229,6 +232,7 @@ static void drain_is_bounded_while_another_thread_submits(void **state) {
   assert_int_equal(weft_worker_do(g_c, bd_first, NULL), 0);
   assert_int_equal(g_bd_by_drainer, (long)WEFT__COORD_DRAIN_BUDGET);
   assert_int_equal(g_bd_by_other, 0);
+  assert_int_equal(weft__coordinator_handoffs(g_c), 1);
   latch_count_down(&g_bd_finish);
   pthread_join(th, NULL); /* its submit_end drained the rest, its own item last */
   assert_int_equal(g_bd_next, BACKLOG + 2);
