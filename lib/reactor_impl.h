@@ -51,9 +51,11 @@ struct weft_reactor {
   WEFT_CACHE_ALIGNED atomic_int sleeping; /* 1: the loop may block in epoll_wait */
   atomic_int state;                     /* enum reactor_state */
   atomic_int stop_requested;
-  _Atomic uint64_t wakeups;             /* eventfd writes by producers */
-  /* producers between their link and the end of their eventfd write
-   * (weft__reactor_push); only producers that write touch it */
+  /* Written only by producers that write the eventfd (weft__reactor_push),
+   * on a line of their own: the loop stores `sleeping` on every drain, and
+   * three RMWs per wake-up on its line would take it away each time. */
+  WEFT_CACHE_ALIGNED _Atomic uint64_t wakeups; /* eventfd writes by producers */
+  /* producers between their link and the end of their eventfd write */
   atomic_int pushers;
   /* --- written by the reactor thread, read by anyone (relaxed counters) */
   WEFT_CACHE_ALIGNED _Atomic uint64_t completions;
