@@ -354,7 +354,9 @@ static void loop_once(weft_reactor *r) {
   int ran = drain_snapshot(r);
   weft__timers_run_due(r);
   int timeout = weft__timers_timeout_ms(r);
-  if (ran > 0 && timeout != 0 && busy_wait_for_work(r)) return;
+  /* Also when nothing ran but a node is queued, unlinked: its producer is
+   * between its exchange and its link (weft__reactor_push), about to finish. */
+  if ((ran > 0 || !weft__mpsc_empty(&r->queue)) && timeout != 0 && busy_wait_for_work(r)) return;
   weft__store_relaxed(&r->sleeping, 1);
   /* seq_cst fence: orders sleeping = 1 before the emptiness check; pairs
    * with the producers' fence in weft__reactor_push (file comment). */
@@ -453,7 +455,7 @@ WEFT_API int weft_reactor_drain(weft_reactor *r) {
   do { /* bounded, so the host loop's other watchers are not starved */
     k = drain_snapshot(r);
     n += k;
-  } while (k > 0 && ++rounds < 64 && busy_wait_for_work(r));
+  } while ((k > 0 || !weft__mpsc_empty(&r->queue)) && ++rounds < 64 && busy_wait_for_work(r));
   weft__timers_run_due(r);
   weft__store_relaxed(&r->sleeping, 1);
   /* seq_cst fence: as in loop_once, orders sleeping = 1 before the check;

@@ -147,9 +147,10 @@ proctype loop() {
      :: else -> skip
      fi;
      node = 0; last = 0;
-     /* busy_wait_for_work after a drain that ran something */
+     /* busy_wait_for_work after a drain that ran something, or found a
+      * node still unlinked; it returns on a linked node (has_visible) */
      if
-     :: n > 0 && !q_empty -> n = 0; goto again
+     :: (n > 0 || !q_empty) && nxt[0] != 0 -> n = 0; goto again
      :: true -> skip
      fi;
      n = 0;
