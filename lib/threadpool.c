@@ -447,7 +447,7 @@ typedef void (*line_sink)(void *ctx, const char *line);
 
 static void dump(weft_threadpool *tp, line_sink sink, void *ctx) {
   char line[256];
-  weft_threadpool_counters c;
+  weft_threadpool_counters c = {0};
   weft_threadpool_counters_get(tp, &c);
   snprintf(line, sizeof line, "waiters: %d", weft_threadpool_waiters(tp));
   sink(ctx, line);
