@@ -27,6 +27,11 @@
 #define weft__store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
 #define weft__store_seq_cst(p, v) atomic_store_explicit((p), (v), memory_order_seq_cst)
 
+/* A counter with one writing thread (statistics read by others with relaxed
+ * loads): a load and a store, not a locked read-modify-write. */
+#define weft__add_single_writer(p, n) \
+  weft__store_relaxed((p), weft__load_relaxed(p) + (n))
+
 #define weft__xchg_relaxed(p, v) atomic_exchange_explicit((p), (v), memory_order_relaxed)
 #define weft__xchg_acquire(p, v) atomic_exchange_explicit((p), (v), memory_order_acquire)
 #define weft__xchg_release(p, v) atomic_exchange_explicit((p), (v), memory_order_release)

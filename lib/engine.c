@@ -79,9 +79,9 @@ int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t) 
     }
     weft__fetch_add_relaxed(&e->inject.pushed, n); /* statistics; nothing races stop here */
     weft__inject_push_chain(&e->inject, first, last);
-    weft__store_relaxed(&w->overflowed, weft__load_relaxed(&w->overflowed) + n);
+    weft__add_single_writer(&w->overflowed, n);
   }
-  weft__store_relaxed(&w->local_submits, weft__load_relaxed(&w->local_submits) + 1);
+  weft__add_single_writer(&w->local_submits, 1);
   weft__engine_notify(e); /* E5.1 */
   return WEFT_OK;
 }

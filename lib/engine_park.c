@@ -144,8 +144,7 @@ void weft__engine_park(weft__engine *e, weft__eworker *w) {
   } else if (weft__engine_work_visible(e)) {
     weft__engine_notify(e);
   }
-  uint64_t parks = weft__load_relaxed(&w->parks);
-  weft__store_relaxed(&w->parks, parks + 1);
+  weft__add_single_writer(&w->parks, 1); /* owner-only counter */
   WEFT_PROBE(park, e, w->index);
   /* Acquire: pairs with wake_worker's store_release. */
   while (weft__load_acquire(&w->wake) == WEFT__WAKE_ASLEEP)

@@ -26,10 +26,6 @@
 
 _Thread_local weft__eworker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
-static inline void bump(_Atomic uint64_t *c, uint64_t n) {
-  weft__store_relaxed(c, weft__load_relaxed(c) + n); /* owner-only counter */
-}
-
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -86,8 +82,8 @@ static weft__task *steal(weft__engine *e, weft__eworker *w, bool *more) {
     uint32_t n;
     weft__task *t = weft__ring_steal_into(&victim->ring, &w->ring, &n);
     if (!t) continue;
-    bump(&w->steals, 1);
-    bump(&w->stolen, n);
+    weft__add_single_writer(&w->steals, 1);
+    weft__add_single_writer(&w->stolen, n);
     WEFT_PROBE(steal, e, n);
     /* Work left behind: our copies, or the victim's other half (its owner
      * may be blocked in a long task: someone else must come for it). */

@@ -51,21 +51,40 @@ static inline void weft__mpsc_init(weft__mpsc *q) {
 }
 
 /*
- * Append first..last (already linked through ->next; last->next is set to
- * NULL here). Returns true if the queue was empty before this push — the
- * "was empty" hint the reactor uses to write its eventfd once per burst.
+ * A push in its two steps, for a caller that must act between them (the
+ * reactor's wake check, lib/reactor.c). push_exchange puts the chain ending
+ * in last (linked through ->next; last->next is set to NULL here) at the
+ * tail: from then on every emptiness check (weft__mpsc_empty) counts them,
+ * but pop() cannot reach them. push_link makes them reachable. Every
+ * push_exchange must be followed by its push_link, by the same thread and
+ * soon: until then the nodes pushed after it are hidden too (WOULDBLOCK).
+ * Returns the previous tail, to pass to push_link; it is &q->head when the
+ * queue was empty before this push.
  */
-static inline bool weft__mpsc_push_chain(weft__mpsc *q, weft__task *first, weft__task *last) {
+static inline weft__task *weft__mpsc_push_exchange(weft__mpsc *q, weft__task *last) {
   weft__store_relaxed(&last->next, NULL);
   /* acq_rel exchange. Release: our NULL store to last->next (and the caller's
    * writes to the nodes) happen before a later producer, which acquires the
    * tail here, stores into last->next. Acquire: pairs with the previous
    * producer's release (and with the consumer's CAS that reset the tail), so
    * our store into old->next lands after their initialising stores. */
-  weft__task *old = weft__xchg_acq_rel(&q->tail, last);
+  return weft__xchg_acq_rel(&q->tail, last);
+}
+
+static inline void weft__mpsc_push_link(weft__task *old, weft__task *first) {
   /* Release: publishes the nodes' contents; pairs with the load_acquire of
    * ->next in pop(). */
   weft__store_release(&old->next, first);
+}
+
+/*
+ * Append first..last (already linked through ->next; last->next is set to
+ * NULL here). Returns true if the queue was empty before this push — the
+ * "was empty" hint a consumer that sleeps uses to be woken once per burst.
+ */
+static inline bool weft__mpsc_push_chain(weft__mpsc *q, weft__task *first, weft__task *last) {
+  weft__task *old = weft__mpsc_push_exchange(q, last);
+  weft__mpsc_push_link(old, first);
   return old == &q->head;
 }
 

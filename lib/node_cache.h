@@ -85,14 +85,16 @@ static inline weft__node *weft__node_get(void) {
 /* The fast paths of weft__node_put; false: call weft__node_put_remote. The
  * batch is tested first: a worker mostly frees nodes of one submitter's
  * cache (the batch only ever holds nodes of another thread's cache, so the
- * order of the two tests does not change where a node goes). */
-static inline bool weft__node_try_put(weft__node *n) {
+ * order of the two tests does not change where a node goes). `counted`:
+ * bound the batch here (a constant at every call site, folded away). */
+__attribute__((always_inline)) static inline bool weft__node_try_put_(weft__node *n,
+                                                                       bool counted) {
   weft__node_cache *c = n->cache;
   weft__node_pending *p = &weft__tls_node_pending;
-  if (c == p->cache && p->n < WEFT__NODE_BATCH - 1) { /* same owner: just batch it */
+  if (c == p->cache && (!counted || p->n < WEFT__NODE_BATCH - 1)) { /* same owner: batch it */
     n->free_next = p->head;
     p->head = n;
-    p->n++;
+    if (counted) p->n++;
     return true;
   }
   if (c == weft__tls_node_cache) {
@@ -103,25 +105,15 @@ static inline bool weft__node_try_put(weft__node *n) {
   return false;
 }
 
+static inline bool weft__node_try_put(weft__node *n) { return weft__node_try_put_(n, true); }
+
 /* weft__node_try_put for a task running on an engine worker: the same
  * without counting the batch. The worker loop bounds it instead: it calls
  * weft__node_flush at least once every WEFT__NODE_BATCH tasks it runs
  * (engine_worker.c), and such a task frees one node, so an uncounted batch
  * stays below WEFT__NODE_BATCH + the loop's inject interval (61) nodes. */
 static inline bool weft__node_try_put_in_worker(weft__node *n) {
-  weft__node_cache *c = n->cache;
-  weft__node_pending *p = &weft__tls_node_pending;
-  if (c == p->cache) { /* same owner: just batch it */
-    n->free_next = p->head;
-    p->head = n;
-    return true;
-  }
-  if (c == weft__tls_node_cache) {
-    n->free_next = c->local;
-    c->local = n;
-    return true;
-  }
-  return false;
+  return weft__node_try_put_(n, false);
 }
 
 static inline void weft__node_put(weft__node *n) {

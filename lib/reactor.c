@@ -72,7 +72,7 @@ static weft_work *work_of_task(weft__task *t) {
 /* ------------------------------------------------------------- producers */
 
 /*
- * The push: the steps of weft__mpsc_push (lib/mpsc.h) with the wake check of
+ * The push: weft__mpsc_push's two steps (lib/mpsc.h) with the wake check of
  * the first push of a burst placed so that the usual push touches no shared
  * counter and the node a sleeping loop is woken for is visible when it wakes:
  *   1. exchange the tail: the node is now in the queue for every emptiness
@@ -92,16 +92,9 @@ static weft_work *work_of_task(weft__task *t) {
  * W3 profile).
  */
 void weft__reactor_push(weft_reactor *r, weft__task *node) {
-  weft__store_relaxed(&node->next, NULL);
-  /* acq_rel exchange, as in weft__mpsc_push_chain: release publishes our
-   * NULL link (and the caller's writes to the node) to the next producer,
-   * which stores into node->next; acquire orders our link store below after
-   * the previous producer's (or the consumer's tail reset). */
-  weft__task *old = weft__xchg_acq_rel(&r->queue.tail, node);
+  weft__task *old = weft__mpsc_push_exchange(&r->queue, node);
   if (old != &r->queue.head) {
-    /* Release: publishes the node's contents; pairs with the load_acquire of
-     * ->next in weft__mpsc_pop. Our last access to r. */
-    weft__store_release(&old->next, node);
+    weft__mpsc_push_link(old, node); /* our last access to r */
     return;
   }
   /* First of a burst. seq_cst fence: orders our exchange before the read of
@@ -109,13 +102,13 @@ void weft__reactor_push(weft_reactor *r, weft__task *node) {
    * loop sets sleeping = 1 (Dekker, see the file comment). */
   weft__fence_seq_cst();
   if (!weft__load_relaxed(&r->sleeping)) {
-    weft__store_release(&old->next, node); /* release: as above; last access */
+    weft__mpsc_push_link(old, node); /* our last access to r */
     return;
   }
   /* Relaxed: the link's release store below publishes the increment with
    * the node, so the thread that consumed it (and then destroys r) sees it. */
   weft__fetch_add_relaxed(&r->pushers, 1);
-  weft__store_release(&old->next, node); /* release: as above */
+  weft__mpsc_push_link(old, node);
   weft__fetch_add_relaxed(&r->wakeups, 1);
   wake_write(r);
   /* Release: our accesses to r happen before destroy's acquire load of
@@ -185,13 +178,6 @@ struct weft__block_cache *weft__reactor_round_trip_cache(weft_reactor *r, size_t
 
 /* -------------------------------------------------------------- consumer */
 
-/* A statistics counter only the reactor thread writes (other threads read
- * it with relaxed loads, weft_reactor_stats_get): a plain load and store,
- * not a locked read-modify-write on every drain and loop iteration. */
-static inline void stat_add(_Atomic uint64_t *c, uint64_t n) {
-  weft__store_relaxed(c, weft__load_relaxed(c) + n);
-}
-
 /* Run the calls queued now; calls they queue wait for the next iteration
  * (Twisted's runUntilCurrent bound). Returns how many ran. */
 static int drain_snapshot(weft_reactor *r) {
@@ -209,8 +195,8 @@ static int drain_snapshot(weft_reactor *r) {
     if (was_last) break;
   }
   if (n) {
-    stat_add(&r->completions, (uint64_t)n);
-    stat_add(&r->drains, 1);
+    weft__add_single_writer(&r->completions, (uint64_t)n);
+    weft__add_single_writer(&r->drains, 1);
   }
   return n;
 }
@@ -350,7 +336,7 @@ static int busy_wait_for_work(weft_reactor *r) {
 }
 
 static void loop_once(weft_reactor *r) {
-  stat_add(&r->iterations, 1);
+  weft__add_single_writer(&r->iterations, 1);
   int ran = drain_snapshot(r);
   weft__timers_run_due(r);
   int timeout = weft__timers_timeout_ms(r);

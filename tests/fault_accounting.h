@@ -46,6 +46,22 @@ static void pool_log(void *ctx, int err, const char *what) {
   if (err == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
 }
 
+/* The Team scenario's worker creator: ThreadWorkers (thread factory
+ * g_team_factory, NULL for the default), at most 3, a creation failure
+ * meaning "no worker" (the team backlogs). */
+#include "weft/worker.h"
+
+static atomic_int g_team_workers;
+static weft_thread_factory_fn g_team_factory;
+static weft_worker *team_create_worker(void *ctx) {
+  (void)ctx;
+  if (atomic_load(&g_team_workers) >= 3) return NULL;
+  weft_worker *w = NULL;
+  if (weft_thread_worker_create(&w, g_team_factory, NULL, "fault-team") != 0) return NULL;
+  atomic_fetch_add(&g_team_workers, 1);
+  return w;
+}
+
 /* The reactor scenario: Deferreds from defer_to_thread, each observed once;
  * the reactor stops once every observed Deferred fired. */
 #include "weft/deferred.h"

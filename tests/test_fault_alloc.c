@@ -197,15 +197,6 @@ static void scenario_reactor(void) {
  * while it says WEFT_EBUSY, as documented). Every accepted task ran or was
  * reported with WEFT_ECANCELED. ThreadWorkers are freed by their own exiting
  * threads, so this scenario does not check for live objects. */
-static atomic_int g_team_workers;
-static weft_worker *team_create_worker(void *ctx) {
-  (void)ctx;
-  if (atomic_load(&g_team_workers) >= 3) return NULL;
-  weft_worker *w = NULL;
-  if (weft_thread_worker_create(&w, NULL, NULL, "fault-team") != 0) return NULL;
-  atomic_fetch_add(&g_team_workers, 1);
-  return w;
-}
 static void team_log(void *ctx, int err, const char *what) {
   (void)ctx;
   (void)what;

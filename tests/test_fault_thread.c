@@ -205,16 +205,6 @@ static void scenario_thread_worker(void) {
  * and the team backlogs. Quit, then destroy (WEFT_EBUSY, as documented,
  * while workers still finish; retried). Every accepted task ran or was
  * reported to the log hook with WEFT_ECANCELED. */
-static atomic_int g_team_workers;
-static weft_worker *team_create_worker(void *ctx) {
-  (void)ctx;
-  if (atomic_load(&g_team_workers) >= 3) return NULL;
-  weft_worker *w = NULL;
-  if (weft_thread_worker_create(&w, g_use_hook ? failing_factory : NULL, NULL, "fault-team") != 0)
-    return NULL;
-  atomic_fetch_add(&g_team_workers, 1);
-  return w;
-}
 static void team_log(void *ctx, int err, const char *what) {
   (void)ctx;
   (void)what;
@@ -225,6 +215,7 @@ static void team_log(void *ctx, int err, const char *what) {
 static void scenario_team(void) {
   memset(&g_acc, 0, sizeof g_acc);
   atomic_store(&g_team_workers, 0);
+  g_team_factory = g_use_hook ? failing_factory : NULL;
   weft_team *t = NULL;
   assert_int_equal(weft_team_create(&t, NULL, team_create_worker, NULL, team_log, NULL), 0);
   for (int i = 0; i < scaled(12); i++) {
