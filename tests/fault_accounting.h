@@ -1,11 +1,13 @@
 /*
  * Exactly-once accounting shared by the fault-injection tests: every
  * accepted task must end up in `ran` or `cancelled` (its owner told
- * WEFT_ECANCELED), never in `other` and never nowhere.
+ * WEFT_ECANCELED), never in `other` and never nowhere. Include it after
+ * <cmocka.h> (its checks use cmocka's assertions).
  */
 #ifndef WEFT_TEST_FAULT_ACCOUNTING_H
 #define WEFT_TEST_FAULT_ACCOUNTING_H
 
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "weft/threadpool.h"
@@ -60,6 +62,19 @@ static weft_worker *team_create_worker(void *ctx) {
   if (weft_thread_worker_create(&w, g_team_factory, NULL, "fault-team") != 0) return NULL;
   atomic_fetch_add(&g_team_workers, 1);
   return w;
+}
+
+/* Destroy a quit Team (retried while it says WEFT_EBUSY, as documented),
+ * then check that every accepted task ran or was reported cancelled. */
+static void team_destroy_and_check(weft_team *t) {
+  int rc;
+  while ((rc = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield();
+  assert_int_equal(rc, 0);
+  int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
+      can = atomic_load(&g_acc.cancelled);
+  if (acc != ran + can || atomic_load(&g_acc.other) != 0)
+    fail_msg("team: accepted %d != ran %d + cancelled %d (other %d)", acc, ran, can,
+             atomic_load(&g_acc.other));
 }
 
 /* The reactor scenario: Deferreds from defer_to_thread, each observed once;

@@ -222,13 +222,7 @@ static void scenario_team(void) {
   }
   rc = weft_team_quit(t);
   assert_true(rc == 0 || rc == WEFT_ENOMEM);
-  while ((rc = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield(); /* the documented retry */
-  assert_int_equal(rc, 0);
-  int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
-      can = atomic_load(&g_acc.cancelled);
-  if (acc != ran + can || atomic_load(&g_acc.other) != 0)
-    fail_msg("team: accepted %d != ran %d + cancelled %d (other %d)", acc, ran, can,
-             atomic_load(&g_acc.other));
+  team_destroy_and_check(t);
 }
 
 /* ------------------------------------------------------------- the sweep */

@@ -225,14 +225,7 @@ static void scenario_team(void) {
     if (i == 8) assert_true(weft_team_shrink(t, 1) >= 0);
   }
   assert_int_equal(weft_team_quit(t), 0);
-  int rc;
-  while ((rc = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield(); /* the documented retry */
-  assert_int_equal(rc, 0);
-  int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
-      can = atomic_load(&g_acc.cancelled);
-  if (acc != ran + can || atomic_load(&g_acc.other) != 0)
-    fail_msg("team: accepted %d != ran %d + cancelled %d (other %d)", acc, ran, can,
-             atomic_load(&g_acc.other));
+  team_destroy_and_check(t);
 }
 
 /* ------------------------------------------------------------- the sweep */
