@@ -221,9 +221,13 @@ int weft__engine_shrink(weft__engine *e, int n) {
 int weft__engine_close(weft__engine *e) {
   pthread_mutex_lock(&e->mu);
   int was = weft__load_relaxed(&e->closed);
-  /* seq_cst store: pairs with submit's seq_cst add/load and with the
-   * parker's fence (E5.2 checks closed after its push). */
-  if (!was) weft__store_seq_cst(&e->closed, 1);
+  /* seq_cst store: pairs with the parker's fence (E5.2 checks closed after
+   * its push). Foreign submits look at the closed bit of `pushed` instead,
+   * set right after: one word, so no fence pairs with them (inject.h). */
+  if (!was) {
+    weft__store_seq_cst(&e->closed, 1);
+    (void)weft__inject_set_closed(&e->inject);
+  }
   pthread_mutex_unlock(&e->mu);
   if (was) return WEFT_EQUIT;
   weft__fence_seq_cst(); /* closed before the ctl read in wake_all; pairs with E5.2's fence */
@@ -271,8 +275,9 @@ int weft__engine_stop(weft__engine *e) {
       cancel_task(e, t);
       continue;
     }
-    /* seq_cst: pairs with submit's seq_cst add (Dekker on closed). */
-    if (weft__load_seq_cst(&in->pushed) == weft__load_relaxed(&in->popped)) break;
+    /* Every submit counted before the closed bit is in this count (one word,
+     * inject.h); a refused one adds and subtracts again, and waits us a yield. */
+    if (weft__inject_pushed(in) == weft__load_relaxed(&in->popped)) break;
     sched_yield(); /* a submitter is between its exchange and its link store */
   }
   weft__inject_unlock(in);
@@ -330,7 +335,7 @@ void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
     overflowed += weft__load_relaxed(&w->overflowed);
     local += weft__load_relaxed(&w->local_submits);
   }
-  uint64_t pushed = weft__load_relaxed(&e->inject.pushed);
+  uint64_t pushed = weft__inject_pushed(&e->inject);
   out->submitted = (pushed > overflowed ? pushed - overflowed : 0) + local;
   out->cancelled = weft__load_relaxed(&e->cancelled);
   out->unparks = weft__load_relaxed(&e->unparks);

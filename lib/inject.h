@@ -3,8 +3,11 @@
  * (docs/design.md E2).
  *
  * Contract
+ *   count_push:        any thread, before its push_chain: one RMW on
+ *                      `pushed` that also reads the closed bit (refused once
+ *                      set_closed ran). Wait-free.
  *   push_chain:        any thread, concurrently. Wait-free (lib/mpsc.h: one
- *                      exchange, one store); the caller counts `pushed`.
+ *                      exchange, one store); the caller counted its nodes.
  *   try_lock / pop / unlock: a worker takes the single-consumer side with a
  *                      try-lock; a worker that fails it goes stealing instead.
  *   backlog / has_visible: any thread; snapshots.
@@ -21,10 +24,21 @@
 
 typedef struct weft__inject {
   weft__mpsc q;
-  WEFT_CACHE_ALIGNED _Atomic uint64_t pushed; /* nodes pushed, ever */
+  /* [closed:1 | nodes pushed, ever:63]. The closed bit shares the word with
+   * the count so that a foreign submit counts itself and learns whether it
+   * may push in one RMW: every submit's add is ordered before or after
+   * close's fetch_or in the word's modification order, so it either sees
+   * the bit and backs out or is included in every value stop reads later. */
+  WEFT_CACHE_ALIGNED _Atomic uint64_t pushed;
   WEFT_CACHE_ALIGNED _Atomic uint32_t consumer_busy;
   _Atomic uint64_t popped; /* nodes popped, ever; written under the try-lock */
 } weft__inject;
+
+#define WEFT__INJECT_CLOSED (UINT64_C(1) << 63)
+
+static inline uint64_t weft__inject_count_of(uint64_t pushed) {
+  return pushed & ~WEFT__INJECT_CLOSED;
+}
 
 static inline void weft__inject_init(weft__inject *in) {
   weft__mpsc_init(&in->q);
@@ -33,9 +47,36 @@ static inline void weft__inject_init(weft__inject *in) {
   weft__store_relaxed(&in->popped, 0);
 }
 
-/* Append a chain of nodes. The caller has added their number to `pushed`
- * first (the engine's submit does it with the order its stop protocol needs),
- * and runs the notify check (E5.1) after. */
+/* Count n nodes the caller is about to push; false (nothing counted) once
+ * the queue is closed. The add's flags give the answer: bit 63 is the sign
+ * of the new value (lock add; js on x86, no separate load). */
+__attribute__((always_inline)) static inline bool weft__inject_count_push(weft__inject *in,
+                                                                           uint64_t n) {
+  /* Relaxed: the count and the bit are one word, so the RMW's place in its
+   * modification order alone decides (see `pushed`); the node's contents
+   * are published by the push's link store, not by this. */
+  if (WEFT_UNLIKELY((int64_t)(weft__fetch_add_relaxed(&in->pushed, n) + n) < 0)) {
+    weft__fetch_sub_relaxed(&in->pushed, n); /* refused: stop may wait for this to go */
+    return false;
+  }
+  return true;
+}
+
+/* Refuse every later count_push (close; once). Returns the count of nodes
+ * pushed or being pushed until now. */
+static inline uint64_t weft__inject_set_closed(weft__inject *in) {
+  /* Relaxed: as count_push, one word. */
+  return weft__inject_count_of(weft__fetch_or_relaxed(&in->pushed, WEFT__INJECT_CLOSED));
+}
+
+/* Nodes counted by count_push (or added by a worker's overflow) so far. */
+static inline uint64_t weft__inject_pushed(weft__inject *in) {
+  return weft__inject_count_of(weft__load_relaxed(&in->pushed));
+}
+
+/* Append a chain of nodes. The caller has counted them first (count_push,
+ * or a worker's relaxed add for its ring's overflow), and runs the notify
+ * check (E5.1) after. */
 static inline void weft__inject_push_chain(weft__inject *in, weft__task *first, weft__task *last) {
   weft__mpsc_push_chain(&in->q, first, last);
 }
@@ -47,7 +88,7 @@ static inline bool weft__inject_has_visible(weft__inject *in) {
 /* Nodes pushed and not yet popped (approximate while others run). */
 static inline uint64_t weft__inject_backlog(weft__inject *in) {
   uint64_t popped = weft__load_relaxed(&in->popped);
-  uint64_t pushed = weft__load_relaxed(&in->pushed);
+  uint64_t pushed = weft__inject_pushed(in);
   return pushed > popped ? pushed - popped : 0;
 }
 
@@ -87,16 +128,23 @@ static inline weft__task *weft__inject_pop(weft__inject *in) {
 static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) *slot,
                                          uint32_t cnt) {
   weft__task *x = *xp;
-  uint32_t n = 0;
-  while (n < cnt) {
-    /* Acquire: pairs with the successor's producer's link store. */
-    weft__task *nx = weft__load_acquire(&x->next);
-    if (!nx) break;
-    weft__store_relaxed(&slot[n++], x);
-    x = nx;
+  _Atomic(weft__task *) *s = slot, *end = slot + cnt; /* no counter per node */
+  /* Two nodes per iteration, x and then y, so that neither pointer is
+   * copied into the other each time round (a register move per node). */
+  while (s != end) {
+    /* Acquire (both loads): pairs with the successor's producer's link store. */
+    weft__task *y = weft__load_acquire(&x->next);
+    if (!y) break;
+    weft__store_relaxed(s++, x);
+    x = y;
+    if (s == end) break;
+    weft__task *z = weft__load_acquire(&y->next);
+    if (!z) break;
+    weft__store_relaxed(s++, y);
+    x = z;
   }
   *xp = x;
-  return n;
+  return (uint32_t)(s - slot);
 }
 
 static inline uint32_t weft__inject_pop_into(weft__inject *in, _Atomic(weft__task *) *slot,
@@ -127,7 +175,7 @@ static inline void weft__inject_count_popped(weft__inject *in, uint32_t n) {
   uint64_t popped = weft__load_relaxed(&in->popped) + n;
   /* Invariant: nothing is popped that was not pushed (counted before the
    * push, so pushed >= popped at every instant). */
-  weft_assert_hot(weft__load_relaxed(&in->pushed) >= popped);
+  weft_assert_hot(weft__inject_pushed(in) >= popped);
   weft__store_relaxed(&in->popped, popped);
 }
 

@@ -1,11 +1,13 @@
 /*
  * models/shutdown.pml — the close/stop hand-off of docs/design.md E7 over the
  * inject queue (lib/mpsc.h steps) and the parking protocol (ctl.pml):
- *   submit:  fetch_add(pushed) seq_cst; if load(closed): fetch_sub, refuse;
- *            else push (xchg, link) and notify                (weft__engine_submit)
+ *   submit:  one RMW on `pushed`, whose top bit is the closed flag:
+ *            add 1 and test the bit in the result; closed: fetch_sub, refuse;
+ *            else push (xchg, link) and notify  (weft__inject_count_push)
  *   worker:  pop; run; idle → searching; exit if closed and nothing visible;
  *            park re-checks closed first (wake everybody)      (engine_worker.c, engine_park.c)
- *   stop:    closed = 1 seq_cst; wake_all; join every worker; take the
+ *   stop:    closed = 1 seq_cst; set the closed bit of `pushed` (fetch_or);
+ *            wake_all; join every worker; take the
  *            try-lock; pop and cancel until pushed == popped   (weft__engine_close/stop)
  *
  * Properties: every submit that returned 0 ran exactly once or was cancelled
@@ -13,9 +15,10 @@
  * a worker parked after close would leave stop blocked in its join).
  *
  * Mutants (pan must report an error):
- *   -DMUTANT_CLOSED_BEFORE_COUNT   submit reads closed before counting itself
- *                                  in pushed: stop's drain may finish first
- *                                  and the task is lost
+ *   -DMUTANT_CLOSED_BEFORE_COUNT   submit reads the closed bit in a load of
+ *                                  its own before counting itself in pushed
+ *                                  (two steps instead of one RMW): stop's
+ *                                  drain may finish first and the task is lost
  *   -DMUTANT_PARK_IGNORES_CLOSED   park's re-check ignores closed: a worker
  *                                  sleeps through the stop, join never returns
  */
@@ -34,6 +37,7 @@ byte tail;
 bool consumer_busy;
 byte pushed, popped;
 bool closed;
+bool pclosed;        /* the closed bit of `pushed` (WEFT__INJECT_CLOSED) */
 #define CLOSED closed
 
 byte accepted[T];    /* 1 accepted, 2 refused */
@@ -128,14 +132,14 @@ proctype submitter(byte t) {
   bool ok, srch;
 #ifdef MUTANT_CLOSED_BEFORE_COUNT
   if
-  :: closed -> accepted[t] = 2; goto out
+  :: pclosed -> accepted[t] = 2; goto out
   :: else -> skip
   fi;
   pushed++;
 #else
-  pushed++;                                  /* fetch_add_seq_cst(pushed) */
+  atomic { pushed++; ok = !pclosed };        /* fetch_add(pushed): count + bit, one RMW */
   if
-  :: closed -> pushed--; accepted[t] = 2; goto out   /* load_seq_cst(closed): refuse */
+  :: !ok -> pushed--; accepted[t] = 2; goto out      /* closed: back out, refuse */
   :: else -> skip
   fi;
 #endif
@@ -151,7 +155,8 @@ out:
 proctype stopper() {
   byte node, nnext, s_tag, s_top, s_srch, nx, i;
   bool ok;
-  closed = 1;                                /* store_seq_cst(closed); fence */
+  closed = 1;                                /* store_seq_cst(closed) */
+  pclosed = 1;                               /* fetch_or(pushed, WEFT__INJECT_CLOSED); fence */
   wake_all();
   /* join: spawn is refused once closed, so nspawned is final here */
   exited == nspawned;
