@@ -7,7 +7,8 @@
  *
  * Contract
  *   submit:               any thread, concurrently. Wait-free on the task's
- *                         path (one exchange, one store, one counter add)
+ *                         path (one counter add that also reads the closed
+ *                         bit, one exchange, one store)
  *                         plus the notify check (E5.1), which makes a system
  *                         call only when no worker is awake to take the work.
  *   grow / shrink / close / stop / stats: any thread, concurrently; the
@@ -34,6 +35,7 @@
 #include "probes.h"
 #include "ring.h"
 #include "task.h"
+#include "thread_state.h"
 #include "weft/worker.h"
 
 typedef struct weft__engine weft__engine;
@@ -159,9 +161,8 @@ bool weft__engine_wake_one(weft__engine *e, uint32_t how);
 
 /* --------------------------------------------------------- engine_worker.c */
 void *weft__engine_worker_main(void *arg);
-/* The engine worker running on this thread (initial-exec TLS: one load). */
-extern _Thread_local weft__eworker *weft__tls_worker __attribute__((tls_model("initial-exec")));
-static inline weft__eworker *weft__engine_current_worker(void) { return weft__tls_worker; }
+/* The engine worker running on this thread (lib/thread_state.h). */
+static inline weft__eworker *weft__engine_current_worker(void) { return weft__tls.worker; }
 /* The calling thread is one of e's workers. */
 static inline bool weft__engine_in_worker(const weft__engine *e) {
   weft__eworker *w = weft__engine_current_worker();
@@ -206,14 +207,9 @@ __attribute__((always_inline)) static inline int weft__engine_submit(weft__engin
  * caller checked weft__engine_in_worker): E2 push + E5.1 notify. */
 __attribute__((always_inline)) static inline int weft__engine_submit_foreign(weft__engine *e,
                                                                             weft__task *t) {
-  /* seq_cst add, then seq_cst load of closed: pairs with stop's seq_cst
-   * store of closed followed by its read of `pushed` (Dekker): either we see
-   * closed and back out, or stop waits for our node. */
-  weft__fetch_add_seq_cst(&e->inject.pushed, 1);
-  if (WEFT_UNLIKELY(weft__load_seq_cst(&e->closed))) {
-    weft__fetch_sub_relaxed(&e->inject.pushed, 1);
-    return WEFT_EQUIT;
-  }
+  /* Count ourselves and read the closed bit in one RMW (E7): either close
+   * came first and we back out, or stop waits for our node. */
+  if (WEFT_UNLIKELY(!weft__inject_count_push(&e->inject, 1))) return WEFT_EQUIT;
   WEFT_PROBE(submit, e, t);
   weft__inject_push_chain(&e->inject, t, t);
   weft__engine_notify(e); /* E5.1, after the link store (E2) */

@@ -24,7 +24,6 @@
 #define WEFT__BATCH_MAX (WEFT__RING_CAP / 2)
 #define WEFT__SPIN_PAUSE_ROUNDS 6 /* 1+2+…+32 pauses, then sched_yield */
 
-_Thread_local weft__eworker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -107,13 +106,10 @@ static weft__task *find_task(weft__engine *e, weft__eworker *w, bool inject_firs
   return steal(e, w, more);
 }
 
-__attribute__((always_inline)) static inline void run_task(weft__engine *e, weft__eworker *w,
-                                                            weft__task *t, uint64_t *executed) {
+__attribute__((always_inline)) static inline void run_task(weft__engine *e, weft__task *t) {
   WEFT_PROBE(start, e, t);
   t->run(t); /* t belongs to its owner from here on */
   WEFT_PROBE(finish, e, t);
-  /* Owner-only counter, kept in a register by the loop: one add, one store. */
-  weft__store_relaxed(&w->executed, ++*executed);
 }
 
 /* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
@@ -145,7 +141,7 @@ static void backoff(uint32_t round) {
 void *weft__engine_worker_main(void *arg) {
   weft__eworker *w = arg;
   weft__engine *e = w->e;
-  weft__tls_worker = w;
+  weft__tls.worker = w;
   /* With the default factory the thread names itself too: the creator's
    * pthread_setname_np may land after our first task has run. */
   if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
@@ -171,12 +167,18 @@ void *weft__engine_worker_main(void *arg) {
       } else if (more) {
         weft__engine_notify(e); /* E5.1 for the batch we left visible */
       }
-      run_task(e, w, t, &executed);
+      uint32_t countdown_at_start = countdown;
+      run_task(e, t);
       /* Busy: run our own ring, FIFO, without the searching/batch checks
        * above (they change only when a task comes from elsewhere), until
        * it is empty or the inject poll is due. The ring stays stealable
        * throughout (E3): nothing is taken out of it ahead of running. */
-      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, w, t, &executed);
+      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, t);
+      /* The countdown fell by one per task run here (the first included),
+       * plus one for the pop that ended the run or to 0: the executed
+       * count is kept per run, not per task (a statistic; one store). */
+      executed += countdown_at_start - countdown;
+      weft__store_relaxed(&w->executed, executed); /* owner-only counter */
       /* Freed nodes go home at least every WEFT__NODE_BATCH tasks: the
        * pool's call_run batches them without counting (node_cache.h). */
       if (WEFT_UNLIKELY(executed - flushed_at >= WEFT__NODE_BATCH)) {
@@ -213,6 +215,6 @@ void *weft__engine_worker_main(void *arg) {
   WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
   weft__node_flush();
   weft__engine_worker_exited(e, w);
-  weft__tls_worker = NULL;
+  weft__tls.worker = NULL;
   return NULL;
 }

@@ -17,8 +17,6 @@ typedef struct weft__slab {
  * written (get_slow replaces it before touching a cache, and no node names
  * it as its owner), so sharing it between threads is safe. */
 weft__node_cache weft__node_no_cache;
-_Thread_local weft__node_cache *weft__tls_node_cache
-    __attribute__((tls_model("initial-exec"))) = &weft__node_no_cache;
 
 /* This thread's batch of nodes owned by another thread's cache. */
 typedef weft__node_pending pending;
@@ -33,7 +31,7 @@ static weft__node_cache *g_orphans;
 static void orphan(void *p) {
   weft__node_cache *c = p;
   weft__node_flush();
-  if (weft__tls_node_cache == c) weft__tls_node_cache = &weft__node_no_cache;
+  if (weft__tls.node_cache == c) weft__tls.node_cache = &weft__node_no_cache;
   pthread_mutex_lock(&g_orphans_mu);
   c->next_orphan = g_orphans;
   g_orphans = c;
@@ -60,12 +58,12 @@ static weft__node_cache *cache_slow(void) {
     pthread_mutex_unlock(&g_orphans_mu);
     return NULL;
   }
-  weft__tls_node_cache = c;
+  weft__tls.node_cache = c;
   return c;
 }
 
 weft__node *weft__node_get_slow(void) {
-  weft__node_cache *c = weft__tls_node_cache;
+  weft__node_cache *c = weft__tls.node_cache;
   if (c == &weft__node_no_cache && !(c = cache_slow())) return NULL;
   weft__node *n = c->local;
   if (!n) {

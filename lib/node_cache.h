@@ -29,6 +29,7 @@
 
 #include "atomic.h"
 #include "task.h"
+#include "thread_state.h"
 
 #define WEFT__NODE_BATCH 64
 
@@ -48,11 +49,8 @@ struct weft__node_cache {
   weft__node_cache *next_orphan;
 };
 
-/* initial-exec: one %fs-relative load, no __tls_get_addr call. Never NULL:
- * a thread without a cache of its own points at weft__node_no_cache, whose
- * private list is always empty, so the get fast path needs one test. */
-extern _Thread_local weft__node_cache *weft__tls_node_cache
-    __attribute__((tls_model("initial-exec")));
+/* The calling thread's cache is weft__tls.node_cache (lib/thread_state.h):
+ * never NULL, weft__node_no_cache (always empty) until the first get. */
 extern weft__node_cache weft__node_no_cache;
 
 /* A thread's batch of nodes owned by another thread's cache. */
@@ -71,7 +69,7 @@ void weft__node_flush(void);
 /* The fast path alone: a node from the private list, or NULL (then call
  * weft__node_get_slow). */
 static inline weft__node *weft__node_try_get(void) {
-  weft__node_cache *c = weft__tls_node_cache;
+  weft__node_cache *c = weft__tls.node_cache;
   weft__node *n = c->local; /* NULL for weft__node_no_cache */
   if (WEFT_LIKELY(n != NULL)) c->local = n->free_next;
   return n;
@@ -97,7 +95,7 @@ __attribute__((always_inline)) static inline bool weft__node_try_put_(weft__node
     if (counted) p->n++;
     return true;
   }
-  if (c == weft__tls_node_cache) {
+  if (c == weft__tls.node_cache) {
     n->free_next = c->local;
     c->local = n;
     return true;

@@ -142,7 +142,7 @@ static inline weft__task *weft__ring_pop(weft__ring *r) {
     if (weft__cas_acq_rel(&r->head, &h, next)) {
       /* Invariant: a claimed slot lies in [real, tail), tail - real <= CAP. */
       weft_assert_hot(tail - real <= WEFT__RING_CAP && real != tail);
-      weft__task *t = weft__load_relaxed(&r->slot[real & WEFT__RING_MASK]);
+      weft__task *t = weft__load_relaxed(r->slot + (real & WEFT__RING_MASK));
       /* Every pusher stores a task, never NULL: tells the compiler, so the
        * caller's "got one?" test folds into the empty test above. */
       if (t == NULL) __builtin_unreachable();
