@@ -63,6 +63,15 @@ bool weft__engine_work_visible(weft__engine *e) {
   return false;
 }
 
+int weft__engine_submit_routed(weft__engine *e, weft__task *t) {
+  uintptr_t route = weft__tls.route;
+  if (route & WEFT__ROUTE_WINDOW)
+    return weft__submit_window_add((weft__submit_window *)(route - WEFT__ROUTE_WINDOW), e, t);
+  weft__eworker *w = (weft__eworker *)route;
+  if (w->e == e) return weft__engine_submit_local(e, w, t);
+  return weft__engine_submit_foreign(e, t);
+}
+
 int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
   /* The worker drains its ring before it can exit, so closing cannot strand
    * this task; the closed check keeps Twisted's "no work after stop". */
@@ -219,6 +228,9 @@ int weft__engine_shrink(weft__engine *e, int n) {
 }
 
 int weft__engine_close(weft__engine *e) {
+  /* Our own submit window's tasks for e were submitted before this close:
+   * they go in first, and run like any other queued task. */
+  weft__engine_flush_own_window(e);
   pthread_mutex_lock(&e->mu);
   int was = weft__load_relaxed(&e->closed);
   /* seq_cst store: pairs with the parker's fence (E5.2 checks closed after
@@ -235,7 +247,7 @@ int weft__engine_close(weft__engine *e) {
   return WEFT_OK;
 }
 
-static void cancel_task(weft__engine *e, weft__task *t) {
+void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
   weft__fetch_add_relaxed(&e->cancelled, 1);
   t->cancel(t, WEFT_ECANCELED);
 }
@@ -243,6 +255,11 @@ static void cancel_task(weft__engine *e, weft__task *t) {
 int weft__engine_stop(weft__engine *e) {
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
   weft__engine_close(e);
+  /* Other threads' submit windows with tasks for us flush (and, finding the
+   * closed bit, cancel them) before we may free anything they touch. The
+   * bit was set with a seq_cst RMW in close; seq_cst: pairs with a window's
+   * seq_cst registration (lib/submit_window.c). */
+  while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
   /* Join every thread. No thread can start after close (spawn checks closed
    * under the mutex), so one pass over the slots suffices. */
   pthread_mutex_lock(&e->mu);
@@ -264,7 +281,7 @@ int weft__engine_stop(weft__engine *e) {
    * push has been popped. */
   for (uint32_t i = 0; i < hw; i++) {
     weft__task *t;
-    while ((t = weft__ring_pop(&e->slots[i]->ring)) != NULL) cancel_task(e, t);
+    while ((t = weft__ring_pop(&e->slots[i]->ring)) != NULL) weft__engine_cancel_task(e, t);
   }
   weft__inject *in = &e->inject;
   while (!weft__inject_try_lock(in)) sched_yield();
@@ -272,7 +289,7 @@ int weft__engine_stop(weft__engine *e) {
     weft__task *t = weft__inject_pop(in);
     if (t) {
       weft__inject_count_popped(in, 1);
-      cancel_task(e, t);
+      weft__engine_cancel_task(e, t);
       continue;
     }
     /* Every submit counted before the closed bit is in this count (one word,

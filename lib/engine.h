@@ -34,6 +34,7 @@
 #include "inject.h"
 #include "probes.h"
 #include "ring.h"
+#include "submit_window.h"
 #include "task.h"
 #include "thread_state.h"
 #include "weft/worker.h"
@@ -90,6 +91,9 @@ struct weft__engine {
   _Atomic int limit_value; /* the limit when cfg.limit is NULL; INT_MAX with a
                             * callback, so notify's fast path defers to notify_slow */
   _Atomic uint32_t hw;                        /* slots ever used: scan bound */
+  /* Submit windows holding tasks for us (lib/submit_window.h); stop waits
+   * for zero. Its own line: the reactor's windows change it every drain. */
+  WEFT_CACHE_ALIGNED _Atomic int windows;
   _Atomic uint64_t spawns, spawn_failures, unparks, cancelled; /* slow paths only */
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
   int capacity;
@@ -105,6 +109,11 @@ void weft__engine_set_limit(weft__engine *e, int limit);
 static inline int weft__engine_limit(weft__engine *e) {
   return e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->limit_value);
 }
+/* weft__engine_submit from a thread whose route is set (lib/thread_state.h):
+ * a worker of e submits to its ring, a worker of another engine to e's
+ * inject queue, a thread with a submit window open into the window. */
+/* Exactly one of t's run() or cancel(): here, cancel(WEFT_ECANCELED). */
+void weft__engine_cancel_task(weft__engine *e, weft__task *t);
 /* submit from one of e's own threads: to the worker's ring. */
 int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t);
 /* Start up to n threads, bounded by the limit. Returns the number started
@@ -162,7 +171,7 @@ bool weft__engine_wake_one(weft__engine *e, uint32_t how);
 /* --------------------------------------------------------- engine_worker.c */
 void *weft__engine_worker_main(void *arg);
 /* The engine worker running on this thread (lib/thread_state.h). */
-static inline weft__eworker *weft__engine_current_worker(void) { return weft__tls.worker; }
+static inline weft__eworker *weft__engine_current_worker(void) { return weft__thread_worker(); }
 /* The calling thread is one of e's workers. */
 static inline bool weft__engine_in_worker(const weft__engine *e) {
   weft__eworker *w = weft__engine_current_worker();
@@ -196,15 +205,15 @@ __attribute__((always_inline)) static inline void weft__engine_notify(weft__engi
  * once closed (t untouched). E2 push + E5.1 notify. */
 __attribute__((always_inline)) static inline int weft__engine_submit_foreign(weft__engine *e,
                                                                             weft__task *t);
+int weft__engine_submit_routed(weft__engine *e, weft__task *t);
 __attribute__((always_inline)) static inline int weft__engine_submit(weft__engine *e,
                                                                     weft__task *t) {
-  weft__eworker *w = weft__engine_current_worker();
-  if (w && w->e == e) return weft__engine_submit_local(e, w, t);
+  if (WEFT_UNLIKELY(weft__tls.route != 0)) return weft__engine_submit_routed(e, t);
   return weft__engine_submit_foreign(e, t);
 }
 
-/* weft__engine_submit from a thread that is not one of e's workers (the
- * caller checked weft__engine_in_worker): E2 push + E5.1 notify. */
+/* weft__engine_submit from a thread that routes none of its submits
+ * (weft__tls.route == 0, the caller checked): E2 push + E5.1 notify. */
 __attribute__((always_inline)) static inline int weft__engine_submit_foreign(weft__engine *e,
                                                                             weft__task *t) {
   /* Count ourselves and read the closed bit in one RMW (E7): either close
@@ -214,6 +223,15 @@ __attribute__((always_inline)) static inline int weft__engine_submit_foreign(wef
   weft__inject_push_chain(&e->inject, t, t);
   weft__engine_notify(e); /* E5.1, after the link store (E2) */
   return WEFT_OK;
+}
+
+/* The calling thread's submit window holds tasks for e: hand them over now.
+ * Called before anything that changes what queued work may expect (close,
+ * and the pool's stop before it lowers its limit), so that those tasks are
+ * treated as the direct submits they stand for. */
+static inline void weft__engine_flush_own_window(weft__engine *e) {
+  weft__submit_window *own = weft__thread_window();
+  if (WEFT_UNLIKELY(own != NULL) && own->e == e) weft__submit_window_flush(own);
 }
 
 /* ---------------------------------------------------------- thread_name.c */

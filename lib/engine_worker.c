@@ -141,7 +141,7 @@ static void backoff(uint32_t round) {
 void *weft__engine_worker_main(void *arg) {
   weft__eworker *w = arg;
   weft__engine *e = w->e;
-  weft__tls.worker = w;
+  weft__tls.route = (uintptr_t)w; /* an engine worker: bit 0 clear */
   /* With the default factory the thread names itself too: the creator's
    * pthread_setname_np may land after our first task has run. */
   if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
@@ -215,6 +215,6 @@ void *weft__engine_worker_main(void *arg) {
   WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
   weft__node_flush();
   weft__engine_worker_exited(e, w);
-  weft__tls.worker = NULL;
+  weft__tls.route = 0;
   return NULL;
 }

@@ -65,8 +65,11 @@ __attribute__((always_inline)) static inline bool weft__inject_count_push(weft__
 /* Refuse every later count_push (close; once). Returns the count of nodes
  * pushed or being pushed until now. */
 static inline uint64_t weft__inject_set_closed(weft__inject *in) {
-  /* Relaxed: as count_push, one word. */
-  return weft__inject_count_of(weft__fetch_or_relaxed(&in->pushed, WEFT__INJECT_CLOSED));
+  /* seq_cst: for count_push alone relaxed would do (one word); stop's load
+   * of the engine's submit-window count comes next, and this pairs with a
+   * window's seq_cst registration and load of `pushed`
+   * (lib/submit_window.c, store-buffering shape). */
+  return weft__inject_count_of(weft__fetch_or_seq_cst(&in->pushed, WEFT__INJECT_CLOSED));
 }
 
 /* Nodes counted by count_push (or added by a worker's overflow) so far. */

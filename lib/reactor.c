@@ -45,6 +45,7 @@
 #include "alloc.h"
 #include "block_cache.h"
 #include "reactor_impl.h"
+#include "submit_window.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -186,6 +187,11 @@ static int drain_snapshot(weft_reactor *r) {
   weft__task *last = weft__load_acquire(&r->queue.tail);
   if (last == &r->queue.head) return 0;
   int n = 0;
+  /* The calls these completions make to pools (a pipelined server's next
+   * deferToThread) reach each pool as one push when the snapshot is done
+   * (lib/submit_window.h), not one push per call. */
+  weft__submit_window window;
+  bool windowed = weft__submit_window_open(&window);
   for (;;) {
     weft__task *t = weft__mpsc_pop(&r->queue);
     if (t == NULL || t == WEFT__MPSC_WOULDBLOCK) break;
@@ -194,6 +200,7 @@ static int drain_snapshot(weft_reactor *r) {
     n++;
     if (was_last) break;
   }
+  if (windowed) weft__submit_window_close(&window);
   if (n) {
     weft__add_single_writer(&r->completions, (uint64_t)n);
     weft__add_single_writer(&r->drains, 1);

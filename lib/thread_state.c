@@ -5,5 +5,5 @@
 
 _Thread_local weft__thread_state weft__tls __attribute__((tls_model("initial-exec"))) = {
     .node_cache = &weft__node_no_cache,
-    .worker = NULL,
+    .route = 0,
 };

@@ -160,6 +160,9 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
 WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
   if (!tp) return WEFT_EINVAL;
   if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
+  /* Tasks our own submit window holds were submitted before this stop: they
+   * reach the pool while its limit still lets them start a thread. */
+  weft__engine_flush_own_window(tp->e);
   pthread_mutex_lock(&tp->mu);
   if (weft__load_relaxed(&tp->joined)) {
     pthread_mutex_unlock(&tp->mu);
@@ -252,15 +255,16 @@ static __attribute__((noinline)) int submit_node_refused(weft__node *n, int r) {
   return r;
 }
 
-static __attribute__((noinline)) int submit_node_local(weft_threadpool *tp, weft__node *n) {
-  int r = weft__engine_submit(tp->e, &n->task);
+static __attribute__((noinline)) int submit_node_routed(weft_threadpool *tp, weft__node *n) {
+  int r = weft__engine_submit_routed(tp->e, &n->task);
   if (r != 0) weft__node_put(n);
   return r;
 }
 
 __attribute__((always_inline)) static inline int submit_node(weft_threadpool *tp,
                                                             weft__node *n) {
-  if (WEFT_UNLIKELY(weft__engine_in_worker(tp->e))) return submit_node_local(tp, n);
+  /* A worker's own ring, or a submit window (lib/thread_state.h). */
+  if (WEFT_UNLIKELY(weft__tls.route != 0)) return submit_node_routed(tp, n);
   int r = weft__engine_submit_foreign(tp->e, &n->task);
   if (WEFT_UNLIKELY(r != 0)) return submit_node_refused(n, r);
   return r;

@@ -50,6 +50,10 @@ weft_model_check(model_shutdown_w2 shutdown.pml -DW=2 -DS=1)
 weft_model_mutant(model_mutant_shutdown_closed_before_count shutdown.pml "assertion violated" -DMUTANT_CLOSED_BEFORE_COUNT)
 weft_model_mutant(model_mutant_shutdown_park_ignores_closed shutdown.pml "invalid end state" -DMUTANT_PARK_IGNORES_CLOSED)
 
+weft_model_check(model_window window.pml -DN=3)
+weft_model_mutant(model_mutant_window_stop_ignores_windows window.pml "assertion violated" -DMUTANT_STOP_IGNORES_WINDOWS)
+weft_model_mutant(model_mutant_window_check_before_register window.pml "assertion violated" -DMUTANT_CHECK_BEFORE_REGISTER)
+
 weft_model_check(model_reactor reactor.pml -DP=3)
 weft_model_mutant(model_mutant_reactor_check_before_sleeping reactor.pml "invalid end state" -DMUTANT_CHECK_BEFORE_SLEEPING)
 weft_model_mutant(model_mutant_reactor_wake_only_if_not_empty reactor.pml "invalid end state" -DMUTANT_WAKE_ONLY_IF_NOT_EMPTY)
