@@ -17,7 +17,10 @@
  *     its owner with WEFT_ECANCELED instead of dropping it silently;
  *   - thread names carry a creation counter, so they never repeat;
  *   - a failed thread creation never loses the task (Twisted raises out of
- *     callInThread and drops it).
+ *     callInThread and drops it);
+ *   - a submit made on a weft reactor's thread while it drains completions
+ *     reaches the pool with that drain's others, in one hand-off, when the
+ *     drain's snapshot has run (weft/threads.h, docs/design.md E8).
  *
  * When a task is accepted (return 0) it will run, or its owner is told
  * WEFT_ECANCELED (after_cb / on_result; a plain call_in_thread task, which

@@ -35,6 +35,13 @@ extern "C" {
  * WEFT_ENOMEM, WEFT_EQUIT (the pool is stopped — Twisted's Deferred would
  * never fire). With a pool of your own, destroy the pool before the reactor:
  * its workers deliver results into the reactor's queue.
+ * Called from a callback the reactor runs while it drains its completions
+ * (a Deferred's callback, a call_from_thread call), the call reaches the
+ * pool with the others that drain makes, in one hand-off, once the drain's
+ * snapshot has run (at most 64 calls later); stopping the pool on the
+ * reactor thread hands them over first. So a callback must never wait for
+ * a call it submitted in the same callback (docs/design.md E8). The same
+ * holds for weft_threadpool_call_in_thread* and _queue_work made there.
  */
 WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool,
                                        weft_call_fn fn, void *arg,
