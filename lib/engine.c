@@ -54,7 +54,8 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
 }
 
 bool weft__engine_work_visible(weft__engine *e) {
-  if (weft__inject_has_visible(&e->inject)) return true;
+  /* A push between its exchange and its link counts (E5.1, E2). */
+  if (weft__inject_maybe_nonempty(&e->inject)) return true;
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];

@@ -183,6 +183,8 @@ static inline bool weft__engine_in_worker(const weft__engine *e) {
 /* E5.1 notify, called after publishing work. The fast path decides the two
  * common cases inline: a searcher is awake (coalesce), or every worker is
  * busy and the pool is at its limit (the first to finish finds the work). */
+__attribute__((always_inline)) static inline void weft__engine_notify_decide(weft__engine *e,
+                                                                           uint64_t s);
 __attribute__((always_inline)) static inline void weft__engine_notify(weft__engine *e) {
   /* seq_cst fence: orders the caller's publish (ring tail store, inject link
    * store) before the ctl read below; pairs with the fence after the park
@@ -190,7 +192,21 @@ __attribute__((always_inline)) static inline void weft__engine_notify(weft__engi
   weft__fence_seq_cst();
   /* Acquire: pairs with the parker's seq_cst CAS, so its next_idle store is
    * visible to notify_slow when it pops that worker. */
-  uint64_t s = weft__load_acquire(&e->ctl);
+  weft__engine_notify_decide(e, weft__load_acquire(&e->ctl));
+}
+
+/* E5.1 after weft__inject_push_chain: its seq_cst exchange is the publish,
+ * so no fence; the re-checks look at the tail (weft__inject_maybe_nonempty).
+ * models/inject.pml checks this order (notify before the link is visible). */
+__attribute__((always_inline)) static inline void weft__engine_notify_after_inject(weft__engine *e) {
+  /* seq_cst load: the producer's half of the Dekker, after the seq_cst
+   * exchange; pairs with the fences after the park CAS (E5.2) and the
+   * searching decrement (E5.3). Acquire as in notify (next_idle). */
+  weft__engine_notify_decide(e, weft__load_seq_cst(&e->ctl));
+}
+
+__attribute__((always_inline)) static inline void weft__engine_notify_decide(weft__engine *e,
+                                                                           uint64_t s) {
   /* Nobody searching and nobody parked (top and searching both 0: one test)
    * is the common case of a busy pool; at its limit, nobody to wake. */
   if ((uint32_t)s == 0) {
@@ -221,7 +237,7 @@ __attribute__((always_inline)) static inline int weft__engine_submit_foreign(wef
   if (WEFT_UNLIKELY(!weft__inject_count_push(&e->inject, 1))) return WEFT_EQUIT;
   WEFT_PROBE(submit, e, t);
   weft__inject_push_chain(&e->inject, t, t);
-  weft__engine_notify(e); /* E5.1, after the link store (E2) */
+  weft__engine_notify_after_inject(e); /* E5.1, after the exchange (E2) */
   return WEFT_OK;
 }
 

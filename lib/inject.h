@@ -81,11 +81,31 @@ static inline uint64_t weft__inject_pushed(weft__inject *in) {
  * or a worker's relaxed add for its ring's overflow), and runs the notify
  * check (E5.1) after. */
 static inline void weft__inject_push_chain(weft__inject *in, weft__task *first, weft__task *last) {
-  weft__mpsc_push_chain(&in->q, first, last);
+  weft__store_relaxed(&last->next, NULL);
+  /* seq_cst exchange: mpsc.h's acq_rel exchange (see there), and also the
+   * publishing step of E5.1 for a foreign submit, which reads ctl with a
+   * seq_cst load right after and no fence between: the exchange, not the
+   * link store below, is what a parker's re-check must be able to see
+   * (weft__inject_maybe_nonempty). Pairs with the fences after the park CAS
+   * (E5.2) and after the searching decrement (E5.3). On x86 the exchange is
+   * a locked instruction, a full barrier of its own. */
+  weft__task *old = weft__xchg_seq_cst(&in->q.tail, last);
+  weft__mpsc_push_link(old, first);
 }
 
 static inline bool weft__inject_has_visible(weft__inject *in) {
   return weft__mpsc_has_visible(&in->q);
+}
+
+/* A node is linked, or a push has exchanged the tail and will link soon:
+ * the E5.2/E5.3 re-checks use this, not has_visible, because a foreign
+ * submit reads ctl before its link store is known to be visible. */
+static inline bool weft__inject_maybe_nonempty(weft__inject *in) {
+  /* Acquire: pairs with the link's store_release. seq_cst: the tail load is
+   * the re-check's half of the Dekker with the producer's seq_cst exchange
+   * and ctl load (after the re-checker's seq_cst fence). */
+  return weft__load_acquire(&in->q.head.next) != NULL ||
+         weft__load_seq_cst(&in->q.tail) != &in->q.head;
 }
 
 /* Nodes pushed and not yet popped (approximate while others run). */

@@ -69,7 +69,7 @@ void weft__submit_window_flush(weft__submit_window *w) {
   if (n) {
     if (WEFT_LIKELY(weft__inject_count_push(&e->inject, n))) {
       weft__inject_push_chain(&e->inject, first, last);
-      weft__engine_notify(e); /* E5.1, after the link store (E2) */
+      weft__engine_notify_after_inject(e); /* E5.1, after the exchange (E2) */
     } else {
       /* Closed after these were accepted: each owner is told (E7). A cancel
        * callback that submits to e again is refused (closed). */

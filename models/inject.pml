@@ -7,15 +7,27 @@
  * Nodes: 0 is the queue's permanent dummy head, task i is node i+1.
  * Properties as in park.pml: exactly-once (asserts), no lost wake-up and no
  * deadlock (init blocks at a non-end label until every task ran).
- * The re-check of E5.2 reads mpsc_has_visible (head.next != NULL), the weaker
- * of the two queries: pushes still in flight are covered by their own notify.
- * -DRECHECK_EMPTY uses !mpsc_empty instead.
+ * The foreign submit has no fence between its push and its ctl read
+ * (weft__engine_notify_after_inject): its seq_cst exchange is the publish,
+ * and on x86 its link store may still sit in the store buffer when it reads
+ * ctl. The producer here therefore notifies between its exchange and its
+ * link (the weakest order; -DLINK_FIRST checks the other one), and the
+ * re-checks of E5.2/E5.3 read "linked or exchanged" (head.next != NULL or
+ * tail != &head: weft__inject_maybe_nonempty): a parker that sees a push in
+ * flight wakes a worker instead of sleeping.
  *
  * Mutants (pan must report an error):
- *   -DMUTANT_NOTIFY_BEFORE_LINK  the producer notifies between its exchange
- *                                and its link store
+ *   -DMUTANT_RECHECK_LINKED_ONLY the re-checks read only head.next (the
+ *                                session-2 re-check, which needed a fence
+ *                                after the link): the parker misses a push
+ *                                in flight whose producer saw it searching
  *   -DMUTANT_NO_PUT_BACK         pop's WOULDBLOCK path forgets to restore
- *                                head.next (the node is lost)
+ *                                head.next (the node is lost). Checked with
+ *                                -DLINK_FIRST -DRECHECK_LINKED_ONLY (the
+ *                                fenced order of session 2, also correct):
+ *                                with the tail-aware re-check the lost node
+ *                                keeps workers awake for ever, a livelock a
+ *                                safety search does not report
  *   -DMUTANT_NO_RECHECK          park without the Dekker re-check
  */
 #ifndef W
@@ -37,10 +49,10 @@ byte ran[T];
 byte done;
 byte subs_done;   /* submitters finished */
 
-#ifdef RECHECK_EMPTY
-#define work_visible (nxt[0] != 0 || tail != 0)
-#else
+#if defined(MUTANT_RECHECK_LINKED_ONLY) || defined(RECHECK_LINKED_ONLY)
 #define work_visible (nxt[0] != 0)
+#else
+#define work_visible (nxt[0] != 0 || tail != 0)
 #endif
 
 #include "ctl.pml"
@@ -124,13 +136,13 @@ proctype producer(byte first; byte count) {
   :: i < count ->
      n = first + i + 1;
      nxt[n] = 0;                                  /* store_relaxed(last->next, NULL) */
-     atomic { old = tail; tail = n };             /* xchg(tail, n) acq_rel */
-#ifdef MUTANT_NOTIFY_BEFORE_LINK
-     notify();
-     nxt[old] = n;
+     atomic { old = tail; tail = n };             /* xchg_seq_cst(tail, n) */
+#ifdef LINK_FIRST
+     nxt[old] = n;                                /* the link already visible */
+     notify();                                    /* load_seq_cst(ctl); notify */
 #else
+     notify();                                    /* load_seq_cst(ctl); notify */
      nxt[old] = n;                                /* store_release(old->next, n) */
-     notify();                                    /* fence(seq_cst); notify */
 #endif
      old = 0; i++
   :: else -> break
