@@ -54,12 +54,24 @@ void weft__block_cache_orphan(weft__block_cache *c);
 void *weft__block_cache_get_slow(weft__block_cache *c);
 void weft__block_cache_put_slow(weft__block_cache *c, void *block);
 
-/* A block (uninitialised contents), or NULL on ENOMEM. Owner thread. */
+/* A block (a cached one with the contents its put left, or a new one with
+ * uninitialised contents), or NULL on ENOMEM. Owner thread. */
 static inline void *weft__block_cache_get(weft__block_cache *c) {
   void *b = c->free_list;
   if (b == NULL) return weft__block_cache_get_slow(c);
   c->free_list = *(void **)b;
   c->nfree--;
+  return b;
+}
+
+/* A block from the free list (the contents its put left), or NULL if the
+ * list is empty (then get_slow makes one). Owner thread. */
+static inline void *weft__block_cache_pop(weft__block_cache *c) {
+  void *b = c->free_list;
+  if (b != NULL) {
+    c->free_list = *(void **)b;
+    c->nfree--;
+  }
   return b;
 }
 

@@ -145,7 +145,10 @@ WEFT_API int weft_deferred_create_with_canceller(weft_deferred **out,
   return rc;
 }
 
-static void destroy(weft_deferred *d) {
+/* Anything but a clean, cached block (lib/deferred_impl.h: "A cached block
+ * comes back clean"): report, dispose, free; a cached block is reset to the
+ * clean state before it goes back. */
+static __attribute__((noinline)) void destroy_slow(weft_deferred *d) {
   if (d->result.failure != NULL && d->called && d->paused == 0) {
     weft_unhandled_fn hook = weft__load_relaxed(&g_unhandled);
     hook(weft__load_relaxed(&g_unhandled_ctx), d->result.failure);
@@ -158,11 +161,31 @@ static void destroy(weft_deferred *d) {
   result_clear_chained(&d->result);
   if (d->entries != d->inline_entries) weft__free(d->entries);
   if (d->cache != NULL) {
+    weft__deferred_init(d, d->cache, 0); /* clean again (canceller: NULL already) */
     weft__block_cache_put(d->cache, d);
   } else {
     weft__free(d);
     weft__object_destroyed();
   }
+}
+
+/* The last reference went. The usual case, a cached round-trip block whose
+ * chain ended on a value with nothing left to run, is already clean: it
+ * goes straight back to its cache. Clean means no failure to report or
+ * drop (so nothing unhandled), no chained Deferred, no entries left to
+ * dispose, the inline array, and paused == 0 (hence waiting_on == NULL) and
+ * suppress_once == 0; running is 0 here always (the stack holds a
+ * reference while it is set). */
+static void destroy(weft_deferred *d) {
+  weft__block_cache *c = d->cache;
+  if (WEFT_LIKELY(c != NULL) &&
+      ((uintptr_t)d->result.failure | (uintptr_t)d->result.chained_private_) == 0 &&
+      (d->head | d->count | (uint32_t)d->paused | d->suppress_once) == 0 &&
+      d->entries == d->inline_entries) {
+    weft__block_cache_put(c, d);
+    return;
+  }
+  destroy_slow(d);
 }
 
 WEFT_API weft_deferred *weft_deferred_ref(weft_deferred *d) {
