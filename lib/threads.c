@@ -96,32 +96,71 @@ static inline void rt_prefetch_next(weft_reactor *r) {
   __builtin_prefetch((const void *)(trip - WEFT__DEFERRED_HEADER_SIZE));
 }
 
+/* The work failed (status < 0) or never ran: its failure, or a new one. */
+static __attribute__((noinline)) void rt_complete_failed(round_trip *rt) {
+  weft_failure *f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
+  weft__deferred_fire_release(rt_deferred(rt), NULL, f);
+}
+
 static void rt_complete(weft__task *t) {
   weft_work *req = (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
   round_trip *rt = (round_trip *)req;
   rt_prefetch_next(rt->r);
-  weft_failure *f = NULL;
-  if (rt->status < 0) f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
+  if (WEFT_UNLIKELY(rt->status < 0)) {
+    rt_complete_failed(rt);
+    return;
+  }
   /* Fire, then drop the in-flight reference. If it is the last, the block
    * goes back to the reactor's cache, warm for the next submit. */
-  weft__deferred_fire_release(rt_deferred(rt), f ? NULL : rt->result, f);
+  weft__deferred_fire_release(rt_deferred(rt), rt->result, NULL);
+}
+
+/* The pool refused the request: the block is still ours; give both
+ * references back (the block returns to the cache) and clear *out. */
+static __attribute__((noinline)) int rt_submit_failed(weft_deferred **out, int rc) {
+  weft_deferred *d = *out;
+  *out = NULL;
+  weft_deferred_unref(d);
+  weft_deferred_unref(d);
+  return rc;
+}
+
+/* Submit a block taken and initialised by the caller (*out is set already,
+ * so that only `out` is live across the call: d is *out again after it). */
+static inline int rt_submit(weft_deferred *d, weft_threadpool *pool, weft_call_fn fn, void *arg,
+                            weft_deferred **out) {
+  /* Two references: the caller's (*out) and the one in flight, which
+   * rt_complete drops. */
+  weft__deferred_init_warm(d, 2);
+  round_trip *rt = weft__deferred_extra_of(d);
+  rt->fn = fn;
+  rt->arg = arg;
+  *out = d;
+  int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
+  if (WEFT_UNLIKELY(rc != 0)) return rt_submit_failed(out, rc);
+  return WEFT_OK;
 }
 
 /* No block on the free list (or no cache yet): make one, initialised in
- * full, its trip's reactor set. Out of line: the warm path saves fewer
- * registers. NULL on ENOMEM. */
-static __attribute__((noinline)) weft_deferred *rt_new_block(weft_reactor *r) {
+ * full, its trip's reactor set, and submit it. Out of line, so the warm
+ * path keeps few registers. */
+static __attribute__((noinline)) int rt_submit_new_block(weft_reactor *r, weft_threadpool *pool,
+                                                         weft_call_fn fn, void *arg,
+                                                         weft_deferred **out) {
   weft__block_cache *cache = r->rt_cache;
   if (cache == NULL) {
     cache = weft__reactor_round_trip_cache(r, WEFT__DEFERRED_HEADER_SIZE + sizeof(round_trip));
-    if (cache == NULL) return NULL;
+    if (cache == NULL) goto nomem;
   }
   weft_deferred *d = weft__block_cache_get_slow(cache); /* the free list is empty */
-  if (d == NULL) return NULL;
-  weft__deferred_init(d, cache, 0); /* the caller sets refs and called */
+  if (d == NULL) goto nomem;
+  weft__deferred_init(d, cache, 0); /* rt_submit sets refs and called */
   round_trip *rt = weft__deferred_extra_of(d);
   rt->r = r;
-  return d;
+  return rt_submit(d, pool, fn, arg, out);
+nomem:
+  *out = NULL;
+  return WEFT_ENOMEM;
 }
 
 WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, weft_call_fn fn,
@@ -135,28 +174,8 @@ WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, w
    * block from the free list is clean (lib/deferred_impl.h). */
   weft__block_cache *cache = r->rt_cache;
   weft_deferred *d = cache != NULL ? weft__block_cache_pop(cache) : NULL;
-  if (WEFT_UNLIKELY(d == NULL)) {
-    d = rt_new_block(r);
-    if (d == NULL) {
-      *out = NULL;
-      return WEFT_ENOMEM;
-    }
-  }
-  /* Two references: the caller's (*out) and the one in flight, which
-   * rt_complete drops. */
-  weft__deferred_init_warm(d, 2);
-  round_trip *rt = weft__deferred_extra_of(d);
-  rt->fn = fn;
-  rt->arg = arg;
-  *out = d;
-  int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
-  if (WEFT_UNLIKELY(rc != 0)) { /* not submitted: the block is still ours */
-    *out = NULL;
-    weft_deferred_unref(d);
-    weft_deferred_unref(d);
-    return rc;
-  }
-  return WEFT_OK;
+  if (WEFT_UNLIKELY(d == NULL)) return rt_submit_new_block(r, pool, fn, arg, out);
+  return rt_submit(d, pool, fn, arg, out);
 }
 
 WEFT_API int weft_defer_to_thread(weft_reactor *r, weft_call_fn fn, void *arg,
