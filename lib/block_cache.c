@@ -53,6 +53,7 @@ void weft__block_cache_orphan(weft__block_cache *c) {
   }
   c->free_list = NULL;
   c->nfree = 0;
-  c->orphaned = 1; /* puts after this free their block (ordered after us) */
+  c->max_free = 0; /* puts after this free their block (ordered after us) */
+  c->orphaned = 1;
   cache_release(c, n);
 }

@@ -35,13 +35,13 @@
 typedef struct weft__block_cache {
   void *free_list;    /* LIFO, linked through each block's first word */
   uint32_t nfree;     /* blocks on free_list */
-  uint32_t max_free;  /* bound on nfree */
+  uint32_t max_free;  /* bound on nfree; 0 once orphaned (put frees) */
   size_t block_size;
   /* 1 (the owner, until orphan) + blocks that exist (out, or on the free
    * list). Changed only where a block is malloc'd or freed (the slow paths),
    * so the get/put fast paths touch no atomic. */
   atomic_long holders;
-  int orphaned;       /* set by orphan; read by puts ordered after it */
+  int orphaned;       /* set by orphan (which also sets max_free to 0, the check put reads) */
 } weft__block_cache;
 
 /* A cache of blocks of block_size bytes (>= sizeof(void *)), keeping at most
@@ -54,7 +54,8 @@ void weft__block_cache_orphan(weft__block_cache *c);
 void *weft__block_cache_get_slow(weft__block_cache *c);
 void weft__block_cache_put_slow(weft__block_cache *c, void *block);
 
-/* A block (uninitialised contents), or NULL on ENOMEM. Owner thread. */
+/* A block (a cached one with the contents its put left, or a new one with
+ * uninitialised contents), or NULL on ENOMEM. Owner thread. */
 static inline void *weft__block_cache_get(weft__block_cache *c) {
   void *b = c->free_list;
   if (b == NULL) return weft__block_cache_get_slow(c);
@@ -63,10 +64,21 @@ static inline void *weft__block_cache_get(weft__block_cache *c) {
   return b;
 }
 
+/* A block from the free list (the contents its put left), or NULL if the
+ * list is empty (then get_slow makes one). Owner thread. */
+static inline void *weft__block_cache_pop(weft__block_cache *c) {
+  void *b = c->free_list;
+  if (b != NULL) {
+    c->free_list = *(void **)b;
+    c->nfree--;
+  }
+  return b;
+}
+
 /* Give a block back: the owner thread, or after orphan any thread ordered
  * after the orphan (see the contract). */
 static inline void weft__block_cache_put(weft__block_cache *c, void *block) {
-  if (c->orphaned || c->nfree >= c->max_free) {
+  if (c->nfree >= c->max_free) { /* orphan sets max_free to 0 */
     weft__block_cache_put_slow(c, block);
     return;
   }

@@ -31,6 +31,7 @@
 #include "atomic.h"
 #include "block_cache.h"
 #include "completion.h"
+#include "debug.h"
 #include "deferred_impl.h"
 #include "weft/deferred.h"
 
@@ -70,11 +71,22 @@ static void result_clear_chained(weft_result *r) {
   }
 }
 
-WEFT_API void weft_result_set_value(weft_result *r, void *value) {
-  if (r == NULL) return;
+/* r holds a failure or a chained Deferred: drop them, then store. Out of
+ * line, so the usual case (a callback replacing a value) saves no
+ * registers. */
+static __attribute__((noinline)) void set_value_slow(weft_result *r, void *value) {
   if (r->failure) weft_failure_unref(r->failure);
   r->failure = NULL;
   result_clear_chained(r);
+  r->value = value;
+}
+
+WEFT_API void weft_result_set_value(weft_result *r, void *value) {
+  if (r == NULL) return;
+  if (WEFT_UNLIKELY(((uintptr_t)r->failure | (uintptr_t)r->chained_private_) != 0)) {
+    set_value_slow(r, value);
+    return;
+  }
   r->value = value;
 }
 
@@ -133,7 +145,10 @@ WEFT_API int weft_deferred_create_with_canceller(weft_deferred **out,
   return rc;
 }
 
-static void destroy(weft_deferred *d) {
+/* Anything but a clean, cached block (lib/deferred_impl.h: "A cached block
+ * comes back clean"): report, dispose, free; a cached block is reset to the
+ * clean state before it goes back. */
+static __attribute__((noinline)) void destroy_slow(weft_deferred *d) {
   if (d->result.failure != NULL && d->called && d->paused == 0) {
     weft_unhandled_fn hook = weft__load_relaxed(&g_unhandled);
     hook(weft__load_relaxed(&g_unhandled_ctx), d->result.failure);
@@ -146,11 +161,31 @@ static void destroy(weft_deferred *d) {
   result_clear_chained(&d->result);
   if (d->entries != d->inline_entries) weft__free(d->entries);
   if (d->cache != NULL) {
+    weft__deferred_init(d, d->cache, 0); /* clean again (canceller: NULL already) */
     weft__block_cache_put(d->cache, d);
   } else {
     weft__free(d);
     weft__object_destroyed();
   }
+}
+
+/* The last reference went. The usual case, a cached round-trip block whose
+ * chain ended on a value with nothing left to run, is already clean: it
+ * goes straight back to its cache. Clean means no failure to report or
+ * drop (so nothing unhandled), no chained Deferred, no entries left to
+ * dispose, the inline array, and paused == 0 (hence waiting_on == NULL) and
+ * suppress_once == 0; running is 0 here always (the stack holds a
+ * reference while it is set). */
+static void destroy(weft_deferred *d) {
+  weft__block_cache *c = d->cache;
+  if (WEFT_LIKELY(c != NULL) &&
+      ((uintptr_t)d->result.failure | (uintptr_t)d->result.chained_private_) == 0 &&
+      (d->head | d->count | (uint32_t)d->paused | d->suppress_once) == 0 &&
+      d->entries == d->inline_entries) {
+    weft__block_cache_put(c, d);
+    return;
+  }
+  destroy_slow(d);
 }
 
 WEFT_API weft_deferred *weft_deferred_ref(weft_deferred *d) {
@@ -251,10 +286,8 @@ static void chain_to(weft_deferred *d, weft_deferred *inner) {
  * holds a reference and has `running` set (so adding callbacks to it only
  * appends; the loop reaches them when it gets back to it).
  */
-static void run_callbacks(weft_deferred *d) {
-  if (d->running || d->paused) return;
-  dref(d);
-  d->running = 1;
+static inline __attribute__((always_inline)) void run_chain(weft_deferred *d) {
+  /* The caller set d->running and holds the reference the stack drops. */
   d->stack_next = NULL;
   weft_deferred *top = d;
   while (top != NULL) {
@@ -312,6 +345,13 @@ static void run_callbacks(weft_deferred *d) {
   }
 }
 
+static void run_callbacks(weft_deferred *d) {
+  if (d->running || d->paused) return;
+  dref(d); /* the stack's reference */
+  d->running = 1;
+  run_chain(d);
+}
+
 int weft__deferred_add_both_owned(weft_deferred *d, weft_callback_fn fn, void *ctx,
                                   void (*dispose)(void *ctx)) {
   entry e = {fn, ctx, fn, ctx, dispose};
@@ -320,13 +360,29 @@ int weft__deferred_add_both_owned(weft_deferred *d, weft_callback_fn fn, void *c
   return rc;
 }
 
-WEFT_API int weft_deferred_add_callbacks(weft_deferred *d, weft_callback_fn cb, void *cb_ctx,
-                                         weft_callback_fn eb, void *eb_ctx) {
-  if (d == NULL || (cb == NULL && eb == NULL)) return WEFT_EINVAL;
+/* The array is full, or d has fired (the chain runs now). Out of line, so
+ * the usual case (a free slot on an unfired Deferred) saves no registers. */
+static __attribute__((noinline)) int add_callbacks_slow(weft_deferred *d, weft_callback_fn cb,
+                                                        void *cb_ctx, weft_callback_fn eb,
+                                                        void *eb_ctx) {
   entry e = {cb, cb_ctx, eb, eb_ctx, NULL};
   int rc = append(d, &e);
   if (rc == 0 && d->called) run_callbacks(d);
   return rc;
+}
+
+WEFT_API int weft_deferred_add_callbacks(weft_deferred *d, weft_callback_fn cb, void *cb_ctx,
+                                         weft_callback_fn eb, void *eb_ctx) {
+  if (d == NULL || (cb == NULL && eb == NULL)) return WEFT_EINVAL;
+  if (WEFT_UNLIKELY(d->count == d->cap || d->called))
+    return add_callbacks_slow(d, cb, cb_ctx, eb, eb_ctx);
+  entry *e = &d->entries[d->count++];
+  e->cb = cb;
+  e->cb_ctx = cb_ctx;
+  e->eb = eb;
+  e->eb_ctx = eb_ctx;
+  e->dispose = NULL;
+  return WEFT_OK;
 }
 
 WEFT_API int weft_deferred_add_callback(weft_deferred *d, weft_callback_fn cb, void *ctx) {
@@ -362,9 +418,25 @@ static int fire(weft_deferred *d, void *value, weft_failure *f) {
   return WEFT_OK;
 }
 
+/* The usual case: d has not fired. Then nothing runs its chain (running and
+ * paused are only set on a fired Deferred: run_callbacks, chain_to), so the
+ * chain runs now, and the reference the caller drops is the one the
+ * explicit stack would take and drop around it (run_callbacks' dref, then
+ * our unref): the stack takes it over instead. While the chain runs d has
+ * one reference fewer than run_callbacks would give it, but never fewer
+ * than one (the stack's), so nothing frees d early. */
 void weft__deferred_fire_release(weft_deferred *d, void *value, weft_failure *f) {
-  (void)fire(d, value, f); /* EALREADY after a cancel: swallowed */
-  dunref(d);
+  if (WEFT_UNLIKELY(d->called)) {
+    (void)fire(d, value, f); /* EALREADY after a cancel: swallowed */
+    dunref(d);
+    return;
+  }
+  weft_assert_internal(!d->running && d->paused == 0);
+  d->called = 1;
+  d->result.value = f ? NULL : value;
+  d->result.failure = f;
+  d->running = 1;
+  run_chain(d); /* drops our reference when the chain is done */
 }
 
 WEFT_API int weft_deferred_callback(weft_deferred *d, void *value) {

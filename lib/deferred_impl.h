@@ -77,6 +77,23 @@ static inline void weft__deferred_init(weft_deferred *d, weft__block_cache *cach
   d->canceller_ctx = NULL;
 }
 
+/*
+ * A cached block comes back clean. destroy puts a Deferred's block back
+ * into its cache only in the state weft__deferred_init leaves, except for
+ * refs (the free list's link), called and result.value: paused, running and
+ * suppress_once 0, no failure, no chained Deferred, the inline entries with
+ * head == count == 0 (so cap == INLINE_ENTRIES), waiting_on NULL (it is
+ * only set while paused > 0), no canceller (blocks of a cache never get one:
+ * weft_deferred_create_with_canceller uses weft__malloc), cache unchanged.
+ * A block that ends in another state is reset by destroy's slow path. So a
+ * block taken from the free list needs only these two stores; a block just
+ * malloc'd by the cache needs weft__deferred_init.
+ */
+static inline void weft__deferred_init_warm(weft_deferred *d, long refs) {
+  d->refs = refs;
+  d->called = 0;
+}
+
 /* Fire d (a value, or failure f when f is non-NULL, consumed) and drop one
  * reference, in one call: a deferToThread result arriving. A firing after a
  * cancel is swallowed as weft_deferred_callback/errback do. */

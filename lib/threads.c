@@ -36,10 +36,14 @@
 /* ------------------------------------------------------ deferToThreadPool */
 
 /* The block after the Deferred header (its "extra" space), so the Deferred
- * is found by subtraction. 96 bytes: the reactor writes it at submit, the
- * worker reads fn/arg and writes result/status, the reactor reads them back.
- * The completion node is the request's own private task: after_cb owns the
- * request again (weft/work.h), as call_from_thread_req does. */
+ * is found by subtraction. 96 bytes: the reactor writes fn/arg at submit,
+ * the worker reads them and writes result/status, the reactor reads them
+ * back. The completion node is the request's own private task: after_cb
+ * owns the request again (weft/work.h), as call_from_thread_req does.
+ * `r` is the reactor whose cache the block belongs to, written once when
+ * the block is made (a block never leaves its cache's reactor), and
+ * work.data is unused (the request is cast to its trip), so a warm block's
+ * submit writes only fn and arg. */
 typedef struct round_trip {
   weft_work work;     /* the pool's request, then the reactor's node */
   weft_call_fn fn;
@@ -49,14 +53,14 @@ typedef struct round_trip {
   weft_reactor *r;
 } round_trip;
 
-_Static_assert(offsetof(round_trip, work) == 0, "rt_complete casts the request to its trip");
+_Static_assert(offsetof(round_trip, work) == 0, "the callbacks cast the request to its trip");
 
 static inline weft_deferred *rt_deferred(round_trip *rt) {
   return (weft_deferred *)(void *)((char *)rt - WEFT__DEFERRED_HEADER_SIZE);
 }
 
 static void rt_work(weft_work *req) {
-  round_trip *rt = req->data;
+  round_trip *rt = (round_trip *)req;
   rt->result = NULL;
   rt->status = rt->fn(rt->arg, &rt->result);
 }
@@ -64,7 +68,7 @@ static void rt_work(weft_work *req) {
 static void rt_complete(weft__task *t);
 
 static void rt_after(weft_work *req, int status) {
-  round_trip *rt = req->data;
+  round_trip *rt = (round_trip *)req;
   if (status != 0) { /* never ran: the pool was destroyed first */
     rt->status = status;
     rt->result = NULL;
@@ -92,45 +96,86 @@ static inline void rt_prefetch_next(weft_reactor *r) {
   __builtin_prefetch((const void *)(trip - WEFT__DEFERRED_HEADER_SIZE));
 }
 
+/* The work failed (status < 0) or never ran: its failure, or a new one. */
+static __attribute__((noinline)) void rt_complete_failed(round_trip *rt) {
+  weft_failure *f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
+  weft__deferred_fire_release(rt_deferred(rt), NULL, f);
+}
+
 static void rt_complete(weft__task *t) {
   weft_work *req = (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
   round_trip *rt = (round_trip *)req;
   rt_prefetch_next(rt->r);
-  weft_failure *f = NULL;
-  if (rt->status < 0) f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
+  if (WEFT_UNLIKELY(rt->status < 0)) {
+    rt_complete_failed(rt);
+    return;
+  }
   /* Fire, then drop the in-flight reference. If it is the last, the block
    * goes back to the reactor's cache, warm for the next submit. */
-  weft__deferred_fire_release(rt_deferred(rt), f ? NULL : rt->result, f);
+  weft__deferred_fire_release(rt_deferred(rt), rt->result, NULL);
+}
+
+/* The pool refused the request: the block is still ours; give both
+ * references back (the block returns to the cache) and clear *out. */
+static __attribute__((noinline)) int rt_submit_failed(weft_deferred **out, int rc) {
+  weft_deferred *d = *out;
+  *out = NULL;
+  weft_deferred_unref(d);
+  weft_deferred_unref(d);
+  return rc;
+}
+
+/* Submit a block taken and initialised by the caller (*out is set already,
+ * so that only `out` is live across the call: d is *out again after it). */
+static inline int rt_submit(weft_deferred *d, weft_threadpool *pool, weft_call_fn fn, void *arg,
+                            weft_deferred **out) {
+  /* Two references: the caller's (*out) and the one in flight, which
+   * rt_complete drops. */
+  weft__deferred_init_warm(d, 2);
+  round_trip *rt = weft__deferred_extra_of(d);
+  rt->fn = fn;
+  rt->arg = arg;
+  *out = d;
+  int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
+  if (WEFT_UNLIKELY(rc != 0)) return rt_submit_failed(out, rc);
+  return WEFT_OK;
+}
+
+/* No block on the free list (or no cache yet): make one, initialised in
+ * full, its trip's reactor set, and submit it. Out of line, so the warm
+ * path keeps few registers. */
+static __attribute__((noinline)) int rt_submit_new_block(weft_reactor *r, weft_threadpool *pool,
+                                                         weft_call_fn fn, void *arg,
+                                                         weft_deferred **out) {
+  weft__block_cache *cache = r->rt_cache;
+  if (cache == NULL) {
+    cache = weft__reactor_round_trip_cache(r, WEFT__DEFERRED_HEADER_SIZE + sizeof(round_trip));
+    if (cache == NULL) goto nomem;
+  }
+  weft_deferred *d = weft__block_cache_get_slow(cache); /* the free list is empty */
+  if (d == NULL) goto nomem;
+  weft__deferred_init(d, cache, 0); /* rt_submit sets refs and called */
+  round_trip *rt = weft__deferred_extra_of(d);
+  rt->r = r;
+  return rt_submit(d, pool, fn, arg, out);
+nomem:
+  *out = NULL;
+  return WEFT_ENOMEM;
 }
 
 WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, weft_call_fn fn,
                                        void *arg, weft_deferred **out) {
-  if (out) *out = NULL;
-  if (r == NULL || pool == NULL || fn == NULL || out == NULL) return WEFT_EINVAL;
-  /* On the reactor thread (the contract), so its block cache is ours. */
+  if (out == NULL) return WEFT_EINVAL;
+  if (r == NULL || pool == NULL || fn == NULL) {
+    *out = NULL;
+    return WEFT_EINVAL;
+  }
+  /* On the reactor thread (the contract), so its block cache is ours. A
+   * block from the free list is clean (lib/deferred_impl.h). */
   weft__block_cache *cache = r->rt_cache;
-  if (cache == NULL) {
-    cache = weft__reactor_round_trip_cache(r, WEFT__DEFERRED_HEADER_SIZE + sizeof(round_trip));
-    if (cache == NULL) return WEFT_ENOMEM;
-  }
-  weft_deferred *d = weft__block_cache_get(cache);
-  if (d == NULL) return WEFT_ENOMEM;
-  /* Two references: the caller's (*out) and the one in flight, which
-   * rt_complete drops. */
-  weft__deferred_init(d, cache, 2);
-  round_trip *rt = weft__deferred_extra_of(d);
-  rt->work.data = rt;
-  rt->fn = fn;
-  rt->arg = arg;
-  rt->r = r;
-  int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
-  if (rc != 0) {
-    weft_deferred_unref(d);
-    weft_deferred_unref(d);
-    return rc;
-  }
-  *out = d;
-  return WEFT_OK;
+  weft_deferred *d = cache != NULL ? weft__block_cache_pop(cache) : NULL;
+  if (WEFT_UNLIKELY(d == NULL)) return rt_submit_new_block(r, pool, fn, arg, out);
+  return rt_submit(d, pool, fn, arg, out);
 }
 
 WEFT_API int weft_defer_to_thread(weft_reactor *r, weft_call_fn fn, void *arg,
