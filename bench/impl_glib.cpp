@@ -148,7 +148,8 @@ int run(Workload w, int size, const Params &p, Sample &s) {
 
 const Impl impl_glib = {"glib",
                         "GThreadPool (exclusive threads); W2/W3 reply with g_main_context_invoke "
-                        "to the loop's GMainContext",
-                        run, false};
+                        "to the loop's GMainContext; one process per size (a GLib W3 run "
+                        "that hangs then loses only its own cells)",
+                        run, true};
 
 }  // namespace wb

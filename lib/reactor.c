@@ -189,12 +189,16 @@ static int drain_snapshot(weft_reactor *r) {
   int n = 0;
   /* The calls these completions make to pools (a pipelined server's next
    * deferToThread) reach each pool as one push when the snapshot is done
-   * (lib/submit_window.h), not one push per call. */
+   * (lib/submit_window.h), not one push per call. The first completion's
+   * calls go straight to the pool: a lone completion (sequential round
+   * trips) gains nothing from a window and would wait for the end of the
+   * drain; the window opens once a second one is there. */
   weft__submit_window window;
-  bool windowed = weft__submit_window_open(&window);
+  bool windowed = false;
   for (;;) {
     weft__task *t = weft__mpsc_pop(&r->queue);
     if (t == NULL || t == WEFT__MPSC_WOULDBLOCK) break;
+    if (n == 1) windowed = weft__submit_window_open(&window);
     int was_last = (t == last); /* compare before run(): it may free t */
     t->run(t);
     n++;

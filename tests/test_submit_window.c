@@ -21,6 +21,7 @@
 
 #include "engine.h"
 #include "submit_window.h"
+#include "thread_state.h"
 #include "test_sync.h"
 #include "weft/threads.h"
 
@@ -247,9 +248,13 @@ static int on_result(void *ctx, weft_result *res) {
   return 0;
 }
 
-/* Runs in a drain (call_from_thread): the K submits share one window. */
+static void nothing(void *arg) { (void)arg; }
+
+/* Runs in a drain (call_from_thread), after another call of the same
+ * snapshot: the reactor has opened its window, and the K submits share it. */
 static void submit_k(void *arg) {
   rloop *l = arg;
+  assert_non_null(weft__thread_window());
   for (int i = 0; i < K; i++) {
     weft_deferred *d = NULL;
     assert_int_equal(weft_defer_to_thread_pool(l->r, l->tp, echo, l, &d), 0);
@@ -265,6 +270,9 @@ static void reactor_round_trips(int stop_pool) {
   assert_int_equal(weft_reactor_create(&l.r), 0);
   assert_int_equal(weft_threadpool_create(&l.tp, 0, 2, "winr"), 0);
   assert_int_equal(weft_threadpool_start(l.tp), 0);
+  /* The first completion of a drain runs without a window (a lone one
+   * gains nothing from it); the second opens it. */
+  assert_int_equal(weft_reactor_call_from_thread(l.r, nothing, NULL), 0);
   assert_int_equal(weft_reactor_call_from_thread(l.r, submit_k, &l), 0);
   assert_int_equal(weft_reactor_run(l.r), 0);
   assert_int_equal(l.fired, K);

@@ -36,9 +36,9 @@ extern "C" {
  * never fire). With a pool of your own, destroy the pool before the reactor:
  * its workers deliver results into the reactor's queue.
  * Called from a callback the reactor runs while it drains its completions
- * (a Deferred's callback, a call_from_thread call), the call reaches the
- * pool with the others that drain makes, in one hand-off, once the drain's
- * snapshot has run (at most 64 calls later); stopping the pool on the
+ * (a Deferred's callback, a call_from_thread call) after the first of the
+ * drain, the call reaches the pool with the others that drain makes, in
+ * one hand-off, once the drain's snapshot has run (at most 64 calls later); stopping the pool on the
  * reactor thread hands them over first. So a callback must never wait for
  * a call it submitted in the same callback (docs/design.md E8). The same
  * holds for weft_threadpool_call_in_thread* and _queue_work made there.
