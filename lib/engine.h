@@ -109,9 +109,6 @@ void weft__engine_set_limit(weft__engine *e, int limit);
 static inline int weft__engine_limit(weft__engine *e) {
   return e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->limit_value);
 }
-/* weft__engine_submit from a thread whose route is set (lib/thread_state.h):
- * a worker of e submits to its ring, a worker of another engine to e's
- * inject queue, a thread with a submit window open into the window. */
 /* Exactly one of t's run() or cancel(): here, cancel(WEFT_ECANCELED). */
 void weft__engine_cancel_task(weft__engine *e, weft__task *t);
 /* submit from one of e's own threads: to the worker's ring. */
@@ -221,6 +218,9 @@ __attribute__((always_inline)) static inline void weft__engine_notify_decide(wef
  * once closed (t untouched). E2 push + E5.1 notify. */
 __attribute__((always_inline)) static inline int weft__engine_submit_foreign(weft__engine *e,
                                                                             weft__task *t);
+/* weft__engine_submit from a thread whose route is set (lib/thread_state.h):
+ * a worker of e submits to its ring, a worker of another engine to e's
+ * inject queue, a thread with a submit window open into the window. */
 int weft__engine_submit_routed(weft__engine *e, weft__task *t);
 __attribute__((always_inline)) static inline int weft__engine_submit(weft__engine *e,
                                                                     weft__task *t) {

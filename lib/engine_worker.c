@@ -24,7 +24,6 @@
 #define WEFT__BATCH_MAX (WEFT__RING_CAP / 2)
 #define WEFT__SPIN_PAUSE_ROUNDS 6 /* 1+2+…+32 pauses, then sched_yield */
 
-
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -174,9 +173,10 @@ void *weft__engine_worker_main(void *arg) {
        * it is empty or the inject poll is due. The ring stays stealable
        * throughout (E3): nothing is taken out of it ahead of running. */
       while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, t);
-      /* The countdown fell by one per task run here (the first included),
-       * plus one for the pop that ended the run or to 0: the executed
-       * count is kept per run, not per task (a statistic; one store). */
+      /* Tasks run since countdown_at_start, the first included: the loop
+       * decremented once per task it ran and once more when it stopped
+       * (countdown reached 0, or the pop found the ring empty). The
+       * executed statistic is stored once per run, not per task. */
       executed += countdown_at_start - countdown;
       weft__store_relaxed(&w->executed, executed); /* owner-only counter */
       /* Freed nodes go home at least every WEFT__NODE_BATCH tasks: the

@@ -81,16 +81,9 @@ static inline uint64_t weft__inject_pushed(weft__inject *in) {
  * or a worker's relaxed add for its ring's overflow), and runs the notify
  * check (E5.1) after. */
 static inline void weft__inject_push_chain(weft__inject *in, weft__task *first, weft__task *last) {
-  weft__store_relaxed(&last->next, NULL);
-  /* seq_cst exchange: mpsc.h's acq_rel exchange (see there), and also the
-   * publishing step of E5.1 for a foreign submit, which reads ctl with a
-   * seq_cst load right after and no fence between: the exchange, not the
-   * link store below, is what a parker's re-check must be able to see
-   * (weft__inject_maybe_nonempty). Pairs with the fences after the park CAS
-   * (E5.2) and after the searching decrement (E5.3). On x86 the exchange is
-   * a locked instruction, a full barrier of its own. */
-  weft__task *old = weft__xchg_seq_cst(&in->q.tail, last);
-  weft__mpsc_push_link(old, first);
+  /* The push's tail exchange is seq_cst (lib/mpsc.h): for a foreign submit
+   * it is the publishing step of E5.1 (weft__engine_notify_after_inject). */
+  weft__mpsc_push_chain(&in->q, first, last);
 }
 
 static inline bool weft__inject_has_visible(weft__inject *in) {

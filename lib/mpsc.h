@@ -63,12 +63,18 @@ static inline void weft__mpsc_init(weft__mpsc *q) {
  */
 static inline weft__task *weft__mpsc_push_exchange(weft__mpsc *q, weft__task *last) {
   weft__store_relaxed(&last->next, NULL);
-  /* acq_rel exchange. Release: our NULL store to last->next (and the caller's
+  /* seq_cst exchange. Release: our NULL store to last->next (and the caller's
    * writes to the nodes) happen before a later producer, which acquires the
    * tail here, stores into last->next. Acquire: pairs with the previous
    * producer's release (and with the consumer's CAS that reset the tail), so
-   * our store into old->next lands after their initialising stores. */
-  return weft__xchg_acq_rel(&q->tail, last);
+   * our store into old->next lands after their initialising stores.
+   * seq_cst (more than acq_rel): the engine's foreign submit uses this
+   * exchange as its publish in the E5.1 Dekker, reading ctl with a seq_cst
+   * load right after and no fence (lib/engine.h notify_after_inject); it
+   * pairs with the fences after the park CAS (E5.2) and the searching
+   * decrement (E5.3), whose re-checks load the tail. On x86 the exchange is
+   * a locked instruction whatever the order. */
+  return weft__xchg_seq_cst(&q->tail, last);
 }
 
 static inline void weft__mpsc_push_link(weft__task *old, weft__task *first) {
