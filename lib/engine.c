@@ -248,6 +248,25 @@ int weft__engine_close(weft__engine *e) {
   return WEFT_OK;
 }
 
+weft__batch *weft__engine_batch_take(weft__engine *e) {
+  /* Acquire: pairs with the release store below, so the pool's contents
+   * (markers, indices) are visible before we use a batch. */
+  weft__batch *pool = weft__load_acquire(&e->batch_pool);
+  if (WEFT_UNLIKELY(pool == NULL)) {
+    pthread_mutex_lock(&e->mu); /* once per engine: the first flush makes the pool */
+    pool = weft__load_relaxed(&e->batch_pool);
+    if (pool == NULL && (pool = weft__batch_pool_create(&e->batch_free)) != NULL) {
+      weft__store_relaxed(&e->batch_free, UINT64_MAX);
+      /* Release: publishes the pool's initialisation (and the mask) to
+       * the acquire load above in other threads. */
+      weft__store_release(&e->batch_pool, pool);
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (pool == NULL) return NULL; /* ENOMEM: chains, as before batches */
+  }
+  return weft__batch_take(pool, &e->batch_free);
+}
+
 void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
   weft__fetch_add_relaxed(&e->cancelled, 1);
   t->cancel(t, WEFT_ECANCELED);
@@ -287,7 +306,18 @@ int weft__engine_stop(weft__engine *e) {
   weft__inject *in = &e->inject;
   while (!weft__inject_try_lock(in)) sched_yield();
   for (;;) {
-    weft__task *t = weft__inject_pop(in);
+    weft__task *t = weft__load_relaxed(&in->held); /* ours under the try-lock */
+    if (t) weft__store_relaxed(&in->held, NULL);
+    else t = weft__inject_pop(in);
+    if (t && weft__task_is_batch(t)) {
+      /* E8.1: every task the batch still holds. */
+      weft__batch *b = weft__batch_of(t);
+      uint32_t i = b->next, n = b->n;
+      weft__inject_count_popped(in, n - i);
+      weft__batch_return(b);
+      for (; i < n; i++) weft__engine_cancel_task(e, b->task[i]);
+      continue;
+    }
     if (t) {
       weft__inject_count_popped(in, 1);
       weft__engine_cancel_task(e, t);
@@ -305,6 +335,7 @@ int weft__engine_stop(weft__engine *e) {
 int weft__engine_destroy(weft__engine *e) {
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
   weft__engine_stop(e);
+  weft__free_aligned(weft__load_relaxed(&e->batch_pool)); /* stop drained every batch */
   for (int i = 0; i < e->capacity; i++) weft__free_aligned(e->slots[i]);
   weft__free(e->slots);
   weft__free(e->prefix);

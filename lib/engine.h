@@ -94,6 +94,11 @@ struct weft__engine {
   /* Submit windows holding tasks for us (lib/submit_window.h); stop waits
    * for zero. Its own line: the reactor's windows change it every drain. */
   WEFT_CACHE_ALIGNED _Atomic int windows;
+  /* Task batches for the windows' flushes (lib/task_batch.h, E8.1): made by
+   * the first flush (under mu), freed by destroy; bit i of batch_free set:
+   * batch_pool[i] is free. */
+  _Atomic(struct weft__batch *) batch_pool;
+  _Atomic uint64_t batch_free;
   _Atomic uint64_t spawns, spawn_failures, unparks, cancelled; /* slow paths only */
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
   int capacity;
@@ -147,6 +152,10 @@ int weft__engine_spawn_locked(weft__engine *e);
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w);
 /* Any task visible in the inject queue or a ring (E5.2 re-check). */
 bool weft__engine_work_visible(weft__engine *e);
+
+/* A free task batch of e for a window's flush, or NULL (none free, or no
+ * memory for the pool): the caller then links a chain. Any thread. */
+struct weft__batch *weft__engine_batch_take(weft__engine *e);
 
 /* ----------------------------------------------------------- engine_park.c */
 /* ctl word helpers. */

@@ -31,8 +31,11 @@ static uint64_t now_ns(void) {
 }
 
 /* E4 inject_pop_batch(k): the first task is returned, up to k-1 more go to
- * our ring. *more: work is left visible for others (notify). */
-static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room, bool *more) {
+ * our ring. *more: work is left visible for others (notify). `queue_all`:
+ * the first goes into the ring too, ahead of the others (the periodic poll:
+ * behind what the ring holds, so FIFO is kept); NULL is then returned. */
+static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room, bool queue_all,
+                                bool *more) {
   weft__inject *in = &e->inject;
   if (!weft__inject_has_visible(in) || !weft__inject_try_lock(in)) return NULL;
   uint64_t backlog = weft__inject_backlog(in);
@@ -40,16 +43,33 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
   uint64_t k = backlog / (uint64_t)(live > 0 ? live : 1) + 1;
   if (k > WEFT__BATCH_MAX) k = WEFT__BATCH_MAX;
   if (k > room + 1) k = room + 1;
-  weft__task *first = weft__inject_pop(in);
+  /* A batch taken in part comes first; a popped batch is expanded (E8.1). */
+  weft__task *first = weft__load_relaxed(&in->held); /* ours under the try-lock */
+  if (!first) first = weft__inject_pop(in);
   uint32_t n = 0;
   if (first) {
     /* The rest go straight into our ring's free slots, published with one
      * tail store (room was checked against head.steal by the caller). */
     weft__ring *r = &w->ring;
     uint32_t tail = weft__load_relaxed(&r->tail);
-    n = 1 + weft__inject_pop_into(in, r->slot, WEFT__RING_MASK, tail, (uint32_t)k - 1);
+    uint32_t rest = tail + queue_all; /* where the others go */
+    if (WEFT_UNLIKELY(weft__task_is_batch(first))) {
+      weft__batch *b = weft__batch_of(first);
+      /* Invariant: a batch in the queue or held has a task left. */
+      weft_assert_hot(b->next < b->n);
+      first = b->task[b->next++];
+      n = 1 + weft__inject_take_from_batch(in, b, r->slot, WEFT__RING_MASK, rest,
+                                           (uint32_t)k - 1);
+    } else {
+      n = 1 + weft__inject_pop_into(in, r->slot, WEFT__RING_MASK, rest, (uint32_t)k - 1);
+    }
+    if (queue_all) {
+      weft__store_relaxed(&r->slot[tail & WEFT__RING_MASK], first);
+      first = NULL;
+      tail++; /* published with the others below */
+    }
     /* Release: publishes the slots to our pop and to thieves (E3 push). */
-    if (n > 1) weft__store_release(&r->tail, tail + n - 1);
+    if (n > 1 || queue_all) weft__store_release(&r->tail, tail + n - 1);
     weft__inject_count_popped(in, n);
   }
   *more = n > 1 || weft__inject_has_visible(in);
@@ -95,12 +115,17 @@ static weft__task *find_task(weft__engine *e, weft__eworker *w, bool inject_firs
   *more = false;
   weft__task *t;
   if (WEFT_UNLIKELY(inject_first)) {
-    t = inject_batch(e, w, 0, more);
+    /* Fairness: foreign work must not wait behind a ring that a task keeps
+     * refilling. It goes behind what the ring holds now (so the order of
+     * earlier inject batches in the ring is kept); only a full ring makes
+     * it jump the queue. */
+    uint32_t room = ring_room(&w->ring);
+    t = inject_batch(e, w, room ? room - 1 : 0, room != 0, more);
     if (t) return t;
   }
   t = weft__ring_pop(&w->ring);
   if (t) return t;
-  t = inject_batch(e, w, ring_room(&w->ring), more);
+  t = inject_batch(e, w, ring_room(&w->ring), false, more);
   if (t) return t;
   return steal(e, w, more);
 }

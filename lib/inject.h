@@ -11,6 +11,9 @@
  *   try_lock / pop / unlock: a worker takes the single-consumer side with a
  *                      try-lock; a worker that fails it goes stealing instead.
  *   backlog / has_visible: any thread; snapshots.
+ *   Nodes are tasks or task batches (lib/task_batch.h). Counts are in
+ *   tasks. A batch the consumer took only part of waits in `held`, ahead of
+ *   the queue, for the next try-lock holder.
  */
 #ifndef WEFT_INJECT_H
 #define WEFT_INJECT_H
@@ -21,6 +24,7 @@
 #include "atomic.h"
 #include "debug.h"
 #include "mpsc.h"
+#include "task_batch.h"
 
 typedef struct weft__inject {
   weft__mpsc q;
@@ -31,7 +35,10 @@ typedef struct weft__inject {
    * the bit and backs out or is included in every value stop reads later. */
   WEFT_CACHE_ALIGNED _Atomic uint64_t pushed;
   WEFT_CACHE_ALIGNED _Atomic uint32_t consumer_busy;
-  _Atomic uint64_t popped; /* nodes popped, ever; written under the try-lock */
+  _Atomic uint64_t popped; /* tasks popped, ever; written under the try-lock */
+  /* A batch popped but not yet emptied: written under the try-lock, read by
+   * anyone (visibility checks). Its tasks come before the queue's. */
+  _Atomic(weft__task *) held;
 } weft__inject;
 
 #define WEFT__INJECT_CLOSED (UINT64_C(1) << 63)
@@ -45,6 +52,7 @@ static inline void weft__inject_init(weft__inject *in) {
   weft__store_relaxed(&in->pushed, 0);
   weft__store_relaxed(&in->consumer_busy, 0);
   weft__store_relaxed(&in->popped, 0);
+  weft__store_relaxed(&in->held, NULL);
 }
 
 /* Count n nodes the caller is about to push; false (nothing counted) once
@@ -87,7 +95,9 @@ static inline void weft__inject_push_chain(weft__inject *in, weft__task *first, 
 }
 
 static inline bool weft__inject_has_visible(weft__inject *in) {
-  return weft__mpsc_has_visible(&in->q);
+  /* Relaxed (held): written by the try-lock holder before its unlock
+   * (release) and before the E5.1 notify it then makes (fence). */
+  return weft__mpsc_has_visible(&in->q) || weft__load_relaxed(&in->held) != NULL;
 }
 
 /* A node is linked, or a push has exchanged the tail and will link soon:
@@ -98,7 +108,8 @@ static inline bool weft__inject_maybe_nonempty(weft__inject *in) {
    * the re-check's half of the Dekker with the producer's seq_cst exchange
    * and ctl load (after the re-checker's seq_cst fence). */
   return weft__load_acquire(&in->q.head.next) != NULL ||
-         weft__load_seq_cst(&in->q.tail) != &in->q.head;
+         weft__load_seq_cst(&in->q.tail) != &in->q.head ||
+         weft__load_relaxed(&in->held) != NULL; /* relaxed: as in has_visible */
 }
 
 /* Nodes pushed and not yet popped (approximate while others run). */
@@ -150,12 +161,14 @@ static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) 
   while (s != end) {
     /* Acquire (both loads): pairs with the successor's producer's link store. */
     weft__task *y = weft__load_acquire(&x->next);
-    if (!y) break;
+    /* A batch is not a task for a ring: it stays at the head, for the
+     * next inject batch to expand (same line as next: no extra miss). */
+    if (!y || WEFT_UNLIKELY(weft__task_is_batch(x))) break;
     weft__store_relaxed(s++, x);
     x = y;
     if (s == end) break;
     weft__task *z = weft__load_acquire(&y->next);
-    if (!z) break;
+    if (!z || WEFT_UNLIKELY(weft__task_is_batch(y))) break;
     weft__store_relaxed(s++, y);
     x = z;
   }
@@ -182,8 +195,38 @@ static inline uint32_t weft__inject_pop_into(weft__inject *in, _Atomic(weft__tas
     if (n == max) return n;
   }
   weft__task *t = weft__inject_pop(in); /* the last node: full protocol */
-  if (t) weft__store_relaxed(&slot[(tail + n++) & mask], t);
+  if (t && WEFT_UNLIKELY(weft__task_is_batch(t))) {
+    weft__store_relaxed(&in->held, t); /* the next inject batch expands it */
+  } else if (t) {
+    weft__store_relaxed(&slot[(tail + n++) & mask], t);
+  }
   return n;
+}
+
+/*
+ * Under the try-lock: take up to `max` tasks from batch b into
+ * slot[(tail + i) & mask], prefetching each task's first line (the misses
+ * overlap; the worker reads them when it runs the tasks). Returns how many.
+ * The batch goes back to its pool once empty; a part left waits in `held`.
+ */
+static inline uint32_t weft__inject_take_from_batch(weft__inject *in, weft__batch *b,
+                                                    _Atomic(weft__task *) *slot, uint32_t mask,
+                                                    uint32_t tail, uint32_t max) {
+  uint32_t i = b->next, m = b->n - i;
+  if (m > max) m = max;
+  for (uint32_t j = 0; j < m; j++) {
+    weft__task *t = b->task[i + j];
+    __builtin_prefetch(t);
+    weft__store_relaxed(&slot[(tail + j) & mask], t);
+  }
+  b->next = i + m;
+  if (b->next == b->n) {
+    weft__store_relaxed(&in->held, NULL);
+    weft__batch_return(b);
+  } else {
+    weft__store_relaxed(&in->held, &b->node);
+  }
+  return m;
 }
 
 static inline void weft__inject_count_popped(weft__inject *in, uint32_t n) {

@@ -12,11 +12,13 @@
 #include "submit_window.h"
 
 #include "engine.h"
+#include "task_batch.h"
+
+_Static_assert(WEFT__BATCH_SLOTS == WEFT__WINDOW_MAX, "a batch holds one full window");
 
 bool weft__submit_window_open(weft__submit_window *w) {
   if (weft__tls.route != 0) return false;
   w->e = NULL;
-  w->first = w->last = NULL;
   w->n = 0;
   weft__tls.route = (uintptr_t)w | WEFT__ROUTE_WINDOW;
   return true;
@@ -51,10 +53,7 @@ int weft__submit_window_add(weft__submit_window *w, weft__engine *e, weft__task 
     return WEFT_EQUIT;
   }
   WEFT_PROBE(submit, e, t);
-  weft__store_relaxed(&t->next, NULL); /* the chain is ours until the push */
-  if (w->n == 0) w->first = t;
-  else weft__store_relaxed(&w->last->next, t);
-  w->last = t;
+  w->task[w->n] = t;
   if (++w->n >= WEFT__WINDOW_MAX) weft__submit_window_flush(w);
   return WEFT_OK;
 }
@@ -62,21 +61,30 @@ int weft__submit_window_add(weft__submit_window *w, weft__engine *e, weft__task 
 void weft__submit_window_flush(weft__submit_window *w) {
   weft__engine *e = w->e;
   if (!e) return;
-  weft__task *first = w->first, *last = w->last;
   uint32_t n = w->n;
-  w->first = w->last = NULL;
   w->n = 0;
   if (n) {
     if (WEFT_LIKELY(weft__inject_count_push(&e->inject, n))) {
+      /* One node for all n: a batch (E8.1), whose worker copies pointers
+       * instead of walking a chain; a chain when none is free. */
+      weft__batch *b = n > 1 ? weft__engine_batch_take(e) : NULL;
+      weft__task *first, *last;
+      if (b) {
+        b->n = n;
+        b->next = 0;
+        for (uint32_t i = 0; i < n; i++) b->task[i] = w->task[i];
+        first = last = &b->node; /* published by the push (its release) */
+      } else {
+        for (uint32_t i = 0; i + 1 < n; i++) weft__store_relaxed(&w->task[i]->next, w->task[i + 1]);
+        first = w->task[0];
+        last = w->task[n - 1];
+      }
       weft__inject_push_chain(&e->inject, first, last);
       weft__engine_notify_after_inject(e); /* E5.1, after the exchange (E2) */
     } else {
       /* Closed after these were accepted: each owner is told (E7). A cancel
        * callback that submits to e again is refused (closed). */
-      for (weft__task *t = first, *nx; t; t = nx) {
-        nx = weft__load_relaxed(&t->next);
-        weft__engine_cancel_task(e, t);
-      }
+      for (uint32_t i = 0; i < n; i++) weft__engine_cancel_task(e, w->task[i]);
     }
   }
   w->e = NULL;

@@ -26,7 +26,8 @@
  *     flushes that window first, so its tasks run as any task submitted
  *     before stop does.
  *   Bound: at most WEFT__WINDOW_MAX tasks wait in a window; the next add
- *     flushes. FIFO per submitting thread is kept (one chain, one push).
+ *     flushes. FIFO per submitting thread is kept (one push per flush: a
+ *     task batch, lib/task_batch.h, or a chain when no batch is free).
  *   Progress: add is wait-free; flush is wait-free (one RMW on the count,
  *     one exchange, one store, the E5.1 notify, one RMW on e->windows) plus
  *     the owners' cancel callbacks when it cancels.
@@ -46,9 +47,9 @@ struct weft__engine;
 #define WEFT__WINDOW_MAX 64u
 
 typedef struct weft__submit_window {
-  struct weft__engine *e; /* the engine the chain is for; NULL: unregistered */
-  weft__task *first, *last;
+  struct weft__engine *e; /* the engine the tasks are for; NULL: unregistered */
   uint32_t n;
+  weft__task *task[WEFT__WINDOW_MAX]; /* in submit order */
 } weft__submit_window; /* pointer members: 8-byte aligned, bit 0 free for the route tag */
 
 /* Open w on the calling thread; false if it already routes its submits. */
