@@ -17,7 +17,9 @@
  *                         except a notify that must start a thread.
  *   stop / destroy:       not from one of the engine's own threads
  *                         (WEFT_EDEADLK).
- *   Every accepted task gets exactly one run() or cancel(WEFT_ECANCELED).
+ *   Every accepted task gets exactly one run() or cancel(WEFT_ECANCELED),
+ *   so every task has a cancel callback (a NULL one marks a task batch,
+ *   lib/task_batch.h).
  *
  * File map: engine.c (lifecycle, submit, threads, statistics),
  * engine_park.c (E5: ctl word, notify, park), engine_worker.c (E4: the
@@ -233,6 +235,7 @@ __attribute__((always_inline)) static inline int weft__engine_submit_foreign(wef
 int weft__engine_submit_routed(weft__engine *e, weft__task *t);
 __attribute__((always_inline)) static inline int weft__engine_submit(weft__engine *e,
                                                                     weft__task *t) {
+  weft_assert_hot(t->cancel != NULL); /* the contract above (batches have none) */
   if (WEFT_UNLIKELY(weft__tls.route != 0)) return weft__engine_submit_routed(e, t);
   return weft__engine_submit_foreign(e, t);
 }

@@ -155,23 +155,35 @@ static inline weft__task *weft__inject_pop(weft__inject *in) {
 static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) *slot,
                                          uint32_t cnt) {
   weft__task *x = *xp;
-  _Atomic(weft__task *) *s = slot, *end = slot + cnt; /* no counter per node */
+  _Atomic(weft__task *) *s = slot, *pairs_end = slot + (cnt & ~1u); /* no counter per node */
   /* Two nodes per iteration, x and then y, so that neither pointer is
-   * copied into the other each time round (a register move per node). */
-  while (s != end) {
+   * copied into the other each time round (a register move per node), and
+   * one end test per pair. A batch is not a task for a ring: the walk stops
+   * in front of it and leaves it at the head, for the next inject batch to
+   * expand (its cancel is in the line next is read from: no extra miss). */
+  while (s != pairs_end) {
     /* Acquire (both loads): pairs with the successor's producer's link store. */
     weft__task *y = weft__load_acquire(&x->next);
-    /* A batch is not a task for a ring: it stays at the head, for the
-     * next inject batch to expand (same line as next: no extra miss). */
-    if (!y || WEFT_UNLIKELY(weft__task_is_batch(x))) break;
-    weft__store_relaxed(s++, x);
-    x = y;
-    if (s == end) break;
+    if (!y || WEFT_UNLIKELY(weft__task_is_batch(x))) goto done;
+    weft__store_relaxed(&s[0], x);
     weft__task *z = weft__load_acquire(&y->next);
-    if (!z || WEFT_UNLIKELY(weft__task_is_batch(y))) break;
-    weft__store_relaxed(s++, y);
+    if (!z || WEFT_UNLIKELY(weft__task_is_batch(y))) {
+      s += 1;
+      x = y;
+      goto done;
+    }
+    weft__store_relaxed(&s[1], y);
+    s += 2;
     x = z;
   }
+  if (cnt & 1u) { /* the odd one */
+    weft__task *y = weft__load_acquire(&x->next); /* acquire: as above */
+    if (y && !weft__task_is_batch(x)) {
+      weft__store_relaxed(s++, x);
+      x = y;
+    }
+  }
+done:
   *xp = x;
   return (uint32_t)(s - slot);
 }

@@ -55,9 +55,11 @@ typedef struct weft__batch {
 /* node.run of every batch; never called (a batch is expanded, not run). */
 void weft__batch_marker(weft__task *t);
 
-static inline bool weft__task_is_batch(const weft__task *t) {
-  return t->run == weft__batch_marker;
-}
+/* A batch is the one node in an engine's inject queue without a cancel
+ * callback: every task an engine accepts has one (E7: stop may have to
+ * cancel it), and a batch is cancelled task by task instead. A compare with
+ * zero needs no address in a register: the chain walk tests every node. */
+static inline bool weft__task_is_batch(const weft__task *t) { return t->cancel == NULL; }
 
 static inline weft__batch *weft__batch_of(weft__task *t) { return (weft__batch *)(void *)t; }
 

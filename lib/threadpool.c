@@ -265,6 +265,7 @@ __attribute__((always_inline)) static inline int submit_node(weft_threadpool *tp
                                                             weft__node *n) {
   /* A worker's own ring, or a submit window (lib/thread_state.h). */
   if (WEFT_UNLIKELY(weft__tls.route != 0)) return submit_node_routed(tp, n);
+  weft_assert_hot(n->task.cancel != NULL); /* engine.h: batches alone have none */
   int r = weft__engine_submit_foreign(tp->e, &n->task);
   if (WEFT_UNLIKELY(r != 0)) return submit_node_refused(n, r);
   return r;
