@@ -308,7 +308,10 @@ int weft__engine_stop(weft__engine *e) {
   for (;;) {
     weft__task *t = weft__load_relaxed(&in->held); /* ours under the try-lock */
     if (t) weft__store_relaxed(&in->held, NULL);
-    else t = weft__inject_pop(in);
+    else {
+      t = weft__inject_pop(in);
+      weft__inject_note_popped(in, t);
+    }
     if (t && weft__task_is_batch(t)) {
       /* E8.1: every task the batch still holds. */
       weft__batch *b = weft__batch_of(t);

@@ -45,7 +45,10 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
   if (k > room + 1) k = room + 1;
   /* A batch taken in part comes first; a popped batch is expanded (E8.1). */
   weft__task *first = weft__load_relaxed(&in->held); /* ours under the try-lock */
-  if (!first) first = weft__inject_pop(in);
+  if (!first) {
+    first = weft__inject_pop(in);
+    weft__inject_note_popped(in, first);
+  }
   uint32_t n = 0;
   if (first) {
     /* The rest go straight into our ring's free slots, published with one

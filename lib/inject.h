@@ -34,11 +34,17 @@ typedef struct weft__inject {
    * close's fetch_or in the word's modification order, so it either sees
    * the bit and backs out or is included in every value stop reads later. */
   WEFT_CACHE_ALIGNED _Atomic uint64_t pushed;
+  /* Task batches pushed, ever (lib/task_batch.h); on `pushed`'s line, which
+   * a flush writes anyway and the consumer reads for the backlog. While it
+   * equals batches_out no batch is queued, and the chain walk needs no
+   * test per node (weft__inject_pop_into). */
+  _Atomic uint64_t batches_in;
   WEFT_CACHE_ALIGNED _Atomic uint32_t consumer_busy;
   _Atomic uint64_t popped; /* tasks popped, ever; written under the try-lock */
   /* A batch popped but not yet emptied: written under the try-lock, read by
    * anyone (visibility checks). Its tasks come before the queue's. */
   _Atomic(weft__task *) held;
+  uint64_t batches_out; /* batches popped from the queue, ever; under the try-lock */
 } weft__inject;
 
 #define WEFT__INJECT_CLOSED (UINT64_C(1) << 63)
@@ -53,6 +59,8 @@ static inline void weft__inject_init(weft__inject *in) {
   weft__store_relaxed(&in->consumer_busy, 0);
   weft__store_relaxed(&in->popped, 0);
   weft__store_relaxed(&in->held, NULL);
+  weft__store_relaxed(&in->batches_in, 0);
+  in->batches_out = 0;
 }
 
 /* Count n nodes the caller is about to push; false (nothing counted) once
@@ -92,6 +100,21 @@ static inline void weft__inject_push_chain(weft__inject *in, weft__task *first, 
   /* The push's tail exchange is seq_cst (lib/mpsc.h): for a foreign submit
    * it is the publishing step of E5.1 (weft__engine_notify_after_inject). */
   weft__mpsc_push_chain(&in->q, first, last);
+}
+
+/* A flush is about to push a task batch (before its push_chain). */
+static inline void weft__inject_count_batch(weft__inject *in) {
+  /* Relaxed: the push that follows publishes it (its link's release); a
+   * consumer that reaches the batch through that link reads the count after
+   * its acquire load of the link, so it sees this add (pop_into relies on
+   * it). */
+  weft__fetch_add_relaxed(&in->batches_in, 1);
+}
+
+/* Under the try-lock: t was just popped from the queue (not taken from
+ * `held`); count it if it is a batch. */
+static inline void weft__inject_note_popped(weft__inject *in, weft__task *t) {
+  if (t && WEFT_UNLIKELY(weft__task_is_batch(t))) in->batches_out++;
 }
 
 static inline bool weft__inject_has_visible(weft__inject *in) {
@@ -151,23 +174,21 @@ static inline weft__task *weft__inject_pop(weft__inject *in) {
  */
 /* Move up to cnt linked interior nodes, starting at *xp, into slot[0..cnt);
  * stops at a node without a successor. Returns the number moved; *xp is the
- * first node not moved. */
+ * first node not moved. A batch may be among them: pop_into checks. */
 static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) *slot,
                                          uint32_t cnt) {
   weft__task *x = *xp;
   _Atomic(weft__task *) *s = slot, *pairs_end = slot + (cnt & ~1u); /* no counter per node */
   /* Two nodes per iteration, x and then y, so that neither pointer is
    * copied into the other each time round (a register move per node), and
-   * one end test per pair. A batch is not a task for a ring: the walk stops
-   * in front of it and leaves it at the head, for the next inject batch to
-   * expand (its cancel is in the line next is read from: no extra miss). */
+   * one end test per pair. */
   while (s != pairs_end) {
-    /* Acquire (both loads): pairs with the successor's producer's link store. */
+    /* Acquire (all three loads): pairs with the successor's producer's link store. */
     weft__task *y = weft__load_acquire(&x->next);
-    if (!y || WEFT_UNLIKELY(weft__task_is_batch(x))) goto done;
+    if (!y) goto done;
     weft__store_relaxed(&s[0], x);
     weft__task *z = weft__load_acquire(&y->next);
-    if (!z || WEFT_UNLIKELY(weft__task_is_batch(y))) {
+    if (!z) {
       s += 1;
       x = y;
       goto done;
@@ -177,8 +198,8 @@ static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) 
     x = z;
   }
   if (cnt & 1u) { /* the odd one */
-    weft__task *y = weft__load_acquire(&x->next); /* acquire: as above */
-    if (y && !weft__task_is_batch(x)) {
+    weft__task *y = weft__load_acquire(&x->next);
+    if (y) {
       weft__store_relaxed(s++, x);
       x = y;
     }
@@ -186,6 +207,22 @@ static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) 
 done:
   *xp = x;
   return (uint32_t)(s - slot);
+}
+
+/* After a walk that moved n nodes into slot[(tail + i) & mask], with batches
+ * queued: the first batch among them (it stays at the head, for the next
+ * inject batch to expand: a batch is not a task for a ring) ends the run.
+ * Returns the count of tasks before it; *xp becomes the batch. */
+static inline uint32_t weft__inject_cut_at_batch(_Atomic(weft__task *) *slot, uint32_t mask,
+                                                 uint32_t tail, uint32_t n, weft__task **xp) {
+  for (uint32_t i = 0; i < n; i++) {
+    weft__task *t = weft__load_relaxed(&slot[(tail + i) & mask]);
+    if (weft__task_is_batch(t)) {
+      *xp = t;
+      return i;
+    }
+  }
+  return n;
 }
 
 static inline uint32_t weft__inject_pop_into(weft__inject *in, _Atomic(weft__task *) *slot,
@@ -202,11 +239,23 @@ static inline uint32_t weft__inject_pop_into(weft__inject *in, _Atomic(weft__tas
     if (run > max) run = max;
     n = weft__inject_walk(&x, &slot[at], run);
     if (n == run && n < max) n += weft__inject_walk(&x, &slot[0], max - n);
+    /* The walk does not test for batches: a batch it passed was counted
+     * before its push, and the acquire loads of the links that led to it
+     * come before this load, so a count that matches batches_out means
+     * none was passed (inject_count_batch). */
+    if (WEFT_UNLIKELY(weft__load_relaxed(&in->batches_in) != in->batches_out)) {
+      uint32_t cut = weft__inject_cut_at_batch(slot, mask, tail, n, &x);
+      if (cut < n) {
+        weft__store_relaxed(&in->q.head.next, x); /* the batch is the head again */
+        return cut;
+      }
+    }
     /* Consumer-owned while nodes are linked (see above). */
     if (n) weft__store_relaxed(&in->q.head.next, x);
     if (n == max) return n;
   }
   weft__task *t = weft__inject_pop(in); /* the last node: full protocol */
+  weft__inject_note_popped(in, t);
   if (t && WEFT_UNLIKELY(weft__task_is_batch(t))) {
     weft__store_relaxed(&in->held, t); /* the next inject batch expands it */
   } else if (t) {

@@ -74,6 +74,7 @@ void weft__submit_window_flush(weft__submit_window *w) {
         b->next = 0;
         for (uint32_t i = 0; i < n; i++) b->task[i] = w->task[i];
         first = last = &b->node; /* published by the push (its release) */
+        weft__inject_count_batch(&e->inject);
       } else {
         for (uint32_t i = 0; i + 1 < n; i++) weft__store_relaxed(&w->task[i]->next, w->task[i + 1]);
         first = w->task[0];
