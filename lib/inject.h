@@ -198,7 +198,7 @@ static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) 
     x = z;
   }
   if (cnt & 1u) { /* the odd one */
-    weft__task *y = weft__load_acquire(&x->next);
+    weft__task *y = weft__load_acquire(&x->next); /* acquire: as above */
     if (y) {
       weft__store_relaxed(s++, x);
       x = y;

@@ -27,9 +27,9 @@
  *   The pool (WEFT__BATCH_POOL batches) belongs to its engine, is made on
  *   the first window flush and freed by destroy, after stop drained
  *   everything.
- * Source: the batched hand-off of Intel TBB's task_group "bypass" arrays
- * and of DPDK's rte_ring bulk enqueue: move pointers in bulk, never chase
- * them.
+ * Source: the bulk hand-offs of the Go runtime (runqputbatch /
+ * globrunqputbatch: a batch of goroutines moved at once) and of DPDK's
+ * rte_ring bulk enqueue/dequeue: move pointers in bulk, never chase them.
  */
 #ifndef WEFT_TASK_BATCH_H
 #define WEFT_TASK_BATCH_H
@@ -79,7 +79,7 @@ static inline weft__batch *weft__batch_take(weft__batch *pool, _Atomic uint64_t 
 
 static inline void weft__batch_return(weft__batch *b) {
   /* Release: pairs with take's acquire CAS (see there). */
-  atomic_fetch_or_explicit(b->free_mask, UINT64_C(1) << b->index, memory_order_release);
+  weft__fetch_or_release(b->free_mask, UINT64_C(1) << b->index);
 }
 
 #endif /* WEFT_TASK_BATCH_H */
