@@ -69,6 +69,7 @@ int run(Workload w, int size, const Params &p, Sample &s) {
     return -EAGAIN;
   }
   int rc = 0;
+  GMainContext *ctx = nullptr;  // W2/W3: outlives the pool, see below
   if (fn == fan_task) {  // warm-up: every thread reaches its first wait
     FanCtx c(size * 4L, 0);
     for (int i = 0; i < size * 4; i++)
@@ -109,7 +110,7 @@ int run(Workload w, int size, const Params &p, Sample &s) {
     case Workload::W2:
     case Workload::W3: {
       GLoopRun lr;
-      lr.ctx = g_main_context_new();
+      lr.ctx = ctx = g_main_context_new();
       g_main_context_acquire(lr.ctx);  // owned by the loop thread
       lr.pool = pool;
       lr.p = &p;
@@ -135,12 +136,20 @@ int run(Workload w, int size, const Params &p, Sample &s) {
       s.tasks = lr.completed;
       if (rc == 0)
         rc = lr.err;
-      g_main_context_release(lr.ctx);
-      g_main_context_unref(lr.ctx);
       break;
     }
   }
   g_thread_pool_free(pool, FALSE, TRUE);  // run what is queued, join
+  // Only now: the last trip's worker may still be inside
+  // g_main_context_invoke (its g_source_unref locks the context) after the
+  // loop ran that trip's reply and left its loop. Releasing and unreffing
+  // the context before the join freed it under that worker: the "GLib W3
+  // hang" of sessions 1-4 (a worker blocked on the freed context's mutex,
+  // g_thread_pool_free waiting for it).
+  if (ctx != nullptr) {
+    g_main_context_release(ctx);
+    g_main_context_unref(ctx);
+  }
   return rc;
 }
 
