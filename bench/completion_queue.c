@@ -9,6 +9,7 @@
 
 int completion_queue_init(completion_queue *q) {
   q->head = q->tail = NULL;
+  q->taken = q->written = 0;
   q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (q->efd < 0)
     return -errno;
@@ -16,7 +17,21 @@ int completion_queue_init(completion_queue *q) {
   return 0;
 }
 
+/* Block until the eventfd is readable, then add what it counted. */
+static void read_writes(completion_queue *q) {
+  struct pollfd pfd = {.fd = q->efd, .events = POLLIN, .revents = 0};
+  while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+  }
+  uint64_t v;
+  if (read(q->efd, &v, sizeof v) == (ssize_t)sizeof v)
+    q->written += v;
+}
+
 void completion_queue_destroy(completion_queue *q) {
+  /* Every taken node's pusher writes once after its unlock: wait for those
+   * writes, so no pusher is still inside the queue when it goes. */
+  while (q->written < q->taken)
+    read_writes(q);
   pthread_mutex_destroy(&q->mu);
   close(q->efd);
 }
@@ -37,15 +52,12 @@ void completion_queue_push(completion_queue *q, completion_node *n) {
 }
 
 completion_node *completion_queue_wait(completion_queue *q) {
-  struct pollfd pfd = {.fd = q->efd, .events = POLLIN, .revents = 0};
-  while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
-  }
-  uint64_t v;
-  ssize_t rc = read(q->efd, &v, sizeof v);
-  (void)rc;
+  read_writes(q);
   pthread_mutex_lock(&q->mu);
   completion_node *all = q->head;
   q->head = q->tail = NULL;
   pthread_mutex_unlock(&q->mu);
+  for (completion_node *n = all; n != NULL; n = n->next)
+    q->taken++;
   return all;
 }
