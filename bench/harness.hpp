@@ -82,7 +82,10 @@ class Latch {
   }
 
  private:
-  std::atomic<long> remaining_;
+  // Its own cache line: the tasks' counter must not share a line with the
+  // waiter's stack frame (a Latch is usually a local of the submitting
+  // thread), or every arrival would also cost the submitter a miss.
+  alignas(64) std::atomic<long> remaining_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;

@@ -13,10 +13,13 @@
 namespace wb {
 
 // W1 / W4: n independent tasks; each arrives at the latch when done.
-struct FanCtx {
+// Cache-line aligned, whole lines (the Latch's counter has one of its own):
+// it lives on the submitter's stack, and the tasks must share no line with
+// that frame, which the submitter writes on every call.
+struct alignas(64) FanCtx {
+  uint64_t iters;  // 0 for W1's empty task; read by every task, never written
   Latch latch;
-  uint64_t iters;  // 0 for W1's empty task
-  FanCtx(long n, uint64_t spin_iters) : latch(n), iters(spin_iters) {}
+  FanCtx(long n, uint64_t spin_iters) : iters(spin_iters), latch(n) {}
 };
 inline void fan_body(FanCtx *c) {
   if (c->iters != 0)
