@@ -34,11 +34,13 @@ typedef struct weft__inject {
    * close's fetch_or in the word's modification order, so it either sees
    * the bit and backs out or is included in every value stop reads later. */
   WEFT_CACHE_ALIGNED _Atomic uint64_t pushed;
-  /* Task batches pushed, ever (lib/task_batch.h); on `pushed`'s line, which
-   * a flush writes anyway and the consumer reads for the backlog. While it
-   * equals batches_out no batch is queued, and the chain walk needs no
-   * test per node (weft__inject_pop_into). */
-  _Atomic uint64_t batches_in;
+  /* Task batches pushed, ever (lib/task_batch.h). While it equals
+   * batches_out no batch is queued, and the chain walk needs no test per
+   * node (weft__inject_pop_into). Its own line: the consumer reads it on
+   * every batch, and on `pushed`'s line (which every foreign submit RMWs)
+   * that read would move the line away from the submitter once per batch;
+   * here it changes only when a submit window flushes. */
+  WEFT_CACHE_ALIGNED _Atomic uint64_t batches_in;
   WEFT_CACHE_ALIGNED _Atomic uint32_t consumer_busy;
   _Atomic uint64_t popped; /* tasks popped, ever; written under the try-lock */
   /* A batch popped but not yet emptied: written under the try-lock, read by
