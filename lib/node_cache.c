@@ -7,6 +7,8 @@
 #include "alloc.h"
 
 #define WEFT__SLAB_NODES 256
+/* Nodes a cache holds before it reuses any (about 360 KiB): see node_cache.h. */
+#define WEFT__NODE_POOL_MIN 4096
 
 typedef struct weft__slab {
   struct weft__slab *next;
@@ -62,31 +64,46 @@ static weft__node_cache *cache_slow(void) {
   return c;
 }
 
+/* The nodes of the previous remote take; the current remote stack becomes
+ * the next generation. NULL if both are empty. */
+static weft__node *take_generation(weft__node_cache *c) {
+  weft__node *n = c->aging;
+  /* Acquire: pairs with the release CAS in flush, so the freed nodes'
+   * free_next links (and their last users' writes) are visible. */
+  c->aging = weft__xchg_acquire(&c->remote, NULL);
+  if (!n) {
+    n = c->aging;
+    c->aging = NULL;
+  }
+  return n;
+}
+
+static weft__node *new_slab(weft__node_cache *c) {
+  weft__slab *s = weft__malloc(sizeof *s);
+  if (!s) return NULL;
+  s->next = c->slabs;
+  c->slabs = s;
+  c->nodes += WEFT__SLAB_NODES;
+  /* Unrolled: a deep queue of call_in_thread tasks takes most of its nodes
+   * from fresh slabs, so this loop is on the submit path then. */
+#pragma GCC unroll 8
+  for (int i = 0; i < WEFT__SLAB_NODES - 1; i++) {
+    s->nodes[i].cache = c;
+    s->nodes[i].free_next = &s->nodes[i + 1];
+  }
+  s->nodes[WEFT__SLAB_NODES - 1].cache = c;
+  s->nodes[WEFT__SLAB_NODES - 1].free_next = NULL;
+  return &s->nodes[0];
+}
+
 weft__node *weft__node_get_slow(void) {
   weft__node_cache *c = weft__tls.node_cache;
   if (c == &weft__node_no_cache && !(c = cache_slow())) return NULL;
   weft__node *n = c->local;
-  if (!n) {
-    /* Acquire: pairs with the release CAS in flush, so the freed nodes'
-     * free_next links (and their last users' writes) are visible. */
-    n = weft__xchg_acquire(&c->remote, NULL);
-    if (!n) {
-      weft__slab *s = weft__malloc(sizeof *s);
-      if (!s) return NULL;
-      s->next = c->slabs;
-      c->slabs = s;
-      /* Unrolled: a deep queue of call_in_thread tasks takes most of its
-       * nodes from fresh slabs, so this loop is on the submit path then. */
-#pragma GCC unroll 8
-      for (int i = 0; i < WEFT__SLAB_NODES - 1; i++) {
-        s->nodes[i].cache = c;
-        s->nodes[i].free_next = &s->nodes[i + 1];
-      }
-      s->nodes[WEFT__SLAB_NODES - 1].cache = c;
-      s->nodes[WEFT__SLAB_NODES - 1].free_next = NULL;
-      n = &s->nodes[0];
-    }
-  }
+  if (!n && c->nodes >= WEFT__NODE_POOL_MIN) n = take_generation(c);
+  if (!n) n = new_slab(c);
+  if (!n) n = take_generation(c); /* ENOMEM: reuse whatever came back */
+  if (!n) return NULL;
   c->local = n->free_next;
   return n;
 }

@@ -4,8 +4,9 @@
  *
  * Contract
  *   weft__node_get:   the calling thread, from its own cache (TLS). Allocates
- *                     a slab of 256 nodes only when the cache is empty; NULL on
- *                     ENOMEM.
+ *                     a slab of 256 nodes when the cache is empty or holds
+ *                     fewer than WEFT__NODE_POOL_MIN nodes (then reuses what
+ *                     came back if the allocation fails); NULL on ENOMEM.
  *   weft__node_put:   any thread. The owner pushes onto its private list. Any
  *                     other thread collects nodes of one owner in a private
  *                     batch and pushes the batch onto the owner's remote-free
@@ -17,6 +18,15 @@
  *                     workers call it every WEFT__NODE_BATCH tasks, before
  *                     they go idle and before exit; that bounds the batch of
  *                     weft__node_try_put_in_worker, which does not count).
+ *   Reuse is kept cold: a cache grows to WEFT__NODE_POOL_MIN nodes before it
+ *   reuses any, and a remote take waits one generation (until the previous
+ *   take is used up) before its nodes go out again. A node the worker that
+ *   ran it freed a moment ago is still dirty in that worker's cache (its
+ *   free_next, its neighbours on the line), so a submit that writes it
+ *   waits for a cross-core transfer at its first locked instruction; one
+ *   that the worker's cache has since dropped costs a plain miss, which the
+ *   prefetchers hide for a run of nodes taken in address order (see E6 in
+ *   docs/design.md for the figures).
  *   A thread's cache outlives the thread: at thread exit it is parked on a
  *   global orphan list and adopted by the next thread that needs a cache, so
  *   a node in flight never points at freed memory. Slabs are never freed.
@@ -46,6 +56,8 @@ struct weft__node_cache {
   struct weft__node *local;                           /* owner only */
   WEFT_CACHE_ALIGNED _Atomic(struct weft__node *) remote; /* any thread pushes */
   struct weft__slab *slabs;                           /* keeps every slab reachable */
+  struct weft__node *aging;  /* owner only: the last remote take, waiting one generation */
+  unsigned long nodes;       /* owner only: nodes in all slabs */
   weft__node_cache *next_orphan;
 };
 

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "test_sync.h"
 #include "weft/weft.h"
 
 /* ------------------------------------------------------ counting allocator */
@@ -253,6 +254,47 @@ static long sweep(void (*scenario)(void), int mode, const char *name) {
   return k - 1;
 }
 
+/* ------------------------------ node reuse when no new slab can be had */
+
+static sync_t g_reuse_ran;
+static void reuse_task(void *arg) {
+  (void)arg;
+  count_up(&g_reuse_ran);
+}
+
+/* A node cache grows to a minimum size before it reuses nodes
+ * (lib/node_cache.c), but when a new slab cannot be allocated it reuses
+ * what came back: call_in_thread succeeds, it does not fail with
+ * WEFT_ENOMEM while free nodes exist. Runs first, so that the main
+ * thread's cache starts empty: 512 submits (two 256-node slabs) leave its
+ * private list empty and, once the pool's worker has exited, all 512 nodes
+ * on its remote stack. */
+static void node_reuse_on_enomem(void **s) {
+  (void)s;
+  enum { N = 512 };
+  sync_init(&g_reuse_ran);
+  weft_threadpool *a = NULL, *b = NULL;
+  assert_int_equal(pool_create(&a, 1, 1), 0);
+  assert_int_equal(weft_threadpool_start(a), 0);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(weft_threadpool_call_in_thread(a, reuse_task, NULL), 0);
+  count_wait(&g_reuse_ran, N);
+  assert_int_equal(weft_threadpool_stop(a), 0); /* its worker returns the nodes */
+  assert_int_equal(weft_threadpool_destroy(a), 0);
+  assert_int_equal(pool_create(&b, 1, 1), 0);
+  assert_int_equal(weft_threadpool_start(b), 0);
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  int rc = weft_threadpool_call_in_thread(b, reuse_task, NULL);
+  long injected = atomic_load(&g_injected);
+  disarm();
+  assert_int_equal(rc, 0);
+  assert_true(injected >= 1); /* the cache did try for a new slab */
+  count_wait(&g_reuse_ran, N + 1);
+  assert_int_equal(weft_threadpool_stop(b), 0);
+  assert_int_equal(weft_threadpool_destroy(b), 0);
+  sync_fini(&g_reuse_ran);
+}
+
 static int install(void **s) {
   (void)s;
   weft_set_unhandled_failure_hook(quiet_unhandled, NULL);
@@ -292,6 +334,7 @@ static void team_fail_from(void **s) {
 int main(int argc, char **argv) {
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(node_reuse_on_enomem), /* first: needs an empty node cache */
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(reactor_fail_once),
