@@ -38,19 +38,15 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
                                 bool *more) {
   weft__inject *in = &e->inject;
   if (!weft__inject_has_visible(in) || !weft__inject_try_lock(in)) return NULL;
-  /* Our share: a full batch (WEFT__BATCH_MAX) split among the live workers,
-   * plus one. Not Go's backlog / workers + 1 (globrunqget): the backlog is
-   * `pushed - popped`, and `pushed` is the line every foreign submit RMWs;
-   * reading it once per batch pulls it away from the submitter, a stall on
-   * its next submit, and a worker that keeps up takes batches of a task or
-   * two, so that was a stall per task. Taking more than a fair share costs
-   * nothing lasting: the ring is stealable (E3). perf/weft_hotpath 10^7
-   * tasks, same-minute medians in the VM's slow phase: 0.84 -> 0.58 s (1
-   * worker, with batches_in off pushed's line), 1.51 -> 0.33 s (2), 1.58 ->
-   * 0.45 s (4), 1.34 -> 0.42 s (16). */
+  /* Our share: a full batch split among the live workers, plus one. Not
+   * Go's backlog / workers + 1 (globrunqget): the backlog is `pushed -
+   * popped`, and `pushed` is the line every foreign submit RMWs; a worker
+   * that keeps up takes a task or two per batch, so reading it per batch
+   * stalled the submitter once per task (figures: docs/performance.md,
+   * session 5). More than a fair share costs nothing lasting: the ring is
+   * stealable (E3). */
   int live = weft__load_relaxed(&e->live);
-  uint64_t k = WEFT__BATCH_MAX / (uint64_t)(live > 1 ? live : 1) + 1;
-  if (k > WEFT__BATCH_MAX) k = WEFT__BATCH_MAX;
+  uint64_t k = live > 1 ? WEFT__BATCH_MAX / (uint64_t)live + 1 : WEFT__BATCH_MAX;
   if (k > room + 1) k = room + 1;
   /* A batch taken in part comes first; a popped batch is expanded (E8.1). */
   weft__task *first = weft__load_relaxed(&in->held); /* ours under the try-lock */

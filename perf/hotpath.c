@@ -1,6 +1,6 @@
 /*
  * The hot path, alone: N tasks from one foreign thread (main) through a
- * 1-worker ThreadPool, then stop() (drain + join).
+ * ThreadPool of THREADS workers (default 1), then stop() (drain + join).
  *
  *   weft_hotpath N [call|work] [THREADS]
  *     call  weft_threadpool_call_in_thread (node cache)      (default)
@@ -64,7 +64,8 @@ int main(int argc, char **argv) {
   int use_work = argc > 2 && strcmp(argv[2], "work") == 0;
   int threads = argc > 3 ? atoi(argv[3]) : 1;
   weft_threadpool *tp;
-  if (weft_threadpool_create(&tp, threads, threads, "hot") != 0 || weft_threadpool_start(tp) != 0) return 1;
+  if (weft_threadpool_create(&tp, threads, threads, "hot") != 0 || weft_threadpool_start(tp) != 0)
+    return 1;
   weft_work *reqs = NULL;
   if (use_work) {
     reqs = calloc((size_t)(n > 0 ? n : 1), sizeof *reqs);
