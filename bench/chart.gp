@@ -39,6 +39,8 @@ set ylabel "ideal / measured"
 unset logscale y
 set yrange [0:1.1]
 plot for [im in impls] data using 3:(sel("W4", 4)) with linespoints title im noenhanced, \
+     data using 3:(im = "bare", sel("W4", 4)) with linespoints dt 2 lc rgb "gray40" \
+       title "bare threads (ceiling)", \
      0.95 with lines dt 3 lc rgb "black" title "target"
 set autoscale y
 

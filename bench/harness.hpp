@@ -125,6 +125,7 @@ struct Impl {
 
 // Each implementation file defines one of these (only those built in).
 extern const Impl impl_pthread;
+extern const Impl impl_bare;  // W4 only: no pool, the machine's ceiling
 extern const Impl impl_weft;
 extern const Impl impl_weft_qw;
 extern const Impl impl_libuv;

@@ -13,15 +13,15 @@ configs=(${configs[*]})
 status=0
 for cfg in "${configs[@]}"; do
   case "$cfg" in
-    plain) cc=gcc;   cxx=g++;     san="";                 bt=Debug ;;
-    asan)  cc=clang; cxx=clang++; san="address,undefined"; bt=RelWithDebInfo ;;
-    tsan)  cc=clang; cxx=clang++; san="thread";            bt=RelWithDebInfo ;;
+    plain) cc=gcc;   cxx=g++;     san="";                 bt=Debug; bench=ON ;;
+    asan)  cc=clang; cxx=clang++; san="address,undefined"; bt=RelWithDebInfo; bench=OFF ;;
+    tsan)  cc=clang; cxx=clang++; san="thread";            bt=RelWithDebInfo; bench=OFF ;;
     *) echo "unknown configuration $cfg"; exit 2 ;;
   esac
   echo "=== weft tests: $cfg ($cc${san:+, -fsanitize=$san}) ==="
   cmake -S . -B "build-$cfg" -DCMAKE_BUILD_TYPE=$bt -DCMAKE_C_COMPILER=$cc \
         -DCMAKE_CXX_COMPILER=$cxx -DWEFT_SANITIZE="$san" -DWEFT_BUILD_TESTS=ON \
-        -DWEFT_BUILD_EXAMPLES=ON -DWEFT_BUILD_BENCH=OFF > "build-$cfg.configure.log" \
+        -DWEFT_BUILD_EXAMPLES=ON -DWEFT_BUILD_BENCH="$bench" > "build-$cfg.configure.log" \
     || { cat "build-$cfg.configure.log"; exit 1; }
   cmake --build "build-$cfg" -j "$JOBS"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
