@@ -26,14 +26,20 @@ void weft__free(void *ptr) {
 
 /* Over-allocate and stash the original pointer just below the aligned block,
  * so that any malloc (including a user's) can back aligned objects. */
-void *weft__calloc_aligned(size_t size) {
-  size_t total = size + WEFT_CACHELINE + sizeof(void *);
-  char *raw = weft__calloc(1, total);
+static void *align_block(char *raw) {
   if (!raw) return NULL;
   uintptr_t p = ((uintptr_t)raw + sizeof(void *) + WEFT_CACHELINE - 1) &
                 ~(uintptr_t)(WEFT_CACHELINE - 1);
   ((void **)p)[-1] = raw;
   return (void *)p;
+}
+
+void *weft__calloc_aligned(size_t size) {
+  return align_block(weft__calloc(1, size + WEFT_CACHELINE + sizeof(void *)));
+}
+
+void *weft__malloc_aligned(size_t size) {
+  return align_block(weft__malloc(size + WEFT_CACHELINE + sizeof(void *)));
 }
 
 void weft__free_aligned(void *ptr) {

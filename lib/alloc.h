@@ -13,6 +13,7 @@ void *weft__calloc(size_t n, size_t size);
 void weft__free(void *ptr);
 /* Aligned to WEFT_CACHELINE; free with weft__free_aligned. */
 void *weft__calloc_aligned(size_t size);
+void *weft__malloc_aligned(size_t size); /* the same, not zeroed */
 void weft__free_aligned(void *ptr);
 char *weft__strdup(const char *s);
 

@@ -39,6 +39,7 @@
 #define weft__xchg_seq_cst(p, v) atomic_exchange_explicit((p), (v), memory_order_seq_cst)
 
 #define weft__fetch_add_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define weft__fetch_add_release(p, v) atomic_fetch_add_explicit((p), (v), memory_order_release)
 #define weft__fetch_add_acq_rel(p, v) atomic_fetch_add_explicit((p), (v), memory_order_acq_rel)
 #define weft__fetch_add_seq_cst(p, v) atomic_fetch_add_explicit((p), (v), memory_order_seq_cst)
 #define weft__fetch_sub_relaxed(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)

@@ -214,7 +214,8 @@ void *weft__engine_worker_main(void *arg) {
       executed += countdown_at_start - countdown;
       weft__store_relaxed(&w->executed, executed); /* owner-only counter */
       /* Freed nodes go home at least every WEFT__NODE_BATCH tasks: the
-       * pool's call_run batches them without counting (node_cache.h). */
+       * pool's call_run counts them in a per-thread batch, which only a
+       * flush adds to their slab (node_cache.h). */
       if (WEFT_UNLIKELY(executed - flushed_at >= WEFT__NODE_BATCH)) {
         weft__node_flush();
         flushed_at = executed;

@@ -6,24 +6,19 @@
 
 #include "alloc.h"
 
-#define WEFT__SLAB_NODES 256
-/* Nodes a cache holds before it reuses any (about 360 KiB): see node_cache.h. */
+/* Nodes a cache holds before it restarts any slab (16 slabs, about 266 KiB):
+ * reuse is kept cold, see E6 in docs/design.md. */
 #define WEFT__NODE_POOL_MIN 4096
-
-typedef struct weft__slab {
-  struct weft__slab *next;
-  weft__node nodes[WEFT__SLAB_NODES];
-} weft__slab;
+/* Slabs a used-up slab looks at, oldest first, for one to restart before it
+ * allocates (a slab held by a stuck node is passed over, not waited for). */
+#define WEFT__SLAB_SCAN 4
 
 /* The stand-in cache of a thread that has none (see node_cache.h): never
- * written (get_slow replaces it before touching a cache, and no node names
- * it as its owner), so sharing it between threads is safe. */
+ * written (get_slow replaces it before touching a cache), so sharing it
+ * between threads is safe. */
 weft__node_cache weft__node_no_cache;
 
-/* This thread's batch of nodes owned by another thread's cache. */
-typedef weft__node_pending pending;
-_Thread_local pending weft__tls_node_pending __attribute__((tls_model("initial-exec")));
-#define tls_pend weft__tls_node_pending
+_Thread_local weft__node_pending weft__tls_node_pending __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
@@ -40,10 +35,13 @@ static void orphan(void *p) {
   pthread_mutex_unlock(&g_orphans_mu);
 }
 
-static void make_key(void) { (void)pthread_key_create(&g_key, orphan); }
+static void init_once(void) {
+  weft__prefetch_init(); /* before any cache exists: node_cache.h's get path reads it */
+  (void)pthread_key_create(&g_key, orphan);
+}
 
 static weft__node_cache *cache_slow(void) {
-  pthread_once(&g_once, make_key);
+  pthread_once(&g_once, init_once);
   pthread_mutex_lock(&g_orphans_mu);
   weft__node_cache *c = g_orphans;
   if (c) g_orphans = c->next_orphan;
@@ -53,6 +51,7 @@ static weft__node_cache *cache_slow(void) {
     if (!c) return NULL;
   }
   c->next_orphan = NULL;
+  c->prefetchw = weft__cpu_has_prefetchw;
   if (pthread_setspecific(g_key, c) != 0) {
     pthread_mutex_lock(&g_orphans_mu);
     c->next_orphan = g_orphans;
@@ -64,75 +63,87 @@ static weft__node_cache *cache_slow(void) {
   return c;
 }
 
-/* The nodes of the previous remote take; the current remote stack becomes
- * the next generation. NULL if both are empty. */
-static weft__node *take_generation(weft__node_cache *c) {
-  weft__node *n = c->aging;
-  /* Acquire: pairs with the release CAS in flush, so the freed nodes'
-   * free_next links (and their last users' writes) are visible. */
-  c->aging = weft__xchg_acquire(&c->remote, NULL);
-  if (!n) {
-    n = c->aging;
-    c->aging = NULL;
-  }
-  return n;
+static void hand_out(weft__node_cache *c, weft__node_slab *s) {
+  c->cur = s;
+  c->next = &s->nodes[0];
+  c->end = &s->nodes[WEFT__SLAB_NODES];
 }
 
-static weft__node *new_slab(weft__node_cache *c) {
-  weft__slab *s = weft__malloc(sizeof *s);
+/* Every node of s has come back since it was (re)started: restart it. */
+static bool slab_free(weft__node_slab *s) {
+  /* Acquire: pairs with the release adds of weft__node_put and
+   * weft__node_flush, so every last user's accesses to the nodes happen
+   * before the owner writes them again. */
+  if (weft__load_acquire(&s->returned) != WEFT__SLAB_NODES) return false;
+  /* Relaxed: no node of s is out, so nobody else touches the count until
+   * a node handed out after this reaches another thread, through the
+   * submit's release (which orders this store before it). */
+  weft__store_relaxed(&s->returned, 0);
+  return true;
+}
+
+static weft__node_slab *new_slab(weft__node_cache *c) {
+  /* Not zeroed: a submitter far ahead of the workers takes most of its
+   * nodes from new slabs, and zeroing 16 KiB cost more per node than the
+   * submit itself (callgrind). A node's fields are all written at its get,
+   * but for `slab`, set here once. */
+  weft__node_slab *s = weft__malloc_aligned(sizeof *s);
   if (!s) return NULL;
-  s->next = c->slabs;
-  c->slabs = s;
-  c->nodes += WEFT__SLAB_NODES;
-  /* Unrolled: a deep queue of call_in_thread tasks takes most of its nodes
-   * from fresh slabs, so this loop is on the submit path then. */
+  weft__store_relaxed(&s->returned, 0);
 #pragma GCC unroll 8
-  for (int i = 0; i < WEFT__SLAB_NODES - 1; i++) {
-    s->nodes[i].cache = c;
-    s->nodes[i].free_next = &s->nodes[i + 1];
+  for (int i = 0; i < WEFT__SLAB_NODES; i++) s->nodes[i].slab = s;
+  /* The newest slab goes right after the current one, so the slab after
+   * the newest is always the oldest. */
+  if (c->cur) {
+    s->ring_next = c->cur->ring_next;
+    c->cur->ring_next = s;
+  } else {
+    s->ring_next = s;
   }
-  s->nodes[WEFT__SLAB_NODES - 1].cache = c;
-  s->nodes[WEFT__SLAB_NODES - 1].free_next = NULL;
-  return &s->nodes[0];
+  c->nodes += WEFT__SLAB_NODES;
+  return s;
+}
+
+/* The oldest restartable slab among the first `scan` after the current
+ * one, or NULL. */
+static weft__node_slab *find_free(weft__node_cache *c, unsigned long scan) {
+  weft__node_slab *s = c->cur->ring_next;
+  for (unsigned long i = 0; i < scan; i++, s = s->ring_next)
+    if (slab_free(s)) return s;
+  return NULL;
 }
 
 weft__node *weft__node_get_slow(void) {
   weft__node_cache *c = weft__tls.node_cache;
   if (c == &weft__node_no_cache && !(c = cache_slow())) return NULL;
-  weft__node *n = c->local;
-  if (!n && c->nodes >= WEFT__NODE_POOL_MIN) n = take_generation(c);
-  if (!n) n = new_slab(c);
-  if (!n) n = take_generation(c); /* ENOMEM: reuse whatever came back */
-  if (!n) return NULL;
-  c->local = n->free_next;
+  if (c->next == c->end) {
+    weft__node_slab *s = NULL;
+    if (c->cur && c->nodes >= WEFT__NODE_POOL_MIN) s = find_free(c, WEFT__SLAB_SCAN);
+    if (!s) s = new_slab(c);
+    /* ENOMEM: restart any slab that has come back, the current one too. */
+    if (!s && c->cur) s = find_free(c, c->nodes / WEFT__SLAB_NODES);
+    if (!s) return NULL;
+    hand_out(c, s);
+  }
+  weft__node *n = c->next++;
+  weft__prefetch_write(n + WEFT__NODE_PREFETCH, c->prefetchw);
   return n;
 }
 
 void weft__node_flush(void) {
-  pending *p = &tls_pend;
-  weft__node_cache *c = p->cache;
-  if (!c) return;
-  weft__node *first = p->head, *last = p->tail;
-  p->cache = NULL;
-  p->head = p->tail = NULL;
+  weft__node_pending *p = &weft__tls_node_pending;
+  if (!p->slab) return;
+  /* Release: as in weft__node_put, for the whole batch. */
+  uint32_t before = weft__fetch_add_release(&p->slab->returned, p->n);
+  weft_assert_hot(before + p->n <= WEFT__SLAB_NODES);
+  (void)before;
+  p->slab = NULL;
   p->n = 0;
-  weft__node *head = weft__load_relaxed(&c->remote);
-  do {
-    last->free_next = head;
-    /* Release: our writes to the nodes (and their users' writes, ordered
-     * before by the task hand-off) happen before the owner reuses them;
-     * pairs with the owner's exchange in get_slow. */
-  } while (!weft__cas_release(&c->remote, &head, first));
 }
 
-void weft__node_put_remote(weft__node *n) {
-  pending *p = &tls_pend;
-  if (n->cache != p->cache) {
-    weft__node_flush();
-    p->cache = n->cache;
-    p->tail = n;
-  }
-  n->free_next = p->head;
-  p->head = n;
-  if (++p->n >= WEFT__NODE_BATCH) weft__node_flush();
+void weft__node_put_in_worker_slow(weft__node *n) {
+  weft__node_flush();
+  weft__node_pending *p = &weft__tls_node_pending;
+  p->slab = n->slab;
+  p->n = 1;
 }

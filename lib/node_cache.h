@@ -1,133 +1,151 @@
 /*
  * weft — the node cache (docs/design.md E6): task nodes for non-intrusive
- * submits (call_in_thread*) without a malloc per task.
+ * submits (call_in_thread*, weft_pool's do) without a malloc per task.
  *
  * Contract
- *   weft__node_get:   the calling thread, from its own cache (TLS). Allocates
- *                     a slab of 256 nodes when the cache is empty or holds
- *                     fewer than WEFT__NODE_POOL_MIN nodes (then reuses what
- *                     came back if the allocation fails); NULL on ENOMEM.
- *   weft__node_put:   any thread. The owner pushes onto its private list. Any
- *                     other thread collects nodes of one owner in a private
- *                     batch and pushes the batch onto the owner's remote-free
- *                     Treiber stack with one CAS (lock-free) every
- *                     WEFT__NODE_BATCH nodes, when the owner changes, or at
- *                     weft__node_flush(). The owner takes the whole remote
- *                     stack with one exchange, so there is no ABA.
- *   weft__node_flush: the calling thread's batch goes back now (engine
- *                     workers call it every WEFT__NODE_BATCH tasks, before
- *                     they go idle and before exit; that bounds the batch of
- *                     weft__node_try_put_in_worker, which does not count).
- *   Reuse is kept cold: a cache grows to WEFT__NODE_POOL_MIN nodes before it
- *   reuses any, and a remote take waits one generation (until the previous
- *   take is used up) before its nodes go out again. A node the worker that
- *   ran it freed a moment ago is still dirty in that worker's cache (its
- *   free_next, its neighbours on the line), so a submit that writes it
- *   waits for a cross-core transfer at its first locked instruction; one
- *   that the worker's cache has since dropped costs a plain miss, which the
- *   prefetchers hide for a run of nodes taken in address order (see E6 in
- *   docs/design.md for the figures).
+ *   weft__node_get:   the calling thread, from its own cache (TLS): the next
+ *                     node of the slab it is handing out, in address order.
+ *                     When that slab is used up the cache restarts the
+ *                     oldest slab all of whose nodes have come back, or
+ *                     allocates a new one (always while it holds fewer than
+ *                     WEFT__NODE_POOL_MIN nodes; and, if the allocation
+ *                     fails, restarts any slab that has come back). NULL on
+ *                     ENOMEM. Wait-free apart from the allocation.
+ *   weft__node_put:   any thread: one release add on the node's slab.
+ *   weft__node_put_in_worker: an engine worker (a task's run callback): the
+ *                     count goes into the thread's pending batch, which
+ *                     weft__node_flush adds to the slab; the worker loop
+ *                     flushes every WEFT__NODE_BATCH tasks, before it idles
+ *                     and before it exits. A batch not yet flushed only
+ *                     delays the slab's restart (the cache allocates
+ *                     instead); it never loses a node.
+ *   Nothing but the owner writes a node between a put and its next get: the
+ *   free list is a count per slab, not a link in each node, so a node's
+ *   line is at most read-shared by the worker that ran it. A node is one
+ *   cache line, and the owner hands nodes out in address order with a write
+ *   prefetch WEFT__NODE_PREFETCH nodes ahead: the ownership requests for
+ *   reused lines overlap instead of each waiting at the submit's first
+ *   locked instruction, and no two nodes share a line (with 88-byte nodes
+ *   in address order, the node being written shared a line with the one
+ *   the worker was reading). E6 in docs/design.md has the figures. The
+ *   price: a node that does not come back (a task blocked for a long time)
+ *   keeps its slab (about 17 KiB) from restarting, so such a cache grows by
+ *   at most a slab per stuck node.
  *   A thread's cache outlives the thread: at thread exit it is parked on a
- *   global orphan list and adopted by the next thread that needs a cache, so
- *   a node in flight never points at freed memory. Slabs are never freed.
- * Source: mimalloc's thread-local free lists with a remote ("thread delayed")
- * free list (Leijen, Zorn, de Moura: "Mimalloc: Free List Sharding in
- * Action", 2019).
+ *   global orphan list and adopted by the next thread that needs a cache.
+ *   Slabs are never freed, so a node in flight never points at freed memory.
+ * Source: mimalloc's per-page free counting with thread-delayed frees
+ * (Leijen, Zorn, de Moura: "Mimalloc: Free List Sharding in Action", 2019),
+ * cut down to a count, since nodes are reused only a whole slab at a time.
  */
 #ifndef WEFT_NODE_CACHE_H
 #define WEFT_NODE_CACHE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "atomic.h"
+#include "debug.h"
+#include "prefetch.h"
 #include "task.h"
 #include "thread_state.h"
 
 #define WEFT__NODE_BATCH 64
+#define WEFT__SLAB_NODES 256
+/* How far ahead of the node it hands out the get path prefetches for
+ * writing (nodes). */
+#define WEFT__NODE_PREFETCH 8
 
 typedef struct weft__node_cache weft__node_cache;
+typedef struct weft__node_slab weft__node_slab;
 
 typedef struct weft__node {
-  weft__task task;         /* must be first */
-  weft__node_cache *cache; /* the owner */
-  struct weft__node *free_next;
-  void *data[6];           /* the submitter's payload */
-} weft__node;
+  weft__task task;       /* must be first */
+  weft__node_slab *slab; /* the slab it lives in */
+  void *data[4];         /* the submitter's payload */
+} __attribute__((aligned(64))) weft__node;
+_Static_assert(sizeof(weft__node) == 64, "a node is one cache line");
+
+struct weft__node_slab {
+  /* Nodes given back since the slab was (re)started: any thread adds (a
+   * release add), the owner reads it (acquire) and resets it. Its own line:
+   * workers add to it while the owner writes the nodes. */
+  WEFT_CACHE_ALIGNED _Atomic uint32_t returned;
+  WEFT_CACHE_ALIGNED weft__node_slab *ring_next; /* owner only: slabs in a ring, oldest after newest */
+  weft__node nodes[WEFT__SLAB_NODES];
+  /* The get path prefetches WEFT__NODE_PREFETCH nodes ahead without a
+   * bounds test: past the last node it lands here, never on another object. */
+  char prefetch_slack[WEFT__NODE_PREFETCH * sizeof(weft__node)];
+};
 
 struct weft__node_cache {
-  struct weft__node *local;                           /* owner only */
-  WEFT_CACHE_ALIGNED _Atomic(struct weft__node *) remote; /* any thread pushes */
-  struct weft__slab *slabs;                           /* keeps every slab reachable */
-  struct weft__node *aging;  /* owner only: the last remote take, waiting one generation */
-  unsigned long nodes;       /* owner only: nodes in all slabs */
+  weft__node *next;      /* owner only: the next node to hand out */
+  weft__node *end;       /* owner only: one past the current slab's last node */
+  weft__node_slab *cur;  /* owner only: the slab being handed out */
+  bool prefetchw;        /* weft__cpu_has_prefetchw, where the get path has it at hand */
+  unsigned long nodes;   /* owner only: nodes in all slabs */
   weft__node_cache *next_orphan;
 };
 
 /* The calling thread's cache is weft__tls.node_cache (lib/thread_state.h):
- * never NULL, weft__node_no_cache (always empty) until the first get. */
+ * never NULL, weft__node_no_cache (always empty: next == end == NULL) until
+ * the first get. */
 extern weft__node_cache weft__node_no_cache;
 
-/* A thread's batch of nodes owned by another thread's cache. */
+/* A thread's nodes given back but not yet added to their slab. */
 typedef struct weft__node_pending {
-  weft__node_cache *cache;
-  struct weft__node *head, *tail;
-  unsigned n;
+  weft__node_slab *slab;
+  uint32_t n;
 } weft__node_pending;
 extern _Thread_local weft__node_pending weft__tls_node_pending
     __attribute__((tls_model("initial-exec")));
 
 weft__node *weft__node_get_slow(void);
-void weft__node_put_remote(weft__node *n);
 void weft__node_flush(void);
 
-/* The fast path alone: a node from the private list, or NULL (then call
- * weft__node_get_slow). */
-static inline weft__node *weft__node_try_get(void) {
+/* The fast path alone: true and *out = the next node of the current slab,
+ * or false (then call weft__node_get_slow). */
+__attribute__((always_inline)) static inline bool weft__node_try_get(weft__node **out) {
   weft__node_cache *c = weft__tls.node_cache;
-  weft__node *n = c->local; /* NULL for weft__node_no_cache */
-  if (WEFT_LIKELY(n != NULL)) c->local = n->free_next;
-  return n;
+  weft__node *n = c->next;
+  if (WEFT_UNLIKELY(n == c->end)) return false; /* NULL == NULL for weft__node_no_cache */
+  c->next = n + 1;
+  weft__prefetch_write(n + WEFT__NODE_PREFETCH, c->prefetchw);
+  *out = n;
+  return true;
 }
 
 static inline weft__node *weft__node_get(void) {
-  weft__node *n = weft__node_try_get();
-  return WEFT_LIKELY(n != NULL) ? n : weft__node_get_slow();
-}
-
-/* The fast paths of weft__node_put; false: call weft__node_put_remote. The
- * batch is tested first: a worker mostly frees nodes of one submitter's
- * cache (the batch only ever holds nodes of another thread's cache, so the
- * order of the two tests does not change where a node goes). `counted`:
- * bound the batch here (a constant at every call site, folded away). */
-__attribute__((always_inline)) static inline bool weft__node_try_put_(weft__node *n,
-                                                                       bool counted) {
-  weft__node_cache *c = n->cache;
-  weft__node_pending *p = &weft__tls_node_pending;
-  if (c == p->cache && (!counted || p->n < WEFT__NODE_BATCH - 1)) { /* same owner: batch it */
-    n->free_next = p->head;
-    p->head = n;
-    if (counted) p->n++;
-    return true;
-  }
-  if (c == weft__tls.node_cache) {
-    n->free_next = c->local;
-    c->local = n;
-    return true;
-  }
-  return false;
-}
-
-static inline bool weft__node_try_put(weft__node *n) { return weft__node_try_put_(n, true); }
-
-/* weft__node_try_put for a task running on an engine worker: the same
- * without counting the batch. The worker loop bounds it instead: it calls
- * weft__node_flush at least once every WEFT__NODE_BATCH tasks it runs
- * (engine_worker.c), and such a task frees one node, so an uncounted batch
- * stays below WEFT__NODE_BATCH + the loop's inject interval (61) nodes. */
-static inline bool weft__node_try_put_in_worker(weft__node *n) {
-  return weft__node_try_put_(n, false);
+  weft__node *n;
+  return WEFT_LIKELY(weft__node_try_get(&n)) ? n : weft__node_get_slow();
 }
 
 static inline void weft__node_put(weft__node *n) {
-  if (!weft__node_try_put(n)) weft__node_put_remote(n);
+  /* Release: this thread's (and, through the task hand-off, the task's)
+   * reads and writes of the node happen before the owner restarts the
+   * slab; pairs with the acquire load in node_cache.c's slab_free. Adds by
+   * other threads continue the release sequence. */
+  uint32_t before = weft__fetch_add_release(&n->slab->returned, 1);
+  weft_assert_hot(before < WEFT__SLAB_NODES);
+  (void)before;
+}
+
+/* weft__node_put for a task running on an engine worker: counted in the
+ * thread's batch (a worker mostly frees runs of nodes of one slab, handed
+ * out in address order), added to the slab when the slab changes or at the
+ * loop's weft__node_flush. The try form is the fast path alone (same slab
+ * as the batch: one compare, one add); false: call the _slow form. */
+__attribute__((always_inline)) static inline bool weft__node_try_put_in_worker(weft__node *n) {
+  weft__node_pending *p = &weft__tls_node_pending;
+  if (WEFT_UNLIKELY(n->slab != p->slab)) return false;
+  p->n++;
+  return true;
+}
+
+void weft__node_put_in_worker_slow(weft__node *n);
+
+static inline void weft__node_put_in_worker(weft__node *n) {
+  if (!weft__node_try_put_in_worker(n)) weft__node_put_in_worker_slow(n);
 }
 
 #endif /* WEFT_NODE_CACHE_H */

@@ -44,7 +44,7 @@ static void pool_run(weft__task *t) {
   pool_call *c = (pool_call *)(void *)n->data;
   weft_fn fn = c->fn;
   void *arg = c->arg;
-  weft__node_put(n);
+  weft__node_put_in_worker(n); /* tasks run on engine workers (node_cache.h) */
   fn(arg);
 }
 

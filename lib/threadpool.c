@@ -28,18 +28,26 @@ struct weft_threadpool {
   char *name;
 };
 
-/* The payload of a call_in_thread* node (weft__node.data). */
+/* The payloads of call_in_thread* nodes (weft__node.data, four words: a
+ * node is one cache line). */
 typedef struct tp_call {
   weft_fn fn;
   void *arg;
-  weft_call_fn call;
-  weft_result_fn on_result;
-  void *ctx;
   weft_threadpool *tp;
 } tp_call;
+typedef struct tp_callback {
+  weft_call_fn call;
+  void *arg;
+  weft_result_fn on_result;
+  /* on_result's context, or, without on_result, the pool whose log hook
+   * hears of failures. */
+  void *ctx_or_tp;
+} tp_callback;
 _Static_assert(sizeof(tp_call) <= sizeof(((weft__node *)0)->data), "node payload too small");
+_Static_assert(sizeof(tp_callback) <= sizeof(((weft__node *)0)->data), "node payload too small");
 
 static tp_call *payload(weft__node *n) { return (tp_call *)(void *)n->data; }
+static tp_callback *cb_payload(weft__node *n) { return (tp_callback *)(void *)n->data; }
 
 static void tp_log(weft_threadpool *tp, int err, const char *what) {
   if (tp->log) tp->log(tp->log_ctx, err, what);
@@ -204,7 +212,7 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
 #endif
 
 static __attribute__((noinline)) void call_run_slow(weft__node *n, weft_fn fn, void *arg) {
-  weft__node_put_remote(n);
+  weft__node_put_in_worker_slow(n);
   fn(arg);
 }
 
@@ -215,7 +223,8 @@ static void call_run(weft__task *t) {
   void *arg = c->arg;
   /* The node goes back before fn runs: the pool keeps no reference to
    * fn/arg (Twisted case 34). Both ways end in a tail call, no frame.
-   * Tasks run only on engine workers, whose loop bounds the batch. */
+   * Tasks run only on engine workers, whose loop flushes the batch
+   * (node_cache.h). */
   if (WEFT_UNLIKELY(!weft__node_try_put_in_worker(n))) {
     call_run_slow(n, fn, arg);
     return;
@@ -232,20 +241,21 @@ static void call_cancel(weft__task *t, int status) {
 
 static void callback_run(weft__task *t) {
   weft__node *n = (weft__node *)t;
-  tp_call c = *payload(n);
-  weft__node_put(n); /* dropped before on_result (Twisted case 35) */
+  tp_callback c = *cb_payload(n);
+  weft__node_put_in_worker(n); /* dropped before on_result (Twisted case 35) */
   void *result = NULL;
   int status = c.call(c.arg, &result);
-  if (c.on_result) c.on_result(c.ctx, status, result);
-  else if (status < 0) tp_log(c.tp, status, "weft_threadpool_call_in_thread_with_callback: work failed");
+  if (c.on_result) c.on_result(c.ctx_or_tp, status, result);
+  else if (status < 0)
+    tp_log(c.ctx_or_tp, status, "weft_threadpool_call_in_thread_with_callback: work failed");
 }
 
 static void callback_cancel(weft__task *t, int status) {
   weft__node *n = (weft__node *)t;
-  tp_call c = *payload(n);
+  tp_callback c = *cb_payload(n);
   weft__node_put(n);
-  if (c.on_result) c.on_result(c.ctx, status, NULL);
-  else tp_log(c.tp, status, "weft_threadpool_call_in_thread_with_callback: task cancelled");
+  if (c.on_result) c.on_result(c.ctx_or_tp, status, NULL);
+  else tp_log(c.ctx_or_tp, status, "weft_threadpool_call_in_thread_with_callback: task cancelled");
 }
 
 /* The uncommon ways of submit_node, out of line so that its fast path (a
@@ -294,8 +304,8 @@ static __attribute__((noinline)) int call_in_thread_slow(weft_threadpool *tp, we
 
 WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn, void *arg) {
   if (WEFT_UNLIKELY(!tp) || WEFT_UNLIKELY(!fn)) return WEFT_EINVAL;
-  weft__node *n = weft__node_try_get();
-  if (WEFT_UNLIKELY(!n)) return call_in_thread_slow(tp, fn, arg);
+  weft__node *n;
+  if (WEFT_UNLIKELY(!weft__node_try_get(&n))) return call_in_thread_slow(tp, fn, arg);
   return call_submit(tp, n, fn, arg);
 }
 
@@ -307,12 +317,11 @@ WEFT_API int weft_threadpool_call_in_thread_with_callback(weft_threadpool *tp,
   if (!n) return WEFT_ENOMEM;
   n->task.run = callback_run;
   n->task.cancel = callback_cancel;
-  tp_call *c = payload(n);
+  tp_callback *c = cb_payload(n);
   c->call = fn;
   c->arg = arg;
   c->on_result = on_result;
-  c->ctx = ctx;
-  c->tp = tp;
+  c->ctx_or_tp = on_result ? ctx : (void *)tp;
   return submit_node(tp, n);
 }
 

@@ -263,12 +263,12 @@ static void reuse_task(void *arg) {
 }
 
 /* A node cache grows to a minimum size before it reuses nodes
- * (lib/node_cache.c), but when a new slab cannot be allocated it reuses
- * what came back: call_in_thread succeeds, it does not fail with
- * WEFT_ENOMEM while free nodes exist. Runs first, so that the main
- * thread's cache starts empty: 512 submits (two 256-node slabs) leave its
- * private list empty and, once the pool's worker has exited, all 512 nodes
- * on its remote stack. */
+ * (lib/node_cache.c), but when a new slab cannot be allocated it restarts
+ * a slab that has come back: call_in_thread succeeds, it does not fail
+ * with WEFT_ENOMEM while free nodes exist. Runs first, so that the main
+ * thread's cache starts empty: 512 submits use up both of its 256-node
+ * slabs and, once the pool's worker has exited (it flushes its count of
+ * returned nodes), both slabs are free. */
 static void node_reuse_on_enomem(void **s) {
   (void)s;
   enum { N = 512 };
