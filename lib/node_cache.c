@@ -67,6 +67,9 @@ static void hand_out(weft__node_cache *c, weft__node_slab *s) {
   c->cur = s;
   c->next = &s->nodes[0];
   c->end = &s->nodes[WEFT__SLAB_NODES];
+  /* The get path prefetches WEFT__NODE_PREFETCH nodes ahead within a slab;
+   * the first nodes of the next slab are asked for here, together. */
+  for (int i = 0; i < WEFT__NODE_PREFETCH; i++) weft__prefetch_write(&s->nodes[i], c->prefetchw);
 }
 
 /* Every node of s has come back since it was (re)started: restart it. */
@@ -82,7 +85,9 @@ static bool slab_free(weft__node_slab *s) {
   return true;
 }
 
-static weft__node_slab *new_slab(weft__node_cache *c) {
+/* A new slab goes into the ring right after `after` (NULL: the ring is
+ * empty). */
+static weft__node_slab *new_slab(weft__node_cache *c, weft__node_slab *after) {
   /* Not zeroed: a submitter far ahead of the workers takes most of its
    * nodes from new slabs, and zeroing 16 KiB cost more per node than the
    * submit itself (callgrind). A node's fields are all written at its get,
@@ -92,11 +97,9 @@ static weft__node_slab *new_slab(weft__node_cache *c) {
   weft__store_relaxed(&s->returned, 0);
 #pragma GCC unroll 8
   for (int i = 0; i < WEFT__SLAB_NODES; i++) s->nodes[i].slab = s;
-  /* The newest slab goes right after the current one, so the slab after
-   * the newest is always the oldest. */
-  if (c->cur) {
-    s->ring_next = c->cur->ring_next;
-    c->cur->ring_next = s;
+  if (after) {
+    s->ring_next = after->ring_next;
+    after->ring_next = s;
   } else {
     s->ring_next = s;
   }
@@ -118,8 +121,22 @@ weft__node *weft__node_get_slow(void) {
   if (c == &weft__node_no_cache && !(c = cache_slow())) return NULL;
   if (c->next == c->end) {
     weft__node_slab *s = NULL;
-    if (c->cur && c->nodes >= WEFT__NODE_POOL_MIN) s = find_free(c, WEFT__SLAB_SCAN);
-    if (!s) s = new_slab(c);
+    if (!c->cur || c->nodes < WEFT__NODE_POOL_MIN) {
+      /* Growing to the minimum: each new slab goes after the current one,
+       * so the ring is in allocation order, oldest after newest. */
+      s = new_slab(c, c->cur);
+    } else if (!(s = find_free(c, WEFT__SLAB_SCAN))) {
+      /* The oldest slabs are all out. The new one goes after the first
+       * of them, so the next scan starts at the second: a run of slabs
+       * held for a long time (a worker blocked in a task keeps its batch
+       * of returns unflushed) is looked at once a round, and every slab
+       * allocated beside it is free again by then, so the cache grows by
+       * at most a slab per held slab. Put after the current one, the new
+       * slab would leave the same held slabs next in line, and a run of
+       * WEFT__SLAB_SCAN of them would cost a slab per 256 submits, for
+       * ever (test_node_cache: held_slabs_bound_growth). */
+      s = new_slab(c, c->cur->ring_next);
+    }
     /* ENOMEM: restart any slab that has come back, the current one too. */
     if (!s && c->cur) s = find_free(c, c->nodes / WEFT__SLAB_NODES);
     if (!s) return NULL;

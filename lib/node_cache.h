@@ -28,9 +28,11 @@
  *   locked instruction, and no two nodes share a line (with 88-byte nodes
  *   in address order, the node being written shared a line with the one
  *   the worker was reading). E6 in docs/design.md has the figures. The
- *   price: a node that does not come back (a task blocked for a long time)
- *   keeps its slab (about 17 KiB) from restarting, so such a cache grows by
- *   at most a slab per stuck node.
+ *   price: a node that does not come back (a queued task that waits long,
+ *   or a worker's unflushed batch while it runs a long task) keeps its slab
+ *   (about 17 KiB) from restarting, so such a cache grows by at most a slab
+ *   per held slab; and tasks of one slab that finish far apart in time hold
+ *   it for the latest of them (E6 has W5's figures).
  *   A thread's cache outlives the thread: at thread exit it is parked on a
  *   global orphan list and adopted by the next thread that needs a cache.
  *   Slabs are never freed, so a node in flight never points at freed memory.

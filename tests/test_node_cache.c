@@ -2,8 +2,8 @@
  * The node cache (lib/node_cache.h), through its internal API: nodes come
  * out in address order, one cache line each; a slab restarts only once
  * every node of it has come back, a slab held by one node is passed over
- * rather than waited for or grown around, and a worker's batched returns
- * count once flushed.
+ * rather than waited for or grown around, a run of held slabs costs at
+ * most a slab each, and a worker's batched returns count once flushed.
  *
  * Everything runs on the test's main thread, the first thread of the
  * process to own a cache, so the cache starts empty (a later thread could
@@ -98,9 +98,56 @@ static void slabs_restart_whole_and_in_turn(void **state) {
   assert_int_equal(c->nodes, TOTAL);
 }
 
+/* Hand out `slabs` slabs' worth of nodes, giving each back at once. */
+static void churn(int slabs) {
+  for (int i = 0; i < slabs * PER; i++) {
+    weft__node *n = weft__node_get();
+    assert_non_null(n);
+    weft__node_put(n);
+  }
+}
+
+/* Eight slabs in a row of the ring each held by one node (a worker blocked
+ * in a task holds its unflushed batch of returns like this): the cache
+ * allocates beside them for a round, then stops growing. Each held run
+ * fills the whole scan (WEFT__SLAB_SCAN slabs), so a cache that put a new
+ * slab where the scan would meet the same held slabs again grows by a slab
+ * per slab's worth of submits here. */
+static void held_slabs_bound_growth(void **state) {
+  (void)state;
+  enum { HELD = 8 };
+  weft__node_cache *c = weft__tls.node_cache;
+  const unsigned long before = c->nodes;
+  assert_true(before >= TOTAL); /* past the minimum: reuse is on */
+
+  /* The first node of each of the next HELD slabs handed out stays out. */
+  weft__node *held[HELD];
+  for (int h = 0; h < HELD; h++) {
+    held[h] = weft__node_get();
+    assert_non_null(held[h]);
+    for (int i = 1; i < PER; i++) {
+      weft__node *n = weft__node_get();
+      assert_ptr_equal(n->slab, held[h]->slab);
+      weft__node_put(n);
+    }
+  }
+  assert_int_equal(c->nodes, before); /* they were free: restarted, not new */
+
+  churn(4 * (int)(c->nodes / PER)); /* a few rounds of the ring */
+  const unsigned long grown = c->nodes;
+  assert_true(grown <= before + HELD * PER); /* at most a slab per held slab */
+  churn(4 * (int)(c->nodes / PER));
+  assert_int_equal(c->nodes, grown); /* and no more */
+
+  for (int h = 0; h < HELD; h++) weft__node_put(held[h]);
+  churn(2 * (int)(c->nodes / PER));
+  assert_int_equal(c->nodes, grown); /* the held slabs restart again */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(slabs_restart_whole_and_in_turn),
+      cmocka_unit_test(held_slabs_bound_growth),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
