@@ -42,9 +42,21 @@ static void init_once(void) {
 
 static weft__node_cache *cache_slow(void) {
   pthread_once(&g_once, init_once);
+  /* Adopt the largest orphan: a cache keeps every slab it ever grew (they
+   * are never freed), so the biggest one is the likeliest to serve this
+   * thread without growing, and the small ones wait. Taking the latest
+   * instead, a pool whose threads come and go (Team's grow and shrink)
+   * kept growing small caches while big ones sat idle: in the benchmark a
+   * W5 worker that adopted a cache another size's worker had used grew it
+   * again, which cost a repetition 40 ms instead of 6. The list holds one
+   * entry per thread that ever submitted and has exited since, less those
+   * adopted again. */
   pthread_mutex_lock(&g_orphans_mu);
-  weft__node_cache *c = g_orphans;
-  if (c) g_orphans = c->next_orphan;
+  weft__node_cache **best = NULL;
+  for (weft__node_cache **pp = &g_orphans; *pp; pp = &(*pp)->next_orphan)
+    if (!best || (*pp)->nodes > (*best)->nodes) best = pp;
+  weft__node_cache *c = best ? *best : NULL;
+  if (c) *best = c->next_orphan;
   pthread_mutex_unlock(&g_orphans_mu);
   if (!c) {
     c = weft__calloc_aligned(sizeof *c);

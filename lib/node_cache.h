@@ -34,7 +34,8 @@
  *   per held slab; and tasks of one slab that finish far apart in time hold
  *   it for the latest of them (E6 has W5's figures).
  *   A thread's cache outlives the thread: at thread exit it is parked on a
- *   global orphan list and adopted by the next thread that needs a cache.
+ *   global orphan list, and the next thread that needs a cache adopts the
+ *   largest orphan (mutex-protected; once per thread).
  *   Slabs are never freed, so a node in flight never points at freed memory.
  * Source: mimalloc's per-page free counting with thread-delayed frees
  * (Leijen, Zorn, de Moura: "Mimalloc: Free List Sharding in Action", 2019),

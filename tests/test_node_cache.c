@@ -5,15 +5,19 @@
  * rather than waited for or grown around, a run of held slabs costs at
  * most a slab each, and a worker's batched returns count once flushed.
  *
- * Everything runs on the test's main thread, the first thread of the
+ * The first tests run on the test's main thread, the first thread of the
  * process to own a cache, so the cache starts empty (a later thread could
- * adopt an orphaned one); the helper thread only gives a node back.
+ * adopt an orphaned one); their helper thread only gives a node back. The
+ * last one starts threads that own caches and exit, and looks at which
+ * orphaned cache the next thread adopts.
  */
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -144,10 +148,87 @@ static void held_slabs_bound_growth(void **state) {
   assert_int_equal(c->nodes, grown); /* the held slabs restart again */
 }
 
+/* A thread takes `take` nodes (its cache grows to hold them), gives them
+ * back, reports the size of the cache it used, and exits once released,
+ * leaving its cache on the orphan list. */
+typedef struct {
+  int take;
+  unsigned long nodes;
+  bool ready, go;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t thread;
+} cache_user;
+
+static void *cache_user_main(void *arg) {
+  cache_user *u = arg;
+  weft__node **taken = calloc((size_t)u->take, sizeof *taken);
+  if (taken) {
+    for (int i = 0; i < u->take; i++) taken[i] = weft__node_get();
+    for (int i = 0; i < u->take; i++)
+      if (taken[i]) weft__node_put(taken[i]);
+    free(taken);
+  }
+  pthread_mutex_lock(&u->mu);
+  u->nodes = weft__tls.node_cache->nodes;
+  u->ready = true;
+  pthread_cond_broadcast(&u->cv);
+  while (!u->go) pthread_cond_wait(&u->cv, &u->mu);
+  pthread_mutex_unlock(&u->mu);
+  return NULL;
+}
+
+/* Start a cache user and wait until it has used its cache. */
+static void cache_user_start(cache_user *u, int take) {
+  *u = (cache_user){.take = take};
+  pthread_mutex_init(&u->mu, NULL);
+  pthread_cond_init(&u->cv, NULL);
+  assert_int_equal(pthread_create(&u->thread, NULL, cache_user_main, u), 0);
+  pthread_mutex_lock(&u->mu);
+  while (!u->ready) pthread_cond_wait(&u->cv, &u->mu);
+  pthread_mutex_unlock(&u->mu);
+}
+
+/* Release it and wait until it has exited (its cache is orphaned then:
+ * the key's destructor runs before the thread ends). */
+static unsigned long cache_user_finish(cache_user *u) {
+  pthread_mutex_lock(&u->mu);
+  u->go = true;
+  pthread_cond_broadcast(&u->cv);
+  pthread_mutex_unlock(&u->mu);
+  assert_int_equal(pthread_join(u->thread, NULL), 0);
+  pthread_cond_destroy(&u->cv);
+  pthread_mutex_destroy(&u->mu);
+  return u->nodes;
+}
+
+static unsigned long cache_user_run(int take) {
+  cache_user u;
+  cache_user_start(&u, take);
+  return cache_user_finish(&u);
+}
+
+/* A new thread adopts the largest orphaned cache, not the latest: the big
+ * one serves it without growing. Two threads hold caches at once (so the
+ * second gets a new one), the big one is orphaned first. */
+static void new_thread_adopts_largest_orphan(void **state) {
+  (void)state;
+  cache_user big, small;
+  cache_user_start(&big, TOTAL + 3 * PER);
+  cache_user_start(&small, 1);
+  assert_true(big.nodes >= (unsigned long)(TOTAL + 3 * PER));
+  assert_int_equal(small.nodes, PER); /* a new cache, one slab */
+  cache_user_finish(&big);
+  cache_user_finish(&small); /* the latest orphan */
+  assert_int_equal(cache_user_run(1), big.nodes);
+  assert_int_equal(cache_user_run(1), big.nodes); /* back on the list, taken again */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(slabs_restart_whole_and_in_turn),
       cmocka_unit_test(held_slabs_bound_growth),
+      cmocka_unit_test(new_thread_adopts_largest_orphan),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
