@@ -86,8 +86,8 @@ static void hand_out(weft__node_cache *c, weft__node_slab *s) {
 
 /* Every node of s has come back since it was (re)started: restart it. */
 static bool slab_free(weft__node_slab *s) {
-  /* Acquire: pairs with the release adds of weft__node_put and
-   * weft__node_flush, so every last user's accesses to the nodes happen
+  /* Acquire: pairs with the release add of weft__node_give_back_ (put and
+   * flush), so every last user's accesses to the nodes happen
    * before the owner writes them again. */
   if (weft__load_acquire(&s->returned) != WEFT__SLAB_NODES) return false;
   /* Relaxed: no node of s is out, so nobody else touches the count until
@@ -154,18 +154,13 @@ weft__node *weft__node_get_slow(void) {
     if (!s) return NULL;
     hand_out(c, s);
   }
-  weft__node *n = c->next++;
-  weft__prefetch_write(n + WEFT__NODE_PREFETCH, c->prefetchw);
-  return n;
+  return weft__node_take_(c);
 }
 
 void weft__node_flush(void) {
   weft__node_pending *p = &weft__tls_node_pending;
   if (!p->slab) return;
-  /* Release: as in weft__node_put, for the whole batch. */
-  uint32_t before = weft__fetch_add_release(&p->slab->returned, p->n);
-  weft_assert_hot(before + p->n <= WEFT__SLAB_NODES);
-  (void)before;
+  weft__node_give_back_(p->slab, p->n);
   p->slab = NULL;
   p->n = 0;
 }

@@ -106,15 +106,19 @@ extern _Thread_local weft__node_pending weft__tls_node_pending
 weft__node *weft__node_get_slow(void);
 void weft__node_flush(void);
 
+/* Hand out the next node of the current slab (c->next != c->end). */
+__attribute__((always_inline)) static inline weft__node *weft__node_take_(weft__node_cache *c) {
+  weft__node *n = c->next++;
+  weft__prefetch_write(n + WEFT__NODE_PREFETCH, c->prefetchw);
+  return n;
+}
+
 /* The fast path alone: true and *out = the next node of the current slab,
  * or false (then call weft__node_get_slow). */
 __attribute__((always_inline)) static inline bool weft__node_try_get(weft__node **out) {
   weft__node_cache *c = weft__tls.node_cache;
-  weft__node *n = c->next;
-  if (WEFT_UNLIKELY(n == c->end)) return false; /* NULL == NULL for weft__node_no_cache */
-  c->next = n + 1;
-  weft__prefetch_write(n + WEFT__NODE_PREFETCH, c->prefetchw);
-  *out = n;
+  if (WEFT_UNLIKELY(c->next == c->end)) return false; /* NULL == NULL for weft__node_no_cache */
+  *out = weft__node_take_(c);
   return true;
 }
 
@@ -123,15 +127,18 @@ static inline weft__node *weft__node_get(void) {
   return WEFT_LIKELY(weft__node_try_get(&n)) ? n : weft__node_get_slow();
 }
 
-static inline void weft__node_put(weft__node *n) {
-  /* Release: this thread's (and, through the task hand-off, the task's)
-   * reads and writes of the node happen before the owner restarts the
+/* Count n nodes of s as back (weft__node_put, weft__node_flush). */
+static inline void weft__node_give_back_(weft__node_slab *s, uint32_t n) {
+  /* Release: this thread's (and, through the task hand-off, the tasks')
+   * reads and writes of the nodes happen before the owner restarts the
    * slab; pairs with the acquire load in node_cache.c's slab_free. Adds by
    * other threads continue the release sequence. */
-  uint32_t before = weft__fetch_add_release(&n->slab->returned, 1);
-  weft_assert_hot(before < WEFT__SLAB_NODES);
+  uint32_t before = weft__fetch_add_release(&s->returned, n);
+  weft_assert_hot(before + n <= WEFT__SLAB_NODES);
   (void)before;
 }
+
+static inline void weft__node_put(weft__node *n) { weft__node_give_back_(n->slab, 1); }
 
 /* weft__node_put for a task running on an engine worker: counted in the
  * thread's batch (a worker mostly frees runs of nodes of one slab, handed
