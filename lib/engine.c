@@ -372,7 +372,15 @@ uint64_t weft__engine_backlog(weft__engine *e) {
   return n;
 }
 
-bool weft__engine_is_closed(weft__engine *e) { return weft__load_relaxed(&e->closed) != 0; }
+/* Closed to submits: the inject queue's closed bit, which close sets after
+ * `closed`. A thread that has seen it has every later submit refused: its
+ * count_push is an RMW on the same word, so by coherence it reads the bit
+ * too (relaxed suffices). `closed` alone was seen a step early, and a
+ * window flushed in between was still accepted (test_submit_window's
+ * destroy_elsewhere case failed 1 run in 300 under TSan). */
+bool weft__engine_is_closed(weft__engine *e) {
+  return (weft__load_relaxed(&e->inject.pushed) & WEFT__INJECT_CLOSED) != 0;
+}
 
 void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
   memset(out, 0, sizeof *out);

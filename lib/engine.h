@@ -139,6 +139,7 @@ int weft__engine_destroy(weft__engine *e);
 int weft__engine_live(weft__engine *e);
 int weft__engine_busy(weft__engine *e);
 uint64_t weft__engine_backlog(weft__engine *e);
+/* Every submit from now on is refused (WEFT_EQUIT). */
 bool weft__engine_is_closed(weft__engine *e);
 
 typedef struct weft__engine_counters {
