@@ -19,7 +19,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 typedef struct counter {
   pthread_mutex_t mu;

@@ -1,5 +1,5 @@
 /*
- * Task batches (lib/task_batch.h, design.md E8.1): a submit window's flush
+ * Task batches (lib/engine/task_batch.h, design.md E8.1): a submit window's flush
  * reaches the engine as one batch node. Each task in it runs exactly once,
  * in order on a single worker; a batch is split between workers and waits
  * in part in `held`; the 64-batch pool runs out and the flush falls back to
@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "engine.h"
-#include "submit_window.h"
-#include "task_batch.h"
+#include "engine/engine.h"
+#include "engine/submit_window.h"
+#include "engine/task_batch.h"
 #include "test_sync.h"
 
 #define NJOBS 8192
