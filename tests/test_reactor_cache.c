@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "base/block_cache.h"
-#include "loop/reactor_impl.h"
+#include "loop/reactor_state.h"
 #include "weft/weft.h"
 
 /* ------------------------------------------ a per-thread fault allocator */

@@ -4,6 +4,8 @@
  */
 #include "engine/engine.h"
 
+#include "engine/worker_loop.h"
+
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -12,14 +14,6 @@
 #include "base/alloc.h"
 #include "base/futex.h"
 #include "base/probes.h"
-
-void weft__engine_log(weft__engine *e, int err, const char *what) {
-  if (e->cfg.log) {
-    e->cfg.log(e->cfg.log_ctx, err, what);
-    return;
-  }
-  fprintf(stderr, "weft: %s: %s\n", what, weft_strerror(err));
-}
 
 void weft__engine_set_limit(weft__engine *e, int limit) {
   if (e->cfg.limit) return; /* a callback engine keeps INT_MAX here (see engine.h) */
@@ -48,117 +42,10 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
    * the limit" from this word: INT_MAX sends it to notify_slow, which asks
    * the callback. */
   weft__store_relaxed(&e->limit_value, cfg->limit ? INT_MAX : 0);
+  e->thread_main = weft__engine_worker_main;
   weft__object_created();
   *out = e;
   return WEFT_OK;
-}
-
-bool weft__engine_work_visible(weft__engine *e) {
-  /* A push between its exchange and its link counts (E5.1, E2). */
-  if (weft__inject_maybe_nonempty(&e->inject)) return true;
-  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
-  for (uint32_t i = 0; i < hw; i++) {
-    weft__eworker *w = e->slots[i];
-    if (w && !weft__ring_empty(&w->ring)) return true;
-  }
-  return false;
-}
-
-int weft__engine_submit_routed(weft__engine *e, weft__task *t) {
-  uintptr_t route = weft__tls.route;
-  if (route & WEFT__ROUTE_WINDOW)
-    return weft__submit_window_add((weft__submit_window *)(route - WEFT__ROUTE_WINDOW), e, t);
-  weft__eworker *w = (weft__eworker *)route;
-  if (w->e == e) return weft__engine_submit_local(e, w, t);
-  return weft__engine_submit_foreign(e, t);
-}
-
-int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
-  /* The worker drains its ring before it can exit, so closing cannot strand
-   * this task; the closed check keeps Twisted's "no work after stop". */
-  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
-  WEFT_PROBE(submit, e, t);
-  uint64_t seen = 0;
-  if (!weft__ring_push_seen(&w->ring, t, &seen)) {
-    /* E3: a full ring moves half of itself plus t to the inject queue. */
-    weft__task *first, *last;
-    uint32_t n = WEFT__RING_CAP / 2 + 1;
-    if (!weft__ring_take_half(&w->ring, seen, t, &first, &last)) {
-      first = last = t;
-      n = 1;
-    }
-    weft__fetch_add_relaxed(&e->inject.pushed, n); /* statistics; nothing races stop here */
-    weft__inject_push_chain(&e->inject, first, last);
-    weft__add_single_writer(&w->overflowed, n);
-  }
-  weft__add_single_writer(&w->local_submits, 1);
-  weft__engine_notify(e); /* E5.1 */
-  return WEFT_OK;
-}
-
-/* Under e->mu. The caller counted the new thread as searching in ctl. */
-int weft__engine_spawn_locked(weft__engine *e) {
-  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
-  if (weft__load_relaxed(&e->live) >= weft__engine_limit(e)) return WEFT_EAGAIN;
-  uint32_t hw = weft__load_relaxed(&e->hw);
-  uint32_t idx = hw;
-  for (uint32_t i = 0; i < hw; i++) {
-    /* Acquire: pairs with worker_exited's release. */
-    int st = weft__load_acquire(&e->slots[i]->state);
-    if (st == WEFT__SLOT_EXITED) {
-      pthread_join(e->slots[i]->thread, NULL); /* it has left its loop */
-      weft__store_relaxed(&e->slots[i]->state, WEFT__SLOT_JOINED);
-      st = WEFT__SLOT_JOINED;
-    }
-    if (st == WEFT__SLOT_JOINED || st == WEFT__SLOT_FREE) {
-      idx = i;
-      break;
-    }
-  }
-  if (idx >= (uint32_t)e->capacity) return WEFT_EAGAIN; /* slots held by exiting threads */
-  weft__eworker *w = e->slots[idx];
-  if (!w) {
-    w = weft__calloc_aligned(sizeof *w);
-    if (!w) {
-      weft__fetch_add_relaxed(&e->spawn_failures, 1);
-      return WEFT_ENOMEM;
-    }
-    weft__ring_init(&w->ring);
-    w->index = idx;
-    w->e = e;
-    w->rng = 0x9e3779b9u ^ (idx * 0x85ebca6bu) ^ 1u;
-    e->slots[idx] = w;
-  }
-  /* Ring indices are kept across reuse: a thief may still be reading them. */
-  weft__store_relaxed(&w->busy, 0);
-  weft__store_relaxed(&w->wake, WEFT__WAKE_ASLEEP);
-  weft__store_relaxed(&w->state, WEFT__SLOT_LIVE);
-  if (idx == hw) weft__store_release(&e->hw, hw + 1); /* release: publishes slots[idx] to scanners */
-  char name[256];
-  uint64_t serial = weft__load_relaxed(&e->spawns) + weft__load_relaxed(&e->spawn_failures);
-  snprintf(name, sizeof name, "%s-%llu", e->prefix, (unsigned long long)serial);
-  weft__thread_short_name(name, w->short_name);
-  weft_thread_factory_fn factory = e->cfg.factory ? e->cfg.factory : weft__thread_create_named;
-  weft__fetch_add_relaxed(&e->live, 1);
-  int r = factory(e->cfg.factory_ctx, &w->thread, weft__engine_worker_main, w, name);
-  if (r != 0) {
-    weft__fetch_sub_relaxed(&e->live, 1);
-    weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
-    weft__fetch_add_relaxed(&e->spawn_failures, 1);
-    weft__engine_log(e, WEFT_EAGAIN, "thread factory failed to create a pool thread");
-    return WEFT_EAGAIN;
-  }
-  weft__fetch_add_relaxed(&e->spawns, 1);
-  WEFT_PROBE(grow, e, weft__load_relaxed(&e->live));
-  return WEFT_OK;
-}
-
-void weft__engine_worker_exited(weft__engine *e, weft__eworker *w) {
-  (void)e;
-  /* Release: the thread's last uses of its slot happen before a spawner,
-   * which loads the state with acquire, joins it and reuses the slot. No
-   * mutex: a spawner holding it must never wait for us. */
-  weft__store_release(&w->state, WEFT__SLOT_EXITED);
 }
 
 int weft__engine_grow(weft__engine *e, int n) {
@@ -246,30 +133,6 @@ int weft__engine_close(weft__engine *e) {
   weft__fence_seq_cst(); /* closed before the ctl read in wake_all; pairs with E5.2's fence */
   weft__engine_wake_all(e);
   return WEFT_OK;
-}
-
-weft__batch *weft__engine_batch_take(weft__engine *e) {
-  /* Acquire: pairs with the release store below, so the pool's contents
-   * (markers, indices) are visible before we use a batch. */
-  weft__batch *pool = weft__load_acquire(&e->batch_pool);
-  if (WEFT_UNLIKELY(pool == NULL)) {
-    pthread_mutex_lock(&e->mu); /* once per engine: the first flush makes the pool */
-    pool = weft__load_relaxed(&e->batch_pool);
-    if (pool == NULL && (pool = weft__batch_pool_create(&e->batch_free)) != NULL) {
-      weft__store_relaxed(&e->batch_free, UINT64_MAX);
-      /* Release: publishes the pool's initialisation (and the mask) to
-       * the acquire load above in other threads. */
-      weft__store_release(&e->batch_pool, pool);
-    }
-    pthread_mutex_unlock(&e->mu);
-    if (pool == NULL) return NULL; /* ENOMEM: chains, as before batches */
-  }
-  return weft__batch_take(pool, &e->batch_free);
-}
-
-void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
-  weft__fetch_add_relaxed(&e->cancelled, 1);
-  t->cancel(t, WEFT_ECANCELED);
 }
 
 int weft__engine_stop(weft__engine *e) {

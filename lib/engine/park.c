@@ -23,9 +23,10 @@
 #include <stdio.h>
 
 #include "base/debug.h"
-#include "engine/engine.h"
 #include "base/futex.h"
 #include "base/probes.h"
+#include "engine/park.h"
+#include "engine/spawn.h"
 
 static bool may_spawn(weft__engine *e) {
   if (weft__load_relaxed(&e->closed)) return false;
@@ -149,4 +150,15 @@ void weft__engine_park(weft__engine *e, weft__eworker *w) {
   /* Acquire: pairs with wake_worker's store_release. */
   while (weft__load_acquire(&w->wake) == WEFT__WAKE_ASLEEP)
     weft__futex_wait(&w->wake, WEFT__WAKE_ASLEEP);
+}
+
+bool weft__engine_work_visible(weft__engine *e) {
+  /* A push between its exchange and its link counts (E5.1, E2). */
+  if (weft__inject_maybe_nonempty(&e->inject)) return true;
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    if (w && !weft__ring_empty(&w->ring)) return true;
+  }
+  return false;
 }

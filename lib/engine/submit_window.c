@@ -11,7 +11,8 @@
  */
 #include "engine/submit_window.h"
 
-#include "engine/engine.h"
+#include "engine/core.h"
+#include "engine/park.h"
 #include "engine/task_batch.h"
 
 _Static_assert(WEFT__BATCH_SLOTS == WEFT__WINDOW_MAX, "a batch holds one full window");
@@ -33,6 +34,27 @@ static bool engine_closed(weft__engine *e) {
   /* seq_cst: the window's half of the registration Dekker (file comment);
    * pairs with the seq_cst fetch_or in weft__inject_set_closed. */
   return (weft__load_seq_cst(&e->inject.pushed) & WEFT__INJECT_CLOSED) != 0;
+}
+
+/* A free task batch of e for a flush, or NULL (none free, or no memory for
+ * the pool): the caller then links a chain. Any thread. */
+static weft__batch *engine_batch_take(weft__engine *e) {
+  /* Acquire: pairs with the release store below, so the pool's contents
+   * (markers, indices) are visible before we use a batch. */
+  weft__batch *pool = weft__load_acquire(&e->batch_pool);
+  if (WEFT_UNLIKELY(pool == NULL)) {
+    pthread_mutex_lock(&e->mu); /* once per engine: the first flush makes the pool */
+    pool = weft__load_relaxed(&e->batch_pool);
+    if (pool == NULL && (pool = weft__batch_pool_create(&e->batch_free)) != NULL) {
+      weft__store_relaxed(&e->batch_free, UINT64_MAX);
+      /* Release: publishes the pool's initialisation (and the mask) to
+       * the acquire load above in other threads. */
+      weft__store_release(&e->batch_pool, pool);
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (pool == NULL) return NULL; /* ENOMEM: chains, as before batches */
+  }
+  return weft__batch_take(pool, &e->batch_free);
 }
 
 int weft__submit_window_add(weft__submit_window *w, weft__engine *e, weft__task *t) {
@@ -67,7 +89,7 @@ void weft__submit_window_flush(weft__submit_window *w) {
     if (WEFT_LIKELY(weft__inject_count_push(&e->inject, n))) {
       /* One node for all n: a batch (E8.1), whose worker copies pointers
        * instead of walking a chain; a chain when none is free. */
-      weft__batch *b = n > 1 ? weft__engine_batch_take(e) : NULL;
+      weft__batch *b = n > 1 ? engine_batch_take(e) : NULL;
       weft__task *first, *last;
       if (b) {
         b->n = n;

@@ -13,9 +13,13 @@
 #include <sched.h>
 #include <time.h>
 
-#include "engine/engine.h"
-#include "engine/node_cache.h"
+#include "engine/worker_loop.h"
+
 #include "base/probes.h"
+#include "engine/core.h"
+#include "engine/node_cache.h"
+#include "engine/park.h"
+#include "engine/spawn.h"
 
 /* Every Nth task the inject queue is polled before the local ring, so that
  * work a task keeps submitting to its own ring cannot starve foreign

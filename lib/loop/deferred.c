@@ -30,8 +30,8 @@
 #include "base/alloc.h"
 #include "base/atomic.h"
 #include "base/block_cache.h"
-#include "loop/completion.h"
 #include "base/debug.h"
+#include "loop/completion.h"
 #include "loop/deferred_impl.h"
 #include "weft/deferred.h"
 

@@ -44,8 +44,8 @@
 
 #include "base/alloc.h"
 #include "base/block_cache.h"
-#include "loop/reactor_impl.h"
 #include "engine/submit_window.h"
+#include "loop/reactor_state.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -275,6 +275,28 @@ void weft__reactor_release_blocked(weft_reactor *r) {
   }
   pthread_mutex_unlock(&r->block_lock);
 }
+
+WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
+  if (r == NULL || (unsigned)event > WEFT_SHUTDOWN) return WEFT_EINVAL;
+  if (event == WEFT_SHUTDOWN) {
+    r->shutdown_fired = 1;
+    /* The pool is stopped by a shutdown trigger; its threads must not be
+     * left waiting on this thread. */
+    weft__reactor_release_blocked(r);
+  }
+  weft__triggers_fire(r, event);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *arg) {
+  if (r == NULL || fn == NULL) return WEFT_EINVAL;
+  if (weft_reactor_running(r)) {
+    fn(arg);
+    return WEFT_OK;
+  }
+  return weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, fn, arg, NULL);
+}
+
 
 int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node) {
   pthread_mutex_lock(&r->block_lock);

@@ -8,7 +8,7 @@
 #include <sys/epoll.h>
 
 #include "base/alloc.h"
-#include "loop/reactor_impl.h"
+#include "loop/reactor_state.h"
 
 static weft__fd_entry *entry_for(weft_reactor *r, int fd, int grow) {
   if (fd < r->nfds) return &r->fds[fd];

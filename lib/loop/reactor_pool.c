@@ -6,7 +6,7 @@
  * without run(), and on destroy of a reactor that never ran.
  * Reactor thread only.
  */
-#include "loop/reactor_impl.h"
+#include "loop/reactor_state.h"
 
 static void pool_start(void *arg) {
   weft_reactor *r = arg;

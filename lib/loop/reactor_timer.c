@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
-#include "loop/reactor_impl.h"
+#include "loop/reactor_state.h"
 
 static double now_s(void) {
   struct timespec ts;

@@ -1,11 +1,12 @@
 /*
- * weft — system event triggers (addSystemEventTrigger, fireSystemEvent,
- * callWhenRunning). Per event, three ordered lists; removal leaves a
+ * weft — system event triggers (addSystemEventTrigger, removeSystemEventTrigger;
+ * fireSystemEvent and callWhenRunning, which also move the reactor's state,
+ * are in lib/loop/reactor.c). Per event, three ordered lists; removal leaves a
  * tombstone so a trigger may remove itself or others while the list fires.
  * Reactor thread only.
  */
 #include "base/alloc.h"
-#include "loop/reactor_impl.h"
+#include "loop/reactor_state.h"
 
 WEFT_API int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase, weft_event event,
                                       weft_fn fn, void *arg, weft_trigger_id *id) {
@@ -51,27 +52,6 @@ void weft__triggers_fire(weft_reactor *r, weft_event event) {
       if (fn) fn(l->v[i].arg);
     }
   }
-}
-
-WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
-  if (r == NULL || (unsigned)event > WEFT_SHUTDOWN) return WEFT_EINVAL;
-  if (event == WEFT_SHUTDOWN) {
-    r->shutdown_fired = 1;
-    /* The pool is stopped by a shutdown trigger; its threads must not be
-     * left waiting on this thread. */
-    weft__reactor_release_blocked(r);
-  }
-  weft__triggers_fire(r, event);
-  return WEFT_OK;
-}
-
-WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *arg) {
-  if (r == NULL || fn == NULL) return WEFT_EINVAL;
-  if (weft_reactor_running(r)) {
-    fn(arg);
-    return WEFT_OK;
-  }
-  return weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, fn, arg, NULL);
 }
 
 void weft__triggers_free(weft_reactor *r) {

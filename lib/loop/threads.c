@@ -26,11 +26,11 @@
 #include "base/alloc.h"
 #include "base/atomic.h"
 #include "base/block_cache.h"
+#include "base/futex.h"
+#include "engine/task.h"
 #include "loop/completion.h"
 #include "loop/deferred_impl.h"
-#include "base/futex.h"
-#include "loop/reactor_impl.h"
-#include "engine/task.h"
+#include "loop/reactor_state.h"
 #include "weft/threads.h"
 
 /* ------------------------------------------------------ deferToThreadPool */

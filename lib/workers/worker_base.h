@@ -19,8 +19,8 @@
 #ifndef WEFT_WORKER_BASE_H
 #define WEFT_WORKER_BASE_H
 
-#include "weft/worker.h"
 #include "engine/task.h"
+#include "weft/worker.h"
 
 #define WEFT__WQ_QUIT 1
 #define WEFT__WQ_ONE 4

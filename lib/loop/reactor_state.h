@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "base/atomic.h"
-#include "loop/completion.h"
 #include "engine/mpsc.h"
+#include "loop/completion.h"
 #include "weft/reactor.h"
 
 enum reactor_state { R_NEW = 0, R_RUNNING = 1, R_STOPPING = 2, R_STOPPED = 3 };
