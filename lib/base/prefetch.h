@@ -12,7 +12,7 @@
  * 0x80000001 ECX bit 8), which weft__prefetch_init() reads once; elsewhere
  * the compiler's prefetch stands in. In W1 (one submitter, 10^6 tasks) the
  * node cache's write prefetch was worth 47 against 38 M tasks/s without a
- * prefetch and 33 with a read prefetch (docs/performance.md, session 6).
+ * prefetch and 33 with a read prefetch (docs/performance.md, "Node cache").
  */
 #ifndef WEFT_PREFETCH_H
 #define WEFT_PREFETCH_H

@@ -47,7 +47,7 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
    * popped`, and `pushed` is the line every foreign submit RMWs; a worker
    * that keeps up takes a task or two per batch, so reading it per batch
    * stalled the submitter once per task (figures: docs/performance.md,
-   * session 5). More than a fair share costs nothing lasting: the ring is
+   * "Inject batch size"). More than a fair share costs nothing lasting: the ring is
    * stealable (E3). */
   int live = weft__load_relaxed(&e->live);
   uint64_t k = live > 1 ? WEFT__BATCH_MAX / (uint64_t)live + 1 : WEFT__BATCH_MAX;
