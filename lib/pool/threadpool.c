@@ -137,7 +137,7 @@ static int resize_locked(weft_threadpool *tp) {
   if (live > max) weft__engine_shrink(tp->e, live - max);
   live = weft__engine_live(tp->e);
   if (live < min) {
-    int r = weft__engine_grow(tp->e, min - live);
+    int r = weft__engine_grow(tp->e, min - live, WEFT__MADE_GROW);
     if (r < 0) return r;
   }
   return WEFT_OK;
@@ -157,7 +157,7 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
   if (backlog > 0) {
     int n = backlog > (uint64_t)WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
                                                             : (int)backlog;
-    int g = weft__engine_grow(tp->e, n);
+    int g = weft__engine_grow(tp->e, n, WEFT__MADE_DEMAND);
     if (g < 0 && r == 0) r = g;
   }
   pthread_mutex_unlock(&tp->mu);
@@ -399,7 +399,7 @@ WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_thread
 WEFT_API int weft_threadpool_start_a_worker(weft_threadpool *tp) {
   if (!tp) return WEFT_EINVAL;
   if (weft__load_relaxed(&tp->joined)) return WEFT_EQUIT;
-  int r = weft__engine_grow(tp->e, 1);
+  int r = weft__engine_grow(tp->e, 1, WEFT__MADE_GROW);
   return r < 0 ? r : WEFT_OK;
 }
 
