@@ -322,10 +322,16 @@ static void *monitor_main(void *arg) {
     give_back(m, m->granted);
     uint32_t seen = weft__load_relaxed(&e->monitor_word);
     weft__store_seq_cst(&e->monitor_armed, 0); /* seq_cst: pairs with arm's CAS */
-    weft__fence_seq_cst(); /* the clear before the re-check */
+    /* seq_cst add: the submitters' fast path sees the bias and takes the
+     * slow path, which arms (pairs with its seq_cst load, E5.1). */
+    if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+    weft__fence_seq_cst(); /* the clear and the bias before the re-check */
     if (saturated(e)) {
       int z = 0;
-      if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) continue; /* seq_cst: as arm's */
+      if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) { /* seq_cst: as arm's */
+        if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+        continue;
+      }
     }
     while (weft__load_relaxed(&e->monitor_word) == seen && !weft__load_acquire(&m->stop))
       weft__futex_wait(&e->monitor_word, seen);

@@ -268,6 +268,8 @@ void weft__engine_arm_monitor(weft__engine *e) {
   /* seq_cst CAS: pairs with the monitor's disarm (a seq_cst store, a fence,
    * then its re-check of saturation): either it sees our work or we arm. */
   if (!weft__cas_seq_cst(&e->monitor_armed, &z, 1)) return;
+  /* The fast path may now decide "at the limit" by itself (E5.1). */
+  if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
   /* Acquire: pairs with monitor_start's release of the pointer. */
   if (weft__load_acquire(&e->monitor) == NULL) {
     pthread_mutex_lock(&e->mu);
@@ -277,6 +279,8 @@ void weft__engine_arm_monitor(weft__engine *e) {
       /* No monitor for now (no memory, no thread): the pool works as a
        * fixed-cap pool, and a saturation a second from now tries again. */
       weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
+      if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+      if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
       weft__store_relaxed(&e->monitor_armed, 0);
       return;
     }
