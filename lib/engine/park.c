@@ -43,10 +43,12 @@ static bool may_spawn(weft__engine *e) {
 }
 
 /* Below the limit without grants: Twisted's demand growth; above it, a
- * thread standing in for a blocked one. */
+ * thread standing in for a blocked one, announced (weft_blocking_begin's
+ * grants) or seen by the monitor. */
 static int spawn_reason(weft__engine *e) {
   int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
-  return weft__load_relaxed(&e->live) < base ? WEFT__MADE_DEMAND : WEFT__MADE_BLOCKED;
+  if (weft__load_relaxed(&e->live) < base) return WEFT__MADE_DEMAND;
+  return weft__load_relaxed(&e->grants_explicit) > 0 ? WEFT__MADE_BLOCKED : WEFT__MADE_STALL;
 }
 
 /* Wake w after it was popped from the idle stack. False if w had reaped
