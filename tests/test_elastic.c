@@ -296,12 +296,22 @@ static void meet_task(void *arg) {
   count_wait(m->arrived, m->n);
 }
 
+/* The meeting's sync object outlives the pool's threads: a task may still
+ * be leaving count_wait (its unlock) when the last one arrives, so it is
+ * never destroyed (static storage, one per call). */
+static sync_t g_meets[16];
+static int g_meets_used;
+
 static void grow_to(weft_threadpool *tp, int n) {
-  sync_t arrived;
-  sync_init(&arrived);
-  meet m = {&arrived, n};
-  for (int i = 0; i < n; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, meet_task, &m), 0);
-  count_wait(&arrived, n);
+  assert_true(g_meets_used < 16);
+  sync_t *arrived = &g_meets[g_meets_used++];
+  sync_init(arrived);
+  meet *m = &(meet){arrived, n};
+  static meet g_meet_args[16];
+  g_meet_args[g_meets_used - 1] = *m;
+  m = &g_meet_args[g_meets_used - 1];
+  for (int i = 0; i < n; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, meet_task, m), 0);
+  count_wait(arrived, n);
   /* Every task has passed its count_up; wait until each left meet_task:
    * a task that returned lets its worker go idle. */
   weft_threadpool_stats s;
@@ -311,7 +321,6 @@ static void grow_to(weft_threadpool *tp, int n) {
     struct timespec ts = {0, 1000000};
     nanosleep(&ts, NULL);
   }
-  sync_fini(&arrived);
 }
 
 static void keep_alive_reaps_to_min(void **state) {
