@@ -1,5 +1,5 @@
 /*
- * lib/ring.h: owner push/pop FIFO, full ring, take_half (overflow chain),
+ * lib/engine/ring.h: owner push/pop FIFO, full ring, take_half (overflow chain),
  * steal half, and exactly-once delivery with one owner racing many thieves.
  */
 #include <pthread.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ring.h"
+#include "engine/ring.h"
 
 typedef struct item {
   weft__task task;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "weft/threadpool.h"
 
 /* ------------------------------------------------------------ sync helpers */
