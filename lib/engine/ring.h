@@ -31,8 +31,8 @@
  * volatile reads, which it reports), so every steal would be a reported race
  * in the TSan run. Not a single-thread cost question: as a whole pool
  * (bench/ckring_pool.c: one shared ck_ring MPMC queue, futex parking),
- * ck_ring costs 113.5 instructions per task under callgrind against weft's
- * 99.0 (call_in_thread) and 90.2 (queue_work), one worker, N = 100000
+ * ck_ring costs 114.0 instructions per task under callgrind against weft's
+ * 108.3 (call_in_thread) and 98.3 (queue_work), one worker, N = 100000
  * (perf/callgrind.sh 100000 call work ckring, gcc 12 -O3, 2026-12-05); the
  * gap opens with threads, where every ck_ring producer and consumer CASes
  * the same two lines (bench W1/W4, docs/performance.md "ckring").
