@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Instructions per task under callgrind, with h1's perf/hotpath program:
+# Instructions per task under callgrind, with the perf/hotpath program:
 #
 #     Ir/task = (Ir(N) - Ir(0)) / N
 #

@@ -46,6 +46,7 @@
 #ifndef WEFT_THREADPOOL_H
 #define WEFT_THREADPOOL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include "common.h"
 #include "work.h"
@@ -74,6 +75,19 @@ typedef struct weft_threadpool_options {
   weft_log_fn log;                        /* failures with nobody to tell; NULL: stderr */
   void *log_ctx;
   unsigned spin_us;                       /* idle search before parking; default 50 */
+  /* Elastic sizing (docs/design.md E9). max_threads is the number of
+   * threads that may run work at once; the pool holds more only to stand
+   * in for workers that are blocked (weft_blocking_begin, or seen off-CPU
+   * by the pool's monitor), never more than hard_threads. */
+  int strict_cap;         /* 1: Twisted's hard cap, never more than max_threads
+                           * threads (a pool stuck at it is reported to the log
+                           * hook once a minute); default 0 */
+  int hard_threads;       /* the memory valve; 0 (default): derived from the
+                           * available memory and RLIMIT_NPROC, at most 4096 */
+  unsigned keep_alive_ms; /* an idle thread above min_threads exits after this
+                           * (doubled, up to 60 s, while the pool keeps
+                           * re-creating threads it released); 0: never, as
+                           * Twisted; default 10000 */
 } weft_threadpool_options;
 
 /* Fill o with the defaults above. */
@@ -162,6 +176,49 @@ WEFT_API int weft_threadpool_dump_stats(weft_threadpool *tp, FILE *out);
 typedef void (*weft_log_line_fn)(void *ctx, const char *line);
 WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp,
                                             weft_log_line_fn fn, void *ctx);
+
+/* Elastic statistics: a snapshot, safe from any thread, exact at
+ * quiescence (threads == idle + busy; the created_* sum minus the exited_*
+ * sum == threads). */
+typedef struct weft_threadpool_stats {
+  int threads;              /* live threads (Twisted's workers) */
+  int idle, busy;           /* threads == idle + busy */
+  int blocked;              /* workers inside weft_blocking_begin/end */
+  int grants;               /* threads allowed above max, standing in for blocked ones */
+  int min, max, hard;       /* min_threads, max_threads, the valve */
+  long backlog;             /* tasks waiting */
+  unsigned keep_alive_ms;   /* now (0: never) */
+  uint64_t created_demand;  /* work waited, nobody idle, below max */
+  uint64_t created_grow;    /* start, min, adjust_poolsize, start_a_worker */
+  uint64_t created_blocked; /* stood in for a worker in weft_blocking_begin */
+  uint64_t created_stall;   /* stood in for a worker the monitor saw off-CPU */
+  uint64_t exited_keepalive, exited_shrink, exited_shutdown;
+  uint64_t create_failures; /* thread creations that failed (retried with backoff) */
+  uint64_t valve_hits;      /* growth refused at hard_threads */
+  uint64_t brakes;          /* growth frozen: added threads did not raise throughput */
+  uint64_t monitor_ticks;   /* the monitor's wake-ups (0 for a pool never saturated) */
+} weft_threadpool_stats;
+WEFT_API int weft_threadpool_stats_get(weft_threadpool *tp, weft_threadpool_stats *out);
+
+/*
+ * A task tells its pool that it is about to block (a disk, database or DNS
+ * call; a wait on another task), and that it has stopped. Between the two
+ * the pool may start a thread to stand in for it at once (up to a burst of
+ * max(8, 4 x CPUs) such threads, then at a paced rate), so that work
+ * queued behind it runs and work it waits for cannot deadlock at max. Like
+ * Tokio's block_in_place and Java's ManagedBlocker. Pairs nest; only the
+ * outermost counts. On a thread that is not a pool thread both do nothing.
+ * weft_blocking_call_from_thread does this itself. Both return 0;
+ * weft_blocking_end returns WEFT_ESTATE on a pool thread with no begin open.
+ * Cost: a few relaxed atomic adds, and a thread start only when work waits.
+ */
+WEFT_API int weft_blocking_begin(void);
+WEFT_API int weft_blocking_end(void);
+
+/* The number of CPUs this process may use: its affinity mask, bounded by
+ * the cgroup v2 CPU quota when one is set (at least 1). A pool sized to the
+ * machine: max_threads = weft_cpu_count(). */
+WEFT_API int weft_cpu_count(void);
 
 /* 1 if the calling thread is one of tp's threads, else 0. */
 WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp);

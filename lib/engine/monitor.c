@@ -221,14 +221,19 @@ static bool tick(weft__monitor *m, uint64_t now) {
     report_stuck(m, now, busy, stuck);
     return false;
   }
-  /* Grants follow the blocked count: return what is no longer blocked. */
-  int want = blocked - weft__load_relaxed(&e->grants);
+  /* Stand-ins: the threads above the limit now (grants, or more: threads
+   * whose grants went back still exist until they idle out). They follow
+   * the blocked count: grants go back when fewer workers are blocked. */
+  int live = weft__load_relaxed(&e->live);
+  int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
+  int grants = weft__load_relaxed(&e->grants);
+  int stand_ins = live - base > grants ? live - base : grants;
+  int want = blocked - stand_ins;
   if (want < 0) {
     give_back(m, -want);
     return false;
   }
   if (want == 0) return false;
-  int live = weft__load_relaxed(&e->live);
   int hard = weft__load_relaxed(&e->hard);
   if (live >= hard) {
     weft__fetch_add_relaxed(&e->valve_hits, 1); /* statistics */
@@ -256,8 +261,13 @@ static bool tick(weft__monitor *m, uint64_t now) {
   m->win_done = done;
   m->step_busy = busy;
   m->tokens -= n;
-  m->granted += n;
-  weft__engine_add_grants(e, n);
+  /* The limit must rise above the live count by n: grants for the stand-ins
+   * that exist already, plus n. */
+  int add = live + n - base - grants;
+  if (add > 0) {
+    m->granted += add;
+    weft__engine_add_grants(e, add);
+  }
   int made = weft__engine_grow(e, n, WEFT__MADE_STALL);
   if (made < n) give_back(m, n - (made > 0 ? made : 0)); /* closed, or creation failed */
   m->step_n = made > 0 ? made : 0;
@@ -322,10 +332,16 @@ static void *monitor_main(void *arg) {
     give_back(m, m->granted);
     uint32_t seen = weft__load_relaxed(&e->monitor_word);
     weft__store_seq_cst(&e->monitor_armed, 0); /* seq_cst: pairs with arm's CAS */
-    weft__fence_seq_cst(); /* the clear before the re-check */
+    /* seq_cst add: the submitters' fast path sees the bias and takes the
+     * slow path, which arms (pairs with its seq_cst load, E5.1). */
+    if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+    weft__fence_seq_cst(); /* the clear and the bias before the re-check */
     if (saturated(e)) {
       int z = 0;
-      if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) continue; /* seq_cst: as arm's */
+      if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) { /* seq_cst: as arm's */
+        if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+        continue;
+      }
     }
     while (weft__load_relaxed(&e->monitor_word) == seen && !weft__load_acquire(&m->stop))
       weft__futex_wait(&e->monitor_word, seen);
@@ -346,6 +362,7 @@ int weft__engine_monitor_start(weft__engine *e) {
   }
   m->e = e;
   m->ncpu = weft__cpu_count();
+  m->tokens = 4.0 * m->ncpu; /* the bucket starts full: the burst */
   m->last_exec = snap;
   if (pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
     weft__free(snap);

@@ -54,10 +54,12 @@ static bool may_spawn(weft__engine *e) {
 }
 
 /* Below the limit without grants: Twisted's demand growth; above it, a
- * thread standing in for a blocked one. */
+ * thread standing in for a blocked one, announced (weft_blocking_begin's
+ * grants) or seen by the monitor. */
 static int spawn_reason(weft__engine *e) {
   int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
-  return weft__load_relaxed(&e->live) < base ? WEFT__MADE_DEMAND : WEFT__MADE_BLOCKED;
+  if (weft__load_relaxed(&e->live) < base) return WEFT__MADE_DEMAND;
+  return weft__load_relaxed(&e->grants_explicit) > 0 ? WEFT__MADE_BLOCKED : WEFT__MADE_STALL;
 }
 
 /* Wake w after it was popped from the idle stack. False if w had reaped
@@ -279,6 +281,8 @@ void weft__engine_arm_monitor(weft__engine *e) {
   /* seq_cst CAS: pairs with the monitor's disarm (a seq_cst store, a fence,
    * then its re-check of saturation): either it sees our work or we arm. */
   if (!weft__cas_seq_cst(&e->monitor_armed, &z, 1)) return;
+  /* The fast path may now decide "at the limit" by itself (E5.1). */
+  if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
   /* Acquire: pairs with monitor_start's release of the pointer. */
   if (weft__load_acquire(&e->monitor) == NULL) {
     pthread_mutex_lock(&e->mu);
@@ -288,6 +292,8 @@ void weft__engine_arm_monitor(weft__engine *e) {
       /* No monitor for now (no memory, no thread): the pool works as a
        * fixed-cap pool, and a saturation a second from now tries again. */
       weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
+      if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+      if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
       weft__store_relaxed(&e->monitor_armed, 0);
       return;
     }

@@ -94,9 +94,15 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   snprintf(name, sizeof name, "%s-%llu", e->prefix, (unsigned long long)serial);
   weft__thread_short_name(name, w->short_name);
   weft_thread_factory_fn factory = e->cfg.factory ? e->cfg.factory : weft__thread_create_named;
+  /* Counted before the thread starts: it may run a task (and a reader see
+   * its effects) before the factory returns. */
   weft__fetch_add_relaxed(&e->live, 1);
+  weft__fetch_add_relaxed(&e->spawns, 1);
+  weft__fetch_add_relaxed(&e->made[reason], 1); /* statistics */
   int r = factory(e->cfg.factory_ctx, &w->thread, e->thread_main, w, name);
   if (r != 0) {
+    weft__fetch_sub_relaxed(&e->made[reason], 1);
+    weft__fetch_sub_relaxed(&e->spawns, 1);
     weft__fetch_sub_relaxed(&e->live, 1);
     weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
     creation_failed(e);
@@ -105,8 +111,6 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   }
   weft__store_relaxed(&e->retry_delay_ns, 0);
   weft__store_relaxed(&e->retry_at_ns, 0);
-  weft__fetch_add_relaxed(&e->spawns, 1);
-  weft__fetch_add_relaxed(&e->made[reason], 1); /* statistics */
   /* Regret (E9.3): a thread made soon after one timed out means the
    * keep-alive is too short for this load: double it, up to 60 s. */
   uint64_t ka = weft__load_relaxed(&e->keep_alive_ns);
