@@ -31,11 +31,12 @@
  * volatile reads, which it reports), so every steal would be a reported race
  * in the TSan run. Not a single-thread cost question: as a whole pool
  * (bench/ckring_pool.c: one shared ck_ring MPMC queue, futex parking),
- * ck_ring costs 114.0 instructions per task under callgrind against weft's
- * 108.3 (call_in_thread) and 98.3 (queue_work), one worker, N = 100000
- * (perf/callgrind.sh 100000 call work ckring, gcc 12 -O3, 2026-12-05); the
- * gap opens with threads, where every ck_ring producer and consumer CASes
- * the same two lines (bench W1/W4, docs/performance.md "ckring").
+ * ck_ring costs 113.5-116.2 instructions per task under callgrind (three
+ * runs) against weft's 103.7 (call_in_thread) and 94.7 (queue_work), one
+ * worker, N = 100000 (perf/callgrind.sh 100000 call work ckring, gcc 12
+ * -O3, at bf86a5e); the gap opens with threads, where every ck_ring
+ * consumer CASes one line and every producer another (bench W1/W4,
+ * docs/performance.md "concurrencykit alone").
  */
 #ifndef WEFT_RING_H
 #define WEFT_RING_H
