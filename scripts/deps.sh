@@ -3,7 +3,7 @@
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang gcc g++ git
-      liburcu-dev libck-dev libcmocka-dev
+      libck-dev libcmocka-dev
       libbenchmark-dev libuv1-dev libevent-dev libglib2.0-dev libtbb-dev
       systemtap-sdt-dev spin valgrind linux-perf gnuplot-nox)
 missing=()

@@ -19,6 +19,17 @@
  * wakep only when nobody spins, the last spinner wakes the next); Tokio
  * multi_thread/idle.rs (searching count, transition_worker_from_searching).
  * The no-lost-wake-up argument is in design.md E5 and models/park.pml.
+ *
+ * Why not concurrencykit's ck_stack for the idle stack: the stack is only
+ * part of `ctl`. Parking (push + stop searching) and waking (pop + count as
+ * searching) must each be one CAS, so that the stack and the count cannot
+ * disagree and a notifier's read of `ctl` sees both; ck_stack_pop_mpmc guards
+ * ABA with a {pointer, generation} pair (cmpxchg16b) and carries no count,
+ * so it would need a second word and a second RMW on every park and wake.
+ * Here the whole state is one 64-bit word: top as a 16-bit index, the
+ * searching count and the tag beside it. ck_pr's inline-asm atomics would
+ * also be invisible to ThreadSanitizer (lib/engine/ring.h). Not a performance
+ * choice: there is no ck equivalent to measure.
  */
 #include <stdio.h>
 
