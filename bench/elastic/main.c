@@ -10,11 +10,12 @@
  * Workloads:
  *   W6   blocking burst: N tasks x nanosleep(10 ms), submitted at once.
  *   W7   CPU burst: N tasks x 5 ms of thread CPU time (busy loop).
- *   W9c  opaque chain: 32 tasks submitted in order; task i waits on a
- *        condition variable that task i+1, queued behind it, signals when its
- *        own wait is over (the last task signals at once). It needs all 32
- *        running at once: a pool capped below that deadlocks, and the cell
- *        says so after its timeout (the process exits, it never hangs).
+ *   W9c  opaque chain: 32 tasks; task i+1 is submitted once task i runs
+ *        (so it is queued behind it in any pool, FIFO or LIFO), and task i
+ *        waits on a condition variable that task i+1 signals as it returns
+ *        (the last one at once). It needs all 32 running at once: a pool
+ *        capped below that deadlocks, and the cell says so after its timeout
+ *        (the process exits, it never hangs).
  *   W10s shrink: a W6 burst, then nothing for a window: threads at the end,
  *        when the count last changed, when it reached the pool's min.
  *   W10t trickle: a W6 burst, then 1 000 tasks/s x 1 ms for 2 s: the most
@@ -29,7 +30,8 @@
  *
  *   weft_elastic_bench [--scale=tiny|short|long] [--reps=N]
  *                      [--pools=label,...] [--workloads=W6,W7,...]
- *                      [--chain-timeout=S] [--shrink-window=S]
+ *                      [--reps-capped=N] [--chain-timeout=S] [--shrink-window=S]
+ *                      [--trickle=S]
  *                      [--sample-us=US] [--raw=FILE] [--check]
  *
  * --check (the ctest smoke): exit 1 unless every cell finished its work,
@@ -186,13 +188,15 @@ static void task_cpu(void *arg) {
     if ((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 >= end)
       break;
   }
+  (void)sink;
   eb_task_done();
 }
 
 typedef struct chain {
   pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int released[CHAIN_N]; /* released[i]: task i+1 is about to return */
+  pthread_cond_t cv;      /* CLOCK_MONOTONIC */
+  int started[CHAIN_N];   /* task i is running */
+  int released[CHAIN_N];  /* task i+1 is about to return */
 } chain;
 typedef struct chain_link {
   chain *c;
@@ -202,6 +206,8 @@ static void task_chain(void *arg) {
   chain_link *l = arg;
   chain *c = l->c;
   pthread_mutex_lock(&c->mu);
+  c->started[l->i] = 1;
+  pthread_cond_broadcast(&c->cv);
   /* Task i returns only after task i+1 has: the whole chain must be running
    * at once, 32 threads, or a pool that stands in for its blocked workers. */
   if (l->i < CHAIN_N - 1)
@@ -312,7 +318,7 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
   void *ms_sleep = (void *)(size_t)SLEEP_MS;
   chain ch;
   chain_link links[CHAIN_N];
-  int wrc = 0;
+  int wrc = 0, chain_started = -1;
   switch (w) {
   case W6:
   case W10S:
@@ -366,21 +372,50 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     break;
   }
   case W9C: {
+    /* Task i+1 is submitted once task i runs, so it is queued behind it
+     * whatever order the pool takes tasks in. */
     pthread_mutex_init(&ch.mu, NULL);
-    pthread_cond_init(&ch.cv, NULL);
+    pthread_cond_init(&ch.cv, &ca);
+    memset(ch.started, 0, sizeof ch.started);
     memset(ch.released, 0, sizeof ch.released);
     o.expected = CHAIN_N;
     expect_total(CHAIN_N);
     o.t0 = eb_now();
-    for (int i = 0; i < CHAIN_N && o.submit_err == 0; i++) {
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += (time_t)sc->chain_timeout_s;
+    dl.tv_nsec += (long)((sc->chain_timeout_s - floor(sc->chain_timeout_s)) * 1e9);
+    if (dl.tv_nsec >= 1000000000L) {
+      dl.tv_nsec -= 1000000000L;
+      dl.tv_sec++;
+    }
+    int trc = 0;
+    for (int i = 0; i < CHAIN_N && o.submit_err == 0 && trc == 0; i++) {
       links[i].c = &ch;
       links[i].i = i;
       int src = im->submit(pool, task_chain, &links[i]);
-      if (src != 0)
+      if (src != 0) {
         o.submit_err = src;
+        break;
+      }
+      pthread_mutex_lock(&ch.mu);
+      while (!ch.started[i] && trc != ETIMEDOUT)
+        trc = pthread_cond_timedwait(&ch.cv, &ch.mu, &dl);
+      if (ch.started[i])
+        trc = 0;
+      pthread_mutex_unlock(&ch.mu);
     }
-    if (o.submit_err == 0)
-      wrc = wait_total(CHAIN_N, sc->chain_timeout_s);
+    if (o.submit_err == 0 && trc == 0) {
+      double left = sc->chain_timeout_s - (eb_now() - o.t0);
+      wrc = wait_total(CHAIN_N, left > 0 ? left : 0);
+    } else {
+      wrc = trc;
+    }
+    pthread_mutex_lock(&ch.mu);
+    chain_started = 0;
+    for (int i = 0; i < CHAIN_N; i++)
+      chain_started += ch.started[i];
+    pthread_mutex_unlock(&ch.mu);
     o.t_end = wrc == 0 ? t_last_done : eb_now();
     o.t_measure_end = o.t_end;
     break;
@@ -418,6 +453,8 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
          creations, ths, hwm, (int)sysconf(_SC_NPROCESSORS_ONLN));
   if (o.submit_err != 0)
     printf(" err=submit:%d", o.submit_err);
+  if (w == W9C)
+    printf(" started=%d", chain_started);
   if (w == W10S && o.window_end > 0) {
     int end = -1;
     tl_peak(s, ns, o.window_start, o.window_end, &end);
@@ -461,7 +498,7 @@ typedef struct result {
   double makespan, thread_s;
   long done, expected, peak, peak_sampled, creations, rss_kb;
   double settle, to_min;
-  long end_threads, trickle_tail, trickle_start;
+  long end_threads, trickle_tail, trickle_start, started;
   int ncpu;
 } result;
 
@@ -494,6 +531,7 @@ static int parse_result(const char *line, result *r) {
   r->trickle_tail = (long)field_d(p, "trickle_tail_max", -1);
   r->trickle_start = (long)field_d(p, "trickle_start", -1);
   r->ncpu = (int)field_d(p, "ncpu", 0);
+  r->started = (long)field_d(p, "started", -1);
   return 0;
 }
 
@@ -639,12 +677,20 @@ static int in_list(const char *list, const char *name) {
   return 0;
 }
 
+/* Pools capped at 4 threads or fewer spend N x 10 ms / cap on every burst
+ * (50 s for weft(0,2) at 10 000 tasks): --reps-capped runs them fewer times. */
+static int reps_of(const eb_config *cfg, int reps, int reps_capped) {
+  int capped = cfg->max >= 0 && cfg->max <= 4;
+  return capped && reps_capped > 0 && reps_capped < reps ? reps_capped : reps;
+}
+
 int main(int argc, char **argv) {
   const scale *sc = &scales[1];
   int reps = -1, check = 0;
   unsigned sample_us = 2000;
   const char *pools = NULL, *works = NULL, *raw_path = NULL;
-  double chain_timeout = -1, shrink_window = -1;
+  double chain_timeout = -1, shrink_window = -1, trickle = -1;
+  int reps_capped = -1;
   const char *cell_label = NULL, *cell_w = NULL;
   char *extra[8];
   int n_extra = 0;
@@ -680,6 +726,11 @@ int main(int argc, char **argv) {
     } else if (strncmp(a, "--sample-us=", 12) == 0 && n_extra < 8) {
       sample_us = (unsigned)atoi(a + 12);
       extra[n_extra++] = argv[i];
+    } else if (strncmp(a, "--trickle=", 10) == 0 && n_extra < 8) {
+      trickle = atof(a + 10);
+      extra[n_extra++] = argv[i];
+    } else if (strncmp(a, "--reps-capped=", 14) == 0) {
+      reps_capped = atoi(a + 14);
     } else if (strcmp(a, "--check") == 0) {
       check = 1;
     } else if (strcmp(a, "--cell") == 0 && i + 2 < argc) {
@@ -695,6 +746,8 @@ int main(int argc, char **argv) {
     s.chain_timeout_s = chain_timeout;
   if (shrink_window >= 0)
     s.shrink_window_s = shrink_window;
+  if (trickle >= 0)
+    s.trickle_s = trickle;
   if (reps > 0)
     s.reps = reps;
   if (cell_label != NULL)
@@ -713,6 +766,8 @@ int main(int argc, char **argv) {
       for (int c = 0; c < N_CONFIGS; c++) {
         if (!in_list(pools, configs[c].label) && !in_list(pools, configs[c].impl))
           continue;
+        if (rep >= reps_of(&configs[c], s.reps, reps_capped))
+          continue;
         result *r = &res[c][w][rep];
         run_child("/proc/self/exe", &configs[c], w, s.name, extra, n_extra, kill_after, r, raw);
         int ok = strcmp(r->outcome, "completed") == 0 ||
@@ -729,8 +784,10 @@ int main(int argc, char **argv) {
 
   /* Tables. */
   int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-  printf("Scale %s, %d repetition(s) per cell, each in a fresh process; %d CPUs online.\n",
-         s.name, s.reps, ncpu);
+  printf("Scale %s, %d repetition(s) per cell", s.name, s.reps);
+  if (reps_capped > 0 && reps_capped < s.reps)
+    printf(" (%d for the pools capped at 4 threads or fewer)", reps_capped);
+  printf(", each in a fresh process; %d CPUs online.\n", ncpu);
   printf("Makespan: median (min–max) in seconds, first submit to last completion. Peak threads "
          "and creations are exact (pthread_create is interposed: threads alive at once, calls "
          "made); thread-s integrates the thread count sampled every %.1f ms from "
@@ -750,8 +807,9 @@ int main(int argc, char **argv) {
              s.w7_n, CPU_MS, s.w7_n * CPU_MS * 1e-3 / ncpu, ncpu + 1);
       break;
     case W9C:
-      printf("**W9c opaque chain**: %d tasks, task i waits on a condvar that task i+1 signals; "
-             "timeout %.0f s.\n\n", CHAIN_N, s.chain_timeout_s);
+      printf("**W9c opaque chain**: %d tasks; task i+1 is submitted once task i runs, and task "
+             "i waits on a condvar that task i+1 signals as it returns; timeout %.0f s.\n\n",
+             CHAIN_N, s.chain_timeout_s);
       break;
     case W10S:
       printf("**W10s shrink**: %ld × %d ms burst, then %.1f s idle. `end`: threads at the "
@@ -769,9 +827,9 @@ int main(int argc, char **argv) {
              "ideal %.2f s.\n\n", s.w12_n, PERMITS, SLEEP_MS, s.w12_n * SLEEP_MS * 1e-3 / PERMITS);
       break;
     }
-    printf("| pool | outcome | makespan s | peak threads | creations | thread-s | peak RSS MiB |%s\n",
+    printf("| pool | runs | outcome | makespan s | peak threads | creations | thread-s | peak RSS MiB |%s\n",
            w == W10S ? " end | settle s | to min s |" : w == W10T ? " start | tail |" : "");
-    printf("|---|---|---|---|---|---|---|%s\n",
+    printf("|---|---|---|---|---|---|---|---|%s\n",
            w == W10S ? "---|---|---|" : w == W10T ? "---|---|" : "");
     for (int c = 0; c < N_CONFIGS; c++) {
       result *rs = res[c][w];
@@ -789,7 +847,11 @@ int main(int argc, char **argv) {
       if (n_done == n)
         snprintf(outc, sizeof outc, "completed");
       else if (n_dead == n)
-        snprintf(outc, sizeof outc, "deadlocked (%ld/%d done)", rs[0].done, CHAIN_N);
+      {
+        char st[32];
+        fmt_count(st, sizeof st, rs, n, offsetof(result, started));
+        snprintf(outc, sizeof outc, "deadlocked (%s/%d started)", st, CHAIN_N);
+      }
       else
         snprintf(outc, sizeof outc, "%d/%d completed, %d deadlocked, %d failed", n_done, n,
                  n_dead, n - n_done - n_dead);
@@ -812,7 +874,8 @@ int main(int argc, char **argv) {
       for (int i = 0; i < n; i++)
         rmax = rs[i].rss_kb > rmax ? rs[i].rss_kb : rmax;
       snprintf(rss, sizeof rss, "%.1f", rmax / 1024.0);
-      printf("| %s | %s | %s | %s | %s | %s | %s |", configs[c].label, outc, ms, pk, cr, ts, rss);
+      printf("| %s | %d | %s | %s | %s | %s | %s | %s |", configs[c].label, n, outc, ms, pk, cr, ts,
+             rss);
       if (w == W10S) {
         char e[32], st[64], tm[64];
         fmt_count(e, sizeof e, rs, n, offsetof(result, end_threads));
