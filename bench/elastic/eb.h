@@ -61,6 +61,8 @@ int eb_proc_status_field(const char *key); /* "Threads", "VmHWM" (kB); -1 if abs
 long eb_creations(void);
 long eb_live_peak(void);
 void eb_counters_reset(void);
+/* The most creations made within any window_s seconds (A2's rate limit). */
+long eb_creations_max_in(double window_s);
 
 /* The sampler: one harness thread (created past the interposer, so it is not
  * counted) reading /proc/self/status every period_us. */

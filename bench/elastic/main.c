@@ -455,6 +455,8 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     printf(" err=submit:%d", o.submit_err);
   if (w == W9C)
     printf(" started=%d", chain_started);
+  printf(" cmax10ms=%ld cmax100ms=%ld cmax1s=%ld", eb_creations_max_in(0.010),
+         eb_creations_max_in(0.100), eb_creations_max_in(1.0));
   if (w == W10S && o.window_end > 0) {
     int end = -1;
     tl_peak(s, ns, o.window_start, o.window_end, &end);
@@ -499,6 +501,7 @@ typedef struct result {
   long done, expected, peak, peak_sampled, creations, rss_kb;
   double settle, to_min;
   long end_threads, trickle_tail, trickle_start, started;
+  long cmax10ms, cmax100ms, cmax1s; /* most creations in any 10 ms, 100 ms, 1 s */
   int ncpu;
 } result;
 
@@ -532,6 +535,9 @@ static int parse_result(const char *line, result *r) {
   r->trickle_start = (long)field_d(p, "trickle_start", -1);
   r->ncpu = (int)field_d(p, "ncpu", 0);
   r->started = (long)field_d(p, "started", -1);
+  r->cmax10ms = (long)field_d(p, "cmax10ms", -1);
+  r->cmax100ms = (long)field_d(p, "cmax100ms", -1);
+  r->cmax1s = (long)field_d(p, "cmax1s", -1);
   return 0;
 }
 
@@ -790,7 +796,7 @@ int main(int argc, char **argv) {
   printf(", each in a fresh process; %d CPUs online.\n", ncpu);
   printf("Makespan: median (min–max) in seconds, first submit to last completion. Peak threads "
          "and creations are exact (pthread_create is interposed: threads alive at once, calls "
-         "made); thread-s integrates the thread count sampled every %.1f ms from "
+         "made; `most in` is the most creations within any 10 ms, 100 ms and 1 s window); thread-s integrates the thread count sampled every %.1f ms from "
          "/proc/self/status (the harness's two threads subtracted). A count shows a range "
          "when repetitions differ.\n",
          sample_us / 1000.0);
@@ -827,9 +833,9 @@ int main(int argc, char **argv) {
              "ideal %.2f s.\n\n", s.w12_n, PERMITS, SLEEP_MS, s.w12_n * SLEEP_MS * 1e-3 / PERMITS);
       break;
     }
-    printf("| pool | runs | outcome | makespan s | peak threads | creations | thread-s | peak RSS MiB |%s\n",
+    printf("| pool | runs | outcome | makespan s | peak threads | creations | most in 10 ms / 100 ms / 1 s | thread-s | peak RSS MiB |%s\n",
            w == W10S ? " end | settle s | to min s |" : w == W10T ? " start | tail |" : "");
-    printf("|---|---|---|---|---|---|---|---|%s\n",
+    printf("|---|---|---|---|---|---|---|---|---|%s\n",
            w == W10S ? "---|---|---|" : w == W10T ? "---|---|" : "");
     for (int c = 0; c < N_CONFIGS; c++) {
       result *rs = res[c][w];
@@ -874,8 +880,12 @@ int main(int argc, char **argv) {
       for (int i = 0; i < n; i++)
         rmax = rs[i].rss_kb > rmax ? rs[i].rss_kb : rmax;
       snprintf(rss, sizeof rss, "%.1f", rmax / 1024.0);
-      printf("| %s | %d | %s | %s | %s | %s | %s | %s |", configs[c].label, n, outc, ms, pk, cr, ts,
-             rss);
+      char c1[32], c2[32], c3[32];
+      fmt_count(c1, sizeof c1, rs, n, offsetof(result, cmax10ms));
+      fmt_count(c2, sizeof c2, rs, n, offsetof(result, cmax100ms));
+      fmt_count(c3, sizeof c3, rs, n, offsetof(result, cmax1s));
+      printf("| %s | %d | %s | %s | %s | %s | %s / %s / %s | %s | %s |", configs[c].label, n, outc,
+             ms, pk, cr, c1, c2, c3, ts, rss);
       if (w == W10S) {
         char e[32], st[64], tm[64];
         fmt_count(e, sizeof e, rs, n, offsetof(result, end_threads));

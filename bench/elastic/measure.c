@@ -61,6 +61,9 @@ typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
 static create_fn real_create;
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static atomic_long n_creations, n_live, n_live_peak;
+/* When each counted creation happened (the first EB_MAX_STAMPS of them). */
+#define EB_MAX_STAMPS (1 << 16)
+static double stamps[EB_MAX_STAMPS];
 
 static void resolve_real(void) {
   void *sym = dlsym(RTLD_NEXT, "pthread_create");
@@ -104,15 +107,49 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *thr,
     return EAGAIN;
   t->fn = fn;
   t->arg = arg;
+  double now = eb_now();
   int rc = real_create(thr, attr, trampoline, t);
-  if (rc == 0)
-    atomic_fetch_add(&n_creations, 1);
-  else
+  if (rc == 0) {
+    long k = atomic_fetch_add(&n_creations, 1);
+    if (k >= 0 && k < EB_MAX_STAMPS)
+      stamps[k] = now;
+  } else {
     free(t);
+  }
   return rc;
 }
 
 long eb_creations(void) { return atomic_load(&n_creations); }
+
+long eb_creations_max_in(double window_s) {
+  long n = atomic_load(&n_creations);
+  if (n > EB_MAX_STAMPS)
+    n = EB_MAX_STAMPS;
+  /* Stamps are taken before the creation, by several threads at once (GLib,
+   * tokio_like create from submitters and workers): sort a copy. */
+  double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+  if (v == NULL)
+    return -1;
+  memcpy(v, stamps, (size_t)n * sizeof *v);
+  for (long i = 1; i < n; i++) { /* insertion sort: nearly sorted already */
+    double x = v[i];
+    long j = i - 1;
+    while (j >= 0 && v[j] > x) {
+      v[j + 1] = v[j];
+      j--;
+    }
+    v[j + 1] = x;
+  }
+  long best = 0;
+  for (long lo = 0, hi = 0; hi < n; hi++) {
+    while (v[hi] - v[lo] >= window_s)
+      lo++;
+    if (hi - lo + 1 > best)
+      best = hi - lo + 1;
+  }
+  free(v);
+  return best;
+}
 long eb_live_peak(void) { return atomic_load(&n_live_peak); }
 void eb_counters_reset(void) {
   atomic_store(&n_creations, 0);
