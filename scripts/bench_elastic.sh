@@ -38,13 +38,15 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_BENCH=ON \
 cmake --build "$build" -j "$(nproc)" --target weft_elastic_bench > "$build/build.log" 2>&1 \
   || { tail -50 "$build/build.log"; exit 1; }
 
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rc=0
 "$build/bench/elastic/weft_elastic_bench" "$scale" --raw="$build/elastic_raw.tsv" \
     ${extra[@]+"${extra[@]}"} > "$build/elastic_table.md" || rc=$?
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 {
-  echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+  echo "Run ending $(date -u '+%Y-%m-%d %H:%M UTC'), built at commit $commit$dirty," \
        "$(nproc) CPUs, load average before/after: $load_before / $load_after."
   echo
   cat "$build/elastic_table.md"
