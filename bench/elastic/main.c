@@ -667,20 +667,25 @@ static void fmt_median(char *out, size_t sz, const result *rs, int n, size_t off
     snprintf(out, sz, "%.*f (%.*f–%.*f)", prec, m, prec, v[0], prec, v[k - 1]);
 }
 
+/* list: names separated by commas outside parentheses ("weft(5,20),glib"). */
 static int in_list(const char *list, const char *name) {
   if (list == NULL)
     return 1;
   size_t n = strlen(name);
-  for (const char *p = list; *p;) {
-    const char *e = strchr(p, ',');
-    size_t l = e ? (size_t)(e - p) : strlen(p);
-    if (l == n && strncasecmp(p, name, n) == 0)
+  const char *p = list;
+  for (;;) {
+    const char *e = p;
+    int depth = 0;
+    while (*e != '\0' && (*e != ',' || depth > 0)) {
+      depth += *e == '(' ? 1 : *e == ')' ? -1 : 0;
+      e++;
+    }
+    if ((size_t)(e - p) == n && strncasecmp(p, name, n) == 0)
       return 1;
-    if (e == NULL)
-      break;
+    if (*e == '\0')
+      return 0;
     p = e + 1;
   }
-  return 0;
 }
 
 /* Pools capped at 4 threads or fewer spend N x 10 ms / cap on every burst
