@@ -179,4 +179,5 @@ awk -F'\t' -v order="$scenarios" -v bes="$backends" '
 echo
 cat "$out/table.md"
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "raw figures: $raw"
