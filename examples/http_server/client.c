@@ -3,8 +3,9 @@
  * port, send a few hundred /hash requests over several connections at once
  * (half keep-alive, half "Connection: close", one request per connection),
  * check every answer against a hash recomputed here, check the error
- * answers (404, 400, 405), then stop the server and check that it exits 0
- * having served exactly the requests sent, with no error.
+ * answers (404, 400, 405) and a client that goes away while its job runs,
+ * then stop the server and check that it exits 0 having served exactly the
+ * requests sent, with no error.
  *
  *   http_server_client --server=PATH [--backend=B] [--weft-api=A]
  *                      [--threads=N] [--connections=C] [--requests=R]
@@ -336,7 +337,8 @@ int main(int argc, char **argv) {
   snprintf(a_backend, sizeof a_backend, "--backend=%s", backend);
   snprintf(a_threads, sizeof a_threads, "--threads=%ld", threads);
   snprintf(a_api, sizeof a_api, "--weft-api=%s", api != NULL ? api : "");
-  snprintf(a_max, sizeof a_max, "--max-requests=%ld", requests);
+  /* + 1: the request whose client goes away still runs and counts. */
+  snprintf(a_max, sizeof a_max, "--max-requests=%ld", requests + 1);
   char *args[8];
   int na = 0;
   args[na++] = (char *)server;
@@ -385,6 +387,15 @@ int main(int argc, char **argv) {
   if (one_request("POST", "/hash?bytes=1", &rsp) != 405)
     fail("POST /hash: want 405");
 
+  /* A client that leaves while its job runs: the server answers into a
+   * closed connection, must not fail, and counts the job as served. */
+  conn gone;
+  static const char slow[] =
+      "GET /hash?bytes=1000&sleep_us=50000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  if (conn_open(&gone) != 0 || send_all(&gone, slow, sizeof slow - 1) != 0)
+    fail("the request of the client that goes away was not sent");
+  conn_close(&gone);
+
   /* The hashes, over `connections` connections at once. */
   worker *w = calloc((size_t)connections, sizeof *w);
   if (w == NULL)
@@ -423,7 +434,7 @@ int main(int argc, char **argv) {
   close(out[0]);
   waitpid(pid, &status, 0);
   char want[96];
-  snprintf(want, sizeof want, "served %ld hash requests, 0 errors\n", requests);
+  snprintf(want, sizeof want, "served %ld hash requests, 0 errors\n", requests + 1);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     fail("the server's exit status is %#x, want 0", status);
   if (strstr(text, want) == NULL)
