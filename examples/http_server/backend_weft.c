@@ -100,11 +100,13 @@ static int hs_weft_submit(hs_backend *b, hs_job *job) {
     int rc = weft_defer_to_thread_pool(b->reactor, b->pool, df_work, job, &d);
     if (rc != 0)
       return rc == WEFT_ENOMEM ? -ENOMEM : -ESHUTDOWN;
-    /* One pair for both sides; on ENOMEM nothing was added and the job
-     * would be lost, so it is an error the server reports (500). */
+    /* One pair for both sides. The job is already with the pool: if the
+     * pair cannot be added (WEFT_ENOMEM; the first pair has a slot inside
+     * the Deferred, so weft never fails it today), nobody will be told
+     * when the job is done, and it must not be freed. */
     rc = weft_deferred_add_both(d, df_callback, job);
     weft_deferred_unref(d);
-    return rc == 0 ? 0 : -ENOMEM;
+    return rc == 0 ? 0 : -EINPROGRESS;
   }
   weft_work *w = job_work(job);
   w->data = job;
