@@ -27,7 +27,7 @@ duration=5
 scenarios="a b c4 c8"
 backends="weft pthread glib"
 out=""
-build=build-bench-server
+build="build-bench-server"
 deps=1
 for arg in "$@"; do
   case "$arg" in
@@ -62,7 +62,7 @@ scenario_args() {
 }
 
 server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null || true; }
+cleanup() { if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
 # Start the server; sets server_pid and port. The port is read from the
@@ -102,6 +102,7 @@ to_us() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
 
 raw=$out/raw.tsv
 printf 'scenario\tbackend\trun\treq_s\tp50_us\tp99_us\terrors\n' > "$raw"
+# shellcheck disable=SC2086
 set -- $backends
 nb=$#
 echo "weft server benchmark: runs=$runs duration=${duration}s scenarios=($scenarios)" \
