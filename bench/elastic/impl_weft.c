@@ -3,8 +3,8 @@
  * weft_threadpool_create_ex with the cell's (min, max), start,
  * weft_threadpool_call_in_thread, weft_threadpool_destroy.
  *
- * Today max is a hard cap (Twisted's): the baseline that the elastic pool
- * (issue 20) is measured against. The cell's max plays the role of "soft".
+ * The pool is elastic (docs/design.md E9): the cell's max is its soft
+ * limit, and it grows past it only to stand in for blocked workers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,28 +15,18 @@
 #include "eb.h"
 
 /*
- * ---- ELASTIC OPTIONS (issue 20): the one place to wire them ------------
- * The elastic pool will take more than (min, max): a hard valve, a
- * keep-alive, a blocking-detection switch. The harness passes them as
- * environment variables so the driver needs no change when they land:
- *   WEFT_EB_HARD          threads allowed past soft (the valve)
- *   WEFT_EB_KEEPALIVE_MS  idle time before a surplus thread exits
- *   WEFT_EB_DETECT        1/0: stand in for blocked workers
- * When weft_threadpool_options gains those fields, set them in
- * weft_elastic_options() below. Until then a cell that asks for one fails
- * (it is not silently measured as the fixed pool under an elastic label).
+ * The elastic options (docs/design.md E9). A cell's max is the pool's
+ * max_threads (the threads that may run at once); the pool is elastic by
+ * default. Environment variables override the defaults for one run:
+ *   WEFT_EB_HARD          hard_threads (the valve)
+ *   WEFT_EB_KEEPALIVE_MS  keep_alive_ms
+ *   WEFT_EB_DETECT        0: strict_cap (Twisted's fixed cap), 1: elastic
  */
 static int weft_elastic_options(weft_threadpool_options *o) {
-  static const char *const knobs[] = {"WEFT_EB_HARD", "WEFT_EB_KEEPALIVE_MS",
-                                      "WEFT_EB_DETECT"};
-  (void)o;
-  for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-    if (getenv(knobs[i]) != NULL) {
-      fprintf(stderr, "weft_elastic_bench: %s is set but this weft has no elastic "
-                      "options yet (issue 20)\n", knobs[i]);
-      return -ENOTSUP;
-    }
-  }
+  const char *v;
+  if ((v = getenv("WEFT_EB_HARD")) != NULL) o->hard_threads = atoi(v);
+  if ((v = getenv("WEFT_EB_KEEPALIVE_MS")) != NULL) o->keep_alive_ms = (unsigned)atoi(v);
+  if ((v = getenv("WEFT_EB_DETECT")) != NULL) o->strict_cap = atoi(v) == 0;
   return 0;
 }
 

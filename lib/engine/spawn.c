@@ -70,7 +70,12 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
       break;
     }
   }
-  if (idx >= (uint32_t)e->capacity) return WEFT_EAGAIN; /* slots held by exiting threads */
+  if (idx >= (uint32_t)e->capacity) {
+    /* Every slot is held by a thread on its way out (or a reaped entry not
+     * yet popped): back off, and the monitor retries (E9.5, models/reap.pml). */
+    creation_failed(e);
+    return WEFT_EAGAIN;
+  }
   weft__eworker *w = e->slots[idx];
   if (!w) {
     w = weft__calloc_aligned(sizeof *w);
