@@ -129,8 +129,16 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   return WEFT_OK;
 }
 
-void weft__engine_worker_exited(weft__engine *e, weft__eworker *w) {
+void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) {
   (void)e;
+  /* A thread that leaves on its own while the pool runs (its keep-alive
+   * ran out, E9.3) detaches itself: its stack goes back when it ends, not
+   * when a later spawn or stop gets round to joining it, so an idle pool's
+   * memory shrinks with its thread count. Nobody joins it then (JOINED). */
+  if (detach && pthread_detach(pthread_self()) == 0) {
+    weft__store_release(&w->state, WEFT__SLOT_JOINED); /* release: as below */
+    return;
+  }
   /* Release: the thread's last uses of its slot happen before a spawner,
    * which loads the state with acquire, joins it and reuses the slot. No
    * mutex: a spawner holding it must never wait for us. */

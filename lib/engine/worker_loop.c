@@ -266,7 +266,7 @@ void *weft__engine_worker_main(void *arg) {
   if (!reaped) weft__engine_stop_searching(e);
   WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
   weft__node_flush();
-  weft__engine_worker_exited(e, w);
+  weft__engine_worker_exited(e, w, reaped);
   weft__tls.route = 0;
   return NULL;
 }
