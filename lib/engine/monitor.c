@@ -40,6 +40,7 @@
  */
 #include "engine/monitor.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -73,6 +74,8 @@ typedef struct weft__monitor {
   int granted; /* grants this monitor made and has not returned */
   uint64_t last_ns, last_cpu, last_done, last_progress_ns;
   uint64_t *last_exec; /* per slot: executed at the previous tick */
+  uint32_t *cand;      /* the tick's busy workers (slot indices) */
+  uint32_t rotate;     /* where this tick's sample starts */
   uint64_t tick_ns;
   int quiet_ticks;
   double tokens;
@@ -80,7 +83,7 @@ typedef struct weft__monitor {
   /* The brake's window, since the last growth step. */
   uint64_t win_ns, win_done;
   double rate_before;
-  int step_n, step_busy;
+  int step_n, step_added, step_busy;
   uint64_t brake_until_ns, brake_len_ns;
   uint64_t stuck_reported_ns;
 } weft__monitor;
@@ -137,19 +140,24 @@ static void report_stuck(weft__monitor *m, uint64_t now, int busy, int stuck) {
 }
 
 /* The last growth step, judged once its window is long enough: false if it
- * brakes (or must wait for its window), true if growth may go on. */
-static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done) {
+ * brakes, or if growth must wait for the window; true if growth may go on.
+ * Between two steps there is always a measurement window (20 ms and 32
+ * completions, or 80 ms), unless nothing completes at all: then there is
+ * nothing to measure, and growth goes on at the bucket's pace (a chain of
+ * tasks that wait for each other). */
+static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_progress) {
   if (m->step_n == 0) return true;
-  if (m->rate_before <= 0) { /* nothing to compare with: no brake */
+  if (no_progress) {
     m->step_n = 0;
     return true;
   }
   uint64_t wdone = done - m->win_done, wns = now - m->win_ns;
   if ((wns < WINDOW_MIN_NS || wdone < WINDOW_MIN_DONE) && wns < 4 * WINDOW_MIN_NS) return false;
-  double rate_after = (double)wdone / (double)wns;
-  double gain = (rate_after - m->rate_before) / m->step_n;
-  double share = m->rate_before / (m->step_busy > 0 ? m->step_busy : 1);
   m->step_n = 0;
+  if (m->rate_before <= 0) return true; /* no baseline for this step: no brake */
+  double rate_after = (double)wdone / (double)wns;
+  double gain = (rate_after - m->rate_before) / m->step_added;
+  double share = m->rate_before / (m->step_busy > 0 ? m->step_busy : 1);
   if (gain >= 0.25 * share) {
     m->brake_len_ns = 0;
     return true;
@@ -178,7 +186,10 @@ static bool tick(weft__monitor *m, uint64_t now) {
   if (dt == 0) return false;
 
   /* Busy workers, and those stuck in one task since the last tick. */
-  int busy = 0, stuck = 0, sampled = 0, off = 0;
+  /* Busy workers (not counted exactly by weft_blocking_begin) are the
+   * candidates; "stuck" ones have not moved to another task since the
+   * last tick (the strict cap's diagnosis). */
+  int busy = 0, stuck = 0, cands = 0, sampled = 0, off = 0;
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
@@ -187,21 +198,29 @@ static bool tick(weft__monitor *m, uint64_t now) {
     m->last_exec[i] = ex;
     if (weft__load_relaxed(&w->state) != WEFT__SLOT_LIVE || !weft__load_relaxed(&w->busy)) continue;
     busy++;
-    if (!same || weft__load_relaxed(&w->blocking)) continue; /* moving, or counted exactly */
-    stuck++;
-    if (sampled < SAMPLE_MAX) {
-      char st = thread_state(weft__load_relaxed(&w->tid));
-      if (st != 0) {
-        sampled++;
-        if (st != 'R') off++;
-      }
-    }
+    if (weft__load_relaxed(&w->blocking)) continue; /* counted exactly */
+    if (same) stuck++;
+    m->cand[cands++] = i;
   }
+  /* Sample up to SAMPLE_MAX candidates, spread over them and rotating:
+   * the share not runnable ('S', 'D': in a system call, a wait, I/O) of
+   * all candidates is the opaque blocked count. A worker short of a CPU
+   * ('R') is never counted: more threads would not help it. */
+  int step = cands > SAMPLE_MAX ? cands / SAMPLE_MAX : 1;
+  for (int k = 0; k < cands && sampled < SAMPLE_MAX; k += step) {
+    weft__eworker *w = e->slots[m->cand[(k + m->rotate) % cands]];
+    char st = thread_state(weft__load_relaxed(&w->tid));
+    if (st == 0) continue;
+    sampled++;
+    if (st != 'R') off++;
+  }
+  m->rotate++;
   int blocked_opaque;
   if (sampled > 0) {
-    blocked_opaque = (int)((double)stuck * off / sampled + 0.5);
+    blocked_opaque = (int)((double)cands * off / sampled + 0.5);
   } else {
-    /* No /proc: the CPU clock alone, never more than the limit's worth. */
+    /* No /proc: the CPU clock alone (busy workers minus the CPU time used,
+     * a conservative count), never more than the limit's worth. */
     double est = (double)busy - (double)dcpu / (double)dt;
     blocked_opaque = est > 0 ? (int)est : 0;
     if (blocked_opaque > stuck) blocked_opaque = stuck;
@@ -247,7 +266,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
     double drain = (double)weft__engine_backlog(e) * m->svc_ns / running;
     if (drain <= DRAIN_TARGET_NS) return false; /* the threads we have suffice */
   }
-  if (!step_judged(m, now, done)) return false;
+  if (!step_judged(m, now, done, no_progress)) return false;
   /* A geometric step, bounded by the bucket and the valve. */
   int n = want;
   int geo = m->granted / 2 > 1 ? m->granted / 2 : 1;
@@ -270,7 +289,8 @@ static bool tick(weft__monitor *m, uint64_t now) {
   }
   int made = weft__engine_grow(e, n, WEFT__MADE_STALL);
   if (made < n) give_back(m, n - (made > 0 ? made : 0)); /* closed, or creation failed */
-  m->step_n = made > 0 ? made : 0;
+  m->step_n = 1; /* judged at the next tick whose window suffices */
+  m->step_added = made > 0 ? made : 1;
   return made > 0;
 }
 
@@ -292,6 +312,42 @@ static void arm_reset(weft__monitor *m, uint64_t now) {
   m->step_n = 0;
   m->tick_ns = TICK_MIN_NS;
   m->quiet_ticks = 0;
+}
+
+static void monitor_free(weft__monitor *m) {
+  weft__free(m->cand);
+  weft__free(m->last_exec);
+  weft__free_aligned(m);
+}
+
+/* Disarmed: sleep until an arm bumps the word. After the pool's keep-alive
+ * disarmed the monitor leaves, like an idle worker, so an idle pool keeps
+ * no thread of its own: it clears e->monitor under the mutex (the next
+ * arm, also under it, starts a new one), unless an arm or stop came first.
+ * True if it left (and freed itself). */
+static bool sleep_disarmed(weft__monitor *m, uint32_t seen) {
+  weft__engine *e = m->e;
+  while (weft__load_relaxed(&e->monitor_word) == seen && !weft__load_acquire(&m->stop)) {
+    uint64_t ka = weft__load_relaxed(&e->keep_alive_ns);
+    if (ka == 0) {
+      weft__futex_wait(&e->monitor_word, seen);
+      continue;
+    }
+    struct timespec ts = {(time_t)(ka / 1000000000u), (long)(ka % 1000000000u)};
+    if (weft__futex_wait_timeout(&e->monitor_word, seen, &ts) != ETIMEDOUT) continue;
+    pthread_mutex_lock(&e->mu);
+    bool leave = weft__load_relaxed(&e->monitor) == m && !weft__load_relaxed(&e->monitor_armed) &&
+                 weft__load_relaxed(&e->monitor_word) == seen;
+    if (leave) weft__store_relaxed(&e->monitor, NULL);
+    pthread_mutex_unlock(&e->mu);
+    if (leave) {
+      give_back(m, m->granted);
+      (void)pthread_detach(pthread_self());
+      monitor_free(m);
+      return true;
+    }
+  }
+  return false;
 }
 
 static void *monitor_main(void *arg) {
@@ -343,8 +399,7 @@ static void *monitor_main(void *arg) {
         continue;
       }
     }
-    while (weft__load_relaxed(&e->monitor_word) == seen && !weft__load_acquire(&m->stop))
-      weft__futex_wait(&e->monitor_word, seen);
+    if (sleep_disarmed(m, seen)) return NULL; /* left after its keep-alive */
     if (weft__load_acquire(&m->stop)) break;
   }
   give_back(m, m->granted);
@@ -355,16 +410,20 @@ int weft__engine_monitor_start(weft__engine *e) {
   if (weft__load_relaxed(&e->monitor) != NULL) return WEFT_OK;
   weft__monitor *m = weft__calloc_aligned(sizeof *m);
   uint64_t *snap = weft__calloc((size_t)e->capacity, sizeof *snap);
-  if (!m || !snap) {
+  uint32_t *cand = weft__calloc((size_t)e->capacity, sizeof *cand);
+  if (!m || !snap || !cand) {
+    weft__free(cand);
     weft__free(snap);
     weft__free_aligned(m);
     return WEFT_ENOMEM;
   }
+  m->cand = cand;
   m->e = e;
   m->ncpu = weft__cpu_count();
   m->tokens = 4.0 * m->ncpu; /* the bucket starts full: the burst */
   m->last_exec = snap;
   if (pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
+    weft__free(cand);
     weft__free(snap);
     weft__free_aligned(m);
     return WEFT_EAGAIN;
@@ -385,6 +444,5 @@ void weft__engine_monitor_stop(weft__engine *e) {
   weft__fetch_add_relaxed(&e->monitor_word, 1);
   weft__futex_wake(&e->monitor_word, 1);
   pthread_join(m->thread, NULL);
-  weft__free(m->last_exec);
-  weft__free_aligned(m);
+  monitor_free(m);
 }

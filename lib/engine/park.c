@@ -283,22 +283,25 @@ void weft__engine_arm_monitor(weft__engine *e) {
   if (!weft__cas_seq_cst(&e->monitor_armed, &z, 1)) return;
   /* The fast path may now decide "at the limit" by itself (E5.1). */
   if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
-  /* Acquire: pairs with monitor_start's release of the pointer. */
-  if (weft__load_acquire(&e->monitor) == NULL) {
-    pthread_mutex_lock(&e->mu);
-    int r = weft__load_relaxed(&e->closed) ? WEFT_EQUIT : e->cfg.monitor_start(e);
-    pthread_mutex_unlock(&e->mu);
-    if (r != 0) {
-      /* No monitor for now (no memory, no thread): the pool works as a
-       * fixed-cap pool, and a saturation a second from now tries again. */
-      weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
-      if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
-      if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
-      weft__store_relaxed(&e->monitor_armed, 0);
-      return;
-    }
-    weft__store_relaxed(&e->monitor_retry_ns, 0);
+  /* Under the mutex: the monitor leaves by itself after a keep-alive
+   * disarmed, and clears e->monitor under it (lib/engine/monitor.c). */
+  pthread_mutex_lock(&e->mu);
+  int r = WEFT_OK;
+  if (weft__load_relaxed(&e->monitor) == NULL)
+    r = weft__load_relaxed(&e->closed) ? WEFT_EQUIT : e->cfg.monitor_start(e);
+  if (r == WEFT_OK) {
+    weft__fetch_add_relaxed(&e->monitor_word, 1); /* the futex word changes: no lost wake */
+    weft__futex_wake(&e->monitor_word, 1);
   }
-  weft__fetch_add_relaxed(&e->monitor_word, 1); /* the futex word changes: no lost wake */
-  weft__futex_wake(&e->monitor_word, 1);
+  pthread_mutex_unlock(&e->mu);
+  if (r != WEFT_OK) {
+    /* No monitor for now (no memory, no thread): the pool works as a
+     * fixed-cap pool, and a saturation a second from now tries again. */
+    weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
+    if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+    if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+    weft__store_relaxed(&e->monitor_armed, 0);
+    return;
+  }
+  weft__store_relaxed(&e->monitor_retry_ns, 0);
 }
