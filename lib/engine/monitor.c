@@ -59,7 +59,7 @@
 #define DRAIN_TARGET_NS 250000000.0  /* grow only if the backlog needs longer */
 #define STALL_NS 10000000u           /* no completion for this long: no progress */
 #define WINDOW_MIN_NS 20000000u      /* a brake measurement: at least 20 ms ... */
-#define WINDOW_MIN_DONE 32u          /* ... and 32 completions */
+#define WINDOW_MIN_DONE 64u          /* ... and 64 completions */
 #define BRAKE_MIN_NS 1000000000u
 #define BRAKE_MAX_NS 16000000000u
 #define SAMPLE_MAX 8                 /* /proc reads per tick */
@@ -83,7 +83,8 @@ typedef struct weft__monitor {
   /* The brake's window, since the last growth step. */
   uint64_t win_ns, win_done;
   double rate_before;
-  int step_n, step_added, step_busy;
+  double rate_ewma; /* completions per ns, a moving average */
+  int step_n, step_added, step_busy, misses;
   uint64_t brake_until_ns, brake_len_ns;
   uint64_t stuck_reported_ns;
 } weft__monitor;
@@ -117,10 +118,12 @@ static void give_back(weft__monitor *m, int n) {
   m->granted -= n;
 }
 
-/* Nobody idle and work waiting. */
+/* Nobody parked and work waiting. A searching worker is not idle here: it
+ * is on its way to the next task (the pool's busy workers pass through
+ * searching between tasks all the time). */
 static bool saturated(weft__engine *e) {
   uint64_t s = weft__load_seq_cst(&e->ctl); /* seq_cst: the disarm Dekker (monitor_main) */
-  if (WEFT__CTL_TOP(s) != 0 || WEFT__CTL_SEARCHING(s) != 0) return false;
+  if (WEFT__CTL_TOP(s) != 0) return false;
   return weft__engine_backlog(e) > 0;
 }
 
@@ -147,26 +150,39 @@ static void report_stuck(weft__monitor *m, uint64_t now, int busy, int stuck) {
  * tasks that wait for each other). */
 static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_progress) {
   if (m->step_n == 0) return true;
-  if (no_progress) {
-    m->step_n = 0;
+  if (no_progress || m->rate_before <= 0) {
+    m->step_n = 0; /* nothing to measure, or too little yet: no brake */
     return true;
   }
   uint64_t wdone = done - m->win_done, wns = now - m->win_ns;
-  if ((wns < WINDOW_MIN_NS || wdone < WINDOW_MIN_DONE) && wns < 4 * WINDOW_MIN_NS) return false;
+  /* The window spans several tasks, so that tasks that started together
+   * and finish in waves do not make the rate jump from one window to the
+   * next: at least 20 ms, 4 service times and 64 completions (or 200 ms). */
+  uint64_t min_ns = WINDOW_MIN_NS;
+  if (m->svc_ns > 0 && 4.0 * m->svc_ns > (double)min_ns) min_ns = (uint64_t)(4.0 * m->svc_ns);
+  if ((wns < min_ns || wdone < WINDOW_MIN_DONE) && wns < 10 * WINDOW_MIN_NS) return false;
   m->step_n = 0;
-  if (m->rate_before <= 0) return true; /* no baseline for this step: no brake */
   double rate_after = (double)wdone / (double)wns;
   double gain = (rate_after - m->rate_before) / m->step_added;
   double share = m->rate_before / (m->step_busy > 0 ? m->step_busy : 1);
+  m->win_ns = now;
+  m->win_done = done;
   if (gain >= 0.25 * share) {
+    m->misses = 0;
     m->brake_len_ns = 0;
     return true;
   }
+  /* One window can still mislead: brake on the second miss in a row, and
+   * measure once more (no growth) after the first. */
+  if (++m->misses < 2) {
+    m->rate_before = rate_after;
+    m->step_n = 1;
+    return false;
+  }
+  m->misses = 0;
   m->brake_len_ns = m->brake_len_ns == 0 ? BRAKE_MIN_NS
                     : (m->brake_len_ns * 2 > BRAKE_MAX_NS ? BRAKE_MAX_NS : m->brake_len_ns * 2);
   m->brake_until_ns = now + m->brake_len_ns;
-  m->win_ns = now;
-  m->win_done = done;
   weft__fetch_add_relaxed(&m->e->brakes, 1); /* statistics */
   WEFT_PROBE(brake, m->e, (int)(share > 0 ? 1000.0 * gain / share : 0));
   return false;
@@ -229,6 +245,9 @@ static bool tick(weft__monitor *m, uint64_t now) {
   }
   int blocked = blocked_opaque + weft__load_relaxed(&e->blocked);
 
+  /* Completions per ns, averaged over about 20 ticks. */
+  double rate = (double)ddone / (double)dt;
+  m->rate_ewma = m->rate_ewma == 0 ? rate : 0.95 * m->rate_ewma + 0.05 * rate;
   if (ddone > 0 && busy > 0) {
     double sample = (double)busy * (double)dt / (double)ddone;
     m->svc_ns = m->svc_ns == 0 ? sample : 0.8 * m->svc_ns + 0.2 * sample;
@@ -268,14 +287,24 @@ static bool tick(weft__monitor *m, uint64_t now) {
   }
   if (!step_judged(m, now, done, no_progress)) return false;
   /* A geometric step, bounded by the bucket and the valve. */
+  /* want = soft - running: enough stand-ins that `soft` workers run. When
+   * every busy worker is blocked, the threads added block too (the work is
+   * all of one kind), and `soft` a step would crawl: grow by a quarter of
+   * the pool a step instead, still judged by the brake and the drain
+   * estimate, and paced by the bucket. */
   int n = want;
-  int geo = m->granted / 2 > 1 ? m->granted / 2 : 1;
-  if (n > geo) n = geo;
+  if (blocked >= busy && busy > 0 && live / 4 > n) n = live / 4;
   if (n > (int)m->tokens) n = (int)m->tokens;
   if (n > hard - live) n = hard - live;
   if (n <= 0) return false;
   uint64_t wns = now - m->win_ns, wdone = done - m->win_done;
-  m->rate_before = (wns > 0 && wdone >= WINDOW_MIN_DONE) ? (double)wdone / (double)wns : 0;
+  (void)wns;
+  (void)wdone;
+  /* The baseline is the completion rate's moving average. A pool too slow
+   * to fill a window in 50 ms is not judged: it is small, and the bucket
+   * bounds it; the brake is for the many threads an external bottleneck
+   * would otherwise collect. */
+  m->rate_before = m->rate_ewma * 50e6 >= WINDOW_MIN_DONE ? m->rate_ewma : 0;
   m->win_ns = now;
   m->win_done = done;
   m->step_busy = busy;
