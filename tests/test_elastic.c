@@ -278,6 +278,7 @@ static void chain_of_waits_finishes(void **state) {
   assert_int_equal(weft_threadpool_stop(tp), 0);
   assert_exact(tp);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
+  g_dump = NULL;
   pthread_mutex_destroy(&c.mu);
   pthread_cond_destroy(&c.cv);
   sync_fini(&done);
@@ -481,6 +482,43 @@ static void blocking_call_from_pool_no_deadlock(void **state) {
   sync_fini(&done);
 }
 
+/* E9.5: the thread that would run a task cannot be made (the factory
+ * fails 3 times); nothing else is submitted; the task still runs, because
+ * the failed creation backs off and the monitor retries. */
+static _Atomic int g_factory_fails;
+static int failing_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                           const char *name) {
+  (void)ctx;
+  (void)name;
+  if (atomic_fetch_sub(&g_factory_fails, 1) > 0) return WEFT_EAGAIN;
+  return pthread_create(t, NULL, start, arg) == 0 ? 0 : WEFT_EAGAIN;
+}
+
+static void creation_failure_retried(void **state) {
+  (void)state;
+  atomic_store(&g_factory_fails, 3);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 2;
+  o.thread_factory = failing_factory;
+  o.log = NULL;
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t ran;
+  sync_init(&ran);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  wait_count(&ran, 1); /* no second submit: the monitor's retry runs it */
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_true(s.create_failures >= 3);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&ran);
+}
+
 static void bad_input(void **state) {
   (void)state;
   assert_int_equal(weft_threadpool_stats_get(NULL, NULL), WEFT_EINVAL);
@@ -512,6 +550,7 @@ int main(void) {
       cmocka_unit_test(keep_alive_zero_never_reaps),
       cmocka_unit_test(reap_churn),
       cmocka_unit_test(blocking_call_from_pool_no_deadlock),
+      cmocka_unit_test(creation_failure_retried),
       cmocka_unit_test(bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,6 +94,7 @@ int weft__engine_grow(weft__engine *e, int n, int reason) {
   pthread_mutex_unlock(&e->mu);
   /* Outside the mutex: E5.3 may notify, and notify may start a thread. */
   for (int i = 0; i < failed; i++) weft__engine_stop_searching(e);
+  if (failed > 0) weft__engine_arm_monitor(e); /* it retries while work waits (E9.5) */
   if (created == 0 && failed > 0) return WEFT_EAGAIN;
   return created;
 }

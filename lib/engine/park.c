@@ -99,6 +99,9 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
       int r = weft__engine_spawn_locked(e, spawn_reason(e));
       pthread_mutex_unlock(&e->mu);
       if (r == 0) return;
+      /* The creation failed and backs off: the monitor retries it while the
+       * work waits (E9.5). */
+      if (r == WEFT_EAGAIN) weft__engine_arm_monitor(e);
       /* Undo the claim. A worker that parked meanwhile saw searching > 0 in
        * its re-check and relied on us: if one is parked now, wake it. */
       s = weft__fetch_sub_seq_cst(&e->ctl, 1) - 1; /* seq_cst: as the claim */
