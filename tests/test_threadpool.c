@@ -117,16 +117,67 @@ static void case33_adjusting_when_stopped(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
-/* 34: the pool keeps no reference to fn/arg after the task: the task frees
- * its own argument; any later use by the pool is an ASan error. */
+/* 34, 35: Twisted checks with weakrefs that the pool no longer references
+ * fn and arg (and, with a callback, onResult) once they ran. What a weft
+ * pool holds for a task is the node that carries fn, arg, on_result and ctx
+ * (lib/node_cache.h): the pool has let go of them when that node is given
+ * back to the submitter's node cache, which weft does before fn runs (34)
+ * and before on_result runs (35). The probe observes it: the submitter notes
+ * which slab its node came from and how many nodes it had handed out of that
+ * slab; inside the task, that count must equal the slab's given-back count
+ * plus the running worker's own unflushed batch (every earlier task of this
+ * file has finished and its pool's threads, which flush on exit, are gone).
+ * A pool that kept the node while fn or on_result runs sees one node short.
+ * ASan adds the other half: the task frees and poisons its own argument
+ * (and on_result its ctx), so any later use by the pool is reported. */
+#include "node_cache.h"
+
+typedef struct node_probe {
+  sync_t ready;          /* the submitter has filled slab and handed */
+  weft__node_slab *slab; /* the slab of the task's node */
+  uint32_t handed;       /* nodes the submitter had handed out of it */
+  uint32_t back;         /* nodes of it given back, seen inside the task */
+} node_probe;
+
+static void probe_init(node_probe *p) {
+  memset(p, 0, sizeof *p);
+  sync_init(&p->ready);
+}
+
+/* The submitter, right after the submit: its node is the last one handed out
+ * of its cache's current slab. */
+static void probe_after_submit(node_probe *p) {
+  weft__node_cache *c = weft__tls.node_cache;
+  p->slab = c->cur;
+  p->handed = (uint32_t)(c->next - c->cur->nodes);
+  gate_open(&p->ready);
+}
+
+/* In the task, on the worker thread that runs it. */
+static void probe_in_task(node_probe *p) {
+  gate_wait(&p->ready);
+  uint32_t back = weft__load_acquire(&p->slab->returned);
+  if (weft__tls_node_pending.slab == p->slab) back += weft__tls_node_pending.n;
+  p->back = back;
+}
+
+static void probe_check(node_probe *p, const char *where) {
+  if (p->back != p->handed)
+    fail_msg("the pool still holds the task's node %s: %u of %u nodes back", where,
+             (unsigned)p->back, (unsigned)p->handed);
+  sync_fini(&p->ready);
+}
+
 typedef struct owned_arg {
   sync_t *done;
+  node_probe *probe;
   char payload[32];
 } owned_arg;
 
 static void frees_its_arg(void *arg) {
   owned_arg *a = arg;
   sync_t *done = a->done;
+  probe_in_task(a->probe);
   memset(a, 0xab, sizeof *a);
   free(a);
   count_up(done);
@@ -141,23 +192,28 @@ static void case34_thread_creation_arguments(void **state) {
   assert_int_equal(f.created, 0);
   sync_t done;
   sync_init(&done);
+  node_probe probes[3];
   for (int i = 0; i < 3; i++) {
     owned_arg *a = malloc(sizeof *a);
     a->done = &done;
+    a->probe = &probes[i];
+    probe_init(&probes[i]);
     assert_int_equal(weft_threadpool_call_in_thread(tp, frees_its_arg, a), 0);
+    probe_after_submit(&probes[i]);
   }
   count_wait(&done, 3);
+  assert_int_equal(f.created, 1);
+  for (int i = 0; i < 3; i++) probe_check(&probes[i], "while fn runs");
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   sync_fini(&done);
 }
 
-/* 35: with a callback, the arg is already released by the time on_result
- * runs (fn freed it; the pool does not touch it), and ctx may be freed by
+/* 35: with a callback, the pool has let go of fn and arg (fn freed arg) and
+ * of on_result and ctx by the time on_result runs, and ctx may be freed by
  * on_result itself. */
 typedef struct cb_ctx {
   sync_t *done;
-  int status;
-  void *result;
+  node_probe *probe;
 } cb_ctx;
 
 static int frees_arg_returns(void *arg, void **result) {
@@ -169,8 +225,10 @@ static int frees_arg_returns(void *arg, void **result) {
 static void frees_ctx_on_result(void *ctx, int status, void *result) {
   cb_ctx *c = ctx;
   sync_t *done = c->done;
+  probe_in_task(c->probe);
   assert_int_equal(status, 0);
   assert_string_equal((const char *)result, "result");
+  memset(c, 0xab, sizeof *c);
   free(c);
   count_up(done);
 }
@@ -181,14 +239,19 @@ static void case35_callback_arguments(void **state) {
   assert_int_equal(weft_threadpool_start(tp), 0);
   sync_t done;
   sync_init(&done);
+  node_probe probes[3];
   for (int i = 0; i < 3; i++) {
     cb_ctx *c = calloc(1, sizeof *c);
     c->done = &done;
+    c->probe = &probes[i];
+    probe_init(&probes[i]);
     assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, frees_ctx_on_result, c,
                                                                   frees_arg_returns, malloc(16)),
                      0);
+    probe_after_submit(&probes[i]);
   }
   count_wait(&done, 3);
+  for (int i = 0; i < 3; i++) probe_check(&probes[i], "while on_result runs");
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   sync_fini(&done);
 }
