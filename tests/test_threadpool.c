@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -973,6 +974,69 @@ static void nested_submit(void **state) {
   sync_fini(&f.done);
 }
 
+/* Stealing happens: a task on worker A fills A's own ring (local submits,
+ * fewer than a ring holds, so none overflows to the inject queue), then
+ * blocks until one of those tasks has run on another thread. With A blocked,
+ * the only way another worker can get them is to steal from A's ring, so the
+ * test ends only if stealing works, and then the steal counters must show
+ * it. No timing: the flooder waits on a counter that a stolen task bumps. */
+#define FLOOD 32
+typedef struct flood {
+  weft_threadpool *tp;
+  pthread_t owner;        /* A: the thread that ran the flooder */
+  sync_t owner_known;     /* owner is set */
+  sync_t elsewhere;       /* children that ran on a thread other than A */
+  sync_t done;            /* children that ran */
+  _Atomic int submit_errors;
+} flood;
+
+static void flood_child(void *arg) {
+  flood *f = arg;
+  gate_wait(&f->owner_known);
+  if (!pthread_equal(pthread_self(), f->owner)) count_up(&f->elsewhere);
+  count_up(&f->done);
+}
+
+static void flooder(void *arg) {
+  flood *f = arg;
+  f->owner = pthread_self();
+  gate_open(&f->owner_known);
+  for (int i = 0; i < FLOOD; i++)
+    if (weft_threadpool_call_in_thread(f->tp, flood_child, f) != 0)
+      atomic_fetch_add(&f->submit_errors, 1);
+  count_wait(&f->elsewhere, 1); /* A is blocked until another worker stole */
+}
+
+static void steal_from_a_blocked_owner(void **state) {
+  (void)state;
+  _Static_assert(FLOOD < WEFT__RING_CAP, "the children fit in the flooder's ring");
+  flood f;
+  memset(&f, 0, sizeof f);
+  sync_init(&f.owner_known);
+  sync_init(&f.elsewhere);
+  sync_init(&f.done);
+  f.tp = make_pool(2, 2, "steal", NULL);
+  assert_int_equal(weft_threadpool_start(f.tp), 0);
+  assert_int_equal(weft_threadpool_threads_created(f.tp), 2);
+  assert_int_equal(weft_threadpool_call_in_thread(f.tp, flooder, &f), 0);
+  count_wait(&f.done, FLOOD);
+  assert_int_equal(weft_threadpool_stop(f.tp), 0);
+  assert_int_equal(atomic_load(&f.submit_errors), 0);
+  assert_true(count_get(&f.elsewhere) >= 1);
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(f.tp, &c), 0);
+  assert_int_equal(c.executed, FLOOD + 1);
+  assert_int_equal(c.submitted, FLOOD + 1);
+  assert_true(c.steals >= 1);
+  assert_true(c.stolen >= 1);
+  assert_true(c.stolen >= c.steals);
+  assert_int_equal(weft_threadpool_threads_created(f.tp), 2);
+  assert_int_equal(weft_threadpool_destroy(f.tp), 0);
+  sync_fini(&f.owner_known);
+  sync_fini(&f.elsewhere);
+  sync_fini(&f.done);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(case31_attributes),
@@ -1004,6 +1068,7 @@ int main(void) {
       cmocka_unit_test(shrink_debt),
       cmocka_unit_test(dump_stats),
       cmocka_unit_test(nested_submit),
+      cmocka_unit_test(steal_from_a_blocked_owner),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
