@@ -431,22 +431,24 @@ static void case41_exception_in_on_result(void **state) {
  * submitter's context to the work is a later feature), so what is checked is
  * what C's callback context is: the `ctx` and `arg` given at each submission
  * reach that submission's on_result and fn, and only them. 16 submissions are
- * in flight at once on 4 threads, each with its own ctx and arg; fn returns
- * its arg as the result, so on_result can tell whether the result it got and
- * the ctx it got belong to the same submission. A pool that mixed up, lost
- * or repeated a task's ctx or arg fails here. */
+ * in flight at once on 4 threads, each with its own ctx and arg; fn returns a
+ * result of its own (an address inside its arg, not the arg) and a status
+ * that depends on the submission, so on_result can tell whether the result,
+ * the status and the ctx it got belong to the same submission. A pool that
+ * mixed up, lost or repeated a task's ctx, arg or result fails here. */
 #define CASE43_TASKS 16
 typedef struct ctx43 {
   pthread_mutex_t mu;
-  int calls;              /* on_result calls with this ctx */
+  int calls;          /* on_result calls with this ctx */
   int status;
-  const void *result;     /* what fn returned: the arg it was given */
-  const void *arg;        /* the arg submitted together with this ctx */
-  pthread_t fn_thread, cb_thread;
+  const void *result; /* what on_result got */
+  pthread_t cb_thread;
   sync_t *started, *gate, *done;
 } ctx43;
 typedef struct arg43 {
   ctx43 *owner; /* the ctx submitted with this arg */
+  int status;   /* what fn returns: 0, or WEFT_EFAILED for odd submissions */
+  char token;   /* fn's result is &token */
   pthread_t fn_thread;
 } arg43;
 
@@ -455,8 +457,8 @@ static int ctx43_fn(void *arg, void **result) {
   a->fn_thread = pthread_self();
   count_up(a->owner->started);
   gate_wait(a->owner->gate); /* the first four hold every thread */
-  *result = a;
-  return 0;
+  *result = &a->token;
+  return a->status;
 }
 
 static void ctx43_on_result(void *ctx, int status, void *result) {
@@ -482,13 +484,14 @@ static void case43_callback_context(void **state) {
   static arg43 args[CASE43_TASKS];
   for (int i = 0; i < CASE43_TASKS; i++) {
     memset(&ctxs[i], 0, sizeof ctxs[i]);
+    memset(&args[i], 0, sizeof args[i]);
     pthread_mutex_init(&ctxs[i].mu, NULL);
-    ctxs[i].arg = &args[i];
     ctxs[i].status = 1; /* no weft_call_fn status */
     ctxs[i].started = &started;
     ctxs[i].gate = &gate;
     ctxs[i].done = &done;
     args[i].owner = &ctxs[i];
+    args[i].status = i % 2 ? WEFT_EFAILED : 0;
   }
   for (int i = 0; i < CASE43_TASKS; i++)
     assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, ctx43_on_result, &ctxs[i],
@@ -502,9 +505,9 @@ static void case43_callback_context(void **state) {
   for (int i = 0; i < CASE43_TASKS; i++) {
     ctx43 *c = &ctxs[i];
     if (c->calls != 1) fail_msg("ctx %d reached on_result %d times", i, c->calls);
-    if (c->result != c->arg)
-      fail_msg("ctx %d got the result of another submission's arg", i);
-    assert_int_equal(c->status, 0);
+    if (c->result != &args[i].token)
+      fail_msg("ctx %d did not get its own submission's result", i);
+    assert_int_equal(c->status, args[i].status);
     assert_true(pthread_equal(args[i].fn_thread, c->cb_thread)); /* as case 42 */
     pthread_mutex_destroy(&c->mu);
   }
