@@ -17,11 +17,6 @@
 
 #include "weft/reactor.h"
 
-static int scaled(int n) {
-  const char *cfg = getenv("WEFT_TEST_CONFIG");
-  return (cfg && (!strcmp(cfg, "asan") || !strcmp(cfg, "tsan"))) ? n / 10 : n;
-}
-
 static void stop_it(void *arg) { weft_reactor_stop(arg); }
 
 /* ------------------------------------------------ FIFO from many threads */
@@ -67,7 +62,7 @@ static void *fifo_producer(void *arg) {
 static void call_from_thread_fifo_per_thread(void **state) {
   (void)state;
   fifo_state s = {0};
-  s.per_producer = scaled(50000);
+  s.per_producer = 50000;
   assert_int_equal(weft_reactor_create(&s.r), 0);
   g_msgs = calloc((size_t)PRODUCERS * s.per_producer, sizeof *g_msgs);
   pthread_barrier_init(&s.go, NULL, PRODUCERS);
@@ -440,7 +435,7 @@ static void *racing_pusher(void *arg) {
 
 static void destroy_waits_for_a_waking_producer(void **state) {
   (void)state;
-  int rounds = scaled(2000);
+  int rounds = 2000;
   for (int i = 0; i < rounds; i++) {
     racing_push p;
     int fd;

@@ -18,11 +18,6 @@
 #include "reactor_impl.h" /* r->pool: the C equivalent of the weakref checks */
 #include "weft/threads.h"
 
-static int sanitized(void) {
-  const char *cfg = getenv("WEFT_TEST_CONFIG");
-  return cfg && (!strcmp(cfg, "asan") || !strcmp(cfg, "tsan"));
-}
-
 static void stop_it(void *arg) { weft_reactor_stop(arg); }
 static void stop_from_thread(weft_reactor *r) {
   assert_int_equal(weft_reactor_call_from_thread(r, stop_it, r), 0);
@@ -141,7 +136,7 @@ static void start_both(void *arg) {
 static void call_from_thread_both_sides(void **state) {
   (void)state;
   cft c = {0};
-  c.overflow_calls = sanitized() ? 10000 : 100000;
+  c.overflow_calls = 100000;
   assert_int_equal(weft_reactor_create(&c.r), 0);
   assert_int_equal(weft_reactor_call_when_running(c.r, start_both, &c), 0);
   assert_int_equal(weft_reactor_run(c.r), 0);
@@ -733,7 +728,7 @@ static void round_trip_stress(void **state) {
   (void)state;
   stress s = {0};
   const char *full = getenv("WEFT_STRESS_FULL");
-  s.total = (full && !strcmp(full, "1")) ? 1000000 : sanitized() ? 20000 : 100000;
+  s.total = (full && !strcmp(full, "1")) ? 1000000 : 100000;
   s.in_flight_target = 1000;
   s.fired = calloc((size_t)s.total, 1);
   assert_int_equal(weft_reactor_create(&s.r), 0);
