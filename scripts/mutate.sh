@@ -38,7 +38,7 @@ mutant() { names+=("$1"); markers+=("$2"); edits+=("$3"); tests+=("$4"); whats+=
 
 engine_tests='^(test_engine|test_threadpool|test_threadpool_stress|test_pool|test_team|test_shutdown_contract|test_submit_window|torture_pool_short|torture_team_short)$'
 
-mutant park_no_recheck 'void weft__engine_park(' \
+mutant park_no_recheck 'void weft__engine_park(weft__engine *e, weft__eworker *w) {' \
   's/} else if (weft__engine_work_visible(e)) {/} else if (0 \&\& weft__engine_work_visible(e)) {/' \
   "$engine_tests" \
   'E5.2: after the park CAS the worker does not re-check for visible work (lost wake-up)'
@@ -50,7 +50,7 @@ mutant steal_never 'weft__ring_steal_into(weft__ring *src' \
   's/if (weft__cas_acq_rel(&src->head, &h, next)) break;/return NULL;/' \
   '^(test_ring|test_engine|test_threadpool|test_threadpool_stress)$' \
   'E3: a steal always gives up (no task is ever stolen)'
-mutant stop_no_wait_for_pushes 'int weft__engine_stop(weft__engine *e)' \
+mutant stop_no_wait_for_pushes 'int weft__engine_stop(weft__engine *e) {' \
   's/if (weft__inject_pushed(in) == weft__load_relaxed(&in->popped)) break;/break;/' \
   "$engine_tests" \
   'E7: stop cancels what it finds and returns without waiting until every counted push was popped'
@@ -70,7 +70,7 @@ mutant on_result_gets_arg 'static void callback_run(weft__task *t)' \
   '/^static void callback_run(/,/^}/ s/c.on_result(c.ctx_or_tp, status, result)/c.on_result(c.ctx_or_tp, status, c.arg)/' \
   '^test_threadpool$' \
   'case 43: on_result is given the submission'"'"'s arg instead of fn'"'"'s result'
-mutant release_one_blocked 'void weft__reactor_release_blocked(' \
+mutant release_one_blocked 'void weft__reactor_release_blocked(weft_reactor *r) {' \
   '/^void weft__reactor_release_blocked(/,/^}/ s/while (r->blocked.next != &r->blocked) {/if (r->blocked.next != \&r->blocked) {/' \
   '^test_threads$' \
   'shutdown releases only the first thread blocked in blocking_call_from_thread'
