@@ -1,6 +1,6 @@
 /*
  * models/coordinator.pml — the bounded drain and its hand-off in
- * lib/coordinator.c (the lock-free exclusive worker, Team's default
+ * lib/workers/coordinator.c (the lock-free exclusive worker, Team's default
  * coordinator). One state word there; here its three fields, always updated
  * together inside one atomic block:
  *   count      enqueues counted minus items run
@@ -14,7 +14,7 @@
  *                     over budget  [L]: count 1 -> 0, leave;
  *                                       announced >= 1 -> count--, free = 1, leave;
  *                                       else count--, go on }
- * with the queue of lib/mpsc.h step for step, one re-entrant do() (item 0
+ * with the queue of lib/engine/mpsc.h step for step, one re-entrant do() (item 0
  * enqueues item P from inside its run, as a Team's coordinator items do) and
  * a stalled producer: it announces before anyone else runs and makes its
  * count step only after some drain has returned, i.e. it stands for "another

@@ -1,5 +1,5 @@
 /*
- * models/inject.pml — the injection path: lib/mpsc.h step for step (push =
+ * models/inject.pml — the injection path: lib/engine/mpsc.h step for step (push =
  * exchange of the tail, then the link store; pop with its WOULDBLOCK case),
  * the consumer try-lock of docs/design.md E2, and the notify-after-publish
  * rule with the parking protocol of E5 (models/ctl.pml).

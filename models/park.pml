@@ -2,7 +2,7 @@
  * models/park.pml — the parking protocol of docs/design.md E5 (models/ctl.pml)
  * over an abstract, atomic FIFO of task ids, with S submitters and up to W
  * workers started on demand. models/inject.pml runs the same protocol over
- * the exact steps of the inject queue (lib/mpsc.h).
+ * the exact steps of the inject queue (lib/engine/mpsc.h).
  *
  * Properties (pan -DSAFETY: assertions and invalid end states):
  *   exactly once      run_task asserts no task runs twice; the checker

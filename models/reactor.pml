@@ -1,6 +1,6 @@
 /*
  * models/reactor.pml — the reactor's completion queue and wake-up protocol
- * (lib/reactor.c): producers exchange the MPSC queue's tail (lib/mpsc.h
+ * (lib/loop/reactor.c): producers exchange the MPSC queue's tail (lib/engine/mpsc.h
  * steps) and link their node; only when the exchange found the queue empty
  * they fence first and, if the loop may be asleep, write the eventfd after
  * linking (counted in `pushers` meanwhile); the loop drains a snapshot (up to the tail it read

@@ -1,5 +1,5 @@
 /*
- * models/ring.pml — the per-worker run ring of lib/ring.h (docs/design.md E3;
+ * models/ring.pml — the per-worker run ring of lib/engine/ring.h (docs/design.md E3;
  * Go's runq as in Tokio's queue.rs): the owner's push (capacity measured from
  * head.steal), pop (CAS on head.real), take_half on a full ring (spill to the
  * inject queue), and thieves' steal_into: claim by advancing head.real while
@@ -18,7 +18,7 @@
  * History: the first version of weft__ring_take_half reloaded head instead
  * of using the value the failed push saw; after two steals it claimed slots
  * past tail and spilled tasks already stolen (run twice). This model found
- * it (-DMUTANT_TAKE_HALF_RELOADS_HEAD reproduces it); lib/ring.h now takes
+ * it (-DMUTANT_TAKE_HALF_RELOADS_HEAD reproduces it); lib/engine/ring.h now takes
  * `seen` from weft__ring_push_seen, as Go's runqputslow does.
  *
  * Mutants (pan must report an error):

@@ -1,11 +1,11 @@
 /*
  * models/shutdown.pml — the close/stop hand-off of docs/design.md E7 over the
- * inject queue (lib/mpsc.h steps) and the parking protocol (ctl.pml):
+ * inject queue (lib/engine/mpsc.h steps) and the parking protocol (ctl.pml):
  *   submit:  one RMW on `pushed`, whose top bit is the closed flag:
  *            add 1 and test the bit in the result; closed: fetch_sub, refuse;
  *            else push (xchg, link) and notify  (weft__inject_count_push)
  *   worker:  pop; run; idle → searching; exit if closed and nothing visible;
- *            park re-checks closed first (wake everybody)      (engine_worker.c, engine_park.c)
+ *            park re-checks closed first (wake everybody)      (engine/worker_loop.c, engine/park.c)
  *   stop:    closed = 1 seq_cst; set the closed bit of `pushed` (fetch_or);
  *            wake_all; join every worker; take the
  *            try-lock; pop and cancel until pushed == popped   (weft__engine_close/stop)

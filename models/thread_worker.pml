@@ -1,6 +1,6 @@
 /*
- * models/thread_worker.pml — ThreadWorker (lib/thread_worker.c) behind the
- * worker base's quit protocol (lib/worker.c, lib/worker_base.h):
+ * models/thread_worker.pml — ThreadWorker (lib/workers/thread_worker.c) behind the
+ * worker base's quit protocol (lib/workers/worker.c, lib/workers/worker_base.h):
  *   do():    enter = CAS state +ONE unless QUIT; do_work = mpsc push, then
  *            tw_notify (fence; if sleeping == 1 and xchg(sleeping, 0) == 1:
  *            futex_wake); leave = fetch_sub ONE, and the one that finds

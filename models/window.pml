@@ -1,6 +1,6 @@
 /*
- * models/window.pml — submit windows against stop (lib/submit_window.h,
- * lib/submit_window.c, weft__engine_close/stop in lib/engine.c).
+ * models/window.pml — submit windows against stop (lib/engine/submit_window.h,
+ * lib/engine/submit_window.c, weft__engine_close/stop in lib/engine/engine.c).
  *
  *   window add (first for e): fetch_add(windows) seq_cst; load(pushed) seq_cst:
  *            closed bit -> fetch_sub(windows), refuse; else hold the task

@@ -38,7 +38,7 @@ mutant() { names+=("$1"); markers+=("$2"); edits+=("$3"); tests+=("$4"); whats+=
 
 engine_tests='^(test_engine|test_threadpool|test_threadpool_stress|test_pool|test_team|test_shutdown_contract|test_submit_window|torture_pool_short|torture_team_short)$'
 
-mutant park_no_recheck 'void weft__engine_park(weft__engine *e, weft__eworker *w) {' \
+mutant park_no_recheck 'weft__engine_park(weft__engine *e, weft__eworker *w) {' \
   's/} else if (weft__engine_work_visible(e)) {/} else if (0 \&\& weft__engine_work_visible(e)) {/' \
   "$engine_tests" \
   'E5.2: after the park CAS the worker does not re-check for visible work (lost wake-up)'

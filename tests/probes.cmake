@@ -1,5 +1,5 @@
 # ctest fragment: libweft.so carries the USDT probes of provider "weft" that
-# perf/README.md documents (lib/probes.h): submit start finish steal park
+# perf/README.md documents (lib/base/probes.h): submit start finish steal park
 # unpark grow shrink. Registered only when sys/sdt.h was found at configure
 # time and readelf exists.
 #

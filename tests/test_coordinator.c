@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "atomic.h"
+#include "base/atomic.h"
 #include "test_sync.h"
-#include "coordinator.h"
+#include "workers/coordinator.h"
 #include "weft/worker.h"
 
 static weft_worker *g_c;

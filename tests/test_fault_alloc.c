@@ -258,7 +258,7 @@ static void reuse_task(void *arg) {
 }
 
 /* A node cache grows to a minimum size before it reuses nodes
- * (lib/node_cache.c), but when a new slab cannot be allocated it restarts
+ * (lib/engine/node_cache.c), but when a new slab cannot be allocated it restarts
  * a slab that has come back: call_in_thread succeeds, it does not fail
  * with WEFT_ENOMEM while free nodes exist. Runs first, so that the main
  * thread's cache starts empty: 512 submits use up both of its 256-node

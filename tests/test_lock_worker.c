@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "lock_worker.h"
+#include "workers/lock_worker.h"
 #include "weft/worker.h"
 
 typedef struct fake_lock {

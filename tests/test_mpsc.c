@@ -1,5 +1,5 @@
 /*
- * lib/mpsc.h: FIFO per producer, exactly-once delivery with many producers
+ * lib/engine/mpsc.h: FIFO per producer, exactly-once delivery with many producers
  * racing one consumer, "was empty" hints, WOULDBLOCK handling.
  */
 #include <pthread.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "mpsc.h"
+#include "engine/mpsc.h"
 
 typedef struct item {
   weft__task task;

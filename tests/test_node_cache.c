@@ -1,5 +1,5 @@
 /*
- * The node cache (lib/node_cache.h), through its internal API: nodes come
+ * The node cache (lib/engine/node_cache.h), through its internal API: nodes come
  * out in address order, one cache line each; a slab restarts only once
  * every node of it has come back, a slab held by one node is passed over
  * rather than waited for or grown around, a run of held slabs costs at
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "node_cache.h"
+#include "engine/node_cache.h"
 
 enum { SLABS = 16, PER = WEFT__SLAB_NODES, TOTAL = SLABS * PER };
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "weft/worker.h"
 
 #include "test_sync.h"

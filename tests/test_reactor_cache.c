@@ -1,5 +1,5 @@
 /*
- * The reactor's cache of deferToThread blocks (lib/block_cache.h,
+ * The reactor's cache of deferToThread blocks (lib/base/block_cache.h,
  * docs/reactor.md "Round-trip blocks"): blocks are reused, the steady state
  * allocates nothing, the cache is bounded, a Deferred may outlive its
  * reactor (its block is then freed, on any thread ordered after the
@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "block_cache.h"
-#include "reactor_impl.h"
+#include "base/block_cache.h"
+#include "loop/reactor_state.h"
 #include "weft/weft.h"
 
 /* ------------------------------------------ a per-thread fault allocator */

@@ -1,5 +1,5 @@
 /*
- * lib/ring.h: owner push/pop FIFO, full ring, take_half (overflow chain),
+ * lib/engine/ring.h: owner push/pop FIFO, full ring, take_half (overflow chain),
  * steal half, and exactly-once delivery with one owner racing many thieves.
  */
 #include <pthread.h>
@@ -13,7 +13,7 @@
 
 #include "test_size.h"
 
-#include "ring.h"
+#include "engine/ring.h"
 
 typedef struct item {
   weft__task task;

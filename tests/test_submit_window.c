@@ -1,5 +1,5 @@
 /*
- * Submit windows (lib/submit_window.h): tasks a thread submits while it has
+ * Submit windows (lib/engine/submit_window.h): tasks a thread submits while it has
  * a window open stay in the window until it flushes (at close, at its bound,
  * when it moves to another engine, or when its own thread closes the
  * engine), then reach the engine in one push, in order; an engine stopped
@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "engine.h"
-#include "submit_window.h"
-#include "thread_state.h"
+#include "engine/engine.h"
+#include "engine/submit_window.h"
+#include "engine/thread_state.h"
 #include "test_sync.h"
 #include "weft/threads.h"
 
@@ -75,7 +75,7 @@ static weft__engine *make_engine(void) {
   weft__engine *e = NULL;
   assert_int_equal(weft__engine_create(&e, &cfg), 0);
   weft__engine_set_limit(e, 1);
-  assert_int_equal(weft__engine_grow(e, 1), 1);
+  assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), 1);
   return e;
 }
 

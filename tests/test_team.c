@@ -1,5 +1,5 @@
 /*
- * The generic Team (lib/team.c). Spec cases 9-21 use Twisted's fixture:
+ * The generic Team (lib/workers/team.c). Spec cases 9-21 use Twisted's fixture:
  * memory workers as coordinator and as workers, each wrapped in a
  * "contextual worker" (a user-defined weft_worker through the ops table)
  * that records which worker runs a task. Then a stress run over real thread
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "atomic.h"
+#include "base/atomic.h"
 #include "weft/worker.h"
 
 /* --------------------------------------------------------------- fixture */

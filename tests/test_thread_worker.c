@@ -17,8 +17,8 @@
 
 #include "test_size.h"
 
-#include "atomic.h"
-#include "thread_worker.h"
+#include "base/atomic.h"
+#include "workers/thread_worker.h"
 #include "weft/worker.h"
 
 /* A latch: wait until a count is reached. */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "weft/threadpool.h"
 
 /* ------------------------------------------------------------ sync helpers */
@@ -121,9 +121,9 @@ static void case33_adjusting_when_stopped(void **state) {
 /* 34, 35: Twisted checks with weakrefs that the pool no longer references
  * fn and arg (and, with a callback, onResult) once they ran. What a weft
  * pool holds for a task is the node that carries fn, arg, on_result and ctx
- * (lib/node_cache.h): the pool has let go of them when that node is given
- * back to the submitter's node cache, which weft does before fn runs (34)
- * and before on_result runs (35). The probe observes it: the submitter notes
+ * (lib/engine/node_cache.h): the pool has let go of them when that node is
+ * given back to the submitter's node cache, which weft does before fn runs
+ * (34) and before on_result runs (35). The probe observes it: the submitter notes
  * which slab its node came from and how many nodes it had handed out of that
  * slab; inside the task, that count must equal the slab's given-back count
  * plus the running worker's own unflushed batch (every earlier task of this
@@ -131,7 +131,7 @@ static void case33_adjusting_when_stopped(void **state) {
  * A pool that kept the node while fn or on_result runs sees one node short.
  * ASan adds the other half: the task frees and poisons its own argument
  * (and on_result its ctx), so any later use by the pool is reported. */
-#include "node_cache.h"
+#include "engine/node_cache.h"
 
 typedef struct node_probe {
   sync_t ready;          /* the submitter has filled slab and handed */

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "reactor_impl.h" /* r->pool: the C equivalent of the weakref checks */
+#include "loop/reactor_state.h" /* r->pool: the C equivalent of the weakref checks */
 #include "weft/threads.h"
 
 static void stop_it(void *arg) { weft_reactor_stop(arg); }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "atomic.h"
+#include "base/atomic.h"
 #include "weft/worker.h"
 
 typedef struct counting_worker {

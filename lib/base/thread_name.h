@@ -1,0 +1,17 @@
+/*
+ * weft — naming pool threads (lib/base/thread_name.c): the short form that
+ * fits Linux's 15-byte thread names, and the engine's default thread factory
+ * that applies it.
+ */
+#ifndef WEFT_BASE_THREAD_NAME_H
+#define WEFT_BASE_THREAD_NAME_H
+
+#include <pthread.h>
+
+/* "<prefix>-<n>" shortened to 15 bytes + NUL keeping the "-<n>" suffix. */
+void weft__thread_short_name(const char *full, char out[16]);
+/* pthread_create + pthread_setname_np(short name). 0 or WEFT_EAGAIN. */
+int weft__thread_create_named(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
+                              const char *name);
+
+#endif /* WEFT_BASE_THREAD_NAME_H */

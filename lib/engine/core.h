@@ -1,0 +1,195 @@
+/*
+ * weft — the engine's shared state: the engine and worker structs, the E5
+ * ctl word's layout, and the few one-line helpers every engine file needs.
+ * No functions of its own: each operation lives in the file of its step
+ * (lib/engine/README.md has the map), and every such file includes this one,
+ * so the files of the engine depend on this header and never on each other
+ * in a circle.
+ */
+#ifndef WEFT_ENGINE_CORE_H
+#define WEFT_ENGINE_CORE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/atomic.h"
+#include "base/probes.h"
+#include "engine/inject.h"
+#include "engine/ring.h"
+#include "engine/task.h"
+#include "engine/thread_state.h"
+#include "weft/worker.h"
+
+typedef struct weft__engine weft__engine;
+
+/* How many threads may be live now (Twisted's currentLimit). */
+typedef int (*weft__limit_fn)(void *ctx);
+
+typedef struct weft__engine_config {
+  const char *name_prefix; /* threads are "<prefix>-<n>", n = creation counter */
+  weft_thread_factory_fn factory; /* NULL: weft__thread_create_named */
+  void *factory_ctx;
+  weft__limit_fn limit; /* NULL: the value set with weft__engine_set_limit */
+  void *limit_ctx;
+  weft_log_fn log; /* NULL: stderr */
+  void *log_ctx;
+  unsigned spin_us; /* idle search before parking */
+  /* The elastic monitor (lib/engine/monitor.h), installed by the pool layer
+   * that wants one; NULL: the engine never grows past its limit by itself.
+   * start runs under the engine mutex the first time the pool saturates;
+   * stop runs once, in stop, after close. */
+  int (*monitor_start)(weft__engine *e);
+  void (*monitor_stop)(weft__engine *e);
+  int capacity;     /* most threads ever alive at once (slot count) */
+} weft__engine_config;
+
+/* Slot states (control plane, under the engine mutex). */
+enum { WEFT__SLOT_FREE, WEFT__SLOT_LIVE, WEFT__SLOT_EXITED, WEFT__SLOT_JOINED };
+
+/* E5 futex word values. TIMEDOUT is the parked worker's own: it reaped
+ * itself after its keep-alive (E9.3) and is still linked in the idle stack
+ * until a popper finds it (a popper's exchange that returns TIMEDOUT unlinks
+ * it instead of waking it). */
+enum { WEFT__WAKE_ASLEEP = 0, WEFT__WAKE_NOTIFIED = 1, WEFT__WAKE_EXIT = 2, WEFT__WAKE_TIMEDOUT = 3 };
+
+/* Why a thread was created or left (E9.6): weft_threadpool_stats reports
+ * each count. */
+enum {
+  WEFT__MADE_DEMAND,  /* work waited, nobody idle, below soft (Twisted's rule) */
+  WEFT__MADE_GROW,    /* asked for: start, min, adjust_poolsize, start_a_worker */
+  WEFT__MADE_BLOCKED, /* stands in for a worker in weft_blocking_begin */
+  WEFT__MADE_STALL,   /* stands in for a worker the monitor saw off-CPU */
+  WEFT__MADE_N
+};
+enum {
+  WEFT__LEFT_KEEPALIVE, /* idle past its keep-alive */
+  WEFT__LEFT_SHRINK,    /* told to quit: adjust_poolsize, stop_a_worker */
+  WEFT__LEFT_SHUTDOWN,  /* stop */
+  WEFT__LEFT_N
+};
+
+typedef struct weft__eworker {
+  weft__ring ring;
+  /* Parking (E5): written by notifiers. */
+  WEFT_CACHE_ALIGNED _Atomic uint32_t wake;
+  _Atomic uint32_t next_idle; /* 1 + index of the worker below us in the idle stack */
+  /* Owner-written statistics (relaxed load+store, never an RMW). */
+  WEFT_CACHE_ALIGNED _Atomic int busy;
+  _Atomic uint64_t executed, steals, stolen, parks, overflowed, local_submits;
+  /* Read by the monitor (E9.2): the thread's id for /proc, and whether the
+   * worker is inside weft_blocking_begin/end (owner-written). */
+  _Atomic int tid;
+  _Atomic int blocking;
+  /* Set by the worker before it reaps itself, cleared by the popper that
+   * unlinks it from the idle stack (E9.3): a slot is reused only when 0. */
+  _Atomic int linked_exit;
+  /* Owner-private. */
+  uint32_t rng;
+  bool searching;
+  int block_depth;   /* nested weft_blocking_begin */
+  bool block_grant;  /* this block raised the limit (E9.1) */
+  /* Control plane (under the engine mutex). */
+  uint32_t index;
+  _Atomic int state;
+  pthread_t thread;
+  weft__engine *e;
+  char short_name[16]; /* set before the thread starts */
+} weft__eworker;
+
+struct weft__engine {
+  weft__inject inject;
+  /* E5 ctl word: [tag:32 | top:16 | searching:16]. */
+  WEFT_CACHE_ALIGNED _Atomic uint64_t ctl;
+  WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
+  _Atomic int shrink_debt;                    /* Team._toShrink */
+  _Atomic int closed;                         /* no new work; workers drain and exit */
+  /* soft + grants when cfg.limit is NULL (soft: set_limit); INT_MAX with a
+   * callback, so notify's fast path defers to notify_slow. Changed only by
+   * adds (set_limit adds the change of soft, grants add themselves), so
+   * concurrent changes never lose one. */
+  _Atomic int limit_value;
+  _Atomic uint32_t hw;                        /* slots ever used: scan bound */
+  /* Submit windows holding tasks for us (lib/engine/submit_window.h); stop waits
+   * for zero. Its own line: the reactor's windows change it every drain. */
+  WEFT_CACHE_ALIGNED _Atomic int windows;
+  /* Task batches for the windows' flushes (lib/engine/task_batch.h, E8.1): made by
+   * the first flush (under mu), freed by destroy; bit i of batch_free set:
+   * batch_pool[i] is free. */
+  _Atomic(struct weft__batch *) batch_pool;
+  _Atomic uint64_t batch_free;
+  _Atomic uint64_t spawns, spawn_failures, unparks, cancelled; /* slow paths only */
+  /* Elastic sizing (docs/design.md E9, lib/engine/elastic.c). Slow paths
+   * only: a blocking call, a thread's start or exit, the monitor. */
+  WEFT_CACHE_ALIGNED _Atomic int soft;  /* set_limit's value (Twisted's max) */
+  _Atomic int grants;          /* threads allowed above the limit, standing in for blocked ones */
+  _Atomic int grants_explicit; /* the part of grants that weft_blocking_begin made */
+  _Atomic int blocked;         /* workers inside weft_blocking_begin/end */
+  _Atomic int hard;            /* the memory valve: never more live threads */
+  _Atomic int min_live;        /* never reaped below this many */
+  _Atomic int elastic;         /* 0: Twisted's hard cap (strict_cap) */
+  _Atomic uint64_t keep_alive_ns;  /* 0: idle threads never exit */
+  _Atomic uint64_t last_reap_ns;   /* when a thread last timed out (regret) */
+  _Atomic uint64_t reap_window_ns; /* exit pacing: the current 100 ms window ... */
+  _Atomic int reap_window_n;       /* ... and the exits counted in it */
+  _Atomic uint64_t retry_at_ns;    /* no creation before this, after a failure */
+  _Atomic uint64_t retry_delay_ns; /* the next backoff step */
+  _Atomic uint64_t made[WEFT__MADE_N], left[WEFT__LEFT_N];
+  _Atomic uint64_t valve_hits, brakes, monitor_ticks;
+  _Atomic int monitor_armed;       /* read on the saturated submit path (E9.2) */
+  _Atomic uint32_t monitor_word;   /* futex: bumped by every arm and by stop */
+  _Atomic uint64_t monitor_retry_ns; /* its start failed: no new try before this */
+  struct weft__monitor *_Atomic monitor; /* made on first arming, under mu */
+  weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
+  int capacity;
+  pthread_mutex_t mu;                         /* control plane */
+  /* The loop each new thread runs (lib/engine/worker_loop.c), set by
+   * create: thread creation (lib/engine/spawn.c) is reached from the parking
+   * protocol, which the loop itself uses, so spawn takes the loop from here
+   * instead of naming it. */
+  void *(*thread_main)(void *);
+  weft__engine_config cfg;
+  char *prefix;
+};
+
+
+/* ctl word helpers (E5): [tag:32 | top:16 | searching:16]. */
+#define WEFT__CTL_SEARCHING(s) ((uint32_t)((s) & 0xffffu))
+#define WEFT__CTL_TOP(s) ((uint32_t)(((s) >> 16) & 0xffffu))
+#define WEFT__CTL_TAG(s) ((uint32_t)((s) >> 32))
+#define WEFT__CTL_PACK(tag, top, searching) \
+  (((uint64_t)(uint32_t)(tag) << 32) | ((uint64_t)((top) & 0xffffu) << 16) | ((searching) & 0xffffu))
+
+/* How many threads may be live now: the callback, or the value set with
+ * weft__engine_set_limit, plus the grants for blocked workers, never above
+ * the valve (any thread). */
+static inline int weft__engine_limit(weft__engine *e) {
+  int lim = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) + weft__load_relaxed(&e->grants)
+                         : weft__load_relaxed(&e->limit_value);
+  int hard = weft__load_relaxed(&e->hard);
+  return lim < hard ? lim : hard; /* E9.4: the valve */
+}
+
+/* Raise (d > 0) or lower the number of threads allowed above the limit
+ * (E9). Relaxed adds: the limit is a bound read with relaxed loads; what a
+ * new grant must make visible is published by the notify that follows it. */
+static inline void weft__engine_add_grants(weft__engine *e, int d) {
+  weft__fetch_add_relaxed(&e->grants, d);
+  if (!e->cfg.limit) weft__fetch_add_relaxed(&e->limit_value, d);
+}
+
+/* Exactly one of t's run() or cancel(): here, cancel(WEFT_ECANCELED). */
+static inline void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
+  weft__fetch_add_relaxed(&e->cancelled, 1); /* statistics */
+  t->cancel(t, WEFT_ECANCELED);
+}
+
+/* The engine worker running on this thread (lib/engine/thread_state.h). */
+static inline weft__eworker *weft__engine_current_worker(void) { return weft__thread_worker(); }
+/* The calling thread is one of e's workers. */
+static inline bool weft__engine_in_worker(const weft__engine *e) {
+  weft__eworker *w = weft__engine_current_worker();
+  return w && w->e == e;
+}
+
+#endif /* WEFT_ENGINE_CORE_H */

@@ -1,0 +1,233 @@
+/*
+ * weft — engine lifecycle, submission, thread control and statistics
+ * (docs/design.md E2, E4, E7). The contract is in lib/engine/engine.h.
+ */
+#include "engine/engine.h"
+
+#include "engine/worker_loop.h"
+
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/futex.h"
+#include "base/probes.h"
+
+void weft__engine_set_limit(weft__engine *e, int limit) {
+  int old = weft__xchg_relaxed(&e->soft, limit);
+  if (e->cfg.limit) return; /* a callback engine keeps INT_MAX here (see core.h) */
+  /* An add, not a store: grants change the same word concurrently (E9). */
+  weft__fetch_add_relaxed(&e->limit_value, limit - old);
+}
+
+void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c) {
+  weft__store_relaxed(&e->elastic, c->elastic ? 1 : 0);
+  int hard = c->hard > 0 ? c->hard : e->capacity;
+  weft__store_relaxed(&e->hard, hard < e->capacity ? hard : e->capacity);
+  weft__store_relaxed(&e->min_live, c->min_live > 0 ? c->min_live : 0);
+  weft__store_relaxed(&e->keep_alive_ns, c->keep_alive_ns);
+}
+
+void weft__engine_set_min(weft__engine *e, int min_live) {
+  weft__store_relaxed(&e->min_live, min_live > 0 ? min_live : 0);
+}
+
+int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
+  if (!out || !cfg || cfg->capacity <= 0 || cfg->capacity > 0xfffe)
+    return WEFT_EINVAL;
+  weft__engine *e = weft__calloc_aligned(sizeof *e);
+  if (!e) return WEFT_ENOMEM;
+  e->slots = weft__calloc((size_t)cfg->capacity, sizeof *e->slots);
+  e->prefix = weft__strdup(cfg->name_prefix ? cfg->name_prefix : "weft");
+  if (!e->slots || !e->prefix || pthread_mutex_init(&e->mu, NULL) != 0) {
+    weft__free(e->slots);
+    weft__free(e->prefix);
+    weft__free_aligned(e);
+    return WEFT_ENOMEM;
+  }
+  e->cfg = *cfg;
+  e->cfg.name_prefix = e->prefix;
+  e->capacity = cfg->capacity;
+  weft__inject_init(&e->inject);
+  weft__store_relaxed(&e->ctl, 0);
+  /* With a limit callback the inline notify fast path must never decide "at
+   * the limit" from this word: INT_MAX sends it to notify_slow, which asks
+   * the callback. */
+  weft__store_relaxed(&e->limit_value, cfg->limit ? INT_MAX : 0);
+  /* Until the pool layer says otherwise (set_elastic): a fixed-cap engine
+   * whose valve is its slot count and whose idle threads never exit. */
+  weft__store_relaxed(&e->hard, e->capacity);
+  e->thread_main = weft__engine_worker_main;
+  weft__object_created();
+  *out = e;
+  return WEFT_OK;
+}
+
+int weft__engine_grow(weft__engine *e, int n, int reason) {
+  if (n <= 0) return 0;
+  pthread_mutex_lock(&e->mu);
+  if (weft__load_relaxed(&e->closed)) {
+    pthread_mutex_unlock(&e->mu);
+    return WEFT_EQUIT;
+  }
+  int room = weft__engine_limit(e) - weft__load_relaxed(&e->live);
+  int k = n < room ? n : room;
+  if (k <= 0) {
+    pthread_mutex_unlock(&e->mu);
+    return 0;
+  }
+  /* Count all k new threads as searching up front: the first one to find
+   * work must not see searching == 0 and start a thread of its own while we
+   * are still starting the others (Twisted's grow creates exactly k). */
+  weft__fetch_add_seq_cst(&e->ctl, (uint64_t)k); /* seq_cst: as start_searching */
+  int created = 0, failed = 0;
+  for (int i = 0; i < k; i++) {
+    if (weft__engine_spawn_locked(e, reason) == 0) created++;
+    else failed++;
+  }
+  pthread_mutex_unlock(&e->mu);
+  /* Outside the mutex: E5.3 may notify, and notify may start a thread. */
+  for (int i = 0; i < failed; i++) weft__engine_stop_searching(e);
+  if (created == 0 && failed > 0) return WEFT_EAGAIN;
+  return created;
+}
+
+int weft__engine_shrink(weft__engine *e, int n) {
+  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+  if (n < 0) n = weft__load_relaxed(&e->live);
+  for (int i = 0; i < n; i++) {
+    /* An idle (parked) worker quits now: uncount it before waking it, so
+     * `workers` drops at once as in Twisted's _quitIdlers. The live count can
+     * only drop here for a worker we popped, so it cannot go negative. */
+    uint64_t s = weft__load_acquire(&e->ctl); /* acquire: next_idle, as in notify */
+    bool popped = false;
+    while (WEFT__CTL_TOP(s) != 0) {
+      weft__eworker *w = e->slots[WEFT__CTL_TOP(s) - 1];
+      uint32_t nx = weft__load_relaxed(&w->next_idle);
+      /* seq_cst CAS: pop + count as searching, as in E5.1. */
+      if (weft__cas_seq_cst(&e->ctl, &s,
+                            WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
+        weft__fetch_sub_relaxed(&e->live, 1);
+        /* Release: the worker sees the exit request after our pop. */
+        weft__store_release(&w->wake, WEFT__WAKE_EXIT);
+        weft__futex_wake(&w->wake, 1);
+        popped = true;
+        break;
+      }
+    }
+    if (popped) continue;
+    /* Nobody parked: the rest is debt, paid by the next workers that go idle
+     * (Team._toShrink; added at once, so a huge n costs no loop). seq_cst:
+     * pairs with the parker's fence (E5.2 checks the debt after its push). */
+    int rest = n - i;
+    int debt = weft__load_relaxed(&e->shrink_debt);
+    int add = rest < INT_MAX - debt ? rest : INT_MAX - debt; /* saturate */
+    weft__fetch_add_seq_cst(&e->shrink_debt, add);
+    weft__fence_seq_cst(); /* debt before the ctl read; pairs with E5.2's fence */
+    weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED); /* a worker that parked meanwhile pays it */
+    break;
+  }
+  return WEFT_OK;
+}
+
+int weft__engine_close(weft__engine *e) {
+  /* Our own submit window's tasks for e were submitted before this close:
+   * they go in first, and run like any other queued task. */
+  weft__engine_flush_own_window(e);
+  pthread_mutex_lock(&e->mu);
+  int was = weft__load_relaxed(&e->closed);
+  /* seq_cst store: pairs with the parker's fence (E5.2 checks closed after
+   * its push). Foreign submits look at the closed bit of `pushed` instead,
+   * set right after: one word, so no fence pairs with them (inject.h). */
+  if (!was) {
+    weft__store_seq_cst(&e->closed, 1);
+    (void)weft__inject_set_closed(&e->inject);
+  }
+  pthread_mutex_unlock(&e->mu);
+  if (was) return WEFT_EQUIT;
+  weft__fence_seq_cst(); /* closed before the ctl read in wake_all; pairs with E5.2's fence */
+  weft__engine_wake_all(e);
+  return WEFT_OK;
+}
+
+int weft__engine_stop(weft__engine *e) {
+  if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
+  weft__engine_close(e);
+  /* The monitor may be growing the pool: after close its grows are refused;
+   * join it before the workers, so nothing starts a thread behind us. */
+  if (e->cfg.monitor_stop) e->cfg.monitor_stop(e);
+  /* Other threads' submit windows with tasks for us flush (and, finding the
+   * closed bit, cancel them) before we may free anything they touch. The
+   * bit was set with a seq_cst RMW in close; seq_cst: pairs with a window's
+   * seq_cst registration (lib/engine/submit_window.c). */
+  while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
+  /* Join every thread. No thread can start after close (spawn checks closed
+   * under the mutex), so one pass over the slots suffices. */
+  pthread_mutex_lock(&e->mu);
+  uint32_t hw = weft__load_relaxed(&e->hw);
+  pthread_mutex_unlock(&e->mu);
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
+    if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) {
+      pthread_join(w->thread, NULL);
+      pthread_mutex_lock(&e->mu);
+      weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+      pthread_mutex_unlock(&e->mu);
+    }
+  }
+  /* E7: what no worker ran is cancelled. Rings are empty (workers leave only
+   * with an empty ring) unless no worker ever existed. Submits that raced
+   * with close may still be linking their node: wait until every counted
+   * push has been popped. */
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__task *t;
+    while ((t = weft__ring_pop(&e->slots[i]->ring)) != NULL) weft__engine_cancel_task(e, t);
+  }
+  weft__inject *in = &e->inject;
+  while (!weft__inject_try_lock(in)) sched_yield();
+  for (;;) {
+    weft__task *t = weft__load_relaxed(&in->held); /* ours under the try-lock */
+    if (t) weft__store_relaxed(&in->held, NULL);
+    else {
+      t = weft__inject_pop(in);
+      weft__inject_note_popped(in, t);
+    }
+    if (t && weft__task_is_batch(t)) {
+      /* E8.1: every task the batch still holds. */
+      weft__batch *b = weft__batch_of(t);
+      uint32_t i = b->next, n = b->n;
+      weft__inject_count_popped(in, n - i);
+      weft__batch_return(b);
+      for (; i < n; i++) weft__engine_cancel_task(e, b->task[i]);
+      continue;
+    }
+    if (t) {
+      weft__inject_count_popped(in, 1);
+      weft__engine_cancel_task(e, t);
+      continue;
+    }
+    /* Every submit counted before the closed bit is in this count (one word,
+     * inject.h); a refused one adds and subtracts again, and waits us a yield. */
+    if (weft__inject_pushed(in) == weft__load_relaxed(&in->popped)) break;
+    sched_yield(); /* a submitter is between its exchange and its link store */
+  }
+  weft__inject_unlock(in);
+  return WEFT_OK;
+}
+
+int weft__engine_destroy(weft__engine *e) {
+  if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
+  weft__engine_stop(e);
+  weft__free_aligned(weft__load_relaxed(&e->batch_pool)); /* stop drained every batch */
+  for (int i = 0; i < e->capacity; i++) weft__free_aligned(e->slots[i]);
+  weft__free(e->slots);
+  weft__free(e->prefix);
+  pthread_mutex_destroy(&e->mu);
+  weft__free_aligned(e);
+  weft__object_destroyed();
+  return WEFT_OK;
+}

@@ -1,0 +1,72 @@
+/*
+ * weft — the work-stealing engine: a set of worker threads with per-worker
+ * run rings (lib/engine/ring.h), one inject queue for foreign submitters
+ * (lib/engine/inject.h), work stealing, and the ctl-word parking protocol
+ * (docs/design.md E2–E7). weft_threadpool (lib/pool/threadpool.c) and weft_pool
+ * (lib/pool/pool_team.c) are thin policy layers over it.
+ *
+ * Contract
+ *   submit:               any thread, concurrently. Wait-free on the task's
+ *                         path (one counter add that also reads the closed
+ *                         bit, one exchange, one store)
+ *                         plus the notify check (E5.1), which makes a system
+ *                         call only when no worker is awake to take the work.
+ *   grow / shrink / close / stop / stats: any thread, concurrently; the
+ *                         control plane (thread creation, joining) is
+ *                         serialised by one mutex that no task path takes,
+ *                         except a notify that must start a thread.
+ *   stop / destroy:       not from one of the engine's own threads
+ *                         (WEFT_EDEADLK).
+ *   Every accepted task gets exactly one run() or cancel(WEFT_ECANCELED),
+ *   so every task has a cancel callback (a NULL one marks a task batch,
+ *   lib/engine/task_batch.h).
+ *
+ * File map (lib/engine/README.md): core.h (the shared state), engine.c
+ * (lifecycle, grow/shrink, statistics), submit.c (E2/E3 submit paths),
+ * park.c (E5: ctl word, notify, park), spawn.c (starting threads),
+ * worker_loop.c (E4: the loop, inject batches, stealing). This header
+ * gathers them for the layers above.
+ */
+#ifndef WEFT_ENGINE_H
+#define WEFT_ENGINE_H
+
+#include "base/thread_name.h"
+#include "engine/core.h"
+#include "engine/park.h"
+#include "engine/spawn.h"
+#include "engine/stats.h"
+#include "engine/submit.h"
+
+/* ---------------------------------------------------------------- engine.c */
+int weft__engine_create(weft__engine **out, const weft__engine_config *cfg);
+/* The limit (Twisted's max: `soft`), for engines created with cfg.limit
+ * NULL (any thread). */
+void weft__engine_set_limit(weft__engine *e, int limit);
+
+/* Elastic sizing (docs/design.md E9). */
+typedef struct weft__elastic_config {
+  int elastic;            /* 0: never more threads than the limit (strict cap) */
+  int hard;               /* the valve; <= 0: the slot count */
+  int min_live;           /* idle threads never exit below this many */
+  uint64_t keep_alive_ns; /* an idle thread exits after this; 0: never */
+} weft__elastic_config;
+/* Any thread; takes effect for the next decision of each kind. */
+void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c);
+void weft__engine_set_min(weft__engine *e, int min_live);
+/* Start up to n threads, bounded by the limit; reason: WEFT__MADE_*.
+ * Returns the number started (>= 0), WEFT_EAGAIN if a creation failed and
+ * none started, WEFT_EQUIT once closed. */
+int weft__engine_grow(weft__engine *e, int n, int reason);
+/* Quit n workers (n < 0: all live): parked ones now, others when they next
+ * find nothing to do (debt). WEFT_EQUIT once closed. */
+int weft__engine_shrink(weft__engine *e, int n);
+/* Reject new work; workers drain what is queued, then exit. Non-blocking.
+ * WEFT_EQUIT the second time. */
+int weft__engine_close(weft__engine *e);
+/* close (if needed), join every thread, cancel what no worker ran.
+ * WEFT_EDEADLK from an engine thread. */
+int weft__engine_stop(weft__engine *e);
+/* stop, then free. WEFT_EDEADLK from an engine thread (nothing freed). */
+int weft__engine_destroy(weft__engine *e);
+
+#endif /* WEFT_ENGINE_H */

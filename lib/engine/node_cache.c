@@ -1,0 +1,173 @@
+/* weft — the node cache; the contract is in lib/engine/node_cache.h. */
+#include "engine/node_cache.h"
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "base/alloc.h"
+
+/* Nodes a cache holds before it restarts any slab (16 slabs, about 266 KiB):
+ * reuse is kept cold, see E6 in docs/design.md. */
+#define WEFT__NODE_POOL_MIN 4096
+/* Slabs a used-up slab looks at, oldest first, for one to restart before it
+ * allocates (a slab held by a stuck node is passed over, not waited for). */
+#define WEFT__SLAB_SCAN 4
+
+/* The stand-in cache of a thread that has none (see node_cache.h): never
+ * written (get_slow replaces it before touching a cache), so sharing it
+ * between threads is safe. */
+weft__node_cache weft__node_no_cache;
+
+_Thread_local weft__node_pending weft__tls_node_pending __attribute__((tls_model("initial-exec")));
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_key;
+static pthread_mutex_t g_orphans_mu = PTHREAD_MUTEX_INITIALIZER;
+static weft__node_cache *g_orphans;
+
+static void orphan(void *p) {
+  weft__node_cache *c = p;
+  weft__node_flush();
+  if (weft__tls.node_cache == c) weft__tls.node_cache = &weft__node_no_cache;
+  pthread_mutex_lock(&g_orphans_mu);
+  c->next_orphan = g_orphans;
+  g_orphans = c;
+  pthread_mutex_unlock(&g_orphans_mu);
+}
+
+static void init_once(void) {
+  weft__prefetch_init(); /* before any cache exists: node_cache.h's get path reads it */
+  (void)pthread_key_create(&g_key, orphan);
+}
+
+static weft__node_cache *cache_slow(void) {
+  pthread_once(&g_once, init_once);
+  /* Adopt the largest orphan: a cache keeps every slab it ever grew (they
+   * are never freed), so the biggest one is the likeliest to serve this
+   * thread without growing, and the small ones wait. Taking the latest
+   * instead, a pool whose threads come and go (Team's grow and shrink)
+   * kept growing small caches while big ones sat idle: in the benchmark a
+   * W5 worker that adopted a cache another size's worker had used grew it
+   * again, which cost a repetition 40 ms instead of 6. The list holds one
+   * entry per thread that ever submitted and has exited since, less those
+   * adopted again. */
+  pthread_mutex_lock(&g_orphans_mu);
+  weft__node_cache **best = NULL;
+  for (weft__node_cache **pp = &g_orphans; *pp; pp = &(*pp)->next_orphan)
+    if (!best || (*pp)->nodes > (*best)->nodes) best = pp;
+  weft__node_cache *c = best ? *best : NULL;
+  if (c) *best = c->next_orphan;
+  pthread_mutex_unlock(&g_orphans_mu);
+  if (!c) {
+    c = weft__calloc_aligned(sizeof *c);
+    if (!c) return NULL;
+  }
+  c->next_orphan = NULL;
+  c->prefetchw = weft__cpu_has_prefetchw;
+  if (pthread_setspecific(g_key, c) != 0) {
+    pthread_mutex_lock(&g_orphans_mu);
+    c->next_orphan = g_orphans;
+    g_orphans = c;
+    pthread_mutex_unlock(&g_orphans_mu);
+    return NULL;
+  }
+  weft__tls.node_cache = c;
+  return c;
+}
+
+static void hand_out(weft__node_cache *c, weft__node_slab *s) {
+  c->cur = s;
+  c->next = &s->nodes[0];
+  c->end = &s->nodes[WEFT__SLAB_NODES];
+  /* The get path prefetches WEFT__NODE_PREFETCH nodes ahead within a slab;
+   * the first nodes of the next slab are asked for here, together. */
+  for (int i = 0; i < WEFT__NODE_PREFETCH; i++) weft__prefetch_write(&s->nodes[i], c->prefetchw);
+}
+
+/* Every node of s has come back since it was (re)started: restart it. */
+static bool slab_free(weft__node_slab *s) {
+  /* Acquire: pairs with the release add of weft__node_give_back_ (put and
+   * flush), so every last user's accesses to the nodes happen
+   * before the owner writes them again. */
+  if (weft__load_acquire(&s->returned) != WEFT__SLAB_NODES) return false;
+  /* Relaxed: no node of s is out, so nobody else touches the count until
+   * a node handed out after this reaches another thread, through the
+   * submit's release (which orders this store before it). */
+  weft__store_relaxed(&s->returned, 0);
+  return true;
+}
+
+/* A new slab goes into the ring right after `after` (NULL: the ring is
+ * empty). */
+static weft__node_slab *new_slab(weft__node_cache *c, weft__node_slab *after) {
+  /* Not zeroed: a submitter far ahead of the workers takes most of its
+   * nodes from new slabs, and zeroing 16 KiB cost more per node than the
+   * submit itself (callgrind). A node's fields are all written at its get,
+   * but for `slab`, set here once. */
+  weft__node_slab *s = weft__malloc_aligned(sizeof *s);
+  if (!s) return NULL;
+  weft__store_relaxed(&s->returned, 0);
+#pragma GCC unroll 8
+  for (int i = 0; i < WEFT__SLAB_NODES; i++) s->nodes[i].slab = s;
+  if (after) {
+    s->ring_next = after->ring_next;
+    after->ring_next = s;
+  } else {
+    s->ring_next = s;
+  }
+  c->nodes += WEFT__SLAB_NODES;
+  return s;
+}
+
+/* The oldest restartable slab among the first `scan` after the current
+ * one, or NULL. */
+static weft__node_slab *find_free(weft__node_cache *c, unsigned long scan) {
+  weft__node_slab *s = c->cur->ring_next;
+  for (unsigned long i = 0; i < scan; i++, s = s->ring_next)
+    if (slab_free(s)) return s;
+  return NULL;
+}
+
+weft__node *weft__node_get_slow(void) {
+  weft__node_cache *c = weft__tls.node_cache;
+  if (c == &weft__node_no_cache && !(c = cache_slow())) return NULL;
+  if (c->next == c->end) {
+    weft__node_slab *s = NULL;
+    if (!c->cur || c->nodes < WEFT__NODE_POOL_MIN) {
+      /* Growing to the minimum: each new slab goes after the current one,
+       * so the ring is in allocation order, oldest after newest. */
+      s = new_slab(c, c->cur);
+    } else if (!(s = find_free(c, WEFT__SLAB_SCAN))) {
+      /* The oldest slabs are all out. The new one goes after the first
+       * of them, so the next scan starts at the second: a run of slabs
+       * held for a long time (a worker blocked in a task keeps its batch
+       * of returns unflushed) is looked at once a round, and every slab
+       * allocated beside it is free again by then, so the cache grows by
+       * at most a slab per held slab. Put after the current one, the new
+       * slab would leave the same held slabs next in line, and a run of
+       * WEFT__SLAB_SCAN of them would cost a slab per 256 submits, for
+       * ever (test_node_cache: held_slabs_bound_growth). */
+      s = new_slab(c, c->cur->ring_next);
+    }
+    /* ENOMEM: restart any slab that has come back, the current one too. */
+    if (!s && c->cur) s = find_free(c, c->nodes / WEFT__SLAB_NODES);
+    if (!s) return NULL;
+    hand_out(c, s);
+  }
+  return weft__node_take_(c);
+}
+
+void weft__node_flush(void) {
+  weft__node_pending *p = &weft__tls_node_pending;
+  if (!p->slab) return;
+  weft__node_give_back_(p->slab, p->n);
+  p->slab = NULL;
+  p->n = 0;
+}
+
+void weft__node_put_in_worker_slow(weft__node *n) {
+  weft__node_flush();
+  weft__node_pending *p = &weft__tls_node_pending;
+  p->slab = n->slab;
+  p->n = 1;
+}

@@ -1,0 +1,161 @@
+/*
+ * weft — the node cache (docs/design.md E6): task nodes for non-intrusive
+ * submits (call_in_thread*, weft_pool's do) without a malloc per task.
+ *
+ * Contract
+ *   weft__node_get:   the calling thread, from its own cache (TLS): the next
+ *                     node of the slab it is handing out, in address order.
+ *                     When that slab is used up the cache restarts the
+ *                     oldest slab all of whose nodes have come back, or
+ *                     allocates a new one (always while it holds fewer than
+ *                     WEFT__NODE_POOL_MIN nodes; and, if the allocation
+ *                     fails, restarts any slab that has come back). NULL on
+ *                     ENOMEM. Wait-free apart from the allocation.
+ *   weft__node_put:   any thread: one release add on the node's slab.
+ *   weft__node_put_in_worker: an engine worker (a task's run callback): the
+ *                     count goes into the thread's pending batch, which
+ *                     weft__node_flush adds to the slab; the worker loop
+ *                     flushes every WEFT__NODE_BATCH tasks, before it idles
+ *                     and before it exits. A batch not yet flushed only
+ *                     delays the slab's restart (the cache allocates
+ *                     instead); it never loses a node.
+ *   Nothing but the owner writes a node between a put and its next get: the
+ *   free list is a count per slab, not a link in each node, so a node's
+ *   line is at most read-shared by the worker that ran it. A node is one
+ *   cache line, and the owner hands nodes out in address order with a write
+ *   prefetch WEFT__NODE_PREFETCH nodes ahead: the ownership requests for
+ *   reused lines overlap instead of each waiting at the submit's first
+ *   locked instruction, and no two nodes share a line (with 88-byte nodes
+ *   in address order, the node being written shared a line with the one
+ *   the worker was reading). E6 in docs/design.md has the figures. The
+ *   price: a node that does not come back (a queued task that waits long,
+ *   or a worker's unflushed batch while it runs a long task) keeps its slab
+ *   (about 17 KiB) from restarting, so such a cache grows by at most a slab
+ *   per held slab; and tasks of one slab that finish far apart in time hold
+ *   it for the latest of them (E6 has W5's figures).
+ *   A thread's cache outlives the thread: at thread exit it is parked on a
+ *   global orphan list, and the next thread that needs a cache adopts the
+ *   largest orphan (mutex-protected; once per thread).
+ *   Slabs are never freed, so a node in flight never points at freed memory.
+ * Source: mimalloc's per-page free counting with thread-delayed frees
+ * (Leijen, Zorn, de Moura: "Mimalloc: Free List Sharding in Action", 2019),
+ * cut down to a count, since nodes are reused only a whole slab at a time.
+ */
+#ifndef WEFT_NODE_CACHE_H
+#define WEFT_NODE_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/atomic.h"
+#include "base/debug.h"
+#include "base/prefetch.h"
+#include "engine/task.h"
+#include "engine/thread_state.h"
+
+#define WEFT__NODE_BATCH 64
+#define WEFT__SLAB_NODES 256
+/* How far ahead of the node it hands out the get path prefetches for
+ * writing (nodes). */
+#define WEFT__NODE_PREFETCH 8
+
+typedef struct weft__node_cache weft__node_cache;
+typedef struct weft__node_slab weft__node_slab;
+
+typedef struct weft__node {
+  weft__task task;       /* must be first */
+  weft__node_slab *slab; /* the slab it lives in */
+  void *data[4];         /* the submitter's payload */
+} __attribute__((aligned(64))) weft__node;
+_Static_assert(sizeof(weft__node) == 64, "a node is one cache line");
+
+struct weft__node_slab {
+  /* Nodes given back since the slab was (re)started: any thread adds (a
+   * release add), the owner reads it (acquire) and resets it. Its own line:
+   * workers add to it while the owner writes the nodes. */
+  WEFT_CACHE_ALIGNED _Atomic uint32_t returned;
+  WEFT_CACHE_ALIGNED weft__node_slab *ring_next; /* owner only: slabs in a ring, oldest after newest */
+  weft__node nodes[WEFT__SLAB_NODES];
+  /* The get path prefetches WEFT__NODE_PREFETCH nodes ahead without a
+   * bounds test: past the last node it lands here, never on another object. */
+  char prefetch_slack[WEFT__NODE_PREFETCH * sizeof(weft__node)];
+};
+
+struct weft__node_cache {
+  weft__node *next;      /* owner only: the next node to hand out */
+  weft__node *end;       /* owner only: one past the current slab's last node */
+  weft__node_slab *cur;  /* owner only: the slab being handed out */
+  bool prefetchw;        /* weft__cpu_has_prefetchw, where the get path has it at hand */
+  unsigned long nodes;   /* owner only: nodes in all slabs */
+  weft__node_cache *next_orphan;
+};
+
+/* The calling thread's cache is weft__tls.node_cache (lib/engine/thread_state.h):
+ * never NULL, weft__node_no_cache (always empty: next == end == NULL) until
+ * the first get. */
+extern weft__node_cache weft__node_no_cache;
+
+/* A thread's nodes given back but not yet added to their slab. */
+typedef struct weft__node_pending {
+  weft__node_slab *slab;
+  uint32_t n;
+} weft__node_pending;
+extern _Thread_local weft__node_pending weft__tls_node_pending
+    __attribute__((tls_model("initial-exec")));
+
+weft__node *weft__node_get_slow(void);
+void weft__node_flush(void);
+
+/* Hand out the next node of the current slab (c->next != c->end). */
+__attribute__((always_inline)) static inline weft__node *weft__node_take_(weft__node_cache *c) {
+  weft__node *n = c->next++;
+  weft__prefetch_write(n + WEFT__NODE_PREFETCH, c->prefetchw);
+  return n;
+}
+
+/* The fast path alone: true and *out = the next node of the current slab,
+ * or false (then call weft__node_get_slow). */
+__attribute__((always_inline)) static inline bool weft__node_try_get(weft__node **out) {
+  weft__node_cache *c = weft__tls.node_cache;
+  if (WEFT_UNLIKELY(c->next == c->end)) return false; /* NULL == NULL for weft__node_no_cache */
+  *out = weft__node_take_(c);
+  return true;
+}
+
+static inline weft__node *weft__node_get(void) {
+  weft__node *n;
+  return WEFT_LIKELY(weft__node_try_get(&n)) ? n : weft__node_get_slow();
+}
+
+/* Count n nodes of s as back (weft__node_put, weft__node_flush). */
+static inline void weft__node_give_back_(weft__node_slab *s, uint32_t n) {
+  /* Release: this thread's (and, through the task hand-off, the tasks')
+   * reads and writes of the nodes happen before the owner restarts the
+   * slab; pairs with the acquire load in node_cache.c's slab_free. Adds by
+   * other threads continue the release sequence. */
+  uint32_t before = weft__fetch_add_release(&s->returned, n);
+  weft_assert_hot(before + n <= WEFT__SLAB_NODES);
+  (void)before;
+}
+
+static inline void weft__node_put(weft__node *n) { weft__node_give_back_(n->slab, 1); }
+
+/* weft__node_put for a task running on an engine worker: counted in the
+ * thread's batch (a worker mostly frees runs of nodes of one slab, handed
+ * out in address order), added to the slab when the slab changes or at the
+ * loop's weft__node_flush. The try form is the fast path alone (same slab
+ * as the batch: one compare, one add); false: call the _slow form. */
+__attribute__((always_inline)) static inline bool weft__node_try_put_in_worker(weft__node *n) {
+  weft__node_pending *p = &weft__tls_node_pending;
+  if (WEFT_UNLIKELY(n->slab != p->slab)) return false;
+  p->n++;
+  return true;
+}
+
+void weft__node_put_in_worker_slow(weft__node *n);
+
+static inline void weft__node_put_in_worker(weft__node *n) {
+  if (!weft__node_try_put_in_worker(n)) weft__node_put_in_worker_slow(n);
+}
+
+#endif /* WEFT_NODE_CACHE_H */

@@ -1,0 +1,287 @@
+/*
+ * weft — the engine's parking protocol (docs/design.md E5): wake a worker
+ * only when nobody is awake to take the work.
+ *
+ * Contract
+ *   notify:          any thread, after publishing work (E5.1).
+ *   park:            the worker itself, while counted as searching (E5.2).
+ *   start/stop_searching: the worker itself (E5.3).
+ *   wake_all / wake_one: any thread (close, shrink).
+ *   Lock-free: every loop is a CAS on `ctl` that fails only when another
+ *   thread changed it. The futex wait is the only blocking step.
+ *
+ * State: `ctl` = [tag:32 | top:16 | searching:16]. Parked workers form a
+ * Treiber stack through `next_idle` (top = 1 + index, 0 = empty); `tag`
+ * counts every change of top (ABA guard). A parked worker never leaves the
+ * stack by itself: whoever pops it counts it as searching in the same CAS, so
+ * the stack and the count cannot disagree.
+ * Sources: Go runtime proc.go ("Worker thread parking/unparking": spinning Ms,
+ * wakep only when nobody spins, the last spinner wakes the next); Tokio
+ * multi_thread/idle.rs (searching count, transition_worker_from_searching).
+ * The no-lost-wake-up argument is in design.md E5 and models/park.pml.
+ */
+#include <stdio.h>
+
+#include "base/clock.h"
+#include "base/debug.h"
+#include "base/futex.h"
+#include "base/probes.h"
+#include "engine/park.h"
+#include "engine/spawn.h"
+
+static bool may_spawn(weft__engine *e) {
+  if (weft__load_relaxed(&e->closed)) return false;
+  if (weft__load_relaxed(&e->live) >= weft__engine_limit(e)) {
+    weft__engine_arm_monitor(e); /* saturated: someone must watch for stalls (E9.2) */
+    return false;
+  }
+  if (WEFT_UNLIKELY(weft__engine_spawn_backing_off(e))) {
+    weft__engine_arm_monitor(e); /* it retries when the backoff has passed (E9.5) */
+    return false;
+  }
+  return true;
+}
+
+/* Below the limit without grants: Twisted's demand growth; above it, a
+ * thread standing in for a blocked one. */
+static int spawn_reason(weft__engine *e) {
+  int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
+  return weft__load_relaxed(&e->live) < base ? WEFT__MADE_DEMAND : WEFT__MADE_BLOCKED;
+}
+
+/* Wake w after it was popped from the idle stack. False if w had reaped
+ * itself (E9.3): it is gone, and our pop has unlinked it instead. */
+bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
+  /* acq_rel exchange. Release: pairs with the load_acquire of `wake` in
+   * park; the parker sees our pop (and, for an exit request, what the
+   * shrinker did) afterwards. Acquire: pairs with the reaper's release CAS
+   * to TIMEDOUT, so its linked_exit store is visible before we clear it.
+   * Exactly one of the two changes ASLEEP: the parker's CAS or this. */
+  uint32_t prev = weft__xchg_acq_rel(&w->wake, how);
+  if (WEFT_UNLIKELY(prev == WEFT__WAKE_TIMEDOUT)) {
+    /* Release: the slot is off the idle stack before a spawner, which loads
+     * linked_exit with acquire, reuses it. */
+    weft__store_release(&w->linked_exit, 0);
+    return false;
+  }
+  weft__futex_wake(&w->wake, 1);
+  weft__fetch_add_relaxed(&e->unparks, 1); /* statistics */
+  WEFT_PROBE(unpark, e, w->index);
+  return true;
+}
+
+/* E5.1 notify, after weft__engine_notify's fence and ctl read (s). */
+void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
+  for (;;) {
+    if (WEFT__CTL_SEARCHING(s) > 0) return; /* an awake searcher will see the work */
+    uint32_t top = WEFT__CTL_TOP(s);
+    if (top == 0) {
+      /* E5.1 spawn: nobody parked, nobody searching: every live worker is
+       * busy. Twisted: create a worker if below the limit. */
+      if (!may_spawn(e)) return; /* the first worker to finish finds the work */
+      /* seq_cst CAS: claim the new thread as a searcher (coalesces concurrent
+       * notifiers: they now see searching > 0). */
+      if (!weft__cas_seq_cst(&e->ctl, &s, s + 1)) continue;
+      pthread_mutex_lock(&e->mu);
+      int r = weft__engine_spawn_locked(e, spawn_reason(e));
+      pthread_mutex_unlock(&e->mu);
+      if (r == 0) return;
+      /* Undo the claim. A worker that parked meanwhile saw searching > 0 in
+       * its re-check and relied on us: if one is parked now, wake it. */
+      s = weft__fetch_sub_seq_cst(&e->ctl, 1) - 1; /* seq_cst: as the claim */
+      if (WEFT__CTL_SEARCHING(s) > 0 || WEFT__CTL_TOP(s) == 0) return;
+      continue;
+    }
+    /* Invariant: top names an existing slot, never ourselves twice. */
+    weft_assert_internal(top <= (uint32_t)e->capacity && e->slots[top - 1] != NULL);
+    weft__eworker *w = e->slots[top - 1];
+    uint32_t nx = weft__load_relaxed(&w->next_idle);
+    /* seq_cst CAS: pop w and count it as searching in one step (E5.1). */
+    if (weft__cas_seq_cst(&e->ctl, &s, WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, 1))) {
+      if (weft__engine_wake_popped(e, w, WEFT__WAKE_NOTIFIED)) return;
+      /* w had reaped itself: undo our claim and look again (pop the next
+       * one, or start a thread: w's exit lowered the live count). */
+      s = weft__fetch_sub_seq_cst(&e->ctl, 1) - 1; /* seq_cst: as the claim */
+      continue;
+    }
+  }
+}
+
+bool weft__engine_wake_one(weft__engine *e, uint32_t how) {
+  /* Acquire: as in notify (next_idle of the top worker). */
+  uint64_t s = weft__load_acquire(&e->ctl);
+  for (;;) {
+    uint32_t top = WEFT__CTL_TOP(s);
+    if (top == 0) return false;
+    /* Invariant: top names an existing slot, never ourselves twice. */
+    weft_assert_internal(top <= (uint32_t)e->capacity && e->slots[top - 1] != NULL);
+    weft__eworker *w = e->slots[top - 1];
+    uint32_t nx = weft__load_relaxed(&w->next_idle);
+    /* seq_cst CAS: pop + count as searching, as in E5.1. */
+    if (weft__cas_seq_cst(&e->ctl, &s,
+                          WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
+      if (weft__engine_wake_popped(e, w, how)) return true;
+      /* A reaped worker (E9.3): leave the count we claimed for it as any
+       * searcher leaves (E5.3 re-checks for work), and pop the next. */
+      weft__engine_stop_searching(e);
+      s = weft__load_acquire(&e->ctl); /* acquire: as above */
+    }
+  }
+}
+
+void weft__engine_wake_all(weft__engine *e) {
+  while (weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED)) {
+  }
+}
+
+void weft__engine_start_searching(weft__engine *e) {
+  /* seq_cst: the count must be visible to a notifier's ctl read before our
+   * scans (it then skips the wake and relies on us; E5.2 re-checks). */
+  weft__fetch_add_seq_cst(&e->ctl, 1);
+}
+
+/* E5.3 searching → running (also used by a searcher that exits). */
+void weft__engine_stop_searching(weft__engine *e) {
+  /* seq_cst RMW: leaves the searching count; pairs with E5.1's fence. */
+  uint64_t s = weft__fetch_sub_seq_cst(&e->ctl, 1);
+  /* Invariant: only a counted searcher leaves the count (no underflow into top). */
+  weft_assert_internal(WEFT__CTL_SEARCHING(s) >= 1);
+  if (WEFT__CTL_SEARCHING(s) != 1) return;
+  /* seq_cst fence: orders the decrement before the scan (Dekker with E5.1:
+   * a notifier that saw our count skipped its wake; we must see its work). */
+  weft__fence_seq_cst();
+  if (weft__engine_work_visible(e)) weft__engine_notify(e); /* chained wake */
+}
+
+/* E5.2 park. Returns false once popped by a notifier (the worker is then
+ * counted as searching again), true if it reaped itself after its
+ * keep-alive (E9.3: it must leave now, uncounted and still linked). */
+bool weft__engine_park(weft__engine *e, weft__eworker *w) {
+  weft__store_relaxed(&w->wake, WEFT__WAKE_ASLEEP); /* published by the CAS below */
+  uint64_t s = weft__load_relaxed(&e->ctl);
+  uint64_t next;
+  do {
+    weft__store_relaxed(&w->next_idle, WEFT__CTL_TOP(s));
+    next = WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, w->index + 1, WEFT__CTL_SEARCHING(s) - 1);
+    /* seq_cst CAS: push + stop searching at once; release publishes
+     * next_idle and wake = 0 to the notifier that pops us. */
+  } while (!weft__cas_seq_cst(&e->ctl, &s, next));
+  /* Invariants: we were counted as searching, and did not push ourselves on
+   * top of ourselves (a worker is on the idle stack at most once). */
+  weft_assert_internal(WEFT__CTL_SEARCHING(s) >= 1 && WEFT__CTL_TOP(s) != w->index + 1);
+  /* seq_cst fence: pairs with E5.1's fence (Dekker): either we see the work
+   * below, or the notifier sees our push. */
+  weft__fence_seq_cst();
+  if (weft__load_relaxed(&e->closed)) {
+    weft__engine_wake_all(e); /* stop: nobody may sleep (wakes us too) */
+  } else if (weft__load_relaxed(&e->shrink_debt) > 0) {
+    weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED); /* someone idle must pay it */
+  } else if (weft__engine_work_visible(e)) {
+    weft__engine_notify(e);
+  }
+  weft__add_single_writer(&w->parks, 1); /* owner-only counter */
+  WEFT_PROBE(park, e, w->index);
+  uint64_t keep_alive = weft__load_relaxed(&e->keep_alive_ns);
+  if (keep_alive == 0) {
+    /* Acquire: pairs with wake_popped's exchange. */
+    while (weft__load_acquire(&w->wake) == WEFT__WAKE_ASLEEP)
+      weft__futex_wait(&w->wake, WEFT__WAKE_ASLEEP);
+    return false;
+  }
+  /* E9.3: wait at most the keep-alive, then try to leave for good. */
+  uint64_t deadline = weft__now_ns() + keep_alive;
+  for (;;) {
+    /* Acquire: pairs with wake_popped's exchange. */
+    if (weft__load_acquire(&w->wake) != WEFT__WAKE_ASLEEP) return false;
+    uint64_t now = weft__now_ns();
+    if (now >= deadline) {
+      uint64_t again = weft__engine_try_reap(e, w, now);
+      if (again == 0) return true;
+      deadline = now + again;
+      continue;
+    }
+    uint64_t left = deadline - now;
+    struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+    (void)weft__futex_wait_timeout(&w->wake, WEFT__WAKE_ASLEEP, &ts);
+  }
+}
+
+bool weft__engine_work_visible(weft__engine *e) {
+  /* A push between its exchange and its link counts (E5.1, E2). */
+  if (weft__inject_maybe_nonempty(&e->inject)) return true;
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    if (w && !weft__ring_empty(&w->ring)) return true;
+  }
+  return false;
+}
+
+/* E9.3: a parked worker whose keep-alive ran out leaves, unless the pool is
+ * at its min, or this 100 ms window has had its share of exits (pacing:
+ * max(8, a quarter of the surplus), so 200 idle threads go in about a
+ * second and never in one burst). */
+#define WEFT__REAP_WINDOW_NS 100000000u
+uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) {
+  int min = weft__load_relaxed(&e->min_live);
+  int live = weft__load_relaxed(&e->live);
+  uint64_t keep_alive = weft__load_relaxed(&e->keep_alive_ns);
+  if (live <= min || weft__load_relaxed(&e->closed)) return keep_alive ? keep_alive : 1000000000u;
+  /* Pacing: relaxed, a counter per window; a race lets a few more exits
+   * through one window, never fewer. */
+  uint64_t win = weft__load_relaxed(&e->reap_window_ns);
+  if (now - win >= WEFT__REAP_WINDOW_NS && weft__cas_relaxed(&e->reap_window_ns, &win, now))
+    weft__store_relaxed(&e->reap_window_n, 0);
+  int allowed = (live - min) / 4;
+  if (allowed < 8) allowed = 8;
+  if (weft__fetch_add_relaxed(&e->reap_window_n, 1) >= allowed) {
+    uint64_t start = weft__load_relaxed(&e->reap_window_ns);
+    uint64_t wait = start + WEFT__REAP_WINDOW_NS > now ? start + WEFT__REAP_WINDOW_NS - now : 1000000u;
+    return wait + (w->index % 8) * 1000000u; /* spread the retries over 8 ms */
+  }
+  /* Reserve our exit against min: relaxed CAS, the live count is a
+   * statistic and a bound, ordered with nothing else. */
+  while (!weft__cas_relaxed(&e->live, &live, live - 1)) {
+    if (live <= min) return keep_alive;
+  }
+  weft__store_relaxed(&w->linked_exit, 1);
+  /* acq_rel CAS: ASLEEP → TIMEDOUT, the one change of `wake` that is ours.
+   * Release: publishes linked_exit = 1 to the popper whose exchange reads
+   * TIMEDOUT (it clears it after unlinking us). Acquire: if a notifier won,
+   * its pop and wake happen before our return as a woken searcher. */
+  uint32_t asleep = WEFT__WAKE_ASLEEP;
+  if (!weft__cas_acq_rel(&w->wake, &asleep, WEFT__WAKE_TIMEDOUT)) {
+    weft__store_relaxed(&w->linked_exit, 0); /* nobody unlinks us: we were woken */
+    weft__fetch_add_relaxed(&e->live, 1);
+    return 1; /* the caller sees the wake */
+  }
+  weft__store_relaxed(&e->last_reap_ns, now);
+  weft__fetch_add_relaxed(&e->left[WEFT__LEFT_KEEPALIVE], 1);
+  return 0;
+}
+
+void weft__engine_arm_monitor(weft__engine *e) {
+  if (!e->cfg.monitor_start) return;
+  uint64_t retry = weft__load_relaxed(&e->monitor_retry_ns);
+  if (WEFT_UNLIKELY(retry != 0) && weft__now_ns() < retry) return; /* its start failed lately */
+  int z = 0;
+  /* seq_cst CAS: pairs with the monitor's disarm (a seq_cst store, a fence,
+   * then its re-check of saturation): either it sees our work or we arm. */
+  if (!weft__cas_seq_cst(&e->monitor_armed, &z, 1)) return;
+  /* Acquire: pairs with monitor_start's release of the pointer. */
+  if (weft__load_acquire(&e->monitor) == NULL) {
+    pthread_mutex_lock(&e->mu);
+    int r = weft__load_relaxed(&e->closed) ? WEFT_EQUIT : e->cfg.monitor_start(e);
+    pthread_mutex_unlock(&e->mu);
+    if (r != 0) {
+      /* No monitor for now (no memory, no thread): the pool works as a
+       * fixed-cap pool, and a saturation a second from now tries again. */
+      weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
+      weft__store_relaxed(&e->monitor_armed, 0);
+      return;
+    }
+    weft__store_relaxed(&e->monitor_retry_ns, 0);
+  }
+  weft__fetch_add_relaxed(&e->monitor_word, 1); /* the futex word changes: no lost wake */
+  weft__futex_wake(&e->monitor_word, 1);
+}

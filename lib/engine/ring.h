@@ -1,0 +1,205 @@
+/*
+ * weft — per-worker run ring: a bounded SPMC queue of task pointers with
+ * "steal half" (docs/design.md E3).
+ *
+ * Contract
+ *   push / pop / push_overflow:  the owning worker only.
+ *   steal_into:                  any thread that owns a destination ring
+ *                                (a thief), concurrently with the owner and
+ *                                with other thieves (a second thief backs off).
+ *   len / empty:                 any thread; a snapshot.
+ *   Progress: push is wait-free (no RMW); pop and steal are lock-free (a CAS
+ *   loop that fails only when another party made progress).
+ *
+ * Algorithm: the Go runtime's runq (runtime/proc.go, runqput/runqget/
+ * runqsteal) in the form of Tokio's multi_thread/queue.rs: 256 slots, `tail`
+ * written only by the owner, `head` packs {steal: high 32 bits, real: low 32}.
+ * A thief claims n tasks by advancing `real` while leaving `steal` behind
+ * (claim in progress: other thieves back off, the owner does not reuse the
+ * claimed slots because it measures capacity from `steal`), copies them, then
+ * sets `steal = real`.
+ *
+ * Indices are u32 and wrap; every comparison is a difference.
+ */
+#ifndef WEFT_RING_H
+#define WEFT_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/atomic.h"
+#include "base/debug.h"
+#include "engine/task.h"
+
+#define WEFT__RING_CAP 256u
+#define WEFT__RING_MASK (WEFT__RING_CAP - 1u)
+
+typedef struct weft__ring {
+  WEFT_CACHE_ALIGNED _Atomic uint64_t head; /* {steal:32 | real:32} */
+  WEFT_CACHE_ALIGNED _Atomic uint32_t tail; /* written by the owner only */
+  WEFT_CACHE_ALIGNED _Atomic(weft__task *) slot[WEFT__RING_CAP];
+} weft__ring;
+
+static inline uint32_t weft__ring_real(uint64_t h) { return (uint32_t)h; }
+static inline uint32_t weft__ring_steal(uint64_t h) { return (uint32_t)(h >> 32); }
+static inline uint64_t weft__ring_pack(uint32_t steal, uint32_t real) {
+  return ((uint64_t)steal << 32) | real;
+}
+
+static inline void weft__ring_init(weft__ring *r) {
+  weft__store_relaxed(&r->head, 0);
+  weft__store_relaxed(&r->tail, 0);
+}
+
+/* Tasks in the ring (not counting a steal's claimed tasks). Any thread. */
+static inline uint32_t weft__ring_len(weft__ring *r) {
+  /* Acquire loads: a parker's re-check (E5.2) must see a task whose tail
+   * store-release it is ordered after; the Dekker half is the caller's
+   * seq_cst fence. */
+  uint64_t h = weft__load_acquire(&r->head);
+  uint32_t t = weft__load_acquire(&r->tail);
+  uint32_t n = t - weft__ring_real(h);
+  return n > WEFT__RING_CAP ? 0 : n; /* a torn snapshot reads as empty-ish */
+}
+
+static inline bool weft__ring_empty(weft__ring *r) { return weft__ring_len(r) == 0; }
+
+/*
+ * Owner push. Returns false if the ring is full; *seen then holds the head
+ * value that showed it full, for take_half. E3 "owner push: slot store
+ * relaxed, store_release(tail)".
+ */
+static inline bool weft__ring_push_seen(weft__ring *r, weft__task *t, uint64_t *seen) {
+  /* Acquire: pairs with a thief's release CAS that sets steal = real, so the
+   * thief's reads of the slots it copied happen before we overwrite them. */
+  uint64_t h = weft__load_acquire(&r->head);
+  uint32_t tail = weft__load_relaxed(&r->tail);
+  if (tail - weft__ring_steal(h) >= WEFT__RING_CAP) {
+    *seen = h;
+    return false;
+  }
+  /* Invariant: steal <= real <= tail, so the owner never sees more than CAP
+   * tasks (this check would have caught the take_half bug ring.pml found). */
+  weft_assert_hot(tail - weft__ring_real(h) <= WEFT__RING_CAP);
+  weft_assert_hot(t != NULL);
+  weft__store_relaxed(&r->slot[tail & WEFT__RING_MASK], t);
+  /* Release: publishes the slot (and the task's fields) to pop/steal, which
+   * load tail with acquire. */
+  weft__store_release(&r->tail, tail + 1);
+  return true;
+}
+
+static inline bool weft__ring_push(weft__ring *r, weft__task *t) {
+  uint64_t seen = 0;
+  return weft__ring_push_seen(r, t, &seen);
+}
+
+/*
+ * Owner, after push_seen found the ring full with head == seen: claim the
+ * older half and link it, followed by t, into a chain first..last for the
+ * inject queue (Go's runqputslow). The claim is a CAS from `seen` itself,
+ * never from a reloaded head: a steal that completed since the push would
+ * make a reloaded {steal == real} describe a ring that is no longer full,
+ * and the claim would spill slots a thief already took (models/ring.pml).
+ * Returns false if a steal was in progress or head moved since (the caller
+ * then injects t alone: no task is lost, only FIFO order is bent).
+ */
+static inline bool weft__ring_take_half(weft__ring *r, uint64_t seen, weft__task *t,
+                                        weft__task **first, weft__task **last) {
+  const uint32_t half = WEFT__RING_CAP / 2;
+  uint32_t real = weft__ring_real(seen);
+  if (weft__ring_steal(seen) != real) return false;
+  uint64_t next = weft__ring_pack(real + half, real + half);
+  /* acq_rel CAS: acquire pairs with thieves' release CAS (their copies are
+   * done); it fails if any thief or pop changed head since `seen`. */
+  if (!weft__cas_acq_rel(&r->head, &seen, next)) return false;
+  /* Invariant: the ring was full when seen, so the half lies below tail. */
+  weft_assert_internal(weft__load_relaxed(&r->tail) - real == WEFT__RING_CAP);
+  weft__task *prev = NULL;
+  for (uint32_t i = 0; i < half; i++) {
+    weft__task *x = weft__load_relaxed(&r->slot[(real + i) & WEFT__RING_MASK]);
+    if (prev) weft__store_relaxed(&prev->next, x);
+    else *first = x;
+    prev = x;
+  }
+  weft__store_relaxed(&prev->next, t);
+  *last = t;
+  return true;
+}
+
+/* Owner pop, FIFO. NULL when empty. */
+static inline weft__task *weft__ring_pop(weft__ring *r) {
+  /* Acquire: pairs with thieves' release CASes on head. */
+  uint64_t h = weft__load_acquire(&r->head);
+  uint32_t tail = weft__load_relaxed(&r->tail); /* ours: cannot change under us */
+  for (;;) {
+    uint32_t real = weft__ring_real(h), steal = weft__ring_steal(h);
+    if (real == tail) return NULL;
+    uint32_t r1 = real + 1;
+    uint64_t next = weft__ring_pack(steal == real ? r1 : steal, r1);
+    /* acq_rel CAS: claims slot `real` against thieves (their claim CAS is
+     * acq_rel on the same word, so exactly one side wins it). */
+    if (weft__cas_acq_rel(&r->head, &h, next)) {
+      /* Invariant: a claimed slot lies in [real, tail), tail - real <= CAP. */
+      weft_assert_hot(tail - real <= WEFT__RING_CAP && real != tail);
+      weft__task *t = weft__load_relaxed(r->slot + (real & WEFT__RING_MASK));
+      /* Every pusher stores a task, never NULL: tells the compiler, so the
+       * caller's "got one?" test folds into the empty test above. */
+      if (t == NULL) __builtin_unreachable();
+      return t;
+    }
+  }
+}
+
+/*
+ * Thief: move half of src's tasks into dst (the caller's own ring, which must
+ * be empty or nearly so). Returns one stolen task to run now (the rest are in
+ * dst), or NULL. *moved receives the number of tasks taken. E3 "steal".
+ */
+static inline weft__task *weft__ring_steal_into(weft__ring *src, weft__ring *dst,
+                                                uint32_t *moved) {
+  *moved = 0;
+  uint32_t dst_tail = weft__load_relaxed(&dst->tail);
+  /* Acquire: as in push, on our own ring's head. */
+  uint64_t dh = weft__load_acquire(&dst->head);
+  if (dst_tail - weft__ring_steal(dh) > WEFT__RING_CAP / 2) return NULL;
+
+  /* Acquire: pairs with other parties' CASes on src->head. */
+  uint64_t h = weft__load_acquire(&src->head);
+  uint32_t real, n;
+  uint64_t next;
+  for (;;) {
+    uint32_t steal = weft__ring_steal(h);
+    real = weft__ring_real(h);
+    if (steal != real) return NULL; /* another thief is copying: back off */
+    /* Acquire: pairs with the owner's store_release of tail: the slots below
+     * it are initialised. */
+    uint32_t tail = weft__load_acquire(&src->tail);
+    n = tail - real;
+    if (n == 0 || n > WEFT__RING_CAP) return NULL;
+    n -= n / 2;
+    next = weft__ring_pack(steal, real + n);
+    /* acq_rel CAS: the claim (E3 step 1); serialises with the owner's pop
+     * CAS and other thieves' claims on the same word. */
+    if (weft__cas_acq_rel(&src->head, &h, next)) break;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    weft__task *t = weft__load_relaxed(&src->slot[(real + i) & WEFT__RING_MASK]);
+    weft__store_relaxed(&dst->slot[(dst_tail + i) & WEFT__RING_MASK], t);
+  }
+  /* E3 step 3: steal = real. The owner may have popped meanwhile, so loop. */
+  h = next;
+  for (;;) {
+    uint32_t r2 = weft__ring_real(h);
+    /* Release: our reads of the claimed slots happen before the owner, which
+     * loads head with acquire in push, overwrites them. */
+    if (weft__cas_release(&src->head, &h, weft__ring_pack(r2, r2))) break;
+  }
+  *moved = n;
+  weft__task *run = weft__load_relaxed(&dst->slot[(dst_tail + n - 1) & WEFT__RING_MASK]);
+  /* Release: publishes the copied slots to our own pop and to thieves. */
+  if (n > 1) weft__store_release(&dst->tail, dst_tail + n - 1);
+  return run;
+}
+
+#endif /* WEFT_RING_H */

@@ -1,0 +1,270 @@
+/*
+ * weft — the engine's worker loop (docs/design.md E4): local ring, inject
+ * batch, steal; then search (spin) and park (E5).
+ *
+ * Contract: weft__engine_worker_main runs on each engine thread; everything
+ * here touches only the worker's own ring as owner, other rings as a thief,
+ * the inject queue under its try-lock, and the ctl word through
+ * engine/park.c. No lock, no allocation. (It returns node-cache nodes freed
+ * by tasks, lib/engine/node_cache.h, every WEFT__NODE_BATCH tasks and before it
+ * idles: the one tie to the pool layer.)
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/worker_loop.h"
+
+#include "base/clock.h"
+#include "base/probes.h"
+#include "engine/core.h"
+#include "engine/node_cache.h"
+#include "engine/park.h"
+#include "engine/spawn.h"
+
+/* Every Nth task the inject queue is polled before the local ring, so that
+ * work a task keeps submitting to its own ring cannot starve foreign
+ * submitters (Go's schedtick % 61). */
+#define WEFT__INJECT_INTERVAL 61u
+#define WEFT__BATCH_MAX (WEFT__RING_CAP / 2)
+#define WEFT__SPIN_PAUSE_ROUNDS 6 /* 1+2+…+32 pauses, then sched_yield */
+
+
+/* E4 inject_pop_batch(k): the first task is returned, up to k-1 more go to
+ * our ring. *more: work is left visible for others (notify). `queue_all`:
+ * the first goes into the ring too, ahead of the others (the periodic poll:
+ * behind what the ring holds, so FIFO is kept); NULL is then returned. */
+static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room, bool queue_all,
+                                bool *more) {
+  weft__inject *in = &e->inject;
+  if (!weft__inject_has_visible(in) || !weft__inject_try_lock(in)) return NULL;
+  /* Our share: a full batch split among the live workers, plus one. Not
+   * Go's backlog / workers + 1 (globrunqget): the backlog is `pushed -
+   * popped`, and `pushed` is the line every foreign submit RMWs; a worker
+   * that keeps up takes a task or two per batch, so reading it per batch
+   * stalled the submitter once per task (figures: docs/performance.md,
+   * "Inject batch size"). More than a fair share costs nothing lasting: the ring is
+   * stealable (E3). */
+  int live = weft__load_relaxed(&e->live);
+  uint64_t k = live > 1 ? WEFT__BATCH_MAX / (uint64_t)live + 1 : WEFT__BATCH_MAX;
+  if (k > room + 1) k = room + 1;
+  /* A batch taken in part comes first; a popped batch is expanded (E8.1). */
+  weft__task *first = weft__load_relaxed(&in->held); /* ours under the try-lock */
+  if (!first) {
+    first = weft__inject_pop(in);
+    weft__inject_note_popped(in, first);
+  }
+  uint32_t n = 0;
+  if (first) {
+    /* The rest go straight into our ring's free slots, published with one
+     * tail store (room was checked against head.steal by the caller). */
+    weft__ring *r = &w->ring;
+    uint32_t tail = weft__load_relaxed(&r->tail);
+    uint32_t rest = tail + queue_all; /* where the others go */
+    if (WEFT_UNLIKELY(weft__task_is_batch(first))) {
+      weft__batch *b = weft__batch_of(first);
+      /* Invariant: a batch in the queue or held has a task left. */
+      weft_assert_hot(b->next < b->n);
+      first = b->task[b->next++];
+      n = 1 + weft__inject_take_from_batch(in, b, r->slot, WEFT__RING_MASK, rest,
+                                           (uint32_t)k - 1);
+    } else {
+      n = 1 + weft__inject_pop_into(in, r->slot, WEFT__RING_MASK, rest, (uint32_t)k - 1);
+    }
+    if (queue_all) {
+      weft__store_relaxed(&r->slot[tail & WEFT__RING_MASK], first);
+      first = NULL;
+      tail++; /* published with the others below */
+    }
+    /* Release: publishes the slots to our pop and to thieves (E3 push). */
+    if (n > 1 || queue_all) weft__store_release(&r->tail, tail + n - 1);
+    weft__inject_count_popped(in, n);
+  }
+  *more = n > 1 || weft__inject_has_visible(in);
+  weft__inject_unlock(in);
+  return first;
+}
+
+/* Free slots in our ring (owner view). */
+static uint32_t ring_room(weft__ring *r) {
+  /* Acquire: as in weft__ring_push (a thief's copy is done before reuse). */
+  uint64_t h = weft__load_acquire(&r->head);
+  return WEFT__RING_CAP - (weft__load_relaxed(&r->tail) - weft__ring_steal(h));
+}
+
+/* E3 steal: victims in random order, each once. */
+static weft__task *steal(weft__engine *e, weft__eworker *w, bool *more) {
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release of a new slot */
+  if (hw <= 1) return NULL;
+  w->rng ^= w->rng << 13;
+  w->rng ^= w->rng >> 17;
+  w->rng ^= w->rng << 5;
+  uint32_t start = w->rng % hw;
+  for (uint32_t i = 0; i < hw; i++) {
+    uint32_t v = (start + i) % hw;
+    if (v == w->index) continue;
+    weft__eworker *victim = e->slots[v];
+    if (!victim || weft__ring_empty(&victim->ring)) continue;
+    uint32_t n;
+    weft__task *t = weft__ring_steal_into(&victim->ring, &w->ring, &n);
+    if (!t) continue;
+    weft__add_single_writer(&w->steals, 1);
+    weft__add_single_writer(&w->stolen, n);
+    WEFT_PROBE(steal, e, n);
+    /* Work left behind: our copies, or the victim's other half (its owner
+     * may be blocked in a long task: someone else must come for it). */
+    *more = n > 1 || !weft__ring_empty(&victim->ring);
+    return t;
+  }
+  return NULL;
+}
+
+static weft__task *find_task(weft__engine *e, weft__eworker *w, bool inject_first, bool *more) {
+  *more = false;
+  weft__task *t;
+  if (WEFT_UNLIKELY(inject_first)) {
+    /* Fairness: foreign work must not wait behind a ring that a task keeps
+     * refilling. One task, as Go's schedtick poll takes: more would feed a
+     * ring that overflows back into the inject queue (W5's spawning tree
+     * moved 128-task halves to and fro: -20% throughput). It goes behind
+     * what the ring holds now, so the order of earlier inject batches in
+     * the ring is kept; only a full ring makes it jump the queue. */
+    t = inject_batch(e, w, 0, ring_room(&w->ring) != 0, more);
+    if (t) return t;
+  }
+  t = weft__ring_pop(&w->ring);
+  if (t) return t;
+  t = inject_batch(e, w, ring_room(&w->ring), false, more);
+  if (t) return t;
+  return steal(e, w, more);
+}
+
+__attribute__((always_inline)) static inline void run_task(weft__engine *e, weft__task *t) {
+  WEFT_PROBE(start, e, t);
+  t->run(t); /* t belongs to its owner from here on */
+  WEFT_PROBE(finish, e, t);
+}
+
+/* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
+static bool should_exit(weft__engine *e) {
+  int debt = weft__load_relaxed(&e->shrink_debt);
+  while (debt > 0) {
+    /* Relaxed CAS: the debt is a counter; the live count below is what
+     * statistics read. */
+    if (weft__cas_relaxed(&e->shrink_debt, &debt, debt - 1)) {
+      weft__fetch_sub_relaxed(&e->live, 1);
+      weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHRINK], 1); /* statistics */
+      return true;
+    }
+  }
+  if (weft__load_relaxed(&e->closed) && !weft__engine_work_visible(e)) {
+    weft__fetch_sub_relaxed(&e->live, 1);
+    weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHUTDOWN], 1); /* statistics */
+    return true;
+  }
+  return false;
+}
+
+static void backoff(uint32_t round) {
+  if (round < WEFT__SPIN_PAUSE_ROUNDS) {
+    for (uint32_t i = 0; i < (1u << round); i++) weft__cpu_relax();
+  } else {
+    sched_yield();
+  }
+}
+
+void *weft__engine_worker_main(void *arg) {
+  weft__eworker *w = arg;
+  weft__engine *e = w->e;
+  weft__tls.route = (uintptr_t)w; /* an engine worker: bit 0 clear */
+  /* With the default factory the thread names itself too: the creator's
+   * pthread_setname_np may land after our first task has run. */
+  if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
+  uint64_t executed = weft__load_relaxed(&w->executed); /* the slot's count survives reuse */
+  uint64_t flushed_at = executed; /* executed at the last node-cache flush */
+  uint32_t countdown = WEFT__INJECT_INTERVAL; /* tasks until the inject queue goes first */
+  w->searching = true; /* the spawner counted us as searching */
+  uint64_t spin_ns = (uint64_t)e->cfg.spin_us * 1000u;
+  uint64_t deadline = 0;
+  uint32_t round = 0;
+  bool reaped = false;
+  weft__store_relaxed(&w->tid, (int)syscall(SYS_gettid)); /* for the monitor's /proc reads */
+  for (;;) {
+    bool more;
+    bool inject_first = countdown <= 1;
+    countdown = inject_first ? WEFT__INJECT_INTERVAL : countdown - 1;
+    weft__task *t = find_task(e, w, inject_first, &more);
+    if (t) {
+      if (w->searching) {
+        /* Not searching means busy: the flag changes only here and when we
+         * start searching, never per task. */
+        weft__store_relaxed(&w->busy, 1);
+        w->searching = false;
+        weft__engine_stop_searching(e); /* E5.3 (notifies if work is left) */
+      } else if (more) {
+        weft__engine_notify(e); /* E5.1 for the batch we left visible */
+      }
+      uint32_t countdown_at_start = countdown;
+      run_task(e, t);
+      /* Busy: run our own ring, FIFO, without the searching/batch checks
+       * above (they change only when a task comes from elsewhere), until
+       * it is empty or the inject poll is due. The ring stays stealable
+       * throughout (E3): nothing is taken out of it ahead of running. */
+      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, t);
+      /* Tasks run since countdown_at_start, the first included: the loop
+       * decremented once per task it ran and once more when it stopped
+       * (countdown reached 0, or the pop found the ring empty). The
+       * executed statistic is stored once per run, not per task. */
+      executed += countdown_at_start - countdown;
+      weft__store_relaxed(&w->executed, executed); /* owner-only counter */
+      /* Freed nodes go home at least every WEFT__NODE_BATCH tasks: the
+       * pool's call_run counts them in a per-thread batch, which only a
+       * flush adds to their slab (node_cache.h). */
+      if (WEFT_UNLIKELY(executed - flushed_at >= WEFT__NODE_BATCH)) {
+        weft__node_flush();
+        flushed_at = executed;
+      }
+      continue;
+    }
+    /* Idle path (E4). */
+    if (!w->searching) {
+      weft__node_flush(); /* freed nodes go home before we idle */
+      weft__store_relaxed(&w->busy, 0);
+      w->searching = true;
+      weft__engine_start_searching(e);
+      deadline = 0;
+    }
+    if (should_exit(e)) break;
+    if (deadline == 0) {
+      deadline = weft__now_ns() + spin_ns;
+      round = 0;
+    }
+    if ((round & 7) != 7 || weft__now_ns() < deadline) {
+      backoff(round++);
+      continue;
+    }
+    if (weft__engine_park(e, w)) { /* E5.2; back as a searcher */
+      reaped = true; /* E9.3: parked, uncounted, still linked: leave as we are */
+      break;
+    }
+    deadline = 0;
+    /* Acquire: pairs with wake_popped's exchange. */
+    if (weft__load_acquire(&w->wake) == WEFT__WAKE_EXIT) {
+      weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHRINK], 1); /* statistics */
+      break;
+    }
+  }
+  w->searching = false;
+  weft__store_relaxed(&w->busy, 0);
+  /* Leaving as a searcher: E5.3 hands on any work we can see. A reaped
+   * worker was parked, not searching: whoever publishes work after its park
+   * pops it, finds it TIMEDOUT and wakes another (E9.3). */
+  if (!reaped) weft__engine_stop_searching(e);
+  WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
+  weft__node_flush();
+  weft__engine_worker_exited(e, w);
+  weft__tls.route = 0;
+  return NULL;
+}

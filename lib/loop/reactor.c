@@ -1,0 +1,510 @@
+/*
+ * weft — the reactor's loop, lifecycle and completion queue.
+ *
+ * Completion queue contract (lib/engine/mpsc.h underneath):
+ *   producers: any thread (call_from_thread, pool workers finishing a
+ *              deferToThread); wait-free push.
+ *   consumer:  the reactor thread only (run, drain, destroy).
+ *   wake-ups:  a producer writes the eventfd only if its push found the queue
+ *              empty AND the loop may be asleep. One write per burst.
+ *   progress:  push is wait-free (one exchange, one store; the first push of
+ *              a burst adds a fence, and if the loop may be asleep two
+ *              counter RMWs and one write(2)); the drain is lock-free except
+ *              across a producer stalled between its exchange and its link
+ *              store (the loop then polls instead of sleeping until it
+ *              finishes).
+ *   lifetime:  a producer's last access to r is its link store, or, if it
+ *              writes the eventfd, the decrement of `pushers` after the
+ *              write (weft__reactor_push); destroy drains, then waits for
+ *              pushers == 0.
+ *   sources:   the queue is liburcu's wfcqueue / Vyukov's intrusive MPSC
+ *              (lib/engine/mpsc.h); the sleeping flag + eventfd is the shape of
+ *              libuv's uv_async_send "pending" flag and Tokio's driver
+ *              unpark, with the Dekker argument below.
+ *
+ * No lost wake-up (Dekker with two seq_cst fences, the shape of design.md E5):
+ *   producer P:  push(n) [xchg on tail]   ; fence(seq_cst) ; s = sleeping
+ *   loop L:      sleeping = 1             ; fence(seq_cst) ; e = queue empty?
+ * By the fences, either L's emptiness check sees P's exchange (L does not
+ * block), or P reads sleeping == 1 (P writes the eventfd, epoll_wait returns).
+ * Only the push that finds the queue empty checks: any later push lands
+ * behind a node L has not consumed yet, whose pusher did (or will do) the
+ * check after its own exchange, and L never blocks while that node is queued
+ * (linked or not: the emptiness check reads the tail).
+ * Calls pushed from the reactor thread see sleeping == 0 and write nothing;
+ * the loop finds them in its pre-sleep check and polls instead of blocking.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/block_cache.h"
+#include "engine/submit_window.h"
+#include "loop/reactor_state.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static void wake_write(weft_reactor *r) {
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = write(r->evfd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+  /* EAGAIN: the counter is saturated, so a wake-up is pending anyway. */
+}
+
+static void wake_read(weft_reactor *r) {
+  uint64_t v;
+  ssize_t n;
+  do {
+    n = read(r->evfd, &v, sizeof v);
+  } while (n < 0 && errno == EINTR);
+}
+
+static weft_work *work_of_task(weft__task *t) {
+  return (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
+}
+
+/* ------------------------------------------------------------- producers */
+
+/*
+ * The push: weft__mpsc_push's two steps (lib/engine/mpsc.h) with the wake check of
+ * the first push of a burst placed so that the usual push touches no shared
+ * counter and the node a sleeping loop is woken for is visible when it wakes:
+ *   1. exchange the tail: the node is now in the queue for every emptiness
+ *      check (the loop will not sleep while it is there), but not yet
+ *      visible to pop();
+ *   2. first push of a burst only: fence and read `sleeping` (the Dekker
+ *      argument of the file comment needs the exchange, not the link);
+ *   3. link: the store that makes the node visible.
+ *   4. only if the loop may be asleep: write the eventfd.
+ * The link is a producer's last access to r, except in case 4, where the
+ * producer is counted in `pushers` from before its link to after its write,
+ * and weft_reactor_destroy, having drained the queue (unlinked nodes count
+ * as queued), waits for that count to reach zero. Linking after the write
+ * instead would leave the woken loop looking at a hidden node (an extra
+ * eventfd round trip per wake-up on attached reactors); the first version
+ * counted every producer, two RMWs on a shared line per push (~15% of the
+ * W3 profile).
+ */
+void weft__reactor_push(weft_reactor *r, weft__task *node) {
+  weft__task *old = weft__mpsc_push_exchange(&r->queue, node);
+  if (old != &r->queue.head) {
+    weft__mpsc_push_link(old, node); /* our last access to r */
+    return;
+  }
+  /* First of a burst. seq_cst fence: orders our exchange before the read of
+   * `sleeping`; pairs with the fence in loop_once/attach/drain after the
+   * loop sets sleeping = 1 (Dekker, see the file comment). */
+  weft__fence_seq_cst();
+  if (!weft__load_relaxed(&r->sleeping)) {
+    weft__mpsc_push_link(old, node); /* our last access to r */
+    return;
+  }
+  /* Relaxed: the link's release store below publishes the increment with
+   * the node, so the thread that consumed it (and then destroys r) sees it. */
+  weft__fetch_add_relaxed(&r->pushers, 1);
+  weft__mpsc_push_link(old, node);
+  weft__fetch_add_relaxed(&r->wakeups, 1);
+  wake_write(r);
+  /* Release: our accesses to r happen before destroy's acquire load of
+   * pushers reads zero (quiesce_pushers). */
+  weft__fetch_sub_acq_rel(&r->pushers, 1);
+}
+
+/* Wait until no producer is between its link and the end of its eventfd
+ * write (weft__reactor_push, case 4). Destroy has drained every node, so
+ * each such producer has linked and its increment is visible. */
+static void quiesce_pushers(weft_reactor *r) {
+  /* Acquire: pairs with the producers' release decrement. */
+  while (weft__load_acquire(&r->pushers) != 0) weft__cpu_relax();
+}
+
+typedef struct plain_call {
+  weft__task task;
+  weft_fn fn;
+  void *arg;
+} plain_call;
+
+static void plain_call_run(weft__task *t) {
+  plain_call *c = (plain_call *)t;
+  weft_fn fn = c->fn;
+  void *arg = c->arg;
+  weft__free(c);
+  fn(arg);
+}
+
+WEFT_API int weft_reactor_call_from_thread(weft_reactor *r, weft_fn fn, void *arg) {
+  if (r == NULL || fn == NULL) return WEFT_EINVAL;
+  plain_call *c = weft__malloc(sizeof *c);
+  if (c == NULL) return WEFT_ENOMEM;
+  c->task.run = plain_call_run;
+  c->task.cancel = NULL; /* the reactor queue never cancels: it always runs */
+  c->fn = fn;
+  c->arg = arg;
+  weft__reactor_push(r, &c->task);
+  return WEFT_OK;
+}
+
+static void req_call_run(weft__task *t) {
+  weft_work *req = work_of_task(t);
+  weft__work_priv(req)->work(req);
+}
+
+WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req, weft_work_cb cb) {
+  if (r == NULL || req == NULL || cb == NULL) return WEFT_EINVAL;
+  weft__work_private *p = weft__work_priv(req);
+  p->task.run = req_call_run;
+  p->task.cancel = NULL;
+  p->work = cb;
+  p->after = NULL;
+  p->owner = r;
+  weft__reactor_push(r, &p->task);
+  return WEFT_OK;
+}
+
+/* Bounded, so a burst of round trips does not pin its peak memory for the
+ * reactor's lifetime: 4,096 blocks of ~350 bytes is ~1.4 MiB at most. */
+#define RT_CACHE_MAX_FREE 4096
+
+struct weft__block_cache *weft__reactor_round_trip_cache(weft_reactor *r, size_t block_size) {
+  if (r->rt_cache == NULL) r->rt_cache = weft__block_cache_create(block_size, RT_CACHE_MAX_FREE);
+  return r->rt_cache;
+}
+
+/* -------------------------------------------------------------- consumer */
+
+/* Run the calls queued now; calls they queue wait for the next iteration
+ * (Twisted's runUntilCurrent bound). Returns how many ran. */
+static int drain_snapshot(weft_reactor *r) {
+  /* Acquire: pairs with the producers' tail exchange, so `last` is a node
+   * whose fields were written before it was pushed. */
+  weft__task *last = weft__load_acquire(&r->queue.tail);
+  if (last == &r->queue.head) return 0;
+  int n = 0;
+  /* The calls these completions make to pools (a pipelined server's next
+   * deferToThread) reach each pool as one push when the snapshot is done
+   * (lib/engine/submit_window.h), not one push per call. The first completion's
+   * calls go straight to the pool: a lone completion (sequential round
+   * trips) gains nothing from a window and would wait for the end of the
+   * drain; the window opens once a second one is there. */
+  weft__submit_window window;
+  bool windowed = false;
+  for (;;) {
+    weft__task *t = weft__mpsc_pop(&r->queue);
+    if (t == NULL || t == WEFT__MPSC_WOULDBLOCK) break;
+    if (n == 1) windowed = weft__submit_window_open(&window);
+    int was_last = (t == last); /* compare before run(): it may free t */
+    t->run(t);
+    n++;
+    if (was_last) break;
+  }
+  if (windowed) weft__submit_window_close(&window);
+  if (n) {
+    weft__add_single_writer(&r->completions, (uint64_t)n);
+    weft__add_single_writer(&r->drains, 1);
+  }
+  return n;
+}
+
+/* Everything, including calls queued by the calls (shutdown, destroy). */
+static void drain_all(weft_reactor *r) {
+  while (!weft__mpsc_empty(&r->queue)) {
+    if (drain_snapshot(r) == 0) weft__cpu_relax(); /* a producer mid-push */
+  }
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+WEFT_API int weft_reactor_create(weft_reactor **out) {
+  if (out == NULL) return WEFT_EINVAL;
+  *out = NULL;
+  weft_reactor *r = weft__calloc_aligned(sizeof *r);
+  if (r == NULL) return WEFT_ENOMEM;
+  weft__mpsc_init(&r->queue);
+  r->evfd = -1;
+  r->epfd = epoll_create1(EPOLL_CLOEXEC);
+  r->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (r->epfd < 0 || r->evfd < 0) goto fail;
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = r->evfd};
+  if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->evfd, &ev) != 0) goto fail;
+  if (pthread_mutex_init(&r->block_lock, NULL) != 0) goto fail;
+  r->blocked.next = r->blocked.prev = &r->blocked;
+  weft__timers_init(r);
+  r->next_trigger_id = 1;
+  weft__object_created();
+  *out = r;
+  return WEFT_OK;
+fail:
+  if (r->epfd >= 0) close(r->epfd);
+  if (r->evfd >= 0) close(r->evfd);
+  weft__free_aligned(r);
+  return WEFT_ENOMEM;
+}
+
+static void set_io_thread(weft_reactor *r) {
+  r->io_thread = pthread_self();
+  /* Release: publishes io_thread; pairs with the acquire in is_in_io_thread. */
+  weft__store_release(&r->has_io_thread, 1);
+}
+
+WEFT_API int weft_reactor_is_in_io_thread(const weft_reactor *r) {
+  if (r == NULL) return 0;
+  /* Acquire: pairs with set_io_thread's release, so io_thread is complete. */
+  if (!weft__load_acquire((atomic_int *)&r->has_io_thread)) return 0;
+  return pthread_equal(r->io_thread, pthread_self()) != 0;
+}
+
+WEFT_API int weft_reactor_running(const weft_reactor *r) {
+  return r != NULL && weft__load_relaxed((atomic_int *)&r->state) == R_RUNNING;
+}
+
+void weft__reactor_release_blocked(weft_reactor *r) {
+  pthread_mutex_lock(&r->block_lock);
+  while (r->blocked.next != &r->blocked) {
+    weft__blocked *b = r->blocked.next;
+    b->next->prev = b->prev;
+    b->prev->next = b->next;
+    b->next = b->prev = NULL;
+    b->release(b);
+  }
+  pthread_mutex_unlock(&r->block_lock);
+}
+
+WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
+  if (r == NULL || (unsigned)event > WEFT_SHUTDOWN) return WEFT_EINVAL;
+  if (event == WEFT_SHUTDOWN) {
+    r->shutdown_fired = 1;
+    /* The pool is stopped by a shutdown trigger; its threads must not be
+     * left waiting on this thread. */
+    weft__reactor_release_blocked(r);
+  }
+  weft__triggers_fire(r, event);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *arg) {
+  if (r == NULL || fn == NULL) return WEFT_EINVAL;
+  if (weft_reactor_running(r)) {
+    fn(arg);
+    return WEFT_OK;
+  }
+  return weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, fn, arg, NULL);
+}
+
+
+int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node) {
+  pthread_mutex_lock(&r->block_lock);
+  /* The state only moves to STOPPING under block_lock, so a caller that
+   * registers here is released by that transition. */
+  if (weft__load_relaxed(&r->state) >= R_STOPPING) {
+    pthread_mutex_unlock(&r->block_lock);
+    return WEFT_ESHUTDOWN;
+  }
+  b->next = &r->blocked;
+  b->prev = r->blocked.prev;
+  b->prev->next = b;
+  r->blocked.prev = b;
+  weft__reactor_push(r, node);
+  pthread_mutex_unlock(&r->block_lock);
+  return WEFT_OK;
+}
+
+void weft__reactor_unblock(weft_reactor *r, weft__blocked *b) {
+  pthread_mutex_lock(&r->block_lock);
+  if (b->next != NULL) {
+    b->next->prev = b->prev;
+    b->prev->next = b->next;
+    b->next = b->prev = NULL;
+  }
+  pthread_mutex_unlock(&r->block_lock);
+}
+
+int weft__reactor_stopping(weft_reactor *r) {
+  return weft__load_relaxed(&r->state) >= R_STOPPING;
+}
+
+static void enter_stopping(weft_reactor *r) {
+  pthread_mutex_lock(&r->block_lock);
+  weft__store_relaxed(&r->state, R_STOPPING); /* ordered by block_lock */
+  pthread_mutex_unlock(&r->block_lock);
+  weft__reactor_release_blocked(r);
+}
+
+/* Shutdown: release blocked callers first (the pool stop below joins their
+ * threads), fire the triggers (the pool is stopped and drained), then run
+ * the completions the pool's last tasks queued. */
+static void shutdown_sequence(weft_reactor *r) {
+  enter_stopping(r);
+  weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);
+  drain_all(r);
+  weft__store_relaxed(&r->sleeping, 0);
+  weft__store_relaxed(&r->state, R_STOPPED);
+}
+
+/* Before sleeping after a busy drain, look at the queue a little longer:
+ * with results streaming in, the next one usually lands within
+ * microseconds, and catching it here saves the producer's eventfd write and
+ * our epoll round trip (the coalescing the stats make visible). Spin first,
+ * then yield, so pool threads sharing our CPU get to finish their tasks. */
+#define BUSY_SPINS 256
+#define BUSY_YIELDS 16
+
+static int busy_wait_for_work(weft_reactor *r) {
+  for (int i = 0; i < BUSY_SPINS + BUSY_YIELDS; i++) {
+    /* Linked, not merely exchanged: the first push of a burst fences before
+     * it links (weft__reactor_push), and returning on its exchange alone
+     * sends the caller into a drain that finds nothing and then through
+     * the sleep path (an epoll or eventfd round trip). */
+    if (weft__mpsc_has_visible(&r->queue)) return 1;
+    if (i < BUSY_SPINS) weft__cpu_relax();
+    else sched_yield();
+  }
+  return 0;
+}
+
+static void loop_once(weft_reactor *r) {
+  weft__add_single_writer(&r->iterations, 1);
+  int ran = drain_snapshot(r);
+  weft__timers_run_due(r);
+  int timeout = weft__timers_timeout_ms(r);
+  /* Also when nothing ran but a node is queued, unlinked: its producer is
+   * between its exchange and its link (weft__reactor_push), about to finish. */
+  if ((ran > 0 || !weft__mpsc_empty(&r->queue)) && timeout != 0 && busy_wait_for_work(r)) return;
+  weft__store_relaxed(&r->sleeping, 1);
+  /* seq_cst fence: orders sleeping = 1 before the emptiness check; pairs
+   * with the producers' fence in weft__reactor_push (file comment). */
+  weft__fence_seq_cst();
+  if (!weft__mpsc_empty(&r->queue) || weft__load_relaxed(&r->stop_requested)) timeout = 0;
+  struct epoll_event evs[64];
+  int n = epoll_wait(r->epfd, evs, 64, timeout);
+  weft__store_relaxed(&r->sleeping, 0);
+  for (int i = 0; i < n; i++) {
+    if (evs[i].data.fd == r->evfd) {
+      wake_read(r);
+    } else {
+      weft__io_dispatch(r, evs[i].data.fd, evs[i].events);
+    }
+  }
+}
+
+WEFT_API int weft_reactor_run(weft_reactor *r) {
+  if (r == NULL) return WEFT_EINVAL;
+  int expected = R_NEW;
+  if (!weft__cas_relaxed(&r->state, &expected, R_RUNNING)) return WEFT_ESTATE;
+  set_io_thread(r);
+  weft_reactor_fire_system_event(r, WEFT_STARTUP);
+  while (!weft__load_relaxed(&r->stop_requested)) loop_once(r);
+  shutdown_sequence(r);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_reactor_stop(weft_reactor *r) {
+  if (r == NULL) return WEFT_EINVAL;
+  if (weft__load_relaxed(&r->state) != R_RUNNING) return WEFT_ESTATE;
+  int expected = 0;
+  if (!weft__cas_relaxed(&r->stop_requested, &expected, 1)) return WEFT_ESTATE;
+  /* Wake the loop; attached (foreign-loop) reactors just see a spurious
+   * readable fd and stop when their owner calls weft_reactor_detach. */
+  wake_write(r);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_reactor_destroy(weft_reactor *r) {
+  if (r == NULL) return WEFT_OK;
+  int st = weft__load_relaxed(&r->state);
+  if (st == R_RUNNING || st == R_STOPPING) return WEFT_EBUSY;
+  if (st == R_NEW) {
+    enter_stopping(r);
+    if (!r->shutdown_fired || r->pool != NULL) weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);
+    weft__store_relaxed(&r->state, R_STOPPED);
+  }
+  /* Nothing accepted is dropped: late calls run here. Once the queue is
+   * empty (unlinked nodes count as queued), only producers still finishing
+   * an eventfd write touch r, and they are counted. */
+  drain_all(r);
+  quiesce_pushers(r);
+  /* Every round trip has completed (drained above); Deferreds the user still
+   * holds free their blocks when they go (lib/base/block_cache.h). */
+  weft__block_cache_orphan(r->rt_cache);
+  r->rt_cache = NULL;
+  weft__reactor_release_blocked(r);
+  weft__timers_free(r);
+  weft__io_free(r);
+  weft__triggers_free(r);
+  pthread_mutex_destroy(&r->block_lock);
+  close(r->epfd);
+  close(r->evfd);
+  weft__free_aligned(r);
+  weft__object_destroyed();
+  return WEFT_OK;
+}
+
+/* --------------------------------------------------------- foreign loops */
+
+WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd) {
+  if (r == NULL || fd == NULL) return WEFT_EINVAL;
+  int expected = R_NEW;
+  if (!weft__cas_relaxed(&r->state, &expected, R_RUNNING)) return WEFT_ESTATE;
+  r->hosted = 1;
+  set_io_thread(r);
+  /* The foreign loop may sleep at any time: every burst must write. */
+  weft__store_relaxed(&r->sleeping, 1);
+  /* seq_cst fence: pairs with the producers' fence; a push that saw
+   * sleeping == 0 before this point is visible to the check below. */
+  weft__fence_seq_cst();
+  if (!weft__mpsc_empty(&r->queue)) wake_write(r);
+  weft_reactor_fire_system_event(r, WEFT_STARTUP);
+  *fd = r->evfd;
+  return WEFT_OK;
+}
+
+WEFT_API int weft_reactor_drain(weft_reactor *r) {
+  if (r == NULL) return WEFT_EINVAL;
+  if (!weft_reactor_is_in_io_thread(r)) return WEFT_ESTATE;
+  wake_read(r); /* reset first: a push after this read writes again */
+  /* Awake while we drain: pushes meanwhile need no eventfd write. */
+  weft__store_relaxed(&r->sleeping, 0);
+  int n = 0, k, rounds = 0;
+  do { /* bounded, so the host loop's other watchers are not starved */
+    k = drain_snapshot(r);
+    n += k;
+  } while ((k > 0 || !weft__mpsc_empty(&r->queue)) && ++rounds < 64 && busy_wait_for_work(r));
+  weft__timers_run_due(r);
+  weft__store_relaxed(&r->sleeping, 1);
+  /* seq_cst fence: as in loop_once, orders sleeping = 1 before the check;
+   * pairs with the producers' fence. A node left behind (pushed after our
+   * snapshot, or hidden by a producer mid-push) gets a wake-up from us, so
+   * the host loop calls drain again. */
+  weft__fence_seq_cst();
+  if (!weft__mpsc_empty(&r->queue)) {
+    weft__fetch_add_relaxed(&r->wakeups, 1);
+    wake_write(r);
+  }
+  return n;
+}
+
+WEFT_API int weft_reactor_detach(weft_reactor *r) {
+  if (r == NULL) return WEFT_EINVAL;
+  if (!r->hosted || weft__load_relaxed(&r->state) != R_RUNNING) return WEFT_ESTATE;
+  if (!weft_reactor_is_in_io_thread(r)) return WEFT_ESTATE;
+  shutdown_sequence(r);
+  return WEFT_OK;
+}
+
+/* --------------------------------------------------------------- counters */
+
+WEFT_API int weft_reactor_stats_get(const weft_reactor *r, weft_reactor_stats *out) {
+  if (r == NULL || out == NULL) return WEFT_EINVAL;
+  weft_reactor *m = (weft_reactor *)r;
+  out->wakeups = weft__load_relaxed(&m->wakeups);
+  out->completions = weft__load_relaxed(&m->completions);
+  out->drains = weft__load_relaxed(&m->drains);
+  out->iterations = weft__load_relaxed(&m->iterations);
+  return WEFT_OK;
+}

@@ -1,0 +1,92 @@
+/*
+ * weft — the reactor's file descriptors (addReader/addWriter): one table
+ * entry per fd, level-triggered epoll interest kept equal to the set of
+ * registered callbacks. Reactor thread only.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "base/alloc.h"
+#include "loop/reactor_state.h"
+
+static weft__fd_entry *entry_for(weft_reactor *r, int fd, int grow) {
+  if (fd < r->nfds) return &r->fds[fd];
+  if (!grow) return NULL;
+  int n = r->nfds ? r->nfds : 64;
+  while (n <= fd) n *= 2;
+  weft__fd_entry *v = weft__calloc((size_t)n, sizeof *v);
+  if (v == NULL) return NULL;
+  if (r->nfds) memcpy(v, r->fds, (size_t)r->nfds * sizeof *v);
+  weft__free(r->fds);
+  r->fds = v;
+  r->nfds = n;
+  return &r->fds[fd];
+}
+
+static int update(weft_reactor *r, int fd, weft__fd_entry *e) {
+  uint32_t want = (e->rfn ? EPOLLIN : 0) | (e->wfn ? EPOLLOUT : 0);
+  if (want == e->mask) return WEFT_OK;
+  struct epoll_event ev = {.events = want, .data.fd = fd};
+  int op = e->mask == 0 ? EPOLL_CTL_ADD : want == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+  if (epoll_ctl(r->epfd, op, fd, &ev) != 0) return errno == ENOMEM ? WEFT_ENOMEM : WEFT_EINVAL;
+  e->mask = want;
+  return WEFT_OK;
+}
+
+static int add(weft_reactor *r, int fd, weft_io_fn fn, void *ctx, int writer) {
+  if (r == NULL || fn == NULL || fd < 0 || fd == r->evfd) return WEFT_EINVAL;
+  if (r->hosted) return WEFT_ESTATE;
+  weft__fd_entry *e = entry_for(r, fd, 1);
+  if (e == NULL) return WEFT_ENOMEM;
+  weft__fd_entry old = *e;
+  if (writer) {
+    e->wfn = fn;
+    e->wctx = ctx;
+  } else {
+    e->rfn = fn;
+    e->rctx = ctx;
+  }
+  int rc = update(r, fd, e);
+  if (rc != 0) *e = old;
+  return rc;
+}
+
+static int del(weft_reactor *r, int fd, int writer) {
+  if (r == NULL || fd < 0) return WEFT_EINVAL;
+  weft__fd_entry *e = entry_for(r, fd, 0);
+  if (e == NULL || (writer ? e->wfn : e->rfn) == NULL) return WEFT_EALREADY;
+  if (writer) e->wfn = NULL;
+  else e->rfn = NULL;
+  (void)update(r, fd, e); /* DEL of a closed fd fails: the kernel dropped it */
+  if (e->rfn == NULL && e->wfn == NULL) e->mask = 0;
+  return WEFT_OK;
+}
+
+WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, void *ctx) {
+  return add(r, fd, fn, ctx, 0);
+}
+WEFT_API int weft_reactor_add_writer(weft_reactor *r, int fd, weft_io_fn fn, void *ctx) {
+  return add(r, fd, fn, ctx, 1);
+}
+WEFT_API int weft_reactor_remove_reader(weft_reactor *r, int fd) { return del(r, fd, 0); }
+WEFT_API int weft_reactor_remove_writer(weft_reactor *r, int fd) { return del(r, fd, 1); }
+
+void weft__io_dispatch(weft_reactor *r, int fd, uint32_t events) {
+  weft__fd_entry *e = entry_for(r, fd, 0);
+  if (e == NULL) return;
+  int err = (events & (EPOLLERR | EPOLLHUP)) ? WEFT_IOERR : 0;
+  if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && e->rfn) {
+    e->rfn(e->rctx, fd, WEFT_READABLE | err);
+  }
+  e = entry_for(r, fd, 0); /* the reader may have grown the table */
+  if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && e->wfn) {
+    e->wfn(e->wctx, fd, WEFT_WRITABLE | err);
+  }
+}
+
+void weft__io_free(weft_reactor *r) {
+  weft__free(r->fds);
+  r->fds = NULL;
+  r->nfds = 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * weft — the reactor's thread pool (IReactorThreads): created lazily as
+ * ThreadPool(0, 10, "weft.reactor"), started by a "during startup" trigger
+ * (or at once if the reactor already runs), stopped, drained and released by
+ * a "during shutdown" trigger — which also fires on fireSystemEvent("shutdown")
+ * without run(), and on destroy of a reactor that never ran.
+ * Reactor thread only.
+ */
+#include "loop/reactor_state.h"
+
+static void pool_start(void *arg) {
+  weft_reactor *r = arg;
+  r->pool_start_id = 0;
+  if (r->pool) (void)weft_threadpool_start(r->pool); /* EAGAIN: retried on submits */
+}
+
+static void pool_stop(void *arg) {
+  weft_reactor *r = arg;
+  if (r->pool_start_id) weft_reactor_remove_trigger(r, r->pool_start_id);
+  if (r->pool_stop_id) weft_reactor_remove_trigger(r, r->pool_stop_id);
+  r->pool_start_id = r->pool_stop_id = 0;
+  weft_threadpool *tp = r->pool;
+  r->pool = NULL; /* the reactor keeps no reference (test_stopThreadPool) */
+  if (tp) (void)weft_threadpool_destroy(tp); /* runs the backlog, joins */
+}
+
+WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out) {
+  if (r == NULL) return WEFT_EINVAL;
+  if (weft__reactor_stopping(r)) return WEFT_ESHUTDOWN;
+  if (r->pool == NULL) {
+    weft_threadpool *tp;
+    int rc = weft_threadpool_create(&tp, 0, 10, "weft.reactor");
+    if (rc != 0) return rc;
+    rc = weft_reactor_add_trigger(r, WEFT_DURING, WEFT_SHUTDOWN, pool_stop, r, &r->pool_stop_id);
+    if (rc != 0) {
+      weft_threadpool_destroy(tp);
+      return rc;
+    }
+    r->pool = tp;
+    if (weft_reactor_running(r)) {
+      (void)weft_threadpool_start(tp);
+    } else {
+      rc = weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, pool_start, r,
+                                    &r->pool_start_id);
+      if (rc != 0) {
+        pool_stop(r);
+        return rc;
+      }
+    }
+  }
+  if (out) *out = r->pool;
+  return WEFT_OK;
+}
+
+WEFT_API int weft_reactor_suggest_thread_pool_size(weft_reactor *r, int size) {
+  if (size < 0) return WEFT_EINVAL; /* -1 would read as WEFT_KEEP */
+  weft_threadpool *tp;
+  int rc = weft_reactor_get_thread_pool(r, &tp);
+  if (rc != 0) return rc;
+  return weft_threadpool_adjust_poolsize(tp, WEFT_KEEP, size);
+}
+
+WEFT_API int weft_reactor_call_in_thread(weft_reactor *r, weft_fn fn, void *arg) {
+  if (fn == NULL) return WEFT_EINVAL;
+  weft_threadpool *tp;
+  int rc = weft_reactor_get_thread_pool(r, &tp);
+  if (rc != 0) return rc;
+  return weft_threadpool_call_in_thread(tp, fn, arg);
+}

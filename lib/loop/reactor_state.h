@@ -1,0 +1,107 @@
+/*
+ * weft — the reactor's private state, shared by lib/reactor*.c.
+ *
+ * Cross-thread fields (the completion queue, the sleeping flag, the state,
+ * the counters, the blocked-caller list) are atomics or under block_lock;
+ * everything else belongs to the reactor thread.
+ */
+#ifndef WEFT_REACTOR_IMPL_H
+#define WEFT_REACTOR_IMPL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "base/atomic.h"
+#include "engine/mpsc.h"
+#include "loop/completion.h"
+#include "weft/reactor.h"
+
+enum reactor_state { R_NEW = 0, R_RUNNING = 1, R_STOPPING = 2, R_STOPPED = 3 };
+
+typedef struct weft__timer_slot {
+  double when;
+  uint64_t seq;       /* insertion order: ties and "added during this run" */
+  weft_fn fn;
+  void *arg;
+  uint32_t gen;       /* bumped when the slot is freed: stale ids miss */
+  int32_t heap_index; /* -1 when free */
+  uint32_t next_free;
+} weft__timer_slot;
+
+typedef struct weft__fd_entry {
+  weft_io_fn rfn, wfn;
+  void *rctx, *wctx;
+  uint32_t mask; /* events registered with epoll */
+} weft__fd_entry;
+
+typedef struct weft__trigger {
+  weft_trigger_id id;
+  weft_fn fn; /* NULL: removed */
+  void *arg;
+} weft__trigger;
+
+typedef struct weft__trigger_list {
+  weft__trigger *v;
+  size_t len, cap;
+} weft__trigger_list;
+
+struct weft_reactor {
+  /* --- written by any thread */
+  weft__mpsc queue;                     /* completions / thread calls */
+  WEFT_CACHE_ALIGNED atomic_int sleeping; /* 1: the loop may block in epoll_wait */
+  atomic_int state;                     /* enum reactor_state */
+  atomic_int stop_requested;
+  /* Written only by producers that write the eventfd (weft__reactor_push),
+   * on a line of their own: the loop stores `sleeping` on every drain, and
+   * three RMWs per wake-up on its line would take it away each time. */
+  WEFT_CACHE_ALIGNED _Atomic uint64_t wakeups; /* eventfd writes by producers */
+  /* producers between their link and the end of their eventfd write */
+  atomic_int pushers;
+  /* --- written by the reactor thread, read by anyone (relaxed counters) */
+  WEFT_CACHE_ALIGNED _Atomic uint64_t completions;
+  _Atomic uint64_t drains;
+  _Atomic uint64_t iterations;
+  atomic_int has_io_thread;
+  pthread_t io_thread;
+  /* --- reactor thread only */
+  int epfd;
+  int evfd;
+  int hosted;
+  weft__timer_slot *slots;
+  uint32_t nslots, slot_cap, free_head;
+  uint32_t *heap;
+  size_t heap_len;
+  uint64_t timer_seq;
+  weft__fd_entry *fds;
+  int nfds;
+  weft__trigger_list triggers[2][3];
+  uint64_t next_trigger_id;
+  int shutdown_fired;
+  weft_threadpool *pool;
+  weft_trigger_id pool_start_id, pool_stop_id;
+  struct weft__block_cache *rt_cache; /* deferToThread blocks; made on first use */
+  /* --- blocking_call_from_thread callers, under block_lock */
+  pthread_mutex_t block_lock;
+  weft__blocked blocked; /* sentinel of a circular list */
+};
+
+#define WEFT__NO_FREE UINT32_MAX
+
+/* reactor_timer.c */
+void weft__timers_init(weft_reactor *r);
+void weft__timers_free(weft_reactor *r);
+int weft__timers_run_due(weft_reactor *r);  /* returns how many ran */
+int weft__timers_timeout_ms(weft_reactor *r); /* -1: none pending */
+
+/* reactor_io.c */
+void weft__io_dispatch(weft_reactor *r, int fd, uint32_t events);
+void weft__io_free(weft_reactor *r);
+
+/* reactor_trigger.c */
+void weft__triggers_fire(weft_reactor *r, weft_event event);
+void weft__triggers_free(weft_reactor *r);
+
+/* reactor.c */
+void weft__reactor_release_blocked(weft_reactor *r);
+
+#endif /* WEFT_REACTOR_IMPL_H */

@@ -1,0 +1,159 @@
+/*
+ * weft — the reactor's timers (callLater): a binary min-heap of slot indexes
+ * ordered by (when, seq), slots recycled through a free list. An id is
+ * (generation << 32 | index + 1), so cancelling a stale id is harmless.
+ * Reactor thread only.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "loop/reactor_state.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void weft__timers_init(weft_reactor *r) { r->free_head = WEFT__NO_FREE; }
+
+void weft__timers_free(weft_reactor *r) {
+  weft__free(r->slots);
+  weft__free(r->heap);
+  r->slots = NULL;
+  r->heap = NULL;
+}
+
+static int before(weft_reactor *r, uint32_t a, uint32_t b) {
+  const weft__timer_slot *x = &r->slots[a], *y = &r->slots[b];
+  return x->when < y->when || (x->when == y->when && x->seq < y->seq);
+}
+
+static void heap_set(weft_reactor *r, size_t i, uint32_t s) {
+  r->heap[i] = s;
+  r->slots[s].heap_index = (int32_t)i;
+}
+
+static void sift_up(weft_reactor *r, size_t i) {
+  uint32_t s = r->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!before(r, s, r->heap[p])) break;
+    heap_set(r, i, r->heap[p]);
+    i = p;
+  }
+  heap_set(r, i, s);
+}
+
+static void sift_down(weft_reactor *r, size_t i) {
+  uint32_t s = r->heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= r->heap_len) break;
+    if (c + 1 < r->heap_len && before(r, r->heap[c + 1], r->heap[c])) c++;
+    if (!before(r, r->heap[c], s)) break;
+    heap_set(r, i, r->heap[c]);
+    i = c;
+  }
+  heap_set(r, i, s);
+}
+
+static void heap_remove(weft_reactor *r, size_t i) {
+  uint32_t gone = r->heap[i];
+  r->slots[gone].heap_index = -1;
+  r->heap_len--;
+  if (i == r->heap_len) return;
+  heap_set(r, i, r->heap[r->heap_len]);
+  sift_down(r, i);
+  sift_up(r, (size_t)r->slots[r->heap[i]].heap_index);
+}
+
+static void slot_free(weft_reactor *r, uint32_t s) {
+  r->slots[s].gen++;
+  r->slots[s].fn = NULL;
+  r->slots[s].next_free = r->free_head;
+  r->free_head = s;
+}
+
+WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn, void *arg,
+                                     weft_timer_id *id) {
+  if (r == NULL || fn == NULL || seconds != seconds /* NaN */) return WEFT_EINVAL;
+  if (seconds < 0) seconds = 0;
+  if (r->free_head == WEFT__NO_FREE) {
+    if (r->nslots == r->slot_cap) {
+      uint32_t cap = r->slot_cap ? r->slot_cap * 2 : 16;
+      weft__timer_slot *ns = weft__malloc(cap * sizeof *ns);
+      uint32_t *nh = weft__malloc(cap * sizeof *nh);
+      if (ns == NULL || nh == NULL) {
+        weft__free(ns);
+        weft__free(nh);
+        return WEFT_ENOMEM;
+      }
+      if (r->nslots) {
+        memcpy(ns, r->slots, r->nslots * sizeof *ns);
+        memcpy(nh, r->heap, r->heap_len * sizeof *nh);
+      }
+      weft__free(r->slots);
+      weft__free(r->heap);
+      r->slots = ns;
+      r->heap = nh;
+      r->slot_cap = cap;
+    }
+    r->slots[r->nslots].gen = 1;
+    r->slots[r->nslots].heap_index = -1;
+    r->free_head = r->nslots++;
+    r->slots[r->free_head].next_free = WEFT__NO_FREE;
+  }
+  uint32_t s = r->free_head;
+  r->free_head = r->slots[s].next_free;
+  weft__timer_slot *t = &r->slots[s];
+  t->when = now_s() + seconds;
+  t->seq = r->timer_seq++;
+  t->fn = fn;
+  t->arg = arg;
+  r->heap_len++;
+  heap_set(r, r->heap_len - 1, s);
+  sift_up(r, r->heap_len - 1);
+  if (id) *id = ((uint64_t)t->gen << 32) | (uint64_t)(s + 1);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_reactor_cancel_call(weft_reactor *r, weft_timer_id id) {
+  if (r == NULL || id == 0) return WEFT_EINVAL;
+  uint32_t s = (uint32_t)(id & 0xffffffffu) - 1;
+  uint32_t gen = (uint32_t)(id >> 32);
+  if (s >= r->nslots || r->slots[s].gen != gen || r->slots[s].heap_index < 0) return WEFT_EALREADY;
+  heap_remove(r, (size_t)r->slots[s].heap_index);
+  slot_free(r, s);
+  return WEFT_OK;
+}
+
+int weft__timers_run_due(weft_reactor *r) {
+  if (r->heap_len == 0) return 0;
+  double now = now_s();
+  uint64_t limit = r->timer_seq; /* calls added while running wait (Twisted) */
+  int n = 0;
+  while (r->heap_len > 0) {
+    uint32_t s = r->heap[0];
+    weft__timer_slot *t = &r->slots[s];
+    if (t->when > now || t->seq >= limit) break;
+    weft_fn fn = t->fn;
+    void *arg = t->arg;
+    heap_remove(r, 0);
+    slot_free(r, s);
+    fn(arg);
+    n++;
+  }
+  return n;
+}
+
+int weft__timers_timeout_ms(weft_reactor *r) {
+  if (r->heap_len == 0) return -1;
+  double d = r->slots[r->heap[0]].when - now_s();
+  if (d <= 0) return 0;
+  double ms = d * 1000.0;
+  if (ms >= 2147483646.0) return 2147483647;
+  int whole = (int)ms;
+  return whole < ms ? whole + 1 : whole; /* round up: never wake early */
+}

@@ -1,0 +1,369 @@
+/*
+ * weft — twisted.internet.threads: deferToThreadPool, deferToThread,
+ * callMultipleInThread, blockingCallFromThread.
+ *
+ * deferToThread round trip, one block (the Deferred's extra space), taken
+ * from the reactor's block cache, so the steady state allocates nothing:
+ *   reactor thread: take Deferred+round_trip, take the in-flight reference,
+ *                   weft_threadpool_queue_work(&rt->work)
+ *   pool thread:    work_cb runs fn; after_cb pushes the request's own node
+ *                   on the reactor's completion queue (at most one eventfd
+ *                   write per burst)
+ *   reactor thread: the node fires the Deferred, drops the in-flight
+ *                   reference; the last reference puts the block back.
+ * A request the pool cancels (destroyed before it ran) takes the same path
+ * with WEFT_ECANCELED, so every Deferred fires exactly once.
+ *
+ * blockingCallFromThread waiter contract: a heap record shared by the
+ * blocked caller and the reactor side (refcount 2). Exactly one "finish"
+ * wins (CAS on `finished`): the reactor delivering the result, or the
+ * reactor's shutdown releasing every registered waiter with WEFT_ESHUTDOWN.
+ * The caller sleeps on a futex word; finish stores it with release after
+ * writing the outcome, the caller reads it with acquire.
+ */
+#include <stdio.h>
+
+#include "base/alloc.h"
+#include "base/atomic.h"
+#include "base/block_cache.h"
+#include "base/futex.h"
+#include "engine/task.h"
+#include "loop/completion.h"
+#include "loop/deferred_impl.h"
+#include "loop/reactor_state.h"
+#include "weft/threads.h"
+
+/* ------------------------------------------------------ deferToThreadPool */
+
+/* The block after the Deferred header (its "extra" space), so the Deferred
+ * is found by subtraction. 96 bytes: the reactor writes fn/arg at submit,
+ * the worker reads them and writes result/status, the reactor reads them
+ * back. The completion node is the request's own private task: after_cb
+ * owns the request again (weft/work.h), as call_from_thread_req does.
+ * `r` is the reactor whose cache the block belongs to, written once when
+ * the block is made (a block never leaves its cache's reactor), and
+ * work.data is unused (the request is cast to its trip), so a warm block's
+ * submit writes only fn and arg. */
+typedef struct round_trip {
+  weft_work work;     /* the pool's request, then the reactor's node */
+  weft_call_fn fn;
+  void *arg;
+  void *result;
+  int status;
+  weft_reactor *r;
+} round_trip;
+
+_Static_assert(offsetof(round_trip, work) == 0, "the callbacks cast the request to its trip");
+
+static inline weft_deferred *rt_deferred(round_trip *rt) {
+  return (weft_deferred *)(void *)((char *)rt - WEFT__DEFERRED_HEADER_SIZE);
+}
+
+static void rt_work(weft_work *req) {
+  round_trip *rt = (round_trip *)req;
+  rt->result = NULL;
+  rt->status = rt->fn(rt->arg, &rt->result);
+}
+
+static void rt_complete(weft__task *t);
+
+static void rt_after(weft_work *req, int status) {
+  round_trip *rt = (round_trip *)req;
+  if (status != 0) { /* never ran: the pool was destroyed first */
+    rt->status = status;
+    rt->result = NULL;
+  }
+  weft__task *node = &weft__work_priv(req)->task;
+  node->run = rt_complete;
+  node->cancel = NULL; /* the reactor queue never cancels */
+  /* The push publishes rt's fields to the reactor (the queue's release /
+   * acquire pair, lib/engine/mpsc.h). After it the request is the reactor's. */
+  weft__reactor_push(rt->r, node);
+}
+
+/* Ask for the next queued completion's lines now, so that their misses
+ * overlap with this completion's work instead of stalling the next one (the
+ * Deferred header's first line was the largest reactor-side stall in the W3
+ * profile). The next node is most likely another round trip; if it is not,
+ * these are two useless prefetches, which never fault. Integer arithmetic:
+ * the addresses are hints, never dereferenced. */
+static inline void rt_prefetch_next(weft_reactor *r) {
+  /* Relaxed: a hint only; the drain's pop does the acquire. */
+  uintptr_t next = (uintptr_t)weft__load_relaxed(&r->queue.head.next);
+  if (next == 0) return;
+  uintptr_t trip = next - offsetof(weft_work, weft_private_) - offsetof(round_trip, work);
+  __builtin_prefetch((const void *)next);
+  __builtin_prefetch((const void *)(trip - WEFT__DEFERRED_HEADER_SIZE));
+}
+
+/* The work failed (status < 0) or never ran: its failure, or a new one. */
+static __attribute__((noinline)) void rt_complete_failed(round_trip *rt) {
+  weft_failure *f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
+  weft__deferred_fire_release(rt_deferred(rt), NULL, f);
+}
+
+static void rt_complete(weft__task *t) {
+  weft_work *req = (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
+  round_trip *rt = (round_trip *)req;
+  rt_prefetch_next(rt->r);
+  if (WEFT_UNLIKELY(rt->status < 0)) {
+    rt_complete_failed(rt);
+    return;
+  }
+  /* Fire, then drop the in-flight reference. If it is the last, the block
+   * goes back to the reactor's cache, warm for the next submit. */
+  weft__deferred_fire_release(rt_deferred(rt), rt->result, NULL);
+}
+
+/* The pool refused the request: the block is still ours; give both
+ * references back (the block returns to the cache) and clear *out. */
+static __attribute__((noinline)) int rt_submit_failed(weft_deferred **out, int rc) {
+  weft_deferred *d = *out;
+  *out = NULL;
+  weft_deferred_unref(d);
+  weft_deferred_unref(d);
+  return rc;
+}
+
+/* Submit a block taken and initialised by the caller (*out is set already,
+ * so that only `out` is live across the call: d is *out again after it). */
+static inline int rt_submit(weft_deferred *d, weft_threadpool *pool, weft_call_fn fn, void *arg,
+                            weft_deferred **out) {
+  /* Two references: the caller's (*out) and the one in flight, which
+   * rt_complete drops. */
+  weft__deferred_init_warm(d, 2);
+  round_trip *rt = weft__deferred_extra_of(d);
+  rt->fn = fn;
+  rt->arg = arg;
+  *out = d;
+  int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
+  if (WEFT_UNLIKELY(rc != 0)) return rt_submit_failed(out, rc);
+  return WEFT_OK;
+}
+
+/* No block on the free list (or no cache yet): make one, initialised in
+ * full, its trip's reactor set, and submit it. Out of line, so the warm
+ * path keeps few registers. */
+static __attribute__((noinline)) int rt_submit_new_block(weft_reactor *r, weft_threadpool *pool,
+                                                         weft_call_fn fn, void *arg,
+                                                         weft_deferred **out) {
+  weft__block_cache *cache = r->rt_cache;
+  if (cache == NULL) {
+    cache = weft__reactor_round_trip_cache(r, WEFT__DEFERRED_HEADER_SIZE + sizeof(round_trip));
+    if (cache == NULL) goto nomem;
+  }
+  weft_deferred *d = weft__block_cache_get_slow(cache); /* the free list is empty */
+  if (d == NULL) goto nomem;
+  weft__deferred_init(d, cache, 0); /* rt_submit sets refs and called */
+  round_trip *rt = weft__deferred_extra_of(d);
+  rt->r = r;
+  return rt_submit(d, pool, fn, arg, out);
+nomem:
+  *out = NULL;
+  return WEFT_ENOMEM;
+}
+
+WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, weft_call_fn fn,
+                                       void *arg, weft_deferred **out) {
+  if (out == NULL) return WEFT_EINVAL;
+  if (r == NULL || pool == NULL || fn == NULL) {
+    *out = NULL;
+    return WEFT_EINVAL;
+  }
+  /* On the reactor thread (the contract), so its block cache is ours. A
+   * block from the free list is clean (lib/loop/deferred_impl.h). */
+  weft__block_cache *cache = r->rt_cache;
+  weft_deferred *d = cache != NULL ? weft__block_cache_pop(cache) : NULL;
+  if (WEFT_UNLIKELY(d == NULL)) return rt_submit_new_block(r, pool, fn, arg, out);
+  return rt_submit(d, pool, fn, arg, out);
+}
+
+WEFT_API int weft_defer_to_thread(weft_reactor *r, weft_call_fn fn, void *arg,
+                                  weft_deferred **out) {
+  if (out) *out = NULL;
+  if (r == NULL || fn == NULL || out == NULL) return WEFT_EINVAL;
+  weft_threadpool *tp;
+  int rc = weft_reactor_get_thread_pool(r, &tp);
+  if (rc != 0) return rc;
+  return weft_defer_to_thread_pool(r, tp, fn, arg, out);
+}
+
+/* --------------------------------------------------- callMultipleInThread */
+
+typedef struct multiple {
+  weft_work work;
+  size_t n;
+  weft_call calls[];
+} multiple;
+
+static void multiple_work(weft_work *req) {
+  multiple *m = req->data;
+  for (size_t i = 0; i < m->n; i++) {
+    void *result = NULL;
+    int rc = m->calls[i].fn(m->calls[i].arg, &result);
+    if (rc < 0) {
+      weft_failure *f = result;
+      fprintf(stderr, "weft: call_multiple_in_thread: call %zu of %zu failed: %s: %s\n", i + 1,
+              m->n, weft_err_name(f ? weft_failure_code(f) : rc),
+              f ? weft_failure_message(f) : weft_strerror(rc));
+      weft_failure_unref(f);
+      break; /* Twisted: the exception stops the remaining calls */
+    }
+  }
+}
+
+static void multiple_after(weft_work *req, int status) {
+  multiple *m = req->data;
+  if (status != 0) {
+    fprintf(stderr, "weft: call_multiple_in_thread: %zu calls never ran: %s\n", m->n,
+            weft_strerror(status));
+  }
+  weft__free(m);
+}
+
+WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *calls, size_t n) {
+  if (r == NULL || (calls == NULL && n > 0)) return WEFT_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (calls[i].fn == NULL) return WEFT_EINVAL;
+  weft_threadpool *tp;
+  int rc = weft_reactor_get_thread_pool(r, &tp);
+  if (rc != 0) return rc;
+  multiple *m = weft__malloc(sizeof *m + n * sizeof(weft_call));
+  if (m == NULL) return WEFT_ENOMEM;
+  m->work.data = m;
+  m->n = n;
+  for (size_t i = 0; i < n; i++) m->calls[i] = calls[i];
+  rc = weft_threadpool_queue_work(tp, &m->work, multiple_work, multiple_after);
+  if (rc != 0) weft__free(m);
+  return rc;
+}
+
+/* ------------------------------------------------- blockingCallFromThread */
+
+typedef struct blocking_call {
+  weft__blocked link;      /* the reactor's waiter list */
+  weft__task node;         /* the call_from_thread node */
+  atomic_int refs;         /* the caller + the reactor side */
+  atomic_int finished;     /* 0 → 1 by the one finish that wins */
+  _Atomic uint32_t done;   /* futex word: 1 once the outcome is written */
+  int status;
+  void *value;
+  weft_failure *failure;
+  weft_reactor *r;
+  weft_callback_fn fn;
+  void *arg;
+} blocking_call;
+
+static void bc_unref(blocking_call *bc) {
+  /* acq_rel: the last holder sees the other's writes before freeing;
+   * pairs with the other holder's fetch_sub. */
+  if (weft__fetch_sub_acq_rel(&bc->refs, 1) == 1) weft__free(bc);
+}
+
+/* Returns 1 if this call delivered the outcome; 0 if another finish won
+ * (then the caller keeps ownership of f). Every finisher holds the
+ * reactor-side reference (release() runs while the node or the Deferred
+ * entry that holds it is still pending), so bc outlives the wake below even
+ * if the waiter returns and drops its own reference at once. */
+static int bc_finish(blocking_call *bc, int status, void *value, weft_failure *f) {
+  int expected = 0;
+  /* relaxed CAS: it only elects the writer; the outcome is published by the
+   * release store of `done` below. */
+  if (!weft__cas_relaxed(&bc->finished, &expected, 1)) return 0;
+  bc->status = status;
+  bc->value = value;
+  bc->failure = f;
+  /* Release: publishes status/value/failure; pairs with the waiter's
+   * load_acquire of `done`. */
+  weft__store_release(&bc->done, 1);
+  weft__futex_wake(&bc->done, 1);
+  return 1;
+}
+
+/* The reactor-side finishes (on the reactor thread, where r is alive)
+ * unregister the waiter themselves, so the woken caller never touches r
+ * again: the reactor may be destroyed the moment the caller returns. If the
+ * waiter was already released at shutdown, its link is gone and r may be
+ * too (a Deferred outliving its reactor): touch nothing. */
+static int bc_finish_reactor_side(blocking_call *bc, int status, void *value, weft_failure *f) {
+  if (weft__load_relaxed(&bc->finished)) return 0;
+  weft__reactor_unblock(bc->r, &bc->link);
+  return bc_finish(bc, status, value, f);
+}
+
+static void bc_release(weft__blocked *b) { /* reactor shutdown, under block_lock */
+  blocking_call *bc = (blocking_call *)(void *)((char *)b - offsetof(blocking_call, link));
+  bc_finish(bc, WEFT_ESHUTDOWN, NULL, NULL);
+}
+
+static int bc_deliver(void *ctx, weft_result *r) {
+  blocking_call *bc = ctx;
+  void *value = r->failure ? NULL : r->value;
+  weft_failure *f = weft_result_take_failure(r); /* consumed: never "unhandled" */
+  if (!bc_finish_reactor_side(bc, f ? weft_failure_code(f) : 0, value, f)) weft_failure_unref(f);
+  bc_unref(bc);
+  return 0;
+}
+
+static void bc_dispose(void *ctx) { /* the Deferred died unfired */
+  blocking_call *bc = ctx;
+  bc_finish_reactor_side(bc, WEFT_ESHUTDOWN, NULL, NULL);
+  bc_unref(bc);
+}
+
+static void bc_run(weft__task *t) { /* on the reactor thread */
+  blocking_call *bc = (blocking_call *)(void *)((char *)t - offsetof(blocking_call, node));
+  if (weft__load_relaxed(&bc->finished) || weft__reactor_stopping(bc->r)) {
+    bc_finish_reactor_side(bc, WEFT_ESHUTDOWN, NULL, NULL);
+    bc_unref(bc);
+    return;
+  }
+  /* maybeDeferred(fn): succeed(NULL) with fn as its first callback */
+  weft_deferred *d;
+  int rc = weft_succeed(&d, NULL);
+  if (rc == 0) rc = weft_deferred_add_callback(d, bc->fn, bc->arg);
+  if (rc == 0) rc = weft__deferred_add_both_owned(d, bc_deliver, bc, bc_dispose);
+  if (rc != 0) {
+    weft_failure *f = weft_failure_new(rc, NULL);
+    if (!bc_finish_reactor_side(bc, rc, NULL, f)) weft_failure_unref(f);
+    bc_unref(bc);
+  }
+  weft_deferred_unref(d);
+}
+
+WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn, void *arg,
+                                            void **value, weft_failure **failure) {
+  if (value) *value = NULL;
+  if (failure) *failure = NULL;
+  if (r == NULL || fn == NULL) return WEFT_EINVAL;
+  if (weft__reactor_stopping(r)) return WEFT_ESHUTDOWN;
+  if (weft_reactor_is_in_io_thread(r)) return WEFT_EDEADLK;
+  blocking_call *bc = weft__malloc(sizeof *bc);
+  if (bc == NULL) return WEFT_ENOMEM;
+  atomic_init(&bc->refs, 2);
+  atomic_init(&bc->finished, 0);
+  atomic_init(&bc->done, 0);
+  bc->status = 0;
+  bc->value = NULL;
+  bc->failure = NULL;
+  bc->r = r;
+  bc->fn = fn;
+  bc->arg = arg;
+  bc->link.release = bc_release;
+  bc->node.run = bc_run;
+  bc->node.cancel = NULL;
+  int rc = weft__reactor_block(r, &bc->link, &bc->node);
+  if (rc != 0) {
+    weft__free(bc);
+    return rc;
+  }
+  /* Acquire: pairs with bc_finish's release store of `done`. */
+  while (weft__load_acquire(&bc->done) == 0) weft__futex_wait(&bc->done, 0);
+  /* Unregistered already (by the finisher): from here on r is not touched. */
+  rc = bc->status;
+  if (value) *value = bc->value;
+  if (failure) *failure = bc->failure;
+  else weft_failure_unref(bc->failure);
+  bc_unref(bc);
+  return rc;
+}

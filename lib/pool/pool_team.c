@@ -1,0 +1,154 @@
+/*
+ * weft — weft_pool(): Twisted's pool(currentLimit, threadFactory) as a Team
+ * backed by the engine (lib/engine/engine.h) instead of a coordinator plus one
+ * ThreadWorker per thread. Team semantics map as follows:
+ *   do        → engine submit (a worker that is idle takes it; with none idle
+ *               a thread starts if current_limit() allows; else backlog)
+ *   grow(n)   → start up to n threads (bounded by current_limit())
+ *   shrink(n) → parked workers quit now, the rest as debt (Team._toShrink)
+ *   quit      → reject new work; workers drain the backlog, then exit
+ *   destroy   → quit; WEFT_EBUSY while a worker runs a task; else join every
+ *               thread, cancel (log WEFT_ECANCELED) what never ran
+ * Contract: every call from any thread, concurrently; destroy not from a
+ * pool thread (WEFT_EDEADLK).
+ */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "engine/engine.h"
+#include "engine/node_cache.h"
+#include "workers/team_impl.h"
+
+typedef struct pool_team {
+  weft_team base; /* first: weft_team * ↔ pool_team * */
+  weft__engine *e;
+  weft_limit_fn limit;
+  void *limit_ctx;
+  _Atomic int quit;
+} pool_team;
+
+typedef struct pool_call {
+  weft_fn fn;
+  void *arg;
+  pool_team *team;
+} pool_call;
+_Static_assert(sizeof(pool_call) <= sizeof(((weft__node *)0)->data), "node payload too small");
+
+static int pool_limit(void *ctx) {
+  pool_team *p = ctx;
+  return p->limit(p->limit_ctx);
+}
+
+static void pool_run(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  pool_call *c = (pool_call *)(void *)n->data;
+  weft_fn fn = c->fn;
+  void *arg = c->arg;
+  weft__node_put_in_worker(n); /* tasks run on engine workers (node_cache.h) */
+  fn(arg);
+}
+
+static void pool_cancel(weft__task *t, int status) {
+  weft__node *n = (weft__node *)t;
+  pool_team *p = ((pool_call *)(void *)n->data)->team;
+  weft__node_put(n);
+  weft__engine_log(p->e, status, "weft_pool: task cancelled, never ran");
+}
+
+static int pool_do(weft_team *t, weft_fn fn, void *arg) {
+  pool_team *p = (pool_team *)t;
+  if (weft__load_relaxed(&p->quit)) return WEFT_EQUIT;
+  weft__node *n = weft__node_get();
+  if (!n) return WEFT_ENOMEM;
+  n->task.run = pool_run;
+  n->task.cancel = pool_cancel;
+  pool_call *c = (pool_call *)(void *)n->data;
+  c->fn = fn;
+  c->arg = arg;
+  c->team = p;
+  int r = weft__engine_submit(p->e, &n->task);
+  if (r != 0) weft__node_put(n);
+  return r;
+}
+
+static int pool_grow(weft_team *t, int n) {
+  pool_team *p = (pool_team *)t;
+  if (weft__load_relaxed(&p->quit)) return WEFT_EQUIT;
+  int r = weft__engine_grow(p->e, n, WEFT__MADE_GROW);
+  return r < 0 ? r : WEFT_OK;
+}
+
+static int pool_shrink(weft_team *t, int n) {
+  pool_team *p = (pool_team *)t;
+  if (weft__load_relaxed(&p->quit)) return WEFT_EQUIT;
+  return weft__engine_shrink(p->e, n);
+}
+
+static int pool_quit(weft_team *t) {
+  pool_team *p = (pool_team *)t;
+  int expected = 0;
+  /* Relaxed CAS: only decides which caller quits; the engine's close
+   * carries the ordering. */
+  if (!weft__cas_relaxed(&p->quit, &expected, 1)) return WEFT_EQUIT;
+  weft__engine_close(p->e);
+  return WEFT_OK;
+}
+
+static int pool_statistics(weft_team *t, weft_team_statistics *out) {
+  pool_team *p = (pool_team *)t;
+  int live = weft__engine_live(p->e), busy = weft__engine_busy(p->e);
+  out->idle_workers = live > busy ? live - busy : 0;
+  out->busy_workers = busy;
+  out->backlogged_work = (size_t)weft__engine_backlog(p->e);
+  return WEFT_OK;
+}
+
+static int pool_destroy(weft_team *t) {
+  pool_team *p = (pool_team *)t;
+  if (weft__engine_in_worker(p->e)) return WEFT_EDEADLK;
+  weft__store_relaxed(&p->quit, 1);
+  (void)weft__engine_close(p->e); /* quit: no new work; the backlog drains */
+  /* weft_team_destroy's contract: WEFT_EBUSY, nothing freed, while workers
+   * still run tasks. Once none is busy, stop joins the threads (the few
+   * tasks still queued run first) and cancels what no thread can run. */
+  if (weft__engine_busy(p->e) > 0) return WEFT_EBUSY;
+  weft__engine_destroy(p->e);
+  weft__free(p);
+  return WEFT_OK;
+}
+
+static const weft__team_vtbl pool_vtbl = {
+    .do_work = pool_do,
+    .grow = pool_grow,
+    .shrink = pool_shrink,
+    .quit = pool_quit,
+    .statistics = pool_statistics,
+    .destroy = pool_destroy,
+};
+
+WEFT_API int weft_pool(weft_team **out, weft_limit_fn current_limit, void *limit_ctx,
+                       weft_thread_factory_fn factory, void *factory_ctx, const char *name) {
+  if (!out || !current_limit) return WEFT_EINVAL;
+  *out = NULL;
+  pool_team *p = weft__calloc(1, sizeof *p);
+  if (!p) return WEFT_ENOMEM;
+  p->base.vt = &pool_vtbl;
+  p->limit = current_limit;
+  p->limit_ctx = limit_ctx;
+  weft__engine_config cfg = {
+      .name_prefix = name ? name : "weft-pool",
+      .factory = factory,
+      .factory_ctx = factory_ctx,
+      .limit = pool_limit,
+      .limit_ctx = p,
+      .spin_us = 50,
+      .capacity = 1024,
+  };
+  int r = weft__engine_create(&p->e, &cfg);
+  if (r != 0) {
+    weft__free(p);
+    return r;
+  }
+  *out = &p->base;
+  return WEFT_OK;
+}

@@ -1,0 +1,499 @@
+/*
+ * weft — ThreadPool (twisted.python.threadpool) on the engine.
+ *
+ * Policy only: the engine does the work. Twisted's currentLimit() becomes the
+ * engine's limit callback (max while started, else 0), so work submitted
+ * before start or at the limit waits in the engine's queues (the backlog),
+ * and a submit that finds no idle worker starts a thread if below the limit
+ * (engine E5.1). start/stop/adjust_poolsize are serialised by `mu`; submits
+ * never take it.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/atomic.h"
+#include "engine/engine.h"
+#include "engine/node_cache.h"
+#include "weft/threadpool.h"
+
+struct weft_threadpool {
+  weft__engine *e;
+  _Atomic int min, max;
+  _Atomic int started, joined;
+  pthread_mutex_t mu; /* start / stop / adjust_poolsize */
+  weft_log_fn log;
+  void *log_ctx;
+  char *name;
+};
+
+/* The payloads of call_in_thread* nodes (weft__node.data, four words: a
+ * node is one cache line). */
+typedef struct tp_call {
+  weft_fn fn;
+  void *arg;
+  weft_threadpool *tp;
+} tp_call;
+typedef struct tp_callback {
+  weft_call_fn call;
+  void *arg;
+  weft_result_fn on_result;
+  /* on_result's context, or, without on_result, the pool whose log hook
+   * hears of failures. */
+  void *ctx_or_tp;
+} tp_callback;
+_Static_assert(sizeof(tp_call) <= sizeof(((weft__node *)0)->data), "node payload too small");
+_Static_assert(sizeof(tp_callback) <= sizeof(((weft__node *)0)->data), "node payload too small");
+
+static tp_call *payload(weft__node *n) { return (tp_call *)(void *)n->data; }
+static tp_callback *cb_payload(weft__node *n) { return (tp_callback *)(void *)n->data; }
+
+static void tp_log(weft_threadpool *tp, int err, const char *what) {
+  if (tp->log) tp->log(tp->log_ctx, err, what);
+  else fprintf(stderr, "weft: %s: %s\n", what, weft_strerror(err));
+}
+
+/* currentLimit(): max while started, else 0 (Twisted's ThreadPool). Both
+ * change only under tp->mu, which then pushes the value into the engine (a
+ * plain load on the submit path instead of a callback). */
+static void tp_update_limit(weft_threadpool *tp) {
+  weft__engine_set_limit(tp->e, weft__load_relaxed(&tp->started) ? weft__load_relaxed(&tp->max) : 0);
+}
+
+WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o) {
+  if (!o) return;
+  memset(o, 0, sizeof *o);
+  o->min_threads = 5;
+  o->max_threads = 20;
+  o->spin_us = 50;
+}
+
+WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadpool_options *o) {
+  if (!out || !o) return WEFT_EINVAL;
+  *out = NULL;
+  if (o->min_threads < 0 || o->max_threads < o->min_threads) return WEFT_EINVAL;
+  weft_threadpool *tp = weft__calloc(1, sizeof *tp);
+  if (!tp) return WEFT_ENOMEM;
+  char buf[64];
+  const char *name = o->name;
+  if (!name || !*name) { /* Twisted: name or id(self) */
+    snprintf(buf, sizeof buf, "%p", (void *)tp);
+    name = buf;
+  }
+  tp->name = weft__strdup(name);
+  size_t plen = strlen(name) + sizeof "PoolThread-";
+  char *prefix = weft__malloc(plen);
+  if (!tp->name || !prefix || pthread_mutex_init(&tp->mu, NULL) != 0) {
+    weft__free(prefix);
+    weft__free(tp->name);
+    weft__free(tp);
+    return WEFT_ENOMEM;
+  }
+  snprintf(prefix, plen, "PoolThread-%s", name);
+  int max = o->max_threads > WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
+                                                         : o->max_threads;
+  weft__store_relaxed(&tp->min, o->min_threads < max ? o->min_threads : max);
+  weft__store_relaxed(&tp->max, max);
+  tp->log = o->log;
+  tp->log_ctx = o->log_ctx;
+  weft__engine_config cfg = {
+      .name_prefix = prefix,
+      .factory = o->thread_factory,
+      .factory_ctx = o->thread_factory_ctx,
+      .limit = NULL, /* tp_update_limit */
+      .log = o->log,
+      .log_ctx = o->log_ctx,
+      .spin_us = o->spin_us,
+      .capacity = WEFT_THREADPOOL_MAX_THREADS,
+  };
+  int r = weft__engine_create(&tp->e, &cfg);
+  weft__free(prefix);
+  if (r != 0) {
+    pthread_mutex_destroy(&tp->mu);
+    weft__free(tp->name);
+    weft__free(tp);
+    return r;
+  }
+  *out = tp;
+  return WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads, int max_threads,
+                                    const char *name) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = min_threads;
+  o.max_threads = max_threads;
+  o.name = name;
+  return weft_threadpool_create_ex(out, &o);
+}
+
+/* Under tp->mu, started: shrink above max, grow below min (adjustPoolsize).
+ * Returns the first grow error, or 0. */
+static int resize_locked(weft_threadpool *tp) {
+  int max = weft__load_relaxed(&tp->max), min = weft__load_relaxed(&tp->min);
+  int live = weft__engine_live(tp->e);
+  if (live > max) weft__engine_shrink(tp->e, live - max);
+  live = weft__engine_live(tp->e);
+  if (live < min) {
+    int r = weft__engine_grow(tp->e, min - live, WEFT__MADE_GROW);
+    if (r < 0) return r;
+  }
+  return WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  pthread_mutex_lock(&tp->mu);
+  if (weft__load_relaxed(&tp->joined)) {
+    pthread_mutex_unlock(&tp->mu);
+    return WEFT_EQUIT;
+  }
+  weft__store_relaxed(&tp->started, 1);
+  tp_update_limit(tp);
+  int r = resize_locked(tp);
+  uint64_t backlog = weft__engine_backlog(tp->e);
+  if (backlog > 0) {
+    int n = backlog > (uint64_t)WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
+                                                            : (int)backlog;
+    int g = weft__engine_grow(tp->e, n, WEFT__MADE_DEMAND);
+    if (g < 0 && r == 0) r = g;
+  }
+  pthread_mutex_unlock(&tp->mu);
+  if (r == WEFT_EAGAIN && weft__engine_live(tp->e) > 0) r = WEFT_OK; /* some threads exist */
+  return r;
+}
+
+WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
+  /* Tasks our own submit window holds were submitted before this stop: they
+   * reach the pool while its limit still lets them start a thread. */
+  weft__engine_flush_own_window(tp->e);
+  pthread_mutex_lock(&tp->mu);
+  if (weft__load_relaxed(&tp->joined)) {
+    pthread_mutex_unlock(&tp->mu);
+    return WEFT_EQUIT;
+  }
+  weft__store_relaxed(&tp->joined, 1);
+  weft__store_relaxed(&tp->started, 0);
+  tp_update_limit(tp);
+  pthread_mutex_unlock(&tp->mu);
+  int r = weft__engine_stop(tp->e);
+  weft__node_flush(); /* nodes of cancelled tasks go home now */
+  return r;
+}
+
+WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
+  (void)weft_threadpool_stop(tp);
+  weft__engine_destroy(tp->e);
+  pthread_mutex_destroy(&tp->mu);
+  weft__free(tp->name);
+  weft__free(tp);
+  return WEFT_OK;
+}
+
+/* ------------------------------------------------------------- submitting */
+
+/* An empty basic asm (implicitly volatile, emits nothing; not a memory
+ * barrier and not needed as one). gcc does not merge the statements on its
+ * two sides: between the two adjacent stores of code addresses on the submit
+ * paths it keeps the SLP vectoriser from pairing them into SSE (two lea, two
+ * movq, a punpcklqdq, a movups: six instructions for two stores); between
+ * argument tests it keeps if-combining from turning them into setcc/or.
+ * Only an instruction count matters here, never correctness. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define WEFT__KEEP_APART() __asm__("")
+#else
+#define WEFT__KEEP_APART() ((void)0)
+#endif
+
+static __attribute__((noinline)) void call_run_slow(weft__node *n, weft_fn fn, void *arg) {
+  weft__node_put_in_worker_slow(n);
+  fn(arg);
+}
+
+static void call_run(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  tp_call *c = payload(n);
+  weft_fn fn = c->fn;
+  void *arg = c->arg;
+  /* The node goes back before fn runs: the pool keeps no reference to
+   * fn/arg (Twisted case 34). Both ways end in a tail call, no frame.
+   * Tasks run only on engine workers, whose loop flushes the batch
+   * (node_cache.h). */
+  if (WEFT_UNLIKELY(!weft__node_try_put_in_worker(n))) {
+    call_run_slow(n, fn, arg);
+    return;
+  }
+  fn(arg);
+}
+
+static void call_cancel(weft__task *t, int status) {
+  weft__node *n = (weft__node *)t;
+  weft_threadpool *tp = payload(n)->tp;
+  weft__node_put(n);
+  tp_log(tp, status, "weft_threadpool_call_in_thread: task cancelled, never ran");
+}
+
+static void callback_run(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  tp_callback c = *cb_payload(n);
+  weft__node_put_in_worker(n); /* dropped before on_result (Twisted case 35) */
+  void *result = NULL;
+  int status = c.call(c.arg, &result);
+  if (c.on_result) c.on_result(c.ctx_or_tp, status, result);
+  else if (status < 0)
+    tp_log(c.ctx_or_tp, status, "weft_threadpool_call_in_thread_with_callback: work failed");
+}
+
+static void callback_cancel(weft__task *t, int status) {
+  weft__node *n = (weft__node *)t;
+  tp_callback c = *cb_payload(n);
+  weft__node_put(n);
+  if (c.on_result) c.on_result(c.ctx_or_tp, status, NULL);
+  else tp_log(c.ctx_or_tp, status, "weft_threadpool_call_in_thread_with_callback: task cancelled");
+}
+
+/* The uncommon ways of submit_node, out of line so that its fast path (a
+ * foreign thread, accepted) needs no stack frame. */
+static __attribute__((noinline)) int submit_node_refused(weft__node *n, int r) {
+  weft__node_put(n);
+  return r;
+}
+
+static __attribute__((noinline)) int submit_node_routed(weft_threadpool *tp, weft__node *n) {
+  int r = weft__engine_submit_routed(tp->e, &n->task);
+  if (r != 0) weft__node_put(n);
+  return r;
+}
+
+__attribute__((always_inline)) static inline int submit_node(weft_threadpool *tp,
+                                                            weft__node *n) {
+  /* A worker's own ring, or a submit window (lib/engine/thread_state.h). */
+  if (WEFT_UNLIKELY(weft__tls.route != 0)) return submit_node_routed(tp, n);
+  weft_assert_hot(n->task.cancel != NULL); /* engine.h: batches alone have none */
+  int r = weft__engine_submit_foreign(tp->e, &n->task);
+  if (WEFT_UNLIKELY(r != 0)) return submit_node_refused(n, r);
+  return r;
+}
+
+__attribute__((always_inline)) static inline int call_submit(weft_threadpool *tp, weft__node *n,
+                                                             weft_fn fn, void *arg) {
+  n->task.run = call_run;
+  WEFT__KEEP_APART();
+  n->task.cancel = call_cancel;
+  tp_call *c = payload(n);
+  c->fn = fn;
+  c->arg = arg;
+  c->tp = tp;
+  return submit_node(tp, n);
+}
+
+/* The node cache missed (first use, or a slab refill): kept out of line so
+ * the fast path below makes no call that needs a stack frame. */
+static __attribute__((noinline)) int call_in_thread_slow(weft_threadpool *tp, weft_fn fn,
+                                                         void *arg) {
+  weft__node *n = weft__node_get_slow();
+  if (!n) return WEFT_ENOMEM;
+  return call_submit(tp, n, fn, arg);
+}
+
+WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn, void *arg) {
+  if (WEFT_UNLIKELY(!tp) || WEFT_UNLIKELY(!fn)) return WEFT_EINVAL;
+  weft__node *n;
+  if (WEFT_UNLIKELY(!weft__node_try_get(&n))) return call_in_thread_slow(tp, fn, arg);
+  return call_submit(tp, n, fn, arg);
+}
+
+WEFT_API int weft_threadpool_call_in_thread_with_callback(weft_threadpool *tp,
+                                                          weft_result_fn on_result, void *ctx,
+                                                          weft_call_fn fn, void *arg) {
+  if (!tp || !fn) return WEFT_EINVAL;
+  weft__node *n = weft__node_get();
+  if (!n) return WEFT_ENOMEM;
+  n->task.run = callback_run;
+  n->task.cancel = callback_cancel;
+  tp_callback *c = cb_payload(n);
+  c->call = fn;
+  c->arg = arg;
+  c->on_result = on_result;
+  c->ctx_or_tp = on_result ? ctx : (void *)tp;
+  return submit_node(tp, n);
+}
+
+static weft_work *work_of(weft__task *t) {
+  return (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
+}
+
+static __attribute__((noinline)) void work_run_after(weft_work *req, weft__work_private *p) {
+  weft_after_work_cb after = p->after;
+  p->work(req);
+  after(req, 0);
+}
+
+static void work_run(weft__task *t) {
+  weft_work *req = work_of(t);
+  weft__work_private *p = weft__work_priv(req);
+  /* Without after_cb: a bare tail call (req is the caller's again from
+   * there), so the common fire-and-forget request costs no stack frame. */
+  if (WEFT_LIKELY(p->after == NULL)) {
+    p->work(req);
+    return;
+  }
+  work_run_after(req, p);
+}
+
+static void work_cancel(weft__task *t, int status) {
+  weft_work *req = work_of(t);
+  weft__work_private *p = weft__work_priv(req);
+  if (p->after) p->after(req, status);
+  else tp_log(p->owner, status, "weft_threadpool_queue_work: request cancelled, never ran");
+}
+
+WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, weft_work_cb work,
+                                        weft_after_work_cb after) {
+  /* Three tests and branches: kept apart, gcc would combine two of them
+   * with setcc/or (more instructions on the path that is always taken). */
+  if (WEFT_UNLIKELY(!tp)) return WEFT_EINVAL;
+  if (WEFT_UNLIKELY(!req)) return WEFT_EINVAL;
+  WEFT__KEEP_APART();
+  if (WEFT_UNLIKELY(!work)) return WEFT_EINVAL;
+  weft__work_private *p = weft__work_priv(req);
+  p->task.run = work_run;
+  WEFT__KEEP_APART();
+  p->task.cancel = work_cancel;
+  p->work = work;
+  p->after = after;
+  p->owner = tp;
+  return weft__engine_submit(tp->e, &p->task);
+}
+
+/* ---------------------------------------------------------------- sizing */
+
+WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_threads,
+                                             int max_threads) {
+  if (!tp) return WEFT_EINVAL;
+  if (min_threads < WEFT_KEEP || max_threads < WEFT_KEEP) return WEFT_EINVAL;
+  pthread_mutex_lock(&tp->mu);
+  int min = min_threads == WEFT_KEEP ? weft__load_relaxed(&tp->min) : min_threads;
+  int max = max_threads == WEFT_KEEP ? weft__load_relaxed(&tp->max) : max_threads;
+  if (min > max) {
+    pthread_mutex_unlock(&tp->mu);
+    return WEFT_EINVAL;
+  }
+  if (max > WEFT_THREADPOOL_MAX_THREADS) max = WEFT_THREADPOOL_MAX_THREADS;
+  if (min > max) min = max;
+  weft__store_relaxed(&tp->min, min);
+  weft__store_relaxed(&tp->max, max);
+  tp_update_limit(tp);
+  int r = WEFT_OK;
+  if (weft__load_relaxed(&tp->started)) r = resize_locked(tp);
+  pthread_mutex_unlock(&tp->mu);
+  return r;
+}
+
+WEFT_API int weft_threadpool_start_a_worker(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  if (weft__load_relaxed(&tp->joined)) return WEFT_EQUIT;
+  int r = weft__engine_grow(tp->e, 1, WEFT__MADE_GROW);
+  return r < 0 ? r : WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_stop_a_worker(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  if (weft__load_relaxed(&tp->joined)) return WEFT_EQUIT;
+  return weft__engine_shrink(tp->e, 1);
+}
+
+/* --------------------------------------------------------- introspection */
+
+WEFT_API int weft_threadpool_min(const weft_threadpool *tp) {
+  return tp ? weft__load_relaxed(&((weft_threadpool *)tp)->min) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_max(const weft_threadpool *tp) {
+  return tp ? weft__load_relaxed(&((weft_threadpool *)tp)->max) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_workers(weft_threadpool *tp) {
+  return tp ? weft__engine_live(tp->e) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_working(weft_threadpool *tp) {
+  return tp ? weft__engine_busy(tp->e) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_waiters(weft_threadpool *tp) {
+  if (!tp) return WEFT_EINVAL;
+  int idle = weft__engine_live(tp->e) - weft__engine_busy(tp->e);
+  return idle > 0 ? idle : 0;
+}
+WEFT_API long weft_threadpool_queue_size(weft_threadpool *tp) {
+  return tp ? (long)weft__engine_backlog(tp->e) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_started(const weft_threadpool *tp) {
+  return tp ? weft__load_relaxed(&((weft_threadpool *)tp)->started) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_joined(const weft_threadpool *tp) {
+  return tp ? weft__load_relaxed(&((weft_threadpool *)tp)->joined) : WEFT_EINVAL;
+}
+WEFT_API int weft_threadpool_threads_created(const weft_threadpool *tp) {
+  return tp ? (int)weft__load_relaxed(&tp->e->spawns) : WEFT_EINVAL;
+}
+
+WEFT_API int weft_threadpool_counters_get(weft_threadpool *tp, weft_threadpool_counters *out) {
+  if (!tp || !out) return WEFT_EINVAL;
+  weft__engine_counters c;
+  weft__engine_counters_get(tp->e, &c);
+  out->submitted = c.submitted;
+  out->executed = c.executed;
+  out->cancelled = c.cancelled;
+  out->steals = c.steals;
+  out->stolen = c.stolen;
+  out->parks = c.parks;
+  out->unparks = c.unparks;
+  out->spawns = c.spawns;
+  out->spawn_failures = c.spawn_failures;
+  return WEFT_OK;
+}
+
+typedef void (*line_sink)(void *ctx, const char *line);
+
+static void dump(weft_threadpool *tp, line_sink sink, void *ctx) {
+  char line[256];
+  weft_threadpool_counters c = {0};
+  weft_threadpool_counters_get(tp, &c);
+  snprintf(line, sizeof line, "waiters: %d", weft_threadpool_waiters(tp));
+  sink(ctx, line);
+  snprintf(line, sizeof line, "workers: %d", weft_threadpool_working(tp));
+  sink(ctx, line);
+  snprintf(line, sizeof line, "total: %d", weft_threadpool_threads_created(tp));
+  sink(ctx, line);
+  snprintf(line, sizeof line,
+           "engine: submitted=%llu executed=%llu cancelled=%llu steals=%llu stolen=%llu "
+           "parks=%llu unparks=%llu spawns=%llu spawn_failures=%llu backlog=%ld",
+           (unsigned long long)c.submitted, (unsigned long long)c.executed,
+           (unsigned long long)c.cancelled, (unsigned long long)c.steals,
+           (unsigned long long)c.stolen, (unsigned long long)c.parks,
+           (unsigned long long)c.unparks, (unsigned long long)c.spawns,
+           (unsigned long long)c.spawn_failures, weft_threadpool_queue_size(tp));
+  sink(ctx, line);
+}
+
+static void file_sink(void *ctx, const char *line) { fprintf((FILE *)ctx, "%s\n", line); }
+
+WEFT_API int weft_threadpool_dump_stats(weft_threadpool *tp, FILE *out) {
+  if (!tp || !out) return WEFT_EINVAL;
+  dump(tp, file_sink, out);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp, weft_log_line_fn fn, void *ctx) {
+  if (!tp || !fn) return WEFT_EINVAL;
+  dump(tp, fn, ctx);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp) {
+  return tp && weft__engine_in_worker(tp->e) ? 1 : 0;
+}

@@ -1,0 +1,414 @@
+/*
+ * weft — the generic Team (Twisted's twisted._threads._team.Team): a
+ * composite worker that hands each task to an idle worker, else to a newly
+ * created one, else to a FIFO backlog that recycled workers drain.
+ *
+ * Contract
+ *   weft_team_do/grow/shrink/quit/statistics: any thread, concurrently.
+ *   All team state except the quit flag and the statistics is touched only by
+ *   work items run on the coordinator (an exclusive worker: the lock-free
+ *   weft_coordinator by default), exactly as in Twisted; so this file has no
+ *   lock of its own. do() = quit check + one coordinator submission.
+ *   statistics: a seqlock (Boehm, "Can seqlocks get along with programming
+ *   language memory models?", MSPC 2012) written only by coordinator items:
+ *   readers get a consistent triple without blocking the writer.
+ *   destroy: once, by the owner, not from inside a team task.
+ *
+ * Per task: one record from a lock-free recycling pool (worker_slab.h); it is
+ * the coordinator node of the dispatch step, sits in the backlog if needed,
+ * travels to the worker as the argument of its do(), and comes back as the
+ * coordinator node of the idle-and-pending step. No allocation once warm.
+ *
+ * Twisted → C
+ *   logException on a task exception: a C task cannot raise. log_fn is told of
+ *     what the team itself observes: a worker's do() failing (the task is put
+ *     back at the head of the backlog and the worker dropped), the coordinator
+ *     refusing an idle-and-pending step, a do() that raced quit() and reached
+ *     the coordinator after it was quit (cancelled), backlog cancelled by
+ *     destroy (one WEFT_ECANCELED call per task), and failure to grow the
+ *     idle set (WEFT_ENOMEM; counted as "cannot create a worker").
+ *   Quit flag: an atomic; do/grow/shrink after quit → WEFT_EQUIT at once.
+ *   Workers the team quits are also released by it (the team owns them).
+ *   Backlog with no worker at quit: Twisted drops it silently; here it stays
+ *     until destroy, which cancels each task through log_fn.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/atomic.h"
+#include "workers/coordinator.h"
+#include "workers/team_impl.h"
+#include "workers/worker_base.h"
+#include "workers/worker_slab.h"
+
+typedef struct team_rec team_rec;
+typedef struct gteam gteam;
+
+struct team_rec {
+  weft__task node; /* coordinator node (intrusive for the lock-free coordinator) */
+  gteam *t;
+  weft_fn fn;
+  void *arg;
+  weft_worker *worker;
+  team_rec *next; /* backlog link */
+  int n;          /* grow / shrink count */
+};
+
+struct gteam {
+  weft_team base;
+  weft_worker *coord;
+  bool coord_lockfree;
+  weft_create_worker_fn create;
+  void *create_ctx;
+  weft_log_fn log;
+  void *log_ctx;
+  _Atomic int quit;     /* Team._quit: set by any thread */
+  _Atomic int finished; /* the coordinator was quit (set in the coordinator) */
+  team_rec *quit_rec;   /* pre-allocated: quit() cannot fail for lack of memory */
+
+  /* Coordinator-confined (Twisted: "don't touch these except from the
+   * coordinator"). cap ≥ nidle + busy always, so recycling never allocates. */
+  weft_worker **idle;
+  int nidle, cap, busy;
+  team_rec *pend_head, *pend_tail;
+  size_t npend;
+  bool should_quit;
+  long to_shrink;
+
+  /* Statistics seqlock: one writer at a time (coordinator items). */
+  _Atomic uint32_t seq;
+  _Atomic int st_idle, st_busy;
+  _Atomic size_t st_backlog;
+
+  weft__slab recs;
+};
+
+static void team_log(gteam *t, int err, const char *what) {
+  if (t->log) t->log(t->log_ctx, err, what);
+}
+
+/* ------------------------------------------------------------ statistics */
+
+static void publish(gteam *t) {
+  uint32_t s = weft__load_relaxed(&t->seq);
+  weft__store_relaxed(&t->seq, s + 1); /* odd: write in progress */
+  /* Release fence: orders the odd seq before the field stores; pairs with
+   * the reader's acquire fence (a reader that sees a new field sees odd or
+   * newer seq on its second read). */
+  weft__fence_release();
+  weft__store_relaxed(&t->st_idle, t->nidle);
+  weft__store_relaxed(&t->st_busy, t->busy);
+  weft__store_relaxed(&t->st_backlog, t->npend);
+  /* Release: the fields happen before a reader's acquire of the even seq. */
+  weft__store_release(&t->seq, s + 2);
+}
+
+static int team_statistics(weft_team *base, weft_team_statistics *out) {
+  gteam *t = (gteam *)base;
+  for (;;) {
+    /* Acquire: pairs with publish()'s final release store. */
+    uint32_t s1 = weft__load_acquire(&t->seq);
+    int idle = weft__load_relaxed(&t->st_idle);
+    int busy = weft__load_relaxed(&t->st_busy);
+    size_t backlog = weft__load_relaxed(&t->st_backlog);
+    /* Acquire fence: orders the field loads before the re-read of seq;
+     * pairs with publish()'s release fence. */
+    weft__fence_acquire();
+    uint32_t s2 = weft__load_relaxed(&t->seq);
+    if (s1 == s2 && !(s1 & 1u)) {
+      out->idle_workers = idle;
+      out->busy_workers = busy;
+      out->backlogged_work = backlog;
+      return 0;
+    }
+    weft__cpu_relax();
+  }
+}
+
+/* -------------------------------------------------- coordinator plumbing */
+
+static void generic_trampoline(void *arg) {
+  team_rec *r = arg;
+  r->node.run(&r->node);
+}
+
+/* Run fn-of-record on the coordinator. */
+static int coord_submit(gteam *t, team_rec *r, void (*run)(weft__task *)) {
+  r->node.run = run;
+  r->node.cancel = NULL;
+  if (t->coord_lockfree) return weft__coordinator_submit(t->coord, &r->node);
+  return weft_worker_do(t->coord, generic_trampoline, r);
+}
+
+/* ---------------------------------------------- coordinator-side helpers */
+
+static bool reserve(gteam *t, int need) {
+  if (need <= t->cap) return true;
+  int ncap = t->cap ? t->cap * 2 : 8;
+  if (ncap < need) ncap = need;
+  weft_worker **a = weft__malloc((size_t)ncap * sizeof *a);
+  if (!a) return false;
+  if (t->nidle) memcpy(a, t->idle, (size_t)t->nidle * sizeof *a);
+  weft__free(t->idle);
+  t->idle = a;
+  t->cap = ncap;
+  return true;
+}
+
+static weft_worker *create_one(gteam *t) {
+  if (!reserve(t, t->nidle + t->busy + 1)) {
+    team_log(t, WEFT_ENOMEM, "Team: no memory to track a new worker");
+    return NULL;
+  }
+  return t->create(t->create_ctx);
+}
+
+static void drop_worker(weft_worker *w) {
+  (void)weft_worker_quit(w);
+  weft_worker_release(w);
+}
+
+static void pend_push_back(gteam *t, team_rec *r) {
+  r->next = NULL;
+  if (t->pend_tail) t->pend_tail->next = r;
+  else t->pend_head = r;
+  t->pend_tail = r;
+  t->npend++;
+}
+
+static void pend_push_front(gteam *t, team_rec *r) {
+  r->next = t->pend_head;
+  t->pend_head = r;
+  if (!t->pend_tail) t->pend_tail = r;
+  t->npend++;
+}
+
+static team_rec *pend_pop(gteam *t) {
+  team_rec *r = t->pend_head;
+  if (r) {
+    t->pend_head = r->next;
+    if (!t->pend_head) t->pend_tail = NULL;
+    t->npend--;
+  }
+  return r;
+}
+
+static void quit_idlers(gteam *t, long n) {
+  if (n < 0) n = (long)t->nidle + t->busy;
+  for (long i = 0; i < n; i++) {
+    if (t->nidle) drop_worker(t->idle[--t->nidle]);
+    else t->to_shrink++;
+  }
+  publish(t);
+  if (t->should_quit && t->busy == 0 && !weft__load_relaxed(&t->finished)) {
+    /* Release: pairs with destroy()'s acquire load; the team state written
+     * by coordinator items so far is visible to destroy. */
+    weft__store_release(&t->finished, 1);
+    (void)weft_worker_quit(t->coord);
+  }
+}
+
+static void dowork_cb(void *arg);
+static void recycle(gteam *t, weft_worker *w);
+
+static void coordinate(gteam *t, team_rec *r) {
+  if (weft__load_relaxed(&t->finished)) {
+    /* A do() admitted just before quit() whose dispatch reached the
+     * coordinator after the team had finished: no worker will ever exist. */
+    team_log(t, WEFT_ECANCELED, "Team: task submitted concurrently with quit cancelled");
+    weft__slab_put(&t->recs, r);
+    return;
+  }
+  weft_worker *w = t->nidle ? t->idle[--t->nidle] : create_one(t);
+  if (!w) {
+    pend_push_back(t, r);
+    publish(t);
+    return;
+  }
+  t->busy++;
+  publish(t);
+  r->worker = w;
+  int rc = weft_worker_do(w, dowork_cb, r);
+  if (rc) {
+    team_log(t, rc, "Team: worker do() failed; worker dropped, task backlogged");
+    t->busy--;
+    drop_worker(w);
+    pend_push_front(t, r);
+    publish(t);
+  }
+}
+
+static void recycle(gteam *t, weft_worker *w) {
+  t->idle[t->nidle++] = w; /* cap ≥ nidle + busy: reserved at creation */
+  publish(t);
+  if (t->pend_head) {
+    /* Explicitly not honouring quit: the backlog drains after quit(). */
+    team_rec *r = pend_pop(t);
+    coordinate(t, r);
+  } else if (t->should_quit) {
+    quit_idlers(t, -1);
+  } else if (t->to_shrink > 0) {
+    t->to_shrink--;
+    t->nidle--; /* w is the last idle entry: nothing ran since the push */
+    publish(t);
+    drop_worker(w);
+  }
+}
+
+/* --------------------------------------------------- coordinator items */
+
+static void coordinate_run(weft__task *n) {
+  team_rec *r = (team_rec *)n;
+  coordinate(r->t, r);
+}
+
+static void idle_pending_run(weft__task *n) {
+  team_rec *r = (team_rec *)n;
+  gteam *t = r->t;
+  weft_worker *w = r->worker;
+  weft__slab_put(&t->recs, r);
+  t->busy--;
+  recycle(t, w);
+}
+
+static void grow_run(weft__task *n) {
+  team_rec *r = (team_rec *)n;
+  gteam *t = r->t;
+  int count = r->n;
+  weft__slab_put(&t->recs, r);
+  for (int i = 0; i < count && !weft__load_relaxed(&t->finished); i++) {
+    weft_worker *w = create_one(t);
+    if (!w) return;
+    recycle(t, w);
+  }
+}
+
+static void shrink_run(weft__task *n) {
+  team_rec *r = (team_rec *)n;
+  gteam *t = r->t;
+  int count = r->n;
+  weft__slab_put(&t->recs, r);
+  quit_idlers(t, count);
+}
+
+static void start_finishing_run(weft__task *n) {
+  gteam *t = ((team_rec *)n)->t;
+  t->should_quit = true;
+  quit_idlers(t, -1);
+}
+
+/* ------------------------------------------------------- worker side */
+
+static void dowork_cb(void *arg) {
+  team_rec *r = arg;
+  r->fn(r->arg);
+  gteam *t = r->t;
+  int rc = coord_submit(t, r, idle_pending_run);
+  if (rc) team_log(t, rc, "Team: coordinator refused idle-and-pending; worker lost");
+}
+
+/* ----------------------------------------------------------- team ops */
+
+static int team_do(weft_team *base, weft_fn fn, void *arg) {
+  gteam *t = (gteam *)base;
+  /* Acquire: pairs with quit's exchange; only the flag itself matters. */
+  if (weft__load_acquire(&t->quit)) return WEFT_EQUIT;
+  team_rec *r = weft__slab_get(&t->recs);
+  if (!r) return WEFT_ENOMEM;
+  r->t = t;
+  r->fn = fn;
+  r->arg = arg;
+  r->worker = NULL;
+  int rc = coord_submit(t, r, coordinate_run);
+  if (rc) weft__slab_put(&t->recs, r);
+  return rc;
+}
+
+static int team_count_op(gteam *t, int n, void (*run)(weft__task *)) {
+  /* Acquire: as in team_do. */
+  if (weft__load_acquire(&t->quit)) return WEFT_EQUIT;
+  team_rec *r = weft__slab_get(&t->recs);
+  if (!r) return WEFT_ENOMEM;
+  r->t = t;
+  r->n = n;
+  int rc = coord_submit(t, r, run);
+  if (rc) weft__slab_put(&t->recs, r);
+  return rc;
+}
+
+static int team_grow(weft_team *base, int n) {
+  return team_count_op((gteam *)base, n, grow_run);
+}
+
+static int team_shrink(weft_team *base, int n) {
+  return team_count_op((gteam *)base, n, shrink_run);
+}
+
+static int team_quit(weft_team *base) {
+  gteam *t = (gteam *)base;
+  /* acq_rel: one caller wins; pairs with the loads in do/grow/shrink. */
+  if (weft__xchg_acq_rel(&t->quit, 1)) return WEFT_EQUIT;
+  team_rec *r = t->quit_rec;
+  int rc = coord_submit(t, r, start_finishing_run);
+  if (rc) team_log(t, rc, "Team: coordinator refused quit");
+  return rc;
+}
+
+static int team_destroy(weft_team *base) {
+  gteam *t = (gteam *)base;
+  if (!weft__load_acquire(&t->quit)) (void)team_quit(base); /* acquire: as in team_do */
+  /* Acquire: pairs with quit_idlers' release store. Then no worker exists
+   * and no coordinator item runs (nothing in flight on the coordinator). */
+  if (!weft__load_acquire(&t->finished) || weft__worker_inflight(t->coord) != 0)
+    return WEFT_EBUSY;
+  for (team_rec *r = pend_pop(t); r; r = pend_pop(t)) {
+    team_log(t, WEFT_ECANCELED, "Team destroyed: backlogged task cancelled");
+    weft__slab_put(&t->recs, r);
+  }
+  while (t->nidle) drop_worker(t->idle[--t->nidle]);
+  weft_worker_release(t->coord);
+  weft__free(t->idle);
+  weft__slab_destroy(&t->recs);
+  weft__free_aligned(t);
+  weft__object_destroyed();
+  return 0;
+}
+
+static const weft__team_vtbl team_vtbl = {team_do, team_grow, team_shrink,
+                                           team_quit, team_statistics, team_destroy};
+
+WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
+                              weft_create_worker_fn create_worker, void *create_ctx,
+                              weft_log_fn log_fn, void *log_ctx) {
+  if (!out) return WEFT_EINVAL;
+  *out = NULL;
+  if (!create_worker) return WEFT_EINVAL;
+  if (coordinator && weft_worker_is_quit(coordinator)) return WEFT_EQUIT;
+  gteam *t = weft__calloc_aligned(sizeof *t); /* the slab head is cache-aligned */
+  if (!t) return WEFT_ENOMEM;
+  weft__slab_init(&t->recs, sizeof(team_rec));
+  t->quit_rec = weft__slab_get(&t->recs);
+  if (!t->quit_rec) goto nomem;
+  t->quit_rec->t = t;
+  if (!coordinator) {
+    if (weft_coordinator_create(&coordinator) != 0) goto nomem;
+  }
+  t->base.vt = &team_vtbl;
+  t->coord = coordinator;
+  t->coord_lockfree = weft__is_coordinator(coordinator);
+  t->create = create_worker;
+  t->create_ctx = create_ctx;
+  t->log = log_fn;
+  t->log_ctx = log_ctx;
+  weft__store_relaxed(&t->quit, 0);
+  weft__store_relaxed(&t->finished, 0);
+  publish(t);
+  weft__object_created();
+  *out = &t->base;
+  return 0;
+nomem:
+  weft__slab_destroy(&t->recs);
+  weft__free_aligned(t);
+  return WEFT_ENOMEM;
+}
