@@ -11,8 +11,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "test_size.h"
-
 #include "engine/ring.h"
 
 typedef struct item {
@@ -132,10 +130,7 @@ static void *thief(void *arg) {
 
 static void race_owner_thieves(void **state) {
   (void)state;
-  /* TSan runs a tenth: 2·10^6 items took 195 s there (the thieves' CAS
-   * loops under TSan, on a loaded 2-core machine), most of a test's
-   * 300 s timeout; 2·10^5 took 16 s (docs/reliability.md). */
-  g_items_n = weft_test_config_is("tsan") ? 200000 : 2000000;
+  g_items_n = 2000000;
   g_items = calloc((size_t)g_items_n, sizeof *g_items);
   g_seen = calloc((size_t)g_items_n, sizeof *g_seen);
   g_victim = new_ring();

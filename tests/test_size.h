@@ -1,10 +1,12 @@
 /*
- * Test sizes. scripts/test.sh, and so CI, sets WEFT_TEST_CONFIG to the
- * configuration it runs (plain, asan or tsan); a test binary run by hand has
- * it unset. Every test runs its written size in every configuration. Where a
- * sanitizer build runs less, because the full size does not fit CI's time,
- * the line that sizes the test says so and why (docs/reliability.md has the
- * measurements); nothing else may read WEFT_TEST_CONFIG to shrink a test.
+ * Test sizes and configurations. scripts/test.sh, and so CI, sets
+ * WEFT_TEST_CONFIG to the configuration it runs (plain, asan or tsan); a
+ * test binary run by hand has it unset. Every test runs its written size in
+ * every configuration: a sanitizer build may run less only where the full
+ * size cannot fit CI's time, and the line that sizes the test must then say
+ * so and why (docs/reliability.md, "Test sizes", has the measurements). No
+ * test does today; the one reader of WEFT_TEST_CONFIG is a skip of a case
+ * that TSan itself cannot run.
  */
 #ifndef WEFT_TEST_SIZE_H
 #define WEFT_TEST_SIZE_H
