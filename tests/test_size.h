@@ -4,9 +4,9 @@
  * test binary run by hand has it unset. Every test runs its written size in
  * every configuration: a sanitizer build may run less only where the full
  * size cannot fit CI's time, and the line that sizes the test must then say
- * so and why (docs/reliability.md, "Test sizes", has the measurements). No
- * test does today; the one reader of WEFT_TEST_CONFIG is a skip of a case
- * that TSan itself cannot run.
+ * so and why (docs/reliability.md, "Test sizes", has the measurements).
+ * One case does: test_reactor's destroy_waits_for_a_waking_producer, under
+ * TSan. (test_thread_worker also skips a case TSan itself cannot run.)
  */
 #ifndef WEFT_TEST_SIZE_H
 #define WEFT_TEST_SIZE_H
