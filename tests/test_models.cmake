@@ -65,3 +65,9 @@ weft_model_mutant(model_mutant_thread_worker_sleep_no_recheck thread_worker.pml 
 weft_model_mutant(model_mutant_thread_worker_quit_ignores_inflight thread_worker.pml "assertion violated" -DMUTANT_QUIT_IGNORES_INFLIGHT)
 weft_model_check(model_thread_worker_factory_detaches thread_worker.pml -DD=2 -DFACTORY_DETACHES)
 weft_model_mutant(model_mutant_thread_worker_detach_at_release thread_worker.pml "assertion violated .handle" -DMUTANT_DETACH_AT_RELEASE -DFACTORY_DETACHES)
+
+# Parking with a keep-alive (E9.3): reaped workers stay linked until popped.
+weft_model_check(model_reap reap.pml -DW=2 -DT=2)
+weft_model_mutant(model_mutant_reap_store reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_REAP_STORE)
+weft_model_mutant(model_mutant_reap_pop_ignores_timedout reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_POP_IGNORES_TIMEDOUT)
+weft_model_mutant(model_mutant_reap_reuse_linked reap.pml "assertion violated" -DW=2 -DT=2 -DMUTANT_REUSE_LINKED)

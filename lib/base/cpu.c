@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "weft/threadpool.h"
@@ -41,3 +42,29 @@ int weft__cpu_count(void) {
 
 WEFT_API int weft_cpu_count(void) { return weft__cpu_count(); }
 
+
+/* The default valve (E9.4): a quarter of the available memory at 80 KiB a
+ * thread (64 KiB of committed stack, as .NET budgets, plus the kernel's
+ * 16 KiB), half the headroom RLIMIT_NPROC leaves, at most 4096. */
+int weft__thread_valve_default(void) {
+  long long valve = 4096;
+  FILE *f = fopen("/proc/meminfo", "re");
+  if (f) {
+    char line[128];
+    unsigned long long kb;
+    while (fgets(line, sizeof line, f)) {
+      if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+        long long by_mem = (long long)(kb / 4 / 80);
+        if (by_mem < valve) valve = by_mem;
+        break;
+      }
+    }
+    fclose(f);
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    long long by_nproc = (long long)rl.rlim_cur / 2;
+    if (by_nproc < valve) valve = by_nproc;
+  }
+  return valve < 1 ? 1 : (int)valve;
+}

@@ -9,6 +9,10 @@
  *   WEFT_PROBE(unpark,  pool, worker)   a worker is woken
  *   WEFT_PROBE(grow,    pool, n)        a thread was started (n = live count)
  *   WEFT_PROBE(shrink,  pool, n)        a thread exits (n = live count)
+ *   WEFT_PROBE(valve,   pool, n)        growth refused at the valve (n = live)
+ *   WEFT_PROBE(brake,   pool, g)        growth frozen (g = gain per thread, per mille of a share)
+ *   WEFT_PROBE(stuck,   pool, n)        a strict-cap pool stuck at its cap (n = busy)
+ *   WEFT_PROBE(create_failed, pool, ns) a thread creation failed (ns = backoff)
  *
  * sys/sdt.h (systemtap-sdt-dev) compiles each probe to a single nop plus an
  * ELF note: no cost when not traced. Without the header the probes vanish.

@@ -47,6 +47,9 @@ typedef struct weft__engine_config {
 /* Slot states (control plane, under the engine mutex). */
 enum { WEFT__SLOT_FREE, WEFT__SLOT_LIVE, WEFT__SLOT_EXITED, WEFT__SLOT_JOINED };
 
+/* Added to limit_value while the monitor is not armed (E9.2). */
+#define WEFT__UNARMED_BIAS (1 << 29)
+
 /* E5 futex word values. TIMEDOUT is the parked worker's own: it reaped
  * itself after its keep-alive (E9.3) and is still linked in the idle stack
  * until a popper finds it (a popper's exchange that returns TIMEDOUT unlinks
@@ -104,10 +107,13 @@ struct weft__engine {
   WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
   _Atomic int shrink_debt;                    /* Team._toShrink */
   _Atomic int closed;                         /* no new work; workers drain and exit */
-  /* soft + grants when cfg.limit is NULL (soft: set_limit); INT_MAX with a
-   * callback, so notify's fast path defers to notify_slow. Changed only by
-   * adds (set_limit adds the change of soft, grants add themselves), so
-   * concurrent changes never lose one. */
+  /* The word notify's fast path compares the live count with (E5.1):
+   * soft + grants when cfg.limit is NULL, plus WEFT__UNARMED_BIAS while the
+   * engine has a monitor that is not armed (so the first saturated submit
+   * takes the slow path, which arms it: E9.2); INT_MAX with a callback, so
+   * the fast path always defers to notify_slow. Changed only by adds
+   * (set_limit adds the change of soft, grants and the bias add
+   * themselves), so concurrent changes never lose one. */
   _Atomic int limit_value;
   _Atomic uint32_t hw;                        /* slots ever used: scan bound */
   /* Submit windows holding tasks for us (lib/engine/submit_window.h); stop waits
@@ -136,7 +142,7 @@ struct weft__engine {
   _Atomic uint64_t retry_delay_ns; /* the next backoff step */
   _Atomic uint64_t made[WEFT__MADE_N], left[WEFT__LEFT_N];
   _Atomic uint64_t valve_hits, brakes, monitor_ticks;
-  _Atomic int monitor_armed;       /* read on the saturated submit path (E9.2) */
+  _Atomic int monitor_armed;       /* 1: armed, or no monitor to arm (E9.2) */
   _Atomic uint32_t monitor_word;   /* futex: bumped by every arm and by stop */
   _Atomic uint64_t monitor_retry_ns; /* its start failed: no new try before this */
   struct weft__monitor *_Atomic monitor; /* made on first arming, under mu */
@@ -164,8 +170,8 @@ struct weft__engine {
  * weft__engine_set_limit, plus the grants for blocked workers, never above
  * the valve (any thread). */
 static inline int weft__engine_limit(weft__engine *e) {
-  int lim = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) + weft__load_relaxed(&e->grants)
-                         : weft__load_relaxed(&e->limit_value);
+  int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
+  int lim = base + weft__load_relaxed(&e->grants);
   int hard = weft__load_relaxed(&e->hard);
   return lim < hard ? lim : hard; /* E9.4: the valve */
 }

@@ -56,10 +56,13 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   /* With a limit callback the inline notify fast path must never decide "at
    * the limit" from this word: INT_MAX sends it to notify_slow, which asks
    * the callback. */
-  weft__store_relaxed(&e->limit_value, cfg->limit ? INT_MAX : 0);
+  weft__store_relaxed(&e->limit_value,
+                      cfg->limit ? INT_MAX : (cfg->monitor_start ? WEFT__UNARMED_BIAS : 0));
   /* Until the pool layer says otherwise (set_elastic): a fixed-cap engine
    * whose valve is its slot count and whose idle threads never exit. */
   weft__store_relaxed(&e->hard, e->capacity);
+  /* No monitor to arm: the saturated submit path's test says "armed". */
+  weft__store_relaxed(&e->monitor_armed, cfg->monitor_start ? 0 : 1);
   e->thread_main = weft__engine_worker_main;
   weft__object_created();
   *out = e;

@@ -40,6 +40,7 @@
  */
 #include "engine/monitor.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -58,7 +59,7 @@
 #define DRAIN_TARGET_NS 250000000.0  /* grow only if the backlog needs longer */
 #define STALL_NS 10000000u           /* no completion for this long: no progress */
 #define WINDOW_MIN_NS 20000000u      /* a brake measurement: at least 20 ms ... */
-#define WINDOW_MIN_DONE 32u          /* ... and 32 completions */
+#define WINDOW_MIN_DONE 64u          /* ... and 64 completions */
 #define BRAKE_MIN_NS 1000000000u
 #define BRAKE_MAX_NS 16000000000u
 #define SAMPLE_MAX 8                 /* /proc reads per tick */
@@ -73,6 +74,8 @@ typedef struct weft__monitor {
   int granted; /* grants this monitor made and has not returned */
   uint64_t last_ns, last_cpu, last_done, last_progress_ns;
   uint64_t *last_exec; /* per slot: executed at the previous tick */
+  uint32_t *cand;      /* the tick's busy workers (slot indices) */
+  uint32_t rotate;     /* where this tick's sample starts */
   uint64_t tick_ns;
   int quiet_ticks;
   double tokens;
@@ -80,7 +83,8 @@ typedef struct weft__monitor {
   /* The brake's window, since the last growth step. */
   uint64_t win_ns, win_done;
   double rate_before;
-  int step_n, step_busy;
+  double rate_ewma; /* completions per ns, a moving average */
+  int step_n, step_added, step_busy, misses;
   uint64_t brake_until_ns, brake_len_ns;
   uint64_t stuck_reported_ns;
 } weft__monitor;
@@ -114,10 +118,12 @@ static void give_back(weft__monitor *m, int n) {
   m->granted -= n;
 }
 
-/* Nobody idle and work waiting. */
+/* Nobody parked and work waiting. A searching worker is not idle here: it
+ * is on its way to the next task (the pool's busy workers pass through
+ * searching between tasks all the time). */
 static bool saturated(weft__engine *e) {
   uint64_t s = weft__load_seq_cst(&e->ctl); /* seq_cst: the disarm Dekker (monitor_main) */
-  if (WEFT__CTL_TOP(s) != 0 || WEFT__CTL_SEARCHING(s) != 0) return false;
+  if (WEFT__CTL_TOP(s) != 0) return false;
   return weft__engine_backlog(e) > 0;
 }
 
@@ -137,28 +143,46 @@ static void report_stuck(weft__monitor *m, uint64_t now, int busy, int stuck) {
 }
 
 /* The last growth step, judged once its window is long enough: false if it
- * brakes (or must wait for its window), true if growth may go on. */
-static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done) {
+ * brakes, or if growth must wait for the window; true if growth may go on.
+ * Between two steps there is always a measurement window (20 ms and 32
+ * completions, or 80 ms), unless nothing completes at all: then there is
+ * nothing to measure, and growth goes on at the bucket's pace (a chain of
+ * tasks that wait for each other). */
+static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_progress) {
   if (m->step_n == 0) return true;
-  if (m->rate_before <= 0) { /* nothing to compare with: no brake */
-    m->step_n = 0;
+  if (no_progress || m->rate_before <= 0) {
+    m->step_n = 0; /* nothing to measure, or too little yet: no brake */
     return true;
   }
   uint64_t wdone = done - m->win_done, wns = now - m->win_ns;
-  if ((wns < WINDOW_MIN_NS || wdone < WINDOW_MIN_DONE) && wns < 4 * WINDOW_MIN_NS) return false;
-  double rate_after = (double)wdone / (double)wns;
-  double gain = (rate_after - m->rate_before) / m->step_n;
-  double share = m->rate_before / (m->step_busy > 0 ? m->step_busy : 1);
+  /* The window spans several tasks, so that tasks that started together
+   * and finish in waves do not make the rate jump from one window to the
+   * next: at least 20 ms, 4 service times and 64 completions (or 200 ms). */
+  uint64_t min_ns = WINDOW_MIN_NS;
+  if (m->svc_ns > 0 && 4.0 * m->svc_ns > (double)min_ns) min_ns = (uint64_t)(4.0 * m->svc_ns);
+  if ((wns < min_ns || wdone < WINDOW_MIN_DONE) && wns < 10 * WINDOW_MIN_NS) return false;
   m->step_n = 0;
+  double rate_after = (double)wdone / (double)wns;
+  double gain = (rate_after - m->rate_before) / m->step_added;
+  double share = m->rate_before / (m->step_busy > 0 ? m->step_busy : 1);
+  m->win_ns = now;
+  m->win_done = done;
   if (gain >= 0.25 * share) {
+    m->misses = 0;
     m->brake_len_ns = 0;
     return true;
   }
+  /* One window can still mislead: brake on the second miss in a row, and
+   * measure once more (no growth) after the first. */
+  if (++m->misses < 2) {
+    m->rate_before = rate_after;
+    m->step_n = 1;
+    return false;
+  }
+  m->misses = 0;
   m->brake_len_ns = m->brake_len_ns == 0 ? BRAKE_MIN_NS
                     : (m->brake_len_ns * 2 > BRAKE_MAX_NS ? BRAKE_MAX_NS : m->brake_len_ns * 2);
   m->brake_until_ns = now + m->brake_len_ns;
-  m->win_ns = now;
-  m->win_done = done;
   weft__fetch_add_relaxed(&m->e->brakes, 1); /* statistics */
   WEFT_PROBE(brake, m->e, (int)(share > 0 ? 1000.0 * gain / share : 0));
   return false;
@@ -178,7 +202,10 @@ static bool tick(weft__monitor *m, uint64_t now) {
   if (dt == 0) return false;
 
   /* Busy workers, and those stuck in one task since the last tick. */
-  int busy = 0, stuck = 0, sampled = 0, off = 0;
+  /* Busy workers (not counted exactly by weft_blocking_begin) are the
+   * candidates; "stuck" ones have not moved to another task since the
+   * last tick (the strict cap's diagnosis). */
+  int busy = 0, stuck = 0, cands = 0, sampled = 0, off = 0;
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
@@ -187,21 +214,29 @@ static bool tick(weft__monitor *m, uint64_t now) {
     m->last_exec[i] = ex;
     if (weft__load_relaxed(&w->state) != WEFT__SLOT_LIVE || !weft__load_relaxed(&w->busy)) continue;
     busy++;
-    if (!same || weft__load_relaxed(&w->blocking)) continue; /* moving, or counted exactly */
-    stuck++;
-    if (sampled < SAMPLE_MAX) {
-      char st = thread_state(weft__load_relaxed(&w->tid));
-      if (st != 0) {
-        sampled++;
-        if (st != 'R') off++;
-      }
-    }
+    if (weft__load_relaxed(&w->blocking)) continue; /* counted exactly */
+    if (same) stuck++;
+    m->cand[cands++] = i;
   }
+  /* Sample up to SAMPLE_MAX candidates, spread over them and rotating:
+   * the share not runnable ('S', 'D': in a system call, a wait, I/O) of
+   * all candidates is the opaque blocked count. A worker short of a CPU
+   * ('R') is never counted: more threads would not help it. */
+  int step = cands > SAMPLE_MAX ? cands / SAMPLE_MAX : 1;
+  for (int k = 0; k < cands && sampled < SAMPLE_MAX; k += step) {
+    weft__eworker *w = e->slots[m->cand[(k + m->rotate) % cands]];
+    char st = thread_state(weft__load_relaxed(&w->tid));
+    if (st == 0) continue;
+    sampled++;
+    if (st != 'R') off++;
+  }
+  m->rotate++;
   int blocked_opaque;
   if (sampled > 0) {
-    blocked_opaque = (int)((double)stuck * off / sampled + 0.5);
+    blocked_opaque = (int)((double)cands * off / sampled + 0.5);
   } else {
-    /* No /proc: the CPU clock alone, never more than the limit's worth. */
+    /* No /proc: the CPU clock alone (busy workers minus the CPU time used,
+     * a conservative count), never more than the limit's worth. */
     double est = (double)busy - (double)dcpu / (double)dt;
     blocked_opaque = est > 0 ? (int)est : 0;
     if (blocked_opaque > stuck) blocked_opaque = stuck;
@@ -210,6 +245,9 @@ static bool tick(weft__monitor *m, uint64_t now) {
   }
   int blocked = blocked_opaque + weft__load_relaxed(&e->blocked);
 
+  /* Completions per ns, averaged over about 20 ticks. */
+  double rate = (double)ddone / (double)dt;
+  m->rate_ewma = m->rate_ewma == 0 ? rate : 0.95 * m->rate_ewma + 0.05 * rate;
   if (ddone > 0 && busy > 0) {
     double sample = (double)busy * (double)dt / (double)ddone;
     m->svc_ns = m->svc_ns == 0 ? sample : 0.8 * m->svc_ns + 0.2 * sample;
@@ -221,14 +259,19 @@ static bool tick(weft__monitor *m, uint64_t now) {
     report_stuck(m, now, busy, stuck);
     return false;
   }
-  /* Grants follow the blocked count: return what is no longer blocked. */
-  int want = blocked - weft__load_relaxed(&e->grants);
+  /* Stand-ins: the threads above the limit now (grants, or more: threads
+   * whose grants went back still exist until they idle out). They follow
+   * the blocked count: grants go back when fewer workers are blocked. */
+  int live = weft__load_relaxed(&e->live);
+  int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
+  int grants = weft__load_relaxed(&e->grants);
+  int stand_ins = live - base > grants ? live - base : grants;
+  int want = blocked - stand_ins;
   if (want < 0) {
     give_back(m, -want);
     return false;
   }
   if (want == 0) return false;
-  int live = weft__load_relaxed(&e->live);
   int hard = weft__load_relaxed(&e->hard);
   if (live >= hard) {
     weft__fetch_add_relaxed(&e->valve_hits, 1); /* statistics */
@@ -242,25 +285,41 @@ static bool tick(weft__monitor *m, uint64_t now) {
     double drain = (double)weft__engine_backlog(e) * m->svc_ns / running;
     if (drain <= DRAIN_TARGET_NS) return false; /* the threads we have suffice */
   }
-  if (!step_judged(m, now, done)) return false;
+  if (!step_judged(m, now, done, no_progress)) return false;
   /* A geometric step, bounded by the bucket and the valve. */
+  /* want = soft - running: enough stand-ins that `soft` workers run. When
+   * every busy worker is blocked, the threads added block too (the work is
+   * all of one kind), and `soft` a step would crawl: grow by a quarter of
+   * the pool a step instead, still judged by the brake and the drain
+   * estimate, and paced by the bucket. */
   int n = want;
-  int geo = m->granted / 2 > 1 ? m->granted / 2 : 1;
-  if (n > geo) n = geo;
+  if (blocked >= busy && busy > 0 && live / 4 > n) n = live / 4;
   if (n > (int)m->tokens) n = (int)m->tokens;
   if (n > hard - live) n = hard - live;
   if (n <= 0) return false;
   uint64_t wns = now - m->win_ns, wdone = done - m->win_done;
-  m->rate_before = (wns > 0 && wdone >= WINDOW_MIN_DONE) ? (double)wdone / (double)wns : 0;
+  (void)wns;
+  (void)wdone;
+  /* The baseline is the completion rate's moving average. A pool too slow
+   * to fill a window in 50 ms is not judged: it is small, and the bucket
+   * bounds it; the brake is for the many threads an external bottleneck
+   * would otherwise collect. */
+  m->rate_before = m->rate_ewma * 50e6 >= WINDOW_MIN_DONE ? m->rate_ewma : 0;
   m->win_ns = now;
   m->win_done = done;
   m->step_busy = busy;
   m->tokens -= n;
-  m->granted += n;
-  weft__engine_add_grants(e, n);
+  /* The limit must rise above the live count by n: grants for the stand-ins
+   * that exist already, plus n. */
+  int add = live + n - base - grants;
+  if (add > 0) {
+    m->granted += add;
+    weft__engine_add_grants(e, add);
+  }
   int made = weft__engine_grow(e, n, WEFT__MADE_STALL);
   if (made < n) give_back(m, n - (made > 0 ? made : 0)); /* closed, or creation failed */
-  m->step_n = made > 0 ? made : 0;
+  m->step_n = 1; /* judged at the next tick whose window suffices */
+  m->step_added = made > 0 ? made : 1;
   return made > 0;
 }
 
@@ -282,6 +341,42 @@ static void arm_reset(weft__monitor *m, uint64_t now) {
   m->step_n = 0;
   m->tick_ns = TICK_MIN_NS;
   m->quiet_ticks = 0;
+}
+
+static void monitor_free(weft__monitor *m) {
+  weft__free(m->cand);
+  weft__free(m->last_exec);
+  weft__free_aligned(m);
+}
+
+/* Disarmed: sleep until an arm bumps the word. After the pool's keep-alive
+ * disarmed the monitor leaves, like an idle worker, so an idle pool keeps
+ * no thread of its own: it clears e->monitor under the mutex (the next
+ * arm, also under it, starts a new one), unless an arm or stop came first.
+ * True if it left (and freed itself). */
+static bool sleep_disarmed(weft__monitor *m, uint32_t seen) {
+  weft__engine *e = m->e;
+  while (weft__load_relaxed(&e->monitor_word) == seen && !weft__load_acquire(&m->stop)) {
+    uint64_t ka = weft__load_relaxed(&e->keep_alive_ns);
+    if (ka == 0) {
+      weft__futex_wait(&e->monitor_word, seen);
+      continue;
+    }
+    struct timespec ts = {(time_t)(ka / 1000000000u), (long)(ka % 1000000000u)};
+    if (weft__futex_wait_timeout(&e->monitor_word, seen, &ts) != ETIMEDOUT) continue;
+    pthread_mutex_lock(&e->mu);
+    bool leave = weft__load_relaxed(&e->monitor) == m && !weft__load_relaxed(&e->monitor_armed) &&
+                 weft__load_relaxed(&e->monitor_word) == seen;
+    if (leave) weft__store_relaxed(&e->monitor, NULL);
+    pthread_mutex_unlock(&e->mu);
+    if (leave) {
+      give_back(m, m->granted);
+      (void)pthread_detach(pthread_self());
+      monitor_free(m);
+      return true;
+    }
+  }
+  return false;
 }
 
 static void *monitor_main(void *arg) {
@@ -322,13 +417,18 @@ static void *monitor_main(void *arg) {
     give_back(m, m->granted);
     uint32_t seen = weft__load_relaxed(&e->monitor_word);
     weft__store_seq_cst(&e->monitor_armed, 0); /* seq_cst: pairs with arm's CAS */
-    weft__fence_seq_cst(); /* the clear before the re-check */
+    /* seq_cst add: the submitters' fast path sees the bias and takes the
+     * slow path, which arms (pairs with its seq_cst load, E5.1). */
+    if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+    weft__fence_seq_cst(); /* the clear and the bias before the re-check */
     if (saturated(e)) {
       int z = 0;
-      if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) continue; /* seq_cst: as arm's */
+      if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) { /* seq_cst: as arm's */
+        if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+        continue;
+      }
     }
-    while (weft__load_relaxed(&e->monitor_word) == seen && !weft__load_acquire(&m->stop))
-      weft__futex_wait(&e->monitor_word, seen);
+    if (sleep_disarmed(m, seen)) return NULL; /* left after its keep-alive */
     if (weft__load_acquire(&m->stop)) break;
   }
   give_back(m, m->granted);
@@ -339,15 +439,20 @@ int weft__engine_monitor_start(weft__engine *e) {
   if (weft__load_relaxed(&e->monitor) != NULL) return WEFT_OK;
   weft__monitor *m = weft__calloc_aligned(sizeof *m);
   uint64_t *snap = weft__calloc((size_t)e->capacity, sizeof *snap);
-  if (!m || !snap) {
+  uint32_t *cand = weft__calloc((size_t)e->capacity, sizeof *cand);
+  if (!m || !snap || !cand) {
+    weft__free(cand);
     weft__free(snap);
     weft__free_aligned(m);
     return WEFT_ENOMEM;
   }
+  m->cand = cand;
   m->e = e;
   m->ncpu = weft__cpu_count();
+  m->tokens = 4.0 * m->ncpu; /* the bucket starts full: the burst */
   m->last_exec = snap;
   if (pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
+    weft__free(cand);
     weft__free(snap);
     weft__free_aligned(m);
     return WEFT_EAGAIN;
@@ -368,6 +473,5 @@ void weft__engine_monitor_stop(weft__engine *e) {
   weft__fetch_add_relaxed(&e->monitor_word, 1);
   weft__futex_wake(&e->monitor_word, 1);
   pthread_join(m->thread, NULL);
-  weft__free(m->last_exec);
-  weft__free_aligned(m);
+  monitor_free(m);
 }

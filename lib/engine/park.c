@@ -19,6 +19,17 @@
  * wakep only when nobody spins, the last spinner wakes the next); Tokio
  * multi_thread/idle.rs (searching count, transition_worker_from_searching).
  * The no-lost-wake-up argument is in design.md E5 and models/park.pml.
+ *
+ * Why not concurrencykit's ck_stack for the idle stack: the stack is only
+ * part of `ctl`. Parking (push + stop searching) and waking (pop + count as
+ * searching) must each be one CAS, so that the stack and the count cannot
+ * disagree and a notifier's read of `ctl` sees both; ck_stack_pop_mpmc guards
+ * ABA with a {pointer, generation} pair (cmpxchg16b) and carries no count,
+ * so it would need a second word and a second RMW on every park and wake.
+ * Here the whole state is one 64-bit word: top as a 16-bit index, the
+ * searching count and the tag beside it. ck_pr's inline-asm atomics would
+ * also be invisible to ThreadSanitizer (lib/engine/ring.h). Not a performance
+ * choice: there is no ck equivalent to measure.
  */
 #include <stdio.h>
 
@@ -43,10 +54,12 @@ static bool may_spawn(weft__engine *e) {
 }
 
 /* Below the limit without grants: Twisted's demand growth; above it, a
- * thread standing in for a blocked one. */
+ * thread standing in for a blocked one, announced (weft_blocking_begin's
+ * grants) or seen by the monitor. */
 static int spawn_reason(weft__engine *e) {
   int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
-  return weft__load_relaxed(&e->live) < base ? WEFT__MADE_DEMAND : WEFT__MADE_BLOCKED;
+  if (weft__load_relaxed(&e->live) < base) return WEFT__MADE_DEMAND;
+  return weft__load_relaxed(&e->grants_explicit) > 0 ? WEFT__MADE_BLOCKED : WEFT__MADE_STALL;
 }
 
 /* Wake w after it was popped from the idle stack. False if w had reaped
@@ -268,20 +281,27 @@ void weft__engine_arm_monitor(weft__engine *e) {
   /* seq_cst CAS: pairs with the monitor's disarm (a seq_cst store, a fence,
    * then its re-check of saturation): either it sees our work or we arm. */
   if (!weft__cas_seq_cst(&e->monitor_armed, &z, 1)) return;
-  /* Acquire: pairs with monitor_start's release of the pointer. */
-  if (weft__load_acquire(&e->monitor) == NULL) {
-    pthread_mutex_lock(&e->mu);
-    int r = weft__load_relaxed(&e->closed) ? WEFT_EQUIT : e->cfg.monitor_start(e);
-    pthread_mutex_unlock(&e->mu);
-    if (r != 0) {
-      /* No monitor for now (no memory, no thread): the pool works as a
-       * fixed-cap pool, and a saturation a second from now tries again. */
-      weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
-      weft__store_relaxed(&e->monitor_armed, 0);
-      return;
-    }
-    weft__store_relaxed(&e->monitor_retry_ns, 0);
+  /* The fast path may now decide "at the limit" by itself (E5.1). */
+  if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+  /* Under the mutex: the monitor leaves by itself after a keep-alive
+   * disarmed, and clears e->monitor under it (lib/engine/monitor.c). */
+  pthread_mutex_lock(&e->mu);
+  int r = WEFT_OK;
+  if (weft__load_relaxed(&e->monitor) == NULL)
+    r = weft__load_relaxed(&e->closed) ? WEFT_EQUIT : e->cfg.monitor_start(e);
+  if (r == WEFT_OK) {
+    weft__fetch_add_relaxed(&e->monitor_word, 1); /* the futex word changes: no lost wake */
+    weft__futex_wake(&e->monitor_word, 1);
   }
-  weft__fetch_add_relaxed(&e->monitor_word, 1); /* the futex word changes: no lost wake */
-  weft__futex_wake(&e->monitor_word, 1);
+  pthread_mutex_unlock(&e->mu);
+  if (r != WEFT_OK) {
+    /* No monitor for now (no memory, no thread): the pool works as a
+     * fixed-cap pool, and a saturation a second from now tries again. */
+    weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
+    if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+    if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+    weft__store_relaxed(&e->monitor_armed, 0);
+    return;
+  }
+  weft__store_relaxed(&e->monitor_retry_ns, 0);
 }

@@ -62,13 +62,12 @@ __attribute__((always_inline)) static inline void weft__engine_notify_decide(wef
   /* Nobody searching and nobody parked (top and searching both 0: one test)
    * is the common case of a busy pool; at its limit, nobody to wake. */
   if ((uint32_t)s == 0) {
-    if (weft__load_relaxed(&e->live) >= weft__load_relaxed(&e->limit_value)) {
-      /* Saturated: the elastic monitor must watch for blocked workers
-       * (E9.2). One relaxed load of a read-mostly line per saturated
-       * submit; the arm itself happens once per saturation. */
-      if (WEFT_UNLIKELY(!weft__load_relaxed(&e->monitor_armed))) weft__engine_arm_monitor(e);
-      return;
-    }
+    /* seq_cst load (a plain load on x86): the submitter's half of the
+     * monitor's disarm Dekker (E9.2): after our publish, either we see the
+     * unarmed bias and take the slow path, which arms, or the monitor's
+     * re-check after its bias add sees our work. While the monitor is not
+     * armed the bias keeps this test false. */
+    if (weft__load_relaxed(&e->live) >= weft__load_seq_cst(&e->limit_value)) return;
   } else if (WEFT__CTL_SEARCHING(s) > 0) {
     return;
   }

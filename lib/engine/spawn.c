@@ -70,7 +70,12 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
       break;
     }
   }
-  if (idx >= (uint32_t)e->capacity) return WEFT_EAGAIN; /* slots held by exiting threads */
+  if (idx >= (uint32_t)e->capacity) {
+    /* Every slot is held by a thread on its way out (or a reaped entry not
+     * yet popped): back off, and the monitor retries (E9.5, models/reap.pml). */
+    creation_failed(e);
+    return WEFT_EAGAIN;
+  }
   weft__eworker *w = e->slots[idx];
   if (!w) {
     w = weft__calloc_aligned(sizeof *w);
@@ -94,9 +99,15 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   snprintf(name, sizeof name, "%s-%llu", e->prefix, (unsigned long long)serial);
   weft__thread_short_name(name, w->short_name);
   weft_thread_factory_fn factory = e->cfg.factory ? e->cfg.factory : weft__thread_create_named;
+  /* Counted before the thread starts: it may run a task (and a reader see
+   * its effects) before the factory returns. */
   weft__fetch_add_relaxed(&e->live, 1);
+  weft__fetch_add_relaxed(&e->spawns, 1);
+  weft__fetch_add_relaxed(&e->made[reason], 1); /* statistics */
   int r = factory(e->cfg.factory_ctx, &w->thread, e->thread_main, w, name);
   if (r != 0) {
+    weft__fetch_sub_relaxed(&e->made[reason], 1);
+    weft__fetch_sub_relaxed(&e->spawns, 1);
     weft__fetch_sub_relaxed(&e->live, 1);
     weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
     creation_failed(e);
@@ -105,8 +116,6 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   }
   weft__store_relaxed(&e->retry_delay_ns, 0);
   weft__store_relaxed(&e->retry_at_ns, 0);
-  weft__fetch_add_relaxed(&e->spawns, 1);
-  weft__fetch_add_relaxed(&e->made[reason], 1); /* statistics */
   /* Regret (E9.3): a thread made soon after one timed out means the
    * keep-alive is too short for this load: double it, up to 60 s. */
   uint64_t ka = weft__load_relaxed(&e->keep_alive_ns);
@@ -120,8 +129,16 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   return WEFT_OK;
 }
 
-void weft__engine_worker_exited(weft__engine *e, weft__eworker *w) {
+void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) {
   (void)e;
+  /* A thread that leaves on its own while the pool runs (its keep-alive
+   * ran out, E9.3) detaches itself: its stack goes back when it ends, not
+   * when a later spawn or stop gets round to joining it, so an idle pool's
+   * memory shrinks with its thread count. Nobody joins it then (JOINED). */
+  if (detach && pthread_detach(pthread_self()) == 0) {
+    weft__store_release(&w->state, WEFT__SLOT_JOINED); /* release: as below */
+    return;
+  }
   /* Release: the thread's last uses of its slot happen before a spawner,
    * which loads the state with acquire, joins it and reuses the slot. No
    * mutex: a spawner holding it must never wait for us. */

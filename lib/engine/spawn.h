@@ -16,8 +16,9 @@ int weft__engine_spawn_locked(weft__engine *e, int reason);
 /* A creation failed recently: no new attempt until its backoff has passed
  * (E9.5). Any thread. */
 bool weft__engine_spawn_backing_off(weft__engine *e);
-/* The thread exits: mark its slot (no mutex). */
-void weft__engine_worker_exited(weft__engine *e, weft__eworker *w);
+/* The thread exits: mark its slot (no mutex). detach: it leaves on its
+ * own while the pool runs, and detaches itself so nobody has to join it. */
+void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach);
 /* Report a failure nobody else can be told of: the config's log hook, or
  * stderr. */
 void weft__engine_log(weft__engine *e, int err, const char *what);

@@ -206,19 +206,21 @@ void *weft__engine_worker_main(void *arg) {
       } else if (more) {
         weft__engine_notify(e); /* E5.1 for the batch we left visible */
       }
-      uint32_t countdown_at_start = countdown;
       run_task(e, t);
+      /* executed is stored after every task (a plain store to our own
+       * line): the elastic monitor reads it to tell a worker stuck in one
+       * task from one that moves on (E9.2). */
+      weft__store_relaxed(&w->executed, ++executed); /* owner-only counter */
       /* Busy: run our own ring, FIFO, without the searching/batch checks
        * above (they change only when a task comes from elsewhere), until
        * it is empty or the inject poll is due. The ring stays stealable
        * throughout (E3): nothing is taken out of it ahead of running. */
-      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, t);
-      /* Tasks run since countdown_at_start, the first included: the loop
-       * decremented once per task it ran and once more when it stopped
-       * (countdown reached 0, or the pop found the ring empty). The
-       * executed statistic is stored once per run, not per task. */
-      executed += countdown_at_start - countdown;
-      weft__store_relaxed(&w->executed, executed); /* owner-only counter */
+      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) {
+        run_task(e, t);
+        /* Through the ring's address (the struct's first member) so the
+         * store uses the base register the pop already holds. */
+        weft__store_relaxed(&((weft__eworker *)(void *)&w->ring)->executed, ++executed);
+      }
       /* Freed nodes go home at least every WEFT__NODE_BATCH tasks: the
        * pool's call_run counts them in a per-thread batch, which only a
        * flush adds to their slab (node_cache.h). */
@@ -264,7 +266,7 @@ void *weft__engine_worker_main(void *arg) {
   if (!reaped) weft__engine_stop_searching(e);
   WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
   weft__node_flush();
-  weft__engine_worker_exited(e, w);
+  weft__engine_worker_exited(e, w, reaped);
   weft__tls.route = 0;
   return NULL;
 }
