@@ -232,8 +232,9 @@ bool weft__engine_work_visible(weft__engine *e) {
 
 /* E9.3: a parked worker whose keep-alive ran out leaves, unless the pool is
  * at its min, or this 100 ms window has had its share of exits (pacing:
- * max(8, a quarter of the surplus), so 200 idle threads go in about a
- * second and never in one burst). */
+ * max(8, half the surplus), so 200 idle threads go in about half a second
+ * and never in one burst; a quarter left 20 of 177 a second after the
+ * keep-alive under a trickle). */
 #define WEFT__REAP_WINDOW_NS 100000000u
 uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) {
   int min = weft__load_relaxed(&e->min_live);
@@ -245,7 +246,7 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
   uint64_t win = weft__load_relaxed(&e->reap_window_ns);
   if (now - win >= WEFT__REAP_WINDOW_NS && weft__cas_relaxed(&e->reap_window_ns, &win, now))
     weft__store_relaxed(&e->reap_window_n, 0);
-  int allowed = (live - min) / 4;
+  int allowed = (live - min) / 2;
   if (allowed < 8) allowed = 8;
   if (weft__fetch_add_relaxed(&e->reap_window_n, 1) >= allowed) {
     uint64_t start = weft__load_relaxed(&e->reap_window_ns);
