@@ -112,11 +112,6 @@ static void check_exactly_once(long n) {
   free((void *)g_runs);
 }
 
-static int sanitized(void) {
-  const char *cfg = getenv("WEFT_TEST_CONFIG");
-  return cfg && *cfg;
-}
-
 /* Foreign submitters + tasks that each submit 300 children (more than a
  * ring holds: overflow to the inject queue) on 12 threads (> 2 cores). */
 #define PRODUCERS 3
@@ -131,7 +126,7 @@ static void *producer(void *arg) {
 
 static void exactly_once_with_nesting(void **state) {
   (void)state;
-  g_roots = sanitized() ? 3000 : 30000;
+  g_roots = 30000;
   long nested = 40; /* roots that fan out */
   long n = g_roots + nested * 300;
   setup_jobs(n);
@@ -174,7 +169,7 @@ static void wait_all_parked(weft__engine *e) {
  * submit to a fully parked engine wakes exactly what it needs. */
 static void park_and_wake(void **state) {
   (void)state;
-  long rounds = sanitized() ? 50 : 300;
+  long rounds = 300;
   setup_jobs(rounds * 3);
   _Atomic int limit = 3;
   g_e = make_engine(&limit);

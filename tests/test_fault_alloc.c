@@ -57,11 +57,6 @@ static void arm(int mode, long k) {
 }
 static void disarm(void) { atomic_store(&g_mode, MODE_OFF); }
 
-static int scaled(int n) {
-  const char *cfg = getenv("WEFT_TEST_CONFIG");
-  return (cfg && (strcmp(cfg, "tsan") == 0 || strcmp(cfg, "asan") == 0)) ? (n + 1) / 2 : n;
-}
-
 /* ------------------------------------------------------- scenario: pool */
 
 #include "fault_accounting.h"
@@ -97,7 +92,7 @@ static void submit_mix(weft_threadpool *tp, weft_work *reqs, int n) {
 
 static void scenario_pool(void) {
   memset(&g_acc, 0, sizeof g_acc);
-  int n = scaled(REQS / 2);
+  int n = REQS / 2;
   weft_threadpool *tp = NULL;
   int rc = pool_create(&tp, 1, 3);
   assert_true(rc == 0 || rc == WEFT_ENOMEM);
@@ -138,7 +133,7 @@ static int work_in_thread(void *arg, void **result) {
 
 static void on_running(void *arg) {
   rx_state *st = arg;
-  for (int i = 0; i < scaled(DEFERS); i++) {
+  for (int i = 0; i < DEFERS; i++) {
     weft_deferred *d = NULL;
     int rc = weft_defer_to_thread(st->r, work_in_thread, NULL, &d);
     assert_true(rc == 0 || rc == WEFT_ENOMEM || rc == WEFT_EAGAIN);
@@ -215,7 +210,7 @@ static void scenario_team(void) {
   int rc = weft_team_create(&t, NULL, team_create_worker, NULL, team_log, NULL);
   assert_true(rc == 0 || rc == WEFT_ENOMEM);
   if (rc != 0) return;
-  for (int i = 0; i < scaled(12); i++) {
+  for (int i = 0; i < 12; i++) {
     rc = weft_team_do(t, task_fn, NULL);
     assert_true(rc == 0 || rc == WEFT_ENOMEM);
     if (rc == 0) atomic_fetch_add(&g_acc.accepted, 1);

@@ -74,11 +74,6 @@ static int failing_factory(void *ctx, pthread_t *thread, void *(*start)(void *),
   return weft_default_thread_factory(NULL, thread, start, arg, name);
 }
 
-static int scaled(int n) {
-  const char *cfg = getenv("WEFT_TEST_CONFIG");
-  return (cfg && (strcmp(cfg, "tsan") == 0 || strcmp(cfg, "asan") == 0)) ? (n + 1) / 2 : n;
-}
-
 static void assert_nothing_alive(void) {
   assert_int_equal(weft_replace_allocator(NULL, NULL, NULL), 0);
 }
@@ -102,7 +97,7 @@ static void submit_mix(weft_threadpool *tp, weft_work *reqs, int n) {
 
 static void scenario_pool(void) {
   memset(&g_acc, 0, sizeof g_acc);
-  int n = scaled(REQS / 4);
+  int n = REQS / 4;
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
   o.min_threads = 2;
@@ -145,7 +140,7 @@ static int work_in_thread(void *arg, void **result) {
 }
 static void on_running(void *arg) {
   rx_state *st = arg;
-  for (int i = 0; i < scaled(DEFERS); i++) {
+  for (int i = 0; i < DEFERS; i++) {
     weft_deferred *d = NULL;
     int rc = weft_defer_to_thread(st->r, work_in_thread, NULL, &d);
     assert_int_equal(rc, 0);
@@ -218,7 +213,7 @@ static void scenario_team(void) {
   g_team_factory = g_use_hook ? failing_factory : NULL;
   weft_team *t = NULL;
   assert_int_equal(weft_team_create(&t, NULL, team_create_worker, NULL, team_log, NULL), 0);
-  for (int i = 0; i < scaled(12); i++) {
+  for (int i = 0; i < 12; i++) {
     assert_int_equal(weft_team_do(t, task_fn, NULL), 0);
     atomic_fetch_add(&g_acc.accepted, 1);
     if (i == 4) assert_true(weft_team_grow(t, 2) >= 0);

@@ -194,6 +194,7 @@ static void bad_input(void **state) {
 /* The default (pthread mutex) lock serialises threads; each thread's
  * re-entrant calls stay on its own trampoline. */
 #define THREADS 4
+#define HAMMER 20000 /* weft_worker_do calls per hammer thread */
 static weft_worker *g_mw;
 static long g_counter; /* protected by the worker's mutex */
 static void inc(void *arg) {
@@ -202,7 +203,7 @@ static void inc(void *arg) {
 }
 static void *hammer(void *arg) {
   (void)arg;
-  int n = getenv("WEFT_TEST_CONFIG") ? 2000 : 20000;
+  int n = HAMMER;
   for (int i = 0; i < n; i++) assert_int_equal(weft_worker_do(g_mw, inc, (void *)1), 0);
   return NULL;
 }
@@ -213,7 +214,7 @@ static void default_mutex_serialises(void **state) {
   pthread_t th[THREADS];
   for (int i = 0; i < THREADS; i++) assert_int_equal(pthread_create(&th[i], NULL, hammer, NULL), 0);
   for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
-  int n = getenv("WEFT_TEST_CONFIG") ? 2000 : 20000;
+  int n = HAMMER;
   assert_int_equal(g_counter, 2L * THREADS * n);
   weft_worker_release(g_mw);
 }

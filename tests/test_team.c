@@ -417,10 +417,7 @@ static void bad_input(void **state) {
 /* --------------------------- real threads, lock-free coordinator, stress */
 
 #define PRODUCERS 4
-static long per_producer(void) {
-  const char *cfg = getenv("WEFT_TEST_CONFIG");
-  return cfg && *cfg ? 2000 : 20000;
-}
+static long per_producer(void) { return 20000; }
 
 static _Atomic int *g_ran;
 static _Atomic long g_total;

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "test_size.h"
+
 #include "base/atomic.h"
 #include "workers/thread_worker.h"
 #include "weft/worker.h"
@@ -126,7 +128,7 @@ static void fifo_task(void *arg) {
 static void fifo_from_one_producer(void **state) {
   (void)state;
   weft_worker *w;
-  long n = getenv("WEFT_TEST_CONFIG") ? 20000 : 200000;
+  long n = 200000;
   g_next = 0;
   latch_reset();
   assert_int_equal(weft_thread_worker_create(&w, NULL, NULL, "fifo"), 0);
@@ -239,8 +241,8 @@ static void *producer(void *arg) {
 
 static void producers_race_quit(void **state) {
   (void)state;
-  int rounds = getenv("WEFT_TEST_CONFIG") ? 5 : 20;
-  g_per = getenv("WEFT_TEST_CONFIG") ? 2000 : 10000;
+  int rounds = 20;
+  g_per = 10000;
   g_ran = calloc((size_t)(PRODUCERS * g_per), sizeof *g_ran);
   assert_non_null(g_ran);
   for (int round = 0; round < rounds; round++) {
@@ -319,8 +321,7 @@ static int detaching_factory(void *ctx, pthread_t *thread, void *(*start)(void *
 
 static void factory_detached_thread_released_after_exit(void **state) {
   (void)state;
-  const char *cfg = getenv("WEFT_TEST_CONFIG");
-  if (cfg && strcmp(cfg, "tsan") == 0) skip(); /* TSan's detach interceptor aborts on a second detach */
+  if (weft_test_config_is("tsan")) skip(); /* TSan's detach interceptor aborts on a second detach */
   for (int i = 0; i < 8; i++) {
     weft_worker *w;
     latch_reset();

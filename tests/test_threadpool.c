@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,12 +53,14 @@ static void factory_init(factory_log *f, int fail_after) {
   f->fail_after = fail_after;
 }
 
-static weft_threadpool *make_pool(int min, int max, const char *name, factory_log *f) {
+static weft_threadpool *make_pool_ex(int min, int max, const char *name, factory_log *f,
+                                     int strict_cap) {
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
   o.min_threads = min;
   o.max_threads = max;
   o.name = name;
+  o.strict_cap = strict_cap;
   if (f) {
     o.thread_factory = counting_factory;
     o.thread_factory_ctx = f;
@@ -65,6 +68,15 @@ static weft_threadpool *make_pool(int min, int max, const char *name, factory_lo
   weft_threadpool *tp = NULL;
   assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
   return tp;
+}
+static weft_threadpool *make_pool(int min, int max, const char *name, factory_log *f) {
+  return make_pool_ex(min, max, name, f, 0);
+}
+/* Twisted's hard cap: never a thread above max, even while tasks block (the
+ * elastic default may stand in for a blocked worker). For the tests that
+ * hold tasks on a gate and count threads or rely on which thread runs what. */
+static weft_threadpool *make_strict_pool(int min, int max, const char *name, factory_log *f) {
+  return make_pool_ex(min, max, name, f, 1);
 }
 
 /* Log hook that counts. */
@@ -117,16 +129,68 @@ static void case33_adjusting_when_stopped(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
-/* 34: the pool keeps no reference to fn/arg after the task: the task frees
- * its own argument; any later use by the pool is an ASan error. */
+/* 34, 35: Twisted checks with weakrefs that the pool no longer references
+ * fn and arg (and, with a callback, onResult) once they ran. What a weft
+ * pool holds for a task is the node that carries fn, arg, on_result and ctx
+ * (lib/engine/node_cache.h): the pool has let go of them when that node is
+ * given back to the submitter's node cache, which weft does before fn runs
+ * (34) and before on_result runs (35). The probe observes it: the submitter
+ * notes which slab its node came from and how many nodes it had handed out
+ * of that slab; inside the task, that count must equal the slab's
+ * given-back count plus the running worker's own unflushed batch (the pool
+ * has one thread, strict cap; every earlier task of this file has finished
+ * and its pool's threads, which flush on exit, are gone).
+ * A pool that kept the node while fn or on_result runs sees one node short.
+ * ASan adds the other half: the task frees and poisons its own argument
+ * (and on_result its ctx), so any later use by the pool is reported. */
+#include "engine/node_cache.h"
+
+typedef struct node_probe {
+  sync_t ready;          /* the submitter has filled slab and handed */
+  weft__node_slab *slab; /* the slab of the task's node */
+  uint32_t handed;       /* nodes the submitter had handed out of it */
+  uint32_t back;         /* nodes of it given back, seen inside the task */
+} node_probe;
+
+static void probe_init(node_probe *p) {
+  memset(p, 0, sizeof *p);
+  sync_init(&p->ready);
+}
+
+/* The submitter, right after the submit: its node is the last one handed out
+ * of its cache's current slab. */
+static void probe_after_submit(node_probe *p) {
+  weft__node_cache *c = weft__tls.node_cache;
+  p->slab = c->cur;
+  p->handed = (uint32_t)(c->next - c->cur->nodes);
+  gate_open(&p->ready);
+}
+
+/* In the task, on the worker thread that runs it. */
+static void probe_in_task(node_probe *p) {
+  gate_wait(&p->ready);
+  uint32_t back = weft__load_acquire(&p->slab->returned);
+  if (weft__tls_node_pending.slab == p->slab) back += weft__tls_node_pending.n;
+  p->back = back;
+}
+
+static void probe_check(node_probe *p, const char *where) {
+  if (p->back != p->handed)
+    fail_msg("the pool still holds the task's node %s: %u of %u nodes back", where,
+             (unsigned)p->back, (unsigned)p->handed);
+  sync_fini(&p->ready);
+}
+
 typedef struct owned_arg {
   sync_t *done;
+  node_probe *probe;
   char payload[32];
 } owned_arg;
 
 static void frees_its_arg(void *arg) {
   owned_arg *a = arg;
   sync_t *done = a->done;
+  probe_in_task(a->probe);
   memset(a, 0xab, sizeof *a);
   free(a);
   count_up(done);
@@ -136,28 +200,33 @@ static void case34_thread_creation_arguments(void **state) {
   (void)state;
   factory_log f;
   factory_init(&f, -1);
-  weft_threadpool *tp = make_pool(0, 1, "args", &f);
+  weft_threadpool *tp = make_strict_pool(0, 1, "args", &f);
   assert_int_equal(weft_threadpool_start(tp), 0);
   assert_int_equal(f.created, 0);
   sync_t done;
   sync_init(&done);
+  node_probe probes[3];
   for (int i = 0; i < 3; i++) {
     owned_arg *a = malloc(sizeof *a);
     a->done = &done;
+    a->probe = &probes[i];
+    probe_init(&probes[i]);
     assert_int_equal(weft_threadpool_call_in_thread(tp, frees_its_arg, a), 0);
+    probe_after_submit(&probes[i]);
   }
   count_wait(&done, 3);
+  assert_int_equal(f.created, 1);
+  for (int i = 0; i < 3; i++) probe_check(&probes[i], "while fn runs");
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   sync_fini(&done);
 }
 
-/* 35: with a callback, the arg is already released by the time on_result
- * runs (fn freed it; the pool does not touch it), and ctx may be freed by
+/* 35: with a callback, the pool has let go of fn and arg (fn freed arg) and
+ * of on_result and ctx by the time on_result runs, and ctx may be freed by
  * on_result itself. */
 typedef struct cb_ctx {
   sync_t *done;
-  int status;
-  void *result;
+  node_probe *probe;
 } cb_ctx;
 
 static int frees_arg_returns(void *arg, void **result) {
@@ -169,26 +238,33 @@ static int frees_arg_returns(void *arg, void **result) {
 static void frees_ctx_on_result(void *ctx, int status, void *result) {
   cb_ctx *c = ctx;
   sync_t *done = c->done;
+  probe_in_task(c->probe);
   assert_int_equal(status, 0);
   assert_string_equal((const char *)result, "result");
+  memset(c, 0xab, sizeof *c);
   free(c);
   count_up(done);
 }
 
 static void case35_callback_arguments(void **state) {
   (void)state;
-  weft_threadpool *tp = make_pool(0, 1, "cbargs", NULL);
+  weft_threadpool *tp = make_strict_pool(0, 1, "cbargs", NULL);
   assert_int_equal(weft_threadpool_start(tp), 0);
   sync_t done;
   sync_init(&done);
+  node_probe probes[3];
   for (int i = 0; i < 3; i++) {
     cb_ctx *c = calloc(1, sizeof *c);
     c->done = &done;
+    c->probe = &probes[i];
+    probe_init(&probes[i]);
     assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, frees_ctx_on_result, c,
                                                                   frees_arg_returns, malloc(16)),
                      0);
+    probe_after_submit(&probes[i]);
   }
   count_wait(&done, 3);
+  for (int i = 0; i < 3; i++) probe_check(&probes[i], "while on_result runs");
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   sync_fini(&done);
 }
@@ -362,18 +438,94 @@ static void case41_exception_in_on_result(void **state) {
   sync_fini(&done);
 }
 
-/* 43: no context tracker in C; the context is the ctx pointer, which reaches
- * on_result unchanged (checked by every callback test through `ctx`). */
+/* 43: Twisted checks that the context current at submission is the one
+ * func and onResult see. weft has no context tracker (carrying the
+ * submitter's context to the work is a later feature), so what is checked is
+ * what C's callback context is: the `ctx` and `arg` given at each submission
+ * reach that submission's on_result and fn, and only them. 16 submissions are
+ * in flight at once on 4 threads, each with its own ctx and arg; fn returns a
+ * result of its own (an address inside its arg, not the arg) and a status
+ * that depends on the submission, so on_result can tell whether the result,
+ * the status and the ctx it got belong to the same submission. A pool that
+ * mixed up, lost or repeated a task's ctx, arg or result fails here. */
+#define CASE43_TASKS 16
+typedef struct ctx43 {
+  pthread_mutex_t mu;
+  int calls;          /* on_result calls with this ctx */
+  int status;
+  const void *result; /* what on_result got */
+  pthread_t cb_thread;
+  sync_t *started, *gate, *done;
+} ctx43;
+typedef struct arg43 {
+  ctx43 *owner; /* the ctx submitted with this arg */
+  int status;   /* what fn returns: 0, or WEFT_EFAILED for odd submissions */
+  char token;   /* fn's result is &token */
+  pthread_t fn_thread;
+} arg43;
+
+static int ctx43_fn(void *arg, void **result) {
+  arg43 *a = arg;
+  a->fn_thread = pthread_self();
+  count_up(a->owner->started);
+  gate_wait(a->owner->gate); /* the first four hold every thread */
+  *result = &a->token;
+  return a->status;
+}
+
+static void ctx43_on_result(void *ctx, int status, void *result) {
+  ctx43 *c = ctx;
+  pthread_mutex_lock(&c->mu);
+  c->calls++;
+  c->status = status;
+  c->result = result;
+  c->cb_thread = pthread_self();
+  pthread_mutex_unlock(&c->mu);
+  count_up(c->done);
+}
+
 static void case43_callback_context(void **state) {
   (void)state;
-  weft_threadpool *tp = make_pool(0, 1, "ctx", NULL);
+  weft_threadpool *tp = make_strict_pool(0, 4, "ctx", NULL);
   assert_int_equal(weft_threadpool_start(tp), 0);
-  cb_record r = {0};
-  sync_init(&r.done);
-  assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, record_result, &r, returns_test, &r), 0);
-  count_wait(&r.done, 1);
+  sync_t started, gate, done;
+  sync_init(&started);
+  sync_init(&gate);
+  sync_init(&done);
+  static ctx43 ctxs[CASE43_TASKS];
+  static arg43 args[CASE43_TASKS];
+  for (int i = 0; i < CASE43_TASKS; i++) {
+    memset(&ctxs[i], 0, sizeof ctxs[i]);
+    memset(&args[i], 0, sizeof args[i]);
+    pthread_mutex_init(&ctxs[i].mu, NULL);
+    ctxs[i].status = 1; /* no weft_call_fn status */
+    ctxs[i].started = &started;
+    ctxs[i].gate = &gate;
+    ctxs[i].done = &done;
+    args[i].owner = &ctxs[i];
+    args[i].status = i % 2 ? WEFT_EFAILED : 0;
+  }
+  for (int i = 0; i < CASE43_TASKS; i++)
+    assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, ctx43_on_result, &ctxs[i],
+                                                                  ctx43_fn, &args[i]),
+                     0);
+  count_wait(&started, 4); /* four tasks hold the four threads */
+  assert_int_equal(weft_threadpool_working(tp), 4);
+  gate_open(&gate);
+  count_wait(&done, CASE43_TASKS);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
-  sync_fini(&r.done);
+  for (int i = 0; i < CASE43_TASKS; i++) {
+    ctx43 *c = &ctxs[i];
+    if (c->calls != 1) fail_msg("ctx %d reached on_result %d times", i, c->calls);
+    if (c->result != &args[i].token)
+      fail_msg("ctx %d did not get its own submission's result", i);
+    assert_int_equal(c->status, args[i].status);
+    assert_true(pthread_equal(args[i].fn_thread, c->cb_thread)); /* as case 42 */
+    pthread_mutex_destroy(&c->mu);
+  }
+  sync_fini(&started);
+  sync_fini(&gate);
+  sync_fini(&done);
 }
 
 /* 44: work queued before start runs after start. */
@@ -838,6 +990,69 @@ static void nested_submit(void **state) {
   sync_fini(&f.done);
 }
 
+/* Stealing happens: a task on worker A fills A's own ring (local submits,
+ * fewer than a ring holds, so none overflows to the inject queue), then
+ * blocks until one of those tasks has run on another thread. With A blocked,
+ * the only way another worker can get them is to steal from A's ring, so the
+ * test ends only if stealing works, and then the steal counters must show
+ * it. No timing: the flooder waits on a counter that a stolen task bumps. */
+#define FLOOD 32
+typedef struct flood {
+  weft_threadpool *tp;
+  pthread_t owner;        /* A: the thread that ran the flooder */
+  sync_t owner_known;     /* owner is set */
+  sync_t elsewhere;       /* children that ran on a thread other than A */
+  sync_t done;            /* children that ran */
+  _Atomic int submit_errors;
+} flood;
+
+static void flood_child(void *arg) {
+  flood *f = arg;
+  gate_wait(&f->owner_known);
+  if (!pthread_equal(pthread_self(), f->owner)) count_up(&f->elsewhere);
+  count_up(&f->done);
+}
+
+static void flooder(void *arg) {
+  flood *f = arg;
+  f->owner = pthread_self();
+  gate_open(&f->owner_known);
+  for (int i = 0; i < FLOOD; i++)
+    if (weft_threadpool_call_in_thread(f->tp, flood_child, f) != 0)
+      atomic_fetch_add(&f->submit_errors, 1);
+  count_wait(&f->elsewhere, 1); /* A is blocked until another worker stole */
+}
+
+static void steal_from_a_blocked_owner(void **state) {
+  (void)state;
+  _Static_assert(FLOOD < WEFT__RING_CAP, "the children fit in the flooder's ring");
+  flood f;
+  memset(&f, 0, sizeof f);
+  sync_init(&f.owner_known);
+  sync_init(&f.elsewhere);
+  sync_init(&f.done);
+  f.tp = make_strict_pool(2, 2, "steal", NULL);
+  assert_int_equal(weft_threadpool_start(f.tp), 0);
+  assert_int_equal(weft_threadpool_threads_created(f.tp), 2);
+  assert_int_equal(weft_threadpool_call_in_thread(f.tp, flooder, &f), 0);
+  count_wait(&f.done, FLOOD);
+  assert_int_equal(weft_threadpool_stop(f.tp), 0);
+  assert_int_equal(atomic_load(&f.submit_errors), 0);
+  assert_true(count_get(&f.elsewhere) >= 1);
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(f.tp, &c), 0);
+  assert_int_equal(c.executed, FLOOD + 1);
+  assert_int_equal(c.submitted, FLOOD + 1);
+  assert_true(c.steals >= 1);
+  assert_true(c.stolen >= 1);
+  assert_true(c.stolen >= c.steals);
+  assert_int_equal(weft_threadpool_threads_created(f.tp), 2);
+  assert_int_equal(weft_threadpool_destroy(f.tp), 0);
+  sync_fini(&f.owner_known);
+  sync_fini(&f.elsewhere);
+  sync_fini(&f.done);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(case31_attributes),
@@ -869,6 +1084,7 @@ int main(void) {
       cmocka_unit_test(shrink_debt),
       cmocka_unit_test(dump_stats),
       cmocka_unit_test(nested_submit),
+      cmocka_unit_test(steal_from_a_blocked_owner),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

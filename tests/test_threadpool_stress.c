@@ -232,20 +232,14 @@ static void stop_races_submitters(void **state) {
   assert_int_equal(weft_threadpool_destroy(g_tp), 0);
 }
 
-static int sanitized(void) {
-  const char *cfg = getenv("WEFT_TEST_CONFIG");
-  return cfg && (strcmp(cfg, "asan") == 0 || strcmp(cfg, "tsan") == 0);
-}
-
 static void stress_reduced(void **state) {
   (void)state;
-  if (sanitized()) run_stress(30000, 16);
-  else run_stress(300000, 16);
+  run_stress(300000, 16);
 }
 
 static void stress_many_threads(void **state) {
   (void)state;
-  run_stress(sanitized() ? 10000 : 100000, 64);
+  run_stress(100000, 64);
 }
 
 static void stress_full(void **state) {

@@ -171,7 +171,7 @@ static void *racer(void *arg) {
 
 static void do_races_quit(void **state) {
   (void)state;
-  int rounds = getenv("WEFT_TEST_CONFIG") ? 20 : 100;
+  int rounds = 100;
   for (int round = 0; round < rounds; round++) {
     cw_init(&g_c);
     weft__store_relaxed(&g_accepted, 0);
