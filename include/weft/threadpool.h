@@ -91,6 +91,43 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp);
 /* stop(): run queued work, join all threads. WEFT_EQUIT the second time,
  * WEFT_EDEADLK from a pool thread. */
 WEFT_API int weft_threadpool_stop(weft_threadpool *tp);
+/** What weft_threadpool_stop_timeout did. */
+typedef struct weft_threadpool_stop_report {
+  /** Queued tasks the call cancelled; each owner was told WEFT_ECANCELED
+   *  (after_cb / on_result; a plain call_in_thread task: the log hook). */
+  uint64_t cancelled;
+  /** Tasks still running when the call returned: non-zero only with
+   *  WEFT_ETIMEDOUT. Their threads finish them and are joined later. */
+  int running;
+} weft_threadpool_stop_report;
+
+/**
+ * Stop with a deadline: refuse new work, cancel every queued task (none of
+ * them starts once the call began; each owner is told WEFT_ECANCELED, from
+ * the calling thread or from a pool thread that took the task), then wait
+ * at most @p timeout_ms for the tasks that run and join their threads.
+ *
+ * Every accepted task is accounted for: it ran, or was cancelled, or is one
+ * of report->running. Once every thread is joined the counters satisfy
+ * submitted == executed + cancelled.
+ *
+ * On WEFT_ETIMEDOUT the pool is stopped (submits return WEFT_EQUIT) but the
+ * threads still in a task are left to finish it (their owners are told as
+ * usual); nothing is freed under them. A later weft_threadpool_stop (returns
+ * 0), another stop_timeout, or weft_threadpool_destroy joins them, waiting
+ * as long as they run.
+ *
+ * @param tp         the pool.
+ * @param timeout_ms how long running tasks may take, >= 0 (0: do not wait).
+ * @param report     filled in (may be NULL).
+ * @return 0 when every thread was joined; WEFT_ETIMEDOUT when tasks outlived
+ *   the deadline; WEFT_EQUIT if the pool was stopped already (and no
+ *   timed-out stop left threads to join); WEFT_EDEADLK from one of the
+ *   pool's threads; WEFT_EINVAL on NULL tp or a negative timeout.
+ */
+WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
+                                          weft_threadpool_stop_report *report);
+
 /* Stop if needed, then free. Work that can no longer run is cancelled: its
  * owner is told WEFT_ECANCELED. WEFT_EDEADLK from a pool thread (nothing freed).
  * destroy is the last call on tp: no other thread may still be inside (or
@@ -114,6 +151,26 @@ WEFT_API int weft_threadpool_call_in_thread_with_callback(
 WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
                                         weft_work_cb work,
                                         weft_after_work_cb after);
+
+/**
+ * Cancel a request submitted with weft_threadpool_queue_work that has not
+ * started (uv_cancel). If it has not started, work_cb never runs and
+ * after_cb(req, WEFT_ECANCELED) is called exactly once, when the request
+ * leaves the pool's queue: at once if a thread is free, else when a pool
+ * thread reaches it or a stop cancels it — so req still belongs to weft
+ * until that after_cb, as for any request. Any thread may call it; req must
+ * stay valid for the duration of the call (a request whose after_cb may run
+ * on another thread meanwhile must not be freed by that after_cb while a
+ * cancel can still be in progress).
+ *
+ * @param tp  the pool req was submitted to.
+ * @param req the request.
+ * @return 0 (cancelled; after_cb gets WEFT_ECANCELED); WEFT_EBUSY if it
+ *   started (runs or ran); WEFT_EALREADY if an earlier cancel won;
+ *   WEFT_EINVAL on NULL arguments, a request not submitted to tp, or one
+ *   submitted without after_cb (nobody could be told).
+ */
+WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req);
 
 /* adjustPoolsize(min, max); WEFT_KEEP keeps a value. WEFT_EINVAL (nothing
  * changed) if the result has min < 0 or min > max. While started: above max,

@@ -92,6 +92,14 @@ struct weft__engine {
   void *(*thread_main)(void *);
   weft__engine_config cfg;
   char *prefix;
+  /* Set by a stop with a deadline (lib/engine/stop_deadline.c): every task a
+   * worker takes from now on is cancelled instead of run. Read by workers
+   * before each task; written once. */
+  _Atomic int discard;
+  /* Tasks a worker took but cancelled instead of running (discard, or a
+   * weft_work whose cancel won, lib/engine/work_claim.h): counted in
+   * `cancelled` too, and taken out of the workers' executed counts. */
+  _Atomic uint64_t skipped;
 };
 
 
@@ -112,6 +120,13 @@ static inline int weft__engine_limit(weft__engine *e) {
 static inline void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
   weft__fetch_add_relaxed(&e->cancelled, 1); /* statistics */
   t->cancel(t, WEFT_ECANCELED);
+}
+
+/* A worker took t and cancels it instead of running it (statistics): the
+ * caller then calls t's cancel itself, or tells its owner another way. */
+static inline void weft__engine_count_skipped(weft__engine *e) {
+  weft__fetch_add_relaxed(&e->cancelled, 1);
+  weft__fetch_add_relaxed(&e->skipped, 1);
 }
 
 /* The engine worker running on this thread (lib/engine/thread_state.h). */

@@ -45,6 +45,7 @@
 #include "base/alloc.h"
 #include "base/block_cache.h"
 #include "engine/submit_window.h"
+#include "engine/work_claim.h"
 #include "loop/reactor_state.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -163,7 +164,7 @@ WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req, 
   p->task.cancel = NULL;
   p->work = cb;
   p->after = NULL;
-  p->owner = r;
+  weft__work_set_owner(p, r);
   weft__reactor_push(r, &p->task);
   return WEFT_OK;
 }
