@@ -102,10 +102,11 @@ typedef struct weft_threadpool_stop_report {
 } weft_threadpool_stop_report;
 
 /**
- * Stop with a deadline: refuse new work, cancel every queued task (none of
- * them starts once the call began; each owner is told WEFT_ECANCELED, from
- * the calling thread or from a pool thread that took the task), then wait
- * at most @p timeout_ms for the tasks that run and join their threads.
+ * Stop with a deadline: refuse new work, cancel every queued task (the
+ * calling thread takes them out of the pool's queues, including those
+ * waiting behind a running task, and tells each owner WEFT_ECANCELED; a
+ * task a pool thread took just before runs), then wait at most
+ * @p timeout_ms for the tasks that run and join their threads.
  *
  * Every accepted task is accounted for: it ran, or was cancelled, or is one
  * of report->running. Once every thread is joined the counters satisfy

@@ -92,13 +92,9 @@ struct weft__engine {
   void *(*thread_main)(void *);
   weft__engine_config cfg;
   char *prefix;
-  /* Set by a stop with a deadline (lib/engine/stop_deadline.c): every task a
-   * worker takes from now on is cancelled instead of run. Read by workers
-   * before each task; written once. */
-  _Atomic int discard;
-  /* Tasks a worker took but cancelled instead of running (discard, or a
-   * weft_work whose cancel won, lib/engine/work_claim.h): counted in
-   * `cancelled` too, and taken out of the workers' executed counts. */
+  /* Tasks a worker took but cancelled instead of running (a weft_work
+   * whose cancel won, lib/engine/work_claim.h): counted in `cancelled` too,
+   * and taken out of the workers' executed counts. */
   _Atomic uint64_t skipped;
 };
 

@@ -5,24 +5,23 @@
  *   weft__engine_stop_deadline: any thread but the engine's own, one stop at
  *   a time (the pool serialises them), concurrently with submits (refused
  *   from the close on) and with the workers.
- *   1. `discard` is set: from then on a worker cancels each task it takes
- *      instead of running it (lib/engine/worker_loop.c, run_task), so no
- *      queued task starts once a worker has seen the flag.
- *   2. close: submits are refused, idle workers are woken and leave.
- *   3. Submit windows with tasks for e flush (a closed engine cancels what
+ *   1. close: submits are refused, idle workers are woken and leave.
+ *   2. Submit windows with tasks for e flush (a closed engine cancels what
  *      they hold) — the same wait as weft__engine_stop.
- *   4. The stopping thread cancels what it can take itself: the inject
- *      queue (under its try-lock, as weft__engine_stop does) and every
- *      worker's ring (as a thief, into a scratch ring of its own), so work
- *      queued behind a blocked worker's task is cancelled now, not when that
- *      task returns. A worker that takes a task meanwhile cancels it (1),
- *      or, if it missed the flag, runs it: that task is then running or ran.
- *   5. Each thread is joined with the deadline as limit. All joined:
+ *   3. The stopping thread cancels everything queued: the inject queue
+ *      (under its try-lock, as weft__engine_stop does) and every worker's
+ *      ring (as a thief, into a scratch ring of its own), so work queued
+ *      behind a blocked worker's task is cancelled now, not when that task
+ *      returns. Nothing new can be queued (closed), so once the sweep is
+ *      done the queues stay empty. A task a worker takes before the sweep
+ *      reaches it runs (it is then running, or ran): the workers' loop
+ *      pays nothing for stop_timeout.
+ *   4. Each thread is joined with the deadline as limit. All joined:
  *      weft__engine_stop finishes (its E7 pass finds the queues empty).
  *      Some still in a task at the deadline: they stay as they are (their
- *      slot and ring stay valid: nothing is freed), the queues are swept
- *      once more, WEFT_ETIMEDOUT; a later weft__engine_stop (or destroy)
- *      joins them. Their tasks' owners are told as usual when they end.
+ *      slot and ring stay valid: nothing is freed), WEFT_ETIMEDOUT; a later
+ *      weft__engine_stop (or destroy) joins them. Their tasks' owners are
+ *      told as usual when they end.
  *   Accounting: every accepted task ran (counted in executed when its
  *   thread's run of tasks ends), was cancelled (cancelled), or is one of
  *   *running; once every thread is joined, submitted == executed +
@@ -43,7 +42,7 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Cancel everything in the inject queue now (step 4). */
+/* Cancel everything in the inject queue now (step 3). */
 static void cancel_inject(weft__engine *e) {
   weft__inject *in = &e->inject;
   while (!weft__inject_try_lock(in)) sched_yield(); /* a worker holds it for one batch */
@@ -69,7 +68,7 @@ static void cancel_inject(weft__engine *e) {
   weft__inject_unlock(in);
 }
 
-/* Cancel what every worker's ring holds, stealing it (step 4). */
+/* Cancel what every worker's ring holds, stealing it (step 3). */
 static void cancel_rings(weft__engine *e) {
   weft__ring scratch; /* ours alone (2 KiB of stack) */
   weft__ring_init(&scratch);
@@ -96,16 +95,13 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
   uint64_t deadline = mono_ns() + timeout_ns;
   uint64_t before = weft__load_relaxed(&e->cancelled);
-  /* Relaxed: a flag; close's seq_cst store and wake-ups follow it, and a
-   * worker that takes a task before it sees the flag runs it (step 1). */
-  weft__store_relaxed(&e->discard, 1);
   (void)weft__engine_close(e); /* WEFT_EQUIT: closed before (a plain stop); fine */
-  /* Step 3, as weft__engine_stop: seq_cst pairs with a window's seq_cst
+  /* Step 2, as weft__engine_stop: seq_cst pairs with a window's seq_cst
    * registration (lib/engine/submit_window.c). */
   while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
   cancel_inject(e);
   cancel_rings(e);
-  /* Step 5: join until the deadline. pthread_timedjoin_np counts on the
+  /* Step 4: join until the deadline. pthread_timedjoin_np counts on the
    * realtime clock: the monotonic time left is converted once. */
   struct timespec now_rt;
   clock_gettime(CLOCK_REALTIME, &now_rt);
@@ -134,8 +130,6 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   if (late == 0) {
     (void)weft__engine_stop(e); /* joins nothing more; its E7 pass sweeps */
   } else {
-    cancel_inject(e); /* what workers moved while we swept is theirs to cancel */
-    cancel_rings(e);  /* (step 1), unless it sat behind a blocked task */
     rc = WEFT_ETIMEDOUT;
   }
   *cancelled = weft__load_relaxed(&e->cancelled) - before;

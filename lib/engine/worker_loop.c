@@ -143,19 +143,7 @@ static weft__task *find_task(weft__engine *e, weft__eworker *w, bool inject_firs
   return steal(e, w, more);
 }
 
-/* A stop with a deadline is under way: t is cancelled, not run. */
-static __attribute__((noinline)) void discard_task(weft__engine *e, weft__task *t) {
-  weft__engine_count_skipped(e);
-  t->cancel(t, WEFT_ECANCELED);
-}
-
 __attribute__((always_inline)) static inline void run_task(weft__engine *e, weft__task *t) {
-  /* Relaxed: a task taken while the stop sets the flag may still run; it is
-   * then one the stop reports running (lib/engine/stop_deadline.c). */
-  if (WEFT_UNLIKELY(weft__load_relaxed(&e->discard))) {
-    discard_task(e, t);
-    return;
-  }
   WEFT_PROBE(start, e, t);
   t->run(t); /* t belongs to its owner from here on */
   WEFT_PROBE(finish, e, t);
