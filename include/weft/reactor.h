@@ -129,6 +129,60 @@ WEFT_API int weft_reactor_suggest_thread_pool_size(weft_reactor *r, int size);
  * weft_reactor_get_thread_pool, which stays valid until shutdown. */
 WEFT_API int weft_reactor_call_in_thread(weft_reactor *r, weft_fn fn, void *arg);
 
+/* ------------------------------------------- offload, result on the loop */
+
+typedef struct weft_reactor_work weft_reactor_work;
+/** Runs in a thread of the reactor's pool. */
+typedef void (*weft_reactor_work_cb)(weft_reactor_work *req);
+/** Runs on the reactor thread: status 0 after work_cb ran, or
+ *  WEFT_ECANCELED if it never will (weft_reactor_cancel_work won, or the
+ *  pool was stopped before a thread took it). req is the caller's again. */
+typedef void (*weft_reactor_after_cb)(weft_reactor_work *req, int status);
+
+/** A caller-owned offload request (libuv's uv_work_t). It carries every
+ *  node the round trip needs: nothing is allocated per request. */
+struct weft_reactor_work {
+  void *data; /**< the caller's; weft never reads or writes it */
+  /* private: */
+  weft_work weft_work_;
+  void *weft_private_[3];
+};
+
+/**
+ * uv_queue_work: run work_cb(req) in a thread of r's pool (created and
+ * started as weft_reactor_get_thread_pool does), then after_cb(req, status)
+ * on r's thread — in weft_reactor_run, or in weft_reactor_drain on an
+ * attached loop. Once this returned 0 nothing can fail: after_cb is called
+ * exactly once (with 0, or WEFT_ECANCELED), and no allocation is made on
+ * the way. From the call until after_cb, req belongs to weft (do not touch,
+ * move or free it). Completions still queued when the reactor stops run in
+ * detach or destroy, as call_from_thread calls do. Reactor thread only.
+ *
+ * @param r        the reactor.
+ * @param req      caller-owned storage; reusable after after_cb.
+ * @param work_cb  the blocking work (pool thread).
+ * @param after_cb the completion (reactor thread).
+ * @return 0; WEFT_EINVAL on a NULL argument; WEFT_ESHUTDOWN once the reactor
+ *   is shutting down; WEFT_ENOMEM if the pool had to be created and could not
+ *   be (nothing was accepted in every error case).
+ */
+WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
+                                     weft_reactor_work_cb work_cb,
+                                     weft_reactor_after_cb after_cb);
+/**
+ * uv_cancel for weft_reactor_queue_work: if work_cb has not started it
+ * never runs, and after_cb(req, WEFT_ECANCELED) runs on the reactor thread
+ * later (once the pool hands the request back), never inside this call.
+ * Reactor thread.
+ *
+ * @param r   the reactor req was queued on.
+ * @param req the request.
+ * @return 0 (cancelled); WEFT_EBUSY if work_cb started (runs or ran: its
+ *   after_cb gets 0); WEFT_EALREADY if cancelled before; WEFT_EINVAL on NULL
+ *   arguments or a request not queued on r.
+ */
+WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req);
+
 /* ------------------------------------------------- use from a foreign loop */
 
 /*
