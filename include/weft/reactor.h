@@ -75,7 +75,9 @@ WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req,
 
 typedef uint64_t weft_timer_id; /* 0 is never a valid id */
 
-/* callLater(seconds, fn, arg); *id (may be NULL) cancels it. Reactor thread. */
+/* callLater(seconds, fn, arg); *id (may be NULL) cancels it. Reactor thread.
+ * Fires on time under weft_reactor_run and on an attached reactor (its fd
+ * turns readable when a timer is due). */
 WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn,
                                      void *arg, weft_timer_id *id);
 /* 0, or WEFT_EALREADY if it already ran or was cancelled (stale ids are safe). */
@@ -88,9 +90,10 @@ enum { WEFT_READABLE = 1, WEFT_WRITABLE = 2, WEFT_IOERR = 4 };
 typedef void (*weft_io_fn)(void *ctx, int fd, int events);
 
 /* addReader / addWriter (replace a previous registration of the same kind)
- * and their removals. Reactor thread. WEFT_EINVAL on a bad fd (epoll refuses
- * it), WEFT_ESTATE on an attached (foreign-loop) reactor; removing what is not
- * registered returns WEFT_EALREADY. */
+ * and their removals. Reactor thread; they work under weft_reactor_run and
+ * on an attached reactor alike (weft_reactor_attach). WEFT_EINVAL on a bad
+ * fd (epoll refuses it, or it is one of the reactor's own); removing what
+ * is not registered returns WEFT_EALREADY. */
 WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
 WEFT_API int weft_reactor_add_writer(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
 WEFT_API int weft_reactor_remove_reader(weft_reactor *r, int fd);
@@ -186,20 +189,46 @@ WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req);
 /* ------------------------------------------------- use from a foreign loop */
 
 /*
- * Run weft's completions on someone else's event loop (libuv, libevent...).
+ * Run the reactor on someone else's event loop (libuv, libevent...).
  * attach makes the calling thread the reactor thread, fires "startup" (the
- * pool starts) and returns a file descriptor that becomes readable when
- * completions are waiting; on readable, call weft_reactor_drain. detach fires
- * "shutdown" (the pool is stopped and drained; its last completions run
- * inside detach) and leaves the reactor stopped. Timers and file readers are
- * only served by weft_reactor_run.
+ * pool starts) and returns a file descriptor — the reactor's own epoll fd —
+ * that becomes readable whenever the reactor has something to do: a
+ * completion or call_from_thread call is queued, a call_later timer is due
+ * (a timerfd in the set is armed for the earliest one), or a reader/writer
+ * fd is ready. On readable, call weft_reactor_drain; the host loop needs to
+ * do nothing else (no timeout to compute: timers wake it through the fd).
+ * Readers and writers added with weft_reactor_add_reader/_writer work as
+ * under weft_reactor_run. detach fires "shutdown" (the pool is stopped and
+ * drained; its last completions run inside detach) and leaves the reactor
+ * stopped; the host loop must stop watching the fd before destroy closes
+ * it. weft_reactor_stop on an attached reactor only wakes the fd: the owner
+ * ends it with detach.
  */
 WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd);
-/* Run the queued completions (and due timers) on the calling thread, which
- * must be the attaching one (else WEFT_ESTATE). Returns how many ran (>= 0).
- * Keeps draining briefly while results keep arriving; whatever is left after
- * that leaves the fd readable, so the host loop calls again. */
+/* Serve what made the fd readable, on the calling thread, which must be the
+ * attaching one (else WEFT_ESTATE): ready readers/writers, then the queued
+ * completions, then due timers. Returns how many completions ran (>= 0).
+ * Keeps draining briefly while results keep arriving; whatever is left
+ * after that leaves the fd readable, so the host loop calls again.
+ * weft_reactor_drain(r) is weft_reactor_drain_ex(r, 0, 0). */
 WEFT_API int weft_reactor_drain(weft_reactor *r);
+
+/** weft_reactor_drain_ex flag: do not wait (spin or yield) for more
+ *  completions after the queue is empty; return at once. */
+#define WEFT_DRAIN_NO_SPIN 1u
+
+/**
+ * weft_reactor_drain with a budget.
+ *
+ * @param r               the attached reactor (attaching thread only).
+ * @param max_completions at most this many completions run (0: no limit
+ *                        beyond the built-in bound of 64 snapshots); what
+ *                        is left keeps the fd readable.
+ * @param flags           0 or WEFT_DRAIN_NO_SPIN.
+ * @return the number of completions run (>= 0); WEFT_EINVAL on NULL r, a
+ *   negative budget or an unknown flag; WEFT_ESTATE off the reactor thread.
+ */
+WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigned flags);
 WEFT_API int weft_reactor_detach(weft_reactor *r);
 
 /* --------------------------------------------------------------- counters */
