@@ -15,6 +15,9 @@
  * loops until stop) → stop (fires "shutdown": before, during — the pool is
  * stopped, drained and released here —, after; run returns) → destroy.
  * A stopped reactor cannot run again (Twisted's ReactorNotRestartable).
+ * On a foreign loop: create → attach → the host calls drain when the fd is
+ * readable → detach (the same shutdown) → destroy. docs/lifecycle.md says
+ * what runs on which thread at each step.
  *
  * call_from_thread: wait-free enqueue on an intrusive MPSC queue, FIFO per
  * calling thread. At most one eventfd write per burst: only the push that
