@@ -213,8 +213,9 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   pthread_mutex_unlock(&tp->mu);
   uint64_t cancelled;
   int running;
-  int r = weft__engine_stop_deadline(tp->e, (uint64_t)timeout_ms * 1000000u, &cancelled,
-                                     &running);
+  /* Clamped to ~31 years, so the nanoseconds fit in 64 bits. */
+  uint64_t ms = (uint64_t)timeout_ms > 1000000000000u ? 1000000000000u : (uint64_t)timeout_ms;
+  int r = weft__engine_stop_deadline(tp->e, ms * 1000000u, &cancelled, &running);
   if (r == WEFT_ETIMEDOUT) {
     pthread_mutex_lock(&tp->mu);
     tp->stop_pending = 1;
