@@ -7,7 +7,7 @@ set terminal pngcairo size 1500,950 font "sans,10"
 set output out
 set datafile separator "\t"
 set datafile missing "nan"
-impls = "weft weft_qw pthread libuv glib tbb"
+impls = "weft weft_qw pthread libuv glib tbb ckring"
 set logscale x 2
 set xtics (1, 2, 4, 8, 16)
 set xrange [0.8:20]

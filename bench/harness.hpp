@@ -131,6 +131,7 @@ extern const Impl impl_weft_qw;
 extern const Impl impl_libuv;
 extern const Impl impl_glib;
 extern const Impl impl_tbb;
+extern const Impl impl_ckring;  // concurrencykit's ck_ring alone (bench/ckring_pool.c)
 
 }  // namespace wb
 

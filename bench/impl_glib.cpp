@@ -144,7 +144,7 @@ int run(Workload w, int size, const Params &p, Sample &s) {
   // g_main_context_invoke (its g_source_unref locks the context) after the
   // loop ran that trip's reply and left its loop. Releasing and unreffing
   // the context before the join freed it under that worker: the "GLib W3
-  // hang" of sessions 1-4 (a worker blocked on the freed context's mutex,
+  // hang" fixed by 95b3e14 (a worker blocked on the freed context's mutex,
   // g_thread_pool_free waiting for it).
   if (ctx != nullptr) {
     g_main_context_release(ctx);

@@ -2,7 +2,7 @@
 // sizes, measured with google-benchmark, summarised as one comparison table.
 //
 //   weft_bench [--wb-scale=short|long] [--wb-sizes=1,2,4,8,16]
-//              [--wb-impls=weft,weft_qw,pthread,libuv,glib,tbb]
+//              [--wb-impls=weft,weft_qw,pthread,libuv,glib,tbb,ckring]
 //              [--wb-workloads=W1,W2,W3,W4,W5] [--wb-table=FILE.md]
 //              [--wb-data=FILE.tsv] [--wb-log=FILE] [--wb-run-limit=SECONDS]
 //              [--benchmark_* flags]
@@ -77,6 +77,9 @@ const std::vector<const Impl *> &all_impls() {
 #endif
 #ifdef WB_HAVE_TBB
       &impl_tbb,
+#endif
+#ifdef WB_HAVE_CKRING
+      &impl_ckring,
 #endif
   };
   return v;

@@ -18,13 +18,14 @@
  *
  * Mutants (pan must report an error):
  *   -DMUTANT_RECHECK_LINKED_ONLY the re-checks read only head.next (the
- *                                session-2 re-check, which needed a fence
- *                                after the link): the parker misses a push
+ *                                re-check of the fenced submit before
+ *                                5d17f51, which needed a fence after the
+ *                                link): the parker misses a push
  *                                in flight whose producer saw it searching
  *   -DMUTANT_NO_PUT_BACK         pop's WOULDBLOCK path forgets to restore
  *                                head.next (the node is lost). Checked with
  *                                -DLINK_FIRST -DRECHECK_LINKED_ONLY (the
- *                                fenced order of session 2, also correct):
+ *                                fenced order before 5d17f51, also correct):
  *                                with the tail-aware re-check the lost node
  *                                keeps workers awake for ever, a livelock a
  *                                safety search does not report

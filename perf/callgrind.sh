@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Instructions per task under callgrind, with h1's perf/hotpath program:
+# Instructions per task under callgrind, with the perf/hotpath program:
 #
 #     Ir/task = (Ir(N) - Ir(0)) / N
 #
@@ -9,6 +9,8 @@
 #   perf/callgrind.sh [N [MODE...]]     default: N = 100000, MODE = call work
 #     call  weft_threadpool_call_in_thread (node cache)
 #     work  weft_threadpool_queue_work (caller-owned weft_work)
+#     ckring  the bench peer built from concurrencykit's ck_ring alone
+#             (bench/ckring_hotpath.c: the same N tasks, same formula)
 #
 # callgrind runs the threads one at a time, so idle spinning of workers that
 # wait for the submitter shows up as instructions; hotpath is built to keep
@@ -19,13 +21,16 @@ n=${1:-100000}
 shift || true
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(call work)
-weft_perf_build weft_hotpath
+targets=(weft_hotpath)
+for m in "${modes[@]}"; do if [ "$m" = ckring ]; then targets+=(ckring_hotpath); fi; done
+weft_perf_build "${targets[@]}"
 hp="$build/perf/weft_hotpath"
 [ -x "$hp" ] || { echo "no hotpath binary at $hp"; exit 1; }
 
 ir_of() {  # $1: task count, $2: mode; prints the total Ir of one run
-  local out="$build/callgrind.out.$2.$1"
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$hp" "$1" "$2" \
+  local out="$build/callgrind.out.$2.$1" cmd=("$hp" "$1" "$2")
+  if [ "$2" = ckring ]; then cmd=("$build/bench/ckring_hotpath" "$1"); fi
+  valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" \
     > "$build/callgrind.$2.$1.log" 2>&1 || { cat "$build/callgrind.$2.$1.log"; exit 1; }
   grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
 }
@@ -40,4 +45,4 @@ for mode in "${modes[@]}"; do
 done
 echo "top functions by self Ir, ${modes[0]} mode, N=$n (callgrind_annotate $build/callgrind.out.${modes[0]}.$n):"
 callgrind_annotate --inclusive=no --threshold=95 "$build/callgrind.out.${modes[0]}.$n" 2> /dev/null \
-  | grep -E '^ *[0-9][0-9,]* ' | head -12
+  | grep -E '^ *[0-9][0-9,]* ' | head -12 || true  # head closes the pipe early (SIGPIPE, 141)

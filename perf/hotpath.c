@@ -15,37 +15,22 @@
  * Context switches while the worker is busy:
  *   perf stat -e context-switches ./weft_hotpath 1000000
  *
- * Measured (2-vCPU VM, gcc 12 -O3 Release + -g, 2026-11-22; targets: <= 100
- * instructions/task, <= 1 context switch per 1,000 tasks):
- *   before h6's tuning (74b1b63): call 160, work 131 instructions/task
- *   after  (h6):                  call 119.5, work 103.4 instructions/task
- *   h7 (queue_work argument tests as three test+branch pairs, no SSE pair
- *   for the run/cancel stores in either submit):
- *                                 call 119.8, work 98.4 instructions/task
- *   (call's figure moves with the slab refills below: how far callgrind's
- *   scheduler lets the submitter run ahead of the worker decides how many
- *   nodes are out at once; in this run get_slow + malloc cost 8/task)
- *   h7, 256-node slabs linked by an unrolled loop (E6):
- *                                 call 113.8-115.6 (get_slow + malloc 2-4)
- *   h7, a thread without a node cache points at an empty stand-in (one
- *   test on the get fast path):   call 113.6, work 98.4 instructions/task
- *   h7, call_run batches its node without a count; the worker loop flushes
- *   every 64 tasks (E4/E6):       call 108.2, work 98.6 instructions/task
- *   context switches (h7, final): 11-12 (call), 23 (work) per 10^6 tasks.
- *   (+-1.2 between builds: callgrind's thread interleaving decides how
- *   often a submit finds nobody searching and takes notify_slow)
- *   context switches: 3-42 per 10^6 tasks (loaded machine); h7: 157 (call)
- *   and 174 (work) per 10^6 while a build ran on the other core.
- * Where the instructions go (work, 103.4 before h7): 12 this loop; 41
- * queue_work (argument checks and request fields ~17, 5 fewer since h7,
- * TLS worker test 4, pushed/closed 4, inject exchange + link 4, fence +
- * ctl test + at-limit test ~10); worker
- * ~49: ring pop 17.7 (acq load, CAS: the price of a stealable ring, E3),
- * inject batch walk 10.8 (E2: link load + slot store per node), busy drain
- * loop 9.5 (countdown, 2 USDT nops, indirect call, executed store),
+ * Measured figures, each with its commit, and the target (<= 100
+ * instructions per task for call) are in docs/performance.md, "Instructions
+ * per task". Under callgrind the submitter runs far ahead of the worker, so
+ * call's figure moves with the node cache's slab refills, and by about 1.2
+ * between builds: callgrind's thread interleaving decides how often a submit
+ * finds nobody searching and takes notify_slow.
+ *
+ * Where the instructions went at 550aa73 (work: 103.4 per task): 12 this
+ * loop; 41 queue_work (argument checks and request fields ~17, 5 fewer
+ * since a27394b; TLS worker test 4, pushed/closed 4, inject exchange + link
+ * 4, fence + ctl test + at-limit test ~10; the fence is gone since 5d17f51);
+ * worker ~49: ring pop 17.7 (acq load, CAS: the price of a stealable ring,
+ * E3), inject batch walk 10.8 (E2: link load + slot store per node), busy
+ * drain loop 9.5 (countdown, 2 USDT nops, indirect call, executed store),
  * work_run 7 and the task 4. call adds the node cache: get 9, payload
- * stores, call_run with the node's return to its owner 16, slab refills ~4
- * (under callgrind the submitter runs far ahead of the worker).
+ * stores, call_run with the node's return to its owner 16, slab refills ~4.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 # Sourced by the perf/*.sh scripts: find (or build) the Release tree that
-# holds weft_bench, libweft.so and h1's hotpath program.
+# holds weft_bench, libweft.so and the hotpath program (perf/hotpath.c).
 #   WEFT_PERF_BUILD   the build directory (default: build-bench, as scripts/bench.sh)
 #   WEFT_PERF_REPS    repetitions of the benchmark cell (default 1; more = more samples)
 set -euo pipefail

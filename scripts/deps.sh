@@ -3,9 +3,9 @@
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang gcc g++ git
-      liburcu-dev libck-dev libcmocka-dev
+      libck-dev libcmocka-dev
       libbenchmark-dev libuv1-dev libevent-dev libglib2.0-dev libtbb-dev
-      systemtap-sdt-dev spin valgrind linux-perf gnuplot-nox)
+      systemtap-sdt-dev spin valgrind linux-perf gnuplot-nox doxygen wrk)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,3 +5,10 @@ if(NOT WEFT_SANITIZE)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/install_check.sh ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})
   set_tests_properties(install_package PROPERTIES TIMEOUT 120)
 endif()
+# libweft configures with no pkg-config module visible (it needs none: README
+# "Dependencies"); the tests, examples and bench, which do, are switched off.
+add_test(NAME configure_without_packages
+         COMMAND ${CMAKE_COMMAND} -E env --unset=PKG_CONFIG_PATH PKG_CONFIG_LIBDIR=/nonexistent
+                 ${CMAKE_COMMAND} -S ${PROJECT_SOURCE_DIR} -B ${CMAKE_CURRENT_BINARY_DIR}/nopkg
+                 -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=OFF)
+set_tests_properties(configure_without_packages PROPERTIES TIMEOUT 120)

@@ -139,7 +139,7 @@ static void exactly_once_with_nesting(void **state) {
   atomic_store(&g_next_child, g_roots);
   _Atomic int limit = 12;
   g_e = make_engine(&limit);
-  assert_int_equal(weft__engine_grow(g_e, 4), 4);
+  assert_int_equal(weft__engine_grow(g_e, 4, WEFT__MADE_GROW), 4);
   pthread_t th[PRODUCERS];
   for (int i = 0; i < PRODUCERS; i++) pthread_create(&th[i], NULL, producer, (void *)(intptr_t)i);
   for (int i = 0; i < PRODUCERS; i++) pthread_join(th[i], NULL);
@@ -178,7 +178,7 @@ static void park_and_wake(void **state) {
   setup_jobs(rounds * 3);
   _Atomic int limit = 3;
   g_e = make_engine(&limit);
-  assert_int_equal(weft__engine_grow(g_e, 3), 3);
+  assert_int_equal(weft__engine_grow(g_e, 3, WEFT__MADE_GROW), 3);
   for (long r = 0; r < rounds; r++) {
     wait_all_parked(g_e);
     for (int k = 0; k < 3; k++) assert_int_equal(weft__engine_submit(g_e, &g_jobs[r * 3 + k].task), 0);
@@ -204,9 +204,9 @@ static void backlog_and_cancel(void **state) {
   for (int i = 0; i < 10; i++) assert_int_equal(weft__engine_submit(g_e, &g_jobs[i].task), 0);
   assert_int_equal(weft__engine_backlog(g_e), 10);
   assert_int_equal(weft__engine_live(g_e), 0);
-  assert_int_equal(weft__engine_grow(g_e, 5), 0); /* limit 0 */
+  assert_int_equal(weft__engine_grow(g_e, 5, WEFT__MADE_GROW), 0); /* limit 0 */
   atomic_store(&limit, 2);
-  assert_int_equal(weft__engine_grow(g_e, 5), 2);
+  assert_int_equal(weft__engine_grow(g_e, 5, WEFT__MADE_GROW), 2);
   counter_wait(&g_done, 10);
   /* Shrink everything, limit back to 0: the next tasks stay queued. */
   assert_int_equal(weft__engine_shrink(g_e, -1), 0);
@@ -219,7 +219,7 @@ static void backlog_and_cancel(void **state) {
   job extra = {.task = {.run = job_run, .cancel = job_cancel}, .id = 0};
   assert_int_equal(weft__engine_submit(g_e, &extra.task), WEFT_EQUIT);
   assert_int_equal(weft__engine_close(g_e), WEFT_EQUIT);
-  assert_int_equal(weft__engine_grow(g_e, 1), WEFT_EQUIT);
+  assert_int_equal(weft__engine_grow(g_e, 1, WEFT__MADE_GROW), WEFT_EQUIT);
   assert_int_equal(weft__engine_shrink(g_e, 1), WEFT_EQUIT);
   assert_int_equal(weft__engine_destroy(g_e), 0);
   for (int i = 0; i < 10; i++) assert_int_equal(atomic_load(&g_runs[i]), 1);

@@ -70,3 +70,9 @@ weft_model_check(model_work_cancel work_cancel.pml -DC=2)
 weft_model_check(model_work_cancel_c3 work_cancel.pml -DC=3)
 weft_model_mutant(model_mutant_work_cancel_test_then_set work_cancel.pml "assertion violated" -DMUTANT_TEST_THEN_SET)
 weft_model_mutant(model_mutant_work_cancel_cancel_tells work_cancel.pml "assertion violated" -DMUTANT_CANCEL_TELLS)
+
+# Parking with a keep-alive (E9.3): reaped workers stay linked until popped.
+weft_model_check(model_reap reap.pml -DW=2 -DT=2)
+weft_model_mutant(model_mutant_reap_store reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_REAP_STORE)
+weft_model_mutant(model_mutant_reap_pop_ignores_timedout reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_POP_IGNORES_TIMEDOUT)
+weft_model_mutant(model_mutant_reap_reuse_linked reap.pml "assertion violated" -DW=2 -DT=2 -DMUTANT_REUSE_LINKED)

@@ -75,7 +75,7 @@ static weft__engine *make_engine(void) {
   weft__engine *e = NULL;
   assert_int_equal(weft__engine_create(&e, &cfg), 0);
   weft__engine_set_limit(e, 1);
-  assert_int_equal(weft__engine_grow(e, 1), 1);
+  assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), 1);
   return e;
 }
 

@@ -71,7 +71,7 @@ static weft__engine *make_engine(int workers) {
   weft__engine *e = NULL;
   assert_int_equal(weft__engine_create(&e, &cfg), 0);
   weft__engine_set_limit(e, workers);
-  if (workers > 0) assert_int_equal(weft__engine_grow(e, workers), workers);
+  if (workers > 0) assert_int_equal(weft__engine_grow(e, workers, WEFT__MADE_GROW), workers);
   return e;
 }
 
@@ -119,7 +119,7 @@ static void pool_runs_out_then_chains(void **state) {
   assert_int_equal(batches_free(e), 0);
   assert_int_equal((int)weft__engine_backlog(e), windows * per);
   weft__engine_set_limit(e, 1);
-  assert_int_equal(weft__engine_grow(e, 1), 1);
+  assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), 1);
   count_wait(&g_done, windows * per);
   for (int i = 0; i < windows * per; i++) assert_int_equal(atomic_load(&g_order[i]), i);
   each_ran_once(windows * per);

@@ -1,5 +1,6 @@
-/*
- * weft — Deferred and Failure: twisted.internet.defer.Deferred and
+/**
+ * @file
+ * @brief weft — Deferred and Failure: twisted.internet.defer.Deferred and
  * twisted.python.failure.Failure in C, the subset the thread APIs need.
  *
  * Thread-safety: none, as in Twisted. A Deferred lives on one thread (the
@@ -8,7 +9,9 @@
  *
  * The callback signature. Every callback and errback is
  *
- *     int cb(void *ctx, weft_result *r);
+ * @code
+ * int cb(void *ctx, weft_result *r);
+ * @endcode
  *
  * r holds the current result: r->value (success) or r->failure (non-NULL:
  * the chain is on the errback side). The callback replaces the result in
@@ -19,6 +22,7 @@
  *   - weft_result_set_failure(r, f): the next step is an errback with f;
  *   - weft_result_set_deferred(r, d): the chain pauses until d fires and
  *     then continues with d's result (Twisted's chaining);
+ *
  * or returns a negative WEFT_E* code: that is "raising" — the result becomes
  * a new failure with that code (the previous result is dropped).
  *
@@ -54,112 +58,296 @@ extern "C" {
 
 /* ---------------------------------------------------------------- Failure */
 
+/** @brief A Failure (opaque, refcounted). */
 typedef struct weft_failure weft_failure;
 
-/* Optional destructor for a failure's payload. */
+/**
+ * @brief Optional destructor for a failure's payload.
+ * @param data The payload given to weft_failure_new_data().
+ */
 typedef void (*weft_free_data_fn)(void *data);
 
-/*
- * A new failure with code (a negative WEFT_E* or any negative code of the
- * caller's; 0 or positive becomes WEFT_EFAILED) and a message (copied; NULL
- * means weft_strerror(code)). Never returns NULL: when memory is exhausted it
- * returns a shared static failure with code WEFT_ENOMEM.
+/**
+ * @brief A new failure.
+ * @param code    A negative WEFT_E* or any negative code of the caller's; 0
+ *                or positive becomes #WEFT_EFAILED.
+ * @param message The message (copied); NULL means weft_strerror(code).
+ * @return The failure (the caller's reference). Never NULL: when memory is
+ *   exhausted it returns a shared static failure with code #WEFT_ENOMEM.
  */
 WEFT_API weft_failure *weft_failure_new(int code, const char *message);
-/* As weft_failure_new, carrying data, freed by free_data (may be NULL) when
- * the last reference goes. If memory is exhausted, data is freed at once and
- * the static WEFT_ENOMEM failure is returned. */
+/**
+ * @brief As weft_failure_new(), carrying data.
+ * @param code      As weft_failure_new().
+ * @param message   As weft_failure_new().
+ * @param data      The payload (weft_failure_data()).
+ * @param free_data Frees data when the last reference goes; may be NULL.
+ * @return The failure (the caller's reference). If memory is exhausted, data
+ *   is freed at once and the static #WEFT_ENOMEM failure is returned.
+ */
 WEFT_API weft_failure *weft_failure_new_data(int code, const char *message,
                                              void *data,
                                              weft_free_data_fn free_data);
-WEFT_API weft_failure *weft_failure_ref(weft_failure *f);  /* NULL-safe */
-WEFT_API void weft_failure_unref(weft_failure *f);         /* NULL-safe */
-WEFT_API int weft_failure_code(const weft_failure *f);     /* WEFT_EINVAL on NULL */
+/**
+ * @brief Take a new reference to f. NULL-safe.
+ * @param f The failure, or NULL.
+ * @return f.
+ */
+WEFT_API weft_failure *weft_failure_ref(weft_failure *f);
+/**
+ * @brief Drop a reference to f; the last one frees it. NULL-safe.
+ * @param f The failure, or NULL.
+ */
+WEFT_API void weft_failure_unref(weft_failure *f);
+/**
+ * @brief The failure's code.
+ * @param f The failure.
+ * @return Its code (negative), or #WEFT_EINVAL on NULL.
+ */
+WEFT_API int weft_failure_code(const weft_failure *f);
+/**
+ * @brief The failure's message.
+ * @param f The failure.
+ * @return The message, valid while f is; "(no failure)" for NULL.
+ */
 WEFT_API const char *weft_failure_message(const weft_failure *f);
+/**
+ * @brief The failure's payload.
+ * @param f The failure.
+ * @return The data given to weft_failure_new_data(); NULL if none, or for NULL.
+ */
 WEFT_API void *weft_failure_data(const weft_failure *f);
-/* Failure.check: 1 if f's code is code, else 0. */
+/**
+ * @brief Failure.check.
+ * @param f    The failure.
+ * @param code The code to compare with.
+ * @return 1 if f's code is code, else 0 (0 for NULL).
+ */
 WEFT_API int weft_failure_check(const weft_failure *f, int code);
 
 /* ----------------------------------------------------------------- Result */
 
+/** @brief A Deferred (opaque, refcounted). */
 typedef struct weft_deferred weft_deferred;
 
+/** @brief The current result of a callback chain, handed to each callback. */
 typedef struct weft_result {
-  void *value;            /* success value; meaningful when failure is NULL */
-  weft_failure *failure;  /* owned reference; non-NULL: errback side */
-  /* private: a Deferred returned by a callback (chaining) */
+  void *value;            /**< success value; meaningful when failure is NULL */
+  weft_failure *failure;  /**< owned reference; non-NULL: errback side */
+  /** private: a Deferred returned by a callback (chaining) */
   weft_deferred *chained_private_;
 } weft_result;
 
+/**
+ * @brief Make the result a success with value: the next step is a callback.
+ *
+ * Drops the previous failure (an errback doing this recovers from it).
+ *
+ * @param r     The result; NULL is ignored.
+ * @param value The new value.
+ */
 WEFT_API void weft_result_set_value(weft_result *r, void *value);
-/* Consumes the caller's reference to f (NULL becomes a WEFT_EFAILED failure). */
+/**
+ * @brief Make the result a failure: the next step is an errback with f.
+ *
+ * Consumes the caller's reference to f (even if r is NULL); drops the
+ * previous failure.
+ *
+ * @param r The result.
+ * @param f The failure; NULL becomes a #WEFT_EFAILED failure.
+ */
 WEFT_API void weft_result_set_failure(weft_result *r, weft_failure *f);
-/* Pause the chain until d fires; takes a new reference to d. WEFT_EINVAL if
- * r or d is NULL. */
+/**
+ * @brief Pause the chain until d fires; it then continues with d's result
+ * (Twisted's chaining). Takes a new reference to d.
+ * @param r The result.
+ * @param d The Deferred to wait for.
+ * @return 0, or #WEFT_EINVAL if r or d is NULL.
+ */
 WEFT_API int weft_result_set_deferred(weft_result *r, weft_deferred *d);
-/* Move the failure out (the caller owns it); the result becomes value NULL. */
+/**
+ * @brief Move the failure out; the result becomes value NULL.
+ * @param r The result.
+ * @return The failure (the caller owns it), or NULL if there was none (or r
+ *   is NULL).
+ */
 WEFT_API weft_failure *weft_result_take_failure(weft_result *r);
 
+/**
+ * @brief A callback or errback (see the file's description).
+ * @param ctx The context given when it was added.
+ * @param r   The current result, to replace in place.
+ * @return 0, or a negative WEFT_E* code: "raising" — the result becomes a new
+ *   failure with that code.
+ */
 typedef int (*weft_callback_fn)(void *ctx, weft_result *r);
 
 /* --------------------------------------------------------------- Deferred */
 
-/* Called by weft_deferred_cancel on an unfired Deferred. It may fire d; if it
- * does not, d is errbacked with a WEFT_ECANCELED failure afterwards. */
+/**
+ * @brief A canceller: called by weft_deferred_cancel() on an unfired
+ * Deferred.
+ *
+ * It may fire d; if it does not, d is errbacked with a #WEFT_ECANCELED
+ * failure afterwards.
+ *
+ * @param ctx The context given to weft_deferred_create_with_canceller().
+ * @param d   The Deferred being cancelled.
+ */
 typedef void (*weft_canceller_fn)(void *ctx, weft_deferred *d);
 
+/**
+ * @brief A new, unfired Deferred.
+ * @param out Receives it (the caller's reference; NULL on failure).
+ * @return 0, or #WEFT_EINVAL (out is NULL), #WEFT_ENOMEM.
+ */
 WEFT_API int weft_deferred_create(weft_deferred **out);
+/**
+ * @brief A new, unfired Deferred with a canceller.
+ * @param out       Receives it (the caller's reference; NULL on failure).
+ * @param canceller Called by weft_deferred_cancel() (see weft_canceller_fn).
+ * @param ctx       Its context.
+ * @return 0, or #WEFT_EINVAL (out is NULL), #WEFT_ENOMEM.
+ */
 WEFT_API int weft_deferred_create_with_canceller(weft_deferred **out,
                                                  weft_canceller_fn canceller,
                                                  void *ctx);
-/* succeed(value) / fail(failure): already fired. fail consumes f (NULL
- * becomes a WEFT_EFAILED failure). WEFT_ENOMEM: *out is NULL (f released). */
+/**
+ * @brief succeed(value): a Deferred already fired with value.
+ * @param out   Receives it (the caller's reference).
+ * @param value The value.
+ * @return 0, or #WEFT_ENOMEM (`*out` is NULL), #WEFT_EINVAL (out is NULL).
+ */
 WEFT_API int weft_succeed(weft_deferred **out, void *value);
+/**
+ * @brief fail(failure): a Deferred already fired with f.
+ * @param out Receives it (the caller's reference).
+ * @param f   The failure, consumed; NULL becomes a #WEFT_EFAILED failure.
+ * @return 0, or #WEFT_ENOMEM (`*out` is NULL; f released), #WEFT_EINVAL (out
+ *   is NULL; f released).
+ */
 WEFT_API int weft_fail(weft_deferred **out, weft_failure *f);
 
-WEFT_API weft_deferred *weft_deferred_ref(weft_deferred *d); /* NULL-safe */
-WEFT_API void weft_deferred_unref(weft_deferred *d);         /* NULL-safe */
+/**
+ * @brief Take a new reference to d. NULL-safe.
+ * @param d The Deferred, or NULL.
+ * @return d.
+ */
+WEFT_API weft_deferred *weft_deferred_ref(weft_deferred *d);
+/**
+ * @brief Drop a reference to d; the last one frees it (see the file's
+ * ownership rules). NULL-safe.
+ * @param d The Deferred, or NULL.
+ */
+WEFT_API void weft_deferred_unref(weft_deferred *d);
 
-/*
- * addCallbacks(cb, eb): append a pair; if d has fired, the chain runs now.
- * cb or eb NULL means pass-through on that side. WEFT_ENOMEM (nothing
- * added; the pair never runs), WEFT_EINVAL on NULL d or both NULL.
+/**
+ * @brief addCallbacks(cb, eb): append a pair; if d has fired, the chain runs
+ * now.
+ * @param d      The Deferred.
+ * @param cb     The callback; NULL means pass-through on that side.
+ * @param cb_ctx cb's context.
+ * @param eb     The errback; NULL means pass-through on that side.
+ * @param eb_ctx eb's context.
+ * @return 0, or #WEFT_ENOMEM (nothing added; the pair never runs),
+ *   #WEFT_EINVAL on NULL d or both NULL.
  */
 WEFT_API int weft_deferred_add_callbacks(weft_deferred *d, weft_callback_fn cb,
                                          void *cb_ctx, weft_callback_fn eb,
                                          void *eb_ctx);
+/**
+ * @brief addCallback(cb): addCallbacks(cb, pass-through).
+ * @param d   The Deferred.
+ * @param cb  The callback.
+ * @param ctx Its context.
+ * @return 0, or #WEFT_ENOMEM, #WEFT_EINVAL on NULL d or cb.
+ */
 WEFT_API int weft_deferred_add_callback(weft_deferred *d, weft_callback_fn cb,
                                         void *ctx);
+/**
+ * @brief addErrback(eb): addCallbacks(pass-through, eb).
+ * @param d   The Deferred.
+ * @param eb  The errback.
+ * @param ctx Its context.
+ * @return 0, or #WEFT_ENOMEM, #WEFT_EINVAL on NULL d or eb.
+ */
 WEFT_API int weft_deferred_add_errback(weft_deferred *d, weft_callback_fn eb,
                                        void *ctx);
+/**
+ * @brief addBoth(fn): fn as both callback and errback.
+ * @param d   The Deferred.
+ * @param fn  The callback and errback.
+ * @param ctx Its context.
+ * @return 0, or #WEFT_ENOMEM, #WEFT_EINVAL on NULL d or fn.
+ */
 WEFT_API int weft_deferred_add_both(weft_deferred *d, weft_callback_fn fn,
                                     void *ctx);
 
-/* Fire with a value. WEFT_EALREADY if d already fired (except once after a
- * cancel without canceller: that firing is swallowed and returns 0). */
+/**
+ * @brief Fire with a value.
+ * @param d     The Deferred.
+ * @param value The value.
+ * @return 0, or #WEFT_EALREADY if d already fired (except once after a
+ *   cancel without canceller: that firing is swallowed and returns 0),
+ *   #WEFT_EINVAL on NULL d.
+ */
 WEFT_API int weft_deferred_callback(weft_deferred *d, void *value);
-/* Fire with a failure (consumed; NULL becomes WEFT_EFAILED). Same returns. */
+/**
+ * @brief Fire with a failure.
+ * @param d The Deferred.
+ * @param f The failure, consumed (even on error); NULL becomes #WEFT_EFAILED.
+ * @return The same as weft_deferred_callback(): 0, #WEFT_EALREADY,
+ *   #WEFT_EINVAL.
+ */
 WEFT_API int weft_deferred_errback(weft_deferred *d, weft_failure *f);
-/* Deferred.cancel(): see weft_canceller_fn. If d is waiting on a chained
- * Deferred, that one is cancelled. No effect on a fired, idle Deferred. */
+/**
+ * @brief Deferred.cancel(): see weft_canceller_fn.
+ *
+ * If d is waiting on a chained Deferred, that one is cancelled. No effect on
+ * a fired, idle Deferred.
+ *
+ * @param d The Deferred.
+ * @return 0, or #WEFT_EINVAL on NULL d.
+ */
 WEFT_API int weft_deferred_cancel(weft_deferred *d);
 
-/* 1 if d has fired (Twisted's d.called), else 0. */
+/**
+ * @brief Twisted's d.called.
+ * @param d The Deferred.
+ * @return 1 if d has fired, else 0 (0 for NULL).
+ */
 WEFT_API int weft_deferred_called(const weft_deferred *d);
-/* 1 while d waits on a chained Deferred, else 0. */
+/**
+ * @brief Whether d waits on a chained Deferred.
+ * @param d The Deferred.
+ * @return 1 while d waits on a chained Deferred, else 0 (0 for NULL).
+ */
 WEFT_API int weft_deferred_paused(const weft_deferred *d);
-/*
- * Peek at the current result of a fired Deferred that is not paused:
- * returns 0 and fills value / failure (a borrowed pointer; may be NULL
- * pointers to skip), or WEFT_ESTATE if there is no result yet.
+/**
+ * @brief Peek at the current result of a fired Deferred that is not paused.
+ * @param d       The Deferred.
+ * @param value   Receives the value; may be NULL to skip.
+ * @param failure Receives the failure (a borrowed pointer; NULL on the
+ *                success side); may be NULL to skip.
+ * @return 0 (value and failure filled), or #WEFT_ESTATE if there is no
+ *   result yet, #WEFT_EINVAL on NULL d.
  */
 WEFT_API int weft_deferred_result(const weft_deferred *d, void **value,
                                   weft_failure **failure);
 
-/* Unhandled-failure hook: called (on the thread dropping the last reference)
- * with the failure of a Deferred destroyed while holding one. NULL restores
- * the default (stderr). Process-wide; set it before creating Deferreds. */
+/**
+ * @brief Unhandled-failure hook: called (on the thread dropping the last
+ * reference) with the failure of a Deferred destroyed while holding one.
+ * @param ctx The context given to weft_set_unhandled_failure_hook().
+ * @param f   The failure (borrowed: weft drops its reference afterwards).
+ */
 typedef void (*weft_unhandled_fn)(void *ctx, weft_failure *f);
+/**
+ * @brief Set the unhandled-failure hook. Process-wide; set it before
+ * creating Deferreds.
+ * @param fn  The hook; NULL restores the default (a line on stderr).
+ * @param ctx Its context.
+ */
 WEFT_API void weft_set_unhandled_failure_hook(weft_unhandled_fn fn, void *ctx);
 
 #ifdef __cplusplus

@@ -1,5 +1,6 @@
-/*
- * weft — the reactor: an epoll event loop with Twisted's thread APIs
+/**
+ * @file
+ * @brief weft — the reactor: an epoll event loop with Twisted's thread APIs
  * (IReactorFromThreads, IReactorInThreads, IReactorThreads, system event
  * triggers, callLater), and a completion queue other event loops can poll.
  *
@@ -37,211 +38,439 @@
 extern "C" {
 #endif
 
+/** @brief A reactor (opaque). */
 typedef struct weft_reactor weft_reactor;
 
+/**
+ * @brief Create a reactor (not running yet).
+ * @param out Receives the reactor (the caller's; NULL on failure).
+ * @return 0, or #WEFT_EINVAL (out is NULL), #WEFT_ENOMEM (out of memory, or
+ *   the epoll or eventfd descriptor could not be created).
+ */
 WEFT_API int weft_reactor_create(weft_reactor **out);
-/* Free r. If it never ran and "shutdown" never fired, the shutdown triggers
- * fire now (the pool is released). Threads blocked in
- * weft_blocking_call_from_thread are released (WEFT_ESHUTDOWN); queued
- * thread calls run here, on the destroying thread. A thread that is still
- * inside call_from_thread when destroy starts is waited for; starting new
- * calls on r once destroy has begun is a use after free (destroy your own
- * pools and join your threads first). WEFT_EBUSY while run() is active or the
- * reactor is attached. NULL is ignored (returns 0). */
+/**
+ * @brief Free r.
+ *
+ * If it never ran and "shutdown" never fired, the shutdown triggers fire now
+ * (the pool is released). Threads blocked in weft_blocking_call_from_thread()
+ * are released (#WEFT_ESHUTDOWN); queued thread calls run here, on the
+ * destroying thread. A thread that is still inside call_from_thread when
+ * destroy starts is waited for; starting new calls on r once destroy has
+ * begun is a use after free (destroy your own pools and join your threads
+ * first).
+ *
+ * @param r The reactor; NULL is ignored (returns 0).
+ * @return 0 (r is freed), or #WEFT_EBUSY while run() is active or the
+ *   reactor is attached.
+ */
 WEFT_API int weft_reactor_destroy(weft_reactor *r);
 
-/* Run the loop in the calling thread until stop. WEFT_ESTATE if it already
- * ran or is running; WEFT_EINVAL on NULL. */
+/**
+ * @brief Run the loop in the calling thread until stop.
+ * @param r The reactor.
+ * @return 0 once the loop stopped and shutdown ran, or #WEFT_ESTATE if it
+ *   already ran or is running (or is attached), #WEFT_EINVAL on NULL.
+ */
 WEFT_API int weft_reactor_run(weft_reactor *r);
-/* Ask the loop to stop (any thread). WEFT_ESTATE if not running or already
- * stopping (Twisted's ReactorNotRunning). */
+/**
+ * @brief Ask the loop to stop (any thread).
+ * @param r The reactor.
+ * @return 0, or #WEFT_ESTATE if not running or already stopping (Twisted's
+ *   ReactorNotRunning), #WEFT_EINVAL on NULL.
+ */
 WEFT_API int weft_reactor_stop(weft_reactor *r);
-/* 1 on the reactor thread (isInIOThread), else 0. */
+/**
+ * @brief isInIOThread.
+ * @param r The reactor.
+ * @return 1 on the reactor thread, else 0 (0 for NULL).
+ */
 WEFT_API int weft_reactor_is_in_io_thread(const weft_reactor *r);
-/* 1 while the loop runs (between startup and the end of shutdown). */
+/**
+ * @brief Whether the loop runs.
+ * @param r The reactor.
+ * @return 1 while the loop runs (between startup and the end of shutdown),
+ *   else 0 (0 for NULL).
+ */
 WEFT_API int weft_reactor_running(const weft_reactor *r);
 
 /* ------------------------------------------------------- from other threads */
 
-/* callFromThread(fn, arg): allocates one small node (see the _req variant).
- * WEFT_EINVAL on NULL r/fn, WEFT_ENOMEM. */
+/**
+ * @brief callFromThread(fn, arg): run fn(arg) on the reactor thread; any
+ * thread.
+ *
+ * Allocates one small node (see the _req variant,
+ * weft_reactor_call_from_thread_req()).
+ *
+ * @param r   The reactor.
+ * @param fn  The call.
+ * @param arg Its argument.
+ * @return 0, or #WEFT_EINVAL on NULL r or fn, #WEFT_ENOMEM.
+ */
 WEFT_API int weft_reactor_call_from_thread(weft_reactor *r, weft_fn fn, void *arg);
-/*
- * The allocation-free variant: req is caller-owned storage (weft/work.h
- * rules); cb(req) runs on the reactor thread, after which req is the
- * caller's again. Never fails on valid arguments.
+/**
+ * @brief The allocation-free callFromThread; any thread.
+ *
+ * req is caller-owned storage (weft/work.h rules); cb(req) runs on the
+ * reactor thread, after which req is the caller's again. Never fails on
+ * valid arguments.
+ *
+ * @param r   The reactor.
+ * @param req The request.
+ * @param cb  Runs on the reactor thread with req.
+ * @return 0, or #WEFT_EINVAL on NULL r, req or cb.
  */
 WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req,
                                                weft_work_cb cb);
 
 /* ----------------------------------------------------------------- timers */
 
-typedef uint64_t weft_timer_id; /* 0 is never a valid id */
+/** @brief Identifies a delayed call; 0 is never a valid id. */
+typedef uint64_t weft_timer_id;
 
-/* callLater(seconds, fn, arg); *id (may be NULL) cancels it. Reactor thread.
- * Fires on time under weft_reactor_run and on an attached reactor (its fd
- * turns readable when a timer is due). */
+/**
+ * @brief callLater(seconds, fn, arg). Reactor thread.
+ *
+ * Fires on time under weft_reactor_run() and on an attached reactor (its fd
+ * turns readable when a timer is due: weft_reactor_attach()).
+ *
+ * @param r       The reactor.
+ * @param seconds The delay; a negative delay counts as 0.
+ * @param fn      The call.
+ * @param arg     Its argument.
+ * @param id      Receives an id that cancels it (weft_reactor_cancel_call());
+ *                may be NULL.
+ * @return 0, or #WEFT_EINVAL on NULL r or fn or a NaN delay, #WEFT_ENOMEM.
+ */
 WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn,
                                      void *arg, weft_timer_id *id);
-/* 0, or WEFT_EALREADY if it already ran or was cancelled (stale ids are safe). */
+/**
+ * @brief Cancel a delayed call. Reactor thread.
+ * @param r  The reactor.
+ * @param id The id from weft_reactor_call_later().
+ * @return 0, or #WEFT_EALREADY if it already ran or was cancelled (stale ids
+ *   are safe), #WEFT_EINVAL on NULL r or id 0.
+ */
 WEFT_API int weft_reactor_cancel_call(weft_reactor *r, weft_timer_id id);
 
 /* --------------------------------------------------------------- file I/O */
 
-/* events passed to the callback: WEFT_READABLE | WEFT_WRITABLE | WEFT_IOERR */
-enum { WEFT_READABLE = 1, WEFT_WRITABLE = 2, WEFT_IOERR = 4 };
+/** @brief The events passed to a weft_io_fn, or-ed together. */
+enum {
+  WEFT_READABLE = 1, /**< the descriptor is readable (a reader is called) */
+  WEFT_WRITABLE = 2, /**< the descriptor is writable (a writer is called) */
+  WEFT_IOERR = 4     /**< error or hang-up on the descriptor (with either) */
+};
+/**
+ * @brief A reader's or writer's callback, on the reactor thread.
+ * @param ctx    The context given when it was added.
+ * @param fd     The descriptor.
+ * @param events #WEFT_READABLE | #WEFT_WRITABLE | #WEFT_IOERR.
+ */
 typedef void (*weft_io_fn)(void *ctx, int fd, int events);
 
-/* addReader / addWriter (replace a previous registration of the same kind)
- * and their removals. Reactor thread; they work under weft_reactor_run and
- * on an attached reactor alike (weft_reactor_attach). WEFT_EINVAL on a bad
- * fd (epoll refuses it, or it is one of the reactor's own); removing what
- * is not registered returns WEFT_EALREADY. */
+/**
+ * @brief addReader: call fn when fd is readable (replaces a previous reader
+ * of fd). Reactor thread; works under weft_reactor_run() and on an attached
+ * reactor alike.
+ * @param r   The reactor.
+ * @param fd  The descriptor.
+ * @param fn  The callback.
+ * @param ctx Its context.
+ * @return 0, or:
+ *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
+ *     reactor's own), NULL r or fn;
+ *   - #WEFT_ENOMEM out of memory.
+ */
 WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
+/**
+ * @brief addWriter: call fn when fd is writable (replaces a previous writer
+ * of fd). Reactor thread; works under weft_reactor_run() and on an attached
+ * reactor alike.
+ * @param r   The reactor.
+ * @param fd  The descriptor.
+ * @param fn  The callback.
+ * @param ctx Its context.
+ * @return 0, or:
+ *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
+ *     reactor's own), NULL r or fn;
+ *   - #WEFT_ENOMEM out of memory.
+ */
 WEFT_API int weft_reactor_add_writer(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
+/**
+ * @brief removeReader. Reactor thread.
+ * @param r  The reactor.
+ * @param fd The descriptor.
+ * @return 0, or #WEFT_EALREADY if fd has no reader, #WEFT_EINVAL on NULL r
+ *   or a negative fd.
+ */
 WEFT_API int weft_reactor_remove_reader(weft_reactor *r, int fd);
+/**
+ * @brief removeWriter. Reactor thread.
+ * @param r  The reactor.
+ * @param fd The descriptor.
+ * @return 0, or #WEFT_EALREADY if fd has no writer, #WEFT_EINVAL on NULL r
+ *   or a negative fd.
+ */
 WEFT_API int weft_reactor_remove_writer(weft_reactor *r, int fd);
 
 /* ---------------------------------------------------- system event triggers */
 
-typedef enum weft_phase { WEFT_BEFORE = 0, WEFT_DURING = 1, WEFT_AFTER = 2 } weft_phase;
-typedef enum weft_event { WEFT_STARTUP = 0, WEFT_SHUTDOWN = 1 } weft_event;
+/** @brief The phase of a system event a trigger runs in. */
+typedef enum weft_phase {
+  WEFT_BEFORE = 0, /**< "before" */
+  WEFT_DURING = 1, /**< "during" */
+  WEFT_AFTER = 2   /**< "after" */
+} weft_phase;
+/** @brief A system event. */
+typedef enum weft_event {
+  WEFT_STARTUP = 0, /**< "startup": fired when the reactor starts running */
+  WEFT_SHUTDOWN = 1 /**< "shutdown": fired when the reactor stops */
+} weft_event;
+/** @brief Identifies a system event trigger, for weft_reactor_remove_trigger(). */
 typedef uint64_t weft_trigger_id;
 
-/* addSystemEventTrigger. Triggers of one phase run in the order added. */
+/**
+ * @brief addSystemEventTrigger. Triggers of one phase run in the order added.
+ * @param r     The reactor.
+ * @param phase The phase.
+ * @param event The event.
+ * @param fn    The trigger.
+ * @param arg   Its argument.
+ * @param id    Receives its id; may be NULL.
+ * @return 0, or #WEFT_EINVAL (NULL r or fn, unknown phase or event),
+ *   #WEFT_ENOMEM.
+ */
 WEFT_API int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase,
                                       weft_event event, weft_fn fn, void *arg,
                                       weft_trigger_id *id);
-/* 0, or WEFT_EALREADY for an unknown or already removed id. */
+/**
+ * @brief removeSystemEventTrigger.
+ * @param r  The reactor.
+ * @param id The id from weft_reactor_add_trigger().
+ * @return 0, or #WEFT_EALREADY for an unknown or already removed id,
+ *   #WEFT_EINVAL on NULL r or id 0.
+ */
 WEFT_API int weft_reactor_remove_trigger(weft_reactor *r, weft_trigger_id id);
-/* fireSystemEvent: run the before, during and after triggers of event now
- * (as often as it is called, like Twisted). Firing "shutdown" also releases
- * threads blocked in weft_blocking_call_from_thread (WEFT_ESHUTDOWN), since
- * the pool they run on is stopped by it. */
+/**
+ * @brief fireSystemEvent: run the before, during and after triggers of event
+ * now (as often as it is called, like Twisted).
+ *
+ * Firing "shutdown" also releases threads blocked in
+ * weft_blocking_call_from_thread() (#WEFT_ESHUTDOWN), since the pool they run
+ * on is stopped by it.
+ *
+ * @param r     The reactor.
+ * @param event The event.
+ * @return 0, or #WEFT_EINVAL on NULL r or an unknown event.
+ */
 WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event);
-/* callWhenRunning: now if running, else as a "during startup" trigger. */
+/**
+ * @brief callWhenRunning: now if running, else as a "during startup" trigger.
+ * @param r   The reactor.
+ * @param fn  The call.
+ * @param arg Its argument.
+ * @return 0, or #WEFT_EINVAL on NULL r or fn, #WEFT_ENOMEM.
+ */
 WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *arg);
 
 /* ------------------------------------------------------------ thread pool */
 
-/* getThreadPool: the reactor's pool, created on first use as
- * ThreadPool(0, 10, "weft.reactor"), started when the reactor runs, stopped
- * and released during shutdown. WEFT_ESHUTDOWN once shutdown has begun. */
+/**
+ * @brief getThreadPool: the reactor's pool.
+ *
+ * Created on first use as ThreadPool(0, 10, "weft.reactor"), started when
+ * the reactor runs, stopped and released during shutdown.
+ *
+ * @param r   The reactor.
+ * @param out Receives the pool (the reactor's, not the caller's); may be NULL.
+ * @return 0, or:
+ *   - #WEFT_ESHUTDOWN once shutdown has begun;
+ *   - #WEFT_EINVAL on NULL r;
+ *   - #WEFT_ENOMEM the pool could not be created.
+ */
 WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out);
-/* suggestThreadPoolSize: sets the pool's max. */
+/**
+ * @brief suggestThreadPoolSize: sets the pool's max (creating the pool if
+ * needed).
+ * @param r    The reactor.
+ * @param size The new maximum.
+ * @return 0, or #WEFT_EINVAL on NULL r or size < 0, or the codes of
+ *   weft_reactor_get_thread_pool() (#WEFT_ESHUTDOWN, #WEFT_ENOMEM) and
+ *   weft_threadpool_adjust_poolsize() (#WEFT_EINVAL if size is below the
+ *   pool's min, #WEFT_EAGAIN).
+ */
 WEFT_API int weft_reactor_suggest_thread_pool_size(weft_reactor *r, int size);
-/* callInThread(fn, arg) on the reactor's pool (creating it if needed).
+/**
+ * @brief callInThread(fn, arg) on the reactor's pool (creating it if
+ * needed).
+ *
  * Reactor thread; other threads can use the weft_threadpool it returns from
- * weft_reactor_get_thread_pool, which stays valid until shutdown. */
+ * weft_reactor_get_thread_pool(), which stays valid until shutdown.
+ *
+ * @param r   The reactor.
+ * @param fn  The task.
+ * @param arg Its argument.
+ * @return 0, or the codes of weft_reactor_get_thread_pool() and
+ *   weft_threadpool_call_in_thread(): #WEFT_EINVAL, #WEFT_ESHUTDOWN,
+ *   #WEFT_EQUIT, #WEFT_ENOMEM.
+ */
 WEFT_API int weft_reactor_call_in_thread(weft_reactor *r, weft_fn fn, void *arg);
 
 /* ------------------------------------------- offload, result on the loop */
 
+/** @brief A caller-owned offload request (see struct weft_reactor_work). */
 typedef struct weft_reactor_work weft_reactor_work;
-/** Runs in a thread of the reactor's pool. */
+/**
+ * @brief The work: runs in a thread of the reactor's pool.
+ * @param req The request that was queued.
+ */
 typedef void (*weft_reactor_work_cb)(weft_reactor_work *req);
-/** Runs on the reactor thread: status 0 after work_cb ran, or
- *  WEFT_ECANCELED if it never will (weft_reactor_cancel_work won, or the
- *  pool was stopped before a thread took it). req is the caller's again. */
+/**
+ * @brief The completion: runs on the reactor thread, exactly once per
+ * accepted request.
+ * @param req    The request; the caller's again.
+ * @param status 0 after work_cb ran, or #WEFT_ECANCELED if it never will
+ *               (weft_reactor_cancel_work() won, or the pool was stopped
+ *               before a thread took it).
+ */
 typedef void (*weft_reactor_after_cb)(weft_reactor_work *req, int status);
 
-/** A caller-owned offload request (libuv's uv_work_t). It carries every
- *  node the round trip needs: nothing is allocated per request. */
+/** @brief A caller-owned offload request (libuv's uv_work_t). It carries
+ *  every node the round trip needs: nothing is allocated per request. */
 struct weft_reactor_work {
   void *data; /**< the caller's; weft never reads or writes it */
-  /* private: */
+  /** private: weft's, do not touch (the pool's request, then the node that
+   *  carries the completion) */
   weft_work weft_work_;
+  /** private: weft's, do not touch */
   void *weft_private_[3];
 };
 
 /**
- * uv_queue_work: run work_cb(req) in a thread of r's pool (created and
- * started as weft_reactor_get_thread_pool does), then after_cb(req, status)
- * on r's thread — in weft_reactor_run, or in weft_reactor_drain on an
- * attached loop. Once this returned 0 nothing can fail: after_cb is called
- * exactly once (with 0, or WEFT_ECANCELED), and no allocation is made on
- * the way. From the call until after_cb, req belongs to weft (do not touch,
- * move or free it). Completions still queued when the reactor stops run in
- * detach or destroy, as call_from_thread calls do. Reactor thread only.
+ * @brief uv_queue_work: work_cb in the reactor's pool, after_cb on the
+ * reactor thread.
  *
- * @param r        the reactor.
- * @param req      caller-owned storage; reusable after after_cb.
- * @param work_cb  the blocking work (pool thread).
- * @param after_cb the completion (reactor thread).
- * @return 0; WEFT_EINVAL on a NULL argument; WEFT_ESHUTDOWN once the reactor
- *   is shutting down; WEFT_ENOMEM if the pool had to be created and could not
- *   be (nothing was accepted in every error case).
+ * Runs work_cb(req) in a thread of r's pool (created and started as
+ * weft_reactor_get_thread_pool() does), then after_cb(req, status) on r's
+ * thread — in weft_reactor_run(), or in weft_reactor_drain() on an attached
+ * loop. Once this returned 0 nothing can fail: after_cb is called exactly
+ * once (with 0, or #WEFT_ECANCELED), and no allocation is made on the way.
+ * From the call until after_cb, req belongs to weft (do not touch, move or
+ * free it). Completions still queued when the reactor stops run in detach
+ * or destroy, as call_from_thread calls do. Reactor thread only.
+ *
+ * @param r        The reactor.
+ * @param req      Caller-owned storage; reusable after after_cb.
+ * @param work_cb  The blocking work (pool thread).
+ * @param after_cb The completion (reactor thread).
+ * @return 0, or (nothing accepted):
+ *   - #WEFT_EINVAL    a NULL argument;
+ *   - #WEFT_ESHUTDOWN the reactor is shutting down;
+ *   - #WEFT_ENOMEM    the pool had to be created and could not be.
  */
 WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
                                      weft_reactor_work_cb work_cb,
                                      weft_reactor_after_cb after_cb);
 /**
- * uv_cancel for weft_reactor_queue_work: if work_cb has not started it
- * never runs, and after_cb(req, WEFT_ECANCELED) runs on the reactor thread
- * later (once the pool hands the request back), never inside this call.
- * Reactor thread.
+ * @brief uv_cancel for weft_reactor_queue_work(). Reactor thread.
  *
- * @param r   the reactor req was queued on.
- * @param req the request.
- * @return 0 (cancelled); WEFT_EBUSY if work_cb started (runs or ran: its
- *   after_cb gets 0); WEFT_EALREADY if cancelled before; WEFT_EINVAL on NULL
- *   arguments or a request not queued on r.
+ * If work_cb has not started it never runs, and after_cb(req,
+ * #WEFT_ECANCELED) runs on the reactor thread later (once the pool hands
+ * the request back), never inside this call.
+ *
+ * @param r   The reactor req was queued on.
+ * @param req The request.
+ * @return 0 (cancelled), or:
+ *   - #WEFT_EBUSY    work_cb started (runs or ran: its after_cb gets 0);
+ *   - #WEFT_EALREADY cancelled before;
+ *   - #WEFT_EINVAL   NULL arguments or a request not queued on r.
  */
 WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req);
 
 /* ------------------------------------------------- use from a foreign loop */
 
-/*
- * Run the reactor on someone else's event loop (libuv, libevent...).
+/**
+ * @brief Run the reactor on someone else's event loop (libuv, libevent...).
+ *
  * attach makes the calling thread the reactor thread, fires "startup" (the
  * pool starts) and returns a file descriptor — the reactor's own epoll fd —
  * that becomes readable whenever the reactor has something to do: a
  * completion or call_from_thread call is queued, a call_later timer is due
  * (a timerfd in the set is armed for the earliest one), or a reader/writer
- * fd is ready. On readable, call weft_reactor_drain; the host loop needs to
- * do nothing else (no timeout to compute: timers wake it through the fd).
- * Readers and writers added with weft_reactor_add_reader/_writer work as
- * under weft_reactor_run. detach fires "shutdown" (the pool is stopped and
- * drained; its last completions run inside detach) and leaves the reactor
- * stopped; the host loop must stop watching the fd before destroy closes
- * it. weft_reactor_stop on an attached reactor only wakes the fd: the owner
- * ends it with detach.
+ * fd is ready. On readable, call weft_reactor_drain(); the host loop needs
+ * nothing else (no timeout to compute: timers wake it through the fd).
+ * Readers and writers work as under weft_reactor_run().
+ * weft_reactor_detach() fires "shutdown" (the pool is stopped and drained;
+ * its last completions run inside detach) and leaves the reactor stopped;
+ * the host loop must stop watching the fd before destroy closes it.
+ * weft_reactor_stop() on an attached reactor only wakes the fd: the owner
+ * ends it with detach. docs/lifecycle.md has every step.
+ *
+ * @param r  The reactor.
+ * @param fd Receives the descriptor to watch for readability (the
+ *           reactor's: do not close it).
+ * @return 0, or #WEFT_ESTATE if the reactor already ran, runs or is
+ *   attached, #WEFT_EINVAL on NULL r or fd, #WEFT_ENOMEM if its timerfd
+ *   could not be made (the reactor is left as it was).
  */
 WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd);
-/* Serve what made the fd readable, on the calling thread, which must be the
- * attaching one (else WEFT_ESTATE): ready readers/writers, then the queued
- * completions, then due timers. Returns how many completions ran (>= 0).
- * Keeps draining briefly while results keep arriving; whatever is left
- * after that leaves the fd readable, so the host loop calls again.
- * weft_reactor_drain(r) is weft_reactor_drain_ex(r, 0, 0). */
+/**
+ * @brief Serve what made the attach fd readable, on the calling thread,
+ * which must be the attaching one: ready readers/writers, then the queued
+ * completions, then due timers.
+ *
+ * Keeps draining briefly while results keep arriving; whatever is left after
+ * that leaves the fd readable, so the host loop calls again.
+ * weft_reactor_drain(r) is weft_reactor_drain_ex(r, 0, 0).
+ *
+ * @param r The reactor.
+ * @return How many completions ran (>= 0), or #WEFT_ESTATE off the
+ *   attaching thread, #WEFT_EINVAL on NULL r.
+ */
 WEFT_API int weft_reactor_drain(weft_reactor *r);
 
-/** weft_reactor_drain_ex flag: do not wait (spin or yield) for more
- *  completions after the queue is empty; return at once. */
+/** @brief weft_reactor_drain_ex() flag: do not wait (spin or yield) for more
+ *  completions once the queue is empty; return at once. */
 #define WEFT_DRAIN_NO_SPIN 1u
 
 /**
- * weft_reactor_drain with a budget.
+ * @brief weft_reactor_drain() with a budget.
  *
- * @param r               the attached reactor (attaching thread only).
- * @param max_completions at most this many completions run (0: no limit
+ * @param r               The attached reactor (attaching thread only).
+ * @param max_completions At most this many completions run (0: no limit
  *                        beyond the built-in bound of 64 snapshots); what
  *                        is left keeps the fd readable.
- * @param flags           0 or WEFT_DRAIN_NO_SPIN.
- * @return the number of completions run (>= 0); WEFT_EINVAL on NULL r, a
- *   negative budget or an unknown flag; WEFT_ESTATE off the reactor thread.
+ * @param flags           0 or #WEFT_DRAIN_NO_SPIN.
+ * @return The number of completions run (>= 0), or #WEFT_EINVAL on NULL r,
+ *   a negative budget or an unknown flag, #WEFT_ESTATE off the reactor
+ *   thread.
  */
 WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigned flags);
+/**
+ * @brief Fire "shutdown" and leave the attached reactor stopped; on the
+ * attaching thread.
+ * @param r The reactor.
+ * @return 0, or #WEFT_ESTATE if r is not attached and running or this is not
+ *   the attaching thread, #WEFT_EINVAL on NULL r.
+ */
 WEFT_API int weft_reactor_detach(weft_reactor *r);
 
 /* --------------------------------------------------------------- counters */
 
+/** @brief The reactor's counters (weft_reactor_stats_get()). */
 typedef struct weft_reactor_stats {
-  uint64_t wakeups;       /* eventfd writes made by call_from_thread */
-  uint64_t completions;   /* thread calls run from the queue */
-  uint64_t drains;        /* queue drains that ran at least one call */
-  uint64_t iterations;    /* loop iterations */
+  uint64_t wakeups;       /**< eventfd writes made by call_from_thread */
+  uint64_t completions;   /**< thread calls run from the queue */
+  uint64_t drains;        /**< queue drains that ran at least one call */
+  uint64_t iterations;    /**< loop iterations */
 } weft_reactor_stats;
+/**
+ * @brief Read the reactor's counters; any thread.
+ * @param r   The reactor.
+ * @param out Receives the counters.
+ * @return 0, or #WEFT_EINVAL on NULL r or out.
+ */
 WEFT_API int weft_reactor_stats_get(const weft_reactor *r, weft_reactor_stats *out);
 
 #ifdef __cplusplus

@@ -1,6 +1,7 @@
-/*
- * weft — ThreadPool: twisted.python.threadpool.ThreadPool in C, on weft's
- * work-stealing engine.
+/**
+ * @file
+ * @brief weft — ThreadPool: twisted.python.threadpool.ThreadPool in C, on
+ * weft's work-stealing engine.
  *
  * Lifecycle: create (no thread yet; work submitted now is backlogged) →
  * start (grows to min, then to the backlog, bounded by max) → stop (runs the
@@ -39,13 +40,14 @@
  * task (a parked one is woken, or a new one started). No allocation per task
  * once the per-thread node cache is warm (queue_work never allocates).
  *
- * Threads are named "PoolThread-<name>-<n>", n = creation counter; the
+ * Threads are named `PoolThread-<name>-<n>`, n = creation counter; the
  * factory hook gets that full name, the default factory gives
- * pthread_setname_np its first bytes and the whole "-<n>" suffix (15 bytes).
+ * pthread_setname_np its first bytes and the whole `-<n>` suffix (15 bytes).
  */
 #ifndef WEFT_THREADPOOL_H
 #define WEFT_THREADPOOL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include "common.h"
 #include "work.h"
@@ -55,173 +57,437 @@
 extern "C" {
 #endif
 
+/** @brief A ThreadPool (opaque). */
 typedef struct weft_threadpool weft_threadpool;
 
-/* Passed for min or max to adjust_poolsize: keep the current value (None). */
+/** @brief Passed for min or max to adjust_poolsize: keep the current value (None). */
 #define WEFT_KEEP (-1)
 
-/* Upper bound on threads in one pool (max is clamped to it). Threads told to
- * quit but not yet exited count against it too: adjust_poolsize may answer
- * WEFT_EAGAIN under extreme resize churn until they are gone. */
+/**
+ * @brief Upper bound on threads in one pool (max is clamped to it).
+ *
+ * Threads told to quit but not yet exited count against it too:
+ * adjust_poolsize may answer #WEFT_EAGAIN under extreme resize churn until
+ * they are gone.
+ */
 #define WEFT_THREADPOOL_MAX_THREADS 1024
 
+/** @brief Options of weft_threadpool_create_ex(); start from weft_threadpool_options_init(). */
 typedef struct weft_threadpool_options {
-  int min_threads;                        /* default 5, as Twisted */
-  int max_threads;                        /* default 20 */
-  const char *name;                       /* copied; NULL: the pool's address */
-  weft_thread_factory_fn thread_factory;  /* NULL: pthread_create */
-  void *thread_factory_ctx;
-  weft_log_fn log;                        /* failures with nobody to tell; NULL: stderr */
-  void *log_ctx;
-  unsigned spin_us;                       /* idle search before parking; default 50 */
+  int min_threads;                        /**< default 5, as Twisted; never reaped below */
+  int max_threads;                        /**< default 20: threads that may run work at once */
+  const char *name;                       /**< copied; NULL: the pool's address */
+  weft_thread_factory_fn thread_factory;  /**< NULL: pthread_create */
+  void *thread_factory_ctx;               /**< thread_factory's context */
+  weft_log_fn log;                        /**< failures with nobody to tell; NULL: stderr */
+  void *log_ctx;                          /**< log's context */
+  unsigned spin_us;                       /**< idle search before parking; default 50 */
+  /**
+   * 1: Twisted's hard cap, never more than max_threads threads (a pool stuck
+   * at it is reported to the log hook once a minute). Default 0: elastic
+   * (docs/design.md E9), the pool holds more threads than max_threads only
+   * to stand in for workers that are blocked (weft_blocking_begin(), or seen
+   * off-CPU by the pool's monitor), never more than hard_threads.
+   */
+  int strict_cap;
+  /** The memory valve; 0 (default): derived from the available memory and
+   * RLIMIT_NPROC, at most 4096; never below max_threads. */
+  int hard_threads;
+  /** An idle thread above min_threads exits after this many milliseconds
+   * (doubled, up to 60 s, while the pool keeps re-creating threads it
+   * released); 0: never, as Twisted. Default 10000. */
+  unsigned keep_alive_ms;
 } weft_threadpool_options;
 
-/* Fill o with the defaults above. */
+/**
+ * @brief Fill o with the defaults (see weft_threadpool_options).
+ * @param o The options to fill; NULL is ignored.
+ */
 WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o);
 
-/* ThreadPool(min, max, name). WEFT_EINVAL if min < 0 or min > max. */
+/**
+ * @brief ThreadPool(min, max, name): a pool with the other options at their
+ * defaults.
+ * @param out         Receives the pool (the caller's; NULL on failure).
+ * @param min_threads The minimum number of threads.
+ * @param max_threads The maximum (clamped to #WEFT_THREADPOOL_MAX_THREADS).
+ * @param name        The pool's name (copied); NULL: the pool's address.
+ * @return 0, or:
+ *   - #WEFT_EINVAL if min < 0 or min > max, or out is NULL;
+ *   - #WEFT_ENOMEM out of memory.
+ */
 WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads,
                                     int max_threads, const char *name);
+/**
+ * @brief A pool with every option given.
+ * @param out  Receives the pool (the caller's; NULL on failure).
+ * @param opts The options (read during the call only).
+ * @return 0, or:
+ *   - #WEFT_EINVAL out or opts is NULL, min_threads < 0 or
+ *     min_threads > max_threads;
+ *   - #WEFT_ENOMEM out of memory.
+ */
 WEFT_API int weft_threadpool_create_ex(weft_threadpool **out,
                                        const weft_threadpool_options *opts);
 
-/* start(): idempotent while running; WEFT_EQUIT after stop. WEFT_EAGAIN if no
- * thread at all could be created (the pool is still started). */
+/**
+ * @brief start(): idempotent while running.
+ * @param tp The pool.
+ * @return 0, or:
+ *   - #WEFT_EQUIT  after stop;
+ *   - #WEFT_EAGAIN if no thread at all could be created (the pool is still
+ *     started);
+ *   - #WEFT_EINVAL on NULL tp.
+ */
 WEFT_API int weft_threadpool_start(weft_threadpool *tp);
-/* stop(): run queued work, join all threads. WEFT_EQUIT the second time,
- * WEFT_EDEADLK from a pool thread. */
+/**
+ * @brief stop(): run queued work, join all threads.
+ * @param tp The pool.
+ * @return 0, or:
+ *   - #WEFT_EQUIT   the second time;
+ *   - #WEFT_EDEADLK from a pool thread;
+ *   - #WEFT_EINVAL  on NULL tp.
+ */
 WEFT_API int weft_threadpool_stop(weft_threadpool *tp);
-/** What weft_threadpool_stop_timeout did. */
+/** @brief What weft_threadpool_stop_timeout() did. */
 typedef struct weft_threadpool_stop_report {
-  /** Queued tasks the call cancelled; each owner was told WEFT_ECANCELED
+  /** Queued tasks the call cancelled; each owner was told #WEFT_ECANCELED
    *  (after_cb / on_result; a plain call_in_thread task: the log hook). */
   uint64_t cancelled;
   /** Tasks still running when the call returned: non-zero only with
-   *  WEFT_ETIMEDOUT. Their threads finish them and are joined later. */
+   *  #WEFT_ETIMEDOUT. Their threads finish them and are joined later. */
   int running;
 } weft_threadpool_stop_report;
 
 /**
- * Stop with a deadline: refuse new work, cancel every queued task (the
- * calling thread takes them out of the pool's queues, including those
- * waiting behind a running task, and tells each owner WEFT_ECANCELED; a
- * task a pool thread took just before runs), then wait at most
- * @p timeout_ms for the tasks that run and join their threads.
+ * @brief Stop with a deadline.
+ *
+ * Refuse new work, cancel every queued task (the calling thread takes them
+ * out of the pool's queues, including those waiting behind a running task,
+ * and tells each owner #WEFT_ECANCELED; a task a pool thread took just
+ * before runs), then wait at most @p timeout_ms for the tasks that run and
+ * join their threads.
  *
  * Every accepted task is accounted for: it ran, or was cancelled, or is one
  * of report->running. Once every thread is joined the counters satisfy
  * submitted == executed + cancelled.
  *
- * On WEFT_ETIMEDOUT the pool is stopped (submits return WEFT_EQUIT) but the
- * threads still in a task are left to finish it (their owners are told as
- * usual); nothing is freed under them. A later weft_threadpool_stop (returns
- * 0), another stop_timeout, or weft_threadpool_destroy joins them, waiting
- * as long as they run.
+ * On #WEFT_ETIMEDOUT the pool is stopped (submits return #WEFT_EQUIT) but
+ * the threads still in a task are left to finish it (their owners are told
+ * as usual); nothing is freed under them. A later weft_threadpool_stop()
+ * (returns 0), another stop_timeout, or weft_threadpool_destroy() joins
+ * them, waiting as long as they run.
  *
- * @param tp         the pool.
- * @param timeout_ms how long running tasks may take, >= 0 (0: do not wait).
- * @param report     filled in (may be NULL).
- * @return 0 when every thread was joined; WEFT_ETIMEDOUT when tasks outlived
- *   the deadline; WEFT_EQUIT if the pool was stopped already (and no
- *   timed-out stop left threads to join); WEFT_EDEADLK from one of the
- *   pool's threads; WEFT_EINVAL on NULL tp or a negative timeout.
+ * @param tp         The pool.
+ * @param timeout_ms How long running tasks may take, >= 0 (0: do not wait).
+ * @param report     Filled in (may be NULL).
+ * @return 0 when every thread was joined, or:
+ *   - #WEFT_ETIMEDOUT tasks outlived the deadline (report->running);
+ *   - #WEFT_EQUIT     the pool was stopped already (and no timed-out stop
+ *                     left threads to join);
+ *   - #WEFT_EDEADLK   from one of the pool's threads;
+ *   - #WEFT_EINVAL    on NULL tp or a negative timeout.
  */
 WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
                                           weft_threadpool_stop_report *report);
 
-/* Stop if needed, then free. Work that can no longer run is cancelled: its
- * owner is told WEFT_ECANCELED. WEFT_EDEADLK from a pool thread (nothing freed).
- * destroy is the last call on tp: no other thread may still be inside (or
- * later enter) a call on it — after stop, other threads' submits return
- * WEFT_EQUIT, so stop, let them see it, then destroy. */
+/**
+ * @brief Stop if needed, then free.
+ *
+ * Work that can no longer run is cancelled: its owner is told
+ * #WEFT_ECANCELED. destroy is the last call on tp: no other thread may still
+ * be inside (or later enter) a call on it — after stop, other threads'
+ * submits return #WEFT_EQUIT, so stop, let them see it, then destroy.
+ *
+ * @param tp The pool.
+ * @return 0 (tp is freed), or #WEFT_EDEADLK from a pool thread (nothing
+ *   freed), #WEFT_EINVAL on NULL tp.
+ */
 WEFT_API int weft_threadpool_destroy(weft_threadpool *tp);
 
-/* callInThread(fn, arg). WEFT_EQUIT after stop, WEFT_EINVAL on NULL. */
+/**
+ * @brief callInThread(fn, arg): run fn(arg) in a pool thread.
+ * @param tp  The pool.
+ * @param fn  The task.
+ * @param arg Its argument.
+ * @return 0 if the task was accepted (see the file's contract), or:
+ *   - #WEFT_EQUIT  after stop;
+ *   - #WEFT_EINVAL on NULL tp or fn;
+ *   - #WEFT_ENOMEM out of memory.
+ */
 WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn,
                                             void *arg);
-/*
- * callInThreadWithCallback(onResult, fn, arg). on_result(ctx, status, result)
- * runs in the worker thread right after fn, with fn's status and result;
- * with WEFT_ECANCELED (result NULL) if the pool is destroyed before the task
- * could run. on_result may be NULL: a failure is then sent to the log hook.
+/**
+ * @brief callInThreadWithCallback(onResult, fn, arg).
+ *
+ * on_result(ctx, status, result) runs in the worker thread right after fn,
+ * with fn's status and result; with #WEFT_ECANCELED (result NULL) if the pool
+ * is destroyed before the task could run.
+ *
+ * @param tp        The pool.
+ * @param on_result onResult; may be NULL: a failure is then sent to the log
+ *                  hook.
+ * @param ctx       on_result's context.
+ * @param fn        The work function.
+ * @param arg       Its argument.
+ * @return 0 if the task was accepted, or:
+ *   - #WEFT_EQUIT  after stop;
+ *   - #WEFT_EINVAL on NULL tp or fn;
+ *   - #WEFT_ENOMEM out of memory.
  */
 WEFT_API int weft_threadpool_call_in_thread_with_callback(
     weft_threadpool *tp, weft_result_fn on_result, void *ctx, weft_call_fn fn,
     void *arg);
-/* The allocation-free submit: the caller owns req (see weft/work.h). */
+/**
+ * @brief The allocation-free submit: the caller owns req (see weft/work.h).
+ * @param tp    The pool.
+ * @param req   The request; weft's until after runs (or work starts, with
+ *              after NULL).
+ * @param work  Runs in a pool thread.
+ * @param after Runs right after work, or with #WEFT_ECANCELED; may be NULL.
+ * @return 0 if the request was accepted, or #WEFT_EQUIT after stop,
+ *   #WEFT_EINVAL on NULL tp, req or work.
+ */
 WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
                                         weft_work_cb work,
                                         weft_after_work_cb after);
 
 /**
- * Cancel a request submitted with weft_threadpool_queue_work that has not
- * started (uv_cancel). If it has not started, work_cb never runs and
- * after_cb(req, WEFT_ECANCELED) is called exactly once, when the request
- * leaves the pool's queue: at once if a thread is free, else when a pool
- * thread reaches it or a stop cancels it — so req still belongs to weft
- * until that after_cb, as for any request. Any thread may call it; req must
- * stay valid for the duration of the call (a request whose after_cb may run
- * on another thread meanwhile must not be freed by that after_cb while a
- * cancel can still be in progress).
+ * @brief Cancel a queue_work request that has not started (uv_cancel).
  *
- * @param tp  the pool req was submitted to.
- * @param req the request.
- * @return 0 (cancelled; after_cb gets WEFT_ECANCELED); WEFT_EBUSY if it
- *   started (runs or ran); WEFT_EALREADY if an earlier cancel won;
- *   WEFT_EINVAL on NULL arguments, a request not submitted to tp, or one
- *   submitted without after_cb (nobody could be told).
+ * If it has not started, work_cb never runs and after_cb(req,
+ * #WEFT_ECANCELED) is called exactly once, when the request leaves the
+ * pool's queue: at once if a thread is free, else when a pool thread
+ * reaches it or a stop cancels it — so req still belongs to weft until that
+ * after_cb, as for any request. Any thread may call it; req must stay valid
+ * for the duration of the call (a request whose after_cb may run on another
+ * thread meanwhile must not be freed by that after_cb while a cancel can
+ * still be in progress).
+ *
+ * @param tp  The pool req was submitted to.
+ * @param req The request.
+ * @return 0 (cancelled; after_cb gets #WEFT_ECANCELED), or:
+ *   - #WEFT_EBUSY    it started (runs or ran);
+ *   - #WEFT_EALREADY an earlier cancel won;
+ *   - #WEFT_EINVAL   NULL arguments, a request not submitted to tp, or one
+ *                    submitted without after_cb (nobody could be told).
  */
 WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req);
 
-/* adjustPoolsize(min, max); WEFT_KEEP keeps a value. WEFT_EINVAL (nothing
- * changed) if the result has min < 0 or min > max. While started: above max,
- * idle threads quit now and busy ones when they next go idle; below min,
- * threads are started (WEFT_EAGAIN if none could be). */
+/**
+ * @brief adjustPoolsize(min, max).
+ *
+ * While started: above max, idle threads quit now and busy ones when they
+ * next go idle; below min, threads are started.
+ *
+ * @param tp          The pool.
+ * @param min_threads The new minimum, or #WEFT_KEEP.
+ * @param max_threads The new maximum (clamped to
+ *                    #WEFT_THREADPOOL_MAX_THREADS), or #WEFT_KEEP.
+ * @return 0, or:
+ *   - #WEFT_EINVAL (nothing changed) if the result has min < 0 or
+ *     min > max, or on NULL tp;
+ *   - #WEFT_EAGAIN threads were wanted and none could be started.
+ */
 WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp,
                                              int min_threads, int max_threads);
-/* startAWorker(): one more thread if started and below max (else a no-op,
- * 0); WEFT_EAGAIN if its creation failed. stopAWorker(): an idle thread quits
- * now, else the next one to go idle (debt, as Twisted's shrink). Both
- * WEFT_EQUIT after stop. */
+/**
+ * @brief startAWorker(): one more thread if started and below max (else a
+ * no-op, 0).
+ * @param tp The pool.
+ * @return 0, or #WEFT_EAGAIN if its creation failed, #WEFT_EQUIT after stop,
+ *   #WEFT_EINVAL on NULL tp.
+ */
 WEFT_API int weft_threadpool_start_a_worker(weft_threadpool *tp);
+/**
+ * @brief stopAWorker(): an idle thread quits now, else the next one to go
+ * idle (debt, as Twisted's shrink).
+ * @param tp The pool.
+ * @return 0, or #WEFT_EQUIT after stop, #WEFT_EINVAL on NULL tp.
+ */
 WEFT_API int weft_threadpool_stop_a_worker(weft_threadpool *tp);
 
-/* Introspection: snapshots, safe from any thread. Negative on NULL tp. */
+/**
+ * @name Introspection
+ * Snapshots, safe from any thread. Negative (#WEFT_EINVAL) on NULL tp.
+ * @{
+ */
+/**
+ * @brief The minimum number of threads.
+ * @param tp The pool.
+ * @return min, or #WEFT_EINVAL on NULL tp.
+ */
 WEFT_API int weft_threadpool_min(const weft_threadpool *tp);
+/**
+ * @brief The maximum number of threads.
+ * @param tp The pool.
+ * @return max, or #WEFT_EINVAL on NULL tp.
+ */
 WEFT_API int weft_threadpool_max(const weft_threadpool *tp);
-WEFT_API int weft_threadpool_workers(weft_threadpool *tp);  /* idle + busy */
-WEFT_API int weft_threadpool_working(weft_threadpool *tp);  /* busy */
-WEFT_API int weft_threadpool_waiters(weft_threadpool *tp);  /* idle */
-WEFT_API long weft_threadpool_queue_size(weft_threadpool *tp); /* backlog */
+/**
+ * @brief The threads that exist: idle + busy.
+ * @param tp The pool.
+ * @return The count, or #WEFT_EINVAL on NULL tp.
+ */
+WEFT_API int weft_threadpool_workers(weft_threadpool *tp);
+/**
+ * @brief The busy threads.
+ * @param tp The pool.
+ * @return The count, or #WEFT_EINVAL on NULL tp.
+ */
+WEFT_API int weft_threadpool_working(weft_threadpool *tp);
+/**
+ * @brief The idle threads.
+ * @param tp The pool.
+ * @return The count, or #WEFT_EINVAL on NULL tp.
+ */
+WEFT_API int weft_threadpool_waiters(weft_threadpool *tp);
+/**
+ * @brief The backlog: tasks waiting for a thread.
+ * @param tp The pool.
+ * @return The count, or #WEFT_EINVAL on NULL tp.
+ */
+WEFT_API long weft_threadpool_queue_size(weft_threadpool *tp);
+/**
+ * @brief Whether the pool is started (Twisted's started).
+ * @param tp The pool.
+ * @return 1 between start and stop, else 0; #WEFT_EINVAL on NULL tp.
+ */
 WEFT_API int weft_threadpool_started(const weft_threadpool *tp);
+/**
+ * @brief Whether the pool was stopped (Twisted's joined).
+ * @param tp The pool.
+ * @return 1 once stop was called, else 0; #WEFT_EINVAL on NULL tp.
+ */
 WEFT_API int weft_threadpool_joined(const weft_threadpool *tp);
-/* Number of threads ever created (Twisted's len(threads)). */
+/**
+ * @brief Number of threads ever created (Twisted's len(threads)).
+ * @param tp The pool.
+ * @return The count, or #WEFT_EINVAL on NULL tp.
+ */
 WEFT_API int weft_threadpool_threads_created(const weft_threadpool *tp);
+/** @} */
 
-/* Engine counters, for benchmarks and perf work. Monotonic, approximate
- * while the pool runs. */
+/**
+ * @brief Engine counters, for benchmarks and perf work. Monotonic,
+ * approximate while the pool runs.
+ */
 typedef struct weft_threadpool_counters {
-  uint64_t submitted;      /* tasks accepted */
-  uint64_t executed;       /* tasks run */
-  uint64_t cancelled;      /* tasks reported WEFT_ECANCELED */
-  uint64_t steals;         /* successful steal operations */
-  uint64_t stolen;         /* tasks moved by them */
-  uint64_t parks;          /* futex waits entered */
-  uint64_t unparks;        /* futex wakes issued */
-  uint64_t spawns;         /* threads started */
-  uint64_t spawn_failures; /* thread creations that failed */
+  uint64_t submitted;      /**< tasks accepted */
+  uint64_t executed;       /**< tasks run */
+  uint64_t cancelled;      /**< tasks reported WEFT_ECANCELED */
+  uint64_t steals;         /**< successful steal operations */
+  uint64_t stolen;         /**< tasks moved by them */
+  uint64_t parks;          /**< futex waits entered */
+  uint64_t unparks;        /**< futex wakes issued */
+  uint64_t spawns;         /**< threads started */
+  uint64_t spawn_failures; /**< thread creations that failed */
 } weft_threadpool_counters;
+/**
+ * @brief Read the engine counters.
+ * @param tp  The pool.
+ * @param out Receives the counters.
+ * @return 0, or #WEFT_EINVAL on NULL tp or out.
+ */
 WEFT_API int weft_threadpool_counters_get(weft_threadpool *tp,
                                           weft_threadpool_counters *out);
 
-/* dumpStats(): three lines, "waiters: N", "workers: N" (busy), "total: N"
- * (threads ever created), then one line of engine counters. */
+/**
+ * @brief dumpStats(): three lines, "waiters: N", "workers: N" (busy),
+ * "total: N" (threads ever created), then one line of engine counters and
+ * one of elastic statistics (weft_threadpool_stats).
+ * @param tp  The pool.
+ * @param out Where the lines are written.
+ * @return 0, or #WEFT_EINVAL on NULL tp or out.
+ */
 WEFT_API int weft_threadpool_dump_stats(weft_threadpool *tp, FILE *out);
+/**
+ * @brief Receives one line of weft_threadpool_dump_stats_log().
+ * @param ctx  The context given with the function.
+ * @param line The line, without a newline; valid during the call only.
+ */
 typedef void (*weft_log_line_fn)(void *ctx, const char *line);
+/**
+ * @brief dumpStats() to a function: the lines of weft_threadpool_dump_stats(),
+ * one call each.
+ * @param tp  The pool.
+ * @param fn  Receives each line.
+ * @param ctx fn's context.
+ * @return 0, or #WEFT_EINVAL on NULL tp or fn.
+ */
 WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp,
                                             weft_log_line_fn fn, void *ctx);
 
-/* 1 if the calling thread is one of tp's threads, else 0. */
+/**
+ * @brief Elastic statistics: a snapshot, safe from any thread, exact at
+ * quiescence (threads == idle + busy; the created_* sum minus the exited_*
+ * sum == threads).
+ */
+typedef struct weft_threadpool_stats {
+  int threads;              /**< live threads (Twisted's workers) */
+  int idle;                 /**< threads not running a task */
+  int busy;                 /**< threads running a task */
+  int blocked;              /**< workers inside weft_blocking_begin()/weft_blocking_end() */
+  int grants;               /**< threads allowed above max, standing in for blocked ones */
+  int min;                  /**< min_threads */
+  int max;                  /**< max_threads */
+  int hard;                 /**< the valve */
+  long backlog;             /**< tasks waiting */
+  unsigned keep_alive_ms;   /**< the keep-alive now (0: never) */
+  uint64_t created_demand;  /**< made because work waited, nobody idle, below max */
+  uint64_t created_grow;    /**< made by start, min, adjust_poolsize, start_a_worker */
+  uint64_t created_blocked; /**< made to stand in for a worker in weft_blocking_begin() */
+  uint64_t created_stall;   /**< made to stand in for a worker the monitor saw off-CPU */
+  uint64_t exited_keepalive; /**< left after their keep-alive */
+  uint64_t exited_shrink;   /**< told to quit: adjust_poolsize, stop_a_worker */
+  uint64_t exited_shutdown; /**< left at stop */
+  uint64_t create_failures; /**< thread creations that failed (retried with backoff) */
+  uint64_t valve_hits;      /**< growth refused at hard_threads */
+  uint64_t brakes;          /**< growth frozen: added threads did not raise throughput */
+  uint64_t monitor_ticks;   /**< the monitor's wake-ups (0 for a pool never saturated) */
+} weft_threadpool_stats;
+/**
+ * @brief Read the elastic statistics (also printed by weft_threadpool_dump_stats()).
+ * @param tp  The pool.
+ * @param out Receives the snapshot.
+ * @return 0, or #WEFT_EINVAL on NULL tp or out.
+ */
+WEFT_API int weft_threadpool_stats_get(weft_threadpool *tp, weft_threadpool_stats *out);
+
+/**
+ * @brief A task tells its pool that it is about to block (a disk, database
+ * or DNS call; a wait on another task).
+ *
+ * Until the matching weft_blocking_end() the pool may start a thread to
+ * stand in for it at once (up to a burst of max(8, 4 x CPUs) such threads,
+ * then at a paced rate), so that work queued behind it runs and work it
+ * waits for cannot deadlock at max. Like Tokio's block_in_place and Java's
+ * ManagedBlocker. Pairs nest; only the outermost counts. On a thread that
+ * is not a pool thread it does nothing. weft_blocking_call_from_thread()
+ * does this itself. Cost: a few relaxed atomic adds, and a thread start
+ * only when work waits.
+ * @return 0.
+ */
+WEFT_API int weft_blocking_begin(void);
+/**
+ * @brief The blocking call announced by weft_blocking_begin() is over.
+ * @return 0, or #WEFT_ESTATE on a pool thread with no weft_blocking_begin() open.
+ */
+WEFT_API int weft_blocking_end(void);
+
+/**
+ * @brief The number of CPUs this process may use: its affinity mask, bounded
+ * by the cgroup v2 CPU quota when one is set. A pool sized to the machine:
+ * max_threads = weft_cpu_count().
+ * @return At least 1.
+ */
+WEFT_API int weft_cpu_count(void);
+
+/**
+ * @brief Whether the calling thread is one of the pool's threads.
+ * @param tp The pool.
+ * @return 1 if the calling thread is one of tp's threads, else 0 (0 for NULL).
+ */
 WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp);
 
 #ifdef __cplusplus

@@ -1,6 +1,7 @@
-/*
- * weft — intrusive work requests, the allocation-free way to submit work
- * (the shape of libuv's uv_work_t).
+/**
+ * @file
+ * @brief weft — intrusive work requests, the allocation-free way to submit
+ * work (the shape of libuv's uv_work_t).
  *
  * The caller owns the storage of a weft_work. Between a successful submit and
  * the moment after_cb is called (or, with after_cb NULL, the moment work_cb
@@ -16,24 +17,34 @@
 extern "C" {
 #endif
 
+/** @brief A work request (see struct weft_work). */
 typedef struct weft_work weft_work;
 
-/* Runs in a worker thread. */
+/**
+ * @brief The work: runs in a worker thread.
+ * @param req The request that was submitted.
+ */
 typedef void (*weft_work_cb)(weft_work *req);
-/*
+/**
+ * @brief Told that a request is done.
+ *
  * Runs in the worker thread right after work_cb with status 0, or — if the
- * request was accepted but will never run — with WEFT_ECANCELED: its pool
+ * request was accepted but will never run — with #WEFT_ECANCELED: its pool
  * was destroyed or stopped with a deadline before a worker could take it
  * (called in the stopping thread, or in the pool thread that took it), or
- * weft_threadpool_cancel_work won (called in the pool thread that takes the
- * request out of the queue, or in the stopping thread). Exactly one call
- * per accepted request.
+ * weft_threadpool_cancel_work() won (called in the pool thread that takes
+ * the request out of the queue, or in the stopping thread). Exactly one
+ * call per accepted request.
+ *
+ * @param req    The request that was submitted; the caller's again.
+ * @param status 0, or #WEFT_ECANCELED.
  */
 typedef void (*weft_after_work_cb)(weft_work *req, int status);
 
+/** @brief A work request: caller-owned storage for one submission. */
 struct weft_work {
-  void *data; /* the caller's; weft never reads or writes it */
-  /* private: */
+  void *data; /**< the caller's; weft never reads or writes it */
+  /** private: weft's, do not touch */
   void *weft_private_[6];
 };
 

@@ -35,14 +35,42 @@ typedef struct weft__engine_config {
   weft_log_fn log; /* NULL: stderr */
   void *log_ctx;
   unsigned spin_us; /* idle search before parking */
+  /* The elastic monitor (lib/engine/monitor.h), installed by the pool layer
+   * that wants one; NULL: the engine never grows past its limit by itself.
+   * start runs under the engine mutex the first time the pool saturates;
+   * stop runs once, in stop, after close. */
+  int (*monitor_start)(weft__engine *e);
+  void (*monitor_stop)(weft__engine *e);
   int capacity;     /* most threads ever alive at once (slot count) */
 } weft__engine_config;
 
 /* Slot states (control plane, under the engine mutex). */
 enum { WEFT__SLOT_FREE, WEFT__SLOT_LIVE, WEFT__SLOT_EXITED, WEFT__SLOT_JOINED };
 
-/* E5 futex word values. */
-enum { WEFT__WAKE_ASLEEP = 0, WEFT__WAKE_NOTIFIED = 1, WEFT__WAKE_EXIT = 2 };
+/* Added to limit_value while the monitor is not armed (E9.2). */
+#define WEFT__UNARMED_BIAS (1 << 29)
+
+/* E5 futex word values. TIMEDOUT is the parked worker's own: it reaped
+ * itself after its keep-alive (E9.3) and is still linked in the idle stack
+ * until a popper finds it (a popper's exchange that returns TIMEDOUT unlinks
+ * it instead of waking it). */
+enum { WEFT__WAKE_ASLEEP = 0, WEFT__WAKE_NOTIFIED = 1, WEFT__WAKE_EXIT = 2, WEFT__WAKE_TIMEDOUT = 3 };
+
+/* Why a thread was created or left (E9.6): weft_threadpool_stats reports
+ * each count. */
+enum {
+  WEFT__MADE_DEMAND,  /* work waited, nobody idle, below soft (Twisted's rule) */
+  WEFT__MADE_GROW,    /* asked for: start, min, adjust_poolsize, start_a_worker */
+  WEFT__MADE_BLOCKED, /* stands in for a worker in weft_blocking_begin */
+  WEFT__MADE_STALL,   /* stands in for a worker the monitor saw off-CPU */
+  WEFT__MADE_N
+};
+enum {
+  WEFT__LEFT_KEEPALIVE, /* idle past its keep-alive */
+  WEFT__LEFT_SHRINK,    /* told to quit: adjust_poolsize, stop_a_worker */
+  WEFT__LEFT_SHUTDOWN,  /* stop */
+  WEFT__LEFT_N
+};
 
 typedef struct weft__eworker {
   weft__ring ring;
@@ -52,9 +80,18 @@ typedef struct weft__eworker {
   /* Owner-written statistics (relaxed load+store, never an RMW). */
   WEFT_CACHE_ALIGNED _Atomic int busy;
   _Atomic uint64_t executed, steals, stolen, parks, overflowed, local_submits;
+  /* Read by the monitor (E9.2): the thread's id for /proc, and whether the
+   * worker is inside weft_blocking_begin/end (owner-written). */
+  _Atomic int tid;
+  _Atomic int blocking;
+  /* Set by the worker before it reaps itself, cleared by the popper that
+   * unlinks it from the idle stack (E9.3): a slot is reused only when 0. */
+  _Atomic int linked_exit;
   /* Owner-private. */
   uint32_t rng;
   bool searching;
+  int block_depth;   /* nested weft_blocking_begin */
+  bool block_grant;  /* this block raised the limit (E9.1) */
   /* Control plane (under the engine mutex). */
   uint32_t index;
   _Atomic int state;
@@ -70,8 +107,14 @@ struct weft__engine {
   WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
   _Atomic int shrink_debt;                    /* Team._toShrink */
   _Atomic int closed;                         /* no new work; workers drain and exit */
-  _Atomic int limit_value; /* the limit when cfg.limit is NULL; INT_MAX with a
-                            * callback, so notify's fast path defers to notify_slow */
+  /* The word notify's fast path compares the live count with (E5.1):
+   * soft + grants when cfg.limit is NULL, plus WEFT__UNARMED_BIAS while the
+   * engine has a monitor that is not armed (so the first saturated submit
+   * takes the slow path, which arms it: E9.2); INT_MAX with a callback, so
+   * the fast path always defers to notify_slow. Changed only by adds
+   * (set_limit adds the change of soft, grants and the bias add
+   * themselves), so concurrent changes never lose one. */
+  _Atomic int limit_value;
   _Atomic uint32_t hw;                        /* slots ever used: scan bound */
   /* Submit windows holding tasks for us (lib/engine/submit_window.h); stop waits
    * for zero. Its own line: the reactor's windows change it every drain. */
@@ -82,6 +125,27 @@ struct weft__engine {
   _Atomic(struct weft__batch *) batch_pool;
   _Atomic uint64_t batch_free;
   _Atomic uint64_t spawns, spawn_failures, unparks, cancelled; /* slow paths only */
+  /* Elastic sizing (docs/design.md E9, lib/engine/elastic.c). Slow paths
+   * only: a blocking call, a thread's start or exit, the monitor. */
+  WEFT_CACHE_ALIGNED _Atomic int soft;  /* set_limit's value (Twisted's max) */
+  _Atomic int grants;          /* threads allowed above the limit, standing in for blocked ones */
+  _Atomic int grants_explicit; /* the part of grants that weft_blocking_begin made */
+  _Atomic int blocked;         /* workers inside weft_blocking_begin/end */
+  _Atomic int hard;            /* the memory valve: never more live threads */
+  _Atomic int min_live;        /* never reaped below this many */
+  _Atomic int elastic;         /* 0: Twisted's hard cap (strict_cap) */
+  _Atomic uint64_t keep_alive_ns;  /* 0: idle threads never exit */
+  _Atomic uint64_t last_reap_ns;   /* when a thread last timed out (regret) */
+  _Atomic uint64_t reap_window_ns; /* exit pacing: the current 100 ms window ... */
+  _Atomic int reap_window_n;       /* ... and the exits counted in it */
+  _Atomic uint64_t retry_at_ns;    /* no creation before this, after a failure */
+  _Atomic uint64_t retry_delay_ns; /* the next backoff step */
+  _Atomic uint64_t made[WEFT__MADE_N], left[WEFT__LEFT_N];
+  _Atomic uint64_t valve_hits, brakes, monitor_ticks;
+  _Atomic int monitor_armed;       /* 1: armed, or no monitor to arm (E9.2) */
+  _Atomic uint32_t monitor_word;   /* futex: bumped by every arm and by stop */
+  _Atomic uint64_t monitor_retry_ns; /* its start failed: no new try before this */
+  struct weft__monitor *_Atomic monitor; /* made on first arming, under mu */
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
   int capacity;
   pthread_mutex_t mu;                         /* control plane */
@@ -107,9 +171,21 @@ struct weft__engine {
   (((uint64_t)(uint32_t)(tag) << 32) | ((uint64_t)((top) & 0xffffu) << 16) | ((searching) & 0xffffu))
 
 /* How many threads may be live now: the callback, or the value set with
- * weft__engine_set_limit (any thread). */
+ * weft__engine_set_limit, plus the grants for blocked workers, never above
+ * the valve (any thread). */
 static inline int weft__engine_limit(weft__engine *e) {
-  return e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->limit_value);
+  int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
+  int lim = base + weft__load_relaxed(&e->grants);
+  int hard = weft__load_relaxed(&e->hard);
+  return lim < hard ? lim : hard; /* E9.4: the valve */
+}
+
+/* Raise (d > 0) or lower the number of threads allowed above the limit
+ * (E9). Relaxed adds: the limit is a bound read with relaxed loads; what a
+ * new grant must make visible is published by the notify that follows it. */
+static inline void weft__engine_add_grants(weft__engine *e, int d) {
+  weft__fetch_add_relaxed(&e->grants, d);
+  if (!e->cfg.limit) weft__fetch_add_relaxed(&e->limit_value, d);
 }
 
 /* Exactly one of t's run() or cancel(): here, cancel(WEFT_ECANCELED). */

@@ -12,12 +12,27 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/futex.h"
 #include "base/probes.h"
 
 void weft__engine_set_limit(weft__engine *e, int limit) {
-  if (e->cfg.limit) return; /* a callback engine keeps INT_MAX here (see engine.h) */
-  weft__store_relaxed(&e->limit_value, limit);
+  int old = weft__xchg_relaxed(&e->soft, limit);
+  if (e->cfg.limit) return; /* a callback engine keeps INT_MAX here (see core.h) */
+  /* An add, not a store: grants change the same word concurrently (E9). */
+  weft__fetch_add_relaxed(&e->limit_value, limit - old);
+}
+
+void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c) {
+  weft__store_relaxed(&e->elastic, c->elastic ? 1 : 0);
+  int hard = c->hard > 0 ? c->hard : e->capacity;
+  weft__store_relaxed(&e->hard, hard < e->capacity ? hard : e->capacity);
+  weft__store_relaxed(&e->min_live, c->min_live > 0 ? c->min_live : 0);
+  weft__store_relaxed(&e->keep_alive_ns, c->keep_alive_ns);
+}
+
+void weft__engine_set_min(weft__engine *e, int min_live) {
+  weft__store_relaxed(&e->min_live, min_live > 0 ? min_live : 0);
 }
 
 int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
@@ -41,14 +56,20 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   /* With a limit callback the inline notify fast path must never decide "at
    * the limit" from this word: INT_MAX sends it to notify_slow, which asks
    * the callback. */
-  weft__store_relaxed(&e->limit_value, cfg->limit ? INT_MAX : 0);
+  weft__store_relaxed(&e->limit_value,
+                      cfg->limit ? INT_MAX : (cfg->monitor_start ? WEFT__UNARMED_BIAS : 0));
+  /* Until the pool layer says otherwise (set_elastic): a fixed-cap engine
+   * whose valve is its slot count and whose idle threads never exit. */
+  weft__store_relaxed(&e->hard, e->capacity);
+  /* No monitor to arm: the saturated submit path's test says "armed". */
+  weft__store_relaxed(&e->monitor_armed, cfg->monitor_start ? 0 : 1);
   e->thread_main = weft__engine_worker_main;
   weft__object_created();
   *out = e;
   return WEFT_OK;
 }
 
-int weft__engine_grow(weft__engine *e, int n) {
+int weft__engine_grow(weft__engine *e, int n, int reason) {
   if (n <= 0) return 0;
   pthread_mutex_lock(&e->mu);
   if (weft__load_relaxed(&e->closed)) {
@@ -67,7 +88,7 @@ int weft__engine_grow(weft__engine *e, int n) {
   weft__fetch_add_seq_cst(&e->ctl, (uint64_t)k); /* seq_cst: as start_searching */
   int created = 0, failed = 0;
   for (int i = 0; i < k; i++) {
-    if (weft__engine_spawn_locked(e) == 0) created++;
+    if (weft__engine_spawn_locked(e, reason) == 0) created++;
     else failed++;
   }
   pthread_mutex_unlock(&e->mu);
@@ -138,6 +159,9 @@ int weft__engine_close(weft__engine *e) {
 int weft__engine_stop(weft__engine *e) {
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
   weft__engine_close(e);
+  /* The monitor may be growing the pool: after close its grows are refused;
+   * join it before the workers, so nothing starts a thread behind us. */
+  if (e->cfg.monitor_stop) e->cfg.monitor_stop(e);
   /* Other threads' submit windows with tasks for us flush (and, finding the
    * closed bit, cancel them) before we may free anything they touch. The
    * bit was set with a seq_cst RMW in close; seq_cst: pairs with a window's
@@ -209,62 +233,4 @@ int weft__engine_destroy(weft__engine *e) {
   weft__free_aligned(e);
   weft__object_destroyed();
   return WEFT_OK;
-}
-
-int weft__engine_live(weft__engine *e) {
-  int n = weft__load_relaxed(&e->live);
-  return n < 0 ? 0 : n;
-}
-
-int weft__engine_busy(weft__engine *e) {
-  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
-  int busy = 0;
-  for (uint32_t i = 0; i < hw; i++) {
-    weft__eworker *w = e->slots[i];
-    if (w && weft__load_relaxed(&w->state) == WEFT__SLOT_LIVE && weft__load_relaxed(&w->busy))
-      busy++;
-  }
-  int live = weft__engine_live(e);
-  return busy < live ? busy : live;
-}
-
-uint64_t weft__engine_backlog(weft__engine *e) {
-  uint64_t n = weft__inject_backlog(&e->inject);
-  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
-  for (uint32_t i = 0; i < hw; i++) n += weft__ring_len(&e->slots[i]->ring);
-  return n;
-}
-
-/* Closed to submits: the inject queue's closed bit, which close sets after
- * `closed`. A thread that has seen it has every later submit refused: its
- * count_push is an RMW on the same word, so by coherence it reads the bit
- * too (relaxed suffices). `closed` alone was seen a step early, and a
- * window flushed in between was still accepted (test_submit_window's
- * destroy_elsewhere case failed 1 run in 300 under TSan). */
-bool weft__engine_is_closed(weft__engine *e) {
-  return (weft__load_relaxed(&e->inject.pushed) & WEFT__INJECT_CLOSED) != 0;
-}
-
-void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
-  memset(out, 0, sizeof *out);
-  uint64_t overflowed = 0, local = 0;
-  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
-  for (uint32_t i = 0; i < hw; i++) {
-    weft__eworker *w = e->slots[i];
-    out->executed += weft__load_relaxed(&w->executed);
-    out->steals += weft__load_relaxed(&w->steals);
-    out->stolen += weft__load_relaxed(&w->stolen);
-    out->parks += weft__load_relaxed(&w->parks);
-    overflowed += weft__load_relaxed(&w->overflowed);
-    local += weft__load_relaxed(&w->local_submits);
-  }
-  uint64_t pushed = weft__inject_pushed(&e->inject);
-  out->submitted = (pushed > overflowed ? pushed - overflowed : 0) + local;
-  out->cancelled = weft__load_relaxed(&e->cancelled);
-  /* Workers count every task they take; the skipped ones were cancelled. */
-  uint64_t skipped = weft__load_relaxed(&e->skipped);
-  out->executed = out->executed > skipped ? out->executed - skipped : 0;
-  out->unparks = weft__load_relaxed(&e->unparks);
-  out->spawns = weft__load_relaxed(&e->spawns);
-  out->spawn_failures = weft__load_relaxed(&e->spawn_failures);
 }

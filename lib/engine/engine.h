@@ -34,16 +34,29 @@
 #include "engine/core.h"
 #include "engine/park.h"
 #include "engine/spawn.h"
+#include "engine/stats.h"
 #include "engine/submit.h"
 
 /* ---------------------------------------------------------------- engine.c */
 int weft__engine_create(weft__engine **out, const weft__engine_config *cfg);
-/* The limit, for engines created with cfg.limit NULL (any thread). */
+/* The limit (Twisted's max: `soft`), for engines created with cfg.limit
+ * NULL (any thread). */
 void weft__engine_set_limit(weft__engine *e, int limit);
-/* Start up to n threads, bounded by the limit. Returns the number started
- * (>= 0), WEFT_EAGAIN if a creation failed and none started, WEFT_EQUIT
- * once closed. */
-int weft__engine_grow(weft__engine *e, int n);
+
+/* Elastic sizing (docs/design.md E9). */
+typedef struct weft__elastic_config {
+  int elastic;            /* 0: never more threads than the limit (strict cap) */
+  int hard;               /* the valve; <= 0: the slot count */
+  int min_live;           /* idle threads never exit below this many */
+  uint64_t keep_alive_ns; /* an idle thread exits after this; 0: never */
+} weft__elastic_config;
+/* Any thread; takes effect for the next decision of each kind. */
+void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c);
+void weft__engine_set_min(weft__engine *e, int min_live);
+/* Start up to n threads, bounded by the limit; reason: WEFT__MADE_*.
+ * Returns the number started (>= 0), WEFT_EAGAIN if a creation failed and
+ * none started, WEFT_EQUIT once closed. */
+int weft__engine_grow(weft__engine *e, int n, int reason);
 /* Quit n workers (n < 0: all live): parked ones now, others when they next
  * find nothing to do (debt). WEFT_EQUIT once closed. */
 int weft__engine_shrink(weft__engine *e, int n);
@@ -55,17 +68,5 @@ int weft__engine_close(weft__engine *e);
 int weft__engine_stop(weft__engine *e);
 /* stop, then free. WEFT_EDEADLK from an engine thread (nothing freed). */
 int weft__engine_destroy(weft__engine *e);
-
-int weft__engine_live(weft__engine *e);
-int weft__engine_busy(weft__engine *e);
-uint64_t weft__engine_backlog(weft__engine *e);
-/* Every submit from now on is refused (WEFT_EQUIT). */
-bool weft__engine_is_closed(weft__engine *e);
-
-typedef struct weft__engine_counters {
-  uint64_t submitted, executed, cancelled, steals, stolen, parks, unparks, spawns,
-      spawn_failures;
-} weft__engine_counters;
-void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out);
 
 #endif /* WEFT_ENGINE_H */

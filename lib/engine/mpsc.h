@@ -19,6 +19,10 @@
  * an out-of-line call into the LGPL shared library, and its atomics are not
  * visible to ThreadSanitizer, so every task hand-off would be reported as a
  * race in the TSan run. This is ~60 lines of C11 atomics instead.
+ * concurrencykit has no intrusive wait-free MPSC queue: ck_fifo_mpmc is the
+ * Michael-Scott queue (a CAS loop and cmpxchg16b per enqueue, an entry
+ * allocated beside each value), and its ck_pr atomics are inline asm on
+ * x86-64, as invisible to TSan as liburcu's.
  *
  * The stall: a producer that has exchanged the tail but not yet stored the
  * link hides its node and everything pushed after it. pop() then returns

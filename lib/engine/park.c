@@ -19,9 +19,21 @@
  * wakep only when nobody spins, the last spinner wakes the next); Tokio
  * multi_thread/idle.rs (searching count, transition_worker_from_searching).
  * The no-lost-wake-up argument is in design.md E5 and models/park.pml.
+ *
+ * Why not concurrencykit's ck_stack for the idle stack: the stack is only
+ * part of `ctl`. Parking (push + stop searching) and waking (pop + count as
+ * searching) must each be one CAS, so that the stack and the count cannot
+ * disagree and a notifier's read of `ctl` sees both; ck_stack_pop_mpmc guards
+ * ABA with a {pointer, generation} pair (cmpxchg16b) and carries no count,
+ * so it would need a second word and a second RMW on every park and wake.
+ * Here the whole state is one 64-bit word: top as a 16-bit index, the
+ * searching count and the tag beside it. ck_pr's inline-asm atomics would
+ * also be invisible to ThreadSanitizer (lib/engine/ring.h). Not a performance
+ * choice: there is no ck equivalent to measure.
  */
 #include <stdio.h>
 
+#include "base/clock.h"
 #include "base/debug.h"
 #include "base/futex.h"
 #include "base/probes.h"
@@ -30,17 +42,45 @@
 
 static bool may_spawn(weft__engine *e) {
   if (weft__load_relaxed(&e->closed)) return false;
-  return weft__load_relaxed(&e->live) < weft__engine_limit(e);
+  if (weft__load_relaxed(&e->live) >= weft__engine_limit(e)) {
+    weft__engine_arm_monitor(e); /* saturated: someone must watch for stalls (E9.2) */
+    return false;
+  }
+  if (WEFT_UNLIKELY(weft__engine_spawn_backing_off(e))) {
+    weft__engine_arm_monitor(e); /* it retries when the backoff has passed (E9.5) */
+    return false;
+  }
+  return true;
 }
 
-/* Wake w after it was popped from the idle stack. */
-static void wake_worker(weft__engine *e, weft__eworker *w, uint32_t how) {
-  /* Release: pairs with the load_acquire of `wake` in park; the parker sees
-   * our pop (and, for an exit request, the live count change) afterwards. */
-  weft__store_release(&w->wake, how);
+/* Below the limit without grants: Twisted's demand growth; above it, a
+ * thread standing in for a blocked one, announced (weft_blocking_begin's
+ * grants) or seen by the monitor. */
+static int spawn_reason(weft__engine *e) {
+  int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
+  if (weft__load_relaxed(&e->live) < base) return WEFT__MADE_DEMAND;
+  return weft__load_relaxed(&e->grants_explicit) > 0 ? WEFT__MADE_BLOCKED : WEFT__MADE_STALL;
+}
+
+/* Wake w after it was popped from the idle stack. False if w had reaped
+ * itself (E9.3): it is gone, and our pop has unlinked it instead. */
+bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
+  /* acq_rel exchange. Release: pairs with the load_acquire of `wake` in
+   * park; the parker sees our pop (and, for an exit request, what the
+   * shrinker did) afterwards. Acquire: pairs with the reaper's release CAS
+   * to TIMEDOUT, so its linked_exit store is visible before we clear it.
+   * Exactly one of the two changes ASLEEP: the parker's CAS or this. */
+  uint32_t prev = weft__xchg_acq_rel(&w->wake, how);
+  if (WEFT_UNLIKELY(prev == WEFT__WAKE_TIMEDOUT)) {
+    /* Release: the slot is off the idle stack before a spawner, which loads
+     * linked_exit with acquire, reuses it. */
+    weft__store_release(&w->linked_exit, 0);
+    return false;
+  }
   weft__futex_wake(&w->wake, 1);
   weft__fetch_add_relaxed(&e->unparks, 1); /* statistics */
   WEFT_PROBE(unpark, e, w->index);
+  return true;
 }
 
 /* E5.1 notify, after weft__engine_notify's fence and ctl read (s). */
@@ -56,7 +96,7 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
        * notifiers: they now see searching > 0). */
       if (!weft__cas_seq_cst(&e->ctl, &s, s + 1)) continue;
       pthread_mutex_lock(&e->mu);
-      int r = weft__engine_spawn_locked(e);
+      int r = weft__engine_spawn_locked(e, spawn_reason(e));
       pthread_mutex_unlock(&e->mu);
       if (r == 0) return;
       /* Undo the claim. A worker that parked meanwhile saw searching > 0 in
@@ -71,8 +111,11 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
     uint32_t nx = weft__load_relaxed(&w->next_idle);
     /* seq_cst CAS: pop w and count it as searching in one step (E5.1). */
     if (weft__cas_seq_cst(&e->ctl, &s, WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, 1))) {
-      wake_worker(e, w, WEFT__WAKE_NOTIFIED);
-      return;
+      if (weft__engine_wake_popped(e, w, WEFT__WAKE_NOTIFIED)) return;
+      /* w had reaped itself: undo our claim and look again (pop the next
+       * one, or start a thread: w's exit lowered the live count). */
+      s = weft__fetch_sub_seq_cst(&e->ctl, 1) - 1; /* seq_cst: as the claim */
+      continue;
     }
   }
 }
@@ -90,8 +133,11 @@ bool weft__engine_wake_one(weft__engine *e, uint32_t how) {
     /* seq_cst CAS: pop + count as searching, as in E5.1. */
     if (weft__cas_seq_cst(&e->ctl, &s,
                           WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
-      wake_worker(e, w, how);
-      return true;
+      if (weft__engine_wake_popped(e, w, how)) return true;
+      /* A reaped worker (E9.3): leave the count we claimed for it as any
+       * searcher leaves (E5.3 re-checks for work), and pop the next. */
+      weft__engine_stop_searching(e);
+      s = weft__load_acquire(&e->ctl); /* acquire: as above */
     }
   }
 }
@@ -120,9 +166,10 @@ void weft__engine_stop_searching(weft__engine *e) {
   if (weft__engine_work_visible(e)) weft__engine_notify(e); /* chained wake */
 }
 
-/* E5.2 park. Returns once popped by a notifier; the worker is then counted
- * as searching again. */
-void weft__engine_park(weft__engine *e, weft__eworker *w) {
+/* E5.2 park. Returns false once popped by a notifier (the worker is then
+ * counted as searching again), true if it reaped itself after its
+ * keep-alive (E9.3: it must leave now, uncounted and still linked). */
+bool weft__engine_park(weft__engine *e, weft__eworker *w) {
   weft__store_relaxed(&w->wake, WEFT__WAKE_ASLEEP); /* published by the CAS below */
   uint64_t s = weft__load_relaxed(&e->ctl);
   uint64_t next;
@@ -147,9 +194,29 @@ void weft__engine_park(weft__engine *e, weft__eworker *w) {
   }
   weft__add_single_writer(&w->parks, 1); /* owner-only counter */
   WEFT_PROBE(park, e, w->index);
-  /* Acquire: pairs with wake_worker's store_release. */
-  while (weft__load_acquire(&w->wake) == WEFT__WAKE_ASLEEP)
-    weft__futex_wait(&w->wake, WEFT__WAKE_ASLEEP);
+  uint64_t keep_alive = weft__load_relaxed(&e->keep_alive_ns);
+  if (keep_alive == 0) {
+    /* Acquire: pairs with wake_popped's exchange. */
+    while (weft__load_acquire(&w->wake) == WEFT__WAKE_ASLEEP)
+      weft__futex_wait(&w->wake, WEFT__WAKE_ASLEEP);
+    return false;
+  }
+  /* E9.3: wait at most the keep-alive, then try to leave for good. */
+  uint64_t deadline = weft__now_ns() + keep_alive;
+  for (;;) {
+    /* Acquire: pairs with wake_popped's exchange. */
+    if (weft__load_acquire(&w->wake) != WEFT__WAKE_ASLEEP) return false;
+    uint64_t now = weft__now_ns();
+    if (now >= deadline) {
+      uint64_t again = weft__engine_try_reap(e, w, now);
+      if (again == 0) return true;
+      deadline = now + again;
+      continue;
+    }
+    uint64_t left = deadline - now;
+    struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+    (void)weft__futex_wait_timeout(&w->wake, WEFT__WAKE_ASLEEP, &ts);
+  }
 }
 
 bool weft__engine_work_visible(weft__engine *e) {
@@ -161,4 +228,77 @@ bool weft__engine_work_visible(weft__engine *e) {
     if (w && !weft__ring_empty(&w->ring)) return true;
   }
   return false;
+}
+
+/* E9.3: a parked worker whose keep-alive ran out leaves, unless the pool is
+ * at its min, or this 100 ms window has had its share of exits (pacing:
+ * max(8, a quarter of the surplus), so 200 idle threads go in about a
+ * second and never in one burst). */
+#define WEFT__REAP_WINDOW_NS 100000000u
+uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) {
+  int min = weft__load_relaxed(&e->min_live);
+  int live = weft__load_relaxed(&e->live);
+  uint64_t keep_alive = weft__load_relaxed(&e->keep_alive_ns);
+  if (live <= min || weft__load_relaxed(&e->closed)) return keep_alive ? keep_alive : 1000000000u;
+  /* Pacing: relaxed, a counter per window; a race lets a few more exits
+   * through one window, never fewer. */
+  uint64_t win = weft__load_relaxed(&e->reap_window_ns);
+  if (now - win >= WEFT__REAP_WINDOW_NS && weft__cas_relaxed(&e->reap_window_ns, &win, now))
+    weft__store_relaxed(&e->reap_window_n, 0);
+  int allowed = (live - min) / 4;
+  if (allowed < 8) allowed = 8;
+  if (weft__fetch_add_relaxed(&e->reap_window_n, 1) >= allowed) {
+    uint64_t start = weft__load_relaxed(&e->reap_window_ns);
+    uint64_t wait = start + WEFT__REAP_WINDOW_NS > now ? start + WEFT__REAP_WINDOW_NS - now : 1000000u;
+    return wait + (w->index % 8) * 1000000u; /* spread the retries over 8 ms */
+  }
+  /* Reserve our exit against min: relaxed CAS, the live count is a
+   * statistic and a bound, ordered with nothing else. */
+  while (!weft__cas_relaxed(&e->live, &live, live - 1)) {
+    if (live <= min) return keep_alive;
+  }
+  weft__store_relaxed(&w->linked_exit, 1);
+  /* acq_rel CAS: ASLEEP → TIMEDOUT, the one change of `wake` that is ours.
+   * Release: publishes linked_exit = 1 to the popper whose exchange reads
+   * TIMEDOUT (it clears it after unlinking us). Acquire: if a notifier won,
+   * its pop and wake happen before our return as a woken searcher. */
+  uint32_t asleep = WEFT__WAKE_ASLEEP;
+  if (!weft__cas_acq_rel(&w->wake, &asleep, WEFT__WAKE_TIMEDOUT)) {
+    weft__store_relaxed(&w->linked_exit, 0); /* nobody unlinks us: we were woken */
+    weft__fetch_add_relaxed(&e->live, 1);
+    return 1; /* the caller sees the wake */
+  }
+  weft__store_relaxed(&e->last_reap_ns, now);
+  weft__fetch_add_relaxed(&e->left[WEFT__LEFT_KEEPALIVE], 1);
+  return 0;
+}
+
+void weft__engine_arm_monitor(weft__engine *e) {
+  if (!e->cfg.monitor_start) return;
+  uint64_t retry = weft__load_relaxed(&e->monitor_retry_ns);
+  if (WEFT_UNLIKELY(retry != 0) && weft__now_ns() < retry) return; /* its start failed lately */
+  int z = 0;
+  /* seq_cst CAS: pairs with the monitor's disarm (a seq_cst store, a fence,
+   * then its re-check of saturation): either it sees our work or we arm. */
+  if (!weft__cas_seq_cst(&e->monitor_armed, &z, 1)) return;
+  /* The fast path may now decide "at the limit" by itself (E5.1). */
+  if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+  /* Acquire: pairs with monitor_start's release of the pointer. */
+  if (weft__load_acquire(&e->monitor) == NULL) {
+    pthread_mutex_lock(&e->mu);
+    int r = weft__load_relaxed(&e->closed) ? WEFT_EQUIT : e->cfg.monitor_start(e);
+    pthread_mutex_unlock(&e->mu);
+    if (r != 0) {
+      /* No monitor for now (no memory, no thread): the pool works as a
+       * fixed-cap pool, and a saturation a second from now tries again. */
+      weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
+      if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+      if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+      weft__store_relaxed(&e->monitor_armed, 0);
+      return;
+    }
+    weft__store_relaxed(&e->monitor_retry_ns, 0);
+  }
+  weft__fetch_add_relaxed(&e->monitor_word, 1); /* the futex word changes: no lost wake */
+  weft__futex_wake(&e->monitor_word, 1);
 }

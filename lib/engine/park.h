@@ -10,12 +10,24 @@
 
 /* E5.1 after the fence and the ctl read, when the fast path cannot decide. */
 void weft__engine_notify_slow(weft__engine *e, uint64_t s);
-void weft__engine_park(weft__engine *e, weft__eworker *w); /* E5.2 */
+/* E5.2; true: the worker reaped itself after its keep-alive (E9.3). */
+bool weft__engine_park(weft__engine *e, weft__eworker *w);
+/* Wake w, just popped off the idle stack with `how` (E5.1); false if w had
+ * reaped itself (E9.3): the pop unlinked it, and the popper must undo the
+ * searching count it claimed for w. */
+bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how);
+/* E9.3, the parked worker itself after its keep-alive: 0 if it may leave
+ * (it is uncounted and marked TIMEDOUT), else how long to wait before it
+ * tries again (at min, exit pacing, or a wake won the race). */
+uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now);
 void weft__engine_start_searching(weft__engine *e);      /* running → searching */
 void weft__engine_stop_searching(weft__engine *e);       /* E5.3 */
 void weft__engine_wake_all(weft__engine *e);             /* close: pop every parked worker */
 /* Pop one parked worker and wake it with `how`; false if none parked. */
 bool weft__engine_wake_one(weft__engine *e, uint32_t how);
+/* The pool is saturated, or a creation is backing off: make sure the
+ * elastic monitor, if the engine has one, watches it (E9.2). Any thread. */
+void weft__engine_arm_monitor(weft__engine *e);
 /* Any task visible in the inject queue or a ring (E5.2 re-check). */
 bool weft__engine_work_visible(weft__engine *e);
 
@@ -50,7 +62,12 @@ __attribute__((always_inline)) static inline void weft__engine_notify_decide(wef
   /* Nobody searching and nobody parked (top and searching both 0: one test)
    * is the common case of a busy pool; at its limit, nobody to wake. */
   if ((uint32_t)s == 0) {
-    if (weft__load_relaxed(&e->live) >= weft__load_relaxed(&e->limit_value)) return;
+    /* seq_cst load (a plain load on x86): the submitter's half of the
+     * monitor's disarm Dekker (E9.2): after our publish, either we see the
+     * unarmed bias and take the slow path, which arms, or the monitor's
+     * re-check after its bias add sees our work. While the monitor is not
+     * armed the bias keeps this test false. */
+    if (weft__load_relaxed(&e->live) >= weft__load_seq_cst(&e->limit_value)) return;
   } else if (WEFT__CTL_SEARCHING(s) > 0) {
     return;
   }

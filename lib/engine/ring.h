@@ -20,6 +20,23 @@
  * sets `steal = real`.
  *
  * Indices are u32 and wrap; every comparison is a difference.
+ *
+ * Why not concurrencykit's ck_ring (its SPMC form: owner enqueue, any thread
+ * dequeues): (1) ck_ring's consumers take one entry per CAS and it has no
+ * batch claim, so a thief would pay one contended CAS per stolen task where
+ * this ring claims half the victim's tasks with one CAS, and the owner's
+ * overflow (take_half: 128 tasks to the inject queue in one CAS) has no
+ * ck_ring counterpart; (2) ck_pr's atomics are inline asm on x86-64, which
+ * ThreadSanitizer cannot see (with CK_USE_CC_BUILTINS its loads are plain
+ * volatile reads, which it reports), so every steal would be a reported race
+ * in the TSan run. Not a single-thread cost question: as a whole pool
+ * (bench/ckring_pool.c: one shared ck_ring MPMC queue, futex parking),
+ * ck_ring costs 113.5-116.2 instructions per task under callgrind (three
+ * runs) against weft's 103.7 (call_in_thread) and 94.7 (queue_work), one
+ * worker, N = 100000 (perf/callgrind.sh 100000 call work ckring, gcc 12
+ * -O3, at bf86a5e); the gap opens with threads, where every ck_ring
+ * consumer CASes one line and every producer another (bench W1/W4,
+ * docs/performance.md "concurrencykit alone").
  */
 #ifndef WEFT_RING_H
 #define WEFT_RING_H

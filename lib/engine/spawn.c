@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/thread_name.h"
 
 void weft__engine_log(weft__engine *e, int err, const char *what) {
@@ -19,10 +20,37 @@ void weft__engine_log(weft__engine *e, int err, const char *what) {
   fprintf(stderr, "weft: %s: %s\n", what, weft_strerror(err));
 }
 
+/* Creation failures back off (E9.5): no attempt before retry_at, the
+ * delay doubling from 10 ms to 1 s; the monitor retries while work waits. */
+#define WEFT__RETRY_MIN_NS 10000000u
+#define WEFT__RETRY_MAX_NS 1000000000u
+#define WEFT__KEEP_ALIVE_MAX_NS 60000000000u
+
+bool weft__engine_spawn_backing_off(weft__engine *e) {
+  uint64_t at = weft__load_relaxed(&e->retry_at_ns);
+  return at != 0 && weft__now_ns() < at;
+}
+
+static void creation_failed(weft__engine *e) {
+  uint64_t d = weft__load_relaxed(&e->retry_delay_ns);
+  d = d == 0 ? WEFT__RETRY_MIN_NS : (d * 2 > WEFT__RETRY_MAX_NS ? WEFT__RETRY_MAX_NS : d * 2);
+  weft__store_relaxed(&e->retry_delay_ns, d);
+  weft__store_relaxed(&e->retry_at_ns, weft__now_ns() + d);
+  weft__fetch_add_relaxed(&e->spawn_failures, 1);
+  WEFT_PROBE(create_failed, e, d);
+}
+
 /* Under e->mu. The caller counted the new thread as searching in ctl. */
-int weft__engine_spawn_locked(weft__engine *e) {
+int weft__engine_spawn_locked(weft__engine *e, int reason) {
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
-  if (weft__load_relaxed(&e->live) >= weft__engine_limit(e)) return WEFT_EAGAIN;
+  int live = weft__load_relaxed(&e->live);
+  if (live >= weft__engine_limit(e)) {
+    if (live >= weft__load_relaxed(&e->hard)) {
+      weft__fetch_add_relaxed(&e->valve_hits, 1); /* statistics */
+      WEFT_PROBE(valve, e, live);
+    }
+    return WEFT_EAGAIN;
+  }
   uint32_t hw = weft__load_relaxed(&e->hw);
   uint32_t idx = hw;
   for (uint32_t i = 0; i < hw; i++) {
@@ -33,12 +61,21 @@ int weft__engine_spawn_locked(weft__engine *e) {
       weft__store_relaxed(&e->slots[i]->state, WEFT__SLOT_JOINED);
       st = WEFT__SLOT_JOINED;
     }
-    if (st == WEFT__SLOT_JOINED || st == WEFT__SLOT_FREE) {
+    /* A worker that reaped itself stays linked in the idle stack until a
+     * popper unlinks it (E9.3); its slot is reused only after that.
+     * Acquire: pairs with the popper's release store. */
+    if ((st == WEFT__SLOT_JOINED || st == WEFT__SLOT_FREE) &&
+        weft__load_acquire(&e->slots[i]->linked_exit) == 0) {
       idx = i;
       break;
     }
   }
-  if (idx >= (uint32_t)e->capacity) return WEFT_EAGAIN; /* slots held by exiting threads */
+  if (idx >= (uint32_t)e->capacity) {
+    /* Every slot is held by a thread on its way out (or a reaped entry not
+     * yet popped): back off, and the monitor retries (E9.5, models/reap.pml). */
+    creation_failed(e);
+    return WEFT_EAGAIN;
+  }
   weft__eworker *w = e->slots[idx];
   if (!w) {
     w = weft__calloc_aligned(sizeof *w);
@@ -62,16 +99,32 @@ int weft__engine_spawn_locked(weft__engine *e) {
   snprintf(name, sizeof name, "%s-%llu", e->prefix, (unsigned long long)serial);
   weft__thread_short_name(name, w->short_name);
   weft_thread_factory_fn factory = e->cfg.factory ? e->cfg.factory : weft__thread_create_named;
+  /* Counted before the thread starts: it may run a task (and a reader see
+   * its effects) before the factory returns. */
   weft__fetch_add_relaxed(&e->live, 1);
+  weft__fetch_add_relaxed(&e->spawns, 1);
+  weft__fetch_add_relaxed(&e->made[reason], 1); /* statistics */
   int r = factory(e->cfg.factory_ctx, &w->thread, e->thread_main, w, name);
   if (r != 0) {
+    weft__fetch_sub_relaxed(&e->made[reason], 1);
+    weft__fetch_sub_relaxed(&e->spawns, 1);
     weft__fetch_sub_relaxed(&e->live, 1);
     weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
-    weft__fetch_add_relaxed(&e->spawn_failures, 1);
+    creation_failed(e);
     weft__engine_log(e, WEFT_EAGAIN, "thread factory failed to create a pool thread");
     return WEFT_EAGAIN;
   }
-  weft__fetch_add_relaxed(&e->spawns, 1);
+  weft__store_relaxed(&e->retry_delay_ns, 0);
+  weft__store_relaxed(&e->retry_at_ns, 0);
+  /* Regret (E9.3): a thread made soon after one timed out means the
+   * keep-alive is too short for this load: double it, up to 60 s. */
+  uint64_t ka = weft__load_relaxed(&e->keep_alive_ns);
+  uint64_t reaped_at = weft__load_relaxed(&e->last_reap_ns);
+  uint64_t now = weft__now_ns();
+  if (ka != 0 && reaped_at != 0 && now - reaped_at < ka) {
+    weft__store_relaxed(&e->keep_alive_ns, ka * 2 < WEFT__KEEP_ALIVE_MAX_NS ? ka * 2 : WEFT__KEEP_ALIVE_MAX_NS);
+    weft__store_relaxed(&e->last_reap_ns, 0);
+  }
   WEFT_PROBE(grow, e, weft__load_relaxed(&e->live));
   return WEFT_OK;
 }

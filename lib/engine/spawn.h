@@ -10,9 +10,12 @@
 #include "engine/core.h"
 
 /* Start one thread (under e->mu); the caller has counted it as searching.
- * 0, WEFT_EQUIT (closed), WEFT_EAGAIN (at the limit, no slot, or the
- * factory failed), WEFT_ENOMEM. */
-int weft__engine_spawn_locked(weft__engine *e);
+ * reason: WEFT__MADE_*. 0, WEFT_EQUIT (closed), WEFT_EAGAIN (at the limit,
+ * no slot, or the factory failed: creation then backs off), WEFT_ENOMEM. */
+int weft__engine_spawn_locked(weft__engine *e, int reason);
+/* A creation failed recently: no new attempt until its backoff has passed
+ * (E9.5). Any thread. */
+bool weft__engine_spawn_backing_off(weft__engine *e);
 /* The thread exits: mark its slot (no mutex). */
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w);
 /* Report a failure nobody else can be told of: the config's log hook, or

@@ -5,7 +5,8 @@
  *   weft__engine_stop_deadline: any thread but the engine's own, one stop at
  *   a time (the pool serialises them), concurrently with submits (refused
  *   from the close on) and with the workers.
- *   1. close: submits are refused, idle workers are woken and leave.
+ *   1. close: submits are refused, idle workers are woken and leave; the
+ *      elastic pool's monitor is stopped and joined.
  *   2. Submit windows with tasks for e flush (a closed engine cancels what
  *      they hold) — the same wait as weft__engine_stop.
  *   3. The stopping thread cancels everything queued: the inject queue
@@ -96,6 +97,10 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   uint64_t deadline = mono_ns() + timeout_ns;
   uint64_t before = weft__load_relaxed(&e->cancelled);
   (void)weft__engine_close(e); /* WEFT_EQUIT: closed before (a plain stop); fine */
+  /* As weft__engine_stop: the monitor may be growing the pool; after close
+   * its grows are refused; join it, so nothing starts a thread behind us
+   * (a later stop's call finds none). */
+  if (e->cfg.monitor_stop) e->cfg.monitor_stop(e);
   /* Step 2, as weft__engine_stop: seq_cst pairs with a window's seq_cst
    * registration (lib/engine/submit_window.c). */
   while (weft__load_seq_cst(&e->windows) != 0) sched_yield();

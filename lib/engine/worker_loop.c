@@ -11,10 +11,13 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/worker_loop.h"
 
+#include "base/clock.h"
 #include "base/probes.h"
 #include "engine/core.h"
 #include "engine/node_cache.h"
@@ -28,11 +31,6 @@
 #define WEFT__BATCH_MAX (WEFT__RING_CAP / 2)
 #define WEFT__SPIN_PAUSE_ROUNDS 6 /* 1+2+…+32 pauses, then sched_yield */
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* E4 inject_pop_batch(k): the first task is returned, up to k-1 more go to
  * our ring. *more: work is left visible for others (notify). `queue_all`:
@@ -157,11 +155,13 @@ static bool should_exit(weft__engine *e) {
      * statistics read. */
     if (weft__cas_relaxed(&e->shrink_debt, &debt, debt - 1)) {
       weft__fetch_sub_relaxed(&e->live, 1);
+      weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHRINK], 1); /* statistics */
       return true;
     }
   }
   if (weft__load_relaxed(&e->closed) && !weft__engine_work_visible(e)) {
     weft__fetch_sub_relaxed(&e->live, 1);
+    weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHUTDOWN], 1); /* statistics */
     return true;
   }
   return false;
@@ -189,6 +189,8 @@ void *weft__engine_worker_main(void *arg) {
   uint64_t spin_ns = (uint64_t)e->cfg.spin_us * 1000u;
   uint64_t deadline = 0;
   uint32_t round = 0;
+  bool reaped = false;
+  weft__store_relaxed(&w->tid, (int)syscall(SYS_gettid)); /* for the monitor's /proc reads */
   for (;;) {
     bool more;
     bool inject_first = countdown <= 1;
@@ -204,19 +206,21 @@ void *weft__engine_worker_main(void *arg) {
       } else if (more) {
         weft__engine_notify(e); /* E5.1 for the batch we left visible */
       }
-      uint32_t countdown_at_start = countdown;
       run_task(e, t);
+      /* executed is stored after every task (a plain store to our own
+       * line): the elastic monitor reads it to tell a worker stuck in one
+       * task from one that moves on (E9.2). */
+      weft__store_relaxed(&w->executed, ++executed); /* owner-only counter */
       /* Busy: run our own ring, FIFO, without the searching/batch checks
        * above (they change only when a task comes from elsewhere), until
        * it is empty or the inject poll is due. The ring stays stealable
        * throughout (E3): nothing is taken out of it ahead of running. */
-      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) run_task(e, t);
-      /* Tasks run since countdown_at_start, the first included: the loop
-       * decremented once per task it ran and once more when it stopped
-       * (countdown reached 0, or the pop found the ring empty). The
-       * executed statistic is stored once per run, not per task. */
-      executed += countdown_at_start - countdown;
-      weft__store_relaxed(&w->executed, executed); /* owner-only counter */
+      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) {
+        run_task(e, t);
+        /* Through the ring's address (the struct's first member) so the
+         * store uses the base register the pop already holds. */
+        weft__store_relaxed(&((weft__eworker *)(void *)&w->ring)->executed, ++executed);
+      }
       /* Freed nodes go home at least every WEFT__NODE_BATCH tasks: the
        * pool's call_run counts them in a per-thread batch, which only a
        * flush adds to their slab (node_cache.h). */
@@ -236,21 +240,30 @@ void *weft__engine_worker_main(void *arg) {
     }
     if (should_exit(e)) break;
     if (deadline == 0) {
-      deadline = now_ns() + spin_ns;
+      deadline = weft__now_ns() + spin_ns;
       round = 0;
     }
-    if ((round & 7) != 7 || now_ns() < deadline) {
+    if ((round & 7) != 7 || weft__now_ns() < deadline) {
       backoff(round++);
       continue;
     }
-    weft__engine_park(e, w); /* E5.2; back as a searcher */
+    if (weft__engine_park(e, w)) { /* E5.2; back as a searcher */
+      reaped = true; /* E9.3: parked, uncounted, still linked: leave as we are */
+      break;
+    }
     deadline = 0;
-    if (weft__load_acquire(&w->wake) == WEFT__WAKE_EXIT) break; /* acquire: pairs with wake_worker */
+    /* Acquire: pairs with wake_popped's exchange. */
+    if (weft__load_acquire(&w->wake) == WEFT__WAKE_EXIT) {
+      weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHRINK], 1); /* statistics */
+      break;
+    }
   }
-  /* Leaving as a searcher: E5.3 hands on any work we can see. */
   w->searching = false;
   weft__store_relaxed(&w->busy, 0);
-  weft__engine_stop_searching(e);
+  /* Leaving as a searcher: E5.3 hands on any work we can see. A reaped
+   * worker was parked, not searching: whoever publishes work after its park
+   * pops it, finds it TIMEDOUT and wakes another (E9.3). */
+  if (!reaped) weft__engine_stop_searching(e);
   WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
   weft__node_flush();
   weft__engine_worker_exited(e, w);

@@ -32,6 +32,7 @@
 #include "loop/completion.h"
 #include "loop/deferred_impl.h"
 #include "loop/reactor_state.h"
+#include "weft/threadpool.h"
 #include "weft/threads.h"
 
 /* ------------------------------------------------------ deferToThreadPool */
@@ -430,8 +431,13 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
     weft__free(bc);
     return rc;
   }
+  /* On a pool thread the wait is announced (E9.1): the pool stands in for
+   * us, so work the reactor's call waits for (a deferToThreadPool onto
+   * this very pool) cannot deadlock behind us (twisted#5298). */
+  (void)weft_blocking_begin();
   /* Acquire: pairs with bc_finish's release store of `done`. */
   while (weft__load_acquire(&bc->done) == 0) weft__futex_wait(&bc->done, 0);
+  (void)weft_blocking_end();
   /* Unregistered already (by the finisher): from here on r is not touched. */
   rc = bc->status;
   if (value) *value = bc->value;

@@ -74,7 +74,7 @@ static int pool_do(weft_team *t, weft_fn fn, void *arg) {
 static int pool_grow(weft_team *t, int n) {
   pool_team *p = (pool_team *)t;
   if (weft__load_relaxed(&p->quit)) return WEFT_EQUIT;
-  int r = weft__engine_grow(p->e, n);
+  int r = weft__engine_grow(p->e, n, WEFT__MADE_GROW);
   return r < 0 ? r : WEFT_OK;
 }
 

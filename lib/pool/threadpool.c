@@ -14,11 +14,18 @@
 
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "base/cpu.h"
 #include "engine/engine.h"
+#include "engine/monitor.h"
 #include "engine/node_cache.h"
 #include "engine/stop_deadline.h"
 #include "engine/work_claim.h"
 #include "weft/threadpool.h"
+
+/* Slots for threads: max_threads is at most WEFT_THREADPOOL_MAX_THREADS,
+ * and threads standing in for blocked ones (E9) may go past it up to the
+ * valve, which is at most this. */
+#define WEFT__POOL_CAPACITY 4096
 
 struct weft_threadpool {
   weft__engine *e;
@@ -72,6 +79,7 @@ WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o) {
   o->min_threads = 5;
   o->max_threads = 20;
   o->spin_us = 50;
+  o->keep_alive_ms = 10000;
 }
 
 WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadpool_options *o) {
@@ -110,7 +118,9 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
       .log = o->log,
       .log_ctx = o->log_ctx,
       .spin_us = o->spin_us,
-      .capacity = WEFT_THREADPOOL_MAX_THREADS,
+      .capacity = WEFT__POOL_CAPACITY,
+      .monitor_start = weft__engine_monitor_start,
+      .monitor_stop = weft__engine_monitor_stop,
   };
   int r = weft__engine_create(&tp->e, &cfg);
   weft__free(prefix);
@@ -120,6 +130,14 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
     weft__free(tp);
     return r;
   }
+  weft__elastic_config ec = {
+      .elastic = !o->strict_cap,
+      .hard = o->hard_threads > 0 ? o->hard_threads : weft__thread_valve_default(),
+      .min_live = weft__load_relaxed(&tp->min),
+      .keep_alive_ns = (uint64_t)o->keep_alive_ms * 1000000u,
+  };
+  if (ec.hard < max) ec.hard = max; /* the valve never cuts below max */
+  weft__engine_set_elastic(tp->e, &ec);
   *out = tp;
   return WEFT_OK;
 }
@@ -139,10 +157,11 @@ WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads, int 
 static int resize_locked(weft_threadpool *tp) {
   int max = weft__load_relaxed(&tp->max), min = weft__load_relaxed(&tp->min);
   int live = weft__engine_live(tp->e);
-  if (live > max) weft__engine_shrink(tp->e, live - max);
+  int above = live - max - weft__load_relaxed(&tp->e->grants); /* stand-ins stay */
+  if (above > 0) weft__engine_shrink(tp->e, above);
   live = weft__engine_live(tp->e);
   if (live < min) {
-    int r = weft__engine_grow(tp->e, min - live);
+    int r = weft__engine_grow(tp->e, min - live, WEFT__MADE_GROW);
     if (r < 0) return r;
   }
   return WEFT_OK;
@@ -162,7 +181,7 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
   if (backlog > 0) {
     int n = backlog > (uint64_t)WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
                                                             : (int)backlog;
-    int g = weft__engine_grow(tp->e, n);
+    int g = weft__engine_grow(tp->e, n, WEFT__MADE_DEMAND);
     if (g < 0 && r == 0) r = g;
   }
   pthread_mutex_unlock(&tp->mu);
@@ -447,6 +466,8 @@ WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_thread
   weft__store_relaxed(&tp->min, min);
   weft__store_relaxed(&tp->max, max);
   tp_update_limit(tp);
+  weft__engine_set_min(tp->e, min);
+  if (weft__load_relaxed(&tp->e->hard) < max) weft__store_relaxed(&tp->e->hard, max);
   int r = WEFT_OK;
   if (weft__load_relaxed(&tp->started)) r = resize_locked(tp);
   pthread_mutex_unlock(&tp->mu);
@@ -456,7 +477,7 @@ WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_thread
 WEFT_API int weft_threadpool_start_a_worker(weft_threadpool *tp) {
   if (!tp) return WEFT_EINVAL;
   if (weft__load_relaxed(&tp->joined)) return WEFT_EQUIT;
-  int r = weft__engine_grow(tp->e, 1);
+  int r = weft__engine_grow(tp->e, 1, WEFT__MADE_GROW);
   return r < 0 ? r : WEFT_OK;
 }
 
@@ -514,10 +535,38 @@ WEFT_API int weft_threadpool_counters_get(weft_threadpool *tp, weft_threadpool_c
   return WEFT_OK;
 }
 
+WEFT_API int weft_threadpool_stats_get(weft_threadpool *tp, weft_threadpool_stats *out) {
+  if (!tp || !out) return WEFT_EINVAL;
+  memset(out, 0, sizeof *out);
+  weft__engine *e = tp->e;
+  out->threads = weft__engine_live(e);
+  out->busy = weft__engine_busy(e);
+  out->idle = out->threads - out->busy;
+  out->blocked = weft__load_relaxed(&e->blocked);
+  out->grants = weft__load_relaxed(&e->grants);
+  out->min = weft__load_relaxed(&tp->min);
+  out->max = weft__load_relaxed(&tp->max);
+  out->hard = weft__load_relaxed(&e->hard);
+  out->backlog = (long)weft__engine_backlog(e);
+  out->keep_alive_ms = (unsigned)(weft__load_relaxed(&e->keep_alive_ns) / 1000000u);
+  out->created_demand = weft__load_relaxed(&e->made[WEFT__MADE_DEMAND]);
+  out->created_grow = weft__load_relaxed(&e->made[WEFT__MADE_GROW]);
+  out->created_blocked = weft__load_relaxed(&e->made[WEFT__MADE_BLOCKED]);
+  out->created_stall = weft__load_relaxed(&e->made[WEFT__MADE_STALL]);
+  out->exited_keepalive = weft__load_relaxed(&e->left[WEFT__LEFT_KEEPALIVE]);
+  out->exited_shrink = weft__load_relaxed(&e->left[WEFT__LEFT_SHRINK]);
+  out->exited_shutdown = weft__load_relaxed(&e->left[WEFT__LEFT_SHUTDOWN]);
+  out->create_failures = weft__load_relaxed(&e->spawn_failures);
+  out->valve_hits = weft__load_relaxed(&e->valve_hits);
+  out->brakes = weft__load_relaxed(&e->brakes);
+  out->monitor_ticks = weft__load_relaxed(&e->monitor_ticks);
+  return WEFT_OK;
+}
+
 typedef void (*line_sink)(void *ctx, const char *line);
 
 static void dump(weft_threadpool *tp, line_sink sink, void *ctx) {
-  char line[256];
+  char line[512];
   weft_threadpool_counters c = {0};
   weft_threadpool_counters_get(tp, &c);
   snprintf(line, sizeof line, "waiters: %d", weft_threadpool_waiters(tp));
@@ -534,6 +583,21 @@ static void dump(weft_threadpool *tp, line_sink sink, void *ctx) {
            (unsigned long long)c.stolen, (unsigned long long)c.parks,
            (unsigned long long)c.unparks, (unsigned long long)c.spawns,
            (unsigned long long)c.spawn_failures, weft_threadpool_queue_size(tp));
+  sink(ctx, line);
+  weft_threadpool_stats st;
+  weft_threadpool_stats_get(tp, &st);
+  snprintf(line, sizeof line,
+           "elastic: threads=%d idle=%d busy=%d blocked=%d grants=%d min=%d max=%d hard=%d "
+           "keep_alive_ms=%u created=%llu/%llu/%llu/%llu (demand/grow/blocked/stall) "
+           "exited=%llu/%llu/%llu (keepalive/shrink/shutdown) create_failures=%llu "
+           "valve_hits=%llu brakes=%llu monitor_ticks=%llu",
+           st.threads, st.idle, st.busy, st.blocked, st.grants, st.min, st.max, st.hard,
+           st.keep_alive_ms, (unsigned long long)st.created_demand,
+           (unsigned long long)st.created_grow, (unsigned long long)st.created_blocked,
+           (unsigned long long)st.created_stall, (unsigned long long)st.exited_keepalive,
+           (unsigned long long)st.exited_shrink, (unsigned long long)st.exited_shutdown,
+           (unsigned long long)st.create_failures, (unsigned long long)st.valve_hits,
+           (unsigned long long)st.brakes, (unsigned long long)st.monitor_ticks);
   sink(ctx, line);
 }
 

@@ -11,7 +11,9 @@
  *
  * Algorithm: Treiber's lock-free stack (IBM RJ 5118, 1986) over *indices*
  * rather than pointers, with the ABA guard of a 32-bit tag in the same 64-bit
- * word ([tag:32 | index+1:32], a plain 64-bit CAS, no cmpxchg16b). Objects
+ * word ([tag:32 | index+1:32], a plain 64-bit CAS, no cmpxchg16b: the
+ * reason not to use ck_stack_pop_mpmc, whose ABA guard is a {pointer,
+ * generation} pair and a 16-byte CAS, with atomics TSan cannot see). Objects
  * live in chunks that are never freed before destroy, so a pop that reads a
  * stale next index reads valid memory and its CAS then fails on the tag.
  * Chunk k holds 64·2^k objects (so 20 chunks address 67 M objects); when

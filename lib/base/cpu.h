@@ -1,0 +1,14 @@
+/*
+ * weft — the CPU count pools size themselves by (lib/base/cpu.c).
+ */
+#ifndef WEFT_BASE_CPU_H
+#define WEFT_BASE_CPU_H
+
+/* The CPUs this process may use: the affinity mask, bounded by the cgroup
+ * v2 CPU quota (cpu.max) when one is set. At least 1. */
+int weft__cpu_count(void);
+/* The default valve of an elastic pool: how many threads this machine can
+ * afford (memory and RLIMIT_NPROC), at most 4096. */
+int weft__thread_valve_default(void);
+
+#endif /* WEFT_BASE_CPU_H */

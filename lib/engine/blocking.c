@@ -1,0 +1,67 @@
+/*
+ * weft — weft_blocking_begin / weft_blocking_end (docs/design.md E9.1): a
+ * task tells the pool it is about to block, and the pool stands in for it
+ * at once. Like Tokio's block_in_place, Java's ManagedBlocker and .NET's
+ * cooperative blocking (PortableThreadPool.Blocking.cs), with .NET's shape:
+ * a burst of immediate grants (max(8, 4 x CPUs)), then the monitor's token
+ * bucket (lib/engine/monitor.c).
+ *
+ * Contract: any thread. On a thread that is not an engine worker both only
+ * keep the nesting count. On a worker they are the owner's own: begin/end
+ * nest, the outermost pair counts. A grant raises the engine's limit by one
+ * for exactly as long as its worker stays inside.
+ */
+#include "base/cpu.h"
+#include "engine/core.h"
+#include "engine/park.h"
+#include "weft/threadpool.h"
+
+static int explicit_burst(void) {
+  static _Atomic int burst;
+  int b = weft__load_relaxed(&burst);
+  if (b == 0) {
+    b = 4 * weft__cpu_count();
+    if (b < 8) b = 8;
+    weft__store_relaxed(&burst, b);
+  }
+  return b;
+}
+
+WEFT_API int weft_blocking_begin(void) {
+  weft__eworker *w = weft__engine_current_worker();
+  if (!w) return WEFT_OK; /* not a pool thread: nobody to stand in for */
+  if (w->block_depth++ > 0) return WEFT_OK;
+  weft__engine *e = w->e;
+  weft__store_relaxed(&w->blocking, 1); /* read by the monitor */
+  weft__fetch_add_relaxed(&e->blocked, 1);
+  if (!weft__load_relaxed(&e->elastic)) return WEFT_OK;
+  if (weft__fetch_add_relaxed(&e->grants_explicit, 1) < explicit_burst()) {
+    w->block_grant = true;
+    weft__engine_add_grants(e, 1);
+  } else {
+    weft__fetch_sub_relaxed(&e->grants_explicit, 1);
+    weft__engine_arm_monitor(e); /* past the burst: the bucket's pace */
+  }
+  /* Work we leave behind (our ring, the inject queue) needs a taker now:
+   * E5.1 wakes a parked worker or, below the raised limit, starts one. No
+   * work visible: the next submit notifies and finds the raised limit. */
+  if (weft__engine_work_visible(e)) weft__engine_notify(e);
+  return WEFT_OK;
+}
+
+WEFT_API int weft_blocking_end(void) {
+  weft__eworker *w = weft__engine_current_worker();
+  if (!w) return WEFT_OK;
+  if (w->block_depth == 0) return WEFT_ESTATE; /* end without begin */
+  if (--w->block_depth > 0) return WEFT_OK;
+  weft__engine *e = w->e;
+  weft__store_relaxed(&w->blocking, 0);
+  weft__fetch_sub_relaxed(&e->blocked, 1);
+  if (w->block_grant) {
+    w->block_grant = false;
+    weft__fetch_sub_relaxed(&e->grants_explicit, 1);
+    weft__engine_add_grants(e, -1);
+  }
+  return WEFT_OK;
+}
+

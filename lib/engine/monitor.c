@@ -1,0 +1,390 @@
+/*
+ * weft — the elastic pool's monitor (docs/design.md E9.2; the contract is
+ * in lib/engine/monitor.h).
+ *
+ * A pool has a limit (Twisted's max, `soft`) on the threads that run work,
+ * and holds more threads only to stand in for workers that are blocked.
+ * Grants raise the limit by one thread per blocked worker:
+ * weft_blocking_begin makes them for the blocking it is told of
+ * (lib/engine/blocking.c), this monitor for the blocking it sees.
+ *
+ * The monitor is a thread that runs only while its pool is saturated (no
+ * idle worker, work waiting): a submit that finds the pool at its limit
+ * arms it (E5.1), and it disarms itself and sleeps on a futex when the
+ * saturation ends, so an idle pool costs no wake-up at all. Every tick
+ * (1 ms, backing off to 8 ms while it has nothing to do) it counts busy
+ * workers whose executed count has not moved since the last tick
+ * ("stuck"), and confirms up to 8 of them by the state letter of
+ * /proc/self/task/<tid>/stat (R: runnable, so not blocked, only short of a
+ * CPU). Where /proc cannot be read it falls back to the process CPU clock:
+ * busy workers minus the CPU time used is a conservative count of workers
+ * off-CPU. Grants never exceed the blocked count (.NET's and ForkJoinPool's
+ * invariant: goal = limit + blocked), so a pool never runs away to its
+ * valve the way Tokio's does.
+ *
+ * Growth past the limit is paced by a token bucket (burst 4 x CPUs, refill
+ * 100 x CPUs per second); each step adds at most half the grants made so
+ * far (at least 1); it stops when the backlog would drain within 250 ms
+ * anyway (Little's law with the measured service time); and it is braked
+ * when the last step did not raise the completion rate by at least a
+ * quarter of one thread's share (the one part of .NET's hill climbing
+ * worth keeping): a brake freezes growth for 1 s, doubling to 16 s while
+ * it repeats. The valve (`hard`) is never passed. The monitor also retries
+ * a thread creation that failed once its backoff has passed (E9.5), and for
+ * a strict-cap pool, which never grows, reports once a minute that the pool
+ * is stuck at its cap.
+ *
+ * Sources: elastic.md §4 (shared research); Go's sysmon (a tick of 20 µs
+ * to 10 ms, backing off); libdispatch's /proc reader (its Linux workqueue);
+ * the Linux cmwq's creation cooldown.
+ */
+#include "engine/monitor.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/cpu.h"
+#include "base/futex.h"
+#include "base/probes.h"
+#include "engine/engine.h"
+
+#define TICK_MIN_NS 1000000u         /* 1 ms while acting */
+#define TICK_MAX_NS 8000000u         /* 8 ms after quiet ticks */
+#define DRAIN_TARGET_NS 250000000.0  /* grow only if the backlog needs longer */
+#define STALL_NS 10000000u           /* no completion for this long: no progress */
+#define WINDOW_MIN_NS 20000000u      /* a brake measurement: at least 20 ms ... */
+#define WINDOW_MIN_DONE 32u          /* ... and 32 completions */
+#define BRAKE_MIN_NS 1000000000u
+#define BRAKE_MAX_NS 16000000000u
+#define SAMPLE_MAX 8                 /* /proc reads per tick */
+#define STUCK_REPORT_NS 60000000000u /* strict cap: one diagnosis a minute */
+
+typedef struct weft__monitor {
+  pthread_t thread;
+  _Atomic int stop;
+  weft__engine *e;
+  /* Monitor thread only. */
+  int ncpu;
+  int granted; /* grants this monitor made and has not returned */
+  uint64_t last_ns, last_cpu, last_done, last_progress_ns;
+  uint64_t *last_exec; /* per slot: executed at the previous tick */
+  uint64_t tick_ns;
+  int quiet_ticks;
+  double tokens;
+  double svc_ns; /* time a busy worker spends per task (EWMA) */
+  /* The brake's window, since the last growth step. */
+  uint64_t win_ns, win_done;
+  double rate_before;
+  int step_n, step_busy;
+  uint64_t brake_until_ns, brake_len_ns;
+  uint64_t stuck_reported_ns;
+} weft__monitor;
+
+static uint64_t done_count(weft__engine *e) {
+  uint64_t n = 0;
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->executed);
+  return n;
+}
+
+/* The state letter of one of this process's threads ('R', 'S', 'D', ...),
+ * or 0 when /proc cannot tell. */
+static char thread_state(int tid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+  return (p && p[1] == ' ') ? p[2] : 0;
+}
+
+static void give_back(weft__monitor *m, int n) {
+  if (n > m->granted) n = m->granted;
+  if (n <= 0) return;
+  weft__engine_add_grants(m->e, -n);
+  m->granted -= n;
+}
+
+/* Nobody idle and work waiting. */
+static bool saturated(weft__engine *e) {
+  uint64_t s = weft__load_seq_cst(&e->ctl); /* seq_cst: the disarm Dekker (monitor_main) */
+  if (WEFT__CTL_TOP(s) != 0 || WEFT__CTL_SEARCHING(s) != 0) return false;
+  return weft__engine_backlog(e) > 0;
+}
+
+/* A strict-cap pool never grows; a stuck one says so, once a minute. */
+static void report_stuck(weft__monitor *m, uint64_t now, int busy, int stuck) {
+  weft__engine *e = m->e;
+  if (busy == 0 || stuck < busy || now - m->last_progress_ns < 1000000000u) return;
+  if (m->stuck_reported_ns != 0 && now - m->stuck_reported_ns < STUCK_REPORT_NS) return;
+  char msg[160];
+  snprintf(msg, sizeof msg,
+           "pool stuck at its cap: %d workers blocked, backlog %llu, no progress for %llu ms",
+           busy, (unsigned long long)weft__engine_backlog(e),
+           (unsigned long long)((now - m->last_progress_ns) / 1000000u));
+  weft__engine_log(e, WEFT_EBUSY, msg);
+  WEFT_PROBE(stuck, e, busy);
+  m->stuck_reported_ns = now;
+}
+
+/* The last growth step, judged once its window is long enough: false if it
+ * brakes (or must wait for its window), true if growth may go on. */
+static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done) {
+  if (m->step_n == 0) return true;
+  if (m->rate_before <= 0) { /* nothing to compare with: no brake */
+    m->step_n = 0;
+    return true;
+  }
+  uint64_t wdone = done - m->win_done, wns = now - m->win_ns;
+  if ((wns < WINDOW_MIN_NS || wdone < WINDOW_MIN_DONE) && wns < 4 * WINDOW_MIN_NS) return false;
+  double rate_after = (double)wdone / (double)wns;
+  double gain = (rate_after - m->rate_before) / m->step_n;
+  double share = m->rate_before / (m->step_busy > 0 ? m->step_busy : 1);
+  m->step_n = 0;
+  if (gain >= 0.25 * share) {
+    m->brake_len_ns = 0;
+    return true;
+  }
+  m->brake_len_ns = m->brake_len_ns == 0 ? BRAKE_MIN_NS
+                    : (m->brake_len_ns * 2 > BRAKE_MAX_NS ? BRAKE_MAX_NS : m->brake_len_ns * 2);
+  m->brake_until_ns = now + m->brake_len_ns;
+  m->win_ns = now;
+  m->win_done = done;
+  weft__fetch_add_relaxed(&m->e->brakes, 1); /* statistics */
+  WEFT_PROBE(brake, m->e, (int)(share > 0 ? 1000.0 * gain / share : 0));
+  return false;
+}
+
+/* One tick while armed. True if it grew the pool. */
+static bool tick(weft__monitor *m, uint64_t now) {
+  weft__engine *e = m->e;
+  weft__fetch_add_relaxed(&e->monitor_ticks, 1); /* statistics */
+  uint64_t cpu = weft__process_cpu_ns();
+  uint64_t dt = now - m->last_ns, dcpu = cpu - m->last_cpu;
+  uint64_t done = done_count(e), ddone = done - m->last_done;
+  m->last_ns = now;
+  m->last_cpu = cpu;
+  m->last_done = done;
+  if (ddone > 0) m->last_progress_ns = now;
+  if (dt == 0) return false;
+
+  /* Busy workers, and those stuck in one task since the last tick. */
+  int busy = 0, stuck = 0, sampled = 0, off = 0;
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    uint64_t ex = weft__load_relaxed(&w->executed);
+    bool same = ex == m->last_exec[i];
+    m->last_exec[i] = ex;
+    if (weft__load_relaxed(&w->state) != WEFT__SLOT_LIVE || !weft__load_relaxed(&w->busy)) continue;
+    busy++;
+    if (!same || weft__load_relaxed(&w->blocking)) continue; /* moving, or counted exactly */
+    stuck++;
+    if (sampled < SAMPLE_MAX) {
+      char st = thread_state(weft__load_relaxed(&w->tid));
+      if (st != 0) {
+        sampled++;
+        if (st != 'R') off++;
+      }
+    }
+  }
+  int blocked_opaque;
+  if (sampled > 0) {
+    blocked_opaque = (int)((double)stuck * off / sampled + 0.5);
+  } else {
+    /* No /proc: the CPU clock alone, never more than the limit's worth. */
+    double est = (double)busy - (double)dcpu / (double)dt;
+    blocked_opaque = est > 0 ? (int)est : 0;
+    if (blocked_opaque > stuck) blocked_opaque = stuck;
+    int soft = weft__load_relaxed(&e->soft);
+    if (soft > 0 && blocked_opaque > soft) blocked_opaque = soft;
+  }
+  int blocked = blocked_opaque + weft__load_relaxed(&e->blocked);
+
+  if (ddone > 0 && busy > 0) {
+    double sample = (double)busy * (double)dt / (double)ddone;
+    m->svc_ns = m->svc_ns == 0 ? sample : 0.8 * m->svc_ns + 0.2 * sample;
+  }
+  m->tokens += (double)dt * 1e-9 * 100.0 * m->ncpu;
+  if (m->tokens > 4.0 * m->ncpu) m->tokens = 4.0 * m->ncpu;
+
+  if (!weft__load_relaxed(&e->elastic)) {
+    report_stuck(m, now, busy, stuck);
+    return false;
+  }
+  /* Stand-ins: the threads above the limit now (grants, or more: threads
+   * whose grants went back still exist until they idle out). They follow
+   * the blocked count: grants go back when fewer workers are blocked. */
+  int live = weft__load_relaxed(&e->live);
+  int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
+  int grants = weft__load_relaxed(&e->grants);
+  int stand_ins = live - base > grants ? live - base : grants;
+  int want = blocked - stand_ins;
+  if (want < 0) {
+    give_back(m, -want);
+    return false;
+  }
+  if (want == 0) return false;
+  int hard = weft__load_relaxed(&e->hard);
+  if (live >= hard) {
+    weft__fetch_add_relaxed(&e->valve_hits, 1); /* statistics */
+    WEFT_PROBE(valve, e, live);
+    return false;
+  }
+  if (now < m->brake_until_ns) return false;
+  bool no_progress = now - m->last_progress_ns >= STALL_NS;
+  int running = busy - blocked;
+  if (!no_progress && running > 0 && m->svc_ns > 0) {
+    double drain = (double)weft__engine_backlog(e) * m->svc_ns / running;
+    if (drain <= DRAIN_TARGET_NS) return false; /* the threads we have suffice */
+  }
+  if (!step_judged(m, now, done)) return false;
+  /* A geometric step, bounded by the bucket and the valve. */
+  int n = want;
+  int geo = m->granted / 2 > 1 ? m->granted / 2 : 1;
+  if (n > geo) n = geo;
+  if (n > (int)m->tokens) n = (int)m->tokens;
+  if (n > hard - live) n = hard - live;
+  if (n <= 0) return false;
+  uint64_t wns = now - m->win_ns, wdone = done - m->win_done;
+  m->rate_before = (wns > 0 && wdone >= WINDOW_MIN_DONE) ? (double)wdone / (double)wns : 0;
+  m->win_ns = now;
+  m->win_done = done;
+  m->step_busy = busy;
+  m->tokens -= n;
+  /* The limit must rise above the live count by n: grants for the stand-ins
+   * that exist already, plus n. */
+  int add = live + n - base - grants;
+  if (add > 0) {
+    m->granted += add;
+    weft__engine_add_grants(e, add);
+  }
+  int made = weft__engine_grow(e, n, WEFT__MADE_STALL);
+  if (made < n) give_back(m, n - (made > 0 ? made : 0)); /* closed, or creation failed */
+  m->step_n = made > 0 ? made : 0;
+  return made > 0;
+}
+
+/* A creation failed and work waits: retry once its backoff has passed. */
+static void retry_creation(weft__engine *e) {
+  if (weft__load_relaxed(&e->retry_at_ns) == 0 || weft__engine_spawn_backing_off(e)) return;
+  if (weft__engine_backlog(e) == 0) return;
+  if (weft__load_relaxed(&e->live) >= weft__engine_limit(e)) return;
+  (void)weft__engine_grow(e, 1, WEFT__MADE_DEMAND);
+}
+
+static void arm_reset(weft__monitor *m, uint64_t now) {
+  m->last_ns = now;
+  m->last_cpu = weft__process_cpu_ns();
+  m->last_done = done_count(m->e);
+  m->last_progress_ns = now;
+  m->win_ns = now;
+  m->win_done = m->last_done;
+  m->step_n = 0;
+  m->tick_ns = TICK_MIN_NS;
+  m->quiet_ticks = 0;
+}
+
+static void *monitor_main(void *arg) {
+  weft__monitor *m = arg;
+  weft__engine *e = m->e;
+  (void)pthread_setname_np(pthread_self(), "weft-monitor");
+  for (;;) {
+    arm_reset(m, weft__now_ns());
+    /* Armed: tick until the pool has not been saturated for 3 ticks. */
+    int idle_ticks = 0;
+    for (;;) {
+      uint32_t seen = weft__load_relaxed(&e->monitor_word);
+      struct timespec ts = {0, (long)m->tick_ns};
+      (void)weft__futex_wait_timeout(&e->monitor_word, seen, &ts);
+      if (weft__load_acquire(&m->stop)) break; /* acquire: pairs with monitor_stop */
+      uint64_t now = weft__now_ns();
+      retry_creation(e);
+      if (!saturated(e)) {
+        if (++idle_ticks >= 3 && weft__load_relaxed(&e->retry_at_ns) == 0) break;
+        continue;
+      }
+      idle_ticks = 0;
+      if (tick(m, now)) {
+        m->quiet_ticks = 0;
+        m->tick_ns = TICK_MIN_NS;
+      } else if (++m->quiet_ticks >= 8 && m->tick_ns < TICK_MAX_NS) {
+        m->tick_ns *= 2;
+        m->quiet_ticks = 0;
+      }
+    }
+    if (weft__load_acquire(&m->stop)) break; /* acquire: as above */
+    /* Disarm: give the grants back (their threads finish their tasks, then
+     * idle out after the keep-alive), and sleep until the next arm. Dekker
+     * with arm: we clear `armed` and re-check saturation; a submitter makes
+     * its work visible, then reads `armed` in arm's CAS. Either it sees 0
+     * and arms (bumping the word our futex wait compares), or we see its
+     * work and stay armed. */
+    give_back(m, m->granted);
+    uint32_t seen = weft__load_relaxed(&e->monitor_word);
+    weft__store_seq_cst(&e->monitor_armed, 0); /* seq_cst: pairs with arm's CAS */
+    /* seq_cst add: the submitters' fast path sees the bias and takes the
+     * slow path, which arms (pairs with its seq_cst load, E5.1). */
+    if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+    weft__fence_seq_cst(); /* the clear and the bias before the re-check */
+    if (saturated(e)) {
+      int z = 0;
+      if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) { /* seq_cst: as arm's */
+        if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
+        continue;
+      }
+    }
+    while (weft__load_relaxed(&e->monitor_word) == seen && !weft__load_acquire(&m->stop))
+      weft__futex_wait(&e->monitor_word, seen);
+    if (weft__load_acquire(&m->stop)) break;
+  }
+  give_back(m, m->granted);
+  return NULL;
+}
+
+int weft__engine_monitor_start(weft__engine *e) {
+  if (weft__load_relaxed(&e->monitor) != NULL) return WEFT_OK;
+  weft__monitor *m = weft__calloc_aligned(sizeof *m);
+  uint64_t *snap = weft__calloc((size_t)e->capacity, sizeof *snap);
+  if (!m || !snap) {
+    weft__free(snap);
+    weft__free_aligned(m);
+    return WEFT_ENOMEM;
+  }
+  m->e = e;
+  m->ncpu = weft__cpu_count();
+  m->tokens = 4.0 * m->ncpu; /* the bucket starts full: the burst */
+  m->last_exec = snap;
+  if (pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
+    weft__free(snap);
+    weft__free_aligned(m);
+    return WEFT_EAGAIN;
+  }
+  /* Release: the monitor's fields before its pointer (arm loads it with
+   * acquire, and so does stop). */
+  weft__store_release(&e->monitor, m);
+  return WEFT_OK;
+}
+
+void weft__engine_monitor_stop(weft__engine *e) {
+  pthread_mutex_lock(&e->mu);
+  weft__monitor *m = weft__load_acquire(&e->monitor); /* acquire: as in start */
+  weft__store_relaxed(&e->monitor, NULL);
+  pthread_mutex_unlock(&e->mu);
+  if (!m) return;
+  weft__store_release(&m->stop, 1); /* release: pairs with the monitor's acquire */
+  weft__fetch_add_relaxed(&e->monitor_word, 1);
+  weft__futex_wake(&e->monitor_word, 1);
+  pthread_join(m->thread, NULL);
+  weft__free(m->last_exec);
+  weft__free_aligned(m);
+}

@@ -1,0 +1,22 @@
+/*
+ * weft — the elastic pool's monitor (docs/design.md E9.2;
+ * lib/engine/monitor.c).
+ *
+ * Contract: weft__engine_arm_monitor (lib/engine/park.c) starts it through
+ * e->monitor_start the first time a pool saturates, then wakes it; it runs
+ * on its own thread; weft__engine_monitor_stop is called by the engine's
+ * stop (or stop with a deadline, lib/engine/stop_deadline.c) after close,
+ * and joins it; a later call finds no monitor and returns.
+ */
+#ifndef WEFT_ENGINE_MONITOR_H
+#define WEFT_ENGINE_MONITOR_H
+
+#include "engine/core.h"
+
+/* Start the monitor thread (under e->mu). 0, or WEFT_ENOMEM / WEFT_EAGAIN:
+ * the pool then runs without one until a later arm tries again. */
+int weft__engine_monitor_start(weft__engine *e);
+/* Stop and join the monitor thread, if any; its grants are returned. */
+void weft__engine_monitor_stop(weft__engine *e);
+
+#endif /* WEFT_ENGINE_MONITOR_H */

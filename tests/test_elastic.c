@@ -1,0 +1,518 @@
+/*
+ * The elastic pool (docs/design.md E9): threads that stand in for blocked
+ * workers, explicit (weft_blocking_begin) and opaque (the monitor); the
+ * strict cap that never does; idle threads that reap themselves after the
+ * keep-alive, and the idle-stack entries they leave behind; statistics
+ * exact at quiescence; no deadlock where Twisted's fixed cap deadlocks.
+ *
+ * Thread counts and creation counts are asserted as facts. Nothing waits
+ * on a timed pause for another thread: waits are latches, except where the
+ * event waited for is itself a timeout (a keep-alive), which is polled with
+ * a generous bound that only guards against a hang.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "test_sync.h"
+#include "weft/weft.h"
+
+#define HANG_GUARD_S 30
+
+static void stats(weft_threadpool *tp, weft_threadpool_stats *s) {
+  assert_int_equal(weft_threadpool_stats_get(tp, s), 0);
+}
+
+static uint64_t created(const weft_threadpool_stats *s) {
+  return s->created_demand + s->created_grow + s->created_blocked + s->created_stall;
+}
+static uint64_t exited(const weft_threadpool_stats *s) {
+  return s->exited_keepalive + s->exited_shrink + s->exited_shutdown;
+}
+
+/* At quiescence: threads == idle + busy, created - exited == threads. */
+static void assert_exact(weft_threadpool *tp) {
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.threads, s.idle + s.busy);
+  assert_int_equal((int64_t)(created(&s) - exited(&s)), s.threads);
+}
+
+static weft_threadpool *g_dump; /* dumped when a wait fails */
+
+/* Wait until done reaches n; fail (rather than hang) past the guard. */
+static void wait_count(sync_t *s, int n) {
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += HANG_GUARD_S;
+  pthread_mutex_lock(&s->mu);
+  while (s->count < n) {
+    if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0) {
+      pthread_mutex_unlock(&s->mu);
+      if (g_dump) weft_threadpool_dump_stats(g_dump, stdout);
+      fail_msg("hang guard: %d of %d", s->count, n);
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* Poll a pool statistic that changes by a timeout (keep-alive). */
+static int wait_threads(weft_threadpool *tp, int want) {
+  for (int i = 0; i < HANG_GUARD_S * 1000; i++) {
+    weft_threadpool_stats s;
+    stats(tp, &s);
+    if (s.threads == want) return 1;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
+static weft_threadpool *make_pool(int min, int max, int strict, unsigned keep_alive_ms) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = min;
+  o.max_threads = max;
+  o.strict_cap = strict;
+  o.keep_alive_ms = keep_alive_ms;
+  o.name = "elastic";
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  return tp;
+}
+
+/* A task that announces a block (or not) and waits at a gate. */
+typedef struct blocker {
+  sync_t *began, *gate, *done;
+  int announce;
+} blocker;
+
+static void blocker_task(void *arg) {
+  blocker *b = arg;
+  if (b->announce) assert_int_equal(weft_blocking_begin(), 0);
+  count_up(b->began);
+  gate_wait(b->gate);
+  if (b->announce) assert_int_equal(weft_blocking_end(), 0);
+  count_up(b->done);
+}
+
+static void count_task(void *arg) { count_up(arg); }
+
+/* max 1: the one worker blocks in weft_blocking_begin, and a second task
+ * still runs, on a thread made for it. */
+static void explicit_block_stands_in(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 1, 0, 10000);
+  sync_t began, gate, done, ran;
+  sync_init(&began);
+  sync_init(&gate);
+  sync_init(&done);
+  sync_init(&ran);
+  blocker b = {&began, &gate, &done, 1};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &b), 0);
+  count_wait(&began, 1);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.blocked, 1);
+  assert_int_equal(s.grants, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  wait_count(&ran, 1); /* deadlocks at a fixed cap of 1 */
+  stats(tp, &s);
+  assert_int_equal(s.threads, 2);
+  assert_int_equal(s.created_blocked, 1);
+  gate_open(&gate);
+  count_wait(&done, 1);
+  stats(tp, &s);
+  assert_int_equal(s.blocked, 0);
+  assert_int_equal(s.grants, 0); /* the grant ends with the block */
+  assert_int_equal(weft_blocking_end(), 0); /* not a pool thread: nothing to end */
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&began);
+  sync_fini(&gate);
+  sync_fini(&done);
+  sync_fini(&ran);
+}
+
+static void unbalanced_end_in_task(void *arg) {
+  int *rc = arg;
+  *rc = weft_blocking_end();
+  /* nested pairs: only the outer one counts */
+  assert_int_equal(weft_blocking_begin(), 0);
+  assert_int_equal(weft_blocking_begin(), 0);
+  assert_int_equal(weft_blocking_end(), 0);
+  assert_int_equal(weft_blocking_end(), 0);
+}
+
+static void blocking_end_without_begin(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(1, 1, 0, 10000);
+  int rc = 0;
+  assert_int_equal(weft_threadpool_call_in_thread(tp, unbalanced_end_in_task, &rc), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(rc, WEFT_ESTATE);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.blocked, 0);
+  assert_int_equal(s.grants, 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
+/* strict_cap: Twisted's cap. The blocked worker is not stood in for. */
+static void strict_cap_does_not_grow(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 1, 1, 10000);
+  sync_t began, gate, done, ran;
+  sync_init(&began);
+  sync_init(&gate);
+  sync_init(&done);
+  sync_init(&ran);
+  blocker b = {&began, &gate, &done, 1};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &b), 0);
+  count_wait(&began, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.threads, 1);
+  assert_int_equal(s.grants, 0);
+  assert_int_equal(count_get(&ran), 0);
+  gate_open(&gate);
+  wait_count(&ran, 1);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  stats(tp, &s);
+  assert_int_equal(created(&s), 1);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&began);
+  sync_fini(&gate);
+  sync_fini(&done);
+  sync_fini(&ran);
+}
+
+/* max 1: the worker blocks without saying so (a condition variable); the
+ * monitor sees it off-CPU and a second task still runs. */
+static void opaque_block_detected(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 1, 0, 10000);
+  sync_t began, gate, done, ran;
+  sync_init(&began);
+  sync_init(&gate);
+  sync_init(&done);
+  sync_init(&ran);
+  blocker b = {&began, &gate, &done, 0};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &b), 0);
+  count_wait(&began, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  wait_count(&ran, 1); /* deadlocks without the monitor */
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  if (s.created_stall < 1) weft_threadpool_dump_stats(tp, stdout);
+  assert_true(s.created_stall >= 1);
+  assert_true(s.monitor_ticks >= 1);
+  gate_open(&gate);
+  count_wait(&done, 1);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&began);
+  sync_fini(&gate);
+  sync_fini(&done);
+  sync_fini(&ran);
+}
+
+/* A chain of 32 tasks on max 2: task i waits for task i+1, queued behind
+ * it (an opaque wait). A fixed cap deadlocks at the third. */
+#define CHAIN 32
+typedef struct chain {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int signalled[CHAIN + 1];
+  sync_t *done;
+} chain;
+typedef struct link_arg {
+  chain *c;
+  int i;
+} link_arg;
+
+static void chain_task(void *arg) {
+  link_arg *l = arg;
+  chain *c = l->c;
+  pthread_mutex_lock(&c->mu);
+  if (l->i < CHAIN - 1) {
+    while (!c->signalled[l->i + 1]) pthread_cond_wait(&c->cv, &c->mu);
+  }
+  c->signalled[l->i] = 1; /* our waiter may go */
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  count_up(c->done);
+}
+
+static void chain_of_waits_finishes(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 2, 0, 10000);
+  g_dump = tp;
+  chain c = {0};
+  sync_t done;
+  sync_init(&done);
+  pthread_mutex_init(&c.mu, NULL);
+  pthread_cond_init(&c.cv, NULL);
+  c.done = &done;
+  link_arg args[CHAIN];
+  for (int i = 0; i < CHAIN; i++) {
+    args[i] = (link_arg){&c, i};
+    assert_int_equal(weft_threadpool_call_in_thread(tp, chain_task, &args[i]), 0);
+  }
+  wait_count(&done, CHAIN);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_true(s.threads <= CHAIN + 1);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&c.mu);
+  pthread_cond_destroy(&c.cv);
+  sync_fini(&done);
+}
+
+/* Grow to 4 threads (4 tasks that wait for each other at a barrier: max 4
+ * makes them on demand), release them, and the 3 above min reap themselves
+ * after the keep-alive. */
+typedef struct meet {
+  sync_t *arrived;
+  int n;
+} meet;
+static void meet_task(void *arg) {
+  meet *m = arg;
+  count_up(m->arrived);
+  count_wait(m->arrived, m->n);
+}
+
+/* The meeting's sync object outlives the pool's threads: a task may still
+ * be leaving count_wait (its unlock) when the last one arrives, so it is
+ * never destroyed (static storage, one per call). */
+static sync_t g_meets[16];
+static int g_meets_used;
+
+static void grow_to(weft_threadpool *tp, int n) {
+  assert_true(g_meets_used < 16);
+  sync_t *arrived = &g_meets[g_meets_used++];
+  sync_init(arrived);
+  meet *m = &(meet){arrived, n};
+  static meet g_meet_args[16];
+  g_meet_args[g_meets_used - 1] = *m;
+  m = &g_meet_args[g_meets_used - 1];
+  for (int i = 0; i < n; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, meet_task, m), 0);
+  count_wait(arrived, n);
+  /* Every task has passed its count_up; wait until each left meet_task:
+   * a task that returned lets its worker go idle. */
+  weft_threadpool_stats s;
+  for (int i = 0; i < HANG_GUARD_S * 1000; i++) {
+    stats(tp, &s);
+    if (s.busy == 0) break;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static void keep_alive_reaps_to_min(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(1, 4, 0, 20);
+  grow_to(tp, 4);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  uint64_t made = created(&s);
+  assert_true(made >= 4);
+  assert_true(wait_threads(tp, 1));
+  stats(tp, &s);
+  assert_int_equal(s.threads, 1);
+  assert_int_equal((int64_t)s.exited_keepalive, (int64_t)(made - 1));
+  assert_exact(tp);
+  /* The reaped workers are still linked in the idle stack until a pop
+   * finds them: work after the reaping runs, on the one left or on new
+   * threads, and nothing is lost. */
+  sync_t ran;
+  sync_init(&ran);
+  for (int i = 0; i < 100; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  wait_count(&ran, 100);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&ran);
+}
+
+/* min 0: every thread reaps itself; the next submit pops only reaped
+ * entries, unlinks them, and starts a thread (reusing their slots). */
+static void all_reaped_then_work(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 3, 0, 10);
+  for (int round = 0; round < 5; round++) {
+    grow_to(tp, 3);
+    assert_true(wait_threads(tp, 0));
+    sync_t ran;
+    sync_init(&ran);
+    assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+    wait_count(&ran, 1);
+    sync_fini(&ran);
+  }
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_true(s.exited_keepalive >= 15);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
+/* keep_alive_ms 0: idle threads never exit (Twisted). */
+static void keep_alive_zero_never_reaps(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 3, 0, 0);
+  grow_to(tp, 3);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.threads, 3);
+  assert_int_equal(s.keep_alive_ms, 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  stats(tp, &s);
+  assert_int_equal(s.exited_keepalive, 0);
+  assert_int_equal(s.exited_shutdown, 3);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
+/* Churn: a short keep-alive while tasks keep arriving from several
+ * threads, so workers reap themselves, get popped as reaped entries, and
+ * slots are reused, all while work flows. Every task runs exactly once. */
+#define CHURN_SUBMITTERS 3
+#define CHURN_TASKS 20000
+typedef struct churn {
+  weft_threadpool *tp;
+  sync_t *ran;
+} churn;
+static void *churn_submitter(void *arg) {
+  churn *c = arg;
+  for (int i = 0; i < CHURN_TASKS; i++) {
+    assert_int_equal(weft_threadpool_call_in_thread(c->tp, count_task, c->ran), 0);
+    if (i % 512 == 0) {
+      struct timespec ts = {0, 2000000}; /* the workload's gaps: let workers idle out */
+      nanosleep(&ts, NULL);
+    }
+  }
+  return NULL;
+}
+
+static void reap_churn(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 4, 0, 1);
+  sync_t ran;
+  sync_init(&ran);
+  churn c = {tp, &ran};
+  pthread_t th[CHURN_SUBMITTERS];
+  for (int i = 0; i < CHURN_SUBMITTERS; i++) assert_int_equal(pthread_create(&th[i], NULL, churn_submitter, &c), 0);
+  for (int i = 0; i < CHURN_SUBMITTERS; i++) pthread_join(th[i], NULL);
+  wait_count(&ran, CHURN_SUBMITTERS * CHURN_TASKS);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(count_get(&ran), CHURN_SUBMITTERS * CHURN_TASKS);
+  weft_threadpool_counters k;
+  assert_int_equal(weft_threadpool_counters_get(tp, &k), 0);
+  assert_int_equal(k.executed, (uint64_t)CHURN_SUBMITTERS * CHURN_TASKS);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&ran);
+}
+
+/* twisted#5298 on weft: ThreadPool(0, 4) under a running reactor, 64 pool
+ * tasks that each blockingCallFromThread a function whose result is a
+ * deferToThread onto the same pool. A fixed cap of 4 deadlocks. */
+#define BCFT_TASKS 64
+typedef struct bc {
+  weft_reactor *r;
+  sync_t *done;
+  _Atomic int *left;
+} bc;
+
+static int inner(void *arg, void **result) {
+  (void)arg;
+  *result = (void *)"inner";
+  return 0;
+}
+
+static int on_reactor(void *ctx, weft_result *res) {
+  bc *b = ctx;
+  weft_deferred *d = NULL;
+  int rc = weft_defer_to_thread(b->r, inner, NULL, &d);
+  if (rc != 0) return rc;
+  rc = weft_result_set_deferred(res, d);
+  weft_deferred_unref(d);
+  return rc;
+}
+
+static void bc_task(void *arg) {
+  bc *b = arg;
+  void *v = NULL;
+  int rc = weft_blocking_call_from_thread(b->r, on_reactor, b, &v, NULL);
+  assert_int_equal(rc, 0);
+  assert_string_equal(v, "inner");
+  count_up(b->done);
+  if (atomic_fetch_sub(b->left, 1) == 1) weft_reactor_stop(b->r);
+}
+
+static void blocking_call_from_pool_no_deadlock(void **state) {
+  (void)state;
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(weft_reactor_suggest_thread_pool_size(r, 4), 0);
+  sync_t done;
+  sync_init(&done);
+  _Atomic int left = BCFT_TASKS;
+  bc b = {r, &done, &left};
+  for (int i = 0; i < BCFT_TASKS; i++) assert_int_equal(weft_reactor_call_in_thread(r, bc_task, &b), 0);
+  assert_int_equal(weft_reactor_run(r), 0);
+  assert_int_equal(count_get(&done), BCFT_TASKS);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  sync_fini(&done);
+}
+
+static void bad_input(void **state) {
+  (void)state;
+  assert_int_equal(weft_threadpool_stats_get(NULL, NULL), WEFT_EINVAL);
+  assert_true(weft_cpu_count() >= 1);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  assert_int_equal(o.keep_alive_ms, 10000);
+  assert_int_equal(o.strict_cap, 0);
+  assert_int_equal(o.hard_threads, 0);
+  o.max_threads = 8;
+  o.hard_threads = 2; /* below max: raised to max */
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.hard, 8);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(explicit_block_stands_in),
+      cmocka_unit_test(blocking_end_without_begin),
+      cmocka_unit_test(strict_cap_does_not_grow),
+      cmocka_unit_test(opaque_block_detected),
+      cmocka_unit_test(chain_of_waits_finishes),
+      cmocka_unit_test(keep_alive_reaps_to_min),
+      cmocka_unit_test(all_reaped_then_work),
+      cmocka_unit_test(keep_alive_zero_never_reaps),
+      cmocka_unit_test(reap_churn),
+      cmocka_unit_test(blocking_call_from_pool_no_deadlock),
+      cmocka_unit_test(bad_input),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
