@@ -66,6 +66,11 @@ weft_model_mutant(model_mutant_thread_worker_quit_ignores_inflight thread_worker
 weft_model_check(model_thread_worker_factory_detaches thread_worker.pml -DD=2 -DFACTORY_DETACHES)
 weft_model_mutant(model_mutant_thread_worker_detach_at_release thread_worker.pml "assertion violated .handle" -DMUTANT_DETACH_AT_RELEASE -DFACTORY_DETACHES)
 
+weft_model_check(model_work_cancel work_cancel.pml -DC=2)
+weft_model_check(model_work_cancel_c3 work_cancel.pml -DC=3)
+weft_model_mutant(model_mutant_work_cancel_test_then_set work_cancel.pml "assertion violated" -DMUTANT_TEST_THEN_SET)
+weft_model_mutant(model_mutant_work_cancel_cancel_tells work_cancel.pml "assertion violated" -DMUTANT_CANCEL_TELLS)
+
 # Parking with a keep-alive (E9.3): reaped workers stay linked until popped.
 weft_model_check(model_reap reap.pml -DW=2 -DT=2)
 weft_model_mutant(model_mutant_reap_store reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_REAP_STORE)

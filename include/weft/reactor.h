@@ -16,6 +16,9 @@
  * loops until stop) → stop (fires "shutdown": before, during — the pool is
  * stopped, drained and released here —, after; run returns) → destroy.
  * A stopped reactor cannot run again (Twisted's ReactorNotRestartable).
+ * On a foreign loop: create → attach → the host calls drain when the fd is
+ * readable → detach (the same shutdown) → destroy. docs/lifecycle.md says
+ * what runs on which thread at each step.
  *
  * call_from_thread: wait-free enqueue on an intrusive MPSC queue, FIFO per
  * calling thread. At most one eventfd write per burst: only the push that
@@ -127,6 +130,10 @@ typedef uint64_t weft_timer_id;
 
 /**
  * @brief callLater(seconds, fn, arg). Reactor thread.
+ *
+ * Fires on time under weft_reactor_run() and on an attached reactor (its fd
+ * turns readable when a timer is due: weft_reactor_attach()).
+ *
  * @param r       The reactor.
  * @param seconds The delay; a negative delay counts as 0.
  * @param fn      The call.
@@ -164,27 +171,29 @@ typedef void (*weft_io_fn)(void *ctx, int fd, int events);
 
 /**
  * @brief addReader: call fn when fd is readable (replaces a previous reader
- * of fd). Reactor thread.
+ * of fd). Reactor thread; works under weft_reactor_run() and on an attached
+ * reactor alike.
  * @param r   The reactor.
  * @param fd  The descriptor.
  * @param fn  The callback.
  * @param ctx Its context.
  * @return 0, or:
- *   - #WEFT_EINVAL on a bad fd (epoll refuses it), NULL r or fn;
- *   - #WEFT_ESTATE on an attached (foreign-loop) reactor;
+ *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
+ *     reactor's own), NULL r or fn;
  *   - #WEFT_ENOMEM out of memory.
  */
 WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
 /**
  * @brief addWriter: call fn when fd is writable (replaces a previous writer
- * of fd). Reactor thread.
+ * of fd). Reactor thread; works under weft_reactor_run() and on an attached
+ * reactor alike.
  * @param r   The reactor.
  * @param fd  The descriptor.
  * @param fn  The callback.
  * @param ctx Its context.
  * @return 0, or:
- *   - #WEFT_EINVAL on a bad fd (epoll refuses it), NULL r or fn;
- *   - #WEFT_ESTATE on an attached (foreign-loop) reactor;
+ *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
+ *     reactor's own), NULL r or fn;
  *   - #WEFT_ENOMEM out of memory.
  */
 WEFT_API int weft_reactor_add_writer(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
@@ -308,38 +317,136 @@ WEFT_API int weft_reactor_suggest_thread_pool_size(weft_reactor *r, int size);
  */
 WEFT_API int weft_reactor_call_in_thread(weft_reactor *r, weft_fn fn, void *arg);
 
+/* ------------------------------------------- offload, result on the loop */
+
+/** @brief A caller-owned offload request (see struct weft_reactor_work). */
+typedef struct weft_reactor_work weft_reactor_work;
+/**
+ * @brief The work: runs in a thread of the reactor's pool.
+ * @param req The request that was queued.
+ */
+typedef void (*weft_reactor_work_cb)(weft_reactor_work *req);
+/**
+ * @brief The completion: runs on the reactor thread, exactly once per
+ * accepted request.
+ * @param req    The request; the caller's again.
+ * @param status 0 after work_cb ran, or #WEFT_ECANCELED if it never will
+ *               (weft_reactor_cancel_work() won, or the pool was stopped
+ *               before a thread took it).
+ */
+typedef void (*weft_reactor_after_cb)(weft_reactor_work *req, int status);
+
+/** @brief A caller-owned offload request (libuv's uv_work_t). It carries
+ *  every node the round trip needs: nothing is allocated per request. */
+struct weft_reactor_work {
+  void *data; /**< the caller's; weft never reads or writes it */
+  /** private: weft's, do not touch (the pool's request, then the node that
+   *  carries the completion) */
+  weft_work weft_work_;
+  /** private: weft's, do not touch */
+  void *weft_private_[3];
+};
+
+/**
+ * @brief uv_queue_work: work_cb in the reactor's pool, after_cb on the
+ * reactor thread.
+ *
+ * Runs work_cb(req) in a thread of r's pool (created and started as
+ * weft_reactor_get_thread_pool() does), then after_cb(req, status) on r's
+ * thread — in weft_reactor_run(), or in weft_reactor_drain() on an attached
+ * loop. Once this returned 0 nothing can fail: after_cb is called exactly
+ * once (with 0, or #WEFT_ECANCELED), and no allocation is made on the way.
+ * From the call until after_cb, req belongs to weft (do not touch, move or
+ * free it). Completions still queued when the reactor stops run in detach
+ * or destroy, as call_from_thread calls do. Reactor thread only.
+ *
+ * @param r        The reactor.
+ * @param req      Caller-owned storage; reusable after after_cb.
+ * @param work_cb  The blocking work (pool thread).
+ * @param after_cb The completion (reactor thread).
+ * @return 0, or (nothing accepted):
+ *   - #WEFT_EINVAL    a NULL argument;
+ *   - #WEFT_ESHUTDOWN the reactor is shutting down;
+ *   - #WEFT_ENOMEM    the pool had to be created and could not be.
+ */
+WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
+                                     weft_reactor_work_cb work_cb,
+                                     weft_reactor_after_cb after_cb);
+/**
+ * @brief uv_cancel for weft_reactor_queue_work(). Reactor thread.
+ *
+ * If work_cb has not started it never runs, and after_cb(req,
+ * #WEFT_ECANCELED) runs on the reactor thread later (once the pool hands
+ * the request back), never inside this call.
+ *
+ * @param r   The reactor req was queued on.
+ * @param req The request.
+ * @return 0 (cancelled), or:
+ *   - #WEFT_EBUSY    work_cb started (runs or ran: its after_cb gets 0);
+ *   - #WEFT_EALREADY cancelled before;
+ *   - #WEFT_EINVAL   NULL arguments or a request not queued on r.
+ */
+WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req);
+
 /* ------------------------------------------------- use from a foreign loop */
 
 /**
- * @brief Run weft's completions on someone else's event loop (libuv,
- * libevent...).
+ * @brief Run the reactor on someone else's event loop (libuv, libevent...).
  *
  * attach makes the calling thread the reactor thread, fires "startup" (the
- * pool starts) and returns a file descriptor that becomes readable when
- * completions are waiting; on readable, call weft_reactor_drain().
+ * pool starts) and returns a file descriptor — the reactor's own epoll fd —
+ * that becomes readable whenever the reactor has something to do: a
+ * completion or call_from_thread call is queued, a call_later timer is due
+ * (a timerfd in the set is armed for the earliest one), or a reader/writer
+ * fd is ready. On readable, call weft_reactor_drain(); the host loop needs
+ * nothing else (no timeout to compute: timers wake it through the fd).
+ * Readers and writers work as under weft_reactor_run().
  * weft_reactor_detach() fires "shutdown" (the pool is stopped and drained;
- * its last completions run inside detach) and leaves the reactor stopped.
- * Timers and file readers are only served by weft_reactor_run().
+ * its last completions run inside detach) and leaves the reactor stopped;
+ * the host loop must stop watching the fd before destroy closes it.
+ * weft_reactor_stop() on an attached reactor only wakes the fd: the owner
+ * ends it with detach. docs/lifecycle.md has every step.
  *
  * @param r  The reactor.
  * @param fd Receives the descriptor to watch for readability (the
  *           reactor's: do not close it).
  * @return 0, or #WEFT_ESTATE if the reactor already ran, runs or is
- *   attached, #WEFT_EINVAL on NULL r or fd.
+ *   attached, #WEFT_EINVAL on NULL r or fd, #WEFT_ENOMEM if its timerfd
+ *   could not be made (the reactor is left as it was).
  */
 WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd);
 /**
- * @brief Run the queued completions (and due timers) on the calling thread,
- * which must be the attaching one.
+ * @brief Serve what made the attach fd readable, on the calling thread,
+ * which must be the attaching one: ready readers/writers, then the queued
+ * completions, then due timers.
  *
  * Keeps draining briefly while results keep arriving; whatever is left after
  * that leaves the fd readable, so the host loop calls again.
+ * weft_reactor_drain(r) is weft_reactor_drain_ex(r, 0, 0).
  *
  * @param r The reactor.
- * @return How many ran (>= 0), or #WEFT_ESTATE off the attaching thread,
- *   #WEFT_EINVAL on NULL r.
+ * @return How many completions ran (>= 0), or #WEFT_ESTATE off the
+ *   attaching thread, #WEFT_EINVAL on NULL r.
  */
 WEFT_API int weft_reactor_drain(weft_reactor *r);
+
+/** @brief weft_reactor_drain_ex() flag: do not wait (spin or yield) for more
+ *  completions once the queue is empty; return at once. */
+#define WEFT_DRAIN_NO_SPIN 1u
+
+/**
+ * @brief weft_reactor_drain() with a budget.
+ *
+ * @param r               The attached reactor (attaching thread only).
+ * @param max_completions At most this many completions run (0: no limit
+ *                        beyond the built-in bound of 64 snapshots); what
+ *                        is left keeps the fd readable.
+ * @param flags           0 or #WEFT_DRAIN_NO_SPIN.
+ * @return The number of completions run (>= 0), or #WEFT_EINVAL on NULL r,
+ *   a negative budget or an unknown flag, #WEFT_ESTATE off the reactor
+ *   thread.
+ */
+WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigned flags);
 /**
  * @brief Fire "shutdown" and leave the attached reactor stopped; on the
  * attaching thread.

@@ -149,6 +149,48 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp);
  *   - #WEFT_EINVAL  on NULL tp.
  */
 WEFT_API int weft_threadpool_stop(weft_threadpool *tp);
+/** @brief What weft_threadpool_stop_timeout() did. */
+typedef struct weft_threadpool_stop_report {
+  /** Queued tasks the call cancelled; each owner was told #WEFT_ECANCELED
+   *  (after_cb / on_result; a plain call_in_thread task: the log hook). */
+  uint64_t cancelled;
+  /** Tasks still running when the call returned: non-zero only with
+   *  #WEFT_ETIMEDOUT. Their threads finish them and are joined later. */
+  int running;
+} weft_threadpool_stop_report;
+
+/**
+ * @brief Stop with a deadline.
+ *
+ * Refuse new work, cancel every queued task (the calling thread takes them
+ * out of the pool's queues, including those waiting behind a running task,
+ * and tells each owner #WEFT_ECANCELED; a task a pool thread took just
+ * before runs), then wait at most @p timeout_ms for the tasks that run and
+ * join their threads.
+ *
+ * Every accepted task is accounted for: it ran, or was cancelled, or is one
+ * of report->running. Once every thread is joined the counters satisfy
+ * submitted == executed + cancelled.
+ *
+ * On #WEFT_ETIMEDOUT the pool is stopped (submits return #WEFT_EQUIT) but
+ * the threads still in a task are left to finish it (their owners are told
+ * as usual); nothing is freed under them. A later weft_threadpool_stop()
+ * (returns 0), another stop_timeout, or weft_threadpool_destroy() joins
+ * them, waiting as long as they run.
+ *
+ * @param tp         The pool.
+ * @param timeout_ms How long running tasks may take, >= 0 (0: do not wait).
+ * @param report     Filled in (may be NULL).
+ * @return 0 when every thread was joined, or:
+ *   - #WEFT_ETIMEDOUT tasks outlived the deadline (report->running);
+ *   - #WEFT_EQUIT     the pool was stopped already (and no timed-out stop
+ *                     left threads to join);
+ *   - #WEFT_EDEADLK   from one of the pool's threads;
+ *   - #WEFT_EINVAL    on NULL tp or a negative timeout.
+ */
+WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
+                                          weft_threadpool_stop_report *report);
+
 /**
  * @brief Stop if needed, then free.
  *
@@ -209,6 +251,28 @@ WEFT_API int weft_threadpool_call_in_thread_with_callback(
 WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
                                         weft_work_cb work,
                                         weft_after_work_cb after);
+
+/**
+ * @brief Cancel a queue_work request that has not started (uv_cancel).
+ *
+ * If it has not started, work_cb never runs and after_cb(req,
+ * #WEFT_ECANCELED) is called exactly once, when the request leaves the
+ * pool's queue: at once if a thread is free, else when a pool thread
+ * reaches it or a stop cancels it — so req still belongs to weft until that
+ * after_cb, as for any request. Any thread may call it; req must stay valid
+ * for the duration of the call (a request whose after_cb may run on another
+ * thread meanwhile must not be freed by that after_cb while a cancel can
+ * still be in progress).
+ *
+ * @param tp  The pool req was submitted to.
+ * @param req The request.
+ * @return 0 (cancelled; after_cb gets #WEFT_ECANCELED), or:
+ *   - #WEFT_EBUSY    it started (runs or ran);
+ *   - #WEFT_EALREADY an earlier cancel won;
+ *   - #WEFT_EINVAL   NULL arguments, a request not submitted to tp, or one
+ *                    submitted without after_cb (nobody could be told).
+ */
+WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req);
 
 /**
  * @brief adjustPoolsize(min, max).

@@ -72,6 +72,59 @@ WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool,
 WEFT_API int weft_defer_to_thread(weft_reactor *r, weft_call_fn fn, void *arg,
                                   weft_deferred **out);
 
+/**
+ * @brief deferToThreadPool with the first callback pair given up front.
+ *
+ * The pair is stored in the Deferred (in a slot it always has) before fn is
+ * submitted, so nothing can fail once the call returned 0 — unlike
+ * weft_defer_to_thread_pool() followed by weft_deferred_add_both(), whose
+ * add could in principle fail after the work was accepted. callback(ctx, r)
+ * gets fn's value, errback(ctx, r) its failure (#WEFT_ECANCELED if the work
+ * was cancelled or its pool destroyed first); either may be NULL
+ * (pass-through), not both. They run on r's thread, as the first entries of
+ * the Deferred's chain.
+ *
+ * weft_deferred_cancel() on the Deferred (for this call and for
+ * weft_defer_to_thread_pool()): if fn has not started it never runs (the
+ * pool drops the request, as weft_threadpool_cancel_work()); either way the
+ * Deferred errbacks #WEFT_ECANCELED at once and a late result is dropped.
+ *
+ * @param r        The reactor whose thread the callbacks run on (call on it).
+ * @param pool     The pool fn runs in.
+ * @param fn       The work (weft_call_fn rules, see the file comment).
+ * @param arg      fn's argument.
+ * @param callback Run with the value (may be NULL).
+ * @param errback  Run with the failure (may be NULL).
+ * @param ctx      Both callbacks' context.
+ * @param out      Receives the Deferred (the caller's reference), or NULL:
+ *                 then weft keeps none and the callbacks still run.
+ * @return 0; #WEFT_EINVAL (NULL r, pool, fn, or both callbacks),
+ *         #WEFT_ENOMEM, #WEFT_EQUIT (pool stopped): nothing was submitted
+ *         and neither callback will run.
+ */
+WEFT_API int weft_defer_to_thread_pool_then(weft_reactor *r, weft_threadpool *pool,
+                                            weft_call_fn fn, void *arg,
+                                            weft_callback_fn callback,
+                                            weft_callback_fn errback, void *ctx,
+                                            weft_deferred **out);
+/**
+ * @brief weft_defer_to_thread_pool_then() on the reactor's pool.
+ *
+ * @param r        The reactor (call on its thread).
+ * @param fn       The work.
+ * @param arg      fn's argument.
+ * @param callback Run with the value (may be NULL).
+ * @param errback  Run with the failure (may be NULL).
+ * @param ctx      Both callbacks' context.
+ * @param out      Receives the Deferred, or NULL.
+ * @return As weft_defer_to_thread_pool_then(), and #WEFT_ESHUTDOWN once the
+ *         reactor is shutting down.
+ */
+WEFT_API int weft_defer_to_thread_then(weft_reactor *r, weft_call_fn fn, void *arg,
+                                       weft_callback_fn callback,
+                                       weft_callback_fn errback, void *ctx,
+                                       weft_deferred **out);
+
 /** @brief One step of weft_call_multiple_in_thread(). */
 typedef struct weft_call {
   weft_call_fn fn; /**< the work function; must not be NULL */

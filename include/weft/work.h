@@ -29,9 +29,12 @@ typedef void (*weft_work_cb)(weft_work *req);
  * @brief Told that a request is done.
  *
  * Runs in the worker thread right after work_cb with status 0, or — if the
- * request was accepted but will never run (its pool was destroyed before a
- * worker could take it) — with #WEFT_ECANCELED, in the thread that destroyed
- * the pool. Exactly one call per accepted request.
+ * request was accepted but will never run — with #WEFT_ECANCELED: its pool
+ * was destroyed or stopped with a deadline before a worker could take it
+ * (called in the stopping thread, or in the pool thread that took it), or
+ * weft_threadpool_cancel_work() won (called in the pool thread that takes
+ * the request out of the queue, or in the stopping thread). Exactly one
+ * call per accepted request.
  *
  * @param req    The request that was submitted; the caller's again.
  * @param status 0, or #WEFT_ECANCELED.

@@ -156,6 +156,10 @@ struct weft__engine {
   void *(*thread_main)(void *);
   weft__engine_config cfg;
   char *prefix;
+  /* Tasks a worker took but cancelled instead of running (a weft_work
+   * whose cancel won, lib/engine/work_claim.h): counted in `cancelled` too,
+   * and taken out of the workers' executed counts. */
+  _Atomic uint64_t skipped;
 };
 
 
@@ -188,6 +192,13 @@ static inline void weft__engine_add_grants(weft__engine *e, int d) {
 static inline void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
   weft__fetch_add_relaxed(&e->cancelled, 1); /* statistics */
   t->cancel(t, WEFT_ECANCELED);
+}
+
+/* A worker took t and cancels it instead of running it (statistics): the
+ * caller then calls t's cancel itself, or tells its owner another way. */
+static inline void weft__engine_count_skipped(weft__engine *e) {
+  weft__fetch_add_relaxed(&e->cancelled, 1);
+  weft__fetch_add_relaxed(&e->skipped, 1);
 }
 
 /* The engine worker running on this thread (lib/engine/thread_state.h). */

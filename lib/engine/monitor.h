@@ -4,8 +4,9 @@
  *
  * Contract: weft__engine_arm_monitor (lib/engine/park.c) starts it through
  * e->monitor_start the first time a pool saturates, then wakes it; it runs
- * on its own thread; weft__engine_monitor_stop is called once, by the
- * engine's stop after close, and joins it.
+ * on its own thread; weft__engine_monitor_stop is called by the engine's
+ * stop (or stop with a deadline, lib/engine/stop_deadline.c) after close,
+ * and joins it; a later call finds no monitor and returns.
  */
 #ifndef WEFT_ENGINE_MONITOR_H
 #define WEFT_ENGINE_MONITOR_H

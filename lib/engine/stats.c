@@ -56,6 +56,9 @@ void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
   uint64_t pushed = weft__inject_pushed(&e->inject);
   out->submitted = (pushed > overflowed ? pushed - overflowed : 0) + local;
   out->cancelled = weft__load_relaxed(&e->cancelled);
+  /* Workers count every task they take; the skipped ones were cancelled. */
+  uint64_t skipped = weft__load_relaxed(&e->skipped);
+  out->executed = out->executed > skipped ? out->executed - skipped : 0;
   out->unparks = weft__load_relaxed(&e->unparks);
   out->spawns = weft__load_relaxed(&e->spawns);
   out->spawn_failures = weft__load_relaxed(&e->spawn_failures);

@@ -15,6 +15,7 @@
 #define WEFT_TASK_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include "weft/work.h"
 
 typedef struct weft__task weft__task;
@@ -30,7 +31,11 @@ typedef struct weft__work_private {
   weft__task task;
   weft_work_cb work;
   weft_after_work_cb after;
-  void *owner; /* the pool or reactor it was submitted to */
+  /* The pool or reactor it was submitted to; its low two bits are the
+   * request's claim (lib/engine/work_claim.h): one word, so that a cancel
+   * and a worker's start decide their race with one RMW each, and
+   * weft_work keeps its size. */
+  _Atomic uintptr_t owner;
 } weft__work_private;
 
 _Static_assert(sizeof(weft__work_private) <= sizeof(((weft_work *)0)->weft_private_),

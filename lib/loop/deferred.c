@@ -161,7 +161,13 @@ static __attribute__((noinline)) void destroy_slow(weft_deferred *d) {
   result_clear_chained(&d->result);
   if (d->entries != d->inline_entries) weft__free(d->entries);
   if (d->cache != NULL) {
-    weft__deferred_init(d, d->cache, 0); /* clean again (canceller: NULL already) */
+    /* Clean again; a cached block keeps the canceller its cache's user gave
+     * it when the block was made (round trips, lib/loop/threads.c). */
+    weft_canceller_fn canceller = d->canceller;
+    void *canceller_ctx = d->canceller_ctx;
+    weft__deferred_init(d, d->cache, 0);
+    d->canceller = canceller;
+    d->canceller_ctx = canceller_ctx;
     weft__block_cache_put(d->cache, d);
   } else {
     weft__free(d);

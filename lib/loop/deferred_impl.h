@@ -83,8 +83,9 @@ static inline void weft__deferred_init(weft_deferred *d, weft__block_cache *cach
  * refs (the free list's link), called and result.value: paused, running and
  * suppress_once 0, no failure, no chained Deferred, the inline entries with
  * head == count == 0 (so cap == INLINE_ENTRIES), waiting_on NULL (it is
- * only set while paused > 0), no canceller (blocks of a cache never get one:
- * weft_deferred_create_with_canceller uses weft__malloc), cache unchanged.
+ * only set while paused > 0), the canceller the block was made with (a
+ * round trip's, lib/loop/threads.c; weft_deferred_create_with_canceller
+ * uses weft__malloc, never a cache), cache unchanged.
  * A block that ends in another state is reset by destroy's slow path. So a
  * block taken from the free list needs only these two stores; a block just
  * malloc'd by the cache needs weft__deferred_init.

@@ -35,6 +35,7 @@
  * the loop finds them in its pre-sleep check and polls instead of blocking.
  */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 #include "base/alloc.h"
 #include "base/block_cache.h"
 #include "engine/submit_window.h"
+#include "engine/work_claim.h"
 #include "loop/reactor_state.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -163,7 +165,7 @@ WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req, 
   p->task.cancel = NULL;
   p->work = cb;
   p->after = NULL;
-  p->owner = r;
+  weft__work_set_owner(p, r);
   weft__reactor_push(r, &p->task);
   return WEFT_OK;
 }
@@ -181,7 +183,7 @@ struct weft__block_cache *weft__reactor_round_trip_cache(weft_reactor *r, size_t
 
 /* Run the calls queued now; calls they queue wait for the next iteration
  * (Twisted's runUntilCurrent bound). Returns how many ran. */
-static int drain_snapshot(weft_reactor *r) {
+static int drain_snapshot(weft_reactor *r, int max) {
   /* Acquire: pairs with the producers' tail exchange, so `last` is a node
    * whose fields were written before it was pushed. */
   weft__task *last = weft__load_acquire(&r->queue.tail);
@@ -202,7 +204,7 @@ static int drain_snapshot(weft_reactor *r) {
     int was_last = (t == last); /* compare before run(): it may free t */
     t->run(t);
     n++;
-    if (was_last) break;
+    if (was_last || n == max) break;
   }
   if (windowed) weft__submit_window_close(&window);
   if (n) {
@@ -215,7 +217,7 @@ static int drain_snapshot(weft_reactor *r) {
 /* Everything, including calls queued by the calls (shutdown, destroy). */
 static void drain_all(weft_reactor *r) {
   while (!weft__mpsc_empty(&r->queue)) {
-    if (drain_snapshot(r) == 0) weft__cpu_relax(); /* a producer mid-push */
+    if (drain_snapshot(r, INT_MAX) == 0) weft__cpu_relax(); /* a producer mid-push */
   }
 }
 
@@ -228,6 +230,7 @@ WEFT_API int weft_reactor_create(weft_reactor **out) {
   if (r == NULL) return WEFT_ENOMEM;
   weft__mpsc_init(&r->queue);
   r->evfd = -1;
+  r->tfd = -1;
   r->epfd = epoll_create1(EPOLL_CLOEXEC);
   r->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (r->epfd < 0 || r->evfd < 0) goto fail;
@@ -370,7 +373,7 @@ static int busy_wait_for_work(weft_reactor *r) {
 
 static void loop_once(weft_reactor *r) {
   weft__add_single_writer(&r->iterations, 1);
-  int ran = drain_snapshot(r);
+  int ran = drain_snapshot(r, INT_MAX);
   weft__timers_run_due(r);
   int timeout = weft__timers_timeout_ms(r);
   /* Also when nothing ran but a node is queued, unlinked: its producer is
@@ -436,6 +439,7 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
   weft__reactor_release_blocked(r);
   weft__timers_free(r);
   weft__io_free(r);
+  weft__hosted_free(r);
   weft__triggers_free(r);
   pthread_mutex_destroy(&r->block_lock);
   close(r->epfd);
@@ -449,9 +453,14 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
 
 WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd) {
   if (r == NULL || fd == NULL) return WEFT_EINVAL;
+  if (weft__load_relaxed(&r->state) != R_NEW) return WEFT_ESTATE;
+  /* The timerfd (lib/loop/reactor_hosted.c) first: a failure leaves r new. */
+  int rc = weft__hosted_setup(r);
+  if (rc != 0) return rc;
   int expected = R_NEW;
   if (!weft__cas_relaxed(&r->state, &expected, R_RUNNING)) return WEFT_ESTATE;
   r->hosted = 1;
+  weft__hosted_arm(r); /* call_later made before attach */
   set_io_thread(r);
   /* The foreign loop may sleep at any time: every burst must write. */
   weft__store_relaxed(&r->sleeping, 1);
@@ -460,22 +469,32 @@ WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd) {
   weft__fence_seq_cst();
   if (!weft__mpsc_empty(&r->queue)) wake_write(r);
   weft_reactor_fire_system_event(r, WEFT_STARTUP);
-  *fd = r->evfd;
+  /* The epoll set: the eventfd, the timerfd, readers and writers. */
+  *fd = r->epfd;
   return WEFT_OK;
 }
 
 WEFT_API int weft_reactor_drain(weft_reactor *r) {
-  if (r == NULL) return WEFT_EINVAL;
+  return weft_reactor_drain_ex(r, 0, 0);
+}
+
+WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigned flags) {
+  if (r == NULL || max_completions < 0 || (flags & ~(unsigned)WEFT_DRAIN_NO_SPIN) != 0)
+    return WEFT_EINVAL;
   if (!weft_reactor_is_in_io_thread(r)) return WEFT_ESTATE;
+  int budget = max_completions > 0 ? max_completions : INT_MAX;
   wake_read(r); /* reset first: a push after this read writes again */
   /* Awake while we drain: pushes meanwhile need no eventfd write. */
   weft__store_relaxed(&r->sleeping, 0);
+  if (r->hosted) weft__hosted_poll(r); /* readers, writers, the timerfd */
   int n = 0, k, rounds = 0;
   do { /* bounded, so the host loop's other watchers are not starved */
-    k = drain_snapshot(r);
+    k = drain_snapshot(r, budget - n);
     n += k;
-  } while ((k > 0 || !weft__mpsc_empty(&r->queue)) && ++rounds < 64 && busy_wait_for_work(r));
+  } while (n < budget && (k > 0 || !weft__mpsc_empty(&r->queue)) && ++rounds < 64 &&
+           !(flags & WEFT_DRAIN_NO_SPIN) && busy_wait_for_work(r));
   weft__timers_run_due(r);
+  weft__hosted_arm(r); /* the next deadline (no-op unless attached) */
   weft__store_relaxed(&r->sleeping, 1);
   /* seq_cst fence: as in loop_once, orders sleeping = 1 before the check;
    * pairs with the producers' fence. A node left behind (pushed after our

@@ -66,6 +66,7 @@ struct weft_reactor {
   /* --- reactor thread only */
   int epfd;
   int evfd;
+  int tfd; /* timerfd for an attached reactor's timers; -1 until attach */
   int hosted;
   weft__timer_slot *slots;
   uint32_t nslots, slot_cap, free_head;
@@ -92,6 +93,16 @@ void weft__timers_init(weft_reactor *r);
 void weft__timers_free(weft_reactor *r);
 int weft__timers_run_due(weft_reactor *r);  /* returns how many ran */
 int weft__timers_timeout_ms(weft_reactor *r); /* -1: none pending */
+
+/* The earliest pending timer's deadline (CLOCK_MONOTONIC seconds): 1, or 0
+ * when none is pending. */
+int weft__timers_earliest(weft_reactor *r, double *when);
+
+/* reactor_hosted.c: an attached reactor's timerfd and epoll pass */
+int weft__hosted_setup(weft_reactor *r);
+void weft__hosted_free(weft_reactor *r);
+void weft__hosted_arm(weft_reactor *r);  /* timerfd := earliest timer */
+void weft__hosted_poll(weft_reactor *r); /* ready fds of the set: dispatch */
 
 /* reactor_io.c */
 void weft__io_dispatch(weft_reactor *r, int fd, uint32_t events);

@@ -116,6 +116,7 @@ WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn
   heap_set(r, r->heap_len - 1, s);
   sift_up(r, r->heap_len - 1);
   if (id) *id = ((uint64_t)t->gen << 32) | (uint64_t)(s + 1);
+  if (r->hosted && r->heap[0] == s) weft__hosted_arm(r); /* a new earliest deadline */
   return WEFT_OK;
 }
 
@@ -146,6 +147,12 @@ int weft__timers_run_due(weft_reactor *r) {
     n++;
   }
   return n;
+}
+
+int weft__timers_earliest(weft_reactor *r, double *when) {
+  if (r->heap_len == 0) return 0;
+  *when = r->slots[r->heap[0]].when;
+  return 1;
 }
 
 int weft__timers_timeout_ms(weft_reactor *r) {

@@ -28,6 +28,7 @@
 #include "base/block_cache.h"
 #include "base/futex.h"
 #include "engine/task.h"
+#include "engine/work_claim.h"
 #include "loop/completion.h"
 #include "loop/deferred_impl.h"
 #include "loop/reactor_state.h"
@@ -116,6 +117,20 @@ static void rt_complete(weft__task *t) {
   weft__deferred_fire_release(rt_deferred(rt), rt->result, NULL);
 }
 
+/* weft_deferred_cancel on an unfired round trip (reactor thread): the
+ * request is still the pool's, or its completion waits in the reactor's
+ * queue, so the block is alive (the in-flight reference). If the work has
+ * not started it never will (lib/engine/work_claim.h): the pool hands the
+ * request back with WEFT_ECANCELED, and its completion, finding the
+ * Deferred fired by the cancel, is swallowed. If it started, the cancel
+ * fires the Deferred all the same and the late result is swallowed
+ * (Twisted's cancel without canceller). */
+static void rt_cancel(void *ctx, weft_deferred *d) {
+  (void)d;
+  round_trip *rt = ctx;
+  (void)weft__work_claim_cancel(weft__work_priv(&rt->work));
+}
+
 /* The pool refused the request: the block is still ours; give both
  * references back (the block returns to the cache) and clear *out. */
 static __attribute__((noinline)) int rt_submit_failed(weft_deferred **out, int rc) {
@@ -158,6 +173,9 @@ static __attribute__((noinline)) int rt_submit_new_block(weft_reactor *r, weft_t
   weft__deferred_init(d, cache, 0); /* rt_submit sets refs and called */
   round_trip *rt = weft__deferred_extra_of(d);
   rt->r = r;
+  /* For the block's lifetime (destroy keeps a cached block's canceller). */
+  d->canceller = rt_cancel;
+  d->canceller_ctx = rt;
   return rt_submit(d, pool, fn, arg, out);
 nomem:
   *out = NULL;
@@ -187,6 +205,61 @@ WEFT_API int weft_defer_to_thread(weft_reactor *r, weft_call_fn fn, void *arg,
   int rc = weft_reactor_get_thread_pool(r, &tp);
   if (rc != 0) return rc;
   return weft_defer_to_thread_pool(r, tp, fn, arg, out);
+}
+
+_Static_assert(INLINE_ENTRIES >= 1, "defer_to_thread_pool_then needs an inline callback slot");
+
+WEFT_API int weft_defer_to_thread_pool_then(weft_reactor *r, weft_threadpool *pool,
+                                            weft_call_fn fn, void *arg,
+                                            weft_callback_fn callback, weft_callback_fn errback,
+                                            void *ctx, weft_deferred **out) {
+  if (out) *out = NULL;
+  if (r == NULL || pool == NULL || fn == NULL || (callback == NULL && errback == NULL))
+    return WEFT_EINVAL;
+  /* A block of the reactor's cache, as weft_defer_to_thread_pool takes. */
+  weft__block_cache *cache = r->rt_cache;
+  if (cache == NULL) {
+    cache = weft__reactor_round_trip_cache(r, WEFT__DEFERRED_HEADER_SIZE + sizeof(round_trip));
+    if (cache == NULL) return WEFT_ENOMEM;
+  }
+  weft_deferred *d = weft__block_cache_pop(cache);
+  if (d == NULL) {
+    d = weft__block_cache_get_slow(cache);
+    if (d == NULL) return WEFT_ENOMEM;
+    weft__deferred_init(d, cache, 0);
+    round_trip *nrt = weft__deferred_extra_of(d);
+    nrt->r = r;
+    d->canceller = rt_cancel;
+    d->canceller_ctx = nrt;
+  }
+  weft__deferred_init_warm(d, 2); /* ours, and the one in flight */
+  round_trip *rt = weft__deferred_extra_of(d);
+  rt->fn = fn;
+  rt->arg = arg;
+  /* The pair goes into the block's first inline slot (a clean block has
+   * none used, deferred_impl.h) before the work is submitted: nothing about
+   * it can fail once the work is accepted. */
+  int rc = weft_deferred_add_callbacks(d, callback, ctx, errback, ctx);
+  if (rc == 0) rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
+  if (rc != 0) { /* nothing submitted: the pair never runs */
+    weft_deferred_unref(d);
+    weft_deferred_unref(d);
+    return rc;
+  }
+  if (out) *out = d;
+  else weft_deferred_unref(d); /* the callbacks run all the same */
+  return WEFT_OK;
+}
+
+WEFT_API int weft_defer_to_thread_then(weft_reactor *r, weft_call_fn fn, void *arg,
+                                       weft_callback_fn callback, weft_callback_fn errback,
+                                       void *ctx, weft_deferred **out) {
+  if (out) *out = NULL;
+  if (r == NULL || fn == NULL || (callback == NULL && errback == NULL)) return WEFT_EINVAL;
+  weft_threadpool *tp;
+  int rc = weft_reactor_get_thread_pool(r, &tp);
+  if (rc != 0) return rc;
+  return weft_defer_to_thread_pool_then(r, tp, fn, arg, callback, errback, ctx, out);
 }
 
 /* --------------------------------------------------- callMultipleInThread */

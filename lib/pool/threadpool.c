@@ -18,6 +18,8 @@
 #include "engine/engine.h"
 #include "engine/monitor.h"
 #include "engine/node_cache.h"
+#include "engine/stop_deadline.h"
+#include "engine/work_claim.h"
 #include "weft/threadpool.h"
 
 /* Slots for threads: max_threads is at most WEFT_THREADPOOL_MAX_THREADS,
@@ -30,6 +32,9 @@ struct weft_threadpool {
   _Atomic int min, max;
   _Atomic int started, joined;
   pthread_mutex_t mu; /* start / stop / adjust_poolsize */
+  /* Under mu: a stop_timeout returned WEFT_ETIMEDOUT and left threads in a
+   * task; the next stop (or destroy) joins them. */
+  int stop_pending;
   weft_log_fn log;
   void *log_ctx;
   char *name;
@@ -192,8 +197,13 @@ WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
   weft__engine_flush_own_window(tp->e);
   pthread_mutex_lock(&tp->mu);
   if (weft__load_relaxed(&tp->joined)) {
+    int pending = tp->stop_pending; /* threads a stop_timeout left: join them */
+    tp->stop_pending = 0;
     pthread_mutex_unlock(&tp->mu);
-    return WEFT_EQUIT;
+    if (!pending) return WEFT_EQUIT;
+    int r = weft__engine_stop(tp->e);
+    weft__node_flush();
+    return r;
   }
   weft__store_relaxed(&tp->joined, 1);
   weft__store_relaxed(&tp->started, 0);
@@ -201,6 +211,40 @@ WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
   pthread_mutex_unlock(&tp->mu);
   int r = weft__engine_stop(tp->e);
   weft__node_flush(); /* nodes of cancelled tasks go home now */
+  return r;
+}
+
+WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
+                                          weft_threadpool_stop_report *report) {
+  if (report) memset(report, 0, sizeof *report);
+  if (!tp || timeout_ms < 0) return WEFT_EINVAL;
+  if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
+  weft__engine_flush_own_window(tp->e); /* submitted before this stop: cancelled by it */
+  pthread_mutex_lock(&tp->mu);
+  if (weft__load_relaxed(&tp->joined) && !tp->stop_pending) {
+    pthread_mutex_unlock(&tp->mu);
+    return WEFT_EQUIT;
+  }
+  tp->stop_pending = 0; /* ours to join now */
+  weft__store_relaxed(&tp->joined, 1);
+  weft__store_relaxed(&tp->started, 0);
+  tp_update_limit(tp);
+  pthread_mutex_unlock(&tp->mu);
+  uint64_t cancelled;
+  int running;
+  /* Clamped to ~31 years, so the nanoseconds fit in 64 bits. */
+  uint64_t ms = (uint64_t)timeout_ms > 1000000000000u ? 1000000000000u : (uint64_t)timeout_ms;
+  int r = weft__engine_stop_deadline(tp->e, ms * 1000000u, &cancelled, &running);
+  if (r == WEFT_ETIMEDOUT) {
+    pthread_mutex_lock(&tp->mu);
+    tp->stop_pending = 1;
+    pthread_mutex_unlock(&tp->mu);
+  }
+  weft__node_flush(); /* nodes of cancelled tasks go home now */
+  if (report) {
+    report->cancelled = cancelled;
+    report->running = running;
+  }
   return r;
 }
 
@@ -354,9 +398,22 @@ static __attribute__((noinline)) void work_run_after(weft_work *req, weft__work_
   after(req, 0);
 }
 
+/* A cancel won the request (lib/engine/work_claim.h): it never runs; its
+ * owner is told here, once. */
+static __attribute__((noinline)) void work_skip(weft_work *req, weft__work_private *p) {
+  weft_threadpool *tp = weft__work_owner(p);
+  weft__engine_count_skipped(tp->e);
+  if (p->after) p->after(req, WEFT_ECANCELED); /* req is the owner's from here */
+  else tp_log(tp, WEFT_ECANCELED, "weft_threadpool_queue_work: request cancelled, never ran");
+}
+
 static void work_run(weft__task *t) {
   weft_work *req = work_of(t);
   weft__work_private *p = weft__work_priv(req);
+  if (WEFT_UNLIKELY(!weft__work_claim_start(p))) {
+    work_skip(req, p);
+    return;
+  }
   /* Without after_cb: a bare tail call (req is the caller's again from
    * there), so the common fire-and-forget request costs no stack frame. */
   if (WEFT_LIKELY(p->after == NULL)) {
@@ -370,7 +427,7 @@ static void work_cancel(weft__task *t, int status) {
   weft_work *req = work_of(t);
   weft__work_private *p = weft__work_priv(req);
   if (p->after) p->after(req, status);
-  else tp_log(p->owner, status, "weft_threadpool_queue_work: request cancelled, never ran");
+  else tp_log(weft__work_owner(p), status, "weft_threadpool_queue_work: request cancelled, never ran");
 }
 
 WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, weft_work_cb work,
@@ -387,7 +444,7 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, wef
   p->task.cancel = work_cancel;
   p->work = work;
   p->after = after;
-  p->owner = tp;
+  weft__work_set_owner(p, tp); /* claim clear: queued */
   return weft__engine_submit(tp->e, &p->task);
 }
 

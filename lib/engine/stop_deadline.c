@@ -1,0 +1,143 @@
+/*
+ * weft — stop with a deadline (weft_threadpool_stop_timeout).
+ *
+ * Contract
+ *   weft__engine_stop_deadline: any thread but the engine's own, one stop at
+ *   a time (the pool serialises them), concurrently with submits (refused
+ *   from the close on) and with the workers.
+ *   1. close: submits are refused, idle workers are woken and leave; the
+ *      elastic pool's monitor is stopped and joined.
+ *   2. Submit windows with tasks for e flush (a closed engine cancels what
+ *      they hold) — the same wait as weft__engine_stop.
+ *   3. The stopping thread cancels everything queued: the inject queue
+ *      (under its try-lock, as weft__engine_stop does) and every worker's
+ *      ring (as a thief, into a scratch ring of its own), so work queued
+ *      behind a blocked worker's task is cancelled now, not when that task
+ *      returns. Nothing new can be queued (closed), so once the sweep is
+ *      done the queues stay empty. A task a worker takes before the sweep
+ *      reaches it runs (it is then running, or ran): the workers' loop
+ *      pays nothing for stop_timeout.
+ *   4. Each thread is joined with the deadline as limit. All joined:
+ *      weft__engine_stop finishes (its E7 pass finds the queues empty).
+ *      Some still in a task at the deadline: they stay as they are (their
+ *      slot and ring stay valid: nothing is freed), WEFT_ETIMEDOUT; a later
+ *      weft__engine_stop (or destroy) joins them. Their tasks' owners are
+ *      told as usual when they end.
+ *   Accounting: every accepted task ran (counted in executed when its
+ *   thread's run of tasks ends), was cancelled (cancelled), or is one of
+ *   *running; once every thread is joined, submitted == executed +
+ *   cancelled.
+ */
+#include "engine/stop_deadline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include "engine/engine.h"
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Cancel everything in the inject queue now (step 3). */
+static void cancel_inject(weft__engine *e) {
+  weft__inject *in = &e->inject;
+  while (!weft__inject_try_lock(in)) sched_yield(); /* a worker holds it for one batch */
+  for (;;) {
+    weft__task *t = weft__load_relaxed(&in->held); /* ours under the try-lock */
+    if (t) weft__store_relaxed(&in->held, NULL);
+    else {
+      t = weft__inject_pop(in);
+      weft__inject_note_popped(in, t);
+    }
+    if (t == NULL) break; /* empty, or a submitter is linking: the final sweep waits */
+    if (weft__task_is_batch(t)) {
+      weft__batch *b = weft__batch_of(t);
+      uint32_t i = b->next, n = b->n;
+      weft__inject_count_popped(in, n - i);
+      weft__batch_return(b);
+      for (; i < n; i++) weft__engine_cancel_task(e, b->task[i]);
+      continue;
+    }
+    weft__inject_count_popped(in, 1);
+    weft__engine_cancel_task(e, t);
+  }
+  weft__inject_unlock(in);
+}
+
+/* Cancel what every worker's ring holds, stealing it (step 3). */
+static void cancel_rings(weft__engine *e) {
+  weft__ring scratch; /* ours alone (2 KiB of stack) */
+  weft__ring_init(&scratch);
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__ring *victim = &e->slots[i]->ring;
+    while (!weft__ring_empty(victim)) {
+      uint32_t n;
+      weft__task *t = weft__ring_steal_into(victim, &scratch, &n);
+      if (t == NULL) { /* another thief (or the owner) is at it */
+        sched_yield();
+        continue;
+      }
+      weft__engine_cancel_task(e, t);
+      while ((t = weft__ring_pop(&scratch)) != NULL) weft__engine_cancel_task(e, t);
+    }
+  }
+}
+
+int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *cancelled,
+                               int *running) {
+  *cancelled = 0;
+  *running = 0;
+  if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
+  uint64_t deadline = mono_ns() + timeout_ns;
+  uint64_t before = weft__load_relaxed(&e->cancelled);
+  (void)weft__engine_close(e); /* WEFT_EQUIT: closed before (a plain stop); fine */
+  /* As weft__engine_stop: the monitor may be growing the pool; after close
+   * its grows are refused; join it, so nothing starts a thread behind us
+   * (a later stop's call finds none). */
+  if (e->cfg.monitor_stop) e->cfg.monitor_stop(e);
+  /* Step 2, as weft__engine_stop: seq_cst pairs with a window's seq_cst
+   * registration (lib/engine/submit_window.c). */
+  while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
+  cancel_inject(e);
+  cancel_rings(e);
+  /* Step 4: join until the deadline. pthread_timedjoin_np counts on the
+   * realtime clock: the monotonic time left is converted once. */
+  struct timespec now_rt;
+  clock_gettime(CLOCK_REALTIME, &now_rt);
+  uint64_t left = deadline > mono_ns() ? deadline - mono_ns() : 0;
+  uint64_t abs_ns = (uint64_t)now_rt.tv_sec * 1000000000u + (uint64_t)now_rt.tv_nsec + left;
+  struct timespec abs = {.tv_sec = (time_t)(abs_ns / 1000000000u),
+                         .tv_nsec = (long)(abs_ns % 1000000000u)};
+  pthread_mutex_lock(&e->mu);
+  uint32_t hw = weft__load_relaxed(&e->hw);
+  pthread_mutex_unlock(&e->mu);
+  int late = 0;
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
+    if (st != WEFT__SLOT_LIVE && st != WEFT__SLOT_EXITED) continue;
+    int rc = pthread_timedjoin_np(w->thread, NULL, &abs);
+    if (rc == 0) {
+      pthread_mutex_lock(&e->mu);
+      weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+      pthread_mutex_unlock(&e->mu);
+    } else {
+      late++; /* ETIMEDOUT: still in a task; joined by a later stop */
+    }
+  }
+  int rc = WEFT_OK;
+  if (late == 0) {
+    (void)weft__engine_stop(e); /* joins nothing more; its E7 pass sweeps */
+  } else {
+    rc = WEFT_ETIMEDOUT;
+  }
+  *cancelled = weft__load_relaxed(&e->cancelled) - before;
+  *running = late;
+  return rc;
+}

@@ -1,0 +1,74 @@
+/*
+ * weft — who gets a queued weft_work: the worker that starts it, or a
+ * cancel (uv_cancel's semantics: only a request that has not started can be
+ * cancelled).
+ *
+ * Contract
+ *   The request's `owner` word holds its pool (or reactor) and, in its two
+ *   low bits, the claim: 0 queued; CLAIMED set by whichever side claims it
+ *   first; CANCELLED set with it by a cancel. Submit stores the word with
+ *   both bits clear before the request is published (the queue's release
+ *   publishes it with the rest of the request).
+ *     start  (a worker, once it popped the request): fetch_or(CLAIMED).
+ *            The bit was clear: the worker owns the run; work_cb runs.
+ *            It was set: a cancel won; work_cb never runs and the owner is
+ *            told WEFT_ECANCELED from here (after_cb), once.
+ *     cancel (any thread): fetch_or(CLAIMED | CANCELLED). The CLAIMED bit
+ *            was clear: the cancel won, the request stays in its queue
+ *            until a worker or stop takes it out and tells the owner; set
+ *            without CANCELLED: it started (WEFT_EBUSY); with CANCELLED: an
+ *            earlier cancel won (WEFT_EALREADY).
+ *   Exactly one side sees the bit clear (both RMW one word, so they are
+ *   totally ordered). The cancel writes nothing after its RMW, and the
+ *   start path tells the owner only after its own RMW, so neither touches
+ *   the request after it was handed back. A request that stop cancels (its
+ *   task's cancel callback) is reported once whatever its claim: it never
+ *   reached the start step. models/work_cancel.pml checks this.
+ *   Relaxed RMWs: the word is the only datum the two sides share; what
+ *   work_cb and after_cb read was published by the submit's release.
+ *   Cost on the start path: one locked bit-test-and-set on the request's
+ *   line, which the worker has just read (no extra miss).
+ */
+#ifndef WEFT_ENGINE_WORK_CLAIM_H
+#define WEFT_ENGINE_WORK_CLAIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/atomic.h"
+#include "engine/task.h"
+
+enum {
+  WEFT__WORK_CLAIMED = 1,   /* started, or cancelled: decided */
+  WEFT__WORK_CANCELLED = 2, /* set with CLAIMED by the cancel that won */
+  WEFT__WORK_BITS = 3
+};
+
+/* Submit: owner with the claim clear (before the request is published). */
+static inline void weft__work_set_owner(weft__work_private *p, void *owner) {
+  weft__store_relaxed(&p->owner, (uintptr_t)owner);
+}
+
+static inline void *weft__work_owner(weft__work_private *p) {
+  return (void *)(weft__load_relaxed(&p->owner) & ~(uintptr_t)WEFT__WORK_BITS);
+}
+
+/* The worker's start: true if it owns the run (work_cb may run). A single
+ * bit tested: gcc emits `lock bts`. Relaxed: see the contract. */
+static inline bool weft__work_claim_start(weft__work_private *p) {
+  return (weft__fetch_or_relaxed(&p->owner, (uintptr_t)WEFT__WORK_CLAIMED) &
+          (uintptr_t)WEFT__WORK_CLAIMED) == 0;
+}
+
+/* The cancel: 0 if it won (work_cb never runs; the owner is told
+ * WEFT_ECANCELED when the request leaves its queue), WEFT_EBUSY if the
+ * request started, WEFT_EALREADY if a cancel won before. Relaxed: see the
+ * contract. */
+static inline int weft__work_claim_cancel(weft__work_private *p) {
+  uintptr_t old = weft__fetch_or_relaxed(
+      &p->owner, (uintptr_t)(WEFT__WORK_CLAIMED | WEFT__WORK_CANCELLED));
+  if ((old & WEFT__WORK_CLAIMED) == 0) return 0;
+  return (old & WEFT__WORK_CANCELLED) ? WEFT_EALREADY : WEFT_EBUSY;
+}
+
+#endif /* WEFT_ENGINE_WORK_CLAIM_H */

@@ -1,0 +1,85 @@
+/*
+ * weft — weft_reactor_queue_work: uv_queue_work on the reactor's pool, the
+ * result on the reactor thread, with no allocation per request.
+ *
+ * One request, two queues, no copy:
+ *   reactor thread: weft_threadpool_queue_work(&req->weft_work_) on the
+ *                   reactor's pool
+ *   pool thread:    offload_work runs work_cb; offload_after (the pool's
+ *                   after_cb: 0, or WEFT_ECANCELED from a cancel or a stop)
+ *                   records the status in the inner request's data word and
+ *                   pushes the inner request's own task node on the
+ *                   reactor's completion queue — the pool handed the
+ *                   request back, so the node is free (as deferToThread's
+ *                   round trip does, lib/loop/threads.c)
+ *   reactor thread: offload_complete calls after_cb(req, status).
+ * The push cannot fail, so after_cb runs exactly once for every accepted
+ * request. The completion queue's release/acquire pair (lib/engine/mpsc.h)
+ * publishes the status and what work_cb wrote to the reactor thread.
+ */
+#include <stdint.h>
+
+#include "engine/task.h"
+#include "engine/work_claim.h"
+#include "loop/reactor_state.h"
+
+/* The private layout of weft_reactor_work's weft_private_ (as
+ * weft__work_private is weft_work's). */
+typedef struct offload_private {
+  weft_reactor_work_cb work;
+  weft_reactor_after_cb after;
+  weft_reactor *r;
+} offload_private;
+_Static_assert(sizeof(offload_private) <= sizeof(((weft_reactor_work *)0)->weft_private_),
+               "weft_reactor_work private area too small");
+
+static offload_private *priv(weft_reactor_work *req) {
+  return (offload_private *)(void *)req->weft_private_;
+}
+
+static weft_reactor_work *outer_of(weft_work *w) {
+  return (weft_reactor_work *)(void *)((char *)w - offsetof(weft_reactor_work, weft_work_));
+}
+
+static void offload_work(weft_work *w) {
+  weft_reactor_work *req = outer_of(w);
+  priv(req)->work(req);
+}
+
+static void offload_complete(weft__task *t) {
+  weft_work *w = (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
+  weft_reactor_work *req = outer_of(w);
+  int status = (int)(intptr_t)w->data;
+  priv(req)->after(req, status);
+}
+
+static void offload_after(weft_work *w, int status) {
+  weft_reactor_work *req = outer_of(w);
+  w->data = (void *)(intptr_t)status;
+  weft__task *node = &weft__work_priv(w)->task;
+  node->run = offload_complete;
+  node->cancel = NULL; /* the reactor's queue never cancels: it always runs */
+  weft__reactor_push(priv(req)->r, node);
+}
+
+WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
+                                     weft_reactor_work_cb work_cb,
+                                     weft_reactor_after_cb after_cb) {
+  if (r == NULL || req == NULL || work_cb == NULL || after_cb == NULL) return WEFT_EINVAL;
+  weft_threadpool *tp;
+  int rc = weft_reactor_get_thread_pool(r, &tp);
+  if (rc != 0) return rc;
+  offload_private *p = priv(req);
+  p->work = work_cb;
+  p->after = after_cb;
+  p->r = r;
+  return weft_threadpool_queue_work(tp, &req->weft_work_, offload_work, offload_after);
+}
+
+WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req) {
+  if (r == NULL || req == NULL) return WEFT_EINVAL;
+  if (priv(req)->r != r) return WEFT_EINVAL;
+  /* The claim word alone: the pool may already be released (shutdown), the
+   * request is still valid (its after_cb has not run: the caller's rule). */
+  return weft__work_claim_cancel(weft__work_priv(&req->weft_work_));
+}

@@ -1,0 +1,432 @@
+/*
+ * weft_threadpool_cancel_work (uv_cancel semantics) and
+ * weft_threadpool_stop_timeout: a queued request that is cancelled never
+ * runs and its owner is told WEFT_ECANCELED exactly once; a cancel racing
+ * the start of its request gives exactly one of the two outcomes; a stop
+ * with a deadline cancels what is queued, reports what still runs, and
+ * loses nothing. Synchronisation by gates and latches, never by sleeping.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "weft/threadpool.h"
+#include "test_sync.h"
+
+/* One request and what happened to it. */
+typedef struct job {
+  weft_work req;
+  atomic_int ran;    /* work_cb calls */
+  atomic_int told;   /* after_cb calls */
+  atomic_int status; /* after_cb's status */
+  sync_t *gate;      /* work_cb waits here when set */
+  sync_t *started;   /* work_cb counts itself here when set */
+  latch *done;       /* after_cb counts down when set */
+} job;
+
+static void job_work(weft_work *req) {
+  job *j = (job *)req;
+  atomic_fetch_add(&j->ran, 1);
+  if (j->started) count_up(j->started);
+  if (j->gate) gate_wait(j->gate);
+}
+
+static void job_after(weft_work *req, int status) {
+  job *j = (job *)req;
+  atomic_store(&j->status, status);
+  atomic_fetch_add(&j->told, 1);
+  if (j->done) latch_count_down(j->done);
+}
+
+/* One thread, and never more: the strict cap, so that no stand-in thread
+ * (the elastic pool's answer to a blocked worker) takes queued work while
+ * the test holds the only worker. */
+static weft_threadpool *one_thread_pool(void) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 1;
+  o.name = "cancel";
+  o.strict_cap = 1;
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  return tp;
+}
+
+/* A blocker that occupies the pool's only thread until its gate opens. */
+static void start_blocker(weft_threadpool *tp, job *b, sync_t *gate, sync_t *started) {
+  memset(b, 0, sizeof *b);
+  b->gate = gate;
+  b->started = started;
+  assert_int_equal(weft_threadpool_queue_work(tp, &b->req, job_work, job_after), 0);
+}
+
+/* 10,000 queued requests cancelled while the only worker is blocked: none
+ * runs, each owner is told once, the counters account for all of them. */
+static void cancel_queued_while_blocked(void **state) {
+  (void)state;
+  enum { N = 10000 };
+  weft_threadpool *tp = one_thread_pool();
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  job blocker;
+  start_blocker(tp, &blocker, &gate, &started);
+  count_wait(&started, 1);
+  job *jobs = calloc(N, sizeof *jobs);
+  assert_non_null(jobs);
+  latch done;
+  latch_init(&done, N);
+  for (int i = 0; i < N; i++) {
+    jobs[i].done = &done;
+    assert_int_equal(weft_threadpool_queue_work(tp, &jobs[i].req, job_work, job_after), 0);
+  }
+  for (int i = 0; i < N; i++) assert_int_equal(weft_threadpool_cancel_work(tp, &jobs[i].req), 0);
+  /* A second cancel of a cancelled request: the first one won. */
+  assert_int_equal(weft_threadpool_cancel_work(tp, &jobs[0].req), WEFT_EALREADY);
+  /* The running blocker cannot be cancelled. */
+  assert_int_equal(weft_threadpool_cancel_work(tp, &blocker.req), WEFT_EBUSY);
+  gate_open(&gate);
+  latch_wait(&done); /* the worker skips them, telling each owner */
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(atomic_load(&jobs[i].ran), 0);
+    assert_int_equal(atomic_load(&jobs[i].told), 1);
+    assert_int_equal(atomic_load(&jobs[i].status), WEFT_ECANCELED);
+  }
+  assert_int_equal(atomic_load(&blocker.ran), 1);
+  assert_int_equal(atomic_load(&blocker.told), 1);
+  assert_int_equal(atomic_load(&blocker.status), 0);
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
+  assert_int_equal(c.submitted, N + 1);
+  assert_int_equal(c.executed, 1);
+  assert_int_equal(c.cancelled, N);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  latch_destroy(&done);
+  sync_fini(&gate);
+  sync_fini(&started);
+  free(jobs);
+}
+
+/* A cancelled request still in the queue when the pool is destroyed (never
+ * started): told once, by the destroy, never run. */
+static void cancelled_request_at_destroy(void **state) {
+  (void)state;
+  weft_threadpool *tp = one_thread_pool();
+  job a = {0}, b = {0};
+  assert_int_equal(weft_threadpool_queue_work(tp, &a.req, job_work, job_after), 0);
+  assert_int_equal(weft_threadpool_queue_work(tp, &b.req, job_work, job_after), 0);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &a.req), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(atomic_load(&a.ran), 0);
+  assert_int_equal(atomic_load(&a.told), 1);
+  assert_int_equal(atomic_load(&a.status), WEFT_ECANCELED);
+  assert_int_equal(atomic_load(&b.ran), 0);
+  assert_int_equal(atomic_load(&b.told), 1);
+  assert_int_equal(atomic_load(&b.status), WEFT_ECANCELED);
+}
+
+/* A cancel racing the start of its request: exactly one outcome each. */
+static void cancel_races_start(void **state) {
+  (void)state;
+  enum { N = 20000 };
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create(&tp, 2, 2, "race"), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  job *jobs = calloc(N, sizeof *jobs);
+  int *rc = calloc(N, sizeof *rc);
+  assert_non_null(jobs);
+  assert_non_null(rc);
+  latch done;
+  latch_init(&done, N);
+  for (int i = 0; i < N; i++) {
+    jobs[i].done = &done;
+    assert_int_equal(weft_threadpool_queue_work(tp, &jobs[i].req, job_work, job_after), 0);
+    rc[i] = 1; /* not cancelled (yet) */
+    /* Cancel the one submitted just now, or one a few back: some are still
+     * queued, some have started. The jobs stay allocated to the end, so a
+     * cancel after the after_cb is a valid call (WEFT_EBUSY). */
+    if (i % 7 == 0) rc[i] = weft_threadpool_cancel_work(tp, &jobs[i].req);
+    else if (i % 7 == 3) rc[i - 2] = weft_threadpool_cancel_work(tp, &jobs[i - 2].req);
+  }
+  latch_wait(&done);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  int cancelled = 0, busy = 0;
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(atomic_load(&jobs[i].told), 1);
+    if (rc[i] == 0) {
+      cancelled++;
+      assert_int_equal(atomic_load(&jobs[i].ran), 0);
+      assert_int_equal(atomic_load(&jobs[i].status), WEFT_ECANCELED);
+    } else {
+      if (rc[i] == WEFT_EBUSY) busy++;
+      else assert_int_equal(rc[i], 1);
+      assert_int_equal(atomic_load(&jobs[i].ran), 1);
+      assert_int_equal(atomic_load(&jobs[i].status), 0);
+    }
+  }
+  printf("cancel vs start: %d cancelled, %d had started\n", cancelled, busy);
+  latch_destroy(&done);
+  free(jobs);
+  free(rc);
+}
+
+/* The cancelling thread races the pool's threads head on: another thread
+ * cancels every request as soon as it is published. */
+typedef struct racer {
+  weft_threadpool *tp;
+  job *jobs;
+  int n;
+  atomic_int published;
+  int *rc;
+} racer;
+
+static void *cancel_thread(void *arg) {
+  racer *r = arg;
+  for (int i = 0; i < r->n; i++) {
+    while (atomic_load(&r->published) <= i) sched_yield();
+    r->rc[i] = weft_threadpool_cancel_work(r->tp, &r->jobs[i].req);
+  }
+  return NULL;
+}
+
+static void cancel_races_start_other_thread(void **state) {
+  (void)state;
+  enum { N = 20000 };
+  racer r = {.n = N};
+  assert_int_equal(weft_threadpool_create(&r.tp, 1, 1, "race2"), 0);
+  assert_int_equal(weft_threadpool_start(r.tp), 0);
+  r.jobs = calloc(N, sizeof *r.jobs);
+  r.rc = calloc(N, sizeof *r.rc);
+  assert_non_null(r.jobs);
+  assert_non_null(r.rc);
+  latch done;
+  latch_init(&done, N);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, cancel_thread, &r), 0);
+  for (int i = 0; i < N; i++) {
+    r.jobs[i].done = &done;
+    assert_int_equal(weft_threadpool_queue_work(r.tp, &r.jobs[i].req, job_work, job_after), 0);
+    atomic_store(&r.published, i + 1);
+  }
+  pthread_join(th, NULL);
+  latch_wait(&done);
+  assert_int_equal(weft_threadpool_destroy(r.tp), 0);
+  int cancelled = 0;
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(atomic_load(&r.jobs[i].told), 1);
+    if (r.rc[i] == 0) {
+      cancelled++;
+      assert_int_equal(atomic_load(&r.jobs[i].ran), 0);
+      assert_int_equal(atomic_load(&r.jobs[i].status), WEFT_ECANCELED);
+    } else {
+      assert_int_equal(r.rc[i], WEFT_EBUSY);
+      assert_int_equal(atomic_load(&r.jobs[i].ran), 1);
+      assert_int_equal(atomic_load(&r.jobs[i].status), 0);
+    }
+  }
+  printf("cancel thread vs worker: %d of %d cancelled\n", cancelled, N);
+  latch_destroy(&done);
+  free(r.jobs);
+  free(r.rc);
+}
+
+static void cancel_misuse(void **state) {
+  (void)state;
+  weft_threadpool *tp = one_thread_pool(), *other = one_thread_pool();
+  job a = {0}, b = {0};
+  assert_int_equal(weft_threadpool_cancel_work(NULL, &a.req), WEFT_EINVAL);
+  assert_int_equal(weft_threadpool_cancel_work(tp, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_threadpool_queue_work(tp, &a.req, job_work, job_after), 0);
+  /* Submitted to another pool. */
+  assert_int_equal(weft_threadpool_cancel_work(other, &a.req), WEFT_EINVAL);
+  /* Without after_cb nobody could be told. */
+  assert_int_equal(weft_threadpool_queue_work(tp, &b.req, job_work, NULL), 0);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &b.req), WEFT_EINVAL);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(other), 0);
+  assert_int_equal(atomic_load(&a.ran), 1);
+  assert_int_equal(atomic_load(&b.ran), 1);
+}
+
+/* ------------------------------------------------------------ stop_timeout */
+
+static atomic_int logged_cancels;
+static void count_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)what;
+  if (err == WEFT_ECANCELED) atomic_fetch_add(&logged_cancels, 1);
+}
+
+static void plain_task(void *arg) { atomic_fetch_add((atomic_int *)arg, 1); }
+
+/* A task blocked past the deadline: ETIMEDOUT, the queued ones cancelled
+ * (their owners told), the running one reported; released afterwards and
+ * joined by destroy. Nothing lost. */
+static void stop_timeout_blocked_task(void **state) {
+  (void)state;
+  enum { Q = 10, P = 5 };
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 1;
+  o.strict_cap = 1; /* no stand-in for the blocked worker */
+  o.log = count_log;
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  atomic_store(&logged_cancels, 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  job blocker, jobs[Q];
+  memset(jobs, 0, sizeof jobs);
+  /* Queued before start: the worker takes the blocker with the others in
+   * one batch, so they wait in its ring behind the blocked task. */
+  start_blocker(tp, &blocker, &gate, &started);
+  for (int i = 0; i < Q; i++)
+    assert_int_equal(weft_threadpool_queue_work(tp, &jobs[i].req, job_work, job_after), 0);
+  atomic_int plain_ran = 0;
+  for (int i = 0; i < P; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, plain_task, &plain_ran), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  count_wait(&started, 1);
+  weft_threadpool_stop_report rep;
+  int rc = weft_threadpool_stop_timeout(tp, 10, &rep);
+  assert_int_equal(rc, WEFT_ETIMEDOUT);
+  printf("stop_timeout: cancelled %llu, running %d\n", (unsigned long long)rep.cancelled,
+         rep.running);
+  assert_int_equal(rep.running, 1);
+  assert_int_equal(rep.cancelled, Q + P);
+  for (int i = 0; i < Q; i++) {
+    assert_int_equal(atomic_load(&jobs[i].ran), 0);
+    assert_int_equal(atomic_load(&jobs[i].told), 1);
+    assert_int_equal(atomic_load(&jobs[i].status), WEFT_ECANCELED);
+  }
+  assert_int_equal(atomic_load(&logged_cancels), P);
+  assert_int_equal(atomic_load(&plain_ran), 0);
+  /* Stopped: submits are refused. */
+  job late = {0};
+  assert_int_equal(weft_threadpool_queue_work(tp, &late.req, job_work, job_after), WEFT_EQUIT);
+  assert_int_equal(atomic_load(&blocker.told), 0); /* still running */
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
+  assert_int_equal(c.submitted, 1 + Q + P);
+  assert_int_equal(c.executed + c.cancelled + (uint64_t)rep.running, c.submitted);
+  gate_open(&gate);
+  assert_int_equal(weft_threadpool_destroy(tp), 0); /* joins the thread left running */
+  assert_int_equal(atomic_load(&blocker.ran), 1);
+  assert_int_equal(atomic_load(&blocker.told), 1);
+  assert_int_equal(atomic_load(&blocker.status), 0);
+  sync_fini(&gate);
+  sync_fini(&started);
+}
+
+/* After a timed-out stop, a plain stop joins the rest (0), then EQUIT. */
+static void stop_after_stop_timeout_joins(void **state) {
+  (void)state;
+  weft_threadpool *tp = one_thread_pool();
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  job blocker;
+  start_blocker(tp, &blocker, &gate, &started);
+  count_wait(&started, 1);
+  weft_threadpool_stop_report rep;
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
+  assert_int_equal(rep.running, 1);
+  assert_int_equal(rep.cancelled, 0);
+  gate_open(&gate);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(atomic_load(&blocker.told), 1);
+  assert_int_equal(weft_threadpool_stop(tp), WEFT_EQUIT);
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, NULL), WEFT_EQUIT);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&gate);
+  sync_fini(&started);
+}
+
+/* Nothing runs long: 0, nothing running, the queue cancelled or run. */
+static void stop_timeout_in_time(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create(&tp, 2, 2, "intime"), 0);
+  job *jobs = calloc(N, sizeof *jobs);
+  assert_non_null(jobs);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(weft_threadpool_queue_work(tp, &jobs[i].req, job_work, job_after), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  weft_threadpool_stop_report rep;
+  /* A generous limit: only a hang guard, nothing blocks. */
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 60000, &rep), 0);
+  assert_int_equal(rep.running, 0);
+  uint64_t ran = 0;
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(atomic_load(&jobs[i].told), 1);
+    ran += (uint64_t)atomic_load(&jobs[i].ran);
+    if (!atomic_load(&jobs[i].ran)) assert_int_equal(atomic_load(&jobs[i].status), WEFT_ECANCELED);
+  }
+  assert_int_equal(ran + rep.cancelled, N);
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
+  assert_int_equal(c.executed, ran);
+  assert_int_equal(c.cancelled, rep.cancelled);
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_EQUIT);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  free(jobs);
+}
+
+typedef struct in_pool {
+  weft_threadpool *tp;
+  int rc;
+  latch done;
+} in_pool;
+static void stop_from_inside(void *arg) {
+  in_pool *p = arg;
+  p->rc = weft_threadpool_stop_timeout(p->tp, 0, NULL);
+  latch_count_down(&p->done);
+}
+
+static void stop_timeout_misuse(void **state) {
+  (void)state;
+  weft_threadpool_stop_report rep = {.cancelled = 7, .running = 7};
+  assert_int_equal(weft_threadpool_stop_timeout(NULL, 0, &rep), WEFT_EINVAL);
+  assert_int_equal(rep.running, 0);
+  weft_threadpool *tp = one_thread_pool();
+  assert_int_equal(weft_threadpool_stop_timeout(tp, -1, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  in_pool p = {.tp = tp};
+  latch_init(&p.done, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, stop_from_inside, &p), 0);
+  latch_wait(&p.done);
+  assert_int_equal(p.rc, WEFT_EDEADLK);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, NULL), WEFT_EQUIT);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  latch_destroy(&p.done);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(cancel_queued_while_blocked),
+      cmocka_unit_test(cancelled_request_at_destroy),
+      cmocka_unit_test(cancel_races_start),
+      cmocka_unit_test(cancel_races_start_other_thread),
+      cmocka_unit_test(cancel_misuse),
+      cmocka_unit_test(stop_timeout_blocked_task),
+      cmocka_unit_test(stop_after_stop_timeout_joins),
+      cmocka_unit_test(stop_timeout_in_time),
+      cmocka_unit_test(stop_timeout_misuse),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
