@@ -156,8 +156,53 @@ typedef struct weft_threadpool_counters {
 WEFT_API int weft_threadpool_counters_get(weft_threadpool *tp,
                                           weft_threadpool_counters *out);
 
+/**
+ * One worker slot's statistics (weft_threadpool_worker_stats).
+ *
+ * A slot is a place for one thread. When a thread exits (stop_a_worker,
+ * adjust_poolsize, an idle thread's exit) and a later one is started, the
+ * new thread reuses a free slot, and the slot's counters go on from where
+ * its previous thread left them. So the sums over all slots are the pool's
+ * totals (weft_threadpool_counters_get), exactly once the pool is quiet.
+ */
+typedef struct weft_worker_stats {
+  int index;         /**< slot index, 0-based, stable for the pool's life */
+  int live;          /**< 1 if a thread runs in this slot now, else 0 */
+  int busy;          /**< 1 if that thread is running tasks now (not idle) */
+  int cpu;           /**< the CPU the thread pinned itself to, or -1 (none, or a set) */
+  uint64_t serial;   /**< the creation counter of the slot's latest thread */
+  char name[64];     /**< that thread's name, "PoolThread-<name>-<serial>" (truncated) */
+  uint64_t executed; /**< tasks run by the slot's threads */
+  uint64_t steals;   /**< successful steal operations */
+  uint64_t stolen;   /**< tasks moved by them */
+  uint64_t parks;    /**< futex waits entered */
+  uint64_t busy_ns;  /**< time spent busy (between finding work after an idle
+                      *   spell and going idle again), in nanoseconds */
+} weft_worker_stats;
+
+/**
+ * Per-worker statistics: one entry per slot the pool has ever used, in slot
+ * order (exited threads' slots included, with live = 0).
+ *
+ * Costs the workers nothing per task: the counters are the ones the pool
+ * totals are made of, and busy time is stamped only when a thread goes from
+ * idle to busy and back. A snapshot: counters of running threads are
+ * approximate while they run.
+ *
+ * @param tp   the pool
+ * @param out  where to write up to cap entries (may be NULL if cap is 0)
+ * @param cap  how many entries out holds
+ * @param n    receives the number of slots (may exceed cap: call again
+ *             with a larger array to get them all)
+ * @return 0, or WEFT_EINVAL if tp or n is NULL, or out is NULL with cap > 0
+ */
+WEFT_API int weft_threadpool_worker_stats(weft_threadpool *tp, weft_worker_stats *out,
+                                          size_t cap, size_t *n);
+
 /* dumpStats(): three lines, "waiters: N", "workers: N" (busy), "total: N"
- * (threads ever created), then one line of engine counters. */
+ * (threads ever created), then one line of engine counters, then one line
+ * per worker slot (weft_threadpool_worker_stats): "worker <index>: <name>
+ * live=N busy=N cpu=N executed=N steals=N stolen=N parks=N busy_ms=N". */
 WEFT_API int weft_threadpool_dump_stats(weft_threadpool *tp, FILE *out);
 typedef void (*weft_log_line_fn)(void *ctx, const char *line);
 WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp,

@@ -52,6 +52,9 @@ typedef struct weft__eworker {
   /* Owner-written statistics (relaxed load+store, never an RMW). */
   WEFT_CACHE_ALIGNED _Atomic int busy;
   _Atomic uint64_t executed, steals, stolen, parks, overflowed, local_submits;
+  /* Busy time, stamped at the idle<->busy edges only (engine/worker_stats.h). */
+  _Atomic uint64_t busy_ns, busy_since;
+  _Atomic int pinned_cpu; /* 1 + the CPU the thread pinned itself to, 0: none */
   /* Owner-private. */
   uint32_t rng;
   bool searching;
@@ -61,6 +64,7 @@ typedef struct weft__eworker {
   pthread_t thread;
   weft__engine *e;
   char short_name[16]; /* set before the thread starts */
+  uint64_t serial;     /* the creation counter in the thread's name; under mu */
 } weft__eworker;
 
 struct weft__engine {

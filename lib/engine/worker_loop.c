@@ -20,6 +20,7 @@
 #include "engine/node_cache.h"
 #include "engine/park.h"
 #include "engine/spawn.h"
+#include "engine/worker_stats.h"
 
 /* Every Nth task the inject queue is polled before the local ring, so that
  * work a task keeps submitting to its own ring cannot starve foreign
@@ -199,6 +200,7 @@ void *weft__engine_worker_main(void *arg) {
         /* Not searching means busy: the flag changes only here and when we
          * start searching, never per task. */
         weft__store_relaxed(&w->busy, 1);
+        weft__worker_busy_begin(w); /* busy time: a stamp per edge, not per task */
         w->searching = false;
         weft__engine_stop_searching(e); /* E5.3 (notifies if work is left) */
       } else if (more) {
@@ -232,7 +234,8 @@ void *weft__engine_worker_main(void *arg) {
       weft__store_relaxed(&w->busy, 0);
       w->searching = true;
       weft__engine_start_searching(e);
-      deadline = 0;
+      deadline = weft__worker_busy_end(w) + spin_ns; /* one stamp: busy time and the spin */
+      round = 0;
     }
     if (should_exit(e)) break;
     if (deadline == 0) {

@@ -16,6 +16,8 @@
 #include "base/atomic.h"
 #include "engine/engine.h"
 #include "engine/node_cache.h"
+#include "pool/threadpool_impl.h"
+#include "pool/threadpool_stats.h"
 #include "weft/threadpool.h"
 
 struct weft_threadpool {
@@ -478,6 +480,7 @@ static void dump(weft_threadpool *tp, line_sink sink, void *ctx) {
            (unsigned long long)c.unparks, (unsigned long long)c.spawns,
            (unsigned long long)c.spawn_failures, weft_threadpool_queue_size(tp));
   sink(ctx, line);
+  weft__threadpool_dump_workers(tp, sink, ctx);
 }
 
 static void file_sink(void *ctx, const char *line) { fprintf((FILE *)ctx, "%s\n", line); }
@@ -493,6 +496,8 @@ WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp, weft_log_line_f
   dump(tp, fn, ctx);
   return WEFT_OK;
 }
+
+weft__engine *weft__threadpool_engine(const weft_threadpool *tp) { return tp->e; }
 
 WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp) {
   return tp && weft__engine_in_worker(tp->e) ? 1 : 0;
