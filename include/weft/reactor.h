@@ -122,6 +122,28 @@ WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *a
  * ThreadPool(0, 10, "weft.reactor"), started when the reactor runs, stopped
  * and released during shutdown. WEFT_ESHUTDOWN once shutdown has begun. */
 WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out);
+/**
+ * Fill o with the reactor pool's defaults: weft_threadpool_options_init's,
+ * with min 0, max 10 and the name "weft.reactor".
+ *
+ * @param o  the options to fill (NULL is ignored)
+ */
+WEFT_API void weft_reactor_thread_pool_options_init(weft_threadpool_options *o);
+/**
+ * The options the reactor's pool will be created with (its sizes, name,
+ * thread factory, log hook, spin, CPU affinity), instead of
+ * weft_reactor_thread_pool_options_init's. Reactor thread, before the pool
+ * exists: before the first weft_reactor_get_thread_pool,
+ * weft_reactor_call_in_thread or deferToThread, or before run.
+ *
+ * @param r  the reactor
+ * @param o  the options; copied (the name and the CPU list too)
+ * @return 0; WEFT_EINVAL on NULL, min < 0, min > max or an invalid affinity
+ *         option (weft_affinity); WEFT_ESTATE if the pool already exists or
+ *         shutdown has begun; WEFT_ENOMEM
+ */
+WEFT_API int weft_reactor_set_thread_pool_options(weft_reactor *r,
+                                                  const weft_threadpool_options *o);
 /* suggestThreadPoolSize: sets the pool's max. */
 WEFT_API int weft_reactor_suggest_thread_pool_size(weft_reactor *r, int size);
 /* callInThread(fn, arg) on the reactor's pool (creating it if needed).

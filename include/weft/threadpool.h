@@ -65,6 +65,36 @@ typedef struct weft_threadpool weft_threadpool;
  * WEFT_EAGAIN under extreme resize churn until they are gone. */
 #define WEFT_THREADPOOL_MAX_THREADS 1024
 
+/** How a pool pins its worker threads to CPUs (weft_threadpool_options.affinity). */
+typedef enum weft_affinity_policy {
+  WEFT_AFFINITY_NONE = 0, /**< no pinning: a thread runs where its creator may (default) */
+  WEFT_AFFINITY_SET,      /**< every worker may run on any CPU of the set, and only there */
+  WEFT_AFFINITY_COMPACT,  /**< worker slot i on one CPU, neighbours close together: a
+                           *   core's hardware threads, then the next core of the package */
+  WEFT_AFFINITY_SCATTER   /**< worker slot i on one CPU, spread out: one per physical core,
+                           *   alternating packages, before any core gets a second */
+} weft_affinity_policy;
+
+/**
+ * CPU affinity for a pool's workers. Each worker thread pins itself when it
+ * starts (so a user thread factory needs to do nothing); with COMPACT and
+ * SCATTER, slot i (weft_worker_stats.index) takes the i-th CPU of the
+ * policy's order, wrapping around when there are more workers than CPUs,
+ * and a thread that replaces an exited one gets its slot's CPU again.
+ *
+ * The set: cpus[0..ncpus-1], or, for COMPACT and SCATTER with ncpus == 0,
+ * the CPUs the thread that creates the pool may run on (sched_getaffinity:
+ * a cpuset cgroup, taskset and numactl limits are already applied there).
+ * Every listed CPU must be one the creating thread may run on, and below
+ * CPU_SETSIZE (1024): otherwise creation fails with WEFT_EINVAL, as it does
+ * for an empty SET or an unknown policy. The list is copied.
+ */
+typedef struct weft_affinity {
+  weft_affinity_policy policy; /**< WEFT_AFFINITY_NONE by default */
+  const int *cpus;             /**< CPU numbers; may be NULL when ncpus is 0 */
+  size_t ncpus;                /**< how many; 0: the creating thread's CPUs (not for SET) */
+} weft_affinity;
+
 typedef struct weft_threadpool_options {
   int min_threads;                        /* default 5, as Twisted */
   int max_threads;                        /* default 20 */
@@ -74,12 +104,14 @@ typedef struct weft_threadpool_options {
   weft_log_fn log;                        /* failures with nobody to tell; NULL: stderr */
   void *log_ctx;
   unsigned spin_us;                       /* idle search before parking; default 50 */
+  weft_affinity affinity;                 /* CPU pinning of the workers; default none */
 } weft_threadpool_options;
 
 /* Fill o with the defaults above. */
 WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o);
 
-/* ThreadPool(min, max, name). WEFT_EINVAL if min < 0 or min > max. */
+/* ThreadPool(min, max, name). WEFT_EINVAL if min < 0 or min > max, or (_ex)
+ * for an invalid affinity option (weft_affinity). */
 WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads,
                                     int max_threads, const char *name);
 WEFT_API int weft_threadpool_create_ex(weft_threadpool **out,

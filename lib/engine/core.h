@@ -36,6 +36,7 @@ typedef struct weft__engine_config {
   void *log_ctx;
   unsigned spin_us; /* idle search before parking */
   int capacity;     /* most threads ever alive at once (slot count) */
+  const struct weft__affinity *affinity; /* NULL: no pinning (engine/affinity.h); the caller's */
 } weft__engine_config;
 
 /* Slot states (control plane, under the engine mutex). */

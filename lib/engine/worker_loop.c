@@ -16,6 +16,7 @@
 #include "engine/worker_loop.h"
 
 #include "base/probes.h"
+#include "engine/affinity.h"
 #include "engine/core.h"
 #include "engine/node_cache.h"
 #include "engine/park.h"
@@ -183,6 +184,7 @@ void *weft__engine_worker_main(void *arg) {
   /* With the default factory the thread names itself too: the creator's
    * pthread_setname_np may land after our first task has run. */
   if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
+  weft__affinity_apply(e, w); /* the thread pins itself: any factory will do */
   uint64_t executed = weft__load_relaxed(&w->executed); /* the slot's count survives reuse */
   uint64_t flushed_at = executed; /* executed at the last node-cache flush */
   uint32_t countdown = WEFT__INJECT_INTERVAL; /* tasks until the inject queue goes first */

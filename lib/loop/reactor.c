@@ -437,6 +437,7 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
   weft__timers_free(r);
   weft__io_free(r);
   weft__triggers_free(r);
+  weft__reactor_pool_options_free(r);
   pthread_mutex_destroy(&r->block_lock);
   close(r->epfd);
   close(r->evfd);

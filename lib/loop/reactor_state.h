@@ -79,6 +79,7 @@ struct weft_reactor {
   int shutdown_fired;
   weft_threadpool *pool;
   weft_trigger_id pool_start_id, pool_stop_id;
+  struct weft__reactor_pool_options *pool_options; /* NULL: the defaults (reactor_pool_options.c) */
   struct weft__block_cache *rt_cache; /* deferToThread blocks; made on first use */
   /* --- blocking_call_from_thread callers, under block_lock */
   pthread_mutex_t block_lock;
@@ -100,6 +101,10 @@ void weft__io_free(weft_reactor *r);
 /* reactor_trigger.c */
 void weft__triggers_fire(weft_reactor *r, weft_event event);
 void weft__triggers_free(weft_reactor *r);
+
+/* reactor_pool_options.c */
+int weft__reactor_pool_create(weft_reactor *r, weft_threadpool **out);
+void weft__reactor_pool_options_free(weft_reactor *r);
 
 /* reactor.c */
 void weft__reactor_release_blocked(weft_reactor *r);

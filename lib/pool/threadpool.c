@@ -14,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "engine/affinity.h"
 #include "engine/engine.h"
 #include "engine/node_cache.h"
 #include "pool/threadpool_impl.h"
@@ -28,6 +29,7 @@ struct weft_threadpool {
   weft_log_fn log;
   void *log_ctx;
   char *name;
+  weft__affinity *affinity; /* the engine's pinning plan; NULL: none */
 };
 
 /* The payloads of call_in_thread* nodes (weft__node.data, four words: a
@@ -75,8 +77,15 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
   if (!out || !o) return WEFT_EINVAL;
   *out = NULL;
   if (o->min_threads < 0 || o->max_threads < o->min_threads) return WEFT_EINVAL;
+  weft__affinity *affinity = NULL;
+  int ar = weft__affinity_make(&o->affinity, &affinity);
+  if (ar != 0) return ar;
   weft_threadpool *tp = weft__calloc(1, sizeof *tp);
-  if (!tp) return WEFT_ENOMEM;
+  if (!tp) {
+    weft__affinity_free(affinity);
+    return WEFT_ENOMEM;
+  }
+  tp->affinity = affinity;
   char buf[64];
   const char *name = o->name;
   if (!name || !*name) { /* Twisted: name or id(self) */
@@ -89,6 +98,7 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
   if (!tp->name || !prefix || pthread_mutex_init(&tp->mu, NULL) != 0) {
     weft__free(prefix);
     weft__free(tp->name);
+    weft__affinity_free(tp->affinity);
     weft__free(tp);
     return WEFT_ENOMEM;
   }
@@ -108,12 +118,14 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
       .log_ctx = o->log_ctx,
       .spin_us = o->spin_us,
       .capacity = WEFT_THREADPOOL_MAX_THREADS,
+      .affinity = tp->affinity,
   };
   int r = weft__engine_create(&tp->e, &cfg);
   weft__free(prefix);
   if (r != 0) {
     pthread_mutex_destroy(&tp->mu);
     weft__free(tp->name);
+    weft__affinity_free(tp->affinity);
     weft__free(tp);
     return r;
   }
@@ -194,6 +206,7 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
   weft__engine_destroy(tp->e);
   pthread_mutex_destroy(&tp->mu);
   weft__free(tp->name);
+  weft__affinity_free(tp->affinity);
   weft__free(tp);
   return WEFT_OK;
 }
