@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/atomic.h"
+#include "base/fork.h"
 #include "base/probes.h"
 #include "engine/inject.h"
 #include "engine/ring.h"
@@ -97,6 +98,8 @@ struct weft__engine {
   void *(*thread_main)(void *);
   weft__engine_config cfg;
   char *prefix;
+  weft__fork_hook fork_hook; /* lib/engine/engine_fork.c */
+  _Atomic int forked;        /* 1 in a child of fork: a closed copy (engine_fork.h) */
 };
 
 

@@ -14,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "base/fork.h"
 #include "engine/affinity.h"
 #include "engine/engine.h"
 #include "engine/node_cache.h"
@@ -30,7 +31,10 @@ struct weft_threadpool {
   void *log_ctx;
   char *name;
   weft__affinity *affinity; /* the engine's pinning plan; NULL: none */
+  weft__fork_hook fork_hook; /* the fork handlers at the end of this file */
 };
+
+static int tp_fork_register(weft_threadpool *tp);
 
 /* The payloads of call_in_thread* nodes (weft__node.data, four words: a
  * node is one cache line). */
@@ -122,6 +126,7 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
   };
   int r = weft__engine_create(&tp->e, &cfg);
   weft__free(prefix);
+  if (r == 0 && (r = tp_fork_register(tp)) != 0) weft__engine_destroy(tp->e);
   if (r != 0) {
     pthread_mutex_destroy(&tp->mu);
     weft__free(tp->name);
@@ -203,6 +208,7 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
   if (!tp) return WEFT_EINVAL;
   if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
   (void)weft_threadpool_stop(tp);
+  weft__fork_unregister(&tp->fork_hook);
   weft__engine_destroy(tp->e);
   pthread_mutex_destroy(&tp->mu);
   weft__free(tp->name);
@@ -514,4 +520,30 @@ weft__engine *weft__threadpool_engine(const weft_threadpool *tp) { return tp->e;
 
 WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp) {
   return tp && weft__engine_in_worker(tp->e) ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ fork */
+
+/* lib/base/fork.h: the prepare handler holds tp->mu across a fork (before
+ * the engine's mutex: start and adjust_poolsize take them in that order).
+ * In the child the pool's threads do not exist: the pool counts as stopped
+ * and joined (start, stop and the resizing calls return WEFT_EQUIT, as its
+ * closed engine does to submits), and destroy frees it without joining. */
+static weft_threadpool *tp_of_hook(weft__fork_hook *h) {
+  return (weft_threadpool *)(void *)((char *)h - offsetof(weft_threadpool, fork_hook));
+}
+static void tp_fork_prepare(weft__fork_hook *h) { pthread_mutex_lock(&tp_of_hook(h)->mu); }
+static void tp_fork_parent(weft__fork_hook *h) { pthread_mutex_unlock(&tp_of_hook(h)->mu); }
+static void tp_fork_child(weft__fork_hook *h) {
+  weft_threadpool *tp = tp_of_hook(h);
+  pthread_mutex_unlock(&tp->mu);
+  weft__store_relaxed(&tp->joined, 1); /* the child's only thread: relaxed */
+  weft__store_relaxed(&tp->started, 0);
+}
+static int tp_fork_register(weft_threadpool *tp) {
+  tp->fork_hook.rank = WEFT__FORK_RANK_POOL;
+  tp->fork_hook.prepare = tp_fork_prepare;
+  tp->fork_hook.parent = tp_fork_parent;
+  tp->fork_hook.child = tp_fork_child;
+  return weft__fork_register(&tp->fork_hook);
 }

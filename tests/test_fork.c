@@ -1,0 +1,182 @@
+/*
+ * fork(2) while weft is busy: several threads submit to a pool, to the
+ * reactor's pool and to the reactor at full speed while the main thread
+ * forks WEFT_FORK_ITERS times (100; 1000 with WEFT_STRESS_FULL). Each child checks the
+ * documented after-fork state and exits with 0 or the number of the check
+ * that failed; the parent checks every exit status. No fork may hang (the
+ * ctest timeout catches one), no inherited task may run in a child, and
+ * the parent loses nothing: every task it submitted ran.
+ *
+ * ThreadSanitizer: a child that starts threads after a fork of a threaded
+ * process needs die_after_fork=0 (set below); TSan does not check the
+ * child's own threads against what the parent's did before the fork.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "weft/reactor.h"
+#include "weft/threadpool.h"
+
+#include "test_sync.h"
+
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "die_after_fork=0"; }
+
+enum { SUBMITTERS = 3 };
+
+static weft_threadpool *P, *RP; /* a pool, and the reactor's */
+static weft_reactor *R;
+static atomic_ulong p_runs, p_accepted, rp_runs, rp_accepted, r_runs, r_accepted, cancels;
+static atomic_int stop_flag;
+
+static void p_task(void *arg) {
+  (void)arg;
+  atomic_fetch_add_explicit(&p_runs, 1, memory_order_relaxed);
+}
+static void rp_task(void *arg) {
+  (void)arg;
+  atomic_fetch_add_explicit(&rp_runs, 1, memory_order_relaxed);
+}
+static void r_call(void *arg) {
+  (void)arg;
+  atomic_fetch_add_explicit(&r_runs, 1, memory_order_relaxed);
+}
+static void count_cancel(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)err;
+  (void)what;
+  atomic_fetch_add_explicit(&cancels, 1, memory_order_relaxed);
+}
+
+static void *submitter(void *arg) {
+  (void)arg;
+  for (unsigned i = 0; !atomic_load_explicit(&stop_flag, memory_order_relaxed); i++) {
+    if (weft_threadpool_call_in_thread(P, p_task, NULL) == 0)
+      atomic_fetch_add_explicit(&p_accepted, 1, memory_order_relaxed);
+    if (i % 4 == 0 && weft_threadpool_call_in_thread(RP, rp_task, NULL) == 0)
+      atomic_fetch_add_explicit(&rp_accepted, 1, memory_order_relaxed);
+    if (i % 8 == 0 && weft_reactor_call_from_thread(R, r_call, NULL) == 0)
+      atomic_fetch_add_explicit(&r_accepted, 1, memory_order_relaxed);
+  }
+  return NULL;
+}
+
+static void *reactor_thread(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)weft_reactor_run(R);
+}
+
+/* ------------------------------------------------------------ the child */
+
+static latch child_latch;
+static int child_marks;
+static void child_task(void *arg) {
+  (void)arg;
+  latch_count_down(&child_latch);
+}
+static void child_mark(void *arg) {
+  (void)arg;
+  child_marks++;
+}
+
+/* The child's checks; returns 0 or the number of the first that failed. */
+static int child_checks(void) {
+  unsigned long p0 = atomic_load(&p_runs), rp0 = atomic_load(&rp_runs);
+  unsigned long r0 = atomic_load(&r_runs), c0 = atomic_load(&cancels);
+  /* Inherited pools are closed copies: stopped and joined, nothing accepted. */
+  if (weft_threadpool_call_in_thread(P, p_task, NULL) != WEFT_EQUIT) return 10;
+  if (weft_threadpool_call_in_thread(RP, rp_task, NULL) != WEFT_EQUIT) return 11;
+  if (weft_threadpool_start(P) != WEFT_EQUIT) return 12;
+  if (weft_threadpool_stop(P) != WEFT_EQUIT) return 13;
+  if (weft_threadpool_queue_size(P) != 0) return 14;
+  if (weft_threadpool_workers(P) != 0) return 15;
+  /* A new pool works. */
+  weft_threadpool *q;
+  if (weft_threadpool_create(&q, 1, 2, "child") != 0) return 20;
+  if (weft_threadpool_start(q) != 0) return 21;
+  latch_init(&child_latch, 100);
+  for (int i = 0; i < 100; i++)
+    if (weft_threadpool_call_in_thread(q, child_task, NULL) != 0) return 22;
+  latch_wait(&child_latch);
+  if (weft_threadpool_destroy(q) != 0) return 23;
+  /* The inherited ones can be destroyed (nothing to join). */
+  if (weft_threadpool_destroy(P) != 0) return 30;
+  /* The reactor is stopped; a call made here runs in destroy, once. */
+  if (weft_reactor_run(R) != WEFT_ESTATE) return 40;
+  if (weft_reactor_stop(R) != WEFT_ESTATE) return 41;
+  weft_threadpool *tp;
+  if (weft_reactor_get_thread_pool(R, &tp) != WEFT_ESHUTDOWN) return 42;
+  if (weft_reactor_call_from_thread(R, child_mark, NULL) != 0) return 43;
+  if (weft_reactor_destroy(R) != 0) return 44; /* also frees RP's copy */
+  if (child_marks != 1) return 45;
+  /* Nothing the parent had queued ran or was cancelled here. */
+  if (atomic_load(&p_runs) != p0 || atomic_load(&rp_runs) != rp0) return 50;
+  if (atomic_load(&r_runs) != r0) return 51;
+  if (atomic_load(&cancels) != c0) return 52;
+  return 0;
+}
+
+/* ----------------------------------------------------------- the parent */
+
+static void fork_under_load(void **state) {
+  (void)state;
+  /* 100 forks in the quick suite, 1000 in the stress one (test_fork_full),
+   * or WEFT_FORK_ITERS. */
+  const char *env = getenv("WEFT_FORK_ITERS");
+  int iters = env ? atoi(env) : getenv("WEFT_STRESS_FULL") ? 1000 : 100;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 2;
+  o.max_threads = 4;
+  o.name = "forked";
+  o.log = count_cancel;
+  assert_int_equal(weft_threadpool_create_ex(&P, &o), 0);
+  assert_int_equal(weft_threadpool_start(P), 0);
+  assert_int_equal(weft_reactor_create(&R), 0);
+  assert_int_equal(weft_reactor_get_thread_pool(R, &RP), 0);
+  pthread_t rt, sub[SUBMITTERS];
+  assert_int_equal(pthread_create(&rt, NULL, reactor_thread, NULL), 0);
+  for (int i = 0; i < SUBMITTERS; i++)
+    assert_int_equal(pthread_create(&sub[i], NULL, submitter, NULL), 0);
+  for (int i = 0; i < iters; i++) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(child_checks());
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      fail_msg("fork %d: child %s %d", i, WIFEXITED(status) ? "exited with" : "killed by signal",
+               WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  }
+  atomic_store(&stop_flag, 1);
+  for (int i = 0; i < SUBMITTERS; i++) pthread_join(sub[i], NULL);
+  /* The parent lost nothing: every accepted task and call ran. */
+  assert_int_equal(weft_threadpool_stop(P), 0);
+  assert_int_equal(atomic_load(&p_runs), atomic_load(&p_accepted));
+  assert_int_equal(weft_reactor_stop(R), 0);
+  void *rc;
+  pthread_join(rt, &rc);
+  assert_int_equal((intptr_t)rc, 0);
+  assert_int_equal(atomic_load(&rp_runs), atomic_load(&rp_accepted)); /* shutdown drained it */
+  assert_int_equal(weft_reactor_destroy(R), 0);
+  assert_int_equal(atomic_load(&r_runs), atomic_load(&r_accepted));
+  assert_int_equal(atomic_load(&cancels), 0);
+  assert_int_equal(weft_threadpool_destroy(P), 0);
+  assert_true(atomic_load(&p_accepted) > 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(fork_under_load),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
