@@ -174,8 +174,67 @@ static void fork_under_load(void **state) {
   assert_true(atomic_load(&p_accepted) > 0);
 }
 
+/* A task forks, and returns in the child: the child's thread leaves the
+ * pool's loop without running the tasks queued behind it (the parent runs
+ * them), and the child ends with status 0. */
+static int fork_pipe[2];
+static pid_t parent_pid;
+static weft_threadpool *FP;
+static atomic_int child_pid;
+
+static void note_task(void *arg) {
+  (void)arg;
+  char c = getpid() == parent_pid ? 'p' : 'c';
+  (void)!write(fork_pipe[1], &c, 1);
+}
+
+static latch forked;
+static atomic_int queued;
+
+static void forking_task(void *arg) {
+  (void)arg;
+  /* Queued on this worker's own ring, behind us. */
+  for (int i = 0; i < 10; i++)
+    if (weft_threadpool_call_in_thread(FP, note_task, NULL) == 0) atomic_fetch_add(&queued, 1);
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child's thread returns into the pool's loop */
+  atomic_store(&child_pid, (int)pid);
+  latch_count_down(&forked);
+}
+
+static void fork_in_a_task(void **state) {
+  (void)state;
+  parent_pid = getpid();
+  assert_int_equal(pipe(fork_pipe), 0);
+  assert_int_equal(weft_threadpool_create(&FP, 1, 1, "taskfork"), 0);
+  assert_int_equal(weft_threadpool_start(FP), 0);
+  latch_init(&forked, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(FP, forking_task, NULL), 0);
+  latch_wait(&forked);
+  assert_int_equal(weft_threadpool_stop(FP), 0); /* runs the ten notes here */
+  assert_int_equal(atomic_load(&queued), 10);
+  latch_destroy(&forked);
+  int pid = atomic_load(&child_pid);
+  assert_true(pid > 0);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  close(fork_pipe[1]);
+  char buf[64];
+  ssize_t n, total = 0;
+  while ((n = read(fork_pipe[0], buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; i++) assert_int_equal(buf[i], 'p'); /* none ran in the child */
+    total += n;
+  }
+  close(fork_pipe[0]);
+  assert_int_equal(total, 10);
+  assert_int_equal(weft_threadpool_destroy(FP), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(fork_in_a_task),
       cmocka_unit_test(fork_under_load),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
