@@ -12,6 +12,7 @@
  * child's own threads against what the parent's did before the fork.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -60,6 +61,20 @@ static void count_cancel(void *ctx, int err, const char *what) {
 static void *submitter(void *arg) {
   (void)arg;
   for (unsigned i = 0; !atomic_load_explicit(&stop_flag, memory_order_relaxed); i++) {
+    /* Full speed, but at most a few thousand tasks in flight: an unbounded
+     * backlog would make every fork copy the page tables of gigabytes. */
+    if (atomic_load_explicit(&p_accepted, memory_order_relaxed) -
+                atomic_load_explicit(&p_runs, memory_order_relaxed) >
+            4096 ||
+        atomic_load_explicit(&rp_accepted, memory_order_relaxed) -
+                atomic_load_explicit(&rp_runs, memory_order_relaxed) >
+            1024 ||
+        atomic_load_explicit(&r_accepted, memory_order_relaxed) -
+                atomic_load_explicit(&r_runs, memory_order_relaxed) >
+            1024) {
+      sched_yield();
+      continue;
+    }
     if (weft_threadpool_call_in_thread(P, p_task, NULL) == 0)
       atomic_fetch_add_explicit(&p_accepted, 1, memory_order_relaxed);
     if (i % 4 == 0 && weft_threadpool_call_in_thread(RP, rp_task, NULL) == 0)
