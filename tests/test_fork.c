@@ -98,6 +98,11 @@ static void child_task(void *arg) {
   (void)arg;
   latch_count_down(&child_latch);
 }
+static void child_io(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)fd;
+  (void)events;
+}
 static void child_mark(void *arg) {
   (void)arg;
   child_marks++;
@@ -130,6 +135,8 @@ static int child_checks(void) {
   if (weft_reactor_stop(R) != WEFT_ESTATE) return 41;
   weft_threadpool *tp;
   if (weft_reactor_get_thread_pool(R, &tp) != WEFT_ESHUTDOWN) return 42;
+  if (weft_reactor_add_reader(R, 0, NULL, NULL) != WEFT_EINVAL) return 46;
+  if (weft_reactor_add_reader(R, 0, child_io, NULL) != WEFT_ESTATE) return 47;
   if (weft_reactor_call_from_thread(R, child_mark, NULL) != 0) return 43;
   if (weft_reactor_destroy(R) != 0) return 44; /* also frees RP's copy */
   if (child_marks != 1) return 45;

@@ -89,7 +89,8 @@ typedef void (*weft_io_fn)(void *ctx, int fd, int events);
 
 /* addReader / addWriter (replace a previous registration of the same kind)
  * and their removals. Reactor thread. WEFT_EINVAL on a bad fd (epoll refuses
- * it), WEFT_ESTATE on an attached (foreign-loop) reactor; removing what is not
+ * it), WEFT_ESTATE on an attached (foreign-loop) reactor or in a child of
+ * fork (docs/threading-howto.md, "Fork"); removing what is not
  * registered returns WEFT_EALREADY. */
 WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
 WEFT_API int weft_reactor_add_writer(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);

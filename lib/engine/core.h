@@ -99,7 +99,6 @@ struct weft__engine {
   weft__engine_config cfg;
   char *prefix;
   weft__fork_hook fork_hook; /* lib/engine/engine_fork.c */
-  _Atomic int forked;        /* 1 in a child of fork: a closed copy (engine_fork.h) */
 };
 
 

@@ -19,7 +19,6 @@ static void parent(weft__fork_hook *h) { pthread_mutex_unlock(&engine_of(h)->mu)
 static void child(weft__fork_hook *h) {
   weft__engine *e = engine_of(h);
   pthread_mutex_unlock(&e->mu);
-  weft__store_relaxed(&e->forked, 1);
   weft__store_relaxed(&e->closed, 1);
   /* The inject queue: empty, unlocked, closed; its counts say that every
    * task pushed so far was taken (by the parent, which has them). */

@@ -9,8 +9,8 @@
  *     shutdown sequence there (its shutdown triggers fire in the child);
  *   - the child's copies of the epoll and eventfd descriptors are closed
  *     (the parent's stay open: the epoll set is shared between the two,
- *     and nothing the child does may change the parent's), so I/O
- *     registration fails in the child;
+ *     and nothing the child does may change the parent's): adding a
+ *     reader or writer returns WEFT_ESTATE;
  *   - the completion queue is emptied: the calls queued in it are the
  *     parent's, which runs them. Calls made in the child with
  *     call_from_thread are accepted and run in weft_reactor_destroy, on the
