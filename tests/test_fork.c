@@ -29,6 +29,28 @@
 
 #include "test_sync.h"
 
+/* AddressSanitizer's allocator installs its own fork handlers only since
+ * LLVM 18 (llvm-project PR 75290): with an older runtime a child of a
+ * threaded process can deadlock in ASan's malloc or free, whatever the
+ * program does. There the children make only calls that neither allocate
+ * nor free (refused submits through queue_work, start, stop, the reactor's
+ * state checks); the rest of the contract is checked in the plain and TSan
+ * builds. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_TEST_ASAN 1
+#endif
+#if defined(WEFT_TEST_ASAN) && ((defined(__clang__) && __clang_major__ < 18) || \
+                                (!defined(__clang__) && defined(__GNUC__) && __GNUC__ < 14))
+#define CHILD_MAY_ALLOCATE 0
+#else
+#define CHILD_MAY_ALLOCATE 1
+#endif
+
 const char *__tsan_default_options(void);
 const char *__tsan_default_options(void) { return "die_after_fork=0"; }
 
@@ -98,6 +120,7 @@ static void child_task(void *arg) {
   (void)arg;
   latch_count_down(&child_latch);
 }
+static void child_work(weft_work *req) { (void)req; }
 static void child_io(void *ctx, int fd, int events) {
   (void)ctx;
   (void)fd;
@@ -113,12 +136,18 @@ static int child_checks(void) {
   unsigned long p0 = atomic_load(&p_runs), rp0 = atomic_load(&rp_runs);
   unsigned long r0 = atomic_load(&r_runs), c0 = atomic_load(&cancels);
   /* Inherited pools are closed copies: stopped and joined, nothing accepted. */
-  if (weft_threadpool_call_in_thread(P, p_task, NULL) != WEFT_EQUIT) return 10;
-  if (weft_threadpool_call_in_thread(RP, rp_task, NULL) != WEFT_EQUIT) return 11;
+  static weft_work req;
+  if (weft_threadpool_queue_work(P, &req, child_work, NULL) != WEFT_EQUIT) return 16;
+  if (weft_threadpool_queue_work(RP, &req, child_work, NULL) != WEFT_EQUIT) return 17;
   if (weft_threadpool_start(P) != WEFT_EQUIT) return 12;
   if (weft_threadpool_stop(P) != WEFT_EQUIT) return 13;
   if (weft_threadpool_queue_size(P) != 0) return 14;
   if (weft_threadpool_workers(P) != 0) return 15;
+  if (weft_reactor_run(R) != WEFT_ESTATE) return 40;
+  if (weft_reactor_stop(R) != WEFT_ESTATE) return 41;
+  if (!CHILD_MAY_ALLOCATE) return 0;
+  if (weft_threadpool_call_in_thread(P, p_task, NULL) != WEFT_EQUIT) return 10;
+  if (weft_threadpool_call_in_thread(RP, rp_task, NULL) != WEFT_EQUIT) return 11;
   /* A new pool works. */
   weft_threadpool *q;
   if (weft_threadpool_create(&q, 1, 2, "child") != 0) return 20;
@@ -131,8 +160,6 @@ static int child_checks(void) {
   /* The inherited ones can be destroyed (nothing to join). */
   if (weft_threadpool_destroy(P) != 0) return 30;
   /* The reactor is stopped; a call made here runs in destroy, once. */
-  if (weft_reactor_run(R) != WEFT_ESTATE) return 40;
-  if (weft_reactor_stop(R) != WEFT_ESTATE) return 41;
   weft_threadpool *tp;
   if (weft_reactor_get_thread_pool(R, &tp) != WEFT_ESHUTDOWN) return 42;
   if (weft_reactor_add_reader(R, 0, NULL, NULL) != WEFT_EINVAL) return 46;
@@ -226,6 +253,7 @@ static void forking_task(void *arg) {
 
 static void fork_in_a_task(void **state) {
   (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child's thread exit frees memory */
   parent_pid = getpid();
   assert_int_equal(pipe(fork_pipe), 0);
   assert_int_equal(weft_threadpool_create(&FP, 1, 1, "taskfork"), 0);
