@@ -16,6 +16,11 @@
  * stopped, drained and released here —, after; run returns) → destroy.
  * A stopped reactor cannot run again (Twisted's ReactorNotRestartable).
  *
+ * fork(2): in the child, a reactor inherited from the parent is stopped
+ * (run, stop, attach, detach, add_reader/add_writer: WEFT_ESTATE), its queue
+ * holds none of the parent's calls, and destroy frees it without firing the
+ * shutdown triggers (docs/threading-howto.md, "Fork").
+ *
  * call_from_thread: wait-free enqueue on an intrusive MPSC queue, FIFO per
  * calling thread. At most one eventfd write per burst: only the push that
  * finds the queue empty while the loop may be asleep writes. The loop drains

@@ -39,6 +39,11 @@
  * task (a parked one is woken, or a new one started). No allocation per task
  * once the per-thread node cache is warm (queue_work never allocates).
  *
+ * fork(2): in the child, a pool inherited from the parent is a closed copy
+ * (submits, start and stop return WEFT_EQUIT; the parent's queued tasks
+ * neither run nor are cancelled there) that destroy frees without joining;
+ * docs/threading-howto.md, "Fork", has the whole contract.
+ *
  * Threads are named "PoolThread-<name>-<n>", n = creation counter; the
  * factory hook gets that full name, the default factory gives
  * pthread_setname_np its first bytes and the whole "-<n>" suffix (15 bytes).
