@@ -51,6 +51,18 @@
 #define CHILD_MAY_ALLOCATE 1
 #endif
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_TEST_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(WEFT_TEST_TSAN)
+#define WEFT_TEST_TSAN 1
+#endif
+#ifndef WEFT_TEST_TSAN
+#define WEFT_TEST_TSAN 0
+#endif
+
 const char *__tsan_default_options(void);
 const char *__tsan_default_options(void) { return "die_after_fork=0"; }
 
@@ -178,10 +190,12 @@ static int child_checks(void) {
 
 static void fork_under_load(void **state) {
   (void)state;
-  /* 100 forks in the quick suite, 1000 in the stress one (test_fork_full),
-   * or WEFT_FORK_ITERS. */
+  /* 100 forks in the quick suite (20 under TSan, whose fork copies the
+   * page tables of its shadow memory: most of a second each on a loaded
+   * 2-CPU machine), 1000 in the stress one (test_fork_full), or
+   * WEFT_FORK_ITERS. */
   const char *env = getenv("WEFT_FORK_ITERS");
-  int iters = env ? atoi(env) : getenv("WEFT_STRESS_FULL") ? 1000 : 100;
+  int iters = env ? atoi(env) : getenv("WEFT_STRESS_FULL") ? 1000 : WEFT_TEST_TSAN ? 20 : 100;
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
   o.min_threads = 2;
