@@ -20,6 +20,11 @@
  * readable → detach (the same shutdown) → destroy. docs/lifecycle.md says
  * what runs on which thread at each step.
  *
+ * fork(2): in the child, a reactor inherited from the parent is stopped
+ * (run, stop, attach, detach, add_reader/add_writer: WEFT_ESTATE), its queue
+ * holds none of the parent's calls, and destroy frees it without firing the
+ * shutdown triggers (docs/threading-howto.md, "Fork").
+ *
  * call_from_thread: wait-free enqueue on an intrusive MPSC queue, FIFO per
  * calling thread. At most one eventfd write per burst: only the push that
  * finds the queue empty while the loop may be asleep writes. The loop drains
@@ -180,6 +185,7 @@ typedef void (*weft_io_fn)(void *ctx, int fd, int events);
  * @return 0, or:
  *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
  *     reactor's own), NULL r or fn;
+ *   - #WEFT_ESTATE in a child of fork (docs/threading-howto.md, "Fork");
  *   - #WEFT_ENOMEM out of memory.
  */
 WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
@@ -290,6 +296,28 @@ WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *a
  *   - #WEFT_ENOMEM the pool could not be created.
  */
 WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out);
+/**
+ * @brief Fill o with the reactor pool's defaults: weft_threadpool_options_init's,
+ * with min 0, max 10 and the name "weft.reactor".
+ *
+ * @param o  the options to fill (NULL is ignored)
+ */
+WEFT_API void weft_reactor_thread_pool_options_init(weft_threadpool_options *o);
+/**
+ * @brief The options the reactor's pool will be created with (its sizes, name,
+ * thread factory, log hook, spin, CPU affinity), instead of
+ * weft_reactor_thread_pool_options_init's. Reactor thread, before the pool
+ * exists: before the first weft_reactor_get_thread_pool,
+ * weft_reactor_call_in_thread or deferToThread, or before run.
+ *
+ * @param r  the reactor
+ * @param o  the options; copied (the name and the CPU list too)
+ * @return 0; WEFT_EINVAL on NULL, min < 0, min > max or an invalid affinity
+ *         option (weft_affinity); WEFT_ESTATE if the pool already exists or
+ *         shutdown has begun; WEFT_ENOMEM
+ */
+WEFT_API int weft_reactor_set_thread_pool_options(weft_reactor *r,
+                                                  const weft_threadpool_options *o);
 /**
  * @brief suggestThreadPoolSize: sets the pool's max (creating the pool if
  * needed).

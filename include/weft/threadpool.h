@@ -40,6 +40,11 @@
  * task (a parked one is woken, or a new one started). No allocation per task
  * once the per-thread node cache is warm (queue_work never allocates).
  *
+ * fork(2): in the child, a pool inherited from the parent is a closed copy
+ * (submits, start and stop return WEFT_EQUIT; the parent's queued tasks
+ * neither run nor are cancelled there) that destroy frees without joining;
+ * docs/threading-howto.md, "Fork", has the whole contract.
+ *
  * Threads are named `PoolThread-<name>-<n>`, n = creation counter; the
  * factory hook gets that full name, the default factory gives
  * pthread_setname_np its first bytes and the whole `-<n>` suffix (15 bytes).
@@ -72,6 +77,36 @@ typedef struct weft_threadpool weft_threadpool;
  */
 #define WEFT_THREADPOOL_MAX_THREADS 1024
 
+/** How a pool pins its worker threads to CPUs (weft_threadpool_options.affinity). */
+typedef enum weft_affinity_policy {
+  WEFT_AFFINITY_NONE = 0, /**< no pinning: a thread runs where its creator may (default) */
+  WEFT_AFFINITY_SET,      /**< every worker may run on any CPU of the set, and only there */
+  WEFT_AFFINITY_COMPACT,  /**< worker slot i on one CPU, neighbours close together: a
+                           *   core's hardware threads, then the next core of the package */
+  WEFT_AFFINITY_SCATTER   /**< worker slot i on one CPU, spread out: one per physical core,
+                           *   alternating packages, before any core gets a second */
+} weft_affinity_policy;
+
+/**
+ * CPU affinity for a pool's workers. Each worker thread pins itself when it
+ * starts (so a user thread factory needs to do nothing); with COMPACT and
+ * SCATTER, slot i (weft_worker_stats.index) takes the i-th CPU of the
+ * policy's order, wrapping around when there are more workers than CPUs,
+ * and a thread that replaces an exited one gets its slot's CPU again.
+ *
+ * The set: cpus[0..ncpus-1], or, for COMPACT and SCATTER with ncpus == 0,
+ * the CPUs the thread that creates the pool may run on (sched_getaffinity:
+ * a cpuset cgroup, taskset and numactl limits are already applied there).
+ * Every listed CPU must be one the creating thread may run on, and below
+ * CPU_SETSIZE (1024): otherwise creation fails with WEFT_EINVAL, as it does
+ * for an empty SET or an unknown policy. The list is copied.
+ */
+typedef struct weft_affinity {
+  weft_affinity_policy policy; /**< WEFT_AFFINITY_NONE by default */
+  const int *cpus;             /**< CPU numbers; may be NULL when ncpus is 0 */
+  size_t ncpus;                /**< how many; 0: the creating thread's CPUs (not for SET) */
+} weft_affinity;
+
 /** @brief Options of weft_threadpool_create_ex(); start from weft_threadpool_options_init(). */
 typedef struct weft_threadpool_options {
   int min_threads;                        /**< default 5, as Twisted; never reaped below */
@@ -97,6 +132,7 @@ typedef struct weft_threadpool_options {
    * (doubled, up to 60 s, while the pool keeps re-creating threads it
    * released); 0: never, as Twisted. Default 10000. */
   unsigned keep_alive_ms;
+  weft_affinity affinity;                 /**< CPU pinning of the workers; default none */
 } weft_threadpool_options;
 
 /**
@@ -113,7 +149,8 @@ WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o);
  * @param max_threads The maximum (clamped to #WEFT_THREADPOOL_MAX_THREADS).
  * @param name        The pool's name (copied); NULL: the pool's address.
  * @return 0, or:
- *   - #WEFT_EINVAL if min < 0 or min > max, or out is NULL;
+ *   - #WEFT_EINVAL if min < 0 or min > max, or out is NULL, or (_ex) for an
+ *     invalid affinity option (weft_affinity);
  *   - #WEFT_ENOMEM out of memory.
  */
 WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads,
@@ -393,9 +430,55 @@ WEFT_API int weft_threadpool_counters_get(weft_threadpool *tp,
                                           weft_threadpool_counters *out);
 
 /**
+ * @brief One worker slot's statistics (weft_threadpool_worker_stats).
+ *
+ * A slot is a place for one thread. When a thread exits (stop_a_worker,
+ * adjust_poolsize, an idle thread's exit) and a later one is started, the
+ * new thread reuses a free slot, and the slot's counters go on from where
+ * its previous thread left them. So the sums over all slots are the pool's
+ * totals (weft_threadpool_counters_get), exactly once the pool is quiet.
+ */
+typedef struct weft_worker_stats {
+  int index;         /**< slot index, 0-based, stable for the pool's life */
+  int live;          /**< 1 if a thread runs in this slot now, else 0 */
+  int busy;          /**< 1 if that thread is running tasks now (not idle) */
+  int cpu;           /**< the CPU the thread pinned itself to, or -1 (none, or a set) */
+  uint64_t serial;   /**< the creation counter of the slot's latest thread */
+  char name[64];     /**< that thread's name, "PoolThread-<name>-<serial>" (truncated) */
+  uint64_t executed; /**< tasks run by the slot's threads */
+  uint64_t steals;   /**< successful steal operations */
+  uint64_t stolen;   /**< tasks moved by them */
+  uint64_t parks;    /**< futex waits entered */
+  uint64_t busy_ns;  /**< time spent busy (between finding work after an idle
+                      *   spell and going idle again), in nanoseconds */
+} weft_worker_stats;
+
+/**
+ * Per-worker statistics: one entry per slot the pool has ever used, in slot
+ * order (exited threads' slots included, with live = 0).
+ *
+ * Costs the workers nothing per task: the counters are the ones the pool
+ * totals are made of, and busy time is stamped only when a thread goes from
+ * idle to busy and back. A snapshot: counters of running threads are
+ * approximate while they run.
+ *
+ * @param tp   the pool
+ * @param out  where to write up to cap entries (may be NULL if cap is 0)
+ * @param cap  how many entries out holds
+ * @param n    receives the number of slots (may exceed cap: call again
+ *             with a larger array to get them all)
+ * @return 0, or WEFT_EINVAL if tp or n is NULL, or out is NULL with cap > 0
+ */
+WEFT_API int weft_threadpool_worker_stats(weft_threadpool *tp, weft_worker_stats *out,
+                                          size_t cap, size_t *n);
+
+
+/**
  * @brief dumpStats(): three lines, "waiters: N", "workers: N" (busy),
- * "total: N" (threads ever created), then one line of engine counters and
- * one of elastic statistics (weft_threadpool_stats).
+ * "total: N" (threads ever created), then one line of engine counters, one of elastic
+ * statistics (weft_threadpool_stats), and one per worker slot
+ * (weft_threadpool_worker_stats): "worker <index>: <name> live=N busy=N
+ * cpu=N executed=N steals=N stolen=N parks=N busy_ms=N".
  * @param tp  The pool.
  * @param out Where the lines are written.
  * @return 0, or #WEFT_EINVAL on NULL tp or out.

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/atomic.h"
+#include "base/fork.h"
 #include "base/probes.h"
 #include "engine/inject.h"
 #include "engine/ring.h"
@@ -42,6 +43,7 @@ typedef struct weft__engine_config {
   int (*monitor_start)(weft__engine *e);
   void (*monitor_stop)(weft__engine *e);
   int capacity;     /* most threads ever alive at once (slot count) */
+  const struct weft__affinity *affinity; /* NULL: no pinning (engine/affinity.h); the caller's */
 } weft__engine_config;
 
 /* Slot states (control plane, under the engine mutex). */
@@ -87,6 +89,9 @@ typedef struct weft__eworker {
   /* Set by the worker before it reaps itself, cleared by the popper that
    * unlinks it from the idle stack (E9.3): a slot is reused only when 0. */
   _Atomic int linked_exit;
+  /* Busy time, stamped at the idle<->busy edges only (engine/worker_stats.h). */
+  _Atomic uint64_t busy_ns, busy_since;
+  _Atomic int pinned_cpu; /* 1 + the CPU the thread pinned itself to, 0: none */
   /* Owner-private. */
   uint32_t rng;
   bool searching;
@@ -98,6 +103,7 @@ typedef struct weft__eworker {
   pthread_t thread;
   weft__engine *e;
   char short_name[16]; /* set before the thread starts */
+  uint64_t serial;     /* the creation counter in the thread's name; under mu */
 } weft__eworker;
 
 struct weft__engine {
@@ -160,6 +166,7 @@ struct weft__engine {
    * whose cancel won, lib/engine/work_claim.h): counted in `cancelled` too,
    * and taken out of the workers' executed counts. */
   _Atomic uint64_t skipped;
+  weft__fork_hook fork_hook; /* lib/engine/engine_fork.c */
 };
 
 

@@ -4,6 +4,7 @@
  */
 #include "engine/engine.h"
 
+#include "engine/engine_fork.h"
 #include "engine/worker_loop.h"
 
 #include <limits.h>
@@ -64,6 +65,13 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   /* No monitor to arm: the saturated submit path's test says "armed". */
   weft__store_relaxed(&e->monitor_armed, cfg->monitor_start ? 0 : 1);
   e->thread_main = weft__engine_worker_main;
+  if (weft__engine_fork_register(e) != 0) { /* fork handlers could not be installed */
+    pthread_mutex_destroy(&e->mu);
+    weft__free(e->slots);
+    weft__free(e->prefix);
+    weft__free_aligned(e);
+    return WEFT_ENOMEM;
+  }
   weft__object_created();
   *out = e;
   return WEFT_OK;
@@ -226,6 +234,7 @@ int weft__engine_stop(weft__engine *e) {
 int weft__engine_destroy(weft__engine *e) {
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
   weft__engine_stop(e);
+  weft__engine_fork_unregister(e);
   weft__free_aligned(weft__load_relaxed(&e->batch_pool)); /* stop drained every batch */
   for (int i = 0; i < e->capacity; i++) weft__free_aligned(e->slots[i]);
   weft__free(e->slots);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "base/alloc.h"
+#include "base/fork.h"
 
 /* Nodes a cache holds before it restarts any slab (16 slabs, about 266 KiB):
  * reuse is kept cold, see E6 in docs/design.md. */
@@ -35,9 +36,28 @@ static void orphan(void *p) {
   pthread_mutex_unlock(&g_orphans_mu);
 }
 
+/* fork (lib/base/fork.h): the orphan list's mutex is held across a fork, so
+ * the child never inherits it locked. The caches of threads that do not
+ * exist in the child are not orphaned there (their destructors never run):
+ * their nodes stay out, as do those of the parent's queued tasks. */
+static void orphans_lock(weft__fork_hook *h) {
+  (void)h;
+  pthread_mutex_lock(&g_orphans_mu);
+}
+static void orphans_unlock(weft__fork_hook *h) {
+  (void)h;
+  pthread_mutex_unlock(&g_orphans_mu);
+}
+static weft__fork_hook g_fork_hook = {NULL, NULL, WEFT__FORK_RANK_GLOBAL, orphans_lock,
+                                      orphans_unlock, orphans_unlock};
+
 static void init_once(void) {
   weft__prefetch_init(); /* before any cache exists: node_cache.h's get path reads it */
   (void)pthread_key_create(&g_key, orphan);
+  /* Without memory for the atfork handlers, the orphan list may be left
+   * locked in a child that forks while another thread holds it; every
+   * pool's registration fails the same way, so no pool exists then. */
+  (void)weft__fork_register(&g_fork_hook);
 }
 
 static weft__node_cache *cache_slow(void) {

@@ -97,6 +97,7 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   char name[256];
   uint64_t serial = weft__load_relaxed(&e->spawns) + weft__load_relaxed(&e->spawn_failures);
   snprintf(name, sizeof name, "%s-%llu", e->prefix, (unsigned long long)serial);
+  w->serial = serial;
   weft__thread_short_name(name, w->short_name);
   weft_thread_factory_fn factory = e->cfg.factory ? e->cfg.factory : weft__thread_create_named;
   /* Counted before the thread starts: it may run a task (and a reader see

@@ -19,10 +19,12 @@
 
 #include "base/clock.h"
 #include "base/probes.h"
+#include "engine/affinity.h"
 #include "engine/core.h"
 #include "engine/node_cache.h"
 #include "engine/park.h"
 #include "engine/spawn.h"
+#include "engine/worker_stats.h"
 
 /* Every Nth task the inject queue is polled before the local ring, so that
  * work a task keeps submitting to its own ring cannot starve foreign
@@ -182,6 +184,7 @@ void *weft__engine_worker_main(void *arg) {
   /* With the default factory the thread names itself too: the creator's
    * pthread_setname_np may land after our first task has run. */
   if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
+  weft__affinity_apply(e, w); /* the thread pins itself: any factory will do */
   uint64_t executed = weft__load_relaxed(&w->executed); /* the slot's count survives reuse */
   uint64_t flushed_at = executed; /* executed at the last node-cache flush */
   uint32_t countdown = WEFT__INJECT_INTERVAL; /* tasks until the inject queue goes first */
@@ -201,6 +204,7 @@ void *weft__engine_worker_main(void *arg) {
         /* Not searching means busy: the flag changes only here and when we
          * start searching, never per task. */
         weft__store_relaxed(&w->busy, 1);
+        weft__worker_busy_begin(w); /* busy time: a stamp per edge, not per task */
         w->searching = false;
         weft__engine_stop_searching(e); /* E5.3 (notifies if work is left) */
       } else if (more) {
@@ -236,7 +240,8 @@ void *weft__engine_worker_main(void *arg) {
       weft__store_relaxed(&w->busy, 0);
       w->searching = true;
       weft__engine_start_searching(e);
-      deadline = 0;
+      deadline = weft__worker_busy_end(w) + spin_ns; /* one stamp: busy time and the spin */
+      round = 0;
     }
     if (should_exit(e)) break;
     if (deadline == 0) {

@@ -237,6 +237,10 @@ WEFT_API int weft_reactor_create(weft_reactor **out) {
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = r->evfd};
   if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->evfd, &ev) != 0) goto fail;
   if (pthread_mutex_init(&r->block_lock, NULL) != 0) goto fail;
+  if (weft__reactor_fork_register(r) != 0) {
+    pthread_mutex_destroy(&r->block_lock);
+    goto fail;
+  }
   r->blocked.next = r->blocked.prev = &r->blocked;
   weft__timers_init(r);
   r->next_trigger_id = 1;
@@ -427,6 +431,7 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
     if (!r->shutdown_fired || r->pool != NULL) weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);
     weft__store_relaxed(&r->state, R_STOPPED);
   }
+  weft__reactor_fork_release_pool(r); /* in a child of fork only */
   /* Nothing accepted is dropped: late calls run here. Once the queue is
    * empty (unlinked nodes count as queued), only producers still finishing
    * an eventfd write touch r, and they are counted. */
@@ -441,6 +446,8 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
   weft__io_free(r);
   weft__hosted_free(r);
   weft__triggers_free(r);
+  weft__reactor_pool_options_free(r);
+  weft__reactor_fork_unregister(r);
   pthread_mutex_destroy(&r->block_lock);
   close(r->epfd);
   close(r->evfd);

@@ -37,6 +37,7 @@ static int update(weft_reactor *r, int fd, weft__fd_entry *e) {
 static int add(weft_reactor *r, int fd, weft_io_fn fn, void *ctx, int writer) {
   if (r == NULL || fn == NULL || fd < 0 || fd == r->evfd || fd == r->tfd || fd == r->epfd)
     return WEFT_EINVAL;
+  if (weft__load_relaxed(&r->forked)) return WEFT_ESTATE; /* a child of fork: no epoll set */
   weft__fd_entry *e = entry_for(r, fd, 1);
   if (e == NULL) return WEFT_ENOMEM;
   weft__fd_entry old = *e;

@@ -29,7 +29,7 @@ WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out
   if (weft__reactor_stopping(r)) return WEFT_ESHUTDOWN;
   if (r->pool == NULL) {
     weft_threadpool *tp;
-    int rc = weft_threadpool_create(&tp, 0, 10, "weft.reactor");
+    int rc = weft__reactor_pool_create(r, &tp); /* ThreadPool(0, 10, "weft.reactor") or options */
     if (rc != 0) return rc;
     rc = weft_reactor_add_trigger(r, WEFT_DURING, WEFT_SHUTDOWN, pool_stop, r, &r->pool_stop_id);
     if (rc != 0) {

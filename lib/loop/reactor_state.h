@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/atomic.h"
+#include "base/fork.h"
 #include "engine/mpsc.h"
 #include "loop/completion.h"
 #include "weft/reactor.h"
@@ -80,10 +81,14 @@ struct weft_reactor {
   int shutdown_fired;
   weft_threadpool *pool;
   weft_trigger_id pool_start_id, pool_stop_id;
+  struct weft__reactor_pool_options *pool_options; /* NULL: the defaults (reactor_pool_options.c) */
   struct weft__block_cache *rt_cache; /* deferToThread blocks; made on first use */
   /* --- blocking_call_from_thread callers, under block_lock */
   pthread_mutex_t block_lock;
   weft__blocked blocked; /* sentinel of a circular list */
+  /* --- fork (reactor_fork.c) */
+  weft__fork_hook fork_hook;
+  atomic_int forked; /* 1 in a child of fork */
 };
 
 #define WEFT__NO_FREE UINT32_MAX
@@ -111,6 +116,15 @@ void weft__io_free(weft_reactor *r);
 /* reactor_trigger.c */
 void weft__triggers_fire(weft_reactor *r, weft_event event);
 void weft__triggers_free(weft_reactor *r);
+
+/* reactor_pool_options.c */
+int weft__reactor_pool_create(weft_reactor *r, weft_threadpool **out);
+void weft__reactor_pool_options_free(weft_reactor *r);
+
+/* reactor_fork.c */
+int weft__reactor_fork_register(weft_reactor *r);
+void weft__reactor_fork_unregister(weft_reactor *r);
+void weft__reactor_fork_release_pool(weft_reactor *r); /* destroy, in a child of fork */
 
 /* reactor.c */
 void weft__reactor_release_blocked(weft_reactor *r);

@@ -15,11 +15,15 @@
 #include "base/alloc.h"
 #include "base/atomic.h"
 #include "base/cpu.h"
+#include "base/fork.h"
+#include "engine/affinity.h"
 #include "engine/engine.h"
 #include "engine/monitor.h"
 #include "engine/node_cache.h"
 #include "engine/stop_deadline.h"
 #include "engine/work_claim.h"
+#include "pool/threadpool_impl.h"
+#include "pool/threadpool_stats.h"
 #include "weft/threadpool.h"
 
 /* Slots for threads: max_threads is at most WEFT_THREADPOOL_MAX_THREADS,
@@ -38,7 +42,11 @@ struct weft_threadpool {
   weft_log_fn log;
   void *log_ctx;
   char *name;
+  weft__affinity *affinity; /* the engine's pinning plan; NULL: none */
+  weft__fork_hook fork_hook; /* the fork handlers at the end of this file */
 };
+
+static int tp_fork_register(weft_threadpool *tp);
 
 /* The payloads of call_in_thread* nodes (weft__node.data, four words: a
  * node is one cache line). */
@@ -86,8 +94,15 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
   if (!out || !o) return WEFT_EINVAL;
   *out = NULL;
   if (o->min_threads < 0 || o->max_threads < o->min_threads) return WEFT_EINVAL;
+  weft__affinity *affinity = NULL;
+  int ar = weft__affinity_make(&o->affinity, &affinity);
+  if (ar != 0) return ar;
   weft_threadpool *tp = weft__calloc(1, sizeof *tp);
-  if (!tp) return WEFT_ENOMEM;
+  if (!tp) {
+    weft__affinity_free(affinity);
+    return WEFT_ENOMEM;
+  }
+  tp->affinity = affinity;
   char buf[64];
   const char *name = o->name;
   if (!name || !*name) { /* Twisted: name or id(self) */
@@ -100,6 +115,7 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
   if (!tp->name || !prefix || pthread_mutex_init(&tp->mu, NULL) != 0) {
     weft__free(prefix);
     weft__free(tp->name);
+    weft__affinity_free(tp->affinity);
     weft__free(tp);
     return WEFT_ENOMEM;
   }
@@ -121,12 +137,15 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
       .capacity = WEFT__POOL_CAPACITY,
       .monitor_start = weft__engine_monitor_start,
       .monitor_stop = weft__engine_monitor_stop,
+      .affinity = tp->affinity,
   };
   int r = weft__engine_create(&tp->e, &cfg);
   weft__free(prefix);
+  if (r == 0 && (r = tp_fork_register(tp)) != 0) weft__engine_destroy(tp->e);
   if (r != 0) {
     pthread_mutex_destroy(&tp->mu);
     weft__free(tp->name);
+    weft__affinity_free(tp->affinity);
     weft__free(tp);
     return r;
   }
@@ -252,9 +271,11 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
   if (!tp) return WEFT_EINVAL;
   if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
   (void)weft_threadpool_stop(tp);
+  weft__fork_unregister(&tp->fork_hook);
   weft__engine_destroy(tp->e);
   pthread_mutex_destroy(&tp->mu);
   weft__free(tp->name);
+  weft__affinity_free(tp->affinity);
   weft__free(tp);
   return WEFT_OK;
 }
@@ -599,6 +620,7 @@ static void dump(weft_threadpool *tp, line_sink sink, void *ctx) {
            (unsigned long long)st.create_failures, (unsigned long long)st.valve_hits,
            (unsigned long long)st.brakes, (unsigned long long)st.monitor_ticks);
   sink(ctx, line);
+  weft__threadpool_dump_workers(tp, sink, ctx);
 }
 
 static void file_sink(void *ctx, const char *line) { fprintf((FILE *)ctx, "%s\n", line); }
@@ -615,6 +637,34 @@ WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp, weft_log_line_f
   return WEFT_OK;
 }
 
+weft__engine *weft__threadpool_engine(const weft_threadpool *tp) { return tp->e; }
+
 WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp) {
   return tp && weft__engine_in_worker(tp->e) ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ fork */
+
+/* lib/base/fork.h: the prepare handler holds tp->mu across a fork (before
+ * the engine's mutex: start and adjust_poolsize take them in that order).
+ * In the child the pool's threads do not exist: the pool counts as stopped
+ * and joined (start, stop and the resizing calls return WEFT_EQUIT, as its
+ * closed engine does to submits), and destroy frees it without joining. */
+static weft_threadpool *tp_of_hook(weft__fork_hook *h) {
+  return (weft_threadpool *)(void *)((char *)h - offsetof(weft_threadpool, fork_hook));
+}
+static void tp_fork_prepare(weft__fork_hook *h) { pthread_mutex_lock(&tp_of_hook(h)->mu); }
+static void tp_fork_parent(weft__fork_hook *h) { pthread_mutex_unlock(&tp_of_hook(h)->mu); }
+static void tp_fork_child(weft__fork_hook *h) {
+  weft_threadpool *tp = tp_of_hook(h);
+  pthread_mutex_unlock(&tp->mu);
+  weft__store_relaxed(&tp->joined, 1); /* the child's only thread: relaxed */
+  weft__store_relaxed(&tp->started, 0);
+}
+static int tp_fork_register(weft_threadpool *tp) {
+  tp->fork_hook.rank = WEFT__FORK_RANK_POOL;
+  tp->fork_hook.prepare = tp_fork_prepare;
+  tp->fork_hook.parent = tp_fork_parent;
+  tp->fork_hook.child = tp_fork_child;
+  return weft__fork_register(&tp->fork_hook);
 }

@@ -1,0 +1,32 @@
+/*
+ * weft — CPU affinity for engine threads (weft_threadpool_options.affinity).
+ *
+ * A plan is made once, when the pool is created (weft__affinity_make: the
+ * option is checked, the CPU list is put in policy order), and applied by
+ * each worker thread to itself when it starts (weft__affinity_apply, from
+ * the worker loop), so it works with any thread factory. Nothing on a
+ * task's path: one call per thread start.
+ */
+#ifndef WEFT_ENGINE_AFFINITY_H
+#define WEFT_ENGINE_AFFINITY_H
+
+#include "engine/core.h"
+#include "weft/threadpool.h"
+
+typedef struct weft__affinity {
+  int policy; /* WEFT_AFFINITY_SET, _COMPACT or _SCATTER */
+  int n;      /* CPUs in cpu[] */
+  int cpu[];  /* SET: ascending; COMPACT / SCATTER: slot i takes cpu[i % n] */
+} weft__affinity;
+
+/* Check opt and build its plan: *out is NULL for WEFT_AFFINITY_NONE.
+ * WEFT_EINVAL for an unknown policy, an empty SET, a CPU out of range or
+ * one the calling thread may not run on; WEFT_ENOMEM. */
+int weft__affinity_make(const weft_affinity *opt, weft__affinity **out);
+void weft__affinity_free(weft__affinity *a);
+
+/* The calling thread, worker w of e, pins itself as e's plan says (a
+ * failure goes to e's log hook; the thread then runs unpinned). */
+void weft__affinity_apply(weft__engine *e, weft__eworker *w);
+
+#endif /* WEFT_ENGINE_AFFINITY_H */

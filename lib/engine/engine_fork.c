@@ -1,0 +1,80 @@
+/*
+ * weft — an engine's fork handlers (the contract is in
+ * lib/engine/engine_fork.h). The child handler runs on the child's only
+ * thread, so plain relaxed stores do: nobody else can observe the engine.
+ */
+#include "engine/engine_fork.h"
+
+#include <stddef.h>
+
+#include "engine/submit_window.h"
+
+static weft__engine *engine_of(weft__fork_hook *h) {
+  return (weft__engine *)(void *)((char *)h - offsetof(weft__engine, fork_hook));
+}
+
+static void prepare(weft__fork_hook *h) { pthread_mutex_lock(&engine_of(h)->mu); }
+static void parent(weft__fork_hook *h) { pthread_mutex_unlock(&engine_of(h)->mu); }
+
+static void child(weft__fork_hook *h) {
+  weft__engine *e = engine_of(h);
+  pthread_mutex_unlock(&e->mu);
+  weft__store_relaxed(&e->closed, 1);
+  /* The inject queue: empty, unlocked, closed; its counts say that every
+   * task pushed so far was taken (by the parent, which has them). */
+  weft__inject *in = &e->inject;
+  uint64_t pushed = weft__inject_pushed(in);
+  weft__mpsc_init(&in->q);
+  weft__store_relaxed(&in->held, NULL);
+  weft__store_relaxed(&in->popped, pushed);
+  weft__store_relaxed(&in->batches_in, 0);
+  in->batches_out = 0;
+  weft__store_relaxed(&in->pushed, pushed | WEFT__INJECT_CLOSED);
+  weft__store_relaxed(&in->consumer_busy, 0);
+  /* Rings: emptied (the forking thread's too: a worker that forked inside a
+   * task must not run its ring's tasks again in the child). Slots of
+   * threads that do not exist here count as joined. */
+  weft__eworker *me = weft__engine_current_worker();
+  if (me && me->e != e) me = NULL;
+  uint32_t hw = weft__load_relaxed(&e->hw);
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    if (!w) continue;
+    weft__ring_init(&w->ring);
+    if (w == me) continue;
+    weft__store_relaxed(&w->busy, 0);
+    int st = weft__load_relaxed(&w->state);
+    if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+  }
+  /* The forking worker (if any) is busy: neither searching nor parked. */
+  weft__store_relaxed(&e->live, me ? 1 : 0);
+  weft__store_relaxed(&e->ctl, 0);
+  weft__store_relaxed(&e->shrink_debt, 0);
+  /* Submit windows: only the forking thread's exists here. The tasks it
+   * holds were submitted in the parent, which flushes them there. */
+  int windows = 0;
+  uintptr_t route = weft__tls.route;
+  if (route & WEFT__ROUTE_WINDOW) {
+    weft__submit_window *w = (weft__submit_window *)(route & ~(uintptr_t)WEFT__ROUTE_WINDOW);
+    if (w->e == e) {
+      w->n = 0;
+      windows = 1; /* its close unregisters it */
+    }
+  }
+  weft__store_relaxed(&e->windows, windows);
+  /* The elastic monitor's thread does not exist here: forget it (its
+   * memory is the parent's, like the other threads'), so that stop does not
+   * join it; nothing arms a closed engine's monitor again. */
+  weft__store_relaxed(&e->monitor, NULL);
+  weft__store_relaxed(&e->monitor_armed, 1);
+}
+
+int weft__engine_fork_register(weft__engine *e) {
+  e->fork_hook.rank = WEFT__FORK_RANK_ENGINE;
+  e->fork_hook.prepare = prepare;
+  e->fork_hook.parent = parent;
+  e->fork_hook.child = child;
+  return weft__fork_register(&e->fork_hook);
+}
+
+void weft__engine_fork_unregister(weft__engine *e) { weft__fork_unregister(&e->fork_hook); }

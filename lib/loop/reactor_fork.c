@@ -1,0 +1,68 @@
+/*
+ * weft — a reactor across fork(2) (lib/base/fork.h has the registry).
+ *
+ * The prepare handler holds block_lock across the fork. In the child:
+ *   - the reactor is stopped (state R_STOPPED, stop requested): run,
+ *     attach, stop and detach return WEFT_ESTATE, get_thread_pool and
+ *     call_in_thread WEFT_ESHUTDOWN; a loop that goes on in the child (fork
+ *     inside a reactor callback) leaves at its next iteration and runs its
+ *     shutdown sequence there (its shutdown triggers fire in the child);
+ *   - the child's copies of the epoll and eventfd descriptors are closed
+ *     (the parent's stay open: the epoll set is shared between the two,
+ *     and nothing the child does may change the parent's): adding a
+ *     reader or writer returns WEFT_ESTATE;
+ *   - the completion queue is emptied: the calls queued in it are the
+ *     parent's, which runs them. Calls made in the child with
+ *     call_from_thread are accepted and run in weft_reactor_destroy, on the
+ *     destroying thread, like calls made after any stop;
+ *   - threads blocked in blocking_call_from_thread do not exist here: the
+ *     list is emptied;
+ *   - destroy frees everything, and destroys the reactor's pool (a child
+ *     copy, freed without joining) without firing the shutdown triggers:
+ *     they are the parent's.
+ */
+#include <stddef.h>
+#include <unistd.h>
+
+#include "base/fork.h"
+#include "loop/reactor_state.h"
+
+static weft_reactor *reactor_of(weft__fork_hook *h) {
+  return (weft_reactor *)(void *)((char *)h - offsetof(weft_reactor, fork_hook));
+}
+
+static void prepare(weft__fork_hook *h) { pthread_mutex_lock(&reactor_of(h)->block_lock); }
+static void parent(weft__fork_hook *h) { pthread_mutex_unlock(&reactor_of(h)->block_lock); }
+
+static void child(weft__fork_hook *h) {
+  weft_reactor *r = reactor_of(h);
+  pthread_mutex_unlock(&r->block_lock);
+  /* The child's only thread: relaxed stores, nobody else to see them. */
+  weft__store_relaxed(&r->forked, 1);
+  weft__store_relaxed(&r->state, R_STOPPED);
+  weft__store_relaxed(&r->stop_requested, 1);
+  weft__mpsc_init(&r->queue);
+  weft__store_relaxed(&r->sleeping, 0); /* a push never writes the (closed) eventfd */
+  weft__store_relaxed(&r->pushers, 0);
+  r->blocked.next = r->blocked.prev = &r->blocked;
+  if (r->epfd >= 0) close(r->epfd);
+  if (r->evfd >= 0) close(r->evfd);
+  r->epfd = r->evfd = -1;
+}
+
+int weft__reactor_fork_register(weft_reactor *r) {
+  r->fork_hook.rank = WEFT__FORK_RANK_REACTOR;
+  r->fork_hook.prepare = prepare;
+  r->fork_hook.parent = parent;
+  r->fork_hook.child = child;
+  return weft__fork_register(&r->fork_hook);
+}
+
+void weft__reactor_fork_unregister(weft_reactor *r) { weft__fork_unregister(&r->fork_hook); }
+
+void weft__reactor_fork_release_pool(weft_reactor *r) {
+  if (!weft__load_relaxed(&r->forked) || r->pool == NULL) return;
+  weft_threadpool *tp = r->pool;
+  r->pool = NULL;
+  (void)weft_threadpool_destroy(tp); /* the child's copy: nothing to join */
+}

@@ -1,0 +1,264 @@
+/*
+ * CPU affinity (weft_threadpool_options.affinity, weft_affinity): every
+ * worker's own sched_getaffinity, read inside a task, matches the policy;
+ * invalid sets are refused with WEFT_EINVAL. Tasks hold their threads at a
+ * gate, so k tasks running at once are on k distinct threads.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "weft/reactor.h"
+#include "weft/threadpool.h"
+
+#include "test_sync.h"
+
+#define MAXT 8
+
+typedef struct probe {
+  sync_t gate, started;
+  pthread_mutex_t mu;
+  cpu_set_t seen[MAXT];
+  int n;
+} probe;
+
+static void probe_init(probe *p) {
+  memset(p, 0, sizeof *p);
+  sync_init(&p->gate);
+  sync_init(&p->started);
+  pthread_mutex_init(&p->mu, NULL);
+}
+static void probe_fini(probe *p) {
+  sync_fini(&p->gate);
+  sync_fini(&p->started);
+  pthread_mutex_destroy(&p->mu);
+}
+
+/* Record this thread's mask, then hold the thread until the gate opens. */
+static void probe_task(void *arg) {
+  probe *p = arg;
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  assert_int_equal(sched_getaffinity(0, sizeof s, &s), 0);
+  pthread_mutex_lock(&p->mu);
+  if (p->n < MAXT) p->seen[p->n++] = s;
+  pthread_mutex_unlock(&p->mu);
+  count_up(&p->started);
+  gate_wait(&p->gate);
+}
+
+static int plain_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                         const char *name) {
+  (void)name;
+  int *count = ctx;
+  (*count)++; /* under the engine's control mutex */
+  return pthread_create(t, NULL, start, arg) == 0 ? 0 : WEFT_EAGAIN;
+}
+
+static cpu_set_t allowed_cpus(void) {
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  assert_int_equal(sched_getaffinity(0, sizeof s, &s), 0);
+  return s;
+}
+
+static int lowest_cpu(const cpu_set_t *s) {
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, s)) return c;
+  return -1;
+}
+
+/* Run k gated probe tasks on a k-thread pool made with `aff` (and the plain
+ * factory if `factory`), fill p->seen, and return the workers' stats. */
+static void run_probe(probe *p, const weft_affinity *aff, int k, int factory,
+                      weft_worker_stats *stats) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = o.max_threads = k;
+  o.name = "aff";
+  o.affinity = *aff;
+  int created = 0;
+  if (factory) {
+    o.thread_factory = plain_factory;
+    o.thread_factory_ctx = &created;
+  }
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  for (int i = 0; i < k; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, probe_task, p), 0);
+  count_wait(&p->started, k);
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, stats, MAXT, &n), 0);
+  assert_int_equal(n, k);
+  gate_open(&p->gate);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(p->n, k);
+  if (factory) assert_int_equal(created, k);
+}
+
+static void set_pins_every_worker(void **state) {
+  (void)state;
+  cpu_set_t allowed = allowed_cpus();
+  int cpu0 = lowest_cpu(&allowed); /* CPU 0 on an unrestricted machine */
+  for (int factory = 0; factory < 2; factory++) {
+    probe p;
+    probe_init(&p);
+    weft_worker_stats st[MAXT];
+    weft_affinity aff = {WEFT_AFFINITY_SET, &cpu0, 1};
+    run_probe(&p, &aff, 3, factory, st);
+    for (int i = 0; i < 3; i++) {
+      assert_int_equal(CPU_COUNT(&p.seen[i]), 1);
+      assert_true(CPU_ISSET(cpu0, &p.seen[i]));
+      assert_int_equal(st[i].cpu, cpu0);
+    }
+    probe_fini(&p);
+  }
+}
+
+/* Scatter and compact over the allowed set: one CPU per worker, each in the
+ * set; as many workers as CPUs (up to MAXT) get distinct CPUs, covering the
+ * set; one more wraps onto a CPU already used. */
+static void one_cpu_each(int policy) {
+  cpu_set_t allowed = allowed_cpus();
+  int ncpu = CPU_COUNT(&allowed);
+  int k = ncpu < MAXT - 1 ? ncpu : MAXT - 1;
+  for (int extra = 0; extra < 2; extra++) {
+    probe p;
+    probe_init(&p);
+    weft_worker_stats st[MAXT];
+    weft_affinity aff = {(weft_affinity_policy)policy, NULL, 0};
+    run_probe(&p, &aff, k + extra, extra, st); /* the wrap run uses a user factory */
+    cpu_set_t from_tasks, from_stats;
+    CPU_ZERO(&from_tasks);
+    CPU_ZERO(&from_stats);
+    for (int i = 0; i < k + extra; i++) {
+      assert_int_equal(CPU_COUNT(&p.seen[i]), 1);
+      int c = lowest_cpu(&p.seen[i]);
+      assert_true(CPU_ISSET(c, &allowed));
+      CPU_SET(c, &from_tasks);
+      assert_true(st[i].cpu >= 0 && CPU_ISSET(st[i].cpu, &allowed));
+      CPU_SET(st[i].cpu, &from_stats);
+    }
+    assert_int_equal(CPU_COUNT(&from_tasks), k); /* distinct, then one wraps */
+    assert_true(CPU_EQUAL(&from_tasks, &from_stats));
+    if (k == ncpu) assert_true(CPU_EQUAL(&from_tasks, &allowed));
+    probe_fini(&p);
+  }
+}
+
+static void scatter_over_allowed(void **state) {
+  (void)state;
+  one_cpu_each(WEFT_AFFINITY_SCATTER);
+}
+
+static void compact_over_allowed(void **state) {
+  (void)state;
+  one_cpu_each(WEFT_AFFINITY_COMPACT);
+}
+
+static int create_with(weft_affinity aff) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.affinity = aff;
+  weft_threadpool *tp = NULL;
+  int r = weft_threadpool_create_ex(&tp, &o);
+  if (r == 0) weft_threadpool_destroy(tp);
+  else assert_null(tp);
+  return r;
+}
+
+static void invalid_sets(void **state) {
+  (void)state;
+  cpu_set_t allowed = allowed_cpus();
+  int ok = lowest_cpu(&allowed);
+  int neg = -1, big = CPU_SETSIZE, two[2] = {ok, ok};
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_SET, NULL, 0}), WEFT_EINVAL);
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_SET, NULL, 2}), WEFT_EINVAL);
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_SET, &neg, 1}), WEFT_EINVAL);
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_SCATTER, &big, 1}), WEFT_EINVAL);
+  assert_int_equal(create_with((weft_affinity){(weft_affinity_policy)99, NULL, 0}), WEFT_EINVAL);
+  /* A CPU this thread may not run on. */
+  int outside = -1;
+  for (int c = 0; c < CPU_SETSIZE && outside < 0; c++)
+    if (!CPU_ISSET(c, &allowed)) outside = c;
+  int mixed[2] = {ok, outside};
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_COMPACT, mixed, 2}), WEFT_EINVAL);
+  /* Valid: a duplicate is the same set; NONE ignores the list. */
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_SET, two, 2}), 0);
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_NONE, &neg, 1}), 0);
+}
+
+/* The reactor's pool takes the same option. */
+typedef struct rprobe {
+  weft_reactor *r;
+  cpu_set_t seen;
+} rprobe;
+
+static void rp_stop(void *arg) { weft_reactor_stop(((rprobe *)arg)->r); }
+static void rp_task(void *arg) {
+  rprobe *p = arg;
+  CPU_ZERO(&p->seen);
+  assert_int_equal(sched_getaffinity(0, sizeof p->seen, &p->seen), 0);
+  weft_reactor_call_from_thread(p->r, rp_stop, p);
+}
+static void rp_start(void *arg) {
+  rprobe *p = arg;
+  assert_int_equal(weft_reactor_call_in_thread(p->r, rp_task, p), 0);
+}
+
+static void reactor_pool_affinity(void **state) {
+  (void)state;
+  cpu_set_t allowed = allowed_cpus();
+  int cpu0 = lowest_cpu(&allowed), neg = -1;
+  rprobe p;
+  memset(&p, 0, sizeof p);
+  assert_int_equal(weft_reactor_create(&p.r), 0);
+  weft_threadpool_options o;
+  weft_reactor_thread_pool_options_init(&o);
+  assert_int_equal(o.min_threads, 0);
+  assert_int_equal(o.max_threads, 10);
+  assert_string_equal(o.name, "weft.reactor");
+  o.affinity = (weft_affinity){WEFT_AFFINITY_SET, &neg, 1};
+  assert_int_equal(weft_reactor_set_thread_pool_options(p.r, &o), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_set_thread_pool_options(NULL, &o), WEFT_EINVAL);
+  int cpus[1] = {cpu0};
+  o.affinity = (weft_affinity){WEFT_AFFINITY_SET, cpus, 1};
+  o.max_threads = 3;
+  assert_int_equal(weft_reactor_set_thread_pool_options(p.r, &o), 0);
+  cpus[0] = -1; /* copied: the reactor does not look at ours again */
+  assert_int_equal(weft_reactor_call_when_running(p.r, rp_start, &p), 0);
+  assert_int_equal(weft_reactor_run(p.r), 0);
+  assert_int_equal(CPU_COUNT(&p.seen), 1);
+  assert_true(CPU_ISSET(cpu0, &p.seen));
+  assert_int_equal(weft_reactor_destroy(p.r), 0);
+
+  /* Once the pool exists its options are fixed. */
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_threadpool *tp;
+  assert_int_equal(weft_reactor_get_thread_pool(r, &tp), 0);
+  assert_int_equal(weft_threadpool_max(tp), 10);
+  weft_reactor_thread_pool_options_init(&o);
+  assert_int_equal(weft_reactor_set_thread_pool_options(r, &o), WEFT_ESTATE);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(set_pins_every_worker),
+      cmocka_unit_test(scatter_over_allowed),
+      cmocka_unit_test(compact_over_allowed),
+      cmocka_unit_test(invalid_sets),
+      cmocka_unit_test(reactor_pool_affinity),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,309 @@
+/*
+ * fork(2) while weft is busy: several threads submit to a pool, to the
+ * reactor's pool and to the reactor at full speed while the main thread
+ * forks WEFT_FORK_ITERS times (100; 1000 with WEFT_STRESS_FULL). Each child checks the
+ * documented after-fork state and exits with 0 or the number of the check
+ * that failed; the parent checks every exit status. No fork may hang (the
+ * ctest timeout catches one), no inherited task may run in a child, and
+ * the parent loses nothing: every task it submitted ran.
+ *
+ * ThreadSanitizer: a child that starts threads after a fork of a threaded
+ * process needs die_after_fork=0 (set below); TSan does not check the
+ * child's own threads against what the parent's did before the fork.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "weft/reactor.h"
+#include "weft/threadpool.h"
+
+#include "test_sync.h"
+
+/* Sanitizer runtimes before LLVM 18 are not fork-safe themselves: a child
+ * of a threaded process can deadlock inside the runtime's own allocator,
+ * whatever the program does. ASan installs fork handlers for it only since
+ * LLVM 18 (llvm-project PR 75290); with clang 14's TSan, a child that
+ * allocated and started a thread hung in TSan's metadata allocator (its
+ * spin lock held by a parent thread at the fork) once in a few hundred
+ * forks, die_after_fork=0 notwithstanding. In such builds the children make
+ * only calls that neither allocate nor free (refused submits through
+ * queue_work, start, stop, the reactor's state checks); the rest of the
+ * contract is checked in the plain build. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_TEST_ASAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_TEST_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(WEFT_TEST_TSAN)
+#define WEFT_TEST_TSAN 1
+#endif
+#ifndef WEFT_TEST_TSAN
+#define WEFT_TEST_TSAN 0
+#endif
+
+#if (defined(WEFT_TEST_ASAN) || WEFT_TEST_TSAN) &&                     \
+    ((defined(__clang__) && __clang_major__ < 18) ||                    \
+     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ < 14))
+#define CHILD_MAY_ALLOCATE 0
+#else
+#define CHILD_MAY_ALLOCATE 1
+#endif
+
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "die_after_fork=0"; }
+
+enum { SUBMITTERS = 3 };
+
+static weft_threadpool *P, *RP; /* a pool, and the reactor's */
+static weft_reactor *R;
+static atomic_ulong p_runs, p_accepted, rp_runs, rp_accepted, r_runs, r_accepted, cancels;
+static atomic_int stop_flag;
+
+static void p_task(void *arg) {
+  (void)arg;
+  atomic_fetch_add_explicit(&p_runs, 1, memory_order_relaxed);
+}
+static void rp_task(void *arg) {
+  (void)arg;
+  atomic_fetch_add_explicit(&rp_runs, 1, memory_order_relaxed);
+}
+static void r_call(void *arg) {
+  (void)arg;
+  atomic_fetch_add_explicit(&r_runs, 1, memory_order_relaxed);
+}
+static void count_cancel(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)err;
+  (void)what;
+  atomic_fetch_add_explicit(&cancels, 1, memory_order_relaxed);
+}
+
+static void *submitter(void *arg) {
+  (void)arg;
+  for (unsigned i = 0; !atomic_load_explicit(&stop_flag, memory_order_relaxed); i++) {
+    /* Full speed, but at most a few thousand tasks in flight: an unbounded
+     * backlog would make every fork copy the page tables of gigabytes. */
+    if (atomic_load_explicit(&p_accepted, memory_order_relaxed) -
+                atomic_load_explicit(&p_runs, memory_order_relaxed) >
+            4096 ||
+        atomic_load_explicit(&rp_accepted, memory_order_relaxed) -
+                atomic_load_explicit(&rp_runs, memory_order_relaxed) >
+            1024 ||
+        atomic_load_explicit(&r_accepted, memory_order_relaxed) -
+                atomic_load_explicit(&r_runs, memory_order_relaxed) >
+            1024) {
+      sched_yield();
+      continue;
+    }
+    if (weft_threadpool_call_in_thread(P, p_task, NULL) == 0)
+      atomic_fetch_add_explicit(&p_accepted, 1, memory_order_relaxed);
+    if (i % 4 == 0 && weft_threadpool_call_in_thread(RP, rp_task, NULL) == 0)
+      atomic_fetch_add_explicit(&rp_accepted, 1, memory_order_relaxed);
+    if (i % 8 == 0 && weft_reactor_call_from_thread(R, r_call, NULL) == 0)
+      atomic_fetch_add_explicit(&r_accepted, 1, memory_order_relaxed);
+  }
+  return NULL;
+}
+
+static void *reactor_thread(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)weft_reactor_run(R);
+}
+
+/* ------------------------------------------------------------ the child */
+
+static latch child_latch;
+static int child_marks;
+static void child_task(void *arg) {
+  (void)arg;
+  latch_count_down(&child_latch);
+}
+static void child_work(weft_work *req) { (void)req; }
+static void child_io(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)fd;
+  (void)events;
+}
+static void child_mark(void *arg) {
+  (void)arg;
+  child_marks++;
+}
+
+/* The child's checks; returns 0 or the number of the first that failed. */
+static int child_checks(void) {
+  unsigned long p0 = atomic_load(&p_runs), rp0 = atomic_load(&rp_runs);
+  unsigned long r0 = atomic_load(&r_runs), c0 = atomic_load(&cancels);
+  /* Inherited pools are closed copies: stopped and joined, nothing accepted. */
+  static weft_work req;
+  if (weft_threadpool_queue_work(P, &req, child_work, NULL) != WEFT_EQUIT) return 16;
+  if (weft_threadpool_queue_work(RP, &req, child_work, NULL) != WEFT_EQUIT) return 17;
+  if (weft_threadpool_start(P) != WEFT_EQUIT) return 12;
+  if (weft_threadpool_stop(P) != WEFT_EQUIT) return 13;
+  if (weft_threadpool_queue_size(P) != 0) return 14;
+  if (weft_threadpool_workers(P) != 0) return 15;
+  if (weft_reactor_run(R) != WEFT_ESTATE) return 40;
+  if (weft_reactor_stop(R) != WEFT_ESTATE) return 41;
+  if (!CHILD_MAY_ALLOCATE) return 0;
+  if (weft_threadpool_call_in_thread(P, p_task, NULL) != WEFT_EQUIT) return 10;
+  if (weft_threadpool_call_in_thread(RP, rp_task, NULL) != WEFT_EQUIT) return 11;
+  /* A new pool works. */
+  weft_threadpool *q;
+  if (weft_threadpool_create(&q, 1, 2, "child") != 0) return 20;
+  if (weft_threadpool_start(q) != 0) return 21;
+  latch_init(&child_latch, 100);
+  for (int i = 0; i < 100; i++)
+    if (weft_threadpool_call_in_thread(q, child_task, NULL) != 0) return 22;
+  latch_wait(&child_latch);
+  if (weft_threadpool_destroy(q) != 0) return 23;
+  /* The inherited ones can be destroyed (nothing to join). */
+  if (weft_threadpool_destroy(P) != 0) return 30;
+  /* The reactor is stopped; a call made here runs in destroy, once. */
+  weft_threadpool *tp;
+  if (weft_reactor_get_thread_pool(R, &tp) != WEFT_ESHUTDOWN) return 42;
+  if (weft_reactor_add_reader(R, 0, NULL, NULL) != WEFT_EINVAL) return 46;
+  if (weft_reactor_add_reader(R, 0, child_io, NULL) != WEFT_ESTATE) return 47;
+  if (weft_reactor_call_from_thread(R, child_mark, NULL) != 0) return 43;
+  if (weft_reactor_destroy(R) != 0) return 44; /* also frees RP's copy */
+  if (child_marks != 1) return 45;
+  /* Nothing the parent had queued ran or was cancelled here. */
+  if (atomic_load(&p_runs) != p0 || atomic_load(&rp_runs) != rp0) return 50;
+  if (atomic_load(&r_runs) != r0) return 51;
+  if (atomic_load(&cancels) != c0) return 52;
+  return 0;
+}
+
+/* ----------------------------------------------------------- the parent */
+
+static void fork_under_load(void **state) {
+  (void)state;
+  /* 100 forks in the quick suite (20 under TSan, whose fork copies the
+   * page tables of its shadow memory: most of a second each on a loaded
+   * 2-CPU machine), 1000 in the stress one (test_fork_full), or
+   * WEFT_FORK_ITERS. */
+  const char *env = getenv("WEFT_FORK_ITERS");
+  int iters = env ? atoi(env) : getenv("WEFT_STRESS_FULL") ? 1000 : WEFT_TEST_TSAN ? 20 : 100;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 2;
+  o.max_threads = 4;
+  o.name = "forked";
+  o.log = count_cancel;
+  assert_int_equal(weft_threadpool_create_ex(&P, &o), 0);
+  assert_int_equal(weft_threadpool_start(P), 0);
+  assert_int_equal(weft_reactor_create(&R), 0);
+  assert_int_equal(weft_reactor_get_thread_pool(R, &RP), 0);
+  pthread_t rt, sub[SUBMITTERS];
+  assert_int_equal(pthread_create(&rt, NULL, reactor_thread, NULL), 0);
+  for (int i = 0; i < SUBMITTERS; i++)
+    assert_int_equal(pthread_create(&sub[i], NULL, submitter, NULL), 0);
+  for (int i = 0; i < iters; i++) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(child_checks());
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      fail_msg("fork %d: child %s %d", i, WIFEXITED(status) ? "exited with" : "killed by signal",
+               WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  }
+  atomic_store(&stop_flag, 1);
+  for (int i = 0; i < SUBMITTERS; i++) pthread_join(sub[i], NULL);
+  /* The parent lost nothing: every accepted task and call ran. */
+  assert_int_equal(weft_threadpool_stop(P), 0);
+  assert_int_equal(atomic_load(&p_runs), atomic_load(&p_accepted));
+  assert_int_equal(weft_reactor_stop(R), 0);
+  void *rc;
+  pthread_join(rt, &rc);
+  assert_int_equal((intptr_t)rc, 0);
+  assert_int_equal(atomic_load(&rp_runs), atomic_load(&rp_accepted)); /* shutdown drained it */
+  assert_int_equal(weft_reactor_destroy(R), 0);
+  assert_int_equal(atomic_load(&r_runs), atomic_load(&r_accepted));
+  assert_int_equal(atomic_load(&cancels), 0);
+  assert_int_equal(weft_threadpool_destroy(P), 0);
+  assert_true(atomic_load(&p_accepted) > 0);
+}
+
+/* A task forks, and returns in the child: the child's thread leaves the
+ * pool's loop without running the tasks queued behind it (the parent runs
+ * them), and the child ends with status 0. */
+static int fork_pipe[2];
+static pid_t parent_pid;
+static weft_threadpool *FP;
+static atomic_int child_pid;
+
+static void note_task(void *arg) {
+  (void)arg;
+  char c = getpid() == parent_pid ? 'p' : 'c';
+  (void)!write(fork_pipe[1], &c, 1);
+}
+
+static latch forked;
+static atomic_int queued;
+
+static void forking_task(void *arg) {
+  (void)arg;
+  /* Queued on this worker's own ring, behind us. */
+  for (int i = 0; i < 10; i++)
+    if (weft_threadpool_call_in_thread(FP, note_task, NULL) == 0) atomic_fetch_add(&queued, 1);
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child's thread returns into the pool's loop */
+  atomic_store(&child_pid, (int)pid);
+  latch_count_down(&forked);
+}
+
+static void fork_in_a_task(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child's thread exit frees memory */
+  parent_pid = getpid();
+  assert_int_equal(pipe(fork_pipe), 0);
+  assert_int_equal(weft_threadpool_create(&FP, 1, 1, "taskfork"), 0);
+  assert_int_equal(weft_threadpool_start(FP), 0);
+  latch_init(&forked, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(FP, forking_task, NULL), 0);
+  latch_wait(&forked);
+  assert_int_equal(weft_threadpool_stop(FP), 0); /* runs the ten notes here */
+  assert_int_equal(atomic_load(&queued), 10);
+  latch_destroy(&forked);
+  int pid = atomic_load(&child_pid);
+  assert_true(pid > 0);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  close(fork_pipe[1]);
+  char buf[64];
+  ssize_t n, total = 0;
+  while ((n = read(fork_pipe[0], buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; i++) assert_int_equal(buf[i], 'p'); /* none ran in the child */
+    total += n;
+  }
+  close(fork_pipe[0]);
+  assert_int_equal(total, 10);
+  assert_int_equal(weft_threadpool_destroy(FP), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(fork_in_a_task),
+      cmocka_unit_test(fork_under_load),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

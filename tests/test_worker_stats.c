@@ -1,0 +1,189 @@
+/*
+ * weft_threadpool_worker_stats: one entry per worker slot; the slots' sums
+ * are the pool's totals once it is quiet (also after a thread exits and a
+ * new one reuses its slot); live and busy flags are facts the test makes
+ * true with gates.
+ */
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "weft/threadpool.h"
+
+#include "test_sync.h"
+
+static weft_threadpool *make_pool(int min, int max, const char *name) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = min;
+  o.max_threads = max;
+  o.name = name;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  return tp;
+}
+
+static void count_task(void *arg) { count_up(arg); }
+
+/* The sums over slots equal the pool's counters (all of them that are kept
+ * per worker). */
+static void assert_sums(weft_threadpool *tp, size_t expect_slots, uint64_t expect_executed) {
+  weft_worker_stats v[16];
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, v, 16, &n), 0);
+  assert_int_equal(n, expect_slots);
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
+  uint64_t executed = 0, steals = 0, stolen = 0, parks = 0;
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(v[i].index, (int)i);
+    executed += v[i].executed;
+    steals += v[i].steals;
+    stolen += v[i].stolen;
+    parks += v[i].parks;
+  }
+  assert_int_equal(executed, c.executed);
+  assert_int_equal(executed, expect_executed);
+  assert_int_equal(steals, c.steals);
+  assert_int_equal(stolen, c.stolen);
+  assert_int_equal(parks, c.parks);
+}
+
+static void per_worker_sums_match_totals(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(2, 2, "ws");
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  /* Two gated tasks hold both threads: both slots are live and busy. */
+  sync_t gate, started, done;
+  sync_init(&gate);
+  sync_init(&started);
+  sync_init(&done);
+  gated g = {&gate, &started, &done};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  count_wait(&started, 2);
+  weft_worker_stats v[4];
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, v, 4, &n), 0);
+  assert_int_equal(n, 2);
+  for (size_t i = 0; i < 2; i++) {
+    assert_int_equal(v[i].live, 1);
+    assert_int_equal(v[i].busy, 1);
+    assert_int_equal(v[i].cpu, -1); /* no affinity option */
+    assert_memory_equal(v[i].name, "PoolThread-ws-", 14);
+  }
+  assert_true(v[0].serial != v[1].serial);
+  assert_string_not_equal(v[0].name, v[1].name);
+  /* A smaller array: *n still says how many slots there are, and nothing
+   * past cap is written. */
+  weft_worker_stats one[2];
+  memset(one, 0x5a, sizeof one);
+  assert_int_equal(weft_threadpool_worker_stats(tp, one, 1, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(one[0].index, 0);
+  unsigned char untouched[sizeof one[1]];
+  memset(untouched, 0x5a, sizeof untouched);
+  assert_memory_equal(&one[1], untouched, sizeof untouched);
+  assert_int_equal(weft_threadpool_worker_stats(tp, NULL, 0, &n), 0);
+  assert_int_equal(n, 2);
+  gate_open(&gate);
+  enum { N = 20000 };
+  for (int i = 0; i < N; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &done), 0);
+  count_wait(&done, N + 2);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  /* Quiet: every thread joined, so the sums are exact. */
+  assert_sums(tp, 2, N + 2);
+  assert_int_equal(weft_threadpool_worker_stats(tp, v, 4, &n), 0);
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(v[i].live, 0);
+    assert_int_equal(v[i].busy, 0);
+  }
+  /* Both threads were busy (blocked in a gated task) before they idled. */
+  assert_true(v[0].busy_ns > 0 && v[1].busy_ns > 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&gate);
+  sync_fini(&started);
+  sync_fini(&done);
+}
+
+/* A thread exits and a new one starts: the slots' sums stay the totals. */
+static void sums_survive_thread_exit(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(1, 1, "reuse");
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t done;
+  sync_init(&done);
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < 100; i++)
+      assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &done), 0);
+    count_wait(&done, 100 * (round + 1));
+    assert_int_equal(weft_threadpool_stop_a_worker(tp), 0);
+    /* The quitting thread is uncounted when it leaves (or at once if
+     * parked); a new one may start only then, as the pool's max is 1. */
+    while (weft_threadpool_workers(tp) != 0) sched_yield();
+    assert_int_equal(weft_threadpool_start_a_worker(tp), 0);
+  }
+  assert_int_equal(weft_threadpool_threads_created(tp), 4);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft_worker_stats v[8];
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, v, 8, &n), 0);
+  /* Slots are reused when free: at most one per thread ever created. */
+  assert_true(n >= 1 && n <= 4);
+  assert_sums(tp, n, 300);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&done);
+}
+
+static void dump_has_worker_lines(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(1, 1, "dumpw");
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t done;
+  sync_init(&done);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &done), 0);
+  count_wait(&done, 1);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  FILE *f = tmpfile();
+  assert_non_null(f);
+  assert_int_equal(weft_threadpool_dump_stats(tp, f), 0);
+  rewind(f);
+  char buf[512];
+  for (int i = 0; i < 5; i++) assert_non_null(fgets(buf, sizeof buf, f)); /* Twisted's 3, engine, elastic */
+  assert_non_null(fgets(buf, sizeof buf, f));
+  assert_memory_equal(buf, "worker 0: PoolThread-dumpw-0 live=0 busy=0 cpu=-1 executed=1 ",
+                      strlen("worker 0: PoolThread-dumpw-0 live=0 busy=0 cpu=-1 executed=1 "));
+  assert_null(fgets(buf, sizeof buf, f));
+  fclose(f);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&done);
+}
+
+static void bad_arguments(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 1, "bad");
+  weft_worker_stats v[1];
+  size_t n = 99;
+  assert_int_equal(weft_threadpool_worker_stats(NULL, v, 1, &n), WEFT_EINVAL);
+  assert_int_equal(weft_threadpool_worker_stats(tp, v, 1, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_threadpool_worker_stats(tp, NULL, 1, &n), WEFT_EINVAL);
+  /* No thread yet: no slot. */
+  assert_int_equal(weft_threadpool_worker_stats(tp, v, 1, &n), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(per_worker_sums_match_totals),
+      cmocka_unit_test(sums_survive_thread_exit),
+      cmocka_unit_test(dump_has_worker_lines),
+      cmocka_unit_test(bad_arguments),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
