@@ -428,10 +428,14 @@ static int g_limit_four(void *ctx) {
 
 static void pool_team_null_args(void **s) {
   (void)s;
-  weft_team *t = NULL;
+  /* A stale value in *out: a failed create clears it (weft/common.h). */
+  weft_team *t = (weft_team *)&t;
   assert_int_equal(weft_pool(NULL, g_limit_four, NULL, NULL, NULL, "x"), WEFT_EINVAL);
   assert_int_equal(weft_pool(&t, NULL, NULL, NULL, NULL, "x"), WEFT_EINVAL);
   assert_null(t);
+  weft_threadpool *tp = (weft_threadpool *)&tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, NULL), WEFT_EINVAL);
+  assert_null(tp);
 }
 
 /* ---------------------------------------------------------------- reactor */

@@ -5,6 +5,9 @@
  * Error convention (libuv's): every fallible call returns int, 0 on success or
  * a negative WEFT_E* code (#weft_errno). weft_strerror() describes a code. No
  * function aborts on bad input, on ENOMEM or on a failed thread creation.
+ * A function that creates or returns an object through an `out` parameter
+ * sets `*out` to NULL on every failure (when `out` itself is not NULL), so
+ * the caller never sees a stale or half-made object.
  */
 #ifndef WEFT_COMMON_H
 #define WEFT_COMMON_H

@@ -25,6 +25,7 @@ static void pool_stop(void *arg) {
 }
 
 WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out) {
+  if (out) *out = NULL; /* on every failure (weft/common.h) */
   if (r == NULL) return WEFT_EINVAL;
   if (weft__reactor_stopping(r)) return WEFT_ESHUTDOWN;
   if (r->pool == NULL) {

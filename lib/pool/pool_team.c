@@ -128,8 +128,9 @@ static const weft__team_vtbl pool_vtbl = {
 
 WEFT_API int weft_pool(weft_team **out, weft_limit_fn current_limit, void *limit_ctx,
                        weft_thread_factory_fn factory, void *factory_ctx, const char *name) {
-  if (!out || !current_limit) return WEFT_EINVAL;
-  *out = NULL;
+  if (!out) return WEFT_EINVAL;
+  *out = NULL; /* on every failure (weft/common.h) */
+  if (!current_limit) return WEFT_EINVAL;
   pool_team *p = weft__calloc(1, sizeof *p);
   if (!p) return WEFT_ENOMEM;
   p->base.vt = &pool_vtbl;

@@ -91,8 +91,9 @@ WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o) {
 }
 
 WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadpool_options *o) {
-  if (!out || !o) return WEFT_EINVAL;
-  *out = NULL;
+  if (!out) return WEFT_EINVAL;
+  *out = NULL; /* on every failure (weft/common.h) */
+  if (!o) return WEFT_EINVAL;
   if (o->min_threads < 0 || o->max_threads < o->min_threads) return WEFT_EINVAL;
   weft__affinity *affinity = NULL;
   int ar = weft__affinity_make(&o->affinity, &affinity);
