@@ -86,6 +86,7 @@ static void run_probe(probe *p, const weft_affinity *aff, int k, int factory,
   o.min_threads = o.max_threads = k;
   o.name = "aff";
   o.affinity = *aff;
+  o.strict_cap = 1; /* k probes held at a gate: no stand-in threads (E9) */
   int created = 0;
   if (factory) {
     o.thread_factory = plain_factory;
