@@ -9,7 +9,7 @@
 #include <string.h>
 
 void weft__engine_worker_stats(weft__engine *e, weft_worker_stats *out, size_t cap, size_t *n) {
-  uint64_t now = weft__worker_now_ns();
+  uint64_t now = weft__now_ns();
   pthread_mutex_lock(&e->mu);
   uint32_t hw = weft__load_relaxed(&e->hw); /* written under mu */
   for (uint32_t i = 0; i < hw && i < cap; i++) {

@@ -17,26 +17,20 @@
 #define WEFT_ENGINE_WORKER_STATS_H
 
 #include <stddef.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "engine/core.h"
 #include "weft/threadpool.h"
 
-static inline uint64_t weft__worker_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Idle -> busy edge (the owner). Relaxed: a statistic, read approximately. */
 static inline void weft__worker_busy_begin(weft__eworker *w) {
-  weft__store_relaxed(&w->busy_since, weft__worker_now_ns());
+  weft__store_relaxed(&w->busy_since, weft__now_ns());
 }
 
 /* Busy -> idle edge (the owner). Returns the time stamp, which the loop
  * also uses to start its spin. */
 static inline uint64_t weft__worker_busy_end(weft__eworker *w) {
-  uint64_t now = weft__worker_now_ns();
+  uint64_t now = weft__now_ns();
   uint64_t since = weft__load_relaxed(&w->busy_since);
   if (since != 0 && now > since) weft__add_single_writer(&w->busy_ns, now - since);
   return now;
