@@ -8,31 +8,34 @@
  * weft_blocking_begin makes them for the blocking it is told of
  * (lib/engine/blocking.c), this monitor for the blocking it sees.
  *
- * The monitor is a thread that runs only while its pool is saturated (no
- * idle worker, work waiting): a submit that finds the pool at its limit
- * arms it (E5.1), and it disarms itself and sleeps on a futex when the
- * saturation ends, so an idle pool costs no wake-up at all. Every tick
- * (1 ms, backing off to 8 ms while it has nothing to do) it counts busy
- * workers whose executed count has not moved since the last tick
- * ("stuck"), and confirms up to 8 of them by the state letter of
- * /proc/self/task/<tid>/stat (R: runnable, so not blocked, only short of a
- * CPU). Where /proc cannot be read it falls back to the process CPU clock:
- * busy workers minus the CPU time used is a conservative count of workers
- * off-CPU. Grants never exceed the blocked count (.NET's and ForkJoinPool's
- * invariant: goal = limit + blocked), so a pool never runs away to its
- * valve the way Tokio's does.
+ * The monitor is a thread that runs only while its pool is saturated
+ * (nobody parked, work waiting): the first submit that finds the pool at
+ * its limit arms it (E9: a bias on the fast path's limit word sends that
+ * submit to the slow path), and it disarms itself and sleeps on a futex
+ * after 3 ticks without saturation, so an idle pool costs no wake-up; after
+ * a keep-alive disarmed it leaves. Every tick (1 ms, backing off to 8 ms
+ * while it has nothing to do) it estimates the blocked workers: the busy
+ * ones not inside weft_blocking_begin, times the share of up to 8 of them
+ * (sampled, rotating) whose /proc/self/task/<tid>/stat state is not 'R' (a
+ * worker short of a CPU is runnable, and more threads would not help it).
+ * Where /proc cannot be read it falls back to the process CPU clock: busy
+ * workers minus the CPU time used, a conservative count. Stand-ins (threads
+ * above the limit) never exceed the blocked count (.NET's and
+ * ForkJoinPool's invariant: goal = limit + blocked), so a pool never runs
+ * away to its valve the way Tokio's does.
  *
- * Growth past the limit is paced by a token bucket (burst 4 x CPUs, refill
- * 100 x CPUs per second); each step adds at most half the grants made so
- * far (at least 1); it stops when the backlog would drain within 250 ms
+ * Growth past the limit: a step adds blocked - stand-ins threads (enough
+ * that `soft` workers run), or a quarter of the pool when every busy worker
+ * is blocked; it is paced by a token bucket (burst 4 x CPUs, refill 100 x
+ * CPUs per second); it stops when the backlog would drain within 250 ms
  * anyway (Little's law with the measured service time); and it is braked
- * when the last step did not raise the completion rate by at least a
- * quarter of one thread's share (the one part of .NET's hill climbing
- * worth keeping): a brake freezes growth for 1 s, doubling to 16 s while
- * it repeats. The valve (`hard`) is never passed. The monitor also retries
- * a thread creation that failed once its backoff has passed (E9.5), and for
- * a strict-cap pool, which never grows, reports once a minute that the pool
- * is stuck at its cap.
+ * when a step did not raise the completion rate by at least a quarter of
+ * one thread's share per added thread, twice in a row (the one part of
+ * .NET's hill climbing worth keeping): a brake freezes growth for 1 s,
+ * doubling to 16 s while it repeats. The valve (`hard`) is never passed.
+ * The monitor also retries a thread creation that failed once its backoff
+ * has passed (E9.5), and for a strict-cap pool, which never grows, reports
+ * once a minute that the pool is stuck at its cap.
  *
  * Sources: elastic.md §4 (shared research); Go's sysmon (a tick of 20 µs
  * to 10 ms, backing off); libdispatch's /proc reader (its Linux workqueue);
