@@ -63,16 +63,45 @@ static void wait_count(sync_t *s, int n) {
   pthread_mutex_unlock(&s->mu);
 }
 
-/* Poll a pool statistic that changes by a timeout (keep-alive). */
-static int wait_threads(weft_threadpool *tp, int want) {
-  for (int i = 0; i < HANG_GUARD_S * 1000; i++) {
-    weft_threadpool_stats s;
-    stats(tp, &s);
-    if (s.threads == want) return 1;
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
+/* Every pool thread of these tests is made by this factory, which counts
+ * each thread's exit in g_exits once it has left the pool's loop: a test
+ * that waits for threads to reap themselves waits on that count (the
+ * keep-alive is the pool's own timer; nothing here sleeps to wait for it).
+ * Static storage: detached threads may still be leaving when a test ends. */
+static sync_t g_exits;
+
+typedef struct tramp {
+  void *(*start)(void *);
+  void *arg;
+} tramp;
+
+static void *counted_start(void *p) {
+  tramp t = *(tramp *)p;
+  free(p);
+  void *r = t.start(t.arg);
+  count_up(&g_exits);
+  return r;
+}
+
+static int counting_factory(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
+                            const char *name) {
+  (void)ctx;
+  (void)name;
+  tramp *t = malloc(sizeof *t);
+  if (!t) return WEFT_ENOMEM;
+  *t = (tramp){start, arg};
+  if (pthread_create(thread, NULL, counted_start, t) != 0) {
+    free(t);
+    return WEFT_EAGAIN;
   }
   return 0;
+}
+
+/* Wait until every thread tp has made so far, but `stay`, has exited. */
+static void wait_reaped(weft_threadpool *tp, int exits_before, int stay) {
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  wait_count(&g_exits, exits_before + (int)created(&s) - stay);
 }
 
 static weft_threadpool *make_pool(int min, int max, int strict, unsigned keep_alive_ms) {
@@ -83,6 +112,7 @@ static weft_threadpool *make_pool(int min, int max, int strict, unsigned keep_al
   o.strict_cap = strict;
   o.keep_alive_ms = keep_alive_ms;
   o.name = "elastic";
+  o.thread_factory = counting_factory;
   weft_threadpool *tp = NULL;
   assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
   assert_int_equal(weft_threadpool_start(tp), 0);
@@ -106,30 +136,48 @@ static void blocker_task(void *arg) {
 
 static void count_task(void *arg) { count_up(arg); }
 
+/* A pool's one worker held in a blocker task at a gate: `began` once it
+ * is there, `done` once released; `ran` counts a second task. */
+typedef struct scene {
+  sync_t began, gate, done, ran;
+  blocker b;
+} scene;
+
+static void scene_block(scene *sc, weft_threadpool *tp, int announce) {
+  sync_init(&sc->began);
+  sync_init(&sc->gate);
+  sync_init(&sc->done);
+  sync_init(&sc->ran);
+  sc->b = (blocker){&sc->began, &sc->gate, &sc->done, announce};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &sc->b), 0);
+  count_wait(&sc->began, 1);
+}
+
+static void scene_fini(scene *sc) {
+  sync_fini(&sc->began);
+  sync_fini(&sc->gate);
+  sync_fini(&sc->done);
+  sync_fini(&sc->ran);
+}
+
 /* max 1: the one worker blocks in weft_blocking_begin, and a second task
  * still runs, on a thread made for it. */
 static void explicit_block_stands_in(void **state) {
   (void)state;
   weft_threadpool *tp = make_pool(0, 1, 0, 10000);
-  sync_t began, gate, done, ran;
-  sync_init(&began);
-  sync_init(&gate);
-  sync_init(&done);
-  sync_init(&ran);
-  blocker b = {&began, &gate, &done, 1};
-  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &b), 0);
-  count_wait(&began, 1);
+  scene sc;
+  scene_block(&sc, tp, 1);
   weft_threadpool_stats s;
   stats(tp, &s);
   assert_int_equal(s.blocked, 1);
   assert_int_equal(s.grants, 1);
-  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
-  wait_count(&ran, 1); /* deadlocks at a fixed cap of 1 */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  wait_count(&sc.ran, 1); /* deadlocks at a fixed cap of 1 */
   stats(tp, &s);
   assert_int_equal(s.threads, 2);
   assert_int_equal(s.created_blocked, 1);
-  gate_open(&gate);
-  count_wait(&done, 1);
+  gate_open(&sc.gate);
+  count_wait(&sc.done, 1);
   stats(tp, &s);
   assert_int_equal(s.blocked, 0);
   assert_int_equal(s.grants, 0); /* the grant ends with the block */
@@ -137,10 +185,7 @@ static void explicit_block_stands_in(void **state) {
   assert_int_equal(weft_threadpool_stop(tp), 0);
   assert_exact(tp);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
-  sync_fini(&began);
-  sync_fini(&gate);
-  sync_fini(&done);
-  sync_fini(&ran);
+  scene_fini(&sc);
 }
 
 static void unbalanced_end_in_task(void *arg) {
@@ -171,31 +216,22 @@ static void blocking_end_without_begin(void **state) {
 static void strict_cap_does_not_grow(void **state) {
   (void)state;
   weft_threadpool *tp = make_pool(0, 1, 1, 10000);
-  sync_t began, gate, done, ran;
-  sync_init(&began);
-  sync_init(&gate);
-  sync_init(&done);
-  sync_init(&ran);
-  blocker b = {&began, &gate, &done, 1};
-  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &b), 0);
-  count_wait(&began, 1);
-  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  scene sc;
+  scene_block(&sc, tp, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
   weft_threadpool_stats s;
   stats(tp, &s);
   assert_int_equal(s.threads, 1);
   assert_int_equal(s.grants, 0);
-  assert_int_equal(count_get(&ran), 0);
-  gate_open(&gate);
-  wait_count(&ran, 1);
+  assert_int_equal(count_get(&sc.ran), 0);
+  gate_open(&sc.gate);
+  wait_count(&sc.ran, 1);
   assert_int_equal(weft_threadpool_stop(tp), 0);
   stats(tp, &s);
   assert_int_equal(created(&s), 1);
   assert_exact(tp);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
-  sync_fini(&began);
-  sync_fini(&gate);
-  sync_fini(&done);
-  sync_fini(&ran);
+  scene_fini(&sc);
 }
 
 /* max 1: the worker blocks without saying so (a condition variable); the
@@ -203,30 +239,20 @@ static void strict_cap_does_not_grow(void **state) {
 static void opaque_block_detected(void **state) {
   (void)state;
   weft_threadpool *tp = make_pool(0, 1, 0, 10000);
-  sync_t began, gate, done, ran;
-  sync_init(&began);
-  sync_init(&gate);
-  sync_init(&done);
-  sync_init(&ran);
-  blocker b = {&began, &gate, &done, 0};
-  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &b), 0);
-  count_wait(&began, 1);
-  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
-  wait_count(&ran, 1); /* deadlocks without the monitor */
+  scene sc;
+  scene_block(&sc, tp, 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  wait_count(&sc.ran, 1); /* deadlocks without the monitor */
   weft_threadpool_stats s;
   stats(tp, &s);
-  if (s.created_stall < 1) weft_threadpool_dump_stats(tp, stdout);
   assert_true(s.created_stall >= 1);
   assert_true(s.monitor_ticks >= 1);
-  gate_open(&gate);
-  count_wait(&done, 1);
+  gate_open(&sc.gate);
+  count_wait(&sc.done, 1);
   assert_int_equal(weft_threadpool_stop(tp), 0);
   assert_exact(tp);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
-  sync_fini(&began);
-  sync_fini(&gate);
-  sync_fini(&done);
-  sync_fini(&ran);
+  scene_fini(&sc);
 }
 
 /* A chain of 32 tasks on max 2: task i waits for task i+1, queued behind
@@ -312,27 +338,19 @@ static void grow_to(weft_threadpool *tp, int n) {
   g_meet_args[g_meets_used - 1] = *m;
   m = &g_meet_args[g_meets_used - 1];
   for (int i = 0; i < n; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, meet_task, m), 0);
-  count_wait(arrived, n);
-  /* Every task has passed its count_up; wait until each left meet_task:
-   * a task that returned lets its worker go idle. */
-  weft_threadpool_stats s;
-  for (int i = 0; i < HANG_GUARD_S * 1000; i++) {
-    stats(tp, &s);
-    if (s.busy == 0) break;
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-  }
+  count_wait(arrived, n); /* n tasks at once: n threads */
 }
 
 static void keep_alive_reaps_to_min(void **state) {
   (void)state;
+  int exits_before = count_get(&g_exits);
   weft_threadpool *tp = make_pool(1, 4, 0, 20);
   grow_to(tp, 4);
   weft_threadpool_stats s;
   stats(tp, &s);
   uint64_t made = created(&s);
   assert_true(made >= 4);
-  assert_true(wait_threads(tp, 1));
+  wait_reaped(tp, exits_before, 1); /* all but min */
   stats(tp, &s);
   assert_int_equal(s.threads, 1);
   assert_int_equal((int64_t)s.exited_keepalive, (int64_t)(made - 1));
@@ -354,10 +372,14 @@ static void keep_alive_reaps_to_min(void **state) {
  * entries, unlinks them, and starts a thread (reusing their slots). */
 static void all_reaped_then_work(void **state) {
   (void)state;
+  int exits_before = count_get(&g_exits);
   weft_threadpool *tp = make_pool(0, 3, 0, 10);
   for (int round = 0; round < 5; round++) {
     grow_to(tp, 3);
-    assert_true(wait_threads(tp, 0));
+    wait_reaped(tp, exits_before, 0);
+    weft_threadpool_stats st;
+    stats(tp, &st);
+    assert_int_equal(st.threads, 0);
     sync_t ran;
     sync_init(&ran);
     assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
@@ -542,6 +564,7 @@ static void bad_input(void **state) {
 }
 
 int main(void) {
+  sync_init(&g_exits);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(explicit_block_stands_in),
       cmocka_unit_test(blocking_end_without_begin),

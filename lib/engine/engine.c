@@ -165,6 +165,43 @@ int weft__engine_close(weft__engine *e) {
   return WEFT_OK;
 }
 
+/* Cancel what the inject queue holds (E7), under its try-lock. all: keep
+ * going until every counted push has been popped (stop: submits that raced
+ * with close may still be linking their node); else stop at the first empty
+ * pop (stop_deadline's early sweep: its final stop waits for the rest). */
+void weft__engine_cancel_injected(weft__engine *e, bool all) {
+  weft__inject *in = &e->inject;
+  while (!weft__inject_try_lock(in)) sched_yield(); /* a worker holds it for one batch */
+  for (;;) {
+    weft__task *t = weft__load_relaxed(&in->held); /* ours under the try-lock */
+    if (t) weft__store_relaxed(&in->held, NULL);
+    else {
+      t = weft__inject_pop(in);
+      weft__inject_note_popped(in, t);
+    }
+    if (t && weft__task_is_batch(t)) {
+      /* E8.1: every task the batch still holds. */
+      weft__batch *b = weft__batch_of(t);
+      uint32_t i = b->next, n = b->n;
+      weft__inject_count_popped(in, n - i);
+      weft__batch_return(b);
+      for (; i < n; i++) weft__engine_cancel_task(e, b->task[i]);
+      continue;
+    }
+    if (t) {
+      weft__inject_count_popped(in, 1);
+      weft__engine_cancel_task(e, t);
+      continue;
+    }
+    if (!all) break;
+    /* Every submit counted before the closed bit is in this count (one word,
+     * inject.h); a refused one adds and subtracts again, and waits us a yield. */
+    if (weft__inject_pushed(in) == weft__load_relaxed(&in->popped)) break;
+    sched_yield(); /* a submitter is between its exchange and its link store */
+  }
+  weft__inject_unlock(in);
+}
+
 int weft__engine_stop(weft__engine *e) {
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
   weft__engine_close(e);
@@ -199,35 +236,7 @@ int weft__engine_stop(weft__engine *e) {
     weft__task *t;
     while ((t = weft__ring_pop(&e->slots[i]->ring)) != NULL) weft__engine_cancel_task(e, t);
   }
-  weft__inject *in = &e->inject;
-  while (!weft__inject_try_lock(in)) sched_yield();
-  for (;;) {
-    weft__task *t = weft__load_relaxed(&in->held); /* ours under the try-lock */
-    if (t) weft__store_relaxed(&in->held, NULL);
-    else {
-      t = weft__inject_pop(in);
-      weft__inject_note_popped(in, t);
-    }
-    if (t && weft__task_is_batch(t)) {
-      /* E8.1: every task the batch still holds. */
-      weft__batch *b = weft__batch_of(t);
-      uint32_t i = b->next, n = b->n;
-      weft__inject_count_popped(in, n - i);
-      weft__batch_return(b);
-      for (; i < n; i++) weft__engine_cancel_task(e, b->task[i]);
-      continue;
-    }
-    if (t) {
-      weft__inject_count_popped(in, 1);
-      weft__engine_cancel_task(e, t);
-      continue;
-    }
-    /* Every submit counted before the closed bit is in this count (one word,
-     * inject.h); a refused one adds and subtracts again, and waits us a yield. */
-    if (weft__inject_pushed(in) == weft__load_relaxed(&in->popped)) break;
-    sched_yield(); /* a submitter is between its exchange and its link store */
-  }
-  weft__inject_unlock(in);
+  weft__engine_cancel_injected(e, true);
   return WEFT_OK;
 }
 

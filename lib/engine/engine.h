@@ -66,6 +66,10 @@ int weft__engine_close(weft__engine *e);
 /* close (if needed), join every thread, cancel what no worker ran.
  * WEFT_EDEADLK from an engine thread. */
 int weft__engine_stop(weft__engine *e);
+/* Cancel what the inject queue holds, under its try-lock (E7). all: until
+ * every counted push has been popped; else up to the first empty pop.
+ * After close, by the thread that stops e. */
+void weft__engine_cancel_injected(weft__engine *e, bool all);
 /* stop, then free. WEFT_EDEADLK from an engine thread (nothing freed). */
 int weft__engine_destroy(weft__engine *e);
 

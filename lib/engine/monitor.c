@@ -359,6 +359,7 @@ static void monitor_free(weft__monitor *m) {
  * True if it left (and freed itself). */
 static bool sleep_disarmed(weft__monitor *m, uint32_t seen) {
   weft__engine *e = m->e;
+  /* Acquire: pairs with monitor_stop's release store of `stop`. */
   while (weft__load_relaxed(&e->monitor_word) == seen && !weft__load_acquire(&m->stop)) {
     uint64_t ka = weft__load_relaxed(&e->keep_alive_ns);
     if (ka == 0) {
@@ -427,12 +428,13 @@ static void *monitor_main(void *arg) {
     if (saturated(e)) {
       int z = 0;
       if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) { /* seq_cst: as arm's */
+        /* seq_cst: takes the bias off again, as arm does (the same Dekker). */
         if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
         continue;
       }
     }
     if (sleep_disarmed(m, seen)) return NULL; /* left after its keep-alive */
-    if (weft__load_acquire(&m->stop)) break;
+    if (weft__load_acquire(&m->stop)) break; /* acquire: pairs with monitor_stop */
   }
   give_back(m, m->granted);
   return NULL;

@@ -285,7 +285,10 @@ void weft__engine_arm_monitor(weft__engine *e) {
   /* seq_cst CAS: pairs with the monitor's disarm (a seq_cst store, a fence,
    * then its re-check of saturation): either it sees our work or we arm. */
   if (!weft__cas_seq_cst(&e->monitor_armed, &z, 1)) return;
-  /* The fast path may now decide "at the limit" by itself (E5.1). */
+  /* The fast path may now decide "at the limit" by itself (E5.1). seq_cst,
+   * like the disarm's add it undoes (lib/engine/monitor.c): the word is one
+   * side of the disarm Dekker, whose other side is a submitter's seq_cst
+   * load in weft__engine_notify_decide. */
   if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
   /* Under the mutex: the monitor leaves by itself after a keep-alive
    * disarmed, and clears e->monitor under it (lib/engine/monitor.c). */
@@ -303,6 +306,8 @@ void weft__engine_arm_monitor(weft__engine *e) {
      * fixed-cap pool, and a saturation a second from now tries again. */
     weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
     if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+    /* seq_cst: puts the bias back, as the disarm does (the same Dekker):
+     * saturated submits take the slow path again and retry the arm. */
     if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
     weft__store_relaxed(&e->monitor_armed, 0);
     return;

@@ -35,39 +35,9 @@
 #include <sched.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "engine/engine.h"
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Cancel everything in the inject queue now (step 3). */
-static void cancel_inject(weft__engine *e) {
-  weft__inject *in = &e->inject;
-  while (!weft__inject_try_lock(in)) sched_yield(); /* a worker holds it for one batch */
-  for (;;) {
-    weft__task *t = weft__load_relaxed(&in->held); /* ours under the try-lock */
-    if (t) weft__store_relaxed(&in->held, NULL);
-    else {
-      t = weft__inject_pop(in);
-      weft__inject_note_popped(in, t);
-    }
-    if (t == NULL) break; /* empty, or a submitter is linking: the final sweep waits */
-    if (weft__task_is_batch(t)) {
-      weft__batch *b = weft__batch_of(t);
-      uint32_t i = b->next, n = b->n;
-      weft__inject_count_popped(in, n - i);
-      weft__batch_return(b);
-      for (; i < n; i++) weft__engine_cancel_task(e, b->task[i]);
-      continue;
-    }
-    weft__inject_count_popped(in, 1);
-    weft__engine_cancel_task(e, t);
-  }
-  weft__inject_unlock(in);
-}
 
 /* Cancel what every worker's ring holds, stealing it (step 3). */
 static void cancel_rings(weft__engine *e) {
@@ -94,7 +64,7 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   *cancelled = 0;
   *running = 0;
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
-  uint64_t deadline = mono_ns() + timeout_ns;
+  uint64_t deadline = weft__now_ns() + timeout_ns;
   uint64_t before = weft__load_relaxed(&e->cancelled);
   (void)weft__engine_close(e); /* WEFT_EQUIT: closed before (a plain stop); fine */
   /* As weft__engine_stop: the monitor may be growing the pool; after close
@@ -104,13 +74,13 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   /* Step 2, as weft__engine_stop: seq_cst pairs with a window's seq_cst
    * registration (lib/engine/submit_window.c). */
   while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
-  cancel_inject(e);
+  weft__engine_cancel_injected(e, false); /* the final stop waits for pushes still linking */
   cancel_rings(e);
   /* Step 4: join until the deadline. pthread_timedjoin_np counts on the
    * realtime clock: the monotonic time left is converted once. */
   struct timespec now_rt;
   clock_gettime(CLOCK_REALTIME, &now_rt);
-  uint64_t left = deadline > mono_ns() ? deadline - mono_ns() : 0;
+  uint64_t left = deadline > weft__now_ns() ? deadline - weft__now_ns() : 0;
   uint64_t abs_ns = (uint64_t)now_rt.tv_sec * 1000000000u + (uint64_t)now_rt.tv_nsec + left;
   struct timespec abs = {.tv_sec = (time_t)(abs_ns / 1000000000u),
                          .tv_nsec = (long)(abs_ns % 1000000000u)};
