@@ -13,6 +13,7 @@
  *   - weft/worker.h — the worker layer: IWorker, ThreadWorker, LockWorker,
  *     Team, pool();
  *   - weft/threadpool.h — ThreadPool;
+ *   - weft/lane.h — lanes: classes of work with their own limits in one pool;
  *   - weft/reactor.h — the reactor: callFromThread, callInThread, timers,
  *     system event triggers, use from a foreign event loop;
  *   - weft/deferred.h — Deferred and Failure;
@@ -30,6 +31,7 @@
 #include "work.h"
 #include "worker.h"
 #include "threadpool.h"
+#include "lane.h"
 #if __has_include("reactor.h")
 #include "reactor.h"
 #endif

@@ -22,6 +22,7 @@
 #include "engine/node_cache.h"
 #include "engine/stop_deadline.h"
 #include "engine/work_claim.h"
+#include "pool/lane_impl.h"
 #include "pool/threadpool_impl.h"
 #include "pool/threadpool_stats.h"
 #include "weft/threadpool.h"
@@ -44,6 +45,7 @@ struct weft_threadpool {
   char *name;
   weft__affinity *affinity; /* the engine's pinning plan; NULL: none */
   weft__fork_hook fork_hook; /* the fork handlers at the end of this file */
+  weft_lane *lanes;          /* under mu: the pool's lanes (lib/pool/lane.c), freed by destroy */
 };
 
 static int tp_fork_register(weft_threadpool *tp);
@@ -273,6 +275,11 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
   if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
   (void)weft_threadpool_stop(tp);
   weft__fork_unregister(&tp->fork_hook);
+  /* Every thread is joined: no lane task can be inside its lane any more. */
+  for (weft_lane *l = tp->lanes, *next; l; l = next) {
+    next = *weft__lane_next(l);
+    weft__lane_free(l);
+  }
   weft__engine_destroy(tp->e);
   pthread_mutex_destroy(&tp->mu);
   weft__free(tp->name);
@@ -639,6 +646,19 @@ WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp, weft_log_line_f
 }
 
 weft__engine *weft__threadpool_engine(const weft_threadpool *tp) { return tp->e; }
+
+void weft__threadpool_log(weft_threadpool *tp, int err, const char *what) { tp_log(tp, err, what); }
+
+int weft__threadpool_add_lane(weft_threadpool *tp, weft_lane *l) {
+  pthread_mutex_lock(&tp->mu);
+  int joined = weft__load_relaxed(&tp->joined);
+  if (!joined) {
+    *weft__lane_next(l) = tp->lanes;
+    tp->lanes = l;
+  }
+  pthread_mutex_unlock(&tp->mu);
+  return joined ? WEFT_EQUIT : WEFT_OK;
+}
 
 WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp) {
   return tp && weft__engine_in_worker(tp->e) ? 1 : 0;

@@ -1,6 +1,7 @@
 /*
  * weft — what the pool layer's other files need of a weft_threadpool: its
- * engine. struct weft_threadpool itself stays private to threadpool.c.
+ * engine, its log hook, its list of lanes. struct weft_threadpool itself
+ * stays private to threadpool.c.
  */
 #ifndef WEFT_POOL_THREADPOOL_IMPL_H
 #define WEFT_POOL_THREADPOOL_IMPL_H
@@ -10,5 +11,13 @@
 
 /* The engine under tp (never NULL for a created pool). */
 weft__engine *weft__threadpool_engine(const weft_threadpool *tp);
+
+/* Report err to tp's log hook (stderr without one). */
+void weft__threadpool_log(weft_threadpool *tp, int err, const char *what);
+
+/* Link lane l into tp (lib/pool/lane.c): weft_threadpool_destroy frees it.
+ * 0, or WEFT_EQUIT once tp was stopped (l not linked). */
+struct weft_lane;
+int weft__threadpool_add_lane(weft_threadpool *tp, struct weft_lane *l);
 
 #endif /* WEFT_POOL_THREADPOOL_IMPL_H */

@@ -1,0 +1,15 @@
+/*
+ * weft — what threadpool.c needs of a lane (lib/pool/lane.c): the link of
+ * the pool's list of its lanes, and freeing one when the pool is destroyed.
+ */
+#ifndef WEFT_POOL_LANE_IMPL_H
+#define WEFT_POOL_LANE_IMPL_H
+
+#include "weft/lane.h"
+
+/* The lane's link in its pool's list (the pool's mutex guards it). */
+weft_lane **weft__lane_next(weft_lane *l);
+/* Free l: only once no thread can touch it (the pool's threads joined). */
+void weft__lane_free(weft_lane *l);
+
+#endif /* WEFT_POOL_LANE_IMPL_H */

@@ -1,0 +1,518 @@
+/*
+ * Lanes (weft/lane.h): a lane never holds more threads than its limit, keeps
+ * its tasks in FIFO order, leaves the other lanes running while it is
+ * saturated, counts a blocked task against itself, cancels what waits in it
+ * when the pool stops, and its statistics are exact at quiescence.
+ *
+ * Saturation is real: the lane's tasks wait at a gate until the test has
+ * looked. Every wait is on a latch or a counter, never a timed pause.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "weft/weft.h"
+#include "test_sync.h"
+
+/* A pool of `threads` threads at a hard cap (no stand-ins: the saturation
+ * tests count threads), started. */
+static weft_threadpool *pool_of(int threads, weft_log_fn log, void *log_ctx) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = threads;
+  o.max_threads = threads;
+  o.strict_cap = 1;
+  o.log = log;
+  o.log_ctx = log_ctx;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  return tp;
+}
+
+static weft_lane *lane_of(weft_threadpool *tp, const char *name, int limit) {
+  weft_lane_options o;
+  weft_lane_options_init(&o);
+  o.name = name;
+  o.limit = limit;
+  weft_lane *l = NULL;
+  assert_int_equal(weft_lane_create(tp, &o, &l), 0);
+  assert_non_null(l);
+  return l;
+}
+
+static void count_down_task(void *arg) { latch_count_down(arg); }
+static void noop(void *arg) { (void)arg; }
+
+/* Counts the log hook's reports (cancelled plain tasks, failures). */
+typedef struct log_count {
+  pthread_mutex_t mu;
+  int reports, cancelled;
+} log_count;
+static void counting_log(void *ctx, int err, const char *what) {
+  (void)what;
+  log_count *c = ctx;
+  pthread_mutex_lock(&c->mu);
+  c->reports++;
+  if (err == WEFT_ECANCELED) c->cancelled++;
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* ------------------------------------------------------------ the limit */
+
+/* Six tasks that block at a gate in a lane limited to 2 of 8 threads: two
+ * start, and after a task of another lane has run on a third thread (so
+ * free threads existed all along), still only two have. */
+static void lane_never_exceeds_its_limit(void **state) {
+  (void)state;
+  enum { SLOW = 6 };
+  weft_threadpool *tp = pool_of(8, NULL, NULL);
+  weft_lane *slow = lane_of(tp, "slow", 2), *fast = lane_of(tp, "fast", 8);
+  sync_t gate, started, done;
+  sync_init(&gate);
+  sync_init(&started);
+  sync_init(&done);
+  gated g = {&gate, &started, &done};
+  for (int i = 0; i < SLOW; i++) assert_int_equal(weft_lane_call_in_thread(slow, gated_task, &g), 0);
+  count_wait(&started, 2);
+  latch ran;
+  latch_init(&ran, 1);
+  assert_int_equal(weft_lane_call_in_thread(fast, count_down_task, &ran), 0);
+  latch_wait(&ran);
+  assert_int_equal(count_get(&started), 2);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(slow, &s), 0);
+  assert_int_equal(s.limit, 2);
+  assert_int_equal(s.running, 2);
+  assert_int_equal(s.queued, SLOW - 2);
+  assert_int_equal(s.peak_running, 2);
+  gate_open(&gate);
+  count_wait(&done, SLOW);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_lane_stats_get(slow, &s), 0);
+  assert_int_equal(s.peak_running, 2);
+  assert_int_equal(s.running, 0);
+  assert_int_equal(s.queued, 0);
+  assert_int_equal(s.completed, SLOW);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  latch_destroy(&ran);
+  sync_fini(&gate);
+  sync_fini(&started);
+  sync_fini(&done);
+}
+
+/* The other lanes keep running: a pool of 3 threads, a lane limited to 2
+ * whose tasks all block. On a single FIFO pool the third thread would take
+ * the third blocking task and the fast one would never run (this test would
+ * hang); here it runs while the slow ones are blocked. */
+static void other_lanes_run_while_one_is_saturated(void **state) {
+  (void)state;
+  enum { SLOW = 10, FAST = 50 };
+  weft_threadpool *tp = pool_of(3, NULL, NULL);
+  weft_lane *slow = lane_of(tp, "disk", 2), *fast = lane_of(tp, "dns", 3);
+  sync_t gate, started, done;
+  sync_init(&gate);
+  sync_init(&started);
+  sync_init(&done);
+  gated g = {&gate, &started, &done};
+  for (int i = 0; i < SLOW; i++) assert_int_equal(weft_lane_call_in_thread(slow, gated_task, &g), 0);
+  count_wait(&started, 2);
+  latch ran;
+  latch_init(&ran, FAST);
+  for (int i = 0; i < FAST; i++)
+    assert_int_equal(weft_lane_call_in_thread(fast, count_down_task, &ran), 0);
+  latch_wait(&ran); /* while the slow lane's two tasks are blocked */
+  assert_int_equal(count_get(&started), 2);
+  gate_open(&gate);
+  count_wait(&done, SLOW); /* a stop now would cancel what waits in the lane */
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(fast, &s), 0);
+  assert_int_equal(s.completed, FAST);
+  assert_int_equal(s.peak_running, 1); /* one thread was free for it */
+  assert_int_equal(weft_lane_stats_get(slow, &s), 0);
+  assert_int_equal(s.completed, SLOW);
+  assert_int_equal(s.peak_running, 2);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  latch_destroy(&ran);
+  sync_fini(&gate);
+  sync_fini(&started);
+  sync_fini(&done);
+}
+
+/* ---------------------------------------------------------------- order */
+
+typedef struct order_log {
+  pthread_mutex_t mu;
+  int seen[64];
+  int n;
+} order_log;
+typedef struct order_task {
+  order_log *log;
+  int index;
+  sync_t *gate;
+  latch *all;
+} order_task;
+static void record_order(void *arg) {
+  order_task *t = arg;
+  if (t->gate) gate_wait(t->gate);
+  pthread_mutex_lock(&t->log->mu);
+  t->log->seen[t->log->n++] = t->index;
+  pthread_mutex_unlock(&t->log->mu);
+  latch_count_down(t->all);
+}
+
+/* With limit 1, the lane's tasks run one at a time in submission order,
+ * on a pool of 4 threads that would otherwise run them side by side. */
+static void lane_is_fifo(void **state) {
+  (void)state;
+  enum { N = 64 };
+  weft_threadpool *tp = pool_of(4, NULL, NULL);
+  weft_lane *l = lane_of(tp, "ordered", 1);
+  order_log log = {.n = 0};
+  pthread_mutex_init(&log.mu, NULL);
+  sync_t gate;
+  sync_init(&gate);
+  latch all;
+  latch_init(&all, N);
+  order_task tasks[N];
+  for (int i = 0; i < N; i++) {
+    tasks[i] = (order_task){&log, i, i == 0 ? &gate : NULL, &all};
+    assert_int_equal(weft_lane_call_in_thread(l, record_order, &tasks[i]), 0);
+  }
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.queued, N - 1); /* the first holds the lane at its gate */
+  gate_open(&gate);
+  latch_wait(&all); /* a stop now would cancel what waits in the lane */
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(log.n, N);
+  for (int i = 0; i < N; i++) assert_int_equal(log.seen[i], i);
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.peak_running, 1);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&log.mu);
+  latch_destroy(&all);
+  sync_fini(&gate);
+}
+
+/* -------------------------------------------------- the elastic pool */
+
+typedef struct blocker {
+  sync_t *gate, *started, *done;
+} blocker;
+static void blocking_task(void *arg) {
+  blocker *b = arg;
+  weft_blocking_begin();
+  count_up(b->started);
+  gate_wait(b->gate);
+  weft_blocking_end();
+  count_up(b->done);
+}
+
+/* A lane task inside weft_blocking_begin still counts against its lane: the
+ * elastic pool (max 1) stands in for it, and the stand-in runs a task of
+ * the pool, not the lane's second task (submitted before it). */
+static void blocked_task_counts_against_its_lane(void **state) {
+  (void)state;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 1;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  weft_lane *l = lane_of(tp, "db", 1);
+  sync_t gate, started, done;
+  sync_init(&gate);
+  sync_init(&started);
+  sync_init(&done);
+  blocker b = {&gate, &started, &done};
+  assert_int_equal(weft_lane_call_in_thread(l, blocking_task, &b), 0);
+  count_wait(&started, 1);
+  assert_int_equal(weft_lane_call_in_thread(l, blocking_task, &b), 0);
+  latch ran;
+  latch_init(&ran, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_down_task, &ran), 0);
+  latch_wait(&ran); /* on the stand-in */
+  assert_int_equal(count_get(&started), 1);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.running, 1);
+  assert_int_equal(s.queued, 1);
+  gate_open(&gate);
+  count_wait(&done, 2);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.completed, 2);
+  assert_int_equal(s.peak_running, 1);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  latch_destroy(&ran);
+  sync_fini(&gate);
+  sync_fini(&started);
+  sync_fini(&done);
+}
+
+/* --------------------------------------------------------- cancellation */
+
+typedef struct outcome {
+  pthread_mutex_t mu;
+  int ok, cancelled, other;
+} outcome;
+static void record_outcome(void *ctx, int status, void *result) {
+  (void)result;
+  outcome *o = ctx;
+  pthread_mutex_lock(&o->mu);
+  if (status == 0) o->ok++;
+  else if (status == WEFT_ECANCELED) o->cancelled++;
+  else o->other++;
+  pthread_mutex_unlock(&o->mu);
+}
+static int succeed(void *arg, void **result) {
+  (void)arg;
+  *result = NULL;
+  return 0;
+}
+static int gated_call(void *arg, void **result) {
+  gated_task(arg);
+  *result = NULL;
+  return 0;
+}
+
+/* Tasks waiting in a lane when the pool stops are cancelled through their
+ * cancel path: on_result gets WEFT_ECANCELED, a plain task is reported to
+ * the log hook. stop_timeout(0) closes the pool while the lane's running
+ * task holds its slot; when that task finishes, the slot's hand-offs are
+ * refused and each waiting task is cancelled. */
+static void waiting_tasks_are_cancelled_at_stop(void **state) {
+  (void)state;
+  enum { WAITING = 5, PLAIN = 3 };
+  log_count lc = {.reports = 0};
+  pthread_mutex_init(&lc.mu, NULL);
+  weft_threadpool *tp = pool_of(2, counting_log, &lc);
+  weft_lane *l = lane_of(tp, "slow", 1);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  gated g = {&gate, &started, NULL};
+  outcome out = {.ok = 0};
+  pthread_mutex_init(&out.mu, NULL);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_outcome, &out, gated_call, &g), 0);
+  count_wait(&started, 1);
+  for (int i = 0; i < WAITING; i++)
+    assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_outcome, &out, succeed, NULL), 0);
+  for (int i = 0; i < PLAIN; i++)
+    assert_int_equal(weft_lane_call_in_thread(l, noop, NULL), 0); /* never runs */
+  weft_threadpool_stop_report rep;
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
+  assert_true(rep.running >= 1); /* the gated task's thread (an idle one may not be out yet) */
+  assert_int_equal(weft_lane_call_in_thread(l, noop, NULL), WEFT_EQUIT);
+  gate_open(&gate);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* joins the thread that cancels them */
+  assert_int_equal(out.ok, 1);
+  assert_int_equal(out.cancelled, WAITING);
+  assert_int_equal(out.other, 0);
+  assert_int_equal(lc.cancelled, PLAIN);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.submitted, 1 + WAITING + PLAIN);
+  assert_int_equal(s.completed, 1);
+  assert_int_equal(s.cancelled, WAITING + PLAIN);
+  assert_int_equal(s.queued, 0);
+  assert_int_equal(s.running, 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&out.mu);
+  pthread_mutex_destroy(&lc.mu);
+  sync_fini(&gate);
+  sync_fini(&started);
+}
+
+/* A pool never started: the lane's first tasks wait in the pool's backlog,
+ * the rest in the lane; destroy cancels both kinds, each exactly once. */
+static void destroy_cancels_backlog_and_lane(void **state) {
+  (void)state;
+  enum { N = 7 };
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create(&tp, 0, 4, "unstarted"), 0);
+  weft_lane *l = lane_of(tp, "slow", 2);
+  outcome out = {.ok = 0};
+  pthread_mutex_init(&out.mu, NULL);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_outcome, &out, succeed, NULL), 0);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.queued, N - 2);
+  assert_int_equal(weft_threadpool_queue_size(tp), 2); /* the lane's limit */
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(out.cancelled, N);
+  assert_int_equal(out.ok, 0);
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.cancelled, N);
+  assert_int_equal(s.queued, 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&out.mu);
+}
+
+/* ----------------------------------------------------------- statistics */
+
+typedef struct submitter {
+  weft_lane *lane;
+  int n;
+  sync_t *go;
+  outcome *out;
+  latch *ran;
+} submitter;
+static int count_down_call(void *arg, void **result) {
+  latch_count_down(arg);
+  *result = NULL;
+  return 0;
+}
+static void *submit_many(void *arg) {
+  submitter *s = arg;
+  gate_wait(s->go);
+  for (int i = 0; i < s->n; i++) {
+    int r = (i & 1) ? weft_lane_call_in_thread_with_callback(s->lane, record_outcome, s->out,
+                                                             count_down_call, s->ran)
+                    : weft_lane_call_in_thread(s->lane, count_down_task, s->ran);
+    if (r != 0) abort();
+  }
+  return NULL;
+}
+
+/* Two submitters and the pool's four threads race on a lane limited to 3
+ * (hand-offs from finishing tasks, direct admissions, the baton): at
+ * quiescence every counter is exact and the peak never passed the limit. */
+static void stats_exact_at_quiescence(void **state) {
+  (void)state;
+  enum { PER = 4000, SUBMITTERS = 2 };
+  weft_threadpool *tp = pool_of(4, NULL, NULL);
+  weft_lane *l = lane_of(tp, "busy", 3);
+  outcome out = {.ok = 0};
+  pthread_mutex_init(&out.mu, NULL);
+  sync_t go;
+  sync_init(&go);
+  pthread_t th[SUBMITTERS];
+  latch ran;
+  latch_init(&ran, SUBMITTERS * PER);
+  submitter sub = {l, PER, &go, &out, &ran};
+  for (int i = 0; i < SUBMITTERS; i++) assert_int_equal(pthread_create(&th[i], NULL, submit_many, &sub), 0);
+  gate_open(&go);
+  for (int i = 0; i < SUBMITTERS; i++) pthread_join(th[i], NULL);
+  latch_wait(&ran); /* a stop before would cancel what waits in the lane */
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.submitted, SUBMITTERS * PER);
+  assert_int_equal(s.completed, SUBMITTERS * PER);
+  assert_int_equal(s.cancelled, 0);
+  assert_int_equal(s.running, 0);
+  assert_int_equal(s.queued, 0);
+  assert_true(s.peak_running >= 1 && s.peak_running <= 3);
+  assert_int_equal(out.ok, SUBMITTERS * PER / 2);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&out.mu);
+  latch_destroy(&ran);
+  sync_fini(&go);
+}
+
+/* A lane task submits to its own lane (the hand-off runs on a pool thread,
+ * inside the lane): a chain of N, one at a time. */
+typedef struct chain {
+  weft_lane *lane;
+  _Atomic int left;
+  latch *done;
+} chain;
+static void chain_step(void *arg) {
+  chain *c = arg;
+  if (atomic_fetch_sub(&c->left, 1) > 1) {
+    if (weft_lane_call_in_thread(c->lane, chain_step, c) != 0) abort();
+  } else {
+    latch_count_down(c->done);
+  }
+}
+static void lane_task_submits_to_its_lane(void **state) {
+  (void)state;
+  weft_threadpool *tp = pool_of(2, NULL, NULL);
+  weft_lane *l = lane_of(tp, "chain", 1);
+  latch done;
+  latch_init(&done, 1);
+  chain c = {l, 1000, &done};
+  assert_int_equal(weft_lane_call_in_thread(l, chain_step, &c), 0);
+  latch_wait(&done);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.completed, 1000);
+  assert_int_equal(s.peak_running, 1);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  latch_destroy(&done);
+}
+
+/* --------------------------------------------------------------- misuse */
+
+static void lane_misuse(void **state) {
+  (void)state;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create(&tp, 0, 2, "misuse"), 0);
+  weft_lane_options o;
+  weft_lane_options_init(&o);
+  assert_int_equal(o.limit, 1);
+  weft_lane_options_init(NULL); /* ignored */
+  weft_lane *l = (weft_lane *)&o; /* must be overwritten with NULL */
+  assert_int_equal(weft_lane_create(NULL, &o, &l), WEFT_EINVAL);
+  assert_null(l);
+  assert_int_equal(weft_lane_create(tp, NULL, &l), WEFT_EINVAL);
+  assert_int_equal(weft_lane_create(tp, &o, NULL), WEFT_EINVAL);
+  o.limit = 0;
+  assert_int_equal(weft_lane_create(tp, &o, &l), WEFT_EINVAL);
+  o.limit = -3;
+  assert_int_equal(weft_lane_create(tp, &o, &l), WEFT_EINVAL);
+  o.limit = 1;
+  o.name = NULL; /* named after its address */
+  assert_int_equal(weft_lane_create(tp, &o, &l), 0);
+  assert_non_null(weft_lane_name(l));
+  assert_null(weft_lane_name(NULL));
+  assert_int_equal(weft_lane_call_in_thread(NULL, noop, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_lane_call_in_thread(l, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(NULL, NULL, NULL, succeed, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, NULL, NULL, NULL, NULL), WEFT_EINVAL);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(NULL, &s), WEFT_EINVAL);
+  assert_int_equal(weft_lane_stats_get(l, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_lane_close(NULL), WEFT_EINVAL);
+  /* closed: refused, stats still answer, a second close says so */
+  assert_int_equal(weft_lane_close(l), 0);
+  assert_int_equal(weft_lane_close(l), WEFT_EQUIT);
+  assert_int_equal(weft_lane_call_in_thread(l, noop, NULL), WEFT_EQUIT);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, NULL, NULL, succeed, NULL), WEFT_EQUIT);
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.submitted, 0);
+  /* a lane on a stopped pool: refused; no new lane on it */
+  weft_lane *open_lane = lane_of(tp, "open", 2);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_lane_call_in_thread(open_lane, noop, NULL), WEFT_EQUIT);
+  assert_int_equal(weft_lane_create(tp, &o, &l), WEFT_EQUIT);
+  assert_null(l);
+  assert_int_equal(weft_threadpool_destroy(tp), 0); /* frees both lanes */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(lane_never_exceeds_its_limit),
+      cmocka_unit_test(other_lanes_run_while_one_is_saturated),
+      cmocka_unit_test(lane_is_fifo),
+      cmocka_unit_test(blocked_task_counts_against_its_lane),
+      cmocka_unit_test(waiting_tasks_are_cancelled_at_stop),
+      cmocka_unit_test(destroy_cancels_backlog_and_lane),
+      cmocka_unit_test(stats_exact_at_quiescence),
+      cmocka_unit_test(lane_task_submits_to_its_lane),
+      cmocka_unit_test(lane_misuse),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
