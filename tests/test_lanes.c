@@ -48,6 +48,11 @@ static weft_lane *lane_of(weft_threadpool *tp, const char *name, int limit) {
 }
 
 static void count_down_task(void *arg) { latch_count_down(arg); }
+static void count_up_task(void *arg) { count_up(arg); }
+static void *stop_pool(void *tp) {
+  if (weft_threadpool_stop(tp) != 0) abort();
+  return NULL;
+}
 static void noop(void *arg) { (void)arg; }
 
 /* Counts the log hook's reports (cancelled plain tasks, failures). */
@@ -200,6 +205,49 @@ static void lane_is_fifo(void **state) {
   pthread_mutex_destroy(&log.mu);
   latch_destroy(&all);
   sync_fini(&gate);
+}
+
+/* weft_threadpool_stop runs what waits in a lane, as it runs the pool's
+ * own queue: the stop closes the pool while the lane's first task holds its
+ * only slot at a gate; the others still run, one at a time, in order. */
+static void stop_runs_what_waits_in_a_lane(void **state) {
+  (void)state;
+  enum { N = 32 };
+  weft_threadpool *tp = pool_of(4, NULL, NULL);
+  weft_lane *l = lane_of(tp, "drained", 1);
+  order_log log = {.n = 0};
+  pthread_mutex_init(&log.mu, NULL);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  latch all;
+  latch_init(&all, N);
+  order_task tasks[N];
+  for (int i = 0; i < N; i++) {
+    tasks[i] = (order_task){&log, i, i == 0 ? &gate : NULL, &all};
+    assert_int_equal(weft_lane_call_in_thread(l, record_order, &tasks[i]), 0);
+  }
+  pthread_t stopper;
+  assert_int_equal(pthread_create(&stopper, NULL, stop_pool, tp), 0);
+  /* The stop has closed the pool once a submit is refused (each accepted
+   * one is waited for: the loop ends when the stop's close is seen). */
+  int pings = 0;
+  while (weft_threadpool_call_in_thread(tp, count_up_task, &started) == 0) count_wait(&started, ++pings);
+  assert_int_equal(weft_lane_call_in_thread(l, noop, NULL), WEFT_EQUIT);
+  gate_open(&gate);
+  pthread_join(stopper, NULL);
+  assert_int_equal(log.n, N);
+  for (int i = 0; i < N; i++) assert_int_equal(log.seen[i], i);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.completed, N);
+  assert_int_equal(s.cancelled, 0);
+  assert_int_equal(s.peak_running, 1);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&log.mu);
+  latch_destroy(&all);
+  sync_fini(&gate);
+  sync_fini(&started);
 }
 
 /* -------------------------------------------------- the elastic pool */
@@ -507,6 +555,7 @@ int main(void) {
       cmocka_unit_test(lane_never_exceeds_its_limit),
       cmocka_unit_test(other_lanes_run_while_one_is_saturated),
       cmocka_unit_test(lane_is_fifo),
+      cmocka_unit_test(stop_runs_what_waits_in_a_lane),
       cmocka_unit_test(blocked_task_counts_against_its_lane),
       cmocka_unit_test(waiting_tasks_are_cancelled_at_stop),
       cmocka_unit_test(destroy_cancels_backlog_and_lane),

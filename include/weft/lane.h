@@ -31,11 +31,14 @@
  * threads). A lane's limit is what protects the others; a latency-critical
  * lane is one whose neighbours' limits leave it threads.
  *
- * Stop: weft_threadpool_stop() runs the lane tasks already handed to the
- * pool, as any queued task; the tasks still waiting in a lane are cancelled
- * through their cancel path (on_result with #WEFT_ECANCELED; a plain
- * weft_lane_call_in_thread() task is reported to the pool's log hook), never
- * dropped silently. docs/threading-howto.md, "Lanes", has an example;
+ * Stop: weft_threadpool_stop() runs what the lanes hold, as it runs the
+ * pool's own queue: a lane's waiting tasks are handed to the pool one slot
+ * at a time by its finishing tasks, on the pool's threads, and the stop
+ * waits for them (the limit holds during the stop too). Where nothing can
+ * run them (a pool with no thread) and at weft_threadpool_stop_timeout(),
+ * which cancels queued work, they are cancelled through their cancel path
+ * (on_result with #WEFT_ECANCELED; a plain weft_lane_call_in_thread() task
+ * is reported to the pool's log hook), never dropped silently. docs/threading-howto.md, "Lanes", has an example;
  * lib/pool/lane.c opens with the admission protocol (models/lane.pml).
  *
  * Thread-safety: every call may be made from any thread, concurrently,
@@ -96,8 +99,9 @@ WEFT_API int weft_lane_create(weft_threadpool *tp, const weft_lane_options *o,
  * when the lane has room (at once if fewer than its limit of its tasks are
  * in the pool, else after the tasks submitted to the lane before it).
  *
- * A task cancelled at the pool's stop (still waiting in the lane, or queued
- * in the pool) is reported to the pool's log hook with #WEFT_ECANCELED.
+ * A task cancelled at the pool's stop (a pool with no thread, or
+ * weft_threadpool_stop_timeout()) is reported to the pool's log hook with
+ * #WEFT_ECANCELED.
  *
  * @param lane The lane.
  * @param fn   The task.
@@ -115,8 +119,9 @@ WEFT_API int weft_lane_call_in_thread(weft_lane *lane, weft_fn fn, void *arg);
  *
  * on_result(ctx, status, result) runs in the pool thread right after fn,
  * with fn's status and result, or with #WEFT_ECANCELED (result NULL) if the
- * task is cancelled at the pool's stop (then in the thread that cancels
- * it). The lane's slot is given to its next waiting task after on_result
+ * task is cancelled at the pool's stop (a pool with no thread, or
+ * weft_threadpool_stop_timeout(); then in the thread that cancels it).
+ * The lane's slot is given to its next waiting task after on_result
  * returns.
  *
  * @param lane      The lane.
@@ -159,7 +164,7 @@ typedef struct weft_lane_stats {
   long queued;           /**< tasks waiting in the lane for room */
   uint64_t submitted;    /**< tasks accepted */
   uint64_t completed;    /**< tasks that ran */
-  uint64_t cancelled;    /**< tasks cancelled (the pool stopped before they ran) */
+  uint64_t cancelled;    /**< tasks cancelled (the pool stopped before they could run) */
 } weft_lane_stats;
 
 /**

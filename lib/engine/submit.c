@@ -14,10 +14,8 @@ int weft__engine_submit_routed(weft__engine *e, weft__task *t) {
   return weft__engine_submit_foreign(e, t);
 }
 
-int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
-  /* The worker drains its ring before it can exit, so closing cannot strand
-   * this task; the closed check keeps Twisted's "no work after stop". */
-  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+/* t onto w's ring (w is the calling thread's worker of e). */
+static inline int submit_to_ring(weft__engine *e, weft__eworker *w, weft__task *t) {
   WEFT_PROBE(submit, e, t);
   uint64_t seen = 0;
   if (!weft__ring_push_seen(&w->ring, t, &seen)) {
@@ -37,3 +35,18 @@ int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t) 
   return WEFT_OK;
 }
 
+int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
+  /* The worker drains its ring before it can exit, so closing cannot strand
+   * this task; the closed check keeps Twisted's "no work after stop". */
+  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+  return submit_to_ring(e, w, t);
+}
+
+int weft__engine_submit_continuation(weft__engine *e, weft__task *t) {
+  weft__eworker *w = weft__engine_current_worker();
+  if (w == NULL || w->e != e) return WEFT_EQUIT;
+  /* No closed check: the worker runs what its ring holds before it can exit
+   * (should_exit looks for visible work), so a stop runs t as it runs the
+   * tasks queued before it; a deadline stop's sweep may cancel it. */
+  return submit_to_ring(e, w, t);
+}

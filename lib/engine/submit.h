@@ -13,6 +13,11 @@
 
 /* submit from one of e's own threads: to the worker's ring. */
 int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t);
+/* A task that continues the one the calling worker of e runs (a lane's
+ * hand-off, lib/pool/lane.c): to its ring, accepted even once e is closed
+ * (a stop runs it, as work queued before the stop). WEFT_EQUIT from any
+ * thread that is not one of e's workers. */
+int weft__engine_submit_continuation(weft__engine *e, weft__task *t);
 
 /* Accept t: it will run, or be cancelled with WEFT_ECANCELED. WEFT_EQUIT
  * once closed (t untouched). E2 push + E5.1 notify. */

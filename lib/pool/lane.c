@@ -46,13 +46,15 @@
  *   finish meanwhile, so never with limit 1: the lane's tasks then run one
  *   at a time, in submission order (from one submitter).
  *
- * Stop: the pool's engine refuses submits once closed, its own threads'
- * included. A hand-off refused that way cancels the task here (its owner is
- * told WEFT_ECANCELED) and frees its slot, which hands off the next one:
- * every task waiting in a lane at stop is cancelled, in the thread that
- * frees the slot (a pool thread finishing the lane's last running task, or
- * the stopping thread cancelling the pool's queue). Tasks already in the
- * pool run or are cancelled by the pool, as any task.
+ * Stop: a hand-off made on one of the pool's threads goes to that thread's
+ * ring even once a stop has closed the pool (weft__engine_submit_continuation:
+ * the thread runs its ring before it can exit), so weft_threadpool_stop runs
+ * what waits in a lane, one slot at a time, as it runs the pool's own queue.
+ * A hand-off the pool refuses (stop_timeout, or made on another thread while
+ * the pool is closed: the stopping thread cancelling the pool's queue, a
+ * submit racing the stop) cancels the task here (its owner is told
+ * WEFT_ECANCELED) and frees its slot, which hands off the next one: nothing
+ * is dropped silently.
  *
  * Lifetime: a lane belongs to its pool (threadpool.c links it, and frees it
  * after the pool's threads are joined): a finishing task may still be in the
@@ -120,10 +122,20 @@ static lane_result *result_of(weft__node *n) { return (lane_result *)(void *)n->
 
 static void lane_kick(weft_lane *l);
 
-/* A waiting task the pool refused (it is stopping): cancel it here. Its
- * cancel callback tells the owner and frees the slot (lane_release). */
+/* Give the pool a waiting task. On one of the pool's threads (a lane task
+ * finishing, or submitting) the task continues that thread's work: its ring
+ * takes it even while a stop closes the pool, and the thread runs it before
+ * it can exit, so weft_threadpool_stop runs what waits in a lane as it runs
+ * the pool's own queue. Elsewhere, or during a stop_timeout, a stopping pool
+ * refuses it and it is cancelled here: its cancel callback tells the owner
+ * and frees the slot (lane_release), which hands off the next one. */
 static void lane_hand_off(weft_lane *l, weft__task *t) {
-  if (weft__engine_submit(l->e, t) != 0) t->cancel(t, WEFT_ECANCELED);
+  int r;
+  if (weft__engine_in_worker(l->e) && !weft__threadpool_deadline_stop(l->tp))
+    r = weft__engine_submit_continuation(l->e, t);
+  else
+    r = weft__engine_submit(l->e, t);
+  if (r != 0) t->cancel(t, WEFT_ECANCELED);
 }
 
 /* A task of the lane has finished or was cancelled: its slot goes to the

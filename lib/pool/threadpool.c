@@ -46,6 +46,9 @@ struct weft_threadpool {
   weft__affinity *affinity; /* the engine's pinning plan; NULL: none */
   weft__fork_hook fork_hook; /* the fork handlers at the end of this file */
   weft_lane *lanes;          /* under mu: the pool's lanes (lib/pool/lane.c), freed by destroy */
+  /* Set by stop_timeout before it closes the engine: lanes cancel what
+   * waits in them instead of handing it to the closing pool (lane.c). */
+  _Atomic int deadline_stop;
 };
 
 static int tp_fork_register(weft_threadpool *tp);
@@ -248,6 +251,9 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
     return WEFT_EQUIT;
   }
   tp->stop_pending = 0; /* ours to join now */
+  /* relaxed: a lane hand-off that misses it runs its task, as one a pool
+   * thread took just before the sweep (lane.c, lane_hand_off). */
+  weft__store_relaxed(&tp->deadline_stop, 1);
   weft__store_relaxed(&tp->joined, 1);
   weft__store_relaxed(&tp->started, 0);
   tp_update_limit(tp);
@@ -648,6 +654,10 @@ WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp, weft_log_line_f
 weft__engine *weft__threadpool_engine(const weft_threadpool *tp) { return tp->e; }
 
 void weft__threadpool_log(weft_threadpool *tp, int err, const char *what) { tp_log(tp, err, what); }
+
+int weft__threadpool_deadline_stop(const weft_threadpool *tp) {
+  return weft__load_relaxed(&((weft_threadpool *)tp)->deadline_stop);
+}
 
 int weft__threadpool_add_lane(weft_threadpool *tp, weft_lane *l) {
   pthread_mutex_lock(&tp->mu);

@@ -15,6 +15,10 @@ weft__engine *weft__threadpool_engine(const weft_threadpool *tp);
 /* Report err to tp's log hook (stderr without one). */
 void weft__threadpool_log(weft_threadpool *tp, int err, const char *what);
 
+/* 1 once weft_threadpool_stop_timeout began: queued work is cancelled, not
+ * run (a relaxed read: a hand-off that misses it runs its task). */
+int weft__threadpool_deadline_stop(const weft_threadpool *tp);
+
 /* Link lane l into tp (lib/pool/lane.c): weft_threadpool_destroy frees it.
  * 0, or WEFT_EQUIT once tp was stopped (l not linked). */
 struct weft_lane;
