@@ -76,3 +76,12 @@ weft_model_check(model_reap reap.pml -DW=2 -DT=2)
 weft_model_mutant(model_mutant_reap_store reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_REAP_STORE)
 weft_model_mutant(model_mutant_reap_pop_ignores_timedout reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_POP_IGNORES_TIMEDOUT)
 weft_model_mutant(model_mutant_reap_reuse_linked reap.pml "assertion violated" -DW=2 -DT=2 -DMUTANT_REUSE_LINKED)
+
+# Lanes (lib/pool/lane.c): the limit, and no task left waiting in a lane
+# (the baton's re-check and the submitter's push-then-kick).
+weft_model_check(model_lane lane.pml -DS=3 -DW=2 -DL=1)
+weft_model_check(model_lane_l2 lane.pml -DS=3 -DW=2 -DL=2)
+weft_model_mutant(model_mutant_lane_no_recheck lane.pml "invalid end state" -DL=1 -DMUTANT_NO_RECHECK)
+weft_model_mutant(model_mutant_lane_kick_before_push lane.pml "invalid end state" -DMUTANT_KICK_BEFORE_PUSH)
+weft_model_mutant(model_mutant_lane_owe_at_limit lane.pml "assertion violated" -DMUTANT_OWE_AT_LIMIT)
+weft_model_mutant(model_mutant_lane_admit_at_limit lane.pml "assertion violated .inpool" -DMUTANT_ADMIT_AT_LIMIT)

@@ -1,0 +1,214 @@
+/*
+ * models/lane.pml — a lane's admission protocol (lib/pool/lane.c): the
+ * count n, the owed hand-offs `due`, the baton of the waiting queue's single
+ * consumer, and the queue itself (lib/engine/mpsc.h step for step, as in
+ * coordinator.pml).
+ *
+ *   submit(t):  old = n++; old < L -> admit(t)
+ *                          else    -> push(t) [xchg tail, link]; kick()
+ *   finish:     old = n--; old > L -> due++; kick()
+ *   kick():     loop { due == 0 or head.next == 0 -> return;
+ *                      CAS baton 0 -> 1 or return;
+ *                      while due > 0 and pop gives a node: due--, admit(node);
+ *                      baton = 0 }
+ *   admit(t):   the task goes to the pool (a channel the workers take from).
+ *
+ * Promela interleaves whole statements in one total order: the seq_cst
+ * fences of the C code (the Dekker pairs between a link store or a due add
+ * and the other party's loads, and between a baton release and a loser's
+ * write) are what make the C code behave as this model; lane.c says which
+ * fence pairs with which.
+ *
+ * S submitters (one task each) race W pool workers, which run admitted
+ * tasks and finish them (the finishing worker hands off the next task, as
+ * lane_release does).
+ *
+ * Properties (pan -DSAFETY):
+ *   the limit      assert no more than L of the lane's tasks are in the
+ *                  pool (admitted, not finished) at any step
+ *   exactly once   assert a task is admitted once; at the end all S ran
+ *   no lost task   a waiting task that nobody hands off leaves the workers
+ *                  blocked on an empty pool: an invalid end state
+ *
+ * Mutants (pan must report an error):
+ *   -DMUTANT_NO_RECHECK        the baton holder returns after its release
+ *                              without looking again: a kick that lost the
+ *                              CAS meanwhile is lost (invalid end state)
+ *   -DMUTANT_KICK_BEFORE_PUSH  the submitter kicks before it pushes: a due
+ *                              hand-off finds nothing linked, and the push
+ *                              is never looked at (invalid end state)
+ *   -DMUTANT_OWE_AT_LIMIT      a finish owes a hand-off when old >= L: a
+ *                              hand-off owed to nobody, which would admit
+ *                              the next waiting task into a slot that is
+ *                              not free (assertion violated: due left over)
+ *   -DMUTANT_ADMIT_AT_LIMIT    a submit is admitted when old <= L: L + 1
+ *                              tasks in the pool (assertion violated)
+ */
+#ifndef S
+#define S 3          /* submitters, one task each */
+#endif
+#ifndef W
+#define W 2          /* pool workers */
+#endif
+#ifndef L
+#define L 1          /* the lane's limit */
+#endif
+#define NONE 255
+#define WB   254
+
+byte nxt[S + 1];     /* node i+1 = task i; nxt[0] = head.next */
+byte tail;
+byte n;              /* admitted or waiting, not finished */
+byte due;            /* hand-offs owed */
+bool baton;
+byte inpool;         /* ghost: admitted, not finished */
+byte admitted[S];    /* ghost */
+byte finished;       /* ghost: tasks run and released */
+chan pool = [S] of { byte };
+
+inline admit(t) {
+  atomic {
+    assert(admitted[t] == 0);
+    admitted[t] = 1;
+    inpool++;
+    assert(inpool <= L);
+    pool!t
+  }
+}
+
+inline mpsc_push(node) {
+  nxt[node] = 0;
+  atomic { old = tail; tail = node };            /* xchg */
+  nxt[old] = node;                               /* link (store_release) */
+  old = 0
+}
+
+inline mpsc_pop() {
+  node = nxt[0];
+  if
+  :: node == 0 ->
+     if
+     :: tail == 0 -> node = NONE
+     :: else -> node = WB
+     fi
+  :: else ->
+     nnext = nxt[node];
+     if
+     :: nnext == 0 ->
+        nxt[0] = 0;
+        atomic {
+          if
+          :: tail == node -> tail = 0; ok = 1
+          :: else -> ok = 0
+          fi
+        };
+        if
+        :: ok -> skip
+        :: else ->
+           nnext = nxt[node];
+           if
+           :: nnext == 0 -> nxt[0] = node; node = WB
+           :: else -> nxt[0] = nnext
+           fi
+        fi
+     :: else -> nxt[0] = nnext
+     fi
+  fi;
+  nnext = 0; ok = 0
+}
+
+inline kick() {
+  do
+  :: due == 0 -> break
+  :: due > 0 && nxt[0] == 0 -> break             /* its producer kicks after linking */
+  :: due > 0 && nxt[0] != 0 ->
+     atomic {                                    /* CAS baton 0 -> 1 */
+       if
+       :: !baton -> baton = 1; got = 1
+       :: else -> got = 0
+       fi
+     };
+     if
+     :: !got -> break                            /* the holder looks again */
+     :: else -> skip
+     fi;
+     do
+     :: due > 0 ->
+        mpsc_pop();
+        if
+        :: node == NONE || node == WB -> break
+        :: else ->
+           due--;                                /* only the holder subtracts */
+           admit(node - 1)
+        fi
+     :: else -> break
+     od;
+     node = 0; got = 0;
+     baton = 0;                                  /* release (seq_cst store) */
+#ifdef MUTANT_NO_RECHECK
+     break
+#endif
+  od
+}
+
+proctype submitter(byte t) {
+  byte old, node, nnext, before;
+  bool ok, got;
+  atomic { before = n; n++ };                    /* fetch_add */
+#ifdef MUTANT_ADMIT_AT_LIMIT
+  if
+  :: before <= L -> admit(t)
+#else
+  if
+  :: before < L -> admit(t)
+#endif
+  :: else ->
+#ifdef MUTANT_KICK_BEFORE_PUSH
+     kick();
+     mpsc_push(t + 1)
+#else
+     mpsc_push(t + 1);
+     kick()
+#endif
+  fi
+}
+
+proctype worker() {
+  byte t, old, node, nnext, before;
+  bool ok, got;
+end_idle:
+  do
+  :: pool?t ->
+     inpool--;                                   /* ran; lane_release follows */
+     atomic { before = n; n-- };                 /* fetch_sub */
+#ifdef MUTANT_OWE_AT_LIMIT
+     if
+     :: before >= L -> due++; kick()
+     :: else -> skip
+     fi;
+#else
+     if
+     :: before > L -> due++; kick()
+     :: else -> skip
+     fi;
+#endif
+     finished++;
+     before = 0; t = 0
+  od
+}
+
+/* Watches the end: every task ran and gave its slot back; nothing is
+ * owed once the last baton holder has let go. */
+proctype check() {
+  finished == S && !baton;
+  assert(n == 0 && due == 0 && inpool == 0)
+}
+
+init {
+  atomic {
+    byte i;
+    for (i : 0 .. W - 1) { run worker() };
+    for (i : 0 .. S - 1) { run submitter(i) };
+    run check()
+  }
+}
