@@ -165,6 +165,49 @@ static void pool_submit_after_stop(void **s) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* Rows 62-66: lanes (weft/lane.h). */
+static void lane_misuse(void **s) {
+  (void)s;
+  weft_threadpool *tp = new_pool(0, 2);
+  weft_lane_options o;
+  weft_lane_options_init(&o);
+  weft_lane *l = (weft_lane *)&o;
+  assert_int_equal(weft_lane_create(NULL, &o, &l), WEFT_EINVAL);
+  assert_null(l);
+  assert_int_equal(weft_lane_create(tp, NULL, &l), WEFT_EINVAL);
+  assert_int_equal(weft_lane_create(tp, &o, NULL), WEFT_EINVAL);
+  o.limit = 0;
+  assert_int_equal(weft_lane_create(tp, &o, &l), WEFT_EINVAL);
+  assert_null(l);
+  o.limit = 2;
+  assert_int_equal(weft_lane_create(tp, &o, &l), 0);
+  weft_lane_stats st;
+  assert_int_equal(weft_lane_call_in_thread(NULL, noop, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_lane_call_in_thread(l, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(NULL, NULL, NULL, call_ok, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, NULL, NULL, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_lane_stats_get(NULL, &st), WEFT_EINVAL);
+  assert_int_equal(weft_lane_stats_get(l, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_lane_close(NULL), WEFT_EINVAL);
+  assert_null(weft_lane_name(NULL));
+  weft_lane *closed;
+  assert_int_equal(weft_lane_create(tp, &o, &closed), 0);
+  assert_int_equal(weft_lane_close(closed), 0);
+  assert_int_equal(weft_lane_close(closed), WEFT_EQUIT);
+  assert_int_equal(weft_lane_call_in_thread(closed, noop, NULL), WEFT_EQUIT);
+  assert_int_equal(weft_lane_stats_get(closed, &st), 0);
+  assert_int_equal(st.submitted, 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_lane_call_in_thread(l, noop, NULL), WEFT_EQUIT);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, NULL, NULL, call_ok, NULL), WEFT_EQUIT);
+  assert_int_equal(weft_lane_stats_get(l, &st), 0);
+  assert_int_equal(st.submitted, 0);
+  assert_int_equal(weft_lane_create(tp, &o, &l), WEFT_EQUIT);
+  assert_null(l);
+  assert_int_equal(weft_threadpool_destroy(tp), 0); /* frees both lanes */
+}
+
 static void pool_stop_twice(void **s) {
   (void)s;
   weft_threadpool *tp = new_pool(1, 2);
@@ -646,6 +689,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(pool_adjust_min_gt_max_changes_nothing, no_object_alive),
       cmocka_unit_test_teardown(pool_adjust_negative, no_object_alive),
       cmocka_unit_test_teardown(pool_submit_after_stop, no_object_alive),
+      cmocka_unit_test_teardown(lane_misuse, no_object_alive),
       cmocka_unit_test_teardown(pool_stop_twice, no_object_alive),
       cmocka_unit_test_teardown(pool_start_after_stop, no_object_alive),
       cmocka_unit_test_teardown(pool_stop_never_started, no_object_alive),
