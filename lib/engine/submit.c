@@ -14,8 +14,9 @@ int weft__engine_submit_routed(weft__engine *e, weft__task *t) {
   return weft__engine_submit_foreign(e, t);
 }
 
-/* t onto w's ring (w is the calling thread's worker of e). */
-static inline int submit_to_ring(weft__engine *e, weft__eworker *w, weft__task *t) {
+/* t onto w's ring (w is the calling thread's worker of e); notify: E5.1
+ * after the push (every submit but a continuation the worker runs next). */
+static inline int submit_to_ring(weft__engine *e, weft__eworker *w, weft__task *t, bool notify) {
   WEFT_PROBE(submit, e, t);
   uint64_t seen = 0;
   if (!weft__ring_push_seen(&w->ring, t, &seen)) {
@@ -31,7 +32,7 @@ static inline int submit_to_ring(weft__engine *e, weft__eworker *w, weft__task *
     weft__add_single_writer(&w->overflowed, n);
   }
   weft__add_single_writer(&w->local_submits, 1);
-  weft__engine_notify(e); /* E5.1 */
+  if (notify) weft__engine_notify(e); /* E5.1 */
   return WEFT_OK;
 }
 
@@ -39,14 +40,18 @@ int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t) 
   /* The worker drains its ring before it can exit, so closing cannot strand
    * this task; the closed check keeps Twisted's "no work after stop". */
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
-  return submit_to_ring(e, w, t);
+  return submit_to_ring(e, w, t, true);
 }
 
-int weft__engine_submit_continuation(weft__engine *e, weft__task *t) {
+int weft__engine_submit_continuation(weft__engine *e, weft__task *t, bool next) {
   weft__eworker *w = weft__engine_current_worker();
   if (w == NULL || w->e != e) return WEFT_EQUIT;
   /* No closed check: the worker runs what its ring holds before it can exit
    * (should_exit looks for visible work), so a stop runs t as it runs the
-   * tasks queued before it; a deadline stop's sweep may cancel it. */
-  return submit_to_ring(e, w, t);
+   * tasks queued before it; a deadline stop's sweep may cancel it.
+   * next: the caller's task is returning, and the worker pops its ring
+   * before it looks anywhere else or parks, so t is never stranded there;
+   * waking a parked worker for it (E5.1) would only have it find nothing
+   * or take t from us. */
+  return submit_to_ring(e, w, t, !next);
 }

@@ -15,9 +15,11 @@
 int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t);
 /* A task that continues the one the calling worker of e runs (a lane's
  * hand-off, lib/pool/lane.c): to its ring, accepted even once e is closed
- * (a stop runs it, as work queued before the stop). WEFT_EQUIT from any
+ * (a stop runs it, as work queued before the stop). next: the calling task
+ * is about to return, so the worker itself runs t next (unless its ring
+ * holds others first): no other worker is woken for it. WEFT_EQUIT from any
  * thread that is not one of e's workers. */
-int weft__engine_submit_continuation(weft__engine *e, weft__task *t);
+int weft__engine_submit_continuation(weft__engine *e, weft__task *t, bool next);
 
 /* Accept t: it will run, or be cancelled with WEFT_ECANCELED. WEFT_EQUIT
  * once closed (t untouched). E2 push + E5.1 notify. */

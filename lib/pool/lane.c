@@ -120,27 +120,29 @@ static lane_result *result_of(weft__node *n) { return (lane_result *)(void *)n->
 
 /* ------------------------------------------------------------- admission */
 
-static void lane_kick(weft_lane *l);
+static void lane_kick(weft_lane *l, bool finishing);
 
 /* Give the pool a waiting task. On one of the pool's threads (a lane task
  * finishing, or submitting) the task continues that thread's work: its ring
  * takes it even while a stop closes the pool, and the thread runs it before
  * it can exit, so weft_threadpool_stop runs what waits in a lane as it runs
- * the pool's own queue. Elsewhere, or during a stop_timeout, a stopping pool
+ * the pool's own queue. next: a finishing task's first hand-off, which the
+ * thread runs right after (no other thread is woken for it; the slot passes
+ * from one task of the lane to the next on the same thread). Elsewhere, or during a stop_timeout, a stopping pool
  * refuses it and it is cancelled here: its cancel callback tells the owner
  * and frees the slot (lane_release), which hands off the next one. */
-static void lane_hand_off(weft_lane *l, weft__task *t) {
+static void lane_hand_off(weft_lane *l, weft__task *t, bool next) {
   int r;
   if (weft__engine_in_worker(l->e) && !weft__threadpool_deadline_stop(l->tp))
-    r = weft__engine_submit_continuation(l->e, t);
+    r = weft__engine_submit_continuation(l->e, t, next);
   else
     r = weft__engine_submit(l->e, t);
   if (r != 0) t->cancel(t, WEFT_ECANCELED);
 }
 
-/* A task of the lane has finished or was cancelled: its slot goes to the
- * next waiting task, if any. Nothing of l is touched after the kick. */
-static void lane_release(weft_lane *l) {
+/* A task of the lane has finished (ran: finishing) or was cancelled: its
+ * slot goes to the next waiting task, if any. */
+static void lane_release(weft_lane *l, bool finishing) {
   /* acq_rel: the counter's modification order is the admission order; the
    * task's writes happen before the next task's admission, which acquires
    * here (in the kick or the submit that reads our value). */
@@ -149,11 +151,12 @@ static void lane_release(weft_lane *l) {
   /* seq_cst: our due add is the finisher's half of the Dekker pair with a
    * submitter's link store (the kick's fence follows it). */
   weft__fetch_add_seq_cst(&l->due, 1);
-  lane_kick(l);
+  lane_kick(l, finishing);
 }
 
-/* Hand waiting tasks to the pool while hand-offs are owed (module comment). */
-static void lane_kick(weft_lane *l) {
+/* Hand waiting tasks to the pool while hand-offs are owed (module comment).
+ * finishing: called by a task that ran and is returning (lane_release). */
+static void lane_kick(weft_lane *l, bool finishing) {
   for (;;) {
     /* Orders our write (a submitter's link store, a finisher's due add, or
      * the holder's baton release) before the loads of due, the queue and
@@ -175,7 +178,8 @@ static void lane_kick(weft_lane *l) {
         break;
       }
       weft__fetch_sub_relaxed(&l->due, 1); /* only the baton holder subtracts */
-      lane_hand_off(l, t);
+      lane_hand_off(l, t, finishing);
+      finishing = false; /* a second one goes to another thread */
     }
     /* seq_cst store (release and more): our pops happen before the next
      * holder's (pairs with its acquire CAS), and the store is the holder's
@@ -195,14 +199,14 @@ static int lane_submit(weft_lane *l, weft__task *t) {
     int r = weft__engine_submit(l->e, t);
     if (WEFT_UNLIKELY(r != 0)) { /* the pool stopped: not accepted */
       weft__fetch_sub_relaxed(&l->submitted, 1);
-      lane_release(l);
+      lane_release(l, false);
     }
     return r;
   }
   /* The link store inside push is the submitter's half of the Dekker pair
    * (the kick's fence follows it). */
   weft__mpsc_push(&l->waiting, t);
-  lane_kick(l);
+  lane_kick(l, false);
   return WEFT_OK;
 }
 
@@ -218,7 +222,7 @@ static void lane_enter(weft_lane *l) {
 static void lane_leave(weft_lane *l) {
   weft__fetch_sub_relaxed(&l->running, 1);
   weft__fetch_add_relaxed(&l->completed, 1);
-  lane_release(l);
+  lane_release(l, true);
 }
 
 static void lane_log(weft_lane *l, int err, const char *what) {
@@ -242,7 +246,7 @@ static void lane_call_cancel(weft__task *t, int status) {
   weft__node_put(n);
   weft__fetch_add_relaxed(&l->cancelled, 1); /* statistics */
   lane_log(l, status, "weft_lane_call_in_thread: task cancelled, never ran");
-  lane_release(l);
+  lane_release(l, false);
 }
 
 static void lane_callback_run(weft__task *t) {
@@ -275,7 +279,7 @@ static void lane_callback_cancel(weft__task *t, int status) {
   weft__fetch_add_relaxed(&c.lane->cancelled, 1); /* statistics */
   if (res.on_result) res.on_result(res.ctx, status, NULL);
   else lane_log(c.lane, status, "weft_lane_call_in_thread_with_callback: task cancelled");
-  lane_release(c.lane);
+  lane_release(c.lane, false);
 }
 
 /* -------------------------------------------------------------------- API */
