@@ -36,7 +36,10 @@ static inline int submit_to_ring(weft__engine *e, weft__eworker *w, weft__task *
   return WEFT_OK;
 }
 
-int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t) {
+/* noinline: kept a call from submit_routed, as before the continuation
+ * shared its body (the routed path's code is unchanged). */
+__attribute__((noinline)) int weft__engine_submit_local(weft__engine *e, weft__eworker *w,
+                                                        weft__task *t) {
   /* The worker drains its ring before it can exit, so closing cannot strand
    * this task; the closed check keeps Twisted's "no work after stop". */
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
