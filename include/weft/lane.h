@@ -17,8 +17,9 @@
  * frees them. weft_lane_close() refuses new work (#WEFT_EQUIT); what the
  * lane already holds still runs. A lane costs nothing to the pool's own
  * submits (weft_threadpool_call_in_thread() and the rest do not look at
- * lanes), and a lane task that does not wait costs two atomic adds on the
- * lane's counter beside the pool's submit.
+ * lanes), and a lane task that does not wait costs, beside the pool's
+ * submit, an add and a subtract on the lane's count and a few relaxed adds
+ * to its statistics, all on the lane's own cache line.
  *
  * With the elastic pool (the default), a lane task that blocks
  * (weft_blocking_begin(), or seen off-CPU by the pool's monitor) still counts
