@@ -9,7 +9,8 @@
  *
  * Scenarios: (1) ThreadPool: work queued before start, start, more work of
  * all three kinds, stop, destroy; a second pool never started (destroy
- * cancels). (2) Reactor + deferToThread: N Deferreds from the reactor thread,
+ * cancels). (1b) Lanes: the same with a lane limited to 1 in front of the
+ * pool (most tasks wait in the lane). (2) Reactor + deferToThread: N Deferreds from the reactor thread,
  * stop when every observed one fired; each accepted Deferred must have fired.
  */
 #include <pthread.h>
@@ -113,6 +114,54 @@ static void scenario_pool(void) {
   if (rc == 0) {
     submit_mix(never, g_reqs[1], n);
     assert_int_equal(weft_threadpool_destroy(never), 0); /* cancels everything */
+  }
+  int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
+      can = atomic_load(&g_acc.cancelled);
+  if (acc != ran + can || atomic_load(&g_acc.other) != 0)
+    fail_msg("accepted %d != ran %d + cancelled %d (other failures %d)", acc, ran, can,
+             atomic_load(&g_acc.other));
+}
+
+/* ------------------------------------------------------ scenario: lanes */
+
+/* Submit n tasks of both kinds to a lane; count what was accepted. */
+static void submit_lane(weft_lane *l, int n) {
+  for (int i = 0; i < n; i++) {
+    int rc = weft_lane_call_in_thread(l, task_fn, NULL);
+    assert_true(rc == 0 || rc == WEFT_ENOMEM);
+    if (rc == 0) atomic_fetch_add(&g_acc.accepted, 1);
+    rc = weft_lane_call_in_thread_with_callback(l, on_result, NULL, call_fn, NULL);
+    assert_true(rc == 0 || rc == WEFT_ENOMEM);
+    if (rc == 0) atomic_fetch_add(&g_acc.accepted, 1);
+  }
+}
+
+/* A lane limited to 1 (most of its tasks wait in it) on a pool: tasks before
+ * start, after start, stop, destroy; and a pool never started, whose
+ * destroy cancels what the pool and the lane hold. */
+static void scenario_lanes(void) {
+  memset(&g_acc, 0, sizeof g_acc);
+  weft_lane_options lo;
+  weft_lane_options_init(&lo);
+  lo.name = "fault";
+  for (int started = 1; started >= 0; started--) {
+    weft_threadpool *tp = NULL;
+    int rc = pool_create(&tp, 1, 3);
+    assert_true(rc == 0 || rc == WEFT_ENOMEM);
+    if (rc != 0) continue;
+    weft_lane *l = NULL;
+    rc = weft_lane_create(tp, &lo, &l);
+    assert_true(rc == 0 || rc == WEFT_ENOMEM);
+    if (rc == 0) {
+      submit_lane(l, 3);
+      if (started) {
+        rc = weft_threadpool_start(tp);
+        assert_true(rc == 0 || rc == WEFT_EAGAIN || rc == WEFT_ENOMEM);
+        submit_lane(l, 3);
+        assert_int_equal(weft_threadpool_stop(tp), 0);
+      }
+    }
+    assert_int_equal(weft_threadpool_destroy(tp), 0);
   }
   int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
       can = atomic_load(&g_acc.cancelled);
@@ -304,6 +353,14 @@ static void pool_fail_from(void **s) {
   (void)s;
   assert_true(sweep(scenario_pool, MODE_FROM, "threadpool") > 0);
 }
+static void lanes_fail_once(void **s) {
+  (void)s;
+  assert_true(sweep(scenario_lanes, MODE_ONCE, "lanes") > 0);
+}
+static void lanes_fail_from(void **s) {
+  (void)s;
+  assert_true(sweep(scenario_lanes, MODE_FROM, "lanes") > 0);
+}
 static void reactor_fail_once(void **s) {
   (void)s;
   assert_true(sweep(scenario_reactor, MODE_ONCE, "reactor+deferToThread") > 0);
@@ -332,6 +389,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(node_reuse_on_enomem), /* first: needs an empty node cache */
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
+      cmocka_unit_test(lanes_fail_once),
+      cmocka_unit_test(lanes_fail_from),
       cmocka_unit_test(reactor_fail_once),
       cmocka_unit_test(reactor_fail_from),
       cmocka_unit_test(team_fail_once),
