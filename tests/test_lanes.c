@@ -502,6 +502,61 @@ static void lane_task_submits_to_its_lane(void **state) {
   latch_destroy(&done);
 }
 
+/* ------------------------------------------------------------- context */
+
+typedef struct ctx_seen {
+  pthread_mutex_t mu;
+  void *seen[8];
+  int n;
+  sync_t *gate;
+  latch *all;
+} ctx_seen;
+static void record_context(void *arg) {
+  ctx_seen *c = arg;
+  if (c->gate) {
+    sync_t *g = c->gate;
+    pthread_mutex_lock(&c->mu);
+    c->gate = NULL; /* only the first task waits */
+    pthread_mutex_unlock(&c->mu);
+    gate_wait(g);
+  }
+  pthread_mutex_lock(&c->mu);
+  c->seen[c->n++] = weft_context_current();
+  pthread_mutex_unlock(&c->mu);
+  latch_count_down(c->all);
+}
+
+/* Each task runs in its submitter's context, though all but the first wait
+ * in the lane and are handed to the pool by the task before them, which
+ * runs in another context (a hand-off must not capture the hand-off
+ * thread's context). */
+static void tasks_keep_their_submitters_context(void **state) {
+  (void)state;
+  enum { N = 4 };
+  static int ctx[N];
+  weft_threadpool *tp = pool_of(2, NULL, NULL);
+  weft_lane *l = lane_of(tp, "ctx", 1);
+  sync_t gate;
+  sync_init(&gate);
+  latch all;
+  latch_init(&all, N);
+  ctx_seen c = {.n = 0, .gate = &gate, .all = &all};
+  pthread_mutex_init(&c.mu, NULL);
+  for (int i = 0; i < N; i++) {
+    void *before = weft_context_set(&ctx[i]);
+    assert_int_equal(weft_lane_call_in_thread(l, record_context, &c), 0);
+    weft_context_set(before);
+  }
+  gate_open(&gate);
+  latch_wait(&all);
+  for (int i = 0; i < N; i++) assert_ptr_equal(c.seen[i], &ctx[i]); /* FIFO: in order */
+  assert_null(weft_context_current());
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&c.mu);
+  latch_destroy(&all);
+  sync_fini(&gate);
+}
+
 /* --------------------------------------------------------------- misuse */
 
 static void lane_misuse(void **state) {
@@ -561,6 +616,7 @@ int main(void) {
       cmocka_unit_test(destroy_cancels_backlog_and_lane),
       cmocka_unit_test(stats_exact_at_quiescence),
       cmocka_unit_test(lane_task_submits_to_its_lane),
+      cmocka_unit_test(tasks_keep_their_submitters_context),
       cmocka_unit_test(lane_misuse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,10 @@
  * thread serves the other lanes, never a second task of the same lane
  * beyond its limit.
  *
+ * A lane task runs in its submitter's context (weft/context.h), like any
+ * pool task, even when it waited in the lane and another thread's finishing
+ * task handed it to the pool.
+ *
  * There are no priorities between lanes: the pool runs the tasks handed to
  * it in its own order (FIFO from one submitter, work stealing between its
  * threads). A lane's limit is what protects the others; a latency-critical

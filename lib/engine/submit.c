@@ -5,11 +5,29 @@
  */
 #include "engine/submit.h"
 
+#include "engine/context.h"
+
+/* The thread has a submit window open, or a current context, or both. */
+static __attribute__((noinline)) int submit_tagged(weft__engine *e, weft__task *t,
+                                                   uintptr_t route) {
+  if (route & WEFT__ROUTE_CONTEXT) return weft__context_submit(e, t);
+  return weft__submit_window_add((weft__submit_window *)(route - WEFT__ROUTE_WINDOW), e, t);
+}
+
 int weft__engine_submit_routed(weft__engine *e, weft__task *t) {
   uintptr_t route = weft__tls.route;
-  if (route & WEFT__ROUTE_WINDOW)
-    return weft__submit_window_add((weft__submit_window *)(route - WEFT__ROUTE_WINDOW), e, t);
+  if (route & WEFT__ROUTE_TAGS) return submit_tagged(e, t, route);
   weft__eworker *w = (weft__eworker *)route;
+  if (w->e == e) return weft__engine_submit_local(e, w, t);
+  return weft__engine_submit_foreign(e, t);
+}
+
+int weft__engine_submit_untagged(weft__engine *e, weft__task *t) {
+  uintptr_t route = weft__tls.route;
+  if (route & WEFT__ROUTE_WINDOW)
+    return weft__submit_window_add((weft__submit_window *)(route & ~WEFT__ROUTE_TAGS), e, t);
+  weft__eworker *w = (weft__eworker *)(route & ~WEFT__ROUTE_TAGS);
+  if (w == NULL) return weft__engine_submit_foreign(e, t);
   if (w->e == e) return weft__engine_submit_local(e, w, t);
   return weft__engine_submit_foreign(e, t);
 }
@@ -55,6 +73,7 @@ int weft__engine_submit_continuation(weft__engine *e, weft__task *t, bool next) 
    * next: the caller's task is returning, and the worker pops its ring
    * before it looks anywhere else or parks, so t is never stranded there;
    * waking a parked worker for it (E5.1) would only have it find nothing
-   * or take t from us. */
+   * or take t from us. No context is captured (t carries its own). */
   return submit_to_ring(e, w, t, !next);
 }
+

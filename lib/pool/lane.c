@@ -56,6 +56,12 @@
  * WEFT_ECANCELED) and frees its slot, which hands off the next one: nothing
  * is dropped silently.
  *
+ * Context (weft/context.h): a task submitted by a thread with a current
+ * context is wrapped at the lane's door (lane_submit_in_context), because a
+ * waiting task is handed to the pool by another thread, in whatever context
+ * that thread's own task has; hand-offs and a wrapped task's admission
+ * submit untagged, so nothing captures a second context.
+ *
  * Lifetime: a lane belongs to its pool (threadpool.c links it, and frees it
  * after the pool's threads are joined): a finishing task may still be in the
  * kick after it gave its slot back, so the lane cannot be freed while the
@@ -67,6 +73,7 @@
 
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "engine/context.h"
 #include "engine/engine.h"
 #include "engine/mpsc.h"
 #include "engine/node_cache.h"
@@ -136,7 +143,7 @@ static void lane_hand_off(weft_lane *l, weft__task *t, bool next) {
   if (weft__engine_in_worker(l->e) && !weft__threadpool_deadline_stop(l->tp))
     r = weft__engine_submit_continuation(l->e, t, next);
   else
-    r = weft__engine_submit(l->e, t);
+    r = weft__engine_submit_untagged(l->e, t); /* t carries its submitter's context */
   if (r != 0) t->cancel(t, WEFT_ECANCELED);
 }
 
@@ -190,13 +197,14 @@ static void lane_kick(weft_lane *l, bool finishing) {
   }
 }
 
-/* Accept t into the lane (t's run and cancel are set). */
-static int lane_submit(weft_lane *l, weft__task *t) {
+/* Accept t into the lane (t's run and cancel are set; wrapped: t already
+ * carries the submitter's context, so no submit may capture another). */
+static int lane_accept(weft_lane *l, weft__task *t, bool wrapped) {
   weft__fetch_add_relaxed(&l->submitted, 1); /* statistics */
   /* acq_rel: see lane_release. */
   long before = weft__fetch_add_acq_rel(&l->n, 1);
   if (WEFT_LIKELY(before < l->limit)) {
-    int r = weft__engine_submit(l->e, t);
+    int r = wrapped ? weft__engine_submit_untagged(l->e, t) : weft__engine_submit(l->e, t);
     if (WEFT_UNLIKELY(r != 0)) { /* the pool stopped: not accepted */
       weft__fetch_sub_relaxed(&l->submitted, 1);
       lane_release(l, false);
@@ -208,6 +216,22 @@ static int lane_submit(weft_lane *l, weft__task *t) {
   weft__mpsc_push(&l->waiting, t);
   lane_kick(l, false);
   return WEFT_OK;
+}
+
+/* The submitter has a current context (weft/context.h): the task carries it
+ * from here, wrapped, since a waiting task is handed to the pool later by
+ * another thread, in that thread's context. */
+static __attribute__((noinline)) int lane_submit_in_context(weft_lane *l, weft__task *t) {
+  weft__task *w = weft__context_wrap(t);
+  if (!w) return WEFT_ENOMEM;
+  int r = lane_accept(l, w, true);
+  if (r != 0) (void)weft__context_unwrap(w);
+  return r;
+}
+
+static int lane_submit(weft_lane *l, weft__task *t) {
+  if (WEFT_UNLIKELY(weft__context_active())) return lane_submit_in_context(l, t);
+  return lane_accept(l, t, false);
 }
 
 /* --------------------------------------------------------- running a task */
