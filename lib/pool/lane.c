@@ -135,9 +135,10 @@ static void lane_kick(weft_lane *l, bool finishing);
  * it can exit, so weft_threadpool_stop runs what waits in a lane as it runs
  * the pool's own queue. next: a finishing task's first hand-off, which the
  * thread runs right after (no other thread is woken for it; the slot passes
- * from one task of the lane to the next on the same thread). Elsewhere, or during a stop_timeout, a stopping pool
- * refuses it and it is cancelled here: its cancel callback tells the owner
- * and frees the slot (lane_release), which hands off the next one. */
+ * from one task of the lane to the next on the same thread). Elsewhere, or
+ * during a stop_timeout, a stopping pool refuses it and it is cancelled
+ * here: its cancel callback tells the owner and frees the slot
+ * (lane_release), which hands off the next one. */
 static void lane_hand_off(weft_lane *l, weft__task *t, bool next) {
   int r;
   if (weft__engine_in_worker(l->e) && !weft__threadpool_deadline_stop(l->tp))
