@@ -79,9 +79,10 @@ typedef struct weft__eworker {
   /* Parking (E5): written by notifiers. */
   WEFT_CACHE_ALIGNED _Atomic uint32_t wake;
   _Atomic uint32_t next_idle; /* 1 + index of the worker below us in the idle stack */
-  /* Owner-written statistics (relaxed load+store, never an RMW). */
+  /* Owner-written statistics (relaxed load+store, never an RMW); the count
+   * of tasks run is ring.executed (lib/engine/ring.h says why there). */
   WEFT_CACHE_ALIGNED _Atomic int busy;
-  _Atomic uint64_t executed, steals, stolen, parks, overflowed, local_submits;
+  _Atomic uint64_t steals, stolen, parks, overflowed, local_submits;
   /* Read by the monitor (E9.2): the thread's id for /proc, and whether the
    * worker is inside weft_blocking_begin/end (owner-written). */
   _Atomic int tid;

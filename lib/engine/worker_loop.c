@@ -143,10 +143,12 @@ static weft__task *find_task(weft__engine *e, weft__eworker *w, bool inject_firs
   return steal(e, w, more);
 }
 
-__attribute__((always_inline)) static inline void run_task(weft__engine *e, weft__task *t) {
-  WEFT_PROBE(start, e, t);
+/* The probes take the engine from w->e (a memory operand, no instruction):
+ * keeping `e` in a register across the busy loop cost it a spilled pointer. */
+__attribute__((always_inline)) static inline void run_task(weft__eworker *w, weft__task *t) {
+  WEFT_PROBE(start, w->e, t);
   t->run(t); /* t belongs to its owner from here on */
-  WEFT_PROBE(finish, e, t);
+  WEFT_PROBE(finish, w->e, t);
 }
 
 /* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
@@ -185,7 +187,7 @@ void *weft__engine_worker_main(void *arg) {
    * pthread_setname_np may land after our first task has run. */
   if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
   weft__affinity_apply(e, w); /* the thread pins itself: any factory will do */
-  uint64_t executed = weft__load_relaxed(&w->executed); /* the slot's count survives reuse */
+  uint64_t executed = weft__load_relaxed(&w->ring.executed); /* the slot's count survives reuse */
   uint64_t flushed_at = executed; /* executed at the last node-cache flush */
   uint32_t countdown = WEFT__INJECT_INTERVAL; /* tasks until the inject queue goes first */
   w->searching = true; /* the spawner counted us as searching */
@@ -210,21 +212,28 @@ void *weft__engine_worker_main(void *arg) {
       } else if (more) {
         weft__engine_notify(e); /* E5.1 for the batch we left visible */
       }
-      run_task(e, t);
-      /* executed is stored after every task (a plain store to our own
-       * line): the elastic monitor reads it to tell a worker stuck in one
-       * task from one that moves on (E9.2). */
-      weft__store_relaxed(&w->executed, ++executed); /* owner-only counter */
+      run_task(w, t);
+      /* executed is stored after every task (a plain store, on the line
+       * the ring pop's CAS writes: ring.h): the elastic monitor reads it to
+       * tell a worker stuck in one task from one that moves on, and counts
+       * completions with it (E9.2). */
+      weft__store_relaxed(&w->ring.executed, ++executed);
       /* Busy: run our own ring, FIFO, without the searching/batch checks
        * above (they change only when a task comes from elsewhere), until
        * it is empty or the inject poll is due. The ring stays stealable
        * throughout (E3): nothing is taken out of it ahead of running. */
-      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) {
-        run_task(e, t);
-        /* Through the ring's address (the struct's first member) so the
-         * store uses the base register the pop already holds. */
-        weft__store_relaxed(&((weft__eworker *)(void *)&w->ring)->executed, ++executed);
+      /* The countdown is kept as the executed count at which the inject
+       * poll is due (`last`, in memory), so the loop holds one counter in a
+       * register, not two: with the count, the countdown and the pointers
+       * the pop uses, gcc ran out of callee-saved registers and paid two
+       * spilled loads per task (perf/callgrind.sh; docs/performance.md,
+       * "Instructions per task"). */
+      uint64_t last = executed + countdown - 1;
+      while (executed != last && (t = weft__ring_pop(&w->ring)) != NULL) {
+        run_task(w, t);
+        weft__store_relaxed(&w->ring.executed, ++executed); /* owner-only counter */
       }
+      countdown = (uint32_t)(last - executed);
       /* Freed nodes go home at least every WEFT__NODE_BATCH tasks: the
        * pool's call_run counts them in a per-thread batch, which only a
        * flush adds to their slab (node_cache.h). */
