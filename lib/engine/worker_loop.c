@@ -279,7 +279,11 @@ void *weft__engine_worker_main(void *arg) {
    * pops it, finds it TIMEDOUT and wakes another (E9.3). */
   if (!reaped) weft__engine_stop_searching(e);
   WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
-  weft__node_flush();
+  /* Our freed nodes go home. A worker that leaves after its keep-alive
+   * gives its node cache back too (the pool had more threads than work
+   * for that long); one told to leave parks it for the next thread. */
+  if (reaped) weft__node_cache_release();
+  else weft__node_flush();
   weft__engine_worker_exited(e, w, reaped);
   weft__tls.route = 0;
   return NULL;
