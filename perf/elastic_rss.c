@@ -4,7 +4,7 @@
  * and once the idle pool has reaped every thread (docs/performance.md,
  * "Elastic").
  *
- *   weft_elastic_rss [tasks [fanout [keep_alive_ms]]]
+ *   weft_elastic_rss [tasks [fanout [keep_alive_ms [trim]]]]
  *     tasks          10 ms sleeps in the burst (default 10 000)
  *     fanout         0: the main thread submits every sleep (W6's burst;
  *                    only main owns a node cache). k > 0: main submits
@@ -12,10 +12,16 @@
  *                    its worker, so the workers own node caches too, and
  *                    give them back when they are reaped (default 0)
  *     keep_alive_ms  the pool's keep-alive (default 1000)
+ *     trim           1: also print VmRSS after glibc's malloc_trim(0), which
+ *                    hands free heap pages back (what weft freed, and
+ *                    everything else free)
  *
  * Prints VmRSS (kB, from /proc/self/status) before, the largest seen while
  * the burst runs (sampled every 10 ms) and after: when the pool is back to
  * 0 threads, plus 200 ms. A measurement, not a test: it sleeps to wait.
+ * glibc keeps freed memory in its arenas (one per thread that allocated, up
+ * to 8 per CPU, each keeping its top 128 KiB), so what weft frees shows in
+ * VmRSS only with few arenas (MALLOC_ARENA_MAX=1) and a trim.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,6 +29,9 @@
 #include <string.h>
 #include <time.h>
 #include <weft/weft.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static weft_threadpool *g_tp;
 static atomic_long g_done;
@@ -65,6 +74,7 @@ int main(int argc, char **argv) {
   long tasks = argc > 1 ? atol(argv[1]) : 10000;
   g_fanout = argc > 2 ? atol(argv[2]) : 0;
   long keep_alive = argc > 3 ? atol(argv[3]) : 1000;
+  int trim = argc > 4 && atoi(argv[4]);
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
   o.min_threads = 0;
@@ -97,8 +107,17 @@ int main(int argc, char **argv) {
   }
   sleep_ms(200);
   printf("tasks %ld fanout %ld keep-alive %ld ms: RSS before %ld kB, peak %ld kB (%d threads), "
-         "after %ld kB (0 threads, %.2f s after the burst)\n",
+         "after %ld kB (0 threads, %.2f s after the burst)",
          tasks, g_fanout, keep_alive, before, peak, peak_threads, rss_kb(), (ms + 200) / 1000.0);
+#ifdef __GLIBC__
+  if (trim) {
+    malloc_trim(0);
+    printf(", %ld kB after malloc_trim", rss_kb());
+  }
+#else
+  (void)trim;
+#endif
+  printf("\n");
   weft_threadpool_destroy(g_tp);
   return 0;
 }

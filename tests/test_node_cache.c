@@ -387,6 +387,21 @@ static void release_with_every_node_back_frees_at_once(void **state) {
   counting_remove();
 }
 
+/* A slab outlives its owner and is no live object, so the allocator may be
+ * replaced while its nodes are out: it goes back to the free function of
+ * the allocator that made it, not to the one installed when it is freed. */
+static void slab_freed_by_the_allocator_that_made_it(void **state) {
+  (void)state;
+  counting_remove(); /* libc's allocator makes the slabs */
+  owner_args o = {.release = true, .take = 4};
+  run_owner(&o);
+  assert_true(o.release);
+  counting_install(); /* replaced while the nodes are out */
+  give_back(&o, 0, 4);
+  assert_false(slab_freed(o.first_block)); /* freed, by libc's free (ASan: no leak) */
+  counting_remove();
+}
+
 /* More threads exit than the orphan list holds, none adopting in between:
  * the list keeps WEFT__ORPHANS_MAX caches, and the slabs of the others
  * (every node back) are freed at once. */
@@ -411,6 +426,7 @@ int main(void) {
       cmocka_unit_test(held_slabs_bound_growth),
       cmocka_unit_test(exited_owner_slab_freed_by_last_returner),
       cmocka_unit_test(release_with_every_node_back_frees_at_once),
+      cmocka_unit_test(slab_freed_by_the_allocator_that_made_it),
       cmocka_unit_test(new_thread_adopts_largest_orphan),
       cmocka_unit_test(orphan_list_is_bounded),
   };

@@ -32,7 +32,7 @@ static void slab_let_go(weft__node_slab *s, uint32_t handed) {
    * add's release sequence). Acquire: if every node is back, the
    * returners' release adds happen before our free. */
   uint32_t before = weft__fetch_add_acq_rel(&s->returned, WEFT__SLAB_GONE - handed);
-  if (before == handed) weft__free_aligned(s);
+  if (before == handed) weft__free_aligned_with(s, s->free_fn);
 }
 
 void weft__node_slab_gone(weft__node_slab *s) {
@@ -41,7 +41,7 @@ void weft__node_slab_gone(weft__node_slab *s) {
    * (its acq_rel let-go add) happen before the free. A load, not a fence:
    * ThreadSanitizer does not model fences. */
   (void)weft__load_acquire(&s->returned);
-  weft__free_aligned(s);
+  weft__free_aligned_with(s, s->free_fn);
 }
 
 /* Nodes of s handed out since it last (re)started: all of them but for the
@@ -63,7 +63,7 @@ static void cache_let_go(weft__node_cache *c) {
       s = next;
     }
   }
-  weft__free_aligned(c);
+  weft__free_aligned_with(c, c->free_fn);
 }
 
 /* Before c is parked: keep the slab being handed out (the adopter goes on
@@ -184,8 +184,10 @@ static weft__node_cache *cache_slow(void) {
   if (c) *best = c->next_orphan;
   pthread_mutex_unlock(&g_orphans_mu);
   if (!c) {
+    weft_free_fn f = weft__free_fn();
     c = weft__calloc_aligned(sizeof *c);
     if (!c) return NULL;
+    c->free_fn = f;
   }
   c->next_orphan = NULL;
   c->prefetchw = weft__cpu_has_prefetchw;
@@ -226,8 +228,10 @@ static weft__node_slab *new_slab(weft__node_cache *c, weft__node_slab *after) {
    * nodes from new slabs, and zeroing 16 KiB cost more per node than the
    * submit itself (callgrind). A node's fields are all written at its get,
    * but for `slab`, set here once. */
+  weft_free_fn f = weft__free_fn();
   weft__node_slab *s = weft__malloc_aligned(sizeof *s);
   if (!s) return NULL;
+  s->free_fn = f;
   weft__store_relaxed(&s->returned, 0);
 #pragma GCC unroll 8
   for (int i = 0; i < WEFT__SLAB_NODES; i++) s->nodes[i].slab = s;

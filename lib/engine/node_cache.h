@@ -76,6 +76,7 @@
 #include "base/prefetch.h"
 #include "engine/task.h"
 #include "engine/thread_state.h"
+#include "weft/common.h"
 
 #define WEFT__NODE_BATCH 64
 #define WEFT__SLAB_NODES 256
@@ -108,6 +109,11 @@ struct weft__node_slab {
    * release add), the owner reads it (acquire) and resets it. Its own line:
    * workers add to it while the owner writes the nodes. */
   WEFT_CACHE_ALIGNED _Atomic uint32_t returned;
+  /* The free function of the allocator that made the slab: a slab outlives
+   * its owner and is no live object, so weft_replace_allocator may have run
+   * since (lib/base/alloc.h). Set before the slab is handed out, read by
+   * whoever frees it (ordered by the count's release/acquire). */
+  weft_free_fn free_fn;
   WEFT_CACHE_ALIGNED weft__node_slab *ring_next; /* owner only: slabs in a ring, oldest after newest */
   weft__node nodes[WEFT__SLAB_NODES];
   /* The get path prefetches WEFT__NODE_PREFETCH nodes ahead without a
@@ -122,6 +128,7 @@ struct weft__node_cache {
   bool prefetchw;        /* weft__cpu_has_prefetchw, where the get path has it at hand */
   unsigned long nodes;   /* owner only: nodes in all slabs */
   weft__node_cache *next_orphan;
+  weft_free_fn free_fn;  /* of the allocator that made the cache (see the slab's) */
 };
 
 /* The calling thread's cache is weft__tls.node_cache (lib/engine/thread_state.h):
