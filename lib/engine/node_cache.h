@@ -50,11 +50,18 @@
  *   only the owner knows (WEFT__SLAB_NODES for all but the slab being handed
  *   out). The count then reaches WEFT__SLAB_GONE exactly when the last of
  *   those nodes comes back, and the one add that makes it so, the owner's
- *   own (every node was back) or a returner's, frees the slab. No epochs:
- *   a node's put is the last access to it and its slab by whoever held it
- *   (the pool copies the payload out first), each node is put once per
- *   hand-out, and the adds are totally ordered, so exactly one add sees
- *   the count reach WEFT__SLAB_GONE, and after it nobody touches the slab.
+ *   own (every node was back) or a returner's, frees the slab (with the
+ *   free function of the allocator that made it). No epochs (liburcu's
+ *   call_rcu or QSBR, concurrencykit's ck_epoch): they defer a free until
+ *   every thread that might still read the memory has passed a quiescent
+ *   point, which here the count already knows: a node's put is the last
+ *   access to it and its slab by whoever held it (the pool copies the
+ *   payload out first; the intrusive queues never write a node they have
+ *   handed on), each node is put once per hand-out, and the adds are
+ *   totally ordered, so exactly one add sees the count reach
+ *   WEFT__SLAB_GONE, and after it nobody touches the slab. An epoch scheme
+ *   would cost every worker a quiescent-state announcement in its loop and
+ *   the library its first dependency beyond libc.
  *   A live slab's count never passes WEFT__SLAB_NODES, so no add reaches
  *   WEFT__SLAB_GONE before the owner's. The put paths pay one compare of a
  *   value the add returns anyway; the worker's per-task path (a batch
