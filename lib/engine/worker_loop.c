@@ -34,6 +34,45 @@
 #define WEFT__SPIN_PAUSE_ROUNDS 6 /* 1+2+…+32 pauses, then sched_yield */
 
 
+/* Tasks whose mean run time is above this take their injected work one task
+ * at a time (batch_tasks_long). */
+#define WEFT__LONG_TASK_TICKS (5u * WEFT__TICKS_PER_US)
+
+/* Under the inject try-lock: did the tasks we ran since our previous inject
+ * batch take, on average, longer than WEFT__LONG_TASK_TICKS each?
+ *
+ * Why: a batch moves up to 128/live + 1 tasks into our ring, where only we
+ * and thieves can reach them. With short tasks that is the point (one
+ * try-lock per batch, not per task). With long ones it saves nothing
+ * measurable and costs latency: when the pool has more runnable threads
+ * than cores, a worker preempted in the middle of its first task keeps the
+ * rest of its batch for a whole time slice, while running workers prefer
+ * new injected work to stealing (docs/performance.md, "CPU-heavy tasks":
+ * 99% of the tail tasks of W14 had waited in a ring, half of them behind a
+ * preempted owner). A worker running long tasks therefore takes one injected
+ * task at a time, as a shared-queue pool does, and the rest stay in the
+ * inject queue for whichever worker runs next.
+ *
+ * How: one tick read per batch, never per task: the time since the previous
+ * batch divided by the tasks run since. Time the worker spent descheduled
+ * counts as task time, so a preempted run of short tasks can look long: the
+ * next batch (one task) then measures again and corrects it. Idle time does
+ * not count: going idle clears the stamp (worker main loop), and the first
+ * batch after it only stamps, keeping the last verdict. */
+static bool batch_tasks_long(weft__eworker *w) {
+  uint64_t now = weft__ticks();
+  uint64_t executed = weft__load_relaxed(&w->executed); /* our own counter */
+  if (w->batch_ticks != 0) {
+    uint64_t ran = executed - w->batch_executed;
+    if (ran == 0) return w->long_tasks; /* nothing to judge by: keep the stamp */
+    /* A clock that stepped back (another CPU's TSC) reads as short. */
+    w->long_tasks = now > w->batch_ticks && now - w->batch_ticks > ran * WEFT__LONG_TASK_TICKS;
+  }
+  w->batch_ticks = now;
+  w->batch_executed = executed;
+  return w->long_tasks;
+}
+
 /* E4 inject_pop_batch(k): the first task is returned, up to k-1 more go to
  * our ring. *more: work is left visible for others (notify). `queue_all`:
  * the first goes into the ring too, ahead of the others (the periodic poll:
@@ -52,6 +91,7 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
   int live = weft__load_relaxed(&e->live);
   uint64_t k = live > 1 ? WEFT__BATCH_MAX / (uint64_t)live + 1 : WEFT__BATCH_MAX;
   if (k > room + 1) k = room + 1;
+  if (k > 1 && batch_tasks_long(w)) k = 1;
   /* A batch taken in part comes first; a popped batch is expanded (E8.1). */
   weft__task *first = weft__load_relaxed(&in->held); /* ours under the try-lock */
   if (!first) {
@@ -237,6 +277,7 @@ void *weft__engine_worker_main(void *arg) {
     /* Idle path (E4). */
     if (!w->searching) {
       weft__node_flush(); /* freed nodes go home before we idle */
+      w->batch_ticks = 0;  /* idle time is no task's: batch_tasks_long */
       weft__store_relaxed(&w->busy, 0);
       w->searching = true;
       weft__engine_start_searching(e);
