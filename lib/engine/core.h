@@ -159,6 +159,7 @@ struct weft__engine {
   struct weft__monitor *_Atomic monitor; /* made on first arming, under mu */
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
   int capacity;
+  int ncpu; /* CPUs the process may use, at create: workers that run at once (inject_batch) */
   pthread_mutex_t mu;                         /* control plane */
   /* The loop each new thread runs (lib/engine/worker_loop.c), set by
    * create: thread creation (lib/engine/spawn.c) is reached from the parking

@@ -81,14 +81,20 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
                                 bool *more) {
   weft__inject *in = &e->inject;
   if (!weft__inject_has_visible(in) || !weft__inject_try_lock(in)) return NULL;
-  /* Our share: a full batch split among the live workers, plus one. Not
-   * Go's backlog / workers + 1 (globrunqget): the backlog is `pushed -
-   * popped`, and `pushed` is the line every foreign submit RMWs; a worker
-   * that keeps up takes a task or two per batch, so reading it per batch
-   * stalled the submitter once per task (figures: docs/performance.md,
-   * "Inject batch size"). More than a fair share costs nothing lasting: the ring is
-   * stealable (E3). */
+  /* Our share: a full batch split among the workers that can run at once
+   * (the live ones, at most one per CPU, as Go's globrunqget divides by
+   * GOMAXPROCS), plus one. Not Go's backlog / workers + 1: the backlog is
+   * `pushed - popped`, and `pushed` is the line every foreign submit RMWs; a
+   * worker that keeps up takes a task or two per batch, so reading it per
+   * batch stalled the submitter once per task (figures: docs/performance.md,
+   * "Inject batch size"). Not split among more workers than CPUs: with 8
+   * workers on 2 cores only about 2 run at a time, and a share of 17 made
+   * W1's batches 4 times as many as at 2 workers for no gain (about 9
+   * instructions per task more under callgrind: docs/performance.md,
+   * "Oversubscription"). More than a fair share costs nothing lasting: the
+   * ring is stealable (E3), and long tasks take one at a time (above). */
   int live = weft__load_relaxed(&e->live);
+  if (live > e->ncpu) live = e->ncpu;
   uint64_t k = live > 1 ? WEFT__BATCH_MAX / (uint64_t)live + 1 : WEFT__BATCH_MAX;
   if (k > room + 1) k = room + 1;
   if (k > 1 && batch_tasks_long(w)) k = 1;
