@@ -260,6 +260,8 @@ int main(int argc, char **argv) {
   printf("| pool | impl | jobs/s | p50 | p90 | p99 | jobs/s vs pthread | p99 vs pthread |\n");
   printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
   int failed = 0;
+  char targets[512] = "";
+  size_t tlen = 0;
   for (int pi = 0; pi < npools; pi++) {
     double v[NIMPLS][4][64];
     int got[NIMPLS] = {0};
@@ -294,8 +296,16 @@ int main(int argc, char **argv) {
       else
         printf(" | |\n");
     }
+    if (got[0] && got[base] && tlen < sizeof targets - 64) {
+      int met = med[0][3] <= med[base][3] && med[0][0] >= med[base][0];
+      tlen += (size_t)snprintf(targets + tlen, sizeof targets - tlen, " %dthr p99 %.2fx jobs/s %.2fx%s",
+                               pools[pi], med[0][3] / med[base][3], med[0][0] / med[base][0],
+                               met ? "✓" : "✗");
+    }
   }
+  if (tlen) printf("\n- weft, W14 p99 <= pthread and jobs/s >= pthread:%s\n", targets);
   if (use[0])
-    printf("weft workers that ran no job in a repetition: %d\n", workers_idle_count);
+    printf("- weft, W14 every worker ran jobs in every repetition: %s (%d idle worker-repetitions)\n",
+           workers_idle_count == 0 ? "✓" : "✗", workers_idle_count);
   return failed;
 }
