@@ -53,8 +53,10 @@ static uint64_t spin(uint64_t iters) {
 static double iters_per_us;
 static void calibrate(void) {
   double best = 0;
-  for (int i = 0; i < 5; i++) { /* the fastest of five: the others were preempted */
-    uint64_t n = 2000000;
+  /* The fastest of 50 short runs (about 100 µs each, to fit between
+   * preemptions on a loaded machine): the slower ones were preempted. */
+  for (int i = 0; i < 50; i++) {
+    uint64_t n = 200000;
     double t0 = now_us();
     spin(n);
     double r = (double)n / (now_us() - t0);
