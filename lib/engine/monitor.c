@@ -32,7 +32,8 @@
  * when a step did not raise the completion rate by at least a quarter of
  * one thread's share per added thread, twice in a row (the one part of
  * .NET's hill climbing worth keeping): a brake freezes growth for 1 s,
- * doubling to 16 s while it repeats. The valve (`hard`) is never passed.
+ * doubling to 16 s while it repeats, and growth after it goes by probes
+ * (an eighth of the pool) that must beat the counting noise. The valve (`hard`) is never passed.
  * The monitor also retries a thread creation that failed once its backoff
  * has passed (E9.5), and for a strict-cap pool, which never grows, reports
  * once a minute that the pool is stuck at its cap.
@@ -67,6 +68,8 @@
 #define BRAKE_MAX_NS 16000000000u
 #define SAMPLE_MAX 8                 /* /proc reads per tick */
 #define STUCK_REPORT_NS 60000000000u /* strict cap: one diagnosis a minute */
+#define PROBE_WINDOW_NS 100000000u   /* a probe's window: its noise is smaller */
+#define HISTORY 64                   /* ticks kept for the recent completion rate */
 
 typedef struct weft__monitor {
   pthread_t thread;
@@ -86,7 +89,12 @@ typedef struct weft__monitor {
   /* The brake's window, since the last growth step. */
   uint64_t win_ns, win_done;
   double rate_before;
-  double rate_ewma; /* completions per ns, a moving average */
+  /* The last HISTORY ticks' (time, completions): the baseline rate a
+   * growth step is judged against is measured over a window as long as
+   * the judgement's own, never a moving average that lags behind a pool
+   * that has just grown. */
+  uint64_t hist_ns[HISTORY], hist_done[HISTORY];
+  uint32_t hist_n; /* ticks recorded since armed */
   int step_n, step_added, step_busy, misses;
   uint64_t brake_until_ns, brake_len_ns;
   uint64_t stuck_reported_ns;
@@ -145,10 +153,34 @@ static void report_stuck(weft__monitor *m, uint64_t now, int busy, int stuck) {
   m->stuck_reported_ns = now;
 }
 
+/* How long a judging window lasts: 20 ms and at least 4 service times, so
+ * that tasks that started together and finish in waves do not make the
+ * rate jump from one window to the next. */
+static uint64_t window_ns(const weft__monitor *m) {
+  uint64_t min_ns = WINDOW_MIN_NS;
+  if (m->svc_ns > 0 && 4.0 * m->svc_ns > (double)min_ns) min_ns = (uint64_t)(4.0 * m->svc_ns);
+  return min_ns;
+}
+
+/* Completions per ns over the last `span` ns of ticks (or all the history
+ * there is, when shorter); 0 with less than half of it. */
+static double recent_rate(const weft__monitor *m, uint64_t now, uint64_t done, uint64_t span) {
+  uint32_t have = m->hist_n < HISTORY ? m->hist_n : HISTORY;
+  uint64_t t0 = now, d0 = done;
+  for (uint32_t k = 1; k <= have; k++) {
+    uint32_t i = (m->hist_n - k) % HISTORY;
+    t0 = m->hist_ns[i];
+    d0 = m->hist_done[i];
+    if (now - t0 >= span) break;
+  }
+  if (now - t0 < span / 2) return 0;
+  return (double)(done - d0) / (double)(now - t0);
+}
+
 /* The last growth step, judged once its window is long enough: false if it
  * brakes, or if growth must wait for the window; true if growth may go on.
- * Between two steps there is always a measurement window (20 ms and 32
- * completions, or 80 ms), unless nothing completes at all: then there is
+ * Between two steps there is always a measurement window (window_ns and
+ * 64 completions, or 200 ms; 100 ms at least for a probe), unless nothing completes at all: then there is
  * nothing to measure, and growth goes on at the bucket's pace (a chain of
  * tasks that wait for each other). */
 static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_progress) {
@@ -158,11 +190,9 @@ static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_p
     return true;
   }
   uint64_t wdone = done - m->win_done, wns = now - m->win_ns;
-  /* The window spans several tasks, so that tasks that started together
-   * and finish in waves do not make the rate jump from one window to the
-   * next: at least 20 ms, 4 service times and 64 completions (or 200 ms). */
-  uint64_t min_ns = WINDOW_MIN_NS;
-  if (m->svc_ns > 0 && 4.0 * m->svc_ns > (double)min_ns) min_ns = (uint64_t)(4.0 * m->svc_ns);
+  /* At least a window (window_ns) and 64 completions (or 200 ms). */
+  uint64_t min_ns = window_ns(m);
+  if (m->brake_len_ns != 0 && min_ns < PROBE_WINDOW_NS) min_ns = PROBE_WINDOW_NS;
   if ((wns < min_ns || wdone < WINDOW_MIN_DONE) && wns < 10 * WINDOW_MIN_NS) return false;
   m->step_n = 0;
   double rate_after = (double)wdone / (double)wns;
@@ -170,20 +200,35 @@ static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_p
   double share = m->rate_before / (m->step_busy > 0 ? m->step_busy : 1);
   m->win_ns = now;
   m->win_done = done;
-  if (gain >= 0.25 * share) {
+  /* A probe's pass must also stand out of the counting noise: completions
+   * in a window vary by about their square root (Poisson), and the gain is
+   * the difference of two such windows; without this floor a probe of one
+   * or two threads passes by chance half the time. Squared, to need no
+   * libm: total gain >= sqrt(2 wdone) / wns. Full steps add enough threads
+   * that the share test alone decides (and a false miss there costs a
+   * brake, a false pass only a step). */
+  double total = gain * m->step_added;
+  bool clear = m->brake_len_ns == 0 ||
+               total * total * (double)wns * (double)wns >= 2.0 * (double)wdone;
+  if (gain >= 0.25 * share && clear) {
     m->misses = 0;
-    m->brake_len_ns = 0;
+    /* A probe that paid (see tick): the braking eases by half; below half
+     * the shortest brake it is over, and full steps resume. One probe's
+     * window can pay by chance, so it takes two after a first brake, and
+     * one more for each doubling. */
+    m->brake_len_ns /= 2;
+    if (m->brake_len_ns < BRAKE_MIN_NS / 2) m->brake_len_ns = 0;
     return true;
   }
   /* One window can still mislead: brake on the second miss in a row, and
-   * measure once more (no growth) after the first. */
+   * measure once more (no growth) after the first, against the same
+   * baseline (the rate before the step). */
   if (++m->misses < 2) {
-    m->rate_before = rate_after;
     m->step_n = 1;
     return false;
   }
   m->misses = 0;
-  m->brake_len_ns = m->brake_len_ns == 0 ? BRAKE_MIN_NS
+  m->brake_len_ns = m->brake_len_ns < BRAKE_MIN_NS ? BRAKE_MIN_NS
                     : (m->brake_len_ns * 2 > BRAKE_MAX_NS ? BRAKE_MAX_NS : m->brake_len_ns * 2);
   m->brake_until_ns = now + m->brake_len_ns;
   weft__fetch_add_relaxed(&m->e->brakes, 1); /* statistics */
@@ -248,9 +293,9 @@ static bool tick(weft__monitor *m, uint64_t now) {
   }
   int blocked = blocked_opaque + weft__load_relaxed(&e->blocked);
 
-  /* Completions per ns, averaged over about 20 ticks. */
-  double rate = (double)ddone / (double)dt;
-  m->rate_ewma = m->rate_ewma == 0 ? rate : 0.95 * m->rate_ewma + 0.05 * rate;
+  m->hist_ns[m->hist_n % HISTORY] = now;
+  m->hist_done[m->hist_n % HISTORY] = done;
+  m->hist_n++;
   if (ddone > 0 && busy > 0) {
     double sample = (double)busy * (double)dt / (double)ddone;
     m->svc_ns = m->svc_ns == 0 ? sample : 0.8 * m->svc_ns + 0.2 * sample;
@@ -297,17 +342,21 @@ static bool tick(weft__monitor *m, uint64_t now) {
    * estimate, and paced by the bucket. */
   int n = want;
   if (blocked >= busy && busy > 0 && live / 4 > n) n = live / 4;
+  /* After a brake, the step that tries again is a probe: an eighth of
+   * the pool, so that a bottleneck outside the pool (16 permits of a
+   * semaphore, a connection pool) costs a few threads a brake, not a
+   * quarter of the pool each time. Probes that pay ease the braking
+   * (step_judged halves brake_len_ns) until full steps resume. */
+  if (m->brake_len_ns != 0 && n > live / 8) n = live / 8 > 1 ? live / 8 : 1;
   if (n > (int)m->tokens) n = (int)m->tokens;
   if (n > hard - live) n = hard - live;
   if (n <= 0) return false;
-  uint64_t wns = now - m->win_ns, wdone = done - m->win_done;
-  (void)wns;
-  (void)wdone;
-  /* The baseline is the completion rate's moving average. A pool too slow
-   * to fill a window in 50 ms is not judged: it is small, and the bucket
-   * bounds it; the brake is for the many threads an external bottleneck
-   * would otherwise collect. */
-  m->rate_before = m->rate_ewma * 50e6 >= WINDOW_MIN_DONE ? m->rate_ewma : 0;
+  /* The baseline is the completion rate over the last judging window's
+   * length. A pool too slow to fill a window in 50 ms is not judged: it is
+   * small, and the bucket bounds it; the brake is for the many threads an
+   * external bottleneck would otherwise collect. */
+  double before = recent_rate(m, now, done, window_ns(m));
+  m->rate_before = before * 50e6 >= WINDOW_MIN_DONE ? before : 0;
   m->win_ns = now;
   m->win_done = done;
   m->step_busy = busy;
@@ -342,6 +391,7 @@ static void arm_reset(weft__monitor *m, uint64_t now) {
   m->win_ns = now;
   m->win_done = m->last_done;
   m->step_n = 0;
+  m->hist_n = 0;
   m->tick_ns = TICK_MIN_NS;
   m->quiet_ticks = 0;
 }
