@@ -41,17 +41,22 @@
 /* Under the inject try-lock: did the tasks we ran since our previous inject
  * batch take, on average, longer than WEFT__LONG_TASK_TICKS each?
  *
- * Why: a batch moves up to 128/live + 1 tasks into our ring, where only we
+ * Why: a batch moves up to 128/min(live, CPUs) + 1 tasks into our ring, where only we
  * and thieves can reach them. With short tasks that is the point (one
  * try-lock per batch, not per task). With long ones it saves nothing
  * measurable and costs latency: when the pool has more runnable threads
  * than cores, a worker preempted in the middle of its first task keeps the
  * rest of its batch for a whole time slice, while running workers prefer
- * new injected work to stealing (docs/performance.md, "CPU-heavy tasks":
- * 99% of the tail tasks of W14 had waited in a ring, half of them behind a
- * preempted owner). A worker running long tasks therefore takes one injected
- * task at a time, as a shared-queue pool does, and the rest stay in the
- * inject queue for whichever worker runs next.
+ * new injected work to stealing (docs/performance.md, "CPU-heavy tasks and
+ * oversubscription": 96-100% of W14's tail tasks had waited in a ring, for
+ * 5-8 ms, its owner preempted for 84-89% of it). A worker running long tasks
+ * therefore takes one injected task at a time, as a shared-queue pool does,
+ * and the rest stay in the inject queue for whichever worker runs next.
+ * (5 µs: at that length the try-lock a batch saves per task is about 1% of
+ * the task.)
+ *
+ * `executed` is read from our own slot: the loop stores it after every task
+ * (the monitor reads it too), so it is current whenever we look for work.
  *
  * How: one tick read per batch, never per task: the time since the previous
  * batch divided by the tasks run since. Time the worker spent descheduled
@@ -89,8 +94,8 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
    * batch stalled the submitter once per task (figures: docs/performance.md,
    * "Inject batch size"). Not split among more workers than CPUs: with 8
    * workers on 2 cores only about 2 run at a time, and a share of 17 made
-   * W1's batches 4 times as many as at 2 workers for no gain (about 9
-   * instructions per task more under callgrind: docs/performance.md,
+   * W1's batches 4 times as many as at 2 workers for no gain (109.5 against
+   * 103.0 instructions per task under callgrind: docs/performance.md,
    * "Oversubscription"). More than a fair share costs nothing lasting: the
    * ring is stealable (E3), and long tasks take one at a time (above). */
   int live = weft__load_relaxed(&e->live);
