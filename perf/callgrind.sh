@@ -9,6 +9,8 @@
 #   perf/callgrind.sh [N [MODE...]]     default: N = 100000, MODE = call work
 #     call  weft_threadpool_call_in_thread (node cache)
 #     work  weft_threadpool_queue_work (caller-owned weft_work)
+#     callctx  call, submitted from a thread with a current context
+#             (weft/context.h): the cost of carrying it
 #     ckring  the bench peer built from concurrencykit's ck_ring alone
 #             (bench/ckring_hotpath.c: the same N tasks, same formula)
 #

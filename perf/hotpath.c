@@ -2,9 +2,11 @@
  * The hot path, alone: N tasks from one foreign thread (main) through a
  * ThreadPool of THREADS workers (default 1), then stop() (drain + join).
  *
- *   weft_hotpath N [call|work] [THREADS]
+ *   weft_hotpath N [call|work|callctx] [THREADS]
  *     call  weft_threadpool_call_in_thread (node cache)      (default)
  *     work  weft_threadpool_queue_work (caller-owned weft_work)
+ *     callctx  call, from a thread with a current context (weft/context.h,
+ *              no hooks): what carrying it costs (the routed path's wrapper)
  *     THREADS  pool size (min = max), default 1; more than the CPUs shows
  *              what oversubscription costs the submitter (W1's 16 threads)
  *
@@ -37,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/context.h"
 #include "weft/threadpool.h"
 
 static volatile uint64_t g_sum;
@@ -47,6 +50,9 @@ static void work(weft_work *req) { g_sum += (uintptr_t)req->data; }
 int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 100000;
   int use_work = argc > 2 && strcmp(argv[2], "work") == 0;
+  int use_ctx = argc > 2 && strcmp(argv[2], "callctx") == 0;
+  static char context_marker;
+  if (use_ctx) weft_context_set(&context_marker);
   int threads = argc > 3 ? atoi(argv[3]) : 1;
   weft_threadpool *tp;
   if (weft_threadpool_create(&tp, threads, threads, "hot") != 0 || weft_threadpool_start(tp) != 0)
@@ -71,7 +77,7 @@ int main(int argc, char **argv) {
   weft_threadpool_counters c;
   weft_threadpool_counters_get(tp, &c);
   fprintf(stderr, "hotpath: %ld tasks (%s) sum=%llu executed=%llu parks=%llu unparks=%llu\n", n,
-          use_work ? "queue_work" : "call_in_thread", (unsigned long long)g_sum,
+          use_work ? "queue_work" : use_ctx ? "call_in_thread in a context" : "call_in_thread", (unsigned long long)g_sum,
           (unsigned long long)c.executed, (unsigned long long)c.parks,
           (unsigned long long)c.unparks);
   weft_threadpool_destroy(tp);

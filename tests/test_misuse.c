@@ -618,6 +618,50 @@ static void allocator_misuse(void **s) {
   assert_int_equal(weft_replace_allocator(malloc, calloc, free), 0);
 }
 
+static int misuse_retains, misuse_releases;
+static void misuse_retain(void *c) {
+  (void)c;
+  misuse_retains++;
+}
+static void misuse_release(void *c) {
+  (void)c;
+  misuse_releases++;
+}
+static void misuse_enter(void *c) { (void)c; }
+static void misuse_never(void *arg) { (void)arg; }
+static void misuse_leave(void *c, void *prev) {
+  (void)c;
+  (void)prev;
+}
+
+/* Rows 62-63: a hooks table with half a pair is refused and the table in
+ * effect stays; weft_context_call needs a function. */
+static void context_misuse(void **s) {
+  (void)s;
+  static const weft_context_hooks good = {misuse_retain, misuse_release, NULL, NULL};
+  static const weft_context_hooks no_release = {misuse_retain, NULL, misuse_enter, misuse_leave};
+  static const weft_context_hooks no_leave = {misuse_retain, misuse_release, misuse_enter, NULL};
+  static const weft_context_hooks no_enter = {NULL, NULL, NULL, misuse_leave};
+  assert_int_equal(weft_context_set_hooks(&good), 0);
+  assert_int_equal(weft_context_set_hooks(&no_release), WEFT_EINVAL);
+  assert_int_equal(weft_context_set_hooks(&no_leave), WEFT_EINVAL);
+  assert_int_equal(weft_context_set_hooks(&no_enter), WEFT_EINVAL);
+  /* `good` is still in effect: a capture retains through it. */
+  int ctx;
+  misuse_retains = misuse_releases = 0;
+  weft_worker *w;
+  assert_int_equal(weft_memory_worker_create(&w), 0);
+  weft_context_set(&ctx);
+  assert_int_equal(weft_worker_do(w, misuse_never, NULL), 0); /* never performed */
+  weft_context_set(NULL);
+  weft_worker_release(w);
+  assert_int_equal(misuse_retains, 1);
+  assert_int_equal(misuse_releases, 1);
+  assert_int_equal(weft_context_set_hooks(NULL), 0);
+  assert_int_equal(weft_context_call(&ctx, NULL, NULL), WEFT_EINVAL);
+  assert_null(weft_context_current());
+}
+
 static void strerror_unknown(void **s) {
   (void)s;
   assert_non_null(weft_strerror(-9999));
@@ -670,6 +714,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(deferred_fire_twice, no_object_alive),
       cmocka_unit_test_teardown(deferred_null_args, no_object_alive),
       cmocka_unit_test_teardown(allocator_misuse, no_object_alive),
+      cmocka_unit_test_teardown(context_misuse, no_object_alive),
       cmocka_unit_test_teardown(strerror_unknown, no_object_alive),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

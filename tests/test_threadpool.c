@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "weft/context.h"
 #include "weft/threadpool.h"
 
 /* ------------------------------------------------------------ sync helpers */
@@ -438,22 +439,25 @@ static void case41_exception_in_on_result(void **state) {
   sync_fini(&done);
 }
 
-/* 43: Twisted checks that the context current at submission is the one
- * func and onResult see. weft has no context tracker (carrying the
- * submitter's context to the work is a later feature), so what is checked is
- * what C's callback context is: the `ctx` and `arg` given at each submission
- * reach that submission's on_result and fn, and only them. 16 submissions are
- * in flight at once on 4 threads, each with its own ctx and arg; fn returns a
- * result of its own (an address inside its arg, not the arg) and a status
- * that depends on the submission, so on_result can tell whether the result,
- * the status and the ctx it got belong to the same submission. A pool that
- * mixed up, lost or repeated a task's ctx, arg or result fails here. */
+/* 43: Twisted's test_callbackContext: the context current when
+ * callInThreadWithCallback is called is the context func and onResult run
+ * in (weft/context.h). Each of 16 submissions is made under a context of its
+ * own (weft_context_set, the ctx43 itself), 16 in flight at once on 4
+ * threads; fn and on_result each record weft_context_current(), and both
+ * must be their submission's. The callback arguments are checked as well:
+ * the `ctx` and `arg` given at each submission reach that submission's
+ * on_result and fn, and only them; fn returns a result of its own (an
+ * address inside its arg, not the arg) and a status that depends on the
+ * submission, so on_result can tell whether the result, the status and the
+ * ctx it got belong to the same submission. A pool that mixed up, lost or
+ * repeated a task's context, ctx, arg or result fails here. */
 #define CASE43_TASKS 16
 typedef struct ctx43 {
   pthread_mutex_t mu;
   int calls;          /* on_result calls with this ctx */
   int status;
   const void *result; /* what on_result got */
+  const void *context; /* weft_context_current() in on_result */
   pthread_t cb_thread;
   sync_t *started, *gate, *done;
 } ctx43;
@@ -461,12 +465,14 @@ typedef struct arg43 {
   ctx43 *owner; /* the ctx submitted with this arg */
   int status;   /* what fn returns: 0, or WEFT_EFAILED for odd submissions */
   char token;   /* fn's result is &token */
+  const void *context; /* weft_context_current() in fn */
   pthread_t fn_thread;
 } arg43;
 
 static int ctx43_fn(void *arg, void **result) {
   arg43 *a = arg;
   a->fn_thread = pthread_self();
+  a->context = weft_context_current();
   count_up(a->owner->started);
   gate_wait(a->owner->gate); /* the first four hold every thread */
   *result = &a->token;
@@ -480,6 +486,7 @@ static void ctx43_on_result(void *ctx, int status, void *result) {
   c->status = status;
   c->result = result;
   c->cb_thread = pthread_self();
+  c->context = weft_context_current();
   pthread_mutex_unlock(&c->mu);
   count_up(c->done);
 }
@@ -505,10 +512,13 @@ static void case43_callback_context(void **state) {
     args[i].owner = &ctxs[i];
     args[i].status = i % 2 ? WEFT_EFAILED : 0;
   }
-  for (int i = 0; i < CASE43_TASKS; i++)
+  for (int i = 0; i < CASE43_TASKS; i++) {
+    weft_context_set(&ctxs[i]); /* this submission's context */
     assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, ctx43_on_result, &ctxs[i],
                                                                   ctx43_fn, &args[i]),
                      0);
+  }
+  assert_ptr_equal(weft_context_set(NULL), &ctxs[CASE43_TASKS - 1]);
   count_wait(&started, 4); /* four tasks hold the four threads */
   assert_int_equal(weft_threadpool_working(tp), 4);
   gate_open(&gate);
@@ -521,6 +531,8 @@ static void case43_callback_context(void **state) {
       fail_msg("ctx %d did not get its own submission's result", i);
     assert_int_equal(c->status, args[i].status);
     assert_true(pthread_equal(args[i].fn_thread, c->cb_thread)); /* as case 42 */
+    if (args[i].context != c || c->context != c)
+      fail_msg("submission %d: fn or on_result ran outside its submitter's context", i);
     pthread_mutex_destroy(&c->mu);
   }
   sync_fini(&started);

@@ -17,6 +17,7 @@
  *     system event triggers, use from a foreign event loop;
  *   - weft/deferred.h — Deferred and Failure;
  *   - weft/threads.h — deferToThread, blockingCallFromThread;
+ *   - weft/context.h — the submitter's context, carried with its work;
  *   - weft/version.h — version macros.
  *
  * Every fallible function returns 0 or a negative WEFT_E* code; each
@@ -30,6 +31,7 @@
 #include "work.h"
 #include "worker.h"
 #include "threadpool.h"
+#include "context.h"
 #if __has_include("reactor.h")
 #include "reactor.h"
 #endif

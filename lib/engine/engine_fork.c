@@ -53,9 +53,8 @@ static void child(weft__fork_hook *h) {
   /* Submit windows: only the forking thread's exists here. The tasks it
    * holds were submitted in the parent, which flushes them there. */
   int windows = 0;
-  uintptr_t route = weft__tls.route;
-  if (route & WEFT__ROUTE_WINDOW) {
-    weft__submit_window *w = (weft__submit_window *)(route & ~(uintptr_t)WEFT__ROUTE_WINDOW);
+  weft__submit_window *w = weft__thread_window();
+  if (w) {
     if (w->e == e) {
       w->n = 0;
       windows = 1; /* its close unregisters it */

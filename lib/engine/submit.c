@@ -5,11 +5,29 @@
  */
 #include "engine/submit.h"
 
+#include "engine/context.h"
+
+/* The thread has a submit window open, or a current context, or both. */
+static __attribute__((noinline)) int submit_tagged(weft__engine *e, weft__task *t,
+                                                   uintptr_t route) {
+  if (route & WEFT__ROUTE_CONTEXT) return weft__context_submit(e, t);
+  return weft__submit_window_add((weft__submit_window *)(route - WEFT__ROUTE_WINDOW), e, t);
+}
+
 int weft__engine_submit_routed(weft__engine *e, weft__task *t) {
   uintptr_t route = weft__tls.route;
-  if (route & WEFT__ROUTE_WINDOW)
-    return weft__submit_window_add((weft__submit_window *)(route - WEFT__ROUTE_WINDOW), e, t);
+  if (route & WEFT__ROUTE_TAGS) return submit_tagged(e, t, route);
   weft__eworker *w = (weft__eworker *)route;
+  if (w->e == e) return weft__engine_submit_local(e, w, t);
+  return weft__engine_submit_foreign(e, t);
+}
+
+int weft__engine_submit_untagged(weft__engine *e, weft__task *t) {
+  uintptr_t route = weft__tls.route;
+  if (route & WEFT__ROUTE_WINDOW)
+    return weft__submit_window_add((weft__submit_window *)(route & ~WEFT__ROUTE_TAGS), e, t);
+  weft__eworker *w = (weft__eworker *)(route & ~WEFT__ROUTE_TAGS);
+  if (w == NULL) return weft__engine_submit_foreign(e, t);
   if (w->e == e) return weft__engine_submit_local(e, w, t);
   return weft__engine_submit_foreign(e, t);
 }

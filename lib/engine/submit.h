@@ -22,6 +22,10 @@ __attribute__((always_inline)) static inline int weft__engine_submit_foreign(wef
  * a worker of e submits to its ring, a worker of another engine to e's
  * inject queue, a thread with a submit window open into the window. */
 int weft__engine_submit_routed(weft__engine *e, weft__task *t);
+/* weft__engine_submit_routed without capturing the thread's context (for
+ * lib/engine/context.c, whose wrapper node has captured it): the window,
+ * ring or inject queue the route picks. */
+int weft__engine_submit_untagged(weft__engine *e, weft__task *t);
 __attribute__((always_inline)) static inline int weft__engine_submit(weft__engine *e,
                                                                     weft__task *t) {
   weft_assert_hot(t->cancel != NULL); /* the contract above (batches have none) */

@@ -18,16 +18,17 @@
 _Static_assert(WEFT__BATCH_SLOTS == WEFT__WINDOW_MAX, "a batch holds one full window");
 
 bool weft__submit_window_open(weft__submit_window *w) {
-  if (weft__tls.route != 0) return false;
+  uintptr_t route = weft__tls.route;
+  if ((route & ~WEFT__ROUTE_CONTEXT) != 0) return false; /* a worker, or a window open */
   w->e = NULL;
   w->n = 0;
-  weft__tls.route = (uintptr_t)w | WEFT__ROUTE_WINDOW;
+  weft__tls.route = (uintptr_t)w | WEFT__ROUTE_WINDOW | route; /* keeps the context bit */
   return true;
 }
 
 void weft__submit_window_close(weft__submit_window *w) {
   weft__submit_window_flush(w);
-  weft__tls.route = 0;
+  weft__tls.route &= WEFT__ROUTE_CONTEXT;
 }
 
 static bool engine_closed(weft__engine *e) {

@@ -30,23 +30,27 @@ typedef struct weft__thread_state {
   /* 0 on an ordinary thread: its submits go to the inject queue, and a
    * foreign submit's fast path tests this one word. Otherwise a tagged
    * pointer: the engine worker running on this thread (bit 0 clear), or the
-   * submit window this thread has open (bit 0 set). Both are at least
-   * 8-byte aligned. */
+   * submit window this thread has open (bit 0 set); both are at least
+   * 8-byte aligned. Bit 1 is set while the thread has a current context
+   * (lib/engine/context.h): its submits then take the routed path, which
+   * captures it, and a thread without one pays nothing for the feature. */
   uintptr_t route;
 } weft__thread_state;
 
 extern _Thread_local weft__thread_state weft__tls __attribute__((tls_model("initial-exec")));
 
 #define WEFT__ROUTE_WINDOW ((uintptr_t)1)
+#define WEFT__ROUTE_CONTEXT ((uintptr_t)2)
+#define WEFT__ROUTE_TAGS (WEFT__ROUTE_WINDOW | WEFT__ROUTE_CONTEXT)
 
 static inline struct weft__eworker *weft__thread_worker(void) {
   uintptr_t r = weft__tls.route;
-  return (r & WEFT__ROUTE_WINDOW) ? NULL : (struct weft__eworker *)r;
+  return (r & WEFT__ROUTE_WINDOW) ? NULL : (struct weft__eworker *)(r & ~WEFT__ROUTE_TAGS);
 }
 
 static inline struct weft__submit_window *weft__thread_window(void) {
   uintptr_t r = weft__tls.route;
-  return (r & WEFT__ROUTE_WINDOW) ? (struct weft__submit_window *)(r - WEFT__ROUTE_WINDOW) : NULL;
+  return (r & WEFT__ROUTE_WINDOW) ? (struct weft__submit_window *)(r & ~WEFT__ROUTE_TAGS) : NULL;
 }
 
 #endif /* WEFT_THREAD_STATE_H */

@@ -19,6 +19,7 @@
  */
 #include <stdint.h>
 
+#include "engine/context.h"
 #include "engine/task.h"
 #include "engine/work_claim.h"
 #include "loop/reactor_state.h"
@@ -59,7 +60,7 @@ static void offload_after(weft_work *w, int status) {
   weft__task *node = &weft__work_priv(w)->task;
   node->run = offload_complete;
   node->cancel = NULL; /* the reactor's queue never cancels: it always runs */
-  weft__reactor_push(priv(req)->r, node);
+  weft__reactor_push(priv(req)->r, weft__context_for_completion(node));
 }
 
 WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,

@@ -45,6 +45,7 @@
 
 #include "base/alloc.h"
 #include "base/block_cache.h"
+#include "engine/context.h"
 #include "engine/submit_window.h"
 #include "engine/work_claim.h"
 #include "loop/reactor_state.h"
@@ -141,6 +142,19 @@ static void plain_call_run(weft__task *t) {
   fn(arg);
 }
 
+/* The caller has a current context: the call is wrapped in it
+ * (lib/engine/context.h). */
+static __attribute__((noinline)) int call_from_thread_in_context(weft_reactor *r,
+                                                                 plain_call *c) {
+  weft__task *t = weft__context_wrap(&c->task);
+  if (t == NULL) {
+    weft__free(c);
+    return WEFT_ENOMEM;
+  }
+  weft__reactor_push(r, t);
+  return WEFT_OK;
+}
+
 WEFT_API int weft_reactor_call_from_thread(weft_reactor *r, weft_fn fn, void *arg) {
   if (r == NULL || fn == NULL) return WEFT_EINVAL;
   plain_call *c = weft__malloc(sizeof *c);
@@ -149,6 +163,7 @@ WEFT_API int weft_reactor_call_from_thread(weft_reactor *r, weft_fn fn, void *ar
   c->task.cancel = NULL; /* the reactor queue never cancels: it always runs */
   c->fn = fn;
   c->arg = arg;
+  if (WEFT_UNLIKELY(weft__context_active())) return call_from_thread_in_context(r, c);
   weft__reactor_push(r, &c->task);
   return WEFT_OK;
 }
@@ -166,7 +181,10 @@ WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req, 
   p->work = cb;
   p->after = NULL;
   weft__work_set_owner(p, r);
-  weft__reactor_push(r, &p->task);
+  weft__task *t = &p->task;
+  if (WEFT_UNLIKELY(weft__context_active()) && (t = weft__context_wrap(t)) == NULL)
+    return WEFT_ENOMEM;
+  weft__reactor_push(r, t);
   return WEFT_OK;
 }
 

@@ -27,6 +27,7 @@
 #include "base/atomic.h"
 #include "base/block_cache.h"
 #include "base/futex.h"
+#include "engine/context.h"
 #include "engine/task.h"
 #include "engine/work_claim.h"
 #include "loop/completion.h"
@@ -79,8 +80,9 @@ static void rt_after(weft_work *req, int status) {
   node->run = rt_complete;
   node->cancel = NULL; /* the reactor queue never cancels */
   /* The push publishes rt's fields to the reactor (the queue's release /
-   * acquire pair, lib/engine/mpsc.h). After it the request is the reactor's. */
-  weft__reactor_push(rt->r, node);
+   * acquire pair, lib/engine/mpsc.h). After it the request is the reactor's.
+   * In the submitter's context, if the work ran in one. */
+  weft__reactor_push(rt->r, weft__context_for_completion(node));
 }
 
 /* Ask for the next queued completion's lines now, so that their misses
@@ -426,8 +428,14 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
   bc->link.release = bc_release;
   bc->node.run = bc_run;
   bc->node.cancel = NULL;
-  int rc = weft__reactor_block(r, &bc->link, &bc->node);
+  weft__task *node = &bc->node;
+  if (WEFT_UNLIKELY(weft__context_active()) && (node = weft__context_wrap(node)) == NULL) {
+    weft__free(bc);
+    return WEFT_ENOMEM;
+  }
+  int rc = weft__reactor_block(r, &bc->link, node);
   if (rc != 0) {
+    if (node != &bc->node) (void)weft__context_unwrap(node);
     weft__free(bc);
     return rc;
   }

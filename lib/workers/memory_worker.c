@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "base/alloc.h"
+#include "engine/context.h"
 #include "weft/worker.h"
 #include "workers/worker_slab.h"
 
@@ -57,6 +58,8 @@ static int mem_quit(weft_worker *w) {
 
 static void mem_release(weft_worker *w) {
   memory_worker *m = (memory_worker *)w;
+  /* Items never performed: a context one carries is released. */
+  for (mem_item *it = m->head; it && it->fn; it = it->next) weft__context_discard(it->fn, it->arg);
   weft__slab_destroy(&m->items);
   weft__free_aligned(m);
   weft__object_destroyed();

@@ -37,6 +37,7 @@
 
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "engine/context.h"
 #include "workers/coordinator.h"
 #include "workers/team_impl.h"
 #include "workers/worker_base.h"
@@ -138,7 +139,7 @@ static int coord_submit(gteam *t, team_rec *r, void (*run)(weft__task *)) {
   r->node.run = run;
   r->node.cancel = NULL;
   if (t->coord_lockfree) return weft__coordinator_submit(t->coord, &r->node);
-  return weft_worker_do(t->coord, generic_trampoline, r);
+  return weft__worker_do_plain(t->coord, generic_trampoline, r);
 }
 
 /* ---------------------------------------------- coordinator-side helpers */
@@ -217,6 +218,7 @@ static void coordinate(gteam *t, team_rec *r) {
     /* A do() admitted just before quit() whose dispatch reached the
      * coordinator after the team had finished: no worker will ever exist. */
     team_log(t, WEFT_ECANCELED, "Team: task submitted concurrently with quit cancelled");
+    weft__context_discard(r->fn, r->arg);
     weft__slab_put(&t->recs, r);
     return;
   }
@@ -229,7 +231,7 @@ static void coordinate(gteam *t, team_rec *r) {
   t->busy++;
   publish(t);
   r->worker = w;
-  int rc = weft_worker_do(w, dowork_cb, r);
+  int rc = weft__worker_do_plain(w, dowork_cb, r);
   if (rc) {
     team_log(t, rc, "Team: worker do() failed; worker dropped, task backlogged");
     t->busy--;
@@ -314,14 +316,27 @@ static int team_do(weft_team *base, weft_fn fn, void *arg) {
   gteam *t = (gteam *)base;
   /* Acquire: pairs with quit's exchange; only the flag itself matters. */
   if (weft__load_acquire(&t->quit)) return WEFT_EQUIT;
+  /* The submitter's context travels as the task itself (fn/arg bound to
+   * it): the coordinator's hops run on whichever thread drains it, in that
+   * thread's context, and capture nothing. */
+  if (WEFT_UNLIKELY(weft__context_active())) {
+    int rb = weft__context_bind(&fn, &arg);
+    if (rb) return rb;
+  }
   team_rec *r = weft__slab_get(&t->recs);
-  if (!r) return WEFT_ENOMEM;
+  if (!r) {
+    weft__context_discard(fn, arg);
+    return WEFT_ENOMEM;
+  }
   r->t = t;
   r->fn = fn;
   r->arg = arg;
   r->worker = NULL;
   int rc = coord_submit(t, r, coordinate_run);
-  if (rc) weft__slab_put(&t->recs, r);
+  if (rc) {
+    weft__context_discard(fn, arg);
+    weft__slab_put(&t->recs, r);
+  }
   return rc;
 }
 
@@ -364,6 +379,7 @@ static int team_destroy(weft_team *base) {
     return WEFT_EBUSY;
   for (team_rec *r = pend_pop(t); r; r = pend_pop(t)) {
     team_log(t, WEFT_ECANCELED, "Team destroyed: backlogged task cancelled");
+    weft__context_discard(r->fn, r->arg);
     weft__slab_put(&t->recs, r);
   }
   while (t->nidle) drop_worker(t->idle[--t->nidle]);

@@ -9,6 +9,7 @@
 #include "workers/worker_base.h"
 
 #include "base/atomic.h"
+#include "engine/context.h"
 
 /* The public struct declares the word as a plain int (the header stays free
  * of <stdatomic.h> for C++ users); it is only ever accessed as an atomic. */
@@ -63,13 +64,27 @@ WEFT_API int weft_worker_init(weft_worker *w, const weft_worker_ops *ops) {
   return 0;
 }
 
-WEFT_API int weft_worker_do(weft_worker *w, weft_fn fn, void *arg) {
-  if (!w || !fn || !w->ops) return WEFT_EINVAL;
+int weft__worker_do_plain(weft_worker *w, weft_fn fn, void *arg) {
   int r = weft__worker_enter(w);
   if (r) return r;
   r = w->ops->do_work(w, fn, arg);
   weft__worker_leave(w);
   return r;
+}
+
+/* The caller has a current context: fn/arg carry it (lib/engine/context.h). */
+static __attribute__((noinline)) int worker_do_in_context(weft_worker *w, weft_fn fn, void *arg) {
+  int r = weft__context_bind(&fn, &arg);
+  if (r) return r;
+  r = weft__worker_do_plain(w, fn, arg);
+  if (r) weft__context_discard(fn, arg);
+  return r;
+}
+
+WEFT_API int weft_worker_do(weft_worker *w, weft_fn fn, void *arg) {
+  if (!w || !fn || !w->ops) return WEFT_EINVAL;
+  if (WEFT_UNLIKELY(weft__context_active())) return worker_do_in_context(w, fn, arg);
+  return weft__worker_do_plain(w, fn, arg);
 }
 
 WEFT_API int weft_worker_quit(weft_worker *w) {

@@ -32,5 +32,9 @@ int weft__worker_enter(weft_worker *w);
 void weft__worker_leave(weft_worker *w);
 /* Number of do() calls in flight (a snapshot). */
 int weft__worker_inflight(const weft_worker *w);
+/* weft_worker_do without its argument checks and without capturing the
+ * caller's context: for the Team's own hops (its tasks carry their
+ * submitter's context from weft_team_do, lib/workers/team.c). */
+int weft__worker_do_plain(weft_worker *w, weft_fn fn, void *arg);
 
 #endif /* WEFT_WORKER_BASE_H */

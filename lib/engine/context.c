@@ -1,0 +1,229 @@
+/*
+ * weft — the submitter's context, carried with its work (lib/engine/context.h
+ * has the design and the contract; include/weft/context.h the public API).
+ *
+ * A wrapper is one node of the node cache (lib/engine/node_cache.h):
+ *   task:  run = ctx_task_run, cancel = ctx_task_cancel (never NULL, so a
+ *          wrapper is never mistaken for a task batch, lib/engine/engine.h)
+ *   data:  the inner task, the context, the hooks table in effect at capture
+ * A bound fn/arg pair (IWorker and Team do) is a node whose data holds fn,
+ * arg, the context and the table; bound_run is the fn passed on.
+ *
+ * One frame per run, on the C stack: the thread's previous context and
+ * spare node, restored after the leave hook, so runs nest (a LockWorker's
+ * inline work, weft_context_call inside a task, a reactor drained from a
+ * task) and a thread is back to its own context after each.
+ */
+#include "engine/context.h"
+
+#include "base/atomic.h"
+#include "engine/node_cache.h"
+#include "engine/submit.h"
+
+/* The hooks table in effect; NULL: none. Release store in set_hooks, acquire
+ * load at capture: a capture that sees the pointer sees the table the caller
+ * filled before publishing it. */
+static _Atomic(const weft_context_hooks *) hooks_in_effect;
+
+/* The calling thread's current context, and the node of the wrapper it is
+ * running, while that node may still carry the task's completion. */
+static _Thread_local void *tls_current __attribute__((tls_model("initial-exec")));
+static _Thread_local weft__node *tls_spare __attribute__((tls_model("initial-exec")));
+
+typedef struct ctx_wrap {
+  weft__task *inner;
+  void *ctx;
+  const weft_context_hooks *hooks;
+} ctx_wrap;
+typedef struct ctx_bound {
+  weft_fn fn;
+  void *arg;
+  void *ctx;
+  const weft_context_hooks *hooks;
+} ctx_bound;
+_Static_assert(sizeof(ctx_wrap) <= sizeof(((weft__node *)0)->data), "node payload too small");
+_Static_assert(sizeof(ctx_bound) <= sizeof(((weft__node *)0)->data), "node payload too small");
+
+static ctx_wrap *wrap_of(weft__node *n) { return (ctx_wrap *)(void *)n->data; }
+static ctx_bound *bound_of(weft__node *n) { return (ctx_bound *)(void *)n->data; }
+
+/* ---------------------------------------------------- the current context */
+
+static void switch_to(void *ctx) {
+  tls_current = ctx;
+  uintptr_t route = weft__tls.route & ~WEFT__ROUTE_CONTEXT;
+  weft__tls.route = ctx ? route | WEFT__ROUTE_CONTEXT : route;
+}
+
+typedef struct frame {
+  void *prev;
+  weft__node *prev_spare;
+} frame;
+
+static void enter(frame *f, void *ctx, const weft_context_hooks *h, weft__node *spare) {
+  f->prev = tls_current;
+  f->prev_spare = tls_spare;
+  switch_to(ctx);
+  tls_spare = spare;
+  if (ctx && h && h->enter) h->enter(ctx);
+}
+
+static void leave(const frame *f, void *ctx, const weft_context_hooks *h) {
+  if (ctx && h && h->leave) h->leave(ctx, f->prev);
+  switch_to(f->prev);
+  tls_spare = f->prev_spare;
+}
+
+static const weft_context_hooks *capture(void *ctx) {
+  /* Acquire: pairs with weft_context_set_hooks' release store. */
+  const weft_context_hooks *h = weft__load_acquire(&hooks_in_effect);
+  if (h && h->retain) h->retain(ctx);
+  return h;
+}
+
+static void release(void *ctx, const weft_context_hooks *h) {
+  if (h && h->release) h->release(ctx);
+}
+
+/* ------------------------------------------------------------ wrappers */
+
+static void ctx_task_run(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  ctx_wrap w = *wrap_of(n); /* the node may be handed on by the inner task */
+  frame f;
+  enter(&f, w.ctx, w.hooks, n);
+  w.inner->run(w.inner);
+  bool still_ours = tls_spare == n; /* compared, never read: it may be queued */
+  leave(&f, w.ctx, w.hooks);
+  release(w.ctx, w.hooks);
+  if (still_ours) weft__node_put(n);
+}
+
+static void ctx_task_cancel(weft__task *t, int status) {
+  weft__node *n = (weft__node *)t;
+  ctx_wrap w = *wrap_of(n);
+  frame f;
+  enter(&f, w.ctx, w.hooks, n);
+  if (w.inner->cancel) w.inner->cancel(w.inner, status);
+  bool still_ours = tls_spare == n;
+  leave(&f, w.ctx, w.hooks);
+  release(w.ctx, w.hooks);
+  if (still_ours) weft__node_put(n);
+}
+
+static weft__task *fill_wrap(weft__node *n, weft__task *inner, void *ctx,
+                             const weft_context_hooks *h) {
+  n->task.run = ctx_task_run;
+  n->task.cancel = ctx_task_cancel;
+  ctx_wrap *w = wrap_of(n);
+  w->inner = inner;
+  w->ctx = ctx;
+  w->hooks = h;
+  return &n->task;
+}
+
+weft__task *weft__context_wrap(weft__task *t) {
+  void *ctx = tls_current;
+  weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
+  weft__node *n = weft__node_get();
+  if (!n) return NULL;
+  return fill_wrap(n, t, ctx, capture(ctx));
+}
+
+weft__task *weft__context_unwrap(weft__task *wrapper) {
+  weft__node *n = (weft__node *)wrapper;
+  ctx_wrap w = *wrap_of(n);
+  weft__node_put(n);
+  release(w.ctx, w.hooks);
+  return w.inner;
+}
+
+int weft__context_submit(weft__engine *e, weft__task *t) {
+  weft__task *w = weft__context_wrap(t);
+  if (!w) return WEFT_ENOMEM;
+  int r = weft__engine_submit_untagged(e, w);
+  if (r != 0) (void)weft__context_unwrap(w);
+  return r;
+}
+
+weft__task *weft__context_wrap_completion(weft__task *t) {
+  weft__node *n = tls_spare;
+  if (n) {
+    /* The running task's own node carries its completion: same context,
+     * same table, a reference of its own (the running wrapper releases its
+     * one when it returns, possibly after the completion has run). */
+    tls_spare = NULL;
+    ctx_wrap *w = wrap_of(n);
+    return fill_wrap(n, t, w->ctx, capture(w->ctx));
+  }
+  void *ctx = tls_current;
+  if (!ctx) return t;
+  n = weft__node_get();
+  if (!n) return t; /* see context.h: the completion still runs */
+  return fill_wrap(n, t, ctx, capture(ctx));
+}
+
+/* --------------------------------------------------------- bound fn/arg */
+
+static void bound_run(void *arg) {
+  weft__node *n = arg;
+  ctx_bound b = *bound_of(n);
+  weft__node_put(n); /* no reference kept to fn/arg once they run */
+  frame f;
+  enter(&f, b.ctx, b.hooks, NULL);
+  b.fn(b.arg);
+  leave(&f, b.ctx, b.hooks);
+  release(b.ctx, b.hooks);
+}
+
+int weft__context_bind(weft_fn *fn, void **arg) {
+  void *ctx = tls_current;
+  weft_assert_internal(ctx != NULL);
+  weft__node *n = weft__node_get();
+  if (!n) return WEFT_ENOMEM;
+  ctx_bound *b = bound_of(n);
+  b->fn = *fn;
+  b->arg = *arg;
+  b->ctx = ctx;
+  b->hooks = capture(ctx);
+  *fn = bound_run;
+  *arg = n;
+  return WEFT_OK;
+}
+
+void weft__context_discard(weft_fn fn, void *arg) {
+  if (fn != bound_run) return;
+  weft__node *n = arg;
+  ctx_bound b = *bound_of(n);
+  weft__node_put(n);
+  release(b.ctx, b.hooks);
+}
+
+/* ------------------------------------------------------------ public API */
+
+WEFT_API int weft_context_set_hooks(const weft_context_hooks *hooks) {
+  if (hooks && (!hooks->retain != !hooks->release || !hooks->enter != !hooks->leave))
+    return WEFT_EINVAL;
+  /* Release: publishes the caller's table; pairs with capture()'s acquire. */
+  weft__store_release(&hooks_in_effect, hooks);
+  return WEFT_OK;
+}
+
+WEFT_API void *weft_context_set(void *ctx) {
+  void *prev = tls_current;
+  switch_to(ctx);
+  return prev;
+}
+
+WEFT_API void *weft_context_current(void) { return tls_current; }
+
+WEFT_API int weft_context_call(void *ctx, weft_fn fn, void *arg) {
+  if (!fn) return WEFT_EINVAL;
+  /* Acquire: as in capture(); no retain: the caller holds ctx for the call. */
+  const weft_context_hooks *h = weft__load_acquire(&hooks_in_effect);
+  frame f;
+  enter(&f, ctx, h, NULL);
+  fn(arg);
+  leave(&f, ctx, h);
+  return WEFT_OK;
+}

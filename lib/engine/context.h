@@ -1,0 +1,77 @@
+/*
+ * weft — carrying the submitter's context with a task (include/weft/context.h
+ * is the public side; lib/engine/context.c implements both).
+ *
+ * The thread's current context lives in context.c's thread-local storage;
+ * while it is not NULL, bit WEFT__ROUTE_CONTEXT of weft__tls.route is set
+ * (lib/engine/thread_state.h). The submit paths already test that word, so a
+ * thread without a context pays nothing; one with a context goes to the
+ * routed path, which calls in here to capture it:
+ *   - an engine task (any weft__engine_submit: ThreadPool, weft_pool, the
+ *     reactor's pool) or a reactor completion node is wrapped in a node from
+ *     the node cache that holds the inner task, the context and the hooks in
+ *     effect (weft__context_wrap);
+ *   - a fn/arg pair (IWorker do, Team do) is bound into such a node
+ *     (weft__context_bind).
+ * The wrapper's run and cancel make the context current and call the enter
+ * hook, run or cancel the inner task, call leave, restore the thread's
+ * previous context, and release. While it runs, its own node is kept as the
+ * thread's spare: a completion the task pushes to a reactor
+ * (weft__context_for_completion) takes that node instead of a new one, so
+ * the completion of a round trip needs no allocation and cannot fail.
+ *
+ * Contract: every function here acts on the calling thread's state only;
+ * wrappers may run, and be cancelled, on any thread. The hooks table pointer
+ * is the only shared datum (an atomic, set with release, read with acquire).
+ */
+#ifndef WEFT_ENGINE_CONTEXT_H
+#define WEFT_ENGINE_CONTEXT_H
+
+#include <stdbool.h>
+
+#include "base/debug.h"
+#include "engine/core.h"
+#include "engine/task.h"
+#include "engine/thread_state.h"
+#include "weft/context.h"
+
+/* Does the calling thread have a current context? One test of the route
+ * word, which the submit paths load anyway. */
+static inline bool weft__context_active(void) {
+  return (weft__tls.route & WEFT__ROUTE_CONTEXT) != 0;
+}
+
+/* Submit t to e with the calling thread's context (weft__context_active()):
+ * wrapped, then sent where the route says. WEFT_ENOMEM (no node for the
+ * wrapper) or the engine's refusal; t is then untouched. */
+int weft__context_submit(weft__engine *e, weft__task *t);
+
+/* t wrapped so that it runs (or is cancelled) in the calling thread's
+ * current context, which is retained; NULL on ENOMEM (t untouched). Only
+ * with weft__context_active(). */
+weft__task *weft__context_wrap(weft__task *t);
+/* Undo a wrap whose task was not accepted: release, free the node. Returns
+ * the inner task. */
+weft__task *weft__context_unwrap(weft__task *wrapper);
+
+/* A completion node t pushed by the calling thread (a reactor completion of
+ * the task it runs), wrapped in the context of the task being run: in that
+ * task's own wrapper node when it is free, else in a new node for the
+ * current context. Never fails: with neither a spare node nor memory, t is
+ * returned as it is and the completion runs without the context. */
+weft__task *weft__context_wrap_completion(weft__task *t);
+
+static inline weft__task *weft__context_for_completion(weft__task *t) {
+  if (WEFT_UNLIKELY(weft__context_active())) return weft__context_wrap_completion(t);
+  return t;
+}
+
+/* Bind fn and arg (through the pointers) to the calling thread's current context (weft__context_active()):
+ * on return they are a trampoline and its node, which run the original in
+ * the context, then release it. WEFT_ENOMEM: unchanged. */
+int weft__context_bind(weft_fn *fn, void **arg);
+/* A pair that will never run: if it is a bound one, release its context and
+ * free its node; else nothing. */
+void weft__context_discard(weft_fn fn, void *arg);
+
+#endif /* WEFT_ENGINE_CONTEXT_H */

@@ -1,0 +1,741 @@
+/*
+ * The submitter's context follows its work (weft/context.h): one case per
+ * submit path. Each checks, inside the work and inside its completion, that
+ * the context current when the work was submitted is weft's current context
+ * and the one the enter hook made current; that the running thread gets its
+ * own context back afterwards (leave called, a worker back to none); that
+ * nested submits inherit; that cancelled work releases; and that at
+ * quiescence every retain has its release and every enter its leave.
+ * Synchronisation by latches and counters, never by sleeping.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "weft/weft.h"
+#include "test_sync.h"
+
+/* ------------------------------------------------------------- the hooks */
+
+typedef struct tctx {
+  const char *name;
+  atomic_int retains, releases, enters, leaves;
+} tctx;
+
+/* What the enter/leave hooks say is current on this thread: the user's own
+ * machinery (a trace id in thread-local storage) that the hooks switch. */
+static _Thread_local tctx *view;
+static atomic_int bad_nesting;
+
+static void h_retain(void *c) { atomic_fetch_add(&((tctx *)c)->retains, 1); }
+static void h_release(void *c) { atomic_fetch_add(&((tctx *)c)->releases, 1); }
+static void h_enter(void *c) {
+  atomic_fetch_add(&((tctx *)c)->enters, 1);
+  view = c;
+}
+static void h_leave(void *c, void *previous) {
+  if (view != c) atomic_fetch_add(&bad_nesting, 1);
+  atomic_fetch_add(&((tctx *)c)->leaves, 1);
+  view = previous;
+}
+static const weft_context_hooks hooks = {h_retain, h_release, h_enter, h_leave};
+
+static int setup(void **state) {
+  (void)state;
+  atomic_store(&bad_nesting, 0);
+  view = NULL;
+  weft_context_set(NULL);
+  return weft_context_set_hooks(&hooks);
+}
+static int teardown(void **state) {
+  (void)state;
+  weft_context_set(NULL);
+  view = NULL;
+  return weft_context_set_hooks(NULL);
+}
+
+/* Every retain released, every enter left, properly nested. */
+static void assert_quiescent(tctx *c) {
+  assert_int_equal(atomic_load(&c->retains), atomic_load(&c->releases));
+  assert_int_equal(atomic_load(&c->enters), atomic_load(&c->leaves));
+  assert_int_equal(atomic_load(&bad_nesting), 0);
+}
+
+/* A check made where the work or a completion runs: `want` is current for
+ * weft and for the hooks (NULL: no context at all). */
+typedef struct probe {
+  tctx *want;
+  atomic_int ok, bad;
+  latch *done; /* counted down after each check, if set */
+} probe;
+
+static void check(probe *p) {
+  if (weft_context_current() == (void *)p->want && view == p->want) atomic_fetch_add(&p->ok, 1);
+  else atomic_fetch_add(&p->bad, 1);
+  if (p->done) latch_count_down(p->done);
+}
+static void check_task(void *arg) { check(arg); }
+static void assert_probe(probe *p, int ok) {
+  assert_int_equal(atomic_load(&p->bad), 0);
+  assert_int_equal(atomic_load(&p->ok), ok);
+}
+
+static void quiet_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)err;
+  (void)what;
+}
+
+/* A pool with exactly one thread, so consecutive tasks share it. */
+static weft_threadpool *one_thread_pool(int start) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 1;
+  o.strict_cap = 1;
+  o.log = quiet_log;
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  if (start) assert_int_equal(weft_threadpool_start(tp), 0);
+  return tp;
+}
+
+/* ------------------------------------------------------------ ThreadPool */
+
+static void threadpool_call_in_thread(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  latch done;
+  latch_init(&done, 2);
+  probe in_a = {.want = &a, .done = &done}, after = {.want = NULL, .done = &done};
+  weft_threadpool *tp = one_thread_pool(1);
+  assert_null(weft_context_set(&a));
+  assert_ptr_equal(weft_context_current(), &a);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, check_task, &in_a), 0);
+  assert_ptr_equal(weft_context_set(NULL), &a);
+  /* Same thread, no context: the worker was given its own (none) back. */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, check_task, &after), 0);
+  latch_wait(&done);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft_threadpool_destroy(tp);
+  assert_probe(&in_a, 1);
+  assert_probe(&after, 1);
+  assert_int_equal(atomic_load(&a.retains), 1);
+  assert_int_equal(atomic_load(&a.enters), 1);
+  assert_quiescent(&a);
+  latch_destroy(&done);
+}
+
+/* Twisted's test_callbackContext: the callable and onResult share the
+ * submitter's context. */
+static int call_check(void *arg, void **result) {
+  check(arg);
+  *result = arg;
+  return 0;
+}
+static void result_check(void *ctx, int status, void *result) {
+  probe *p = ctx;
+  if (status != 0 || result != (void *)p) atomic_fetch_add(&p->bad, 1);
+  check(p);
+}
+
+static void threadpool_with_callback(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  latch done;
+  latch_init(&done, 2);
+  probe p = {.want = &a, .done = &done};
+  weft_threadpool *tp = one_thread_pool(1);
+  weft_context_set(&a);
+  assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, result_check, &p, call_check, &p), 0);
+  weft_context_set(NULL);
+  latch_wait(&done);
+  weft_threadpool_destroy(tp);
+  assert_probe(&p, 2);
+  assert_int_equal(atomic_load(&a.retains), 1);
+  assert_quiescent(&a);
+  latch_destroy(&done);
+}
+
+typedef struct work_probe {
+  weft_work req;
+  probe p;
+  int status;
+} work_probe;
+static void work_check(weft_work *req) { check(&((work_probe *)req)->p); }
+static void after_check(weft_work *req, int status) {
+  work_probe *w = (work_probe *)req;
+  w->status = status;
+  check(&w->p);
+}
+
+static void threadpool_queue_work(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  latch done;
+  latch_init(&done, 2);
+  work_probe w = {.p = {.want = &a, .done = &done}, .status = 1};
+  weft_threadpool *tp = one_thread_pool(1);
+  weft_context_set(&a);
+  assert_int_equal(weft_threadpool_queue_work(tp, &w.req, work_check, after_check), 0);
+  weft_context_set(NULL);
+  latch_wait(&done);
+  weft_threadpool_destroy(tp);
+  assert_int_equal(w.status, 0);
+  assert_probe(&w.p, 2);
+  assert_quiescent(&a);
+  latch_destroy(&done);
+}
+
+/* Work submitted from inside work inherits its context (Twisted: the
+ * worker's innermost context is the captured one while func runs). */
+typedef struct nest {
+  weft_threadpool *tp;
+  probe outer, inner;
+  work_probe w;
+} nest;
+static void nest_outer(void *arg) {
+  nest *n = arg;
+  check(&n->outer);
+  if (weft_threadpool_call_in_thread(n->tp, check_task, &n->inner) != 0)
+    atomic_fetch_add(&n->inner.bad, 1);
+  if (weft_threadpool_queue_work(n->tp, &n->w.req, work_check, after_check) != 0)
+    atomic_fetch_add(&n->w.p.bad, 1);
+}
+
+static void threadpool_nested_inherit(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  latch done;
+  latch_init(&done, 4);
+  nest n = {.outer = {.want = &a, .done = &done},
+            .inner = {.want = &a, .done = &done},
+            .w = {.p = {.want = &a, .done = &done}}};
+  weft_threadpool *tp = one_thread_pool(1);
+  n.tp = tp;
+  weft_context_set(&a);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, nest_outer, &n), 0);
+  weft_context_set(NULL);
+  latch_wait(&done);
+  weft_threadpool_destroy(tp);
+  assert_probe(&n.outer, 1);
+  assert_probe(&n.inner, 1);
+  assert_probe(&n.w.p, 2);
+  assert_int_equal(atomic_load(&a.retains), 3); /* one per task */
+  assert_quiescent(&a);
+  latch_destroy(&done);
+}
+
+static void cancelled_check(void *ctx, int status, void *result) {
+  probe *p = ctx;
+  if (status != WEFT_ECANCELED || result != NULL) atomic_fetch_add(&p->bad, 1);
+  check(p);
+}
+
+/* Cancelled before it ran: the callbacks that say so run in the context,
+ * on the stopping thread, which then has its own context back; every
+ * context is released. */
+static void threadpool_cancelled(void **state) {
+  (void)state;
+  tctx a = {.name = "a"}, b = {.name = "b"};
+  probe never = {.want = &a}, told = {.want = &a};
+  work_probe w = {.p = {.want = &a}, .status = 0};
+  weft_threadpool *tp = one_thread_pool(0); /* never started: all backlog */
+  weft_context_set(&a);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, check_task, &never), 0);
+  assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, cancelled_check, &told, call_check, &never), 0);
+  assert_int_equal(weft_threadpool_queue_work(tp, &w.req, work_check, after_check), 0);
+  assert_int_equal(atomic_load(&a.retains), 3);
+  weft_context_set(&b);
+  weft_threadpool_stop(tp);
+  assert_ptr_equal(weft_context_current(), &b); /* the stopping thread's own */
+  weft_threadpool_destroy(tp);
+  assert_probe(&never, 0); /* no work ran */
+  assert_probe(&told, 1); /* on_result: WEFT_ECANCELED, in a */
+  assert_int_equal(w.status, WEFT_ECANCELED);
+  assert_int_equal(atomic_load(&w.p.ok), 1); /* after_cb only, in a */
+  assert_int_equal(atomic_load(&a.releases), 3);
+  assert_int_equal(atomic_load(&b.retains), 0);
+  assert_quiescent(&a);
+}
+
+/* weft_threadpool_cancel_work wins: the worker that takes the request tells
+ * after_cb, in the submitter's context. */
+static void threadpool_cancel_work(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  gated g = {.gate = &gate, .started = &started};
+  latch done;
+  latch_init(&done, 1);
+  work_probe w = {.p = {.want = &a, .done = &done}, .status = 0};
+  weft_threadpool *tp = one_thread_pool(1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  count_wait(&started, 1); /* the only thread is busy */
+  weft_context_set(&a);
+  assert_int_equal(weft_threadpool_queue_work(tp, &w.req, work_check, after_check), 0);
+  weft_context_set(NULL);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &w.req), 0);
+  gate_open(&gate);
+  latch_wait(&done);
+  weft_threadpool_destroy(tp);
+  assert_int_equal(w.status, WEFT_ECANCELED);
+  assert_probe(&w.p, 1);
+  assert_quiescent(&a);
+  sync_fini(&gate);
+  sync_fini(&started);
+  latch_destroy(&done);
+}
+
+/* --------------------------------------------------------- Team, workers */
+
+static int limit_two(void *ctx) {
+  (void)ctx;
+  return 2;
+}
+
+static void pool_team_do(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  latch done;
+  latch_init(&done, 1);
+  probe p = {.want = &a, .done = &done};
+  weft_team *team;
+  assert_int_equal(weft_pool(&team, limit_two, NULL, NULL, NULL, "ctx"), 0);
+  weft_context_set(&a);
+  assert_int_equal(weft_team_do(team, check_task, &p), 0);
+  weft_context_set(NULL);
+  latch_wait(&done);
+  assert_int_equal(weft_team_quit(team), 0);
+  while (weft_team_destroy(team) == WEFT_EBUSY) sched_yield(); /* the task may still be returning */
+  assert_probe(&p, 1);
+  assert_int_equal(atomic_load(&a.retains), 1);
+  assert_quiescent(&a);
+  latch_destroy(&done);
+}
+
+/* The generic Team on memory workers, run step by step on this thread: the
+ * coordinator's steps run in whatever context this thread has (b), the
+ * task in the one it was submitted in (a). */
+typedef struct mem_team {
+  weft_worker *workers[4];
+  int n, refuse;
+} mem_team;
+static weft_worker *mem_create(void *ctx) {
+  mem_team *m = ctx;
+  if (m->refuse || m->n == 4) return NULL;
+  weft_worker *w;
+  if (weft_memory_worker_create(&w) != 0) return NULL;
+  m->workers[m->n++] = w;
+  return w;
+}
+static void perform_all(weft_worker *coord, mem_team *m) {
+  for (int progress = 1; progress;) {
+    progress = 0;
+    while (weft_memory_worker_perform(coord) == 1) progress = 1;
+    for (int i = 0; i < m->n; i++)
+      while (weft_memory_worker_perform(m->workers[i]) == 1) progress = 1;
+  }
+}
+
+static void generic_team_do(void **state) {
+  (void)state;
+  tctx a = {.name = "a"}, b = {.name = "b"};
+  probe p = {.want = &a};
+  mem_team m = {.n = 0};
+  weft_worker *coord;
+  assert_int_equal(weft_memory_worker_create(&coord), 0);
+  weft_team *team;
+  assert_int_equal(weft_team_create(&team, coord, mem_create, &m, quiet_log, NULL), 0);
+  weft_context_set(&a);
+  assert_int_equal(weft_team_do(team, check_task, &p), 0);
+  weft_context_set(&b);
+  perform_all(coord, &m);
+  assert_ptr_equal(weft_context_current(), &b);
+  assert_ptr_equal(view, &b); /* leave restored the previous one */
+  assert_probe(&p, 1);
+  assert_int_equal(atomic_load(&a.retains), 1);
+  assert_int_equal(atomic_load(&b.retains), 0); /* the team's own hops capture nothing */
+  weft_context_set(NULL);
+  view = NULL;
+  assert_int_equal(weft_team_quit(team), 0);
+  while (weft_memory_worker_perform(coord) == 1) {
+  } /* quits and releases the idle worker (the team owns it) */
+  assert_int_equal(weft_team_destroy(team), 0);
+  assert_quiescent(&a);
+}
+
+/* A task backlogged when the team is destroyed never runs: its context is
+ * released all the same; so is one left in a released memory worker. */
+static void generic_team_backlog_released(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  probe p = {.want = &a};
+  mem_team m = {.refuse = 1};
+  weft_worker *coord;
+  assert_int_equal(weft_memory_worker_create(&coord), 0);
+  weft_team *team;
+  assert_int_equal(weft_team_create(&team, coord, mem_create, &m, quiet_log, NULL), 0);
+  weft_context_set(&a);
+  assert_int_equal(weft_team_do(team, check_task, &p), 0);
+  weft_context_set(NULL);
+  perform_all(coord, &m); /* no worker: backlogged */
+  assert_int_equal(weft_team_quit(team), 0);
+  perform_all(coord, &m);
+  assert_int_equal(weft_team_destroy(team), 0);
+  assert_probe(&p, 0);
+  assert_int_equal(atomic_load(&a.retains), 1);
+  assert_quiescent(&a);
+
+  weft_worker *mw;
+  assert_int_equal(weft_memory_worker_create(&mw), 0);
+  weft_context_set(&a);
+  assert_int_equal(weft_worker_do(mw, check_task, &p), 0);
+  weft_context_set(NULL);
+  weft_worker_release(mw); /* never performed */
+  assert_int_equal(atomic_load(&a.retains), 2);
+  assert_quiescent(&a);
+}
+
+static void thread_worker_do(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  latch done;
+  latch_init(&done, 2);
+  probe in_a = {.want = &a, .done = &done}, after = {.want = NULL, .done = &done};
+  weft_worker *w;
+  assert_int_equal(weft_thread_worker_create(&w, NULL, NULL, "ctx"), 0);
+  weft_context_set(&a);
+  assert_int_equal(weft_worker_do(w, check_task, &in_a), 0);
+  weft_context_set(NULL);
+  assert_int_equal(weft_worker_do(w, check_task, &after), 0); /* same thread, after */
+  latch_wait(&done);
+  weft_worker_release(w);
+  assert_probe(&in_a, 1);
+  assert_probe(&after, 1);
+  assert_quiescent(&a);
+  latch_destroy(&done);
+}
+
+/* LockWorker: inline, and trampolined from inside a work item, each in the
+ * context of its own do(). */
+typedef struct lw_case {
+  weft_worker *w;
+  tctx *b;
+  probe outer, inner;
+} lw_case;
+static void lw_submit_inner(void *arg) {
+  lw_case *c = arg;
+  if (weft_worker_do(c->w, check_task, &c->inner) != 0) atomic_fetch_add(&c->inner.bad, 1);
+}
+static void lw_outer(void *arg) {
+  lw_case *c = arg;
+  check(&c->outer);
+  weft_context_call(c->b, lw_submit_inner, c); /* queued, runs after lw_outer */
+}
+
+static void lock_worker_do(void **state) {
+  (void)state;
+  tctx a = {.name = "a"}, b = {.name = "b"};
+  lw_case c = {.b = &b, .outer = {.want = &a}, .inner = {.want = &b}};
+  assert_int_equal(weft_lock_worker_create(&c.w, NULL, NULL), 0);
+  weft_context_set(&a);
+  assert_int_equal(weft_worker_do(c.w, lw_outer, &c), 0);
+  assert_ptr_equal(weft_context_current(), &a);
+  weft_context_set(NULL);
+  weft_worker_release(c.w);
+  assert_probe(&c.outer, 1);
+  assert_probe(&c.inner, 1);
+  assert_quiescent(&a);
+  assert_quiescent(&b);
+  assert_int_equal(atomic_load(&b.enters), 2); /* weft_context_call, then the inner run */
+}
+
+/* ---------------------------------------------------------------- reactor */
+
+typedef struct loop_case {
+  weft_reactor *r;
+  tctx *a;
+  probe p;
+  latch *done;
+  weft_work req;
+  weft_reactor_work rw;
+  int rw_status;
+} loop_case;
+
+static void stop_reactor(void *arg) { weft_reactor_stop(arg); }
+
+static void req_check(weft_work *req) {
+  loop_case *c = req->data;
+  check(&c->p);
+}
+
+static void *caller_thread(void *arg) {
+  loop_case *c = arg;
+  weft_context_set(c->a);
+  if (weft_reactor_call_from_thread(c->r, check_task, &c->p) != 0) atomic_fetch_add(&c->p.bad, 1);
+  c->req.data = c;
+  if (weft_reactor_call_from_thread_req(c->r, &c->req, req_check) != 0) atomic_fetch_add(&c->p.bad, 1);
+  weft_context_set(NULL);
+  if (weft_reactor_call_from_thread(c->r, stop_reactor, c->r) != 0) atomic_fetch_add(&c->p.bad, 1);
+  return NULL;
+}
+
+static void reactor_call_from_thread(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  loop_case c = {.a = &a, .p = {.want = &a}};
+  assert_int_equal(weft_reactor_create(&c.r), 0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, caller_thread, &c), 0);
+  assert_int_equal(weft_reactor_run(c.r), 0);
+  pthread_join(th, NULL);
+  assert_null(weft_context_current()); /* the loop has its own back */
+  assert_null(view);
+  weft_reactor_destroy(c.r);
+  assert_probe(&c.p, 2);
+  assert_int_equal(atomic_load(&a.retains), 2);
+  assert_quiescent(&a);
+}
+
+/* deferToThreadPool: the work in the pool, the Deferred's callbacks on the
+ * loop, both in the context the loop had when it submitted; a callback's own
+ * deferToThread inherits it. */
+static int defer_work(void *arg, void **result) {
+  check(arg);
+  *result = arg;
+  return 0;
+}
+static int defer_second_cb(void *ctx, weft_result *res) {
+  loop_case *c = ctx;
+  (void)res;
+  check(&c->p);
+  weft_reactor_stop(c->r);
+  return 0;
+}
+static int defer_first_cb(void *ctx, weft_result *res) {
+  loop_case *c = ctx;
+  if (res->value != (void *)&c->p) atomic_fetch_add(&c->p.bad, 1);
+  check(&c->p);
+  weft_deferred *d;
+  if (weft_defer_to_thread(c->r, defer_work, &c->p, &d) != 0) {
+    atomic_fetch_add(&c->p.bad, 1);
+    weft_reactor_stop(c->r);
+    return 0;
+  }
+  if (weft_deferred_add_callback(d, defer_second_cb, c) != 0) atomic_fetch_add(&c->p.bad, 1);
+  weft_deferred_unref(d);
+  return 0;
+}
+static void defer_submit(void *arg) {
+  loop_case *c = arg;
+  weft_threadpool *tp;
+  weft_deferred *d;
+  if (weft_reactor_get_thread_pool(c->r, &tp) != 0 ||
+      weft_defer_to_thread_pool(c->r, tp, defer_work, &c->p, &d) != 0) {
+    atomic_fetch_add(&c->p.bad, 1);
+    weft_reactor_stop(c->r);
+    return;
+  }
+  if (weft_deferred_add_callback(d, defer_first_cb, c) != 0) atomic_fetch_add(&c->p.bad, 1);
+  weft_deferred_unref(d);
+}
+static void defer_start(void *arg) {
+  loop_case *c = arg;
+  weft_context_call(c->a, defer_submit, c); /* the loop is in a only for this call */
+}
+
+static void defer_to_thread_pool_case(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  loop_case c = {.a = &a, .p = {.want = &a}};
+  assert_int_equal(weft_reactor_create(&c.r), 0);
+  assert_int_equal(weft_reactor_call_when_running(c.r, defer_start, &c), 0);
+  assert_int_equal(weft_reactor_run(c.r), 0);
+  assert_null(weft_context_current());
+  assert_null(view);
+  weft_reactor_destroy(c.r);
+  assert_probe(&c.p, 4); /* work, callback, work, callback */
+  assert_quiescent(&a);
+}
+
+/* weft_reactor_queue_work: work in the pool, after_cb on the loop. */
+static void rw_work(weft_reactor_work *req) { check(&((loop_case *)req->data)->p); }
+static void rw_after(weft_reactor_work *req, int status) {
+  loop_case *c = req->data;
+  c->rw_status = status;
+  check(&c->p);
+  weft_reactor_stop(c->r);
+}
+static void rw_submit(void *arg) {
+  loop_case *c = arg;
+  c->rw.data = c;
+  if (weft_reactor_queue_work(c->r, &c->rw, rw_work, rw_after) != 0) {
+    atomic_fetch_add(&c->p.bad, 1);
+    weft_reactor_stop(c->r);
+  }
+}
+static void rw_start(void *arg) {
+  loop_case *c = arg;
+  weft_context_call(c->a, rw_submit, c);
+}
+
+static void reactor_queue_work_case(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  loop_case c = {.a = &a, .p = {.want = &a}, .rw_status = 1};
+  assert_int_equal(weft_reactor_create(&c.r), 0);
+  assert_int_equal(weft_reactor_call_when_running(c.r, rw_start, &c), 0);
+  assert_int_equal(weft_reactor_run(c.r), 0);
+  assert_null(weft_context_current());
+  weft_reactor_destroy(c.r);
+  assert_int_equal(c.rw_status, 0);
+  assert_probe(&c.p, 2);
+  assert_quiescent(&a);
+}
+
+/* blockingCallFromThread from a pool thread: the call runs on the loop in
+ * the pool task's context; weft_reactor_call_in_thread carried it there. */
+static int bc_fn(void *ctx, weft_result *res) {
+  (void)res;
+  check(ctx);
+  return 0;
+}
+static void bc_task(void *arg) {
+  loop_case *c = arg;
+  check(&c->p);
+  if (weft_blocking_call_from_thread(c->r, bc_fn, &c->p, NULL, NULL) != 0)
+    atomic_fetch_add(&c->p.bad, 1);
+  weft_reactor_call_from_thread(c->r, stop_reactor, c->r);
+}
+static void bc_submit(void *arg) {
+  loop_case *c = arg;
+  if (weft_reactor_call_in_thread(c->r, bc_task, c) != 0) {
+    atomic_fetch_add(&c->p.bad, 1);
+    weft_reactor_stop(c->r);
+  }
+}
+static void bc_start(void *arg) {
+  loop_case *c = arg;
+  weft_context_call(c->a, bc_submit, c);
+}
+
+static void blocking_call_from_thread_case(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  loop_case c = {.a = &a, .p = {.want = &a}};
+  assert_int_equal(weft_reactor_create(&c.r), 0);
+  assert_int_equal(weft_reactor_call_when_running(c.r, bc_start, &c), 0);
+  assert_int_equal(weft_reactor_run(c.r), 0);
+  weft_reactor_destroy(c.r);
+  assert_probe(&c.p, 2);
+  assert_quiescent(&a);
+}
+
+/* ------------------------------------------------------ hooks themselves */
+
+static void current_of_worker(void *arg) {
+  void **out = arg;
+  *out = weft_context_current();
+}
+
+/* Without hooks weft still carries the pointer. */
+static void no_hooks_carries_pointer(void **state) {
+  (void)state;
+  weft_context_set_hooks(NULL);
+  tctx a = {.name = "a"};
+  void *seen = NULL;
+  weft_threadpool *tp = one_thread_pool(1);
+  weft_context_set(&a);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, current_of_worker, &seen), 0);
+  weft_context_set(NULL);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* ran it; joined */
+  weft_threadpool_destroy(tp);
+  assert_ptr_equal(seen, &a);
+  assert_int_equal(atomic_load(&a.retains) + atomic_load(&a.enters), 0);
+}
+
+/* A task captured under one table is released through that table even if
+ * the hooks change before it runs. */
+static atomic_int other_calls;
+static void o_count(void *c) {
+  (void)c;
+  atomic_fetch_add(&other_calls, 1);
+}
+static void o_leave(void *c, void *p) {
+  (void)c;
+  (void)p;
+  atomic_fetch_add(&other_calls, 1);
+}
+static const weft_context_hooks other_hooks = {o_count, o_count, o_count, o_leave};
+
+static void hooks_swapped_in_flight(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  void *seen = NULL;
+  atomic_store(&other_calls, 0);
+  weft_threadpool *tp = one_thread_pool(0);
+  weft_context_set(&a);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, current_of_worker, &seen), 0);
+  weft_context_set(NULL);
+  assert_int_equal(weft_context_set_hooks(&other_hooks), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* runs the backlog */
+  weft_threadpool_destroy(tp);
+  assert_ptr_equal(seen, &a);
+  assert_int_equal(atomic_load(&a.retains), 1);
+  assert_int_equal(atomic_load(&a.enters), 1);
+  assert_quiescent(&a);
+  assert_int_equal(atomic_load(&other_calls), 0);
+}
+
+static void context_call_nests(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  probe p = {.want = &a};
+  assert_int_equal(weft_context_call(&a, check_task, &p), 0);
+  assert_null(weft_context_current());
+  assert_null(view);
+  assert_probe(&p, 1);
+  assert_int_equal(atomic_load(&a.retains), 0); /* the caller holds it */
+  assert_quiescent(&a);
+  assert_int_equal(weft_context_call(&a, NULL, NULL), WEFT_EINVAL);
+  probe none = {.want = NULL};
+  weft_context_set(&a);
+  assert_int_equal(weft_context_call(NULL, check_task, &none), 0); /* no context, no hook */
+  assert_ptr_equal(weft_context_current(), &a);
+  assert_probe(&none, 1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(threadpool_call_in_thread, setup, teardown),
+      cmocka_unit_test_setup_teardown(threadpool_with_callback, setup, teardown),
+      cmocka_unit_test_setup_teardown(threadpool_queue_work, setup, teardown),
+      cmocka_unit_test_setup_teardown(threadpool_nested_inherit, setup, teardown),
+      cmocka_unit_test_setup_teardown(threadpool_cancelled, setup, teardown),
+      cmocka_unit_test_setup_teardown(threadpool_cancel_work, setup, teardown),
+      cmocka_unit_test_setup_teardown(pool_team_do, setup, teardown),
+      cmocka_unit_test_setup_teardown(generic_team_do, setup, teardown),
+      cmocka_unit_test_setup_teardown(generic_team_backlog_released, setup, teardown),
+      cmocka_unit_test_setup_teardown(thread_worker_do, setup, teardown),
+      cmocka_unit_test_setup_teardown(lock_worker_do, setup, teardown),
+      cmocka_unit_test_setup_teardown(reactor_call_from_thread, setup, teardown),
+      cmocka_unit_test_setup_teardown(defer_to_thread_pool_case, setup, teardown),
+      cmocka_unit_test_setup_teardown(reactor_queue_work_case, setup, teardown),
+      cmocka_unit_test_setup_teardown(blocking_call_from_thread_case, setup, teardown),
+      cmocka_unit_test_setup_teardown(no_hooks_carries_pointer, setup, teardown),
+      cmocka_unit_test_setup_teardown(hooks_swapped_in_flight, setup, teardown),
+      cmocka_unit_test_setup_teardown(context_call_nests, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
