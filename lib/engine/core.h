@@ -97,9 +97,8 @@ typedef struct weft__eworker {
   bool searching;
   /* Inject batch sizing (lib/engine/worker_loop.c, batch_tasks_long): the
    * ticks and executed count at our last inject batch (batch_ticks 0: none
-   * since we last went idle), whether the last stretch between batches was
-   * slow, and whether the tasks are long (two slow stretches in a row). */
-  bool long_tasks, last_slow;
+   * since we last went idle), and whether the tasks run since looked long. */
+  bool long_tasks;
   uint64_t batch_ticks, batch_executed;
   int block_depth;   /* nested weft_blocking_begin */
   bool block_grant;  /* this block raised the limit (E9.1) */

@@ -59,14 +59,11 @@
  * (the monitor reads it too), so it is current whenever we look for work.
  *
  * How: one tick read per batch, never per task: the time since the previous
- * batch divided by the tasks run since; long means slow twice in a row.
- * Time the worker spent descheduled counts as task time, so one preempted
- * run of short tasks looks slow; it takes a second one right after to make
- * them long (under callgrind, which runs one thread at a time, a single
- * slow verdict made every tenth batch a single task: +9 instructions per
- * task in perf/callgrind.sh), and a short stretch ends it at once. Idle
- * time does not count: going idle clears the stamp (worker main loop), and
- * the first batch after it only stamps, keeping the last verdict. */
+ * batch divided by the tasks run since. Time the worker spent descheduled
+ * counts as task time, so a preempted run of short tasks can look long: the
+ * next batch (one task) then measures again and corrects it. Idle time does
+ * not count: going idle clears the stamp (worker main loop), and the first
+ * batch after it only stamps, keeping the last verdict. */
 static bool batch_tasks_long(weft__eworker *w) {
   uint64_t now = weft__ticks();
   uint64_t executed = weft__load_relaxed(&w->executed); /* our own counter */
@@ -74,11 +71,7 @@ static bool batch_tasks_long(weft__eworker *w) {
     uint64_t ran = executed - w->batch_executed;
     if (ran == 0) return w->long_tasks; /* nothing to judge by: keep the stamp */
     /* A clock that stepped back (another CPU's TSC) reads as short. */
-    bool slow = now > w->batch_ticks && now - w->batch_ticks > ran * WEFT__LONG_TASK_TICKS;
-    /* Two slow stretches in a row: one is what a single preemption (or
-     * valgrind running another thread) makes of short tasks. */
-    w->long_tasks = slow && w->last_slow;
-    w->last_slow = slow;
+    w->long_tasks = now > w->batch_ticks && now - w->batch_ticks > ran * WEFT__LONG_TASK_TICKS;
   }
   w->batch_ticks = now;
   w->batch_executed = executed;
