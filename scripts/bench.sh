@@ -8,6 +8,10 @@
 #                                    docs/performance.md and docs/performance.png
 #   bash scripts/bench.sh [--long] --wb-impls=weft,pthread --wb-sizes=1,2 ...
 #                                    extra flags go to weft_bench
+#   bash scripts/bench.sh --no-w14   leave out W14 (CPU-heavy latency:
+#                                    bench/cpu_latency.c, weft vs the pthread
+#                                    pool, pools of 4 and 8; about 15 s short,
+#                                    40 s long), which otherwise follows the table
 #
 # Installs what it needs (scripts/deps.sh), builds Release into build-bench
 # (WEFT_BENCH_BUILD overrides the directory).
@@ -15,11 +19,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${WEFT_BENCH_BUILD:-build-bench}
 long=0
+w14=1
 extra=()
 for a in "$@"; do
   case "$a" in
     --long) long=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --no-w14) w14=0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) extra+=("$a") ;;
   esac
 done
@@ -30,7 +36,7 @@ mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_BENCH=ON \
       -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF > "$build/configure.log" 2>&1 \
   || { cat "$build/configure.log"; exit 1; }
-cmake --build "$build" -j "$(nproc)" --target weft_bench > "$build/build.log" 2>&1 \
+cmake --build "$build" -j "$(nproc)" --target weft_bench weft_cpu_latency > "$build/build.log" 2>&1 \
   || { tail -50 "$build/build.log"; exit 1; }
 
 bin="$build/bench/weft_bench"
@@ -41,7 +47,11 @@ if [ "$long" -eq 0 ]; then
   "$bin" --wb-scale=short --wb-sizes=1,2,4,8,16 --benchmark_repetitions=5 --wb-run-limit=60 \
          --benchmark_display_aggregates_only=true --benchmark_enable_random_interleaving=true \
          --wb-log="$log" \
-         --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}"
+         --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}" || exit $?
+  if [ "$w14" -eq 1 ]; then
+    echo
+    "$build/bench/weft_cpu_latency" --pools=4,8 --reps=5 --secs=0.5
+  fi
   exit $?
 fi
 
@@ -52,6 +62,13 @@ rc=0  # a run the watchdog stopped still reports what it measured
        --benchmark_display_aggregates_only=true --benchmark_enable_random_interleaving=true \
          --wb-log="$log" \
        --wb-table="$build/table.md" --wb-data="$build/bench.tsv" "${extra[@]}" || rc=$?
+if [ "$w14" -eq 1 ]; then
+  echo "=== W14 cpu-heavy latency (bench/cpu_latency.c) ==="
+  { echo; echo "#### W14 cpu-heavy latency (bench/cpu_latency.c)"; echo
+    "$build/bench/weft_cpu_latency" --pools=4,8 --reps=5 --secs=2
+  } | tee "$build/w14.md" || rc=$?
+  cat "$build/w14.md" >> "$build/table.md"
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if command -v gnuplot > /dev/null; then

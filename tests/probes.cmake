@@ -1,11 +1,11 @@
 # ctest fragment: libweft.so carries the USDT probes of provider "weft" that
 # perf/README.md documents (lib/base/probes.h): submit start finish steal park
-# unpark grow shrink. Registered only when sys/sdt.h was found at configure
+# unpark grow shrink inject_batch. Registered only when sys/sdt.h was found at configure
 # time and readelf exists.
 #
 # Dual use: included by tests/CMakeLists.txt it registers the test; run with
 # `cmake -DREADELF=... -DLIB=... -P probes.cmake` it performs the check.
-set(WEFT_PROBE_NAMES submit start finish steal park unpark grow shrink)
+set(WEFT_PROBE_NAMES submit start finish steal park unpark grow shrink inject_batch)
 
 if(CMAKE_SCRIPT_MODE_FILE)
   execute_process(COMMAND ${READELF} -n ${LIB}

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "engine/node_cache.h"
 #include "test_sync.h"
 #include "weft/weft.h"
 
@@ -394,6 +395,59 @@ static void all_reaped_then_work(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* Empty the node cache's orphan list: each helper thread adopts one
+ * orphan (its first get) and releases it. */
+static void *adopt_and_release(void *arg) {
+  (void)arg;
+  weft__node *n = weft__node_get();
+  if (n) weft__node_put(n);
+  weft__node_cache_release();
+  return NULL;
+}
+static void drain_orphans(void) {
+  for (int i = 0; i < WEFT__ORPHANS_MAX && weft__node_orphans() > 0; i++) {
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, adopt_and_release, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+  }
+  assert_int_equal(weft__node_orphans(), 0);
+}
+
+/* Workers whose tasks submit own node caches; reaped after their
+ * keep-alive, they give them back (E6) instead of parking them for the
+ * next thread. */
+typedef struct {
+  weft_threadpool *tp;
+  meet m;
+  sync_t *children;
+} submitting_meet;
+static void submitting_meet_task(void *arg) {
+  submitting_meet *s = arg;
+  if (weft_threadpool_call_in_thread(s->tp, count_task, s->children) != 0) abort(); /* a worker: no cmocka */
+  meet_task(&s->m);
+}
+
+static void reaped_workers_give_node_caches_back(void **state) {
+  (void)state;
+  drain_orphans();
+  int exits_before = count_get(&g_exits);
+  weft_threadpool *tp = make_pool(0, 3, 0, 10);
+  static sync_t arrived, children; /* outlive the pool's threads (see g_meets) */
+  sync_init(&arrived);
+  sync_init(&children);
+  static submitting_meet s;
+  s = (submitting_meet){tp, {&arrived, 3}, &children};
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, submitting_meet_task, &s), 0);
+  count_wait(&arrived, 3); /* three workers at once, each with a cache */
+  wait_count(&children, 3);
+  wait_reaped(tp, exits_before, 0);
+  /* Released before the thread left its loop, so before its exit counted
+   * (a parked cache would be parked by the key's destructor, later). */
+  assert_int_equal(weft__node_orphans(), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
 /* keep_alive_ms 0: idle threads never exit (Twisted). */
 static void keep_alive_zero_never_reaps(void **state) {
   (void)state;
@@ -573,6 +627,7 @@ int main(void) {
       cmocka_unit_test(chain_of_waits_finishes),
       cmocka_unit_test(keep_alive_reaps_to_min),
       cmocka_unit_test(all_reaped_then_work),
+      cmocka_unit_test(reaped_workers_give_node_caches_back),
       cmocka_unit_test(keep_alive_zero_never_reaps),
       cmocka_unit_test(reap_churn),
       cmocka_unit_test(blocking_call_from_pool_no_deadlock),

@@ -3,9 +3,11 @@
  * submitters, tasks that submit tasks (ring overflow to the inject queue),
  * stealing with more threads than cores; the parking protocol (an idle
  * engine ends with every worker parked and nobody searching; a submit to a
- * fully parked engine is never lost); and the E7 shutdown contract.
+ * fully parked engine is never lost); the E7 shutdown contract; and the
+ * inject batch of a worker whose tasks run long (one task, not a batch).
  * No sleeps: completion is waited for with a counter + condvar, idleness by
- * polling the ctl word with sched_yield (no timing decides anything).
+ * polling the ctl word with sched_yield (no timing decides anything; the
+ * long task is a millisecond of work, a hundred times the rule's bound).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "engine/engine.h"
@@ -222,6 +225,58 @@ static void backlog_and_cancel(void **state) {
   free((void *)g_runs);
 }
 
+/* Inject batch sizing (lib/engine/worker_loop.c, batch_tasks_long): a
+ * worker whose last task ran long takes the next injected task alone and
+ * leaves the rest in the inject queue, where any worker can take them; a
+ * batch would have moved all of them into its own ring. One worker: gate G
+ * runs until ten tasks wait in the inject queue and then for a millisecond
+ * of its own (long by any clock: the rule's bound is 5 µs); the first of
+ * the ten reads how many are still in the inject queue. */
+#define LONG_FOLLOWERS 10
+static counter g_gate_started, g_gate_open;
+static _Atomic uint64_t g_seen_backlog[LONG_FOLLOWERS];
+
+static void gate_run(weft__task *t) {
+  (void)t;
+  counter_add(&g_gate_started, 1);
+  counter_wait(&g_gate_open, 1); /* the followers are queued */
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  do { /* a long task: a millisecond of work, not a wait for anyone */
+    clock_gettime(CLOCK_MONOTONIC, &b);
+  } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 1000000L);
+  counter_add(&g_done, 1);
+}
+
+static void follower_run(weft__task *t) {
+  job *j = (job *)t;
+  atomic_store(&g_seen_backlog[j->id], weft__inject_backlog(&g_e->inject));
+  job_run(t);
+}
+
+static void long_task_takes_one_injected_task(void **state) {
+  (void)state;
+  setup_jobs(LONG_FOLLOWERS);
+  for (int i = 0; i < LONG_FOLLOWERS; i++) g_jobs[i].task.run = follower_run;
+  counter_init(&g_gate_started);
+  counter_init(&g_gate_open);
+  _Atomic int limit = 1;
+  g_e = make_engine(&limit);
+  assert_int_equal(weft__engine_grow(g_e, 1, WEFT__MADE_GROW), 1);
+  weft__task gate = {.run = gate_run, .cancel = job_cancel};
+  assert_int_equal(weft__engine_submit(g_e, &gate), 0);
+  counter_wait(&g_gate_started, 1);
+  for (int i = 0; i < LONG_FOLLOWERS; i++)
+    assert_int_equal(weft__engine_submit(g_e, &g_jobs[i].task), 0);
+  counter_add(&g_gate_open, 1);
+  counter_wait(&g_done, 1 + LONG_FOLLOWERS);
+  /* The first follower ran alone: the other nine were still injected. */
+  assert_int_equal(atomic_load(&g_seen_backlog[0]), LONG_FOLLOWERS - 1);
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  check_exactly_once(LONG_FOLLOWERS);
+}
+
 static void bad_config(void **state) {
   (void)state;
   weft__engine *e;
@@ -236,6 +291,7 @@ int main(void) {
       cmocka_unit_test(exactly_once_with_nesting),
       cmocka_unit_test(park_and_wake),
       cmocka_unit_test(backlog_and_cancel),
+      cmocka_unit_test(long_task_takes_one_injected_task),
       cmocka_unit_test(bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,6 +77,14 @@ weft_model_mutant(model_mutant_reap_store reap.pml "invalid end state" -DW=2 -DT
 weft_model_mutant(model_mutant_reap_pop_ignores_timedout reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_POP_IGNORES_TIMEDOUT)
 weft_model_mutant(model_mutant_reap_reuse_linked reap.pml "assertion violated" -DW=2 -DT=2 -DMUTANT_REUSE_LINKED)
 
+# A node-cache slab let go by its owner while its nodes come back (E6).
+weft_model_check(model_node_release node_release.pml)
+weft_model_check(model_node_release_part node_release.pml -DPART)
+weft_model_mutant(model_mutant_node_release_bias_full node_release.pml "assertion violated" -DPART -DMUTANT_BIAS_FULL)
+weft_model_mutant(model_mutant_node_release_returner_reloads node_release.pml "assertion violated" -DMUTANT_RETURNER_RELOADS)
+weft_model_mutant(model_mutant_node_release_next_after_add node_release.pml "assertion violated" -DMUTANT_NEXT_AFTER_ADD)
+weft_model_mutant(model_mutant_node_release_owner_loads node_release.pml "assertion violated" -DMUTANT_OWNER_LOADS)
+
 # Lanes (lib/pool/lane.c): the limit, and no task left waiting in a lane
 # (the baton's re-check and the submitter's push-then-kick).
 weft_model_check(model_lane lane.pml -DS=3 -DW=2 -DL=1)

@@ -8,8 +8,11 @@
  * The first tests run on the test's main thread, the first thread of the
  * process to own a cache, so the cache starts empty (a later thread could
  * adopt an orphaned one); their helper thread only gives a node back. The
- * last one starts threads that own caches and exit, and looks at which
- * orphaned cache the next thread adopts.
+ * later ones start threads that own caches and exit: which orphaned cache
+ * the next thread adopts, how many stay parked, and when the slabs of an
+ * exited owner are freed (a counting allocator sees each free; nodes still
+ * out are written after their owner has gone, so under ASan a slab freed
+ * too early is a use-after-free).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -22,6 +25,7 @@
 #include <cmocka.h>
 
 #include "engine/node_cache.h"
+#include "weft/common.h"
 
 enum { SLABS = 16, PER = WEFT__SLAB_NODES, TOTAL = SLABS * PER };
 
@@ -43,6 +47,61 @@ static void *remote_put_main(void *arg) {
   r->after_flush = weft__load_acquire(&r->s->returned);
   return NULL;
 }
+
+/* Give n back from another thread, through a worker's batch and flush,
+ * touching nothing after the flush (it may free the slab). */
+static void *put_in_worker_main(void *arg) {
+  weft__node_put_in_worker(arg);
+  weft__node_flush();
+  return NULL;
+}
+static void put_in_worker_elsewhere(weft__node *n) {
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, put_in_worker_main, n), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/* The counting allocator (weft_replace_allocator): libc's, and a record of
+ * the last blocks freed, so a test can ask whether a slab was freed. */
+enum { FREED_LOG = 4096 };
+static pthread_mutex_t g_free_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *g_freed[FREED_LOG];
+static unsigned g_nfreed;
+
+static void counting_free(void *p) {
+  pthread_mutex_lock(&g_free_mu);
+  g_freed[g_nfreed++ % FREED_LOG] = p;
+  pthread_mutex_unlock(&g_free_mu);
+  free(p);
+}
+
+/* Forget the blocks freed so far (malloc may hand a freed block out again). */
+static void counting_forget(void) {
+  pthread_mutex_lock(&g_free_mu);
+  g_nfreed = 0;
+  pthread_mutex_unlock(&g_free_mu);
+}
+
+static void counting_install(void) {
+  counting_forget();
+  assert_int_equal(weft_replace_allocator(malloc, calloc, counting_free), 0);
+}
+static void counting_remove(void) {
+  assert_int_equal(weft_replace_allocator(malloc, calloc, free), 0);
+}
+
+/* Was this block freed since counting_forget (and the log has not
+ * wrapped)? A slab's block is the raw pointer weft__malloc_aligned stashed
+ * below it (lib/base/alloc.c). */
+static bool slab_freed(void *raw) {
+  bool found = false;
+  pthread_mutex_lock(&g_free_mu);
+  unsigned n = g_nfreed < FREED_LOG ? g_nfreed : FREED_LOG;
+  for (unsigned i = 0; i < n; i++) found |= g_freed[i] == raw;
+  pthread_mutex_unlock(&g_free_mu);
+  return found;
+}
+static void *slab_block(weft__node_slab *s) { return ((void **)s)[-1]; }
 
 static void slabs_restart_whole_and_in_turn(void **state) {
   (void)state;
@@ -154,6 +213,7 @@ static void held_slabs_bound_growth(void **state) {
 typedef struct {
   int take;
   unsigned long nodes;
+  void *block; /* the block of the slab its cache hands out now */
   bool ready, go;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -171,6 +231,7 @@ static void *cache_user_main(void *arg) {
   }
   pthread_mutex_lock(&u->mu);
   u->nodes = weft__tls.node_cache->nodes;
+  u->block = slab_block(weft__tls.node_cache->cur);
   u->ready = true;
   pthread_cond_broadcast(&u->cv);
   while (!u->go) pthread_cond_wait(&u->cv, &u->mu);
@@ -210,7 +271,8 @@ static unsigned long cache_user_run(int take) {
 
 /* A new thread adopts the largest orphaned cache, not the latest: the big
  * one serves it without growing. Two threads hold caches at once (so the
- * second gets a new one), the big one is orphaned first. */
+ * second gets a new one), the big one is orphaned first. Parked, the big
+ * one keeps WEFT__NODE_POOL_MIN nodes, every one of them back. */
 static void new_thread_adopts_largest_orphan(void **state) {
   (void)state;
   cache_user big, small;
@@ -220,15 +282,158 @@ static void new_thread_adopts_largest_orphan(void **state) {
   assert_int_equal(small.nodes, PER); /* a new cache, one slab */
   cache_user_finish(&big);
   cache_user_finish(&small); /* the latest orphan */
-  assert_int_equal(cache_user_run(1), big.nodes);
-  assert_int_equal(cache_user_run(1), big.nodes); /* back on the list, taken again */
+  assert_int_equal(cache_user_run(1), WEFT__NODE_POOL_MIN);
+  assert_int_equal(cache_user_run(1), WEFT__NODE_POOL_MIN); /* back on the list, taken again */
+}
+
+/* A thread that owns a cache hands nodes of two slabs to us and exits
+ * (its cache parked: the slab being handed out stays with it, the full
+ * one with nodes out is let go), or releases its cache first (both let
+ * go). A let-go slab is freed when its last node comes back, whichever
+ * way it comes back, and not before: until then we write every node still
+ * out (ASan: a use-after-free if a slab went early). */
+typedef struct {
+  bool release, give_back_first;
+  int take;
+  weft__node *nodes[PER + 16];
+  void *first_block, *last_block, *cache_block; /* the blocks of its two slabs and cache */
+} owner_args;
+
+static void *owner_main(void *arg) {
+  owner_args *o = arg;
+  /* Start at a slab's first node (an adopted cache may be part-way). */
+  weft__node *n = weft__node_get();
+  while (n != &n->slab->nodes[0]) {
+    weft__node_put(n);
+    n = weft__node_get();
+  }
+  o->cache_block = ((void **)weft__tls.node_cache)[-1];
+  for (int i = 0; i < o->take; i++) {
+    o->nodes[i] = i == 0 ? n : weft__node_get();
+    o->nodes[i]->data[0] = (void *)(uintptr_t)i;
+  }
+  o->first_block = slab_block(o->nodes[0]->slab);
+  o->last_block = slab_block(o->nodes[o->take - 1]->slab);
+  if (o->give_back_first)
+    for (int i = 0; i < o->take; i++) weft__node_put(o->nodes[i]);
+  if (o->release) {
+    weft__node_cache_release();
+    o->release = weft__tls.node_cache == &weft__node_no_cache; /* checked by the test */
+  }
+  return NULL;
+}
+
+static void run_owner(owner_args *o) {
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, owner_main, o), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/* Give back nodes [from, to) of o, writing each first. */
+static void give_back(owner_args *o, int from, int to) {
+  for (int i = from; i < to; i++) {
+    assert_ptr_equal(o->nodes[i]->data[0], (void *)(uintptr_t)i);
+    o->nodes[i]->data[1] = o->nodes[i]; /* a write to memory still ours */
+    weft__node_put(o->nodes[i]);
+  }
+}
+
+static void exited_owner_slab_freed_by_last_returner(void **state) {
+  (void)state;
+  counting_install();
+  /* The owner exits; its cache is parked. */
+  owner_args a = {.take = PER + 10};
+  run_owner(&a);
+  weft__node_slab *full = a.nodes[0]->slab, *cur = a.nodes[PER]->slab;
+  void *full_block = slab_block(full), *cur_block = slab_block(cur);
+  assert_ptr_not_equal(full, cur);
+  assert_ptr_equal(a.nodes[PER], &cur->nodes[0]);
+  give_back(&a, 0, PER - 1);
+  assert_false(slab_freed(full_block)); /* one node still out */
+  put_in_worker_elsewhere(a.nodes[PER - 1]); /* the last, through a worker's flush */
+  assert_true(slab_freed(full_block));
+  give_back(&a, PER, PER + 10);
+  assert_false(slab_freed(cur_block)); /* parked with the cache */
+
+  /* The owner releases its cache: both slabs go as their nodes come back. */
+  owner_args b = {.release = true, .take = PER + 10};
+  run_owner(&b);
+  assert_true(b.release); /* it held no cache after the release */
+  counting_forget();
+  full = b.nodes[0]->slab;
+  cur = b.nodes[PER]->slab;
+  full_block = slab_block(full);
+  cur_block = slab_block(cur);
+  give_back(&b, PER, PER + 9);
+  give_back(&b, 1, PER);
+  assert_false(slab_freed(full_block));
+  assert_false(slab_freed(cur_block));
+  give_back(&b, PER + 9, PER + 10); /* the part-used slab's last node */
+  assert_true(slab_freed(cur_block));
+  assert_false(slab_freed(full_block));
+  give_back(&b, 0, 1);
+  assert_true(slab_freed(full_block));
+  counting_remove();
+}
+
+/* An owner that releases its cache with every node back frees its slabs
+ * and the cache itself at once. */
+static void release_with_every_node_back_frees_at_once(void **state) {
+  (void)state;
+  counting_install();
+  owner_args o = {.release = true, .give_back_first = true, .take = PER + 3};
+  counting_forget();
+  run_owner(&o);
+  assert_true(o.release);
+  assert_ptr_not_equal(o.first_block, o.last_block);
+  assert_true(slab_freed(o.first_block));
+  assert_true(slab_freed(o.last_block));
+  assert_true(slab_freed(o.cache_block));
+  counting_remove();
+}
+
+/* A slab outlives its owner and is no live object, so the allocator may be
+ * replaced while its nodes are out: it goes back to the free function of
+ * the allocator that made it, not to the one installed when it is freed. */
+static void slab_freed_by_the_allocator_that_made_it(void **state) {
+  (void)state;
+  counting_remove(); /* libc's allocator makes the slabs */
+  owner_args o = {.release = true, .take = 4};
+  run_owner(&o);
+  assert_true(o.release);
+  counting_install(); /* replaced while the nodes are out */
+  give_back(&o, 0, 4);
+  assert_false(slab_freed(o.first_block)); /* freed, by libc's free (ASan: no leak) */
+  counting_remove();
+}
+
+/* More threads exit than the orphan list holds, none adopting in between:
+ * the list keeps WEFT__ORPHANS_MAX caches, and the slabs of the others
+ * (every node back) are freed at once. */
+static void orphan_list_is_bounded(void **state) {
+  (void)state;
+  enum { USERS = WEFT__ORPHANS_MAX + 3 };
+  counting_install();
+  cache_user u[USERS];
+  for (int i = 0; i < USERS; i++) cache_user_start(&u[i], 1);
+  counting_forget();
+  for (int i = 0; i < USERS; i++) cache_user_finish(&u[i]);
+  assert_int_equal(weft__node_orphans(), WEFT__ORPHANS_MAX);
+  int freed = 0;
+  for (int i = 0; i < USERS; i++) freed += slab_freed(u[i].block);
+  assert_true(freed >= USERS - WEFT__ORPHANS_MAX);
+  counting_remove();
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(slabs_restart_whole_and_in_turn),
       cmocka_unit_test(held_slabs_bound_growth),
+      cmocka_unit_test(exited_owner_slab_freed_by_last_returner),
+      cmocka_unit_test(release_with_every_node_back_frees_at_once),
+      cmocka_unit_test(slab_freed_by_the_allocator_that_made_it),
       cmocka_unit_test(new_thread_adopts_largest_orphan),
+      cmocka_unit_test(orphan_list_is_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

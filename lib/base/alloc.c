@@ -46,6 +46,12 @@ void weft__free_aligned(void *ptr) {
   if (ptr) weft__free(((void **)ptr)[-1]);
 }
 
+weft_free_fn weft__free_fn(void) { return weft__load_relaxed(&g_free); }
+
+void weft__free_aligned_with(void *ptr, weft_free_fn f) {
+  if (ptr) f(((void **)ptr)[-1]);
+}
+
 char *weft__strdup(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = weft__malloc(n);

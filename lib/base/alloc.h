@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "weft/common.h"
+
 void *weft__malloc(size_t size);
 void *weft__calloc(size_t n, size_t size);
 void weft__free(void *ptr);
@@ -15,6 +17,11 @@ void weft__free(void *ptr);
 void *weft__calloc_aligned(size_t size);
 void *weft__malloc_aligned(size_t size); /* the same, not zeroed */
 void weft__free_aligned(void *ptr);
+/* For memory that is not counted as a live object and so may outlive an
+ * allocator replacement (the node cache's slabs and caches): the free
+ * function now, to keep beside the block, and an aligned free through it. */
+weft_free_fn weft__free_fn(void);
+void weft__free_aligned_with(void *ptr, weft_free_fn f);
 char *weft__strdup(const char *s);
 
 /* Live-object accounting for weft_replace_allocator's WEFT_EBUSY check. */

@@ -5,6 +5,8 @@
  *   WEFT_PROBE(start,   pool, task)     a worker begins a task
  *   WEFT_PROBE(finish,  pool, task)     a worker finished a task
  *   WEFT_PROBE(steal,   pool, n)        a thief moved n tasks
+ *   WEFT_PROBE(inject_batch, pool, n)   a worker took n injected tasks (the
+ *                                       first to run, the rest into its ring)
  *   WEFT_PROBE(park,    pool, worker)   a worker goes to sleep
  *   WEFT_PROBE(unpark,  pool, worker)   a worker is woken
  *   WEFT_PROBE(grow,    pool, n)        a thread was started (n = live count)

@@ -79,9 +79,10 @@ typedef struct weft__eworker {
   /* Parking (E5): written by notifiers. */
   WEFT_CACHE_ALIGNED _Atomic uint32_t wake;
   _Atomic uint32_t next_idle; /* 1 + index of the worker below us in the idle stack */
-  /* Owner-written statistics (relaxed load+store, never an RMW). */
+  /* Owner-written statistics (relaxed load+store, never an RMW); the count
+   * of tasks run is ring.executed (lib/engine/ring.h says why there). */
   WEFT_CACHE_ALIGNED _Atomic int busy;
-  _Atomic uint64_t executed, steals, stolen, parks, overflowed, local_submits;
+  _Atomic uint64_t steals, stolen, parks, overflowed, local_submits;
   /* Read by the monitor (E9.2): the thread's id for /proc, and whether the
    * worker is inside weft_blocking_begin/end (owner-written). */
   _Atomic int tid;
@@ -95,6 +96,11 @@ typedef struct weft__eworker {
   /* Owner-private. */
   uint32_t rng;
   bool searching;
+  /* Inject batch sizing (lib/engine/worker_loop.c, batch_tasks_long): the
+   * ticks and executed count at our last inject batch (batch_ticks 0: none
+   * since we last went idle), and whether the tasks run since looked long. */
+  bool long_tasks;
+  uint64_t batch_ticks, batch_executed;
   int block_depth;   /* nested weft_blocking_begin */
   bool block_grant;  /* this block raised the limit (E9.1) */
   /* Control plane (under the engine mutex). */
@@ -154,6 +160,7 @@ struct weft__engine {
   struct weft__monitor *_Atomic monitor; /* made on first arming, under mu */
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
   int capacity;
+  int ncpu; /* CPUs the process may use, at create: workers that run at once (inject_batch) */
   pthread_mutex_t mu;                         /* control plane */
   /* The loop each new thread runs (lib/engine/worker_loop.c), set by
    * create: thread creation (lib/engine/spawn.c) is reached from the parking

@@ -14,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/cpu.h"
 #include "base/futex.h"
 #include "base/probes.h"
 
@@ -52,6 +53,7 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   e->cfg = *cfg;
   e->cfg.name_prefix = e->prefix;
   e->capacity = cfg->capacity;
+  e->ncpu = weft__cpu_count();
   weft__inject_init(&e->inject);
   weft__store_relaxed(&e->ctl, 0);
   /* With a limit callback the inline notify fast path must never decide "at

@@ -103,7 +103,7 @@ typedef struct weft__monitor {
 static uint64_t done_count(weft__engine *e) {
   uint64_t n = 0;
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
-  for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->executed);
+  for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->ring.executed);
   return n;
 }
 
@@ -257,7 +257,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
-    uint64_t ex = weft__load_relaxed(&w->executed);
+    uint64_t ex = weft__load_relaxed(&w->ring.executed);
     bool same = ex == m->last_exec[i];
     m->last_exec[i] = ex;
     if (weft__load_relaxed(&w->state) != WEFT__SLOT_LIVE || !weft__load_relaxed(&w->busy)) continue;

@@ -7,9 +7,6 @@
 #include "base/alloc.h"
 #include "base/fork.h"
 
-/* Nodes a cache holds before it restarts any slab (16 slabs, about 266 KiB):
- * reuse is kept cold, see E6 in docs/design.md. */
-#define WEFT__NODE_POOL_MIN 4096
 /* Slabs a used-up slab looks at, oldest first, for one to restart before it
  * allocates (a slab held by a stuck node is passed over, not waited for). */
 #define WEFT__SLAB_SCAN 4
@@ -24,16 +21,125 @@ _Thread_local weft__node_pending weft__tls_node_pending __attribute__((tls_model
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
 static pthread_mutex_t g_orphans_mu = PTHREAD_MUTEX_INITIALIZER;
-static weft__node_cache *g_orphans;
+static weft__node_cache *g_orphans; /* at most WEFT__ORPHANS_MAX */
 
+/* The owner lets s go (node_cache.h's contract): `handed` of its nodes
+ * went out since it last (re)started. Whoever's add brings the count to
+ * WEFT__SLAB_GONE frees it: this one, if every node is back. */
+static void slab_let_go(weft__node_slab *s, uint32_t handed) {
+  /* acq_rel. Release: the owner's writes of the nodes happen before the
+   * free by a returner (weft__node_slab_gone's acquire load reads this
+   * add's release sequence). Acquire: if every node is back, the
+   * returners' release adds happen before our free. */
+  uint32_t before = weft__fetch_add_acq_rel(&s->returned, WEFT__SLAB_GONE - handed);
+  if (before == handed) weft__free_aligned_with(s, s->free_fn);
+}
+
+void weft__node_slab_gone(weft__node_slab *s) {
+  /* Acquire: reads the last add of the count's release sequence, so every
+   * returner's accesses to the nodes (their release adds) and the owner's
+   * (its acq_rel let-go add) happen before the free. A load, not a fence:
+   * ThreadSanitizer does not model fences. */
+  (void)weft__load_acquire(&s->returned);
+  weft__free_aligned_with(s, s->free_fn);
+}
+
+/* Nodes of s handed out since it last (re)started: all of them but for the
+ * slab being handed out (the cache moves on only from a used-up slab). */
+static uint32_t slab_handed(const weft__node_cache *c, const weft__node_slab *s) {
+  return s == c->cur ? (uint32_t)(c->next - c->cur->nodes) : WEFT__SLAB_NODES;
+}
+
+/* Let every slab of c go and free c (owner; c is no thread's cache). */
+static void cache_let_go(weft__node_cache *c) {
+  weft__node_slab *cur = c->cur;
+  if (cur) {
+    weft__node_slab *s = cur->ring_next;
+    for (;;) {
+      weft__node_slab *next = s->ring_next; /* s may be freed below */
+      bool last = s == cur;
+      slab_let_go(s, slab_handed(c, s));
+      if (last) break;
+      s = next;
+    }
+  }
+  weft__free_aligned_with(c, c->free_fn);
+}
+
+/* Before c is parked: keep the slab being handed out (the adopter goes on
+ * with it) and, of the others, those whose nodes are all back, up to
+ * WEFT__NODE_POOL_MIN nodes in all; let the rest go. A slab with a node
+ * still out would sit in a parked cache until adopted; let go, it is freed
+ * when that node comes back. */
+static void cache_trim(weft__node_cache *c) {
+  weft__node_slab *cur = c->cur;
+  if (!cur) return;
+  weft__node_slab *s = cur->ring_next, *tail = cur; /* the kept ring so far: cur .. tail */
+  unsigned long kept = WEFT__SLAB_NODES;
+  while (s != cur) {
+    weft__node_slab *next = s->ring_next; /* s may be freed below */
+    /* Acquire: as slab_free's: a kept slab may be restarted by the adopter. */
+    if (kept < WEFT__NODE_POOL_MIN && weft__load_acquire(&s->returned) == WEFT__SLAB_NODES) {
+      tail->ring_next = s; /* oldest first after cur, as before */
+      tail = s;
+      kept += WEFT__SLAB_NODES;
+    } else {
+      slab_let_go(s, WEFT__SLAB_NODES);
+    }
+    s = next;
+  }
+  tail->ring_next = cur;
+  c->nodes = kept;
+}
+
+/* Trim c and park it on the orphan list, or, with the list full, keep the
+ * larger of it and the smallest parked cache and let the other go. */
+static void park_orphan(weft__node_cache *c) {
+  cache_trim(c);
+  weft__node_cache *drop = c;
+  int n = 0;
+  pthread_mutex_lock(&g_orphans_mu);
+  weft__node_cache **smallest = NULL;
+  for (weft__node_cache **pp = &g_orphans; *pp; pp = &(*pp)->next_orphan, n++)
+    if (!smallest || (*pp)->nodes < (*smallest)->nodes) smallest = pp;
+  if (n < WEFT__ORPHANS_MAX) {
+    c->next_orphan = g_orphans;
+    g_orphans = c;
+    drop = NULL;
+  } else if ((*smallest)->nodes < c->nodes) {
+    drop = *smallest;
+    c->next_orphan = drop->next_orphan;
+    *smallest = c;
+  }
+  pthread_mutex_unlock(&g_orphans_mu);
+  if (drop) cache_let_go(drop);
+}
+
+/* The key's destructor: a thread that owns a cache is exiting. */
 static void orphan(void *p) {
   weft__node_cache *c = p;
   weft__node_flush();
   if (weft__tls.node_cache == c) weft__tls.node_cache = &weft__node_no_cache;
+  park_orphan(c);
+}
+
+int weft__node_orphans(void) {
+  int n = 0;
   pthread_mutex_lock(&g_orphans_mu);
-  c->next_orphan = g_orphans;
-  g_orphans = c;
+  for (weft__node_cache *c = g_orphans; c; c = c->next_orphan) n++;
   pthread_mutex_unlock(&g_orphans_mu);
+  return n;
+}
+
+void weft__node_cache_release(void) {
+  weft__node_flush();
+  weft__node_cache *c = weft__tls.node_cache;
+  if (c == &weft__node_no_cache) return;
+  weft__tls.node_cache = &weft__node_no_cache;
+  /* The key's destructor skips a NULL value: the cache is not orphaned at
+   * exit as well. The key exists: init_once ran before c was made. */
+  (void)pthread_setspecific(g_key, NULL);
+  cache_let_go(c);
 }
 
 /* fork (lib/base/fork.h): the orphan list's mutex is held across a fork, so
@@ -62,15 +168,14 @@ static void init_once(void) {
 
 static weft__node_cache *cache_slow(void) {
   pthread_once(&g_once, init_once);
-  /* Adopt the largest orphan: a cache keeps every slab it ever grew (they
-   * are never freed), so the biggest one is the likeliest to serve this
-   * thread without growing, and the small ones wait. Taking the latest
-   * instead, a pool whose threads come and go (Team's grow and shrink)
-   * kept growing small caches while big ones sat idle: in the benchmark a
-   * W5 worker that adopted a cache another size's worker had used grew it
-   * again, which cost a repetition 40 ms instead of 6. The list holds one
-   * entry per thread that ever submitted and has exited since, less those
-   * adopted again. */
+  /* Adopt the largest orphan: the biggest one is the likeliest to serve
+   * this thread without growing, and the small ones wait. Taking the
+   * latest instead, a pool whose threads come and go (Team's grow and
+   * shrink) kept growing small caches while big ones sat idle: in the
+   * benchmark a W5 worker that adopted a cache another size's worker had
+   * used grew it again, which cost a repetition 40 ms instead of 6. The
+   * list holds at most WEFT__ORPHANS_MAX caches of threads that exited and
+   * did not release theirs (park_orphan). */
   pthread_mutex_lock(&g_orphans_mu);
   weft__node_cache **best = NULL;
   for (weft__node_cache **pp = &g_orphans; *pp; pp = &(*pp)->next_orphan)
@@ -79,16 +184,15 @@ static weft__node_cache *cache_slow(void) {
   if (c) *best = c->next_orphan;
   pthread_mutex_unlock(&g_orphans_mu);
   if (!c) {
+    weft_free_fn f = weft__free_fn();
     c = weft__calloc_aligned(sizeof *c);
     if (!c) return NULL;
+    c->free_fn = f;
   }
   c->next_orphan = NULL;
   c->prefetchw = weft__cpu_has_prefetchw;
   if (pthread_setspecific(g_key, c) != 0) {
-    pthread_mutex_lock(&g_orphans_mu);
-    c->next_orphan = g_orphans;
-    g_orphans = c;
-    pthread_mutex_unlock(&g_orphans_mu);
+    park_orphan(c);
     return NULL;
   }
   weft__tls.node_cache = c;
@@ -124,8 +228,10 @@ static weft__node_slab *new_slab(weft__node_cache *c, weft__node_slab *after) {
    * nodes from new slabs, and zeroing 16 KiB cost more per node than the
    * submit itself (callgrind). A node's fields are all written at its get,
    * but for `slab`, set here once. */
+  weft_free_fn f = weft__free_fn();
   weft__node_slab *s = weft__malloc_aligned(sizeof *s);
   if (!s) return NULL;
+  s->free_fn = f;
   weft__store_relaxed(&s->returned, 0);
 #pragma GCC unroll 8
   for (int i = 0; i < WEFT__SLAB_NODES; i++) s->nodes[i].slab = s;

@@ -33,10 +33,41 @@
  *   (about 17 KiB) from restarting, so such a cache grows by at most a slab
  *   per held slab; and tasks of one slab that finish far apart in time hold
  *   it for the latest of them (E6 has W5's figures).
- *   A thread's cache outlives the thread: at thread exit it is parked on a
- *   global orphan list, and the next thread that needs a cache adopts the
- *   largest orphan (mutex-protected; once per thread).
- *   Slabs are never freed, so a node in flight never points at freed memory.
+ *   weft__node_cache_release: the calling thread, which then holds no cache
+ *                     (its next get makes one): it lets every slab go, see
+ *                     below, and frees the cache. An engine worker that
+ *                     leaves after its keep-alive calls it (E9.3): an idle
+ *                     pool's memory shrinks with its thread count.
+ *   At any other thread exit the cache is trimmed and parked on a global
+ *   orphan list (mutex-protected; at most WEFT__ORPHANS_MAX caches, the
+ *   largest kept), and the next thread that needs a cache adopts the
+ *   largest orphan (once per thread). Trimming keeps the slab being handed
+ *   out and, of the others, those whose nodes are all back, up to
+ *   WEFT__NODE_POOL_MIN nodes in all; it lets the rest go.
+ *   Letting a slab go (its owner, never while the owner may hand it out
+ *   again): one acq_rel add of WEFT__SLAB_GONE - handed to `returned`, where
+ *   `handed` is the nodes handed out since the slab last (re)started, which
+ *   only the owner knows (WEFT__SLAB_NODES for all but the slab being handed
+ *   out). The count then reaches WEFT__SLAB_GONE exactly when the last of
+ *   those nodes comes back, and the one add that makes it so, the owner's
+ *   own (every node was back) or a returner's, frees the slab (with the
+ *   free function of the allocator that made it). No epochs (liburcu's
+ *   call_rcu or QSBR, concurrencykit's ck_epoch): they defer a free until
+ *   every thread that might still read the memory has passed a quiescent
+ *   point, which here the count already knows: a node's put is the last
+ *   access to it and its slab by whoever held it (the pool copies the
+ *   payload out first; the intrusive queues never write a node they have
+ *   handed on), each node is put once per hand-out, and the adds are
+ *   totally ordered, so exactly one add sees the count reach
+ *   WEFT__SLAB_GONE, and after it nobody touches the slab. An epoch scheme
+ *   would cost every worker a quiescent-state announcement in its loop and
+ *   the library its first dependency beyond libc.
+ *   A live slab's count never passes WEFT__SLAB_NODES, so no add reaches
+ *   WEFT__SLAB_GONE before the owner's. The put paths pay one compare of a
+ *   value the add returns anyway; the worker's per-task path (a batch
+ *   count) pays nothing. Checked in models/node_release.pml; a node in
+ *   flight at its owner's exit is never freed under it
+ *   (test_node_cache: exited_owner_slab_freed_by_last_returner, under ASan).
  * Source: mimalloc's per-page free counting with thread-delayed frees
  * (Leijen, Zorn, de Moura: "Mimalloc: Free List Sharding in Action", 2019),
  * cut down to a count, since nodes are reused only a whole slab at a time.
@@ -52,9 +83,20 @@
 #include "base/prefetch.h"
 #include "engine/task.h"
 #include "engine/thread_state.h"
+#include "weft/common.h"
 
 #define WEFT__NODE_BATCH 64
 #define WEFT__SLAB_NODES 256
+/* A slab's `returned` once its owner has let it go and every node is back
+ * (see the contract): far above any count a live slab reaches. */
+#define WEFT__SLAB_GONE (1u << 31)
+/* Nodes a cache holds before it restarts any slab (16 slabs, about 266 KiB):
+ * reuse is kept cold, see E6 in docs/design.md. Also the most a parked
+ * cache keeps. */
+#define WEFT__NODE_POOL_MIN 4096
+/* Caches the orphan list holds (at most about 1 MiB in all). More exits
+ * than that with no thread adopting in between free the smallest caches. */
+#define WEFT__ORPHANS_MAX 4
 /* How far ahead of the node it hands out the get path prefetches for
  * writing (nodes). */
 #define WEFT__NODE_PREFETCH 8
@@ -74,6 +116,11 @@ struct weft__node_slab {
    * release add), the owner reads it (acquire) and resets it. Its own line:
    * workers add to it while the owner writes the nodes. */
   WEFT_CACHE_ALIGNED _Atomic uint32_t returned;
+  /* The free function of the allocator that made the slab: a slab outlives
+   * its owner and is no live object, so weft_replace_allocator may have run
+   * since (lib/base/alloc.h). Set before the slab is handed out, read by
+   * whoever frees it (ordered by the count's release/acquire). */
+  weft_free_fn free_fn;
   WEFT_CACHE_ALIGNED weft__node_slab *ring_next; /* owner only: slabs in a ring, oldest after newest */
   weft__node nodes[WEFT__SLAB_NODES];
   /* The get path prefetches WEFT__NODE_PREFETCH nodes ahead without a
@@ -88,6 +135,7 @@ struct weft__node_cache {
   bool prefetchw;        /* weft__cpu_has_prefetchw, where the get path has it at hand */
   unsigned long nodes;   /* owner only: nodes in all slabs */
   weft__node_cache *next_orphan;
+  weft_free_fn free_fn;  /* of the allocator that made the cache (see the slab's) */
 };
 
 /* The calling thread's cache is weft__tls.node_cache (lib/engine/thread_state.h):
@@ -105,6 +153,11 @@ extern _Thread_local weft__node_pending weft__tls_node_pending
 
 weft__node *weft__node_get_slow(void);
 void weft__node_flush(void);
+void weft__node_cache_release(void);
+/* Caches on the orphan list now (tests). */
+int weft__node_orphans(void);
+/* Free a slab whose count the caller's add brought to WEFT__SLAB_GONE. */
+void weft__node_slab_gone(weft__node_slab *s);
 
 /* Hand out the next node of the current slab (c->next != c->end). */
 __attribute__((always_inline)) static inline weft__node *weft__node_take_(weft__node_cache *c) {
@@ -131,11 +184,16 @@ static inline weft__node *weft__node_get(void) {
 static inline void weft__node_give_back_(weft__node_slab *s, uint32_t n) {
   /* Release: this thread's (and, through the task hand-off, the tasks')
    * reads and writes of the nodes happen before the owner restarts the
-   * slab; pairs with the acquire load in node_cache.c's slab_free. Adds by
-   * other threads continue the release sequence. */
+   * slab, or before whoever frees it does; pairs with the acquire load in
+   * node_cache.c's slab_free and weft__node_slab_gone. Adds by other
+   * threads continue the release sequence. */
   uint32_t before = weft__fetch_add_release(&s->returned, n);
-  weft_assert_hot(before + n <= WEFT__SLAB_NODES);
-  (void)before;
+  /* Invariant: a live slab's count stays within its nodes; a let-go one
+   * counts up from WEFT__SLAB_GONE - WEFT__SLAB_NODES at most. */
+  weft_assert_hot(before + n <= WEFT__SLAB_NODES ||
+                  (before >= WEFT__SLAB_GONE - WEFT__SLAB_NODES && before + n <= WEFT__SLAB_GONE));
+  /* The last node of a slab its owner has let go: the slab is ours. */
+  if (WEFT_UNLIKELY(before + n == WEFT__SLAB_GONE)) weft__node_slab_gone(s);
 }
 
 static inline void weft__node_put(weft__node *n) { weft__node_give_back_(n->slab, 1); }

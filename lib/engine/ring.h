@@ -52,7 +52,16 @@
 #define WEFT__RING_MASK (WEFT__RING_CAP - 1u)
 
 typedef struct weft__ring {
-  WEFT_CACHE_ALIGNED _Atomic uint64_t head; /* {steal:32 | real:32} */
+  /* Not the ring's own state: the owning engine worker's count of the tasks
+   * it has run (lib/engine/core.h), stored by the owner after every task
+   * (relaxed: a statistic, and the elastic monitor's progress signal, E9.2)
+   * and read by anyone. On head's line because the owner's pop has just
+   * written that line with its CAS, so the store costs no extra line; first
+   * in the struct because its address is then the ring's own, which the
+   * worker loop holds in a register already (gcc keeps a separate register,
+   * or a stack slot, for each other atomic field's address). */
+  WEFT_CACHE_ALIGNED _Atomic uint64_t executed;
+  _Atomic uint64_t head; /* {steal:32 | real:32} */
   WEFT_CACHE_ALIGNED _Atomic uint32_t tail; /* written by the owner only */
   WEFT_CACHE_ALIGNED _Atomic(weft__task *) slot[WEFT__RING_CAP];
 } weft__ring;

@@ -46,7 +46,7 @@ void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
-    out->executed += weft__load_relaxed(&w->executed);
+    out->executed += weft__load_relaxed(&w->ring.executed);
     out->steals += weft__load_relaxed(&w->steals);
     out->stolen += weft__load_relaxed(&w->stolen);
     out->parks += weft__load_relaxed(&w->parks);

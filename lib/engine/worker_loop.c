@@ -34,6 +34,50 @@
 #define WEFT__SPIN_PAUSE_ROUNDS 6 /* 1+2+…+32 pauses, then sched_yield */
 
 
+/* Tasks whose mean run time is above this take their injected work one task
+ * at a time (batch_tasks_long). */
+#define WEFT__LONG_TASK_TICKS (5u * WEFT__TICKS_PER_US)
+
+/* Under the inject try-lock: did the tasks we ran since our previous inject
+ * batch take, on average, longer than WEFT__LONG_TASK_TICKS each?
+ *
+ * Why: a batch moves up to 128/min(live, CPUs) + 1 tasks into our ring, where only we
+ * and thieves can reach them. With short tasks that is the point (one
+ * try-lock per batch, not per task). With long ones it saves nothing
+ * measurable and costs latency: when the pool has more runnable threads
+ * than cores, a worker preempted in the middle of its first task keeps the
+ * rest of its batch for a whole time slice, while running workers prefer
+ * new injected work to stealing (docs/performance.md, "CPU-heavy tasks and
+ * oversubscription": 96-100% of W14's tail tasks had waited in a ring, for
+ * 5-8 ms, its owner preempted for 84-89% of it). A worker running long tasks
+ * therefore takes one injected task at a time, as a shared-queue pool does,
+ * and the rest stay in the inject queue for whichever worker runs next.
+ * (5 µs: at that length the try-lock a batch saves per task is about 1% of
+ * the task.)
+ *
+ * `executed` is read from our own slot (its ring.executed): the loop stores it after every task
+ * (the monitor reads it too), so it is current whenever we look for work.
+ *
+ * How: one tick read per batch, never per task: the time since the previous
+ * batch divided by the tasks run since. Time the worker spent descheduled
+ * counts as task time, so a preempted run of short tasks can look long: the
+ * next batch (one task) then measures again and corrects it. Idle time does
+ * not count: going idle clears the stamp (worker main loop), and the first
+ * batch after it only stamps, keeping the last verdict. */
+static bool batch_tasks_long(weft__eworker *w) {
+  uint64_t now = weft__ticks();
+  uint64_t executed = weft__load_relaxed(&w->ring.executed); /* our own counter */
+  if (w->batch_ticks != 0) {
+    uint64_t ran = executed - w->batch_executed;
+    if (ran == 0) return w->long_tasks; /* nothing to judge by: keep the stamp */
+    /* A clock that stepped back (another CPU's TSC) reads as short. */
+    w->long_tasks = now > w->batch_ticks && now - w->batch_ticks > ran * WEFT__LONG_TASK_TICKS;
+  }
+  w->batch_ticks = now;
+  w->batch_executed = executed;
+  return w->long_tasks;
+}
+
 /* E4 inject_pop_batch(k): the first task is returned, up to k-1 more go to
  * our ring. *more: work is left visible for others (notify). `queue_all`:
  * the first goes into the ring too, ahead of the others (the periodic poll:
@@ -42,16 +86,23 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
                                 bool *more) {
   weft__inject *in = &e->inject;
   if (!weft__inject_has_visible(in) || !weft__inject_try_lock(in)) return NULL;
-  /* Our share: a full batch split among the live workers, plus one. Not
-   * Go's backlog / workers + 1 (globrunqget): the backlog is `pushed -
-   * popped`, and `pushed` is the line every foreign submit RMWs; a worker
-   * that keeps up takes a task or two per batch, so reading it per batch
-   * stalled the submitter once per task (figures: docs/performance.md,
-   * "Inject batch size"). More than a fair share costs nothing lasting: the ring is
-   * stealable (E3). */
+  /* Our share: a full batch split among the workers that can run at once
+   * (the live ones, at most one per CPU, as Go's globrunqget divides by
+   * GOMAXPROCS), plus one. Not Go's backlog / workers + 1: the backlog is
+   * `pushed - popped`, and `pushed` is the line every foreign submit RMWs; a
+   * worker that keeps up takes a task or two per batch, so reading it per
+   * batch stalled the submitter once per task (figures: docs/performance.md,
+   * "Inject batch size"). Not split among more workers than CPUs: with 8
+   * workers on 2 cores only about 2 run at a time, and a share of 17 made
+   * W1's batches 4 times as many as at 2 workers for no gain (109.5 against
+   * 103.0 instructions per task under callgrind: docs/performance.md,
+   * "Oversubscription"). More than a fair share costs nothing lasting: the
+   * ring is stealable (E3), and long tasks take one at a time (above). */
   int live = weft__load_relaxed(&e->live);
+  if (live > e->ncpu) live = e->ncpu;
   uint64_t k = live > 1 ? WEFT__BATCH_MAX / (uint64_t)live + 1 : WEFT__BATCH_MAX;
   if (k > room + 1) k = room + 1;
+  if (k > 1 && batch_tasks_long(w)) k = 1;
   /* A batch taken in part comes first; a popped batch is expanded (E8.1). */
   weft__task *first = weft__load_relaxed(&in->held); /* ours under the try-lock */
   if (!first) {
@@ -83,6 +134,7 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
     /* Release: publishes the slots to our pop and to thieves (E3 push). */
     if (n > 1 || queue_all) weft__store_release(&r->tail, tail + n - 1);
     weft__inject_count_popped(in, n);
+    WEFT_PROBE(inject_batch, e, n); /* one nop per batch */
   }
   *more = n > 1 || weft__inject_has_visible(in);
   weft__inject_unlock(in);
@@ -143,10 +195,12 @@ static weft__task *find_task(weft__engine *e, weft__eworker *w, bool inject_firs
   return steal(e, w, more);
 }
 
-__attribute__((always_inline)) static inline void run_task(weft__engine *e, weft__task *t) {
-  WEFT_PROBE(start, e, t);
+/* The probes take the engine from w->e (a memory operand, no instruction):
+ * keeping `e` in a register across the busy loop cost it a spilled pointer. */
+__attribute__((always_inline)) static inline void run_task(weft__eworker *w, weft__task *t) {
+  WEFT_PROBE(start, w->e, t);
   t->run(t); /* t belongs to its owner from here on */
-  WEFT_PROBE(finish, e, t);
+  WEFT_PROBE(finish, w->e, t);
 }
 
 /* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
@@ -185,7 +239,7 @@ void *weft__engine_worker_main(void *arg) {
    * pthread_setname_np may land after our first task has run. */
   if (!e->cfg.factory) (void)pthread_setname_np(pthread_self(), w->short_name);
   weft__affinity_apply(e, w); /* the thread pins itself: any factory will do */
-  uint64_t executed = weft__load_relaxed(&w->executed); /* the slot's count survives reuse */
+  uint64_t executed = weft__load_relaxed(&w->ring.executed); /* the slot's count survives reuse */
   uint64_t flushed_at = executed; /* executed at the last node-cache flush */
   uint32_t countdown = WEFT__INJECT_INTERVAL; /* tasks until the inject queue goes first */
   w->searching = true; /* the spawner counted us as searching */
@@ -210,21 +264,28 @@ void *weft__engine_worker_main(void *arg) {
       } else if (more) {
         weft__engine_notify(e); /* E5.1 for the batch we left visible */
       }
-      run_task(e, t);
-      /* executed is stored after every task (a plain store to our own
-       * line): the elastic monitor reads it to tell a worker stuck in one
-       * task from one that moves on (E9.2). */
-      weft__store_relaxed(&w->executed, ++executed); /* owner-only counter */
+      run_task(w, t);
+      /* executed is stored after every task (a plain store, on the line
+       * the ring pop's CAS writes: ring.h): the elastic monitor reads it to
+       * tell a worker stuck in one task from one that moves on, and counts
+       * completions with it (E9.2). */
+      weft__store_relaxed(&w->ring.executed, ++executed);
       /* Busy: run our own ring, FIFO, without the searching/batch checks
        * above (they change only when a task comes from elsewhere), until
        * it is empty or the inject poll is due. The ring stays stealable
        * throughout (E3): nothing is taken out of it ahead of running. */
-      while (--countdown != 0 && (t = weft__ring_pop(&w->ring)) != NULL) {
-        run_task(e, t);
-        /* Through the ring's address (the struct's first member) so the
-         * store uses the base register the pop already holds. */
-        weft__store_relaxed(&((weft__eworker *)(void *)&w->ring)->executed, ++executed);
+      /* The countdown is kept as the executed count at which the inject
+       * poll is due (`last`, in memory), so the loop holds one counter in a
+       * register, not two: with the count, the countdown and the pointers
+       * the pop uses, gcc ran out of callee-saved registers and paid two
+       * spilled loads per task (perf/callgrind.sh; docs/performance.md,
+       * "Instructions per task"). */
+      uint64_t last = executed + countdown - 1;
+      while (executed != last && (t = weft__ring_pop(&w->ring)) != NULL) {
+        run_task(w, t);
+        weft__store_relaxed(&w->ring.executed, ++executed); /* owner-only counter */
       }
+      countdown = (uint32_t)(last - executed);
       /* Freed nodes go home at least every WEFT__NODE_BATCH tasks: the
        * pool's call_run counts them in a per-thread batch, which only a
        * flush adds to their slab (node_cache.h). */
@@ -237,6 +298,7 @@ void *weft__engine_worker_main(void *arg) {
     /* Idle path (E4). */
     if (!w->searching) {
       weft__node_flush(); /* freed nodes go home before we idle */
+      w->batch_ticks = 0;  /* idle time is no task's: batch_tasks_long */
       weft__store_relaxed(&w->busy, 0);
       w->searching = true;
       weft__engine_start_searching(e);
@@ -270,7 +332,11 @@ void *weft__engine_worker_main(void *arg) {
    * pops it, finds it TIMEDOUT and wakes another (E9.3). */
   if (!reaped) weft__engine_stop_searching(e);
   WEFT_PROBE(shrink, e, weft__load_relaxed(&e->live));
-  weft__node_flush();
+  /* Our freed nodes go home. A worker that leaves after its keep-alive
+   * gives its node cache back too (the pool had more threads than work
+   * for that long); one told to leave parks it for the next thread. */
+  if (reaped) weft__node_cache_release();
+  else weft__node_flush();
   weft__engine_worker_exited(e, w, reaped);
   weft__tls.route = 0;
   return NULL;
