@@ -18,7 +18,6 @@
 
 #include "base/atomic.h"
 #include "engine/node_cache.h"
-#include "engine/submit.h"
 
 /* The hooks table in effect; NULL: none. Release store in set_hooks, acquire
  * load at capture: a capture that sees the pointer sees the table the caller
@@ -136,14 +135,6 @@ weft__task *weft__context_unwrap(weft__task *wrapper) {
   weft__node_put(n);
   release(w.ctx, w.hooks);
   return w.inner;
-}
-
-int weft__context_submit(weft__engine *e, weft__task *t) {
-  weft__task *w = weft__context_wrap(t);
-  if (!w) return WEFT_ENOMEM;
-  int r = weft__engine_submit_untagged(e, w);
-  if (r != 0) (void)weft__context_unwrap(w);
-  return r;
 }
 
 weft__task *weft__context_wrap_completion(weft__task *t) {

@@ -41,11 +41,6 @@ static inline bool weft__context_active(void) {
   return (weft__tls.route & WEFT__ROUTE_CONTEXT) != 0;
 }
 
-/* Submit t to e with the calling thread's context (weft__context_active()):
- * wrapped, then sent where the route says. WEFT_ENOMEM (no node for the
- * wrapper) or the engine's refusal; t is then untouched. */
-int weft__context_submit(weft__engine *e, weft__task *t);
-
 /* t wrapped so that it runs (or is cancelled) in the calling thread's
  * current context, which is retained; NULL on ENOMEM (t untouched). Only
  * with weft__context_active(). */

@@ -7,10 +7,20 @@
 
 #include "engine/context.h"
 
+/* The thread has a current context: t goes wrapped in it
+ * (lib/engine/context.h), then where the rest of the route says. */
+static int submit_in_context(weft__engine *e, weft__task *t) {
+  weft__task *w = weft__context_wrap(t);
+  if (!w) return WEFT_ENOMEM;
+  int r = weft__engine_submit_untagged(e, w);
+  if (r != 0) (void)weft__context_unwrap(w);
+  return r;
+}
+
 /* The thread has a submit window open, or a current context, or both. */
 static __attribute__((noinline)) int submit_tagged(weft__engine *e, weft__task *t,
                                                    uintptr_t route) {
-  if (route & WEFT__ROUTE_CONTEXT) return weft__context_submit(e, t);
+  if (route & WEFT__ROUTE_CONTEXT) return submit_in_context(e, t);
   return weft__submit_window_add((weft__submit_window *)(route - WEFT__ROUTE_WINDOW), e, t);
 }
 
