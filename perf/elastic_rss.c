@@ -37,15 +37,21 @@ static weft_threadpool *g_tp;
 static atomic_long g_done;
 static long g_fanout;
 
-static long rss_kb(void) {
+/* A line of /proc/self/status, in kB: VmRSS (all resident pages, the C
+ * library's code included) or RssAnon (the process's own memory: heap,
+ * stacks, arenas). */
+static long status_kb(const char *key) {
   FILE *f = fopen("/proc/self/status", "r");
   char line[256];
   long kb = -1;
+  size_t n = strlen(key);
   while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
+    if (strncmp(line, key, n) == 0) kb = atol(line + n);
   if (f) fclose(f);
   return kb;
 }
+static long rss_kb(void) { return status_kb("VmRSS:"); }
+static long anon_kb(void) { return status_kb("RssAnon:"); }
 
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -82,7 +88,7 @@ int main(int argc, char **argv) {
   o.keep_alive_ms = (unsigned)keep_alive;
   if (weft_threadpool_create_ex(&g_tp, &o) != 0 || weft_threadpool_start(g_tp) != 0) return 1;
   sleep_ms(100);
-  long before = rss_kb();
+  long before = rss_kb(), anon_before = anon_kb();
   if (g_fanout > 0) {
     for (long i = 0; i < tasks / g_fanout; i++)
       if (weft_threadpool_call_in_thread(g_tp, parent, NULL) != 0) return 2;
@@ -91,12 +97,14 @@ int main(int argc, char **argv) {
     for (long i = 0; i < tasks; i++)
       if (weft_threadpool_call_in_thread(g_tp, sleeper, NULL) != 0) return 2;
   }
-  long peak = 0;
+  long peak = 0, anon_peak = 0;
   int peak_threads = 0;
   while (atomic_load(&g_done) < tasks) {
     long r = rss_kb();
     int t = threads();
+    long a = anon_kb();
     if (r > peak) peak = r;
+    if (a > anon_peak) anon_peak = a;
     if (t > peak_threads) peak_threads = t;
     sleep_ms(10);
   }
@@ -106,9 +114,13 @@ int main(int argc, char **argv) {
     ms += 10;
   }
   sleep_ms(200);
+  weft_threadpool_stats st;
+  weft_threadpool_stats_get(g_tp, &st);
   printf("tasks %ld fanout %ld keep-alive %ld ms: RSS before %ld kB, peak %ld kB (%d threads), "
-         "after %ld kB (0 threads, %.2f s after the burst)",
-         tasks, g_fanout, keep_alive, before, peak, peak_threads, rss_kb(), (ms + 200) / 1000.0);
+         "after %ld kB (0 threads, %.2f s after the burst); RssAnon %ld / %ld / %ld kB; "
+         "heap trims %llu",
+         tasks, g_fanout, keep_alive, before, peak, peak_threads, rss_kb(), (ms + 200) / 1000.0,
+         anon_before, anon_peak, anon_kb(), (unsigned long long)st.heap_trims);
 #ifdef __GLIBC__
   if (trim) {
     malloc_trim(0);

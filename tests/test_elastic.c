@@ -444,6 +444,38 @@ static void reaped_workers_give_node_caches_back(void **state) {
   /* Released before the thread left its loop, so before its exit counted
    * (a parked cache would be parked by the key's destructor, later). */
   assert_int_equal(weft__node_orphans(), 0);
+  /* The exit that brought the pool back to min trimmed the heap, before
+   * its thread ended (trim_heap, on by default). */
+  weft_threadpool_stats st;
+  stats(tp, &st);
+  assert_int_equal(st.threads, 0);
+  assert_true(st.heap_trims >= 1);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
+/* trim_heap 0: the pool leaves the heap to the program. */
+static void trim_heap_off_never_trims(void **state) {
+  (void)state;
+  int exits_before = count_get(&g_exits);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  assert_int_equal(o.trim_heap, 1); /* the default */
+  o.min_threads = 0;
+  o.max_threads = 3;
+  o.keep_alive_ms = 10;
+  o.trim_heap = 0;
+  o.thread_factory = counting_factory;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  grow_to(tp, 3);
+  wait_reaped(tp, exits_before, 0);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.threads, 0);
+  assert_int_equal(s.exited_keepalive, 3);
+  assert_int_equal(s.heap_trims, 0);
   assert_int_equal(weft_threadpool_stop(tp), 0);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
@@ -632,6 +664,7 @@ int main(void) {
       cmocka_unit_test(keep_alive_reaps_to_min),
       cmocka_unit_test(all_reaped_then_work),
       cmocka_unit_test(reaped_workers_give_node_caches_back),
+      cmocka_unit_test(trim_heap_off_never_trims),
       cmocka_unit_test(keep_alive_zero_never_reaps),
       cmocka_unit_test(reap_churn),
       cmocka_unit_test(blocking_call_from_pool_no_deadlock),

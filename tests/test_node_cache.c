@@ -171,17 +171,18 @@ static void churn(int slabs) {
 }
 
 /* Eight slabs in a row of the ring each held by one node (a worker blocked
- * in a task holds its unflushed batch of returns like this): the cache
- * allocates beside them for a round, then stops growing. Each held run
- * fills the whole scan (WEFT__SLAB_SCAN slabs), so a cache that put a new
- * slab where the scan would meet the same held slabs again grows by a slab
- * per slab's worth of submits here. */
-static void held_slabs_bound_growth(void **state) {
+ * in a task holds its unflushed batch of returns like this): the ring does
+ * not grow past the minimum; the cache hands out spill slabs, each freed
+ * when its last node comes back, and restarts the ring's free slabs. Each
+ * held run fills the whole scan (WEFT__SLAB_SCAN slabs), so a cache whose
+ * next scan met the same held slabs again would spill on every slab's
+ * worth of submits here. */
+static void held_slabs_spill_not_grow(void **state) {
   (void)state;
   enum { HELD = 8 };
   weft__node_cache *c = weft__tls.node_cache;
   const unsigned long before = c->nodes;
-  assert_true(before >= TOTAL); /* past the minimum: reuse is on */
+  assert_int_equal(before, WEFT__NODE_POOL_MIN); /* the ring is full: reuse is on */
 
   /* The first node of each of the next HELD slabs handed out stays out. */
   weft__node *held[HELD];
@@ -196,15 +197,27 @@ static void held_slabs_bound_growth(void **state) {
   }
   assert_int_equal(c->nodes, before); /* they were free: restarted, not new */
 
-  churn(4 * (int)(c->nodes / PER)); /* a few rounds of the ring */
-  const unsigned long grown = c->nodes;
-  assert_true(grown <= before + HELD * PER); /* at most a slab per held slab */
-  churn(4 * (int)(c->nodes / PER));
-  assert_int_equal(c->nodes, grown); /* and no more */
+  counting_install();
+  const int churned = 4 * (int)(c->nodes / PER);
+  churn(churned);
+  assert_int_equal(c->nodes, before); /* the ring never grows */
+  /* Spill slabs were made and each freed (every node went back at once).
+   * Each run of 4 held slabs (node_cache.c scans 4) costs one spill per round of
+   * the ring, and a round restarts the 16 - HELD free slabs: at most
+   * 2 spills per 8 slabs' worth churned. A scan that met the same held
+   * slabs again would spill on every slab's worth. */
+  const unsigned spilled = g_nfreed;
+  assert_true(spilled >= 2);
+  assert_true(spilled <= (unsigned)(HELD / 4 * (churned / (SLABS - HELD) + 1)));
+  counting_remove();
 
   for (int h = 0; h < HELD; h++) weft__node_put(held[h]);
-  churn(2 * (int)(c->nodes / PER));
-  assert_int_equal(c->nodes, grown); /* the held slabs restart again */
+  counting_install();
+  churn(2 * (int)(c->nodes / PER) + 1);
+  /* The held slabs restart again: no spill once the current one is used up. */
+  assert_true(g_nfreed <= 1);
+  assert_int_equal(c->nodes, before);
+  counting_remove();
 }
 
 /* A thread takes `take` nodes (its cache grows to hold them), gives them
@@ -278,7 +291,7 @@ static void new_thread_adopts_largest_orphan(void **state) {
   cache_user big, small;
   cache_user_start(&big, TOTAL + 3 * PER);
   cache_user_start(&small, 1);
-  assert_true(big.nodes >= (unsigned long)(TOTAL + 3 * PER));
+  assert_int_equal(big.nodes, TOTAL); /* the ring stops at the minimum; the rest spilled */
   assert_int_equal(small.nodes, PER); /* a new cache, one slab */
   cache_user_finish(&big);
   cache_user_finish(&small); /* the latest orphan */
@@ -336,6 +349,49 @@ static void give_back(owner_args *o, int from, int to) {
     o->nodes[i]->data[1] = o->nodes[i]; /* a write to memory still ours */
     weft__node_put(o->nodes[i]);
   }
+}
+
+static void *put_burst_main(void *arg) {
+  for (weft__node **n = arg; *n; n++) weft__node_put_in_worker(*n);
+  weft__node_flush();
+  return NULL;
+}
+
+/* A burst: more nodes out at once than the ring holds. The nodes beyond
+ * the ring come from spill slabs, and each spill slab the owner has used
+ * up is freed by whoever gives its last node back, while the owner goes on
+ * living without another get (a submitter that goes quiet after a burst
+ * keeps only its ring). */
+static void burst_spill_slabs_freed_by_returners(void **state) {
+  (void)state;
+  enum { SPILLS = 3, N = TOTAL + SPILLS * PER + PER / 2 };
+  weft__node_cache *c = weft__tls.node_cache;
+  assert_int_equal(c->nodes, WEFT__NODE_POOL_MIN);
+  static weft__node *burst[N + 1]; /* NULL-terminated for put_burst_main */
+  counting_install();
+  for (int i = 0; i < N; i++) {
+    burst[i] = weft__node_get();
+    assert_non_null(burst[i]);
+  }
+  assert_int_equal(c->nodes, WEFT__NODE_POOL_MIN); /* the ring did not grow */
+  assert_true(c->spill);
+  /* The used-up spill slabs: those of the nodes handed out after the
+   * ring's; the last slab is still being handed out. */
+  void *spill_block[SPILLS];
+  weft__node_slab *last = burst[N - 1]->slab;
+  int k = 0;
+  for (int i = TOTAL; i < N && k < SPILLS; i++)
+    if (burst[i]->slab != last && (i == TOTAL || burst[i]->slab != burst[i - 1]->slab))
+      spill_block[k++] = slab_block(burst[i]->slab);
+  assert_int_equal(k, SPILLS);
+  counting_forget();
+  /* Another thread gives every node back, as a worker does. */
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, put_burst_main, burst), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  for (int j = 0; j < SPILLS; j++) assert_true(slab_freed(spill_block[j]));
+  assert_false(slab_freed(slab_block(last))); /* still the owner's */
+  counting_remove();
 }
 
 static void exited_owner_slab_freed_by_last_returner(void **state) {
@@ -428,7 +484,8 @@ static void orphan_list_is_bounded(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(slabs_restart_whole_and_in_turn),
-      cmocka_unit_test(held_slabs_bound_growth),
+      cmocka_unit_test(held_slabs_spill_not_grow),
+      cmocka_unit_test(burst_spill_slabs_freed_by_returners),
       cmocka_unit_test(exited_owner_slab_freed_by_last_returner),
       cmocka_unit_test(release_with_every_node_back_frees_at_once),
       cmocka_unit_test(slab_freed_by_the_allocator_that_made_it),

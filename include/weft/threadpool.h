@@ -133,6 +133,15 @@ typedef struct weft_threadpool_options {
    * released); 0: never, as Twisted. Default 10000. */
   unsigned keep_alive_ms;
   weft_affinity affinity;                 /**< CPU pinning of the workers; default none */
+  /**
+   * 1 (default): when threads leaving after their keep-alive bring the pool
+   * back to min_threads, the last of them hands the C library's free heap
+   * pages back to the system (glibc's malloc_trim(0), at most once a
+   * second, only while weft uses the default allocator), so an idle
+   * pool's resident memory returns close to what it was before a burst.
+   * 0: leave that to the program.
+   */
+  int trim_heap;
 } weft_threadpool_options;
 
 /**
@@ -528,6 +537,7 @@ typedef struct weft_threadpool_stats {
   uint64_t valve_hits;      /**< growth refused at hard_threads */
   uint64_t brakes;          /**< growth frozen: added threads did not raise throughput */
   uint64_t monitor_ticks;   /**< the monitor's wake-ups (0 for a pool never saturated) */
+  uint64_t heap_trims;      /**< heap trims at the floor (weft_threadpool_options.trim_heap) */
 } weft_threadpool_stats;
 /**
  * @brief Read the elastic statistics (also printed by weft_threadpool_dump_stats()).

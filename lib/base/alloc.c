@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "base/atomic.h"
 #include "weft/common.h"
@@ -50,6 +53,12 @@ weft_free_fn weft__free_fn(void) { return weft__load_relaxed(&g_free); }
 
 void weft__free_aligned_with(void *ptr, weft_free_fn f) {
   if (ptr) f(((void **)ptr)[-1]);
+}
+
+void weft__heap_trim(void) {
+#ifdef __GLIBC__
+  if (weft__load_relaxed(&g_free) == free) (void)malloc_trim(0);
+#endif
 }
 
 char *weft__strdup(const char *s) {

@@ -23,6 +23,10 @@ void weft__free_aligned(void *ptr);
 weft_free_fn weft__free_fn(void);
 void weft__free_aligned_with(void *ptr, weft_free_fn f);
 char *weft__strdup(const char *s);
+/* Hand the C library's free heap pages back to the system (glibc:
+ * malloc_trim(0)), if weft allocates with libc's malloc; else nothing.
+ * Takes each arena's lock in turn: for idle moments only. */
+void weft__heap_trim(void);
 
 /* Live-object accounting for weft_replace_allocator's WEFT_EBUSY check. */
 void weft__object_created(void);

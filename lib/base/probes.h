@@ -15,6 +15,7 @@
  *   WEFT_PROBE(brake,   pool, g)        growth frozen (g = gain per thread, per mille of a share)
  *   WEFT_PROBE(stuck,   pool, n)        a strict-cap pool stuck at its cap (n = busy)
  *   WEFT_PROBE(create_failed, pool, ns) a thread creation failed (ns = backoff)
+ *   WEFT_PROBE(heap_trim, pool, n)     a reaped thread trimmed the heap at the floor (n = live)
  *
  * sys/sdt.h (systemtap-sdt-dev) compiles each probe to a single nop plus an
  * ELF note: no cost when not traced. Without the header the probes vanish.

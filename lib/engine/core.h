@@ -148,12 +148,14 @@ struct weft__engine {
   _Atomic int elastic;         /* 0: Twisted's hard cap (strict_cap) */
   _Atomic uint64_t keep_alive_ns;  /* 0: idle threads never exit */
   _Atomic uint64_t last_reap_ns;   /* when a thread last timed out (regret) */
+  _Atomic int trim_heap;           /* hand free heap pages back at the floor (E9.3) */
+  _Atomic uint64_t trimmed_ns;     /* when a reaped thread last did (pacing) */
   _Atomic uint64_t reap_window_ns; /* exit pacing: the current 100 ms window ... */
   _Atomic int reap_window_n;       /* ... and the exits counted in it */
   _Atomic uint64_t retry_at_ns;    /* no creation before this, after a failure */
   _Atomic uint64_t retry_delay_ns; /* the next backoff step */
   _Atomic uint64_t made[WEFT__MADE_N], left[WEFT__LEFT_N];
-  _Atomic uint64_t valve_hits, brakes, monitor_ticks;
+  _Atomic uint64_t valve_hits, brakes, monitor_ticks, heap_trims;
   _Atomic int monitor_armed;       /* 1: armed, or no monitor to arm (E9.2) */
   _Atomic uint32_t monitor_word;   /* futex: bumped by every arm and by stop */
   _Atomic uint64_t monitor_retry_ns; /* its start failed: no new try before this */

@@ -31,6 +31,7 @@ void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c) {
   weft__store_relaxed(&e->hard, hard < e->capacity ? hard : e->capacity);
   weft__store_relaxed(&e->min_live, c->min_live > 0 ? c->min_live : 0);
   weft__store_relaxed(&e->keep_alive_ns, c->keep_alive_ns);
+  weft__store_relaxed(&e->trim_heap, c->trim_heap ? 1 : 0);
 }
 
 void weft__engine_set_min(weft__engine *e, int min_live) {

@@ -49,6 +49,7 @@ typedef struct weft__elastic_config {
   int hard;               /* the valve; <= 0: the slot count */
   int min_live;           /* idle threads never exit below this many */
   uint64_t keep_alive_ns; /* an idle thread exits after this; 0: never */
+  int trim_heap;          /* the reap that reaches min_live trims the heap (E9.3) */
 } weft__elastic_config;
 /* Any thread; takes effect for the next decision of each kind. */
 void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c);

@@ -52,35 +52,39 @@ static uint32_t slab_handed(const weft__node_cache *c, const weft__node_slab *s)
 
 /* Let every slab of c go and free c (owner; c is no thread's cache). */
 static void cache_let_go(weft__node_cache *c) {
-  weft__node_slab *cur = c->cur;
-  if (cur) {
-    weft__node_slab *s = cur->ring_next;
-    for (;;) {
-      weft__node_slab *next = s->ring_next; /* s may be freed below */
-      bool last = s == cur;
-      slab_let_go(s, slab_handed(c, s));
-      if (last) break;
-      s = next;
-    }
+  if (c->spill) slab_let_go(c->cur, slab_handed(c, c->cur));
+  weft__node_slab *s = c->ring ? c->ring->ring_next : NULL;
+  for (unsigned long i = c->nodes / WEFT__SLAB_NODES; i > 0; i--) {
+    weft__node_slab *next = s->ring_next; /* s may be freed below */
+    slab_let_go(s, slab_handed(c, s));
+    s = next;
   }
   weft__free_aligned_with(c, c->free_fn);
 }
 
 /* Before c is parked: keep the slab being handed out (the adopter goes on
- * with it) and, of the others, those whose nodes are all back, up to
- * WEFT__NODE_POOL_MIN nodes in all; let the rest go. A slab with a node
+ * with it) and, of the ring's others, those whose nodes are all back, up
+ * to WEFT__NODE_POOL_MIN nodes in all; let the rest go. A slab with a node
  * still out would sit in a parked cache until adopted; let go, it is freed
  * when that node comes back. */
 static void cache_trim(weft__node_cache *c) {
-  weft__node_slab *cur = c->cur;
-  if (!cur) return;
-  weft__node_slab *s = cur->ring_next, *tail = cur; /* the kept ring so far: cur .. tail */
-  unsigned long kept = WEFT__SLAB_NODES;
-  while (s != cur) {
+  if (!c->ring) return;
+  /* The kept ring so far: head .. tail, oldest first after the position. */
+  weft__node_slab *head = NULL, *tail = NULL;
+  unsigned long kept = 0;
+  if (!c->spill) { /* cur is the ring's position: kept first */
+    head = tail = c->cur;
+    kept = WEFT__SLAB_NODES;
+  }
+  weft__node_slab *s = c->ring->ring_next;
+  for (unsigned long i = c->nodes / WEFT__SLAB_NODES; i > 0; i--) {
     weft__node_slab *next = s->ring_next; /* s may be freed below */
-    /* Acquire: as slab_free's: a kept slab may be restarted by the adopter. */
-    if (kept < WEFT__NODE_POOL_MIN && weft__load_acquire(&s->returned) == WEFT__SLAB_NODES) {
-      tail->ring_next = s; /* oldest first after cur, as before */
+    if (s == head) {
+      /* the slab being handed out, kept above (the last one visited) */
+    } else if (kept < WEFT__NODE_POOL_MIN && weft__load_acquire(&s->returned) == WEFT__SLAB_NODES) {
+      /* Acquire: as slab_free's: a kept slab may be restarted by the adopter. */
+      if (tail) tail->ring_next = s;
+      else head = s;
       tail = s;
       kept += WEFT__SLAB_NODES;
     } else {
@@ -88,7 +92,9 @@ static void cache_trim(weft__node_cache *c) {
     }
     s = next;
   }
-  tail->ring_next = cur;
+  if (tail) tail->ring_next = head;
+  /* The position: the scan starts after it, at the oldest kept slab. */
+  c->ring = c->spill ? tail : head;
   c->nodes = kept;
 }
 
@@ -221,9 +227,8 @@ static bool slab_free(weft__node_slab *s) {
   return true;
 }
 
-/* A new slab goes into the ring right after `after` (NULL: the ring is
- * empty). */
-static weft__node_slab *new_slab(weft__node_cache *c, weft__node_slab *after) {
+/* A new slab, not yet in any ring. */
+static weft__node_slab *slab_new(void) {
   /* Not zeroed: a submitter far ahead of the workers takes most of its
    * nodes from new slabs, and zeroing 16 KiB cost more per node than the
    * submit itself (callgrind). A node's fields are all written at its get,
@@ -235,6 +240,13 @@ static weft__node_slab *new_slab(weft__node_cache *c, weft__node_slab *after) {
   weft__store_relaxed(&s->returned, 0);
 #pragma GCC unroll 8
   for (int i = 0; i < WEFT__SLAB_NODES; i++) s->nodes[i].slab = s;
+  return s;
+}
+
+/* A new slab in the ring, right after `after` (NULL: the ring is empty). */
+static weft__node_slab *ring_new(weft__node_cache *c, weft__node_slab *after) {
+  weft__node_slab *s = slab_new();
+  if (!s) return NULL;
   if (after) {
     s->ring_next = after->ring_next;
     after->ring_next = s;
@@ -245,10 +257,10 @@ static weft__node_slab *new_slab(weft__node_cache *c, weft__node_slab *after) {
   return s;
 }
 
-/* The oldest restartable slab among the first `scan` after the current
- * one, or NULL. */
+/* The oldest restartable slab among the first `scan` after the ring's
+ * position, or NULL. */
 static weft__node_slab *find_free(weft__node_cache *c, unsigned long scan) {
-  weft__node_slab *s = c->cur->ring_next;
+  weft__node_slab *s = c->ring->ring_next;
   for (unsigned long i = 0; i < scan; i++, s = s->ring_next)
     if (slab_free(s)) return s;
   return NULL;
@@ -259,25 +271,36 @@ weft__node *weft__node_get_slow(void) {
   if (c == &weft__node_no_cache && !(c = cache_slow())) return NULL;
   if (c->next == c->end) {
     weft__node_slab *s = NULL;
-    if (!c->cur || c->nodes < WEFT__NODE_POOL_MIN) {
-      /* Growing to the minimum: each new slab goes after the current one,
-       * so the ring is in allocation order, oldest after newest. */
-      s = new_slab(c, c->cur);
+    bool spill = false;
+    if (!c->ring || c->nodes < WEFT__NODE_POOL_MIN) {
+      /* Growing to the minimum: each new slab goes after the position, so
+       * the ring is in allocation order, oldest after newest. */
+      s = ring_new(c, c->ring);
     } else if (!(s = find_free(c, WEFT__SLAB_SCAN))) {
-      /* The oldest slabs are all out. The new one goes after the first
-       * of them, so the next scan starts at the second: a run of slabs
-       * held for a long time (a worker blocked in a task keeps its batch
-       * of returns unflushed) is looked at once a round, and every slab
-       * allocated beside it is free again by then, so the cache grows by
-       * at most a slab per held slab. Put after the current one, the new
-       * slab would leave the same held slabs next in line, and a run of
-       * WEFT__SLAB_SCAN of them would cost a slab per 256 submits, for
-       * ever (test_node_cache: held_slabs_bound_growth). */
-      s = new_slab(c, c->cur->ring_next);
+      /* The next slabs of the ring are all out: a burst (more nodes out
+       * than the ring holds), or slabs held for a long time (a worker
+       * blocked in a task keeps its batch of returns unflushed). Hand out
+       * a spill slab, which is let go once used up, so the ring never
+       * grows past the minimum and a burst's slabs are freed as their
+       * nodes come back, by whoever gives back the last one, even if this
+       * thread never submits again. The position moves past the slabs
+       * just looked at, so the next scan meets others: a run of held
+       * slabs costs at most a spill slab a round
+       * (test_node_cache: held_slabs_spill_not_grow). */
+      s = slab_new();
+      spill = true;
+      for (int i = 0; i < WEFT__SLAB_SCAN; i++) c->ring = c->ring->ring_next;
     }
-    /* ENOMEM: restart any slab that has come back, the current one too. */
-    if (!s && c->cur) s = find_free(c, c->nodes / WEFT__SLAB_NODES);
+    /* ENOMEM: restart any slab of the ring that has come back. */
+    if (!s && c->ring) {
+      spill = false;
+      s = find_free(c, c->nodes / WEFT__SLAB_NODES);
+    }
     if (!s) return NULL;
+    /* A used-up spill slab goes: it is freed when its last node is back. */
+    if (c->spill) slab_let_go(c->cur, WEFT__SLAB_NODES);
+    c->spill = spill;
+    if (!spill) c->ring = s;
     hand_out(c, s);
   }
   return weft__node_take_(c);

@@ -5,12 +5,18 @@
  * Contract
  *   weft__node_get:   the calling thread, from its own cache (TLS): the next
  *                     node of the slab it is handing out, in address order.
- *                     When that slab is used up the cache restarts the
- *                     oldest slab all of whose nodes have come back, or
- *                     allocates a new one (always while it holds fewer than
- *                     WEFT__NODE_POOL_MIN nodes; and, if the allocation
- *                     fails, restarts any slab that has come back). NULL on
- *                     ENOMEM. Wait-free apart from the allocation.
+ *                     When that slab is used up the cache grows its ring
+ *                     of slabs by a new one while the ring holds fewer than
+ *                     WEFT__NODE_POOL_MIN nodes; past that it restarts the
+ *                     oldest ring slab all of whose nodes have come back,
+ *                     or, if none of the next few has, hands out a spill
+ *                     slab: a new slab in no ring, let go (below) once used
+ *                     up, so that it is freed when its last node comes
+ *                     back. A burst's memory thus goes back as its tasks
+ *                     finish, even if the submitter never submits again,
+ *                     and the ring stays at the minimum. If an allocation
+ *                     fails it restarts any ring slab that has come back.
+ *                     NULL on ENOMEM. Wait-free apart from the allocation.
  *   weft__node_put:   any thread: one release add on the node's slab.
  *   weft__node_put_in_worker: an engine worker (a task's run callback): the
  *                     count goes into the thread's pending batch, which
@@ -30,9 +36,10 @@
  *   the worker was reading). E6 in docs/design.md has the figures. The
  *   price: a node that does not come back (a queued task that waits long,
  *   or a worker's unflushed batch while it runs a long task) keeps its slab
- *   (about 17 KiB) from restarting, so such a cache grows by at most a slab
- *   per held slab; and tasks of one slab that finish far apart in time hold
- *   it for the latest of them (E6 has W5's figures).
+ *   (about 17 KiB) from restarting, so such a cache takes a spill slab (a
+ *   malloc and, by the last returner, a free per 256 nodes) while the next
+ *   few ring slabs are held; and tasks of one slab that finish far apart in
+ *   time hold it for the latest of them (E6 has W5's figures).
  *   weft__node_cache_release: the calling thread, which then holds no cache
  *                     (its next get makes one): it lets every slab go, see
  *                     below, and frees the cache. An engine worker that
@@ -90,9 +97,10 @@
 /* A slab's `returned` once its owner has let it go and every node is back
  * (see the contract): far above any count a live slab reaches. */
 #define WEFT__SLAB_GONE (1u << 31)
-/* Nodes a cache holds before it restarts any slab (16 slabs, about 266 KiB):
- * reuse is kept cold, see E6 in docs/design.md. Also the most a parked
- * cache keeps. */
+/* Nodes a cache's ring holds before it restarts any slab (16 slabs, about
+ * 266 KiB): reuse is kept cold, see E6 in docs/design.md. Also the most the
+ * ring ever holds (beyond it the cache spills), and the most a parked cache
+ * keeps. */
 #define WEFT__NODE_POOL_MIN 4096
 /* Caches the orphan list holds (at most about 1 MiB in all). More exits
  * than that with no thread adopting in between free the smallest caches. */
@@ -132,6 +140,11 @@ struct weft__node_cache {
   weft__node *next;      /* owner only: the next node to hand out */
   weft__node *end;       /* owner only: one past the current slab's last node */
   weft__node_slab *cur;  /* owner only: the slab being handed out */
+  /* Owner only: the ring's position, the ring slab handed out last (cur,
+   * unless cur is a spill slab); NULL: no ring yet. `nodes` counts the
+   * ring's slabs only. */
+  weft__node_slab *ring;
+  bool spill;            /* owner only: cur is a spill slab, in no ring */
   bool prefetchw;        /* weft__cpu_has_prefetchw, where the get path has it at hand */
   unsigned long nodes;   /* owner only: nodes in all slabs */
   weft__node_cache *next_orphan;

@@ -93,6 +93,7 @@ WEFT_API void weft_threadpool_options_init(weft_threadpool_options *o) {
   o->max_threads = 20;
   o->spin_us = 50;
   o->keep_alive_ms = 10000;
+  o->trim_heap = 1;
 }
 
 WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadpool_options *o) {
@@ -160,6 +161,7 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
       .hard = o->hard_threads > 0 ? o->hard_threads : weft__thread_valve_default(),
       .min_live = weft__load_relaxed(&tp->min),
       .keep_alive_ns = (uint64_t)o->keep_alive_ms * 1000000u,
+      .trim_heap = o->trim_heap,
   };
   if (ec.hard < max) ec.hard = max; /* the valve never cuts below max */
   weft__engine_set_elastic(tp->e, &ec);
@@ -595,6 +597,7 @@ WEFT_API int weft_threadpool_stats_get(weft_threadpool *tp, weft_threadpool_stat
   out->valve_hits = weft__load_relaxed(&e->valve_hits);
   out->brakes = weft__load_relaxed(&e->brakes);
   out->monitor_ticks = weft__load_relaxed(&e->monitor_ticks);
+  out->heap_trims = weft__load_relaxed(&e->heap_trims);
   return WEFT_OK;
 }
 
@@ -625,14 +628,15 @@ static void dump(weft_threadpool *tp, line_sink sink, void *ctx) {
            "elastic: threads=%d idle=%d busy=%d blocked=%d grants=%d min=%d max=%d hard=%d "
            "keep_alive_ms=%u created=%llu/%llu/%llu/%llu (demand/grow/blocked/stall) "
            "exited=%llu/%llu/%llu (keepalive/shrink/shutdown) create_failures=%llu "
-           "valve_hits=%llu brakes=%llu monitor_ticks=%llu",
+           "valve_hits=%llu brakes=%llu monitor_ticks=%llu heap_trims=%llu",
            st.threads, st.idle, st.busy, st.blocked, st.grants, st.min, st.max, st.hard,
            st.keep_alive_ms, (unsigned long long)st.created_demand,
            (unsigned long long)st.created_grow, (unsigned long long)st.created_blocked,
            (unsigned long long)st.created_stall, (unsigned long long)st.exited_keepalive,
            (unsigned long long)st.exited_shrink, (unsigned long long)st.exited_shutdown,
            (unsigned long long)st.create_failures, (unsigned long long)st.valve_hits,
-           (unsigned long long)st.brakes, (unsigned long long)st.monitor_ticks);
+           (unsigned long long)st.brakes, (unsigned long long)st.monitor_ticks,
+           (unsigned long long)st.heap_trims);
   sink(ctx, line);
   weft__threadpool_dump_workers(tp, sink, ctx);
 }
