@@ -8,14 +8,17 @@
  * pools differ only in how a job gets from submit to a thread.
  *
  *   weft_cpu_latency [--pools=4,8] [--conns=16] [--task-us=100] [--secs=0.5]
- *                    [--reps=5] [--impls=weft,pthread] [--workers]
+ *                    [--reps=5] [--impls=weft,pthread] [--workers] [--spin-us=N]
  *
  * Each repetition builds a fresh pool of P threads (weft: min = max = P),
  * warms it, then runs the closed loop for --secs: C jobs in flight, each
  * completion resubmits one. Figures per repetition: jobs/s, and the
- * percentiles (p50, p90, p99) of submit-to-start latency; the table shows
+ * percentiles (p50, p90, p99) of submit-to-start latency, and p50 and p99 of
+ * the response time (submit to the completion seen on the loop: what the
+ * server's client waits); the table shows
  * the median of each over --reps repetitions, which interleave the
- * implementations. --workers prints, for weft, the jobs each worker ran.
+ * implementations. --workers prints, for weft, the jobs each worker ran;
+ * --spin-us sets weft's idle spin (weft_threadpool_options.spin_us).
  *
  * The spin counts iterations calibrated to the microsecond (as W4 does):
  * time a job spends descheduled is not work done.
@@ -89,9 +92,15 @@ typedef struct impl {
   void (*destroy)(void *pool);
 } impl;
 
+static int g_spin_us = -1; /* --spin-us: weft's idle spin; -1: the default */
 static int weft_create(void **pool, int size) {
   weft_threadpool *tp;
-  int rc = weft_threadpool_create(&tp, size, size, "w14");
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = o.max_threads = size;
+  o.name = "w14";
+  if (g_spin_us >= 0) o.spin_us = (unsigned)g_spin_us;
+  int rc = weft_threadpool_create_ex(&tp, &o);
   if (rc == 0 && (rc = weft_threadpool_start(tp)) != 0) weft_threadpool_destroy(tp);
   if (rc == 0) *pool = tp;
   return rc;
@@ -109,7 +118,13 @@ static void weft_report(void *pool, int show) {
     if (show) printf(" %llu", (unsigned long long)st[i].executed);
     if (st[i].executed == 0) workers_idle_count++;
   }
-  if (show) printf("\n");
+  if (show) {
+    weft_threadpool_stats es;
+    weft_threadpool_stats_get(pool, &es);
+    printf(" | threads %d, created for stalls %llu, blocked %llu, monitor ticks %llu, brakes %llu\n",
+           es.threads, (unsigned long long)es.created_stall, (unsigned long long)es.created_blocked,
+           (unsigned long long)es.monitor_ticks, (unsigned long long)es.brakes);
+  }
 }
 static void weft_destroy(void *pool) {
   weft_threadpool_stop(pool);
@@ -128,7 +143,7 @@ static const impl impls[] = {
 #define NIMPLS (sizeof impls / sizeof impls[0])
 
 typedef struct result {
-  double rate, p50, p90, p99;
+  double rate, p50, p90, p99, r50, r99; /* r: response, submit to completion on the loop */
 } result;
 
 static int cmp_double(const void *a, const void *b) {
@@ -154,9 +169,9 @@ static int run_once(const impl *im, int size, int conns, uint64_t iters, double 
   }
   job *jobs = calloc((size_t)conns, sizeof *jobs);
   size_t cap = (size_t)(secs * 1e6 / 5) + 1024, n = 0; /* >= 5 µs per job on 2+ cores */
-  double *lat = malloc(cap * sizeof *lat);
-  if (!jobs || !lat) {
-    free(jobs), free(lat);
+  double *lat = malloc(cap * sizeof *lat), *resp = malloc(cap * sizeof *resp);
+  if (!jobs || !lat || !resp) {
+    free(jobs), free(lat), free(resp);
     completion_queue_destroy(&q);
     im->destroy(pool);
     return -ENOMEM;
@@ -189,7 +204,10 @@ static int run_once(const impl *im, int size, int conns, uint64_t iters, double 
       completion_node *next = c->next; /* read before the job is resubmitted */
       job *j = (job *)c;
       out_n--;
-      if (n < cap) lat[n++] = j->t_start - j->t_submit;
+      if (n < cap) {
+        resp[n] = t - j->t_submit;
+        lat[n++] = j->t_start - j->t_submit;
+      }
       completed++;
       t1 = t;
       if (rc == 0 && t < end) {
@@ -208,7 +226,11 @@ static int run_once(const impl *im, int size, int conns, uint64_t iters, double 
   out->p50 = pct(lat, n, 0.50);
   out->p90 = pct(lat, n, 0.90);
   out->p99 = pct(lat, n, 0.99);
+  qsort(resp, n, sizeof *resp, cmp_double);
+  out->r50 = pct(resp, n, 0.50);
+  out->r99 = pct(resp, n, 0.99);
   free(lat);
+  free(resp);
   free(jobs);
   return rc;
 }
@@ -242,11 +264,12 @@ int main(int argc, char **argv) {
     else if (!strncmp(a, "--secs=", 7)) secs = atof(a + 7);
     else if (!strncmp(a, "--reps=", 7)) reps = atoi(a + 7);
     else if (!strcmp(a, "--workers")) show = 1;
+    else if (!strncmp(a, "--spin-us=", 10)) g_spin_us = atoi(a + 10);
     else if (!strncmp(a, "--impls=", 8)) {
       for (size_t k = 0; k < NIMPLS; k++) use[k] = strstr(a + 8, impls[k].name) != NULL;
     } else {
       fprintf(stderr, "usage: %s [--pools=4,8] [--conns=16] [--task-us=100] [--secs=0.5] "
-                      "[--reps=5] [--impls=weft,pthread] [--workers]\n", argv[0]);
+                      "[--reps=5] [--impls=weft,pthread] [--workers] [--spin-us=N]\n", argv[0]);
       return 2;
     }
   }
@@ -257,15 +280,16 @@ int main(int argc, char **argv) {
   calibrate();
   uint64_t iters = (uint64_t)(task_us * iters_per_us + 0.5);
   printf("W14 cpu-heavy latency: %d connections, %.0f us jobs, %.2f s per repetition, median of %d"
-         " (latency: submit to start, us)\n",
+         " (latency: submit to start, us; response: submit to completion on the loop, us)\n",
          conns, task_us, secs, reps);
-  printf("| pool | impl | jobs/s | p50 | p90 | p99 | jobs/s vs pthread | p99 vs pthread |\n");
-  printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
+  printf("| pool | impl | jobs/s | p50 | p90 | p99 | response p50 | response p99 | jobs/s vs pthread "
+         "| p99 vs pthread | response p99 vs pthread |\n");
+  printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   int failed = 0;
-  char targets[512] = "";
-  size_t tlen = 0;
+  char targets[512] = "", rtargets[512] = "";
+  size_t tlen = 0, rlen = 0;
   for (int pi = 0; pi < npools; pi++) {
-    double v[NIMPLS][4][64];
+    double v[NIMPLS][6][64];
     int got[NIMPLS] = {0};
     for (int r = 0; r < reps && r < 64; r++) {
       for (size_t k0 = 0; k0 < NIMPLS; k0++) {
@@ -282,21 +306,24 @@ int main(int argc, char **argv) {
         v[k][1][got[k]] = res.p50;
         v[k][2][got[k]] = res.p90;
         v[k][3][got[k]] = res.p99;
+        v[k][4][got[k]] = res.r50;
+        v[k][5][got[k]] = res.r99;
         got[k]++;
       }
     }
-    double med[NIMPLS][4];
+    double med[NIMPLS][6];
     for (size_t k = 0; k < NIMPLS; k++)
-      for (int m = 0; m < 4; m++) med[k][m] = got[k] ? median(v[k][m], got[k]) : 0;
+      for (int m = 0; m < 6; m++) med[k][m] = got[k] ? median(v[k][m], got[k]) : 0;
     size_t base = 1; /* pthread */
     for (size_t k = 0; k < NIMPLS; k++) {
       if (!got[k]) continue;
-      printf("| %d | %s | %.0f | %.0f | %.0f | %.0f |", pools[pi], impls[k].name, med[k][0],
-             med[k][1], med[k][2], med[k][3]);
+      printf("| %d | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |", pools[pi], impls[k].name,
+             med[k][0], med[k][1], med[k][2], med[k][3], med[k][4], med[k][5]);
       if (got[base] && k != base)
-        printf(" %.2f | %.2f |\n", med[k][0] / med[base][0], med[k][3] / med[base][3]);
+        printf(" %.2f | %.2f | %.2f |\n", med[k][0] / med[base][0], med[k][3] / med[base][3],
+               med[k][5] / med[base][5]);
       else
-        printf(" | |\n");
+        printf(" | | |\n");
     }
     if (got[0] && got[base] && tlen < sizeof targets - 64) {
       int met = med[0][3] <= med[base][3] && med[0][0] >= med[base][0];
@@ -304,8 +331,14 @@ int main(int argc, char **argv) {
                                pools[pi], med[0][3] / med[base][3], med[0][0] / med[base][0],
                                met ? "✓" : "✗");
     }
+    if (got[0] && got[base] && rlen < sizeof rtargets - 64) {
+      int met = med[0][5] <= med[base][5];
+      rlen += (size_t)snprintf(rtargets + rlen, sizeof rtargets - rlen, " %dthr %.2fx%s", pools[pi],
+                               med[0][5] / med[base][5], met ? "✓" : "✗");
+    }
   }
   if (tlen) printf("\n- weft, W14 p99 <= pthread and jobs/s >= pthread:%s\n", targets);
+  if (rlen) printf("- weft, W14 response p99 <= pthread:%s\n", rtargets);
   if (use[0])
     printf("- weft, W14 every worker ran jobs in every repetition: %s (%d idle worker-repetitions)\n",
            workers_idle_count == 0 ? "✓" : "✗", workers_idle_count);

@@ -39,6 +39,11 @@
  * at a time (batch_tasks_long). */
 #define WEFT__LONG_TASK_TICKS (5u * WEFT__TICKS_PER_US)
 
+/* A worker running long tasks on an oversubscribed pool gives up its CPU
+ * between two tasks once it has run this long since it last did
+ * (yield_between_tasks). */
+#define WEFT__YIELD_TICKS (300u * WEFT__TICKS_PER_US)
+
 /* Under the inject try-lock: did the tasks we ran since our previous inject
  * batch take, on average, longer than WEFT__LONG_TASK_TICKS each?
  *
@@ -176,6 +181,32 @@ static weft__task *steal(weft__engine *e, weft__eworker *w, bool *more) {
   return NULL;
 }
 
+/* After a task that came from the inject queue or a steal (the batch
+ * path, not the per-task ring loop): while this worker's tasks are long
+ * (batch_tasks_long) and the pool has more live workers than CPUs, give
+ * the CPU up between two tasks, at most once per WEFT__YIELD_TICKS.
+ *
+ * Why: with more runnable workers than cores the kernel preempts each one
+ * at the end of its time slice, which falls in the middle of a task; that
+ * task then waits off-CPU for a round of the other runnable threads (the
+ * event loop that waits for its answer among them) while queued tasks are
+ * taken by other workers. A shared-queue pthread pool's workers sleep on
+ * its condition variable often enough not to meet this; weft's never do
+ * while work waits. Yielding at a task boundary moves the preemption to
+ * where no started task waits: W14's response p99 (submit to completion on
+ * the loop) went from 1.4-1.8x the pthread pool's to 0.6x; every 100 us it
+ * cost pool 4 some throughput (0.92-0.96x), every 1 ms it kept less of the
+ * gain (0.85-0.91x); 300 us: 0.97-1.08x jobs/s (docs/performance.md,
+ * "CPU-heavy tasks and oversubscription"). sched_yield with nobody else
+ * runnable returns at once. */
+static void yield_between_tasks(weft__engine *e, weft__eworker *w) {
+  if (!w->long_tasks || weft__load_relaxed(&e->live) <= e->ncpu) return;
+  uint64_t now = weft__ticks();
+  if (now - w->yield_ticks < WEFT__YIELD_TICKS) return;
+  sched_yield();
+  w->yield_ticks = weft__ticks();
+}
+
 static weft__task *find_task(weft__engine *e, weft__eworker *w, bool inject_first, bool *more) {
   *more = false;
   weft__task *t;
@@ -282,6 +313,7 @@ void *weft__engine_worker_main(void *arg) {
         weft__engine_notify(e); /* E5.1 for the batch we left visible */
       }
       run_task(w, t);
+      yield_between_tasks(e, w);
       /* executed is stored after every task (a plain store, on the line
        * the ring pop's CAS writes: ring.h): the elastic monitor reads it to
        * tell a worker stuck in one task from one that moves on, and counts
