@@ -25,6 +25,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "engine/node_cache.h" /* WEFT__SLAB_NODES */
 #include "test_sync.h"
 #include "weft/weft.h"
 
@@ -310,12 +311,12 @@ static void reuse_task(void *arg) {
  * (lib/engine/node_cache.c), but when a new slab cannot be allocated it restarts
  * a slab that has come back: call_in_thread succeeds, it does not fail
  * with WEFT_ENOMEM while free nodes exist. Runs first, so that the main
- * thread's cache starts empty: 512 submits use up both of its 256-node
- * slabs and, once the pool's worker has exited (it flushes its count of
- * returned nodes), both slabs are free. */
+ * thread's cache starts empty: 2 * WEFT__SLAB_NODES submits use up both of
+ * its slabs and, once the pool's worker has exited (it flushes its count
+ * of returned nodes), both slabs are free. */
 static void node_reuse_on_enomem(void **s) {
   (void)s;
-  enum { N = 512 };
+  enum { N = 2 * WEFT__SLAB_NODES };
   sync_init(&g_reuse_ran);
   weft_threadpool *a = NULL, *b = NULL;
   assert_int_equal(pool_create(&a, 1, 1), 0);

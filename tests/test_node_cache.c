@@ -101,7 +101,9 @@ static bool slab_freed(void *raw) {
   pthread_mutex_unlock(&g_free_mu);
   return found;
 }
-static void *slab_block(weft__node_slab *s) { return ((void **)s)[-1]; }
+/* A mapped slab (free_fn NULL: the default allocator, node_cache.c) is its
+ * own block. */
+static void *slab_block(weft__node_slab *s) { return s->free_fn ? ((void **)s)[-1] : (void *)s; }
 
 static void slabs_restart_whole_and_in_turn(void **state) {
   (void)state;
@@ -394,6 +396,50 @@ static void burst_spill_slabs_freed_by_returners(void **state) {
   counting_remove();
 }
 
+/* With the default allocator a slab is its own mapping (node_cache.c):
+ * a used-up spill slab, once its last node is back, becomes a spare, the
+ * next spill takes it again (no system call, its nodes' `slab` words as
+ * they were), and weft__node_spares_release unmaps the spares. Sanitizer
+ * builds make slabs with malloc: nothing to check there. */
+static void spill_slabs_come_back_as_spares(void **state) {
+  (void)state;
+  enum { SPILLS = 3, N = TOTAL + SPILLS * PER + PER / 2 };
+  static weft__node *burst[N + 1]; /* NULL-terminated for put_burst_main */
+  weft__node_cache *c = weft__tls.node_cache;
+  assert_int_equal(c->nodes, WEFT__NODE_POOL_MIN);
+  weft__node_spares_release();
+  assert_int_equal(weft__node_spares(), 0);
+  /* Use up the slab being handed out, so the burst's slabs line up. */
+  while (c->next != c->end) weft__node_put(weft__node_get());
+  for (int round = 0; round < 2; round++) {
+    weft__node_slab *spill[SPILLS];
+    int k = 0;
+    for (int i = 0; i < N; i++) {
+      burst[i] = weft__node_get();
+      assert_non_null(burst[i]);
+      weft__node_slab *s = burst[i]->slab;
+      if (i >= TOTAL && i % PER == 0 && k < SPILLS) spill[k++] = s;
+      assert_ptr_equal(burst[i], &s->nodes[i % PER]); /* slab words intact */
+    }
+    assert_int_equal(k, SPILLS);
+    if (spill[0]->free_fn != NULL) {
+      for (int i = 0; i < N; i++) weft__node_put(burst[i]);
+      skip(); /* malloc'd slabs: a sanitizer build */
+    }
+    if (round == 1) assert_int_equal(weft__node_spares(), 0); /* all three taken again */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, put_burst_main, burst), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    /* The used-up spill slabs are spares now; the last one, still being
+     * handed out, is the owner's. */
+    assert_int_equal(weft__node_spares(), SPILLS);
+    /* Finish the half-used spill slab, so the next round starts on the ring. */
+    for (int i = 0; i < PER / 2; i++) weft__node_put(weft__node_get());
+  }
+  weft__node_spares_release();
+  assert_int_equal(weft__node_spares(), 0);
+}
+
 static void exited_owner_slab_freed_by_last_returner(void **state) {
   (void)state;
   counting_install();
@@ -486,6 +532,7 @@ int main(void) {
       cmocka_unit_test(slabs_restart_whole_and_in_turn),
       cmocka_unit_test(held_slabs_spill_not_grow),
       cmocka_unit_test(burst_spill_slabs_freed_by_returners),
+      cmocka_unit_test(spill_slabs_come_back_as_spares),
       cmocka_unit_test(exited_owner_slab_freed_by_last_returner),
       cmocka_unit_test(release_with_every_node_back_frees_at_once),
       cmocka_unit_test(slab_freed_by_the_allocator_that_made_it),

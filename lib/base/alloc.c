@@ -51,6 +51,10 @@ void weft__free_aligned(void *ptr) {
 
 weft_free_fn weft__free_fn(void) { return weft__load_relaxed(&g_free); }
 
+bool weft__alloc_is_default(void) {
+  return weft__load_relaxed(&g_malloc) == malloc && weft__load_relaxed(&g_free) == free;
+}
+
 void weft__free_aligned_with(void *ptr, weft_free_fn f) {
   if (ptr) f(((void **)ptr)[-1]);
 }

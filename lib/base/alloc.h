@@ -6,6 +6,7 @@
 #ifndef WEFT_ALLOC_H
 #define WEFT_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "weft/common.h"
@@ -21,6 +22,8 @@ void weft__free_aligned(void *ptr);
  * allocator replacement (the node cache's slabs and caches): the free
  * function now, to keep beside the block, and an aligned free through it. */
 weft_free_fn weft__free_fn(void);
+/* Is libc's malloc/calloc/free in use (no weft_replace_allocator)? */
+bool weft__alloc_is_default(void);
 void weft__free_aligned_with(void *ptr, weft_free_fn f);
 char *weft__strdup(const char *s);
 /* Hand the C library's free heap pages back to the system (glibc:

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/mman.h>
 
 #include "base/alloc.h"
 #include "base/fork.h"
@@ -20,8 +21,78 @@ _Thread_local weft__node_pending weft__tls_node_pending __attribute__((tls_model
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
+/* The orphan list and the spare slabs below. */
 static pthread_mutex_t g_orphans_mu = PTHREAD_MUTEX_INITIALIZER;
 static weft__node_cache *g_orphans; /* at most WEFT__ORPHANS_MAX */
+
+/* Slab memory. With weft's default allocator a slab is its own anonymous
+ * mapping (free_fn NULL), not a malloc block: a slab is freed by whichever
+ * thread gives back its last node (node_cache.h), and glibc's free() makes
+ * a thread arena and a tcache for every thread that calls it, and keeps
+ * each arena's top (up to the 128 KiB trim threshold) resident for good,
+ * malloc_trim or not. In an elastic burst whose workers submit (each owns
+ * a cache), that was 15 arenas and 1.5 MB still resident once the pool was
+ * back to 0 threads (docs/performance.md, "Elastic"). A freed mapped slab
+ * goes on a list of spares (at most WEFT__SPARE_MAX) that any thread's next
+ * new slab takes first, so a submitter that spills (a burst beyond its
+ * ring) reuses slabs without a system call, and its nodes keep their
+ * `slab` words, so they are not written again; the spares are unmapped
+ * when an elastic pool is back at its floor (weft__node_spares_release)
+ * and whenever the list is full. A replaced allocator (weft_replace_allocator)
+ * makes and frees slabs itself, as do sanitizer builds, whose checks of a
+ * slab's lifetime need malloc's blocks. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WEFT__SLAB_MAPPED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define WEFT__SLAB_MAPPED 0
+#endif
+#endif
+#ifndef WEFT__SLAB_MAPPED
+#define WEFT__SLAB_MAPPED 1
+#endif
+#define WEFT__SLAB_MAP_BYTES ((sizeof(weft__node_slab) + 4095u) & ~(size_t)4095u)
+#define WEFT__SPARE_MAX 32
+static weft__node_slab *g_spares; /* linked through ring_next; under g_orphans_mu */
+static int g_nspares;
+
+/* Free s's memory: to the allocator that made it, or, mapped, to the
+ * spares (unmapped if they are full). */
+static void slab_release(weft__node_slab *s) {
+  if (s->free_fn) {
+    weft__free_aligned_with(s, s->free_fn);
+    return;
+  }
+  pthread_mutex_lock(&g_orphans_mu);
+  bool kept = g_nspares < WEFT__SPARE_MAX;
+  if (kept) {
+    s->ring_next = g_spares;
+    g_spares = s;
+    g_nspares++;
+  }
+  pthread_mutex_unlock(&g_orphans_mu);
+  if (!kept) (void)munmap(s, WEFT__SLAB_MAP_BYTES);
+}
+
+void weft__node_spares_release(void) {
+  pthread_mutex_lock(&g_orphans_mu);
+  weft__node_slab *s = g_spares;
+  g_spares = NULL;
+  g_nspares = 0;
+  pthread_mutex_unlock(&g_orphans_mu);
+  while (s) {
+    weft__node_slab *next = s->ring_next;
+    (void)munmap(s, WEFT__SLAB_MAP_BYTES);
+    s = next;
+  }
+}
+
+int weft__node_spares(void) {
+  pthread_mutex_lock(&g_orphans_mu);
+  int n = g_nspares;
+  pthread_mutex_unlock(&g_orphans_mu);
+  return n;
+}
 
 /* The owner lets s go (node_cache.h's contract): `handed` of its nodes
  * went out since it last (re)started. Whoever's add brings the count to
@@ -32,7 +103,7 @@ static void slab_let_go(weft__node_slab *s, uint32_t handed) {
    * add's release sequence). Acquire: if every node is back, the
    * returners' release adds happen before our free. */
   uint32_t before = weft__fetch_add_acq_rel(&s->returned, WEFT__SLAB_GONE - handed);
-  if (before == handed) weft__free_aligned_with(s, s->free_fn);
+  if (before == handed) slab_release(s);
 }
 
 void weft__node_slab_gone(weft__node_slab *s) {
@@ -41,7 +112,7 @@ void weft__node_slab_gone(weft__node_slab *s) {
    * (its acq_rel let-go add) happen before the free. A load, not a fence:
    * ThreadSanitizer does not model fences. */
   (void)weft__load_acquire(&s->returned);
-  weft__free_aligned_with(s, s->free_fn);
+  slab_release(s);
 }
 
 /* Nodes of s handed out since it last (re)started: all of them but for the
@@ -227,17 +298,40 @@ static bool slab_free(weft__node_slab *s) {
   return true;
 }
 
-/* A new slab, not yet in any ring. */
+/* A new slab, not yet in any ring: a spare, a new mapping, or a block of
+ * the allocator in use (see slab_release). */
 static weft__node_slab *slab_new(void) {
-  /* Not zeroed: a submitter far ahead of the workers takes most of its
-   * nodes from new slabs, and zeroing 16 KiB cost more per node than the
-   * submit itself (callgrind). A node's fields are all written at its get,
-   * but for `slab`, set here once. */
+  weft__node_slab *s = NULL;
   weft_free_fn f = weft__free_fn();
-  weft__node_slab *s = weft__malloc_aligned(sizeof *s);
-  if (!s) return NULL;
+  if (WEFT__SLAB_MAPPED && weft__alloc_is_default()) {
+    pthread_mutex_lock(&g_orphans_mu);
+    if ((s = g_spares) != NULL) {
+      g_spares = s->ring_next;
+      g_nspares--;
+    }
+    pthread_mutex_unlock(&g_orphans_mu);
+    if (s) {
+      /* Its nodes' `slab` words are still s. Relaxed: the mutex orders the
+       * last returner's release before us. */
+      weft__store_relaxed(&s->returned, 0);
+      return s;
+    }
+    void *p = mmap(NULL, WEFT__SLAB_MAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    s = p;
+    f = NULL;
+  } else {
+    /* Not zeroed: a submitter far ahead of the workers takes most of its
+     * nodes from new slabs, and zeroing 16 KiB cost more per node than the
+     * submit itself (callgrind). */
+    s = weft__malloc_aligned(sizeof *s);
+    if (!s) return NULL;
+  }
   s->free_fn = f;
   weft__store_relaxed(&s->returned, 0);
+  /* A node's fields are all written at its get, but for `slab`, set here
+   * once for the slab's life. */
 #pragma GCC unroll 8
   for (int i = 0; i < WEFT__SLAB_NODES; i++) s->nodes[i].slab = s;
   return s;

@@ -36,9 +36,9 @@
  *   the worker was reading). E6 in docs/design.md has the figures. The
  *   price: a node that does not come back (a queued task that waits long,
  *   or a worker's unflushed batch while it runs a long task) keeps its slab
- *   (about 17 KiB) from restarting, so such a cache takes a spill slab (a
- *   malloc and, by the last returner, a free per 256 nodes) while the next
- *   few ring slabs are held; and tasks of one slab that finish far apart in
+ *   (16 KiB) from restarting, so such a cache takes a spill slab (a
+ *   spare, a mapping or a malloc, and its release by the last returner)
+ *   per round of the ring while the next few ring slabs are held; and tasks of one slab that finish far apart in
  *   time hold it for the latest of them (E6 has W5's figures).
  *   weft__node_cache_release: the calling thread, which then holds no cache
  *                     (its next get makes one): it lets every slab go, see
@@ -93,15 +93,18 @@
 #include "weft/common.h"
 
 #define WEFT__NODE_BATCH 64
-#define WEFT__SLAB_NODES 256
+/* 246 nodes: with its two header lines and the prefetch slack a slab is
+ * exactly four pages (16 KiB), one mapping with the default allocator
+ * (node_cache.c); 256 took five. */
+#define WEFT__SLAB_NODES 246
 /* A slab's `returned` once its owner has let it go and every node is back
  * (see the contract): far above any count a live slab reaches. */
 #define WEFT__SLAB_GONE (1u << 31)
-/* Nodes a cache's ring holds before it restarts any slab (16 slabs, about
- * 266 KiB): reuse is kept cold, see E6 in docs/design.md. Also the most the
+/* Nodes a cache's ring holds before it restarts any slab (16 slabs, 256
+ * KiB): reuse is kept cold, see E6 in docs/design.md. Also the most the
  * ring ever holds (beyond it the cache spills), and the most a parked cache
  * keeps. */
-#define WEFT__NODE_POOL_MIN 4096
+#define WEFT__NODE_POOL_MIN (16 * WEFT__SLAB_NODES)
 /* Caches the orphan list holds (at most about 1 MiB in all). More exits
  * than that with no thread adopting in between free the smallest caches. */
 #define WEFT__ORPHANS_MAX 4
@@ -126,7 +129,8 @@ struct weft__node_slab {
   WEFT_CACHE_ALIGNED _Atomic uint32_t returned;
   /* The free function of the allocator that made the slab: a slab outlives
    * its owner and is no live object, so weft_replace_allocator may have run
-   * since (lib/base/alloc.h). Set before the slab is handed out, read by
+   * since (lib/base/alloc.h). NULL: the slab is its own mapping
+   * (node_cache.c, slab_release). Set before the slab is handed out, read by
    * whoever frees it (ordered by the count's release/acquire). */
   weft_free_fn free_fn;
   WEFT_CACHE_ALIGNED weft__node_slab *ring_next; /* owner only: slabs in a ring, oldest after newest */
@@ -135,6 +139,7 @@ struct weft__node_slab {
    * bounds test: past the last node it lands here, never on another object. */
   char prefetch_slack[WEFT__NODE_PREFETCH * sizeof(weft__node)];
 };
+_Static_assert(sizeof(weft__node_slab) == 16384, "a slab is four pages");
 
 struct weft__node_cache {
   weft__node *next;      /* owner only: the next node to hand out */
@@ -169,6 +174,11 @@ void weft__node_flush(void);
 void weft__node_cache_release(void);
 /* Caches on the orphan list now (tests). */
 int weft__node_orphans(void);
+/* Unmap the spare slabs (node_cache.c): an elastic pool back at its floor
+ * (lib/engine/worker_loop.c). Any thread. */
+void weft__node_spares_release(void);
+/* Spare slabs now (tests). */
+int weft__node_spares(void);
 /* Free a slab whose count the caller's add brought to WEFT__SLAB_GONE. */
 void weft__node_slab_gone(weft__node_slab *s);
 

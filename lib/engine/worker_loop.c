@@ -237,16 +237,18 @@ __attribute__((always_inline)) static inline void run_task(weft__eworker *w, wef
 
 /* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
 /* E9.3: a thread that left after its keep-alive and found the pool back at
- * its floor hands the heap's free pages back (the slabs and caches that
- * the burst's threads freed sit in glibc's arenas until a trim): the pool
- * is idle now, so the arena locks the trim takes cost nobody. At most once
- * a second; relaxed, the stamp orders nothing, a lost race skips a trim. */
+ * its floor unmaps the node cache's spare slabs and, with trim_heap, hands
+ * the heap's free pages back (the caches that the burst's threads freed
+ * sit in glibc's arenas until a trim): the pool is idle now, so the arena
+ * locks the trim takes cost nobody. At most once a second; relaxed, the
+ * stamp orders nothing, a lost race skips a trim. */
 static void trim_at_floor(weft__engine *e) {
-  if (!weft__load_relaxed(&e->trim_heap)) return;
   if (weft__load_relaxed(&e->live) > weft__load_relaxed(&e->min_live)) return;
   uint64_t now = weft__now_ns(), last = weft__load_relaxed(&e->trimmed_ns);
   if (last != 0 && now - last < 1000000000u) return;
   if (!weft__cas_relaxed(&e->trimmed_ns, &last, now)) return;
+  weft__node_spares_release();
+  if (!weft__load_relaxed(&e->trim_heap)) return;
   weft__heap_trim();
   weft__fetch_add_relaxed(&e->heap_trims, 1); /* statistics */
   WEFT_PROBE(heap_trim, e, weft__load_relaxed(&e->live));
