@@ -33,12 +33,18 @@ static weft__node_cache *g_orphans; /* at most WEFT__ORPHANS_MAX */
  * malloc_trim or not. In an elastic burst whose workers submit (each owns
  * a cache), that was 15 arenas and 1.5 MB still resident once the pool was
  * back to 0 threads (docs/performance.md, "Elastic"). A freed mapped slab
- * goes on a list of spares (at most WEFT__SPARE_MAX) that any thread's next
- * new slab takes first, so a submitter that spills (a burst beyond its
- * ring) reuses slabs without a system call, and its nodes keep their
- * `slab` words, so they are not written again; the spares are unmapped
- * when an elastic pool is back at its floor (weft__node_spares_release)
- * and whenever the list is full. A replaced allocator (weft_replace_allocator)
+ * goes on a list of spares that any thread's next new slab takes first, so
+ * a submitter that spills (a burst beyond its ring) reuses slabs without a
+ * system call, and their nodes keep their `slab` words, so they are not
+ * written again. The list keeps up to WEFT__SPARE_MAX slabs (64 MiB; past
+ * it a released slab is unmapped): W4 queues 200 000 tasks at once, about
+ * 800 slabs, and with 32 spares each of its runs mapped and unmapped most
+ * of them again, page faults and TLB shootdowns that made it 6 times
+ * slower than with the cache's old unbounded ring (docs/performance.md,
+ * "Elastic"). So a repeated burst reuses the largest burst's slabs, as the
+ * unbounded ring did, but they are shared by every thread and given back:
+ * the spares are unmapped when an elastic pool is back at its floor
+ * (weft__node_spares_release). A replaced allocator (weft_replace_allocator)
  * makes and frees slabs itself, as do sanitizer builds, whose checks of a
  * slab's lifetime need malloc's blocks. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -52,7 +58,7 @@ static weft__node_cache *g_orphans; /* at most WEFT__ORPHANS_MAX */
 #define WEFT__SLAB_MAPPED 1
 #endif
 #define WEFT__SLAB_MAP_BYTES ((sizeof(weft__node_slab) + 4095u) & ~(size_t)4095u)
-#define WEFT__SPARE_MAX 32
+#define WEFT__SPARE_MAX 4096
 static weft__node_slab *g_spares; /* linked through ring_next; under g_orphans_mu */
 static int g_nspares;
 
