@@ -11,6 +11,8 @@
 #     work  weft_threadpool_queue_work (caller-owned weft_work)
 #     callctx  call, submitted from a thread with a current context
 #             (weft/context.h): the cost of carrying it
+#     tree  call from inside the pool (a binary tree of N tasks, each
+#           submitting its two children from its worker): W5's local path
 #     ckring  the bench peer built from concurrencykit's ck_ring alone
 #             (bench/ckring_hotpath.c: the same N tasks, same formula)
 #

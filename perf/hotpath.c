@@ -2,11 +2,14 @@
  * The hot path, alone: N tasks from one foreign thread (main) through a
  * ThreadPool of THREADS workers (default 1), then stop() (drain + join).
  *
- *   weft_hotpath N [call|work|callctx] [THREADS]
+ *   weft_hotpath N [call|work|callctx|tree] [THREADS]
  *     call  weft_threadpool_call_in_thread (node cache)      (default)
  *     work  weft_threadpool_queue_work (caller-owned weft_work)
  *     callctx  call, from a thread with a current context (weft/context.h,
  *              no hooks): what carrying it costs (the routed path's wrapper)
+ *     tree  call, from inside the pool: N tasks in a complete binary tree,
+ *           task i submitting tasks 2i+1 and 2i+2 from its worker (W5's
+ *           spawn: the worker-local submit path, the ring push and pop)
  *     THREADS  pool size (min = max), default 1; more than the CPUs shows
  *              what oversubscription costs the submitter (W1's 16 threads)
  *
@@ -34,6 +37,8 @@
  * work_run 7 and the task 4. call adds the node cache: get 9, payload
  * stores, call_run with the node's return to its owner 16, slab refills ~4.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +50,32 @@
 static volatile uint64_t g_sum;
 
 static void task(void *arg) { g_sum += (uintptr_t)arg; }
+
+static weft_threadpool *g_tp;
+static uintptr_t g_tree_n;
+static atomic_ulong g_tree_done;
+static pthread_mutex_t g_tree_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_tree_cv = PTHREAD_COND_INITIALIZER;
+static void tree_task(void *arg) {
+  uintptr_t i = (uintptr_t)arg;
+  g_sum += 1;
+  if (atomic_fetch_add(&g_tree_done, 1) + 1 == g_tree_n) { /* the last: main may stop the pool */
+    pthread_mutex_lock(&g_tree_mu);
+    pthread_cond_signal(&g_tree_cv);
+    pthread_mutex_unlock(&g_tree_mu);
+  }
+  if (2 * i + 1 < g_tree_n && weft_threadpool_call_in_thread(g_tp, tree_task, (void *)(2 * i + 1)) != 0)
+    abort();
+  if (2 * i + 2 < g_tree_n && weft_threadpool_call_in_thread(g_tp, tree_task, (void *)(2 * i + 2)) != 0)
+    abort();
+}
 static void work(weft_work *req) { g_sum += (uintptr_t)req->data; }
 
 int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 100000;
   int use_work = argc > 2 && strcmp(argv[2], "work") == 0;
   int use_ctx = argc > 2 && strcmp(argv[2], "callctx") == 0;
+  int use_tree = argc > 2 && strcmp(argv[2], "tree") == 0;
   static char context_marker;
   if (use_ctx) weft_context_set(&context_marker);
   int threads = argc > 3 ? atoi(argv[3]) : 1;
@@ -64,7 +89,16 @@ int main(int argc, char **argv) {
   }
   /* One tight loop per mode, so the harness adds as little as possible to
    * the per-task count. */
-  if (use_work) {
+  g_tp = tp;
+  if (use_tree) {
+    g_tree_n = (uintptr_t)n;
+    if (n > 0 && weft_threadpool_call_in_thread(tp, tree_task, (void *)0) != 0) return 2;
+    /* Tasks that submit need an open pool: wait (blocked, no instructions)
+     * until the last has run, then stop. */
+    pthread_mutex_lock(&g_tree_mu);
+    while (atomic_load(&g_tree_done) < (unsigned long)n) pthread_cond_wait(&g_tree_cv, &g_tree_mu);
+    pthread_mutex_unlock(&g_tree_mu);
+  } else if (use_work) {
     for (long i = 0; i < n; i++) {
       reqs[i].data = (void *)(uintptr_t)1;
       if (weft_threadpool_queue_work(tp, &reqs[i], work, NULL) != 0) return 2;
@@ -77,7 +111,8 @@ int main(int argc, char **argv) {
   weft_threadpool_counters c;
   weft_threadpool_counters_get(tp, &c);
   fprintf(stderr, "hotpath: %ld tasks (%s) sum=%llu executed=%llu parks=%llu unparks=%llu\n", n,
-          use_work ? "queue_work" : use_ctx ? "call_in_thread in a context" : "call_in_thread", (unsigned long long)g_sum,
+          use_work ? "queue_work" : use_ctx ? "call_in_thread in a context" : use_tree ? "tree" : "call_in_thread",
+          (unsigned long long)g_sum,
           (unsigned long long)c.executed, (unsigned long long)c.parks,
           (unsigned long long)c.unparks);
   weft_threadpool_destroy(tp);

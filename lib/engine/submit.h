@@ -53,6 +53,30 @@ __attribute__((always_inline)) static inline int weft__engine_submit_foreign(wef
   return WEFT_OK;
 }
 
+/* weft__engine_submit_routed's common case inline: the calling thread is a
+ * worker of e (its route is its worker, untagged), e is open and the ring
+ * has room: push, count, notify (E5.1), as weft__engine_submit_local does.
+ * Anything else goes the general way. For a task that submits tasks (W5's
+ * spawn) this saves two calls and the route's re-dispatch: 163.8 → 145.7
+ * instructions per task, the binary tree's own 30 included
+ * (`perf/callgrind.sh 100000 tree`; the foreign paths unchanged). */
+__attribute__((always_inline)) static inline int weft__engine_submit_routed_fast(weft__engine *e,
+                                                                              weft__task *t) {
+  uintptr_t route = weft__tls.route;
+  weft__eworker *w = (weft__eworker *)route;
+  if (WEFT_LIKELY((route & WEFT__ROUTE_TAGS) == 0) && WEFT_LIKELY(w->e == e) &&
+      WEFT_LIKELY(!weft__load_relaxed(&e->closed))) {
+    uint64_t seen;
+    if (WEFT_LIKELY(weft__ring_push_seen(&w->ring, t, &seen))) {
+      WEFT_PROBE(submit, e, t);
+      weft__add_single_writer(&w->local_submits, 1);
+      weft__engine_notify(e); /* E5.1 */
+      return WEFT_OK;
+    }
+  }
+  return weft__engine_submit_routed(e, t);
+}
+
 /* The calling thread's submit window holds tasks for e: hand them over now.
  * Called before anything that changes what queued work may expect (close,
  * and the pool's stop before it lowers its limit), so that those tasks are

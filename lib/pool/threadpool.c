@@ -366,7 +366,7 @@ static __attribute__((noinline)) int submit_node_refused(weft__node *n, int r) {
 }
 
 static __attribute__((noinline)) int submit_node_routed(weft_threadpool *tp, weft__node *n) {
-  int r = weft__engine_submit_routed(tp->e, &n->task);
+  int r = weft__engine_submit_routed_fast(tp->e, &n->task);
   if (r != 0) weft__node_put(n);
   return r;
 }
