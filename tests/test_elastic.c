@@ -189,6 +189,31 @@ static void explicit_block_stands_in(void **state) {
   scene_fini(&sc);
 }
 
+/* Nothing queued when the worker announces its block, nobody idle: the
+ * stand-in starts inside weft_blocking_begin (it returns after the start),
+ * so the next task wakes a thread instead of waiting for one to start. */
+static void explicit_block_starts_stand_in_at_once(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 1, 0, 10000);
+  scene sc;
+  scene_block(&sc, tp, 1); /* began counts after weft_blocking_begin returned */
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.threads, 2);
+  assert_int_equal(s.created_blocked, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  wait_count(&sc.ran, 1);
+  stats(tp, &s);
+  assert_int_equal(s.threads, 2); /* it ran on the stand-in: no third thread */
+  assert_int_equal(s.created_blocked, 1);
+  gate_open(&sc.gate);
+  count_wait(&sc.done, 1);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  scene_fini(&sc);
+}
+
 static void unbalanced_end_in_task(void *arg) {
   int *rc = arg;
   *rc = weft_blocking_end();
@@ -657,6 +682,7 @@ int main(void) {
   sync_init(&g_exits);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(explicit_block_stands_in),
+      cmocka_unit_test(explicit_block_starts_stand_in_at_once),
       cmocka_unit_test(blocking_end_without_begin),
       cmocka_unit_test(strict_cap_does_not_grow),
       cmocka_unit_test(opaque_block_detected),

@@ -13,6 +13,7 @@
  */
 #include "base/cpu.h"
 #include "engine/core.h"
+#include "engine/engine.h"
 #include "engine/park.h"
 #include "weft/threadpool.h"
 
@@ -43,9 +44,22 @@ WEFT_API int weft_blocking_begin(void) {
     weft__engine_arm_monitor(e); /* past the burst: the bucket's pace */
   }
   /* Work we leave behind (our ring, the inject queue) needs a taker now:
-   * E5.1 wakes a parked worker or, below the raised limit, starts one. No
-   * work visible: the next submit notifies and finds the raised limit. */
-  if (weft__engine_work_visible(e)) weft__engine_notify(e);
+   * E5.1 wakes a parked worker or, below the raised limit, starts one. */
+  if (weft__engine_work_visible(e)) {
+    weft__engine_notify(e);
+  } else if (w->block_grant) {
+    /* No work visible yet. If nobody is idle either (no worker parked or
+     * searching), start the stand-in now, as Tokio's block_in_place hands
+     * its core on at once: the next submit then wakes a thread instead of
+     * waiting for one to start. A thread start on this machine is most of
+     * what a task queued behind blocked workers waited for: 0.18-0.40 ms
+     * with the start on the submit's path, 0.05-0.15 ms with it here
+     * (perf/elastic_latency.c; docs/performance.md, "Elastic"). Acquire:
+     * as in notify, for the idle stack's top. */
+    uint64_t s = weft__load_acquire(&e->ctl);
+    if (WEFT__CTL_TOP(s) == 0 && WEFT__CTL_SEARCHING(s) == 0)
+      (void)weft__engine_grow(e, 1, WEFT__MADE_BLOCKED); /* a failure: the submit retries */
+  }
   return WEFT_OK;
 }
 
