@@ -52,9 +52,10 @@ WEFT_API int weft_blocking_begin(void) {
      * searching), start the stand-in now, as Tokio's block_in_place hands
      * its core on at once: the next submit then wakes a thread instead of
      * waiting for one to start. A thread start on this machine is most of
-     * what a task queued behind blocked workers waited for: 0.18-0.40 ms
-     * with the start on the submit's path, 0.05-0.15 ms with it here
-     * (perf/elastic_latency.c; docs/performance.md, "Elastic"). Acquire:
+     * what a task queued behind blocked workers waited for: a mean of
+     * 0.26 ms with the start on the submit's path, 0.11-0.18 ms in most
+     * runs with it here (perf/elastic_latency.c; docs/performance.md,
+     * "Elastic"). Acquire:
      * as in notify, for the idle stack's top. */
     uint64_t s = weft__load_acquire(&e->ctl);
     if (WEFT__CTL_TOP(s) == 0 && WEFT__CTL_SEARCHING(s) == 0)

@@ -235,7 +235,6 @@ __attribute__((always_inline)) static inline void run_task(weft__eworker *w, wef
   WEFT_PROBE(finish, w->e, t);
 }
 
-/* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
 /* E9.3: a thread that left after its keep-alive and found the pool back at
  * its floor unmaps the node cache's spare slabs and, with trim_heap, hands
  * the heap's free pages back (the caches that the burst's threads freed
@@ -254,6 +253,7 @@ static void trim_at_floor(weft__engine *e) {
   WEFT_PROBE(heap_trim, e, weft__load_relaxed(&e->live));
 }
 
+/* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
 static bool should_exit(weft__engine *e) {
   int debt = weft__load_relaxed(&e->shrink_debt);
   while (debt > 0) {
