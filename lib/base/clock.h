@@ -36,4 +36,12 @@ static inline uint64_t weft__process_cpu_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time used by the calling thread (a system call on Linux: not for a
+ * per-task path). */
+static inline uint64_t weft__thread_cpu_ns(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 #endif /* WEFT_BASE_CLOCK_H */

@@ -101,7 +101,8 @@ typedef struct weft__eworker {
    * since we last went idle), and whether the tasks run since looked long. */
   bool long_tasks;
   uint64_t batch_ticks, batch_executed;
-  uint64_t yield_ticks; /* when we last gave the CPU up between tasks (worker_loop.c) */
+  uint64_t yield_ticks;  /* when we last looked at yielding between tasks (worker_loop.c) ... */
+  uint64_t yield_cpu_ns; /* ... and our thread's CPU time then */
   int block_depth;   /* nested weft_blocking_begin */
   bool block_grant;  /* this block raised the limit (E9.1) */
   /* Control plane (under the engine mutex). */

@@ -41,8 +41,10 @@
 
 /* A worker running long tasks on an oversubscribed pool gives up its CPU
  * between two tasks once it has run this long since it last did
- * (yield_between_tasks). */
+ * (yield_between_tasks), if it spent at least WEFT__YIELD_CPU_NS of it on
+ * a CPU. */
 #define WEFT__YIELD_TICKS (300u * WEFT__TICKS_PER_US)
+#define WEFT__YIELD_CPU_NS 150000u
 
 /* Under the inject try-lock: did the tasks we ran since our previous inject
  * batch take, on average, longer than WEFT__LONG_TASK_TICKS each?
@@ -198,11 +200,24 @@ static weft__task *steal(weft__engine *e, weft__eworker *w, bool *more) {
  * cost pool 4 some throughput (0.92-0.96x), every 1 ms it kept less of the
  * gain (0.85-0.91x); 300 us: 0.97-1.08x jobs/s (docs/performance.md,
  * "CPU-heavy tasks and oversubscription"). sched_yield with nobody else
- * runnable returns at once. */
+ * runnable returns at once.
+ *
+ * Only a worker that used the CPU for at least half of those 300 us
+ * yields: tasks that block (sleep, I/O) look long too, but their worker
+ * gives the CPU up while it waits and is not preempted mid-task. Yielding
+ * after each of them cost the HTTP server's scenario (b) (64 threads
+ * sleeping 1-5 ms) a tenth of its requests (0.89-0.93x pthread, 1.04x
+ * without the yield). One thread-CPU-clock read (a system call) per
+ * 300 us of long tasks. */
 static void yield_between_tasks(weft__engine *e, weft__eworker *w) {
   if (!w->long_tasks || weft__load_relaxed(&e->live) <= e->ncpu) return;
   uint64_t now = weft__ticks();
   if (now - w->yield_ticks < WEFT__YIELD_TICKS) return;
+  uint64_t cpu = weft__thread_cpu_ns();
+  bool on_cpu = cpu - w->yield_cpu_ns >= WEFT__YIELD_CPU_NS;
+  w->yield_cpu_ns = cpu;
+  w->yield_ticks = now;
+  if (!on_cpu) return;
   sched_yield();
   w->yield_ticks = weft__ticks();
 }
