@@ -539,7 +539,10 @@ static void *churn_submitter(void *arg) {
       /* The workload's idle gap, not a wait for another thread: nothing
        * here depends on what the workers do meanwhile (the assertions are
        * that every task runs once, whatever reaps happened). The gap only
-       * makes reaps likely while work flows, as a server's lulls do. */
+       * makes reaps likely while work flows, as a server's lulls do. It
+       * cannot be a wait for a reap instead: a thread made soon after one
+       * was reaped doubles the keep-alive (E9.3), so after a few gaps the
+       * next reap would be seconds away. */
       struct timespec ts = {0, 2000000};
       nanosleep(&ts, NULL);
     }

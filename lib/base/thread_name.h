@@ -10,7 +10,8 @@
 
 /* "<prefix>-<n>" shortened to 15 bytes + NUL keeping the "-<n>" suffix. */
 void weft__thread_short_name(const char *full, char out[16]);
-/* pthread_create + pthread_setname_np(short name). 0 or WEFT_EAGAIN. */
+/* pthread_create + pthread_setname_np(short name); name NULL: unnamed.
+ * 0 or WEFT_EAGAIN. */
 int weft__thread_create_named(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
                               const char *name);
 

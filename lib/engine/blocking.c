@@ -55,9 +55,12 @@ WEFT_API int weft_blocking_begin(void) {
      * what a task queued behind blocked workers waited for: a mean of
      * 0.26 ms with the start on the submit's path, 0.11-0.18 ms in most
      * runs with it here (perf/elastic_latency.c; docs/performance.md,
-     * "Elastic"). Acquire:
-     * as in notify, for the idle stack's top. */
-    uint64_t s = weft__load_acquire(&e->ctl);
+     * "Elastic"). Relaxed:
+     * a hint that orders nothing (nothing read through it). Stale "someone
+     * idle": no stand-in yet, and the next submit's notify (E5.1) wakes or
+     * starts one as before; stale "nobody idle": one thread more, which
+     * reaps itself after the keep-alive. */
+    uint64_t s = weft__load_relaxed(&e->ctl);
     if (WEFT__CTL_TOP(s) == 0 && WEFT__CTL_SEARCHING(s) == 0)
       (void)weft__engine_grow(e, 1, WEFT__MADE_BLOCKED); /* a failure: the submit retries */
   }

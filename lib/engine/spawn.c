@@ -40,18 +40,6 @@ static void creation_failed(weft__engine *e) {
   WEFT_PROBE(create_failed, e, d);
 }
 
-/* The engine's default factory: pthread_create alone. The thread names
- * itself first thing (worker_loop.c); naming it from here as well, as
- * weft__thread_create_named does for a factory given in the config, is an
- * open, a write and a close of /proc/self/task/<tid>/comm on the path of
- * the submit or weft_blocking_begin that starts the thread. */
-static int create_self_naming(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
-                              const char *name) {
-  (void)ctx;
-  (void)name;
-  return pthread_create(thread, NULL, start, arg) != 0 ? WEFT_EAGAIN : WEFT_OK;
-}
-
 /* Under e->mu. The caller counted the new thread as searching in ctl. */
 int weft__engine_spawn_locked(weft__engine *e, int reason) {
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
@@ -111,13 +99,17 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   snprintf(name, sizeof name, "%s-%llu", e->prefix, (unsigned long long)serial);
   w->serial = serial;
   weft__thread_short_name(name, w->short_name);
-  weft_thread_factory_fn factory = e->cfg.factory ? e->cfg.factory : create_self_naming;
   /* Counted before the thread starts: it may run a task (and a reader see
    * its effects) before the factory returns. */
   weft__fetch_add_relaxed(&e->live, 1);
   weft__fetch_add_relaxed(&e->spawns, 1);
   weft__fetch_add_relaxed(&e->made[reason], 1); /* statistics */
-  int r = factory(e->cfg.factory_ctx, &w->thread, e->thread_main, w, name);
+  /* Without a factory in the config the thread names itself first thing
+   * (worker_loop.c), so it is created unnamed: naming it from here too is
+   * an open, a write and a close of /proc/self/task/<tid>/comm on the path
+   * of the submit or weft_blocking_begin that starts it. */
+  int r = e->cfg.factory ? e->cfg.factory(e->cfg.factory_ctx, &w->thread, e->thread_main, w, name)
+                         : weft__thread_create_named(NULL, &w->thread, e->thread_main, w, NULL);
   if (r != 0) {
     weft__fetch_sub_relaxed(&e->made[reason], 1);
     weft__fetch_sub_relaxed(&e->spawns, 1);

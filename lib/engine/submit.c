@@ -42,23 +42,19 @@ int weft__engine_submit_untagged(weft__engine *e, weft__task *t) {
   return weft__engine_submit_foreign(e, t);
 }
 
-/* t onto w's ring (w is the calling thread's worker of e); notify: E5.1
- * after the push (every submit but a continuation the worker runs next). */
-static inline int submit_to_ring(weft__engine *e, weft__eworker *w, weft__task *t, bool notify) {
-  WEFT_PROBE(submit, e, t);
-  uint64_t seen = 0;
-  if (!weft__ring_push_seen(&w->ring, t, &seen)) {
-    /* E3: a full ring moves half of itself plus t to the inject queue. */
-    weft__task *first, *last;
-    uint32_t n = WEFT__RING_CAP / 2 + 1;
-    if (!weft__ring_take_half(&w->ring, seen, t, &first, &last)) {
-      first = last = t;
-      n = 1;
-    }
-    weft__fetch_add_relaxed(&e->inject.pushed, n); /* statistics; nothing races stop here */
-    weft__inject_push_chain(&e->inject, first, last);
-    weft__add_single_writer(&w->overflowed, n);
+__attribute__((noinline)) int weft__engine_submit_overflow(weft__engine *e, weft__eworker *w,
+                                                           weft__task *t, uint64_t seen,
+                                                           bool notify) {
+  weft__task *first, *last;
+  uint32_t n = WEFT__RING_CAP / 2 + 1;
+  if (!weft__ring_take_half(&w->ring, seen, t, &first, &last)) {
+    first = last = t;
+    n = 1;
   }
+  weft__fetch_add_relaxed(&e->inject.pushed, n); /* statistics; nothing races stop here */
+  weft__inject_push_chain(&e->inject, first, last);
+  weft__add_single_writer(&w->overflowed, n);
+  WEFT_PROBE(submit, e, t);
   weft__add_single_writer(&w->local_submits, 1);
   if (notify) weft__engine_notify(e); /* E5.1 */
   return WEFT_OK;
@@ -71,7 +67,7 @@ __attribute__((noinline)) int weft__engine_submit_local(weft__engine *e, weft__e
   /* The worker drains its ring before it can exit, so closing cannot strand
    * this task; the closed check keeps Twisted's "no work after stop". */
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
-  return submit_to_ring(e, w, t, true);
+  return weft__engine_submit_to_ring(e, w, t, true);
 }
 
 int weft__engine_submit_continuation(weft__engine *e, weft__task *t, bool next) {
@@ -84,6 +80,6 @@ int weft__engine_submit_continuation(weft__engine *e, weft__task *t, bool next) 
    * before it looks anywhere else or parks, so t is never stranded there;
    * waking a parked worker for it (E5.1) would only have it find nothing
    * or take t from us. No context is captured (t carries its own). */
-  return submit_to_ring(e, w, t, !next);
+  return weft__engine_submit_to_ring(e, w, t, !next);
 }
 

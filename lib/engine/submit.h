@@ -53,26 +53,41 @@ __attribute__((always_inline)) static inline int weft__engine_submit_foreign(wef
   return WEFT_OK;
 }
 
+/* weft__engine_submit_to_ring when w's ring was full (head == seen): E3,
+ * half of it plus t go to the inject queue (lib/engine/submit.c). Out of
+ * line and reached by a tail call, so the common path saves no registers. */
+int weft__engine_submit_overflow(weft__engine *e, weft__eworker *w, weft__task *t, uint64_t seen,
+                                 bool notify);
+
+/* t onto w's ring (w is the calling thread's worker of e); notify: E5.1
+ * after the push (every submit but a continuation the worker runs next). */
+__attribute__((always_inline)) static inline int weft__engine_submit_to_ring(weft__engine *e,
+                                                                            weft__eworker *w,
+                                                                            weft__task *t,
+                                                                            bool notify) {
+  uint64_t seen = 0;
+  if (WEFT_UNLIKELY(!weft__ring_push_seen(&w->ring, t, &seen)))
+    return weft__engine_submit_overflow(e, w, t, seen, notify);
+  WEFT_PROBE(submit, e, t);
+  weft__add_single_writer(&w->local_submits, 1);
+  if (notify) weft__engine_notify(e); /* E5.1 */
+  return WEFT_OK;
+}
+
 /* weft__engine_submit_routed's common case inline: the calling thread is a
- * worker of e (its route is its worker, untagged), e is open and the ring
- * has room: push, count, notify (E5.1), as weft__engine_submit_local does.
- * Anything else goes the general way. For a task that submits tasks (W5's
- * spawn) this saves two calls and the route's re-dispatch: 163.8 → 145.7
- * instructions per task, the binary tree's own 30 included
- * (`perf/callgrind.sh 100000 tree`; the foreign paths unchanged). */
+ * worker of e (its route is its worker, untagged): what
+ * weft__engine_submit_local does, without the calls. Anything else goes
+ * the general way. For a task that submits tasks (W5's spawn) this saves
+ * two calls and the route's re-dispatch: 163.8 → 146.7 instructions per
+ * task, the binary tree's own 30 included (`perf/callgrind.sh 100000
+ * tree`; the foreign paths unchanged). */
 __attribute__((always_inline)) static inline int weft__engine_submit_routed_fast(weft__engine *e,
                                                                               weft__task *t) {
   uintptr_t route = weft__tls.route;
   weft__eworker *w = (weft__eworker *)route;
-  if (WEFT_LIKELY((route & WEFT__ROUTE_TAGS) == 0) && WEFT_LIKELY(w->e == e) &&
-      WEFT_LIKELY(!weft__load_relaxed(&e->closed))) {
-    uint64_t seen;
-    if (WEFT_LIKELY(weft__ring_push_seen(&w->ring, t, &seen))) {
-      WEFT_PROBE(submit, e, t);
-      weft__add_single_writer(&w->local_submits, 1);
-      weft__engine_notify(e); /* E5.1 */
-      return WEFT_OK;
-    }
+  if (WEFT_LIKELY((route & WEFT__ROUTE_TAGS) == 0) && WEFT_LIKELY(w->e == e)) {
+    if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT; /* as weft__engine_submit_local */
+    return weft__engine_submit_to_ring(e, w, t, true);
   }
   return weft__engine_submit_routed(e, t);
 }
