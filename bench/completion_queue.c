@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 int completion_queue_init(completion_queue *q) {
@@ -17,15 +18,22 @@ int completion_queue_init(completion_queue *q) {
   return 0;
 }
 
-/* Block until the eventfd is readable, then add what it counted. */
-static void read_writes(completion_queue *q) {
+/* Block until the eventfd is readable (at most timeout_ns, if >= 0), then
+ * add what it counted. */
+static void read_writes_for(completion_queue *q, long timeout_ns) {
   struct pollfd pfd = {.fd = q->efd, .events = POLLIN, .revents = 0};
-  while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+  struct timespec ts = {.tv_sec = timeout_ns / 1000000000L, .tv_nsec = timeout_ns % 1000000000L};
+  int rc;
+  while ((rc = ppoll(&pfd, 1, timeout_ns >= 0 ? &ts : NULL, NULL)) < 0 && errno == EINTR) {
   }
+  if (rc == 0)
+    return; /* timed out: nothing to read */
   uint64_t v;
   if (read(q->efd, &v, sizeof v) == (ssize_t)sizeof v)
     q->written += v;
 }
+
+static void read_writes(completion_queue *q) { read_writes_for(q, -1); }
 
 void completion_queue_destroy(completion_queue *q) {
   /* Every taken node's pusher writes once after its unlock: wait for those
@@ -51,8 +59,8 @@ void completion_queue_push(completion_queue *q, completion_node *n) {
   (void)rc;
 }
 
-completion_node *completion_queue_wait(completion_queue *q) {
-  read_writes(q);
+completion_node *completion_queue_wait_for(completion_queue *q, long timeout_ns) {
+  read_writes_for(q, timeout_ns);
   pthread_mutex_lock(&q->mu);
   completion_node *all = q->head;
   q->head = q->tail = NULL;
@@ -61,3 +69,5 @@ completion_node *completion_queue_wait(completion_queue *q) {
     q->taken++;
   return all;
 }
+
+completion_node *completion_queue_wait(completion_queue *q) { return completion_queue_wait_for(q, -1); }

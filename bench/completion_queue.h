@@ -42,6 +42,9 @@ void completion_queue_push(completion_queue *q, completion_node *n);
 /* Block in poll() until the eventfd fires, then take every queued node
  * (FIFO chain, possibly NULL on a spurious wake-up). */
 completion_node *completion_queue_wait(completion_queue *q);
+/* The same, giving up after timeout_ns (< 0: never): then it returns what
+ * is queued, often NULL. */
+completion_node *completion_queue_wait_for(completion_queue *q, long timeout_ns);
 
 #ifdef __cplusplus
 }

@@ -10,8 +10,9 @@
 #                                    extra flags go to weft_bench
 #   bash scripts/bench.sh --no-w14   leave out W14 (CPU-heavy latency:
 #                                    bench/cpu_latency.c, weft vs the pthread
-#                                    pool, pools of 4 and 8; about 15 s short,
-#                                    40 s long), which otherwise follows the table
+#                                    pool, pools of 4 and 8; about 15 s short;
+#                                    long: closed and open loop, 80 s), which
+#                                    otherwise follows the table
 #
 # Installs what it needs (scripts/deps.sh), builds Release into build-bench
 # (WEFT_BENCH_BUILD overrides the directory).
@@ -25,7 +26,7 @@ for a in "$@"; do
   case "$a" in
     --long) long=1 ;;
     --no-w14) w14=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) extra+=("$a") ;;
   esac
 done
@@ -66,6 +67,8 @@ if [ "$w14" -eq 1 ]; then
   echo "=== W14 cpu-heavy latency (bench/cpu_latency.c) ==="
   { echo; echo "#### W14 cpu-heavy latency (bench/cpu_latency.c)"; echo
     "$build/bench/weft_cpu_latency" --pools=4,8 --reps=5 --secs=2
+    echo
+    "$build/bench/weft_cpu_latency" --pools=4,8 --reps=5 --secs=2 --open
   } | tee "$build/w14.md" || rc=$?
   cat "$build/w14.md" >> "$build/table.md"
 fi
