@@ -70,12 +70,15 @@ inline notify() {
            fi
         fi
      fi
-  :: s_srch == 0 && s_top > 0 ->
+  :: s_top > 0 ->
+     /* With searchers awake too, the eager wake of long-task pools
+      * (lib/engine/park.c, searchers_suffice): the model lets notify either
+      * break above or pop here, so both policies are checked. */
      nx = next_idle[s_top - 1];
-     atomic {                                  /* CAS(ctl, s -> {tag+1, nx, 1}) */
+     atomic {                                  /* CAS(ctl, s -> {tag+1, nx, searching+1}) */
        if
        :: tag == s_tag && top == s_top && searching == s_srch ->
-          tag = (tag + 1) % TAGMOD; top = nx; searching = 1; ok = 1
+          tag = (tag + 1) % TAGMOD; top = nx; searching = s_srch + 1; ok = 1
        :: else ->                              /* failed: s = the current value */
           s_tag = tag; s_top = top; s_srch = searching; ok = 0
        fi

@@ -110,12 +110,12 @@ inline notify() {
            fi
         fi
      fi
-  :: s_srch == 0 && s_top > 0 ->
+  :: s_top > 0 ->                             /* with s_srch > 0: the eager wake (ctl.pml) */
      nx = next_idle[s_top - 1];
      atomic {                                  /* CAS pop + count as searching */
        if
        :: tag == s_tag && top == s_top && searching == s_srch ->
-          tag = (tag + 1) % TAGMOD; top = nx; searching = 1; in_stack[s_top - 1] = 0; ok = 1
+          tag = (tag + 1) % TAGMOD; top = nx; searching = s_srch + 1; in_stack[s_top - 1] = 0; ok = 1
        :: else -> s_tag = tag; s_top = top; s_srch = searching; ok = 0
        fi
      };

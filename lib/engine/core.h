@@ -118,6 +118,12 @@ struct weft__engine {
   weft__inject inject;
   /* E5 ctl word: [tag:32 | top:16 | searching:16]. */
   WEFT_CACHE_ALIGNED _Atomic uint64_t ctl;
+  /* 1 while the workers' latest batch verdict was "long tasks" (worker
+   * loop, batch_tasks_long): a notify that sees searchers then still wakes
+   * a parked worker (E5.1, eager). A hint, relaxed: the last worker whose
+   * verdict changed wrote it. On ctl's line: notify reads it right after
+   * ctl, and it changes only when a verdict does. */
+  _Atomic int long_tasks;
   WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
   _Atomic int shrink_debt;                    /* Team._toShrink */
   _Atomic int closed;                         /* no new work; workers drain and exit */

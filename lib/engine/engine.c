@@ -57,6 +57,7 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   e->ncpu = weft__cpu_count();
   weft__inject_init(&e->inject);
   weft__store_relaxed(&e->ctl, 0);
+  weft__store_relaxed(&e->long_tasks, 0);
   /* With a limit callback the inline notify fast path must never decide "at
    * the limit" from this word: INT_MAX sends it to notify_slow, which asks
    * the callback. */

@@ -84,9 +84,31 @@ bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
 }
 
 /* E5.1 notify, after weft__engine_notify's fence and ctl read (s). */
+/* E5.1, eager: with searchers awake, a notify wakes nobody (they will see
+ * the work), unless the pool's tasks are long and a worker is parked.
+ *
+ * Why: a searcher takes one task; a task that arrives while it is still
+ * waking (a futex wake-up on another CPU is 50-100 us on the VM) waits for
+ * it to take the first and wake the next (E5.3's chain): one wake-up
+ * latency per queued task, in series. With ~1 us tasks that is the right
+ * trade: the searcher is back for the next task within microseconds, and
+ * waking a worker per submit would wake the whole pool for nothing. With
+ * long tasks (the workers' batch verdict, > 5 us each) the searcher is
+ * gone for the task's length, and the pthread pool's wake per submit is
+ * what starts the next task soonest. W14's open loop (Poisson arrivals at
+ * 60% of the CPUs, 100 us jobs, docs/performance.md "The open loop") at
+ * pool 8: start p50 110-210 us against 188-356 us, p99 0.51-0.91x the
+ * pthread pool's against 0.67-1.00x, in the same runs. An extra wake-up
+ * is always safe: the woken worker is counted as searching and parks again
+ * if it finds nothing (models/park.pml lets notify choose either way). */
+static bool searchers_suffice(weft__engine *e, uint64_t s) {
+  return WEFT__CTL_SEARCHING(s) > 0 &&
+         (WEFT__CTL_TOP(s) == 0 || !weft__load_relaxed(&e->long_tasks));
+}
+
 void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
   for (;;) {
-    if (WEFT__CTL_SEARCHING(s) > 0) return; /* an awake searcher will see the work */
+    if (searchers_suffice(e, s)) return;
     uint32_t top = WEFT__CTL_TOP(s);
     if (top == 0) {
       /* E5.1 spawn: nobody parked, nobody searching: every live worker is
@@ -112,8 +134,10 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
     weft_assert_internal(top <= (uint32_t)e->capacity && e->slots[top - 1] != NULL);
     weft__eworker *w = e->slots[top - 1];
     uint32_t nx = weft__load_relaxed(&w->next_idle);
-    /* seq_cst CAS: pop w and count it as searching in one step (E5.1). */
-    if (weft__cas_seq_cst(&e->ctl, &s, WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, 1))) {
+    /* seq_cst CAS: pop w and count it as searching in one step (E5.1; one
+     * more searcher: an eager wake may find others awake). */
+    if (weft__cas_seq_cst(&e->ctl, &s,
+                          WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
       if (weft__engine_wake_popped(e, w, WEFT__WAKE_NOTIFIED)) return;
       /* w had reaped itself: undo our claim and look again (pop the next
        * one, or start a thread: w's exit lowered the live count). */

@@ -68,7 +68,14 @@ __attribute__((always_inline)) static inline void weft__engine_notify_decide(wef
      * re-check after its bias add sees our work. While the monitor is not
      * armed the bias keeps this test false. */
     if (weft__load_relaxed(&e->live) >= weft__load_seq_cst(&e->limit_value)) return;
-  } else if (WEFT__CTL_SEARCHING(s) > 0) {
+  } else if ((uint32_t)s <= 0xffffu) {
+    /* top == 0 (the low 32 bits are top:16 | searching:16; one compare,
+     * where WEFT__CTL_TOP's shift costs gcc a move and a shift): searching,
+     * nobody parked. An awake searcher will see the work. */
+    return;
+  } else if (WEFT__CTL_SEARCHING(s) > 0 && !weft__load_relaxed(&e->long_tasks)) {
+    /* Parked workers too: with long tasks one of them is woken as well
+     * (E5.1, eager: lib/engine/park.c, searchers_suffice). */
     return;
   }
   weft__engine_notify_slow(e, s);

@@ -79,7 +79,11 @@ static bool batch_tasks_long(weft__eworker *w) {
     uint64_t ran = executed - w->batch_executed;
     if (ran == 0) return w->long_tasks; /* nothing to judge by: keep the stamp */
     /* A clock that stepped back (another CPU's TSC) reads as short. */
+    bool was = w->long_tasks;
     w->long_tasks = now > w->batch_ticks && now - w->batch_ticks > ran * WEFT__LONG_TASK_TICKS;
+    /* The engine's hint for notify (E5.1, eager wake), written on a change
+     * only. Relaxed: a hint, ordered with nothing. */
+    if (w->long_tasks != was) weft__store_relaxed(&w->e->long_tasks, w->long_tasks);
   }
   w->batch_ticks = now;
   w->batch_executed = executed;
