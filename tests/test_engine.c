@@ -4,7 +4,8 @@
  * stealing with more threads than cores; the parking protocol (an idle
  * engine ends with every worker parked and nobody searching; a submit to a
  * fully parked engine is never lost); the E7 shutdown contract; and the
- * inject batch of a worker whose tasks run long (one task, not a batch).
+ * inject batch of a worker whose tasks run long (one task, not a batch),
+ * and the eager wake of a pool whose tasks run long (E5.1).
  * No sleeps: completion is waited for with a counter + condvar, idleness by
  * polling the ctl word with sched_yield (no timing decides anything; the
  * long task is a millisecond of work, a hundred times the rule's bound).
@@ -277,6 +278,54 @@ static void long_task_takes_one_injected_task(void **state) {
   check_exactly_once(LONG_FOLLOWERS);
 }
 
+/* E5.1, eager: a notify that sees a searcher still wakes a parked worker
+ * when the workers' verdict is long tasks and the pool is within its limit
+ * (lib/engine/park.c, searchers_suffice). The test thread counts itself as
+ * a searcher that never looks, so the task runs only if the submit woke a
+ * parked worker; with the limit below the live count the submit wakes
+ * nobody, and the task waits for the searcher to leave (E5.3's chained
+ * wake). */
+static bool wait_done_for(counter *c, long n, int seconds) {
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += seconds; /* a failure's bound, not a timing: the wake is immediate */
+  pthread_mutex_lock(&c->mu);
+  int rc = 0;
+  while (c->n < n && rc == 0) rc = pthread_cond_timedwait(&c->cv, &c->mu, &dl);
+  bool ok = c->n >= n;
+  pthread_mutex_unlock(&c->mu);
+  return ok;
+}
+
+static void eager_wake_with_long_tasks(void **state) {
+  (void)state;
+  setup_jobs(2);
+  _Atomic int limit = 2;
+  g_e = make_engine(&limit);
+  assert_int_equal(weft__engine_grow(g_e, 2, WEFT__MADE_GROW), 2);
+  wait_all_parked(g_e);
+  atomic_store(&g_e->long_tasks, 1);
+  weft__engine_start_searching(g_e); /* a searcher that never looks */
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[0].task), 0);
+  if (!wait_done_for(&g_done, 1, 30)) fail_msg("a searcher was awake: the submit woke nobody");
+  weft__engine_stop_searching(g_e);
+  /* Above the limit: no eager wake. */
+  wait_all_parked(g_e);
+  atomic_store(&limit, 1);
+  atomic_store(&g_e->long_tasks, 1);
+  weft__engine_start_searching(g_e);
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[1].task), 0);
+  /* A wrong wake-up shows only if it has run by now: this check can miss
+   * one, never fail a correct engine; nothing waits for another thread. */
+  for (int i = 0; i < 1000; i++) sched_yield();
+  assert_int_equal(atomic_load(&g_runs[1]), 0);
+  weft__engine_stop_searching(g_e); /* E5.3: the last searcher hands the work on */
+  counter_wait(&g_done, 2);
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  check_exactly_once(2);
+}
+
 static void bad_config(void **state) {
   (void)state;
   weft__engine *e;
@@ -292,6 +341,7 @@ int main(void) {
       cmocka_unit_test(park_and_wake),
       cmocka_unit_test(backlog_and_cancel),
       cmocka_unit_test(long_task_takes_one_injected_task),
+      cmocka_unit_test(eager_wake_with_long_tasks),
       cmocka_unit_test(bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
