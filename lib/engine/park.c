@@ -53,13 +53,14 @@ static bool may_spawn(weft__engine *e) {
   return true;
 }
 
-/* Below the limit without grants: Twisted's demand growth; above it, a
- * thread standing in for a blocked one, announced (weft_blocking_begin's
- * grants) or seen by the monitor. */
+/* The limit before grants: soft, or the limit callback's answer. */
 static int limit_without_grants(weft__engine *e) {
   return e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
 }
 
+/* Below the limit without grants: Twisted's demand growth; above it, a
+ * thread standing in for a blocked one, announced (weft_blocking_begin's
+ * grants) or seen by the monitor. */
 static int spawn_reason(weft__engine *e) {
   if (weft__load_relaxed(&e->live) < limit_without_grants(e)) return WEFT__MADE_DEMAND;
   return weft__load_relaxed(&e->grants_explicit) > 0 ? WEFT__MADE_BLOCKED : WEFT__MADE_STALL;
@@ -86,7 +87,6 @@ bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
   return true;
 }
 
-/* E5.1 notify, after weft__engine_notify's fence and ctl read (s). */
 /* E5.1, eager: with searchers awake, a notify wakes nobody (they will see
  * the work), unless the pool's tasks are long, a worker is parked and the
  * pool holds no more threads than its limit (soft, or the limit callback).
@@ -104,18 +104,21 @@ bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
  * pool 8: start p50 110-210 us against 188-356 us, p99 0.51-0.91x the
  * pthread pool's against 0.67-1.00x, in the same runs. An extra wake-up
  * is always safe: the woken worker is counted as searching and parks again
- * if it finds nothing (models/park.pml lets notify choose either way).
+ * if it finds nothing (models/ctl.pml lets notify choose either way).
  *
  * Not above the limit: threads there stand in for blocked workers (E9),
  * and waking them eagerly runs more tasks into whatever blocks them, which
  * the monitor then reads as more blocking: W12 (tasks that wait for one of
- * 16 permits) went from 44-56 threads to 48-61 at (5,20), past its 60. */
+ * 16 permits) at (0,2), where every thread past 2 is a stand-in, took 29-57
+ * and 29-39 threads in two runs with the eager wake on above the limit,
+ * 29-35 with it off there, as before it (its bound: 42). */
 static bool searchers_suffice(weft__engine *e, uint64_t s) {
   if (WEFT__CTL_SEARCHING(s) == 0) return false;
   if (WEFT__CTL_TOP(s) == 0 || !weft__load_relaxed(&e->long_tasks)) return true;
   return weft__load_relaxed(&e->live) > limit_without_grants(e);
 }
 
+/* E5.1 notify, after weft__engine_notify's fence and ctl read (s). */
 void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
   for (;;) {
     if (searchers_suffice(e, s)) return;
