@@ -175,26 +175,52 @@ static double pct(const double *sorted, size_t n, double p) {
   return sorted[i];
 }
 
+/* The percentiles of a repetition's n latencies (start) and responses;
+ * frees both arrays. */
+static void summarize(result *out, double *lat, double *resp, size_t n) {
+  qsort(lat, n, sizeof *lat, cmp_double);
+  out->p50 = pct(lat, n, 0.50);
+  out->p90 = pct(lat, n, 0.90);
+  out->p99 = pct(lat, n, 0.99);
+  qsort(resp, n, sizeof *resp, cmp_double);
+  out->r50 = pct(resp, n, 0.50);
+  out->r99 = pct(resp, n, 0.99);
+  free(lat);
+  free(resp);
+}
+
+/* A repetition's pool, completion queue, njobs jobs and room for cap
+ * latencies and responses; 0, or an error with nothing left behind. */
+static int run_begin(const impl *im, int size, size_t njobs, size_t cap, void **pool,
+                     completion_queue *q, job **jobs, double **lat, double **resp) {
+  int rc = im->create(pool, size);
+  if (rc != 0) return rc;
+  if ((rc = completion_queue_init(q)) != 0) {
+    im->destroy(*pool);
+    return rc;
+  }
+  *jobs = calloc(njobs, sizeof **jobs);
+  *lat = malloc(cap * sizeof **lat);
+  *resp = malloc(cap * sizeof **resp);
+  if (!*jobs || !*lat || !*resp) {
+    free(*jobs), free(*lat), free(*resp);
+    completion_queue_destroy(q);
+    im->destroy(*pool);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
 /* One repetition: a fresh pool, C jobs in flight for secs seconds. */
 static int run_once(const impl *im, int size, int conns, uint64_t iters, double secs, int show,
                     result *out) {
   void *pool = NULL;
-  int rc = im->create(&pool, size);
-  if (rc != 0) return rc;
   completion_queue q;
-  if ((rc = completion_queue_init(&q)) != 0) {
-    im->destroy(pool);
-    return rc;
-  }
-  job *jobs = calloc((size_t)conns, sizeof *jobs);
+  job *jobs;
+  double *lat, *resp;
   size_t cap = (size_t)(secs * 1e6 / 5) + 1024, n = 0; /* >= 5 µs per job on 2+ cores */
-  double *lat = malloc(cap * sizeof *lat), *resp = malloc(cap * sizeof *resp);
-  if (!jobs || !lat || !resp) {
-    free(jobs), free(lat), free(resp);
-    completion_queue_destroy(&q);
-    im->destroy(pool);
-    return -ENOMEM;
-  }
+  int rc = run_begin(im, size, (size_t)conns, cap, &pool, &q, &jobs, &lat, &resp);
+  if (rc != 0) return rc;
   /* Warm-up: every thread starts and runs a short job, outside the timing. */
   for (int i = 0; i < conns; i++) {
     jobs[i].q = &q;
@@ -240,16 +266,8 @@ static int run_once(const impl *im, int size, int conns, uint64_t iters, double 
   im->report(pool, show);
   completion_queue_destroy(&q);
   im->destroy(pool);
-  qsort(lat, n, sizeof *lat, cmp_double);
   out->rate = (double)completed / ((t1 - t0) / 1e6);
-  out->p50 = pct(lat, n, 0.50);
-  out->p90 = pct(lat, n, 0.90);
-  out->p99 = pct(lat, n, 0.99);
-  qsort(resp, n, sizeof *resp, cmp_double);
-  out->r50 = pct(resp, n, 0.50);
-  out->r99 = pct(resp, n, 0.99);
-  free(lat);
-  free(resp);
+  summarize(out, lat, resp, n);
   free(jobs);
   return rc;
 }
@@ -261,21 +279,11 @@ static int run_open(const impl *im, int size, double rate, uint64_t iters, doubl
                     result *out) {
   size_t total = (size_t)(rate * secs) + 1;
   void *pool = NULL;
-  int rc = im->create(&pool, size);
-  if (rc != 0) return rc;
   completion_queue q;
-  if ((rc = completion_queue_init(&q)) != 0) {
-    im->destroy(pool);
-    return rc;
-  }
-  job *jobs = calloc(total, sizeof *jobs);
-  double *lat = malloc(total * sizeof *lat), *resp = malloc(total * sizeof *resp);
-  if (!jobs || !lat || !resp) {
-    free(jobs), free(lat), free(resp);
-    completion_queue_destroy(&q);
-    im->destroy(pool);
-    return -ENOMEM;
-  }
+  job *jobs;
+  double *lat, *resp;
+  int rc = run_begin(im, size, total, total, &pool, &q, &jobs, &lat, &resp);
+  if (rc != 0) return rc;
   /* Warm-up, outside the timing: every thread starts (a short job each). */
   int warm = 0;
   for (int i = 0; i < size && (size_t)i < total && rc == 0; i++) {
@@ -324,16 +332,8 @@ static int run_open(const impl *im, int size, double rate, uint64_t iters, doubl
   im->report(pool, show);
   completion_queue_destroy(&q);
   im->destroy(pool);
-  qsort(lat, n, sizeof *lat, cmp_double);
   out->rate = t1 > t0 ? (double)done / ((t1 - t0) / 1e6) : 0;
-  out->p50 = pct(lat, n, 0.50);
-  out->p90 = pct(lat, n, 0.90);
-  out->p99 = pct(lat, n, 0.99);
-  qsort(resp, n, sizeof *resp, cmp_double);
-  out->r50 = pct(resp, n, 0.50);
-  out->r99 = pct(resp, n, 0.99);
-  free(lat);
-  free(resp);
+  summarize(out, lat, resp, n);
   free(jobs);
   return rc;
 }
