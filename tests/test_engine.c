@@ -279,12 +279,13 @@ static void long_task_takes_one_injected_task(void **state) {
 }
 
 /* E5.1, eager: a notify that sees a searcher still wakes a parked worker
- * when the workers' verdict is long tasks and the pool is within its limit
+ * when the workers' verdict is long tasks, the pool is within its limit and
+ * the inject queue holds more tasks than there are searchers
  * (lib/engine/park.c, searchers_suffice). The test thread counts itself as
- * a searcher that never looks, so the task runs only if the submit woke a
- * parked worker; with the limit below the live count the submit wakes
- * nobody, and the task waits for the searcher to leave (E5.3's chained
- * wake). */
+ * a searcher that never looks, so the tasks run only if a submit woke a
+ * parked worker: the second of two does (two queued, one searcher); with
+ * the limit below the live count no submit wakes anyone, and the tasks wait
+ * for the searcher to leave (E5.3's chained wake). */
 static bool wait_done_for(counter *c, long n, int seconds) {
   struct timespec dl;
   clock_gettime(CLOCK_REALTIME, &dl);
@@ -299,7 +300,7 @@ static bool wait_done_for(counter *c, long n, int seconds) {
 
 static void eager_wake_with_long_tasks(void **state) {
   (void)state;
-  setup_jobs(2);
+  setup_jobs(4);
   _Atomic int limit = 2;
   g_e = make_engine(&limit);
   assert_int_equal(weft__engine_grow(g_e, 2, WEFT__MADE_GROW), 2);
@@ -307,23 +308,28 @@ static void eager_wake_with_long_tasks(void **state) {
   atomic_store(&g_e->long_tasks, 1);
   weft__engine_start_searching(g_e); /* a searcher that never looks */
   assert_int_equal(weft__engine_submit(g_e, &g_jobs[0].task), 0);
-  if (!wait_done_for(&g_done, 1, 30)) fail_msg("a searcher was awake: the submit woke nobody");
+  /* One task, one searcher: nobody woken. A wrong wake-up shows only if it
+   * has run by now: this check (and the one below) can miss one, never
+   * fail a correct engine; nothing waits for another thread. */
+  for (int i = 0; i < 1000; i++) sched_yield();
+  assert_int_equal(atomic_load(&g_runs[0]), 0);
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[1].task), 0);
+  if (!wait_done_for(&g_done, 2, 30)) fail_msg("a searcher was awake: no submit woke anyone");
   weft__engine_stop_searching(g_e);
   /* Above the limit: no eager wake. */
   wait_all_parked(g_e);
   atomic_store(&limit, 1);
   atomic_store(&g_e->long_tasks, 1);
   weft__engine_start_searching(g_e);
-  assert_int_equal(weft__engine_submit(g_e, &g_jobs[1].task), 0);
-  /* A wrong wake-up shows only if it has run by now: this check can miss
-   * one, never fail a correct engine; nothing waits for another thread. */
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[2].task), 0);
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[3].task), 0);
   for (int i = 0; i < 1000; i++) sched_yield();
-  assert_int_equal(atomic_load(&g_runs[1]), 0);
+  assert_int_equal(atomic_load(&g_runs[2]) + atomic_load(&g_runs[3]), 0);
   weft__engine_stop_searching(g_e); /* E5.3: the last searcher hands the work on */
-  counter_wait(&g_done, 2);
+  counter_wait(&g_done, 4);
   assert_int_equal(weft__engine_stop(g_e), 0);
   assert_int_equal(weft__engine_destroy(g_e), 0);
-  check_exactly_once(2);
+  check_exactly_once(4);
 }
 
 static void bad_config(void **state) {
