@@ -101,8 +101,8 @@ bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
  * gone for the task's length, and the pthread pool's wake per submit is
  * what starts the next task soonest. W14's open loop (Poisson arrivals at
  * 60% of the CPUs, 100 us jobs, docs/performance.md "The open loop") at
- * pool 8: start p50 110-210 us against 188-356 us, p99 0.51-0.91x the
- * pthread pool's against 0.67-1.00x, in the same runs. An extra wake-up
+ * pool 8, in the same processes: start p50 205-232 us against 318-324 us,
+ * p99 0.81-0.82x the pthread pool's against 0.95-0.98x. An extra wake-up
  * is always safe: the woken worker is counted as searching and parks again
  * if it finds nothing (models/ctl.pml lets notify choose either way).
  *
