@@ -88,8 +88,9 @@ bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
 }
 
 /* E5.1, eager: with searchers awake, a notify wakes nobody (they will see
- * the work), unless the pool's tasks are long, a worker is parked and the
- * pool holds no more threads than its limit (soft, or the limit callback).
+ * the work), unless the pool's tasks are long, a worker is parked, the
+ * pool holds no more threads than its limit (soft, or the limit callback)
+ * and the inject queue holds more tasks than there are searchers.
  *
  * Why: a searcher takes one task; a task that arrives while it is still
  * waking (a futex wake-up on another CPU is 50-100 us on the VM) waits for
