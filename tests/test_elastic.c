@@ -184,6 +184,17 @@ static void scene_fini(scene *sc) {
   sync_fini(&sc->ran);
 }
 
+/* Open the gate, wait for the blocked task, then stop the pool (its
+ * statistics exact) and destroy it. */
+static void scene_release_and_end(scene *sc, weft_threadpool *tp) {
+  gate_open(&sc->gate);
+  count_wait(&sc->done, 1);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  scene_fini(sc);
+}
+
 /* max 1: the one worker blocks in weft_blocking_begin, and a second task
  * still runs, on a thread made for it. */
 static void explicit_block_stands_in(void **state) {
@@ -229,12 +240,7 @@ static void explicit_block_starts_stand_in_at_once(void **state) {
   stats(tp, &s);
   assert_int_equal(s.threads, 2); /* it ran on the stand-in: no third thread */
   assert_int_equal(s.created_blocked, 1);
-  gate_open(&sc.gate);
-  count_wait(&sc.done, 1);
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  assert_exact(tp);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
-  scene_fini(&sc);
+  scene_release_and_end(&sc, tp);
 }
 
 static void unbalanced_end_in_task(void *arg) {
@@ -296,12 +302,7 @@ static void opaque_block_detected(void **state) {
   stats(tp, &s);
   assert_true(s.created_stall >= 1);
   assert_true(s.monitor_ticks >= 1);
-  gate_open(&sc.gate);
-  count_wait(&sc.done, 1);
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  assert_exact(tp);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
-  scene_fini(&sc);
+  scene_release_and_end(&sc, tp);
 }
 
 /* A chain of 32 tasks on max 2: task i waits for task i+1, queued behind

@@ -64,10 +64,7 @@ __attribute__((noinline)) int weft__engine_submit_overflow(weft__engine *e, weft
  * shared its body (the routed path's code is unchanged). */
 __attribute__((noinline)) int weft__engine_submit_local(weft__engine *e, weft__eworker *w,
                                                         weft__task *t) {
-  /* The worker drains its ring before it can exit, so closing cannot strand
-   * this task; the closed check keeps Twisted's "no work after stop". */
-  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
-  return weft__engine_submit_to_ring(e, w, t, true);
+  return weft__engine_submit_own(e, w, t);
 }
 
 int weft__engine_submit_continuation(weft__engine *e, weft__task *t, bool next) {

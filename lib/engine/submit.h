@@ -74,6 +74,17 @@ __attribute__((always_inline)) static inline int weft__engine_submit_to_ring(wef
   return WEFT_OK;
 }
 
+/* A task submitted by w, a worker of e, onto its own ring (the body of
+ * weft__engine_submit_local). The worker drains its ring before it can
+ * exit, so closing cannot strand the task; the closed check keeps Twisted's
+ * "no work after stop". */
+__attribute__((always_inline)) static inline int weft__engine_submit_own(weft__engine *e,
+                                                                       weft__eworker *w,
+                                                                       weft__task *t) {
+  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+  return weft__engine_submit_to_ring(e, w, t, true);
+}
+
 /* weft__engine_submit_routed's common case inline: the calling thread is a
  * worker of e (its route is its worker, untagged): what
  * weft__engine_submit_local does, without the calls. Anything else goes
@@ -85,10 +96,8 @@ __attribute__((always_inline)) static inline int weft__engine_submit_routed_fast
                                                                               weft__task *t) {
   uintptr_t route = weft__tls.route;
   weft__eworker *w = (weft__eworker *)route;
-  if (WEFT_LIKELY((route & WEFT__ROUTE_TAGS) == 0) && WEFT_LIKELY(w->e == e)) {
-    if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT; /* as weft__engine_submit_local */
-    return weft__engine_submit_to_ring(e, w, t, true);
-  }
+  if (WEFT_LIKELY((route & WEFT__ROUTE_TAGS) == 0) && WEFT_LIKELY(w->e == e))
+    return weft__engine_submit_own(e, w, t);
   return weft__engine_submit_routed(e, t);
 }
 
