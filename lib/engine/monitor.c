@@ -96,6 +96,7 @@ typedef struct weft__monitor {
   uint64_t hist_ns[HISTORY], hist_done[HISTORY];
   uint32_t hist_n; /* ticks recorded since armed */
   int step_n, step_added, step_busy, misses;
+  bool step_unbased; /* the last step was made without a baseline yet */
   uint64_t brake_until_ns, brake_len_ns;
   uint64_t stuck_reported_ns;
 } weft__monitor;
@@ -163,7 +164,7 @@ static uint64_t window_ns(const weft__monitor *m) {
 }
 
 /* Completions per ns over the last `span` ns of ticks (or all the history
- * there is, when shorter); 0 with less than half of it. */
+ * there is, when shorter); -1 (unknown) with less than half of it. */
 static double recent_rate(const weft__monitor *m, uint64_t now, uint64_t done, uint64_t span) {
   uint32_t have = m->hist_n < HISTORY ? m->hist_n : HISTORY;
   uint64_t t0 = now, d0 = done;
@@ -173,7 +174,7 @@ static double recent_rate(const weft__monitor *m, uint64_t now, uint64_t done, u
     d0 = m->hist_done[i];
     if (now - t0 >= span) break;
   }
-  if (now - t0 < span / 2) return 0;
+  if (now - t0 < span / 2) return -1;
   return (double)(done - d0) / (double)(now - t0);
 }
 
@@ -185,11 +186,23 @@ static double recent_rate(const weft__monitor *m, uint64_t now, uint64_t done, u
  * tasks that wait for each other). */
 static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_progress) {
   if (m->step_n == 0) return true;
-  if (no_progress || m->rate_before <= 0) {
-    m->step_n = 0; /* nothing to measure, or too little yet: no brake */
+  if (no_progress) {
+    m->step_n = 0; /* nothing to measure: no brake */
     return true;
   }
   uint64_t wdone = done - m->win_done, wns = now - m->win_ns;
+  if (m->rate_before <= 0) {
+    /* No baseline, so no judgement and no brake. A step made before the
+     * history spanned a window (the first after an arm) is still followed
+     * by one, so that the next step has a baseline measured on the pool as
+     * it now is: without this wait, growth went on a thread a tick, unjudged,
+     * until the history filled (W12 at (5,20) added 3-19 threads so, and
+     * took up to 61 threads against its bound of 60). A pool too slow to
+     * judge (tick) has nothing to wait for. */
+    if (m->step_unbased && wns < window_ns(m) && wns < 10 * WINDOW_MIN_NS) return false;
+    m->step_n = 0;
+    return true;
+  }
   /* At least a window (window_ns) and 64 completions (or 200 ms). */
   uint64_t min_ns = window_ns(m);
   if (m->brake_len_ns != 0 && min_ns < PROBE_WINDOW_NS) min_ns = PROBE_WINDOW_NS;
@@ -357,6 +370,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
    * external bottleneck would otherwise collect. */
   double before = recent_rate(m, now, done, window_ns(m));
   m->rate_before = before * 50e6 >= WINDOW_MIN_DONE ? before : 0;
+  m->step_unbased = before < 0;
   m->win_ns = now;
   m->win_done = done;
   m->step_busy = busy;
