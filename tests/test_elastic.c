@@ -305,6 +305,57 @@ static void opaque_block_detected(void **state) {
   scene_release_and_end(&sc, tp);
 }
 
+/* E5.4: the pool's only worker submits a child onto its own ring, with
+ * the fence-free notify, then waits for it (an opaque wait): only a stand-in
+ * can run the child, and it must find it there (the spawner's membarrier
+ * makes the push visible to its first scan). Fresh pools, so every round
+ * starts with one slot. */
+typedef struct parent_arg {
+  weft_threadpool *tp;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int child_ran;
+  sync_t done;
+} parent_arg;
+static void child_task(void *arg) {
+  parent_arg *p = arg;
+  pthread_mutex_lock(&p->mu);
+  p->child_ran = 1;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+static void parent_task(void *arg) {
+  parent_arg *p = arg;
+  assert_int_equal(weft_threadpool_call_in_thread(p->tp, child_task, p), 0);
+  pthread_mutex_lock(&p->mu);
+  while (!p->child_ran) pthread_cond_wait(&p->cv, &p->mu);
+  pthread_mutex_unlock(&p->mu);
+  count_up(&p->done);
+}
+static void sole_worker_child_found_by_stand_in(void **state) {
+  (void)state;
+  for (int round = 0; round < 10; round++) {
+    weft_threadpool *tp = make_pool(0, 1, 0, 10000);
+    g_dump = tp;
+    parent_arg p = {.tp = tp};
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    sync_init(&p.done);
+    assert_int_equal(weft_threadpool_call_in_thread(tp, parent_task, &p), 0);
+    wait_count(&p.done, 1); /* hangs if the stand-in parked past the child */
+    weft_threadpool_stats s;
+    stats(tp, &s);
+    assert_true(s.created_stall >= 1);
+    assert_int_equal(weft_threadpool_stop(tp), 0);
+    assert_exact(tp);
+    assert_int_equal(weft_threadpool_destroy(tp), 0);
+    g_dump = NULL;
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
+    sync_fini(&p.done);
+  }
+}
+
 /* A chain of 32 tasks on max 2: task i waits for task i+1, queued behind
  * it (an opaque wait). A fixed cap deadlocks at the third. */
 #define CHAIN 32
@@ -714,6 +765,7 @@ int main(void) {
       cmocka_unit_test_teardown(strict_cap_does_not_grow, settle),
       cmocka_unit_test_teardown(opaque_block_detected, settle),
       cmocka_unit_test_teardown(chain_of_waits_finishes, settle),
+      cmocka_unit_test_teardown(sole_worker_child_found_by_stand_in, settle),
       cmocka_unit_test_teardown(keep_alive_reaps_to_min, settle),
       cmocka_unit_test_teardown(all_reaped_then_work, settle),
       cmocka_unit_test_teardown(reaped_workers_give_node_caches_back, settle),

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "base/membarrier.h"
 
 typedef struct counter {
   pthread_mutex_t mu;
@@ -332,6 +333,30 @@ static void eager_wake_with_long_tasks(void **state) {
   check_exactly_once(4);
 }
 
+/* E5.4: an engine whose only slot ever is one worker's runs that worker's
+ * notify without a fence (where membarrier(2) works); the second slot
+ * ends it for good, and work keeps flowing either way. */
+static void sole_worker_until_second_slot(void **state) {
+  (void)state;
+  setup_jobs(2);
+  _Atomic int limit = 2;
+  g_e = make_engine(&limit);
+  bool ready = weft__membarrier_ready();
+  assert_int_equal(atomic_load(&g_e->sole), ready);
+  assert_int_equal(weft__engine_grow(g_e, 1, WEFT__MADE_GROW), 1);
+  assert_int_equal(atomic_load(&g_e->sole), ready);
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[0].task), 0);
+  counter_wait(&g_done, 1);
+  assert_int_equal(weft__engine_grow(g_e, 1, WEFT__MADE_GROW), 1);
+  assert_int_equal(atomic_load(&g_e->sole), 0);
+  assert_int_equal(atomic_load(&g_e->hw), 2);
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[1].task), 0);
+  counter_wait(&g_done, 2);
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  check_exactly_once(2);
+}
+
 static void bad_config(void **state) {
   (void)state;
   weft__engine *e;
@@ -348,6 +373,7 @@ int main(void) {
       cmocka_unit_test(backlog_and_cancel),
       cmocka_unit_test(long_task_takes_one_injected_task),
       cmocka_unit_test(eager_wake_with_long_tasks),
+      cmocka_unit_test(sole_worker_until_second_slot),
       cmocka_unit_test(bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

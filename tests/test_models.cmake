@@ -44,6 +44,11 @@ weft_model_mutant(model_mutant_ring_cap_from_real ring.pml "assertion violated" 
 weft_model_mutant(model_mutant_ring_take_half_reloads_head ring.pml "assertion violated" -DMUTANT_TAKE_HALF_RELOADS_HEAD)
 weft_model_mutant(model_mutant_ring_no_steal_mark ring.pml "assertion violated" -DMUTANT_NO_STEAL_MARK)
 
+weft_model_check(model_sole sole.pml)
+weft_model_mutant(model_mutant_sole_spawn_no_membarrier sole.pml "invalid end state" -DMUTANT_SPAWN_NO_MEMBARRIER)
+weft_model_mutant(model_mutant_sole_disarm_no_membarrier sole.pml "invalid end state" -DMUTANT_DISARM_NO_MEMBARRIER)
+weft_model_mutant(model_mutant_sole_no_fence_ever sole.pml "invalid end state" -DMUTANT_NO_FENCE_EVER)
+
 weft_model_check(model_coordinator coordinator.pml -DP=3)
 weft_model_mutant(model_mutant_coordinator_decrement_before_run coordinator.pml "assertion violated" -DMUTANT_DECREMENT_BEFORE_RUN)
 weft_model_mutant(model_mutant_coordinator_give_up coordinator.pml "assertion violated" -DMUTANT_GIVE_UP_ON_WOULDBLOCK)

@@ -68,6 +68,9 @@
 #define weft__fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
 #define weft__fence_acquire() atomic_thread_fence(memory_order_acquire)
 #define weft__fence_release() atomic_thread_fence(memory_order_release)
+/* A compiler barrier: the fast side of an asymmetric fence (lib/base/membarrier.h),
+ * whose slow side makes this thread's CPU execute the hardware barrier. */
+#define weft__fence_signal() atomic_signal_fence(memory_order_seq_cst)
 
 /* Spin-wait hint. */
 static inline void weft__cpu_relax(void) {

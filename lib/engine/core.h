@@ -124,6 +124,11 @@ struct weft__engine {
    * verdict changed wrote it. On ctl's line: notify reads it right after
    * ctl, and it changes only when a verdict does. */
   _Atomic int long_tasks;
+  /* 1 while the engine has had one worker slot only and membarrier(2)
+   * works: that worker's notify needs no fence (E5.4, park.h); the spawner
+   * of a second slot clears it and calls membarrier. Relaxed: the
+   * membarrier orders it. On ctl's line: notify reads it just before ctl. */
+  _Atomic int sole;
   WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
   _Atomic int shrink_debt;                    /* Team._toShrink */
   _Atomic int closed;                         /* no new work; workers drain and exit */

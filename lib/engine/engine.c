@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/cpu.h"
 #include "base/futex.h"
+#include "base/membarrier.h"
 #include "base/probes.h"
 
 void weft__engine_set_limit(weft__engine *e, int limit) {
@@ -58,6 +59,7 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   weft__inject_init(&e->inject);
   weft__store_relaxed(&e->ctl, 0);
   weft__store_relaxed(&e->long_tasks, 0);
+  weft__store_relaxed(&e->sole, weft__membarrier_ready()); /* E5.4 */
   /* With a limit callback the inline notify fast path must never decide "at
    * the limit" from this word: INT_MAX sends it to notify_slow, which asks
    * the callback. */

@@ -55,6 +55,7 @@
 #include "base/clock.h"
 #include "base/cpu.h"
 #include "base/futex.h"
+#include "base/membarrier.h"
 #include "base/probes.h"
 #include "engine/engine.h"
 
@@ -489,6 +490,11 @@ static void *monitor_main(void *arg) {
      * slow path, which arms (pairs with its seq_cst load, E5.1). */
     if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
     weft__fence_seq_cst(); /* the clear and the bias before the re-check */
+    /* E5.4: while the engine has one slot its worker's notify has no fence:
+     * membarrier makes its ring pushes visible to the re-check below (or it
+     * sees the bias). Acquire: pairs with spawn's release of hw, which
+     * follows the spawner's own membarrier. */
+    if (weft__load_acquire(&e->hw) <= 1 && weft__membarrier_ready()) weft__membarrier();
     if (saturated(e)) {
       int z = 0;
       if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) { /* seq_cst: as arm's */

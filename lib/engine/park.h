@@ -38,10 +38,17 @@ bool weft__engine_work_visible(weft__engine *e);
 __attribute__((always_inline)) static inline void weft__engine_notify_decide(weft__engine *e,
                                                                            uint64_t s);
 __attribute__((always_inline)) static inline void weft__engine_notify(weft__engine *e) {
-  /* seq_cst fence: orders the caller's publish (ring tail store, inject link
-   * store) before the ctl read below; pairs with the fence after the park
-   * CAS in E5.2 and after the fetch_sub in E5.3 (Dekker). */
-  weft__fence_seq_cst();
+  /* E5.4: the engine's only worker (every caller of this function is a
+   * worker of e) keeps a compiler barrier only, which keeps its publish
+   * before the load of `sole` in program order; whoever could pair with it
+   * (the spawner of a second worker, the monitor's disarm) calls
+   * membarrier(2) instead (lib/base/membarrier.h, models/sole.pml). */
+  weft__fence_signal();
+  if (!weft__load_relaxed(&e->sole))
+    /* seq_cst fence: orders the caller's publish (ring tail store, inject
+     * link store) before the ctl read below; pairs with the fence after the
+     * park CAS in E5.2 and after the fetch_sub in E5.3 (Dekker). */
+    weft__fence_seq_cst();
   /* Acquire: pairs with the parker's seq_cst CAS, so its next_idle store is
    * visible to notify_slow when it pops that worker. */
   weft__engine_notify_decide(e, weft__load_acquire(&e->ctl));

@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/membarrier.h"
 #include "base/thread_name.h"
 
 void weft__engine_log(weft__engine *e, int err, const char *what) {
@@ -93,7 +94,18 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   weft__store_relaxed(&w->busy, 0);
   weft__store_relaxed(&w->wake, WEFT__WAKE_ASLEEP);
   weft__store_relaxed(&w->state, WEFT__SLOT_LIVE);
-  if (idx == hw) weft__store_release(&e->hw, hw + 1); /* release: publishes slots[idx] to scanners */
+  if (idx == hw) {
+    /* E5.4: a second slot ends the sole worker's fence-free notify. Its
+     * pushes so far may still sit in its CPU's store buffer; membarrier
+     * drains them (or the worker reads sole == 0 and fences) before the new
+     * thread exists to scan for them, and before hw says 2 to the monitor's
+     * disarm (monitor.c). models/sole.pml. */
+    if (hw >= 1 && weft__load_relaxed(&e->sole)) {
+      weft__store_relaxed(&e->sole, 0);
+      weft__membarrier();
+    }
+    weft__store_release(&e->hw, hw + 1); /* release: publishes slots[idx] to scanners */
+  }
   char name[256];
   uint64_t serial = weft__load_relaxed(&e->spawns) + weft__load_relaxed(&e->spawn_failures);
   snprintf(name, sizeof name, "%s-%llu", e->prefix, (unsigned long long)serial);
