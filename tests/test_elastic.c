@@ -46,6 +46,13 @@ static void assert_exact(weft_threadpool *tp) {
   assert_int_equal((int64_t)(created(&s) - exited(&s)), s.threads);
 }
 
+/* Stop, check the statistics at quiescence, destroy. */
+static void end_pool(weft_threadpool *tp) {
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_exact(tp);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
 static weft_threadpool *g_dump; /* dumped when a wait fails */
 
 /* Wait until done reaches n; fail (rather than hang) past the guard. */
@@ -189,9 +196,7 @@ static void scene_fini(scene *sc) {
 static void scene_release_and_end(scene *sc, weft_threadpool *tp) {
   gate_open(&sc->gate);
   count_wait(&sc->done, 1);
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  assert_exact(tp);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  end_pool(tp);
   scene_fini(sc);
 }
 
@@ -217,9 +222,7 @@ static void explicit_block_stands_in(void **state) {
   assert_int_equal(s.blocked, 0);
   assert_int_equal(s.grants, 0); /* the grant ends with the block */
   assert_int_equal(weft_blocking_end(), 0); /* not a pool thread: nothing to end */
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  assert_exact(tp);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  end_pool(tp);
   scene_fini(&sc);
 }
 
@@ -346,9 +349,7 @@ static void sole_worker_child_found_by_stand_in(void **state) {
     weft_threadpool_stats s;
     stats(tp, &s);
     assert_true(s.created_stall >= 1);
-    assert_int_equal(weft_threadpool_stop(tp), 0);
-    assert_exact(tp);
-    assert_int_equal(weft_threadpool_destroy(tp), 0);
+    end_pool(tp);
     g_dump = NULL;
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
@@ -402,9 +403,7 @@ static void chain_of_waits_finishes(void **state) {
   weft_threadpool_stats s;
   stats(tp, &s);
   assert_true(s.threads <= CHAIN + 1);
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  assert_exact(tp);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  end_pool(tp);
   g_dump = NULL;
   pthread_mutex_destroy(&c.mu);
   pthread_cond_destroy(&c.cv);
@@ -463,9 +462,7 @@ static void keep_alive_reaps_to_min(void **state) {
   sync_init(&ran);
   for (int i = 0; i < 100; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
   wait_count(&ran, 100);
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  assert_exact(tp);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  end_pool(tp);
   sync_fini(&ran);
 }
 
@@ -731,9 +728,7 @@ static void creation_failure_retried(void **state) {
   weft_threadpool_stats s;
   stats(tp, &s);
   assert_true(s.create_failures >= 3);
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  assert_exact(tp);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  end_pool(tp);
   sync_fini(&ran);
 }
 
