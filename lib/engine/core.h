@@ -199,12 +199,16 @@ struct weft__engine {
 #define WEFT__CTL_PACK(tag, top, searching) \
   (((uint64_t)(uint32_t)(tag) << 32) | ((uint64_t)((top) & 0xffffu) << 16) | ((searching) & 0xffffu))
 
-/* How many threads may be live now: the callback, or the value set with
- * weft__engine_set_limit, plus the grants for blocked workers, never above
- * the valve (any thread). */
+/* The limit before grants: the callback, or the value set with
+ * weft__engine_set_limit (soft). */
+static inline int weft__engine_limit_base(weft__engine *e) {
+  return e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
+}
+
+/* How many threads may be live now: the base limit plus the grants for
+ * blocked workers, never above the valve (any thread). */
 static inline int weft__engine_limit(weft__engine *e) {
-  int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
-  int lim = base + weft__load_relaxed(&e->grants);
+  int lim = weft__engine_limit_base(e) + weft__load_relaxed(&e->grants);
   int hard = weft__load_relaxed(&e->hard);
   return lim < hard ? lim : hard; /* E9.4: the valve */
 }

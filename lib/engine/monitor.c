@@ -89,7 +89,7 @@ typedef struct weft__monitor {
   double svc_ns; /* time a busy worker spends per task (EWMA) */
   /* The brake's window, since the last growth step. */
   uint64_t win_ns, win_done;
-  double rate_before;
+  double rate_before; /* 0: too slow to judge; -1: no history spanning a window yet */
   /* The last HISTORY ticks' (time, completions): the baseline rate a
    * growth step is judged against is measured over a window as long as
    * the judgement's own, never a moving average that lags behind a pool
@@ -97,7 +97,6 @@ typedef struct weft__monitor {
   uint64_t hist_ns[HISTORY], hist_done[HISTORY];
   uint32_t hist_n; /* ticks recorded since armed */
   int step_n, step_added, step_busy, misses;
-  bool step_unbased; /* the last step was made without a baseline yet */
   uint64_t brake_until_ns, brake_len_ns;
   uint64_t stuck_reported_ns;
 } weft__monitor;
@@ -200,7 +199,7 @@ static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_p
      * until the history filled (W12 at (5,20) added 3-19 threads so, and
      * took up to 61 threads against its bound of 60). A pool too slow to
      * judge (tick) has nothing to wait for. */
-    if (m->step_unbased && wns < window_ns(m) && wns < 10 * WINDOW_MIN_NS) return false;
+    if (m->rate_before < 0 && wns < window_ns(m) && wns < 10 * WINDOW_MIN_NS) return false;
     m->step_n = 0;
     return true;
   }
@@ -325,7 +324,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
    * whose grants went back still exist until they idle out). They follow
    * the blocked count: grants go back when fewer workers are blocked. */
   int live = weft__load_relaxed(&e->live);
-  int base = e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
+  int base = weft__engine_limit_base(e);
   int grants = weft__load_relaxed(&e->grants);
   int stand_ins = live - base > grants ? live - base : grants;
   int want = blocked - stand_ins;
@@ -370,8 +369,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
    * small, and the bucket bounds it; the brake is for the many threads an
    * external bottleneck would otherwise collect. */
   double before = recent_rate(m, now, done, window_ns(m));
-  m->rate_before = before * 50e6 >= WINDOW_MIN_DONE ? before : 0;
-  m->step_unbased = before < 0;
+  m->rate_before = before < 0 ? -1 : (before * 50e6 >= WINDOW_MIN_DONE ? before : 0);
   m->win_ns = now;
   m->win_done = done;
   m->step_busy = busy;

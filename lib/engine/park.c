@@ -53,16 +53,11 @@ static bool may_spawn(weft__engine *e) {
   return true;
 }
 
-/* The limit before grants: soft, or the limit callback's answer. */
-static int limit_without_grants(weft__engine *e) {
-  return e->cfg.limit ? e->cfg.limit(e->cfg.limit_ctx) : weft__load_relaxed(&e->soft);
-}
-
 /* Below the limit without grants: Twisted's demand growth; above it, a
  * thread standing in for a blocked one, announced (weft_blocking_begin's
  * grants) or seen by the monitor. */
 static int spawn_reason(weft__engine *e) {
-  if (weft__load_relaxed(&e->live) < limit_without_grants(e)) return WEFT__MADE_DEMAND;
+  if (weft__load_relaxed(&e->live) < weft__engine_limit_base(e)) return WEFT__MADE_DEMAND;
   return weft__load_relaxed(&e->grants_explicit) > 0 ? WEFT__MADE_BLOCKED : WEFT__MADE_STALL;
 }
 
@@ -123,7 +118,7 @@ bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
 static bool searchers_suffice(weft__engine *e, uint64_t s) {
   if (WEFT__CTL_SEARCHING(s) == 0) return false;
   if (WEFT__CTL_TOP(s) == 0 || !weft__load_relaxed(&e->long_tasks)) return true;
-  if (weft__load_relaxed(&e->live) > limit_without_grants(e)) return true;
+  if (weft__load_relaxed(&e->live) > weft__engine_limit_base(e)) return true;
   /* Only for what the searchers cannot take: more tasks in the inject
    * queue than searchers awake (a snapshot; the chain above remains). */
   return weft__inject_backlog(&e->inject) <= WEFT__CTL_SEARCHING(s);
