@@ -156,6 +156,12 @@ struct weft__engine {
   _Atomic int grants;          /* threads allowed above the limit, standing in for blocked ones */
   _Atomic int grants_explicit; /* the part of grants that weft_blocking_begin made */
   _Atomic int blocked;         /* workers inside weft_blocking_begin/end */
+  /* Workers parked in the idle stack (E5.5): the parker adds itself before
+   * its push, whoever takes it off (a popper that wakes it, the shrinker,
+   * the worker that reaps itself) subtracts. Relaxed: a bound that orders
+   * nothing; live - parked is the count of workers awake, which notify
+   * compares with the limit before it wakes a thread above it. */
+  _Atomic int parked;
   _Atomic int hard;            /* the memory valve: never more live threads */
   _Atomic int min_live;        /* never reaped below this many */
   _Atomic int elastic;         /* 0: Twisted's hard cap (strict_cap) */

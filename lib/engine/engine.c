@@ -128,9 +128,23 @@ int weft__engine_shrink(weft__engine *e, int n) {
       /* seq_cst CAS: pop + count as searching, as in E5.1. */
       if (weft__cas_seq_cst(&e->ctl, &s,
                             WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
+        /* acq_rel exchange, as in weft__engine_wake_popped. Release: the
+         * worker sees the exit request after our pop. Acquire: pairs with
+         * the reaper's release CAS to TIMEDOUT (its linked_exit store). */
+        uint32_t prev = weft__xchg_acq_rel(&w->wake, WEFT__WAKE_EXIT);
+        if (WEFT_UNLIKELY(prev == WEFT__WAKE_TIMEDOUT)) {
+          /* It had reaped itself (E9.3) and uncounted itself from live and
+           * parked: our pop unlinked it. Release: as in wake_popped (the
+           * slot is off the stack before a spawner reuses it). Leave the
+           * searching count we claimed for it as a searcher leaves, and
+           * look for the next parked worker. */
+          weft__store_release(&w->linked_exit, 0);
+          weft__engine_stop_searching(e);
+          s = weft__load_acquire(&e->ctl); /* acquire: as above */
+          continue;
+        }
         weft__fetch_sub_relaxed(&e->live, 1);
-        /* Release: the worker sees the exit request after our pop. */
-        weft__store_release(&w->wake, WEFT__WAKE_EXIT);
+        weft__fetch_sub_relaxed(&e->parked, 1); /* E5.5: as live */
         weft__futex_wake(&w->wake, 1);
         popped = true;
         break;

@@ -49,6 +49,7 @@ static void child(weft__fork_hook *h) {
   /* The forking worker (if any) is busy: neither searching nor parked. */
   weft__store_relaxed(&e->live, me ? 1 : 0);
   weft__store_relaxed(&e->ctl, 0);
+  weft__store_relaxed(&e->parked, 0);
   weft__store_relaxed(&e->shrink_debt, 0);
   /* Submit windows: only the forking thread's exists here. The tasks it
    * holds were submitted in the parent, which flushes them there. */

@@ -130,13 +130,33 @@ static void give_back(weft__monitor *m, int n) {
   m->granted -= n;
 }
 
-/* Nobody parked and work waiting. A searching worker is not idle here: it
- * is on its way to the next task (the pool's busy workers pass through
- * searching between tasks all the time). */
+/* Workers awake: live minus parked (E5.5), never below 0 (two relaxed
+ * loads, not one snapshot). */
+static int awake_count(weft__engine *e) {
+  int n = weft__load_relaxed(&e->live) - weft__load_relaxed(&e->parked);
+  return n > 0 ? n : 0;
+}
+
+/* Work waiting and nobody idle to take it: nobody parked, or only threads
+ * above the limit that notify does not wake (E5.5). A searching worker is
+ * not idle here: it is on its way to the next task (the pool's busy workers
+ * pass through searching between tasks all the time). */
 static bool saturated(weft__engine *e) {
   uint64_t s = weft__load_seq_cst(&e->ctl); /* seq_cst: the disarm Dekker (monitor_main) */
-  if (WEFT__CTL_TOP(s) != 0) return false;
-  return weft__engine_backlog(e) > 0;
+  if (weft__engine_backlog(e) == 0) return false;
+  return WEFT__CTL_TOP(s) == 0 || awake_count(e) >= weft__engine_limit(e);
+}
+
+/* Not saturated, yet work waits, nobody searches and a worker is parked:
+ * the counts notify read when it declined (E5.5) were stale, or changed
+ * since. Wake one: an extra wake-up is always safe (it searches, and parks
+ * again if it finds nothing), and the monitor never goes to sleep leaving
+ * work that only a parked worker could take (models/decline.pml). */
+static void kick_stranded(weft__engine *e) {
+  uint64_t s = weft__load_seq_cst(&e->ctl); /* seq_cst: as saturated's */
+  if (WEFT__CTL_TOP(s) == 0 || WEFT__CTL_SEARCHING(s) != 0) return;
+  if (weft__engine_backlog(e) == 0) return;
+  (void)weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED);
 }
 
 /* A strict-cap pool never grows; a stuck one says so, once a minute. */
@@ -324,9 +344,10 @@ static bool tick(weft__monitor *m, uint64_t now) {
    * whose grants went back still exist until they idle out). They follow
    * the blocked count: grants go back when fewer workers are blocked. */
   int live = weft__load_relaxed(&e->live);
+  int awake = awake_count(e); /* parked threads above the limit stand in for nobody */
   int base = weft__engine_limit_base(e);
   int grants = weft__load_relaxed(&e->grants);
-  int stand_ins = live - base > grants ? live - base : grants;
+  int stand_ins = awake - base > grants ? awake - base : grants;
   int want = blocked - stand_ins;
   if (want < 0) {
     give_back(m, -want);
@@ -334,7 +355,8 @@ static bool tick(weft__monitor *m, uint64_t now) {
   }
   if (want == 0) return false;
   int hard = weft__load_relaxed(&e->hard);
-  if (live >= hard) {
+  int parked = live - awake; /* woken before any thread is made */
+  if (live >= hard && parked == 0) {
     weft__fetch_add_relaxed(&e->valve_hits, 1); /* statistics */
     WEFT_PROBE(valve, e, live);
     return false;
@@ -354,15 +376,15 @@ static bool tick(weft__monitor *m, uint64_t now) {
    * the pool a step instead, still judged by the brake and the drain
    * estimate, and paced by the bucket. */
   int n = want;
-  if (blocked >= busy && busy > 0 && live / 4 > n) n = live / 4;
+  if (blocked >= busy && busy > 0 && awake / 4 > n) n = awake / 4;
   /* After a brake, the step that tries again is a probe: an eighth of
    * the pool, so that a bottleneck outside the pool (16 permits of a
    * semaphore, a connection pool) costs a few threads a brake, not a
    * quarter of the pool each time. Probes that pay ease the braking
    * (step_judged halves brake_len_ns) until full steps resume. */
-  if (m->brake_len_ns != 0 && n > live / 8) n = live / 8 > 1 ? live / 8 : 1;
+  if (m->brake_len_ns != 0 && n > awake / 8) n = awake / 8 > 1 ? awake / 8 : 1;
   if (n > (int)m->tokens) n = (int)m->tokens;
-  if (n > hard - live) n = hard - live;
+  if (n > hard - live + parked) n = hard - live + parked;
   if (n <= 0) return false;
   /* The baseline is the completion rate over the last judging window's
    * length. A pool too slow to fill a window in 50 ms is not judged: it is
@@ -374,18 +396,23 @@ static bool tick(weft__monitor *m, uint64_t now) {
   m->win_done = done;
   m->step_busy = busy;
   m->tokens -= n;
-  /* The limit must rise above the live count by n: grants for the stand-ins
-   * that exist already, plus n. */
-  int add = live + n - base - grants;
+  /* The limit must rise above the awake count by n: grants for the
+   * stand-ins that run already, plus n. */
+  int add = awake + n - base - grants;
   if (add > 0) {
     m->granted += add;
     weft__engine_add_grants(e, add);
   }
-  int made = weft__engine_grow(e, n, WEFT__MADE_STALL);
-  if (made < n) give_back(m, n - (made > 0 ? made : 0)); /* closed, or creation failed */
+  /* Parked threads first (E5.5): the newest, whose stacks are warm; a
+   * thread is made only when none is parked. */
+  int woken = 0;
+  while (woken < n && weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED)) woken++;
+  int made = woken < n ? weft__engine_grow(e, n - woken, WEFT__MADE_STALL) : 0;
+  if (made < 0) made = 0;
+  if (woken + made < n) give_back(m, n - woken - made); /* closed, or creation failed */
   m->step_n = 1; /* judged at the next tick whose window suffices */
-  m->step_added = made > 0 ? made : 1;
-  return made > 0;
+  m->step_added = woken + made > 0 ? woken + made : 1;
+  return woken + made > 0;
 }
 
 /* A creation failed and work waits: retry once its backoff has passed. */
@@ -462,6 +489,7 @@ static void *monitor_main(void *arg) {
       uint64_t now = weft__now_ns();
       retry_creation(e);
       if (!saturated(e)) {
+        kick_stranded(e);
         if (++idle_ticks >= 3 && weft__load_relaxed(&e->retry_at_ns) == 0) break;
         continue;
       }
@@ -500,6 +528,8 @@ static void *monitor_main(void *arg) {
         if (!e->cfg.limit) weft__fetch_sub_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
         continue;
       }
+    } else {
+      kick_stranded(e); /* E5.5: a decline whose counts we read otherwise */
     }
     if (sleep_disarmed(m, seen)) return NULL; /* left after its keep-alive */
     if (weft__load_acquire(&m->stop)) break; /* acquire: pairs with monitor_stop */

@@ -76,6 +76,7 @@ bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
     weft__store_release(&w->linked_exit, 0);
     return false;
   }
+  weft__fetch_sub_relaxed(&e->parked, 1); /* E5.5: awake again (a bound) */
   weft__futex_wake(&w->wake, 1);
   weft__fetch_add_relaxed(&e->unparks, 1); /* statistics */
   WEFT_PROBE(unpark, e, w->index);
@@ -124,6 +125,35 @@ static bool searchers_suffice(weft__engine *e, uint64_t s) {
   return weft__inject_backlog(&e->inject) <= WEFT__CTL_SEARCHING(s);
 }
 
+/* E5.5: a parked worker is not woken while as many workers are awake as
+ * the limit allows (soft + grants): above the limit, a thread stands in for
+ * a blocked worker only, and the monitor (E9.2), armed here, judges that
+ * as it judges a thread's creation; it then raises the limit and wakes
+ * parked workers before it starts any (lib/engine/monitor.c, tick).
+ *
+ * Why: after a burst, the threads above `soft` stay parked until their
+ * keep-alive runs out (E9.3). Under a trickle the loop now and then falls
+ * behind and submits a pile of due tasks at once; every notify then woke
+ * another parked thread (E5.3's chain: one per queued task), and each
+ * woken thread renewed its keep-alive. W10t (a 200-thread burst, then
+ * 1 000 tasks/s of 1 ms) kept 6-25 threads in the trickle's last 0.5 s at
+ * (0,2) where the bound is 8 (docs/performance.md, "Elastic").
+ *
+ * Only with a monitor that is armed now: one that could not start leaves
+ * the pool as a fixed-cap pool, which wakes whoever is parked. Relaxed
+ * counts: a stale read wakes one thread more, or declines one wake more;
+ * the monitor's re-check before it disarms wakes a parked worker for work
+ * that waits with nobody searching (models/decline.pml). */
+static bool surplus_declines(weft__engine *e) {
+  if (!e->cfg.monitor_start || !weft__load_relaxed(&e->elastic) || weft__load_relaxed(&e->closed))
+    return false;
+  int limit = weft__engine_limit(e);
+  int live = weft__load_relaxed(&e->live);
+  if (live <= limit || live - weft__load_relaxed(&e->parked) < limit) return false;
+  weft__engine_arm_monitor(e);
+  return weft__load_relaxed(&e->monitor_armed) != 0;
+}
+
 /* E5.1 notify, after weft__engine_notify's fence and ctl read (s). */
 void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
   for (;;) {
@@ -149,6 +179,7 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
       if (WEFT__CTL_SEARCHING(s) > 0 || WEFT__CTL_TOP(s) == 0) return;
       continue;
     }
+    if (surplus_declines(e)) return; /* E5.5: the monitor decides */
     /* Invariant: top names an existing slot, never ourselves twice. */
     weft_assert_internal(top <= (uint32_t)e->capacity && e->slots[top - 1] != NULL);
     weft__eworker *w = e->slots[top - 1];
@@ -217,6 +248,10 @@ void weft__engine_stop_searching(weft__engine *e) {
  * keep-alive (E9.3: it must leave now, uncounted and still linked). */
 bool weft__engine_park(weft__engine *e, weft__eworker *w) {
   weft__store_relaxed(&w->wake, WEFT__WAKE_ASLEEP); /* published by the CAS below */
+  /* E5.5: counted parked before the push, so before the fence and re-check
+   * below: a notifier that finds no work-taker awake either sees this count
+   * or its work is seen by our re-check. */
+  weft__fetch_add_relaxed(&e->parked, 1);
   uint64_t s = weft__load_relaxed(&e->ctl);
   uint64_t next;
   do {
@@ -315,6 +350,7 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
     weft__fetch_add_relaxed(&e->live, 1);
     return 1; /* the caller sees the wake */
   }
+  weft__fetch_sub_relaxed(&e->parked, 1); /* E5.5: no longer a parked worker (still linked) */
   weft__store_relaxed(&e->last_reap_ns, now);
   weft__fetch_add_relaxed(&e->left[WEFT__LEFT_KEEPALIVE], 1);
   return 0;
