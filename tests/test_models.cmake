@@ -44,6 +44,14 @@ weft_model_mutant(model_mutant_ring_cap_from_real ring.pml "assertion violated" 
 weft_model_mutant(model_mutant_ring_take_half_reloads_head ring.pml "assertion violated" -DMUTANT_TAKE_HALF_RELOADS_HEAD)
 weft_model_mutant(model_mutant_ring_no_steal_mark ring.pml "assertion violated" -DMUTANT_NO_STEAL_MARK)
 
+# E5.5: a notify declines to wake parked threads above the limit; the
+# monitor wakes them for blocked workers (about 35 s for W=3, 19 M states).
+weft_model_check(model_decline decline.pml)
+weft_model_check(model_decline_w3 decline.pml -DW=3)
+weft_model_mutant(model_mutant_decline_no_arm decline.pml "invalid end state" -DMUTANT_DECLINE_NO_ARM)
+weft_model_mutant(model_mutant_decline_old_saturated decline.pml "invalid end state" -DMUTANT_OLD_SATURATED)
+weft_model_mutant(model_mutant_decline_monitor_makes_only decline.pml "invalid end state" -DMUTANT_MONITOR_MAKES_ONLY)
+
 weft_model_check(model_sole sole.pml)
 weft_model_mutant(model_mutant_sole_spawn_no_membarrier sole.pml "invalid end state" -DMUTANT_SPAWN_NO_MEMBARRIER)
 weft_model_mutant(model_mutant_sole_disarm_no_membarrier sole.pml "invalid end state" -DMUTANT_DISARM_NO_MEMBARRIER)
