@@ -9,7 +9,8 @@
  * (lib/engine/blocking.c), this monitor for the blocking it sees.
  *
  * The monitor is a thread that runs only while its pool is saturated
- * (nobody parked, work waiting): the first submit that finds the pool at
+ * (work waiting, and nobody parked or only threads above the limit that
+ * notify does not wake, E5.5): the first submit that finds the pool at
  * its limit arms it (E9: a bias on the fast path's limit word sends that
  * submit to the slow path), and it disarms itself and sleeps on a futex
  * after 3 ticks without saturation, so an idle pool costs no wake-up; after
@@ -25,8 +26,8 @@
  * away to its valve the way Tokio's does.
  *
  * Growth past the limit: a step adds blocked - stand-ins threads (enough
- * that `soft` workers run), or a quarter of the pool when every busy worker
- * is blocked; it is paced by a token bucket (burst 4 x CPUs, refill 100 x
+ * that `soft` workers run), or a quarter of the awake workers when every
+ * busy worker is blocked, waking parked threads before it makes any; it is paced by a token bucket (burst 4 x CPUs, refill 100 x
  * CPUs per second); it stops when the backlog would drain within 250 ms
  * anyway (Little's law with the measured service time); and it is braked
  * when a step did not raise the completion rate by at least a quarter of
