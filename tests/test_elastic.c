@@ -7,12 +7,15 @@
  *
  * Thread counts and creation counts are asserted as facts. Nothing waits
  * on a timed pause for another thread: waits are latches, except where the
- * event waited for is itself a timeout (a keep-alive), which is polled with
- * a generous bound that only guards against a hang.
+ * event waited for is itself a timeout (a keep-alive), or a state of the
+ * pool that only its statistics show (every thread parked, the monitor's
+ * ticks), which are polled with a generous bound that only guards against
+ * a hang.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -363,6 +366,7 @@ static void sole_worker_child_found_by_stand_in(void **state) {
 typedef struct chain {
   pthread_mutex_t mu;
   pthread_cond_t cv;
+  int n; /* links, at most CHAIN */
   int signalled[CHAIN + 1];
   sync_t *done;
 } chain;
@@ -375,7 +379,7 @@ static void chain_task(void *arg) {
   link_arg *l = arg;
   chain *c = l->c;
   pthread_mutex_lock(&c->mu);
-  if (l->i < CHAIN - 1) {
+  if (l->i < c->n - 1) {
     while (!c->signalled[l->i + 1]) pthread_cond_wait(&c->cv, &c->mu);
   }
   c->signalled[l->i] = 1; /* our waiter may go */
@@ -388,7 +392,7 @@ static void chain_of_waits_finishes(void **state) {
   (void)state;
   weft_threadpool *tp = make_pool(0, 2, 0, 10000);
   g_dump = tp;
-  chain c = {0};
+  chain c = {.n = CHAIN};
   sync_t done;
   sync_init(&done);
   pthread_mutex_init(&c.mu, NULL);
@@ -429,16 +433,19 @@ static void meet_task(void *arg) {
 static sync_t g_meets[16];
 static int g_meets_used;
 
-static void grow_to(weft_threadpool *tp, int n) {
-  assert_true(g_meets_used < 16);
-  sync_t *arrived = &g_meets[g_meets_used++];
-  sync_init(arrived);
-  meet *m = &(meet){arrived, n};
+static meet *meet_new(int n) {
   static meet g_meet_args[16];
-  g_meet_args[g_meets_used - 1] = *m;
-  m = &g_meet_args[g_meets_used - 1];
+  assert_true(g_meets_used < 16);
+  sync_t *arrived = &g_meets[g_meets_used];
+  sync_init(arrived);
+  g_meet_args[g_meets_used] = (meet){arrived, n};
+  return &g_meet_args[g_meets_used++];
+}
+
+static void grow_to(weft_threadpool *tp, int n) {
+  meet *m = meet_new(n);
   for (int i = 0; i < n; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, meet_task, m), 0);
-  count_wait(arrived, n); /* n tasks at once: n threads */
+  count_wait(m->arrived, n); /* n tasks at once: n threads */
 }
 
 static void keep_alive_reaps_to_min(void **state) {
@@ -592,6 +599,244 @@ static void keep_alive_zero_never_reaps(void **state) {
   assert_int_equal(s.exited_shutdown, 3);
   assert_exact(tp);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
+/* A poll of the pool's statistics, for a condition that the pool's own
+ * threads make true (threads parking, the monitor ticking): a short pause
+ * between reads, false once the guard has passed (the caller fails). */
+typedef struct poll_guard {
+  struct timespec end;
+} poll_guard;
+
+static poll_guard poll_start(void) {
+  poll_guard g;
+  clock_gettime(CLOCK_MONOTONIC, &g.end);
+  g.end.tv_sec += HANG_GUARD_S;
+  return g;
+}
+
+static bool poll_pause(const poll_guard *g) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (now.tv_sec > g->end.tv_sec || (now.tv_sec == g->end.tv_sec && now.tv_nsec > g->end.tv_nsec))
+    return false;
+  struct timespec ts = {0, 100000};
+  nanosleep(&ts, NULL);
+  return true;
+}
+
+/* Wait until the pool is quiet with every thread parked: no task running
+ * or waiting, no worker blocked, no grant left (the monitor gives its
+ * grants back when it disarms), and every thread in the idle stack: each
+ * park is counted in `parks`, each wake-up of a parked thread in `unparks`,
+ * and no thread leaves meanwhile (the callers' keep-alive outlasts the
+ * test). Returns the thread count. */
+static int wait_all_parked(weft_threadpool *tp) {
+  poll_guard g = poll_start();
+  for (;;) {
+    weft_threadpool_stats s;
+    stats(tp, &s);
+    weft_threadpool_counters k;
+    assert_int_equal(weft_threadpool_counters_get(tp, &k), 0);
+    if (s.busy == 0 && s.blocked == 0 && s.grants == 0 && s.backlog == 0 &&
+        (int64_t)(k.parks - k.unparks) == s.threads)
+      return s.threads;
+    if (!poll_pause(&g)) {
+      weft_threadpool_dump_stats(tp, stdout);
+      fail_msg("hang guard: not every thread parked");
+    }
+  }
+}
+
+/* A task that announces a block and waits for the rest of its meeting. */
+static void blocking_meet_task(void *arg) {
+  if (weft_blocking_begin() != 0) abort(); /* a worker: no cmocka */
+  meet_task(arg);
+  if (weft_blocking_end() != 0) abort();
+}
+
+/* Grow a pool past its max: n tasks that announce a block and wait until
+ * all n are in (grants, then the monitor's stand-ins, make the threads),
+ * then end their block; wait until every thread is parked. Returns the
+ * thread count (at least n). */
+static int grow_parked(weft_threadpool *tp, int n) {
+  meet *m = meet_new(n);
+  for (int i = 0; i < n; i++)
+    assert_int_equal(weft_threadpool_call_in_thread(tp, blocking_meet_task, m), 0);
+  count_wait(m->arrived, n);
+  int threads = wait_all_parked(tp);
+  assert_true(threads >= n);
+  return threads;
+}
+
+/* A task that stays on the CPU until released: never off-CPU, so the
+ * monitor's /proc sample reads it as running ('R'), not blocked. Static
+ * storage: a spinner still running after a failure reads no stack frame. */
+static sync_t g_spin_began, g_spin_done;
+static _Atomic int g_spin_release;
+
+static void spin_task(void *arg) {
+  (void)arg;
+  count_up(&g_spin_began);
+  while (!atomic_load(&g_spin_release)) {
+  }
+  count_up(&g_spin_done);
+}
+
+/* E5.5: max 2, grown to 12+ threads that are all parked. Two spinning
+ * tasks wake two of them; a third task then finds max's worth of workers
+ * awake and nobody blocked: no parked thread is woken for it (notify
+ * declines, the monitor ticks and sees nothing blocked), and it waits for a
+ * spinner. Fails if notify wakes a parked thread above the limit (the
+ * third task starts), or if the monitor wakes or makes one (the idle or
+ * creation count moves). What is seen is checked once the pool is ended,
+ * so that a failure leaves no spinner behind. */
+static void parked_surplus_not_woken_at_limit(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 2, 0, 60000);
+  g_dump = tp;
+  int n = grow_parked(tp, 12);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  uint64_t made = created(&s);
+  sync_t ran;
+  sync_init(&ran);
+  sync_init(&g_spin_began);
+  sync_init(&g_spin_done);
+  atomic_store(&g_spin_release, 0);
+  /* One at a time: each submit wakes one parked thread (fewer than max are
+   * awake), which takes its task; nobody is left searching. */
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(weft_threadpool_call_in_thread(tp, spin_task, NULL), 0);
+    wait_count(&g_spin_began, i + 1);
+  }
+  weft_threadpool_stats before;
+  stats(tp, &before);
+  uint64_t ticks = before.monitor_ticks;
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  /* Until the monitor has ticked 10 times with the task waiting (or, if
+   * something woke a thread for it, it ran). */
+  poll_guard g = poll_start();
+  bool guard_ok = true;
+  for (;;) {
+    stats(tp, &s);
+    if (count_get(&ran) > 0 || s.monitor_ticks >= ticks + 10) break;
+    if (!(guard_ok = poll_pause(&g))) break;
+  }
+  weft_threadpool_stats seen;
+  stats(tp, &seen);
+  int ran_early = count_get(&ran);
+  atomic_store(&g_spin_release, 1);
+  wait_count(&ran, 1); /* on a spinner's thread, once it is free */
+  wait_count(&g_spin_done, 2);
+  stats(tp, &s);
+  assert_int_equal(s.threads, n);
+  assert_exact(tp);
+  end_pool(tp);
+  g_dump = NULL;
+  sync_fini(&ran);
+  assert_int_equal(before.busy, 2);
+  assert_int_equal(before.idle, n - 2);
+  assert_true(guard_ok); /* the monitor ticked (it was armed by the decline) */
+  assert_int_equal(ran_early, 0);
+  assert_int_equal(seen.backlog, 1);
+  assert_int_equal(seen.threads, n);
+  assert_int_equal(seen.busy, 2);
+  assert_int_equal(seen.idle, n - 2);
+  assert_int_equal(created(&seen), made);
+  assert_int_equal(created(&s), made);
+}
+
+/* E5.5: max 2, grown to 16+ threads that are all parked; a chain of 12
+ * tasks, each waiting (an opaque wait) for the next. Past the first two,
+ * notify wakes nobody: only the monitor, which sees the workers blocked,
+ * can let the chain go on, and it must wake parked threads, not make
+ * them. Fails on a hang (nobody wakes the parked threads) or if a thread
+ * is made while parked ones could have been woken. Static storage: links
+ * still waiting after a failure must not read a reused frame. */
+#define PARKED_CHAIN 12
+static chain g_parked_chain;
+static link_arg g_parked_links[PARKED_CHAIN];
+static sync_t g_parked_done;
+
+static void chain_over_parked_surplus_wakes_not_creates(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 2, 0, 60000);
+  g_dump = tp;
+  int n = grow_parked(tp, 16);
+  assert_true(n >= PARKED_CHAIN);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  uint64_t made = created(&s);
+  chain *c = &g_parked_chain;
+  *c = (chain){.n = PARKED_CHAIN, .done = &g_parked_done};
+  sync_init(&g_parked_done);
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  for (int i = 0; i < PARKED_CHAIN; i++) {
+    g_parked_links[i] = (link_arg){c, i};
+    assert_int_equal(weft_threadpool_call_in_thread(tp, chain_task, &g_parked_links[i]), 0);
+  }
+  wait_count(&g_parked_done, PARKED_CHAIN); /* hangs if no parked thread is woken */
+  stats(tp, &s);
+  end_pool(tp);
+  g_dump = NULL;
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->cv);
+  sync_fini(&g_parked_done);
+  assert_int_equal(created(&s), made); /* woken, none made */
+  assert_int_equal(s.threads, n);
+}
+
+/* A shrink (stop_a_worker) whose idle stack holds only threads that reaped
+ * themselves (min 0, a 1 ms keep-alive), while one thread is busy at a
+ * gate: the shrink unlinks every reaped entry, finds nobody parked, and
+ * leaves the busy thread a debt, which it pays when it goes idle. Fails if
+ * the shrink takes a reaped entry for a parked thread: that uncounts a
+ * thread a second time (threads reads 0 while the busy one runs), leaves
+ * no debt (the busy thread stays), and leaves the pop's searching claim
+ * behind (work submitted later waits for a searcher that does not exist). */
+static void shrink_pops_reaped_entry(void **state) {
+  (void)state;
+  int exits_before = count_get(&g_exits);
+  weft_threadpool *tp = make_pool(0, 4, 0, 1);
+  g_dump = tp;
+  scene sc;
+  scene_block(&sc, tp, 0); /* the busy thread */
+  grow_to(tp, 3);          /* three more, which reap themselves once idle */
+  wait_reaped(tp, exits_before, 1);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  uint64_t made = created(&s);
+  assert_true(made >= 4);
+  assert_int_equal(s.threads, 1);
+  assert_int_equal((int64_t)s.exited_keepalive, (int64_t)(made - 1));
+  assert_int_equal(s.exited_shrink, 0);
+  /* Nothing popped the reaped entries since: no submit, no backlog. */
+  assert_int_equal(weft_threadpool_stop_a_worker(tp), 0);
+  stats(tp, &s);
+  gate_open(&sc.gate);
+  count_wait(&sc.done, 1);
+  if (s.threads != 1 || s.busy != 1) {
+    /* Miscounted: end the pool (it joins the gated thread) before failing. */
+    assert_int_equal(weft_threadpool_stop(tp), 0);
+    assert_int_equal(weft_threadpool_destroy(tp), 0);
+    g_dump = NULL;
+    fail_msg("after the shrink: threads %d busy %d, not 1 and 1", s.threads, s.busy);
+  }
+  assert_int_equal(s.exited_shrink, 0);
+  wait_count(&g_exits, exits_before + (int)made); /* the gated thread paid the debt */
+  stats(tp, &s);
+  assert_int_equal(s.threads, 0);
+  assert_int_equal(s.exited_shrink, 1);
+  assert_int_equal(created(&s), made);
+  assert_exact(tp);
+  /* Work after the shrink still finds a thread: a new one. */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  wait_count(&sc.ran, 1);
+  end_pool(tp);
+  g_dump = NULL;
+  scene_fini(&sc);
 }
 
 /* Churn: a short keep-alive while tasks keep arriving from several
@@ -766,6 +1011,9 @@ int main(void) {
       cmocka_unit_test_teardown(reaped_workers_give_node_caches_back, settle),
       cmocka_unit_test_teardown(trim_heap_off_never_trims, settle),
       cmocka_unit_test_teardown(keep_alive_zero_never_reaps, settle),
+      cmocka_unit_test_teardown(parked_surplus_not_woken_at_limit, settle),
+      cmocka_unit_test_teardown(chain_over_parked_surplus_wakes_not_creates, settle),
+      cmocka_unit_test_teardown(shrink_pops_reaped_entry, settle),
       cmocka_unit_test_teardown(reap_churn, settle),
       cmocka_unit_test_teardown(blocking_call_from_pool_no_deadlock, settle),
       cmocka_unit_test_teardown(creation_failure_retried, settle),
