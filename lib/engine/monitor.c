@@ -27,8 +27,9 @@
  *
  * Growth past the limit: a step adds blocked - stand-ins threads (enough
  * that `soft` workers run), or a quarter of the awake workers when every
- * busy worker is blocked, waking parked threads before it makes any; it is paced by a token bucket (burst 4 x CPUs, refill 100 x
- * CPUs per second); it stops when the backlog would drain within 250 ms
+ * busy worker is blocked, waking parked threads before it makes any; it
+ * is paced by a token bucket (burst 4 x CPUs, refill 100 x CPUs per
+ * second); it stops when the backlog would drain within 250 ms
  * anyway (Little's law with the measured service time); and it is braked
  * when a step did not raise the completion rate by at least a quarter of
  * one thread's share per added thread, twice in a row (the one part of

@@ -151,6 +151,9 @@ static bool surplus_declines(weft__engine *e) {
   int live = weft__load_relaxed(&e->live);
   if (live <= limit || live - weft__load_relaxed(&e->parked) < limit) return false;
   weft__engine_arm_monitor(e);
+  /* Relaxed: 1 after our arm or another's (the monitor's disarm re-checks
+   * saturation, E9.2), 0 after a start that failed just now (ours, in this
+   * thread) or a disarm since: then wake as before. */
   return weft__load_relaxed(&e->monitor_armed) != 0;
 }
 
