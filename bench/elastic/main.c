@@ -241,7 +241,13 @@ typedef struct cell_out {
   double window_start;    /* W10s: last burst completion; W10t: trickle start */
   double window_end;
   int submit_err;
+  /* W10t: the most tasks the trickle's loop submitted back to back, all
+   * due already (it had fallen behind), over the whole trickle and over its
+   * last TRICKLE_RECENT_S (a pile-up there may wake threads that are still
+   * within their keep-alive in the tail window). */
+  int pileup_max, pileup_recent;
 } cell_out;
+#define TRICKLE_RECENT_S 10.5 /* the default keep-alive (10 s) + the tail window */
 
 static int submit_n(const eb_impl *im, void *pool, long n, eb_fn fn, void *arg, cell_out *o) {
   for (long i = 0; i < n; i++) {
@@ -343,6 +349,8 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
       o.window_start = eb_now();
       struct timespec next;
       clock_gettime(CLOCK_MONOTONIC, &next);
+      double recent_from = o.window_start + sc->trickle_s - TRICKLE_RECENT_S;
+      int run = 0;
       for (long i = 0; i < k && o.submit_err == 0; i++) {
         if (im->submit(pool, task_sleep, (void *)(size_t)TRICKLE_MS) != 0)
           o.submit_err = -EAGAIN;
@@ -351,6 +359,17 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
           next.tv_nsec -= 1000000000L;
           next.tv_sec++;
         }
+        /* Behind (the next task is due already): this submit and the next
+         * are one pile-up, as the pool sees them. */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
+          run++;
+        } else {
+          run = 0;
+        }
+        if (run + 1 > o.pileup_max) o.pileup_max = run + 1;
+        if (run + 1 > o.pileup_recent && eb_now() >= recent_from) o.pileup_recent = run + 1;
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
       }
       o.window_end = eb_now();
@@ -482,7 +501,9 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     int tail = (int)tl_peak(s, ns, o.window_end - 0.5, o.window_end, &end);
     int at_start = -1;
     tl_peak(s, ns, 0, o.window_start, &at_start);
-    printf(" trickle_start=%d trickle_tail_max=%d trickle_end=%d", at_start, tail, end);
+    printf(" trickle_start=%d trickle_tail_max=%d trickle_end=%d trickle_pileup=%d "
+           "trickle_pileup_recent=%d",
+           at_start, tail, end, o.pileup_max, o.pileup_recent);
   }
   printf("\n");
   fflush(stdout);
@@ -500,7 +521,7 @@ typedef struct result {
   double makespan, thread_s;
   long done, expected, peak, peak_sampled, creations, rss_kb;
   double settle, to_min;
-  long end_threads, trickle_tail, trickle_start, started;
+  long end_threads, trickle_tail, trickle_start, trickle_pileup, started;
   long cmax10ms, cmax100ms, cmax1s; /* most creations in any 10 ms, 100 ms, 1 s */
   int ncpu;
 } result;
@@ -533,6 +554,7 @@ static int parse_result(const char *line, result *r) {
   r->end_threads = (long)field_d(p, "end_threads", -1);
   r->trickle_tail = (long)field_d(p, "trickle_tail_max", -1);
   r->trickle_start = (long)field_d(p, "trickle_start", -1);
+  r->trickle_pileup = (long)field_d(p, "trickle_pileup_recent", -1);
   r->ncpu = (int)field_d(p, "ncpu", 0);
   r->started = (long)field_d(p, "started", -1);
   r->cmax10ms = (long)field_d(p, "cmax10ms", -1);
@@ -830,8 +852,10 @@ int main(int argc, char **argv) {
       break;
     case W10T:
       printf("**W10t trickle**: %ld × %d ms burst, then %d tasks/s × %d ms for %.1f s. "
-             "`start`: threads when the trickle began; `tail`: most threads in its last 0.5 s.\n\n",
-             s.w10_n, SLEEP_MS, TRICKLE_RATE, TRICKLE_MS, s.trickle_s);
+             "`start`: threads when the trickle began; `tail`: most threads in its last 0.5 s; "
+             "`pile-up`: most tasks the loop submitted back to back in its last %.1f s, "
+             "all due already (it fell behind).\n\n",
+             s.w10_n, SLEEP_MS, TRICKLE_RATE, TRICKLE_MS, s.trickle_s, TRICKLE_RECENT_S);
       break;
     case W12:
       printf("**W12 external bottleneck**: %ld tasks each hold 1 of %d permits for %d ms; "
@@ -839,9 +863,9 @@ int main(int argc, char **argv) {
       break;
     }
     printf("| pool | runs | outcome | makespan s | peak threads | creations | most in 10 ms / 100 ms / 1 s | thread-s | peak RSS MiB |%s\n",
-           w == W10S ? " end | settle s | to min s |" : w == W10T ? " start | tail |" : "");
+           w == W10S ? " end | settle s | to min s |" : w == W10T ? " start | tail | pile-up |" : "");
     printf("|---|---|---|---|---|---|---|---|---|%s\n",
-           w == W10S ? "---|---|---|" : w == W10T ? "---|---|" : "");
+           w == W10S ? "---|---|---|" : w == W10T ? "---|---|---|" : "");
     for (int c = 0; c < N_CONFIGS; c++) {
       result *rs = res[c][w];
       int n = 0;
@@ -906,10 +930,11 @@ int main(int argc, char **argv) {
           snprintf(tm, sizeof tm, "%d/%d reps", reached, n);
         printf(" %s | %s | %s |", e, st, tm);
       } else if (w == W10T) {
-        char st[32], tl[32];
+        char st[32], tl[32], pu[32];
         fmt_count(st, sizeof st, rs, n, offsetof(result, trickle_start));
         fmt_count(tl, sizeof tl, rs, n, offsetof(result, trickle_tail));
-        printf(" %s | %s |", st, tl);
+        fmt_count(pu, sizeof pu, rs, n, offsetof(result, trickle_pileup));
+        printf(" %s | %s | %s |", st, tl, pu);
       }
       printf("\n");
     }
