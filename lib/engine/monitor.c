@@ -27,10 +27,12 @@
  *
  * Growth past the limit: a step adds blocked - stand-ins threads (enough
  * that `soft` workers run), or a quarter of the awake workers when every
- * busy worker is blocked, waking parked threads before it makes any; it
- * is paced by a token bucket (burst 4 x CPUs, refill 100 x CPUs per
- * second); it stops when the backlog would drain within 250 ms
- * anyway (Little's law with the measured service time); and it is braked
+ * busy worker is blocked. Parked threads above the limit are woken first,
+ * a step a tick (E5.5: wake_parked); thread creation is paced by a token
+ * bucket (burst 4 x CPUs, refill 100 x CPUs per second); growth stops
+ * when the backlog would drain within 250 ms anyway (Little's law with
+ * the measured service time, or the completion rate when every busy
+ * worker is blocked); creation is braked
  * when a step did not raise the completion rate by at least a quarter of
  * one thread's share per added thread, twice in a row (the one part of
  * .NET's hill climbing worth keeping): a brake freezes growth for 1 s,
