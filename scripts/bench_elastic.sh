@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # weft's elastic (blocking) benchmark: weft ThreadPool against the textbook
-# pthread pool, libuv, GLib and tokio_like on W6, W7, W9c, W10s, W10t, W12
+# pthread pool, libuv, GLib and tokio_like on W6, W6r, W7, W9c, W10s, W10t, W12
 # (bench/elastic/main.c has the method; docs/performance.md, "Elastic
 # (blocking) benchmark", the reading). Prints markdown tables.
 #
 #   bash scripts/bench_elastic.sh          quick run: W6 at 2 000 tasks, one
-#                                          repetition per cell (~3 minutes)
+#                                          repetition per cell (~4 minutes)
 #   bash scripts/bench_elastic.sh --long   full sizes (W6/W10/W12 at 10 000
 #                                          tasks, W9c timeout 10 s, shrink
 #                                          window 12 s), 5 repetitions, 1 for
 #                                          the pools capped at <= 4 threads
-#                                          (~35 minutes on 2 cores)
+#                                          (~38 minutes on 2 cores)
 #   bash scripts/bench_elastic.sh [--long] --pools=weft,tokio_like --workloads=W6,W9c --reps=3 ...
 #                                          extra flags go to weft_elastic_bench
 #

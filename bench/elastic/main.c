@@ -9,6 +9,8 @@
  *
  * Workloads:
  *   W6   blocking burst: N tasks x nanosleep(10 ms), submitted at once.
+ *   W6r  re-burst: a W6 burst, then, once all N completed, the same burst
+ *        again on the same pool; the makespan is the second burst's.
  *   W7   CPU burst: N tasks x 5 ms of thread CPU time (busy loop).
  *   W9c  opaque chain: 32 tasks; task i+1 is submitted once task i runs
  *        (so it is queued behind it in any pool, FIFO or LIFO), and task i
@@ -95,8 +97,8 @@ static const eb_impl *impl_by_name(const char *name) {
 
 /* ---- workloads and scales ------------------------------------------------- */
 
-enum { W6, W7, W9C, W10S, W10T, W12, N_WORK };
-static const char *const wnames[N_WORK] = {"W6", "W7", "W9c", "W10s", "W10t", "W12"};
+enum { W6, W6R, W7, W9C, W10S, W10T, W12, N_WORK };
+static const char *const wnames[N_WORK] = {"W6", "W6r", "W7", "W9c", "W10s", "W10t", "W12"};
 
 typedef struct scale {
   const char *name;
@@ -106,13 +108,13 @@ typedef struct scale {
 } scale;
 
 static const scale scales[] = {
-    /* name   W6     W7    W10    W12    chain  window trickle reps */
+    /* name   W6(r)  W7    W10    W12    chain  window trickle reps */
     {"tiny", 40, 10, 40, 64, 1.0, 0.3, 0.2, 1},
     {"short", 2000, 200, 500, 500, 2.0, 3.0, 2.0, 1},
     {"long", 10000, 1000, 10000, 10000, 10.0, 12.0, 2.0, 5},
 };
 
-#define SLEEP_MS 10      /* W6, W10, W12 task */
+#define SLEEP_MS 10      /* W6, W6r, W10, W12 task */
 #define CPU_MS 5         /* W7 task */
 #define CHAIN_N 32       /* W9c */
 #define TRICKLE_RATE 1000 /* W10t tasks/s */
@@ -140,6 +142,18 @@ void eb_task_done(void) {
 
 /* Set before the phase's tasks are submitted: the total expected (cumulative). */
 static void expect_total(long target) { atomic_store(&done_target, target); }
+
+/* The time the task that reached the current target completed, once that
+ * task has recorded it (it counts itself before it takes done_mu), and later
+ * than `after`. Call it only once done_count reached the target. */
+static double last_done_after(double after) {
+  pthread_mutex_lock(&done_mu);
+  while (t_last_done <= after)
+    pthread_cond_wait(&done_cv, &done_mu);
+  double t = t_last_done;
+  pthread_mutex_unlock(&done_mu);
+  return t;
+}
 
 /* 0 when done_count reached the target, ETIMEDOUT at the deadline. */
 static int wait_total(long target, double timeout_s) {
@@ -246,6 +260,12 @@ typedef struct cell_out {
    * last TRICKLE_RECENT_S (a pile-up there may wake threads that are still
    * within their keep-alive in the tail window). */
   int pileup_max, pileup_recent;
+  /* W6r: t0/t_end above are the second burst's; these are the first's. The
+   * thread count when the second burst began (Threads: minus the harness's
+   * two threads, read at once) and the creations made during it. */
+  double first_t0, first_end;
+  int reburst_start;
+  long reburst_creations;
 } cell_out;
 #define TRICKLE_RECENT_S 10.5 /* the default keep-alive (10 s) + the tail window */
 
@@ -305,6 +325,9 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
   pthread_cond_init(&done_cv, &ca);
   sem_init(&permits, 0, PERMITS);
 
+  /* The harness's threads, as the sampler counts them: this one and the
+   * sampler itself. */
+  int harness_threads = eb_proc_status_field("Threads") + 1;
   int rc = eb_sampler_start(sample_us);
   if (rc != 0) {
     printf("EB outcome=error err=sampler:%d\n", rc);
@@ -319,7 +342,7 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     _exit(1);
   }
 
-  cell_out o = {.outcome = "completed"};
+  cell_out o = {.outcome = "completed", .reburst_start = -1, .reburst_creations = -1};
   const double limit = 900; /* the driver's kill comes first */
   void *ms_sleep = (void *)(size_t)SLEEP_MS;
   chain ch;
@@ -377,6 +400,39 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
         wrc = wait_total(n + k, limit);
       o.t_measure_end = o.window_end;
     }
+    break;
+  }
+  case W6R: {
+    /* The second burst is submitted as soon as the first completed, well
+     * within any keep-alive: a pool that parks its idle threads serves it
+     * with them. */
+    long n = sc->w6_n;
+    o.expected = 2 * n;
+    expect_total(n);
+    o.first_t0 = eb_now();
+    o.t0 = o.first_t0;
+    if (submit_n(im, pool, n, task_sleep, ms_sleep, &o) == 0)
+      wrc = wait_total(n, limit);
+    if (wrc != 0 || o.submit_err != 0) {
+      o.t_end = eb_now();
+      o.t_measure_end = o.t_end;
+      break;
+    }
+    o.first_end = last_done_after(o.first_t0);
+    expect_total(2 * n);
+    int th = eb_proc_status_field("Threads");
+    o.reburst_start = th >= 0 ? th - harness_threads : -1;
+    long created_before = eb_creations();
+    o.t0 = eb_now();
+    if (submit_n(im, pool, n, task_sleep, ms_sleep, &o) == 0)
+      wrc = wait_total(2 * n, limit);
+    if (wrc == 0 && o.submit_err == 0) {
+      o.t_end = last_done_after(o.t0);
+      o.reburst_creations = eb_creations() - created_before;
+    } else {
+      o.t_end = eb_now();
+    }
+    o.t_measure_end = o.t_end;
     break;
   }
   case W7: {
@@ -465,7 +521,8 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
   size_t ns;
   const eb_sample *s = eb_samples(&ns);
   int peak = (int)tl_peak(s, ns, 0, o.t_measure_end, NULL);
-  double ths = tl_integral(s, ns, o.t0, o.t_measure_end);
+  /* W6r: both bursts. */
+  double ths = tl_integral(s, ns, w == W6R ? o.first_t0 : o.t0, o.t_measure_end);
   printf("EB cell=%s w=%s outcome=%s done=%ld expected=%ld makespan=%.4f peak=%ld "
          "peak_sampled=%d creations=%ld thread_s=%.3f rss_kb=%d ncpu=%d",
          label, wname, o.outcome, o.done, o.expected, o.makespan, live_peak, peak,
@@ -474,6 +531,10 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     printf(" err=submit:%d", o.submit_err);
   if (w == W9C)
     printf(" started=%d", chain_started);
+  if (w == W6R)
+    printf(" first_makespan=%.4f reburst_start=%d reburst_creations=%ld",
+           o.first_end > 0 ? o.first_end - o.first_t0 : -1.0, o.reburst_start,
+           o.reburst_creations);
   printf(" cmax10ms=%ld cmax100ms=%ld cmax1s=%ld", eb_creations_max_in(0.010),
          eb_creations_max_in(0.100), eb_creations_max_in(1.0));
   if (w == W10S && o.window_end > 0) {
@@ -523,6 +584,8 @@ typedef struct result {
   double settle, to_min;
   long end_threads, trickle_tail, trickle_start, trickle_pileup, started;
   long cmax10ms, cmax100ms, cmax1s; /* most creations in any 10 ms, 100 ms, 1 s */
+  double first_makespan;              /* W6r: the first burst's */
+  long reburst_start, reburst_creations; /* W6r: threads, creations (burst 2) */
   int ncpu;
 } result;
 
@@ -560,6 +623,9 @@ static int parse_result(const char *line, result *r) {
   r->cmax10ms = (long)field_d(p, "cmax10ms", -1);
   r->cmax100ms = (long)field_d(p, "cmax100ms", -1);
   r->cmax1s = (long)field_d(p, "cmax1s", -1);
+  r->first_makespan = field_d(p, "first_makespan", NAN);
+  r->reburst_start = (long)field_d(p, "reburst_start", -1);
+  r->reburst_creations = (long)field_d(p, "reburst_creations", -1);
   return 0;
 }
 
@@ -835,6 +901,14 @@ int main(int argc, char **argv) {
     case W6:
       printf("**W6 blocking burst**: %ld tasks × nanosleep(%d ms) at once.\n\n", s.w6_n, SLEEP_MS);
       break;
+    case W6R:
+      printf("**W6r re-burst**: a W6 burst (%ld × %d ms), then, as soon as it completed, the "
+             "same burst again on the same pool. Makespan: the second burst's, its first submit "
+             "to its last completion; `1st s`: the first burst's; `start`: threads alive when "
+             "the second began; `2nd creations`: creations during the second. Peak threads, "
+             "creations, `most in` and thread-s cover both bursts.\n\n",
+             s.w6_n, SLEEP_MS);
+      break;
     case W7:
       printf("**W7 CPU burst**: %ld tasks × %d ms of CPU; ideal %.2f s, threads ≤ ncpu+1 = %d.\n\n",
              s.w7_n, CPU_MS, s.w7_n * CPU_MS * 1e-3 / ncpu, ncpu + 1);
@@ -863,9 +937,12 @@ int main(int argc, char **argv) {
       break;
     }
     printf("| pool | runs | outcome | makespan s | peak threads | creations | most in 10 ms / 100 ms / 1 s | thread-s | peak RSS MiB |%s\n",
-           w == W10S ? " end | settle s | to min s |" : w == W10T ? " start | tail | pile-up |" : "");
+           w == W10S   ? " end | settle s | to min s |"
+           : w == W10T ? " start | tail | pile-up |"
+           : w == W6R  ? " 1st s | start | 2nd creations |"
+                       : "");
     printf("|---|---|---|---|---|---|---|---|---|%s\n",
-           w == W10S ? "---|---|---|" : w == W10T ? "---|---|---|" : "");
+           w == W10S || w == W10T || w == W6R ? "---|---|---|" : "");
     for (int c = 0; c < N_CONFIGS; c++) {
       result *rs = res[c][w];
       int n = 0;
@@ -935,6 +1012,12 @@ int main(int argc, char **argv) {
         fmt_count(tl, sizeof tl, rs, n, offsetof(result, trickle_tail));
         fmt_count(pu, sizeof pu, rs, n, offsetof(result, trickle_pileup));
         printf(" %s | %s | %s |", st, tl, pu);
+      } else if (w == W6R) {
+        char fm[64], st[32], rc2[32];
+        fmt_median(fm, sizeof fm, rs, n, offsetof(result, first_makespan), 3);
+        fmt_count(st, sizeof st, rs, n, offsetof(result, reburst_start));
+        fmt_count(rc2, sizeof rc2, rs, n, offsetof(result, reburst_creations));
+        printf(" %s | %s | %s |", fm, st, rc2);
       }
       printf("\n");
     }
