@@ -274,6 +274,20 @@ static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_p
   return false;
 }
 
+/* Raise the limit above the awake count by n (grants for the stand-ins
+ * that run already, plus n), then wake up to n parked threads, the newest
+ * first (E5.5). Returns how many it woke. */
+static int raise_and_wake(weft__monitor *m, int n, int awake, int base, int grants) {
+  int add = awake + n - base - grants;
+  if (add > 0) {
+    m->granted += add;
+    weft__engine_add_grants(m->e, add);
+  }
+  int woken = 0;
+  while (woken < n && weft__engine_wake_one(m->e, WEFT__WAKE_NOTIFIED)) woken++;
+  return woken;
+}
+
 /* E5.5: stand-ins from the parked threads above the limit, the newest
  * first: as many as a growth step would add (want, or a quarter of the
  * awake workers when every busy one is blocked), neither paced by the
@@ -285,18 +299,10 @@ static bool step_judged(weft__monitor *m, uint64_t now, uint64_t done, bool no_p
  * a parked thread. True if it woke one. */
 static bool wake_parked(weft__monitor *m, int want, int blocked, int busy, int awake, int base,
                         int grants, int parked) {
-  weft__engine *e = m->e;
   int n = want;
   if (blocked >= busy && busy > 0 && awake / 4 > n) n = awake / 4;
   if (n > parked) n = parked;
-  /* The limit must rise above the awake count by n (as in tick). */
-  int add = awake + n - base - grants;
-  if (add > 0) {
-    m->granted += add;
-    weft__engine_add_grants(e, add);
-  }
-  int woken = 0;
-  while (woken < n && weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED)) woken++;
+  int woken = raise_and_wake(m, n, awake, base, grants);
   if (woken < n) give_back(m, n - woken); /* reaped or woken meanwhile */
   return woken > 0;
 }
@@ -446,17 +452,9 @@ static bool tick(weft__monitor *m, uint64_t now) {
   m->win_done = done;
   m->step_busy = busy;
   m->tokens -= n;
-  /* The limit must rise above the awake count by n: grants for the
-   * stand-ins that run already, plus n. */
-  int add = awake + n - base - grants;
-  if (add > 0) {
-    m->granted += add;
-    weft__engine_add_grants(e, add);
-  }
   /* A thread that parked since (wake_parked ran when one was) is woken
    * before any is made. */
-  int woken = 0;
-  while (woken < n && weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED)) woken++;
+  int woken = raise_and_wake(m, n, awake, base, grants);
   int made = woken < n ? weft__engine_grow(e, n - woken, WEFT__MADE_STALL) : 0;
   if (made < 0) made = 0;
   if (woken + made < n) give_back(m, n - woken - made); /* closed, or creation failed */
