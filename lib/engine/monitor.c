@@ -447,7 +447,17 @@ static bool tick(weft__monitor *m, uint64_t now) {
    * small, and the bucket bounds it; the brake is for the many threads an
    * external bottleneck would otherwise collect. */
   double before = recent_rate(m, now, done, window_ns(m));
-  m->rate_before = before < 0 ? -1 : (before * 50e6 >= WINDOW_MIN_DONE ? before : 0);
+  /* Fast enough to judge: by the rate over the window, or over the last
+   * 20 ms, whichever is higher. The window's rate lags a pool that has
+   * just grown (4 service times span the ramp), so with the window alone a
+   * pool whose rate had already levelled off above the line went on
+   * growing unjudged: W12 at (0,2) (16 permits, 1.6 tasks/ms at most)
+   * stepped a thread per refill to 29 before its first judgement, and
+   * reached 44-51 threads in one repetition in fifteen (its bound: 42);
+   * with the 20 ms rate as well, 26-34 in 24 repetitions, W6 unchanged. */
+  double gate = recent_rate(m, now, done, WINDOW_MIN_NS);
+  if (gate < before) gate = before;
+  m->rate_before = before < 0 ? -1 : (gate * 50e6 >= WINDOW_MIN_DONE ? before : 0);
   m->win_ns = now;
   m->win_done = done;
   m->step_busy = busy;
