@@ -219,6 +219,13 @@ static inline int weft__engine_limit(weft__engine *e) {
   return lim < hard ? lim : hard; /* E9.4: the valve */
 }
 
+/* Workers awake (E5.5): live minus parked, never below 0 (two relaxed
+ * loads, not one snapshot: a bound, as both counts are). */
+static inline int weft__engine_awake(weft__engine *e) {
+  int n = weft__load_relaxed(&e->live) - weft__load_relaxed(&e->parked);
+  return n > 0 ? n : 0;
+}
+
 /* Raise (d > 0) or lower the number of threads allowed above the limit
  * (E9). Relaxed adds: the limit is a bound read with relaxed loads; what a
  * new grant must make visible is published by the notify that follows it. */

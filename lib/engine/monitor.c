@@ -135,13 +135,6 @@ static void give_back(weft__monitor *m, int n) {
   m->granted -= n;
 }
 
-/* Workers awake: live minus parked (E5.5), never below 0 (two relaxed
- * loads, not one snapshot). */
-static int awake_count(weft__engine *e) {
-  int n = weft__load_relaxed(&e->live) - weft__load_relaxed(&e->parked);
-  return n > 0 ? n : 0;
-}
-
 /* Work waiting and nobody idle to take it: nobody parked, or only threads
  * above the limit that notify does not wake (E5.5). A searching worker is
  * not idle here: it is on its way to the next task (the pool's busy workers
@@ -149,7 +142,7 @@ static int awake_count(weft__engine *e) {
 static bool saturated(weft__engine *e) {
   uint64_t s = weft__load_seq_cst(&e->ctl); /* seq_cst: the disarm Dekker (monitor_main) */
   if (weft__engine_backlog(e) == 0) return false;
-  return WEFT__CTL_TOP(s) == 0 || awake_count(e) >= weft__engine_limit(e);
+  return WEFT__CTL_TOP(s) == 0 || weft__engine_awake(e) >= weft__engine_limit(e);
 }
 
 /* Not saturated, yet work waits, nobody searches and a worker is parked:
@@ -393,7 +386,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
    * whose grants went back still exist until they idle out). They follow
    * the blocked count: grants go back when fewer workers are blocked. */
   int live = weft__load_relaxed(&e->live);
-  int awake = awake_count(e); /* parked threads above the limit stand in for nobody */
+  int awake = weft__engine_awake(e); /* parked threads above the limit stand in for nobody */
   int base = weft__engine_limit_base(e);
   int grants = weft__load_relaxed(&e->grants);
   int stand_ins = awake - base > grants ? awake - base : grants;

@@ -148,8 +148,7 @@ static bool surplus_declines(weft__engine *e) {
   if (!e->cfg.monitor_start || !weft__load_relaxed(&e->elastic) || weft__load_relaxed(&e->closed))
     return false;
   int limit = weft__engine_limit(e);
-  int live = weft__load_relaxed(&e->live);
-  if (live <= limit || live - weft__load_relaxed(&e->parked) < limit) return false;
+  if (weft__load_relaxed(&e->live) <= limit || weft__engine_awake(e) < limit) return false;
   weft__engine_arm_monitor(e);
   /* Relaxed: 1 after our arm or another's (the monitor's disarm re-checks
    * saturation, E9.2), 0 after a start that failed just now (ours, in this
