@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "engine/node_cache.h"
+#include "engine/observer.h"
 #include "test_sync.h"
 #include "weft/weft.h"
 
@@ -601,28 +602,39 @@ static void keep_alive_zero_never_reaps(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
-/* A poll of the pool's statistics, for a condition that the pool's own
- * threads make true (threads parking, the monitor ticking): a short pause
- * between reads, false once the guard has passed (the caller fails). */
-typedef struct poll_guard {
-  struct timespec end;
-} poll_guard;
+/* Waiting for what only the pool's own threads make true (threads parking,
+ * the monitor ticking): the library's observer hook (engine/observer.h)
+ * counts each park and each pass of the monitor in g_events; a waiter reads
+ * the count, tests its condition, and if it does not hold sleeps until the
+ * count moves, so it re-tests after every event and never misses the last
+ * one. Events of earlier tests' pools only wake it for nothing. */
+static sync_t g_events;
 
-static poll_guard poll_start(void) {
-  poll_guard g;
-  clock_gettime(CLOCK_MONOTONIC, &g.end);
-  g.end.tv_sec += HANG_GUARD_S;
+static void on_event(weft__event ev) {
+  (void)ev;
+  count_up(&g_events);
+}
+
+typedef struct event_guard {
+  struct timespec deadline; /* CLOCK_REALTIME, as pthread_cond_timedwait */
+} event_guard;
+
+static event_guard event_guard_start(void) {
+  event_guard g;
+  clock_gettime(CLOCK_REALTIME, &g.deadline);
+  g.deadline.tv_sec += HANG_GUARD_S;
   return g;
 }
 
-static bool poll_pause(const poll_guard *g) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  if (now.tv_sec > g->end.tv_sec || (now.tv_sec == g->end.tv_sec && now.tv_nsec > g->end.tv_nsec))
-    return false;
-  struct timespec ts = {0, 100000};
-  nanosleep(&ts, NULL);
-  return true;
+/* Sleep until an event after `seen` (a count_get of g_events taken before
+ * the condition was tested). False once the guard has passed: the caller
+ * fails. */
+static bool event_wait(const event_guard *g, int seen) {
+  bool ok = true;
+  pthread_mutex_lock(&g_events.mu);
+  while (g_events.count == seen && ok) ok = pthread_cond_timedwait(&g_events.cv, &g_events.mu, &g->deadline) == 0;
+  pthread_mutex_unlock(&g_events.mu);
+  return ok;
 }
 
 /* Wait until the pool is quiet with every thread parked: no task running
@@ -632,8 +644,9 @@ static bool poll_pause(const poll_guard *g) {
  * and no thread leaves meanwhile (the callers' keep-alive outlasts the
  * test). Returns the thread count. */
 static int wait_all_parked(weft_threadpool *tp) {
-  poll_guard g = poll_start();
+  event_guard g = event_guard_start();
   for (;;) {
+    int seen = count_get(&g_events);
     weft_threadpool_stats s;
     stats(tp, &s);
     weft_threadpool_counters k;
@@ -641,7 +654,7 @@ static int wait_all_parked(weft_threadpool *tp) {
     if (s.busy == 0 && s.blocked == 0 && s.grants == 0 && s.backlog == 0 &&
         (int64_t)(k.parks - k.unparks) == s.threads)
       return s.threads;
-    if (!poll_pause(&g)) {
+    if (!event_wait(&g, seen)) {
       weft_threadpool_dump_stats(tp, stdout);
       fail_msg("hang guard: not every thread parked");
     }
@@ -715,13 +728,15 @@ static void parked_surplus_not_woken_at_limit(void **state) {
   uint64_t ticks = before.monitor_ticks;
   assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
   /* Until the monitor has ticked 10 times with the task waiting (or, if
-   * something woke a thread for it, it ran). */
-  poll_guard g = poll_start();
+   * something woke a thread for it, it ran: the monitor's passes go on
+   * for three more after the pool is no longer saturated). */
+  event_guard g = event_guard_start();
   bool guard_ok = true;
   for (;;) {
+    int seen = count_get(&g_events);
     stats(tp, &s);
     if (count_get(&ran) > 0 || s.monitor_ticks >= ticks + 10) break;
-    if (!(guard_ok = poll_pause(&g))) break;
+    if (!(guard_ok = event_wait(&g, seen))) break;
   }
   weft_threadpool_stats seen;
   stats(tp, &seen);
@@ -998,6 +1013,8 @@ static void bad_input(void **state) {
 
 int main(void) {
   sync_init(&g_exits);
+  sync_init(&g_events);
+  weft__observer_set(on_event);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(explicit_block_stands_in, settle),
       cmocka_unit_test_teardown(explicit_block_starts_stand_in_at_once, settle),

@@ -62,6 +62,7 @@
 #include "base/membarrier.h"
 #include "base/probes.h"
 #include "engine/engine.h"
+#include "engine/observer.h"
 
 #define TICK_MIN_NS 1000000u         /* 1 ms while acting */
 #define TICK_MAX_NS 8000000u         /* 8 ms after quiet ticks */
@@ -553,6 +554,7 @@ static void *monitor_main(void *arg) {
       retry_creation(e);
       if (!saturated(e)) {
         kick_stranded(e);
+        weft__observe(WEFT__EVENT_MONITOR_PASS);
         if (++idle_ticks >= 3 && weft__load_relaxed(&e->retry_at_ns) == 0) break;
         continue;
       }
@@ -564,6 +566,7 @@ static void *monitor_main(void *arg) {
         m->tick_ns *= 2;
         m->quiet_ticks = 0;
       }
+      weft__observe(WEFT__EVENT_MONITOR_PASS);
     }
     if (weft__load_acquire(&m->stop)) break; /* acquire: as above */
     /* Disarm: give the grants back (their threads finish their tasks, then
@@ -594,6 +597,7 @@ static void *monitor_main(void *arg) {
     } else {
       kick_stranded(e); /* E5.5: a decline whose counts we read otherwise */
     }
+    weft__observe(WEFT__EVENT_MONITOR_PASS); /* disarmed, grants given back */
     if (sleep_disarmed(m, seen)) return NULL; /* left after its keep-alive */
     if (weft__load_acquire(&m->stop)) break; /* acquire: pairs with monitor_stop */
   }

@@ -37,6 +37,7 @@
 #include "base/debug.h"
 #include "base/futex.h"
 #include "base/probes.h"
+#include "engine/observer.h"
 #include "engine/park.h"
 #include "engine/spawn.h"
 
@@ -277,6 +278,7 @@ bool weft__engine_park(weft__engine *e, weft__eworker *w) {
   }
   weft__add_single_writer(&w->parks, 1); /* owner-only counter */
   WEFT_PROBE(park, e, w->index);
+  weft__observe(WEFT__EVENT_PARKED);
   uint64_t keep_alive = weft__load_relaxed(&e->keep_alive_ns);
   if (keep_alive == 0) {
     /* Acquire: pairs with wake_popped's exchange. */

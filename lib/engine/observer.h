@@ -1,0 +1,48 @@
+/*
+ * Observer: a hook the library calls when one of its own threads has done
+ * something that no caller-visible event reports and that a test must wait
+ * for: a worker has parked (it is on the idle stack and counted in
+ * `parks`), or the elastic monitor has ended a pass of its loop (a tick, a
+ * pass that found the pool unsaturated, or a disarm with its grants given
+ * back). A test that waits for "every thread parked" or "ten monitor
+ * ticks" re-reads the statistics at each event instead of polling them
+ * with pauses.
+ *
+ * Internal: the symbol is hidden, so a program cannot set it; tests link
+ * the static library. Unset, it costs a load and a branch on the park path
+ * and on the monitor's, never on a task's path (callgrind: the hot path is
+ * unchanged).
+ *
+ * Contract: set and cleared by any thread at any time. The hook runs on the
+ * pool's threads, concurrently with itself, after the event's counters are
+ * stored; it must not call into the pool, and it may be called once more
+ * after it is cleared (a thread that loaded it before the clear). Events of
+ * every engine in the process reach the one hook: a waiter re-reads its own
+ * pool's state after each.
+ */
+#ifndef WEFT_ENGINE_OBSERVER_H
+#define WEFT_ENGINE_OBSERVER_H
+
+#include "base/atomic.h"
+
+typedef enum weft__event {
+  WEFT__EVENT_PARKED,       /* a worker is on the idle stack, counted */
+  WEFT__EVENT_MONITOR_PASS, /* the monitor ended a pass (tick, idle pass, disarm) */
+} weft__event;
+
+typedef void (*weft__observer_fn)(weft__event ev);
+
+extern _Atomic(weft__observer_fn) weft__observer;
+
+/* Acquire: pairs with weft__observer_set's release, so the hook's own state,
+ * made before it was set, is seen by the thread that calls it. */
+static inline void weft__observe(weft__event ev) {
+  weft__observer_fn fn = weft__load_acquire(&weft__observer);
+  if (fn) fn(ev);
+}
+
+/* Release: publishes what the hook reads (pairs with weft__observe). NULL
+ * clears it. */
+void weft__observer_set(weft__observer_fn fn);
+
+#endif
