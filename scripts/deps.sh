@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang gcc g++ git
       libck-dev libcmocka-dev
       libbenchmark-dev libuv1-dev libevent-dev libglib2.0-dev libtbb-dev
-      systemtap-sdt-dev spin valgrind linux-perf gnuplot-nox doxygen wrk)
+      systemtap-sdt-dev spin valgrind linux-perf gnuplot-nox doxygen wrk python3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -736,6 +736,20 @@ static void fmt_count(char *out, size_t sz, const result *rs, int n, size_t off)
     snprintf(out, sz, "%ld–%ld", lo, hi);
 }
 
+/* A count's median over the repetitions, with its range when they differ:
+ * the acceptance lines are medians, the range shows the worst. */
+static void fmt_count_median(char *out, size_t sz, const result *rs, int n, size_t off) {
+  double v[64];
+  int k = 0;
+  for (int i = 0; i < n && k < 64; i++) v[k++] = (double)*(const long *)((const char *)&rs[i] + off);
+  char range[32];
+  fmt_count(range, sizeof range, rs, n, off);
+  if (strstr(range, "–") == NULL) /* one repetition, or all alike */
+    snprintf(out, sz, "%s", range);
+  else
+    snprintf(out, sz, "%g (%s)", median(v, k), range);
+}
+
 static void fmt_median(char *out, size_t sz, const result *rs, int n, size_t off, int prec) {
   double v[64];
   int k = 0;
@@ -926,7 +940,8 @@ int main(int argc, char **argv) {
       break;
     case W10T:
       printf("**W10t trickle**: %ld × %d ms burst, then %d tasks/s × %d ms for %.1f s. "
-             "`start`: threads when the trickle began; `tail`: most threads in its last 0.5 s; "
+             "`start`: threads when the trickle began; `tail`: most threads in its last 0.5 s, "
+             "median (range) of the repetitions; "
              "`pile-up`: most tasks the loop submitted back to back in its last %.1f s, "
              "all due already (it fell behind).\n\n",
              s.w10_n, SLEEP_MS, TRICKLE_RATE, TRICKLE_MS, s.trickle_s, TRICKLE_RECENT_S);
@@ -1007,9 +1022,9 @@ int main(int argc, char **argv) {
           snprintf(tm, sizeof tm, "%d/%d reps", reached, n);
         printf(" %s | %s | %s |", e, st, tm);
       } else if (w == W10T) {
-        char st[32], tl[32], pu[32];
+        char st[32], tl[64], pu[32];
         fmt_count(st, sizeof st, rs, n, offsetof(result, trickle_start));
-        fmt_count(tl, sizeof tl, rs, n, offsetof(result, trickle_tail));
+        fmt_count_median(tl, sizeof tl, rs, n, offsetof(result, trickle_tail));
         fmt_count(pu, sizeof pu, rs, n, offsetof(result, trickle_pileup));
         printf(" %s | %s | %s |", st, tl, pu);
       } else if (w == W6R) {
