@@ -609,9 +609,10 @@ static void keep_alive_zero_never_reaps(void **state) {
  * count moves, so it re-tests after every event and never misses the last
  * one. Events of earlier tests' pools only wake it for nothing. */
 static sync_t g_events;
+static sync_t g_disarms; /* the monitor's disarms alone */
 
 static void on_event(weft__event ev) {
-  (void)ev;
+  if (ev == WEFT__EVENT_MONITOR_DISARMED) count_up(&g_disarms);
   count_up(&g_events);
 }
 
@@ -666,6 +667,18 @@ static void blocking_meet_task(void *arg) {
   if (weft_blocking_begin() != 0) abort(); /* a worker: no cmocka */
   meet_task(arg);
   if (weft_blocking_end() != 0) abort();
+}
+
+/* A task that announces a block and returns without ending it. */
+static void begin_and_return_task(void *arg) {
+  if (weft_blocking_begin() != 0) abort(); /* a worker: no cmocka */
+  count_up(arg);
+}
+
+/* A task with a matched pair; abort if the pair misbehaves. */
+static void begin_end_task(void *arg) {
+  if (weft_blocking_begin() != 0 || weft_blocking_end() != 0) abort();
+  count_up(arg);
 }
 
 /* Grow a pool past its max: n tasks that announce a block and wait until
@@ -992,6 +1005,71 @@ static void creation_failure_retried(void **state) {
   sync_fini(&ran);
 }
 
+/* E9.5: a creation that keeps failing while its task waits, until the
+ * task is run by the thread the pool already had. Nothing is left to
+ * retry, so the monitor disarms (and the pool costs no wake-up), though
+ * its backoff has not passed. Fails on the hang guard if the pending
+ * retry keeps the monitor armed, ticking every few milliseconds for ever. */
+static void failed_creation_then_drained_disarms(void **state) {
+  (void)state;
+  atomic_store(&g_factory_fails, 0);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 2;
+  o.thread_factory = failing_factory;
+  o.log = NULL;
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  g_dump = tp;
+  scene sc;
+  scene_block(&sc, tp, 0);               /* the one thread, held at a gate */
+  atomic_store(&g_factory_fails, 1 << 30); /* every creation from here fails */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_true(s.create_failures >= 1);
+  int disarms = count_get(&g_disarms);
+  gate_open(&sc.gate);
+  wait_count(&sc.ran, 1); /* run by the thread that was held */
+  wait_count(&g_disarms, disarms + 1);
+  atomic_store(&g_factory_fails, 0);
+  count_wait(&sc.done, 1);
+  stats(tp, &s);
+  assert_int_equal(s.threads, 1);
+  assert_int_equal(created(&s), 1);
+  end_pool(tp);
+  g_dump = NULL;
+  scene_fini(&sc);
+}
+
+/* A task that returns inside weft_blocking_begin (no end): when its worker
+ * goes idle the block is over, so the grant and the blocked count go back
+ * and the pool's limit is max again. Fails on the hang guard if they stay
+ * (wait_all_parked wants no grant and nobody blocked). */
+static void abandoned_block_ended_when_idle(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 2, 0, 60000);
+  g_dump = tp;
+  sync_t began;
+  sync_init(&began);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, begin_and_return_task, &began), 0);
+  wait_count(&began, 1);
+  wait_all_parked(tp);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.blocked, 0);
+  assert_int_equal(s.grants, 0);
+  /* The worker is whole again: a matched pair on it works as before. */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, begin_end_task, &began), 0);
+  wait_count(&began, 2);
+  wait_all_parked(tp);
+  end_pool(tp);
+  g_dump = NULL;
+  sync_fini(&began);
+}
+
 static void bad_input(void **state) {
   (void)state;
   assert_int_equal(weft_threadpool_stats_get(NULL, NULL), WEFT_EINVAL);
@@ -1014,6 +1092,7 @@ static void bad_input(void **state) {
 int main(void) {
   sync_init(&g_exits);
   sync_init(&g_events);
+  sync_init(&g_disarms);
   weft__observer_set(on_event);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(explicit_block_stands_in, settle),
@@ -1034,6 +1113,8 @@ int main(void) {
       cmocka_unit_test_teardown(reap_churn, settle),
       cmocka_unit_test_teardown(blocking_call_from_pool_no_deadlock, settle),
       cmocka_unit_test_teardown(creation_failure_retried, settle),
+      cmocka_unit_test_teardown(failed_creation_then_drained_disarms, settle),
+      cmocka_unit_test_teardown(abandoned_block_ended_when_idle, settle),
       cmocka_unit_test_teardown(bad_input, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

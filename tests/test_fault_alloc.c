@@ -23,8 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
+#include "engine/core.h"       /* sizeof(weft__eworker) */
 #include "engine/node_cache.h" /* WEFT__SLAB_NODES */
 #include "test_sync.h"
 #include "weft/weft.h"
@@ -37,6 +39,14 @@ static atomic_long g_fail_at;   /* 1-based index of the allocation to fail */
 static atomic_int g_mode;
 static atomic_long g_injected;  /* failures injected since reset */
 
+static atomic_size_t g_fail_size; /* fail one allocation of exactly this size */
+
+static int should_fail_size(size_t size) {
+  size_t want = atomic_load(&g_fail_size);
+  if (want == 0 || size != want) return 0;
+  return atomic_compare_exchange_strong(&g_fail_size, &want, 0);
+}
+
 static int should_fail(void) {
   long n = atomic_fetch_add(&g_count, 1) + 1;
   int mode = atomic_load(&g_mode);
@@ -47,8 +57,10 @@ static int should_fail(void) {
   }
   return 0;
 }
-static void *fault_malloc(size_t n) { return should_fail() ? NULL : malloc(n); }
-static void *fault_calloc(size_t n, size_t m) { return should_fail() ? NULL : calloc(n, m); }
+static void *fault_malloc(size_t n) { return should_fail_size(n) || should_fail() ? NULL : malloc(n); }
+static void *fault_calloc(size_t n, size_t m) {
+  return should_fail_size(n * m) || should_fail() ? NULL : calloc(n, m);
+}
 static void fault_free(void *p) { free(p); }
 
 static void arm(int mode, long k) {
@@ -340,6 +352,60 @@ static void node_reuse_on_enomem(void **s) {
   sync_fini(&g_reuse_ran);
 }
 
+/* ------------------------- a worker's slot that cannot be allocated */
+
+/* E9.5 for the slot allocation: a pool (1, 2) whose one thread is held at
+ * a gate gets a second task; the thread that would run it needs a new
+ * slot, and that allocation fails once. The creation backs off and the
+ * monitor retries it, so the second task runs while the first is still
+ * held, with nothing else submitted. Fails (the hang guard) if the failure
+ * strands the task until the first thread is free. */
+static sync_t g_slot_gate, g_slot_started, g_slot_ran;
+static void slot_gated_task(void *arg) {
+  (void)arg;
+  count_up(&g_slot_started);
+  gate_wait(&g_slot_gate);
+}
+static void slot_count_task(void *arg) {
+  (void)arg;
+  count_up(&g_slot_ran);
+}
+
+static void slot_enomem_retried(void **s) {
+  (void)s;
+  sync_init(&g_slot_gate);
+  sync_init(&g_slot_started);
+  sync_init(&g_slot_ran);
+  weft_threadpool *tp = NULL;
+  assert_int_equal(pool_create(&tp, 1, 2), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, slot_gated_task, NULL), 0);
+  count_wait(&g_slot_started, 1);
+  /* weft__calloc_aligned's block for a new slot (lib/base/alloc.c). */
+  atomic_store(&g_fail_size, sizeof(weft__eworker) + WEFT_CACHELINE + sizeof(void *));
+  assert_int_equal(weft_threadpool_call_in_thread(tp, slot_count_task, NULL), 0);
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 30;
+  pthread_mutex_lock(&g_slot_ran.mu);
+  int rc = 0;
+  while (g_slot_ran.count < 1 && rc == 0) rc = pthread_cond_timedwait(&g_slot_ran.cv, &g_slot_ran.mu, &dl);
+  int ran = g_slot_ran.count;
+  pthread_mutex_unlock(&g_slot_ran.mu);
+  size_t left = atomic_exchange(&g_fail_size, 0);
+  weft_threadpool_stats st;
+  assert_int_equal(weft_threadpool_stats_get(tp, &st), 0);
+  gate_open(&g_slot_gate);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(left, 0); /* the failure was injected */
+  assert_true(st.create_failures >= 1);
+  assert_int_equal(ran, 1); /* ran while the first task was held */
+  sync_fini(&g_slot_gate);
+  sync_fini(&g_slot_started);
+  sync_fini(&g_slot_ran);
+}
+
 static int install(void **s) {
   (void)s;
   weft_set_unhandled_failure_hook(quiet_unhandled, NULL);
@@ -388,6 +454,7 @@ int main(int argc, char **argv) {
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(node_reuse_on_enomem), /* first: needs an empty node cache */
+      cmocka_unit_test(slot_enomem_retried),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

@@ -6,10 +6,12 @@
  * a burst of immediate grants (max(8, 4 x CPUs)), then the monitor's token
  * bucket (lib/engine/monitor.c).
  *
- * Contract: any thread. On a thread that is not an engine worker both only
- * keep the nesting count. On a worker they are the owner's own: begin/end
- * nest, the outermost pair counts. A grant raises the engine's limit by one
- * for exactly as long as its worker stays inside.
+ * Contract: any thread. On a thread that is not an engine worker both do
+ * nothing. On a worker they are the owner's own: begin/end nest, the
+ * outermost pair counts. A grant raises the engine's limit by one for
+ * exactly as long as its worker stays inside, or, if a task returns with a
+ * block still open, until its worker next goes idle (worker_loop.c ends it
+ * then: an idle worker blocks nothing).
  */
 #include "base/cpu.h"
 #include "engine/core.h"
@@ -67,11 +69,8 @@ WEFT_API int weft_blocking_begin(void) {
   return WEFT_OK;
 }
 
-WEFT_API int weft_blocking_end(void) {
-  weft__eworker *w = weft__engine_current_worker();
-  if (!w) return WEFT_OK;
-  if (w->block_depth == 0) return WEFT_ESTATE; /* end without begin */
-  if (--w->block_depth > 0) return WEFT_OK;
+/* The outermost block of w is over: its count and grant go back. */
+static void block_over(weft__eworker *w) {
   weft__engine *e = w->e;
   weft__store_relaxed(&w->blocking, 0);
   weft__fetch_sub_relaxed(&e->blocked, 1);
@@ -80,6 +79,19 @@ WEFT_API int weft_blocking_end(void) {
     weft__fetch_sub_relaxed(&e->grants_explicit, 1);
     weft__engine_add_grants(e, -1);
   }
+}
+
+WEFT_API int weft_blocking_end(void) {
+  weft__eworker *w = weft__engine_current_worker();
+  if (!w) return WEFT_OK;
+  if (w->block_depth == 0) return WEFT_ESTATE; /* end without begin */
+  if (--w->block_depth > 0) return WEFT_OK;
+  block_over(w);
   return WEFT_OK;
+}
+
+void weft__engine_blocking_abandoned(weft__eworker *w) {
+  w->block_depth = 0;
+  block_over(w);
 }
 

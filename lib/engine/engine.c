@@ -117,7 +117,7 @@ int weft__engine_shrink(weft__engine *e, int n) {
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
   if (n < 0) n = weft__load_relaxed(&e->live);
   for (int i = 0; i < n; i++) {
-    /* An idle (parked) worker quits now: uncount it before waking it, so
+    /* An idle (parked) worker quits now: uncount it before releasing it, so
      * `workers` drops at once as in Twisted's _quitIdlers. The live count can
      * only drop here for a worker we popped, so it cannot go negative. */
     uint64_t s = weft__load_acquire(&e->ctl); /* acquire: next_idle, as in notify */
@@ -128,23 +128,32 @@ int weft__engine_shrink(weft__engine *e, int n) {
       /* seq_cst CAS: pop + count as searching, as in E5.1. */
       if (weft__cas_seq_cst(&e->ctl, &s,
                             WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
+        /* Uncounted before the exchange that releases it: once the worker
+         * sees EXIT it may leave and give back its searching claim at
+         * once, and a notifier that then finds nobody searching must not
+         * read a live count that still holds it (it would take the pool
+         * for full and start nobody: a stranded task). */
+        weft__fetch_sub_relaxed(&e->live, 1);
+        weft__fetch_sub_relaxed(&e->parked, 1); /* E5.5: as live */
         /* acq_rel exchange, as in weft__engine_wake_popped. Release: the
-         * worker sees the exit request after our pop. Acquire: pairs with
-         * the reaper's release CAS to TIMEDOUT (its linked_exit store). */
+         * worker sees the exit request, and the counts above, after our
+         * pop. Acquire: pairs with the reaper's release CAS to TIMEDOUT
+         * (its linked_exit store). */
         uint32_t prev = weft__xchg_acq_rel(&w->wake, WEFT__WAKE_EXIT);
         if (WEFT_UNLIKELY(prev == WEFT__WAKE_TIMEDOUT)) {
           /* It had reaped itself (E9.3) and uncounted itself from live and
-           * parked: our pop unlinked it. Release: as in wake_popped (the
-           * slot is off the stack before a spawner reuses it). Leave the
-           * searching count we claimed for it as a searcher leaves, and
-           * look for the next parked worker. */
+           * parked: give our counts back (meanwhile they read one low: at
+           * worst one thread more is started). Our pop unlinked it.
+           * Release: as in wake_popped (the slot is off the stack before a
+           * spawner reuses it). Leave the searching count we claimed for
+           * it as a searcher leaves, and look for the next parked worker. */
+          weft__fetch_add_relaxed(&e->live, 1);
+          weft__fetch_add_relaxed(&e->parked, 1);
           weft__store_release(&w->linked_exit, 0);
           weft__engine_stop_searching(e);
           s = weft__load_acquire(&e->ctl); /* acquire: as above */
           continue;
         }
-        weft__fetch_sub_relaxed(&e->live, 1);
-        weft__fetch_sub_relaxed(&e->parked, 1); /* E5.5: as live */
         weft__futex_wake(&w->wake, 1);
         popped = true;
         break;

@@ -54,6 +54,9 @@ typedef struct weft__elastic_config {
 /* Any thread; takes effect for the next decision of each kind. */
 void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c);
 void weft__engine_set_min(weft__engine *e, int min_live);
+/* The owning worker w goes idle with a weft_blocking_begin its task left
+ * open: the block is over (its grant and count go back). blocking.c. */
+void weft__engine_blocking_abandoned(weft__eworker *w);
 /* Start up to n threads, bounded by the limit; reason: WEFT__MADE_*.
  * Returns the number started (>= 0), WEFT_EAGAIN if a creation failed and
  * none started, WEFT_EQUIT once closed. */

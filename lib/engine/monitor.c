@@ -555,7 +555,12 @@ static void *monitor_main(void *arg) {
       if (!saturated(e)) {
         kick_stranded(e);
         weft__observe(WEFT__EVENT_MONITOR_PASS);
-        if (++idle_ticks >= 3 && weft__load_relaxed(&e->retry_at_ns) == 0) break;
+        /* A failed creation keeps it armed only while work waits for the
+         * retry: with none queued nothing needs the thread, and a later
+         * submit that does arms it again (may_spawn, while backing off). */
+        if (++idle_ticks >= 3 &&
+            (weft__load_relaxed(&e->retry_at_ns) == 0 || weft__engine_backlog(e) == 0))
+          break;
         continue;
       }
       idle_ticks = 0;
@@ -597,7 +602,7 @@ static void *monitor_main(void *arg) {
     } else {
       kick_stranded(e); /* E5.5: a decline whose counts we read otherwise */
     }
-    weft__observe(WEFT__EVENT_MONITOR_PASS); /* disarmed, grants given back */
+    weft__observe(WEFT__EVENT_MONITOR_DISARMED);
     if (sleep_disarmed(m, seen)) return NULL; /* left after its keep-alive */
     if (weft__load_acquire(&m->stop)) break; /* acquire: pairs with monitor_stop */
   }

@@ -2,9 +2,9 @@
  * Observer: a hook the library calls when one of its own threads has done
  * something that no caller-visible event reports and that a test must wait
  * for: a worker has parked (it is on the idle stack and counted in
- * `parks`), or the elastic monitor has ended a pass of its loop (a tick, a
- * pass that found the pool unsaturated, or a disarm with its grants given
- * back). A test that waits for "every thread parked" or "ten monitor
+ * `parks`), the elastic monitor has ended a pass of its loop (a tick, a
+ * pass that found the pool unsaturated), or it has disarmed (its grants
+ * given back; it sleeps until the next arm). A test that waits for "every thread parked" or "ten monitor
  * ticks" re-reads the statistics at each event instead of polling them
  * with pauses.
  *
@@ -27,7 +27,8 @@
 
 typedef enum weft__event {
   WEFT__EVENT_PARKED,       /* a worker is on the idle stack, counted */
-  WEFT__EVENT_MONITOR_PASS, /* the monitor ended a pass (tick, idle pass, disarm) */
+  WEFT__EVENT_MONITOR_PASS, /* the monitor ended a pass (a tick, an idle pass) */
+  WEFT__EVENT_MONITOR_DISARMED, /* the monitor disarmed, its grants given back */
 } weft__event;
 
 typedef void (*weft__observer_fn)(weft__event ev);

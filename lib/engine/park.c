@@ -175,7 +175,7 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
       if (r == 0) return;
       /* The creation failed and backs off: the monitor retries it while the
        * work waits (E9.5). */
-      if (r == WEFT_EAGAIN) weft__engine_arm_monitor(e);
+      if (r == WEFT_EAGAIN || r == WEFT_ENOMEM) weft__engine_arm_monitor(e);
       /* Undo the claim. A worker that parked meanwhile saw searching > 0 in
        * its re-check and relied on us: if one is parked now, wake it. */
       s = weft__fetch_sub_seq_cst(&e->ctl, 1) - 1; /* seq_cst: as the claim */
@@ -341,7 +341,7 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
   /* Reserve our exit against min: relaxed CAS, the live count is a
    * statistic and a bound, ordered with nothing else. */
   while (!weft__cas_relaxed(&e->live, &live, live - 1)) {
-    if (live <= min) return keep_alive;
+    if (live <= min) return keep_alive ? keep_alive : 1000000000u; /* 0 would read as reaped */
   }
   weft__store_relaxed(&w->linked_exit, 1);
   /* acq_rel CAS: ASLEEP → TIMEDOUT, the one change of `wake` that is ours.

@@ -81,7 +81,7 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   if (!w) {
     w = weft__calloc_aligned(sizeof *w);
     if (!w) {
-      weft__fetch_add_relaxed(&e->spawn_failures, 1);
+      creation_failed(e); /* backs off; the monitor retries (E9.5) */
       return WEFT_ENOMEM;
     }
     weft__ring_init(&w->ring);
@@ -147,14 +147,24 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
 }
 
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) {
-  (void)e;
   /* A thread that leaves on its own while the pool runs (its keep-alive
    * ran out, E9.3) detaches itself: its stack goes back when it ends, not
    * when a later spawn or stop gets round to joining it, so an idle pool's
    * memory shrinks with its thread count. Nobody joins it then (JOINED). */
-  if (detach && pthread_detach(pthread_self()) == 0) {
-    weft__store_release(&w->state, WEFT__SLOT_JOINED); /* release: as below */
-    return;
+  if (detach) {
+    /* Under the mutex, against stop: close sets `closed` under it, and stop
+     * joins every slot it then reads LIVE or EXITED. Either we detach and
+     * store JOINED before the close, or we see `closed` and leave the
+     * thread to stop's join: never a join of a detached thread. The
+     * spawner that joins EXITED slots under the mutex never waits for us
+     * (our slot is LIVE until we store). */
+    pthread_mutex_lock(&e->mu);
+    if (!weft__load_relaxed(&e->closed) && pthread_detach(pthread_self()) == 0) {
+      weft__store_release(&w->state, WEFT__SLOT_JOINED); /* release: as below */
+      pthread_mutex_unlock(&e->mu);
+      return;
+    }
+    pthread_mutex_unlock(&e->mu);
   }
   /* Release: the thread's last uses of its slot happen before a spawner,
    * which loads the state with acquire, joins it and reuses the slot. No

@@ -22,6 +22,7 @@
 #include "base/probes.h"
 #include "engine/affinity.h"
 #include "engine/core.h"
+#include "engine/engine.h"
 #include "engine/node_cache.h"
 #include "engine/park.h"
 #include "engine/spawn.h"
@@ -367,6 +368,10 @@ void *weft__engine_worker_main(void *arg) {
     }
     /* Idle path (E4). */
     if (!w->searching) {
+      /* A task returned inside weft_blocking_begin: an idle worker blocks
+       * nothing, so its grant goes back now (not per task: the hot loop
+       * above stays as it is). */
+      if (WEFT_UNLIKELY(w->block_depth != 0)) weft__engine_blocking_abandoned(w);
       weft__node_flush(); /* freed nodes go home before we idle */
       w->batch_ticks = 0;  /* idle time is no task's: batch_tasks_long */
       weft__store_relaxed(&w->busy, 0);
