@@ -94,6 +94,14 @@ weft_model_mutant(model_mutant_reap_store reap.pml "invalid end state" -DW=2 -DT
 weft_model_mutant(model_mutant_reap_pop_ignores_timedout reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_POP_IGNORES_TIMEDOUT)
 weft_model_mutant(model_mutant_reap_reuse_linked reap.pml "assertion violated" -DW=2 -DT=2 -DMUTANT_REUSE_LINKED)
 
+# A shrink releasing a parked worker against a notify that needs a thread;
+# a thread that leaves on its own against stop's joins (E9.3).
+weft_model_check(model_shrink shrink.pml -DW=2)
+weft_model_check(model_shrink_w3 shrink.pml -DW=3)
+weft_model_mutant(model_mutant_shrink_uncount_late shrink.pml "invalid end state" -DMUTANT_UNCOUNT_LATE)
+weft_model_check(model_exit_join exit_join.pml)
+weft_model_mutant(model_mutant_exit_join_detach_unlocked exit_join.pml "assertion violated" -DMUTANT_DETACH_UNLOCKED)
+
 # A node-cache slab let go by its owner while its nodes come back (E6).
 weft_model_check(model_node_release node_release.pml)
 weft_model_check(model_node_release_part node_release.pml -DPART)
