@@ -227,6 +227,34 @@ static void backlog_and_cancel(void **state) {
   free((void *)g_runs);
 }
 
+/* shrink_to's floor: a resize that counted its surplus before threads left
+ * on their own (a stale n, here simply too large) takes the engine down to
+ * the floor and no further, whether the threads are parked (popped now) or
+ * the rest would be debt; debt already owed counts as gone. */
+static void shrink_to_stops_at_floor(void **state) {
+  (void)state;
+  setup_jobs(1);
+  _Atomic int limit = 6;
+  g_e = make_engine(&limit);
+  assert_int_equal(weft__engine_grow(g_e, 6, WEFT__MADE_GROW), 6);
+  wait_all_parked(g_e);
+  assert_int_equal(weft__engine_shrink_to(g_e, 6, 4), 0); /* n stale: 6, floor 4 */
+  assert_int_equal(weft__engine_live(g_e), 4);            /* two popped, no debt */
+  assert_int_equal(atomic_load(&g_e->shrink_debt), 0);
+  assert_int_equal(weft__engine_shrink_to(g_e, 3, 4), 0); /* at the floor: nothing */
+  assert_int_equal(weft__engine_live(g_e), 4);
+  assert_int_equal(atomic_load(&g_e->shrink_debt), 0);
+  assert_int_equal(weft__engine_shrink_to(g_e, 8, 1), 0); /* three go, none owed */
+  wait_all_parked(g_e);
+  assert_int_equal(weft__engine_live(g_e), 1);
+  assert_int_equal(atomic_load(&g_e->shrink_debt), 0);
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[0].task), 0); /* the one left runs it */
+  counter_wait(&g_done, 1);
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  check_exactly_once(1);
+}
+
 /* Inject batch sizing (lib/engine/worker_loop.c, batch_tasks_long): a
  * worker whose last task ran long takes the next injected task alone and
  * leaves the rest in the inject queue, where any worker can take them; a
@@ -371,6 +399,7 @@ int main(void) {
       cmocka_unit_test(exactly_once_with_nesting),
       cmocka_unit_test(park_and_wake),
       cmocka_unit_test(backlog_and_cancel),
+      cmocka_unit_test(shrink_to_stops_at_floor),
       cmocka_unit_test(long_task_takes_one_injected_task),
       cmocka_unit_test(eager_wake_with_long_tasks),
       cmocka_unit_test(sole_worker_until_second_slot),

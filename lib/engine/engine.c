@@ -113,10 +113,21 @@ int weft__engine_grow(weft__engine *e, int n, int reason) {
   return created;
 }
 
-int weft__engine_shrink(weft__engine *e, int n) {
+int weft__engine_shrink(weft__engine *e, int n) { return weft__engine_shrink_to(e, n, INT_MIN); }
+
+int weft__engine_shrink_to(weft__engine *e, int n, int floor) {
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
   if (n < 0) n = weft__load_relaxed(&e->live);
   for (int i = 0; i < n; i++) {
+    /* The floor against threads that left on their own since the caller
+     * counted (E9.3 reaps): they are part of its n, so the live count
+     * after the debt already owed is what is still above the floor.
+     * Relaxed: a count, as everywhere it is read; a reap just after this
+     * read is one thread too many gone, which demand growth replaces. */
+    int over = floor == INT_MIN ? INT_MAX
+                                : weft__load_relaxed(&e->live) - weft__load_relaxed(&e->shrink_debt) - floor;
+    if (over <= 0) break;
+    if (n - i > over) n = i + over;
     /* An idle (parked) worker quits now: uncount it before releasing it, so
      * `workers` drops at once as in Twisted's _quitIdlers. The live count can
      * only drop here for a worker we popped, so it cannot go negative. */
@@ -165,8 +176,10 @@ int weft__engine_shrink(weft__engine *e, int n) {
      * pairs with the parker's fence (E5.2 checks the debt after its push). */
     int rest = n - i;
     int debt = weft__load_relaxed(&e->shrink_debt);
-    int add = rest < INT_MAX - debt ? rest : INT_MAX - debt; /* saturate */
-    weft__fetch_add_seq_cst(&e->shrink_debt, add);
+    int sum;
+    do { /* saturate at INT_MAX, also against a concurrent shrink's add */
+      sum = rest < INT_MAX - debt ? debt + rest : INT_MAX;
+    } while (!weft__cas_seq_cst(&e->shrink_debt, &debt, sum));
     weft__fence_seq_cst(); /* debt before the ctl read; pairs with E5.2's fence */
     weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED); /* a worker that parked meanwhile pays it */
     break;

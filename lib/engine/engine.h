@@ -64,6 +64,10 @@ int weft__engine_grow(weft__engine *e, int n, int reason);
 /* Quit n workers (n < 0: all live): parked ones now, others when they next
  * find nothing to do (debt). WEFT_EQUIT once closed. */
 int weft__engine_shrink(weft__engine *e, int n);
+/* The same, but never below floor live threads (debt owed counted as gone):
+ * a resize to a target, whose n was counted before threads that reaped
+ * themselves meanwhile (E9.3) left. INT_MIN: no floor. */
+int weft__engine_shrink_to(weft__engine *e, int n, int floor);
 /* Reject new work; workers drain what is queued, then exit. Non-blocking.
  * WEFT_EQUIT the second time. */
 int weft__engine_close(weft__engine *e);

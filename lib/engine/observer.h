@@ -4,9 +4,9 @@
  * for: a worker has parked (it is on the idle stack and counted in
  * `parks`), the elastic monitor has ended a pass of its loop (a tick, a
  * pass that found the pool unsaturated), or it has disarmed (its grants
- * given back; it sleeps until the next arm). A test that waits for "every thread parked" or "ten monitor
- * ticks" re-reads the statistics at each event instead of polling them
- * with pauses.
+ * given back; it sleeps until the next arm). A test that waits for "every
+ * thread parked" or "ten monitor ticks" re-reads the statistics at each
+ * event instead of polling them with pauses.
  *
  * Internal: the symbol is hidden, so a program cannot set it; tests link
  * the static library. Unset, it costs a load and a branch on the park path

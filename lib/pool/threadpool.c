@@ -184,8 +184,11 @@ WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads, int 
 static int resize_locked(weft_threadpool *tp) {
   int max = weft__load_relaxed(&tp->max), min = weft__load_relaxed(&tp->min);
   int live = weft__engine_live(tp->e);
-  int above = live - max - weft__load_relaxed(&tp->e->grants); /* stand-ins stay */
-  if (above > 0) weft__engine_shrink(tp->e, above);
+  int keep = max + weft__load_relaxed(&tp->e->grants); /* stand-ins stay */
+  int above = live - keep;
+  /* Keep-alive exits are not under tp->mu: shrink to the target, not by a
+   * count that a reap may have made stale. */
+  if (above > 0) weft__engine_shrink_to(tp->e, above, keep);
   live = weft__engine_live(tp->e);
   if (live < min) {
     int r = weft__engine_grow(tp->e, min - live, WEFT__MADE_GROW);
