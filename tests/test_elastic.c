@@ -982,9 +982,8 @@ static int failing_factory(void *ctx, pthread_t *t, void *(*start)(void *), void
   return pthread_create(t, NULL, start, arg) == 0 ? 0 : WEFT_EAGAIN;
 }
 
-static void creation_failure_retried(void **state) {
-  (void)state;
-  atomic_store(&g_factory_fails, 3);
+/* A started pool (0, 2) whose threads come from failing_factory, quiet. */
+static weft_threadpool *failing_pool(void) {
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
   o.min_threads = 0;
@@ -994,6 +993,13 @@ static void creation_failure_retried(void **state) {
   weft_threadpool *tp;
   assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
   assert_int_equal(weft_threadpool_start(tp), 0);
+  return tp;
+}
+
+static void creation_failure_retried(void **state) {
+  (void)state;
+  atomic_store(&g_factory_fails, 3);
+  weft_threadpool *tp = failing_pool();
   sync_t ran;
   sync_init(&ran);
   assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
@@ -1013,15 +1019,7 @@ static void creation_failure_retried(void **state) {
 static void failed_creation_then_drained_disarms(void **state) {
   (void)state;
   atomic_store(&g_factory_fails, 0);
-  weft_threadpool_options o;
-  weft_threadpool_options_init(&o);
-  o.min_threads = 0;
-  o.max_threads = 2;
-  o.thread_factory = failing_factory;
-  o.log = NULL;
-  weft_threadpool *tp;
-  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
-  assert_int_equal(weft_threadpool_start(tp), 0);
+  weft_threadpool *tp = failing_pool();
   g_dump = tp;
   scene sc;
   scene_block(&sc, tp, 0);               /* the one thread, held at a gate */
