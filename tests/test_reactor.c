@@ -3,6 +3,7 @@
  * coalesced wake-ups, calls from the reactor thread itself), timers, file
  * readers/writers, system event triggers, lifecycle and bad input.
  */
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -292,6 +293,66 @@ static void readers_and_writers(void **state) {
   assert_int_equal(weft_reactor_remove_reader(s.r, s.fds[0]), WEFT_EALREADY);
   assert_int_equal(weft_reactor_add_reader(s.r, -1, on_readable, &s), WEFT_EINVAL);
   assert_int_equal(weft_reactor_add_reader(s.r, s.fds[0], NULL, &s), WEFT_EINVAL);
+  /* Descriptors that are not open, however large: refused at once (a
+   * number past 2^30 used to overflow the table's growth and loop). */
+  assert_int_equal(weft_reactor_add_reader(s.r, INT_MAX, on_readable, &s), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_add_writer(s.r, 1 << 30, on_writable, &s), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_add_reader(s.r, 100000, on_readable, &s), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+  close(s.fds[0]);
+  close(s.fds[1]);
+}
+
+/* A stream of completions that never pauses (a call that queues itself
+ * again from the loop, so the loop always finds the next one by
+ * busy-waiting) must not hold back a reader that is ready: the loop polls
+ * epoll at least every 64 such rounds. Fails (the guard timer fires after
+ * 10 s, the reader never ran) if the busy path skips epoll for ever. */
+typedef struct stream_state {
+  weft_reactor *r;
+  int fds[2];
+  int streaming, rounds, read, guard_fired;
+} stream_state;
+
+static void stream_call(void *arg) {
+  stream_state *s = arg;
+  if (!s->streaming) return;
+  s->rounds++;
+  assert_int_equal(weft_reactor_call_from_thread(s->r, stream_call, s), 0);
+}
+
+static void stream_reader(void *ctx, int fd, int events) {
+  (void)events;
+  stream_state *s = ctx;
+  char c;
+  assert_int_equal(read(fd, &c, 1), 1);
+  s->read = 1;
+  s->streaming = 0;
+  assert_int_equal(weft_reactor_remove_reader(s->r, fd), 0);
+  weft_reactor_stop(s->r);
+}
+
+static void stream_guard(void *arg) {
+  stream_state *s = arg;
+  s->guard_fired = 1;
+  s->streaming = 0;
+  weft_reactor_stop(s->r);
+}
+
+static void reader_not_starved_by_completions(void **state) {
+  (void)state;
+  stream_state s = {.streaming = 1};
+  assert_int_equal(pipe(s.fds), 0);
+  assert_int_equal(write(s.fds[1], "x", 1), 1); /* ready from the start */
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  assert_int_equal(weft_reactor_add_reader(s.r, s.fds[0], stream_reader, &s), 0);
+  assert_int_equal(weft_reactor_call_from_thread(s.r, stream_call, &s), 0);
+  weft_timer_id guard;
+  assert_int_equal(weft_reactor_call_later(s.r, 10.0, stream_guard, &s, &guard), 0);
+  assert_int_equal(weft_reactor_run(s.r), 0);
+  assert_int_equal(s.guard_fired, 0);
+  assert_int_equal(s.read, 1);
+  assert_true(s.rounds >= 1);
   assert_int_equal(weft_reactor_destroy(s.r), 0);
   close(s.fds[0]);
   close(s.fds[1]);
@@ -490,6 +551,7 @@ int main(void) {
       cmocka_unit_test(delayed_call_from_thread),
       cmocka_unit_test(timers_order_and_cancel),
       cmocka_unit_test(readers_and_writers),
+      cmocka_unit_test(reader_not_starved_by_completions),
       cmocka_unit_test(system_event_triggers),
       cmocka_unit_test(shutdown_fires_without_run),
       cmocka_unit_test(stop_from_another_thread),

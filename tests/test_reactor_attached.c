@@ -13,10 +13,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "loop/reactor_state.h" /* the timerfd, to read its setting */
 #include "weft/reactor.h"
 
 #define HANG_GUARD_MS 30000
@@ -56,6 +59,41 @@ static void timer_fires_on_attached_reactor(void **state) {
   /* Nothing pending: the fd is quiet. */
   struct pollfd p = {.fd = fd, .events = POLLIN};
   assert_int_equal(poll(&p, 1, 0), 0);
+  assert_int_equal(weft_reactor_detach(r), 0);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
+/* fork from the host loop's thread of an attached reactor: the child's
+ * copy must not touch the parent's timer (the timerfd is one open file in
+ * both processes), and drain is refused there (the timers and queue it
+ * would run are the parent's). The child cancels the pending timer and
+ * adds one due at once; the parent's timerfd must still be armed for the
+ * 100 s timer. Fails if the child's copy disarmed or moved it. */
+static void fork_child_leaves_parent_timer(void **state) {
+  (void)state;
+  weft_reactor *r;
+  int fd, done = 0;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(weft_reactor_attach(r, &fd), 0);
+  weft_timer_id id;
+  assert_int_equal(weft_reactor_call_later(r, 100.0, fired, &done, &id), 0);
+  assert_true(r->tfd >= 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    (void)weft_reactor_cancel_call(r, id);
+    (void)weft_reactor_call_later(r, 0.0, fired, &done, NULL);
+    _exit(weft_reactor_drain(r) == WEFT_ESTATE ? 0 : 1);
+  }
+  int st = 0;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 0); /* drain refused in the child */
+  struct itimerspec its;
+  assert_int_equal(timerfd_gettime(r->tfd, &its), 0);
+  assert_true(its.it_value.tv_sec >= 50); /* still the parent's 100 s timer */
+  assert_int_equal(done, 0);
+  assert_int_equal(weft_reactor_cancel_call(r, id), 0);
   assert_int_equal(weft_reactor_detach(r), 0);
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
@@ -168,6 +206,7 @@ int main(void) {
       cmocka_unit_test(timers_before_attach_and_cancel),
       cmocka_unit_test(reader_writer_on_attached_reactor),
       cmocka_unit_test(drain_budget),
+      cmocka_unit_test(fork_child_leaves_parent_timer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -393,22 +393,11 @@ static int busy_wait_for_work(weft_reactor *r) {
   return 0;
 }
 
-static void loop_once(weft_reactor *r) {
-  weft__add_single_writer(&r->iterations, 1);
-  int ran = drain_snapshot(r, INT_MAX);
-  weft__timers_run_due(r);
-  int timeout = weft__timers_timeout_ms(r);
-  /* Also when nothing ran but a node is queued, unlinked: its producer is
-   * between its exchange and its link (weft__reactor_push), about to finish. */
-  if ((ran > 0 || !weft__mpsc_empty(&r->queue)) && timeout != 0 && busy_wait_for_work(r)) return;
-  weft__store_relaxed(&r->sleeping, 1);
-  /* seq_cst fence: orders sleeping = 1 before the emptiness check; pairs
-   * with the producers' fence in weft__reactor_push (file comment). */
-  weft__fence_seq_cst();
-  if (!weft__mpsc_empty(&r->queue) || weft__load_relaxed(&r->stop_requested)) timeout = 0;
-  struct epoll_event evs[64];
-  int n = epoll_wait(r->epfd, evs, 64, timeout);
-  weft__store_relaxed(&r->sleeping, 0);
+/* Consecutive loop rounds that found completions by busy-waiting and so
+ * skipped epoll (the attached drain caps its rounds at 64 alike). */
+#define BUSY_ROUNDS_MAX 64
+
+static void dispatch(weft_reactor *r, const struct epoll_event *evs, int n) {
   for (int i = 0; i < n; i++) {
     if (evs[i].data.fd == r->evfd) {
       wake_read(r);
@@ -418,13 +407,44 @@ static void loop_once(weft_reactor *r) {
   }
 }
 
+static void loop_once(weft_reactor *r) {
+  weft__add_single_writer(&r->iterations, 1);
+  int ran = drain_snapshot(r, INT_MAX);
+  weft__timers_run_due(r);
+  int timeout = weft__timers_timeout_ms(r);
+  /* Also when nothing ran but a node is queued, unlinked: its producer is
+   * between its exchange and its link (weft__reactor_push), about to finish. */
+  struct epoll_event evs[64];
+  if ((ran > 0 || !weft__mpsc_empty(&r->queue)) && timeout != 0 && busy_wait_for_work(r)) {
+    /* Completions keep coming: go round again without epoll, but not for
+     * ever: every BUSY_ROUNDS_MAX such rounds, readers and writers that are
+     * ready get their turn (a poll that does not sleep; `sleeping` stays 0,
+     * so producers write no eventfd for it). */
+    if (++r->busy_rounds < BUSY_ROUNDS_MAX) return;
+    r->busy_rounds = 0;
+    dispatch(r, evs, epoll_wait(r->epfd, evs, 64, 0));
+    return;
+  }
+  r->busy_rounds = 0;
+  weft__store_relaxed(&r->sleeping, 1);
+  /* seq_cst fence: orders sleeping = 1 before the emptiness check; pairs
+   * with the producers' fence in weft__reactor_push (file comment). */
+  weft__fence_seq_cst();
+  if (!weft__mpsc_empty(&r->queue) || weft__load_relaxed(&r->stop_requested)) timeout = 0;
+  int n = epoll_wait(r->epfd, evs, 64, timeout);
+  weft__store_relaxed(&r->sleeping, 0);
+  dispatch(r, evs, n);
+}
+
 WEFT_API int weft_reactor_run(weft_reactor *r) {
   if (r == NULL) return WEFT_EINVAL;
   int expected = R_NEW;
   if (!weft__cas_relaxed(&r->state, &expected, R_RUNNING)) return WEFT_ESTATE;
   set_io_thread(r);
   weft_reactor_fire_system_event(r, WEFT_STARTUP);
-  while (!weft__load_relaxed(&r->stop_requested)) loop_once(r);
+  /* Acquire: pairs with weft_reactor_stop's release CAS (its pushers count
+   * is then visible to the destroy after we return). */
+  while (!weft__load_acquire(&r->stop_requested)) loop_once(r);
   shutdown_sequence(r);
   return WEFT_OK;
 }
@@ -432,11 +452,24 @@ WEFT_API int weft_reactor_run(weft_reactor *r) {
 WEFT_API int weft_reactor_stop(weft_reactor *r) {
   if (r == NULL) return WEFT_EINVAL;
   if (weft__load_relaxed(&r->state) != R_RUNNING) return WEFT_ESTATE;
+  /* Counted as a producer (weft__reactor_push, case 4) from before the flag
+   * to after the eventfd write: the loop may see the flag, shut down and
+   * return before our write, and the destroy that follows must wait for
+   * it (quiesce_pushers) instead of freeing r under us. */
+  weft__fetch_add_relaxed(&r->pushers, 1);
   int expected = 0;
-  if (!weft__cas_relaxed(&r->stop_requested, &expected, 1)) return WEFT_ESTATE;
+  /* Release: the increment before the flag; pairs with run's acquire load
+   * of stop_requested, which happens before destroy's load of pushers. */
+  if (!weft__cas_release(&r->stop_requested, &expected, 1)) {
+    weft__fetch_sub_acq_rel(&r->pushers, 1); /* release: as below */
+    return WEFT_ESTATE;
+  }
   /* Wake the loop; attached (foreign-loop) reactors just see a spurious
    * readable fd and stop when their owner calls weft_reactor_detach. */
   wake_write(r);
+  /* Release: our accesses to r happen before destroy's acquire load of
+   * pushers reads zero (quiesce_pushers). */
+  weft__fetch_sub_acq_rel(&r->pushers, 1);
   return WEFT_OK;
 }
 
@@ -507,6 +540,9 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
   if (r == NULL || max_completions < 0 || (flags & ~(unsigned)WEFT_DRAIN_NO_SPIN) != 0)
     return WEFT_EINVAL;
   if (!weft_reactor_is_in_io_thread(r)) return WEFT_ESTATE;
+  /* A child of fork: the timers, readers and queue it would run are the
+   * parent's (lib/loop/reactor_fork.c). */
+  if (weft__load_relaxed(&r->forked)) return WEFT_ESTATE;
   int budget = max_completions > 0 ? max_completions : INT_MAX;
   wake_read(r); /* reset first: a push after this read writes again */
   /* Awake while we drain: pushes meanwhile need no eventfd write. */

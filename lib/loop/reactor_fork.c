@@ -7,10 +7,10 @@
  *     call_in_thread WEFT_ESHUTDOWN; a loop that goes on in the child (fork
  *     inside a reactor callback) leaves at its next iteration and runs its
  *     shutdown sequence there (its shutdown triggers fire in the child);
- *   - the child's copies of the epoll and eventfd descriptors are closed
- *     (the parent's stay open: the epoll set is shared between the two,
- *     and nothing the child does may change the parent's): adding a
- *     reader or writer returns WEFT_ESTATE;
+ *   - the child's copies of the epoll, eventfd and timerfd descriptors are
+ *     closed (the parent's stay open: the epoll set and the timerfd are
+ *     shared between the two, and nothing the child does may change the
+ *     parent's): adding a reader or writer, and drain, return WEFT_ESTATE;
  *   - the completion queue is emptied: the calls queued in it are the
  *     parent's, which runs them. Calls made in the child with
  *     call_from_thread are accepted and run in weft_reactor_destroy, on the
@@ -47,7 +47,10 @@ static void child(weft__fork_hook *h) {
   r->blocked.next = r->blocked.prev = &r->blocked;
   if (r->epfd >= 0) close(r->epfd);
   if (r->evfd >= 0) close(r->evfd);
-  r->epfd = r->evfd = -1;
+  /* The timerfd is the same open file in both processes: a child that set
+   * it would move or cancel the parent's attached timer. */
+  if (r->tfd >= 0) close(r->tfd);
+  r->epfd = r->evfd = r->tfd = -1;
 }
 
 int weft__reactor_fork_register(weft_reactor *r) {

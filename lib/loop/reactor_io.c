@@ -4,6 +4,8 @@
  * registered callbacks. Reactor thread only.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/epoll.h>
 
@@ -13,14 +15,16 @@
 static weft__fd_entry *entry_for(weft_reactor *r, int fd, int grow) {
   if (fd < r->nfds) return &r->fds[fd];
   if (!grow) return NULL;
-  int n = r->nfds ? r->nfds : 64;
-  while (n <= fd) n *= 2;
+  /* size_t: doubling an int past 2^30 overflowed (and looped for ever). */
+  size_t n = r->nfds ? (size_t)r->nfds : 64;
+  while (n <= (size_t)fd) n *= 2;
+  if (n > (size_t)INT_MAX) n = (size_t)fd + 1; /* fd < INT_MAX: add() checked it is open */
   weft__fd_entry *v = weft__calloc((size_t)n, sizeof *v);
   if (v == NULL) return NULL;
   if (r->nfds) memcpy(v, r->fds, (size_t)r->nfds * sizeof *v);
   weft__free(r->fds);
   r->fds = v;
-  r->nfds = n;
+  r->nfds = (int)n;
   return &r->fds[fd];
 }
 
@@ -38,6 +42,10 @@ static int add(weft_reactor *r, int fd, weft_io_fn fn, void *ctx, int writer) {
   if (r == NULL || fn == NULL || fd < 0 || fd == r->evfd || fd == r->tfd || fd == r->epfd)
     return WEFT_EINVAL;
   if (weft__load_relaxed(&r->forked)) return WEFT_ESTATE; /* a child of fork: no epoll set */
+  /* Not an open descriptor: refused before the table grows to its number
+   * (a stray 10^9 would ask for gigabytes first; epoll_ctl refuses it only
+   * after). */
+  if (fd >= r->nfds && fcntl(fd, F_GETFD) < 0) return WEFT_EINVAL;
   weft__fd_entry *e = entry_for(r, fd, 1);
   if (e == NULL) return WEFT_ENOMEM;
   weft__fd_entry old = *e;
