@@ -117,13 +117,15 @@ WEFT_API int weft_reactor_call_from_thread(weft_reactor *r, weft_fn fn, void *ar
  * @brief The allocation-free callFromThread; any thread.
  *
  * req is caller-owned storage (weft/work.h rules); cb(req) runs on the
- * reactor thread, after which req is the caller's again. Never fails on
- * valid arguments.
+ * reactor thread, after which req is the caller's again. Allocates nothing
+ * and never fails on valid arguments, unless a context is current
+ * (weft/context.h): carrying it takes a node.
  *
  * @param r   The reactor.
  * @param req The request.
  * @param cb  Runs on the reactor thread with req.
- * @return 0, or #WEFT_EINVAL on NULL r, req or cb.
+ * @return 0, or #WEFT_EINVAL on NULL r, req or cb, #WEFT_ENOMEM if a context
+ *   is current and its node cannot be had.
  */
 WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req,
                                                weft_work_cb cb);
