@@ -253,10 +253,20 @@ static void cancel_misuse(void **state) {
   assert_int_equal(weft_threadpool_queue_work(tp, &b.req, job_work, NULL), 0);
   assert_int_equal(weft_threadpool_cancel_work(tp, &b.req), WEFT_EINVAL);
   assert_int_equal(weft_threadpool_start(tp), 0);
+  /* Refused by a stopped pool: not submitted, so not ours to cancel (0
+   * would promise an after_cb that never comes). */
+  job c = {0};
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_queue_work(tp, &c.req, job_work, job_after), WEFT_EQUIT);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &c.req), WEFT_EINVAL);
+  /* One that ran before the stop is the caller's again: not cancellable. */
+  assert_true(weft_threadpool_cancel_work(tp, &a.req) != 0);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   assert_int_equal(weft_threadpool_destroy(other), 0);
   assert_int_equal(atomic_load(&a.ran), 1);
   assert_int_equal(atomic_load(&b.ran), 1);
+  assert_int_equal(atomic_load(&c.ran), 0);
+  assert_int_equal(atomic_load(&c.told), 0);
 }
 
 /* ------------------------------------------------------------ stop_timeout */

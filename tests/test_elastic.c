@@ -1011,6 +1011,45 @@ static void creation_failure_retried(void **state) {
   sync_fini(&ran);
 }
 
+/* The log hook hears a failed creation with no lock of the pool held: a
+ * hook that reads the pool's per-worker statistics (which take the
+ * engine's mutex) while a submit's thread creation fails. Fails by hanging
+ * (the ctest timeout) if the hook is called under the mutex. */
+static weft_threadpool *g_log_pool;
+static sync_t g_logged;
+static void stats_reading_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)err;
+  (void)what;
+  weft_worker_stats ws[4];
+  size_t n = 0;
+  if (weft_threadpool_worker_stats(g_log_pool, ws, 4, &n) != 0) abort();
+  count_up(&g_logged);
+}
+
+static void log_hook_reads_stats_on_creation_failure(void **state) {
+  (void)state;
+  atomic_store(&g_factory_fails, 1);
+  sync_init(&g_logged);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 2;
+  o.thread_factory = failing_factory;
+  o.log = stats_reading_log;
+  assert_int_equal(weft_threadpool_create_ex(&g_log_pool, &o), 0);
+  assert_int_equal(weft_threadpool_start(g_log_pool), 0);
+  sync_t ran;
+  sync_init(&ran);
+  assert_int_equal(weft_threadpool_call_in_thread(g_log_pool, count_task, &ran), 0);
+  wait_count(&g_logged, 1); /* the failed creation, heard */
+  wait_count(&ran, 1);      /* and the monitor's retry ran the task */
+  end_pool(g_log_pool);
+  g_log_pool = NULL;
+  sync_fini(&ran);
+  sync_fini(&g_logged);
+}
+
 /* E9.5: a creation that keeps failing while its task waits, until the
  * task is run by the thread the pool already had. Nothing is left to
  * retry, so the monitor disarms (and the pool costs no wake-up), though
@@ -1112,6 +1151,7 @@ int main(void) {
       cmocka_unit_test_teardown(blocking_call_from_pool_no_deadlock, settle),
       cmocka_unit_test_teardown(creation_failure_retried, settle),
       cmocka_unit_test_teardown(failed_creation_then_drained_disarms, settle),
+      cmocka_unit_test_teardown(log_hook_reads_stats_on_creation_failure, settle),
       cmocka_unit_test_teardown(abandoned_block_ended_when_idle, settle),
       cmocka_unit_test_teardown(bad_input, settle),
   };

@@ -190,6 +190,45 @@ static void destroy_elsewhere_waits_and_the_flush_cancels(void **state) {
   assert_int_equal(atomic_load(&g_ran), 0);
 }
 
+typedef struct stopper {
+  weft__engine *e;
+  sync_t returned;
+} stopper;
+
+static void *stop_thread(void *arg) {
+  stopper *d = arg;
+  assert_int_equal(weft__engine_stop(d->e), 0);
+  gate_open(&d->returned);
+  return NULL;
+}
+
+/* The same with stop, then the statistics: tasks the window accepted and
+ * the flush cancelled count as submitted, so submitted = executed +
+ * cancelled holds once joined (they were counted as cancelled only). */
+static void flush_cancels_count_as_submitted(void **state) {
+  (void)state;
+  weft__engine *e = make_engine();
+  weft__submit_window w;
+  assert_true(weft__submit_window_open(&w));
+  for (int i = 0; i < K; i++) assert_int_equal(weft__engine_submit(e, &g_jobs[i].task), 0);
+  stopper d = {.e = e};
+  sync_init(&d.returned);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, stop_thread, &d), 0);
+  while (!weft__engine_is_closed(e)) sched_yield(); /* engine state, as above */
+  weft__submit_window_close(&w);
+  gate_wait(&d.returned);
+  pthread_join(th, NULL);
+  sync_fini(&d.returned);
+  weft__engine_counters c;
+  weft__engine_counters_get(e, &c);
+  assert_int_equal(c.cancelled, K);
+  assert_int_equal(c.executed, 0);
+  assert_int_equal(c.submitted, c.executed + c.cancelled);
+  assert_int_equal(weft__engine_destroy(e), 0);
+  assert_int_equal(atomic_load(&g_cancelled), K);
+}
+
 static void closed_engine_refuses(void **state) {
   (void)state;
   weft__engine *e = make_engine();
@@ -304,6 +343,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(destroy_elsewhere_waits_and_the_flush_cancels, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(flush_cancels_count_as_submitted, setup, teardown),
       cmocka_unit_test_setup_teardown(closed_engine_refuses, setup, teardown),
       cmocka_unit_test_setup_teardown(open_is_refused_when_routed, setup, teardown),
       cmocka_unit_test(reactor_drain_submits_through_a_window),

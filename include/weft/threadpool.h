@@ -114,7 +114,10 @@ typedef struct weft_threadpool_options {
   const char *name;                       /**< copied; NULL: the pool's address */
   weft_thread_factory_fn thread_factory;  /**< NULL: pthread_create */
   void *thread_factory_ctx;               /**< thread_factory's context */
-  weft_log_fn log;                        /**< failures with nobody to tell; NULL: stderr */
+  weft_log_fn log;                        /**< failures with nobody to tell; NULL: stderr.
+                                               It may read the pool's statistics; it must not
+                                               start, stop or resize the pool (a start or a
+                                               resize may be what calls it) */
   void *log_ctx;                          /**< log's context */
   unsigned spin_us;                       /**< idle search before parking; default 50 */
   /**

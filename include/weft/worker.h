@@ -126,6 +126,9 @@ WEFT_API int weft_worker_is_quit(const weft_worker *w);
  * @param arg    Its argument.
  * @param name   The thread's intended name.
  * @return 0, or a negative code if the thread was not created.
+ *
+ * A pool calls it while it holds its own locks: it must create the thread
+ * and return, and must not call into the pool or team it creates for.
  */
 typedef int (*weft_thread_factory_fn)(void *ctx, pthread_t *thread,
                                       void *(*start)(void *), void *arg,

@@ -150,6 +150,15 @@ struct weft__engine {
   _Atomic(struct weft__batch *) batch_pool;
   _Atomic uint64_t batch_free;
   _Atomic uint64_t spawns, spawn_failures, unparks, cancelled; /* slow paths only */
+  /* Tasks a submit window accepted and cancelled at its flush, the engine
+   * closed meanwhile: submitted (statistics), though never pushed. */
+  _Atomic uint64_t window_cancelled;
+  /* Creation failures spawn_locked counted under the mutex, for the log
+   * hook to hear after it (weft__engine_log_failures). */
+  _Atomic int unlogged_failures;
+  /* Set (release) when a stop has joined every thread and cancelled what
+   * was queued: every task accepted before has run or been cancelled. */
+  _Atomic int stopped;
   /* Elastic sizing (docs/design.md E9, lib/engine/elastic.c). Slow paths
    * only: a blocking call, a thread's start or exit, the monitor. */
   WEFT_CACHE_ALIGNED _Atomic int soft;  /* set_limit's value (Twisted's max) */

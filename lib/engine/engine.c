@@ -106,7 +106,9 @@ int weft__engine_grow(weft__engine *e, int n, int reason) {
     else failed++;
   }
   pthread_mutex_unlock(&e->mu);
-  /* Outside the mutex: E5.3 may notify, and notify may start a thread. */
+  /* Outside the mutex: E5.3 may notify, and notify may start a thread;
+   * the log hook may read the statistics. */
+  if (failed > 0) weft__engine_log_failures(e);
   for (int i = 0; i < failed; i++) weft__engine_stop_searching(e);
   if (failed > 0) weft__engine_arm_monitor(e); /* it retries while work waits (E9.5) */
   if (created == 0 && failed > 0) return WEFT_EAGAIN;
@@ -279,7 +281,14 @@ int weft__engine_stop(weft__engine *e) {
     while ((t = weft__ring_pop(&e->slots[i]->ring)) != NULL) weft__engine_cancel_task(e, t);
   }
   weft__engine_cancel_injected(e, true);
+  /* Release: the runs and cancels above happen before what a reader of
+   * `stopped` concludes (weft__engine_stopped's acquire). */
+  weft__store_release(&e->stopped, 1);
   return WEFT_OK;
+}
+
+bool weft__engine_stopped(weft__engine *e) {
+  return weft__load_acquire(&e->stopped) != 0; /* pairs with stop's release */
 }
 
 int weft__engine_destroy(weft__engine *e) {

@@ -78,6 +78,9 @@ int weft__engine_stop(weft__engine *e);
  * every counted push has been popped; else up to the first empty pop.
  * After close, by the thread that stops e. */
 void weft__engine_cancel_injected(weft__engine *e, bool all);
+/* A stop has completed: every task accepted before it ran or was
+ * cancelled. Any thread. */
+bool weft__engine_stopped(weft__engine *e);
 /* stop, then free. WEFT_EDEADLK from an engine thread (nothing freed). */
 int weft__engine_destroy(weft__engine *e);
 

@@ -173,6 +173,7 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
       int r = weft__engine_spawn_locked(e, spawn_reason(e));
       pthread_mutex_unlock(&e->mu);
       if (r == 0) return;
+      weft__engine_log_failures(e); /* outside the mutex */
       /* The creation failed and backs off: the monitor retries it while the
        * work waits (E9.5). */
       if (r == WEFT_EAGAIN || r == WEFT_ENOMEM) weft__engine_arm_monitor(e);

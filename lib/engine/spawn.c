@@ -21,6 +21,11 @@ void weft__engine_log(weft__engine *e, int err, const char *what) {
   fprintf(stderr, "weft: %s: %s\n", what, weft_strerror(err));
 }
 
+void weft__engine_log_failures(weft__engine *e) {
+  for (int n = weft__xchg_relaxed(&e->unlogged_failures, 0); n > 0; n--)
+    weft__engine_log(e, WEFT_EAGAIN, "thread factory failed to create a pool thread");
+}
+
 /* Creation failures back off (E9.5): no attempt before retry_at, the
  * delay doubling from 10 ms to 1 s; the monitor retries while work waits. */
 #define WEFT__RETRY_MIN_NS 10000000u
@@ -128,7 +133,9 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
     weft__fetch_sub_relaxed(&e->live, 1);
     weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
     creation_failed(e);
-    weft__engine_log(e, WEFT_EAGAIN, "thread factory failed to create a pool thread");
+    /* Logged by the caller once the mutex is released: the log hook is the
+     * program's, and may read the pool's statistics (which take it). */
+    weft__fetch_add_relaxed(&e->unlogged_failures, 1);
     return WEFT_EAGAIN;
   }
   weft__store_relaxed(&e->retry_delay_ns, 0);

@@ -22,5 +22,8 @@ void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach);
 /* Report a failure nobody else can be told of: the config's log hook, or
  * stderr. */
 void weft__engine_log(weft__engine *e, int err, const char *what);
+/* Report the creation failures weft__engine_spawn_locked counted; call it
+ * after releasing e->mu (never under it: the log hook is user code). */
+void weft__engine_log_failures(weft__engine *e);
 
 #endif /* WEFT_ENGINE_SPAWN_H */

@@ -54,7 +54,8 @@ void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
     local += weft__load_relaxed(&w->local_submits);
   }
   uint64_t pushed = weft__inject_pushed(&e->inject);
-  out->submitted = (pushed > overflowed ? pushed - overflowed : 0) + local;
+  out->submitted = (pushed > overflowed ? pushed - overflowed : 0) + local +
+                   weft__load_relaxed(&e->window_cancelled);
   out->cancelled = weft__load_relaxed(&e->cancelled);
   /* Workers count every task they take; the skipped ones were cancelled. */
   uint64_t skipped = weft__load_relaxed(&e->skipped);

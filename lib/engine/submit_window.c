@@ -108,6 +108,7 @@ void weft__submit_window_flush(weft__submit_window *w) {
     } else {
       /* Closed after these were accepted: each owner is told (E7). A cancel
        * callback that submits to e again is refused (closed). */
+      weft__fetch_add_relaxed(&e->window_cancelled, n); /* submitted, for the statistics */
       for (uint32_t i = 0; i < n; i++) weft__engine_cancel_task(e, w->task[i]);
     }
   }
