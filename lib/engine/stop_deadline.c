@@ -17,8 +17,10 @@
  *      done the queues stay empty. A task a worker takes before the sweep
  *      reaches it runs (it is then running, or ran): the workers' loop
  *      pays nothing for stop_timeout.
- *   4. Each thread is joined with the deadline as limit. All joined:
- *      weft__engine_stop finishes (its E7 pass finds the queues empty).
+ *   4. Each thread is joined with the deadline as limit. All joined, or
+ *      the ones left not in a task (woken by the close, still on their way
+ *      out): weft__engine_stop joins them and finishes (its E7 pass finds
+ *      the queues empty).
  *      Some still in a task at the deadline: they stay as they are (their
  *      slot and ring stay valid: nothing is freed), WEFT_ETIMEDOUT; a later
  *      weft__engine_stop (or destroy) joins them. Their tasks' owners are
@@ -97,13 +99,17 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
       pthread_mutex_lock(&e->mu);
       weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
       pthread_mutex_unlock(&e->mu);
-    } else {
+    } else if (weft__load_relaxed(&w->busy)) {
       late++; /* ETIMEDOUT: still in a task; joined by a later stop */
     }
+    /* Else not in a task: a worker the close woke that has not left yet
+     * (its way out holds no task: the queues are swept). It is no task
+     * outliving the deadline; the stop below joins it. Relaxed: `busy` is
+     * the owner's flag, set before it runs a task it took. */
   }
   int rc = WEFT_OK;
   if (late == 0) {
-    (void)weft__engine_stop(e); /* joins nothing more; its E7 pass sweeps */
+    (void)weft__engine_stop(e); /* joins the leavers; its E7 pass sweeps */
   } else {
     rc = WEFT_ETIMEDOUT;
   }
