@@ -159,6 +159,9 @@ struct weft__engine {
   /* Set (release) when a stop has joined every thread and cancelled what
    * was queued: every task accepted before has run or been cancelled. */
   _Atomic int stopped;
+  /* A stop with a deadline is sweeping the rings: idle workers steal no
+   * more (the sweep cancels what is queued; stop_deadline.c). */
+  _Atomic int sweeping;
   /* Elastic sizing (docs/design.md E9, lib/engine/elastic.c). Slow paths
    * only: a blocking call, a thread's start or exit, the monitor. */
   WEFT_CACHE_ALIGNED _Atomic int soft;  /* set_limit's value (Twisted's max) */

@@ -13,10 +13,13 @@
  *      (under its try-lock, as weft__engine_stop does) and every worker's
  *      ring (as a thief, into a scratch ring of its own), so work queued
  *      behind a blocked worker's task is cancelled now, not when that task
- *      returns. Nothing new can be queued (closed), so once the sweep is
- *      done the queues stay empty. A task a worker takes before the sweep
- *      reaches it runs (it is then running, or ran): the workers' loop
- *      pays nothing for stop_timeout.
+ *      returns. Nothing new can be queued (closed), and idle workers stop
+ *      stealing when the sweep begins (`sweeping`: else one that went idle
+ *      could steal from a ring the sweep has not reached and run it), so
+ *      once the sweep is done the queues stay empty. A task a worker takes
+ *      before the sweep reaches it (a steal already under way included)
+ *      runs (it is then running, or ran): the workers' per-task loop pays
+ *      nothing for stop_timeout.
  *   4. Each thread is joined with the deadline as limit. All joined, or
  *      the ones left not in a task (woken by the close, still on their way
  *      out): weft__engine_stop joins them and finishes (its E7 pass finds
@@ -77,6 +80,7 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
    * registration (lib/engine/submit_window.c). */
   while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
   weft__engine_cancel_injected(e, false); /* the final stop waits for pushes still linking */
+  weft__store_relaxed(&e->sweeping, 1); /* idle workers steal no more (worker_loop.c) */
   cancel_rings(e);
   /* Step 4: join until the deadline. pthread_timedjoin_np counts on the
    * realtime clock: the monotonic time left is converted once. */

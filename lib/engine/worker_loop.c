@@ -165,6 +165,11 @@ static uint32_t ring_room(weft__ring *r) {
 static weft__task *steal(weft__engine *e, weft__eworker *w, bool *more) {
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release of a new slot */
   if (hw <= 1) return NULL;
+  /* A stop with a deadline cancels what is queued: an idle worker that
+   * stole from a ring the sweep has not reached would run it instead.
+   * Relaxed: a steal that misses the flag was under way before the sweep
+   * (a task taken just before it, which runs, as the contract says). */
+  if (WEFT_UNLIKELY(weft__load_relaxed(&e->sweeping))) return NULL;
   w->rng ^= w->rng << 13;
   w->rng ^= w->rng >> 17;
   w->rng ^= w->rng << 5;
