@@ -49,6 +49,9 @@ void weft__hosted_arm(weft_reactor *r) {
   double when;
   if (weft__timers_earliest(r, &when)) {
     if (when <= 0) when = 1e-9; /* 0 would disarm: "due now" is the epoch's first ns */
+    /* A delay of INFINITY or 1e300 would overflow time_t (undefined): a
+     * century is "never" for a timerfd. */
+    if (!(when < 3.2e9)) when = 3.2e9;
     its.it_value.tv_sec = (time_t)when; /* when > 0: truncation is floor */
     its.it_value.tv_nsec = (long)((when - (double)its.it_value.tv_sec) * 1e9);
     if (its.it_value.tv_nsec >= 1000000000L) its.it_value.tv_nsec = 999999999L;
