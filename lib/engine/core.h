@@ -132,6 +132,10 @@ struct weft__engine {
   WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
   _Atomic int shrink_debt;                    /* Team._toShrink */
   _Atomic int closed;                         /* no new work; workers drain and exit */
+  /* A stop with a deadline is sweeping the rings: idle workers steal no
+   * more (the sweep cancels what is queued; stop_deadline.c). Here, not on
+   * the windows' line that drains write: every steal reads it. */
+  _Atomic int sweeping;
   /* The word notify's fast path compares the live count with (E5.1):
    * soft + grants when cfg.limit is NULL, plus WEFT__UNARMED_BIAS while the
    * engine has a monitor that is not armed (so the first saturated submit
@@ -159,9 +163,6 @@ struct weft__engine {
   /* Set (release) when a stop has joined every thread and cancelled what
    * was queued: every task accepted before has run or been cancelled. */
   _Atomic int stopped;
-  /* A stop with a deadline is sweeping the rings: idle workers steal no
-   * more (the sweep cancels what is queued; stop_deadline.c). */
-  _Atomic int sweeping;
   /* Elastic sizing (docs/design.md E9, lib/engine/elastic.c). Slow paths
    * only: a blocking call, a thread's start or exit, the monitor. */
   WEFT_CACHE_ALIGNED _Atomic int soft;  /* set_limit's value (Twisted's max) */
