@@ -306,7 +306,7 @@ static void readers_and_writers(void **state) {
 /* A stream of completions that never pauses (a call that queues itself
  * again from the loop, so the loop always finds the next one by
  * busy-waiting) must not hold back a reader that is ready: the loop polls
- * epoll at least every 64 such rounds. Fails (the guard timer fires after
+ * epoll about every millisecond. Fails (the guard timer fires after
  * 10 s, the reader never ran) if the busy path skips epoll for ever. */
 typedef struct stream_state {
   weft_reactor *r;

@@ -65,7 +65,8 @@ struct weft_reactor {
   atomic_int has_io_thread;
   pthread_t io_thread;
   /* --- reactor thread only */
-  int busy_rounds; /* loop rounds in a row that skipped epoll (reactor.c) */
+  int busy_rounds;       /* loop rounds in a row that skipped epoll (reactor.c) */
+  uint64_t polled_ticks; /* weft__ticks() when the loop last went to epoll */
   int epfd;
   int evfd;
   int tfd; /* timerfd for an attached reactor's timers; -1 until attach */
