@@ -396,9 +396,10 @@ static int busy_wait_for_work(weft_reactor *r) {
 
 /* Loop rounds that find completions by busy-waiting skip epoll; every
  * BUSY_ROUNDS_CHECK of them the loop reads the tick counter, and once
- * POLL_EVERY_TICKS have passed since it last polled, it polls (without
+ * POLL_EVERY_TICKS have passed since such a poll, it polls (without
  * sleeping) so that ready readers and writers get their turn within about
- * a millisecond. A poll every 64 rounds instead put a 1.5 us system call
+ * a millisecond. (The sleeping path's epoll_wait does not reset the stamp:
+ * no tick read there, at worst one early poll.) A poll every 64 rounds instead put a 1.5 us system call
  * into W2's p99 (0.55 us -> 2.0 us, one round trip in 64). */
 #define BUSY_ROUNDS_CHECK 64
 #define POLL_EVERY_TICKS (1000u * WEFT__TICKS_PER_US)
@@ -435,7 +436,6 @@ static void loop_once(weft_reactor *r) {
     return;
   }
   r->busy_rounds = 0;
-  r->polled_ticks = weft__ticks();
   weft__store_relaxed(&r->sleeping, 1);
   /* seq_cst fence: orders sleeping = 1 before the emptiness check; pairs
    * with the producers' fence in weft__reactor_push (file comment). */

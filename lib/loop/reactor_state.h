@@ -66,7 +66,7 @@ struct weft_reactor {
   pthread_t io_thread;
   /* --- reactor thread only */
   int busy_rounds;       /* loop rounds in a row that skipped epoll (reactor.c) */
-  uint64_t polled_ticks; /* weft__ticks() when the loop last went to epoll */
+  uint64_t polled_ticks; /* weft__ticks() at the busy path's last poll */
   int epfd;
   int evfd;
   int tfd; /* timerfd for an attached reactor's timers; -1 until attach */
