@@ -228,8 +228,11 @@ void weft__engine_cancel_injected(weft__engine *e, bool all) {
       weft__batch *b = weft__batch_of(t);
       uint32_t i = b->next, n = b->n;
       weft__inject_count_popped(in, n - i);
-      weft__batch_return(b);
+      /* Returned after its tasks are read: a free batch may be taken by a
+       * flush (none runs during a stop's sweep today, which waits for the
+       * windows; this keeps it safe without that ordering). */
       for (; i < n; i++) weft__engine_cancel_task(e, b->task[i]);
+      weft__batch_return(b);
       continue;
     }
     if (t) {
