@@ -173,6 +173,12 @@ static void quit_while_getting_lock(void **state) {
   assert_int_equal(g_lock.acquires, acquires);
 }
 
+static void drop_lock_and_count(void *arg) {
+  (void)arg;
+  g_lock.held = 0;
+  g_n++;
+}
+
 /* A failing acquire is returned by do() and the work does not run. */
 static void acquire_failure_is_returned(void **state) {
   (void)state;
@@ -181,6 +187,19 @@ static void acquire_failure_is_returned(void **state) {
   assert_int_equal(weft_worker_do(g_w, note_held, NULL), WEFT_EDEADLK);
   assert_int_equal(g_n, 0);
   g_lock.held = 0;
+}
+
+/* A failing release after the work ran: do() returns 0 (the work ran, once;
+ * an error would read as "not accepted", and a retry would run it twice). */
+static void release_failure_after_work_returns_zero(void **state) {
+  (void)state;
+  g_n = 0;
+  g_lock.on_acquire = NULL;
+  /* The work itself drops the fake lock, so the worker's release finds it
+   * not held and fails (WEFT_ESTATE). */
+  assert_int_equal(weft_worker_do(g_w, drop_lock_and_count, NULL), 0);
+  assert_int_equal(g_n, 1);
+  assert_int_equal(g_lock.held, 0);
 }
 
 static void bad_input(void **state) {
@@ -240,6 +259,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(quit_while_working, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_while_getting_lock, setup, teardown),
       cmocka_unit_test_setup_teardown(acquire_failure_is_returned, setup, teardown),
+      cmocka_unit_test_setup_teardown(release_failure_after_work_returns_zero, setup, teardown),
       cmocka_unit_test(bad_input),
       cmocka_unit_test(default_mutex_serialises),
       cmocka_unit_test(release_from_inside),

@@ -187,7 +187,9 @@ WEFT_API int weft_thread_worker_create(weft_worker **out,
  * @brief The lock a LockWorker runs under.
  *
  * acquire/release return 0 or a negative code; a failure from acquire is
- * returned by do(). NULL ops mean an internal pthread mutex.
+ * returned by do() (the work did not run); a failure from release, once the
+ * work ran, is written to stderr and do() returns 0. NULL ops mean an
+ * internal pthread mutex.
  */
 typedef struct weft_lock_ops {
   /**

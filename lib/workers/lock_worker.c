@@ -28,6 +28,7 @@
  * happened (whichever is second frees), so release from inside an item works.
  */
 #include <pthread.h>
+#include <stdio.h>
 
 #include "base/alloc.h"
 #include "base/atomic.h"
@@ -106,7 +107,12 @@ static int lw_do(weft_worker *w, weft_fn fn, void *arg) {
     ifn(iarg);
   }
   tls_frames = f.prev;
-  return lw->ops.release(lock);
+  /* The work ran: do() says so (0), whatever the release says. An error
+   * here would read as "not accepted" and make a caller (a Team among
+   * them) run it again; the release failure is reported instead. */
+  int rr = lw->ops.release(lock);
+  if (rr) fprintf(stderr, "weft: LockWorker: the lock's release failed: %s\n", weft_strerror(rr));
+  return 0;
 }
 
 static void lw_free(lock_worker *lw) {
