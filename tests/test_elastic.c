@@ -982,14 +982,15 @@ static int failing_factory(void *ctx, pthread_t *t, void *(*start)(void *), void
   return pthread_create(t, NULL, start, arg) == 0 ? 0 : WEFT_EAGAIN;
 }
 
-/* A started pool (0, 2) whose threads come from failing_factory, quiet. */
-static weft_threadpool *failing_pool(void) {
+/* A started pool (0, 2) whose threads come from failing_factory; log NULL:
+ * the default (stderr). */
+static weft_threadpool *failing_pool(weft_log_fn log) {
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
   o.min_threads = 0;
   o.max_threads = 2;
   o.thread_factory = failing_factory;
-  o.log = NULL;
+  o.log = log;
   weft_threadpool *tp;
   assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
   assert_int_equal(weft_threadpool_start(tp), 0);
@@ -999,7 +1000,7 @@ static weft_threadpool *failing_pool(void) {
 static void creation_failure_retried(void **state) {
   (void)state;
   atomic_store(&g_factory_fails, 3);
-  weft_threadpool *tp = failing_pool();
+  weft_threadpool *tp = failing_pool(NULL);
   sync_t ran;
   sync_init(&ran);
   assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
@@ -1031,14 +1032,7 @@ static void log_hook_reads_stats_on_creation_failure(void **state) {
   (void)state;
   atomic_store(&g_factory_fails, 1);
   sync_init(&g_logged);
-  weft_threadpool_options o;
-  weft_threadpool_options_init(&o);
-  o.min_threads = 0;
-  o.max_threads = 2;
-  o.thread_factory = failing_factory;
-  o.log = stats_reading_log;
-  assert_int_equal(weft_threadpool_create_ex(&g_log_pool, &o), 0);
-  assert_int_equal(weft_threadpool_start(g_log_pool), 0);
+  g_log_pool = failing_pool(stats_reading_log);
   sync_t ran;
   sync_init(&ran);
   assert_int_equal(weft_threadpool_call_in_thread(g_log_pool, count_task, &ran), 0);
@@ -1058,7 +1052,7 @@ static void log_hook_reads_stats_on_creation_failure(void **state) {
 static void failed_creation_then_drained_disarms(void **state) {
   (void)state;
   atomic_store(&g_factory_fails, 0);
-  weft_threadpool *tp = failing_pool();
+  weft_threadpool *tp = failing_pool(NULL);
   g_dump = tp;
   scene sc;
   scene_block(&sc, tp, 0);               /* the one thread, held at a gate */

@@ -151,14 +151,17 @@ static void stop_on_the_window_thread_runs_what_it_holds(void **state) {
   assert_int_equal(weft__engine_destroy(e), 0);
 }
 
-typedef struct destroyer {
+/* Another thread that ends the engine (stop or destroy), then opens
+ * `returned`. */
+typedef struct ender {
   weft__engine *e;
+  int (*end)(weft__engine *);
   sync_t returned;
-} destroyer;
+} ender;
 
-static void *destroy_thread(void *arg) {
-  destroyer *d = arg;
-  assert_int_equal(weft__engine_destroy(d->e), 0);
+static void *end_thread(void *arg) {
+  ender *d = arg;
+  assert_int_equal(d->end(d->e), 0);
   gate_open(&d->returned);
   return NULL;
 }
@@ -173,10 +176,10 @@ static void destroy_elsewhere_waits_and_the_flush_cancels(void **state) {
   weft__submit_window w;
   assert_true(weft__submit_window_open(&w));
   for (int i = 0; i < K; i++) assert_int_equal(weft__engine_submit(e, &g_jobs[i].task), 0);
-  destroyer d = {.e = e};
+  ender d = {.e = e, .end = weft__engine_destroy};
   sync_init(&d.returned);
   pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, destroy_thread, &d), 0);
+  assert_int_equal(pthread_create(&th, NULL, end_thread, &d), 0);
   /* Polls engine state, not time: the destroyer cannot free e before our
    * flush, so reading it here is safe exactly when the protocol is. */
   while (!weft__engine_is_closed(e)) sched_yield();
@@ -190,18 +193,6 @@ static void destroy_elsewhere_waits_and_the_flush_cancels(void **state) {
   assert_int_equal(atomic_load(&g_ran), 0);
 }
 
-typedef struct stopper {
-  weft__engine *e;
-  sync_t returned;
-} stopper;
-
-static void *stop_thread(void *arg) {
-  stopper *d = arg;
-  assert_int_equal(weft__engine_stop(d->e), 0);
-  gate_open(&d->returned);
-  return NULL;
-}
-
 /* The same with stop, then the statistics: tasks the window accepted and
  * the flush cancelled count as submitted, so submitted = executed +
  * cancelled holds once joined (they were counted as cancelled only). */
@@ -211,10 +202,10 @@ static void flush_cancels_count_as_submitted(void **state) {
   weft__submit_window w;
   assert_true(weft__submit_window_open(&w));
   for (int i = 0; i < K; i++) assert_int_equal(weft__engine_submit(e, &g_jobs[i].task), 0);
-  stopper d = {.e = e};
+  ender d = {.e = e, .end = weft__engine_stop};
   sync_init(&d.returned);
   pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, stop_thread, &d), 0);
+  assert_int_equal(pthread_create(&th, NULL, end_thread, &d), 0);
   while (!weft__engine_is_closed(e)) sched_yield(); /* engine state, as above */
   weft__submit_window_close(&w);
   gate_wait(&d.returned);

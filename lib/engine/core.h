@@ -232,6 +232,14 @@ static inline int weft__engine_limit(weft__engine *e) {
   return lim < hard ? lim : hard; /* E9.4: the valve */
 }
 
+/* Why a thread started now would be made (WEFT__MADE_*): below max, Twisted's
+ * demand growth; above it, a stand-in for a blocked worker, announced
+ * (weft_blocking_begin's grants) or seen by the monitor. */
+static inline int weft__engine_spawn_reason(weft__engine *e) {
+  if (weft__load_relaxed(&e->live) < weft__engine_limit_base(e)) return WEFT__MADE_DEMAND;
+  return weft__load_relaxed(&e->grants_explicit) > 0 ? WEFT__MADE_BLOCKED : WEFT__MADE_STALL;
+}
+
 /* Workers awake (E5.5): live minus parked, never below 0 (two relaxed
  * loads, not one snapshot: a bound, as both counts are). */
 static inline int weft__engine_awake(weft__engine *e) {

@@ -482,14 +482,8 @@ static bool tick(weft__monitor *m, uint64_t now) {
 static void retry_creation(weft__engine *e) {
   if (weft__load_relaxed(&e->retry_at_ns) == 0 || weft__engine_spawn_backing_off(e)) return;
   if (weft__engine_backlog(e) == 0) return;
-  int live = weft__load_relaxed(&e->live);
-  if (live >= weft__engine_limit(e)) return;
-  /* The reason the failed creation had (park.c's spawn_reason): below max
-   * demand, above it a stand-in. */
-  int reason = live < weft__engine_limit_base(e)                ? WEFT__MADE_DEMAND
-               : weft__load_relaxed(&e->grants_explicit) > 0 ? WEFT__MADE_BLOCKED
-                                                              : WEFT__MADE_STALL;
-  (void)weft__engine_grow(e, 1, reason);
+  if (weft__load_relaxed(&e->live) >= weft__engine_limit(e)) return;
+  (void)weft__engine_grow(e, 1, weft__engine_spawn_reason(e)); /* the failed one's reason */
 }
 
 static void arm_reset(weft__monitor *m, uint64_t now) {

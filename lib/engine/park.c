@@ -54,14 +54,6 @@ static bool may_spawn(weft__engine *e) {
   return true;
 }
 
-/* Below the limit without grants: Twisted's demand growth; above it, a
- * thread standing in for a blocked one, announced (weft_blocking_begin's
- * grants) or seen by the monitor. */
-static int spawn_reason(weft__engine *e) {
-  if (weft__load_relaxed(&e->live) < weft__engine_limit_base(e)) return WEFT__MADE_DEMAND;
-  return weft__load_relaxed(&e->grants_explicit) > 0 ? WEFT__MADE_BLOCKED : WEFT__MADE_STALL;
-}
-
 /* Wake w after it was popped from the idle stack. False if w had reaped
  * itself (E9.3): it is gone, and our pop has unlinked it instead. */
 bool weft__engine_wake_popped(weft__engine *e, weft__eworker *w, uint32_t how) {
@@ -170,7 +162,7 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
        * notifiers: they now see searching > 0). */
       if (!weft__cas_seq_cst(&e->ctl, &s, s + 1)) continue;
       pthread_mutex_lock(&e->mu);
-      int r = weft__engine_spawn_locked(e, spawn_reason(e));
+      int r = weft__engine_spawn_locked(e, weft__engine_spawn_reason(e));
       pthread_mutex_unlock(&e->mu);
       if (r == 0) return;
       weft__engine_log_failures(e); /* outside the mutex */
@@ -326,7 +318,8 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
   int min = weft__load_relaxed(&e->min_live);
   int live = weft__load_relaxed(&e->live);
   uint64_t keep_alive = weft__load_relaxed(&e->keep_alive_ns);
-  if (live <= min || weft__load_relaxed(&e->closed)) return keep_alive ? keep_alive : 1000000000u;
+  uint64_t stay = keep_alive ? keep_alive : 1000000000u; /* 0 would read as reaped */
+  if (live <= min || weft__load_relaxed(&e->closed)) return stay;
   /* Pacing: relaxed, a counter per window; a race lets a few more exits
    * through one window, never fewer. */
   uint64_t win = weft__load_relaxed(&e->reap_window_ns);
@@ -342,7 +335,7 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
   /* Reserve our exit against min: relaxed CAS, the live count is a
    * statistic and a bound, ordered with nothing else. */
   while (!weft__cas_relaxed(&e->live, &live, live - 1)) {
-    if (live <= min) return keep_alive ? keep_alive : 1000000000u; /* 0 would read as reaped */
+    if (live <= min) return stay;
   }
   weft__store_relaxed(&w->linked_exit, 1);
   /* acq_rel CAS: ASLEEP → TIMEDOUT, the one change of `wake` that is ours.
