@@ -7,6 +7,7 @@
  * loses nothing. Synchronisation by gates and latches, never by sleeping.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -269,6 +270,46 @@ static void cancel_misuse(void **state) {
   assert_int_equal(atomic_load(&c.told), 0);
 }
 
+static void probe_task(void *arg) { atomic_fetch_add((atomic_int *)arg, 1); }
+
+static void *stopper_main(void *arg) {
+  return (void *)(intptr_t)weft_threadpool_stop((weft_threadpool *)arg);
+}
+
+/* A request refused while a stop is still under way (the pool is closed,
+ * its worker not yet joined): cancel_work must not promise an after_cb. */
+static void cancel_refused_during_stop(void **state) {
+  (void)state;
+  weft_threadpool *tp = one_thread_pool();
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  job blocker, c = {0};
+  start_blocker(tp, &blocker, &gate, &started);
+  count_wait(&started, 1);
+  pthread_t stopper;
+  assert_int_equal(pthread_create(&stopper, NULL, stopper_main, tp), 0);
+  /* The stop waits for the blocker; once it has closed the pool, submits
+   * are refused. Accepted probes before that run after the blocker. */
+  atomic_int probes;
+  atomic_init(&probes, 0);
+  while (weft_threadpool_call_in_thread(tp, probe_task, &probes) == 0) sched_yield();
+  assert_int_equal(weft_threadpool_queue_work(tp, &c.req, job_work, job_after), WEFT_EQUIT);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &c.req), WEFT_EINVAL);
+  gate_open(&gate);
+  void *rc;
+  assert_int_equal(pthread_join(stopper, &rc), 0);
+  assert_int_equal((int)(intptr_t)rc, 0);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &c.req), WEFT_EINVAL);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(atomic_load(&c.ran), 0);
+  assert_int_equal(atomic_load(&c.told), 0);
+  assert_int_equal(atomic_load(&blocker.told), 1);
+  sync_fini(&gate);
+  sync_fini(&started);
+}
+
 /* ------------------------------------------------------------ stop_timeout */
 
 static atomic_int logged_cancels;
@@ -451,6 +492,7 @@ int main(void) {
       cmocka_unit_test(cancel_races_start),
       cmocka_unit_test(cancel_races_start_other_thread),
       cmocka_unit_test(cancel_misuse),
+      cmocka_unit_test(cancel_refused_during_stop),
       cmocka_unit_test(stop_timeout_blocked_task),
       cmocka_unit_test(stop_after_stop_timeout_joins),
       cmocka_unit_test(stop_timeout_in_time),

@@ -136,6 +136,13 @@ static void queue_work_misuse(void **state) {
   req.data = &t;
   assert_int_equal(weft_reactor_queue_work(r, &req, plain_work, plain_after), 0);
   assert_int_equal(weft_reactor_cancel_work(other, &req), WEFT_EINVAL);
+  /* Refused by other's stopped pool: not ours to promise an after_cb for. */
+  weft_threadpool *otp;
+  assert_int_equal(weft_reactor_get_thread_pool(other, &otp), 0);
+  assert_int_equal(weft_threadpool_stop(otp), 0);
+  weft_reactor_work refused = {0};
+  assert_int_equal(weft_reactor_queue_work(other, &refused, plain_work, plain_after), WEFT_EQUIT);
+  assert_int_equal(weft_reactor_cancel_work(other, &refused), WEFT_EINVAL);
   assert_int_equal(weft_reactor_destroy(other), 0);
   assert_int_equal(weft_reactor_destroy(r), 0);
   /* The pool was released during destroy's shutdown: the request ran or

@@ -414,7 +414,8 @@ WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
  * @return 0 (cancelled), or:
  *   - #WEFT_EBUSY    work_cb started (runs or ran: its after_cb gets 0);
  *   - #WEFT_EALREADY cancelled before;
- *   - #WEFT_EINVAL   NULL arguments or a request not queued on r.
+ *   - #WEFT_EINVAL   NULL arguments, a request not queued on r, or one
+ *                    whose queue_work failed (it was never queued).
  */
 WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req);
 

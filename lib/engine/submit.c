@@ -11,9 +11,19 @@
  * (lib/engine/context.h), then where the rest of the route says. */
 static int submit_in_context(weft__engine *e, weft__task *t) {
   weft__task *w = weft__context_wrap(t);
-  if (!w) return WEFT_ENOMEM;
+  if (!w) {
+    weft__task_mark_refused(t, e);
+    return WEFT_ENOMEM;
+  }
   int r = weft__engine_submit_untagged(e, w);
-  if (r != 0) (void)weft__context_unwrap(w);
+  if (r != 0) {
+    (void)weft__context_unwrap(w);
+    weft__task_mark_refused(t, e);
+  } else {
+    /* t travels wrapped: a mark left from an earlier refusal goes (the
+     * ring path below never writes t->next). */
+    atomic_store_explicit(&t->next, NULL, memory_order_relaxed);
+  }
   return r;
 }
 

@@ -22,7 +22,8 @@ int weft__engine_submit_local(weft__engine *e, weft__eworker *w, weft__task *t);
 int weft__engine_submit_continuation(weft__engine *e, weft__task *t, bool next);
 
 /* Accept t: it will run, or be cancelled with WEFT_ECANCELED. WEFT_EQUIT
- * once closed (t untouched). E2 push + E5.1 notify. */
+ * once closed (t untouched but for its refusal mark, task.h). E2 push +
+ * E5.1 notify. */
 __attribute__((always_inline)) static inline int weft__engine_submit_foreign(weft__engine *e,
                                                                             weft__task *t);
 /* weft__engine_submit from a thread whose route is set (lib/engine/thread_state.h):
@@ -46,7 +47,10 @@ __attribute__((always_inline)) static inline int weft__engine_submit_foreign(wef
                                                                             weft__task *t) {
   /* Count ourselves and read the closed bit in one RMW (E7): either close
    * came first and we back out, or stop waits for our node. */
-  if (WEFT_UNLIKELY(!weft__inject_count_push(&e->inject, 1))) return WEFT_EQUIT;
+  if (WEFT_UNLIKELY(!weft__inject_count_push(&e->inject, 1))) {
+    weft__task_mark_refused(t, e);
+    return WEFT_EQUIT;
+  }
   WEFT_PROBE(submit, e, t);
   weft__inject_push_chain(&e->inject, t, t);
   weft__engine_notify_after_inject(e); /* E5.1, after the exchange (E2) */
@@ -81,7 +85,10 @@ __attribute__((always_inline)) static inline int weft__engine_submit_to_ring(wef
 __attribute__((always_inline)) static inline int weft__engine_submit_own(weft__engine *e,
                                                                        weft__eworker *w,
                                                                        weft__task *t) {
-  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+  if (weft__load_relaxed(&e->closed)) {
+    weft__task_mark_refused(t, e);
+    return WEFT_EQUIT;
+  }
   return weft__engine_submit_to_ring(e, w, t, true);
 }
 

@@ -67,12 +67,14 @@ int weft__submit_window_add(weft__submit_window *w, weft__engine *e, weft__task 
     if (engine_closed(e)) {
       /* Release: as in flush, our reads of e happen before stop frees it. */
       weft__fetch_sub_acq_rel(&e->windows, 1);
+      weft__task_mark_refused(t, e);
       return WEFT_EQUIT;
     }
     w->e = e;
   } else if (WEFT_UNLIKELY(weft__load_relaxed(&e->closed))) {
     /* Closed since we registered: refuse as a direct submit would (what
      * the window already holds is cancelled at its flush). */
+    weft__task_mark_refused(t, e);
     return WEFT_EQUIT;
   }
   WEFT_PROBE(submit, e, t);

@@ -26,6 +26,26 @@ struct weft__task {
   void (*cancel)(weft__task *t, int status);  /* will never run: tell the owner */
 };
 
+/* A task an engine refused (its submit returned an error) carries that
+ * engine's address with bit 0 set in `next`, which no queue link has (nodes
+ * are aligned), until a queue takes it again. Why: weft_threadpool_cancel_work
+ * must tell a request that queue_work refused from a queued one, and the
+ * refusals are cold branches of the submit paths, where the store costs the
+ * accepted path nothing (clearing the owner in queue_work instead lost its
+ * tail call: 7 instructions per task). Relaxed: the refusing submit and a
+ * later cancel_work are ordered by the caller, who saw the refusal. */
+static inline void weft__task_mark_refused(weft__task *t, const void *engine) {
+  atomic_store_explicit(&t->next, (weft__task *)((uintptr_t)engine | 1u), memory_order_relaxed);
+}
+static inline int weft__task_refused_by(weft__task *t, const void *engine) {
+  return atomic_load_explicit(&t->next, memory_order_relaxed) ==
+         (weft__task *)((uintptr_t)engine | 1u);
+}
+/* By any engine: for a caller that cannot reach the engine any more. */
+static inline int weft__task_refused(weft__task *t) {
+  return ((uintptr_t)atomic_load_explicit(&t->next, memory_order_relaxed) & 1u) != 0;
+}
+
 /* The private layout of a public weft_work (see weft/work.h). */
 typedef struct weft__work_private {
   weft__task task;

@@ -80,7 +80,12 @@ WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
 WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req) {
   if (r == NULL || req == NULL) return WEFT_EINVAL;
   if (priv(req)->r != r) return WEFT_EINVAL;
-  /* The claim word alone: the pool may already be released (shutdown), the
-   * request is still valid (its after_cb has not run: the caller's rule). */
-  return weft__work_claim_cancel(weft__work_priv(&req->weft_work_));
+  /* The request's words alone: the pool may already be released (shutdown),
+   * the request is still valid (its after_cb has not run: the caller's
+   * rule). One that queue_work refused (claim clear, the refusal's mark:
+   * lib/engine/task.h) is not ours to promise an after_cb for. */
+  weft__work_private *p = weft__work_priv(&req->weft_work_);
+  if ((weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0 && weft__task_refused(&p->task))
+    return WEFT_EINVAL;
+  return weft__work_claim_cancel(p);
 }

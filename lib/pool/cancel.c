@@ -16,13 +16,16 @@ WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req) {
   if (weft__work_owner(p) != (void *)tp) return WEFT_EINVAL;
   /* Without after_cb nobody could be told the request is returned. */
   if (p->after == NULL) return WEFT_EINVAL;
-  /* Once a stop has completed, every request queued on tp has run or been
-   * cancelled, so its claim is set: a clear one is a request whose
-   * queue_work was refused, which is not ours to promise an after_cb for.
-   * (A request refused while a stop is still under way cannot be told from
-   * a queued one; its cancel_work returns 0 and no after_cb comes.) */
-  if (weft__engine_stopped(weft__threadpool_engine(tp)) &&
-      (weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0)
+  /* A request queue_work refused (its claim still clear) is not ours to
+   * promise an after_cb for: the refusing submit left the engine's mark on
+   * it (lib/engine/task.h), and once a stop has completed nothing can be
+   * queued, so a clear claim is a refusal too. The mark outlives a refusal
+   * for ENOMEM if the request is then queued through a worker's ring or a
+   * submit window: its cancel answers WEFT_EINVAL and the request runs, its
+   * after_cb coming as for any request whose cancel failed. */
+  weft__engine *e = weft__threadpool_engine(tp);
+  if ((weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0 &&
+      (weft__task_refused_by(&p->task, e) || weft__engine_stopped(e)))
     return WEFT_EINVAL;
   return weft__work_claim_cancel(p);
 }
