@@ -15,14 +15,14 @@ static int submit_in_context(weft__engine *e, weft__task *t) {
     weft__task_mark_refused(t, e);
     return WEFT_ENOMEM;
   }
+  /* t travels wrapped: a mark left from an earlier refusal goes (the ring
+   * path below never writes t->next). Before the submit: once w is
+   * accepted, t may have run and been freed or queued again. */
+  atomic_store_explicit(&t->next, NULL, memory_order_relaxed);
   int r = weft__engine_submit_untagged(e, w);
   if (r != 0) {
     (void)weft__context_unwrap(w);
     weft__task_mark_refused(t, e);
-  } else {
-    /* t travels wrapped: a mark left from an earlier refusal goes (the
-     * ring path below never writes t->next). */
-    atomic_store_explicit(&t->next, NULL, memory_order_relaxed);
   }
   return r;
 }
