@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "weft/lane.h"
 #include "weft/reactor.h"
 #include "weft/threadpool.h"
 
@@ -300,9 +301,159 @@ static void fork_in_a_task(void **state) {
   assert_int_equal(weft_threadpool_destroy(FP), 0);
 }
 
+
+/* The same inside a lane task: the tasks waiting in the lane behind it are
+ * the parent's, and the lane task returning in the child hands none of
+ * them off there. */
+static weft_lane *FL;
+static sync_t lane_gate;
+
+static void lane_forking_task(void *arg) {
+  (void)arg;
+  gate_wait(&lane_gate); /* the notes wait in the lane behind us */
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child: the lane's slot is released here */
+  atomic_store(&child_pid, (int)pid);
+  latch_count_down(&forked);
+}
+
+static void fork_in_a_lane_task(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child's thread exit frees memory */
+  parent_pid = getpid();
+  assert_int_equal(pipe(fork_pipe), 0);
+  assert_int_equal(weft_threadpool_create(&FP, 1, 1, "lanefork"), 0);
+  assert_int_equal(weft_threadpool_start(FP), 0);
+  weft_lane_options o;
+  weft_lane_options_init(&o);
+  o.limit = 1;
+  assert_int_equal(weft_lane_create(FP, &o, &FL), 0);
+  sync_init(&lane_gate);
+  latch_init(&forked, 1);
+  assert_int_equal(weft_lane_call_in_thread(FL, lane_forking_task, NULL), 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_lane_call_in_thread(FL, note_task, NULL), 0);
+  gate_open(&lane_gate);
+  latch_wait(&forked);
+  int pid = atomic_load(&child_pid);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_int_equal(weft_threadpool_stop(FP), 0); /* the notes ran here */
+  close(fork_pipe[1]);
+  char buf[64];
+  ssize_t n, total = 0;
+  while ((n = read(fork_pipe[0], buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; i++) assert_int_equal(buf[i], 'p'); /* none ran in the child */
+    total += n;
+  }
+  close(fork_pipe[0]);
+  assert_int_equal(total, 3);
+  latch_destroy(&forked);
+  sync_fini(&lane_gate);
+  assert_int_equal(weft_threadpool_destroy(FP), 0);
+}
+
+/* A reactor callback forks and returns in the child: the timed calls due
+ * in the same round, and those pending, are the parent's; none runs in the
+ * child, whose loop ends at its next iteration. */
+static weft_reactor *FR;
+static void timer_note(void *arg) {
+  (void)arg;
+  note_task(NULL);
+}
+static void timer_last(void *arg) {
+  (void)arg;
+  note_task(NULL);
+  weft_reactor_stop(FR);
+}
+static void timer_forker(void *arg) {
+  (void)arg;
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child's loop goes on */
+  atomic_store(&child_pid, (int)pid);
+}
+
+static void fork_in_a_reactor_callback(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child's loop shuts its pool down */
+  parent_pid = getpid();
+  assert_int_equal(pipe(fork_pipe), 0);
+  assert_int_equal(weft_reactor_create(&FR), 0);
+  atomic_store(&child_pid, 0);
+  assert_int_equal(weft_reactor_call_later(FR, 0, timer_forker, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_call_later(FR, 0, timer_note, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_call_later(FR, 0, timer_note, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_call_later(FR, 0.01, timer_last, NULL, NULL), 0);
+  (void)weft_reactor_run(FR);
+  if (getpid() != parent_pid) _exit(0); /* the child: its loop ended */
+  int pid = atomic_load(&child_pid);
+  assert_true(pid > 0);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  close(fork_pipe[1]);
+  char buf[64];
+  ssize_t n, total = 0;
+  while ((n = read(fork_pipe[0], buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; i++) assert_int_equal(buf[i], 'p'); /* none ran in the child */
+    total += n;
+  }
+  close(fork_pipe[0]);
+  assert_int_equal(total, 3);
+  assert_int_equal(weft_reactor_destroy(FR), 0);
+}
+
+/* Statistics in the child: the parent's threads, blocked or not, are gone
+ * from the books (threads 0, blocked 0, creations - exits = threads). */
+static sync_t block_gate, block_started;
+static void blocking_task(void *arg) {
+  (void)arg;
+  weft_blocking_begin();
+  count_up(&block_started);
+  gate_wait(&block_gate);
+  weft_blocking_end();
+}
+
+static void fork_child_statistics(void **state) {
+  (void)state;
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create(&tp, 0, 2, "statfork"), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_init(&block_gate);
+  sync_init(&block_started);
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, blocking_task, NULL), 0);
+  count_wait(&block_started, 3);
+  pid_t pid = fork();
+  if (pid == 0) {
+    weft_threadpool_stats st;
+    if (weft_threadpool_stats_get(tp, &st) != 0) _exit(1);
+    if (st.threads != 0) _exit(2);
+    if (st.blocked != 0) _exit(3);
+    uint64_t made = st.created_demand + st.created_stall + st.created_blocked;
+    uint64_t gone = st.exited_keepalive + st.exited_shrink + st.exited_shutdown;
+    if (made - gone != (uint64_t)st.threads) _exit(4);
+    _exit(0);
+  }
+  assert_true(pid > 0);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  gate_open(&block_gate);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&block_gate);
+  sync_fini(&block_started);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
+      cmocka_unit_test(fork_in_a_lane_task),
+      cmocka_unit_test(fork_in_a_reactor_callback),
+      cmocka_unit_test(fork_child_statistics),
       cmocka_unit_test(fork_under_load),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

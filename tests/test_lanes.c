@@ -381,6 +381,32 @@ static void waiting_tasks_are_cancelled_at_stop(void **state) {
   sync_fini(&started);
 }
 
+/* stop_timeout's report counts every task the call cancelled: the one in
+ * the pool's backlog, and those waiting in a lane behind it, which the
+ * closed pool refuses at their hand-off (they never reach the engine). */
+static void stop_timeout_reports_lane_cancels(void **state) {
+  (void)state;
+  enum { N = 5 };
+  log_count lc = {.reports = 0};
+  pthread_mutex_init(&lc.mu, NULL);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = o.max_threads = 1;
+  o.log = counting_log;
+  o.log_ctx = &lc;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0); /* never started */
+  weft_lane *l = lane_of(tp, "one", 1);
+  for (int i = 0; i < N; i++) assert_int_equal(weft_lane_call_in_thread(l, noop, NULL), 0);
+  weft_threadpool_stop_report rep;
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 1000, &rep), 0);
+  assert_int_equal(rep.cancelled, N);
+  assert_int_equal(rep.running, 0);
+  assert_int_equal(lc.cancelled, N);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&lc.mu);
+}
+
 /* A pool never started: the lane's first tasks wait in the pool's backlog,
  * the rest in the lane; destroy cancels both kinds, each exactly once. */
 static void destroy_cancels_backlog_and_lane(void **state) {
@@ -613,6 +639,7 @@ int main(void) {
       cmocka_unit_test(stop_runs_what_waits_in_a_lane),
       cmocka_unit_test(blocked_task_counts_against_its_lane),
       cmocka_unit_test(waiting_tasks_are_cancelled_at_stop),
+      cmocka_unit_test(stop_timeout_reports_lane_cancels),
       cmocka_unit_test(destroy_cancels_backlog_and_lane),
       cmocka_unit_test(stats_exact_at_quiescence),
       cmocka_unit_test(lane_task_submits_to_its_lane),

@@ -562,7 +562,7 @@ WEFT_API int weft_threadpool_stats_get(weft_threadpool *tp, weft_threadpool_stat
  * ManagedBlocker. Pairs nest; only the outermost counts. On a thread that
  * is not a pool thread it does nothing. weft_blocking_call_from_thread()
  * does this itself. Cost: a few relaxed atomic adds, and a thread start
- * only when work waits.
+ * when work waits or no other worker is idle to take the next task.
  * @return 0.
  */
 WEFT_API int weft_blocking_begin(void);

@@ -62,6 +62,17 @@ int weft__fork_register(weft__fork_hook *h) {
   if (!g_installed) return WEFT_ENOMEM; /* pthread_atfork fails only for memory */
   pthread_mutex_lock(&g_mu);
   weft__fork_hook *head = &g_lists[h->rank];
+  /* Registered already: a child of a fork that came while a pthread_once
+   * routine that registers (node_cache.c) was under way runs that routine
+   * again (glibc re-runs a once interrupted by a fork), and linking h twice
+   * would make the list a loop. A walk, not a flag in h: register is rare,
+   * and a hook inside an object need not start zeroed. */
+  for (weft__fork_hook *x = head->next; x != head; x = x->next) {
+    if (x == h) {
+      pthread_mutex_unlock(&g_mu);
+      return WEFT_OK;
+    }
+  }
   h->next = head;
   h->prev = head->prev;
   head->prev->next = h;

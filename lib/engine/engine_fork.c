@@ -46,8 +46,26 @@ static void child(weft__fork_hook *h) {
     int st = weft__load_relaxed(&w->state);
     if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
   }
-  /* The forking worker (if any) is busy: neither searching nor parked. */
-  weft__store_relaxed(&e->live, me ? 1 : 0);
+  /* The forking worker (if any) is busy: neither searching nor parked. The
+   * threads that do not exist here count as gone at shutdown, so that the
+   * statistics' books (creations - exits = threads) still balance. */
+  int live_was = weft__load_relaxed(&e->live), live_now = me ? 1 : 0;
+  if (live_was > live_now)
+    weft__store_relaxed(&e->left[WEFT__LEFT_SHUTDOWN],
+                        weft__load_relaxed(&e->left[WEFT__LEFT_SHUTDOWN]) +
+                            (uint64_t)(live_was - live_now));
+  weft__store_relaxed(&e->live, live_now);
+  /* Blocked workers and their grants: only the forking worker's own block
+   * is left (its weft_blocking_end gives it back); the monitor's grants
+   * went with the monitor. */
+  int blocked_now = me && me->block_depth > 0 ? 1 : 0;
+  int grants_now = me && me->block_grant ? 1 : 0;
+  int grants_was = weft__load_relaxed(&e->grants);
+  weft__store_relaxed(&e->blocked, blocked_now);
+  weft__store_relaxed(&e->grants_explicit, grants_now);
+  weft__store_relaxed(&e->grants, grants_now);
+  if (!e->cfg.limit)
+    weft__store_relaxed(&e->limit_value, weft__load_relaxed(&e->limit_value) - grants_was + grants_now);
   weft__store_relaxed(&e->ctl, 0);
   weft__store_relaxed(&e->parked, 0);
   weft__store_relaxed(&e->shrink_debt, 0);

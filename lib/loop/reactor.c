@@ -411,6 +411,9 @@ static void dispatch(weft_reactor *r, const struct epoll_event *evs, int n) {
     } else {
       weft__io_dispatch(r, evs[i].data.fd, evs[i].events);
     }
+    /* A callback forked and returned in the child: the rest of the batch
+     * is the parent's to handle (reactor_fork.c). */
+    if (WEFT_UNLIKELY(weft__load_relaxed(&r->forked))) return;
   }
 }
 

@@ -11,8 +11,9 @@
  *     closed (the parent's stay open: the epoll set and the timerfd are
  *     shared between the two, and nothing the child does may change the
  *     parent's): adding a reader or writer, and drain, return WEFT_ESTATE;
- *   - the completion queue is emptied: the calls queued in it are the
- *     parent's, which runs them. Calls made in the child with
+ *   - the completion queue and the pending timed calls are emptied: they
+ *     are the parent's, which runs them; a callback that forked and returns
+ *     in the child ends the loop's dispatch of its epoll batch. Calls made in the child with
  *     call_from_thread are accepted and run in weft_reactor_destroy, on the
  *     destroying thread, like calls made after any stop;
  *   - threads blocked in blocking_call_from_thread do not exist here: the
@@ -45,6 +46,9 @@ static void child(weft__fork_hook *h) {
   weft__store_relaxed(&r->sleeping, 0); /* a push never writes the (closed) eventfd */
   weft__store_relaxed(&r->pushers, 0);
   r->blocked.next = r->blocked.prev = &r->blocked;
+  /* Pending timed calls are the parent's too (a loop that goes on after a
+   * fork inside a callback must not run them here). */
+  weft__timers_forget_all(r);
   if (r->epfd >= 0) close(r->epfd);
   if (r->evfd >= 0) close(r->evfd);
   /* The timerfd is the same open file in both processes: a child that set

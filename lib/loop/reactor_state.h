@@ -98,6 +98,9 @@ struct weft_reactor {
 /* reactor_timer.c */
 void weft__timers_init(weft_reactor *r);
 void weft__timers_free(weft_reactor *r);
+/* A fork's child: the pending calls are the parent's, which runs them;
+ * forget them (their ids read as run). */
+void weft__timers_forget_all(weft_reactor *r);
 int weft__timers_run_due(weft_reactor *r);  /* returns how many ran */
 int weft__timers_timeout_ms(weft_reactor *r); /* -1: none pending */
 

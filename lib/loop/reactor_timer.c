@@ -76,6 +76,10 @@ static void slot_free(weft_reactor *r, uint32_t s) {
   r->free_head = s;
 }
 
+void weft__timers_forget_all(weft_reactor *r) {
+  while (r->heap_len > 0) slot_free(r, r->heap[--r->heap_len]);
+}
+
 WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn, void *arg,
                                      weft_timer_id *id) {
   if (r == NULL || fn == NULL || seconds != seconds /* NaN */) return WEFT_EINVAL;
@@ -145,6 +149,8 @@ int weft__timers_run_due(weft_reactor *r) {
     slot_free(r, s);
     fn(arg);
     n++;
+    /* fn forked and returns in the child, whose fork handler forgot the
+     * parent's calls: the loop above finds none left. */
   }
   return n;
 }

@@ -145,7 +145,10 @@ static void lane_hand_off(weft_lane *l, weft__task *t, bool next) {
     r = weft__engine_submit_continuation(l->e, t, next);
   else
     r = weft__engine_submit_untagged(l->e, t); /* t carries its submitter's context */
-  if (r != 0) t->cancel(t, WEFT_ECANCELED);
+  if (r != 0) {
+    weft__threadpool_count_lane_refused(l->tp);
+    t->cancel(t, WEFT_ECANCELED);
+  }
 }
 
 /* A task of the lane has finished (ran: finishing) or was cancelled: its
@@ -426,6 +429,17 @@ WEFT_API const char *weft_lane_name(const weft_lane *lane) { return lane ? lane-
 /* ------------------------------------------------- the pool's side (lane_impl.h) */
 
 weft_lane **weft__lane_next(weft_lane *l) { return &l->next_in_pool; }
+
+void weft__lane_fork_child(weft_lane *l) {
+  /* The child's only thread: relaxed stores, nobody else to see them. The
+   * admitted count keeps the running tasks (the forking one may release
+   * its slot here; the others never will), not the waiting ones. */
+  weft__mpsc_init(&l->waiting);
+  long n = weft__load_relaxed(&l->n);
+  if (n > l->limit) weft__store_relaxed(&l->n, (long)l->limit);
+  weft__store_relaxed(&l->due, 0);
+  weft__store_relaxed(&l->baton, 0);
+}
 
 void weft__lane_free(weft_lane *l) {
   weft__free(l->name);

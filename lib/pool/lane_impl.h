@@ -11,5 +11,9 @@
 weft_lane **weft__lane_next(weft_lane *l);
 /* Free l: only once no thread can touch it (the pool's threads joined). */
 void weft__lane_free(weft_lane *l);
+/* In a fork's child (the pool's fork handler, the child's only thread):
+ * the tasks waiting in l are the parent's, which runs them; forget them, so
+ * that a lane task the forking thread returns from hands nothing off. */
+void weft__lane_fork_child(weft_lane *l);
 
 #endif /* WEFT_POOL_LANE_IMPL_H */

@@ -49,6 +49,10 @@ struct weft_threadpool {
   /* Set by stop_timeout before it closes the engine: lanes cancel what
    * waits in them instead of handing it to the closing pool (lane.c). */
   _Atomic int deadline_stop;
+  /* Lane tasks a closed pool refused at their hand-off and cancelled
+   * (lane.c): stop_timeout's report counts those of its own call.
+   * Relaxed: a statistic. */
+  _Atomic uint64_t lane_refused;
 };
 
 static int tp_fork_register(weft_threadpool *tp);
@@ -265,6 +269,7 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   pthread_mutex_unlock(&tp->mu);
   uint64_t cancelled;
   int running;
+  uint64_t lane_refused = weft__load_relaxed(&tp->lane_refused);
   /* Clamped to ~31 years, so the nanoseconds fit in 64 bits. */
   uint64_t ms = (uint64_t)timeout_ms > 1000000000000u ? 1000000000000u : (uint64_t)timeout_ms;
   int r = weft__engine_stop_deadline(tp->e, ms * 1000000u, &cancelled, &running);
@@ -275,7 +280,9 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   }
   weft__node_flush(); /* nodes of cancelled tasks go home now */
   if (report) {
-    report->cancelled = cancelled;
+    /* The engine's cancels, and the lane tasks refused at a hand-off during
+     * this call (they never reached the engine). */
+    report->cancelled = cancelled + (weft__load_relaxed(&tp->lane_refused) - lane_refused);
     report->running = running;
   }
   return r;
@@ -666,6 +673,10 @@ int weft__threadpool_deadline_stop(const weft_threadpool *tp) {
   return weft__load_relaxed(&((weft_threadpool *)tp)->deadline_stop);
 }
 
+void weft__threadpool_count_lane_refused(weft_threadpool *tp) {
+  weft__fetch_add_relaxed(&tp->lane_refused, 1);
+}
+
 int weft__threadpool_add_lane(weft_threadpool *tp, weft_lane *l) {
   pthread_mutex_lock(&tp->mu);
   int joined = weft__load_relaxed(&tp->joined);
@@ -686,8 +697,10 @@ WEFT_API int weft_threadpool_in_pool_thread(const weft_threadpool *tp) {
 /* lib/base/fork.h: the prepare handler holds tp->mu across a fork (before
  * the engine's mutex: start and adjust_poolsize take them in that order).
  * In the child the pool's threads do not exist: the pool counts as stopped
- * and joined (start, stop and the resizing calls return WEFT_EQUIT, as its
- * closed engine does to submits), and destroy frees it without joining. */
+ * and joined (start, stop, start_a_worker and stop_a_worker return
+ * WEFT_EQUIT, as its closed engine does to submits; adjust_poolsize records
+ * the sizes and starts nothing), the tasks waiting in its lanes are the
+ * parent's (forgotten here), and destroy frees it without joining. */
 static weft_threadpool *tp_of_hook(weft__fork_hook *h) {
   return (weft_threadpool *)(void *)((char *)h - offsetof(weft_threadpool, fork_hook));
 }
@@ -698,6 +711,8 @@ static void tp_fork_child(weft__fork_hook *h) {
   pthread_mutex_unlock(&tp->mu);
   weft__store_relaxed(&tp->joined, 1); /* the child's only thread: relaxed */
   weft__store_relaxed(&tp->started, 0);
+  tp->stop_pending = 0; /* the parent's stop_timeout left threads the child has not */
+  for (weft_lane *l = tp->lanes; l; l = *weft__lane_next(l)) weft__lane_fork_child(l);
 }
 static int tp_fork_register(weft_threadpool *tp) {
   tp->fork_hook.rank = WEFT__FORK_RANK_POOL;

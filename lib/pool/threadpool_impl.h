@@ -19,6 +19,9 @@ void weft__threadpool_log(weft_threadpool *tp, int err, const char *what);
  * run (a relaxed read: a hand-off that misses it runs its task). */
 int weft__threadpool_deadline_stop(const weft_threadpool *tp);
 
+/* A lane task tp refused at its hand-off is being cancelled (lane.c). */
+void weft__threadpool_count_lane_refused(weft_threadpool *tp);
+
 /* Link lane l into tp (lib/pool/lane.c): weft_threadpool_destroy frees it.
  * 0, or WEFT_EQUIT once tp was stopped (l not linked). */
 struct weft_lane;
