@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "base/atomic.h"
+#include "test_sync.h"
 #include "weft/worker.h"
 
 /* --------------------------------------------------------------- fixture */
@@ -400,6 +401,116 @@ static void destroy_busy(void **state) {
   /* teardown performs the work and destroys */
 }
 
+/* ------------------- an asynchronous coordinator (a ThreadWorker) and destroy */
+
+/* A coordinator forwarding to a ThreadWorker that can hold one do() call
+ * (after the Team's quit check has passed) until the test lets it go. */
+typedef struct held_coord {
+  weft_worker base;
+  weft_worker *inner; /* a ThreadWorker: items run on its thread, after do() returned */
+  int hold_next;      /* the next do() waits at `resume`; written before the call it holds */
+  sync_t in_do, resume;
+  int released;
+} held_coord;
+
+static int held_do(weft_worker *w, weft_fn fn, void *arg) {
+  held_coord *c = (held_coord *)w;
+  if (c->hold_next) {
+    c->hold_next = 0;
+    gate_open(&c->in_do);
+    gate_wait(&c->resume);
+  }
+  return weft_worker_do(c->inner, fn, arg);
+}
+static int held_quit(weft_worker *w) { return weft_worker_quit(((held_coord *)w)->inner); }
+static void held_release(weft_worker *w) {
+  held_coord *c = (held_coord *)w;
+  c->released = 1;
+  weft_worker_release(c->inner);
+}
+static const weft_worker_ops held_ops = {held_do, held_quit, held_release};
+
+static weft_worker *create_none(void *ctx) {
+  (void)ctx;
+  return NULL;
+}
+
+static sync_t g_async_log;
+static _Atomic int g_async_ran, g_async_last_err;
+static void async_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)what;
+  weft__store_relaxed(&g_async_last_err, err);
+  count_up(&g_async_log);
+}
+static void async_task(void *arg) {
+  (void)arg;
+  weft__fetch_add_relaxed(&g_async_ran, 1);
+}
+
+typedef struct racer {
+  weft_team *t;
+  int rc;
+} racer;
+static void *racing_do(void *arg) {
+  racer *r = arg;
+  r->rc = weft_team_do(r->t, async_task, NULL);
+  return NULL;
+}
+
+/* A weft_team_do that raced quit reaches the (asynchronous) coordinator
+ * after the team finished: its dispatch item is queued on the coordinator's
+ * thread, behind an item the test holds there. destroy must not free the
+ * team while that item is still to run (before the fix it did: the item
+ * then read the freed team, a heap-use-after-free under ASan). */
+static void async_coordinator_destroy_waits_for_late_item(void **state) {
+  (void)state;
+  static held_coord hc;
+  static sync_t hold;
+  memset(&hc, 0, sizeof hc);
+  sync_init(&hc.in_do);
+  sync_init(&hc.resume);
+  sync_init(&hold);
+  sync_init(&g_async_log);
+  weft__store_relaxed(&g_async_ran, 0);
+  weft__store_relaxed(&g_async_last_err, 0);
+  assert_int_equal(weft_thread_worker_create(&hc.inner, NULL, NULL, "team-coord"), 0);
+  assert_int_equal(weft_worker_init(&hc.base, &held_ops), 0);
+  weft_team *t;
+  assert_int_equal(weft_team_create(&t, &hc.base, create_none, NULL, async_log, NULL), 0);
+
+  /* X passes the team's quit check and is held inside the coordinator's do() */
+  hc.hold_next = 1;
+  racer x = {t, -1};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, racing_do, &x), 0);
+  gate_wait(&hc.in_do);
+  assert_int_equal(weft_team_quit(t), 0);
+  /* Behind quit's step on the coordinator's thread: an item that tells us
+   * quit's step has run (the team is finished), then holds the thread. */
+  sync_t ran_quit;
+  sync_init(&ran_quit);
+  gated blocker = {&hold, &ran_quit, NULL};
+  assert_int_equal(weft_worker_do(hc.inner, gated_task, &blocker), 0);
+  count_wait(&ran_quit, 1);
+  /* X's dispatch item is now pushed behind the held item; X returns. */
+  gate_open(&hc.resume);
+  pthread_join(th, NULL);
+  assert_int_equal(x.rc, 0); /* admitted by the coordinator before it was quit */
+
+  int r = weft_team_destroy(t); /* the late item has not run yet */
+  gate_open(&hold);             /* let it run: it touches the team */
+  count_wait(&g_async_log, 1);  /* it cancelled the task it carried */
+  assert_int_equal(r, WEFT_EBUSY);
+  assert_int_equal(weft__load_relaxed(&g_async_last_err), WEFT_ECANCELED);
+  while ((r = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield();
+  assert_int_equal(r, 0);
+  assert_true(hc.released);
+  assert_int_equal(weft__load_relaxed(&g_async_ran), 0);
+  assert_int_equal(count_get(&g_async_log), 1);
+  sync_fini(&ran_quit);
+}
+
 static void bad_input(void **state) {
   (void)state;
   weft_team *t;
@@ -530,6 +641,16 @@ static void real_threads_lock_worker_coordinator(void **state) {
   run_real_threads(lw, 0);
 }
 
+/* An asynchronous coordinator: a ThreadWorker. Coordinator items run on its
+ * thread after their do() returned; destroy (retried on WEFT_EBUSY) must not
+ * free the team while any of them is still queued or running. */
+static void real_threads_thread_worker_coordinator(void **state) {
+  (void)state;
+  weft_worker *tw;
+  assert_int_equal(weft_thread_worker_create(&tw, NULL, NULL, "team-coord"), 0);
+  run_real_threads(tw, 0);
+}
+
 /* grow/shrink from another thread while tasks flow: still exactly once. */
 static void real_threads_grow_shrink_churn(void **state) {
   (void)state;
@@ -555,8 +676,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(destroy_cancels_backlog, setup, teardown),
       cmocka_unit_test_setup_teardown(destroy_busy, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_input, setup, teardown),
+      cmocka_unit_test(async_coordinator_destroy_waits_for_late_item),
       cmocka_unit_test(real_threads_exactly_once_quit_drains),
       cmocka_unit_test(real_threads_lock_worker_coordinator),
+      cmocka_unit_test(real_threads_thread_worker_coordinator),
       cmocka_unit_test(real_threads_grow_shrink_churn),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -356,11 +356,14 @@ WEFT_API int weft_team_statistics_get(weft_team *t, weft_team_statistics *out);
  *
  * Work still backlogged with no worker left to run it is not run: each such
  * task is reported to log_fn with #WEFT_ECANCELED.
+ * Call it once every other thread's call on the team has returned.
  *
  * @param t The team.
  * @return 0 (t is freed), or:
- *   - #WEFT_EBUSY  (nothing freed) while workers still run tasks; call it
- *     again after they finished;
+ *   - #WEFT_EBUSY  (nothing freed) while workers still run tasks, or while
+ *     the coordinator still has team items to run (one that runs them
+ *     after its do() returned, such as a thread worker); call it again
+ *     after they finished (destroy never blocks);
  *   - #WEFT_EDEADLK (a weft_pool() team; nothing freed) called from one of
  *     the pool's threads;
  *   - #WEFT_EINVAL on NULL t.

@@ -12,12 +12,39 @@
  *   statistics: a seqlock (Boehm, "Can seqlocks get along with programming
  *   language memory models?", MSPC 2012) written only by coordinator items:
  *   readers get a consistent triple without blocking the writer.
- *   destroy: once, by the owner, not from inside a team task.
+ *   destroy: once, by the owner, not from inside a team task, and after
+ *   every other thread's call on the team has returned (a do() that raced
+ *   quit() included; tasks' own calls are covered: a busy worker keeps
+ *   destroy at WEFT_EBUSY).
  *
  * Per task: one record from a lock-free recycling pool (worker_slab.h); it is
  * the coordinator node of the dispatch step, sits in the backlog if needed,
  * travels to the worker as the argument of its do(), and comes back as the
  * coordinator node of the idle-and-pending step. No allocation once warm.
+ *
+ * Destroy and the coordinator's items. destroy frees the team only once it
+ * is finished (quit's step ran and no worker is busy) and no coordinator
+ * item is queued or running: the items of a do() that raced quit() and
+ * reached the coordinator after the team finished still read the team (they
+ * cancel their task), and so does the tail of the item that finished it.
+ *   - The lock-free coordinator runs every item inside some do() call on it
+ *     (coordinator.c: a thread in flight in do() covers every pending item),
+ *     so "no do() in flight on it" (the worker base's count) means no item
+ *     is pending. Nothing is added to its hot path.
+ *   - Any other coordinator may run items after its do() returned (a
+ *     ThreadWorker runs them on its own thread), so the team counts its own
+ *     outstanding coordinator work in `coord_items`: +1 before each
+ *     submission (undone by the submitter if refused), -1 as the last thing
+ *     each item does; also +1 when a task is handed to a worker, for the
+ *     idle-and-pending step that worker will submit (its -1 is that item's).
+ *     destroy waits for 0 (answers WEFT_EBUSY before). Why a count and not a
+ *     last "fence" item that destroy waits on: the team quits its
+ *     coordinator when it finishes (as Twisted's does), after which no
+ *     item can be submitted, and a do() that raced quit() may have had its
+ *     item accepted just before; and a count assumes nothing about the
+ *     order in which an exclusive coordinator runs its items. Cost: two RMWs per coordinator item, on
+ *     this slower path only. destroy never waits: a coordinator that runs
+ *     items only when driven (a memory worker) must be driven between tries.
  *
  * Twisted → C
  *   logException on a task exception: a C task cannot raise. log_fn is told of
@@ -67,6 +94,10 @@ struct gteam {
   _Atomic int quit;     /* Team._quit: set by any thread */
   _Atomic int finished; /* the coordinator was quit (set in the coordinator) */
   team_rec *quit_rec;   /* pre-allocated: quit() cannot fail for lack of memory */
+  /* Not the lock-free coordinator: coordinator work outstanding (items
+   * submitted and not finished, plus tasks handed to a worker whose
+   * idle-and-pending step is still to come). See the header. */
+  _Atomic long coord_items;
 
   /* Coordinator-confined (Twisted: "don't touch these except from the
    * coordinator"). cap ≥ nidle + busy always, so recycling never allocates. */
@@ -129,12 +160,46 @@ static int team_statistics(weft_team *base, weft_team_statistics *out) {
 
 /* -------------------------------------------------- coordinator plumbing */
 
-static void generic_trampoline(void *arg) {
-  team_rec *r = arg;
-  r->node.run(&r->node);
+/* Coordinator work is outstanding from item_begin to item_end (only counted
+ * for a coordinator other than the lock-free one; see the header). */
+static inline void item_begin(gteam *t) {
+  /* Relaxed: each +1 happens-before its own -1 (program order, or the
+   * coordinator's hand-off of the item), so the count never reads 0 while
+   * that work is outstanding; destroy sees the +1 of every submission made
+   * before it (the owner's calls returned before it, tasks' calls while a
+   * worker is busy, which is counted). */
+  if (!t->coord_lockfree) weft__fetch_add_relaxed(&t->coord_items, 1);
 }
 
-/* Run fn-of-record on the coordinator. */
+/* The caller's last touch of the team when it brings the count to 0. */
+static inline void item_end(gteam *t) {
+  /* Release: everything this item (or refused submission) did to the team
+   * happens-before destroy's acquire load that reads 0 (the -1s are RMWs,
+   * so each one continues the release sequences of the earlier ones). */
+  if (!t->coord_lockfree) weft__fetch_sub_release(&t->coord_items, 1);
+}
+
+/* No coordinator item is queued or running. Once the team is finished no
+ * new one can come but from a call on the team, which destroy's caller
+ * excludes. */
+static bool coord_settled(gteam *t) {
+  /* The lock-free coordinator: no do() in flight means no item pending
+   * (acquire inside weft__worker_inflight: pairs with leave's release). */
+  if (t->coord_lockfree) return weft__worker_inflight(t->coord) == 0;
+  /* Acquire: pairs with item_end's release. */
+  return weft__load_acquire(&t->coord_items) == 0;
+}
+
+static void generic_trampoline(void *arg) {
+  team_rec *r = arg;
+  gteam *t = r->t; /* before run, which may recycle the record */
+  r->node.run(&r->node);
+  item_end(t); /* last touch: destroy may free the team from here on */
+}
+
+/* Run fn-of-record on the coordinator. The caller has counted it
+ * (item_begin); if it is refused, the caller undoes that with item_end as
+ * its last touch of the team. */
 static int coord_submit(gteam *t, team_rec *r, void (*run)(weft__task *)) {
   r->node.run = run;
   r->node.cancel = NULL;
@@ -231,8 +296,10 @@ static void coordinate(gteam *t, team_rec *r) {
   t->busy++;
   publish(t);
   r->worker = w;
+  item_begin(t); /* the idle-and-pending step w will submit (dowork_cb) */
   int rc = weft__worker_do_plain(w, dowork_cb, r);
   if (rc) {
+    item_end(t); /* no such step: this item's own count still holds */
     team_log(t, rc, "Team: worker do() failed; worker dropped, task backlogged");
     t->busy--;
     drop_worker(w);
@@ -306,7 +373,10 @@ static void dowork_cb(void *arg) {
   team_rec *r = arg;
   r->fn(r->arg);
   gteam *t = r->t;
+  /* Counted when the task was handed to this worker (coordinate). */
   int rc = coord_submit(t, r, idle_pending_run);
+  /* Refused: the worker and its count are lost, the team never finishes
+   * (docs/reliability.md §4). */
   if (rc) team_log(t, rc, "Team: coordinator refused idle-and-pending; worker lost");
 }
 
@@ -332,10 +402,12 @@ static int team_do(weft_team *base, weft_fn fn, void *arg) {
   r->fn = fn;
   r->arg = arg;
   r->worker = NULL;
+  item_begin(t);
   int rc = coord_submit(t, r, coordinate_run);
   if (rc) {
     weft__context_discard(fn, arg);
     weft__slab_put(&t->recs, r);
+    item_end(t);
   }
   return rc;
 }
@@ -347,8 +419,12 @@ static int team_count_op(gteam *t, int n, void (*run)(weft__task *)) {
   if (!r) return WEFT_ENOMEM;
   r->t = t;
   r->n = n;
+  item_begin(t);
   int rc = coord_submit(t, r, run);
-  if (rc) weft__slab_put(&t->recs, r);
+  if (rc) {
+    weft__slab_put(&t->recs, r);
+    item_end(t);
+  }
   return rc;
 }
 
@@ -365,18 +441,22 @@ static int team_quit(weft_team *base) {
   /* acq_rel: one caller wins; pairs with the loads in do/grow/shrink. */
   if (weft__xchg_acq_rel(&t->quit, 1)) return WEFT_EQUIT;
   team_rec *r = t->quit_rec;
+  item_begin(t);
   int rc = coord_submit(t, r, start_finishing_run);
-  if (rc) team_log(t, rc, "Team: coordinator refused quit");
+  if (rc) {
+    team_log(t, rc, "Team: coordinator refused quit");
+    item_end(t);
+  }
   return rc;
 }
 
 static int team_destroy(weft_team *base) {
   gteam *t = (gteam *)base;
   if (!weft__load_acquire(&t->quit)) (void)team_quit(base); /* acquire: as in team_do */
-  /* Acquire: pairs with quit_idlers' release store. Then no worker exists
-   * and no coordinator item runs (nothing in flight on the coordinator). */
-  if (!weft__load_acquire(&t->finished) || weft__worker_inflight(t->coord) != 0)
-    return WEFT_EBUSY;
+  /* Acquire: pairs with quit_idlers' release store. Then no worker is busy;
+   * coord_settled: no coordinator item is queued or running either (not
+   * even one of a do() that raced quit, nor the finishing item's tail). */
+  if (!weft__load_acquire(&t->finished) || !coord_settled(t)) return WEFT_EBUSY;
   for (team_rec *r = pend_pop(t); r; r = pend_pop(t)) {
     team_log(t, WEFT_ECANCELED, "Team destroyed: backlogged task cancelled");
     weft__context_discard(r->fn, r->arg);
@@ -419,6 +499,7 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
   t->log_ctx = log_ctx;
   weft__store_relaxed(&t->quit, 0);
   weft__store_relaxed(&t->finished, 0);
+  weft__store_relaxed(&t->coord_items, 0);
   publish(t);
   weft__object_created();
   *out = &t->base;
