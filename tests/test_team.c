@@ -31,6 +31,7 @@ typedef struct cw {
   int quit;
   int released;
   int fail_next_do;
+  int fail_always; /* every do() fails from now on (a coordinator that refuses) */
 } cw;
 
 typedef struct ctxcall {
@@ -63,6 +64,7 @@ static void perform_all(void);
 
 static int cw_do(weft_worker *w, weft_fn fn, void *arg) {
   cw *c = (cw *)w;
+  if (c->fail_always) return WEFT_ENOMEM;
   if (c->fail_next_do) {
     c->fail_next_do = 0;
     return WEFT_ENOMEM;
@@ -401,6 +403,138 @@ static void destroy_busy(void **state) {
   /* teardown performs the work and destroys */
 }
 
+/* The fixture's teardown destroys g_team: give it a fresh one after a test
+ * that destroyed its own. */
+static void replace_destroyed_team(void) {
+  weft_team *dummy;
+  assert_int_equal(weft_team_create(&dummy, NULL, create_worker, NULL, NULL, NULL), 0);
+  g_team = dummy;
+}
+
+/* A worker's do() fails while the team is quitting: the task goes back to
+ * the backlog, the worker is dropped, and with no busy worker left the team
+ * must still finish, so that destroy cancels the task (one WEFT_ECANCELED)
+ * and succeeds. Before the fix the team never finished: destroy answered
+ * WEFT_EBUSY for ever. */
+static void worker_do_fails_while_quitting(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_grow(g_team, 1), 0);
+  perform_all();
+  g_limit = 1;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0); /* A: to worker 1 */
+  coordinate();
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0); /* B: backlogged */
+  coordinate();
+  assert_int_equal(stats().busy_workers, 1);
+  assert_int_equal(stats().backlogged_work, 1);
+  assert_int_equal(weft_team_quit(g_team), 0);
+  coordinate(); /* quit's step: worker 1 is busy, the team is not finished */
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY);
+  /* A runs; worker 1 recycles, takes B from the backlog, and its do() fails. */
+  g_workers[0].fail_next_do = 1;
+  perform_all();
+  assert_int_equal(times_ran, 1);
+  assert_true(g_workers[0].quit); /* dropped */
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(g_last_failure, WEFT_ENOMEM);
+  assert_int_equal(weft_worker_quit(&g_coord.base), WEFT_EQUIT); /* the team finished */
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  assert_int_equal(g_failures, 2); /* B: cancelled, not lost */
+  assert_int_equal(g_last_failure, WEFT_ECANCELED);
+  assert_int_equal(times_ran, 1);
+  replace_destroyed_team();
+}
+
+/* The coordinator refuses quit's step once (a transient failure): quit
+ * reports it, and destroy submits the step again; once the coordinator has
+ * run it the team is finished and destroy succeeds. Before the fix nothing
+ * ever submitted the step again: destroy answered WEFT_EBUSY for ever. */
+static void quit_refused_once_destroy_retries(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  perform_all();
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(stats().idle_workers, 1);
+  g_coord.fail_next_do = 1;
+  assert_int_equal(weft_team_quit(g_team), WEFT_ENOMEM);
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(weft_team_quit(g_team), WEFT_EQUIT);
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), WEFT_EQUIT);
+  /* destroy resubmits the step; the memory coordinator runs it only when
+   * performed, so this call must answer WEFT_EBUSY, not free the team. */
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY);
+  perform_all();
+  assert_true(g_workers[0].quit);
+  assert_int_equal(weft_worker_quit(&g_coord.base), WEFT_EQUIT);
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  assert_int_equal(g_failures, 1);
+  replace_destroyed_team();
+}
+
+/* The coordinator refuses every item from some point on. With no worker
+ * busy and nothing left on the coordinator, destroy finishes the team
+ * itself: idle workers are quit and released, the backlog is cancelled
+ * through log_fn, and destroy succeeds. */
+static void quit_refused_for_good_destroy_finishes(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  perform_all();
+  assert_int_equal(stats().idle_workers, 1);
+  g_coord.fail_always = 1;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), WEFT_ENOMEM); /* refused: not accepted */
+  assert_int_equal(weft_team_quit(g_team), WEFT_ENOMEM);
+  assert_int_equal(g_failures, 1); /* quit's refusal */
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  assert_int_equal(times_ran, 1);
+  assert_true(g_workers[0].quit); /* teardown also checks it was released */
+  assert_true(g_coord.quit);
+  assert_int_equal(g_failures, 1);
+  replace_destroyed_team();
+}
+
+/* Same, with a backlog: destroy cancels each backlogged task through log_fn. */
+static void quit_refused_for_good_backlog_cancelled(void **state) {
+  (void)state;
+  times_ran = 0;
+  g_limit = 0;
+  for (int i = 0; i < 2; i++) assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  perform_all();
+  assert_int_equal(stats().backlogged_work, 2);
+  g_coord.fail_always = 1;
+  assert_int_equal(weft_team_quit(g_team), WEFT_ENOMEM);
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  assert_int_equal(g_failures, 3);
+  assert_int_equal(g_last_failure, WEFT_ECANCELED);
+  assert_int_equal(times_ran, 0);
+  replace_destroyed_team();
+}
+
+/* A refused quit step while a worker is busy: destroy cannot finish the
+ * team itself (the worker's idle-and-pending step is still to come), so it
+ * answers WEFT_EBUSY and resubmits the step; once the coordinator accepts
+ * again everything completes. */
+static void quit_refused_while_busy(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(stats().busy_workers, 1);
+  g_coord.fail_always = 1;
+  assert_int_equal(weft_team_quit(g_team), WEFT_ENOMEM);
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY);
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY);
+  g_coord.fail_always = 0;
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY); /* step accepted, not run */
+  perform_all();
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  replace_destroyed_team();
+}
+
 /* ------------------- an asynchronous coordinator (a ThreadWorker) and destroy */
 
 /* A coordinator forwarding to a ThreadWorker that can hold one do() call
@@ -676,6 +810,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(destroy_cancels_backlog, setup, teardown),
       cmocka_unit_test_setup_teardown(destroy_busy, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_input, setup, teardown),
+      cmocka_unit_test_setup_teardown(worker_do_fails_while_quitting, setup, teardown),
+      cmocka_unit_test_setup_teardown(quit_refused_once_destroy_retries, setup, teardown),
+      cmocka_unit_test_setup_teardown(quit_refused_for_good_destroy_finishes, setup, teardown),
+      cmocka_unit_test_setup_teardown(quit_refused_for_good_backlog_cancelled, setup, teardown),
+      cmocka_unit_test_setup_teardown(quit_refused_while_busy, setup, teardown),
       cmocka_unit_test(async_coordinator_destroy_waits_for_late_item),
       cmocka_unit_test(real_threads_exactly_once_quit_drains),
       cmocka_unit_test(real_threads_lock_worker_coordinator),

@@ -50,14 +50,26 @@
  *   logException on a task exception: a C task cannot raise. log_fn is told of
  *     what the team itself observes: a worker's do() failing (the task is put
  *     back at the head of the backlog and the worker dropped), the coordinator
- *     refusing an idle-and-pending step, a do() that raced quit() and reached
- *     the coordinator after it was quit (cancelled), backlog cancelled by
- *     destroy (one WEFT_ECANCELED call per task), and failure to grow the
- *     idle set (WEFT_ENOMEM; counted as "cannot create a worker").
+ *     refusing quit's step or an idle-and-pending step, a do() that raced
+ *     quit() and reached the coordinator after it was quit (cancelled),
+ *     backlog cancelled by destroy (one WEFT_ECANCELED call per task), and
+ *     failure to grow the idle set (WEFT_ENOMEM; counted as "cannot create a
+ *     worker").
  *   Quit flag: an atomic; do/grow/shrink after quit → WEFT_EQUIT at once.
  *   Workers the team quits are also released by it (the team owns them).
  *   Backlog with no worker at quit: Twisted drops it silently; here it stays
- *     until destroy, which cancels each task through log_fn.
+ *     until destroy, which cancels each task through log_fn. That includes a
+ *     task put back because a worker's do() failed while quitting: if no
+ *     busy worker is left to run it, the team finishes there and then.
+ *   The coordinator refusing quit's step: Twisted's quit() raises and the
+ *     team never finishes. Here quit() returns the error (logged), and each
+ *     destroy call submits the step again, or runs it itself once nothing
+ *     can race it (no coordinator work outstanding, no worker busy), so a
+ *     refusal, transient or not, does not keep the team for ever.
+ *   Not covered: a refused idle-and-pending step loses its worker (it can
+ *     only run its task's step through the coordinator), so the team never
+ *     finishes and destroy answers WEFT_EBUSY for ever (docs/reliability.md
+ *     §4).
  */
 #include <stdbool.h>
 #include <string.h>
@@ -94,6 +106,7 @@ struct gteam {
   _Atomic int quit;     /* Team._quit: set by any thread */
   _Atomic int finished; /* the coordinator was quit (set in the coordinator) */
   team_rec *quit_rec;   /* pre-allocated: quit() cannot fail for lack of memory */
+  _Atomic int quit_refused; /* the coordinator refused quit's step: destroy retries */
   /* Not the lock-free coordinator: coordinator work outstanding (items
    * submitted and not finished, plus tasks handed to a worker whose
    * idle-and-pending step is still to come). See the header. */
@@ -260,6 +273,19 @@ static team_rec *pend_pop(gteam *t) {
   return r;
 }
 
+/* Twisted's "_shouldQuitCoordinator and _busyCount == 0": the team is
+ * finished. Called wherever busy may have dropped to 0 while quitting: a
+ * recycled worker (quit_idlers) and a worker whose do() failed (coordinate).
+ * What is still in the backlog then stays there for destroy to cancel. */
+static void maybe_finish(gteam *t) {
+  if (t->should_quit && t->busy == 0 && !weft__load_relaxed(&t->finished)) {
+    /* Release: pairs with destroy()'s acquire load; the team state written
+     * by coordinator items so far is visible to destroy. */
+    weft__store_release(&t->finished, 1);
+    (void)weft_worker_quit(t->coord);
+  }
+}
+
 static void quit_idlers(gteam *t, long n) {
   if (n < 0) n = (long)t->nidle + t->busy;
   for (long i = 0; i < n; i++) {
@@ -267,12 +293,7 @@ static void quit_idlers(gteam *t, long n) {
     else t->to_shrink++;
   }
   publish(t);
-  if (t->should_quit && t->busy == 0 && !weft__load_relaxed(&t->finished)) {
-    /* Release: pairs with destroy()'s acquire load; the team state written
-     * by coordinator items so far is visible to destroy. */
-    weft__store_release(&t->finished, 1);
-    (void)weft_worker_quit(t->coord);
-  }
+  maybe_finish(t);
 }
 
 static void dowork_cb(void *arg);
@@ -305,6 +326,11 @@ static void coordinate(gteam *t, team_rec *r) {
     drop_worker(w);
     pend_push_front(t, r);
     publish(t);
+    /* While quitting, this may have been the last busy worker: nothing would
+     * ever finish the team (destroy answered WEFT_EBUSY for ever). The task
+     * stays at the head of the backlog: the busy workers left run it, or
+     * destroy cancels it through log_fn. */
+    maybe_finish(t);
   }
 }
 
@@ -361,11 +387,12 @@ static void shrink_run(weft__task *n) {
   quit_idlers(t, count);
 }
 
-static void start_finishing_run(weft__task *n) {
-  gteam *t = ((team_rec *)n)->t;
+static void start_finishing(gteam *t) {
   t->should_quit = true;
   quit_idlers(t, -1);
 }
+
+static void start_finishing_run(weft__task *n) { start_finishing(((team_rec *)n)->t); }
 
 /* ------------------------------------------------------- worker side */
 
@@ -440,19 +467,49 @@ static int team_quit(weft_team *base) {
   gteam *t = (gteam *)base;
   /* acq_rel: one caller wins; pairs with the loads in do/grow/shrink. */
   if (weft__xchg_acq_rel(&t->quit, 1)) return WEFT_EQUIT;
-  team_rec *r = t->quit_rec;
   item_begin(t);
-  int rc = coord_submit(t, r, start_finishing_run);
+  int rc = coord_submit(t, t->quit_rec, start_finishing_run);
   if (rc) {
-    team_log(t, rc, "Team: coordinator refused quit");
-    item_end(t);
+    team_log(t, rc, "Team: coordinator refused quit; destroy will retry");
+    /* Release: quit_rec is free again, and this call's use of it happens
+     * before destroy's reuse (pairs with destroy's acquire load). */
+    weft__store_release(&t->quit_refused, 1);
+    item_end(t); /* last touch; with the lock-free one (uncounted), the store is */
   }
   return rc;
+}
+
+/* quit's step was refused by the coordinator: submit it again, or, if the
+ * coordinator refuses still and nothing can race us, run it here. 0 once the
+ * step was accepted or run, else WEFT_EBUSY. */
+static int destroy_retry_quit(gteam *t) {
+  item_begin(t);
+  int rc = coord_submit(t, t->quit_rec, start_finishing_run);
+  if (rc == 0) {
+    weft__store_relaxed(&t->quit_refused, 0); /* only destroy reads it now */
+    return 0;
+  }
+  item_end(t);
+  /* Refused again (quit() logged the first refusal; retries are not). The
+   * team state is the coordinator's, so run the step here only when no
+   * coordinator item is queued or running and none can come: none from a
+   * call on the team (destroy's caller excludes them), none from a worker
+   * (no worker is busy). The lock-free coordinator refuses only once it is
+   * quit (by someone else: the team quits it only when finished), so after
+   * its last do() has left nothing can run on it again and t->busy is
+   * stable; for any other coordinator coord_items counts busy workers, so 0
+   * means busy is 0 too. */
+  if (!coord_settled(t) || t->busy != 0) return WEFT_EBUSY;
+  start_finishing(t); /* busy is 0: it finishes the team */
+  weft__store_relaxed(&t->quit_refused, 0);
+  return 0;
 }
 
 static int team_destroy(weft_team *base) {
   gteam *t = (gteam *)base;
   if (!weft__load_acquire(&t->quit)) (void)team_quit(base); /* acquire: as in team_do */
+  /* Acquire: pairs with team_quit's release store. */
+  if (weft__load_acquire(&t->quit_refused) && destroy_retry_quit(t) != 0) return WEFT_EBUSY;
   /* Acquire: pairs with quit_idlers' release store. Then no worker is busy;
    * coord_settled: no coordinator item is queued or running either (not
    * even one of a do() that raced quit, nor the finishing item's tail). */
@@ -500,6 +557,7 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
   weft__store_relaxed(&t->quit, 0);
   weft__store_relaxed(&t->finished, 0);
   weft__store_relaxed(&t->coord_items, 0);
+  weft__store_relaxed(&t->quit_refused, 0);
   publish(t);
   weft__object_created();
   *out = &t->base;
