@@ -535,6 +535,32 @@ static void quit_refused_while_busy(void **state) {
   replace_destroyed_team();
 }
 
+/* The lock-free coordinator refuses only once it is quit: here by someone
+ * other than the team (a misuse, but the team must not be stuck by it). With
+ * no worker busy, destroy finishes the team itself. */
+static void quit_refused_lockfree_coordinator(void **state) {
+  (void)state;
+  g_nworkers = 0;
+  g_limit = -1;
+  g_failures = 0;
+  times_ran = 0;
+  weft_worker *coord;
+  weft_team *t;
+  assert_int_equal(weft_coordinator_create(&coord), 0);
+  assert_int_equal(weft_team_create(&t, coord, create_worker, NULL, log_failure, NULL), 0);
+  assert_int_equal(weft_team_do(t, count_run, NULL), 0); /* runs the dispatch inline */
+  assert_int_equal(g_nworkers, 1);
+  assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1); /* task + idle step */
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(weft_worker_quit(coord), 0); /* behind the team's back */
+  assert_int_equal(weft_team_quit(t), WEFT_EQUIT); /* the coordinator's refusal */
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(weft_team_destroy(t), 0);
+  assert_true(g_workers[0].quit);
+  assert_true(g_workers[0].released);
+  weft_worker_release(g_workers[0].inner);
+}
+
 /* ------------------- an asynchronous coordinator (a ThreadWorker) and destroy */
 
 /* A coordinator forwarding to a ThreadWorker that can hold one do() call
@@ -815,6 +841,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(quit_refused_for_good_destroy_finishes, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_refused_for_good_backlog_cancelled, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_refused_while_busy, setup, teardown),
+      cmocka_unit_test(quit_refused_lockfree_coordinator),
       cmocka_unit_test(async_coordinator_destroy_waits_for_late_item),
       cmocka_unit_test(real_threads_exactly_once_quit_drains),
       cmocka_unit_test(real_threads_lock_worker_coordinator),
