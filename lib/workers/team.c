@@ -510,7 +510,7 @@ static int team_destroy(weft_team *base) {
   if (!weft__load_acquire(&t->quit)) (void)team_quit(base); /* acquire: as in team_do */
   /* Acquire: pairs with team_quit's release store. */
   if (weft__load_acquire(&t->quit_refused) && destroy_retry_quit(t) != 0) return WEFT_EBUSY;
-  /* Acquire: pairs with quit_idlers' release store. Then no worker is busy;
+  /* Acquire: pairs with maybe_finish's release store. Then no worker is busy;
    * coord_settled: no coordinator item is queued or running either (not
    * even one of a do() that raced quit, nor the finishing item's tail). */
   if (!weft__load_acquire(&t->finished) || !coord_settled(t)) return WEFT_EBUSY;
