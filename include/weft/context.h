@@ -58,7 +58,8 @@ extern "C" {
 typedef struct weft_context_hooks {
   /**
    * @brief A submit captured ctx (called on the submitting thread, before the
-   * task can run).
+   * task can run; for the completion a running task sends to the reactor,
+   * on the thread that runs the task, before the completion can run).
    * @param ctx The captured context.
    */
   void (*retain)(void *ctx);

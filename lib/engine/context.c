@@ -141,8 +141,11 @@ weft__task *weft__context_wrap_completion(weft__task *t) {
   weft__node *n = tls_spare;
   if (n) {
     /* The running task's own node carries its completion: same context,
-     * same table, a reference of its own (the running wrapper releases its
-     * one when it returns, possibly after the completion has run). */
+     * and a reference of its own, taken through the hooks table current now
+     * (capture; the wrapper keeps the table it took it with, so retain and
+     * release still pair), here on the worker. The running wrapper releases
+     * its own reference when it returns, possibly after the completion has
+     * run. */
     tls_spare = NULL;
     ctx_wrap *w = wrap_of(n);
     return fill_wrap(n, t, w->ctx, capture(w->ctx));

@@ -52,7 +52,9 @@ weft__task *weft__context_unwrap(weft__task *wrapper);
 /* A completion node t pushed by the calling thread (a reactor completion of
  * the task it runs), wrapped in the context of the task being run: in that
  * task's own wrapper node when it is free, else in a new node for the
- * current context. Never fails: with neither a spare node nor memory, t is
+ * current context. Reached only while the thread has a current context
+ * (weft__context_for_completion): a task that set its context to NULL
+ * sends its completion without one. Never fails: with neither a spare node nor memory, t is
  * returned as it is and the completion runs without the context. */
 weft__task *weft__context_wrap_completion(weft__task *t);
 
