@@ -256,6 +256,29 @@ static void note_task(void *arg) {
   (void)!write(fork_pipe[1], &c, 1);
 }
 
+/* The child pid exited with status 0. */
+static void expect_child_ok(int pid) {
+  assert_true(pid > 0);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Every note written to fork_pipe came from the parent, and there were
+ * `want` of them; closes the pipe. */
+static void expect_parent_notes(ssize_t want) {
+  close(fork_pipe[1]);
+  char buf[64];
+  ssize_t n, total = 0;
+  while ((n = read(fork_pipe[0], buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; i++) assert_int_equal(buf[i], 'p'); /* none ran in the child */
+    total += n;
+  }
+  close(fork_pipe[0]);
+  assert_int_equal(total, want);
+}
+
 static latch forked;
 static atomic_int queued;
 
@@ -283,21 +306,8 @@ static void fork_in_a_task(void **state) {
   assert_int_equal(weft_threadpool_stop(FP), 0); /* runs the ten notes here */
   assert_int_equal(atomic_load(&queued), 10);
   latch_destroy(&forked);
-  int pid = atomic_load(&child_pid);
-  assert_true(pid > 0);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
-  close(fork_pipe[1]);
-  char buf[64];
-  ssize_t n, total = 0;
-  while ((n = read(fork_pipe[0], buf, sizeof buf)) > 0) {
-    for (ssize_t i = 0; i < n; i++) assert_int_equal(buf[i], 'p'); /* none ran in the child */
-    total += n;
-  }
-  close(fork_pipe[0]);
-  assert_int_equal(total, 10);
+  expect_child_ok(atomic_load(&child_pid));
+  expect_parent_notes(10);
   assert_int_equal(weft_threadpool_destroy(FP), 0);
 }
 
@@ -334,21 +344,9 @@ static void fork_in_a_lane_task(void **state) {
   for (int i = 0; i < 3; i++) assert_int_equal(weft_lane_call_in_thread(FL, note_task, NULL), 0);
   gate_open(&lane_gate);
   latch_wait(&forked);
-  int pid = atomic_load(&child_pid);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
+  expect_child_ok(atomic_load(&child_pid));
   assert_int_equal(weft_threadpool_stop(FP), 0); /* the notes ran here */
-  close(fork_pipe[1]);
-  char buf[64];
-  ssize_t n, total = 0;
-  while ((n = read(fork_pipe[0], buf, sizeof buf)) > 0) {
-    for (ssize_t i = 0; i < n; i++) assert_int_equal(buf[i], 'p'); /* none ran in the child */
-    total += n;
-  }
-  close(fork_pipe[0]);
-  assert_int_equal(total, 3);
+  expect_parent_notes(3);
   latch_destroy(&forked);
   sync_fini(&lane_gate);
   assert_int_equal(weft_threadpool_destroy(FP), 0);
@@ -387,21 +385,8 @@ static void fork_in_a_reactor_callback(void **state) {
   assert_int_equal(weft_reactor_call_later(FR, 0.01, timer_last, NULL, NULL), 0);
   (void)weft_reactor_run(FR);
   if (getpid() != parent_pid) _exit(0); /* the child: its loop ended */
-  int pid = atomic_load(&child_pid);
-  assert_true(pid > 0);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
-  close(fork_pipe[1]);
-  char buf[64];
-  ssize_t n, total = 0;
-  while ((n = read(fork_pipe[0], buf, sizeof buf)) > 0) {
-    for (ssize_t i = 0; i < n; i++) assert_int_equal(buf[i], 'p'); /* none ran in the child */
-    total += n;
-  }
-  close(fork_pipe[0]);
-  assert_int_equal(total, 3);
+  expect_child_ok(atomic_load(&child_pid));
+  expect_parent_notes(3);
   assert_int_equal(weft_reactor_destroy(FR), 0);
 }
 
@@ -436,11 +421,7 @@ static void fork_child_statistics(void **state) {
     if (made - gone != (uint64_t)st.threads) _exit(4);
     _exit(0);
   }
-  assert_true(pid > 0);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
+  expect_child_ok(pid);
   gate_open(&block_gate);
   assert_int_equal(weft_threadpool_stop(tp), 0);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
