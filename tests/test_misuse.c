@@ -655,6 +655,9 @@ static void allocator_misuse(void **s) {
   (void)s;
   assert_int_equal(weft_replace_allocator(malloc, NULL, NULL), WEFT_EINVAL); /* malloc w/o free */
   assert_int_equal(weft_replace_allocator(NULL, NULL, free), WEFT_EINVAL);
+  /* calloc must change with free: a libc calloc's blocks freed by another free */
+  assert_int_equal(weft_replace_allocator(malloc, NULL, free), WEFT_EINVAL);
+  assert_int_equal(weft_replace_allocator(NULL, calloc, NULL), WEFT_EINVAL);
   weft_threadpool *tp = new_pool(0, 1);
   assert_int_equal(weft_replace_allocator(malloc, calloc, free), WEFT_EBUSY);
   assert_int_equal(weft_threadpool_destroy(tp), 0);

@@ -40,8 +40,11 @@ static int cw_quit(weft_worker *w) {
   return 0;
 }
 
+static _Atomic int released_before_quit; /* ops->release before ops->quit returned */
 static void cw_release(weft_worker *w) {
-  weft__fetch_add_relaxed(&((counting_worker *)w)->released, 1);
+  counting_worker *c = (counting_worker *)w;
+  if (!weft__load_acquire(&c->closed)) weft__fetch_add_relaxed(&released_before_quit, 1);
+  weft__fetch_add_relaxed(&c->released, 1);
 }
 
 static const weft_worker_ops cw_ops = {cw_do, cw_quit, cw_release};
@@ -129,6 +132,62 @@ static void release_quits_then_releases(void **state) {
   weft_worker_release(&c.base);
   assert_int_equal(weft__load_relaxed(&c.quit_calls), 1);
   assert_int_equal(weft__load_relaxed(&c.released), 1);
+}
+
+/* release() while a do() is in flight (here, from inside it): quit is
+ * deferred to that do()'s return, and so is ops->release, which comes after
+ * ops->quit (a worker whose release frees it must not be quit afterwards;
+ * models/worker_release.pml). */
+static counting_worker g_r;
+static void release_self(void *arg) {
+  (void)arg;
+  weft_worker_release(&g_r.base);
+  assert_int_equal(weft__load_relaxed(&g_r.quit_calls), 0);
+  assert_int_equal(weft__load_relaxed(&g_r.released), 0); /* deferred too */
+}
+
+static void release_inside_do_waits_for_quit(void **state) {
+  (void)state;
+  cw_init(&g_r);
+  weft__store_relaxed(&released_before_quit, 0);
+  assert_int_equal(weft_worker_do(&g_r.base, release_self, NULL), 0);
+  assert_int_equal(weft__load_relaxed(&g_r.quit_calls), 1);
+  assert_int_equal(weft__load_relaxed(&g_r.released), 1);
+  assert_int_equal(weft__load_relaxed(&released_before_quit), 0);
+}
+
+/* The same with a worker that frees itself in release (ASan: nothing
+ * touches it afterwards). */
+typedef struct freeing_worker {
+  weft_worker base;
+  int quit_calls;
+} freeing_worker;
+static _Atomic int fw_freed;
+static int fw_do(weft_worker *w, weft_fn fn, void *arg) {
+  (void)w;
+  fn(arg);
+  return 0;
+}
+static int fw_quit(weft_worker *w) {
+  ((freeing_worker *)w)->quit_calls++;
+  return 0;
+}
+static void fw_release(weft_worker *w) {
+  assert_int_equal(((freeing_worker *)w)->quit_calls, 1);
+  free(w);
+  weft__fetch_add_relaxed(&fw_freed, 1);
+}
+static const weft_worker_ops fw_ops = {fw_do, fw_quit, fw_release};
+static void release_own(void *arg) { weft_worker_release(arg); }
+
+static void release_that_frees_inside_do(void **state) {
+  (void)state;
+  freeing_worker *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  assert_int_equal(weft_worker_init(&f->base, &fw_ops), 0);
+  weft__store_relaxed(&fw_freed, 0);
+  assert_int_equal(weft_worker_do(&f->base, release_own, f), 0);
+  assert_int_equal(weft__load_relaxed(&fw_freed), 1);
 }
 
 /* quit() from inside a work item: deferred until that do() returns, so
@@ -282,6 +341,8 @@ int main(void) {
       cmocka_unit_test(set_twice_raises),
       cmocka_unit_test(bad_input),
       cmocka_unit_test(release_quits_then_releases),
+      cmocka_unit_test(release_inside_do_waits_for_quit),
+      cmocka_unit_test(release_that_frees_inside_do),
       cmocka_unit_test(quit_inside_do_is_deferred),
       cmocka_unit_test(do_races_quit),
       cmocka_unit_test(out_of_memory_never_crashes),

@@ -137,16 +137,16 @@ typedef void (*weft_free_fn)(void *ptr);
  * @brief Replace the allocator used for every internal allocation (like
  * uv_replace_allocator).
  *
- * Call before any other weft function, or when no weft object exists. Any
- * argument NULL keeps the current function.
+ * Call before any other weft function, or when no weft object exists. The
+ * three come as a set, since f frees what m and c return: all three, or all
+ * NULL (nothing changes).
  *
  * @param m The new malloc, or NULL.
  * @param c The new calloc, or NULL.
  * @param f The new free, or NULL.
  * @return 0 on success, or:
  *   - #WEFT_EBUSY  weft objects are alive;
- *   - #WEFT_EINVAL a partial set where malloc and free would not match (one
- *     of m and f is NULL, the other is not).
+ *   - #WEFT_EINVAL a partial set (some of m, c and f NULL, not all).
  */
 WEFT_API int weft_replace_allocator(weft_malloc_fn m, weft_calloc_fn c, weft_free_fn f);
 

@@ -59,8 +59,11 @@ typedef struct weft_worker_ops {
    */
   int (*quit)(weft_worker *self);
   /**
-   * @brief The owner's last reference is gone (after quit, or never started).
-   * May be NULL.
+   * @brief The owner's last reference is gone. Called once, after ops->quit
+   * has returned: by weft_worker_release(), or, when a do() was still in
+   * flight then, by that do()'s thread right after the deferred ops->quit.
+   * So it may free the worker (no weft call touches it afterwards). May be
+   * NULL.
    * @param self The worker.
    */
   void (*release)(weft_worker *self);

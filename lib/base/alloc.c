@@ -52,7 +52,8 @@ void weft__free_aligned(void *ptr) {
 weft_free_fn weft__free_fn(void) { return weft__load_relaxed(&g_free); }
 
 bool weft__alloc_is_default(void) {
-  return weft__load_relaxed(&g_malloc) == malloc && weft__load_relaxed(&g_free) == free;
+  return weft__load_relaxed(&g_malloc) == malloc && weft__load_relaxed(&g_calloc) == calloc &&
+         weft__load_relaxed(&g_free) == free;
 }
 
 void weft__free_aligned_with(void *ptr, weft_free_fn f) {
@@ -76,7 +77,11 @@ void weft__object_created(void) { weft__fetch_add_relaxed(&g_live_objects, 1); }
 void weft__object_destroyed(void) { weft__fetch_sub_relaxed(&g_live_objects, 1); }
 
 WEFT_API int weft_replace_allocator(weft_malloc_fn m, weft_calloc_fn c, weft_free_fn f) {
-  if ((m == NULL) != (f == NULL)) return WEFT_EINVAL; /* malloc and free come as a pair */
+  /* A complete set or none: every block is freed by g_free, whether
+   * g_malloc or g_calloc made it, so the three change together (a calloc
+   * kept from libc, or from an earlier set, would be paired with another
+   * free). */
+  if ((m == NULL) != (f == NULL) || (c == NULL) != (f == NULL)) return WEFT_EINVAL;
   if (weft__load_relaxed(&g_live_objects) != 0) return WEFT_EBUSY;
   if (m) weft__store_relaxed(&g_malloc, m);
   if (c) weft__store_relaxed(&g_calloc, c);

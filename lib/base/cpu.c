@@ -5,6 +5,7 @@
  */
 #include "base/cpu.h"
 
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,13 @@ static int cgroup_cpu_limit(void) {
   int n = fscanf(f, "%31s %llu", q, &period);
   fclose(f);
   if (n != 2 || strcmp(q, "max") == 0 || period == 0) return 0;
+  if (q[0] < '0' || q[0] > '9') return 0; /* strtoull would take "-1" */
   unsigned long long quota = strtoull(q, NULL, 10);
   if (quota == 0) return 0;
-  return (int)((quota + period - 1) / period);
+  /* Rounded up without overflow, and clamped: a quota of 2^44 us must not
+   * truncate to a small int (the kernel takes quotas that large). */
+  unsigned long long cpus = quota / period + (quota % period != 0);
+  return cpus > (unsigned long long)INT_MAX ? INT_MAX : (int)cpus;
 }
 
 int weft__cpu_count(void) {
@@ -45,7 +50,8 @@ WEFT_API int weft_cpu_count(void) { return weft__cpu_count(); }
 
 /* The default valve (E9.4): a quarter of the available memory at 80 KiB a
  * thread (64 KiB of committed stack, as .NET budgets, plus the kernel's
- * 16 KiB), half the headroom RLIMIT_NPROC leaves, at most 4096. */
+ * 16 KiB), half of RLIMIT_NPROC (the limit itself, not what the user's
+ * other threads and processes leave of it), at most 4096. */
 int weft__thread_valve_default(void) {
   long long valve = 4096;
   FILE *f = fopen("/proc/meminfo", "re");

@@ -264,14 +264,17 @@ __attribute__((always_inline)) static inline void run_task(weft__eworker *w, wef
  * its floor unmaps the node cache's spare slabs and, with trim_heap, hands
  * the heap's free pages back (the caches that the burst's threads freed
  * sit in glibc's arenas until a trim): the pool is idle now, so the arena
- * locks the trim takes cost nobody. At most once a second; relaxed, the
- * stamp orders nothing, a lost race skips a trim. */
+ * locks the trim takes cost nobody. The spares go back at every such exit:
+ * a thread that reserved its exit before the one that brought the pool to
+ * its floor may give its slabs back after that one's release (one mutex
+ * when there are none). The heap trim is at most once a second; relaxed,
+ * the stamp orders nothing, a lost race skips a trim. */
 static void trim_at_floor(weft__engine *e) {
   if (weft__load_relaxed(&e->live) > weft__load_relaxed(&e->min_live)) return;
+  weft__node_spares_release();
   uint64_t now = weft__now_ns(), last = weft__load_relaxed(&e->trimmed_ns);
   if (last != 0 && now - last < 1000000000u) return;
   if (!weft__cas_relaxed(&e->trimmed_ns, &last, now)) return;
-  weft__node_spares_release();
   if (!weft__load_relaxed(&e->trim_heap)) return;
   weft__heap_trim();
   weft__fetch_add_relaxed(&e->heap_trims, 1); /* statistics */

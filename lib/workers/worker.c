@@ -29,7 +29,27 @@ static inline _Atomic int *state_of(const weft_worker *w) {
  * 0 an owner may free w (team destroy checks exactly that), so the closer
  * reads w->ops before its RMW, and every ops->quit makes its own last access
  * safe (thread worker: a reference; coordinator, lock worker: the fin word).
+ *
+ * ops->release runs after ops->quit has returned, whichever comes first:
+ * the release or a do() still in flight when the owner released, whose
+ * leave then closes (a user worker whose release frees it would otherwise
+ * be quit after being freed). Both parties set a bit with one RMW after
+ * their part (release: RELEASED after quit(); the closer: CLOSED after
+ * ops->quit); the one that finds the other's bit calls ops->release. Model:
+ * models/worker_release.pml.
  */
+
+/* The closer's part: ops->quit, then ops->release if the owner has
+ * released already (else the release calls it). */
+static void worker_close(weft_worker *w, const weft_worker_ops *ops) {
+  ops->quit(w);
+  /* acq_rel: release publishes ops->quit's effects to the releaser that
+   * reads CLOSED (it may free w); acquire pairs with release's RMW, so
+   * whatever the owner did before releasing happens before ops->release
+   * here. */
+  int s = weft__fetch_or_acq_rel(state_of(w), WEFT__WQ_CLOSED);
+  if ((s & WEFT__WQ_RELEASED) && ops->release) ops->release(w);
+}
 
 int weft__worker_enter(weft_worker *w) {
   int s = weft__load_relaxed(state_of(w));
@@ -48,7 +68,7 @@ void weft__worker_leave(weft_worker *w) {
    * closer (pairs with the acquire of whichever RMW closes); acquire lets
    * this thread be the closer after a quit() elsewhere. */
   int s = weft__fetch_sub_acq_rel(state_of(w), WEFT__WQ_ONE);
-  if (WEFT_UNLIKELY(s == (WEFT__WQ_QUIT | WEFT__WQ_ONE))) ops->quit(w);
+  if (WEFT_UNLIKELY((s & ~WEFT__WQ_RELEASED) == (WEFT__WQ_QUIT | WEFT__WQ_ONE))) worker_close(w, ops);
 }
 
 int weft__worker_inflight(const weft_worker *w) {
@@ -94,15 +114,18 @@ WEFT_API int weft_worker_quit(weft_worker *w) {
   const weft_worker_ops *ops = w->ops; /* before the RMW: see above */
   int s = weft__fetch_or_acq_rel(state_of(w), WEFT__WQ_QUIT);
   if (s & WEFT__WQ_QUIT) return WEFT_EQUIT;
-  if (s == 0) ops->quit(w); /* nobody in flight: close now */
+  if ((s & ~WEFT__WQ_RELEASED) == 0) worker_close(w, ops); /* nobody in flight: close now */
   return 0;
 }
 
 WEFT_API void weft_worker_release(weft_worker *w) {
   if (!w || !w->ops) return;
-  void (*release)(weft_worker *) = w->ops->release;
+  const weft_worker_ops *ops = w->ops;
   (void)weft_worker_quit(w); /* WEFT_EQUIT when already quit: fine */
-  if (release) release(w);
+  /* acq_rel: pairs with worker_close's RMW (see there). Once CLOSED is
+   * seen, ops->quit has returned: release now; else the closer will. */
+  int s = weft__fetch_or_acq_rel(state_of(w), WEFT__WQ_RELEASED);
+  if ((s & WEFT__WQ_CLOSED) && ops->release) ops->release(w);
 }
 
 WEFT_API int weft_worker_is_quit(const weft_worker *w) {

@@ -23,7 +23,9 @@
 #include "weft/worker.h"
 
 #define WEFT__WQ_QUIT 1
-#define WEFT__WQ_ONE 4
+#define WEFT__WQ_RELEASED 2 /* weft_worker_release was called */
+#define WEFT__WQ_CLOSED 4   /* ops->quit has returned */
+#define WEFT__WQ_ONE 8
 
 /* Admit a do(): 0, or WEFT_EQUIT (then nothing is to be undone). */
 int weft__worker_enter(weft_worker *w);

@@ -50,18 +50,28 @@ static void slab_push_chain(weft__slab *s, slab_hdr *first, slab_hdr *last) {
 }
 
 static void *slab_grow(weft__slab *s) {
-  uint32_t k = weft__fetch_add_relaxed(&s->nchunks, 1u);
-  if (k >= WEFT__SLAB_CHUNKS) {
-    slab_hdr *o = weft__malloc(s->stride);
-    if (!o) return NULL;
-    o->index = SLAB_OVERFLOW;
-    return o + 1;
-  }
+  /* Claim the next chunk slot; never count past the table (an add per
+   * overflow get would wrap the count after 2^32 of them and claim slot 0
+   * again). Relaxed CAS: the count orders nothing; the chunk is published
+   * by slab_push_chain's release. */
+  uint32_t k = weft__load_relaxed(&s->nchunks);
+  do {
+    if (k >= WEFT__SLAB_CHUNKS) {
+      slab_hdr *o = weft__malloc(s->stride);
+      if (!o) return NULL;
+      o->index = SLAB_OVERFLOW;
+      return o + 1;
+    }
+  } while (!weft__cas_relaxed(&s->nchunks, &k, k + 1u));
   uint32_t n = WEFT__SLAB_FIRST << k;
   unsigned char *c = weft__malloc((size_t)n * s->stride);
   if (!c) {
-    /* The slot stays empty for ever: nothing ever indexes into it, and the
-     * next grow claims the following (larger) slot or overflows. */
+    /* Give the slot back unless a later grow has claimed the next one
+     * meanwhile, so that a passing ENOMEM does not use a slot up (twenty
+     * failures would leave every later get to malloc). If it has, the slot
+     * stays empty: nothing ever indexes into it. */
+    uint32_t claimed = k + 1u;
+    (void)weft__cas_relaxed(&s->nchunks, &claimed, k);
     return NULL;
   }
   uint32_t base = chunk_base(k);
