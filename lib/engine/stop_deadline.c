@@ -99,17 +99,32 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
     int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
     if (st != WEFT__SLOT_LIVE && st != WEFT__SLOT_EXITED) continue;
     int rc = pthread_timedjoin_np(w->thread, NULL, &abs);
+    /* Not joined and not in a task: a worker the close woke that has not
+     * left yet (its way out holds no task: the queues are swept), or one
+     * that took a task just before the sweep (a steal under way, a submit
+     * still linking when the inject queue was swept) and has not yet set
+     * `busy`. Wait a millisecond at a time until it has left or shows busy,
+     * so that such a task is reported as running rather than waited for by
+     * the stop below. Relaxed: `busy` is the owner's flag, set before it
+     * runs a task it took. A thread neither gone nor busy after a second
+     * counts as late (the later stop joins it). */
+    for (int tries = 0; rc != 0 && !weft__load_relaxed(&w->busy) && tries < 1000; tries++) {
+      struct timespec soon;
+      clock_gettime(CLOCK_REALTIME, &soon);
+      soon.tv_nsec += 1000000;
+      if (soon.tv_nsec >= 1000000000) {
+        soon.tv_nsec -= 1000000000;
+        soon.tv_sec++;
+      }
+      rc = pthread_timedjoin_np(w->thread, NULL, &soon);
+    }
     if (rc == 0) {
       pthread_mutex_lock(&e->mu);
       weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
       pthread_mutex_unlock(&e->mu);
-    } else if (weft__load_relaxed(&w->busy)) {
-      late++; /* ETIMEDOUT: still in a task; joined by a later stop */
+    } else {
+      late++; /* still in a task (or not gone after a second): a later stop joins it */
     }
-    /* Else not in a task: a worker the close woke that has not left yet
-     * (its way out holds no task: the queues are swept). It is no task
-     * outliving the deadline; the stop below joins it. Relaxed: `busy` is
-     * the owner's flag, set before it runs a task it took. */
   }
   int rc = WEFT_OK;
   if (late == 0) {
