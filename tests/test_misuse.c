@@ -83,6 +83,11 @@ static void pool_create_min_gt_max(void **s) {
   assert_null(tp);
 }
 
+static void ignore_line(void *ctx, const char *line) {
+  (void)ctx;
+  (void)line;
+}
+
 static void pool_null_handle_everywhere(void **s) {
   (void)s;
   weft_work req;
@@ -108,6 +113,10 @@ static void pool_null_handle_everywhere(void **s) {
   assert_true(weft_threadpool_threads_created(NULL) < 0);
   assert_int_equal(weft_threadpool_counters_get(NULL, &c), WEFT_EINVAL);
   assert_int_equal(weft_threadpool_dump_stats(NULL, stderr), WEFT_EINVAL);
+  assert_int_equal(weft_threadpool_dump_stats_log(NULL, ignore_line, NULL), WEFT_EINVAL);
+  weft_worker_stats ws[1];
+  size_t nws = 7;
+  assert_int_equal(weft_threadpool_worker_stats(NULL, ws, 1, &nws), WEFT_EINVAL);
   assert_int_equal(weft_threadpool_in_pool_thread(NULL), 0);
 }
 
@@ -162,6 +171,12 @@ static void pool_submit_after_stop(void **s) {
   assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, NULL, NULL, call_ok, NULL),
                    WEFT_EQUIT);
   assert_int_equal(weft_threadpool_queue_work(tp, &req, noop_work, NULL), WEFT_EQUIT);
+  /* Nothing queued or counted: the refused tasks are the caller's. */
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
+  assert_int_equal(c.submitted, c.executed + c.cancelled);
+  assert_int_equal(c.submitted, 0);
+  assert_int_equal(weft_threadpool_queue_size(tp), 0);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 

@@ -215,7 +215,10 @@ typedef struct weft_threadpool_stop_report {
  * out of the pool's queues, including those waiting behind a running task,
  * and tells each owner #WEFT_ECANCELED; a task a pool thread took just
  * before runs), then wait at most @p timeout_ms for the tasks that run and
- * join their threads.
+ * join their threads. Before the sweep it waits, as weft_threadpool_stop()
+ * does and without the deadline, for submit windows that hold tasks for tp
+ * to flush (a reactor drain on another thread that submits to tp: a
+ * callback that blocks inside that drain holds the stop too).
  *
  * Every accepted task is accounted for: it ran, or was cancelled, or is one
  * of report->running. Once every thread is joined the counters satisfy

@@ -55,7 +55,9 @@ typedef struct weft_worker_ops {
   /**
    * @brief Free resources, reject future work. Work already accepted still runs.
    * @param self The worker.
-   * @return 0 or a negative code.
+   * @return 0 or a negative code. The code is not reported: ops->quit may run
+   * later, on the thread of the last do() in flight, after
+   * weft_worker_quit() returned 0; report failures from here yourself.
    */
   int (*quit)(weft_worker *self);
   /**
