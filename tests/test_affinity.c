@@ -231,6 +231,9 @@ static void reactor_pool_affinity(void **state) {
   o.affinity = (weft_affinity){WEFT_AFFINITY_SET, &neg, 1};
   assert_int_equal(weft_reactor_set_thread_pool_options(p.r, &o), WEFT_EINVAL);
   assert_int_equal(weft_reactor_set_thread_pool_options(NULL, &o), WEFT_EINVAL);
+  /* No pinning: the list is not looked at, NULL included (create_ex takes it). */
+  o.affinity = (weft_affinity){WEFT_AFFINITY_NONE, NULL, 4};
+  assert_int_equal(weft_reactor_set_thread_pool_options(p.r, &o), 0);
   int cpus[1] = {cpu0};
   o.affinity = (weft_affinity){WEFT_AFFINITY_SET, cpus, 1};
   o.max_threads = 3;

@@ -474,6 +474,40 @@ static void destroy_runs_late_calls(void **state) {
   assert_int_equal(ran, 1);
 }
 
+/* destroy from a callback that destroy's own drain runs, or that an
+ * attached reactor's drain runs after a detach: WEFT_EBUSY, the outer call
+ * still uses r (a use after free before; ASan). */
+typedef struct reentry {
+  weft_reactor *r;
+  int rc;
+} reentry;
+static void destroy_inside(void *arg) {
+  reentry *e = arg;
+  e->rc = weft_reactor_destroy(e->r);
+}
+static void detach_and_destroy_inside(void *arg) {
+  reentry *e = arg;
+  assert_int_equal(weft_reactor_detach(e->r), 0);
+  e->rc = weft_reactor_destroy(e->r);
+}
+
+static void destroy_from_a_drained_callback(void **state) {
+  (void)state;
+  reentry e = {.rc = 1};
+  assert_int_equal(weft_reactor_create(&e.r), 0);
+  assert_int_equal(weft_reactor_call_from_thread(e.r, destroy_inside, &e), 0);
+  assert_int_equal(weft_reactor_destroy(e.r), 0); /* runs the call, then frees */
+  assert_int_equal(e.rc, WEFT_EBUSY);
+  reentry a = {.rc = 1};
+  int fd;
+  assert_int_equal(weft_reactor_create(&a.r), 0);
+  assert_int_equal(weft_reactor_attach(a.r, &fd), 0);
+  assert_int_equal(weft_reactor_call_from_thread(a.r, detach_and_destroy_inside, &a), 0);
+  assert_true(weft_reactor_drain(a.r) >= 1);
+  assert_int_equal(a.rc, WEFT_EBUSY);
+  assert_int_equal(weft_reactor_destroy(a.r), 0);
+}
+
 /* A producer that wakes an attached (always "asleep") reactor links its
  * node before its eventfd write, so the reactor can run the call and be
  * destroyed while that producer is still inside the push: destroy must wait
@@ -556,6 +590,7 @@ int main(void) {
       cmocka_unit_test(shutdown_fires_without_run),
       cmocka_unit_test(stop_from_another_thread),
       cmocka_unit_test(destroy_runs_late_calls),
+      cmocka_unit_test(destroy_from_a_drained_callback),
       cmocka_unit_test(destroy_waits_for_a_waking_producer),
       cmocka_unit_test(bad_input),
   };

@@ -17,6 +17,7 @@
 
 #include "loop/reactor_state.h" /* r->pool: the C equivalent of the weakref checks */
 #include "weft/threads.h"
+#include "test_sync.h"
 
 static void stop_it(void *arg) { weft_reactor_stop(arg); }
 static void stop_from_thread(weft_reactor *r) {
@@ -294,6 +295,47 @@ static void shutdown_releases_blocked_callers(void **state) {
   }
   assert_int_equal(weft_reactor_destroy(s.r), 0);
   pthread_mutex_destroy(&s.mu);
+}
+
+/* "shutdown" fired by hand while the reactor runs: its triggers stop the
+ * pool and join its threads on the reactor thread, so a pool thread that
+ * starts a blockingCallFromThread meanwhile is refused (WEFT_ESHUTDOWN)
+ * instead of waiting for a reactor that waits for it (a hang before). */
+typedef struct manual_shutdown {
+  weft_reactor *r;
+  sync_t go, started;
+  int rc;
+} manual_shutdown;
+
+static void late_blocker(void *arg) {
+  manual_shutdown *m = arg;
+  count_up(&m->started);
+  gate_wait(&m->go); /* opened by a "before shutdown" trigger */
+  m->rc = weft_blocking_call_from_thread(m->r, never_called, NULL, NULL, NULL);
+}
+static void open_go(void *arg) { gate_open(&((manual_shutdown *)arg)->go); }
+static void fire_shutdown_by_hand(void *arg) {
+  manual_shutdown *m = arg;
+  count_wait(&m->started, 1);
+  assert_int_equal(weft_reactor_fire_system_event(m->r, WEFT_SHUTDOWN), 0);
+  weft_reactor_stop(m->r);
+}
+
+static void manual_shutdown_refuses_new_blocked_callers(void **state) {
+  (void)state;
+  manual_shutdown m = {0};
+  m.rc = 1;
+  sync_init(&m.go);
+  sync_init(&m.started);
+  assert_int_equal(weft_reactor_create(&m.r), 0);
+  assert_int_equal(weft_reactor_add_trigger(m.r, WEFT_BEFORE, WEFT_SHUTDOWN, open_go, &m, NULL), 0);
+  assert_int_equal(weft_reactor_call_in_thread(m.r, late_blocker, &m), 0);
+  assert_int_equal(weft_reactor_call_from_thread(m.r, fire_shutdown_by_hand, &m), 0);
+  assert_int_equal(weft_reactor_run(m.r), 0);
+  assert_int_equal(m.rc, WEFT_ESHUTDOWN);
+  assert_int_equal(weft_reactor_destroy(m.r), 0);
+  sync_fini(&m.go);
+  sync_fini(&m.started);
 }
 
 /* A reactor that never runs: destroy releases a thread blocked on it. */
@@ -765,6 +807,7 @@ int main(void) {
       cmocka_unit_test_setup(blocking_call_from_thread_cases, setup),
       cmocka_unit_test_setup(blocking_call_guards, setup),
       cmocka_unit_test_setup(shutdown_releases_blocked_callers, setup),
+      cmocka_unit_test_setup(manual_shutdown_refuses_new_blocked_callers, setup),
       cmocka_unit_test_setup(destroy_releases_blocked_caller, setup),
       cmocka_unit_test_setup(call_multiple, setup),
       cmocka_unit_test_setup(defer_to_thread_results, setup),

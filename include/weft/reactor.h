@@ -262,11 +262,19 @@ WEFT_API int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase,
 WEFT_API int weft_reactor_remove_trigger(weft_reactor *r, weft_trigger_id id);
 /**
  * @brief fireSystemEvent: run the before, during and after triggers of event
- * now (as often as it is called, like Twisted).
+ * now.
+ *
+ * Unlike Twisted, whose firing consumes each trigger (it runs once), every
+ * firing runs every trigger still registered for the event, the reactor's
+ * own included: firing "shutdown" by hand, then letting the reactor shut
+ * down, runs the shutdown triggers twice, and firing "startup" by hand runs
+ * the call_when_running functions again. A trigger that frees its argument
+ * should remove itself (weft_reactor_remove_trigger) or be fired once.
  *
  * Firing "shutdown" also releases threads blocked in
  * weft_blocking_call_from_thread() (#WEFT_ESHUTDOWN), since the pool they run
- * on is stopped by it.
+ * on is stopped by it, and refuses new such calls until its triggers have
+ * run.
  *
  * @param r     The reactor.
  * @param event The event.

@@ -307,8 +307,17 @@ WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
   if (event == WEFT_SHUTDOWN) {
     r->shutdown_fired = 1;
     /* The pool is stopped by a shutdown trigger; its threads must not be
-     * left waiting on this thread. */
+     * left waiting on this thread: those waiting are released, and none may
+     * start waiting until the triggers have run (weft__reactor_block). */
+    pthread_mutex_lock(&r->block_lock);
+    r->shutdown_firing++;
+    pthread_mutex_unlock(&r->block_lock);
     weft__reactor_release_blocked(r);
+    weft__triggers_fire(r, event);
+    pthread_mutex_lock(&r->block_lock);
+    r->shutdown_firing--;
+    pthread_mutex_unlock(&r->block_lock);
+    return WEFT_OK;
   }
   weft__triggers_fire(r, event);
   return WEFT_OK;
@@ -328,7 +337,7 @@ int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node) {
   pthread_mutex_lock(&r->block_lock);
   /* The state only moves to STOPPING under block_lock, so a caller that
    * registers here is released by that transition. */
-  if (weft__load_relaxed(&r->state) >= R_STOPPING) {
+  if (weft__load_relaxed(&r->state) >= R_STOPPING || r->shutdown_firing) {
     pthread_mutex_unlock(&r->block_lock);
     return WEFT_ESHUTDOWN;
   }
@@ -490,6 +499,10 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
   if (r == NULL) return WEFT_OK;
   int st = weft__load_relaxed(&r->state);
   if (st == R_RUNNING || st == R_STOPPING) return WEFT_EBUSY;
+  /* From a callback that destroy's own drain runs, or that an attached
+   * reactor's drain runs (after a detach): the outer call still uses r. */
+  if (r->destroying || r->drain_depth > 0) return WEFT_EBUSY;
+  r->destroying = 1;
   if (st == R_NEW) {
     enter_stopping(r);
     if (!r->shutdown_fired || r->pool != NULL) weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);
@@ -556,7 +569,11 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
   /* A child of fork: the timers, readers and queue it would run are the
    * parent's (lib/loop/reactor_fork.c). */
   if (weft__load_relaxed(&r->forked)) return WEFT_ESTATE;
+  /* For an attached reactor: under weft_reactor_run, a callback that drains
+   * would run the loop's work re-entrantly. */
+  if (!r->hosted) return WEFT_ESTATE;
   int budget = max_completions > 0 ? max_completions : INT_MAX;
+  r->drain_depth++; /* a callback below may detach, not destroy (destroy) */
   wake_read(r); /* reset first: a push after this read writes again */
   /* Awake while we drain: pushes meanwhile need no eventfd write. */
   weft__store_relaxed(&r->sleeping, 0);
@@ -579,6 +596,7 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
     weft__fetch_add_relaxed(&r->wakeups, 1);
     wake_write(r);
   }
+  r->drain_depth--;
   return n;
 }
 

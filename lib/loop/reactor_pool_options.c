@@ -49,12 +49,18 @@ WEFT_API int weft_reactor_set_thread_pool_options(weft_reactor *r,
     p->name = weft__strdup(o->name);
     p->o.name = p->name;
   }
-  if (o->affinity.ncpus > 0) {
+  /* The CPU list matters (and was validated above) only for a policy that
+   * pins: with WEFT_AFFINITY_NONE it may be anything, NULL included. */
+  bool list = o->affinity.policy != WEFT_AFFINITY_NONE && o->affinity.ncpus > 0;
+  if (list) {
     p->cpus = weft__malloc(o->affinity.ncpus * sizeof *p->cpus);
     if (p->cpus) memcpy(p->cpus, o->affinity.cpus, o->affinity.ncpus * sizeof *p->cpus);
     p->o.affinity.cpus = p->cpus;
+  } else {
+    p->o.affinity.cpus = NULL;
+    p->o.affinity.ncpus = 0;
   }
-  if ((o->name && !p->name) || (o->affinity.ncpus > 0 && !p->cpus)) {
+  if ((o->name && !p->name) || (list && !p->cpus)) {
     weft__free(p->name);
     weft__free(p->cpus);
     weft__free(p);

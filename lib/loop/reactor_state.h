@@ -81,6 +81,15 @@ struct weft_reactor {
   weft__trigger_list triggers[2][3];
   uint64_t next_trigger_id;
   int shutdown_fired;
+  /* Under block_lock: a "shutdown" firing by weft_reactor_fire_system_event
+   * is under way (its triggers stop the pool and join its threads, so no
+   * pool thread may start waiting on this thread meanwhile). */
+  int shutdown_firing;
+  /* The reactor thread's own: drains under way (destroy's, an attached
+   * reactor's drain) and destroy under way; destroy from a callback they
+   * run answers WEFT_EBUSY (the outer call still uses r). */
+  int drain_depth;
+  int destroying;
   weft_threadpool *pool;
   weft_trigger_id pool_start_id, pool_stop_id;
   struct weft__reactor_pool_options *pool_options; /* NULL: the defaults (reactor_pool_options.c) */
