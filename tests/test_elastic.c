@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -160,12 +161,18 @@ typedef struct blocker {
   int announce;
 } blocker;
 
+/* On a pool thread: abort, not cmocka (which is not thread-safe). */
+#define WORKER_CHECK(cond) \
+  do {                     \
+    if (!(cond)) abort();  \
+  } while (0)
+
 static void blocker_task(void *arg) {
   blocker *b = arg;
-  if (b->announce) assert_int_equal(weft_blocking_begin(), 0);
+  if (b->announce) WORKER_CHECK(weft_blocking_begin() == 0);
   count_up(b->began);
   gate_wait(b->gate);
-  if (b->announce) assert_int_equal(weft_blocking_end(), 0);
+  if (b->announce) WORKER_CHECK(weft_blocking_end() == 0);
   count_up(b->done);
 }
 
@@ -254,10 +261,10 @@ static void unbalanced_end_in_task(void *arg) {
   int *rc = arg;
   *rc = weft_blocking_end();
   /* nested pairs: only the outer one counts */
-  assert_int_equal(weft_blocking_begin(), 0);
-  assert_int_equal(weft_blocking_begin(), 0);
-  assert_int_equal(weft_blocking_end(), 0);
-  assert_int_equal(weft_blocking_end(), 0);
+  WORKER_CHECK(weft_blocking_begin() == 0);
+  WORKER_CHECK(weft_blocking_begin() == 0);
+  WORKER_CHECK(weft_blocking_end() == 0);
+  WORKER_CHECK(weft_blocking_end() == 0);
 }
 
 static void blocking_end_without_begin(void **state) {
@@ -923,6 +930,7 @@ typedef struct bc {
   weft_reactor *r;
   sync_t *done;
   _Atomic int *left;
+  _Atomic int unannounced; /* on_reactor saw no blocked worker in the pool */
 } bc;
 
 static int inner(void *arg, void **result) {
@@ -933,6 +941,13 @@ static int inner(void *arg, void **result) {
 
 static int on_reactor(void *ctx, weft_result *res) {
   bc *b = ctx;
+  /* The pool thread that called us waits inside weft_blocking_begin (an
+   * announced block, not one the monitor must find). */
+  weft_threadpool *tp;
+  weft_threadpool_stats st;
+  if (weft_reactor_get_thread_pool(b->r, &tp) != 0 || weft_threadpool_stats_get(tp, &st) != 0 ||
+      st.blocked < 1)
+    atomic_fetch_add(&b->unannounced, 1);
   weft_deferred *d = NULL;
   int rc = weft_defer_to_thread(b->r, inner, NULL, &d);
   if (rc != 0) return rc;
@@ -945,8 +960,8 @@ static void bc_task(void *arg) {
   bc *b = arg;
   void *v = NULL;
   int rc = weft_blocking_call_from_thread(b->r, on_reactor, b, &v, NULL);
-  assert_int_equal(rc, 0);
-  assert_string_equal(v, "inner");
+  WORKER_CHECK(rc == 0);
+  WORKER_CHECK(v != NULL && strcmp(v, "inner") == 0);
   count_up(b->done);
   if (atomic_fetch_sub(b->left, 1) == 1) weft_reactor_stop(b->r);
 }
@@ -961,10 +976,11 @@ static void blocking_call_from_pool_no_deadlock(void **state) {
     sync_t done;
     sync_init(&done);
     _Atomic int left = BCFT_TASKS;
-    bc b = {r, &done, &left};
+    bc b = {r, &done, &left, 0};
     for (int i = 0; i < BCFT_TASKS; i++) assert_int_equal(weft_reactor_call_in_thread(r, bc_task, &b), 0);
     assert_int_equal(weft_reactor_run(r), 0);
     assert_int_equal(count_get(&done), BCFT_TASKS);
+    assert_int_equal(atomic_load(&b.unannounced), 0);
     assert_int_equal(weft_reactor_destroy(r), 0);
     sync_fini(&done);
   }
@@ -1117,6 +1133,10 @@ static void bad_input(void **state) {
   weft_threadpool_stats s;
   stats(tp, &s);
   assert_int_equal(s.hard, 8);
+  /* A larger max raises the valve with it. */
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, WEFT_KEEP, 12), 0);
+  stats(tp, &s);
+  assert_int_equal(s.hard, 12);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 

@@ -116,6 +116,52 @@ static void do_unwinds_reentrancy(void **state) {
   assert_int_equal(g_lock.held, 0);
 }
 
+/* Re-entrant work runs in the order it was submitted (Twisted's deque):
+ * the first level queues A then B, A queues C: A, B, C, all at depth 1. */
+static char g_order[8];
+static int g_order_n;
+static void order_note(char c) {
+  g_order[g_order_n] = c;
+  g_depths[g_order_n] = g_depth; /* 1: run by the outermost do(), not nested */
+  g_order_n++;
+}
+static void order_c(void *arg) {
+  (void)arg;
+  g_depth++;
+  order_note('C');
+  g_depth--;
+}
+static void order_a(void *arg) {
+  (void)arg;
+  g_depth++;
+  order_note('A');
+  assert_int_equal(weft_worker_do(g_w, order_c, NULL), 0);
+  g_depth--;
+}
+static void order_b(void *arg) {
+  (void)arg;
+  g_depth++;
+  order_note('B');
+  g_depth--;
+}
+static void order_first(void *arg) {
+  (void)arg;
+  g_depth++;
+  assert_int_equal(weft_worker_do(g_w, order_a, NULL), 0);
+  assert_int_equal(weft_worker_do(g_w, order_b, NULL), 0);
+  g_depth--;
+}
+
+static void reentrant_work_runs_fifo(void **state) {
+  (void)state;
+  g_order_n = 0;
+  g_depth = 0;
+  assert_int_equal(weft_worker_do(g_w, order_first, NULL), 0);
+  assert_int_equal(g_order_n, 3);
+  assert_memory_equal(g_order, "ABC", 3);
+  for (int i = 0; i < 3; i++) assert_int_equal(g_depths[i], 1);
+}
+
 /* case 28: test_quit — quit drops the lock reference */
 static void quit_drops_lock(void **state) {
   (void)state;
@@ -255,6 +301,8 @@ int main(void) {
       cmocka_unit_test(fake_double_release),
       cmocka_unit_test_setup_teardown(do_executes_immediately_with_lock, setup, teardown),
       cmocka_unit_test_setup_teardown(do_unwinds_reentrancy, setup, teardown),
+
+      cmocka_unit_test_setup_teardown(reentrant_work_runs_fifo, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_drops_lock, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_while_working, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_while_getting_lock, setup, teardown),

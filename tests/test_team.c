@@ -267,6 +267,24 @@ static void more_work_when_no_workers_available(void **state) {
   assert_int_equal(times_ran, 4);
 }
 
+/* The backlog is FIFO (weft/worker.h): with one worker, three tasks run
+ * in the order they were submitted. */
+static int g_ran_order[4], g_ran_n;
+static void record_index(void *arg) { g_ran_order[g_ran_n++] = (int)(intptr_t)arg; }
+
+static void backlog_runs_in_submission_order(void **state) {
+  (void)state;
+  g_ran_n = 0;
+  g_limit = 1;
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(weft_team_do(g_team, record_index, (void *)(intptr_t)i), 0);
+  coordinate();
+  assert_int_equal(stats().backlogged_work, 2);
+  perform_all();
+  assert_int_equal(g_ran_n, 3);
+  for (int i = 0; i < 3; i++) assert_int_equal(g_ran_order[i], i);
+}
+
 /* case 16: test_exceptionInTask. A C task cannot raise; the failure the
  * Team itself observes — a worker's do() failing — is logged exactly once,
  * and the task is not lost: it is backlogged and run by another worker. */
@@ -826,6 +844,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(shrink_quits_workers, setup, teardown),
       cmocka_unit_test_setup_teardown(shrink_to_zero, setup, teardown),
       cmocka_unit_test_setup_teardown(more_work_when_no_workers_available, setup, teardown),
+      cmocka_unit_test_setup_teardown(backlog_runs_in_submission_order, setup, teardown),
       cmocka_unit_test_setup_teardown(failure_is_logged_once, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_test, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_quits, setup, teardown),

@@ -82,6 +82,14 @@ static void per_worker_sums_match_totals(void **state) {
   }
   assert_true(v[0].serial != v[1].serial);
   assert_string_not_equal(v[0].name, v[1].name);
+  /* busy_ns counts the spell under way (the tasks have not returned), and
+   * does not go back. */
+  weft_worker_stats again[4];
+  assert_int_equal(weft_threadpool_worker_stats(tp, again, 4, &n), 0);
+  for (size_t i = 0; i < 2; i++) {
+    assert_true(v[i].busy_ns > 0);
+    assert_true(again[i].busy_ns >= v[i].busy_ns);
+  }
   /* A smaller array: *n still says how many slots there are, and nothing
    * past cap is written. */
   weft_worker_stats one[2];
