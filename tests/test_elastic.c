@@ -237,6 +237,43 @@ static void explicit_block_stands_in(void **state) {
   scene_fini(&sc);
 }
 
+/* The valve (hard_threads) holds: max 1, hard 2. The first blocker's
+ * stand-in is the second thread; the second blocker (on that stand-in)
+ * gets no third, and a task queued behind both waits: the pool keeps
+ * draining with the threads it has, and counts the refusal. */
+static void valve_caps_stand_ins(void **state) {
+  (void)state;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 1;
+  o.hard_threads = 2;
+  o.keep_alive_ms = 10000;
+  o.name = "valve";
+  o.thread_factory = counting_factory;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  scene sc;
+  scene_block(&sc, tp, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &sc.b), 0);
+  count_wait(&sc.began, 2);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.hard, 2);
+  assert_int_equal(s.threads, 2);
+  assert_int_equal(s.blocked, 2);
+  assert_int_equal(s.backlog, 1);
+  assert_true(s.valve_hits >= 1);
+  assert_int_equal(count_get(&sc.ran), 0);
+  gate_open(&sc.gate);
+  count_wait(&sc.done, 2);
+  wait_count(&sc.ran, 1);
+  end_pool(tp);
+  scene_fini(&sc);
+}
+
 /* Nothing queued when the worker announces its block, nobody idle: the
  * stand-in starts inside weft_blocking_begin (it returns after the start),
  * so the next task wakes a thread instead of waiting for one to start. */
@@ -1148,6 +1185,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(explicit_block_stands_in, settle),
       cmocka_unit_test_teardown(explicit_block_starts_stand_in_at_once, settle),
+      cmocka_unit_test_teardown(valve_caps_stand_ins, settle),
       cmocka_unit_test_teardown(blocking_end_without_begin, settle),
       cmocka_unit_test_teardown(strict_cap_does_not_grow, settle),
       cmocka_unit_test_teardown(opaque_block_detected, settle),

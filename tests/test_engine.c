@@ -24,6 +24,8 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "engine/park.h"
+#include "base/clock.h"
 #include "base/membarrier.h"
 
 typedef struct counter {
@@ -255,6 +257,23 @@ static void shrink_to_stops_at_floor(void **state) {
   check_exactly_once(1);
 }
 
+/* E9.3: a keep-alive never takes the pool below its min: try_reap at min
+ * answers "stay" and changes nothing. */
+static void reap_stops_at_min(void **state) {
+  (void)state;
+  _Atomic int limit = 6;
+  g_e = make_engine(&limit);
+  assert_int_equal(weft__engine_grow(g_e, 2, WEFT__MADE_GROW), 2);
+  wait_all_parked(g_e);
+  weft__engine_set_min(g_e, 2);
+  weft__eworker *w = g_e->slots[0];
+  assert_true(weft__engine_try_reap(g_e, w, weft__now_ns()) != 0);
+  assert_int_equal(weft__engine_live(g_e), 2);
+  assert_int_equal(atomic_load(&w->wake), WEFT__WAKE_ASLEEP);
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+}
+
 /* Inject batch sizing (lib/engine/worker_loop.c, batch_tasks_long): a
  * worker whose last task ran long takes the next injected task alone and
  * leaves the rest in the inject queue, where any worker can take them; a
@@ -400,6 +419,7 @@ int main(void) {
       cmocka_unit_test(park_and_wake),
       cmocka_unit_test(backlog_and_cancel),
       cmocka_unit_test(shrink_to_stops_at_floor),
+      cmocka_unit_test(reap_stops_at_min),
       cmocka_unit_test(long_task_takes_one_injected_task),
       cmocka_unit_test(eager_wake_with_long_tasks),
       cmocka_unit_test(sole_worker_until_second_slot),

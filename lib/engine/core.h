@@ -232,6 +232,17 @@ static inline int weft__engine_limit(weft__engine *e) {
   return lim < hard ? lim : hard; /* E9.4: the valve */
 }
 
+/* A thread was wanted and none may start: if the valve, not the limit, is
+ * what stops it (the base limit plus the grants would allow one more),
+ * count a valve hit (statistics; the slow paths only). */
+static inline void weft__engine_note_refusal(weft__engine *e, int live) {
+  int hard = weft__load_relaxed(&e->hard);
+  if (live >= hard && weft__engine_limit_base(e) + weft__load_relaxed(&e->grants) > hard) {
+    weft__fetch_add_relaxed(&e->valve_hits, 1); /* statistics */
+    WEFT_PROBE(valve, e, live);
+  }
+}
+
 /* Why a thread started now would be made (WEFT__MADE_*): below max, Twisted's
  * demand growth; above it, a stand-in for a blocked worker, announced
  * (weft_blocking_begin's grants) or seen by the monitor. */

@@ -90,9 +90,11 @@ int weft__engine_grow(weft__engine *e, int n, int reason) {
     pthread_mutex_unlock(&e->mu);
     return WEFT_EQUIT;
   }
-  int room = weft__engine_limit(e) - weft__load_relaxed(&e->live);
+  int live = weft__load_relaxed(&e->live);
+  int room = weft__engine_limit(e) - live;
   int k = n < room ? n : room;
   if (k <= 0) {
+    weft__engine_note_refusal(e, live);
     pthread_mutex_unlock(&e->mu);
     return 0;
   }

@@ -43,7 +43,9 @@
 
 static bool may_spawn(weft__engine *e) {
   if (weft__load_relaxed(&e->closed)) return false;
-  if (weft__load_relaxed(&e->live) >= weft__engine_limit(e)) {
+  int live = weft__load_relaxed(&e->live);
+  if (live >= weft__engine_limit(e)) {
+    weft__engine_note_refusal(e, live);
     weft__engine_arm_monitor(e); /* saturated: someone must watch for stalls (E9.2) */
     return false;
   }
