@@ -237,6 +237,35 @@ static void explicit_block_stands_in(void **state) {
   scene_fini(&sc);
 }
 
+/* Explicit grants go back with their blocks: after more begin/end pairs
+ * than the burst of immediate grants (max(8, 4 x CPUs)), a new block is
+ * still granted at once. */
+static void begin_end_task(void *arg); /* below */
+
+static void explicit_grants_come_back(void **state) {
+  (void)state;
+  int cycles = 4 * weft_cpu_count() + 9;
+  if (cycles < 17) cycles = 17;
+  weft_threadpool *tp = make_pool(0, 1, 0, 10000);
+  sync_t done;
+  sync_init(&done);
+  for (int i = 0; i < cycles; i++) {
+    assert_int_equal(weft_threadpool_call_in_thread(tp, begin_end_task, &done), 0);
+    count_wait(&done, i + 1);
+  }
+  scene sc;
+  scene_block(&sc, tp, 1);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.blocked, 1);
+  assert_int_equal(s.grants, 1); /* granted at once, not left to the monitor */
+  gate_open(&sc.gate);
+  count_wait(&sc.done, 1);
+  end_pool(tp);
+  scene_fini(&sc);
+  sync_fini(&done);
+}
+
 /* The valve (hard_threads) holds: max 1, hard 2. The first blocker's
  * stand-in is the second thread; the second blocker (on that stand-in)
  * gets no third, and a task queued behind both waits: the pool keeps
@@ -1186,6 +1215,7 @@ int main(void) {
       cmocka_unit_test_teardown(explicit_block_stands_in, settle),
       cmocka_unit_test_teardown(explicit_block_starts_stand_in_at_once, settle),
       cmocka_unit_test_teardown(valve_caps_stand_ins, settle),
+      cmocka_unit_test_teardown(explicit_grants_come_back, settle),
       cmocka_unit_test_teardown(blocking_end_without_begin, settle),
       cmocka_unit_test_teardown(strict_cap_does_not_grow, settle),
       cmocka_unit_test_teardown(opaque_block_detected, settle),
