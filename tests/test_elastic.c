@@ -140,19 +140,26 @@ static void wait_reaped(weft_threadpool *tp, int exits_before, int stay) {
   }
 }
 
-static weft_threadpool *make_pool(int min, int max, int strict, unsigned keep_alive_ms) {
+/* hard: the valve (hard_threads; 0: the default). */
+static weft_threadpool *make_pool_valve(int min, int max, int strict, unsigned keep_alive_ms,
+                                        int hard) {
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
   o.min_threads = min;
   o.max_threads = max;
   o.strict_cap = strict;
   o.keep_alive_ms = keep_alive_ms;
+  o.hard_threads = hard;
   o.name = "elastic";
   o.thread_factory = counting_factory;
   weft_threadpool *tp = NULL;
   assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
   assert_int_equal(weft_threadpool_start(tp), 0);
   return tp;
+}
+
+static weft_threadpool *make_pool(int min, int max, int strict, unsigned keep_alive_ms) {
+  return make_pool_valve(min, max, strict, keep_alive_ms, 0);
 }
 
 /* A task that announces a block (or not) and waits at a gate. */
@@ -272,17 +279,7 @@ static void explicit_grants_come_back(void **state) {
  * draining with the threads it has, and counts the refusal. */
 static void valve_caps_stand_ins(void **state) {
   (void)state;
-  weft_threadpool_options o;
-  weft_threadpool_options_init(&o);
-  o.min_threads = 0;
-  o.max_threads = 1;
-  o.hard_threads = 2;
-  o.keep_alive_ms = 10000;
-  o.name = "valve";
-  o.thread_factory = counting_factory;
-  weft_threadpool *tp = NULL;
-  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
-  assert_int_equal(weft_threadpool_start(tp), 0);
+  weft_threadpool *tp = make_pool_valve(0, 1, 0, 10000, 2);
   scene sc;
   scene_block(&sc, tp, 1);
   assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &sc.b), 0);
