@@ -26,7 +26,8 @@ static inline _Atomic int *state_of(const weft_worker *w) {
  * once after quit: the decrement that takes QUIT|1 to QUIT|0 closes, or
  * quit() itself if it found the count at 0. A thread never touches w after
  * its last RMW on the state word unless it is the closer: once the count is
- * 0 an owner may free w (team destroy checks exactly that), so the closer
+ * 0 no do() touches w again (team destroy checks exactly that; w itself is
+ * freed only through release, below), so the closer
  * reads w->ops before its RMW, and every ops->quit makes its own last access
  * safe (thread worker: a reference; coordinator, lock worker: the fin word).
  *
