@@ -433,16 +433,19 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
     weft__free(bc);
     return WEFT_ENOMEM;
   }
+  /* On a pool thread the wait is announced (E9.1): the pool stands in for
+   * us, so work the reactor's call waits for (a deferToThreadPool onto
+   * this very pool) cannot deadlock behind us (twisted#5298). Before the
+   * call is queued: the reactor may run it at once, and the work it
+   * submits finds the stand-in (or its grant) already there. */
+  (void)weft_blocking_begin();
   int rc = weft__reactor_block(r, &bc->link, node);
   if (rc != 0) {
+    (void)weft_blocking_end();
     if (node != &bc->node) (void)weft__context_unwrap(node);
     weft__free(bc);
     return rc;
   }
-  /* On a pool thread the wait is announced (E9.1): the pool stands in for
-   * us, so work the reactor's call waits for (a deferToThreadPool onto
-   * this very pool) cannot deadlock behind us (twisted#5298). */
-  (void)weft_blocking_begin();
   /* Acquire: pairs with bc_finish's release store of `done`. */
   while (weft__load_acquire(&bc->done) == 0) weft__futex_wait(&bc->done, 0);
   (void)weft_blocking_end();
