@@ -51,10 +51,7 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
   int live = weft__load_relaxed(&e->live);
   if (live >= weft__engine_limit(e)) {
-    if (live >= weft__load_relaxed(&e->hard)) {
-      weft__fetch_add_relaxed(&e->valve_hits, 1); /* statistics */
-      WEFT_PROBE(valve, e, live);
-    }
+    weft__engine_note_refusal(e, live);
     return WEFT_EAGAIN;
   }
   uint32_t hw = weft__load_relaxed(&e->hw);

@@ -64,6 +64,15 @@ static void cancel_rings(weft__engine *e) {
   }
 }
 
+/* The realtime clock's time ns from now (pthread_timedjoin_np's clock). */
+static struct timespec realtime_in(uint64_t ns) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t abs_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec + ns;
+  return (struct timespec){.tv_sec = (time_t)(abs_ns / 1000000000u),
+                           .tv_nsec = (long)(abs_ns % 1000000000u)};
+}
+
 int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *cancelled,
                                int *running) {
   *cancelled = 0;
@@ -84,12 +93,7 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   cancel_rings(e);
   /* Step 4: join until the deadline. pthread_timedjoin_np counts on the
    * realtime clock: the monotonic time left is converted once. */
-  struct timespec now_rt;
-  clock_gettime(CLOCK_REALTIME, &now_rt);
-  uint64_t left = deadline > weft__now_ns() ? deadline - weft__now_ns() : 0;
-  uint64_t abs_ns = (uint64_t)now_rt.tv_sec * 1000000000u + (uint64_t)now_rt.tv_nsec + left;
-  struct timespec abs = {.tv_sec = (time_t)(abs_ns / 1000000000u),
-                         .tv_nsec = (long)(abs_ns % 1000000000u)};
+  struct timespec abs = realtime_in(deadline > weft__now_ns() ? deadline - weft__now_ns() : 0);
   pthread_mutex_lock(&e->mu);
   uint32_t hw = weft__load_relaxed(&e->hw);
   pthread_mutex_unlock(&e->mu);
@@ -109,13 +113,7 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
      * runs a task it took. A thread neither gone nor busy after a second
      * counts as late (the later stop joins it). */
     for (int tries = 0; rc != 0 && !weft__load_relaxed(&w->busy) && tries < 1000; tries++) {
-      struct timespec soon;
-      clock_gettime(CLOCK_REALTIME, &soon);
-      soon.tv_nsec += 1000000;
-      if (soon.tv_nsec >= 1000000000) {
-        soon.tv_nsec -= 1000000000;
-        soon.tv_sec++;
-      }
+      struct timespec soon = realtime_in(1000000u);
       rc = pthread_timedjoin_np(w->thread, NULL, &soon);
     }
     if (rc == 0) {
