@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # weft's elastic (blocking) benchmark: weft ThreadPool against the textbook
-# pthread pool, libuv, GLib and tokio_like on W6, W6r, W7, W9c, W10s, W10t, W12
+# pthread pool, libuv, GLib and tokio_like on W6, W6r, W7, W9c, W10s, W10t, W10b, W12
 # (bench/elastic/main.c has the method; docs/performance.md, "Elastic
 # (blocking) benchmark", the reading). Prints markdown tables.
 #

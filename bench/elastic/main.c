@@ -20,8 +20,16 @@
  *        (the process exits, it never hangs).
  *   W10s shrink: a W6 burst, then nothing for a window: threads at the end,
  *        when the count last changed, when it reached the pool's min.
- *   W10t trickle: a W6 burst, then 1 000 tasks/s x 1 ms for 2 s: the most
- *        threads alive in the trickle's last 0.5 s (keep-alive defeat).
+ *   W10t trickle: a burst that grows the pool past 200 threads (20 000 x
+ *        10 ms at long scale), then a steady 1 000 tasks/s x 1 ms for 2 s:
+ *        the most threads alive in the trickle's last 0.5 s (keep-alive
+ *        defeat). Steady: a loop that wakes late (the VM did not run it)
+ *        submits one task and keeps its 1 ms period from then on, skipping
+ *        the slots it missed; it counts them.
+ *   W10b the same with catch-up bursts: a late loop submits every slot it
+ *        missed back to back (a pile-up), as a server's loop that was not
+ *        run does; each pile-up below `soft` is a burst Twisted's rule
+ *        gives a thread per task.
  *   W12  external bottleneck: N tasks each hold 1 of 16 semaphore permits
  *        for 10 ms (ideal makespan N x 10 ms / 16).
  *
@@ -97,21 +105,21 @@ static const eb_impl *impl_by_name(const char *name) {
 
 /* ---- workloads and scales ------------------------------------------------- */
 
-enum { W6, W6R, W7, W9C, W10S, W10T, W12, N_WORK };
-static const char *const wnames[N_WORK] = {"W6", "W6r", "W7", "W9c", "W10s", "W10t", "W12"};
+enum { W6, W6R, W7, W9C, W10S, W10T, W10B, W12, N_WORK };
+static const char *const wnames[N_WORK] = {"W6", "W6r", "W7", "W9c", "W10s", "W10t", "W10b", "W12"};
 
 typedef struct scale {
   const char *name;
-  long w6_n, w7_n, w10_n, w12_n;
+  long w6_n, w7_n, w10_n, w10t_n, w12_n;
   double chain_timeout_s, shrink_window_s, trickle_s;
   int reps;
 } scale;
 
 static const scale scales[] = {
-    /* name   W6(r)  W7    W10    W12    chain  window trickle reps */
-    {"tiny", 40, 10, 40, 64, 1.0, 0.3, 0.2, 1},
-    {"short", 2000, 200, 500, 500, 2.0, 3.0, 2.0, 1},
-    {"long", 10000, 1000, 10000, 10000, 10.0, 12.0, 2.0, 5},
+    /* name   W6(r)  W7    W10s   W10t/b W12    chain  window trickle reps */
+    {"tiny", 40, 10, 40, 40, 64, 1.0, 0.3, 0.2, 1},
+    {"short", 2000, 200, 500, 500, 500, 2.0, 3.0, 2.0, 1},
+    {"long", 10000, 1000, 10000, 30000, 10000, 10.0, 12.0, 2.0, 5},
 };
 
 #define SLEEP_MS 10      /* W6, W6r, W10, W12 task */
@@ -252,14 +260,17 @@ typedef struct cell_out {
   double t0, t_end;       /* first submit; last completion */
   double t_measure_end;   /* end of what the timeline covers */
   double makespan;
-  double window_start;    /* W10s: last burst completion; W10t: trickle start */
+  double window_start;    /* W10s: last burst completion; W10t/b: trickle start */
   double window_end;
   int submit_err;
-  /* W10t: the most tasks the trickle's loop submitted back to back, all
+  /* W10b: the most tasks the trickle's loop submitted back to back, all
    * due already (it had fallen behind), over the whole trickle and over its
    * last TRICKLE_RECENT_S (a pile-up there may wake threads that are still
-   * within their keep-alive in the tail window). */
+   * within their keep-alive in the tail window). W10t: the slots it skipped
+   * and its longest lateness. */
   int pileup_max, pileup_recent;
+  long late_slots;
+  double late_max_ms;
   /* W6r: t0/t_end above are the second burst's; these are the first's. The
    * thread count when the second burst began (Threads: minus the harness's
    * two threads, read at once) and the creations made during it. */
@@ -351,8 +362,9 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
   switch (w) {
   case W6:
   case W10S:
-  case W10T: {
-    long n = w == W6 ? sc->w6_n : sc->w10_n;
+  case W10T:
+  case W10B: {
+    long n = w == W6 ? sc->w6_n : w == W10S ? sc->w10_n : sc->w10t_n;
     o.expected = n;
     expect_total(n);
     o.t0 = eb_now();
@@ -365,7 +377,7 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
       sleep_s(sc->shrink_window_s);
       o.window_end = eb_now();
       o.t_measure_end = o.window_end;
-    } else if (w == W10T && wrc == 0 && o.submit_err == 0) {
+    } else if ((w == W10T || w == W10B) && wrc == 0 && o.submit_err == 0) {
       long k = (long)(sc->trickle_s * TRICKLE_RATE);
       o.expected = n + k;
       expect_total(n + k);
@@ -387,7 +399,16 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
-          run++;
+          if (w == W10T) {
+            /* Steady: the next task goes now, the period restarts from it. */
+            double late_ms = (double)(now.tv_sec - next.tv_sec) * 1e3 +
+                             (double)(now.tv_nsec - next.tv_nsec) * 1e-6;
+            o.late_slots += (long)(late_ms * TRICKLE_RATE / 1000.0);
+            if (late_ms > o.late_max_ms) o.late_max_ms = late_ms;
+            next = now;
+          } else {
+            run++;
+          }
         } else {
           run = 0;
         }
@@ -557,14 +578,14 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     printf(" window=%.2f end_threads=%d settle=%.3f to_min=%.3f", o.window_end - o.window_start,
            end, settle, to_min);
   }
-  if (w == W10T && o.window_end > 0) {
+  if ((w == W10T || w == W10B) && o.window_end > 0) {
     int end = -1;
     int tail = (int)tl_peak(s, ns, o.window_end - 0.5, o.window_end, &end);
     int at_start = -1;
     tl_peak(s, ns, 0, o.window_start, &at_start);
     printf(" trickle_start=%d trickle_tail_max=%d trickle_end=%d trickle_pileup=%d "
-           "trickle_pileup_recent=%d",
-           at_start, tail, end, o.pileup_max, o.pileup_recent);
+           "trickle_pileup_recent=%d trickle_late_slots=%ld trickle_late_max_ms=%.1f",
+           at_start, tail, end, o.pileup_max, o.pileup_recent, o.late_slots, o.late_max_ms);
   }
   printf("\n");
   fflush(stdout);
@@ -583,6 +604,8 @@ typedef struct result {
   long done, expected, peak, peak_sampled, creations, rss_kb;
   double settle, to_min;
   long end_threads, trickle_tail, trickle_start, trickle_pileup, started;
+  long trickle_late_slots;
+  double trickle_late_max_ms;
   long cmax10ms, cmax100ms, cmax1s; /* most creations in any 10 ms, 100 ms, 1 s */
   double first_makespan;              /* W6r: the first burst's */
   long reburst_start, reburst_creations; /* W6r: threads, creations (burst 2) */
@@ -618,6 +641,8 @@ static int parse_result(const char *line, result *r) {
   r->trickle_tail = (long)field_d(p, "trickle_tail_max", -1);
   r->trickle_start = (long)field_d(p, "trickle_start", -1);
   r->trickle_pileup = (long)field_d(p, "trickle_pileup_recent", -1);
+  r->trickle_late_slots = (long)field_d(p, "trickle_late_slots", -1);
+  r->trickle_late_max_ms = field_d(p, "trickle_late_max_ms", NAN);
   r->ncpu = (int)field_d(p, "ncpu", 0);
   r->started = (long)field_d(p, "started", -1);
   r->cmax10ms = (long)field_d(p, "cmax10ms", -1);
@@ -939,12 +964,18 @@ int main(int argc, char **argv) {
              s.w10_n, SLEEP_MS, s.shrink_window_s);
       break;
     case W10T:
-      printf("**W10t trickle**: %ld × %d ms burst, then %d tasks/s × %d ms for %.1f s. "
+      printf("**W10t trickle**: %ld × %d ms burst, then a steady %d tasks/s × %d ms for %.1f s "
+             "(a late loop skips the slots it missed). "
              "`start`: threads when the trickle began; `tail`: most threads in its last 0.5 s, "
              "median (range) of the repetitions; "
-             "`pile-up`: most tasks the loop submitted back to back in its last %.1f s, "
-             "all due already (it fell behind).\n\n",
-             s.w10_n, SLEEP_MS, TRICKLE_RATE, TRICKLE_MS, s.trickle_s, TRICKLE_RECENT_S);
+             "`late`: slots the loop skipped because it woke late, and its longest lateness.\n\n",
+             s.w10t_n, SLEEP_MS, TRICKLE_RATE, TRICKLE_MS, s.trickle_s);
+      break;
+    case W10B:
+      printf("**W10b trickle with catch-up bursts**: W10t's burst and trickle, but a late loop "
+             "submits every slot it missed at once. `pile-up`: most tasks the loop submitted "
+             "back to back in its last %.1f s, all due already (it fell behind).\n\n",
+             TRICKLE_RECENT_S);
       break;
     case W12:
       printf("**W12 external bottleneck**: %ld tasks each hold 1 of %d permits for %d ms; "
@@ -953,11 +984,12 @@ int main(int argc, char **argv) {
     }
     printf("| pool | runs | outcome | makespan s | peak threads | creations | most in 10 ms / 100 ms / 1 s | thread-s | peak RSS MiB |%s\n",
            w == W10S   ? " end | settle s | to min s |"
-           : w == W10T ? " start | tail | pile-up |"
+           : w == W10T ? " start | tail | late slots (longest ms) |"
+           : w == W10B ? " start | tail | pile-up |"
            : w == W6R  ? " 1st s | start | 2nd creations |"
                        : "");
     printf("|---|---|---|---|---|---|---|---|---|%s\n",
-           w == W10S || w == W10T || w == W6R ? "---|---|---|" : "");
+           w == W10S || w == W10T || w == W10B || w == W6R ? "---|---|---|" : "");
     for (int c = 0; c < N_CONFIGS; c++) {
       result *rs = res[c][w];
       int n = 0;
@@ -1021,11 +1053,20 @@ int main(int argc, char **argv) {
         else
           snprintf(tm, sizeof tm, "%d/%d reps", reached, n);
         printf(" %s | %s | %s |", e, st, tm);
-      } else if (w == W10T) {
-        char st[32], tl[64], pu[32];
+      } else if (w == W10T || w == W10B) {
+        char st[32], tl[64], pu[64];
         fmt_count(st, sizeof st, rs, n, offsetof(result, trickle_start));
         fmt_count_median(tl, sizeof tl, rs, n, offsetof(result, trickle_tail));
-        fmt_count(pu, sizeof pu, rs, n, offsetof(result, trickle_pileup));
+        if (w == W10B) {
+          fmt_count(pu, sizeof pu, rs, n, offsetof(result, trickle_pileup));
+        } else {
+          char ls[32];
+          double lmax = 0;
+          fmt_count(ls, sizeof ls, rs, n, offsetof(result, trickle_late_slots));
+          for (int i = 0; i < n; i++)
+            lmax = rs[i].trickle_late_max_ms > lmax ? rs[i].trickle_late_max_ms : lmax;
+          snprintf(pu, sizeof pu, "%s (%.1f)", ls, lmax);
+        }
         printf(" %s | %s | %s |", st, tl, pu);
       } else if (w == W6R) {
         char fm[64], st[32], rc2[32];
