@@ -20,7 +20,7 @@
  *        (the process exits, it never hangs).
  *   W10s shrink: a W6 burst, then nothing for a window: threads at the end,
  *        when the count last changed, when it reached the pool's min.
- *   W10t trickle: a burst that grows the pool past 200 threads (20 000 x
+ *   W10t trickle: a burst that grows the pool to about 200 threads (30 000 x
  *        10 ms at long scale), then a steady 1 000 tasks/s x 1 ms for 2 s:
  *        the most threads alive in the trickle's last 0.5 s (keep-alive
  *        defeat). Steady: a loop that wakes late (the VM did not run it)
