@@ -220,6 +220,61 @@ static void flush_cancels_count_as_submitted(void **state) {
   assert_int_equal(atomic_load(&g_cancelled), K);
 }
 
+/* A flush that finds its engine closed tells each owner, and an owner may
+ * send its work elsewhere from the cancel callback, through the same
+ * window: the task it resubmits to another engine is held like any other
+ * and reaches that engine at the window's close; neither engine is left
+ * counting the window (stop would wait for ever on the second, and the
+ * first would read one below zero). */
+static weft__engine *g_fallback_engine;
+static job g_fallback[K];
+static int g_fallback_rc[K];
+
+static void job_cancel_falls_back(weft__task *t, int status) {
+  assert_int_equal(status, WEFT_ECANCELED);
+  int id = ((job *)t)->id;
+  atomic_fetch_add(&g_cancelled, 1);
+  g_fallback_rc[id] = weft__engine_submit(g_fallback_engine, &g_fallback[id].task);
+  count_up(&g_done);
+}
+
+static void flush_cancel_callbacks_may_submit_elsewhere(void **state) {
+  (void)state;
+  weft__engine *e1 = make_engine();
+  weft__engine *e2 = make_engine();
+  g_fallback_engine = e2;
+  for (int i = 0; i < K; i++) {
+    g_jobs[i].task.cancel = job_cancel_falls_back;
+    g_fallback[i] = (job){.task = {.run = job_run, .cancel = job_cancel}, .id = 100 + i};
+    g_fallback_rc[i] = -1;
+  }
+  weft__submit_window w;
+  assert_true(weft__submit_window_open(&w));
+  for (int i = 0; i < K; i++) assert_int_equal(weft__engine_submit(e1, &g_jobs[i].task), 0);
+  ender d = {.e = e1, .end = weft__engine_stop};
+  sync_init(&d.returned);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, end_thread, &d), 0);
+  while (!weft__engine_is_closed(e1)) sched_yield(); /* engine state, as above */
+  weft__submit_window_close(&w);
+  gate_wait(&d.returned);
+  pthread_join(th, NULL);
+  sync_fini(&d.returned);
+  for (int i = 0; i < K; i++) assert_int_equal(g_fallback_rc[i], 0);
+  assert_int_equal(atomic_load(&e1->windows), 0);
+  assert_int_equal(atomic_load(&e2->windows), 0);
+  count_wait(&g_done, 2 * K); /* K cancels, then the K resubmitted tasks run on e2 */
+  assert_int_equal(atomic_load(&g_cancelled), K);
+  assert_int_equal(atomic_load(&g_ran), K);
+  assert_int_equal(weft__engine_stop(e2), 0); /* waited for ever on a leaked count */
+  weft__engine_counters c;
+  weft__engine_counters_get(e2, &c);
+  assert_int_equal(c.submitted, K);
+  assert_int_equal(c.executed, K);
+  assert_int_equal(weft__engine_destroy(e2), 0);
+  assert_int_equal(weft__engine_destroy(e1), 0);
+}
+
 static void closed_engine_refuses(void **state) {
   (void)state;
   weft__engine *e = make_engine();
@@ -335,6 +390,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(destroy_elsewhere_waits_and_the_flush_cancels, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(flush_cancels_count_as_submitted, setup, teardown),
+      cmocka_unit_test_setup_teardown(flush_cancel_callbacks_may_submit_elsewhere, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(closed_engine_refuses, setup, teardown),
       cmocka_unit_test_setup_teardown(open_is_refused_when_routed, setup, teardown),
       cmocka_unit_test(reactor_drain_submits_through_a_window),

@@ -27,7 +27,7 @@ bool weft__submit_window_open(weft__submit_window *w) {
 }
 
 void weft__submit_window_close(weft__submit_window *w) {
-  weft__submit_window_flush(w);
+  while (w->e != NULL) weft__submit_window_flush(w); /* cancel callbacks may add again */
   weft__tls.route &= WEFT__ROUTE_CONTEXT;
 }
 
@@ -60,7 +60,11 @@ static weft__batch *engine_batch_take(weft__engine *e) {
 
 int weft__submit_window_add(weft__submit_window *w, weft__engine *e, weft__task *t) {
   if (WEFT_UNLIKELY(w->e != e)) {
-    if (w->e) weft__submit_window_flush(w);
+    /* A flush that cancels runs owners' callbacks, which may submit here
+     * (to e, or register yet another engine): flush until w is free or e's. */
+    while (w->e != NULL && w->e != e) weft__submit_window_flush(w);
+  }
+  if (WEFT_UNLIKELY(w->e != e)) {
     /* seq_cst: registration before the closed check (file comment); pairs
      * with stop's seq_cst load of windows. */
     weft__fetch_add_seq_cst(&e->windows, 1);
@@ -88,6 +92,7 @@ void weft__submit_window_flush(weft__submit_window *w) {
   if (!e) return;
   uint32_t n = w->n;
   w->n = 0;
+  w->e = NULL; /* before any callback below: a submit from one registers afresh */
   if (n) {
     if (WEFT_LIKELY(weft__inject_count_push(&e->inject, n))) {
       /* One node for all n: a batch (E8.1), whose worker copies pointers
@@ -108,13 +113,15 @@ void weft__submit_window_flush(weft__submit_window *w) {
       weft__inject_push_chain(&e->inject, first, last);
       weft__engine_notify_after_inject(e); /* E5.1, after the exchange (E2) */
     } else {
-      /* Closed after these were accepted: each owner is told (E7). A cancel
-       * callback that submits to e again is refused (closed). */
+      /* Closed after these were accepted: each owner is told (E7). The
+       * callbacks may submit again through w: it is emptied and
+       * unregistered from here first (e stays counted until the end). */
+      weft__task *task[WEFT__WINDOW_MAX];
+      for (uint32_t i = 0; i < n; i++) task[i] = w->task[i];
       weft__fetch_add_relaxed(&e->window_cancelled, n); /* submitted, for the statistics */
-      for (uint32_t i = 0; i < n; i++) weft__engine_cancel_task(e, w->task[i]);
+      for (uint32_t i = 0; i < n; i++) weft__engine_cancel_task(e, task[i]);
     }
   }
-  w->e = NULL;
   /* Release: our last accesses to e happen before weft__engine_stop's
    * acquire load reads the count that lets destroy free e. */
   weft__fetch_sub_acq_rel(&e->windows, 1);
