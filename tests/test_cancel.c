@@ -111,6 +111,14 @@ static void cancel_queued_while_blocked(void **state) {
   assert_int_equal(c.submitted, N + 1);
   assert_int_equal(c.executed, 1);
   assert_int_equal(c.cancelled, N);
+  /* Slot by slot too: the worker skipped the N it took, it ran one. */
+  weft_worker_stats ws[4];
+  size_t slots = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, ws, 4, &slots), 0);
+  assert_true(slots >= 1 && slots <= 4);
+  uint64_t ran = 0;
+  for (size_t i = 0; i < slots; i++) ran += ws[i].executed;
+  assert_int_equal(ran, 1);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   latch_destroy(&done);
   sync_fini(&gate);

@@ -25,8 +25,10 @@
 
 #include <cmocka.h>
 
+#include "engine/core.h"
 #include "engine/node_cache.h"
 #include "engine/observer.h"
+#include "pool/threadpool_impl.h"
 #include "test_sync.h"
 #include "weft/weft.h"
 
@@ -1154,6 +1156,44 @@ static void failed_creation_then_drained_disarms(void **state) {
   scene_fini(&sc);
 }
 
+/* E9.2: work queued on a pool that may run nothing (not started yet, as
+ * the reactor's startup pattern does, or sized to 0) arms no monitor: no
+ * worker can be stuck, and an armed monitor would tick until the start.
+ * The monitor is started by the arm itself, so its absence right after the
+ * submit is the fact; the start (or resize) then runs the task. */
+static void no_monitor_while_nothing_may_run(weft_threadpool *tp) {
+  weft__engine *e = weft__threadpool_engine(tp);
+  assert_null(atomic_load(&e->monitor));
+  assert_int_equal(atomic_load(&e->monitor_armed), 0);
+}
+
+static void unstarted_pool_arms_no_monitor(void **state) {
+  (void)state;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 2;
+  o.thread_factory = counting_factory;
+  int exits0 = count_get(&g_exits); /* settle: every earlier thread has left */
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  sync_t ran;
+  sync_init(&ran);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  no_monitor_while_nothing_may_run(tp);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  wait_count(&ran, 1);
+  /* Started, then sized to 0: the same once its threads have gone. */
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 0), 0);
+  wait_reaped(tp, exits0, 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  no_monitor_while_nothing_may_run(tp);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 2), 0);
+  wait_count(&ran, 2);
+  end_pool(tp);
+  sync_fini(&ran);
+}
+
 /* A task that returns inside weft_blocking_begin (no end): when its worker
  * goes idle the block is over, so the grant and the blocked count go back
  * and the pool's limit is max again. Fails on the hang guard if they stay
@@ -1232,6 +1272,7 @@ int main(void) {
       cmocka_unit_test_teardown(failed_creation_then_drained_disarms, settle),
       cmocka_unit_test_teardown(log_hook_reads_stats_on_creation_failure, settle),
       cmocka_unit_test_teardown(abandoned_block_ended_when_idle, settle),
+      cmocka_unit_test_teardown(unstarted_pool_arms_no_monitor, settle),
       cmocka_unit_test_teardown(bad_input, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

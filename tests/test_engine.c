@@ -274,6 +274,30 @@ static void reap_stops_at_min(void **state) {
   assert_int_equal(weft__engine_destroy(g_e), 0);
 }
 
+/* E9.3 regret: a thread made within a keep-alive after a reap doubles the
+ * keep-alive, up to 60 s; one set above 60 s is the program's, and regret
+ * never shortens it. */
+static uint64_t keep_alive_after_regret(uint64_t ka) {
+  _Atomic int limit = 2;
+  g_e = make_engine(&limit);
+  atomic_store(&g_e->keep_alive_ns, ka);
+  atomic_store(&g_e->last_reap_ns, weft__now_ns()); /* a thread left just now */
+  assert_int_equal(weft__engine_grow(g_e, 1, WEFT__MADE_GROW), 1);
+  uint64_t after = atomic_load(&g_e->keep_alive_ns);
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  return after;
+}
+
+static void regret_doubles_and_never_shortens(void **state) {
+  (void)state;
+  const uint64_t s = 1000000000u;
+  assert_int_equal(keep_alive_after_regret(10 * s), 20 * s);
+  assert_int_equal(keep_alive_after_regret(40 * s), 60 * s);
+  assert_int_equal(keep_alive_after_regret(61 * s), 61 * s);
+  assert_int_equal(keep_alive_after_regret(600 * s), 600 * s);
+}
+
 /* Inject batch sizing (lib/engine/worker_loop.c, batch_tasks_long): a
  * worker whose last task ran long takes the next injected task alone and
  * leaves the rest in the inject queue, where any worker can take them; a
@@ -420,6 +444,7 @@ int main(void) {
       cmocka_unit_test(backlog_and_cancel),
       cmocka_unit_test(shrink_to_stops_at_floor),
       cmocka_unit_test(reap_stops_at_min),
+      cmocka_unit_test(regret_doubles_and_never_shortens),
       cmocka_unit_test(long_task_takes_one_injected_task),
       cmocka_unit_test(eager_wake_with_long_tasks),
       cmocka_unit_test(sole_worker_until_second_slot),

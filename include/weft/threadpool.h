@@ -27,7 +27,10 @@
  * WEFT_ECANCELED (after_cb / on_result; a plain call_in_thread task, which
  * has no owner callback, is reported to the log hook). Precisely:
  *   - before start, and at the limit (max busy threads), it waits in the
- *     backlog (FIFO from one submitter), as in Twisted;
+ *     backlog (FIFO from one submitter outside the pool, as in Twisted; a
+ *     pool task's own submits are FIFO up to its ring's 256 tasks, and
+ *     those past it, which go to the shared queue, may run after later
+ *     ones: docs/design.md E4);
  *   - if the pool is started, no thread is idle, the pool is below max and
  *     the thread cannot be created (the factory fails, out of memory), the
  *     task is still accepted into the backlog: it runs when a thread exists
@@ -38,7 +41,8 @@
  * Submit costs: one exchange and one counter add on shared lines, plus a
  * fence and a load; a system call only when no thread is awake to take the
  * task (a parked one is woken, or a new one started). No allocation per task
- * once the per-thread node cache is warm (queue_work never allocates).
+ * once the per-thread node cache is warm (queue_work never allocates, but
+ * for a context's wrapper: weft/context.h).
  *
  * fork(2): in the child, a pool inherited from the parent is a closed copy
  * (submits, start and stop return WEFT_EQUIT; the parent's queued tasks
@@ -298,7 +302,8 @@ WEFT_API int weft_threadpool_call_in_thread_with_callback(
  * @param work  Runs in a pool thread.
  * @param after Runs right after work, or with #WEFT_ECANCELED; may be NULL.
  * @return 0 if the request was accepted, or #WEFT_EQUIT after stop,
- *   #WEFT_EINVAL on NULL tp, req or work.
+ *   #WEFT_EINVAL on NULL tp, req or work, #WEFT_ENOMEM when a context is
+ *   current (weft/context.h) and its wrapper node cannot be had.
  */
 WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
                                         weft_work_cb work,
@@ -331,7 +336,9 @@ WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req);
  * @brief adjustPoolsize(min, max).
  *
  * While started: above max, idle threads quit now and busy ones when they
- * next go idle; below min, threads are started.
+ * next go idle; below min, threads are started; and tasks queued while the
+ * pool could run none get threads up to the new max (Twisted's pool leaves
+ * them waiting for the next submit).
  *
  * @param tp          The pool.
  * @param min_threads The new minimum, or #WEFT_KEEP.

@@ -83,6 +83,7 @@ typedef struct weft__eworker {
    * of tasks run is ring.executed (lib/engine/ring.h says why there). */
   WEFT_CACHE_ALIGNED _Atomic int busy;
   _Atomic uint64_t steals, stolen, parks, overflowed, local_submits;
+  _Atomic uint64_t skipped; /* tasks taken and cancelled, not run (count_skipped) */
   /* Read by the monitor (E9.2): the thread's id for /proc, and whether the
    * worker is inside weft_blocking_begin/end (owner-written). */
   _Atomic int tid;
@@ -273,10 +274,15 @@ static inline void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
 }
 
 /* A worker took t and cancels it instead of running it (statistics): the
- * caller then calls t's cancel itself, or tells its owner another way. */
+ * caller then calls t's cancel itself, or tells its owner another way.
+ * Counted on the worker's slot, so that its `executed` (every task it
+ * took) less its skipped ones is what it ran, slot by slot as in total;
+ * e->skipped takes a skip on any other thread. */
 static inline void weft__engine_count_skipped(weft__engine *e) {
   weft__fetch_add_relaxed(&e->cancelled, 1);
-  weft__fetch_add_relaxed(&e->skipped, 1);
+  weft__eworker *w = weft__thread_worker(); /* weft__engine_current_worker, below */
+  if (w && w->e == e) weft__add_single_writer(&w->skipped, 1); /* owner-only counter */
+  else weft__fetch_add_relaxed(&e->skipped, 1);
 }
 
 /* The engine worker running on this thread (lib/engine/thread_state.h). */

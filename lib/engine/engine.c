@@ -128,8 +128,15 @@ int weft__engine_shrink_to(weft__engine *e, int n, int floor) {
      * after the debt already owed is what is still above the floor.
      * Relaxed: a count, as everywhere it is read; a reap just after this
      * read is one thread too many gone, which demand growth replaces. */
-    int over = floor == INT_MIN ? INT_MAX
-                                : weft__load_relaxed(&e->live) - weft__load_relaxed(&e->shrink_debt) - floor;
+    int over = INT_MAX;
+    if (floor != INT_MIN) {
+      /* Under the mutex, as try_reap reserves: no creation is in flight
+       * (spawn_locked counts one in `live` before its factory runs and
+       * uncounts it if that fails), so `live` holds only real threads. */
+      pthread_mutex_lock(&e->mu);
+      over = weft__load_relaxed(&e->live) - weft__load_relaxed(&e->shrink_debt) - floor;
+      pthread_mutex_unlock(&e->mu);
+    }
     if (over <= 0) break;
     if (n - i > over) n = i + over;
     /* An idle (parked) worker quits now: uncount it before releasing it, so

@@ -143,7 +143,11 @@ static void give_back(weft__monitor *m, int n) {
 static bool saturated(weft__engine *e) {
   uint64_t s = weft__load_seq_cst(&e->ctl); /* seq_cst: the disarm Dekker (monitor_main) */
   if (weft__engine_backlog(e) == 0) return false;
-  return WEFT__CTL_TOP(s) == 0 || weft__engine_awake(e) >= weft__engine_limit(e);
+  int limit = weft__engine_limit(e);
+  /* A pool that may run nothing (limit 0, no thread) has nothing to watch:
+   * its backlog waits for a start or a resize, which grow for it. */
+  if (limit <= 0 && weft__load_relaxed(&e->live) == 0) return false;
+  return WEFT__CTL_TOP(s) == 0 || weft__engine_awake(e) >= limit;
 }
 
 /* Not saturated, yet work waits, nobody searches and a worker is parked:

@@ -44,9 +44,13 @@
 static bool may_spawn(weft__engine *e) {
   if (weft__load_relaxed(&e->closed)) return false;
   int live = weft__load_relaxed(&e->live);
-  if (live >= weft__engine_limit(e)) {
+  int limit = weft__engine_limit(e);
+  if (live >= limit) {
     weft__engine_note_refusal(e, live);
-    weft__engine_arm_monitor(e); /* saturated: someone must watch for stalls (E9.2) */
+    /* Saturated: someone must watch for stalls (E9.2). Not while the pool
+     * may run nothing at all (not started, or sized to 0): no worker can
+     * be stuck, and a monitor would tick for nothing until a start. */
+    if (limit > 0 || live > 0) weft__engine_arm_monitor(e);
     return false;
   }
   if (WEFT_UNLIKELY(weft__engine_spawn_backing_off(e))) {
@@ -334,11 +338,19 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
     uint64_t wait = start + WEFT__REAP_WINDOW_NS > now ? start + WEFT__REAP_WINDOW_NS - now : 1000000u;
     return wait + (w->index % 8) * 1000000u; /* spread the retries over 8 ms */
   }
-  /* Reserve our exit against min: relaxed CAS, the live count is a
-   * statistic and a bound, ordered with nothing else. */
-  while (!weft__cas_relaxed(&e->live, &live, live - 1)) {
-    if (live <= min) return stay;
+  /* Reserve our exit against min, under the engine mutex: spawn_locked
+   * counts a new thread in `live` before its factory runs and uncounts it
+   * if the factory fails, all under the mutex, so a reservation made
+   * outside it could count on a creation that then fails and leave the
+   * pool below min. Reaps are rare and paced; the mutex is the creation's.
+   * Relaxed CAS: a shrink's uncount (no mutex) may still race us. */
+  pthread_mutex_lock(&e->mu);
+  live = weft__load_relaxed(&e->live);
+  bool reserved = false;
+  while (live > min && !(reserved = weft__cas_relaxed(&e->live, &live, live - 1))) {
   }
+  pthread_mutex_unlock(&e->mu);
+  if (!reserved) return stay;
   weft__store_relaxed(&w->linked_exit, 1);
   /* acq_rel CAS: ASLEEP → TIMEDOUT, the one change of `wake` that is ours.
    * Release: publishes linked_exit = 1 to the popper whose exchange reads

@@ -142,8 +142,9 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   uint64_t ka = weft__load_relaxed(&e->keep_alive_ns);
   uint64_t reaped_at = weft__load_relaxed(&e->last_reap_ns);
   uint64_t now = weft__now_ns();
-  if (ka != 0 && reaped_at != 0 && now - reaped_at < ka) {
-    weft__store_relaxed(&e->keep_alive_ns, ka * 2 < WEFT__KEEP_ALIVE_MAX_NS ? ka * 2 : WEFT__KEEP_ALIVE_MAX_NS);
+  /* A keep-alive set above the cap is the program's: regret never shortens it. */
+  if (ka != 0 && ka < WEFT__KEEP_ALIVE_MAX_NS && reaped_at != 0 && now - reaped_at < ka) {
+    weft__store_relaxed(&e->keep_alive_ns, ka > WEFT__KEEP_ALIVE_MAX_NS / 2 ? WEFT__KEEP_ALIVE_MAX_NS : ka * 2);
     weft__store_relaxed(&e->last_reap_ns, 0);
   }
   WEFT_PROBE(grow, e, weft__load_relaxed(&e->live));

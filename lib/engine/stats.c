@@ -42,7 +42,7 @@ bool weft__engine_is_closed(weft__engine *e) {
 
 void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
   memset(out, 0, sizeof *out);
-  uint64_t overflowed = 0, local = 0;
+  uint64_t overflowed = 0, local = 0, skipped = 0;
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
@@ -52,13 +52,14 @@ void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
     out->parks += weft__load_relaxed(&w->parks);
     overflowed += weft__load_relaxed(&w->overflowed);
     local += weft__load_relaxed(&w->local_submits);
+    skipped += weft__load_relaxed(&w->skipped);
   }
   uint64_t pushed = weft__inject_pushed(&e->inject);
   out->submitted = (pushed > overflowed ? pushed - overflowed : 0) + local +
                    weft__load_relaxed(&e->window_cancelled);
   out->cancelled = weft__load_relaxed(&e->cancelled);
   /* Workers count every task they take; the skipped ones were cancelled. */
-  uint64_t skipped = weft__load_relaxed(&e->skipped);
+  skipped += weft__load_relaxed(&e->skipped);
   out->executed = out->executed > skipped ? out->executed - skipped : 0;
   out->unparks = weft__load_relaxed(&e->unparks);
   out->spawns = weft__load_relaxed(&e->spawns);

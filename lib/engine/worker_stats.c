@@ -22,7 +22,9 @@ void weft__engine_worker_stats(weft__engine *e, weft_worker_stats *out, size_t c
     s->cpu = weft__load_relaxed(&w->pinned_cpu) - 1;
     s->serial = w->serial;
     snprintf(s->name, sizeof s->name, "%s-%llu", e->prefix, (unsigned long long)w->serial);
-    s->executed = weft__load_relaxed(&w->ring.executed);
+    /* Every task it took, less those it cancelled instead (count_skipped). */
+    uint64_t took = weft__load_relaxed(&w->ring.executed), skipped = weft__load_relaxed(&w->skipped);
+    s->executed = took > skipped ? took - skipped : 0;
     s->steals = weft__load_relaxed(&w->steals);
     s->stolen = weft__load_relaxed(&w->stolen);
     s->parks = weft__load_relaxed(&w->parks);

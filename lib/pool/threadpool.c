@@ -183,6 +183,20 @@ WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads, int 
   return weft_threadpool_create_ex(out, &o);
 }
 
+/* Under tp->mu, started: a thread for each queued task, up to the limit
+ * (start, and a resize that raised max: work queued while the pool could
+ * run none must not wait for the next submit). r: the error so far. */
+static int grow_for_backlog_locked(weft_threadpool *tp, int r) {
+  uint64_t backlog = weft__engine_backlog(tp->e);
+  if (backlog > 0) {
+    int n = backlog > (uint64_t)WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
+                                                            : (int)backlog;
+    int g = weft__engine_grow(tp->e, n, WEFT__MADE_DEMAND);
+    if (g < 0 && r == 0) r = g;
+  }
+  return r;
+}
+
 /* Under tp->mu, started: shrink above max, grow below min (adjustPoolsize).
  * Returns the first grow error, or 0. */
 static int resize_locked(weft_threadpool *tp) {
@@ -210,14 +224,7 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
   }
   weft__store_relaxed(&tp->started, 1);
   tp_update_limit(tp);
-  int r = resize_locked(tp);
-  uint64_t backlog = weft__engine_backlog(tp->e);
-  if (backlog > 0) {
-    int n = backlog > (uint64_t)WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
-                                                            : (int)backlog;
-    int g = weft__engine_grow(tp->e, n, WEFT__MADE_DEMAND);
-    if (g < 0 && r == 0) r = g;
-  }
+  int r = grow_for_backlog_locked(tp, resize_locked(tp));
   pthread_mutex_unlock(&tp->mu);
   if (r == WEFT_EAGAIN && weft__engine_live(tp->e) > 0) r = WEFT_OK; /* some threads exist */
   return r;
@@ -516,7 +523,7 @@ WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_thread
   weft__engine_set_min(tp->e, min);
   if (weft__load_relaxed(&tp->e->hard) < max) weft__store_relaxed(&tp->e->hard, max);
   int r = WEFT_OK;
-  if (weft__load_relaxed(&tp->started)) r = resize_locked(tp);
+  if (weft__load_relaxed(&tp->started)) r = grow_for_backlog_locked(tp, resize_locked(tp));
   pthread_mutex_unlock(&tp->mu);
   return r;
 }
