@@ -6,11 +6,12 @@
 #
 #   bash scripts/bench_elastic.sh          quick run: W6 at 2 000 tasks, one
 #                                          repetition per cell (~4 minutes)
-#   bash scripts/bench_elastic.sh --long   full sizes (W6/W10/W12 at 10 000
-#                                          tasks, W9c timeout 10 s, shrink
-#                                          window 12 s), 5 repetitions, 1 for
+#   bash scripts/bench_elastic.sh --long   full sizes (W6/W10s/W12 at 10 000
+#                                          tasks, W10t/b at 30 000, W9c
+#                                          timeout 10 s, shrink window
+#                                          12 s), 5 repetitions, 1 for
 #                                          the pools capped at <= 4 threads
-#                                          (~38 minutes on 2 cores)
+#                                          (~50 minutes on 2 cores)
 #   bash scripts/bench_elastic.sh [--long] --pools=weft,tokio_like --workloads=W6,W9c --reps=3 ...
 #                                          extra flags go to weft_elastic_bench
 #
@@ -25,7 +26,7 @@ extra=()
 for a in "$@"; do
   case "$a" in
     --long) scale=--scale=long; extra+=(--reps-capped=1) ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) extra+=("$a") ;;
   esac
 done
