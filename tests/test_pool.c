@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "engine/engine.h"
@@ -116,6 +118,76 @@ static void quit_drains_backlog(void **state) {
   assert_int_equal(rc, 0);
 }
 
+/* destroy never blocks: a thread that has been started but has not taken
+ * its first task is not busy, yet it will run the backlog; destroy answers
+ * WEFT_EBUSY until it has (before, stop waited for it inside destroy). The
+ * factory holds the new thread before the pool's code runs until destroy
+ * has answered; a watchdog fails the test if destroy blocks instead. */
+typedef struct held_start {
+  void *(*start)(void *);
+  void *arg;
+} held_start;
+static sync_t g_release_start, g_destroy_answered;
+static void *held_main(void *p) {
+  held_start h = *(held_start *)p;
+  free(p);
+  gate_wait(&g_release_start);
+  return h.start(h.arg);
+}
+static int holding_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                           const char *name) {
+  (void)ctx;
+  (void)name;
+  held_start *h = malloc(sizeof *h);
+  if (!h) return WEFT_ENOMEM;
+  *h = (held_start){start, arg};
+  if (pthread_create(t, NULL, held_main, h) != 0) {
+    free(h);
+    return WEFT_EAGAIN;
+  }
+  return 0;
+}
+static void *destroy_watchdog(void *arg) {
+  (void)arg;
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 30; /* a failure detector only: the passing path never waits it out */
+  pthread_mutex_lock(&g_destroy_answered.mu);
+  while (!g_destroy_answered.open) {
+    if (pthread_cond_timedwait(&g_destroy_answered.cv, &g_destroy_answered.mu, &dl) != 0) {
+      fprintf(stderr, "destroy blocked on a thread that had not started\n");
+      abort();
+    }
+  }
+  pthread_mutex_unlock(&g_destroy_answered.mu);
+  return NULL;
+}
+static void destroy_does_not_wait_for_a_starting_thread(void **state) {
+  (void)state;
+  sync_init(&g_release_start);
+  sync_init(&g_destroy_answered);
+  pthread_t dog;
+  assert_int_equal(pthread_create(&dog, NULL, destroy_watchdog, NULL), 0);
+  atomic_store(&g_limit, 1);
+  weft_team *t;
+  assert_int_equal(weft_pool(&t, current_limit, NULL, holding_factory, NULL, "held"), 0);
+  sync_t done;
+  sync_init(&done);
+  gated plain = {.done = &done};
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_team_do(t, gated_task, &plain), 0);
+  assert_int_equal(weft_team_destroy(t), WEFT_EBUSY); /* its thread is held, not busy */
+  gate_open(&g_destroy_answered);
+  pthread_join(dog, NULL);
+  gate_open(&g_release_start);
+  count_wait(&done, 3); /* quit drains the backlog */
+  int rc;
+  while ((rc = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield();
+  assert_int_equal(rc, 0);
+  sync_fini(&done);
+  sync_fini(&g_release_start);
+  sync_fini(&g_destroy_answered);
+}
+
 /* Limit 0: work waits; destroy cancels it (reported to the log, never run). */
 static int g_ran;
 static void never(void *arg) {
@@ -157,6 +229,7 @@ int main(void) {
       cmocka_unit_test(team_semantics),
       cmocka_unit_test(quit_drains_backlog),
       cmocka_unit_test(destroy_with_backlog),
+      cmocka_unit_test(destroy_does_not_wait_for_a_starting_thread),
       cmocka_unit_test(huge_shrink),
       cmocka_unit_test(bad_input),
   };

@@ -464,6 +464,49 @@ static void worker_do_fails_while_quitting(void **state) {
   replace_destroyed_team();
 }
 
+/* A worker's do() fails while another worker is idle: the failed one is
+ * dropped and the idle one takes the task at once (it waited in the backlog
+ * for a busy worker that would never come, and quit then cancelled it). */
+static void failed_do_goes_to_an_idle_worker(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_grow(g_team, 2), 0);
+  perform_all();
+  assert_int_equal(stats().idle_workers, 2);
+  g_workers[1].fail_next_do = 1; /* the newest idle worker is taken first */
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(g_failures, 1);
+  assert_true(g_workers[1].quit); /* dropped */
+  assert_false(g_workers[0].quit);
+  assert_int_equal(stats().backlogged_work, 0);
+  assert_int_equal(stats().busy_workers, 1);
+  perform_all();
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(stats().idle_workers, 1);
+}
+
+/* A task a failed do() put back while no worker was left waits at the head
+ * of the backlog: the next do() that finds a worker runs it first (FIFO),
+ * then its own. */
+static void failed_do_then_next_do_keeps_order(void **state) {
+  (void)state;
+  g_ran_n = 0;
+  assert_int_equal(weft_team_grow(g_team, 1), 0);
+  perform_all();
+  g_workers[0].fail_next_do = 1;
+  assert_int_equal(weft_team_do(g_team, record_index, (void *)(intptr_t)0), 0);
+  coordinate();
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(stats().backlogged_work, 1);
+  assert_int_equal(weft_team_do(g_team, record_index, (void *)(intptr_t)1), 0); /* a new worker */
+  perform_all();
+  assert_int_equal(g_ran_n, 2);
+  assert_int_equal(g_ran_order[0], 0);
+  assert_int_equal(g_ran_order[1], 1);
+  assert_int_equal(stats().backlogged_work, 0);
+}
+
 /* The coordinator refuses quit's step once (a transient failure): quit
  * reports it, and destroy submits the step again; once the coordinator has
  * run it the team is finished and destroy succeeds. Before the fix nothing
@@ -856,6 +899,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(destroy_busy, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_input, setup, teardown),
       cmocka_unit_test_setup_teardown(worker_do_fails_while_quitting, setup, teardown),
+      cmocka_unit_test_setup_teardown(failed_do_goes_to_an_idle_worker, setup, teardown),
+      cmocka_unit_test_setup_teardown(failed_do_then_next_do_keeps_order, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_refused_once_destroy_retries, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_refused_for_good_destroy_finishes, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_refused_for_good_backlog_cancelled, setup, teardown),

@@ -317,7 +317,9 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
  * @return 0 if the task was accepted, or:
  *   - #WEFT_EQUIT  after quit;
  *   - #WEFT_EINVAL on NULL t or fn;
- *   - #WEFT_ENOMEM out of memory.
+ *   - #WEFT_ENOMEM out of memory;
+ *   - the coordinator's do() error (weft_team_create's coordinator
+ *     refused the step: the task was not accepted).
  */
 WEFT_API int weft_team_do(weft_team *t, weft_fn fn, void *arg);
 /**
@@ -329,7 +331,8 @@ WEFT_API int weft_team_do(weft_team *t, weft_fn fn, void *arg);
  *   - #WEFT_EINVAL on NULL t or n < 0;
  *   - #WEFT_EQUIT  after quit;
  *   - #WEFT_ENOMEM out of memory;
- *   - #WEFT_EAGAIN (a weft_pool() team) no thread at all could be created.
+ *   - #WEFT_EAGAIN (a weft_pool() team) no thread at all could be created;
+ *   - the coordinator's do() error (nothing was done).
  */
 WEFT_API int weft_team_grow(weft_team *t, int n);
 /**
@@ -339,14 +342,16 @@ WEFT_API int weft_team_grow(weft_team *t, int n);
  * @param n How many workers to quit; n < 0 means all (Twisted's
  *          shrink(None)).
  * @return 0, or #WEFT_EINVAL on NULL t, #WEFT_EQUIT after quit,
- *   #WEFT_ENOMEM.
+ *   #WEFT_ENOMEM, or the coordinator's do() error (nothing was done).
  */
 WEFT_API int weft_team_shrink(weft_team *t, int n);
 /**
  * @brief Team.quit: reject new work; idle workers quit now; busy ones
  * finish, drain the backlog, then quit.
  * @param t The team.
- * @return 0, or #WEFT_EQUIT on the second call, #WEFT_EINVAL on NULL t.
+ * @return 0, or #WEFT_EQUIT on the second call, #WEFT_EINVAL on NULL t,
+ *   or the coordinator's do() error: the team is quit all the same (new
+ *   work is refused) and weft_team_destroy submits the refused step again.
  */
 WEFT_API int weft_team_quit(weft_team *t);
 /**
@@ -379,7 +384,8 @@ WEFT_API int weft_team_destroy(weft_team *t);
 
 /**
  * @brief currentLimit(): how many workers may exist now. Re-read on every
- * creation.
+ * creation, sometimes with the pool's control lock held (as the thread
+ * factory is called): it must not call into its own team.
  * @param ctx The context given to weft_pool().
  * @return The number of workers that may exist now.
  */

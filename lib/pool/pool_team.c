@@ -109,9 +109,13 @@ static int pool_destroy(weft_team *t) {
   weft__store_relaxed(&p->quit, 1);
   (void)weft__engine_close(p->e); /* quit: no new work; the backlog drains */
   /* weft_team_destroy's contract: WEFT_EBUSY, nothing freed, while workers
-   * still run tasks. Once none is busy, stop joins the threads (the few
-   * tasks still queued run first) and cancels what no thread can run. */
-  if (weft__engine_busy(p->e) > 0) return WEFT_EBUSY;
+   * still run tasks, and destroy never blocks. After the close each thread
+   * drains what it can see and leaves (uncounting itself), so a thread
+   * still counted may yet run the backlog: one started or woken that has
+   * not taken its first task is not busy, and stop would wait for it to
+   * run everything. Once none is left, stop only joins threads that have
+   * left and cancels what no thread can run. */
+  if (weft__engine_busy(p->e) > 0 || weft__engine_live(p->e) > 0) return WEFT_EBUSY;
   weft__engine_destroy(p->e);
   weft__free(p);
   return WEFT_OK;

@@ -299,7 +299,27 @@ static void quit_idlers(gteam *t, long n) {
 static void dowork_cb(void *arg);
 static void recycle(gteam *t, weft_worker *w);
 
-static void coordinate(gteam *t, team_rec *r) {
+/* Start r on w. On failure w is dropped and r goes back to the head of the
+ * backlog; returns the do()'s error. */
+static int start_on(gteam *t, weft_worker *w, team_rec *r) {
+  t->busy++;
+  publish(t);
+  r->worker = w;
+  item_begin(t); /* the idle-and-pending step w will submit (dowork_cb) */
+  int rc = weft__worker_do_plain(w, dowork_cb, r);
+  if (rc) {
+    item_end(t); /* no such step: this item's own count still holds */
+    team_log(t, rc, "Team: worker do() failed; worker dropped, task backlogged");
+    t->busy--;
+    drop_worker(w);
+    pend_push_front(t, r);
+    publish(t);
+  }
+  return rc;
+}
+
+/* fresh: r comes from do(), not from the backlog. */
+static void coordinate(gteam *t, team_rec *r, bool fresh) {
   if (weft__load_relaxed(&t->finished)) {
     /* A do() admitted just before quit() whose dispatch reached the
      * coordinator after the team had finished: no worker will ever exist. */
@@ -314,23 +334,28 @@ static void coordinate(gteam *t, team_rec *r) {
     publish(t);
     return;
   }
-  t->busy++;
-  publish(t);
-  r->worker = w;
-  item_begin(t); /* the idle-and-pending step w will submit (dowork_cb) */
-  int rc = weft__worker_do_plain(w, dowork_cb, r);
-  if (rc) {
-    item_end(t); /* no such step: this item's own count still holds */
-    team_log(t, rc, "Team: worker do() failed; worker dropped, task backlogged");
-    t->busy--;
-    drop_worker(w);
-    pend_push_front(t, r);
-    publish(t);
-    /* While quitting, this may have been the last busy worker: nothing would
-     * ever finish the team (destroy answered WEFT_EBUSY for ever). The task
-     * stays at the head of the backlog: the busy workers left run it, or
-     * destroy cancels it through log_fn. */
-    maybe_finish(t);
+  if (fresh && t->pend_head) {
+    /* Older work waits (a failed do() put it back while no worker was
+     * left to take it): it goes first, as the backlog is FIFO. */
+    pend_push_back(t, r);
+    r = pend_pop(t);
+  }
+  /* A failed do() drops its worker and puts the task back at the head:
+   * the idle workers left take it (each failure drops one, so this ends).
+   * No new worker is made for it here: a creation whose do() keeps failing
+   * would loop; the next do(), grow or recycle comes back to the backlog. */
+  while (start_on(t, w, r) != 0) {
+    if (!t->nidle) {
+      /* While quitting, this may have been the last busy worker: nothing
+       * would ever finish the team (destroy answered WEFT_EBUSY for ever).
+       * The task stays at the head of the backlog: the busy workers left
+       * run it, the next do() or grow does, or destroy cancels it through
+       * log_fn. */
+      maybe_finish(t);
+      return;
+    }
+    w = t->idle[--t->nidle];
+    r = pend_pop(t);
   }
 }
 
@@ -340,7 +365,7 @@ static void recycle(gteam *t, weft_worker *w) {
   if (t->pend_head) {
     /* Explicitly not honouring quit: the backlog drains after quit(). */
     team_rec *r = pend_pop(t);
-    coordinate(t, r);
+    coordinate(t, r, false);
   } else if (t->should_quit) {
     quit_idlers(t, -1);
   } else if (t->to_shrink > 0) {
@@ -355,7 +380,7 @@ static void recycle(gteam *t, weft_worker *w) {
 
 static void coordinate_run(weft__task *n) {
   team_rec *r = (team_rec *)n;
-  coordinate(r->t, r);
+  coordinate(r->t, r, true);
 }
 
 static void idle_pending_run(weft__task *n) {
