@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -294,6 +295,59 @@ static void deep_chain_unwinds_iteratively(void **state) {
   for (long i = 0; i <= DEEP; i++) weft_deferred_unref(g_deep[i]);
 }
 
+/* Cancelling the outermost of a chain of 400,000 paused Deferreds cancels
+ * the innermost, and the cancellation reaches the outermost: without
+ * recursion (one level per link overflowed the stack at about 300,000). */
+#define DEEP_CANCEL 400000
+static weft_deferred **g_cdeep;
+
+static int return_next_c(void *ctx, weft_result *r) {
+  long i = (long)(intptr_t)ctx;
+  return weft_result_set_deferred(r, g_cdeep[i + 1]);
+}
+
+static void deep_chain_cancel_iteratively(void **state) {
+  (void)state;
+  g_cdeep = calloc(DEEP_CANCEL + 1, sizeof *g_cdeep);
+  assert_non_null(g_cdeep);
+  for (long i = 0; i <= DEEP_CANCEL; i++) assert_int_equal(weft_deferred_create(&g_cdeep[i]), 0);
+  for (long i = 0; i < DEEP_CANCEL; i++)
+    weft_deferred_add_callback(g_cdeep[i], return_next_c, (void *)(intptr_t)i);
+  for (long i = 0; i < DEEP_CANCEL; i++) weft_deferred_callback(g_cdeep[i], NULL);
+  assert_true(weft_deferred_paused(g_cdeep[0]));
+  assert_int_equal(weft_deferred_cancel(g_cdeep[0]), 0);
+  assert_false(weft_deferred_paused(g_cdeep[0]));
+  weft_failure *f = NULL;
+  assert_int_equal(weft_deferred_result(g_cdeep[0], NULL, &f), 0);
+  assert_non_null(f);
+  assert_int_equal(weft_failure_code(f), WEFT_ECANCELED);
+  for (long i = 0; i <= DEEP_CANCEL; i++) weft_deferred_unref(g_cdeep[i]);
+  free(g_cdeep);
+}
+
+/* Two Deferreds that wait on each other (each one's callback returned the
+ * other): neither can ever fire, and cancel says so instead of walking the
+ * circle for ever. */
+static weft_deferred *g_cyc[2];
+static int return_other(void *ctx, weft_result *r) {
+  return weft_result_set_deferred(r, g_cyc[(intptr_t)ctx]);
+}
+
+static void cancel_of_a_cycle_refused(void **state) {
+  (void)state;
+  assert_int_equal(weft_deferred_create(&g_cyc[0]), 0);
+  assert_int_equal(weft_deferred_create(&g_cyc[1]), 0);
+  weft_deferred_add_callback(g_cyc[0], return_other, (void *)(intptr_t)1);
+  weft_deferred_add_callback(g_cyc[1], return_other, (void *)(intptr_t)0);
+  weft_deferred_callback(g_cyc[0], NULL); /* 0 waits on 1 */
+  weft_deferred_callback(g_cyc[1], NULL); /* 1 waits on 0 */
+  assert_true(weft_deferred_paused(g_cyc[0]) && weft_deferred_paused(g_cyc[1]));
+  assert_int_equal(weft_deferred_cancel(g_cyc[0]), WEFT_EDEADLK);
+  assert_int_equal(weft_deferred_cancel(g_cyc[1]), WEFT_EDEADLK);
+  weft_deferred_unref(g_cyc[0]);
+  weft_deferred_unref(g_cyc[1]);
+}
+
 static int log_value(void *ctx, weft_result *r) {
   log_add(ctx, r->value ? "inner-before" : "inner-after-none");
   return 0;
@@ -502,6 +556,8 @@ int main(void) {
       cmocka_unit_test_setup(unref_during_callbacks, setup),
       cmocka_unit_test_setup(unfired_deferred_destroyed_silently, setup),
       cmocka_unit_test_setup(bad_arguments, setup),
+      cmocka_unit_test(deep_chain_cancel_iteratively),
+      cmocka_unit_test(cancel_of_a_cycle_refused),
       cmocka_unit_test_setup(many_callbacks_grow_the_chain, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -556,6 +557,94 @@ static void destroy_waits_for_a_waking_producer(void **state) {
   }
 }
 
+/* Two watched sockets ready in the same epoll batch; the first callback
+ * to run closes the other one and opens a new socket, which takes the
+ * closed one's number, and watches it. The closed socket's event, read in
+ * that batch, must not reach the new socket's reader: it has no data. */
+static weft_reactor *g_stale_r;
+static int g_stale_fd[2], g_stale_new = -1, g_stale_new_peer = -1;
+static int g_stale_new_calls, g_stale_first_done;
+
+static void stale_stop(void *arg) { weft_reactor_stop(arg); }
+static void stale_new_reader(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)fd;
+  (void)events;
+  g_stale_new_calls++;
+}
+static void stale_reader(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)events;
+  if (g_stale_first_done) return; /* only the first of the two acts */
+  g_stale_first_done = 1;
+  int other = fd == g_stale_fd[0] ? g_stale_fd[1] : g_stale_fd[0];
+  assert_int_equal(weft_reactor_remove_reader(g_stale_r, fd), 0);
+  assert_int_equal(weft_reactor_remove_reader(g_stale_r, other), 0);
+  assert_int_equal(close(other), 0);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  assert_int_equal(sv[0], other); /* the lowest free number: the one just closed */
+  g_stale_new = sv[0];
+  g_stale_new_peer = sv[1];
+  assert_int_equal(weft_reactor_add_reader(g_stale_r, g_stale_new, stale_new_reader, NULL), 0);
+  assert_int_equal(weft_reactor_call_later(g_stale_r, 0, stale_stop, g_stale_r, NULL), 0);
+}
+
+static void stale_event_not_delivered_to_a_reused_fd(void **state) {
+  (void)state;
+  int p1[2], p2[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p1), 0);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p2), 0);
+  g_stale_fd[0] = p1[0];
+  g_stale_fd[1] = p2[0];
+  g_stale_new_calls = 0;
+  g_stale_first_done = 0;
+  assert_int_equal(weft_reactor_create(&g_stale_r), 0);
+  assert_int_equal(weft_reactor_add_reader(g_stale_r, p1[0], stale_reader, NULL), 0);
+  assert_int_equal(weft_reactor_add_reader(g_stale_r, p2[0], stale_reader, NULL), 0);
+  /* Both readable before the loop's first poll. The peers stay open, so
+   * the numbers below the two watched ones stay taken. */
+  assert_int_equal(write(p1[1], "x", 1), 1);
+  assert_int_equal(write(p2[1], "x", 1), 1);
+  assert_int_equal(weft_reactor_run(g_stale_r), 0);
+  assert_int_equal(weft_reactor_destroy(g_stale_r), 0);
+  assert_int_equal(g_stale_first_done, 1);
+  assert_int_equal(g_stale_new_calls, 0);
+  int kept = g_stale_new == p1[0] ? p2[0] : p1[0];
+  close(kept);
+  close(g_stale_new);
+  close(g_stale_new_peer);
+  close(p1[1]);
+  close(p2[1]);
+}
+
+/* callWhenRunning from a "before shutdown" trigger: the reactor is
+ * stopping and will never run again, so a startup trigger would never fire:
+ * WEFT_ESHUTDOWN, and fn is not called. */
+static int g_cwr_rc = 1, g_cwr_ran;
+static void cwr_fn(void *arg) {
+  (void)arg;
+  g_cwr_ran++;
+}
+static void cwr_before_shutdown(void *arg) {
+  g_cwr_rc = weft_reactor_call_when_running(arg, cwr_fn, NULL);
+}
+static void cwr_stop(void *arg) { weft_reactor_stop(arg); }
+
+static void call_when_running_while_stopping(void **state) {
+  (void)state;
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(weft_reactor_add_trigger(r, WEFT_BEFORE, WEFT_SHUTDOWN, cwr_before_shutdown, r, NULL), 0);
+  assert_int_equal(weft_reactor_call_later(r, 0, cwr_stop, r, NULL), 0);
+  assert_int_equal(weft_reactor_run(r), 0);
+  assert_int_equal(g_cwr_rc, WEFT_ESHUTDOWN);
+  assert_int_equal(g_cwr_ran, 0);
+  assert_int_equal(weft_reactor_call_when_running(r, cwr_fn, NULL), WEFT_ESHUTDOWN);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  assert_int_equal(g_cwr_ran, 0);
+}
+
 static void bad_input(void **state) {
   (void)state;
   weft_reactor *r;
@@ -592,6 +681,8 @@ int main(void) {
       cmocka_unit_test(destroy_runs_late_calls),
       cmocka_unit_test(destroy_from_a_drained_callback),
       cmocka_unit_test(destroy_waits_for_a_waking_producer),
+      cmocka_unit_test(stale_event_not_delivered_to_a_reused_fd),
+      cmocka_unit_test(call_when_running_while_stopping),
       cmocka_unit_test(bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

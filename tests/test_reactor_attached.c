@@ -200,12 +200,48 @@ static void drain_budget(void **state) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* A completion that detaches ends the drain that runs it: the shutdown has
+ * run, and a timer already due does not run after it (none does after
+ * run's shutdown); a later drain answers WEFT_ESTATE. */
+static weft_reactor *g_det_r;
+static int g_shut_done, g_timer_after_shutdown, g_timer_runs;
+static void det_after_shutdown(void *arg) {
+  (void)arg;
+  g_shut_done = 1;
+}
+static void det_timer(void *arg) {
+  (void)arg;
+  g_timer_runs++;
+  if (g_shut_done) g_timer_after_shutdown++;
+}
+static void det_detach(void *arg) { assert_int_equal(weft_reactor_detach(arg), 0); }
+
+static void drain_after_detach(void **state) {
+  (void)state;
+  g_shut_done = g_timer_after_shutdown = g_timer_runs = 0;
+  assert_int_equal(weft_reactor_create(&g_det_r), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(g_det_r, WEFT_AFTER, WEFT_SHUTDOWN, det_after_shutdown, NULL, NULL), 0);
+  int fd;
+  assert_int_equal(weft_reactor_attach(g_det_r, &fd), 0);
+  assert_int_equal(weft_reactor_call_later(g_det_r, 0, det_timer, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_call_from_thread(g_det_r, det_detach, g_det_r), 0);
+  assert_true(weft_reactor_drain(g_det_r) >= 1);
+  assert_int_equal(g_shut_done, 1);
+  assert_int_equal(g_timer_after_shutdown, 0);
+  assert_int_equal(weft_reactor_drain(g_det_r), WEFT_ESTATE);
+  assert_int_equal(weft_reactor_drain_ex(g_det_r, 0, WEFT_DRAIN_NO_SPIN), WEFT_ESTATE);
+  assert_int_equal(g_timer_runs, 0);
+  assert_int_equal(weft_reactor_destroy(g_det_r), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(timer_fires_on_attached_reactor),
       cmocka_unit_test(timers_before_attach_and_cancel),
       cmocka_unit_test(reader_writer_on_attached_reactor),
       cmocka_unit_test(drain_budget),
+      cmocka_unit_test(drain_after_detach),
       cmocka_unit_test(fork_child_leaves_parent_timer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

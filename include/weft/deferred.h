@@ -303,11 +303,13 @@ WEFT_API int weft_deferred_errback(weft_deferred *d, weft_failure *f);
 /**
  * @brief Deferred.cancel(): see weft_canceller_fn.
  *
- * If d is waiting on a chained Deferred, that one is cancelled. No effect on
- * a fired, idle Deferred.
+ * If d is waiting on a chained Deferred, that one is cancelled (the
+ * innermost of a chain of them, however long). No effect on a fired, idle
+ * Deferred.
  *
  * @param d The Deferred.
- * @return 0, or #WEFT_EINVAL on NULL d.
+ * @return 0, or #WEFT_EINVAL on NULL d, #WEFT_EDEADLK (nothing done) if the
+ *   chain d waits on leads back to itself (no Deferred in it can fire).
  */
 WEFT_API int weft_deferred_cancel(weft_deferred *d);
 

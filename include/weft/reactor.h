@@ -31,6 +31,10 @@
  * the whole queue each wake-up. Calls made from the reactor thread itself
  * run on the next iteration. Calls still queued when the reactor stopped run
  * in weft_reactor_destroy (on the destroying thread): nothing is dropped.
+ * So shutdown (run's return, detach, destroy) drains until the queue is
+ * empty, calls queued by those calls included: a call that queues itself
+ * again keeps it going for ever, and must stop once weft_reactor_running()
+ * is 0.
  */
 #ifndef WEFT_REACTOR_H
 #define WEFT_REACTOR_H
@@ -93,8 +97,10 @@ WEFT_API int weft_reactor_is_in_io_thread(const weft_reactor *r);
 /**
  * @brief Whether the loop runs.
  * @param r The reactor.
- * @return 1 while the loop runs (between startup and the end of shutdown),
- *   else 0 (0 for NULL).
+ * @return 1 while the loop runs, from the end of its startup until stop
+ *   begins the shutdown (Twisted's `running` stays true through the
+ *   "before shutdown" triggers; here it is 0 in all of them), else 0 (0 for
+ *   NULL).
  */
 WEFT_API int weft_reactor_running(const weft_reactor *r);
 
@@ -207,6 +213,12 @@ WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, voi
 WEFT_API int weft_reactor_add_writer(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
 /**
  * @brief removeReader. Reactor thread.
+ *
+ * Remove a descriptor's reader and writer before closing it: a descriptor
+ * whose open file is shared (a dup, a forked child's copy) stays in the
+ * epoll set after close, and its events keep the loop busy. Once its last
+ * callback is removed, events already read for it are not delivered, even
+ * to a new descriptor that takes its number in the same round.
  * @param r  The reactor.
  * @param fd The descriptor.
  * @return 0, or #WEFT_EALREADY if fd has no reader, #WEFT_EINVAL on NULL r
@@ -286,7 +298,9 @@ WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event);
  * @param r   The reactor.
  * @param fn  The call.
  * @param arg Its argument.
- * @return 0, or #WEFT_EINVAL on NULL r or fn, #WEFT_ENOMEM.
+ * @return 0, or #WEFT_EINVAL on NULL r or fn, #WEFT_ENOMEM,
+ *   #WEFT_ESHUTDOWN once the reactor is stopping or stopped (it would
+ *   never run).
  */
 WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *arg);
 
@@ -463,9 +477,13 @@ WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd);
  * that leaves the fd readable, so the host loop calls again.
  * weft_reactor_drain(r) is weft_reactor_drain_ex(r, 0, 0).
  *
+ * A callback that detaches ends the drain: no timer runs after the
+ * shutdown. After detach, drain answers #WEFT_ESTATE (calls still queued
+ * run in destroy).
+ *
  * @param r The reactor.
  * @return How many completions ran (>= 0), or #WEFT_ESTATE off the
- *   attaching thread, #WEFT_EINVAL on NULL r.
+ *   attaching thread or once detached, #WEFT_EINVAL on NULL r.
  */
 WEFT_API int weft_reactor_drain(weft_reactor *r);
 
@@ -483,7 +501,7 @@ WEFT_API int weft_reactor_drain(weft_reactor *r);
  * @param flags           0 or #WEFT_DRAIN_NO_SPIN.
  * @return The number of completions run (>= 0), or #WEFT_EINVAL on NULL r,
  *   a negative budget or an unknown flag, #WEFT_ESTATE off the reactor
- *   thread.
+ *   thread or once detached.
  */
 WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigned flags);
 /**

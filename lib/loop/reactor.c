@@ -329,6 +329,9 @@ WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *a
     fn(arg);
     return WEFT_OK;
   }
+  /* Stopping or stopped: a startup trigger would never fire (a stopped
+   * reactor cannot run again). */
+  if (weft__load_relaxed(&r->state) >= R_STOPPING) return WEFT_ESHUTDOWN;
   return weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, fn, arg, NULL);
 }
 
@@ -413,7 +416,10 @@ static int busy_wait_for_work(weft_reactor *r) {
 #define BUSY_ROUNDS_CHECK 64
 #define POLL_EVERY_TICKS (1000u * WEFT__TICKS_PER_US)
 
-static void dispatch(weft_reactor *r, const struct epoll_event *evs, int n) {
+static void dispatch(weft_reactor *r, struct epoll_event *evs, int n) {
+  struct epoll_event *saved;
+  int saved_n;
+  weft__io_batch_begin(r, evs, n, &saved, &saved_n);
   for (int i = 0; i < n; i++) {
     if (evs[i].data.fd == r->evfd) {
       wake_read(r);
@@ -422,8 +428,9 @@ static void dispatch(weft_reactor *r, const struct epoll_event *evs, int n) {
     }
     /* A callback forked and returned in the child: the rest of the batch
      * is the parent's to handle (reactor_fork.c). */
-    if (WEFT_UNLIKELY(weft__load_relaxed(&r->forked))) return;
+    if (WEFT_UNLIKELY(weft__load_relaxed(&r->forked))) break;
   }
+  weft__io_batch_end(r, saved, saved_n);
 }
 
 static void loop_once(weft_reactor *r) {
@@ -572,6 +579,9 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
   /* For an attached reactor: under weft_reactor_run, a callback that drains
    * would run the loop's work re-entrantly. */
   if (!r->hosted) return WEFT_ESTATE;
+  /* Detached (shut down): its readers, writers and timers run no more;
+   * calls still queued run in destroy. */
+  if (weft__load_relaxed(&r->state) != R_RUNNING) return WEFT_ESTATE;
   int budget = max_completions > 0 ? max_completions : INT_MAX;
   r->drain_depth++; /* a callback below may detach, not destroy (destroy) */
   wake_read(r); /* reset first: a push after this read writes again */
@@ -583,7 +593,14 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
     k = drain_snapshot(r, budget - n);
     n += k;
   } while (n < budget && (k > 0 || !weft__mpsc_empty(&r->queue)) && ++rounds < 64 &&
-           !(flags & WEFT_DRAIN_NO_SPIN) && busy_wait_for_work(r));
+           !(flags & WEFT_DRAIN_NO_SPIN) && busy_wait_for_work(r) &&
+           weft__load_relaxed(&r->state) == R_RUNNING);
+  if (weft__load_relaxed(&r->state) != R_RUNNING) {
+    /* A callback detached: the shutdown ran; no timer runs after it, as
+     * none does after run's. */
+    r->drain_depth--;
+    return n;
+  }
   weft__timers_run_due(r);
   weft__hosted_arm(r); /* the next deadline (no-op unless attached) */
   weft__store_relaxed(&r->sleeping, 1);

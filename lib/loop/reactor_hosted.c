@@ -63,6 +63,9 @@ void weft__hosted_arm(weft_reactor *r) {
 void weft__hosted_poll(weft_reactor *r) {
   struct epoll_event evs[64];
   int n = epoll_wait(r->epfd, evs, 64, 0);
+  struct epoll_event *saved;
+  int saved_n;
+  weft__io_batch_begin(r, evs, n, &saved, &saved_n);
   for (int i = 0; i < n; i++) {
     int fd = evs[i].data.fd;
     if (fd == r->evfd) continue; /* drain resets it itself */
@@ -73,4 +76,5 @@ void weft__hosted_poll(weft_reactor *r) {
     }
     weft__io_dispatch(r, fd, evs[i].events);
   }
+  weft__io_batch_end(r, saved, saved_n);
 }

@@ -67,8 +67,22 @@ static int del(weft_reactor *r, int fd, int writer) {
   if (e == NULL || (writer ? e->wfn : e->rfn) == NULL) return WEFT_EALREADY;
   if (writer) e->wfn = NULL;
   else e->rfn = NULL;
-  (void)update(r, fd, e); /* DEL of a closed fd fails: the kernel dropped it */
-  if (e->rfn == NULL && e->wfn == NULL) e->mask = 0;
+  /* DEL of a descriptor already closed fails, and is not needed when no
+   * other descriptor shares its open file (the kernel dropped it from the
+   * set at the close). When one does (a dup, a child's copy), the
+   * registration stays and its events keep coming: remove before close
+   * (weft/reactor.h). */
+  (void)update(r, fd, e);
+  if (e->rfn == NULL && e->wfn == NULL) {
+    e->mask = 0;
+    /* Its callbacks are gone: events already read for it in the batch
+     * under way are stale. The number may be reused (close, then a new
+     * socket) before the loop reaches them (libuv's
+     * uv__platform_invalidate_fd). */
+    e->gen++;
+    for (int i = 0; i < r->io_batch_n; i++)
+      if (r->io_batch[i].data.fd == fd) r->io_batch[i].data.fd = -1;
+  }
   return WEFT_OK;
 }
 
@@ -82,16 +96,34 @@ WEFT_API int weft_reactor_remove_reader(weft_reactor *r, int fd) { return del(r,
 WEFT_API int weft_reactor_remove_writer(weft_reactor *r, int fd) { return del(r, fd, 1); }
 
 void weft__io_dispatch(weft_reactor *r, int fd, uint32_t events) {
+  if (fd < 0) return; /* blanked: its callbacks went during this batch (del) */
   weft__fd_entry *e = entry_for(r, fd, 0);
   if (e == NULL) return;
   int err = (events & (EPOLLERR | EPOLLHUP)) ? WEFT_IOERR : 0;
+  uint32_t gen = e->gen;
   if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && e->rfn) {
     e->rfn(e->rctx, fd, WEFT_READABLE | err);
   }
   e = entry_for(r, fd, 0); /* the reader may have grown the table */
+  /* The reader removed every callback of fd (and may have closed it and
+   * opened another descriptor with its number): the event is stale. */
+  if (e->gen != gen) return;
   if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && e->wfn) {
     e->wfn(e->wctx, fd, WEFT_WRITABLE | err);
   }
+}
+
+void weft__io_batch_begin(weft_reactor *r, struct epoll_event *evs, int n,
+                          struct epoll_event **saved, int *saved_n) {
+  *saved = r->io_batch;
+  *saved_n = r->io_batch_n;
+  r->io_batch = evs;
+  r->io_batch_n = n > 0 ? n : 0;
+}
+
+void weft__io_batch_end(weft_reactor *r, struct epoll_event *saved, int saved_n) {
+  r->io_batch = saved;
+  r->io_batch_n = saved_n;
 }
 
 void weft__io_free(weft_reactor *r) {

@@ -33,7 +33,10 @@ typedef struct weft__fd_entry {
   weft_io_fn rfn, wfn;
   void *rctx, *wctx;
   uint32_t mask; /* events registered with epoll */
+  uint32_t gen;  /* bumped when the fd loses its last callback (reactor_io.c) */
 } weft__fd_entry;
+
+struct epoll_event;
 
 typedef struct weft__trigger {
   weft_trigger_id id;
@@ -78,6 +81,11 @@ struct weft_reactor {
   uint64_t timer_seq;
   weft__fd_entry *fds;
   int nfds;
+  /* The epoll batch being dispatched, if any: an fd that loses its last
+   * callback is blanked in it, so that an event read for it does not reach
+   * a new descriptor with the same number (reactor_io.c). */
+  struct epoll_event *io_batch;
+  int io_batch_n;
   weft__trigger_list triggers[2][3];
   uint64_t next_trigger_id;
   int shutdown_fired;
@@ -125,6 +133,12 @@ void weft__hosted_poll(weft_reactor *r); /* ready fds of the set: dispatch */
 
 /* reactor_io.c */
 void weft__io_dispatch(weft_reactor *r, int fd, uint32_t events);
+/* Around the dispatch of an epoll batch (nested dispatches restore the
+ * outer batch): entries of an fd whose callbacks all go meanwhile are
+ * blanked (data.fd = -1), and weft__io_dispatch skips them. */
+void weft__io_batch_begin(weft_reactor *r, struct epoll_event *evs, int n,
+                          struct epoll_event **saved, int *saved_n);
+void weft__io_batch_end(weft_reactor *r, struct epoll_event *saved, int saved_n);
 void weft__io_free(weft_reactor *r);
 
 /* reactor_trigger.c */
