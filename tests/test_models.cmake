@@ -80,6 +80,8 @@ weft_model_mutant(model_mutant_reactor_uncounted_write reactor.pml "assertion vi
 weft_model_check(model_thread_worker thread_worker.pml -DD=2)
 # The base's release against a deferred ops->quit (lib/workers/worker.c).
 weft_model_check(model_worker_release worker_release.pml -DD=3)
+weft_model_check(model_reap_min reap_min.pml -DR=2)
+weft_model_mutant(model_mutant_reap_min_unlocked reap_min.pml "assertion violated" -DR=2 -DMUTANT_RESERVE_UNLOCKED)
 weft_model_mutant(model_mutant_worker_release_at_once worker_release.pml "assertion violated" -DD=2 -DMUTANT_RELEASE_AT_ONCE)
 weft_model_mutant(model_mutant_thread_worker_sleep_no_recheck thread_worker.pml "invalid end state" -DMUTANT_SLEEP_NO_RECHECK)
 weft_model_mutant(model_mutant_thread_worker_quit_ignores_inflight thread_worker.pml "assertion violated" -DMUTANT_QUIT_IGNORES_INFLIGHT)
