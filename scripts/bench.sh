@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# weft's benchmark: weft against a textbook pthread pool, libuv, GLib and oneTBB
-# on five workloads (bench/main.cpp has the method), one comparison table.
+# weft's benchmark: weft against a textbook pthread pool, a ck_ring pool, libuv,
+# GLib and oneTBB on five workloads (bench/main.cpp has the method), one comparison table.
 #
 #   bash scripts/bench.sh            short run (about 2-3 minutes on 2 cores)
 #   bash scripts/bench.sh --long     full run (10^6 tasks, 5 repetitions, sizes

@@ -1,5 +1,7 @@
 /*
- * http_server — the weft backend: a weft_threadpool of fixed size, and a weft
+ * http_server — the weft backend: a weft_threadpool with min = max = --threads
+ * (weft's default elastic pool: it stands in for jobs that block, as in
+ * sleep_us, above max), and a weft
  * reactor attached to the libevent base (weft_reactor_attach gives an fd the
  * base watches; readable → weft_reactor_drain runs the results on the loop
  * thread). Two ways to make the round trip, chosen with --weft-api:

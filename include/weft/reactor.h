@@ -208,6 +208,7 @@ WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, voi
  * @return 0, or:
  *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
  *     reactor's own), NULL r or fn;
+ *   - #WEFT_ESTATE in a child of fork (docs/threading-howto.md, "Fork");
  *   - #WEFT_ENOMEM out of memory.
  */
 WEFT_API int weft_reactor_add_writer(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
@@ -419,7 +420,10 @@ struct weft_reactor_work {
  * @return 0, or (nothing accepted):
  *   - #WEFT_EINVAL    a NULL argument;
  *   - #WEFT_ESHUTDOWN the reactor is shutting down;
- *   - #WEFT_ENOMEM    the pool had to be created and could not be.
+ *   - #WEFT_EQUIT     the reactor's pool was stopped through its handle
+ *                     (weft_reactor_get_thread_pool);
+ *   - #WEFT_ENOMEM    the pool had to be created and could not be, or a
+ *                     context is current and its node cannot be had.
  */
 WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
                                      weft_reactor_work_cb work_cb,
@@ -465,7 +469,8 @@ WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req);
  *           reactor's: do not close it).
  * @return 0, or #WEFT_ESTATE if the reactor already ran, runs or is
  *   attached, #WEFT_EINVAL on NULL r or fd, #WEFT_ENOMEM if its timerfd
- *   could not be made (the reactor is left as it was).
+ *   could not be made for lack of memory or descriptors, #WEFT_ENOTSUP if
+ *   the kernel has no timerfd (the reactor is left as it was in both).
  */
 WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd);
 /**
