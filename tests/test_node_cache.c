@@ -18,6 +18,7 @@
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -509,6 +510,85 @@ static void slab_freed_by_the_allocator_that_made_it(void **state) {
   counting_remove();
 }
 
+/* A get that fails for lack of memory when the ring is full and none of
+ * its slabs has come back leaves the ring's position at cur (the spill
+ * branch moved it on before its slab_new failed, and the exit's trim,
+ * which walks the ring from its position expecting cur last, then linked a
+ * 16-slab ring into a 5-slab circle: 11 slabs leaked, and the adopter's
+ * release read freed slabs, ASan heap-use-after-free). The owner takes the
+ * ring's worth of nodes, fails one get, gives them back and exits; this
+ * thread adopts the cache and releases it: every block is freed. */
+static _Atomic int g_fail_alloc;
+static _Atomic long g_live_blocks;
+static void *failing_malloc(size_t n) {
+  if (atomic_load(&g_fail_alloc)) return NULL;
+  void *p = malloc(n);
+  if (p) atomic_fetch_add(&g_live_blocks, 1);
+  return p;
+}
+static void *failing_calloc(size_t n, size_t sz) {
+  if (atomic_load(&g_fail_alloc)) return NULL;
+  void *p = calloc(n, sz);
+  if (p) atomic_fetch_add(&g_live_blocks, 1);
+  return p;
+}
+static void live_free(void *p) {
+  if (p) atomic_fetch_add(&g_live_blocks, -1);
+  free(p);
+}
+static weft__node *g_ring_held[WEFT__NODE_POOL_MIN];
+/* What the owner saw (cmocka's checks are for the test's own thread). */
+static struct {
+  int got_all, failed_get, ring_at_cur, spill;
+} g_enomem_seen;
+static void *enomem_owner_main(void *arg) {
+  (void)arg;
+  g_enomem_seen.got_all = 1;
+  for (int i = 0; i < WEFT__NODE_POOL_MIN; i++) {
+    g_ring_held[i] = weft__node_get();
+    if (!g_ring_held[i]) g_enomem_seen.got_all = 0;
+  }
+  weft__node_cache *c = weft__tls.node_cache;
+  atomic_store(&g_fail_alloc, 1);
+  weft__node *n = weft__node_get(); /* the ring is all out and no slab can be had */
+  atomic_store(&g_fail_alloc, 0);
+  g_enomem_seen.failed_get = n == NULL;
+  if (n) weft__node_put(n);
+  g_enomem_seen.ring_at_cur = c->ring == c->cur; /* where the exit's trim starts */
+  g_enomem_seen.spill = c->spill;
+  for (int i = 0; i < WEFT__NODE_POOL_MIN; i++)
+    if (g_ring_held[i]) weft__node_put(g_ring_held[i]);
+  return NULL; /* the exit trims the cache and parks it as an orphan */
+}
+
+static void enomem_keeps_the_ring_at_cur(void **state) {
+  (void)state;
+  /* No orphan left by earlier cases for the owner to adopt: it starts
+   * with an empty cache, as in a fresh process. */
+  weft__node_cache_release();
+  while (weft__node_orphans() > 0) {
+    weft__node *o = weft__node_get(); /* adopts one */
+    assert_non_null(o);
+    weft__node_put(o);
+    weft__node_cache_release();
+  }
+  atomic_store(&g_live_blocks, 0);
+  assert_int_equal(weft_replace_allocator(failing_malloc, failing_calloc, live_free), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, enomem_owner_main, NULL), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_true(g_enomem_seen.got_all);
+  assert_true(g_enomem_seen.failed_get);
+  assert_false(g_enomem_seen.spill);
+  assert_true(g_enomem_seen.ring_at_cur);
+  weft__node *n = weft__node_get(); /* adopts the parked cache */
+  assert_non_null(n);
+  weft__node_put(n);
+  weft__node_cache_release();
+  assert_int_equal(atomic_load(&g_live_blocks), 0); /* every slab, and the cache, freed */
+  counting_remove();
+}
+
 /* More threads exit than the orphan list holds, none adopting in between:
  * the list keeps WEFT__ORPHANS_MAX caches, and the slabs of the others
  * (every node back) are freed at once. */
@@ -538,6 +618,7 @@ int main(void) {
       cmocka_unit_test(slab_freed_by_the_allocator_that_made_it),
       cmocka_unit_test(new_thread_adopts_largest_orphan),
       cmocka_unit_test(orphan_list_is_bounded),
+      cmocka_unit_test(enomem_keeps_the_ring_at_cur),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

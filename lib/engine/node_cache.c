@@ -386,10 +386,14 @@ weft__node *weft__node_get_slow(void) {
        * thread never submits again. The position moves past the slabs
        * just looked at, so the next scan meets others: a run of held
        * slabs costs at most a spill slab a round
-       * (test_node_cache: held_slabs_spill_not_grow). */
+       * (test_node_cache: held_slabs_spill_not_grow). Only once the spill
+       * slab is had: without it, the ring keeps its position at cur, which
+       * cache_trim's walk (at the thread's exit) relies on
+       * (test_node_cache: enomem_keeps_the_ring_at_cur). */
       s = slab_new();
       spill = true;
-      for (int i = 0; i < WEFT__SLAB_SCAN; i++) c->ring = c->ring->ring_next;
+      if (s)
+        for (int i = 0; i < WEFT__SLAB_SCAN; i++) c->ring = c->ring->ring_next;
     }
     /* ENOMEM: restart any slab of the ring that has come back. */
     if (!s && c->ring) {
