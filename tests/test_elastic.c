@@ -368,6 +368,44 @@ static void strict_cap_does_not_grow(void **state) {
   scene_fini(&sc);
 }
 
+/* A strict-cap pool whose one worker is stuck inside weft_blocking_begin
+ * (as in a blockingCallFromThread that can never be answered, twisted#5298)
+ * with work waiting is reported to the log hook once no task has finished
+ * for a second: the announced block counts as stuck (it was skipped, so
+ * such a pool was never reported). The test waits on the report itself. */
+static sync_t g_stuck_reports;
+static void stuck_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  if (err == WEFT_EBUSY && strstr(what, "stuck") != NULL) count_up(&g_stuck_reports);
+}
+
+static void strict_cap_stuck_in_announced_block_reported(void **state) {
+  (void)state;
+  sync_init(&g_stuck_reports);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 1;
+  o.strict_cap = 1;
+  o.name = "stuck";
+  o.log = stuck_log;
+  o.thread_factory = counting_factory;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  scene sc;
+  scene_block(&sc, tp, 1); /* inside weft_blocking_begin */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  wait_count(&g_stuck_reports, 1);
+  assert_int_equal(count_get(&sc.ran), 0);
+  gate_open(&sc.gate);
+  wait_count(&sc.ran, 1);
+  count_wait(&sc.done, 1);
+  end_pool(tp);
+  scene_fini(&sc);
+  sync_fini(&g_stuck_reports);
+}
+
 /* max 1: the worker blocks without saying so (a condition variable); the
  * monitor sees it off-CPU and a second task still runs. */
 static void opaque_block_detected(void **state) {
@@ -1255,6 +1293,7 @@ int main(void) {
       cmocka_unit_test_teardown(explicit_grants_come_back, settle),
       cmocka_unit_test_teardown(blocking_end_without_begin, settle),
       cmocka_unit_test_teardown(strict_cap_does_not_grow, settle),
+      cmocka_unit_test_teardown(strict_cap_stuck_in_announced_block_reported, settle),
       cmocka_unit_test_teardown(opaque_block_detected, settle),
       cmocka_unit_test_teardown(chain_of_waits_finishes, settle),
       cmocka_unit_test_teardown(sole_worker_child_found_by_stand_in, settle),

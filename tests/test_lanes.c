@@ -585,6 +585,52 @@ static void tasks_keep_their_submitters_context(void **state) {
 
 /* --------------------------------------------------------------- misuse */
 
+/* A lane task cancelled at stop in its submitter's context A frees its
+ * slot, and the lane's next task, which captured no context, is refused
+ * and cancelled right there, on the same thread: its owner is told in no
+ * context, not in A (it saw A, inside A's task). */
+static void *g_ctx_seen[2];
+static int g_ctx_seen_n[2];
+static int g_ctx_status[2];
+static void record_lane_context(void *ctx, int status, void *result) {
+  (void)result;
+  int i = (int)(intptr_t)ctx;
+  g_ctx_seen[i] = weft_context_current();
+  g_ctx_seen_n[i]++;
+  g_ctx_status[i] = status;
+}
+static int never_runs(void *arg, void **result) {
+  (void)arg;
+  (void)result;
+  abort();
+}
+
+static void refused_waiting_task_cancelled_in_its_own_context(void **state) {
+  (void)state;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 1;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0); /* never started */
+  weft_lane *l = lane_of(tp, "ctx", 1);
+  static int context_a;
+  memset(g_ctx_seen_n, 0, sizeof g_ctx_seen_n);
+  assert_null(weft_context_set(&context_a));
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_lane_context, (void *)(intptr_t)0, never_runs, NULL), 0);
+  assert_ptr_equal(weft_context_set(NULL), &context_a);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_lane_context, (void *)(intptr_t)1, never_runs, NULL), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* cancels the first; the second is refused */
+  assert_int_equal(g_ctx_seen_n[0], 1);
+  assert_int_equal(g_ctx_seen_n[1], 1);
+  assert_int_equal(g_ctx_status[0], WEFT_ECANCELED);
+  assert_int_equal(g_ctx_status[1], WEFT_ECANCELED);
+  assert_ptr_equal(g_ctx_seen[0], &context_a);
+  assert_null(g_ctx_seen[1]);
+  assert_null(weft_context_current());
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
 static void lane_misuse(void **state) {
   (void)state;
   weft_threadpool *tp = NULL;
@@ -644,6 +690,7 @@ int main(void) {
       cmocka_unit_test(stats_exact_at_quiescence),
       cmocka_unit_test(lane_task_submits_to_its_lane),
       cmocka_unit_test(tasks_keep_their_submitters_context),
+      cmocka_unit_test(refused_waiting_task_cancelled_in_its_own_context),
       cmocka_unit_test(lane_misuse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -862,6 +862,61 @@ static void default_factory_names(void **state) {
   sync_fini(&p.done);
 }
 
+/* However long the pool's name, each thread's name keeps its counter: the
+ * name a factory hook is given ends in "-<n>", and the public default
+ * factory, which such a hook may wrap, keeps that suffix in the 15 bytes
+ * the OS takes. (A 300-byte name lost the counter: every thread was named
+ * alike, and the default factory kept only the first 15 bytes.) */
+typedef struct name_log {
+  pthread_mutex_t mu;
+  int n;
+  char given_tail[4][8];
+  char os[4][16];
+} name_log;
+static int wrapping_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                            const char *name) {
+  name_log *l = ctx;
+  int r = weft_default_thread_factory(NULL, t, start, arg, name);
+  if (r != 0) return r;
+  pthread_mutex_lock(&l->mu);
+  if (l->n < 4) {
+    size_t len = strlen(name);
+    snprintf(l->given_tail[l->n], sizeof l->given_tail[l->n], "%s", name + (len > 2 ? len - 2 : 0));
+    pthread_getname_np(*t, l->os[l->n], sizeof l->os[l->n]);
+    l->n++;
+  }
+  pthread_mutex_unlock(&l->mu);
+  return 0;
+}
+
+static void long_pool_name_keeps_the_counter(void **state) {
+  (void)state;
+  char longname[301];
+  memset(longname, 'a', 300);
+  longname[300] = '\0';
+  name_log l;
+  memset(&l, 0, sizeof l);
+  pthread_mutex_init(&l.mu, NULL);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 2;
+  o.max_threads = 2;
+  o.name = longname;
+  o.thread_factory = wrapping_factory;
+  o.thread_factory_ctx = &l;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.given_tail[0], "-0");
+  assert_string_equal(l.given_tail[1], "-1");
+  assert_int_equal(strlen(l.os[0]), 15);
+  assert_string_equal(l.os[0] + 13, "-0");
+  assert_string_equal(l.os[1] + 13, "-1");
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&l.mu);
+}
+
 /* Factory failure: WEFT_EAGAIN, never abort; work is still accepted and runs
  * once a thread can be created. */
 static void factory_failure(void **state) {
@@ -1091,6 +1146,7 @@ int main(void) {
       cmocka_unit_test(stop_from_pool_thread),
       cmocka_unit_test(thread_names),
       cmocka_unit_test(default_factory_names),
+      cmocka_unit_test(long_pool_name_keeps_the_counter),
       cmocka_unit_test(factory_failure),
       cmocka_unit_test(adjust_poolsize_rules),
       cmocka_unit_test(shrink_debt),

@@ -550,7 +550,9 @@ typedef struct weft_threadpool_stats {
   uint64_t create_failures; /**< thread creations that failed (retried with backoff) */
   uint64_t valve_hits;      /**< growth refused at hard_threads */
   uint64_t brakes;          /**< growth frozen: added threads did not raise throughput */
-  uint64_t monitor_ticks;   /**< the monitor's wake-ups (0 for a pool never saturated) */
+  uint64_t monitor_ticks;   /**< the monitor's ticks that found the pool saturated (its
+                                 other passes, on the way to disarming, are not
+                                 counted; 0 for a pool never saturated) */
   uint64_t heap_trims;      /**< heap trims at the floor (weft_threadpool_options.trim_heap) */
 } weft_threadpool_stats;
 /**

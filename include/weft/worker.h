@@ -141,8 +141,9 @@ typedef int (*weft_thread_factory_fn)(void *ctx, pthread_t *thread,
 
 /**
  * @brief The default factory, for hooks that want to wrap it:
- * pthread_create, then pthread_setname_np with the first bytes of name that
- * fit (a naming failure is not an error).
+ * pthread_create, then pthread_setname_np with the name shortened to the 15
+ * bytes Linux keeps: its first bytes and its whole `-<n>` suffix, so a
+ * pool's threads stay distinct (a naming failure is not an error).
  * @param ctx    Unused.
  * @param thread Receives the new thread.
  * @param start  The thread's start routine.

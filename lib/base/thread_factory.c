@@ -1,15 +1,16 @@
 /*
  * weft — the default thread factory (Twisted's threadFactory=Thread):
  * pthread_create, then name the thread. Linux limits a thread name to 15
- * bytes plus the terminator, so longer names are truncated, never refused.
+ * bytes plus the terminator, so a longer name is shortened, never refused:
+ * its first bytes and its whole "-<n>" suffix (base/thread_name.h), so that
+ * a hook that wraps this factory keeps the pool's threads distinct.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
+#include "base/thread_name.h"
 #include "weft/worker.h"
-
-#define THREAD_NAME_MAX 15
 
 WEFT_API int weft_default_thread_factory(void *ctx, pthread_t *thread,
                                          void *(*start)(void *), void *arg,
@@ -19,11 +20,8 @@ WEFT_API int weft_default_thread_factory(void *ctx, pthread_t *thread,
   int r = pthread_create(thread, NULL, start, arg);
   if (r != 0) return r == ENOMEM ? WEFT_ENOMEM : WEFT_EAGAIN;
   if (name && *name) {
-    char buf[THREAD_NAME_MAX + 1];
-    size_t n = strlen(name);
-    if (n > THREAD_NAME_MAX) n = THREAD_NAME_MAX;
-    memcpy(buf, name, n);
-    buf[n] = '\0';
+    char buf[16];
+    weft__thread_short_name(name, buf);
     (void)pthread_setname_np(*thread, buf); /* cosmetic: a failure is not an error */
   }
   return 0;

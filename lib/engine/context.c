@@ -193,6 +193,17 @@ void weft__context_discard(weft_fn fn, void *arg) {
   release(b.ctx, b.hooks);
 }
 
+void weft__context_cancel_outside(weft__task *t, int status) {
+  if (tls_current == NULL && tls_spare == NULL) {
+    t->cancel(t, status);
+    return;
+  }
+  frame f;
+  enter(&f, NULL, NULL, NULL); /* no context, no spare: no hook is called */
+  t->cancel(t, status);
+  leave(&f, NULL, NULL);
+}
+
 /* ------------------------------------------------------------ public API */
 
 WEFT_API int weft_context_set_hooks(const weft_context_hooks *hooks) {

@@ -63,6 +63,15 @@ static inline weft__task *weft__context_for_completion(weft__task *t) {
   return t;
 }
 
+/* Cancel t with the calling thread's context suspended: t is another
+ * task's (a lane's waiting task, refused while the thread runs a task of its
+ * own, or cancels one, in that task's context). A wrapped t enters its own
+ * context; a task that captured none is told in none. The surrounding
+ * context's enter/leave hooks are not called around it: only the current
+ * context (weft_context_current, what a submit from the callback captures)
+ * and the spare node are set aside. */
+void weft__context_cancel_outside(weft__task *t, int status);
+
 /* Bind fn and arg (through the pointers) to the calling thread's current context (weft__context_active()):
  * on return they are a trampoline and its node, which run the original in
  * the context, then release it. WEFT_ENOMEM: unchanged. */

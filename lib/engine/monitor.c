@@ -333,7 +333,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
   /* Busy workers (not counted exactly by weft_blocking_begin) are the
    * candidates; "stuck" ones have not moved to another task since the
    * last tick (the strict cap's diagnosis). */
-  int busy = 0, stuck = 0, cands = 0, sampled = 0, off = 0;
+  int busy = 0, stuck = 0, stuck_all = 0, cands = 0, sampled = 0, off = 0;
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
@@ -342,6 +342,9 @@ static bool tick(weft__monitor *m, uint64_t now) {
     m->last_exec[i] = ex;
     if (weft__load_relaxed(&w->state) != WEFT__SLOT_LIVE || !weft__load_relaxed(&w->busy)) continue;
     busy++;
+    /* stuck_all: the strict cap's diagnosis, announced blocks included (a
+     * pool deadlocked in blockingCallFromThread is all announced). */
+    if (same) stuck_all++;
     if (weft__load_relaxed(&w->blocking)) continue; /* counted exactly */
     if (same) stuck++;
     m->cand[cands++] = i;
@@ -384,7 +387,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
   if (m->tokens > 4.0 * m->ncpu) m->tokens = 4.0 * m->ncpu;
 
   if (!weft__load_relaxed(&e->elastic)) {
-    report_stuck(m, now, busy, stuck);
+    report_stuck(m, now, busy, stuck_all);
     return false;
   }
   /* Stand-ins: the threads above the limit now (grants, or more: threads
@@ -491,6 +494,13 @@ static void retry_creation(weft__engine *e) {
 }
 
 static void arm_reset(weft__monitor *m, uint64_t now) {
+  /* The bucket refills while disarmed too (100 x CPUs a second, up to the
+   * burst): a monitor that stayed alive starts a saturation with the burst
+   * a new one would have. */
+  if (now > m->last_ns) {
+    m->tokens += (double)(now - m->last_ns) * 1e-9 * 100.0 * m->ncpu;
+    if (m->tokens > 4.0 * m->ncpu) m->tokens = 4.0 * m->ncpu;
+  }
   m->last_ns = now;
   m->last_cpu = weft__process_cpu_ns();
   m->last_done = done_count(m->e);

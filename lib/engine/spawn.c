@@ -110,7 +110,10 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   }
   char name[256];
   uint64_t serial = weft__load_relaxed(&e->spawns) + weft__load_relaxed(&e->spawn_failures);
-  snprintf(name, sizeof name, "%s-%llu", e->prefix, (unsigned long long)serial);
+  /* The prefix gives way, never the counter: names stay distinct however
+   * long the pool's name (20 digits, the dash and the terminator). */
+  snprintf(name, sizeof name, "%.*s-%llu", (int)(sizeof name - 22), e->prefix,
+           (unsigned long long)serial);
   w->serial = serial;
   weft__thread_short_name(name, w->short_name);
   /* Counted before the thread starts: it may run a task (and a reader see

@@ -147,7 +147,10 @@ static void lane_hand_off(weft_lane *l, weft__task *t, bool next) {
     r = weft__engine_submit_untagged(l->e, t); /* t carries its submitter's context */
   if (r != 0) {
     weft__threadpool_count_lane_refused(l->tp);
-    t->cancel(t, WEFT_ECANCELED);
+    /* This thread may be inside another task's context (the task that just
+     * finished or was cancelled, or a submitter's): t was submitted in its
+     * own, or in none. */
+    weft__context_cancel_outside(t, WEFT_ECANCELED);
   }
 }
 
