@@ -385,6 +385,15 @@ double ratio_vs(const Cell &c, const Cell &base, Workload w) {
   return lower_is_better(w) ? base.primary / c.primary : c.primary / base.primary;
 }
 
+/* The pthread cell of (w, sz), or an empty one if it was not run: a lookup
+ * through operator[] would insert an empty cell, which the tables then
+ * printed as a pthread row in error. */
+const Cell &pthread_cell(Workload w, int sz) {
+  static const Cell none{};
+  auto it = g_results.find(Key{static_cast<int>(w), "pthread", sz});
+  return it == g_results.end() ? none : it->second;
+}
+
 std::vector<std::string> impls_in_results(Workload w, const std::vector<int> &sizes) {
   std::vector<std::string> names;
   for (const Impl *im : all_impls())
@@ -420,7 +429,7 @@ void emit_tables(const Options &o, std::FILE *f) {
           std::fprintf(f, " error: %s |", c.err.c_str());
           continue;
         }
-        const Cell &base = g_results[Key{static_cast<int>(w), "pthread", sz}];
+        const Cell &base = pthread_cell(w, sz);
         std::string v = w == Workload::W2 ? human(c.primary) + " / " + human(c.p99)
                                           : human(c.primary);
         std::fprintf(f, " %s · %s cs · %s cpu · %s× |", v.c_str(), human(c.csw).c_str(),
@@ -468,10 +477,10 @@ void emit_targets(const Options &o, std::FILE *f) {
         const Cell *a = cell(Workload::W1, weft, sz), *b = cell(Workload::W1, "pthread", sz);
         return mark(a && b ? a->primary / b->primary : NAN, 10, "×");
       });
-      line("W1 ≥ 2× best peer (libuv/glib/tbb)", [&](int sz) {
+      line("W1 ≥ 2× best peer (libuv/glib/tbb/ckring)", [&](int sz) {
         const Cell *a = cell(Workload::W1, weft, sz);
         double best = NAN;
-        for (const char *peer : {"libuv", "glib", "tbb"})
+        for (const char *peer : {"libuv", "glib", "tbb", "ckring"})
           if (const Cell *c = cell(Workload::W1, peer, sz))
             best = std::isnan(best) ? c->primary : std::max(best, c->primary);
         return mark(a ? a->primary / best : NAN, 2, "×");
@@ -514,7 +523,7 @@ void emit_data(const Options &o, const std::string &path) {
         const Cell &c = it->second;
         out << workload_name(w) << '\t' << name << '\t' << sz << '\t' << c.primary << '\t'
             << c.p99 << '\t' << c.csw << '\t'
-            << ratio_vs(c, g_results[Key{static_cast<int>(w), "pthread", sz}], w) << '\t'
+            << ratio_vs(c, pthread_cell(w, sz), w) << '\t'
             << c.cpu << '\n';
       }
       out << "\n\n";  // one gnuplot data block per (workload, impl)

@@ -29,14 +29,15 @@
  * ck_ring counterpart; (2) ck_pr's atomics are inline asm on x86-64, which
  * ThreadSanitizer cannot see (with CK_USE_CC_BUILTINS its loads are plain
  * volatile reads, which it reports), so every steal would be a reported race
- * in the TSan run. Not a single-thread cost question: as a whole pool
- * (bench/ckring_pool.c: one shared ck_ring MPMC queue, futex parking),
- * ck_ring costs 113.5-116.2 instructions per task under callgrind (three
- * runs) against weft's 103.7 (call_in_thread) and 94.7 (queue_work), one
- * worker, N = 100000 (perf/callgrind.sh 100000 call work ckring, gcc 12
- * -O3, at bf86a5e); the gap opens with threads, where every ck_ring
- * consumer CASes one line and every producer another (bench W1/W4,
- * docs/performance.md "concurrencykit alone").
+ * in the TSan run. Not a single-thread cost question, where ck_ring wins:
+ * as a whole pool (bench/ckring_pool.c: one shared ck_ring MPMC queue,
+ * futex parking, its rare paths out of line) it costs 84.6 instructions
+ * per task under callgrind against weft's 103.8 (call_in_thread) and 95.8
+ * (queue_work), one worker, N = 100000 (perf/callgrind.sh 100000 call work
+ * ckring, gcc 12 -O3); the ring pays for stealing and for scaling, which
+ * ck_ring does not do: with threads every ck_ring consumer CASes one line
+ * and every producer another (bench W1/W4, docs/performance.md
+ * "concurrencykit alone").
  */
 #ifndef WEFT_RING_H
 #define WEFT_RING_H
