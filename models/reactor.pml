@@ -23,6 +23,10 @@
  *                                   found the queue non-empty instead
  *   -DMUTANT_UNCOUNTED_WRITE        a producer that writes the eventfd after
  *                                   its link is not counted in `pushers`
+ *   -DMUTANT_SLEEP_CHECK_LINKED_ONLY the loop's pre-sleep check sees linked
+ *                                   nodes only (mpsc_has_visible): the first
+ *                                   push of a burst reads `sleeping` before
+ *                                   it links, so its node is stranded
  */
 #ifndef P
 #define P 2              /* foreign producers, one item each */
@@ -164,7 +168,11 @@ proctype loop() {
      sleeping = 1;
      /* fence(seq_cst) */
      if
+#ifdef MUTANT_SLEEP_CHECK_LINKED_ONLY
+     :: nxt[0] != 0 -> goto poll             /* mpsc_has_visible */
+#else
      :: !q_empty -> goto poll                /* timeout = 0 */
+#endif
      :: else -> skip
      fi;
 #endif

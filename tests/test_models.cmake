@@ -23,7 +23,8 @@ function(weft_model_mutant name model expect)
 endfunction()
 
 # Properties: exactly-once (assertions), no lost wake-up and no deadlock
-# (invalid end states). Sizes are chosen to keep the whole set under 2 minutes.
+# (invalid end states). Sizes keep the whole set to a few minutes of CPU (the two
+# inject checks take about two each).
 weft_model_check(model_park park.pml -DW=2 -DS=2 -DT=2 -DSPAWN_MAY_FAIL)
 weft_model_check(model_park_w3 park.pml -DW=3 -DS=2 -DT=2 -DSPAWN_MAY_FAIL)
 # TAGMOD=16: the eager wake (E5.1) lets a worker be popped and park again
@@ -76,6 +77,7 @@ weft_model_check(model_reactor reactor.pml -DP=3)
 weft_model_mutant(model_mutant_reactor_check_before_sleeping reactor.pml "invalid end state" -DMUTANT_CHECK_BEFORE_SLEEPING)
 weft_model_mutant(model_mutant_reactor_wake_only_if_not_empty reactor.pml "invalid end state" -DMUTANT_WAKE_ONLY_IF_NOT_EMPTY)
 weft_model_mutant(model_mutant_reactor_uncounted_write reactor.pml "assertion violated" -DMUTANT_UNCOUNTED_WRITE)
+weft_model_mutant(model_mutant_reactor_sleep_check_linked_only reactor.pml "invalid end state" -DMUTANT_SLEEP_CHECK_LINKED_ONLY)
 
 weft_model_check(model_thread_worker thread_worker.pml -DD=2)
 # The base's release against a deferred ops->quit (lib/workers/worker.c).
