@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <string.h>
 
 #include "base/thread_name.h"
 #include "weft/worker.h"
