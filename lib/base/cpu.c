@@ -1,38 +1,18 @@
 /*
  * weft — how many CPUs this process may use: the affinity mask, bounded by
- * the cgroup v2 CPU quota when one is set (a container limited to 1.5 CPUs
- * counts 2), as Go 1.25 sizes GOMAXPROCS. Read when asked, never polled.
+ * the tightest cgroup CPU quota on the process's path (lib/base/cgroup_cpu.c;
+ * a container limited to 1.5 CPUs counts 2), as Go 1.25 sizes GOMAXPROCS.
+ * Read when asked, never polled.
  */
 #include "base/cpu.h"
 
-#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/cgroup_cpu.h"
 #include "weft/threadpool.h"
-
-static int cgroup_cpu_limit(void) {
-  /* cgroup v2: "max 100000" or "<quota> <period>" for this process's group
-   * (mounted at /sys/fs/cgroup in a container). Unreadable: no limit. */
-  FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
-  if (!f) return 0;
-  char q[32] = {0};
-  unsigned long long period = 0;
-  int n = fscanf(f, "%31s %llu", q, &period);
-  fclose(f);
-  if (n != 2 || strcmp(q, "max") == 0 || period == 0) return 0;
-  if (q[0] < '0' || q[0] > '9') return 0; /* strtoull would take "-1" */
-  unsigned long long quota = strtoull(q, NULL, 10);
-  if (quota == 0) return 0;
-  /* Rounded up without overflow, and clamped: a quota of 2^44 us must not
-   * truncate to a small int (the kernel takes quotas that large). */
-  unsigned long long cpus = quota / period + (quota % period != 0);
-  return cpus > (unsigned long long)INT_MAX ? INT_MAX : (int)cpus;
-}
 
 int weft__cpu_count(void) {
   cpu_set_t set;
@@ -40,7 +20,7 @@ int weft__cpu_count(void) {
   if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
   if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (n <= 0) n = 1;
-  int q = cgroup_cpu_limit();
+  int q = weft__cgroup_cpu_limit("/proc/self/cgroup", "/proc/self/mountinfo");
   if (q > 0 && q < n) n = q;
   return n;
 }
