@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "loop/completion.h"
 #include "weft/deferred.h"
 
 /* ------------------------------------------------------------- helpers */
@@ -325,6 +326,42 @@ static void deep_chain_cancel_iteratively(void **state) {
   free(g_cdeep);
 }
 
+/* A chain of 400,000 Deferreds, each waiting on the next, whose innermost
+ * is dropped unfired: every waiter's last reference goes with it, one
+ * destroy per link, without recursion (one level per link overflowed the
+ * stack at about 300,000). Each waiter was given an unfired callback of its
+ * own whose dispose counts it, so the test sees every link freed. */
+static long g_disposed;
+static void count_dispose(void *ctx) {
+  (void)ctx;
+  g_disposed++;
+}
+static int never_runs(void *ctx, weft_result *r) {
+  (void)ctx;
+  (void)r;
+  return 0;
+}
+
+static void deep_chain_destroys_iteratively(void **state) {
+  (void)state;
+  g_cdeep = calloc(DEEP_CANCEL + 1, sizeof *g_cdeep);
+  assert_non_null(g_cdeep);
+  for (long i = 0; i <= DEEP_CANCEL; i++) assert_int_equal(weft_deferred_create(&g_cdeep[i]), 0);
+  for (long i = 0; i < DEEP_CANCEL; i++) {
+    weft_deferred_add_callback(g_cdeep[i], return_next_c, (void *)(intptr_t)i);
+    /* after the pause: never runs, disposed when its Deferred goes */
+    assert_int_equal(weft__deferred_add_both_owned(g_cdeep[i], never_runs, NULL, count_dispose), 0);
+  }
+  for (long i = 0; i < DEEP_CANCEL; i++) weft_deferred_callback(g_cdeep[i], NULL);
+  assert_true(weft_deferred_paused(g_cdeep[0]));
+  g_disposed = 0;
+  for (long i = 0; i < DEEP_CANCEL; i++) weft_deferred_unref(g_cdeep[i]); /* entries hold them */
+  assert_int_equal(g_disposed, 0);
+  weft_deferred_unref(g_cdeep[DEEP_CANCEL]);
+  assert_int_equal(g_disposed, DEEP_CANCEL);
+  free(g_cdeep);
+}
+
 /* Two Deferreds that wait on each other (each one's callback returned the
  * other): neither can ever fire, and cancel says so instead of walking the
  * circle for ever. */
@@ -557,6 +594,7 @@ int main(void) {
       cmocka_unit_test_setup(unfired_deferred_destroyed_silently, setup),
       cmocka_unit_test_setup(bad_arguments, setup),
       cmocka_unit_test(deep_chain_cancel_iteratively),
+      cmocka_unit_test(deep_chain_destroys_iteratively),
       cmocka_unit_test(cancel_of_a_cycle_refused),
       cmocka_unit_test_setup(many_callbacks_grow_the_chain, setup),
   };
