@@ -10,7 +10,7 @@
 
 int completion_queue_init(completion_queue *q) {
   q->head = q->tail = NULL;
-  q->taken = q->written = 0;
+  q->wakes = q->written = 0;
   q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (q->efd < 0)
     return -errno;
@@ -36,9 +36,12 @@ static void read_writes_for(completion_queue *q, long timeout_ns) {
 static void read_writes(completion_queue *q) { read_writes_for(q, -1); }
 
 void completion_queue_destroy(completion_queue *q) {
-  /* Every taken node's pusher writes once after its unlock: wait for those
-   * writes, so no pusher is still inside the queue when it goes. */
-  while (q->written < q->taken)
+  /* Every waking push writes once after its unlock: wait for those writes,
+   * so no pusher is still inside the queue when it goes. */
+  pthread_mutex_lock(&q->mu);
+  unsigned long long wakes = q->wakes;
+  pthread_mutex_unlock(&q->mu);
+  while (q->written < wakes)
     read_writes(q);
   pthread_mutex_destroy(&q->mu);
   close(q->efd);
@@ -47,12 +50,16 @@ void completion_queue_destroy(completion_queue *q) {
 void completion_queue_push(completion_queue *q, completion_node *n) {
   n->next = NULL;
   pthread_mutex_lock(&q->mu);
+  int wake = q->head == NULL;
   if (q->tail != NULL)
     q->tail->next = n;
   else
     q->head = n;
   q->tail = n;
+  q->wakes += (unsigned long long)wake;
   pthread_mutex_unlock(&q->mu);
+  if (!wake)
+    return; /* the push that made the queue non-empty wakes the loop */
   uint64_t one = 1;
   /* EAGAIN only when the counter would overflow: the loop is woken anyway. */
   ssize_t rc = write(q->efd, &one, sizeof one);
@@ -65,8 +72,6 @@ completion_node *completion_queue_wait_for(completion_queue *q, long timeout_ns)
   completion_node *all = q->head;
   q->head = q->tail = NULL;
   pthread_mutex_unlock(&q->mu);
-  for (completion_node *n = all; n != NULL; n = n->next)
-    q->taken++;
   return all;
 }
 

@@ -17,7 +17,8 @@ struct PthreadOps {
 
 const Impl impl_pthread = {"pthread",
                            "textbook pool: one mutex + condvar around a malloc'ed FIFO, "
-                           "cond_signal per submit; W2/W3 reply via mutex queue + eventfd",
+                           "cond_signal per submit; W2/W3 reply via mutex queue + eventfd "
+                           "(written only when the queue was empty)",
                            FnPoolRunner<PthreadOps>::run, false};
 
 }  // namespace wb

@@ -5,7 +5,8 @@
 // threads (it runs tasks while it waits), so "size N" is N-1 worker threads
 // plus the submitter: TBB's own model, kept as is. W2/W3 need a submitter
 // that never joins: task_arena::enqueue into an arena with `size` worker
-// slots, results returned through the textbook mutex queue + eventfd.
+// slots, results returned through the harness's mutex queue + eventfd
+// (bench/completion_queue.h: one write per wake-up, as the pthread pool's).
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
@@ -93,7 +94,7 @@ int run(Workload w, int size, const Params &p, Sample &s) {
 
 const Impl impl_tbb = {"tbb",
                        "oneTBB task_group in a task_arena(N) (the waiting submitter is one of "
-                       "the N); W2/W3: arena.enqueue + mutex queue/eventfd",
+                       "the N); W2/W3: arena.enqueue + mutex queue/eventfd (coalesced)",
                        run, false};
 
 }  // namespace wb

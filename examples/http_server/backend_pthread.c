@@ -1,9 +1,10 @@
 /*
  * http_server — the pthread backend: the textbook pool the benchmark
  * compares against (bench/pthread_pool.c: one mutex, one condition variable,
- * a malloc'ed node per task) and the textbook way back to the loop
- * (bench/completion_queue.c: a mutex-protected FIFO plus an eventfd written
- * on every push, which the libevent base watches).
+ * a malloc'ed node per task) and a careful hand-written way back to the
+ * loop (bench/completion_queue.c: a mutex-protected FIFO plus an eventfd,
+ * which the libevent base watches, written by the push that finds the FIFO
+ * empty).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -70,8 +71,10 @@ static void hs_pt_destroy(hs_backend *b) {
   if (b->readable != NULL)
     event_free(b->readable);
   if (b->results_ok) {
-    /* Results the loop did not take yet: every pusher wrote the eventfd
-     * before it was joined, so this wait cannot block while some remain. */
+    /* Results the loop did not take yet: the push that made the FIFO
+     * non-empty since the loop's last take wrote the eventfd before it was
+     * joined, and only a wait reads it, so this wait cannot block while
+     * some remain. */
     while (b->results.head != NULL)
       run_results(b);
     completion_queue_destroy(&b->results);
