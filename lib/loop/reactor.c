@@ -521,6 +521,11 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
    * an eventfd write touch r, and they are counted. */
   drain_all(r);
   quiesce_pushers(r);
+  /* Out of the fork registry before anything is freed or closed: a fork
+   * from another thread from here on would run the child handler on a
+   * reactor half gone (a timer heap freed under its length, an fd number
+   * closed here and already reused by the parent). */
+  weft__reactor_fork_unregister(r);
   /* Every round trip has completed (drained above); Deferreds the user still
    * holds free their blocks when they go (lib/base/block_cache.h). */
   weft__block_cache_orphan(r->rt_cache);
@@ -531,7 +536,6 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
   weft__hosted_free(r);
   weft__triggers_free(r);
   weft__reactor_pool_options_free(r);
-  weft__reactor_fork_unregister(r);
   pthread_mutex_destroy(&r->block_lock);
   close(r->epfd);
   close(r->evfd);

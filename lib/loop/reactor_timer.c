@@ -23,6 +23,9 @@ void weft__timers_free(weft_reactor *r) {
   weft__free(r->heap);
   r->slots = NULL;
   r->heap = NULL;
+  r->heap_len = 0;
+  r->nslots = r->slot_cap = 0;
+  r->free_head = WEFT__NO_FREE;
 }
 
 static int before(weft_reactor *r, uint32_t a, uint32_t b) {
@@ -76,8 +79,19 @@ static void slot_free(weft_reactor *r, uint32_t s) {
   r->free_head = s;
 }
 
+/* In a child of fork: the fork may have caught the reactor's thread inside
+ * call_later (slots freed and not yet replaced, heap_len moved ahead of its
+ * entry), so nothing here reads the arrays. The child forgets them whole:
+ * the parent's copies stay allocated in the child (they are the parent's
+ * state; the child has no other thread to ask whether they are whole), and
+ * every parent id is out of range, so cancelling one answers
+ * WEFT_EALREADY. Scalar stores only. */
 void weft__timers_forget_all(weft_reactor *r) {
-  while (r->heap_len > 0) slot_free(r, r->heap[--r->heap_len]);
+  r->slots = NULL;
+  r->heap = NULL;
+  r->heap_len = 0;
+  r->nslots = r->slot_cap = 0;
+  r->free_head = WEFT__NO_FREE;
 }
 
 WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn, void *arg,
