@@ -199,6 +199,52 @@ static void escaped_mount_point(void **state) {
   assert_int_equal(limit(), 2);
 }
 
+/* A hierarchy mounted twice, the first mount showing a sibling subtree:
+ * the mount that shows the process's cgroup is read (v2 and v1). */
+static void second_mount_shows_the_cgroup(void **state) {
+  (void)state;
+  char a[1024], b[1024], text[2200];
+  mount_line(a, sizeof a, "/other", "bind", "cgroup2", "rw");
+  mount_line(b, sizeof b, "/", "cg", "cgroup2", "rw");
+  snprintf(text, sizeof text, "%s%s", a, b);
+  put("mountinfo", text);
+  put("proc_cgroup", "0::/svc.slice/app\n");
+  mkdirs("cg/svc.slice/app");
+  mkdirs("bind");
+  put("cg/svc.slice/cpu.max", "200000 100000\n");
+  assert_int_equal(limit(), 2);
+  /* v1, with both mounts showing it: the one whose root is longest */
+  mount_line(a, sizeof a, "/", "v1all", "cgroup", "rw,cpu,cpuacct");
+  mount_line(b, sizeof b, "/job", "v1job", "cgroup", "rw,cpu,cpuacct");
+  snprintf(text, sizeof text, "%s%s", a, b);
+  put("mountinfo", text);
+  put("proc_cgroup", "4:cpu,cpuacct:/job/sub\n");
+  mkdirs("v1job/sub");
+  put("v1job/cpu.cfs_quota_us", "150000\n");
+  put("v1job/cpu.cfs_period_us", "100000\n");
+  assert_int_equal(limit(), 2);
+}
+
+/* A cgroup named "..app" is a name, not a way up; a v1 mount whose source
+ * is empty prints as "- cgroup  rw,cpu" (two spaces) and is still read. */
+static void odd_but_legal_names(void **state) {
+  (void)state;
+  v2_mount();
+  put("proc_cgroup", "0::/svc.slice/..app\n");
+  mkdirs("cg/svc.slice/..app");
+  put("cg/svc.slice/..app/cpu.max", "300000 100000\n");
+  assert_int_equal(limit(), 3);
+  char line[1024];
+  int n = snprintf(line, sizeof line, "40 24 0:40 / %s/v1 rw - cgroup  rw,cpu,cpuacct\n", g_dir);
+  assert_true(n > 0 && (size_t)n < sizeof line);
+  put("mountinfo", line);
+  put("proc_cgroup", "4:cpu,cpuacct:/job\n");
+  mkdirs("v1/job");
+  put("v1/job/cpu.cfs_quota_us", "150000\n");
+  put("v1/job/cpu.cfs_period_us", "100000\n");
+  assert_int_equal(limit(), 2);
+}
+
 /* Whatever is malformed or missing reads as no limit; a huge quota clamps. */
 static void malformed_is_no_limit(void **state) {
   (void)state;
@@ -250,6 +296,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(hybrid_v1_cpu, setup, teardown),
       cmocka_unit_test_setup_teardown(v1_other_controller_ignored, setup, teardown),
       cmocka_unit_test_setup_teardown(escaped_mount_point, setup, teardown),
+      cmocka_unit_test_setup_teardown(second_mount_shows_the_cgroup, setup, teardown),
+      cmocka_unit_test_setup_teardown(odd_but_legal_names, setup, teardown),
       cmocka_unit_test_setup_teardown(malformed_is_no_limit, setup, teardown),
       cmocka_unit_test(real_machine),
   };

@@ -587,9 +587,11 @@ WEFT_API int weft_blocking_end(void);
 /**
  * @brief The number of CPUs this process may use: its affinity mask, bounded
  * by the tightest CPU quota set on the process's cgroup or any cgroup above
- * it (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us), rounded
- * up to whole CPUs: a systemd unit with CPUQuota=150% counts 2. Read at each
- * call. A pool sized to the machine: max_threads = weft_cpu_count().
+ * it that its cgroup mount shows (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us
+ * / cpu.cfs_period_us), rounded up to whole CPUs: a systemd unit with
+ * CPUQuota=150% counts 2. A container whose mount shows only its own
+ * subtree sees no quota set above it. Read at each call. A pool sized to
+ * the machine: max_threads = weft_cpu_count().
  * @return At least 1.
  */
 WEFT_API int weft_cpu_count(void);

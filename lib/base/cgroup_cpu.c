@@ -86,20 +86,23 @@ static int level_limit(const cg_hier *h, const char *dir) {
   return cpus_of(quota, period);
 }
 
+/* Does the mount of cgroup `root` show `path` (root itself or below it)? */
+static bool root_shows(const char *root, const char *path) {
+  if (strcmp(root, "/") == 0) return true;
+  size_t rl = strlen(root);
+  return strncmp(path, root, rl) == 0 && (path[rl] == '\0' || path[rl] == '/');
+}
+
 /* The tightest quota from the process's cgroup up to the mount's root. */
 static int hier_limit(const cg_hier *h) {
   if (!h->have_path || !h->have_mount) return 0;
   /* The mount shows the hierarchy from `root` down: the process's cgroup
    * must lie under it to be reachable (it does not when a cgroup namespace
    * was entered after a move: the path then reads "/../..."). */
-  size_t rl = strlen(h->root);
-  const char *rel = h->path;
-  if (strcmp(h->root, "/") != 0) {
-    if (strncmp(h->path, h->root, rl) != 0 || (h->path[rl] != '\0' && h->path[rl] != '/'))
-      return 0;
-    rel = h->path + rl;
-  }
-  if (strstr(rel, "/..") != NULL) return 0;
+  if (!root_shows(h->root, h->path)) return 0;
+  const char *rel = strcmp(h->root, "/") == 0 ? h->path : h->path + strlen(h->root);
+  for (const char *p = strstr(rel, "/.."); p; p = strstr(p + 1, "/.."))
+    if (p[3] == '/' || p[3] == '\0') return 0; /* a ".." component, not a name "..x" */
   char dir[CG_PATH_MAX];
   size_t ml = strlen(h->mount);
   while (ml > 1 && h->mount[ml - 1] == '/') ml--;
@@ -173,36 +176,46 @@ static void parse_proc_cgroup(FILE *f, cg_hier *v2, cg_hier *v1) {
 }
 
 /* "id parent maj:min root mountpoint opts [optional...] - fstype source
- * superopts": the first cgroup2 mount, and the first v1 mount holding the
- * cpu controller. */
+ * superopts". A hierarchy may be mounted several times, each mount showing
+ * a subtree (its root field): of the mounts that show the process's
+ * cgroup, the one with the longest root is taken, since it is the one the
+ * walk up is read through whatever was mounted first. The fields before
+ * " - " are never empty; after it, source may be (printed as nothing:
+ * "- cgroup  rw,cpu"), so those are split on single spaces. */
 static void parse_mountinfo(FILE *f, cg_hier *v2, cg_hier *v1) {
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
+  size_t best[2] = {0, 0}; /* length of the chosen root, per hierarchy */
   while ((len = getline(&line, &cap, f)) > 0) {
     if (line[len - 1] == '\n') line[--len] = '\0';
+    char *sep = strstr(line, " - ");
+    if (!sep) continue;
+    *sep = '\0';
+    char *rest = sep + 3;
     char *field[6] = {0}, *save = NULL;
     int nf = 0;
     while (nf < 6 && (field[nf] = strtok_r(nf == 0 ? line : NULL, " ", &save)) != NULL) nf++;
     if (nf < 6) continue;
-    /* field[5] was the mount options; skip the optional fields to "-". */
-    char *tok;
-    while ((tok = strtok_r(NULL, " ", &save)) != NULL && strcmp(tok, "-") != 0) {
-    }
-    char *fstype = tok ? strtok_r(NULL, " ", &save) : NULL;
-    char *source = fstype ? strtok_r(NULL, " ", &save) : NULL;
-    char *super = source ? strtok_r(NULL, " ", &save) : NULL;
+    char *fstype = strsep(&rest, " ");
+    char *source = rest ? strsep(&rest, " ") : NULL;
+    char *super = source && rest ? strsep(&rest, " ") : NULL;
     if (!fstype) continue;
     cg_hier *h = NULL;
     if (strcmp(fstype, "cgroup2") == 0) h = v2;
     else if (strcmp(fstype, "cgroup") == 0 && super && has_item(super, "cpu")) h = v1;
-    if (!h || h->have_mount) continue;
+    if (!h || !h->have_path) continue;
     unescape(field[3]);
     unescape(field[4]);
-    if (strlen(field[3]) >= CG_PATH_MAX || strlen(field[4]) >= CG_PATH_MAX) continue;
+    size_t rl = strlen(field[3]);
+    if (rl >= CG_PATH_MAX || strlen(field[4]) >= CG_PATH_MAX) continue;
+    if (!root_shows(field[3], h->path)) continue;
+    size_t *b = &best[h == v1];
+    if (h->have_mount && rl <= *b) continue;
     copy_field(h->root, field[3]);
     copy_field(h->mount, field[4]);
     h->have_mount = true;
+    *b = rl;
   }
   free(line);
 }

@@ -7,9 +7,11 @@
 /* The CPU quota that binds this process, rounded up to whole CPUs, or 0
  * when none is set or none can be read. proc_cgroup and mountinfo name the
  * files to read (/proc/self/cgroup and /proc/self/mountinfo; a test passes
- * its own). Every cgroup from the process's own up to the root of its
- * mount is read, on cgroup v2 (cpu.max) and on a v1 "cpu" hierarchy
- * (cpu.cfs_quota_us / cpu.cfs_period_us); the tightest quota wins. */
+ * its own). Every cgroup from the process's own up to the root of the
+ * mount that shows it (the longest such root, when a hierarchy is mounted
+ * more than once) is read, on cgroup v2 (cpu.max) and on a v1 "cpu"
+ * hierarchy (cpu.cfs_quota_us / cpu.cfs_period_us); the tightest quota
+ * wins. */
 int weft__cgroup_cpu_limit(const char *proc_cgroup, const char *mountinfo);
 
 #endif /* WEFT_BASE_CGROUP_CPU_H */
