@@ -178,8 +178,8 @@ static void parse_proc_cgroup(FILE *f, cg_hier *v2, cg_hier *v1) {
 /* "id parent maj:min root mountpoint opts [optional...] - fstype source
  * superopts". A hierarchy may be mounted several times, each mount showing
  * a subtree (its root field): of the mounts that show the process's
- * cgroup, the one with the longest root is taken, since it is the one the
- * walk up is read through whatever was mounted first. The fields before
+ * cgroup, whatever was mounted first, the one with the shortest root is
+ * taken, since the walk up through it sees the most ancestors. The fields before
  * " - " are never empty; after it, source may be (printed as nothing:
  * "- cgroup  rw,cpu"), so those are split on single spaces. */
 static void parse_mountinfo(FILE *f, cg_hier *v2, cg_hier *v1) {
@@ -211,7 +211,7 @@ static void parse_mountinfo(FILE *f, cg_hier *v2, cg_hier *v1) {
     if (rl >= CG_PATH_MAX || strlen(field[4]) >= CG_PATH_MAX) continue;
     if (!root_shows(field[3], h->path)) continue;
     size_t *b = &best[h == v1];
-    if (h->have_mount && rl <= *b) continue;
+    if (h->have_mount && rl >= *b) continue;
     copy_field(h->root, field[3]);
     copy_field(h->mount, field[4]);
     h->have_mount = true;
