@@ -150,6 +150,38 @@ static void queue_work_misuse(void **state) {
   assert_int_equal(t.told, 1);
 }
 
+/* A request queued again from its own after_cb, on a reactor whose
+ * shutdown has begun (ESHUTDOWN): cancel_work must answer EINVAL ("one whose
+ * queue_work failed"), not 0 for the last run, which promised an after_cb
+ * that never comes. The first run was cancelled by the pool's stop. */
+static weft_reactor *rq_r;
+static int rq_afters, rq_requeue = 99, rq_cancel = 99;
+static void rq_work(weft_reactor_work *req) { (void)req; }
+static void rq_after(weft_reactor_work *req, int status) {
+  (void)status;
+  if (++rq_afters == 1) {
+    rq_requeue = weft_reactor_queue_work(rq_r, req, rq_work, rq_after);
+    rq_cancel = weft_reactor_cancel_work(rq_r, req);
+  }
+}
+static void rq_go(void *arg) {
+  weft_reactor_suggest_thread_pool_size(rq_r, 0); /* stays queued; the stop cancels it */
+  if (weft_reactor_queue_work(rq_r, arg, rq_work, rq_after) != 0) rq_afters = -100;
+  weft_reactor_stop(rq_r);
+}
+
+static void requeue_refused_then_cancel(void **state) {
+  (void)state;
+  static weft_reactor_work req;
+  assert_int_equal(weft_reactor_create(&rq_r), 0);
+  assert_int_equal(weft_reactor_call_when_running(rq_r, rq_go, &req), 0);
+  assert_int_equal(weft_reactor_run(rq_r), 0);
+  assert_int_equal(weft_reactor_destroy(rq_r), 0);
+  assert_int_equal(rq_afters, 1);
+  assert_int_equal(rq_requeue, WEFT_ESHUTDOWN);
+  assert_int_equal(rq_cancel, WEFT_EINVAL);
+}
+
 /* ------------------------------------------- Deferred: cancel, _then */
 
 typedef struct dtest {
@@ -309,6 +341,7 @@ int main(void) {
       cmocka_unit_test(queue_work_round_trip),
       cmocka_unit_test(queue_work_cancel),
       cmocka_unit_test(queue_work_misuse),
+      cmocka_unit_test(requeue_refused_then_cancel),
       cmocka_unit_test(deferred_cancel_removes_work),
       cmocka_unit_test(defer_then_callbacks),
       cmocka_unit_test(defer_then_misuse),

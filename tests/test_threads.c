@@ -245,6 +245,43 @@ static void blocking_call_guards(void **state) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* fn returns a Deferred that the program then drops unfired while the
+ * reactor keeps running: the caller is told WEFT_ECANCELED (it can never
+ * fire), not WEFT_ESHUTDOWN (the reactor is not shutting down). */
+static weft_reactor *dd_r;
+static weft_deferred *dd_d;
+static int dd_rc = 99, dd_running = -1;
+static void dd_drop(void *arg) {
+  (void)arg;
+  weft_deferred_unref(dd_d);
+  dd_d = NULL;
+}
+static int dd_fn(void *ctx, weft_result *res) {
+  (void)ctx;
+  if (weft_deferred_create(&dd_d) != 0) return WEFT_ENOMEM;
+  weft_result_set_deferred(res, dd_d); /* the chain waits on it (its own reference) */
+  return weft_reactor_call_later(dd_r, 0, dd_drop, NULL, NULL); /* then it goes, unfired */
+}
+static void *dd_caller(void *arg) {
+  (void)arg;
+  dd_rc = weft_blocking_call_from_thread(dd_r, dd_fn, NULL, NULL, NULL);
+  dd_running = weft_reactor_running(dd_r);
+  weft_reactor_call_from_thread(dd_r, (weft_fn)(void *)weft_reactor_stop, dd_r);
+  return NULL;
+}
+
+static void blocking_call_on_a_dropped_deferred(void **state) {
+  (void)state;
+  assert_int_equal(weft_reactor_create(&dd_r), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, dd_caller, NULL), 0);
+  assert_int_equal(weft_reactor_run(dd_r), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(dd_rc, WEFT_ECANCELED);
+  assert_int_equal(dd_running, 1);
+  assert_int_equal(weft_reactor_destroy(dd_r), 0);
+}
+
 /* Shutdown releases callers blocked on the reactor (twisted#10124 hangs).
  * BLOCKED pool threads each call blocking_call_from_thread with a function
  * that returns a Deferred nobody fires; the last of those functions to run
@@ -806,6 +843,7 @@ int main(void) {
       cmocka_unit_test_setup(call_from_thread_both_sides, setup),
       cmocka_unit_test_setup(blocking_call_from_thread_cases, setup),
       cmocka_unit_test_setup(blocking_call_guards, setup),
+      cmocka_unit_test_setup(blocking_call_on_a_dropped_deferred, setup),
       cmocka_unit_test_setup(shutdown_releases_blocked_callers, setup),
       cmocka_unit_test_setup(manual_shutdown_refuses_new_blocked_callers, setup),
       cmocka_unit_test_setup(destroy_releases_blocked_caller, setup),

@@ -170,6 +170,8 @@ WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *call
  *   - #WEFT_ESHUTDOWN the reactor is stopping or stopped, or began to shut
  *     down while we waited (the waiter is released; a result that arrives
  *     later is dropped);
+ *   - #WEFT_ECANCELED fn returned a Deferred that was then released
+ *     without firing (it never can; Twisted's caller waits for ever);
  *   - #WEFT_EINVAL    NULL r or fn;
  *   - #WEFT_ENOMEM    out of memory.
  */

@@ -66,11 +66,17 @@ static void offload_after(weft_work *w, int status) {
 WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
                                      weft_reactor_work_cb work_cb,
                                      weft_reactor_after_cb after_cb) {
-  if (r == NULL || req == NULL || work_cb == NULL || after_cb == NULL) return WEFT_EINVAL;
+  if (req == NULL) return WEFT_EINVAL;
+  offload_private *p = priv(req);
+  /* A request that is queued again keeps its last reactor and claim word
+   * until this call succeeds: a refusal before the pool's own (below) must
+   * not leave them, or cancel_work would answer for the last run (0: an
+   * after_cb that never comes). No reactor: cancel_work answers EINVAL. */
+  p->r = NULL;
+  if (r == NULL || work_cb == NULL || after_cb == NULL) return WEFT_EINVAL;
   weft_threadpool *tp;
   int rc = weft_reactor_get_thread_pool(r, &tp);
   if (rc != 0) return rc;
-  offload_private *p = priv(req);
   p->work = work_cb;
   p->after = after_cb;
   p->r = r;

@@ -381,9 +381,13 @@ static int bc_deliver(void *ctx, weft_result *r) {
   return 0;
 }
 
-static void bc_dispose(void *ctx) { /* the Deferred died unfired */
+/* The Deferred fn returned died unfired: it can never fire (Twisted's
+ * caller would wait for ever). While the reactor runs that is the program
+ * dropping it: WEFT_ECANCELED; in its shutdown, the shutdown's code. */
+static void bc_dispose(void *ctx) {
   blocking_call *bc = ctx;
-  bc_finish_reactor_side(bc, WEFT_ESHUTDOWN, NULL, NULL);
+  bc_finish_reactor_side(bc, weft__reactor_stopping(bc->r) ? WEFT_ESHUTDOWN : WEFT_ECANCELED,
+                         NULL, NULL);
   bc_unref(bc);
 }
 
