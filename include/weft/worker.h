@@ -49,7 +49,13 @@ typedef struct weft_worker_ops {
    * @param self The worker.
    * @param fn   The task.
    * @param arg  Its argument.
-   * @return 0 or a negative code (weft_worker_do() returns it).
+   * @return 0 or a negative code (weft_worker_do() returns it). A negative
+   *   code means fn has not run and never will: the caller (a Team among
+   *   them) takes the task back. Once fn may run, or has run inline,
+   *   do_work must return 0, and report a failure that follows (a lock it
+   *   could not release) by other means: a Team that is told the task was
+   *   refused after it ran gives it to another worker and releases this
+   *   one while the task's completion still refers to it.
    */
   int (*do_work)(weft_worker *self, weft_fn fn, void *arg);
   /**
@@ -366,7 +372,8 @@ WEFT_API int weft_team_statistics_get(weft_team *t, weft_team_statistics *out);
  * @brief Free the team. Quits it first if needed.
  *
  * Work still backlogged with no worker left to run it is not run: each such
- * task is reported to log_fn with #WEFT_ECANCELED.
+ * task is reported to log_fn with #WEFT_ECANCELED (a weft_pool() team has
+ * no log_fn: it writes one line per such task to stderr).
  * Call it once every other thread's call on the team has returned.
  *
  * @param t The team.

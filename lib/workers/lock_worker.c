@@ -21,8 +21,9 @@
  *
  * Mapping of Twisted's exceptions: a work item cannot raise in C, so the
  * "exception discards the trampolined items" path does not exist. A failing
- * lock acquire is returned by do(); a failing release is returned by do()
- * after all items ran.
+ * lock acquire is returned by do(); a failing release, once the items
+ * ran, is written to stderr and do() returns 0 (weft/worker.h: do_work may
+ * not fail after the task may have run).
  *
  * Lifetime: freed when both the owner's release and the deferred quit have
  * happened (whichever is second frees), so release from inside an item works.

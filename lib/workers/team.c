@@ -71,6 +71,7 @@
  *     finishes and destroy answers WEFT_EBUSY for ever (docs/reliability.md
  *     §4).
  */
+#include <limits.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -288,10 +289,13 @@ static void maybe_finish(gteam *t) {
 
 static void quit_idlers(gteam *t, long n) {
   if (n < 0) n = (long)t->nidle + t->busy;
-  for (long i = 0; i < n; i++) {
-    if (t->nidle) drop_worker(t->idle[--t->nidle]);
-    else t->to_shrink++;
+  while (n > 0 && t->nidle) {
+    drop_worker(t->idle[--t->nidle]);
+    n--;
   }
+  /* The rest quit as they come idle: one saturating add, so a huge n
+   * costs no loop (it ran on the coordinator, in front of every do()). */
+  t->to_shrink = n > LONG_MAX - t->to_shrink ? LONG_MAX : t->to_shrink + n;
   publish(t);
   maybe_finish(t);
 }
