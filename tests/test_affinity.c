@@ -198,6 +198,67 @@ static void invalid_sets(void **state) {
   assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_NONE, &neg, 1}), 0);
 }
 
+/* A CPU list of any length: repeats collapse (2,000 entries, one CPU). */
+static void long_list_with_repeats(void **state) {
+  (void)state;
+  cpu_set_t allowed = allowed_cpus();
+  static int many[2000];
+  for (int i = 0; i < 2000; i++) many[i] = lowest_cpu(&allowed);
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_SET, many, 2000}), 0);
+}
+
+/* WEFT_AFFINITY_NONE: a worker runs where the pool's creator may, whichever
+ * thread starts it. Here a thread pinned to one CPU makes the pool's first
+ * thread (its submit finds no worker and starts one): a new thread inherits
+ * its creator's mask, and kept that one CPU before the pool applied its
+ * creator's. */
+typedef struct nprobe {
+  weft_threadpool *tp;
+  int cpu;
+  cpu_set_t seen;
+  sync_t done;
+  int rc;
+} nprobe;
+
+static void np_task(void *arg) {
+  nprobe *p = arg;
+  CPU_ZERO(&p->seen);
+  (void)sched_getaffinity(0, sizeof p->seen, &p->seen);
+  count_up(&p->done);
+}
+
+static void *np_pinned_submitter(void *arg) {
+  nprobe *p = arg;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(p->cpu, &one);
+  p->rc = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  if (p->rc == 0) p->rc = weft_threadpool_call_in_thread(p->tp, np_task, p);
+  return NULL;
+}
+
+static void none_runs_where_the_creator_may(void **state) {
+  (void)state;
+  cpu_set_t allowed = allowed_cpus();
+  if (CPU_COUNT(&allowed) < 2) skip(); /* one CPU: nothing to tell apart */
+  nprobe p;
+  memset(&p, 0, sizeof p);
+  p.cpu = lowest_cpu(&allowed);
+  sync_init(&p.done);
+  assert_int_equal(weft_threadpool_create(&p.tp, 0, 1, "nonepin"), 0);
+  assert_int_equal(weft_threadpool_start(p.tp), 0); /* min 0: no thread yet */
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, np_pinned_submitter, &p), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(p.rc, 0);
+  count_wait(&p.done, 1);
+  assert_int_equal(CPU_COUNT(&p.seen), CPU_COUNT(&allowed));
+  assert_true(CPU_EQUAL(&p.seen, &allowed));
+  assert_int_equal(weft_threadpool_stop(p.tp), 0);
+  assert_int_equal(weft_threadpool_destroy(p.tp), 0);
+  sync_fini(&p.done);
+}
+
 /* The reactor's pool takes the same option. */
 typedef struct rprobe {
   weft_reactor *r;
@@ -262,6 +323,8 @@ int main(void) {
       cmocka_unit_test(scatter_over_allowed),
       cmocka_unit_test(compact_over_allowed),
       cmocka_unit_test(invalid_sets),
+      cmocka_unit_test(long_list_with_repeats),
+      cmocka_unit_test(none_runs_where_the_creator_may),
       cmocka_unit_test(reactor_pool_affinity),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

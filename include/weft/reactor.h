@@ -317,7 +317,13 @@ WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *a
  * @param out Receives the pool (the reactor's, not the caller's); may be NULL.
  * @return 0, or:
  *   - #WEFT_ESHUTDOWN once shutdown has begun;
- *   - #WEFT_EINVAL on NULL r;
+ *   - #WEFT_EINVAL on NULL r, or when the pool is created on a thread that
+ *     may not run on a CPU the options of
+ *     weft_reactor_set_thread_pool_options() list (they were checked
+ *     against the thread that set them; a pool's CPU list is checked
+ *     against the thread that creates it, weft_affinity): every call that
+ *     creates the pool (call_in_thread, deferToThread, queue_work) answers
+ *     it then;
  *   - #WEFT_ENOMEM the pool could not be created.
  */
 WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out);

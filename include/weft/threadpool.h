@@ -83,7 +83,9 @@ typedef struct weft_threadpool weft_threadpool;
 
 /** How a pool pins its worker threads to CPUs (weft_threadpool_options.affinity). */
 typedef enum weft_affinity_policy {
-  WEFT_AFFINITY_NONE = 0, /**< no pinning: a thread runs where its creator may (default) */
+  WEFT_AFFINITY_NONE = 0, /**< no pinning (default): every worker runs where the thread that
+                           *   created the pool may, whichever thread starts it; with a
+                           *   thread factory of your own, where the factory puts it */
   WEFT_AFFINITY_SET,      /**< every worker may run on any CPU of the set, and only there */
   WEFT_AFFINITY_COMPACT,  /**< worker slot i on one CPU, neighbours close together: a
                            *   core's hardware threads, then the next core of the package */
@@ -101,9 +103,10 @@ typedef enum weft_affinity_policy {
  * The set: cpus[0..ncpus-1], or, for COMPACT and SCATTER with ncpus == 0,
  * the CPUs the thread that creates the pool may run on (sched_getaffinity:
  * a cpuset cgroup, taskset and numactl limits are already applied there).
- * Every listed CPU must be one the creating thread may run on, and below
- * CPU_SETSIZE (1024): otherwise creation fails with WEFT_EINVAL, as it does
- * for an empty SET or an unknown policy. The list is copied.
+ * Every listed CPU must be one the creating thread may run on (on a kernel
+ * built for more than 1024 CPUs too): otherwise creation fails with
+ * WEFT_EINVAL, as it does for an empty SET or an unknown policy. The list
+ * may repeat CPUs and be of any length; it is copied.
  */
 typedef struct weft_affinity {
   weft_affinity_policy policy; /**< WEFT_AFFINITY_NONE by default */
@@ -585,7 +588,9 @@ WEFT_API int weft_blocking_begin(void);
 WEFT_API int weft_blocking_end(void);
 
 /**
- * @brief The number of CPUs this process may use: its affinity mask, bounded
+ * @brief The number of CPUs this process may use: the calling thread's
+ * affinity mask (a thread pinned by a pool or by the program counts only
+ * its own CPUs), bounded
  * by the tightest CPU quota set on the process's cgroup or any cgroup above
  * it that its cgroup mount shows (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us
  * / cpu.cfs_period_us), rounded up to whole CPUs: a systemd unit with

@@ -1,11 +1,13 @@
 /*
- * weft — how many CPUs this process may use: the affinity mask, bounded by
+ * weft — how many CPUs this process may use: the calling thread's affinity
+ * mask (of any size: weft__cpu_mask_get), bounded by
  * the tightest cgroup CPU quota on the process's path (lib/base/cgroup_cpu.c;
  * a container limited to 1.5 CPUs counts 2), as Go 1.25 sizes GOMAXPROCS.
  * Read when asked, never polled.
  */
 #include "base/cpu.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -14,10 +16,35 @@
 #include "base/cgroup_cpu.h"
 #include "weft/threadpool.h"
 
+cpu_set_t *weft__cpu_mask_get(size_t *bytes, int *bits) {
+  /* The kernel's mask is nr_cpu_ids bits and sched_getaffinity refuses a
+   * shorter buffer (EINVAL): a plain cpu_set_t (1024) fails on a kernel
+   * built for more CPUs. Doubling stops at 4M CPUs. */
+  for (int n = CPU_SETSIZE; n <= (1 << 22); n *= 2) {
+    cpu_set_t *set = CPU_ALLOC(n);
+    if (!set) return NULL;
+    size_t size = CPU_ALLOC_SIZE(n);
+    if (sched_getaffinity(0, size, set) == 0) {
+      *bytes = size;
+      *bits = (int)(size * 8);
+      return set;
+    }
+    int err = errno;
+    CPU_FREE(set);
+    if (err != EINVAL) return NULL;
+  }
+  return NULL;
+}
+
 int weft__cpu_count(void) {
-  cpu_set_t set;
   int n = 0;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  size_t bytes;
+  int bits;
+  cpu_set_t *set = weft__cpu_mask_get(&bytes, &bits);
+  if (set) {
+    n = CPU_COUNT_S(bytes, set);
+    CPU_FREE(set);
+  }
   if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (n <= 0) n = 1;
   int q = weft__cgroup_cpu_limit("/proc/self/cgroup", "/proc/self/mountinfo");

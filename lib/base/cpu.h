@@ -4,7 +4,16 @@
 #ifndef WEFT_BASE_CPU_H
 #define WEFT_BASE_CPU_H
 
-/* The CPUs this process may use: the affinity mask, bounded by the
+#include <sched.h>
+#include <stddef.h>
+
+/* The calling thread's affinity mask, whatever the kernel's CPU count (a
+ * cpu_set_t holds 1024): CPU_ALLOC'ed, free it with CPU_FREE; *bytes is its
+ * size for the CPU_*_S macros, *bits the CPUs it can name. NULL when out of
+ * memory or refused. */
+cpu_set_t *weft__cpu_mask_get(size_t *bytes, int *bits);
+
+/* The CPUs this process may use: the calling thread's affinity mask, bounded by the
  * tightest cgroup CPU quota from the process's cgroup up (v2 cpu.max, v1
  * cpu.cfs_quota_us), rounded up. At least 1. */
 int weft__cpu_count(void);

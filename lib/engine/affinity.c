@@ -25,6 +25,7 @@
 #include <stdlib.h>
 
 #include "base/alloc.h"
+#include "base/cpu.h"
 #include "engine/spawn.h"
 
 typedef struct cpu_key {
@@ -86,32 +87,11 @@ static void order(cpu_key *k, int n, int policy) {
   else if (policy == WEFT_AFFINITY_SCATTER) qsort(k, (size_t)n, sizeof *k, cmp_scatter);
 }
 
-int weft__affinity_make(const weft_affinity *opt, weft__affinity **out) {
-  *out = NULL;
-  int policy = (int)opt->policy;
-  if (policy == WEFT_AFFINITY_NONE) return WEFT_OK;
-  if (policy != WEFT_AFFINITY_SET && policy != WEFT_AFFINITY_COMPACT &&
-      policy != WEFT_AFFINITY_SCATTER)
-    return WEFT_EINVAL;
-  if (opt->ncpus > 0 && !opt->cpus) return WEFT_EINVAL;
-  if (policy == WEFT_AFFINITY_SET && opt->ncpus == 0) return WEFT_EINVAL;
-  if (opt->ncpus > CPU_SETSIZE) return WEFT_EINVAL;
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return WEFT_EINVAL;
-  /* The chosen set, as a mask: duplicates collapse. */
-  cpu_set_t want;
-  CPU_ZERO(&want);
-  if (opt->ncpus == 0) {
-    want = allowed;
-  } else {
-    for (size_t i = 0; i < opt->ncpus; i++) {
-      int c = opt->cpus[i];
-      if (c < 0 || c >= CPU_SETSIZE || !CPU_ISSET(c, &allowed)) return WEFT_EINVAL;
-      CPU_SET(c, &want);
-    }
-  }
-  int n = CPU_COUNT(&want);
+/* The plan of the CPUs set in `want` (bytes, bits: its size), ordered by
+ * policy. */
+static int plan_of(const cpu_set_t *want, size_t bytes, int bits, int policy,
+                   weft__affinity **out) {
+  int n = CPU_COUNT_S(bytes, want);
   if (n == 0) return WEFT_EINVAL;
   weft__affinity *a = weft__malloc(sizeof *a + (size_t)n * sizeof a->cpu[0]);
   cpu_key *k = weft__malloc((size_t)n * sizeof *k);
@@ -121,15 +101,64 @@ int weft__affinity_make(const weft_affinity *opt, weft__affinity **out) {
     return WEFT_ENOMEM;
   }
   int m = 0;
-  for (int c = 0; c < CPU_SETSIZE && m < n; c++)
-    if (CPU_ISSET(c, &want)) k[m++].cpu = c;
-  order(k, n, policy);
+  for (int c = 0; c < bits && m < n; c++)
+    if (CPU_ISSET_S(c, bytes, want)) k[m++].cpu = c;
+  if (policy != WEFT_AFFINITY_NONE) order(k, n, policy);
   a->policy = policy;
   a->n = n;
-  for (int i = 0; i < n; i++) a->cpu[i] = k[i].cpu;
+  a->top = 0;
+  for (int i = 0; i < n; i++) {
+    a->cpu[i] = k[i].cpu;
+    if (a->cpu[i] > a->top) a->top = a->cpu[i];
+  }
   weft__free(k);
   *out = a;
   return WEFT_OK;
+}
+
+int weft__affinity_make(const weft_affinity *opt, weft__affinity **out) {
+  *out = NULL;
+  int policy = (int)opt->policy;
+  if (policy != WEFT_AFFINITY_NONE && policy != WEFT_AFFINITY_SET &&
+      policy != WEFT_AFFINITY_COMPACT && policy != WEFT_AFFINITY_SCATTER)
+    return WEFT_EINVAL;
+  size_t bytes;
+  int bits;
+  cpu_set_t *allowed = weft__cpu_mask_get(&bytes, &bits);
+  if (policy == WEFT_AFFINITY_NONE) {
+    /* The creator's CPUs (the list is ignored). Unreadable: no plan, the
+     * threads inherit as before; only memory is worth failing for. */
+    int r = allowed ? plan_of(allowed, bytes, bits, policy, out) : WEFT_OK;
+    if (allowed) CPU_FREE(allowed);
+    return r == WEFT_ENOMEM ? r : WEFT_OK;
+  }
+  int r = WEFT_EINVAL;
+  cpu_set_t *want = NULL;
+  if (!allowed) goto out;
+  if (opt->ncpus > 0 && !opt->cpus) goto out;
+  if (policy == WEFT_AFFINITY_SET && opt->ncpus == 0) goto out;
+  /* The chosen set, as a mask: duplicates collapse, so the list may be of
+   * any length. */
+  want = CPU_ALLOC(bits);
+  if (!want) {
+    r = WEFT_ENOMEM;
+    goto out;
+  }
+  CPU_ZERO_S(bytes, want);
+  if (opt->ncpus == 0) {
+    CPU_OR_S(bytes, want, want, allowed);
+  } else {
+    for (size_t i = 0; i < opt->ncpus; i++) {
+      int c = opt->cpus[i];
+      if (c < 0 || c >= bits || !CPU_ISSET_S(c, bytes, allowed)) goto out;
+      CPU_SET_S(c, bytes, want);
+    }
+  }
+  r = plan_of(want, bytes, bits, policy, out);
+out:
+  if (want) CPU_FREE(want);
+  if (allowed) CPU_FREE(allowed);
+  return r;
 }
 
 void weft__affinity_free(weft__affinity *a) { weft__free(a); }
@@ -137,22 +166,31 @@ void weft__affinity_free(weft__affinity *a) { weft__free(a); }
 void weft__affinity_apply(weft__engine *e, weft__eworker *w) {
   const weft__affinity *a = e->cfg.affinity;
   if (!a) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
+  if (a->policy == WEFT_AFFINITY_NONE && e->cfg.factory) return; /* the factory's choice */
+  size_t bytes = CPU_ALLOC_SIZE(a->top + 1);
+  cpu_set_t *set = CPU_ALLOC(a->top + 1);
+  if (!set) {
+    weft__engine_log(e, WEFT_ENOMEM, "weft_threadpool: could not pin a worker to its CPUs");
+    return;
+  }
+  CPU_ZERO_S(bytes, set);
   int pinned = -1;
-  if (a->policy == WEFT_AFFINITY_SET) {
-    for (int i = 0; i < a->n; i++) CPU_SET(a->cpu[i], &set);
-    if (a->n == 1) pinned = a->cpu[0];
+  if (a->policy == WEFT_AFFINITY_SET || a->policy == WEFT_AFFINITY_NONE) {
+    for (int i = 0; i < a->n; i++) CPU_SET_S(a->cpu[i], bytes, set);
+    if (a->n == 1 && a->policy == WEFT_AFFINITY_SET) pinned = a->cpu[0];
   } else {
     pinned = a->cpu[w->index % (uint32_t)a->n];
-    CPU_SET(pinned, &set);
+    CPU_SET_S(pinned, bytes, set);
   }
-  int r = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  int r = pthread_setaffinity_np(pthread_self(), bytes, set);
+  CPU_FREE(set);
   if (r != 0) {
     /* The CPUs went away (hot-unplug, a cpuset change) since the pool was
-     * made: the thread runs where it may, and the owner hears of it. */
+     * made: the thread runs where it may, and the owner hears of it (not
+     * for NONE, which pins nothing the owner asked for). */
     weft__store_relaxed(&w->pinned_cpu, 0);
-    weft__engine_log(e, WEFT_EINVAL, "weft_threadpool: could not pin a worker to its CPUs");
+    if (a->policy != WEFT_AFFINITY_NONE)
+      weft__engine_log(e, WEFT_EINVAL, "weft_threadpool: could not pin a worker to its CPUs");
     return;
   }
   weft__store_relaxed(&w->pinned_cpu, pinned + 1); /* statistics: read by worker_stats */

@@ -14,19 +14,26 @@
 #include "weft/threadpool.h"
 
 typedef struct weft__affinity {
-  int policy; /* WEFT_AFFINITY_SET, _COMPACT or _SCATTER */
+  int policy; /* WEFT_AFFINITY_NONE, _SET, _COMPACT or _SCATTER */
   int n;      /* CPUs in cpu[] */
-  int cpu[];  /* SET: ascending; COMPACT / SCATTER: slot i takes cpu[i % n] */
+  int top;    /* the highest of them */
+  int cpu[];  /* NONE, SET: ascending; COMPACT / SCATTER: slot i takes cpu[i % n] */
 } weft__affinity;
 
-/* Check opt and build its plan: *out is NULL for WEFT_AFFINITY_NONE.
+/* Check opt and build its plan. WEFT_AFFINITY_NONE's plan is the CPUs the
+ * calling thread may run on, so that the pool's threads run where its
+ * creator may, whichever thread happens to start them (a thread inherits
+ * the mask of the one that calls pthread_create: a task on a pinned pool
+ * that submits to another pool would otherwise confine that pool's new
+ * thread to its own CPU); *out is NULL if that mask cannot be read.
  * WEFT_EINVAL for an unknown policy, an empty SET, a CPU out of range or
  * one the calling thread may not run on; WEFT_ENOMEM. */
 int weft__affinity_make(const weft_affinity *opt, weft__affinity **out);
 void weft__affinity_free(weft__affinity *a);
 
 /* The calling thread, worker w of e, pins itself as e's plan says (a
- * failure goes to e's log hook; the thread then runs unpinned). */
+ * failure goes to e's log hook; the thread then runs unpinned). A NONE
+ * plan is left to a thread factory of the program's, if e has one. */
 void weft__affinity_apply(weft__engine *e, weft__eworker *w);
 
 #endif /* WEFT_ENGINE_AFFINITY_H */

@@ -37,7 +37,9 @@ WEFT_API int weft_reactor_set_thread_pool_options(weft_reactor *r,
   if (r->pool || weft__reactor_stopping(r)) return WEFT_ESTATE;
   if (o->min_threads < 0 || o->max_threads < o->min_threads) return WEFT_EINVAL;
   /* Checked now, so that the error reaches the caller instead of the first
-   * deferToThread. */
+   * deferToThread, against this thread's CPUs; the pool is made later, on
+   * the thread that first needs it (the reactor's), and checked against
+   * that one's again (weft_reactor_get_thread_pool: WEFT_EINVAL). */
   weft__affinity *plan = NULL;
   int rc = weft__affinity_make(&o->affinity, &plan);
   if (rc != 0) return rc;
