@@ -1110,7 +1110,7 @@ int main(int argc, char **argv) {
     }
     printf("| pool | runs | outcome | makespan s | peak threads | creations | most in 10 ms / 100 ms / 1 s | thread-s | peak RSS MiB |%s\n",
            w == W10S   ? " end | settle s | to min s |"
-           : w == W10T ? " primed (s) | start | tail | late slots (longest ms) |"
+           : w == W10T ? " primed, in s | start | tail | late slots (longest ms) |"
            : w == W10B ? " start | tail | pile-up |"
            : w == W6R  ? " 1st s | start | 2nd creations |"
                        : "");
@@ -1198,7 +1198,7 @@ int main(int argc, char **argv) {
           fmt_count(pc, sizeof pc, rs, n, offsetof(result, primed));
           fmt_median(pt, sizeof pt, rs, n, offsetof(result, prime_s), 2);
           if (s.prime_n > 0)
-            printf(" %s/%d (%s) |", pc, s.prime_n, pt);
+            printf(" %s/%d in %s |", pc, s.prime_n, pt);
           else
             printf(" — |");
         }
