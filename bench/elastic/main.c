@@ -1089,12 +1089,13 @@ int main(int argc, char **argv) {
       else
         printf(" (no prime), then ");
       printf("a steady %d tasks/s × %d ms for %.1f s (a late loop skips the slots it missed). "
-             "`primed`: tasks at the gate when it opened, and seconds from the prime's first "
-             "submit to then, median (range); "
-             "`start`: threads when the trickle began (%s); `tail`: most threads in its "
+             "%s`start`: threads when the trickle began (%s); `tail`: most threads in its "
              "last 0.5 s, median (range) of the repetitions; "
              "`late`: slots the loop skipped because it woke late, and its longest lateness.\n\n",
              TRICKLE_RATE, TRICKLE_MS, s.trickle_s,
+             s.prime_n > 0 ? "`primed`: tasks at the gate when it opened, and seconds from the "
+                             "prime's first submit to then, median (range); "
+                           : "",
              s.prime_n > 0 ? "read then" : "the last sample before it");
       break;
     case W10B:
