@@ -20,12 +20,25 @@
  *        (the process exits, it never hangs).
  *   W10s shrink: a W6 burst, then nothing for a window: threads at the end,
  *        when the count last changed, when it reached the pool's min.
- *   W10t trickle: a burst that grows the pool to about 200 threads (30 000 x
- *        10 ms at long scale), then a steady 1 000 tasks/s x 1 ms for 2 s:
- *        the most threads alive in the trickle's last 0.5 s (keep-alive
- *        defeat). Steady: a loop that wakes late (the VM did not run it)
- *        submits one task and keeps its 1 ms period from then on, skipping
- *        the slots it missed; it counts them.
+ *   W10t trickle: W10b's burst (30 000 x 10 ms at long scale), then a prime,
+ *        then a steady 1 000 tasks/s x 1 ms for 2 s: the most threads alive
+ *        in the trickle's last 0.5 s (keep-alive defeat). The burst alone
+ *        stops growing where the pool's own drain target and brake say
+ *        (130-242 threads in 10 repetitions), so the prime makes the start
+ *        a count: P tasks (224 at long scale, --prime=P; 0: no prime) that
+ *        each count themselves and wait at a gate, opened by the main
+ *        thread once all P wait at once (so the pool holds at least P
+ *        threads), or after --prime-timeout (10 s at long scale) for a pool
+ *        capped below P, which the row reports (`primed`); the trickle
+ *        begins once every prime task has completed. The gate's wait is
+ *        opaque (a futex wait, no weft_blocking_begin), as W9c's and W12's
+ *        are and as a peer's must be: weft's monitor has to see the blocked
+ *        workers itself. The burst stays before the prime so that the pool
+ *        the trickle meets has W10b's history (its brake, its keep-alives),
+ *        and W10b, without a prime, stays comparable with older figures.
+ *        Steady: a loop that wakes late (the VM did not run it) submits one
+ *        task and keeps its 1 ms period from then on, skipping the slots it
+ *        missed; it counts them.
  *   W10b the same with catch-up bursts: a late loop submits every slot it
  *        missed back to back (a pile-up), as a server's loop that was not
  *        run does; each pile-up below `soft` is a burst Twisted's rule
@@ -41,7 +54,7 @@
  *   weft_elastic_bench [--scale=tiny|short|long] [--reps=N]
  *                      [--pools=label,...] [--workloads=W6,W7,...]
  *                      [--reps-capped=N] [--chain-timeout=S] [--shrink-window=S]
- *                      [--trickle=S]
+ *                      [--trickle=S] [--prime=P] [--prime-timeout=S]
  *                      [--sample-us=US] [--raw=FILE] [--check]
  *
  * --check (the ctest smoke): exit 1 unless every cell finished its work,
@@ -62,6 +75,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,13 +128,15 @@ typedef struct scale {
   long w6_n, w7_n, w10_n, w10t_n, w12_n;
   double chain_timeout_s, shrink_window_s, trickle_s;
   int reps;
+  int prime_n;            /* W10t: tasks held at the gate at once (P) */
+  double prime_timeout_s; /* W10t: the gate opens then if fewer arrived */
 } scale;
 
 static const scale scales[] = {
-    /* name   W6(r)  W7    W10s   W10t/b W12    chain  window trickle reps */
-    {"tiny", 40, 10, 40, 40, 64, 1.0, 0.3, 0.2, 1},
-    {"short", 2000, 200, 500, 500, 500, 2.0, 3.0, 2.0, 1},
-    {"long", 10000, 1000, 10000, 30000, 10000, 10.0, 12.0, 2.0, 5},
+    /* name   W6(r)  W7    W10s   W10t/b W12    chain  window trickle reps prime timeout */
+    {"tiny", 40, 10, 40, 40, 64, 1.0, 0.3, 0.2, 1, 8, 1.0},
+    {"short", 2000, 200, 500, 500, 500, 2.0, 3.0, 2.0, 1, 64, 2.0},
+    {"long", 10000, 1000, 10000, 30000, 10000, 10.0, 12.0, 2.0, 5, 224, 10.0},
 };
 
 #define SLEEP_MS 10      /* W6, W6r, W10, W12 task */
@@ -243,6 +260,57 @@ static void task_chain(void *arg) {
   eb_task_done();
 }
 
+/* W10t's prime: each task counts itself in `arrived` and waits until the
+ * main thread opens the gate. The wait is opaque (a futex wait, as W9c's
+ * condvar and W12's semaphore are): no pool is told that its worker blocks,
+ * so weft's monitor must see it off-CPU, and every peer runs the same body.
+ * Both words are futex words; nothing else is published through them (the
+ * tasks read no data the main thread wrote after the submit, which the
+ * pool's queue already orders), so every access is relaxed: the futex
+ * system call compares the word with the value the caller saw atomically
+ * with queueing it, which is what keeps a wake-up from being lost. */
+static struct prime_gate {
+  atomic_int arrived; /* tasks that reached the gate (the main thread waits on it) */
+  atomic_int open;    /* 0 closed, 1 open (the tasks wait on it) */
+  int target;         /* P: written before the first prime submit */
+} gate;
+
+static long futex_op(atomic_int *word, int op, int val, const struct timespec *rel) {
+  return syscall(SYS_futex, (int *)(void *)word, op, val, rel, NULL, 0);
+}
+
+static void task_gate(void *arg) {
+  (void)arg;
+  int a = atomic_fetch_add_explicit(&gate.arrived, 1, memory_order_relaxed) + 1;
+  if (a == gate.target) /* the one the main thread waits for */
+    futex_op(&gate.arrived, FUTEX_WAKE_PRIVATE, 1, NULL);
+  while (atomic_load_explicit(&gate.open, memory_order_relaxed) == 0)
+    futex_op(&gate.open, FUTEX_WAIT_PRIVATE, 0, NULL); /* EINTR, EAGAIN: look again */
+  eb_task_done();
+}
+
+/* Wait until `target` prime tasks have arrived, or timeout_s has passed (a
+ * pool capped below the target never gets there), then open the gate.
+ * Returns how many had arrived when it opened. */
+static int prime_open(int target, double timeout_s) {
+  double deadline = eb_now() + timeout_s;
+  int a;
+  for (;;) {
+    a = atomic_load_explicit(&gate.arrived, memory_order_relaxed);
+    double left = deadline - eb_now();
+    if (a >= target || left <= 0)
+      break;
+    struct timespec rel = {(time_t)left, (long)((left - floor(left)) * 1e9)};
+    /* Sleeps only while the count is still a: the arrival that reaches the
+     * target wakes it; the others change the word, so a wait begun after
+     * them returns at once (EAGAIN) and the loop reads the new count. */
+    futex_op(&gate.arrived, FUTEX_WAIT_PRIVATE, a, &rel);
+  }
+  atomic_store_explicit(&gate.open, 1, memory_order_relaxed);
+  futex_op(&gate.open, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+  return a;
+}
+
 static sem_t permits;
 static void task_permit(void *arg) {
   while (sem_wait(&permits) != 0 && errno == EINTR)
@@ -277,6 +345,11 @@ typedef struct cell_out {
   double first_t0, first_end;
   int reburst_start;
   long reburst_creations;
+  /* W10t: the prime's tasks at the gate when it opened, and how long after
+   * the prime's first submit it opened. */
+  int primed;
+  double prime_s;
+  int start_read; /* W10t: threads when the trickle began, read then (-1: sampled) */
 } cell_out;
 #define TRICKLE_RECENT_S 10.5 /* the default keep-alive (10 s) + the tail window */
 
@@ -353,7 +426,8 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     _exit(1);
   }
 
-  cell_out o = {.outcome = "completed", .reburst_start = -1, .reburst_creations = -1};
+  cell_out o = {.outcome = "completed", .reburst_start = -1, .reburst_creations = -1,
+                .start_read = -1};
   const double limit = 900; /* the driver's kill comes first */
   void *ms_sleep = (void *)(size_t)SLEEP_MS;
   chain ch;
@@ -372,6 +446,25 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
       wrc = wait_total(n, limit);
     o.t_end = t_last_done;
     o.t_measure_end = o.t_end;
+    if (w == W10T && wrc == 0 && o.submit_err == 0 && sc->prime_n > 0) {
+      /* The prime (see the top): P tasks held at a gate until all P run at
+       * once, so the trickle begins with at least P threads whatever the
+       * burst left; then every one of them completes before it begins. */
+      long p = sc->prime_n;
+      gate.target = (int)p;
+      expect_total(n + p);
+      double tp = eb_now();
+      submit_n(im, pool, p, task_gate, NULL, &o);
+      o.primed = prime_open((int)p, o.submit_err == 0 ? sc->prime_timeout_s : 0);
+      o.prime_s = eb_now() - tp;
+      if (o.submit_err == 0)
+        wrc = wait_total(n + p, limit);
+      n += p;
+      /* Read, not sampled: the sampler may not have run since the
+       * prime's threads appeared (on 2 vCPUs, with them all waking). */
+      int th = eb_proc_status_field("Threads");
+      o.start_read = th >= 0 ? th - harness_threads : -1;
+    }
     if (w == W10S && wrc == 0 && o.submit_err == 0) {
       o.window_start = o.t_end;
       sleep_s(sc->shrink_window_s);
@@ -583,9 +676,13 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     int tail = (int)tl_peak(s, ns, o.window_end - 0.5, o.window_end, &end);
     int at_start = -1;
     tl_peak(s, ns, 0, o.window_start, &at_start);
+    if (o.start_read >= 0)
+      at_start = o.start_read;
     printf(" trickle_start=%d trickle_tail_max=%d trickle_end=%d trickle_pileup=%d "
            "trickle_pileup_recent=%d trickle_late_slots=%ld trickle_late_max_ms=%.1f",
            at_start, tail, end, o.pileup_max, o.pileup_recent, o.late_slots, o.late_max_ms);
+    if (w == W10T && sc->prime_n > 0)
+      printf(" prime=%d primed=%d prime_s=%.3f", sc->prime_n, o.primed, o.prime_s);
   }
   printf("\n");
   fflush(stdout);
@@ -609,6 +706,8 @@ typedef struct result {
   long cmax10ms, cmax100ms, cmax1s; /* most creations in any 10 ms, 100 ms, 1 s */
   double first_makespan;              /* W6r: the first burst's */
   long reburst_start, reburst_creations; /* W6r: threads, creations (burst 2) */
+  long primed;                           /* W10t: tasks at the gate when it opened */
+  double prime_s;                        /* W10t: the prime's first submit to the opening */
   int ncpu;
 } result;
 
@@ -651,6 +750,8 @@ static int parse_result(const char *line, result *r) {
   r->first_makespan = field_d(p, "first_makespan", NAN);
   r->reburst_start = (long)field_d(p, "reburst_start", -1);
   r->reburst_creations = (long)field_d(p, "reburst_creations", -1);
+  r->primed = (long)field_d(p, "primed", -1);
+  r->prime_s = field_d(p, "prime_s", NAN);
   return 0;
 }
 
@@ -827,7 +928,8 @@ int main(int argc, char **argv) {
   int reps = -1, check = 0;
   unsigned sample_us = 2000;
   const char *pools = NULL, *works = NULL, *raw_path = NULL;
-  double chain_timeout = -1, shrink_window = -1, trickle = -1;
+  double chain_timeout = -1, shrink_window = -1, trickle = -1, prime_timeout = -1;
+  int prime = -1;
   int reps_capped = -1;
   const char *cell_label = NULL, *cell_w = NULL;
   char *extra[8];
@@ -867,6 +969,12 @@ int main(int argc, char **argv) {
     } else if (strncmp(a, "--trickle=", 10) == 0 && n_extra < 8) {
       trickle = atof(a + 10);
       extra[n_extra++] = argv[i];
+    } else if (strncmp(a, "--prime=", 8) == 0 && n_extra < 8) {
+      prime = atoi(a + 8);
+      extra[n_extra++] = argv[i];
+    } else if (strncmp(a, "--prime-timeout=", 16) == 0 && n_extra < 8) {
+      prime_timeout = atof(a + 16);
+      extra[n_extra++] = argv[i];
     } else if (strncmp(a, "--reps-capped=", 14) == 0) {
       reps_capped = atoi(a + 14);
     } else if (strcmp(a, "--check") == 0) {
@@ -886,6 +994,10 @@ int main(int argc, char **argv) {
     s.shrink_window_s = shrink_window;
   if (trickle >= 0)
     s.trickle_s = trickle;
+  if (prime >= 0)
+    s.prime_n = prime;
+  if (prime_timeout >= 0)
+    s.prime_timeout_s = prime_timeout;
   if (reps > 0)
     s.reps = reps;
   if (cell_label != NULL)
@@ -912,9 +1024,14 @@ int main(int argc, char **argv) {
                  (w == W9C && strcmp(r->outcome, "deadlocked") == 0 && r->done < r->expected);
         if (!ok)
           failures++;
-        fprintf(stderr, "rep %d %-5s %-12s %-10s makespan %.3f s peak %ld creations %ld%s\n",
+        fprintf(stderr, "rep %d %-5s %-12s %-10s makespan %.3f s peak %ld creations %ld",
                 rep + 1, wnames[w], configs[c].label, r->outcome, r->makespan, r->peak,
-                r->creations, ok ? "" : "  <-- FAILED");
+                r->creations);
+        if (w == W10T && r->primed >= 0)
+          fprintf(stderr, " primed %ld in %.3f s", r->primed, r->prime_s);
+        if (w == W10T || w == W10B)
+          fprintf(stderr, " start %ld tail %ld", r->trickle_start, r->trickle_tail);
+        fprintf(stderr, "%s\n", ok ? "" : "  <-- FAILED");
       }
     }
   if (raw != NULL)
@@ -964,17 +1081,27 @@ int main(int argc, char **argv) {
              s.w10_n, SLEEP_MS, s.shrink_window_s);
       break;
     case W10T:
-      printf("**W10t trickle**: %ld × %d ms burst, then a steady %d tasks/s × %d ms for %.1f s "
-             "(a late loop skips the slots it missed). "
-             "`start`: threads when the trickle began; `tail`: most threads in its last 0.5 s, "
-             "median (range) of the repetitions; "
+      printf("**W10t trickle**: %ld × %d ms burst", s.w10t_n, SLEEP_MS);
+      if (s.prime_n > 0)
+        printf(", then a prime: %d tasks that wait (opaque, a futex) at a gate opened once all "
+               "%d wait at once, or after %.1f s for a pool that cannot hold them; once they "
+               "completed, ", s.prime_n, s.prime_n, s.prime_timeout_s);
+      else
+        printf(" (no prime), then ");
+      printf("a steady %d tasks/s × %d ms for %.1f s (a late loop skips the slots it missed). "
+             "%s`start`: threads when the trickle began (%s); `tail`: most threads in its "
+             "last 0.5 s, median (range) of the repetitions; "
              "`late`: slots the loop skipped because it woke late, and its longest lateness.\n\n",
-             s.w10t_n, SLEEP_MS, TRICKLE_RATE, TRICKLE_MS, s.trickle_s);
+             TRICKLE_RATE, TRICKLE_MS, s.trickle_s,
+             s.prime_n > 0 ? "`primed`: tasks at the gate when it opened, and seconds from the "
+                             "prime's first submit to then, median (range); "
+                           : "",
+             s.prime_n > 0 ? "read then" : "the last sample before it");
       break;
     case W10B:
-      printf("**W10b trickle with catch-up bursts**: W10t's burst and trickle, but a late loop "
-             "submits every slot it missed at once. `pile-up`: most tasks the loop submitted "
-             "back to back in its last %.1f s, all due already (it fell behind).\n\n",
+      printf("**W10b trickle with catch-up bursts**: W10t's burst (no prime) and trickle, but a "
+             "late loop submits every slot it missed at once. `pile-up`: most tasks the loop "
+             "submitted back to back in its last %.1f s, all due already (it fell behind).\n\n",
              TRICKLE_RECENT_S);
       break;
     case W12:
@@ -984,12 +1111,14 @@ int main(int argc, char **argv) {
     }
     printf("| pool | runs | outcome | makespan s | peak threads | creations | most in 10 ms / 100 ms / 1 s | thread-s | peak RSS MiB |%s\n",
            w == W10S   ? " end | settle s | to min s |"
-           : w == W10T ? " start | tail | late slots (longest ms) |"
+           : w == W10T ? " primed, in s | start | tail | late slots (longest ms) |"
            : w == W10B ? " start | tail | pile-up |"
            : w == W6R  ? " 1st s | start | 2nd creations |"
                        : "");
     printf("|---|---|---|---|---|---|---|---|---|%s\n",
-           w == W10S || w == W10T || w == W10B || w == W6R ? "---|---|---|" : "");
+           w == W10T                             ? "---|---|---|---|"
+           : w == W10S || w == W10B || w == W6R ? "---|---|---|"
+                                                 : "");
     for (int c = 0; c < N_CONFIGS; c++) {
       result *rs = res[c][w];
       int n = 0;
@@ -1066,6 +1195,13 @@ int main(int argc, char **argv) {
           for (int i = 0; i < n; i++)
             lmax = rs[i].trickle_late_max_ms > lmax ? rs[i].trickle_late_max_ms : lmax;
           snprintf(pu, sizeof pu, "%s (%.1f)", ls, lmax);
+          char pc[32], pt[64];
+          fmt_count(pc, sizeof pc, rs, n, offsetof(result, primed));
+          fmt_median(pt, sizeof pt, rs, n, offsetof(result, prime_s), 2);
+          if (s.prime_n > 0)
+            printf(" %s/%d in %s |", pc, s.prime_n, pt);
+          else
+            printf(" — |");
         }
         printf(" %s | %s | %s |", st, tl, pu);
       } else if (w == W6R) {
