@@ -7,11 +7,13 @@
 #   bash scripts/bench_elastic.sh          quick run: W6 at 2 000 tasks, one
 #                                          repetition per cell (~4 minutes)
 #   bash scripts/bench_elastic.sh --long   full sizes (W6/W10s/W12 at 10 000
-#                                          tasks, W10t/b at 30 000, W9c
-#                                          timeout 10 s, shrink window
-#                                          12 s), 5 repetitions, 1 for
-#                                          the pools capped at <= 4 threads
-#                                          (~50 minutes on 2 cores)
+#                                          tasks, W10t/b at 30 000, W10t's
+#                                          prime 224, W9c timeout 10 s,
+#                                          shrink window 12 s), 5
+#                                          repetitions, 1 for the pools
+#                                          capped at <= 4 threads (~55
+#                                          minutes on 2 cores: a capped
+#                                          pool waits out the prime's 10 s)
 #   bash scripts/bench_elastic.sh [--long] --pools=weft,tokio_like --workloads=W6,W9c --reps=3 ...
 #                                          extra flags go to weft_elastic_bench
 #
