@@ -362,6 +362,45 @@ static void deep_chain_destroys_iteratively(void **state) {
   free(g_cdeep);
 }
 
+/* Inside a destroy (here: the unhandled hook of another Deferred's), the
+ * last reference to an unfired Deferred goes: it is only queued, and its
+ * waiter's waiting_on must no longer lead to it, or a cancel of the waiter
+ * from the same hook refs it back from the dead (Debug: the refs check;
+ * ASan: use after free). The waiter is cancelled as a Deferred that waits
+ * on nothing: it stays paused, as when its inner goes (chain_dispose). */
+static weft_deferred *g_qinner, *g_qwaiter;
+static int g_qcancel = 99;
+static int chain_to_qinner(void *ctx, weft_result *r) {
+  (void)ctx;
+  return weft_result_set_deferred(r, g_qinner);
+}
+static void hook_drops_and_cancels(void *ctx, weft_failure *f) {
+  (void)ctx;
+  (void)f;
+  if (!g_qinner) return;
+  weft_deferred_unref(g_qinner); /* its last reference: queued */
+  g_qinner = NULL;
+  g_qcancel = weft_deferred_cancel(g_qwaiter);
+}
+
+static void queued_deferred_cannot_be_reached(void **state) {
+  (void)state;
+  weft_set_unhandled_failure_hook(hook_drops_and_cancels, NULL);
+  assert_int_equal(weft_deferred_create(&g_qinner), 0);
+  assert_int_equal(weft_deferred_create(&g_qwaiter), 0);
+  assert_int_equal(weft_deferred_add_callback(g_qwaiter, chain_to_qinner, NULL), 0);
+  assert_int_equal(weft_deferred_callback(g_qwaiter, NULL), 0);
+  assert_true(weft_deferred_paused(g_qwaiter));
+  weft_deferred *x;
+  assert_int_equal(weft_fail(&x, weft_failure_new(WEFT_EFAILED, "unhandled")), 0);
+  weft_deferred_unref(x); /* the hook runs inside this destroy */
+  assert_null(g_qinner);
+  assert_int_not_equal(g_qcancel, 99);
+  assert_true(weft_deferred_paused(g_qwaiter)); /* waits on nothing, for ever */
+  weft_deferred_unref(g_qwaiter);
+  weft_set_unhandled_failure_hook(count_unhandled, NULL);
+}
+
 /* Two Deferreds that wait on each other (each one's callback returned the
  * other): neither can ever fire, and cancel says so instead of walking the
  * circle for ever. */
@@ -595,6 +634,7 @@ int main(void) {
       cmocka_unit_test_setup(bad_arguments, setup),
       cmocka_unit_test(deep_chain_cancel_iteratively),
       cmocka_unit_test(deep_chain_destroys_iteratively),
+      cmocka_unit_test(queued_deferred_cannot_be_reached),
       cmocka_unit_test(cancel_of_a_cycle_refused),
       cmocka_unit_test_setup(many_callbacks_grow_the_chain, setup),
   };

@@ -282,6 +282,38 @@ static void blocking_call_on_a_dropped_deferred(void **state) {
   assert_int_equal(weft_reactor_destroy(dd_r), 0);
 }
 
+/* fn returns a Deferred the program keeps; the reactor shuts down (the
+ * caller is released with WEFT_ESHUTDOWN) and is destroyed; the Deferred
+ * goes after that, unfired, as weft/deferred.h allows: its entry must not
+ * read the freed reactor (ASan: use after free). */
+static weft_reactor *ka_r;
+static weft_deferred *ka_d;
+static int ka_rc = 99;
+static int ka_fn(void *ctx, weft_result *res) {
+  (void)ctx;
+  if (weft_deferred_create(&ka_d) != 0) return WEFT_ENOMEM;
+  weft_result_set_deferred(res, ka_d);
+  weft_reactor_stop(ka_r);
+  return 0;
+}
+static void *ka_caller(void *arg) {
+  (void)arg;
+  ka_rc = weft_blocking_call_from_thread(ka_r, ka_fn, NULL, NULL, NULL);
+  return NULL;
+}
+
+static void blocking_call_deferred_outlives_reactor(void **state) {
+  (void)state;
+  assert_int_equal(weft_reactor_create(&ka_r), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, ka_caller, NULL), 0);
+  assert_int_equal(weft_reactor_run(ka_r), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(ka_rc, WEFT_ESHUTDOWN);
+  assert_int_equal(weft_reactor_destroy(ka_r), 0);
+  weft_deferred_unref(ka_d); /* unfired, after the reactor */
+}
+
 /* Shutdown releases callers blocked on the reactor (twisted#10124 hangs).
  * BLOCKED pool threads each call blocking_call_from_thread with a function
  * that returns a Deferred nobody fires; the last of those functions to run
@@ -844,6 +876,7 @@ int main(void) {
       cmocka_unit_test_setup(blocking_call_from_thread_cases, setup),
       cmocka_unit_test_setup(blocking_call_guards, setup),
       cmocka_unit_test_setup(blocking_call_on_a_dropped_deferred, setup),
+      cmocka_unit_test_setup(blocking_call_deferred_outlives_reactor, setup),
       cmocka_unit_test_setup(shutdown_releases_blocked_callers, setup),
       cmocka_unit_test_setup(manual_shutdown_refuses_new_blocked_callers, setup),
       cmocka_unit_test_setup(destroy_releases_blocked_caller, setup),

@@ -38,7 +38,10 @@
 /* The library's own references: inline (the exported pair is interposable
  * under -fPIC, so the compiler will not inline those). */
 static void destroy(weft_deferred *d);
-static inline void dref(weft_deferred *d) { d->refs++; }
+static inline void dref(weft_deferred *d) {
+  weft_assert_hot(d->refs > 0); /* nothing refs a Deferred back from its destroy */
+  d->refs++;
+}
 static inline void dunref(weft_deferred *d) {
   if (--d->refs == 0) destroy(d);
 }
@@ -187,8 +190,20 @@ static void destroy_one(weft_deferred *d) {
 static _Thread_local weft_deferred *t_doomed;
 static _Thread_local bool t_destroying;
 
+static void chain_dispose(void *ctx);
+
 static __attribute__((noinline)) void destroy_slow(weft_deferred *d) {
   if (t_destroying) {
+    /* Queued, not yet destroyed: the only pointers left to d are its
+     * waiters' waiting_on (borrowed, not counted). Cleared now, so that
+     * nothing (a cancel of a waiter from the unhandled hook or a failure's
+     * free_data, still inside the outer destroy) can reach d and ref it
+     * back to life; chain_dispose clears them again when d goes. */
+    for (uint32_t i = d->head; i < d->count; i++)
+      if (d->entries[i].dispose == chain_dispose) {
+        weft_deferred *waiter = d->entries[i].cb_ctx;
+        waiter->waiting_on = NULL;
+      }
     d->stack_next = t_doomed;
     t_doomed = d;
     return;

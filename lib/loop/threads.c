@@ -386,8 +386,11 @@ static int bc_deliver(void *ctx, weft_result *r) {
  * dropping it: WEFT_ECANCELED; in its shutdown, the shutdown's code. */
 static void bc_dispose(void *ctx) {
   blocking_call *bc = ctx;
-  bc_finish_reactor_side(bc, weft__reactor_stopping(bc->r) ? WEFT_ESHUTDOWN : WEFT_ECANCELED,
-                         NULL, NULL);
+  /* Released at shutdown already: the reactor may be gone by now (the
+   * Deferred may outlive it), so bc->r is not read. */
+  if (!weft__load_relaxed(&bc->finished))
+    bc_finish_reactor_side(bc, weft__reactor_stopping(bc->r) ? WEFT_ESHUTDOWN : WEFT_ECANCELED,
+                           NULL, NULL);
   bc_unref(bc);
 }
 
