@@ -50,7 +50,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
 }
 
 static int hs_gl_submit(hs_backend *b, hs_job *job) {
-  return g_thread_pool_push(b->pool, job, NULL) ? 0 : -EAGAIN;
+  /* FALSE means a new thread could not be started, and the job is queued
+   * all the same (GLib's documentation): it will run and be answered, so
+   * telling the server it failed would answer it twice. */
+  (void)g_thread_pool_push(b->pool, job, NULL);
+  return 0;
 }
 
 static void hs_gl_destroy(hs_backend *b) {

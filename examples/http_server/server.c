@@ -18,8 +18,13 @@
  * after a clean shutdown, "served <n> hash requests, <m> errors".
  *
  * Shutdown: stop accepting connections, answer 503 to new /hash requests,
- * wait for the jobs in flight and for the answers being written, leave the
- * loop, stop the pool.
+ * wait for the jobs in flight and for the answers being written (at most
+ * 2 s: an answer whose client reset the connection is never reported
+ * written), leave the loop, stop the pool.
+ *
+ * Limits against abusive clients: request line and headers 8 KiB, no body,
+ * 30 s of silence closes a connection, and running out of descriptors
+ * pauses accepting for 100 ms instead of retrying in a hot loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +41,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "backend.h"
@@ -48,6 +54,7 @@ typedef struct server {
   const hs_backend_ops *ops;
   hs_backend *backend;
   struct event *sigint, *sigterm, *grace;
+  struct event *accept_retry; /* re-enables accepting after EMFILE */
   long long max_requests; /* 0: no limit */
   long long served;       /* /hash answered 200 */
   long long errors;       /* 5xx answered */
@@ -95,6 +102,27 @@ static void maybe_finish(server *s) {
     if (s->grace == NULL || evtimer_add(s->grace, &tv) != 0)
       finish(s);
   }
+}
+
+/* accept() failed (EMFILE, ENFILE, ENOBUFS): libevent would retry at once,
+ * for ever, while nothing frees a descriptor. Pause, try again later. */
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  server *s = arg;
+  if (s->listener != NULL) /* gone at shutdown */
+    evconnlistener_enable(evhttp_bound_socket_get_listener(s->listener));
+}
+
+static server *g_server; /* the error callback's own argument is evhttp's */
+
+static void on_accept_error(struct evconnlistener *l, void *arg) {
+  (void)arg;
+  server *s = g_server;
+  evconnlistener_disable(l);
+  struct timeval tv = {0, 100000};
+  if (s->accept_retry == NULL || evtimer_add(s->accept_retry, &tv) != 0)
+    evconnlistener_enable(l); /* no timer: as libevent would */
 }
 
 static void begin_shutdown(server *s) {
@@ -220,8 +248,11 @@ static void on_request(struct evhttp_request *req, void *arg) {
   server *s = arg;
   const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
   const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-  if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-    reply(s, req, 405, "Method Not Allowed", "GET only\n");
+  enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+  if (cmd != EVHTTP_REQ_GET) {
+    /* HEAD: no body (libevent 2.1 would send it, and a keep-alive client
+     * would read it as the start of its next answer). */
+    reply(s, req, 405, "Method Not Allowed", cmd == EVHTTP_REQ_HEAD ? "" : "GET only\n");
   } else if (path != NULL && strcmp(path, "/hash") == 0) {
     on_hash(s, req, evhttp_uri_get_query(uri));
   } else if (path != NULL && strcmp(path, "/quit") == 0) {
@@ -308,11 +339,20 @@ int main(int argc, char **argv) {
   if (s.http == NULL)
     goto out;
   evhttp_set_gencb(s.http, on_request, &s);
+  /* A GET needs no body and a short request line: an 8 KiB bound keeps a
+   * client that never ends its line from growing the buffer (and the
+   * parser's rescans) without limit; silent connections go after 30 s. */
+  evhttp_set_max_headers_size(s.http, 8192);
+  evhttp_set_max_body_size(s.http, 0);
+  evhttp_set_timeout(s.http, 30);
   s.listener = evhttp_bind_socket_with_handle(s.http, "127.0.0.1", (uint16_t)port);
   if (s.listener == NULL) {
     fprintf(stderr, "http_server: cannot listen on 127.0.0.1:%lld\n", port);
     goto out;
   }
+  s.accept_retry = evtimer_new(s.base, on_accept_retry, &s);
+  g_server = &s;
+  evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s.listener), on_accept_error);
   struct sockaddr_storage ss;
   ev_socklen_t len = sizeof ss;
   if (getsockname(evhttp_bound_socket_get_fd(s.listener), (struct sockaddr *)&ss,
@@ -345,6 +385,8 @@ out:
     event_free(s.sigterm);
   if (s.grace != NULL)
     event_free(s.grace);
+  if (s.accept_retry != NULL)
+    event_free(s.accept_retry);
   if (s.http != NULL)
     evhttp_free(s.http);
   event_base_free(s.base);
