@@ -304,7 +304,9 @@ typedef weft_worker *(*weft_create_worker_fn)(void *ctx);
  *                      otherwise the team takes ownership of it.
  * @param create_worker createWorker; must not be NULL.
  * @param create_ctx    Its context.
- * @param log_fn        Told of failures, like logException; may be NULL.
+ * @param log_fn        Told of failures, like logException; may be NULL. It may
+ *                      be called from several threads at once (the coordinator,
+ *                      a worker finishing a task, a thread that quits the team).
  * @param log_ctx       Its context.
  * @return 0, or:
  *   - #WEFT_EINVAL out or create_worker is NULL;
