@@ -1258,6 +1258,73 @@ static void abandoned_block_ended_when_idle(void **state) {
   sync_fini(&began);
 }
 
+/* A task on a (0,1) pool queues a child on its own ring, then, once a
+ * stop has closed the pool, announces a block and waits for the child. The
+ * stop runs queued work, and the child is queued behind its blocked
+ * parent: it gets a stand-in all the same (models/stop_join.pml), or the
+ * stop would wait for ever. Before the close the parent spins, on its CPU,
+ * so the monitor sees nobody blocked and stands in for nobody. */
+typedef struct closing_wait {
+  weft_threadpool *tp;
+  sync_t child_done;
+  atomic_int go;         /* main: the pool is closed */
+  atomic_int queued;     /* the parent has queued its child */
+  int child_rc, child_ran, timed_out, stop_rc;
+} closing_wait;
+
+static void cw_child(void *arg) {
+  closing_wait *c = arg;
+  c->child_ran = 1;
+  count_up(&c->child_done);
+}
+
+static void cw_parent(void *arg) {
+  closing_wait *c = arg;
+  c->child_rc = weft_threadpool_call_in_thread(c->tp, cw_child, c); /* onto our ring */
+  atomic_store(&c->queued, 1);
+  while (!atomic_load(&c->go)) sched_yield(); /* on-CPU: not blocked */
+  weft_blocking_begin();
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += HANG_GUARD_S;
+  pthread_mutex_lock(&c->child_done.mu);
+  while (c->child_done.count < 1 && !c->timed_out)
+    if (pthread_cond_timedwait(&c->child_done.cv, &c->child_done.mu, &dl) != 0) c->timed_out = 1;
+  pthread_mutex_unlock(&c->child_done.mu);
+  weft_blocking_end();
+}
+
+static void *cw_stopper(void *arg) {
+  closing_wait *c = arg;
+  c->stop_rc = weft_threadpool_stop(c->tp);
+  return NULL;
+}
+
+static void noop_task(void *arg) { (void)arg; }
+
+static void stop_stands_in_for_a_block_on_queued_work(void **state) {
+  (void)state;
+  closing_wait c;
+  memset(&c, 0, sizeof c);
+  sync_init(&c.child_done);
+  c.tp = make_pool(0, 1, 0, 10000);
+  assert_int_equal(weft_threadpool_call_in_thread(c.tp, cw_parent, &c), 0);
+  while (!atomic_load(&c.queued)) sched_yield();
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, cw_stopper, &c), 0);
+  /* Closed once a submit is refused (the ones before run in the stop). */
+  while (weft_threadpool_call_in_thread(c.tp, noop_task, NULL) == 0) sched_yield();
+  atomic_store(&c.go, 1);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(c.stop_rc, 0);
+  assert_int_equal(c.child_rc, 0);
+  assert_false(c.timed_out);
+  assert_int_equal(c.child_ran, 1);
+  assert_exact(c.tp);
+  assert_int_equal(weft_threadpool_destroy(c.tp), 0);
+  sync_fini(&c.child_done);
+}
+
 static void bad_input(void **state) {
   (void)state;
   assert_int_equal(weft_threadpool_stats_get(NULL, NULL), WEFT_EINVAL);
@@ -1312,6 +1379,7 @@ int main(void) {
       cmocka_unit_test_teardown(log_hook_reads_stats_on_creation_failure, settle),
       cmocka_unit_test_teardown(abandoned_block_ended_when_idle, settle),
       cmocka_unit_test_teardown(unstarted_pool_arms_no_monitor, settle),
+      cmocka_unit_test_teardown(stop_stands_in_for_a_block_on_queued_work, settle),
       cmocka_unit_test_teardown(bad_input, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

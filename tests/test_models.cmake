@@ -125,3 +125,9 @@ weft_model_mutant(model_mutant_lane_no_recheck lane.pml "invalid end state" -DL=
 weft_model_mutant(model_mutant_lane_kick_before_push lane.pml "invalid end state" -DMUTANT_KICK_BEFORE_PUSH)
 weft_model_mutant(model_mutant_lane_owe_at_limit lane.pml "assertion violated" -DMUTANT_OWE_AT_LIMIT)
 weft_model_mutant(model_mutant_lane_admit_at_limit lane.pml "assertion violated .inpool" -DMUTANT_ADMIT_AT_LIMIT)
+
+# E7/E9.1: stop joins every thread although a blocked worker may start a
+# stand-in after close (multi-pass join).
+weft_model_check(model_stop_join stop_join.pml)
+weft_model_check(model_stop_join_s4 stop_join.pml -DS=4 -DK=3)
+weft_model_mutant(model_mutant_stop_join_one_pass stop_join.pml "assertion violated" -DMUTANT_ONE_PASS)

@@ -132,7 +132,9 @@ typedef struct weft_threadpool_options {
    * at it is reported to the log hook once a minute). Default 0: elastic
    * (docs/design.md E9), the pool holds more threads than max_threads only
    * to stand in for workers that are blocked (weft_blocking_begin(), or seen
-   * off-CPU by the pool's monitor), never more than hard_threads.
+   * off-CPU by the pool's monitor), never more than hard_threads; a stand-in
+   * whose block is over leaves after keep_alive_ms idle (with 0, never: it
+   * stays idle above max_threads).
    */
   int strict_cap;
   /** The memory valve; 0 (default): derived from the available memory and
@@ -577,13 +579,17 @@ WEFT_API int weft_threadpool_stats_get(weft_threadpool *tp, weft_threadpool_stat
  * ManagedBlocker. Pairs nest; only the outermost counts. On a thread that
  * is not a pool thread it does nothing. weft_blocking_call_from_thread()
  * does this itself. Cost: a few relaxed atomic adds, and a thread start
- * when work waits or no other worker is idle to take the next task.
+ * when work waits or no other worker is idle to take the next task. A task
+ * should end what it began before it returns: a block left open is ended
+ * when its worker next goes idle, and until then it counts for the tasks
+ * that worker runs next (their first weft_blocking_end() closes it).
  * @return 0.
  */
 WEFT_API int weft_blocking_begin(void);
 /**
  * @brief The blocking call announced by weft_blocking_begin() is over.
- * @return 0, or #WEFT_ESTATE on a pool thread with no weft_blocking_begin() open.
+ * @return 0, or #WEFT_ESTATE on a pool thread with no weft_blocking_begin() open
+ *   (a block an earlier task on this thread left open counts as open).
  */
 WEFT_API int weft_blocking_end(void);
 

@@ -83,15 +83,17 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   return WEFT_OK;
 }
 
-int weft__engine_grow(weft__engine *e, int n, int reason) {
+static int grow(weft__engine *e, int n, int reason, bool closing) {
   if (n <= 0) return 0;
   pthread_mutex_lock(&e->mu);
-  if (weft__load_relaxed(&e->closed)) {
+  /* After close only a worker's stand-in starts (weft__engine_grow_closing),
+   * and only until stop's joins are done (`stopped` is set after them). */
+  if (weft__load_relaxed(&e->closed) && (!closing || weft__load_relaxed(&e->stopped))) {
     pthread_mutex_unlock(&e->mu);
     return WEFT_EQUIT;
   }
   int live = weft__load_relaxed(&e->live);
-  int room = weft__engine_limit(e) - live;
+  int room = (closing ? weft__load_relaxed(&e->hard) : weft__engine_limit(e)) - live; /* spawn_locked */
   int k = n < room ? n : room;
   if (k <= 0) {
     weft__engine_note_refusal(e, live);
@@ -104,7 +106,8 @@ int weft__engine_grow(weft__engine *e, int n, int reason) {
   weft__fetch_add_seq_cst(&e->ctl, (uint64_t)k); /* seq_cst: as start_searching */
   int created = 0, failed = 0;
   for (int i = 0; i < k; i++) {
-    if (weft__engine_spawn_locked(e, reason) == 0) created++;
+    if ((closing ? weft__engine_spawn_closing_locked(e) : weft__engine_spawn_locked(e, reason)) == 0)
+      created++;
     else failed++;
   }
   pthread_mutex_unlock(&e->mu);
@@ -115,6 +118,13 @@ int weft__engine_grow(weft__engine *e, int n, int reason) {
   if (failed > 0) weft__engine_arm_monitor(e); /* it retries while work waits (E9.5) */
   if (created == 0 && failed > 0) return WEFT_EAGAIN;
   return created;
+}
+
+int weft__engine_grow(weft__engine *e, int n, int reason) { return grow(e, n, reason, false); }
+
+int weft__engine_grow_closing(weft__engine *e) {
+  weft_assert_internal(weft__engine_in_worker(e)); /* models/stop_join.pml: a live worker */
+  return grow(e, 1, WEFT__MADE_BLOCKED, true);
 }
 
 int weft__engine_shrink(weft__engine *e, int n) { return weft__engine_shrink_to(e, n, INT_MIN); }
@@ -269,21 +279,34 @@ int weft__engine_stop(weft__engine *e) {
    * bit was set with a seq_cst RMW in close; seq_cst: pairs with a window's
    * seq_cst registration (lib/engine/submit_window.c). */
   while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
-  /* Join every thread. No thread can start after close (spawn checks closed
-   * under the mutex), so one pass over the slots suffices. */
-  pthread_mutex_lock(&e->mu);
-  uint32_t hw = weft__load_relaxed(&e->hw);
-  pthread_mutex_unlock(&e->mu);
-  for (uint32_t i = 0; i < hw; i++) {
-    weft__eworker *w = e->slots[i];
-    int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
-    if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) {
-      pthread_join(w->thread, NULL);
+  /* Join every thread. After close only a worker starts one: the stand-in
+   * of a worker that blocks while work is queued (weft_blocking_begin), into
+   * a free slot or a joined one. So the passes go on until one joins
+   * nothing: no thread was live during it, and none is left to start
+   * another (models/stop_join.pml; one pass is its mutant). */
+  uint32_t hw;
+  for (bool joined = true; joined;) {
+    joined = false;
+    pthread_mutex_lock(&e->mu);
+    hw = weft__load_relaxed(&e->hw);
+    pthread_mutex_unlock(&e->mu);
+    for (uint32_t i = 0; i < hw; i++) {
+      weft__eworker *w = e->slots[i];
+      /* Under the mutex: a stand-in's start writes the slot under it. */
       pthread_mutex_lock(&e->mu);
-      weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+      int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
       pthread_mutex_unlock(&e->mu);
+      if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) {
+        pthread_join(w->thread, NULL);
+        pthread_mutex_lock(&e->mu);
+        weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+        pthread_mutex_unlock(&e->mu);
+        joined = true;
+      }
     }
   }
+  /* No stand-in after this point: grow_closing reads `stopped` under the
+   * mutex, and only live workers call it, of which there are none. */
   /* E7: what no worker ran is cancelled. Rings are empty (workers leave only
    * with an empty ring) unless no worker ever existed. Submits that raced
    * with close may still be linking their node: wait until every counted

@@ -61,6 +61,11 @@ void weft__engine_blocking_abandoned(weft__eworker *w);
  * Returns the number started (>= 0), WEFT_EAGAIN if a creation failed and
  * none started, WEFT_EQUIT once closed. */
 int weft__engine_grow(weft__engine *e, int n, int reason);
+/* One stand-in for the calling worker of e, which blocks while work is
+ * queued, also once e is closed and until its stop has joined every thread
+ * (a task that waits on a child it queued would otherwise hang the stop:
+ * models/stop_join.pml). Only from a worker of e. Returns as grow. */
+int weft__engine_grow_closing(weft__engine *e);
 /* Quit n workers (n < 0: all live): parked ones now, others when they next
  * find nothing to do (debt). WEFT_EQUIT once closed. */
 int weft__engine_shrink(weft__engine *e, int n);

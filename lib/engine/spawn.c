@@ -46,11 +46,15 @@ static void creation_failed(weft__engine *e) {
   WEFT_PROBE(create_failed, e, d);
 }
 
-/* Under e->mu. The caller counted the new thread as searching in ctl. */
-int weft__engine_spawn_locked(weft__engine *e, int reason) {
-  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+/* Under e->mu. The caller counted the new thread as searching in ctl.
+ * closing: a worker's stand-in while a stop joins (grow_closing). */
+static int spawn_locked(weft__engine *e, int reason, bool closing) {
+  if (weft__load_relaxed(&e->closed) && !closing) return WEFT_EQUIT;
   int live = weft__load_relaxed(&e->live);
-  if (live >= weft__engine_limit(e)) {
+  /* A stand-in while a stop joins is bounded by the valve alone: the
+   * stopping pool's limit is 0 (not started), and the blocked worker it
+   * stands in for is what the limit would have made room for. */
+  if (closing ? live >= weft__load_relaxed(&e->hard) : live >= weft__engine_limit(e)) {
     weft__engine_note_refusal(e, live);
     return WEFT_EAGAIN;
   }
@@ -59,7 +63,9 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   for (uint32_t i = 0; i < hw; i++) {
     /* Acquire: pairs with worker_exited's release. */
     int st = weft__load_acquire(&e->slots[i]->state);
-    if (st == WEFT__SLOT_EXITED) {
+    /* Closing: stop joins EXITED slots (outside the mutex), so a join here
+     * could be its second; the slot is left to it. */
+    if (st == WEFT__SLOT_EXITED && !closing) {
       pthread_join(e->slots[i]->thread, NULL); /* it has left its loop */
       weft__store_relaxed(&e->slots[i]->state, WEFT__SLOT_JOINED);
       st = WEFT__SLOT_JOINED;
@@ -152,6 +158,12 @@ int weft__engine_spawn_locked(weft__engine *e, int reason) {
   }
   WEFT_PROBE(grow, e, weft__load_relaxed(&e->live));
   return WEFT_OK;
+}
+
+int weft__engine_spawn_locked(weft__engine *e, int reason) { return spawn_locked(e, reason, false); }
+
+int weft__engine_spawn_closing_locked(weft__engine *e) {
+  return spawn_locked(e, WEFT__MADE_BLOCKED, true);
 }
 
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) {

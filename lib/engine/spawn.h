@@ -13,6 +13,10 @@
  * reason: WEFT__MADE_*. 0, WEFT_EQUIT (closed), WEFT_EAGAIN (at the limit,
  * no slot, or the factory failed: creation then backs off), WEFT_ENOMEM. */
 int weft__engine_spawn_locked(weft__engine *e, int reason);
+/* The same for a worker's stand-in once e is closed, while its stop joins
+ * (weft__engine_grow_closing; models/stop_join.pml): EXITED slots are left
+ * to stop's join. */
+int weft__engine_spawn_closing_locked(weft__engine *e);
 /* A creation failed recently: no new attempt until its backoff has passed
  * (E9.5). Any thread. */
 bool weft__engine_spawn_backing_off(weft__engine *e);
