@@ -292,12 +292,14 @@ int weft__engine_stop(weft__engine *e) {
     pthread_mutex_unlock(&e->mu);
     for (uint32_t i = 0; i < hw; i++) {
       weft__eworker *w = e->slots[i];
-      /* Under the mutex: a stand-in's start writes the slot under it. */
+      /* Under the mutex: a stand-in's start writes the slot (LIVE, then its
+       * thread id) under it. */
       pthread_mutex_lock(&e->mu);
       int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
+      pthread_t thread = w->thread;
       pthread_mutex_unlock(&e->mu);
       if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) {
-        pthread_join(w->thread, NULL);
+        pthread_join(thread, NULL);
         pthread_mutex_lock(&e->mu);
         weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
         pthread_mutex_unlock(&e->mu);

@@ -100,9 +100,16 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   int late = 0;
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
+    /* Under the mutex: a worker that blocks before the sweep may start a
+     * stand-in into a joined slot (weft__engine_grow_closing), and its
+     * state reads LIVE before its thread id is stored; the mutex covers
+     * both. A stand-in this pass misses is joined by the final stop. */
+    pthread_mutex_lock(&e->mu);
     int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
+    pthread_t thread = w->thread;
+    pthread_mutex_unlock(&e->mu);
     if (st != WEFT__SLOT_LIVE && st != WEFT__SLOT_EXITED) continue;
-    int rc = pthread_timedjoin_np(w->thread, NULL, &abs);
+    int rc = pthread_timedjoin_np(thread, NULL, &abs);
     /* Not joined and not in a task: a worker the close woke that has not
      * left yet (its way out holds no task: the queues are swept), or one
      * that took a task just before the sweep (a steal under way, a submit
@@ -114,7 +121,7 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
      * counts as late (the later stop joins it). */
     for (int tries = 0; rc != 0 && !weft__load_relaxed(&w->busy) && tries < 1000; tries++) {
       struct timespec soon = realtime_in(1000000u);
-      rc = pthread_timedjoin_np(w->thread, NULL, &soon);
+      rc = pthread_timedjoin_np(thread, NULL, &soon);
     }
     if (rc == 0) {
       pthread_mutex_lock(&e->mu);
