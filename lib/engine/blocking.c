@@ -13,21 +13,17 @@
  * block still open, until its worker next goes idle (worker_loop.c ends it
  * then: an idle worker blocks nothing).
  */
-#include "base/cpu.h"
 #include "engine/core.h"
 #include "engine/engine.h"
 #include "engine/park.h"
 #include "weft/threadpool.h"
 
-static int explicit_burst(void) {
-  static _Atomic int burst;
-  int b = weft__load_relaxed(&burst);
-  if (b == 0) {
-    b = 4 * weft__cpu_count();
-    if (b < 8) b = 8;
-    weft__store_relaxed(&burst, b);
-  }
-  return b;
+/* Per engine, from the CPUs it counted when it was made (its creator's):
+ * a process-wide value computed by the first begin would have taken the
+ * mask of whichever worker called first, one CPU for a pinned pool's. */
+static int explicit_burst(const weft__engine *e) {
+  int b = 4 * e->ncpu;
+  return b < 8 ? 8 : b;
 }
 
 WEFT_API int weft_blocking_begin(void) {
@@ -52,7 +48,7 @@ WEFT_API int weft_blocking_begin(void) {
     }
     return WEFT_OK;
   }
-  if (weft__fetch_add_relaxed(&e->grants_explicit, 1) < explicit_burst()) {
+  if (weft__fetch_add_relaxed(&e->grants_explicit, 1) < explicit_burst(e)) {
     w->block_grant = true;
     weft__engine_add_grants(e, 1);
   } else {
