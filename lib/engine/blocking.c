@@ -36,16 +36,13 @@ WEFT_API int weft_blocking_begin(void) {
   if (!weft__load_relaxed(&e->elastic)) return WEFT_OK;
   if (WEFT_UNLIKELY(weft__load_relaxed(&e->closed))) {
     /* A stop is running the queued work. What is queued may be what we
-     * wait for (a child we submitted): it gets a thread of its own, grant
-     * or not (the burst and the monitor are for an open pool; the monitor
-     * is gone), or the stop would wait for us for ever. Nobody may submit
-     * now, so this is the last chance. models/stop_join.pml. */
-    if (weft__engine_work_visible(e)) {
-      w->block_grant = true;
-      weft__fetch_add_relaxed(&e->grants_explicit, 1);
-      weft__engine_add_grants(e, 1);
+     * wait for (a child we submitted): it gets a thread of its own, bounded
+     * by the valve, not by grants (the burst and the monitor are for an
+     * open pool; the limit of a stopping one is 0), or the stop would wait
+     * for us for ever. Nobody may submit now, so this is the last chance.
+     * models/stop_join.pml. */
+    if (weft__engine_work_visible(e))
       (void)weft__engine_grow_closing(e); /* a failure: as for any block, we wait */
-    }
     return WEFT_OK;
   }
   if (weft__fetch_add_relaxed(&e->grants_explicit, 1) < explicit_burst(e)) {

@@ -93,7 +93,7 @@ static int grow(weft__engine *e, int n, int reason, bool closing) {
     return WEFT_EQUIT;
   }
   int live = weft__load_relaxed(&e->live);
-  int room = (closing ? weft__load_relaxed(&e->hard) : weft__engine_limit(e)) - live; /* spawn_locked */
+  int room = weft__engine_spawn_bound(e, closing) - live;
   int k = n < room ? n : room;
   if (k <= 0) {
     weft__engine_note_refusal(e, live);

@@ -51,10 +51,7 @@ static void creation_failed(weft__engine *e) {
 static int spawn_locked(weft__engine *e, int reason, bool closing) {
   if (weft__load_relaxed(&e->closed) && !closing) return WEFT_EQUIT;
   int live = weft__load_relaxed(&e->live);
-  /* A stand-in while a stop joins is bounded by the valve alone: the
-   * stopping pool's limit is 0 (not started), and the blocked worker it
-   * stands in for is what the limit would have made room for. */
-  if (closing ? live >= weft__load_relaxed(&e->hard) : live >= weft__engine_limit(e)) {
+  if (live >= weft__engine_spawn_bound(e, closing)) {
     weft__engine_note_refusal(e, live);
     return WEFT_EAGAIN;
   }

@@ -21,11 +21,7 @@ void weft__timers_init(weft_reactor *r) { r->free_head = WEFT__NO_FREE; }
 void weft__timers_free(weft_reactor *r) {
   weft__free(r->slots);
   weft__free(r->heap);
-  r->slots = NULL;
-  r->heap = NULL;
-  r->heap_len = 0;
-  r->nslots = r->slot_cap = 0;
-  r->free_head = WEFT__NO_FREE;
+  weft__timers_forget_all(r); /* the arrays gone, the counts with them */
 }
 
 static int before(weft_reactor *r, uint32_t a, uint32_t b) {
