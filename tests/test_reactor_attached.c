@@ -235,6 +235,97 @@ static void drain_after_detach(void **state) {
   assert_int_equal(weft_reactor_destroy(g_det_r), 0);
 }
 
+/* A timer that detaches ends the drain too: the next due timer does not run
+ * after the shutdown. */
+static void timer_detach_ends_drain(void **state) {
+  (void)state;
+  g_shut_done = g_timer_after_shutdown = g_timer_runs = 0;
+  assert_int_equal(weft_reactor_create(&g_det_r), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(g_det_r, WEFT_AFTER, WEFT_SHUTDOWN, det_after_shutdown, NULL, NULL), 0);
+  int fd;
+  assert_int_equal(weft_reactor_attach(g_det_r, &fd), 0);
+  /* Both due at once; equal times run in the order added (Twisted). */
+  assert_int_equal(weft_reactor_call_later(g_det_r, 0, det_detach, g_det_r, NULL), 0);
+  assert_int_equal(weft_reactor_call_later(g_det_r, 0, det_timer, NULL, NULL), 0);
+  assert_true(weft_reactor_drain_ex(g_det_r, 0, WEFT_DRAIN_NO_SPIN) >= 0);
+  assert_int_equal(g_shut_done, 1);
+  assert_int_equal(g_timer_runs, 0);
+  assert_int_equal(weft_reactor_destroy(g_det_r), 0);
+}
+
+/* A reader that detaches ends the drain: the other ready reader of the same
+ * epoll batch is not called after the shutdown. */
+static int g_io_after_shutdown, g_io_calls;
+static void io_detach(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)fd;
+  (void)events;
+  g_io_calls++;
+  if (g_shut_done) g_io_after_shutdown++;
+  else assert_int_equal(weft_reactor_detach(g_det_r), 0);
+}
+
+static void reader_detach_ends_drain(void **state) {
+  (void)state;
+  g_shut_done = 0;
+  g_io_after_shutdown = g_io_calls = 0;
+  int p1[2], p2[2];
+  assert_int_equal(pipe(p1), 0);
+  assert_int_equal(pipe(p2), 0);
+  assert_int_equal(write(p1[1], "x", 1), 1);
+  assert_int_equal(write(p2[1], "x", 1), 1);
+  assert_int_equal(weft_reactor_create(&g_det_r), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(g_det_r, WEFT_AFTER, WEFT_SHUTDOWN, det_after_shutdown, NULL, NULL), 0);
+  int fd;
+  assert_int_equal(weft_reactor_attach(g_det_r, &fd), 0);
+  assert_int_equal(weft_reactor_add_reader(g_det_r, p1[0], io_detach, NULL), 0);
+  assert_int_equal(weft_reactor_add_reader(g_det_r, p2[0], io_detach, NULL), 0);
+  assert_true(weft_reactor_drain_ex(g_det_r, 0, WEFT_DRAIN_NO_SPIN) >= 0);
+  assert_int_equal(g_shut_done, 1);
+  assert_int_equal(g_io_calls, 1); /* both were ready: one epoll batch */
+  assert_int_equal(g_io_after_shutdown, 0);
+  assert_int_equal(weft_reactor_destroy(g_det_r), 0);
+  for (int i = 0; i < 2; i++) {
+    close(p1[i]);
+    close(p2[i]);
+  }
+}
+
+/* detach from a "startup" trigger that attach fires answers WEFT_ESTATE:
+ * the rest of the startup (call_when_running's calls) would otherwise run
+ * after the shutdown, and attach would hand out a stopped reactor's fd. */
+static int g_startup_detach_rc, g_cwr_ran, g_cwr_after_shutdown;
+static void startup_detach(void *arg) { g_startup_detach_rc = weft_reactor_detach(arg); }
+static void cwr(void *arg) {
+  (void)arg;
+  g_cwr_ran++;
+  if (g_shut_done) g_cwr_after_shutdown++;
+}
+
+static void detach_inside_attach_refused(void **state) {
+  (void)state;
+  g_shut_done = g_cwr_ran = g_cwr_after_shutdown = 0;
+  g_startup_detach_rc = 1;
+  assert_int_equal(weft_reactor_create(&g_det_r), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(g_det_r, WEFT_AFTER, WEFT_SHUTDOWN, det_after_shutdown, NULL, NULL), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(g_det_r, WEFT_BEFORE, WEFT_STARTUP, startup_detach, g_det_r, NULL), 0);
+  assert_int_equal(weft_reactor_call_when_running(g_det_r, cwr, NULL), 0);
+  int fd;
+  assert_int_equal(weft_reactor_attach(g_det_r, &fd), 0);
+  assert_int_equal(g_startup_detach_rc, WEFT_ESTATE);
+  assert_int_equal(g_shut_done, 0);
+  assert_int_equal(g_cwr_ran, 1);
+  assert_int_equal(weft_reactor_running(g_det_r), 1);
+  assert_int_equal(weft_reactor_detach(g_det_r), 0); /* once attach returned */
+  assert_int_equal(g_shut_done, 1);
+  assert_int_equal(g_cwr_after_shutdown, 0);
+  assert_int_equal(weft_reactor_destroy(g_det_r), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(timer_fires_on_attached_reactor),
@@ -242,6 +333,9 @@ int main(void) {
       cmocka_unit_test(reader_writer_on_attached_reactor),
       cmocka_unit_test(drain_budget),
       cmocka_unit_test(drain_after_detach),
+      cmocka_unit_test(timer_detach_ends_drain),
+      cmocka_unit_test(reader_detach_ends_drain),
+      cmocka_unit_test(detach_inside_attach_refused),
       cmocka_unit_test(fork_child_leaves_parent_timer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,10 +63,11 @@ WEFT_API int weft_reactor_create(weft_reactor **out);
  * If it never ran and "shutdown" never fired, the shutdown triggers fire now
  * (the pool is released). Threads blocked in weft_blocking_call_from_thread()
  * are released (#WEFT_ESHUTDOWN); queued thread calls run here, on the
- * destroying thread. A thread that is still inside call_from_thread when
- * destroy starts is waited for; starting new calls on r once destroy has
- * begun is a use after free (destroy your own pools and join your threads
- * first).
+ * destroying thread. A call_from_thread whose call is already queued when
+ * destroy starts is waited for (it may still be waking the loop); any other
+ * call_from_thread, and every weft_reactor_stop, must have returned before
+ * destroy starts: a call under way, or a new one, once destroy has begun is
+ * a use after free (destroy your own pools and join your threads first).
  *
  * @param r The reactor; NULL is ignored (returns 0).
  * @return 0 (r is freed), or #WEFT_EBUSY while run() is active or the
@@ -97,8 +98,8 @@ WEFT_API int weft_reactor_is_in_io_thread(const weft_reactor *r);
 /**
  * @brief Whether the loop runs.
  * @param r The reactor.
- * @return 1 while the loop runs, from the end of its startup until stop
- *   begins the shutdown (Twisted's `running` stays true through the
+ * @return 1 while the loop runs, from the start of its startup (its
+ *   "before startup" triggers see 1) until stop begins the shutdown (Twisted's `running` stays true through the
  *   "before shutdown" triggers; here it is 0 in all of them), else 0 (0 for
  *   NULL).
  */
@@ -519,8 +520,10 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
  * @brief Fire "shutdown" and leave the attached reactor stopped; on the
  * attaching thread.
  * @param r The reactor.
- * @return 0, or #WEFT_ESTATE if r is not attached and running or this is not
- *   the attaching thread, #WEFT_EINVAL on NULL r.
+ * @return 0, or #WEFT_ESTATE if r is not attached and running, this is not
+ *   the attaching thread, or attach has not returned yet (a "startup"
+ *   trigger that attach fires: detach once it returns), #WEFT_EINVAL on
+ *   NULL r.
  */
 WEFT_API int weft_reactor_detach(weft_reactor *r);
 

@@ -563,7 +563,9 @@ WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd) {
    * sleeping == 0 before this point is visible to the check below. */
   weft__fence_seq_cst();
   if (!weft__mpsc_empty(&r->queue)) wake_write(r);
+  r->attaching = 1;
   weft_reactor_fire_system_event(r, WEFT_STARTUP);
+  r->attaching = 0;
   /* The epoll set: the eventfd, the timerfd, readers and writers. */
   *fd = r->epfd;
   return WEFT_OK;
@@ -592,6 +594,10 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
   /* Awake while we drain: pushes meanwhile need no eventfd write. */
   weft__store_relaxed(&r->sleeping, 0);
   if (r->hosted) weft__hosted_poll(r); /* readers, writers, the timerfd */
+  if (weft__load_relaxed(&r->state) != R_RUNNING) { /* a reader or writer detached */
+    r->drain_depth--;
+    return 0;
+  }
   int n = 0, k, rounds = 0;
   do { /* bounded, so the host loop's other watchers are not starved */
     k = drain_snapshot(r, budget - n);
@@ -625,6 +631,7 @@ WEFT_API int weft_reactor_detach(weft_reactor *r) {
   if (r == NULL) return WEFT_EINVAL;
   if (!r->hosted || weft__load_relaxed(&r->state) != R_RUNNING) return WEFT_ESTATE;
   if (!weft_reactor_is_in_io_thread(r)) return WEFT_ESTATE;
+  if (r->attaching) return WEFT_ESTATE; /* from a startup trigger of attach's */
   shutdown_sequence(r);
   return WEFT_OK;
 }

@@ -75,6 +75,9 @@ void weft__hosted_poll(weft_reactor *r) {
       continue; /* the timers run after the completions */
     }
     weft__io_dispatch(r, fd, evs[i].events);
+    /* A reader or writer detached: the shutdown ran; the rest of the batch
+     * would run callbacks after it (drain stops too). */
+    if (weft__load_relaxed(&r->state) != R_RUNNING) break;
   }
   weft__io_batch_end(r, saved, saved_n);
 }

@@ -74,6 +74,11 @@ struct weft_reactor {
   int evfd;
   int tfd; /* timerfd for an attached reactor's timers; -1 until attach */
   int hosted;
+  /* attach is firing "startup": a detach from one of its triggers answers
+   * WEFT_ESTATE (the rest of the startup, call_when_running's calls
+   * included, would run after the shutdown, and attach would hand out the
+   * fd of a stopped reactor). */
+  int attaching;
   weft__timer_slot *slots;
   uint32_t nslots, slot_cap, free_head;
   uint32_t *heap;

@@ -159,6 +159,10 @@ int weft__timers_run_due(weft_reactor *r) {
     slot_free(r, s);
     fn(arg);
     n++;
+    /* fn detached an attached reactor: the shutdown ran, and no timer runs
+     * after it (weft_reactor_drain's contract). Under run the state stays
+     * running until the loop ends, so this changes nothing there. */
+    if (weft__load_relaxed(&r->state) != R_RUNNING) break;
     /* fn forked and returns in the child, whose fork handler forgot the
      * parent's calls: the loop above finds none left. */
   }
