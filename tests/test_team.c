@@ -878,6 +878,101 @@ static void real_threads_grow_shrink_churn(void **state) {
   run_real_threads(NULL, 1);
 }
 
+/* A LockWorker coordinator runs the team's items inline and releases the
+ * caller's lock after them: destroy must not return 0 (the caller then frees
+ * the lock) while a worker thread is still inside that release. The lock's
+ * release blocks at a gate once the task has run, after unlocking, and then
+ * touches the lock again, as a real lock's release does. */
+typedef struct gated_lock {
+  pthread_mutex_t m;
+  _Atomic int hold; /* set by the task: the next release waits at `go` */
+  int touched;
+  sync_t entered, go;
+} gated_lock;
+static int gate_lock_acquire(void *p) {
+  gated_lock *l = p;
+  pthread_mutex_lock(&l->m);
+  return 0;
+}
+static int gate_lock_release(void *p) {
+  gated_lock *l = p;
+  pthread_mutex_unlock(&l->m);
+  if (weft__xchg_acq_rel(&l->hold, 0)) { /* acq_rel: one taker, after the task's store */
+    count_up(&l->entered);
+    gate_wait(&l->go);
+    l->touched++; /* the caller's lock, after the team item ended */
+  }
+  return 0;
+}
+static const weft_lock_ops gate_lock_ops = {gate_lock_acquire, gate_lock_release};
+static void hold_next_release(void *arg) {
+  weft__store_release(&((gated_lock *)arg)->hold, 1); /* release: pairs with the xchg */
+}
+static weft_worker *create_one_thread_worker(void *ctx) {
+  (void)ctx;
+  weft_worker *w = NULL;
+  return weft_thread_worker_create(&w, NULL, NULL, "team-held") == 0 ? w : NULL;
+}
+
+static void lock_worker_coordinator_destroy_waits_for_release(void **state) {
+  (void)state;
+  gated_lock l;
+  pthread_mutex_init(&l.m, NULL);
+  weft__store_relaxed(&l.hold, 0);
+  l.touched = 0;
+  sync_init(&l.entered);
+  sync_init(&l.go);
+  weft_worker *coord;
+  assert_int_equal(weft_lock_worker_create(&coord, &gate_lock_ops, &l), 0);
+  weft_team *t;
+  assert_int_equal(weft_team_create(&t, coord, create_one_thread_worker, NULL, NULL, NULL), 0);
+  assert_int_equal(weft_team_do(t, hold_next_release, &l), 0);
+  count_wait(&l.entered, 1); /* the worker's idle step ended; its release waits */
+  assert_int_equal(weft_team_quit(t), 0);
+  assert_int_equal(weft_team_destroy(t), WEFT_EBUSY); /* the lock is still in use */
+  gate_open(&l.go);
+  int r;
+  while ((r = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield();
+  assert_int_equal(r, 0);
+  assert_int_equal(l.touched, 1); /* done before destroy returned */
+  pthread_mutex_destroy(&l.m);
+  sync_fini(&l.entered);
+  sync_fini(&l.go);
+}
+
+/* Workers and coordinators that weft_worker_init never set up are bad
+ * input, not a crash. */
+static weft_worker g_blank_worker; /* ops NULL */
+static weft_worker *create_blank(void *ctx) {
+  (void)ctx;
+  return &g_blank_worker;
+}
+static _Atomic int g_blank_logged;
+static void log_blank(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)what;
+  if (err == WEFT_EINVAL) weft__fetch_add_relaxed(&g_blank_logged, 1);
+}
+static void noop_task(void *arg) { (void)arg; }
+
+static void uninitialised_workers_refused(void **state) {
+  (void)state;
+  weft_team *t = NULL;
+  weft_worker blank_coord;
+  memset(&blank_coord, 0, sizeof blank_coord);
+  assert_int_equal(weft_team_create(&t, &blank_coord, create_blank, NULL, NULL, NULL), WEFT_EINVAL);
+  assert_null(t);
+  weft__store_relaxed(&g_blank_logged, 0);
+  assert_int_equal(weft_team_create(&t, NULL, create_blank, NULL, log_blank, NULL), 0);
+  assert_int_equal(weft_team_do(t, noop_task, NULL), 0); /* backlogged: no worker to be had */
+  assert_true(weft__load_relaxed(&g_blank_logged) >= 1);
+  weft_team_statistics s;
+  assert_int_equal(weft_team_statistics_get(t, &s), 0);
+  assert_int_equal(s.busy_workers, 0);
+  assert_int_equal(s.backlogged_work, 1);
+  assert_int_equal(weft_team_destroy(t), 0); /* the backlogged task is cancelled */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(do_does_work_in_worker, setup, teardown),
@@ -911,6 +1006,8 @@ int main(void) {
       cmocka_unit_test(real_threads_lock_worker_coordinator),
       cmocka_unit_test(real_threads_thread_worker_coordinator),
       cmocka_unit_test(real_threads_grow_shrink_churn),
+      cmocka_unit_test(lock_worker_coordinator_destroy_waits_for_release),
+      cmocka_unit_test(uninitialised_workers_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -289,7 +289,9 @@ typedef struct weft_team_statistics {
  * @brief createWorker: make a new worker the team may use.
  * @param ctx The context given to weft_team_create().
  * @return A new worker, or NULL when no more workers may be created (limit
- *   reached, or resources exhausted).
+ *   reached, or resources exhausted). A worker that weft_worker_init() never
+ *   set up counts as NULL (log_fn hears #WEFT_EINVAL; the team does not
+ *   touch it again).
  */
 typedef weft_worker *(*weft_create_worker_fn)(void *ctx);
 
@@ -309,7 +311,8 @@ typedef weft_worker *(*weft_create_worker_fn)(void *ctx);
  *                      a worker finishing a task, a thread that quits the team).
  * @param log_ctx       Its context.
  * @return 0, or:
- *   - #WEFT_EINVAL out or create_worker is NULL;
+ *   - #WEFT_EINVAL out or create_worker is NULL, or the coordinator was
+ *     never set up by weft_worker_init();
  *   - #WEFT_EQUIT  the coordinator given was already quit;
  *   - #WEFT_ENOMEM out of memory.
  */
@@ -382,8 +385,10 @@ WEFT_API int weft_team_statistics_get(weft_team *t, weft_team_statistics *out);
  * @return 0 (t is freed), or:
  *   - #WEFT_EBUSY  (nothing freed) while workers still run tasks, or while
  *     the coordinator still has team items to run (one that runs them
- *     after its do() returned, such as a thread worker); call it again
- *     after they finished (destroy never blocks);
+ *     after its do() returned, such as a thread worker) or is still inside
+ *     a do() (a lock worker releasing its lock after a team item); call it
+ *     again after they finished (destroy never blocks). Once it returns 0
+ *     the coordinator, and a lock worker's lock, are no longer in use;
  *   - #WEFT_EDEADLK (a weft_pool() team; nothing freed) called from one of
  *     the pool's threads;
  *   - #WEFT_EINVAL on NULL t.

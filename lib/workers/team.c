@@ -200,8 +200,13 @@ static bool coord_settled(gteam *t) {
   /* The lock-free coordinator: no do() in flight means no item pending
    * (acquire inside weft__worker_inflight: pairs with leave's release). */
   if (t->coord_lockfree) return weft__worker_inflight(t->coord) == 0;
-  /* Acquire: pairs with item_end's release. */
-  return weft__load_acquire(&t->coord_items) == 0;
+  /* Acquire: pairs with item_end's release. And no do() of ours still in
+   * the coordinator: a LockWorker runs the item inline and releases the
+   * caller's lock after it (item_end is not its last step); a destroy that
+   * returned then would let the caller free a lock still in use. A do()
+   * of someone else's on a shared coordinator only delays destroy (it
+   * answers WEFT_EBUSY, to be retried). */
+  return weft__load_acquire(&t->coord_items) == 0 && weft__worker_inflight(t->coord) == 0;
 }
 
 static void generic_trampoline(void *arg) {
@@ -241,7 +246,12 @@ static weft_worker *create_one(gteam *t) {
     team_log(t, WEFT_ENOMEM, "Team: no memory to track a new worker");
     return NULL;
   }
-  return t->create(t->create_ctx);
+  weft_worker *w = t->create(t->create_ctx);
+  if (w && !w->ops) { /* never initialised (weft_worker_init): unusable */
+    team_log(t, WEFT_EINVAL, "Team: createWorker returned an uninitialised worker");
+    return NULL;
+  }
+  return w;
 }
 
 static void drop_worker(weft_worker *w) {
@@ -566,6 +576,7 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
   if (!out) return WEFT_EINVAL;
   *out = NULL;
   if (!create_worker) return WEFT_EINVAL;
+  if (coordinator && !coordinator->ops) return WEFT_EINVAL; /* never initialised */
   if (coordinator && weft_worker_is_quit(coordinator)) return WEFT_EQUIT;
   gteam *t = weft__calloc_aligned(sizeof *t); /* the slab head is cache-aligned */
   if (!t) return WEFT_ENOMEM;
