@@ -326,7 +326,10 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
  * @param t   The team.
  * @param fn  The task.
  * @param arg Its argument.
- * @return 0 if the task was accepted, or:
+ * @return 0 if the task was accepted (an accepted task runs, or, if a
+ *   quit() on another thread finished the team before the task reached the
+ *   coordinator, is reported to log_fn with #WEFT_ECANCELED:
+ *   docs/worker-layer.md), or:
  *   - #WEFT_EQUIT  after quit;
  *   - #WEFT_EINVAL on NULL t or fn;
  *   - #WEFT_ENOMEM out of memory;
