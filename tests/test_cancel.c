@@ -270,6 +270,10 @@ static void cancel_misuse(void **state) {
   assert_int_equal(weft_threadpool_cancel_work(tp, &c.req), WEFT_EINVAL);
   /* One that ran before the stop is the caller's again: not cancellable. */
   assert_true(weft_threadpool_cancel_work(tp, &a.req) != 0);
+  /* Reused and refused for a bad argument: not queued, so not ours either
+   * (it kept the owner and claim of its earlier run: WEFT_EBUSY before). */
+  assert_int_equal(weft_threadpool_queue_work(tp, &a.req, NULL, job_after), WEFT_EINVAL);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &a.req), WEFT_EINVAL);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   assert_int_equal(weft_threadpool_destroy(other), 0);
   assert_int_equal(atomic_load(&a.ran), 1);

@@ -323,6 +323,30 @@ static void pool_destroy_with_queued_work(void **s) {
   }
 }
 
+/* A cancel callback that destroys the pool whose stop or destroy runs it:
+ * WEFT_EDEADLK, and the outer call frees the pool (it hung before, spinning
+ * on the inject queue's consumer lock that the outer stop held). */
+static weft_threadpool *g_reentrant_tp;
+static int g_reentrant_rc[2], g_reentrant_n;
+static void after_destroys_pool(weft_work *req, int status) {
+  (void)req;
+  (void)status;
+  if (g_reentrant_n < 2) g_reentrant_rc[g_reentrant_n++] = weft_threadpool_destroy(g_reentrant_tp);
+}
+
+static void pool_destroy_from_cancel_callback(void **s) {
+  (void)s;
+  g_reentrant_tp = new_pool(0, 2); /* never started: the work stays queued */
+  g_reentrant_n = 0;
+  weft_work req[2];
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(weft_threadpool_queue_work(g_reentrant_tp, &req[i], noop_work, after_destroys_pool), 0);
+  assert_int_equal(weft_threadpool_destroy(g_reentrant_tp), 0);
+  assert_int_equal(g_reentrant_n, 2);
+  assert_int_equal(g_reentrant_rc[0], WEFT_EDEADLK);
+  assert_int_equal(g_reentrant_rc[1], WEFT_EDEADLK);
+}
+
 /* ------------------------------------------------------- workers and teams */
 
 static void worker_null_args(void **s) {
@@ -482,6 +506,29 @@ static void team_destroy_with_backlog(void **s) {
   assert_int_equal(weft_team_do(t, noop, NULL), 0);
   assert_int_equal(weft_team_destroy(t), 0);
   assert_int_equal(g_team_cancel_logged, 2); /* each dropped task reported */
+}
+
+/* log_fn, told of a backlogged task that destroy cancels, destroys the team
+ * again: WEFT_EBUSY, and the outer destroy goes on (it freed the team under
+ * the outer call before). */
+static weft_team *g_reentrant_team;
+static int g_team_reentrant_rc, g_team_reentrant_logs;
+static void team_log_destroys(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)what;
+  if (err != WEFT_ECANCELED) return;
+  if (g_team_reentrant_logs++ == 0) g_team_reentrant_rc = weft_team_destroy(g_reentrant_team);
+}
+
+static void team_destroy_from_log_fn(void **s) {
+  (void)s;
+  g_team_reentrant_logs = 0;
+  g_team_reentrant_rc = 1;
+  assert_int_equal(weft_team_create(&g_reentrant_team, NULL, no_worker, NULL, team_log_destroys, NULL), 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_team_do(g_reentrant_team, noop, NULL), 0);
+  assert_int_equal(weft_team_destroy(g_reentrant_team), 0);
+  assert_int_equal(g_team_reentrant_rc, WEFT_EBUSY);
+  assert_int_equal(g_team_reentrant_logs, 3); /* every backlogged task, once */
 }
 
 static int g_limit_four(void *ctx) {
@@ -762,6 +809,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(pool_stop_never_started, no_object_alive),
       cmocka_unit_test_teardown(pool_stop_destroy_from_worker, no_object_alive),
       cmocka_unit_test_teardown(pool_destroy_with_queued_work, no_object_alive),
+      cmocka_unit_test_teardown(pool_destroy_from_cancel_callback, no_object_alive),
       cmocka_unit_test_teardown(worker_null_args, no_object_alive),
       cmocka_unit_test_teardown(worker_null_function, no_object_alive),
       cmocka_unit_test_teardown(thread_worker_quit_twice, no_object_alive),
@@ -771,6 +819,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(team_null_args, no_object_alive),
       cmocka_unit_test_teardown(team_quit_twice, no_object_alive),
       cmocka_unit_test_teardown(team_destroy_with_backlog, no_object_alive),
+      cmocka_unit_test_teardown(team_destroy_from_log_fn, no_object_alive),
       cmocka_unit_test_teardown(pool_team_null_args, no_object_alive),
       cmocka_unit_test_teardown(reactor_null_args, no_object_alive),
       cmocka_unit_test_teardown(reactor_destroy_null_ignored, no_object_alive),

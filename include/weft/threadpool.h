@@ -261,8 +261,10 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
  * submits return #WEFT_EQUIT, so stop, let them see it, then destroy.
  *
  * @param tp The pool.
- * @return 0 (tp is freed), or #WEFT_EDEADLK from a pool thread (nothing
- *   freed), #WEFT_EINVAL on NULL tp.
+ * @return 0 (tp is freed), or #WEFT_EDEADLK from a pool thread or from a
+ *   callback that this pool's own stop or destroy runs to report a
+ *   cancelled task (nothing freed: the outer call frees tp), #WEFT_EINVAL
+ *   on NULL tp.
  */
 WEFT_API int weft_threadpool_destroy(weft_threadpool *tp);
 

@@ -230,6 +230,21 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
   return r;
 }
 
+/* The pool whose stop or destroy the calling thread is running, if any: the
+ * tasks that stop cancels tell their owners on this thread (after_cb,
+ * on_result, a lane's callback), and a destroy of the same pool from one of
+ * them would free it under the outer call (and, before that, wait for ever
+ * on the inject queue's consumer lock that the outer stop holds). */
+static _Thread_local const weft_threadpool *tls_stopping;
+
+static int engine_stop_as(weft_threadpool *tp) {
+  const weft_threadpool *outer = tls_stopping;
+  tls_stopping = tp;
+  int r = weft__engine_stop(tp->e);
+  tls_stopping = outer;
+  return r;
+}
+
 WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
   if (!tp) return WEFT_EINVAL;
   if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
@@ -242,7 +257,7 @@ WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
     tp->stop_pending = 0;
     pthread_mutex_unlock(&tp->mu);
     if (!pending) return WEFT_EQUIT;
-    int r = weft__engine_stop(tp->e);
+    int r = engine_stop_as(tp);
     weft__node_flush();
     return r;
   }
@@ -250,7 +265,7 @@ WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
   weft__store_relaxed(&tp->started, 0);
   tp_update_limit(tp);
   pthread_mutex_unlock(&tp->mu);
-  int r = weft__engine_stop(tp->e);
+  int r = engine_stop_as(tp);
   weft__node_flush(); /* nodes of cancelled tasks go home now */
   return r;
 }
@@ -279,7 +294,10 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   uint64_t lane_refused = weft__load_relaxed(&tp->lane_refused);
   /* Clamped to ~31 years, so the nanoseconds fit in 64 bits. */
   uint64_t ms = (uint64_t)timeout_ms > 1000000000000u ? 1000000000000u : (uint64_t)timeout_ms;
+  const weft_threadpool *outer = tls_stopping;
+  tls_stopping = tp;
   int r = weft__engine_stop_deadline(tp->e, ms * 1000000u, &cancelled, &running);
+  tls_stopping = outer;
   if (r == WEFT_ETIMEDOUT) {
     pthread_mutex_lock(&tp->mu);
     tp->stop_pending = 1;
@@ -298,6 +316,8 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
 WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
   if (!tp) return WEFT_EINVAL;
   if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
+  /* From a cancel callback of this pool's own stop or destroy. */
+  if (tls_stopping == tp) return WEFT_EDEADLK;
   (void)weft_threadpool_stop(tp);
   weft__fork_unregister(&tp->fork_hook);
   /* Every thread is joined: no lane task can be inside its lane any more. */
@@ -305,7 +325,10 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
     next = *weft__lane_next(l);
     weft__lane_free(l);
   }
+  const weft_threadpool *outer = tls_stopping;
+  tls_stopping = tp; /* engine_destroy cancels what is left */
   weft__engine_destroy(tp->e);
+  tls_stopping = outer;
   pthread_mutex_destroy(&tp->mu);
   weft__free(tp->name);
   weft__affinity_free(tp->affinity);
@@ -484,14 +507,23 @@ static void work_cancel(weft__task *t, int status) {
   else tp_log(weft__work_owner(p), status, "weft_threadpool_queue_work: request cancelled, never ran");
 }
 
+/* queue_work refused req for a bad argument: a request that an earlier
+ * queue_work left with its owner and claim (one that ran, being reused)
+ * must not look queued to weft_threadpool_cancel_work, which answers
+ * WEFT_EINVAL for it (weft/threadpool.h). */
+static __attribute__((noinline, cold)) int queue_work_refused(weft_work *req) {
+  weft__work_set_owner(weft__work_priv(req), NULL);
+  return WEFT_EINVAL;
+}
+
 WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, weft_work_cb work,
                                         weft_after_work_cb after) {
   /* Three tests and branches: kept apart, gcc would combine two of them
    * with setcc/or (more instructions on the path that is always taken). */
-  if (WEFT_UNLIKELY(!tp)) return WEFT_EINVAL;
   if (WEFT_UNLIKELY(!req)) return WEFT_EINVAL;
+  if (WEFT_UNLIKELY(!tp)) return queue_work_refused(req);
   WEFT__KEEP_APART();
-  if (WEFT_UNLIKELY(!work)) return WEFT_EINVAL;
+  if (WEFT_UNLIKELY(!work)) return queue_work_refused(req);
   weft__work_private *p = weft__work_priv(req);
   p->task.run = work_run;
   WEFT__KEEP_APART();

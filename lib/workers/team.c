@@ -108,6 +108,10 @@ struct gteam {
   _Atomic int finished; /* the coordinator was quit (set in the coordinator) */
   team_rec *quit_rec;   /* pre-allocated: quit() cannot fail for lack of memory */
   _Atomic int quit_refused; /* the coordinator refused quit's step: destroy retries */
+  /* destroy's caller only: destroy is freeing the team. A destroy from a
+   * callback it runs (log_fn hearing of a cancelled task, a worker's
+   * release) answers WEFT_EBUSY instead of freeing the team under it. */
+  bool destroying;
   /* Not the lock-free coordinator: coordinator work outstanding (items
    * submitted and not finished, plus tasks handed to a worker whose
    * idle-and-pending step is still to come). See the header. */
@@ -546,6 +550,7 @@ static int destroy_retry_quit(gteam *t) {
 
 static int team_destroy(weft_team *base) {
   gteam *t = (gteam *)base;
+  if (t->destroying) return WEFT_EBUSY; /* from a callback of this destroy */
   if (!weft__load_acquire(&t->quit)) (void)team_quit(base); /* acquire: as in team_do */
   /* Acquire: pairs with team_quit's release store. */
   if (weft__load_acquire(&t->quit_refused) && destroy_retry_quit(t) != 0) return WEFT_EBUSY;
@@ -553,6 +558,7 @@ static int team_destroy(weft_team *base) {
    * coord_settled: no coordinator item is queued or running either (not
    * even one of a do() that raced quit, nor the finishing item's tail). */
   if (!weft__load_acquire(&t->finished) || !coord_settled(t)) return WEFT_EBUSY;
+  t->destroying = true; /* the callbacks below may call destroy again */
   for (team_rec *r = pend_pop(t); r; r = pend_pop(t)) {
     team_log(t, WEFT_ECANCELED, "Team destroyed: backlogged task cancelled");
     weft__context_discard(r->fn, r->arg);
