@@ -9,8 +9,9 @@
  *            engine's queues hand each node out once)
  *   worker:  fetch_or(word, CLAIMED): bit was clear -> work_cb runs, then
  *            after_cb(0); set -> after_cb(ECANCELED)
- *   stop:    the task's cancel callback: after_cb(ECANCELED) (a stop's E7
- *            pass, stop_timeout's sweep, or a worker discarding under it)
+ *   stop:    the task's cancel callback: fetch_or(word, CLAIMED|CANCELLED),
+ *            then after_cb(ECANCELED) (a stop's E7 pass, stop_timeout's
+ *            sweep, or a worker discarding under it)
  *   cancel:  C threads, each fetch_or(word, CLAIMED|CANCELLED): CLAIMED was
  *            clear -> 0 (won); CANCELLED set -> EALREADY; else EBUSY
  *
@@ -18,7 +19,9 @@
  * work_cb runs at most once and never after a cancel that returned 0, and
  * then after_cb got ECANCELED; a cancel that returned EBUSY saw a started
  * request (work_cb ran); at most one cancel returns 0; nothing touches the
- * request after after_cb handed it back (every access asserts so).
+ * request after after_cb handed it back (every access asserts so); once
+ * after_cb has run, a cancel (the owner's, on the request it holds again)
+ * cannot return 0, which would promise an after_cb that never comes.
  *
  * Mutants (pan must report an error):
  *   -DMUTANT_TEST_THEN_SET    the worker reads the word and then writes the
@@ -27,6 +30,9 @@
  *   -DMUTANT_CANCEL_TELLS     the winning cancel calls after_cb itself, as if
  *                             the request could leave its queue at once:
  *                             the owner is told twice
+ *   -DMUTANT_STOP_NO_CLAIM    stop reports without setting the claim: a
+ *                             cancel after a stop_timeout's sweep returned
+ *                             0 for a request already handed back
  */
 #ifndef C
 #define C 2          /* cancelling threads */
@@ -74,6 +80,9 @@ end_pop:
 proctype stopper() {
 end_pop:
   atomic { !taken -> taken = true };           /* stop's E7 pass */
+#ifndef MUTANT_STOP_NO_CLAIM
+  atomic { LIVE; word = word | CLAIMED | CANCELLED };  /* work_cancel's fetch_or */
+#endif
   tell(ECANCELED);                             /* work_cancel */
   done++
 }
@@ -120,5 +129,7 @@ init {
   assert(!(won == 1 && ran == 1));
   assert(won == 0 || status == ECANCELED);
   assert(ran == 0 || status == OK);
-  assert(busy == 0 || ran == 1)
+  assert(busy == 0 || ran == 1);
+  /* A cancel once the request is the owner's again finds it decided. */
+  assert((word & CLAIMED) != 0)
 }

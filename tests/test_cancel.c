@@ -376,6 +376,11 @@ static void stop_timeout_blocked_task(void **state) {
   }
   assert_int_equal(atomic_load(&logged_cancels), P);
   assert_int_equal(atomic_load(&plain_ran), 0);
+  /* The sweep decided them: a cancel now cannot promise another after_cb
+   * (it answered 0 while a thread was left running). */
+  for (int i = 0; i < Q; i++)
+    assert_int_equal(weft_threadpool_cancel_work(tp, &jobs[i].req), WEFT_EALREADY);
+  for (int i = 0; i < Q; i++) assert_int_equal(atomic_load(&jobs[i].told), 1);
   /* Stopped: submits are refused. */
   job late = {0};
   assert_int_equal(weft_threadpool_queue_work(tp, &late.req, job_work, job_after), WEFT_EQUIT);

@@ -332,7 +332,8 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
  * @param req The request.
  * @return 0 (cancelled; after_cb gets #WEFT_ECANCELED), or:
  *   - #WEFT_EBUSY    it started (runs or ran);
- *   - #WEFT_EALREADY an earlier cancel won;
+ *   - #WEFT_EALREADY an earlier cancel won, or a stop cancelled it (its
+ *                    after_cb got #WEFT_ECANCELED);
  *   - #WEFT_EINVAL   NULL arguments, a request not submitted to tp, one
  *                    submitted without after_cb (nobody could be told), or
  *                    one whose queue_work failed (it was never queued).

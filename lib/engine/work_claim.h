@@ -23,7 +23,9 @@
  *   start path tells the owner only after its own RMW, so neither touches
  *   the request after it was handed back. A request that stop cancels (its
  *   task's cancel callback) is reported once whatever its claim: it never
- *   reached the start step. models/work_cancel.pml checks this.
+ *   reached the start step; the callback sets CLAIMED | CANCELLED first, so
+ *   that a cancel after it answers WEFT_EALREADY. models/work_cancel.pml
+ *   checks this.
  *   Relaxed RMWs: the word is the only datum the two sides share; what
  *   work_cb and after_cb read was published by the submit's release.
  *   Cost on the start path: one locked bit-test-and-set on the request's

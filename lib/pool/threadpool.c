@@ -503,8 +503,15 @@ static void work_run(weft__task *t) {
 static void work_cancel(weft__task *t, int status) {
   weft_work *req = work_of(t);
   weft__work_private *p = weft__work_priv(req);
+  weft_threadpool *tp = weft__work_owner(p);
+  /* Decided, before the owner hears of it: a weft_threadpool_cancel_work
+   * after this (after a stop_timeout's sweep, say) answers WEFT_EALREADY,
+   * not 0, which would promise a second after_cb (work_claim.h; one that
+   * races this RMW and wins returns 0, and this after_cb is the one it
+   * promised). */
+  (void)weft__work_claim_cancel(p);
   if (p->after) p->after(req, status);
-  else tp_log(weft__work_owner(p), status, "weft_threadpool_queue_work: request cancelled, never ran");
+  else tp_log(tp, status, "weft_threadpool_queue_work: request cancelled, never ran");
 }
 
 /* queue_work refused req for a bad argument: a request that an earlier
