@@ -43,6 +43,23 @@
  *                              not free (assertion violated: due left over)
  *   -DMUTANT_ADMIT_AT_LIMIT    a submit is admitted when old <= L: L + 1
  *                              tasks in the pool (assertion violated)
+ *
+ * -DSWEEP adds weft_threadpool_stop_timeout: a stopper sets the sweep flag
+ * (deadline_stop; the engine refuses every submit from then on) at any
+ * point and kicks. Under the sweep a kick goes on while anything waits,
+ * owed or not: an owed task's hand-off is refused and cancelled (its
+ * release passes the slot on), an un-owed one is cancelled and the due its
+ * release added is taken back (it held no slot). A submit admitted under
+ * the sweep is refused (not accepted) and gives its count back. Task 0, if
+ * it runs, never returns (a task past the deadline: report->running).
+ * Properties then: every other task ran, was cancelled or was refused,
+ * once, without waiting for task 0; nothing waits at the end; n ends at the
+ * slots still held and due at 0 (the sweep leaves no hand-off owed).
+ *   -DMUTANT_SWEEP_OWED_ONLY   the sweep stops when nothing is owed, as a
+ *                              plain kick does: a task behind a running one
+ *                              waits, never told (invalid end state)
+ *   -DMUTANT_SWEEP_KEEPS_DUE   an un-owed cancel keeps the due its release
+ *                              added (assertion violated: due left over)
  */
 #ifndef S
 #define S 3          /* submitters, one task each */
@@ -59,12 +76,32 @@
 byte nxt[S + 1];     /* node i+1 = task i; nxt[0] = head.next */
 byte tail;
 byte n;              /* admitted or waiting, not finished */
-byte due;            /* hand-offs owed */
+short due;           /* hand-offs owed (below 0 for a moment under SWEEP) */
 bool baton;
 byte inpool;         /* ghost: admitted, not finished */
 byte admitted[S];    /* ghost */
 byte finished;       /* ghost: tasks run and released */
 chan pool = [S] of { byte };
+bool sweep;          /* stop_timeout's deadline_stop: the engine refuses */
+bool stopped;        /* the stopper's kick returned (at once without SWEEP) */
+byte blocked;        /* ghost, SWEEP: task 0 never returns once it runs */
+byte told[S];        /* ghost: ran, cancelled or refused */
+byte gone;           /* ghost: tasks cancelled or refused */
+
+/* A release by the baton holder (a cancel inside its own kick): the nested
+ * kick's baton CAS fails, so it does nothing. */
+inline release_held() {
+  atomic { before = n; n-- };
+  if
+  :: before > L -> due++
+  :: else -> skip
+  fi
+}
+
+inline cancel_held(t) {
+  atomic { assert(told[t] == 0); told[t] = 1; gone++ };  /* the owner is told */
+  release_held()
+}
 
 inline admit(t) {
   atomic {
@@ -117,11 +154,21 @@ inline mpsc_pop() {
   nnext = 0; ok = 0
 }
 
+#ifdef SWEEP
+#ifdef MUTANT_SWEEP_OWED_ONLY
+#define OWED_OR_SWEEP (due > 0)
+#else
+#define OWED_OR_SWEEP (due > 0 || sweep)
+#endif
+#else
+#define OWED_OR_SWEEP (due > 0)
+#endif
+
 inline kick() {
   do
-  :: due == 0 -> break
-  :: due > 0 && nxt[0] == 0 -> break             /* its producer kicks after linking */
-  :: due > 0 && nxt[0] != 0 ->
+  :: !OWED_OR_SWEEP -> break
+  :: OWED_OR_SWEEP && nxt[0] == 0 -> break       /* its producer kicks after linking */
+  :: OWED_OR_SWEEP && nxt[0] != 0 ->
      atomic {                                    /* CAS baton 0 -> 1 */
        if
        :: !baton -> baton = 1; got = 1
@@ -133,13 +180,35 @@ inline kick() {
      :: else -> skip
      fi;
      do
-     :: due > 0 ->
+     :: OWED_OR_SWEEP ->
         mpsc_pop();
         if
         :: node == NONE || node == WB -> break
         :: else ->
+#ifdef SWEEP
+           if
+           :: due > 0 ->
+              due--;                             /* only the holder subtracts */
+              if
+              :: atomic { !sweep -> admit(node - 1) }
+              :: atomic { sweep -> skip };       /* hand-off refused: cancelled */
+                 cancel_held(node - 1)
+              fi
+           :: else ->                            /* under the sweep, not owed */
+              cancel_held(node - 1);
+#ifndef MUTANT_SWEEP_KEEPS_DUE
+              /* Its release owed one more; or another release that made
+               * it the owed one has yet to add its due: then this goes
+               * below 0 until that add (a signed count in lane.c too). */
+              due--
+#else
+              skip
+#endif
+           fi
+#else
            due--;                                /* only the holder subtracts */
            admit(node - 1)
+#endif
         fi
      :: else -> break
      od;
@@ -160,7 +229,18 @@ proctype submitter(byte t) {
   :: before <= L -> admit(t)
 #else
   if
+#ifdef SWEEP
+  :: before < L && !sweep -> admit(t)            /* (sweep read with the submit) */
+  :: before < L && sweep ->                      /* refused: not accepted */
+     atomic { before = n; n-- };                 /* lane_release */
+     if
+     :: before > L -> due++; kick()
+     :: else -> skip
+     fi;
+     atomic { assert(told[t] == 0); told[t] = 1; gone++ }  /* the error returned */
+#else
   :: before < L -> admit(t)
+#endif
 #endif
   :: else ->
 #ifdef MUTANT_KICK_BEFORE_PUSH
@@ -179,7 +259,17 @@ proctype worker() {
 end_idle:
   do
   :: pool?t ->
+#ifdef SWEEP
+     if
+     :: t == 0 ->                                /* runs past the deadline, for good */
+        atomic { assert(told[t] == 0); told[t] = 1; blocked = 1 };  /* report->running */
+end_blocked:
+        false
+     :: else -> skip
+     fi;
+#endif
      inpool--;                                   /* ran; lane_release follows */
+     atomic { assert(told[t] == 0); told[t] = 1 };
      atomic { before = n; n-- };                 /* fetch_sub */
 #ifdef MUTANT_OWE_AT_LIMIT
      if
@@ -200,15 +290,31 @@ end_idle:
 /* Watches the end: every task ran and gave its slot back; nothing is
  * owed once the last baton holder has let go. */
 proctype check() {
-  finished == S && !baton;
-  assert(n == 0 && due == 0 && inpool == 0)
+  finished + gone + blocked == S && !baton && stopped;
+  assert(n == blocked && due == 0 && inpool == blocked);
+  assert(nxt[0] == 0 && tail == 0)               /* nothing waits */
 }
+
+#ifdef SWEEP
+proctype stopper() {
+  byte old, node, nnext, before;
+  bool ok, got;
+  sweep = 1;                                     /* deadline_stop, then the engine closes */
+  kick();                                        /* weft__lane_sweep */
+  stopped = 1
+}
+#endif
 
 init {
   atomic {
     byte i;
     for (i : 0 .. W - 1) { run worker() };
     for (i : 0 .. S - 1) { run submitter(i) };
+#ifdef SWEEP
+    run stopper();
+#else
+    stopped = 1;
+#endif
     run check()
   }
 }

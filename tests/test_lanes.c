@@ -336,8 +336,9 @@ static int gated_call(void *arg, void **result) {
 /* Tasks waiting in a lane when the pool stops are cancelled through their
  * cancel path: on_result gets WEFT_ECANCELED, a plain task is reported to
  * the log hook. stop_timeout(0) closes the pool while the lane's running
- * task holds its slot; when that task finishes, the slot's hand-offs are
- * refused and each waiting task is cancelled. */
+ * task holds its slot: the tasks waiting behind it are cancelled by the
+ * call itself (before, only once that task returned), and counted in its
+ * report. */
 static void waiting_tasks_are_cancelled_at_stop(void **state) {
   (void)state;
   enum { WAITING = 5, PLAIN = 3 };
@@ -360,6 +361,18 @@ static void waiting_tasks_are_cancelled_at_stop(void **state) {
   weft_threadpool_stop_report rep;
   assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
   assert_int_equal(rep.running, 1); /* the gated task's thread; idle ones are not tasks */
+  assert_int_equal(rep.cancelled, WAITING + PLAIN);
+  pthread_mutex_lock(&out.mu);
+  assert_int_equal(out.cancelled, WAITING); /* told already: the gate is still shut */
+  assert_int_equal(out.ok, 0);
+  pthread_mutex_unlock(&out.mu);
+  pthread_mutex_lock(&lc.mu);
+  assert_int_equal(lc.cancelled, PLAIN);
+  pthread_mutex_unlock(&lc.mu);
+  weft_lane_stats mid;
+  assert_int_equal(weft_lane_stats_get(l, &mid), 0);
+  assert_int_equal(mid.queued, 0);
+  assert_int_equal(mid.running, 1);
   assert_int_equal(weft_lane_call_in_thread(l, noop, NULL), WEFT_EQUIT);
   gate_open(&gate);
   assert_int_equal(weft_threadpool_stop(tp), 0); /* joins the thread that cancels them */

@@ -41,7 +41,8 @@
  * at a time by its finishing tasks, on the pool's threads, and the stop
  * waits for them (the limit holds during the stop too). Where nothing can
  * run them (a pool with no thread) and at weft_threadpool_stop_timeout(),
- * which cancels queued work, they are cancelled through their cancel path
+ * which cancels queued work (those behind a task that outlives its deadline
+ * included, before it returns), they are cancelled through their cancel path
  * (on_result with #WEFT_ECANCELED; a plain weft_lane_call_in_thread() task
  * is reported to the pool's log hook), never dropped silently. docs/threading-howto.md, "Lanes", has an example;
  * lib/pool/lane.c opens with the admission protocol (models/lane.pml).

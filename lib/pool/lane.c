@@ -54,7 +54,12 @@
  * the pool is closed: the stopping thread cancelling the pool's queue, a
  * submit racing the stop) cancels the task here (its owner is told
  * WEFT_ECANCELED) and frees its slot, which hands off the next one: nothing
- * is dropped silently.
+ * is dropped silently. stop_timeout also sweeps each lane
+ * (weft__lane_sweep): with its flag set, a kick cancels every waiting
+ * task, owed or not, so the tasks waiting behind one that outlives the
+ * deadline are cancelled by the stop, not when that task returns (an
+ * un-owed one gives back the due its cancel's release adds; models/lane.pml
+ * -DSWEEP, with two mutants).
  *
  * Context (weft/context.h): a task submitted by a thread with a current
  * context is wrapped at the lane's door (lane_submit_in_context), because a
@@ -168,8 +173,19 @@ static void lane_release(weft_lane *l, bool finishing) {
   lane_kick(l, finishing);
 }
 
-/* Hand waiting tasks to the pool while hand-offs are owed (module comment).
- * finishing: called by a task that ran and is returning (lane_release). */
+/* A stop_timeout is under way (or done): the kick cancels every waiting
+ * task, owed or not (weft__lane_sweep). Relaxed: the stopper stores the
+ * flag before its own kick's seq_cst fence, and a submitter's kick loads
+ * it after its link store and that same fence: of the two, one sees the
+ * other's write (store-buffering with fences), so a task pushed while the
+ * stopper sweeps is cancelled by one of them. */
+static bool lane_sweeping(const weft_lane *l) {
+  return weft__threadpool_deadline_stop(l->tp);
+}
+
+/* Hand waiting tasks to the pool while hand-offs are owed (module comment);
+ * under a stop_timeout's sweep, cancel all of them. finishing: called by a
+ * task that ran and is returning (lane_release). */
 static void lane_kick(weft_lane *l, bool finishing) {
   for (;;) {
     /* Orders our write (a submitter's link store, a finisher's due add, or
@@ -177,23 +193,38 @@ static void lane_kick(weft_lane *l, bool finishing) {
      * the baton: pairs with this same fence in the other party's kick (the
      * Dekker pair of the module comment). */
     weft__fence_seq_cst();
-    if (weft__load_relaxed(&l->due) == 0) return;
+    if (weft__load_relaxed(&l->due) <= 0 && !lane_sweeping(l)) return;
     if (!weft__mpsc_has_visible(&l->waiting)) return; /* its producer kicks after linking */
     int free_baton = 0;
     /* acquire: the previous holder's pops (head.next stores) happen before
      * ours; pairs with its release store below. */
     if (!weft__cas_acquire(&l->baton, &free_baton, 1)) return; /* the holder loops again */
     bool wouldblock = false;
-    while (weft__load_relaxed(&l->due) > 0) {
+    for (;;) {
+      bool owed = weft__load_relaxed(&l->due) > 0;
+      if (!owed && !lane_sweeping(l)) break;
       weft__task *t = weft__mpsc_pop(&l->waiting);
       if (t == NULL) break;
       if (t == WEFT__MPSC_WOULDBLOCK) {
         wouldblock = true;
         break;
       }
-      weft__fetch_sub_relaxed(&l->due, 1); /* only the baton holder subtracts */
-      lane_hand_off(l, t, finishing);
-      finishing = false; /* a second one goes to another thread */
+      if (owed) {
+        weft__fetch_sub_relaxed(&l->due, 1); /* only the baton holder subtracts */
+        lane_hand_off(l, t, finishing); /* under the sweep: refused, cancelled */
+        finishing = false; /* a second one goes to another thread */
+      } else {
+        /* The sweep, and t holds no slot: cancel it. Its cancel callback
+         * releases as for a slot (n down, and a due for the next waiting
+         * task, since n was above the limit); t had none, so that due is
+         * taken back. If instead another task's release made t the owed
+         * one and has yet to add its due, due dips below 0 until it does
+         * (a signed count; nothing hands off on due <= 0).
+         * models/lane.pml -DSWEEP checks this. */
+        weft__threadpool_count_lane_refused(l->tp);
+        weft__context_cancel_outside(t, WEFT_ECANCELED);
+        weft__fetch_sub_relaxed(&l->due, 1);
+      }
     }
     /* seq_cst store (release and more): our pops happen before the next
      * holder's (pairs with its acquire CAS), and the store is the holder's
@@ -432,6 +463,8 @@ WEFT_API const char *weft_lane_name(const weft_lane *lane) { return lane ? lane-
 /* ------------------------------------------------- the pool's side (lane_impl.h) */
 
 weft_lane **weft__lane_next(weft_lane *l) { return &l->next_in_pool; }
+
+void weft__lane_sweep(weft_lane *l) { lane_kick(l, false); }
 
 void weft__lane_fork_child(weft_lane *l) {
   /* The child's only thread: relaxed stores, nobody else to see them. The

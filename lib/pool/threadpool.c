@@ -297,6 +297,14 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   const weft_threadpool *outer = tls_stopping;
   tls_stopping = tp;
   int r = weft__engine_stop_deadline(tp->e, ms * 1000000u, &cancelled, &running);
+  /* What waits in a lane behind a task still running is queued work too:
+   * cancelled now, not when that task returns. The list only grows, at its
+   * head, under mu: read the head under it, walk without it (user
+   * callbacks run). */
+  pthread_mutex_lock(&tp->mu);
+  weft_lane *lanes = tp->lanes;
+  pthread_mutex_unlock(&tp->mu);
+  for (weft_lane *l = lanes; l; l = *weft__lane_next(l)) weft__lane_sweep(l);
   tls_stopping = outer;
   if (r == WEFT_ETIMEDOUT) {
     pthread_mutex_lock(&tp->mu);
