@@ -35,8 +35,11 @@
  *     reference to the failure, even when they return an error.
  *   - A Deferred is refcounted; the creator holds the first reference and
  *     gives it back with weft_deferred_unref. weft keeps its own references
- *     while it needs one (a thread result in flight, a chained Deferred
- *     waiting on another), so the creator may unref at any time.
+ *     while it needs one (a thread result in flight; the Deferred an inner
+ *     one will resume, held by that inner one), so the creator may unref at
+ *     any time. The outer Deferred does not hold the inner one it waits on:
+ *     an unfired inner Deferred whose last reference goes is destroyed, and
+ *     the outer stays paused (Twisted's outer keeps it alive).
  *     References are plain counts: ref/unref on the reactor thread while the
  *     Deferred's reactor exists; a Deferred kept after weft_reactor_destroy
  *     may be released by any one thread at a time that is ordered after
