@@ -75,9 +75,9 @@ typedef struct weft_threadpool weft_threadpool;
 /**
  * @brief Upper bound on threads in one pool (max is clamped to it).
  *
- * Threads told to quit but not yet exited count against it too:
- * adjust_poolsize may answer #WEFT_EAGAIN under extreme resize churn until
- * they are gone.
+ * Threads told to quit but not yet exited keep their slot (a pool has
+ * 4096) until they are gone: under extreme resize churn a creation may
+ * answer #WEFT_EAGAIN meanwhile.
  */
 #define WEFT_THREADPOOL_MAX_THREADS 1024
 

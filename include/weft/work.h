@@ -30,7 +30,8 @@ typedef void (*weft_work_cb)(weft_work *req);
  *
  * Runs in the worker thread right after work_cb with status 0, or — if the
  * request was accepted but will never run — with #WEFT_ECANCELED: its pool
- * was destroyed or stopped with a deadline before a worker could take it
+ * was destroyed, stopped with a deadline, or stopped with no thread to run
+ * it, before a worker could take it
  * (called in the stopping thread, or in the pool thread that took it), or
  * weft_threadpool_cancel_work() won (called in the pool thread that takes
  * the request out of the queue, or in the stopping thread). Exactly one
