@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -392,6 +393,48 @@ static void fork_in_a_reactor_callback(void **state) {
   assert_int_equal(weft_reactor_destroy(FR), 0);
 }
 
+/* A reader forks and returns in the child while the same epoll event also
+ * made its descriptor writable: the writer is the parent's and runs in the
+ * parent only (it ran in the child too, after the reader). */
+static void io_writer_note(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)events;
+  note_task(NULL);
+  (void)weft_reactor_remove_writer(FR, fd);
+  (void)weft_reactor_stop(FR);
+}
+static void io_reader_forks(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)events;
+  char c;
+  (void)!read(fd, &c, 1);
+  (void)weft_reactor_remove_reader(FR, fd);
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child's loop goes on */
+  atomic_store(&child_pid, (int)pid);
+}
+
+static void fork_in_a_reader_skips_the_writer(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child's loop shuts its reactor down */
+  parent_pid = getpid();
+  assert_int_equal(pipe(fork_pipe), 0);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  assert_int_equal(weft_reactor_create(&FR), 0);
+  atomic_store(&child_pid, 0);
+  assert_int_equal(weft_reactor_add_reader(FR, sv[0], io_reader_forks, NULL), 0);
+  assert_int_equal(weft_reactor_add_writer(FR, sv[0], io_writer_note, NULL), 0);
+  assert_int_equal(write(sv[1], "x", 1), 1); /* sv[0]: readable and writable, one event */
+  (void)weft_reactor_run(FR);
+  if (getpid() != parent_pid) _exit(0); /* the child: its loop ended */
+  expect_child_ok(atomic_load(&child_pid));
+  expect_parent_notes(1);
+  assert_int_equal(weft_reactor_destroy(FR), 0);
+  close(sv[0]);
+  close(sv[1]);
+}
+
 /* Statistics in the child: the parent's threads, blocked or not, are gone
  * from the books (threads 0, blocked 0, creations - exits = threads). */
 static sync_t block_gate, block_started;
@@ -508,6 +551,7 @@ int main(void) {
       cmocka_unit_test(fork_in_a_task),
       cmocka_unit_test(fork_in_a_lane_task),
       cmocka_unit_test(fork_in_a_reactor_callback),
+      cmocka_unit_test(fork_in_a_reader_skips_the_writer),
       cmocka_unit_test(fork_child_statistics),
       cmocka_unit_test(fork_under_load),
       cmocka_unit_test(fork_while_a_reactor_is_destroyed),

@@ -666,6 +666,85 @@ static void bad_input(void **state) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* A reader that stops the reactor: as Twisted's runUntilCurrent, the calls
+ * queued before the stop and the timed calls due run before "shutdown" (the
+ * loop went straight to the shutdown, and a call_from_thread made before
+ * the stop ran after every shutdown trigger, its pool gone). */
+static weft_reactor *g_stop_r;
+static int g_f_ran, g_h_ran_after_shutdown = -1, g_h_rc = 99, g_shutdown_done;
+static void stop_f(void *arg) {
+  (void)arg;
+  g_f_ran++;
+}
+static void stop_pooled(void *arg) { (void)arg; }
+static void stop_h(void *arg) {
+  (void)arg;
+  g_h_ran_after_shutdown = g_shutdown_done;
+  g_h_rc = weft_reactor_call_in_thread(g_stop_r, stop_pooled, NULL);
+}
+static void stop_after_shutdown(void *arg) {
+  (void)arg;
+  g_shutdown_done = 1;
+}
+static void stop_on_read(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)events;
+  char c;
+  assert_int_equal(read(fd, &c, 1), 1);
+  assert_int_equal(weft_reactor_remove_reader(g_stop_r, fd), 0);
+  assert_int_equal(weft_reactor_call_later(g_stop_r, 0, stop_f, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_call_from_thread(g_stop_r, stop_h, NULL), 0);
+  assert_int_equal(weft_reactor_stop(g_stop_r), 0);
+}
+
+static void stop_from_reader_runs_what_came_before(void **state) {
+  (void)state;
+  g_f_ran = g_shutdown_done = 0;
+  g_h_ran_after_shutdown = -1;
+  g_h_rc = 99;
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  assert_int_equal(weft_reactor_create(&g_stop_r), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(g_stop_r, WEFT_AFTER, WEFT_SHUTDOWN, stop_after_shutdown, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_add_reader(g_stop_r, p[0], stop_on_read, NULL), 0);
+  assert_int_equal(write(p[1], "x", 1), 1);
+  assert_int_equal(weft_reactor_run(g_stop_r), 0);
+  assert_int_equal(g_f_ran, 1);
+  assert_int_equal(g_h_ran_after_shutdown, 0);
+  assert_int_equal(g_h_rc, 0); /* the pool was still there: its stop ran the task */
+  assert_int_equal(weft_reactor_destroy(g_stop_r), 0);
+  close(p[0]);
+  close(p[1]);
+}
+
+/* A trigger that destroys the reactor while weft_reactor_fire_system_event
+ * fires it (a reactor that never ran): WEFT_EBUSY, the firing goes on (it
+ * read the freed reactor before). */
+static weft_reactor *g_fire_r;
+static int g_fire_destroy_rc = 99, g_fire_after_ran;
+static void fire_destroyer(void *arg) {
+  (void)arg;
+  g_fire_destroy_rc = weft_reactor_destroy(g_fire_r);
+}
+static void fire_after(void *arg) {
+  (void)arg;
+  g_fire_after_ran++;
+}
+
+static void destroy_from_a_fired_trigger(void **state) {
+  (void)state;
+  g_fire_destroy_rc = 99;
+  g_fire_after_ran = 0;
+  assert_int_equal(weft_reactor_create(&g_fire_r), 0);
+  assert_int_equal(weft_reactor_add_trigger(g_fire_r, WEFT_DURING, WEFT_STARTUP, fire_destroyer, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_add_trigger(g_fire_r, WEFT_AFTER, WEFT_STARTUP, fire_after, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_fire_system_event(g_fire_r, WEFT_STARTUP), 0);
+  assert_int_equal(g_fire_destroy_rc, WEFT_EBUSY);
+  assert_int_equal(g_fire_after_ran, 1);
+  assert_int_equal(weft_reactor_destroy(g_fire_r), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(call_from_thread_fifo_per_thread),
@@ -684,6 +763,8 @@ int main(void) {
       cmocka_unit_test(stale_event_not_delivered_to_a_reused_fd),
       cmocka_unit_test(call_when_running_while_stopping),
       cmocka_unit_test(bad_input),
+      cmocka_unit_test(stop_from_reader_runs_what_came_before),
+      cmocka_unit_test(destroy_from_a_fired_trigger),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -313,13 +313,17 @@ WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
     r->shutdown_firing++;
     pthread_mutex_unlock(&r->block_lock);
     weft__reactor_release_blocked(r);
+    r->drain_depth++;
     weft__triggers_fire(r, event);
+    r->drain_depth--;
     pthread_mutex_lock(&r->block_lock);
     r->shutdown_firing--;
     pthread_mutex_unlock(&r->block_lock);
     return WEFT_OK;
   }
+  r->drain_depth++; /* a trigger's destroy answers WEFT_EBUSY */
   weft__triggers_fire(r, event);
+  r->drain_depth--;
   return WEFT_OK;
 }
 
@@ -433,10 +437,21 @@ static void dispatch(weft_reactor *r, struct epoll_event *evs, int n) {
   weft__io_batch_end(r, saved, saved_n);
 }
 
-static void loop_once(weft_reactor *r) {
+/* One round of the loop; 1 when the loop is to end (run then shuts down). */
+static int loop_once(weft_reactor *r) {
+  /* A callback forked and returned in the child: nothing here is the
+   * child's to run (lib/loop/reactor_fork.c); its calls run in destroy. */
+  if (WEFT_UNLIKELY(weft__load_relaxed(&r->forked))) return 1;
   weft__add_single_writer(&r->iterations, 1);
   int ran = drain_snapshot(r, INT_MAX);
   weft__timers_run_due(r);
+  /* Twisted's runUntilCurrent: the thread calls and the due timed calls,
+   * then, if stop() was called, "shutdown": a stop from a reader, a
+   * writer, a startup trigger or another thread still lets the calls made
+   * before it and the timers due run first; no I/O round after it.
+   * Acquire: pairs with weft_reactor_stop's release CAS (its pushers count
+   * is then visible to the destroy after run returns). */
+  if (weft__load_acquire(&r->stop_requested)) return 1;
   int timeout = weft__timers_timeout_ms(r);
   /* Also when nothing ran but a node is queued, unlinked: its producer is
    * between its exchange and its link (weft__reactor_push), about to finish. */
@@ -446,13 +461,13 @@ static void loop_once(weft_reactor *r) {
      * ever: readers and writers that are ready get their turn about every
      * millisecond (a poll that does not sleep; `sleeping` stays 0, so
      * producers write no eventfd for it). */
-    if (++r->busy_rounds < BUSY_ROUNDS_CHECK) return;
+    if (++r->busy_rounds < BUSY_ROUNDS_CHECK) return 0;
     r->busy_rounds = 0;
     uint64_t now = weft__ticks();
-    if (now - r->polled_ticks < POLL_EVERY_TICKS) return;
+    if (now - r->polled_ticks < POLL_EVERY_TICKS) return 0;
     r->polled_ticks = now;
     dispatch(r, evs, epoll_wait(r->epfd, evs, 64, 0));
-    return;
+    return 0;
   }
   r->busy_rounds = 0;
   weft__store_relaxed(&r->sleeping, 1);
@@ -463,6 +478,7 @@ static void loop_once(weft_reactor *r) {
   int n = epoll_wait(r->epfd, evs, 64, timeout);
   weft__store_relaxed(&r->sleeping, 0);
   dispatch(r, evs, n);
+  return 0;
 }
 
 WEFT_API int weft_reactor_run(weft_reactor *r) {
@@ -471,9 +487,8 @@ WEFT_API int weft_reactor_run(weft_reactor *r) {
   if (!weft__cas_relaxed(&r->state, &expected, R_RUNNING)) return WEFT_ESTATE;
   set_io_thread(r);
   weft_reactor_fire_system_event(r, WEFT_STARTUP);
-  /* Acquire: pairs with weft_reactor_stop's release CAS (its pushers count
-   * is then visible to the destroy after we return). */
-  while (!weft__load_acquire(&r->stop_requested)) loop_once(r);
+  while (!loop_once(r)) {
+  }
   shutdown_sequence(r);
   return WEFT_OK;
 }

@@ -104,6 +104,8 @@ void weft__io_dispatch(weft_reactor *r, int fd, uint32_t events) {
   if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && e->rfn) {
     e->rfn(e->rctx, fd, WEFT_READABLE | err);
   }
+  /* The reader forked and returns in the child: the writer is the parent's. */
+  if (weft__load_relaxed(&r->forked)) return;
   e = entry_for(r, fd, 0); /* the reader may have grown the table */
   /* The reader removed every callback of fd (and may have closed it and
    * opened another descriptor with its number): the event is stale. */

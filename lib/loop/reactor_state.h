@@ -99,8 +99,9 @@ struct weft_reactor {
    * pool thread may start waiting on this thread meanwhile). */
   int shutdown_firing;
   /* The reactor thread's own: drains under way (destroy's, an attached
-   * reactor's drain) and destroy under way; destroy from a callback they
-   * run answers WEFT_EBUSY (the outer call still uses r). */
+   * reactor's drain), firings of system events under way, and destroy
+   * under way; destroy from a callback they run answers WEFT_EBUSY (the
+   * outer call still uses r). */
   int drain_depth;
   int destroying;
   weft_threadpool *pool;
