@@ -1327,6 +1327,67 @@ static void stop_stands_in_for_a_block_on_queued_work(void **state) {
   sync_fini(&c.child_done);
 }
 
+/* A chain of blocks past the burst of immediate grants: the last task's
+ * stand-in is the monitor's to make, and the stop comes at once, before
+ * the monitor's first tick. The stop joins the monitor after its close, so
+ * it stands in itself for the blocked workers while their work is queued
+ * (the stop waited for ever). */
+typedef struct burst_chain {
+  weft_threadpool *tp;
+  int burst;
+  sync_t queued, child_done, release;
+  int timed_out, child_ran;
+} burst_chain;
+static burst_chain g_bc;
+
+static void bc_child(void *arg) {
+  (void)arg;
+  g_bc.child_ran = 1;
+  count_up(&g_bc.child_done);
+}
+
+static void bc_link(void *arg) {
+  long i = (long)arg;
+  weft_blocking_begin();
+  if (i < g_bc.burst) {
+    if (weft_threadpool_call_in_thread(g_bc.tp, bc_link, (void *)(i + 1)) != 0) g_bc.timed_out = 1;
+    gate_wait(&g_bc.release);
+  } else {
+    if (weft_threadpool_call_in_thread(g_bc.tp, bc_child, NULL) != 0) g_bc.timed_out = 1;
+    count_up(&g_bc.queued);
+    struct timespec dl; /* a hang guard: the pass condition is the child's run */
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += HANG_GUARD_S;
+    pthread_mutex_lock(&g_bc.child_done.mu);
+    while (g_bc.child_done.count < 1 && !g_bc.timed_out)
+      if (pthread_cond_timedwait(&g_bc.child_done.cv, &g_bc.child_done.mu, &dl) != 0) g_bc.timed_out = 1;
+    pthread_mutex_unlock(&g_bc.child_done.mu);
+    gate_open(&g_bc.release);
+  }
+  weft_blocking_end();
+}
+
+static void stop_stands_in_for_blocks_past_the_burst(void **state) {
+  (void)state;
+  memset(&g_bc, 0, sizeof g_bc);
+  g_bc.burst = 4 * weft_cpu_count(); /* the engine's burst: max(8, 4 x CPUs) */
+  if (g_bc.burst < 8) g_bc.burst = 8;
+  sync_init(&g_bc.queued);
+  sync_init(&g_bc.child_done);
+  sync_init(&g_bc.release);
+  g_bc.tp = make_pool(0, 1, 0, 10000);
+  assert_int_equal(weft_threadpool_call_in_thread(g_bc.tp, bc_link, (void *)0L), 0);
+  count_wait(&g_bc.queued, 1);
+  assert_int_equal(weft_threadpool_stop(g_bc.tp), 0); /* at once: the monitor has not ticked */
+  assert_false(g_bc.timed_out);
+  assert_int_equal(g_bc.child_ran, 1);
+  assert_exact(g_bc.tp);
+  assert_int_equal(weft_threadpool_destroy(g_bc.tp), 0);
+  sync_fini(&g_bc.queued);
+  sync_fini(&g_bc.child_done);
+  sync_fini(&g_bc.release);
+}
+
 static void bad_input(void **state) {
   (void)state;
   assert_int_equal(weft_threadpool_stats_get(NULL, NULL), WEFT_EINVAL);
@@ -1382,6 +1443,7 @@ int main(void) {
       cmocka_unit_test_teardown(abandoned_block_ended_when_idle, settle),
       cmocka_unit_test_teardown(unstarted_pool_arms_no_monitor, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_a_block_on_queued_work, settle),
+      cmocka_unit_test_teardown(stop_stands_in_for_blocks_past_the_burst, settle),
       cmocka_unit_test_teardown(bad_input, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

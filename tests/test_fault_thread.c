@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "weft/weft.h"
@@ -59,8 +60,13 @@ static int g_use_hook; /* 1: failing_factory; 0: the default (pthread_create, wr
 int __real_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*start)(void *),
                           void *arg);
+/* The next pthread_create made by libweft itself (not through a factory
+ * hook that calls __real_pthread_create: the elastic monitor's thread)
+ * fails once. */
+static atomic_int g_fail_raw_once;
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*start)(void *),
                           void *arg) {
+  if (atomic_exchange(&g_fail_raw_once, 0)) return EAGAIN;
   if (!g_use_hook && creation_should_fail()) return EAGAIN;
   return __real_pthread_create(t, a, start, arg);
 }
@@ -332,6 +338,95 @@ static void pthread_thread_worker(void **s) {
 }
 #endif
 
+#ifdef WEFT_FAULT_WRAP
+/* The monitor's thread cannot start, once. A chain of tasks each announces
+ * a block: the first max(8, 4 x CPUs) get immediate grants and stand-ins;
+ * the next one's stand-in is the monitor's to make, and its start fails.
+ * Nothing else would retry it while every worker blocks: that begin takes a
+ * grant as in the burst, so its child still runs (it waited for ever). The
+ * workers start through a factory that calls the real pthread_create, so
+ * the failure lands on the monitor's start and nowhere else. */
+static int real_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                        const char *name) {
+  (void)ctx;
+  (void)name;
+  return __real_pthread_create(t, NULL, start, arg) != 0 ? WEFT_EAGAIN : 0;
+}
+
+typedef struct mchain {
+  weft_threadpool *tp;
+  int burst, child_ran, timed_out, refused;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int release, done;
+} mchain;
+static mchain g_mc;
+
+static void mc_child(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&g_mc.mu);
+  g_mc.child_ran = 1;
+  pthread_cond_broadcast(&g_mc.cv);
+  pthread_mutex_unlock(&g_mc.mu);
+}
+
+static void mc_link(void *arg) {
+  long i = (long)arg;
+  if (i == g_mc.burst) atomic_store(&g_fail_raw_once, 1); /* the monitor's start, in the begin */
+  weft_blocking_begin();
+  pthread_mutex_lock(&g_mc.mu);
+  if (i < g_mc.burst) {
+    pthread_mutex_unlock(&g_mc.mu);
+    if (weft_threadpool_call_in_thread(g_mc.tp, mc_link, (void *)(i + 1)) != 0) g_mc.refused = 1;
+    pthread_mutex_lock(&g_mc.mu);
+    while (!g_mc.release) pthread_cond_wait(&g_mc.cv, &g_mc.mu);
+  } else {
+    pthread_mutex_unlock(&g_mc.mu);
+    if (weft_threadpool_call_in_thread(g_mc.tp, mc_child, NULL) != 0) g_mc.refused = 1;
+    struct timespec dl; /* a hang guard: the pass condition is the child's run */
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 30;
+    pthread_mutex_lock(&g_mc.mu);
+    while (!g_mc.child_ran && !g_mc.timed_out)
+      if (pthread_cond_timedwait(&g_mc.cv, &g_mc.mu, &dl) != 0) g_mc.timed_out = 1;
+    g_mc.release = 1;
+    g_mc.done = 1;
+    pthread_cond_broadcast(&g_mc.cv);
+  }
+  pthread_mutex_unlock(&g_mc.mu);
+  weft_blocking_end();
+}
+
+static void monitor_start_failure_still_stands_in(void **s) {
+  (void)s;
+  memset(&g_mc, 0, sizeof g_mc);
+  pthread_mutex_init(&g_mc.mu, NULL);
+  pthread_cond_init(&g_mc.cv, NULL);
+  g_mc.burst = 4 * weft_cpu_count(); /* the engine's burst: max(8, 4 x CPUs) */
+  if (g_mc.burst < 8) g_mc.burst = 8;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 1;
+  o.thread_factory = real_factory;
+  assert_int_equal(weft_threadpool_create_ex(&g_mc.tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(g_mc.tp), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(g_mc.tp, mc_link, (void *)0L), 0);
+  pthread_mutex_lock(&g_mc.mu);
+  while (!g_mc.done) pthread_cond_wait(&g_mc.cv, &g_mc.mu);
+  pthread_mutex_unlock(&g_mc.mu);
+  assert_int_equal(weft_threadpool_stop(g_mc.tp), 0);
+  assert_int_equal(atomic_load(&g_fail_raw_once), 0); /* the monitor's start took the failure */
+  assert_int_equal(g_mc.refused, 0);
+  assert_false(g_mc.timed_out);
+  assert_int_equal(g_mc.child_ran, 1);
+  assert_int_equal(weft_threadpool_destroy(g_mc.tp), 0);
+  pthread_mutex_destroy(&g_mc.mu);
+  pthread_cond_destroy(&g_mc.cv);
+  assert_nothing_alive();
+}
+#endif
+
 static int setup(void **s) {
   (void)s;
   weft_set_unhandled_failure_hook(quiet_unhandled, NULL);
@@ -353,6 +448,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(pthread_reactor_once),
       cmocka_unit_test(pthread_reactor_from),
       cmocka_unit_test(pthread_thread_worker),
+      cmocka_unit_test(monitor_start_failure_still_stands_in),
 #endif
   };
   return cmocka_run_group_tests(tests, setup, NULL);

@@ -32,9 +32,16 @@ WEFT_API int weft_blocking_begin(void) {
   if (w->block_depth++ > 0) return WEFT_OK;
   weft__engine *e = w->e;
   weft__store_relaxed(&w->blocking, 1); /* read by the monitor */
-  weft__fetch_add_relaxed(&e->blocked, 1);
+  /* seq_cst RMW, then a seq_cst load of `closed`: the begin's half of a
+   * Dekker with weft__engine_stop (its close, a fence, then its load of
+   * `blocked`). Either we see the pool closed and start our stand-in below,
+   * or the stop sees our block and starts one (stand_in_for_blocked): a
+   * begin that saw the pool open may get no thread from the open pool's way
+   * once a stop has begun (the stop lowered the limit to 0, and it joins the
+   * monitor). models/stop_stand_in.pml. */
+  weft__fetch_add_seq_cst(&e->blocked, 1);
   if (!weft__load_relaxed(&e->elastic)) return WEFT_OK;
-  if (WEFT_UNLIKELY(weft__load_relaxed(&e->closed))) {
+  if (WEFT_UNLIKELY(weft__load_seq_cst(&e->closed))) {
     /* A stop is running the queued work. What is queued may be what we
      * wait for (a child we submitted): it gets a thread of its own, bounded
      * by the valve, not by grants (the burst and the monitor are for an
@@ -51,6 +58,17 @@ WEFT_API int weft_blocking_begin(void) {
   } else {
     weft__fetch_sub_relaxed(&e->grants_explicit, 1);
     weft__engine_arm_monitor(e); /* past the burst: the bucket's pace */
+    if (WEFT_UNLIKELY(!weft__load_relaxed(&e->monitor_armed))) {
+      /* No monitor: its thread could not start (or failed lately and waits
+       * out its backoff), and nothing else would stand in for us while we
+       * block (a failed start is retried only by a later saturation). Take
+       * a grant as in the burst; the valve still bounds the threads. A
+       * monitor that disarmed itself just now also lands here: one grant
+       * more, given back at our end. */
+      weft__fetch_add_relaxed(&e->grants_explicit, 1);
+      w->block_grant = true;
+      weft__engine_add_grants(e, 1);
+    }
   }
   /* Work we leave behind (our ring, the inject queue) needs a taker now:
    * E5.1 wakes a parked worker or, below the raised limit, starts one. */

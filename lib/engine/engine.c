@@ -86,8 +86,10 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
 static int grow(weft__engine *e, int n, int reason, bool closing) {
   if (n <= 0) return 0;
   pthread_mutex_lock(&e->mu);
-  /* After close only a worker's stand-in starts (weft__engine_grow_closing),
-   * and only until stop's joins are done (`stopped` is set after them). */
+  /* After close only a stand-in for a blocked worker starts (the worker's
+   * own, weft__engine_grow_closing, or the stop's before its joins,
+   * stand_in_for_blocked), and only until stop's joins are done (`stopped`
+   * is set after them). */
   if (weft__load_relaxed(&e->closed) && (!closing || weft__load_relaxed(&e->stopped))) {
     pthread_mutex_unlock(&e->mu);
     return WEFT_EQUIT;
@@ -268,20 +270,39 @@ void weft__engine_cancel_injected(weft__engine *e, bool all) {
   weft__inject_unlock(in);
 }
 
+/* After the close: blocks announced while the pool still looked open (a
+ * begin that did not see the close) may have no stand-in, since the open
+ * pool's way to one (a grant above a limit the stop lowered to 0, or the
+ * monitor, which the stop joins) can make none now. If every live worker
+ * is inside a block and work is queued, what they wait for may be that
+ * work: start one thread for it, bounded by the valve. Its tasks that
+ * block in turn see the close and start their own (weft_blocking_begin).
+ * The fence: the stop's half of the Dekker with begin's seq_cst increment
+ * of `blocked` and load of `closed` (models/stop_stand_in.pml). */
+static void stand_in_for_blocked(weft__engine *e) {
+  if (!weft__load_relaxed(&e->elastic)) return;
+  weft__fence_seq_cst(); /* closed (stored by the close) before the loads below */
+  int blocked = (int)weft__load_relaxed(&e->blocked);
+  if (blocked <= 0 || blocked < weft__load_relaxed(&e->live)) return;
+  if (!weft__engine_work_visible(e)) return;
+  (void)grow(e, 1, WEFT__MADE_BLOCKED, true); /* a failure: the stop waits, as before a close */
+}
+
 int weft__engine_stop(weft__engine *e) {
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
   weft__engine_close(e);
   /* The monitor may be growing the pool: after close its grows are refused;
    * join it before the workers, so nothing starts a thread behind us. */
   if (e->cfg.monitor_stop) e->cfg.monitor_stop(e);
+  stand_in_for_blocked(e);
   /* Other threads' submit windows with tasks for us flush (and, finding the
    * closed bit, cancel them) before we may free anything they touch. The
    * bit was set with a seq_cst RMW in close; seq_cst: pairs with a window's
    * seq_cst registration (lib/engine/submit_window.c). */
   while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
-  /* Join every thread. After close only a worker starts one: the stand-in
-   * of a worker that blocks while work is queued (weft_blocking_begin), into
-   * a free slot or a joined one. So the passes go on until one joins
+  /* Join every thread. After close (and stand_in_for_blocked above) only a
+   * worker starts one: the stand-in of a worker that blocks while work is
+   * queued (weft_blocking_begin), into a free slot or a joined one. So the passes go on until one joins
    * nothing: no thread was live during it, and none is left to start
    * another (models/stop_join.pml; one pass is its mutant). */
   uint32_t hw;
