@@ -14,6 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 1 when compiled with ThreadSanitizer (a build run by hand with ctest
+ * has no WEFT_TEST_CONFIG): a case TSan itself cannot run skips on this. */
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_TEST_BUILT_WITH_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_TEST_BUILT_WITH_TSAN 1
+#endif
+#endif
+#ifndef WEFT_TEST_BUILT_WITH_TSAN
+#define WEFT_TEST_BUILT_WITH_TSAN 0
+#endif
+
 /* 1 if scripts/test.sh is running the configuration `cfg` ("tsan", ...). */
 static inline int weft_test_config_is(const char *cfg) {
   const char *c = getenv("WEFT_TEST_CONFIG");

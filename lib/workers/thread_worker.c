@@ -28,7 +28,10 @@
  * submitters, only the one whose exchange takes the 1 calls futex_wake. A
  * submitter stalled between its exchange and its link store (mpsc.h) hides
  * the node; the thread may then sleep, but that submitter runs F2 after its
- * link store and wakes it. futex_wait(&sleeping, 1) returns at once if the
+ * link store and wakes it. (If the hidden node follows one the pop had to
+ * put back, has_visible sees that one and the thread polls instead of
+ * sleeping until the submitter links: CPU for as long as the stall lasts,
+ * nothing lost.) futex_wait(&sleeping, 1) returns at once if the
  * word is already 0, so a wake between the check and the wait is not lost.
  *
  * Lifetime: two references, the owner's (dropped by weft_worker_release)
