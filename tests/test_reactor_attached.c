@@ -216,14 +216,20 @@ static void det_timer(void *arg) {
 }
 static void det_detach(void *arg) { assert_int_equal(weft_reactor_detach(arg), 0); }
 
-static void drain_after_detach(void **state) {
-  (void)state;
-  g_shut_done = g_timer_after_shutdown = g_timer_runs = 0;
+/* g_det_r: a new reactor, attached, that notes the end of its shutdown in
+ * g_shut_done. */
+static void det_attach(void) {
   assert_int_equal(weft_reactor_create(&g_det_r), 0);
   assert_int_equal(
       weft_reactor_add_trigger(g_det_r, WEFT_AFTER, WEFT_SHUTDOWN, det_after_shutdown, NULL, NULL), 0);
   int fd;
   assert_int_equal(weft_reactor_attach(g_det_r, &fd), 0);
+}
+
+static void drain_after_detach(void **state) {
+  (void)state;
+  g_shut_done = g_timer_after_shutdown = g_timer_runs = 0;
+  det_attach();
   assert_int_equal(weft_reactor_call_later(g_det_r, 0, det_timer, NULL, NULL), 0);
   assert_int_equal(weft_reactor_call_from_thread(g_det_r, det_detach, g_det_r), 0);
   assert_true(weft_reactor_drain(g_det_r) >= 1);
@@ -240,11 +246,7 @@ static void drain_after_detach(void **state) {
 static void timer_detach_ends_drain(void **state) {
   (void)state;
   g_shut_done = g_timer_after_shutdown = g_timer_runs = 0;
-  assert_int_equal(weft_reactor_create(&g_det_r), 0);
-  assert_int_equal(
-      weft_reactor_add_trigger(g_det_r, WEFT_AFTER, WEFT_SHUTDOWN, det_after_shutdown, NULL, NULL), 0);
-  int fd;
-  assert_int_equal(weft_reactor_attach(g_det_r, &fd), 0);
+  det_attach();
   /* Both due at once; equal times run in the order added (Twisted). */
   assert_int_equal(weft_reactor_call_later(g_det_r, 0, det_detach, g_det_r, NULL), 0);
   assert_int_equal(weft_reactor_call_later(g_det_r, 0, det_timer, NULL, NULL), 0);
@@ -275,11 +277,7 @@ static void reader_detach_ends_drain(void **state) {
   assert_int_equal(pipe(p2), 0);
   assert_int_equal(write(p1[1], "x", 1), 1);
   assert_int_equal(write(p2[1], "x", 1), 1);
-  assert_int_equal(weft_reactor_create(&g_det_r), 0);
-  assert_int_equal(
-      weft_reactor_add_trigger(g_det_r, WEFT_AFTER, WEFT_SHUTDOWN, det_after_shutdown, NULL, NULL), 0);
-  int fd;
-  assert_int_equal(weft_reactor_attach(g_det_r, &fd), 0);
+  det_attach();
   assert_int_equal(weft_reactor_add_reader(g_det_r, p1[0], io_detach, NULL), 0);
   assert_int_equal(weft_reactor_add_reader(g_det_r, p2[0], io_detach, NULL), 0);
   assert_true(weft_reactor_drain_ex(g_det_r, 0, WEFT_DRAIN_NO_SPIN) >= 0);
