@@ -5,6 +5,7 @@
  * fd wakes the loop when the timer is due (the reactor's timerfd sits in
  * the set the fd stands for), so the host loop needs no timeout of its own.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -39,31 +40,36 @@ static int triple(void *arg, void **result) { /* pool thread */
   return 0;
 }
 
-static void issue(void);
+static void all_completed(void) { /* idle from here: only the timer can wake us */
+  timer_set_at = now_ms();
+  if (weft_reactor_call_later(reactor, 0.010, on_timer, NULL, NULL) != 0) {
+    wrong++;
+    event_del(completions); /* the loop ends */
+  }
+}
+
+static int on_result(void *ctx, weft_result *r);
+
+/* Starts the next round trip; one that cannot start counts as completed. */
+static void issue(void) {
+  while (issued < TOTAL) {
+    intptr_t i = issued++;
+    /* on_result as callback and errback (addBoth), given up front. */
+    if (weft_defer_to_thread_pool_then(reactor, pool, triple, (void *)i, on_result, on_result,
+                                       (void *)i, NULL) == 0)
+      return;
+    wrong++;
+    if (++completed == TOTAL) all_completed();
+  }
+}
 
 static int on_result(void *ctx, weft_result *r) { /* event_base thread */
   if (!pthread_equal(pthread_self(), loop_thread)) off_thread++;
   if (r->failure || (intptr_t)r->value != (intptr_t)ctx * 3) wrong++;
   weft_failure_unref(weft_result_take_failure(r));
-  if (++completed == TOTAL) { /* idle from here: only the timer can wake us */
-    timer_set_at = now_ms();
-    if (weft_reactor_call_later(reactor, 0.010, on_timer, NULL, NULL) != 0) wrong++;
-  } else if (issued < TOTAL) {
-    issue();
-  }
+  if (++completed == TOTAL) all_completed();
+  else issue();
   return 0;
-}
-
-static void issue(void) {
-  intptr_t i = issued++;
-  weft_deferred *d;
-  if (weft_defer_to_thread_pool(reactor, pool, triple, (void *)i, &d) != 0) {
-    wrong++;
-    completed++;
-    return;
-  }
-  weft_deferred_add_both(d, on_result, (void *)i);
-  weft_deferred_unref(d);
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg) {

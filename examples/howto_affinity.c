@@ -17,12 +17,12 @@ static void stop(void *arg) {
 static void where_am_i(void *arg) {
   (void)arg;
   on_cpu = sched_getcpu(); /* pinned: always the one CPU */
-  weft_reactor_call_from_thread(reactor, stop, NULL);
+  if (weft_reactor_call_from_thread(reactor, stop, NULL) != 0) weft_reactor_stop(reactor);
 }
 
 static void start(void *arg) {
   (void)arg;
-  weft_reactor_call_in_thread(reactor, where_am_i, NULL);
+  if (weft_reactor_call_in_thread(reactor, where_am_i, NULL) != 0) weft_reactor_stop(reactor);
 }
 
 int main(void) {
@@ -45,10 +45,10 @@ int main(void) {
   o.affinity.policy = WEFT_AFFINITY_SET;
   o.affinity.cpus = &cpu;
   o.affinity.ncpus = 1;
-  if (weft_reactor_set_thread_pool_options(reactor, &o) != 0) return 1;
-  weft_reactor_call_when_running(reactor, start, NULL);
-  weft_reactor_run(reactor);
+  int rc = weft_reactor_set_thread_pool_options(reactor, &o);
+  if (rc == 0) rc = weft_reactor_call_when_running(reactor, start, NULL);
+  if (rc == 0) weft_reactor_run(reactor);
   weft_reactor_destroy(reactor);
   printf("the reactor's pool ran on CPU %d (pinned to %d)\n", on_cpu, cpu);
-  return on_cpu == cpu ? 0 : 1;
+  return rc == 0 && on_cpu == cpu ? 0 : 1;
 }

@@ -19,8 +19,9 @@ static int get_page(void *ctx, weft_result *r) {
   (void)ctx;
   weft_deferred *d;
   if (weft_deferred_create(&d) != 0) return WEFT_ENOMEM;
-  weft_reactor_call_later(reactor, 0.01, fire, weft_deferred_ref(d), NULL);
-  int rc = weft_result_set_deferred(r, d); /* the caller waits for d */
+  int rc = weft_reactor_call_later(reactor, 0.01, fire, weft_deferred_ref(d), NULL);
+  if (rc != 0) weft_deferred_unref(d);      /* fire will not run: drop its reference */
+  else rc = weft_result_set_deferred(r, d); /* the caller waits for d */
   weft_deferred_unref(d);
   return rc;
 }
@@ -42,13 +43,12 @@ static void in_thread(void *arg) {
     fprintf(stderr, "blocking call failed: %s\n", weft_strerror(rc));
     weft_failure_unref(failure);
   }
-  weft_reactor_call_from_thread(reactor, stop, NULL);
+  if (weft_reactor_call_from_thread(reactor, stop, NULL) != 0) weft_reactor_stop(reactor);
 }
 
 int main(void) {
   if (weft_reactor_create(&reactor) != 0) return 1;
-  weft_reactor_call_in_thread(reactor, in_thread, NULL);
-  weft_reactor_run(reactor);
+  if (weft_reactor_call_in_thread(reactor, in_thread, NULL) == 0) weft_reactor_run(reactor);
   weft_reactor_destroy(reactor);
   printf("got: %s\n", answer);
   return status;

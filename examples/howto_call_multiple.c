@@ -20,15 +20,17 @@ static void done(void *arg) {
 static int finish(void *arg, void **result) {
   (void)arg;
   (void)result;
-  return weft_reactor_call_from_thread(reactor, done, NULL);
+  int rc = weft_reactor_call_from_thread(reactor, done, NULL);
+  if (rc != 0) weft_reactor_stop(reactor); /* stop is safe from any thread */
+  return rc;
 }
 
 int main(void) {
   if (weft_reactor_create(&reactor) != 0) return 1;
   weft_call commands[] = {{say, "First "}, {say, "Second "}, {finish, NULL}};
-  weft_call_multiple_in_thread(reactor, commands, 3);
-  weft_reactor_run(reactor);
+  int rc = weft_call_multiple_in_thread(reactor, commands, 3);
+  if (rc == 0) weft_reactor_run(reactor); /* else nothing would stop it */
   weft_reactor_destroy(reactor);
   printf("%s\n", seen);
-  return strcmp(seen, "First Second ") == 0 ? 0 : 1;
+  return rc == 0 && strcmp(seen, "First Second ") == 0 ? 0 : 1;
 }

@@ -32,10 +32,12 @@ static int print_error(void *ctx, weft_result *r) {
 int main(void) {
   if (weft_reactor_create(&reactor) != 0) return 1;
   weft_deferred *d;
-  if (weft_defer_to_thread(reactor, do_long_calculation, (void *)(intptr_t)1000, &d) != 0) return 1;
-  weft_deferred_add_callbacks(d, print_result, NULL, print_error, NULL);
-  weft_deferred_unref(d); /* the reactor keeps it alive until it fires */
-  weft_reactor_run(reactor);
+  int rc = weft_defer_to_thread(reactor, do_long_calculation, (void *)(intptr_t)1000, &d);
+  if (rc == 0) {
+    rc = weft_deferred_add_callbacks(d, print_result, NULL, print_error, NULL);
+    weft_deferred_unref(d); /* the reactor keeps it alive until it fires */
+  }
+  if (rc == 0) weft_reactor_run(reactor); /* else nothing would stop it */
   weft_reactor_destroy(reactor);
   return printed == 500500 ? 0 : 1;
 }

@@ -36,7 +36,10 @@ static void start(void *arg) {
   for (int i = 0; i < N; i++) {
     jobs[i].n = 1000 * (i + 1);
     /* Once this returns 0, nothing can fail: done() will be called. */
-    if (weft_reactor_queue_work(reactor, &jobs[i].req, add_up, done) != 0) wrong++;
+    if (weft_reactor_queue_work(reactor, &jobs[i].req, add_up, done) != 0) {
+      wrong++; /* done() will not be called for it */
+      if (++finished == N) weft_reactor_stop(reactor);
+    }
   }
   /* Changed our mind about the last one: cancelled if it has not started
    * (done() gets WEFT_ECANCELED), else WEFT_EBUSY and it completes. */
@@ -46,8 +49,7 @@ static void start(void *arg) {
 
 int main(void) {
   if (weft_reactor_create(&reactor) != 0) return 1;
-  weft_reactor_call_when_running(reactor, start, NULL);
-  weft_reactor_run(reactor);
+  if (weft_reactor_call_when_running(reactor, start, NULL) == 0) weft_reactor_run(reactor);
   weft_reactor_destroy(reactor);
   printf("%d requests: %d done, %d cancelled, %d wrong\n", N, finished - cancelled, cancelled,
          wrong);

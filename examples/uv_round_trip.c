@@ -8,6 +8,7 @@
  * weft's timers: when the round trips are done, a 10 ms
  * weft_reactor_call_later wakes the idle loop through it.
  */
+#define _POSIX_C_SOURCE 200809L /* uv.h's pthread and socket types */
 #include <stdio.h>
 #include <uv.h>
 #include <weft/weft.h>
@@ -36,7 +37,26 @@ static int square(void *arg, void **result) { /* pool thread */
   return 0;
 }
 
-static void issue(void);
+static void all_completed(void) { /* idle from here: only the timer can wake us */
+  timer_set_at = uv_hrtime();
+  if (weft_reactor_call_later(reactor, 0.010, on_timer, NULL, NULL) != 0) {
+    wrong++;
+    uv_poll_stop(&completions); /* the loop ends */
+  }
+}
+
+static int on_result(void *ctx, weft_result *r);
+
+/* Starts the next round trip; one that cannot start counts as completed. */
+static void issue(void) {
+  while (issued < TOTAL) {
+    void *i = (void *)(intptr_t)issued++;
+    /* on_result as callback and errback (addBoth), given up front. */
+    if (weft_defer_to_thread_then(reactor, square, i, on_result, on_result, i, NULL) == 0) return;
+    wrong++;
+    if (++completed == TOTAL) all_completed();
+  }
+}
 
 static int on_result(void *ctx, weft_result *r) { /* libuv loop thread */
   long i = (long)(intptr_t)ctx;
@@ -44,25 +64,9 @@ static int on_result(void *ctx, weft_result *r) { /* libuv loop thread */
   if (!uv_thread_equal(&self, &loop_thread)) off_thread++;
   if (r->failure || (long)(intptr_t)r->value != i * i) wrong++;
   weft_failure_unref(weft_result_take_failure(r));
-  if (++completed == TOTAL) { /* idle from here: only the timer can wake us */
-    timer_set_at = uv_hrtime();
-    if (weft_reactor_call_later(reactor, 0.010, on_timer, NULL, NULL) != 0) wrong++;
-  } else if (issued < TOTAL) {
-    issue();
-  }
+  if (++completed == TOTAL) all_completed();
+  else issue();
   return 0;
-}
-
-static void issue(void) {
-  long i = issued++;
-  weft_deferred *d;
-  if (weft_defer_to_thread(reactor, square, (void *)(intptr_t)i, &d) != 0) {
-    wrong++;
-    completed++;
-    return;
-  }
-  weft_deferred_add_both(d, on_result, (void *)(intptr_t)i);
-  weft_deferred_unref(d);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events) {

@@ -15,6 +15,7 @@
  * Only 127.0.0.1 is contacted; every socket read and write has a timeout,
  * and the wait for the server is bounded.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, kill, posix_spawn */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>

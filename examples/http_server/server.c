@@ -26,6 +26,7 @@
  * 30 s of silence closes a connection, and running out of descriptors
  * pauses accepting for 100 ms instead of retrying in a hot loop.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
