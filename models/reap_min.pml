@@ -13,10 +13,20 @@
  * and live counts exactly the threads that exist.
  *
  * Mutant (pan must report an error):
- *   -DMUTANT_RESERVE_UNLOCKED  the reaper reserves without the mutex (the
- *                              old code): it counts on the thread being
- *                              made, the factory fails, and the pool ends
- *                              below min
+ *   -DMUTANT_RESERVE_UNLOCKED  the reaper reserves without the mutex: it
+ *                              counts on the thread being made, the
+ *                              factory fails, and the pool ends below min
+ *
+ * -DVALVE: the pool sits at its valve (live = HARD) instead, and the
+ * reaper's reservation may be undone (a notifier's wake won the wake word:
+ * it runs on, live += 1), as may a shrinker's uncount of an entry that had
+ * reaped itself (weft__engine_shrink_to): the same shape. The spawner
+ * creates only while live < HARD, under the mutex. Property: live never
+ * passes HARD, and ends equal to the threads that exist.
+ *   -DMUTANT_UNDO_UNLOCKED     the undo comes after the mutex is released:
+ *                              a spawner in between takes the reservation
+ *                              for a free place, and the undo makes live
+ *                              HARD + 1
  */
 #ifndef R
 #define R 2              /* parked workers whose keep-alive runs out */
@@ -65,6 +75,52 @@ proctype reaper() {
   done++
 }
 
+#ifdef VALVE
+#define HARD 2
+proctype vspawner() {
+  lock();
+  if
+  :: live < HARD -> live++; assert(live <= HARD); real++
+  :: else -> skip
+  fi;
+  unlock();
+  done++
+}
+
+proctype vreaper() {
+  bool reserved = 0;
+  lock();
+  if
+  :: live > HARD - 1 -> live--; reserved = 1    /* min = HARD - 1 */
+  :: else -> skip
+  fi;
+#ifdef MUTANT_UNDO_UNLOCKED
+  unlock();
+#endif
+  if
+  :: reserved -> live++; assert(live <= HARD); reserved = 0   /* woken: undone */
+  :: reserved -> skip                                         /* it leaves */
+  :: else -> skip
+  fi;
+#ifndef MUTANT_UNDO_UNLOCKED
+  unlock();
+#endif
+  if
+  :: reserved -> real--
+  :: else -> skip
+  fi;
+  done++
+}
+
+init {
+  live = HARD;
+  real = HARD;
+  run vspawner();
+  run vreaper();
+  done == 2;
+  assert(live == real && live <= HARD)
+}
+#else
 init {
   byte i;
   run spawner();
@@ -72,3 +128,4 @@ init {
   done == R + 1;
   assert(real >= MIN && live == real)
 }
+#endif

@@ -167,6 +167,11 @@ int weft__engine_shrink_to(weft__engine *e, int n, int floor) {
          * once, and a notifier that then finds nobody searching must not
          * read a live count that still holds it (it would take the pool
          * for full and start nobody: a stranded task). */
+        /* Under the mutex, from the uncount to its undo below: a spawner
+         * checks `live` against the valve under it, and must not start a
+         * thread on the one-low count of a worker that had reaped itself
+         * (that would pass the valve by one when we give the count back). */
+        pthread_mutex_lock(&e->mu);
         weft__fetch_sub_relaxed(&e->live, 1);
         weft__fetch_sub_relaxed(&e->parked, 1); /* E5.5: as live */
         /* acq_rel exchange, as in weft__engine_wake_popped. Release: the
@@ -176,18 +181,21 @@ int weft__engine_shrink_to(weft__engine *e, int n, int floor) {
         uint32_t prev = weft__xchg_acq_rel(&w->wake, WEFT__WAKE_EXIT);
         if (WEFT_UNLIKELY(prev == WEFT__WAKE_TIMEDOUT)) {
           /* It had reaped itself (E9.3) and uncounted itself from live and
-           * parked: give our counts back (meanwhile they read one low: at
-           * worst one thread more is started). Our pop unlinked it.
-           * Release: as in wake_popped (the slot is off the stack before a
-           * spawner reuses it). Leave the searching count we claimed for
-           * it as a searcher leaves, and look for the next parked worker. */
+           * parked: give our counts back (meanwhile they read one low to
+           * lock-free readers, a notifier that then asks a spawner, which
+           * re-checks under the mutex). Our pop unlinked it. Release: as
+           * in wake_popped (the slot is off the stack before a spawner
+           * reuses it). Leave the searching count we claimed for it as a
+           * searcher leaves, and look for the next parked worker. */
           weft__fetch_add_relaxed(&e->live, 1);
           weft__fetch_add_relaxed(&e->parked, 1);
+          pthread_mutex_unlock(&e->mu);
           weft__store_release(&w->linked_exit, 0);
           weft__engine_stop_searching(e);
           s = weft__load_acquire(&e->ctl); /* acquire: as above */
           continue;
         }
+        pthread_mutex_unlock(&e->mu);
         weft__futex_wake(&w->wake, 1);
         popped = true;
         break;

@@ -343,14 +343,19 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
    * if the factory fails, all under the mutex, so a reservation made
    * outside it could count on a creation that then fails and leave the
    * pool below min. Reaps are rare and paced; the mutex is the creation's.
-   * Relaxed CAS: a shrink's uncount (no mutex) may still race us. */
+   * Relaxed CAS: the live count is a count. The undo below stays under
+   * the mutex too: a spawner checks `live` against the valve under it and
+   * must not start a thread on our reservation if a notifier's wake then
+   * makes us give it back (the pool would pass the valve by one). */
   pthread_mutex_lock(&e->mu);
   live = weft__load_relaxed(&e->live);
   bool reserved = false;
   while (live > min && !(reserved = weft__cas_relaxed(&e->live, &live, live - 1))) {
   }
-  pthread_mutex_unlock(&e->mu);
-  if (!reserved) return stay;
+  if (!reserved) {
+    pthread_mutex_unlock(&e->mu);
+    return stay;
+  }
   weft__store_relaxed(&w->linked_exit, 1);
   /* acq_rel CAS: ASLEEP → TIMEDOUT, the one change of `wake` that is ours.
    * Release: publishes linked_exit = 1 to the popper whose exchange reads
@@ -360,8 +365,10 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
   if (!weft__cas_acq_rel(&w->wake, &asleep, WEFT__WAKE_TIMEDOUT)) {
     weft__store_relaxed(&w->linked_exit, 0); /* nobody unlinks us: we were woken */
     weft__fetch_add_relaxed(&e->live, 1);
+    pthread_mutex_unlock(&e->mu);
     return 1; /* the caller sees the wake */
   }
+  pthread_mutex_unlock(&e->mu);
   weft__fetch_sub_relaxed(&e->parked, 1); /* E5.5: no longer a parked worker (still linked) */
   weft__store_relaxed(&e->last_reap_ns, now);
   weft__fetch_add_relaxed(&e->left[WEFT__LEFT_KEEPALIVE], 1);
