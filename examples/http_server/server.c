@@ -18,9 +18,10 @@
  * after a clean shutdown, "served <n> hash requests, <m> errors".
  *
  * Shutdown: stop accepting connections, answer 503 to new /hash requests,
- * wait for the jobs in flight and for the answers being written (at most
- * 2 s: an answer whose client reset the connection is never reported
- * written), leave the loop, stop the pool.
+ * wait for the jobs in flight and for the answers being written (an answer
+ * whose client reset the connection ends with that connection; at most 2 s
+ * in all, for a client that neither reads nor goes), leave the loop, stop
+ * the pool.
  *
  * Limits against abusive clients: request line and headers 8 KiB, no body,
  * 30 s of silence closes a connection, and running out of descriptors
@@ -61,6 +62,7 @@ typedef struct server {
   long long errors;       /* 5xx answered */
   long inflight;          /* jobs submitted, done not yet called */
   long unflushed;         /* answers handed to evhttp, not yet written */
+  struct pending *pending; /* those answers, to drop with their connection */
   int quitting;
   int finished;
 } server;
@@ -89,7 +91,10 @@ static void finish(server *s) {
 static void on_grace(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
-  finish(arg); /* an answer whose connection died is never "complete" */
+  server *s = arg;
+  fprintf(stderr, "http_server: %ld answers still unwritten after 2 s; not waiting\n",
+          s->unflushed);
+  finish(s);
 }
 
 static void maybe_finish(server *s) {
@@ -145,10 +150,43 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 
 /* -------------------------------------------------------------- answers */
 
+/* An answer handed to evhttp and not yet written. It ends written
+ * (on_complete) or with its connection: a client that reset it makes the
+ * write fail, and evhttp then frees the connection without calling
+ * on_complete (on_close). */
+typedef struct pending {
+  server *s;
+  struct evhttp_connection *evcon;
+  struct pending *prev, *next;
+} pending;
+
+static void pending_end(pending *p) {
+  server *s = p->s;
+  if (p->prev != NULL)
+    p->prev->next = p->next;
+  else
+    s->pending = p->next;
+  if (p->next != NULL)
+    p->next->prev = p->prev;
+  free(p);
+  s->unflushed--;
+}
+
 static void on_complete(struct evhttp_request *req, void *arg) {
   (void)req;
+  pending *p = arg;
+  server *s = p->s;
+  pending_end(p);
+  maybe_finish(s);
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg) {
   server *s = arg;
-  s->unflushed--;
+  for (pending *p = s->pending, *next; p != NULL; p = next) {
+    next = p->next;
+    if (p->evcon == evcon)
+      pending_end(p);
+  }
   maybe_finish(s);
 }
 
@@ -156,10 +194,21 @@ static void reply(server *s, struct evhttp_request *req, int code,
                   const char *reason, const char *body) {
   if (code >= 500)
     s->errors++;
-  if (evhttp_request_get_connection(req) != NULL) {
-    /* The client is still there: the answer counts until it is written. */
+  struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+  pending *p = evcon != NULL ? malloc(sizeof *p) : NULL;
+  if (p != NULL) {
+    /* The client is still there: the answer counts until it is written or
+     * its connection goes. (No memory: it is not waited for.) */
+    p->s = s;
+    p->evcon = evcon;
+    p->prev = NULL;
+    p->next = s->pending;
+    if (s->pending != NULL)
+      s->pending->prev = p;
+    s->pending = p;
     s->unflushed++;
-    evhttp_request_set_on_complete_cb(req, on_complete, s);
+    evhttp_request_set_on_complete_cb(req, on_complete, p);
+    evhttp_connection_set_closecb(evcon, on_close, s);
   }
   struct evbuffer *out = evhttp_request_get_output_buffer(req);
   evbuffer_add(out, body, strlen(body));
