@@ -4,13 +4,16 @@
  * new one reuses its slot); live and busy flags are facts the test makes
  * true with gates.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "weft/threadpool.h"
@@ -175,6 +178,70 @@ static void dump_has_worker_lines(void **state) {
   sync_fini(&done);
 }
 
+/* A slot's busy_ns never goes down: the two stamps of a busy spell are read
+ * as one pair (worker_stats.h). A reader between the worker's two stores at
+ * an edge took the previous spell's stamp for the current one and counted
+ * that spell and the idle gap after it twice, then dropped back. One worker
+ * goes busy and idle 2,000 times (a short task, then an idle gap of 100 us:
+ * the workload's shape, not a wait for another thread) while this thread
+ * reads the statistics without pause. */
+static atomic_int g_bs_stop;
+static void short_busy_task(void *arg) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do clock_gettime(CLOCK_MONOTONIC, &t);
+  while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 20000L);
+  count_up(arg);
+}
+typedef struct bs_feed {
+  weft_threadpool *tp;
+  sync_t done;
+} bs_feed;
+static void *bs_feeder(void *arg) {
+  bs_feed *f = arg;
+  for (int i = 0; i < 2000; i++) {
+    assert_int_equal(weft_threadpool_call_in_thread(f->tp, short_busy_task, &f->done), 0);
+    count_wait(&f->done, i + 1);
+    struct timespec gap = {0, 100000};
+    nanosleep(&gap, NULL);
+  }
+  atomic_store(&g_bs_stop, 1);
+  return NULL;
+}
+
+static void busy_ns_never_goes_down(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(1, 1, "busyns");
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  bs_feed f = {.tp = tp};
+  sync_init(&f.done);
+  atomic_store(&g_bs_stop, 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, bs_feeder, &f), 0);
+  uint64_t last = 0;
+  long reads = 0, drops = 0;
+  while (!atomic_load(&g_bs_stop)) {
+    weft_worker_stats ws[1];
+    size_t n = 0;
+    assert_int_equal(weft_threadpool_worker_stats(tp, ws, 1, &n), 0);
+    if (n >= 1) {
+      if (ws[0].busy_ns < last) {
+        if (drops < 5) printf("drop of %llu ns\n", (unsigned long long)(last - ws[0].busy_ns));
+        drops++;
+      }
+      last = ws[0].busy_ns;
+      reads++;
+    }
+  }
+  assert_int_equal(pthread_join(t, NULL), 0);
+  printf("busy_ns: %ld reads, %ld went down\n", reads, drops);
+  assert_int_equal(drops, 0);
+  assert_true(reads > 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&f.done);
+}
+
 static void bad_arguments(void **state) {
   (void)state;
   weft_threadpool *tp = make_pool(0, 1, "bad");
@@ -194,6 +261,7 @@ int main(void) {
       cmocka_unit_test(per_worker_sums_match_totals),
       cmocka_unit_test(sums_survive_thread_exit),
       cmocka_unit_test(dump_has_worker_lines),
+      cmocka_unit_test(busy_ns_never_goes_down),
       cmocka_unit_test(bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

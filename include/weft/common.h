@@ -137,9 +137,12 @@ typedef void (*weft_free_fn)(void *ptr);
  * @brief Replace the allocator used for every internal allocation (like
  * uv_replace_allocator).
  *
- * Call before any other weft function, or when no weft object exists. The
- * three come as a set, since f frees what m and c return: all three, or all
- * NULL (nothing changes).
+ * Call before any other weft function, or when no weft object exists and
+ * no other thread is inside a weft call: the check below sees an object
+ * only once its create has returned, so a replacement while another thread
+ * creates one would free that object's first blocks with the wrong free.
+ * The three come as a set, since f frees what m and c return: all three,
+ * or all NULL (nothing changes).
  *
  * @param m The new malloc, or NULL.
  * @param c The new calloc, or NULL.

@@ -481,7 +481,9 @@ typedef struct weft_worker_stats {
   uint64_t stolen;   /**< tasks moved by them */
   uint64_t parks;    /**< futex waits entered */
   uint64_t busy_ns;  /**< time spent busy (between finding work after an idle
-                      *   spell and going idle again), in nanoseconds */
+                      *   spell and going idle again), in nanoseconds; the
+                      *   current spell so far included; never goes down
+                      *   from one call to the next */
 } weft_worker_stats;
 
 /**

@@ -91,8 +91,11 @@ typedef struct weft__eworker {
   /* Set by the worker before it reaps itself, cleared by the popper that
    * unlinks it from the idle stack (E9.3): a slot is reused only when 0. */
   _Atomic int linked_exit;
-  /* Busy time, stamped at the idle<->busy edges only (engine/worker_stats.h). */
+  /* Busy time, stamped at the idle<->busy edges only, under a sequence
+   * count (odd while an edge writes them) that readers retry on
+   * (engine/worker_stats.h). */
   _Atomic uint64_t busy_ns, busy_since;
+  _Atomic uint32_t busy_seq;
   _Atomic int pinned_cpu; /* 1 + the CPU the thread pinned itself to, 0: none */
   /* Owner-private. */
   uint32_t rng;

@@ -28,11 +28,22 @@ void weft__engine_worker_stats(weft__engine *e, weft_worker_stats *out, size_t c
     s->steals = weft__load_relaxed(&w->steals);
     s->stolen = weft__load_relaxed(&w->stolen);
     s->parks = weft__load_relaxed(&w->parks);
-    s->busy_ns = weft__load_relaxed(&w->busy_ns);
-    if (s->busy) { /* the current busy spell so far */
-      uint64_t since = weft__load_relaxed(&w->busy_since);
-      if (since != 0 && now > since) s->busy_ns += now - since;
+    /* The stamps as one pair (worker_stats.h): retry while the owner is
+     * at an edge. Acquire load and fence: pair with the owner's release
+     * store and fence. */
+    uint64_t busy_ns, since;
+    for (;;) {
+      uint32_t q = weft__load_acquire(&w->busy_seq);
+      busy_ns = weft__load_relaxed(&w->busy_ns);
+      since = weft__load_relaxed(&w->busy_since);
+      weft__fence_acquire();
+      if ((q & 1u) == 0 && weft__load_relaxed(&w->busy_seq) == q) break;
+      weft__cpu_relax();
     }
+    s->busy_ns = busy_ns;
+    /* The spell so far; a slot whose thread is gone (a fork's child keeps
+     * the parent's slots) has none. */
+    if (s->live && since != 0 && now > since) s->busy_ns += now - since;
   }
   pthread_mutex_unlock(&e->mu);
   *n = hw;

@@ -22,17 +22,45 @@
 #include "engine/core.h"
 #include "weft/threadpool.h"
 
-/* Idle -> busy edge (the owner). Relaxed: a statistic, read approximately. */
+/* The two stamps change together under busy_seq, a sequence count (the
+ * owner writes, readers retry: weft__engine_worker_stats). Without it a
+ * reader between two stores took the previous spell's stamp for the
+ * current one and counted that spell, and the idle gap after it, twice.
+ * Writer: the count made odd, a release fence (the count before the data),
+ * the stores, the count made even with a release store (the data before
+ * it); the reader's acquire load and fence pair with them (the seqlock of
+ * Boehm, "Can seqlocks get along with programming language memory
+ * models?", 2012). Two stores and a fence per edge, none per task. */
+static inline void weft__worker_busy_write_begin(weft__eworker *w, uint32_t *seq) {
+  *seq = weft__load_relaxed(&w->busy_seq); /* the owner's own count */
+  weft__store_relaxed(&w->busy_seq, *seq + 1);
+  weft__fence_release();
+}
+static inline void weft__worker_busy_write_end(weft__eworker *w, uint32_t seq) {
+  weft__store_release(&w->busy_seq, seq + 2);
+}
+
+/* Idle -> busy edge (the owner). */
+/* The clock is read inside the write: a reader that saw the pair before it
+ * read its own clock earlier still, so the spell it added so far never
+ * exceeds what the edge then adds (busy_ns never goes down). */
 static inline void weft__worker_busy_begin(weft__eworker *w) {
+  uint32_t seq;
+  weft__worker_busy_write_begin(w, &seq);
   weft__store_relaxed(&w->busy_since, weft__now_ns());
+  weft__worker_busy_write_end(w, seq);
 }
 
 /* Busy -> idle edge (the owner). Returns the time stamp, which the loop
  * also uses to start its spin. */
 static inline uint64_t weft__worker_busy_end(weft__eworker *w) {
+  uint64_t since = weft__load_relaxed(&w->busy_since); /* our own */
+  uint32_t seq;
+  weft__worker_busy_write_begin(w, &seq);
   uint64_t now = weft__now_ns();
-  uint64_t since = weft__load_relaxed(&w->busy_since);
   if (since != 0 && now > since) weft__add_single_writer(&w->busy_ns, now - since);
+  weft__store_relaxed(&w->busy_since, 0); /* idle: no spell to add */
+  weft__worker_busy_write_end(w, seq);
   return now;
 }
 
