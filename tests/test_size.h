@@ -6,7 +6,8 @@
  * size cannot fit CI's time, and the line that sizes the test must then say
  * so and why (docs/reliability.md, "Test sizes", has the measurements).
  * One case does: test_reactor's destroy_waits_for_a_waking_producer, under
- * TSan. (test_thread_worker also skips a case TSan itself cannot run.)
+ * TSan. (test_thread_worker and test_node_cache also skip a case TSan
+ * itself cannot run.)
  */
 #ifndef WEFT_TEST_SIZE_H
 #define WEFT_TEST_SIZE_H

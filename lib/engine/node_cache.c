@@ -198,11 +198,19 @@ static void park_orphan(weft__node_cache *c) {
   if (drop) cache_let_go(drop);
 }
 
+/* Set once the key's destructor has run on this thread: the thread is
+ * exiting, and a cache made now (by another thread-exit destructor that
+ * submits after ours) might never be parked: glibc runs the destructors of
+ * keys set again during a round only up to PTHREAD_DESTRUCTOR_ITERATIONS
+ * rounds, so one set in the last is lost with its slab. */
+static _Thread_local bool g_exiting;
+
 /* The key's destructor: a thread that owns a cache is exiting. */
 static void orphan(void *p) {
   weft__node_cache *c = p;
   weft__node_flush();
   if (weft__tls.node_cache == c) weft__tls.node_cache = &weft__node_no_cache;
+  g_exiting = true;
   park_orphan(c);
 }
 
@@ -366,8 +374,31 @@ static weft__node_slab *find_free(weft__node_cache *c, unsigned long scan) {
   return NULL;
 }
 
+/* A node for a thread whose cache was parked at its exit (g_exiting): a
+ * cache of one slab, used for this one node and let go at once, so its slab
+ * is freed when the node comes back and nothing stays with the thread.
+ * A slab per submit: only destructors that run after ours submit here. */
+static __attribute__((noinline)) weft__node *node_while_exiting(void) {
+  weft_free_fn f = weft__free_fn();
+  weft__node_cache *c = weft__calloc_aligned(sizeof *c);
+  if (!c) return NULL;
+  c->free_fn = f;
+  c->prefetchw = weft__cpu_has_prefetchw;
+  weft__node_slab *s = ring_new(c, NULL);
+  if (!s) {
+    weft__free_aligned_with(c, f);
+    return NULL;
+  }
+  c->ring = s;
+  hand_out(c, s);
+  weft__node *n = weft__node_take_(c);
+  cache_let_go(c); /* the slab goes once n is back */
+  return n;
+}
+
 weft__node *weft__node_get_slow(void) {
   weft__node_cache *c = weft__tls.node_cache;
+  if (c == &weft__node_no_cache && WEFT_UNLIKELY(g_exiting)) return node_while_exiting();
   if (c == &weft__node_no_cache && !(c = cache_slow())) return NULL;
   if (c->next == c->end) {
     weft__node_slab *s = NULL;
