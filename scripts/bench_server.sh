@@ -46,8 +46,10 @@ done
 mkdir -p "$out"
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_TESTS=OFF \
-      -DWEFT_BUILD_EXAMPLES=ON -DWEFT_BUILD_BENCH=OFF > "$out/configure.log"
-cmake --build "$build" -j "$(nproc)" --target http_server > "$out/build.log"
+      -DWEFT_BUILD_EXAMPLES=ON -DWEFT_BUILD_BENCH=OFF > "$out/configure.log" 2>&1 \
+  || { cat "$out/configure.log"; exit 1; }
+cmake --build "$build" -j "$(nproc)" --target http_server > "$out/build.log" 2>&1 \
+  || { tail -50 "$out/build.log"; grep -i "skipped\|not found" "$out/configure.log"; exit 1; }
 server_bin=$build/examples/http_server/http_server
 
 # scenario -> pool size, connections, wrk target arguments

@@ -99,7 +99,9 @@ src="$work/src" build="$work/build" logs="$work/logs"
 rm -rf "$src" "$logs"
 mkdir -p "$src" "$logs"
 echo "mutate.sh: copying $root to $src"
-tar -C "$root" --exclude='./build*' --exclude=./.git --exclude=./out -cf - . | tar -C "$src" -xf - \
+# -m: the copies get the current time, so a build dir kept from an earlier
+# run (WEFT_MUTATE_DIR) rebuilds what its last mutant left compiled.
+tar -C "$root" --exclude='./build*' --exclude=./.git --exclude=./out -cf - . | tar -C "$src" -xmf - \
   || { echo "mutate.sh: copy failed"; exit 2; }
 
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \

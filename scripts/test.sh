@@ -29,7 +29,8 @@ for cfg in "${configs[@]}"; do
   cmake --build "build-$cfg" -j "$JOBS"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
+  # Quoted: TSAN_OPTIONS is a space-separated list, and the path may hold one.
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions='$PWD/tests/tsan.supp'"
   # Tests run their written size in every configuration; the few lines that
   # size a test down under a sanitizer read this (tests/test_size.h).
   export WEFT_TEST_CONFIG=$cfg
