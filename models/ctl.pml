@@ -84,7 +84,7 @@ inline notify() {
        fi
      };
      if
-     :: ok -> wake[s_top - 1] = 1; break       /* store_release(wake, 1); futex_wake */
+     :: ok -> wake[s_top - 1] = 1; break       /* wake_popped: xchg_acq_rel(wake); futex_wake */
      :: else -> skip
      fi
   od

@@ -74,7 +74,7 @@ static inline weft__task *weft__mpsc_push_exchange(weft__mpsc *q, weft__task *la
    * our store into old->next lands after their initialising stores.
    * seq_cst (more than acq_rel): the engine's foreign submit uses this
    * exchange as its publish in the E5.1 Dekker, reading ctl with a seq_cst
-   * load right after and no fence (lib/engine/engine.h notify_after_inject); it
+   * load right after and no fence (lib/engine/park.h notify_after_inject); it
    * pairs with the fences after the park CAS (E5.2) and the searching
    * decrement (E5.3), whose re-checks load the tail. On x86 the exchange is
    * a locked instruction whatever the order. */
