@@ -310,9 +310,10 @@ int weft__engine_stop(weft__engine *e) {
   while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
   /* Join every thread. After close (and stand_in_for_blocked above) only a
    * worker starts one: the stand-in of a worker that blocks while work is
-   * queued (weft_blocking_begin), into a free slot or a joined one. So the passes go on until one joins
-   * nothing: no thread was live during it, and none is left to start
-   * another (models/stop_join.pml; one pass is its mutant). */
+   * queued (weft_blocking_begin), into a free slot or a joined one. So the
+   * passes go on until one joins nothing: no thread was live during it,
+   * and none is left to start another (models/stop_join.pml; one pass is
+   * its mutant). */
   uint32_t hw;
   for (bool joined = true; joined;) {
     joined = false;

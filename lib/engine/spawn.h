@@ -13,16 +13,18 @@
  * reason: WEFT__MADE_*. 0, WEFT_EQUIT (closed), WEFT_EAGAIN (at the limit,
  * no slot, or the factory failed: creation then backs off), WEFT_ENOMEM. */
 int weft__engine_spawn_locked(weft__engine *e, int reason);
-/* The most live threads a spawn may make: the limit, or, for a worker's
- * stand-in while a stop joins, the valve alone (the stopping pool's limit
- * is 0, and the blocked worker it stands in for is what the limit would
- * have made room for). Under e->mu, as spawn_locked. */
+/* The most live threads a spawn may make: the limit, or, for a stand-in
+ * for a blocked worker once e is closed (the worker's own or the stop's),
+ * the valve alone (the stopping pool's limit is 0, and the blocked worker
+ * it stands in for is what the limit would have made room for). Under
+ * e->mu, as spawn_locked. */
 static inline int weft__engine_spawn_bound(weft__engine *e, bool closing) {
   return closing ? weft__load_relaxed(&e->hard) : weft__engine_limit(e);
 }
-/* The same for a worker's stand-in once e is closed, while its stop joins
- * (weft__engine_grow_closing; models/stop_join.pml): EXITED slots are left
- * to stop's join. */
+/* The same for a stand-in for a blocked worker once e is closed, before its
+ * stop has joined every thread (weft__engine_grow_closing, the stop's
+ * stand_in_for_blocked; models/stop_join.pml, stop_stand_in.pml): EXITED
+ * slots are left to stop's join. */
 int weft__engine_spawn_closing_locked(weft__engine *e);
 /* A creation failed recently: no new attempt until its backoff has passed
  * (E9.5). Any thread. */
