@@ -14,13 +14,16 @@
  *   stop:    passes over the slots; a LIVE or EXITED slot is joined (wait
  *            for EXITED, then JOINED under the mutex); another pass follows
  *            any pass that joined a thread; done after a pass that joined
- *            none
+ *            none. While it waits on a LIVE slot it may start a thread
+ *            itself (join_watching: a stand-in for workers that all wait
+ *            without saying so), the same way a worker does
  *
  * A pass that joins nothing saw every slot FREE or JOINED, so no thread
  * was live at any point of it (a live one, or one that exited meanwhile,
  * would have been seen LIVE or EXITED where it sits, as slots change only
- * under the mutex and a joined slot is reused only by a live worker): no
- * thread is left to start another.
+ * under the mutex and a joined slot is reused only by a live worker or by
+ * the stop while it waits on one, a pass that joins): no thread is left
+ * to start another.
  *
  * Properties (assertions): when stop is done every slot is FREE or JOINED,
  * and no thread is started after it.
@@ -30,12 +33,19 @@
  *                      after close): a worker starts a thread into a slot
  *                      the pass has already visited, and stop returns with
  *                      it running
+ *   -DMUTANT_STOP_START_LATE  the stop starts its stand-in after its passes
+ *                      (as a monitor kept alive until the joins were done
+ *                      would): nothing joins it
  */
 #ifndef S
 #define S 3              /* slots */
 #endif
 #ifndef K
 #define K 2              /* threads started after close, at most */
+#endif
+
+#ifndef KS
+#define KS 1             /* threads the stop itself starts, at most */
 #endif
 
 #define FREE   0
@@ -47,6 +57,7 @@ byte state[S];
 byte started;            /* threads started after close */
 bool mu;                 /* the engine mutex */
 bool stopped;
+byte stop_started;       /* threads the stop started */
 
 inline lock() { atomic { !mu -> mu = 1 } }
 inline unlock() { mu = 0 }
@@ -76,8 +87,28 @@ proctype worker(byte me) {
   state[me] = EXITED     /* worker_exited: a store-release in the code */
 }
 
+/* The stop's stand-in (join_watching), under the mutex like a worker's. */
+inline stop_start() {
+  lock();
+  j = 0;
+  do
+  :: j < S && state[j] != FREE && state[j] != JOINED -> j++
+  :: j < S && (state[j] == FREE || state[j] == JOINED) -> break
+  :: j == S -> break
+  od;
+  if
+  :: j < S ->
+     assert(!stopped);
+     state[j] = LIVE;
+     stop_started++;
+     run worker(j)
+  :: else -> skip
+  fi;
+  unlock()
+}
+
 proctype stopper() {
-  byte i;
+  byte i, j;
   bool again = 1;
   do
   :: again ->
@@ -87,6 +118,12 @@ proctype stopper() {
      :: i < S ->
         if
         :: state[i] == LIVE || state[i] == EXITED ->
+#ifndef MUTANT_STOP_START_LATE
+           if
+           :: state[i] == LIVE && stop_started < KS -> stop_start()
+           :: true -> skip
+           fi;
+#endif
            state[i] == EXITED;           /* pthread_join */
            lock();
            state[i] = JOINED;
@@ -101,6 +138,12 @@ proctype stopper() {
      od
   :: else -> break
   od;
+#ifdef MUTANT_STOP_START_LATE
+  if
+  :: stop_started < KS -> stop_start()
+  :: true -> skip
+  fi;
+#endif
   stopped = 1;
   i = 0;
   do

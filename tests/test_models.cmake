@@ -139,6 +139,7 @@ weft_model_mutant(model_mutant_lane_sweep_keeps_due lane.pml "assertion violated
 weft_model_check(model_stop_join stop_join.pml)
 weft_model_check(model_stop_join_s4 stop_join.pml -DS=4 -DK=3)
 weft_model_mutant(model_mutant_stop_join_one_pass stop_join.pml "assertion violated" -DMUTANT_ONE_PASS)
+weft_model_mutant(model_mutant_stop_join_start_late stop_join.pml "assertion violated" -DMUTANT_STOP_START_LATE)
 # A block announced while a stop begins gets a stand-in: the begin's or the stop's
 weft_model_check(model_stop_stand_in stop_stand_in.pml)
 weft_model_mutant(model_mutant_stop_stand_in_none stop_stand_in.pml "invalid end state" -DMUTANT_NO_STOP_STAND_IN)

@@ -200,6 +200,15 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out,
 WEFT_API int weft_threadpool_start(weft_threadpool *tp);
 /**
  * @brief stop(): run queued work, join all threads.
+ *
+ * Queued work may be what a running task waits for. An elastic pool keeps
+ * standing in for such tasks while it stops, as it does while open: a task
+ * inside weft_blocking_begin() gets a thread at once, and when every
+ * worker is in a task, one of them off its CPU, work is queued and nothing
+ * completes for 10 ms, the stop starts one more thread (bounded by
+ * hard_threads; the wait between two doubles, up to 1 s). A strict-cap pool
+ * never grows: a task that waits for work queued behind it holds the stop,
+ * as in Twisted.
  * @param tp The pool.
  * @return 0, or:
  *   - #WEFT_EQUIT   the second time;

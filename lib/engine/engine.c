@@ -7,7 +7,10 @@
 #include "engine/engine_fork.h"
 #include "engine/worker_loop.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <time.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +21,7 @@
 #include "base/futex.h"
 #include "base/membarrier.h"
 #include "base/probes.h"
+#include "base/proc_thread.h"
 
 void weft__engine_set_limit(weft__engine *e, int limit) {
   int old = weft__xchg_relaxed(&e->soft, limit);
@@ -108,7 +112,7 @@ static int grow(weft__engine *e, int n, int reason, bool closing) {
   weft__fetch_add_seq_cst(&e->ctl, (uint64_t)k); /* seq_cst: as start_searching */
   int created = 0, failed = 0;
   for (int i = 0; i < k; i++) {
-    if ((closing ? weft__engine_spawn_closing_locked(e) : weft__engine_spawn_locked(e, reason)) == 0)
+    if ((closing ? weft__engine_spawn_closing_locked(e, reason) : weft__engine_spawn_locked(e, reason)) == 0)
       created++;
     else failed++;
   }
@@ -296,6 +300,80 @@ static void stand_in_for_blocked(weft__engine *e) {
   (void)grow(e, 1, WEFT__MADE_BLOCKED, true); /* a failure: the stop waits, as before a close */
 }
 
+/* How often a stop that waits on a worker looks for workers that all wait
+ * (join_watching): at first, and after any progress. */
+#define STOP_WATCH_NS 10000000u     /* 10 ms: the monitor's STALL_NS */
+#define STOP_WATCH_MAX_NS 1000000000u
+
+/* Tasks completed so far, over every slot (each worker's own count). */
+static uint64_t completed(weft__engine *e) {
+  uint64_t n = 0;
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->ring.executed);
+  return n;
+}
+
+/* Every live worker is in a task, one of them is off its CPU (or inside a
+ * weft_blocking_begin) and work is queued: what they wait for may be that
+ * work. Relaxed loads: a snapshot, acted on only after a whole watch period
+ * without a completion, and an extra stand-in is safe (it runs queued work
+ * or finds none and leaves). */
+static bool all_waiting(weft__engine *e) {
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  int busy = 0;
+  bool off_cpu = false;
+  for (uint32_t i = 0; i < hw; i++) {
+    weft__eworker *w = e->slots[i];
+    if (weft__load_relaxed(&w->state) != WEFT__SLOT_LIVE) continue;
+    if (!weft__load_relaxed(&w->busy)) return false; /* it takes the queued work */
+    busy++;
+    if (!off_cpu) {
+      /* 0: no /proc; no completion for a whole period with work queued is
+       * then taken for a wait, as the monitor's CPU-clock fallback does. */
+      char st = weft__proc_thread_state(weft__load_relaxed(&w->tid));
+      off_cpu = weft__load_relaxed(&w->blocking) || st != 'R';
+    }
+  }
+  return busy > 0 && off_cpu && weft__engine_work_visible(e);
+}
+
+/* The stop's join of one thread. In an open elastic pool a task that waits
+ * without saying so (no weft_blocking_begin) for work queued behind it gets
+ * a stand-in from the monitor, which sees its worker off its CPU; the stop
+ * has joined the monitor, so it keeps that watch itself while it waits:
+ * whenever a period passes with no completion while every live worker is
+ * in a task, one off its CPU, and work is queued, it starts one stand-in
+ * (bounded by the valve), and the next period is twice as long (up to 1 s)
+ * so a wait that no queued task ends costs a thread a doubling, not a
+ * thread a period. It starts one only while it waits on a live thread,
+ * which this pass then joins: another pass follows, which joins the
+ * stand-in too (models/stop_join.pml, the stop's start). A strict pool
+ * never grows, closed or open: its stop waits, as Twisted's does. */
+static void join_watching(weft__engine *e, pthread_t thread) {
+  if (!weft__load_relaxed(&e->elastic)) {
+    pthread_join(thread, NULL);
+    return;
+  }
+  uint64_t period = STOP_WATCH_NS, seen = completed(e);
+  for (;;) {
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    uint64_t ns = (uint64_t)at.tv_nsec + period;
+    at.tv_sec += (time_t)(ns / 1000000000u);
+    at.tv_nsec = (long)(ns % 1000000000u);
+    if (pthread_clockjoin_np(thread, NULL, CLOCK_MONOTONIC, &at) != ETIMEDOUT) return;
+    uint64_t now = completed(e);
+    if (now != seen) {
+      seen = now;
+      period = STOP_WATCH_NS;
+      continue;
+    }
+    if (!all_waiting(e)) continue;
+    (void)grow(e, 1, WEFT__MADE_STALL, true); /* counted in made[STALL]; refused: waits on */
+    period = period * 2 < STOP_WATCH_MAX_NS ? period * 2 : STOP_WATCH_MAX_NS;
+  }
+}
+
 int weft__engine_stop(weft__engine *e) {
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
   weft__engine_close(e);
@@ -308,12 +386,14 @@ int weft__engine_stop(weft__engine *e) {
    * bit was set with a seq_cst RMW in close; seq_cst: pairs with a window's
    * seq_cst registration (lib/engine/submit_window.c). */
   while (weft__load_seq_cst(&e->windows) != 0) sched_yield();
-  /* Join every thread. After close (and stand_in_for_blocked above) only a
-   * worker starts one: the stand-in of a worker that blocks while work is
-   * queued (weft_blocking_begin), into a free slot or a joined one. So the
-   * passes go on until one joins nothing: no thread was live during it,
-   * and none is left to start another (models/stop_join.pml; one pass is
-   * its mutant). */
+  /* Join every thread. After close (and stand_in_for_blocked above) a
+   * thread starts only as a stand-in, into a free slot or a joined one:
+   * a worker's when it blocks while work is queued (weft_blocking_begin),
+   * or this stop's own while it waits on a live thread (join_watching), a
+   * pass that then joins that thread. So the passes go on until one joins
+   * nothing: no thread was live during it, and none is left to start
+   * another (models/stop_join.pml; one pass, and a stop's stand-in after
+   * its passes, are its mutants). */
   uint32_t hw;
   for (bool joined = true; joined;) {
     joined = false;
@@ -329,7 +409,7 @@ int weft__engine_stop(weft__engine *e) {
       pthread_t thread = w->thread;
       pthread_mutex_unlock(&e->mu);
       if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) {
-        pthread_join(thread, NULL);
+        join_watching(e, thread);
         pthread_mutex_lock(&e->mu);
         weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
         pthread_mutex_unlock(&e->mu);

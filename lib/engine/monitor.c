@@ -49,17 +49,15 @@
 #include "engine/monitor.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/cpu.h"
 #include "base/futex.h"
 #include "base/membarrier.h"
+#include "base/proc_thread.h"
 #include "base/probes.h"
 #include "engine/engine.h"
 #include "engine/observer.h"
@@ -112,21 +110,6 @@ static uint64_t done_count(weft__engine *e) {
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->ring.executed);
   return n;
-}
-
-/* The state letter of one of this process's threads ('R', 'S', 'D', ...),
- * or 0 when /proc cannot tell. */
-static char thread_state(int tid) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
-  return (p && p[1] == ' ') ? p[2] : 0;
 }
 
 static void give_back(weft__monitor *m, int n) {
@@ -356,7 +339,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
   int step = cands > SAMPLE_MAX ? cands / SAMPLE_MAX : 1;
   for (int k = 0; k < cands && sampled < SAMPLE_MAX; k += step) {
     weft__eworker *w = e->slots[m->cand[(k + m->rotate) % cands]];
-    char st = thread_state(weft__load_relaxed(&w->tid));
+    char st = weft__proc_thread_state(weft__load_relaxed(&w->tid));
     if (st == 0) continue;
     sampled++;
     if (st != 'R') off++;

@@ -159,8 +159,8 @@ static int spawn_locked(weft__engine *e, int reason, bool closing) {
 
 int weft__engine_spawn_locked(weft__engine *e, int reason) { return spawn_locked(e, reason, false); }
 
-int weft__engine_spawn_closing_locked(weft__engine *e) {
-  return spawn_locked(e, WEFT__MADE_BLOCKED, true);
+int weft__engine_spawn_closing_locked(weft__engine *e, int reason) {
+  return spawn_locked(e, reason, true);
 }
 
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) {

@@ -23,9 +23,11 @@ static inline int weft__engine_spawn_bound(weft__engine *e, bool closing) {
 }
 /* The same for a stand-in for a blocked worker once e is closed, before its
  * stop has joined every thread (weft__engine_grow_closing, the stop's
- * stand_in_for_blocked; models/stop_join.pml, stop_stand_in.pml): EXITED
- * slots are left to stop's join. */
-int weft__engine_spawn_closing_locked(weft__engine *e);
+ * stand_in_for_blocked and join_watching; models/stop_join.pml,
+ * stop_stand_in.pml): EXITED slots are left to stop's join. reason:
+ * WEFT__MADE_BLOCKED (an announced block) or WEFT__MADE_STALL (a wait
+ * the stop saw). */
+int weft__engine_spawn_closing_locked(weft__engine *e, int reason);
 /* A creation failed recently: no new attempt until its backoff has passed
  * (E9.5). Any thread. */
 bool weft__engine_spawn_backing_off(weft__engine *e);

@@ -1,0 +1,25 @@
+/*
+ * weft — a thread's scheduler state from /proc (lib/base/proc_thread.h).
+ * Used by the elastic monitor (lib/engine/monitor.c) and by a stop that
+ * waits on workers which all wait (lib/engine/engine.c): both ask whether
+ * a busy worker is off its CPU, which only the kernel knows.
+ */
+#include "base/proc_thread.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+char weft__proc_thread_state(int tid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+  return (p && p[1] == ' ') ? p[2] : 0;
+}
