@@ -249,6 +249,10 @@ typedef struct weft_threadpool_stop_report {
  * them, waiting as long as they run.
  *
  * @param tp         The pool.
+ * A thread that the close woke but that has neither left nor taken a task
+ * (one still in the log hook, say) is waited for until it does, up to one
+ * second for the whole call; past that it counts in report->running.
+ *
  * @param timeout_ms How long running tasks may take, >= 0 (0: do not wait).
  * @param report     Filled in (may be NULL).
  * @return 0 when every thread was joined, or:

@@ -97,7 +97,7 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   pthread_mutex_lock(&e->mu);
   uint32_t hw = weft__load_relaxed(&e->hw);
   pthread_mutex_unlock(&e->mu);
-  int late = 0;
+  int late = 0, grace_ms = 1000;
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
     /* Under the mutex: a worker that blocks before the sweep may start a
@@ -117,9 +117,11 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
      * `busy`. Wait a millisecond at a time until it has left or shows busy,
      * so that such a task is reported as running rather than waited for by
      * the stop below. Relaxed: `busy` is the owner's flag, set before it
-     * runs a task it took. A thread neither gone nor busy after a second
-     * counts as late (the later stop joins it). */
-    for (int tries = 0; rc != 0 && !weft__load_relaxed(&w->busy) && tries < 1000; tries++) {
+     * runs a task it took. The call spends a second on this at most, over
+     * all its threads (a thread stuck outside a task, in the log hook, is
+     * the one that could use it up); a thread neither gone nor busy when
+     * it is spent counts as late (the later stop joins it). */
+    for (; rc != 0 && !weft__load_relaxed(&w->busy) && grace_ms > 0; grace_ms--) {
       struct timespec soon = realtime_in(1000000u);
       rc = pthread_timedjoin_np(thread, NULL, &soon);
     }
