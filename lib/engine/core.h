@@ -136,8 +136,9 @@ struct weft__engine {
   WEFT_CACHE_ALIGNED _Atomic int live;        /* busy + idle threads (Twisted's workers) */
   _Atomic int shrink_debt;                    /* Team._toShrink */
   _Atomic int closed;                         /* no new work; workers drain and exit */
-  /* A stop with a deadline is sweeping the rings: idle workers steal no
-   * more (the sweep cancels what is queued; stop_deadline.c). Here, not on
+  /* A stop with a deadline is sweeping the rings: idle workers do not
+   * steal until it is done (the sweep cancels what is queued;
+   * stop_deadline.c). Here, not on
    * the windows' line that drains write: every steal reads it. */
   _Atomic int sweeping;
   /* The word notify's fast path compares the live count with (E5.1):

@@ -13,10 +13,10 @@
  *      (under its try-lock, as weft__engine_stop does) and every worker's
  *      ring (as a thief, into a scratch ring of its own), so work queued
  *      behind a blocked worker's task is cancelled now, not when that task
- *      returns. Nothing new can be queued (closed), and idle workers stop
- *      stealing when the sweep begins (`sweeping`: else one that went idle
- *      could steal from a ring the sweep has not reached and run it), so
- *      once the sweep is done the queues stay empty. A task a worker takes
+ *      returns. Nothing new can be queued (closed) but a lane's hand-off
+ *      to its own worker, and idle workers do not steal while the sweep
+ *      runs (`sweeping`: else one that went idle could steal from a ring
+ *      the sweep has not reached and run it). A task a worker takes
  *      before the sweep reaches it (a steal already under way included)
  *      runs (it is then running, or ran): the workers' per-task loop pays
  *      nothing for stop_timeout.
@@ -91,6 +91,12 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   weft__engine_cancel_injected(e, false); /* the final stop waits for pushes still linking */
   weft__store_relaxed(&e->sweeping, 1); /* idle workers steal no more (worker_loop.c) */
   cancel_rings(e);
+  /* Every ring swept: what a ring holds now was taken before the sweep
+   * reached it (a steal under way) or queued since (a lane's hand-off),
+   * and runs either way, so idle workers may steal it again: a task that
+   * waits for it behind its owner must not hold the final stop (relaxed:
+   * a flag the workers poll). */
+  weft__store_relaxed(&e->sweeping, 0);
   /* Step 4: join until the deadline. pthread_timedjoin_np counts on the
    * realtime clock: the monotonic time left is converted once. */
   struct timespec abs = realtime_in(deadline > weft__now_ns() ? deadline - weft__now_ns() : 0);
