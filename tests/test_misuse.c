@@ -347,6 +347,37 @@ static void pool_destroy_from_cancel_callback(void **s) {
   assert_int_equal(g_reentrant_rc[1], WEFT_EDEADLK);
 }
 
+/* The same one level down: a callback of A's stop stops B, and one of B's
+ * callbacks destroys A, which is still stopping further up this thread
+ * (WEFT_EDEADLK; it hung before, on A's inject queue lock, when only the
+ * innermost stopping pool was remembered). */
+static weft_threadpool *g_nest_a, *g_nest_b;
+static int g_nest_stop_b_rc = 99, g_nest_destroy_a_rc = 99;
+static void after_stops_b(weft_work *req, int status) {
+  (void)req;
+  (void)status;
+  g_nest_stop_b_rc = weft_threadpool_stop(g_nest_b);
+}
+static void after_destroys_a(weft_work *req, int status) {
+  (void)req;
+  (void)status;
+  g_nest_destroy_a_rc = weft_threadpool_destroy(g_nest_a);
+}
+
+static void pool_destroy_from_a_nested_stops_callback(void **s) {
+  (void)s;
+  g_nest_a = new_pool(0, 1); /* never started: the work stays queued */
+  g_nest_b = new_pool(0, 1);
+  weft_work ra, rb;
+  assert_int_equal(weft_threadpool_queue_work(g_nest_a, &ra, noop_work, after_stops_b), 0);
+  assert_int_equal(weft_threadpool_queue_work(g_nest_b, &rb, noop_work, after_destroys_a), 0);
+  assert_int_equal(weft_threadpool_stop(g_nest_a), 0);
+  assert_int_equal(g_nest_stop_b_rc, 0);
+  assert_int_equal(g_nest_destroy_a_rc, WEFT_EDEADLK);
+  assert_int_equal(weft_threadpool_destroy(g_nest_b), 0);
+  assert_int_equal(weft_threadpool_destroy(g_nest_a), 0);
+}
+
 /* ------------------------------------------------------- workers and teams */
 
 static void worker_null_args(void **s) {
@@ -810,6 +841,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(pool_stop_destroy_from_worker, no_object_alive),
       cmocka_unit_test_teardown(pool_destroy_with_queued_work, no_object_alive),
       cmocka_unit_test_teardown(pool_destroy_from_cancel_callback, no_object_alive),
+      cmocka_unit_test_teardown(pool_destroy_from_a_nested_stops_callback, no_object_alive),
       cmocka_unit_test_teardown(worker_null_args, no_object_alive),
       cmocka_unit_test_teardown(worker_null_function, no_object_alive),
       cmocka_unit_test_teardown(thread_worker_quit_twice, no_object_alive),

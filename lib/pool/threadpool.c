@@ -230,18 +230,39 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
   return r;
 }
 
-/* The pool whose stop or destroy the calling thread is running, if any: the
- * tasks that stop cancels tell their owners on this thread (after_cb,
- * on_result, a lane's callback), and a destroy of the same pool from one of
- * them would free it under the outer call (and, before that, wait for ever
- * on the inject queue's consumer lock that the outer stop holds). */
-static _Thread_local const weft_threadpool *tls_stopping;
+/* The pools whose stop or destroy the calling thread is running, innermost
+ * first: the tasks that stop cancels tell their owners on this thread
+ * (after_cb, on_result, a lane's callback), and a destroy of one of those
+ * pools from one of them would free it under the outer call (and, before
+ * that, wait for ever on the inject queue's consumer lock that the outer
+ * stop holds). A chain, not one pool: a callback of A's stop may stop B,
+ * and one of B's callbacks destroy A. Frames live on the stack of the call
+ * that pushed them. */
+typedef struct stopping_frame {
+  const weft_threadpool *tp;
+  const struct stopping_frame *outer;
+} stopping_frame;
+static _Thread_local const stopping_frame *tls_stopping;
+
+static bool stopping_here(const weft_threadpool *tp) {
+  for (const stopping_frame *f = tls_stopping; f; f = f->outer)
+    if (f->tp == tp) return true;
+  return false;
+}
+
+static void stopping_push(stopping_frame *f, const weft_threadpool *tp) {
+  f->tp = tp;
+  f->outer = tls_stopping;
+  tls_stopping = f;
+}
+
+static void stopping_pop(const stopping_frame *f) { tls_stopping = f->outer; }
 
 static int engine_stop_as(weft_threadpool *tp) {
-  const weft_threadpool *outer = tls_stopping;
-  tls_stopping = tp;
+  stopping_frame f;
+  stopping_push(&f, tp);
   int r = weft__engine_stop(tp->e);
-  tls_stopping = outer;
+  stopping_pop(&f);
   return r;
 }
 
@@ -294,8 +315,8 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   uint64_t lane_refused = weft__load_relaxed(&tp->lane_refused);
   /* Clamped to ~31 years, so the nanoseconds fit in 64 bits. */
   uint64_t ms = (uint64_t)timeout_ms > 1000000000000u ? 1000000000000u : (uint64_t)timeout_ms;
-  const weft_threadpool *outer = tls_stopping;
-  tls_stopping = tp;
+  stopping_frame f;
+  stopping_push(&f, tp);
   int r = weft__engine_stop_deadline(tp->e, ms * 1000000u, &cancelled, &running);
   /* What waits in a lane behind a task still running is queued work too:
    * cancelled now, not when that task returns. The list only grows, at its
@@ -305,7 +326,7 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   weft_lane *lanes = tp->lanes;
   pthread_mutex_unlock(&tp->mu);
   for (weft_lane *l = lanes; l; l = *weft__lane_next(l)) weft__lane_sweep(l);
-  tls_stopping = outer;
+  stopping_pop(&f);
   if (r == WEFT_ETIMEDOUT) {
     pthread_mutex_lock(&tp->mu);
     tp->stop_pending = 1;
@@ -325,7 +346,7 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
   if (!tp) return WEFT_EINVAL;
   if (weft__engine_in_worker(tp->e)) return WEFT_EDEADLK;
   /* From a cancel callback of this pool's own stop or destroy. */
-  if (tls_stopping == tp) return WEFT_EDEADLK;
+  if (stopping_here(tp)) return WEFT_EDEADLK;
   (void)weft_threadpool_stop(tp);
   weft__fork_unregister(&tp->fork_hook);
   /* Every thread is joined: no lane task can be inside its lane any more. */
@@ -333,10 +354,10 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp) {
     next = *weft__lane_next(l);
     weft__lane_free(l);
   }
-  const weft_threadpool *outer = tls_stopping;
-  tls_stopping = tp; /* engine_destroy cancels what is left */
+  stopping_frame f;
+  stopping_push(&f, tp); /* engine_destroy cancels what is left */
   weft__engine_destroy(tp->e);
-  tls_stopping = outer;
+  stopping_pop(&f);
   pthread_mutex_destroy(&tp->mu);
   weft__free(tp->name);
   weft__affinity_free(tp->affinity);
