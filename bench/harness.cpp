@@ -77,6 +77,11 @@ void calibrate_spin() {
   g_calibrated = true;
 }
 
+void set_spin_iters_per_us(double iters) {
+  g_iters_per_us = iters;
+  g_calibrated = true;
+}
+
 double spin_iters_per_us() { return g_iters_per_us; }
 bool spin_calibrated() { return g_calibrated; }
 

@@ -97,6 +97,9 @@ class Latch {
 // Counting iterations (not watching a clock) keeps preemption honest: time
 // a task spends descheduled is not counted as work done.
 void calibrate_spin();
+// Take the calibration from the parent process (--wb-spin-iters): a child
+// that ran its own would give W4's tasks a different length.
+void set_spin_iters_per_us(double iters);
 double spin_iters_per_us();
 bool spin_calibrated();
 uint64_t spin(uint64_t iters);

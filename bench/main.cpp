@@ -5,6 +5,7 @@
 //              [--wb-impls=weft,weft_qw,pthread,libuv,glib,tbb,ckring]
 //              [--wb-workloads=W1,W2,W3,W4,W5] [--wb-table=FILE.md]
 //              [--wb-data=FILE.tsv] [--wb-log=FILE] [--wb-run-limit=SECONDS]
+//              [--wb-spin-iters=N] (W4's calibration, passed to child processes)
 //              [--benchmark_* flags]
 //
 // Every repetition builds a fresh pool, warms it up, then times one run of
@@ -291,6 +292,11 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
   if (!o.log_path.empty())
     args.push_back("--wb-log=" + o.log_path);
   args.push_back("--wb-run-limit=" + std::to_string(g_run_limit_s));
+  if (spin_calibrated()) {  // W4's tasks as long as in every other process
+    char it[64];
+    std::snprintf(it, sizeof it, "--wb-spin-iters=%.17g", spin_iters_per_us());
+    args.push_back(it);
+  }
   std::string wl = "--wb-workloads=";
   for (Workload w : o.workloads)
     wl += std::string(workload_name(w)) + ",";
@@ -565,6 +571,11 @@ int parse(int argc, char **argv, Options &o, std::vector<char *> &bench_argv) {
       g_run_limit_s = std::atof(val().c_str());
       if (g_run_limit_s <= 0)
         return -1;
+    } else if (a.rfind("--wb-spin-iters=", 0) == 0) {
+      double it = std::atof(val().c_str());
+      if (!(it > 0))
+        return -1;
+      set_spin_iters_per_us(it);
     } else if (a.rfind("--wb-log=", 0) == 0) {
       o.log_path = val();
     } else if (a.rfind("--wb-child-results=", 0) == 0) {
@@ -663,7 +674,8 @@ int main(int argc, char **argv) {
   }
   g_options = &o;
   if (std::find(o.workloads.begin(), o.workloads.end(), Workload::W4) != o.workloads.end())
-    calibrate_spin();  // ~60 ms of spinning: only when W4 needs it
+    if (!spin_calibrated())  // a child takes the parent's (--wb-spin-iters)
+      calibrate_spin();      // ~60 ms of spinning: only when W4 needs it
   g_watchdog.on_timeout_ = report_on_timeout;
   Params p = params_for(o.scale);
   for (const Impl *im : all_impls()) {
