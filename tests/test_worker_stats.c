@@ -261,9 +261,34 @@ static void bad_arguments(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* A name too long for the 64 bytes: the prefix is cut, the serial kept, so
+ * the workers' names still differ (they were all the same cut prefix). */
+static void long_name_keeps_the_serial(void **state) {
+  (void)state;
+  char name[201];
+  memset(name, 'n', sizeof name - 1);
+  name[sizeof name - 1] = '\0';
+  weft_threadpool *tp = make_pool(2, 2, name);
+  assert_int_equal(weft_threadpool_start(tp), 0); /* min 2: both threads start */
+  weft_worker_stats v[2];
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, v, 2, &n), 0);
+  assert_int_equal(n, 2);
+  for (size_t i = 0; i < 2; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "-%llu", (unsigned long long)v[i].serial);
+    size_t len = strlen(v[i].name), wl = strlen(want);
+    assert_int_equal(len, sizeof v[i].name - 1);
+    assert_string_equal(v[i].name + len - wl, want);
+  }
+  assert_string_not_equal(v[0].name, v[1].name);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(per_worker_sums_match_totals),
+      cmocka_unit_test(long_name_keeps_the_serial),
       cmocka_unit_test(sums_survive_thread_exit),
       cmocka_unit_test(dump_has_worker_lines),
       cmocka_unit_test(busy_ns_never_goes_down),

@@ -488,7 +488,8 @@ typedef struct weft_worker_stats {
   int busy;          /**< 1 if that thread is running tasks now (not idle) */
   int cpu;           /**< the CPU the thread pinned itself to, or -1 (none, or a set) */
   uint64_t serial;   /**< the creation counter of the slot's latest thread */
-  char name[64];     /**< that thread's name, "PoolThread-<name>-<serial>" (truncated) */
+  char name[64];     /**< that thread's name, "PoolThread-<name>-<serial>" (a long
+                      *   name is cut before "-<serial>", which is always kept) */
   uint64_t executed; /**< tasks run by the slot's threads */
   uint64_t steals;   /**< successful steal operations */
   uint64_t stolen;   /**< tasks moved by them */

@@ -21,7 +21,11 @@ void weft__engine_worker_stats(weft__engine *e, weft_worker_stats *out, size_t c
     s->busy = s->live && weft__load_relaxed(&w->busy);
     s->cpu = weft__load_relaxed(&w->pinned_cpu) - 1;
     s->serial = w->serial;
-    snprintf(s->name, sizeof s->name, "%s-%llu", e->prefix, (unsigned long long)w->serial);
+    /* The prefix gives way, never the serial (as the thread's own name). */
+    char suffix[24];
+    int sl = snprintf(suffix, sizeof suffix, "-%llu", (unsigned long long)w->serial);
+    int room = (int)sizeof s->name - 1 - sl;
+    snprintf(s->name, sizeof s->name, "%.*s%s", room, e->prefix, suffix);
     /* Every task it took, less those it cancelled instead (count_skipped). */
     uint64_t took = weft__load_relaxed(&w->ring.executed), skipped = weft__load_relaxed(&w->skipped);
     s->executed = took > skipped ? took - skipped : 0;
