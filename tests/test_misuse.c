@@ -378,6 +378,42 @@ static void pool_destroy_from_a_nested_stops_callback(void **s) {
   assert_int_equal(weft_threadpool_destroy(g_nest_a), 0);
 }
 
+/* The log hook hears of a failed thread creation in start; it may call
+ * what takes the pool's mutex (a lane's creation here): start reports after
+ * releasing it (the hook ran under it and waited for ever). */
+static weft_threadpool *g_log_tp;
+static int g_log_lane_rc = 99, g_log_calls;
+static int failing_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                           const char *name) {
+  (void)ctx, (void)t, (void)start, (void)arg, (void)name;
+  return WEFT_EAGAIN;
+}
+static void log_creates_lane(void *ctx, int err, const char *what) {
+  (void)ctx, (void)err, (void)what;
+  if (g_log_calls++ > 0) return;
+  weft_lane_options lo;
+  weft_lane_options_init(&lo);
+  lo.name = "from-log";
+  weft_lane *l;
+  g_log_lane_rc = weft_lane_create(g_log_tp, &lo, &l);
+}
+
+static void pool_log_hook_creates_lane(void **s) {
+  (void)s;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 2;
+  o.thread_factory = failing_factory;
+  o.log = log_creates_lane;
+  g_log_calls = 0;
+  assert_int_equal(weft_threadpool_create_ex(&g_log_tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(g_log_tp), WEFT_EAGAIN); /* no thread at all */
+  assert_true(g_log_calls >= 1);
+  assert_int_equal(g_log_lane_rc, 0);
+  assert_int_equal(weft_threadpool_destroy(g_log_tp), 0);
+}
+
 /* ------------------------------------------------------- workers and teams */
 
 static void worker_null_args(void **s) {
@@ -842,6 +878,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(pool_destroy_with_queued_work, no_object_alive),
       cmocka_unit_test_teardown(pool_destroy_from_cancel_callback, no_object_alive),
       cmocka_unit_test_teardown(pool_destroy_from_a_nested_stops_callback, no_object_alive),
+      cmocka_unit_test_teardown(pool_log_hook_creates_lane, no_object_alive),
       cmocka_unit_test_teardown(worker_null_args, no_object_alive),
       cmocka_unit_test_teardown(worker_null_function, no_object_alive),
       cmocka_unit_test_teardown(thread_worker_quit_twice, no_object_alive),

@@ -87,7 +87,7 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   return WEFT_OK;
 }
 
-static int grow(weft__engine *e, int n, int reason, bool closing) {
+static int grow(weft__engine *e, int n, int reason, bool closing, bool log) {
   if (n <= 0) return 0;
   pthread_mutex_lock(&e->mu);
   /* After close only a stand-in for a blocked worker starts (the worker's
@@ -119,18 +119,22 @@ static int grow(weft__engine *e, int n, int reason, bool closing) {
   pthread_mutex_unlock(&e->mu);
   /* Outside the mutex: E5.3 may notify, and notify may start a thread;
    * the log hook may read the statistics. */
-  if (failed > 0) weft__engine_log_failures(e);
+  if (failed > 0 && log) weft__engine_log_failures(e);
   for (int i = 0; i < failed; i++) weft__engine_stop_searching(e);
   if (failed > 0) weft__engine_arm_monitor(e); /* it retries while work waits (E9.5) */
   if (created == 0 && failed > 0) return WEFT_EAGAIN;
   return created;
 }
 
-int weft__engine_grow(weft__engine *e, int n, int reason) { return grow(e, n, reason, false); }
+int weft__engine_grow(weft__engine *e, int n, int reason) { return grow(e, n, reason, false, true); }
+
+int weft__engine_grow_unlogged(weft__engine *e, int n, int reason) {
+  return grow(e, n, reason, false, false);
+}
 
 int weft__engine_grow_closing(weft__engine *e) {
   weft_assert_internal(weft__engine_in_worker(e)); /* models/stop_join.pml: a live worker */
-  return grow(e, 1, WEFT__MADE_BLOCKED, true);
+  return grow(e, 1, WEFT__MADE_BLOCKED, true, true);
 }
 
 int weft__engine_shrink(weft__engine *e, int n) { return weft__engine_shrink_to(e, n, INT_MIN); }
@@ -297,7 +301,7 @@ static void stand_in_for_blocked(weft__engine *e) {
   int blocked = (int)weft__load_relaxed(&e->blocked);
   if (blocked <= 0 || blocked < weft__load_relaxed(&e->live)) return;
   if (!weft__engine_work_visible(e)) return;
-  (void)grow(e, 1, WEFT__MADE_BLOCKED, true); /* a failure: the stop waits, as before a close */
+  (void)grow(e, 1, WEFT__MADE_BLOCKED, true, true); /* a failure: the stop waits, as before a close */
 }
 
 /* How often a stop that waits on a worker looks for workers that all wait
@@ -369,7 +373,7 @@ static void join_watching(weft__engine *e, pthread_t thread) {
       continue;
     }
     if (!all_waiting(e)) continue;
-    (void)grow(e, 1, WEFT__MADE_STALL, true); /* counted in made[STALL]; refused: waits on */
+    (void)grow(e, 1, WEFT__MADE_STALL, true, true); /* counted in made[STALL]; refused: waits on */
     period = period * 2 < STOP_WATCH_MAX_NS ? period * 2 : STOP_WATCH_MAX_NS;
   }
 }

@@ -61,6 +61,10 @@ void weft__engine_blocking_abandoned(weft__eworker *w);
  * Returns the number started (>= 0), WEFT_EAGAIN if a creation failed and
  * none started, WEFT_EQUIT once closed. */
 int weft__engine_grow(weft__engine *e, int n, int reason);
+/* The same, leaving failed creations unreported: for a caller that holds a
+ * lock the log hook may take (the pool's mutex), which calls
+ * weft__engine_log_failures after releasing it. */
+int weft__engine_grow_unlogged(weft__engine *e, int n, int reason);
 /* One stand-in for the calling worker of e, which blocks while work is
  * queued, also once e is closed and until its stop has joined every thread
  * (a task that waits on a child it queued would otherwise hang the stop:

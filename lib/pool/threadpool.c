@@ -191,7 +191,7 @@ static int grow_for_backlog_locked(weft_threadpool *tp, int r) {
   if (backlog > 0) {
     int n = backlog > (uint64_t)WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
                                                             : (int)backlog;
-    int g = weft__engine_grow(tp->e, n, WEFT__MADE_DEMAND);
+    int g = weft__engine_grow_unlogged(tp->e, n, WEFT__MADE_DEMAND); /* logged after mu */
     if (g < 0 && r == 0) r = g;
   }
   return r;
@@ -209,7 +209,7 @@ static int resize_locked(weft_threadpool *tp) {
   if (above > 0) weft__engine_shrink_to(tp->e, above, keep);
   live = weft__engine_live(tp->e);
   if (live < min) {
-    int r = weft__engine_grow(tp->e, min - live, WEFT__MADE_GROW);
+    int r = weft__engine_grow_unlogged(tp->e, min - live, WEFT__MADE_GROW); /* logged after mu */
     if (r < 0) return r;
   }
   return WEFT_OK;
@@ -226,6 +226,9 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
   tp_update_limit(tp);
   int r = grow_for_backlog_locked(tp, resize_locked(tp));
   pthread_mutex_unlock(&tp->mu);
+  /* Failed creations reach the log hook now, not under mu: the hook may
+   * call what takes it (weft_lane_create, the statistics). */
+  weft__engine_log_failures(tp->e);
   if (r == WEFT_EAGAIN && weft__engine_live(tp->e) > 0) r = WEFT_OK; /* some threads exist */
   return r;
 }
@@ -593,6 +596,7 @@ WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_thread
   int r = WEFT_OK;
   if (weft__load_relaxed(&tp->started)) r = grow_for_backlog_locked(tp, resize_locked(tp));
   pthread_mutex_unlock(&tp->mu);
+  weft__engine_log_failures(tp->e); /* as in start: not under mu */
   return r;
 }
 
