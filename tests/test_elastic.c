@@ -721,8 +721,10 @@ static void keep_alive_zero_never_reaps(void **state) {
 static sync_t g_events;
 static sync_t g_disarms; /* the monitor's disarms alone */
 
+static sync_t g_watches; /* the stop's looks at its waiting workers */
 static void on_event(weft__event ev) {
   if (ev == WEFT__EVENT_MONITOR_DISARMED) count_up(&g_disarms);
+  if (ev == WEFT__EVENT_STOP_WATCH) count_up(&g_watches);
   count_up(&g_events);
 }
 
@@ -1328,7 +1330,7 @@ static void stop_with_a_wait_on_queued_work(int announce) {
   /* The stand-in: the parent's own (announced), or the stop's (opaque: the
    * monitor was stopped before the parent began to wait). */
   if (announce) assert_true(s.created_blocked >= 1);
-  else assert_true(s.created_stall >= 1);
+  else assert_int_equal(s.created_stall, 1); /* one wait, one stand-in */
   assert_exact(c.tp);
   assert_int_equal(weft_threadpool_destroy(c.tp), 0);
   sync_fini(&c.child_done);
@@ -1346,6 +1348,74 @@ static void stop_stands_in_for_a_block_on_queued_work(void **state) {
 static void stop_stands_in_for_an_opaque_wait_on_queued_work(void **state) {
   (void)state;
   stop_with_a_wait_on_queued_work(0);
+}
+
+/* One task waits (unannounced, on a gate nothing queued opens) while
+ * CPU-bound tasks are queued behind it: the stop stands in once for the one
+ * wait, and its stand-in, on its CPU, does not count as waiting. Its later
+ * looks (no completion: the spinners run until released) start no more
+ * threads (they started one a period up to the valve, 4 here). */
+typedef struct one_wait {
+  weft_threadpool *tp;
+  sync_t gate;
+  atomic_int go, release, spinning;
+  int stop_rc;
+} one_wait;
+
+static void ow_sleeper(void *arg) {
+  one_wait *o = arg;
+  atomic_fetch_add(&o->spinning, 1);
+  while (!atomic_load(&o->go)) sched_yield(); /* on-CPU until the pool is closed */
+  gate_wait(&o->gate); /* off-CPU, waiting on nothing the pool holds */
+}
+
+static void ow_spinner(void *arg) {
+  one_wait *o = arg;
+  while (!atomic_load(&o->release)) {
+  }
+}
+
+static void *ow_stopper(void *arg) {
+  one_wait *o = arg;
+  o->stop_rc = weft_threadpool_stop(o->tp);
+  return NULL;
+}
+
+static void stop_stands_in_once_for_one_wait(void **state) {
+  (void)state;
+  one_wait o;
+  memset(&o, 0, sizeof o);
+  sync_init(&o.gate);
+  o.tp = make_pool_valve(0, 1, 0, 10000, 4);
+  assert_int_equal(weft_threadpool_call_in_thread(o.tp, ow_sleeper, &o), 0);
+  while (atomic_load(&o.spinning) == 0) sched_yield(); /* the only worker has it */
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(weft_threadpool_call_in_thread(o.tp, ow_spinner, &o), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, ow_stopper, &o), 0);
+  while (weft_threadpool_call_in_thread(o.tp, noop_task, NULL) == 0) sched_yield();
+  atomic_store(&o.go, 1);
+  /* The stop's stand-in, then three more looks with nothing completed. */
+  weft_threadpool_stats s;
+  for (;;) {
+    int seen = count_get(&g_watches);
+    stats(o.tp, &s);
+    if (s.created_stall >= 1) break;
+    count_wait(&g_watches, seen + 1);
+  }
+  int after = count_get(&g_watches);
+  count_wait(&g_watches, after + 3);
+  stats(o.tp, &s);
+  assert_int_equal(s.created_stall, 1);
+  atomic_store(&o.release, 1);
+  gate_open(&o.gate);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(o.stop_rc, 0);
+  stats(o.tp, &s);
+  assert_int_equal(s.created_stall, 1);
+  assert_exact(o.tp);
+  assert_int_equal(weft_threadpool_destroy(o.tp), 0);
+  sync_fini(&o.gate);
 }
 
 /* A chain of blocks past the burst of immediate grants: the last task's
@@ -1436,6 +1506,7 @@ int main(void) {
   sync_init(&g_exits);
   sync_init(&g_events);
   sync_init(&g_disarms);
+  sync_init(&g_watches);
   weft__observer_set(on_event);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(explicit_block_stands_in, settle),
@@ -1466,6 +1537,7 @@ int main(void) {
       cmocka_unit_test_teardown(stop_stands_in_for_a_block_on_queued_work, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_blocks_past_the_burst, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_an_opaque_wait_on_queued_work, settle),
+      cmocka_unit_test_teardown(stop_stands_in_once_for_one_wait, settle),
       cmocka_unit_test_teardown(bad_input, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,9 +204,10 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp);
  * Queued work may be what a running task waits for. An elastic pool keeps
  * standing in for such tasks while it stops, as it does while open: a task
  * inside weft_blocking_begin() gets a thread at once, and when every
- * worker is in a task, one of them off its CPU, work is queued and nothing
- * completes for 10 ms, the stop starts one more thread (bounded by
- * hard_threads; the wait between two doubles, up to 1 s). A strict-cap pool
+ * worker is in a task, work is queued, nothing completes for 10 ms and more
+ * workers are off their CPU (as /proc tells) than the stop has started
+ * threads, it starts one more (bounded by hard_threads; the wait between
+ * two doubles, up to 1 s). A strict-cap pool
  * never grows: a task that waits for work queued behind it holds the stop,
  * as in Twisted.
  * @param tp The pool.

@@ -88,6 +88,10 @@ typedef struct weft__eworker {
    * worker is inside weft_blocking_begin/end (owner-written). */
   _Atomic int tid;
   _Atomic int blocking;
+  /* A stand-in the stop started for workers that wait (engine.c,
+   * join_watching): set under mu by each spawn into the slot, read by the
+   * stop, which counts its own stand-ins against the waiting workers. */
+  _Atomic int stop_made;
   /* Set by the worker before it reaps itself, cleared by the popper that
    * unlinks it from the idle stack (E9.3): a slot is reused only when 0. */
   _Atomic int linked_exit;

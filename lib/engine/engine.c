@@ -5,6 +5,7 @@
 #include "engine/engine.h"
 
 #include "engine/engine_fork.h"
+#include "engine/observer.h"
 #include "engine/worker_loop.h"
 
 #include <errno.h>
@@ -317,42 +318,43 @@ static uint64_t completed(weft__engine *e) {
   return n;
 }
 
-/* Every live worker is in a task, one of them is off its CPU (or inside a
- * weft_blocking_begin) and work is queued: what they wait for may be that
- * work. Relaxed loads: a snapshot, acted on only after a whole watch period
- * without a completion, and an extra stand-in is safe (it runs queued work
- * or finds none and leaves). */
-static bool all_waiting(weft__engine *e) {
+/* How many more stand-ins the workers' waits call for: every live worker
+ * is in a task and work is queued, and more of them are off their CPU
+ * (inside a weft_blocking_begin, or in a state other than 'R' in /proc)
+ * than the stop has stand-ins live: what they wait for may be that work,
+ * and each stand-in is for one waiting worker (the monitor's rule: stand-ins
+ * never exceed the blocked count), so a pool with one sleeping task and a
+ * backlog of CPU-bound ones gets one, not a thread a period up to the
+ * valve. A worker whose state /proc cannot tell (none mounted) does not
+ * count: without it the stop waits, as before. Relaxed loads: a snapshot,
+ * acted on only after a whole watch period without a completion, and an
+ * extra stand-in is safe (it runs queued work or finds none and leaves). */
+static int stand_ins_wanted(weft__engine *e) {
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
-  int busy = 0;
-  bool off_cpu = false;
+  int off_cpu = 0, made = 0;
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
     if (weft__load_relaxed(&w->state) != WEFT__SLOT_LIVE) continue;
-    if (!weft__load_relaxed(&w->busy)) return false; /* it takes the queued work */
-    busy++;
-    if (!off_cpu) {
-      /* 0: no /proc; no completion for a whole period with work queued is
-       * then taken for a wait, as the monitor's CPU-clock fallback does. */
-      char st = weft__proc_thread_state(weft__load_relaxed(&w->tid));
-      off_cpu = weft__load_relaxed(&w->blocking) || st != 'R';
-    }
+    if (!weft__load_relaxed(&w->busy)) return 0; /* it takes the queued work */
+    if (weft__load_relaxed(&w->stop_made)) made++;
+    char st = weft__load_relaxed(&w->blocking) ? 'S' : weft__proc_thread_state(weft__load_relaxed(&w->tid));
+    if (st != 0 && st != 'R') off_cpu++;
   }
-  return busy > 0 && off_cpu && weft__engine_work_visible(e);
+  if (off_cpu <= made || !weft__engine_work_visible(e)) return 0;
+  return off_cpu - made;
 }
 
 /* The stop's join of one thread. In an open elastic pool a task that waits
  * without saying so (no weft_blocking_begin) for work queued behind it gets
  * a stand-in from the monitor, which sees its worker off its CPU; the stop
  * has joined the monitor, so it keeps that watch itself while it waits:
- * whenever a period passes with no completion while every live worker is
- * in a task, one off its CPU, and work is queued, it starts one stand-in
- * (bounded by the valve), and the next period is twice as long (up to 1 s)
- * so a wait that no queued task ends costs a thread a doubling, not a
- * thread a period. It starts one only while it waits on a live thread,
- * which this pass then joins: another pass follows, which joins the
- * stand-in too (models/stop_join.pml, the stop's start). A strict pool
- * never grows, closed or open: its stop waits, as Twisted's does. */
+ * whenever a period passes with no completion and stand_ins_wanted says
+ * so, it starts one stand-in (bounded by the valve), and the next period
+ * is twice as long (up to 1 s); a completion starts the periods again at
+ * 10 ms. It starts one only while it waits on a live thread, which this
+ * pass then joins: another pass follows, which joins the stand-in too
+ * (models/stop_join.pml, the stop's start). A strict pool never grows,
+ * closed or open: its stop waits, as Twisted's does. */
 static void join_watching(weft__engine *e, pthread_t thread) {
   if (!weft__load_relaxed(&e->elastic)) {
     pthread_join(thread, NULL);
@@ -370,11 +372,11 @@ static void join_watching(weft__engine *e, pthread_t thread) {
     if (now != seen) {
       seen = now;
       period = STOP_WATCH_NS;
-      continue;
+    } else if (stand_ins_wanted(e) > 0) {
+      (void)grow(e, 1, WEFT__MADE_STALL, true, true); /* counted in made[STALL]; refused: waits on */
+      period = period * 2 < STOP_WATCH_MAX_NS ? period * 2 : STOP_WATCH_MAX_NS;
     }
-    if (!all_waiting(e)) continue;
-    (void)grow(e, 1, WEFT__MADE_STALL, true, true); /* counted in made[STALL]; refused: waits on */
-    period = period * 2 < STOP_WATCH_MAX_NS ? period * 2 : STOP_WATCH_MAX_NS;
+    weft__observe(WEFT__EVENT_STOP_WATCH);
   }
 }
 

@@ -97,6 +97,7 @@ static int spawn_locked(weft__engine *e, int reason, bool closing) {
   }
   /* Ring indices are kept across reuse: a thief may still be reading them. */
   weft__store_relaxed(&w->busy, 0);
+  weft__store_relaxed(&w->stop_made, closing && reason == WEFT__MADE_STALL);
   weft__store_relaxed(&w->wake, WEFT__WAKE_ASLEEP);
   weft__store_relaxed(&w->state, WEFT__SLOT_LIVE);
   if (idx == hw) {
