@@ -1120,9 +1120,85 @@ static void steal_from_a_blocked_owner(void **state) {
   sync_fini(&f.done);
 }
 
+/* A factory may hand over detached threads (created so, or detached right
+ * after): the pool must not join them. Threads that leave (a shrink), slots
+ * that a later grow reuses, a stop_timeout and a stop, all with such
+ * threads: a join of a detached thread that had exited crashed the spawn
+ * that reused its slot (or was a use after free under ASan). */
+static int detaching_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                             const char *name) {
+  (void)name;
+  if (ctx) { /* detached after its creation */
+    int r = pthread_create(t, NULL, start, arg);
+    if (r == 0) (void)pthread_detach(*t);
+    return r == 0 ? 0 : WEFT_EAGAIN;
+  }
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  int r = pthread_create(t, &a, start, arg);
+  pthread_attr_destroy(&a);
+  return r == 0 ? 0 : WEFT_EAGAIN;
+}
+
+static int live_workers(weft_threadpool *tp) {
+  weft_worker_stats v[8];
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, v, 8, &n), 0);
+  int live = 0;
+  for (size_t i = 0; i < n && i < 8; i++) live += v[i].live;
+  return live;
+}
+
+static void run_counted(weft_threadpool *tp, int n) {
+  sync_t done;
+  sync_init(&done);
+  gated g = {NULL, NULL, &done};
+  for (int i = 0; i < n; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  count_wait(&done, n);
+  sync_fini(&done);
+}
+
+static void detached_factory_threads_are_not_joined(void **state) {
+  (void)state;
+  static int late = 1;
+  for (int variant = 0; variant < 2; variant++) {
+    for (int timed = 0; timed < 2; timed++) {
+      weft_threadpool_options o;
+      weft_threadpool_options_init(&o);
+      o.min_threads = 2;
+      o.max_threads = 2;
+      o.name = "detached";
+      o.thread_factory = detaching_factory;
+      o.thread_factory_ctx = variant ? &late : NULL;
+      weft_threadpool *tp = NULL;
+      assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+      assert_int_equal(weft_threadpool_start(tp), 0);
+      run_counted(tp, 32);
+      /* Both leave (EXITED), then a grow reuses their slots. */
+      assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 0), 0);
+      while (live_workers(tp) != 0) sched_yield();
+      assert_int_equal(weft_threadpool_adjust_poolsize(tp, 2, 2), 0);
+      run_counted(tp, 32);
+      if (timed) {
+        weft_threadpool_stop_report rep;
+        assert_int_equal(weft_threadpool_stop_timeout(tp, 10000, &rep), 0);
+        assert_int_equal(rep.running, 0);
+      } else {
+        assert_int_equal(weft_threadpool_stop(tp), 0);
+      }
+      weft_threadpool_counters c;
+      weft_threadpool_counters_get(tp, &c);
+      assert_int_equal(c.executed, 64);
+      assert_int_equal(weft_threadpool_destroy(tp), 0);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(case31_attributes),
+      cmocka_unit_test(detached_factory_threads_are_not_joined),
       cmocka_unit_test(case32_start),
       cmocka_unit_test(case33_adjusting_when_stopped),
       cmocka_unit_test(case34_thread_creation_arguments),

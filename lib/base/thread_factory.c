@@ -25,3 +25,12 @@ WEFT_API int weft_default_thread_factory(void *ctx, pthread_t *thread,
   }
   return 0;
 }
+
+int weft__thread_self_detached(void) {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  int state = PTHREAD_CREATE_JOINABLE;
+  (void)pthread_attr_getdetachstate(&attr, &state);
+  pthread_attr_destroy(&attr);
+  return state == PTHREAD_CREATE_DETACHED;
+}

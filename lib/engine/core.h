@@ -92,6 +92,13 @@ typedef struct weft__eworker {
    * join_watching): set under mu by each spawn into the slot, read by the
    * stop, which counts its own stand-ins against the waiting workers. */
   _Atomic int stop_made;
+  /* The thread's exit, for whoever joins the slot (weft__engine_join_slot):
+   * `detached` is 1 for a thread that a factory handed over detached
+   * (nobody may pthread_join it), stored by the thread at its start and
+   * again at its exit; `gone` is its last store to the slot, a futex word.
+   * Both reset under mu by the spawn that fills the slot. */
+  _Atomic int detached;
+  _Atomic uint32_t gone;
   /* Set by the worker before it reaps itself, cleared by the popper that
    * unlinks it from the idle stack (E9.3): a slot is reused only when 0. */
   _Atomic int linked_exit;

@@ -8,10 +8,8 @@
 #include "engine/observer.h"
 #include "engine/worker_loop.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <time.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -355,19 +353,14 @@ static int stand_ins_wanted(weft__engine *e) {
  * pass then joins: another pass follows, which joins the stand-in too
  * (models/stop_join.pml, the stop's start). A strict pool never grows,
  * closed or open: its stop waits, as Twisted's does. */
-static void join_watching(weft__engine *e, pthread_t thread) {
+static void join_watching(weft__engine *e, weft__eworker *w) {
   if (!weft__load_relaxed(&e->elastic)) {
-    pthread_join(thread, NULL);
+    (void)weft__engine_join_slot(w, UINT64_MAX);
     return;
   }
   uint64_t period = STOP_WATCH_NS, seen = completed(e);
   for (;;) {
-    struct timespec at;
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    uint64_t ns = (uint64_t)at.tv_nsec + period;
-    at.tv_sec += (time_t)(ns / 1000000000u);
-    at.tv_nsec = (long)(ns % 1000000000u);
-    if (pthread_clockjoin_np(thread, NULL, CLOCK_MONOTONIC, &at) != ETIMEDOUT) return;
+    if (weft__engine_join_slot(w, weft__now_ns() + period) == 0) return;
     uint64_t now = completed(e);
     if (now != seen) {
       seen = now;
@@ -412,10 +405,9 @@ int weft__engine_stop(weft__engine *e) {
        * thread id) under it. */
       pthread_mutex_lock(&e->mu);
       int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
-      pthread_t thread = w->thread;
       pthread_mutex_unlock(&e->mu);
       if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) {
-        join_watching(e, thread);
+        join_watching(e, w);
         pthread_mutex_lock(&e->mu);
         weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
         pthread_mutex_unlock(&e->mu);

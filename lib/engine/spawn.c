@@ -6,10 +6,15 @@
  */
 #include "engine/spawn.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/futex.h"
 #include "base/membarrier.h"
 #include "base/thread_name.h"
 
@@ -63,7 +68,7 @@ static int spawn_locked(weft__engine *e, int reason, bool closing) {
     /* Closing: stop joins EXITED slots (outside the mutex), so a join here
      * could be its second; the slot is left to it. */
     if (st == WEFT__SLOT_EXITED && !closing) {
-      pthread_join(e->slots[i]->thread, NULL); /* it has left its loop */
+      (void)weft__engine_join_slot(e->slots[i], UINT64_MAX); /* it has left its loop */
       weft__store_relaxed(&e->slots[i]->state, WEFT__SLOT_JOINED);
       st = WEFT__SLOT_JOINED;
     }
@@ -98,6 +103,8 @@ static int spawn_locked(weft__engine *e, int reason, bool closing) {
   /* Ring indices are kept across reuse: a thief may still be reading them. */
   weft__store_relaxed(&w->busy, 0);
   weft__store_relaxed(&w->stop_made, closing && reason == WEFT__MADE_STALL);
+  weft__store_relaxed(&w->detached, 0); /* the thread says at its start */
+  weft__store_relaxed(&w->gone, 0);
   weft__store_relaxed(&w->wake, WEFT__WAKE_ASLEEP);
   weft__store_relaxed(&w->state, WEFT__SLOT_LIVE);
   if (idx == hw) {
@@ -177,16 +184,46 @@ void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) 
      * spawner that joins EXITED slots under the mutex never waits for us
      * (our slot is LIVE until we store). */
     pthread_mutex_lock(&e->mu);
-    if (!weft__load_relaxed(&e->closed) && pthread_detach(pthread_self()) == 0) {
+    /* A thread its factory detached needs no detach: nobody joins it. */
+    if (!weft__load_relaxed(&e->closed) &&
+        (weft__load_relaxed(&w->detached) || pthread_detach(pthread_self()) == 0)) {
       weft__store_release(&w->state, WEFT__SLOT_JOINED); /* release: as below */
       pthread_mutex_unlock(&e->mu);
       return;
     }
     pthread_mutex_unlock(&e->mu);
   }
+  /* A factory may have detached us after it created us: look again. */
+  if (e->cfg.factory && !weft__load_relaxed(&w->detached) && weft__thread_self_detached())
+    weft__store_relaxed(&w->detached, 1);
   /* Release: the thread's last uses of its slot happen before a spawner,
    * which loads the state with acquire, joins it and reuses the slot. No
    * mutex: a spawner holding it must never wait for us. */
   weft__store_release(&w->state, WEFT__SLOT_EXITED);
+  /* Release: our last store to the slot (detached included), for a joiner
+   * that cannot pthread_join a detached thread and waits for this instead
+   * (weft__engine_join_slot's acquire). The wake takes the word's address
+   * only: the slot may be freed by then, once the joiner has seen it. */
+  weft__store_release(&w->gone, 1);
+  weft__futex_wake(&w->gone, INT_MAX);
+}
+
+int weft__engine_join_slot(weft__eworker *w, uint64_t deadline_ns) {
+  /* Acquire: pairs with worker_exited's release of `gone`. */
+  while (weft__load_acquire(&w->gone) == 0) {
+    if (deadline_ns == UINT64_MAX) {
+      weft__futex_wait(&w->gone, 0);
+      continue;
+    }
+    uint64_t now = weft__now_ns();
+    if (now >= deadline_ns) return ETIMEDOUT;
+    uint64_t left = deadline_ns - now;
+    struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+    (void)weft__futex_wait_timeout(&w->gone, 0, &ts); /* the loop reads the clock again */
+  }
+  /* A joinable thread is joined (its stack goes back; it has made its last
+   * store and is on its way out); a detached one has nothing to join. */
+  if (!weft__load_relaxed(&w->detached)) pthread_join(w->thread, NULL);
+  return 0;
 }
 

@@ -7,6 +7,8 @@
 #ifndef WEFT_ENGINE_SPAWN_H
 #define WEFT_ENGINE_SPAWN_H
 
+#include <stdint.h>
+
 #include "engine/core.h"
 
 /* Start one thread (under e->mu); the caller has counted it as searching.
@@ -34,6 +36,14 @@ bool weft__engine_spawn_backing_off(weft__engine *e);
 /* The thread exits: mark its slot (no mutex). detach: it leaves on its
  * own while the pool runs, and detaches itself so nobody has to join it. */
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach);
+/* Join the thread of slot w, read LIVE or EXITED under e->mu by the one
+ * joiner the slot has (stop, or a spawner reusing an EXITED slot): wait
+ * until it has made its last store to the slot, until deadline_ns at most
+ * (the monotonic clock, weft__now_ns; UINT64_MAX: no limit), then
+ * pthread_join it unless it is detached (a factory may hand over detached
+ * threads). 0, or ETIMEDOUT with the thread still there (join again
+ * later). */
+int weft__engine_join_slot(weft__eworker *w, uint64_t deadline_ns);
 /* Report a failure nobody else can be told of: the config's log hook, or
  * stderr. */
 void weft__engine_log(weft__engine *e, int err, const char *what);

@@ -35,10 +35,8 @@
  */
 #include "engine/stop_deadline.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <time.h>
 
 #include "base/clock.h"
 #include "engine/engine.h"
@@ -62,15 +60,6 @@ static void cancel_rings(weft__engine *e) {
       while ((t = weft__ring_pop(&scratch)) != NULL) weft__engine_cancel_task(e, t);
     }
   }
-}
-
-/* The realtime clock's time ns from now (pthread_timedjoin_np's clock). */
-static struct timespec realtime_in(uint64_t ns) {
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  uint64_t abs_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec + ns;
-  return (struct timespec){.tv_sec = (time_t)(abs_ns / 1000000000u),
-                           .tv_nsec = (long)(abs_ns % 1000000000u)};
 }
 
 int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *cancelled,
@@ -97,9 +86,8 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
    * waits for it behind its owner must not hold the final stop (relaxed:
    * a flag the workers poll). */
   weft__store_relaxed(&e->sweeping, 0);
-  /* Step 4: join until the deadline. pthread_timedjoin_np counts on the
-   * realtime clock: the monotonic time left is converted once. */
-  struct timespec abs = realtime_in(deadline > weft__now_ns() ? deadline - weft__now_ns() : 0);
+  /* Step 4: join until the deadline (weft__engine_join_slot: a thread a
+   * factory handed over detached is waited for, not joined). */
   pthread_mutex_lock(&e->mu);
   uint32_t hw = weft__load_relaxed(&e->hw);
   pthread_mutex_unlock(&e->mu);
@@ -112,10 +100,9 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
      * both. A stand-in this pass misses is joined by the final stop. */
     pthread_mutex_lock(&e->mu);
     int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
-    pthread_t thread = w->thread;
     pthread_mutex_unlock(&e->mu);
     if (st != WEFT__SLOT_LIVE && st != WEFT__SLOT_EXITED) continue;
-    int rc = pthread_timedjoin_np(thread, NULL, &abs);
+    int rc = weft__engine_join_slot(w, deadline);
     /* Not joined and not in a task: a worker the close woke that has not
      * left yet (its way out holds no task: the queues are swept), or one
      * that took a task just before the sweep (a steal under way, a submit
@@ -128,8 +115,7 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
      * the one that could use it up); a thread neither gone nor busy when
      * it is spent counts as late (the later stop joins it). */
     for (; rc != 0 && !weft__load_relaxed(&w->busy) && grace_ms > 0; grace_ms--) {
-      struct timespec soon = realtime_in(1000000u);
-      rc = pthread_timedjoin_np(thread, NULL, &soon);
+      rc = weft__engine_join_slot(w, weft__now_ns() + 1000000u);
     }
     if (rc == 0) {
       pthread_mutex_lock(&e->mu);

@@ -20,6 +20,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/probes.h"
+#include "base/thread_name.h"
 #include "engine/affinity.h"
 #include "engine/core.h"
 #include "engine/engine.h"
@@ -326,6 +327,10 @@ void *weft__engine_worker_main(void *arg) {
   uint32_t round = 0;
   bool reaped = false;
   weft__store_relaxed(&w->tid, (int)syscall(SYS_gettid)); /* for the monitor's /proc reads */
+  /* A factory may hand over a detached thread: its joiner must not join it
+   * (weft__engine_join_slot; worker_exited looks again, for a factory that
+   * detaches after it has created us). */
+  if (e->cfg.factory && weft__thread_self_detached()) weft__store_relaxed(&w->detached, 1);
   for (;;) {
     bool more;
     bool inject_first = countdown <= 1;
