@@ -17,7 +17,8 @@
  *     call_from_thread are accepted and run in weft_reactor_destroy, on the
  *     destroying thread, like calls made after any stop;
  *   - threads blocked in blocking_call_from_thread do not exist here: the
- *     list is emptied;
+ *     list is emptied; so does the reactor's thread, unless it is the one
+ *     that forked: a drain or a firing of triggers it was inside ends;
  *   - destroy frees everything, and destroys the reactor's pool (a child
  *     copy, freed without joining) without firing the shutdown triggers:
  *     they are the parent's.
@@ -45,6 +46,11 @@ static void child(weft__fork_hook *h) {
   weft__mpsc_init(&r->queue);
   weft__store_relaxed(&r->sleeping, 0); /* a push never writes the (closed) eventfd */
   weft__store_relaxed(&r->pushers, 0);
+  /* A drain or a firing of triggers under way on another thread of the
+   * parent (the reactor's own) has no thread here to end it: the child's
+   * destroy would answer WEFT_EBUSY for ever. On the reactor's thread (a
+   * fork inside a callback) the depth is ours, and unwinds as we return. */
+  if (!weft_reactor_is_in_io_thread(r)) r->drain_depth = 0;
   r->blocked.next = r->blocked.prev = &r->blocked;
   /* Pending timed calls are the parent's too (a loop that goes on after a
    * fork inside a callback must not run them here). */
