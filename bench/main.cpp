@@ -486,9 +486,14 @@ void emit_targets(const Options &o, std::FILE *f) {
       line("W1 ≥ 2× best peer (libuv/glib/tbb/ckring)", [&](int sz) {
         const Cell *a = cell(Workload::W1, weft, sz);
         double best = NAN;
-        for (const char *peer : {"libuv", "glib", "tbb", "ckring"})
+        for (const char *peer : {"libuv", "glib", "tbb", "ckring"}) {
+          // A peer that ran and failed leaves no best to judge against.
+          auto it = g_results.find(Key{static_cast<int>(Workload::W1), peer, sz});
+          if (it != g_results.end() && !it->second.ok)
+            return std::string("n/a (") + peer + " failed)";
           if (const Cell *c = cell(Workload::W1, peer, sz))
             best = std::isnan(best) ? c->primary : std::max(best, c->primary);
+        }
         return mark(a ? a->primary / best : NAN, 2, "×");
       });
     }
