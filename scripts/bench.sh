@@ -14,7 +14,8 @@
 #                                    long: closed and open loop, 80 s), which
 #                                    otherwise follows the table
 #
-# Installs what it needs (scripts/deps.sh), builds Release into build-bench
+# Installs what it needs (scripts/deps.sh bench; everything with --long),
+# builds Release into build-bench
 # (WEFT_BENCH_BUILD overrides the directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,9 @@ for a in "$@"; do
   esac
 done
 
-bash scripts/deps.sh
+# The short run needs the benchmark's packages only; --long also draws a
+# chart (gnuplot) and takes everything.
+if [ "$long" -eq 1 ]; then bash scripts/deps.sh; else bash scripts/deps.sh bench; fi
 echo "=== weft bench: building Release into $build ==="
 mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_BENCH=ON \

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Install everything weft needs to build, test and benchmark (Debian 12, as root).
-# Idempotent and quick when everything is already there.
+# Install what weft needs (Debian 12, as root). Idempotent and quick when
+# everything is already there.
+#
+#   bash scripts/deps.sh         everything: build, test, benchmark, profile
+#   bash scripts/deps.sh bench   the headline benchmark only (scripts/bench.sh
+#                                short run: the library, google-benchmark and
+#                                the peers; no test, profiling or doc tools)
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config clang gcc g++ git
-      libck-dev libcmocka-dev
-      libbenchmark-dev libuv1-dev libevent-dev libglib2.0-dev libtbb-dev
-      systemtap-sdt-dev spin valgrind linux-perf gnuplot-nox doxygen wrk python3)
+if [ "${1:-}" = bench ]; then
+  PKGS=(build-essential cmake pkg-config libck-dev libbenchmark-dev libuv1-dev
+        libglib2.0-dev libtbb-dev systemtap-sdt-dev)
+else
+  PKGS=(build-essential cmake pkg-config clang gcc g++ git
+        libck-dev libcmocka-dev
+        libbenchmark-dev libuv1-dev libevent-dev libglib2.0-dev libtbb-dev
+        systemtap-sdt-dev spin valgrind linux-perf gnuplot-nox doxygen wrk python3)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
