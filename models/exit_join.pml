@@ -1,30 +1,40 @@
 /*
- * models/exit_join.pml — a thread that leaves on its own against stop
- * (docs/design.md E9.3; lib/engine/spawn.c weft__engine_worker_exited,
- * lib/engine/engine.c weft__engine_stop). A worker whose keep-alive ran out
- * leaves while the pool runs and detaches itself, so that its stack goes
- * back at once; its slot then reads JOINED and nobody joins it. Stop closes
- * the engine (under the engine mutex), then joins every slot it reads LIVE
- * or EXITED, and destroy frees the slots.
+ * models/exit_join.pml — how a worker thread ends against the joins of its
+ * slot (docs/design.md E9.3; lib/engine/spawn.c weft__engine_worker_exited
+ * and weft__engine_join_slot, lib/engine/engine.c weft__engine_stop).
  *
- * The worker decides under the mutex: if the engine is not closed it
- * detaches and stores JOINED there; else it stores EXITED (after the
- * mutex) and leaves the join to stop. So stop never joins a detached
- * thread (undefined behaviour: glibc returns EINVAL, or joins whatever
- * thread reuses the descriptor), and no worker writes its slot after stop
- * has returned (destroy frees it).
+ * Two ways a pool thread can be detached, and the joiner must never
+ * pthread_join a detached thread (undefined behaviour: glibc returns
+ * EINVAL, or joins whatever thread reuses the descriptor):
+ *   - a worker whose keep-alive ran out leaves while the pool runs and
+ *     detaches itself, so that its stack goes back at once; it decides
+ *     under the engine mutex: not closed → detach and store JOINED there
+ *     (nobody joins a JOINED slot); closed → store EXITED after the mutex
+ *     and leave the join to stop;
+ *   - a thread factory may hand over a thread it detached, when it created
+ *     it or right after (the factory runs under the engine mutex, held by
+ *     the spawner). The thread records it in its slot's `detached` word at
+ *     its start and again on its way out; the second look takes the mutex
+ *     first, so the factory call that made it has returned by then.
+ * On its way out (EXITED) the thread stores `gone` last; a joiner (stop)
+ * waits for `gone`, then joins only a thread whose `detached` is 0, then
+ * frees the slot (destroy).
  *
  * Properties (pan -DSAFETY):
- *   join        stop joins only a thread that did not detach.
+ *   join        stop joins only a thread that is not detached.
  *   no late     the worker's last write to its slot happens before the
  *   write       slot is freed.
  *   no hang     init waits for stop (a join that never returns is an
  *               invalid end state).
  *
- * Mutant (pan must report an error; tests/test_models.cmake):
+ * Mutants (pan must report an error; tests/test_models.cmake):
  *   -DMUTANT_DETACH_UNLOCKED  the worker detaches and stores JOINED without
- *                             the mutex and without looking at `closed` (the
- *                             code before the fix)
+ *                             the mutex and without looking at `closed`:
+ *                             a stop that read the slot LIVE waits for a
+ *                             `gone` that never comes (invalid end state)
+ *   -DMUTANT_NO_HANDSHAKE     the second look at `detached` without taking
+ *                             the mutex first: a thread that ends before its
+ *                             factory detaches it is joined
  */
 #define LIVE 0
 #define EXITED 1
@@ -32,7 +42,10 @@
 
 bool mu;            /* the engine mutex */
 bool closed;
-bool detached;      /* the worker thread detached itself */
+bool self_detached; /* the worker thread detached itself (keep-alive) */
+bool fdetached;     /* its factory detached it */
+bool flag;          /* the slot's `detached` word */
+bool gone;          /* the slot's `gone` word: the thread's last store */
 bool ended;         /* the worker thread has terminated (join returns) */
 bool freed;         /* destroy freed the slot */
 byte state = LIVE;  /* the slot's state word */
@@ -41,17 +54,43 @@ bool stopped;
 inline lock() { atomic { !mu -> mu = 1 } }
 inline unlock() { mu = 0 }
 
-proctype worker() {
-#ifdef MUTANT_DETACH_UNLOCKED
-  detached = 1;
-  assert(!freed); state = JOINED;
-#else
-  lock();
+/* The spawner's factory call, under the mutex the spawner holds: it may
+ * detach the thread after creating it, or not. */
+proctype factory() {
   if
-  :: !closed -> detached = 1; assert(!freed); state = JOINED; unlock()
-  :: else -> unlock(); assert(!freed); state = EXITED
+  :: fdetached = 1
+  :: skip
   fi;
+  unlock()
+}
+
+proctype worker() {
+  flag = fdetached;  /* the look at its start: the factory may not have detached yet */
+  if
+  :: true -> /* keep-alive: leave while the pool runs */
+#ifdef MUTANT_DETACH_UNLOCKED
+     self_detached = 1;
+     assert(!freed); state = JOINED;
+     goto done;
+#else
+     lock();
+     if
+     :: !closed && (flag || !fdetached) ->
+        /* flag: nothing to detach; else pthread_detach succeeds */
+        self_detached = !flag; assert(!freed); state = JOINED; unlock();
+        goto done
+     :: else -> unlock() /* closed, or pthread_detach refused (EINVAL): exit below */
+     fi
 #endif
+  :: true -> skip /* told to leave (shrink, stop) */
+  fi;
+#ifndef MUTANT_NO_HANDSHAKE
+  lock(); unlock();
+#endif
+  flag = flag || fdetached;
+  assert(!freed); state = EXITED;
+  assert(!freed); gone = 1;
+done:
   ended = 1
 }
 
@@ -61,8 +100,13 @@ proctype stopper() {
   st = state;                        /* acquire load */
   if
   :: st == LIVE || st == EXITED ->
-     assert(!detached);              /* pthread_join of a joinable thread */
-     ended;                          /* join returns once the thread ended */
+     gone;                           /* weft__engine_join_slot: its last store */
+     if
+     :: !flag ->
+        assert(!self_detached && !fdetached); /* pthread_join of a joinable thread */
+        ended                        /* join returns once the thread ended */
+     :: else -> skip                 /* detached: nothing to join */
+     fi;
      lock(); state = JOINED; unlock()
   :: else -> skip
   fi;
@@ -71,6 +115,6 @@ proctype stopper() {
 }
 
 init {
-  atomic { run worker(); run stopper() };
+  atomic { mu = 1; run factory(); run worker(); run stopper() };
   stopped                            /* not an end state: stop hung */
 }

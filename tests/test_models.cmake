@@ -110,7 +110,8 @@ weft_model_check(model_shrink shrink.pml -DW=2)
 weft_model_check(model_shrink_w3 shrink.pml -DW=3)
 weft_model_mutant(model_mutant_shrink_uncount_late shrink.pml "invalid end state" -DMUTANT_UNCOUNT_LATE)
 weft_model_check(model_exit_join exit_join.pml)
-weft_model_mutant(model_mutant_exit_join_detach_unlocked exit_join.pml "assertion violated" -DMUTANT_DETACH_UNLOCKED)
+weft_model_mutant(model_mutant_exit_join_detach_unlocked exit_join.pml "invalid end state" -DMUTANT_DETACH_UNLOCKED)
+weft_model_mutant(model_mutant_exit_join_no_handshake exit_join.pml "assertion violated" -DMUTANT_NO_HANDSHAKE)
 
 # A node-cache slab let go by its owner while its nodes come back (E6).
 weft_model_check(model_node_release node_release.pml)

@@ -193,9 +193,15 @@ void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) 
     }
     pthread_mutex_unlock(&e->mu);
   }
-  /* A factory may have detached us after it created us: look again. */
-  if (e->cfg.factory && !weft__load_relaxed(&w->detached) && weft__thread_self_detached())
-    weft__store_relaxed(&w->detached, 1);
+  /* A factory may have detached us after it created us: look again, once
+   * the factory call that made us has returned (it runs under the mutex;
+   * a stand-in or a shrink can end a thread that fast). Nothing that holds
+   * the mutex waits for a LIVE slot's thread, so taking it here is safe. */
+  if (e->cfg.factory && !weft__load_relaxed(&w->detached)) {
+    pthread_mutex_lock(&e->mu);
+    pthread_mutex_unlock(&e->mu);
+    if (weft__thread_self_detached()) weft__store_relaxed(&w->detached, 1);
+  }
   /* Release: the thread's last uses of its slot happen before a spawner,
    * which loads the state with acquire, joins it and reuses the slot. No
    * mutex: a spawner holding it must never wait for us. */
