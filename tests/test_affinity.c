@@ -20,6 +20,7 @@
 #include "weft/reactor.h"
 #include "weft/threadpool.h"
 
+#include "test_check.h"
 #include "test_sync.h"
 
 #define MAXT 8
@@ -48,7 +49,7 @@ static void probe_task(void *arg) {
   probe *p = arg;
   cpu_set_t s;
   CPU_ZERO(&s);
-  assert_int_equal(sched_getaffinity(0, sizeof s, &s), 0);
+  THREAD_CHECK_EQ(sched_getaffinity(0, sizeof s, &s), 0); /* a pool thread */
   pthread_mutex_lock(&p->mu);
   if (p->n < MAXT) p->seen[p->n++] = s;
   pthread_mutex_unlock(&p->mu);
@@ -269,7 +270,7 @@ static void rp_stop(void *arg) { weft_reactor_stop(((rprobe *)arg)->r); }
 static void rp_task(void *arg) {
   rprobe *p = arg;
   CPU_ZERO(&p->seen);
-  assert_int_equal(sched_getaffinity(0, sizeof p->seen, &p->seen), 0);
+  THREAD_CHECK_EQ(sched_getaffinity(0, sizeof p->seen, &p->seen), 0); /* a pool thread */
   weft_reactor_call_from_thread(p->r, rp_stop, p);
 }
 static void rp_start(void *arg) {

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "base/atomic.h"
+#include "test_check.h"
 #include "test_sync.h"
 #include "workers/coordinator.h"
 #include "weft/worker.h"
@@ -112,7 +113,7 @@ static pthread_barrier_t g_bar;
 static long g_reentrant_ran; /* plain data: exclusion protects it */
 static void reentrant_item(void *arg) {
   (void)arg;
-  assert_int_equal(weft__fetch_add_acq_rel(&g_in_flight, 1), 0);
+  THREAD_CHECK_EQ(weft__fetch_add_acq_rel(&g_in_flight, 1), 0); /* a producer's drain */
   g_reentrant_ran++;
   weft__fetch_sub_acq_rel(&g_in_flight, 1);
 }
@@ -120,13 +121,14 @@ static void reentrant_item(void *arg) {
 static void stress_item(void *arg) {
   long id = (long)(intptr_t)arg;
   /* acq_rel: the counter must show any overlap of two items. */
-  assert_int_equal(weft__fetch_add_acq_rel(&g_in_flight, 1), 0); /* never two at once */
-  assert_int_equal(weft__fetch_add_relaxed(&g_ran[id], 1), 0); /* exactly once */
+  /* Items run on the producer threads that drain: THREAD_CHECK. */
+  THREAD_CHECK_EQ(weft__fetch_add_acq_rel(&g_in_flight, 1), 0); /* never two at once */
+  THREAD_CHECK_EQ(weft__fetch_add_relaxed(&g_ran[id], 1), 0);   /* exactly once */
   long p = id / g_per, seq = id % g_per;
-  assert_int_equal(g_next_seq[p], seq); /* FIFO per producer; plain data: exclusion */
+  THREAD_CHECK_EQ(g_next_seq[p], seq); /* FIFO per producer; plain data: exclusion */
   g_next_seq[p]++;
   if (seq % 64 == 0) /* re-entrant do() from inside an item */
-    assert_int_equal(weft_worker_do(g_c, reentrant_item, NULL), 0);
+    THREAD_CHECK_EQ(weft_worker_do(g_c, reentrant_item, NULL), 0);
   weft__fetch_add_relaxed(&g_ran_total, 1);
   weft__fetch_sub_acq_rel(&g_in_flight, 1);
 }
@@ -135,7 +137,7 @@ static void *producer(void *arg) {
   long base = (long)(intptr_t)arg * g_per;
   pthread_barrier_wait(&g_bar);
   for (long i = 0; i < g_per; i++)
-    assert_int_equal(weft_worker_do(g_c, stress_item, (void *)(intptr_t)(base + i)), 0);
+    THREAD_CHECK_EQ(weft_worker_do(g_c, stress_item, (void *)(intptr_t)(base + i)), 0);
   return NULL;
 }
 
@@ -182,7 +184,8 @@ static latch g_bd_go, g_bd_backlogged, g_bd_announced, g_bd_finish;
 static bd_item g_bd_last;
 
 static void bd_run(long id) {
-  assert_int_equal(id, g_bd_next); /* FIFO and exactly once */
+  /* Run by the do() caller (the test's thread) or the submitter thread. */
+  THREAD_CHECK_EQ(id, g_bd_next); /* FIFO and exactly once */
   g_bd_next++;
   if (pthread_equal(pthread_self(), g_drainer)) g_bd_by_drainer++;
   else g_bd_by_other++;
@@ -205,12 +208,12 @@ static void *bd_submitter(void *arg) {
   (void)arg;
   latch_wait(&g_bd_go);
   for (long i = 1; i <= BACKLOG; i++)
-    assert_int_equal(weft_worker_do(g_c, bd_fn, (void *)(intptr_t)i), 0); /* busy: queued */
+    THREAD_CHECK_EQ(weft_worker_do(g_c, bd_fn, (void *)(intptr_t)i), 0); /* busy: queued */
   latch_count_down(&g_bd_backlogged);
   g_bd_last.task.run = bd_task_run;
   g_bd_last.task.cancel = NULL;
   g_bd_last.id = BACKLOG + 1;
-  assert_int_equal(weft__coordinator_submit_begin(g_c), 0);
+  THREAD_CHECK_EQ(weft__coordinator_submit_begin(g_c), 0);
   latch_count_down(&g_bd_announced);
   latch_wait(&g_bd_finish); /* the do() caller has returned */
   weft__coordinator_submit_end(g_c, &g_bd_last.task); /* takes the freed role, drains */

@@ -28,6 +28,8 @@
 #include "base/clock.h"
 #include "base/membarrier.h"
 
+#include "test_check.h"
+
 typedef struct counter {
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -71,8 +73,8 @@ static void job_run(weft__task *t) {
   atomic_fetch_add_explicit(&g_runs[j->id], 1, memory_order_relaxed);
   for (int i = 0; i < j->children; i++) {
     long id = atomic_fetch_add(&g_next_child, 1);
-    assert_true(id < g_njobs);
-    assert_int_equal(weft__engine_submit(g_e, &g_jobs[id].task), 0);
+    THREAD_CHECK(id < g_njobs);
+    THREAD_CHECK_EQ(weft__engine_submit(g_e, &g_jobs[id].task), 0);
   }
   counter_add(&g_done, 1);
 }
@@ -127,7 +129,7 @@ static long g_roots;
 static void *producer(void *arg) {
   long p = (long)(intptr_t)arg;
   for (long id = p; id < g_roots; id += PRODUCERS)
-    assert_int_equal(weft__engine_submit(g_e, &g_jobs[id].task), 0);
+    THREAD_CHECK_EQ(weft__engine_submit(g_e, &g_jobs[id].task), 0);
   return NULL;
 }
 
@@ -357,17 +359,16 @@ static void long_task_takes_one_injected_task(void **state) {
  * a searcher that never looks, so the tasks run only if a submit woke a
  * parked worker: the second of two does (two queued, one searcher); with
  * the limit below the live count no submit wakes anyone, and the tasks wait
- * for the searcher to leave (E5.3's chained wake). */
-static bool wait_done_for(counter *c, long n, int seconds) {
-  struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  dl.tv_sec += seconds; /* a failure's bound, not a timing: the wake is immediate */
-  pthread_mutex_lock(&c->mu);
-  int rc = 0;
-  while (c->n < n && rc == 0) rc = pthread_cond_timedwait(&c->cv, &c->mu, &dl);
-  bool ok = c->n >= n;
-  pthread_mutex_unlock(&c->mu);
-  return ok;
+ * for the searcher to leave (E5.3's chained wake).
+ * The wake (or not) happens inside the submit, on this thread (a foreign
+ * submit's notify, park.c): the engine's unpark counter, read right after
+ * the submit returns, tells. While every worker is parked and this thread
+ * is the only searcher nobody else can wake one, so "no wake" is an exact
+ * count, not a task that has not run yet. */
+static uint64_t unparks_of(weft__engine *e) {
+  weft__engine_counters c;
+  weft__engine_counters_get(e, &c);
+  return c.unparks;
 }
 
 static void eager_wake_with_long_tasks(void **state) {
@@ -379,23 +380,26 @@ static void eager_wake_with_long_tasks(void **state) {
   wait_all_parked(g_e);
   atomic_store(&g_e->long_tasks, 1);
   weft__engine_start_searching(g_e); /* a searcher that never looks */
+  uint64_t unparks = unparks_of(g_e);
   assert_int_equal(weft__engine_submit(g_e, &g_jobs[0].task), 0);
-  /* One task, one searcher: nobody woken. A wrong wake-up shows only if it
-   * has run by now: this check (and the one below) can miss one, never
-   * fail a correct engine; nothing waits for another thread. */
-  for (int i = 0; i < 1000; i++) sched_yield();
+  /* One task, one searcher: nobody woken, so nobody can have run it. */
+  assert_int_equal(unparks_of(g_e), unparks);
   assert_int_equal(atomic_load(&g_runs[0]), 0);
   assert_int_equal(weft__engine_submit(g_e, &g_jobs[1].task), 0);
-  if (!wait_done_for(&g_done, 2, 30)) fail_msg("a searcher was awake: no submit woke anyone");
+  /* Two queued, one searcher: this submit woke a parked worker (at least
+   * one: the woken one may hand on more work, E5.3). */
+  assert_true(unparks_of(g_e) >= unparks + 1);
+  counter_wait(&g_done, 2); /* the woken worker runs both */
   weft__engine_stop_searching(g_e);
   /* Above the limit: no eager wake. */
   wait_all_parked(g_e);
   atomic_store(&limit, 1);
   atomic_store(&g_e->long_tasks, 1);
   weft__engine_start_searching(g_e);
+  unparks = unparks_of(g_e);
   assert_int_equal(weft__engine_submit(g_e, &g_jobs[2].task), 0);
   assert_int_equal(weft__engine_submit(g_e, &g_jobs[3].task), 0);
-  for (int i = 0; i < 1000; i++) sched_yield();
+  assert_int_equal(unparks_of(g_e), unparks);
   assert_int_equal(atomic_load(&g_runs[2]) + atomic_load(&g_runs[3]), 0);
   weft__engine_stop_searching(g_e); /* E5.3: the last searcher hands the work on */
   counter_wait(&g_done, 4);

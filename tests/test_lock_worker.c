@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "test_check.h"
 #include "workers/lock_worker.h"
 #include "weft/worker.h"
 
@@ -264,12 +265,12 @@ static weft_worker *g_mw;
 static long g_counter; /* protected by the worker's mutex */
 static void inc(void *arg) {
   g_counter++;
-  if (arg) assert_int_equal(weft_worker_do(g_mw, inc, NULL), 0); /* trampolined */
+  if (arg) THREAD_CHECK_EQ(weft_worker_do(g_mw, inc, NULL), 0); /* trampolined; a hammer thread */
 }
 static void *hammer(void *arg) {
   (void)arg;
   int n = HAMMER;
-  for (int i = 0; i < n; i++) assert_int_equal(weft_worker_do(g_mw, inc, (void *)1), 0);
+  for (int i = 0; i < n; i++) THREAD_CHECK_EQ(weft_worker_do(g_mw, inc, (void *)1), 0);
   return NULL;
 }
 static void default_mutex_serialises(void **state) {

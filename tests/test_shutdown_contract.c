@@ -7,6 +7,7 @@
  * Synchronisation: latches and gates (mutex + condition variable) only.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -18,6 +19,8 @@
 #include <cmocka.h>
 
 #include "weft/weft.h"
+
+#include "test_check.h"
 
 typedef struct gate {
   pthread_mutex_t mu;
@@ -86,7 +89,7 @@ static int fn_call(void *arg, void **result) {
 static void fn_result(void *ctx, int status, void *result) {
   intptr_t id = (intptr_t)ctx;
   if (status == WEFT_ECANCELED) {
-    assert_null(result);
+    THREAD_CHECK(result == NULL); /* on_result: a pool thread, or stop's or destroy's */
     atomic_fetch_add(&g_cancel[id], 1);
   } else if (status != 0 || (intptr_t)result != id) {
     atomic_fetch_add(&g_other[id], 1);
@@ -105,7 +108,7 @@ static void fn_after(weft_work *req, int status) {
  * the error. */
 static int submit(weft_threadpool *tp, int kind) {
   int id = atomic_fetch_add(&g_next_id, 1);
-  assert_true(id < MAXT);
+  THREAD_CHECK(id < MAXT); /* also called from spawner, a pool task */
   int rc;
   switch (kind) {
   case 0: rc = weft_threadpool_call_in_thread(tp, fn_task, (void *)(intptr_t)id); break;
@@ -226,8 +229,25 @@ static void blocker(void *arg) {
   gate_pass(&g_gate);
 }
 
+/* Accepted while the pool is open, refused once a stop has closed it; the
+ * accepted ones must run like the rest of the backlog. */
+static void probe_task(void *arg) { atomic_fetch_add((atomic_int *)arg, 1); }
+
+/* Submit probes until one is refused: then the pool is closed (a stop has
+ * begun). Returns how many were accepted; the refusal must be WEFT_EQUIT. */
+static int probe_until_closed(weft_threadpool *tp, atomic_int *ran) {
+  int accepted = 0, rc;
+  while ((rc = weft_threadpool_call_in_thread(tp, probe_task, ran)) == 0) {
+    accepted++;
+    sched_yield(); /* the stopper needs a core to close the pool */
+  }
+  THREAD_CHECK_EQ(rc, WEFT_EQUIT);
+  return accepted;
+}
+
 /* Workers are held inside tasks while a backlog builds and another thread
- * calls stop(); then the gate opens: stop must run the whole backlog. */
+ * calls stop(); once the stop has closed the pool (a submit is refused),
+ * the gate opens: stop must run the whole backlog. */
 static void stop_while_busy_drains_backlog(void **s) {
   (void)s;
   reset();
@@ -241,43 +261,73 @@ static void stop_while_busy_drains_backlog(void **s) {
   stopper st = {.tp = tp, .rc = 1};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, stop_thread, &st), 0);
+  /* The stop is under way while both workers are still held: probes (not in
+   * the tally) are accepted until it closes the pool. */
+  atomic_int probes_ran;
+  atomic_init(&probes_ran, 0);
+  int probes = probe_until_closed(tp, &probes_ran);
+  assert_int_equal(submit(tp, 0), WEFT_EQUIT); /* closed: excluded from the tally */
   gate_open(&g_gate);
   assert_int_equal(pthread_join(th, NULL), 0);
   assert_int_equal(st.rc, 0);
   tally t = check_exactly_once(0);
+  assert_int_equal(t.accepted, 400);
   assert_int_equal(t.ran, 400);
+  assert_int_equal(atomic_load(&probes_ran), probes);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   gate_destroy(&g_gate);
 }
 
 /* Tasks that submit more tasks while stop() drains: each nested submit is
- * refused (WEFT_EQUIT) or accepted and then accounted like any other. */
+ * refused (WEFT_EQUIT) or accepted and then accounted like any other. Both
+ * happen, whatever the scheduling: the roots that the two workers run first
+ * submit while the pool is open, then wait at a gate that opens only once a
+ * stop (on another thread) has closed the pool; the spawners that run after
+ * that are refused. (Without the gate the stop closed the pool before any
+ * spawner ran: every nested submit was refused.) */
+#define NEST_DEPTH 20
 static weft_threadpool *g_tp;
 static atomic_int g_nested_refused;
-static void spawner(void *arg) {
+static gate g_nest_gate;
+static void spawner(void *arg) { /* a pool thread */
   int depth = (int)(intptr_t)arg;
   if (depth <= 0) return;
   for (int k = 0; k < 2; k++) {
     int id = submit(g_tp, k % 4);
     if (id == WEFT_EQUIT) atomic_fetch_add(&g_nested_refused, 1);
-    else assert_true(id >= 0);
+    else THREAD_CHECK(id >= 0);
   }
   int rc = weft_threadpool_call_in_thread(g_tp, spawner, (void *)(intptr_t)(depth - 1));
-  assert_true(rc == 0 || rc == WEFT_EQUIT);
+  THREAD_CHECK(rc == 0 || rc == WEFT_EQUIT);
+  if (depth == NEST_DEPTH) gate_pass(&g_nest_gate); /* a root: hold until closed */
 }
 
 static void nested_submits_during_stop(void **s) {
   (void)s;
   reset();
   atomic_store(&g_nested_refused, 0);
+  gate_init(&g_nest_gate);
   g_tp = pool(2, 3);
   assert_int_equal(weft_threadpool_start(g_tp), 0);
   for (int i = 0; i < 8; i++)
-    assert_int_equal(weft_threadpool_call_in_thread(g_tp, spawner, (void *)(intptr_t)20), 0);
-  assert_int_equal(weft_threadpool_stop(g_tp), 0);
+    assert_int_equal(weft_threadpool_call_in_thread(g_tp, spawner, (void *)(intptr_t)NEST_DEPTH), 0);
+  gate_wait_arrived(&g_nest_gate, 2); /* two roots have submitted, pool open */
+  stopper st = {.tp = g_tp, .rc = 1};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, stop_thread, &st), 0);
+  atomic_int probes_ran;
+  atomic_init(&probes_ran, 0);
+  int probes = probe_until_closed(g_tp, &probes_ran);
+  gate_open(&g_nest_gate);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(st.rc, 0);
   tally t = check_exactly_once(0);
   assert_int_equal(t.ran, t.accepted); /* workers existed until the end */
+  assert_true(t.accepted >= 2 * 2);    /* the held roots' submits, at least */
+  assert_true(atomic_load(&g_nested_refused) > 0); /* the roots run after the close */
+  assert_int_equal(atomic_load(&probes_ran), probes);
   assert_int_equal(weft_threadpool_destroy(g_tp), 0);
+  gate_destroy(&g_nest_gate);
 }
 
 /* ---------------------------------------------------------------- Deferred */
@@ -329,39 +379,72 @@ static void deferred_errbacks_when_pool_destroyed(void **s) {
 }
 
 /* Reactor shutdown stops its pool, which runs the queued work: every
- * Deferred fires with its value, once, by the time destroy returns. */
+ * Deferred fires with its value, once, by the time run returns. The work
+ * waits at a gate that a helper thread opens only once the shutdown's stop
+ * has closed the pool (a probe submit is refused), so the stop begins while
+ * the work is still queued or running, however the threads are scheduled. */
 #define RX_N 64
 typedef struct rx {
   weft_reactor *r;
+  weft_threadpool *tp;
   weft_deferred *d[RX_N];
   outcome o[RX_N];
+  gate queued; /* opened by the reactor thread: the work is queued */
+  gate work;   /* the work waits here until the pool is closed */
+  atomic_int probes_ran;
+  int probes;
 } rx;
+static gate *g_rx_work;
+static int rx_work(void *arg, void **result) { /* a pool thread */
+  gate_pass(g_rx_work);
+  *result = arg;
+  return 0;
+}
+static void *rx_opener(void *arg) {
+  rx *x = arg;
+  gate_pass(&x->queued);
+  x->probes = probe_until_closed(x->tp, &x->probes_ran);
+  gate_open(&x->work);
+  return NULL;
+}
 static void rx_running(void *arg) {
   rx *x = arg;
   for (int i = 0; i < RX_N; i++) {
-    assert_int_equal(weft_defer_to_thread(x->r, deferred_work, (void *)(intptr_t)(i + 1), &x->d[i]),
-                     0);
+    assert_int_equal(weft_defer_to_thread(x->r, rx_work, (void *)(intptr_t)(i + 1), &x->d[i]), 0);
     assert_int_equal(weft_deferred_add_both(x->d[i], record, &x->o[i]), 0);
   }
-  assert_int_equal(weft_reactor_stop(x->r), 0); /* at once: the work is still queued */
+  assert_int_equal(weft_reactor_get_thread_pool(x->r, &x->tp), 0);
+  gate_open(&x->queued);
+  assert_int_equal(weft_reactor_stop(x->r), 0); /* the work is still queued or held */
 }
 
 static void reactor_shutdown_runs_queued_work(void **s) {
   (void)s;
   rx *x = calloc(1, sizeof *x);
   assert_non_null(x);
+  gate_init(&x->queued);
+  gate_init(&x->work);
+  g_rx_work = &x->work;
+  atomic_init(&x->probes_ran, 0);
   assert_int_equal(weft_reactor_create(&x->r), 0);
+  pthread_t opener;
+  assert_int_equal(pthread_create(&opener, NULL, rx_opener, x), 0);
   assert_int_equal(weft_reactor_call_when_running(x->r, rx_running, x), 0);
   assert_int_equal(weft_reactor_run(x->r), 0);
+  assert_int_equal(pthread_join(opener, NULL), 0);
   /* By the time run returns, not at destroy: the shutdown sequence stops the
-   * pool, then drains the completions it made. */
+   * pool, then drains the completions it made. The pool had workers (they
+   * held the work at the gate): nothing was cancelled. */
   for (int i = 0; i < RX_N; i++) {
     assert_int_equal(weft_deferred_called(x->d[i]), 1);
-    assert_int_equal(x->o[i].value_calls + x->o[i].error_calls, 1);
-    if (x->o[i].error_calls) assert_int_equal(x->o[i].error_code, WEFT_ECANCELED);
+    assert_int_equal(x->o[i].error_calls, 0);
+    assert_int_equal(x->o[i].value_calls, 1);
   }
+  assert_int_equal(atomic_load(&x->probes_ran), x->probes);
   assert_int_equal(weft_reactor_destroy(x->r), 0);
   for (int i = 0; i < RX_N; i++) weft_deferred_unref(x->d[i]);
+  gate_destroy(&x->queued);
+  gate_destroy(&x->work);
   free(x);
 }
 
