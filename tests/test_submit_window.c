@@ -22,6 +22,7 @@
 #include "engine/engine.h"
 #include "engine/submit_window.h"
 #include "engine/thread_state.h"
+#include "test_check.h"
 #include "test_sync.h"
 #include "weft/threads.h"
 
@@ -43,9 +44,11 @@ static void job_run(weft__task *t) {
   count_up(&g_done);
 }
 
+/* Runs on whichever thread cancels: a window's flush, or an engine's stop
+ * or destroy, which the tests below also call from another thread. */
 static void job_cancel(weft__task *t, int status) {
   (void)t;
-  assert_int_equal(status, WEFT_ECANCELED);
+  THREAD_CHECK_EQ(status, WEFT_ECANCELED);
   atomic_fetch_add(&g_cancelled, 1);
   count_up(&g_done);
 }
@@ -161,7 +164,7 @@ typedef struct ender {
 
 static void *end_thread(void *arg) {
   ender *d = arg;
-  assert_int_equal(d->end(d->e), 0);
+  THREAD_CHECK_EQ(d->end(d->e), 0); /* not the test's thread: no cmocka */
   gate_open(&d->returned);
   return NULL;
 }
@@ -231,7 +234,7 @@ static job g_fallback[K];
 static int g_fallback_rc[K];
 
 static void job_cancel_falls_back(weft__task *t, int status) {
-  assert_int_equal(status, WEFT_ECANCELED);
+  THREAD_CHECK_EQ(status, WEFT_ECANCELED); /* as job_cancel */
   int id = ((job *)t)->id;
   atomic_fetch_add(&g_cancelled, 1);
   g_fallback_rc[id] = weft__engine_submit(g_fallback_engine, &g_fallback[id].task);

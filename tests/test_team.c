@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "base/atomic.h"
+#include "test_check.h"
 #include "test_sync.h"
 #include "weft/worker.h"
 
@@ -761,7 +762,7 @@ static weft_team *g_rt;
 
 static void stress_task(void *arg) {
   long i = (long)(intptr_t)arg;
-  assert_int_equal(weft__fetch_add_relaxed(&g_ran[i], 1), 0); /* exactly once */
+  THREAD_CHECK_EQ(weft__fetch_add_relaxed(&g_ran[i], 1), 0); /* exactly once; a worker thread */
   if (weft__fetch_add_acq_rel(&g_total, 1) + 1 == g_expect) {
     pthread_mutex_lock(&g_mu);
     pthread_cond_broadcast(&g_cv);
@@ -774,7 +775,7 @@ static void stress_task(void *arg) {
 static weft_worker *create_thread_worker(void *ctx) {
   int limit = (int)(intptr_t)ctx;
   weft_team_statistics s;
-  assert_int_equal(weft_team_statistics_get(g_rt, &s), 0);
+  THREAD_CHECK_EQ(weft_team_statistics_get(g_rt, &s), 0); /* in the coordinator: any thread */
   if (s.idle_workers + s.busy_workers >= limit) return NULL;
   weft_worker *w;
   if (weft_thread_worker_create(&w, NULL, NULL, "team-stress") != 0) return NULL;
@@ -785,7 +786,7 @@ static weft_worker *create_thread_worker(void *ctx) {
 static void *producer(void *arg) {
   long base = (long)(intptr_t)arg * per_producer();
   for (long i = 0; i < per_producer(); i++)
-    assert_int_equal(weft_team_do(g_rt, stress_task, (void *)(intptr_t)(base + i)), 0);
+    THREAD_CHECK_EQ(weft_team_do(g_rt, stress_task, (void *)(intptr_t)(base + i)), 0);
   return NULL;
 }
 
@@ -805,10 +806,10 @@ static void *churner(void *arg) {
     /* acquire: pairs with the store_release in run_real_threads */
     int r = weft_team_grow(g_rt, 2);
     if (r == WEFT_EQUIT) break;
-    assert_int_equal(r, 0);
+    THREAD_CHECK_EQ(r, 0);
     r = weft_team_shrink(g_rt, 1);
     if (r == WEFT_EQUIT) break;
-    assert_int_equal(r, 0);
+    THREAD_CHECK_EQ(r, 0);
     sched_yield();
   }
   return NULL;

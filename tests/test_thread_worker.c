@@ -18,6 +18,7 @@
 #include "test_size.h"
 
 #include "base/atomic.h"
+#include "test_check.h"
 #include "workers/thread_worker.h"
 #include "weft/worker.h"
 
@@ -120,7 +121,7 @@ static void quit_prevents_future_calls(void **state) {
 
 static long g_next;
 static void fifo_task(void *arg) {
-  assert_int_equal((long)(intptr_t)arg, g_next); /* only the worker thread writes */
+  THREAD_CHECK_EQ((long)(intptr_t)arg, g_next); /* on the worker thread, the only writer */
   g_next++;
   latch_add();
 }
@@ -224,7 +225,7 @@ static long g_per;
 static pthread_barrier_t g_bar;
 
 static void stress_task(void *arg) {
-  assert_int_equal(weft__fetch_add_relaxed(&g_ran[(long)(intptr_t)arg], 1), 0);
+  THREAD_CHECK_EQ(weft__fetch_add_relaxed(&g_ran[(long)(intptr_t)arg], 1), 0); /* exactly once */
   latch_add();
 }
 
@@ -234,7 +235,7 @@ static void *producer(void *arg) {
   for (long i = 0; i < g_per; i++) {
     int r = weft_worker_do(g_w, stress_task, (void *)(intptr_t)(base + i));
     if (r == 0) weft__fetch_add_relaxed(&g_accepted, 1);
-    else assert_int_equal(r, WEFT_EQUIT);
+    else THREAD_CHECK_EQ(r, WEFT_EQUIT);
   }
   return NULL;
 }

@@ -22,6 +22,7 @@
 
 /* ------------------------------------------------------------ sync helpers */
 
+#include "test_check.h"
 #include "test_sync.h"
 
 /* A task that counts itself on `done`, after waiting on `gate` if set. */
@@ -240,8 +241,8 @@ static void frees_ctx_on_result(void *ctx, int status, void *result) {
   cb_ctx *c = ctx;
   sync_t *done = c->done;
   probe_in_task(c->probe);
-  assert_int_equal(status, 0);
-  assert_string_equal((const char *)result, "result");
+  THREAD_CHECK_EQ(status, 0); /* on the pool thread: no cmocka */
+  THREAD_CHECK(result != NULL && strcmp((const char *)result, "result") == 0);
   memset(c, 0xab, sizeof *c);
   free(c);
   count_up(done);
@@ -290,21 +291,43 @@ static void case36_persistence(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
-/* 37: 10 calls on a default pool all run, and the mutex-protected method is
- * never entered concurrently. */
+/* 37: 10 calls on a default pool all run, and the synchronized method is
+ * never entered concurrently. Twisted's Synchronization.run is wrapped by
+ * threadable.synchronize (one lock around the whole method); inside, it
+ * tries its own lock without blocking, and a try that fails means another
+ * call is inside the method at the same moment: the wrapper did not
+ * serialise them. The same here: `wrapper` is the synchronize lock, the
+ * check a pthread_mutex_trylock of `lock`, which nothing else holds, so it
+ * fails only on an overlap (and the wrapper's removal makes it fail: the
+ * pool runs the calls on several threads at once). Every fifth run holds
+ * `lock` over a few yields, as Twisted's sleep(0.0002) does, to widen the
+ * window an overlap would be seen in; it waits for nothing. */
 typedef struct synced {
-  pthread_mutex_t mu;
-  int inside, failures, runs;
+  pthread_mutex_t wrapper, lock;
+  atomic_int failures;
+  int runs; /* under lock */
   sync_t *done;
 } synced;
 
+static void synced_body(synced *s) {
+  if (pthread_mutex_trylock(&s->lock) == 0) {
+    if (s->runs % 5 == 0)
+      for (int i = 0; i < 100; i++) sched_yield();
+    pthread_mutex_unlock(&s->lock);
+  } else {
+    atomic_fetch_add(&s->failures, 1);
+  }
+  /* Twisted's way to wake the test, with a blocking acquire. */
+  pthread_mutex_lock(&s->lock);
+  s->runs++;
+  pthread_mutex_unlock(&s->lock);
+}
+
 static void synced_run(void *arg) {
   synced *s = arg;
-  pthread_mutex_lock(&s->mu);
-  if (s->inside++) s->failures++;
-  s->runs++;
-  s->inside--;
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_lock(&s->wrapper); /* threadable.synchronize */
+  synced_body(s);
+  pthread_mutex_unlock(&s->wrapper);
   count_up(s->done);
 }
 
@@ -320,12 +343,17 @@ static void case37_call_in_thread(void **state) {
   sync_t done;
   sync_init(&done);
   synced s = {.done = &done};
-  pthread_mutex_init(&s.mu, NULL);
+  pthread_mutex_init(&s.wrapper, NULL);
+  pthread_mutex_init(&s.lock, NULL);
+  atomic_init(&s.failures, 0);
   for (int i = 0; i < 10; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, synced_run, &s), 0);
   count_wait(&done, 10);
-  assert_int_equal(s.runs, 10);
-  assert_int_equal(s.failures, 0);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(s.runs, 10);
+  if (atomic_load(&s.failures) != 0)
+    fail_msg("run() re-entered %d times", atomic_load(&s.failures));
+  pthread_mutex_destroy(&s.wrapper);
+  pthread_mutex_destroy(&s.lock);
   sync_fini(&done);
 }
 
@@ -698,10 +726,19 @@ static void stop_rules(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
-/* stop runs everything queued (tasks waiting behind a busy worker). */
+/* stop runs everything queued (tasks waiting behind busy workers). The
+ * backlog must still be there when the stop closes the pool, or the test
+ * only shows that workers run their queue: a strict cap, so nothing stands
+ * in for the two held workers and runs it early; the stop on a thread of
+ * its own; and the gate opened only once the pool is closed (a submit is
+ * refused). Submits accepted before the close are queued work too. */
+static void *stopper_main(void *arg) {
+  return (void *)(intptr_t)weft_threadpool_stop((weft_threadpool *)arg);
+}
+
 static void stop_drains_backlog(void **state) {
   (void)state;
-  weft_threadpool *tp = make_pool(0, 2, "drain", NULL);
+  weft_threadpool *tp = make_strict_pool(0, 2, "drain", NULL);
   assert_int_equal(weft_threadpool_start(tp), 0);
   sync_t gate, started, done;
   sync_init(&gate);
@@ -713,12 +750,26 @@ static void stop_drains_backlog(void **state) {
   assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &blocker), 0);
   count_wait(&started, 2);
   for (int i = 0; i < 100; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &plain), 0);
+  pthread_t stopper;
+  assert_int_equal(pthread_create(&stopper, NULL, stopper_main, tp), 0);
+  /* The stop waits for the held workers; once it has closed the pool,
+   * submits are refused. Until then each accepted one joins the backlog. */
+  int extra = 0, rc;
+  while ((rc = weft_threadpool_call_in_thread(tp, gated_task, &plain)) == 0) {
+    extra++;
+    sched_yield();
+  }
+  assert_int_equal(rc, WEFT_EQUIT);
+  assert_int_equal(count_get(&done), 0); /* the whole backlog waits for the stop */
   gate_open(&gate);
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  assert_int_equal(count_get(&done), 102);
+  void *stop_rc;
+  assert_int_equal(pthread_join(stopper, &stop_rc), 0);
+  assert_int_equal((int)(intptr_t)stop_rc, 0);
+  assert_int_equal(count_get(&done), 102 + extra);
   weft_threadpool_counters c;
   assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
-  assert_int_equal(c.executed, 102);
+  assert_int_equal(c.executed, 102 + extra);
+  assert_int_equal(c.submitted, 102 + extra); /* the refused one is not counted */
   assert_int_equal(c.cancelled, 0);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   sync_fini(&gate);
@@ -1037,7 +1088,8 @@ typedef struct fan {
 static void leaf(void *arg) { count_up(&((fan *)arg)->done); }
 static void spawner(void *arg) {
   fan *f = arg;
-  for (int i = 0; i < 1000; i++) assert_int_equal(weft_threadpool_call_in_thread(f->tp, leaf, f), 0);
+  for (int i = 0; i < 1000; i++) /* a pool thread: no cmocka */
+    THREAD_CHECK_EQ(weft_threadpool_call_in_thread(f->tp, leaf, f), 0);
 }
 
 static void nested_submit(void **state) {
