@@ -122,9 +122,9 @@ typedef struct weft_threadpool_options {
   weft_thread_factory_fn thread_factory;  /**< NULL: pthread_create */
   void *thread_factory_ctx;               /**< thread_factory's context */
   weft_log_fn log;                        /**< failures with nobody to tell; NULL: stderr.
-                                               It may read the pool's statistics; it must not
-                                               start, stop or resize the pool (a start or a
-                                               resize may be what calls it) */
+                                               It may read the pool's statistics and create
+                                               lanes; it must not start, stop or resize the
+                                               pool (a start or a resize may be what calls it) */
   void *log_ctx;                          /**< log's context */
   unsigned spin_us;                       /**< idle search before parking; default 50 */
   /**
@@ -132,7 +132,8 @@ typedef struct weft_threadpool_options {
    * at it is reported to the log hook once a minute). Default 0: elastic
    * (docs/design.md E9), the pool holds more threads than max_threads only
    * to stand in for workers that are blocked (weft_blocking_begin(), or seen
-   * off-CPU by the pool's monitor), never more than hard_threads; a stand-in
+   * off-CPU by the pool's monitor, or by a stop that waits on them), never
+   * more than hard_threads; a stand-in
    * whose block is over leaves after keep_alive_ms idle (with 0, never: it
    * stays idle above max_threads).
    */
@@ -205,9 +206,11 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp);
  * standing in for such tasks while it stops, as it does while open: a task
  * inside weft_blocking_begin() gets a thread at once, and when every
  * worker is in a task, work is queued, nothing completes for 10 ms and more
- * workers are off their CPU (as /proc tells) than the stop has started
- * threads, it starts one more (bounded by hard_threads; the wait between
- * two doubles, up to 1 s). A strict-cap pool
+ * workers are off their CPU than the stop has stand-ins still running (a
+ * worker in weft_blocking_begin() counts as off its CPU; otherwise /proc
+ * tells, and where it cannot only those count), it starts one more
+ * (bounded by hard_threads; the wait between two doubles, up to 1 s). A
+ * strict-cap pool
  * never grows: a task that waits for work queued behind it holds the stop,
  * as in Twisted.
  * @param tp The pool.
@@ -249,11 +252,11 @@ typedef struct weft_threadpool_stop_report {
  * (returns 0), another stop_timeout, or weft_threadpool_destroy() joins
  * them, waiting as long as they run.
  *
- * @param tp         The pool.
  * A thread that the close woke but that has neither left nor taken a task
  * (one still in the log hook, say) is waited for until it does, up to one
  * second for the whole call; past that it counts in report->running.
  *
+ * @param tp         The pool.
  * @param timeout_ms How long running tasks may take, >= 0 (0: do not wait).
  * @param report     Filled in (may be NULL).
  * @return 0 when every thread was joined, or:
@@ -277,8 +280,9 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
  * @param tp The pool.
  * @return 0 (tp is freed), or #WEFT_EDEADLK from a pool thread or from a
  *   callback that this pool's own stop or destroy runs to report a
- *   cancelled task (nothing freed: the outer call frees tp), #WEFT_EINVAL
- *   on NULL tp.
+ *   cancelled task, directly or further down (a callback of its stop stops
+ *   another pool, whose callback destroys this one) (nothing freed: the
+ *   outer call frees tp), #WEFT_EINVAL on NULL tp.
  */
 WEFT_API int weft_threadpool_destroy(weft_threadpool *tp);
 
@@ -568,7 +572,8 @@ typedef struct weft_threadpool_stats {
   uint64_t created_demand;  /**< made because work waited, nobody idle, below max */
   uint64_t created_grow;    /**< made by start, min, adjust_poolsize, start_a_worker */
   uint64_t created_blocked; /**< made to stand in for a worker in weft_blocking_begin() */
-  uint64_t created_stall;   /**< made to stand in for a worker the monitor saw off-CPU */
+  uint64_t created_stall;   /**< made to stand in for a worker seen off-CPU, by the monitor
+                                 or by a stop waiting on it */
   uint64_t exited_keepalive; /**< left after their keep-alive */
   uint64_t exited_shrink;   /**< told to quit: adjust_poolsize, stop_a_worker */
   uint64_t exited_shutdown; /**< left at stop */

@@ -140,6 +140,9 @@ WEFT_API int weft_worker_is_quit(const weft_worker *w);
  *
  * A pool calls it while it holds its own locks: it must create the thread
  * and return, and must not call into the pool or team it creates for.
+ * For a ThreadPool the thread may be handed over detached (created so, or
+ * detached right after): it is then never joined; the pool waits for its
+ * last store to its slot instead.
  */
 typedef int (*weft_thread_factory_fn)(void *ctx, pthread_t *thread,
                                       void *(*start)(void *), void *arg,

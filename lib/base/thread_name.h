@@ -1,7 +1,8 @@
 /*
  * weft — naming pool threads (lib/base/thread_name.c): the short form that
  * fits Linux's 15-byte thread names, and the engine's default thread factory
- * that applies it.
+ * that applies it (lib/base/thread_factory.c, which also tells a thread
+ * whether it is detached: a factory may hand over detached threads).
  */
 #ifndef WEFT_BASE_THREAD_NAME_H
 #define WEFT_BASE_THREAD_NAME_H

@@ -64,7 +64,7 @@ enum {
   WEFT__MADE_DEMAND,  /* work waited, nobody idle, below soft (Twisted's rule) */
   WEFT__MADE_GROW,    /* asked for: start, min, adjust_poolsize, start_a_worker */
   WEFT__MADE_BLOCKED, /* stands in for a worker in weft_blocking_begin */
-  WEFT__MADE_STALL,   /* stands in for a worker the monitor saw off-CPU */
+  WEFT__MADE_STALL,   /* stands in for a worker seen off-CPU (the monitor, a stop's watch) */
   WEFT__MADE_N
 };
 enum {
@@ -84,8 +84,9 @@ typedef struct weft__eworker {
   WEFT_CACHE_ALIGNED _Atomic int busy;
   _Atomic uint64_t steals, stolen, parks, overflowed, local_submits;
   _Atomic uint64_t skipped; /* tasks taken and cancelled, not run (count_skipped) */
-  /* Read by the monitor (E9.2): the thread's id for /proc, and whether the
-   * worker is inside weft_blocking_begin/end (owner-written). */
+  /* Read by the monitor (E9.2) and by a stop's watch (engine.c,
+   * stand_ins_wanted): the thread's id for /proc, and whether the worker is
+   * inside weft_blocking_begin/end (owner-written). */
   _Atomic int tid;
   _Atomic int blocking;
   /* A stand-in the stop started for workers that wait (engine.c,

@@ -90,9 +90,9 @@ static int grow(weft__engine *e, int n, int reason, bool closing, bool log) {
   if (n <= 0) return 0;
   pthread_mutex_lock(&e->mu);
   /* After close only a stand-in for a blocked worker starts (the worker's
-   * own, weft__engine_grow_closing, or the stop's before its joins,
-   * stand_in_for_blocked), and only until stop's joins are done (`stopped`
-   * is set after them). */
+   * own, weft__engine_grow_closing; the stop's before its joins,
+   * stand_in_for_blocked; or the stop's while it joins, join_watching), and
+   * only until stop's joins are done (`stopped` is set after them). */
   if (weft__load_relaxed(&e->closed) && (!closing || weft__load_relaxed(&e->stopped))) {
     pthread_mutex_unlock(&e->mu);
     return WEFT_EQUIT;
@@ -416,7 +416,8 @@ int weft__engine_stop(weft__engine *e) {
     }
   }
   /* No stand-in after this point: grow_closing reads `stopped` under the
-   * mutex, and only live workers call it, of which there are none. */
+   * mutex, and only live workers call it, of which there are none; the
+   * stop starts its own only during its passes, which are over. */
   /* E7: what no worker ran is cancelled. Rings are empty (workers leave only
    * with an empty ring) unless no worker ever existed. Submits that raced
    * with close may still be linking their node: wait until every counted

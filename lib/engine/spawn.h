@@ -1,8 +1,9 @@
 /*
  * weft — starting and retiring engine threads (lib/engine/spawn.c; E4.1).
  * Contract: spawn_locked under e->mu, by whoever counted the new thread as
- * searching (E5.1 notify, grow); worker_exited by the exiting thread itself,
- * without the mutex.
+ * searching (E5.1 notify, grow); worker_exited by the exiting thread itself
+ * (it takes the mutex only briefly, see below); join_slot by the slot's one
+ * joiner.
  */
 #ifndef WEFT_ENGINE_SPAWN_H
 #define WEFT_ENGINE_SPAWN_H
@@ -33,8 +34,12 @@ int weft__engine_spawn_closing_locked(weft__engine *e, int reason);
 /* A creation failed recently: no new attempt until its backoff has passed
  * (E9.5). Any thread. */
 bool weft__engine_spawn_backing_off(weft__engine *e);
-/* The thread exits: mark its slot (no mutex). detach: it leaves on its
- * own while the pool runs, and detaches itself so nobody has to join it. */
+/* The thread exits: mark its slot. It takes e->mu briefly for the detach
+ * decision and, with a factory, for its second look at whether the factory
+ * detached it, both before it stores EXITED: a spawner that joins an EXITED
+ * slot under the mutex never waits for a thread that needs it. detach: it
+ * leaves on its own while the pool runs, and detaches itself so nobody has
+ * to join it. */
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach);
 /* Join the thread of slot w, read LIVE or EXITED under e->mu by the one
  * joiner the slot has (stop, or a spawner reusing an EXITED slot): wait

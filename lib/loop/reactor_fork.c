@@ -17,8 +17,9 @@
  *     call_from_thread are accepted and run in weft_reactor_destroy, on the
  *     destroying thread, like calls made after any stop;
  *   - threads blocked in blocking_call_from_thread do not exist here: the
- *     list is emptied; so does the reactor's thread, unless it is the one
- *     that forked: a drain or a firing of triggers it was inside ends;
+ *     list is emptied; nor does the reactor's thread, unless it forked: a
+ *     drain or a firing of triggers under way there ends (drain_depth is
+ *     reset);
  *   - destroy frees everything, and destroys the reactor's pool (a child
  *     copy, freed without joining) without firing the shutdown triggers:
  *     they are the parent's.

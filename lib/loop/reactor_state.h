@@ -101,7 +101,8 @@ struct weft_reactor {
   /* The reactor thread's own: drains under way (destroy's, an attached
    * reactor's drain), firings of system events under way, and destroy
    * under way; destroy from a callback they run answers WEFT_EBUSY (the
-   * outer call still uses r). */
+   * outer call still uses r). A child of fork that is not the reactor's
+   * thread resets drain_depth (reactor_fork.c: nobody there ends them). */
   int drain_depth;
   int destroying;
   weft_threadpool *pool;
