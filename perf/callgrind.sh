@@ -25,6 +25,10 @@ n=${1:-100000}
 shift || true
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(call work)
+[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "perf/callgrind.sh: N must be a positive number of tasks" >&2; exit 2; }
+for m in "${modes[@]}"; do
+  case "$m" in call|work|callctx|tree|ckring) ;; *) echo "perf/callgrind.sh: unknown MODE $m" >&2; exit 2 ;; esac
+done
 targets=(weft_hotpath)
 for m in "${modes[@]}"; do if [ "$m" = ckring ]; then targets+=(ckring_hotpath); fi; done
 weft_perf_build "${targets[@]}"
@@ -43,7 +47,7 @@ for mode in "${modes[@]}"; do
   irn=$(ir_of "$n" "$mode")
   awk -v a="$ir0" -v b="$irn" -v n="$n" -v m="$mode" 'BEGIN {
     per = (b - a) / n
-    printf "%-5s Ir(0) = %d, Ir(%d) = %d: %.1f instructions per task (target <= 100: %s)\n",
+    printf "%-5s Ir(0) = %.0f, Ir(%d) = %.0f: %.1f instructions per task (target <= 100: %s)\n",
            m, a, n, b, per, per <= 100 ? "met" : "MISSED"
   }'
 done

@@ -10,7 +10,10 @@ build=${WEFT_PERF_BUILD:-$root/build-bench}
 # and callgrind can name functions and lines), then build the targets.
 weft_perf_build() {
   mkdir -p "$build"
-  if [ ! -f "$build/CMakeCache.txt" ]; then
+  # A tree configured elsewhere (scripts/bench.sh configures build-bench
+  # without them) gets the flags too: perf and callgrind need the debug
+  # info and frame pointers to name and unwind weft's functions.
+  if [ ! -f "$build/CMakeCache.txt" ] || ! grep -q '^CMAKE_C_FLAGS:.*-fno-omit-frame-pointer' "$build/CMakeCache.txt"; then
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_BENCH=ON \
           -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF \
           -DCMAKE_C_FLAGS="-g -fno-omit-frame-pointer" \

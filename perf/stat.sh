@@ -10,6 +10,9 @@
 # In a VM without a PMU only software events exist, which is all this uses.
 source "$(dirname "$0")/lib.sh"
 impl=${1:-weft} wl=${2:-W1} size=${3:-2} scale=${4:-long}
+case "$impl" in weft|weft_qw|pthread|bare|libuv|glib|tbb|ckring) ;; *) echo "perf/stat.sh: unknown IMPL $impl" >&2; exit 2 ;; esac
+case "$wl" in W1|W2|W3|W4|W5) ;; *) echo "perf/stat.sh: unknown WORKLOAD $wl (W1..W5)" >&2; exit 2 ;; esac
+case "$scale" in long|short) ;; *) echo "perf/stat.sh: SCALE is long or short" >&2; exit 2 ;; esac
 weft_perf_build weft_bench
 # shellcheck disable=SC2046
 perf stat -e task-clock,context-switches,cpu-migrations,page-faults -x, -o "$build/perf-stat.csv" \
@@ -19,11 +22,12 @@ case "$wl:$scale" in
   W1:long) tasks=1000000 ;; W1:short) tasks=100000 ;;
   W2:long) tasks=100000 ;;  W2:short) tasks=10000 ;;
   W3:long) tasks=1000000 ;; W3:short) tasks=100000 ;;
-  W4:long) tasks=200000 ;;  W4:short) tasks=20000 ;;
+  W4:long) tasks=200000 ;;  W4:short) tasks=100000 ;;  # bench/main.cpp params_for
   W5:long) tasks=262143 ;;  W5:short) tasks=32767 ;;
-  *) tasks=1 ;;
 esac
-echo "perf stat: $impl $wl, $size threads, $scale scale ($tasks tasks, one run + warm-up)"
+reps=${WEFT_PERF_REPS:-1}
+tasks=$((tasks * reps))
+echo "perf stat: $impl $wl, $size threads, $scale scale ($tasks tasks: $reps run(s) + warm-up)"
 grep -v '^#' "$build/perf-stat.csv" | grep -v '^$' | awk -F, -v n="$tasks" '
   { v = $1; ev = $3; unit = $2
     if (v ~ /not/) { printf "  %-18s %s\n", ev, v; next }

@@ -20,17 +20,18 @@ build=${1:-build-soak}
 seconds=${2:-600}
 csv=${3:-$build/soak-rss.csv}
 interval=${SOAK_INTERVAL:-5}
-if [[ ! -x $build/tests/torture_pool || ! -x $build/tests/torture_reactor ]]; then
+[[ -f $build/CMakeCache.txt ]] ||
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_BUILD_EXAMPLES=OFF >/dev/null
-  cmake --build "$build" -j2 --target torture_pool torture_reactor
-fi
+cmake --build "$build" -j2 --target torture_pool torture_reactor >/dev/null # never a stale build
+echo "seconds,program,pid,rss_kib" >"$csv" # before the load: a bad path starts nothing
 log=$build/soak.log
 : >"$log"
+pool_pid= reactor_pid=
+trap 'kill $pool_pid $reactor_pid 2>/dev/null || true' EXIT # no load left behind
 "$build/tests/torture_pool" 3 20000 1 4 "$seconds" >>"$log" 2>&1 &
 pool_pid=$!
 "$build/tests/torture_reactor" 2 20000 4 500 "$seconds" >>"$log" 2>&1 &
 reactor_pid=$!
-echo "seconds,program,pid,rss_kib" >"$csv"
 start=$(date +%s)
 # RSS of process $1, only while /proc/$1 is still that process: once a program
 # exits its pid may be reused (even as a thread id of another process, which
