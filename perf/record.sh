@@ -12,13 +12,17 @@
 # Without a hardware PMU (most VMs) perf samples cpu-clock instead of cycles.
 source "$(dirname "$0")/lib.sh"
 impl=${1:-weft} wl=${2:-W1} size=${3:-2} scale=${4:-long}
+case "$impl" in weft|weft_qw|pthread|bare|libuv|glib|tbb|ckring) ;; *) echo "perf/record.sh: unknown IMPL $impl" >&2; exit 2 ;; esac
+case "$wl" in W1|W2|W3|W4|W5) ;; *) echo "perf/record.sh: unknown WORKLOAD $wl (W1..W5)" >&2; exit 2 ;; esac
+case "$scale" in long|short) ;; *) echo "perf/record.sh: SCALE is long or short" >&2; exit 2 ;; esac
 weft_perf_build weft_bench
 data="$build/perf.data"
 cg=${WEFT_PERF_CALLGRAPH:-dwarf,16384}
 # shellcheck disable=SC2046
 perf record -F 2999 --call-graph "$cg" -o "$data" -- \
   "$build/bench/weft_bench" $(weft_perf_bench_args "$impl" "$wl" "$size" "$scale") \
-  --wb-log="$build/perf-record.bench.log" > "$build/perf-record.out" 2> "$build/perf-record.err"
+  --wb-log="$build/perf-record.bench.log" > "$build/perf-record.out" 2> "$build/perf-record.err" \
+  || { cat "$build/perf-record.err" >&2; exit 1; }
 echo "perf record: $impl $wl, $size threads, $scale scale → $data"
 if command -v stackcollapse-perf.pl > /dev/null && command -v flamegraph.pl > /dev/null; then
   perf script -i "$data" 2> /dev/null | stackcollapse-perf.pl | flamegraph.pl > "$build/flame.svg"
