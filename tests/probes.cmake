@@ -1,11 +1,13 @@
 # ctest fragment: libweft.so carries the USDT probes of provider "weft" that
 # perf/README.md documents (lib/base/probes.h): submit start finish steal park
-# unpark grow shrink inject_batch. Registered only when sys/sdt.h was found at configure
-# time and readelf exists.
+# unpark grow shrink inject_batch valve brake stuck create_failed heap_trim.
+# Registered only when sys/sdt.h was found at configure time and readelf
+# exists.
 #
 # Dual use: included by tests/CMakeLists.txt it registers the test; run with
 # `cmake -DREADELF=... -DLIB=... -P probes.cmake` it performs the check.
-set(WEFT_PROBE_NAMES submit start finish steal park unpark grow shrink inject_batch)
+set(WEFT_PROBE_NAMES submit start finish steal park unpark grow shrink inject_batch
+    valve brake stuck create_failed heap_trim)
 
 if(CMAKE_SCRIPT_MODE_FILE)
   execute_process(COMMAND ${READELF} -n ${LIB}
