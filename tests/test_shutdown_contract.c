@@ -245,6 +245,16 @@ static int probe_until_closed(weft_threadpool *tp, atomic_int *ran) {
   return accepted;
 }
 
+/* A stop on a thread of its own (st, th), and this thread's probes until it
+ * has closed the pool: the stop is then under way. Returns the probes
+ * accepted before the close (they must run like the rest). */
+static int stop_begun(weft_threadpool *tp, stopper *st, pthread_t *th, atomic_int *probes_ran) {
+  *st = (stopper){.tp = tp, .rc = 1};
+  assert_int_equal(pthread_create(th, NULL, stop_thread, st), 0);
+  atomic_init(probes_ran, 0);
+  return probe_until_closed(tp, probes_ran);
+}
+
 /* Workers are held inside tasks while a backlog builds and another thread
  * calls stop(); once the stop has closed the pool (a submit is refused),
  * the gate opens: stop must run the whole backlog. */
@@ -258,14 +268,12 @@ static void stop_while_busy_drains_backlog(void **s) {
   assert_int_equal(weft_threadpool_call_in_thread(tp, blocker, NULL), 0);
   gate_wait_arrived(&g_gate, 2); /* both workers are busy */
   for (int i = 0; i < 400; i++) assert_true(submit(tp, i % 4) >= 0);
-  stopper st = {.tp = tp, .rc = 1};
-  pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, stop_thread, &st), 0);
   /* The stop is under way while both workers are still held: probes (not in
    * the tally) are accepted until it closes the pool. */
+  stopper st;
+  pthread_t th;
   atomic_int probes_ran;
-  atomic_init(&probes_ran, 0);
-  int probes = probe_until_closed(tp, &probes_ran);
+  int probes = stop_begun(tp, &st, &th, &probes_ran);
   assert_int_equal(submit(tp, 0), WEFT_EQUIT); /* closed: excluded from the tally */
   gate_open(&g_gate);
   assert_int_equal(pthread_join(th, NULL), 0);
@@ -312,12 +320,10 @@ static void nested_submits_during_stop(void **s) {
   for (int i = 0; i < 8; i++)
     assert_int_equal(weft_threadpool_call_in_thread(g_tp, spawner, (void *)(intptr_t)NEST_DEPTH), 0);
   gate_wait_arrived(&g_nest_gate, 2); /* two roots have submitted, pool open */
-  stopper st = {.tp = g_tp, .rc = 1};
+  stopper st;
   pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, stop_thread, &st), 0);
   atomic_int probes_ran;
-  atomic_init(&probes_ran, 0);
-  int probes = probe_until_closed(g_tp, &probes_ran);
+  int probes = stop_begun(g_tp, &st, &th, &probes_ran);
   gate_open(&g_nest_gate);
   assert_int_equal(pthread_join(th, NULL), 0);
   assert_int_equal(st.rc, 0);

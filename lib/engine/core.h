@@ -85,7 +85,7 @@ typedef struct weft__eworker {
   _Atomic uint64_t steals, stolen, parks, overflowed, local_submits;
   _Atomic uint64_t skipped; /* tasks taken and cancelled, not run (count_skipped) */
   /* Read by the monitor (E9.2) and by a stop's watch (engine.c,
-   * stand_ins_wanted): the thread's id for /proc, and whether the worker is
+   * stand_in_wanted): the thread's id for /proc, and whether the worker is
    * inside weft_blocking_begin/end (owner-written). */
   _Atomic int tid;
   _Atomic int blocking;

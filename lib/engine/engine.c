@@ -308,15 +308,7 @@ static void stand_in_for_blocked(weft__engine *e) {
 #define STOP_WATCH_NS 10000000u     /* 10 ms: the monitor's STALL_NS */
 #define STOP_WATCH_MAX_NS 1000000000u
 
-/* Tasks completed so far, over every slot (each worker's own count). */
-static uint64_t completed(weft__engine *e) {
-  uint64_t n = 0;
-  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
-  for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->ring.executed);
-  return n;
-}
-
-/* How many more stand-ins the workers' waits call for: every live worker
+/* Whether the workers' waits call for one more stand-in: every live worker
  * is in a task and work is queued, and more of them are off their CPU
  * (inside a weft_blocking_begin, or in a state other than 'R' in /proc)
  * than the stop has stand-ins live: what they wait for may be that work,
@@ -327,26 +319,25 @@ static uint64_t completed(weft__engine *e) {
  * count: without it the stop waits, as before. Relaxed loads: a snapshot,
  * acted on only after a whole watch period without a completion, and an
  * extra stand-in is safe (it runs queued work or finds none and leaves). */
-static int stand_ins_wanted(weft__engine *e) {
+static bool stand_in_wanted(weft__engine *e) {
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   int off_cpu = 0, made = 0;
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
     if (weft__load_relaxed(&w->state) != WEFT__SLOT_LIVE) continue;
-    if (!weft__load_relaxed(&w->busy)) return 0; /* it takes the queued work */
+    if (!weft__load_relaxed(&w->busy)) return false; /* it takes the queued work */
     if (weft__load_relaxed(&w->stop_made)) made++;
     char st = weft__load_relaxed(&w->blocking) ? 'S' : weft__proc_thread_state(weft__load_relaxed(&w->tid));
     if (st != 0 && st != 'R') off_cpu++;
   }
-  if (off_cpu <= made || !weft__engine_work_visible(e)) return 0;
-  return off_cpu - made;
+  return off_cpu > made && weft__engine_work_visible(e);
 }
 
 /* The stop's join of one thread. In an open elastic pool a task that waits
  * without saying so (no weft_blocking_begin) for work queued behind it gets
  * a stand-in from the monitor, which sees its worker off its CPU; the stop
  * has joined the monitor, so it keeps that watch itself while it waits:
- * whenever a period passes with no completion and stand_ins_wanted says
+ * whenever a period passes with no completion and stand_in_wanted says
  * so, it starts one stand-in (bounded by the valve), and the next period
  * is twice as long (up to 1 s); a completion starts the periods again at
  * 10 ms. It starts one only while it waits on a live thread, which this
@@ -358,14 +349,14 @@ static void join_watching(weft__engine *e, weft__eworker *w) {
     (void)weft__engine_join_slot(w, UINT64_MAX);
     return;
   }
-  uint64_t period = STOP_WATCH_NS, seen = completed(e);
+  uint64_t period = STOP_WATCH_NS, seen = weft__engine_completed(e);
   for (;;) {
     if (weft__engine_join_slot(w, weft__now_ns() + period) == 0) return;
-    uint64_t now = completed(e);
+    uint64_t now = weft__engine_completed(e);
     if (now != seen) {
       seen = now;
       period = STOP_WATCH_NS;
-    } else if (stand_ins_wanted(e) > 0) {
+    } else if (stand_in_wanted(e)) {
       (void)grow(e, 1, WEFT__MADE_STALL, true, true); /* counted in made[STALL]; refused: waits on */
       period = period * 2 < STOP_WATCH_MAX_NS ? period * 2 : STOP_WATCH_MAX_NS;
     }

@@ -105,13 +105,6 @@ typedef struct weft__monitor {
   uint64_t stuck_reported_ns;
 } weft__monitor;
 
-static uint64_t done_count(weft__engine *e) {
-  uint64_t n = 0;
-  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
-  for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->ring.executed);
-  return n;
-}
-
 static void give_back(weft__monitor *m, int n) {
   if (n > m->granted) n = m->granted;
   if (n <= 0) return;
@@ -305,7 +298,7 @@ static bool tick(weft__monitor *m, uint64_t now) {
   weft__fetch_add_relaxed(&e->monitor_ticks, 1); /* statistics */
   uint64_t cpu = weft__process_cpu_ns();
   uint64_t dt = now - m->last_ns, dcpu = cpu - m->last_cpu;
-  uint64_t done = done_count(e), ddone = done - m->last_done;
+  uint64_t done = weft__engine_completed(e), ddone = done - m->last_done;
   m->last_ns = now;
   m->last_cpu = cpu;
   m->last_done = done;
@@ -486,7 +479,7 @@ static void arm_reset(weft__monitor *m, uint64_t now) {
   }
   m->last_ns = now;
   m->last_cpu = weft__process_cpu_ns();
-  m->last_done = done_count(m->e);
+  m->last_done = weft__engine_completed(m->e);
   m->last_progress_ns = now;
   m->win_ns = now;
   m->win_done = m->last_done;

@@ -30,6 +30,13 @@ uint64_t weft__engine_backlog(weft__engine *e) {
   return n;
 }
 
+uint64_t weft__engine_completed(weft__engine *e) {
+  uint64_t n = 0;
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->ring.executed);
+  return n;
+}
+
 /* Closed to submits: the inject queue's closed bit, which close sets after
  * `closed`. A thread that has seen it has every later submit refused: its
  * count_push is an RMW on the same word, so by coherence it reads the bit

@@ -10,6 +10,10 @@
 int weft__engine_live(weft__engine *e);
 int weft__engine_busy(weft__engine *e);
 uint64_t weft__engine_backlog(weft__engine *e);
+/* Tasks taken so far, over every slot (each worker's own count, stored
+ * after every task): the progress signal of the elastic monitor and of a
+ * stop's watch over waiting workers. */
+uint64_t weft__engine_completed(weft__engine *e);
 /* Every submit from now on is refused (WEFT_EQUIT). */
 bool weft__engine_is_closed(weft__engine *e);
 
