@@ -6,9 +6,13 @@
  * head.steal stays behind (the steal marker), copy the slots, then CAS
  * head.steal = head.real. One Promela step per atomic access of the C code.
  *
- * head is one 64-bit word {steal:32 | real:32}: here two bytes read and
- * CASed together in one atomic step. Indices wrap modulo 256 (bytes) as the
- * C u32 indices wrap modulo 2^32; CAP divides both.
+ * head is one 64-bit word holding {steal, real}: here two bytes read and
+ * CASed together in one atomic step. (The C encoding, ring.h, keeps real in
+ * the high word and the low word 0 while steal == real, else a claim bit and
+ * steal mod 2^31; every operation there maps one to one onto the {steal,
+ * real} steps here, and tests/test_ring.c checks the encoding itself,
+ * across the wraps.) Indices wrap modulo 256 (bytes) as the C u32 indices
+ * wrap modulo 2^32; CAP divides both.
  *
  * Properties: exactly once — each task is run (or spilled to the inject
  * queue) once: run() asserts it was not taken before; at the end (every

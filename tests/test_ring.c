@@ -1,6 +1,7 @@
 /*
  * lib/engine/ring.h: owner push/pop FIFO, full ring, take_half (overflow chain),
- * steal half, and exactly-once delivery with one owner racing many thieves.
+ * steal half, a thief's claim in progress, and exactly-once delivery with one
+ * owner racing many thieves, also with indices crossing 2^31 and 2^32.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -21,6 +22,17 @@ typedef struct item {
 static weft__ring *new_ring(void) {
   weft__ring *r = aligned_alloc(64, sizeof *r);
   weft__ring_init(r);
+  return r;
+}
+
+/* An empty ring whose indices start at `at` (as after `at` tasks): the
+ * encoding keeps `real` in head's high word and `steal` in 31 bits of the
+ * low one (ring.h), so the wraps at 2^31 and 2^32 are where it could go
+ * wrong. */
+static weft__ring *new_ring_at(uint32_t at) {
+  weft__ring *r = new_ring();
+  weft__store_relaxed(&r->head, weft__ring_pack_idle(at));
+  weft__store_relaxed(&r->tail, at);
   return r;
 }
 
@@ -97,6 +109,66 @@ static void steal_half(void **state) {
   free(b);
 }
 
+/* A thief's claim in progress (its claim CAS done, its copy not yet: the
+ * head it leaves), at indices around both wraps: the owner's pops keep
+ * `steal` where the claim left it, so capacity is still measured from it;
+ * other thieves and take_half back off; the claim's end (steal = real)
+ * gives the slots back. */
+static void claim_in_progress_across_wraps(void **state) {
+  (void)state;
+  static item it[WEFT__RING_CAP + 8];
+  const uint32_t starts[] = {0, UINT32_C(0x7ffffff0), UINT32_C(0xfffffff0), UINT32_C(0xffffff80)};
+  for (size_t k = 0; k < sizeof starts / sizeof starts[0]; k++) {
+    uint32_t at = starts[k];
+    weft__ring *r = new_ring_at(at), *b = new_ring();
+    for (unsigned i = 0; i < 40; i++) assert_true(weft__ring_push(r, &it[i].task));
+    /* A thief claimed [at, at + 20) and is copying. */
+    weft__store_relaxed(&r->head, weft__ring_pack_claim(at, at + 20));
+    assert_int_equal(weft__ring_steal(weft__load_relaxed(&r->head)), at);
+    assert_int_equal(weft__ring_len(r), 20);
+    /* The owner pops the next 10: real moves, steal stays. */
+    for (unsigned i = 20; i < 30; i++) assert_ptr_equal(weft__ring_pop(r), &it[i].task);
+    uint64_t h = weft__load_relaxed(&r->head);
+    assert_true(weft__ring_claimed(h));
+    assert_int_equal(weft__ring_real(h), at + 30);
+    assert_int_equal(weft__ring_steal(h), at);
+    /* Another thief backs off. */
+    uint32_t n = 7;
+    assert_null(weft__ring_steal_into(r, b, &n));
+    assert_int_equal(n, 0);
+    /* Capacity counts from steal: 40 tasks pushed since `at`, so CAP - 40
+     * more fit, not CAP - 10; the claimed slots are not overwritten. */
+    unsigned pushed = 0;
+    uint64_t seen = 0;
+    while (weft__ring_push_seen(r, &it[40 + pushed % 8].task, &seen)) pushed++;
+    assert_int_equal(pushed, WEFT__RING_CAP - 40);
+    assert_true(weft__ring_claimed(seen));
+    weft__task *first = NULL, *last = NULL;
+    assert_false(weft__ring_take_half(r, seen, &it[0].task, &first, &last)); /* claim in progress */
+    for (unsigned i = 0; i < 20; i++)
+      assert_ptr_equal(weft__load_relaxed(&r->slot[(at + i) & WEFT__RING_MASK]), &it[i].task);
+    /* The claim ends (steal = real): room again, the claim bit gone. */
+    h = weft__load_relaxed(&r->head);
+    weft__store_relaxed(&r->head, weft__ring_pack_idle(weft__ring_real(h)));
+    assert_false(weft__ring_claimed(weft__load_relaxed(&r->head)));
+    assert_true(weft__ring_push(r, &it[0].task));
+    /* Pops run on across the wrap in FIFO order. */
+    for (unsigned i = 30; i < 40; i++) assert_ptr_equal(weft__ring_pop(r), &it[i].task);
+    for (unsigned i = 0; i < pushed; i++) assert_ptr_equal(weft__ring_pop(r), &it[40 + i % 8].task);
+    assert_ptr_equal(weft__ring_pop(r), &it[0].task);
+    assert_null(weft__ring_pop(r));
+    /* A real steal across the wrap: half, and the claim bit cleared. */
+    for (unsigned i = 0; i < 9; i++) assert_true(weft__ring_push(r, &it[i].task));
+    weft__task *t = weft__ring_steal_into(r, b, &n);
+    assert_int_equal(n, 5);
+    assert_ptr_equal(t, &it[4].task);
+    assert_false(weft__ring_claimed(weft__load_relaxed(&r->head)));
+    assert_int_equal(weft__ring_len(r), 4);
+    free(r);
+    free(b);
+  }
+}
+
 /* One owner pushing and popping, THIEVES stealing; every item taken once. */
 #define THIEVES 3
 static long g_items_n;
@@ -128,12 +200,12 @@ static void *thief(void *arg) {
   return NULL;
 }
 
-static void race_owner_thieves(void **state) {
-  (void)state;
+static void race_owner_thieves_from(uint32_t at) {
   g_items_n = 2000000;
+  atomic_store(&g_owner_done, 0);
   g_items = calloc((size_t)g_items_n, sizeof *g_items);
   g_seen = calloc((size_t)g_items_n, sizeof *g_seen);
-  g_victim = new_ring();
+  g_victim = new_ring_at(at);
   pthread_t th[THIEVES];
   for (int i = 0; i < THIEVES; i++) pthread_create(&th[i], NULL, thief, NULL);
   for (long i = 0; i < g_items_n; i++) {
@@ -170,12 +242,27 @@ static void race_owner_thieves(void **state) {
   free(g_victim);
 }
 
+static void race_owner_thieves(void **state) {
+  (void)state;
+  race_owner_thieves_from(0);
+}
+
+/* The same race with its indices crossing 2^31 and 2^32 (ring.h's head
+ * encoding). */
+static void race_owner_thieves_across_wraps(void **state) {
+  (void)state;
+  race_owner_thieves_from(UINT32_C(0x80000000) - 1000000);
+  race_owner_thieves_from(UINT32_C(0xffffffff) - 1000000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(push_pop_fifo),
       cmocka_unit_test(full_then_take_half),
       cmocka_unit_test(steal_half),
+      cmocka_unit_test(claim_in_progress_across_wraps),
       cmocka_unit_test(race_owner_thieves),
+      cmocka_unit_test(race_owner_thieves_across_wraps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

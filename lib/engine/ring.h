@@ -13,11 +13,22 @@
  *
  * Algorithm: the Go runtime's runq (runtime/proc.go, runqput/runqget/
  * runqsteal) in the form of Tokio's multi_thread/queue.rs: 256 slots, `tail`
- * written only by the owner, `head` packs {steal: high 32 bits, real: low 32}.
- * A thief claims n tasks by advancing `real` while leaving `steal` behind
- * (claim in progress: other thieves back off, the owner does not reuse the
- * claimed slots because it measures capacity from `steal`), copies them, then
- * sets `steal = real`.
+ * written only by the owner, `head` holds {steal, real}. A thief claims n
+ * tasks by advancing `real` while leaving `steal` behind (claim in progress:
+ * other thieves back off, the owner does not reuse the claimed slots because
+ * it measures capacity from `steal`), copies them, then sets `steal = real`.
+ *
+ * Encoding of head (one u64): `real` in the high 32 bits; the low 32 bits
+ * are 0 while no claim is in progress (steal == real), else WEFT__RING_CLAIM
+ * | (steal mod 2^31). So the owner's pop, which advances `real` and leaves
+ * `steal` as it is when a claim is in progress and with `real` when none is,
+ * is one add of 2^32 in both cases (the carry out of bit 63 is the u32 wrap
+ * of `real`), where Tokio's {steal:32 | real:32} needs a test of
+ * steal == real and a repack: 5 instructions of the 17 the pop cost per task
+ * (perf/callgrind.sh; docs/performance.md, "Instructions per task"). The
+ * protocol is Go's unchanged (models/ring.pml checks it on {steal, real});
+ * steal is recovered from 31 bits because real - steal <= 256 (the
+ * difference mod 2^31 is the difference).
  *
  * Indices are u32 and wrap; every comparison is a difference.
  *
@@ -62,15 +73,26 @@ typedef struct weft__ring {
    * worker loop holds in a register already (gcc keeps a separate register,
    * or a stack slot, for each other atomic field's address). */
   WEFT_CACHE_ALIGNED _Atomic uint64_t executed;
-  _Atomic uint64_t head; /* {steal:32 | real:32} */
+  _Atomic uint64_t head; /* {real:32 | claim:1 | steal:31}, see above */
   WEFT_CACHE_ALIGNED _Atomic uint32_t tail; /* written by the owner only */
   WEFT_CACHE_ALIGNED _Atomic(weft__task *) slot[WEFT__RING_CAP];
 } weft__ring;
 
-static inline uint32_t weft__ring_real(uint64_t h) { return (uint32_t)h; }
-static inline uint32_t weft__ring_steal(uint64_t h) { return (uint32_t)(h >> 32); }
-static inline uint64_t weft__ring_pack(uint32_t steal, uint32_t real) {
-  return ((uint64_t)steal << 32) | real;
+#define WEFT__RING_CLAIM UINT32_C(0x80000000) /* low word: a thief's claim is in progress */
+#define WEFT__RING_REAL_ONE (UINT64_C(1) << 32)  /* real + 1, steal kept: the pop */
+
+static inline uint32_t weft__ring_real(uint64_t h) { return (uint32_t)(h >> 32); }
+/* A thief's claim is in progress (steal != real). */
+static inline bool weft__ring_claimed(uint64_t h) { return (uint32_t)h != 0; }
+static inline uint32_t weft__ring_steal(uint64_t h) {
+  uint32_t real = weft__ring_real(h);
+  return weft__ring_claimed(h) ? real - ((real - (uint32_t)h) & ~WEFT__RING_CLAIM) : real;
+}
+/* head with no claim in progress (steal == real). */
+static inline uint64_t weft__ring_pack_idle(uint32_t real) { return (uint64_t)real << 32; }
+/* head while a thief copies the slots [steal, real). */
+static inline uint64_t weft__ring_pack_claim(uint32_t steal, uint32_t real) {
+  return ((uint64_t)real << 32) | WEFT__RING_CLAIM | (steal & ~WEFT__RING_CLAIM);
 }
 
 static inline void weft__ring_init(weft__ring *r) {
@@ -135,8 +157,8 @@ static inline bool weft__ring_take_half(weft__ring *r, uint64_t seen, weft__task
                                         weft__task **first, weft__task **last) {
   const uint32_t half = WEFT__RING_CAP / 2;
   uint32_t real = weft__ring_real(seen);
-  if (weft__ring_steal(seen) != real) return false;
-  uint64_t next = weft__ring_pack(real + half, real + half);
+  if (weft__ring_claimed(seen)) return false;
+  uint64_t next = weft__ring_pack_idle(real + half);
   /* acq_rel CAS: acquire pairs with thieves' release CAS (their copies are
    * done); it fails if any thief or pop changed head since `seen`. */
   if (!weft__cas_acq_rel(&r->head, &seen, next)) return false;
@@ -160,13 +182,13 @@ static inline weft__task *weft__ring_pop(weft__ring *r) {
   uint64_t h = weft__load_acquire(&r->head);
   uint32_t tail = weft__load_relaxed(&r->tail); /* ours: cannot change under us */
   for (;;) {
-    uint32_t real = weft__ring_real(h), steal = weft__ring_steal(h);
+    uint32_t real = weft__ring_real(h);
     if (real == tail) return NULL;
-    uint32_t r1 = real + 1;
-    uint64_t next = weft__ring_pack(steal == real ? r1 : steal, r1);
-    /* acq_rel CAS: claims slot `real` against thieves (their claim CAS is
-     * acq_rel on the same word, so exactly one side wins it). */
-    if (weft__cas_acq_rel(&r->head, &h, next)) {
+    /* real + 1; steal moves with it unless a claim is in progress (the
+     * encoding above). acq_rel CAS: claims slot `real` against thieves
+     * (their claim CAS is acq_rel on the same word, so exactly one side
+     * wins it). */
+    if (weft__cas_acq_rel(&r->head, &h, h + WEFT__RING_REAL_ONE)) {
       /* Invariant: a claimed slot lies in [real, tail), tail - real <= CAP. */
       weft_assert_hot(tail - real <= WEFT__RING_CAP && real != tail);
       weft__task *t = weft__load_relaxed(r->slot + (real & WEFT__RING_MASK));
@@ -196,16 +218,15 @@ static inline weft__task *weft__ring_steal_into(weft__ring *src, weft__ring *dst
   uint32_t real, n;
   uint64_t next;
   for (;;) {
-    uint32_t steal = weft__ring_steal(h);
     real = weft__ring_real(h);
-    if (steal != real) return NULL; /* another thief is copying: back off */
+    if (weft__ring_claimed(h)) return NULL; /* another thief is copying: back off */
     /* Acquire: pairs with the owner's store_release of tail: the slots below
      * it are initialised. */
     uint32_t tail = weft__load_acquire(&src->tail);
     n = tail - real;
     if (n == 0 || n > WEFT__RING_CAP) return NULL;
     n -= n / 2;
-    next = weft__ring_pack(steal, real + n);
+    next = weft__ring_pack_claim(real, real + n);
     /* acq_rel CAS: the claim (E3 step 1); serialises with the owner's pop
      * CAS and other thieves' claims on the same word. */
     if (weft__cas_acq_rel(&src->head, &h, next)) break;
@@ -217,10 +238,9 @@ static inline weft__task *weft__ring_steal_into(weft__ring *src, weft__ring *dst
   /* E3 step 3: steal = real. The owner may have popped meanwhile, so loop. */
   h = next;
   for (;;) {
-    uint32_t r2 = weft__ring_real(h);
     /* Release: our reads of the claimed slots happen before the owner, which
      * loads head with acquire in push, overwrites them. */
-    if (weft__cas_release(&src->head, &h, weft__ring_pack(r2, r2))) break;
+    if (weft__cas_release(&src->head, &h, weft__ring_pack_idle(weft__ring_real(h)))) break;
   }
   *moved = n;
   weft__task *run = weft__load_relaxed(&dst->slot[(dst_tail + n - 1) & WEFT__RING_MASK]);
