@@ -41,6 +41,17 @@ for arg in "$@"; do
     *) echo "unknown argument $arg"; exit 2 ;;
   esac
 done
+# Check every argument before installing or building anything.
+case "$runs" in ''|*[!0-9]*|0) echo "--runs must be a positive integer, not '$runs'" >&2; exit 2 ;; esac
+case "$duration" in ''|*[!0-9]*|0) echo "--duration must be a positive integer (seconds), not '$duration'" >&2; exit 2 ;; esac
+for sc in $scenarios; do
+  case "$sc" in a|b|c4|c8) ;; *) echo "unknown scenario '$sc' (a b c4 c8)" >&2; exit 2 ;; esac
+done
+for be in $backends; do
+  case "$be" in weft|weft-deferred|pthread|glib) ;;
+    *) echo "unknown backend '$be' (weft weft-deferred pthread glib)" >&2; exit 2 ;; esac
+done
+[ -n "$scenarios" ] && [ -n "$backends" ] || { echo "no scenario or no backend given" >&2; exit 2; }
 [ "$deps" = 1 ] && bash scripts/deps.sh
 [ -n "$out" ] || out=$(mktemp -d /tmp/weft-bench-server.XXXXXX)
 mkdir -p "$out"

@@ -916,6 +916,45 @@ static int in_list(const char *list, const char *name) {
   }
 }
 
+static int pool_known(const char *name, size_t n) {
+  for (int c = 0; c < N_CONFIGS; c++)
+    if ((strlen(configs[c].label) == n && strncasecmp(configs[c].label, name, n) == 0) ||
+        (strlen(configs[c].impl) == n && strncasecmp(configs[c].impl, name, n) == 0))
+      return 1;
+  return 0;
+}
+
+static int work_known(const char *name, size_t n) {
+  for (int w = 0; w < N_WORK; w++)
+    if (strlen(wnames[w]) == n && strncasecmp(wnames[w], name, n) == 0)
+      return 1;
+  return 0;
+}
+
+/* Each entry of a --pools / --workloads list (split as in_list splits it)
+ * that `known` does not know: says so on stderr; returns 1 if there was one. */
+static int list_has_unknown(const char *list, const char *what, int (*known)(const char *, size_t)) {
+  if (list == NULL)
+    return 0;
+  int bad = 0;
+  const char *p = list;
+  for (;;) {
+    const char *e = p;
+    int depth = 0;
+    while (*e != '\0' && (*e != ',' || depth > 0)) {
+      depth += *e == '(' ? 1 : *e == ')' ? -1 : 0;
+      e++;
+    }
+    if (!known(p, (size_t)(e - p))) {
+      fprintf(stderr, "unknown %s '%.*s'\n", what, (int)(e - p), p);
+      bad = 1;
+    }
+    if (*e == '\0')
+      return bad;
+    p = e + 1;
+  }
+}
+
 /* Pools capped at 4 threads or fewer spend N x 10 ms / cap on every burst
  * (50 s for weft(0,2) at 10 000 tasks): --reps-capped runs them fewer times. */
 static int reps_of(const eb_config *cfg, int reps, int reps_capped) {
@@ -987,6 +1026,10 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  /* Every name asked for must be one we have: a typo ran nothing for that
+   * name and still printed a table. */
+  if (list_has_unknown(pools, "pool", pool_known) || list_has_unknown(works, "workload", work_known))
+    return 2;
   scale s = *sc;
   if (chain_timeout > 0)
     s.chain_timeout_s = chain_timeout;
