@@ -361,6 +361,11 @@ static void node_reuse_on_enomem(void **s) {
  * held, with nothing else submitted. Fails (the hang guard) if the failure
  * strands the task until the first thread is free. */
 static sync_t g_slot_gate, g_slot_started, g_slot_ran;
+static atomic_int g_slot_nomem_logged;
+static void slot_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  if (err == WEFT_ENOMEM && strstr(what, "slot") != NULL) atomic_fetch_add(&g_slot_nomem_logged, 1);
+}
 static void slot_gated_task(void *arg) {
   (void)arg;
   count_up(&g_slot_started);
@@ -376,8 +381,16 @@ static void slot_enomem_retried(void **s) {
   sync_init(&g_slot_gate);
   sync_init(&g_slot_started);
   sync_init(&g_slot_ran);
+  atomic_store(&g_slot_nomem_logged, 0);
   weft_threadpool *tp = NULL;
-  assert_int_equal(pool_create(&tp, 1, 2), 0);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 2;
+  o.name = "fault";
+  o.log = slot_log; /* the failure is the program's to hear of */
+  o.spin_us = 1;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
   assert_int_equal(weft_threadpool_start(tp), 0);
   assert_int_equal(weft_threadpool_call_in_thread(tp, slot_gated_task, NULL), 0);
   count_wait(&g_slot_started, 1);
@@ -400,6 +413,7 @@ static void slot_enomem_retried(void **s) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   assert_int_equal(left, 0); /* the failure was injected */
   assert_true(st.create_failures >= 1);
+  assert_int_equal(atomic_load(&g_slot_nomem_logged), 1); /* told once, with WEFT_ENOMEM */
   assert_int_equal(ran, 1); /* ran while the first task was held */
   sync_fini(&g_slot_gate);
   sync_fini(&g_slot_started);

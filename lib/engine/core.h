@@ -175,8 +175,9 @@ struct weft__engine {
    * closed meanwhile: submitted (statistics), though never pushed. */
   _Atomic uint64_t window_cancelled;
   /* Creation failures spawn_locked counted under the mutex, for the log
-   * hook to hear after it (weft__engine_log_failures). */
-  _Atomic int unlogged_failures;
+   * hook to hear after it (weft__engine_log_failures): the thread factory's
+   * (or pthread_create's), and a worker slot that could not be allocated. */
+  _Atomic int unlogged_failures, unlogged_nomem;
   /* Set (release) when a stop has joined every thread and cancelled what
    * was queued: every task accepted before has run or been cancelled. */
   _Atomic int stopped;

@@ -29,6 +29,8 @@ void weft__engine_log(weft__engine *e, int err, const char *what) {
 void weft__engine_log_failures(weft__engine *e) {
   for (int n = weft__xchg_relaxed(&e->unlogged_failures, 0); n > 0; n--)
     weft__engine_log(e, WEFT_EAGAIN, "thread factory failed to create a pool thread");
+  for (int n = weft__xchg_relaxed(&e->unlogged_nomem, 0); n > 0; n--)
+    weft__engine_log(e, WEFT_ENOMEM, "no memory for a pool thread's slot");
 }
 
 /* Creation failures back off (E9.5): no attempt before retry_at, the
@@ -92,6 +94,7 @@ static int spawn_locked(weft__engine *e, int reason, bool closing) {
     w = weft__calloc_aligned(sizeof *w);
     if (!w) {
       creation_failed(e); /* backs off; the monitor retries (E9.5) */
+      weft__fetch_add_relaxed(&e->unlogged_nomem, 1); /* logged after the mutex, as below */
       return WEFT_ENOMEM;
     }
     weft__ring_init(&w->ring);
