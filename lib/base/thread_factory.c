@@ -28,7 +28,13 @@ WEFT_API int weft_default_thread_factory(void *ctx, pthread_t *thread,
 
 int weft__thread_self_detached(void) {
   pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  /* pthread_getattr_np allocates (glibc's affinity buffer) and can fail:
+   * the state is then unknown, and the thread counts as detached. Joining
+   * a detached thread that has gone is a use after free; not joining a
+   * joinable one leaves its stack unreclaimed until the process exits. The
+   * second is the one that cannot crash. (No test: the allocation is
+   * libc's, not one weft_replace_allocator can fail.) */
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 1;
   int state = PTHREAD_CREATE_JOINABLE;
   (void)pthread_attr_getdetachstate(&attr, &state);
   pthread_attr_destroy(&attr);
