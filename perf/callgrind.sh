@@ -15,6 +15,13 @@
 #           submitting its two children from its worker): W5's local path
 #     ckring  the bench peer built from concurrencykit's ck_ring alone
 #             (bench/ckring_hotpath.c: the same N tasks, same formula)
+#     rt    a reactor round trip per task (perf/roundtrip.c, 1000 in
+#           flight, one worker): deferToThreadPool from the reactor thread,
+#           the Deferred fired back there, its callback submitting the next
+#     rtqw  the same round trip with queue_work and call_from_thread_req
+#           (bench's weft_qw, W3): no Deferred, no allocation
+#     The round trips count both directions and the loop, so the one-way
+#     target does not apply to them.
 #
 # callgrind runs the threads one at a time, so idle spinning of workers that
 # wait for the submitter shows up as instructions; hotpath is built to keep
@@ -27,17 +34,23 @@ modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(call work)
 [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "perf/callgrind.sh: N must be a positive number of tasks" >&2; exit 2; }
 for m in "${modes[@]}"; do
-  case "$m" in call|work|callctx|tree|ckring) ;; *) echo "perf/callgrind.sh: unknown MODE $m" >&2; exit 2 ;; esac
+  case "$m" in call|work|callctx|tree|ckring|rt|rtqw) ;; *) echo "perf/callgrind.sh: unknown MODE $m" >&2; exit 2 ;; esac
 done
 targets=(weft_hotpath)
-for m in "${modes[@]}"; do if [ "$m" = ckring ]; then targets+=(ckring_hotpath); fi; done
+for m in "${modes[@]}"; do
+  case "$m" in ckring) targets+=(ckring_hotpath) ;; rt|rtqw) targets+=(weft_roundtrip) ;; esac
+done
 weft_perf_build "${targets[@]}"
 hp="$build/perf/weft_hotpath"
 [ -x "$hp" ] || { echo "no hotpath binary at $hp"; exit 1; }
 
 ir_of() {  # $1: task count, $2: mode; prints the total Ir of one run
   local out="$build/callgrind.out.$2.$1" cmd=("$hp" "$1" "$2")
-  if [ "$2" = ckring ]; then cmd=("$build/bench/ckring_hotpath" "$1"); fi
+  case "$2" in
+    ckring) cmd=("$build/bench/ckring_hotpath" "$1") ;;
+    rt) cmd=("$build/perf/weft_roundtrip" "$1" 1000 1) ;;
+    rtqw) cmd=("$build/perf/weft_roundtrip" "$1" 1000 1 qw) ;;
+  esac
   valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" \
     > "$build/callgrind.$2.$1.log" 2>&1 || { cat "$build/callgrind.$2.$1.log"; exit 1; }
   grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
@@ -47,8 +60,11 @@ for mode in "${modes[@]}"; do
   irn=$(ir_of "$n" "$mode")
   awk -v a="$ir0" -v b="$irn" -v n="$n" -v m="$mode" 'BEGIN {
     per = (b - a) / n
-    printf "%-5s Ir(0) = %.0f, Ir(%d) = %.0f: %.1f instructions per task (target <= 100: %s)\n",
-           m, a, n, b, per, per <= 100 ? "met" : "MISSED"
+    if (m ~ /^rt/)
+      printf "%-5s Ir(0) = %.0f, Ir(%d) = %.0f: %.1f instructions per round trip\n", m, a, n, b, per
+    else
+      printf "%-5s Ir(0) = %.0f, Ir(%d) = %.0f: %.1f instructions per task (target <= 100: %s)\n",
+             m, a, n, b, per, per <= 100 ? "met" : "MISSED"
   }'
 done
 echo "top functions by self Ir, ${modes[0]} mode, N=$n (callgrind_annotate $build/callgrind.out.${modes[0]}.$n):"

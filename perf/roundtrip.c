@@ -14,7 +14,7 @@
  * fire the Deferred, run its callback, submit the next call, free the block):
  *   valgrind --tool=callgrind --callgrind-out-file=/tmp/rt.cg ./weft_roundtrip 100000
  *   callgrind_annotate --inclusive=yes /tmp/rt.cg | grep -E 'rt_complete|queue_work|rt_after'
- *   divide by N (perf/roundtrip.sh does all of it).
+ *   divide by N (`bash perf/callgrind.sh 100000 rt rtqw` does all of it).
  * The worker side: rt_work + rt_after inclusive (rt_after is the push back).
  */
 #include <stdint.h>

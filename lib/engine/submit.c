@@ -36,7 +36,13 @@ static __attribute__((noinline)) int submit_tagged(weft__engine *e, weft__task *
 
 int weft__engine_submit_routed(weft__engine *e, weft__task *t) {
   uintptr_t route = weft__tls.route;
-  if (route & WEFT__ROUTE_TAGS) return submit_tagged(e, t, route);
+  if (route & WEFT__ROUTE_TAGS) {
+    /* A window and no context (a reactor's drain): the add's fast path. */
+    if ((route & WEFT__ROUTE_TAGS) == WEFT__ROUTE_WINDOW &&
+        weft__submit_window_try_add((weft__submit_window *)(route - WEFT__ROUTE_WINDOW), e, t))
+      return WEFT_OK;
+    return submit_tagged(e, t, route);
+  }
   weft__eworker *w = (weft__eworker *)route;
   if (w->e == e) return weft__engine_submit_local(e, w, t);
   return weft__engine_submit_foreign(e, t);
