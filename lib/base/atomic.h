@@ -85,4 +85,17 @@ static inline void weft__cpu_relax(void) {
 #define WEFT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define WEFT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* An empty basic asm (implicitly volatile, emits nothing; not a memory
+ * barrier and not needed as one). gcc does not merge the statements on its
+ * two sides: between the two adjacent stores of code addresses on the submit
+ * paths it keeps the SLP vectoriser from pairing them into SSE (two lea, two
+ * movq, a punpcklqdq, a movups: six instructions for two stores); between
+ * argument tests it keeps if-combining from turning them into setcc/or.
+ * Only an instruction count matters here, never correctness. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define WEFT__KEEP_APART() __asm__("")
+#else
+#define WEFT__KEEP_APART() ((void)0)
+#endif
+
 #endif /* WEFT_ATOMIC_H */

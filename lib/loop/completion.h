@@ -38,12 +38,8 @@ struct weft__block_cache *weft__reactor_round_trip_cache(weft_reactor *r, size_t
 int weft__deferred_add_both_owned(weft_deferred *d, weft_callback_fn fn, void *ctx,
                                   void (*dispose)(void *ctx));
 
-/*
- * Push a caller-owned node onto r's completion queue; node->run(node) is
- * called on the reactor thread (or by weft_reactor_drain / destroy). Never
- * fails: the queue is unbounded and intrusive.
- */
-void weft__reactor_push(weft_reactor *r, weft__task *node);
+/* weft__reactor_push (lib/loop/reactor_state.h) pushes a caller-owned node
+ * onto r's completion queue. */
 
 /* Blocked blocking_call_from_thread callers (lib/loop/threads.c). The reactor
  * releases them all when it begins to shut down. */

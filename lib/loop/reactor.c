@@ -96,12 +96,10 @@ static weft_work *work_of_task(weft__task *t) {
  * counted every producer, two RMWs on a shared line per push (~15% of the
  * W3 profile).
  */
-void weft__reactor_push(weft_reactor *r, weft__task *node) {
-  weft__task *old = weft__mpsc_push_exchange(&r->queue, node);
-  if (old != &r->queue.head) {
-    weft__mpsc_push_link(old, node); /* our last access to r */
-    return;
-  }
+/* Steps 2-4 (the inline weft__reactor_push, lib/loop/reactor_state.h, did
+ * step 1 and found the queue empty: node is the first of a burst). */
+void weft__reactor_push_first(weft_reactor *r, weft__task *node) {
+  weft__task *old = &r->queue.head;
   /* First of a burst. seq_cst fence: orders our exchange before the read of
    * `sleeping`; pairs with the fence in loop_once/attach/drain after the
    * loop sets sleeping = 1 (Dekker, see the file comment). */
@@ -174,18 +172,30 @@ static void req_call_run(weft__task *t) {
   weft__work_priv(req)->work(req);
 }
 
+/* The caller has a current context: the request is wrapped in it. */
+static __attribute__((noinline)) int call_req_in_context(weft_reactor *r, weft__task *t) {
+  if ((t = weft__context_wrap(t)) == NULL) return WEFT_ENOMEM;
+  weft__reactor_push(r, t);
+  return WEFT_OK;
+}
+
+/* A worker's hand-back of a request (W3's weft_qw): a leaf on its common
+ * path, no frame (the push's rare part and the context's are calls out). */
 WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req, weft_work_cb cb) {
-  if (r == NULL || req == NULL || cb == NULL) return WEFT_EINVAL;
+  /* Kept apart: combined, gcc tests two of them with setcc/or. */
+  if (WEFT_UNLIKELY(r == NULL)) return WEFT_EINVAL;
+  WEFT__KEEP_APART();
+  if (WEFT_UNLIKELY(req == NULL)) return WEFT_EINVAL;
+  WEFT__KEEP_APART();
+  if (WEFT_UNLIKELY(cb == NULL)) return WEFT_EINVAL;
   weft__work_private *p = weft__work_priv(req);
   p->task.run = req_call_run;
   p->task.cancel = NULL;
   p->work = cb;
   p->after = NULL;
   weft__work_set_owner(p, r);
-  weft__task *t = &p->task;
-  if (WEFT_UNLIKELY(weft__context_active()) && (t = weft__context_wrap(t)) == NULL)
-    return WEFT_ENOMEM;
-  weft__reactor_push(r, t);
+  if (WEFT_UNLIKELY(weft__context_active())) return call_req_in_context(r, &p->task);
+  weft__reactor_push(r, &p->task);
   return WEFT_OK;
 }
 
