@@ -42,10 +42,11 @@
  * volatile reads, which it reports), so every steal would be a reported race
  * in the TSan run. Not a single-thread cost question, where ck_ring wins:
  * as a whole pool (bench/ckring_pool.c: one shared ck_ring MPMC queue,
- * futex parking, its rare paths out of line) it costs 84.6 instructions
- * per task under callgrind against weft's 103.8 (call_in_thread) and 95.8
- * (queue_work), one worker, N = 100000 (perf/callgrind.sh 100000 call work
- * ckring, gcc 12 -O3); the ring pays for stealing and for scaling, which
+ * futex parking, its rare paths out of line) it costs 82.2-87.6
+ * instructions per task under callgrind against weft's 97.9-100.2
+ * (call_in_thread) and 89.8-92.0 (queue_work), one worker, N = 100000
+ * (perf/callgrind.sh 100000 call work ckring, gcc 12 -O3, USDT probes
+ * built in); the ring pays for stealing and for scaling, which
  * ck_ring does not do: with threads every ck_ring consumer CASes one line
  * and every producer another (bench W1/W4, docs/performance.md
  * "concurrencykit alone").
