@@ -7,7 +7,8 @@ scheduler's switch events.
 The inject queue is FIFO and every W14 job is a foreign submit, so the k-th
 task an inject_batch took is the next one in submit order: each task's
 taker, and whether it went into the taker's ring (every task of a batch but
-the first), follow from the event order alone. For the tasks at or above
+the first; every one, the first included, when the probe's third argument
+says the batch was the periodic poll's), follow from the event order alone. For the tasks at or above
 the p99 (or the threshold given in µs) it prints how many waited in a ring,
 how long, how much of that time the ring's owner was preempted, and how many
 a thief finally took.
@@ -19,6 +20,7 @@ from collections import defaultdict, deque
 
 ev = re.compile(r'^\s*(\d+)\s+([\d.]+):\s+(\S+?):?\s+(.*)$')
 arg2 = re.compile(r'arg2=(\d+)')
+arg3 = re.compile(r'arg3=(\d+)')
 order = deque()            # submitted task keys not yet taken, in submit order
 submit_t = {}              # key -> submit time
 taken = {}                 # key -> (taker tid, time taken, went into the ring)
@@ -35,10 +37,12 @@ for line in sys.stdin:
         order.append(k)
     elif name == 'sdt_weft:inject_batch':
         n = int(arg2.search(rest).group(1))
+        a3 = arg3.search(rest)  # absent from a library built before the flag
+        all_queued = a3 is not None and a3.group(1) != '0'
         for i in range(n):
             if not order:
                 break
-            taken[order.popleft()] = (tid, t, i > 0)
+            taken[order.popleft()] = (tid, t, i > 0 or all_queued)
     elif name == 'sdt_weft:start':
         k = arg2.search(rest).group(1)
         if k in submit_t:  # keys are reused: resolve them now

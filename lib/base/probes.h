@@ -5,8 +5,12 @@
  *   WEFT_PROBE(start,   pool, task)     a worker begins a task
  *   WEFT_PROBE(finish,  pool, task)     a worker finished a task
  *   WEFT_PROBE(steal,   pool, n)        a thief moved n tasks
- *   WEFT_PROBE(inject_batch, pool, n)   a worker took n injected tasks (the
- *                                       first to run, the rest into its ring)
+ *   WEFT_PROBE3(inject_batch, pool, n, queued_all)
+ *                                       a worker took n injected tasks: the
+ *                                       first to run, the rest into its ring;
+ *                                       queued_all 1: all n into its ring,
+ *                                       behind what it held (the periodic
+ *                                       inject poll)
  *   WEFT_PROBE(park,    pool, worker)   a worker goes to sleep
  *   WEFT_PROBE(unpark,  pool, worker)   a worker is woken
  *   WEFT_PROBE(grow,    pool, n)        a thread was started (n = live count)
@@ -26,8 +30,10 @@
 #if defined(WEFT_HAVE_SDT) && WEFT_HAVE_SDT
 #include <sys/sdt.h>
 #define WEFT_PROBE(name, a, b) DTRACE_PROBE2(weft, name, a, b)
+#define WEFT_PROBE3(name, a, b, c) DTRACE_PROBE3(weft, name, a, b, c)
 #else
 #define WEFT_PROBE(name, a, b) ((void)(a), (void)(b))
+#define WEFT_PROBE3(name, a, b, c) ((void)(a), (void)(b), (void)(c))
 #endif
 
 #endif /* WEFT_PROBES_H */

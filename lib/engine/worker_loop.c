@@ -148,7 +148,7 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
     /* Release: publishes the slots to our pop and to thieves (E3 push). */
     if (n > 1 || queue_all) weft__store_release(&r->tail, tail + n - 1);
     weft__inject_count_popped(in, n);
-    WEFT_PROBE(inject_batch, e, n); /* one nop per batch */
+    WEFT_PROBE3(inject_batch, e, n, queue_all); /* one nop per batch */
   }
   *more = n > 1 || weft__inject_has_visible(in);
   weft__inject_unlock(in);
