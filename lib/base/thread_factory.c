@@ -29,12 +29,20 @@ WEFT_API int weft_default_thread_factory(void *ctx, pthread_t *thread,
 int weft__thread_self_detached(void) {
   pthread_attr_t attr;
   /* pthread_getattr_np allocates (glibc's affinity buffer) and can fail:
-   * the state is then unknown, and the thread counts as detached. Joining
-   * a detached thread that has gone is a use after free; not joining a
-   * joinable one leaves its stack unreclaimed until the process exits. The
-   * second is the one that cannot crash. (No test: the allocation is
-   * libc's, not one weft_replace_allocator can fail.) */
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 1;
+   * the state is then unknown, and the thread makes itself detached and
+   * says so. Joining a detached thread that has gone is a use after free;
+   * a joinable thread nobody joins keeps its stack until the process
+   * exits. glibc's pthread_detach of the calling thread answers EINVAL if
+   * it is detached already, so the detach is safe either way there; other
+   * C libraries (musl traps on it) only get the answer, and a joinable
+   * thread's stack may then stay. (No test: the allocation is libc's, not
+   * one weft_replace_allocator can fail.) */
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) {
+#ifdef __GLIBC__
+    (void)pthread_detach(pthread_self());
+#endif
+    return 1;
+  }
   int state = PTHREAD_CREATE_JOINABLE;
   (void)pthread_attr_getdetachstate(&attr, &state);
   pthread_attr_destroy(&attr);

@@ -17,8 +17,8 @@ int weft__thread_create_named(void *ctx, pthread_t *thread, void *(*start)(void 
                               const char *name);
 
 /* 1 if the calling thread is detached (created so, or detached since) or
- * the C library cannot tell (then it is never joined: a stack left
- * unreclaimed, never a join of a thread that has gone); 0 if joinable. */
+ * the C library cannot tell (then, with glibc, it detaches itself: never a
+ * join of a thread that has gone); 0 if joinable. */
 int weft__thread_self_detached(void);
 
 #endif /* WEFT_BASE_THREAD_NAME_H */
