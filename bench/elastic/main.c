@@ -895,24 +895,28 @@ static void fmt_median(char *out, size_t sz, const result *rs, int n, size_t off
     snprintf(out, sz, "%.*f (%.*f–%.*f)", prec, m, prec, v[0], prec, v[k - 1]);
 }
 
-/* list: names separated by commas outside parentheses ("weft(5,20),glib"). */
+/* list: names separated by commas outside parentheses ("weft(5,20),glib").
+ * The entry starting at p ends at the returned pointer (a ',' or the end). */
+static const char *list_entry_end(const char *p) {
+  int depth = 0;
+  while (*p != '\0' && (*p != ',' || depth > 0)) {
+    depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+    p++;
+  }
+  return p;
+}
+
 static int in_list(const char *list, const char *name) {
   if (list == NULL)
     return 1;
   size_t n = strlen(name);
-  const char *p = list;
-  for (;;) {
-    const char *e = p;
-    int depth = 0;
-    while (*e != '\0' && (*e != ',' || depth > 0)) {
-      depth += *e == '(' ? 1 : *e == ')' ? -1 : 0;
-      e++;
-    }
+  for (const char *p = list;; p++) {
+    const char *e = list_entry_end(p);
     if ((size_t)(e - p) == n && strncasecmp(p, name, n) == 0)
       return 1;
     if (*e == '\0')
       return 0;
-    p = e + 1;
+    p = e;
   }
 }
 
@@ -937,21 +941,15 @@ static int list_has_unknown(const char *list, const char *what, int (*known)(con
   if (list == NULL)
     return 0;
   int bad = 0;
-  const char *p = list;
-  for (;;) {
-    const char *e = p;
-    int depth = 0;
-    while (*e != '\0' && (*e != ',' || depth > 0)) {
-      depth += *e == '(' ? 1 : *e == ')' ? -1 : 0;
-      e++;
-    }
+  for (const char *p = list;; p++) {
+    const char *e = list_entry_end(p);
     if (!known(p, (size_t)(e - p))) {
       fprintf(stderr, "unknown %s '%.*s'\n", what, (int)(e - p), p);
       bad = 1;
     }
     if (*e == '\0')
       return bad;
-    p = e + 1;
+    p = e;
   }
 }
 
