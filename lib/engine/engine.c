@@ -128,7 +128,14 @@ static int grow(weft__engine *e, int n, int reason, bool closing, bool log) {
 int weft__engine_grow(weft__engine *e, int n, int reason) { return grow(e, n, reason, false, true); }
 
 int weft__engine_grow_unlogged(weft__engine *e, int n, int reason) {
-  return grow(e, n, reason, false, false);
+  /* The caller holds a lock the log hook may take (the pool's mutex): a
+   * failure the notify after the grow meets (stop_searching → notify_slow,
+   * once the back-off has run out) waits in the count for the caller's
+   * weft__engine_log_failures too, as the grow's own do. Found by review. */
+  weft__engine_defer_logs(true);
+  int r = grow(e, n, reason, false, false);
+  weft__engine_defer_logs(false);
+  return r;
 }
 
 int weft__engine_grow_closing(weft__engine *e) {

@@ -26,7 +26,13 @@ void weft__engine_log(weft__engine *e, int err, const char *what) {
   fprintf(stderr, "weft: %s: %s\n", what, weft_strerror(err));
 }
 
+/* Nesting depth of weft__engine_defer_logs(true) on this thread. */
+static _Thread_local int logs_deferred;
+
+void weft__engine_defer_logs(bool on) { logs_deferred += on ? 1 : -1; }
+
 void weft__engine_log_failures(weft__engine *e) {
+  if (logs_deferred) return; /* counted: the deferring caller logs them */
   for (int n = weft__xchg_relaxed(&e->unlogged_failures, 0); n > 0; n--)
     weft__engine_log(e, WEFT_EAGAIN, "thread factory failed to create a pool thread");
   for (int n = weft__xchg_relaxed(&e->unlogged_nomem, 0); n > 0; n--)

@@ -53,7 +53,13 @@ int weft__engine_join_slot(weft__eworker *w, uint64_t deadline_ns);
  * stderr. */
 void weft__engine_log(weft__engine *e, int err, const char *what);
 /* Report the creation failures weft__engine_spawn_locked counted; call it
- * after releasing e->mu (never under it: the log hook is user code). */
+ * after releasing e->mu (never under it: the log hook is user code). Does
+ * nothing while the calling thread defers logs (below): the failures stay
+ * counted for the deferring caller's own call. */
 void weft__engine_log_failures(weft__engine *e);
+/* Defer (true) or stop deferring (false) this thread's
+ * weft__engine_log_failures: around work done under a lock the log hook
+ * may take (weft__engine_grow_unlogged). Nests. */
+void weft__engine_defer_logs(bool on);
 
 #endif /* WEFT_ENGINE_SPAWN_H */
