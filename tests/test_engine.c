@@ -5,7 +5,8 @@
  * engine ends with every worker parked and nobody searching; a submit to a
  * fully parked engine is never lost); the E7 shutdown contract; and the
  * inject batch of a worker whose tasks run long (one task, not a batch),
- * and the eager wake of a pool whose tasks run long (E5.1).
+ * and the eager wake of a pool whose tasks run long (E5.1); failure logs
+ * deferred to the caller that holds a lock the log hook may take.
  * No sleeps: completion is waited for with a counter + condvar, idleness by
  * polling the ctl word with sched_yield (no timing decides anything; the
  * long task is a millisecond of work, a hundred times the rule's bound).
@@ -432,6 +433,53 @@ static void sole_worker_until_second_slot(void **state) {
   check_exactly_once(2);
 }
 
+/* A creation failure met while this thread defers its logs (what
+ * weft__engine_grow_unlogged does for a caller under the pool's mutex,
+ * which the log hook may take) stays counted: the hook hears of it at the
+ * deferring caller's own weft__engine_log_failures, not inside the notify
+ * that met it. The failure here is a submit's notify spawning for a task
+ * no thread can run: the path the notify after a grow takes once the
+ * back-off has run out. */
+static int fail_factory(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
+                        const char *name) {
+  (void)ctx, (void)thread, (void)start, (void)arg, (void)name;
+  return WEFT_EAGAIN;
+}
+static int g_logged;
+static void count_log(void *ctx, int err, const char *what) {
+  (void)ctx, (void)what;
+  if (err == WEFT_EAGAIN) g_logged++; /* the test's thread: the notify runs on it */
+}
+static void deferred_logs_wait_for_the_caller(void **state) {
+  (void)state;
+  weft__engine_config cfg = {.name_prefix = "defer", .capacity = 2, .factory = fail_factory,
+                             .log = count_log};
+  weft__engine *e;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  weft__engine_set_limit(e, 1);
+  g_logged = 0;
+  job j = {.id = 0};
+  j.task.run = job_run;
+  j.task.cancel = job_cancel;
+  weft__engine_defer_logs(true);
+  assert_int_equal(weft__engine_submit(e, &j.task), 0); /* its notify tries a thread */
+  weft__engine_counters c;
+  weft__engine_counters_get(e, &c);
+  assert_int_equal(c.spawn_failures, 1); /* the premise: the notify met a failure */
+  assert_int_equal(g_logged, 0);         /* not told under the deferral */
+  weft__engine_log_failures(e);          /* a nested call, as inside the grow: still nothing */
+  assert_int_equal(g_logged, 0);
+  weft__engine_defer_logs(false);
+  weft__engine_log_failures(e); /* the deferring caller's, after its unlock */
+  assert_int_equal(g_logged, 1);
+  weft__engine_log_failures(e); /* told once */
+  assert_int_equal(g_logged, 1);
+  atomic_store(&g_cancels, 0);
+  assert_int_equal(weft__engine_stop(e), 0); /* no thread: stop cancels the task */
+  assert_int_equal(atomic_load(&g_cancels), 1);
+  assert_int_equal(weft__engine_destroy(e), 0);
+}
+
 static void bad_config(void **state) {
   (void)state;
   weft__engine *e;
@@ -452,6 +500,7 @@ int main(void) {
       cmocka_unit_test(long_task_takes_one_injected_task),
       cmocka_unit_test(eager_wake_with_long_tasks),
       cmocka_unit_test(sole_worker_until_second_slot),
+      cmocka_unit_test(deferred_logs_wait_for_the_caller),
       cmocka_unit_test(bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
