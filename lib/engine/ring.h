@@ -20,9 +20,9 @@
  *
  * Encoding of head (one u64): `real` in the high 32 bits; the low 32 bits
  * are 0 while no claim is in progress (steal == real), else WEFT__RING_CLAIM
- * | (steal mod 2^31). So the owner's pop, which advances `real` and leaves
- * `steal` as it is when a claim is in progress and with `real` when none is,
- * is one add of 2^32 in both cases (the carry out of bit 63 is the u32 wrap
+ * | (steal mod 2^31). So the owner's pop, which advances `real`, leaves
+ * `steal` where it is while a claim is in progress and moves it with `real`
+ * when none is, is one add of 2^32 in both cases (the carry out of bit 63 is the u32 wrap
  * of `real`), where Tokio's {steal:32 | real:32} needs a test of
  * steal == real and a repack: 5 instructions of the 17 the pop cost per task
  * (perf/callgrind.sh; docs/performance.md, "Instructions per task"). The
