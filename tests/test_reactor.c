@@ -22,6 +22,7 @@
 #include "test_check.h"
 #include "test_size.h"
 
+#include "loop/reactor_state.h" /* weft__triggers_len */
 #include "weft/reactor.h"
 
 static void stop_it(void *arg) { weft_reactor_stop(arg); }
@@ -406,6 +407,57 @@ static void system_event_triggers(void **state) {
   assert_int_equal(weft_reactor_destroy(s.r), 0);
 }
 
+/* Removed triggers leave their lists (a server that adds and removes one
+ * per connection must not grow them for ever): at once outside a firing;
+ * during one (a trigger removing itself or another) after it, the order of
+ * the others kept. */
+typedef struct rm_during {
+  weft_reactor *r;
+  weft_trigger_id self, other;
+  trig_state *s;
+} rm_during;
+static void trig_removes(void *arg) {
+  rm_during *d = arg;
+  strcpy(d->s->seq[d->s->n++], "remover");
+  assert_int_equal(weft_reactor_remove_trigger(d->r, d->self), 0);
+  assert_int_equal(weft_reactor_remove_trigger(d->r, d->other), 0); /* not yet run: it will not */
+}
+static void removed_triggers_leave_their_lists(void **state) {
+  (void)state;
+  trig_state s = {0};
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  trig_arg x = {&s, "x"};
+  for (int i = 0; i < 10000; i++) {
+    weft_trigger_id id;
+    assert_int_equal(weft_reactor_add_trigger(r, WEFT_DURING, WEFT_SHUTDOWN, trig, &x, &id), 0);
+    assert_int_equal(weft_reactor_remove_trigger(r, id), 0);
+  }
+  assert_int_equal(weft__triggers_len(r, WEFT_SHUTDOWN, WEFT_DURING), 0);
+  /* a, remover, b, c: the remover removes itself and b while the list fires */
+  trig_arg a = {&s, "a"}, c = {&s, "c"}, b = {&s, "b"};
+  rm_during d = {.r = r, .s = &s};
+  weft_trigger_id keep;
+  assert_int_equal(weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, trig, &a, &keep), 0);
+  assert_int_equal(weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, trig_removes, &d, &d.self), 0);
+  assert_int_equal(weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, trig, &b, &d.other), 0);
+  assert_int_equal(weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, trig, &c, NULL), 0);
+  assert_int_equal(weft_reactor_fire_system_event(r, WEFT_STARTUP), 0);
+  assert_int_equal(s.n, 3);
+  assert_string_equal(s.seq[0], "a");
+  assert_string_equal(s.seq[1], "remover");
+  assert_string_equal(s.seq[2], "c");
+  assert_int_equal(weft__triggers_len(r, WEFT_STARTUP, WEFT_DURING), 2); /* swept: a, c */
+  assert_int_equal(weft_reactor_remove_trigger(r, d.self), WEFT_EALREADY);
+  assert_int_equal(weft_reactor_remove_trigger(r, keep), 0);
+  assert_int_equal(weft__triggers_len(r, WEFT_STARTUP, WEFT_DURING), 1);
+  s.n = 0;
+  assert_int_equal(weft_reactor_fire_system_event(r, WEFT_STARTUP), 0);
+  assert_int_equal(s.n, 1);
+  assert_string_equal(s.seq[0], "c");
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
 static void shutdown_fires_without_run(void **state) {
   (void)state;
   trig_state s = {0};
@@ -762,6 +814,7 @@ int main(void) {
       cmocka_unit_test(readers_and_writers),
       cmocka_unit_test(reader_not_starved_by_completions),
       cmocka_unit_test(system_event_triggers),
+      cmocka_unit_test(removed_triggers_leave_their_lists),
       cmocka_unit_test(shutdown_fires_without_run),
       cmocka_unit_test(stop_from_another_thread),
       cmocka_unit_test(destroy_runs_late_calls),

@@ -51,7 +51,10 @@ static void child(weft__fork_hook *h) {
    * parent (the reactor's own) has no thread here to end it: the child's
    * destroy would answer WEFT_EBUSY for ever. On the reactor's thread (a
    * fork inside a callback) the depth is ours, and unwinds as we return. */
-  if (!weft_reactor_is_in_io_thread(r)) r->drain_depth = 0;
+  if (!weft_reactor_is_in_io_thread(r)) {
+    r->drain_depth = 0;
+    r->triggers_firing = 0; /* its tombstones go at the next firing's end */
+  }
   r->blocked.next = r->blocked.prev = &r->blocked;
   /* Pending timed calls are the parent's too (a loop that goes on after a
    * fork inside a callback must not run them here). */

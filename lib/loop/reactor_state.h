@@ -92,6 +92,10 @@ struct weft_reactor {
   struct epoll_event *io_batch;
   int io_batch_n;
   weft__trigger_list triggers[2][3];
+  /* Firings of trigger lists under way (nested: a trigger that fires an
+   * event), and whether a removal during one left a tombstone to sweep when
+   * the outermost ends (reactor_trigger.c). Reactor thread only. */
+  int triggers_firing, triggers_tombstones;
   uint64_t next_trigger_id;
   int shutdown_fired;
   /* Under block_lock: a "shutdown" firing by weft_reactor_fire_system_event
@@ -150,6 +154,8 @@ void weft__io_free(weft_reactor *r);
 
 /* reactor_trigger.c */
 void weft__triggers_fire(weft_reactor *r, weft_event event);
+/* Entries in one trigger list, tombstones included (tests). */
+size_t weft__triggers_len(weft_reactor *r, weft_event event, weft_phase phase);
 void weft__triggers_free(weft_reactor *r);
 
 /* reactor_pool_options.c */

@@ -1,9 +1,13 @@
 /*
  * weft — system event triggers (addSystemEventTrigger, removeSystemEventTrigger;
  * fireSystemEvent and callWhenRunning, which also move the reactor's state,
- * are in lib/loop/reactor.c). Per event, three ordered lists; removal leaves a
- * tombstone so a trigger may remove itself or others while the list fires.
- * Reactor thread only.
+ * are in lib/loop/reactor.c). Per event, three ordered lists. A removal
+ * takes the entry out, keeping the order; while a list fires it leaves a
+ * tombstone instead (a trigger may remove itself or others, and the firing
+ * walks by index), swept when the outermost firing ends, so a reactor that
+ * adds and removes a trigger per connection keeps short lists (it kept
+ * every tombstone: 50,000 add/remove pairs per round took 2.0, 6.1, 9.5,
+ * 12.6 s in four rounds). Reactor thread only.
  */
 #include "base/alloc.h"
 #include "loop/reactor_state.h"
@@ -36,14 +40,34 @@ WEFT_API int weft_reactor_remove_trigger(weft_reactor *r, weft_trigger_id id) {
   weft__trigger_list *l = &r->triggers[event][phase];
   for (size_t i = 0; i < l->len; i++) {
     if (l->v[i].id == id && l->v[i].fn != NULL) {
-      l->v[i].fn = NULL;
+      if (r->triggers_firing > 0) {
+        l->v[i].fn = NULL; /* a tombstone: the firing walks by index */
+        r->triggers_tombstones = 1;
+      } else {
+        for (size_t j = i + 1; j < l->len; j++) l->v[j - 1] = l->v[j];
+        l->len--;
+      }
       return WEFT_OK;
     }
   }
   return WEFT_EALREADY;
 }
 
+/* Take the tombstones out of every list, keeping the order. */
+static void sweep_tombstones(weft_reactor *r) {
+  for (int e = 0; e < 2; e++)
+    for (int p = 0; p < 3; p++) {
+      weft__trigger_list *l = &r->triggers[e][p];
+      size_t k = 0;
+      for (size_t i = 0; i < l->len; i++)
+        if (l->v[i].fn != NULL) l->v[k++] = l->v[i];
+      l->len = k;
+    }
+  r->triggers_tombstones = 0;
+}
+
 void weft__triggers_fire(weft_reactor *r, weft_event event) {
+  r->triggers_firing++;
   for (int phase = WEFT_BEFORE; phase <= WEFT_AFTER; phase++) {
     weft__trigger_list *l = &r->triggers[event][phase];
     /* by index: triggers may add triggers (they run in this pass too) */
@@ -52,6 +76,13 @@ void weft__triggers_fire(weft_reactor *r, weft_event event) {
       if (fn) fn(l->v[i].arg);
     }
   }
+  /* A trigger may have destroyed r only where destroy allows it: never
+   * while a firing is under way (WEFT_EBUSY, reactor.c), so r is ours. */
+  if (--r->triggers_firing == 0 && r->triggers_tombstones) sweep_tombstones(r);
+}
+
+size_t weft__triggers_len(weft_reactor *r, weft_event event, weft_phase phase) {
+  return r->triggers[event][phase].len;
 }
 
 void weft__triggers_free(weft_reactor *r) {
