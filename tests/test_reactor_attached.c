@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -291,6 +292,27 @@ static void reader_detach_ends_drain(void **state) {
   }
 }
 
+/* The same with the writer of the detaching reader's own descriptor, ready
+ * in the same event: it is not called after the shutdown either. */
+static void reader_detach_skips_its_writer(void **state) {
+  (void)state;
+  g_shut_done = 0;
+  g_io_after_shutdown = g_io_calls = 0;
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  assert_int_equal(write(sv[1], "x", 1), 1); /* sv[0]: readable, and writable */
+  det_attach();
+  assert_int_equal(weft_reactor_add_reader(g_det_r, sv[0], io_detach, NULL), 0);
+  assert_int_equal(weft_reactor_add_writer(g_det_r, sv[0], io_detach, NULL), 0);
+  assert_true(weft_reactor_drain_ex(g_det_r, 0, WEFT_DRAIN_NO_SPIN) >= 0);
+  assert_int_equal(g_shut_done, 1);
+  assert_int_equal(g_io_calls, 1); /* the reader only */
+  assert_int_equal(g_io_after_shutdown, 0);
+  assert_int_equal(weft_reactor_destroy(g_det_r), 0);
+  close(sv[0]);
+  close(sv[1]);
+}
+
 /* detach from a "startup" trigger that attach fires answers WEFT_ESTATE:
  * the rest of the startup (call_when_running's calls) would otherwise run
  * after the shutdown, and attach would hand out a stopped reactor's fd. */
@@ -333,6 +355,7 @@ int main(void) {
       cmocka_unit_test(drain_after_detach),
       cmocka_unit_test(timer_detach_ends_drain),
       cmocka_unit_test(reader_detach_ends_drain),
+      cmocka_unit_test(reader_detach_skips_its_writer),
       cmocka_unit_test(detach_inside_attach_refused),
       cmocka_unit_test(fork_child_leaves_parent_timer),
   };

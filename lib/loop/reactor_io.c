@@ -106,6 +106,11 @@ void weft__io_dispatch(weft_reactor *r, int fd, uint32_t events) {
   }
   /* The reader forked and returns in the child: the writer is the parent's. */
   if (weft__load_relaxed(&r->forked)) return;
+  /* The reader ended the reactor (detach on an attached one): nothing else
+   * of this drain runs after the shutdown, the same descriptor's writer
+   * included. Under weft_reactor_run the state stays running until the
+   * loop ends. Relaxed: the reactor thread's own store. */
+  if (weft__load_relaxed(&r->state) != R_RUNNING) return;
   e = entry_for(r, fd, 0); /* the reader may have grown the table */
   /* The reader removed every callback of fd (and may have closed it and
    * opened another descriptor with its number): the event is stale. */
