@@ -205,8 +205,14 @@ static int resize_locked(weft_threadpool *tp) {
   int keep = max + weft__load_relaxed(&tp->e->grants); /* stand-ins stay */
   int above = live - keep;
   /* Keep-alive exits are not under tp->mu: shrink to the target, not by a
-   * count that a reap may have made stale. */
+   * count that a reap may have made stale. A shrink that pops a reaped
+   * worker hands its searching claim on, and the notify that follows may
+   * start a thread and meet a failure: its report waits for the caller's
+   * weft__engine_log_failures after tp->mu, as the grow's do (the log hook
+   * may take tp->mu). Found by review. */
+  weft__engine_defer_logs(true);
   if (above > 0) weft__engine_shrink_to(tp->e, above, keep);
+  weft__engine_defer_logs(false);
   live = weft__engine_live(tp->e);
   if (live < min) {
     int r = weft__engine_grow_unlogged(tp->e, min - live, WEFT__MADE_GROW); /* logged after mu */
