@@ -6,16 +6,18 @@
  * Two ways a pool thread can be detached, and the joiner must never
  * pthread_join a detached thread (undefined behaviour: glibc returns
  * EINVAL, or joins whatever thread reuses the descriptor):
- *   - a worker whose keep-alive ran out leaves while the pool runs and
- *     detaches itself, so that its stack goes back at once; it decides
+ *   - a worker that leaves while the pool runs (its keep-alive ran out,
+ *     or a shrink told it to) detaches itself, so that its stack goes
+ *     back at once and no spawn joins it under the mutex; it decides
  *     under the engine mutex: not closed → detach and store JOINED there
  *     (nobody joins a JOINED slot); closed → store EXITED after the mutex
  *     and leave the join to stop;
  *   - a thread factory may hand over a thread it detached, when it created
  *     it or right after (the factory runs under the engine mutex, held by
  *     the spawner). The thread records it in its slot's `detached` word at
- *     its start and again on its way out; the second look takes the mutex
- *     first, so the factory call that made it has returned by then.
+ *     its start and again on its way out, before it decides whether to
+ *     detach itself; the second look takes the mutex first, so the factory
+ *     call that made it has returned by then.
  * On its way out (EXITED) the thread stores `gone` last; a joiner (stop)
  * waits for `gone`, then joins only a thread whose `detached` is 0, then
  * frees the slot (destroy).
@@ -66,28 +68,27 @@ proctype factory() {
 
 proctype worker() {
   flag = fdetached;  /* the look at its start: the factory may not have detached yet */
-  if
-  :: true -> /* keep-alive: leave while the pool runs */
-#ifdef MUTANT_DETACH_UNLOCKED
-     self_detached = 1;
-     assert(!freed); state = JOINED;
-     goto done;
-#else
-     lock();
-     if
-     :: !closed && (flag || !fdetached) ->
-        /* flag: nothing to detach; else pthread_detach succeeds */
-        self_detached = !flag; assert(!freed); state = JOINED; unlock();
-        goto done
-     :: else -> unlock() /* closed, or pthread_detach refused (EINVAL): exit below */
-     fi
-#endif
-  :: true -> skip /* told to leave (shrink, stop) */
-  fi;
+  /* The second look, on its way out, before the detach below. */
 #ifndef MUTANT_NO_HANDSHAKE
   lock(); unlock();
 #endif
   flag = flag || fdetached;
+#ifdef MUTANT_DETACH_UNLOCKED
+  self_detached = !flag;
+  assert(!freed); state = JOINED;
+  goto done;
+#else
+  /* Every exit: detach and JOINED while the pool runs (keep-alive, shrink);
+   * EXITED once closed (stop joins). */
+  lock();
+  if
+  :: !closed && (flag || !fdetached) ->
+     /* flag: nothing to detach; else pthread_detach succeeds */
+     self_detached = !flag; assert(!freed); state = JOINED; unlock();
+     goto done
+  :: else -> unlock() /* closed, or pthread_detach refused (EINVAL): exit below */
+  fi;
+#endif
   assert(!freed); state = EXITED;
   assert(!freed); gone = 1;
 done:

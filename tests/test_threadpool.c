@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "engine/engine.h"
@@ -1172,6 +1173,69 @@ static void steal_from_a_blocked_owner(void **state) {
   sync_fini(&f.done);
 }
 
+
+/* A thread told to leave (stop_a_worker) while the pool is open detaches
+ * itself: a later submit's spawn must not join it under the engine's mutex,
+ * where it waits for whatever the thread's exit runs. Here its exit runs a
+ * TLS destructor that takes a lock the submitting side holds until the
+ * submit returns; with the join the submit waited for ever (the hang guard
+ * below fails). */
+static pthread_key_t g_exit_key;
+static pthread_mutex_t g_exit_mu = PTHREAD_MUTEX_INITIALIZER;
+static sync_t g_exit_entered, g_exit_set, g_exit_submitted;
+static void exit_destructor(void *v) {
+  (void)v;
+  gate_open(&g_exit_entered);
+  pthread_mutex_lock(&g_exit_mu); /* held by the test until the submit returns */
+  pthread_mutex_unlock(&g_exit_mu);
+}
+static void set_exit_key(void *arg) {
+  (void)arg;
+  THREAD_CHECK_EQ(pthread_setspecific(g_exit_key, &g_exit_key), 0);
+  gate_open(&g_exit_set);
+}
+static void exit_noop(void *arg) { (void)arg; }
+static void *submit_one(void *arg) {
+  THREAD_CHECK_EQ(weft_threadpool_call_in_thread(arg, exit_noop, NULL), 0);
+  gate_open(&g_exit_submitted);
+  return NULL;
+}
+static void shrunk_thread_is_not_joined_by_a_submit(void **state) {
+  (void)state;
+  sync_init(&g_exit_entered);
+  sync_init(&g_exit_set);
+  sync_init(&g_exit_submitted);
+  assert_int_equal(pthread_key_create(&g_exit_key, exit_destructor), 0);
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create(&tp, 1, 1, "exitkey"), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, set_exit_key, NULL), 0);
+  gate_wait(&g_exit_set);
+  pthread_mutex_lock(&g_exit_mu);
+  assert_int_equal(weft_threadpool_stop_a_worker(tp), 0);
+  gate_wait(&g_exit_entered); /* the thread has left the pool and runs its exit */
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, submit_one, tp), 0); /* its notify starts a thread */
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 20; /* a hang guard: passing does not wait for it */
+  pthread_mutex_lock(&g_exit_submitted.mu);
+  int rc = 0;
+  while (!g_exit_submitted.open && rc == 0)
+    rc = pthread_cond_timedwait(&g_exit_submitted.cv, &g_exit_submitted.mu, &dl);
+  int returned = g_exit_submitted.open;
+  pthread_mutex_unlock(&g_exit_submitted.mu);
+  if (!returned) fail_msg("the submit waited for the exiting thread (joined under the engine's mutex)");
+  pthread_mutex_unlock(&g_exit_mu);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(pthread_key_delete(g_exit_key), 0);
+  sync_fini(&g_exit_entered);
+  sync_fini(&g_exit_set);
+  sync_fini(&g_exit_submitted);
+}
+
 /* A factory may hand over detached threads (created so, or detached right
  * after): the pool must not join them. Threads that leave (a shrink), slots
  * that a later grow reuses, a stop_timeout and a stop, all with such
@@ -1251,6 +1315,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(case31_attributes),
       cmocka_unit_test(detached_factory_threads_are_not_joined),
+      cmocka_unit_test(shrunk_thread_is_not_joined_by_a_submit),
       cmocka_unit_test(case32_start),
       cmocka_unit_test(case33_adjusting_when_stopped),
       cmocka_unit_test(case34_thread_creation_arguments),

@@ -181,10 +181,24 @@ int weft__engine_spawn_closing_locked(weft__engine *e, int reason) {
 }
 
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) {
-  /* A thread that leaves on its own while the pool runs (its keep-alive
-   * ran out, E9.3) detaches itself: its stack goes back when it ends, not
-   * when a later spawn or stop gets round to joining it, so an idle pool's
-   * memory shrinks with its thread count. Nobody joins it then (JOINED). */
+  /* A factory may have detached us after it created us: look again, once
+   * the factory call that made us has returned (it runs under the mutex;
+   * a stand-in or a shrink can end a thread that fast). Nothing that holds
+   * the mutex waits for a LIVE slot's thread, so taking it here is safe.
+   * Before the detach below: a thread its factory detached must not detach
+   * itself again (glibc answers EINVAL; ThreadSanitizer's interceptor
+   * aborts). */
+  if (e->cfg.factory && !weft__load_relaxed(&w->detached)) {
+    pthread_mutex_lock(&e->mu);
+    pthread_mutex_unlock(&e->mu);
+    if (weft__thread_self_detached()) weft__store_relaxed(&w->detached, 1);
+  }
+  /* A thread that leaves while the pool runs (its keep-alive ran out,
+   * E9.3, or a shrink told it to) detaches itself: its stack goes back
+   * when it ends, not when a later spawn or stop gets round to joining it,
+   * so an idle pool's memory shrinks with its thread count, and no spawn
+   * waits under the mutex for its exit to finish. Nobody joins it then
+   * (JOINED). */
   if (detach) {
     /* Under the mutex, against stop: close sets `closed` under it, and stop
      * joins every slot it then reads LIVE or EXITED. Either we detach and
@@ -201,15 +215,6 @@ void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) 
       return;
     }
     pthread_mutex_unlock(&e->mu);
-  }
-  /* A factory may have detached us after it created us: look again, once
-   * the factory call that made us has returned (it runs under the mutex;
-   * a stand-in or a shrink can end a thread that fast). Nothing that holds
-   * the mutex waits for a LIVE slot's thread, so taking it here is safe. */
-  if (e->cfg.factory && !weft__load_relaxed(&w->detached)) {
-    pthread_mutex_lock(&e->mu);
-    pthread_mutex_unlock(&e->mu);
-    if (weft__thread_self_detached()) weft__store_relaxed(&w->detached, 1);
   }
   /* Release: the thread's last uses of its slot happen before a spawner,
    * which loads the state with acquire, joins it and reuses the slot. No

@@ -429,7 +429,13 @@ void *weft__engine_worker_main(void *arg) {
   } else {
     weft__node_flush();
   }
-  weft__engine_worker_exited(e, w, reaped);
+  /* Every thread that leaves while the pool is open detaches itself, told
+   * to leave (shrink) as well as reaped: a later spawn would otherwise join
+   * it under the engine's mutex, on a submit's path, waiting for whatever
+   * the thread's exit runs (its TLS destructors, a factory's wrapper): a
+   * destructor that takes a lock the submitter holds hung the submit.
+   * Found by review. After close, stop joins (spawn.c). */
+  weft__engine_worker_exited(e, w, true);
   weft__tls.route = 0;
   return NULL;
 }
