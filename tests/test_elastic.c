@@ -1134,6 +1134,71 @@ static void creation_failure_retried(void **state) {
   sync_fini(&ran);
 }
 
+/* The monitor's growth step respects the creation back-off (E9.5): a
+ * worker in an unannounced wait with tasks behind it, every creation
+ * failing, 60 monitor ticks (counted, not timed). The back-off (10 ms
+ * doubling to 1 s) allows a handful of attempts over any span those ticks
+ * take; the step made one per tick (about 60 here; 252 in 2 s). */
+static _Atomic int g_bo_fail, g_bo_attempts;
+static sync_t g_bo_started, g_bo_release;
+static int backoff_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                           const char *name) {
+  (void)ctx;
+  (void)name;
+  if (atomic_load(&g_bo_fail)) {
+    atomic_fetch_add(&g_bo_attempts, 1);
+    return WEFT_EAGAIN;
+  }
+  return pthread_create(t, NULL, start, arg) == 0 ? 0 : WEFT_EAGAIN;
+}
+static void bo_quiet(void *ctx, int err, const char *what) { (void)ctx, (void)err, (void)what; }
+static void bo_waiter(void *arg) {
+  (void)arg;
+  gate_open(&g_bo_started);
+  gate_wait(&g_bo_release); /* unannounced: the monitor sees a stuck worker */
+}
+static void monitor_step_respects_creation_backoff(void **state) {
+  (void)state;
+  sync_init(&g_bo_started);
+  sync_init(&g_bo_release);
+  atomic_store(&g_bo_fail, 0);
+  atomic_store(&g_bo_attempts, 0);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 1;
+  o.thread_factory = backoff_factory;
+  o.log = bo_quiet;
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, bo_waiter, NULL), 0);
+  gate_wait(&g_bo_started);
+  atomic_store(&g_bo_fail, 1);
+  sync_t ran;
+  sync_init(&ran);
+  for (int i = 0; i < 100; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  weft_threadpool_stats st;
+  uint64_t first = 0;
+  for (;;) { /* 60 ticks of the monitor, however long they take */
+    stats(tp, &st);
+    if (first == 0) first = st.monitor_ticks + 1;
+    if (st.monitor_ticks >= first + 60) break;
+    sched_yield();
+  }
+  int attempts = atomic_load(&g_bo_attempts);
+  atomic_store(&g_bo_fail, 0);
+  gate_open(&g_bo_release);
+  wait_count(&ran, 100);
+  end_pool(tp);
+  sync_fini(&ran);
+  sync_fini(&g_bo_started);
+  sync_fini(&g_bo_release);
+  print_message("creation attempts over 60 monitor ticks: %d\n", attempts);
+  assert_true(attempts >= 1); /* the premise: creations were tried and failed */
+  assert_true(attempts <= 20);
+}
+
 /* The log hook hears a failed creation with no lock of the pool held: a
  * hook that reads the pool's per-worker statistics (which take the
  * engine's mutex) while a submit's thread creation fails. Fails by hanging
@@ -1568,6 +1633,7 @@ int main(void) {
       cmocka_unit_test_teardown(reap_churn, settle),
       cmocka_unit_test_teardown(blocking_call_from_pool_no_deadlock, settle),
       cmocka_unit_test_teardown(creation_failure_retried, settle),
+      cmocka_unit_test_teardown(monitor_step_respects_creation_backoff, settle),
       cmocka_unit_test_teardown(failed_creation_then_drained_disarms, settle),
       cmocka_unit_test_teardown(log_hook_reads_stats_on_creation_failure, settle),
       cmocka_unit_test_teardown(abandoned_block_ended_when_idle, settle),

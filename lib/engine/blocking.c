@@ -88,7 +88,9 @@ WEFT_API int weft_blocking_begin(void) {
      * starts one as before; stale "nobody idle": one thread more, which
      * reaps itself after the keep-alive. */
     uint64_t s = weft__load_relaxed(&e->ctl);
-    if (WEFT__CTL_TOP(s) == 0 && WEFT__CTL_SEARCHING(s) == 0)
+    /* Not while a failed creation backs off (E9.5): the submit's notify
+     * arms the monitor, which retries once the back-off has passed. */
+    if (WEFT__CTL_TOP(s) == 0 && WEFT__CTL_SEARCHING(s) == 0 && !weft__engine_spawn_backing_off(e))
       (void)weft__engine_grow(e, 1, WEFT__MADE_BLOCKED); /* a failure: the submit retries */
   }
   return WEFT_OK;

@@ -453,7 +453,13 @@ static bool tick(weft__monitor *m, uint64_t now) {
   /* A thread that parked since (wake_parked ran when one was) is woken
    * before any is made. */
   int woken = raise_and_wake(m, n, awake, base, grants);
-  int made = woken < n ? weft__engine_grow(e, n - woken, WEFT__MADE_STALL) : 0;
+  /* No creation while a failed one backs off (E9.5): retry_creation tries
+   * again once it has passed. The step made one every tick regardless
+   * (252 factory calls and log lines in 2 s with every creation failing,
+   * where the back-off allows about 8). Found by review. */
+  int made = woken < n && !weft__engine_spawn_backing_off(e)
+                 ? weft__engine_grow(e, n - woken, WEFT__MADE_STALL)
+                 : 0;
   if (made < 0) made = 0;
   if (woken + made < n) give_back(m, n - woken - made); /* closed, or creation failed */
   m->step_n = 1; /* judged at the next tick whose window suffices */
