@@ -480,6 +480,38 @@ static void deferred_logs_wait_for_the_caller(void **state) {
   assert_int_equal(weft__engine_destroy(e), 0);
 }
 
+/* No free slot (every one held by a reaped thread not yet popped from the
+ * idle stack, models/reap.pml): the creation fails, backs off, and the log
+ * hook is told, as of any failed creation (it was counted only). */
+static int g_noslot_logged;
+static void noslot_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  if (err == WEFT_EAGAIN && strstr(what, "slot") != NULL) g_noslot_logged++;
+}
+static void no_free_slot_is_reported(void **state) {
+  (void)state;
+  weft__engine_config cfg = {.name_prefix = "noslot", .capacity = 1, .log = noslot_log, .spin_us = 1};
+  weft__engine *e;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  weft__elastic_config ec = {.elastic = 1, .hard = 1, .min_live = 0, .keep_alive_ns = 1000000};
+  weft__engine_set_elastic(e, &ec);
+  weft__engine_set_limit(e, 1);
+  g_noslot_logged = 0;
+  assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), 1);
+  /* Its keep-alive (1 ms) runs out: it reaps itself and stays linked in
+   * the idle stack, holding the only slot (engine state, polled). */
+  while (weft__load_relaxed(&e->live) != 0 ||
+         weft__load_acquire(&e->slots[0]->state) != WEFT__SLOT_JOINED)
+    sched_yield();
+  assert_int_equal(weft__load_acquire(&e->slots[0]->linked_exit), 1); /* the premise */
+  assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), WEFT_EAGAIN);
+  weft__engine_counters c;
+  weft__engine_counters_get(e, &c);
+  assert_int_equal(c.spawn_failures, 1);
+  assert_int_equal(g_noslot_logged, 1);
+  assert_int_equal(weft__engine_destroy(e), 0);
+}
+
 static void bad_config(void **state) {
   (void)state;
   weft__engine *e;
@@ -501,6 +533,7 @@ int main(void) {
       cmocka_unit_test(eager_wake_with_long_tasks),
       cmocka_unit_test(sole_worker_until_second_slot),
       cmocka_unit_test(deferred_logs_wait_for_the_caller),
+      cmocka_unit_test(no_free_slot_is_reported),
       cmocka_unit_test(bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -174,10 +174,12 @@ struct weft__engine {
   /* Tasks a submit window accepted and cancelled at its flush, the engine
    * closed meanwhile: submitted (statistics), though never pushed. */
   _Atomic uint64_t window_cancelled;
-  /* Creation failures spawn_locked counted under the mutex, for the log
-   * hook to hear after it (weft__engine_log_failures): the thread factory's
-   * (or pthread_create's), and a worker slot that could not be allocated. */
-  _Atomic int unlogged_failures, unlogged_nomem;
+  /* Creation failures counted where they happen (under the mutex), for the
+   * log hook to hear after it (weft__engine_log_failures): the thread
+   * factory's (or pthread_create's), a worker slot that could not be
+   * allocated, no free slot (every one held by a thread on its way out),
+   * and the monitor's own thread that could not be started. */
+  _Atomic int unlogged_failures, unlogged_nomem, unlogged_noslot, unlogged_monitor;
   /* Set (release) when a stop has joined every thread and cancelled what
    * was queued: every task accepted before has run or been cancelled. */
   _Atomic int stopped;

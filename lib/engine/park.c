@@ -403,11 +403,17 @@ void weft__engine_arm_monitor(weft__engine *e) {
     /* No monitor for now (no memory, no thread): the pool works as a
      * fixed-cap pool, and a saturation a second from now tries again. */
     weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
-    if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+    if (r != WEFT_EQUIT) {
+      if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+      weft__fetch_add_relaxed(&e->unlogged_monitor, 1);
+    }
     /* seq_cst: puts the bias back, as the disarm does (the same Dekker):
      * saturated submits take the slow path again and retry the arm. */
     if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
     weft__store_relaxed(&e->monitor_armed, 0);
+    /* Outside the mutex; a caller under a lock the hook may take defers it
+     * (weft__engine_defer_logs) and logs after its unlock. */
+    weft__engine_log_failures(e);
     return;
   }
   weft__store_relaxed(&e->monitor_retry_ns, 0);

@@ -37,6 +37,10 @@ void weft__engine_log_failures(weft__engine *e) {
     weft__engine_log(e, WEFT_EAGAIN, "thread factory failed to create a pool thread");
   for (int n = weft__xchg_relaxed(&e->unlogged_nomem, 0); n > 0; n--)
     weft__engine_log(e, WEFT_ENOMEM, "no memory for a pool thread's slot");
+  for (int n = weft__xchg_relaxed(&e->unlogged_noslot, 0); n > 0; n--)
+    weft__engine_log(e, WEFT_EAGAIN, "no free slot for a pool thread (all held by threads on their way out)");
+  for (int n = weft__xchg_relaxed(&e->unlogged_monitor, 0); n > 0; n--)
+    weft__engine_log(e, WEFT_EAGAIN, "could not start the pool's monitor thread");
 }
 
 /* Creation failures back off (E9.5): no attempt before retry_at, the
@@ -93,6 +97,7 @@ static int spawn_locked(weft__engine *e, int reason, bool closing) {
     /* Every slot is held by a thread on its way out (or a reaped entry not
      * yet popped): back off, and the monitor retries (E9.5, models/reap.pml). */
     creation_failed(e);
+    weft__fetch_add_relaxed(&e->unlogged_noslot, 1); /* logged after the mutex */
     return WEFT_EAGAIN;
   }
   weft__eworker *w = e->slots[idx];
