@@ -458,6 +458,36 @@ static void removed_triggers_leave_their_lists(void **state) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* destroy on another thread than run's, polled while run finishes
+ * (WEFT_EBUSY until run's shutdown is done): once it answers 0, every
+ * access of the run thread to r happened before it (the TSan build reports
+ * the race otherwise: destroy's reads and its free against run's drain). */
+static weft_reactor *g_poll_r;
+static void poll_tick(void *arg) {
+  (void)arg;
+  (void)weft_reactor_call_later(g_poll_r, 0.0001, poll_tick, NULL, NULL);
+}
+static void *poll_runner(void *arg) {
+  (void)arg;
+  THREAD_CHECK_EQ(weft_reactor_run(g_poll_r), 0);
+  return NULL;
+}
+static void destroy_polled_from_another_thread(void **state) {
+  (void)state;
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(weft_reactor_create(&g_poll_r), 0);
+    assert_int_equal(weft_reactor_call_later(g_poll_r, 0, poll_tick, NULL, NULL), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, poll_runner, NULL), 0);
+    while (!weft_reactor_running(g_poll_r)) sched_yield(); /* reactor state, polled */
+    while (weft_reactor_stop(g_poll_r) != 0) sched_yield();
+    int rc;
+    while ((rc = weft_reactor_destroy(g_poll_r)) == WEFT_EBUSY) sched_yield();
+    assert_int_equal(rc, 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+  }
+}
+
 static void shutdown_fires_without_run(void **state) {
   (void)state;
   trig_state s = {0};
@@ -815,6 +845,7 @@ int main(void) {
       cmocka_unit_test(reader_not_starved_by_completions),
       cmocka_unit_test(system_event_triggers),
       cmocka_unit_test(removed_triggers_leave_their_lists),
+      cmocka_unit_test(destroy_polled_from_another_thread),
       cmocka_unit_test(shutdown_fires_without_run),
       cmocka_unit_test(stop_from_another_thread),
       cmocka_unit_test(destroy_runs_late_calls),

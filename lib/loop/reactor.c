@@ -396,7 +396,13 @@ static void shutdown_sequence(weft_reactor *r) {
   weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);
   drain_all(r);
   weft__store_relaxed(&r->sleeping, 0);
-  weft__store_relaxed(&r->state, R_STOPPED);
+  /* Release: the run's (or detach's) last access to r; pairs with the
+   * acquire load in weft_reactor_destroy, which may run on another thread
+   * once run has returned, or poll while it finishes (WEFT_EBUSY until this
+   * store): everything above happens before its reads and its free. Found
+   * by review (TSan: destroy's read of drain_depth, and its free, against
+   * this thread's drain). */
+  weft__store_release(&r->state, R_STOPPED);
 }
 
 /* Before sleeping after a busy drain, look at the queue a little longer:
@@ -529,7 +535,8 @@ WEFT_API int weft_reactor_stop(weft_reactor *r) {
 
 WEFT_API int weft_reactor_destroy(weft_reactor *r) {
   if (r == NULL) return WEFT_OK;
-  int st = weft__load_relaxed(&r->state);
+  /* Acquire: pairs with shutdown_sequence's release of R_STOPPED. */
+  int st = weft__load_acquire(&r->state);
   if (st == R_RUNNING || st == R_STOPPING) return WEFT_EBUSY;
   /* From a callback that destroy's own drain runs, or that an attached
    * reactor's drain runs (after a detach): the outer call still uses r. */
