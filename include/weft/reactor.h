@@ -61,7 +61,9 @@ WEFT_API int weft_reactor_create(weft_reactor **out);
  * @brief Free r.
  *
  * If it never ran and "shutdown" never fired, the shutdown triggers fire now
- * (the pool is released). Threads blocked in weft_blocking_call_from_thread()
+ * (the pool is released); also if "shutdown" was fired by hand but the
+ * reactor's pool was made after that (its stop is a shutdown trigger): every
+ * trigger then runs again, the user's included. Threads blocked in weft_blocking_call_from_thread()
  * are released (#WEFT_ESHUTDOWN); queued thread calls run here, on the
  * destroying thread. A call_from_thread whose call is already queued when
  * destroy starts is waited for (it may still be waking the loop); any other

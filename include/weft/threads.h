@@ -87,7 +87,12 @@ WEFT_API int weft_defer_to_thread(weft_reactor *r, weft_call_fn fn, void *arg,
  * weft_deferred_cancel() on the Deferred (for this call and for
  * weft_defer_to_thread_pool()): if fn has not started it never runs (the
  * pool drops the request, as weft_threadpool_cancel_work()); either way the
- * Deferred errbacks #WEFT_ECANCELED at once and a late result is dropped.
+ * Deferred errbacks #WEFT_ECANCELED at once and a late result is dropped:
+ * a late failure is released, a late value is not touched (weft does not
+ * know what it is). Twisted's garbage collector frees it; in C a fn whose
+ * value owns memory and whose Deferred may be cancelled must free it some
+ * other way (its own record of what it handed out, or a value that owns
+ * nothing).
  *
  * @param r        The reactor whose thread the callbacks run on (call on it).
  * @param pool     The pool fn runs in.
