@@ -1104,13 +1104,13 @@ static int failing_factory(void *ctx, pthread_t *t, void *(*start)(void *), void
   return pthread_create(t, NULL, start, arg) == 0 ? 0 : WEFT_EAGAIN;
 }
 
-/* A started pool (0, 2) whose threads come from failing_factory; log NULL:
- * the default (stderr). */
-static weft_threadpool *failing_pool(weft_log_fn log) {
+/* A started pool (min, max) whose threads come from failing_factory; log
+ * NULL: the default (stderr). */
+static weft_threadpool *failing_pool_of(int min, int max, weft_log_fn log) {
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
-  o.min_threads = 0;
-  o.max_threads = 2;
+  o.min_threads = min;
+  o.max_threads = max;
   o.thread_factory = failing_factory;
   o.log = log;
   weft_threadpool *tp;
@@ -1118,6 +1118,8 @@ static weft_threadpool *failing_pool(weft_log_fn log) {
   assert_int_equal(weft_threadpool_start(tp), 0);
   return tp;
 }
+
+static weft_threadpool *failing_pool(weft_log_fn log) { return failing_pool_of(0, 2, log); }
 
 static void creation_failure_retried(void **state) {
   (void)state;
@@ -1139,18 +1141,8 @@ static void creation_failure_retried(void **state) {
  * failing, 60 monitor ticks (counted, not timed). The back-off (10 ms
  * doubling to 1 s) allows a handful of attempts over any span those ticks
  * take; the step made one per tick (about 60 here; 252 in 2 s). */
-static _Atomic int g_bo_fail, g_bo_attempts;
 static sync_t g_bo_started, g_bo_release;
-static int backoff_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
-                           const char *name) {
-  (void)ctx;
-  (void)name;
-  if (atomic_load(&g_bo_fail)) {
-    atomic_fetch_add(&g_bo_attempts, 1);
-    return WEFT_EAGAIN;
-  }
-  return pthread_create(t, NULL, start, arg) == 0 ? 0 : WEFT_EAGAIN;
-}
+#define BO_FAILS 1000000 /* g_factory_fails while every creation fails */
 static void bo_quiet(void *ctx, int err, const char *what) { (void)ctx, (void)err, (void)what; }
 static void bo_waiter(void *arg) {
   (void)arg;
@@ -1161,20 +1153,11 @@ static void monitor_step_respects_creation_backoff(void **state) {
   (void)state;
   sync_init(&g_bo_started);
   sync_init(&g_bo_release);
-  atomic_store(&g_bo_fail, 0);
-  atomic_store(&g_bo_attempts, 0);
-  weft_threadpool_options o;
-  weft_threadpool_options_init(&o);
-  o.min_threads = 1;
-  o.max_threads = 1;
-  o.thread_factory = backoff_factory;
-  o.log = bo_quiet;
-  weft_threadpool *tp;
-  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
-  assert_int_equal(weft_threadpool_start(tp), 0);
+  atomic_store(&g_factory_fails, 0);
+  weft_threadpool *tp = failing_pool_of(1, 1, bo_quiet);
   assert_int_equal(weft_threadpool_call_in_thread(tp, bo_waiter, NULL), 0);
   gate_wait(&g_bo_started);
-  atomic_store(&g_bo_fail, 1);
+  atomic_store(&g_factory_fails, BO_FAILS); /* every creation fails from here */
   sync_t ran;
   sync_init(&ran);
   for (int i = 0; i < 100; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
@@ -1186,8 +1169,7 @@ static void monitor_step_respects_creation_backoff(void **state) {
     if (st.monitor_ticks >= first + 60) break;
     sched_yield();
   }
-  int attempts = atomic_load(&g_bo_attempts);
-  atomic_store(&g_bo_fail, 0);
+  int attempts = BO_FAILS - atomic_exchange(&g_factory_fails, 0); /* creations work again */
   gate_open(&g_bo_release);
   wait_count(&ran, 100);
   end_pool(tp);
