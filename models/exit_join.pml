@@ -15,9 +15,9 @@
  *   - a thread factory may hand over a thread it detached, when it created
  *     it or right after (the factory runs under the engine mutex, held by
  *     the spawner). The thread records it in its slot's `detached` word at
- *     its start and again on its way out, before it decides whether to
- *     detach itself; the second look takes the mutex first, so the factory
- *     call that made it has returned by then.
+ *     its start and again on its way out, under the mutex, before it
+ *     decides whether to detach itself: the factory call that made it has
+ *     returned by then.
  * On its way out (EXITED) the thread stores `gone` last; a joiner (stop)
  * waits for `gone`, then joins only a thread whose `detached` is 0, then
  * frees the slot (destroy).
@@ -34,8 +34,8 @@
  *                             the mutex and without looking at `closed`:
  *                             a stop that read the slot LIVE waits for a
  *                             `gone` that never comes (invalid end state)
- *   -DMUTANT_NO_HANDSHAKE     the second look at `detached` without taking
- *                             the mutex first: a thread that ends before its
+ *   -DMUTANT_NO_HANDSHAKE     the second look at `detached` before taking
+ *                             the mutex: a thread that ends before its
  *                             factory detaches it is joined
  */
 #define LIVE 0
@@ -68,19 +68,22 @@ proctype factory() {
 
 proctype worker() {
   flag = fdetached;  /* the look at its start: the factory may not have detached yet */
-  /* The second look, on its way out, before the detach below. */
-#ifndef MUTANT_NO_HANDSHAKE
-  lock(); unlock();
+#ifdef MUTANT_NO_HANDSHAKE
+  flag = flag || fdetached; /* the second look before the mutex */
 #endif
-  flag = flag || fdetached;
 #ifdef MUTANT_DETACH_UNLOCKED
+  flag = flag || fdetached;
   self_detached = !flag;
   assert(!freed); state = JOINED;
   goto done;
 #else
-  /* Every exit: detach and JOINED while the pool runs (keep-alive, shrink);
-   * EXITED once closed (stop joins). */
+  /* Every exit: under the mutex, the second look (the factory call that
+   * made it has returned), then detach and JOINED while the pool runs
+   * (keep-alive, shrink); EXITED once closed (stop joins). */
   lock();
+#ifndef MUTANT_NO_HANDSHAKE
+  flag = flag || fdetached;
+#endif
   if
   :: !closed && (flag || !fdetached) ->
      /* flag: nothing to detach; else pthread_detach succeeds */

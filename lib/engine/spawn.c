@@ -185,42 +185,36 @@ int weft__engine_spawn_closing_locked(weft__engine *e, int reason) {
   return spawn_locked(e, reason, true);
 }
 
-void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach) {
-  /* A factory may have detached us after it created us: look again, once
-   * the factory call that made us has returned (it runs under the mutex;
-   * a stand-in or a shrink can end a thread that fast). Nothing that holds
-   * the mutex waits for a LIVE slot's thread, so taking it here is safe.
-   * Before the detach below: a thread its factory detached must not detach
-   * itself again (glibc answers EINVAL; ThreadSanitizer's interceptor
-   * aborts). */
-  if (e->cfg.factory && !weft__load_relaxed(&w->detached)) {
-    pthread_mutex_lock(&e->mu);
-    pthread_mutex_unlock(&e->mu);
-    if (weft__thread_self_detached()) weft__store_relaxed(&w->detached, 1);
-  }
+void weft__engine_worker_exited(weft__engine *e, weft__eworker *w) {
   /* A thread that leaves while the pool runs (its keep-alive ran out,
    * E9.3, or a shrink told it to) detaches itself: its stack goes back
    * when it ends, not when a later spawn or stop gets round to joining it,
    * so an idle pool's memory shrinks with its thread count, and no spawn
-   * waits under the mutex for its exit to finish. Nobody joins it then
-   * (JOINED). */
-  if (detach) {
-    /* Under the mutex, against stop: close sets `closed` under it, and stop
-     * joins every slot it then reads LIVE or EXITED. Either we detach and
-     * store JOINED before the close, or we see `closed` and leave the
-     * thread to stop's join: never a join of a detached thread. The
-     * spawner that joins EXITED slots under the mutex never waits for us
-     * (our slot is LIVE until we store). */
-    pthread_mutex_lock(&e->mu);
-    /* A thread its factory detached needs no detach: nobody joins it. */
-    if (!weft__load_relaxed(&e->closed) &&
-        (weft__load_relaxed(&w->detached) || pthread_detach(pthread_self()) == 0)) {
-      weft__store_release(&w->state, WEFT__SLOT_JOINED); /* release: as below */
-      pthread_mutex_unlock(&e->mu);
-      return;
-    }
+   * waits under the mutex for its exit to finish (a TLS destructor that
+   * took a lock the submitter held hung the submit). Nobody joins it then
+   * (JOINED). Under the mutex, against stop: close sets `closed` under it,
+   * and stop joins every slot it then reads LIVE or EXITED. Either we
+   * detach and store JOINED before the close, or we see `closed` and leave
+   * the thread to stop's join: never a join of a detached thread. The
+   * spawner that joins EXITED slots under the mutex never waits for us
+   * (our slot is LIVE until we store). Nothing that holds the mutex waits
+   * for a LIVE slot's thread, so taking it here is safe. */
+  pthread_mutex_lock(&e->mu);
+  /* A factory may have detached us after it created us: look again now
+   * that the factory call that made us has returned (it runs under the
+   * mutex; a stand-in or a shrink can end a thread that fast), before we
+   * would detach ourselves (a second detach: glibc answers EINVAL,
+   * ThreadSanitizer's interceptor aborts). */
+  if (e->cfg.factory && !weft__load_relaxed(&w->detached) && weft__thread_self_detached())
+    weft__store_relaxed(&w->detached, 1);
+  /* A thread its factory detached needs no detach: nobody joins it. */
+  if (!weft__load_relaxed(&e->closed) &&
+      (weft__load_relaxed(&w->detached) || pthread_detach(pthread_self()) == 0)) {
+    weft__store_release(&w->state, WEFT__SLOT_JOINED); /* release: as below */
     pthread_mutex_unlock(&e->mu);
+    return;
   }
+  pthread_mutex_unlock(&e->mu);
   /* Release: the thread's last uses of its slot happen before a spawner,
    * which loads the state with acquire, joins it and reuses the slot. No
    * mutex: a spawner holding it must never wait for us. */

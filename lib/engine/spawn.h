@@ -34,13 +34,12 @@ int weft__engine_spawn_closing_locked(weft__engine *e, int reason);
 /* A creation failed recently: no new attempt until its backoff has passed
  * (E9.5). Any thread. */
 bool weft__engine_spawn_backing_off(weft__engine *e);
-/* The thread exits: mark its slot. It takes e->mu briefly for the detach
- * decision and, with a factory, for its second look at whether the factory
- * detached it, both before it stores EXITED: a spawner that joins an EXITED
- * slot under the mutex never waits for a thread that needs it. detach: it
- * leaves on its own while the pool runs, and detaches itself so nobody has
- * to join it. */
-void weft__engine_worker_exited(weft__engine *e, weft__eworker *w, bool detach);
+/* The thread exits: mark its slot. Under e->mu it looks (with a factory)
+ * whether the factory detached it, and while the pool is open detaches
+ * itself and stores JOINED; once closed it stores EXITED after the mutex
+ * for stop's join. A spawner that joins an EXITED slot under the mutex
+ * never waits for a thread that needs it. */
+void weft__engine_worker_exited(weft__engine *e, weft__eworker *w);
 /* Join the thread of slot w, read LIVE or EXITED under e->mu by the one
  * joiner the slot has (stop, or a spawner reusing an EXITED slot): wait
  * until it has made its last store to the slot, until deadline_ns at most

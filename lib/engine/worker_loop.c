@@ -429,13 +429,9 @@ void *weft__engine_worker_main(void *arg) {
   } else {
     weft__node_flush();
   }
-  /* Every thread that leaves while the pool is open detaches itself, told
-   * to leave (shrink) as well as reaped: a later spawn would otherwise join
-   * it under the engine's mutex, on a submit's path, waiting for whatever
-   * the thread's exit runs (its TLS destructors, a factory's wrapper): a
-   * destructor that takes a lock the submitter holds hung the submit.
-   * Found by review. After close, stop joins (spawn.c). */
-  weft__engine_worker_exited(e, w, true);
+  /* Detaches itself while the pool is open, told to leave or reaped
+   * (spawn.c); after close, stop joins it. */
+  weft__engine_worker_exited(e, w);
   weft__tls.route = 0;
   return NULL;
 }
