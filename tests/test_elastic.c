@@ -1247,12 +1247,24 @@ static void failed_creation_then_drained_disarms(void **state) {
 /* E9.2: work queued on a pool that may run nothing (not started yet, as
  * the reactor's startup pattern does, or sized to 0) arms no monitor: no
  * worker can be stuck, and an armed monitor would tick until the start.
- * The monitor is started by the arm itself, so its absence right after the
- * submit is the fact; the start (or resize) then runs the task. */
-static void no_monitor_while_nothing_may_run(weft_threadpool *tp) {
+ * Before the pool's first worker there is no monitor at all (it starts
+ * with the workers); sized to 0 later, the one that ran stays disarmed
+ * until it leaves. The start (or resize) then runs the task. */
+static void no_monitor_while_nothing_may_run(weft_threadpool *tp, bool ever_started) {
   weft__engine *e = weft__threadpool_engine(tp);
-  assert_null(atomic_load(&e->monitor));
+  if (!ever_started) assert_null(atomic_load(&e->monitor));
   assert_int_equal(atomic_load(&e->monitor_armed), 0);
+}
+
+/* Until the monitor (started with the pool's workers) has disarmed. */
+static void wait_monitor_disarmed(weft_threadpool *tp) {
+  weft__engine *e = weft__threadpool_engine(tp);
+  event_guard g = event_guard_start();
+  for (;;) {
+    int seen = count_get(&g_events);
+    if (atomic_load(&e->monitor_armed) == 0) return;
+    if (!event_wait(&g, seen)) fail_msg("hang guard: the monitor stays armed");
+  }
 }
 
 static void unstarted_pool_arms_no_monitor(void **state) {
@@ -1268,14 +1280,15 @@ static void unstarted_pool_arms_no_monitor(void **state) {
   sync_t ran;
   sync_init(&ran);
   assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
-  no_monitor_while_nothing_may_run(tp);
+  no_monitor_while_nothing_may_run(tp, false);
   assert_int_equal(weft_threadpool_start(tp), 0);
   wait_count(&ran, 1);
   /* Started, then sized to 0: the same once its threads have gone. */
   assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 0), 0);
   wait_reaped(tp, exits0, 0);
+  wait_monitor_disarmed(tp);
   assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
-  no_monitor_while_nothing_may_run(tp);
+  no_monitor_while_nothing_may_run(tp, true);
   assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 2), 0);
   wait_count(&ran, 2);
   end_pool(tp);

@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,13 +61,17 @@ static int g_use_hook; /* 1: failing_factory; 0: the default (pthread_create, wr
 int __real_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*start)(void *),
                           void *arg);
-/* The next pthread_create made by libweft itself (not through a factory
- * hook that calls __real_pthread_create: the elastic monitor's thread)
- * fails once. */
-static atomic_int g_fail_raw_once;
+/* While set, every pthread_create made by libweft itself (not through a
+ * factory hook that calls __real_pthread_create: the elastic monitor's
+ * thread) fails; g_raw_failed counts them. */
+static atomic_int g_fail_raw;
+static atomic_long g_raw_failed;
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*start)(void *),
                           void *arg) {
-  if (atomic_exchange(&g_fail_raw_once, 0)) return EAGAIN;
+  if (atomic_load(&g_fail_raw)) {
+    atomic_fetch_add(&g_raw_failed, 1);
+    return EAGAIN;
+  }
   if (!g_use_hook && creation_should_fail()) return EAGAIN;
   return __real_pthread_create(t, a, start, arg);
 }
@@ -339,13 +344,15 @@ static void pthread_thread_worker(void **s) {
 #endif
 
 #ifdef WEFT_FAULT_WRAP
-/* The monitor's thread cannot start, once. A chain of tasks each announces
- * a block: the first max(8, 4 x CPUs) get immediate grants and stand-ins;
- * the next one's stand-in is the monitor's to make, and its start fails.
- * Nothing else would retry it while every worker blocks: that begin takes a
- * grant as in the burst, so its child still runs (it waited for ever). The
- * workers start through a factory that calls the real pthread_create, so
- * the failure lands on the monitor's start and nowhere else. */
+/* The monitor's thread cannot start (every try fails while the chain
+ * runs, the first one at the first worker's start). A chain of tasks each
+ * announces a block: the first max(8, 4 x CPUs) get immediate grants and
+ * stand-ins; the next one's stand-in is the monitor's to make, and there
+ * is none. Nothing else would make it while every worker blocks: that
+ * begin takes a grant as in the burst, so its child still runs (it waited
+ * for ever). The workers start through a factory that calls the real
+ * pthread_create, so the failure lands on the monitor's start and nowhere
+ * else. */
 static int real_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
                         const char *name) {
   (void)ctx;
@@ -372,7 +379,6 @@ static void mc_child(void *arg) {
 
 static void mc_link(void *arg) {
   long i = (long)arg;
-  if (i == g_mc.burst) atomic_store(&g_fail_raw_once, 1); /* the monitor's start, in the begin */
   weft_blocking_begin();
   pthread_mutex_lock(&g_mc.mu);
   if (i < g_mc.burst) {
@@ -411,12 +417,15 @@ static void monitor_start_failure_still_stands_in(void **s) {
   o.thread_factory = real_factory;
   assert_int_equal(weft_threadpool_create_ex(&g_mc.tp, &o), 0);
   assert_int_equal(weft_threadpool_start(g_mc.tp), 0);
+  atomic_store(&g_raw_failed, 0);
+  atomic_store(&g_fail_raw, 1);
   assert_int_equal(weft_threadpool_call_in_thread(g_mc.tp, mc_link, (void *)0L), 0);
   pthread_mutex_lock(&g_mc.mu);
   while (!g_mc.done) pthread_cond_wait(&g_mc.cv, &g_mc.mu);
   pthread_mutex_unlock(&g_mc.mu);
+  atomic_store(&g_fail_raw, 0);
   assert_int_equal(weft_threadpool_stop(g_mc.tp), 0);
-  assert_int_equal(atomic_load(&g_fail_raw_once), 0); /* the monitor's start took the failure */
+  assert_true(atomic_load(&g_raw_failed) >= 1); /* the monitor's start took the failure */
   assert_int_equal(g_mc.refused, 0);
   assert_false(g_mc.timed_out);
   assert_int_equal(g_mc.child_ran, 1);
@@ -424,6 +433,107 @@ static void monitor_start_failure_still_stands_in(void **s) {
   pthread_mutex_destroy(&g_mc.mu);
   pthread_cond_destroy(&g_mc.cv);
   assert_nothing_alive();
+}
+
+/* A worker blocks, without telling weft, on a task it has just queued, and
+ * from then on no thread can be made for the monitor. The monitor started
+ * with the pool's first worker (it stays while the pool has a thread), so
+ * it sees the worker off its CPU and stands in: the child runs. Were the
+ * monitor started only by the child's saturated submit, that start would
+ * fail, nothing would try it again (no other submit comes, the only worker
+ * waits), and the child would wait for ever (the 30 s hang guard). */
+typedef struct strand {
+  weft_threadpool *tp;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int child_ran, timed_out, refused, done;
+} strand;
+static strand g_st;
+
+static void st_child(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&g_st.mu);
+  g_st.child_ran = 1;
+  pthread_cond_broadcast(&g_st.cv);
+  pthread_mutex_unlock(&g_st.mu);
+}
+
+static void st_parent(void *arg) {
+  (void)arg;
+  atomic_store(&g_fail_raw, 1); /* no monitor thread can be made from here on */
+  if (weft_threadpool_call_in_thread(g_st.tp, st_child, NULL) != 0) g_st.refused = 1;
+  struct timespec dl; /* a hang guard: the pass condition is the child's run */
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 30;
+  pthread_mutex_lock(&g_st.mu);
+  while (!g_st.child_ran && !g_st.timed_out)
+    if (pthread_cond_timedwait(&g_st.cv, &g_st.mu, &dl) != 0) g_st.timed_out = 1;
+  g_st.done = 1;
+  pthread_cond_broadcast(&g_st.cv);
+  pthread_mutex_unlock(&g_st.mu);
+}
+
+static void st_noop(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&g_st.mu);
+  g_st.done = 1;
+  pthread_cond_broadcast(&g_st.cv);
+  pthread_mutex_unlock(&g_st.mu);
+}
+
+/* idle_first: the pool keeps one thread (min 1, keep-alive 1 ms) and idles
+ * for 50 keep-alives before the parent runs: the monitor, disarmed, must
+ * not have left while the pool still had its thread. (The idle time is the
+ * scenario, not a wait for another thread: the assertions hold however
+ * long it lasts; only without the fix and past a keep-alive do they fail.) */
+static void strand_case(bool idle_first) {
+  memset(&g_st, 0, sizeof g_st);
+  pthread_mutex_init(&g_st.mu, NULL);
+  pthread_cond_init(&g_st.cv, NULL);
+  atomic_store(&g_raw_failed, 0);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = idle_first ? 1 : 0;
+  o.max_threads = 1;
+  o.keep_alive_ms = idle_first ? 1 : o.keep_alive_ms;
+  o.thread_factory = real_factory;
+  assert_int_equal(weft_threadpool_create_ex(&g_st.tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(g_st.tp), 0);
+  if (idle_first) {
+    assert_int_equal(weft_threadpool_call_in_thread(g_st.tp, st_noop, NULL), 0);
+    pthread_mutex_lock(&g_st.mu);
+    while (!g_st.done) pthread_cond_wait(&g_st.cv, &g_st.mu);
+    g_st.done = 0;
+    pthread_mutex_unlock(&g_st.mu);
+    struct timespec idle = {0, 50 * 1000 * 1000};
+    nanosleep(&idle, NULL);
+  }
+  assert_int_equal(weft_threadpool_call_in_thread(g_st.tp, st_parent, NULL), 0);
+  pthread_mutex_lock(&g_st.mu);
+  while (!g_st.done) pthread_cond_wait(&g_st.cv, &g_st.mu);
+  pthread_mutex_unlock(&g_st.mu);
+  atomic_store(&g_fail_raw, 0);
+  assert_int_equal(g_st.refused, 0);
+  assert_false(g_st.timed_out);
+  assert_int_equal(g_st.child_ran, 1);
+  weft_threadpool_stats st;
+  assert_int_equal(weft_threadpool_stats_get(g_st.tp, &st), 0);
+  assert_true(st.threads >= 2); /* the stand-in ran the child */
+  assert_int_equal(weft_threadpool_stop(g_st.tp), 0);
+  assert_int_equal(weft_threadpool_destroy(g_st.tp), 0);
+  pthread_mutex_destroy(&g_st.mu);
+  pthread_cond_destroy(&g_st.cv);
+  assert_nothing_alive();
+}
+
+static void unannounced_block_with_no_monitor_thread(void **s) {
+  (void)s;
+  strand_case(false);
+}
+
+static void unannounced_block_after_idle_with_no_monitor_thread(void **s) {
+  (void)s;
+  strand_case(true);
 }
 #endif
 
@@ -449,6 +559,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(pthread_reactor_from),
       cmocka_unit_test(pthread_thread_worker),
       cmocka_unit_test(monitor_start_failure_still_stands_in),
+      cmocka_unit_test(unannounced_block_with_no_monitor_thread),
+      cmocka_unit_test(unannounced_block_after_idle_with_no_monitor_thread),
 #endif
   };
   return cmocka_run_group_tests(tests, setup, NULL);

@@ -8,13 +8,15 @@
  * weft_blocking_begin makes them for the blocking it is told of
  * (lib/engine/blocking.c), this monitor for the blocking it sees.
  *
- * The monitor is a thread that runs only while its pool is saturated
+ * The monitor is a thread that ticks only while its pool is saturated
  * (work waiting, and nobody parked or only threads above the limit that
  * notify does not wake, E5.5): the first submit that finds the pool at
  * its limit arms it (E9: a bias on the fast path's limit word sends that
  * submit to the slow path), and it disarms itself and sleeps on a futex
- * after 3 ticks without saturation, so an idle pool costs no wake-up; after
- * a keep-alive disarmed it leaves. Every tick (1 ms, backing off to 8 ms
+ * after 3 ticks without saturation, so an idle pool costs no wake-up. Its
+ * thread starts with the pool's first worker (weft__engine_ensure_monitor)
+ * and stays while the pool has a thread; once the pool has none it leaves
+ * a keep-alive after it disarmed (sleep_disarmed says why). Every tick (1 ms, backing off to 8 ms
  * while it has nothing to do) it estimates the blocked workers: the busy
  * ones not inside weft_blocking_begin, times the share of up to 8 of them
  * (sampled, rotating) whose /proc/self/task/<tid>/stat state is not 'R' (a
@@ -502,25 +504,42 @@ static void monitor_free(weft__monitor *m) {
   weft__free_aligned(m);
 }
 
-/* Disarmed: sleep until an arm bumps the word. After the pool's keep-alive
- * disarmed the monitor leaves, like an idle worker, so an idle pool keeps
- * no thread of its own: it clears e->monitor under the mutex (the next
- * arm, also under it, starts a new one), unless an arm or stop came first.
- * True if it left (and freed itself). */
+/* Disarmed: sleep until an arm bumps the word. The monitor leaves once
+ * the pool has no thread (live 0) a keep-alive after it disarmed, so an
+ * idle pool at 0 threads keeps no thread of its own: it clears e->monitor
+ * under the mutex (the next arm, also under it, starts a new one), unless
+ * an arm or stop came first. True if it left (and freed itself).
+ *
+ * Why not leave while the pool has threads: the monitor is what retries a
+ * failed creation and stands in for a worker blocked without telling us.
+ * A worker that blocks (unannounced) on a task it has just queued, while
+ * the monitor's own thread cannot be created, would wait for ever: its
+ * submit's arm failed, and nothing else runs to try again. So the monitor
+ * starts with the pool's workers (weft__engine_ensure_monitor) and stays
+ * while any is live; its thread is made while threads can still be made.
+ * No wake-up for that: with live at or under the floor no worker leaves
+ * by keep-alive, so it waits without a timeout (a resize that lowers the
+ * floor leaves it until the next arm or the stop); above the floor it
+ * looks again a keep-alive later. */
 static bool sleep_disarmed(weft__monitor *m, uint32_t seen) {
   weft__engine *e = m->e;
   /* Acquire: pairs with monitor_stop's release store of `stop`. */
   while (weft__load_relaxed(&e->monitor_word) == seen && !weft__load_acquire(&m->stop)) {
     uint64_t ka = weft__load_relaxed(&e->keep_alive_ns);
-    if (ka == 0) {
+    int live = weft__load_relaxed(&e->live);
+    if (ka == 0 || (live > 0 && live <= weft__load_relaxed(&e->min_live))) {
       weft__futex_wait(&e->monitor_word, seen);
       continue;
     }
     struct timespec ts = {(time_t)(ka / 1000000000u), (long)(ka % 1000000000u)};
     if (weft__futex_wait_timeout(&e->monitor_word, seen, &ts) != ETIMEDOUT) continue;
     pthread_mutex_lock(&e->mu);
+    /* live under the mutex: a spawn counts its thread under it first, and
+     * that thread looks for the monitor after (ensure_monitor): either we
+     * see it and stay, or it sees e->monitor cleared and starts another. */
     bool leave = weft__load_relaxed(&e->monitor) == m && !weft__load_relaxed(&e->monitor_armed) &&
-                 weft__load_relaxed(&e->monitor_word) == seen;
+                 weft__load_relaxed(&e->monitor_word) == seen &&
+                 weft__load_relaxed(&e->live) == 0;
     if (leave) weft__store_relaxed(&e->monitor, NULL);
     pthread_mutex_unlock(&e->mu);
     if (leave) {

@@ -3,8 +3,10 @@
  * lib/engine/monitor.c).
  *
  * Contract: weft__engine_arm_monitor (lib/engine/park.c) starts it through
- * e->monitor_start the first time a pool saturates, then wakes it; it runs
- * on its own thread; weft__engine_monitor_stop is called by the engine's
+ * e->monitor_start if none runs (a worker's start, weft__engine_ensure_monitor,
+ * or a saturation), then wakes it; it runs on its own thread, stays while
+ * the pool has a thread and leaves (clearing e->monitor under e->mu) a
+ * keep-alive after it disarmed with none; weft__engine_monitor_stop is called by the engine's
  * stop (or stop with a deadline, lib/engine/stop_deadline.c) after close,
  * and joins it; a later call finds no monitor and returns.
  */

@@ -375,6 +375,13 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
   return 0;
 }
 
+void weft__engine_ensure_monitor(weft__engine *e) {
+  if (!e->cfg.monitor_start || weft__load_relaxed(&e->closed)) return;
+  /* Relaxed: only tested against NULL (arm re-reads it under the mutex). */
+  if (weft__load_relaxed(&e->monitor) != NULL) return;
+  weft__engine_arm_monitor(e);
+}
+
 void weft__engine_arm_monitor(weft__engine *e) {
   if (!e->cfg.monitor_start) return;
   uint64_t retry = weft__load_relaxed(&e->monitor_retry_ns);

@@ -331,6 +331,9 @@ void *weft__engine_worker_main(void *arg) {
    * (weft__engine_join_slot; worker_exited looks again, for a factory that
    * detaches after it has created us). */
   if (e->cfg.factory && weft__thread_self_detached()) weft__store_relaxed(&w->detached, 1);
+  /* Before our first task: one that blocks waiting on work it queues needs
+   * a monitor that already runs (E9.2, lib/engine/monitor.c). */
+  weft__engine_ensure_monitor(e);
   for (;;) {
     bool more;
     bool inject_first = countdown <= 1;
@@ -386,6 +389,7 @@ void *weft__engine_worker_main(void *arg) {
        * above stays as it is). */
       if (WEFT_UNLIKELY(w->block_depth != 0)) weft__engine_blocking_abandoned(w);
       weft__node_flush(); /* freed nodes go home before we idle */
+      weft__engine_ensure_monitor(e); /* its start failed before: try again (E9.2) */
       w->batch_ticks = 0;  /* idle time is no task's: batch_tasks_long */
       weft__store_relaxed(&w->busy, 0);
       w->searching = true;
