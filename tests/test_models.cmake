@@ -112,6 +112,11 @@ weft_model_mutant(model_mutant_shrink_uncount_late shrink.pml "invalid end state
 weft_model_check(model_exit_join exit_join.pml)
 weft_model_mutant(model_mutant_exit_join_detach_unlocked exit_join.pml "invalid end state" -DMUTANT_DETACH_UNLOCKED)
 weft_model_mutant(model_mutant_exit_join_no_handshake exit_join.pml "assertion violated" -DMUTANT_NO_HANDSHAKE)
+# The elastic monitor's thread against workers that come and go (E9.2):
+# while the pool has a thread, a monitor runs.
+weft_model_check(model_monitor_life monitor_life.pml)
+weft_model_mutant(model_mutant_monitor_life_leave_with_live monitor_life.pml "assertion violated" -DMUTANT_LEAVE_WITH_LIVE)
+weft_model_mutant(model_mutant_monitor_life_count_after monitor_life.pml "assertion violated" -DMUTANT_COUNT_AFTER)
 
 # A node-cache slab let go by its owner while its nodes come back (E6).
 weft_model_check(model_node_release node_release.pml)
