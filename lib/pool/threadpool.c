@@ -32,8 +32,25 @@
  * valve, which is at most this. */
 #define WEFT__POOL_CAPACITY 4096
 
+/* A task's two callbacks in weft__task's order (run, cancel): the submit
+ * paths copy them into the task as one 16-byte pair (tp_set_ops). */
+typedef struct tp_task_ops {
+  void (*run)(weft__task *t);
+  void (*cancel)(weft__task *t, int status);
+} tp_task_ops;
+_Static_assert(offsetof(weft__task, cancel) == offsetof(weft__task, run) + sizeof(void (*)(void)) &&
+                   sizeof(tp_task_ops) == 2 * sizeof(void (*)(void)),
+               "run and cancel are adjacent, as in tp_task_ops");
+
 struct weft_threadpool {
   weft__engine *e;
+  /* The callbacks of call_in_thread's nodes and of queue_work's requests,
+   * set once by create. Read from here, on the line the submit reads `e`
+   * from, not written as code addresses: a 16-byte load and store (two
+   * instructions) instead of two lea and two stores, which a constant pair
+   * would be folded back into (tp_set_ops): call 99.8 -> 98.2, work 91.1 ->
+   * 90.0, tree 147.6 -> 145.6 instructions per task (perf/callgrind.sh). */
+  tp_task_ops call_ops, work_ops;
   _Atomic int min, max;
   _Atomic int started, joined;
   pthread_mutex_t mu; /* start / stop / adjust_poolsize */
@@ -56,6 +73,16 @@ struct weft_threadpool {
 };
 
 static int tp_fork_register(weft_threadpool *tp);
+static void call_run(weft__task *t);
+static void call_cancel(weft__task *t, int status);
+static void work_run(weft__task *t);
+static void work_cancel(weft__task *t, int status);
+
+/* t's run and cancel = *ops, one 16-byte copy (SSE on x86-64). */
+__attribute__((always_inline)) static inline void tp_set_ops(weft__task *t,
+                                                            const tp_task_ops *ops) {
+  memcpy((char *)t + offsetof(weft__task, run), ops, sizeof *ops);
+}
 
 /* The payloads of call_in_thread* nodes (weft__node.data, four words: a
  * node is one cache line). */
@@ -137,6 +164,8 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
   weft__store_relaxed(&tp->max, max);
   tp->log = o->log;
   tp->log_ctx = o->log_ctx;
+  tp->call_ops = (tp_task_ops){call_run, call_cancel};
+  tp->work_ops = (tp_task_ops){work_run, work_cancel};
   weft__engine_config cfg = {
       .name_prefix = prefix,
       .factory = o->thread_factory,
@@ -448,9 +477,7 @@ __attribute__((always_inline)) static inline int submit_node(weft_threadpool *tp
 
 __attribute__((always_inline)) static inline int call_submit(weft_threadpool *tp, weft__node *n,
                                                              weft_fn fn, void *arg) {
-  n->task.run = call_run;
-  WEFT__KEEP_APART();
-  n->task.cancel = call_cancel;
+  tp_set_ops(&n->task, &tp->call_ops); /* call_run, call_cancel */
   tp_call *c = payload(n);
   c->fn = fn;
   c->arg = arg;
@@ -557,9 +584,7 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, wef
   WEFT__KEEP_APART();
   if (WEFT_UNLIKELY(!work)) return queue_work_refused(req);
   weft__work_private *p = weft__work_priv(req);
-  p->task.run = work_run;
-  WEFT__KEEP_APART();
-  p->task.cancel = work_cancel;
+  tp_set_ops(&p->task, &tp->work_ops); /* work_run, work_cancel */
   p->work = work;
   p->after = after;
   weft__work_set_owner(p, tp); /* claim clear: queued */
