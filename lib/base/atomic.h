@@ -98,4 +98,17 @@ static inline void weft__cpu_relax(void) {
 #define WEFT__KEEP_APART() ((void)0)
 #endif
 
+/* An empty asm (emits nothing; no barrier) after which gcc no longer knows
+ * that the pointer p holds what it held before, so it does not share an
+ * address computed from it with the code before. On a cold branch: gcc 12
+ * computes the address of an atomic RMW whose flags are branched on (lock
+ * add; js) into a register with a lea when the cold branch uses the same
+ * address again, one instruction on the path that is always taken. Only an
+ * instruction count matters here, never correctness. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define WEFT__FORGET(p) __asm__("" : "+r"(p))
+#else
+#define WEFT__FORGET(p) ((void)0)
+#endif
+
 #endif /* WEFT_ATOMIC_H */
