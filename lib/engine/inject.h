@@ -184,33 +184,35 @@ static inline weft__task *weft__inject_pop(weft__inject *in) {
 static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) *slot,
                                          uint32_t cnt) {
   weft__task *x = *xp;
-  _Atomic(weft__task *) *s = slot, *pairs_end = slot + (cnt & ~1u); /* no counter per node */
-  /* Two nodes per iteration, x and then y, so that neither pointer is
-   * copied into the other each time round (a register move per node), and
-   * one end test per pair. */
-  while (s != pairs_end) {
+  _Atomic(weft__task *) *s = slot, *end = slot + cnt; /* no counter per node */
+  /* The odd one first, then two nodes per iteration, x and then y, so that
+   * neither pointer is copied into the other each time round (a register
+   * move per node), and one end test per pair. Each way out returns on its
+   * own: with the pairs first and one exit block for all, gcc kept the
+   * exits' values (s + 1, a copy of x) up to date inside the loop, 13
+   * instructions per pair instead of 11 (call 96.8 -> 95.6, work 89.1 ->
+   * 86.8 instructions per task, perf/callgrind.sh; the walk's lines 7.2 ->
+   * 6.2). The nodes are visited and stored in the same order either way. */
+  if (cnt & 1u) {
+    weft__task *y = weft__load_acquire(&x->next); /* acquire: as below */
+    if (!y) return 0;
+    weft__store_relaxed(s++, x);
+    x = y;
+  }
+  while (s != end) {
     /* Acquire (all three loads): pairs with the successor's producer's link store. */
     weft__task *y = weft__load_acquire(&x->next);
-    if (!y) goto done;
+    if (!y) break;
     weft__store_relaxed(&s[0], x);
     weft__task *z = weft__load_acquire(&y->next);
     if (!z) {
-      s += 1;
-      x = y;
-      goto done;
+      *xp = y;
+      return (uint32_t)(s - slot) + 1u;
     }
     weft__store_relaxed(&s[1], y);
     s += 2;
     x = z;
   }
-  if (cnt & 1u) { /* the odd one */
-    weft__task *y = weft__load_acquire(&x->next); /* acquire: as above */
-    if (y) {
-      weft__store_relaxed(s++, x);
-      x = y;
-    }
-  }
-done:
   *xp = x;
   return (uint32_t)(s - slot);
 }
