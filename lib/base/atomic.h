@@ -87,11 +87,12 @@ static inline void weft__cpu_relax(void) {
 
 /* An empty basic asm (implicitly volatile, emits nothing; not a memory
  * barrier and not needed as one). gcc does not merge the statements on its
- * two sides: between the two adjacent stores of code addresses on the submit
- * paths it keeps the SLP vectoriser from pairing them into SSE (two lea, two
- * movq, a punpcklqdq, a movups: six instructions for two stores); between
- * argument tests it keeps if-combining from turning them into setcc/or.
- * Only an instruction count matters here, never correctness. */
+ * two sides: between argument tests it keeps if-combining from turning them
+ * into setcc/or. (Between two adjacent stores of code addresses it kept the
+ * SLP vectoriser from pairing them into SSE, six instructions for two
+ * stores; the pool's submit paths now copy such a pair from memory instead,
+ * lib/pool/threadpool.c tp_set_ops.) Only an instruction count matters
+ * here, never correctness. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define WEFT__KEEP_APART() __asm__("")
 #else
