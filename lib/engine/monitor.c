@@ -556,6 +556,22 @@ static void *monitor_main(void *arg) {
   weft__monitor *m = arg;
   weft__engine *e = m->e;
   (void)pthread_setname_np(pthread_self(), "weft-monitor");
+  /* Started by a worker's start (weft__engine_ensure_monitor) rather than
+   * by an arm: sleep until the first arm, as after a disarm. Both reads
+   * under the mutex, where an arm bumps the word after its CAS of `armed`:
+   * either our section comes first (we read the old word, and the bump
+   * ends the wait) or the arm's does (its CAS happened before, we see 1). */
+  pthread_mutex_lock(&e->mu);
+  uint32_t seen0 = weft__load_relaxed(&e->monitor_word);
+  bool armed0 = weft__load_relaxed(&e->monitor_armed) != 0;
+  pthread_mutex_unlock(&e->mu);
+  if (!armed0) {
+    if (sleep_disarmed(m, seen0)) return NULL; /* left after its keep-alive */
+    if (weft__load_acquire(&m->stop)) { /* acquire: pairs with monitor_stop */
+      give_back(m, m->granted);
+      return NULL;
+    }
+  }
   for (;;) {
     arm_reset(m, weft__now_ns());
     /* Armed: tick until the pool has not been saturated for 3 ticks. */

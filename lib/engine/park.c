@@ -377,9 +377,31 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
 
 void weft__engine_ensure_monitor(weft__engine *e) {
   if (!e->cfg.monitor_start || weft__load_relaxed(&e->closed)) return;
-  /* Relaxed: only tested against NULL (arm re-reads it under the mutex). */
+  /* Relaxed: only tested against NULL (re-read under the mutex below). */
   if (weft__load_relaxed(&e->monitor) != NULL) return;
-  weft__engine_arm_monitor(e);
+  uint64_t retry = weft__load_relaxed(&e->monitor_retry_ns);
+  if (retry != 0 && weft__now_ns() < retry) return; /* its start failed lately */
+  /* Started, not armed: it sleeps until a saturation arms it, as one that
+   * disarmed does (lib/engine/monitor.c, monitor_main), so a pool whose
+   * workers block without saturating it gets no stand-in it did not get
+   * before. Under the mutex, as arm's start (one monitor at a time). */
+  pthread_mutex_lock(&e->mu);
+  int r = WEFT_OK;
+  if (weft__load_relaxed(&e->monitor) == NULL)
+    r = weft__load_relaxed(&e->closed) ? WEFT_EQUIT : e->cfg.monitor_start(e);
+  pthread_mutex_unlock(&e->mu);
+  if (r == WEFT_OK) {
+    weft__store_relaxed(&e->monitor_retry_ns, 0);
+    return;
+  }
+  /* As arm's failure: tried again at the next arm, worker start or idle a
+   * second from now. */
+  weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
+  if (r != WEFT_EQUIT) {
+    if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+    weft__fetch_add_relaxed(&e->unlogged_monitor, 1);
+  }
+  weft__engine_log_failures(e);
 }
 
 void weft__engine_arm_monitor(weft__engine *e) {
