@@ -201,6 +201,34 @@ static void drain_budget(void **state) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* A drain from a callback that a drain runs is refused (WEFT_ESTATE, as a
+ * drain under weft_reactor_run is): it would run the outer drain's
+ * completions past the outer's snapshot and budget (here the outer's
+ * budget of 3 ran 5). */
+static weft_reactor *g_nest_r;
+static int g_nest_rc = 1, g_nest_ran;
+static void nest_drain(void *arg) {
+  (void)arg;
+  g_nest_rc = weft_reactor_drain(g_nest_r);
+}
+static void nested_drain_refused(void **state) {
+  (void)state;
+  int fd;
+  g_nest_ran = 0;
+  assert_int_equal(weft_reactor_create(&g_nest_r), 0);
+  assert_int_equal(weft_reactor_attach(g_nest_r, &fd), 0);
+  assert_int_equal(weft_reactor_call_from_thread(g_nest_r, nest_drain, NULL), 0);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(weft_reactor_call_from_thread(g_nest_r, count_call, &g_nest_ran), 0);
+  assert_int_equal(weft_reactor_drain_ex(g_nest_r, 3, WEFT_DRAIN_NO_SPIN), 3);
+  assert_int_equal(g_nest_rc, WEFT_ESTATE);
+  assert_int_equal(g_nest_ran, 2);
+  assert_int_equal(weft_reactor_drain_ex(g_nest_r, 0, WEFT_DRAIN_NO_SPIN), 2);
+  assert_int_equal(g_nest_ran, 4);
+  assert_int_equal(weft_reactor_detach(g_nest_r), 0);
+  assert_int_equal(weft_reactor_destroy(g_nest_r), 0);
+}
+
 /* A completion that detaches ends the drain that runs it: the shutdown has
  * run, and a timer already due does not run after it (none does after
  * run's shutdown); a later drain answers WEFT_ESTATE. */
@@ -353,6 +381,7 @@ int main(void) {
       cmocka_unit_test(reader_writer_on_attached_reactor),
       cmocka_unit_test(drain_budget),
       cmocka_unit_test(drain_after_detach),
+      cmocka_unit_test(nested_drain_refused),
       cmocka_unit_test(timer_detach_ends_drain),
       cmocka_unit_test(reader_detach_ends_drain),
       cmocka_unit_test(reader_detach_skips_its_writer),

@@ -493,11 +493,14 @@ WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd);
  *
  * A callback that detaches ends the drain: no timer runs after the
  * shutdown. After detach, drain answers #WEFT_ESTATE (calls still queued
- * run in destroy).
+ * run in destroy). A drain called from a callback that a drain runs (a
+ * reader, a writer, a timer, a call from a thread) answers #WEFT_ESTATE
+ * too, as one under weft_reactor_run() does: the outer drain goes on.
  *
  * @param r The reactor.
  * @return How many completions ran (>= 0), or #WEFT_ESTATE off the
- *   attaching thread or once detached, #WEFT_EINVAL on NULL r.
+ *   attaching thread, inside a drain or once detached, #WEFT_EINVAL on
+ *   NULL r.
  */
 WEFT_API int weft_reactor_drain(weft_reactor *r);
 

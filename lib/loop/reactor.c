@@ -603,24 +603,8 @@ WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd) {
   return WEFT_OK;
 }
 
-WEFT_API int weft_reactor_drain(weft_reactor *r) {
-  return weft_reactor_drain_ex(r, 0, 0);
-}
-
-WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigned flags) {
-  if (r == NULL || max_completions < 0 || (flags & ~(unsigned)WEFT_DRAIN_NO_SPIN) != 0)
-    return WEFT_EINVAL;
-  if (!weft_reactor_is_in_io_thread(r)) return WEFT_ESTATE;
-  /* A child of fork: the timers, readers and queue it would run are the
-   * parent's (lib/loop/reactor_fork.c). */
-  if (weft__load_relaxed(&r->forked)) return WEFT_ESTATE;
-  /* For an attached reactor: under weft_reactor_run, a callback that drains
-   * would run the loop's work re-entrantly. */
-  if (!r->hosted) return WEFT_ESTATE;
-  /* Detached (shut down): its readers, writers and timers run no more;
-   * calls still queued run in destroy. */
-  if (weft__load_relaxed(&r->state) != R_RUNNING) return WEFT_ESTATE;
-  int budget = max_completions > 0 ? max_completions : INT_MAX;
+/* weft_reactor_drain_ex's work, once its checks passed. */
+static int drain_attached(weft_reactor *r, int budget, unsigned flags) {
   r->drain_depth++; /* a callback below may detach, not destroy (destroy) */
   wake_read(r); /* reset first: a push after this read writes again */
   /* Awake while we drain: pushes meanwhile need no eventfd write. */
@@ -656,6 +640,33 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
     wake_write(r);
   }
   r->drain_depth--;
+  return n;
+}
+
+WEFT_API int weft_reactor_drain(weft_reactor *r) {
+  return weft_reactor_drain_ex(r, 0, 0);
+}
+
+WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigned flags) {
+  if (r == NULL || max_completions < 0 || (flags & ~(unsigned)WEFT_DRAIN_NO_SPIN) != 0)
+    return WEFT_EINVAL;
+  if (!weft_reactor_is_in_io_thread(r)) return WEFT_ESTATE;
+  /* A child of fork: the timers, readers and queue it would run are the
+   * parent's (lib/loop/reactor_fork.c). */
+  if (weft__load_relaxed(&r->forked)) return WEFT_ESTATE;
+  /* For an attached reactor: under weft_reactor_run, a callback that drains
+   * would run the loop's work re-entrantly. */
+  if (!r->hosted) return WEFT_ESTATE;
+  /* The same from a callback of a drain: it would run the outer drain's
+   * completions past the outer's snapshot and budget. */
+  if (r->in_drain) return WEFT_ESTATE;
+  /* Detached (shut down): its readers, writers and timers run no more;
+   * calls still queued run in destroy. */
+  if (weft__load_relaxed(&r->state) != R_RUNNING) return WEFT_ESTATE;
+  int budget = max_completions > 0 ? max_completions : INT_MAX;
+  r->in_drain = 1;
+  int n = drain_attached(r, budget, flags);
+  r->in_drain = 0;
   return n;
 }
 

@@ -108,6 +108,10 @@ struct weft_reactor {
    * outer call still uses r). A child of fork that is not the reactor's
    * thread resets drain_depth (reactor_fork.c: nobody there ends them). */
   int drain_depth;
+  /* The reactor thread's own: an attached reactor's weft_reactor_drain_ex
+   * is under way (a drain from its callbacks is refused). Reset with
+   * drain_depth in a child of fork. */
+  int in_drain;
   int destroying;
   weft_threadpool *pool;
   weft_trigger_id pool_start_id, pool_stop_id;
