@@ -377,6 +377,22 @@ static void mc_child(void *arg) {
   pthread_mutex_unlock(&g_mc.mu);
 }
 
+/* On a pool thread: submit mc_child and wait (30 s hang guard) until it
+ * ran; then done. Called and returns with g_mc.mu unlocked. */
+static void mc_child_and_wait(void) {
+  if (weft_threadpool_call_in_thread(g_mc.tp, mc_child, NULL) != 0) g_mc.refused = 1;
+  struct timespec dl; /* a hang guard: the pass condition is the child's run */
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 30;
+  pthread_mutex_lock(&g_mc.mu);
+  while (!g_mc.child_ran && !g_mc.timed_out)
+    if (pthread_cond_timedwait(&g_mc.cv, &g_mc.mu, &dl) != 0) g_mc.timed_out = 1;
+  g_mc.release = 1;
+  g_mc.done = 1;
+  pthread_cond_broadcast(&g_mc.cv);
+  pthread_mutex_unlock(&g_mc.mu);
+}
+
 static void mc_link(void *arg) {
   long i = (long)arg;
   weft_blocking_begin();
@@ -386,20 +402,11 @@ static void mc_link(void *arg) {
     if (weft_threadpool_call_in_thread(g_mc.tp, mc_link, (void *)(i + 1)) != 0) g_mc.refused = 1;
     pthread_mutex_lock(&g_mc.mu);
     while (!g_mc.release) pthread_cond_wait(&g_mc.cv, &g_mc.mu);
+    pthread_mutex_unlock(&g_mc.mu);
   } else {
     pthread_mutex_unlock(&g_mc.mu);
-    if (weft_threadpool_call_in_thread(g_mc.tp, mc_child, NULL) != 0) g_mc.refused = 1;
-    struct timespec dl; /* a hang guard: the pass condition is the child's run */
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 30;
-    pthread_mutex_lock(&g_mc.mu);
-    while (!g_mc.child_ran && !g_mc.timed_out)
-      if (pthread_cond_timedwait(&g_mc.cv, &g_mc.mu, &dl) != 0) g_mc.timed_out = 1;
-    g_mc.release = 1;
-    g_mc.done = 1;
-    pthread_cond_broadcast(&g_mc.cv);
+    mc_child_and_wait();
   }
-  pthread_mutex_unlock(&g_mc.mu);
   weft_blocking_end();
 }
 
@@ -442,43 +449,18 @@ static void monitor_start_failure_still_stands_in(void **s) {
  * monitor started only by the child's saturated submit, that start would
  * fail, nothing would try it again (no other submit comes, the only worker
  * waits), and the child would wait for ever (the 30 s hang guard). */
-typedef struct strand {
-  weft_threadpool *tp;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int child_ran, timed_out, refused, done;
-} strand;
-static strand g_st;
-
-static void st_child(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&g_st.mu);
-  g_st.child_ran = 1;
-  pthread_cond_broadcast(&g_st.cv);
-  pthread_mutex_unlock(&g_st.mu);
-}
-
 static void st_parent(void *arg) {
   (void)arg;
   atomic_store(&g_fail_raw, 1); /* no monitor thread can be made from here on */
-  if (weft_threadpool_call_in_thread(g_st.tp, st_child, NULL) != 0) g_st.refused = 1;
-  struct timespec dl; /* a hang guard: the pass condition is the child's run */
-  clock_gettime(CLOCK_REALTIME, &dl);
-  dl.tv_sec += 30;
-  pthread_mutex_lock(&g_st.mu);
-  while (!g_st.child_ran && !g_st.timed_out)
-    if (pthread_cond_timedwait(&g_st.cv, &g_st.mu, &dl) != 0) g_st.timed_out = 1;
-  g_st.done = 1;
-  pthread_cond_broadcast(&g_st.cv);
-  pthread_mutex_unlock(&g_st.mu);
+  mc_child_and_wait();
 }
 
 static void st_noop(void *arg) {
   (void)arg;
-  pthread_mutex_lock(&g_st.mu);
-  g_st.done = 1;
-  pthread_cond_broadcast(&g_st.cv);
-  pthread_mutex_unlock(&g_st.mu);
+  pthread_mutex_lock(&g_mc.mu);
+  g_mc.done = 1;
+  pthread_cond_broadcast(&g_mc.cv);
+  pthread_mutex_unlock(&g_mc.mu);
 }
 
 /* idle_first: the pool keeps one thread (min 1, keep-alive 1 ms) and idles
@@ -487,9 +469,9 @@ static void st_noop(void *arg) {
  * scenario, not a wait for another thread: the assertions hold however
  * long it lasts; only without the fix and past a keep-alive do they fail.) */
 static void strand_case(bool idle_first) {
-  memset(&g_st, 0, sizeof g_st);
-  pthread_mutex_init(&g_st.mu, NULL);
-  pthread_cond_init(&g_st.cv, NULL);
+  memset(&g_mc, 0, sizeof g_mc);
+  pthread_mutex_init(&g_mc.mu, NULL);
+  pthread_cond_init(&g_mc.cv, NULL);
   atomic_store(&g_raw_failed, 0);
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
@@ -497,32 +479,32 @@ static void strand_case(bool idle_first) {
   o.max_threads = 1;
   o.keep_alive_ms = idle_first ? 1 : o.keep_alive_ms;
   o.thread_factory = real_factory;
-  assert_int_equal(weft_threadpool_create_ex(&g_st.tp, &o), 0);
-  assert_int_equal(weft_threadpool_start(g_st.tp), 0);
+  assert_int_equal(weft_threadpool_create_ex(&g_mc.tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(g_mc.tp), 0);
   if (idle_first) {
-    assert_int_equal(weft_threadpool_call_in_thread(g_st.tp, st_noop, NULL), 0);
-    pthread_mutex_lock(&g_st.mu);
-    while (!g_st.done) pthread_cond_wait(&g_st.cv, &g_st.mu);
-    g_st.done = 0;
-    pthread_mutex_unlock(&g_st.mu);
+    assert_int_equal(weft_threadpool_call_in_thread(g_mc.tp, st_noop, NULL), 0);
+    pthread_mutex_lock(&g_mc.mu);
+    while (!g_mc.done) pthread_cond_wait(&g_mc.cv, &g_mc.mu);
+    g_mc.done = 0;
+    pthread_mutex_unlock(&g_mc.mu);
     struct timespec idle = {0, 50 * 1000 * 1000};
     nanosleep(&idle, NULL);
   }
-  assert_int_equal(weft_threadpool_call_in_thread(g_st.tp, st_parent, NULL), 0);
-  pthread_mutex_lock(&g_st.mu);
-  while (!g_st.done) pthread_cond_wait(&g_st.cv, &g_st.mu);
-  pthread_mutex_unlock(&g_st.mu);
+  assert_int_equal(weft_threadpool_call_in_thread(g_mc.tp, st_parent, NULL), 0);
+  pthread_mutex_lock(&g_mc.mu);
+  while (!g_mc.done) pthread_cond_wait(&g_mc.cv, &g_mc.mu);
+  pthread_mutex_unlock(&g_mc.mu);
   atomic_store(&g_fail_raw, 0);
-  assert_int_equal(g_st.refused, 0);
-  assert_false(g_st.timed_out);
-  assert_int_equal(g_st.child_ran, 1);
+  assert_int_equal(g_mc.refused, 0);
+  assert_false(g_mc.timed_out);
+  assert_int_equal(g_mc.child_ran, 1);
   weft_threadpool_stats st;
-  assert_int_equal(weft_threadpool_stats_get(g_st.tp, &st), 0);
+  assert_int_equal(weft_threadpool_stats_get(g_mc.tp, &st), 0);
   assert_true(st.threads >= 2); /* the stand-in ran the child */
-  assert_int_equal(weft_threadpool_stop(g_st.tp), 0);
-  assert_int_equal(weft_threadpool_destroy(g_st.tp), 0);
-  pthread_mutex_destroy(&g_st.mu);
-  pthread_cond_destroy(&g_st.cv);
+  assert_int_equal(weft_threadpool_stop(g_mc.tp), 0);
+  assert_int_equal(weft_threadpool_destroy(g_mc.tp), 0);
+  pthread_mutex_destroy(&g_mc.mu);
+  pthread_cond_destroy(&g_mc.cv);
   assert_nothing_alive();
 }
 
