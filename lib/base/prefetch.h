@@ -26,6 +26,8 @@
 extern bool weft__cpu_has_prefetchw;
 
 void weft__prefetch_init(void);
+/* The processor has PREFETCHW (CPUID, read at each call; no state). */
+bool weft__cpu_prefetchw_supported(void);
 
 /* have_prefetchw: weft__cpu_has_prefetchw, or a copy of it. */
 static inline void weft__prefetch_write(const void *p, bool have_prefetchw) {

@@ -144,7 +144,7 @@ static weft__task *inject_batch(weft__engine *e, weft__eworker *w, uint32_t room
       weft_assert_hot(b->next < b->n);
       first = b->task[b->next++];
       n = 1 + weft__inject_take_from_batch(in, b, r->slot, WEFT__RING_MASK, rest,
-                                           (uint32_t)k - 1);
+                                           (uint32_t)k - 1, e->prefetchw);
     } else {
       n = 1 + weft__inject_pop_into(in, r->slot, WEFT__RING_MASK, rest, (uint32_t)k - 1);
     }
