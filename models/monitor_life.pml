@@ -10,10 +10,13 @@
  * made, or its start failed and is retried). The steps:
  *   - a spawn counts the new worker in `live` under the engine mutex,
  *     then creates it; the worker, first thing, looks at e->monitor
- *     (relaxed, no lock) and, if it is NULL, arms: under the mutex, if it
- *     is still NULL, starts a monitor thread and publishes it;
+ *     (relaxed, no lock) and, if it is NULL, starts one: under the mutex,
+ *     if it is still NULL, starts a monitor thread and publishes it
+ *     (weft__engine_ensure_monitor; disarmed, which this model leaves
+ *     out: `armed` is what the leave reads, and nothing arms here);
  *   - a worker reaped after its keep-alive takes itself out of `live`
- *     with a CAS, without the mutex;
+ *     with a CAS (under the mutex in weft__engine_try_reap; the model
+ *     lets it happen anywhere, which is looser);
  *   - the monitor, disarmed, leaves after a keep-alive only if, under the
  *     mutex, it is still the pool's monitor, nobody armed it and the pool
  *     has no thread (live 0): it clears e->monitor there and ends.
@@ -76,7 +79,7 @@ proctype Monitor(byte tries) {
   done++
 }
 
-/* weft__engine_ensure_monitor → weft__engine_arm_monitor (the start). */
+/* weft__engine_ensure_monitor (the start, under the mutex). */
 inline ensure() {
   if
   :: monitor -> skip

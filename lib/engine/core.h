@@ -38,8 +38,9 @@ typedef struct weft__engine_config {
   unsigned spin_us; /* idle search before parking */
   /* The elastic monitor (lib/engine/monitor.h), installed by the pool layer
    * that wants one; NULL: the engine never grows past its limit by itself.
-   * start runs under the engine mutex the first time the pool saturates;
-   * stop runs once, in stop, after close. */
+   * start runs under the engine mutex when a worker finds none running
+   * (disarmed) or a saturation arms it (lib/engine/park.c); stop runs once,
+   * in stop, after close. */
   int (*monitor_start)(weft__engine *e);
   void (*monitor_stop)(weft__engine *e);
   int capacity;     /* most threads ever alive at once (slot count) */
@@ -211,7 +212,8 @@ struct weft__engine {
   _Atomic int monitor_armed;       /* 1: armed, or no monitor to arm (E9.2) */
   _Atomic uint32_t monitor_word;   /* futex: bumped by every arm and by stop */
   _Atomic uint64_t monitor_retry_ns; /* its start failed: no new try before this */
-  struct weft__monitor *_Atomic monitor; /* made on first arming, under mu */
+  uint64_t monitor_retry_gap_ns;     /* under mu: the wait after the last failure (1 s, doubling) */
+  struct weft__monitor *_Atomic monitor; /* made and cleared under mu (monitor.h) */
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
   int capacity;
   int ncpu; /* CPUs the process may use, at create: workers that run at once (inject_batch) */

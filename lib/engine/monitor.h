@@ -2,11 +2,12 @@
  * weft — the elastic pool's monitor (docs/design.md E9.2;
  * lib/engine/monitor.c).
  *
- * Contract: weft__engine_arm_monitor (lib/engine/park.c) starts it through
- * e->monitor_start if none runs (a worker's start, weft__engine_ensure_monitor,
- * or a saturation), then wakes it; it runs on its own thread, stays while
- * the pool has a thread and leaves (clearing e->monitor under e->mu) a
- * keep-alive after it disarmed with none; weft__engine_monitor_stop is called by the engine's
+ * Contract: weft__engine_ensure_monitor (lib/engine/park.c; a worker's
+ * start and idle) starts it through e->monitor_start, disarmed, if none
+ * runs; weft__engine_arm_monitor (a saturation) arms it, starting it first
+ * if none runs, and wakes it; both start it under e->mu. It runs on its
+ * own thread, stays while the pool has a thread and leaves (clearing
+ * e->monitor under e->mu) a keep-alive after it disarmed with none; weft__engine_monitor_stop is called by the engine's
  * stop (or stop with a deadline, lib/engine/stop_deadline.c) after close,
  * and joins it; a later call finds no monitor and returns.
  */

@@ -375,37 +375,69 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
   return 0;
 }
 
+/* Not tried: its last start failed and the wait after it has not passed. */
+#define MONITOR_LATER 1
+#define MONITOR_GAP_MIN_NS 1000000000u   /* 1 s after a failed start ... */
+#define MONITOR_GAP_MAX_NS 64000000000u  /* ... doubling to 64 s */
+
+/* Under e->mu: start the monitor unless one runs (WEFT_OK), the engine is
+ * closed (WEFT_EQUIT) or a failed start is too recent (MONITOR_LATER). The
+ * retry stamp is written here, under the mutex, so that stamps land in the
+ * order of the starts: one written after the mutex could follow a later
+ * start's, and a stale "failed lately" would then keep arms away from a
+ * monitor that runs (or a stale 0 let every thread retry at once). The
+ * wait doubles while starts keep failing: a pool in a process that can
+ * make no more threads tries (and logs) a few times a minute, not every
+ * second for ever. */
+static int monitor_start_locked(weft__engine *e) {
+  if (weft__load_relaxed(&e->monitor) != NULL) return WEFT_OK;
+  if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
+  uint64_t now = weft__now_ns(), retry = weft__load_relaxed(&e->monitor_retry_ns);
+  if (retry != 0 && now < retry) return MONITOR_LATER;
+  int r = e->cfg.monitor_start(e);
+  if (r == WEFT_OK) {
+    e->monitor_retry_gap_ns = 0;
+    weft__store_relaxed(&e->monitor_retry_ns, 0);
+    return WEFT_OK;
+  }
+  uint64_t gap = e->monitor_retry_gap_ns;
+  gap = gap == 0 ? MONITOR_GAP_MIN_NS : (gap >= MONITOR_GAP_MAX_NS / 2 ? MONITOR_GAP_MAX_NS : 2 * gap);
+  e->monitor_retry_gap_ns = gap;
+  weft__store_relaxed(&e->monitor_retry_ns, now + gap);
+  return r;
+}
+
+/* After the mutex: count and report a start that failed. */
+static void monitor_start_failed(weft__engine *e, int r) {
+  if (r == MONITOR_LATER || r == WEFT_EQUIT) return;
+  if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
+  weft__fetch_add_relaxed(&e->unlogged_monitor, 1);
+  /* Outside the mutex; a caller under a lock the hook may take defers it
+   * (weft__engine_defer_logs) and logs after its unlock. */
+  weft__engine_log_failures(e);
+}
+
 void weft__engine_ensure_monitor(weft__engine *e) {
   if (!e->cfg.monitor_start || weft__load_relaxed(&e->closed)) return;
   /* Relaxed: only tested against NULL (re-read under the mutex below). */
   if (weft__load_relaxed(&e->monitor) != NULL) return;
+  /* A first look at the retry stamp, without the mutex (re-read under it):
+   * while starts fail, idle workers do not queue on the mutex. */
   uint64_t retry = weft__load_relaxed(&e->monitor_retry_ns);
-  if (retry != 0 && weft__now_ns() < retry) return; /* its start failed lately */
+  if (retry != 0 && weft__now_ns() < retry) return;
   /* Started, not armed: it sleeps until a saturation arms it, as one that
    * disarmed does (lib/engine/monitor.c, monitor_main), so a pool whose
    * workers block without saturating it gets no stand-in it did not get
    * before. Under the mutex, as arm's start (one monitor at a time). */
   pthread_mutex_lock(&e->mu);
-  int r = WEFT_OK;
-  if (weft__load_relaxed(&e->monitor) == NULL)
-    r = weft__load_relaxed(&e->closed) ? WEFT_EQUIT : e->cfg.monitor_start(e);
+  int r = monitor_start_locked(e);
   pthread_mutex_unlock(&e->mu);
-  if (r == WEFT_OK) {
-    weft__store_relaxed(&e->monitor_retry_ns, 0);
-    return;
-  }
-  /* As arm's failure: tried again at the next arm, worker start or idle a
-   * second from now. */
-  weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
-  if (r != WEFT_EQUIT) {
-    if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
-    weft__fetch_add_relaxed(&e->unlogged_monitor, 1);
-  }
-  weft__engine_log_failures(e);
+  if (r != WEFT_OK) monitor_start_failed(e, r);
 }
 
 void weft__engine_arm_monitor(weft__engine *e) {
   if (!e->cfg.monitor_start) return;
+  /* A first look, as in ensure_monitor (re-read under the mutex). */
   uint64_t retry = weft__load_relaxed(&e->monitor_retry_ns);
   if (WEFT_UNLIKELY(retry != 0) && weft__now_ns() < retry) return; /* its start failed lately */
   int z = 0;
@@ -420,30 +452,22 @@ void weft__engine_arm_monitor(weft__engine *e) {
   /* Under the mutex: the monitor leaves by itself after a keep-alive
    * disarmed, and clears e->monitor under it (lib/engine/monitor.c). */
   pthread_mutex_lock(&e->mu);
-  int r = WEFT_OK;
-  if (weft__load_relaxed(&e->monitor) == NULL)
-    r = weft__load_relaxed(&e->closed) ? WEFT_EQUIT : e->cfg.monitor_start(e);
+  int r = monitor_start_locked(e);
   if (r == WEFT_OK) {
     weft__fetch_add_relaxed(&e->monitor_word, 1); /* the futex word changes: no lost wake */
     weft__futex_wake(&e->monitor_word, 1);
-  }
-  pthread_mutex_unlock(&e->mu);
-  if (r != WEFT_OK) {
+  } else {
     /* No monitor for now (no memory, no thread): the pool works as a
-     * fixed-cap pool, and a saturation a second from now tries again. */
-    weft__store_relaxed(&e->monitor_retry_ns, weft__now_ns() + 1000000000u);
-    if (r != WEFT_EQUIT) {
-      if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
-      weft__fetch_add_relaxed(&e->unlogged_monitor, 1);
-    }
-    /* seq_cst: puts the bias back, as the disarm does (the same Dekker):
-     * saturated submits take the slow path again and retry the arm. */
+     * fixed-cap pool, and a saturation after the retry stamp tries again.
+     * seq_cst: puts the bias back, as the disarm does (the same Dekker):
+     * saturated submits take the slow path again and retry the arm. Both
+     * under the mutex: a monitor that a worker starts meanwhile
+     * (ensure_monitor) reads `armed` under it at its start, so it sees our
+     * arm either not yet made or wholly undone, never armed with the bias
+     * put back after it (which would leave two biases once it disarms). */
     if (!e->cfg.limit) weft__fetch_add_seq_cst(&e->limit_value, WEFT__UNARMED_BIAS);
     weft__store_relaxed(&e->monitor_armed, 0);
-    /* Outside the mutex; a caller under a lock the hook may take defers it
-     * (weft__engine_defer_logs) and logs after its unlock. */
-    weft__engine_log_failures(e);
-    return;
   }
-  weft__store_relaxed(&e->monitor_retry_ns, 0);
+  pthread_mutex_unlock(&e->mu);
+  if (r != WEFT_OK) monitor_start_failed(e, r);
 }

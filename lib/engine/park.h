@@ -29,9 +29,10 @@ bool weft__engine_wake_one(weft__engine *e, uint32_t how);
  * elastic monitor, if the engine has one, watches it (E9.2). Any thread. */
 void weft__engine_arm_monitor(weft__engine *e);
 /* A worker of e is live: if the engine has a monitor to start and none
- * runs, arm it now (which starts it), while a thread can still be made
- * (E9.2: it stays while the pool has threads). A worker calls this when it
- * starts and when it goes idle; one relaxed load when the monitor runs. */
+ * runs, start it now, disarmed (it sleeps until a saturation arms it),
+ * while a thread can still be made (E9.2: it stays while the pool has
+ * threads). A worker calls this when it starts and when it goes idle; one
+ * relaxed load when the monitor runs. */
 void weft__engine_ensure_monitor(weft__engine *e);
 /* Any task visible in the inject queue or a ring (E5.2 re-check). */
 bool weft__engine_work_visible(weft__engine *e);
