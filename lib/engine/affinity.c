@@ -196,3 +196,15 @@ void weft__affinity_apply(weft__engine *e, weft__eworker *w) {
   }
   weft__store_relaxed(&w->pinned_cpu, pinned + 1); /* statistics: read by worker_stats */
 }
+
+void weft__affinity_apply_monitor(weft__engine *e) {
+  const weft__affinity *a = e->cfg.affinity;
+  if (!a) return;
+  size_t bytes = CPU_ALLOC_SIZE(a->top + 1);
+  cpu_set_t *set = CPU_ALLOC(a->top + 1);
+  if (!set) return; /* it runs where its creator may: a monitor's CPU is no promise */
+  CPU_ZERO_S(bytes, set);
+  for (int i = 0; i < a->n; i++) CPU_SET_S(a->cpu[i], bytes, set);
+  (void)pthread_setaffinity_np(pthread_self(), bytes, set);
+  CPU_FREE(set);
+}

@@ -36,4 +36,11 @@ void weft__affinity_free(weft__affinity *a);
  * plan is left to a thread factory of the program's, if e has one. */
 void weft__affinity_apply(weft__engine *e, weft__eworker *w);
 
+/* The calling thread, e's monitor, runs on any CPU of e's plan (all of
+ * a SET, COMPACT or SCATTER list; the creator's CPUs for NONE). Why: it is
+ * made by whichever thread starts it, often a worker that has pinned itself
+ * to one CPU, and would inherit that pin. Nothing on failure (it then runs
+ * where its creator may). */
+void weft__affinity_apply_monitor(weft__engine *e);
+
 #endif /* WEFT_ENGINE_AFFINITY_H */

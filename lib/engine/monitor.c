@@ -61,6 +61,7 @@
 #include "base/membarrier.h"
 #include "base/proc_thread.h"
 #include "base/probes.h"
+#include "engine/affinity.h"
 #include "engine/engine.h"
 #include "engine/observer.h"
 
@@ -556,6 +557,7 @@ static void *monitor_main(void *arg) {
   weft__monitor *m = arg;
   weft__engine *e = m->e;
   (void)pthread_setname_np(pthread_self(), "weft-monitor");
+  weft__affinity_apply_monitor(e); /* not its creator's pin */
   /* Started by a worker's start (weft__engine_ensure_monitor) rather than
    * by an arm: sleep until the first arm, as after a disarm. Both reads
    * under the mutex, where an arm bumps the word after its CAS of `armed`:
