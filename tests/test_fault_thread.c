@@ -500,7 +500,9 @@ static void strand_case(bool idle_first) {
   assert_int_equal(g_mc.child_ran, 1);
   weft_threadpool_stats st;
   assert_int_equal(weft_threadpool_stats_get(g_mc.tp, &st), 0);
-  assert_true(st.threads >= 2); /* the stand-in ran the child */
+  /* The monitor stood in (the stand-in may already have left again after
+   * its 1 ms keep-alive: its making is the fact, not its staying). */
+  assert_true(st.created_stall >= 1);
   assert_int_equal(weft_threadpool_stop(g_mc.tp), 0);
   assert_int_equal(weft_threadpool_destroy(g_mc.tp), 0);
   pthread_mutex_destroy(&g_mc.mu);
