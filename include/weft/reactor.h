@@ -518,7 +518,7 @@ WEFT_API int weft_reactor_drain(weft_reactor *r);
  * @param flags           0 or #WEFT_DRAIN_NO_SPIN.
  * @return The number of completions run (>= 0), or #WEFT_EINVAL on NULL r,
  *   a negative budget or an unknown flag, #WEFT_ESTATE off the reactor
- *   thread or once detached.
+ *   thread, from a callback of a drain, or once detached.
  */
 WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigned flags);
 /**
