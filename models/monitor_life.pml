@@ -41,7 +41,119 @@
  *   -DMUTANT_COUNT_AFTER      the spawn counts its worker after the
  *                             worker's look at e->monitor: the monitor
  *                             sees live 0 and leaves between the two
+ *
+ * Second scenario, -DARM_RACE: the monitor's `armed` flag and the bias on
+ * the fast path's limit word against a worker's start of the monitor
+ * (weft__engine_arm_monitor, weft__engine_ensure_monitor, monitor_main's
+ * first look). No monitor runs; the next start fails (no thread). An arm
+ * (CAS armed 0 -> 1, bias off; under the mutex start if none runs; on a
+ * failure, bias back and armed 0, under the mutex) races a worker's
+ * ensure (under the mutex, start one, disarmed, if none runs). A monitor
+ * that starts reads `armed` and the futex word under the mutex; armed, it
+ * ticks and disarms (armed 0, bias back); disarmed, it sleeps until an
+ * arm bumps the word, then ticks and disarms.
+ *   bias         once every step is done: armed + bias == 1 (one bias
+ *                exactly while disarmed, none while armed).
+ *   -DMUTANT_RESET_AFTER_UNLOCK  the failed arm puts the bias back and
+ *                clears armed after its unlock (the code before the fix):
+ *                a monitor started in between reads armed 1 and later
+ *                disarms into a second bias.
  */
+#ifdef ARM_RACE
+bool mu;
+bool armed;
+byte bias = 1;     /* WEFT__UNARMED_BIAS added to limit_value, counted */
+bool monitor;      /* e->monitor != NULL */
+bool fail_next = 1;/* the next monitor start fails */
+byte word;         /* monitor_word */
+byte steps;        /* the arm's, the ensure's */
+byte mon_left;     /* monitors that have disarmed (or sleep for good) */
+byte mons;         /* monitors started */
+
+inline lock() { atomic { !mu -> mu = 1 } }
+inline unlock() { mu = 0 }
+
+/* Under the mutex: the start (weft__engine_monitor_start). ok: it runs. */
+inline start(ok) {
+  if
+  :: fail_next -> fail_next = 0; ok = 0
+  :: else -> ok = 1; monitor = 1; mons++; run Mon()
+  fi
+}
+
+proctype Mon() {
+  byte seen;
+  bool a0;
+  lock(); seen = word; a0 = armed; unlock();
+  if
+  :: a0 -> skip
+  :: else ->
+     if
+     :: word != seen -> skip      /* an arm woke it */
+     :: steps == 2 && word == seen -> mon_left++; goto out /* asleep for good */
+     fi
+  fi;
+  /* Armed: its ticks, then the disarm (armed 0, the bias back). */
+  armed = 0;
+  bias++;
+  mon_left++;
+out:
+  skip
+}
+
+proctype Arm() {
+  bool ok;
+  if
+  :: atomic { !armed -> armed = 1 } ->
+     bias--;
+     lock();
+     if
+     :: monitor -> ok = 1
+     :: else -> start(ok)
+     fi;
+     if
+     :: ok -> word++
+     :: else ->
+#ifndef MUTANT_RESET_AFTER_UNLOCK
+        bias++; armed = 0
+#endif
+     fi;
+     unlock();
+#ifdef MUTANT_RESET_AFTER_UNLOCK
+     if
+     :: !ok -> bias++; armed = 0
+     :: else -> skip
+     fi;
+#endif
+  :: else -> skip /* armed already: nothing to do */
+  fi;
+  steps++
+}
+
+proctype Ensure() {
+  bool ok;
+  if
+  :: !monitor ->
+     lock();
+     if
+     :: !monitor -> start(ok)
+     :: else -> skip
+     fi;
+     unlock()
+  :: else -> skip
+  fi;
+  steps++
+}
+
+init {
+  run Arm();
+  run Ensure();
+  (steps == 2 && mon_left == mons && _nr_pr == 1);
+  assert(mons <= 1);
+  assert(armed + bias == 1);
+}
+#else
+
 bool mu;           /* the engine mutex */
 byte live = 1;     /* W0 */
 bool monitor = 1;  /* e->monitor != NULL */
@@ -128,3 +240,4 @@ init {
   assert(monitor == (acting == 1));
   assert(live == 0 || monitor);
 }
+#endif

@@ -117,6 +117,8 @@ weft_model_mutant(model_mutant_exit_join_no_handshake exit_join.pml "assertion v
 weft_model_check(model_monitor_life monitor_life.pml)
 weft_model_mutant(model_mutant_monitor_life_leave_with_live monitor_life.pml "assertion violated" -DMUTANT_LEAVE_WITH_LIVE)
 weft_model_mutant(model_mutant_monitor_life_count_after monitor_life.pml "assertion violated" -DMUTANT_COUNT_AFTER)
+weft_model_check(model_monitor_life_arm monitor_life.pml -DARM_RACE)
+weft_model_mutant(model_mutant_monitor_life_reset_after_unlock monitor_life.pml "assertion violated" -DARM_RACE -DMUTANT_RESET_AFTER_UNLOCK)
 
 # A node-cache slab let go by its owner while its nodes come back (E6).
 weft_model_check(model_node_release node_release.pml)
