@@ -16,11 +16,12 @@
  * after 3 ticks without saturation, so an idle pool costs no wake-up. Its
  * thread starts with the pool's first worker (weft__engine_ensure_monitor)
  * and stays while the pool has a thread; once the pool has none it leaves
- * a keep-alive after it disarmed (sleep_disarmed says why). Every tick (1 ms, backing off to 8 ms
- * while it has nothing to do) it estimates the blocked workers: the busy
- * ones not inside weft_blocking_begin, times the share of up to 8 of them
- * (sampled, rotating) whose /proc/self/task/<tid>/stat state is not 'R' (a
- * worker short of a CPU is runnable, and more threads would not help it).
+ * a keep-alive after it disarmed (sleep_disarmed says why). Every tick
+ * (1 ms, backing off to 8 ms while it has nothing to do) it estimates the
+ * blocked workers: the busy ones not inside weft_blocking_begin, times the
+ * share of up to 8 of them (sampled, rotating) whose
+ * /proc/self/task/<tid>/stat state is not 'R' (a worker short of a CPU is
+ * runnable, and more threads would not help it).
  * Where /proc cannot be read it falls back to the process CPU clock: busy
  * workers minus the CPU time used, a conservative count. Stand-ins (threads
  * above the limit) never exceed the blocked count (.NET's and
