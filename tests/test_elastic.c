@@ -721,9 +721,11 @@ static sync_t g_events;
 static sync_t g_disarms; /* the monitor's disarms alone */
 
 static sync_t g_watches; /* the stop's looks at its waiting workers */
+static sync_t g_looks;   /* a disarmed monitor's looks at whether to leave */
 static void on_event(weft__event ev) {
   if (ev == WEFT__EVENT_MONITOR_DISARMED) count_up(&g_disarms);
   if (ev == WEFT__EVENT_STOP_WATCH) count_up(&g_watches);
+  if (ev == WEFT__EVENT_MONITOR_LOOKED) count_up(&g_looks);
   count_up(&g_events);
 }
 
@@ -1295,6 +1297,28 @@ static void unstarted_pool_arms_no_monitor(void **state) {
   sync_fini(&ran);
 }
 
+/* E9.2: the monitor stays while the pool has a thread. One worker (min 0)
+ * held at a gate, unannounced, nothing queued: the pool is not saturated,
+ * so the monitor, started with the worker, sleeps disarmed and looks every
+ * keep-alive (1 ms) whether to leave. After its first look it is still the
+ * pool's. (The rule before left at that look whatever the pool held; a
+ * worker that then blocked on work it queued, with no thread to be made,
+ * waited for ever: test_fault_thread unannounced_block_with_no_monitor_thread
+ * is that end of it.) Earlier tests' monitors are joined by their stops:
+ * the looks counted here are this pool's. */
+static void monitor_stays_while_pool_has_a_thread(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 2, 0, 1);
+  weft__engine *e = weft__threadpool_engine(tp);
+  int looks = count_get(&g_looks);
+  scene sc;
+  scene_block(&sc, tp, 0);
+  wait_count(&g_looks, looks + 1);
+  assert_non_null(atomic_load(&e->monitor));
+  assert_int_equal(atomic_load(&e->live), 1);
+  scene_release_and_end(&sc, tp);
+}
+
 /* A task that returns inside weft_blocking_begin (no end): when its worker
  * goes idle the block is over, so the grant and the blocked count go back
  * and the pool's limit is max again. Fails on the hang guard if they stay
@@ -1604,6 +1628,7 @@ int main(void) {
   sync_init(&g_exits);
   sync_init(&g_events);
   sync_init(&g_disarms);
+  sync_init(&g_looks);
   sync_init(&g_watches);
   weft__observer_set(on_event);
   const struct CMUnitTest tests[] = {
@@ -1633,6 +1658,7 @@ int main(void) {
       cmocka_unit_test_teardown(log_hook_reads_stats_on_creation_failure, settle),
       cmocka_unit_test_teardown(abandoned_block_ended_when_idle, settle),
       cmocka_unit_test_teardown(unstarted_pool_arms_no_monitor, settle),
+      cmocka_unit_test_teardown(monitor_stays_while_pool_has_a_thread, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_a_block_on_queued_work, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_blocks_past_the_burst, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_an_opaque_wait_on_queued_work, settle),

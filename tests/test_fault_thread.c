@@ -24,6 +24,8 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "engine/observer.h"
+#include "test_sync.h"
 #include "weft/weft.h"
 
 /* ------------------------------------------------------ failure injection */
@@ -455,42 +457,57 @@ static void st_parent(void *arg) {
   mc_child_and_wait();
 }
 
-static void st_noop(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&g_mc.mu);
-  g_mc.done = 1;
-  pthread_cond_broadcast(&g_mc.cv);
-  pthread_mutex_unlock(&g_mc.mu);
+/* The same after the monitor has looked, disarmed, whether to leave (the
+ * observer's event; keep-alive 1 ms): the parent waits at a gate until
+ * then. The rule before left at that look whatever the pool held, and the
+ * child then waited for ever. The look is counted from this pool alone:
+ * earlier tests' monitors were joined by their stops. */
+static sync_t g_looks, g_parent_go;
+static void on_event(weft__event ev) {
+  if (ev == WEFT__EVENT_MONITOR_LOOKED) count_up(&g_looks);
+}
+static void st_parent_after_look(void *arg) {
+  gate_wait(&g_parent_go); /* opened by the test after the look */
+  st_parent(arg);
 }
 
-/* idle_first: the pool keeps one thread (min 1, keep-alive 1 ms) and idles
- * for 50 keep-alives before the parent runs: the monitor, disarmed, must
- * not have left while the pool still had its thread. (The idle time is the
- * scenario, not a wait for another thread: the assertions hold however
- * long it lasts; only without the fix and past a keep-alive do they fail.) */
-static void strand_case(bool idle_first) {
+/* Until the monitor has looked once; false after a 30 s hang guard. */
+static bool wait_look(void) {
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 30;
+  int rc = 0;
+  pthread_mutex_lock(&g_looks.mu);
+  while (g_looks.count == 0 && rc == 0) rc = pthread_cond_timedwait(&g_looks.cv, &g_looks.mu, &dl);
+  bool looked = g_looks.count > 0;
+  pthread_mutex_unlock(&g_looks.mu);
+  return looked;
+}
+
+static void strand_case(bool after_look) {
   memset(&g_mc, 0, sizeof g_mc);
   pthread_mutex_init(&g_mc.mu, NULL);
   pthread_cond_init(&g_mc.cv, NULL);
   atomic_store(&g_raw_failed, 0);
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
-  o.min_threads = idle_first ? 1 : 0;
+  o.min_threads = 0;
   o.max_threads = 1;
-  o.keep_alive_ms = idle_first ? 1 : o.keep_alive_ms;
+  if (after_look) o.keep_alive_ms = 1;
   o.thread_factory = real_factory;
   assert_int_equal(weft_threadpool_create_ex(&g_mc.tp, &o), 0);
   assert_int_equal(weft_threadpool_start(g_mc.tp), 0);
-  if (idle_first) {
-    assert_int_equal(weft_threadpool_call_in_thread(g_mc.tp, st_noop, NULL), 0);
-    pthread_mutex_lock(&g_mc.mu);
-    while (!g_mc.done) pthread_cond_wait(&g_mc.cv, &g_mc.mu);
-    g_mc.done = 0;
-    pthread_mutex_unlock(&g_mc.mu);
-    struct timespec idle = {0, 50 * 1000 * 1000};
-    nanosleep(&idle, NULL);
+  if (after_look) {
+    sync_init(&g_looks);
+    sync_init(&g_parent_go);
+    weft__observer_set(on_event);
+    assert_int_equal(weft_threadpool_call_in_thread(g_mc.tp, st_parent_after_look, NULL), 0);
+    bool looked = wait_look(); /* the monitor, started with the worker, disarmed */
+    gate_open(&g_parent_go);
+    assert_true(looked);
+  } else {
+    assert_int_equal(weft_threadpool_call_in_thread(g_mc.tp, st_parent, NULL), 0);
   }
-  assert_int_equal(weft_threadpool_call_in_thread(g_mc.tp, st_parent, NULL), 0);
   pthread_mutex_lock(&g_mc.mu);
   while (!g_mc.done) pthread_cond_wait(&g_mc.cv, &g_mc.mu);
   pthread_mutex_unlock(&g_mc.mu);
@@ -500,13 +517,16 @@ static void strand_case(bool idle_first) {
   assert_int_equal(g_mc.child_ran, 1);
   weft_threadpool_stats st;
   assert_int_equal(weft_threadpool_stats_get(g_mc.tp, &st), 0);
-  /* The monitor stood in (the stand-in may already have left again after
-   * its 1 ms keep-alive: its making is the fact, not its staying). */
-  assert_true(st.created_stall >= 1);
+  assert_true(st.created_stall >= 1); /* the monitor stood in */
   assert_int_equal(weft_threadpool_stop(g_mc.tp), 0);
   assert_int_equal(weft_threadpool_destroy(g_mc.tp), 0);
   pthread_mutex_destroy(&g_mc.mu);
   pthread_cond_destroy(&g_mc.cv);
+  if (after_look) {
+    weft__observer_set(NULL); /* after the stop: no monitor calls it now */
+    sync_fini(&g_looks);
+    sync_fini(&g_parent_go);
+  }
   assert_nothing_alive();
 }
 
@@ -515,7 +535,7 @@ static void unannounced_block_with_no_monitor_thread(void **s) {
   strand_case(false);
 }
 
-static void unannounced_block_after_idle_with_no_monitor_thread(void **s) {
+static void unannounced_block_after_the_monitor_looked(void **s) {
   (void)s;
   strand_case(true);
 }
@@ -544,7 +564,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(pthread_thread_worker),
       cmocka_unit_test(monitor_start_failure_still_stands_in),
       cmocka_unit_test(unannounced_block_with_no_monitor_thread),
-      cmocka_unit_test(unannounced_block_after_idle_with_no_monitor_thread),
+      cmocka_unit_test(unannounced_block_after_the_monitor_looked),
 #endif
   };
   return cmocka_run_group_tests(tests, setup, NULL);

@@ -544,6 +544,7 @@ static bool sleep_disarmed(weft__monitor *m, uint32_t seen) {
                  weft__load_relaxed(&e->live) == 0;
     if (leave) weft__store_relaxed(&e->monitor, NULL);
     pthread_mutex_unlock(&e->mu);
+    weft__observe(WEFT__EVENT_MONITOR_LOOKED); /* after e->monitor's clear, if it leaves */
     if (leave) {
       give_back(m, m->granted);
       (void)pthread_detach(pthread_self());

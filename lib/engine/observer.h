@@ -4,8 +4,10 @@
  * for: a worker has parked (it is on the idle stack and counted in
  * `parks`), the elastic monitor has ended a pass of its loop (a tick, a
  * pass that found the pool unsaturated), or it has disarmed (its grants
- * given back; it sleeps until the next arm), or a stop that joins has
- * looked at whether its workers all wait (and started a stand-in or not).
+ * given back; it sleeps until the next arm), or, disarmed, it has looked
+ * at whether to leave after a keep-alive (and stayed or left), or a stop that joins
+ * has looked at whether its workers all wait (and started a stand-in or
+ * not).
  * A test that waits for "every thread parked" or "ten monitor ticks"
  * re-reads the statistics at each event instead of polling them with
  * pauses.
@@ -32,6 +34,7 @@ typedef enum weft__event {
   WEFT__EVENT_MONITOR_PASS, /* the monitor ended a pass (a tick, an idle pass) */
   WEFT__EVENT_MONITOR_DISARMED, /* the monitor disarmed, its grants given back */
   WEFT__EVENT_STOP_WATCH,   /* a stop that joins looked at its waiting workers */
+  WEFT__EVENT_MONITOR_LOOKED, /* a disarmed monitor's keep-alive ran out: it stayed or left */
 } weft__event;
 
 typedef void (*weft__observer_fn)(weft__event ev);
