@@ -19,15 +19,13 @@
 
 #include <stdbool.h>
 
-/* Written once, by weft__prefetch_init under the node cache's pthread_once;
- * read only by threads that have been through that pthread_once since (the
- * node cache copies it into each cache, next to the fields its get path
- * loads anyway). */
+/* Written once, by weft__prefetch_init's pthread_once; read only by
+ * threads that have called weft__prefetch_init since (the node cache and
+ * each engine copy it next to the fields their paths load anyway). */
 extern bool weft__cpu_has_prefetchw;
 
+/* Reads CPUID once per process (pthread_once); any thread, any time. */
 void weft__prefetch_init(void);
-/* The processor has PREFETCHW (CPUID, read at each call; no state). */
-bool weft__cpu_prefetchw_supported(void);
 
 /* have_prefetchw: weft__cpu_has_prefetchw, or a copy of it. */
 static inline void weft__prefetch_write(const void *p, bool have_prefetchw) {

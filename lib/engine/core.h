@@ -217,7 +217,7 @@ struct weft__engine {
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
   int capacity;
   int ncpu; /* CPUs the process may use, at create: workers that run at once (inject_batch) */
-  bool prefetchw; /* the processor has PREFETCHW (lib/base/prefetch.h), at create */
+  bool prefetchw; /* weft__cpu_has_prefetchw (lib/base/prefetch.h), copied at create */
   pthread_mutex_t mu;                         /* control plane */
   /* The loop each new thread runs (lib/engine/worker_loop.c), set by
    * create: thread creation (lib/engine/spawn.c) is reached from the parking

@@ -59,7 +59,8 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   e->cfg.name_prefix = e->prefix;
   e->capacity = cfg->capacity;
   e->ncpu = weft__cpu_count();
-  e->prefetchw = weft__cpu_prefetchw_supported();
+  weft__prefetch_init();
+  e->prefetchw = weft__cpu_has_prefetchw;
   weft__inject_init(&e->inject);
   weft__store_relaxed(&e->ctl, 0);
   weft__store_relaxed(&e->long_tasks, 0);

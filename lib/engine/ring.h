@@ -22,8 +22,8 @@
  * are 0 while no claim is in progress (steal == real), else WEFT__RING_CLAIM
  * | (steal mod 2^31). So the owner's pop, which advances `real`, leaves
  * `steal` where it is while a claim is in progress and moves it with `real`
- * when none is, is one add of 2^32 in both cases (the carry out of bit 63 is the u32 wrap
- * of `real`), where Tokio's {steal:32 | real:32} needs a test of
+ * when none is, is one add of 2^32 in both cases (the carry out of bit 63
+ * is the u32 wrap of `real`), where Tokio's {steal:32 | real:32} needs a test of
  * steal == real and a repack: 5 instructions of the 17 the pop cost per task
  * (perf/callgrind.sh; docs/performance.md, "Instructions per task"). The
  * protocol is Go's unchanged (models/ring.pml checks it on {steal, real});
@@ -43,8 +43,8 @@
  * in the TSan run. Not a single-thread cost question, where ck_ring wins:
  * as a whole pool (bench/ckring_pool.c: one shared ck_ring MPMC queue,
  * futex parking, its rare paths out of line) it costs 82.2-87.6
- * instructions per task under callgrind against weft's 97.9-100.2
- * (call_in_thread) and 89.8-92.0 (queue_work), one worker, N = 100000
+ * instructions per task under callgrind against weft's 94.6
+ * (call_in_thread) and 86.8 (queue_work), one worker, N = 100000
  * (perf/callgrind.sh 100000 call work ckring, gcc 12 -O3, USDT probes
  * built in); the ring pays for stealing and for scaling, which
  * ck_ring does not do: with threads every ck_ring consumer CASes one line
