@@ -25,6 +25,11 @@
  * the stop while it waits on one, a pass that joins): no thread is left
  * to start another.
  *
+ * weft__engine_stop_deadline (weft_threadpool_stop_timeout) joins in the
+ * same passes, each join bounded by its deadline; it also ends at the
+ * first pass that finds a thread late, and leaves that thread, and any it
+ * starts, to the later stop that joins without one.
+ *
  * Properties (assertions): when stop is done every slot is FREE or JOINED,
  * and no thread is started after it.
  *

@@ -28,6 +28,7 @@
 #include "engine/core.h"
 #include "engine/node_cache.h"
 #include "engine/observer.h"
+#include "engine/submit.h"
 #include "pool/threadpool_impl.h"
 #include "test_check.h"
 #include "test_sync.h"
@@ -722,7 +723,9 @@ static sync_t g_disarms; /* the monitor's disarms alone */
 
 static sync_t g_watches; /* the stop's looks at its waiting workers */
 static sync_t g_looks;   /* a disarmed monitor's looks at whether to leave */
+static sync_t g_passes;  /* a deadline stop's join passes */
 static void on_event(weft__event ev) {
+  if (ev == WEFT__EVENT_STOP_PASS) count_up(&g_passes);
   if (ev == WEFT__EVENT_MONITOR_DISARMED) count_up(&g_disarms);
   if (ev == WEFT__EVENT_STOP_WATCH) count_up(&g_watches);
   if (ev == WEFT__EVENT_MONITOR_LOOKED) count_up(&g_looks);
@@ -1624,11 +1627,113 @@ static void bad_input(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* weft_threadpool_stop_timeout joins a stand-in that starts after its first
+ * join pass has read the slot count, within its deadline. Work can reach a
+ * ring after the stop's sweep (a lane's hand-off that read the deadline
+ * flag just before the stop set it, a steal under way); a task that then
+ * blocks sees the pool closed and that work, and starts a stand-in
+ * (weft_blocking_begin), which takes it. The test queues the work itself
+ * when such a hand-off would, by the hand-off's own path
+ * (weft__engine_submit_continuation), once the stop's first pass has begun
+ * (the observer's WEFT__EVENT_STOP_PASS). The stand-in's task waits until
+ * a second pass begins. With one pass (the fault this guards), the stop
+ * joined the first worker, found nobody late, and went on to
+ * weft_threadpool_stop's joins, which have no deadline: it waited for the
+ * stand-in's task for ever (here: the 30 s hang guard). */
+typedef struct late_stand_in {
+  weft_threadpool *tp;
+  weft__task b;            /* the work queued after the sweep */
+  sync_t a_started, b_started, b_gate;
+  atomic_int b_ran, b_cancelled, submit_rc;
+  int stop_rc, running;
+  atomic_int stop_returned;
+} late_stand_in;
+static late_stand_in g_ls;
+
+static void ls_b_run(weft__task *t) {
+  (void)t;
+  count_up(&g_ls.b_started);
+  gate_wait(&g_ls.b_gate);
+  atomic_store(&g_ls.b_ran, 1);
+}
+
+static void ls_b_cancel(weft__task *t, int status) {
+  (void)t;
+  (void)status;
+  atomic_store(&g_ls.b_cancelled, 1);
+}
+
+static void ls_a(void *arg) {
+  (void)arg;
+  count_up(&g_ls.a_started);
+  count_wait(&g_passes, 1); /* the stop has swept and read its slot count */
+  atomic_store(&g_ls.submit_rc, weft__engine_submit_continuation(weft__threadpool_engine(g_ls.tp), &g_ls.b, false));
+  weft_blocking_begin(); /* closed, work queued: a stand-in, which steals b */
+  count_wait(&g_ls.b_started, 1);
+  weft_blocking_end();
+}
+
+static void *ls_stopper(void *arg) {
+  (void)arg;
+  weft_threadpool_stop_report rep;
+  g_ls.stop_rc = weft_threadpool_stop_timeout(g_ls.tp, 60000, &rep);
+  g_ls.running = rep.running;
+  atomic_store(&g_ls.stop_returned, 1);
+  return NULL;
+}
+
+/* Until s counts n; false after the hang guard. */
+static bool count_wait_guarded(sync_t *s, int n) {
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += HANG_GUARD_S;
+  int rc = 0;
+  pthread_mutex_lock(&s->mu);
+  while (s->count < n && rc == 0) rc = pthread_cond_timedwait(&s->cv, &s->mu, &dl);
+  bool ok = s->count >= n;
+  pthread_mutex_unlock(&s->mu);
+  return ok;
+}
+
+static void stop_timeout_joins_a_late_stand_in(void **state) {
+  (void)state;
+  memset(&g_ls, 0, sizeof g_ls);
+  sync_init(&g_ls.a_started);
+  sync_init(&g_ls.b_started);
+  sync_init(&g_ls.b_gate);
+  sync_init(&g_passes);
+  g_ls.b.run = ls_b_run;
+  g_ls.b.cancel = ls_b_cancel;
+  g_ls.tp = make_pool(0, 1, 0, 10000);
+  assert_int_equal(weft_threadpool_call_in_thread(g_ls.tp, ls_a, NULL), 0);
+  count_wait(&g_ls.a_started, 1); /* running: the stop's sweep cannot cancel it */
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, ls_stopper, NULL), 0);
+  bool second_pass = count_wait_guarded(&g_passes, 2);
+  gate_open(&g_ls.b_gate); /* also unwinds a stop that never made a second pass */
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_true(second_pass);
+  assert_int_equal(atomic_load(&g_ls.submit_rc), 0);
+  assert_int_equal(g_ls.stop_rc, 0);
+  assert_int_equal(g_ls.running, 0);
+  assert_int_equal(atomic_load(&g_ls.b_ran), 1);
+  assert_int_equal(atomic_load(&g_ls.b_cancelled), 0);
+  weft_threadpool_stats s;
+  stats(g_ls.tp, &s);
+  assert_int_equal(s.created_blocked, 1); /* the stand-in */
+  assert_exact(g_ls.tp);
+  assert_int_equal(weft_threadpool_destroy(g_ls.tp), 0);
+  sync_fini(&g_ls.a_started);
+  sync_fini(&g_ls.b_started);
+  sync_fini(&g_ls.b_gate);
+}
+
 int main(void) {
   sync_init(&g_exits);
   sync_init(&g_events);
   sync_init(&g_disarms);
   sync_init(&g_looks);
+  sync_init(&g_passes);
   sync_init(&g_watches);
   weft__observer_set(on_event);
   const struct CMUnitTest tests[] = {
@@ -1663,6 +1768,7 @@ int main(void) {
       cmocka_unit_test_teardown(stop_stands_in_for_blocks_past_the_burst, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_an_opaque_wait_on_queued_work, settle),
       cmocka_unit_test_teardown(stop_stands_in_once_for_one_wait, settle),
+      cmocka_unit_test_teardown(stop_timeout_joins_a_late_stand_in, settle),
       cmocka_unit_test_teardown(bad_input, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

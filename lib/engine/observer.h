@@ -35,6 +35,7 @@ typedef enum weft__event {
   WEFT__EVENT_MONITOR_DISARMED, /* the monitor disarmed, its grants given back */
   WEFT__EVENT_STOP_WATCH,   /* a stop that joins looked at its waiting workers */
   WEFT__EVENT_MONITOR_LOOKED, /* a disarmed monitor's keep-alive ran out: it stayed or left */
+  WEFT__EVENT_STOP_PASS,    /* a deadline stop's join pass has read its slot count */
 } weft__event;
 
 typedef void (*weft__observer_fn)(weft__event ev);

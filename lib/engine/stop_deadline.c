@@ -20,7 +20,9 @@
  *      before the sweep reaches it (a steal already under way included)
  *      runs (it is then running, or ran): the workers' per-task loop pays
  *      nothing for stop_timeout.
- *   4. Each thread is joined with the deadline as limit. All joined, or
+ *   4. Each thread is joined with the deadline as limit, in passes until
+ *      one joins nothing (a stand-in may start after a pass went by) or
+ *      finds a thread late. All joined, or
  *      the ones left not in a task (woken by the close, still on their way
  *      out): weft__engine_stop joins them and finishes (its E7 pass finds
  *      the queues empty).
@@ -40,6 +42,7 @@
 
 #include "base/clock.h"
 #include "engine/engine.h"
+#include "engine/observer.h"
 
 
 /* Cancel what every worker's ring holds, stealing it (step 3). */
@@ -87,42 +90,59 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
    * a flag the workers poll). */
   weft__store_relaxed(&e->sweeping, 0);
   /* Step 4: join until the deadline (weft__engine_join_slot: a thread a
-   * factory handed over detached is waited for, not joined). */
-  pthread_mutex_lock(&e->mu);
-  uint32_t hw = weft__load_relaxed(&e->hw);
-  pthread_mutex_unlock(&e->mu);
+   * factory handed over detached is waited for, not joined), in passes, as
+   * weft__engine_stop joins: after the sweep a thread starts only as a
+   * stand-in of a live worker that blocks with work visible (work that
+   * reached a ring after the sweep: a lane's hand-off that read the
+   * deadline flag before we set it, a steal under way), into a joined slot
+   * or a new one, which a pass that has read hw or gone past the slot does
+   * not see. So the passes go on, each with the deadline, until one joins
+   * nothing (no thread was live during it, none is left to start another)
+   * or one finds a thread late. With one pass such a stand-in was joined
+   * by weft__engine_stop below, which has no deadline: the call waited for
+   * its task (test_elastic stop_timeout_joins_a_late_stand_in;
+   * models/stop_join.pml's "one pass" mutant is the same fault). */
   int late = 0, grace_ms = 1000;
-  for (uint32_t i = 0; i < hw; i++) {
-    weft__eworker *w = e->slots[i];
-    /* Under the mutex: a worker that blocks before the sweep may start a
-     * stand-in into a joined slot (weft__engine_grow_closing), and its
-     * state reads LIVE before its thread id is stored; the mutex covers
-     * both. A stand-in this pass misses is joined by the final stop. */
+  for (bool joined = true; joined && late == 0;) {
+    joined = false;
     pthread_mutex_lock(&e->mu);
-    int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
+    uint32_t hw = weft__load_relaxed(&e->hw);
     pthread_mutex_unlock(&e->mu);
-    if (st != WEFT__SLOT_LIVE && st != WEFT__SLOT_EXITED) continue;
-    int rc = weft__engine_join_slot(w, deadline);
-    /* Not joined and not in a task: a worker the close woke that has not
-     * left yet (its way out holds no task: the queues are swept), or one
-     * that took a task just before the sweep (a steal under way, a submit
-     * still linking when the inject queue was swept) and has not yet set
-     * `busy`. Wait a millisecond at a time until it has left or shows busy,
-     * so that such a task is reported as running rather than waited for by
-     * the stop below. Relaxed: `busy` is the owner's flag, set before it
-     * runs a task it took. The call spends a second on this at most, over
-     * all its threads (a thread stuck outside a task, in the log hook, is
-     * the one that could use it up); a thread neither gone nor busy when
-     * it is spent counts as late (the later stop joins it). */
-    for (; rc != 0 && !weft__load_relaxed(&w->busy) && grace_ms > 0; grace_ms--) {
-      rc = weft__engine_join_slot(w, weft__now_ns() + 1000000u);
-    }
-    if (rc == 0) {
+    weft__observe(WEFT__EVENT_STOP_PASS);
+    for (uint32_t i = 0; i < hw; i++) {
+      weft__eworker *w = e->slots[i];
+      /* Under the mutex: a worker that blocks after the sweep may start a
+       * stand-in into a joined slot (weft__engine_grow_closing), and its
+       * state reads LIVE before its thread id is stored; the mutex covers
+       * both. */
       pthread_mutex_lock(&e->mu);
-      weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+      int st = weft__load_acquire(&w->state); /* acquire: pairs with worker_exited */
       pthread_mutex_unlock(&e->mu);
-    } else {
-      late++; /* still in a task (or not gone after a second): a later stop joins it */
+      if (st != WEFT__SLOT_LIVE && st != WEFT__SLOT_EXITED) continue;
+      int rc = weft__engine_join_slot(w, deadline);
+      /* Not joined and not in a task: a worker the close woke that has not
+       * left yet (its way out holds no task: the queues are swept), or one
+       * that took a task just before the sweep (a steal under way, a submit
+       * still linking when the inject queue was swept) and has not yet set
+       * `busy`. Wait a millisecond at a time until it has left or shows
+       * busy, so that such a task is reported as running rather than waited
+       * for by the stop below. Relaxed: `busy` is the owner's flag, set
+       * before it runs a task it took. The call spends a second on this at
+       * most, over all its threads and passes (a thread stuck outside a
+       * task, in the log hook, is the one that could use it up); a thread
+       * neither gone nor busy when it is spent counts as late (the later
+       * stop joins it). */
+      for (; rc != 0 && !weft__load_relaxed(&w->busy) && grace_ms > 0; grace_ms--) {
+        rc = weft__engine_join_slot(w, weft__now_ns() + 1000000u);
+      }
+      if (rc == 0) {
+        pthread_mutex_lock(&e->mu);
+        weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+        pthread_mutex_unlock(&e->mu);
+        joined = true;
+      } else {
+        late++; /* still in a task (or not gone after a second): a later stop joins it */
+      }
     }
   }
   int rc = WEFT_OK;
