@@ -546,6 +546,37 @@ static void child_forgets_a_torn_timer_heap(void **state) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* In a fork's child a timer id of the parent names none of the child's
+ * own timers: the child forgets the parent's timers, and its first new
+ * one takes slot 0 again. With a generation per slot that restarted at 1
+ * there, the parent's first id matched the child's first timer, and
+ * cancelling the stale id cancelled the child's. The child reports by its
+ * exit code. */
+static void child_timer_ids_do_not_match_the_parents(void **state) {
+  (void)state;
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_timer_id parent_id;
+  assert_int_equal(weft_reactor_call_later(r, 1000.0, never, NULL, &parent_id), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    weft_timer_id child_id;
+    int code = 0;
+    if (weft_reactor_call_later(r, 1000.0, never, NULL, &child_id) != 0) code = 1;
+    else if (child_id == parent_id) code = 2;
+    else if (weft_reactor_cancel_call(r, parent_id) != WEFT_EALREADY) code = 3;
+    else if (weft_reactor_cancel_call(r, child_id) != 0) code = 4;
+    _exit(code);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_int_equal(weft_reactor_cancel_call(r, parent_id), 0); /* the parent's own is still its */
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
 /* A fork while the reactor's thread is inside its triggers (here a startup
  * trigger waiting at a gate): the child's destroy succeeds. It answered
  * WEFT_EBUSY, the trigger's firing still counted as under way in the copy
@@ -598,6 +629,7 @@ int main(void) {
       cmocka_unit_test(fork_while_a_reactor_is_destroyed),
       cmocka_unit_test(fork_while_triggers_run),
       cmocka_unit_test(child_forgets_a_torn_timer_heap),
+      cmocka_unit_test(child_timer_ids_do_not_match_the_parents),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@ typedef struct weft__timer_slot {
   uint64_t seq;       /* insertion order: ties and "added during this run" */
   weft_fn fn;
   void *arg;
-  uint32_t gen;       /* bumped when the slot is freed: stale ids miss */
+  uint32_t gen;       /* from the timer's seq, 0 while free: stale ids miss (reactor_timer.c) */
   int32_t heap_index; /* -1 when free */
   uint32_t next_free;
 } weft__timer_slot;

@@ -2,7 +2,13 @@
  * weft — the reactor's timers (callLater): a binary min-heap of slot indexes
  * ordered by (when, seq), slots recycled through a free list. An id is
  * (generation << 32 | index + 1), so cancelling a stale id is harmless.
- * Reactor thread only.
+ * The generation is not counted per slot but taken from the reactor's
+ * timer sequence (timer_gen), which a fork's child keeps: the child forgets
+ * the parent's arrays and fills slots from 0 again, and a per-slot count
+ * restarted there gave its first timer the id of the parent's first
+ * (test_fork child_timer_ids_do_not_match_the_parents). An id comes back
+ * only after 2^32 - 1 further timers, as before only after that many
+ * reuses of one slot. Reactor thread only.
  */
 #include <string.h>
 #include <time.h>
@@ -68,8 +74,11 @@ static void heap_remove(weft_reactor *r, size_t i) {
   sift_up(r, (size_t)r->slots[r->heap[i]].heap_index);
 }
 
+/* 1 .. 2^32 - 1 from the timer's sequence number: 0 is no timer's. */
+static uint32_t timer_gen(uint64_t seq) { return (uint32_t)(seq % UINT32_MAX) + 1u; }
+
 static void slot_free(weft_reactor *r, uint32_t s) {
-  r->slots[s].gen++;
+  r->slots[s].gen = 0; /* no id names a free slot */
   r->slots[s].fn = NULL;
   r->slots[s].next_free = r->free_head;
   r->free_head = s;
@@ -114,7 +123,7 @@ WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn
       r->heap = nh;
       r->slot_cap = cap;
     }
-    r->slots[r->nslots].gen = 1;
+    r->slots[r->nslots].gen = 0;
     r->slots[r->nslots].heap_index = -1;
     r->free_head = r->nslots++;
     r->slots[r->free_head].next_free = WEFT__NO_FREE;
@@ -124,6 +133,7 @@ WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn
   weft__timer_slot *t = &r->slots[s];
   t->when = now_s() + seconds;
   t->seq = r->timer_seq++;
+  t->gen = timer_gen(t->seq);
   t->fn = fn;
   t->arg = arg;
   r->heap_len++;
