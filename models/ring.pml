@@ -31,6 +31,20 @@
  *                           overwrites slots a thief is still copying
  *   -DMUTANT_NO_STEAL_MARK  a thief claims with steal = real = real + n (no
  *                           claim-in-progress marker)
+ *   -DMUTANT_LIMIT_FROM_REAL  the push's cached limit is real + CAP (not
+ *                           steal + CAP): a push overwrites a slot a thief
+ *                           is still copying
+ *   -DMUTANT_LIMIT_EQ       the push tests tail != limit for room (not the
+ *                           signed difference): after an inject batch
+ *                           carried tail past the limit, a push writes
+ *                           without looking at head
+ *
+ * The push keeps `lim`, steal + CAP as of its last look at head
+ * (weft__ring_look), and looks again only when tail has reached it: steal
+ * only moves forward, so an old limit is still a bound. The owner's other
+ * way of filling its ring, an inject batch (room from a fresh head,
+ * worker_loop.c ring_room), is the second kind of put in next_push below;
+ * it may carry tail past `lim`, which the signed test sends to a look.
  */
 #ifndef CAP
 #define CAP 2
@@ -57,14 +71,24 @@ inline take(x) {
   atomic { assert(x != NOTASK && taken[x] == 0); taken[x] = 1 }
 }
 
-proctype owner() {
-  byte i, s, r, tl, x, k, pops;
-  bool ok;
-  do
-  :: i < T ->
-     /* weft__ring_push */
-     atomic { s = h_steal; r = h_real };            /* load_acquire(head) */
-     tl = rtail;
+/* weft__ring_push_seen: room below lim, else a look at head (which sets s,
+ * r for take_half when the ring is full); ok = 0: full. */
+inline push(i) {
+  tl = rtail;
+#ifdef MUTANT_LIMIT_EQ
+  if
+  :: lim != tl -> ok = 1
+  :: else -> ok = 2
+  fi;
+#else
+  if
+  :: ((lim - tl + 256) % 256) == 0 || ((lim - tl + 256) % 256) >= 128 -> ok = 2
+  :: else -> ok = 1                                  /* (int32_t)(limit - tail) > 0 */
+  fi;
+#endif
+  if
+  :: ok == 2 ->
+     atomic { s = h_steal; r = h_real };            /* weft__ring_look: load_acquire(head) */
 #ifdef MUTANT_CAP_FROM_REAL
      if
      :: ((tl - r + 256) % 256) >= CAP -> ok = 0
@@ -73,10 +97,30 @@ proctype owner() {
      :: ((tl - s + 256) % 256) >= CAP -> ok = 0
 #endif
      :: else ->
-        slot[tl % CAP] = i;                          /* store_relaxed(slot) */
-        rtail = (tl + 1) % 256;                      /* store_release(tail) */
+#ifdef MUTANT_LIMIT_FROM_REAL
+        lim = (r + CAP) % 256;
+#else
+        lim = (s + CAP) % 256;
+#endif
         ok = 1
-     fi;
+     fi
+  :: else -> skip
+  fi;
+  if
+  :: ok == 1 ->
+     slot[tl % CAP] = i;                             /* store_relaxed(slot) */
+     rtail = (tl + 1) % 256                          /* store_release(tail) */
+  :: else -> skip
+  fi
+}
+
+proctype owner() {
+  byte i, s, r, tl, x, k, pops;
+  byte lim = CAP;                                    /* weft__ring_init */
+  byte ok;
+  do
+  :: i < T ->
+     push(i);
      if
      :: !ok ->
         /* weft__ring_take_half: spill half + i to the inject queue */
@@ -145,16 +189,23 @@ pop_one:
 next_push:
   do
   :: i < T ->
-     atomic { s = h_steal; r = h_real };
-     tl = rtail;
+     if
+     :: push(i);                                     /* a push, as above */
+        if
+        :: ok == 0 -> take(i)                        /* full: (spill simplified) */
+        :: else -> skip
+        fi
+     :: atomic { s = h_steal; r = h_real };          /* an inject batch's put: */
+        tl = rtail;                                  /* room from a fresh head */
 #ifdef MUTANT_CAP_FROM_REAL
-     if
-     :: ((tl - r + 256) % 256) >= CAP -> take(i)     /* full: (spill simplified) */
+        if
+        :: ((tl - r + 256) % 256) >= CAP -> take(i)  /* no room: stays injected (simplified) */
 #else
-     if
-     :: ((tl - s + 256) % 256) >= CAP -> take(i)     /* full: (spill simplified) */
+        if
+        :: ((tl - s + 256) % 256) >= CAP -> take(i)  /* no room: stays injected (simplified) */
 #endif
-     :: else -> slot[tl % CAP] = i; rtail = (tl + 1) % 256
+        :: else -> slot[tl % CAP] = i; rtail = (tl + 1) % 256
+        fi
      fi;
      i++
   :: else -> break

@@ -44,6 +44,8 @@ weft_model_mutant(model_mutant_inject_no_recheck inject.pml "invalid end state" 
 weft_model_mutant(model_mutant_ring_cap_from_real ring.pml "assertion violated" -DMUTANT_CAP_FROM_REAL)
 weft_model_mutant(model_mutant_ring_take_half_reloads_head ring.pml "assertion violated" -DMUTANT_TAKE_HALF_RELOADS_HEAD)
 weft_model_mutant(model_mutant_ring_no_steal_mark ring.pml "assertion violated" -DMUTANT_NO_STEAL_MARK)
+weft_model_mutant(model_mutant_ring_limit_from_real ring.pml "assertion violated" -DMUTANT_LIMIT_FROM_REAL)
+weft_model_mutant(model_mutant_ring_limit_eq ring.pml "assertion violated" -DMUTANT_LIMIT_EQ)
 
 # E5.5: a notify declines to wake parked threads above the limit; the
 # monitor wakes them for blocked workers (about 35 s for W=3, 19 M states).

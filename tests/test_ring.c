@@ -33,6 +33,7 @@ static weft__ring *new_ring_at(uint32_t at) {
   weft__ring *r = new_ring();
   weft__store_relaxed(&r->head, weft__ring_pack_idle(at));
   weft__store_relaxed(&r->tail, at);
+  r->limit = at; /* no room known: the first push looks at head */
   return r;
 }
 
@@ -49,6 +50,35 @@ static void push_pop_fifo(void **state) {
   assert_int_equal(weft__ring_len(r), 10);
   for (int i = 0; i < 10; i++) assert_ptr_equal(weft__ring_pop(r), &it[i].task);
   assert_null(weft__ring_pop(r));
+  free(r);
+}
+
+/* The push finds room below the limit it saw at its last look at head;
+ * the worker's other way into its ring, an inject batch, stores slots and
+ * tail itself with room from a fresh head, and may carry tail past that
+ * limit. The next push must look again (a signed test), not take "tail
+ * differs from the limit" for room: here the ring is full, and such a
+ * push would overwrite the oldest task still queued. */
+static void push_after_a_batch_passed_the_limit(void **state) {
+  (void)state;
+  weft__ring *r = new_ring();
+  static item it[WEFT__RING_CAP + 101];
+  for (unsigned i = 0; i < 200; i++) assert_true(weft__ring_push(r, &it[i].task));
+  for (unsigned i = 0; i < 100; i++) assert_ptr_equal(weft__ring_pop(r), &it[i].task);
+  /* An inject batch fills the room a fresh head shows (worker_loop.c). */
+  uint64_t h = weft__load_acquire(&r->head);
+  uint32_t tail = weft__load_relaxed(&r->tail);
+  uint32_t room = WEFT__RING_CAP - (tail - weft__ring_steal(h));
+  assert_int_equal(room, 156);
+  for (uint32_t i = 0; i < room; i++)
+    weft__store_relaxed(&r->slot[(tail + i) & WEFT__RING_MASK], &it[200 + (i % 100)].task);
+  weft__store_release(&r->tail, tail + room);
+  assert_true((int32_t)(r->limit - (tail + room)) < 0); /* past the push's limit */
+  uint64_t seen = 0;
+  assert_false(weft__ring_push_seen(r, &it[WEFT__RING_CAP + 100].task, &seen)); /* full */
+  assert_int_equal(weft__ring_len(r), WEFT__RING_CAP);
+  assert_ptr_equal(weft__ring_pop(r), &it[100].task); /* the oldest, not overwritten */
+  assert_true(weft__ring_push(r, &it[WEFT__RING_CAP + 100].task)); /* room again */
   free(r);
 }
 
@@ -262,6 +292,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(push_pop_fifo),
       cmocka_unit_test(full_then_take_half),
+      cmocka_unit_test(push_after_a_batch_passed_the_limit),
       cmocka_unit_test(steal_half),
       cmocka_unit_test(claim_in_progress_across_wraps),
       cmocka_unit_test(race_owner_thieves),

@@ -10,6 +10,9 @@
  *   len / empty:                 any thread; a snapshot.
  *   Progress: push is wait-free (no RMW); pop and steal are lock-free (a CAS
  *   loop that fails only when another party made progress).
+ *   `limit` is the owner's alone (push_seen); the owner's other ways of
+ *   filling its ring (an inject batch, a steal into it) check room against
+ *   a fresh head and need not update it.
  *
  * Algorithm: the Go runtime's runq (runtime/proc.go, runqput/runqget/
  * runqsteal) in the form of Tokio's multi_thread/queue.rs: 256 slots, `tail`
@@ -76,6 +79,9 @@ typedef struct weft__ring {
   WEFT_CACHE_ALIGNED _Atomic uint64_t executed;
   _Atomic uint64_t head; /* {real:32 | claim:1 | steal:31}, see above */
   WEFT_CACHE_ALIGNED _Atomic uint32_t tail; /* written by the owner only */
+  /* Owner only: steal + CAP as of the owner's last look at head (push_seen):
+   * a tail below it has room, without loading head. */
+  uint32_t limit;
   WEFT_CACHE_ALIGNED _Atomic(weft__task *) slot[WEFT__RING_CAP];
 } weft__ring;
 
@@ -99,6 +105,7 @@ static inline uint64_t weft__ring_pack_claim(uint32_t steal, uint32_t real) {
 static inline void weft__ring_init(weft__ring *r) {
   weft__store_relaxed(&r->head, 0);
   weft__store_relaxed(&r->tail, 0);
+  r->limit = WEFT__RING_CAP;
 }
 
 /* Tasks in the ring (not counting a steal's claimed tasks). Any thread. */
@@ -114,23 +121,41 @@ static inline uint32_t weft__ring_len(weft__ring *r) {
 
 static inline bool weft__ring_empty(weft__ring *r) { return weft__ring_len(r) == 0; }
 
+/* push_seen's look at head: the room below r->limit is used up. Returns
+ * false if the ring is full (*seen: the head that showed it), else raises
+ * the limit. Once per up to CAP pushes. */
+static inline bool weft__ring_look(weft__ring *r, uint32_t tail,
+                                   uint64_t *seen) {
+  /* Acquire: pairs with a thief's release CAS that sets steal = real, so the
+   * thief's reads of the slots it copied happen before we overwrite them,
+   * here and in every push that the limit set here lets through. */
+  uint64_t h = weft__load_acquire(&r->head);
+  uint32_t steal = weft__ring_steal(h);
+  if (tail - steal >= WEFT__RING_CAP) {
+    *seen = h;
+    return false;
+  }
+  r->limit = steal + WEFT__RING_CAP;
+  return true;
+}
+
 /*
  * Owner push. Returns false if the ring is full; *seen then holds the head
  * value that showed it full, for take_half. E3 "owner push: slot store
  * relaxed, store_release(tail)".
  */
 static inline bool weft__ring_push_seen(weft__ring *r, weft__task *t, uint64_t *seen) {
-  /* Acquire: pairs with a thief's release CAS that sets steal = real, so the
-   * thief's reads of the slots it copied happen before we overwrite them. */
-  uint64_t h = weft__load_acquire(&r->head);
   uint32_t tail = weft__load_relaxed(&r->tail);
-  if (tail - weft__ring_steal(h) >= WEFT__RING_CAP) {
-    *seen = h;
+  /* Room below the limit the owner saw last: steal only moves forward, so
+   * a limit from an older head is a bound that still holds. Signed: tail
+   * may have passed the limit through another of the owner's writes (an
+   * inject batch, a steal into this ring), each checked against a fresh
+   * head; the next push then looks again. */
+  if (WEFT_UNLIKELY((int32_t)(r->limit - tail) <= 0) && !weft__ring_look(r, tail, seen))
     return false;
-  }
   /* Invariant: steal <= real <= tail, so the owner never sees more than CAP
    * tasks (this check would have caught the take_half bug ring.pml found). */
-  weft_assert_hot(tail - weft__ring_real(h) <= WEFT__RING_CAP);
+  weft_assert_hot(tail - weft__ring_real(weft__load_relaxed(&r->head)) <= WEFT__RING_CAP);
   weft_assert_hot(t != NULL);
   weft__store_relaxed(&r->slot[tail & WEFT__RING_MASK], t);
   /* Release: publishes the slot (and the task's fields) to pop/steal, which
