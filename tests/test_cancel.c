@@ -249,6 +249,71 @@ static void cancel_races_start_other_thread(void **state) {
   free(r.rc);
 }
 
+/* A request queued again from its own after_cb while another thread keeps
+ * cancelling it (both allowed: weft/threadpool.h). Every submission ends
+ * once: it ran (status 0) or was cancelled (WEFT_ECANCELED), and the
+ * cancels that answered 0 are the cancelled ones. The cancel read the
+ * request's after_cb with a plain load while the after_cb's queue_work
+ * wrote it (a data race, reported by the ThreadSanitizer run; found by
+ * review). */
+typedef struct reuse {
+  weft_threadpool *tp;
+  weft_work req;
+  int left;           /* submissions still to make; the after_cb's thread */
+  atomic_int runs, cancelled_told, afters, done;
+  atomic_int won;     /* cancels that answered 0 */
+  sync_t finished;
+} reuse;
+static reuse g_reuse;
+
+static void reuse_work(weft_work *req) {
+  (void)req;
+  atomic_fetch_add(&g_reuse.runs, 1);
+  for (volatile int i = 0; i < 2000; i++) {
+  } /* long enough for the canceller to meet the request running */
+}
+
+static void reuse_after(weft_work *req, int status) {
+  atomic_fetch_add(&g_reuse.afters, 1);
+  if (status == WEFT_ECANCELED) atomic_fetch_add(&g_reuse.cancelled_told, 1);
+  if (--g_reuse.left > 0) {
+    if (weft_threadpool_queue_work(g_reuse.tp, req, reuse_work, reuse_after) == 0) return;
+  }
+  atomic_store(&g_reuse.done, 1);
+  gate_open(&g_reuse.finished);
+}
+
+static void *reuse_canceller(void *arg) {
+  (void)arg;
+  while (!atomic_load(&g_reuse.done)) {
+    int rc = weft_threadpool_cancel_work(g_reuse.tp, &g_reuse.req);
+    if (rc == 0) atomic_fetch_add(&g_reuse.won, 1);
+    else if (rc != WEFT_EBUSY && rc != WEFT_EALREADY) atomic_store(&g_reuse.won, -1000000);
+  }
+  return NULL;
+}
+
+static void cancel_races_reuse_from_after(void **state) {
+  (void)state;
+  enum { N = 5000 };
+  memset(&g_reuse, 0, sizeof g_reuse);
+  sync_init(&g_reuse.finished);
+  g_reuse.left = N;
+  assert_int_equal(weft_threadpool_create(&g_reuse.tp, 2, 2, "reuse"), 0);
+  assert_int_equal(weft_threadpool_start(g_reuse.tp), 0);
+  assert_int_equal(weft_threadpool_queue_work(g_reuse.tp, &g_reuse.req, reuse_work, reuse_after), 0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, reuse_canceller, NULL), 0);
+  gate_wait(&g_reuse.finished);
+  pthread_join(th, NULL);
+  assert_int_equal(weft_threadpool_destroy(g_reuse.tp), 0);
+  assert_int_equal(atomic_load(&g_reuse.afters), N);
+  assert_int_equal(atomic_load(&g_reuse.runs) + atomic_load(&g_reuse.cancelled_told), N);
+  assert_int_equal(atomic_load(&g_reuse.won), atomic_load(&g_reuse.cancelled_told));
+  printf("cancel vs reuse: %d of %d cancelled\n", atomic_load(&g_reuse.won), N);
+  sync_fini(&g_reuse.finished);
+}
+
 static void cancel_misuse(void **state) {
   (void)state;
   weft_threadpool *tp = one_thread_pool(), *other = one_thread_pool();
@@ -508,6 +573,7 @@ int main(void) {
       cmocka_unit_test(cancelled_request_at_destroy),
       cmocka_unit_test(cancel_races_start),
       cmocka_unit_test(cancel_races_start_other_thread),
+      cmocka_unit_test(cancel_races_reuse_from_after),
       cmocka_unit_test(cancel_misuse),
       cmocka_unit_test(cancel_refused_during_stop),
       cmocka_unit_test(stop_timeout_blocked_task),

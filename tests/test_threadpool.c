@@ -649,13 +649,16 @@ static void case46_synchronization(void **state) {
  * (lambda: None): start's grow makes exactly min(backlog, max) threads in
  * one step, so the count after start is exact. (Tasks that blocked at a
  * gate would be stood in for by the elastic pool, docs/design.md E9: an
- * opaque block is what it watches for.) */
+ * opaque block is what it watches for.) With min > 0, Twisted's start grows
+ * to min first (adjustPoolsize), each new worker taking a backlogged task,
+ * and then by what is still backlogged: max(min, backlog) threads, bounded
+ * by max, not min more on top (weft made min + backlog). */
 static void noop_task(void *arg) { count_up(arg); }
 
-static void work_before_starting(int tasks, int expect) {
+static void work_before_start(int min, int max, int tasks, int expect) {
   factory_log f;
   factory_init(&f, -1);
-  weft_threadpool *tp = make_pool(0, 10, "before", &f);
+  weft_threadpool *tp = make_pool(min, max, "before", &f);
   sync_t done;
   sync_init(&done);
   for (int i = 0; i < tasks; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, noop_task, &done), 0);
@@ -672,12 +675,40 @@ static void work_before_starting(int tasks, int expect) {
 
 static void case47_work_before_starting(void **state) {
   (void)state;
-  work_before_starting(5, 5);
+  work_before_start(0, 10, 5, 5);
 }
 
 static void case48_too_much_work_before_starting(void **state) {
   (void)state;
-  work_before_starting(50, 10);
+  work_before_start(0, 10, 50, 10);
+}
+
+static void work_before_starting_with_min(void **state) {
+  (void)state;
+  work_before_start(2, 20, 5, 5);   /* Twisted: 5 (weft made 7) */
+  work_before_start(5, 20, 10, 10); /* 10 (weft made 15) */
+  work_before_start(5, 20, 3, 5);   /* min: 5 */
+  work_before_start(5, 20, 30, 20); /* max: 20 */
+}
+
+/* The same for adjust_poolsize raising max (and min) over work queued while
+ * the pool could run none: one thread per queued task, min included. */
+static void adjust_over_backlog_with_min(void **state) {
+  (void)state;
+  factory_log f;
+  factory_init(&f, -1);
+  weft_threadpool *tp = make_pool_ex(0, 0, "adjust", &f, 1);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t done;
+  sync_init(&done);
+  for (int i = 0; i < 5; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, noop_task, &done), 0);
+  assert_int_equal(f.created, 0);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 3, 20), 0);
+  assert_int_equal(f.created, 5); /* weft made 8 */
+  count_wait(&done, 5);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(f.created, 5);
+  sync_fini(&done);
 }
 
 /* ------------------------------------------------------- weft's contract */
@@ -1331,6 +1362,8 @@ int main(void) {
       cmocka_unit_test(case46_synchronization),
       cmocka_unit_test(case47_work_before_starting),
       cmocka_unit_test(case48_too_much_work_before_starting),
+      cmocka_unit_test(work_before_starting_with_min),
+      cmocka_unit_test(adjust_over_backlog_with_min),
       cmocka_unit_test(bad_input),
       cmocka_unit_test(stop_rules),
       cmocka_unit_test(stop_drains_backlog),

@@ -344,7 +344,10 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
  * after_cb, as for any request. Any thread may call it; req must stay valid
  * for the duration of the call (a request whose after_cb may run on another
  * thread meanwhile must not be freed by that after_cb while a cancel can
- * still be in progress).
+ * still be in progress). A cancel racing an after_cb that queues req again
+ * decides against whichever submission it meets; if the new one was queued
+ * without after_cb, a cancel that wins it answers 0 and its work_cb never
+ * runs, with nobody to tell.
  *
  * @param tp  The pool req was submitted to.
  * @param req The request.

@@ -50,7 +50,10 @@ static inline int weft__task_refused(weft__task *t) {
 typedef struct weft__work_private {
   weft__task task;
   weft_work_cb work;
-  weft_after_work_cb after;
+  /* Atomic (relaxed, a plain move on x86-64): weft_threadpool_cancel_work
+   * reads it from any thread while an after_cb may be queueing the request
+   * again, which writes it (found by review: a data race under TSan). */
+  _Atomic(weft_after_work_cb) after;
   /* The pool or reactor it was submitted to; its low two bits are the
    * request's claim (lib/engine/work_claim.h): one word, so that a cancel
    * and a worker's start decide their race with one RMW each, and

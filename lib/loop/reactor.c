@@ -192,7 +192,7 @@ WEFT_API int weft_reactor_call_from_thread_req(weft_reactor *r, weft_work *req, 
   p->task.run = req_call_run;
   p->task.cancel = NULL;
   p->work = cb;
-  p->after = NULL;
+  weft__store_relaxed(&p->after, NULL);
   weft__work_set_owner(p, r);
   if (WEFT_UNLIKELY(weft__context_active())) return call_req_in_context(r, &p->task);
   weft__reactor_push(r, &p->task);

@@ -14,8 +14,12 @@ WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req) {
   weft__work_private *p = weft__work_priv(req);
   /* Not submitted to tp (or never submitted): nothing of ours to cancel. */
   if (weft__work_owner(p) != (void *)tp) return WEFT_EINVAL;
-  /* Without after_cb nobody could be told the request is returned. */
-  if (p->after == NULL) return WEFT_EINVAL;
+  /* Without after_cb nobody could be told the request is returned. Relaxed:
+   * an after_cb on another thread may be queueing req again meanwhile; the
+   * claim below then decides against whichever submission it meets (if
+   * that one has no after_cb, the cancel that wins it answers 0 and the
+   * work never runs, with nobody to tell: weft/threadpool.h). */
+  if (weft__load_relaxed(&p->after) == NULL) return WEFT_EINVAL;
   /* A request queue_work refused (its claim still clear) is not ours to
    * promise an after_cb for: the refusing submit left the engine's mark on
    * it (lib/engine/task.h), and once a stop has completed nothing can be

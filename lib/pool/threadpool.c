@@ -214,9 +214,16 @@ WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads, int 
 
 /* Under tp->mu, started: a thread for each queued task, up to the limit
  * (start, and a resize that raised max: work queued while the pool could
- * run none must not wait for the next submit). r: the error so far. */
+ * run none must not wait for the next submit). r: the error so far.
+ * Threads not in a task take queued tasks first, those resize_locked has
+ * just started for min among them: Twisted's start grows to min
+ * (adjustPoolsize), each new worker taking a backlogged task, then by the
+ * backlog left, so it ends with max(min, backlog) threads, not min more
+ * (test_threadpool work_before_starting_with_min). */
 static int grow_for_backlog_locked(weft_threadpool *tp, int r) {
   uint64_t backlog = weft__engine_backlog(tp->e);
+  int idle = weft__engine_live(tp->e) - weft__engine_busy(tp->e);
+  if (idle > 0) backlog = backlog > (uint64_t)idle ? backlog - (uint64_t)idle : 0;
   if (backlog > 0) {
     int n = backlog > (uint64_t)WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
                                                             : (int)backlog;
@@ -341,6 +348,11 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
     return WEFT_EQUIT;
   }
   tp->stop_pending = 0; /* ours to join now */
+  /* Before the flag: a pool thread's lane kick that sees it cancels the
+   * lane's waiting tasks at once, and those are this call's to report
+   * (read after the store, such a kick's cancels fell into the baseline;
+   * found by review, 1-2 runs in 100). */
+  uint64_t lane_refused = weft__load_relaxed(&tp->lane_refused);
   /* relaxed: a lane hand-off that misses it runs its task, as one a pool
    * thread took just before the sweep (lane.c, lane_hand_off). */
   weft__store_relaxed(&tp->deadline_stop, 1);
@@ -350,7 +362,6 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   pthread_mutex_unlock(&tp->mu);
   uint64_t cancelled;
   int running;
-  uint64_t lane_refused = weft__load_relaxed(&tp->lane_refused);
   /* Clamped to ~31 years, so the nanoseconds fit in 64 bits. */
   uint64_t ms = (uint64_t)timeout_ms > 1000000000000u ? 1000000000000u : (uint64_t)timeout_ms;
   stopping_frame f;
@@ -522,7 +533,7 @@ static weft_work *work_of(weft__task *t) {
 }
 
 static __attribute__((noinline)) void work_run_after(weft_work *req, weft__work_private *p) {
-  weft_after_work_cb after = p->after;
+  weft_after_work_cb after = weft__load_relaxed(&p->after);
   p->work(req);
   after(req, 0);
 }
@@ -532,7 +543,8 @@ static __attribute__((noinline)) void work_run_after(weft_work *req, weft__work_
 static __attribute__((noinline)) void work_skip(weft_work *req, weft__work_private *p) {
   weft_threadpool *tp = weft__work_owner(p);
   weft__engine_count_skipped(tp->e);
-  if (p->after) p->after(req, WEFT_ECANCELED); /* req is the owner's from here */
+  weft_after_work_cb after = weft__load_relaxed(&p->after);
+  if (after) after(req, WEFT_ECANCELED); /* req is the owner's from here */
   else tp_log(tp, WEFT_ECANCELED, "weft_threadpool_queue_work: request cancelled, never ran");
 }
 
@@ -545,7 +557,7 @@ static void work_run(weft__task *t) {
   }
   /* Without after_cb: a bare tail call (req is the caller's again from
    * there), so the common fire-and-forget request costs no stack frame. */
-  if (WEFT_LIKELY(p->after == NULL)) {
+  if (WEFT_LIKELY(weft__load_relaxed(&p->after) == NULL)) {
     p->work(req);
     return;
   }
@@ -562,7 +574,8 @@ static void work_cancel(weft__task *t, int status) {
    * races this RMW and wins returns 0, and this after_cb is the one it
    * promised). */
   (void)weft__work_claim_cancel(p);
-  if (p->after) p->after(req, status);
+  weft_after_work_cb after = weft__load_relaxed(&p->after);
+  if (after) after(req, status);
   else tp_log(tp, status, "weft_threadpool_queue_work: request cancelled, never ran");
 }
 
@@ -586,7 +599,7 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, wef
   weft__work_private *p = weft__work_priv(req);
   tp_set_ops(&p->task, &tp->work_ops); /* work_run, work_cancel */
   p->work = work;
-  p->after = after;
+  weft__store_relaxed(&p->after, after);
   weft__work_set_owner(p, tp); /* claim clear: queued */
   return weft__engine_submit(tp->e, &p->task);
 }
@@ -684,7 +697,11 @@ WEFT_API int weft_threadpool_stats_get(weft_threadpool *tp, weft_threadpool_stat
   memset(out, 0, sizeof *out);
   weft__engine *e = tp->e;
   out->threads = weft__engine_live(e);
+  /* Clamped to this snapshot of the count: weft__engine_busy clamps to its
+   * own, later read, and threads started between the two made idle
+   * negative (found by review: threads 0, busy 2). */
   out->busy = weft__engine_busy(e);
+  if (out->busy > out->threads) out->busy = out->threads;
   out->idle = out->threads - out->busy;
   out->blocked = weft__load_relaxed(&e->blocked);
   out->grants = weft__load_relaxed(&e->grants);
