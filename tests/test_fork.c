@@ -11,6 +11,7 @@
  * process needs die_after_fork=0 (set below); TSan does not check the
  * child's own threads against what the parent's did before the fork.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -577,6 +579,110 @@ static void child_timer_ids_do_not_match_the_parents(void **state) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* A fork from another thread while the reactor's thread replaces one of
+ * its arrays (the trigger list, the fd table, the pool options): the old
+ * one freed and the new one not yet stored gave the child a reactor that
+ * pointed at freed memory, and the child's destroy freed it again (found
+ * by review). The arrays are now stored before the old ones are freed.
+ * Deterministic: a replacement free() holds the reactor's thread right
+ * after it has freed the old array, and a second thread forks there; the
+ * child destroys the reactor it inherited and reports by its exit status
+ * (glibc aborts it on the trigger list's and the fd table's double free;
+ * the options' second free reads freed memory, which the AddressSanitizer
+ * run reports). */
+static weft_reactor *g_gr;
+static void *g_gr_target;
+static sync_t g_gr_go, g_gr_done;
+
+static void gr_free(void *p) {
+  free(p);
+  if (p != NULL && p == g_gr_target) {
+    g_gr_target = NULL;
+    count_up(&g_gr_go); /* freed, and the new array stored or not: fork now */
+    gate_wait(&g_gr_done);
+  }
+}
+
+static int g_gr_status;
+static void *gr_forker(void *arg) {
+  (void)arg;
+  count_wait(&g_gr_go, 1);
+  pid_t pid = fork();
+  if (pid == 0) _exit(weft_reactor_destroy(g_gr) == 0 ? 0 : 3);
+  int st = 0;
+  g_gr_status = waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  gate_open(&g_gr_done);
+  return NULL;
+}
+
+static void gr_nop(void *arg) { (void)arg; }
+static void gr_io(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)fd;
+  (void)events;
+}
+
+static void fork_while_growing(int what) {
+  /* A child killed by a signal must not run cmocka's handlers. */
+  void (*segv)(int) = signal(SIGSEGV, SIG_DFL);
+  void (*bus)(int) = signal(SIGBUS, SIG_DFL);
+  void (*abrt)(int) = signal(SIGABRT, SIG_DFL);
+  sync_init(&g_gr_go);
+  sync_init(&g_gr_done);
+  g_gr_status = -1;
+  assert_int_equal(weft_replace_allocator(malloc, calloc, gr_free), 0);
+  assert_int_equal(weft_reactor_create(&g_gr), 0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, gr_forker, NULL), 0);
+  int a = -1, b = -1;
+  if (what == 0) {
+    for (int i = 0; i < 4; i++)
+      assert_int_equal(weft_reactor_add_trigger(g_gr, WEFT_BEFORE, WEFT_STARTUP, gr_nop, NULL, NULL), 0);
+    g_gr_target = g_gr->triggers[WEFT_STARTUP][WEFT_BEFORE].v; /* full at 4 */
+    assert_int_equal(weft_reactor_add_trigger(g_gr, WEFT_BEFORE, WEFT_STARTUP, gr_nop, NULL, NULL), 0);
+  } else if (what == 1) {
+    a = eventfd(0, 0);
+    assert_true(a >= 0);
+    b = fcntl(a, F_DUPFD, 100); /* past the first table of 64 */
+    assert_true(b >= 100);
+    assert_int_equal(weft_reactor_add_reader(g_gr, a, gr_io, NULL), 0);
+    g_gr_target = g_gr->fds;
+    assert_int_equal(weft_reactor_add_reader(g_gr, b, gr_io, NULL), 0);
+  } else {
+    weft_threadpool_options o;
+    weft_reactor_thread_pool_options_init(&o);
+    o.name = "first";
+    assert_int_equal(weft_reactor_set_thread_pool_options(g_gr, &o), 0);
+    g_gr_target = g_gr->pool_options; /* freed last when replaced */
+    o.name = "second";
+    assert_int_equal(weft_reactor_set_thread_pool_options(g_gr, &o), 0);
+  }
+  assert_int_equal(pthread_join(th, NULL), 0);
+  if (a >= 0) {
+    assert_int_equal(weft_reactor_remove_reader(g_gr, a), 0);
+    assert_int_equal(weft_reactor_remove_reader(g_gr, b), 0);
+  }
+  assert_int_equal(weft_reactor_destroy(g_gr), 0);
+  if (a >= 0) {
+    close(a);
+    close(b);
+  }
+  assert_int_equal(weft_replace_allocator(malloc, calloc, free), 0);
+  signal(SIGSEGV, segv);
+  signal(SIGBUS, bus);
+  signal(SIGABRT, abrt);
+  sync_fini(&g_gr_go);
+  sync_fini(&g_gr_done);
+  assert_int_equal(g_gr_status, 0);
+}
+
+static void fork_while_the_reactor_grows_an_array(void **state) {
+  (void)state;
+  fork_while_growing(0); /* the trigger list */
+  fork_while_growing(1); /* the fd table */
+  fork_while_growing(2); /* the pool options */
+}
+
 /* A fork while the reactor's thread is inside its triggers (here a startup
  * trigger waiting at a gate): the child's destroy succeeds. It answered
  * WEFT_EBUSY, the trigger's firing still counted as under way in the copy
@@ -630,6 +736,7 @@ int main(void) {
       cmocka_unit_test(fork_while_triggers_run),
       cmocka_unit_test(child_forgets_a_torn_timer_heap),
       cmocka_unit_test(child_timer_ids_do_not_match_the_parents),
+      cmocka_unit_test(fork_while_the_reactor_grows_an_array),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

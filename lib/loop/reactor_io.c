@@ -22,9 +22,13 @@ static weft__fd_entry *entry_for(weft_reactor *r, int fd, int grow) {
   weft__fd_entry *v = weft__calloc((size_t)n, sizeof *v);
   if (v == NULL) return NULL;
   if (r->nfds) memcpy(v, r->fds, (size_t)r->nfds * sizeof *v);
-  weft__free(r->fds);
+  /* Stored before the old table is freed, for a fork in between (as in
+   * reactor_trigger.c's add). */
+  weft__fd_entry *old = r->fds;
   r->fds = v;
   r->nfds = (int)n;
+  weft__fence_signal();
+  weft__free(old);
   return &r->fds[fd];
 }
 

@@ -25,10 +25,14 @@ WEFT_API void weft_reactor_thread_pool_options_init(weft_threadpool_options *o) 
 void weft__reactor_pool_options_free(weft_reactor *r) {
   struct weft__reactor_pool_options *p = r->pool_options;
   if (!p) return;
+  /* Cleared before the frees: a fork from another thread in between must
+   * not leave the child options its destroy would free again (as in
+   * reactor_trigger.c's add). */
+  r->pool_options = NULL;
+  weft__fence_signal();
   weft__free(p->name);
   weft__free(p->cpus);
   weft__free(p);
-  r->pool_options = NULL;
 }
 
 WEFT_API int weft_reactor_set_thread_pool_options(weft_reactor *r,

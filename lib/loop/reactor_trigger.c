@@ -22,9 +22,16 @@ WEFT_API int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase, weft_ev
     weft__trigger *v = weft__malloc(cap * sizeof *v);
     if (v == NULL) return WEFT_ENOMEM;
     for (size_t i = 0; i < l->len; i++) v[i] = l->v[i];
-    weft__free(l->v);
+    /* The new list is stored before the old one is freed: a fork from
+     * another thread in between must leave the child a reactor whose
+     * arrays are all live, which its destroy frees (test_fork
+     * fork_while_the_reactor_grows_an_array). The compiler barrier keeps
+     * the stores before the call; the processor keeps stores in order. */
+    weft__trigger *old = l->v;
     l->v = v;
     l->cap = cap;
+    weft__fence_signal();
+    weft__free(old);
   }
   /* id: a counter with event and phase in the low bits, for removal */
   weft_trigger_id tid = (r->next_trigger_id++ << 3) | ((uint64_t)event << 2) | (uint64_t)phase;
