@@ -270,6 +270,40 @@ static void drain_after_detach(void **state) {
   assert_int_equal(weft_reactor_destroy(g_det_r), 0);
 }
 
+/* A call made after the shutdown, by the completion that detached (after
+ * detach returned), runs in destroy, not in the rest of that drain: the
+ * drain ends with the completion that detached (found by review: with
+ * more completions in its snapshot, which the shutdown ran, the drain's
+ * loop went on popping what was queued after the shutdown). */
+static int g_late_ran, g_late_in_drain, g_in_drain;
+static void det_late(void *arg) {
+  (void)arg;
+  g_late_ran++;
+  if (g_in_drain) g_late_in_drain++;
+}
+static void det_detach_then_call(void *arg) {
+  assert_int_equal(weft_reactor_detach(arg), 0);
+  assert_int_equal(weft_reactor_call_from_thread(arg, det_late, NULL), 0);
+}
+
+static void call_after_detach_runs_in_destroy(void **state) {
+  (void)state;
+  g_shut_done = g_late_ran = g_late_in_drain = 0;
+  det_attach();
+  assert_int_equal(weft_reactor_call_from_thread(g_det_r, det_detach_then_call, g_det_r), 0);
+  /* Queued before the shutdown: the shutdown runs it. It is the drain's
+   * snapshot's last, so the drain looked further than the detaching one. */
+  assert_int_equal(weft_reactor_call_from_thread(g_det_r, det_after_shutdown, NULL), 0);
+  g_in_drain = 1;
+  assert_int_equal(weft_reactor_drain(g_det_r), 1);
+  g_in_drain = 0;
+  assert_int_equal(g_shut_done, 1);
+  assert_int_equal(g_late_in_drain, 0);
+  assert_int_equal(g_late_ran, 0);
+  assert_int_equal(weft_reactor_destroy(g_det_r), 0);
+  assert_int_equal(g_late_ran, 1); /* destroy runs it */
+}
+
 /* A timer that detaches ends the drain too: the next due timer does not run
  * after the shutdown. */
 static void timer_detach_ends_drain(void **state) {
@@ -381,6 +415,7 @@ int main(void) {
       cmocka_unit_test(reader_writer_on_attached_reactor),
       cmocka_unit_test(drain_budget),
       cmocka_unit_test(drain_after_detach),
+      cmocka_unit_test(call_after_detach_runs_in_destroy),
       cmocka_unit_test(nested_drain_refused),
       cmocka_unit_test(timer_detach_ends_drain),
       cmocka_unit_test(reader_detach_ends_drain),

@@ -54,6 +54,7 @@ static void child(weft__fork_hook *h) {
   if (!weft_reactor_is_in_io_thread(r)) {
     r->drain_depth = 0;
     r->in_drain = 0;
+    r->drain_cut = 0;
     r->triggers_firing = 0; /* its tombstones go at the next firing's end */
   }
   r->blocked.next = r->blocked.prev = &r->blocked;

@@ -112,6 +112,10 @@ struct weft_reactor {
    * is under way (a drain from its callbacks is refused). Reset with
    * drain_depth in a child of fork. */
   int in_drain;
+  /* The reactor thread's own: a callback of the attached drain under way
+   * detached; that drain's loop stops (drain_snapshot): what was queued
+   * after the shutdown runs in destroy. Reset when the drain returns. */
+  int drain_cut;
   int destroying;
   weft_threadpool *pool;
   weft_trigger_id pool_start_id, pool_stop_id;
