@@ -286,6 +286,30 @@ static void backlog_runs_in_submission_order(void **state) {
   for (int i = 0; i < 3; i++) assert_int_equal(g_ran_order[i], i);
 }
 
+/* Twisted's _coordinateThisTask: a do() that finds a worker (idle, or made
+ * now) runs its own task there; the backlog waits for a worker to recycle.
+ * With no worker allowed, A is backlogged; once one may be made, B's do()
+ * runs B on it, and A runs when that worker recycles: B, then A (weft ran
+ * the backlog's A first and queued B; found by review against Twisted's
+ * Team). */
+static void new_worker_takes_the_new_task(void **state) {
+  (void)state;
+  g_ran_n = 0;
+  g_limit = 0;
+  assert_int_equal(weft_team_do(g_team, record_index, (void *)(intptr_t)0), 0); /* A */
+  coordinate();
+  assert_int_equal(stats().backlogged_work, 1);
+  g_limit = 1;
+  assert_int_equal(weft_team_do(g_team, record_index, (void *)(intptr_t)1), 0); /* B */
+  coordinate();
+  assert_int_equal(stats().busy_workers, 1);
+  assert_int_equal(stats().backlogged_work, 1);
+  perform_all();
+  assert_int_equal(g_ran_n, 2);
+  assert_int_equal(g_ran_order[0], 1);
+  assert_int_equal(g_ran_order[1], 0);
+}
+
 /* case 16: test_exceptionInTask. A C task cannot raise; the failure the
  * Team itself observes — a worker's do() failing — is logged exactly once,
  * and the task is not lost: it is backlogged and run by another worker. */
@@ -555,6 +579,68 @@ static void quit_refused_for_good_destroy_finishes(void **state) {
   assert_true(g_coord.quit);
   assert_int_equal(g_failures, 1);
   replace_destroyed_team();
+}
+
+/* destroy, running the refused quit step itself, quits the idle workers;
+ * a worker's release callback that calls destroy again (the last worker
+ * gone: tear the team down) must get WEFT_EBUSY. The guard was set only
+ * after the retry, so the nested destroy finished and freed the team under
+ * the outer one's loop over the idle workers (found by review; the
+ * AddressSanitizer run reports the use after free). */
+static int g_ra_fail_acquire, g_ra_inner_rc, g_ra_reentered, g_ra_released;
+static weft_team *g_ra_team;
+static int ra_acquire(void *lock) {
+  (void)lock;
+  return g_ra_fail_acquire ? WEFT_EAGAIN : 0;
+}
+static int ra_unlock(void *lock) {
+  (void)lock;
+  return 0;
+}
+static const weft_lock_ops ra_lock_ops = {ra_acquire, ra_unlock};
+static int ra_do(weft_worker *w, weft_fn fn, void *arg) {
+  (void)w;
+  fn(arg);
+  return 0;
+}
+static int ra_quit(weft_worker *w) {
+  (void)w;
+  return 0;
+}
+static void ra_release(weft_worker *w) {
+  g_ra_released++;
+  if (!g_ra_reentered) {
+    g_ra_reentered = 1;
+    g_ra_inner_rc = weft_team_destroy(g_ra_team);
+  }
+  free(w);
+}
+static const weft_worker_ops ra_ops = {ra_do, ra_quit, ra_release};
+static weft_worker *ra_create(void *ctx) {
+  (void)ctx;
+  weft_worker *w = calloc(1, sizeof *w);
+  if (w) weft_worker_init(w, &ra_ops);
+  return w;
+}
+static void ra_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)err;
+  (void)what;
+}
+
+static void destroy_from_a_release_during_destroy(void **state) {
+  (void)state;
+  g_ra_fail_acquire = g_ra_reentered = g_ra_released = 0;
+  g_ra_inner_rc = 99;
+  weft_worker *coord;
+  assert_int_equal(weft_lock_worker_create(&coord, &ra_lock_ops, NULL), 0);
+  assert_int_equal(weft_team_create(&g_ra_team, coord, ra_create, NULL, ra_log, NULL), 0);
+  assert_int_equal(weft_team_grow(g_ra_team, 3), 0);
+  g_ra_fail_acquire = 1; /* the coordinator refuses from now on */
+  assert_true(weft_team_quit(g_ra_team) != 0);
+  assert_int_equal(weft_team_destroy(g_ra_team), 0); /* runs the quit step itself */
+  assert_int_equal(g_ra_inner_rc, WEFT_EBUSY);
+  assert_int_equal(g_ra_released, 3);
 }
 
 /* Same, with a backlog: destroy cancels each backlogged task through log_fn. */
@@ -984,6 +1070,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(shrink_to_zero, setup, teardown),
       cmocka_unit_test_setup_teardown(more_work_when_no_workers_available, setup, teardown),
       cmocka_unit_test_setup_teardown(backlog_runs_in_submission_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(new_worker_takes_the_new_task, setup, teardown),
       cmocka_unit_test_setup_teardown(failure_is_logged_once, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_test, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_quits, setup, teardown),
@@ -1000,6 +1087,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(quit_refused_once_destroy_retries, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_refused_for_good_destroy_finishes, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_refused_for_good_backlog_cancelled, setup, teardown),
+      cmocka_unit_test(destroy_from_a_release_during_destroy),
       cmocka_unit_test_setup_teardown(quit_refused_while_busy, setup, teardown),
       cmocka_unit_test(quit_refused_lockfree_coordinator),
       cmocka_unit_test(async_coordinator_destroy_waits_for_late_item),

@@ -302,6 +302,10 @@ typedef weft_worker *(*weft_create_worker_fn)(void *ctx);
  * @brief A Team (Twisted semantics): idle worker first, else create one,
  * else backlog (FIFO).
  *
+ * The worker a do() finds (idle, or made now) runs that do()'s task; the
+ * backlog runs as workers recycle, oldest first. A task backlogged again
+ * because its worker's do() failed goes before a later do()'s.
+ *
  * The team releases every worker it created once the worker is quit.
  *
  * @param out           Receives the team (the caller's; NULL on failure).

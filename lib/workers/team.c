@@ -94,6 +94,7 @@ struct team_rec {
   weft_worker *worker;
   team_rec *next; /* backlog link */
   int n;          /* grow / shrink count */
+  bool put_back;  /* backlogged again after a worker's do() failed (start_on) */
 };
 
 struct gteam {
@@ -330,6 +331,7 @@ static int start_on(gteam *t, weft_worker *w, team_rec *r) {
     team_log(t, rc, "Team: worker do() failed; worker dropped, task backlogged");
     t->busy--;
     drop_worker(w);
+    r->put_back = true;
     pend_push_front(t, r);
     publish(t);
   }
@@ -352,9 +354,12 @@ static void coordinate(gteam *t, team_rec *r, bool fresh) {
     publish(t);
     return;
   }
-  if (fresh && t->pend_head) {
-    /* Older work waits (a failed do() put it back while no worker was
-     * left to take it): it goes first, as the backlog is FIFO. */
+  if (fresh && t->pend_head && t->pend_head->put_back) {
+    /* A task a failed do() put back while no worker was left to take it
+     * goes first: it was already given to a worker once. Any other backlog
+     * waits for a worker to recycle, as in Twisted's _coordinateThisTask,
+     * where the worker a do() finds (idle, or made now) runs that do()'s
+     * own task (test_team new_worker_takes_the_new_task). */
     pend_push_back(t, r);
     r = pend_pop(t);
   }
@@ -472,6 +477,7 @@ static int team_do(weft_team *base, weft_fn fn, void *arg) {
   r->fn = fn;
   r->arg = arg;
   r->worker = NULL;
+  r->put_back = false;
   item_begin(t);
   int rc = coord_submit(t, r, coordinate_run);
   if (rc) {
@@ -551,14 +557,22 @@ static int destroy_retry_quit(gteam *t) {
 static int team_destroy(weft_team *base) {
   gteam *t = (gteam *)base;
   if (t->destroying) return WEFT_EBUSY; /* from a callback of this destroy */
+  /* From here on: the quit below, and the finishing step that
+   * destroy_retry_quit may run here, quit and release workers, and their
+   * callbacks may call destroy again (found by review: the flag was set
+   * after the retry, and a release callback's destroy freed the team under
+   * quit_idlers). Cleared on each WEFT_EBUSY return. */
+  t->destroying = true;
   if (!weft__load_acquire(&t->quit)) (void)team_quit(base); /* acquire: as in team_do */
-  /* Acquire: pairs with team_quit's release store. */
-  if (weft__load_acquire(&t->quit_refused) && destroy_retry_quit(t) != 0) return WEFT_EBUSY;
-  /* Acquire: pairs with maybe_finish's release store. Then no worker is busy;
-   * coord_settled: no coordinator item is queued or running either (not
-   * even one of a do() that raced quit, nor the finishing item's tail). */
-  if (!weft__load_acquire(&t->finished) || !coord_settled(t)) return WEFT_EBUSY;
-  t->destroying = true; /* the callbacks below may call destroy again */
+  /* Acquire: pairs with team_quit's release store. Acquire: pairs with
+   * maybe_finish's release store; then no worker is busy. coord_settled: no
+   * coordinator item is queued or running either (not even one of a do()
+   * that raced quit, nor the finishing item's tail). */
+  if ((weft__load_acquire(&t->quit_refused) && destroy_retry_quit(t) != 0) ||
+      !weft__load_acquire(&t->finished) || !coord_settled(t)) {
+    t->destroying = false;
+    return WEFT_EBUSY;
+  }
   for (team_rec *r = pend_pop(t); r; r = pend_pop(t)) {
     team_log(t, WEFT_ECANCELED, "Team destroyed: backlogged task cancelled");
     weft__context_discard(r->fn, r->arg);
