@@ -745,6 +745,41 @@ static void context_call_nests(void **state) {
   assert_probe(&none, 1);
 }
 
+/* A task submitted with no context and cancelled by a stop on a thread
+ * whose context is C is told in none (context.h: "a task that captured none
+ * is told in none"), as a lane's cancels are: the engine's cancel paths
+ * called its cancel in the stopping thread's context, so C was current in
+ * the owner's callback and anything it submitted captured C (found by
+ * review). */
+static int g_cc_seen_ok, g_cc_seen_bad;
+static void cc_on_result(void *ctx, int status, void *result) {
+  (void)ctx;
+  (void)result;
+  if (status == WEFT_ECANCELED && weft_context_current() == NULL && view == NULL) g_cc_seen_ok++;
+  else g_cc_seen_bad++;
+}
+static int cc_call(void *arg, void **result) {
+  (void)arg;
+  *result = NULL;
+  return 0;
+}
+
+static void cancelled_by_a_stop_told_in_no_context(void **state) {
+  (void)state;
+  g_cc_seen_ok = g_cc_seen_bad = 0;
+  tctx c = {.name = "C"};
+  weft_threadpool *tp = one_thread_pool(0); /* not started: the tasks wait */
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, cc_on_result, NULL, cc_call, NULL), 0);
+  void *prev = weft_context_set(&c);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* cancels all three on this thread */
+  weft_context_set(prev);
+  assert_int_equal(g_cc_seen_bad, 0);
+  assert_int_equal(g_cc_seen_ok, 3);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_quiescent(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(threadpool_call_in_thread, setup, teardown),
@@ -766,6 +801,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(no_hooks_carries_pointer, setup, teardown),
       cmocka_unit_test_setup_teardown(hooks_swapped_in_flight, setup, teardown),
       cmocka_unit_test_setup_teardown(context_call_nests, setup, teardown),
+      cmocka_unit_test_setup_teardown(cancelled_by_a_stop_told_in_no_context, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,7 +28,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "engine/core.h"
+#include "engine/submit_window.h"
 #include "loop/reactor_state.h"
+#include "pool/threadpool_impl.h"
 #include "weft/lane.h"
 #include "weft/reactor.h"
 #include "weft/threadpool.h"
@@ -683,6 +686,74 @@ static void fork_while_the_reactor_grows_an_array(void **state) {
   fork_while_growing(2); /* the pool options */
 }
 
+/* A fork from an owner's cancel callback that a submit window's flush runs
+ * (the pool was stopped by another thread while the window held its
+ * calls, as a reactor drain's window may). The child returns from the
+ * callback into the flush: the rest of the window's tasks are the
+ * parent's, which tells their owners; the child must not tell them too.
+ * And the flush's count of open windows: the child counted none (the
+ * window had let go of the engine), so the flush must not take one off,
+ * or the child's destroy of its copy of the pool waited for ever for a
+ * window count of -1 (found by review). The child reports by its exit
+ * status; a hang there ends at its alarm. */
+static weft_threadpool *g_wf_pool;
+static int g_wf_told, g_wf_forked, g_wf_in_child, g_wf_child_status;
+static int wf_work(void *arg, void **result) {
+  (void)arg;
+  *result = NULL;
+  return 0;
+}
+static void wf_on_result(void *ctx, int status, void *result) {
+  (void)ctx;
+  (void)result;
+  if (status != WEFT_ECANCELED) return;
+  g_wf_told++;
+  if (g_wf_forked) return;
+  g_wf_forked = 1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    g_wf_in_child = 1;
+    g_wf_told = 0; /* owners told in the child from here on */
+    return;        /* back into the flush, in the child */
+  }
+  int st = 0;
+  g_wf_child_status = waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+}
+static void *wf_stopper(void *arg) {
+  (void)arg;
+  (void)weft_threadpool_stop(g_wf_pool); /* closes, then waits for our window */
+  return NULL;
+}
+
+static void fork_in_a_cancel_from_a_window_flush(void **state) {
+  (void)state;
+  g_wf_told = g_wf_forked = g_wf_in_child = 0;
+  g_wf_child_status = -1;
+  assert_int_equal(weft_threadpool_create(&g_wf_pool, 1, 1, "wf"), 0);
+  assert_int_equal(weft_threadpool_start(g_wf_pool), 0);
+  weft__submit_window w;
+  assert_true(weft__submit_window_open(&w));
+  for (long i = 0; i < 3; i++)
+    assert_int_equal(weft_threadpool_call_in_thread_with_callback(g_wf_pool, wf_on_result, (void *)i,
+                                                                  wf_work, NULL),
+                     0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, wf_stopper, NULL), 0);
+  weft__engine *e = weft__threadpool_engine(g_wf_pool);
+  while (!weft__load_relaxed(&e->closed)) sched_yield(); /* the stop has closed it */
+  weft__submit_window_close(&w); /* the flush cancels all three */
+  if (g_wf_in_child) {
+    alarm(20); /* a hang guard: the destroy below waited for ever */
+    int told = g_wf_told;
+    int rc = weft_threadpool_destroy(g_wf_pool);
+    _exit(told != 0 ? 1 : rc != 0 ? 2 : 0);
+  }
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(weft_threadpool_destroy(g_wf_pool), 0);
+  assert_int_equal(g_wf_told, 3); /* every owner told once, in the parent */
+  assert_int_equal(g_wf_child_status, 0);
+}
+
 /* A fork while the reactor's thread is inside its triggers (here a startup
  * trigger waiting at a gate): the child's destroy succeeds. It answered
  * WEFT_EBUSY, the trigger's firing still counted as under way in the copy
@@ -737,6 +808,7 @@ int main(void) {
       cmocka_unit_test(child_forgets_a_torn_timer_heap),
       cmocka_unit_test(child_timer_ids_do_not_match_the_parents),
       cmocka_unit_test(fork_while_the_reactor_grows_an_array),
+      cmocka_unit_test(fork_in_a_cancel_from_a_window_flush),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "base/atomic.h"
 #include "weft/common.h"
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -20,6 +21,12 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static weft__fork_hook g_lists[WEFT__FORK_RANKS];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int g_installed; /* written once under g_once */
+/* Relaxed: written only in a child, by its only thread, before its hooks;
+ * read by that thread (weft__fork_generation), or by a parent's threads,
+ * for which it never changes. */
+static _Atomic unsigned long g_generation;
+
+unsigned long weft__fork_generation(void) { return weft__load_relaxed(&g_generation); }
 
 static void each_forward(void (*call)(weft__fork_hook *h, int which), int which) {
   for (int r = 0; r < WEFT__FORK_RANKS; r++)
@@ -48,6 +55,7 @@ static void on_parent(void) {
 }
 
 static void on_child(void) {
+  weft__store_relaxed(&g_generation, weft__load_relaxed(&g_generation) + 1);
   each_backward(call_hook, 2);
   pthread_mutex_unlock(&g_mu);
 }

@@ -39,4 +39,12 @@ int weft__fork_register(weft__fork_hook *h);
 /* Remove h (registered, or never registered: prev == NULL). */
 void weft__fork_unregister(weft__fork_hook *h);
 
+/* Forks this process descends from, since the first hook was registered:
+ * the child handler adds one before the hooks run. A loop that runs
+ * callbacks of the caller's, which may fork and return in the child,
+ * compares it before and after each: a change means it now runs in a
+ * child, where the rest of its work is the parent's (the child's copy of
+ * the object was put in its after-fork state by its hook). Any thread. */
+unsigned long weft__fork_generation(void);
+
 #endif /* WEFT_BASE_FORK_H */

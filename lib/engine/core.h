@@ -289,11 +289,9 @@ static inline void weft__engine_add_grants(weft__engine *e, int d) {
   if (!e->cfg.limit) weft__fetch_add_relaxed(&e->limit_value, d);
 }
 
-/* Exactly one of t's run() or cancel(): here, cancel(WEFT_ECANCELED). */
-static inline void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
-  weft__fetch_add_relaxed(&e->cancelled, 1); /* statistics */
-  t->cancel(t, WEFT_ECANCELED);
-}
+/* Exactly one of t's run() or cancel(): here, cancel(WEFT_ECANCELED), in
+ * no context (lib/engine/engine.c). */
+void weft__engine_cancel_task(weft__engine *e, weft__task *t);
 
 /* A worker took t and cancels it instead of running it (statistics): the
  * caller then calls t's cancel itself, or tells its owner another way.

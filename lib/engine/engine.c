@@ -3,6 +3,7 @@
  * (docs/design.md E2, E4, E7). The contract is in lib/engine/engine.h.
  */
 #include "engine/engine.h"
+#include "engine/context.h"
 
 #include "engine/engine_fork.h"
 #include "engine/observer.h"
@@ -17,6 +18,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/cpu.h"
+#include "base/fork.h"
 #include "base/futex.h"
 #include "base/membarrier.h"
 #include "base/probes.h"
@@ -276,7 +278,13 @@ void weft__engine_cancel_injected(weft__engine *e, bool all) {
       /* Returned after its tasks are read: a free batch may be taken by a
        * flush (none runs during a stop's sweep today, which waits for the
        * windows; this keeps it safe without that ordering). */
-      for (; i < n; i++) weft__engine_cancel_task(e, b->task[i]);
+      unsigned long gen = weft__fork_generation();
+      for (; i < n; i++) {
+        weft__engine_cancel_task(e, b->task[i]);
+        /* Forked in the callback, and we are the child: the batch's other
+         * tasks are the parent's (as submit_window.c's flush). */
+        if (WEFT_UNLIKELY(weft__fork_generation() != gen)) break;
+      }
       weft__batch_return(b);
       continue;
     }
@@ -292,6 +300,16 @@ void weft__engine_cancel_injected(weft__engine *e, bool all) {
     sched_yield(); /* a submitter is between its exchange and its link store */
   }
   weft__inject_unlock(in);
+}
+
+/* The task's cancel runs outside the calling thread's context: a task
+ * that captured one is a wrapper, which enters it; one that captured none
+ * is told in none (weft/context.h), whatever the stopping thread's is (it
+ * was the stopping thread's, and the owner's submits from its callback
+ * captured it; test_context cancelled_by_a_stop_told_in_no_context). */
+void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
+  weft__fetch_add_relaxed(&e->cancelled, 1); /* statistics */
+  weft__context_cancel_outside(t, WEFT_ECANCELED);
 }
 
 /* After the close: blocks announced while the pool still looked open (a

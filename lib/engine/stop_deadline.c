@@ -41,6 +41,7 @@
 #include <sched.h>
 
 #include "base/clock.h"
+#include "base/fork.h"
 #include "engine/engine.h"
 #include "engine/observer.h"
 
@@ -59,8 +60,12 @@ static void cancel_rings(weft__engine *e) {
         sched_yield();
         continue;
       }
+      unsigned long gen = weft__fork_generation();
       weft__engine_cancel_task(e, t);
-      while ((t = weft__ring_pop(&scratch)) != NULL) weft__engine_cancel_task(e, t);
+      /* The scratch ring is ours: in a child that a callback forked, what
+       * it still holds is the parent's (as submit_window.c's flush). */
+      while (weft__fork_generation() == gen && (t = weft__ring_pop(&scratch)) != NULL)
+        weft__engine_cancel_task(e, t);
     }
   }
 }
