@@ -106,6 +106,12 @@ Params params_for(const std::string &scale) {
 struct Cell {
   bool ok = false;
   std::string err;
+  // Repetitions that ran to the end, and whether one failed (body()): a
+  // failed repetition is kept from google-benchmark, whose 1.7.1 crashes in
+  // its statistics when the first repetition was skipped with an error and
+  // leaves a later one out of the median without a word.
+  int reps_ok = 0;
+  bool failed = false;
   double primary = NAN;  // tasks/s, p50 µs, completions/s, efficiency, tasks/s
   double p99 = NAN;      // W2 only
   double csw = NAN;      // context switches per 1,000 tasks
@@ -152,6 +158,14 @@ class CollectingReporter : public benchmark::ConsoleReporter {
       }
       if (!median && !single)
         continue;
+      if (c.failed)  // its error is set; the median of the rest is not the cell's
+        continue;
+      if (c.reps_ok < std::max<int64_t>(r.repetitions, 1)) {
+        c.ok = false;
+        c.err = std::to_string(c.reps_ok) + " of " + std::to_string(r.repetitions) +
+                " repetitions ran";
+        continue;
+      }
       auto get = [&r](const char *k) {
         auto f = r.counters.find(k);
         return f == r.counters.end() ? NAN : static_cast<double>(f->second.value);
@@ -244,12 +258,21 @@ void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p
                    g_run_limit_s);
     int rc = impl->run(w, size, p, s);
     g_watchdog.disarm();
+    Cell &cell = g_results[Key{static_cast<int>(w), impl->name, size}];
     if (rc != 0) {
+      // Not SkipWithError (see Cell): the cell is an error here, and the
+      // repetition gets a time so that google-benchmark's statistics run.
       std::string msg = std::string(impl->name) + " failed: " + std::strerror(rc < 0 ? -rc : rc) +
                         " (" + std::to_string(rc) + ")";
-      st.SkipWithError(msg.c_str());
-      break;
+      if (!cell.failed)
+        cell.err = msg;
+      cell.failed = true;
+      cell.ok = false;
+      std::fprintf(stderr, "weft_bench: %s\n", msg.c_str());
+      st.SetIterationTime(1e-9);
+      continue;  // the loop's one iteration ends as usual (a break trips its check)
     }
+    cell.reps_ok++;
     double secs = std::max(s.meter.seconds(), 1e-9);
     st.SetIterationTime(secs);
     double per1k = 1000.0 * static_cast<double>(s.meter.switches()) /

@@ -61,6 +61,9 @@ fi
 
 echo "=== weft bench: long run (google-benchmark lines in $log) ==="
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# A run that dies before it writes its table (a crash) must not leave the
+# previous run's table and data to be published under this commit.
+rm -f "$build/table.md" "$build/bench.tsv" "$build/w14.md"
 rc=0  # a run the watchdog stopped still reports what it measured
 "$bin" --wb-scale=long --wb-sizes=1,2,4,8,16 --benchmark_repetitions=5 --wb-run-limit=120 \
        --benchmark_display_aggregates_only=true --benchmark_enable_random_interleaving=true \
@@ -73,9 +76,13 @@ if [ "$w14" -eq 1 ]; then
     echo
     "$build/bench/weft_cpu_latency" --pools=4,8 --reps=5 --secs=2 --open
   } | tee "$build/w14.md" || rc=$?
-  cat "$build/w14.md" >> "$build/table.md"
+  [ -f "$build/table.md" ] && cat "$build/w14.md" >> "$build/table.md"
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ ! -f "$build/table.md" ] || [ ! -f "$build/bench.tsv" ]; then
+  echo "=== weft_bench wrote no table (exit status $rc): docs/performance.md left as it was ===" >&2
+  exit $(( rc ? rc : 1 ))
+fi
 
 if command -v gnuplot > /dev/null; then
   gnuplot -e "data='$build/bench.tsv'; out='docs/performance.png'" bench/chart.gp
