@@ -119,7 +119,9 @@ typedef struct weft_threadpool_options {
   int min_threads;                        /**< default 5, as Twisted; never reaped below */
   int max_threads;                        /**< default 20: threads that may run work at once */
   const char *name;                       /**< copied; NULL: the pool's address */
-  weft_thread_factory_fn thread_factory;  /**< NULL: pthread_create */
+  weft_thread_factory_fn thread_factory;  /**< NULL: pthread_create. Makes the workers;
+                                               the elastic monitor's own thread is made
+                                               with pthread_create (docs/reliability.md) */
   void *thread_factory_ctx;               /**< thread_factory's context */
   weft_log_fn log;                        /**< failures with nobody to tell; NULL: stderr.
                                                It may read the pool's statistics and create
