@@ -215,15 +215,18 @@ WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads, int 
 /* Under tp->mu, started: a thread for each queued task, up to the limit
  * (start, and a resize that raised max: work queued while the pool could
  * run none must not wait for the next submit). r: the error so far.
- * Threads not in a task take queued tasks first, those resize_locked has
- * just started for min among them: Twisted's start grows to min
- * (adjustPoolsize), each new worker taking a backlogged task, then by the
- * backlog left, so it ends with max(min, backlog) threads, not min more
- * (test_threadpool work_before_starting_with_min). */
-static int grow_for_backlog_locked(weft_threadpool *tp, int r) {
-  uint64_t backlog = weft__engine_backlog(tp->e);
-  int idle = weft__engine_live(tp->e) - weft__engine_busy(tp->e);
-  if (idle > 0) backlog = backlog > (uint64_t)idle ? backlog - (uint64_t)idle : 0;
+ * backlog, idle: the queued tasks and the threads not in a task before
+ * resize_locked ran, which started `grown` threads for min. Each idle
+ * thread, old or new, takes a queued task first: Twisted's start grows to
+ * min (adjustPoolsize), each new worker taking a backlogged task, then by
+ * the backlog left, so it ends with max(min, backlog) threads, not min more
+ * (test_threadpool work_before_starting_with_min). Counted before the
+ * resize: the threads it starts begin taking tasks at once, and a count
+ * after it would depend on how far they got. */
+static int grow_for_backlog_locked(weft_threadpool *tp, int r, uint64_t backlog, int idle,
+                                   int grown) {
+  uint64_t takers = (uint64_t)(idle > 0 ? idle : 0) + (uint64_t)(grown > 0 ? grown : 0);
+  backlog = backlog > takers ? backlog - takers : 0;
   if (backlog > 0) {
     int n = backlog > (uint64_t)WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
                                                             : (int)backlog;
@@ -235,7 +238,7 @@ static int grow_for_backlog_locked(weft_threadpool *tp, int r) {
 
 /* Under tp->mu, started: shrink above max, grow below min (adjustPoolsize).
  * Returns the first grow error, or 0. */
-static int resize_locked(weft_threadpool *tp) {
+static int resize_locked(weft_threadpool *tp, int *grown) {
   int max = weft__load_relaxed(&tp->max), min = weft__load_relaxed(&tp->min);
   int live = weft__engine_live(tp->e);
   int keep = max + weft__load_relaxed(&tp->e->grants); /* stand-ins stay */
@@ -250,11 +253,24 @@ static int resize_locked(weft_threadpool *tp) {
   if (above > 0) weft__engine_shrink_to(tp->e, above, keep);
   weft__engine_defer_logs(false);
   live = weft__engine_live(tp->e);
+  *grown = 0;
   if (live < min) {
     int r = weft__engine_grow_unlogged(tp->e, min - live, WEFT__MADE_GROW); /* logged after mu */
+    int now = weft__engine_live(tp->e);
+    *grown = now > live ? now - live : 0;
     if (r < 0) return r;
   }
   return WEFT_OK;
+}
+
+/* Under tp->mu, started: resize_locked, then grow_for_backlog_locked with
+ * the backlog and idle threads counted before it. */
+static int resize_for_backlog_locked(weft_threadpool *tp) {
+  uint64_t backlog = weft__engine_backlog(tp->e);
+  int idle = weft__engine_live(tp->e) - weft__engine_busy(tp->e);
+  int grown = 0;
+  int r = resize_locked(tp, &grown);
+  return grow_for_backlog_locked(tp, r, backlog, idle, grown);
 }
 
 WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
@@ -266,7 +282,7 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp) {
   }
   weft__store_relaxed(&tp->started, 1);
   tp_update_limit(tp);
-  int r = grow_for_backlog_locked(tp, resize_locked(tp));
+  int r = resize_for_backlog_locked(tp);
   pthread_mutex_unlock(&tp->mu);
   /* Failed creations reach the log hook now, not under mu: the hook may
    * call what takes it (weft_lane_create, the statistics). */
@@ -625,7 +641,7 @@ WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_thread
   weft__engine_set_min(tp->e, min);
   if (weft__load_relaxed(&tp->e->hard) < max) weft__store_relaxed(&tp->e->hard, max);
   int r = WEFT_OK;
-  if (weft__load_relaxed(&tp->started)) r = grow_for_backlog_locked(tp, resize_locked(tp));
+  if (weft__load_relaxed(&tp->started)) r = resize_for_backlog_locked(tp);
   pthread_mutex_unlock(&tp->mu);
   weft__engine_log_failures(tp->e); /* as in start: not under mu */
   return r;
