@@ -105,9 +105,10 @@ WEFT_API int weft_lane_create(weft_threadpool *tp, const weft_lane_options *o,
  * when the lane has room (at once if fewer than its limit of its tasks are
  * in the pool, else after the tasks submitted to the lane before it).
  *
- * A task cancelled at the pool's stop (a pool with no thread, or
- * weft_threadpool_stop_timeout()) is reported to the pool's log hook with
- * #WEFT_ECANCELED.
+ * A task cancelled at the pool's stop (a pool with no thread,
+ * weft_threadpool_stop_timeout(), or a hand-off that a stop's close refused:
+ * one made off the pool's threads, or held in a reactor drain's window) is
+ * reported to the pool's log hook with #WEFT_ECANCELED.
  *
  * @param lane The lane.
  * @param fn   The task.

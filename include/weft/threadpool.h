@@ -37,7 +37,11 @@
  *     (the next submit, start_a_worker or adjust_poolsize retries the
  *     creation); if none ever does, stop/destroy cancel it;
  *   - stop runs everything queued when at least one thread exists, then
- *     joins every thread; what no thread ran is cancelled.
+ *     joins every thread; what no thread ran is cancelled. A task submitted
+ *     from a reactor drain's callback waits, with the drain's other calls,
+ *     until that drain's snapshot has run (weft/threads.h): if another
+ *     thread's stop closes the pool meanwhile, it is cancelled, as a submit
+ *     after the stop began would be refused.
  * Submit costs: one exchange and one counter add on shared lines, plus a
  * fence and a load; a system call only when no thread is awake to take the
  * task (a parked one is woken, or a new one started). No allocation per task
@@ -359,7 +363,11 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
  *                    after_cb got #WEFT_ECANCELED);
  *   - #WEFT_EINVAL   NULL arguments, a request not submitted to tp, one
  *                    submitted without after_cb (nobody could be told), or
- *                    one whose queue_work failed (it was never queued).
+ *                    one whose queue_work failed (it was never queued;
+ *                    also one refused for lack of memory once and then
+ *                    queued from a pool thread or a reactor drain, which
+ *                    keeps the refusal's mark: it runs, and its after_cb
+ *                    comes).
  */
 WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req);
 

@@ -393,8 +393,9 @@ WEFT_API int weft_team_statistics_get(weft_team *t, weft_team_statistics *out);
  *
  * @param t The team.
  * @return 0 (t is freed), or:
- *   - #WEFT_EBUSY  (nothing freed) while workers still run tasks, or while
- *     the coordinator still has team items to run (one that runs them
+ *   - #WEFT_EBUSY  (nothing freed) while workers still run tasks (for a
+ *     weft_pool() team: while its threads, idle ones included, have not all
+ *     left yet), or while the coordinator still has team items to run (one that runs them
  *     after its do() returned, such as a thread worker) or is still inside
  *     a do() (a lock worker releasing its lock after a team item); call it
  *     again after they finished (destroy never blocks). Once it returns 0
