@@ -145,6 +145,7 @@ static int get_line(conn *c, char *line, size_t cap) {
 typedef struct response {
   int code;
   int closes; /* "Connection: close" */
+  int allow_get; /* "Allow: GET" */
   char body[512];
 } response;
 
@@ -162,6 +163,7 @@ static int exchange(conn *c, const char *method, const char *target, int close_a
     return -1;
   long length = -1;
   rsp->closes = 0;
+  rsp->allow_get = 0;
   for (;;) {
     if (get_line(c, line, sizeof line) != 0)
       return -1;
@@ -171,6 +173,8 @@ static int exchange(conn *c, const char *method, const char *target, int close_a
       length = strtol(line + 15, NULL, 10);
     else if (strncasecmp(line, "Connection:", 11) == 0 && strstr(line, "close") != NULL)
       rsp->closes = 1;
+    else if (strncasecmp(line, "Allow:", 6) == 0 && strstr(line, "GET") != NULL)
+      rsp->allow_get = 1;
   }
   if (length < 0 || (size_t)length >= sizeof rsp->body)
     return -1;
@@ -388,6 +392,8 @@ int main(int argc, char **argv) {
     fail("GET /hash?sleep_us=99999999: want 400");
   if (one_request("POST", "/hash?bytes=1", &rsp) != 405)
     fail("POST /hash: want 405");
+  else if (!rsp.allow_get)
+    fail("POST /hash: a 405 without \"Allow: GET\"");
 
   /* A client that leaves while its job runs: the server answers into a
    * closed connection, must not fail, and counts the job as served. */

@@ -301,7 +301,9 @@ static void on_request(struct evhttp_request *req, void *arg) {
   enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
   if (cmd != EVHTTP_REQ_GET) {
     /* HEAD: no body (libevent 2.1 would send it, and a keep-alive client
-     * would read it as the start of its next answer). */
+     * would read it as the start of its next answer). A 405 names what is
+     * allowed (RFC 9110, 15.5.6). */
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
     reply(s, req, 405, "Method Not Allowed", cmd == EVHTTP_REQ_HEAD ? "" : "GET only\n");
   } else if (path != NULL && strcmp(path, "/hash") == 0) {
     on_hash(s, req, evhttp_uri_get_query(uri));
