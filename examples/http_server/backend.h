@@ -48,8 +48,7 @@ typedef struct hs_backend_ops {
   int (*create)(hs_backend **out, struct event_base *base, int threads,
                 const char *variant, hs_done_fn done, void *ctx);
   /* Queue job. 0; or a negative code: done will not be called, and the
-   * job is the server's again, except after -EINPROGRESS: the job runs but
-   * its end cannot be reported, so its memory must be left to it. */
+   * job is the server's again. */
   int (*submit)(hs_backend *b, hs_job *job);
   /* Stop the pool (what is queued runs), deliver every outstanding done,
    * join the threads and free everything. Called after the loop returned. */

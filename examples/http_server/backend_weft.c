@@ -10,9 +10,9 @@
  *               with the job's own weft_work; its after callback, which runs
  *               on the pool thread, hands the same request back with
  *               weft_reactor_call_from_thread_req;
- *   deferred    Twisted's shape: weft_defer_to_thread_pool, a Deferred whose
- *               callback (or errback, if the pool was stopped before the job
- *               ran) fires on the loop thread.
+ *   deferred    Twisted's shape: weft_defer_to_thread_pool_then, a Deferred
+ *               whose callback (or errback, if the pool was stopped before
+ *               the job ran) fires on the loop thread.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,7 +27,7 @@ struct hs_backend {
   weft_reactor *reactor;
   weft_threadpool *pool;
   struct event *readable;
-  int deferred; /* 1: weft_defer_to_thread_pool, 0: queue_work */
+  int deferred; /* 1: weft_defer_to_thread_pool_then, 0: queue_work */
   hs_done_fn done;
   void *ctx;
 };
@@ -98,17 +98,15 @@ static int df_callback(void *ctx, weft_result *r) { /* loop thread */
 static int hs_weft_submit(hs_backend *b, hs_job *job) {
   *job_backend(job) = b;
   if (b->deferred) {
-    weft_deferred *d;
-    int rc = weft_defer_to_thread_pool(b->reactor, b->pool, df_work, job, &d);
+    /* The callbacks come with the submit (one pair for both sides), so a
+     * 0 means they will run: there is no moment when the job is with the
+     * pool and nobody would be told (a weft_defer_to_thread_pool followed
+     * by weft_deferred_add_both has one). No Deferred is kept. */
+    int rc = weft_defer_to_thread_pool_then(b->reactor, b->pool, df_work, job, df_callback,
+                                            df_callback, job, NULL);
     if (rc != 0)
       return rc == WEFT_ENOMEM ? -ENOMEM : -ESHUTDOWN;
-    /* One pair for both sides. The job is already with the pool: if the
-     * pair cannot be added (WEFT_ENOMEM; the first pair has a slot inside
-     * the Deferred, so weft never fails it today), nobody will be told
-     * when the job is done, and it must not be freed. */
-    rc = weft_deferred_add_both(d, df_callback, job);
-    weft_deferred_unref(d);
-    return rc == 0 ? 0 : -EINPROGRESS;
+    return 0;
   }
   weft_work *w = job_work(job);
   w->data = job;

@@ -288,8 +288,7 @@ static void on_hash(server *s, struct evhttp_request *req, const char *query) {
   int rc = s->ops->submit(s->backend, job);
   if (rc != 0) {
     s->inflight--;
-    if (rc != -EINPROGRESS) /* else a pool thread still uses it: left there */
-      free(job);
+    free(job);
     reply(s, req, 500, "Internal Server Error", "submit failed\n");
   }
 }
