@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -164,27 +165,33 @@ out:
 
 void weft__affinity_free(weft__affinity *a) { weft__free(a); }
 
+/* Pin the calling thread to one CPU of a's plan (only >= 0) or to all of
+ * them (only < 0). 0, WEFT_ENOMEM, or pthread_setaffinity_np's error. */
+static int pin_self(const weft__affinity *a, int only) {
+  size_t bytes = CPU_ALLOC_SIZE(a->top + 1);
+  cpu_set_t *set = CPU_ALLOC(a->top + 1);
+  if (!set) return WEFT_ENOMEM;
+  CPU_ZERO_S(bytes, set);
+  if (only >= 0) CPU_SET_S(only, bytes, set);
+  else for (int i = 0; i < a->n; i++) CPU_SET_S(a->cpu[i], bytes, set);
+  int r = pthread_setaffinity_np(pthread_self(), bytes, set);
+  CPU_FREE(set);
+  return r;
+}
+
 void weft__affinity_apply(weft__engine *e, weft__eworker *w) {
   const weft__affinity *a = e->cfg.affinity;
   if (!a) return;
   if (a->policy == WEFT_AFFINITY_NONE && e->cfg.factory) return; /* the factory's choice */
-  size_t bytes = CPU_ALLOC_SIZE(a->top + 1);
-  cpu_set_t *set = CPU_ALLOC(a->top + 1);
-  if (!set) {
+  /* SET and NONE: every CPU of the plan; COMPACT and SCATTER: one each. */
+  bool all = a->policy == WEFT_AFFINITY_SET || a->policy == WEFT_AFFINITY_NONE;
+  int pinned = !all ? a->cpu[w->index % (uint32_t)a->n]
+                    : (a->n == 1 && a->policy == WEFT_AFFINITY_SET ? a->cpu[0] : -1);
+  int r = pin_self(a, all ? -1 : pinned);
+  if (r == WEFT_ENOMEM) {
     weft__engine_log(e, WEFT_ENOMEM, "weft_threadpool: could not pin a worker to its CPUs");
     return;
   }
-  CPU_ZERO_S(bytes, set);
-  int pinned = -1;
-  if (a->policy == WEFT_AFFINITY_SET || a->policy == WEFT_AFFINITY_NONE) {
-    for (int i = 0; i < a->n; i++) CPU_SET_S(a->cpu[i], bytes, set);
-    if (a->n == 1 && a->policy == WEFT_AFFINITY_SET) pinned = a->cpu[0];
-  } else {
-    pinned = a->cpu[w->index % (uint32_t)a->n];
-    CPU_SET_S(pinned, bytes, set);
-  }
-  int r = pthread_setaffinity_np(pthread_self(), bytes, set);
-  CPU_FREE(set);
   if (r != 0) {
     /* The CPUs went away (hot-unplug, a cpuset change) since the pool was
      * made: the thread runs where it may, and the owner hears of it (not
@@ -199,12 +206,7 @@ void weft__affinity_apply(weft__engine *e, weft__eworker *w) {
 
 void weft__affinity_apply_monitor(weft__engine *e) {
   const weft__affinity *a = e->cfg.affinity;
-  if (!a) return;
-  size_t bytes = CPU_ALLOC_SIZE(a->top + 1);
-  cpu_set_t *set = CPU_ALLOC(a->top + 1);
-  if (!set) return; /* it runs where its creator may: a monitor's CPU is no promise */
-  CPU_ZERO_S(bytes, set);
-  for (int i = 0; i < a->n; i++) CPU_SET_S(a->cpu[i], bytes, set);
-  (void)pthread_setaffinity_np(pthread_self(), bytes, set);
-  CPU_FREE(set);
+  /* A failure leaves it where its creator may run: a monitor's CPU is no
+   * promise. */
+  if (a) (void)pin_self(a, -1);
 }

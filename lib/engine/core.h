@@ -292,6 +292,10 @@ static inline void weft__engine_add_grants(weft__engine *e, int d) {
 /* Exactly one of t's run() or cancel(): here, cancel(WEFT_ECANCELED), in
  * no context (lib/engine/engine.c). */
 void weft__engine_cancel_task(weft__engine *e, weft__task *t);
+/* weft__engine_cancel_task for ts[0..n), in order. false: a cancel callback
+ * forked and this is the child, where the rest are the parent's (left
+ * alone: the parent tells their owners). */
+bool weft__engine_cancel_tasks(weft__engine *e, weft__task *const *ts, uint32_t n);
 
 /* A worker took t and cancels it instead of running it (statistics): the
  * caller then calls t's cancel itself, or tells its owner another way.

@@ -3,8 +3,8 @@
  * (docs/design.md E2, E4, E7). The contract is in lib/engine/engine.h.
  */
 #include "engine/engine.h"
-#include "engine/context.h"
 
+#include "engine/context.h"
 #include "engine/engine_fork.h"
 #include "engine/observer.h"
 #include "engine/worker_loop.h"
@@ -278,13 +278,7 @@ void weft__engine_cancel_injected(weft__engine *e, bool all) {
       /* Returned after its tasks are read: a free batch may be taken by a
        * flush (none runs during a stop's sweep today, which waits for the
        * windows; this keeps it safe without that ordering). */
-      unsigned long gen = weft__fork_generation();
-      for (; i < n; i++) {
-        weft__engine_cancel_task(e, b->task[i]);
-        /* Forked in the callback, and we are the child: the batch's other
-         * tasks are the parent's (as submit_window.c's flush). */
-        if (WEFT_UNLIKELY(weft__fork_generation() != gen)) break;
-      }
+      (void)weft__engine_cancel_tasks(e, b->task + i, n - i);
       weft__batch_return(b);
       continue;
     }
@@ -310,6 +304,18 @@ void weft__engine_cancel_injected(weft__engine *e, bool all) {
 void weft__engine_cancel_task(weft__engine *e, weft__task *t) {
   weft__fetch_add_relaxed(&e->cancelled, 1); /* statistics */
   weft__context_cancel_outside(t, WEFT_ECANCELED);
+}
+
+/* A callback may fork and return in the child (a reactor loop that goes on
+ * there): the fork generation tells this loop so (test_fork
+ * fork_in_a_cancel_from_a_window_flush). */
+bool weft__engine_cancel_tasks(weft__engine *e, weft__task *const *ts, uint32_t n) {
+  unsigned long gen = weft__fork_generation();
+  for (uint32_t i = 0; i < n; i++) {
+    weft__engine_cancel_task(e, ts[i]);
+    if (WEFT_UNLIKELY(weft__fork_generation() != gen)) return false;
+  }
+  return true;
 }
 
 /* After the close: blocks announced while the pool still looked open (a

@@ -11,7 +11,6 @@
  */
 #include "engine/submit_window.h"
 
-#include "base/fork.h"
 #include "engine/core.h"
 #include "engine/park.h"
 #include "engine/task_batch.h"
@@ -120,16 +119,10 @@ void weft__submit_window_flush(weft__submit_window *w) {
       weft__task *task[WEFT__WINDOW_MAX];
       for (uint32_t i = 0; i < n; i++) task[i] = w->task[i];
       weft__fetch_add_relaxed(&e->window_cancelled, n); /* submitted, for the statistics */
-      unsigned long gen = weft__fork_generation();
-      for (uint32_t i = 0; i < n; i++) {
-        weft__engine_cancel_task(e, task[i]);
-        /* The callback forked and we are the child: the other tasks are
-         * the parent's, which tells their owners, and the child's engine
-         * counted no window of ours (w->e was cleared above), so none is
-         * taken off (engine_fork.c; test_fork
-         * fork_in_a_cancel_from_a_window_flush). */
-        if (WEFT_UNLIKELY(weft__fork_generation() != gen)) return;
-      }
+      /* false: a callback forked and we are the child, whose engine
+       * counted no window of ours (w->e was cleared above): none is taken
+       * off (engine_fork.c). */
+      if (!weft__engine_cancel_tasks(e, task, n)) return;
     }
   }
   /* Release: our last accesses to e happen before weft__engine_stop's
