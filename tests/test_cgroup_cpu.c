@@ -260,7 +260,10 @@ static void malformed_is_no_limit(void **state) {
   mkdirs("cg/m");
   static const char *const bad[] = {"-1 100000\n", " 5 10\n",     "abc 100000\n", "0 100000\n",
                                     "100000 0\n",  "100000\n",    "100000 -5\n",  "\n",
-                                    "max\n",       "12x 100000\n"};
+                                    "max\n",       "12x 100000\n",
+                                    /* past 2^64 - 1: strtoull's ULLONG_MAX would give 1 CPU */
+                                    "100000 18446744073709551616\n",
+                                    "18446744073709551616 100000\n"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     put("cg/m/cpu.max", bad[i]);
     assert_int_equal(limit(), 0);
@@ -281,6 +284,20 @@ static void malformed_is_no_limit(void **state) {
   char nope[1024];
   path_of(nope, sizeof nope, "nope");
   assert_int_equal(weft__cgroup_cpu_limit(nope, nope), 0);
+}
+
+/* The valve's RLIMIT_NPROC bound: half the limit, compared without a
+ * signed cast (a limit of 2^63 or more made the valve 1). */
+static void valve_by_nproc(void **state) {
+  (void)state;
+  assert_int_equal(weft__thread_valve_by_nproc(4096, RLIM_INFINITY), 4096);
+  assert_int_equal(weft__thread_valve_by_nproc(4096, 100), 50);
+  assert_int_equal(weft__thread_valve_by_nproc(4096, 1), 0); /* the caller makes it 1 */
+  assert_int_equal(weft__thread_valve_by_nproc(4096, (rlim_t)1 << 62), 4096);
+  assert_int_equal(weft__thread_valve_by_nproc(4096, (rlim_t)1 << 63), 4096);
+  assert_int_equal(weft__thread_valve_by_nproc(4096, RLIM_INFINITY - 1), 4096);
+  assert_int_equal(weft__thread_valve_by_nproc(300, 1000), 300);
+  assert_true(weft__thread_valve_default() >= 1);
 }
 
 /* The real machine: whatever its quota, the count is at least 1 and at
@@ -306,6 +323,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(second_mount_shows_the_cgroup, setup, teardown),
       cmocka_unit_test_setup_teardown(odd_but_legal_names, setup, teardown),
       cmocka_unit_test_setup_teardown(malformed_is_no_limit, setup, teardown),
+      cmocka_unit_test(valve_by_nproc),
       cmocka_unit_test(real_machine),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

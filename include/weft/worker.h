@@ -139,7 +139,11 @@ WEFT_API int weft_worker_is_quit(const weft_worker *w);
  * @return 0, or a negative code if the thread was not created.
  *
  * A pool calls it while it holds its own locks: it must create the thread
- * and return, and must not call into the pool or team it creates for.
+ * and return, and must not call into weft: not into the pool or team it
+ * creates for, nor into another pool, team or reactor (a submit there may
+ * start a thread and take that pool's lock while this one is held: a
+ * fork() on a third thread, whose handlers take the pools' locks in their
+ * own order, would then wait for ever), and must not fork.
  * For a ThreadPool the thread may be handed over detached (created so, or
  * detached right after): it is then never joined; the pool waits for its
  * last store to its slot instead.

@@ -27,6 +27,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,9 @@ static int cpus_of(unsigned long long quota, unsigned long long period) {
 static bool parse_u64(const char *s, unsigned long long *out) {
   if (*s < '0' || *s > '9') return false; /* strtoull would take "-1", " 5" */
   char *end;
+  errno = 0;
   *out = strtoull(s, &end, 10);
+  if (errno == ERANGE) return false; /* past 2^64 - 1: malformed, not the maximum */
   return *end == '\0' || *end == '\n' || *end == ' ';
 }
 

@@ -75,9 +75,14 @@ int weft__thread_valve_default(void) {
     fclose(f);
   }
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-    long long by_nproc = (long long)rl.rlim_cur / 2;
-    if (by_nproc < valve) valve = by_nproc;
-  }
+  if (getrlimit(RLIMIT_NPROC, &rl) == 0) valve = weft__thread_valve_by_nproc(valve, rl.rlim_cur);
   return valve < 1 ? 1 : (int)valve;
+}
+
+long long weft__thread_valve_by_nproc(long long valve, rlim_t nproc) {
+  if (nproc == RLIM_INFINITY) return valve;
+  /* Compared as rlim_t: a limit of 2^63 or more is positive there, and cast
+   * to long long first it was negative, which made the valve 1. */
+  rlim_t half = nproc / 2;
+  return half < (rlim_t)valve ? (long long)half : valve;
 }

@@ -65,6 +65,15 @@ static void install(void) {
   g_installed = pthread_atfork(on_prepare, on_parent, on_child) == 0;
 }
 
+/* Installed when the library loads, not at the first object: glibc runs
+ * parent and child handlers in the order of their registration (prepare
+ * handlers in the reverse), so a program's own handler registered before
+ * weft's first object ran while weft's locks were still held, and a weft
+ * call from it hung (tests/test_fork_handler_order.c). A handler registered
+ * in another library's constructor that runs before this one still comes
+ * first: docs/howto.md, "Fork". */
+__attribute__((constructor)) static void install_at_load(void) { pthread_once(&g_once, install); }
+
 int weft__fork_register(weft__fork_hook *h) {
   pthread_once(&g_once, install);
   if (!g_installed) return WEFT_ENOMEM; /* pthread_atfork fails only for memory */

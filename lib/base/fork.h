@@ -11,7 +11,9 @@
  * kind of lock; weft never holds two locks of one rank at once, and takes
  * locks of different ranks only in rank order (a pool's mutex, then its
  * engine's), so the prepare handler cannot deadlock with a thread that is
- * inside weft.
+ * inside weft. A thread factory runs under its engine's lock; one that
+ * called into another pool would hold two engine locks, which is why
+ * weft/worker.h forbids a factory any call into weft.
  */
 #ifndef WEFT_BASE_FORK_H
 #define WEFT_BASE_FORK_H

@@ -29,14 +29,16 @@
 #include <stdbool.h>
 
 /* Registers the process for private expedited barriers, once; true if they
- * work. */
+ * work (false again once a barrier was refused for good, below). */
 bool weft__membarrier_ready(void);
 
 /* Every thread of the process executes a full memory barrier before this
  * returns. Only after weft__membarrier_ready() returned true. Retries the
  * rare transient failure (ENOMEM for the kernel's CPU mask; EPERM in a
  * child after fork, which registers again) for about a second, then falls
- * back to the global command (membarrier.c). */
+ * back to the global command (membarrier.c). A refusal for good (ENOSYS or
+ * EINVAL: a seccomp filter installed after start-up) is not retried: the
+ * call falls back at once, and ready() answers false from then on. */
 void weft__membarrier(void);
 
 #endif /* WEFT_MEMBARRIER_H */

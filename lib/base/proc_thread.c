@@ -8,7 +8,9 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 char weft__proc_thread_state(int tid) {
@@ -22,4 +24,24 @@ char weft__proc_thread_state(int tid) {
   buf[n] = '\0';
   char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
   return (p && p[1] == ' ') ? p[2] : 0;
+}
+
+int weft__proc_thread_self(void) {
+  /* "<pid>/task/<tid>", in the PID namespace /proc was mounted for, which
+   * is the one whose numbers /proc/self/task/ uses. gettid() answers in
+   * the caller's namespace: inside a PID namespace that kept the outer
+   * /proc (unshare --pid --fork without --mount-proc, a sandbox that binds
+   * the host's /proc) no /proc/self/task/ entry has that number. */
+  char buf[64];
+  ssize_t n = readlink("/proc/thread-self", buf, sizeof buf - 1);
+  if (n > 0) {
+    buf[n] = '\0';
+    const char *t = strstr(buf, "/task/");
+    if (t) {
+      char *end;
+      long tid = strtol(t + 6, &end, 10);
+      if (*end == '\0' && tid > 0 && tid <= 0x7fffffff) return (int)tid;
+    }
+  }
+  return (int)syscall(SYS_gettid); /* no /proc (or before Linux 3.17) */
 }

@@ -9,5 +9,10 @@
  * /proc/self/task/<tid>/stat ('R' running or runnable, 'S' sleeping, 'D'
  * in uninterruptible wait, ...), or 0 when /proc cannot tell. */
 char weft__proc_thread_state(int tid);
+/* The calling thread's id as /proc/self/task/ names it (readlink of
+ * /proc/thread-self), which is gettid() unless the caller is in a PID
+ * namespace that kept another namespace's /proc; gettid() when /proc
+ * cannot tell. A few microseconds: once per thread. */
+int weft__proc_thread_self(void);
 
 #endif /* WEFT_BASE_PROC_THREAD_H */

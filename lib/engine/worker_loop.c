@@ -11,7 +11,6 @@
  */
 #include <pthread.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/probes.h"
+#include "base/proc_thread.h"
 #include "base/thread_name.h"
 #include "engine/affinity.h"
 #include "engine/core.h"
@@ -334,7 +334,7 @@ void *weft__engine_worker_main(void *arg) {
   uint64_t deadline = 0;
   uint32_t round = 0;
   bool reaped = false;
-  weft__store_relaxed(&w->tid, (int)syscall(SYS_gettid)); /* for the monitor's /proc reads */
+  weft__store_relaxed(&w->tid, weft__proc_thread_self()); /* for the monitor's /proc reads */
   /* A factory may hand over a detached thread: its joiner must not join it
    * (weft__engine_join_slot; worker_exited looks again, for a factory that
    * detaches after it has created us). */
