@@ -201,6 +201,18 @@ static inline uint32_t weft__inject_walk(weft__task **xp, _Atomic(weft__task *) 
     x = y;
   }
   while (s != end) {
+    /* A read prefetch 16 lines past x, once per pair: a guess that the
+     * nodes ahead lie in address order, as the node cache hands them out
+     * (64-byte nodes) and as an array of requests does. Each link load is
+     * otherwise a miss on a line the submitter's core wrote, taken one at a
+     * time because each address comes from the load before; the prefetch
+     * overlaps those misses. A wrong guess costs a line fetched for nothing
+     * (a prefetch never faults). 16 lines, not 8: a worker that keeps up
+     * with its submitter walks the nodes just pushed, and 8 ahead is the
+     * node the submitter's own write prefetch has just claimed
+     * (node_cache.h). Figures: docs/performance.md, "Inject walk
+     * prefetch". */
+    __builtin_prefetch((const char *)x + 16 * 64, 0, 3);
     /* Acquire (all three loads): pairs with the successor's producer's link store. */
     weft__task *y = weft__load_acquire(&x->next);
     if (!y) break;
