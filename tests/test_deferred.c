@@ -401,27 +401,86 @@ static void queued_deferred_cannot_be_reached(void **state) {
   weft_set_unhandled_failure_hook(count_unhandled, NULL);
 }
 
-/* Two Deferreds that wait on each other (each one's callback returned the
- * other): neither can ever fire, and cancel says so instead of walking the
- * circle for ever. */
+/* Two Deferreds whose callbacks return each other: the second chain_to
+ * would close a circle (0 waits on 1, and 1 would wait on 0), which never
+ * fires and holds both for ever (Twisted forms it). weft fails 1 with
+ * WEFT_EDEADLK instead; 1's chain goes on with that failure, and 0, which
+ * waits on 1, resumes with it. Both end unpaused and nothing is leaked. */
+/* The result's failure code, or 1 for a value; handled either way. */
+static int code_of(void *ctx, weft_result *r) {
+  *(int *)ctx = r->failure ? weft_failure_code(r->failure) : 1;
+  weft_result_set_value(r, NULL); /* handled */
+  return 0;
+}
+
 static weft_deferred *g_cyc[2];
 static int return_other(void *ctx, weft_result *r) {
   return weft_result_set_deferred(r, g_cyc[(intptr_t)ctx]);
 }
 
-static void cancel_of_a_cycle_refused(void **state) {
+static void a_circle_is_refused(void **state) {
   (void)state;
+  int end0 = 0;
   assert_int_equal(weft_deferred_create(&g_cyc[0]), 0);
   assert_int_equal(weft_deferred_create(&g_cyc[1]), 0);
   weft_deferred_add_callback(g_cyc[0], return_other, (void *)(intptr_t)1);
   weft_deferred_add_callback(g_cyc[1], return_other, (void *)(intptr_t)0);
+  weft_deferred_add_both(g_cyc[0], code_of, &end0);
   weft_deferred_callback(g_cyc[0], NULL); /* 0 waits on 1 */
-  weft_deferred_callback(g_cyc[1], NULL); /* 1 waits on 0 */
-  assert_true(weft_deferred_paused(g_cyc[0]) && weft_deferred_paused(g_cyc[1]));
-  assert_int_equal(weft_deferred_cancel(g_cyc[0]), WEFT_EDEADLK);
-  assert_int_equal(weft_deferred_cancel(g_cyc[1]), WEFT_EDEADLK);
+  assert_true(weft_deferred_paused(g_cyc[0]));
+  weft_deferred_callback(g_cyc[1], NULL); /* 1 would wait on 0 */
+  assert_false(weft_deferred_paused(g_cyc[0]));
+  assert_false(weft_deferred_paused(g_cyc[1]));
+  assert_int_equal(end0, WEFT_EDEADLK); /* 0 resumed with 1's failure */
+  weft_failure *f = NULL;
+  assert_int_equal(weft_deferred_result(g_cyc[1], NULL, &f), 0);
+  assert_null(f); /* moved on to 0, which handled it */
+  assert_int_equal(weft_deferred_cancel(g_cyc[0]), 0); /* fired: nothing to do */
   weft_deferred_unref(g_cyc[0]);
   weft_deferred_unref(g_cyc[1]);
+  assert_int_equal(g_unhandled, 0);
+}
+
+/* The circle through a running Deferred: A's first callback fires B; B's
+ * callback returns A, which is running, so B waits for A's chain to end;
+ * A's next callback returns B. Twisted takes A's intermediate result there
+ * and completes both; weft, which waits for a running Deferred's final
+ * result (docs/twisted-mapping.md), would have made A and B wait on each
+ * other. A fails with WEFT_EDEADLK instead and both complete. */
+static weft_deferred *g_ra, *g_rb;
+static int a_fires_b(void *ctx, weft_result *r) {
+  (void)ctx;
+  (void)r;
+  weft_deferred_callback(g_rb, (void *)(intptr_t)2);
+  return 0;
+}
+static int b_returns_a(void *ctx, weft_result *r) {
+  (void)ctx;
+  return weft_result_set_deferred(r, g_ra);
+}
+static int a_returns_b(void *ctx, weft_result *r) {
+  (void)ctx;
+  return weft_result_set_deferred(r, g_rb);
+}
+
+static void a_circle_through_a_running_deferred_is_refused(void **state) {
+  (void)state;
+  int a_end = 0, b_end = 0;
+  assert_int_equal(weft_deferred_create(&g_ra), 0);
+  assert_int_equal(weft_deferred_create(&g_rb), 0);
+  weft_deferred_add_callback(g_ra, a_fires_b, NULL);
+  weft_deferred_add_callback(g_ra, a_returns_b, NULL);
+  weft_deferred_add_both(g_ra, code_of, &a_end);
+  weft_deferred_add_callback(g_rb, b_returns_a, NULL);
+  weft_deferred_add_both(g_rb, code_of, &b_end);
+  weft_deferred_callback(g_ra, (void *)(intptr_t)1);
+  assert_false(weft_deferred_paused(g_ra));
+  assert_false(weft_deferred_paused(g_rb));
+  assert_int_equal(a_end, WEFT_EDEADLK);
+  assert_int_equal(b_end, 1); /* A's final result, handled: a value */
+  weft_deferred_unref(g_ra);
+  weft_deferred_unref(g_rb);
+  assert_int_equal(g_unhandled, 0);
 }
 
 static int log_value(void *ctx, weft_result *r) {
@@ -506,6 +565,47 @@ static void cancel_with_canceller(void **state) {
   /* with a canceller the later firing is an error, as in Twisted */
   assert_int_equal(weft_deferred_callback(d, NULL), WEFT_EALREADY);
   weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 0);
+}
+
+/* A group canceller: cancels every Deferred of its group, the one being
+ * cancelled included. The nested cancels of d return at once; each
+ * canceller runs once. Without the guard the canceller recursed until the
+ * stack overflowed. */
+typedef struct group {
+  weft_deferred *member[3];
+  int calls[3];
+  int nested_rc;
+} group;
+static void cancel_group(void *ctx, weft_deferred *d) {
+  group *g = ctx;
+  for (int i = 0; i < 3; i++)
+    if (g->member[i] == d) g->calls[i]++;
+  for (int i = 0; i < 3; i++) {
+    int rc = weft_deferred_cancel(g->member[i]);
+    if (rc != 0) g->nested_rc = rc;
+  }
+}
+
+static void canceller_cancels_its_own_deferred(void **state) {
+  (void)state;
+  group g = {{0}, {0}, 0};
+  log_ l[3];
+  memset(l, 0, sizeof l);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(weft_deferred_create_with_canceller(&g.member[i], cancel_group, &g), 0);
+    weft_deferred_add_errback(g.member[i], record_eb, &l[i]);
+    weft_deferred_add_errback(g.member[i], consume, &l[i]);
+  }
+  assert_int_equal(weft_deferred_cancel(g.member[0]), 0);
+  assert_int_equal(g.nested_rc, 0);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(g.calls[i], 1); /* each canceller once */
+    assert_int_equal(l[i].n, 2); /* cancelled once: eb-cancel, consume */
+    assert_string_equal(l[i].ev[0], "eb-cancel");
+    assert_int_equal(weft_deferred_called(g.member[i]), 1);
+    weft_deferred_unref(g.member[i]);
+  }
   assert_int_equal(g_unhandled, 0);
 }
 
@@ -627,6 +727,7 @@ int main(void) {
       cmocka_unit_test_setup(continuation_order_depth_first, setup),
       cmocka_unit_test_setup(cancel_without_canceller, setup),
       cmocka_unit_test_setup(cancel_with_canceller, setup),
+      cmocka_unit_test_setup(canceller_cancels_its_own_deferred, setup),
       cmocka_unit_test_setup(cancel_reaches_chained, setup),
       cmocka_unit_test_setup(add_callbacks_while_running, setup),
       cmocka_unit_test_setup(unref_during_callbacks, setup),
@@ -635,7 +736,8 @@ int main(void) {
       cmocka_unit_test(deep_chain_cancel_iteratively),
       cmocka_unit_test(deep_chain_destroys_iteratively),
       cmocka_unit_test(queued_deferred_cannot_be_reached),
-      cmocka_unit_test(cancel_of_a_cycle_refused),
+      cmocka_unit_test_setup(a_circle_is_refused, setup),
+      cmocka_unit_test_setup(a_circle_through_a_running_deferred_is_refused, setup),
       cmocka_unit_test_setup(many_callbacks_grow_the_chain, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -481,6 +481,18 @@ static int fails_here(void *arg, void **result) {
   return WEFT_EFAILED;
 }
 
+typedef struct multi_log {
+  int calls, err;
+  char line[256];
+} multi_log;
+
+static void record_multi_log(void *ctx, int err, const char *what) {
+  multi_log *l = ctx;
+  l->calls++;
+  l->err = err;
+  snprintf(l->line, sizeof l->line, "%s", what);
+}
+
 static void call_multiple(void **state) {
   (void)state;
   multi m = {0};
@@ -502,15 +514,26 @@ static void call_multiple(void **state) {
   }
   assert_int_equal(weft_reactor_destroy(m.r), 0);
 
-  /* the first failure stops the rest (it is logged) */
+  /* the first failure stops the rest; it goes to the pool's log hook */
   multi m2 = {0};
   assert_int_equal(weft_reactor_create(&m2.r), 0);
+  weft_threadpool_options o;
+  weft_reactor_thread_pool_options_init(&o);
+  multi_log ml = {0};
+  o.log = record_multi_log;
+  o.log_ctx = &ml;
+  assert_int_equal(weft_reactor_set_thread_pool_options(m2.r, &o), 0);
   multi_arg b = {&m2, 5};
   weft_call seq[] = {{append_i, &b}, {fails_here, NULL}, {append_i, &b}};
   assert_int_equal(weft_call_multiple_in_thread(m2.r, seq, 3), 0);
   assert_int_equal(weft_reactor_call_later(m2.r, 0, stop_it, m2.r, NULL), 0);
   assert_int_equal(weft_reactor_run(m2.r), 0); /* the pool stop waits for it */
   assert_int_equal(m2.n, 1);
+  /* read after the pool's stop joined its threads */
+  assert_int_equal(ml.calls, 1);
+  assert_int_equal(ml.err, WEFT_EFAILED);
+  assert_non_null(strstr(ml.line, "call 2 of 3 failed"));
+  assert_non_null(strstr(ml.line, "stop here"));
   weft_call bad[] = {{NULL, NULL}};
   assert_int_equal(weft_call_multiple_in_thread(m2.r, bad, 1), WEFT_EINVAL);
   assert_int_equal(weft_reactor_destroy(m2.r), 0);

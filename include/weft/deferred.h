@@ -192,7 +192,10 @@ typedef int (*weft_callback_fn)(void *ctx, weft_result *r);
  * Deferred.
  *
  * It may fire d; if it does not, d is errbacked with a #WEFT_ECANCELED
- * failure afterwards.
+ * failure afterwards. A cancel of d made while its canceller runs (a
+ * canceller that cancels every pending request of a group, d's own
+ * included) returns 0 at once and calls nothing: d's cancel is already
+ * under way. Twisted recurses there until Python's recursion limit.
  *
  * @param ctx The context given to weft_deferred_create_with_canceller().
  * @param d   The Deferred being cancelled.

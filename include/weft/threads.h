@@ -141,7 +141,9 @@ typedef struct weft_call {
  * thread of the reactor's pool.
  *
  * The first call returning a negative code stops the sequence; its failure
- * is logged (stderr).
+ * goes to the log hook of the reactor's pool
+ * (weft_reactor_set_thread_pool_options(); stderr without one), as do calls
+ * that never ran because the pool was stopped first.
  *
  * @param r     The reactor.
  * @param calls The calls; the list is copied.

@@ -296,6 +296,32 @@ static void chain_dispose(void *ctx) {
   dunref(waiter);
 }
 
+/* The Deferred d waits on through a chain (fired, paused on it), or NULL. */
+static weft_deferred *waited_on(weft_deferred *d) {
+  return d->called && d->paused ? d->waiting_on : NULL;
+}
+
+/* Some Deferred waits on d: a continuation entry is among d's entries
+ * still to run (the only place a wait on d is recorded). */
+static bool has_waiter(const weft_deferred *d) {
+  for (uint32_t i = d->head; i < d->count; i++)
+    if (d->entries[i].cb == chain_continue) return true;
+  return false;
+}
+
+/* d pausing on inner would close a circle: inner waits, through fired and
+ * paused Deferreds, on d. Only possible if something waits on d, which is
+ * tested first; then the walk goes down the chain inner waits on. A chain
+ * fired link by link from the outside in walks one step a link (inner has
+ * not fired), from the inside out none (nothing waits on d yet). Chains
+ * are acyclic (this refuses every circle), so the walk ends. */
+static bool closes_a_circle(weft_deferred *d, weft_deferred *inner) {
+  if (!has_waiter(d)) return false;
+  for (weft_deferred *x = inner; x != NULL; x = waited_on(x))
+    if (x == d) return true;
+  return false;
+}
+
 /* A callback returned inner (r.chained_private_ taken): take its result if
  * it has one, else pause d behind a continuation entry on inner. */
 static void chain_to(weft_deferred *d, weft_deferred *inner) {
@@ -303,6 +329,20 @@ static void chain_to(weft_deferred *d, weft_deferred *inner) {
     dunref(inner);
     weft_result_set_failure(&d->result,
                             weft_failure_new(WEFT_EINVAL, "a Deferred cannot chain to itself"));
+    return;
+  }
+  /* A circle (A waits on B, whose callback now returns A; or B waits on a
+   * running A whose next callback returns B) would never fire and would
+   * hold both for ever: d fails instead, its chain goes on with the
+   * failure, and what waits on d resumes with it. Twisted forms the first
+   * circle (both wait for good) and completes the second (it takes a
+   * running Deferred's intermediate result, which weft does not:
+   * docs/twisted-mapping.md). */
+  if (closes_a_circle(d, inner)) {
+    dunref(inner);
+    weft_result_set_failure(
+        &d->result,
+        weft_failure_new(WEFT_EDEADLK, "a Deferred cannot wait on a chain that waits on it"));
     return;
   }
   if (inner->called && inner->paused == 0 && !inner->running) {
@@ -519,11 +559,6 @@ WEFT_API int weft_fail(weft_deferred **out, weft_failure *f) {
   return WEFT_OK;
 }
 
-/* The Deferred d waits on through a chain (fired, paused on it), or NULL. */
-static weft_deferred *waited_on(weft_deferred *d) {
-  return d->called && d->paused ? d->waiting_on : NULL;
-}
-
 WEFT_API int weft_deferred_cancel(weft_deferred *d) {
   if (d == NULL) return WEFT_EINVAL;
   /* What is cancelled is the innermost Deferred of the chain d waits on
@@ -539,9 +574,16 @@ WEFT_API int weft_deferred_cancel(weft_deferred *d) {
     if (hare == x) return WEFT_EDEADLK;
   }
   if (x->called) return WEFT_OK; /* fired and idle: nothing to cancel */
+  /* From inside x's own canceller (directly, or through the cancels of
+   * others): the cancel under way finishes the job. Without this, a
+   * canceller that cancels its whole group, x included, recursed until the
+   * stack overflowed. */
+  if (x->cancelling) return WEFT_OK;
   dref(x);
   if (x->canceller) {
+    x->cancelling = 1;
     x->canceller(x->canceller_ctx, x);
+    x->cancelling = 0;
   } else {
     x->suppress_once = 1; /* swallow the firing still to come, once */
   }

@@ -34,6 +34,7 @@ struct weft_deferred {
   unsigned char called;
   unsigned char running;
   unsigned char suppress_once;
+  unsigned char cancelling; /* its canceller runs (weft_deferred_cancel) */
   weft_result result;
   entry *entries;           /* inline_entries or a heap array */
   uint32_t head, count, cap; /* 32 bits: the header stays small (cache lines) */
@@ -64,6 +65,7 @@ static inline void weft__deferred_init(weft_deferred *d, weft__block_cache *cach
   d->called = 0;
   d->running = 0;
   d->suppress_once = 0;
+  d->cancelling = 0;
   d->result.value = NULL;
   d->result.failure = NULL;
   d->result.chained_private_ = NULL;
@@ -80,8 +82,8 @@ static inline void weft__deferred_init(weft_deferred *d, weft__block_cache *cach
 /*
  * A cached block comes back clean. destroy puts a Deferred's block back
  * into its cache only in the state weft__deferred_init leaves, except for
- * refs (the free list's link), called and result.value: paused, running and
- * suppress_once 0, no failure, no chained Deferred, the inline entries with
+ * refs (the free list's link), called and result.value: paused, running,
+ * suppress_once and cancelling 0, no failure, no chained Deferred, the inline entries with
  * head == count == 0 (so cap == INLINE_ENTRIES), waiting_on NULL (it is
  * only set while paused > 0), the canceller the block was made with (a
  * round trip's, lib/loop/threads.c; weft_deferred_create_with_canceller

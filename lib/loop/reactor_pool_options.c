@@ -77,6 +77,11 @@ WEFT_API int weft_reactor_set_thread_pool_options(weft_reactor *r,
   return WEFT_OK;
 }
 
+void weft__reactor_pool_log(weft_reactor *r, weft_log_fn *log, void **ctx) {
+  *log = r->pool_options ? r->pool_options->o.log : NULL;
+  *ctx = r->pool_options ? r->pool_options->o.log_ctx : NULL;
+}
+
 int weft__reactor_pool_create(weft_reactor *r, weft_threadpool **out) {
   if (r->pool_options) return weft_threadpool_create_ex(out, &r->pool_options->o);
   return weft_threadpool_create(out, 0, 10, "weft.reactor");

@@ -169,6 +169,9 @@ void weft__triggers_free(weft_reactor *r);
 /* reactor_pool_options.c */
 int weft__reactor_pool_create(weft_reactor *r, weft_threadpool **out);
 void weft__reactor_pool_options_free(weft_reactor *r);
+/* The log hook (and its context) the reactor's pool was or will be made
+ * with: NULL for the defaults. Reactor thread. */
+void weft__reactor_pool_log(weft_reactor *r, weft_log_fn *log, void **ctx);
 
 /* reactor_fork.c */
 int weft__reactor_fork_register(weft_reactor *r);

@@ -268,9 +268,18 @@ WEFT_API int weft_defer_to_thread_then(weft_reactor *r, weft_call_fn fn, void *a
 
 typedef struct multiple {
   weft_work work;
+  weft_log_fn log; /* the reactor's pool's log hook (NULL: stderr) */
+  void *log_ctx;
   size_t n;
   weft_call calls[];
 } multiple;
+
+/* Twisted sends the failure to its log observers: here the pool's log hook,
+ * as a call_in_thread failure with nobody to tell goes. */
+static void multiple_log(const multiple *m, int err, const char *what) {
+  if (m->log) m->log(m->log_ctx, err, what);
+  else fprintf(stderr, "weft: %s\n", what);
+}
 
 static void multiple_work(weft_work *req) {
   multiple *m = req->data;
@@ -279,9 +288,11 @@ static void multiple_work(weft_work *req) {
     int rc = m->calls[i].fn(m->calls[i].arg, &result);
     if (rc < 0) {
       weft_failure *f = result;
-      fprintf(stderr, "weft: call_multiple_in_thread: call %zu of %zu failed: %s: %s\n", i + 1,
-              m->n, weft_err_name(f ? weft_failure_code(f) : rc),
-              f ? weft_failure_message(f) : weft_strerror(rc));
+      int code = f ? weft_failure_code(f) : rc;
+      char line[256];
+      snprintf(line, sizeof line, "call_multiple_in_thread: call %zu of %zu failed: %s: %s", i + 1,
+               m->n, weft_err_name(code), f ? weft_failure_message(f) : weft_strerror(rc));
+      multiple_log(m, code, line);
       weft_failure_unref(f);
       break; /* Twisted: the exception stops the remaining calls */
     }
@@ -291,8 +302,10 @@ static void multiple_work(weft_work *req) {
 static void multiple_after(weft_work *req, int status) {
   multiple *m = req->data;
   if (status != 0) {
-    fprintf(stderr, "weft: call_multiple_in_thread: %zu calls never ran: %s\n", m->n,
-            weft_strerror(status));
+    char line[128];
+    snprintf(line, sizeof line, "call_multiple_in_thread: %zu calls never ran: %s", m->n,
+             weft_strerror(status));
+    multiple_log(m, status, line);
   }
   weft__free(m);
 }
@@ -307,6 +320,7 @@ WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *call
   multiple *m = weft__malloc(sizeof *m + n * sizeof(weft_call));
   if (m == NULL) return WEFT_ENOMEM;
   m->work.data = m;
+  weft__reactor_pool_log(r, &m->log, &m->log_ctx);
   m->n = n;
   for (size_t i = 0; i < n; i++) m->calls[i] = calls[i];
   rc = weft_threadpool_queue_work(tp, &m->work, multiple_work, multiple_after);
