@@ -32,7 +32,15 @@
  *   - A weft_result owns one reference to its failure. weft_result_set_*
  *     drop the previous failure; weft_result_take_failure moves it out.
  *   - weft_deferred_errback and weft_result_set_failure consume the caller's
- *     reference to the failure, even when they return an error.
+ *     reference to the failure, even when they return an error. Twisted's
+ *     idioms in C:
+ *       re-raise (an errback that lets the failure go on): leave r alone
+ *       and return 0;
+ *       forward it to another Deferred (d1.addErrback(d2.errback)): the
+ *       result keeps its reference, so give d2 a reference of its own,
+ *         weft_deferred_errback(d2, weft_failure_ref(r->failure));
+ *       then handle it in d1 (weft_result_set_value(r, NULL)) or let it go
+ *       on; passing r->failure without the ref frees it twice.
  *   - A Deferred is refcounted; the creator holds the first reference and
  *     gives it back with weft_deferred_unref. weft keeps its own references
  *     while it needs one (a thread result in flight; the Deferred an inner

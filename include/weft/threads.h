@@ -163,7 +163,10 @@ WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *call
  *
  * fn follows the weft_callback_fn rules (weft/deferred.h): it may set a
  * value, a failure, or a Deferred to wait for. Never hangs on a dead
- * reactor, unlike Twisted (twisted#10124).
+ * reactor, unlike Twisted (twisted#10124). A reactor that has not run yet
+ * is waited for: a call made before weft_reactor_run() or attach from the
+ * thread that will run it waits for ever, as in Twisted (weft cannot know
+ * which thread will run the reactor until one does).
  *
  * @param r       The reactor.
  * @param fn      Runs on the reactor thread.

@@ -1,7 +1,12 @@
 /*
- * weft — internal allocation. Every allocation in libweft goes through these,
- * so weft_replace_allocator() and the fault-injection tests see all of them.
- * None of them is on a per-task hot path.
+ * weft — internal allocation. weft's own objects (pools, engines, reactors,
+ * Deferreds, failures, lanes, workers, their arrays and strings) are
+ * allocated through these, so weft_replace_allocator() and the
+ * fault-injection tests see them. Not through these: node-cache slabs (their
+ * own mappings, node_cache.c), the cgroup reader's buffers (libc's calloc and
+ * getline, freed before it returns), CPU sets (CPU_ALLOC), and what libc
+ * allocates inside the calls weft makes (pthread_create,
+ * pthread_getattr_np). None of them is on a per-task hot path.
  */
 #ifndef WEFT_ALLOC_H
 #define WEFT_ALLOC_H

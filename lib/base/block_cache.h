@@ -15,7 +15,9 @@
  *     the owner's destroy returned), several such threads concurrently: the
  *     block is freed, and the last block freed frees the cache (an atomic
  *     count, acq_rel).
- *   progress: get/put are O(1) and never block; get may call weft__malloc.
+ *   progress: get/put are O(1) and wait for no other thread; get may call
+ *   weft__malloc and a put past the cache's bound weft__free (the
+ *   allocator's own locks).
  *
  * Allocator accounting: the cache is ONE live object for
  * weft_replace_allocator (weft__object_created when it is made,

@@ -224,7 +224,7 @@ static void parse_mountinfo(FILE *f, cg_hier *v2, cg_hier *v1) {
 }
 
 int weft__cgroup_cpu_limit(const char *proc_cgroup, const char *mountinfo) {
-  /* About 16 KiB each: on the heap, since a pool may be created from a
+  /* About 12 KiB each: on the heap, since a pool may be created from a
    * thread with a small stack. */
   cg_hier *h = calloc(2, sizeof *h);
   if (!h) return 0;

@@ -38,7 +38,9 @@ struct weft__fork_hook {
 /* Add h (its rank and handlers set). 0, or WEFT_ENOMEM if the atfork
  * handlers could not be installed. */
 int weft__fork_register(weft__fork_hook *h);
-/* Remove h (registered, or never registered: prev == NULL). */
+/* Remove h: registered, or never registered with prev NULL (every object
+ * that holds a hook is zeroed when made; register itself does not need
+ * that, unregister does). */
 void weft__fork_unregister(weft__fork_hook *h);
 
 /* Forks this process descends from, since the first hook was registered:
