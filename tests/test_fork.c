@@ -479,6 +479,51 @@ static void fork_child_statistics(void **state) {
   sync_fini(&block_started);
 }
 
+/* cancel_work in the child on a request the parent had queued: the child
+ * neither runs nor cancels the parent's tasks (docs/threading-howto.md,
+ * "Fork"), so the answer is WEFT_EINVAL, as for a request never queued. It
+ * was 0, which promises an after_cb(WEFT_ECANCELED) that never comes. In
+ * the parent the request runs as if nothing happened. */
+static atomic_int queued_after_status = 99;
+static void queued_work_fn(weft_work *w) { (void)w; }
+static void queued_after(weft_work *w, int status) {
+  (void)w;
+  atomic_store(&queued_after_status, status);
+}
+
+static void held_task(void *arg) {
+  (void)arg;
+  count_up(&block_started);
+  gate_wait(&block_gate);
+}
+
+static void child_cancel_of_a_parents_request(void **state) {
+  (void)state;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = o.max_threads = 1;
+  o.strict_cap = 1; /* no stand-in may take the request before the fork */
+  o.name = "cancelfork";
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_init(&block_gate);
+  sync_init(&block_started);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, held_task, NULL), 0);
+  count_wait(&block_started, 1); /* the only worker is held: the request stays queued */
+  weft_work req = {0};
+  assert_int_equal(weft_threadpool_queue_work(tp, &req, queued_work_fn, queued_after), 0);
+  pid_t pid = fork();
+  if (pid == 0) _exit(weft_threadpool_cancel_work(tp, &req) == WEFT_EINVAL ? 0 : 10);
+  expect_child_ok(pid);
+  gate_open(&block_gate);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* runs the request */
+  assert_int_equal(atomic_load(&queued_after_status), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&block_gate);
+  sync_fini(&block_started);
+}
+
 /* A fork while another thread destroys a reactor with timed calls pending:
  * the child's handler ran on a reactor whose timer heap destroy had freed
  * (its length still counted entries) and crashed in about one fork in
@@ -802,6 +847,7 @@ int main(void) {
       cmocka_unit_test(fork_in_a_reactor_callback),
       cmocka_unit_test(fork_in_a_reader_skips_the_writer),
       cmocka_unit_test(fork_child_statistics),
+      cmocka_unit_test(child_cancel_of_a_parents_request),
       cmocka_unit_test(fork_under_load),
       cmocka_unit_test(fork_while_a_reactor_is_destroyed),
       cmocka_unit_test(fork_while_triggers_run),

@@ -20,6 +20,11 @@ static void child(weft__fork_hook *h) {
   weft__engine *e = engine_of(h);
   pthread_mutex_unlock(&e->mu);
   weft__store_relaxed(&e->closed, 1);
+  /* Stopped too: nothing queued here will ever run or be cancelled (the
+   * parent's tasks are the parent's), so weft_threadpool_cancel_work
+   * answers WEFT_EINVAL for them instead of promising an after_cb, and no
+   * stand-in starts for the forking worker's blocks. */
+  weft__store_relaxed(&e->stopped, 1);
   /* The inject queue: empty, unlocked, closed; its counts say that every
    * task pushed so far was taken (by the parent, which has them). */
   weft__inject *in = &e->inject;
