@@ -568,6 +568,35 @@ static void cancel_with_canceller(void **state) {
   assert_int_equal(g_unhandled, 0);
 }
 
+/* weft/deferred.h: weft_deferred_cancel has "no effect on a fired, idle
+ * Deferred", and a canceller is "called by weft_deferred_cancel() on an
+ * unfired Deferred". So after a firing the cancel calls no canceller, and
+ * a second firing is still an error (WEFT_EALREADY) that leaves the result
+ * as it was, with a canceller or without. Fails if the cancel acts on the
+ * fired Deferred (deferred.c, weft_deferred_cancel without its `called`
+ * check): the canceller runs, or, without one, the cancel arms the swallow
+ * of a late firing and the second firing answers 0. */
+static void cancel_of_a_fired_deferred_does_nothing(void **state) {
+  (void)state;
+  weft_deferred *d;
+  g_canceller_calls = 0;
+  assert_int_equal(weft_deferred_create_with_canceller(&d, canceller_does_nothing, NULL), 0);
+  assert_int_equal(weft_deferred_callback(d, (void *)(intptr_t)1), 0);
+  assert_int_equal(weft_deferred_cancel(d), 0);
+  assert_int_equal(g_canceller_calls, 0);
+  assert_int_equal(weft_deferred_callback(d, (void *)(intptr_t)2), WEFT_EALREADY);
+  assert_int_equal(value_of(d), 1);
+  weft_deferred_unref(d);
+
+  assert_int_equal(weft_deferred_create(&d), 0);
+  assert_int_equal(weft_deferred_callback(d, (void *)(intptr_t)1), 0);
+  assert_int_equal(weft_deferred_cancel(d), 0);
+  assert_int_equal(weft_deferred_callback(d, (void *)(intptr_t)2), WEFT_EALREADY);
+  assert_int_equal(value_of(d), 1);
+  weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 0);
+}
+
 /* A group canceller: cancels every Deferred of its group, the one being
  * cancelled included. The nested cancels of d return at once; each
  * canceller runs once. Without the guard the canceller recursed until the
@@ -727,6 +756,7 @@ int main(void) {
       cmocka_unit_test_setup(continuation_order_depth_first, setup),
       cmocka_unit_test_setup(cancel_without_canceller, setup),
       cmocka_unit_test_setup(cancel_with_canceller, setup),
+      cmocka_unit_test_setup(cancel_of_a_fired_deferred_does_nothing, setup),
       cmocka_unit_test_setup(canceller_cancels_its_own_deferred, setup),
       cmocka_unit_test_setup(cancel_reaches_chained, setup),
       cmocka_unit_test_setup(add_callbacks_while_running, setup),

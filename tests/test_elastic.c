@@ -379,9 +379,8 @@ static void stuck_log(void *ctx, int err, const char *what) {
   if (err == WEFT_EBUSY && strstr(what, "stuck") != NULL) count_up(&g_stuck_reports);
 }
 
-static void strict_cap_stuck_in_announced_block_reported(void **state) {
-  (void)state;
-  sync_init(&g_stuck_reports);
+/* A started strict-cap pool of one thread whose reports go to stuck_log. */
+static weft_threadpool *make_stuck_pool(void) {
   weft_threadpool_options o;
   weft_threadpool_options_init(&o);
   o.min_threads = 0;
@@ -393,6 +392,13 @@ static void strict_cap_stuck_in_announced_block_reported(void **state) {
   weft_threadpool *tp = NULL;
   assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
   assert_int_equal(weft_threadpool_start(tp), 0);
+  return tp;
+}
+
+static void strict_cap_stuck_in_announced_block_reported(void **state) {
+  (void)state;
+  sync_init(&g_stuck_reports);
+  weft_threadpool *tp = make_stuck_pool();
   scene sc;
   scene_block(&sc, tp, 1); /* inside weft_blocking_begin */
   assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
@@ -795,6 +801,89 @@ static void begin_and_return_task(void *arg) {
 static void begin_end_task(void *arg) {
   if (weft_blocking_begin() != 0 || weft_blocking_end() != 0) abort();
   count_up(arg);
+}
+
+/* The strict cap's report comes once a minute (weft/threadpool.h,
+ * strict_cap: "a pool stuck at it is reported to the log hook once a
+ * minute"), not at every tick: the scene of
+ * strict_cap_stuck_in_announced_block_reported, and after its first report
+ * the monitor ticks 20 more times (the pool stays stuck, so it keeps
+ * ticking; each tick is an observer event) with no second report. The wait
+ * ends within the hang guard (30 s), well inside the minute, so no second
+ * report is due on this code however slow the ticks. Fails if the report
+ * is not throttled (monitor.c, report_stuck without its stuck_reported_ns
+ * check): every tick reports again, 21 reports. */
+static void strict_cap_stuck_reported_once_a_minute(void **state) {
+  (void)state;
+  sync_init(&g_stuck_reports);
+  weft_threadpool *tp = make_stuck_pool();
+  scene sc;
+  scene_block(&sc, tp, 1); /* inside weft_blocking_begin */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  wait_count(&g_stuck_reports, 1);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  uint64_t ticks = s.monitor_ticks;
+  event_guard g = event_guard_start();
+  bool ticked = true;
+  for (;;) {
+    int seen = count_get(&g_events);
+    stats(tp, &s);
+    if (s.monitor_ticks >= ticks + 20) break;
+    if (!(ticked = event_wait(&g, seen))) break;
+  }
+  int reports = count_get(&g_stuck_reports), ran = count_get(&sc.ran);
+  /* Checked once the pool is ended: a failure leaves no blocked worker. */
+  gate_open(&sc.gate);
+  wait_count(&sc.ran, 1);
+  count_wait(&sc.done, 1);
+  end_pool(tp);
+  scene_fini(&sc);
+  sync_fini(&g_stuck_reports);
+  if (!ticked) fail_msg("hang guard: the monitor stopped ticking");
+  assert_int_equal(reports, 1);
+  assert_int_equal(ran, 0);
+}
+
+/* valve_hits counts growth refused at hard_threads (weft/threadpool.h)
+ * when the monitor is refused too, not only an announced block
+ * (valve_caps_stand_ins): max 1, hard 2; two workers block without saying
+ * so, the second on the monitor's stand-in for the first, and a task waits
+ * behind them. The monitor would make a third thread for it; the valve
+ * refuses, and counts the refusal. The test waits (observer events) until
+ * it is counted; the pool keeps 2 threads and the task waits. Fails if the
+ * monitor's valve check lets live == hard through (monitor.c: `live >
+ * hard`): the step is clamped to no thread, but no refusal is counted,
+ * and the hang guard fires. Needs /proc/thread-self/stat, as
+ * opaque_block_detected. */
+static void valve_counts_the_monitors_refusal(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool_valve(0, 1, 0, 10000, 2);
+  scene sc;
+  scene_block(&sc, tp, 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &sc.b), 0);
+  wait_count(&sc.began, 2); /* the second on the monitor's stand-in */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  weft_threadpool_stats s;
+  event_guard g = event_guard_start();
+  bool counted = true;
+  for (;;) {
+    int seen = count_get(&g_events);
+    stats(tp, &s);
+    if (s.valve_hits >= 1) break;
+    if (!(counted = event_wait(&g, seen))) break;
+  }
+  int ran = count_get(&sc.ran);
+  /* Checked once the pool is ended: a failure leaves no blocked worker. */
+  gate_open(&sc.gate);
+  count_wait(&sc.done, 2);
+  wait_count(&sc.ran, 1);
+  end_pool(tp);
+  scene_fini(&sc);
+  if (!counted) fail_msg("hang guard: no refusal at the valve counted");
+  assert_int_equal(s.hard, 2);
+  assert_int_equal(s.threads, 2);
+  assert_int_equal(ran, 0);
 }
 
 /* Grow a pool past its max: n tasks that announce a block and wait until
@@ -1740,10 +1829,12 @@ int main(void) {
       cmocka_unit_test_teardown(explicit_block_stands_in, settle),
       cmocka_unit_test_teardown(explicit_block_starts_stand_in_at_once, settle),
       cmocka_unit_test_teardown(valve_caps_stand_ins, settle),
+      cmocka_unit_test_teardown(valve_counts_the_monitors_refusal, settle),
       cmocka_unit_test_teardown(explicit_grants_come_back, settle),
       cmocka_unit_test_teardown(blocking_end_without_begin, settle),
       cmocka_unit_test_teardown(strict_cap_does_not_grow, settle),
       cmocka_unit_test_teardown(strict_cap_stuck_in_announced_block_reported, settle),
+      cmocka_unit_test_teardown(strict_cap_stuck_reported_once_a_minute, settle),
       cmocka_unit_test_teardown(opaque_block_detected, settle),
       cmocka_unit_test_teardown(chain_of_waits_finishes, settle),
       cmocka_unit_test_teardown(sole_worker_child_found_by_stand_in, settle),

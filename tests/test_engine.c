@@ -3,7 +3,8 @@
  * submitters, tasks that submit tasks (ring overflow to the inject queue),
  * stealing with more threads than cores; the parking protocol (an idle
  * engine ends with every worker parked and nobody searching; a submit to a
- * fully parked engine is never lost); the E7 shutdown contract; and the
+ * fully parked engine is never lost); the E7 shutdown contract; the E4
+ * fairness of a worker's own ring against the inject queue; and the
  * inject batch of a worker whose tasks run long (one task, not a batch),
  * and the eager wake of a pool whose tasks run long (E5.1); failure logs
  * deferred to the caller that holds a lock the log hook may take.
@@ -353,6 +354,70 @@ static void long_task_takes_one_injected_task(void **state) {
   check_exactly_once(LONG_FOLLOWERS);
 }
 
+/* E4 fairness (docs/design.md: "a task that keeps feeding its own ring
+ * cannot starve foreign submitters"; the worker polls the inject queue
+ * every 61st pass, WEFT__INJECT_INTERVAL, so foreign work waits at most
+ * one ring). One worker runs a task that resubmits itself from the worker,
+ * into its own ring, until a foreign task, submitted from this thread into
+ * the inject queue, stops it: that task runs within a poll interval and a
+ * ring's worth of passes. Counted in passes, not time. The feeder gives up
+ * after FEED_GIVE_UP passes, so a starved foreign task fails the test
+ * instead of hanging it. Fails if the worker never polls the inject queue
+ * while its ring has work (worker_loop.c: inject_first never true): the
+ * ring never empties, and the feeder gives up starved. */
+#define FEED_GIVE_UP 1000000L
+static job g_feeder;
+static _Atomic int g_feed_stop, g_feed_starved;
+static _Atomic long g_feed_passes;
+static counter g_feed_started;
+
+static void feed_run(weft__task *t) {
+  long pass = atomic_fetch_add(&g_feed_passes, 1) + 1;
+  if (pass == 1) counter_add(&g_feed_started, 1);
+  if (atomic_load(&g_feed_stop)) {
+    counter_add(&g_done, 1);
+    return;
+  }
+  if (pass >= FEED_GIVE_UP) {
+    atomic_store(&g_feed_starved, 1);
+    counter_add(&g_done, 1);
+    return;
+  }
+  THREAD_CHECK_EQ(weft__engine_submit(g_e, t), 0); /* a worker's submit: its own ring */
+}
+
+static void feed_stop_run(weft__task *t) {
+  atomic_store(&g_feed_stop, 1);
+  job_run(t);
+}
+
+static void own_ring_cannot_starve_a_foreign_submit(void **state) {
+  (void)state;
+  setup_jobs(1);
+  g_jobs[0].task.run = feed_stop_run;
+  g_feeder = (job){.task = {.run = feed_run, .cancel = job_cancel}};
+  atomic_store(&g_feed_stop, 0);
+  atomic_store(&g_feed_starved, 0);
+  atomic_store(&g_feed_passes, 0);
+  counter_init(&g_feed_started);
+  _Atomic int limit = 1;
+  g_e = make_engine(&limit);
+  assert_int_equal(weft__engine_grow(g_e, 1, WEFT__MADE_GROW), 1);
+  assert_int_equal(weft__engine_submit(g_e, &g_feeder.task), 0);
+  counter_wait(&g_feed_started, 1); /* feeding its ring from now on */
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[0].task), 0); /* foreign: inject */
+  long before = atomic_load(&g_feed_passes);
+  counter_wait(&g_done, 2); /* the stop task, and the feeder's last pass */
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  assert_int_equal(atomic_load(&g_feed_starved), 0);
+  /* A poll interval, then the feeder's task ahead of the stop task in the
+   * ring: a few passes on this code; the documented bound is one ring. */
+  assert_true(atomic_load(&g_feed_passes) - before <= (long)WEFT__RING_CAP + 2 * 61);
+  assert_int_equal(atomic_load(&g_cancels), 0);
+  check_exactly_once(1);
+}
+
 /* E5.1, eager: a notify that sees a searcher still wakes a parked worker
  * when the workers' verdict is long tasks, the pool is within its limit and
  * the inject queue holds more tasks than there are searchers
@@ -530,6 +595,7 @@ int main(void) {
       cmocka_unit_test(reap_stops_at_min),
       cmocka_unit_test(regret_doubles_and_never_shortens),
       cmocka_unit_test(long_task_takes_one_injected_task),
+      cmocka_unit_test(own_ring_cannot_starve_a_foreign_submit),
       cmocka_unit_test(eager_wake_with_long_tasks),
       cmocka_unit_test(sole_worker_until_second_slot),
       cmocka_unit_test(deferred_logs_wait_for_the_caller),

@@ -112,6 +112,79 @@ static void lane_never_exceeds_its_limit(void **state) {
   sync_fini(&done);
 }
 
+/* A meeting of n tasks: each counts itself in and waits for the others, so
+ * n threads that each took one have all returned from what they ran
+ * before. */
+typedef struct meeting {
+  sync_t *arrived;
+  int n;
+} meeting;
+static void meet_task(void *arg) {
+  meeting *m = arg;
+  count_up(m->arrived);
+  count_wait(m->arrived, m->n);
+}
+
+/* The limit holds across a drain and a refill (weft/lane.h: a lane never
+ * holds more than `limit` of the pool's threads). Limit 1, 2 threads: A
+ * runs and returns with nothing waiting, so its release finds the lane
+ * exactly full and owes no hand-off; the two threads then meet, so the one
+ * that ran A has finished that release. B holds the slot at a gate, C is
+ * submitted to the lane, then D straight to the pool: D runs on the free
+ * thread while C waits in the lane. Fails if A's release left a hand-off
+ * owed (lane_release counting `before == limit` as a waiter, lane.c): C's
+ * submit then hands it to the pool at once, ahead of D in the inject queue
+ * (FIFO), the free thread runs C beside B, and C has run once D has. */
+static void lane_limit_holds_after_a_release_at_the_limit(void **state) {
+  (void)state;
+  weft_threadpool *tp = pool_of(2, NULL, NULL);
+  weft_lane *l = lane_of(tp, "refilled", 1);
+  latch a_ran, d_ran;
+  latch_init(&a_ran, 1);
+  latch_init(&d_ran, 1);
+  assert_int_equal(weft_lane_call_in_thread(l, count_down_task, &a_ran), 0);
+  latch_wait(&a_ran);
+  sync_t arrived;
+  sync_init(&arrived);
+  meeting m = {&arrived, 2};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, meet_task, &m), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, meet_task, &m), 0);
+  count_wait(&arrived, 2); /* both threads: A's release is done */
+  sync_t gate, started, done, c_ran;
+  sync_init(&gate);
+  sync_init(&started);
+  sync_init(&done);
+  sync_init(&c_ran);
+  gated g = {&gate, &started, &done};
+  assert_int_equal(weft_lane_call_in_thread(l, gated_task, &g), 0);
+  count_wait(&started, 1); /* B holds the lane's slot */
+  assert_int_equal(weft_lane_call_in_thread(l, count_up_task, &c_ran), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_down_task, &d_ran), 0);
+  latch_wait(&d_ran);
+  int c_early = count_get(&c_ran); /* 0: C still waits in the lane */
+  weft_lane_stats mid, s;
+  assert_int_equal(weft_lane_stats_get(l, &mid), 0);
+  gate_open(&gate);
+  count_wait(&done, 1);
+  count_wait(&c_ran, 1); /* handed over by B's release */
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  /* Checked once the pool is stopped: a failure leaves no task at a gate. */
+  assert_int_equal(c_early, 0);
+  assert_int_equal(mid.running, 1);
+  assert_int_equal(mid.queued, 1);
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.completed, 3);
+  assert_int_equal(s.peak_running, 1);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  latch_destroy(&a_ran);
+  latch_destroy(&d_ran);
+  sync_fini(&arrived);
+  sync_fini(&gate);
+  sync_fini(&started);
+  sync_fini(&done);
+  sync_fini(&c_ran);
+}
+
 /* The other lanes keep running: a pool of 3 threads, a lane limited to 2
  * whose tasks all block. On a single FIFO pool the third thread would take
  * the third blocking task and the fast one would never run (this test would
@@ -693,6 +766,7 @@ static void lane_misuse(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lane_never_exceeds_its_limit),
+      cmocka_unit_test(lane_limit_holds_after_a_release_at_the_limit),
       cmocka_unit_test(other_lanes_run_while_one_is_saturated),
       cmocka_unit_test(lane_is_fifo),
       cmocka_unit_test(stop_runs_what_waits_in_a_lane),

@@ -397,6 +397,27 @@ static void shrink_when_busy(void **state) {
   assert_int_equal(unquit_workers(), 3);
 }
 
+/* shrink(-1) with busy workers (weft/worker.h: "quit n workers, idle ones
+ * now, busy ones when they next go idle; n < 0 means all", Twisted's
+ * shrink(None), whose _quitIdlers takes n = idle + busy): three busy
+ * workers all quit once their tasks are done. shrink_to_zero has idle
+ * workers only. Fails if n < 0 counts the idle workers alone (team.c,
+ * quit_idlers): no debt is left for the busy ones, and all 3 stay. */
+static void shrink_all_quits_busy_workers_when_idle(void **state) {
+  (void)state;
+  times_ran = 0;
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(g_nworkers, 3);
+  assert_int_equal(stats().busy_workers, 3);
+  assert_int_equal(weft_team_shrink(g_team, -1), 0);
+  coordinate();
+  assert_int_equal(unquit_workers(), 3); /* busy: each finishes its task first */
+  perform_all();
+  assert_int_equal(times_ran, 3);
+  assert_int_equal(unquit_workers(), 0);
+}
+
 /* Spec §1.1 probe: shrink(3) on an empty team leaves a debt of 3; two
  * sequential do()s create two workers that each quit after one task. */
 static void shrink_debt_quits_future_workers(void **state) {
@@ -1084,6 +1105,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(quit_quits_later_when_busy, setup, teardown),
       cmocka_unit_test_setup_teardown(quit_concurrent_with_work_happening, setup, teardown),
       cmocka_unit_test_setup_teardown(shrink_when_busy, setup, teardown),
+      cmocka_unit_test_setup_teardown(shrink_all_quits_busy_workers_when_idle, setup, teardown),
       cmocka_unit_test_setup_teardown(shrink_debt_quits_future_workers, setup, teardown),
       cmocka_unit_test_setup_teardown(destroy_cancels_backlog, setup, teardown),
       cmocka_unit_test_setup_teardown(destroy_busy, setup, teardown),
