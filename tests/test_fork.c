@@ -38,43 +38,7 @@
 
 #include "test_sync.h"
 
-/* Sanitizer runtimes before LLVM 18 are not fork-safe themselves: a child
- * of a threaded process can deadlock inside the runtime's own allocator,
- * whatever the program does. ASan installs fork handlers for it only since
- * LLVM 18 (llvm-project PR 75290); with clang 14's TSan, a child that
- * allocated and started a thread hung in TSan's metadata allocator (its
- * spin lock held by a parent thread at the fork) once in a few hundred
- * forks, die_after_fork=0 notwithstanding. In such builds the children make
- * only calls that neither allocate nor free (refused submits through
- * queue_work, start, stop, the reactor's state checks); the rest of the
- * contract is checked in the plain build. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT_TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_TEST_ASAN 1
-#endif
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_TEST_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__) && !defined(WEFT_TEST_TSAN)
-#define WEFT_TEST_TSAN 1
-#endif
-#ifndef WEFT_TEST_TSAN
-#define WEFT_TEST_TSAN 0
-#endif
-
-#if (defined(WEFT_TEST_ASAN) || WEFT_TEST_TSAN) &&                     \
-    ((defined(__clang__) && __clang_major__ < 18) ||                    \
-     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ < 14))
-#define CHILD_MAY_ALLOCATE 0
-#else
-#define CHILD_MAY_ALLOCATE 1
-#endif
+#include "test_fork_safety.h"
 
 const char *__tsan_default_options(void);
 const char *__tsan_default_options(void) { return "die_after_fork=0"; }

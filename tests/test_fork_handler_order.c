@@ -23,24 +23,10 @@
 
 #include "weft/threadpool.h"
 
-/* Sanitizer runtimes before LLVM 18 are not fork-safe (tests/test_fork.c
- * says why): there the child makes only calls that neither allocate nor
- * start a thread. Those still take the pool's lock, which is the point. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define WEFT_TEST_SANITIZER 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define WEFT_TEST_SANITIZER 1
-#endif
-#if defined(WEFT_TEST_SANITIZER) &&                                  \
-    ((defined(__clang__) && __clang_major__ < 18) ||                 \
-     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ < 14))
-#define CHILD_MAY_ALLOCATE 0
-#else
-#define CHILD_MAY_ALLOCATE 1
-#endif
+/* Under a sanitizer that is not fork-safe the child makes only calls that
+ * neither allocate nor start a thread (test_fork_safety.h). Those still
+ * take the pool's lock, which is the point. */
+#include "test_fork_safety.h"
 
 const char *__tsan_default_options(void);
 const char *__tsan_default_options(void) { return "die_after_fork=0"; }
