@@ -18,6 +18,11 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
  * a later engine then keeps its fences (the flag decides nothing else, and
  * the barrier that found the failure falls back on its own). */
 static _Atomic bool ready;
+/* Calls of weft__membarrier, for the tests (relaxed: a count, ordered by
+ * nothing; the calls are rare). */
+static _Atomic unsigned long calls;
+
+unsigned long weft__membarrier_calls(void) { return weft__load_relaxed(&calls); }
 
 static long membarrier(int cmd) {
   return syscall(__NR_membarrier, cmd, 0u, 0);
@@ -39,6 +44,7 @@ bool weft__membarrier_ready(void) {
 }
 
 void weft__membarrier(void) {
+  weft__fetch_add_relaxed(&calls, 1);
   weft__fence_seq_cst(); /* our own side: the caller's stores before the barrier */
   for (unsigned tries = 0; tries < 1000; tries++) {
     if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return;

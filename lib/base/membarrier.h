@@ -40,5 +40,7 @@ bool weft__membarrier_ready(void);
  * EINVAL: a seccomp filter installed after start-up) is not retried: the
  * call falls back at once, and ready() answers false from then on. */
 void weft__membarrier(void);
+/* How many times weft__membarrier was called in this process (tests). */
+unsigned long weft__membarrier_calls(void);
 
 #endif /* WEFT_MEMBARRIER_H */

@@ -625,8 +625,13 @@ static void *monitor_main(void *arg) {
     /* E5.4: while the engine has one slot its worker's notify has no fence:
      * membarrier makes its ring pushes visible to the re-check below (or it
      * sees the bias). Acquire: pairs with spawn's release of hw, which
-     * follows the spawner's own membarrier. */
-    if (weft__load_acquire(&e->hw) <= 1 && weft__membarrier_ready()) weft__membarrier();
+     * follows the spawner's own membarrier. Decided by the engine's `sole`
+     * (relaxed: set at create, cleared only by the spawner, before hw's
+     * release above), not by weft__membarrier_ready(): that turns false
+     * when the command is refused after the engine began (a seccomp filter),
+     * while the worker goes on without its fence, and weft__membarrier then
+     * falls back to the global command. */
+    if (weft__load_acquire(&e->hw) <= 1 && weft__load_relaxed(&e->sole)) weft__membarrier();
     if (saturated(e)) {
       int z = 0;
       if (weft__cas_seq_cst(&e->monitor_armed, &z, 1)) { /* seq_cst: as arm's */
