@@ -5,7 +5,8 @@
  * The includer defines W (workers that may exist), the macro work_visible
  * (what the Dekker re-check of E5.2 and the chained wake of E5.3 read) and a
  * proctype worker(byte me), and declares in every process that uses these
- * inlines the locals: byte s_tag, s_top, s_srch, nx; bool ok, srch.
+ * inlines the locals: byte s_tag, s_top, s_srch, nx; bool ok, srch (s_tag
+ * is no longer read: the tag is modelled by `valid`, below).
  *
  * ctl is one 64-bit atomic word in C ([tag:32 | top:16 | searching:16]); here
  * one atomic Promela step loads or CASes its three fields together. spin
@@ -17,11 +18,17 @@
 #ifndef CLOSED
 #define CLOSED false  /* shutdown.pml defines it: the engine's `closed` flag */
 #endif
-#ifndef TAGMOD
-#define TAGMOD 8      /* the ABA tag; wide enough for these bounded runs */
-#endif
 
-byte tag;
+/* The ABA tag, unbounded: valid[p] says that no CAS that changes the tag (a
+ * push or a pop of the idle stack) has happened since process p's last
+ * snapshot of ctl, which is exactly when the C code's tag still compares
+ * equal (it never wraps within a CAS window). A tag counted modulo a small
+ * number wrapped in deep searches and showed an ABA the 32-bit tag cannot
+ * have; the search that hid it was cut short by the memory limit, which
+ * run.sh did not catch. The spawn claim and the searching adds change
+ * `searching`, not the tag, as in C. At most 8 processes. */
+bool valid[8];
+#define INVAL valid[0] = 0; valid[1] = 0; valid[2] = 0; valid[3] = 0; valid[4] = 0; valid[5] = 0; valid[6] = 0; valid[7] = 0
 byte top;             /* 1 + index of the most recently parked worker; 0: none */
 byte searching;       /* workers awake and looking for work */
 byte next_idle[W];    /* Treiber stack link of a parked worker */
@@ -30,7 +37,7 @@ byte nspawned;        /* threads started so far (at most W) */
 
 /* E5.1 notify, run after publishing work (after the seq_cst fence). */
 inline notify() {
-  atomic { s_tag = tag; s_top = top; s_srch = searching };
+  atomic { valid[_pid] = 1; s_top = top; s_srch = searching };
   do
   :: s_srch > 0 -> break                     /* an awake searcher will see the work */
   :: s_srch == 0 && s_top == 0 ->
@@ -44,8 +51,8 @@ inline notify() {
 #endif
      atomic {                                  /* CAS(ctl, s -> s + 1) seq_cst: claim a searcher */
        if
-       :: tag == s_tag && top == s_top && searching == s_srch -> searching++; ok = 1
-       :: else -> s_tag = tag; s_top = top; s_srch = searching; ok = 0
+       :: valid[_pid] && top == s_top && searching == s_srch -> searching++; ok = 1
+       :: else -> valid[_pid] = 1; s_top = top; s_srch = searching; ok = 0
        fi
      };
      if
@@ -63,7 +70,7 @@ inline notify() {
         if
         :: ok -> break
         :: else ->                             /* undo the claim: fetch_sub seq_cst */
-           atomic { searching--; s_tag = tag; s_top = top; s_srch = searching };
+           atomic { searching--; valid[_pid] = 1; s_top = top; s_srch = searching };
            if
            :: s_srch > 0 || s_top == 0 -> break
            :: else -> skip                     /* someone parked meanwhile: wake it */
@@ -77,10 +84,10 @@ inline notify() {
      nx = next_idle[s_top - 1];
      atomic {                                  /* CAS(ctl, s -> {tag+1, nx, searching+1}) */
        if
-       :: tag == s_tag && top == s_top && searching == s_srch ->
-          tag = (tag + 1) % TAGMOD; top = nx; searching = s_srch + 1; ok = 1
+       :: valid[_pid] && top == s_top && searching == s_srch ->
+          INVAL; top = nx; searching = s_srch + 1; ok = 1
        :: else ->                              /* failed: s = the current value */
-          s_tag = tag; s_top = top; s_srch = searching; ok = 0
+          valid[_pid] = 1; s_top = top; s_srch = searching; ok = 0
        fi
      };
      if
@@ -115,15 +122,15 @@ inline become_searching() {
 
 /* weft__engine_wake_one until none is parked (close: weft__engine_wake_all). */
 inline wake_all() {
-  atomic { s_tag = tag; s_top = top; s_srch = searching };
+  atomic { valid[_pid] = 1; s_top = top; s_srch = searching };
   do
   :: s_top == 0 -> break
   :: else ->
      nx = next_idle[s_top - 1];
      atomic {                                  /* CAS(ctl, s -> {tag+1, nx, searching+1}) */
        if
-       :: tag == s_tag && top == s_top && searching == s_srch ->
-          tag = (tag + 1) % TAGMOD; top = nx; searching++; ok = 1
+       :: valid[_pid] && top == s_top && searching == s_srch ->
+          INVAL; top = nx; searching++; ok = 1
        :: else -> ok = 0
        fi
      };
@@ -131,22 +138,22 @@ inline wake_all() {
      :: ok -> wake[s_top - 1] = 1
      :: else -> skip
      fi;
-     atomic { s_tag = tag; s_top = top; s_srch = searching }
+     atomic { valid[_pid] = 1; s_top = top; s_srch = searching }
   od
 }
 
 /* E5.2 park: push self and stop searching in one CAS, re-check, sleep. */
 inline park(me) {
   wake[me] = 0;
-  atomic { s_tag = tag; s_top = top; s_srch = searching };
+  atomic { valid[_pid] = 1; s_top = top; s_srch = searching };
   do
   :: next_idle[me] = s_top;
      atomic {   /* CAS(ctl, s -> {tag+1, me+1, searching-1}) seq_cst */
        if
-       :: tag == s_tag && top == s_top && searching == s_srch ->
-          tag = (tag + 1) % TAGMOD; top = me + 1; searching--; ok = 1
+       :: valid[_pid] && top == s_top && searching == s_srch ->
+          INVAL; top = me + 1; searching--; ok = 1
        :: else ->
-          s_tag = tag; s_top = top; s_srch = searching; ok = 0
+          valid[_pid] = 1; s_top = top; s_srch = searching; ok = 0
        fi
      };
      if

@@ -37,7 +37,10 @@ set -e
 grep -E "errors:|states, stored|elapsed time|^pan:" pan.out || true
 errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.out | tail -1)
 [[ -n $errors ]] || { cat pan.out; echo "run.sh: pan did not finish"; exit 2; }
-if grep -qE "max search depth too small|out of memory|search not completed" pan.out && [[ $errors == 0 ]]; then
+# pan says "Warning: Search not completed" and "pan: reached -DMEMLIM
+# bound" when the memory limit cuts the search short: either is a failure,
+# not a pass (a case-sensitive match missed both).
+if grep -qiE "max search depth too small|out of memory|search not completed|reached -DMEMLIM" pan.out && [[ $errors == 0 ]]; then
   echo "run.sh: incomplete search"; exit 2
 fi
 states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.out | head -1)
