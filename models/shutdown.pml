@@ -45,7 +45,7 @@ byte ran[T], cancelled[T];
 byte exited;         /* workers that left their loop */
 byte subs_done;
 
-#define work_visible (nxt[0] != 0)
+#define work_visible (nxt[0] != 0 || tail != 0)
 
 #include "ctl.pml"
 
@@ -145,9 +145,9 @@ proctype submitter(byte t) {
 #endif
   nxt[t + 1] = 0;
   atomic { old = tail; tail = t + 1 };
-  nxt[old] = t + 1;
   accepted[t] = 1;                           /* submit will return 0 */
-  notify();
+  notify();                                  /* code order: ctl read before the link is visible */
+  nxt[old] = t + 1;
 out:
   subs_done++
 }
