@@ -44,11 +44,14 @@ bool weft__engine_work_visible(weft__engine *e);
 __attribute__((always_inline)) static inline void weft__engine_notify_decide(weft__engine *e,
                                                                            uint64_t s);
 __attribute__((always_inline)) static inline void weft__engine_notify(weft__engine *e) {
-  /* E5.4: the engine's only worker (every caller of this function is a
-   * worker of e) keeps a compiler barrier only, which keeps its publish
-   * before the load of `sole` in program order; whoever could pair with it
-   * (the spawner of a second worker, the monitor's disarm) calls
-   * membarrier(2) instead (lib/base/membarrier.h, models/sole.pml). */
+  /* E5.4: the engine's only worker keeps a compiler barrier only, which
+   * keeps its publish before the load of `sole` in program order; whoever
+   * could pair with it (the spawner of a second worker, the monitor's
+   * disarm) calls membarrier(2) instead (lib/base/membarrier.h,
+   * models/sole.pml). The callers are workers of e publishing work, and
+   * threads that leave the searching count or park (stop_searching, park's
+   * re-check), which reach this after a seq_cst fence of their own: for
+   * them the fence skipped here was never needed. */
   weft__fence_signal();
   if (!weft__load_relaxed(&e->sole))
     /* seq_cst fence: orders the caller's publish (ring tail store, inject
