@@ -71,7 +71,7 @@ static void install(void) {
  * weft's first object ran while weft's locks were still held, and a weft
  * call from it hung (tests/test_fork_handler_order.c). A handler registered
  * in another library's constructor that runs before this one still comes
- * first: docs/howto.md, "Fork". */
+ * first: docs/threading-howto.md, "Fork". */
 __attribute__((constructor)) static void install_at_load(void) { pthread_once(&g_once, install); }
 
 int weft__fork_register(weft__fork_hook *h) {
