@@ -150,3 +150,11 @@ weft_model_mutant(model_mutant_stop_join_start_late stop_join.pml "assertion vio
 weft_model_check(model_stop_stand_in stop_stand_in.pml)
 weft_model_mutant(model_mutant_stop_stand_in_none stop_stand_in.pml "invalid end state" -DMUTANT_NO_STOP_STAND_IN)
 weft_model_mutant(model_mutant_stop_stand_in_load_first stop_stand_in.pml "invalid end state" -DMUTANT_LOAD_FIRST)
+# blockingCallFromThread's waiter (lib/loop/threads.c, lib/loop/reactor.c):
+# one finish wins, the waiter wakes once, the block is never touched after
+# its last unref, the reactor never after destroy.
+weft_model_check(model_blocking_call blocking_call.pml)
+weft_model_mutant(model_mutant_bc_check_before_register blocking_call.pml "invalid end state" -DMUTANT_CHECK_BEFORE_REGISTER)
+weft_model_mutant(model_mutant_bc_release_skips_running blocking_call.pml "invalid end state" -DMUTANT_RELEASE_SKIPS_RUNNING)
+weft_model_mutant(model_mutant_bc_unref_before_wake blocking_call.pml "assertion violated" -DMUTANT_UNREF_BEFORE_WAKE)
+weft_model_mutant(model_mutant_bc_no_unblock blocking_call.pml "assertion violated" -DMUTANT_NO_UNBLOCK)

@@ -352,9 +352,13 @@ static void bc_unref(blocking_call *bc) {
 
 /* Returns 1 if this call delivered the outcome; 0 if another finish won
  * (then the caller keeps ownership of f). Every finisher holds the
- * reactor-side reference (release() runs while the node or the Deferred
- * entry that holds it is still pending), so bc outlives the wake below even
- * if the waiter returns and drops its own reference at once. */
+ * reactor-side reference, or runs on the reactor thread while the node or
+ * the Deferred entry that holds it is still pending (release(), from the
+ * shutdown on that thread), so bc outlives the wake below even if the
+ * waiter returns and drops its own reference at once. A release from
+ * another thread would not hold it (models/blocking_call.pml
+ * -DFOREIGN_STOPPER: the wake then names freed memory; harmless for a
+ * FUTEX_WAKE_PRIVATE, which keys on the address, -DWAKE_ADDRESS_ONLY). */
 static int bc_finish(blocking_call *bc, int status, void *value, weft_failure *f) {
   int expected = 0;
   /* relaxed CAS: it only elects the writer; the outcome is published by the
