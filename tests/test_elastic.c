@@ -395,21 +395,33 @@ static weft_threadpool *make_stuck_pool(void) {
   return tp;
 }
 
-static void strict_cap_stuck_in_announced_block_reported(void **state) {
-  (void)state;
+/* The stuck scene: the pool's one worker blocks (announced), a second task
+ * waits behind it, and the first report has come. */
+static weft_threadpool *stuck_start(scene *sc) {
   sync_init(&g_stuck_reports);
   weft_threadpool *tp = make_stuck_pool();
-  scene sc;
-  scene_block(&sc, tp, 1); /* inside weft_blocking_begin */
-  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  scene_block(sc, tp, 1); /* inside weft_blocking_begin */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc->ran), 0);
   wait_count(&g_stuck_reports, 1);
-  assert_int_equal(count_get(&sc.ran), 0);
-  gate_open(&sc.gate);
-  wait_count(&sc.ran, 1);
-  count_wait(&sc.done, 1);
+  return tp;
+}
+
+/* Lets the blocked worker go, waits for both tasks, ends the pool. */
+static void stuck_end(weft_threadpool *tp, scene *sc) {
+  gate_open(&sc->gate);
+  wait_count(&sc->ran, 1);
+  count_wait(&sc->done, 1);
   end_pool(tp);
-  scene_fini(&sc);
+  scene_fini(sc);
   sync_fini(&g_stuck_reports);
+}
+
+static void strict_cap_stuck_in_announced_block_reported(void **state) {
+  (void)state;
+  scene sc;
+  weft_threadpool *tp = stuck_start(&sc);
+  assert_int_equal(count_get(&sc.ran), 0);
+  stuck_end(tp, &sc);
 }
 
 /* max 1: the worker blocks without saying so (a condition variable); the
@@ -815,12 +827,8 @@ static void begin_end_task(void *arg) {
  * check): every tick reports again, 21 reports. */
 static void strict_cap_stuck_reported_once_a_minute(void **state) {
   (void)state;
-  sync_init(&g_stuck_reports);
-  weft_threadpool *tp = make_stuck_pool();
   scene sc;
-  scene_block(&sc, tp, 1); /* inside weft_blocking_begin */
-  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
-  wait_count(&g_stuck_reports, 1);
+  weft_threadpool *tp = stuck_start(&sc);
   weft_threadpool_stats s;
   stats(tp, &s);
   uint64_t ticks = s.monitor_ticks;
@@ -834,12 +842,7 @@ static void strict_cap_stuck_reported_once_a_minute(void **state) {
   }
   int reports = count_get(&g_stuck_reports), ran = count_get(&sc.ran);
   /* Checked once the pool is ended: a failure leaves no blocked worker. */
-  gate_open(&sc.gate);
-  wait_count(&sc.ran, 1);
-  count_wait(&sc.done, 1);
-  end_pool(tp);
-  scene_fini(&sc);
-  sync_fini(&g_stuck_reports);
+  stuck_end(tp, &sc);
   if (!ticked) fail_msg("hang guard: the monitor stopped ticking");
   assert_int_equal(reports, 1);
   assert_int_equal(ran, 0);

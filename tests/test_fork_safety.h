@@ -1,6 +1,7 @@
 /*
- * What a forked child of a test may do under the sanitizers (tests that
- * fork: test_fork.c, test_fork_handler_order.c).
+ * Tests that fork: what a forked child may do under the sanitizers
+ * (test_fork.c, test_fork_handler_order.c), and running a function in a
+ * child (test_membarrier.c, test_proc_thread.c).
  *
  * Sanitizer runtimes before LLVM 18 are not fork-safe themselves: a child
  * of a threaded process can deadlock inside the runtime's own allocator,
@@ -43,5 +44,21 @@
 #else
 #define CHILD_MAY_ALLOCATE 1
 #endif
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs fn in a forked child and returns the child's exit code (fn's
+ * return); the test fails if the child did not exit normally. Include
+ * cmocka.h first. */
+static inline int run_in_child(int (*fn)(void)) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) _exit(fn());
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
 
 #endif /* WEFT_TEST_FORK_SAFETY_H */

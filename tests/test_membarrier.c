@@ -29,6 +29,8 @@
 #include "engine/observer.h"
 #include "weft/threadpool.h"
 
+#include "test_fork_safety.h"
+
 /* Every membarrier(2) call answers ENOSYS from now on; false if this
  * process may not install a filter. */
 static bool refuse_membarrier(void) {
@@ -71,14 +73,9 @@ static void refused_for_good_is_not_retried(void **state) {
   (void)state;
   if (!weft__membarrier_ready()) skip(); /* a kernel without the command */
   weft__membarrier();                    /* works here */
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) _exit(child());
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  if (WEXITSTATUS(status) == CHILD_NO_FILTER) skip(); /* no seccomp here */
-  assert_int_equal(WEXITSTATUS(status), CHILD_OK);
+  int code = run_in_child(child);
+  if (code == CHILD_NO_FILTER) skip(); /* no seccomp here */
+  assert_int_equal(code, CHILD_OK);
   assert_true(weft__membarrier_ready()); /* the parent's is untouched */
 }
 
@@ -163,14 +160,9 @@ static int disarm_child(void) {
 static void disarm_barrier_after_a_refusal(void **state) {
   (void)state;
   if (!weft__membarrier_ready()) skip(); /* no sole worker without the command */
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) _exit(disarm_child());
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  if (WEXITSTATUS(status) == CHILD_NO_FILTER) skip();
-  assert_int_equal(WEXITSTATUS(status), CHILD_OK);
+  int code = run_in_child(disarm_child);
+  if (code == CHILD_NO_FILTER) skip();
+  assert_int_equal(code, CHILD_OK);
 }
 
 int main(void) {

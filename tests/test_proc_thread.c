@@ -20,6 +20,8 @@
 
 #include "base/proc_thread.h"
 
+#include "test_fork_safety.h"
+
 static void own_namespace_is_gettid(void **state) {
   (void)state;
   int tid = weft__proc_thread_self();
@@ -47,14 +49,9 @@ static int in_new_namespace(void) {
 
 static void pid_namespace_with_the_outer_proc(void **state) {
   (void)state;
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) _exit(in_new_namespace());
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  if (WEXITSTATUS(status) == CHILD_NO_NS) skip();
-  assert_int_equal(WEXITSTATUS(status), CHILD_OK);
+  int code = run_in_child(in_new_namespace);
+  if (code == CHILD_NO_NS) skip();
+  assert_int_equal(code, CHILD_OK);
 }
 
 int main(void) {
