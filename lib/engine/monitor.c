@@ -116,13 +116,27 @@ static void give_back(weft__monitor *m, int n) {
   m->granted -= n;
 }
 
+/* Work waits: counted in the backlog, or a foreign push has exchanged the
+ * inject tail. The count alone would do on x86 and ARMv8, not in C11: a
+ * submit counts itself with a relaxed add on `pushed` (inject.h), and the
+ * disarm's seq_cst fence before a relaxed load of it is not promised to see
+ * a relaxed add. The tail's exchange is seq_cst and comes before the
+ * submitter's seq_cst load of `limit_value` (the bias); our seq_cst load of
+ * the tail (weft__inject_maybe_nonempty) after the bias add and the fence
+ * closes that Dekker within C11: either we see the exchange or it sees the
+ * bias and arms. Only read when the count says 0, so never on a tick that
+ * has work. */
+static bool work_waits(weft__engine *e) {
+  return weft__engine_backlog(e) != 0 || weft__engine_work_visible(e);
+}
+
 /* Work waiting and nobody idle to take it: nobody parked, or only threads
  * above the limit that notify does not wake (E5.5). A searching worker is
  * not idle here: it is on its way to the next task (the pool's busy workers
  * pass through searching between tasks all the time). */
 static bool saturated(weft__engine *e) {
   uint64_t s = weft__load_seq_cst(&e->ctl); /* seq_cst: the disarm Dekker (monitor_main) */
-  if (weft__engine_backlog(e) == 0) return false;
+  if (!work_waits(e)) return false;
   int limit = weft__engine_limit(e);
   /* A pool that may run nothing (limit 0, no thread) has nothing to watch:
    * its backlog waits for a start or a resize, which grow for it. */
@@ -138,7 +152,7 @@ static bool saturated(weft__engine *e) {
 static void kick_stranded(weft__engine *e) {
   uint64_t s = weft__load_seq_cst(&e->ctl); /* seq_cst: as saturated's */
   if (WEFT__CTL_TOP(s) == 0 || WEFT__CTL_SEARCHING(s) != 0) return;
-  if (weft__engine_backlog(e) == 0) return;
+  if (!work_waits(e)) return;
   (void)weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED);
 }
 
