@@ -22,6 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1414,6 +1419,74 @@ static void monitor_stays_while_pool_has_a_thread(void **state) {
   scene_release_and_end(&sc, tp);
 }
 
+/* A signal storm on the monitor thread: a profiler's SIGPROF, say, whose
+ * handler has no SA_RESTART, so every timed futex wait ends early with
+ * EINTR. A disarmed monitor still looks (whether to leave) a keep-alive
+ * after it disarmed, not a keep-alive after the last signal. The storm
+ * (one signal a millisecond to every thread named weft-monitor, until the
+ * look comes) outlasts the hang guard if each signal restarts the wait:
+ * the test then fails there (monitor.c sleep_disarmed waiting a whole
+ * keep-alive again after an early return). The 1 ms between signals is
+ * the storm's pace, not a wait for another thread. */
+static atomic_int g_storm_stop;
+static atomic_int g_storm_hits;
+static void storm_handler(int sig) {
+  (void)sig;
+  atomic_fetch_add(&g_storm_hits, 1);
+}
+
+static void *storm_main(void *arg) {
+  (void)arg;
+  pid_t pid = getpid();
+  while (!atomic_load(&g_storm_stop)) {
+    DIR *d = opendir("/proc/self/task");
+    if (d) {
+      struct dirent *de;
+      while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        char path[300], comm[32] = {0};
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f) continue;
+        if (fgets(comm, sizeof comm, f) && strncmp(comm, "weft-monitor", 12) == 0)
+          (void)syscall(SYS_tgkill, pid, atoi(de->d_name), SIGUSR1);
+        fclose(f);
+      }
+      closedir(d);
+    }
+    struct timespec pace = {0, 1000000};
+    nanosleep(&pace, NULL);
+  }
+  return NULL;
+}
+
+static void monitor_looks_under_a_signal_storm(void **state) {
+  (void)state;
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = storm_handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0; /* no SA_RESTART */
+  assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+  atomic_store(&g_storm_stop, 0);
+  atomic_store(&g_storm_hits, 0);
+  /* One worker held at a gate, min 0: the monitor sleeps disarmed and
+   * looks every keep-alive (200 ms, 200 signals a look). */
+  weft_threadpool *tp = make_pool(0, 2, 0, 200);
+  int looks = count_get(&g_looks);
+  pthread_t storm;
+  assert_int_equal(pthread_create(&storm, NULL, storm_main, NULL), 0);
+  scene sc;
+  scene_block(&sc, tp, 0);
+  wait_count(&g_looks, looks + 1);
+  atomic_store(&g_storm_stop, 1);
+  assert_int_equal(pthread_join(storm, NULL), 0);
+  /* The storm reached the monitor: its waits were cut short. */
+  assert_true(atomic_load(&g_storm_hits) > 0);
+  scene_release_and_end(&sc, tp);
+  assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+}
+
 /* A task that returns inside weft_blocking_begin (no end): when its worker
  * goes idle the block is over, so the grant and the blocked count go back
  * and the pool's limit is max again. Fails on the hang guard if they stay
@@ -1858,6 +1931,7 @@ int main(void) {
       cmocka_unit_test_teardown(abandoned_block_ended_when_idle, settle),
       cmocka_unit_test_teardown(unstarted_pool_arms_no_monitor, settle),
       cmocka_unit_test_teardown(monitor_stays_while_pool_has_a_thread, settle),
+      cmocka_unit_test_teardown(monitor_looks_under_a_signal_storm, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_a_block_on_queued_work, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_blocks_past_the_burst, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_an_opaque_wait_on_queued_work, settle),
