@@ -488,6 +488,57 @@ static void destroy_polled_from_another_thread(void **state) {
   }
 }
 
+/* A trigger that fires its own event, and the other one. weft's firings do
+ * not consume triggers, so a nested firing of the event under way would
+ * run this trigger again, which fires again, until the stack ran out (the
+ * test crashes without the refusal in weft_reactor_fire_system_event).
+ * Refused with WEFT_EBUSY at any depth; the other event fires, and its own
+ * nested firing of the first is refused too; the outer firing goes on to
+ * its next trigger; afterwards the event fires again as before. */
+typedef struct self_fire {
+  weft_reactor *r;
+  int startup_runs, shutdown_runs, after_runs;
+  int rc_self, rc_other, rc_nested;
+} self_fire;
+static void fires_startup_again(void *arg) {
+  self_fire *f = arg;
+  f->startup_runs++;
+  f->rc_self = weft_reactor_fire_system_event(f->r, WEFT_STARTUP);
+  f->rc_other = weft_reactor_fire_system_event(f->r, WEFT_SHUTDOWN);
+}
+static void shutdown_fires_startup(void *arg) {
+  self_fire *f = arg;
+  f->shutdown_runs++;
+  f->rc_nested = weft_reactor_fire_system_event(f->r, WEFT_STARTUP);
+}
+static void startup_after(void *arg) {
+  ((self_fire *)arg)->after_runs++;
+}
+static void trigger_firing_its_own_event_is_refused(void **state) {
+  (void)state;
+  self_fire f = {0};
+  assert_int_equal(weft_reactor_create(&f.r), 0);
+  assert_int_equal(weft_reactor_add_trigger(f.r, WEFT_BEFORE, WEFT_STARTUP, fires_startup_again, &f, NULL), 0);
+  assert_int_equal(weft_reactor_add_trigger(f.r, WEFT_AFTER, WEFT_STARTUP, startup_after, &f, NULL), 0);
+  weft_trigger_id down;
+  assert_int_equal(weft_reactor_add_trigger(f.r, WEFT_DURING, WEFT_SHUTDOWN, shutdown_fires_startup, &f, &down), 0);
+  assert_int_equal(weft_reactor_fire_system_event(f.r, WEFT_STARTUP), 0);
+  assert_int_equal(f.startup_runs, 1);
+  assert_int_equal(f.rc_self, WEFT_EBUSY);
+  assert_int_equal(f.rc_other, 0);
+  assert_int_equal(f.shutdown_runs, 1);
+  assert_int_equal(f.rc_nested, WEFT_EBUSY);
+  assert_int_equal(f.after_runs, 1);
+  /* Not left marked as firing: both fire again. */
+  assert_int_equal(weft_reactor_remove_trigger(f.r, down), 0);
+  assert_int_equal(weft_reactor_fire_system_event(f.r, WEFT_STARTUP), 0);
+  assert_int_equal(f.startup_runs, 2);
+  assert_int_equal(f.shutdown_runs, 1);
+  assert_int_equal(f.after_runs, 2);
+  assert_int_equal(weft_reactor_fire_system_event(f.r, WEFT_SHUTDOWN), 0);
+  assert_int_equal(weft_reactor_destroy(f.r), 0);
+}
+
 static void shutdown_fires_without_run(void **state) {
   (void)state;
   trig_state s = {0};
@@ -837,6 +888,7 @@ static void destroy_from_a_fired_trigger(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(call_from_thread_fifo_per_thread),
+      cmocka_unit_test(trigger_firing_its_own_event_is_refused),
       cmocka_unit_test(call_from_thread_req_variant),
       cmocka_unit_test(coalescing_one_write_per_burst),
       cmocka_unit_test(delayed_call_from_thread),

@@ -292,9 +292,17 @@ WEFT_API int weft_reactor_remove_trigger(weft_reactor *r, weft_trigger_id id);
  * on is stopped by it, and refuses new such calls until its triggers have
  * run.
  *
+ * A trigger may fire the other event; firing the event that is firing now
+ * (from one of its own triggers, at any depth) is refused with
+ * #WEFT_EBUSY and runs nothing: every trigger would run again, the one that
+ * fired included, until the stack ran out. This covers the reactor's own
+ * firings: a shutdown trigger that fires "shutdown" while the reactor shuts
+ * down gets #WEFT_EBUSY.
+ *
  * @param r     The reactor.
  * @param event The event.
- * @return 0, or #WEFT_EINVAL on NULL r or an unknown event.
+ * @return 0, #WEFT_EBUSY if @p event is firing now, or #WEFT_EINVAL on NULL r
+ *   or an unknown event.
  */
 WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event);
 /**

@@ -318,6 +318,12 @@ void weft__reactor_release_blocked(weft_reactor *r) {
 
 WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
   if (r == NULL || (unsigned)event > WEFT_SHUTDOWN) return WEFT_EINVAL;
+  /* Fired from one of its own triggers: every trigger would run again, and
+   * the one that fired would fire again, until the stack ran out (Twisted's
+   * firing consumes its triggers, so there the nested firing finds the
+   * rest). Refused; the firing under way goes on. */
+  if (r->event_firing[event]) return WEFT_EBUSY;
+  r->event_firing[event] = 1;
   if (event == WEFT_SHUTDOWN) {
     r->shutdown_fired = 1;
     /* The pool is stopped by a shutdown trigger; its threads must not be
@@ -333,11 +339,13 @@ WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
     pthread_mutex_lock(&r->block_lock);
     r->shutdown_firing--;
     pthread_mutex_unlock(&r->block_lock);
+    r->event_firing[event] = 0;
     return WEFT_OK;
   }
   r->drain_depth++; /* a trigger's destroy answers WEFT_EBUSY */
   weft__triggers_fire(r, event);
   r->drain_depth--;
+  r->event_firing[event] = 0;
   return WEFT_OK;
 }
 

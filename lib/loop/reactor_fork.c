@@ -56,6 +56,7 @@ static void child(weft__fork_hook *h) {
     r->in_drain = 0;
     r->drain_cut = 0;
     r->triggers_firing = 0; /* its tombstones go at the next firing's end */
+    r->event_firing[0] = r->event_firing[1] = 0;
   }
   r->blocked.next = r->blocked.prev = &r->blocked;
   /* Pending timed calls are the parent's too (a loop that goes on after a

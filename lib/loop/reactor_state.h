@@ -96,6 +96,11 @@ struct weft_reactor {
    * event), and whether a removal during one left a tombstone to sweep when
    * the outermost ends (reactor_trigger.c). Reactor thread only. */
   int triggers_firing, triggers_tombstones;
+  /* Which events are firing now (weft_reactor_fire_system_event): a
+   * trigger that fires its own event is refused with WEFT_EBUSY, since
+   * weft's firings do not consume triggers and it would recurse until the
+   * stack ran out. Reactor thread only. */
+  unsigned char event_firing[2];
   uint64_t next_trigger_id;
   int shutdown_fired;
   /* Under block_lock: a "shutdown" firing by weft_reactor_fire_system_event
