@@ -74,6 +74,10 @@ mutant release_one_blocked 'void weft__reactor_release_blocked(weft_reactor *r) 
   '/^void weft__reactor_release_blocked(/,/^}/ s/while (r->blocked.next != &r->blocked) {/if (r->blocked.next != \&r->blocked) {/' \
   '^test_threads$' \
   'shutdown releases only the first thread blocked in blocking_call_from_thread'
+mutant continuation_no_wake 'return weft__engine_submit_to_ring(e, w, t, !next);' \
+  's/return weft__engine_submit_to_ring(e, w, t, !next);/return weft__engine_submit_to_ring(e, w, t, next);/' \
+  '^test_lanes$' \
+  'E5.1: a lane hand-off that is not a finishing task'"'"'s own lands in the ring with nobody woken'
 mutant version_not_in_header 'project(weft VERSION' \
   's/^project(weft VERSION \([0-9]*\)\.\([0-9]*\)\.[0-9]*/project(weft VERSION \1.\2.99/' \
   '^test_error$' \

@@ -13,10 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
+#include "engine/core.h"
+#include "engine/observer.h"
+#include "pool/threadpool_impl.h"
 #include "weft/weft.h"
 #include "test_sync.h"
 
@@ -183,6 +188,99 @@ static void lane_limit_holds_after_a_release_at_the_limit(void **state) {
   sync_fini(&started);
   sync_fini(&done);
   sync_fini(&c_ran);
+}
+
+/* A hand-off that is not a finishing task's own goes to the submitter's
+ * ring and must wake a parked worker (E5.1; weft__engine_submit_continuation
+ * notifies unless `next`). The window: a lane submit has counted itself past
+ * the limit and not yet pushed its task (the observer's LANE_COUNTED holds
+ * it there); the slot's holder X finishes, owes a hand-off with nothing
+ * visible, and its thread parks. The submit then pushes Y and hands it off
+ * itself, to its own thread's ring, where S (the submitting task) then waits
+ * for Y. Only the parked thread can run Y: without the wake S waits until
+ * its hang guard and Y runs only after S gave up. */
+static sync_t g_lane_parks;  /* PARKED events */
+static sync_t g_lane_events; /* every event */
+static atomic_int g_lane_hold;
+static sync_t *g_lane_gate;
+static weft_threadpool *g_lane_tp;
+static void lane_observer(weft__event ev) {
+  if (ev == WEFT__EVENT_PARKED) count_up(&g_lane_parks);
+  if (ev == WEFT__EVENT_LANE_COUNTED && atomic_exchange(&g_lane_hold, 0)) {
+    int parks = count_get(&g_lane_parks);
+    gate_open(g_lane_gate);           /* X returns: its release owes a hand-off */
+    count_wait(&g_lane_parks, parks + 1); /* X's thread parked, nothing to take */
+    /* And the monitor disarmed (armed if the pool's start was refused a
+     * thread while its workers were still starting): an armed monitor
+     * wakes a parked worker for stranded work, which would hide a missing
+     * wake. Disarmed, only an arm wakes it, and only a refused spawn arms. */
+    weft__engine *e = weft__threadpool_engine(g_lane_tp);
+    for (;;) {
+      int seen = count_get(&g_lane_events);
+      if (atomic_load(&e->monitor_armed) == 0) break;
+      count_wait(&g_lane_events, seen + 1); /* its ticks are events */
+    }
+  }
+  if (ev != WEFT__EVENT_LANE_COUNTED) count_up(&g_lane_events);
+}
+
+/* count_wait with a hang guard; false once it passed. */
+static bool count_wait_guarded(sync_t *c, int n, int seconds) {
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += seconds;
+  bool ok = true;
+  pthread_mutex_lock(&c->mu);
+  while (c->count < n && ok) ok = pthread_cond_timedwait(&c->cv, &c->mu, &dl) == 0;
+  pthread_mutex_unlock(&c->mu);
+  return ok;
+}
+
+typedef struct handoff_submitter {
+  weft_lane *l;
+  sync_t y_ran, s_done;
+  int submit_rc;
+  bool y_in_time;
+} handoff_submitter;
+static void handoff_submitter_task(void *arg) {
+  handoff_submitter *h = arg;
+  atomic_store(&g_lane_hold, 1);
+  h->submit_rc = weft_lane_call_in_thread(h->l, count_up_task, &h->y_ran);
+  h->y_in_time = count_wait_guarded(&h->y_ran, 1, 30);
+  count_up(&h->s_done);
+}
+
+static void lane_hand_off_to_own_ring_wakes_a_parked_worker(void **state) {
+  (void)state;
+  sync_init(&g_lane_parks);
+  sync_init(&g_lane_events);
+  weft__observer_set(lane_observer);
+  weft_threadpool *tp = pool_of(2, NULL, NULL);
+  g_lane_tp = tp;
+  weft_lane *l = lane_of(tp, "handoff", 1);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  gated x = {&gate, &started, NULL};
+  g_lane_gate = &gate;
+  assert_int_equal(weft_lane_call_in_thread(l, gated_task, &x), 0);
+  count_wait(&started, 1); /* X holds the lane's slot */
+  handoff_submitter h = {.l = l};
+  sync_init(&h.y_ran);
+  sync_init(&h.s_done);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, handoff_submitter_task, &h), 0);
+  count_wait(&h.s_done, 1);
+  count_wait(&h.y_ran, 1); /* ran, if late */
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft__observer_set(NULL);
+  assert_int_equal(h.submit_rc, 0);
+  assert_true(h.y_in_time);
+  assert_int_equal(atomic_load(&g_lane_hold), 0); /* the window was held */
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&gate);
+  sync_fini(&started);
+  sync_fini(&h.y_ran);
+  sync_fini(&h.s_done);
 }
 
 /* The other lanes keep running: a pool of 3 threads, a lane limited to 2
@@ -767,6 +865,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lane_never_exceeds_its_limit),
       cmocka_unit_test(lane_limit_holds_after_a_release_at_the_limit),
+      cmocka_unit_test(lane_hand_off_to_own_ring_wakes_a_parked_worker),
       cmocka_unit_test(other_lanes_run_while_one_is_saturated),
       cmocka_unit_test(lane_is_fifo),
       cmocka_unit_test(stop_runs_what_waits_in_a_lane),

@@ -82,6 +82,7 @@
 #include "engine/engine.h"
 #include "engine/mpsc.h"
 #include "engine/node_cache.h"
+#include "engine/observer.h"
 #include "pool/lane_impl.h"
 #include "pool/threadpool_impl.h"
 #include "weft/lane.h"
@@ -249,6 +250,7 @@ static int lane_accept(weft_lane *l, weft__task *t, bool wrapped) {
     }
     return r;
   }
+  weft__observe(WEFT__EVENT_LANE_COUNTED); /* test_lanes holds us here */
   /* The link store inside push is the submitter's half of the Dekker pair
    * (the kick's fence follows it). */
   weft__mpsc_push(&l->waiting, t);
