@@ -18,6 +18,11 @@
  * systemd before 247 and many VMs set up) has it there, so both are read and
  * the tightest wins.
  *
+ * The walk is the same for every controller (the memory limit that bounds
+ * the valve, lib/base/cgroup_memory.c, takes it too): weft__cgroup_walk
+ * finds the hierarchies and calls back once per level; what a level holds
+ * and how levels combine is the caller's.
+ *
  * Read only when a pool sizes itself (weft_cpu_count), never polled: a
  * quota changed later is seen by the next pool, not by running ones.
  * Anything unreadable or malformed counts as "no limit": the answer can
@@ -36,7 +41,7 @@
 
 /* A hierarchy to read: the process's cgroup path in it, and its mount. */
 typedef struct cg_hier {
-  bool v2;                     /* cpu.max; else cpu.cfs_quota_us + period */
+  bool v2;                     /* the unified hierarchy; else the controller's v1 one */
   bool have_path, have_mount;
   char path[CG_PATH_MAX];      /* from /proc/self/cgroup */
   char root[CG_PATH_MAX];      /* mountinfo field 4: the cgroup mounted there */
@@ -51,8 +56,7 @@ static int cpus_of(unsigned long long quota, unsigned long long period) {
   return cpus > (unsigned long long)INT_MAX ? INT_MAX : (int)cpus;
 }
 
-/* A decimal without sign, the whole of s up to white space; false if none. */
-static bool parse_u64(const char *s, unsigned long long *out) {
+bool weft__cgroup_parse_u64(const char *s, unsigned long long *out) {
   if (*s < '0' || *s > '9') return false; /* strtoull would take "-1", " 5" */
   char *end;
   errno = 0;
@@ -61,7 +65,10 @@ static bool parse_u64(const char *s, unsigned long long *out) {
   return *end == '\0' || *end == '\n' || *end == ' ';
 }
 
-static bool read_line(const char *file, char *buf, size_t size) {
+bool weft__cgroup_read_line(const char *dir, const char *name, char *buf, size_t size) {
+  char file[CG_PATH_MAX + 32];
+  int n = snprintf(file, sizeof file, "%s/%s", dir, name);
+  if (n < 0 || n >= (int)sizeof file) return false;
   FILE *f = fopen(file, "re");
   if (!f) return false;
   bool ok = fgets(buf, (int)size, f) != NULL;
@@ -70,22 +77,23 @@ static bool read_line(const char *file, char *buf, size_t size) {
 }
 
 /* The quota set in one cgroup directory, in whole CPUs; 0 for none. */
-static int level_limit(const cg_hier *h, const char *dir) {
-  char file[CG_PATH_MAX + 32], line[128];
-  if (h->v2) {
+static int level_limit(bool v2, const char *dir) {
+  char line[128];
+  unsigned long long quota, period;
+  if (v2) {
     /* "max <period>" or "<quota> <period>" */
-    if (snprintf(file, sizeof file, "%s/cpu.max", dir) >= (int)sizeof file) return 0;
-    if (!read_line(file, line, sizeof line)) return 0;
+    if (!weft__cgroup_read_line(dir, "cpu.max", line, sizeof line)) return 0;
     char *sp = strchr(line, ' ');
-    unsigned long long quota, period;
-    if (!sp || !parse_u64(line, &quota) || !parse_u64(sp + 1, &period)) return 0;
+    if (!sp || !weft__cgroup_parse_u64(line, &quota) || !weft__cgroup_parse_u64(sp + 1, &period))
+      return 0;
     return cpus_of(quota, period);
   }
-  unsigned long long quota, period;
-  if (snprintf(file, sizeof file, "%s/cpu.cfs_quota_us", dir) >= (int)sizeof file) return 0;
-  if (!read_line(file, line, sizeof line) || !parse_u64(line, &quota)) return 0; /* -1: none */
-  if (snprintf(file, sizeof file, "%s/cpu.cfs_period_us", dir) >= (int)sizeof file) return 0;
-  if (!read_line(file, line, sizeof line) || !parse_u64(line, &period)) return 0;
+  if (!weft__cgroup_read_line(dir, "cpu.cfs_quota_us", line, sizeof line) ||
+      !weft__cgroup_parse_u64(line, &quota))
+    return 0; /* -1: none */
+  if (!weft__cgroup_read_line(dir, "cpu.cfs_period_us", line, sizeof line) ||
+      !weft__cgroup_parse_u64(line, &period))
+    return 0;
   return cpus_of(quota, period);
 }
 
@@ -96,34 +104,31 @@ static bool root_shows(const char *root, const char *path) {
   return strncmp(path, root, rl) == 0 && (path[rl] == '\0' || path[rl] == '/');
 }
 
-/* The tightest quota from the process's cgroup up to the mount's root. */
-static int hier_limit(const cg_hier *h) {
-  if (!h->have_path || !h->have_mount) return 0;
+/* Calls level for each cgroup from the process's up to the mount's root. */
+static void hier_walk(const cg_hier *h, weft__cgroup_level_fn *level, void *arg) {
+  if (!h->have_path || !h->have_mount) return;
   /* The mount shows the hierarchy from `root` down: the process's cgroup
    * must lie under it to be reachable (it does not when a cgroup namespace
    * was entered after a move: the path then reads "/../..."). */
-  if (!root_shows(h->root, h->path)) return 0;
+  if (!root_shows(h->root, h->path)) return;
   const char *rel = strcmp(h->root, "/") == 0 ? h->path : h->path + strlen(h->root);
   for (const char *p = strstr(rel, "/.."); p; p = strstr(p + 1, "/.."))
-    if (p[3] == '/' || p[3] == '\0') return 0; /* a ".." component, not a name "..x" */
+    if (p[3] == '/' || p[3] == '\0') return; /* a ".." component, not a name "..x" */
   char dir[CG_PATH_MAX];
   size_t ml = strlen(h->mount);
   while (ml > 1 && h->mount[ml - 1] == '/') ml--;
-  if (ml <= 1) return 0; /* a cgroup file system mounted on "/": not one we know */
+  if (ml <= 1) return; /* a cgroup file system mounted on "/": not one we know */
   int n = snprintf(dir, sizeof dir, "%.*s%s", (int)ml, h->mount, strcmp(rel, "/") == 0 ? "" : rel);
-  if (n < 0 || n >= (int)sizeof dir) return 0;
+  if (n < 0 || n >= (int)sizeof dir) return;
   size_t len = (size_t)n;
   while (len > ml && dir[len - 1] == '/') dir[--len] = '\0';
-  int best = 0;
   for (;;) {
-    int q = level_limit(h, dir);
-    if (q > 0 && (best == 0 || q < best)) best = q;
+    level(arg, h->v2, dir);
     if (len <= ml) break;
     while (len > ml && dir[len - 1] != '/') len--; /* up one level */
     if (len > ml) len--;                          /* and its slash */
     dir[len] = '\0';
   }
-  return best;
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -157,7 +162,7 @@ static void copy_field(char *dst, const char *src) {
 }
 
 /* "<id>:<controllers>:<path>": the v2 line is "0::<path>". */
-static void parse_proc_cgroup(FILE *f, cg_hier *v2, cg_hier *v1) {
+static void parse_proc_cgroup(FILE *f, const char *ctl, cg_hier *v2, cg_hier *v1) {
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
@@ -170,7 +175,7 @@ static void parse_proc_cgroup(FILE *f, cg_hier *v2, cg_hier *v1) {
     if (strcmp(line, "0") == 0 && c1[1] == '\0') {
       copy_field(v2->path, c2 + 1);
       v2->have_path = true;
-    } else if (has_item(c1 + 1, "cpu")) {
+    } else if (has_item(c1 + 1, ctl)) {
       copy_field(v1->path, c2 + 1);
       v1->have_path = true;
     }
@@ -185,7 +190,7 @@ static void parse_proc_cgroup(FILE *f, cg_hier *v2, cg_hier *v1) {
  * taken, since the walk up through it sees the most ancestors. The fields before
  * " - " are never empty; after it, source may be (printed as nothing:
  * "- cgroup  rw,cpu"), so those are split on single spaces. */
-static void parse_mountinfo(FILE *f, cg_hier *v2, cg_hier *v1) {
+static void parse_mountinfo(FILE *f, const char *ctl, cg_hier *v2, cg_hier *v1) {
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
@@ -206,7 +211,7 @@ static void parse_mountinfo(FILE *f, cg_hier *v2, cg_hier *v1) {
     if (!fstype) continue;
     cg_hier *h = NULL;
     if (strcmp(fstype, "cgroup2") == 0) h = v2;
-    else if (strcmp(fstype, "cgroup") == 0 && super && has_item(super, "cpu")) h = v1;
+    else if (strcmp(fstype, "cgroup") == 0 && super && has_item(super, ctl)) h = v1;
     if (!h || !h->have_path) continue;
     unescape(field[3]);
     unescape(field[4]);
@@ -223,24 +228,41 @@ static void parse_mountinfo(FILE *f, cg_hier *v2, cg_hier *v1) {
   free(line);
 }
 
-int weft__cgroup_cpu_limit(const char *proc_cgroup, const char *mountinfo) {
+int weft__cgroup_walk(const char *proc_cgroup, const char *mountinfo, const char *v1_controller,
+                      weft__cgroup_level_fn *level, void *arg) {
   /* About 12 KiB each: on the heap, since a pool may be created from a
-   * thread with a small stack. */
+   * thread with a small stack (what each reader answers without them: its
+   * header). */
   cg_hier *h = calloc(2, sizeof *h);
-  if (!h) return 0;
+  if (!h) return -1;
   cg_hier *v2 = &h[0], *v1 = &h[1];
   v2->v2 = true;
   FILE *f = fopen(proc_cgroup, "re");
   if (f) {
-    parse_proc_cgroup(f, v2, v1);
+    parse_proc_cgroup(f, v1_controller, v2, v1);
     fclose(f);
   }
   f = fopen(mountinfo, "re");
   if (f) {
-    parse_mountinfo(f, v2, v1);
+    parse_mountinfo(f, v1_controller, v2, v1);
     fclose(f);
   }
-  int a = hier_limit(v2), b = hier_limit(v1);
+  hier_walk(v2, level, arg);
+  hier_walk(v1, level, arg);
   free(h);
-  return a == 0 ? b : (b == 0 || a < b ? a : b);
+  return 0;
+}
+
+/* The tightest quota of the levels seen so far, 0 while none. */
+static void cpu_level(void *arg, bool v2, const char *dir) {
+  int *best = arg;
+  int q = level_limit(v2, dir);
+  if (q > 0 && (*best == 0 || q < *best)) *best = q;
+}
+
+int weft__cgroup_cpu_limit(const char *proc_cgroup, const char *mountinfo) {
+  int best = 0;
+  /* -1 (ENOMEM) leaves best at 0, "no quota": why, in the header. */
+  (void)weft__cgroup_walk(proc_cgroup, mountinfo, "cpu", cpu_level, &best);
+  return best;
 }

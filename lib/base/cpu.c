@@ -2,18 +2,22 @@
  * weft — how many CPUs this process may use: the calling thread's affinity
  * mask (of any size: weft__cpu_mask_get), bounded by
  * the tightest cgroup CPU quota on the process's path (lib/base/cgroup_cpu.c;
- * a container limited to 1.5 CPUs counts 2), as Go 1.25 sizes GOMAXPROCS.
- * Read when asked, never polled.
+ * a container limited to 1.5 CPUs counts 2), as Go 1.25 sizes GOMAXPROCS;
+ * and how many threads an elastic pool may reach (the valve, E9.4), from
+ * the memory left (MemAvailable and the cgroups' memory limits,
+ * lib/base/cgroup_memory.c) and RLIMIT_NPROC. Read when asked, never polled.
  */
 #include "base/cpu.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "base/cgroup_cpu.h"
+#include "base/cgroup_memory.h"
 #include "weft/threadpool.h"
 
 cpu_set_t *weft__cpu_mask_get(size_t *bytes, int *bits) {
@@ -54,28 +58,51 @@ int weft__cpu_count(void) {
 
 WEFT_API int weft_cpu_count(void) { return weft__cpu_count(); }
 
-
-/* The default valve (E9.4): a quarter of the available memory at 80 KiB a
- * thread (64 KiB of committed stack, as .NET budgets, plus the kernel's
- * 16 KiB), half of RLIMIT_NPROC (the limit itself, not what the user's
- * other threads and processes leave of it), at most 4096. */
-int weft__thread_valve_default(void) {
-  long long valve = 4096;
-  FILE *f = fopen("/proc/meminfo", "re");
+unsigned long long weft__memory_available(const char *meminfo, const char *proc_cgroup,
+                                          const char *mountinfo) {
+  unsigned long long avail = ULLONG_MAX;
+  FILE *f = fopen(meminfo, "re");
   if (f) {
     char line[128];
     unsigned long long kb;
     while (fgets(line, sizeof line, f)) {
       if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
-        long long by_mem = (long long)(kb / 4 / 80);
-        if (by_mem < valve) valve = by_mem;
+        if (kb <= ULLONG_MAX / 1024) avail = kb * 1024; /* else malformed: no figure */
         break;
       }
     }
     fclose(f);
   }
+  /* MemAvailable is the host's; a container's limit is only in its
+   * cgroups (lib/base/cgroup_memory.c). */
+  unsigned long long room = weft__cgroup_memory_headroom(proc_cgroup, mountinfo);
+  return room < avail ? room : avail;
+}
+
+long long weft__thread_valve_by_memory(long long valve, unsigned long long avail) {
+  /* A quarter of it at 80 KiB a thread: the other three quarters are the
+   * program's, and each thread's 64 KiB of committed stack (as .NET
+   * budgets) plus the kernel's 16 KiB is what a blocked stand-in costs. */
+  unsigned long long by_mem = avail / 4 / (80 * 1024);
+  return by_mem < (unsigned long long)valve ? (long long)by_mem : valve;
+}
+
+/* The default valve (E9.4): a quarter of the available memory (the host's
+ * MemAvailable, bounded by what every cgroup level above the process has
+ * left below its memory limit) at 80 KiB a thread, half of RLIMIT_NPROC
+ * (the limit itself, not what the user's other threads and processes leave
+ * of it), at most 4096, at least 1. */
+int weft__thread_valve_default(void) {
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NPROC, &rl) == 0) valve = weft__thread_valve_by_nproc(valve, rl.rlim_cur);
+  rlim_t nproc = getrlimit(RLIMIT_NPROC, &rl) == 0 ? rl.rlim_cur : RLIM_INFINITY;
+  return weft__thread_valve_of("/proc/meminfo", "/proc/self/cgroup", "/proc/self/mountinfo", nproc);
+}
+
+int weft__thread_valve_of(const char *meminfo, const char *proc_cgroup, const char *mountinfo,
+                          rlim_t nproc) {
+  long long valve =
+      weft__thread_valve_by_memory(4096, weft__memory_available(meminfo, proc_cgroup, mountinfo));
+  valve = weft__thread_valve_by_nproc(valve, nproc);
   return valve < 1 ? 1 : (int)valve;
 }
 
