@@ -747,7 +747,22 @@ static sync_t g_disarms; /* the monitor's disarms alone */
 static sync_t g_watches; /* the stop's looks at its waiting workers */
 static sync_t g_looks;   /* a disarmed monitor's looks at whether to leave */
 static sync_t g_passes;  /* a deadline stop's join passes */
+static sync_t g_parks;   /* workers parked */
+/* A shrink held between its look at the idle stack (nobody parked) and
+ * its debt add: set, the next SHRINK_OWES opens this gate and waits there
+ * until both of the pool's workers have parked. */
+static sync_t *_Atomic g_shrink_gate;
+static void shrink_owes_hold(void) {
+  sync_t *gate = atomic_exchange(&g_shrink_gate, NULL);
+  if (!gate) return;
+  int parks = count_get(&g_parks);
+  gate_open(gate);
+  wait_count(&g_parks, parks + 2);
+}
+static void shrink_owes_hold(void);
 static void on_event(weft__event ev) {
+  if (ev == WEFT__EVENT_SHRINK_OWES) shrink_owes_hold();
+  if (ev == WEFT__EVENT_PARKED) count_up(&g_parks);
   if (ev == WEFT__EVENT_STOP_PASS) count_up(&g_passes);
   if (ev == WEFT__EVENT_MONITOR_DISARMED) count_up(&g_disarms);
   if (ev == WEFT__EVENT_STOP_WATCH) count_up(&g_watches);
@@ -1419,6 +1434,36 @@ static void monitor_stays_while_pool_has_a_thread(void **state) {
   scene_release_and_end(&sc, tp);
 }
 
+/* A shrink debt of 2 that both workers must pay, where both parked after
+ * the shrink looked at the idle stack and before it added the debt
+ * (held there by the observer's SHRINK_OWES): its wake_one wakes one; the
+ * payer leaves debt behind and wakes the next (the chain). Without the
+ * chain the second sleeps with a unit owed and the pool stays at one
+ * thread: the wait fails on its hang guard (models/shrink_debt.pml
+ * -DMUTANT_NO_CHAIN -DN=2). keep-alive 0: nobody leaves on its own. */
+static void shrink_debt_paid_by_workers_parked_before_it(void **state) {
+  (void)state;
+  int exits0 = count_get(&g_exits);
+  weft_threadpool *tp = make_pool(2, 2, 0, 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  gated g = {&gate, &started, NULL};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  count_wait(&started, 2); /* both busy: the shrink finds nobody parked */
+  atomic_store(&g_shrink_gate, &gate);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 0), 0);
+  assert_null(atomic_load(&g_shrink_gate)); /* the hold ran */
+  wait_reaped(tp, exits0, 0);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.threads, 0);
+  end_pool(tp);
+  sync_fini(&gate);
+  sync_fini(&started);
+}
+
 /* A signal storm on the monitor thread: a profiler's SIGPROF, say, whose
  * handler has no SA_RESTART, so every timed futex wait ends early with
  * EINTR. A disarmed monitor still looks (whether to leave) a keep-alive
@@ -1898,6 +1943,7 @@ int main(void) {
   sync_init(&g_events);
   sync_init(&g_disarms);
   sync_init(&g_looks);
+  sync_init(&g_parks);
   sync_init(&g_passes);
   sync_init(&g_watches);
   weft__observer_set(on_event);
@@ -1932,6 +1978,7 @@ int main(void) {
       cmocka_unit_test_teardown(unstarted_pool_arms_no_monitor, settle),
       cmocka_unit_test_teardown(monitor_stays_while_pool_has_a_thread, settle),
       cmocka_unit_test_teardown(monitor_looks_under_a_signal_storm, settle),
+      cmocka_unit_test_teardown(shrink_debt_paid_by_workers_parked_before_it, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_a_block_on_queued_work, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_blocks_past_the_burst, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_an_opaque_wait_on_queued_work, settle),

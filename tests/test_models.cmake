@@ -107,6 +107,25 @@ weft_model_mutant(model_mutant_reap_reuse_linked reap.pml "assertion violated" -
 weft_model_check(model_shrink shrink.pml -DW=2)
 weft_model_check(model_shrink_w3 shrink.pml -DW=3)
 weft_model_mutant(model_mutant_shrink_uncount_late shrink.pml "invalid end state" -DMUTANT_UNCOUNT_LATE)
+# The shrink debt (E4.1, E5.2): a shrink that finds nobody parked owes the
+# rest; idle workers pay it under the mutex and chain a wake while debt is
+# left; park's fenced re-check of the debt wakes one. No worker sleeps while
+# a debt is owed; live never undercounts the threads that stay; the floor
+# and min hold.
+weft_model_check(model_shrink_debt shrink_debt.pml -DGROW)
+weft_model_check(model_shrink_debt_w3 shrink_debt.pml -DW=3)
+weft_model_check(model_shrink_debt_floor shrink_debt.pml -DFLOOR=1 -DGROW)
+weft_model_check(model_shrink_debt_reap shrink_debt.pml -DREAP -DGROW)
+weft_model_check(model_shrink_debt_n2 shrink_debt.pml -DN=2)
+weft_model_check(model_shrink_debt_two_floors shrink_debt.pml -DFLOOR=1 -DSHRINKS=2)
+weft_model_check(model_shrink_debt_reap_at_min shrink_debt.pml -DREAP -DMIN=1)
+weft_model_mutant(model_mutant_shrink_debt_no_chain shrink_debt.pml "invalid end state" -DMUTANT_NO_CHAIN -DN=2)
+weft_model_mutant(model_mutant_shrink_debt_unlocked_floor shrink_debt.pml "assertion violated" -DMUTANT_EXIT_UNLOCKED -DFLOOR=1 -DSHRINKS=2)
+weft_model_mutant(model_mutant_shrink_debt_unlocked_min shrink_debt.pml "assertion violated .stay>=1" -DMUTANT_EXIT_UNLOCKED -DREAP -DMIN=1)
+weft_model_mutant(model_mutant_shrink_debt_load_before_push shrink_debt.pml "invalid end state" -DMUTANT_LOAD_BEFORE_PUSH)
+weft_model_mutant(model_mutant_shrink_debt_park_no_debt shrink_debt.pml "invalid end state" -DMUTANT_PARK_NO_DEBT)
+weft_model_mutant(model_mutant_shrink_debt_no_wake shrink_debt.pml "invalid end state" -DMUTANT_NO_WAKE)
+weft_model_mutant(model_mutant_shrink_debt_uncount_first shrink_debt.pml "assertion violated .live>=stay" -DMUTANT_UNCOUNT_FIRST)
 weft_model_check(model_exit_join exit_join.pml)
 weft_model_mutant(model_mutant_exit_join_detach_unlocked exit_join.pml "invalid end state" -DMUTANT_DETACH_UNLOCKED)
 weft_model_mutant(model_mutant_exit_join_no_handshake exit_join.pml "assertion violated" -DMUTANT_NO_HANDSHAKE)

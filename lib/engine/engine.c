@@ -224,6 +224,7 @@ int weft__engine_shrink_to(weft__engine *e, int n, int floor) {
      * (Team._toShrink; added at once, so a huge n costs no loop). seq_cst:
      * pairs with the parker's fence (E5.2 checks the debt after its push). */
     int rest = n - i;
+    weft__observe(WEFT__EVENT_SHRINK_OWES); /* test_elastic holds us here */
     int debt = weft__load_relaxed(&e->shrink_debt);
     int sum;
     do { /* saturate at INT_MAX, also against a concurrent shrink's add */

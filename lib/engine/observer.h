@@ -10,14 +10,16 @@
  * not). One is a caller's step, not a pool thread's: a lane submit that
  * found the lane full has counted itself and not yet pushed its task to
  * wait (the window in which a release owes a hand-off with nothing
- * visible); a test holds the submitter there.
+ * visible), and a shrink that found nobody parked and has not yet added
+ * its debt (workers that park now never look at the debt); a test holds
+ * the caller there.
  * A test that waits for "every thread parked" or "ten monitor ticks"
  * re-reads the statistics at each event instead of polling them with
  * pauses.
  *
  * Internal: the symbol is hidden, so a program cannot set it; tests link
  * the static library. Unset, it costs a load and a branch on the park path,
- * the monitor's and a lane submit's path to its waiting queue, never on a
+ * the monitor's, a shrink's and a lane submit's path to its waiting queue, never on a
  * task's path (callgrind: the hot path is unchanged).
  *
  * Contract: set and cleared by any thread at any time. The hook runs on the
@@ -40,6 +42,7 @@ typedef enum weft__event {
   WEFT__EVENT_MONITOR_LOOKED, /* a disarmed monitor's keep-alive ran out: it stayed or left */
   WEFT__EVENT_STOP_PASS,    /* a deadline stop's join pass has read its slot count */
   WEFT__EVENT_LANE_COUNTED, /* a lane submit counted past the limit, not yet pushed to wait */
+  WEFT__EVENT_SHRINK_OWES,  /* a shrink found nobody parked, its debt not yet added */
 } weft__event;
 
 typedef void (*weft__observer_fn)(weft__event ev);

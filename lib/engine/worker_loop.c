@@ -290,18 +290,46 @@ static void trim_at_floor(weft__engine *e) {
   WEFT_PROBE(heap_trim, e, weft__load_relaxed(&e->live));
 }
 
+/* Pay one unit of shrink debt, if any is owed (E4.1): true if this worker
+ * is to leave. The payment (the debt's CAS and `live -= 1`) is under the
+ * mutex: whoever reads `live` and the debt under it (shrink_to's floor,
+ * try_reap's reservation against min, a spawner's valve check) sees it
+ * whole. Paid outside it, a payer between the two was counted neither as
+ * debt nor as gone: a second shrink_to took one thread more than its
+ * floor allows, and a keep-alive reap in that window left the pool below
+ * min (models/shrink_debt.pml -DMUTANT_EXIT_UNLOCKED). Only when a debt is
+ * seen, so an idle worker's usual look costs one load.
+ *
+ * A payer that leaves debt behind wakes one parked worker to pay the next
+ * unit (a chain, as E5.3's): a shrink that found nobody parked wakes one,
+ * and workers that parked before its add never look at the debt again,
+ * so with a debt of 2 the second would sleep while owed
+ * (-DMUTANT_NO_CHAIN). seq_cst fence: orders the CAS before the ctl read in
+ * wake_one; pairs with the fence after the park CAS (E5.2), which a
+ * parker follows with its own look at the debt. */
+static bool pay_shrink_debt(weft__engine *e) {
+  if (WEFT_LIKELY(weft__load_relaxed(&e->shrink_debt) <= 0)) return false;
+  pthread_mutex_lock(&e->mu);
+  int debt = weft__load_relaxed(&e->shrink_debt);
+  bool paid = false;
+  /* Relaxed CAS: the mutex orders it with the readers above; a shrinker
+   * adds without the mutex, hence the CAS. */
+  while (debt > 0 && !(paid = weft__cas_relaxed(&e->shrink_debt, &debt, debt - 1))) {
+  }
+  if (paid) weft__fetch_sub_relaxed(&e->live, 1);
+  pthread_mutex_unlock(&e->mu);
+  if (!paid) return false;
+  weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHRINK], 1); /* statistics */
+  if (debt - 1 > 0) {
+    weft__fence_seq_cst();
+    weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED);
+  }
+  return true;
+}
+
 /* Idle searcher: leave for good? (shrink debt, or stop with nothing left). */
 static bool should_exit(weft__engine *e) {
-  int debt = weft__load_relaxed(&e->shrink_debt);
-  while (debt > 0) {
-    /* Relaxed CAS: the debt is a counter; the live count below is what
-     * statistics read. */
-    if (weft__cas_relaxed(&e->shrink_debt, &debt, debt - 1)) {
-      weft__fetch_sub_relaxed(&e->live, 1);
-      weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHRINK], 1); /* statistics */
-      return true;
-    }
-  }
+  if (pay_shrink_debt(e)) return true;
   if (weft__load_relaxed(&e->closed) && !weft__engine_work_visible(e)) {
     weft__fetch_sub_relaxed(&e->live, 1);
     weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHUTDOWN], 1); /* statistics */
