@@ -177,3 +177,24 @@ weft_model_mutant(model_mutant_bc_check_before_register blocking_call.pml "inval
 weft_model_mutant(model_mutant_bc_release_skips_running blocking_call.pml "invalid end state" -DMUTANT_RELEASE_SKIPS_RUNNING)
 weft_model_mutant(model_mutant_bc_unref_before_wake blocking_call.pml "assertion violated" -DMUTANT_UNREF_BEFORE_WAKE)
 weft_model_mutant(model_mutant_bc_no_unblock blocking_call.pml "assertion violated" -DMUTANT_NO_UNBLOCK)
+
+# The Team's destroy against in-flight coordinator items (lib/workers/team.c):
+# coord_items, coord_settled, the quit_refused retry and destroy's own run of
+# the finishing step; ThreadWorker coordinator, and a LockWorker (-DINLINE).
+weft_model_check(model_team_destroy team_destroy.pml -DW=2 -DCREATE_MAY_FAIL)
+weft_model_check(model_team_destroy_inline team_destroy.pml -DINLINE -DW=2 -DCREATE_MAY_FAIL)
+weft_model_mutant(model_mutant_team_destroy_end_before_run team_destroy.pml "assertion violated" -DMUTANT_END_BEFORE_RUN)
+weft_model_mutant(model_mutant_team_destroy_no_retry team_destroy.pml "invalid end state" -DMUTANT_NO_RETRY)
+weft_model_mutant(model_mutant_team_destroy_run_unsettled team_destroy.pml "assertion violated" -DMUTANT_RUN_UNSETTLED)
+weft_model_mutant(model_mutant_team_destroy_settled_items_only team_destroy.pml "assertion violated" -DINLINE -DMUTANT_SETTLED_ITEMS_ONLY)
+
+# An attached reactor's wake-ups (attach's and drain's Dekkers on `sleeping`,
+# the eventfd reset first, detach from a callback) and weft_reactor_stop's
+# `pushers` count against destroy (-DRUN: the built-in loop that stop ends).
+weft_model_check(model_reactor_attach reactor_attach.pml)
+weft_model_check(model_reactor_attach_stop reactor_attach.pml -DP=1 -DSTOP)
+weft_model_check(model_reactor_attach_run reactor_attach.pml -DRUN)
+weft_model_mutant(model_mutant_reactor_attach_check_first reactor_attach.pml "invalid end state" -DMUTANT_ATTACH_CHECK_FIRST)
+weft_model_mutant(model_mutant_reactor_attach_drain_reset_late reactor_attach.pml "invalid end state" -DMUTANT_DRAIN_RESET_LATE)
+weft_model_mutant(model_mutant_reactor_attach_stop_count_after_flag reactor_attach.pml "assertion violated" -DRUN -DMUTANT_STOP_COUNT_AFTER_FLAG)
+weft_model_mutant(model_mutant_reactor_attach_stop_dec_before_write reactor_attach.pml "assertion violated" -DRUN -DMUTANT_STOP_DEC_BEFORE_WRITE)
