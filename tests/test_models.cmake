@@ -178,6 +178,15 @@ weft_model_mutant(model_mutant_bc_release_skips_running blocking_call.pml "inval
 weft_model_mutant(model_mutant_bc_unref_before_wake blocking_call.pml "assertion violated" -DMUTANT_UNREF_BEFORE_WAKE)
 weft_model_mutant(model_mutant_bc_no_unblock blocking_call.pml "assertion violated" -DMUTANT_NO_UNBLOCK)
 
+# E7.2 stop_timeout: the sweep against idle steals (`sweeping`), deadline joins
+# with the grace on `busy`, threads left late and the stand-ins they start,
+# joined by the later stop, whose close (already closed) wakes nobody.
+weft_model_check(model_stop_deadline stop_deadline.pml)
+weft_model_mutant(model_mutant_stop_deadline_steal_ignores_sweeping stop_deadline.pml "assertion violated.*began" -DMUTANT_STEAL_IGNORES_SWEEPING)
+weft_model_mutant(model_mutant_stop_deadline_no_grace stop_deadline.pml "assertion violated.*in_deadline" -DMUTANT_NO_GRACE)
+weft_model_mutant(model_mutant_stop_deadline_one_pass stop_deadline.pml "assertion violated.*in_deadline" -DMUTANT_ONE_PASS)
+weft_model_mutant(model_mutant_stop_deadline_park_ignores_closed stop_deadline.pml "invalid end state" -DMUTANT_PARK_IGNORES_CLOSED)
+
 # The Team's destroy against in-flight coordinator items (lib/workers/team.c):
 # coord_items, coord_settled, the quit_refused retry and destroy's own run of
 # the finishing step; ThreadWorker coordinator, and a LockWorker (-DINLINE).

@@ -233,8 +233,11 @@ typedef struct weft_threadpool_stop_report {
   /** Queued tasks the call cancelled; each owner was told #WEFT_ECANCELED
    *  (after_cb / on_result; a plain call_in_thread task: the log hook). */
   uint64_t cancelled;
-  /** Tasks still running when the call returned: non-zero only with
-   *  #WEFT_ETIMEDOUT. Their threads finish them and are joined later. */
+  /** Threads the call left behind, still in a task (or, past the one
+   *  second of grace below, not yet gone): non-zero only with
+   *  #WEFT_ETIMEDOUT. They finish and are joined later. A count of
+   *  threads, not of tasks: a task one of them hands on, or a stand-in it
+   *  starts, after the call looked is not in it. */
   int running;
 } weft_threadpool_stop_report;
 
@@ -250,9 +253,10 @@ typedef struct weft_threadpool_stop_report {
  * to flush (a reactor drain on another thread that submits to tp: a
  * callback that blocks inside that drain holds the stop too).
  *
- * Every accepted task is accounted for: it ran, or was cancelled, or is one
- * of report->running. Once every thread is joined the counters satisfy
- * submitted == executed + cancelled.
+ * Every accepted task runs or is cancelled, exactly once: cancelled by the
+ * call (report->cancelled), or run, by now or by the threads it leaves
+ * behind (report->running). Once every thread is joined the counters
+ * satisfy submitted == executed + cancelled.
  *
  * On #WEFT_ETIMEDOUT the pool is stopped (submits return #WEFT_EQUIT) but
  * the threads still in a task are left to finish it (their owners are told

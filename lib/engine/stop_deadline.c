@@ -22,18 +22,24 @@
  *      nothing for stop_timeout.
  *   4. Each thread is joined with the deadline as limit, in passes until
  *      one joins nothing (a stand-in may start after a pass went by) or
- *      finds a thread late. All joined, or
- *      the ones left not in a task (woken by the close, still on their way
- *      out): weft__engine_stop joins them and finishes (its E7 pass finds
- *      the queues empty).
- *      Some still in a task at the deadline: they stay as they are (their
- *      slot and ring stay valid: nothing is freed), WEFT_ETIMEDOUT; a later
- *      weft__engine_stop (or destroy) joins them. Their tasks' owners are
- *      told as usual when they end.
- *   Accounting: every accepted task ran (counted in executed when its
- *   thread's run of tasks ends), was cancelled (cancelled), or is one of
- *   *running; once every thread is joined, submitted == executed +
- *   cancelled.
+ *      finds a thread late. A thread neither gone nor busy at the deadline
+ *      (woken by the close and on its way out, or one that took a task and
+ *      has not yet stored busy) is given the grace below, so every thread
+ *      ends up joined or late. All joined: weft__engine_stop finishes (its
+ *      E7 pass finds the queues empty and no thread to join).
+ *      Some late: they stay as they are (their slot and ring stay valid:
+ *      nothing is freed), WEFT_ETIMEDOUT; a later weft__engine_stop (or
+ *      destroy) joins them. Their tasks' owners are told as usual when they
+ *      end.
+ *   Accounting: every accepted task runs (counted in executed when its
+ *   thread's run of tasks ends) or is cancelled (cancelled), exactly once;
+ *   once every thread is joined, submitted == executed + cancelled.
+ *   *running is the number of threads left late, not of tasks: one whose
+ *   grace ran out may hold no task, and what late threads run after the
+ *   call is in no figure of it: a task that a lane hands to a late thread's
+ *   ring after the sweep, and a stand-in a late thread's task starts after
+ *   the last pass read hw, with the task it takes (models/stop_deadline.pml
+ *   -DSTRICT_RUNNING shows the interleaving). The later stop joins them all.
  */
 #include "engine/stop_deadline.h"
 
