@@ -137,6 +137,15 @@ weft_model_mutant(model_mutant_monitor_life_count_after monitor_life.pml "assert
 weft_model_check(model_monitor_life_arm monitor_life.pml -DARM_RACE)
 weft_model_mutant(model_mutant_monitor_life_reset_after_unlock monitor_life.pml "assertion violated" -DARM_RACE -DMUTANT_RESET_AFTER_UNLOCK)
 
+# The monitor's leave past its mutex (E9.2) against the stop that joins it, an arm and a
+# worker's start: stop never joins or touches a monitor that detached and freed itself, the
+# leave touches nothing of the engine after its unlock, and a live pool keeps a monitor.
+weft_model_check(model_monitor_leave monitor_leave.pml)
+weft_model_mutant(model_mutant_monitor_leave_clear_unlocked monitor_leave.pml "assertion violated" -DMUTANT_CLEAR_UNLOCKED)
+weft_model_mutant(model_mutant_monitor_leave_stop_unlocked monitor_leave.pml "assertion violated" -DMUTANT_STOP_UNLOCKED)
+weft_model_mutant(model_mutant_monitor_leave_live_before_mutex monitor_leave.pml "assertion violated" -DMUTANT_LIVE_BEFORE_MUTEX)
+weft_model_mutant(model_mutant_monitor_leave_give_back_touches monitor_leave.pml "assertion violated" -DMUTANT_GIVE_BACK_TOUCHES)
+
 # A node-cache slab let go by its owner while its nodes come back (E6).
 weft_model_check(model_node_release node_release.pml)
 weft_model_check(model_node_release_part node_release.pml -DPART)
