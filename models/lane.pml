@@ -44,17 +44,34 @@
  *   -DMUTANT_ADMIT_AT_LIMIT    a submit is admitted when old <= L: L + 1
  *                              tasks in the pool (assertion violated)
  *
- * -DSWEEP adds weft_threadpool_stop_timeout: a stopper sets the sweep flag
- * (deadline_stop; the engine refuses every submit from then on) at any
- * point and kicks. Under the sweep a kick goes on while anything waits,
- * owed or not: an owed task's hand-off is refused and cancelled (its
- * release passes the slot on), an un-owed one is cancelled and the due its
- * release added is taken back (it held no slot). A submit admitted under
- * the sweep is refused (not accepted) and gives its count back. Task 0, if
- * it runs, never returns (a task past the deadline: report->running).
- * Properties then: every other task ran, was cancelled or was refused,
- * once, without waiting for task 0; nothing waits at the end; n ends at the
- * slots still held and due at 0 (the sweep leaves no hand-off owed).
+ * -DSWEEP adds weft_threadpool_stop_timeout, its stopper in the code's
+ * order, one step each: it sets the sweep flag (deadline_stop,
+ * threadpool.c's weft_threadpool_stop_timeout), then closes the engine
+ * (weft__engine_close in weft__engine_stop_deadline), then cancels what
+ * the engine still queues (cancel_injected, cancel_rings: each cancel's
+ * lane_release may owe a hand-off and kick, on the stopper's thread), then
+ * sweeps the lane (weft__lane_sweep: a kick) and returns. In between, the
+ * others go on: a hand-off (lane_hand_off) on a pool thread that has not
+ * seen the flag goes to its own ring, closed or not; any other hand-off,
+ * and a direct admission (lane_accept), is accepted while the engine is
+ * open (then run, or cancelled by the stopper) and refused once it is
+ * closed; a submit that sees the engine closed at the door (lane_refuses)
+ * is refused with nothing counted. The stopper's cancel loop may stop
+ * before the pool is empty (a task it misses runs: a continuation pushed
+ * to a ring already swept, a submit still linking); the join passes are a
+ * wait with any deadline, so nothing in the model. Under the sweep a kick
+ * goes on while anything waits, owed or not: an owed task's hand-off is
+ * made as above (refused: cancelled, its release passes the slot on), an
+ * un-owed one is cancelled and the due its release added is taken back
+ * (it held no slot). Task 0, if it runs, never returns (a task past the
+ * deadline: report->running). Properties then: every other task ran, was
+ * cancelled or was refused, once, without waiting for task 0; nothing
+ * waits at the end; n ends at the slots still held and due at 0 (the
+ * sweep leaves no hand-off owed). Still not in the code's order: the kick
+ * reads the owed count again after its pop (lane_kick reads it once,
+ * before), and reads due, the flag and the queue's head in one step.
+ * Bounds (CI): S=3 W=1 L=1 and S=3 W=2 L=2; S=3 W=2 L=1 also passes
+ * (25,157,773 states) but takes about 60 s, past what CI allows.
  *   -DMUTANT_SWEEP_OWED_ONLY   the sweep stops when nothing is owed, as a
  *                              plain kick does: a task behind a running one
  *                              waits, never told (invalid end state)
@@ -82,7 +99,8 @@ byte inpool;         /* ghost: admitted, not finished */
 byte admitted[S];    /* ghost */
 byte finished;       /* ghost: tasks run and released */
 chan pool = [S] of { byte };
-bool sweep;          /* stop_timeout's deadline_stop: the engine refuses */
+bool sweep;          /* stop_timeout's deadline_stop */
+bool closed;         /* the engine is closed: it refuses submits */
 bool stopped;        /* the stopper's kick returned (at once without SWEEP) */
 byte blocked;        /* ghost, SWEEP: task 0 never returns once it runs */
 byte told[S];        /* ghost: ran, cancelled or refused */
@@ -164,7 +182,7 @@ inline mpsc_pop() {
 #define OWED_OR_SWEEP (due > 0)
 #endif
 
-inline kick() {
+inline kick(inw) {   /* inw: the kicker is one of the pool's threads */
   do
   :: !OWED_OR_SWEEP -> break
   :: OWED_OR_SWEEP && nxt[0] == 0 -> break       /* its producer kicks after linking */
@@ -189,9 +207,10 @@ inline kick() {
            if
            :: due > 0 ->
               due--;                             /* only the holder subtracts */
-              if
-              :: atomic { !sweep -> admit(node - 1) }
-              :: atomic { sweep -> skip };       /* hand-off refused: cancelled */
+              if                                 /* lane_hand_off */
+              :: atomic { inw && !sweep -> admit(node - 1) }  /* continuation: its ring takes it, closed or not */
+              :: atomic { (!inw || sweep) && !closed -> admit(node - 1) }  /* the open engine accepts it */
+              :: atomic { (!inw || sweep) && closed -> skip };  /* refused: cancelled */
                  cancel_held(node - 1)
               fi
            :: else ->                            /* under the sweep, not owed */
@@ -223,6 +242,14 @@ inline kick() {
 proctype submitter(byte t) {
   byte old, node, nnext, before;
   bool ok, got;
+#ifdef SWEEP
+  if
+  :: closed ->                                   /* lane_refuses: WEFT_EQUIT at the door */
+     atomic { assert(told[t] == 0); told[t] = 1; gone++ };
+     goto done
+  :: else -> skip
+  fi;
+#endif
   atomic { before = n; n++ };                    /* fetch_add */
 #ifdef MUTANT_ADMIT_AT_LIMIT
   if
@@ -230,11 +257,11 @@ proctype submitter(byte t) {
 #else
   if
 #ifdef SWEEP
-  :: before < L && !sweep -> admit(t)            /* (sweep read with the submit) */
-  :: before < L && sweep ->                      /* refused: not accepted */
+  :: before < L && !closed -> admit(t)           /* the engine's submit, open */
+  :: before < L && closed ->                     /* refused: not accepted */
      atomic { before = n; n-- };                 /* lane_release */
      if
-     :: before > L -> due++; kick()
+     :: before > L -> due++; kick(0)
      :: else -> skip
      fi;
      atomic { assert(told[t] == 0); told[t] = 1; gone++ }  /* the error returned */
@@ -244,13 +271,18 @@ proctype submitter(byte t) {
 #endif
   :: else ->
 #ifdef MUTANT_KICK_BEFORE_PUSH
-     kick();
+     kick(0);
      mpsc_push(t + 1)
 #else
      mpsc_push(t + 1);
-     kick()
+     kick(0)
 #endif
   fi
+#ifdef SWEEP
+  ;
+done:
+  skip
+#endif
 }
 
 proctype worker() {
@@ -273,12 +305,12 @@ end_blocked:
      atomic { before = n; n-- };                 /* fetch_sub */
 #ifdef MUTANT_OWE_AT_LIMIT
      if
-     :: before >= L -> due++; kick()
+     :: before >= L -> due++; kick(1)
      :: else -> skip
      fi;
 #else
      if
-     :: before > L -> due++; kick()
+     :: before > L -> due++; kick(1)
      :: else -> skip
      fi;
 #endif
@@ -297,10 +329,22 @@ proctype check() {
 
 #ifdef SWEEP
 proctype stopper() {
-  byte old, node, nnext, before;
+  byte t, old, node, nnext, before;
   bool ok, got;
-  sweep = 1;                                     /* deadline_stop, then the engine closes */
-  kick();                                        /* weft__lane_sweep */
+  sweep = 1;                                     /* deadline_stop (threadpool.c) */
+  closed = 1;                                    /* weft__engine_close (stop_deadline.c) */
+  do                                             /* cancel_injected, cancel_rings */
+  :: pool?t ->
+     atomic { inpool--; assert(told[t] == 0); told[t] = 1; gone++ };  /* lane_call_cancel */
+     atomic { before = n; n-- };                 /* lane_release */
+     if
+     :: before > L -> due++; kick(0)
+     :: else -> skip
+     fi;
+     before = 0; t = 0
+  :: break                                       /* what it missed runs */
+  od;
+  kick(0);                                       /* weft__lane_sweep */
   stopped = 1
 }
 #endif

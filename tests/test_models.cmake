@@ -163,7 +163,7 @@ weft_model_mutant(model_mutant_lane_kick_before_push lane.pml "invalid end state
 weft_model_mutant(model_mutant_lane_owe_at_limit lane.pml "assertion violated" -DMUTANT_OWE_AT_LIMIT)
 weft_model_mutant(model_mutant_lane_admit_at_limit lane.pml "assertion violated .inpool" -DMUTANT_ADMIT_AT_LIMIT)
 # stop_timeout's sweep of what waits in a lane (weft__lane_sweep)
-weft_model_check(model_lane_sweep lane.pml -DS=3 -DW=2 -DL=1 -DSWEEP)
+weft_model_check(model_lane_sweep lane.pml -DS=3 -DW=1 -DL=1 -DSWEEP)
 weft_model_check(model_lane_sweep_l2 lane.pml -DS=3 -DW=2 -DL=2 -DSWEEP)
 weft_model_mutant(model_mutant_lane_sweep_owed_only lane.pml "invalid end state" -DSWEEP -DMUTANT_SWEEP_OWED_ONLY)
 weft_model_mutant(model_mutant_lane_sweep_keeps_due lane.pml "assertion violated" -DSWEEP -DMUTANT_SWEEP_KEEPS_DUE)
