@@ -216,3 +216,12 @@ weft_model_mutant(model_mutant_reactor_attach_check_first reactor_attach.pml "in
 weft_model_mutant(model_mutant_reactor_attach_drain_reset_late reactor_attach.pml "invalid end state" -DMUTANT_DRAIN_RESET_LATE)
 weft_model_mutant(model_mutant_reactor_attach_stop_count_after_flag reactor_attach.pml "assertion violated" -DRUN -DMUTANT_STOP_COUNT_AFTER_FLAG)
 weft_model_mutant(model_mutant_reactor_attach_stop_dec_before_write reactor_attach.pml "assertion violated" -DRUN -DMUTANT_STOP_DEC_BEFORE_WRITE)
+
+# The worker layer's object pool (lib/workers/worker_slab.c): a Treiber stack
+# over indices with a 32-bit ABA tag, chunk growth and the ENOMEM give-back
+# CAS on nchunks. No double hand-out, no leak, no unpublished chunk touched.
+weft_model_check(model_worker_slab worker_slab.pml -DFAILS=2)
+weft_model_check(model_worker_slab_nu3 worker_slab.pml -DNU=3)
+weft_model_mutant(model_mutant_worker_slab_no_tag worker_slab.pml "assertion violated" -DMUTANT_NO_TAG)
+weft_model_mutant(model_mutant_worker_slab_push_before_publish worker_slab.pml "assertion violated" -DMUTANT_PUSH_BEFORE_PUBLISH)
+weft_model_mutant(model_mutant_worker_slab_give_back_store worker_slab.pml "assertion violated" -DMUTANT_GIVE_BACK_STORE)

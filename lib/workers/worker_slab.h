@@ -36,7 +36,7 @@ typedef struct weft__slab {
   WEFT_CACHE_ALIGNED _Atomic uint64_t head; /* [tag:32 | index+1:32], 0 index: empty */
   char pad_[WEFT_CACHELINE - sizeof(uint64_t)];
   size_t stride;                            /* header + payload, 8-aligned */
-  _Atomic uint32_t nchunks;                 /* chunks claimed (may exceed the table) */
+  _Atomic uint32_t nchunks;                 /* chunk slots claimed (never past the table) */
   _Atomic(unsigned char *) chunk[WEFT__SLAB_CHUNKS];
 } weft__slab;
 
