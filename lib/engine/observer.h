@@ -18,9 +18,9 @@
  * pauses.
  *
  * Internal: the symbol is hidden, so a program cannot set it; tests link
- * the static library. Unset, it costs a load and a branch on the park path,
- * the monitor's, a shrink's and a lane submit's path to its waiting queue, never on a
- * task's path (callgrind: the hot path is unchanged).
+ * the static library. Unset, it costs a load and a branch on the park
+ * path, the monitor's, a shrink's and a lane submit's path to its waiting
+ * queue, never on a task's path (callgrind: the hot path is unchanged).
  *
  * Contract: set and cleared by any thread at any time. The hook runs on the
  * pool's threads, concurrently with itself, after the event's counters are
