@@ -225,3 +225,13 @@ weft_model_check(model_worker_slab_nu3 worker_slab.pml -DNU=3)
 weft_model_mutant(model_mutant_worker_slab_no_tag worker_slab.pml "assertion violated" -DMUTANT_NO_TAG)
 weft_model_mutant(model_mutant_worker_slab_push_before_publish worker_slab.pml "assertion violated" -DMUTANT_PUSH_BEFORE_PUBLISH)
 weft_model_mutant(model_mutant_worker_slab_give_back_store worker_slab.pml "assertion violated" -DMUTANT_GIVE_BACK_STORE)
+
+# fork(2) at any step of the parent's submits, windows, lane and stop (or inside a
+# flush's or the stop's cancel callback, a reactor call with a window open, a lane
+# task): the child's resets leave stop/destroy unblocked and the parent's tasks untold.
+weft_model_check(model_fork_child fork_child.pml)
+weft_model_check(model_fork_child_lane fork_child.pml -DLANE)
+weft_model_mutant(model_mutant_fork_child_keep_windows fork_child.pml "invalid end state" -DMUTANT_KEEP_WINDOWS)
+weft_model_mutant(model_mutant_fork_child_no_stopped fork_child.pml "assertion violated" -DMUTANT_NO_STOPPED)
+weft_model_mutant(model_mutant_fork_child_keep_inject_counts fork_child.pml "invalid end state" -DMUTANT_KEEP_INJECT_COUNTS)
+weft_model_mutant(model_mutant_fork_child_keep_lane fork_child.pml "assertion violated" -DLANE -DMUTANT_KEEP_LANE)
