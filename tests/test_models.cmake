@@ -235,3 +235,13 @@ weft_model_mutant(model_mutant_fork_child_keep_windows fork_child.pml "invalid e
 weft_model_mutant(model_mutant_fork_child_no_stopped fork_child.pml "assertion violated" -DMUTANT_NO_STOPPED)
 weft_model_mutant(model_mutant_fork_child_keep_inject_counts fork_child.pml "invalid end state" -DMUTANT_KEEP_INJECT_COUNTS)
 weft_model_mutant(model_mutant_fork_child_keep_lane fork_child.pml "assertion violated" -DLANE -DMUTANT_KEEP_LANE)
+
+# E9.5: a failed creation (no slot, no memory, the factory) backs off and the monitor,
+# armed by the failure or by a backing-off may_spawn, retries while work waits: no task
+# is stranded, and the monitor disarms once no work waits though the stamp stays.
+weft_model_check(model_spawn_retry spawn_retry.pml -DW=1 -DK=2)
+weft_model_check(model_spawn_retry_w2 spawn_retry.pml -DT=1)
+weft_model_mutant(model_mutant_spawn_retry_no_arm_backing_off spawn_retry.pml "invalid end state" -DW=1 -DK=2 -DMUTANT_NO_ARM_BACKING_OFF)
+weft_model_mutant(model_mutant_spawn_retry_no_fail_arm spawn_retry.pml "invalid end state" -DT=1 -DMUTANT_NO_FAIL_ARM)
+weft_model_mutant(model_mutant_spawn_retry_no_stamp spawn_retry.pml "invalid end state" -DT=1 -DMUTANT_NO_STAMP)
+weft_model_mutant(model_mutant_spawn_retry_old_disarm spawn_retry.pml "invalid end state" -DT=1 -DMUTANT_OLD_DISARM)
