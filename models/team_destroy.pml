@@ -1,26 +1,38 @@
 /*
  * models/team_destroy.pml — the Team's destroy against in-flight coordinator
  * items (lib/workers/team.c: item_begin/item_end, coord_settled,
- * generic_trampoline, coord_submit ~185-214; coordinate, start_on, recycle,
- * quit_idlers, maybe_finish, the items, dowork_cb, team_do, team_quit,
- * destroy_retry_quit, team_destroy ~288-600), for a coordinator other than
- * the lock-free one, i.e. with `coord_items` counting:
+ * generic_trampoline, coord_submit; park, take_parked, resubmit, park_list,
+ * retry_parked; coordinate, start_on, recycle, quit_idlers, maybe_finish,
+ * the items, idle_pending_stand_in, dowork_cb, team_do, team_quit,
+ * destroy_retry, team_destroy), for a coordinator other than the lock-free
+ * one, i.e. with `coord_items` counting:
  *   item_begin  coord_items +1 (relaxed) before each submission, and in
  *               start_on before the worker's do() (for the idle-and-pending
  *               step that worker will submit); item_end -1 (release) as the
  *               last touch of each item (generic_trampoline), or by the
  *               submitter of a refused submission
- *   team_do     load quit; +1; coord do(coordinate_run); refused: discard,
- *               slab_put, -1
- *   team_quit   xchg quit; +1; coord do(start_finishing_run); refused:
- *               store quit_refused = 1, then -1
- *   destroy     load quit, team_quit() if clear; load quit_refused: if set,
- *               destroy_retry_quit (+1; coord do(quit step): accepted →
- *               quit_refused = 0; refused → -1, then if coord_settled and
- *               busy == 0 run start_finishing here, quit_refused = 0; else
- *               EBUSY); load finished; coord_settled (load coord_items == 0,
- *               then the coordinator's in-flight do() count == 0); free:
- *               cancel the backlog, drop idle workers, release the coordinator
+ *   dowork_cb   (a worker, after its task) coord do(idle_pending_run);
+ *               refused: log, park the record (CAS release onto `parked`),
+ *               then -1 (its start_on +1) as its last touch
+ *   retry_parked (team_do, team_quit) load parked (relaxed hint); if set,
+ *               take all (xchg acquire), resubmit each (+1; coord do; refused
+ *               → -1), park the refused ones again (one CAS each)
+ *   team_do     load quit; retry_parked; +1; coord do(coordinate_run);
+ *               refused: discard, slab_put, -1
+ *   team_quit   xchg quit; retry_parked; +1; coord do(start_finishing_run);
+ *               refused: store quit_refused = 1, then -1
+ *   destroy     load quit, team_quit() if clear; destroy_retry: take the
+ *               parked steps and resubmit each; load quit_refused: if set,
+ *               +1, coord do(quit step): accepted → quit_refused = 0;
+ *               refused → -1. If anything was refused again: not
+ *               coord_settled → park the refused steps again, EBUSY; else
+ *               run each refused step here (idle_pending_stand_in: busy--,
+ *               the worker idle, no backlog taken, quit_idlers if
+ *               should_quit), then, if quit's step was refused, busy == 0 →
+ *               start_finishing here, quit_refused = 0, else EBUSY. Then
+ *               load finished; coord_settled (load coord_items == 0, then
+ *               the coordinator's in-flight do() count == 0); free: cancel
+ *               the backlog, drop idle workers, release the coordinator
  *   items       coordinate (finished → cancel the task; else an idle worker
  *               or a new one → start_on: busy++, +1, worker do(); none →
  *               backlog), idle_pending_run (busy--, recycle: backlog first,
@@ -40,7 +52,7 @@
  * count; the owner frees the lock once destroy returned 0.
  * Threads: the owner (do(task 0), optionally quit(), joins the submitter,
  * then destroy until it returns 0, waiting between tries for something
- * destroy reads to change: coord_items, finished, quit_refused, the
+ * destroy reads to change: coord_items, finished, quit_refused, parked, the
  * coordinator's in-flight count), a submitter whose do(task 1) races the
  * quit, the coordinator's thread, W workers made on demand. Task 0's fn
  * may call quit() itself (from a worker, as a team task may).
@@ -56,26 +68,32 @@
  *                  (INLINE) the lock is not held; nothing uses the lock
  *                  after the owner freed it
  *   exclusion      coordinator items never overlap each other or destroy's
- *                  own run of the finishing step, nor destroy's read of busy
+ *                  own runs of refused steps (idle-and-pending, finishing),
+ *                  nor destroy's read of busy
  *   exactly once   each task is run, cancelled by coordinate, cancelled by
  *                  destroy or refused to its do(): once (assert at each),
  *                  all decided when destroy frees; the finishing step runs
- *                  once, finished is stored once
+ *                  once, finished is stored once; a worker's step is parked
+ *                  at most once at a time and none is left parked (nor any
+ *                  worker busy) when destroy frees
  *   destroyable    the owner's wait between tries is not an end state: a
  *                  destroy that answers WEFT_EBUSY while nothing it reads
  *                  can change any more is an invalid end state
  *
  * Bounds: T = 2 tasks (fixed: one per do() caller), W worker slots (1 by
  * default: the second task waits in the backlog and the recycle dispatches
- * it; CI: W = 2, where two workers are busy at once), REFUSE = 2 transient
- * refusals of submissions (quit's step, destroy's retry, a do()), so that a
- * refused retry makes destroy run the finishing step itself;
- * -DCREATE_MAY_FAIL lets one worker creation fail (createWorker returns
- * NULL), which leaves a task in the backlog when the team finishes, for
- * destroy to cancel. A worker's idle-and-pending step is never refused (the
- * C code does not cover that either: the worker is lost and destroy answers
- * WEFT_EBUSY for ever, docs/reliability.md §4), nor is a worker's do()
- * (start_on's undo is the pattern of team_do's). The lock-free coordinator
+ * it; CI: W = 2, where two workers are busy at once), REFUSE = 4 transient
+ * refusals of submissions (quit's step, a worker's idle-and-pending step,
+ * their resubmissions by do/quit/destroy, a do()), so that a step refused
+ * and refused again on destroy's retry makes destroy run it itself, and
+ * both the idle-and-pending and the quit step can be refused twice (destroy
+ * then runs the idle-and-pending step before quit's step has run: no
+ * should_quit yet); -DCREATE_MAY_FAIL lets one worker creation fail
+ * (createWorker returns NULL), which leaves a task in the backlog when the
+ * team finishes, for destroy to cancel. -DNO_OPS_RETRY leaves out the
+ * retries in do() and quit() (destroy's alone). A worker's do() is never
+ * refused (start_on's undo is the pattern of team_do's); grow and shrink
+ * (whose retry_parked is team_do's) are not modelled. The lock-free coordinator
  * (coord_settled = no do() in flight) is not modelled here: coordinator.pml
  * checks that a do() in flight covers every pending item.
  *
@@ -87,21 +105,34 @@
  *   -DMUTANT_NO_RETRY          destroy does not retry a refused quit step:
  *                              the team never finishes, the owner waits
  *                              for ever (invalid end state)
- *   -DMUTANT_RUN_UNSETTLED     destroy_retry_quit runs the finishing step
- *                              itself on busy == 0 without coord_settled:
- *                              it reads busy / runs the step while a
- *                              coordinator item runs (assertion violated)
+ *   -DMUTANT_RUN_UNSETTLED     destroy_retry runs the refused steps
+ *                              itself without coord_settled: it runs them
+ *                              while a coordinator item runs (assertion
+ *                              violated)
  *   -DINLINE -DMUTANT_SETTLED_ITEMS_ONLY  coord_settled reads coord_items
  *                              only: destroy returns while a do() still
  *                              holds the LockWorker's lock, the owner frees
  *                              it under the unlock (assertion violated)
+ *   -DMUTANT_NO_IDLE_RETRY     destroy does not take the parked
+ *                              idle-and-pending steps (neither resubmits
+ *                              nor runs them; do/quit still retry): a step
+ *                              refused after the owner's last do/quit
+ *                              keeps its worker busy, the team never
+ *                              finishes, the owner waits for ever (invalid
+ *                              end state)
+ *   -DMUTANT_STANDIN_DISPATCH  destroy's own run of a refused step recycles
+ *                              the worker as idle_pending_run does, taking
+ *                              a backlogged task: the worker runs it and
+ *                              its step, accepted now, runs on the
+ *                              coordinator beside destroy (assertion
+ *                              violated)
  */
 #define T 2              /* tasks: 0 = the owner's do(), 1 = the racing do() */
 #ifndef W
 #define W 1              /* worker slots */
 #endif
 #ifndef REFUSE
-#define REFUSE 2         /* transient refusals by the coordinator's do() */
+#define REFUSE 4         /* transient refusals by the coordinator's do() */
 #endif
 #define NONE     255
 /* coordinator items */
@@ -122,6 +153,7 @@
 
 /* team (shared) */
 bool quit, finished, quit_refused;
+byte parked;             /* refused idle-and-pending steps: bit w = worker w's */
 byte coord_items;
 bool freed;
 /* team (coordinator-confined) */
@@ -151,7 +183,7 @@ byte qsteps;             /* finishing steps run */
 bool poked;              /* something destroy reads changed */
 bool submitter_done;
 
-#define LOCALS byte rc, it, wi, ti, ci; bool f, s
+#define LOCALS byte rc, it, wi, ti, ci, tk, rf; bool f, s, qa
 
 inline touch() { assert(!freed) }
 inline poke() { poked = 1 }
@@ -324,11 +356,67 @@ inline coord_do(item, may_fail) {
   fi
 }
 
+/* resubmit: each step in tk (taken) submitted again (+1, do(), refused:
+ * -1); the refused ones -> rf */
+inline resubmit() {
+  rf = 0; wi = 0;
+  do
+  :: wi < W ->
+     if
+     :: tk & (1 << wi) ->
+        atomic { touch(); coord_items++; poke() };   /* item_begin */
+        coord_do(IDLE + wi, 1);
+        if
+        :: rc -> atomic { touch(); coord_items--; poke() }; rf = rf | (1 << wi)
+        :: else -> skip
+        fi;
+        rc = 0
+     :: else -> skip
+     fi;
+     wi++
+  :: else -> break
+  od;
+  wi = 0; tk = 0
+}
+
+/* park_list: one push (CAS release) per refused step */
+inline park_list() {
+  wi = 0;
+  do
+  :: wi < W ->
+     if
+     :: rf & (1 << wi) -> atomic { touch(); assert(!(parked & (1 << wi))); parked = parked | (1 << wi); poke() }
+     :: else -> skip
+     fi;
+     wi++
+  :: else -> break
+  od;
+  wi = 0; rf = 0
+}
+
+/* retry_parked (do/grow/shrink/quit): relaxed hint, take (xchg acquire),
+ * resubmit, park the refused ones again */
+inline retry_parked() {
+#ifndef NO_OPS_RETRY
+  atomic { touch(); s = (parked != 0) };
+  if
+  :: s -> atomic { touch(); tk = parked; parked = 0 };
+          resubmit();
+          park_list()
+  :: else -> skip
+  fi;
+  s = 0
+#else
+  skip
+#endif
+}
+
 inline team_do(task) {
   atomic { touch(); f = quit };                /* load acquire */
   if
   :: f -> set_fate(task, REFUSED)              /* WEFT_EQUIT */
   :: else ->
+     retry_parked();
      atomic { touch(); coord_items++; poke() };
      coord_do(DISPATCH + task, 1);
      if
@@ -343,6 +431,7 @@ inline team_quit() {
   atomic { touch(); f = quit; quit = 1 };      /* xchg acq_rel */
   if
   :: !f ->
+     retry_parked();
      atomic { touch(); coord_items++; poke() };
      coord_do(QSTEP, 1);
      if
@@ -369,34 +458,80 @@ inline coord_settled() {                       /* -> s */
   ci = 0
 }
 
-inline destroy_retry_quit() {                  /* -> rc: 0 or EBUSY */
-  atomic { touch(); coord_items++; poke() };
-  coord_do(QSTEP, 1);
+/* destroy's own run of a parked step of worker wi (idle_pending_stand_in):
+ * busy--, the worker idle, no backlog taken; quit_idlers if should_quit */
+inline stand_in() {
+#ifdef MUTANT_STANDIN_DISPATCH
+  atomic { touch(); assert(in_coord); busy-- };
+  recycle()                                    /* as idle_pending_run */
+#else
+  atomic { touch(); assert(in_coord); busy--; idle[nidle] = wi; nidle++ };
   if
-  :: rc == 0 -> atomic { touch(); quit_refused = 0 }  /* store relaxed */
+  :: should_quit -> quit_idlers()
+  :: else -> skip
+  fi
+#endif
+}
+
+inline destroy_retry() {                       /* -> rc: 0 or EBUSY */
+#ifndef MUTANT_NO_IDLE_RETRY
+  atomic { touch(); tk = parked; parked = 0 }; /* take_parked: xchg acquire */
+#endif
+  resubmit();
+  qa = 0;
+  atomic { touch(); f = quit_refused };        /* load acquire */
+#ifdef MUTANT_NO_RETRY
+  f = 0;
+#endif
+  if
+  :: f ->
+     atomic { touch(); coord_items++; poke() };
+     coord_do(QSTEP, 1);
+     if
+     :: rc == 0 -> atomic { touch(); quit_refused = 0 }  /* store relaxed */
+     :: else -> atomic { touch(); coord_items--; poke() }; qa = 1
+     fi
+  :: else -> skip
+  fi;
+  rc = 0;
+  if
+  :: rf == 0 && !qa -> skip
   :: else ->
-     atomic { touch(); coord_items--; poke() };
 #ifdef MUTANT_RUN_UNSETTLED
      s = 1;
 #else
      coord_settled();
 #endif
      if
+     :: !s -> park_list(); rc = EBUSY
      :: s ->
-        atomic { touch(); assert(!in_coord); f = (busy == 0) };
+        atomic { touch(); assert(!in_coord); in_coord = 1 };
+        wi = 0;
+        do
+        :: wi < W ->
+           if
+           :: rf & (1 << wi) -> stand_in()
+           :: else -> skip
+           fi;
+           wi++
+        :: else -> break
+        od;
+        wi = 0; rf = 0;
         if
-        :: f ->
-           atomic { assert(!in_coord); in_coord = 1 };
-           start_finishing();
-           in_coord = 0;
-           atomic { touch(); quit_refused = 0 };
-           rc = 0
-        :: else -> rc = EBUSY
-        fi
-     :: else -> rc = EBUSY
+        :: qa ->
+           atomic { touch(); f = (busy == 0) };
+           if
+           :: f ->
+              start_finishing();
+              atomic { touch(); quit_refused = 0 }
+           :: else -> rc = EBUSY
+           fi
+        :: else -> skip
+        fi;
+        in_coord = 0
      fi
   fi;
-  s = 0; f = 0
+  s = 0; f = 0; qa = 0
 }
 
 inline team_destroy() {                        /* -> rc: 0 or EBUSY */
@@ -405,14 +540,7 @@ inline team_destroy() {                        /* -> rc: 0 or EBUSY */
   :: !f -> team_quit()
   :: else -> skip
   fi;
-  rc = 0;
-  atomic { touch(); f = quit_refused };        /* load acquire */
-#ifndef MUTANT_NO_RETRY
-  if
-  :: f -> destroy_retry_quit()
-  :: else -> skip
-  fi;
-#endif
+  destroy_retry();
   if
   :: rc == 0 ->
      atomic { touch(); f = finished };         /* load acquire */
@@ -426,7 +554,7 @@ inline team_destroy() {                        /* -> rc: 0 or EBUSY */
   :: rc == 0 ->
      atomic {
        touch();
-       assert(!in_coord && queued == 0 && busy == 0);
+       assert(!in_coord && queued == 0 && busy == 0 && parked == 0);
 #ifdef INLINE
        assert(!lk);
 #endif
@@ -481,9 +609,14 @@ end:
      :: true -> skip
      fi;
 #endif
-     coord_do(IDLE + me, 0);                   /* dowork_cb: r->t, coord_submit */
-     assert(rc == 0);
-     ti = 0
+     coord_do(IDLE + me, 1);                   /* dowork_cb: r->t, coord_submit */
+     if
+     :: rc ->                                  /* refused: log, park (CAS release) */
+        atomic { touch(); assert(!(parked & (1 << me))); parked = parked | (1 << me); poke() };
+        atomic { touch(); coord_items--; poke() }  /* item_end: last touch */
+     :: else -> skip
+     fi;
+     rc = 0; ti = 0
   :: atomic { wstate[me] == W_DROPPED -> break }
   od
 }

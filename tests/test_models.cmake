@@ -205,6 +205,8 @@ weft_model_mutant(model_mutant_team_destroy_end_before_run team_destroy.pml "ass
 weft_model_mutant(model_mutant_team_destroy_no_retry team_destroy.pml "invalid end state" -DMUTANT_NO_RETRY)
 weft_model_mutant(model_mutant_team_destroy_run_unsettled team_destroy.pml "assertion violated" -DMUTANT_RUN_UNSETTLED)
 weft_model_mutant(model_mutant_team_destroy_settled_items_only team_destroy.pml "assertion violated" -DINLINE -DMUTANT_SETTLED_ITEMS_ONLY)
+weft_model_mutant(model_mutant_team_destroy_no_idle_retry team_destroy.pml "invalid end state" -DMUTANT_NO_IDLE_RETRY)
+weft_model_mutant(model_mutant_team_destroy_standin_dispatch team_destroy.pml "assertion violated" -DMUTANT_STANDIN_DISPATCH)
 
 # An attached reactor's wake-ups (attach's and drain's Dekkers on `sleeping`,
 # the eventfd reset first, detach from a callback) and weft_reactor_stop's

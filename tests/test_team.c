@@ -730,6 +730,162 @@ static void quit_refused_lockfree_coordinator(void **state) {
   weft_worker_release(g_workers[0].inner);
 }
 
+
+/* ------------------------- a refused idle-and-pending step (dowork_cb) */
+
+/* The coordinator refuses a worker's idle-and-pending step once (a
+ * transient failure): the refusal is logged, the worker stays busy, and
+ * destroy submits the step again with quit's; once the coordinator has run
+ * both the team is finished and destroy succeeds, the task run once. Before
+ * the fix the worker was lost: destroy answered WEFT_EBUSY for ever. */
+static void idle_refused_once_destroy_retries(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(stats().busy_workers, 1);
+  g_coord.fail_next_do = 1; /* the worker's step, submitted from its task's end */
+  assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1);
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(g_last_failure, WEFT_ENOMEM);
+  assert_int_equal(stats().busy_workers, 1); /* parked, not lost */
+  /* destroy quits and resubmits the step; the memory coordinator runs both
+   * only when performed: WEFT_EBUSY, nothing freed. */
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY);
+  perform_all();
+  assert_true(g_workers[0].quit);
+  assert_int_equal(weft_worker_quit(&g_coord.base), WEFT_EQUIT); /* the team finished */
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(g_failures, 1); /* retries are not logged */
+  assert_int_equal(g_nworkers, 1);
+  replace_destroyed_team();
+}
+
+/* The next do() resubmits a refused step: the worker recycles and runs the
+ * new task. With a limit of one worker, before the fix the new task stayed
+ * backlogged for ever behind the lost worker. */
+static void idle_refused_next_do_resubmits(void **state) {
+  (void)state;
+  times_ran = 0;
+  g_limit = 1;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  g_coord.fail_next_do = 1;
+  assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1);
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  perform_all();
+  assert_int_equal(times_ran, 2);
+  assert_int_equal(g_nworkers, 1);
+  assert_int_equal(stats().busy_workers, 0);
+  assert_int_equal(stats().idle_workers, 1);
+  assert_int_equal(stats().backlogged_work, 0);
+  assert_int_equal(g_failures, 1);
+  /* teardown: quit, destroy; the worker is quit and released */
+}
+
+/* The coordinator refuses everything from the worker's step on: destroy,
+ * its resubmissions refused, runs the step itself once nothing is
+ * outstanding on the coordinator (the worker comes idle, takes nothing from
+ * the backlog), then quit's step (the worker is quit); the backlogged task
+ * is cancelled through log_fn, not lost. */
+static void idle_refused_for_good_destroy_finishes(void **state) {
+  (void)state;
+  times_ran = 0;
+  g_limit = 1;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0); /* A: worker 1 */
+  coordinate();
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0); /* B: backlogged */
+  coordinate();
+  assert_int_equal(stats().backlogged_work, 1);
+  g_coord.fail_always = 1;
+  assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1);
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(g_failures, 1); /* the step's refusal */
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  assert_int_equal(g_failures, 3); /* + quit's refusal, + B cancelled */
+  assert_int_equal(g_last_failure, WEFT_ECANCELED);
+  assert_int_equal(times_ran, 1);
+  assert_true(g_workers[0].quit); /* teardown also checks it was released */
+  assert_true(g_coord.quit);
+  replace_destroyed_team();
+}
+
+/* quit's step ran (should_quit) before the worker's step was refused for
+ * good: destroy's own run of the step quits the worker and finishes. */
+static void idle_refused_after_quit_step(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(weft_team_quit(g_team), 0);
+  coordinate(); /* quit's step: the worker is busy, the team is not finished */
+  g_coord.fail_always = 1;
+  assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1);
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(g_failures, 1);
+  assert_true(g_workers[0].quit);
+  replace_destroyed_team();
+}
+
+/* Two workers: one's step is refused while the other still runs its task.
+ * destroy may not run the parked step (the other's step may still reach
+ * the coordinator): WEFT_EBUSY, the step kept for the next call. Once the
+ * other's step is refused too, destroy runs both and finishes. */
+static void idle_refused_while_another_busy(void **state) {
+  (void)state;
+  times_ran = 0;
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(weft_team_do(g_team, count_run, NULL), 0);
+  coordinate();
+  assert_int_equal(stats().busy_workers, 2);
+  g_coord.fail_always = 1;
+  assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1);
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY);
+  assert_int_equal(weft_team_destroy(g_team), WEFT_EBUSY);
+  assert_int_equal(stats().busy_workers, 2);
+  assert_false(g_workers[0].quit);
+  assert_int_equal(weft_memory_worker_perform(g_workers[1].inner), 1);
+  assert_int_equal(weft_team_destroy(g_team), 0);
+  assert_int_equal(times_ran, 2);
+  assert_int_equal(g_failures, 3); /* two steps, quit's step */
+  assert_true(g_workers[0].quit);
+  assert_true(g_workers[1].quit);
+  replace_destroyed_team();
+}
+
+/* The lock-free coordinator quit behind the team's back while a worker is
+ * busy: the worker's step is refused (WEFT_EQUIT); destroy runs it and the
+ * quit step itself. */
+static void idle_refused_lockfree_coordinator(void **state) {
+  (void)state;
+  g_nworkers = 0;
+  g_limit = -1;
+  g_failures = 0;
+  times_ran = 0;
+  weft_worker *coord;
+  weft_team *t;
+  assert_int_equal(weft_coordinator_create(&coord), 0);
+  assert_int_equal(weft_team_create(&t, coord, create_worker, NULL, log_failure, NULL), 0);
+  assert_int_equal(weft_team_do(t, count_run, NULL), 0); /* runs the dispatch inline */
+  assert_int_equal(g_nworkers, 1);
+  assert_int_equal(weft_worker_quit(coord), 0); /* behind the team's back */
+  assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1); /* task; step refused */
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(g_failures, 1);
+  assert_int_equal(g_last_failure, WEFT_EQUIT);
+  assert_int_equal(weft_team_destroy(t), 0);
+  assert_int_equal(g_failures, 2); /* + quit's refusal */
+  assert_true(g_workers[0].quit);
+  assert_true(g_workers[0].released);
+  weft_worker_release(g_workers[0].inner);
+}
+
 /* ------------------- an asynchronous coordinator (a ThreadWorker) and destroy */
 
 /* A coordinator forwarding to a ThreadWorker that can hold one do() call
@@ -986,6 +1142,104 @@ static void real_threads_grow_shrink_churn(void **state) {
   run_real_threads(NULL, 1);
 }
 
+
+/* A coordinator that refuses one do() in REFUSE_EVERY, from any thread
+ * (workers' idle-and-pending steps included), over a real one. Producers
+ * retry a refused do(); refused steps are resubmitted by later calls or by
+ * destroy (retried on WEFT_EBUSY). Every task runs at most once, and runs
+ * or is cancelled through log_fn (a task backlogged when destroy runs a
+ * refused step itself); destroy returns 0. */
+#define REFUSE_EVERY 3
+typedef struct flaky_coord {
+  weft_worker base;
+  weft_worker *inner;
+  _Atomic long calls;
+  /* Counted by its release, which may run on a worker thread after destroy
+   * returned: the do() that quit it, inline on a LockWorker, closes it on
+   * leaving (lib/workers/worker.c), so the test waits on this. */
+  sync_t released;
+} flaky_coord;
+static int flaky_do(weft_worker *w, weft_fn fn, void *arg) {
+  flaky_coord *c = (flaky_coord *)w;
+  if (weft__fetch_add_relaxed(&c->calls, 1) % REFUSE_EVERY == REFUSE_EVERY - 1) return WEFT_ENOMEM;
+  return weft_worker_do(c->inner, fn, arg);
+}
+static int flaky_quit(weft_worker *w) { return weft_worker_quit(((flaky_coord *)w)->inner); }
+static void flaky_release(weft_worker *w) {
+  flaky_coord *c = (flaky_coord *)w;
+  weft_worker_release(c->inner);
+  count_up(&c->released);
+}
+static const weft_worker_ops flaky_ops = {flaky_do, flaky_quit, flaky_release};
+
+static _Atomic long g_flaky_cancelled, g_flaky_refused_steps;
+static void flaky_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  if (err == WEFT_ECANCELED) weft__fetch_add_relaxed(&g_flaky_cancelled, 1);
+  else if (strstr(what, "idle-and-pending")) weft__fetch_add_relaxed(&g_flaky_refused_steps, 1);
+}
+
+#define FLAKY_TASKS 3000
+static void *flaky_producer(void *arg) {
+  long base = (long)(intptr_t)arg * FLAKY_TASKS;
+  for (long i = 0; i < FLAKY_TASKS; i++) {
+    int r;
+    while ((r = weft_team_do(g_rt, stress_task, (void *)(intptr_t)(base + i))) == WEFT_ENOMEM) {
+    }
+    THREAD_CHECK_EQ(r, 0);
+  }
+  return NULL;
+}
+
+static void run_flaky(weft_worker *inner) {
+  static flaky_coord fc;
+  memset(&fc, 0, sizeof fc);
+  fc.inner = inner;
+  sync_init(&fc.released);
+  assert_int_equal(weft_worker_init(&fc.base, &flaky_ops), 0);
+  g_expect = PRODUCERS * FLAKY_TASKS;
+  g_ran = calloc((size_t)g_expect, sizeof *g_ran);
+  assert_non_null(g_ran);
+  weft__store_relaxed(&g_total, 0);
+  weft__store_relaxed(&g_flaky_cancelled, 0);
+  weft__store_relaxed(&g_flaky_refused_steps, 0);
+  assert_int_equal(weft_team_create(&g_rt, &fc.base, create_thread_worker, (void *)(intptr_t)3,
+                                    flaky_log, NULL), 0);
+  pthread_t th[PRODUCERS];
+  for (int p = 0; p < PRODUCERS; p++)
+    assert_int_equal(pthread_create(&th[p], NULL, flaky_producer, (void *)(intptr_t)p), 0);
+  for (int p = 0; p < PRODUCERS; p++) pthread_join(th[p], NULL);
+  int r = weft_team_quit(g_rt);
+  assert_true(r == 0 || r == WEFT_ENOMEM); /* refused: destroy retries it */
+  while ((r = weft_team_destroy(g_rt)) == WEFT_EBUSY) sched_yield();
+  assert_int_equal(r, 0);
+  count_wait(&fc.released, 1); /* the team released its coordinator */
+  long ran = 0;
+  for (long i = 0; i < g_expect; i++) {
+    int n = weft__load_relaxed(&g_ran[i]);
+    assert_true(n <= 1);
+    ran += n;
+  }
+  assert_int_equal(ran + weft__load_relaxed(&g_flaky_cancelled), g_expect);
+  assert_true(weft__load_relaxed(&g_flaky_refused_steps) > 0); /* the case was exercised */
+  free(g_ran);
+  sync_fini(&fc.released);
+}
+
+static void real_threads_refused_idle_thread_worker_coordinator(void **state) {
+  (void)state;
+  weft_worker *tw;
+  assert_int_equal(weft_thread_worker_create(&tw, NULL, NULL, "team-coord"), 0);
+  run_flaky(tw);
+}
+
+static void real_threads_refused_idle_lock_worker_coordinator(void **state) {
+  (void)state;
+  weft_worker *lw;
+  assert_int_equal(weft_lock_worker_create(&lw, NULL, NULL), 0);
+  run_flaky(lw);
+}
+
 /* A LockWorker coordinator runs the team's items inline and releases the
  * caller's lock after them: destroy must not return 0 (the caller then frees
  * the lock) while a worker thread is still inside that release. The lock's
@@ -1119,11 +1373,19 @@ int main(void) {
       cmocka_unit_test(destroy_from_a_release_during_destroy),
       cmocka_unit_test_setup_teardown(quit_refused_while_busy, setup, teardown),
       cmocka_unit_test(quit_refused_lockfree_coordinator),
+      cmocka_unit_test_setup_teardown(idle_refused_once_destroy_retries, setup, teardown),
+      cmocka_unit_test_setup_teardown(idle_refused_next_do_resubmits, setup, teardown),
+      cmocka_unit_test_setup_teardown(idle_refused_for_good_destroy_finishes, setup, teardown),
+      cmocka_unit_test_setup_teardown(idle_refused_after_quit_step, setup, teardown),
+      cmocka_unit_test_setup_teardown(idle_refused_while_another_busy, setup, teardown),
+      cmocka_unit_test(idle_refused_lockfree_coordinator),
       cmocka_unit_test(async_coordinator_destroy_waits_for_late_item),
       cmocka_unit_test(real_threads_exactly_once_quit_drains),
       cmocka_unit_test(real_threads_lock_worker_coordinator),
       cmocka_unit_test(real_threads_thread_worker_coordinator),
       cmocka_unit_test(real_threads_grow_shrink_churn),
+      cmocka_unit_test(real_threads_refused_idle_thread_worker_coordinator),
+      cmocka_unit_test(real_threads_refused_idle_lock_worker_coordinator),
       cmocka_unit_test(lock_worker_coordinator_destroy_waits_for_release),
       cmocka_unit_test(uninitialised_workers_refused),
   };

@@ -36,7 +36,9 @@
  *     outstanding coordinator work in `coord_items`: +1 before each
  *     submission (undone by the submitter if refused), -1 as the last thing
  *     each item does; also +1 when a task is handed to a worker, for the
- *     idle-and-pending step that worker will submit (its -1 is that item's).
+ *     idle-and-pending step that worker will submit (its -1 is that item's,
+ *     or, if the coordinator refuses the step, the worker's once it has
+ *     parked it; each resubmission is then counted as a submission).
  *     destroy waits for 0 (answers WEFT_EBUSY before). Why a count and not a
  *     last "fence" item that destroy waits on: the team quits its
  *     coordinator when it finishes (as Twisted's does), after which no
@@ -66,9 +68,16 @@
  *     destroy call submits the step again, or runs it itself once nothing
  *     can race it (no coordinator work outstanding, no worker busy), so a
  *     refusal, transient or not, does not keep the team for ever.
- *   Not covered: a refused idle-and-pending step loses its worker (it can
- *     only run its task's step through the coordinator), so the team never
- *     finishes and destroy answers WEFT_EBUSY for ever (docs/reliability.md
+ *   The coordinator refusing a worker's idle-and-pending step (Twisted: the
+ *     worker is lost, the team never finishes): the worker logs it and
+ *     parks the step's record (its own, still valid) on a lock-free list,
+ *     its worker still counted busy. The next do/grow/shrink/quit and every
+ *     destroy call submit the parked steps again; destroy runs a step the
+ *     coordinator refuses still itself, by the quit step's rule (no
+ *     coordinator work outstanding), without handing the worker a
+ *     backlogged task (that is cancelled through log_fn), then the quit
+ *     step if it is refused too; so such a refusal, transient or not, loses
+ *     no worker and does not keep the team for ever (docs/reliability.md
  *     §4).
  */
 #include <limits.h>
@@ -109,6 +118,12 @@ struct gteam {
   _Atomic int finished; /* the coordinator was quit (set in the coordinator) */
   team_rec *quit_rec;   /* pre-allocated: quit() cannot fail for lack of memory */
   _Atomic int quit_refused; /* the coordinator refused quit's step: destroy retries */
+  /* Idle-and-pending steps the coordinator refused (dowork_cb), linked
+   * through their records' `next`: pushed by workers, taken whole by the
+   * next do/grow/shrink/quit (resubmitted) or destroy (resubmitted, or run
+   * by destroy itself). A push-and-take-all stack: no ABA (a push compares
+   * the head only to link to it; nothing is popped one at a time). */
+  _Atomic(team_rec *) parked;
   /* destroy's caller only: destroy is freeing the team. A destroy from a
    * callback it runs (log_fn hearing of a cancelled task, a worker's
    * release) answers WEFT_EBUSY instead of freeing the team under it. */
@@ -229,6 +244,68 @@ static int coord_submit(gteam *t, team_rec *r, void (*run)(weft__task *)) {
   r->node.cancel = NULL;
   if (t->coord_lockfree) return weft__coordinator_submit(t->coord, &r->node);
   return weft__worker_do_plain(t->coord, generic_trampoline, r);
+}
+
+/* Refused idle-and-pending steps (see gteam.parked). A parked step is not
+ * counted in coord_items (its submitter undid its +1 after parking it) but
+ * its worker still is in busy: destroy either resubmits it or runs it
+ * itself, and only then can the team finish. */
+static void park(gteam *t, team_rec *r) {
+  team_rec *head = weft__load_relaxed(&t->parked);
+  do {
+    r->next = head;
+    /* Release: r's fields, and what its parker did before, happen before
+     * the taker's use of r (pairs with take_parked's acquire exchange).
+     * Failure: relaxed, head is only relinked. From a worker with the
+     * lock-free coordinator (uncounted) the successful CAS is its last
+     * touch of the team. */
+  } while (!weft__cas_release(&t->parked, &head, r));
+}
+
+static team_rec *take_parked(gteam *t) {
+  /* Acquire: pairs with park's release CAS (each push continues the
+   * release sequence of the exchange's predecessors: all are RMWs). */
+  return weft__xchg_acquire(&t->parked, (team_rec *)NULL);
+}
+
+static void idle_pending_run(weft__task *n);
+
+/* Submit each step of the list r again; returns the refused ones, linked,
+ * their counts undone. The caller is not the last toucher of the team: an
+ * owner's call is followed by destroy; a task's call keeps its worker
+ * counted (busy, coord_items) until its own step. */
+static team_rec *resubmit(gteam *t, team_rec *r) {
+  team_rec *refused = NULL;
+  while (r) {
+    team_rec *next = r->next; /* now: once accepted, r may be recycled */
+    item_begin(t);
+    if (coord_submit(t, r, idle_pending_run) != 0) {
+      item_end(t);
+      r->next = refused;
+      refused = r;
+    }
+    r = next;
+  }
+  return refused;
+}
+
+static void park_list(gteam *t, team_rec *r) {
+  while (r) {
+    team_rec *next = r->next;
+    park(t, r);
+    r = next;
+  }
+}
+
+/* do/grow/shrink/quit: give refused idle-and-pending steps another chance,
+ * so that a transient refusal does not keep a worker (and the backlog it
+ * would drain) until destroy. */
+static void retry_parked(gteam *t) {
+  /* Relaxed: a hint (the hot path pays one load of a word written only
+   * when a step is refused or taken); what is parked is read only after
+   * take_parked's acquire. */
+  if (WEFT_LIKELY(!weft__load_relaxed(&t->parked))) return;
+  park_list(t, resubmit(t, take_parked(t)));
 }
 
 /* ---------------------------------------------- coordinator-side helpers */
@@ -415,6 +492,22 @@ static void idle_pending_run(weft__task *n) {
   recycle(t, w);
 }
 
+/* destroy's own run of a refused idle-and-pending step (destroy_retry: only
+ * once coord_settled, so no item runs beside it). As idle_pending_run, but
+ * the worker takes nothing from the backlog: a task started here would
+ * submit its own step to a coordinator that may accept it now and run it
+ * beside the rest of destroy. The team is finishing (quit's step ran, or
+ * destroy runs it next), and what stays backlogged destroy cancels through
+ * log_fn, as it does when no worker is left at quit. */
+static void idle_pending_stand_in(gteam *t, team_rec *r) {
+  weft_worker *w = r->worker;
+  weft__slab_put(&t->recs, r);
+  t->busy--;
+  t->idle[t->nidle++] = w; /* cap ≥ nidle + busy */
+  publish(t);
+  if (t->should_quit) quit_idlers(t, -1); /* else destroy's quit step does */
+}
+
 static void grow_run(weft__task *n) {
   team_rec *r = (team_rec *)n;
   gteam *t = r->t;
@@ -450,9 +543,14 @@ static void dowork_cb(void *arg) {
   gteam *t = r->t;
   /* Counted when the task was handed to this worker (coordinate). */
   int rc = coord_submit(t, r, idle_pending_run);
-  /* Refused: the worker and its count are lost, the team never finishes
-   * (docs/reliability.md §4). */
-  if (rc) team_log(t, rc, "Team: coordinator refused idle-and-pending; worker lost");
+  if (rc) {
+    /* Refused: the step waits in `parked`, its worker still busy, for the
+     * next do/grow/shrink/quit to resubmit it or destroy to resubmit or
+     * run it (destroy_retry). Log first: parking may be the last touch. */
+    team_log(t, rc, "Team: coordinator refused idle-and-pending; retried later");
+    park(t, r);
+    item_end(t); /* the step is parked, not outstanding; last touch */
+  }
 }
 
 /* ----------------------------------------------------------- team ops */
@@ -461,6 +559,7 @@ static int team_do(weft_team *base, weft_fn fn, void *arg) {
   gteam *t = (gteam *)base;
   /* Acquire: pairs with quit's exchange; only the flag itself matters. */
   if (weft__load_acquire(&t->quit)) return WEFT_EQUIT;
+  retry_parked(t);
   /* The submitter's context travels as the task itself (fn/arg bound to
    * it): the coordinator's hops run on whichever thread drains it, in that
    * thread's context, and capture nothing. */
@@ -491,6 +590,7 @@ static int team_do(weft_team *base, weft_fn fn, void *arg) {
 static int team_count_op(gteam *t, int n, void (*run)(weft__task *)) {
   /* Acquire: as in team_do. */
   if (weft__load_acquire(&t->quit)) return WEFT_EQUIT;
+  retry_parked(t);
   team_rec *r = weft__slab_get(&t->recs);
   if (!r) return WEFT_ENOMEM;
   r->t = t;
@@ -516,6 +616,7 @@ static int team_quit(weft_team *base) {
   gteam *t = (gteam *)base;
   /* acq_rel: one caller wins; pairs with the loads in do/grow/shrink. */
   if (weft__xchg_acq_rel(&t->quit, 1)) return WEFT_EQUIT;
+  retry_parked(t); /* before the quit step: the workers recycle first */
   item_begin(t);
   int rc = coord_submit(t, t->quit_rec, start_finishing_run);
   if (rc) {
@@ -528,27 +629,47 @@ static int team_quit(weft_team *base) {
   return rc;
 }
 
-/* quit's step was refused by the coordinator: submit it again, or, if the
- * coordinator refuses still and nothing can race us, run it here. 0 once the
- * step was accepted or run, else WEFT_EBUSY. */
-static int destroy_retry_quit(gteam *t) {
-  item_begin(t);
-  int rc = coord_submit(t, t->quit_rec, start_finishing_run);
-  if (rc == 0) {
-    weft__store_relaxed(&t->quit_refused, 0); /* only destroy reads it now */
-    return 0;
+/* Steps the coordinator refused (quit's, workers' idle-and-pending ones):
+ * submit them again, or, if it refuses still and nothing can race us, run
+ * them here. 0 once each was accepted or run, else WEFT_EBUSY. */
+static int destroy_retry(gteam *t) {
+  team_rec *refused = resubmit(t, take_parked(t));
+  bool quit_again = false;
+  /* Acquire: pairs with team_quit's release store (quit_rec is free). */
+  if (weft__load_acquire(&t->quit_refused)) {
+    item_begin(t);
+    if (coord_submit(t, t->quit_rec, start_finishing_run) == 0) {
+      weft__store_relaxed(&t->quit_refused, 0); /* only destroy reads it now */
+    } else {
+      item_end(t);
+      quit_again = true; /* quit() logged the first refusal; retries are not */
+    }
   }
-  item_end(t);
-  /* Refused again (quit() logged the first refusal; retries are not). The
-   * team state is the coordinator's, so run the step here only when no
-   * coordinator item is queued or running and none can come: none from a
-   * call on the team (destroy's caller excludes them), none from a worker
-   * (no worker is busy). The lock-free coordinator refuses only once it is
-   * quit (by someone else: the team quits it only when finished), so after
-   * its last do() has left nothing can run on it again and t->busy is
-   * stable; for any other coordinator coord_items counts busy workers, so 0
-   * means busy is 0 too. */
-  if (!coord_settled(t) || t->busy != 0) return WEFT_EBUSY;
+  if (!refused && !quit_again) return 0;
+  /* Refused again. The team state is the coordinator's, so run the steps
+   * here only when no coordinator item is queued or running and none can
+   * come: none from a call on the team (destroy's caller excludes them),
+   * none from a worker: for a coordinator other than the lock-free one,
+   * coord_items counts every busy worker whose step is neither parked nor
+   * run, so at 0 every busy worker's step is parked (each is parked before
+   * its submitter's -1), in `refused` or parked again after our take, and
+   * the stand-ins below start no task. The lock-free coordinator refuses
+   * only once it is quit (by someone else: the team quits it only when
+   * finished), so after its last do() has left nothing can run on it again
+   * and busy is stable. Either way a worker still running its task, or
+   * whose step was parked after our take, is counted in busy: the team
+   * does not finish without it, and the next destroy call takes its step. */
+  if (!coord_settled(t)) {
+    park_list(t, refused); /* the next destroy call tries them again */
+    return WEFT_EBUSY;
+  }
+  while (refused) {
+    team_rec *next = refused->next;
+    idle_pending_stand_in(t, refused);
+    refused = next;
+  }
+  if (!quit_again) return 0; /* quit's step ran: the stand-ins quit their workers */
+  if (t->busy != 0) return WEFT_EBUSY;
   start_finishing(t); /* busy is 0: it finishes the team */
   weft__store_relaxed(&t->quit_refused, 0);
   return 0;
@@ -558,18 +679,17 @@ static int team_destroy(weft_team *base) {
   gteam *t = (gteam *)base;
   if (t->destroying) return WEFT_EBUSY; /* from a callback of this destroy */
   /* From here on: the quit below, and the finishing step that
-   * destroy_retry_quit may run here, quit and release workers, and their
+   * destroy_retry may run here, quit and release workers, and their
    * callbacks may call destroy again (found by review: the flag was set
    * after the retry, and a release callback's destroy freed the team under
    * quit_idlers). Cleared on each WEFT_EBUSY return. */
   t->destroying = true;
   if (!weft__load_acquire(&t->quit)) (void)team_quit(base); /* acquire: as in team_do */
-  /* Acquire: pairs with team_quit's release store. Acquire: pairs with
-   * maybe_finish's release store; then no worker is busy. coord_settled: no
-   * coordinator item is queued or running either (not even one of a do()
-   * that raced quit, nor the finishing item's tail). */
-  if ((weft__load_acquire(&t->quit_refused) && destroy_retry_quit(t) != 0) ||
-      !weft__load_acquire(&t->finished) || !coord_settled(t)) {
+  /* destroy_retry: no refused step is left over. Acquire: pairs with
+   * maybe_finish's release store; then no worker is busy (none parked).
+   * coord_settled: no coordinator item is queued or running either (not
+   * even one of a do() that raced quit, nor the finishing item's tail). */
+  if (destroy_retry(t) != 0 || !weft__load_acquire(&t->finished) || !coord_settled(t)) {
     t->destroying = false;
     return WEFT_EBUSY;
   }
@@ -618,6 +738,7 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
   weft__store_relaxed(&t->finished, 0);
   weft__store_relaxed(&t->coord_items, 0);
   weft__store_relaxed(&t->quit_refused, 0);
+  weft__store_relaxed(&t->parked, NULL);
   publish(t);
   weft__object_created();
   *out = &t->base;
