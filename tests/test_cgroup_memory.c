@@ -29,49 +29,13 @@
 #define MiB (1024ull * 1024)
 #define GiB (1024 * MiB)
 
-static char g_dir[256];
-
-static void path_of(char *out, size_t size, const char *rel) {
-  int n = snprintf(out, size, "%s/%s", g_dir, rel);
-  assert_true(n > 0 && (size_t)n < size);
-}
-
-/* mkdir -p g_dir/rel */
-static void mkdirs(const char *rel) {
-  char p[1024];
-  path_of(p, sizeof p, rel);
-  for (char *s = p + strlen(g_dir) + 1; *s; s++) {
-    if (*s != '/') continue;
-    *s = '\0';
-    mkdir(p, 0700);
-    *s = '/';
-  }
-  mkdir(p, 0700);
-}
-
-static void put(const char *rel, const char *text) {
-  char p[1024];
-  path_of(p, sizeof p, rel);
-  FILE *f = fopen(p, "w");
-  assert_non_null(f);
-  assert_true(fputs(text, f) >= 0);
-  assert_int_equal(fclose(f), 0);
-}
+#include "test_cgroup_tree.h"
 
 /* put() of a number and a newline, as the kernel writes them. */
 static void put_u64(const char *rel, unsigned long long v) {
   char text[32];
   snprintf(text, sizeof text, "%llu\n", v);
   put(rel, text);
-}
-
-/* The mountinfo line of a cgroup mount of g_dir/<at> showing <root>. */
-static void mount_line(char *out, size_t size, const char *root, const char *at,
-                       const char *fstype, const char *super) {
-  const char *optional = strcmp(fstype, "cgroup2") == 0 ? " shared:9" : "";
-  int n = snprintf(out, size, "35 24 0:30 %s %s/%s rw,nosuid%s - %s %s %s\n", root, g_dir, at,
-                   optional, fstype, fstype, super);
-  assert_true(n > 0 && (size_t)n < size);
 }
 
 /* The whole valve from the fake files, RLIMIT_NPROC unlimited. */
@@ -107,31 +71,8 @@ static void big_host_meminfo(void) {
                  "Buffers:          100000 kB\n");
 }
 
-static int setup(void **state) {
-  (void)state;
-  snprintf(g_dir, sizeof g_dir, "/tmp/weft_cgmem_XXXXXX");
-  return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-/* A v2 mount of g_dir/cg showing the whole hierarchy, after an unrelated
- * mount. */
-static void v2_mount(void) {
-  char line[1024], text[2048];
-  mount_line(line, sizeof line, "/", "cg", "cgroup2", "rw,nsdelegate");
-  snprintf(text, sizeof text, "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n%s", line);
-  put("mountinfo", text);
-  mkdirs("cg");
-}
-
-/* The report's case: a 256 MiB container on a 64 GiB host. MemAvailable
- * alone made the valve 4096 (320 MiB of threads); the container's
+/* A 256 MiB container on a 64 GiB host. MemAvailable alone would make
+ * the valve 4096 (320 MiB of threads); the container's
  * headroom makes it 819 at rest and 640 with 56 MiB in use. The root has no
  * memory.max (as on a host). */
 static void container_limit_bounds_valve(void **state) {

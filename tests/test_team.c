@@ -704,21 +704,27 @@ static void quit_refused_while_busy(void **state) {
   replace_destroyed_team();
 }
 
+/* A team on the lock-free coordinator with one task handed to its one
+ * worker (the dispatch runs inline in do()); the counters reset. */
+static void lockfree_team_with_a_task(weft_worker **coord, weft_team **t) {
+  g_nworkers = 0;
+  g_limit = -1;
+  g_failures = 0;
+  times_ran = 0;
+  assert_int_equal(weft_coordinator_create(coord), 0);
+  assert_int_equal(weft_team_create(t, *coord, create_worker, NULL, log_failure, NULL), 0);
+  assert_int_equal(weft_team_do(*t, count_run, NULL), 0); /* runs the dispatch inline */
+  assert_int_equal(g_nworkers, 1);
+}
+
 /* The lock-free coordinator refuses only once it is quit: here by someone
  * other than the team (a misuse, but the team must not be stuck by it). With
  * no worker busy, destroy finishes the team itself. */
 static void quit_refused_lockfree_coordinator(void **state) {
   (void)state;
-  g_nworkers = 0;
-  g_limit = -1;
-  g_failures = 0;
-  times_ran = 0;
   weft_worker *coord;
   weft_team *t;
-  assert_int_equal(weft_coordinator_create(&coord), 0);
-  assert_int_equal(weft_team_create(&t, coord, create_worker, NULL, log_failure, NULL), 0);
-  assert_int_equal(weft_team_do(t, count_run, NULL), 0); /* runs the dispatch inline */
-  assert_int_equal(g_nworkers, 1);
+  lockfree_team_with_a_task(&coord, &t);
   assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1); /* task + idle step */
   assert_int_equal(times_ran, 1);
   assert_int_equal(weft_worker_quit(coord), 0); /* behind the team's back */
@@ -864,16 +870,9 @@ static void idle_refused_while_another_busy(void **state) {
  * quit step itself. */
 static void idle_refused_lockfree_coordinator(void **state) {
   (void)state;
-  g_nworkers = 0;
-  g_limit = -1;
-  g_failures = 0;
-  times_ran = 0;
   weft_worker *coord;
   weft_team *t;
-  assert_int_equal(weft_coordinator_create(&coord), 0);
-  assert_int_equal(weft_team_create(&t, coord, create_worker, NULL, log_failure, NULL), 0);
-  assert_int_equal(weft_team_do(t, count_run, NULL), 0); /* runs the dispatch inline */
-  assert_int_equal(g_nworkers, 1);
+  lockfree_team_with_a_task(&coord, &t);
   assert_int_equal(weft_worker_quit(coord), 0); /* behind the team's back */
   assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1); /* task; step refused */
   assert_int_equal(times_ran, 1);
