@@ -532,6 +532,13 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
 /**
  * @brief Fire "shutdown" and leave the attached reactor stopped; on the
  * attaching thread.
+ *
+ * From a trigger of a "shutdown" that the program fires by hand
+ * (weft_reactor_fire_system_event), the firing under way is not started
+ * again (it would run this trigger again): the reactor stops and drains
+ * now, and the shutdown triggers after this one (the reactor's pool stop
+ * among them) run when the trigger returns, as that firing goes on; calls
+ * they queue to the reactor run at weft_reactor_destroy().
  * @param r The reactor.
  * @return 0, or #WEFT_ESTATE if r is not attached and running, this is not
  *   the attaching thread, or attach has not returned yet (a "startup"

@@ -255,8 +255,10 @@ typedef struct weft_threadpool_stop_report {
  *
  * Every accepted task runs or is cancelled, exactly once: cancelled by the
  * call (report->cancelled), or run, by now or by the threads it leaves
- * behind (report->running). Once every thread is joined the counters
- * satisfy submitted == executed + cancelled.
+ * behind (report->running); a lane's task that those threads hand on after
+ * the call is run or cancelled (its owner told) by them, in no figure of
+ * the report. Once every thread is joined the counters satisfy
+ * submitted == executed + cancelled.
  *
  * On #WEFT_ETIMEDOUT the pool is stopped (submits return #WEFT_EQUIT) but
  * the threads still in a task are left to finish it (their owners are told

@@ -33,7 +33,8 @@ int weft__cgroup_cpu_limit(const char *proc_cgroup, const char *mountinfo);
  * that shows it: first on the cgroup v2 hierarchy (v2 true), then on the
  * v1 hierarchy whose mount carries v1_controller ("cpu", "memory"). A
  * hierarchy that cannot be found or reached is not walked; the callback
- * reads what it wants in dir (weft__cgroup_read_u64) and keeps its own
+ * reads what it wants in dir (weft__cgroup_read_line,
+ * weft__cgroup_parse_u64) and keeps its own
  * answer in arg. Returns 0, or -1 when its state could not be allocated
  * (ENOMEM): then no level was visited, and each reader's header says what
  * it answers for that. */

@@ -7,11 +7,13 @@
  * given back; it sleeps until the next arm), or, disarmed, it has looked
  * at whether to leave after a keep-alive (and stayed or left), or a stop that joins
  * has looked at whether its workers all wait (and started a stand-in or
- * not). One is a caller's step, not a pool thread's: a lane submit that
+ * not). Two are a caller's steps, not a pool thread's: a lane submit that
  * found the lane full has counted itself and not yet pushed its task to
  * wait (the window in which a release owes a hand-off with nothing
  * visible), and a shrink that found nobody parked and has not yet added
- * its debt (workers that park now never look at the debt); a test holds
+ * its debt (workers that park now never look at the debt; a
+ * ThreadPool's resize calls it under the pool's mutex, so a hook that
+ * blocks there holds every other resize, start and stop); a test holds
  * the caller there.
  * A test that waits for "every thread parked" or "ten monitor ticks"
  * re-reads the statistics at each event instead of polling them with
@@ -23,7 +25,8 @@
  * queue, never on a task's path (callgrind: the hot path is unchanged).
  *
  * Contract: set and cleared by any thread at any time. The hook runs on the
- * pool's threads, concurrently with itself, after the event's counters are
+ * pool's threads (and on the callers above: a stopper, a lane submitter, a
+ * shrinker), concurrently with itself, after the event's counters are
  * stored; it must not call into the pool, and it may be called once more
  * after it is cleared (a thread that loaded it before the clear). Events of
  * every engine in the process reach the one hook: a waiter re-reads its own

@@ -548,8 +548,13 @@ static void dowork_cb(void *arg) {
      * next do/grow/shrink/quit to resubmit it or destroy to resubmit or
      * run it (destroy_retry). Log first: parking may be the last touch. */
     team_log(t, rc, "Team: coordinator refused idle-and-pending; retried later");
+    /* Read before the park: with the lock-free coordinator (uncounted) the
+     * park's CAS is our last touch of the team, since destroy may take the
+     * step, run it and free the team at once (found by review, ASan with a
+     * pause between the two). Otherwise the -1 is the last touch. */
+    bool counted = !t->coord_lockfree;
     park(t, r);
-    item_end(t); /* the step is parked, not outstanding; last touch */
+    if (counted) weft__fetch_sub_release(&t->coord_items, 1); /* release: as item_end's */
   }
 }
 
