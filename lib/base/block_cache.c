@@ -29,7 +29,10 @@ static void cache_release(weft__block_cache *c, long n) {
 }
 
 void *weft__block_cache_get_slow(weft__block_cache *c) {
-  void *b = weft__malloc(c->block_size);
+  /* Line-aligned: a block's lines are then the same for every block, so a
+   * user can keep what different threads write on different lines (the
+   * round trip, lib/loop/threads.c). */
+  void *b = weft__malloc_aligned(c->block_size);
   /* Relaxed: only the owner adds holders (before orphan), and the count only
    * needs to reach zero after every block is gone; the decrements order. */
   if (b != NULL) weft__fetch_add_relaxed(&c->holders, 1);
@@ -37,7 +40,7 @@ void *weft__block_cache_get_slow(weft__block_cache *c) {
 }
 
 void weft__block_cache_put_slow(weft__block_cache *c, void *block) {
-  weft__free(block);
+  weft__free_aligned(block);
   cache_release(c, 1);
 }
 
@@ -47,7 +50,7 @@ void weft__block_cache_orphan(weft__block_cache *c) {
   void *b = c->free_list;
   while (b != NULL) {
     void *next = *(void **)b;
-    weft__free(b);
+    weft__free_aligned(b);
     b = next;
     n++;
   }

@@ -16,8 +16,8 @@
  *     block is freed, and the last block freed frees the cache (an atomic
  *     count, acq_rel).
  *   progress: get/put are O(1) and wait for no other thread; get may call
- *   weft__malloc and a put past the cache's bound weft__free (the
- *   allocator's own locks).
+ *   weft__malloc_aligned and a put past the cache's bound weft__free_aligned
+ *   (the allocator's own locks). Blocks start on a cache line.
  *
  * Allocator accounting: the cache is ONE live object for
  * weft_replace_allocator (weft__object_created when it is made,

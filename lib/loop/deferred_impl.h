@@ -47,8 +47,11 @@ struct weft_deferred {
   entry inline_entries[INLINE_ENTRIES];
 };
 
-/* Where a Deferred's "extra" space starts in its block. */
-#define WEFT__DEFERRED_EXTRA_ALIGN alignof(max_align_t)
+/* Where a Deferred's "extra" space starts in its block: on a cache line
+ * of its own (the header is a whole number of lines), so that a round
+ * trip's request, which a pool thread writes, shares no line with the
+ * header the reactor writes (lib/loop/threads.c, round_trip). */
+#define WEFT__DEFERRED_EXTRA_ALIGN 64
 #define WEFT__DEFERRED_HEADER_SIZE \
   ((sizeof(weft_deferred) + WEFT__DEFERRED_EXTRA_ALIGN - 1) & ~(WEFT__DEFERRED_EXTRA_ALIGN - 1))
 

@@ -39,24 +39,41 @@
 /* ------------------------------------------------------ deferToThreadPool */
 
 /* The block after the Deferred header (its "extra" space), so the Deferred
- * is found by subtraction. 96 bytes: the reactor writes fn/arg at submit,
- * the worker reads them and writes result/status, the reactor reads them
+ * is found by subtraction. The reactor writes fn/arg at submit, the worker
+ * reads them and writes the result and status, the reactor reads those
  * back. The completion node is the request's own private task: after_cb
  * owns the request again (weft/work.h), as call_from_thread_req does.
  * `r` is the reactor whose cache the block belongs to, written once when
- * the block is made (a block never leaves its cache's reactor), and
- * work.data is unused (the request is cast to its trip), so a warm block's
- * submit writes only fn and arg. */
+ * the block is made (a block never leaves its cache's reactor).
+ *
+ * One line for everything the worker writes: the trip starts on a cache
+ * line (blocks are line-aligned, the header a whole number of lines,
+ * lib/loop/deferred_impl.h), and its first 64 bytes hold the request (the
+ * claim word and the completion node, which the worker and the reactor's
+ * push write), the result (in work.data, which weft's queue never touches:
+ * the request is this module's own) and the status; fn, arg and r, which
+ * the worker only reads, are on the next line. Before, the trip began at
+ * an arbitrary offset and the worker's stores fell on two or three lines,
+ * one of them shared with the Deferred header the reactor writes: each
+ * worker's push (an exchange, a full barrier) waited for those lines'
+ * ownership. W3 at 1 thread, 16 alternations of long cells in the same
+ * minutes (`weft_bench --wb-scale=long --wb-workloads=W3 --wb-sizes=1,2
+ * --wb-impls=weft --benchmark_repetitions=5`): medians 11.22 -> 14.56 M
+ * completions/s (1 thread), 7.98 -> 9.88 (2); the same instructions per
+ * round trip (`perf/callgrind.sh 100000 rt`: 405.2 -> 405.1). */
 typedef struct round_trip {
-  weft_work work;     /* the pool's request, then the reactor's node */
+  weft_work work;     /* the pool's request, then the reactor's node; its
+                       * data holds the result */
+  int status;         /* with the request: the worker's line */
   weft_call_fn fn;
   void *arg;
-  void *result;
-  int status;
   weft_reactor *r;
 } round_trip;
 
 _Static_assert(offsetof(round_trip, work) == 0, "the callbacks cast the request to its trip");
+_Static_assert(offsetof(round_trip, status) + sizeof(int) <= 64,
+               "what the worker writes stays on the trip's first line");
+_Static_assert(WEFT__DEFERRED_HEADER_SIZE % 64 == 0, "the trip starts on a line");
 
 static inline weft_deferred *rt_deferred(round_trip *rt) {
   return (weft_deferred *)(void *)((char *)rt - WEFT__DEFERRED_HEADER_SIZE);
@@ -64,8 +81,8 @@ static inline weft_deferred *rt_deferred(round_trip *rt) {
 
 static void rt_work(weft_work *req) {
   round_trip *rt = (round_trip *)req;
-  rt->result = NULL;
-  rt->status = rt->fn(rt->arg, &rt->result);
+  rt->work.data = NULL;
+  rt->status = rt->fn(rt->arg, &rt->work.data);
 }
 
 static void rt_complete(weft__task *t);
@@ -74,7 +91,7 @@ static void rt_after(weft_work *req, int status) {
   round_trip *rt = (round_trip *)req;
   if (status != 0) { /* never ran: the pool was destroyed first */
     rt->status = status;
-    rt->result = NULL;
+    rt->work.data = NULL;
   }
   weft__task *node = &weft__work_priv(req)->task;
   node->run = rt_complete;
@@ -102,7 +119,7 @@ static inline void rt_prefetch_next(weft_reactor *r) {
 
 /* The work failed (status < 0) or never ran: its failure, or a new one. */
 static __attribute__((noinline)) void rt_complete_failed(round_trip *rt) {
-  weft_failure *f = rt->result ? (weft_failure *)rt->result : weft_failure_new(rt->status, NULL);
+  weft_failure *f = rt->work.data ? (weft_failure *)rt->work.data : weft_failure_new(rt->status, NULL);
   weft__deferred_fire_release(rt_deferred(rt), NULL, f);
 }
 
@@ -116,7 +133,7 @@ static void rt_complete(weft__task *t) {
   }
   /* Fire, then drop the in-flight reference. If it is the last, the block
    * goes back to the reactor's cache, warm for the next submit. */
-  weft__deferred_fire_release(rt_deferred(rt), rt->result, NULL);
+  weft__deferred_fire_release(rt_deferred(rt), rt->work.data, NULL);
 }
 
 /* weft_deferred_cancel on an unfired round trip (reactor thread): the
