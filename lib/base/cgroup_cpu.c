@@ -228,13 +228,13 @@ static void parse_mountinfo(FILE *f, const char *ctl, cg_hier *v2, cg_hier *v1) 
   free(line);
 }
 
-int weft__cgroup_walk(const char *proc_cgroup, const char *mountinfo, const char *v1_controller,
-                      weft__cgroup_level_fn *level, void *arg) {
+void weft__cgroup_walk(const char *proc_cgroup, const char *mountinfo, const char *v1_controller,
+                       weft__cgroup_level_fn *level, void *arg) {
   /* About 12 KiB each: on the heap, since a pool may be created from a
    * thread with a small stack (what each reader answers without them: its
    * header). */
   cg_hier *h = calloc(2, sizeof *h);
-  if (!h) return -1;
+  if (!h) return; /* no level visited: what each reader answers, its header */
   cg_hier *v2 = &h[0], *v1 = &h[1];
   v2->v2 = true;
   FILE *f = fopen(proc_cgroup, "re");
@@ -250,7 +250,6 @@ int weft__cgroup_walk(const char *proc_cgroup, const char *mountinfo, const char
   hier_walk(v2, level, arg);
   hier_walk(v1, level, arg);
   free(h);
-  return 0;
 }
 
 /* The tightest quota of the levels seen so far, 0 while none. */
@@ -262,7 +261,7 @@ static void cpu_level(void *arg, bool v2, const char *dir) {
 
 int weft__cgroup_cpu_limit(const char *proc_cgroup, const char *mountinfo) {
   int best = 0;
-  /* -1 (ENOMEM) leaves best at 0, "no quota": why, in the header. */
-  (void)weft__cgroup_walk(proc_cgroup, mountinfo, "cpu", cpu_level, &best);
+  /* No memory for the walk leaves best at 0, "no quota": why, in the header. */
+  weft__cgroup_walk(proc_cgroup, mountinfo, "cpu", cpu_level, &best);
   return best;
 }

@@ -35,12 +35,11 @@ int weft__cgroup_cpu_limit(const char *proc_cgroup, const char *mountinfo);
  * hierarchy that cannot be found or reached is not walked; the callback
  * reads what it wants in dir (weft__cgroup_read_line,
  * weft__cgroup_parse_u64) and keeps its own
- * answer in arg. Returns 0, or -1 when its state could not be allocated
- * (ENOMEM): then no level was visited, and each reader's header says what
- * it answers for that. */
+ * answer in arg. When its state cannot be allocated (ENOMEM) no level is
+ * visited; each reader's header says what it answers then. */
 typedef void weft__cgroup_level_fn(void *arg, bool v2, const char *dir);
-int weft__cgroup_walk(const char *proc_cgroup, const char *mountinfo, const char *v1_controller,
-                      weft__cgroup_level_fn *level, void *arg);
+void weft__cgroup_walk(const char *proc_cgroup, const char *mountinfo, const char *v1_controller,
+                       weft__cgroup_level_fn *level, void *arg);
 
 /* The first line of dir/name into buf (at most size - 1 bytes); false when
  * it cannot be read. */

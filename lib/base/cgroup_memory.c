@@ -47,7 +47,8 @@ static void memory_level(void *arg, bool v2, const char *dir) {
 
 unsigned long long weft__cgroup_memory_headroom(const char *proc_cgroup, const char *mountinfo) {
   unsigned long long best = ULLONG_MAX;
-  /* -1 (ENOMEM) leaves best at ULLONG_MAX, "no limit": why, in the header. */
-  (void)weft__cgroup_walk(proc_cgroup, mountinfo, "memory", memory_level, &best);
+  /* No memory for the walk leaves best at ULLONG_MAX, "no limit": why, in
+   * the header. */
+  weft__cgroup_walk(proc_cgroup, mountinfo, "memory", memory_level, &best);
   return best;
 }

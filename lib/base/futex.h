@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 static inline long weft__futex_(_Atomic uint32_t *word, int op, uint32_t val,
                                 const struct timespec *timeout) {
   return syscall(SYS_futex, (uint32_t *)(void *)word, op, val, timeout, NULL, 0);
@@ -50,6 +52,22 @@ static inline int weft__futex_wait_timeout(_Atomic uint32_t *word, uint32_t expe
                                            const struct timespec *timeout) {
   long r = weft__futex_(word, FUTEX_WAIT_PRIVATE, expected, timeout);
   return (r < 0 && errno == ETIMEDOUT) ? ETIMEDOUT : 0;
+}
+
+/* Sleep while *word == expected, until deadline_ns on weft__now_ns's
+ * clock: ETIMEDOUT, without sleeping, once the deadline has passed; else 0
+ * after the wait ends (a wake, a signal, the time). The caller loops: it
+ * re-reads its word and calls again with the same deadline, so a wait cut
+ * short (a signal handler without SA_RESTART) goes on with the time left,
+ * never a whole timeout again. */
+static inline int weft__futex_wait_until(_Atomic uint32_t *word, uint32_t expected,
+                                         uint64_t deadline_ns) {
+  uint64_t now = weft__now_ns();
+  if (now >= deadline_ns) return ETIMEDOUT;
+  uint64_t left = deadline_ns - now;
+  struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+  (void)weft__futex_wait_timeout(word, expected, &ts);
+  return 0;
 }
 
 /* Wake up to n threads sleeping on word. */

@@ -540,9 +540,9 @@ static void monitor_free(weft__monitor *m) {
 static bool sleep_disarmed(weft__monitor *m, uint32_t seen) {
   weft__engine *e = m->e;
   /* When the next look is due; 0: not counting. A wait cut short by a
-   * signal (a profiler's SIGPROF, without SA_RESTART: futex_wait_timeout
-   * answers 0) goes on with the time left, not a whole keep-alive again,
-   * or a steady signal would keep an idle monitor from ever leaving
+   * signal (a profiler's SIGPROF, without SA_RESTART) goes on with the time
+   * left (weft__futex_wait_until), not a whole keep-alive again, or a
+   * steady signal would keep an idle monitor from ever leaving
    * (test_elastic monitor_looks_under_a_signal_storm). */
   uint64_t due_ns = 0;
   /* Acquire: pairs with monitor_stop's release store of `stop`. */
@@ -554,13 +554,8 @@ static bool sleep_disarmed(weft__monitor *m, uint32_t seen) {
       weft__futex_wait(&e->monitor_word, seen);
       continue;
     }
-    uint64_t now = weft__now_ns();
-    if (due_ns == 0) due_ns = now + ka;
-    if (now < due_ns) {
-      uint64_t left = due_ns - now;
-      struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
-      if (weft__futex_wait_timeout(&e->monitor_word, seen, &ts) != ETIMEDOUT) continue;
-    }
+    if (due_ns == 0) due_ns = weft__now_ns() + ka;
+    if (weft__futex_wait_until(&e->monitor_word, seen, due_ns) != ETIMEDOUT) continue;
     due_ns = 0; /* looked: the next look a keep-alive after this one */
     pthread_mutex_lock(&e->mu);
     /* live under the mutex: a spawn counts its thread under it first, and

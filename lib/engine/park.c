@@ -290,16 +290,11 @@ bool weft__engine_park(weft__engine *e, weft__eworker *w) {
   for (;;) {
     /* Acquire: pairs with wake_popped's exchange. */
     if (weft__load_acquire(&w->wake) != WEFT__WAKE_ASLEEP) return false;
+    if (weft__futex_wait_until(&w->wake, WEFT__WAKE_ASLEEP, deadline) != ETIMEDOUT) continue;
     uint64_t now = weft__now_ns();
-    if (now >= deadline) {
-      uint64_t again = weft__engine_try_reap(e, w, now);
-      if (again == 0) return true;
-      deadline = now + again;
-      continue;
-    }
-    uint64_t left = deadline - now;
-    struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
-    (void)weft__futex_wait_timeout(&w->wake, WEFT__WAKE_ASLEEP, &ts);
+    uint64_t again = weft__engine_try_reap(e, w, now);
+    if (again == 0) return true;
+    deadline = now + again;
   }
 }
 

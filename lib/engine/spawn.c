@@ -234,11 +234,7 @@ int weft__engine_join_slot(weft__eworker *w, uint64_t deadline_ns) {
       weft__futex_wait(&w->gone, 0);
       continue;
     }
-    uint64_t now = weft__now_ns();
-    if (now >= deadline_ns) return ETIMEDOUT;
-    uint64_t left = deadline_ns - now;
-    struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
-    (void)weft__futex_wait_timeout(&w->gone, 0, &ts); /* the loop reads the clock again */
+    if (weft__futex_wait_until(&w->gone, 0, deadline_ns) == ETIMEDOUT) return ETIMEDOUT;
   }
   /* A joinable thread is joined (its stack goes back; it has made its last
    * store and is on its way out); a detached one has nothing to join. */

@@ -393,7 +393,7 @@ static void quit_idlers(gteam *t, long n) {
 }
 
 static void dowork_cb(void *arg);
-static void recycle(gteam *t, weft_worker *w);
+static void recycle(gteam *t, weft_worker *w, bool dispatch);
 
 /* Start r on w. On failure w is dropped and r goes back to the head of the
  * backlog; returns the do()'s error. */
@@ -459,10 +459,12 @@ static void coordinate(gteam *t, team_rec *r, bool fresh) {
   }
 }
 
-static void recycle(gteam *t, weft_worker *w) {
+/* w is idle again. dispatch: it may take a backlogged task (not when
+ * destroy runs a refused step itself: idle_pending_stand_in). */
+static void recycle(gteam *t, weft_worker *w, bool dispatch) {
   t->idle[t->nidle++] = w; /* cap ≥ nidle + busy: reserved at creation */
   publish(t);
-  if (t->pend_head) {
+  if (dispatch && t->pend_head) {
     /* Explicitly not honouring quit: the backlog drains after quit(). */
     team_rec *r = pend_pop(t);
     coordinate(t, r, false);
@@ -489,7 +491,7 @@ static void idle_pending_run(weft__task *n) {
   weft_worker *w = r->worker;
   weft__slab_put(&t->recs, r);
   t->busy--;
-  recycle(t, w);
+  recycle(t, w, true);
 }
 
 /* destroy's own run of a refused idle-and-pending step (destroy_retry: only
@@ -503,9 +505,7 @@ static void idle_pending_stand_in(gteam *t, team_rec *r) {
   weft_worker *w = r->worker;
   weft__slab_put(&t->recs, r);
   t->busy--;
-  t->idle[t->nidle++] = w; /* cap ≥ nidle + busy */
-  publish(t);
-  if (t->should_quit) quit_idlers(t, -1); /* else destroy's quit step does */
+  recycle(t, w, false); /* not quitting yet: destroy's quit step does */
 }
 
 static void grow_run(weft__task *n) {
@@ -516,7 +516,7 @@ static void grow_run(weft__task *n) {
   for (int i = 0; i < count && !weft__load_relaxed(&t->finished); i++) {
     weft_worker *w = create_one(t);
     if (!w) return;
-    recycle(t, w);
+    recycle(t, w, true);
   }
 }
 
