@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "base/atomic.h"
+#include "engine/observer.h"
 #include "test_check.h"
 #include "test_sync.h"
 #include "weft/worker.h"
@@ -885,6 +886,43 @@ static void idle_refused_lockfree_coordinator(void **state) {
   weft_worker_release(g_workers[0].inner);
 }
 
+/* The team a TEAM_STEP_PARKED hook destroys, and what destroy answered. */
+static weft_team *g_destroy_at_park;
+static int g_destroy_at_park_rc = 1;
+static void destroy_at_park(weft__event ev) {
+  if (ev != WEFT__EVENT_TEAM_STEP_PARKED || g_destroy_at_park == NULL) return;
+  weft_team *t = g_destroy_at_park;
+  g_destroy_at_park = NULL;
+  g_destroy_at_park_rc = weft_team_destroy(t);
+}
+
+/* As above, but destroy comes the moment the worker has parked its
+ * refused step, while the worker is still inside its task's end
+ * (dowork_cb): destroy takes the step, runs it, and frees the team at
+ * once. The worker must not touch the team after the park; before the fix
+ * it read the team's coordinator flag there, a heap-use-after-free under
+ * ASan (this test runs in the asan configuration). */
+static void idle_refused_lockfree_destroyed_at_park(void **state) {
+  (void)state;
+  weft_worker *coord;
+  weft_team *t;
+  lockfree_team_with_a_task(&coord, &t);
+  assert_int_equal(weft_worker_quit(coord), 0); /* behind the team's back */
+  g_destroy_at_park = t;
+  g_destroy_at_park_rc = 1;
+  weft__observer_set(destroy_at_park);
+  /* The task, its refused step, and destroy inside the hook. */
+  assert_int_equal(weft_memory_worker_perform(g_workers[0].inner), 1);
+  weft__observer_set(NULL);
+  assert_null(g_destroy_at_park); /* the hook ran */
+  assert_int_equal(g_destroy_at_park_rc, 0);
+  assert_int_equal(times_ran, 1);
+  assert_int_equal(g_failures, 2); /* the step's refusal, quit's */
+  assert_true(g_workers[0].quit);
+  assert_true(g_workers[0].released);
+  weft_worker_release(g_workers[0].inner);
+}
+
 /* ------------------- an asynchronous coordinator (a ThreadWorker) and destroy */
 
 /* A coordinator forwarding to a ThreadWorker that can hold one do() call
@@ -1378,6 +1416,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(idle_refused_after_quit_step, setup, teardown),
       cmocka_unit_test_setup_teardown(idle_refused_while_another_busy, setup, teardown),
       cmocka_unit_test(idle_refused_lockfree_coordinator),
+      cmocka_unit_test(idle_refused_lockfree_destroyed_at_park),
       cmocka_unit_test(async_coordinator_destroy_waits_for_late_item),
       cmocka_unit_test(real_threads_exactly_once_quit_drains),
       cmocka_unit_test(real_threads_lock_worker_coordinator),

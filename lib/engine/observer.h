@@ -14,15 +14,18 @@
  * its debt (workers that park now never look at the debt; a
  * ThreadPool's resize calls it under the pool's mutex, so a hook that
  * blocks there holds every other resize, start and stop); a test holds
- * the caller there.
+ * the caller there. One is a Team worker's: it has parked the
+ * idle-and-pending step its coordinator refused, after which it must not
+ * touch the team (destroy may free it at once); a test destroys the team
+ * there.
  * A test that waits for "every thread parked" or "ten monitor ticks"
  * re-reads the statistics at each event instead of polling them with
  * pauses.
  *
  * Internal: the symbol is hidden, so a program cannot set it; tests link
  * the static library. Unset, it costs a load and a branch on the park
- * path, the monitor's, a shrink's and a lane submit's path to its waiting
- * queue, never on a task's path (callgrind: the hot path is unchanged).
+ * path, the monitor's, a shrink's, a lane submit's path to its waiting
+ * queue and a refused Team step's, never on a task's path (callgrind: the hot path is unchanged).
  *
  * Contract: set and cleared by any thread at any time. The hook runs on the
  * pool's threads (and on the callers above: a stopper, a lane submitter, a
@@ -46,6 +49,7 @@ typedef enum weft__event {
   WEFT__EVENT_STOP_PASS,    /* a deadline stop's join pass has read its slot count */
   WEFT__EVENT_LANE_COUNTED, /* a lane submit counted past the limit, not yet pushed to wait */
   WEFT__EVENT_SHRINK_OWES,  /* a shrink found nobody parked, its debt not yet added */
+  WEFT__EVENT_TEAM_STEP_PARKED, /* a Team worker parked its refused step: its last touch */
 } weft__event;
 
 typedef void (*weft__observer_fn)(weft__event ev);

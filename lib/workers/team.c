@@ -87,6 +87,7 @@
 #include "base/alloc.h"
 #include "base/atomic.h"
 #include "engine/context.h"
+#include "engine/observer.h"
 #include "workers/coordinator.h"
 #include "workers/team_impl.h"
 #include "workers/worker_base.h"
@@ -554,6 +555,9 @@ static void dowork_cb(void *arg) {
      * pause between the two). Otherwise the -1 is the last touch. */
     bool counted = !t->coord_lockfree;
     park(t, r);
+    /* test_team destroys the team here (lock-free coordinator: the park
+     * was our last touch). Reads nothing of the team. */
+    weft__observe(WEFT__EVENT_TEAM_STEP_PARKED);
     if (counted) weft__fetch_sub_release(&t->coord_items, 1); /* release: as item_end's */
   }
 }
