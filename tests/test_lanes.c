@@ -565,6 +565,102 @@ static void waiting_tasks_are_cancelled_at_stop(void **state) {
   sync_fini(&started);
 }
 
+/* A lane submit the call's sweep cannot see: it has counted itself past the
+ * limit (LANE_COUNTED) and not yet pushed its task when stop_timeout(0)
+ * sweeps, closes and returns. The submit then pushes and is accepted (0);
+ * its own kick sees the sweep's flag and cancels the task at once, on the
+ * submitting thread: never run, its owner told WEFT_ECANCELED, counted as
+ * cancelled though not in the call's report (threadpool.h says so). The
+ * late thread's task then ends and hands nothing on. */
+typedef struct late_submit {
+  weft_lane *l;
+  outcome *out;
+  sync_t counted, go, done;
+  atomic_int hold;
+  int rc;
+  pthread_t self;
+} late_submit;
+static late_submit *g_late;
+static void late_submit_observer(weft__event ev) {
+  late_submit *ls = g_late;
+  if (ev != WEFT__EVENT_LANE_COUNTED || ls == NULL || !atomic_exchange(&ls->hold, 0)) return;
+  count_up(&ls->counted);
+  count_wait(&ls->go, 1);
+}
+static pthread_t g_told_on;
+static void record_outcome_thread(void *ctx, int status, void *result) {
+  g_told_on = pthread_self();
+  record_outcome(ctx, status, result);
+}
+static void *late_submitter(void *arg) {
+  late_submit *ls = arg;
+  ls->self = pthread_self();
+  ls->rc = weft_lane_call_in_thread_with_callback(ls->l, record_outcome_thread, ls->out, succeed, NULL);
+  count_up(&ls->done);
+  return NULL;
+}
+
+static void lane_submit_unseen_by_stop_timeout_is_cancelled(void **state) {
+  (void)state;
+  weft_threadpool *tp = pool_of(1, NULL, NULL);
+  weft_lane *l = lane_of(tp, "late", 1);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  gated x = {&gate, &started, NULL};
+  outcome xo = {.ok = 0}, yo = {.ok = 0};
+  pthread_mutex_init(&xo.mu, NULL);
+  pthread_mutex_init(&yo.mu, NULL);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_outcome, &xo, gated_call, &x), 0);
+  count_wait(&started, 1); /* X holds the lane's slot */
+  late_submit ls = {.l = l, .out = &yo};
+  sync_init(&ls.counted);
+  sync_init(&ls.go);
+  sync_init(&ls.done);
+  atomic_store(&ls.hold, 1);
+  g_late = &ls;
+  weft__observer_set(late_submit_observer);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, late_submitter, &ls), 0);
+  count_wait(&ls.counted, 1); /* Y counted, not pushed */
+  weft_threadpool_stop_report rep;
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
+  assert_int_equal(rep.running, 1); /* X's thread */
+  assert_int_equal(rep.cancelled, 0); /* Y was nowhere to sweep */
+  count_up(&ls.go);
+  count_wait(&ls.done, 1);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  weft__observer_set(NULL);
+  g_late = NULL;
+  assert_int_equal(ls.rc, 0); /* accepted: counted before the close */
+  pthread_mutex_lock(&yo.mu);
+  assert_int_equal(yo.cancelled, 1); /* told already, X still running */
+  assert_int_equal(yo.ok, 0);
+  pthread_mutex_unlock(&yo.mu);
+  assert_true(pthread_equal(g_told_on, ls.self)); /* by its submitter's kick */
+  gate_open(&gate);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* joins X's thread */
+  assert_int_equal(xo.ok, 1);
+  assert_int_equal(yo.cancelled, 1);
+  assert_int_equal(yo.ok + yo.other, 0);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(l, &s), 0);
+  assert_int_equal(s.submitted, 2);
+  assert_int_equal(s.completed, 1);
+  assert_int_equal(s.cancelled, 1);
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
+  assert_int_equal(c.submitted, c.executed + c.cancelled);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&xo.mu);
+  pthread_mutex_destroy(&yo.mu);
+  sync_fini(&gate);
+  sync_fini(&started);
+  sync_fini(&ls.counted);
+  sync_fini(&ls.go);
+  sync_fini(&ls.done);
+}
+
 /* stop_timeout's report counts every task the call cancelled: the one in
  * the pool's backlog, and those waiting in a lane behind it, which the
  * closed pool refuses at their hand-off (they never reach the engine). */
@@ -872,6 +968,7 @@ int main(void) {
       cmocka_unit_test(blocked_task_counts_against_its_lane),
       cmocka_unit_test(waiting_tasks_are_cancelled_at_stop),
       cmocka_unit_test(stop_timeout_reports_lane_cancels),
+      cmocka_unit_test(lane_submit_unseen_by_stop_timeout_is_cancelled),
       cmocka_unit_test(destroy_cancels_backlog_and_lane),
       cmocka_unit_test(stats_exact_at_quiescence),
       cmocka_unit_test(lane_task_submits_to_its_lane),

@@ -255,9 +255,11 @@ typedef struct weft_threadpool_stop_report {
  *
  * Every accepted task runs or is cancelled, exactly once: cancelled by the
  * call (report->cancelled), or run, by now or by the threads it leaves
- * behind (report->running); a lane's task that those threads hand on after
- * the call is run or cancelled (its owner told) by them, in no figure of
- * the report. Once every thread is joined the counters satisfy
+ * behind (report->running). Two kinds of a lane's tasks are in no figure
+ * of the report, their owners told as usual: one whose submit was still
+ * adding it when the call swept the lane is cancelled by that submit
+ * (which returns 0, after the call), and one those threads hand on after
+ * the call is run or cancelled by them. Once every thread is joined the counters satisfy
  * submitted == executed + cancelled.
  *
  * On #WEFT_ETIMEDOUT the pool is stopped (submits return #WEFT_EQUIT) but
