@@ -259,8 +259,8 @@ typedef struct weft_threadpool_stop_report {
  * of the report, their owners told as usual: one whose submit was still
  * adding it when the call swept the lane is cancelled by that submit
  * (which returns 0, after the call), and one those threads hand on after
- * the call is run or cancelled by them. Once every thread is joined the counters satisfy
- * submitted == executed + cancelled.
+ * the call is run or cancelled by them. Once every thread is joined the
+ * counters satisfy submitted == executed + cancelled.
  *
  * On #WEFT_ETIMEDOUT the pool is stopped (submits return #WEFT_EQUIT) but
  * the threads still in a task are left to finish it (their owners are told

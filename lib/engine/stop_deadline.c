@@ -37,7 +37,9 @@
  *   *running is the number of threads left late, not of tasks: one whose
  *   grace ran out may hold no task, and what late threads run after the
  *   call is in no figure of it: a task that a lane hands to a late thread's
- *   ring after the sweep, and a stand-in a late thread's task starts after
+ *   ring after the sweep (and, outside the engine, a lane task whose submit
+ *   was between its count and its push during the sweep: its own kick
+ *   cancels it, test_lanes), and a stand-in a late thread's task starts after
  *   the last pass read hw, with the task it takes (models/stop_deadline.pml
  *   -DSTRICT_RUNNING shows the interleaving). The later stop joins them all.
  */
