@@ -373,11 +373,7 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
  *                    after_cb got #WEFT_ECANCELED);
  *   - #WEFT_EINVAL   NULL arguments, a request not submitted to tp, one
  *                    submitted without after_cb (nobody could be told), or
- *                    one whose queue_work failed (it was never queued;
- *                    also one refused for lack of memory once and then
- *                    queued from a pool thread or a reactor drain, which
- *                    keeps the refusal's mark: it runs, and its after_cb
- *                    comes).
+ *                    one whose queue_work failed (it was never queued).
  */
 WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req);
 

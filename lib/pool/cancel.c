@@ -23,13 +23,19 @@ WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req) {
   /* A request queue_work refused (its claim still clear) is not ours to
    * promise an after_cb for: the refusing submit left the engine's mark on
    * it (lib/engine/task.h), and once a stop has completed nothing can be
-   * queued, so a clear claim is a refusal too. The mark outlives a refusal
-   * for ENOMEM if the request is then queued through a worker's ring or a
-   * submit window: its cancel answers WEFT_EINVAL and the request runs, its
-   * after_cb coming as for any request whose cancel failed. */
+   * queued, so a clear claim is a refusal too. A later queue_work clears
+   * the mark (threadpool.c): a mark names its engine by address, which a
+   * pool created after the refusing one was destroyed may reuse. */
   weft__engine *e = weft__threadpool_engine(tp);
-  if ((weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0 &&
-      (weft__task_refused_by(&p->task, e) || weft__engine_stopped(e)))
-    return WEFT_EINVAL;
+  if ((weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0) {
+    if (weft__task_refused_by(&p->task, e)) return WEFT_EINVAL;
+    /* The claim is read again after the stop is seen complete: a stop that
+     * cancelled req between the read above and this one set the claim
+     * before its release of `stopped` (work_cancel), and the claim below
+     * then answers WEFT_EALREADY, as the header says, not WEFT_EINVAL. */
+    if (weft__engine_stopped(e) &&
+        (weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0)
+      return WEFT_EINVAL;
+  }
   return weft__work_claim_cancel(p);
 }

@@ -613,6 +613,11 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, wef
   WEFT__KEEP_APART();
   if (WEFT_UNLIKELY(!work)) return queue_work_refused(req);
   weft__work_private *p = weft__work_priv(req);
+  /* A refusal's mark (lib/engine/task.h) left by an earlier queue_work of
+   * req goes: the ring and submit-window paths never write task.next, and
+   * the mark names an engine by its address, which a later engine may
+   * reuse; cancel_work would take this queued request for a refused one. */
+  weft__store_relaxed(&p->task.next, NULL);
   tp_set_ops(&p->task, &tp->work_ops); /* work_run, work_cancel */
   p->work = work;
   weft__store_relaxed(&p->after, after);
