@@ -3,8 +3,10 @@
  * (lib/workers/worker.c implements it; thread_worker.c, coordinator.c, team.c use it).
  *
  * The base state word (weft_worker.state_private_, accessed atomically):
- *   bit 0    QUIT   quit() was called: every later do() gets WEFT_EQUIT
- *   bits 2.. the number of do() calls in flight (admitted, not yet returned)
+ *   bit 0    QUIT     quit() was called: every later do() gets WEFT_EQUIT
+ *   bit 1    RELEASED weft_worker_release was called
+ *   bit 2    CLOSED   ops->quit has returned
+ *   bits 3.. the number of do() calls in flight (admitted, not yet returned)
  *
  * This is Twisted's Quit flag (_convenience.py) made safe without a GIL:
  * do() enters (count+1, CAS) only if QUIT is clear, in one atomic step, so a
