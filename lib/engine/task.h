@@ -28,7 +28,9 @@ struct weft__task {
 
 /* A task an engine refused (its submit returned an error) carries that
  * engine's address with bit 0 set in `next`, which no queue link has (nodes
- * are aligned), until a queue takes it again. Why: weft_threadpool_cancel_work
+ * are aligned), until weft_threadpool_queue_work submits it again (it clears
+ * `next` first: the ring and submit-window paths never write it, and a new
+ * engine may live at a destroyed one's address). Why: weft_threadpool_cancel_work
  * must tell a request that queue_work refused from a queued one, and the
  * refusals are cold branches of the submit paths, where the store costs the
  * accepted path nothing (clearing the owner in queue_work instead lost its
