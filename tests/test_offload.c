@@ -336,6 +336,70 @@ static void defer_then_misuse(void **state) {
   assert_int_equal(t.first_fired + t.second_fired, 0); /* nothing ran */
 }
 
+/* A request refused by another reactor's pool (WEFT_EQUIT: the refusal's
+ * mark on it), then queued here from a drain's second call (through the
+ * submit window, which never writes the task's link): cancel_work must see
+ * it queued and cancel it (0, after_cb WEFT_ECANCELED, work never run).
+ * Before queue_work cleared the mark it answered WEFT_EINVAL and the work
+ * ran. */
+typedef struct requeue_test {
+  weft_reactor *r;
+  weft_reactor_work *req;
+  int queue_rc, cancel_rc;
+  int afters, after_status;
+  atomic_int ran;
+} requeue_test;
+
+static void rfq_work(weft_reactor_work *req) {
+  requeue_test *t = req->data;
+  atomic_fetch_add(&t->ran, 1);
+}
+
+static void rfq_after(weft_reactor_work *req, int status) {
+  requeue_test *t = req->data;
+  t->afters++;
+  t->after_status = status;
+  weft_reactor_stop(t->r);
+}
+
+static void rfq_first(void *arg) { (void)arg; } /* the drain's first call */
+
+static void rfq_second(void *arg) { /* its second: the window is open */
+  requeue_test *t = arg;
+  t->queue_rc = weft_reactor_queue_work(t->r, t->req, rfq_work, rfq_after);
+  t->cancel_rc = weft_reactor_cancel_work(t->r, t->req);
+}
+
+static void cancel_after_refusal_elsewhere(void **state) {
+  (void)state;
+  weft_reactor *other;
+  weft_threadpool *otp;
+  static weft_reactor_work req;
+  requeue_test t = {.queue_rc = 99, .cancel_rc = 99, .after_status = 99};
+  req.data = &t;
+  t.req = &req;
+  /* Refused by other's pool, stopped through its handle. */
+  assert_int_equal(weft_reactor_create(&other), 0);
+  assert_int_equal(weft_reactor_get_thread_pool(other, &otp), 0);
+  assert_int_equal(weft_threadpool_stop(otp), 0);
+  assert_int_equal(weft_reactor_queue_work(other, &req, rfq_work, rfq_after), WEFT_EQUIT);
+  assert_int_equal(weft_reactor_destroy(other), 0);
+  /* Now queued on r, from the second call of r's first drain. Both calls
+   * are queued before run, so they are one snapshot. */
+  assert_int_equal(weft_reactor_create(&t.r), 0);
+  assert_int_equal(weft_reactor_call_from_thread(t.r, rfq_first, &t), 0);
+  assert_int_equal(weft_reactor_call_from_thread(t.r, rfq_second, &t), 0);
+  assert_int_equal(weft_reactor_run(t.r), 0);
+  assert_int_equal(weft_reactor_destroy(t.r), 0);
+  assert_int_equal(t.queue_rc, 0);
+  /* weft/reactor.h: 0 (cancelled) if work_cb has not started; the window
+   * had not even handed it to the pool. */
+  assert_int_equal(t.cancel_rc, 0);
+  assert_int_equal(t.afters, 1);
+  assert_int_equal(t.after_status, WEFT_ECANCELED);
+  assert_int_equal(atomic_load(&t.ran), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(queue_work_round_trip),
@@ -345,6 +409,7 @@ int main(void) {
       cmocka_unit_test(deferred_cancel_removes_work),
       cmocka_unit_test(defer_then_callbacks),
       cmocka_unit_test(defer_then_misuse),
+      cmocka_unit_test(cancel_after_refusal_elsewhere),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 
 #include "loop/reactor_state.h" /* weft__triggers_len */
 #include "weft/reactor.h"
+#include "weft/threads.h"
 
 static void stop_it(void *arg) { weft_reactor_stop(arg); }
 
@@ -885,6 +886,51 @@ static void destroy_from_a_fired_trigger(void **state) {
   assert_int_equal(weft_reactor_destroy(g_fire_r), 0);
 }
 
+/* weft_reactor_run from a trigger of a "shutdown" fired by hand on a reactor
+ * that never ran: run's own shutdown firing would be refused (the event is
+ * firing), so the pool the run made (a deferToThread) would never be
+ * stopped: its thread and memory left behind. Such a run is refused
+ * (WEFT_ESTATE) and nothing is left alive. */
+static weft_reactor *g_nr;
+static int g_nr_run_rc = 99;
+static int nr_identity(void *a, void **res) {
+  *res = a;
+  return 0;
+}
+static int nr_done(void *ctx, weft_result *r) {
+  (void)ctx;
+  (void)r;
+  weft_reactor_stop(g_nr);
+  return 0;
+}
+static void nr_go(void *arg) { /* a call_when_running: the run makes the pool */
+  (void)arg;
+  weft_deferred *d;
+  if (weft_defer_to_thread(g_nr, nr_identity, NULL, &d) != 0) {
+    weft_reactor_stop(g_nr);
+    return;
+  }
+  (void)weft_deferred_add_callback(d, nr_done, NULL);
+  weft_deferred_unref(d);
+}
+static void nr_runner(void *arg) {
+  (void)arg;
+  g_nr_run_rc = weft_reactor_run(g_nr);
+}
+
+static void run_inside_manual_shutdown_leaks_nothing(void **state) {
+  (void)state;
+  assert_int_equal(weft_replace_allocator(malloc, calloc, free), 0); /* nothing alive yet */
+  assert_int_equal(weft_reactor_create(&g_nr), 0);
+  assert_int_equal(weft_reactor_call_when_running(g_nr, nr_go, NULL), 0);
+  assert_int_equal(weft_reactor_add_trigger(g_nr, WEFT_AFTER, WEFT_SHUTDOWN, nr_runner, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_fire_system_event(g_nr, WEFT_SHUTDOWN), 0);
+  assert_int_equal(weft_reactor_destroy(g_nr), 0);
+  assert_int_equal(g_nr_run_rc, WEFT_ESTATE);
+  /* Every weft object is gone once the reactor is destroyed. */
+  assert_int_equal(weft_replace_allocator(malloc, calloc, free), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(call_from_thread_fifo_per_thread),
@@ -908,6 +954,7 @@ int main(void) {
       cmocka_unit_test(bad_input),
       cmocka_unit_test(stop_from_reader_runs_what_came_before),
       cmocka_unit_test(destroy_from_a_fired_trigger),
+      cmocka_unit_test(run_inside_manual_shutdown_leaks_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

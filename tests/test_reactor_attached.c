@@ -9,6 +9,7 @@
  */
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 
 #include "loop/reactor_state.h" /* the timerfd, to read its setting */
 #include "weft/reactor.h"
+#include "test_sync.h"
 
 #define HANG_GUARD_MS 30000
 
@@ -505,6 +507,72 @@ static void detach_inside_attach_refused(void **state) {
   assert_int_equal(weft_reactor_destroy(g_det_r), 0);
 }
 
+/* weft_reactor_destroy polled on another thread (lifecycle.md: destroy may
+ * be called from any thread once the reactor stopped) while the reactor
+ * thread detaches, plainly or from a callback of its drain: detach and the
+ * drain must not touch r once destroy may free it. Before the drain's
+ * depth count was atomic, with its release decrement as the drain's last
+ * access, TSan reported destroy's free against detach's read of in_drain
+ * and against the drain's own writes, every run. */
+typedef struct dpoll {
+  weft_reactor *r;
+  sync_t go;
+  int rc;
+} dpoll;
+
+static void *dpoll_destroyer(void *arg) {
+  dpoll *d = arg;
+  gate_wait(&d->go);
+  int rc;
+  while ((rc = weft_reactor_destroy(d->r)) == WEFT_EBUSY) sched_yield();
+  d->rc = rc;
+  return NULL;
+}
+
+static void detach_with_destroy_polled_elsewhere(void **state) {
+  (void)state;
+  for (int i = 0; i < 5; i++) {
+    dpoll d = {.rc = 99};
+    sync_init(&d.go);
+    int fd;
+    assert_int_equal(weft_reactor_create(&d.r), 0);
+    assert_int_equal(weft_reactor_attach(d.r, &fd), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, dpoll_destroyer, &d), 0);
+    gate_open(&d.go);
+    assert_int_equal(weft_reactor_detach(d.r), 0); /* r is not touched after this */
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(d.rc, 0);
+    sync_fini(&d.go);
+  }
+}
+
+static void detach_in_drain_cb(void *arg) {
+  dpoll *d = arg;
+  d->rc = 98;
+  int rc = weft_reactor_detach(d->r);
+  if (rc != 0) d->rc = 97;
+  gate_open(&d->go); /* detach returned: destroy may be polled now */
+}
+
+static void detach_from_drain_with_destroy_polled_elsewhere(void **state) {
+  (void)state;
+  for (int i = 0; i < 5; i++) {
+    dpoll d = {.rc = 99};
+    sync_init(&d.go);
+    int fd;
+    assert_int_equal(weft_reactor_create(&d.r), 0);
+    assert_int_equal(weft_reactor_attach(d.r, &fd), 0);
+    assert_int_equal(weft_reactor_call_from_thread(d.r, detach_in_drain_cb, &d), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, dpoll_destroyer, &d), 0);
+    assert_int_equal(weft_reactor_drain(d.r), 1); /* r is not touched after this */
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(d.rc, 0);
+    sync_fini(&d.go);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(timer_fires_on_attached_reactor),
@@ -521,6 +589,8 @@ int main(void) {
       cmocka_unit_test(closed_then_removed_number_is_watched_again),
       cmocka_unit_test(detach_inside_attach_refused),
       cmocka_unit_test(fork_child_leaves_parent_timer),
+      cmocka_unit_test(detach_with_destroy_polled_elsewhere),
+      cmocka_unit_test(detach_from_drain_with_destroy_polled_elsewhere),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,7 +81,9 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r);
  * @brief Run the loop in the calling thread until stop.
  * @param r The reactor.
  * @return 0 once the loop stopped and shutdown ran, or #WEFT_ESTATE if it
- *   already ran or is running (or is attached), #WEFT_EINVAL on NULL.
+ *   already ran or is running (or is attached), or from a trigger of a
+ *   system event that is firing (weft_reactor_fire_system_event), #WEFT_EINVAL
+ *   on NULL.
  */
 WEFT_API int weft_reactor_run(weft_reactor *r);
 /**
@@ -485,7 +487,8 @@ WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req);
  * @param fd Receives the descriptor to watch for readability (the
  *           reactor's: do not close it).
  * @return 0, or #WEFT_ESTATE if the reactor already ran, runs or is
- *   attached, #WEFT_EINVAL on NULL r or fd, #WEFT_ENOMEM if its timerfd
+ *   attached, or from a trigger of a system event that is firing,
+ *   #WEFT_EINVAL on NULL r or fd, #WEFT_ENOMEM if its timerfd
  *   could not be made for lack of memory or descriptors, #WEFT_ENOTSUP if
  *   the kernel has no timerfd (the reactor is left as it was in both).
  */

@@ -333,19 +333,22 @@ WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
     r->shutdown_firing++;
     pthread_mutex_unlock(&r->block_lock);
     weft__reactor_release_blocked(r);
-    r->drain_depth++;
+    weft__fetch_add_relaxed(&r->drain_depth, 1);
     weft__triggers_fire(r, event);
-    r->drain_depth--;
     pthread_mutex_lock(&r->block_lock);
     r->shutdown_firing--;
     pthread_mutex_unlock(&r->block_lock);
     r->event_firing[event] = 0;
+    /* Release, and last: a trigger may have detached, and a destroy polled
+     * on another thread frees r once it reads 0 (acquire). */
+    weft__fetch_sub_release(&r->drain_depth, 1);
     return WEFT_OK;
   }
-  r->drain_depth++; /* a trigger's destroy answers WEFT_EBUSY */
+  /* a trigger's destroy answers WEFT_EBUSY */
+  weft__fetch_add_relaxed(&r->drain_depth, 1);
   weft__triggers_fire(r, event);
-  r->drain_depth--;
   r->event_firing[event] = 0;
+  weft__fetch_sub_release(&r->drain_depth, 1); /* last access: as above */
   return WEFT_OK;
 }
 
@@ -511,6 +514,11 @@ static int loop_once(weft_reactor *r) {
 
 WEFT_API int weft_reactor_run(weft_reactor *r) {
   if (r == NULL) return WEFT_EINVAL;
+  /* From a trigger of a firing by hand (a reactor that never ran): run's
+   * own firing of that event would be refused (WEFT_EBUSY), so a startup
+   * would skip the rest of its triggers (the pool's start among them) and
+   * a shutdown would never stop the pool the run made. */
+  if (r->event_firing[WEFT_STARTUP] | r->event_firing[WEFT_SHUTDOWN]) return WEFT_ESTATE;
   int expected = R_NEW;
   if (!weft__cas_relaxed(&r->state, &expected, R_RUNNING)) return WEFT_ESTATE;
   set_io_thread(r);
@@ -552,7 +560,10 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
   if (st == R_RUNNING || st == R_STOPPING) return WEFT_EBUSY;
   /* From a callback that destroy's own drain runs, or that an attached
    * reactor's drain runs (after a detach): the outer call still uses r. */
-  if (r->destroying || r->drain_depth > 0) return WEFT_EBUSY;
+  /* Acquire: pairs with the release decrement that ends a drain or a
+   * firing, on the reactor thread when this one is another (a callback
+   * detached, then destroy is polled here). */
+  if (r->destroying || weft__load_acquire(&r->drain_depth) > 0) return WEFT_EBUSY;
   r->destroying = 1;
   if (st == R_NEW) {
     enter_stopping(r);
@@ -593,6 +604,8 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
 WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd) {
   if (r == NULL || fd == NULL) return WEFT_EINVAL;
   if (weft__load_relaxed(&r->state) != R_NEW) return WEFT_ESTATE;
+  /* From a trigger of a firing by hand: as in weft_reactor_run. */
+  if (r->event_firing[WEFT_STARTUP] | r->event_firing[WEFT_SHUTDOWN]) return WEFT_ESTATE;
   /* The timerfd (lib/loop/reactor_hosted.c) first: a failure leaves r new. */
   int rc = weft__hosted_setup(r);
   if (rc != 0) return rc;
@@ -617,15 +630,11 @@ WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd) {
 
 /* weft_reactor_drain_ex's work, once its checks passed. */
 static int drain_attached(weft_reactor *r, int budget, unsigned flags) {
-  r->drain_depth++; /* a callback below may detach, not destroy (destroy) */
   wake_read(r); /* reset first: a push after this read writes again */
   /* Awake while we drain: pushes meanwhile need no eventfd write. */
   weft__store_relaxed(&r->sleeping, 0);
   if (r->hosted) weft__hosted_poll(r); /* readers, writers, the timerfd */
-  if (weft__load_relaxed(&r->state) != R_RUNNING) { /* a reader or writer detached */
-    r->drain_depth--;
-    return 0;
-  }
+  if (weft__load_relaxed(&r->state) != R_RUNNING) return 0; /* a reader or writer detached */
   int n = 0, k, rounds = 0;
   do { /* bounded, so the host loop's other watchers are not starved */
     k = drain_snapshot(r, budget - n);
@@ -636,7 +645,6 @@ static int drain_attached(weft_reactor *r, int budget, unsigned flags) {
   if (weft__load_relaxed(&r->state) != R_RUNNING) {
     /* A callback detached: the shutdown ran; no timer runs after it, as
      * none does after run's. */
-    r->drain_depth--;
     return n;
   }
   weft__timers_run_due(r);
@@ -651,7 +659,6 @@ static int drain_attached(weft_reactor *r, int budget, unsigned flags) {
     weft__fetch_add_relaxed(&r->wakeups, 1);
     wake_write(r);
   }
-  r->drain_depth--;
   return n;
 }
 
@@ -677,9 +684,14 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
   if (weft__load_relaxed(&r->state) != R_RUNNING) return WEFT_ESTATE;
   int budget = max_completions > 0 ? max_completions : INT_MAX;
   r->in_drain = 1;
+  /* a callback below may detach, not destroy (destroy) */
+  weft__fetch_add_relaxed(&r->drain_depth, 1);
   int n = drain_attached(r, budget, flags);
   r->in_drain = 0;
   r->drain_cut = 0;
+  /* Release, and last: a callback may have detached, and a destroy polled
+   * on another thread frees r once it reads 0 (acquire). */
+  weft__fetch_sub_release(&r->drain_depth, 1);
   return n;
 }
 
@@ -688,12 +700,16 @@ WEFT_API int weft_reactor_detach(weft_reactor *r) {
   if (!r->hosted || weft__load_relaxed(&r->state) != R_RUNNING) return WEFT_ESTATE;
   if (!weft_reactor_is_in_io_thread(r)) return WEFT_ESTATE;
   if (r->attaching) return WEFT_ESTATE; /* from a startup trigger of attach's */
+  /* Read before the shutdown: its release store of R_STOPPED is our last
+   * access to r unless a drain is under way (which keeps r: drain_depth),
+   * and a destroy polled on another thread may free r right after it. */
+  int in_drain = r->in_drain;
   shutdown_sequence(r);
   /* From a callback of a drain: the shutdown ran everything queued, the
    * rest of that drain's snapshot included; calls queued from now on are
    * destroy's, so the drain's loop ends with the callback that detached
    * (docs/lifecycle.md). */
-  if (r->in_drain) r->drain_cut = 1;
+  if (in_drain) r->drain_cut = 1;
   return WEFT_OK;
 }
 

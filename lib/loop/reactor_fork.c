@@ -52,7 +52,7 @@ static void child(weft__fork_hook *h) {
    * destroy would answer WEFT_EBUSY for ever. On the reactor's thread (a
    * fork inside a callback) the depth is ours, and unwinds as we return. */
   if (!weft_reactor_is_in_io_thread(r)) {
-    r->drain_depth = 0;
+    weft__store_relaxed(&r->drain_depth, 0);
     r->in_drain = 0;
     r->drain_cut = 0;
     r->triggers_firing = 0; /* its tombstones go at the next firing's end */

@@ -111,8 +111,11 @@ struct weft_reactor {
    * reactor's drain), firings of system events under way, and destroy
    * under way; destroy from a callback they run answers WEFT_EBUSY (the
    * outer call still uses r). A child of fork that is not the reactor's
-   * thread resets drain_depth (reactor_fork.c: nobody there ends them). */
-  int drain_depth;
+   * thread resets drain_depth (reactor_fork.c: nobody there ends them).
+   * Atomic: a destroy polled on another thread reads it (acquire); the
+   * decrement that ends a drain or a firing is that frame's last access to
+   * r (release), as shutdown_sequence's store of R_STOPPED is run's. */
+  _Atomic int drain_depth;
   /* The reactor thread's own: an attached reactor's weft_reactor_drain_ex
    * is under way (a drain from its callbacks is refused). Reset with
    * drain_depth in a child of fork. */
