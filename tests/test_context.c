@@ -489,6 +489,107 @@ static void lock_worker_do(void **state) {
   assert_int_equal(atomic_load(&b.enters), 2); /* weft_context_call, then the inner run */
 }
 
+
+/* A plain item (submitted with no context) that another thread drains from
+ * the lock-free coordinator runs in no context, not in the drainer's
+ * (context.h: the context current at the submit is the one current while
+ * the work runs). Before the fix it ran with the drainer's context Y
+ * current, and what it submitted captured Y (a retain of Y for work that
+ * was never Y's). Set aside, no hook is called, as for the cancels of
+ * weft__context_cancel_outside: weft's current context is what is checked. */
+typedef struct plain_probe {
+  weft_worker *mw; /* a memory worker: what the item submits stays queued */
+  void *seen;
+  int ran;
+} plain_probe;
+static void noop(void *arg) { (void)arg; }
+static void plain_item(void *arg) {
+  plain_probe *p = arg;
+  p->seen = weft_context_current();
+  p->ran++;
+  if (weft_worker_do(p->mw, noop, NULL) != 0) p->ran = -100; /* captures what is current */
+}
+
+typedef struct coord_case {
+  weft_worker *w;
+  tctx *y;
+  latch holding, proceed;
+  plain_probe plain;
+} coord_case;
+static void coord_hold(void *arg) {
+  coord_case *c = arg;
+  latch_count_down(&c->holding);
+  latch_wait(&c->proceed);
+}
+static void *coord_drainer(void *arg) {
+  coord_case *c = arg;
+  weft_context_set(c->y);
+  if (weft_worker_do(c->w, coord_hold, c) != 0) c->plain.ran = -1000;
+  weft_context_set(NULL);
+  return NULL;
+}
+
+static void coordinator_plain_item_runs_in_no_context(void **state) {
+  (void)state;
+  tctx y = {.name = "y"};
+  coord_case c = {.y = &y};
+  c.plain.seen = &c; /* anything but NULL */
+  assert_int_equal(weft_coordinator_create(&c.w), 0);
+  assert_int_equal(weft_memory_worker_create(&c.plain.mw), 0);
+  latch_init(&c.holding, 1);
+  latch_init(&c.proceed, 1);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, coord_drainer, &c), 0);
+  latch_wait(&c.holding); /* the drainer holds the coordinator, inside its item */
+  /* Queued behind coord_hold (the coordinator is busy): the drainer runs it. */
+  assert_int_equal(weft_worker_do(c.w, plain_item, &c.plain), 0);
+  latch_count_down(&c.proceed);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(c.plain.ran, 1);
+  assert_null(c.plain.seen);
+  assert_int_equal(atomic_load(&y.retains), 1); /* the drainer's own item only */
+  weft_worker_release(c.plain.mw); /* never performed: released */
+  weft_worker_release(c.w);
+  assert_quiescent(&y);
+  latch_destroy(&c.holding);
+  latch_destroy(&c.proceed);
+}
+
+/* LockWorker: an item queued from inside an item while the thread had no
+ * context (weft_context_call(NULL, ...): "runs fn with no context") runs,
+ * trampolined, in none; it ran in the outer do()'s context A. */
+typedef struct lwp_case {
+  weft_worker *w;
+  plain_probe plain;
+} lwp_case;
+static void lwp_submit(void *arg) {
+  lwp_case *c = arg;
+  if (weft_worker_do(c->w, plain_item, &c->plain) != 0) c->plain.ran = -1000;
+}
+static void lwp_outer(void *arg) {
+  weft_context_call(NULL, lwp_submit, arg); /* queued with no context */
+}
+
+static void lock_worker_plain_item_runs_in_no_context(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  lwp_case c;
+  c.plain.seen = &c;
+  c.plain.ran = 0;
+  assert_int_equal(weft_lock_worker_create(&c.w, NULL, NULL), 0);
+  assert_int_equal(weft_memory_worker_create(&c.plain.mw), 0);
+  weft_context_set(&a);
+  assert_int_equal(weft_worker_do(c.w, lwp_outer, &c), 0);
+  assert_ptr_equal(weft_context_current(), &a);
+  weft_context_set(NULL);
+  assert_int_equal(c.plain.ran, 1);
+  assert_null(c.plain.seen);
+  assert_int_equal(atomic_load(&a.retains), 1); /* the outer do() only */
+  weft_worker_release(c.plain.mw);
+  weft_worker_release(c.w);
+  assert_quiescent(&a);
+}
+
 /* ---------------------------------------------------------------- reactor */
 
 typedef struct loop_case {
@@ -780,6 +881,83 @@ static void cancelled_by_a_stop_told_in_no_context(void **state) {
   assert_quiescent(&c);
 }
 
+
+/* A task captured in B and cancelled by a stop made inside context A
+ * (entered: the enter hook ran) is told in B, and afterwards A is current
+ * again for weft and for the hooks alike: the wrapper's leave hook must be
+ * told that A, not NULL, becomes current again. Before the fix the cancel
+ * ran with A set aside (NULL current), so leave(B, NULL) set the hooks'
+ * view to none while weft restored A silently: the rest of A's work ran
+ * with the hooks' view lost, and A's own leave found a view it never set. */
+typedef struct so_case {
+  weft_threadpool *tp;
+  tctx *b;
+  void *current_after, *view_after;
+  int told_in_b;
+} so_case;
+static void so_on_result(void *ctx, int status, void *result) {
+  so_case *c = ctx;
+  (void)result;
+  if (status == WEFT_ECANCELED && weft_context_current() == (void *)c->b && view == c->b)
+    c->told_in_b++;
+}
+static void so_stop(void *arg) {
+  so_case *c = arg;
+  assert_int_equal(weft_threadpool_stop(c->tp), 0); /* cancels B's task here */
+  c->current_after = weft_context_current();
+  c->view_after = view;
+}
+
+static void cancel_inside_an_entered_context_keeps_the_hooks_view(void **state) {
+  (void)state;
+  tctx a = {.name = "a"}, b = {.name = "b"};
+  so_case c = {.b = &b};
+  c.tp = one_thread_pool(0); /* not started: the task waits */
+  weft_context_set(&b);
+  assert_int_equal(weft_threadpool_call_in_thread_with_callback(c.tp, so_on_result, &c, cc_call, NULL), 0);
+  weft_context_set(NULL);
+  assert_int_equal(weft_context_call(&a, so_stop, &c), 0);
+  assert_int_equal(weft_threadpool_destroy(c.tp), 0);
+  assert_int_equal(c.told_in_b, 1);
+  assert_ptr_equal(c.current_after, &a);
+  assert_ptr_equal(c.view_after, &a);
+  assert_quiescent(&a);
+  assert_quiescent(&b);
+}
+
+
+/* The generic Team: a task submitted with no context runs in none, though
+ * the thread that runs its worker's step has one (b): Team's do() binds a
+ * task to its submitter's context only when there is one, so a plain task
+ * ran in whatever context the performing thread had (here a memory worker
+ * performed in b; the same with LockWorkers made by create_worker, which
+ * run inline on the coordinator's drainer) and captured b for what it
+ * submitted. */
+static void generic_team_plain_task_runs_in_no_context(void **state) {
+  (void)state;
+  tctx b = {.name = "b"};
+  plain_probe p = {.seen = &p};
+  assert_int_equal(weft_memory_worker_create(&p.mw), 0);
+  mem_team m = {.n = 0};
+  weft_worker *coord;
+  assert_int_equal(weft_memory_worker_create(&coord), 0);
+  weft_team *team;
+  assert_int_equal(weft_team_create(&team, coord, mem_create, &m, quiet_log, NULL), 0);
+  assert_int_equal(weft_team_do(team, plain_item, &p), 0); /* no context */
+  weft_context_set(&b);
+  perform_all(coord, &m);
+  weft_context_set(NULL);
+  assert_int_equal(p.ran, 1);
+  assert_null(p.seen);
+  assert_int_equal(atomic_load(&b.retains), 0);
+  assert_int_equal(weft_team_quit(team), 0);
+  while (weft_memory_worker_perform(coord) == 1) {
+  }
+  assert_int_equal(weft_team_destroy(team), 0);
+  weft_worker_release(p.mw);
+  assert_quiescent(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(threadpool_call_in_thread, setup, teardown),
@@ -794,6 +972,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(generic_team_backlog_released, setup, teardown),
       cmocka_unit_test_setup_teardown(thread_worker_do, setup, teardown),
       cmocka_unit_test_setup_teardown(lock_worker_do, setup, teardown),
+      cmocka_unit_test_setup_teardown(coordinator_plain_item_runs_in_no_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(lock_worker_plain_item_runs_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(reactor_call_from_thread, setup, teardown),
       cmocka_unit_test_setup_teardown(defer_to_thread_pool_case, setup, teardown),
       cmocka_unit_test_setup_teardown(reactor_queue_work_case, setup, teardown),
@@ -802,6 +982,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(hooks_swapped_in_flight, setup, teardown),
       cmocka_unit_test_setup_teardown(context_call_nests, setup, teardown),
       cmocka_unit_test_setup_teardown(cancelled_by_a_stop_told_in_no_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(cancel_inside_an_entered_context_keeps_the_hooks_view, setup, teardown),
+      cmocka_unit_test_setup_teardown(generic_team_plain_task_runs_in_no_context, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,13 +194,29 @@ void weft__context_discard(weft_fn fn, void *arg) {
 }
 
 void weft__context_cancel_outside(weft__task *t, int status) {
-  if (tls_current == NULL && tls_spare == NULL) {
+  /* A wrapper enters its own context and restores the thread's itself, so
+   * its leave hook is told the context that really comes back: set aside,
+   * it was told NULL, and the thread's context came back with no hook
+   * (the hooks' view of the thread then stayed NULL). */
+  if (t->cancel == ctx_task_cancel || (tls_current == NULL && tls_spare == NULL)) {
     t->cancel(t, status);
     return;
   }
   frame f;
   enter(&f, NULL, NULL, NULL); /* no context, no spare: no hook is called */
   t->cancel(t, status);
+  leave(&f, NULL, NULL);
+}
+
+void weft__context_run_outside(weft_fn fn, void *arg) {
+  /* A bound pair enters its own context (and restores the thread's). */
+  if (fn == bound_run || (tls_current == NULL && tls_spare == NULL)) {
+    fn(arg);
+    return;
+  }
+  frame f;
+  enter(&f, NULL, NULL, NULL); /* no context, no spare: no hook is called */
+  fn(arg);
   leave(&f, NULL, NULL);
 }
 

@@ -65,12 +65,21 @@ static inline weft__task *weft__context_for_completion(weft__task *t) {
 
 /* Cancel t with the calling thread's context suspended: t is another
  * task's (a lane's waiting task, refused while the thread runs a task of its
- * own, or cancels one, in that task's context). A wrapped t enters its own
- * context; a task that captured none is told in none. The surrounding
- * context's enter/leave hooks are not called around it: only the current
- * context (weft_context_current, what a submit from the callback captures)
- * and the spare node are set aside. */
+ * own, or cancels one, in that task's context). A wrapped t is cancelled
+ * as it is: it enters its own context and restores the thread's, so its
+ * leave hook is told the context that comes back. A task that captured
+ * none is told in none: the surrounding context's enter/leave hooks are
+ * not called around it, only the current context (weft_context_current,
+ * what a submit from the callback captures) and the spare node are set
+ * aside. */
 void weft__context_cancel_outside(weft__task *t, int status);
+
+/* Run fn(arg), an item some other do() queued (a coordinator's drain, a
+ * LockWorker's trampoline), with the calling thread's context set aside as
+ * weft__context_cancel_outside does: a pair bound to a context runs in it,
+ * a plain pair (its submitter had none) in none, never in the context of
+ * the thread that happens to run it. */
+void weft__context_run_outside(weft_fn fn, void *arg);
 
 /* Bind fn and arg (through the pointers) to the calling thread's current context (weft__context_active()):
  * on return they are a trampoline and its node, which run the original in

@@ -105,6 +105,7 @@
 #include "base/alloc.h"
 #include "base/atomic.h"
 #include "base/debug.h"
+#include "engine/context.h"
 #include "engine/mpsc.h"
 #include "workers/worker_base.h"
 #include "workers/worker_slab.h"
@@ -217,7 +218,9 @@ static void coord_node_run(weft__task *t) {
   weft_fn fn = n->fn;
   void *arg = n->arg;
   weft__slab_put(&c->nodes, n); /* recycled before the call: a re-entrant do() may reuse it */
-  fn(arg);
+  /* Whichever thread drains runs it: in its own do()'s context, not the
+   * drainer's (weft/context.h). */
+  weft__context_run_outside(fn, arg);
 }
 
 static int coord_do(weft_worker *w, weft_fn fn, void *arg) {

@@ -33,6 +33,7 @@
 
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "engine/context.h"
 #include "workers/lock_worker.h"
 #include "workers/worker_base.h"
 #include "workers/worker_slab.h"
@@ -105,7 +106,8 @@ static int lw_do(weft_worker *w, weft_fn fn, void *arg) {
     weft_fn ifn = it->fn;
     void *iarg = it->arg;
     weft__slab_put(&lw->items, it);
-    ifn(iarg);
+    /* In the context of the do() that queued it, not in the outer one's. */
+    weft__context_run_outside(ifn, iarg);
   }
   tls_frames = f.prev;
   /* The work ran: do() says so (0), whatever the release says. An error

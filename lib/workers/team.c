@@ -540,7 +540,10 @@ static void start_finishing_run(weft__task *n) { start_finishing(((team_rec *)n)
 
 static void dowork_cb(void *arg) {
   team_rec *r = arg;
-  r->fn(r->arg);
+  /* In its submitter's context (bound by team_do), or in none: a worker
+   * may run this step on any thread (a LockWorker, inline on the
+   * coordinator's drainer), whose own context is not the task's. */
+  weft__context_run_outside(r->fn, r->arg);
   gteam *t = r->t;
   /* Counted when the task was handed to this worker (coordinate). */
   int rc = coord_submit(t, r, idle_pending_run);
