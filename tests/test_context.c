@@ -637,6 +637,43 @@ static void reactor_call_from_thread(void **state) {
   assert_quiescent(&a);
 }
 
+/* A call queued with no context runs in none, though the thread that drains
+ * the reactor has one (context.h: the context current at the submit is the
+ * one current while the work runs); a call queued in b runs in b; the
+ * drainer's context is its own again afterwards. Before the drain ran plain
+ * calls as they were, in the drainer's context x, and what they submitted
+ * captured x. */
+static void current_is_none(void *arg) {
+  atomic_fetch_add((atomic_int *)arg, weft_context_current() == NULL ? 1 : 1000);
+}
+static void reactor_plain_call_runs_in_no_context(void **state) {
+  (void)state;
+  tctx x = {.name = "x"}, b = {.name = "b"};
+  probe in_b = {.want = &b};
+  atomic_int none = 0; /* set aside without a hook: weft's current is checked */
+  weft_reactor *r;
+  int fd;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(weft_reactor_attach(r, &fd), 0);
+  assert_int_equal(weft_reactor_call_from_thread(r, current_is_none, &none), 0);
+  weft_context_set(&b);
+  assert_int_equal(weft_reactor_call_from_thread(r, check_task, &in_b), 0);
+  weft_context_set(NULL);
+  assert_int_equal(weft_reactor_call_from_thread(r, current_is_none, &none), 0);
+  weft_context_set(&x); /* the drainer's own, set without a hook */
+  assert_int_equal(weft_reactor_drain(r), 3);
+  assert_ptr_equal(weft_context_current(), &x);
+  assert_ptr_equal(view, &x); /* b's leave hook was told x comes back */
+  weft_context_set(NULL);
+  view = NULL;
+  assert_int_equal(weft_reactor_detach(r), 0);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  assert_int_equal(atomic_load(&none), 2);
+  assert_probe(&in_b, 1);
+  assert_int_equal(atomic_load(&x.retains), 0);
+  assert_quiescent(&b);
+}
+
 /* deferToThreadPool: the work in the pool, the Deferred's callbacks on the
  * loop, both in the context the loop had when it submitted; a callback's own
  * deferToThread inherits it. */
@@ -975,6 +1012,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(coordinator_plain_item_runs_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(lock_worker_plain_item_runs_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(reactor_call_from_thread, setup, teardown),
+      cmocka_unit_test_setup_teardown(reactor_plain_call_runs_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(defer_to_thread_pool_case, setup, teardown),
       cmocka_unit_test_setup_teardown(reactor_queue_work_case, setup, teardown),
       cmocka_unit_test_setup_teardown(blocking_call_from_thread_case, setup, teardown),

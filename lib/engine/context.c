@@ -220,6 +220,17 @@ void weft__context_run_outside(weft_fn fn, void *arg) {
   leave(&f, NULL, NULL);
 }
 
+void weft__context_run_task_outside(weft__task *t) {
+  if (t->run == ctx_task_run || (tls_current == NULL && tls_spare == NULL)) {
+    t->run(t);
+    return;
+  }
+  frame f;
+  enter(&f, NULL, NULL, NULL); /* no context, no spare: no hook is called */
+  t->run(t);
+  leave(&f, NULL, NULL);
+}
+
 /* ------------------------------------------------------------ public API */
 
 WEFT_API int weft_context_set_hooks(const weft_context_hooks *hooks) {

@@ -81,6 +81,14 @@ void weft__context_cancel_outside(weft__task *t, int status);
  * the thread that happens to run it. */
 void weft__context_run_outside(weft_fn fn, void *arg);
 
+/* Run t, a task another thread queued for this one (a reactor's drain), in
+ * the context it was queued in: a wrapped t enters its own; a plain t (its
+ * submitter had none) runs with the calling thread's context set aside, as
+ * weft__context_run_outside. The drain calls it only while the thread has
+ * a context (weft__context_active), so a loop thread without one pays a
+ * test per task. */
+void weft__context_run_task_outside(weft__task *t);
+
 /* Bind fn and arg (through the pointers) to the calling thread's current context (weft__context_active()):
  * on return they are a trampoline and its node, which run the original in
  * the context, then release it. WEFT_ENOMEM: unchanged. */

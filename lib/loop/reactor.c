@@ -231,7 +231,11 @@ static int drain_snapshot(weft_reactor *r, int max) {
     if (t == NULL || t == WEFT__MPSC_WOULDBLOCK) break;
     if (n == 1) windowed = weft__submit_window_open(&window);
     int was_last = (t == last); /* compare before run(): it may free t */
-    t->run(t);
+    /* A call queued with no context runs in none, though the loop thread
+     * has one (a drain called inside weft_context_call, say): one test of
+     * the thread's route word per call when it has none. */
+    if (WEFT_UNLIKELY(weft__context_active())) weft__context_run_task_outside(t);
+    else t->run(t);
     n++;
     /* drain_cut: t detached, and the shutdown ran what was queued, `last`
      * included; what follows was queued after it (weft_reactor_detach).
