@@ -25,10 +25,16 @@
 #include "base/proc_thread.h"
 
 void weft__engine_set_limit(weft__engine *e, int limit) {
+  /* Under the mutex, where a spawner checks the limit and counts its new
+   * thread in `live` (spawn_locked): a caller that reads `live` after this
+   * (adjust_poolsize, to shrink to the new max) sees every thread started
+   * against the old limit, and a spawn after it sees the new one. */
+  pthread_mutex_lock(&e->mu);
   int old = weft__xchg_relaxed(&e->soft, limit);
-  if (e->cfg.limit) return; /* a callback engine keeps INT_MAX here (see core.h) */
-  /* An add, not a store: grants change the same word concurrently (E9). */
-  weft__fetch_add_relaxed(&e->limit_value, limit - old);
+  /* An add, not a store: grants change the same word concurrently (E9);
+   * a callback engine keeps INT_MAX here (see core.h). */
+  if (!e->cfg.limit) weft__fetch_add_relaxed(&e->limit_value, limit - old);
+  pthread_mutex_unlock(&e->mu);
 }
 
 void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c) {
@@ -41,7 +47,26 @@ void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c) {
 }
 
 void weft__engine_set_min(weft__engine *e, int min_live) {
+  /* Under the mutex, where try_reap reads it with `live` to reserve an
+   * exit: a caller that reads `live` after this (adjust_poolsize, to start
+   * the threads min wants) sees every exit reserved against the old min. */
+  pthread_mutex_lock(&e->mu);
   weft__store_relaxed(&e->min_live, min_live > 0 ? min_live : 0);
+  pthread_mutex_unlock(&e->mu);
+}
+
+void weft__engine_forgive_debt(weft__engine *e, int floor) {
+  if (weft__load_relaxed(&e->shrink_debt) <= 0) return; /* the common case: none owed */
+  /* Under the mutex, as the payers pay (debt and live together); shrinkers
+   * add without it, hence the CAS. */
+  pthread_mutex_lock(&e->mu);
+  int debt = weft__load_relaxed(&e->shrink_debt);
+  for (;;) {
+    int spare = weft__load_relaxed(&e->live) - floor; /* threads that may still leave */
+    int cut = debt - (spare > 0 ? spare : 0);
+    if (cut <= 0 || weft__cas_relaxed(&e->shrink_debt, &debt, debt - cut)) break;
+  }
+  pthread_mutex_unlock(&e->mu);
 }
 
 int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {

@@ -54,6 +54,10 @@ typedef struct weft__elastic_config {
 /* Any thread; takes effect for the next decision of each kind. */
 void weft__engine_set_elastic(weft__engine *e, const weft__elastic_config *c);
 void weft__engine_set_min(weft__engine *e, int min_live);
+/* Drop the part of the shrink debt that busy workers would pay below floor
+ * live threads (a debt an earlier shrink left, before a resize raised the
+ * floor). Any thread, not holding e->mu. */
+void weft__engine_forgive_debt(weft__engine *e, int floor);
 /* The owning worker w goes idle with a weft_blocking_begin its task left
  * open: the block is over (its grant and count go back). blocking.c. */
 void weft__engine_blocking_abandoned(weft__eworker *w);

@@ -48,6 +48,13 @@ static void child(weft__fork_hook *h) {
     weft__ring_init(&w->ring);
     if (w == me) continue;
     weft__store_relaxed(&w->busy, 0);
+    /* A thread that was at an idle<->busy edge of its busy-time stamps
+     * (worker_stats.h) left its sequence count odd, and it does not exist
+     * here to make it even: readers (weft_threadpool_worker_stats) would
+     * retry for ever. Even again, with no spell running. */
+    uint32_t seq = weft__load_relaxed(&w->busy_seq);
+    weft__store_relaxed(&w->busy_since, 0);
+    weft__store_relaxed(&w->busy_seq, (seq + 1u) & ~1u);
     int st = weft__load_relaxed(&w->state);
     if (st == WEFT__SLOT_LIVE || st == WEFT__SLOT_EXITED) weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
   }

@@ -343,6 +343,12 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
    * must not start a thread on our reservation if a notifier's wake then
    * makes us give it back (the pool would pass the valve by one). */
   pthread_mutex_lock(&e->mu);
+  /* min again, under the mutex: the one read above may be from before an
+   * adjust_poolsize that raised it and then found the threads it wanted
+   * (this one among them) already there; it stores min under the mutex
+   * (weft__engine_set_min) and reads `live` after, so either it sees our
+   * exit and starts a thread for it, or we see its min and stay. */
+  min = weft__load_relaxed(&e->min_live);
   live = weft__load_relaxed(&e->live);
   bool reserved = false;
   while (live > min && !(reserved = weft__cas_relaxed(&e->live, &live, live - 1))) {

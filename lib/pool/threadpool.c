@@ -232,6 +232,9 @@ static int grow_for_backlog_locked(weft_threadpool *tp, int r, uint64_t backlog,
                                                             : (int)backlog;
     int g = weft__engine_grow_unlogged(tp->e, n, WEFT__MADE_DEMAND); /* logged after mu */
     if (g < 0 && r == 0) r = g;
+    /* The threads for min could not be made, these could: threads were
+     * started, which WEFT_EAGAIN ("none could be") would deny. */
+    else if (g > 0 && r == WEFT_EAGAIN) r = WEFT_OK;
   }
   return r;
 }
@@ -646,7 +649,15 @@ WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_thread
   weft__engine_set_min(tp->e, min);
   if (weft__load_relaxed(&tp->e->hard) < max) weft__store_relaxed(&tp->e->hard, max);
   int r = WEFT_OK;
-  if (weft__load_relaxed(&tp->started)) r = resize_for_backlog_locked(tp);
+  if (weft__load_relaxed(&tp->started)) {
+    /* A shrink debt an earlier call (or stop_a_worker) left on busy
+     * workers is owed by threads that `live` still counts, so the resize
+     * below would see no thread missing: what of it would take the pool
+     * below the new min is forgiven (those threads stay), as the threads
+     * min wants would be started. */
+    weft__engine_forgive_debt(tp->e, min);
+    r = resize_for_backlog_locked(tp);
+  }
   pthread_mutex_unlock(&tp->mu);
   weft__engine_log_failures(tp->e); /* as in start: not under mu */
   return r;

@@ -1,0 +1,507 @@
+/*
+ * A ThreadPool's thread count against its bounds when adjust_poolsize
+ * races the threads' own comings and goings, and adjust_poolsize's answer.
+ *   (a) a shrink debt left on busy workers outlives a later resize that
+ *       raised min: the pool ends below min;
+ *   (b) a keep-alive reap reserved against the min it read before
+ *       adjust_poolsize raised it: the pool ends below min;
+ *   (c) a spawn checked the max before adjust_poolsize lowered it: a
+ *       strict-cap pool ends above max;
+ *   (d) adjust_poolsize answers WEFT_EAGAIN ("none could be started")
+ *       after it started threads.
+ *
+ * Nothing sleeps to wait for another thread: the waits are on the
+ * observer hook (a worker parked), on a counting thread factory (a thread
+ * left), on gates, and, to see a thread blocked on the engine mutex, on the
+ * kernel's own account of that thread (/proc/self/task/<tid>/syscall),
+ * polled with a hang guard.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/core.h"
+#include "engine/observer.h"
+#include "pool/threadpool_impl.h"
+#include "test_sync.h"
+#include "weft/weft.h"
+
+#define HANG_GUARD_S 30
+
+/* ----------------------------------------------------- events and exits */
+
+/* Every event the tests wait for (a worker parked, a pool thread left)
+ * bumps ev_n under ev_mu and broadcasts ev_cv: a waiter re-checks its
+ * condition after each, so no change is missed. */
+static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ev_cv = PTHREAD_COND_INITIALIZER;
+static int g_exits; /* under ev_mu */
+static _Atomic int g_made;
+
+static void bump(int exit) {
+  pthread_mutex_lock(&ev_mu);
+  if (exit) g_exits++;
+  pthread_cond_broadcast(&ev_cv);
+  pthread_mutex_unlock(&ev_mu);
+}
+
+static void on_event(weft__event ev) {
+  if (ev == WEFT__EVENT_PARKED) bump(0);
+}
+
+/* Wait until pred(arg) holds, re-checked at every event; fail past the guard. */
+static void wait_until(bool (*pred)(void *), void *arg, const char *what) {
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += HANG_GUARD_S;
+  pthread_mutex_lock(&ev_mu);
+  while (!pred(arg)) {
+    if (pthread_cond_timedwait(&ev_cv, &ev_mu, &dl) == ETIMEDOUT && !pred(arg)) {
+      pthread_mutex_unlock(&ev_mu);
+      fail_msg("hang guard: %s", what);
+    }
+  }
+  pthread_mutex_unlock(&ev_mu);
+}
+
+/* The pool's threads come from this factory: it counts each thread's exit
+ * (after it left the pool's loop), and, while g_hold is set, holds the
+ * creation (the engine mutex with it: the factory runs under it) until
+ * g_release opens. */
+typedef struct tramp {
+  void *(*start)(void *);
+  void *arg;
+} tramp;
+
+static void *counted_start(void *p) {
+  tramp t = *(tramp *)p;
+  free(p);
+  void *r = t.start(t.arg);
+  bump(1);
+  return r;
+}
+
+static _Atomic int g_hold;
+static sync_t g_in_factory, g_release;
+
+static int counting_factory(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
+                            const char *name) {
+  (void)ctx;
+  (void)name;
+  if (atomic_exchange(&g_hold, 0)) {
+    count_up(&g_in_factory);
+    gate_wait(&g_release);
+  }
+  tramp *t = malloc(sizeof *t);
+  if (!t) return WEFT_ENOMEM;
+  *t = (tramp){start, arg};
+  if (pthread_create(thread, NULL, counted_start, t) != 0) {
+    free(t);
+    return WEFT_EAGAIN;
+  }
+  atomic_fetch_add(&g_made, 1);
+  return 0;
+}
+
+static bool all_made_left(void *arg) {
+  (void)arg;
+  return g_exits == atomic_load(&g_made);
+}
+
+/* Teardown: every thread made so far has left (detached ones included). */
+static int settle(void **state) {
+  (void)state;
+  wait_until(all_made_left, NULL, "every pool thread left");
+  weft__observer_set(NULL);
+  return 0;
+}
+
+static weft_threadpool *make_pool(int min, int max, unsigned keep_alive_ms) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = min;
+  o.max_threads = max;
+  o.keep_alive_ms = keep_alive_ms;
+  o.spin_us = 1;
+  o.name = "races";
+  o.thread_factory = counting_factory;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  return tp;
+}
+
+/* Quiet: every live thread parked, no debt owed, every thread made but
+ * the live ones gone (under ev_mu, from wait_until). */
+static bool quiet(void *arg) {
+  weft__engine *e = weft__threadpool_engine(arg);
+  int live = weft__load_relaxed(&e->live);
+  return weft__load_relaxed(&e->parked) == live && weft__load_relaxed(&e->shrink_debt) == 0 &&
+         g_exits == atomic_load(&g_made) - live;
+}
+
+/* ------------------------------------------ (a) a debt that outlives its max */
+
+/* min 1, max 3, three workers held in tasks. adjust_poolsize(1, 1) owes
+ * two threads (nobody is idle to quit now: the debt, paid when they go
+ * idle). adjust_poolsize(3, 3) then raises min and max to the three the
+ * pool has: nothing is above max any more and nothing below min, so it
+ * starts or stops nothing, and returns 0. When the tasks end, the two
+ * units of the first call's debt are still owed and two workers pay them:
+ * the pool ends with one thread and min 3. */
+static void debt_outlives_a_resize_that_raised_min(void **state) {
+  (void)state;
+  weft__observer_set(on_event);
+  weft_threadpool *tp = make_pool(1, 3, 0); /* keep-alive 0: nothing leaves by itself */
+  weft__engine *e = weft__threadpool_engine(tp);
+  sync_t started, gate;
+  sync_init(&started);
+  sync_init(&gate);
+  gated g = {&gate, &started, NULL};
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  count_wait(&started, 3); /* three busy workers (max 3) */
+  assert_int_equal(weft_threadpool_workers(tp), 3);
+
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 1, 1), 0);
+  assert_int_equal(weft__load_relaxed(&e->shrink_debt), 2); /* owed by the busy ones */
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 3, 3), 0);
+  assert_int_equal(weft_threadpool_workers(tp), 3); /* min 3, max 3: nothing to do */
+
+  gate_open(&gate);
+  wait_until(quiet, tp, "every thread parked or gone");
+  int workers = weft_threadpool_workers(tp), min = weft_threadpool_min(tp);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&started);
+  sync_fini(&gate);
+  if (workers < min) fail_msg("the pool ended with %d threads, below its min %d", workers, min);
+}
+
+/* --------------------------------------- (b) a reap that read the old min */
+
+/* The first argument of the system call thread tid is in (the futex word
+ * of a futex wait), or 0 if it is in none or it cannot be read. */
+static uintptr_t syscall_arg0(int tid, long *nr) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  unsigned long long a0 = 0;
+  if (sscanf(buf, "%ld %llx", nr, &a0) != 2) return 0;
+  return (uintptr_t)a0;
+}
+
+/* Poll (with a hang guard) until thread tid waits on the futex word at
+ * addr, or, with exits >= 0, until g_exits reaches exits. Returns true if
+ * it waits there. */
+static bool wait_in_futex(int tid, const void *addr, int exits) {
+  for (long i = 0; i < HANG_GUARD_S * 10000L; i++) {
+    long nr = -1;
+    if (syscall_arg0(tid, &nr) == (uintptr_t)addr && nr == SYS_futex) return true;
+    if (exits >= 0) {
+      pthread_mutex_lock(&ev_mu);
+      bool gone = g_exits >= exits;
+      pthread_mutex_unlock(&ev_mu);
+      if (gone) return false;
+    }
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL); /* a poll of the kernel's state, bounded by the guard */
+  }
+  fail_msg("hang guard: thread %d never waited on %p", tid, addr);
+  return false;
+}
+
+static void *start_a_worker_thread(void *arg) {
+  (void)weft_threadpool_start_a_worker(arg);
+  return NULL;
+}
+
+typedef struct adjuster {
+  weft_threadpool *tp;
+  _Atomic int tid, done, rc;
+} adjuster;
+
+static void *adjust_thread(void *arg) {
+  adjuster *a = arg;
+  atomic_store(&a->tid, (int)syscall(SYS_gettid));
+  atomic_store(&a->rc, weft_threadpool_adjust_poolsize(a->tp, 2, WEFT_KEEP));
+  atomic_store(&a->done, 1);
+  return NULL;
+}
+
+static bool parked_is(void *arg) {
+  weft_threadpool *tp = arg;
+  return weft__load_relaxed(&weft__threadpool_engine(tp)->parked) >= 1;
+}
+
+/* min 0, max 2, keep-alive 20 ms. Worker A runs a task and parks. A
+ * start_a_worker's creation is held in the factory, under the engine
+ * mutex (live 2). A's keep-alive runs out: it reads min (0) and live (2),
+ * and waits for the mutex to reserve its exit. Meanwhile adjust_poolsize
+ * raises min to 2: the pool has two threads (A and the one being made),
+ * so it starts none. The creation finishes; A takes the mutex, reserves
+ * its exit against the min it read before (0), and leaves: the pool ends
+ * with one thread and min 2, until some load makes more. */
+static void reap_against_a_stale_min(void **state) {
+  (void)state;
+  weft__observer_set(on_event);
+  sync_init(&g_in_factory);
+  sync_init(&g_release);
+  pthread_mutex_lock(&ev_mu);
+  int exits_before = g_exits;
+  pthread_mutex_unlock(&ev_mu);
+  weft_threadpool *tp = make_pool(0, 2, 20);
+  weft__engine *e = weft__threadpool_engine(tp);
+  sync_t started, gate, done;
+  sync_init(&started);
+  sync_init(&gate);
+  sync_init(&done);
+  gated g = {&gate, &started, &done};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  count_wait(&started, 1); /* A runs it: the monitor is up (A made it at its start) */
+  assert_int_equal(weft_threadpool_workers(tp), 1);
+  weft__eworker *a = e->slots[0];
+  int a_tid = weft__load_relaxed(&a->tid);
+  assert_true(a_tid > 0);
+
+  /* The next creation holds the engine mutex in the factory. */
+  atomic_store(&g_hold, 1);
+  pthread_t h;
+  assert_int_equal(pthread_create(&h, NULL, start_a_worker_thread, tp), 0);
+  count_wait(&g_in_factory, 1);
+  assert_int_equal(weft__load_relaxed(&e->live), 2);
+
+  /* A finishes, parks, and after its keep-alive waits for the mutex. */
+  gate_open(&gate);
+  count_wait(&done, 1);
+  wait_until(parked_is, tp, "A parked");
+  (void)wait_in_futex(a_tid, &e->mu, -1);
+
+  /* min 2 from another thread: the pool has two threads, nothing to
+   * start. It returns at once, or waits for the mutex the creation holds. */
+  adjuster adj = {tp, 0, 0, 0};
+  pthread_t j;
+  assert_int_equal(pthread_create(&j, NULL, adjust_thread, &adj), 0);
+  for (long i = 0;; i++) {
+    if (atomic_load(&adj.done)) break;
+    long nr = -1;
+    int tid = atomic_load(&adj.tid);
+    if (tid > 0 && syscall_arg0(tid, &nr) == (uintptr_t)&e->mu && nr == SYS_futex) break;
+    if (i > HANG_GUARD_S * 10000L) fail_msg("hang guard: the adjusting thread");
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL); /* a poll of the kernel's state, bounded by the guard */
+  }
+
+  /* The creation goes on; A (and the adjust, if it waits) get the mutex. */
+  gate_open(&g_release);
+  pthread_join(h, NULL);
+  pthread_join(j, NULL);
+  assert_int_equal(atomic_load(&adj.rc), 0);
+  assert_int_equal(weft_threadpool_min(tp), 2);
+  /* A either left (an exit counted) or is back in its keep-alive wait. */
+  bool stayed = wait_in_futex(a_tid, &a->wake, exits_before + 1);
+  wait_until(quiet, tp, "every thread parked or gone");
+  int workers = weft_threadpool_workers(tp), min = weft_threadpool_min(tp);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&started);
+  sync_fini(&gate);
+  sync_fini(&done);
+  if (workers < min)
+    fail_msg("A %s; the pool has %d threads, below its min %d", stayed ? "stayed" : "left",
+             workers, min);
+}
+
+/* ------------------------------------------ (c) a spawn that read the old max */
+
+/* weft's allocator (weft_replace_allocator, set in main): libc's, except
+ * that a calloc made on a thread whose t_hold_calloc is set waits, once,
+ * at g_calloc_release (after counting itself in g_in_calloc). */
+static _Thread_local int t_hold_calloc;
+static sync_t g_in_calloc, g_calloc_release;
+static void *hook_malloc(size_t n) { return malloc(n); }
+static void hook_free(void *p) { free(p); }
+static void *hook_calloc(size_t n, size_t size) {
+  if (t_hold_calloc) {
+    t_hold_calloc = 0;
+    count_up(&g_in_calloc);
+    gate_wait(&g_calloc_release);
+  }
+  return calloc(n, size);
+}
+
+/* start_a_worker on a thread whose first weft allocation (the new
+ * thread's worker slot, under the engine mutex) is held. */
+static void *held_start_a_worker(void *arg) {
+  t_hold_calloc = 1;
+  (void)weft_threadpool_start_a_worker(arg);
+  t_hold_calloc = 0;
+  return NULL;
+}
+
+typedef struct resizer {
+  weft_threadpool *tp;
+  int min, max;
+  _Atomic int tid, done, rc;
+} resizer;
+
+static void *resize_thread(void *arg) {
+  resizer *a = arg;
+  atomic_store(&a->tid, (int)syscall(SYS_gettid));
+  atomic_store(&a->rc, weft_threadpool_adjust_poolsize(a->tp, a->min, a->max));
+  atomic_store(&a->done, 1);
+  return NULL;
+}
+
+/* Until the resizing thread has returned or waits for the engine mutex. */
+static void wait_resizer(resizer *a, weft__engine *e) {
+  for (long i = 0;; i++) {
+    if (atomic_load(&a->done)) return;
+    long nr = -1;
+    int tid = atomic_load(&a->tid);
+    if (tid > 0 && syscall_arg0(tid, &nr) == (uintptr_t)&e->mu && nr == SYS_futex) return;
+    if (i > HANG_GUARD_S * 10000L) fail_msg("hang guard: the resizing thread");
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL); /* a poll of the kernel's state, bounded by the guard */
+  }
+}
+
+/* A strict-cap pool (Twisted's hard cap: never more than max_threads
+ * threads), min 0, max 3, two workers held in tasks. start_a_worker
+ * checks the limit (3) under the engine mutex and, before it counts the
+ * new thread, allocates its worker slot (held here). Meanwhile
+ * adjust_poolsize lowers max to 2: it counts two threads, nothing above
+ * max, and returns. The creation goes on: three threads, max 2, and the
+ * third, idle, never leaves (keep-alive 0). */
+static void spawn_against_a_stale_max(void **state) {
+  (void)state;
+  weft__observer_set(on_event);
+  sync_init(&g_in_calloc);
+  sync_init(&g_calloc_release);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 3;
+  o.keep_alive_ms = 0;
+  o.strict_cap = 1;
+  o.spin_us = 1;
+  o.name = "races";
+  o.thread_factory = counting_factory;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  weft__engine *e = weft__threadpool_engine(tp);
+  sync_t started, gate;
+  sync_init(&started);
+  sync_init(&gate);
+  gated g = {&gate, &started, NULL};
+  for (int i = 0; i < 2; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  count_wait(&started, 2);
+  assert_int_equal(weft_threadpool_workers(tp), 2);
+
+  pthread_t h;
+  assert_int_equal(pthread_create(&h, NULL, held_start_a_worker, tp), 0);
+  count_wait(&g_in_calloc, 1); /* past the limit check, the thread not yet counted */
+
+  resizer rs = {tp, WEFT_KEEP, 2, 0, 0, 0};
+  pthread_t j;
+  assert_int_equal(pthread_create(&j, NULL, resize_thread, &rs), 0);
+  wait_resizer(&rs, e);
+
+  gate_open(&g_calloc_release);
+  pthread_join(h, NULL);
+  pthread_join(j, NULL);
+  assert_int_equal(atomic_load(&rs.rc), 0);
+  assert_int_equal(weft_threadpool_max(tp), 2);
+  gate_open(&gate);
+  wait_until(quiet, tp, "every thread parked or gone");
+  int workers = weft_threadpool_workers(tp), max = weft_threadpool_max(tp);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&started);
+  sync_fini(&gate);
+  if (workers > max)
+    fail_msg("the strict-cap pool ended with %d threads, above its max %d", workers, max);
+}
+
+/* ------------------------------ (d) EAGAIN from a resize that started threads */
+
+static _Atomic int g_fail_next; /* the next factory call fails */
+static int failing_once_factory(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
+                                const char *name) {
+  if (atomic_exchange(&g_fail_next, 0)) return WEFT_EAGAIN;
+  return counting_factory(ctx, thread, start, arg, name);
+}
+
+static void count_task(void *arg) { count_up(arg); }
+static void quiet_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)err;
+  (void)what;
+}
+
+/* A started pool with max 0 holds three tasks in its backlog. adjust_-
+ * poolsize(1, 3): the thread min wants cannot be made (the factory fails
+ * once), then the backlog's three are. The header: WEFT_EAGAIN when
+ * "threads were wanted and none could be started"; three were started
+ * (and ran the tasks), yet the call answers WEFT_EAGAIN. */
+static void resize_that_started_threads_answers_eagain(void **state) {
+  (void)state;
+  weft__observer_set(on_event);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 0;
+  o.spin_us = 1;
+  o.name = "races";
+  o.thread_factory = failing_once_factory;
+  o.log = quiet_log; /* the one failed creation */
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t ran;
+  sync_init(&ran);
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  assert_int_equal(weft_threadpool_queue_size(tp), 3); /* max 0: nothing runs */
+  atomic_store(&g_fail_next, 1);
+  int rc = weft_threadpool_adjust_poolsize(tp, 1, 3);
+  count_wait(&ran, 3); /* started threads ran them */
+  weft_threadpool_stats st;
+  assert_int_equal(weft_threadpool_stats_get(tp, &st), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&ran);
+  assert_true(st.created_grow + st.created_demand >= 1);
+  if (rc != 0)
+    fail_msg("adjust_poolsize answered %d although it started %llu threads", rc,
+             (unsigned long long)(st.created_grow + st.created_demand));
+}
+
+int main(void) {
+  /* Before any other weft call (weft/common.h): libc's allocator, with a
+   * hold for spawn_against_a_stale_max. */
+  if (weft_replace_allocator(hook_malloc, hook_calloc, hook_free) != 0) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(spawn_against_a_stale_max, settle),
+      cmocka_unit_test_teardown(resize_that_started_threads_answers_eagain, settle),
+      cmocka_unit_test_teardown(debt_outlives_a_resize_that_raised_min, settle),
+      cmocka_unit_test_teardown(reap_against_a_stale_min, settle),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
