@@ -20,7 +20,7 @@
  *             wake_one (274); wait on wake: NOTIFIED -> should_exit again,
  *             EXIT -> leave (the shrinker uncounted it). -DREAP: after its
  *             keep-alive a parked worker runs try_reap (park.c 323-376):
- *             under e->mu, live > MIN -> live -= 1, CAS ASLEEP -> TIMEDOUT
+ *             under e->mu, live - debt > MIN -> live -= 1, CAS ASLEEP -> TIMEDOUT
  *             (lost to a wake: live += 1, back to the wait)
  *   -DGROW    a grow at the valve (spawn_locked, E9.4): under e->mu a new
  *             thread (a searcher, so should_exit next) only while live < HARD
@@ -218,7 +218,7 @@ end_wait:
   :: atomic { wake[me] == ASLEEP && reaps < R -> reaps++ };  /* keep-alive ran out: try_reap */
      lock();
      if
-     :: live > MIN ->                                        /* under the mutex, CAS live - 1 */
+     :: live - debt > MIN ->                                 /* under the mutex, CAS live - 1: payers as gone */
         live--;
         linked[me] = 1;
         atomic {                                             /* CAS ASLEEP -> TIMEDOUT */

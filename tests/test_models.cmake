@@ -247,3 +247,24 @@ weft_model_mutant(model_mutant_spawn_retry_no_arm_backing_off spawn_retry.pml "i
 weft_model_mutant(model_mutant_spawn_retry_no_fail_arm spawn_retry.pml "invalid end state" -DT=1 -DMUTANT_NO_FAIL_ARM)
 weft_model_mutant(model_mutant_spawn_retry_no_stamp spawn_retry.pml "invalid end state" -DT=1 -DMUTANT_NO_STAMP)
 weft_model_mutant(model_mutant_spawn_retry_old_disarm spawn_retry.pml "invalid end state" -DT=1 -DMUTANT_OLD_DISARM)
+
+# adjust_poolsize against the pool's threads (E4.1, E9.3; test_resize_races):
+# the limit and min stored under the engine mutex before the resize reads
+# `live`, try_reap's min re-read under it, the debt forgiven below the new
+# min, try_reap's floor counting the debt owed. Once quiet the pool is
+# within the last call's bounds (a strict cap never above max, never below
+# min). The mutants restore each fault: forgive_looks_first and
+# reap_ignores_debt were found by this model.
+weft_model_check(model_resize_bounds_spawn resize_bounds.pml -DSPAWN)
+weft_model_check(model_resize_bounds_spawn_w2 resize_bounds.pml -DSPAWN -DW=2)
+weft_model_check(model_resize_bounds_reap resize_bounds.pml -DREAP)
+weft_model_check(model_resize_bounds_reap_w2 resize_bounds.pml -DREAP -DW=2 -DR=2)
+weft_model_check(model_resize_bounds_debt resize_bounds.pml -DDEBT)
+weft_model_check(model_resize_bounds_debt_reap resize_bounds.pml -DDEBT -DKEEPALIVE)
+weft_model_check(model_resize_bounds_debt_owed_reap resize_bounds.pml -DDEBT -DKEEPALIVE -DLOWMIN)
+weft_model_mutant(model_mutant_resize_bounds_spawn_unlocked resize_bounds.pml "assertion violated .live<=" -DSPAWN -DMUTANT_LIMIT_UNLOCKED -DMUTANT_MIN_UNLOCKED -DMUTANT_NO_FORGIVE)
+weft_model_mutant(model_mutant_resize_bounds_reap_stale_min resize_bounds.pml "assertion violated .live>=" -DREAP -DMUTANT_REAP_STALE_MIN)
+weft_model_mutant(model_mutant_resize_bounds_reap_min_unlocked resize_bounds.pml "assertion violated .live>=" -DREAP -DMUTANT_MIN_UNLOCKED -DMUTANT_NO_FORGIVE)
+weft_model_mutant(model_mutant_resize_bounds_debt_no_forgive resize_bounds.pml "assertion violated .live>=" -DDEBT -DMUTANT_NO_FORGIVE)
+weft_model_mutant(model_mutant_resize_bounds_debt_forgive_looks_first resize_bounds.pml "assertion violated .live>=" -DDEBT -DMUTANT_FORGIVE_LOOKS_FIRST)
+weft_model_mutant(model_mutant_resize_bounds_reap_ignores_debt resize_bounds.pml "assertion violated .live>=" -DDEBT -DKEEPALIVE -DLOWMIN -DMUTANT_REAP_IGNORES_DEBT)

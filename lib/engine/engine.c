@@ -56,9 +56,12 @@ void weft__engine_set_min(weft__engine *e, int min_live) {
 }
 
 void weft__engine_forgive_debt(weft__engine *e, int floor) {
-  if (weft__load_relaxed(&e->shrink_debt) <= 0) return; /* the common case: none owed */
   /* Under the mutex, as the payers pay (debt and live together); shrinkers
-   * add without it, hence the CAS. */
+   * add without it, hence the CAS. No look at the debt before the lock: a
+   * payer between its debt CAS and its `live -= 1` (both under the mutex)
+   * would be seen neither owing nor gone, and the resize would start no
+   * thread for it (models/resize_bounds.pml -DMUTANT_FORGIVE_LOOKS_FIRST).
+   * adjust_poolsize is rare; the mutex is cheap there. */
   pthread_mutex_lock(&e->mu);
   int debt = weft__load_relaxed(&e->shrink_debt);
   for (;;) {

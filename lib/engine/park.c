@@ -350,8 +350,15 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now) 
    * exit and starts a thread for it, or we see its min and stay. */
   min = weft__load_relaxed(&e->min_live);
   live = weft__load_relaxed(&e->live);
+  /* `live` still counts the busy workers that will pay a shrink debt
+   * (they pay under this mutex): they are as good as gone, so the floor is
+   * min above what stays. Reserving against `live > min` alone, a reap and
+   * the payers together took the pool below min
+   * (models/resize_bounds.pml -DMUTANT_REAP_IGNORES_DEBT). */
+  int owed = weft__load_relaxed(&e->shrink_debt);
+  if (owed < 0) owed = 0;
   bool reserved = false;
-  while (live > min && !(reserved = weft__cas_relaxed(&e->live, &live, live - 1))) {
+  while (live - owed > min && !(reserved = weft__cas_relaxed(&e->live, &live, live - 1))) {
   }
   if (!reserved) {
     pthread_mutex_unlock(&e->mu);
