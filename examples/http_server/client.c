@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, kill, posix_spawn */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -256,6 +257,57 @@ static int one_request(const char *method, const char *target, response *rsp) {
   return rc == 0 ? rsp->code : -1;
 }
 
+/* The status line a raw request gets, on a connection of its own; -1 on
+ * a transport error. */
+static int raw_status(const char *req, char *line, size_t cap) {
+  conn c;
+  if (conn_open(&c) != 0)
+    return -1;
+  int rc = send_all(&c, req, strlen(req)) == 0 ? get_line(&c, line, cap) : -1;
+  conn_close(&c);
+  return rc;
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A client that pipelines requests and never reads an answer: once its
+ * answers back up, the server must stop reading it (TCP then stops the
+ * client), not buffer what it sends. Bytes the server took (sent until a
+ * second without progress), -1 on error. */
+static long long pipelined_unread(long long limit) {
+  conn c;
+  if (conn_open(&c) != 0)
+    return -1;
+  int small = 4096;
+  setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+  static const char one[] = "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  static char burst[(sizeof one - 1) * 512];
+  for (size_t i = 0; i < 512; i++)
+    memcpy(burst + i * (sizeof one - 1), one, sizeof one - 1);
+  long long sent = 0;
+  double start = now_s(), last = start;
+  while (sent <= limit && now_s() - last < 1.0 && now_s() - start < 30.0) {
+    ssize_t w = send(c.fd, burst, sizeof burst, MSG_NOSIGNAL);
+    if (w > 0) {
+      sent += w;
+      last = now_s();
+    } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      struct timespec ts = {0, 1000000};
+      nanosleep(&ts, NULL);
+    } else {
+      sent = -1;
+      break;
+    }
+  }
+  conn_close(&c); /* unread answers: a reset */
+  return sent;
+}
+
 /* ------------------------------------------------------------- the server */
 
 /* Read from fd into buf (NUL-terminated, appended) until a newline arrives
@@ -394,6 +446,20 @@ int main(int argc, char **argv) {
     fail("POST /hash: want 405");
   else if (!rsp.allow_get)
     fail("POST /hash: a 405 without \"Allow: GET\"");
+
+  /* A decoded %00 must not end a number early. */
+  if (one_request("GET", "/hash?bytes=1%00x", &rsp) != 400)
+    fail("GET /hash?bytes=1%%00x: want 400");
+  /* A version libevent accepts but is no HTTP/1.x: a well-formed 400. */
+  char sline[512] = "";
+  if (raw_status("GET /hash?bytes=1 HTTP/1.-1\r\nHost: 127.0.0.1\r\n\r\n", sline,
+                 sizeof sline) != 0 ||
+      strncmp(sline, "HTTP/1.1 400 ", 13) != 0)
+    fail("GET ... HTTP/1.-1: want \"HTTP/1.1 400\", got \"%s\"", sline);
+  /* Bounded memory for a client that pipelines and never reads. */
+  long long took = pipelined_unread(256LL << 20);
+  if (took < 0 || took > (64LL << 20))
+    fail("a client that never reads: the server took %lld bytes of its requests", took);
 
   /* A client that leaves while its job runs: the server answers into a
    * closed connection, must not fail, and counts the job as served. */

@@ -40,8 +40,10 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h> /* the request's version: 2.1 has no getter */
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -261,7 +263,9 @@ static void on_hash(server *s, struct evhttp_request *req, const char *query) {
   struct evkeyvalq q;
   TAILQ_INIT(&q);
   uint64_t bytes, sleep_us, seed;
-  int bad = query != NULL && evhttp_parse_query_str(query, &q) != 0;
+  /* A decoded %00 would end a value early: "bytes=1%00x" would read as 1. */
+  int bad = query != NULL &&
+            (strstr(query, "%00") != NULL || evhttp_parse_query_str(query, &q) != 0);
   bad = bad || query_u64(&q, "bytes", 0, HS_MAX_BYTES, &bytes) != 0 ||
         query_u64(&q, "sleep_us", 0, HS_MAX_SLEEP_US, &sleep_us) != 0 ||
         query_u64(&q, "seed", 0, UINT32_MAX, &seed) != 0;
@@ -295,6 +299,19 @@ static void on_hash(server *s, struct evhttp_request *req, const char *query) {
 
 static void on_request(struct evhttp_request *req, void *arg) {
   server *s = arg;
+  /* libevent 2.1 takes any "HTTP/%d.%d" of major <= 1 (HTTP/1.-1,
+   * HTTP/-5.7, HTTP/0.5) and writes the answer's status line with the
+   * request's numbers ("HTTP/1.-1 200 OK"). Answer what is not HTTP/1.x
+   * with a 400 that closes; read a later 1.x as 1.1 (RFC 9112, 2.3). */
+  if (req->major != 1 || req->minor < 0) {
+    req->major = 1;
+    req->minor = 1;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+    reply(s, req, 400, "Bad Request", "HTTP/1.0 or HTTP/1.1 only\n");
+    return;
+  }
+  if (req->minor > 1)
+    req->minor = 1;
   const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
   const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
   enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -312,6 +329,25 @@ static void on_request(struct evhttp_request *req, void *arg) {
   } else {
     reply(s, req, 404, "Not Found", "try /hash?bytes=N&sleep_us=M or /quit\n");
   }
+}
+
+/* Every connection's bufferevent. While an answer is being written, evhttp
+ * keeps EV_READ enabled with no read callback (to see a close), so the
+ * bytes a client sends then pile up in the input buffer unparsed: one that
+ * pipelines requests and never reads its answers grows it without limit.
+ * A read high-watermark stops reading at HS_READ_HIGH_WM buffered bytes
+ * (more than the 8 KiB header limit, so a request always fits, and evhttp
+ * refuses a longer one before the watermark stops it); reading resumes as
+ * the parser drains the buffer. */
+#define HS_READ_HIGH_WM (64 * 1024)
+
+static struct bufferevent *make_bev(struct event_base *base, void *arg) {
+  (void)arg;
+  /* Options 0, as evhttp's own: evhttp closes the socket itself. */
+  struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+  if (bev != NULL)
+    bufferevent_setwatermark(bev, EV_READ, 0, HS_READ_HIGH_WM);
+  return bev;
 }
 
 /* ----------------------------------------------------------------- main */
@@ -396,6 +432,7 @@ int main(int argc, char **argv) {
   evhttp_set_max_headers_size(s.http, 8192);
   evhttp_set_max_body_size(s.http, 0);
   evhttp_set_timeout(s.http, 30);
+  evhttp_set_bevcb(s.http, make_bev, NULL);
   s.listener = evhttp_bind_socket_with_handle(s.http, "127.0.0.1", (uint16_t)port);
   if (s.listener == NULL) {
     fprintf(stderr, "http_server: cannot listen on 127.0.0.1:%lld\n", port);
