@@ -383,7 +383,11 @@ static void maybe_finish(gteam *t) {
 static void quit_idlers(gteam *t, long n) {
   if (n < 0) n = (long)t->nidle + t->busy;
   while (n > 0 && t->nidle) {
-    drop_worker(t->idle[--t->nidle]);
+    weft_worker *w = t->idle[--t->nidle];
+    /* Published before the quit: a worker quit is no longer idle in the
+     * statistics its quit may read (Twisted takes it off the list first). */
+    publish(t);
+    drop_worker(w);
     n--;
   }
   /* The rest quit as they come idle: one saturating add, so a huge n
@@ -408,10 +412,10 @@ static int start_on(gteam *t, weft_worker *w, team_rec *r) {
     item_end(t); /* no such step: this item's own count still holds */
     team_log(t, rc, "Team: worker do() failed; worker dropped, task backlogged");
     t->busy--;
-    drop_worker(w);
     r->put_back = true;
     pend_push_front(t, r);
-    publish(t);
+    publish(t); /* before the quit, as in quit_idlers */
+    drop_worker(w);
   }
   return rc;
 }
