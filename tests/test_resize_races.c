@@ -12,9 +12,8 @@
  *
  * Nothing sleeps to wait for another thread: the waits are on the
  * observer hook (a worker parked), on a counting thread factory (a thread
- * left), on gates, and, to see a thread blocked on the engine mutex, on the
- * kernel's own account of that thread (/proc/self/task/<tid>/syscall),
- * polled with a hang guard.
+ * left), on gates, and, to see a thread blocked on the engine mutex, on a
+ * wrapped pthread_mutex_lock that notes a lock finding it held.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -192,39 +191,61 @@ static void debt_outlives_a_resize_that_raised_min(void **state) {
 
 /* --------------------------------------- (b) a reap that read the old min */
 
-/* The first argument of the system call thread tid is in (the futex word
- * of a futex wait), or 0 if it is in none or it cannot be read. */
-static uintptr_t syscall_arg0(int tid, long *nr) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-  FILE *f = fopen(path, "re");
-  if (!f) return 0;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  unsigned long long a0 = 0;
-  if (sscanf(buf, "%ld %llx", nr, &a0) != 2) return 0;
-  return (uintptr_t)a0;
+/* Who waits for the engine mutex, seen without polling: pthread_mutex_lock
+ * is wrapped (tests/resize_races.cmake; libweft is linked statically, so
+ * its locks come here too). A lock of the watched mutex that finds it held
+ * notes the locking thread's kernel tid in g_blocked before it blocks, and
+ * in g_acquired once it has the mutex; both under ev_mu, with a bump. */
+#define MAX_NOTED 16
+static pthread_mutex_t *_Atomic g_watch_mu;
+static int g_blocked[MAX_NOTED], g_nblocked;   /* under ev_mu */
+static int g_acquired[MAX_NOTED], g_nacquired; /* under ev_mu */
+
+static void note(int *list, int *n, int tid) {
+  pthread_mutex_lock(&ev_mu); /* not the watched one */
+  if (*n < MAX_NOTED) list[(*n)++] = tid;
+  pthread_cond_broadcast(&ev_cv);
+  pthread_mutex_unlock(&ev_mu);
 }
 
-/* Poll (with a hang guard) until thread tid waits on the futex word at
- * addr, or, with exits >= 0, until g_exits reaches exits. Returns true if
- * it waits there. */
-static bool wait_in_futex(int tid, const void *addr, int exits) {
-  for (long i = 0; i < HANG_GUARD_S * 10000L; i++) {
-    long nr = -1;
-    if (syscall_arg0(tid, &nr) == (uintptr_t)addr && nr == SYS_futex) return true;
-    if (exits >= 0) {
-      pthread_mutex_lock(&ev_mu);
-      bool gone = g_exits >= exits;
-      pthread_mutex_unlock(&ev_mu);
-      if (gone) return false;
-    }
-    struct timespec ts = {0, 100000};
-    nanosleep(&ts, NULL); /* a poll of the kernel's state, bounded by the guard */
-  }
-  fail_msg("hang guard: thread %d never waited on %p", tid, addr);
+int __real_pthread_mutex_lock(pthread_mutex_t *m);
+int __wrap_pthread_mutex_lock(pthread_mutex_t *m);
+int __wrap_pthread_mutex_lock(pthread_mutex_t *m) {
+  if (m == NULL || m != atomic_load(&g_watch_mu)) return __real_pthread_mutex_lock(m);
+  if (pthread_mutex_trylock(m) == 0) return 0;
+  int tid = (int)syscall(SYS_gettid);
+  note(g_blocked, &g_nblocked, tid);
+  int rc = __real_pthread_mutex_lock(m);
+  note(g_acquired, &g_nacquired, tid);
+  return rc;
+}
+
+static void watch_mutex(pthread_mutex_t *m) {
+  pthread_mutex_lock(&ev_mu);
+  g_nblocked = g_nacquired = 0;
+  pthread_mutex_unlock(&ev_mu);
+  atomic_store(&g_watch_mu, m);
+}
+
+static bool noted(const int *list, int n, int tid) {
+  for (int i = 0; i < n; i++)
+    if (list[i] == tid) return true;
   return false;
+}
+
+/* wait_until predicates over a thread's kernel tid (under ev_mu). */
+typedef struct who {
+  _Atomic int tid; /* 0 until known */
+  _Atomic int done; /* the thread's call returned (set before a bump) */
+} who;
+static bool blocked_or_done(void *arg) {
+  who *w = arg;
+  int tid = atomic_load(&w->tid);
+  return atomic_load(&w->done) || (tid > 0 && noted(g_blocked, g_nblocked, tid));
+}
+static bool acquired(void *arg) {
+  who *w = arg;
+  return noted(g_acquired, g_nacquired, atomic_load(&w->tid));
 }
 
 static void *start_a_worker_thread(void *arg) {
@@ -234,20 +255,17 @@ static void *start_a_worker_thread(void *arg) {
 
 typedef struct adjuster {
   weft_threadpool *tp;
-  _Atomic int tid, done, rc;
+  who w;
+  _Atomic int rc;
 } adjuster;
 
 static void *adjust_thread(void *arg) {
   adjuster *a = arg;
-  atomic_store(&a->tid, (int)syscall(SYS_gettid));
+  atomic_store(&a->w.tid, (int)syscall(SYS_gettid));
   atomic_store(&a->rc, weft_threadpool_adjust_poolsize(a->tp, 2, WEFT_KEEP));
-  atomic_store(&a->done, 1);
+  atomic_store(&a->w.done, 1);
+  bump(0);
   return NULL;
-}
-
-static bool parked_is(void *arg) {
-  weft_threadpool *tp = arg;
-  return weft__load_relaxed(&weft__threadpool_engine(tp)->parked) >= 1;
 }
 
 /* min 0, max 2, keep-alive 20 ms. Worker A runs a task and parks. A
@@ -277,8 +295,9 @@ static void reap_against_a_stale_min(void **state) {
   count_wait(&started, 1); /* A runs it: the monitor is up (A made it at its start) */
   assert_int_equal(weft_threadpool_workers(tp), 1);
   weft__eworker *a = e->slots[0];
-  int a_tid = weft__load_relaxed(&a->tid);
-  assert_true(a_tid > 0);
+  who wa = {weft__load_relaxed(&a->tid), 0};
+  assert_true(atomic_load(&wa.tid) > 0);
+  watch_mutex(&e->mu);
 
   /* The next creation holds the engine mutex in the factory. */
   atomic_store(&g_hold, 1);
@@ -290,23 +309,14 @@ static void reap_against_a_stale_min(void **state) {
   /* A finishes, parks, and after its keep-alive waits for the mutex. */
   gate_open(&gate);
   count_wait(&done, 1);
-  wait_until(parked_is, tp, "A parked");
-  (void)wait_in_futex(a_tid, &e->mu, -1);
+  wait_until(blocked_or_done, &wa, "A waits for the engine mutex");
 
   /* min 2 from another thread: the pool has two threads, nothing to
    * start. It returns at once, or waits for the mutex the creation holds. */
-  adjuster adj = {tp, 0, 0, 0};
+  adjuster adj = {.tp = tp};
   pthread_t j;
   assert_int_equal(pthread_create(&j, NULL, adjust_thread, &adj), 0);
-  for (long i = 0;; i++) {
-    if (atomic_load(&adj.done)) break;
-    long nr = -1;
-    int tid = atomic_load(&adj.tid);
-    if (tid > 0 && syscall_arg0(tid, &nr) == (uintptr_t)&e->mu && nr == SYS_futex) break;
-    if (i > HANG_GUARD_S * 10000L) fail_msg("hang guard: the adjusting thread");
-    struct timespec ts = {0, 100000};
-    nanosleep(&ts, NULL); /* a poll of the kernel's state, bounded by the guard */
-  }
+  wait_until(blocked_or_done, &adj.w, "the adjusting thread returns or waits for the mutex");
 
   /* The creation goes on; A (and the adjust, if it waits) get the mutex. */
   gate_open(&g_release);
@@ -314,9 +324,16 @@ static void reap_against_a_stale_min(void **state) {
   pthread_join(j, NULL);
   assert_int_equal(atomic_load(&adj.rc), 0);
   assert_int_equal(weft_threadpool_min(tp), 2);
-  /* A either left (an exit counted) or is back in its keep-alive wait. */
-  bool stayed = wait_in_futex(a_tid, &a->wake, exits_before + 1);
+  /* A has the mutex once; our own lock then follows its reservation (or
+   * its decision to stay), and A either left or waits again. */
+  wait_until(acquired, &wa, "A takes the engine mutex");
+  atomic_store(&g_watch_mu, NULL);
+  pthread_mutex_lock(&e->mu);
+  pthread_mutex_unlock(&e->mu);
   wait_until(quiet, tp, "every thread parked or gone");
+  pthread_mutex_lock(&ev_mu);
+  bool stayed = g_exits == exits_before;
+  pthread_mutex_unlock(&ev_mu);
   int workers = weft_threadpool_workers(tp), min = weft_threadpool_min(tp);
   assert_int_equal(weft_threadpool_stop(tp), 0);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
@@ -358,28 +375,17 @@ static void *held_start_a_worker(void *arg) {
 typedef struct resizer {
   weft_threadpool *tp;
   int min, max;
-  _Atomic int tid, done, rc;
+  who w;
+  _Atomic int rc;
 } resizer;
 
 static void *resize_thread(void *arg) {
   resizer *a = arg;
-  atomic_store(&a->tid, (int)syscall(SYS_gettid));
+  atomic_store(&a->w.tid, (int)syscall(SYS_gettid));
   atomic_store(&a->rc, weft_threadpool_adjust_poolsize(a->tp, a->min, a->max));
-  atomic_store(&a->done, 1);
+  atomic_store(&a->w.done, 1);
+  bump(0);
   return NULL;
-}
-
-/* Until the resizing thread has returned or waits for the engine mutex. */
-static void wait_resizer(resizer *a, weft__engine *e) {
-  for (long i = 0;; i++) {
-    if (atomic_load(&a->done)) return;
-    long nr = -1;
-    int tid = atomic_load(&a->tid);
-    if (tid > 0 && syscall_arg0(tid, &nr) == (uintptr_t)&e->mu && nr == SYS_futex) return;
-    if (i > HANG_GUARD_S * 10000L) fail_msg("hang guard: the resizing thread");
-    struct timespec ts = {0, 100000};
-    nanosleep(&ts, NULL); /* a poll of the kernel's state, bounded by the guard */
-  }
 }
 
 /* A strict-cap pool (Twisted's hard cap: never more than max_threads
@@ -419,10 +425,12 @@ static void spawn_against_a_stale_max(void **state) {
   assert_int_equal(pthread_create(&h, NULL, held_start_a_worker, tp), 0);
   count_wait(&g_in_calloc, 1); /* past the limit check, the thread not yet counted */
 
-  resizer rs = {tp, WEFT_KEEP, 2, 0, 0, 0};
+  resizer rs = {.tp = tp, .min = WEFT_KEEP, .max = 2};
+  watch_mutex(&e->mu);
   pthread_t j;
   assert_int_equal(pthread_create(&j, NULL, resize_thread, &rs), 0);
-  wait_resizer(&rs, e);
+  wait_until(blocked_or_done, &rs.w, "the resizing thread returns or waits for the mutex");
+  atomic_store(&g_watch_mu, NULL);
 
   gate_open(&g_calloc_release);
   pthread_join(h, NULL);
