@@ -193,42 +193,37 @@ void weft__context_discard(weft_fn fn, void *arg) {
   release(b.ctx, b.hooks);
 }
 
+/* Work that is not the calling thread's own (another thread queued it):
+ * the thread's context and spare node are set aside for it, without hooks
+ * (no context is entered), unless the work enters its own (wrapped): a
+ * wrapper restores the thread's context itself, so its leave hook is told
+ * the context that really comes back (set aside, it was told NULL while
+ * the thread's came back with no hook). False: nothing to set aside. */
+static inline bool aside_begin(frame *f, bool wraps_itself) {
+  if (wraps_itself || (tls_current == NULL && tls_spare == NULL)) return false;
+  enter(f, NULL, NULL, NULL);
+  return true;
+}
+
 void weft__context_cancel_outside(weft__task *t, int status) {
-  /* A wrapper enters its own context and restores the thread's itself, so
-   * its leave hook is told the context that really comes back: set aside,
-   * it was told NULL, and the thread's context came back with no hook
-   * (the hooks' view of the thread then stayed NULL). */
-  if (t->cancel == ctx_task_cancel || (tls_current == NULL && tls_spare == NULL)) {
-    t->cancel(t, status);
-    return;
-  }
   frame f;
-  enter(&f, NULL, NULL, NULL); /* no context, no spare: no hook is called */
+  bool aside = aside_begin(&f, t->cancel == ctx_task_cancel);
   t->cancel(t, status);
-  leave(&f, NULL, NULL);
+  if (aside) leave(&f, NULL, NULL);
 }
 
 void weft__context_run_outside(weft_fn fn, void *arg) {
-  /* A bound pair enters its own context (and restores the thread's). */
-  if (fn == bound_run || (tls_current == NULL && tls_spare == NULL)) {
-    fn(arg);
-    return;
-  }
   frame f;
-  enter(&f, NULL, NULL, NULL); /* no context, no spare: no hook is called */
+  bool aside = aside_begin(&f, fn == bound_run);
   fn(arg);
-  leave(&f, NULL, NULL);
+  if (aside) leave(&f, NULL, NULL);
 }
 
 void weft__context_run_task_outside(weft__task *t) {
-  if (t->run == ctx_task_run || (tls_current == NULL && tls_spare == NULL)) {
-    t->run(t);
-    return;
-  }
   frame f;
-  enter(&f, NULL, NULL, NULL); /* no context, no spare: no hook is called */
+  bool aside = aside_begin(&f, t->run == ctx_task_run);
   t->run(t);
-  leave(&f, NULL, NULL);
+  if (aside) leave(&f, NULL, NULL);
 }
 
 /* ------------------------------------------------------------ public API */

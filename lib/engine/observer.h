@@ -25,7 +25,8 @@
  * Internal: the symbol is hidden, so a program cannot set it; tests link
  * the static library. Unset, it costs a load and a branch on the park
  * path, the monitor's, a shrink's, a lane submit's path to its waiting
- * queue and a refused Team step's, never on a task's path (callgrind: the hot path is unchanged).
+ * queue and a refused Team step's, never on a task's path (callgrind: the
+ * hot path is unchanged).
  *
  * Contract: set and cleared by any thread at any time. The hook runs on the
  * pool's threads (and on the callers above: a stopper, a lane submitter, a
