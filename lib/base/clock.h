@@ -1,6 +1,6 @@
 /*
  * weft — the monotonic clock in nanoseconds, and the process CPU clock the
- * elastic pool's monitor reads (lib/engine/elastic.c). vDSO calls: no
+ * elastic pool's monitor reads (lib/engine/monitor.c). vDSO calls: no
  * system call on Linux for CLOCK_MONOTONIC.
  */
 #ifndef WEFT_BASE_CLOCK_H

@@ -184,8 +184,9 @@ struct weft__engine {
   /* Set (release) when a stop has joined every thread and cancelled what
    * was queued: every task accepted before has run or been cancelled. */
   _Atomic int stopped;
-  /* Elastic sizing (docs/design.md E9, lib/engine/elastic.c). Slow paths
-   * only: a blocking call, a thread's start or exit, the monitor. */
+  /* Elastic sizing (docs/design.md E9: lib/engine/monitor.c, blocking.c,
+   * park.c, spawn.c). Slow paths only: a blocking call, a thread's start or
+   * exit, the monitor. */
   WEFT_CACHE_ALIGNED _Atomic int soft;  /* set_limit's value (Twisted's max) */
   _Atomic int grants;          /* threads allowed above the limit, standing in for blocked ones */
   _Atomic int grants_explicit; /* the part of grants that weft_blocking_begin made */
