@@ -2,7 +2,7 @@
  * weft — the private interface behind weft_team_*: a Team has two
  * implementations, the generic port of Twisted's Team (lib/workers/team.c: any
  * coordinator, any workers) and the engine-backed pool (lib/pool/pool_team.c,
- * weft_pool()). weft_team_* in lib/workers/team.c dispatch through this table.
+ * weft_pool()). weft_team_* in lib/workers/team_dispatch.c dispatch through this table.
  */
 #ifndef WEFT_TEAM_IMPL_H
 #define WEFT_TEAM_IMPL_H
