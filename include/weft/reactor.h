@@ -73,7 +73,8 @@ WEFT_API int weft_reactor_create(weft_reactor **out);
  *
  * @param r The reactor; NULL is ignored (returns 0).
  * @return 0 (r is freed), or #WEFT_EBUSY while run() is active or the
- *   reactor is attached.
+ *   reactor is attached, or from a callback that a drain, a firing of
+ *   triggers or this destroy runs (the outer call still uses r).
  */
 WEFT_API int weft_reactor_destroy(weft_reactor *r);
 
