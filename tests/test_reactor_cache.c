@@ -1,10 +1,10 @@
 /*
  * The reactor's cache of deferToThread blocks (lib/base/block_cache.h,
- * docs/reactor.md "Round-trip blocks"): blocks are reused, the steady state
- * allocates nothing, the cache is bounded, a Deferred may outlive its
- * reactor (its block is then freed, on any thread ordered after the
- * destroy), allocation failures are reported, and weft_replace_allocator
- * refuses while any block lives.
+ * docs/reactor.md, "Round trips without allocation: the block cache"):
+ * blocks are reused, the steady state allocates nothing, the cache is
+ * bounded, a Deferred may outlive its reactor (its block is then freed, on
+ * any thread ordered after the destroy), allocation failures are reported,
+ * and weft_replace_allocator refuses while any block lives.
  *
  * The reactor is attached to the test thread and drained by hand after
  * poll(2) on its fd: every wait is on a real event, never a sleep.
