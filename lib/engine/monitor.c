@@ -45,9 +45,9 @@
  * has passed (E9.5), and for a strict-cap pool, which never grows, reports
  * once a minute that the pool is stuck at its cap.
  *
- * Sources: elastic.md §4 (shared research); Go's sysmon (a tick of 20 µs
- * to 10 ms, backing off); libdispatch's /proc reader (its Linux workqueue);
- * the Linux cmwq's creation cooldown.
+ * Sources: Go's sysmon (a tick of 20 µs to 10 ms, backing off);
+ * libdispatch's /proc reader (its Linux workqueue); the Linux cmwq's
+ * creation cooldown.
  */
 #include "engine/monitor.h"
 
