@@ -449,7 +449,7 @@ static void shrink_all_quits_busy_workers_when_idle(void **state) {
   assert_int_equal(unquit_workers(), 0);
 }
 
-/* Spec §1.1 probe: shrink(3) on an empty team leaves a debt of 3; two
+/* As Twisted's Team: shrink(3) on an empty team leaves a debt of 3; two
  * sequential do()s create two workers that each quit after one task. */
 static void shrink_debt_quits_future_workers(void **state) {
   (void)state;

@@ -1,6 +1,6 @@
 /*
- * weft_threadpool: Twisted's test_threadpool.py cases 31–48 (twisted-spec.md
- * §2.5, numbers in the test names) ported to C, plus weft's own contract
+ * weft_threadpool: Twisted's test_threadpool.py cases 31–48 (numbers in
+ * the test names) ported to C, plus weft's own contract
  * (errors, shutdown, sizing, names). docs/cases-threadpool.md maps each case.
  * Synchronisation is by gates and counters (mutex + condvar), never sleeps.
  */
