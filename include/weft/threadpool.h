@@ -363,7 +363,7 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
  * still be in progress). A cancel racing an after_cb that queues req again
  * decides against whichever submission it meets; if the new one was queued
  * without after_cb, a cancel that wins it answers 0 and its work_cb never
- * runs, with nobody to tell.
+ * runs; with nobody to tell, the pool's log hook reports it.
  *
  * @param tp  The pool req was submitted to.
  * @param req The request.
