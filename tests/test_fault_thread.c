@@ -541,6 +541,55 @@ static void unannounced_block_after_the_monitor_looked(void **s) {
 }
 #endif
 
+/* A weft_pool() team whose only thread's creation fails: the task its do()
+ * accepted waits for the retry of E9.5 (docs/design.md), made by the
+ * engine's monitor once the back-off has passed, with no other do(), grow or
+ * quit to come. Without a monitor nothing made that retry: the task stayed
+ * queued with no thread until the next do() or the destroy (which cancelled
+ * it), and a caller that waited for it waited for ever (the 30 s hang
+ * guard). The factory fails only the first creation. */
+static atomic_int g_wp_fails;
+static int wp_limit(void *ctx) {
+  (void)ctx;
+  return 1;
+}
+static int wp_factory(void *ctx, pthread_t *t, void *(*start)(void *), void *arg,
+                      const char *name) {
+  (void)ctx;
+  if (atomic_fetch_sub(&g_wp_fails, 1) > 0) return WEFT_EAGAIN;
+  return weft_default_thread_factory(NULL, t, start, arg, name);
+}
+static sync_t g_wp_ran;
+static void wp_task(void *arg) {
+  (void)arg;
+  count_up(&g_wp_ran);
+}
+
+static void weft_pool_creation_failure_retried(void **s) {
+  (void)s;
+  sync_init(&g_wp_ran);
+  atomic_store(&g_wp_fails, 1);
+  weft_team *t = NULL;
+  assert_int_equal(weft_pool(&t, wp_limit, NULL, wp_factory, NULL, "wp-retry"), 0);
+  assert_int_equal(weft_team_do(t, wp_task, NULL), 0); /* accepted; its thread fails */
+  assert_int_equal(atomic_load(&g_wp_fails), 0);     /* the creation was tried */
+  struct timespec dl; /* a hang guard: the pass condition is the task's run */
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 30;
+  pthread_mutex_lock(&g_wp_ran.mu);
+  while (g_wp_ran.count == 0 && pthread_cond_timedwait(&g_wp_ran.cv, &g_wp_ran.mu, &dl) == 0) {
+  }
+  int ran = g_wp_ran.count;
+  pthread_mutex_unlock(&g_wp_ran.mu);
+  assert_int_equal(ran, 1);
+  assert_int_equal(weft_team_quit(t), 0);
+  int r;
+  while ((r = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield(); /* its thread leaves */
+  assert_int_equal(r, 0);
+  sync_fini(&g_wp_ran);
+  assert_nothing_alive();
+}
+
 static int setup(void **s) {
   (void)s;
   weft_set_unhandled_failure_hook(quiet_unhandled, NULL);
@@ -556,6 +605,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(hook_thread_worker),
       cmocka_unit_test(hook_team_once),
       cmocka_unit_test(hook_team_from),
+      cmocka_unit_test(weft_pool_creation_failure_retried),
 #ifdef WEFT_FAULT_WRAP
       cmocka_unit_test(pthread_pool_once),
       cmocka_unit_test(pthread_pool_from),

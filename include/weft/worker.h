@@ -429,6 +429,10 @@ typedef int (*weft_limit_fn)(void *ctx);
  * parking).
  *
  * Its threads are named `<name>-<n>`. Free it with weft_team_destroy().
+ * Besides them the team has a monitor thread (made with pthread_create,
+ * not the factory), which retries a thread creation that failed while work
+ * waits, so that an accepted task never waits for the next do() for a
+ * thread (docs/design.md E9.5).
  *
  * @param out           Receives the team (the caller's; NULL on failure).
  * @param current_limit currentLimit; must not be NULL.

@@ -43,6 +43,10 @@ typedef struct weft__engine_config {
    * in stop, after close. */
   int (*monitor_start)(weft__engine *e);
   void (*monitor_stop)(weft__engine *e);
+  /* The monitor never reports the pool stuck at its cap (weft_pool: it has
+   * no log hook, and Twisted's pool() no such report; its monitor is there
+   * to retry a failed creation, E9.5). */
+  bool monitor_quiet;
   int capacity;     /* most threads ever alive at once (slot count) */
   const struct weft__affinity *affinity; /* NULL: no pinning (engine/affinity.h); the caller's */
 } weft__engine_config;

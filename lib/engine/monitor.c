@@ -159,6 +159,7 @@ static void kick_stranded(weft__engine *e) {
 /* A strict-cap pool never grows; a stuck one says so, once a minute. */
 static void report_stuck(weft__monitor *m, uint64_t now, int busy, int stuck) {
   weft__engine *e = m->e;
+  if (e->cfg.monitor_quiet) return;
   if (busy == 0 || stuck < busy || now - m->last_progress_ns < 1000000000u) return;
   if (m->stuck_reported_ns != 0 && now - m->stuck_reported_ns < STUCK_REPORT_NS) return;
   char msg[160];

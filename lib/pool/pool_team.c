@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "engine/engine.h"
+#include "engine/monitor.h"
 #include "engine/node_cache.h"
 #include "workers/team_impl.h"
 
@@ -148,6 +149,14 @@ WEFT_API int weft_pool(weft_team **out, weft_limit_fn current_limit, void *limit
       .limit_ctx = p,
       .spin_us = 50,
       .capacity = 1024,
+      /* The monitor retries a thread creation that failed once its back-off
+       * has passed, while work waits (E9.5): without it a do() whose thread
+       * could not be made, with no thread in the team, waited for the next
+       * do() (test_fault_thread weft_pool_creation_failure_retried). Never
+       * elastic here (no weft__engine_set_elastic): it makes no stand-ins. */
+      .monitor_start = weft__engine_monitor_start,
+      .monitor_stop = weft__engine_monitor_stop,
+      .monitor_quiet = true,
   };
   int r = weft__engine_create(&p->e, &cfg);
   if (r != 0) {
