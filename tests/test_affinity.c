@@ -7,10 +7,12 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -260,6 +262,77 @@ static void none_runs_where_the_creator_may(void **state) {
   sync_fini(&p.done);
 }
 
+#ifdef WEFT_AFFINITY_WRAP
+/* A worker's pin fails (its CPU went away since the pool was made: here the
+ * wrapped pthread_setaffinity_np answers EINVAL for a one-CPU mask while
+ * armed). A thread pinned to one CPU makes the pool's first thread, which
+ * inherits that one CPU; the failed pin left it there, where its sibling
+ * workers (the usual creators of a pool's threads) sit pinned. It runs on
+ * the plan's CPUs instead, and the owner is told (WEFT_EINVAL). */
+int __real_pthread_setaffinity_np(pthread_t t, size_t n, const cpu_set_t *s);
+int __wrap_pthread_setaffinity_np(pthread_t t, size_t n, const cpu_set_t *s);
+static atomic_int g_fail_one_cpu; /* armed: a one-CPU mask is refused */
+int __wrap_pthread_setaffinity_np(pthread_t t, size_t n, const cpu_set_t *s) {
+  if (atomic_load(&g_fail_one_cpu) && CPU_COUNT_S(n, s) == 1) return EINVAL;
+  return __real_pthread_setaffinity_np(t, n, s);
+}
+
+static atomic_int g_pin_logged;
+static void pin_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  if (err == WEFT_EINVAL && strstr(what, "pin")) atomic_fetch_add(&g_pin_logged, 1);
+}
+
+static void *fp_pinned_submitter(void *arg) {
+  nprobe *p = arg;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(p->cpu, &one);
+  p->rc = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  atomic_store(&g_fail_one_cpu, 1); /* from here on no worker can pin to its CPU */
+  if (p->rc == 0) p->rc = weft_threadpool_call_in_thread(p->tp, np_task, p);
+  return NULL;
+}
+
+static void a_failed_pin_runs_on_the_plan(void **state) {
+  (void)state;
+  cpu_set_t allowed = allowed_cpus();
+  if (CPU_COUNT(&allowed) < 2) skip(); /* one CPU: nothing to tell apart */
+  nprobe p;
+  memset(&p, 0, sizeof p);
+  p.cpu = lowest_cpu(&allowed);
+  sync_init(&p.done);
+  atomic_store(&g_pin_logged, 0);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 1;
+  o.name = "failpin";
+  o.log = pin_log;
+  o.affinity = (weft_affinity){WEFT_AFFINITY_COMPACT, NULL, 0}; /* the allowed CPUs */
+  assert_int_equal(weft_threadpool_create_ex(&p.tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(p.tp), 0); /* min 0: no thread yet */
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, fp_pinned_submitter, &p), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(p.rc, 0);
+  count_wait(&p.done, 1);
+  atomic_store(&g_fail_one_cpu, 0);
+  /* Not the one CPU it inherited: every CPU of the plan. */
+  assert_int_equal(CPU_COUNT(&p.seen), CPU_COUNT(&allowed));
+  assert_true(CPU_EQUAL(&p.seen, &allowed));
+  weft_worker_stats st[1];
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(p.tp, st, 1, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(st[0].cpu, -1); /* pinned to no one CPU */
+  assert_int_equal(weft_threadpool_stop(p.tp), 0);
+  assert_int_equal(weft_threadpool_destroy(p.tp), 0);
+  assert_int_equal(atomic_load(&g_pin_logged), 1); /* the owner heard of it */
+  sync_fini(&p.done);
+}
+#endif
+
 /* The reactor's pool takes the same option. */
 typedef struct rprobe {
   weft_reactor *r;
@@ -326,6 +399,9 @@ int main(void) {
       cmocka_unit_test(invalid_sets),
       cmocka_unit_test(long_list_with_repeats),
       cmocka_unit_test(none_runs_where_the_creator_may),
+#ifdef WEFT_AFFINITY_WRAP
+      cmocka_unit_test(a_failed_pin_runs_on_the_plan),
+#endif
       cmocka_unit_test(reactor_pool_affinity),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,7 +195,13 @@ void weft__affinity_apply(weft__engine *e, weft__eworker *w) {
   if (r != 0) {
     /* The CPUs went away (hot-unplug, a cpuset change) since the pool was
      * made: the thread runs where it may, and the owner hears of it (not
-     * for NONE, which pins nothing the owner asked for). */
+     * for NONE, which pins nothing the owner asked for). Its one CPU gone
+     * (COMPACT, SCATTER), it runs on the plan's others: left as it is, it
+     * kept the mask of whichever thread created it, most often a sibling
+     * worker that had pinned itself to its own CPU, so the two shared that
+     * one CPU for good while the rest of the plan stayed free
+     * (test_affinity a_failed_pin_runs_on_the_plan). */
+    if (!all) (void)pin_self(a, -1);
     weft__store_relaxed(&w->pinned_cpu, 0);
     if (a->policy != WEFT_AFFINITY_NONE)
       weft__engine_log(e, WEFT_EINVAL, "weft_threadpool: could not pin a worker to its CPUs");

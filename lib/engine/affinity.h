@@ -32,7 +32,8 @@ int weft__affinity_make(const weft_affinity *opt, weft__affinity **out);
 void weft__affinity_free(weft__affinity *a);
 
 /* The calling thread, worker w of e, pins itself as e's plan says (a
- * failure goes to e's log hook; the thread then runs unpinned). A NONE
+ * failure goes to e's log hook; the thread then runs unpinned: on any CPU
+ * of the plan if its one CPU is gone, not on the mask it inherited). A NONE
  * plan is left to a thread factory of the program's, if e has one. */
 void weft__affinity_apply(weft__engine *e, weft__eworker *w);
 
