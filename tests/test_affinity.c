@@ -294,6 +294,35 @@ static void *fp_pinned_submitter(void *arg) {
   return NULL;
 }
 
+/* No memory for the creator's CPU mask (glibc's CPU_ALLOC, wrapped): a
+ * valid SET is answered WEFT_ENOMEM, as every other allocation of the
+ * create is, not WEFT_EINVAL (which says the option is wrong). */
+cpu_set_t *__real___sched_cpualloc(size_t count);
+cpu_set_t *__wrap___sched_cpualloc(size_t count);
+static atomic_int g_fail_cpualloc;
+cpu_set_t *__wrap___sched_cpualloc(size_t count) {
+  if (atomic_load(&g_fail_cpualloc)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return __real___sched_cpualloc(count);
+}
+
+static void no_memory_for_the_mask_is_enomem(void **state) {
+  (void)state;
+  cpu_set_t allowed = allowed_cpus();
+  int cpu0 = lowest_cpu(&allowed);
+  atomic_store(&g_fail_cpualloc, 1);
+  int r = create_with((weft_affinity){WEFT_AFFINITY_SET, &cpu0, 1});
+  int r2 = create_with((weft_affinity){WEFT_AFFINITY_COMPACT, NULL, 0});
+  atomic_store(&g_fail_cpualloc, 0);
+  assert_int_equal(r, WEFT_ENOMEM);
+  assert_int_equal(r2, WEFT_ENOMEM);
+  /* And a wrong option is still WEFT_EINVAL once memory is back. */
+  int neg = -1;
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_SET, &neg, 1}), WEFT_EINVAL);
+}
+
 static void a_failed_pin_runs_on_the_plan(void **state) {
   (void)state;
   cpu_set_t allowed = allowed_cpus();
@@ -401,6 +430,7 @@ int main(void) {
       cmocka_unit_test(none_runs_where_the_creator_may),
 #ifdef WEFT_AFFINITY_WRAP
       cmocka_unit_test(a_failed_pin_runs_on_the_plan),
+      cmocka_unit_test(no_memory_for_the_mask_is_enomem),
 #endif
       cmocka_unit_test(reactor_pool_affinity),
   };

@@ -35,8 +35,12 @@ cpu_set_t *weft__cpu_mask_get(size_t *bytes, int *bits) {
     }
     int err = errno;
     CPU_FREE(set);
-    if (err != EINVAL) return NULL;
+    if (err != EINVAL) {
+      errno = err; /* the caller tells no memory from a refusal (affinity.c) */
+      return NULL;
+    }
   }
+  errno = EINVAL;
   return NULL;
 }
 

@@ -11,7 +11,7 @@
 /* The calling thread's affinity mask, whatever the kernel's CPU count (a
  * cpu_set_t holds 1024): CPU_ALLOC'ed, free it with CPU_FREE; *bytes is its
  * size for the CPU_*_S macros, *bits the CPUs it can name. NULL when out of
- * memory or refused. */
+ * memory (errno ENOMEM) or refused (errno: sched_getaffinity's). */
 cpu_set_t *weft__cpu_mask_get(size_t *bytes, int *bits);
 
 /* The CPUs this process may use: the calling thread's affinity mask, bounded by the

@@ -136,7 +136,13 @@ int weft__affinity_make(const weft_affinity *opt, weft__affinity **out) {
   }
   int r = WEFT_EINVAL;
   cpu_set_t *want = NULL;
-  if (!allowed) goto out;
+  if (!allowed) {
+    /* No memory for the mask is WEFT_ENOMEM, as for the plan's (a valid
+     * option answered WEFT_EINVAL under memory pressure); a mask the kernel
+     * will not tell cannot be checked against: WEFT_EINVAL. */
+    if (errno == ENOMEM) r = WEFT_ENOMEM;
+    goto out;
+  }
   if (opt->ncpus > 0 && !opt->cpus) goto out;
   if (policy == WEFT_AFFINITY_SET && opt->ncpus == 0) goto out;
   /* The chosen set, as a mask: duplicates collapse, so the list may be of
