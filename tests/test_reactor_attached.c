@@ -19,6 +19,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -474,6 +475,66 @@ static void closed_then_removed_number_is_watched_again(void **state) {
   close(p[1]);
 }
 
+/* The events the epoll set epfd watches on descriptor number `fd` for,
+ * read from /proc/self/fdinfo (its "tfd: N events: HEX" lines), or -1 if
+ * the set holds no such number. */
+static long epoll_events_of(int epfd, int fd) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  long events = -1;
+  while (fgets(line, sizeof line, f) != NULL) {
+    int n;
+    unsigned long ev;
+    if (sscanf(line, "tfd: %d events: %lx", &n, &ev) == 2 && n == fd) events = (long)ev;
+  }
+  fclose(f);
+  return events;
+}
+
+/* The same late removal, but attach comes between the close and the
+ * removes: attach's timerfd takes the lowest free number, the closed one,
+ * so that number names the reactor's own descriptor in the set now. The
+ * late remove_reader and remove_writer must leave the timerfd's
+ * registration alone (reactor_io.c del). Fails without the check there:
+ * remove_reader's EPOLL_CTL_MOD leaves the timerfd watched for EPOLLOUT
+ * only (a timerfd is never writable), remove_writer's EPOLL_CTL_DEL takes
+ * it out of the set (epoll_events_of answers 0x1c, then -1): call_later
+ * on the attached reactor never wakes the host again (host_loop's hang
+ * guard). */
+static void late_remove_leaves_the_timerfd(void **state) {
+  (void)state;
+  weft_reactor *r;
+  int p[2], fd, reads = 0, writes = 0, done = 0;
+  assert_int_equal(pipe(p), 0);
+  assert_int_equal(weft_reactor_create(&r), 0);
+  /* Before attach (the reactor-thread calls any single thread may make). */
+  assert_int_equal(weft_reactor_add_reader(r, p[0], count_io, &reads), 0);
+  assert_int_equal(weft_reactor_add_writer(r, p[0], count_io, &writes), 0);
+  int number = p[0];
+  assert_int_equal(close(p[0]), 0);
+  assert_int_equal(weft_reactor_attach(r, &fd), 0);
+  assert_int_equal(r->tfd, number); /* the lowest free number: the one just closed */
+  long armed = epoll_events_of(fd, r->tfd);
+  assert_true(armed >= 0 && (armed & EPOLLIN));
+  assert_int_equal(weft_reactor_remove_reader(r, number), 0);
+  assert_int_equal(epoll_events_of(fd, r->tfd), armed);
+  assert_int_equal(weft_reactor_remove_writer(r, number), 0);
+  assert_int_equal(epoll_events_of(fd, r->tfd), armed);
+  /* The number is the reactor's own now: refused, as before the removes. */
+  assert_int_equal(weft_reactor_add_reader(r, number, count_io, &reads), WEFT_EINVAL);
+  /* Timers still wake the host. */
+  assert_int_equal(weft_reactor_call_later(r, 0, fired, &done, NULL), 0);
+  host_loop(r, fd, &done);
+  assert_int_equal(done, 1);
+  assert_int_equal(reads, 0);
+  assert_int_equal(writes, 0);
+  assert_int_equal(weft_reactor_detach(r), 0);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  close(p[1]);
+}
+
 /* detach from a "startup" trigger that attach fires answers WEFT_ESTATE:
  * the rest of the startup (call_when_running's calls) would otherwise run
  * after the shutdown, and attach would hand out a stopped reactor's fd. */
@@ -587,6 +648,7 @@ int main(void) {
       cmocka_unit_test(reader_detach_skips_its_writer),
       cmocka_unit_test(stale_writable_half_not_delivered),
       cmocka_unit_test(closed_then_removed_number_is_watched_again),
+      cmocka_unit_test(late_remove_leaves_the_timerfd),
       cmocka_unit_test(detach_inside_attach_refused),
       cmocka_unit_test(fork_child_leaves_parent_timer),
       cmocka_unit_test(detach_with_destroy_polled_elsewhere),

@@ -75,7 +75,19 @@ static int del(weft_reactor *r, int fd, int writer) {
    * other descriptor shares its open file (the kernel dropped it from the
    * set at the close). When one does (a dup, a child's copy), the
    * registration stays and its events keep coming: remove before close
-   * (weft/reactor.h). */
+   * (weft/reactor.h).
+   * A number that names one of the reactor's own descriptors now (add
+   * refuses those) is a stale entry: its descriptor was closed before
+   * attach, whose timerfd took the lowest free number. epoll_ctl on it
+   * would reach the timerfd's registration (MOD to EPOLLOUT, or DEL), and
+   * the attached reactor's timers would never wake the host again. */
+  if (fd == r->evfd || fd == r->tfd || fd == r->epfd) {
+    /* Nothing of the entry is registered. The number's events are the
+     * reactor's own, never dispatched to an entry (dispatch and
+     * hosted_poll take them first): no batch entry to blank. */
+    e->mask = 0;
+    return WEFT_OK;
+  }
   (void)update(r, fd, e);
   if (e->rfn == NULL && e->wfn == NULL) {
     e->mask = 0;
