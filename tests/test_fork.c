@@ -12,6 +12,7 @@
  * child's own threads against what the parent's did before the fork.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +37,7 @@
 #include "weft/lane.h"
 #include "weft/reactor.h"
 #include "weft/threadpool.h"
+#include "weft/threads.h"
 
 #include "test_sync.h"
 
@@ -804,6 +807,91 @@ static void fork_while_triggers_run(void **state) {
   sync_fini(&trig_gate);
 }
 
+/* A thread blocked in blocking_call_from_thread when another forks: in the
+ * child no thread waits, but the Deferred its call returned is copied
+ * there, and may fire or die after the child destroyed its reactor. Then
+ * its finish must not touch the reactor (threads.c bc_finish_reactor_side:
+ * a waiter already released touches nothing). The child's handler
+ * releases the inherited waiters (reactor_fork.c); it only emptied their
+ * list, so a finish in the child unlinked the waiter from the freed
+ * reactor (weft__reactor_unblock: its lock and list) and a drop read its
+ * state. Seen through an allocator whose free makes the block
+ * inaccessible (never reused), set in a process of its own (run_in_child)
+ * before anything exists: fails without the fix with the grandchild
+ * killed by SIGSEGV, firing (exit 20) and dropping (21) alike. */
+static void *guard_malloc(size_t n) {
+  size_t len = (n + 64 + 4095) & ~(size_t)4095;
+  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  *(size_t *)(void *)p = len;
+  return p + 64; /* 64: the alignment malloc gives, and more */
+}
+static void *guard_calloc(size_t n, size_t size) {
+  if (size != 0 && n > SIZE_MAX / size) return NULL;
+  return guard_malloc(n * size); /* mmap's pages are zeroed */
+}
+static void guard_free(void *q) {
+  if (q == NULL) return;
+  char *p = (char *)q - 64;
+  (void)mprotect(p, *(size_t *)(void *)p, PROT_NONE);
+}
+
+static weft_reactor *bc_r;
+static weft_deferred *bc_d; /* the Deferred the blocked call waits on */
+static int bc_returns_pending(void *ctx, weft_result *res) { /* reactor thread */
+  (void)ctx;
+  weft_deferred *d;
+  if (weft_deferred_create(&d) != 0) return WEFT_ENOMEM;
+  bc_d = weft_deferred_ref(d);
+  int rc = weft_result_set_deferred(res, d);
+  weft_deferred_unref(d);
+  return rc;
+}
+static void *bc_waiter(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)weft_blocking_call_from_thread(bc_r, bc_returns_pending, NULL, NULL,
+                                                          NULL);
+}
+static int bc_grandchild(int fire) {
+  if (weft_reactor_destroy(bc_r) != 0) return 2;
+  if (fire) return weft_deferred_callback(bc_d, NULL) == 0 ? 0 : 3;
+  weft_deferred_unref(bc_d); /* the last reference: it dies unfired */
+  return 0;
+}
+static int bc_program(void) { /* a process of its own: nothing of weft exists yet */
+  signal(SIGSEGV, SIG_DFL); /* not cmocka's: the grandchild must die of it */
+  if (weft_replace_allocator(guard_malloc, guard_calloc, guard_free) != 0) return 10;
+  int fd;
+  if (weft_reactor_create(&bc_r) != 0 || weft_reactor_attach(bc_r, &fd) != 0) return 11;
+  pthread_t t;
+  if (pthread_create(&t, NULL, bc_waiter, NULL) != 0) return 12;
+  while (bc_d == NULL) { /* the host loop, until the call ran and waits on bc_d */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 30000) != 1) return 13; /* hang guard only */
+    if (weft_reactor_drain(bc_r) < 0) return 14;
+  }
+  for (int fire = 1; fire >= 0; fire--) {
+    pid_t pid = fork();
+    if (pid < 0) return 15;
+    if (pid == 0) _exit(bc_grandchild(fire));
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) return 16;
+    if (!WIFEXITED(status)) return 20 + !fire;
+    if (WEXITSTATUS(status) != 0) return 30 + WEXITSTATUS(status);
+  }
+  if (weft_reactor_detach(bc_r) != 0) return 17; /* the waiter is released */
+  void *rc;
+  if (pthread_join(t, &rc) != 0 || (intptr_t)rc != WEFT_ESHUTDOWN) return 18;
+  weft_deferred_unref(bc_d);
+  return weft_reactor_destroy(bc_r) == 0 ? 0 : 19;
+}
+
+static void child_releases_inherited_waiters(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the children make and free reactors */
+  assert_int_equal(run_in_child(bc_program), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -815,6 +903,7 @@ int main(void) {
       cmocka_unit_test(fork_under_load),
       cmocka_unit_test(fork_while_a_reactor_is_destroyed),
       cmocka_unit_test(fork_while_triggers_run),
+      cmocka_unit_test(child_releases_inherited_waiters),
       cmocka_unit_test(child_forgets_a_torn_timer_heap),
       cmocka_unit_test(child_timer_ids_do_not_match_the_parents),
       cmocka_unit_test(fork_while_the_reactor_grows_an_array),

@@ -16,8 +16,10 @@
  *     in the child ends the loop's dispatch of its epoll batch. Calls made in the child with
  *     call_from_thread are accepted and run in weft_reactor_destroy, on the
  *     destroying thread, like calls made after any stop;
- *   - threads blocked in blocking_call_from_thread do not exist here: the
- *     list is emptied; nor does the reactor's thread, unless it forked: a
+ *   - threads blocked in blocking_call_from_thread do not exist here: their
+ *     records are released (WEFT_ESHUTDOWN) and the list emptied, so that
+ *     a Deferred of theirs that fires or dies in the child touches nothing
+ *     of the reactor; nor does the reactor's thread, unless it forked: a
  *     drain or a firing of triggers under way there ends (drain_depth is
  *     reset);
  *   - destroy frees everything, and destroys the reactor's pool (a child
@@ -58,7 +60,14 @@ static void child(weft__fork_hook *h) {
     r->triggers_firing = 0; /* its tombstones go at the next firing's end */
     r->event_firing[0] = r->event_firing[1] = 0;
   }
-  r->blocked.next = r->blocked.prev = &r->blocked;
+  /* No thread waits in blocking_call_from_thread here, but each waiter's
+   * record is copied, and the Deferred its call returned may fire or die
+   * in the child, after a destroy too: released (finished, WEFT_ESHUTDOWN;
+   * its futex wake finds nobody), its finish touches nothing of r
+   * (threads.c). Emptying the list instead left them unfinished: a finish
+   * unlinked itself from the (maybe freed) reactor. The lock was taken by
+   * prepare across the fork, so the list is whole. */
+  weft__reactor_release_blocked(r);
   /* Pending timed calls are the parent's too (a loop that goes on after a
    * fork inside a callback must not run them here). */
   weft__timers_forget_all(r);
