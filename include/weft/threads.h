@@ -42,8 +42,8 @@ extern "C" {
  * drain, the call reaches the pool with the others that drain makes, in one
  * hand-off, once the drain's snapshot has run (at most 64 calls later);
  * stopping the pool on the reactor thread hands them over first. So a
- * callback must never wait for a call it submitted in the same callback
- * (docs/design.md E8). The same holds for weft_threadpool_call_in_thread*
+ * callback must never wait for a call made during the same drain, by
+ * itself or by an earlier callback of that drain (docs/design.md E8). The same holds for weft_threadpool_call_in_thread*
  * and _queue_work made there.
  *
  * @param r    The reactor whose thread fires the Deferred.
