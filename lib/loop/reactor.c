@@ -274,12 +274,15 @@ WEFT_API int weft_reactor_create(weft_reactor **out) {
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = r->evfd};
   if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->evfd, &ev) != 0) goto fail;
   if (pthread_mutex_init(&r->block_lock, NULL) != 0) goto fail;
+  /* Everything the fork child handler reads is set before the reactor is
+   * in the fork registry: a fork on another thread may run the handler on
+   * it as soon as it is registered (it walks the waiter list). */
+  r->blocked.next = r->blocked.prev = &r->blocked;
+  weft__timers_init(r);
   if (weft__reactor_fork_register(r) != 0) {
     pthread_mutex_destroy(&r->block_lock);
     goto fail;
   }
-  r->blocked.next = r->blocked.prev = &r->blocked;
-  weft__timers_init(r);
   r->next_trigger_id = 1;
   weft__object_created();
   *out = r;
