@@ -12,8 +12,9 @@
  *   stop:    the task's cancel callback: fetch_or(word, CLAIMED|CANCELLED),
  *            then after_cb(ECANCELED) (a stop's E7 pass, stop_timeout's
  *            sweep, or a worker discarding under it)
- *   cancel:  C threads, each fetch_or(word, CLAIMED|CANCELLED): CLAIMED was
- *            clear -> 0 (won); CANCELLED set -> EALREADY; else EBUSY
+ *   cancel:  C threads, each a CAS that sets CLAIMED|CANCELLED only while
+ *            CLAIMED is clear -> 0 (won); found CANCELLED -> EALREADY; else
+ *            EBUSY, the word left as it is
  *
  * Properties (assertions at the end): after_cb is called exactly once;
  * work_cb runs at most once and never after a cancel that returned 0, and
@@ -21,7 +22,9 @@
  * request (work_cb ran); at most one cancel returns 0; nothing touches the
  * request after after_cb handed it back (every access asserts so); once
  * after_cb has run, a cancel (the owner's, on the request it holds again)
- * cannot return 0, which would promise an after_cb that never comes.
+ * cannot return 0, which would promise an after_cb that never comes; a
+ * cancel returns EALREADY only when a cancel won or the stop cancelled the
+ * request (after_cb got ECANCELED), never for one that ran.
  *
  * Mutants (pan must report an error):
  *   -DMUTANT_TEST_THEN_SET    the worker reads the word and then writes the
@@ -33,6 +36,10 @@
  *   -DMUTANT_STOP_NO_CLAIM    stop reports without setting the claim: a
  *                             cancel after a stop_timeout's sweep returned
  *                             0 for a request already handed back
+ *   -DMUTANT_LOSER_MARKS      the cancel is a fetch_or (as it was): one that
+ *                             loses to the start still sets CANCELLED, and
+ *                             the next cancel of the request that ran
+ *                             answers EALREADY
  */
 #ifndef C
 #define C 2          /* cancelling threads */
@@ -50,6 +57,7 @@ bool returned;       /* after_cb was called: the request is the owner's */
 byte told, ran, status;
 byte won;            /* cancels that returned 0 */
 byte busy;           /* cancels that returned EBUSY */
+byte already;        /* cancels that returned EALREADY */
 byte done;
 #define LIVE assert(!returned)
 
@@ -94,7 +102,16 @@ proctype canceller() {
    * that would come later is not made. */
   atomic {
     if
-    :: !returned -> old = word; word = word | CLAIMED | CANCELLED; made = true
+    :: !returned -> old = word;
+#ifdef MUTANT_LOSER_MARKS
+       word = word | CLAIMED | CANCELLED;
+#else
+       if
+       :: (old & CLAIMED) == 0 -> word = word | CLAIMED | CANCELLED  /* the CAS */
+       :: else -> skip                                               /* left as it is */
+       fi;
+#endif
+       made = true
     :: else -> skip
     fi
   };
@@ -107,7 +124,7 @@ proctype canceller() {
 #else
      skip
 #endif
-  :: made && (old & CLAIMED) != 0 && (old & CANCELLED) != 0 -> skip  /* EALREADY */
+  :: made && (old & CLAIMED) != 0 && (old & CANCELLED) != 0 -> already++  /* EALREADY */
   :: made && (old & CLAIMED) != 0 && (old & CANCELLED) == 0 -> busy++  /* EBUSY */
   fi;
   done++
@@ -130,6 +147,7 @@ init {
   assert(won == 0 || status == ECANCELED);
   assert(ran == 0 || status == OK);
   assert(busy == 0 || ran == 1);
+  assert(already == 0 || status == ECANCELED);
   /* A cancel once the request is the owner's again finds it decided. */
   assert((word & CLAIMED) != 0)
 }

@@ -347,6 +347,41 @@ static void cancel_misuse(void **state) {
   assert_int_equal(atomic_load(&c.told), 0);
 }
 
+/* Cancels that lose to the start leave the claim as it is: a request that
+ * runs, or ran, answers WEFT_EBUSY to every cancel, never WEFT_EALREADY
+ * (which says an earlier cancel won and after_cb got WEFT_ECANCELED). The
+ * losing cancel used to set the CANCELLED bit all the same, so the second
+ * cancel of a running request, and any cancel after it ran, answered
+ * WEFT_EALREADY while its after_cb got 0. */
+static void cancel_of_a_started_request_stays_busy(void **state) {
+  (void)state;
+  weft_threadpool *tp = one_thread_pool();
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  latch done;
+  latch_init(&done, 1);
+  job r;
+  start_blocker(tp, &r, &gate, &started);
+  r.done = &done;
+  count_wait(&started, 1); /* work_cb runs */
+  int rc[3];
+  rc[0] = weft_threadpool_cancel_work(tp, &r.req);
+  rc[1] = weft_threadpool_cancel_work(tp, &r.req);
+  gate_open(&gate);
+  latch_wait(&done); /* after_cb(0) ran: the request is ours again */
+  rc[2] = weft_threadpool_cancel_work(tp, &r.req);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(rc[i], WEFT_EBUSY);
+  assert_int_equal(atomic_load(&r.ran), 1);
+  assert_int_equal(atomic_load(&r.told), 1);
+  assert_int_equal(atomic_load(&r.status), 0);
+  latch_destroy(&done);
+  sync_fini(&gate);
+  sync_fini(&started);
+}
+
 static void probe_task(void *arg) { atomic_fetch_add((atomic_int *)arg, 1); }
 
 static void *stopper_main(void *arg) {
@@ -575,6 +610,7 @@ int main(void) {
       cmocka_unit_test(cancel_races_start_other_thread),
       cmocka_unit_test(cancel_races_reuse_from_after),
       cmocka_unit_test(cancel_misuse),
+      cmocka_unit_test(cancel_of_a_started_request_stays_busy),
       cmocka_unit_test(cancel_refused_during_stop),
       cmocka_unit_test(stop_timeout_blocked_task),
       cmocka_unit_test(stop_after_stop_timeout_joins),

@@ -13,11 +13,12 @@
  *            The bit was clear: the worker owns the run; work_cb runs.
  *            It was set: a cancel won; work_cb never runs and the owner is
  *            told WEFT_ECANCELED from here (after_cb), once.
- *     cancel (any thread): fetch_or(CLAIMED | CANCELLED). The CLAIMED bit
- *            was clear: the cancel won, the request stays in its queue
- *            until a worker or stop takes it out and tells the owner; set
- *            without CANCELLED: it started (WEFT_EBUSY); with CANCELLED: an
- *            earlier cancel won (WEFT_EALREADY).
+ *     cancel (any thread): CLAIMED | CANCELLED set by a CAS while the
+ *            CLAIMED bit is clear: the cancel won, the request stays in its
+ *            queue until a worker or stop takes it out and tells the owner.
+ *            Found set, the word is left as it is: without CANCELLED it
+ *            started (WEFT_EBUSY, and so for every later cancel); with
+ *            CANCELLED an earlier cancel won (WEFT_EALREADY).
  *   Exactly one side sees the bit clear (both RMW one word, so they are
  *   totally ordered). The cancel writes nothing after its RMW, and the
  *   start path tells the owner only after its own RMW, so neither touches
@@ -64,13 +65,19 @@ static inline bool weft__work_claim_start(weft__work_private *p) {
 
 /* The cancel: 0 if it won (work_cb never runs; the owner is told
  * WEFT_ECANCELED when the request leaves its queue), WEFT_EBUSY if the
- * request started, WEFT_EALREADY if a cancel won before. Relaxed: see the
- * contract. */
+ * request started, WEFT_EALREADY if a cancel won before. A CAS, not a
+ * fetch_or: a cancel that loses to the start must leave the word as it is.
+ * It used to set CANCELLED all the same, so every later cancel of a request
+ * that ran answered WEFT_EALREADY ("a cancel won, after_cb got
+ * WEFT_ECANCELED") for one whose after_cb got 0 (test_cancel
+ * cancel_of_a_started_request_stays_busy). Relaxed: see the contract. */
 static inline int weft__work_claim_cancel(weft__work_private *p) {
-  uintptr_t old = weft__fetch_or_relaxed(
-      &p->owner, (uintptr_t)(WEFT__WORK_CLAIMED | WEFT__WORK_CANCELLED));
-  if ((old & WEFT__WORK_CLAIMED) == 0) return 0;
-  return (old & WEFT__WORK_CANCELLED) ? WEFT_EALREADY : WEFT_EBUSY;
+  uintptr_t old = weft__load_relaxed(&p->owner);
+  do {
+    if (old & WEFT__WORK_CLAIMED) return (old & WEFT__WORK_CANCELLED) ? WEFT_EALREADY : WEFT_EBUSY;
+  } while (!weft__cas_relaxed(&p->owner, &old,
+                              old | (uintptr_t)(WEFT__WORK_CLAIMED | WEFT__WORK_CANCELLED)));
+  return 0;
 }
 
 #endif /* WEFT_ENGINE_WORK_CLAIM_H */
