@@ -18,6 +18,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "weft/context.h"
 #include "weft/threadpool.h"
 #include "test_sync.h"
 
@@ -422,6 +423,95 @@ static void cancel_refused_during_stop(void **state) {
   sync_fini(&started);
 }
 
+/* A cancel on another thread that meets a queue_work the pool is refusing
+ * (a stop under way): the cancel finds the request with its owner set and
+ * its claim clear, before the refusal's mark. A context's retain hook, which
+ * the submit calls in that window (lib/engine/submit.c, submit_in_context),
+ * holds the submitter there until the other thread's cancel has returned.
+ * That cancel wins the claim and answers 0, a promise of
+ * after_cb(WEFT_ECANCELED): the submit keeps it (0, the owner told once, the
+ * work never run). It used to answer WEFT_EQUIT with no after_cb ever, and
+ * a later cancel WEFT_EALREADY. */
+typedef struct window_race {
+  weft_threadpool *tp;
+  job *c;
+  sync_t in_window, cancelled;
+  atomic_int armed;
+  atomic_int cancel_rc;
+} window_race;
+static window_race *g_race;
+
+static void race_retain(void *ctx) {
+  (void)ctx;
+  window_race *w = g_race;
+  if (!w || !atomic_exchange(&w->armed, 0)) return;
+  count_up(&w->in_window);
+  gate_wait(&w->cancelled);
+}
+static void race_release(void *ctx) { (void)ctx; }
+static const weft_context_hooks race_hooks = {race_retain, race_release, NULL, NULL};
+
+static void *race_canceller(void *arg) {
+  window_race *w = arg;
+  count_wait(&w->in_window, 1);
+  atomic_store(&w->cancel_rc, weft_threadpool_cancel_work(w->tp, &w->c->req));
+  gate_open(&w->cancelled);
+  return NULL;
+}
+
+static void cancel_racing_a_refused_queue_work(void **state) {
+  (void)state;
+  weft_threadpool *tp = one_thread_pool();
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  job blocker, c = {0};
+  start_blocker(tp, &blocker, &gate, &started);
+  count_wait(&started, 1);
+  pthread_t stopper;
+  assert_int_equal(pthread_create(&stopper, NULL, stopper_main, tp), 0);
+  atomic_int probes;
+  atomic_init(&probes, 0);
+  while (weft_threadpool_call_in_thread(tp, probe_task, &probes) == 0) sched_yield();
+  /* The pool is closed, its stop waits for the blocker. */
+  window_race w = {.tp = tp, .c = &c};
+  sync_init(&w.in_window);
+  sync_init(&w.cancelled);
+  atomic_init(&w.armed, 1);
+  atomic_init(&w.cancel_rc, 1);
+  g_race = &w;
+  assert_int_equal(weft_context_set_hooks(&race_hooks), 0);
+  pthread_t canceller;
+  assert_int_equal(pthread_create(&canceller, NULL, race_canceller, &w), 0);
+  static int ctx;
+  void *prev = weft_context_set(&ctx);
+  int q = weft_threadpool_queue_work(tp, &c.req, job_work, job_after);
+  weft_context_set(prev);
+  int told_in_call = atomic_load(&c.told); /* before the stop ends */
+  assert_int_equal(pthread_join(canceller, NULL), 0);
+  assert_int_equal(weft_context_set_hooks(NULL), 0);
+  g_race = NULL;
+  gate_open(&gate);
+  void *rc;
+  assert_int_equal(pthread_join(stopper, &rc), 0);
+  assert_int_equal((int)(intptr_t)rc, 0);
+  int again = weft_threadpool_cancel_work(tp, &c.req);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(atomic_load(&w.cancel_rc), 0); /* it won the claim */
+  assert_int_equal(q, 0);                         /* accepted and cancelled */
+  assert_int_equal(told_in_call, 1);              /* the promise kept, once */
+  assert_int_equal(atomic_load(&c.status), WEFT_ECANCELED);
+  assert_int_equal(again, WEFT_EALREADY);
+  assert_int_equal(atomic_load(&c.ran), 0);
+  assert_int_equal(atomic_load(&c.told), 1);
+  assert_int_equal(atomic_load(&blocker.told), 1);
+  sync_fini(&w.in_window);
+  sync_fini(&w.cancelled);
+  sync_fini(&gate);
+  sync_fini(&started);
+}
+
 /* ------------------------------------------------------------ stop_timeout */
 
 static atomic_int logged_cancels;
@@ -612,6 +702,7 @@ int main(void) {
       cmocka_unit_test(cancel_misuse),
       cmocka_unit_test(cancel_of_a_started_request_stays_busy),
       cmocka_unit_test(cancel_refused_during_stop),
+      cmocka_unit_test(cancel_racing_a_refused_queue_work),
       cmocka_unit_test(stop_timeout_blocked_task),
       cmocka_unit_test(stop_after_stop_timeout_joins),
       cmocka_unit_test(stop_timeout_in_time),

@@ -344,7 +344,12 @@ WEFT_API int weft_threadpool_call_in_thread_with_callback(
  * @param after Runs right after work, or with #WEFT_ECANCELED; may be NULL.
  * @return 0 if the request was accepted, or #WEFT_EQUIT after stop,
  *   #WEFT_EINVAL on NULL tp, req or work, #WEFT_ENOMEM when a context is
- *   current (weft/context.h) and its wrapper node cannot be had.
+ *   current (weft/context.h) and its wrapper node cannot be had. One
+ *   exception to those refusals: if weft_threadpool_cancel_work() on
+ *   another thread claimed req while this call was being refused (it
+ *   answered 0), req counts as accepted and cancelled: after (or the log
+ *   hook) gets #WEFT_ECANCELED on this thread before this returns 0 (the
+ *   pool never held it: no counter and no stop report counts it).
  */
 WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
                                         weft_work_cb work,

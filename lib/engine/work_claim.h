@@ -27,8 +27,12 @@
  *   reached the start step; the callback sets CLAIMED | CANCELLED first, so
  *   that a cancel after it answers WEFT_EALREADY. models/work_cancel.pml
  *   checks this.
- *   Relaxed RMWs: the word is the only datum the two sides share; what
- *   work_cb and after_cb read was published by the submit's release.
+ *   Relaxed RMWs on the start path: the word is the only datum the two
+ *   sides share; what work_cb and after_cb read was published by the
+ *   submit's release. A submit the pool refuses takes the claim too
+ *   (CLAIMED alone, after the refusal's mark), so that a cancel racing it
+ *   either won first (the submit then tells the owner) or finds the mark
+ *   (WEFT_EINVAL): the cancel's load and CAS are acquire/acq_rel for that.
  *   Cost on the start path: one locked bit-test-and-set on the request's
  *   line, which the worker has just read (no extra miss).
  */
@@ -65,17 +69,23 @@ static inline bool weft__work_claim_start(weft__work_private *p) {
 
 /* The cancel: 0 if it won (work_cb never runs; the owner is told
  * WEFT_ECANCELED when the request leaves its queue), WEFT_EBUSY if the
- * request started, WEFT_EALREADY if a cancel won before. A CAS, not a
- * fetch_or: a cancel that loses to the start must leave the word as it is.
- * It used to set CANCELLED all the same, so every later cancel of a request
- * that ran answered WEFT_EALREADY ("a cancel won, after_cb got
- * WEFT_ECANCELED") for one whose after_cb got 0 (test_cancel
- * cancel_of_a_started_request_stays_busy). Relaxed: see the contract. */
+ * request started (or its submit was refused: the caller reads the mark),
+ * WEFT_EALREADY if a cancel won before. A CAS, not a fetch_or: a cancel
+ * that loses to the start must leave the word as it is. It used to set
+ * CANCELLED all the same, so every later cancel of a request that ran
+ * answered WEFT_EALREADY ("a cancel won, after_cb got WEFT_ECANCELED") for
+ * one whose after_cb got 0 (test_cancel
+ * cancel_of_a_started_request_stays_busy). */
 static inline int weft__work_claim_cancel(weft__work_private *p) {
-  uintptr_t old = weft__load_relaxed(&p->owner);
+  uintptr_t old = weft__load_acquire(&p->owner);
+  /* acq_rel (acquire on failure and on the load above), not relaxed: a
+   * refused submit's RMW (queue_work_not_accepted, lib/pool/threadpool.c)
+   * releases the refusal's mark, which a cancel that finds the claim taken
+   * reads after this (WEFT_EINVAL, not WEFT_EBUSY); our release pairs with
+   * that RMW's acquire when the cancel comes first. Off the start path. */
   do {
     if (old & WEFT__WORK_CLAIMED) return (old & WEFT__WORK_CANCELLED) ? WEFT_EALREADY : WEFT_EBUSY;
-  } while (!weft__cas_relaxed(&p->owner, &old,
+  } while (!weft__cas_acq_rel(&p->owner, &old,
                               old | (uintptr_t)(WEFT__WORK_CLAIMED | WEFT__WORK_CANCELLED)));
   return 0;
 }

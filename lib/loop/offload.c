@@ -93,5 +93,10 @@ WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req) {
   weft__work_private *p = weft__work_priv(&req->weft_work_);
   if ((weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0 && weft__task_refused(&p->task))
     return WEFT_EINVAL;
-  return weft__work_claim_cancel(p);
+  int rc = weft__work_claim_cancel(p);
+  /* Claimed without a cancel by the pool's refusal of a submit this call
+   * raced (lib/pool/threadpool.c, queue_work_not_accepted): its mark shows
+   * now. */
+  if (rc == WEFT_EBUSY && weft__task_refused(&p->task)) return WEFT_EINVAL;
+  return rc;
 }

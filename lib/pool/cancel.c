@@ -37,5 +37,10 @@ WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req) {
         (weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0)
       return WEFT_EINVAL;
   }
-  return weft__work_claim_cancel(p);
+  int r = weft__work_claim_cancel(p);
+  /* The claim was taken without a cancel: req started, or queue_work's
+   * refusal took it (queue_work_not_accepted in threadpool.c: a submit this
+   * call raced, whose mark the RMW above now shows). */
+  if (r == WEFT_EBUSY && weft__task_refused_by(&p->task, e)) return WEFT_EINVAL;
+  return r;
 }

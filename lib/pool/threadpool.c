@@ -607,6 +607,32 @@ static __attribute__((noinline, cold)) int queue_work_refused(weft_work *req) {
   return WEFT_EINVAL;
 }
 
+/* The engine refused req (closed, or no memory for a context's wrapper)
+ * and left its mark on the task (lib/engine/task.h). A
+ * weft_threadpool_cancel_work on another thread between queue_work's
+ * set_owner and that mark found req queued (its claim clear, no mark) and
+ * may have won the claim, answering 0: a promise of
+ * after_cb(WEFT_ECANCELED) that no stop or worker would keep, since nothing
+ * holds req (found by review: a periodic request re-queued from its
+ * after_cb, cancelled by a shutdown that races the pool's stop). This RMW
+ * decides against such a cancel: before it, the cancel won, and req counts
+ * as accepted and cancelled (the owner is told here, once); after it, the
+ * cancel finds the claim taken and, seeing the mark, answers WEFT_EINVAL
+ * (cancel.c). acq_rel: release publishes the mark to that later cancel
+ * (its acquire load or failed CAS reads our write, then it reads the
+ * mark: work_claim.h); acquire pairs with the CAS of a cancel that came
+ * first. Off the accepted path: the refusal is the cold branch. */
+static __attribute__((noinline, cold)) int queue_work_not_accepted(weft_threadpool *tp,
+                                                                   weft_work *req, int r) {
+  weft__work_private *p = weft__work_priv(req);
+  uintptr_t old = weft__fetch_or_acq_rel(&p->owner, (uintptr_t)WEFT__WORK_CLAIMED);
+  if ((old & WEFT__WORK_CANCELLED) == 0) return r;
+  weft_after_work_cb after = weft__load_relaxed(&p->after);
+  if (after) after(req, WEFT_ECANCELED); /* req is the owner's from here */
+  else tp_log(tp, WEFT_ECANCELED, "weft_threadpool_queue_work: request cancelled, never ran");
+  return WEFT_OK;
+}
+
 WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, weft_work_cb work,
                                         weft_after_work_cb after) {
   /* Three tests and branches: kept apart, gcc would combine two of them
@@ -625,7 +651,9 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req, wef
   p->work = work;
   weft__store_relaxed(&p->after, after);
   weft__work_set_owner(p, tp); /* claim clear: queued */
-  return weft__engine_submit(tp->e, &p->task);
+  int r = weft__engine_submit(tp->e, &p->task);
+  if (WEFT_UNLIKELY(r != 0)) return queue_work_not_accepted(tp, req, r);
+  return WEFT_OK;
 }
 
 /* ---------------------------------------------------------------- sizing */
