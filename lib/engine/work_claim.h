@@ -71,11 +71,10 @@ static inline bool weft__work_claim_start(weft__work_private *p) {
  * WEFT_ECANCELED when the request leaves its queue), WEFT_EBUSY if the
  * request started (or its submit was refused: the caller reads the mark),
  * WEFT_EALREADY if a cancel won before. A CAS, not a fetch_or: a cancel
- * that loses to the start must leave the word as it is. It used to set
- * CANCELLED all the same, so every later cancel of a request that ran
- * answered WEFT_EALREADY ("a cancel won, after_cb got WEFT_ECANCELED") for
- * one whose after_cb got 0 (test_cancel
- * cancel_of_a_started_request_stays_busy). */
+ * that loses to the start must leave the word as it is: setting CANCELLED
+ * all the same would make every later cancel of a request that ran answer
+ * WEFT_EALREADY ("a cancel won, after_cb got WEFT_ECANCELED") for one whose
+ * after_cb got 0 (test_cancel cancel_of_a_started_request_stays_busy). */
 static inline int weft__work_claim_cancel(weft__work_private *p) {
   uintptr_t old = weft__load_acquire(&p->owner);
   /* acq_rel (acquire on failure and on the load above), not relaxed: a

@@ -613,8 +613,8 @@ static __attribute__((noinline, cold)) int queue_work_refused(weft_work *req) {
  * set_owner and that mark found req queued (its claim clear, no mark) and
  * may have won the claim, answering 0: a promise of
  * after_cb(WEFT_ECANCELED) that no stop or worker would keep, since nothing
- * holds req (found by review: a periodic request re-queued from its
- * after_cb, cancelled by a shutdown that races the pool's stop). This RMW
+ * holds req (say a periodic request re-queued from its after_cb, cancelled
+ * by a shutdown that races the pool's stop). This RMW
  * decides against such a cancel: before it, the cancel won, and req counts
  * as accepted and cancelled (the owner is told here, once); after it, the
  * cancel finds the claim taken and, seeing the mark, answers WEFT_EINVAL
