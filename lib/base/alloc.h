@@ -24,7 +24,8 @@ void *weft__calloc_aligned(size_t size);
 void *weft__malloc_aligned(size_t size); /* the same, not zeroed */
 void weft__free_aligned(void *ptr);
 /* For memory that is not counted as a live object and so may outlive an
- * allocator replacement (the node cache's slabs and caches): the free
+ * allocator replacement (the node cache's slabs and caches, an elastic
+ * monitor that frees itself after its engine may be gone): the free
  * function now, to keep beside the block, and an aligned free through it. */
 weft_free_fn weft__free_fn(void);
 /* Is libc's malloc/calloc/free in use (no weft_replace_allocator)? */

@@ -83,6 +83,12 @@ typedef struct weft__monitor {
   pthread_t thread;
   _Atomic int stop;
   weft__engine *e;
+  /* The free of the allocator that made this monitor's blocks (set at
+   * start, read by monitor_free). A monitor that leaves on its own frees
+   * itself after it cleared e->monitor: the pool may be destroyed by then,
+   * no weft object left alive, and weft_replace_allocator allowed, so
+   * weft__free could be another allocator's free (test_alloc_monitor). */
+  weft_free_fn free_fn;
   /* Monitor thread only. */
   int ncpu;
   int granted; /* grants this monitor made and has not returned */
@@ -516,9 +522,10 @@ static void arm_reset(weft__monitor *m, uint64_t now) {
 }
 
 static void monitor_free(weft__monitor *m) {
-  weft__free(m->cand);
-  weft__free(m->last_exec);
-  weft__free_aligned(m);
+  weft_free_fn f = m->free_fn;
+  f(m->cand);
+  f(m->last_exec);
+  weft__free_aligned_with(m, f);
 }
 
 /* Disarmed: sleep until an arm bumps the word. The monitor leaves once
@@ -686,6 +693,10 @@ int weft__engine_monitor_start(weft__engine *e) {
   }
   m->cand = cand;
   m->e = e;
+  /* The allocator cannot change between the three allocations above and
+   * this: the engine is alive (a live object), so the replacement is
+   * refused. */
+  m->free_fn = weft__free_fn();
   m->ncpu = weft__cpu_count();
   m->tokens = 4.0 * m->ncpu; /* the bucket starts full: the burst */
   m->last_exec = snap;
