@@ -12,3 +12,8 @@ add_test(NAME configure_without_packages
                  ${CMAKE_COMMAND} -S ${PROJECT_SOURCE_DIR} -B ${CMAKE_CURRENT_BINARY_DIR}/nopkg
                  -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=OFF)
 set_tests_properties(configure_without_packages PROPERTIES TIMEOUT 120)
+# weft.pc's includedir is where the headers go, for relative and absolute
+# CMAKE_INSTALL_INCLUDEDIR / LIBDIR alike (configure only: nothing is built).
+add_test(NAME pkgconfig_install_dirs
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pkgconfig_dirs.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(pkgconfig_install_dirs PROPERTIES TIMEOUT 120)
