@@ -892,6 +892,75 @@ static void child_releases_inherited_waiters(void **state) {
   assert_int_equal(run_in_child(bc_program), 0);
 }
 
+/* A fork while the reactor's thread dispatches an epoll batch (here a
+ * reader waiting at a gate): the batch is an array on that thread's stack,
+ * which the child has no thread for. The program that gave the thread its
+ * stack may unmap it there; a reader removed in the child (from a call
+ * that the child's destroy runs) then blanked the batch's entries through
+ * the parent's pointer: SIGSEGV. The child's copy is in no dispatch. */
+static sync_t rd_in, rd_gate;
+static int rd_fd;
+static weft_reactor *RD;
+static void held_reader(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)events;
+  char c;
+  (void)!read(fd, &c, 1);
+  count_up(&rd_in);
+  gate_wait(&rd_gate);
+  (void)weft_reactor_remove_reader(RD, fd);
+  (void)weft_reactor_stop(RD);
+}
+static void child_removes_reader(void *arg) {
+  (void)arg;
+  (void)weft_reactor_remove_reader(RD, rd_fd);
+}
+
+static void fork_while_a_reader_runs(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child's destroy runs its call */
+  sync_init(&rd_in);
+  sync_init(&rd_gate);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  rd_fd = sv[0];
+  assert_int_equal(weft_reactor_create(&RD), 0);
+  assert_int_equal(weft_reactor_add_reader(RD, sv[0], held_reader, NULL), 0);
+  /* The reactor's thread runs on a stack of the program's own mapping. */
+  size_t size = 1u << 20;
+  void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(stack != MAP_FAILED);
+  pthread_attr_t attr;
+  assert_int_equal(pthread_attr_init(&attr), 0);
+  assert_int_equal(pthread_attr_setstack(&attr, stack, size), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, &attr, run_reactor, RD), 0);
+  pthread_attr_destroy(&attr);
+  assert_int_equal(write(sv[1], "x", 1), 1);
+  count_wait(&rd_in, 1); /* the reader runs: the batch is on the thread's stack */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    signal(SIGSEGV, SIG_DFL); /* not cmocka's: a crash kills the child */
+    /* No thread of the child runs on it: the program unmaps it. */
+    if (munmap(stack, size) != 0) _exit(2);
+    if (weft_reactor_call_from_thread(RD, child_removes_reader, NULL) != 0) _exit(3);
+    _exit(weft_reactor_destroy(RD) == 0 ? 0 : 4);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  gate_open(&rd_gate);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(weft_reactor_destroy(RD), 0);
+  assert_int_equal(munmap(stack, size), 0);
+  close(sv[0]);
+  close(sv[1]);
+  sync_fini(&rd_in);
+  sync_fini(&rd_gate);
+  if (!WIFEXITED(status)) fail_msg("child killed by signal %d", WTERMSIG(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -904,6 +973,7 @@ int main(void) {
       cmocka_unit_test(fork_while_a_reactor_is_destroyed),
       cmocka_unit_test(fork_while_triggers_run),
       cmocka_unit_test(child_releases_inherited_waiters),
+      cmocka_unit_test(fork_while_a_reader_runs),
       cmocka_unit_test(child_forgets_a_torn_timer_heap),
       cmocka_unit_test(child_timer_ids_do_not_match_the_parents),
       cmocka_unit_test(fork_while_the_reactor_grows_an_array),

@@ -20,8 +20,8 @@
  *     records are released (WEFT_ESHUTDOWN) and the list emptied, so that
  *     a Deferred of theirs that fires or dies in the child touches nothing
  *     of the reactor; nor does the reactor's thread, unless it forked: a
- *     drain or a firing of triggers under way there ends (drain_depth is
- *     reset);
+ *     drain, a firing of triggers or the dispatch of an epoll batch under
+ *     way there ends (drain_depth is reset, the batch forgotten);
  *   - destroy frees everything, and destroys the reactor's pool (a child
  *     copy, freed without joining) without firing the shutdown triggers:
  *     they are the parent's.
@@ -59,6 +59,12 @@ static void child(weft__fork_hook *h) {
     r->drain_cut = 0;
     r->triggers_firing = 0; /* its tombstones go at the next firing's end */
     r->event_firing[0] = r->event_firing[1] = 0;
+    /* So does an epoll batch under dispatch there: an array on that
+     * thread's stack, which the child may unmap or reuse. A reader removed
+     * here blanked its entries through this pointer (test_fork
+     * fork_while_a_reader_runs: SIGSEGV). */
+    r->io_batch = NULL;
+    r->io_batch_n = 0;
   }
   /* No thread waits in blocking_call_from_thread here, but each waiter's
    * record is copied, and the Deferred its call returned may fire or die
