@@ -34,14 +34,8 @@
 #include "threadpool.h"
 #include "lane.h"
 #include "context.h"
-#if __has_include("reactor.h")
 #include "reactor.h"
-#endif
-#if __has_include("deferred.h")
 #include "deferred.h"
-#endif
-#if __has_include("threads.h")
 #include "threads.h"
-#endif
 
 #endif /* WEFT_H */
