@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "pool/threadpool_impl.h"
 #include "weft/context.h"
 #include "weft/threadpool.h"
 
@@ -1084,6 +1085,80 @@ static void shrink_debt(void **state) {
   sync_fini(&done);
 }
 
+/* adjust_poolsize shrinks to a target (docs/twisted-mapping.md): threads
+ * that already owe a shrink debt count as gone. Twisted's adjustPoolsize
+ * adds workers - max to _toShrink each time, busy debtors included: called
+ * twice with max 1 while three workers are busy it owes 4 (the pool ends
+ * at 0 and the next new thread quits after one task), after stopAWorker
+ * adjustPoolsize(max 2) owes 2 (the pool ends at 1, below max), and a
+ * later adjustPoolsize that raises min to 2 leaves the debt of 2 (the pool
+ * ends at 1, below min; weft forgives what would take it below min). All
+ * three workers are held on a gate, so nobody pays before the asserts. */
+static int debt_of(weft_threadpool *tp) {
+  return atomic_load_explicit(&weft__threadpool_engine(tp)->shrink_debt, memory_order_relaxed);
+}
+
+static weft_threadpool *three_busy(sync_t *gate, sync_t *started, sync_t *done, gated *g) {
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 3;
+  o.name = "target";
+  o.strict_cap = 1;    /* no stand-in for the gated workers */
+  o.keep_alive_ms = 0; /* no idle thread leaves on its own: the counts are the resize's */
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_init(gate);
+  sync_init(started);
+  sync_init(done);
+  *g = (gated){.gate = gate, .started = started, .done = done};
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, g), 0);
+  count_wait(started, 3);
+  assert_int_equal(weft_threadpool_workers(tp), 3);
+  return tp;
+}
+
+static void release_and_settle(weft_threadpool *tp, sync_t *gate, sync_t *started, sync_t *done,
+                               int workers) {
+  gate_open(gate);
+  count_wait(done, 3);
+  /* The debtors leave as they go idle; the rest stay (keep-alive 0). */
+  while (debt_of(tp) != 0 || weft_threadpool_workers(tp) != workers) sched_yield();
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(gate);
+  sync_fini(started);
+  sync_fini(done);
+}
+
+static void adjust_poolsize_shrinks_to_a_target(void **state) {
+  (void)state;
+  sync_t gate, started, done;
+  gated g;
+  /* Twice max 1: a debt of 2 (Twisted: 4), one thread stays. */
+  weft_threadpool *tp = three_busy(&gate, &started, &done, &g);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, WEFT_KEEP, 1), 0);
+  assert_int_equal(debt_of(tp), 2);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, WEFT_KEEP, 1), 0);
+  assert_int_equal(debt_of(tp), 2);
+  assert_int_equal(weft_threadpool_workers(tp), 3);
+  release_and_settle(tp, &gate, &started, &done, 1);
+  /* stop_a_worker, then max 2: the debtor counts as gone (Twisted: 2). */
+  tp = three_busy(&gate, &started, &done, &g);
+  assert_int_equal(weft_threadpool_stop_a_worker(tp), 0);
+  assert_int_equal(debt_of(tp), 1);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, WEFT_KEEP, 2), 0);
+  assert_int_equal(debt_of(tp), 1);
+  release_and_settle(tp, &gate, &started, &done, 2);
+  /* max 1, then min 2: what would go below min is forgiven (Twisted: 2). */
+  tp = three_busy(&gate, &started, &done, &g);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 1), 0);
+  assert_int_equal(debt_of(tp), 2);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 2, 3), 0);
+  assert_int_equal(debt_of(tp), 1);
+  release_and_settle(tp, &gate, &started, &done, 2);
+}
+
 static void line_count(void *ctx, const char *line) {
   int *n = ctx;
   if (*n == 0) assert_memory_equal(line, "waiters: ", 9);
@@ -1376,6 +1451,7 @@ int main(void) {
       cmocka_unit_test(factory_failure),
       cmocka_unit_test(adjust_poolsize_rules),
       cmocka_unit_test(shrink_debt),
+      cmocka_unit_test(adjust_poolsize_shrinks_to_a_target),
       cmocka_unit_test(dump_stats),
       cmocka_unit_test(nested_submit),
       cmocka_unit_test(steal_from_a_blocked_owner),
