@@ -459,6 +459,26 @@ static void removed_triggers_leave_their_lists(void **state) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* The pool's startup trigger runs once and leaves its list: weft's
+ * firings keep their triggers, and a reactor whose startup and shutdown
+ * are fired by hand, with a new pool made in between each time, grew the
+ * list by one trigger a cycle (every later startup ran them all). */
+static void pool_startup_trigger_runs_once(void **state) {
+  (void)state;
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  for (int cycle = 0; cycle < 3; cycle++) {
+    weft_threadpool *tp;
+    assert_int_equal(weft_reactor_get_thread_pool(r, &tp), 0);
+    assert_int_equal(weft__triggers_len(r, WEFT_STARTUP, WEFT_DURING), 1);
+    assert_int_equal(weft_reactor_fire_system_event(r, WEFT_STARTUP), 0);
+    assert_int_equal(weft__triggers_len(r, WEFT_STARTUP, WEFT_DURING), 0);
+    assert_int_equal(weft_reactor_fire_system_event(r, WEFT_SHUTDOWN), 0);
+    assert_int_equal(weft__triggers_len(r, WEFT_SHUTDOWN, WEFT_DURING), 0);
+  }
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
 /* destroy on another thread than run's, polled while run finishes
  * (WEFT_EBUSY until run's shutdown is done): once it answers 0, every
  * access of the run thread to r happened before it (the TSan build reports
@@ -935,6 +955,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(call_from_thread_fifo_per_thread),
       cmocka_unit_test(trigger_firing_its_own_event_is_refused),
+      cmocka_unit_test(pool_startup_trigger_runs_once),
       cmocka_unit_test(call_from_thread_req_variant),
       cmocka_unit_test(coalescing_one_write_per_burst),
       cmocka_unit_test(delayed_call_from_thread),

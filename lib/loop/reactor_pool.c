@@ -10,6 +10,11 @@
 
 static void pool_start(void *arg) {
   weft_reactor *r = arg;
+  /* One start per pool: weft's firings do not consume their triggers, so
+   * this one leaves by itself (a removal during the firing is a tombstone,
+   * swept at its end). Left in, each manual startup, shutdown and new pool
+   * added one more to the list, and every later startup ran them all. */
+  if (r->pool_start_id) (void)weft_reactor_remove_trigger(r, r->pool_start_id);
   r->pool_start_id = 0;
   if (r->pool) (void)weft_threadpool_start(r->pool); /* EAGAIN: retried on submits */
 }
