@@ -27,10 +27,13 @@
  * WEFT_ECANCELED (after_cb / on_result; a plain call_in_thread task, which
  * has no owner callback, is reported to the log hook). Precisely:
  *   - before start, and at the limit (max busy threads), it waits in the
- *     backlog (FIFO from one submitter outside the pool, as in Twisted; a
- *     pool task's own submits are FIFO up to its ring's 256 tasks, and
- *     those past it, which go to the shared queue, may run after later
- *     ones: docs/design.md E4);
+ *     backlog (FIFO from one submitter outside the pool, as in Twisted:
+ *     a pool of one thread starts its tasks in that order; with more
+ *     threads the order in which they start is approximate, since a thread
+ *     takes a batch of tasks at a time and the others may steal from it or
+ *     take later ones while it is descheduled; a pool task's own submits
+ *     are FIFO up to its ring's 256 tasks, and those past it, which go to
+ *     the shared queue, may run after later ones: docs/design.md E4);
  *   - if the pool is started, no thread is idle, the pool is below max and
  *     the thread cannot be created (the factory fails, out of memory), the
  *     task is still accepted into the backlog: it runs when a thread exists
