@@ -57,7 +57,8 @@
  * docs/threading-howto.md, "Fork", has the whole contract.
  *
  * Threads are named `PoolThread-<name>-<n>`, n = creation counter; the
- * factory hook gets that full name, the default factory gives
+ * factory hook gets that name (its `PoolThread-<name>` part cut to 234
+ * bytes, so that the whole `-<n>` always fits), the default factory gives
  * pthread_setname_np its first bytes and the whole `-<n>` suffix (15 bytes).
  */
 #ifndef WEFT_THREADPOOL_H
