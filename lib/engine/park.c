@@ -280,7 +280,8 @@ bool weft__engine_park(weft__engine *e, weft__eworker *w) {
   weft__observe(WEFT__EVENT_PARKED);
   uint64_t keep_alive = weft__load_relaxed(&e->keep_alive_ns);
   if (keep_alive == 0) {
-    /* Acquire: pairs with wake_popped's exchange. */
+    /* Acquire: pairs with the popper's exchange (wake_popped's, or
+     * shrink_to's WAKE_EXIT in engine.c). */
     while (weft__load_acquire(&w->wake) == WEFT__WAKE_ASLEEP)
       weft__futex_wait(&w->wake, WEFT__WAKE_ASLEEP);
     return false;
@@ -288,7 +289,8 @@ bool weft__engine_park(weft__engine *e, weft__eworker *w) {
   /* E9.3: wait at most the keep-alive, then try to leave for good. */
   uint64_t deadline = weft__now_ns() + keep_alive;
   for (;;) {
-    /* Acquire: pairs with wake_popped's exchange. */
+    /* Acquire: pairs with the popper's exchange (wake_popped's, or
+     * shrink_to's WAKE_EXIT in engine.c). */
     if (weft__load_acquire(&w->wake) != WEFT__WAKE_ASLEEP) return false;
     if (weft__futex_wait_until(&w->wake, WEFT__WAKE_ASLEEP, deadline) != ETIMEDOUT) continue;
     uint64_t now = weft__now_ns();

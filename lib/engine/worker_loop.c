@@ -447,7 +447,9 @@ void *weft__engine_worker_main(void *arg) {
       break;
     }
     deadline = 0;
-    /* Acquire: pairs with wake_popped's exchange. */
+    /* Acquire: pairs with weft__engine_shrink_to's exchange, the only
+     * writer of WAKE_EXIT (wake_popped writes NOTIFIED): its uncount of
+     * `live` and `parked` is visible before we leave. */
     if (weft__load_acquire(&w->wake) == WEFT__WAKE_EXIT) {
       weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHRINK], 1); /* statistics */
       break;
