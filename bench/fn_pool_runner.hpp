@@ -6,6 +6,8 @@
 #ifndef WB_FN_POOL_RUNNER_HPP
 #define WB_FN_POOL_RUNNER_HPP
 
+#include <memory>
+
 #include "workloads.hpp"
 
 namespace wb {
@@ -42,12 +44,17 @@ struct FnPoolRunner {
     if (rc != 0)
       return rc;
     rc = warm_up(pool, size);
+    // The tasks' contexts outlive the pool: their latch is checked once
+    // the threads are joined (every task ran exactly once).
+    std::unique_ptr<FanCtx> fan;
+    std::unique_ptr<TreeCtx> tree;
     if (rc == 0) {
       switch (w) {
         case Workload::W1:
         case Workload::W4: {
           long n = w == Workload::W1 ? p.w1_tasks : p.w4_tasks;
-          FanCtx c(n, w == Workload::W1 ? 0 : w4_iters(p));
+          fan.reset(new FanCtx(n, w == Workload::W1 ? 0 : w4_iters(p)));
+          FanCtx &c = *fan;
           s.meter.start();
           long i = 0;
           for (; i < n && rc == 0; i++)
@@ -65,7 +72,8 @@ struct FnPoolRunner {
           rc = run_w3_cq([pool](CqReq *r) { return Ops::submit(pool, cq_complete, r); }, p, s);
           break;
         case Workload::W5: {
-          TreeCtx t(p.w5_depth);
+          tree.reset(new TreeCtx(p.w5_depth));
+          TreeCtx &t = *tree;
           tree_pool = pool;
           s.meter.start();
           rc = Ops::submit(pool, tree_task, &t.levels[0]);
@@ -82,6 +90,10 @@ struct FnPoolRunner {
     if (rc == 0 && s.tasks > 0)
       Ops::report(pool, s);
     Ops::destroy(pool);
+    if (rc == 0 && fan)
+      rc = verify_latch(fan->latch, s.tasks, s);
+    if (rc == 0 && tree)
+      rc = verify_latch(tree->latch, s.tasks, s);
     return rc;
   }
 };

@@ -75,6 +75,11 @@ class Latch {
     cv_.notify_one();
     return true;
   }
+  // Arrivals still owed: 0 once exactly n arrived. Read it after the pool
+  // has been joined (or every task is known to have returned): negative
+  // means a task ran more than once, which would also have completed the
+  // latch, and stopped the clock, before the last real task ran.
+  long remaining() const { return remaining_.load(std::memory_order_acquire); }
   double wait() {  // returns the completion time
     std::unique_lock<std::mutex> g(mu_);
     cv_.wait(g, [this] { return done_; });
@@ -112,6 +117,10 @@ struct Sample {
   // Implementation counters worth showing beside the figures (weft's parks,
   // unparks, steals), already divided per 1,000 tasks.
   std::vector<std::pair<std::string, double>> extra;
+  // Set with a negative return: why the run is not a valid figure (a task
+  // count that does not add up, more threads than the pool size), shown in
+  // the cell instead of the errno text.
+  std::string error;
 };
 
 // One implementation: run workload w on a pool of `size` threads, fill s.

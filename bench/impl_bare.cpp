@@ -68,7 +68,7 @@ int run(Workload w, int size, const Params &p, Sample &s) {
   for (std::thread &t : threads)
     t.join();
   s.tasks = n;
-  return 0;
+  return verify_latch(c.latch, n, s);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <memory>
 
 #include "workloads.hpp"
 
@@ -80,6 +81,10 @@ int run(Workload w, int size, const Params &p, Sample &s) {
   }
   int rc = 0;
   GMainContext *ctx = nullptr;  // W2/W3: outlives the pool, see below
+  // The tasks' contexts outlive the pool too: their latch is checked once
+  // g_thread_pool_free has joined the threads (every task ran exactly once).
+  std::unique_ptr<FanCtx> fan;
+  std::unique_ptr<TreeCtx> tree;
   {  // warm-up: every thread reaches its first wait
     FanCtx c(size * 4L, 0);
     g_warm.store(&c, std::memory_order_relaxed);  // the pushes order it for the workers
@@ -92,7 +97,8 @@ int run(Workload w, int size, const Params &p, Sample &s) {
     case Workload::W1:
     case Workload::W4: {
       long n = w == Workload::W1 ? p.w1_tasks : p.w4_tasks;
-      FanCtx c(n, w == Workload::W1 ? 0 : w4_iters(p));
+      fan.reset(new FanCtx(n, w == Workload::W1 ? 0 : w4_iters(p)));
+      FanCtx &c = *fan;
       s.meter.start();
       for (long i = 0; i < n; i++) {
         if (!g_thread_pool_push(pool, &c, nullptr)) {
@@ -106,7 +112,8 @@ int run(Workload w, int size, const Params &p, Sample &s) {
       break;
     }
     case Workload::W5: {
-      TreeCtx t(p.w5_depth);
+      tree.reset(new TreeCtx(p.w5_depth));
+      TreeCtx &t = *tree;
       g_tree_pool = pool;
       s.meter.start();
       if (!g_thread_pool_push(pool, &t.levels[0], nullptr)) {
@@ -162,6 +169,10 @@ int run(Workload w, int size, const Params &p, Sample &s) {
     g_main_context_release(ctx);
     g_main_context_unref(ctx);
   }
+  if (rc == 0 && fan)
+    rc = verify_latch(fan->latch, s.tasks, s);
+  if (rc == 0 && tree)
+    rc = verify_latch(tree->latch, s.tasks, s);
   return rc;
 }
 

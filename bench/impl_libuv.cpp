@@ -121,6 +121,8 @@ int run(Workload w, int size, const Params &p, Sample &s) {
         uv_run(&loop, UV_RUN_DEFAULT);
         s.meter.stop();
         s.tasks = n;
+        if (rc == 0)  // uv_run retired every request: each work callback returned
+          rc = verify_latch(c.latch, n, s);
         break;
       }
       case Workload::W5: {
@@ -136,6 +138,8 @@ int run(Workload w, int size, const Params &p, Sample &s) {
         if (rc == 0)
           rc = t.err;
         s.tasks = p.w5_tasks();
+        if (rc == 0)  // uv_run retired every request: each work callback returned
+          rc = verify_latch(t.latch, s.tasks, s);
         break;
       }
       case Workload::W2:

@@ -59,6 +59,7 @@ int run(Workload w, int size, const Params &p, Sample &s) {
       });
       s.meter.stop_at(c.latch.wait());
       s.tasks = n;
+      rc = verify_latch(c.latch, n, s);  // tg.wait(): every task returned
       break;
     }
     case Workload::W5: {
@@ -73,6 +74,7 @@ int run(Workload w, int size, const Params &p, Sample &s) {
       });
       s.meter.stop_at(t.latch.wait());
       s.tasks = p.w5_tasks();
+      rc = verify_latch(t.latch, s.tasks, s);  // tg.wait(): every task returned
       break;
     }
     case Workload::W2:

@@ -12,6 +12,7 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <memory>
 #include <vector>
 
 #include "workloads.hpp"
@@ -100,9 +101,30 @@ void qw_tree_work(weft_work *req) {
   t->latch.arrive();
 }
 
-int fan(weft_threadpool *tp, bool qw, long n, uint64_t iters, Sample &s) {
-  FanCtx c(n, iters);
-  std::vector<weft_work> reqs(qw ? static_cast<size_t>(n) : 0);
+// What a timed run's tasks use, kept until the pool is destroyed: weft may
+// still hold a request after its callback returned, and the latch is
+// checked once the threads are joined (every task ran exactly once).
+struct Keep {
+  std::unique_ptr<FanCtx> fan;
+  std::vector<weft_work> reqs;
+  std::unique_ptr<TreeCtx> tree;
+  std::unique_ptr<QwTree> qw_tree;
+  int verify(Sample &s) const {
+    if (fan)
+      return verify_latch(fan->latch, s.tasks, s);
+    if (tree)
+      return verify_latch(tree->latch, s.tasks, s);
+    if (qw_tree)
+      return verify_latch(qw_tree->latch, s.tasks, s);
+    return 0;
+  }
+};
+
+int fan(weft_threadpool *tp, bool qw, long n, uint64_t iters, Sample &s, Keep &k) {
+  k.fan.reset(new FanCtx(n, iters));
+  FanCtx &c = *k.fan;
+  k.reqs.resize(qw ? static_cast<size_t>(n) : 0);
+  std::vector<weft_work> &reqs = k.reqs;
   int rc = 0;
   s.meter.start();
   for (long i = 0; i < n; i++) {
@@ -122,10 +144,11 @@ int fan(weft_threadpool *tp, bool qw, long n, uint64_t iters, Sample &s) {
   return rc;
 }
 
-int tree(weft_threadpool *tp, bool qw, const Params &p, Sample &s) {
+int tree(weft_threadpool *tp, bool qw, const Params &p, Sample &s, Keep &k) {
   int rc;
   if (qw) {
-    QwTree t(p.w5_tasks());
+    k.qw_tree.reset(new QwTree(p.w5_tasks()));
+    QwTree &t = *k.qw_tree;
     t.tp = tp;
     t.reqs[0].data = &t;
     s.meter.start();
@@ -136,7 +159,8 @@ int tree(weft_threadpool *tp, bool qw, const Params &p, Sample &s) {
     if (rc == 0)
       rc = t.err.load();
   } else {
-    TreeCtx t(p.w5_depth);
+    k.tree.reset(new TreeCtx(p.w5_depth));
+    TreeCtx &t = *k.tree;
     g_tree_pool = tp;
     s.meter.start();
     rc = weft_threadpool_call_in_thread(tp, tree_task, &t.levels[0]);
@@ -345,18 +369,19 @@ int run_any(Workload w, int size, const Params &p, Sample &s, bool qw) {
   if (rc != 0)
     return rc;
   rc = warm_up(tp, size);
+  Keep keep;
   CounterDelta cd;
   cd.start(tp);
   if (rc == 0) {
     switch (w) {
       case Workload::W1:
-        rc = fan(tp, qw, p.w1_tasks, 0, s);
+        rc = fan(tp, qw, p.w1_tasks, 0, s, keep);
         break;
       case Workload::W4:
-        rc = fan(tp, qw, p.w4_tasks, w4_iters(p), s);
+        rc = fan(tp, qw, p.w4_tasks, w4_iters(p), s, keep);
         break;
       case Workload::W5:
-        rc = tree(tp, qw, p, s);
+        rc = tree(tp, qw, p, s, keep);
         break;
       case Workload::W2:
       case Workload::W3:
@@ -378,6 +403,8 @@ int run_any(Workload w, int size, const Params &p, Sample &s, bool qw) {
   }
   cd.finish(tp, s);
   int drc = weft_threadpool_destroy(tp);
+  if (rc == 0 && drc == 0)
+    rc = keep.verify(s);
   return rc != 0 ? rc : drc;
 }
 

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "workloads.hpp"  // verify_count
 
 extern char **environ;
 
@@ -258,12 +259,23 @@ void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p
                    g_run_limit_s);
     int rc = impl->run(w, size, p, s);
     g_watchdog.disarm();
+    // Every implementation delivered the whole workload: W1/W4/W5 check
+    // their latch once the pool is joined (verify_latch), W2/W3 here.
+    if (rc == 0 && w == Workload::W2) {
+      rc = verify_count(s.tasks, p.w2_trips, s);
+      if (rc == 0)
+        rc = verify_count(static_cast<long>(s.latency_us.size()), p.w2_trips, s);
+    }
+    if (rc == 0 && w == Workload::W3)
+      rc = verify_count(s.tasks, p.w3_total, s);
     Cell &cell = g_results[Key{static_cast<int>(w), impl->name, size}];
     if (rc != 0) {
       // Not SkipWithError (see Cell): the cell is an error here, and the
       // repetition gets a time so that google-benchmark's statistics run.
-      std::string msg = std::string(impl->name) + " failed: " + std::strerror(rc < 0 ? -rc : rc) +
-                        " (" + std::to_string(rc) + ")";
+      std::string msg = std::string(impl->name) + " failed: " +
+                        (s.error.empty() ? std::string(std::strerror(rc < 0 ? -rc : rc)) +
+                                               " (" + std::to_string(rc) + ")"
+                                         : s.error);
       if (!cell.failed)
         cell.err = msg;
       cell.failed = true;

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <string>
 
 #include "completion_queue.h"
 #include "harness.hpp"
@@ -28,6 +30,25 @@ inline void fan_body(FanCtx *c) {
 }
 inline uint64_t w4_iters(const Params &p) {
   return static_cast<uint64_t>(std::llround(p.w4_task_us * spin_iters_per_us()));
+}
+
+// Every task ran exactly once: call once the pool is joined (or every task
+// has returned), with the latch that counted n tasks. 0, or -EPROTO with the
+// reason in s.error.
+inline int verify_latch(const Latch &l, long n, Sample &s) {
+  long left = l.remaining();
+  if (left == 0)
+    return 0;
+  s.error = std::to_string(n - left) + " task runs for " + std::to_string(n) + " tasks" +
+            (left < 0 ? " (a task ran more than once)" : " (a task never ran)");
+  return -EPROTO;
+}
+// W2/W3: the loop saw exactly the completions the workload asks for.
+inline int verify_count(long got, long want, Sample &s) {
+  if (got == want)
+    return 0;
+  s.error = std::to_string(got) + " completions for " + std::to_string(want) + " requests";
+  return -EPROTO;
 }
 
 // W5: a complete binary tree of tasks; a task at depth d < max spawns two
