@@ -402,6 +402,24 @@ int run_any(Workload w, int size, const Params &p, Sample &s, bool qw) {
     }
   }
   cd.finish(tp, s);
+  // The same number of threads as every peer: weft's pool is elastic by
+  // default (strict_cap 0) and its monitor may add stand-in threads above
+  // max_threads for workers it sees off their CPU (weft_blocking_begin, a
+  // futex wait, /proc state not 'R'). A stand-in made at any time since the
+  // pool was created (the warm-up's too: it outlives it by keep_alive_ms)
+  // means more than `size` threads ran the workload, so the figure is not
+  // comparable: the cell is an error, not a flattering number.
+  weft_threadpool_stats st{};
+  if (rc == 0 && weft_threadpool_stats_get(tp, &st) == 0) {
+    uint64_t above = st.created_stall + st.created_blocked;
+    if (above > 0 || st.threads > size) {
+      s.error = std::to_string(above) + " stand-in threads above the pool size " +
+                std::to_string(size) + " (" + std::to_string(st.threads) +
+                " threads at the end): not " + std::to_string(size) + " threads against " +
+                std::to_string(size);
+      rc = -EPROTO;
+    }
+  }
   int drc = weft_threadpool_destroy(tp);
   if (rc == 0 && drc == 0)
     rc = keep.verify(s);
