@@ -128,7 +128,14 @@ static int weft_submit(void *pool, void (*fn)(void *), void *arg) {
   return weft_threadpool_call_in_thread(pool, fn, arg);
 }
 static int workers_idle_count; /* weft workers that ran no job in the run (any rep) */
+/* Threads weft's elastic pool made above its size (stand-ins for workers its
+ * monitor saw off their CPU, e.g. waiting on the completion queue's mutex),
+ * all repetitions: the pthread pool always has exactly P threads. */
+static unsigned long long standins_count;
 static void weft_report(void *pool, int show) {
+  weft_threadpool_stats es0;
+  if (weft_threadpool_stats_get(pool, &es0) == 0)
+    standins_count += es0.created_stall + es0.created_blocked;
   weft_worker_stats st[64];
   size_t n = 0;
   if (weft_threadpool_worker_stats(pool, st, 64, &n) != 0) return;
@@ -249,6 +256,17 @@ static int run_once(const impl *im, int size, int conns, uint64_t iters, double 
       completion_node *next = c->next; /* read before the job is resubmitted */
       job *j = (job *)c;
       out_n--;
+      if (n == cap) { /* grow: dropping the last samples would drop the drain's */
+        double *l2 = realloc(lat, 2 * cap * sizeof *lat);
+        if (l2) lat = l2;
+        double *r2 = realloc(resp, 2 * cap * sizeof *resp);
+        if (r2) resp = r2;
+        if (!l2 || !r2) {
+          if (rc == 0) rc = -ENOMEM;
+        } else {
+          cap *= 2;
+        }
+      }
       if (n < cap) {
         resp[n] = t - j->t_submit;
         lat[n++] = j->t_start - j->t_submit;
@@ -379,7 +397,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (conns < 1 || reps < 1 || secs <= 0 || task_us < 0 || npools < 1 || load < 0 ||
+  if (conns < 1 || reps < 1 || reps > 64 || secs <= 0 || task_us < 0 || npools < 1 || load < 0 ||
       (load > 0 && task_us <= 0)) {
     fprintf(stderr, "bad arguments\n");
     return 2;
@@ -433,17 +451,27 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < NIMPLS; k++)
       for (int m = 0; m < 6; m++) med[k][m] = got[k] ? median(v[k][m], got[k]) : 0;
     size_t base = 1; /* pthread */
+    /* A failed repetition leaves its implementation's row an error: the
+     * median of the repetitions that happened to succeed is not its figure,
+     * and ratios and targets are judged only between complete rows. */
+    int full[NIMPLS];
+    for (size_t k = 0; k < NIMPLS; k++) full[k] = got[k] == reps;
     for (size_t k = 0; k < NIMPLS; k++) {
+      if (use[k] && !full[k]) {
+        printf("| %d | %s | error: %d of %d repetitions ran | | | | | | | | |\n", pools[pi],
+               impls[k].name, got[k], reps);
+        continue;
+      }
       if (!got[k]) continue;
       printf("| %d | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |", pools[pi], impls[k].name,
              med[k][0], med[k][1], med[k][2], med[k][3], med[k][4], med[k][5]);
-      if (got[base] && k != base)
+      if (full[base] && k != base)
         printf(" %.2f | %.2f | %.2f |\n", med[k][0] / med[base][0], med[k][3] / med[base][3],
                med[k][5] / med[base][5]);
       else
         printf(" | | |\n");
     }
-    if (got[0] && got[base] && tlen < sizeof targets - 64) {
+    if (full[0] && full[base] && tlen < sizeof targets - 64) {
       /* Open loop: both pools run the offered rate (jobs/s is the schedule,
        * a ratio of 1.00 give or take the last job), so the start p99 alone. */
       int met = med[0][3] <= med[base][3] && (rate > 0 || med[0][0] >= med[base][0]);
@@ -451,7 +479,7 @@ int main(int argc, char **argv) {
                                pools[pi], med[0][3] / med[base][3], med[0][0] / med[base][0],
                                met ? "✓" : "✗");
     }
-    if (got[0] && got[base] && rlen < sizeof rtargets - 64) {
+    if (full[0] && full[base] && rlen < sizeof rtargets - 64) {
       int met = med[0][5] <= med[base][5];
       rlen += (size_t)snprintf(rtargets + rlen, sizeof rtargets - rlen, " %dthr %.2fx%s", pools[pi],
                                med[0][5] / med[base][5], met ? "✓" : "✗");
@@ -461,6 +489,9 @@ int main(int argc, char **argv) {
   if (tlen)
     printf("\n- weft, %s p99 <= pthread%s:%s\n", w, rate > 0 ? "" : " and jobs/s >= pthread", targets);
   if (rlen) printf("- weft, %s response p99 <= pthread:%s\n", w, rtargets);
+  if (use[0])
+    printf("- weft, %s never more threads than the pool size (no elastic stand-ins): %s (%llu)\n", w,
+           standins_count == 0 ? "✓" : "✗", standins_count);
   if (use[0] && rate == 0) /* open loop: an idle worker is no fault */
     printf("- weft, %s every worker ran jobs in every repetition: %s (%d idle worker-repetitions)\n",
            w, workers_idle_count == 0 ? "✓" : "✗", workers_idle_count);
