@@ -16,8 +16,9 @@ namespace wb {
 
 // W1 / W4: n independent tasks; each arrives at the latch when done.
 // Cache-line aligned, whole lines (the Latch's counter has one of its own):
-// it lives on the submitter's stack, and the tasks must share no line with
-// that frame, which the submitter writes on every call.
+// it lives on the submitter's stack (or, where it must outlive the pool for
+// verify_latch, on the heap), and the tasks must share no line with the
+// submitter's frame, which the submitter writes on every call.
 struct alignas(64) FanCtx {
   uint64_t iters;  // 0 for W1's empty task; read by every task, never written
   Latch latch;
