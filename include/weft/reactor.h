@@ -153,6 +153,13 @@ typedef uint64_t weft_timer_id;
  * Fires on time under weft_reactor_run() and on an attached reactor (its fd
  * turns readable when a timer is due: weft_reactor_attach()).
  *
+ * The deadline is now + seconds on CLOCK_MONOTONIC (Twisted: the wall
+ * clock; docs/twisted-mapping.md). As in Twisted's runUntilCurrent, each
+ * pass runs the due calls after the queued thread calls, earliest deadline
+ * first and, for the same deadline, in the order made (Twisted: the heap's
+ * order); a call made by a call from a thread joins the pass that follows,
+ * one made by a timer of the pass waits for the next pass, even if due.
+ *
  * @param r       The reactor.
  * @param seconds The delay; a negative delay counts as 0.
  * @param fn      The call.
@@ -167,7 +174,8 @@ WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn
  * @brief Cancel a delayed call. Reactor thread.
  * @param r  The reactor.
  * @param id The id from weft_reactor_call_later().
- * @return 0, or #WEFT_EALREADY if it already ran or was cancelled (stale ids
+ * @return 0, or #WEFT_EALREADY if it already ran, is running (a call that
+ *   cancels itself: Twisted's AlreadyCalled) or was cancelled (stale ids
  *   are safe), #WEFT_EINVAL on NULL r or id 0.
  */
 WEFT_API int weft_reactor_cancel_call(weft_reactor *r, weft_timer_id id);
