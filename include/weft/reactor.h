@@ -160,6 +160,12 @@ typedef uint64_t weft_timer_id;
  * order); a call made by a call from a thread joins the pass that follows,
  * one made by a timer of the pass waits for the next pass, even if due.
  *
+ * A call made once no loop will serve the reactor again (after run()
+ * returned, after detach) is accepted and never runs: destroy frees it, as
+ * a DelayedCall of a stopped Twisted reactor never fires. Unlike
+ * weft_reactor_call_when_running(), it is not refused (a timer made
+ * before run() waits for it).
+ *
  * @param r       The reactor.
  * @param seconds The delay; a negative delay counts as 0.
  * @param fn      The call.
