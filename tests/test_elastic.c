@@ -735,6 +735,44 @@ static void keep_alive_zero_never_reaps(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* adjust_poolsize below the thread count while every worker is inside
+ * weft_blocking_begin: the resize keeps max plus the grants (the blocked
+ * workers and their stand-ins), and the threads above the new max quit as
+ * their blocks end, as busy threads above max do once idle. With
+ * keep-alive 0 nothing else ever takes them: they stayed, idle, at 5
+ * threads against a max of 1, for good. */
+static void resize_under_blocks_ends_at_new_max(void **state) {
+  (void)state;
+  int exits_before = count_get(&g_exits);
+  weft_threadpool *tp = make_pool(0, 4, 0, 0);
+  sync_t began, gate, done;
+  sync_init(&began);
+  sync_init(&gate);
+  sync_init(&done);
+  blocker b = {&began, &gate, &done, 1};
+  for (int i = 0; i < 4; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &b), 0);
+  count_wait(&began, 4);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.blocked, 4);
+  assert_int_equal(s.grants, 4);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 1), 0);
+  stats(tp, &s);
+  assert_true(s.threads >= 4); /* the blocked ones stay while blocked */
+  gate_open(&gate);
+  count_wait(&done, 4);
+  wait_reaped(tp, exits_before, 1); /* hung at 5 threads before the fix */
+  stats(tp, &s);
+  assert_int_equal(s.threads, 1);
+  assert_int_equal(s.max, 1);
+  assert_int_equal(s.exited_keepalive, 0);
+  assert_int_equal((int64_t)s.exited_shrink, (int64_t)created(&s) - 1);
+  end_pool(tp);
+  sync_fini(&began);
+  sync_fini(&gate);
+  sync_fini(&done);
+}
+
 /* Waiting for what only the pool's own threads make true (threads parking,
  * the monitor ticking): the library's observer hook (engine/observer.h)
  * counts each park and each pass of the monitor in g_events; a waiter reads
@@ -1965,6 +2003,7 @@ int main(void) {
       cmocka_unit_test_teardown(reaped_workers_give_node_caches_back, settle),
       cmocka_unit_test_teardown(trim_heap_off_never_trims, settle),
       cmocka_unit_test_teardown(keep_alive_zero_never_reaps, settle),
+      cmocka_unit_test_teardown(resize_under_blocks_ends_at_new_max, settle),
       cmocka_unit_test_teardown(parked_surplus_not_woken_at_limit, settle),
       cmocka_unit_test_teardown(chain_over_parked_surplus_wakes_not_creates, settle),
       cmocka_unit_test_teardown(shrink_pops_reaped_entry, settle),

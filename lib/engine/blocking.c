@@ -105,6 +105,10 @@ static void block_over(weft__eworker *w) {
     w->block_grant = false;
     weft__fetch_sub_relaxed(&e->grants_explicit, 1);
     weft__engine_add_grants(e, -1);
+    /* A resize below the thread count while we were blocked kept a thread
+     * for our grant: it goes now, as adjust_poolsize says busy threads
+     * above max do once idle. */
+    weft__engine_grants_returned(e, 1);
   }
 }
 

@@ -194,6 +194,12 @@ struct weft__engine {
   WEFT_CACHE_ALIGNED _Atomic int soft;  /* set_limit's value (Twisted's max) */
   _Atomic int grants;          /* threads allowed above the limit, standing in for blocked ones */
   _Atomic int grants_explicit; /* the part of grants that weft_blocking_begin made */
+  /* Threads above the base limit that the last resize kept only because
+   * grants were out (adjust_poolsize shrinks to max + grants): each grant
+   * that goes back while some are held shrinks one of them
+   * (weft__engine_grants_returned), so they quit once idle as the resize
+   * asked, instead of staying above max (for ever with keep-alive 0). */
+  _Atomic int resize_held;
   _Atomic int blocked;         /* workers inside weft_blocking_begin/end */
   /* Workers parked in the idle stack (E5.5): the parker adds itself before
    * its push, whoever takes it off (a popper that wakes it, the shrinker,

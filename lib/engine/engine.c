@@ -175,6 +175,27 @@ int weft__engine_grow_closing(weft__engine *e) {
   return grow(e, 1, WEFT__MADE_BLOCKED, true, true);
 }
 
+void weft__engine_set_resize_held(weft__engine *e, int n) {
+  weft__store_relaxed(&e->resize_held, n > 0 ? n : 0); /* relaxed: a count, CAS-ed down below */
+}
+
+void weft__engine_grants_returned(weft__engine *e, int n) {
+  if (WEFT_LIKELY(weft__load_relaxed(&e->resize_held) <= 0) || n <= 0) return;
+  /* Relaxed CAS: a count; shrink_to re-reads `live` and the debt under the
+   * mutex. Take at most n of what the resize held. */
+  int held = weft__load_relaxed(&e->resize_held), take;
+  do {
+    if (held <= 0) return;
+    take = held < n ? held : n;
+  } while (!weft__cas_relaxed(&e->resize_held, &held, held - take));
+  /* The floor is the limit now that the grants are back: threads still
+   * standing in for other blocked workers stay, and the pool never goes
+   * below max (nor min, which is at most max) because of this. A parked
+   * thread quits now, else the next one to go idle (debt): often the
+   * worker whose block just ended. */
+  (void)weft__engine_shrink_to(e, take, weft__engine_limit_base(e) + weft__load_relaxed(&e->grants));
+}
+
 int weft__engine_shrink(weft__engine *e, int n) { return weft__engine_shrink_to(e, n, INT_MIN); }
 
 int weft__engine_shrink_to(weft__engine *e, int n, int floor) {

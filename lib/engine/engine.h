@@ -81,6 +81,13 @@ int weft__engine_shrink(weft__engine *e, int n);
  * a resize to a target, whose n was counted before threads that reaped
  * themselves meanwhile (E9.3) left. INT_MIN: no floor. */
 int weft__engine_shrink_to(weft__engine *e, int n, int floor);
+/* A resize (tp->mu held) left n threads above the base limit only for the
+ * grants out then; n <= 0: none. */
+void weft__engine_set_resize_held(weft__engine *e, int n);
+/* n grants went back (weft_blocking_end, the monitor): as many threads the
+ * last resize held for grants quit (shrink to the limit, never below it).
+ * Any thread that holds no engine or pool lock. */
+void weft__engine_grants_returned(weft__engine *e, int n);
 /* Reject new work; workers drain what is queued, then exit. Non-blocking.
  * WEFT_EQUIT the second time. */
 int weft__engine_close(weft__engine *e);

@@ -81,6 +81,7 @@ static void child(weft__fork_hook *h) {
   weft__store_relaxed(&e->ctl, 0);
   weft__store_relaxed(&e->parked, 0);
   weft__store_relaxed(&e->shrink_debt, 0);
+  weft__store_relaxed(&e->resize_held, 0); /* the threads it counted are gone */
   /* Submit windows: only the forking thread's exists here. The tasks it
    * holds were submitted in the parent, which flushes them there. */
   int windows = 0;

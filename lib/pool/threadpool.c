@@ -256,6 +256,14 @@ static int resize_locked(weft_threadpool *tp, int *grown) {
   if (above > 0) weft__engine_shrink_to(tp->e, above, keep);
   weft__engine_defer_logs(false);
   live = weft__engine_live(tp->e);
+  /* The threads above max that the grants kept: each grant that goes back
+   * shrinks one (weft__engine_grants_returned), so a pool resized while
+   * workers were blocked ends at its new max once they return, as busy
+   * threads above max do (they stayed above it for good with keep-alive
+   * 0). Set at every resize: one that raised max holds none. */
+  int held = live - weft__load_relaxed(&tp->e->shrink_debt) - max;
+  int grants = weft__load_relaxed(&tp->e->grants);
+  weft__engine_set_resize_held(tp->e, held < grants ? held : grants);
   *grown = 0;
   if (live < min) {
     int r = weft__engine_grow_unlogged(tp->e, min - live, WEFT__MADE_GROW); /* logged after mu */
