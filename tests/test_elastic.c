@@ -307,6 +307,37 @@ static void valve_caps_stand_ins(void **state) {
   scene_fini(&sc);
 }
 
+/* The valve the program set (hard_threads 2) comes back when max does:
+ * adjust_poolsize raises it to a larger max, and lowering max again
+ * lowered the valve with it. It stayed at 4 before: the same scene as
+ * valve_caps_stand_ins then got a third thread past hard_threads. */
+static void valve_returns_after_max_round_trip(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool_valve(0, 1, 0, 10000, 2);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 4), 0);
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.hard, 4); /* never below max */
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 1), 0);
+  stats(tp, &s);
+  assert_int_equal(s.hard, 2); /* was 4 */
+  scene sc;
+  scene_block(&sc, tp, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, blocker_task, &sc.b), 0);
+  count_wait(&sc.began, 2);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &sc.ran), 0);
+  stats(tp, &s);
+  assert_int_equal(s.threads, 2);
+  assert_int_equal(s.backlog, 1);
+  assert_true(s.valve_hits >= 1);
+  assert_int_equal(count_get(&sc.ran), 0);
+  gate_open(&sc.gate);
+  count_wait(&sc.done, 2);
+  wait_count(&sc.ran, 1);
+  end_pool(tp);
+  scene_fini(&sc);
+}
+
 /* Nothing queued when the worker announces its block, nobody idle: the
  * stand-in starts inside weft_blocking_begin (it returns after the start),
  * so the next task wakes a thread instead of waiting for one to start. */
@@ -1989,6 +2020,7 @@ int main(void) {
       cmocka_unit_test_teardown(explicit_block_stands_in, settle),
       cmocka_unit_test_teardown(explicit_block_starts_stand_in_at_once, settle),
       cmocka_unit_test_teardown(valve_caps_stand_ins, settle),
+      cmocka_unit_test_teardown(valve_returns_after_max_round_trip, settle),
       cmocka_unit_test_teardown(valve_counts_the_monitors_refusal, settle),
       cmocka_unit_test_teardown(explicit_grants_come_back, settle),
       cmocka_unit_test_teardown(blocking_end_without_begin, settle),

@@ -151,7 +151,8 @@ typedef struct weft_threadpool_options {
   /** The memory valve; 0 (default): derived from the available memory (the
    * host's MemAvailable, bounded by what the process's cgroups have left
    * below their memory limits) and RLIMIT_NPROC, at most 4096; never below
-   * max_threads. */
+   * max_threads (an adjust_poolsize() max above it raises it while that
+   * max holds; a lower max brings it back). */
   int hard_threads;
   /** An idle thread above min_threads exits after this many milliseconds
    * (doubled, up to 60 s, while the pool keeps re-creating threads it

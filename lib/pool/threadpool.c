@@ -57,6 +57,11 @@ struct weft_threadpool {
   /* Under mu: a stop_timeout returned WEFT_ETIMEDOUT and left threads in a
    * task; the next stop (or destroy) joins them. */
   int stop_pending;
+  /* The valve as configured (hard_threads, or derived), before it is
+   * raised to max: adjust_poolsize sets the engine's to the greater of it
+   * and the new max, so a max raised and lowered again leaves the valve
+   * where the program put it (set once by create; read under mu). */
+  int hard_base;
   weft_log_fn log;
   void *log_ctx;
   char *name;
@@ -189,9 +194,11 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
     weft__free(tp);
     return r;
   }
+  tp->hard_base = o->hard_threads > 0 ? o->hard_threads : weft__thread_valve_default();
+  if (tp->hard_base > WEFT__POOL_CAPACITY) tp->hard_base = WEFT__POOL_CAPACITY;
   weft__elastic_config ec = {
       .elastic = !o->strict_cap,
-      .hard = o->hard_threads > 0 ? o->hard_threads : weft__thread_valve_default(),
+      .hard = tp->hard_base,
       .min_live = weft__load_relaxed(&tp->min),
       .keep_alive_ns = (uint64_t)o->keep_alive_ms * 1000000u,
       .trim_heap = o->trim_heap,
@@ -700,7 +707,10 @@ WEFT_API int weft_threadpool_adjust_poolsize(weft_threadpool *tp, int min_thread
   weft__store_relaxed(&tp->max, max);
   tp_update_limit(tp);
   weft__engine_set_min(tp->e, min);
-  if (weft__load_relaxed(&tp->e->hard) < max) weft__store_relaxed(&tp->e->hard, max);
+  /* The valve never cuts below max, and comes back down with it: raised
+   * for good, a max taken up and down again left hard_threads 3 at 10 and
+   * stand-ins past what the program allowed. */
+  weft__store_relaxed(&tp->e->hard, tp->hard_base > max ? tp->hard_base : max);
   int r = WEFT_OK;
   if (weft__load_relaxed(&tp->started)) {
     /* A shrink debt an earlier call (or stop_a_worker) left on busy
