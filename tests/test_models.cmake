@@ -269,3 +269,16 @@ weft_model_mutant(model_mutant_resize_bounds_reap_min_unlocked resize_bounds.pml
 weft_model_mutant(model_mutant_resize_bounds_debt_no_forgive resize_bounds.pml "assertion violated .live>=" -DDEBT -DMUTANT_NO_FORGIVE)
 weft_model_mutant(model_mutant_resize_bounds_debt_forgive_looks_first resize_bounds.pml "assertion violated .live>=" -DDEBT -DMUTANT_FORGIVE_LOOKS_FIRST)
 weft_model_mutant(model_mutant_resize_bounds_reap_ignores_debt resize_bounds.pml "assertion violated .live>=" -DDEBT -DKEEPALIVE -DLOWMIN -DMUTANT_REAP_IGNORES_DEBT)
+
+# E9.3: a resize under announced blocks settles at its new max as the
+# grants go back (lib/engine/engine.c weft__engine_settle_after_resize,
+# weft__engine_grants_returned).
+weft_model_check(model_settle settle.pml)
+weft_model_check(model_settle_g3 settle.pml -DG=3)
+weft_model_check(model_settle_min settle.pml -DNEWMIN=1 -DP=0)
+weft_model_check(model_settle_g3_min settle.pml -DG=3 -DP=2 -DNEWMIN=1)
+weft_model_mutant(model_mutant_settle_none settle.pml "assertion violated .live<=" -DMUTANT_NO_SETTLE)
+weft_model_mutant(model_mutant_settle_late settle.pml "assertion violated .live<=" -DMUTANT_SETTLE_LATE)
+weft_model_mutant(model_mutant_settle_held_count settle.pml "assertion violated .live<=" -DMUTANT_HELD_COUNT)
+weft_model_mutant(model_mutant_settle_keep_stale settle.pml "assertion violated .live<=" -DMUTANT_KEEP_STALE)
+weft_model_mutant(model_mutant_settle_shrinks_at_once settle.pml "assertion violated .live>=" -DMUTANT_SHRINKS_AT_ONCE -DNEWMIN=1)

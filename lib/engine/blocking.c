@@ -108,7 +108,7 @@ static void block_over(weft__eworker *w) {
     /* A resize below the thread count while we were blocked kept a thread
      * for our grant: it goes now, as adjust_poolsize says busy threads
      * above max do once idle. */
-    weft__engine_grants_returned(e, 1);
+    weft__engine_grants_returned(e);
   }
 }
 

@@ -194,12 +194,13 @@ struct weft__engine {
   WEFT_CACHE_ALIGNED _Atomic int soft;  /* set_limit's value (Twisted's max) */
   _Atomic int grants;          /* threads allowed above the limit, standing in for blocked ones */
   _Atomic int grants_explicit; /* the part of grants that weft_blocking_begin made */
-  /* Threads above the base limit that the last resize kept only because
-   * grants were out (adjust_poolsize shrinks to max + grants): each grant
-   * that goes back while some are held shrinks one of them
-   * (weft__engine_grants_returned), so they quit once idle as the resize
-   * asked, instead of staying above max (for ever with keep-alive 0). */
-  _Atomic int resize_held;
+  /* A resize lowered the limit while grants were out, and kept their
+   * threads (adjust_poolsize shrinks to max + grants): until the grants are
+   * all back, each one that goes back shrinks the pool to the limit with
+   * the grants still out (weft__engine_grants_returned), so those threads
+   * quit once idle as the resize asked, instead of staying above max (for
+   * ever with keep-alive 0). Read and written under `mu` only. */
+  int settling;
   _Atomic int blocked;         /* workers inside weft_blocking_begin/end */
   /* Workers parked in the idle stack (E5.5): the parker adds itself before
    * its push, whoever takes it off (a popper that wakes it, the shrinker,
@@ -230,6 +231,11 @@ struct weft__engine {
   int ncpu; /* CPUs the process may use, at create: workers that run at once (inject_batch) */
   bool prefetchw; /* weft__cpu_has_prefetchw (lib/base/prefetch.h), copied at create */
   pthread_mutex_t mu;                         /* control plane */
+  /* Shrinks to a floor, one at a time (weft__engine_shrink_to: a resize's,
+   * a returned grant's): each reads the floor and then uncounts threads in
+   * separate steps under `mu`, so two at once would each take the same
+   * surplus (models/settle.pml -DMUTANT_SHRINKS_AT_ONCE). Taken before `mu`. */
+  pthread_mutex_t shrink_mu;
   /* The loop each new thread runs (lib/engine/worker_loop.c), set by
    * create: thread creation (lib/engine/spawn.c) is reached from the parking
    * protocol, which the loop itself uses, so spawn takes the loop from here

@@ -85,6 +85,13 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
     weft__free_aligned(e);
     return WEFT_ENOMEM;
   }
+  if (pthread_mutex_init(&e->shrink_mu, NULL) != 0) {
+    pthread_mutex_destroy(&e->mu);
+    weft__free(e->slots);
+    weft__free(e->prefix);
+    weft__free_aligned(e);
+    return WEFT_ENOMEM;
+  }
   e->cfg = *cfg;
   e->cfg.name_prefix = e->prefix;
   e->capacity = cfg->capacity;
@@ -107,6 +114,7 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   weft__store_relaxed(&e->monitor_armed, cfg->monitor_start ? 0 : 1);
   e->thread_main = weft__engine_worker_main;
   if (weft__engine_fork_register(e) != 0) { /* fork handlers could not be installed */
+    pthread_mutex_destroy(&e->shrink_mu);
     pthread_mutex_destroy(&e->mu);
     weft__free(e->slots);
     weft__free(e->prefix);
@@ -175,30 +183,64 @@ int weft__engine_grow_closing(weft__engine *e) {
   return grow(e, 1, WEFT__MADE_BLOCKED, true, true);
 }
 
-void weft__engine_set_resize_held(weft__engine *e, int n) {
-  weft__store_relaxed(&e->resize_held, n > 0 ? n : 0); /* relaxed: a count, CAS-ed down below */
+/*
+ * Settling after a resize under grants (docs/design.md E9.3). The flag and
+ * every decision on it are under e->mu, with the grants read there too;
+ * a grant's return lowers `grants` before it takes the mutex. So either
+ * the return's section comes first, and the resize's shrink, whose floor
+ * is read under the mutex after the flag's section, already sees the
+ * grant gone; or the return sees the flag and shrinks for itself. No
+ * count to lose: each shrink goes to the level the grants out then allow.
+ */
+void weft__engine_settle_after_resize(weft__engine *e) {
+  pthread_mutex_lock(&e->mu);
+  if (weft__load_relaxed(&e->grants) > 0) e->settling = 1;
+  pthread_mutex_unlock(&e->mu);
 }
 
-void weft__engine_grants_returned(weft__engine *e, int n) {
-  if (WEFT_LIKELY(weft__load_relaxed(&e->resize_held) <= 0) || n <= 0) return;
-  /* Relaxed CAS: a count; shrink_to re-reads `live` and the debt under the
-   * mutex. Take at most n of what the resize held. */
-  int held = weft__load_relaxed(&e->resize_held), take;
-  do {
-    if (held <= 0) return;
-    take = held < n ? held : n;
-  } while (!weft__cas_relaxed(&e->resize_held, &held, held - take));
-  /* The floor is the limit now that the grants are back: threads still
-   * standing in for other blocked workers stay, and the pool never goes
-   * below max (nor min, which is at most max) because of this. A parked
-   * thread quits now, else the next one to go idle (debt): often the
-   * worker whose block just ended. */
-  (void)weft__engine_shrink_to(e, take, weft__engine_limit_base(e) + weft__load_relaxed(&e->grants));
+void weft__engine_grants_returned(weft__engine *e) {
+  pthread_mutex_lock(&e->mu);
+  int settling = e->settling;
+  /* The last grant back: this shrink is the last the resize needs. */
+  if (settling && weft__load_relaxed(&e->grants) <= 0) e->settling = 0;
+  pthread_mutex_unlock(&e->mu);
+  if (!settling) return;
+  /* The floor is the limit with the grants still out, never below min,
+   * read under the mutex by shrink_to (WEFT__FLOOR_AT_LIMIT), where
+   * set_limit and set_min store them. A parked thread quits now, else the
+   * next one to go idle (debt): often the worker whose block just ended. */
+  (void)weft__engine_shrink_to(e, -1, WEFT__FLOOR_AT_LIMIT);
+}
+
+/* shrink_to's floor for WEFT__FLOOR_AT_LIMIT, under e->mu: the limit with
+ * the grants out, and never below min. Only a ThreadPool engine holds
+ * threads for a resize (settling): an engine with a limit callback
+ * (weft_pool) keeps every thread here rather than call user code under
+ * the mutex. */
+static int floor_at_limit_locked(weft__engine *e) {
+  if (e->cfg.limit) return INT_MAX;
+  int f = weft__load_relaxed(&e->soft) + weft__load_relaxed(&e->grants);
+  int min = weft__load_relaxed(&e->min_live);
+  return f > min ? f : min;
 }
 
 int weft__engine_shrink(weft__engine *e, int n) { return weft__engine_shrink_to(e, n, INT_MIN); }
 
+static int shrink_to_floor(weft__engine *e, int n, int floor);
+
 int weft__engine_shrink_to(weft__engine *e, int n, int floor) {
+  if (floor == INT_MIN) return shrink_to_floor(e, n, floor);
+  /* A shrink to a floor reads the floor and uncounts threads in separate
+   * steps: another at the same time would take the same surplus, and the
+   * two together the pool below the floor, below min too
+   * (models/settle.pml -DMUTANT_SHRINKS_AT_ONCE). One at a time. */
+  pthread_mutex_lock(&e->shrink_mu);
+  int r = shrink_to_floor(e, n, floor);
+  pthread_mutex_unlock(&e->shrink_mu);
+  return r;
+}
+
+static int shrink_to_floor(weft__engine *e, int n, int floor) {
   if (weft__load_relaxed(&e->closed)) return WEFT_EQUIT;
   if (n < 0) n = weft__load_relaxed(&e->live);
   for (int i = 0; i < n; i++) {
@@ -213,7 +255,9 @@ int weft__engine_shrink_to(weft__engine *e, int n, int floor) {
        * (spawn_locked counts one in `live` before its factory runs and
        * uncounts it if that fails), so `live` holds only real threads. */
       pthread_mutex_lock(&e->mu);
-      over = weft__load_relaxed(&e->live) - weft__load_relaxed(&e->shrink_debt) - floor;
+      int f = floor == WEFT__FLOOR_AT_LIMIT ? floor_at_limit_locked(e) : floor;
+      over = f == INT_MAX ? 0
+                          : weft__load_relaxed(&e->live) - weft__load_relaxed(&e->shrink_debt) - f;
       pthread_mutex_unlock(&e->mu);
     }
     if (over <= 0) break;
@@ -519,6 +563,7 @@ int weft__engine_destroy(weft__engine *e) {
   for (int i = 0; i < e->capacity; i++) weft__free_aligned(e->slots[i]);
   weft__free(e->slots);
   weft__free(e->prefix);
+  pthread_mutex_destroy(&e->shrink_mu);
   pthread_mutex_destroy(&e->mu);
   weft__free_aligned(e);
   weft__object_destroyed();

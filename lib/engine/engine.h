@@ -30,6 +30,8 @@
 #ifndef WEFT_ENGINE_H
 #define WEFT_ENGINE_H
 
+#include <limits.h>
+
 #include "base/thread_name.h"
 #include "engine/core.h"
 #include "engine/park.h"
@@ -81,13 +83,18 @@ int weft__engine_shrink(weft__engine *e, int n);
  * a resize to a target, whose n was counted before threads that reaped
  * themselves meanwhile (E9.3) left. INT_MIN: no floor. */
 int weft__engine_shrink_to(weft__engine *e, int n, int floor);
-/* A resize (tp->mu held) left n threads above the base limit only for the
- * grants out then; n <= 0: none. */
-void weft__engine_set_resize_held(weft__engine *e, int n);
-/* n grants went back (weft_blocking_end, the monitor): as many threads the
- * last resize held for grants quit (shrink to the limit, never below it).
- * Any thread that holds no engine or pool lock. */
-void weft__engine_grants_returned(weft__engine *e, int n);
+/* shrink_to's floor: the limit plus the grants, at least min, read under
+ * the engine mutex (weft__engine_grants_returned). */
+#define WEFT__FLOOR_AT_LIMIT (INT_MIN + 1)
+/* A resize (tp->mu held, the new limit and min set) is about to shrink to
+ * the limit plus the grants out: while grants are out, their returns
+ * shrink the pool on (weft__engine_grants_returned). */
+void weft__engine_settle_after_resize(weft__engine *e);
+/* Grants went back (weft_blocking_end, the monitor), after `grants` was
+ * lowered: after such a resize, the pool shrinks to the limit with the
+ * grants still out (never below min). Any thread that holds no engine or
+ * pool lock. */
+void weft__engine_grants_returned(weft__engine *e);
 /* Reject new work; workers drain what is queued, then exit. Non-blocking.
  * WEFT_EQUIT the second time. */
 int weft__engine_close(weft__engine *e);

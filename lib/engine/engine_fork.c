@@ -13,12 +13,20 @@ static weft__engine *engine_of(weft__fork_hook *h) {
   return (weft__engine *)(void *)((char *)h - offsetof(weft__engine, fork_hook));
 }
 
-static void prepare(weft__fork_hook *h) { pthread_mutex_lock(&engine_of(h)->mu); }
-static void parent(weft__fork_hook *h) { pthread_mutex_unlock(&engine_of(h)->mu); }
+/* shrink_mu before mu, the order a shrink takes them in. */
+static void prepare(weft__fork_hook *h) {
+  pthread_mutex_lock(&engine_of(h)->shrink_mu);
+  pthread_mutex_lock(&engine_of(h)->mu);
+}
+static void parent(weft__fork_hook *h) {
+  pthread_mutex_unlock(&engine_of(h)->mu);
+  pthread_mutex_unlock(&engine_of(h)->shrink_mu);
+}
 
 static void child(weft__fork_hook *h) {
   weft__engine *e = engine_of(h);
   pthread_mutex_unlock(&e->mu);
+  pthread_mutex_unlock(&e->shrink_mu);
   weft__store_relaxed(&e->closed, 1);
   /* Stopped too: nothing queued here will ever run or be cancelled (the
    * parent's tasks are the parent's), so weft_threadpool_cancel_work
@@ -81,7 +89,7 @@ static void child(weft__fork_hook *h) {
   weft__store_relaxed(&e->ctl, 0);
   weft__store_relaxed(&e->parked, 0);
   weft__store_relaxed(&e->shrink_debt, 0);
-  weft__store_relaxed(&e->resize_held, 0); /* the threads it counted are gone */
+  e->settling = 0; /* the grants' threads are gone */
   /* Submit windows: only the forking thread's exists here. The tasks it
    * holds were submitted in the parent, which flushes them there. */
   int windows = 0;

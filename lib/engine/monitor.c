@@ -120,7 +120,7 @@ static void give_back(weft__monitor *m, int n) {
   if (n <= 0) return;
   weft__engine_add_grants(m->e, -n);
   m->granted -= n;
-  weft__engine_grants_returned(m->e, n); /* threads a resize held for them (engine.h) */
+  weft__engine_grants_returned(m->e); /* after a resize under grants (engine.h) */
 }
 
 /* Work waits: counted in the backlog, or a foreign push has exchanged the

@@ -251,26 +251,29 @@ static int grow_for_backlog_locked(weft_threadpool *tp, int r, uint64_t backlog,
 static int resize_locked(weft_threadpool *tp, int *grown) {
   int max = weft__load_relaxed(&tp->max), min = weft__load_relaxed(&tp->min);
   int live = weft__engine_live(tp->e);
-  int keep = max + weft__load_relaxed(&tp->e->grants); /* stand-ins stay */
-  int above = live - keep;
   /* Keep-alive exits are not under tp->mu: shrink to the target, not by a
    * count that a reap may have made stale. A shrink that pops a reaped
    * worker hands its searching claim on, and the notify that follows may
    * start a thread and meet a failure: its report waits for the caller's
    * weft__engine_log_failures after tp->mu, as the grow's do (the log hook
-   * may take tp->mu). Found by review. */
+   * may take tp->mu). */
   weft__engine_defer_logs(true);
-  if (above > 0) weft__engine_shrink_to(tp->e, above, keep);
+  /* The grants' threads stay while they are out; as each goes back the
+   * pool shrinks on (weft__engine_settle_after_resize), so a pool resized
+   * while workers were blocked ends at its new max once they return, as
+   * busy threads above max do (they stayed above it for good with
+   * keep-alive 0). Before the shrink, whose floor (the limit plus the
+   * grants, read under the engine mutex) is the one each return uses. */
+  if (live > max) {
+    weft__engine_settle_after_resize(tp->e); /* no-op with no grants out */
+    /* By the surplus over max: the floor keeps the grants' threads, read
+     * under the engine mutex after the mark. Not by live - (max + grants)
+     * with the grants read here: a grant back between that read and the
+     * mark would be in neither (models/settle.pml -DMUTANT_KEEP_STALE). */
+    weft__engine_shrink_to(tp->e, live - max, WEFT__FLOOR_AT_LIMIT);
+  }
   weft__engine_defer_logs(false);
   live = weft__engine_live(tp->e);
-  /* The threads above max that the grants kept: each grant that goes back
-   * shrinks one (weft__engine_grants_returned), so a pool resized while
-   * workers were blocked ends at its new max once they return, as busy
-   * threads above max do (they stayed above it for good with keep-alive
-   * 0). Set at every resize: one that raised max holds none. */
-  int held = live - weft__load_relaxed(&tp->e->shrink_debt) - max;
-  int grants = weft__load_relaxed(&tp->e->grants);
-  weft__engine_set_resize_held(tp->e, held < grants ? held : grants);
   *grown = 0;
   if (live < min) {
     int r = weft__engine_grow_unlogged(tp->e, min - live, WEFT__MADE_GROW); /* logged after mu */
