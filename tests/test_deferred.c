@@ -638,6 +638,50 @@ static void canceller_cancels_its_own_deferred(void **state) {
   assert_int_equal(g_unhandled, 0);
 }
 
+/* The nested cancel coming through other work: x's canceller fires y,
+ * whose callback cancels x. Twisted 22.4 calls the canceller a second time
+ * there (its second y.callback raises AlreadyCalledError); weft runs it
+ * once (twisted-mapping.md), and x still errbacks with WEFT_ECANCELED. */
+typedef struct relay {
+  weft_deferred *x, *y;
+  int canceller_calls;
+  int y_fire_rc[4];
+  int nested_rc;
+} relay;
+static void canceller_fires_y(void *ctx, weft_deferred *d) {
+  relay *rl = ctx;
+  (void)d;
+  if (rl->canceller_calls < 4)
+    rl->y_fire_rc[rl->canceller_calls] = weft_deferred_callback(rl->y, NULL);
+  rl->canceller_calls++;
+}
+static int y_cancels_x(void *ctx, weft_result *r) {
+  relay *rl = ctx;
+  (void)r;
+  rl->nested_rc = weft_deferred_cancel(rl->x);
+  return 0;
+}
+
+static void canceller_reached_again_through_a_callback_runs_once(void **state) {
+  (void)state;
+  relay rl = {0};
+  log_ l = {0};
+  assert_int_equal(weft_deferred_create(&rl.y), 0);
+  assert_int_equal(weft_deferred_create_with_canceller(&rl.x, canceller_fires_y, &rl), 0);
+  assert_int_equal(weft_deferred_add_callback(rl.y, y_cancels_x, &rl), 0);
+  assert_int_equal(weft_deferred_add_errback(rl.x, record_eb, &l), 0);
+  assert_int_equal(weft_deferred_add_errback(rl.x, consume, &l), 0);
+  assert_int_equal(weft_deferred_cancel(rl.x), 0);
+  assert_int_equal(rl.canceller_calls, 1); /* Twisted: 2 */
+  assert_int_equal(rl.y_fire_rc[0], 0);
+  assert_int_equal(rl.nested_rc, 0);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.ev[0], "eb-cancel");
+  weft_deferred_unref(rl.x);
+  weft_deferred_unref(rl.y);
+  assert_int_equal(g_unhandled, 0);
+}
+
 static void cancel_reaches_chained(void **state) {
   (void)state;
   log_ l = {0};
@@ -758,6 +802,7 @@ int main(void) {
       cmocka_unit_test_setup(cancel_with_canceller, setup),
       cmocka_unit_test_setup(cancel_of_a_fired_deferred_does_nothing, setup),
       cmocka_unit_test_setup(canceller_cancels_its_own_deferred, setup),
+      cmocka_unit_test_setup(canceller_reached_again_through_a_callback_runs_once, setup),
       cmocka_unit_test_setup(cancel_reaches_chained, setup),
       cmocka_unit_test_setup(add_callbacks_while_running, setup),
       cmocka_unit_test_setup(unref_during_callbacks, setup),

@@ -203,7 +203,9 @@ typedef int (*weft_callback_fn)(void *ctx, weft_result *r);
  * failure afterwards. A cancel of d made while its canceller runs (a
  * canceller that cancels every pending request of a group, d's own
  * included) returns 0 at once and calls nothing: d's cancel is already
- * under way. Twisted recurses there until Python's recursion limit.
+ * under way. Twisted calls the canceller again there: a canceller that
+ * always cancels d recurses until Python's recursion limit, one whose
+ * nested cancel comes through other work runs twice.
  *
  * @param ctx The context given to weft_deferred_create_with_canceller().
  * @param d   The Deferred being cancelled.
