@@ -12,6 +12,17 @@
  * cancels). (1b) Lanes: the same with a lane limited to 1 in front of the
  * pool (most tasks wait in the lane). (2) Reactor + deferToThread: N Deferreds from the reactor thread,
  * stop when every observed one fired; each accepted Deferred must have fired.
+ * (3) Reactor thread APIs with a context current (fault_accounting.h):
+ * call_multiple_in_thread, defer_to_thread_then, reactor_queue_work,
+ * call_in_thread, and from another thread call_from_thread(_req) and
+ * blocking_call_from_thread; every accepted completion runs once and every
+ * context retain is released. (4) Workers with a context current: a
+ * LockWorker with a re-entrant do(), a Team (LockWorker coordinator), a
+ * weft_pool() team. (5) blocking_call_from_thread from the only thread of
+ * the reactor's pool, waiting for a deferToThread on that pool (the
+ * elastic stand-in): it completes, or fails with a documented code, never
+ * hangs. (6) Team of ThreadWorkers. Return codes are checked against the
+ * headers (start: 0 or WEFT_EAGAIN; run: 0).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -113,10 +124,10 @@ static void scenario_pool(void) {
   if (rc == 0) {
     submit_mix(tp, g_reqs[0], n);                 /* backlog before start */
     rc = weft_threadpool_start(tp);
-    assert_true(rc == 0 || rc == WEFT_EAGAIN || rc == WEFT_ENOMEM);
+    if (!(rc == 0 || rc == WEFT_EAGAIN)) fail_msg("start: %d", rc);
     submit_mix(tp, g_reqs[0] + n, n);
     rc = weft_threadpool_adjust_poolsize(tp, 2, 4);
-    assert_true(rc == 0 || rc == WEFT_EAGAIN || rc == WEFT_ENOMEM);
+    if (!(rc == 0 || rc == WEFT_EAGAIN)) fail_msg("adjust: %d", rc);
     rc = weft_threadpool_stop(tp);
     assert_true(rc == 0);
     assert_int_equal(weft_threadpool_destroy(tp), 0);
@@ -169,7 +180,7 @@ static void scenario_lanes(void) {
       submit_lane(l, 3);
       if (started) {
         rc = weft_threadpool_start(tp);
-        assert_true(rc == 0 || rc == WEFT_EAGAIN || rc == WEFT_ENOMEM);
+        if (!(rc == 0 || rc == WEFT_EAGAIN)) fail_msg("lane start: %d", rc);
         submit_lane(l, 3);
         assert_int_equal(weft_threadpool_stop(tp), 0);
       }
@@ -198,7 +209,7 @@ static void on_running(void *arg) {
   for (int i = 0; i < DEFERS; i++) {
     weft_deferred *d = NULL;
     int rc = weft_defer_to_thread(st->r, work_in_thread, NULL, &d);
-    assert_true(rc == 0 || rc == WEFT_ENOMEM || rc == WEFT_EAGAIN);
+    assert_true(rc == 0 || rc == WEFT_ENOMEM);
     if (rc != 0) {
       assert_null(d);
       continue;
@@ -231,13 +242,13 @@ static void scenario_reactor(void) {
   rx_state st;
   memset(&st, 0, sizeof st);
   int rc = weft_reactor_create(&st.r);
-  assert_true(rc == 0 || rc == WEFT_ENOMEM || rc == WEFT_EAGAIN);
+  if (!(rc == 0 || rc == WEFT_ENOMEM)) fail_msg("create: %d", rc);
   if (rc != 0) return;
   rc = weft_reactor_call_when_running(st.r, on_running, &st);
   assert_true(rc == 0 || rc == WEFT_ENOMEM);
   if (rc == 0) {
     rc = weft_reactor_run(st.r);
-    assert_true(rc == 0 || rc == WEFT_ENOMEM || rc == WEFT_EAGAIN);
+    if (rc != 0) fail_msg("run: %d", rc);
   }
   assert_int_equal(weft_reactor_destroy(st.r), 0);
   /* Every accepted Deferred fired: with the value, or with a failure. */
@@ -282,6 +293,8 @@ static void scenario_team(void) {
   assert_true(rc == 0 || rc == WEFT_ENOMEM);
   team_destroy_and_check(t);
 }
+
+
 
 /* ------------------------------------------------------------- the sweep */
 
@@ -451,6 +464,250 @@ static void reactor_fail_from(void **s) {
   assert_true(sweep(scenario_reactor, MODE_FROM, "reactor+deferToThread") > 0);
 }
 
+static void reactor_mix_fail_once(void **s) {
+  (void)s;
+  assert_true(sweep(scenario_reactor_mix, MODE_ONCE, "reactor thread APIs + contexts") > 0);
+}
+static void reactor_mix_fail_from(void **s) {
+  (void)s;
+  assert_true(sweep(scenario_reactor_mix, MODE_FROM, "reactor thread APIs + contexts") > 0);
+}
+
+
+/* ------------------------------------------- scenario: workers + contexts */
+
+/* With a context current (each do() binds it to a node): a Team with a
+ * LockWorker coordinator and a MemoryWorker as its only worker, a
+ * LockWorker whose work does a re-entrant do(), a weft_pool() team, and a
+ * coordinator worker. Every accepted task ran or was reported cancelled,
+ * each context retain has its release, and nothing stays alive. */
+static weft_worker *g_wk_lock;
+static void wk_outer(void *arg) {
+  (void)arg;
+  atomic_fetch_add(&g_acc.ran, 1);
+  int rc = weft_worker_do(g_wk_lock, task_fn, NULL); /* queued behind us */
+  assert_true(rc == 0 || rc == WEFT_ENOMEM);
+  if (rc == 0) atomic_fetch_add(&g_acc.accepted, 1);
+}
+/* The team's only worker: queues, runs what it queued when the test calls
+ * wk_perform() or when it quits (accepted work still runs); allocates
+ * nothing. `gone` once the team released it. */
+static struct {
+  weft_worker base;
+  weft_fn fn[64];
+  void *arg[64];
+  int head, tail, given, gone;
+} g_wk;
+static int wk_q_do(weft_worker *self, weft_fn fn, void *arg) {
+  (void)self;
+  assert_true(g_wk.tail - g_wk.head < 64);
+  g_wk.fn[g_wk.tail % 64] = fn;
+  g_wk.arg[g_wk.tail % 64] = arg;
+  g_wk.tail++;
+  return 0;
+}
+static void wk_perform(void) {
+  while (!g_wk.gone && g_wk.head < g_wk.tail) {
+    int i = g_wk.head++ % 64;
+    g_wk.fn[i](g_wk.arg[i]);
+  }
+}
+static int wk_q_quit(weft_worker *self) {
+  (void)self;
+  while (g_wk.head < g_wk.tail) {
+    int i = g_wk.head++ % 64;
+    g_wk.fn[i](g_wk.arg[i]);
+  }
+  return 0;
+}
+static void wk_q_release(weft_worker *self) {
+  (void)self;
+  g_wk.gone = 1;
+}
+static const weft_worker_ops g_wk_ops = {wk_q_do, wk_q_quit, wk_q_release};
+static weft_worker *wk_create_q(void *ctx) {
+  (void)ctx;
+  if (g_wk.given) return NULL;
+  g_wk.given = 1;
+  return &g_wk.base;
+}
+static int wk_limit(void *ctx) {
+  (void)ctx;
+  return 1;
+}
+static void wk_team_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)what;
+  if (err == WEFT_ECANCELED) atomic_fetch_add(&g_acc.cancelled, 1);
+}
+
+static void scenario_workers_ctx(void) {
+  memset(&g_acc, 0, sizeof g_acc);
+  atomic_store(&g_ctx_retained, 0);
+  atomic_store(&g_ctx_released, 0);
+  assert_int_equal(weft_context_set_hooks(&g_ctx_hooks), 0);
+  void *prev = weft_context_set(&g_ctx_token);
+  int rc;
+  /* A LockWorker with a re-entrant do(). */
+  g_wk_lock = NULL;
+  rc = weft_lock_worker_create(&g_wk_lock, NULL, NULL);
+  assert_true(rc == 0 || rc == WEFT_ENOMEM);
+  if (rc == 0) {
+    for (int i = 0; i < 2; i++) {
+      rc = weft_worker_do(g_wk_lock, wk_outer, NULL);
+      assert_true(rc == 0 || rc == WEFT_ENOMEM);
+      if (rc == 0) atomic_fetch_add(&g_acc.accepted, 1);
+    }
+    assert_int_equal(weft_worker_quit(g_wk_lock), 0);
+    weft_worker_release(g_wk_lock);
+  }
+  /* A Team: LockWorker coordinator, one queueing worker. */
+  weft_worker *coord = NULL;
+  memset(&g_wk, 0, sizeof g_wk);
+  assert_int_equal(weft_worker_init(&g_wk.base, &g_wk_ops), 0);
+  rc = weft_lock_worker_create(&coord, NULL, NULL);
+  assert_true(rc == 0 || rc == WEFT_ENOMEM);
+  if (rc == 0) {
+    weft_team *t = NULL;
+    rc = weft_team_create(&t, coord, wk_create_q, NULL, wk_team_log, NULL);
+    assert_true(rc == 0 || rc == WEFT_ENOMEM);
+    if (rc == 0) {
+      coord = NULL; /* the team's now */
+      for (int i = 0; i < 4; i++) {
+        rc = weft_team_do(t, task_fn, NULL);
+        assert_true(rc == 0 || rc == WEFT_ENOMEM);
+        if (rc == 0) atomic_fetch_add(&g_acc.accepted, 1);
+        wk_perform();
+      }
+      rc = weft_team_quit(t);
+      assert_true(rc == 0 || rc == WEFT_ENOMEM);
+      while ((rc = weft_team_destroy(t)) == WEFT_EBUSY) wk_perform();
+      assert_int_equal(rc, 0);
+    }
+  }
+  if (coord) {
+    (void)weft_worker_quit(coord);
+    weft_worker_release(coord);
+  }
+  if (g_wk.given && !g_wk.gone) fail_msg("team: its worker was never released");
+  /* A weft_pool() team. */
+  weft_team *p = NULL;
+  rc = weft_pool(&p, wk_limit, NULL, NULL, NULL, "fault-wk");
+  assert_true(rc == 0 || rc == WEFT_ENOMEM);
+  if (rc == 0) {
+    for (int i = 0; i < 4; i++) {
+      rc = weft_team_do(p, task_fn, NULL);
+      assert_true(rc == 0 || rc == WEFT_ENOMEM);
+      if (rc == 0) atomic_fetch_add(&g_acc.accepted, 1);
+    }
+    assert_int_equal(weft_team_quit(p), 0);
+    while ((rc = weft_team_destroy(p)) == WEFT_EBUSY) sched_yield();
+    assert_int_equal(rc, 0);
+  }
+  weft_context_set(prev);
+  assert_int_equal(weft_context_set_hooks(NULL), 0);
+  /* weft_pool's cancels go to stderr: count only what ran there. */
+  int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
+      can = atomic_load(&g_acc.cancelled);
+  if (ran + can > acc || atomic_load(&g_acc.other) != 0)
+    fail_msg("workers: accepted %d < ran %d + cancelled %d", acc, ran, can);
+  if (atomic_load(&g_ctx_retained) != atomic_load(&g_ctx_released))
+    fail_msg("workers: contexts %d retained, %d released", atomic_load(&g_ctx_retained),
+             atomic_load(&g_ctx_released));
+}
+static void workers_ctx_fail_once(void **s) {
+  (void)s;
+  assert_true(sweep(scenario_workers_ctx, MODE_ONCE, "workers + contexts") > 0);
+}
+static void workers_ctx_fail_from(void **s) {
+  (void)s;
+  assert_true(sweep(scenario_workers_ctx, MODE_FROM, "workers + contexts") > 0);
+}
+
+/* ------------------------------- blockingCallFromThread from a pool thread */
+
+typedef struct bcp_state {
+  weft_reactor *r;
+  atomic_int rc_seen, done;
+  int timed_out;
+} bcp_state;
+static int bcp_leaf(void *arg, void **result) {
+  (void)arg;
+  *result = (void *)(intptr_t)42;
+  return 0;
+}
+static int bcp_on_reactor(void *arg, weft_result *res) {
+  bcp_state *st = arg;
+  weft_deferred *d = NULL;
+  int rc = weft_defer_to_thread(st->r, bcp_leaf, NULL, &d);
+  if (rc != 0) {
+    weft_result_set_failure(res, weft_failure_new(rc, NULL));
+    return 0;
+  }
+  rc = weft_result_set_deferred(res, d);
+  weft_deferred_unref(d);
+  return rc;
+}
+static void bcp_stop_req(weft_work *req) { (void)weft_reactor_stop(req->data); }
+static void bcp_pool_task(void *arg) {
+  bcp_state *st = arg;
+  void *v = NULL;
+  weft_failure *f = NULL;
+  int rc = weft_blocking_call_from_thread(st->r, bcp_on_reactor, st, &v, &f);
+  if (f) weft_failure_unref(f);
+  atomic_store(&st->rc_seen, rc == 0 && v == (void *)(intptr_t)42 ? 1 : rc);
+  atomic_store(&st->done, 1);
+  static weft_work stop_req; /* allocation-free: the stop must arrive */
+  stop_req.data = st->r;
+  assert_int_equal(weft_reactor_call_from_thread_req(st->r, &stop_req, bcp_stop_req), 0);
+}
+static void bcp_guard(void *arg) {
+  bcp_state *st = arg;
+  st->timed_out = 1;
+  (void)weft_reactor_stop(st->r);
+}
+static void bcp_on_running(void *arg) {
+  bcp_state *st = arg;
+  int rc = weft_reactor_call_later(st->r, 30.0, bcp_guard, st, NULL);
+  assert_true(rc == 0 || rc == WEFT_ENOMEM);
+  if (rc == 0) rc = weft_reactor_call_in_thread(st->r, bcp_pool_task, st);
+  assert_true(rc == 0 || rc == WEFT_ENOMEM);
+  if (rc != 0) {
+    atomic_store(&st->rc_seen, rc);
+    (void)weft_reactor_stop(st->r); /* the task, if accepted, is cancelled or has run */
+  }
+}
+static void scenario_blocking_in_pool(void) {
+  bcp_state st;
+  memset(&st, 0, sizeof st);
+  int rc = weft_reactor_create(&st.r);
+  if (!(rc == 0 || rc == WEFT_ENOMEM)) fail_msg("create: %d", rc);
+  if (rc != 0) return;
+  weft_threadpool_options o;
+  weft_reactor_thread_pool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 1;
+  rc = weft_reactor_set_thread_pool_options(st.r, &o);
+  assert_true(rc == 0 || rc == WEFT_ENOMEM);
+  if (rc == 0) rc = weft_reactor_call_when_running(st.r, bcp_on_running, &st);
+  assert_true(rc == 0 || rc == WEFT_ENOMEM);
+  if (rc == 0) {
+    rc = weft_reactor_run(st.r);
+    if (rc != 0) fail_msg("run: %d", rc);
+  } else {
+    atomic_store(&st.rc_seen, WEFT_ENOMEM);
+  }
+  assert_int_equal(weft_reactor_destroy(st.r), 0);
+  if (st.timed_out || (atomic_load(&st.rc_seen) != 1 && atomic_load(&st.rc_seen) != WEFT_ENOMEM &&
+                       atomic_load(&st.done)))
+    fail_msg("blocking call from a pool thread: %s, rc %d (k = %ld)",
+             st.timed_out ? "hung" : "done", atomic_load(&st.rc_seen), atomic_load(&g_fail_at));
+}
+static void blocking_in_pool_fail_once(void **s) {
+  (void)s;
+  assert_true(sweep(scenario_blocking_in_pool, MODE_ONCE, "blocking call in pool") > 0);
+}
+
 static void team_fail_once(void **s) {
   (void)s;
   g_check_alive = 0;
@@ -475,6 +732,11 @@ int main(int argc, char **argv) {
       cmocka_unit_test(lanes_fail_from),
       cmocka_unit_test(reactor_fail_once),
       cmocka_unit_test(reactor_fail_from),
+      cmocka_unit_test(reactor_mix_fail_once),
+      cmocka_unit_test(reactor_mix_fail_from),
+      cmocka_unit_test(workers_ctx_fail_once),
+      cmocka_unit_test(workers_ctx_fail_from),
+      cmocka_unit_test(blocking_in_pool_fail_once),
       cmocka_unit_test(team_fail_once),
       cmocka_unit_test(team_fail_from),
   };

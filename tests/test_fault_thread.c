@@ -8,6 +8,12 @@
  * from 1 until a scenario runs without reaching k. Every call returns 0 or an
  * error code, nothing crashes or hangs, no weft object stays alive, and every
  * accepted task ran or its owner was told WEFT_ECANCELED.
+ *
+ * Scenarios: ThreadPool, reactor + deferToThread, the reactor's thread APIs
+ * with a context current (fault_accounting.h), a lane on a pool, a
+ * weft_pool() team (with one failure every accepted task runs without
+ * another call: E9.5), blockingCallFromThread from the only thread of the
+ * reactor's pool (the stand-in's creation may fail), ThreadWorker, Team.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -590,6 +596,254 @@ static void weft_pool_creation_failure_retried(void **s) {
   assert_nothing_alive();
 }
 
+
+/* ------------------------------------------------------------ lanes scenario */
+
+/* A lane limited to 1 on a pool whose threads may fail to start: tasks
+ * before and after start, stop, destroy. A lane's cancels reach the owner's
+ * callback or, for call_in_thread, the pool's log (pool_log). */
+static void scenario_lanes(void) {
+  memset(&g_acc, 0, sizeof g_acc);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 3;
+  o.name = "fault-lane";
+  o.log = pool_log;
+  o.spin_us = 1;
+  if (g_use_hook) o.thread_factory = failing_factory;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  weft_lane_options lo;
+  weft_lane_options_init(&lo);
+  lo.name = "fault";
+  weft_lane *l = NULL;
+  assert_int_equal(weft_lane_create(tp, &lo, &l), 0);
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 3; i++) {
+      assert_int_equal(weft_lane_call_in_thread(l, task_fn, NULL), 0);
+      assert_int_equal(weft_lane_call_in_thread_with_callback(l, on_result, NULL, call_fn, NULL), 0);
+      atomic_fetch_add(&g_acc.accepted, 2);
+    }
+    if (round == 0) {
+      int rc = weft_threadpool_start(tp);
+      assert_true(rc == 0 || rc == WEFT_EAGAIN);
+    }
+  }
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  int acc = atomic_load(&g_acc.accepted), ran = atomic_load(&g_acc.ran),
+      can = atomic_load(&g_acc.cancelled);
+  if (acc != ran + can || atomic_load(&g_acc.other) != 0)
+    fail_msg("lanes: accepted %d != ran %d + cancelled %d (other %d)", acc, ran, can,
+             atomic_load(&g_acc.other));
+}
+
+/* ------------------------------------------------------- weft_pool scenario */
+
+/* A weft_pool() team (limit 2) whose thread creations fail: do(), grow,
+ * then, when a creation can still succeed (fail-once), every accepted task
+ * runs without another call (the monitor retries, E9.5); quit, destroy. */
+static sync_t g_wps_ran;
+static void wps_task(void *arg) {
+  (void)arg;
+  count_up(&g_wps_ran);
+}
+static int wps_limit(void *ctx) {
+  (void)ctx;
+  return 2;
+}
+static int g_wps_expect_all;
+static void scenario_weft_pool(void) {
+  sync_init(&g_wps_ran);
+  weft_team *t = NULL;
+  assert_int_equal(weft_pool(&t, wps_limit, NULL, g_use_hook ? failing_factory : NULL, NULL, "fault-wp"), 0);
+  int accepted = 0;
+  for (int i = 0; i < 8; i++) {
+    assert_int_equal(weft_team_do(t, wps_task, NULL), 0);
+    accepted++;
+    if (i == 3) {
+      int rc = weft_team_grow(t, 1);
+      assert_true(rc == 0 || rc == WEFT_EAGAIN);
+    }
+  }
+  if (g_wps_expect_all) {
+    struct timespec dl; /* a hang guard: the pass condition is the runs */
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 30;
+    pthread_mutex_lock(&g_wps_ran.mu);
+    while (g_wps_ran.count < accepted &&
+           pthread_cond_timedwait(&g_wps_ran.cv, &g_wps_ran.mu, &dl) == 0) {
+    }
+    int ran = g_wps_ran.count;
+    pthread_mutex_unlock(&g_wps_ran.mu);
+    if (ran != accepted) fail_msg("weft_pool: %d of %d accepted tasks ran (k = %ld)", ran, accepted,
+                                  atomic_load(&g_fail_at));
+  }
+  assert_int_equal(weft_team_quit(t), 0);
+  int r;
+  while ((r = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield();
+  assert_int_equal(r, 0);
+  assert_true(count_get(&g_wps_ran) <= accepted);
+  sync_fini(&g_wps_ran);
+}
+
+static void hook_reactor_mix_once(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  g_mx_factory = failing_factory;
+  assert_true(sweep(scenario_reactor_mix, MODE_ONCE, "reactor thread APIs + contexts", 1) > 0);
+}
+static void hook_reactor_mix_from(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  g_mx_factory = failing_factory;
+  assert_true(sweep(scenario_reactor_mix, MODE_FROM, "reactor thread APIs + contexts", 1) > 0);
+}
+#ifdef WEFT_FAULT_WRAP
+static void pthread_reactor_mix_once(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  g_mx_factory = NULL;
+  assert_true(sweep(scenario_reactor_mix, MODE_ONCE, "reactor thread APIs + contexts", 1) > 0);
+}
+static void pthread_reactor_mix_from(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  g_mx_factory = NULL;
+  assert_true(sweep(scenario_reactor_mix, MODE_FROM, "reactor thread APIs + contexts", 1) > 0);
+}
+#endif
+
+static void hook_lanes_once(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  assert_true(sweep(scenario_lanes, MODE_ONCE, "lanes", 1) > 0);
+}
+static void hook_lanes_from(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  assert_true(sweep(scenario_lanes, MODE_FROM, "lanes", 1) > 0);
+}
+static void hook_weft_pool_once(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  g_wps_expect_all = 1;
+  assert_true(sweep(scenario_weft_pool, MODE_ONCE, "weft_pool", 1) > 0);
+}
+static void hook_weft_pool_from(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  g_wps_expect_all = 0;
+  assert_true(sweep(scenario_weft_pool, MODE_FROM, "weft_pool", 1) > 0);
+}
+#ifdef WEFT_FAULT_WRAP
+static void pthread_lanes_once(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  assert_true(sweep(scenario_lanes, MODE_ONCE, "lanes", 1) > 0);
+}
+static void pthread_weft_pool_once(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  g_wps_expect_all = 1;
+  assert_true(sweep(scenario_weft_pool, MODE_ONCE, "weft_pool", 1) > 0);
+}
+static void pthread_weft_pool_from(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  g_wps_expect_all = 0;
+  assert_true(sweep(scenario_weft_pool, MODE_FROM, "weft_pool", 1) > 0);
+}
+#endif
+
+
+/* ------------------------------- blockingCallFromThread from a pool thread */
+
+/* The reactor's pool has one thread (max 1). A task on it calls
+ * blocking_call_from_thread, whose reactor call waits for a deferToThread
+ * on that same pool (twisted#5298): only the stand-in the announced wait
+ * gets (E9.1) can run it. Each thread creation may fail once (the task's
+ * thread, the stand-in, the monitor's): the round trip still completes,
+ * with no other call to retry the creation. A 30 s reactor timer is only a
+ * hang guard: the pass condition is the round trip's value. */
+typedef struct bcp_state {
+  weft_reactor *r;
+  atomic_int rc_seen, done;
+  int timed_out;
+} bcp_state;
+static int bcp_leaf(void *arg, void **result) {
+  (void)arg;
+  *result = (void *)(intptr_t)42;
+  return 0;
+}
+static int bcp_on_reactor(void *arg, weft_result *res) {
+  bcp_state *st = arg;
+  weft_deferred *d = NULL;
+  int rc = weft_defer_to_thread(st->r, bcp_leaf, NULL, &d);
+  if (rc != 0) {
+    weft_result_set_failure(res, weft_failure_new(rc, NULL));
+    return 0;
+  }
+  rc = weft_result_set_deferred(res, d);
+  weft_deferred_unref(d);
+  return rc;
+}
+static void bcp_stop(void *arg) {
+  bcp_state *st = arg;
+  (void)weft_reactor_stop(st->r);
+}
+static void bcp_pool_task(void *arg) {
+  bcp_state *st = arg;
+  void *v = NULL;
+  weft_failure *f = NULL;
+  int rc = weft_blocking_call_from_thread(st->r, bcp_on_reactor, st, &v, &f);
+  if (f) weft_failure_unref(f);
+  atomic_store(&st->rc_seen, rc == 0 && v == (void *)(intptr_t)42 ? 1 : rc);
+  atomic_store(&st->done, 1);
+  assert_int_equal(weft_reactor_call_from_thread(st->r, bcp_stop, st), 0);
+}
+static void bcp_guard(void *arg) {
+  bcp_state *st = arg;
+  st->timed_out = 1;
+  (void)weft_reactor_stop(st->r);
+}
+static void bcp_on_running(void *arg) {
+  bcp_state *st = arg;
+  assert_int_equal(weft_reactor_call_in_thread(st->r, bcp_pool_task, st), 0);
+  assert_int_equal(weft_reactor_call_later(st->r, 30.0, bcp_guard, st, NULL), 0);
+}
+static void scenario_blocking_in_pool(void) {
+  bcp_state st;
+  memset(&st, 0, sizeof st);
+  assert_int_equal(weft_reactor_create(&st.r), 0);
+  weft_threadpool_options o;
+  weft_reactor_thread_pool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 1;
+  if (g_use_hook) o.thread_factory = failing_factory;
+  assert_int_equal(weft_reactor_set_thread_pool_options(st.r, &o), 0);
+  assert_int_equal(weft_reactor_call_when_running(st.r, bcp_on_running, &st), 0);
+  int rc = weft_reactor_run(st.r);
+  assert_true(rc == 0 || rc == WEFT_EAGAIN);
+  assert_int_equal(weft_reactor_destroy(st.r), 0);
+  if (st.timed_out || atomic_load(&st.rc_seen) != 1)
+    fail_msg("blocking call from a pool thread: %s, rc %d (k = %ld)",
+             st.timed_out ? "hung" : "done", atomic_load(&st.rc_seen), atomic_load(&g_fail_at));
+}
+static void hook_blocking_in_pool_once(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  assert_true(sweep(scenario_blocking_in_pool, MODE_ONCE, "blocking call in pool", 1) > 0);
+}
+#ifdef WEFT_FAULT_WRAP
+static void pthread_blocking_in_pool_once(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  assert_true(sweep(scenario_blocking_in_pool, MODE_ONCE, "blocking call in pool", 1) > 0);
+}
+#endif
+
 static int setup(void **s) {
   (void)s;
   weft_set_unhandled_failure_hook(quiet_unhandled, NULL);
@@ -606,12 +860,25 @@ int main(int argc, char **argv) {
       cmocka_unit_test(hook_team_once),
       cmocka_unit_test(hook_team_from),
       cmocka_unit_test(weft_pool_creation_failure_retried),
+      cmocka_unit_test(hook_reactor_mix_once),
+      cmocka_unit_test(hook_reactor_mix_from),
+      cmocka_unit_test(hook_lanes_once),
+      cmocka_unit_test(hook_lanes_from),
+      cmocka_unit_test(hook_weft_pool_once),
+      cmocka_unit_test(hook_weft_pool_from),
+      cmocka_unit_test(hook_blocking_in_pool_once),
 #ifdef WEFT_FAULT_WRAP
       cmocka_unit_test(pthread_pool_once),
       cmocka_unit_test(pthread_pool_from),
       cmocka_unit_test(pthread_reactor_once),
       cmocka_unit_test(pthread_reactor_from),
       cmocka_unit_test(pthread_thread_worker),
+      cmocka_unit_test(pthread_reactor_mix_once),
+      cmocka_unit_test(pthread_reactor_mix_from),
+      cmocka_unit_test(pthread_lanes_once),
+      cmocka_unit_test(pthread_weft_pool_once),
+      cmocka_unit_test(pthread_weft_pool_from),
+      cmocka_unit_test(pthread_blocking_in_pool_once),
       cmocka_unit_test(monitor_start_failure_still_stands_in),
       cmocka_unit_test(unannounced_block_with_no_monitor_thread),
       cmocka_unit_test(unannounced_block_after_the_monitor_looked),
