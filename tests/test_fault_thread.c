@@ -13,7 +13,9 @@
  * with a context current (fault_accounting.h), a lane on a pool, a
  * weft_pool() team (with one failure every accepted task runs without
  * another call: E9.5), blockingCallFromThread from the only thread of the
- * reactor's pool (the stand-in's creation may fail), ThreadWorker, Team.
+ * reactor's pool (the stand-in's creation may fail), a task that announces
+ * a block on its own queued child after a stop has begun (the stop's
+ * stand-in may fail), ThreadWorker, Team.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -844,6 +846,102 @@ static void pthread_blocking_in_pool_once(void **s) {
 }
 #endif
 
+#ifdef WEFT_FAULT_WRAP
+
+/* ------------------------------- a stand-in during stop whose creation fails */
+
+/* A pool (1, 1): task A queues B on its own ring, then, once a stop has
+ * begun joining (the observer's STOP_WATCH), announces a block and waits for
+ * B. Only a stand-in started while the pool stops can run B (E9.1, the
+ * stop's stand_in_for_blocked / join_watching); its creation (and any other)
+ * may fail once. The stop still returns with B run, A done. A 30 s guard in
+ * A is only a hang guard. */
+static weft_threadpool *g_ss_tp;
+static sync_t g_ss_a_started, g_ss_go, g_ss_b_ran;
+static atomic_int g_ss_b_seen, g_ss_a_refused;
+static void ss_on_event(weft__event ev) {
+  if (ev == WEFT__EVENT_STOP_WATCH) gate_open(&g_ss_go);
+}
+static void ss_b(void *arg) {
+  (void)arg;
+  count_up(&g_ss_b_ran);
+}
+static void ss_a(void *arg) {
+  (void)arg;
+  if (weft_threadpool_call_in_thread(g_ss_tp, ss_b, NULL) != 0) atomic_store(&g_ss_a_refused, 1);
+  count_up(&g_ss_a_started);
+  gate_wait(&g_ss_go);
+  (void)weft_blocking_begin();
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 30;
+  pthread_mutex_lock(&g_ss_b_ran.mu);
+  while (g_ss_b_ran.count == 0 && pthread_cond_timedwait(&g_ss_b_ran.cv, &g_ss_b_ran.mu, &dl) == 0) {
+  }
+  atomic_store(&g_ss_b_seen, g_ss_b_ran.count);
+  pthread_mutex_unlock(&g_ss_b_ran.mu);
+  (void)weft_blocking_end();
+}
+static void *ss_stopper(void *arg) {
+  (void)arg;
+  assert_int_equal(weft_threadpool_stop(g_ss_tp), 0);
+  return NULL;
+}
+static void scenario_stop_stand_in(void) {
+  sync_init(&g_ss_a_started);
+  sync_init(&g_ss_go);
+  sync_init(&g_ss_b_ran);
+  atomic_store(&g_ss_b_seen, 0);
+  atomic_store(&g_ss_a_refused, 0);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 1;
+  o.name = "fault-ss";
+  o.spin_us = 1;
+  o.log = pool_log;
+  if (g_use_hook) o.thread_factory = failing_factory;
+  assert_int_equal(weft_threadpool_create_ex(&g_ss_tp, &o), 0);
+  int rc = weft_threadpool_start(g_ss_tp);
+  assert_true(rc == 0 || rc == WEFT_EAGAIN);
+  assert_int_equal(weft_threadpool_call_in_thread(g_ss_tp, ss_a, NULL), 0);
+  /* A starts once a thread could be made (the monitor retries E9.5). */
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 30;
+  pthread_mutex_lock(&g_ss_a_started.mu);
+  while (g_ss_a_started.count == 0 &&
+         pthread_cond_timedwait(&g_ss_a_started.cv, &g_ss_a_started.mu, &dl) == 0) {
+  }
+  int started = g_ss_a_started.count;
+  pthread_mutex_unlock(&g_ss_a_started.mu);
+  weft__observer_set(ss_on_event);
+  if (!started) gate_open(&g_ss_go); /* fail below; let the stop finish */
+  pthread_t s;
+  assert_int_equal(__real_pthread_create(&s, NULL, ss_stopper, NULL), 0);
+  pthread_join(s, NULL);
+  weft__observer_set(NULL);
+  assert_int_equal(weft_threadpool_destroy(g_ss_tp), 0);
+  if (!started) fail_msg("stop stand-in: A never started (k = %ld)", atomic_load(&g_fail_at));
+  assert_int_equal(atomic_load(&g_ss_a_refused), 0);
+  if (atomic_load(&g_ss_b_seen) != 1)
+    fail_msg("stop stand-in: B did not run while A waited (k = %ld)", atomic_load(&g_fail_at));
+  sync_fini(&g_ss_a_started);
+  sync_fini(&g_ss_go);
+  sync_fini(&g_ss_b_ran);
+}
+static void hook_stop_stand_in_once(void **s) {
+  (void)s;
+  g_use_hook = 1;
+  assert_true(sweep(scenario_stop_stand_in, MODE_ONCE, "stand-in during stop", 1) > 0);
+}
+static void pthread_stop_stand_in_once(void **s) {
+  (void)s;
+  g_use_hook = 0;
+  assert_true(sweep(scenario_stop_stand_in, MODE_ONCE, "stand-in during stop", 1) > 0);
+}
+#endif
+
 static int setup(void **s) {
   (void)s;
   weft_set_unhandled_failure_hook(quiet_unhandled, NULL);
@@ -873,6 +971,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(pthread_reactor_once),
       cmocka_unit_test(pthread_reactor_from),
       cmocka_unit_test(pthread_thread_worker),
+      cmocka_unit_test(hook_stop_stand_in_once),
+      cmocka_unit_test(pthread_stop_stand_in_once),
       cmocka_unit_test(pthread_reactor_mix_once),
       cmocka_unit_test(pthread_reactor_mix_from),
       cmocka_unit_test(pthread_lanes_once),
