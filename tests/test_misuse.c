@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "weft/weft.h"
@@ -598,6 +599,46 @@ static void team_destroy_from_log_fn(void **s) {
   assert_int_equal(g_team_reentrant_logs, 3); /* every backlogged task, once */
 }
 
+/* The same for a weft_pool() team, whose destroy has no log_fn but calls
+ * user code all the same: a context's release hook, for each backlogged task
+ * it cancels (weft/context.h). Destroying the team from there stopped its
+ * engine again inside the outer stop's cancel loop: the inner stop waited
+ * for ever for the push the outer loop had just popped (and, had it
+ * returned, would have freed the team under the outer call). Now
+ * WEFT_EBUSY, and the outer destroy goes on. A limit of 0: no thread ever
+ * exists, so destroy has the whole backlog to cancel. The alarm only turns
+ * the old hang into a failure instead of the ctest timeout. */
+static weft_team *g_ctx_team;
+static int g_ctx_team_rc, g_ctx_team_releases;
+static int g_limit_zero(void *ctx) {
+  (void)ctx;
+  return 0;
+}
+static void ctx_team_retain(void *ctx) { (void)ctx; }
+static void ctx_team_release(void *ctx) {
+  (void)ctx;
+  if (g_ctx_team_releases++ == 0) g_ctx_team_rc = weft_team_destroy(g_ctx_team);
+}
+
+static void pool_team_destroy_from_context_release(void **s) {
+  (void)s;
+  static const weft_context_hooks hooks = {ctx_team_retain, ctx_team_release, NULL, NULL};
+  static int ctx;
+  g_ctx_team_releases = 0;
+  g_ctx_team_rc = 1;
+  assert_int_equal(weft_context_set_hooks(&hooks), 0);
+  assert_int_equal(weft_pool(&g_ctx_team, g_limit_zero, NULL, NULL, NULL, "ctx"), 0);
+  void *prev = weft_context_set(&ctx);
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_team_do(g_ctx_team, noop, NULL), 0);
+  weft_context_set(prev);
+  alarm(60);
+  assert_int_equal(weft_team_destroy(g_ctx_team), 0);
+  alarm(0);
+  assert_int_equal(weft_context_set_hooks(NULL), 0);
+  assert_int_equal(g_ctx_team_rc, WEFT_EBUSY);
+  assert_int_equal(g_ctx_team_releases, 3); /* every backlogged task, once */
+}
+
 static int g_limit_four(void *ctx) {
   (void)ctx;
   return 4;
@@ -889,6 +930,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(team_quit_twice, no_object_alive),
       cmocka_unit_test_teardown(team_destroy_with_backlog, no_object_alive),
       cmocka_unit_test_teardown(team_destroy_from_log_fn, no_object_alive),
+      cmocka_unit_test_teardown(pool_team_destroy_from_context_release, no_object_alive),
       cmocka_unit_test_teardown(pool_team_null_args, no_object_alive),
       cmocka_unit_test_teardown(reactor_null_args, no_object_alive),
       cmocka_unit_test_teardown(reactor_destroy_null_ignored, no_object_alive),

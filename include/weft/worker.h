@@ -404,7 +404,7 @@ WEFT_API int weft_team_statistics_get(weft_team *t, weft_team_statistics *out);
  *     a do() (a lock worker releasing its lock after a team item); call it
  *     again after they finished (destroy never blocks). Once it returns 0
  *     the coordinator, and a lock worker's lock, are no longer in use.
- *     Also from a callback of this destroy (log_fn, a worker's release):
+ *     Also from a callback of this destroy (log_fn, a worker's release, a context's release hook):
  *     the outer destroy goes on and frees the team;
  *   - #WEFT_EDEADLK (a weft_pool() team; nothing freed) called from one of
  *     the pool's threads;

@@ -26,6 +26,15 @@ typedef struct pool_team {
   weft_limit_fn limit;
   void *limit_ctx;
   _Atomic int quit;
+  /* destroy's caller only: destroy is freeing the team. The tasks its
+   * engine_destroy cancels call user code on this thread (a context's
+   * release and leave hooks, weft/context.h), and a weft_team_destroy from
+   * there would stop the engine again inside the outer stop's cancel loop
+   * (it waited for ever on the push the outer loop had popped) and free
+   * the team under it: it answers WEFT_EBUSY, as a coordinator team's does
+   * (team.c). A plain bool: only the destroying thread reads it, as the
+   * contract lets no other call on the team overlap destroy. */
+  bool destroying;
 } pool_team;
 
 typedef struct pool_call {
@@ -107,6 +116,7 @@ static int pool_statistics(weft_team *t, weft_team_statistics *out) {
 static int pool_destroy(weft_team *t) {
   pool_team *p = (pool_team *)t;
   if (weft__engine_in_worker(p->e)) return WEFT_EDEADLK;
+  if (p->destroying) return WEFT_EBUSY; /* from a callback of this destroy */
   weft__store_relaxed(&p->quit, 1);
   (void)weft__engine_close(p->e); /* quit: no new work; the backlog drains */
   /* weft_team_destroy's contract: WEFT_EBUSY, nothing freed, while workers
@@ -117,6 +127,7 @@ static int pool_destroy(weft_team *t) {
    * run everything. Once none is left, stop only joins threads that have
    * left and cancels what no thread can run. */
   if (weft__engine_busy(p->e) > 0 || weft__engine_live(p->e) > 0) return WEFT_EBUSY;
+  p->destroying = true; /* never reset: p is freed below */
   weft__engine_destroy(p->e);
   weft__free(p);
   return WEFT_OK;
