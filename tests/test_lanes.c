@@ -661,6 +661,80 @@ static void lane_submit_unseen_by_stop_timeout_is_cancelled(void **state) {
   sync_fini(&ls.done);
 }
 
+/* The same late submit, and its owner's callback, told WEFT_ECANCELED by
+ * that submit's own kick, destroys the pool. The submit is still inside the
+ * lane (its kick goes on with the lane after the callback returns), so the
+ * destroy must not free the pool and its lanes under it: WEFT_EDEADLK, as
+ * for a destroy from a callback of the pool's own stop (docs/misuse.md row
+ * 75). It freed them: the kick then used the freed lane (ASan:
+ * heap-use-after-free in lane_kick). Every pool thread is joined first
+ * (stop after the timed-out stop_timeout), so nothing but the late submit
+ * still uses the pool. */
+static weft_threadpool *g_late_destroy_tp;
+static int g_late_destroy_rc;
+static void destroy_pool_when_told(void *ctx, int status, void *result) {
+  record_outcome(ctx, status, result);
+  g_late_destroy_rc = weft_threadpool_destroy(g_late_destroy_tp);
+}
+static void *late_destroying_submitter(void *arg) {
+  late_submit *ls = arg;
+  ls->rc = weft_lane_call_in_thread_with_callback(ls->l, destroy_pool_when_told, ls->out, succeed, NULL);
+  count_up(&ls->done);
+  return NULL;
+}
+
+static void destroy_from_a_late_submits_cancel_is_refused(void **state) {
+  (void)state;
+  weft_threadpool *tp = pool_of(1, NULL, NULL);
+  g_late_destroy_tp = tp;
+  g_late_destroy_rc = 1;
+  weft_lane *l = lane_of(tp, "late-destroy", 1);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  gated x = {&gate, &started, NULL};
+  outcome xo = {.ok = 0}, yo = {.ok = 0};
+  pthread_mutex_init(&xo.mu, NULL);
+  pthread_mutex_init(&yo.mu, NULL);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_outcome, &xo, gated_call, &x), 0);
+  count_wait(&started, 1); /* X holds the lane's slot */
+  late_submit ls = {.l = l, .out = &yo};
+  sync_init(&ls.counted);
+  sync_init(&ls.go);
+  sync_init(&ls.done);
+  atomic_store(&ls.hold, 1);
+  g_late = &ls;
+  weft__observer_set(late_submit_observer);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, late_destroying_submitter, &ls), 0);
+  count_wait(&ls.counted, 1); /* Y counted, not pushed */
+  weft_threadpool_stop_report rep;
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
+  gate_open(&gate);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* joins X's thread */
+  assert_int_equal(xo.ok, 1);
+  count_up(&ls.go); /* Y pushes; its kick cancels it: the callback destroys */
+  count_wait(&ls.done, 1);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  weft__observer_set(NULL);
+  g_late = NULL;
+  assert_int_equal(ls.rc, 0);
+  assert_int_equal(yo.cancelled, 1);
+  assert_int_equal(g_late_destroy_rc, WEFT_EDEADLK); /* the submit still used the lane */
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(l, &s), 0); /* the lane is still there */
+  assert_int_equal(s.submitted, 2);
+  assert_int_equal(s.cancelled, 1);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pthread_mutex_destroy(&xo.mu);
+  pthread_mutex_destroy(&yo.mu);
+  sync_fini(&gate);
+  sync_fini(&started);
+  sync_fini(&ls.counted);
+  sync_fini(&ls.go);
+  sync_fini(&ls.done);
+}
+
 /* stop_timeout's report counts every task the call cancelled: the one in
  * the pool's backlog, and those waiting in a lane behind it, which the
  * closed pool refuses at their hand-off (they never reach the engine). */
@@ -969,6 +1043,7 @@ int main(void) {
       cmocka_unit_test(waiting_tasks_are_cancelled_at_stop),
       cmocka_unit_test(stop_timeout_reports_lane_cancels),
       cmocka_unit_test(lane_submit_unseen_by_stop_timeout_is_cancelled),
+      cmocka_unit_test(destroy_from_a_late_submits_cancel_is_refused),
       cmocka_unit_test(destroy_cancels_backlog_and_lane),
       cmocka_unit_test(stats_exact_at_quiescence),
       cmocka_unit_test(lane_task_submits_to_its_lane),

@@ -303,7 +303,10 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
  *   callback that this pool's own stop or destroy runs to report a
  *   cancelled task, directly or further down (a callback of its stop stops
  *   another pool, whose callback destroys this one) (nothing freed: the
- *   outer call frees tp), #WEFT_EINVAL on NULL tp.
+ *   outer call frees tp), or from the callback of a lane task that a lane
+ *   call on this thread cancels (a submit the stop refused, weft/lane.h:
+ *   that call still uses the lane; destroy once it returned),
+ *   #WEFT_EINVAL on NULL tp.
  */
 WEFT_API int weft_threadpool_destroy(weft_threadpool *tp);
 

@@ -155,8 +155,9 @@ static void lane_hand_off(weft_lane *l, weft__task *t, bool next) {
     weft__threadpool_count_lane_refused(l->tp);
     /* This thread may be inside another task's context (the task that just
      * finished or was cancelled, or a submitter's): t was submitted in its
-     * own, or in none. */
-    weft__context_cancel_outside(t, WEFT_ECANCELED);
+     * own, or in none. A destroy from its callback is refused: we go on
+     * with the lane when it returns. */
+    weft__threadpool_cancel_lane_task(l->tp, t);
   }
 }
 
@@ -223,7 +224,7 @@ static void lane_kick(weft_lane *l, bool finishing) {
          * (a signed count; nothing hands off on due <= 0).
          * models/lane.pml -DSWEEP checks this. */
         weft__threadpool_count_lane_refused(l->tp);
-        weft__context_cancel_outside(t, WEFT_ECANCELED);
+        weft__threadpool_cancel_lane_task(l->tp, t); /* as in lane_hand_off */
         weft__fetch_sub_relaxed(&l->due, 1);
       }
     }

@@ -17,6 +17,7 @@
 #include "base/cpu.h"
 #include "base/fork.h"
 #include "engine/affinity.h"
+#include "engine/context.h"
 #include "engine/engine.h"
 #include "engine/monitor.h"
 #include "engine/node_cache.h"
@@ -339,6 +340,19 @@ static void stopping_push(stopping_frame *f, const weft_threadpool *tp) {
 }
 
 static void stopping_pop(const stopping_frame *f) { tls_stopping = f->outer; }
+
+/* A lane cancels one of its tasks on whatever thread it is on (lane.c: a
+ * hand-off a stopping pool refused, or a stop_timeout's sweep, by a late
+ * submit's own kick): the owner's callback runs inside that lane call, which
+ * goes on with the lane (and the pool) after the callback returns. A destroy
+ * of tp from the callback answers WEFT_EDEADLK, as from one its own stop
+ * runs; it freed the lane under the kick. Only on the cancel path. */
+void weft__threadpool_cancel_lane_task(weft_threadpool *tp, weft__task *t) {
+  stopping_frame f;
+  stopping_push(&f, tp);
+  weft__context_cancel_outside(t, WEFT_ECANCELED);
+  stopping_pop(&f);
+}
 
 static int engine_stop_as(weft_threadpool *tp) {
   stopping_frame f;

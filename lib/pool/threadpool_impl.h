@@ -22,6 +22,11 @@ int weft__threadpool_deadline_stop(const weft_threadpool *tp);
 /* A lane task tp refused at its hand-off is being cancelled (lane.c). */
 void weft__threadpool_count_lane_refused(weft_threadpool *tp);
 
+/* Cancel lane task t (WEFT_ECANCELED to its owner, outside this thread's
+ * context) so that a weft_threadpool_destroy(tp) from its callback answers
+ * WEFT_EDEADLK: the lane call that cancels it still uses the lane. */
+void weft__threadpool_cancel_lane_task(weft_threadpool *tp, weft__task *t);
+
 /* Link lane l into tp (lib/pool/lane.c): weft_threadpool_destroy frees it.
  * 0, or WEFT_EQUIT once tp was stopped (l not linked). */
 struct weft_lane;
