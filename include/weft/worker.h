@@ -401,7 +401,10 @@ WEFT_API int weft_team_statistics_get(weft_team *t, weft_team_statistics *out);
  *     weft_pool() team: while its threads, idle ones included, have not all
  *     left yet), or while the coordinator still has team items to run (one that runs them
  *     after its do() returned, such as a thread worker) or is still inside
- *     a do() (a lock worker releasing its lock after a team item); call it
+ *     a do() (a lock worker releasing its lock after a team item), or (a
+ *     weft_pool() team) while a reactor drain on another thread still holds
+ *     tasks its callbacks gave the team (they reach it, cancelled, when that
+ *     drain ends); call it
  *     again after they finished (destroy never blocks). Once it returns 0
  *     the coordinator, and a lock worker's lock, are no longer in use.
  *     Also from a callback of this destroy (log_fn, a worker's release, a context's release hook):

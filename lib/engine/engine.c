@@ -551,6 +551,13 @@ int weft__engine_stop(weft__engine *e) {
   return WEFT_OK;
 }
 
+bool weft__engine_windows_held(weft__engine *e) {
+  /* seq_cst: as weft__engine_stop's wait, pairs with a window's seq_cst
+   * registration (lib/engine/submit_window.c): after our close's seq_cst
+   * fetch_or, a window we do not see here sees the closed bit. */
+  return weft__load_seq_cst(&e->windows) != 0;
+}
+
 bool weft__engine_stopped(weft__engine *e) {
   return weft__load_acquire(&e->stopped) != 0; /* pairs with stop's release */
 }

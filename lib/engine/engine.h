@@ -101,6 +101,11 @@ int weft__engine_close(weft__engine *e);
 /* close (if needed), join every thread, cancel what no worker ran.
  * WEFT_EDEADLK from an engine thread. */
 int weft__engine_stop(weft__engine *e);
+/* After close: another thread's submit window still holds tasks for e (a
+ * reactor drain that has not flushed yet), so weft__engine_stop would wait
+ * for that drain to end. Any thread; once false after the close it stays
+ * false (a later registration sees the closed bit and backs out). */
+bool weft__engine_windows_held(weft__engine *e);
 /* Cancel what the inject queue holds, under its try-lock (E7). all: until
  * every counted push has been popped; else up to the first empty pop.
  * After close, by the thread that stops e. */

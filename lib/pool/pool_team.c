@@ -7,7 +7,8 @@
  *   grow(n)   → start up to n threads (bounded by current_limit())
  *   shrink(n) → parked workers quit now, the rest as debt (Team._toShrink)
  *   quit      → reject new work; workers drain the backlog, then exit
- *   destroy   → quit; WEFT_EBUSY while a worker runs a task; else join every
+ *   destroy   → quit; WEFT_EBUSY while a worker runs a task or another
+ *               thread's submit window holds tasks for it; else join every
  *               thread, cancel (log WEFT_ECANCELED) what never ran
  * Contract: every call from any thread, concurrently; destroy not from a
  * pool thread (WEFT_EDEADLK).
@@ -127,6 +128,12 @@ static int pool_destroy(weft_team *t) {
    * run everything. Once none is left, stop only joins threads that have
    * left and cancels what no thread can run. */
   if (weft__engine_busy(p->e) > 0 || weft__engine_live(p->e) > 0) return WEFT_EBUSY;
+  /* A reactor drain on another thread may still hold, in its submit
+   * window, tasks a callback gave us (that do() has returned): the stop
+   * below would wait for the drain to end, which may be never (a later
+   * callback of it that waits for this destroy). Its flush cancels them
+   * (we are closed); until then answer WEFT_EBUSY (test_pool_destroy_window). */
+  if (weft__engine_windows_held(p->e)) return WEFT_EBUSY;
   p->destroying = true; /* never reset: p is freed below */
   weft__engine_destroy(p->e);
   weft__free(p);
