@@ -38,6 +38,7 @@
 #include "weft/reactor.h"
 #include "weft/threadpool.h"
 #include "weft/threads.h"
+#include "weft/worker.h"
 
 #include "test_sync.h"
 
@@ -961,6 +962,38 @@ static void fork_while_a_reader_runs(void **state) {
   assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+
+/* An idle ThreadWorker inherited by a child: its thread does not exist
+ * there, so a do() in the child must be refused (WEFT_EQUIT, as a closed
+ * pool's submit), not accepted: it answered 0 and the work never ran, lost
+ * without a word. The parent's worker goes on as before. */
+static sync_t tw_ran;
+static void tw_count(void *arg) {
+  (void)arg;
+  count_up(&tw_ran);
+}
+
+static void child_refuses_an_inherited_thread_worker(void **state) {
+  (void)state;
+  sync_init(&tw_ran);
+  weft_worker *w;
+  assert_int_equal(weft_thread_worker_create(&w, NULL, NULL, "twfork"), 0);
+  /* Its node pool is warm: the child's do() below allocates nothing. */
+  assert_int_equal(weft_worker_do(w, tw_count, NULL), 0);
+  count_wait(&tw_ran, 1);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int rc = weft_worker_do(w, tw_count, NULL);
+    _exit(rc == WEFT_EQUIT ? 0 : 1);
+  }
+  expect_child_ok(pid);
+  assert_int_equal(weft_worker_do(w, tw_count, NULL), 0); /* the parent's runs */
+  count_wait(&tw_ran, 2);
+  assert_int_equal(weft_worker_quit(w), 0);
+  weft_worker_release(w);
+  sync_fini(&tw_ran);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -978,6 +1011,7 @@ int main(void) {
       cmocka_unit_test(child_timer_ids_do_not_match_the_parents),
       cmocka_unit_test(fork_while_the_reactor_grows_an_array),
       cmocka_unit_test(fork_in_a_cancel_from_a_window_flush),
+      cmocka_unit_test(child_refuses_an_inherited_thread_worker),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -187,6 +187,9 @@ WEFT_API int weft_default_thread_factory(void *ctx, pthread_t *thread,
  * detaches it; glibc tolerates one already detached, ThreadSanitizer does
  * not).
  *
+ * fork(2): the worker's thread does not exist in a child; there its do()
+ * answers #WEFT_EQUIT (docs/threading-howto.md, "Fork").
+ *
  * @param out         Receives the worker (the caller's; NULL on failure).
  * @param factory     The thread factory; may be NULL.
  * @param factory_ctx Its context.

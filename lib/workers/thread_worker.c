@@ -61,6 +61,7 @@
 #include "base/alloc.h"
 #include "base/atomic.h"
 #include "base/debug.h"
+#include "base/fork.h"
 #include "base/futex.h"
 #include "base/probes.h"
 #include "engine/mpsc.h"
@@ -75,6 +76,9 @@ typedef struct thread_worker {
   _Atomic int refs;
   _Atomic int owner_released; /* WEFT_DEBUG: release exactly once */
   weft__task stop; /* the stop marker (Twisted's _stop), embedded */
+  /* weft__fork_generation() when the thread was made: in a child of a later
+   * fork the thread does not exist, and do() is refused (tw_do). */
+  unsigned long fork_gen;
   weft__slab nodes;
   weft__mpsc q;
   WEFT_CACHE_ALIGNED _Atomic uint32_t sleeping; /* futex word: 1 asleep, 0 awake */
@@ -159,6 +163,12 @@ static void *tw_main(void *arg) {
 
 static int tw_do(weft_worker *w, weft_fn fn, void *arg) {
   thread_worker *tw = (thread_worker *)w;
+  /* A child of a fork since the thread was made: no thread of this process
+   * would ever pop the node, so the work would be lost without a word.
+   * Refused as a pool inherited by the child refuses submits
+   * (docs/threading-howto.md, "Fork"); a Team drops the worker and makes
+   * a new one. */
+  if (WEFT_UNLIKELY(weft__fork_generation() != tw->fork_gen)) return WEFT_EQUIT;
   tw_node *n = weft__slab_get(&tw->nodes);
   if (!n) return WEFT_ENOMEM;
   n->task.run = NULL; /* the thread calls fn directly */
@@ -210,6 +220,7 @@ WEFT_API int weft_thread_worker_create(weft_worker **out, weft_thread_factory_fn
   weft__store_relaxed(&tw->owner_released, 0);
   weft__store_relaxed(&tw->sleeps, 0);
   weft__store_relaxed(&tw->wakes, 0);
+  tw->fork_gen = weft__fork_generation();
   weft__object_created();
   if (!factory) factory = weft_default_thread_factory;
   /* pthread_create (inside the factory) orders all the above before the
