@@ -994,6 +994,55 @@ static void child_refuses_an_inherited_thread_worker(void **state) {
   sync_fini(&tw_ran);
 }
 
+
+/* A ThreadWorker's task that forks and returns in the child: the items
+ * queued behind it are the parent's, which runs them. The child's thread
+ * went on with them (each ran twice, once in each process), then slept
+ * for ever in a child with nothing to wake it. It now leaves the worker's
+ * loop and ends, as a pool's thread does. */
+static weft_worker *FTW;
+static sync_t ftw_ran;
+static void ftw_note(void *arg) {
+  (void)arg;
+  if (getpid() != parent_pid) {
+    (void)!write(fork_pipe[1], "c", 1);
+    _exit(3); /* ran in the child */
+  }
+  (void)!write(fork_pipe[1], "p", 1);
+  count_up(&ftw_ran);
+}
+static void ftw_forking_task(void *arg) {
+  (void)arg;
+  /* Queued behind us on our own queue. */
+  for (int i = 0; i < 10; i++)
+    if (weft_worker_do(FTW, ftw_note, NULL) == 0) atomic_fetch_add(&queued, 1);
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child's thread returns into the worker's loop */
+  atomic_store(&child_pid, (int)pid);
+  latch_count_down(&forked);
+}
+
+static void fork_in_a_thread_worker_task(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child's thread exit frees memory */
+  parent_pid = getpid();
+  atomic_store(&queued, 0);
+  sync_init(&ftw_ran);
+  assert_int_equal(pipe(fork_pipe), 0);
+  assert_int_equal(weft_thread_worker_create(&FTW, NULL, NULL, "twtaskfork"), 0);
+  latch_init(&forked, 1);
+  assert_int_equal(weft_worker_do(FTW, ftw_forking_task, NULL), 0);
+  latch_wait(&forked);
+  assert_int_equal(atomic_load(&queued), 10);
+  count_wait(&ftw_ran, 10); /* the parent ran all ten */
+  latch_destroy(&forked);
+  expect_child_ok(atomic_load(&child_pid));
+  expect_parent_notes(10);
+  assert_int_equal(weft_worker_quit(FTW), 0);
+  weft_worker_release(FTW);
+  sync_fini(&ftw_ran);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1012,6 +1061,7 @@ int main(void) {
       cmocka_unit_test(fork_while_the_reactor_grows_an_array),
       cmocka_unit_test(fork_in_a_cancel_from_a_window_flush),
       cmocka_unit_test(child_refuses_an_inherited_thread_worker),
+      cmocka_unit_test(fork_in_a_thread_worker_task),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

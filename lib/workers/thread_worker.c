@@ -156,6 +156,12 @@ static void *tw_main(void *arg) {
     WEFT_PROBE(start, tw, fa);
     fn(fa);
     WEFT_PROBE(finish, tw, fa);
+    /* fn forked and returned in the child: what is queued behind it is
+     * the parent's, which runs it; run here too it would run twice. Leave
+     * the loop and end, as a pool's thread does (docs/threading-howto.md,
+     * "Fork"); the worker's memory stays with the child, as the parent's
+     * threads' do. A relaxed load of one word per item. */
+    if (WEFT_UNLIKELY(weft__fork_generation() != tw->fork_gen)) return NULL;
   }
   tw_unref(tw);
   return NULL;
