@@ -259,18 +259,16 @@ static int resize_locked(weft_threadpool *tp, int *grown) {
    * weft__engine_log_failures after tp->mu, as the grow's do (the log hook
    * may take tp->mu). */
   weft__engine_defer_logs(true);
-  /* The grants' threads stay while they are out; as each goes back the
-   * pool shrinks on (weft__engine_settle_after_resize), so a pool resized
-   * while workers were blocked ends at its new max once they return, as
-   * busy threads above max do (they stayed above it for good with
-   * keep-alive 0). Before the shrink, whose floor (the limit plus the
-   * grants, read under the engine mutex) is the one each return uses. */
+  /* The grants' threads stay while they are out, and each that goes back
+   * shrinks the pool on (weft__engine_settle_after_resize, marked before
+   * the shrink), so a pool resized while workers were blocked ends at its
+   * new max once they return, as busy threads above max do. The shrink
+   * asks for the whole surplus over max; its floor, max plus the grants
+   * read under the engine mutex after the mark, keeps the grants' threads.
+   * Grants read here instead would miss one that goes back between the
+   * read and the mark (models/settle.pml -DMUTANT_KEEP_STALE). */
   if (live > max) {
     weft__engine_settle_after_resize(tp->e); /* no-op with no grants out */
-    /* By the surplus over max: the floor keeps the grants' threads, read
-     * under the engine mutex after the mark. Not by live - (max + grants)
-     * with the grants read here: a grant back between that read and the
-     * mark would be in neither (models/settle.pml -DMUTANT_KEEP_STALE). */
     weft__engine_shrink_to(tp->e, live - max, WEFT__FLOOR_AT_LIMIT);
   }
   weft__engine_defer_logs(false);
