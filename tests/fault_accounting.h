@@ -256,4 +256,31 @@ static void scenario_reactor_mix(void) {
   free(st);
 }
 
+/* blockingCallFromThread from the only thread of the reactor's pool (both
+ * fault tests): the reactor call waits for a deferToThread on that same
+ * pool, which only the announced wait's stand-in can run. */
+#include "weft/threads.h"
+typedef struct bcp_state {
+  weft_reactor *r;
+  atomic_int rc_seen, done;
+  int timed_out;
+} bcp_state;
+static int bcp_leaf(void *arg, void **result) {
+  (void)arg;
+  *result = (void *)(intptr_t)42;
+  return 0;
+}
+static int bcp_on_reactor(void *arg, weft_result *res) {
+  bcp_state *st = arg;
+  weft_deferred *d = NULL;
+  int rc = weft_defer_to_thread(st->r, bcp_leaf, NULL, &d);
+  if (rc != 0) {
+    weft_result_set_failure(res, weft_failure_new(rc, NULL));
+    return 0;
+  }
+  rc = weft_result_set_deferred(res, d);
+  weft_deferred_unref(d);
+  return rc;
+}
+
 #endif /* WEFT_TEST_FAULT_ACCOUNTING_H */

@@ -626,28 +626,6 @@ static void workers_ctx_fail_from(void **s) {
 
 /* ------------------------------- blockingCallFromThread from a pool thread */
 
-typedef struct bcp_state {
-  weft_reactor *r;
-  atomic_int rc_seen, done;
-  int timed_out;
-} bcp_state;
-static int bcp_leaf(void *arg, void **result) {
-  (void)arg;
-  *result = (void *)(intptr_t)42;
-  return 0;
-}
-static int bcp_on_reactor(void *arg, weft_result *res) {
-  bcp_state *st = arg;
-  weft_deferred *d = NULL;
-  int rc = weft_defer_to_thread(st->r, bcp_leaf, NULL, &d);
-  if (rc != 0) {
-    weft_result_set_failure(res, weft_failure_new(rc, NULL));
-    return 0;
-  }
-  rc = weft_result_set_deferred(res, d);
-  weft_deferred_unref(d);
-  return rc;
-}
 static void bcp_stop_req(weft_work *req) { (void)weft_reactor_stop(req->data); }
 static void bcp_pool_task(void *arg) {
   bcp_state *st = arg;

@@ -769,28 +769,6 @@ static void pthread_weft_pool_from(void **s) {
  * thread, the stand-in, the monitor's): the round trip still completes,
  * with no other call to retry the creation. A 30 s reactor timer is only a
  * hang guard: the pass condition is the round trip's value. */
-typedef struct bcp_state {
-  weft_reactor *r;
-  atomic_int rc_seen, done;
-  int timed_out;
-} bcp_state;
-static int bcp_leaf(void *arg, void **result) {
-  (void)arg;
-  *result = (void *)(intptr_t)42;
-  return 0;
-}
-static int bcp_on_reactor(void *arg, weft_result *res) {
-  bcp_state *st = arg;
-  weft_deferred *d = NULL;
-  int rc = weft_defer_to_thread(st->r, bcp_leaf, NULL, &d);
-  if (rc != 0) {
-    weft_result_set_failure(res, weft_failure_new(rc, NULL));
-    return 0;
-  }
-  rc = weft_result_set_deferred(res, d);
-  weft_deferred_unref(d);
-  return rc;
-}
 static void bcp_stop(void *arg) {
   bcp_state *st = arg;
   (void)weft_reactor_stop(st->r);
