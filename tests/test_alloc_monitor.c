@@ -14,11 +14,15 @@
  * free then counts the frees made on the monitor's thread (a thread-local
  * mark the observer sets there), and the test waits for the three
  * (monitor_free: cand, last_exec, the monitor).
+ *
+ * And a monitor whose memory cannot be allocated is logged as WEFT_ENOMEM.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <cmocka.h>
@@ -100,9 +104,57 @@ static void replace_while_a_leaving_monitor_frees_itself(void **state) {
   latch_destroy(&ran);
 }
 
+/* The monitor's memory cannot be allocated at the worker's start (every
+ * calloc off the test's thread fails): the log hook hears WEFT_ENOMEM
+ * for the monitor, not the WEFT_EAGAIN of a thread that could not be
+ * made. */
+static pthread_t g_main;
+static atomic_int g_fail_off_main;
+static void *calloc_c(size_t n, size_t size) {
+  if (atomic_load(&g_fail_off_main) && !pthread_equal(pthread_self(), g_main)) return NULL;
+  return calloc(n, size);
+}
+
+static latch g_monitor_logged;
+static atomic_int g_monitor_err;
+static void log_monitor(void *ctx, int err, const char *what) {
+  (void)ctx;
+  if (!strstr(what, "monitor")) return;
+  int z = 0;
+  if (atomic_compare_exchange_strong(&g_monitor_err, &z, err)) latch_count_down(&g_monitor_logged);
+}
+
+static void monitor_without_memory_is_logged_as_enomem(void **state) {
+  (void)state;
+  g_main = pthread_self();
+  latch_init(&g_monitor_logged, 1);
+  assert_int_equal(weft_replace_allocator(malloc, calloc_c, free), 0);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 1;
+  o.max_threads = 1;
+  o.log = log_monitor;
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  atomic_store(&g_fail_off_main, 1);
+  assert_int_equal(weft_threadpool_start(tp), 0); /* its worker starts the monitor */
+  latch_wait(&g_monitor_logged);
+  atomic_store(&g_fail_off_main, 0);
+  assert_int_equal(atomic_load(&g_monitor_err), WEFT_ENOMEM);
+  latch ran;
+  latch_init(&ran, 1);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, task, &ran), 0); /* the pool still runs work */
+  latch_wait(&ran);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  assert_int_equal(weft_replace_allocator(malloc, calloc, free), 0);
+  latch_destroy(&ran);
+  latch_destroy(&g_monitor_logged);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(replace_while_a_leaving_monitor_frees_itself),
+      cmocka_unit_test(monitor_without_memory_is_logged_as_enomem),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,8 +183,10 @@ struct weft__engine {
    * log hook to hear after it (weft__engine_log_failures): the thread
    * factory's (or pthread_create's), a worker slot that could not be
    * allocated, no free slot (every one held by a thread on its way out),
-   * and the monitor's own thread that could not be started. */
-  _Atomic int unlogged_failures, unlogged_nomem, unlogged_noslot, unlogged_monitor;
+   * and the monitor's own thread that could not be started, or whose
+   * memory could not be allocated. */
+  _Atomic int unlogged_failures, unlogged_nomem, unlogged_noslot, unlogged_monitor,
+      unlogged_monitor_nomem;
   /* Set (release) when a stop has joined every thread and cancelled what
    * was queued: every task accepted before has run or been cancelled. */
   _Atomic int stopped;

@@ -421,7 +421,7 @@ static int monitor_start_locked(weft__engine *e) {
 static void monitor_start_failed(weft__engine *e, int r) {
   if (r == MONITOR_LATER || r == WEFT_EQUIT) return;
   if (r == WEFT_EAGAIN) weft__fetch_add_relaxed(&e->spawn_failures, 1); /* a creation failed */
-  weft__fetch_add_relaxed(&e->unlogged_monitor, 1);
+  weft__fetch_add_relaxed(r == WEFT_ENOMEM ? &e->unlogged_monitor_nomem : &e->unlogged_monitor, 1);
   /* Outside the mutex; a caller under a lock the hook may take defers it
    * (weft__engine_defer_logs) and logs after its unlock. */
   weft__engine_log_failures(e);

@@ -41,6 +41,8 @@ void weft__engine_log_failures(weft__engine *e) {
     weft__engine_log(e, WEFT_EAGAIN, "no free slot for a pool thread (all held by threads on their way out)");
   for (int n = weft__xchg_relaxed(&e->unlogged_monitor, 0); n > 0; n--)
     weft__engine_log(e, WEFT_EAGAIN, "could not start the pool's monitor thread");
+  for (int n = weft__xchg_relaxed(&e->unlogged_monitor_nomem, 0); n > 0; n--)
+    weft__engine_log(e, WEFT_ENOMEM, "no memory for the pool's monitor");
 }
 
 /* Creation failures back off (E9.5): no attempt before retry_at, the
