@@ -16,7 +16,9 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "weft/context.h"
 #include "weft/threadpool.h"
+#include "weft/work.h"
 
 #include "test_sync.h"
 
@@ -285,6 +287,93 @@ static void long_name_keeps_the_serial(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* weft_threadpool_counters are monotonic (weft/threadpool.h), and so is a
+ * slot's `executed`. A request that weft_threadpool_cancel_work won is
+ * skipped by the worker that takes it: counted as cancelled, and taken out
+ * of that worker's `executed` (count_skipped). The skip was subtracted
+ * before the take was counted (the worker counts a task when it returns),
+ * so while the request's after_cb ran both counts read one less than just
+ * before it: `executed` went from 1 down to 0 and back. The request is
+ * queued with a context, whose enter hook runs on the worker after the
+ * gated task was counted and before the skip: the reading before. */
+typedef struct mono {
+  weft_threadpool *tp;
+  uint64_t total_before, total_during, slot_before, slot_during;
+  int entered, status, read_errors;
+  sync_t told;
+} mono;
+static mono *g_mono;
+/* On the pool thread: no cmocka assertion there (the test checks after). */
+static void mono_read(uint64_t *total, uint64_t *slot) {
+  weft_threadpool_counters c;
+  if (weft_threadpool_counters_get(g_mono->tp, &c) != 0) g_mono->read_errors++;
+  *total = c.executed;
+  weft_worker_stats v[1];
+  size_t n = 0;
+  if (weft_threadpool_worker_stats(g_mono->tp, v, 1, &n) != 0 || n != 1) g_mono->read_errors++;
+  *slot = v[0].executed;
+}
+static void mono_enter(void *ctx) {
+  (void)ctx;
+  if (g_mono->entered++ == 0) mono_read(&g_mono->total_before, &g_mono->slot_before);
+}
+static void mono_leave(void *ctx, void *previous) {
+  (void)ctx;
+  (void)previous;
+}
+static const weft_context_hooks mono_hooks = {NULL, NULL, mono_enter, mono_leave};
+static void mono_work(weft_work *req) { (void)req; }
+static void mono_after(weft_work *req, int status) {
+  (void)req;
+  g_mono->status = status;
+  mono_read(&g_mono->total_during, &g_mono->slot_during);
+  count_up(&g_mono->told);
+}
+
+static void executed_never_goes_down_at_a_skip(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(1, 1, "mono");
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  mono m = {.tp = tp};
+  sync_init(&m.told);
+  g_mono = &m;
+  assert_int_equal(weft_context_set_hooks(&mono_hooks), 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  gated g = {&gate, &started, NULL};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &g), 0);
+  count_wait(&started, 1);
+  weft_work req;
+  memset(&req, 0, sizeof req);
+  static int ctx;
+  void *prev = weft_context_set(&ctx);
+  assert_int_equal(weft_threadpool_queue_work(tp, &req, mono_work, mono_after), 0);
+  weft_context_set(prev);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &req), 0); /* behind the gated task */
+  gate_open(&gate);
+  count_wait(&m.told, 1);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(m.entered, 1);
+  assert_int_equal(m.status, WEFT_ECANCELED);
+  assert_int_equal(m.read_errors, 0);
+  assert_int_equal(m.total_before, 1); /* the gated task */
+  assert_int_equal(m.slot_before, 1);
+  assert_int_equal(m.total_during, 1); /* was 0 */
+  assert_int_equal(m.slot_during, 1);  /* was 0 */
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
+  assert_int_equal(c.executed, 1);
+  assert_int_equal(c.cancelled, 1);
+  assert_int_equal(c.submitted, 2);
+  assert_int_equal(weft_context_set_hooks(NULL), 0);
+  g_mono = NULL;
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&gate);
+  sync_fini(&started);
+  sync_fini(&m.told);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(per_worker_sums_match_totals),
@@ -293,6 +382,7 @@ int main(void) {
       cmocka_unit_test(dump_has_worker_lines),
       cmocka_unit_test(busy_ns_never_goes_down),
       cmocka_unit_test(bad_arguments),
+      cmocka_unit_test(executed_never_goes_down_at_a_skip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

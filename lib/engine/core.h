@@ -320,12 +320,26 @@ bool weft__engine_cancel_tasks(weft__engine *e, weft__task *const *ts, uint32_t 
  * caller then calls t's cancel itself, or tells its owner another way.
  * Counted on the worker's slot, so that its `executed` (every task it
  * took) less its skipped ones is what it ran, slot by slot as in total;
- * e->skipped takes a skip on any other thread. */
+ * e->skipped takes a skip on any other thread.
+ * The take is counted here too, with the skip, not when the task returns
+ * (the loop then stores the same count again): counted there, the owner's
+ * callback (an after_cb with WEFT_ECANCELED) and the context hooks around
+ * it read `executed` one lower than just before the skip, against the
+ * counters' "monotonic" (weft/threadpool.h; test_worker_stats
+ * executed_never_goes_down_at_a_skip). The release fence orders the skip
+ * before the take; it pairs with the readers' acquire fence between their
+ * load of the take count and their load of the skips (stats.c,
+ * worker_stats.c), so that a reader that sees the take sees the skip. */
 static inline void weft__engine_count_skipped(weft__engine *e) {
   weft__fetch_add_relaxed(&e->cancelled, 1);
   weft__eworker *w = weft__thread_worker(); /* weft__engine_current_worker, below */
-  if (w && w->e == e) weft__add_single_writer(&w->skipped, 1); /* owner-only counter */
-  else weft__fetch_add_relaxed(&e->skipped, 1);
+  if (w && w->e == e) {
+    weft__add_single_writer(&w->skipped, 1); /* owner-only counters */
+    weft__fence_release();
+    weft__add_single_writer(&w->ring.executed, 1);
+  } else {
+    weft__fetch_add_relaxed(&e->skipped, 1);
+  }
 }
 
 /* The engine worker running on this thread (lib/engine/thread_state.h). */

@@ -70,6 +70,7 @@
 typedef struct weft__ring {
   /* Not the ring's own state: the owning engine worker's count of the tasks
    * it has run (lib/engine/core.h), stored by the owner after every task
+   * and, for a task it skips, at the skip (weft__engine_count_skipped)
    * (relaxed: a statistic, and the elastic monitor's progress signal, E9.2)
    * and read by anyone. On head's line because the owner's pop has just
    * written that line with its CAS, so the store costs no extra line; first

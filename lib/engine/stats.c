@@ -54,6 +54,10 @@ void weft__engine_counters_get(weft__engine *e, weft__engine_counters *out) {
   for (uint32_t i = 0; i < hw; i++) {
     weft__eworker *w = e->slots[i];
     out->executed += weft__load_relaxed(&w->ring.executed);
+    /* A skip is stored before its take (count_skipped, core.h): a take we
+     * see comes with its skip, and `executed` never reads one over what ran.
+     * Pairs with count_skipped's release fence. */
+    weft__fence_acquire();
     out->steals += weft__load_relaxed(&w->steals);
     out->stolen += weft__load_relaxed(&w->stolen);
     out->parks += weft__load_relaxed(&w->parks);

@@ -27,7 +27,11 @@ void weft__engine_worker_stats(weft__engine *e, weft_worker_stats *out, size_t c
     int room = (int)sizeof s->name - 1 - sl;
     snprintf(s->name, sizeof s->name, "%.*s%s", room, e->prefix, suffix);
     /* Every task it took, less those it cancelled instead (count_skipped). */
-    uint64_t took = weft__load_relaxed(&w->ring.executed), skipped = weft__load_relaxed(&w->skipped);
+    uint64_t took = weft__load_relaxed(&w->ring.executed);
+    /* Pairs with count_skipped's release fence (core.h): a take we see
+     * comes with its skip. */
+    weft__fence_acquire();
+    uint64_t skipped = weft__load_relaxed(&w->skipped);
     s->executed = took > skipped ? took - skipped : 0;
     s->steals = weft__load_relaxed(&w->steals);
     s->stolen = weft__load_relaxed(&w->stolen);
