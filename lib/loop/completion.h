@@ -17,9 +17,9 @@
 #include "weft/deferred.h"
 #include "weft/reactor.h"
 
-/* A Deferred followed by `extra` bytes (max-aligned) in the same block. */
+/* A Deferred followed by `extra` bytes (max-aligned) in the same block;
+ * weft__deferred_extra_of (lib/loop/deferred_impl.h) finds them. */
 int weft__deferred_create_extra(weft_deferred **out, size_t extra);
-void *weft__deferred_extra(weft_deferred *d);
 
 /* A Deferred in a block of a block cache: lib/loop/deferred_impl.h (layout,
  * weft__deferred_init); its last unref puts the block back (lib/loop/deferred.c,
