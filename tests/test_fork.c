@@ -1043,6 +1043,60 @@ static void fork_in_a_thread_worker_task(void **state) {
   sync_fini(&ftw_ran);
 }
 
+/* A coordinator item that forks and returns in the child: the items queued
+ * behind it by another thread are the parent's, which the parent's drain
+ * runs. The child's drainer went on with them (each ran twice, once in
+ * each process); it now stops at the item that forked, and its do()
+ * returns there. */
+static weft_worker *FC;
+static sync_t fc_holding, fc_gate;
+static void fc_note(void *arg) {
+  (void)arg;
+  if (getpid() != parent_pid) {
+    (void)!write(fork_pipe[1], "c", 1);
+    _exit(3); /* ran in the child */
+  }
+  (void)!write(fork_pipe[1], "p", 1);
+}
+static void fc_forking_item(void *arg) {
+  (void)arg;
+  gate_open(&fc_holding);
+  gate_wait(&fc_gate); /* the notes are queued behind us */
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child's drainer returns into its drain */
+  atomic_store(&child_pid, (int)pid);
+}
+static void *fc_drainer(void *arg) {
+  (void)arg;
+  /* The coordinator is idle: this do() drains, the notes included. */
+  int rc = weft_worker_do(FC, fc_forking_item, NULL);
+  if (getpid() != parent_pid) _exit(rc == 0 ? 0 : 4); /* the child's do() returned */
+  return (void *)(intptr_t)rc;
+}
+
+static void fork_in_a_coordinator_item(void **state) {
+  (void)state;
+  parent_pid = getpid();
+  sync_init(&fc_holding);
+  sync_init(&fc_gate);
+  assert_int_equal(pipe(fork_pipe), 0);
+  assert_int_equal(weft_coordinator_create(&FC), 0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, fc_drainer, NULL), 0);
+  gate_wait(&fc_holding); /* the drainer runs the forking item */
+  for (int i = 0; i < 10; i++) assert_int_equal(weft_worker_do(FC, fc_note, NULL), 0);
+  gate_open(&fc_gate);
+  void *rc;
+  assert_int_equal(pthread_join(th, &rc), 0); /* the parent's drain ran the notes */
+  assert_int_equal((int)(intptr_t)rc, 0);
+  expect_child_ok(atomic_load(&child_pid));
+  expect_parent_notes(10);
+  assert_int_equal(weft_worker_quit(FC), 0);
+  weft_worker_release(FC);
+  sync_fini(&fc_holding);
+  sync_fini(&fc_gate);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1062,6 +1116,7 @@ int main(void) {
       cmocka_unit_test(fork_in_a_cancel_from_a_window_flush),
       cmocka_unit_test(child_refuses_an_inherited_thread_worker),
       cmocka_unit_test(fork_in_a_thread_worker_task),
+      cmocka_unit_test(fork_in_a_coordinator_item),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

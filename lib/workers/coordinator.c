@@ -105,6 +105,7 @@
 #include "base/alloc.h"
 #include "base/atomic.h"
 #include "base/debug.h"
+#include "base/fork.h"
 #include "engine/context.h"
 #include "engine/mpsc.h"
 #include "workers/worker_base.h"
@@ -164,6 +165,13 @@ __attribute__((noinline, cold)) static bool coord_finish_over_budget(coordinator
 
 static void coord_drain(coordinator *c) {
   unsigned budget = WEFT__COORD_DRAIN_BUDGET;
+  /* An item may fork and return in the child: what is queued behind it is
+   * the parent's (other threads' items, which the parent's drain runs), so
+   * the child's drain stops there, as a ThreadWorker's thread does
+   * (thread_worker.c tw_main). The role is not given back: in the child the
+   * coordinator keeps work no thread drains (docs/threading-howto.md,
+   * "Fork"). A relaxed load of one word per item. */
+  const unsigned long gen = weft__fork_generation();
   for (;;) {
     /* Invariant I2/I3: the drainer pops only while holding the role. */
     weft_assert_internal(st_count(weft__load_relaxed(&c->state)) >= 1);
@@ -176,6 +184,7 @@ static void coord_drain(coordinator *c) {
       t = weft__mpsc_pop(&c->q);
     }
     t->run(t);
+    if (WEFT_UNLIKELY(weft__fork_generation() != gen)) return;
     if (budget > 1) {
       budget--;
       /* acq_rel: release hands this item's effects to the next drainer (which
