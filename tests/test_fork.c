@@ -1097,6 +1097,37 @@ static void fork_in_a_coordinator_item(void **state) {
   sync_fini(&fc_gate);
 }
 
+/* A LockWorker item that forks and returns in the child: the items it
+ * queued behind itself (re-entrant do(), trampolined) are the parent's,
+ * which the parent's do() runs. The child's do() ran them too (each ran
+ * twice, once in each process); it now releases the lock and returns
+ * without them. */
+static weft_worker *FLW;
+static void flw_forking_item(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 10; i++)
+    if (weft_worker_do(FLW, fc_note, NULL) == 0) atomic_fetch_add(&queued, 1);
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child returns into the trampoline */
+  atomic_store(&child_pid, (int)pid);
+}
+
+static void fork_in_a_lock_worker_item(void **state) {
+  (void)state;
+  parent_pid = getpid();
+  atomic_store(&queued, 0);
+  assert_int_equal(pipe(fork_pipe), 0);
+  assert_int_equal(weft_lock_worker_create(&FLW, NULL, NULL), 0);
+  int rc = weft_worker_do(FLW, flw_forking_item, NULL);
+  if (getpid() != parent_pid) _exit(rc == 0 ? 0 : 4); /* the child's do() returned */
+  assert_int_equal(rc, 0);
+  assert_int_equal(atomic_load(&queued), 10);
+  expect_child_ok(atomic_load(&child_pid));
+  expect_parent_notes(10);
+  assert_int_equal(weft_worker_quit(FLW), 0);
+  weft_worker_release(FLW);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1117,6 +1148,7 @@ int main(void) {
       cmocka_unit_test(child_refuses_an_inherited_thread_worker),
       cmocka_unit_test(fork_in_a_thread_worker_task),
       cmocka_unit_test(fork_in_a_coordinator_item),
+      cmocka_unit_test(fork_in_a_lock_worker_item),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

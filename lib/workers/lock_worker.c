@@ -33,6 +33,7 @@
 
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "base/fork.h"
 #include "engine/context.h"
 #include "workers/lock_worker.h"
 #include "workers/worker_base.h"
@@ -98,8 +99,13 @@ static int lw_do(weft_worker *w, weft_fn fn, void *arg) {
   if (r) return r;
   lw_frame f = {lw, NULL, NULL, tls_frames};
   tls_frames = &f;
+  /* An item may fork and return in the child: the items queued behind it
+   * are the parent's, which its own do() runs, so the child runs none of
+   * them (as a ThreadWorker's thread and a coordinator's drain, there);
+   * it still releases the lock it holds and returns. */
+  const unsigned long gen = weft__fork_generation();
   fn(arg);
-  while (f.head) {
+  while (f.head && WEFT_LIKELY(weft__fork_generation() == gen)) {
     lw_item *it = f.head;
     f.head = it->next;
     if (!f.head) f.tail = NULL;
