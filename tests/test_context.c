@@ -555,6 +555,62 @@ static void coordinator_plain_item_runs_in_no_context(void **state) {
   latch_destroy(&c.proceed);
 }
 
+/* The same drain, the drainer's context Y entered through the hooks
+ * (weft_context_call), and the plain item, run set aside, enters a context
+ * Z of its own. Z's leave must tell the hooks Y as `previous`, the context
+ * that is current again once the item returns: told NULL (the set-aside
+ * value, which the hooks never heard of), the hooks' view stayed NULL
+ * while weft's current context came back to Y without a hook. */
+typedef struct aside_case {
+  weft_worker *w;
+  tctx *y, *z;
+  latch holding, proceed;
+  void *current_after, *view_after;
+} aside_case;
+static void aside_hold(void *arg) {
+  aside_case *c = arg;
+  latch_count_down(&c->holding);
+  latch_wait(&c->proceed);
+}
+static void aside_plain_item(void *arg) {
+  aside_case *c = arg;
+  weft_context_call(c->z, noop, NULL);
+}
+static void aside_body(void *arg) {
+  aside_case *c = arg;
+  weft_worker_do(c->w, aside_hold, c); /* drains aside_hold, then the plain item */
+  c->current_after = weft_context_current();
+  c->view_after = view;
+}
+static void *aside_drainer(void *arg) {
+  aside_case *c = arg;
+  weft_context_call(c->y, aside_body, c);
+  return NULL;
+}
+
+static void set_aside_item_entering_a_context_keeps_the_hooks_view(void **state) {
+  (void)state;
+  tctx y = {.name = "y"}, z = {.name = "z"};
+  aside_case c = {.y = &y, .z = &z};
+  assert_int_equal(weft_coordinator_create(&c.w), 0);
+  latch_init(&c.holding, 1);
+  latch_init(&c.proceed, 1);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, aside_drainer, &c), 0);
+  latch_wait(&c.holding); /* the drainer holds the coordinator, inside its item */
+  assert_int_equal(weft_worker_do(c.w, aside_plain_item, &c), 0); /* queued behind it */
+  latch_count_down(&c.proceed);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_ptr_equal(c.current_after, &y);
+  assert_ptr_equal(c.view_after, &y); /* NULL before the fix */
+  assert_int_equal(atomic_load(&z.enters), 1);
+  weft_worker_release(c.w);
+  assert_quiescent(&y);
+  assert_quiescent(&z);
+  latch_destroy(&c.holding);
+  latch_destroy(&c.proceed);
+}
+
 /* LockWorker: an item queued from inside an item while the thread had no
  * context (weft_context_call(NULL, ...): "runs fn with no context") runs,
  * trampolined, in none; it ran in the outer do()'s context A. */
@@ -1010,6 +1066,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(thread_worker_do, setup, teardown),
       cmocka_unit_test_setup_teardown(lock_worker_do, setup, teardown),
       cmocka_unit_test_setup_teardown(coordinator_plain_item_runs_in_no_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(set_aside_item_entering_a_context_keeps_the_hooks_view, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(lock_worker_plain_item_runs_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(reactor_call_from_thread, setup, teardown),
       cmocka_unit_test_setup_teardown(reactor_plain_call_runs_in_no_context, setup, teardown),

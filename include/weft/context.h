@@ -83,6 +83,12 @@ typedef struct weft_context_hooks {
    * @brief ctx stops being current on the calling thread; `previous`
    * becomes current again right after this returns. One call per enter, on
    * the same thread, nested properly.
+   *
+   * Where ctx was entered inside work that runs with the thread's own
+   * context set aside (work another thread submitted with none: the set-aside
+   * has no hook), `previous` is the thread's own context: the hooks never
+   * heard of the set-aside, and that context is current again, without a
+   * hook, when the work returns.
    * @param ctx      The context that was entered.
    * @param previous The thread's context before the enter (often NULL).
    */

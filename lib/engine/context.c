@@ -28,6 +28,15 @@ static _Atomic(const weft_context_hooks *) hooks_in_effect;
  * running, while that node may still carry the task's completion. */
 static _Thread_local void *tls_current __attribute__((tls_model("initial-exec")));
 static _Thread_local weft__node *tls_spare __attribute__((tls_model("initial-exec")));
+/* The context the hooks last made current on this thread (an enter, or a
+ * leave's `previous`), or weft_context_set's: tls_current but for a
+ * set-aside, which changes tls_current without a hook. A leave tells the
+ * hooks this as `previous`, so that their view and weft's agree again once
+ * a set-aside ends: an item run set aside that enters a context of its own
+ * would otherwise make the hooks restore NULL, the set-aside value, while
+ * the thread's own context comes back silently after it
+ * (test_context `set_aside_item_entering_a_context_keeps_the_hooks_view`). */
+static _Thread_local void *tls_hooked __attribute__((tls_model("initial-exec")));
 
 typedef struct ctx_wrap {
   weft__task *inner;
@@ -56,20 +65,25 @@ static void switch_to(void *ctx) {
 
 typedef struct frame {
   void *prev;
+  void *prev_hooked;
   weft__node *prev_spare;
 } frame;
 
+/* ctx NULL: a set-aside (aside_begin), which the hooks do not hear of. */
 static void enter(frame *f, void *ctx, const weft_context_hooks *h, weft__node *spare) {
   f->prev = tls_current;
+  f->prev_hooked = tls_hooked;
   f->prev_spare = tls_spare;
   switch_to(ctx);
+  if (ctx) tls_hooked = ctx;
   tls_spare = spare;
   if (ctx && h && h->enter) h->enter(ctx);
 }
 
 static void leave(const frame *f, void *ctx, const weft_context_hooks *h) {
-  if (ctx && h && h->leave) h->leave(ctx, f->prev);
+  if (ctx && h && h->leave) h->leave(ctx, f->prev_hooked);
   switch_to(f->prev);
+  tls_hooked = f->prev_hooked;
   tls_spare = f->prev_spare;
 }
 
@@ -239,6 +253,7 @@ WEFT_API int weft_context_set_hooks(const weft_context_hooks *hooks) {
 WEFT_API void *weft_context_set(void *ctx) {
   void *prev = tls_current;
   switch_to(ctx);
+  tls_hooked = ctx; /* the caller's own machinery follows it (no hook) */
   return prev;
 }
 
