@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -438,6 +439,56 @@ static void destroy_releases_blocked_caller(void **state) {
   assert_int_equal(weft_reactor_destroy(n.r), 0); /* its fn never runs */
   pthread_join(t, NULL);
   assert_int_equal(n.rc, WEFT_ESHUTDOWN);
+}
+
+/* A reactor callback stops a pool of its own while one of the pool's
+ * tasks waits in blockingCallFromThread for the reactor: the stop joins the
+ * task's thread, and the task waits for the thread that joins it (Twisted
+ * hangs the same way; weft hung too). The stop releases the wait with
+ * WEFT_EDEADLK, refuses one the task starts while the stop joins it, and
+ * the call never runs. */
+typedef struct stop_vs_blocked {
+  weft_reactor *r;
+  weft_threadpool *tp;
+  int rc1, rc2, stop_rc;
+  atomic_int fn_ran;
+} stop_vs_blocked;
+
+static int svb_fn(void *ctx, weft_result *res) {
+  stop_vs_blocked *s = ctx;
+  atomic_fetch_add(&s->fn_ran, 1);
+  weft_result_set_value(res, s);
+  return 0;
+}
+static void svb_task(void *arg) {
+  stop_vs_blocked *s = arg;
+  s->rc1 = weft_blocking_call_from_thread(s->r, svb_fn, s, NULL, NULL);
+  /* The stop is joining this thread now: a new wait would never end. */
+  s->rc2 = weft_blocking_call_from_thread(s->r, svb_fn, s, NULL, NULL);
+}
+static void svb_stop_pool(void *arg) { /* on the reactor thread */
+  stop_vs_blocked *s = arg;
+  while (!has_blocked(s->r)) sched_yield(); /* the task waits for us */
+  s->stop_rc = weft_threadpool_stop(s->tp);
+  assert_int_equal(weft_reactor_stop(s->r), 0);
+}
+
+static void stop_from_reactor_releases_blocked_pool_thread(void **state) {
+  (void)state;
+  stop_vs_blocked s = {0};
+  s.rc1 = s.rc2 = s.stop_rc = 1;
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  assert_int_equal(weft_threadpool_create(&s.tp, 1, 1, "svb"), 0);
+  assert_int_equal(weft_threadpool_start(s.tp), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(s.tp, svb_task, &s), 0);
+  assert_int_equal(weft_reactor_call_when_running(s.r, svb_stop_pool, &s), 0);
+  assert_int_equal(weft_reactor_run(s.r), 0); /* hung here before */
+  assert_int_equal(s.stop_rc, 0);
+  assert_int_equal(s.rc1, WEFT_EDEADLK);
+  assert_int_equal(s.rc2, WEFT_EDEADLK);
+  assert_int_equal(atomic_load(&s.fn_ran), 0); /* the refused call never ran */
+  assert_int_equal(weft_threadpool_destroy(s.tp), 0);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
 }
 
 /* ----------------------------------------- 57: callMultipleInThread */
@@ -912,6 +963,7 @@ int main(void) {
       cmocka_unit_test_setup(shutdown_releases_blocked_callers, setup),
       cmocka_unit_test_setup(manual_shutdown_refuses_new_blocked_callers, setup),
       cmocka_unit_test_setup(destroy_releases_blocked_caller, setup),
+      cmocka_unit_test_setup(stop_from_reactor_releases_blocked_pool_thread, setup),
       cmocka_unit_test_setup(call_multiple, setup),
       cmocka_unit_test_setup(defer_to_thread_results, setup),
       cmocka_unit_test_setup(failure_after_success, setup),

@@ -225,7 +225,10 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp);
  * (bounded by hard_threads; the wait between two doubles, up to 1 s). A
  * strict-cap pool
  * never grows: a task that waits for work queued behind it holds the stop,
- * as in Twisted.
+ * as in Twisted. On a reactor's thread, a task of the pool that waits in
+ * weft_blocking_call_from_thread() on that reactor (which cannot run the
+ * call while this joins) is released with #WEFT_EDEADLK, and so is one
+ * that starts to wait while this joins (weft/threads.h).
  * @param tp The pool.
  * @return 0, or:
  *   - #WEFT_EQUIT   the second time;

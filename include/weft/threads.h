@@ -176,7 +176,13 @@ WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *call
  *                NULL: the failure is then dropped.
  * @return 0 and `*value`; or the failure's code, with the failure in
  *   `*failure`; or:
- *   - #WEFT_EDEADLK   called on the reactor thread itself;
+ *   - #WEFT_EDEADLK   called on the reactor thread itself; or, on a
+ *                     thread of a weft_threadpool, the reactor thread
+ *                     began to stop that pool (weft_threadpool_stop() or
+ *                     destroy from a reactor callback), which joins this
+ *                     thread: the wait is released (fn never runs if it
+ *                     had not yet), or refused while that stop is under
+ *                     way;
  *   - #WEFT_ESHUTDOWN the reactor is stopping or stopped, or began to shut
  *     down while we waited (the waiter is released; a result that arrives
  *     later is dropped);

@@ -233,6 +233,12 @@ struct weft__engine {
   int ncpu; /* CPUs the process may use, at create: workers that run at once (inject_batch) */
   bool prefetchw; /* weft__cpu_has_prefetchw (lib/base/prefetch.h), copied at create */
   pthread_mutex_t mu;                         /* control plane */
+  /* Under mu (lib/engine/join_wait.h): workers waiting for another thread
+   * (weft_blocking_call_from_thread), and the thread joining the workers
+   * without a deadline while `joining` (weft_threadpool_stop). */
+  struct weft__join_waiter *join_waiters;
+  pthread_t joiner;
+  bool joining;
   /* Shrinks to a floor, one at a time (weft__engine_shrink_to: a resize's,
    * a returned grant's): each reads the floor and then uncounts threads in
    * separate steps under `mu`, so two at once would each take the same

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "engine/join_wait.h"
 #include "engine/submit_window.h"
 
 static weft__engine *engine_of(weft__fork_hook *h) {
@@ -106,6 +107,7 @@ static void child(weft__fork_hook *h) {
    * join it; nothing arms a closed engine's monitor again. */
   weft__store_relaxed(&e->monitor, NULL);
   weft__store_relaxed(&e->monitor_armed, 1);
+  weft__engine_join_fork_child(e);
 }
 
 int weft__engine_fork_register(weft__engine *e) {

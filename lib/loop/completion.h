@@ -52,6 +52,8 @@ struct weft__blocked {
  * reactor's waiter lock, so shutdown cannot release b and destroy the reactor
  * between the two. WEFT_ESHUTDOWN (nothing done) if the reactor is stopping. */
 int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node);
+/* WEFT_ESHUTDOWN if weft__reactor_block would refuse now, else 0. */
+int weft__reactor_block_refused(weft_reactor *r);
 /* Unregister b if it is still registered. */
 void weft__reactor_unblock(weft_reactor *r, weft__blocked *b);
 /* 1 once the reactor began to shut down (or stopped). */

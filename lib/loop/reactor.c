@@ -389,6 +389,13 @@ int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node) {
   return WEFT_OK;
 }
 
+int weft__reactor_block_refused(weft_reactor *r) {
+  pthread_mutex_lock(&r->block_lock);
+  int refused = weft__load_relaxed(&r->state) >= R_STOPPING || r->shutdown_firing;
+  pthread_mutex_unlock(&r->block_lock);
+  return refused ? WEFT_ESHUTDOWN : WEFT_OK;
+}
+
 void weft__reactor_unblock(weft_reactor *r, weft__blocked *b) {
   pthread_mutex_lock(&r->block_lock);
   if (b->next != NULL) {

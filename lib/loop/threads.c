@@ -28,6 +28,8 @@
 #include "base/block_cache.h"
 #include "base/futex.h"
 #include "engine/context.h"
+#include "engine/core.h"
+#include "engine/join_wait.h"
 #include "engine/task.h"
 #include "engine/work_claim.h"
 #include "loop/completion.h"
@@ -349,6 +351,7 @@ WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *call
 
 typedef struct blocking_call {
   weft__blocked link;      /* the reactor's waiter list */
+  weft__join_waiter joinw; /* on a pool thread: its engine's waiter list */
   weft__task node;         /* the call_from_thread node */
   atomic_int refs;         /* the caller + the reactor side */
   atomic_int finished;     /* 0 → 1 by the one finish that wins */
@@ -405,6 +408,34 @@ static int bc_finish_reactor_side(blocking_call *bc, int status, void *value, we
 static void bc_release(weft__blocked *b) { /* reactor shutdown, under block_lock */
   blocking_call *bc = (blocking_call *)(void *)((char *)b - offsetof(blocking_call, link));
   bc_finish(bc, WEFT_ESHUTDOWN, NULL, NULL);
+}
+
+/* A stop of the caller's pool began on the reactor thread, from one of its
+ * callbacks (lib/engine/join_wait.h): that thread joins ours and will not
+ * run the call before we return. Under the engine's mutex, on the reactor
+ * thread, which holds the reactor-side reference as bc_finish says: the
+ * waiter has not returned (it unregisters from the engine first), and r is
+ * alive (it runs; a shutdown, on this thread, would have finished bc). */
+static void bc_join_release(weft__join_waiter *w) {
+  blocking_call *bc = (blocking_call *)(void *)((char *)w - offsetof(blocking_call, joinw));
+  bc_finish_reactor_side(bc, WEFT_EDEADLK, NULL, NULL);
+}
+
+typedef struct bc_enter_arg {
+  blocking_call *bc;
+  weft__task *node;
+} bc_enter_arg;
+
+/* A join refuses us, but the reactor's refusal comes first: from a
+ * shutdown trigger that stops the pool, the caller hears WEFT_ESHUTDOWN,
+ * as without the join (docs/misuse.md, row 36). */
+static int bc_enter(void *ctx, bool joining) {
+  bc_enter_arg *a = ctx;
+  if (joining) {
+    int rc = weft__reactor_block_refused(a->bc->r);
+    return rc != 0 ? rc : WEFT_EDEADLK;
+  }
+  return weft__reactor_block(a->bc->r, &a->bc->link, a->node);
 }
 
 static int bc_deliver(void *ctx, weft_result *r) {
@@ -481,7 +512,23 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
    * call is queued: the reactor may run it at once, and the work it
    * submits finds the stand-in (or its grant) already there. */
   (void)weft_blocking_begin();
-  int rc = weft__reactor_block(r, &bc->link, node);
+  /* On a pool thread, the wait is also registered with the pool's engine,
+   * naming the reactor's thread (fixed once the reactor runs; a reactor
+   * that has not run yet names none): a stop of the pool on that thread
+   * (from a reactor callback) would join us while we wait for it. It
+   * releases us instead, or refuses us if it is under way
+   * (WEFT_EDEADLK). */
+  weft__eworker *me = weft__engine_current_worker();
+  bool joinable = me != NULL && weft__load_acquire(&r->has_io_thread); /* pairs with set_io_thread */
+  int rc;
+  if (joinable) {
+    bc->joinw.on = r->io_thread;
+    bc->joinw.release = bc_join_release;
+    bc_enter_arg a = {bc, node};
+    rc = weft__engine_join_wait_begin(me->e, &bc->joinw, bc_enter, &a);
+  } else {
+    rc = weft__reactor_block(r, &bc->link, node);
+  }
   if (rc != 0) {
     (void)weft_blocking_end();
     if (node != &bc->node) (void)weft__context_unwrap(node);
@@ -490,6 +537,7 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
   }
   /* Acquire: pairs with bc_finish's release store of `done`. */
   while (weft__load_acquire(&bc->done) == 0) weft__futex_wait(&bc->done, 0);
+  if (joinable) weft__engine_join_wait_end(me->e, &bc->joinw); /* before bc may go */
   (void)weft_blocking_end();
   /* Unregistered already (by the finisher): from here on r is not touched. */
   rc = bc->status;

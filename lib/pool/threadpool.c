@@ -19,6 +19,7 @@
 #include "engine/affinity.h"
 #include "engine/context.h"
 #include "engine/engine.h"
+#include "engine/join_wait.h"
 #include "engine/monitor.h"
 #include "engine/node_cache.h"
 #include "engine/stop_deadline.h"
@@ -352,10 +353,17 @@ void weft__threadpool_cancel_lane_task(weft_threadpool *tp, weft__task *t) {
   stopping_pop(&f);
 }
 
+/* The stop joins the pool's threads without a deadline: a thread of the
+ * pool that waits for this one (a task in weft_blocking_call_from_thread
+ * while we are the reactor's thread) would wait for ever, and we for it.
+ * The join releases such waits (WEFT_EDEADLK) and refuses new ones
+ * (lib/engine/join_wait.h). */
 static int engine_stop_as(weft_threadpool *tp) {
   stopping_frame f;
   stopping_push(&f, tp);
+  weft__engine_join_begin(tp->e);
   int r = weft__engine_stop(tp->e);
+  weft__engine_join_end(tp->e);
   stopping_pop(&f);
   return r;
 }
