@@ -87,6 +87,28 @@ static void pool_create_min_gt_max(void **s) {
   assert_null(tp);
 }
 
+/* A negative valve is a negative size (weft/common.h, WEFT_EINVAL): it was
+ * taken for 0 ("derived") without a word, so a valve computed with an
+ * overflow silently became the memory-derived one. */
+static void pool_create_negative_valve(void **s) {
+  (void)s;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.hard_threads = -1;
+  weft_threadpool *tp = (weft_threadpool *)(uintptr_t)1;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), WEFT_EINVAL);
+  assert_null(tp);
+  /* The reactor's pool options are checked when they are given. */
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_reactor_thread_pool_options_init(&o);
+  o.hard_threads = -1;
+  assert_int_equal(weft_reactor_set_thread_pool_options(r, &o), WEFT_EINVAL);
+  o.hard_threads = 0;
+  assert_int_equal(weft_reactor_set_thread_pool_options(r, &o), 0);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
 static void ignore_line(void *ctx, const char *line) {
   (void)ctx;
   (void)line;
@@ -906,6 +928,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(pool_create_null_options, no_object_alive),
       cmocka_unit_test_teardown(pool_create_negative_min, no_object_alive),
       cmocka_unit_test_teardown(pool_create_min_gt_max, no_object_alive),
+      cmocka_unit_test_teardown(pool_create_negative_valve, no_object_alive),
       cmocka_unit_test_teardown(pool_null_handle_everywhere, no_object_alive),
       cmocka_unit_test_teardown(pool_null_function, no_object_alive),
       cmocka_unit_test_teardown(pool_adjust_min_gt_max_changes_nothing, no_object_alive),

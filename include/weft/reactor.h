@@ -371,7 +371,7 @@ WEFT_API void weft_reactor_thread_pool_options_init(weft_threadpool_options *o);
  *
  * @param r  the reactor
  * @param o  the options; copied (the name and the CPU list too)
- * @return 0; WEFT_EINVAL on NULL, min < 0, min > max or an invalid affinity
+ * @return 0; WEFT_EINVAL on NULL, min < 0, min > max, hard_threads < 0 or an invalid affinity
  *         option (weft_affinity); WEFT_ESTATE if the pool already exists or
  *         shutdown has begun; WEFT_ENOMEM
  */

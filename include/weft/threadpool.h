@@ -150,7 +150,8 @@ typedef struct weft_threadpool_options {
   int strict_cap;
   /** The memory valve; 0 (default): derived from the available memory (the
    * host's MemAvailable, bounded by what the process's cgroups have left
-   * below their memory limits) and RLIMIT_NPROC, at most 4096; never below
+   * below their memory limits) and RLIMIT_NPROC, at most 4096; negative:
+   * #WEFT_EINVAL at creation; never below
    * max_threads (an adjust_poolsize() max above it raises it while that
    * max holds; a lower max brings it back). */
   int hard_threads;
@@ -195,8 +196,9 @@ WEFT_API int weft_threadpool_create(weft_threadpool **out, int min_threads,
  * @param out  Receives the pool (the caller's; NULL on failure).
  * @param opts The options (read during the call only).
  * @return 0, or:
- *   - #WEFT_EINVAL out or opts is NULL, min_threads < 0 or
- *     min_threads > max_threads;
+ *   - #WEFT_EINVAL out or opts is NULL, min_threads < 0,
+ *     min_threads > max_threads, hard_threads < 0 or an invalid affinity
+ *     option (weft_affinity);
  *   - #WEFT_ENOMEM out of memory.
  */
 WEFT_API int weft_threadpool_create_ex(weft_threadpool **out,

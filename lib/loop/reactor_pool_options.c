@@ -39,7 +39,8 @@ WEFT_API int weft_reactor_set_thread_pool_options(weft_reactor *r,
                                                   const weft_threadpool_options *o) {
   if (!r || !o) return WEFT_EINVAL;
   if (r->pool || weft__reactor_stopping(r)) return WEFT_ESTATE;
-  if (o->min_threads < 0 || o->max_threads < o->min_threads) return WEFT_EINVAL;
+  if (o->min_threads < 0 || o->max_threads < o->min_threads || o->hard_threads < 0)
+    return WEFT_EINVAL;
   /* Checked now, so that the error reaches the caller instead of the first
    * deferToThread, against this thread's CPUs; the pool is made later, on
    * the thread that first needs it (the reactor's), and checked against

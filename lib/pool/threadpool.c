@@ -138,7 +138,9 @@ WEFT_API int weft_threadpool_create_ex(weft_threadpool **out, const weft_threadp
   if (!out) return WEFT_EINVAL;
   *out = NULL; /* on every failure (weft/common.h) */
   if (!o) return WEFT_EINVAL;
-  if (o->min_threads < 0 || o->max_threads < o->min_threads) return WEFT_EINVAL;
+  /* A negative valve is a negative size, not "derived" (that is 0). */
+  if (o->min_threads < 0 || o->max_threads < o->min_threads || o->hard_threads < 0)
+    return WEFT_EINVAL;
   weft__affinity *affinity = NULL;
   int ar = weft__affinity_make(&o->affinity, &affinity);
   if (ar != 0) return ar;
