@@ -123,6 +123,22 @@ static void case32_start(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* The count of threads ever created is 64 bits inside and an int outside:
+ * past INT_MAX creations (a long-lived pool whose keep-alive lets threads
+ * go and come back) the cast turned it negative, which reads as an error
+ * code (weft/threadpool.h: negative only for a NULL pool). It saturates. */
+static void threads_created_saturates(void **state) {
+  (void)state;
+  weft_threadpool *tp = make_pool(0, 5, "many", NULL);
+  weft__engine *e = weft__threadpool_engine(tp);
+  weft__store_relaxed(&e->spawns, (uint64_t)INT_MAX + 2u);
+  assert_int_equal(weft_threadpool_threads_created(tp), INT_MAX);
+  weft__store_relaxed(&e->spawns, UINT64_MAX);
+  assert_int_equal(weft_threadpool_threads_created(tp), INT_MAX);
+  weft__store_relaxed(&e->spawns, 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
 static void case33_adjusting_when_stopped(void **state) {
   (void)state;
   weft_threadpool *tp = make_pool(0, 5, "adj", NULL);
@@ -1423,6 +1439,7 @@ int main(void) {
       cmocka_unit_test(detached_factory_threads_are_not_joined),
       cmocka_unit_test(shrunk_thread_is_not_joined_by_a_submit),
       cmocka_unit_test(case32_start),
+      cmocka_unit_test(threads_created_saturates),
       cmocka_unit_test(case33_adjusting_when_stopped),
       cmocka_unit_test(case34_thread_creation_arguments),
       cmocka_unit_test(case35_callback_arguments),

@@ -486,7 +486,8 @@ WEFT_API int weft_threadpool_joined(const weft_threadpool *tp);
 /**
  * @brief Number of threads ever created (Twisted's len(threads)).
  * @param tp The pool.
- * @return The count, or #WEFT_EINVAL on NULL tp.
+ * @return The count (INT_MAX once it is larger), or #WEFT_EINVAL on NULL
+ *   tp.
  */
 WEFT_API int weft_threadpool_threads_created(const weft_threadpool *tp);
 /** @} */

@@ -793,7 +793,10 @@ WEFT_API int weft_threadpool_joined(const weft_threadpool *tp) {
   return tp ? weft__load_relaxed(&((weft_threadpool *)tp)->joined) : WEFT_EINVAL;
 }
 WEFT_API int weft_threadpool_threads_created(const weft_threadpool *tp) {
-  return tp ? (int)weft__load_relaxed(&tp->e->spawns) : WEFT_EINVAL;
+  if (!tp) return WEFT_EINVAL;
+  /* Saturated: cast, a count past INT_MAX read as a (negative) error. */
+  uint64_t n = weft__load_relaxed(&tp->e->spawns);
+  return n > (uint64_t)INT_MAX ? INT_MAX : (int)n;
 }
 
 WEFT_API int weft_threadpool_counters_get(weft_threadpool *tp, weft_threadpool_counters *out) {
