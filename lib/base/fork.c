@@ -99,8 +99,13 @@ int weft__fork_register(weft__fork_hook *h) {
 }
 
 void weft__fork_unregister(weft__fork_hook *h) {
-  if (!h->prev) return;
+  /* h->prev is read under the mutex too: the unregister of h's neighbour,
+   * another object's on another thread, writes it (tests/test_fork_registry.c). */
   pthread_mutex_lock(&g_mu);
+  if (!h->prev) {
+    pthread_mutex_unlock(&g_mu);
+    return;
+  }
   h->prev->next = h->next;
   h->next->prev = h->prev;
   h->prev = h->next = NULL;
