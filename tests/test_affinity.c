@@ -323,6 +323,19 @@ static void no_memory_for_the_mask_is_enomem(void **state) {
   assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_SET, &neg, 1}), WEFT_EINVAL);
 }
 
+/* The same for the default policy: NONE's plan is the creator's mask, and
+ * a pool made without it when that mask had no memory let its threads
+ * inherit the mask of whichever thread starts them (a pinned worker of
+ * another pool: none_runs_where_the_creator_may), the create answering 0. */
+static void none_without_memory_for_the_mask_is_enomem(void **state) {
+  (void)state;
+  atomic_store(&g_fail_cpualloc, 1);
+  int r = create_with((weft_affinity){WEFT_AFFINITY_NONE, NULL, 0});
+  atomic_store(&g_fail_cpualloc, 0);
+  assert_int_equal(r, WEFT_ENOMEM);
+  assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_NONE, NULL, 0}), 0);
+}
+
 static void a_failed_pin_runs_on_the_plan(void **state) {
   (void)state;
   cpu_set_t allowed = allowed_cpus();
@@ -431,6 +444,7 @@ int main(void) {
 #ifdef WEFT_AFFINITY_WRAP
       cmocka_unit_test(a_failed_pin_runs_on_the_plan),
       cmocka_unit_test(no_memory_for_the_mask_is_enomem),
+      cmocka_unit_test(none_without_memory_for_the_mask_is_enomem),
 #endif
       cmocka_unit_test(reactor_pool_affinity),
   };

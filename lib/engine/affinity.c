@@ -129,7 +129,11 @@ int weft__affinity_make(const weft_affinity *opt, weft__affinity **out) {
   cpu_set_t *allowed = weft__cpu_mask_get(&bytes, &bits);
   if (policy == WEFT_AFFINITY_NONE) {
     /* The creator's CPUs (the list is ignored). Unreadable: no plan, the
-     * threads inherit as before; only memory is worth failing for. */
+     * threads inherit as before; only memory is worth failing for, the
+     * mask's as the plan's (without it the pool's threads would inherit
+     * whichever mask their creator has: test_affinity
+     * none_without_memory_for_the_mask_is_enomem). */
+    if (!allowed && errno == ENOMEM) return WEFT_ENOMEM;
     int r = allowed ? plan_of(allowed, bytes, bits, policy, out) : WEFT_OK;
     if (allowed) CPU_FREE(allowed);
     return r == WEFT_ENOMEM ? r : WEFT_OK;

@@ -25,7 +25,8 @@ typedef struct weft__affinity {
  * creator may, whichever thread happens to start them (a thread inherits
  * the mask of the one that calls pthread_create: a task on a pinned pool
  * that submits to another pool would otherwise confine that pool's new
- * thread to its own CPU); *out is NULL if that mask cannot be read.
+ * thread to its own CPU); *out is NULL if the kernel will not tell that
+ * mask (no memory for it is WEFT_ENOMEM, as for the plan).
  * WEFT_EINVAL for an unknown policy, an empty SET, a CPU out of range or
  * one the calling thread may not run on; WEFT_ENOMEM. */
 int weft__affinity_make(const weft_affinity *opt, weft__affinity **out);
