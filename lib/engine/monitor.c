@@ -57,7 +57,6 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "base/cpu.h"
 #include "base/futex.h"
 #include "base/membarrier.h"
 #include "base/proc_thread.h"
@@ -698,7 +697,15 @@ int weft__engine_monitor_start(weft__engine *e) {
    * this: the engine is alive (a live object), so the replacement is
    * refused. */
   m->free_fn = weft__free_fn();
-  m->ncpu = weft__cpu_count();
+  /* The pool's CPUs: the engine's count, made at create on the creating
+   * thread, or its plan's CPUs if fewer (a SET or a list). Not the count of
+   * the thread that runs this, which is whichever starts the monitor, most
+   * often a worker that has pinned itself to one CPU (COMPACT, SCATTER): a
+   * pool of any size was paced as one of one CPU; and this runs under
+   * e->mu, where the cgroup files weft__cpu_count reads have no business
+   * (test_affinity monitor_paced_by_the_pools_cpus). */
+  const weft__affinity *plan = e->cfg.affinity;
+  m->ncpu = plan && plan->n < e->ncpu ? plan->n : e->ncpu;
   m->tokens = 4.0 * m->ncpu; /* the bucket starts full: the burst */
   m->last_exec = snap;
   if (pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
@@ -711,6 +718,17 @@ int weft__engine_monitor_start(weft__engine *e) {
    * acquire, and so does stop). */
   weft__store_release(&e->monitor, m);
   return WEFT_OK;
+}
+
+int weft__engine_monitor_cpus(weft__engine *e) {
+  /* Under the mutex: a monitor that leaves clears e->monitor under it
+   * before it frees itself (sleep_disarmed), and start publishes it under
+   * it. */
+  pthread_mutex_lock(&e->mu);
+  weft__monitor *m = weft__load_relaxed(&e->monitor);
+  int n = m ? m->ncpu : 0;
+  pthread_mutex_unlock(&e->mu);
+  return n;
 }
 
 void weft__engine_monitor_stop(weft__engine *e) {

@@ -21,5 +21,9 @@
 int weft__engine_monitor_start(weft__engine *e);
 /* Stop and join the monitor thread, if any; its grants are returned. */
 void weft__engine_monitor_stop(weft__engine *e);
+/* The CPU count the running monitor paces its thread creation by (its
+ * token bucket: burst 4 x CPUs, refill 100 x CPUs a second), or 0 when
+ * none runs. For the tests; takes e->mu. */
+int weft__engine_monitor_cpus(weft__engine *e);
 
 #endif /* WEFT_ENGINE_MONITOR_H */
