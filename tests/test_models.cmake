@@ -187,6 +187,18 @@ weft_model_mutant(model_mutant_bc_check_before_register blocking_call.pml "inval
 weft_model_mutant(model_mutant_bc_release_skips_running blocking_call.pml "invalid end state" -DMUTANT_RELEASE_SKIPS_RUNNING)
 weft_model_mutant(model_mutant_bc_unref_before_wake blocking_call.pml "assertion violated" -DMUTANT_UNREF_BEFORE_WAKE)
 weft_model_mutant(model_mutant_bc_no_unblock blocking_call.pml "assertion violated" -DMUTANT_NO_UNBLOCK)
+# A pool task in blockingCallFromThread against a stop of its pool on the
+# reactor's thread (lib/engine/join_wait.c): the join releases the waiter
+# (WEFT_EDEADLK) or refuses it, one outcome, no access after the free, and
+# the join never waits for a worker still blocked on the joining thread.
+weft_model_check(model_join_wait join_wait.pml)
+weft_model_mutant(model_mutant_join_wait_no_joining_check join_wait.pml "invalid end state" -DMUTANT_NO_JOINING_CHECK)
+weft_model_mutant(model_mutant_join_wait_release_unlocked join_wait.pml "assertion violated .made" -DMUTANT_RELEASE_UNLOCKED)
+weft_model_mutant(model_mutant_join_wait_flag_after_walk join_wait.pml "assertion violated .*in_wait" -DMUTANT_FLAG_AFTER_WALK)
+weft_model_mutant(model_mutant_join_wait_unref_before_end join_wait.pml "assertion violated .made" -DMUTANT_UNREF_BEFORE_END)
+weft_model_mutant(model_mutant_join_wait_end_unlocked_look join_wait.pml "assertion violated .made" -DMUTANT_END_UNLOCKED_LOOK)
+weft_model_mutant(model_mutant_join_wait_release_no_cas join_wait.pml "assertion violated .*done" -DMUTANT_RELEASE_NO_CAS)
+weft_model_mutant(model_mutant_join_wait_release_no_unblock join_wait.pml "assertion violated .made" -DMUTANT_RELEASE_NO_UNBLOCK)
 
 # E7.2 stop_timeout: the sweep against idle steals (`sweeping`), deadline joins
 # with the grace on `busy`, threads left late and the stand-ins they start,
