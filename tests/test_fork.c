@@ -492,6 +492,65 @@ static void child_cancel_of_a_parents_request(void **state) {
   sync_fini(&block_started);
 }
 
+/* A trigger that forks, on a reactor that never ran (its events fired by
+ * hand, by the one thread that uses it): the child returns from the
+ * trigger into the firing, so the firing's depth is the child's own. The
+ * child handler took it for a firing of another thread (no reactor thread
+ * to compare with) and zeroed it; the firing's end then took the counts
+ * below zero: in the child's next firing a trigger that removed itself
+ * shifted the list under the walk (the trigger after it never ran), and a
+ * trigger's destroy was no longer refused (freed r under the firing). */
+static weft_reactor *TR;
+static weft_trigger_id tr_self_id;
+static int tr_after_ran, tr_destroy_rc;
+static void tr_fork(void *arg) {
+  (void)arg;
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child returns into the firing */
+  atomic_store(&child_pid, (int)pid);
+}
+static void tr_remove_self(void *arg) {
+  (void)arg;
+  (void)weft_reactor_remove_trigger(TR, tr_self_id);
+}
+static void tr_after(void *arg) {
+  (void)arg;
+  tr_after_ran++;
+}
+static void tr_destroy(void *arg) {
+  (void)arg;
+  tr_destroy_rc = weft_reactor_destroy(TR);
+}
+
+static void fork_in_a_trigger_of_a_reactor_that_never_ran(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child destroys its reactor */
+  parent_pid = getpid();
+  atomic_store(&child_pid, 0);
+  assert_int_equal(weft_reactor_create(&TR), 0);
+  assert_int_equal(weft_reactor_add_trigger(TR, WEFT_DURING, WEFT_STARTUP, tr_fork, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_fire_system_event(TR, WEFT_STARTUP), 0);
+  if (getpid() != parent_pid) {
+    /* The child, back from the firing: nothing of it is left counted. */
+    int code = 0;
+    if (weft__load_relaxed(&TR->drain_depth) != 0 || TR->triggers_firing != 0) code |= 1;
+    if (weft_reactor_add_trigger(TR, WEFT_BEFORE, WEFT_SHUTDOWN, tr_remove_self, NULL,
+                                 &tr_self_id) != 0 ||
+        weft_reactor_add_trigger(TR, WEFT_BEFORE, WEFT_SHUTDOWN, tr_after, NULL, NULL) != 0 ||
+        weft_reactor_add_trigger(TR, WEFT_AFTER, WEFT_SHUTDOWN, tr_destroy, NULL, NULL) != 0)
+      _exit(10);
+    tr_destroy_rc = 1;
+    if (code) _exit(code); /* the firing below would free r under itself */
+    if (weft_reactor_fire_system_event(TR, WEFT_SHUTDOWN) != 0) _exit(11);
+    if (tr_after_ran != 1) code |= 2;
+    if (tr_destroy_rc != WEFT_EBUSY) code |= 4;
+    if (weft_reactor_destroy(TR) != 0) code |= 8;
+    _exit(code);
+  }
+  expect_child_ok(atomic_load(&child_pid));
+  assert_int_equal(weft_reactor_destroy(TR), 0);
+}
+
 /* A fork while another thread destroys a reactor with timed calls pending:
  * the child's handler ran on a reactor whose timer heap destroy had freed
  * (its length still counted entries) and crashed in about one fork in
@@ -1139,6 +1198,7 @@ int main(void) {
       cmocka_unit_test(fork_under_load),
       cmocka_unit_test(fork_while_a_reactor_is_destroyed),
       cmocka_unit_test(fork_while_triggers_run),
+      cmocka_unit_test(fork_in_a_trigger_of_a_reactor_that_never_ran),
       cmocka_unit_test(child_releases_inherited_waiters),
       cmocka_unit_test(fork_while_a_reader_runs),
       cmocka_unit_test(child_forgets_a_torn_timer_heap),

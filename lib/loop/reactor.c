@@ -340,6 +340,7 @@ WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
     r->shutdown_firing++;
     pthread_mutex_unlock(&r->block_lock);
     weft__reactor_release_blocked(r);
+    r->depth_thread = pthread_self();
     weft__fetch_add_relaxed(&r->drain_depth, 1);
     weft__triggers_fire(r, event);
     pthread_mutex_lock(&r->block_lock);
@@ -352,6 +353,7 @@ WEFT_API int weft_reactor_fire_system_event(weft_reactor *r, weft_event event) {
     return WEFT_OK;
   }
   /* a trigger's destroy answers WEFT_EBUSY */
+  r->depth_thread = pthread_self();
   weft__fetch_add_relaxed(&r->drain_depth, 1);
   weft__triggers_fire(r, event);
   r->event_firing[event] = 0;
@@ -699,6 +701,7 @@ WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigne
   int budget = max_completions > 0 ? max_completions : INT_MAX;
   r->in_drain = 1;
   /* a callback below may detach, not destroy (destroy) */
+  r->depth_thread = pthread_self();
   weft__fetch_add_relaxed(&r->drain_depth, 1);
   int n = drain_attached(r, budget, flags);
   r->in_drain = 0;

@@ -51,9 +51,16 @@ static void child(weft__fork_hook *h) {
   weft__store_relaxed(&r->pushers, 0);
   /* A drain or a firing of triggers under way on another thread of the
    * parent (the reactor's own) has no thread here to end it: the child's
-   * destroy would answer WEFT_EBUSY for ever. On the reactor's thread (a
-   * fork inside a callback) the depth is ours, and unwinds as we return. */
-  if (!weft_reactor_is_in_io_thread(r)) {
+   * destroy would answer WEFT_EBUSY for ever. On the thread that holds
+   * them (a fork inside a callback) the depth is ours, and unwinds as we
+   * return: the reactor's thread, or, for a firing, the thread that fires
+   * (a reactor that never ran has no reactor thread: zeroed there, the
+   * firing's end took the counts below zero, and the child's next firing
+   * let a trigger's destroy free r under it). */
+  int ours = weft__load_relaxed(&r->drain_depth) > 0
+                 ? pthread_equal(r->depth_thread, pthread_self()) != 0
+                 : weft_reactor_is_in_io_thread(r);
+  if (!ours) {
     weft__store_relaxed(&r->drain_depth, 0);
     r->in_drain = 0;
     r->drain_cut = 0;

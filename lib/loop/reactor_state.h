@@ -116,6 +116,11 @@ struct weft_reactor {
    * decrement that ends a drain or a firing is that frame's last access to
    * r (release), as shutdown_sequence's store of R_STOPPED is run's. */
   _Atomic int drain_depth;
+  /* The thread whose frames hold drain_depth while it is above 0 (set at
+   * each increment; the reactor thread, or the one thread that fires the
+   * events of a reactor that never ran): a child of fork tells by it
+   * whether those frames are its own (reactor_fork.c). */
+  pthread_t depth_thread;
   /* The reactor thread's own: an attached reactor's weft_reactor_drain_ex
    * is under way (a drain from its callbacks is refused). Reset with
    * drain_depth in a child of fork. */
