@@ -867,6 +867,37 @@ static void fork_while_triggers_run(void **state) {
   sync_fini(&trig_gate);
 }
 
+/* A fork while another thread destroys a reactor that never ran (its
+ * shutdown trigger waits at a gate): the destroy under way has no thread
+ * in the child, whose own destroy of its copy answered WEFT_EBUSY for ever
+ * (the copy, its arrays and its pool copy never freed). */
+static void *destroy_on_thread(void *arg) {
+  return (void *)(intptr_t)weft_reactor_destroy(arg);
+}
+
+static void fork_while_another_thread_destroys(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child destroys its reactor */
+  sync_init(&trig_in);
+  sync_init(&trig_gate);
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(weft_reactor_add_trigger(r, WEFT_DURING, WEFT_SHUTDOWN, waiting_trigger, NULL, NULL), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, destroy_on_thread, r), 0);
+  count_wait(&trig_in, 1); /* the destroy is under way on t */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) _exit(weft_reactor_destroy(r) == 0 ? 0 : 1);
+  expect_child_ok(pid);
+  gate_open(&trig_gate);
+  void *rc;
+  assert_int_equal(pthread_join(t, &rc), 0);
+  assert_int_equal((intptr_t)rc, 0);
+  sync_fini(&trig_in);
+  sync_fini(&trig_gate);
+}
+
 /* A thread blocked in blocking_call_from_thread when another forks: in the
  * child no thread waits, but the Deferred its call returned is copied
  * there, and may fire or die after the child destroyed its reactor. Then
@@ -1198,6 +1229,7 @@ int main(void) {
       cmocka_unit_test(fork_under_load),
       cmocka_unit_test(fork_while_a_reactor_is_destroyed),
       cmocka_unit_test(fork_while_triggers_run),
+      cmocka_unit_test(fork_while_another_thread_destroys),
       cmocka_unit_test(fork_in_a_trigger_of_a_reactor_that_never_ran),
       cmocka_unit_test(child_releases_inherited_waiters),
       cmocka_unit_test(fork_while_a_reader_runs),

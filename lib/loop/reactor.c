@@ -581,6 +581,7 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
    * detached, then destroy is polled here). */
   if (r->destroying || weft__load_acquire(&r->drain_depth) > 0) return WEFT_EBUSY;
   r->destroying = 1;
+  r->destroy_thread = pthread_self();
   if (st == R_NEW) {
     enter_stopping(r);
     if (!r->shutdown_fired || r->pool != NULL) weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);

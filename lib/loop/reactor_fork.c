@@ -60,6 +60,9 @@ static void child(weft__fork_hook *h) {
   int ours = weft__load_relaxed(&r->drain_depth) > 0
                  ? pthread_equal(r->depth_thread, pthread_self()) != 0
                  : weft_reactor_is_in_io_thread(r);
+  /* So does a destroy under way on another thread (registered still: it
+   * has freed nothing): the child's copy is its own to destroy. */
+  if (r->destroying && !pthread_equal(r->destroy_thread, pthread_self())) r->destroying = 0;
   if (!ours) {
     weft__store_relaxed(&r->drain_depth, 0);
     r->in_drain = 0;

@@ -130,6 +130,9 @@ struct weft_reactor {
    * after the shutdown runs in destroy. Reset when the drain returns. */
   int drain_cut;
   int destroying;
+  /* The thread in weft_reactor_destroy while destroying is set: a child of
+   * fork whose forking thread is another ends that destroy (reactor_fork.c). */
+  pthread_t destroy_thread;
   weft_threadpool *pool;
   weft_trigger_id pool_start_id, pool_stop_id;
   struct weft__reactor_pool_options *pool_options; /* NULL: the defaults (reactor_pool_options.c) */
