@@ -21,7 +21,10 @@
  *     a Deferred of theirs that fires or dies in the child touches nothing
  *     of the reactor; nor does the reactor's thread, unless it forked: a
  *     drain, a firing of triggers or the dispatch of an epoll batch under
- *     way there ends (drain_depth is reset, the batch forgotten);
+ *     way there ends (drain_depth is reset, the batch forgotten), and so
+ *     does a destroy under way on another thread (the child may destroy
+ *     its copy); a firing is the forking thread's own when it holds it,
+ *     reactor thread or not (a reactor that never ran has none);
  *   - destroy frees everything, and destroys the reactor's pool (a child
  *     copy, freed without joining) without firing the shutdown triggers:
  *     they are the parent's.

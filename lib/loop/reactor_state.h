@@ -110,8 +110,9 @@ struct weft_reactor {
   /* The reactor thread's own: drains under way (destroy's, an attached
    * reactor's drain), firings of system events under way, and destroy
    * under way; destroy from a callback they run answers WEFT_EBUSY (the
-   * outer call still uses r). A child of fork that is not the reactor's
-   * thread resets drain_depth (reactor_fork.c: nobody there ends them).
+   * outer call still uses r). A child of fork whose thread is not the one
+   * that holds them (depth_thread) resets drain_depth (reactor_fork.c:
+   * nobody there ends them).
    * Atomic: a destroy polled on another thread reads it (acquire); the
    * decrement that ends a drain or a firing is that frame's last access to
    * r (release), as shutdown_sequence's store of R_STOPPED is run's. */
