@@ -28,15 +28,15 @@ static _Atomic(const weft_context_hooks *) hooks_in_effect;
  * running, while that node may still carry the task's completion. */
 static _Thread_local void *tls_current __attribute__((tls_model("initial-exec")));
 static _Thread_local weft__node *tls_spare __attribute__((tls_model("initial-exec")));
-/* The context the hooks last made current on this thread (an enter, or a
- * leave's `previous`), or weft_context_set's: tls_current but for a
- * set-aside, which changes tls_current without a hook. A leave tells the
- * hooks this as `previous`, so that their view and weft's agree again once
- * a set-aside ends: an item run set aside that enters a context of its own
- * would otherwise make the hooks restore NULL, the set-aside value, while
- * the thread's own context comes back silently after it
- * (test_context `set_aside_item_entering_a_context_keeps_the_hooks_view`). */
-static _Thread_local void *tls_hooked __attribute__((tls_model("initial-exec")));
+/* While work runs set aside (aside_begin, no hook), the thread's own
+ * context, which the hooks still take for current; NULL otherwise. A leave
+ * inside that work whose previous context is the set-aside NULL tells the
+ * hooks this one instead: it is the context their view must come back to,
+ * and it comes back, without a hook, when the set-aside work returns. Told
+ * NULL, the hooks' view stayed NULL while weft's came back to the thread's
+ * own (test_context `set_aside_item_entering_a_context_keeps_the_hooks_view`).
+ * Only set-asides write it: enter and leave read it in the hook's branch. */
+static _Thread_local void *tls_aside_own __attribute__((tls_model("initial-exec")));
 
 typedef struct ctx_wrap {
   weft__task *inner;
@@ -65,25 +65,21 @@ static void switch_to(void *ctx) {
 
 typedef struct frame {
   void *prev;
-  void *prev_hooked;
   weft__node *prev_spare;
+  void *prev_aside_own; /* a set-aside's frame only (aside_begin) */
 } frame;
 
-/* ctx NULL: a set-aside (aside_begin), which the hooks do not hear of. */
 static void enter(frame *f, void *ctx, const weft_context_hooks *h, weft__node *spare) {
   f->prev = tls_current;
-  f->prev_hooked = tls_hooked;
   f->prev_spare = tls_spare;
   switch_to(ctx);
-  if (ctx) tls_hooked = ctx;
   tls_spare = spare;
   if (ctx && h && h->enter) h->enter(ctx);
 }
 
 static void leave(const frame *f, void *ctx, const weft_context_hooks *h) {
-  if (ctx && h && h->leave) h->leave(ctx, f->prev_hooked);
+  if (ctx && h && h->leave) h->leave(ctx, f->prev ? f->prev : tls_aside_own);
   switch_to(f->prev);
-  tls_hooked = f->prev_hooked;
   tls_spare = f->prev_spare;
 }
 
@@ -215,29 +211,36 @@ void weft__context_discard(weft_fn fn, void *arg) {
  * the thread's came back with no hook). False: nothing to set aside. */
 static inline bool aside_begin(frame *f, bool wraps_itself) {
   if (wraps_itself || (tls_current == NULL && tls_spare == NULL)) return false;
+  f->prev_aside_own = tls_aside_own;
+  if (tls_current) tls_aside_own = tls_current; /* else: an outer set-aside's */
   enter(f, NULL, NULL, NULL);
   return true;
+}
+
+static inline void aside_end(const frame *f) {
+  leave(f, NULL, NULL);
+  tls_aside_own = f->prev_aside_own;
 }
 
 void weft__context_cancel_outside(weft__task *t, int status) {
   frame f;
   bool aside = aside_begin(&f, t->cancel == ctx_task_cancel);
   t->cancel(t, status);
-  if (aside) leave(&f, NULL, NULL);
+  if (aside) aside_end(&f);
 }
 
 void weft__context_run_outside(weft_fn fn, void *arg) {
   frame f;
   bool aside = aside_begin(&f, fn == bound_run);
   fn(arg);
-  if (aside) leave(&f, NULL, NULL);
+  if (aside) aside_end(&f);
 }
 
 void weft__context_run_task_outside(weft__task *t) {
   frame f;
   bool aside = aside_begin(&f, t->run == ctx_task_run);
   t->run(t);
-  if (aside) leave(&f, NULL, NULL);
+  if (aside) aside_end(&f);
 }
 
 /* ------------------------------------------------------------ public API */
@@ -253,7 +256,6 @@ WEFT_API int weft_context_set_hooks(const weft_context_hooks *hooks) {
 WEFT_API void *weft_context_set(void *ctx) {
   void *prev = tls_current;
   switch_to(ctx);
-  tls_hooked = ctx; /* the caller's own machinery follows it (no hook) */
   return prev;
 }
 
