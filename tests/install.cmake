@@ -6,11 +6,13 @@ if(NOT WEFT_SANITIZE)
   set_tests_properties(install_package PROPERTIES TIMEOUT 120)
 endif()
 # libweft configures with no pkg-config module visible (it needs none: README
-# "Dependencies"); the tests, examples and bench, which do, are switched off.
+# "Dependencies") and no C++ compiler (it is C); the tests, examples and
+# bench, which need them, are switched off.
 add_test(NAME configure_without_packages
          COMMAND ${CMAKE_COMMAND} -E env --unset=PKG_CONFIG_PATH PKG_CONFIG_LIBDIR=/nonexistent
                  ${CMAKE_COMMAND} -S ${PROJECT_SOURCE_DIR} -B ${CMAKE_CURRENT_BINARY_DIR}/nopkg
-                 -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=OFF)
+                 -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=OFF
+                 -DCMAKE_CXX_COMPILER=/nonexistent/c++)
 set_tests_properties(configure_without_packages PROPERTIES TIMEOUT 120)
 # weft.pc's includedir is where the headers go, for relative and absolute
 # CMAKE_INSTALL_INCLUDEDIR / LIBDIR alike (configure only: nothing is built).
