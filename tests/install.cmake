@@ -14,6 +14,13 @@ add_test(NAME configure_without_packages
                  -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=OFF
                  -DCMAKE_CXX_COMPILER=/nonexistent/c++)
 set_tests_properties(configure_without_packages PROPERTIES TIMEOUT 120)
+# The how-to examples configure without pkg-config at all (libuv and libevent,
+# found through it, are then skipped like when they are not installed).
+add_test(NAME configure_examples_without_pkgconfig
+         COMMAND ${CMAKE_COMMAND} -S ${PROJECT_SOURCE_DIR} -B ${CMAKE_CURRENT_BINARY_DIR}/nopkgconfig
+                 -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=ON -DWEFT_BUILD_BENCH=OFF
+                 -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
+set_tests_properties(configure_examples_without_pkgconfig PROPERTIES TIMEOUT 120)
 # weft.pc's includedir is where the headers go, for relative and absolute
 # CMAKE_INSTALL_INCLUDEDIR / LIBDIR alike (configure only: nothing is built).
 add_test(NAME pkgconfig_install_dirs
