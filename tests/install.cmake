@@ -21,6 +21,12 @@ add_test(NAME configure_examples_without_pkgconfig
                  -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=ON -DWEFT_BUILD_BENCH=OFF
                  -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
 set_tests_properties(configure_examples_without_pkgconfig PROPERTIES TIMEOUT 120)
+# So does the bench (its peers found through pkg-config are left out).
+add_test(NAME configure_bench_without_pkgconfig
+         COMMAND ${CMAKE_COMMAND} -S ${PROJECT_SOURCE_DIR} -B ${CMAKE_CURRENT_BINARY_DIR}/nopkgconfig_bench
+                 -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=ON
+                 -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
+set_tests_properties(configure_bench_without_pkgconfig PROPERTIES TIMEOUT 120)
 # weft.pc's includedir is where the headers go, for relative and absolute
 # CMAKE_INSTALL_INCLUDEDIR / LIBDIR alike (configure only: nothing is built).
 add_test(NAME pkgconfig_install_dirs
