@@ -27,6 +27,15 @@ add_test(NAME configure_bench_without_pkgconfig
                  -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=ON
                  -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
 set_tests_properties(configure_bench_without_pkgconfig PROPERTIES TIMEOUT 120)
+# WEFT_DEBUG's default follows the configuration under a multi-config
+# generator too (Debug: 2). Registered where ninja is installed.
+find_program(WEFT_NINJA ninja)
+if(WEFT_NINJA)
+  add_test(NAME weft_debug_multi_config
+           COMMAND ${CMAKE_COMMAND} -DSRC=${PROJECT_SOURCE_DIR} -DBIN=${CMAKE_CURRENT_BINARY_DIR}/multiconfig
+                   "-DGEN=Ninja Multi-Config" -P ${CMAKE_CURRENT_SOURCE_DIR}/weft_debug_config.cmake.in)
+  set_tests_properties(weft_debug_multi_config PROPERTIES TIMEOUT 120)
+endif()
 # weft.pc's includedir is where the headers go, for relative and absolute
 # CMAKE_INSTALL_INCLUDEDIR / LIBDIR alike (configure only: nothing is built).
 add_test(NAME pkgconfig_install_dirs
