@@ -7,12 +7,14 @@
 #     other package's .pc file can be found, and gives consumers no flags but
 #     weft's own -I / -L -lweft (-lpthread when static);
 #   - libweft.so needs no shared library but libc (no liburcu, no ck).
-# Usage: install_check.sh BUILD_DIR SOURCE_DIR
+# Usage: install_check.sh BUILD_DIR SOURCE_DIR [CONFIG]
+# CONFIG: the configuration to install (ctest passes its own; a multi-config
+# build's `cmake --install` would otherwise install Release).
 set -euo pipefail
-build=$1; src=$2
+build=$1; src=$2; config=${3:-}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail() { echo "install check: $*" >&2; exit 1; }
-cmake --install "$build" --prefix "$tmp/prefix" > /dev/null
+cmake --install "$build" ${config:+--config "$config"} --prefix "$tmp/prefix" > /dev/null
 
 so=$(find "$tmp/prefix" -name 'libweft.so' | head -1)
 libdir=$(dirname "$so")
