@@ -511,7 +511,7 @@ int weft__engine_stop(weft__engine *e) {
    * nothing: no thread was live during it, and none is left to start
    * another (models/stop_join.pml; one pass, and a stop's stand-in after
    * its passes, are its mutants). */
-  uint32_t hw;
+  uint32_t hw = 0; /* set by the first pass; gcc -Og cannot tell */
   for (bool joined = true; joined;) {
     joined = false;
     pthread_mutex_lock(&e->mu);

@@ -199,7 +199,7 @@ __attribute__((always_inline)) static inline bool weft__node_try_get(weft__node 
 }
 
 static inline weft__node *weft__node_get(void) {
-  weft__node *n;
+  weft__node *n = NULL; /* gcc -Og: maybe-uninitialized; no code at -O2 */
   return WEFT_LIKELY(weft__node_try_get(&n)) ? n : weft__node_get_slow();
 }
 

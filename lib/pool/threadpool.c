@@ -566,7 +566,7 @@ static __attribute__((noinline)) int call_in_thread_slow(weft_threadpool *tp, we
 
 WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn, void *arg) {
   if (WEFT_UNLIKELY(!tp) || WEFT_UNLIKELY(!fn)) return WEFT_EINVAL;
-  weft__node *n;
+  weft__node *n = NULL; /* gcc -Og: maybe-uninitialized; no code at -O2 */
   if (WEFT_UNLIKELY(!weft__node_try_get(&n))) return call_in_thread_slow(tp, fn, arg);
   return call_submit(tp, n, fn, arg);
 }
