@@ -14,7 +14,8 @@ else
   PKGS=(build-essential cmake pkg-config clang gcc g++ git
         libck-dev libcmocka-dev
         libbenchmark-dev libuv1-dev libevent-dev libglib2.0-dev libtbb-dev
-        systemtap-sdt-dev spin valgrind linux-perf gnuplot-nox doxygen wrk python3)
+        systemtap-sdt-dev spin valgrind linux-perf gnuplot-nox doxygen wrk python3
+        ninja-build)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
