@@ -2,10 +2,11 @@
  * models/join_wait.pml — a pool task in blockingCallFromThread against a
  * stop of its pool on the reactor's thread (lib/engine/join_wait.c
  * weft__engine_join_wait_begin/_end, weft__engine_join_begin/_end;
- * lib/loop/threads.c weft_blocking_call_from_thread's joinable path,
- * bc_enter, bc_join_release, bc_run, bc_deliver, bc_dispose, bc_release,
- * bc_finish, bc_finish_reactor_side, bc_unref; lib/pool/threadpool.c
- * engine_stop_as; lib/loop/reactor.c weft__reactor_block,
+ * lib/loop/threads.c weft_blocking_call_from_thread on a pool thread,
+ * bc_waits_for, bc_enter, bc_join_release, bc_run, bc_deliver, bc_dispose,
+ * bc_release, bc_finish, bc_finish_reactor_side, bc_unref;
+ * lib/pool/threadpool.c engine_stop_as; lib/loop/reactor.c set_io_thread,
+ * weft__reactor_blocked_init, weft__reactor_block,
  * weft__reactor_block_refused, weft__reactor_unblock, enter_stopping,
  * weft__reactor_release_blocked, shutdown_sequence).
  *
@@ -13,34 +14,46 @@
  * shutdown) is models/blocking_call.pml; this model keeps its steps and adds
  * the engine's waiter list and the join. The block `bc` (heap, refs = 2: the
  * caller + the reactor side):
- *   waiter   a worker of pool e, in a task: a relaxed look at the reactor's
- *            state; then weft__engine_join_wait_begin: under e->mu, the
- *            `joining` check (e->joining && e->joiner == the reactor's
- *            thread) and bc_enter: joining → weft__reactor_block_refused
+ *   waiter   a worker of pool e, in a task, any time (before the reactor
+ *            runs too): a relaxed look at the reactor's state;
+ *            weft__reactor_blocked_init (bc->link learns the reactor's
+ *            thread if the run set it: `io_known`); then
+ *            weft__engine_join_wait_begin: under e->mu, the `joining`
+ *            check (e->joining && bc_waits_for(w, e->joiner), which learns
+ *            the thread from r again, under e->mu, then answers io_known:
+ *            the joiner is the reactor's thread) and bc_enter: joining →
+ *            weft__reactor_block_refused
  *            (under block_lock: ESHUTDOWN if stopping, else EDEADLK);
  *            otherwise weft__reactor_block (under block_lock: ESHUTDOWN if
- *            stopping, else register in r's waiter list and push the node);
+ *            stopping, else register in r's waiter list, learn the thread
+ *            if the run set it, and push the node);
  *            on success the link into e's waiter list, still under e->mu. A
  *            refusal frees bc (never shared) and returns. Then acquire loads
  *            of `done`, futex_wait(done, 0); weft__engine_join_wait_end
  *            (under e->mu, unlink if still linked: it reads w->linked, in
  *            bc); reads the outcome, drops its reference, returns; the task
  *            ends and the worker's thread may exit (`waiter_done`).
- *   reactor  the reactor thread's run loop: runs the node (bc_run), fires or
+ *   reactor  the reactor thread's run: set_io_thread first (under
+ *            block_lock: `ran`, and each waiter registered by then learns
+ *            the thread), then the loop, whose steps all come after it:
+ *            runs the node (bc_run), fires or
  *            drops fn's Deferred (bc_deliver / bc_dispose), each a
  *            reactor-side finish (relaxed look at `finished`, unblock under
  *            block_lock, bc_finish) then the reactor side's unref; and, from
  *            any callback (a step of its own, or fn itself while bc_run runs
  *            it), weft_threadpool_stop of e: engine_stop_as =
  *            weft__engine_join_begin (under e->mu: joining = 1, each linked
- *            waiter naming this thread unlinked and released:
+ *            waiter whose bc_waits_for(w, self) holds, i.e. whose link
+ *            learnt the thread (read from the link, never from r), unlinked
+ *            and released:
  *            bc_join_release → bc_finish_reactor_side(EDEADLK)), then
  *            weft__engine_stop, which joins the worker's thread (waits for
  *            `waiter_done`), then weft__engine_join_end (joining = 0 under
  *            e->mu). After run returns the user may stop the pool there
  *            (same join), then joins the waiter's thread, then
  *            weft_reactor_destroy (its drain runs a node still queued).
- *   stopper  shutdown_sequence, on the reactor thread: enter_stopping +
+ *   stopper  shutdown_sequence, on the reactor thread, once the run began
+ *            (a startup trigger's weft_reactor_stop): enter_stopping +
  *            release_blocked (ESHUTDOWN finishes of registered waiters),
  *            the SHUTDOWN firing (its release_blocked again, then the
  *            triggers: the pool's stop, the same join, unless the pool was
@@ -85,11 +98,18 @@
  * reactor runs the call and the join completes as without this protocol);
  * a SHUTDOWN fired by hand while running (`shutdown_firing` refuses like
  * `stopping`); stop_timeout (a deadline join: no join_begin); fork.
- * -DNOT_YET_RUN: the waiter took the path for a reactor that has not run
- * yet (has_io_thread == 0: no engine registration, weft__reactor_block
- * only); a join from a reactor callback that comes before the node's drain
- * then waits for ever (invalid end state, 2,535 states). Not a check: see
- * docs/reliability.md.
+ * A reactor that never runs (destroyed new): no thread is ever learnt, no
+ * join can be on it. The destroyed reactor itself: the join's question reads
+ * the link only (bc_waits_for), so a wait released by a destroy and not yet
+ * unregistered is asked nothing of r; not modelled (r_gone is only asserted
+ * against on the reactor side).
+ *
+ * The wait that begins before the run (a pool task's blockingCallFromThread
+ * before weft_reactor_run, a startup trigger stopping the pool) is part of
+ * the main check: the waiter may take every step before `ran`. Until this
+ * protocol the waiter registered with the engine only if the reactor had
+ * its thread already; the join of such a waiter hung (its model was the
+ * then -DNOT_YET_RUN, now MUTANT_REGISTER_WHEN_KNOWN below).
  *
  * Not a mutant: the join release's finish as a relaxed load then a store
  * instead of the CAS passes, as in blocking_call.pml: every finisher runs on
@@ -97,6 +117,23 @@
  * reactor's thread), and they are sequential there.
  *
  * Mutants (pan must report an error; tests/test_models.cmake):
+ *   -DMUTANT_REGISTER_WHEN_KNOWN  the old behaviour: the waiter registers
+ *        with the engine only if the reactor's thread is known when the call
+ *        begins (has_io_thread), else with the reactor alone: a startup
+ *        trigger's stop finds no waiter, joins the worker, which waits for
+ *        the joining thread (invalid end state)
+ *   -DMUTANT_LEARN_BEFORE_LOCK  the registration's question answers from
+ *        what weft__reactor_blocked_init learnt before e->mu (not learnt
+ *        again under it): it began before the run; the run and the stop's
+ *        join_begin come between; `joining` is seen, but the thread not:
+ *        the waiter registers after the walk (invalid end state)
+ *   -DMUTANT_NO_LEARN_AT_BLOCK  weft__reactor_block does not learn the
+ *        thread under block_lock: a waiter that looked before the run and
+ *        registers with the reactor after the run's walk never learns it;
+ *        the join skips it (assertion !in_wait || done)
+ *   -DMUTANT_NO_RUN_WALK  set_io_thread does not tell the waiters already
+ *        registered: a wait begun before the run is never learnt; the
+ *        startup trigger's join skips it (assertion !in_wait || done)
  *   -DMUTANT_NO_JOINING_CHECK  the waiter registers without the `joining`
  *        check (enter told `false`): a wait that begins after join_begin is
  *        registered with the reactor, whose thread is in the join: each
@@ -146,6 +183,9 @@ bool queued;         /* bc's node is on r's completion queue */
 bool dpending;       /* fn's Deferred holds bc_deliver/bc_dispose, unfired */
 bool run_done;       /* weft_reactor_run returned (after drain_all) */
 bool r_gone;         /* weft_reactor_destroy freed r */
+
+bool ran;            /* r->has_io_thread: the run's set_io_thread happened */
+bool io_known;       /* bc->link.io_known: bc learnt the reactor's thread */
 
 bool joining;        /* e->joining (joiner: the reactor's thread) */
 bool jbegun;         /* the pool's stop began its join (once: stops are serialised) */
@@ -250,8 +290,10 @@ inline pool_join() {
 #ifndef MUTANT_FLAG_AFTER_WALK
   joining = 1;
 #endif
+  /* the walk: w->waits_for(w, self), self being the reactor's thread:
+   * bc_waits_for reads the link's io_known (never r) */
   if
-  :: elinked ->
+  :: atomic { elinked && io_known -> touch() };
      atomic { touch(); elinked = 0 };       /* unlink_waiter */
      join_release()
   :: else -> skip
@@ -326,7 +368,7 @@ inline release_blocked() {
 }
 
 proctype waiter() {
-  bool jn;
+  bool jn, joinable;
   byte rc;
   /* weft__reactor_stopping(r): relaxed, may miss STOPPING */
   if
@@ -334,35 +376,54 @@ proctype waiter() {
   :: true -> skip
   fi;
   atomic { made = 1; refs = 2 };
-#ifndef NOT_YET_RUN
-  /* weft__engine_join_wait_begin */
-  elock();
-  jn = joining;
+  /* weft__reactor_blocked_init: acquire of has_io_thread */
+  atomic { touch(); io_known = ran };
+#ifdef MUTANT_REGISTER_WHEN_KNOWN
+  joinable = io_known;
+#else
+  joinable = 1;
+#endif
+  if
+  :: joinable ->
+     /* weft__engine_join_wait_begin */
+     elock();
+#ifndef MUTANT_LEARN_BEFORE_LOCK
+     /* e->joining && bc_waits_for(w, e->joiner), w not linked: learnt
+      * again from r (only asked while joining) */
+     atomic { touch(); if :: joining && ran -> io_known = 1 :: else -> skip fi };
+#endif
+     jn = joining && io_known;
 #ifdef MUTANT_NO_JOINING_CHECK
-  jn = 0;
+     jn = 0;
 #endif
-#endif
-  /* bc_enter */
+  :: else -> skip
+  fi;
+  /* bc_enter (or weft__reactor_block alone when not joinable) */
   lock();
   if
   :: jn -> if :: stopping -> rc = ESHUTDOWN :: else -> rc = EDEADLK fi
   :: else ->
      if
      :: stopping -> rc = ESHUTDOWN
-     :: else -> registered = 1; queued = 1; rc = 0
+     :: else ->
+        registered = 1; queued = 1; rc = 0;
+#ifndef MUTANT_NO_LEARN_AT_BLOCK
+        /* weft__reactor_block: has_io_thread, under block_lock */
+        if :: ran && !io_known -> io_known = 1 :: else -> skip fi
+#endif
      fi
   fi;
   unlock();
-#ifndef NOT_YET_RUN
   if
-  :: rc == 0 -> elinked = 1
-  :: else -> skip
+  :: joinable ->
+     if
+     :: rc == 0 -> elinked = 1
+     :: else -> skip
+     fi;
+     in_wait = (rc == 0);
+     eunlock()
+  :: else -> in_wait = (rc == 0)
   fi;
-  in_wait = (rc == 0);
-  eunlock();
-#else
-  in_wait = (rc == 0);
-#endif
   if
   :: rc != 0 -> atomic { touch(); bfreed = 1 }; ret = rc; goto out
   :: else -> skip
@@ -379,26 +440,29 @@ proctype waiter() {
   atomic { touch(); ret = status; wret = 1 };
   bc_unref();
 #endif
-#ifndef NOT_YET_RUN
   /* weft__engine_join_wait_end */
-#ifdef MUTANT_END_UNLOCKED_LOOK
   if
-  :: atomic { !elinked -> touch() }
-  :: else ->
-#endif
-  elock();
-  atomic {
-    touch();
-    if
-    :: elinked -> elinked = 0
-    :: else -> skip
-    fi
-  };
-  eunlock();
+  :: joinable ->
 #ifdef MUTANT_END_UNLOCKED_LOOK
+     if
+     :: atomic { !elinked -> touch() }
+     :: else ->
+#endif
+     elock();
+     atomic {
+       touch();
+       if
+       :: elinked -> elinked = 0
+       :: else -> skip
+       fi
+     };
+     eunlock();
+#ifdef MUTANT_END_UNLOCKED_LOOK
+     fi;
+#endif
+     skip
+  :: else -> skip
   fi;
-#endif
-#endif
 #ifndef MUTANT_UNREF_BEFORE_END
   atomic { touch(); ret = status; wret = 1 };
 #endif
@@ -416,6 +480,20 @@ out:
 
 proctype reactor() {
   bool f, won;
+  /* weft_reactor_run: set_io_thread, under block_lock: has_io_thread, and
+   * every waiter registered by then learns the thread. Then the startup
+   * triggers and the loop: a callback may stop the pool from here on. */
+  rt_take();
+  lock();
+  ran = 1;
+#ifndef MUTANT_NO_RUN_WALK
+  if
+  :: registered && !io_known -> touch(); io_known = 1
+  :: else -> skip
+  fi;
+#endif
+  unlock();
+  rt_give();
   do
   :: atomic { !rt && queued && !run_done -> rt = 1; queued = 0 };
      bc_run(1); rt_give()
@@ -453,6 +531,7 @@ proctype reactor() {
 
 proctype stopper() {
   bool swon, f, won;
+  ran;                 /* a stop of the run: after it began */
   rt_take();
   /* enter_stopping */
   lock(); stopping = 1; unlock();

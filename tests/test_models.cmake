@@ -190,7 +190,8 @@ weft_model_mutant(model_mutant_bc_no_unblock blocking_call.pml "assertion violat
 # A pool task in blockingCallFromThread against a stop of its pool on the
 # reactor's thread (lib/engine/join_wait.c): the join releases the waiter
 # (WEFT_EDEADLK) or refuses it, one outcome, no access after the free, and
-# the join never waits for a worker still blocked on the joining thread.
+# the join never waits for a worker still blocked on the joining thread, a
+# wait begun before the reactor ran included.
 weft_model_check(model_join_wait join_wait.pml)
 weft_model_mutant(model_mutant_join_wait_no_joining_check join_wait.pml "invalid end state" -DMUTANT_NO_JOINING_CHECK)
 weft_model_mutant(model_mutant_join_wait_release_unlocked join_wait.pml "assertion violated .made" -DMUTANT_RELEASE_UNLOCKED)
@@ -199,6 +200,10 @@ weft_model_mutant(model_mutant_join_wait_unref_before_end join_wait.pml "asserti
 weft_model_mutant(model_mutant_join_wait_end_unlocked_look join_wait.pml "assertion violated .made" -DMUTANT_END_UNLOCKED_LOOK)
 weft_model_mutant(model_mutant_join_wait_release_no_cas join_wait.pml "assertion violated .*done" -DMUTANT_RELEASE_NO_CAS)
 weft_model_mutant(model_mutant_join_wait_release_no_unblock join_wait.pml "assertion violated .made" -DMUTANT_RELEASE_NO_UNBLOCK)
+weft_model_mutant(model_mutant_join_wait_register_when_known join_wait.pml "invalid end state" -DMUTANT_REGISTER_WHEN_KNOWN)
+weft_model_mutant(model_mutant_join_wait_learn_before_lock join_wait.pml "invalid end state" -DMUTANT_LEARN_BEFORE_LOCK)
+weft_model_mutant(model_mutant_join_wait_no_learn_at_block join_wait.pml "assertion violated .*in_wait" -DMUTANT_NO_LEARN_AT_BLOCK)
+weft_model_mutant(model_mutant_join_wait_no_run_walk join_wait.pml "assertion violated .*in_wait" -DMUTANT_NO_RUN_WALK)
 
 # E7.2 stop_timeout: the sweep against idle steals (`sweeping`), deadline joins
 # with the grace on `busy`, threads left late and the stand-ins they start,

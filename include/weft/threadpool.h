@@ -229,8 +229,9 @@ WEFT_API int weft_threadpool_start(weft_threadpool *tp);
  * never grows: a task that waits for work queued behind it holds the stop,
  * as in Twisted. On a reactor's thread, a task of the pool that waits in
  * weft_blocking_call_from_thread() on that reactor (which cannot run the
- * call while this joins) is released with #WEFT_EDEADLK, and so is one
- * that starts to wait while this joins (weft/threads.h).
+ * call while this joins) is released with #WEFT_EDEADLK, even one that
+ * began to wait before the reactor ran, and so is one that starts to wait
+ * while this joins (weft/threads.h).
  * @param tp The pool.
  * @return 0, or:
  *   - #WEFT_EQUIT   the second time;

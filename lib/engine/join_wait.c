@@ -11,7 +11,7 @@ int weft__engine_join_wait_begin(weft__engine *e, weft__join_waiter *w,
                                  int (*enter)(void *ctx, bool joining), void *ctx) {
   w->linked = false;
   pthread_mutex_lock(&e->mu);
-  bool joining = e->joining && pthread_equal(e->joiner, w->on);
+  bool joining = e->joining && w->waits_for(w, e->joiner);
   /* Under the mutex: a join that starts after this sees w (or w's wait
    * never began). */
   int r = enter(ctx, joining);
@@ -48,7 +48,7 @@ void weft__engine_join_begin(weft__engine *e) {
   e->joining = true;
   for (weft__join_waiter *w = e->join_waiters, *next; w; w = next) {
     next = w->next;
-    if (!pthread_equal(w->on, self)) continue;
+    if (!w->waits_for(w, self)) continue;
     unlink_waiter(e, w); /* the waiter's end finds it gone */
     w->release(w);
   }

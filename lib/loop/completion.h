@@ -11,8 +11,10 @@
 #ifndef WEFT_COMPLETION_H
 #define WEFT_COMPLETION_H
 
+#include <pthread.h>
 #include <stddef.h>
 
+#include "base/atomic.h"
 #include "engine/task.h"
 #include "weft/deferred.h"
 #include "weft/reactor.h"
@@ -47,7 +49,18 @@ typedef struct weft__blocked weft__blocked;
 struct weft__blocked {
   weft__blocked *prev, *next; /* the reactor's list, under its mutex */
   void (*release)(weft__blocked *b); /* called under the mutex */
+  /* The reactor's io thread, once it has one: written once, under the
+   * mutex (by weft__reactor_block if the reactor has it already, else by
+   * the reactor's run or attach, for every waiter then registered), before
+   * io_known is stored 1 (release). Read off the mutex through io_known
+   * (acquire): by the waiter's engine (lib/engine/join_wait.h), which must
+   * not read the reactor (it may be destroyed once the wait is released). */
+  pthread_t io_thread;
+  atomic_int io_known;
 };
+/* Before b is registered (and before it is read through io_known): b is
+ * not linked, and knows r's io thread if r has one already. */
+void weft__reactor_blocked_init(weft_reactor *r, weft__blocked *b);
 /* Register b and push node (the call that will finish it), both under the
  * reactor's waiter lock, so shutdown cannot release b and destroy the reactor
  * between the two. WEFT_ESHUTDOWN (nothing done) if the reactor is stopping. */

@@ -294,10 +294,35 @@ fail:
   return WEFT_ENOMEM;
 }
 
+/* b learns r's io thread (once; under block_lock). Release: publishes
+ * io_thread; pairs with the acquire of io_known in the waiter's engine
+ * (threads.c, bc_waits_for), on a thread that may hold no lock of r. */
+static void blocked_learn_io_thread(weft__blocked *b, pthread_t t) {
+  b->io_thread = t;
+  weft__store_release(&b->io_known, 1);
+}
+
 static void set_io_thread(weft_reactor *r) {
-  r->io_thread = pthread_self();
+  /* Under block_lock, with the waiters already registered: each learns the
+   * thread now, and one that registers later finds has_io_thread set under
+   * the same lock (weft__reactor_block). So a waiter registered before the
+   * run (a pool task's blockingCallFromThread) is known to wait for this
+   * thread before any callback of this run can stop its pool. */
+  pthread_t self = pthread_self();
+  pthread_mutex_lock(&r->block_lock);
+  r->io_thread = self;
   /* Release: publishes io_thread; pairs with the acquire in is_in_io_thread. */
   weft__store_release(&r->has_io_thread, 1);
+  for (weft__blocked *b = r->blocked.next; b != &r->blocked; b = b->next)
+    if (!weft__load_relaxed(&b->io_known)) blocked_learn_io_thread(b, self);
+  pthread_mutex_unlock(&r->block_lock);
+}
+
+void weft__reactor_blocked_init(weft_reactor *r, weft__blocked *b) {
+  b->next = b->prev = NULL;
+  atomic_init(&b->io_known, 0);
+  /* Acquire: pairs with set_io_thread's release, so io_thread is complete. */
+  if (weft__load_acquire(&r->has_io_thread)) blocked_learn_io_thread(b, r->io_thread);
 }
 
 WEFT_API int weft_reactor_is_in_io_thread(const weft_reactor *r) {
@@ -386,6 +411,12 @@ int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node) {
   b->prev = r->blocked.prev;
   b->prev->next = b;
   r->blocked.prev = b;
+  /* has_io_thread is stored under block_lock (set_io_thread): either the
+   * run's set_io_thread walked the list before we linked b (we see the
+   * thread here) or it will find b linked. io_known is b's own (this
+   * thread wrote it in weft__reactor_blocked_init). */
+  if (!weft__load_relaxed(&b->io_known) && weft__load_relaxed(&r->has_io_thread))
+    blocked_learn_io_thread(b, r->io_thread);
   weft__reactor_push(r, node);
   pthread_mutex_unlock(&r->block_lock);
   return WEFT_OK;

@@ -65,6 +65,8 @@ struct weft_reactor {
   WEFT_CACHE_ALIGNED _Atomic uint64_t completions;
   _Atomic uint64_t drains;
   _Atomic uint64_t iterations;
+  /* Set once (run or attach: set_io_thread), under block_lock, which also
+   * tells the registered blocking_call_from_thread waiters (weft__blocked) */
   atomic_int has_io_thread;
   pthread_t io_thread;
   /* --- reactor thread only */

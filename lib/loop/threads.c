@@ -421,6 +421,39 @@ static void bc_join_release(weft__join_waiter *w) {
   bc_finish_reactor_side(bc, WEFT_EDEADLK, NULL, NULL);
 }
 
+/* Whether the caller waits for thread t: the reactor's io thread, once the
+ * reactor has one (weft__blocked.io_known: learnt at the registration if
+ * the reactor has run already, else by the run's set_io_thread for every
+ * waiter registered with the reactor by then).
+ *
+ * At a join (w linked) the answer is read from bc->link, never from bc->r:
+ * the reactor may have released the wait and been destroyed since. At the
+ * registration (w not yet linked; on the caller's thread, which holds r
+ * alive) it is learnt again from r first, under e->mu.
+ *
+ * The answers that matter are always complete:
+ *  - at a join by the reactor's thread T (weft__engine_join_begin, under
+ *    e->mu): T set the io thread (set_io_thread, under block_lock) before
+ *    it ran the callback that stops the pool. A waiter registered with the
+ *    reactor before that learnt T there, on T, sequenced before the join;
+ *    one registered after learnt it in weft__reactor_block, under
+ *    block_lock, inside its own critical section of e->mu, which happens
+ *    before the join's;
+ *  - at a registration while T joins (e->joining, e->joiner == T): T set
+ *    the io thread before its join_begin's critical section of e->mu, and
+ *    ours comes after it (it saw `joining`), so the acquire of
+ *    has_io_thread below sees it. Learnt before e->mu it might not be
+ *    (models/join_wait.pml -DMUTANT_LEARN_BEFORE_LOCK). If the joiner is
+ *    not T, false is right whatever we know.
+ * Acquire: pairs with the release store of io_known (reactor.c,
+ * blocked_learn_io_thread), made on T while the joiner may be another
+ * thread, so io_thread is complete when compared. */
+static bool bc_waits_for(weft__join_waiter *w, pthread_t t) {
+  blocking_call *bc = (blocking_call *)(void *)((char *)w - offsetof(blocking_call, joinw));
+  if (!w->linked) weft__reactor_blocked_init(bc->r, &bc->link); /* in no list yet */
+  return weft__load_acquire(&bc->link.io_known) && pthread_equal(bc->link.io_thread, t);
+}
+
 typedef struct bc_enter_arg {
   blocking_call *bc;
   weft__task *node;
@@ -513,16 +546,17 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
    * submits finds the stand-in (or its grant) already there. */
   (void)weft_blocking_begin();
   /* On a pool thread, the wait is also registered with the pool's engine,
-   * naming the reactor's thread (fixed once the reactor runs; a reactor
-   * that has not run yet names none): a stop of the pool on that thread
-   * (from a reactor callback) would join us while we wait for it. It
-   * releases us instead, or refuses us if it is under way
-   * (WEFT_EDEADLK). */
+   * asking for the reactor's thread (bc_waits_for: known once the reactor
+   * runs, also for a wait that began before): a stop of the pool on that
+   * thread (from a reactor callback, a startup trigger included) would
+   * join us while we wait for it. It releases us instead, or refuses us if
+   * it is under way (WEFT_EDEADLK). */
+  weft__reactor_blocked_init(r, &bc->link);
   weft__eworker *me = weft__engine_current_worker();
-  bool joinable = me != NULL && weft__load_acquire(&r->has_io_thread); /* pairs with set_io_thread */
+  bool joinable = me != NULL;
   int rc;
   if (joinable) {
-    bc->joinw.on = r->io_thread;
+    bc->joinw.waits_for = bc_waits_for;
     bc->joinw.release = bc_join_release;
     bc_enter_arg a = {bc, node};
     rc = weft__engine_join_wait_begin(me->e, &bc->joinw, bc_enter, &a);
