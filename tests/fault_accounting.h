@@ -282,5 +282,16 @@ static int bcp_on_reactor(void *arg, weft_result *res) {
   weft_deferred_unref(d);
   return rc;
 }
+/* The pool task's call: records 1 in rc_seen for the round trip's value
+ * (42), else the error, then done. Each test then stops the reactor its own
+ * way. */
+static void bcp_call_and_record(bcp_state *st) {
+  void *v = NULL;
+  weft_failure *f = NULL;
+  int rc = weft_blocking_call_from_thread(st->r, bcp_on_reactor, st, &v, &f);
+  if (f) weft_failure_unref(f);
+  atomic_store(&st->rc_seen, rc == 0 && v == (void *)(intptr_t)42 ? 1 : rc);
+  atomic_store(&st->done, 1);
+}
 
 #endif /* WEFT_TEST_FAULT_ACCOUNTING_H */

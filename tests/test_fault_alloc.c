@@ -629,12 +629,7 @@ static void workers_ctx_fail_from(void **s) {
 static void bcp_stop_req(weft_work *req) { (void)weft_reactor_stop(req->data); }
 static void bcp_pool_task(void *arg) {
   bcp_state *st = arg;
-  void *v = NULL;
-  weft_failure *f = NULL;
-  int rc = weft_blocking_call_from_thread(st->r, bcp_on_reactor, st, &v, &f);
-  if (f) weft_failure_unref(f);
-  atomic_store(&st->rc_seen, rc == 0 && v == (void *)(intptr_t)42 ? 1 : rc);
-  atomic_store(&st->done, 1);
+  bcp_call_and_record(st);
   static weft_work stop_req; /* allocation-free: the stop must arrive */
   stop_req.data = st->r;
   assert_int_equal(weft_reactor_call_from_thread_req(st->r, &stop_req, bcp_stop_req), 0);

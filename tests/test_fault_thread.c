@@ -775,12 +775,7 @@ static void bcp_stop(void *arg) {
 }
 static void bcp_pool_task(void *arg) {
   bcp_state *st = arg;
-  void *v = NULL;
-  weft_failure *f = NULL;
-  int rc = weft_blocking_call_from_thread(st->r, bcp_on_reactor, st, &v, &f);
-  if (f) weft_failure_unref(f);
-  atomic_store(&st->rc_seen, rc == 0 && v == (void *)(intptr_t)42 ? 1 : rc);
-  atomic_store(&st->done, 1);
+  bcp_call_and_record(st);
   assert_int_equal(weft_reactor_call_from_thread(st->r, bcp_stop, st), 0);
 }
 static void bcp_guard(void *arg) {

@@ -600,49 +600,74 @@ static void *late_submitter(void *arg) {
   return NULL;
 }
 
+/* The scene both late-submit cases set up: X (gated) holds a limit-1
+ * lane's slot; a second thread (`submitter`) submits Y to the lane and is
+ * held by the observer once the lane counted Y, before Y is pushed. */
+typedef struct late_scene {
+  sync_t gate, started;
+  gated x;
+  outcome xo, yo;
+  late_submit ls;
+  pthread_t th;
+} late_scene;
+
+static void late_scene_start(late_scene *sc, weft_lane *l, void *(*submitter)(void *)) {
+  memset(sc, 0, sizeof *sc);
+  sync_init(&sc->gate);
+  sync_init(&sc->started);
+  sc->x = (gated){&sc->gate, &sc->started, NULL};
+  pthread_mutex_init(&sc->xo.mu, NULL);
+  pthread_mutex_init(&sc->yo.mu, NULL);
+  assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_outcome, &sc->xo, gated_call, &sc->x), 0);
+  count_wait(&sc->started, 1); /* X holds the lane's slot */
+  sc->ls.l = l;
+  sc->ls.out = &sc->yo;
+  sync_init(&sc->ls.counted);
+  sync_init(&sc->ls.go);
+  sync_init(&sc->ls.done);
+  atomic_store(&sc->ls.hold, 1);
+  g_late = &sc->ls;
+  weft__observer_set(late_submit_observer);
+  assert_int_equal(pthread_create(&sc->th, NULL, submitter, &sc->ls), 0);
+  count_wait(&sc->ls.counted, 1); /* Y counted, not pushed */
+}
+
+static void late_scene_fini(late_scene *sc) {
+  pthread_mutex_destroy(&sc->xo.mu);
+  pthread_mutex_destroy(&sc->yo.mu);
+  sync_fini(&sc->gate);
+  sync_fini(&sc->started);
+  sync_fini(&sc->ls.counted);
+  sync_fini(&sc->ls.go);
+  sync_fini(&sc->ls.done);
+}
+
 static void lane_submit_unseen_by_stop_timeout_is_cancelled(void **state) {
   (void)state;
   weft_threadpool *tp = pool_of(1, NULL, NULL);
   weft_lane *l = lane_of(tp, "late", 1);
-  sync_t gate, started;
-  sync_init(&gate);
-  sync_init(&started);
-  gated x = {&gate, &started, NULL};
-  outcome xo = {.ok = 0}, yo = {.ok = 0};
-  pthread_mutex_init(&xo.mu, NULL);
-  pthread_mutex_init(&yo.mu, NULL);
-  assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_outcome, &xo, gated_call, &x), 0);
-  count_wait(&started, 1); /* X holds the lane's slot */
-  late_submit ls = {.l = l, .out = &yo};
-  sync_init(&ls.counted);
-  sync_init(&ls.go);
-  sync_init(&ls.done);
-  atomic_store(&ls.hold, 1);
-  g_late = &ls;
-  weft__observer_set(late_submit_observer);
-  pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, late_submitter, &ls), 0);
-  count_wait(&ls.counted, 1); /* Y counted, not pushed */
+  late_scene sc;
+  late_scene_start(&sc, l, late_submitter);
   weft_threadpool_stop_report rep;
   assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
   assert_int_equal(rep.running, 1); /* X's thread */
   assert_int_equal(rep.cancelled, 0); /* Y was nowhere to sweep */
-  count_up(&ls.go);
-  count_wait(&ls.done, 1);
-  assert_int_equal(pthread_join(th, NULL), 0);
+  count_up(&sc.ls.go);
+  count_wait(&sc.ls.done, 1);
+  assert_int_equal(pthread_join(sc.th, NULL), 0);
   weft__observer_set(NULL);
   g_late = NULL;
-  assert_int_equal(ls.rc, 0); /* accepted: counted before the close */
-  pthread_mutex_lock(&yo.mu);
-  assert_int_equal(yo.cancelled, 1); /* told already, X still running */
-  assert_int_equal(yo.ok, 0);
-  pthread_mutex_unlock(&yo.mu);
-  assert_true(pthread_equal(g_told_on, ls.self)); /* by its submitter's kick */
-  gate_open(&gate);
+  assert_int_equal(sc.ls.rc, 0); /* accepted: counted before the close */
+  pthread_mutex_lock(&sc.yo.mu);
+  assert_int_equal(sc.yo.cancelled, 1); /* told already, X still running */
+  assert_int_equal(sc.yo.ok, 0);
+  pthread_mutex_unlock(&sc.yo.mu);
+  assert_true(pthread_equal(g_told_on, sc.ls.self)); /* by its submitter's kick */
+  gate_open(&sc.gate);
   assert_int_equal(weft_threadpool_stop(tp), 0); /* joins X's thread */
-  assert_int_equal(xo.ok, 1);
-  assert_int_equal(yo.cancelled, 1);
-  assert_int_equal(yo.ok + yo.other, 0);
+  assert_int_equal(sc.xo.ok, 1);
+  assert_int_equal(sc.yo.cancelled, 1);
+  assert_int_equal(sc.yo.ok + sc.yo.other, 0);
   weft_lane_stats s;
   assert_int_equal(weft_lane_stats_get(l, &s), 0);
   assert_int_equal(s.submitted, 2);
@@ -652,13 +677,7 @@ static void lane_submit_unseen_by_stop_timeout_is_cancelled(void **state) {
   assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
   assert_int_equal(c.submitted, c.executed + c.cancelled);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
-  pthread_mutex_destroy(&xo.mu);
-  pthread_mutex_destroy(&yo.mu);
-  sync_fini(&gate);
-  sync_fini(&started);
-  sync_fini(&ls.counted);
-  sync_fini(&ls.go);
-  sync_fini(&ls.done);
+  late_scene_fini(&sc);
 }
 
 /* The same late submit, and its owner's callback, told WEFT_ECANCELED by
@@ -689,50 +708,27 @@ static void destroy_from_a_late_submits_cancel_is_refused(void **state) {
   g_late_destroy_tp = tp;
   g_late_destroy_rc = 1;
   weft_lane *l = lane_of(tp, "late-destroy", 1);
-  sync_t gate, started;
-  sync_init(&gate);
-  sync_init(&started);
-  gated x = {&gate, &started, NULL};
-  outcome xo = {.ok = 0}, yo = {.ok = 0};
-  pthread_mutex_init(&xo.mu, NULL);
-  pthread_mutex_init(&yo.mu, NULL);
-  assert_int_equal(weft_lane_call_in_thread_with_callback(l, record_outcome, &xo, gated_call, &x), 0);
-  count_wait(&started, 1); /* X holds the lane's slot */
-  late_submit ls = {.l = l, .out = &yo};
-  sync_init(&ls.counted);
-  sync_init(&ls.go);
-  sync_init(&ls.done);
-  atomic_store(&ls.hold, 1);
-  g_late = &ls;
-  weft__observer_set(late_submit_observer);
-  pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, late_destroying_submitter, &ls), 0);
-  count_wait(&ls.counted, 1); /* Y counted, not pushed */
+  late_scene sc;
+  late_scene_start(&sc, l, late_destroying_submitter);
   weft_threadpool_stop_report rep;
   assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
-  gate_open(&gate);
+  gate_open(&sc.gate);
   assert_int_equal(weft_threadpool_stop(tp), 0); /* joins X's thread */
-  assert_int_equal(xo.ok, 1);
-  count_up(&ls.go); /* Y pushes; its kick cancels it: the callback destroys */
-  count_wait(&ls.done, 1);
-  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(sc.xo.ok, 1);
+  count_up(&sc.ls.go); /* Y pushes; its kick cancels it: the callback destroys */
+  count_wait(&sc.ls.done, 1);
+  assert_int_equal(pthread_join(sc.th, NULL), 0);
   weft__observer_set(NULL);
   g_late = NULL;
-  assert_int_equal(ls.rc, 0);
-  assert_int_equal(yo.cancelled, 1);
+  assert_int_equal(sc.ls.rc, 0);
+  assert_int_equal(sc.yo.cancelled, 1);
   assert_int_equal(g_late_destroy_rc, WEFT_EDEADLK); /* the submit still used the lane */
   weft_lane_stats s;
   assert_int_equal(weft_lane_stats_get(l, &s), 0); /* the lane is still there */
   assert_int_equal(s.submitted, 2);
   assert_int_equal(s.cancelled, 1);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
-  pthread_mutex_destroy(&xo.mu);
-  pthread_mutex_destroy(&yo.mu);
-  sync_fini(&gate);
-  sync_fini(&started);
-  sync_fini(&ls.counted);
-  sync_fini(&ls.go);
-  sync_fini(&ls.done);
+  late_scene_fini(&sc);
 }
 
 /* stop_timeout's report counts every task the call cancelled: the one in

@@ -473,46 +473,39 @@ static void svb_stop_pool(void *arg) { /* on the reactor thread */
   assert_int_equal(weft_reactor_stop(s->r), 0);
 }
 
-static void stop_from_reactor_releases_blocked_pool_thread(void **state) {
-  (void)state;
+/* before_run: the task begins to wait before the reactor runs, when the
+ * reactor has no thread to name; a startup trigger (call_when_running) then
+ * stops the pool. The wait learns the reactor's thread when the run sets
+ * it, and the stop releases it the same way (this hung: the wait was
+ * registered with the reactor alone; models/join_wait.pml, old
+ * -DNOT_YET_RUN). */
+static void run_stop_vs_blocked(bool before_run) {
   stop_vs_blocked s = {0};
   s.rc1 = s.rc2 = s.stop_rc = 1;
   assert_int_equal(weft_reactor_create(&s.r), 0);
   assert_int_equal(weft_threadpool_create(&s.tp, 1, 1, "svb"), 0);
   assert_int_equal(weft_threadpool_start(s.tp), 0);
   assert_int_equal(weft_threadpool_call_in_thread(s.tp, svb_task, &s), 0);
+  if (before_run)
+    while (!has_blocked(s.r)) sched_yield(); /* the task waits, before the run */
   assert_int_equal(weft_reactor_call_when_running(s.r, svb_stop_pool, &s), 0);
   assert_int_equal(weft_reactor_run(s.r), 0); /* hung here before */
   assert_int_equal(s.stop_rc, 0);
   assert_int_equal(s.rc1, WEFT_EDEADLK);
   assert_int_equal(s.rc2, WEFT_EDEADLK);
-  assert_int_equal(atomic_load(&s.fn_ran), 0); /* the refused call never ran */
+  assert_int_equal(atomic_load(&s.fn_ran), 0); /* the refused calls never ran */
   assert_int_equal(weft_threadpool_destroy(s.tp), 0);
   assert_int_equal(weft_reactor_destroy(s.r), 0);
 }
 
-/* The same with a task that began to wait before the reactor ran, when the
- * reactor had no thread to name: a startup trigger (call_when_running)
- * stops the pool. The wait learns the reactor's thread when the run sets
- * it, and the stop releases it as above (this hung: the wait was registered
- * with the reactor alone; models/join_wait.pml, old -DNOT_YET_RUN). */
+static void stop_from_reactor_releases_blocked_pool_thread(void **state) {
+  (void)state;
+  run_stop_vs_blocked(false);
+}
+
 static void stop_from_startup_releases_pool_thread_blocked_before_run(void **state) {
   (void)state;
-  stop_vs_blocked s = {0};
-  s.rc1 = s.rc2 = s.stop_rc = 1;
-  assert_int_equal(weft_reactor_create(&s.r), 0);
-  assert_int_equal(weft_threadpool_create(&s.tp, 1, 1, "svb"), 0);
-  assert_int_equal(weft_threadpool_start(s.tp), 0);
-  assert_int_equal(weft_threadpool_call_in_thread(s.tp, svb_task, &s), 0);
-  while (!has_blocked(s.r)) sched_yield(); /* the task waits, before the run */
-  assert_int_equal(weft_reactor_call_when_running(s.r, svb_stop_pool, &s), 0);
-  assert_int_equal(weft_reactor_run(s.r), 0); /* hung here before */
-  assert_int_equal(s.stop_rc, 0);
-  assert_int_equal(s.rc1, WEFT_EDEADLK);
-  assert_int_equal(s.rc2, WEFT_EDEADLK);
-  assert_int_equal(atomic_load(&s.fn_ran), 0); /* neither call ran */
-  assert_int_equal(weft_threadpool_destroy(s.tp), 0);
-  assert_int_equal(weft_reactor_destroy(s.r), 0);
+  run_stop_vs_blocked(true);
 }
 
 /* ----------------------------------------- 57: callMultipleInThread */

@@ -399,11 +399,16 @@ WEFT_API int weft_reactor_call_when_running(weft_reactor *r, weft_fn fn, void *a
 }
 
 
+/* Under block_lock: new waiters are refused (WEFT_ESHUTDOWN). The state
+ * only moves to STOPPING under block_lock, so a caller that registers while
+ * this is false is released by that transition. */
+static bool block_refused_locked(weft_reactor *r) {
+  return weft__load_relaxed(&r->state) >= R_STOPPING || r->shutdown_firing;
+}
+
 int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node) {
   pthread_mutex_lock(&r->block_lock);
-  /* The state only moves to STOPPING under block_lock, so a caller that
-   * registers here is released by that transition. */
-  if (weft__load_relaxed(&r->state) >= R_STOPPING || r->shutdown_firing) {
+  if (block_refused_locked(r)) {
     pthread_mutex_unlock(&r->block_lock);
     return WEFT_ESHUTDOWN;
   }
@@ -424,7 +429,7 @@ int weft__reactor_block(weft_reactor *r, weft__blocked *b, weft__task *node) {
 
 int weft__reactor_block_refused(weft_reactor *r) {
   pthread_mutex_lock(&r->block_lock);
-  int refused = weft__load_relaxed(&r->state) >= R_STOPPING || r->shutdown_firing;
+  bool refused = block_refused_locked(r);
   pthread_mutex_unlock(&r->block_lock);
   return refused ? WEFT_ESHUTDOWN : WEFT_OK;
 }
