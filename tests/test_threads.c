@@ -451,6 +451,8 @@ typedef struct stop_vs_blocked {
   weft_reactor *r;
   weft_threadpool *tp;
   int rc1, rc2, stop_rc;
+  bool with_deadline; /* weft_threadpool_stop_timeout instead of stop */
+  weft_threadpool_stop_report report;
   atomic_int fn_ran;
 } stop_vs_blocked;
 
@@ -469,7 +471,10 @@ static void svb_task(void *arg) {
 static void svb_stop_pool(void *arg) { /* on the reactor thread */
   stop_vs_blocked *s = arg;
   while (!has_blocked(s->r)) sched_yield(); /* the task waits for us */
-  s->stop_rc = weft_threadpool_stop(s->tp);
+  /* A deadline far beyond the test's run: without the release it is what
+   * ends the stop (WEFT_ETIMEDOUT, the thread left running). */
+  s->stop_rc = s->with_deadline ? weft_threadpool_stop_timeout(s->tp, 30000, &s->report)
+                                : weft_threadpool_stop(s->tp);
   assert_int_equal(weft_reactor_stop(s->r), 0);
 }
 
@@ -479,9 +484,10 @@ static void svb_stop_pool(void *arg) { /* on the reactor thread */
  * it, and the stop releases it the same way (this hung: the wait was
  * registered with the reactor alone; models/join_wait.pml, old
  * -DNOT_YET_RUN). */
-static void run_stop_vs_blocked(bool before_run) {
+static void run_stop_vs_blocked(bool before_run, bool with_deadline) {
   stop_vs_blocked s = {0};
   s.rc1 = s.rc2 = s.stop_rc = 1;
+  s.with_deadline = with_deadline;
   assert_int_equal(weft_reactor_create(&s.r), 0);
   assert_int_equal(weft_threadpool_create(&s.tp, 1, 1, "svb"), 0);
   assert_int_equal(weft_threadpool_start(s.tp), 0);
@@ -491,6 +497,7 @@ static void run_stop_vs_blocked(bool before_run) {
   assert_int_equal(weft_reactor_call_when_running(s.r, svb_stop_pool, &s), 0);
   assert_int_equal(weft_reactor_run(s.r), 0); /* hung here before */
   assert_int_equal(s.stop_rc, 0);
+  assert_int_equal(s.report.running, 0);
   assert_int_equal(s.rc1, WEFT_EDEADLK);
   assert_int_equal(s.rc2, WEFT_EDEADLK);
   assert_int_equal(atomic_load(&s.fn_ran), 0); /* the refused calls never ran */
@@ -500,12 +507,19 @@ static void run_stop_vs_blocked(bool before_run) {
 
 static void stop_from_reactor_releases_blocked_pool_thread(void **state) {
   (void)state;
-  run_stop_vs_blocked(false);
+  run_stop_vs_blocked(false, false);
 }
 
 static void stop_from_startup_releases_pool_thread_blocked_before_run(void **state) {
   (void)state;
-  run_stop_vs_blocked(true);
+  run_stop_vs_blocked(true, false);
+}
+
+/* The same with a deadline: stop_timeout joins the pool too, and waited out
+ * its deadline before (WEFT_ETIMEDOUT, the thread left running). */
+static void stop_timeout_from_reactor_releases_blocked_pool_thread(void **state) {
+  (void)state;
+  run_stop_vs_blocked(false, true);
 }
 
 /* ----------------------------------------- 57: callMultipleInThread */
@@ -982,6 +996,7 @@ int main(void) {
       cmocka_unit_test_setup(destroy_releases_blocked_caller, setup),
       cmocka_unit_test_setup(stop_from_reactor_releases_blocked_pool_thread, setup),
       cmocka_unit_test_setup(stop_from_startup_releases_pool_thread_blocked_before_run, setup),
+      cmocka_unit_test_setup(stop_timeout_from_reactor_releases_blocked_pool_thread, setup),
       cmocka_unit_test_setup(call_multiple, setup),
       cmocka_unit_test_setup(defer_to_thread_results, setup),
       cmocka_unit_test_setup(failure_after_success, setup),

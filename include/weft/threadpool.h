@@ -283,6 +283,11 @@ typedef struct weft_threadpool_stop_report {
  * (one still in the log hook, say) is waited for until it does, up to one
  * second for the whole call; past that it counts in report->running.
  *
+ * On a reactor's thread, a task of the pool that waits in
+ * weft_blocking_call_from_thread() on that reactor is released with
+ * #WEFT_EDEADLK, as by weft_threadpool_stop(): it could not end before the
+ * deadline, the reactor being blocked in this call.
+ *
  * @param tp         The pool.
  * @param timeout_ms How long running tasks may take, >= 0 (0: do not wait).
  * @param report     Filled in (may be NULL).

@@ -17,8 +17,9 @@
  *   weft__engine_join_wait_begin / _end: on one of e's workers (the waiter),
  *     in pairs; at most one wait per worker at a time.
  *   weft__engine_join_begin / _end: the thread that is about to join e's
- *     workers without a deadline (weft_threadpool_stop), in pairs, one such
- *     join of e at a time (the pool serialises its stops).
+ *     workers (weft_threadpool_stop, and stop_timeout: with its deadline),
+ *     in pairs, one such join of e at a time (the pool serialises its
+ *     stops).
  *   Both under e->mu, which orders a wait's registration against a join's
  *   start: either the join sees the waiter, or the waiter sees the join.
  */

@@ -355,7 +355,7 @@ void weft__threadpool_cancel_lane_task(weft_threadpool *tp, weft__task *t) {
   stopping_pop(&f);
 }
 
-/* The stop joins the pool's threads without a deadline: a thread of the
+/* The stop joins the pool's threads: a thread of the
  * pool that waits for this one (a task in weft_blocking_call_from_thread
  * while we are the reactor's thread) would wait for ever, and we for it.
  * The join releases such waits (WEFT_EDEADLK) and refuses new ones
@@ -425,7 +425,12 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   uint64_t ms = (uint64_t)timeout_ms > 1000000000000u ? 1000000000000u : (uint64_t)timeout_ms;
   stopping_frame f;
   stopping_push(&f, tp);
+  /* It joins the pool's threads too: a task waiting for this thread (as in
+   * engine_stop_as) would keep its thread until the deadline, and leave it
+   * running. Released the same way (WEFT_EDEADLK), it ends and is joined. */
+  weft__engine_join_begin(tp->e);
   int r = weft__engine_stop_deadline(tp->e, ms * 1000000u, &cancelled, &running);
+  weft__engine_join_end(tp->e);
   /* What waits in a lane behind a task still running is queued work too:
    * cancelled now, not when that task returns. The list only grows, at its
    * head, under mu: read the head under it, walk without it (user
