@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "engine/monitor.h"
+#include "engine/stats.h"
 #include "pool/threadpool_impl.h"
 #include "weft/reactor.h"
 #include "weft/threadpool.h"
@@ -425,6 +426,33 @@ static void monitor_paced_by_the_pools_cpus(void **state) {
   sync_fini(&done);
 }
 
+/* How many of a pool's workers run at once is bounded by the CPUs it is
+ * pinned to, not the machine's: the inject batch's share, the yield between
+ * long tasks (design.md E4: only with more live workers than CPUs) and the
+ * monitor's pace all read it. A pool pinned to one CPU counted every CPU of
+ * the process: its workers, preempted by each other mid-task, never
+ * yielded between long tasks. */
+static void pool_cpus_bounded_by_its_plan(void **state) {
+  (void)state;
+  int ncpu = weft_cpu_count();
+  if (ncpu < 2) skip(); /* one CPU: nothing to tell apart */
+  cpu_set_t allowed = allowed_cpus();
+  int cpu0 = lowest_cpu(&allowed);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 2;
+  o.max_threads = 2;
+  o.affinity = (weft_affinity){WEFT_AFFINITY_SET, &cpu0, 1};
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft__engine_cpus(weft__threadpool_engine(tp)), 1);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  o.affinity = (weft_affinity){WEFT_AFFINITY_NONE, NULL, 0}; /* the creator's CPUs */
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft__engine_cpus(weft__threadpool_engine(tp)), ncpu);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
 static void reactor_pool_affinity(void **state) {
   (void)state;
   cpu_set_t allowed = allowed_cpus();
@@ -480,6 +508,7 @@ int main(void) {
 #endif
       cmocka_unit_test(reactor_pool_affinity),
       cmocka_unit_test(monitor_paced_by_the_pools_cpus),
+      cmocka_unit_test(pool_cpus_bounded_by_its_plan),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,6 +115,11 @@ typedef enum weft_affinity_policy {
  * built for more than 1024 CPUs too): otherwise creation fails with
  * WEFT_EINVAL, as it does for an empty SET or an unknown policy. The list
  * may repeat CPUs and be of any length; it is copied.
+ *
+ * A pool pinned to fewer CPUs than the process may use counts only those
+ * when it judges how many of its workers run at once: the share of queued
+ * tasks a worker takes at a time, the yield between long tasks (with more
+ * workers than CPUs), the elastic pool's pace of thread creation.
  */
 typedef struct weft_affinity {
   weft_affinity_policy policy; /**< WEFT_AFFINITY_NONE by default */

@@ -230,7 +230,7 @@ struct weft__engine {
   struct weft__monitor *_Atomic monitor; /* made and cleared under mu (monitor.h) */
   weft__eworker **slots;                      /* [capacity], filled lazily, freed at destroy */
   int capacity;
-  int ncpu; /* CPUs the process may use, at create: workers that run at once (inject_batch) */
+  int ncpu; /* CPUs the pool may use, at create (its plan's if fewer): workers that run at once */
   bool prefetchw; /* weft__cpu_has_prefetchw (lib/base/prefetch.h), copied at create */
   pthread_mutex_t mu;                         /* control plane */
   /* Under mu (lib/engine/join_wait.h): workers waiting for another thread

@@ -4,6 +4,7 @@
  */
 #include "engine/engine.h"
 
+#include "engine/affinity.h"
 #include "engine/context.h"
 #include "engine/engine_fork.h"
 #include "engine/observer.h"
@@ -95,7 +96,17 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
   e->cfg = *cfg;
   e->cfg.name_prefix = e->prefix;
   e->capacity = cfg->capacity;
+  /* The CPUs the pool's workers run on: the process's, or its pinning
+   * plan's if fewer (a SET or a list; NONE's plan is the creator's mask).
+   * They decide how many workers run at once: the inject batch's share,
+   * the yield between long tasks (more live workers than these CPUs), the
+   * monitor's pace and the blocking burst. With the process's count a pool
+   * of 4 pinned to 2 of 16 CPUs never yielded, and its long tasks were
+   * preempted mid-task (docs/performance.md, "Yielding between long
+   * tasks"). */
   e->ncpu = weft__cpu_count();
+  if (cfg->affinity && cfg->affinity->n > 0 && cfg->affinity->n < e->ncpu)
+    e->ncpu = cfg->affinity->n;
   weft__prefetch_init();
   e->prefetchw = weft__cpu_has_prefetchw;
   weft__inject_init(&e->inject);

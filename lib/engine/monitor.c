@@ -698,14 +698,13 @@ int weft__engine_monitor_start(weft__engine *e) {
    * refused. */
   m->free_fn = weft__free_fn();
   /* The pool's CPUs: the engine's count, made at create on the creating
-   * thread, or its plan's CPUs if fewer (a SET or a list). Not the count of
-   * the thread that runs this, which is whichever starts the monitor, most
-   * often a worker that has pinned itself to one CPU (COMPACT, SCATTER): a
-   * pool of any size was paced as one of one CPU; and this runs under
-   * e->mu, where the cgroup files weft__cpu_count reads have no business
-   * (test_affinity monitor_paced_by_the_pools_cpus). */
-  const weft__affinity *plan = e->cfg.affinity;
-  m->ncpu = plan && plan->n < e->ncpu ? plan->n : e->ncpu;
+   * thread and bounded by its plan. Not the count of the thread that runs
+   * this, which is whichever starts the monitor, most often a worker that
+   * has pinned itself to one CPU (COMPACT, SCATTER): a pool of any size was
+   * paced as one of one CPU; and this runs under e->mu, where the cgroup
+   * files weft__cpu_count reads have no business (test_affinity
+   * monitor_paced_by_the_pools_cpus). */
+  m->ncpu = e->ncpu;
   m->tokens = 4.0 * m->ncpu; /* the bucket starts full: the burst */
   m->last_exec = snap;
   if (pthread_create(&m->thread, NULL, monitor_main, m) != 0) {

@@ -11,6 +11,8 @@ int weft__engine_live(weft__engine *e) {
   return n < 0 ? 0 : n;
 }
 
+int weft__engine_cpus(weft__engine *e) { return e->ncpu; }
+
 int weft__engine_busy(weft__engine *e) {
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   int busy = 0;

@@ -8,6 +8,8 @@
 #include "engine/core.h"
 
 int weft__engine_live(weft__engine *e);
+/* The CPUs the pool runs on (core.h: ncpu; fixed at create). */
+int weft__engine_cpus(weft__engine *e);
 int weft__engine_busy(weft__engine *e);
 uint64_t weft__engine_backlog(weft__engine *e);
 /* Tasks taken so far, over every slot (each worker's own count, stored
