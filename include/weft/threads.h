@@ -178,9 +178,10 @@ WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *call
  *   `*failure`; or:
  *   - #WEFT_EDEADLK   called on the reactor thread itself; or, on a
  *                     thread of a weft_threadpool, the reactor thread
- *                     began to stop that pool (weft_threadpool_stop() or
- *                     destroy from a reactor callback, a startup trigger
- *                     included), which joins this thread: the wait is
+ *                     began to stop that pool (weft_threadpool_stop(),
+ *                     stop_timeout or destroy from a reactor callback, a
+ *                     startup trigger included), which joins this thread:
+ *                     the wait is
  *                     released (fn never runs if it had not yet; a wait
  *                     begun before the reactor ran too), or refused while
  *                     that stop is under way;
