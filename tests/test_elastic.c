@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -829,8 +830,19 @@ static void shrink_owes_hold(void) {
   wait_count(&g_parks, parks + 2);
 }
 static void shrink_owes_hold(void);
+/* A worker held in its park, after its push and before its wait: set, the
+ * next PARKED counts itself in g_park_held and waits at this gate. */
+static sync_t *_Atomic g_park_gate;
+static sync_t g_park_held;
+static void park_hold(void) {
+  sync_t *gate = atomic_exchange(&g_park_gate, NULL);
+  if (!gate) return;
+  count_up(&g_park_held);
+  gate_wait(gate);
+}
 static void on_event(weft__event ev) {
   if (ev == WEFT__EVENT_SHRINK_OWES) shrink_owes_hold();
+  if (ev == WEFT__EVENT_PARKED) park_hold();
   if (ev == WEFT__EVENT_PARKED) count_up(&g_parks);
   if (ev == WEFT__EVENT_STOP_PASS) count_up(&g_passes);
   if (ev == WEFT__EVENT_MONITOR_DISARMED) count_up(&g_disarms);
@@ -1533,6 +1545,49 @@ static void shrink_debt_paid_by_workers_parked_before_it(void **state) {
   sync_fini(&started);
 }
 
+/* The books in a fork's child (E9.6: created - exited = threads) when the
+ * fork comes while a worker a shrink told to quit has not yet counted its
+ * exit: the shrink uncounted it from `live` under the engine mutex, the
+ * worker counts its exit (exited_shrink) only once it has woken, and in
+ * the child it never wakes (its thread does not exist there). The worker is
+ * held in its park (the PARKED event, after its push, before its wait), so
+ * stop_a_worker pops it and the fork comes before it runs again. The child
+ * counted the threads that do not exist there from `live` alone, which no
+ * longer held this one: created 1, exited 0, threads 0. */
+static void fork_child_books_count_a_worker_told_to_quit(void **state) {
+  (void)state;
+  int exits0 = count_get(&g_exits);
+  static sync_t gate; /* static: a failed check must not leave the held worker a dead frame's gate */
+  sync_init(&gate);
+  int held = count_get(&g_park_held);
+  atomic_store(&g_park_gate, &gate); /* the next park is this pool's worker's */
+  weft_threadpool *tp = make_pool(1, 1, 0, 0); /* keep-alive 0: nobody leaves on its own */
+  wait_count(&g_park_held, held + 1);
+  assert_int_equal(weft_threadpool_stop_a_worker(tp), 0); /* pops it: WAKE_EXIT */
+  weft_threadpool_stats s;
+  stats(tp, &s);
+  assert_int_equal(s.threads, 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    weft_threadpool_stats cs;
+    if (weft_threadpool_stats_get(tp, &cs) != 0) _exit(1);
+    if (cs.threads != 0) _exit(2);
+    if (created(&cs) - exited(&cs) != (uint64_t)cs.threads) _exit(3);
+    _exit(0);
+  }
+  assert_true(pid > 0);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  gate_open(&gate); /* before the checks: a failure must not leave it held */
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  wait_reaped(tp, exits0, 0);
+  stats(tp, &s);
+  assert_int_equal(s.exited_shrink, 1);
+  end_pool(tp);
+  sync_fini(&gate);
+}
+
 /* A signal storm on the monitor thread: a profiler's SIGPROF, say, whose
  * handler has no SA_RESTART, so every timed futex wait ends early with
  * EINTR. A disarmed monitor still looks (whether to leave) a keep-alive
@@ -2013,6 +2068,7 @@ int main(void) {
   sync_init(&g_disarms);
   sync_init(&g_looks);
   sync_init(&g_parks);
+  sync_init(&g_park_held);
   sync_init(&g_passes);
   sync_init(&g_watches);
   weft__observer_set(on_event);
@@ -2050,6 +2106,7 @@ int main(void) {
       cmocka_unit_test_teardown(monitor_stays_while_pool_has_a_thread, settle),
       cmocka_unit_test_teardown(monitor_looks_under_a_signal_storm, settle),
       cmocka_unit_test_teardown(shrink_debt_paid_by_workers_parked_before_it, settle),
+      cmocka_unit_test_teardown(fork_child_books_count_a_worker_told_to_quit, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_a_block_on_queued_work, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_blocks_past_the_burst, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_an_opaque_wait_on_queued_work, settle),
