@@ -98,6 +98,7 @@ static void wait_count(sync_t *s, int n) {
  * exit early: a thread was still there, seen under ThreadSanitizer). */
 static sync_t g_exits;
 static _Atomic int g_made;
+static _Atomic int g_counting_fails; /* while > 0: each creation fails and counts it down */
 
 typedef struct tramp {
   void *(*start)(void *);
@@ -116,6 +117,8 @@ static int counting_factory(void *ctx, pthread_t *thread, void *(*start)(void *)
                             const char *name) {
   (void)ctx;
   (void)name;
+  if (atomic_load(&g_counting_fails) > 0 && atomic_fetch_sub(&g_counting_fails, 1) > 0)
+    return WEFT_EAGAIN;
   tramp *t = malloc(sizeof *t);
   if (!t) return WEFT_ENOMEM;
   *t = (tramp){start, arg};
@@ -1588,6 +1591,45 @@ static void fork_child_books_count_a_worker_told_to_quit(void **state) {
   sync_fini(&gate);
 }
 
+/* weft_threadpool_worker_stats after creations that failed: an entry is a
+ * slot some thread has used, and its serial and name are those of the
+ * slot's latest thread. A creation whose factory failed made no thread:
+ * it left a new slot counted (n 2 for a pool that only ever had one
+ * thread), and over a slot whose thread had left it wrote its own serial
+ * (2, a creation that never ran). */
+static void worker_stats_leave_out_failed_creations(void **state) {
+  (void)state;
+  int exits0 = count_get(&g_exits);
+  weft_threadpool *tp = make_pool(1, 2, 0, 0); /* one thread, slot 0, serial 0 */
+  weft_worker_stats ws[4];
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, ws, 4, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(ws[0].serial, 0);
+  atomic_store(&g_counting_fails, 1);
+  assert_int_equal(weft_threadpool_start_a_worker(tp), WEFT_EAGAIN); /* into a new slot: fails */
+  assert_int_equal(weft_threadpool_worker_stats(tp, ws, 4, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(ws[0].live, 1);
+  assert_int_equal(ws[0].serial, 0);
+  assert_int_equal(weft_threadpool_stop_a_worker(tp), 0); /* slot 0's thread leaves */
+  wait_count(&g_exits, exits0 + 1);
+  atomic_store(&g_counting_fails, 1);
+  assert_int_equal(weft_threadpool_start_a_worker(tp), WEFT_EAGAIN); /* into slot 0: fails */
+  assert_int_equal(weft_threadpool_worker_stats(tp, ws, 4, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(ws[0].live, 0);
+  assert_int_equal(ws[0].serial, 0);
+  assert_non_null(strstr(ws[0].name, "-0"));
+  assert_int_equal(weft_threadpool_start_a_worker(tp), 0); /* serial 3, in slot 0 */
+  assert_int_equal(weft_threadpool_worker_stats(tp, ws, 4, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(ws[0].live, 1);
+  assert_int_equal(ws[0].serial, 3);
+  assert_int_equal(weft_threadpool_threads_created(tp), 2);
+  end_pool(tp);
+}
+
 /* A signal storm on the monitor thread: a profiler's SIGPROF, say, whose
  * handler has no SA_RESTART, so every timed futex wait ends early with
  * EINTR. A disarmed monitor still looks (whether to leave) a keep-alive
@@ -2107,6 +2149,7 @@ int main(void) {
       cmocka_unit_test_teardown(monitor_looks_under_a_signal_storm, settle),
       cmocka_unit_test_teardown(shrink_debt_paid_by_workers_parked_before_it, settle),
       cmocka_unit_test_teardown(fork_child_books_count_a_worker_told_to_quit, settle),
+      cmocka_unit_test_teardown(worker_stats_leave_out_failed_creations, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_a_block_on_queued_work, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_blocks_past_the_burst, settle),
       cmocka_unit_test_teardown(stop_stands_in_for_an_opaque_wait_on_queued_work, settle),

@@ -166,7 +166,7 @@ struct weft__engine {
    * (set_limit adds the change of soft, grants and the bias add
    * themselves), so concurrent changes never lose one. */
   _Atomic int limit_value;
-  _Atomic uint32_t hw;                        /* slots ever used: scan bound */
+  _Atomic uint32_t hw; /* slots ever used (a failed creation gives its new one back): scan bound */
   /* Submit windows holding tasks for us (lib/engine/submit_window.h); stop waits
    * for zero. Its own line: the reactor's windows change it every drain. */
   WEFT_CACHE_ALIGNED _Atomic int windows;

@@ -137,6 +137,7 @@ static int spawn_locked(weft__engine *e, int reason, bool closing) {
   }
   char name[256];
   uint64_t serial = weft__load_relaxed(&e->spawns) + weft__load_relaxed(&e->spawn_failures);
+  uint64_t serial_was = w->serial; /* the slot's latest thread's, if the factory fails */
   /* The prefix gives way, never the counter: names stay distinct however
    * long the pool's name (20 digits, the dash and the terminator). */
   snprintf(name, sizeof name, "%.*s-%llu", (int)(sizeof name - 22), e->prefix,
@@ -159,6 +160,16 @@ static int spawn_locked(weft__engine *e, int reason, bool closing) {
     weft__fetch_sub_relaxed(&e->spawns, 1);
     weft__fetch_sub_relaxed(&e->live, 1);
     weft__store_relaxed(&w->state, WEFT__SLOT_JOINED);
+    /* No thread used the slot: the per-worker statistics (read under the
+     * mutex) show its latest thread's serial, and a new slot is no slot
+     * ever used. hw goes back only to what it was (we hold the mutex, the
+     * only place it grows); scanners that read the larger value still find
+     * the slot allocated (slots are freed at destroy), empty and JOINED,
+     * and the next spawn takes it again. `sole` stays cleared. */
+    w->serial = serial_was;
+    /* Release: pairs with the scanners' acquire loads of hw, as the store
+     * above; the slots below hw were published before our mutex. */
+    if (idx == hw) weft__store_release(&e->hw, hw);
     creation_failed(e);
     /* Logged by the caller once the mutex is released: the log hook is the
      * program's, and may read the pool's statistics (which take it). */
