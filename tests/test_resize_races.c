@@ -8,12 +8,17 @@
  *   (c) a spawn checked the max before adjust_poolsize lowered it: a
  *       strict-cap pool ends above max;
  *   (d) adjust_poolsize answers WEFT_EAGAIN ("none could be started")
- *       after it started threads.
+ *       after it started threads;
+ *   (e) a returned grant's shrink (settling after a resize under grants)
+ *       called the log hook under the engine's shrink mutex: a hook that
+ *       creates a lane waited for ever on the pool's mutex, held by a
+ *       resize waiting for the shrink mutex.
  *
  * Nothing sleeps to wait for another thread: the waits are on the
  * observer hook (a worker parked), on a counting thread factory (a thread
  * left), on gates, and, to see a thread blocked on the engine mutex, on a
- * wrapped pthread_mutex_lock that notes a lock finding it held.
+ * wrapped pthread_mutex_lock that notes a lock finding it held (and, for
+ * (e), holds a flagged pool thread at a given lock).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -94,6 +99,7 @@ static void *counted_start(void *p) {
 }
 
 static _Atomic int g_hold;
+static _Atomic int g_fail_next; /* set: the next creation fails */
 static sync_t g_in_factory, g_release;
 
 static int counting_factory(void *ctx, pthread_t *thread, void *(*start)(void *), void *arg,
@@ -104,6 +110,7 @@ static int counting_factory(void *ctx, pthread_t *thread, void *(*start)(void *)
     count_up(&g_in_factory);
     gate_wait(&g_release);
   }
+  if (atomic_exchange(&g_fail_next, 0)) return WEFT_EAGAIN;
   tramp *t = malloc(sizeof *t);
   if (!t) return WEFT_ENOMEM;
   *t = (tramp){start, arg};
@@ -208,9 +215,33 @@ static void note(int *list, int *n, int tid) {
   pthread_mutex_unlock(&ev_mu);
 }
 
+/* A pool thread flagged (tl_hold_shrink) is held at its second lock of the
+ * engine mutex after it took the engine's shrink mutex: in shrink_to, after
+ * it popped an entry of the idle stack, before the mutex under which it
+ * tells that entry to leave. It counts itself in g_shrink_held and waits
+ * for g_shrink_go. */
+static weft__engine *_Atomic g_hold_e;
+static _Thread_local int tl_hold_shrink, tl_in_shrink, tl_mu_locks;
+static sync_t g_shrink_held, g_shrink_go;
+
+static void hold_in_shrink(pthread_mutex_t *m) {
+  weft__engine *e = atomic_load(&g_hold_e);
+  if (!e) return;
+  if (m == &e->shrink_mu) {
+    tl_in_shrink = 1;
+    tl_mu_locks = 0;
+  } else if (m == &e->mu && tl_in_shrink && ++tl_mu_locks == 2) {
+    tl_hold_shrink = 0; /* once */
+    count_up(&g_shrink_held);
+    bump(0); /* for wait_until */
+    gate_wait(&g_shrink_go);
+  }
+}
+
 int __real_pthread_mutex_lock(pthread_mutex_t *m);
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m);
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m) {
+  if (tl_hold_shrink) hold_in_shrink(m);
   if (m == NULL || m != atomic_load(&g_watch_mu)) return __real_pthread_mutex_lock(m);
   if (pthread_mutex_trylock(m) == 0) return 0;
   int tid = (int)syscall(SYS_gettid);
@@ -501,6 +532,174 @@ static void resize_that_started_threads_answers_eagain(void **state) {
              (unsigned long long)(st.created_grow + st.created_demand));
 }
 
+/* ------------------- (e) the log hook under the engine's shrink mutex */
+
+/* The log hook may create lanes (weft/threadpool.h), which takes the
+ * pool's mutex. A grant that goes back after a resize under grants shrinks
+ * the pool (weft__engine_grants_returned) holding the engine's shrink
+ * mutex; a failed creation met on the way (the shrink pops a reaped
+ * worker's entry, hands its searching claim on, and the notify that
+ * follows starts a thread) was logged there, under that mutex. Meanwhile
+ * an adjust_poolsize that shrinks holds the pool's mutex and waits for the
+ * shrink mutex: the hook's lane creation waits for the pool's mutex, and
+ * the two wait for each other for ever.
+ *
+ * min 0, max 2, keep-alive 1 ms. A worker holds task A at a gate; task B
+ * announces a block (a grant) and its stand-in R, with nothing to do,
+ * reaps itself: its entry stays on the idle stack. adjust_poolsize(0, 1)
+ * marks the pool settling (2 threads, max 1, a grant out). B ends its
+ * block: its grant goes back and it shrinks the pool to max, pops R's
+ * entry and is held (the wrapped lock) before the mutex under which it
+ * tells the entry to leave. adjust_poolsize(0, 3) makes room, a task T
+ * is queued (B's claim counts as a searcher, so T's submit wakes nobody),
+ * and the next creation fails. Released, B finds R gone, leaves its
+ * searching claim, sees T, starts a thread for it: the creation fails and
+ * the hook hears of it. The hook starts an adjust_poolsize(0, 1), waits
+ * until it returns or waits for the shrink mutex, and creates a lane. */
+static weft_threadpool *_Atomic g_hook_tp;
+static _Atomic int g_hook_armed, g_hook_lane_rc = 99;
+static adjuster g_hook_adj;
+static who g_hook_w;
+
+static void *lower_max_thread(void *arg) {
+  adjuster *a = arg;
+  atomic_store(&a->w.tid, (int)syscall(SYS_gettid));
+  atomic_store(&a->rc, weft_threadpool_adjust_poolsize(a->tp, 0, 1));
+  atomic_store(&a->w.done, 1);
+  bump(0);
+  return NULL;
+}
+
+/* On a pool thread: no cmocka here. Waits are bounded by the guard. */
+static bool hook_wait(bool (*pred)(void *), void *arg) {
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += HANG_GUARD_S;
+  bool ok = true;
+  pthread_mutex_lock(&ev_mu);
+  while (!pred(arg) && ok) ok = pthread_cond_timedwait(&ev_cv, &ev_mu, &dl) == 0 || pred(arg);
+  pthread_mutex_unlock(&ev_mu);
+  return ok;
+}
+
+static void lane_creating_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)err;
+  (void)what;
+  if (!atomic_exchange(&g_hook_armed, 0)) return;
+  weft_threadpool *tp = atomic_load(&g_hook_tp);
+  watch_mutex(&weft__threadpool_engine(tp)->shrink_mu);
+  pthread_t x;
+  if (pthread_create(&x, NULL, lower_max_thread, &g_hook_adj) != 0) abort();
+  (void)hook_wait(blocked_or_done, &g_hook_adj.w);
+  weft_lane_options lo;
+  weft_lane_options_init(&lo);
+  weft_lane *l = NULL;
+  atomic_store(&g_hook_lane_rc, weft_lane_create(tp, &lo, &l)); /* the pool's mutex */
+  pthread_join(x, NULL);
+  atomic_store(&g_hook_w.done, 1);
+  bump(0);
+}
+
+/* Task B: announces a block, waits at its gate, and ends the block flagged
+ * for the hold (its grant's return shrinks the pool). */
+typedef struct block_end_task_arg {
+  sync_t *began, *gate, *done;
+} block_end_task_arg;
+static void block_end_task(void *arg) {
+  block_end_task_arg *b = arg;
+  if (weft_blocking_begin() != 0) abort();
+  count_up(b->began);
+  gate_wait(b->gate);
+  tl_hold_shrink = 1;
+  if (weft_blocking_end() != 0) abort();
+  tl_hold_shrink = 0;
+  count_up(b->done);
+}
+
+static bool shrink_held(void *arg) {
+  (void)arg;
+  return count_get(&g_shrink_held) >= 1;
+}
+
+static bool reaped_one(void *arg) { return g_exits >= *(int *)arg; }
+static bool hook_returned(void *arg) { return atomic_load(&((who *)arg)->done) != 0; }
+
+static void log_hook_not_under_the_shrink_mutex(void **state) {
+  (void)state;
+  weft__observer_set(on_event);
+  sync_init(&g_shrink_held);
+  sync_init(&g_shrink_go);
+  pthread_mutex_lock(&ev_mu);
+  int reaped = g_exits + 1;
+  pthread_mutex_unlock(&ev_mu);
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 2;
+  o.keep_alive_ms = 1;
+  o.spin_us = 1;
+  o.name = "races";
+  o.thread_factory = counting_factory;
+  o.log = lane_creating_log;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  weft__engine *e = weft__threadpool_engine(tp);
+  atomic_store(&g_hook_tp, tp);
+  g_hook_adj = (adjuster){.tp = tp};
+
+  sync_t a_started, a_gate, b_began, b_gate, b_done, ran;
+  sync_init(&a_started);
+  sync_init(&a_gate);
+  sync_init(&b_began);
+  sync_init(&b_gate);
+  sync_init(&b_done);
+  sync_init(&ran);
+  gated a = {&a_gate, &a_started, NULL};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, gated_task, &a), 0);
+  count_wait(&a_started, 1);
+  block_end_task_arg b = {&b_began, &b_gate, &b_done};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, block_end_task, &b), 0);
+  count_wait(&b_began, 1);
+  /* B's stand-in R had nothing to do: it reaps itself after 1 ms, and its
+   * entry stays on the idle stack. */
+  wait_until(reaped_one, &reaped, "B's stand-in reaped itself");
+  assert_int_equal(weft__load_relaxed(&e->live), 2);
+  uint32_t top = WEFT__CTL_TOP(weft__load_relaxed(&e->ctl));
+  assert_true(top != 0);
+  assert_int_equal(weft__load_relaxed(&e->slots[top - 1]->linked_exit), 1);
+
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 1), 0); /* settling: a grant out */
+  atomic_store(&g_hold_e, e);
+  gate_open(&b_gate); /* B's grant goes back: it shrinks to max, held after its pop */
+  wait_until(shrink_held, NULL, "B held in its shrink");
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 3), 0); /* room for a thread */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  atomic_store(&g_fail_next, 1);
+  atomic_store(&g_hook_armed, 1);
+  gate_open(&g_shrink_go);
+  wait_until(hook_returned, &g_hook_w,
+             "the log hook returned (its lane creation waits for the pool's mutex, held by an "
+             "adjust_poolsize that waits for the shrink mutex the hook's caller holds)");
+  atomic_store(&g_hold_e, NULL);
+  atomic_store(&g_watch_mu, NULL);
+  assert_int_equal(atomic_load(&g_hook_lane_rc), 0);
+  assert_int_equal(atomic_load(&g_hook_adj.rc), 0);
+
+  gate_open(&a_gate);
+  count_wait(&b_done, 1);
+  count_wait(&ran, 1);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&a_started);
+  sync_fini(&a_gate);
+  sync_fini(&b_began);
+  sync_fini(&b_gate);
+  sync_fini(&b_done);
+  sync_fini(&ran);
+}
+
 int main(void) {
   /* Before any other weft call (weft/common.h): libc's allocator, with a
    * hold for spawn_against_a_stale_max. */
@@ -510,6 +709,7 @@ int main(void) {
       cmocka_unit_test_teardown(resize_that_started_threads_answers_eagain, settle),
       cmocka_unit_test_teardown(debt_outlives_a_resize_that_raised_min, settle),
       cmocka_unit_test_teardown(reap_against_a_stale_min, settle),
+      cmocka_unit_test_teardown(log_hook_not_under_the_shrink_mutex, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -219,8 +219,17 @@ void weft__engine_grants_returned(weft__engine *e) {
   /* The floor is the limit with the grants still out, never below min,
    * read under the mutex by shrink_to (WEFT__FLOOR_AT_LIMIT), where
    * set_limit and set_min store them. A parked thread quits now, else the
-   * next one to go idle (debt): often the worker whose block just ended. */
+   * next one to go idle (debt): often the worker whose block just ended.
+   * A failed creation the shrink meets (it pops a reaped worker's entry,
+   * hands its searching claim on, and the notify after it may start a
+   * thread) is logged after it, as a resize's are (resize_locked): the
+   * shrink holds shrink_mu, and the log hook may create a lane, which
+   * takes the pool's mutex, held by a resize that waits for shrink_mu
+   * (test_resize_races log_hook_not_under_the_shrink_mutex). */
+  weft__engine_defer_logs(true);
   (void)weft__engine_shrink_to(e, -1, WEFT__FLOOR_AT_LIMIT);
+  weft__engine_defer_logs(false);
+  weft__engine_log_failures(e);
 }
 
 /* shrink_to's floor for WEFT__FLOOR_AT_LIMIT, under e->mu: the limit with
