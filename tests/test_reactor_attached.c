@@ -324,6 +324,71 @@ static void timer_detach_ends_drain(void **state) {
   assert_int_equal(weft_reactor_destroy(g_det_r), 0);
 }
 
+/* What a drain leaves behind once a callback detached, for the three kinds
+ * of callback: the shutdown left the reactor awake for good (no loop serves
+ * it again), so a late call_from_thread writes no eventfd and counts no
+ * wake-up. A timer that detached used to go on with the drain's tail after
+ * the shutdown: it re-armed the timerfd and set the reactor asleep, so a
+ * late call from any thread wrote the eventfd, and the attach fd turned
+ * readable for a host still watching it, with a drain that can only answer
+ * WEFT_ESTATE (a host loop spinning until it stops watching). */
+enum { DETACH_BY_COMPLETION, DETACH_BY_TIMER, DETACH_BY_READER };
+static void io_detach_once(void *ctx, int fd, int events) {
+  (void)events;
+  char c;
+  assert_int_equal(read(fd, &c, 1), 1); /* not ready any more */
+  assert_int_equal(weft_reactor_detach(ctx), 0);
+}
+static void detach_leaves_fd_quiet(int how) {
+  g_late_ran = 0;
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  int fd;
+  assert_int_equal(weft_reactor_attach(r, &fd), 0);
+  int p[2] = {-1, -1};
+  if (how == DETACH_BY_COMPLETION) {
+    assert_int_equal(weft_reactor_call_from_thread(r, det_detach, r), 0);
+  } else if (how == DETACH_BY_TIMER) {
+    assert_int_equal(weft_reactor_call_later(r, 0, det_detach, r, NULL), 0);
+  } else {
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    assert_int_equal(weft_reactor_add_reader(r, p[0], io_detach_once, r), 0);
+  }
+  /* Pending, not due: a timer the shutdown leaves unrun. */
+  assert_int_equal(weft_reactor_call_later(r, 3600.0, det_timer, NULL, NULL), 0);
+  struct pollfd pf = {.fd = fd, .events = POLLIN};
+  assert_int_equal(poll(&pf, 1, HANG_GUARD_MS), 1); /* the detaching callback is ready */
+  assert_true(weft_reactor_drain_ex(r, 0, WEFT_DRAIN_NO_SPIN) >= 0);
+  assert_int_equal(weft_reactor_running(r), 0);
+  assert_int_equal(weft_reactor_drain(r), WEFT_ESTATE);
+  weft_reactor_stats before, after;
+  assert_int_equal(weft_reactor_stats_get(r, &before), 0);
+  /* Any thread may call after detach; the call runs in destroy. */
+  assert_int_equal(weft_reactor_call_from_thread(r, det_late, NULL), 0);
+  assert_int_equal(weft_reactor_stats_get(r, &after), 0);
+  assert_int_equal(after.wakeups, before.wakeups);
+  assert_int_equal(poll(&pf, 1, 0), 0); /* nothing for a host to do */
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  assert_int_equal(g_late_ran, 1);
+  if (p[0] >= 0) {
+    close(p[0]);
+    close(p[1]);
+  }
+}
+static void completion_detach_leaves_fd_quiet(void **state) {
+  (void)state;
+  detach_leaves_fd_quiet(DETACH_BY_COMPLETION);
+}
+static void timer_detach_leaves_fd_quiet(void **state) {
+  (void)state;
+  detach_leaves_fd_quiet(DETACH_BY_TIMER);
+}
+static void reader_detach_leaves_fd_quiet(void **state) {
+  (void)state;
+  detach_leaves_fd_quiet(DETACH_BY_READER);
+}
+
 /* A reader that detaches ends the drain: the other ready reader of the same
  * epoll batch is not called after the shutdown. */
 static int g_io_after_shutdown, g_io_calls;
@@ -644,6 +709,9 @@ int main(void) {
       cmocka_unit_test(call_after_detach_runs_in_destroy),
       cmocka_unit_test(nested_drain_refused),
       cmocka_unit_test(timer_detach_ends_drain),
+      cmocka_unit_test(completion_detach_leaves_fd_quiet),
+      cmocka_unit_test(timer_detach_leaves_fd_quiet),
+      cmocka_unit_test(reader_detach_leaves_fd_quiet),
       cmocka_unit_test(reader_detach_ends_drain),
       cmocka_unit_test(reader_detach_skips_its_writer),
       cmocka_unit_test(stale_writable_half_not_delivered),

@@ -701,6 +701,11 @@ static int drain_attached(weft_reactor *r, int budget, unsigned flags) {
     return n;
   }
   weft__timers_run_due(r);
+  /* A timer detached: as above, nothing of this drain after the shutdown
+   * (no re-arm; and `sleeping`, which the shutdown left 0, stays 0, or a
+   * later call_from_thread would write the eventfd and make the fd readable
+   * for a host that can only be refused). */
+  if (weft__load_relaxed(&r->state) != R_RUNNING) return n;
   weft__hosted_arm(r); /* the next deadline (no-op unless attached) */
   weft__store_relaxed(&r->sleeping, 1);
   /* seq_cst fence: as in loop_once, orders sleeping = 1 before the check;
