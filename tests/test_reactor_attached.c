@@ -389,6 +389,52 @@ static void reader_detach_leaves_fd_quiet(void **state) {
   detach_leaves_fd_quiet(DETACH_BY_READER);
 }
 
+/* Detach leaves nothing of the reactor's own that makes the fd readable:
+ * the timers it leaves pending never run (nor does a call_later made
+ * after it), so the timerfd is disarmed and stays so; and the eventfd
+ * write of a call queued before a detach made outside a drain was for the
+ * shutdown, which ran the call. The docs let a host watch the fd until
+ * destroy; it used to turn readable at the next timer's deadline (or at
+ * once, for the eventfd) with a drain that can only answer WEFT_ESTATE: a
+ * host loop spinning until it stops watching. */
+static int timerfd_armed(weft_reactor *r) {
+  struct itimerspec its;
+  assert_int_equal(timerfd_gettime(r->tfd, &its), 0);
+  return its.it_value.tv_sec != 0 || its.it_value.tv_nsec != 0;
+}
+static void detach_disarms_the_timerfd(void **state) {
+  (void)state;
+  g_timer_runs = 0;
+  weft_reactor *r;
+  int fd;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(weft_reactor_attach(r, &fd), 0);
+  assert_int_equal(weft_reactor_call_later(r, 3600.0, det_timer, NULL, NULL), 0);
+  assert_true(timerfd_armed(r));
+  assert_int_equal(weft_reactor_detach(r), 0);
+  assert_false(timerfd_armed(r));
+  /* Accepted, never runs: nothing to wake a host for. */
+  assert_int_equal(weft_reactor_call_later(r, 3600.0, det_timer, NULL, NULL), 0);
+  assert_false(timerfd_armed(r));
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  assert_int_equal(g_timer_runs, 0);
+}
+static void detach_outside_drain_resets_the_eventfd(void **state) {
+  (void)state;
+  g_late_ran = 0;
+  weft_reactor *r;
+  int fd;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(weft_reactor_attach(r, &fd), 0);
+  assert_int_equal(weft_reactor_call_from_thread(r, det_late, NULL), 0);
+  struct pollfd pf = {.fd = fd, .events = POLLIN};
+  assert_int_equal(poll(&pf, 1, 0), 1); /* the call woke the fd */
+  assert_int_equal(weft_reactor_detach(r), 0); /* not from a drain */
+  assert_int_equal(g_late_ran, 1);              /* the shutdown ran it */
+  assert_int_equal(poll(&pf, 1, 0), 0);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
 /* A reader that detaches ends the drain: the other ready reader of the same
  * epoll batch is not called after the shutdown. */
 static int g_io_after_shutdown, g_io_calls;
@@ -712,6 +758,8 @@ int main(void) {
       cmocka_unit_test(completion_detach_leaves_fd_quiet),
       cmocka_unit_test(timer_detach_leaves_fd_quiet),
       cmocka_unit_test(reader_detach_leaves_fd_quiet),
+      cmocka_unit_test(detach_disarms_the_timerfd),
+      cmocka_unit_test(detach_outside_drain_resets_the_eventfd),
       cmocka_unit_test(reader_detach_ends_drain),
       cmocka_unit_test(reader_detach_skips_its_writer),
       cmocka_unit_test(stale_writable_half_not_delivered),

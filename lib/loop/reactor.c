@@ -463,6 +463,16 @@ static void shutdown_sequence(weft_reactor *r) {
   weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);
   drain_all(r);
   weft__store_relaxed(&r->sleeping, 0);
+  if (r->hosted) {
+    /* Detach: the fd the host may watch until destroy turns readable no
+     * more for the reactor's own reasons (docs/lifecycle.md). The timerfd
+     * is disarmed (the state is STOPPING: no timer runs from now on), and
+     * the eventfd reset: a write made while the host loop was asleep (a
+     * detach outside a drain) was for calls the shutdown just ran, and no
+     * push writes it from now on (sleeping is 0). */
+    weft__hosted_arm(r);
+    wake_read(r);
+  }
   /* Release: the run's (or detach's) last access to r; pairs with the
    * acquire load in weft_reactor_destroy, which may run on another thread
    * once run has returned, or poll while it finishes (WEFT_EBUSY until this

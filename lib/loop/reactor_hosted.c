@@ -47,7 +47,10 @@ void weft__hosted_arm(weft_reactor *r) {
   if (!r->hosted || r->tfd < 0) return;
   struct itimerspec its = {0}; /* all zero: disarm */
   double when;
-  if (weft__timers_earliest(r, &when)) {
+  /* Stopping or detached: the timers left never run (a call_later made
+   * now neither), so nothing is to wake the host for them. Relaxed: the
+   * reactor thread's own store. */
+  if (weft__load_relaxed(&r->state) == R_RUNNING && weft__timers_earliest(r, &when)) {
     if (when <= 0) when = 1e-9; /* 0 would disarm: "due now" is the epoch's first ns */
     /* A delay of INFINITY or 1e300 would overflow time_t (undefined): a
      * century is "never" for a timerfd. */
