@@ -21,7 +21,7 @@
  * what runs on which thread at each step.
  *
  * fork(2): in the child, a reactor inherited from the parent is stopped
- * (run, stop, attach, detach, add_reader/add_writer: WEFT_ESTATE), its queue
+ * (run, stop, attach, detach, drain, add_reader/add_writer: WEFT_ESTATE), its queue
  * holds none of the parent's calls, and destroy frees it without firing the
  * shutdown triggers (docs/threading-howto.md, "Fork").
  *
@@ -525,8 +525,8 @@ WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd);
  *
  * @param r The reactor.
  * @return How many completions ran (>= 0), or #WEFT_ESTATE off the
- *   attaching thread, inside a drain or once detached, #WEFT_EINVAL on
- *   NULL r.
+ *   attaching thread, inside a drain, once detached or in a child of fork,
+ *   #WEFT_EINVAL on NULL r.
  */
 WEFT_API int weft_reactor_drain(weft_reactor *r);
 
@@ -544,7 +544,8 @@ WEFT_API int weft_reactor_drain(weft_reactor *r);
  * @param flags           0 or #WEFT_DRAIN_NO_SPIN.
  * @return The number of completions run (>= 0), or #WEFT_EINVAL on NULL r,
  *   a negative budget or an unknown flag, #WEFT_ESTATE off the reactor
- *   thread, from a callback of a drain, or once detached.
+ *   thread, from a callback of a drain, once detached, or in a child of
+ *   fork.
  */
 WEFT_API int weft_reactor_drain_ex(weft_reactor *r, int max_completions, unsigned flags);
 /**
