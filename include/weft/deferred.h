@@ -171,6 +171,12 @@ WEFT_API void weft_result_set_failure(weft_result *r, weft_failure *f);
 /**
  * @brief Pause the chain until d fires; it then continues with d's result
  * (Twisted's chaining). Takes a new reference to d.
+ *
+ * Where the chain cannot wait on d, it goes on at once with a failure
+ * instead: #WEFT_EINVAL if d is the Deferred whose callback returns it,
+ * #WEFT_EDEADLK if d waits, through fired and paused Deferreds, on that
+ * Deferred (the wait would close a circle that never fires).
+ *
  * @param r The result.
  * @param d The Deferred to wait for.
  * @return 0, or #WEFT_EINVAL if r or d is NULL.
@@ -324,8 +330,8 @@ WEFT_API int weft_deferred_errback(weft_deferred *d, weft_failure *f);
  * Deferred.
  *
  * @param d The Deferred.
- * @return 0, or #WEFT_EINVAL on NULL d, #WEFT_EDEADLK (nothing done) if the
- *   chain d waits on leads back to itself (no Deferred in it can fire).
+ * @return 0, or #WEFT_EINVAL on NULL d. (The chain d waits on never leads
+ *   back to d: weft_result_set_deferred() refuses such a circle.)
  */
 WEFT_API int weft_deferred_cancel(weft_deferred *d);
 
