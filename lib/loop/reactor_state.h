@@ -1,5 +1,5 @@
 /*
- * weft — the reactor's private state, shared by lib/reactor*.c.
+ * weft — the reactor's private state, shared by lib/loop/reactor*.c.
  *
  * Cross-thread fields (the completion queue, the sleeping flag, the state,
  * the counters, the blocked-caller list) are atomics or under block_lock;
