@@ -452,7 +452,9 @@ struct weft_reactor_work {
  * @param work_cb  The blocking work (pool thread).
  * @param after_cb The completion (reactor thread).
  * @return 0, or (nothing accepted):
- *   - #WEFT_EINVAL    a NULL argument;
+ *   - #WEFT_EINVAL    a NULL argument, or the pool had to be created on a
+ *                     thread its CPU list does not fit
+ *                     (weft_reactor_get_thread_pool());
  *   - #WEFT_ESHUTDOWN the reactor is shutting down;
  *   - #WEFT_EQUIT     the reactor's pool was stopped through its handle
  *                     (weft_reactor_get_thread_pool);
