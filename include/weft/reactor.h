@@ -34,7 +34,8 @@
  * So shutdown (run's return, detach, destroy) drains until the queue is
  * empty, calls queued by those calls included: a call that queues itself
  * again keeps it going for ever, and must stop once weft_reactor_running()
- * is 0.
+ * is 0; so must other threads that keep calling call_from_thread as fast as
+ * the loop runs the calls (the drain finds the queue never empty).
  */
 #ifndef WEFT_REACTOR_H
 #define WEFT_REACTOR_H
