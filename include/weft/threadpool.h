@@ -400,7 +400,9 @@ WEFT_API int weft_threadpool_queue_work(weft_threadpool *tp, weft_work *req,
  *   - #WEFT_EBUSY    it started (runs or ran);
  *   - #WEFT_EALREADY an earlier cancel won, or a stop cancelled it (its
  *                    after_cb got #WEFT_ECANCELED);
- *   - #WEFT_EINVAL   NULL arguments, a request not submitted to tp, one
+ *   - #WEFT_EINVAL   NULL arguments, a request not submitted to tp (or
+ *                    no longer tp's: its after_cb handed it on, to a
+ *                    reactor or another pool, while this call ran), one
  *                    submitted without after_cb (nobody could be told), or
  *                    one whose queue_work failed (it was never queued).
  */

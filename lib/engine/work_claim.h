@@ -89,4 +89,22 @@ static inline int weft__work_claim_cancel(weft__work_private *p) {
   return 0;
 }
 
+/* weft__work_claim_cancel for a cancel made on owner's behalf
+ * (weft_threadpool_cancel_work's pool): the CAS also requires the word to
+ * still name owner, so the claim is decided for owner's submission or not
+ * at all. WEFT_EINVAL: req is not owner's any more (its after_cb handed it
+ * on, to a reactor or another pool, since the caller looked; a claim
+ * clear under a new owner is that owner's to decide). Otherwise as
+ * weft__work_claim_cancel, whose orders it keeps. */
+static inline int weft__work_claim_cancel_for(weft__work_private *p, const void *owner) {
+  /* Acquire (the load and the CAS on failure): as in weft__work_claim_cancel. */
+  uintptr_t old = weft__load_acquire(&p->owner);
+  do {
+    if ((old & ~(uintptr_t)WEFT__WORK_BITS) != (uintptr_t)owner) return WEFT_EINVAL;
+    if (old & WEFT__WORK_CLAIMED) return (old & WEFT__WORK_CANCELLED) ? WEFT_EALREADY : WEFT_EBUSY;
+  } while (!weft__cas_acq_rel(&p->owner, &old,
+                              old | (uintptr_t)(WEFT__WORK_CLAIMED | WEFT__WORK_CANCELLED)));
+  return 0;
+}
+
 #endif /* WEFT_ENGINE_WORK_CLAIM_H */

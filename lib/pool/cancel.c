@@ -37,7 +37,14 @@ WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req) {
         (weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0)
       return WEFT_EINVAL;
   }
-  int r = weft__work_claim_cancel(p);
+  /* The owner is checked again by the claim's own CAS: since the check
+   * above, an after_cb may have handed req on (to a reactor with
+   * weft_reactor_call_from_thread_req, or queued it on another pool), and
+   * a claim that met the new owner's clear word won it: 0 for a request
+   * that had run, whose after_cb would never be told again
+   * (test_cancel_handed_on). Answered WEFT_EINVAL, as for a request not
+   * submitted to tp. */
+  int r = weft__work_claim_cancel_for(p, tp);
   /* The claim was taken without a cancel: req started, or queue_work's
    * refusal took it (queue_work_not_accepted in threadpool.c: a submit this
    * call raced, whose mark the RMW above now shows). */
