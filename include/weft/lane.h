@@ -126,8 +126,10 @@ WEFT_API int weft_lane_call_in_thread(weft_lane *lane, weft_fn fn, void *arg);
  *
  * on_result(ctx, status, result) runs in the pool thread right after fn,
  * with fn's status and result, or with #WEFT_ECANCELED (result NULL) if the
- * task is cancelled at the pool's stop (a pool with no thread, or
- * weft_threadpool_stop_timeout(); then in the thread that cancels it).
+ * task is cancelled at the pool's stop (a pool with no thread,
+ * weft_threadpool_stop_timeout(), or a hand-off that a stop's close
+ * refused, as for weft_lane_call_in_thread(); then in the thread that
+ * cancels it).
  * The lane's slot is given to its next waiting task after on_result
  * returns.
  *

@@ -32,10 +32,14 @@ typedef void (*weft_work_cb)(weft_work *req);
  * request was accepted but will never run — with #WEFT_ECANCELED: its pool
  * was destroyed, stopped with a deadline, or stopped with no thread to run
  * it, before a worker could take it
- * (called in the stopping thread, or in the pool thread that took it), or
+ * (called in the stopping thread, or in the pool thread that took it); it
+ * was submitted from a reactor drain's callback and still waited in that
+ * drain's submit window when another thread's stop (or stop_timeout, or
+ * destroy) closed the pool (called in the drain's thread); or
  * weft_threadpool_cancel_work() won (called in the pool thread that takes
- * the request out of the queue, or in the stopping thread). Exactly one
- * call per accepted request.
+ * the request out of the queue, in the stopping thread, or, for a cancel
+ * that won while queue_work was being refused, in the thread that called
+ * queue_work, before it returns 0). Exactly one call per accepted request.
  *
  * @param req    The request that was submitted; the caller's again.
  * @param status 0, or #WEFT_ECANCELED.
