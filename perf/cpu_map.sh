@@ -24,7 +24,13 @@ perf record -q -F 1999 -e cpu-clock --sample-cpu -o "$data" -- \
   > "$build/cpu_map.out" 2> "$build/cpu_map.err" || { cat "$build/cpu_map.err" >&2; exit 1; }
 echo "perf record: $impl $wl, $size threads, $scale scale → $data"
 echo "rates of the repetitions, in order (primary column):"
-sed 's/\x1b\[[0-9;]*m//g' "$build/cpu_map.out" | awk -v c="$wl/$impl/$size/" \
-  'index($1, c) == 1 && $1 !~ /_(mean|median|stddev|cv)$/ { printf " %s", $(NF-2) } END { print "" }'
+# The counters are columns in name order under a header of their own, and
+# each implementation has its own set (weft adds parks, steals, unparks;
+# W2 adds p99_us; ckring its ring counts): find primary's column in the
+# header above the rows (+2 for the time units after Time and CPU).
+sed 's/\x1b\[[0-9;]*m//g' "$build/cpu_map.out" | awk -v c="$wl/$impl/$size/" '
+  $1 == "Benchmark" { col = 0; for (i = 1; i <= NF; i++) if ($i == "primary") col = i + 2 }
+  index($1, c) == 1 && $1 !~ /_(mean|median|stddev|cv)$/ && col > 0 { printf " %s", $col }
+  END { print "" }'
 perf script -i "$data" -F comm,tid,cpu,time,ip,sym 2> /dev/null \
   | python3 "$(dirname "$0")/cpu_map.py" "${WEFT_CPU_MAP_MS:-20}"
