@@ -180,6 +180,16 @@ static double last_done_after(double after) {
   return t;
 }
 
+/* When a phase begun at t0 ended: its last completion's time if every task
+ * was submitted and counted (wrc 0), else now. Not t_last_done read
+ * directly: wait_total returns as soon as done_count reaches the target,
+ * which the last task counts before it takes done_mu to record its time,
+ * so a waiter that arrives in between read 0 (a negative makespan, which
+ * the table then dropped from the median without a word). */
+static double phase_end(int wrc, int submit_err, double t0) {
+  return wrc == 0 && submit_err == 0 ? last_done_after(t0) : eb_now();
+}
+
 /* 0 when done_count reached the target, ETIMEDOUT at the deadline. */
 static int wait_total(long target, double timeout_s) {
   struct timespec dl;
@@ -444,7 +454,7 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     o.t0 = eb_now();
     if (submit_n(im, pool, n, task_sleep, ms_sleep, &o) == 0)
       wrc = wait_total(n, limit);
-    o.t_end = t_last_done;
+    o.t_end = phase_end(wrc, o.submit_err, o.t0);
     o.t_measure_end = o.t_end;
     if (w == W10T && wrc == 0 && o.submit_err == 0 && sc->prime_n > 0) {
       /* The prime (see the top): P tasks held at a gate until all P run at
@@ -556,7 +566,7 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     o.t0 = eb_now();
     if (submit_n(im, pool, n, task_cpu, (void *)(size_t)CPU_MS, &o) == 0)
       wrc = wait_total(n, limit);
-    o.t_end = t_last_done;
+    o.t_end = phase_end(wrc, o.submit_err, o.t0);
     o.t_measure_end = o.t_end;
     break;
   }
@@ -605,7 +615,7 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     for (int i = 0; i < CHAIN_N; i++)
       chain_started += ch.started[i];
     pthread_mutex_unlock(&ch.mu);
-    o.t_end = wrc == 0 ? t_last_done : eb_now();
+    o.t_end = phase_end(wrc, o.submit_err, o.t0);
     o.t_measure_end = o.t_end;
     break;
   }
@@ -616,7 +626,7 @@ static int run_cell(const char *label, const char *wname, const scale *sc, unsig
     o.t0 = eb_now();
     if (submit_n(im, pool, n, task_permit, ms_sleep, &o) == 0)
       wrc = wait_total(n, limit);
-    o.t_end = t_last_done;
+    o.t_end = phase_end(wrc, o.submit_err, o.t0);
     o.t_measure_end = o.t_end;
     break;
   }
