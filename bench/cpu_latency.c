@@ -42,6 +42,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,6 +362,16 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* The CPUs this process may run on (its affinity mask), as weft_bench's
+ * online_cores(): under taskset or a cpuset the online count overstates the
+ * capacity the open loop's LOAD is a fraction of. */
+static long usable_cpus(void) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return sysconf(_SC_NPROCESSORS_ONLN);
+  return CPU_COUNT(&set);
+}
+
 static int parse_list(const char *s, int *out, int cap) {
   int n = 0;
   while (*s && n < cap) {
@@ -404,7 +415,7 @@ int main(int argc, char **argv) {
   }
   calibrate();
   uint64_t iters = (uint64_t)(task_us * iters_per_us + 0.5);
-  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  long ncpu = usable_cpus();
   double rate = load > 0 ? load * (double)(ncpu > 0 ? ncpu : 1) * 1e6 / task_us : 0;
   if (rate > 0) {
     (void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* arrivals to the microsecond */

@@ -1089,11 +1089,16 @@ int main(int argc, char **argv) {
     fclose(raw);
 
   /* Tables. */
-  int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  /* The CPUs the cells may run on (they inherit this affinity): W7's ideal
+   * is a fraction of them, not of the CPUs online. */
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus)
+                                                           : (int)sysconf(_SC_NPROCESSORS_ONLN);
   printf("Scale %s, %d repetition(s) per cell", s.name, s.reps);
   if (reps_capped > 0 && reps_capped < s.reps)
     printf(" (%d for the pools capped at 4 threads or fewer)", reps_capped);
-  printf(", each in a fresh process; %d CPUs online.\n", ncpu);
+  printf(", each in a fresh process; %d usable CPUs.\n", ncpu);
   printf("Makespan: median (min–max) in seconds, first submit to last completion. Peak threads "
          "and creations are exact (pthread_create is interposed: threads alive at once, calls "
          "made; `most in` is the most creations within any 10 ms, 100 ms and 1 s window); thread-s integrates the thread count sampled every %.1f ms from "
