@@ -17,9 +17,11 @@
 #   bash scripts/bench_elastic.sh [--long] --pools=weft,tokio_like --workloads=W6,W9c --reps=3 ...
 #                                          extra flags go to weft_elastic_bench
 #
-# Builds Release into build-elastic (WEFT_ELASTIC_BUILD overrides it). The
-# raw per-cell lines go to <build>/elastic_raw.tsv, the tables to
-# <build>/elastic_table.md as well as stdout.
+# Installs what it needs (scripts/deps.sh bench: the compilers, cmake,
+# google-benchmark, which configuring bench/ requires, libuv and GLib, the
+# peers), then builds Release into build-elastic (WEFT_ELASTIC_BUILD
+# overrides it). The raw per-cell lines go to <build>/elastic_raw.tsv, the
+# tables to <build>/elastic_table.md as well as stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${WEFT_ELASTIC_BUILD:-build-elastic}
@@ -28,11 +30,15 @@ extra=()
 for a in "$@"; do
   case "$a" in
     --long) scale=--scale=long; extra+=(--reps-capped=1) ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) extra+=("$a") ;;
   esac
 done
 
+# On a fresh machine cmake and google-benchmark are missing (configure fails),
+# and without libuv1-dev / libglib2.0-dev their pools would be left out of
+# the tables without a word.
+bash scripts/deps.sh bench >&2
 echo "=== weft elastic bench: building Release into $build ===" >&2
 mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_BENCH=ON \
