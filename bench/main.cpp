@@ -628,6 +628,21 @@ int parse(int argc, char **argv, Options &o, std::vector<char *> &bench_argv) {
       bench_argv.push_back(argv[i]);
     }
   }
+  // Every implementation asked for must be one built in: a typo (or a peer
+  // whose package was missing at configure time) ran nothing for that name
+  // and still printed a table, with exit status 0.
+  for (const std::string &name : o.impls) {
+    bool built = false;
+    for (const Impl *im : all_impls())
+      built |= name == im->name;
+    if (!built) {
+      std::fprintf(stderr, "weft_bench: no implementation '%s' in this build (built:", name.c_str());
+      for (const Impl *im : all_impls())
+        std::fprintf(stderr, " %s", im->name);
+      std::fprintf(stderr, ")\n");
+      return -1;
+    }
+  }
   static std::string defaults[] = {"--benchmark_repetitions=5",
                                    "--benchmark_display_aggregates_only=true"};
   if (!reps) {
