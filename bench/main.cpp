@@ -509,9 +509,16 @@ void emit_targets(const Options &o, std::FILE *f) {
     auto mark = [](double v, double need, const char *unit) {
       if (std::isnan(v))
         return std::string("n/a");
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.2f%s%s", v, unit, v >= need ? "✓" : "✗");
-      return std::string(buf);
+      // Two decimals, or more where two would round the figure onto the
+      // other side of the target than the figure judged: 0.9496 against
+      // 0.95 is "0.9496✗", not "0.95✗"; 9.996 against 10, "9.996×✗".
+      char num[48];
+      for (int prec = 2;; prec++) {
+        std::snprintf(num, sizeof num, "%.*f", prec, v);
+        if ((std::strtod(num, nullptr) >= need) == (v >= need) || prec >= 9)
+          break;
+      }
+      return std::string(num) + unit + (v >= need ? "✓" : "✗");
     };
     if (has(Workload::W1)) {
       line("W1 ≥ 10× pthread", [&](int sz) {
