@@ -157,7 +157,9 @@ int main(int argc, char **argv) {
     for (int k = 0; k < STATS; k++) {
       double *v = &runs[((size_t)s * STATS + k) * reps];
       qsort(v, (size_t)reps, sizeof *v, cmp_double);
-      med[s][k] = v[reps / 2];
+      /* The median: with an even number of reps, the mean of the middle two
+       * (v[reps / 2] alone was the upper one). */
+      med[s][k] = reps % 2 ? v[reps / 2] : (v[reps / 2 - 1] + v[reps / 2]) / 2;
     }
     printf("%-14s %10.1f %10.1f %10.1f %10.1f %8.0f\n", names[s], med[s][0], med[s][1], med[s][2],
            med[s][3], med[s][4]);
