@@ -31,8 +31,13 @@ struct FnPoolRunner {
     FanCtx c(size * 4L, 0);
     for (int i = 0; i < size * 4; i++) {
       int rc = Ops::submit(pool, fan_task, &c);
-      if (rc != 0)
+      if (rc != 0) {
+        // The tasks queued so far hold &c: wait for them before c goes
+        // (as weft's warm_up does), counting the ones never submitted.
+        c.latch.arrive_n(size * 4L - i);
+        c.latch.wait();
         return rc;
+      }
     }
     c.latch.wait();
     return 0;

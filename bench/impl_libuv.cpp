@@ -78,14 +78,20 @@ int warm_up(uv_loop_t *loop) {
   int size = std::atoi(std::getenv("UV_THREADPOOL_SIZE"));
   std::vector<uv_work_t> reqs(static_cast<size_t>(size) * 4);
   FanCtx c(static_cast<long>(reqs.size()), 0);
-  for (auto &r : reqs) {
-    r.data = &c;
-    int rc = uv_queue_work(loop, &r, fan_work, nullptr);
-    if (rc != 0)
-      return rc;
+  int rc = 0;
+  for (size_t i = 0; i < reqs.size(); i++) {
+    reqs[i].data = &c;
+    rc = uv_queue_work(loop, &reqs[i], fan_work, nullptr);
+    if (rc != 0) {
+      // The requests queued so far hold &c and live in reqs: let them run
+      // and retire before both go.
+      c.latch.arrive_n(static_cast<long>(reqs.size() - i));
+      break;
+    }
   }
   c.latch.wait();
-  return uv_run(loop, UV_RUN_DEFAULT) < 0 ? -EIO : 0;
+  int urc = uv_run(loop, UV_RUN_DEFAULT) < 0 ? -EIO : 0;
+  return rc != 0 ? rc : urc;
 }
 
 int run(Workload w, int size, const Params &p, Sample &s) {
