@@ -22,6 +22,9 @@ constexpr unsigned workload_bit(Workload w) { return 1u << static_cast<int>(w); 
 const char *workload_name(Workload w);   // "W1"...
 const char *workload_title(Workload w);  // "dispatch"...
 
+// The largest pool size --wb-sizes accepts.
+constexpr int kMaxPoolSize = 1024;
+
 struct Params {
   long w1_tasks = 1000000;     // W1: empty tasks from one foreign thread
   long w2_trips = 100000;      // W2: sequential round trips

@@ -18,8 +18,13 @@ namespace {
 
 void ensure_oversubscription() {
   // TBB caps its worker threads at the number of cores by default; the
-  // harness measures pools larger than the machine on purpose.
-  static tbb::global_control gc(tbb::global_control::max_allowed_parallelism, 256);
+  // harness measures pools larger than the machine on purpose. The cap is
+  // on all threads, the submitter included (cap - 1 workers): room for the
+  // largest size --wb-sizes takes, whose W2/W3 arena has that many worker
+  // slots. (It was 256: an arena of 300 ran 256 threads at most, and TBB
+  // said so only in a warning.)
+  static tbb::global_control gc(tbb::global_control::max_allowed_parallelism,
+                                static_cast<size_t>(kMaxPoolSize) + 1);
   (void)gc;
 }
 

@@ -597,7 +597,7 @@ int parse(int argc, char **argv, Options &o, std::vector<char *> &bench_argv) {
       o.sizes.clear();
       for (auto &s : split(val())) {
         int n = std::atoi(s.c_str());
-        if (n < 1 || n > 1024)
+        if (n < 1 || n > kMaxPoolSize)
           return -1;
         o.sizes.push_back(n);
       }
