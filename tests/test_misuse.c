@@ -401,6 +401,34 @@ static void pool_destroy_from_a_nested_stops_callback(void **s) {
   assert_int_equal(weft_threadpool_destroy(g_nest_a), 0);
 }
 
+/* The reactor's pool stopped through its handle; the on_result of a task
+ * that stop cancels fires "shutdown" by hand. The reactor's pool stop
+ * trigger then destroys the pool from inside that pool's own stop
+ * (WEFT_EDEADLK, nothing freed): the reactor keeps the pool and frees it
+ * later (here in destroy). It dropped its only reference before, and the
+ * pool was never freed (no_object_alive said WEFT_EBUSY). */
+static weft_reactor *g_fire_r;
+static int g_fire_rc = 99;
+static void on_result_fires_shutdown(void *ctx, int status, void *result) {
+  (void)ctx;
+  (void)result;
+  if (status == WEFT_ECANCELED) g_fire_rc = weft_reactor_fire_system_event(g_fire_r, WEFT_SHUTDOWN);
+}
+
+static void reactor_pool_kept_when_shutdown_fired_from_its_stop(void **s) {
+  (void)s;
+  assert_int_equal(weft_reactor_create(&g_fire_r), 0);
+  weft_threadpool *tp;
+  /* The reactor never ran: its pool has no thread, so its stop cancels. */
+  assert_int_equal(weft_reactor_get_thread_pool(g_fire_r, &tp), 0);
+  assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, on_result_fires_shutdown, NULL,
+                                                                call_ok, NULL),
+                   0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(g_fire_rc, 0);
+  assert_int_equal(weft_reactor_destroy(g_fire_r), 0); /* frees the pool it kept */
+}
+
 /* The log hook hears of a failed thread creation in start; it may call
  * what takes the pool's mutex (a lane's creation here): start reports after
  * releasing it (the hook ran under it and waited for ever). */
@@ -942,6 +970,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(pool_destroy_with_queued_work, no_object_alive),
       cmocka_unit_test_teardown(pool_destroy_from_cancel_callback, no_object_alive),
       cmocka_unit_test_teardown(pool_destroy_from_a_nested_stops_callback, no_object_alive),
+      cmocka_unit_test_teardown(reactor_pool_kept_when_shutdown_fired_from_its_stop, no_object_alive),
       cmocka_unit_test_teardown(pool_log_hook_creates_lane, no_object_alive),
       cmocka_unit_test_teardown(worker_null_args, no_object_alive),
       cmocka_unit_test_teardown(worker_null_function, no_object_alive),

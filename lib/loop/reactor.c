@@ -461,6 +461,7 @@ static void enter_stopping(weft_reactor *r) {
 static void shutdown_sequence(weft_reactor *r) {
   enter_stopping(r);
   weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);
+  weft__reactor_pool_release_kept(r); /* its completions drain below */
   drain_all(r);
   weft__store_relaxed(&r->sleeping, 0);
   if (r->hosted) {
@@ -633,6 +634,7 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
     if (!r->shutdown_fired || r->pool != NULL) weft_reactor_fire_system_event(r, WEFT_SHUTDOWN);
     weft__store_relaxed(&r->state, R_STOPPED);
   }
+  weft__reactor_pool_release_kept(r);
   weft__reactor_fork_release_pool(r); /* in a child of fork only */
   /* Nothing accepted is dropped: late calls run here. Once the queue is
    * empty (unlinked nodes count as queued), only producers still finishing

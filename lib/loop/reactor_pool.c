@@ -26,7 +26,19 @@ static void pool_stop(void *arg) {
   r->pool_start_id = r->pool_stop_id = 0;
   weft_threadpool *tp = r->pool;
   r->pool = NULL; /* the reactor keeps no reference (test_stopThreadPool) */
-  if (tp) (void)weft_threadpool_destroy(tp); /* runs the backlog, joins */
+  /* Runs the backlog, joins. WEFT_EDEADLK, nothing freed: this firing runs
+   * inside a callback of tp's own stop (a task's on_result that stop
+   * cancelled fired "shutdown" by hand), which goes on using tp. Dropped
+   * here, nobody could free it: kept, and destroyed once that stop has
+   * returned (test_misuse reactor_pool_kept_when_shutdown_fired_from_its_stop). */
+  if (tp && weft_threadpool_destroy(tp) != 0) {
+    weft__reactor_pool_release_kept(r); /* an earlier one, out of its stop by now */
+    if (r->pool_kept == NULL) r->pool_kept = tp;
+  }
+}
+
+void weft__reactor_pool_release_kept(weft_reactor *r) {
+  if (r->pool_kept && weft_threadpool_destroy(r->pool_kept) == 0) r->pool_kept = NULL;
 }
 
 WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out) {

@@ -137,6 +137,10 @@ struct weft_reactor {
    * fork whose forking thread is another ends that destroy (reactor_fork.c). */
   pthread_t destroy_thread;
   weft_threadpool *pool;
+  /* The pool its stop trigger could not destroy (WEFT_EDEADLK: the trigger
+   * ran inside a callback of that pool's own stop), freed at the end of
+   * the shutdown or in destroy (weft__reactor_pool_release_kept). */
+  weft_threadpool *pool_kept;
   weft_trigger_id pool_start_id, pool_stop_id;
   struct weft__reactor_pool_options *pool_options; /* NULL: the defaults (reactor_pool_options.c) */
   struct weft__block_cache *rt_cache; /* deferToThread blocks; made on first use */
@@ -184,6 +188,10 @@ void weft__triggers_fire(weft_reactor *r, weft_event event);
 /* Entries in one trigger list, tombstones included (tests). */
 size_t weft__triggers_len(weft_reactor *r, weft_event event, weft_phase phase);
 void weft__triggers_free(weft_reactor *r);
+
+/* reactor_pool.c: destroy the pool kept by a refused stop trigger, if any
+ * (kept again if still refused). Reactor thread, or destroy's. */
+void weft__reactor_pool_release_kept(weft_reactor *r);
 
 /* reactor_pool_options.c */
 int weft__reactor_pool_create(weft_reactor *r, weft_threadpool **out);
