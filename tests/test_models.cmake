@@ -95,7 +95,10 @@ weft_model_check(model_work_cancel_c3 work_cancel.pml -DC=3)
 weft_model_mutant(model_mutant_work_cancel_test_then_set work_cancel.pml "assertion violated" -DMUTANT_TEST_THEN_SET)
 weft_model_mutant(model_mutant_work_cancel_cancel_tells work_cancel.pml "assertion violated" -DMUTANT_CANCEL_TELLS)
 weft_model_mutant(model_mutant_work_cancel_stop_no_claim work_cancel.pml "assertion violated" -DMUTANT_STOP_NO_CLAIM)
-weft_model_mutant(model_mutant_work_cancel_loser_marks work_cancel.pml "assertion violated" -DMUTANT_LOSER_MARKS)
+weft_model_mutant(model_mutant_work_cancel_loser_marks work_cancel.pml "assertion violated .*already" -DMUTANT_LOSER_MARKS)
+# An after_cb that hands the request on (another pool, a refused re-queue)
+# between a cancel's owner check and its claim (test_cancel_handed_on).
+weft_model_mutant(model_mutant_work_cancel_claim_bits_only work_cancel.pml "assertion violated .*cancel_seen" -DC=1 -DMUTANT_CLAIM_BITS_ONLY)
 
 # Parking with a keep-alive (E9.3): reaped workers stay linked until popped.
 weft_model_check(model_reap reap.pml -DW=2 -DT=2)
