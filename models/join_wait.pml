@@ -97,7 +97,14 @@
  * a thread other than the reactor's (neither releases nor is refused: the
  * reactor runs the call and the join completes as without this protocol);
  * a SHUTDOWN fired by hand while running (`shutdown_firing` refuses like
- * `stopping`); stop_timeout (a deadline join: no join_begin); fork.
+ * `stopping`); fork.
+ *
+ * -DDEADLINE: the pool's stop is weft_threadpool_stop_timeout, which since
+ * de893f3 joins with join_begin/_end too: its join may give up on the
+ * worker (ETIMEDOUT, once), ending the join (joining = 0) with the worker
+ * still running, maybe not yet in its wait; the worker's thread is left to
+ * a later stop (stop_pending), from a callback, the SHUTDOWN trigger or the
+ * user after the run, which joins again (the same walk and release).
  * A reactor that never runs (destroyed new): no thread is ever learnt, no
  * join can be on it. The destroyed reactor itself: the join's question reads
  * the link only (bc_waits_for), so a wait released by a destroy and not yet
@@ -161,6 +168,12 @@
  *        finish election (no look at `finished`, no CAS: "the join is the
  *        one that ends it"): after the call's own outcome it writes a second
  *        one (assertion violated)
+ *   -DMUTANT_DEADLINE_NO_JOIN_BEGIN (with -DDEADLINE)  stop_timeout joins
+ *        without join_begin, as before de893f3 (the later
+ *        weft_threadpool_stop's join has it): the deadline join waits for
+ *        a worker in a wait that only its thread would end (assertion
+ *        !in_wait || done; in C it waited out its deadline and left the
+ *        thread running)
  *   -DMUTANT_RELEASE_NO_UNBLOCK  bc_join_release calls bc_finish (as the
  *        shutdown's bc_release does) instead of bc_finish_reactor_side: the
  *        waiter stays in r's list; the node's later run sees `finished`,
@@ -189,6 +202,10 @@ bool io_known;       /* bc->link.io_known: bc learnt the reactor's thread */
 
 bool joining;        /* e->joining (joiner: the reactor's thread) */
 bool jbegun;         /* the pool's stop began its join (once: stops are serialised) */
+bool pending;        /* -DDEADLINE: tp->stop_pending, a stop_timeout's join gave up */
+bool jtimed;         /* -DDEADLINE: the one join that timed out */
+/* A join of the pool is due: none yet, or a stop_timeout's left threads */
+#define JOIN_DUE (!jbegun || pending)
 bool elinked;        /* bc->joinw is in e->join_waiters (bc->joinw.linked) */
 bool in_wait;        /* the waiter's begin returned 0 and it has not yet seen done */
 
@@ -283,7 +300,18 @@ inline join_release() {
 /* engine_stop_as on the reactor's thread (the caller holds rt):
  * weft__engine_join_begin, weft__engine_stop's join, weft__engine_join_end. */
 inline pool_join() {
+#ifdef MUTANT_DEADLINE_NO_JOIN_BEGIN
+  bool first = !jbegun;                     /* stop_timeout's; the later stop's has it */
+#endif
   jbegun = 1;
+#ifdef DEADLINE
+  pending = 0;                              /* ours to join now */
+#endif
+#ifdef MUTANT_DEADLINE_NO_JOIN_BEGIN
+  if
+  :: first -> skip
+  :: else ->
+#endif
 #ifndef MUTANT_RELEASE_UNLOCKED
   elock();
 #endif
@@ -304,11 +332,25 @@ inline pool_join() {
 #ifdef MUTANT_FLAG_AFTER_WALK
   elock(); joining = 1; eunlock();
 #endif
+#ifdef MUTANT_DEADLINE_NO_JOIN_BEGIN
+  fi;
+#endif
   /* weft__engine_stop joins the worker: it must not be in a wait that only
    * this thread could end */
   assert(!in_wait || done);
+#ifdef DEADLINE
+  /* stop_timeout: weft__engine_stop_deadline may give up on the worker
+   * (ETIMEDOUT): its thread is left to a later stop (stop_pending) */
+  if
+  :: waiter_done
+  :: !jtimed -> jtimed = 1
+  fi;
+  elock(); joining = 0; eunlock();
+  pending = jtimed && !waiter_done
+#else
   waiter_done;
   elock(); joining = 0; eunlock()
+#endif
 }
 
 /* The reactor side's reference, dropped after its finish (or its look). */
@@ -325,7 +367,7 @@ inline bc_run(may_join) {
      assert(!r_gone);
      /* fn itself may stop the pool (a callback on the reactor thread) */
      if
-     :: may_join && !jbegun -> pool_join()
+     :: may_join && JOIN_DUE -> pool_join()
      :: true -> skip
      fi;
      if
@@ -499,7 +541,7 @@ proctype reactor() {
      bc_run(1); rt_give()
   :: atomic { !rt && dpending && !run_done -> rt = 1 };
      settle(); rt_give()
-  :: atomic { !rt && !jbegun && !run_done -> rt = 1 };   /* a callback stops the pool */
+  :: atomic { !rt && JOIN_DUE && !run_done -> rt = 1 };   /* a callback stops the pool */
      pool_join(); rt_give()
   :: run_done -> break
   od;
@@ -507,9 +549,15 @@ proctype reactor() {
    * waiter's thread, then weft_reactor_destroy */
   rt_take();
   if
-  :: !jbegun -> pool_join()
+  :: JOIN_DUE -> pool_join()
   :: true -> skip
   fi;
+#ifdef DEADLINE
+  if
+  :: pending -> pool_join()                       /* the pending stop joins what the deadline left */
+  :: else -> skip
+  fi;
+#endif
   waiter_done;
   if
   :: atomic { queued -> queued = 0 }; bc_run(0)   /* destroy's drain_all */
@@ -542,7 +590,7 @@ proctype stopper() {
   rt_take();
   release_blocked();
   if
-  :: !jbegun -> pool_join()
+  :: JOIN_DUE -> pool_join()
   :: true -> skip
   fi;
   rt_give();

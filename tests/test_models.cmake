@@ -207,6 +207,10 @@ weft_model_mutant(model_mutant_join_wait_register_when_known join_wait.pml "inva
 weft_model_mutant(model_mutant_join_wait_learn_before_lock join_wait.pml "invalid end state" -DMUTANT_LEARN_BEFORE_LOCK)
 weft_model_mutant(model_mutant_join_wait_no_learn_at_block join_wait.pml "assertion violated .*in_wait" -DMUTANT_NO_LEARN_AT_BLOCK)
 weft_model_mutant(model_mutant_join_wait_no_run_walk join_wait.pml "assertion violated .*in_wait" -DMUTANT_NO_RUN_WALK)
+# The stop is stop_timeout (de893f3: it joins with join_begin too), whose
+# join may give up on the worker once and leave it to a later stop.
+weft_model_check(model_join_wait_deadline join_wait.pml -DDEADLINE)
+weft_model_mutant(model_mutant_join_wait_deadline_no_join_begin join_wait.pml "assertion violated .*in_wait" -DDEADLINE -DMUTANT_DEADLINE_NO_JOIN_BEGIN)
 
 # E7.2 stop_timeout: the sweep against idle steals (`sweeping`), deadline joins
 # with the grace on `busy`, threads left late and the stand-ins they start,
