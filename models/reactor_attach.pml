@@ -91,6 +91,13 @@
  *                 is done with r or counted in `pushers` (as reactor.pml).
  *   detach        nothing runs in a drain's own loop once a callback of
  *                 that drain detached (drain_cut; assert state RUNNING).
+ *   quiet         attached: no producer writes the eventfd after the
+ *                 detach's reset (docs/lifecycle.md: the eventfd is "reset
+ *                 and no longer written"; a write after it leaves the fd
+ *                 readable for good, and the host's drain can only answer
+ *                 WEFT_ESTATE). A stop's write is not asserted: one that
+ *                 checked the state before the detach may still write
+ *                 after the reset (its count can come after the wait).
  *
  * Bounds (CI, tests/test_models.cmake): attached P = 2 (5.2 M states);
  * attached with the stopper P = 1 -DSTOP (2.6 M); -DRUN P = 2 (1.8 M).
@@ -109,6 +116,15 @@
  *        its pre-sleep check, instead of first: the reset eats the
  *        write of that check (a node left by the budget) or of a push
  *        that came after it and saw sleeping == 1 (invalid end state)
+ *   -DMUTANT_DETACH_NO_WAIT  the detach resets the eventfd at once after
+ *        its drain and sleeping = 0 (the code before
+ *        test_reactor_detach_late_write): a producer that read
+ *        sleeping == 1, linked its node (run by the shutdown's drain) and
+ *        has yet to write, writes after the reset (assertion violated)
+ *   -DMUTANT_DETACH_NO_REDRAIN  the detach waits for pushers == 0 without
+ *        draining again after sleeping = 0 (and its fence): a producer
+ *        that exchanged after the first drain and read sleeping == 1 is not
+ *        counted yet when the wait looks (assertion violated)
  *   -DRUN -DMUTANT_STOP_COUNT_AFTER_FLAG  stop counts itself in pushers
  *        after its CAS of stop_requested: the loop sees the flag, shuts
  *        down, destroy finds pushers == 0 and frees r under the stop
@@ -147,6 +163,7 @@ byte state;
 bool stop_req;           /* stop_requested */
 byte pushers;
 bool drain_cut;
+bool quiet;              /* attached: the detach reset the eventfd (no write after it) */
 bool freed;              /* weft_reactor_destroy freed r */
 byte ran[T + 1];
 bool fin[T + 1];         /* producer of node n made its last access to r */
@@ -186,6 +203,7 @@ inline push(n) {
         atomic { touch(); pushers++ };       /* fetch_add_relaxed */
         atomic { touch(); nxt[0] = n };      /* link, store_release */
         touch();                             /* fetch_add_relaxed(wakeups) */
+        atomic { touch(); assert(!quiet) };  /* the write: never after the detach's reset */
         wake_write();
         atomic { touch(); pushers--; fin[n] = 1; nfin = nfin + (n <= LATE) }  /* fetch_sub_acq_rel */
      fi
@@ -285,6 +303,18 @@ inline shutdown_sequence() {
   /* release_blocked, the shutdown triggers: not modelled */
   drain_all();
   sleeping = 0;                              /* store_relaxed */
+#ifndef RUN
+  /* r->hosted: the detach's fence(seq_cst), drain_all again, and
+   * weft__hosted_detach: wait for pushers == 0, disarm the timerfd (not
+   * modelled), reset the eventfd */
+#ifndef MUTANT_DETACH_NO_WAIT
+#ifndef MUTANT_DETACH_NO_REDRAIN
+  drain_all();
+#endif
+  pushers == 0;                              /* load_acquire loop */
+#endif
+  atomic { wake_read(); quiet = 1 };
+#endif
   state = R_STOPPED                          /* store_release */
 }
 

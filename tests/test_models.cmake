@@ -241,6 +241,9 @@ weft_model_check(model_reactor_attach_stop reactor_attach.pml -DP=1 -DSTOP)
 weft_model_check(model_reactor_attach_run reactor_attach.pml -DRUN)
 weft_model_mutant(model_mutant_reactor_attach_check_first reactor_attach.pml "invalid end state" -DMUTANT_ATTACH_CHECK_FIRST)
 weft_model_mutant(model_mutant_reactor_attach_drain_reset_late reactor_attach.pml "invalid end state" -DMUTANT_DRAIN_RESET_LATE)
+# The detach's reset after the producers' late writes (test_reactor_detach_late_write).
+weft_model_mutant(model_mutant_reactor_attach_detach_no_wait reactor_attach.pml "assertion violated .*quiet" -DP=1 -DMUTANT_DETACH_NO_WAIT)
+weft_model_mutant(model_mutant_reactor_attach_detach_no_redrain reactor_attach.pml "assertion violated .*quiet" -DP=1 -DMUTANT_DETACH_NO_REDRAIN)
 weft_model_mutant(model_mutant_reactor_attach_stop_count_after_flag reactor_attach.pml "assertion violated" -DRUN -DMUTANT_STOP_COUNT_AFTER_FLAG)
 weft_model_mutant(model_mutant_reactor_attach_stop_dec_before_write reactor_attach.pml "assertion violated" -DRUN -DMUTANT_STOP_DEC_BEFORE_WRITE)
 

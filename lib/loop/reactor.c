@@ -470,9 +470,18 @@ static void shutdown_sequence(weft_reactor *r) {
      * is disarmed (the state is STOPPING: no timer runs from now on), and
      * the eventfd reset: a write made while the host loop was asleep (a
      * detach outside a drain) was for calls the shutdown just ran, and no
-     * push writes it from now on (sleeping is 0). */
-    weft__hosted_arm(r);
-    wake_read(r);
+     * push writes it from now on (sleeping is 0). The reset comes after
+     * the writes of producers that read sleeping == 1 before that store
+     * (weft__hosted_detach waits for them): made after it, one would leave
+     * the fd readable for good (test_reactor_detach_late_write).
+     * seq_cst fence: pairs with the producers' fence
+     * (weft__reactor_push_first). A producer that read sleeping == 1
+     * exchanged the tail before its fence, so the drain after ours finds
+     * its node; the node's link (a release, after the producer's relaxed
+     * increment of `pushers`) makes the increment visible to the wait. */
+    weft__fence_seq_cst();
+    drain_all(r);
+    weft__hosted_detach(r);
   }
   /* Release: the run's (or detach's) last access to r; pairs with the
    * acquire load in weft_reactor_destroy, which may run on another thread

@@ -38,6 +38,18 @@ int weft__hosted_setup(weft_reactor *r) {
   return WEFT_OK;
 }
 
+void weft__hosted_detach(weft_reactor *r) {
+  /* The producers between their link and their eventfd write (those that
+   * read sleeping == 1): counted in `pushers`, visible here once their
+   * nodes were drained (the caller's drain_all). Acquire: pairs with their
+   * release decrement, after the write. As destroy's quiesce_pushers. */
+  while (weft__load_acquire(&r->pushers) != 0) weft__cpu_relax();
+  weft__hosted_arm(r);
+  uint64_t v;
+  while (read(r->evfd, &v, sizeof v) < 0 && errno == EINTR) {
+  }
+}
+
 void weft__hosted_free(weft_reactor *r) {
   if (r->tfd >= 0) close(r->tfd);
   r->tfd = -1;

@@ -172,6 +172,10 @@ int weft__hosted_setup(weft_reactor *r);
 void weft__hosted_free(weft_reactor *r);
 void weft__hosted_arm(weft_reactor *r);  /* timerfd := earliest timer */
 void weft__hosted_poll(weft_reactor *r); /* ready fds of the set: dispatch */
+/* Detach's end (shutdown_sequence, sleeping 0 and the queue drained after
+ * a seq_cst fence): wait for producers still on their way to an eventfd
+ * write, disarm the timerfd, reset the eventfd. */
+void weft__hosted_detach(weft_reactor *r);
 
 /* reactor_io.c */
 void weft__io_dispatch(weft_reactor *r, int fd, uint32_t events);
