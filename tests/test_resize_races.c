@@ -12,7 +12,13 @@
  *   (e) a returned grant's shrink (settling after a resize under grants)
  *       called the log hook under the engine's shrink mutex: a hook that
  *       creates a lane waited for ever on the pool's mutex, held by a
- *       resize waiting for the shrink mutex.
+ *       resize waiting for the shrink mutex;
+ *   (f) the last worker paid a shrink debt and left while a stop closed
+ *       the pool: the thread it would start for the task queued meanwhile
+ *       was refused, and the stop cancelled that task, though the pool had
+ *       a thread when the task was queued and when the stop began;
+ *   (g) the same, the worker leaving after the stop had dropped the
+ *       pool's limit to 0 but before it closed the pool.
  *
  * Nothing sleeps to wait for another thread: the waits are on the
  * observer hook (a worker parked), on a counting thread factory (a thread
@@ -238,10 +244,45 @@ static void hold_in_shrink(pthread_mutex_t *m) {
   }
 }
 
+/* A pool thread flagged (tl_hold_pay) is held at its first lock of the
+ * engine mutex while a shrink debt is owed: an idle worker about to pay it
+ * (pay_shrink_debt; or ensure_monitor's, earlier on the same idle path, if
+ * its monitor is gone). It counts itself in g_pay_held and waits for
+ * g_pay_go. */
+static _Thread_local int tl_hold_pay;
+static sync_t g_pay_held, g_pay_go;
+
+/* The thread flagged (tl_hold_stop) is held at its first lock of the
+ * engine mutex after it began to join the workers (a stop: e->joiner is
+ * itself) and before the engine is closed: in the stop's close. It counts
+ * itself in g_stop_held and waits for g_stop_go. */
+static _Thread_local int tl_hold_stop;
+static sync_t g_stop_held, g_stop_go;
+
+static void hold_in_stop(pthread_mutex_t *m) {
+  weft__engine *e = atomic_load(&g_hold_e);
+  if (!e || m != &e->mu || !e->joining || !pthread_equal(e->joiner, pthread_self()) ||
+      weft__load_relaxed(&e->closed))
+    return;
+  tl_hold_stop = 0; /* once */
+  count_up(&g_stop_held);
+  gate_wait(&g_stop_go);
+}
+
+static void hold_at_pay(pthread_mutex_t *m) {
+  weft__engine *e = atomic_load(&g_hold_e);
+  if (!e || m != &e->mu || weft__load_relaxed(&e->shrink_debt) <= 0) return;
+  tl_hold_pay = 0; /* once */
+  count_up(&g_pay_held);
+  gate_wait(&g_pay_go);
+}
+
 int __real_pthread_mutex_lock(pthread_mutex_t *m);
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m);
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m) {
   if (tl_hold_shrink) hold_in_shrink(m);
+  if (tl_hold_pay) hold_at_pay(m);
+  if (tl_hold_stop) hold_in_stop(m);
   if (m == NULL || m != atomic_load(&g_watch_mu)) return __real_pthread_mutex_lock(m);
   if (pthread_mutex_trylock(m) == 0) return 0;
   int tid = (int)syscall(SYS_gettid);
@@ -700,6 +741,148 @@ static void log_hook_not_under_the_shrink_mutex(void **state) {
   sync_fini(&ran);
 }
 
+/* ------------------------- (f) a debt paid while a stop closes the pool */
+
+/* Task A: counts itself started, waits at its gate, then flags its thread
+ * for the hold before it goes idle. */
+static void pay_later_task(void *arg) {
+  gated *g = arg;
+  count_up(g->started);
+  gate_wait(g->gate);
+  tl_hold_pay = 1;
+}
+
+static _Atomic int g_b_status;
+static int b_fn(void *arg, void **result) {
+  (void)arg;
+  *result = NULL;
+  return 0;
+}
+static void b_result(void *ctx, int status, void *result) {
+  (void)ctx;
+  (void)result;
+  atomic_store(&g_b_status, status);
+}
+
+/* The stop waits on the held worker (it joins it): its watch opens the
+ * gate. The stop has closed the pool by then. */
+static void open_pay_on_stop_watch(weft__event ev) {
+  if (ev == WEFT__EVENT_STOP_WATCH) gate_open(&g_pay_go);
+  on_event(ev);
+}
+
+/* min 0, max 1: worker W runs A; stop_a_worker finds nobody idle and owes
+ * one thread. A ends; W, idle, finds nothing and is held before it pays.
+ * B is queued (no thread started for it: W is the one the pool may have,
+ * and it is searching). The stop closes the pool, then W pays the debt and
+ * leaves; as it leaves it sees B and would start a thread for it, which
+ * the close refused: the stop then cancelled B (WEFT_ECANCELED), though
+ * the pool had a thread all along. "stop runs everything queued when at
+ * least one thread exists" (weft/threadpool.h): B must run. */
+static void debt_paid_during_a_stop_leaves_no_task_behind(void **state) {
+  (void)state;
+  weft__observer_set(on_event);
+  sync_init(&g_pay_held);
+  sync_init(&g_pay_go);
+  weft_threadpool *tp = make_pool(0, 1, 0);
+  weft__engine *e = weft__threadpool_engine(tp);
+  sync_t started, gate;
+  sync_init(&started);
+  sync_init(&gate);
+  gated a = {&gate, &started, NULL};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, pay_later_task, &a), 0);
+  count_wait(&started, 1);
+  assert_int_equal(weft_threadpool_stop_a_worker(tp), 0);
+  assert_int_equal(weft__load_relaxed(&e->shrink_debt), 1); /* owed by the busy W */
+  atomic_store(&g_hold_e, e);
+  gate_open(&gate);
+  count_wait(&g_pay_held, 1); /* W idle, about to pay */
+  assert_int_equal(weft__load_relaxed(&e->live), 1);
+
+  atomic_store(&g_b_status, 1);
+  assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, b_result, NULL, b_fn, NULL), 0);
+  weft__observer_set(open_pay_on_stop_watch);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft__observer_set(on_event);
+  atomic_store(&g_hold_e, NULL);
+  int status = atomic_load(&g_b_status);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&started);
+  sync_fini(&gate);
+  sync_fini(&g_pay_held);
+  sync_fini(&g_pay_go);
+  if (status != 0)
+    fail_msg("the task queued before the stop was told %s, not run", weft_err_name(status));
+}
+
+/* ------------------- (g) a worker that leaves between a stop's steps */
+
+typedef struct releaser {
+  int exits; /* g_exits to wait for: W has left */
+} releaser;
+static bool exits_reached(void *arg) { return g_exits >= ((releaser *)arg)->exits; }
+/* Once the stop is held before its close, let W go, wait until it has
+ * left the pool (its hand-off done), then let the stop go on. */
+static void *release_worker_then_stop(void *arg) {
+  releaser *r = arg;
+  count_wait(&g_stop_held, 1);
+  gate_open(&g_pay_go);
+  wait_until(exits_reached, &r->exits, "W left");
+  gate_open(&g_stop_go);
+  return NULL;
+}
+
+/* As (f), but W leaves while the stop is between its start and its close
+ * (held at the engine mutex in the close), and has left before the close.
+ * The stop had already dropped the engine's limit to 0 (the pool is no
+ * longer started): W's hand-off found no room and started no thread for
+ * B, the close then let nobody else start one, and the stop cancelled B,
+ * which the started pool, with a thread, had accepted. */
+static void leaver_hands_on_during_a_stop(void **state) {
+  (void)state;
+  weft__observer_set(on_event);
+  sync_init(&g_pay_held);
+  sync_init(&g_pay_go);
+  sync_init(&g_stop_held);
+  sync_init(&g_stop_go);
+  pthread_mutex_lock(&ev_mu);
+  releaser rel = {g_exits + 1};
+  pthread_mutex_unlock(&ev_mu);
+  weft_threadpool *tp = make_pool(0, 1, 0);
+  weft__engine *e = weft__threadpool_engine(tp);
+  sync_t started, gate;
+  sync_init(&started);
+  sync_init(&gate);
+  gated a = {&gate, &started, NULL};
+  assert_int_equal(weft_threadpool_call_in_thread(tp, pay_later_task, &a), 0);
+  count_wait(&started, 1);
+  assert_int_equal(weft_threadpool_stop_a_worker(tp), 0);
+  assert_int_equal(weft__load_relaxed(&e->shrink_debt), 1); /* owed by the busy W */
+  atomic_store(&g_hold_e, e);
+  gate_open(&gate);
+  count_wait(&g_pay_held, 1); /* W idle, about to pay */
+
+  atomic_store(&g_b_status, 1);
+  assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, b_result, NULL, b_fn, NULL), 0);
+  pthread_t helper;
+  assert_int_equal(pthread_create(&helper, NULL, release_worker_then_stop, &rel), 0);
+  tl_hold_stop = 1;
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  tl_hold_stop = 0;
+  pthread_join(helper, NULL);
+  atomic_store(&g_hold_e, NULL);
+  int status = atomic_load(&g_b_status);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&started);
+  sync_fini(&gate);
+  sync_fini(&g_pay_held);
+  sync_fini(&g_pay_go);
+  sync_fini(&g_stop_held);
+  sync_fini(&g_stop_go);
+  if (status != 0)
+    fail_msg("the task queued before the stop was told %s, not run", weft_err_name(status));
+}
+
 int main(void) {
   /* Before any other weft call (weft/common.h): libc's allocator, with a
    * hold for spawn_against_a_stale_max. */
@@ -710,6 +893,8 @@ int main(void) {
       cmocka_unit_test_teardown(debt_outlives_a_resize_that_raised_min, settle),
       cmocka_unit_test_teardown(reap_against_a_stale_min, settle),
       cmocka_unit_test_teardown(log_hook_not_under_the_shrink_mutex, settle),
+      cmocka_unit_test_teardown(debt_paid_during_a_stop_leaves_no_task_behind, settle),
+      cmocka_unit_test_teardown(leaver_hands_on_during_a_stop, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,18 +163,54 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
     if (top == 0) {
       /* E5.1 spawn: nobody parked, nobody searching: every live worker is
        * busy. Twisted: create a worker if below the limit. */
-      if (!may_spawn(e)) return; /* the first worker to finish finds the work */
+      bool closing = WEFT_UNLIKELY(weft__load_relaxed(&e->closed));
+      if (!closing && !may_spawn(e)) {
+        /* the first worker to finish finds the work; or a close since the
+         * look above refused it: the closed branch, below */
+        if (!weft__load_relaxed(&e->closed)) return;
+        closing = true;
+      }
+      if (closing) {
+        /* Closed (E7): the workers live at the close run what is queued
+         * before they leave, but one told to leave (popped by a shrink, or
+         * paying a shrink debt) leaves without looking, while work
+         * queued meanwhile relied on it (it was counted as searching);
+         * its hand-off here is the only one left when it was the last.
+         * Refused, the stop cancelled queued work of a pool that had a
+         * thread, and a quit Team's backlog went unrun (test_resize_races
+         * debt_paid_during_a_stop_leaves_no_task_behind). So a worker of
+         * ours that finds no thread left starts one, as a stand-in is
+         * started after the close: it has not been joined, so the stop's
+         * next pass joins the new thread too (models/stop_join.pml). Only
+         * with live 0 (re-read under the mutex): any other live worker
+         * drains the queue, or hands it on the same way if it leaves too;
+         * and only where the limit allows a thread, as in the open pool:
+         * work queued at a limit of 0 is the stop's to cancel (E7,
+         * test_engine backlog_and_cancel). */
+        if (!weft__engine_in_worker(e) || weft__load_relaxed(&e->live) != 0 ||
+            weft__engine_limit(e) <= 0)
+          return;
+      }
       /* seq_cst CAS: claim the new thread as a searcher (coalesces concurrent
        * notifiers: they now see searching > 0). */
       if (!weft__cas_seq_cst(&e->ctl, &s, s + 1)) continue;
       pthread_mutex_lock(&e->mu);
-      int r = weft__engine_spawn_locked(e, weft__engine_spawn_reason(e));
+      /* closed again, under the mutex the close stores it under: a close
+       * since the look above refuses the open spawn (spawn_locked), and a
+       * worker's hand-off must then take the closed branch. */
+      if (weft__load_relaxed(&e->closed)) closing = true;
+      int r = !closing ? weft__engine_spawn_locked(e, weft__engine_spawn_reason(e))
+              : weft__engine_in_worker(e) && weft__load_relaxed(&e->live) == 0 &&
+                      weft__engine_limit(e) > 0
+                  ? weft__engine_spawn_closing_locked(e, weft__engine_spawn_reason(e))
+                  : WEFT_EQUIT; /* another thread is live (it drains), or not a worker */
       pthread_mutex_unlock(&e->mu);
       if (r == 0) return;
       weft__engine_log_failures(e); /* outside the mutex */
       /* The creation failed and backs off: the monitor retries it while the
-       * work waits (E9.5). */
-      if (r == WEFT_EAGAIN || r == WEFT_ENOMEM) weft__engine_arm_monitor(e);
+       * work waits (E9.5); after the close there is none, and the stop
+       * cancels what no thread ran. */
+      if (!closing && (r == WEFT_EAGAIN || r == WEFT_ENOMEM)) weft__engine_arm_monitor(e);
       /* Undo the claim. A worker that parked meanwhile saw searching > 0 in
        * its re-check and relied on us: if one is parked now, wake it. */
       s = weft__fetch_sub_seq_cst(&e->ctl, 1) - 1; /* seq_cst: as the claim */

@@ -388,7 +388,14 @@ WEFT_API int weft_threadpool_stop(weft_threadpool *tp) {
   }
   weft__store_relaxed(&tp->joined, 1);
   weft__store_relaxed(&tp->started, 0);
-  tp_update_limit(tp);
+  /* The engine's limit stays at max through the stop (its close, in
+   * engine_stop_as, refuses every start but a stand-in's and a leaver's).
+   * Dropped to 0 here, a worker leaving the pool (told to by
+   * stop_a_worker or a resize) found no room to start the thread that
+   * hands on work queued meanwhile (lib/engine/park.c, notify_slow: its
+   * inline path stops at the limit, before the closed branch), and the
+   * stop cancelled work that the pool, started and with a thread, had
+   * accepted (test_resize_races leaver_hands_on_during_a_stop). */
   pthread_mutex_unlock(&tp->mu);
   int r = engine_stop_as(tp);
   weft__node_flush(); /* nodes of cancelled tasks go home now */
