@@ -492,6 +492,63 @@ static void child_cancel_of_a_parents_request(void **state) {
   sync_fini(&block_started);
 }
 
+/* The same for a request the parent had cancelled (its after_cb not yet
+ * told: the only worker is held) and one whose work_cb a parent's worker
+ * runs: the child answered WEFT_EALREADY and WEFT_EBUSY, which promise an
+ * after_cb (WEFT_ECANCELED, or 0 when the work returns) that never comes
+ * there; a child that waited for it waited for ever. Both answer
+ * WEFT_EINVAL now, as for a request never queued. */
+static atomic_int cancelled_after_status = 99, running_after_status = 99;
+static sync_t running_started, running_gate;
+static void running_work_fn(weft_work *w) {
+  (void)w;
+  count_up(&running_started);
+  gate_wait(&running_gate);
+}
+static void cancelled_after(weft_work *w, int status) {
+  (void)w;
+  atomic_store(&cancelled_after_status, status);
+}
+static void running_after(weft_work *w, int status) {
+  (void)w;
+  atomic_store(&running_after_status, status);
+}
+
+static void child_cancel_of_a_parents_cancelled_or_running_request(void **state) {
+  (void)state;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = o.max_threads = 1;
+  o.strict_cap = 1; /* no stand-in may take the cancelled request before the fork */
+  o.name = "cancelfork2";
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_init(&running_started);
+  sync_init(&running_gate);
+  weft_work running = {0}, cancelled = {0};
+  assert_int_equal(weft_threadpool_queue_work(tp, &running, running_work_fn, running_after), 0);
+  count_wait(&running_started, 1); /* the only worker runs it: the next stays queued */
+  assert_int_equal(weft_threadpool_queue_work(tp, &cancelled, queued_work_fn, cancelled_after), 0);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &cancelled), 0); /* told when it leaves the queue */
+  assert_int_equal(weft_threadpool_cancel_work(tp, &cancelled), WEFT_EALREADY);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &running), WEFT_EBUSY);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (weft_threadpool_cancel_work(tp, &cancelled) != WEFT_EINVAL) _exit(10);
+    if (weft_threadpool_cancel_work(tp, &running) != WEFT_EINVAL) _exit(11);
+    _exit(0);
+  }
+  expect_child_ok(pid);
+  gate_open(&running_gate);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(atomic_load(&running_after_status), 0);
+  assert_int_equal(atomic_load(&cancelled_after_status), WEFT_ECANCELED);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&running_started);
+  sync_fini(&running_gate);
+}
+
 /* A trigger that forks, on a reactor that never ran (its events fired by
  * hand, by the one thread that uses it): the child returns from the
  * trigger into the firing, so the firing's depth is the child's own. The
@@ -1226,6 +1283,7 @@ int main(void) {
       cmocka_unit_test(fork_in_a_reader_skips_the_writer),
       cmocka_unit_test(fork_child_statistics),
       cmocka_unit_test(child_cancel_of_a_parents_request),
+      cmocka_unit_test(child_cancel_of_a_parents_cancelled_or_running_request),
       cmocka_unit_test(fork_under_load),
       cmocka_unit_test(fork_while_a_reactor_is_destroyed),
       cmocka_unit_test(fork_while_triggers_run),

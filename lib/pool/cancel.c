@@ -27,6 +27,16 @@ WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req) {
    * the mark (threadpool.c): a mark names its engine by address, which a
    * pool created after the refusing one was destroyed may reuse. */
   weft__engine *e = weft__threadpool_engine(tp);
+  /* A fork child's copy of the pool: req is the parent's, and its after_cb
+   * never comes here, whatever its claim says (queued, cancelled by the
+   * parent and not yet told, or running on a parent's thread), so the
+   * answer is the one for a request never queued (docs/threading-howto.md,
+   * "Fork"). A claim the parent's cancel took answered WEFT_EALREADY, one
+   * a parent's worker took WEFT_EBUSY: both promise an after_cb. Not when
+   * the child's thread is one of the pool's (a fork inside one of its
+   * tasks): that task's own after_cb may still run here, so the claim
+   * answers as usual. */
+  if (weft__threadpool_fork_copy(tp) && !weft__engine_in_worker(e)) return WEFT_EINVAL;
   if ((weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0) {
     if (weft__task_refused_by(&p->task, e)) return WEFT_EINVAL;
     /* The claim is read again after the stop is seen complete: a stop that

@@ -77,6 +77,10 @@ struct weft_threadpool {
    * (lane.c): stop_timeout's report counts those of its own call.
    * Relaxed: a statistic. */
   _Atomic uint64_t lane_refused;
+  /* 1 in a fork child (tp_fork_child): the pool is a closed copy, and every
+   * request it holds is the parent's (cancel.c). The child's only thread
+   * writes it: relaxed. */
+  _Atomic int fork_copy;
 };
 
 static int tp_fork_register(weft_threadpool *tp);
@@ -916,6 +920,10 @@ WEFT_API int weft_threadpool_dump_stats_log(weft_threadpool *tp, weft_log_line_f
 
 weft__engine *weft__threadpool_engine(const weft_threadpool *tp) { return tp->e; }
 
+bool weft__threadpool_fork_copy(const weft_threadpool *tp) {
+  return weft__load_relaxed(&tp->fork_copy) != 0;
+}
+
 void weft__threadpool_log(weft_threadpool *tp, int err, const char *what) { tp_log(tp, err, what); }
 
 int weft__threadpool_deadline_stop(const weft_threadpool *tp) {
@@ -961,6 +969,7 @@ static void tp_fork_child(weft__fork_hook *h) {
   weft__store_relaxed(&tp->joined, 1); /* the child's only thread: relaxed */
   weft__store_relaxed(&tp->started, 0);
   tp->stop_pending = 0; /* the parent's stop_timeout left threads the child has not */
+  weft__store_relaxed(&tp->fork_copy, 1);
   for (weft_lane *l = tp->lanes; l; l = *weft__lane_next(l)) weft__lane_fork_child(l);
 }
 static int tp_fork_register(weft_threadpool *tp) {

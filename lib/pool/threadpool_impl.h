@@ -12,6 +12,10 @@
 /* The engine under tp (never NULL for a created pool). */
 weft__engine *weft__threadpool_engine(const weft_threadpool *tp);
 
+/* tp is a fork child's copy of a parent's pool (its requests are the
+ * parent's: no after_cb comes for them here). */
+bool weft__threadpool_fork_copy(const weft_threadpool *tp);
+
 /* Report err to tp's log hook (stderr without one). */
 void weft__threadpool_log(weft_threadpool *tp, int err, const char *what);
 
