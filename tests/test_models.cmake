@@ -182,6 +182,15 @@ weft_model_mutant(model_mutant_stop_join_start_late stop_join.pml "assertion vio
 weft_model_check(model_stop_stand_in stop_stand_in.pml)
 weft_model_mutant(model_mutant_stop_stand_in_none stop_stand_in.pml "invalid end state" -DMUTANT_NO_STOP_STAND_IN)
 weft_model_mutant(model_mutant_stop_stand_in_load_first stop_stand_in.pml "invalid end state" -DMUTANT_LOAD_FIRST)
+# A worker told to leave (a shrink's pop, a debt paid) hands on a task that
+# coalesced onto it, against a stop (3d00c57: notify_slow's closing spawn,
+# the limit kept through the stop, `closed` re-read under the mutex).
+# Without -DCOALESCED the model fails on a known gap (models/stop_leaver.pml).
+weft_model_check(model_stop_leaver stop_leaver.pml -DCOALESCED)
+weft_model_check(model_stop_leaver_debt stop_leaver.pml -DCOALESCED -DDEBT)
+weft_model_mutant(model_mutant_stop_leaver_no_closing stop_leaver.pml "assertion violated" -DCOALESCED -DMUTANT_NO_CLOSING)
+weft_model_mutant(model_mutant_stop_leaver_limit_zero stop_leaver.pml "assertion violated" -DCOALESCED -DMUTANT_LIMIT_ZERO)
+weft_model_mutant(model_mutant_stop_leaver_no_reread stop_leaver.pml "assertion violated" -DCOALESCED -DMUTANT_NO_REREAD)
 # blockingCallFromThread's waiter (lib/loop/threads.c, lib/loop/reactor.c):
 # one finish wins, the waiter wakes once, the block is never touched after
 # its last unref, the reactor never after destroy.
