@@ -36,6 +36,10 @@
  * both runs and is cancelled; when the stop is done every slot is FREE or
  * JOINED (no thread left unjoined), and no thread starts after it.
  *
+ * -DOWED_AT_START: the task is owed a run when a thread existed at
+ * weft_threadpool_stop's start (before the close; 3d00c57's second window),
+ * not only at the close (S == 2 here).
+ *
  * -DCOALESCED (the registered checks): the submit lands while the leaver
  * still counts as searching, and its notify coalesces onto it, so the task
  * relies on the leaver's hand-off alone (the windows 3d00c57 closed).
@@ -49,8 +53,13 @@
  * returns (coalesced onto the claim) and exits; the submitter, under the
  * mutex, re-reads closed, is no worker, gets WEFT_EQUIT, undoes its claim
  * and returns (top 0). No thread is left; the stop joins the leaver (LIVE at
- * the close) and cancels the accepted task. -DFIX_EXIT_HANDON models a
- * candidate fix that passes (with -DDEBT too): a worker on its way out
+ * the close) and cancels the accepted task. The leaver had left both
+ * counts (live, searching) before the close, its hand-off still ahead: with
+ * "a thread exists" read as live > 0 or the leaver still searching at the
+ * close, the model passes (checked by hand). -DFIX_EXIT_HANDON models a
+ * candidate fix that passes (with -DDEBT too; not with -DOWED_AT_START,
+ * where the leaver may be gone, detached, before the close, as a thread
+ * reaped before a stop would be): a worker on its way out
  * (worker_exited, under the mutex) that finds the pool closed, no thread
  * counted live, a limit above 0 and work visible starts one closing thread;
  * its own slot is still LIVE, so the stop's passes join the new thread
@@ -296,6 +305,10 @@ proctype submitter() {
 proctype stopper() {
   byte i;
   bool again = 1;
+#ifdef OWED_AT_START
+  /* a thread at weft_threadpool_stop's start (before its limit drop) */
+  atomic { owed = live > 0 || state[0] == LIVE || state[1] == LIVE };
+#endif
 #ifdef MUTANT_LIMIT_ZERO
   limit = 0;                        /* tp_update_limit with started = 0 */
 #endif
@@ -305,7 +318,11 @@ proctype stopper() {
     i = 0;                          /* a thread exists at the close */
     do
     :: i < S && state[i] != LIVE -> i++
-    :: i < S && state[i] == LIVE -> owed = 1; break
+    :: i < S && state[i] == LIVE ->
+#ifndef OWED_AT_START
+       owed = 1;
+#endif
+       break
     :: i == S -> break
     od
   };

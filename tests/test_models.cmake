@@ -188,6 +188,7 @@ weft_model_mutant(model_mutant_stop_stand_in_load_first stop_stand_in.pml "inval
 # Without -DCOALESCED the model fails on a known gap (models/stop_leaver.pml).
 weft_model_check(model_stop_leaver stop_leaver.pml -DCOALESCED)
 weft_model_check(model_stop_leaver_debt stop_leaver.pml -DCOALESCED -DDEBT)
+weft_model_check(model_stop_leaver_owed_at_start stop_leaver.pml -DCOALESCED -DOWED_AT_START)
 weft_model_mutant(model_mutant_stop_leaver_no_closing stop_leaver.pml "assertion violated" -DCOALESCED -DMUTANT_NO_CLOSING)
 weft_model_mutant(model_mutant_stop_leaver_limit_zero stop_leaver.pml "assertion violated" -DCOALESCED -DMUTANT_LIMIT_ZERO)
 weft_model_mutant(model_mutant_stop_leaver_no_reread stop_leaver.pml "assertion violated" -DCOALESCED -DMUTANT_NO_REREAD)
