@@ -771,6 +771,40 @@ static void open_pay_on_stop_watch(weft__event ev) {
   on_event(ev);
 }
 
+/* The scene of (f) and (g): a pool of one thread W whose task T owes a
+ * shrink debt (stop_a_worker while T runs); T ends and W, idle, is held
+ * on its way to pay (g_pay_held). */
+typedef struct pay_scene {
+  weft_threadpool *tp;
+  weft__engine *e;
+  sync_t started, gate;
+  gated a;
+} pay_scene;
+
+static void pay_scene_start(pay_scene *sc) {
+  sync_init(&g_pay_held);
+  sync_init(&g_pay_go);
+  sc->tp = make_pool(0, 1, 0);
+  sc->e = weft__threadpool_engine(sc->tp);
+  sync_init(&sc->started);
+  sync_init(&sc->gate);
+  sc->a = (gated){&sc->gate, &sc->started, NULL};
+  assert_int_equal(weft_threadpool_call_in_thread(sc->tp, pay_later_task, &sc->a), 0);
+  count_wait(&sc->started, 1);
+  assert_int_equal(weft_threadpool_stop_a_worker(sc->tp), 0);
+  assert_int_equal(weft__load_relaxed(&sc->e->shrink_debt), 1); /* owed by the busy W */
+  atomic_store(&g_hold_e, sc->e);
+  gate_open(&sc->gate);
+  count_wait(&g_pay_held, 1); /* W idle, about to pay */
+}
+
+static void pay_scene_fini(pay_scene *sc) {
+  sync_fini(&sc->started);
+  sync_fini(&sc->gate);
+  sync_fini(&g_pay_held);
+  sync_fini(&g_pay_go);
+}
+
 /* min 0, max 1: worker W runs A; stop_a_worker finds nobody idle and owes
  * one thread. A ends; W, idle, finds nothing and is held before it pays.
  * B is queued (no thread started for it: W is the one the pool may have,
@@ -782,22 +816,10 @@ static void open_pay_on_stop_watch(weft__event ev) {
 static void debt_paid_during_a_stop_leaves_no_task_behind(void **state) {
   (void)state;
   weft__observer_set(on_event);
-  sync_init(&g_pay_held);
-  sync_init(&g_pay_go);
-  weft_threadpool *tp = make_pool(0, 1, 0);
-  weft__engine *e = weft__threadpool_engine(tp);
-  sync_t started, gate;
-  sync_init(&started);
-  sync_init(&gate);
-  gated a = {&gate, &started, NULL};
-  assert_int_equal(weft_threadpool_call_in_thread(tp, pay_later_task, &a), 0);
-  count_wait(&started, 1);
-  assert_int_equal(weft_threadpool_stop_a_worker(tp), 0);
-  assert_int_equal(weft__load_relaxed(&e->shrink_debt), 1); /* owed by the busy W */
-  atomic_store(&g_hold_e, e);
-  gate_open(&gate);
-  count_wait(&g_pay_held, 1); /* W idle, about to pay */
-  assert_int_equal(weft__load_relaxed(&e->live), 1);
+  pay_scene sc;
+  pay_scene_start(&sc);
+  weft_threadpool *tp = sc.tp;
+  assert_int_equal(weft__load_relaxed(&sc.e->live), 1);
 
   atomic_store(&g_b_status, 1);
   assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, b_result, NULL, b_fn, NULL), 0);
@@ -807,10 +829,7 @@ static void debt_paid_during_a_stop_leaves_no_task_behind(void **state) {
   atomic_store(&g_hold_e, NULL);
   int status = atomic_load(&g_b_status);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
-  sync_fini(&started);
-  sync_fini(&gate);
-  sync_fini(&g_pay_held);
-  sync_fini(&g_pay_go);
+  pay_scene_fini(&sc);
   if (status != 0)
     fail_msg("the task queued before the stop was told %s, not run", weft_err_name(status));
 }
@@ -841,26 +860,14 @@ static void *release_worker_then_stop(void *arg) {
 static void leaver_hands_on_during_a_stop(void **state) {
   (void)state;
   weft__observer_set(on_event);
-  sync_init(&g_pay_held);
-  sync_init(&g_pay_go);
   sync_init(&g_stop_held);
   sync_init(&g_stop_go);
   pthread_mutex_lock(&ev_mu);
   releaser rel = {g_exits + 1};
   pthread_mutex_unlock(&ev_mu);
-  weft_threadpool *tp = make_pool(0, 1, 0);
-  weft__engine *e = weft__threadpool_engine(tp);
-  sync_t started, gate;
-  sync_init(&started);
-  sync_init(&gate);
-  gated a = {&gate, &started, NULL};
-  assert_int_equal(weft_threadpool_call_in_thread(tp, pay_later_task, &a), 0);
-  count_wait(&started, 1);
-  assert_int_equal(weft_threadpool_stop_a_worker(tp), 0);
-  assert_int_equal(weft__load_relaxed(&e->shrink_debt), 1); /* owed by the busy W */
-  atomic_store(&g_hold_e, e);
-  gate_open(&gate);
-  count_wait(&g_pay_held, 1); /* W idle, about to pay */
+  pay_scene sc;
+  pay_scene_start(&sc);
+  weft_threadpool *tp = sc.tp;
 
   atomic_store(&g_b_status, 1);
   assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, b_result, NULL, b_fn, NULL), 0);
@@ -873,10 +880,7 @@ static void leaver_hands_on_during_a_stop(void **state) {
   atomic_store(&g_hold_e, NULL);
   int status = atomic_load(&g_b_status);
   assert_int_equal(weft_threadpool_destroy(tp), 0);
-  sync_fini(&started);
-  sync_fini(&gate);
-  sync_fini(&g_pay_held);
-  sync_fini(&g_pay_go);
+  pay_scene_fini(&sc);
   sync_fini(&g_stop_held);
   sync_fini(&g_stop_go);
   if (status != 0)

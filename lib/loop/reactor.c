@@ -62,14 +62,6 @@ static void wake_write(weft_reactor *r) {
   /* EAGAIN: the counter is saturated, so a wake-up is pending anyway. */
 }
 
-static void wake_read(weft_reactor *r) {
-  uint64_t v;
-  ssize_t n;
-  do {
-    n = read(r->evfd, &v, sizeof v);
-  } while (n < 0 && errno == EINTR);
-}
-
 static weft_work *work_of_task(weft__task *t) {
   return (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
 }
@@ -115,16 +107,8 @@ void weft__reactor_push_first(weft_reactor *r, weft__task *node) {
   weft__fetch_add_relaxed(&r->wakeups, 1);
   wake_write(r);
   /* Release: our accesses to r happen before destroy's acquire load of
-   * pushers reads zero (quiesce_pushers). */
+   * pushers reads zero (weft__reactor_quiesce_pushers). */
   weft__fetch_sub_acq_rel(&r->pushers, 1);
-}
-
-/* Wait until no producer is between its link and the end of its eventfd
- * write (weft__reactor_push, case 4). Destroy has drained every node, so
- * each such producer has linked and its increment is visible. */
-static void quiesce_pushers(weft_reactor *r) {
-  /* Acquire: pairs with the producers' release decrement. */
-  while (weft__load_acquire(&r->pushers) != 0) weft__cpu_relax();
 }
 
 typedef struct plain_call {
@@ -529,7 +513,7 @@ static void dispatch(weft_reactor *r, struct epoll_event *evs, int n) {
   weft__io_batch_begin(r, evs, n, &saved, &saved_n);
   for (int i = 0; i < n; i++) {
     if (evs[i].data.fd == r->evfd) {
-      wake_read(r);
+      weft__reactor_wake_read(r);
     } else {
       weft__io_dispatch(r, evs[i].data.fd, evs[i].events);
     }
@@ -607,7 +591,7 @@ WEFT_API int weft_reactor_stop(weft_reactor *r) {
   /* Counted as a producer (weft__reactor_push, case 4) from before the flag
    * to after the eventfd write: the loop may see the flag, shut down and
    * return before our write, and the destroy that follows must wait for
-   * it (quiesce_pushers) instead of freeing r under us. */
+   * it (weft__reactor_quiesce_pushers) instead of freeing r under us. */
   weft__fetch_add_relaxed(&r->pushers, 1);
   int expected = 0;
   /* Release: the increment before the flag; pairs with run's acquire load
@@ -620,7 +604,7 @@ WEFT_API int weft_reactor_stop(weft_reactor *r) {
    * readable fd and stop when their owner calls weft_reactor_detach. */
   wake_write(r);
   /* Release: our accesses to r happen before destroy's acquire load of
-   * pushers reads zero (quiesce_pushers). */
+   * pushers reads zero (weft__reactor_quiesce_pushers). */
   weft__fetch_sub_acq_rel(&r->pushers, 1);
   return WEFT_OK;
 }
@@ -649,7 +633,7 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
    * empty (unlinked nodes count as queued), only producers still finishing
    * an eventfd write touch r, and they are counted. */
   drain_all(r);
-  quiesce_pushers(r);
+  weft__reactor_quiesce_pushers(r);
   /* Out of the fork registry before anything is freed or closed: a fork
    * from another thread from here on would run the child handler on a
    * reactor half gone (a timer heap freed under its length, an fd number
@@ -704,7 +688,7 @@ WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd) {
 
 /* weft_reactor_drain_ex's work, once its checks passed. */
 static int drain_attached(weft_reactor *r, int budget, unsigned flags) {
-  wake_read(r); /* reset first: a push after this read writes again */
+  weft__reactor_wake_read(r); /* reset first: a push after this read writes again */
   /* Awake while we drain: pushes meanwhile need no eventfd write. */
   weft__store_relaxed(&r->sleeping, 0);
   if (r->hosted) weft__hosted_poll(r); /* readers, writers, the timerfd */

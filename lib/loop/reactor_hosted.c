@@ -39,15 +39,11 @@ int weft__hosted_setup(weft_reactor *r) {
 }
 
 void weft__hosted_detach(weft_reactor *r) {
-  /* The producers between their link and their eventfd write (those that
-   * read sleeping == 1): counted in `pushers`, visible here once their
-   * nodes were drained (the caller's drain_all). Acquire: pairs with their
-   * release decrement, after the write. As destroy's quiesce_pushers. */
-  while (weft__load_acquire(&r->pushers) != 0) weft__cpu_relax();
+  /* The producers that read sleeping == 1 write the eventfd after their
+   * link: their nodes were drained by the caller, so the wait sees them. */
+  weft__reactor_quiesce_pushers(r);
   weft__hosted_arm(r);
-  uint64_t v;
-  while (read(r->evfd, &v, sizeof v) < 0 && errno == EINTR) {
-  }
+  weft__reactor_wake_read(r);
 }
 
 void weft__hosted_free(weft_reactor *r) {

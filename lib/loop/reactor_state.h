@@ -8,8 +8,10 @@
 #ifndef WEFT_REACTOR_IMPL_H
 #define WEFT_REACTOR_IMPL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "base/atomic.h"
 #include "base/fork.h"
@@ -172,6 +174,24 @@ int weft__hosted_setup(weft_reactor *r);
 void weft__hosted_free(weft_reactor *r);
 void weft__hosted_arm(weft_reactor *r);  /* timerfd := earliest timer */
 void weft__hosted_poll(weft_reactor *r); /* ready fds of the set: dispatch */
+/* Reset the wake-up eventfd (a read; EINTR retried). Reactor thread. */
+static inline void weft__reactor_wake_read(weft_reactor *r) {
+  uint64_t v;
+  ssize_t n;
+  do {
+    n = read(r->evfd, &v, sizeof v);
+  } while (n < 0 && errno == EINTR);
+}
+
+/* Wait until no producer is between its link and the end of its eventfd
+ * write (weft__reactor_push_first, counted in `pushers`). The caller has
+ * drained every node, so each such producer's increment is visible
+ * (published by its link). Acquire: pairs with the producers' release
+ * decrement, after their write. */
+static inline void weft__reactor_quiesce_pushers(weft_reactor *r) {
+  while (weft__load_acquire(&r->pushers) != 0) weft__cpu_relax();
+}
+
 /* Detach's end (shutdown_sequence, sleeping 0 and the queue drained after
  * a seq_cst fence): wait for producers still on their way to an eventfd
  * write, disarm the timerfd, reset the eventfd. */
