@@ -75,7 +75,11 @@ static inline bool weft__work_claim_start(weft__work_private *p) {
  * all the same would make every later cancel of a request that ran answer
  * WEFT_EALREADY ("a cancel won, after_cb got WEFT_ECANCELED") for one whose
  * after_cb got 0 (test_cancel cancel_of_a_started_request_stays_busy). */
-static inline int weft__work_claim_cancel(weft__work_private *p) {
+/* The claim of both cancels below; with any_owner false, only while the
+ * word still names owner (else WEFT_EINVAL). Constant arguments: inlined,
+ * the test is gone where it is not asked for. */
+static inline int weft__work_claim_cancel_if(weft__work_private *p, bool any_owner,
+                                             const void *owner) {
   uintptr_t old = weft__load_acquire(&p->owner);
   /* acq_rel (acquire on failure and on the load above), not relaxed: a
    * refused submit's RMW (queue_work_not_accepted, lib/pool/threadpool.c)
@@ -83,10 +87,15 @@ static inline int weft__work_claim_cancel(weft__work_private *p) {
    * reads after this (WEFT_EINVAL, not WEFT_EBUSY); our release pairs with
    * that RMW's acquire when the cancel comes first. Off the start path. */
   do {
+    if (!any_owner && (old & ~(uintptr_t)WEFT__WORK_BITS) != (uintptr_t)owner) return WEFT_EINVAL;
     if (old & WEFT__WORK_CLAIMED) return (old & WEFT__WORK_CANCELLED) ? WEFT_EALREADY : WEFT_EBUSY;
   } while (!weft__cas_acq_rel(&p->owner, &old,
                               old | (uintptr_t)(WEFT__WORK_CLAIMED | WEFT__WORK_CANCELLED)));
   return 0;
+}
+
+static inline int weft__work_claim_cancel(weft__work_private *p) {
+  return weft__work_claim_cancel_if(p, true, NULL);
 }
 
 /* weft__work_claim_cancel for a cancel made on owner's behalf
@@ -94,17 +103,9 @@ static inline int weft__work_claim_cancel(weft__work_private *p) {
  * still name owner, so the claim is decided for owner's submission or not
  * at all. WEFT_EINVAL: req is not owner's any more (its after_cb handed it
  * on, to a reactor or another pool, since the caller looked; a claim
- * clear under a new owner is that owner's to decide). Otherwise as
- * weft__work_claim_cancel, whose orders it keeps. */
+ * clear under a new owner is that owner's to decide). */
 static inline int weft__work_claim_cancel_for(weft__work_private *p, const void *owner) {
-  /* Acquire (the load and the CAS on failure): as in weft__work_claim_cancel. */
-  uintptr_t old = weft__load_acquire(&p->owner);
-  do {
-    if ((old & ~(uintptr_t)WEFT__WORK_BITS) != (uintptr_t)owner) return WEFT_EINVAL;
-    if (old & WEFT__WORK_CLAIMED) return (old & WEFT__WORK_CANCELLED) ? WEFT_EALREADY : WEFT_EBUSY;
-  } while (!weft__cas_acq_rel(&p->owner, &old,
-                              old | (uintptr_t)(WEFT__WORK_CLAIMED | WEFT__WORK_CANCELLED)));
-  return 0;
+  return weft__work_claim_cancel_if(p, false, owner);
 }
 
 #endif /* WEFT_ENGINE_WORK_CLAIM_H */
