@@ -115,6 +115,15 @@ int main(int argc, char **argv) {
           (unsigned long long)g_sum,
           (unsigned long long)c.executed, (unsigned long long)c.parks,
           (unsigned long long)c.unparks);
+  /* Per worker: how many tasks each thread ran (docs/performance.md,
+   * "Oversubscription": whether every worker takes part). */
+  weft_worker_stats ws[64];
+  size_t nw = 0;
+  if (weft_threadpool_worker_stats(tp, ws, 64, &nw) == 0) {
+    fprintf(stderr, "hotpath: executed per worker:");
+    for (size_t i = 0; i < nw && i < 64; i++) fprintf(stderr, " %llu", (unsigned long long)ws[i].executed);
+    fprintf(stderr, "\n");
+  }
   weft_threadpool_destroy(tp);
   free(reqs);
   return c.executed == (uint64_t)n && (threads > 1 || g_sum == (uint64_t)n) ? 0 : 3;

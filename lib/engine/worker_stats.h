@@ -26,15 +26,30 @@
  * owner writes, readers retry: weft__engine_worker_stats). Without it a
  * reader between two stores took the previous spell's stamp for the
  * current one and counted that spell, and the idle gap after it, twice.
- * Writer: the count made odd, a release fence (the count before the data),
- * the stores, the count made even with a release store (the data before
- * it); the reader's acquire load and fence pair with them (the seqlock of
+ * Writer: the count made odd, a seq_cst fence, the clock read and the
+ * stores, the count made even with a release store (the data before it);
+ * the reader's acquire load and fence pair with them (the seqlock of
  * Boehm, "Can seqlocks get along with programming language memory
- * models?", 2012). Two stores and a fence per edge, none per task. */
+ * models?", 2012). Two stores and a fence per edge, none per task.
+ *
+ * Why seq_cst, not release: the fence must also keep the edge's clock read
+ * after the odd count is visible (a store, then a load: x86 lets the load
+ * run while the store waits in the store buffer). With a release fence the
+ * worker read its clock, a reader then read a later clock and the count
+ * still even, and reported the spell up to its own clock; the edge then
+ * added the spell up to the worker's earlier clock, and the next read was
+ * lower: test_worker_stats busy_ns_never_goes_down saw one such drop under
+ * the whole suite's load (ctest -j2; none in 40 runs alone), and this is
+ * the one order found that allows it. The
+ * fence (mfence) with the vDSO's ordered clock read (lfence; rdtsc) is
+ * Intel's sequence for a time stamp taken after every earlier store is
+ * visible. */
 static inline void weft__worker_busy_write_begin(weft__eworker *w, uint32_t *seq) {
   *seq = weft__load_relaxed(&w->busy_seq); /* the owner's own count */
   weft__store_relaxed(&w->busy_seq, *seq + 1);
-  weft__fence_release();
+  /* seq_cst fence: the odd count before the data stores (what the reader's
+   * acquire fence pairs with) and before the clock read (above). */
+  weft__fence_seq_cst();
 }
 static inline void weft__worker_busy_write_end(weft__eworker *w, uint32_t seq) {
   weft__store_release(&w->busy_seq, seq + 2);
