@@ -41,8 +41,11 @@
  *                 until the eventfd is readable), sleeping = 0, wake_read
  *                 if epoll reported it; then shutdown_sequence.
  *   stop          weft_reactor_stop (524-546): load state, fetch_add
- *                 pushers, CAS stop_requested 0 → 1 (release; on failure
- *                 fetch_sub and return), wake_write, fetch_sub pushers.
+ *                 pushers, fence, load state again (not RUNNING:
+ *                 fetch_sub and return; weft__reactor_stop_enter,
+ *                 lib/loop/reactor_hosted.c), CAS stop_requested 0 → 1
+ *                 (release; on failure fetch_sub and return), wake_write,
+ *                 fetch_sub pushers.
  *   destroy       weft_reactor_destroy (548-589): load_acquire state,
  *                 drain_all, quiesce_pushers (wait for pushers == 0), free.
  *
@@ -95,12 +98,13 @@
  *                 detach's reset (docs/lifecycle.md: the eventfd is "reset
  *                 and no longer written"; a write after it leaves the fd
  *                 readable for good, and the host's drain can only answer
- *                 WEFT_ESTATE). A stop's write is not asserted: one that
- *                 checked the state before the detach may still write
- *                 after the reset (its count can come after the wait).
+ *                 WEFT_ESTATE). A stop's write neither: one that saw
+ *                 the state RUNNING before the detach and counts itself
+ *                 after the detach's wait finds the state changed when it
+ *                 looks again after its count, and writes nothing.
  *
- * Bounds (CI, tests/test_models.cmake): attached P = 2 (5.2 M states);
- * attached with the stopper P = 1 -DSTOP (2.6 M); -DRUN P = 2 (1.8 M).
+ * Bounds (CI, tests/test_models.cmake): attached P = 2 (7.0 M states);
+ * attached with the stopper P = 1 -DSTOP (4.1 M); -DRUN P = 2 (3.4 M).
  * One late producer, one self-push; the eventfd counter saturates at 2
  * (a write at the bound is EAGAIN: a wake-up is pending anyway); a
  * drain's budget is 1 or unbounded. drain_attached's cap of 64 rounds is not modelled: with
@@ -131,6 +135,11 @@
  *        (assertion violated)
  *   -DRUN -DMUTANT_STOP_DEC_BEFORE_WRITE  stop drops its count before its
  *        eventfd write (assertion violated: the write after the free)
+ *   -DSTOP -DMUTANT_STOP_NO_RECHECK  stop does not look at the state again
+ *        after its count (the code before test_reactor_stop_detach): a
+ *        stop that saw RUNNING before the detach, counted after the
+ *        detach's wait for pushers == 0, writes after the reset
+ *        (assertion violated: quiet)
  */
 #ifndef P
 #define P 2              /* main producers, one item each */
@@ -350,12 +359,22 @@ proctype producer(byte me) {
 }
 
 proctype stopper() {
+  bool s;
 #ifdef RUN
   done_main == P;        /* the user stops once its work is done */
 #endif
   atomic { touch(); if :: state != R_RUNNING -> goto out :: else -> skip fi };
 #ifndef MUTANT_STOP_COUNT_AFTER_FLAG
   atomic { touch(); pushers++ };             /* fetch_add_relaxed */
+#ifndef MUTANT_STOP_NO_RECHECK
+  /* fence(seq_cst); load_relaxed(state): a shutdown began since the look
+   * above (weft__reactor_stop_enter) */
+  atomic { touch(); s = (state == R_RUNNING) };
+  if
+  :: !s -> atomic { touch(); pushers-- }; goto out  /* fetch_sub_acq_rel, WEFT_ESTATE */
+  :: else -> s = 0
+  fi;
+#endif
 #endif
   atomic {                                   /* cas_release(stop_requested, 0, 1) */
     touch();
@@ -371,6 +390,7 @@ proctype stopper() {
   atomic { touch(); pushers-- };
   wake_write();
 #else
+  atomic { touch(); assert(!quiet) };        /* the write: never after the detach's reset */
   wake_write();
   atomic { touch(); pushers-- };             /* fetch_sub_acq_rel */
 #endif

@@ -265,6 +265,9 @@ weft_model_mutant(model_mutant_reactor_attach_detach_no_wait reactor_attach.pml 
 weft_model_mutant(model_mutant_reactor_attach_detach_no_redrain reactor_attach.pml "assertion violated .*quiet" -DP=1 -DMUTANT_DETACH_NO_REDRAIN)
 weft_model_mutant(model_mutant_reactor_attach_stop_count_after_flag reactor_attach.pml "assertion violated" -DRUN -DMUTANT_STOP_COUNT_AFTER_FLAG)
 weft_model_mutant(model_mutant_reactor_attach_stop_dec_before_write reactor_attach.pml "assertion violated" -DRUN -DMUTANT_STOP_DEC_BEFORE_WRITE)
+# A stop that saw RUNNING before the detach and counts itself after its wait
+# (test_reactor_stop_detach): it looks at the state again, or writes after the reset.
+weft_model_mutant(model_mutant_reactor_attach_stop_no_recheck reactor_attach.pml "assertion violated .*quiet" -DP=1 -DSTOP -DMUTANT_STOP_NO_RECHECK)
 
 # The worker layer's object pool (lib/workers/worker_slab.c): a Treiber stack
 # over indices with a 32-bit ABA tag, chunk growth and the ENOMEM give-back

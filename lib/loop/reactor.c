@@ -462,7 +462,11 @@ static void shutdown_sequence(weft_reactor *r) {
      * (weft__reactor_push_first). A producer that read sleeping == 1
      * exchanged the tail before its fence, so the drain after ours finds
      * its node; the node's link (a release, after the producer's relaxed
-     * increment of `pushers`) makes the increment visible to the wait. */
+     * increment of `pushers`) makes the increment visible to the wait.
+     * It also pairs with weft_reactor_stop's fence between its count and
+     * its re-read of the state (weft__reactor_stop_enter): either the
+     * wait sees that stop's count, or the stop sees R_STOPPING (stored
+     * before this fence) and does not write. */
     weft__fence_seq_cst();
     drain_all(r);
     weft__hosted_detach(r);
@@ -591,8 +595,11 @@ WEFT_API int weft_reactor_stop(weft_reactor *r) {
   /* Counted as a producer (weft__reactor_push, case 4) from before the flag
    * to after the eventfd write: the loop may see the flag, shut down and
    * return before our write, and the destroy that follows must wait for
-   * it (weft__reactor_quiesce_pushers) instead of freeing r under us. */
-  weft__fetch_add_relaxed(&r->pushers, 1);
+   * it (weft__reactor_quiesce_pushers) instead of freeing r under us.
+   * Refused if an attached reactor's detach (or any shutdown) began since
+   * the look above: that detach may have waited for pushers == 0 already,
+   * and our write would come after its reset (weft__reactor_stop_enter). */
+  if (!weft__reactor_stop_enter(r)) return WEFT_ESTATE;
   int expected = 0;
   /* Release: the increment before the flag; pairs with run's acquire load
    * of stop_requested, which happens before destroy's load of pushers. */

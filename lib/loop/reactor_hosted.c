@@ -13,7 +13,8 @@
  * An epoll fd is readable while any fd in its set is ready (level
  * triggered), so a reader that leaves data unread keeps the host calling
  * drain, as it would keep weft_reactor_run's loop turning.
- * Reactor thread only.
+ * Reactor thread only, but weft__reactor_stop_enter (any thread: a stop's
+ * side of the detach's wait for the producers).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -36,6 +37,27 @@ int weft__hosted_setup(weft_reactor *r) {
   }
   r->tfd = tfd;
   return WEFT_OK;
+}
+
+int weft__reactor_stop_enter(weft_reactor *r) {
+  /* Relaxed: the caller's release CAS of stop_requested publishes the
+   * increment (run's acquire of the flag, then destroy's wait). */
+  weft__fetch_add_relaxed(&r->pushers, 1);
+  /* seq_cst fence: orders our count before the re-read of the state; pairs
+   * with the fence in shutdown_sequence (a detach) after its store of
+   * R_STOPPING and before its wait for pushers == 0
+   * (weft__hosted_detach). Either that wait sees our count, and waits for
+   * our eventfd write before its reset, or we see the state the shutdown
+   * stored and write nothing. Without the re-read, a stop that saw
+   * RUNNING before the detach and counted itself after its wait wrote
+   * the eventfd after the reset: the host's fd readable for good
+   * (tests/test_reactor_stop_detach.c, models/reactor_attach.pml). */
+  weft__fence_seq_cst();
+  if (weft__load_relaxed(&r->state) == R_RUNNING) return 1;
+  /* Release: our accesses to r happen before destroy's acquire load of
+   * pushers reads zero (weft__reactor_quiesce_pushers). */
+  weft__fetch_sub_acq_rel(&r->pushers, 1);
+  return 0;
 }
 
 void weft__hosted_detach(weft_reactor *r) {

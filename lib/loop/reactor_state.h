@@ -192,6 +192,16 @@ static inline void weft__reactor_quiesce_pushers(weft_reactor *r) {
   while (weft__load_acquire(&r->pushers) != 0) weft__cpu_relax();
 }
 
+/* weft_reactor_stop's count in `pushers` (reactor_hosted.c), once it saw
+ * the state RUNNING: 1 counted (the caller decrements it after its eventfd
+ * write, or when its CAS of stop_requested fails), or 0 when the state is
+ * RUNNING no more (a shutdown began: an attached reactor's detach may be
+ * past its wait for pushers == 0, and a write now would follow its eventfd
+ * reset): not counted, WEFT_ESTATE. Any thread. Out of reactor.c, so that
+ * a test can hold a stop between its first look at the state and its
+ * count (tests/test_reactor_stop_detach.c). */
+int weft__reactor_stop_enter(weft_reactor *r);
+
 /* Detach's end (shutdown_sequence, sleeping 0 and the queue drained after
  * a seq_cst fence): wait for producers still on their way to an eventfd
  * write, disarm the timerfd, reset the eventfd. */
