@@ -2,7 +2,8 @@
  * models/stop_leaver.pml — a worker told to leave hands on work queued
  * meanwhile, against a weft_threadpool_stop (lib/engine/park.c
  * weft__engine_notify_slow's closed branch, lib/engine/spawn.c
- * weft__engine_spawn_closing_locked, lib/engine/engine.c weft__engine_stop,
+ * weft__engine_spawn_closing_locked and weft__engine_worker_exited's
+ * closed_hand_on_locked, lib/engine/engine.c weft__engine_stop,
  * lib/pool/threadpool.c weft_threadpool_stop; docs/design.md E5.3, E7).
  *
  * A worker told to leave (popped by a shrink, or with -DDEBT one that pays a
@@ -16,7 +17,9 @@
  *   leaver:    [DEBT: lock, live--, unlock], searching-- (seq_cst), if it
  *              was the last searcher and work is visible, notify as a
  *              worker; then worker_exited (lock: open -> detach, JOINED;
- *              closed -> EXITED for the stop's join)
+ *              closed -> first, with live 0, a limit above 0 and work
+ *              visible, claim a searcher and start one closing thread
+ *              (closed_hand_on_locked), then EXITED for the stop's join)
  *   notify_slow: closing = closed; open and may_spawn refuses (closed, or
  *              live >= limit): re-read closed, still open -> return; closed
  *              and (not a worker, or live != 0, or limit <= 0) -> return;
@@ -36,43 +39,58 @@
  * both runs and is cancelled; when the stop is done every slot is FREE or
  * JOINED (no thread left unjoined), and no thread starts after it.
  *
+ * -DCOALESCED: only a submit that lands while the leaver still counts as
+ * searching, whose notify coalesces onto it, so that the task relies on
+ * the leaver's hand-off alone (the windows 3d00c57 closed). Without it
+ * the submitter's own notify_slow runs too: the leaver leaves the count
+ * (1 -> 0) before the submitter reads ctl; the submitter passes may_spawn
+ * (open), the close lands, the submitter claims a searcher (0 -> 1); the
+ * leaver's E5.3 re-check sees nothing yet, or sees the task and its
+ * notify sees searching 1 and returns (coalesced onto the claim); the
+ * submitter, under the mutex, re-reads closed, is no worker, gets
+ * WEFT_EQUIT and undoes its claim. Before worker_exited's hand-on no thread
+ * was left: the stop joined the leaver (LIVE at the close) and cancelled
+ * the accepted task (test_resize_races
+ * shrunk_leaver_exits_after_a_refused_start and its debt and keep-alive
+ * siblings). Now the leaver's worker_exited, under the mutex the close is
+ * stored under, sees the close, live 0 and the task, and starts one
+ * closing thread; its own slot is still LIVE, so the stop's passes join
+ * the new thread (models/stop_join.pml's argument).
+ * -DDEBT: the leaver pays a shrink debt (live -= 1 under the mutex) first.
  * -DOWED_AT_START: the task is owed a run when a thread existed at
  * weft_threadpool_stop's start (before the close; 3d00c57's second window),
- * not only at the close (S == 2 here).
+ * not only at the close (S == 2 here). It passes with -DCOALESCED only.
+ * What remains (it FAILS without -DCOALESCED): the leaver leaves both
+ * counts and, the pool still open, detaches itself (JOINED) before the
+ * close, after the submit was accepted; the submitter's claim is then
+ * refused by the close as above, and no thread existed at the close: the
+ * stop cancels the task, as it cancels a task left when the pool's last
+ * thread was reaped before the stop (weft/threadpool.h promises a run
+ * only when a thread exists at the stop). Only the submitter could start
+ * one there, and it is no worker of the pool.
  *
- * -DCOALESCED (the registered checks): the submit lands while the leaver
- * still counts as searching, and its notify coalesces onto it, so the task
- * relies on the leaver's hand-off alone (the windows 3d00c57 closed).
- * -DDEBT: the leaver pays a shrink debt (live -= 1 under the mutex) first.
+ * With worker_exited's hand-on, notify_slow's closed branch (a worker's
+ * hand-off after the close) and its re-read of `closed` under the mutex
+ * are no longer needed for these properties: a worker that finds live 0
+ * there is on its way out, and worker_exited, later, sees the same close,
+ * live 0 and work (checked: -DMUTANT_NO_CLOSING and -DMUTANT_NO_REREAD
+ * pass on their own). They hand on earlier, before the leaver's exit path;
+ * their mutants are checked with -DMUTANT_NO_EXIT_HANDON.
  *
- * KNOWN GAP (without -DCOALESCED the check FAILS on the code as it is):
- * the submitter's own notify_slow. The leaver leaves the count (1 -> 0)
- * before the submitter reads ctl; the submitter passes may_spawn (open),
- * the close lands, the submitter claims a searcher (0 -> 1); the leaver's
- * E5.3 re-check sees the task and its notify sees searching 1, so it
- * returns (coalesced onto the claim) and exits; the submitter, under the
- * mutex, re-reads closed, is no worker, gets WEFT_EQUIT, undoes its claim
- * and returns (top 0). No thread is left; the stop joins the leaver (LIVE at
- * the close) and cancels the accepted task. The leaver had left both
- * counts (live, searching) before the close, its hand-off still ahead: with
- * "a thread exists" read as live > 0 or the leaver still searching at the
- * close, the model passes (checked by hand). -DFIX_EXIT_HANDON models a
- * candidate fix that passes (with -DDEBT too; not with -DOWED_AT_START,
- * where the leaver may be gone, detached, before the close, as a thread
- * reaped before a stop would be): a worker on its way out
- * (worker_exited, under the mutex) that finds the pool closed, no thread
- * counted live, a limit above 0 and work visible starts one closing thread;
- * its own slot is still LIVE, so the stop's passes join the new thread
- * (models/stop_join.pml's argument).
- *
- * Mutants (pan must report an error; with -DCOALESCED):
- *   -DMUTANT_NO_CLOSING    no closed branch (the code before 3d00c57): a
- *                          hand-off after the close is refused as closed
+ * Mutants (pan must report an error):
+ *   -DMUTANT_NO_EXIT_HANDON worker_exited starts no thread after the close
+ *                          (the code before it; without -DCOALESCED): the
+ *                          submitter's refused claim strands the task
+ *   -DMUTANT_NO_CLOSING    no closed branch (the code before 3d00c57; with
+ *                          -DCOALESCED -DMUTANT_NO_EXIT_HANDON): a hand-off
+ *                          after the close is refused as closed
  *   -DMUTANT_LIMIT_ZERO    weft_threadpool_stop drops the engine's limit to
  *                          0 before its close (the old threadpool.c): a
  *                          hand-off in between stops at the inline
- *                          notify's limit test
- *   -DMUTANT_NO_REREAD     no re-read of `closed` under the mutex: a close
+ *                          notify's limit test (with -DCOALESCED; the
+ *                          exit's hand-on needs a limit above 0 too)
+ *   -DMUTANT_NO_REREAD     no re-read of `closed` under the mutex (with
+ *                          -DCOALESCED -DMUTANT_NO_EXIT_HANDON): a close
  *                          between the look and the spawn is refused
  *                          (spawn_locked) and the claim is undone
  * A closing spawn without the live == 0 test is no mutant: it breaks none
@@ -114,14 +132,19 @@ bool owed;               /* a thread existed at the close */
 inline lock() { atomic { !mu -> mu = 1 } }
 inline unlock() { mu = 0 }
 
-/* worker_exited: detached while open, left to the stop's join once closed */
+/* worker_exited: detached while open, left to the stop's join once closed.
+ * Closed, under the mutex: a worker on its way out that finds no thread
+ * counted live, a limit above 0 and work visible claims a searcher and
+ * starts one closing thread (weft__engine_may_spawn_closing, work_visible; the
+ * spawn bounded by `hard`); its own slot is still LIVE, so the stop's
+ * passes join the new thread too (models/stop_join.pml's argument). A
+ * failed creation (no slot, no start left) starts none: the code's
+ * stop_searching undoes the claim. */
 inline exited(me) {
   lock();
-#ifdef FIX_EXIT_HANDON
-  /* the candidate fix: a worker on its way out after the close hands on
-   * work still visible when no thread is counted live, under the mutex */
+#ifndef MUTANT_NO_EXIT_HANDON
   if
-  :: closed && live == 0 && limit > 0 && q > 0 ->
+  :: closed && live == 0 && limit > 0 && live < HARD && q > 0 ->
      j = 0;
      do
      :: j < S && state[j] != FREE && state[j] != JOINED -> j++

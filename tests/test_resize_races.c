@@ -18,13 +18,20 @@
  *       was refused, and the stop cancelled that task, though the pool had
  *       a thread when the task was queued and when the stop began;
  *   (g) the same, the worker leaving after the stop had dropped the
- *       pool's limit to 0 but before it closed the pool.
+ *       pool's limit to 0 but before it closed the pool;
+ *   (h) a worker told to leave has left the searching count; a submitter
+ *       that then finds nobody searching starts a thread for its task, a
+ *       stop's close lands before that start takes the engine mutex, and
+ *       the start is refused; the leaver, live at the close, exits without
+ *       starting one: the stop cancelled the task. The same with a worker
+ *       that pays a shrink debt, and with one whose keep-alive ran out.
  *
  * Nothing sleeps to wait for another thread: the waits are on the
  * observer hook (a worker parked), on a counting thread factory (a thread
  * left), on gates, and, to see a thread blocked on the engine mutex, on a
  * wrapped pthread_mutex_lock that notes a lock finding it held (and, for
- * (e), holds a flagged pool thread at a given lock).
+ * (e) to (h), holds a flagged thread at a given lock); (h) also holds the
+ * submitter in the engine's limit callback.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -44,6 +51,7 @@
 #include <cmocka.h>
 
 #include "engine/core.h"
+#include "engine/engine.h"
 #include "engine/observer.h"
 #include "pool/threadpool_impl.h"
 #include "test_sync.h"
@@ -277,12 +285,38 @@ static void hold_at_pay(pthread_mutex_t *m) {
   gate_wait(&g_pay_go);
 }
 
+/* (h): a pool thread flagged (tl_hold_exit, by its task) is held at its
+ * first lock of the engine mutex once it is uncounted (live 0): the exit's
+ * (weft__engine_worker_exited). It counts itself in g_exit_held and waits
+ * for g_exit_go. The thread flagged tl_note_closed (a stop) counts itself
+ * in g_closed_seen at its first lock of the engine mutex after the close
+ * (its first join pass), and goes on. */
+static _Thread_local int tl_hold_exit, tl_note_closed;
+static sync_t g_exit_held, g_exit_go, g_closed_seen;
+
+static void hold_at_exit(pthread_mutex_t *m) {
+  weft__engine *e = atomic_load(&g_hold_e);
+  if (!e || m != &e->mu || weft__load_relaxed(&e->live) != 0) return;
+  tl_hold_exit = 0; /* once */
+  count_up(&g_exit_held);
+  gate_wait(&g_exit_go);
+}
+
+static void note_closed(pthread_mutex_t *m) {
+  weft__engine *e = atomic_load(&g_hold_e);
+  if (!e || m != &e->mu || !weft__load_relaxed(&e->closed)) return;
+  tl_note_closed = 0; /* once */
+  count_up(&g_closed_seen);
+}
+
 int __real_pthread_mutex_lock(pthread_mutex_t *m);
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m);
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m) {
   if (tl_hold_shrink) hold_in_shrink(m);
   if (tl_hold_pay) hold_at_pay(m);
   if (tl_hold_stop) hold_in_stop(m);
+  if (tl_hold_exit) hold_at_exit(m);
+  if (tl_note_closed) note_closed(m);
   if (m == NULL || m != atomic_load(&g_watch_mu)) return __real_pthread_mutex_lock(m);
   if (pthread_mutex_trylock(m) == 0) return 0;
   int tid = (int)syscall(SYS_gettid);
@@ -887,6 +921,164 @@ static void leaver_hands_on_during_a_stop(void **state) {
     fail_msg("the task queued before the stop was told %s, not run", weft_err_name(status));
 }
 
+/* ------------- (h) a leaver exits after a submitter's start was refused */
+
+/* The engine's limit callback (an engine made directly, with cfg.limit:
+ * weft_pool's kind): 1. The thread flagged tl_hold_limit (the submitter)
+ * is held at its first call, which is notify_slow's may_spawn, after its
+ * look at `closed` and before its claim: it lets the stopper go and waits
+ * until the stopper has closed the engine. */
+static _Thread_local int tl_hold_limit;
+static sync_t g_stopper_go;
+
+static int hooked_limit(void *ctx) {
+  (void)ctx;
+  if (tl_hold_limit) {
+    tl_hold_limit = 0; /* once */
+    gate_open(&g_stopper_go);
+    count_wait(&g_closed_seen, 1);
+  }
+  return 1;
+}
+
+/* Task A: counts itself started, flags its thread for the exit hold, and
+ * waits at its gate if it has one. */
+typedef struct probe_task {
+  weft__task task;
+  sync_t *started, *gate;
+  _Atomic int runs, cancels, status;
+} probe_task;
+static void flag_exit_task(weft__task *t) {
+  probe_task *p = (probe_task *)t;
+  tl_hold_exit = 1;
+  atomic_fetch_add(&p->runs, 1);
+  count_up(p->started);
+  if (p->gate) gate_wait(p->gate);
+}
+static void probe_run(weft__task *t) { atomic_fetch_add(&((probe_task *)t)->runs, 1); }
+static void probe_cancel(weft__task *t, int status) {
+  probe_task *p = (probe_task *)t;
+  atomic_store(&p->status, status);
+  atomic_fetch_add(&p->cancels, 1);
+}
+
+static void *stopper_thread(void *arg) {
+  weft__engine *e = arg;
+  gate_wait(&g_stopper_go);
+  tl_note_closed = 1;
+  (void)weft__engine_stop(e);
+  tl_note_closed = 0;
+  return NULL;
+}
+
+static bool one_parked(void *arg) { return weft__load_relaxed(&((weft__engine *)arg)->parked) == 1; }
+
+/* How L leaves: popped by a shrink while parked; paying a shrink debt as
+ * it goes idle after A; or after its keep-alive (E9.3), reaped while
+ * parked (it stays on the idle stack until the submit pops it). Or popped
+ * by a shrink, and the first thread L starts for B cannot be made. */
+enum leave { LEAVE_SHRUNK, LEAVE_DEBT, LEAVE_REAPED, LEAVE_SHRUNK_FAIL_ONCE };
+
+/* An engine with a limit of 1: worker L runs task A, and leaves (`how`);
+ * uncounted (live 0) and out of the searching count, with no work in
+ * sight, it is held as it takes the engine mutex to mark its exit.
+ * B is submitted from this (no pool) thread: nobody is searching (a reaped
+ * L, parked, is popped and found gone), so its notify goes to start a
+ * thread, and is held at its look at the limit (room for one) while a stop
+ * closes the engine; the stop then waits to join L, live at the close.
+ * B's start is refused (closed, and not a worker's) and its claim undone.
+ * L goes on: it saw the close and left its slot to the stop, which joined
+ * it and cancelled B (WEFT_ECANCELED), though a thread existed at the
+ * close (models/stop_leaver.pml without -DCOALESCED). B must run, and
+ * every searching count claimed for it be given back. With a creation
+ * that fails once, L's claim goes back as a searcher's leave, whose
+ * re-check sees B and starts the thread (notify_slow's closed branch). */
+static void leaver_exits_after_a_refused_start(enum leave how) {
+  weft__observer_set(on_event);
+  sync_init(&g_exit_held);
+  sync_init(&g_exit_go);
+  sync_init(&g_closed_seen);
+  sync_init(&g_stopper_go);
+  weft__engine_config cfg = {
+      .name_prefix = "races",
+      .limit = hooked_limit,
+      .factory = counting_factory,
+      .log = quiet_log, /* LEAVE_SHRUNK_FAIL_ONCE's failed creation */
+      .spin_us = 1,
+      .capacity = 4,
+  };
+  weft__engine *e = NULL;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  if (how == LEAVE_REAPED)
+    weft__engine_set_elastic(e, &(weft__elastic_config){.keep_alive_ns = 1000000}); /* 1 ms */
+  sync_t started, gate;
+  sync_init(&started);
+  sync_init(&gate);
+  probe_task a = {.task = {.run = flag_exit_task, .cancel = probe_cancel},
+                  .started = &started,
+                  .gate = how == LEAVE_DEBT ? &gate : NULL};
+  probe_task b = {.task = {.run = probe_run, .cancel = probe_cancel}};
+  atomic_store(&g_hold_e, e);
+  assert_int_equal(weft__engine_submit(e, &a.task), 0);
+  count_wait(&started, 1);
+  if (how == LEAVE_SHRUNK || how == LEAVE_SHRUNK_FAIL_ONCE) {
+    wait_until(one_parked, e, "L parked after A");
+    assert_int_equal(weft__engine_shrink(e, 1), 0); /* pops L: live 0, L told to leave */
+  } else if (how == LEAVE_DEBT) {
+    assert_int_equal(weft__engine_shrink(e, 1), 0); /* L busy: a debt */
+    assert_int_equal(weft__load_relaxed(&e->shrink_debt), 1);
+    gate_open(&gate); /* L goes idle and pays it (live 0) */
+  }
+  count_wait(&g_exit_held, 1); /* L out of the counts, at its exit's lock */
+  assert_int_equal(weft__load_relaxed(&e->live), 0);
+  assert_int_equal(WEFT__CTL_SEARCHING(weft__load_relaxed(&e->ctl)), 0);
+
+  pthread_t stopper;
+  assert_int_equal(pthread_create(&stopper, NULL, stopper_thread, e), 0);
+  tl_hold_limit = 1;
+  assert_int_equal(weft__engine_submit(e, &b.task), 0); /* accepted before the close */
+  tl_hold_limit = 0;
+  assert_true(weft__load_relaxed(&e->closed));
+  if (how == LEAVE_SHRUNK_FAIL_ONCE) atomic_store(&g_fail_next, 1);
+  gate_open(&g_exit_go); /* L marks its exit; the stop joins it */
+  pthread_join(stopper, NULL);
+  atomic_store(&g_hold_e, NULL);
+  bool fail_used = atomic_exchange(&g_fail_next, 0) == 0;
+  int searching = (int)WEFT__CTL_SEARCHING(weft__load_relaxed(&e->ctl));
+  int runs = atomic_load(&b.runs), cancels = atomic_load(&b.cancels);
+  int status = atomic_load(&b.status);
+  assert_int_equal(weft__engine_destroy(e), 0);
+  sync_fini(&started);
+  sync_fini(&gate);
+  sync_fini(&g_exit_held);
+  sync_fini(&g_exit_go);
+  sync_fini(&g_closed_seen);
+  sync_fini(&g_stopper_go);
+  assert_int_equal(atomic_load(&a.runs), 1);
+  if (cancels != 0)
+    fail_msg("the task accepted before the stop was told %s, not run", weft_err_name(status));
+  assert_int_equal(runs, 1);
+  assert_int_equal(searching, 0);
+  if (how == LEAVE_SHRUNK_FAIL_ONCE) assert_true(fail_used);
+}
+
+static void shrunk_leaver_exits_after_a_refused_start(void **state) {
+  (void)state;
+  leaver_exits_after_a_refused_start(LEAVE_SHRUNK);
+}
+static void debt_payer_exits_after_a_refused_start(void **state) {
+  (void)state;
+  leaver_exits_after_a_refused_start(LEAVE_DEBT);
+}
+static void reaped_worker_exits_after_a_refused_start(void **state) {
+  (void)state;
+  leaver_exits_after_a_refused_start(LEAVE_REAPED);
+}
+static void leaver_retries_a_failed_start_after_a_refused_one(void **state) {
+  (void)state;
+  leaver_exits_after_a_refused_start(LEAVE_SHRUNK_FAIL_ONCE);
+}
+
 int main(void) {
   /* Before any other weft call (weft/common.h): libc's allocator, with a
    * hold for spawn_against_a_stale_max. */
@@ -899,6 +1091,10 @@ int main(void) {
       cmocka_unit_test_teardown(log_hook_not_under_the_shrink_mutex, settle),
       cmocka_unit_test_teardown(debt_paid_during_a_stop_leaves_no_task_behind, settle),
       cmocka_unit_test_teardown(leaver_hands_on_during_a_stop, settle),
+      cmocka_unit_test_teardown(shrunk_leaver_exits_after_a_refused_start, settle),
+      cmocka_unit_test_teardown(debt_payer_exits_after_a_refused_start, settle),
+      cmocka_unit_test_teardown(reaped_worker_exits_after_a_refused_start, settle),
+      cmocka_unit_test_teardown(leaver_retries_a_failed_start_after_a_refused_one, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,14 +43,6 @@
 #include "engine/park.h"
 #include "engine/spawn.h"
 
-/* After the close (E7): whether our hand-off starts the one closing thread
- * (notify_slow's closed branch says why): a worker of e, no thread live,
- * a limit that allows one. Read before the claim and again under e->mu. */
-static bool may_spawn_closing(weft__engine *e) {
-  return weft__engine_in_worker(e) && weft__load_relaxed(&e->live) == 0 &&
-         weft__engine_limit(e) > 0;
-}
-
 static bool may_spawn(weft__engine *e) {
   if (weft__load_relaxed(&e->closed)) return false;
   int live = weft__load_relaxed(&e->live);
@@ -197,7 +189,7 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
          * and only where the limit allows a thread, as in the open pool:
          * work queued at a limit of 0 is the stop's to cancel (E7,
          * test_engine backlog_and_cancel). */
-        if (!may_spawn_closing(e)) return;
+        if (!weft__engine_may_spawn_closing(e)) return;
       }
       /* seq_cst CAS: claim the new thread as a searcher (coalesces concurrent
        * notifiers: they now see searching > 0). */
@@ -207,9 +199,10 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
        * since the look above refuses the open spawn (spawn_locked), and a
        * worker's hand-off must then take the closed branch. */
       if (weft__load_relaxed(&e->closed)) closing = true;
-      int r = !closing                ? weft__engine_spawn_locked(e, weft__engine_spawn_reason(e))
-              : may_spawn_closing(e) ? weft__engine_spawn_closing_locked(e, weft__engine_spawn_reason(e))
-                                     : WEFT_EQUIT; /* another thread is live (it drains), or not a worker */
+      int r = !closing ? weft__engine_spawn_locked(e, weft__engine_spawn_reason(e))
+              : weft__engine_may_spawn_closing(e)
+                  ? weft__engine_spawn_closing_locked(e, weft__engine_spawn_reason(e))
+                  : WEFT_EQUIT; /* another thread is live (it drains), or not a worker */
       pthread_mutex_unlock(&e->mu);
       if (r == 0) return;
       weft__engine_log_failures(e); /* outside the mutex */

@@ -14,9 +14,11 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/debug.h"
 #include "base/futex.h"
 #include "base/membarrier.h"
 #include "base/thread_name.h"
+#include "engine/park.h"
 
 void weft__engine_log(weft__engine *e, int err, const char *what) {
   if (e->cfg.log) {
@@ -198,6 +200,48 @@ int weft__engine_spawn_closing_locked(weft__engine *e, int reason) {
   return spawn_locked(e, reason, true);
 }
 
+/* Under e->mu, by a worker of e on its way out once e is closed: start one
+ * closing thread if work is queued that no thread is left to run. 1 if
+ * none was wanted, 0 if one started, else the failed spawn's error (the
+ * caller undoes the searching count claimed for it).
+ *
+ * Why: a task accepted while the pool was open can be left with nobody.
+ * A worker told to leave (a shrink's pop, a shrink debt) has left `live`
+ * and, on its way out, the searching count; a submitter that then finds
+ * nobody searching starts a thread for its task (notify_slow), the close
+ * lands before that start takes the mutex, and, no worker of e, it is
+ * refused and undoes its claim. The leaver's own hand-off (E5.3) either
+ * saw nothing yet or saw the submitter's claim and relied on it, so it
+ * started nothing: the stop joined the leaver, live at the close, and
+ * cancelled the task (models/stop_leaver.pml without -DCOALESCED;
+ * test_resize_races *_exits_after_a_refused_start). A reaped worker
+ * (E9.3) that the submitter popped and found gone is the same case. So a
+ * worker on its way out looks once more, here, where the close is decided
+ * for it: `closed` is stored under this mutex, and so is every start (live
+ * is counted by spawn_locked under it). The test is notify_slow's closed
+ * branch's (weft__engine_may_spawn_closing: no thread live, a limit above
+ * 0), plus work visible, as E5.3's re-check asks: only one thread starts
+ * (the next exit sees live 1), and none for a queue a live thread drains.
+ * Relaxed loads: a worker's own `live -= 1` (should_exit's is outside the
+ * mutex) comes before its section here, so of the workers that leave, the
+ * last through this mutex reads every one of theirs and, after the others'
+ * unlocks, any work they saw.
+ *
+ * Our slot is still LIVE (EXITED is stored after the mutex): the stop has
+ * not yet joined us, so its next pass joins the new thread too, and no
+ * thread starts after its last pass (models/stop_join.pml's argument).
+ * Closing: EXITED slots are the stop's to join, never reused here. */
+static int closed_hand_on_locked(weft__engine *e) {
+  if (!weft__load_relaxed(&e->closed) || !weft__engine_may_spawn_closing(e) ||
+      !weft__engine_work_visible(e))
+    return 1;
+  weft_assert_internal(!weft__load_relaxed(&e->stopped)); /* our slot is unjoined */
+  /* seq_cst: as start_searching (the new thread starts as a searcher, and
+   * leaves the count with E5.3 when it finds the task). */
+  weft__fetch_add_seq_cst(&e->ctl, 1);
+  return weft__engine_spawn_closing_locked(e, weft__engine_spawn_reason(e));
+}
+
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w) {
   /* A thread that leaves while the pool runs (its keep-alive ran out,
    * E9.3, or a shrink told it to) detaches itself: its stack goes back
@@ -211,7 +255,9 @@ void weft__engine_worker_exited(weft__engine *e, weft__eworker *w) {
    * the thread to stop's join: never a join of a detached thread. The
    * spawner that joins EXITED slots under the mutex never waits for us
    * (our slot is LIVE until we store). Nothing that holds the mutex waits
-   * for a LIVE slot's thread, so taking it here is safe. */
+   * for a LIVE slot's thread, so taking it here is safe. Closed, we start
+   * one thread first if work is left with nobody to run it
+   * (closed_hand_on_locked). */
   pthread_mutex_lock(&e->mu);
   /* A factory may have detached us after it created us: look again now
    * that the factory call that made us has returned (it runs under the
@@ -227,7 +273,16 @@ void weft__engine_worker_exited(weft__engine *e, weft__eworker *w) {
     pthread_mutex_unlock(&e->mu);
     return;
   }
+  int handed = closed_hand_on_locked(e);
   pthread_mutex_unlock(&e->mu);
+  if (WEFT_UNLIKELY(handed < 0)) {
+    /* The creation failed (logged now, outside the mutex): leave the count
+     * we claimed for it as a searcher leaves, as grow does. E5.3's re-check
+     * sees the work and notifies as a worker of e (a closing spawn again,
+     * once); failed again, the stop cancels what no thread ran (E7). */
+    weft__engine_log_failures(e);
+    weft__engine_stop_searching(e);
+  }
   /* Release: the thread's last uses of its slot happen before a spawner,
    * which loads the state with acquire, joins it and reuses the slot. No
    * mutex: a spawner holding it must never wait for us. */

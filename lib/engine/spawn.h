@@ -24,6 +24,16 @@ int weft__engine_spawn_locked(weft__engine *e, int reason);
 static inline int weft__engine_spawn_bound(weft__engine *e, bool closing) {
   return closing ? weft__load_relaxed(&e->hard) : weft__engine_limit(e);
 }
+/* After the close (E7): whether a worker of e, on its way out, starts the
+ * one closing thread for work it sees queued (park.c notify_slow's closed
+ * branch says why; worker_exited does it too, as its last chance): the
+ * caller is a worker of e, no thread is live, and the limit allows one
+ * (work queued at a limit of 0 is the stop's to cancel). Read before a
+ * claim and again under e->mu, where the answer decides. */
+static inline bool weft__engine_may_spawn_closing(weft__engine *e) {
+  return weft__engine_in_worker(e) && weft__load_relaxed(&e->live) == 0 &&
+         weft__engine_limit(e) > 0;
+}
 /* The same for a stand-in for a blocked worker once e is closed, before its
  * stop has joined every thread (weft__engine_grow_closing, the stop's
  * stand_in_for_blocked and join_watching; models/stop_join.pml,
@@ -37,8 +47,10 @@ bool weft__engine_spawn_backing_off(weft__engine *e);
 /* The thread exits: mark its slot. Under e->mu it looks (with a factory)
  * whether the factory detached it, and while the pool is open detaches
  * itself and stores JOINED; once closed it stores EXITED after the mutex
- * for stop's join. A spawner that joins an EXITED slot under the mutex
- * never waits for a thread that needs it. */
+ * for stop's join, having first started one closing thread if it sees work
+ * queued and no thread live (weft__engine_may_spawn_closing). A spawner
+ * that joins an EXITED slot under the mutex never waits for a thread that
+ * needs it. */
 void weft__engine_worker_exited(weft__engine *e, weft__eworker *w);
 /* Join the thread of slot w, read LIVE or EXITED under e->mu by the one
  * joiner the slot has (stop, or a spawner reusing an EXITED slot): wait
