@@ -117,6 +117,9 @@ struct Cell {
   double p99 = NAN;      // W2 only
   double csw = NAN;      // context switches per 1,000 tasks
   double cpu = NAN;      // process CPU time per task, µs (all threads)
+  // weft: the most threads that ran none of a repetition's tasks, over the
+  // repetitions (its idle_workers counter); -1: not reported.
+  int idle_max = -1;
 };
 using Key = std::tuple<int, std::string, int>;  // workload, impl, size
 std::map<Key, Cell> g_results;
@@ -292,8 +295,11 @@ void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p
     st.counters["csw_per_1k"] = per1k;
     st.counters["cpu_us_per_task"] =
         1e6 * s.meter.cpu() / static_cast<double>(std::max(s.tasks, 1L));
-    for (auto &kv : s.extra)
+    for (auto &kv : s.extra) {
       st.counters[kv.first] = kv.second;
+      if (kv.first == "idle_workers")
+        cell.idle_max = std::max(cell.idle_max, static_cast<int>(kv.second));
+    }
     switch (w) {
       case Workload::W2:
         st.counters["primary"] = percentile(s.latency_us, 0.50);
@@ -538,6 +544,18 @@ void emit_targets(const Options &o, std::FILE *f) {
         }
         return mark(a ? a->primary / best : NAN, 2, "×");
       });
+      // Issue 19: more workers than cores keep the 2-worker rate, and every
+      // worker takes part (the most idle workers in any repetition).
+      line("W1 ≥ 0.9× its 2-worker rate, every worker ran tasks (idle workers, worst repetition)",
+           [&](int sz) {
+             const Cell *a = cell(Workload::W1, weft, sz), *b = cell(Workload::W1, weft, 2);
+             if (sz <= 2 || !a || !b)
+               return std::string("–");
+             std::string m = mark(a->primary / b->primary, 0.9, "");
+             if (a->idle_max >= 0)
+               m += " (idle " + std::to_string(a->idle_max) + (a->idle_max == 0 ? ")✓" : ")✗");
+             return m;
+           });
     }
     if (has(Workload::W3))
       line("W3 ≥ 3× libuv", [&](int sz) {
