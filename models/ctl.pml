@@ -5,18 +5,11 @@
  * The includer defines W (workers that may exist), the macro work_visible
  * (what the Dekker re-check of E5.2 and the chained wake of E5.3 read) and a
  * proctype worker(byte me), and declares in every process that uses these
- * inlines the locals: byte s_tag, s_top, s_srch, nx; bool ok, srch, and in
- * its workers (park) also byte s_back; bool to_back
- * (s_tag is no longer read: the tag is modelled by `valid`, below).
+ * inlines the locals: byte s_tag, s_top, s_srch, nx; bool ok, srch (s_tag
+ * is no longer read: the tag is modelled by `valid`, below).
  *
- * ctl is one 64-bit atomic word in C ([tag:25 | back:13 | top:13 |
- * searching:13]); here one atomic Promela step loads or CASes its fields
- * together. Parked workers wait in two stacks (lib/engine/core.h): pops
- * take `top`, and the pop that empties top moves `back` there; a parker
- * joins back (behind somebody) or top, as the C code's park_at_back
- * decides (here: either, chosen freely, so both and every mix are checked).
- * Invariant, asserted at every change: top == 0 implies back == 0 (notify's
- * "nobody parked" reads top only). spin
+ * ctl is one 64-bit atomic word in C ([tag:32 | top:16 | searching:16]); here
+ * one atomic Promela step loads or CASes its three fields together. spin
  * explores sequentially consistent interleavings: the C code gets that order
  * where the argument needs it from the seq_cst fences of E5.1/E5.2 (publish,
  * fence, read ctl against CAS ctl, fence, read the queues) and from seq_cst
@@ -36,30 +29,9 @@
  * `searching`, not the tag, as in C. At most 8 processes. */
 bool valid[8];
 #define INVAL valid[0] = 0; valid[1] = 0; valid[2] = 0; valid[3] = 0; valid[4] = 0; valid[5] = 0; valid[6] = 0; valid[7] = 0
-byte top;             /* 1 + index of the worker a pop takes next; 0: none parked */
-byte back;            /* 1 + index of the last worker to join the back of the line */
+byte top;             /* 1 + index of the most recently parked worker; 0: none */
 byte searching;       /* workers awake and looking for work */
-byte next_idle[W];    /* Treiber stack link of a parked worker (either stack) */
-
-/* The invariant; -DNO_LINE_ASSERT lets a mutant show what breaking it does
- * (a lost wake-up) rather than the assertion. */
-#ifdef NO_LINE_ASSERT
-#define LINE_OK skip
-#else
-#define LINE_OK assert(top != 0 || back == 0)
-#endif
-
-/* The pop of top (nx: its next_idle), inside the CAS's atomic step. */
-#ifdef MUTANT_POP_KEEPS_BACK
-#define POP_TOP(nx) top = nx; LINE_OK
-#else
-#define POP_TOP(nx) \
-  if \
-  :: nx != 0 -> top = nx \
-  :: else -> top = back; back = 0 \
-  fi; \
-  LINE_OK
-#endif
+byte next_idle[W];    /* Treiber stack link of a parked worker */
 byte wake[W];         /* futex word: 0 asleep, 1 notified */
 byte nspawned;        /* threads started so far (at most W) */
 
@@ -113,7 +85,7 @@ inline notify() {
      atomic {                                  /* CAS(ctl, s -> {tag+1, nx, searching+1}) */
        if
        :: valid[_pid] && top == s_top && searching == s_srch ->
-          INVAL; POP_TOP(nx); searching = s_srch + 1; ok = 1
+          INVAL; top = nx; searching = s_srch + 1; ok = 1
        :: else ->                              /* failed: s = the current value */
           valid[_pid] = 1; s_top = top; s_srch = searching; ok = 0
        fi
@@ -158,7 +130,7 @@ inline wake_all() {
      atomic {                                  /* CAS(ctl, s -> {tag+1, nx, searching+1}) */
        if
        :: valid[_pid] && top == s_top && searching == s_srch ->
-          INVAL; POP_TOP(nx); searching++; ok = 1
+          INVAL; top = nx; searching++; ok = 1
        :: else -> ok = 0
        fi
      };
@@ -170,38 +142,18 @@ inline wake_all() {
   od
 }
 
-/* E5.2 park: push self and stop searching in one CAS, re-check, sleep.
- * to_back: park_at_back's verdict (lib/engine/park.c), made before the loop. */
-#ifdef MUTANT_BACK_WHEN_EMPTY
-#define BEHIND(t) true        /* joins back even with nobody on top */
-#else
-#define BEHIND(t) (t != 0)    /* to the back only behind somebody */
-#endif
+/* E5.2 park: push self and stop searching in one CAS, re-check, sleep. */
 inline park(me) {
   wake[me] = 0;
-  if
-  :: to_back = 1
-  :: to_back = 0
-  fi;
-  atomic { valid[_pid] = 1; s_top = top; s_back = back; s_srch = searching };
+  atomic { valid[_pid] = 1; s_top = top; s_srch = searching };
   do
-  :: if
-     :: to_back && BEHIND(s_top) -> next_idle[me] = s_back
-     :: else -> next_idle[me] = s_top
-     fi;
-     atomic {   /* CAS(ctl, s -> {tag+1, back', top', searching-1}) seq_cst */
+  :: next_idle[me] = s_top;
+     atomic {   /* CAS(ctl, s -> {tag+1, me+1, searching-1}) seq_cst */
        if
        :: valid[_pid] && top == s_top && searching == s_srch ->
-          /* back == s_back too: every change of back changes the tag */
-          INVAL;
-          if
-          :: to_back && BEHIND(s_top) -> back = me + 1
-          :: else -> top = me + 1
-          fi;
-          LINE_OK;
-          searching--; ok = 1
+          INVAL; top = me + 1; searching--; ok = 1
        :: else ->
-          valid[_pid] = 1; s_top = top; s_back = back; s_srch = searching; ok = 0
+          valid[_pid] = 1; s_top = top; s_srch = searching; ok = 0
        fi
      };
      if
@@ -209,7 +161,6 @@ inline park(me) {
      :: else -> skip
      fi
   od;
-  to_back = 0; s_back = 0;
   srch = false;
 #ifndef MUTANT_NO_RECHECK
   if                                           /* fence(seq_cst); Dekker re-check */

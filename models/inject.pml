@@ -97,8 +97,8 @@ inline mpsc_pop() {
 }
 
 proctype worker(byte me) {
-  byte node, nnext, s_tag, s_top, s_back, s_srch, nx;
-  bool ok, to_back, locked, more, srch = true;
+  byte node, nnext, s_tag, s_top, s_srch, nx;
+  bool ok, locked, more, srch = true;
 loop:
   node = NONE; nnext = 0; more = 0; s_tag = 0; s_top = 0; s_srch = 0; nx = 0; ok = 0;
   atomic {    /* has_visible && xchg(consumer_busy, 1) acquire (inject_batch) */

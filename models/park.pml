@@ -39,8 +39,8 @@ byte subs_done;   /* submitters finished */
 #include "ctl.pml"
 
 proctype worker(byte me) {
-  byte t, s_tag, s_top, s_back, s_srch, nx;
-  bool ok, to_back, got, srch = true;   /* spawned as a searcher (ctl.pml notify) */
+  byte t, s_tag, s_top, s_srch, nx;
+  bool ok, got, srch = true;   /* spawned as a searcher (ctl.pml notify) */
 loop:
   s_tag = 0; s_top = 0; s_srch = 0; nx = 0; ok = 0;   /* dead locals: keep states few */
   atomic {

@@ -26,13 +26,6 @@
  *                                 that is still linked
  * A spawn that finds no free slot fails; the monitor's retry (E9.5) is the
  * process that then notifies again while work waits and nobody is awake.
- *
- * -DBACK: the two idle stacks (lib/engine/core.h, ctl): a parker joins
- * `back` (behind somebody) or `top`, chosen freely (park_at_back in C sends
- * only workers that cannot be reaped now to the back, but min can fall and
- * live rise after they parked, so a reaped entry may sit in either); the
- * pop that empties top moves back there. top == 0 implies back == 0 is
- * asserted at every change.
  */
 #ifndef W
 #define W 2
@@ -50,12 +43,6 @@ byte ran[T];
 byte done;
 
 byte tag, top, searching;
-byte back;          /* -DBACK: the back of the line (ctl.pml); 0 otherwise */
-#ifdef BACK
-#define POP_TOP(nx) if :: nx != 0 -> top = nx :: else -> top = back; back = 0 fi; assert(top != 0 || back == 0)
-#else
-#define POP_TOP(nx) top = nx
-#endif
 byte next_idle[W];
 byte wake[W];
 bool in_stack[W];   /* model-only: the slot is linked in the idle stack */
@@ -128,7 +115,7 @@ inline notify() {
      atomic {                                  /* CAS pop + count as searching */
        if
        :: tag == s_tag && top == s_top && searching == s_srch ->
-          tag = (tag + 1) % TAGMOD; POP_TOP(nx); searching = s_srch + 1; in_stack[s_top - 1] = 0; ok = 1
+          tag = (tag + 1) % TAGMOD; top = nx; searching = s_srch + 1; in_stack[s_top - 1] = 0; ok = 1
        :: else -> s_tag = tag; s_top = top; s_srch = searching; ok = 0
        fi
      };
@@ -160,8 +147,8 @@ inline searching_to_running() {
 }
 
 proctype worker(byte me) {
-  byte t, s_tag, s_top, s_back, s_srch, nx, prev, si;
-  bool ok, got, to_back, srch = true;
+  byte t, s_tag, s_top, s_srch, nx, prev, si;
+  bool ok, got, srch = true;
 loop:
   atomic {
     if
@@ -184,30 +171,15 @@ loop:
      fi;
      /* E5.2 park: push self and stop searching in one CAS */
      wake[me] = ASLEEP;
-#ifdef BACK
-     if
-     :: to_back = 1
-     :: to_back = 0
-     fi;
-#endif
-     atomic { s_tag = tag; s_top = top; s_back = back; s_srch = searching };
+     atomic { s_tag = tag; s_top = top; s_srch = searching };
      do
-     :: if
-        :: to_back && s_top != 0 -> next_idle[me] = s_back
-        :: else -> next_idle[me] = s_top
-        fi;
+     :: next_idle[me] = s_top;
         atomic {
           if
           :: tag == s_tag && top == s_top && searching == s_srch ->
              assert(!in_stack[me]);            /* never linked twice */
-             tag = (tag + 1) % TAGMOD;
-             if
-             :: to_back && s_top != 0 -> back = me + 1
-             :: else -> top = me + 1
-             fi;
-             assert(top != 0 || back == 0);
-             searching--; in_stack[me] = 1; ok = 1
-          :: else -> s_tag = tag; s_top = top; s_back = back; s_srch = searching; ok = 0
+             tag = (tag + 1) % TAGMOD; top = me + 1; searching--; in_stack[me] = 1; ok = 1
+          :: else -> s_tag = tag; s_top = top; s_srch = searching; ok = 0
           fi
         };
         if
@@ -215,7 +187,6 @@ loop:
         :: else -> skip
         fi
      od;
-     to_back = 0; s_back = 0;
      srch = false;
      if                                        /* fence; Dekker re-check */
      :: work_visible -> notify()

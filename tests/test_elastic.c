@@ -900,63 +900,6 @@ static int wait_all_parked(weft_threadpool *tp) {
   }
 }
 
-/* E5.2's idle order (lib/engine/park.c, park_at_back), seen through the
- * slots' executed counts: one task at a time, each submitted to a quiet
- * pool whose threads are all parked, so each wakes exactly one thread.
- * Returns the slots' counts in ex[0..3]. */
-static void one_task_per_wake(weft_threadpool *tp, int tasks, uint64_t ex[4]) {
-  assert_int_equal(wait_all_parked(tp), 4);
-  sync_t ran;
-  sync_init(&ran);
-  for (int i = 0; i < tasks; i++) {
-    assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
-    wait_count(&ran, i + 1);
-    wait_all_parked(tp); /* the woken thread is back in the idle stacks */
-  }
-  weft_worker_stats ws[8];
-  size_t n = 0;
-  assert_int_equal(weft_threadpool_worker_stats(tp, ws, 8, &n), 0);
-  assert_int_equal(n, 4);
-  for (size_t i = 0; i < n; i++) ex[i] = ws[i].executed;
-  end_pool(tp);
-  sync_fini(&ran);
-}
-
-/* Threads that cannot be reaped (the pool at its min) take turns: every
- * thread parked when a wake comes is woken before any that parks after it
- * (each goes to the back of the line), so 8 wakes of a pool of 4 reach
- * every thread. Not exactly 2 each: the line's back is itself a stack, so
- * a round's order is the reverse of the order its threads parked in. Fails
- * with one LIFO idle stack for all: the thread woken last is woken again,
- * and runs all 8 (docs/performance.md, "Oversubscription": 2-4 of 8
- * workers ran W1's tasks). */
-static void parked_workers_take_turns(void **state) {
-  (void)state;
-  uint64_t ex[4];
-  one_task_per_wake(make_pool(4, 4, 1, 60000), 8, ex);
-  for (int i = 0; i < 4; i++) assert_true(ex[i] >= 1);
-}
-
-/* Threads above min (which may be reaped) are woken last-parked first, so
- * the ones a quiet pool does not need stay parked and time out (E9.3):
- * after a burst of 4 (one task each), 8 wakes all go to one thread. Fails
- * if surplus threads take turns too (each would be woken inside its
- * keep-alive under a trickle, and none would ever leave). */
-static void surplus_workers_stay_at_the_bottom(void **state) {
-  (void)state;
-  weft_threadpool *tp = make_pool(0, 4, 1, 60000);
-  grow_to(tp, 4);
-  uint64_t ex[4];
-  one_task_per_wake(tp, 8, ex);
-  int ran_all = 0, ran_one = 0;
-  for (int i = 0; i < 4; i++) {
-    ran_all += ex[i] == 9;
-    ran_one += ex[i] == 1;
-  }
-  assert_int_equal(ran_all, 1);
-  assert_int_equal(ran_one, 3);
-}
-
 /* A task that announces a block and waits for the rest of its meeting. */
 static void blocking_meet_task(void *arg) {
   if (weft_blocking_begin() != 0) abort(); /* a worker: no cmocka */
@@ -2187,8 +2130,6 @@ int main(void) {
       cmocka_unit_test_teardown(sole_worker_child_found_by_stand_in, settle),
       cmocka_unit_test_teardown(keep_alive_reaps_to_min, settle),
       cmocka_unit_test_teardown(all_reaped_then_work, settle),
-      cmocka_unit_test_teardown(parked_workers_take_turns, settle),
-      cmocka_unit_test_teardown(surplus_workers_stay_at_the_bottom, settle),
       cmocka_unit_test_teardown(reaped_workers_give_node_caches_back, settle),
       cmocka_unit_test_teardown(trim_heap_off_never_trims, settle),
       cmocka_unit_test_teardown(keep_alive_zero_never_reaps, settle),

@@ -166,11 +166,9 @@ static void wait_all_parked(weft__engine *e) {
   for (;;) {
     uint64_t s = atomic_load(&e->ctl);
     if (WEFT__CTL_SEARCHING(s) == 0) {
-      int parked = 0; /* both idle stacks (core.h, ctl) */
+      int parked = 0;
       for (uint32_t top = WEFT__CTL_TOP(s); top && parked <= 128; parked++)
         top = atomic_load(&e->slots[top - 1]->next_idle);
-      for (uint32_t back = WEFT__CTL_BACK(s); back && parked <= 128; parked++)
-        back = atomic_load(&e->slots[back - 1]->next_idle);
       s = atomic_load(&e->ctl); /* stable snapshot? */
       if (WEFT__CTL_SEARCHING(s) == 0 && parked == weft__engine_live(e)) return;
     }

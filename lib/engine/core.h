@@ -83,7 +83,7 @@ typedef struct weft__eworker {
   weft__ring ring;
   /* Parking (E5): written by notifiers. */
   WEFT_CACHE_ALIGNED _Atomic uint32_t wake;
-  _Atomic uint32_t next_idle; /* 1 + index of the worker below us in its idle stack (ctl) */
+  _Atomic uint32_t next_idle; /* 1 + index of the worker below us in the idle stack */
   /* Owner-written statistics (relaxed load+store, never an RMW); the count
    * of tasks run is ring.executed (lib/engine/ring.h says why there). */
   WEFT_CACHE_ALIGNED _Atomic int busy;
@@ -137,7 +137,7 @@ typedef struct weft__eworker {
 
 struct weft__engine {
   weft__inject inject;
-  /* E5 ctl word: [tag:25 | back:13 | top:13 | searching:13] (below). */
+  /* E5 ctl word: [tag:32 | top:16 | searching:16]. */
   WEFT_CACHE_ALIGNED _Atomic uint64_t ctl;
   /* 1 while the workers' latest batch verdict was "long tasks" (worker
    * loop, batch_tasks_long): a notify that sees searchers then still wakes
@@ -259,39 +259,12 @@ struct weft__engine {
 };
 
 
-/* ctl word helpers (E5): [tag:25 | back:13 | top:13 | searching:13].
- * Parked workers wait in two Treiber stacks linked through next_idle: `top`
- * is popped first; `back` holds workers that went to the back of the line
- * (E5.2: a worker that cannot be reaped now), and becomes `top` in the pop
- * that empties `top`, so every worker parked at a given moment is woken
- * before any worker that went to the back of the line after it. Invariant:
- * top == 0 implies back == 0, so "nobody parked" is one field, and the low
- * 26 bits (top and searching) say "nobody parked and nobody searching" in
- * one test, as the fast path needs (lib/engine/park.h). 13 bits each: a
- * slot's 1 + index, at most WEFT__CTL_SLOTS_MAX + 1, and a searching count,
- * which never exceeds the live threads plus one claim. The tag counts every
- * change of either stack (ABA guard): 2^25 pushes and pops within one CAS
- * window before it repeats. */
-#define WEFT__CTL_FIELD 0x1fffu
-#define WEFT__CTL_SLOTS_MAX 8190 /* capacity bound: 1 + index fits a field */
-#define WEFT__CTL_SEARCHING(s) ((uint32_t)((s) & WEFT__CTL_FIELD))
-#define WEFT__CTL_TOP(s) ((uint32_t)(((s) >> 13) & WEFT__CTL_FIELD))
-#define WEFT__CTL_BACK(s) ((uint32_t)(((s) >> 26) & WEFT__CTL_FIELD))
-#define WEFT__CTL_TAG(s) ((uint32_t)((s) >> 39))
-/* The bits that are 0 when nobody is parked (top) and nobody searches. */
-#define WEFT__CTL_TOP_SEARCHING_MASK ((uint64_t)0x3ffffffu)
-#define WEFT__CTL_TOP_MASK ((uint64_t)WEFT__CTL_FIELD << 13)
-#define WEFT__CTL_PACK(tag, back, top, searching)                                          \
-  (((uint64_t)((tag) & 0x1ffffffu) << 39) | ((uint64_t)((back) & WEFT__CTL_FIELD) << 26) | \
-   ((uint64_t)((top) & WEFT__CTL_FIELD) << 13) | ((uint64_t)((searching) & WEFT__CTL_FIELD)))
-
-/* The ctl word after popping top (whose next_idle is nx) and counting it as
- * searching, in one CAS (E5.1): the pop that empties top moves back there. */
-static inline uint64_t weft__ctl_popped(uint64_t s, uint32_t nx) {
-  uint32_t back = WEFT__CTL_BACK(s);
-  return nx != 0 ? WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, back, nx, WEFT__CTL_SEARCHING(s) + 1)
-                 : WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, 0, back, WEFT__CTL_SEARCHING(s) + 1);
-}
+/* ctl word helpers (E5): [tag:32 | top:16 | searching:16]. */
+#define WEFT__CTL_SEARCHING(s) ((uint32_t)((s) & 0xffffu))
+#define WEFT__CTL_TOP(s) ((uint32_t)(((s) >> 16) & 0xffffu))
+#define WEFT__CTL_TAG(s) ((uint32_t)((s) >> 32))
+#define WEFT__CTL_PACK(tag, top, searching) \
+  (((uint64_t)(uint32_t)(tag) << 32) | ((uint64_t)((top) & 0xffffu) << 16) | ((searching) & 0xffffu))
 
 /* The limit before grants: the callback, or the value set with
  * weft__engine_set_limit (soft). */

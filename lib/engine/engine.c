@@ -74,7 +74,7 @@ void weft__engine_forgive_debt(weft__engine *e, int floor) {
 }
 
 int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
-  if (!out || !cfg || cfg->capacity <= 0 || cfg->capacity > WEFT__CTL_SLOTS_MAX)
+  if (!out || !cfg || cfg->capacity <= 0 || cfg->capacity > 0xfffe)
     return WEFT_EINVAL;
   weft__engine *e = weft__calloc_aligned(sizeof *e);
   if (!e) return WEFT_ENOMEM;
@@ -292,7 +292,7 @@ static int shrink_to_floor(weft__engine *e, int n, int floor) {
       uint32_t nx = weft__load_relaxed(&w->next_idle);
       /* seq_cst CAS: pop + count as searching, as in E5.1. */
       if (weft__cas_seq_cst(&e->ctl, &s,
-                            weft__ctl_popped(s, nx))) {
+                            WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
         /* Uncounted before the exchange that releases it: once the worker
          * sees EXIT it may leave and give back its searching claim at
          * once, and a notifier that then finds nobody searching must not

@@ -10,13 +10,11 @@
  *   Lock-free: every loop is a CAS on `ctl` that fails only when another
  *   thread changed it. The futex wait is the only blocking step.
  *
- * State: `ctl` = [tag:25 | back:13 | top:13 | searching:13]. Parked workers
- * form two Treiber stacks through `next_idle` (1 + index, 0 = empty): pops
- * take `top`, and the pop that empties it moves `back` there (core.h,
- * weft__ctl_popped; park_at_back says who joins which); `tag` counts every
- * change of either (ABA guard). A parked worker never leaves the stacks by
- * itself: whoever pops it counts it as searching in the same CAS, so the
- * stacks and the count cannot disagree.
+ * State: `ctl` = [tag:32 | top:16 | searching:16]. Parked workers form a
+ * Treiber stack through `next_idle` (top = 1 + index, 0 = empty); `tag`
+ * counts every change of top (ABA guard). A parked worker never leaves the
+ * stack by itself: whoever pops it counts it as searching in the same CAS, so
+ * the stack and the count cannot disagree.
  * Sources: Go runtime proc.go ("Worker thread parking/unparking": spinning Ms,
  * wakep only when nobody spins, the last spinner wakes the next); Tokio
  * multi_thread/idle.rs (searching count, transition_worker_from_searching).
@@ -224,7 +222,7 @@ void weft__engine_notify_slow(weft__engine *e, uint64_t s) {
     /* seq_cst CAS: pop w and count it as searching in one step (E5.1; one
      * more searcher: an eager wake may find others awake). */
     if (weft__cas_seq_cst(&e->ctl, &s,
-                          weft__ctl_popped(s, nx))) {
+                          WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
       if (weft__engine_wake_popped(e, w, WEFT__WAKE_NOTIFIED)) return;
       /* w had reaped itself: undo our claim and look again (pop the next
        * one, or start a thread: w's exit lowered the live count). */
@@ -246,7 +244,7 @@ bool weft__engine_wake_one(weft__engine *e, uint32_t how) {
     uint32_t nx = weft__load_relaxed(&w->next_idle);
     /* seq_cst CAS: pop + count as searching, as in E5.1. */
     if (weft__cas_seq_cst(&e->ctl, &s,
-                          weft__ctl_popped(s, nx))) {
+                          WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, nx, WEFT__CTL_SEARCHING(s) + 1))) {
       if (weft__engine_wake_popped(e, w, how)) return true;
       /* A reaped worker (E9.3): leave the count we claimed for it as any
        * searcher leaves (E5.3 re-checks for work), and pop the next. */
@@ -280,29 +278,6 @@ void weft__engine_stop_searching(weft__engine *e) {
   if (weft__engine_work_visible(e)) weft__engine_notify(e); /* chained wake */
 }
 
-/* E5.2, the idle order: which stack a parking worker joins (core.h, ctl).
- *
- * A worker that cannot be reaped now (no keep-alive, or the pool at or
- * below its min: E9.3 lets nobody leave) goes to the back of the line, so
- * the pool's workers take turns: every worker parked now is woken before
- * one that parks later. With one stack (LIFO) the workers woken last were
- * woken first, and the others stayed parked: in W1 at 8 workers on 2 cores
- * 2-4 of the 8 ran tasks, the rest parked once after the warm-up and never
- * woke (docs/performance.md, "Oversubscription"), and a server's pool of
- * 16 on a quiet day ran on its top two threads.
- *
- * A worker that may be reaped goes on top, as before: the workers at the
- * bottom are the ones a quiet pool does not need, and they time out and
- * leave (E9.3). Taking turns there would keep every surplus thread alive
- * under a trickle (each woken once per round, inside its keep-alive); Go's
- * idle M list, .NET's and Java's idle workers are LIFO for that reason
- * (../shared/research/elastic.md). A relaxed read of `live`: a stale one
- * puts one worker in the other stack, which changes whom a pop takes, not
- * whether one is taken. */
-static bool park_at_back(weft__engine *e, uint64_t keep_alive) {
-  return keep_alive == 0 || weft__load_relaxed(&e->live) <= weft__load_relaxed(&e->min_live);
-}
-
 /* E5.2 park. Returns false once popped by a notifier (the worker is then
  * counted as searching again), true if it reaped itself after its
  * keep-alive (E9.3: it must leave now, uncounted and still linked). */
@@ -312,28 +287,17 @@ bool weft__engine_park(weft__engine *e, weft__eworker *w) {
    * below: a notifier that finds no work-taker awake either sees this count
    * or its work is seen by our re-check. */
   weft__fetch_add_relaxed(&e->parked, 1);
-  uint64_t keep_alive = weft__load_relaxed(&e->keep_alive_ns);
-  bool to_back = park_at_back(e, keep_alive);
-  uint32_t me = w->index + 1;
   uint64_t s = weft__load_relaxed(&e->ctl);
   uint64_t next;
   do {
-    uint32_t top = WEFT__CTL_TOP(s), back = WEFT__CTL_BACK(s);
-    /* Invariants: we were counted as searching, we are in neither stack (a
-     * worker is parked at most once), and back is empty when top is. */
-    weft_assert_internal(WEFT__CTL_SEARCHING(s) >= 1 && top != me && back != me && (top != 0 || back == 0));
-    /* To the back only behind somebody: with top empty, top is the line. */
-    if (to_back && top != 0) {
-      weft__store_relaxed(&w->next_idle, back);
-      back = me;
-    } else {
-      weft__store_relaxed(&w->next_idle, top);
-      top = me;
-    }
-    next = WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, back, top, WEFT__CTL_SEARCHING(s) - 1);
+    weft__store_relaxed(&w->next_idle, WEFT__CTL_TOP(s));
+    next = WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, w->index + 1, WEFT__CTL_SEARCHING(s) - 1);
     /* seq_cst CAS: push + stop searching at once; release publishes
      * next_idle and wake = 0 to the notifier that pops us. */
   } while (!weft__cas_seq_cst(&e->ctl, &s, next));
+  /* Invariants: we were counted as searching, and did not push ourselves on
+   * top of ourselves (a worker is on the idle stack at most once). */
+  weft_assert_internal(WEFT__CTL_SEARCHING(s) >= 1 && WEFT__CTL_TOP(s) != w->index + 1);
   /* seq_cst fence: pairs with E5.1's fence (Dekker): either we see the work
    * below, or the notifier sees our push. */
   weft__fence_seq_cst();
@@ -347,6 +311,7 @@ bool weft__engine_park(weft__engine *e, weft__eworker *w) {
   weft__add_single_writer(&w->parks, 1); /* owner-only counter */
   WEFT_PROBE(park, e, w->index);
   weft__observe(WEFT__EVENT_PARKED);
+  uint64_t keep_alive = weft__load_relaxed(&e->keep_alive_ns);
   if (keep_alive == 0) {
     /* Acquire: pairs with the popper's exchange (wake_popped's, or
      * shrink_to's WAKE_EXIT in engine.c). */

@@ -75,20 +75,19 @@ __attribute__((always_inline)) static inline void weft__engine_notify_after_inje
 
 __attribute__((always_inline)) static inline void weft__engine_notify_decide(weft__engine *e,
                                                                            uint64_t s) {
-  /* Nobody searching and nobody parked (top and searching both 0: one test;
-   * back is empty when top is) is the common case of a busy pool; at its
-   * limit, nobody to wake. */
-  if ((s & WEFT__CTL_TOP_SEARCHING_MASK) == 0) {
+  /* Nobody searching and nobody parked (top and searching both 0: one test)
+   * is the common case of a busy pool; at its limit, nobody to wake. */
+  if ((uint32_t)s == 0) {
     /* seq_cst load (a plain load on x86): the submitter's half of the
      * monitor's disarm Dekker (E9.2): after our publish, either we see the
      * unarmed bias and take the slow path, which arms, or the monitor's
      * re-check after its bias add sees our work. While the monitor is not
      * armed the bias keeps this test false. */
     if (weft__load_relaxed(&e->live) >= weft__load_seq_cst(&e->limit_value)) return;
-  } else if ((s & WEFT__CTL_TOP_MASK) == 0) {
-    /* top == 0 (one test of the field in place, where WEFT__CTL_TOP's shift
-     * costs gcc a move and a shift): searching, nobody parked. An awake
-     * searcher will see the work. */
+  } else if ((uint32_t)s <= 0xffffu) {
+    /* top == 0 (the low 32 bits are top:16 | searching:16; one compare,
+     * where WEFT__CTL_TOP's shift costs gcc a move and a shift): searching,
+     * nobody parked. An awake searcher will see the work. */
     return;
   } else if (WEFT__CTL_SEARCHING(s) > 0 && !weft__load_relaxed(&e->long_tasks)) {
     /* Parked workers too: with long tasks one of them is woken as well
