@@ -379,17 +379,32 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
       c.csw = std::strtod(v[2].c_str(), nullptr);
       c.cpu = std::strtod(v[3].c_str(), nullptr);
       c.ok = ok != 0;
-      if (!c.ok)
-        c.err = "failed in child";
+      if (!c.ok) {  // the rest of the line: the child's own reason
+        std::getline(ls >> std::ws, c.err);
+        if (c.err.empty())
+          c.err = "failed in child";
+      }
       g_results[Key{wi, name, sz}] = c;
     }
   }
   unlink(tmpl);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    // A child that crashed (libuv aborts when it cannot start its
+    // threads) or that its watchdog stopped: say how it ended, beside
+    // whatever reason it wrote for the cell.
+    std::string how = WIFSIGNALED(status)
+                          ? "child process killed by signal " +
+                                std::to_string(WTERMSIG(status)) + " (" +
+                                strsignal(WTERMSIG(status)) + ")"
+                          : "child process exited with status " +
+                                std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    std::fprintf(stderr, "weft_bench: %s/%d: %s\n", impl->name, size, how.c_str());
     for (Workload w : o.workloads) {
+      if ((impl->workloads & workload_bit(w)) == 0)
+        continue;
       Cell &c = g_results[Key{static_cast<int>(w), impl->name, size}];
       if (!c.ok)
-        c.err = "child process failed";
+        c.err = c.err.empty() ? how : c.err + " (" + how + ")";
     }
   }
   return 0;
@@ -398,10 +413,17 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
 void write_child_results(const std::string &path) {
   std::ofstream out(path);
   out.precision(10);
-  for (auto &kv : g_results)
+  for (auto &kv : g_results) {
     out << std::get<0>(kv.first) << ' ' << std::get<1>(kv.first) << ' ' << std::get<2>(kv.first)
         << ' ' << (kv.second.ok ? 1 : 0) << ' ' << kv.second.primary << ' ' << kv.second.p99 << ' '
-        << kv.second.csw << ' ' << kv.second.cpu << '\n';
+        << kv.second.csw << ' ' << kv.second.cpu;
+    if (!kv.second.ok) {  // why, for the parent's cell: the rest of the line
+      std::string why = kv.second.err;
+      std::replace(why.begin(), why.end(), '\n', ' ');
+      out << ' ' << why;
+    }
+    out << '\n';
+  }
 }
 
 // ------------------------------------------------------------ the table
@@ -732,8 +754,21 @@ const Options *g_options;  // for the watchdog's report
 
 void report_on_timeout(const std::string &what) {
   if (g_options == nullptr || !g_options->child_results.empty()) {
-    if (g_options != nullptr)
+    if (g_options != nullptr) {
+      // The cell that hung has no result yet: its reason goes to the
+      // parent with the others. The main thread is inside that run (or
+      // waits in disarm for the watchdog's lock): nothing else touches
+      // g_results now.
+      auto k = g_keys.find(what);
+      if (k != g_keys.end()) {
+        Cell &c = g_results[k->second];
+        c.ok = false;
+        char lim[64];
+        std::snprintf(lim, sizeof lim, "did not finish within --wb-run-limit=%g s", g_run_limit_s);
+        c.err = lim;
+      }
       write_child_results(g_options->child_results);
+    }
     return;
   }
   report(*g_options, what + " did not finish within --wb-run-limit; later cells were not run");
