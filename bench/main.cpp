@@ -15,6 +15,7 @@
 // medians come back through a file and join the same table.
 #include <benchmark/benchmark.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -319,13 +320,113 @@ void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p
 }
 
 // ------------------------------------------------------------ libuv children
+// The user's --benchmark_out file (or BENCHMARK_OUT, which google-benchmark
+// also reads) and its format: the parent's google-benchmark writes it; a
+// child given the same flag or variable would overwrite it with its own
+// cells only. Children write theirs to a file of their own, which the
+// parent adds to the user's (merge_bench_out).
+struct BenchOut {
+  std::string path, format = "json";
+};
+
+BenchOut user_bench_out(const Options &o) {
+  BenchOut f;
+  if (const char *e = std::getenv("BENCHMARK_OUT"))
+    f.path = e;
+  if (const char *e = std::getenv("BENCHMARK_OUT_FORMAT"))
+    f.format = e;
+  for (const std::string &a : o.passthrough) {  // the last one wins, as in google-benchmark
+    if (a.rfind("--benchmark_out=", 0) == 0)
+      f.path = a.substr(std::strlen("--benchmark_out="));
+    else if (a.rfind("--benchmark_out_format=", 0) == 0)
+      f.format = a.substr(std::strlen("--benchmark_out_format="));
+  }
+  return f;
+}
+
+bool is_bench_out_flag(const std::string &a) {
+  return a.rfind("--benchmark_out=", 0) == 0 || a.rfind("--benchmark_out_format=", 0) == 0;
+}
+
+std::string read_all(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child's --benchmark_out text (format f.format) joins the parent's file.
+// json: its "benchmarks" entries go into the parent's array; csv: its rows
+// (its header too where it differs from the parent's); console: all of it.
+// Returns false for a child's file that is cut short (a child that
+// crashed): its cells are in the table, with their error, not in the file.
+// A FILE that is not a regular file (--benchmark_out=/dev/stdout, a pipe)
+// cannot be read back and rewritten: the child's text follows what the
+// parent wrote there, whole.
+bool merge_bench_out(const BenchOut &f, const std::string &child) {
+  if (child.empty())
+    return false;
+  struct stat st;
+  if (stat(f.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    std::ofstream out(f.path, std::ios::binary | std::ios::app);
+    out << child;
+    return true;
+  }
+  std::string base = read_all(f.path);
+  if (f.format == "json") {
+    static const std::string open = "\"benchmarks\": [\n", close = "\n  ]\n}";
+    size_t co = child.find(open), cc = child.rfind(close);
+    if (co == std::string::npos || cc == std::string::npos || cc < co + open.size())
+      return false;
+    std::string entries = child.substr(co + open.size(), cc - co - open.size());
+    if (entries.find('{') == std::string::npos)
+      return true;  // no cell
+    size_t bo = base.find(open), bc = base.rfind(close);
+    if (bo == std::string::npos || bc == std::string::npos || bc < bo + open.size()) {
+      base = child;  // the parent ran nothing in-process: an empty file
+    } else {
+      std::string have = base.substr(bo + open.size(), bc - bo - open.size());
+      have = have.find('{') == std::string::npos ? entries : have + ",\n" + entries;
+      base = base.substr(0, bo + open.size()) + have + base.substr(bc);
+    }
+  } else if (f.format == "csv") {
+    size_t ch = child.find("name,");
+    if (ch == std::string::npos)
+      return child.find_first_not_of(" \n") == std::string::npos;
+    size_t ce = child.find('\n', ch);
+    std::string header = child.substr(ch, ce == std::string::npos ? std::string::npos : ce - ch + 1);
+    size_t bh = base.find("name,");
+    if (bh == std::string::npos)
+      base += child.substr(ch);
+    else if (base.compare(bh, header.size(), header) == 0)
+      base += ce == std::string::npos ? std::string() : child.substr(ce + 1);
+    else
+      base += child.substr(ch);  // other counters: its own header first
+  } else {
+    base += "\n" + child;
+  }
+  std::ofstream out(f.path, std::ios::binary | std::ios::trunc);
+  out << base;
+  return true;
+}
+
 int run_child(const Options &o, const char *self, const Impl *impl, int size,
-              const std::vector<std::string> &bench_flags) {
+              const std::vector<std::string> &bench_flags, const BenchOut &bench_out) {
   char tmpl[] = "/tmp/weft_bench_child_XXXXXX";
   int fd = mkstemp(tmpl);
   if (fd < 0)
     return -errno;
   close(fd);
+  char out_tmpl[] = "/tmp/weft_bench_child_out_XXXXXX";
+  if (!bench_out.path.empty()) {
+    fd = mkstemp(out_tmpl);
+    if (fd < 0) {
+      int e = errno;
+      unlink(tmpl);
+      return -e;
+    }
+    close(fd);
+  }
   std::vector<std::string> args = {self, "--wb-scale=" + o.scale,
                                    std::string("--wb-impls=") + impl->name,
                                    "--wb-sizes=" + std::to_string(size),
@@ -342,14 +443,22 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
   for (Workload w : o.workloads)
     wl += std::string(workload_name(w)) + ",";
   args.push_back(wl);
-  args.insert(args.end(), bench_flags.begin(), bench_flags.end());
+  for (const std::string &a : bench_flags)
+    if (!is_bench_out_flag(a))
+      args.push_back(a);
+  if (!bench_out.path.empty()) {
+    args.push_back(std::string("--benchmark_out=") + out_tmpl);
+    args.push_back("--benchmark_out_format=" + bench_out.format);
+  }
   std::vector<char *> argv;
   for (auto &a : args)
     argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<std::string> env;
   for (char **e = environ; *e != nullptr; e++)
-    if (std::strncmp(*e, "UV_THREADPOOL_SIZE=", 19) != 0)
+    if (std::strncmp(*e, "UV_THREADPOOL_SIZE=", 19) != 0 &&
+        std::strncmp(*e, "BENCHMARK_OUT=", 14) != 0 &&
+        std::strncmp(*e, "BENCHMARK_OUT_FORMAT=", 21) != 0)
       env.emplace_back(*e);
   env.push_back("UV_THREADPOOL_SIZE=" + std::to_string(size));
   std::vector<char *> envp;
@@ -361,10 +470,22 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
   int rc = posix_spawn(&pid, self, nullptr, nullptr, argv.data(), envp.data());
   if (rc != 0) {
     unlink(tmpl);
+    if (!bench_out.path.empty())
+      unlink(out_tmpl);
     return -rc;
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!bench_out.path.empty()) {
+    // Empty from a child that exited 0: its cells were all filtered out
+    // (--benchmark_filter), nothing to add.
+    std::string text = read_all(out_tmpl);
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if ((!text.empty() || !clean) && !merge_bench_out(bench_out, text))
+      std::fprintf(stderr, "weft_bench: %s/%d: the child's --benchmark_out results were cut "
+                           "short; not in %s\n", impl->name, size, bench_out.path.c_str());
+    unlink(out_tmpl);
   }
   std::ifstream in(tmpl);
   std::string line;
@@ -830,7 +951,7 @@ int main(int argc, char **argv) {
   for (const Impl *im : all_impls())
     if (selected(o, im) && im->process_per_size)
       for (int sz : o.sizes)
-        run_child(o, "/proc/self/exe", im, sz, o.passthrough);
+        run_child(o, "/proc/self/exe", im, sz, o.passthrough, user_bench_out(o));
 
   report(o, "");
   benchmark::Shutdown();
