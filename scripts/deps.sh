@@ -6,10 +6,13 @@
 #   bash scripts/deps.sh bench   the headline benchmark only (scripts/bench.sh
 #                                short run: the library, google-benchmark and
 #                                the peers; no test, profiling or doc tools)
+#   bash scripts/deps.sh scaling the benchmark's packages and patchelf
+#                                (scripts/scaling.sh pack)
 set -euo pipefail
-if [ "${1:-}" = bench ]; then
+if [ "${1:-}" = bench ] || [ "${1:-}" = scaling ]; then
   PKGS=(build-essential cmake pkg-config libck-dev libbenchmark-dev libuv1-dev
         libglib2.0-dev libtbb-dev systemtap-sdt-dev)
+  if [ "$1" = scaling ]; then PKGS+=(patchelf); fi
 else
   PKGS=(build-essential cmake pkg-config clang gcc g++ git
         libck-dev libcmocka-dev

@@ -34,8 +34,7 @@ mode=${1:-}
 
 case "$mode" in
 pack)
-  bash scripts/deps.sh bench
-  command -v patchelf > /dev/null || apt-get install -y -q patchelf > /dev/null
+  bash scripts/deps.sh scaling  # the benchmark's packages and patchelf
   build=${WEFT_BENCH_BUILD:-build-bench}
   mkdir -p "$build"
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_BENCH=ON \
