@@ -66,6 +66,10 @@ run)
   [ -x "$pack/weft_bench" ] || { echo "scaling.sh: no pack in $pack (bash scripts/scaling.sh pack)" >&2; exit 1; }
   mkdir -p "$out"
   out=$(cd "$out" && pwd)
+  # A run that dies before it writes its table (a crash) must not print the
+  # previous run's table under this run's machine line, nor add to its log
+  # (--wb-log appends).
+  rm -f "$out/table.md" "$out/bench.tsv" "$out/bench.log" "$out/bench.out" "$out/w14.md"
   rm -rf "$home"
   cp -r "$pack" "$home"
   scale=${SCALING_SCALE:-long}
@@ -91,7 +95,12 @@ run)
        > "$out/w14.md" 2>&1 || rc=$?
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
   cat "$out/machine.txt"
-  [ -f "$out/table.md" ] && cat "$out/table.md"
+  if [ -f "$out/table.md" ]; then
+    cat "$out/table.md"
+  else
+    echo "scaling.sh: weft_bench wrote no table (see $out/bench.out)" >&2
+    [ "$rc" -ne 0 ] || rc=1
+  fi
   cat "$out/w14.md"
   exit "$rc"
   ;;
