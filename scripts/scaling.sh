@@ -58,7 +58,13 @@ pack)
   for bin in "$pack/weft_bench" "$pack/weft_cpu_latency"; do
     patchelf --set-interpreter "$home/lib/ld-linux-x86-64.so.2" --force-rpath --set-rpath "$home/lib" "$bin"
   done
-  git rev-parse --short HEAD > "$pack/commit" 2>/dev/null || echo unknown > "$pack/commit"
+  # What was built: the commit, and whether tracked files differed from it
+  # (the programs come from the working tree), as scripts/bench.sh --long
+  # says in its generated block.
+  commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  dirty=$(git status --porcelain --untracked-files=no -- . ':(exclude)docs' 2>/dev/null \
+          | grep -q . && echo " (with uncommitted changes)" || true)
+  echo "$commit$dirty" > "$pack/commit"
   echo "pack: $pack ($(du -sh "$pack" | cut -f1)), commit $(cat "$pack/commit")"
   ;;
 run)
