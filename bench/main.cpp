@@ -397,23 +397,61 @@ bool merge_bench_out(const BenchOut &f, const std::string &child) {
   return true;
 }
 
-int run_child(const Options &o, const char *self, const Impl *impl, int size,
-              const std::vector<std::string> &bench_flags, const BenchOut &bench_out) {
-  char tmpl[] = "/tmp/weft_bench_child_XXXXXX";
-  int fd = mkstemp(tmpl);
+// A new empty file in $TMPDIR (else /tmp) for a child to write: its path,
+// or "" with errno set.
+std::string make_temp(const char *stem) {
+  const char *dir = std::getenv("TMPDIR");
+  std::string t = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/" + stem +
+                  "_XXXXXX";
+  std::vector<char> buf(t.begin(), t.end());
+  buf.push_back('\0');
+  int fd = mkstemp(buf.data());
   if (fd < 0)
-    return -errno;
+    return std::string();
   close(fd);
-  char out_tmpl[] = "/tmp/weft_bench_child_out_XXXXXX";
+  return std::string(buf.data());
+}
+
+// The cells of impl at size that have no figure say why (stderr too).
+void child_failed(const Options &o, const Impl *impl, int size, const std::string &why) {
+  std::fprintf(stderr, "weft_bench: %s/%d: %s\n", impl->name, size, why.c_str());
+  for (Workload w : o.workloads) {
+    if ((impl->workloads & workload_bit(w)) == 0)
+      continue;
+    Cell &c = g_results[Key{static_cast<int>(w), impl->name, size}];
+    if (!c.ok)
+      c.err = c.err.empty() ? why : c.err + " (" + why + ")";
+  }
+}
+
+// Runs impl at size in a child process and adds its cells to g_results.
+// A child that cannot be started leaves its cells with that reason, not
+// out of the table: a peer asked for and silently missing would also
+// leave the targets judged against the peers that remain.
+void run_child(const Options &o, const char *self, const Impl *impl, int size,
+               const std::vector<std::string> &bench_flags, const BenchOut &bench_out) {
+  std::string results = make_temp("weft_bench_child");
+  if (results.empty()) {
+    int e = errno;
+    child_failed(o, impl, size,
+                 std::string("child process not started: no temporary file (") +
+                     std::strerror(e) + "; TMPDIR chooses the folder)");
+    return;
+  }
+  const char *tmpl = results.c_str();
+  std::string out_file;
   if (!bench_out.path.empty()) {
-    fd = mkstemp(out_tmpl);
-    if (fd < 0) {
+    out_file = make_temp("weft_bench_child_out");
+    if (out_file.empty()) {
       int e = errno;
       unlink(tmpl);
-      return -e;
+      child_failed(o, impl, size,
+                   std::string("child process not started: no temporary file (") +
+                       std::strerror(e) + "; TMPDIR chooses the folder)");
+      return;
     }
-    close(fd);
   }
+  const char *out_tmpl = out_file.c_str();
   std::vector<std::string> args = {self, "--wb-scale=" + o.scale,
                                    std::string("--wb-impls=") + impl->name,
                                    "--wb-sizes=" + std::to_string(size),
@@ -459,7 +497,8 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
     unlink(tmpl);
     if (!bench_out.path.empty())
       unlink(out_tmpl);
-    return -rc;
+    child_failed(o, impl, size, std::string("child process not started: ") + std::strerror(rc));
+    return;
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -506,16 +545,8 @@ int run_child(const Options &o, const char *self, const Impl *impl, int size,
                                 strsignal(WTERMSIG(status)) + ")"
                           : "child process exited with status " +
                                 std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    std::fprintf(stderr, "weft_bench: %s/%d: %s\n", impl->name, size, how.c_str());
-    for (Workload w : o.workloads) {
-      if ((impl->workloads & workload_bit(w)) == 0)
-        continue;
-      Cell &c = g_results[Key{static_cast<int>(w), impl->name, size}];
-      if (!c.ok)
-        c.err = c.err.empty() ? how : c.err + " (" + how + ")";
-    }
+    child_failed(o, impl, size, how);
   }
-  return 0;
 }
 
 void write_child_results(const std::string &path) {
