@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -147,6 +148,7 @@ const char *unit_short(int w) {
 // Keeps the console output and records the medians.
 class CollectingReporter : public benchmark::ConsoleReporter {
  public:
+  explicit CollectingReporter(OutputOptions opts) : ConsoleReporter(opts) {}
   void ReportRuns(const std::vector<Run> &runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run &r : runs) {
@@ -187,6 +189,33 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   }
   bool progress_ = false;  // one line per result on stderr (with --wb-log)
 };
+
+// The console lines' options. google-benchmark chooses them (colour from
+// --benchmark_color or BENCHMARK_COLOR, "auto": stdout is a terminal) only
+// for a display reporter of its own; one passed in prints as constructed,
+// and ConsoleReporter's default is colour: escape codes in a pipe, in
+// --wb-log's file, and despite --benchmark_color=false. Counters stay in
+// columns (tabular), as before.
+benchmark::ConsoleReporter::OutputOptions display_options(const Options &o) {
+  std::string v = "auto";
+  if (const char *e = std::getenv("BENCHMARK_COLOR"))
+    v = e;
+  for (const std::string &a : o.passthrough)
+    if (a.rfind("--benchmark_color=", 0) == 0)
+      v = a.substr(std::strlen("--benchmark_color="));
+  bool color;
+  if (!o.log_path.empty()) {
+    color = false;  // the lines go to a file
+  } else if (v == "auto") {
+    const char *term = std::getenv("TERM");
+    color = isatty(STDOUT_FILENO) && term != nullptr && std::strcmp(term, "dumb") != 0;
+  } else {  // google-benchmark's truth: anything but false/no/off/0/f/n
+    std::string l = v;
+    std::transform(l.begin(), l.end(), l.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    color = !(l == "false" || l == "no" || l == "off" || l == "0" || l == "f" || l == "n");
+  }
+  return color ? benchmark::ConsoleReporter::OO_ColorTabular : benchmark::ConsoleReporter::OO_Tabular;
+}
 
 // A run that never finishes must not hang the whole benchmark (a peer whose
 // thread creation failed half-way, say): past the limit, name the culprit
@@ -966,7 +995,7 @@ int main(int argc, char **argv) {
   benchmark::Initialize(&bargc, bench_argv.data());
   if (benchmark::ReportUnrecognizedArguments(bargc, bench_argv.data()))
     return 2;
-  CollectingReporter reporter;
+  CollectingReporter reporter(display_options(o));
   std::ofstream log;
   if (!o.log_path.empty()) {
     log.open(o.log_path, std::ios::app);
