@@ -6,7 +6,9 @@
 //              [--wb-workloads=W1,W2,W3,W4,W5] [--wb-table=FILE.md]
 //              [--wb-data=FILE.tsv] [--wb-log=FILE] [--wb-run-limit=SECONDS]
 //              [--wb-spin-iters=N] (W4's calibration, passed to child processes)
-//              [--benchmark_* flags]
+//              [--benchmark_* flags] (--benchmark_out=FILE, json or console:
+//              every cell, the child processes' included; csv and a
+//              --benchmark_format other than console are refused)
 //
 // Every repetition builds a fresh pool, warms it up, then times one run of
 // the workload (manual time); the table shows medians over the repetitions
@@ -960,6 +962,24 @@ int main(int argc, char **argv) {
   // first later run with another counter: W2's p99_us after any W1 cell,
   // weft's parks_per_1k after pthread's. The run died at its second
   // workload, table and all; say so before anything runs instead.
+  // --benchmark_format (BENCHMARK_FORMAT) chooses google-benchmark's own
+  // display reporter; weft_bench passes its collecting console reporter,
+  // which the flag does not change: json asked for on stdout came out as
+  // console lines and a markdown table, without a word.
+  {
+    std::string fmt = "console";
+    if (const char *e = std::getenv("BENCHMARK_FORMAT"))
+      fmt = e;
+    for (const std::string &a : o.passthrough)
+      if (a.rfind("--benchmark_format=", 0) == 0)
+        fmt = a.substr(std::strlen("--benchmark_format="));
+    if (fmt != "console") {
+      std::fprintf(stderr, "weft_bench: --benchmark_format=%s is not supported: stdout holds "
+                           "google-benchmark's console lines and weft_bench's table; "
+                           "use --benchmark_out=FILE for json\n", fmt.c_str());
+      return 2;
+    }
+  }
   {
     BenchOut bo = user_bench_out(o);
     if (!bo.path.empty() && bo.format == "csv") {
