@@ -1275,6 +1275,83 @@ static void fork_in_a_lock_worker_item(void **state) {
   weft_worker_release(FLW);
 }
 
+/* A Team task on a ThreadWorker that forks and returns in the child. The
+ * worker's step after its task (idle-and-pending: the worker is idle again,
+ * and takes the next backlogged task) is the parent's, which submits it
+ * there. The child submitted it too: its copy of the coordinator ran it,
+ * handed the parent's next backlogged task to the child's copy of the
+ * worker, whose do() refuses in a child (WEFT_EQUIT), and the team logged
+ * "worker do() failed" through the log hook, dropped the worker and put the
+ * task back, all for work that is the parent's. (With a worker whose do()
+ * works in the child, the parent's task would have run in both.) The
+ * child's step now returns with the task, and the parent runs the backlog
+ * as before. */
+static weft_team *FT;
+static atomic_int ft_made, ft_logged;
+static sync_t ft_gate, ft_ran;
+static weft_worker *ft_create(void *ctx) {
+  (void)ctx;
+  if (atomic_fetch_add(&ft_made, 1) != 0) return NULL; /* one worker: the rest is backlogged */
+  weft_worker *w;
+  return weft_thread_worker_create(&w, NULL, NULL, "teamfork") == 0 ? w : NULL;
+}
+static void ft_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)err;
+  (void)what;
+  if (getpid() != parent_pid) _exit(5); /* the child heard of a failure that is not its own */
+  atomic_fetch_add(&ft_logged, 1);
+}
+static void ft_note(void *arg) {
+  (void)arg;
+  if (getpid() != parent_pid) {
+    (void)!write(fork_pipe[1], "c", 1);
+    _exit(3); /* the parent's task ran in the child */
+  }
+  (void)!write(fork_pipe[1], "p", 1);
+  count_up(&ft_ran);
+}
+static void ft_forking_task(void *arg) {
+  (void)arg;
+  gate_wait(&ft_gate); /* the notes wait in the team's backlog */
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child's worker thread returns into the team's step, then ends */
+  atomic_store(&child_pid, (int)pid);
+  latch_count_down(&forked);
+}
+
+static void fork_in_a_team_task(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child's thread exit frees memory */
+  parent_pid = getpid();
+  atomic_store(&ft_made, 0);
+  atomic_store(&ft_logged, 0);
+  sync_init(&ft_gate);
+  sync_init(&ft_ran);
+  assert_int_equal(pipe(fork_pipe), 0);
+  assert_int_equal(weft_team_create(&FT, NULL, ft_create, NULL, ft_log, NULL), 0);
+  latch_init(&forked, 1);
+  /* The coordinator is idle: each do() below runs its step here. */
+  assert_int_equal(weft_team_do(FT, ft_forking_task, NULL), 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_team_do(FT, ft_note, NULL), 0);
+  weft_team_statistics st;
+  assert_int_equal(weft_team_statistics_get(FT, &st), 0);
+  assert_int_equal(st.busy_workers, 1);
+  assert_int_equal(st.backlogged_work, 3);
+  gate_open(&ft_gate);
+  latch_wait(&forked);
+  count_wait(&ft_ran, 3); /* the parent ran the backlog */
+  expect_child_ok(atomic_load(&child_pid));
+  expect_parent_notes(3);
+  int r;
+  while ((r = weft_team_destroy(FT)) == WEFT_EBUSY) sched_yield(); /* the last note's step */
+  assert_int_equal(r, 0);
+  assert_int_equal(atomic_load(&ft_logged), 0);
+  latch_destroy(&forked);
+  sync_fini(&ft_gate);
+  sync_fini(&ft_ran);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1299,6 +1376,7 @@ int main(void) {
       cmocka_unit_test(fork_in_a_thread_worker_task),
       cmocka_unit_test(fork_in_a_coordinator_item),
       cmocka_unit_test(fork_in_a_lock_worker_item),
+      cmocka_unit_test(fork_in_a_team_task),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -315,6 +315,12 @@ typedef weft_worker *(*weft_create_worker_fn)(void *ctx);
  *
  * The team releases every worker it created once the worker is quit.
  *
+ * fork(2): a task that forks and returns in the child ends there without
+ * the team's step after it (its worker idle again, taking the next
+ * backlogged task): that step is the parent's. The child's copy hands none
+ * of the parent's backlog to a worker and tells log_fn nothing; the worker
+ * stays counted busy (docs/threading-howto.md, "Fork").
+ *
  * @param out           Receives the team (the caller's; NULL on failure).
  * @param coordinator   NULL means a new weft_coordinator owned by the team;
  *                      otherwise the team takes ownership of it.

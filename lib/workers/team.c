@@ -86,6 +86,7 @@
 
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "base/fork.h"
 #include "engine/context.h"
 #include "engine/observer.h"
 #include "workers/coordinator.h"
@@ -544,10 +545,21 @@ static void start_finishing_run(weft__task *n) { start_finishing(((team_rec *)n)
 
 static void dowork_cb(void *arg) {
   team_rec *r = arg;
+  const unsigned long gen = weft__fork_generation();
   /* In its submitter's context (bound by team_do), or in none: a worker
    * may run this step on any thread (a LockWorker, inline on the
    * coordinator's drainer), whose own context is not the task's. */
   weft__context_run_outside(r->fn, r->arg);
+  /* The task forked and returned in the child: the step below is the
+   * parent's, which submits it there. Submitted here too, the child's copy
+   * of the coordinator ran it: it handed the parent's next backlogged task
+   * to the child's copy of a worker (a ThreadWorker refuses there, and the
+   * team logged a failure that is not the child's; a worker that accepts
+   * would run the parent's task a second time). In the child the worker
+   * stays counted busy, as a Team's work in flight at a fork does
+   * (docs/threading-howto.md, "Fork"). A relaxed load of one word per
+   * task, as in the worker loops (thread_worker.c tw_main). */
+  if (WEFT_UNLIKELY(weft__fork_generation() != gen)) return;
   gteam *t = r->t;
   /* Counted when the task was handed to this worker (coordinate). */
   int rc = coord_submit(t, r, idle_pending_run);
