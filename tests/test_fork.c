@@ -1352,6 +1352,104 @@ static void fork_in_a_team_task(void **state) {
   sync_fini(&ft_ran);
 }
 
+/* A lane's statistics in a fork child: the lane's tasks running on the
+ * parent's threads do not exist there, and are not the child's to finish.
+ * The child's copy counted them as running for ever (running 2 below, and
+ * submitted above completed + cancelled by the parent's tasks, queued or
+ * running). The books now hold in the child: running counts only the
+ * forking thread's own lane task, queued 0, and submitted == completed +
+ * cancelled + running (weft/lane.h's quiescence books, once the forking
+ * task returns). */
+static weft_lane *SL;
+static sync_t sl_started, sl_gate;
+static void sl_held(void *arg) {
+  (void)arg;
+  count_up(&sl_started);
+  gate_wait(&sl_gate);
+}
+static void sl_done(void *arg) {
+  (void)arg;
+  count_up(&sl_started);
+}
+
+/* The child's check: 0, or the number of the failed check. */
+static int sl_child_check(int mine) {
+  weft_lane_stats st;
+  if (weft_lane_stats_get(SL, &st) != 0) return 1;
+  if (st.running != mine) return 2;
+  if (st.queued != 0) return 3;
+  if (st.submitted != st.completed + st.cancelled + (uint64_t)mine) return 4;
+  return 0;
+}
+
+static void sl_setup(void) {
+  sync_init(&sl_started);
+  sync_init(&sl_gate);
+  assert_int_equal(weft_threadpool_create(&FP, 2, 2, "lanestats"), 0);
+  assert_int_equal(weft_threadpool_start(FP), 0);
+  weft_lane_options o;
+  weft_lane_options_init(&o);
+  o.limit = 2;
+  assert_int_equal(weft_lane_create(FP, &o, &SL), 0);
+  /* One that ran and completed, so the books are not all zero. */
+  assert_int_equal(weft_lane_call_in_thread(SL, sl_done, NULL), 0);
+  count_wait(&sl_started, 1);
+}
+
+static void sl_teardown(int tasks) {
+  gate_open(&sl_gate);
+  assert_int_equal(weft_threadpool_stop(FP), 0);
+  weft_lane_stats st;
+  assert_int_equal(weft_lane_stats_get(SL, &st), 0); /* the parent's books */
+  assert_int_equal(st.running, 0);
+  assert_int_equal(st.completed, (uint64_t)tasks);
+  assert_int_equal(st.submitted, (uint64_t)tasks);
+  assert_int_equal(weft_threadpool_destroy(FP), 0);
+  sync_fini(&sl_started);
+  sync_fini(&sl_gate);
+}
+
+static void fork_child_lane_statistics(void **state) {
+  (void)state;
+  sl_setup();
+  /* Two running on the parent's threads (the limit), one waiting. */
+  for (int i = 0; i < 3; i++) assert_int_equal(weft_lane_call_in_thread(SL, sl_held, NULL), 0);
+  count_wait(&sl_started, 3);
+  weft_lane_stats st;
+  assert_int_equal(weft_lane_stats_get(SL, &st), 0);
+  assert_int_equal(st.running, 2);
+  assert_int_equal(st.queued, 1);
+  pid_t pid = fork();
+  if (pid == 0) _exit(sl_child_check(0));
+  expect_child_ok(pid);
+  sl_teardown(4);
+}
+
+/* The same from inside a lane task: the child counts that one (its
+ * thread goes on there), not the other one running in the parent. */
+static void sl_forker(void *arg) {
+  (void)arg;
+  count_up(&sl_started);
+  count_wait(&sl_started, 3); /* the other one runs */
+  pid_t pid = fork();
+  if (pid == 0) _exit(sl_child_check(1));
+  atomic_store(&child_pid, (int)pid);
+  latch_count_down(&forked);
+}
+
+static void fork_in_a_lane_task_child_lane_statistics(void **state) {
+  (void)state;
+  sl_setup();
+  latch_init(&forked, 1);
+  assert_int_equal(weft_lane_call_in_thread(SL, sl_held, NULL), 0);
+  assert_int_equal(weft_lane_call_in_thread(SL, sl_forker, NULL), 0);
+  assert_int_equal(weft_lane_call_in_thread(SL, sl_held, NULL), 0); /* waits in the lane */
+  latch_wait(&forked);
+  expect_child_ok(atomic_load(&child_pid));
+  sl_teardown(4); /* the waiting one runs in the parent */
+  latch_destroy(&forked);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1377,6 +1475,8 @@ int main(void) {
       cmocka_unit_test(fork_in_a_coordinator_item),
       cmocka_unit_test(fork_in_a_lock_worker_item),
       cmocka_unit_test(fork_in_a_team_task),
+      cmocka_unit_test(fork_child_lane_statistics),
+      cmocka_unit_test(fork_in_a_lane_task_child_lane_statistics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

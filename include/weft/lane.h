@@ -165,6 +165,12 @@ WEFT_API int weft_lane_close(weft_lane *lane);
  * @brief A lane's statistics: a snapshot, safe from any thread, exact at
  * quiescence (nothing running or waiting: submitted == completed +
  * cancelled, running == 0, queued == 0).
+ *
+ * In a child of fork(2) the lane's tasks that the parent had not finished
+ * (running on its threads, queued in the pool, waiting in the lane) are
+ * the parent's: the child's copy counts them as never submitted. Only the
+ * forking thread's own task of the lane, if it forked inside one, counts
+ * as running there (docs/threading-howto.md, "Fork").
  */
 typedef struct weft_lane_stats {
   int limit;             /**< the lane's limit */

@@ -277,14 +277,28 @@ static int lane_submit(weft_lane *l, weft__task *t) {
 
 /* --------------------------------------------------------- running a task */
 
-static void lane_enter(weft_lane *l) {
+/* The lane tasks this thread is running, innermost first: frames on the
+ * running tasks' stacks, linked from lane_enter to lane_leave. Read only by
+ * this thread, in a fork's child handler (weft__lane_fork_child), to tell
+ * the forking thread's own lane task from the parent's other threads'. */
+typedef struct lane_frame {
+  weft_lane *lane;
+  struct lane_frame *up;
+} lane_frame;
+static _Thread_local lane_frame *tls_lane_frames __attribute__((tls_model("initial-exec")));
+
+static void lane_enter(weft_lane *l, lane_frame *f) {
+  f->lane = l;
+  f->up = tls_lane_frames;
+  tls_lane_frames = f;
   int now = weft__fetch_add_relaxed(&l->running, 1) + 1; /* statistics */
   int peak = weft__load_relaxed(&l->peak);
   while (now > peak && !weft__cas_relaxed(&l->peak, &peak, now)) {
   }
 }
 
-static void lane_leave(weft_lane *l) {
+static void lane_leave(weft_lane *l, lane_frame *f) {
+  tls_lane_frames = f->up;
   weft__fetch_sub_relaxed(&l->running, 1);
   weft__fetch_add_relaxed(&l->completed, 1);
   lane_release(l, true);
@@ -300,9 +314,10 @@ static void lane_call_run(weft__task *t) {
   weft__node *n = (weft__node *)t;
   lane_call c = *call_of(n);
   weft__node_put_in_worker(n); /* the pool keeps no reference to fn/arg */
-  lane_enter(c.lane);
+  lane_frame f;
+  lane_enter(c.lane, &f);
   c.fn(c.arg);
-  lane_leave(c.lane);
+  lane_leave(c.lane, &f);
 }
 
 static void lane_call_cancel(weft__task *t, int status) {
@@ -323,13 +338,14 @@ static void lane_callback_run(weft__task *t) {
     res = *result_of(c.result);
     weft__node_put_in_worker(c.result);
   }
-  lane_enter(c.lane);
+  lane_frame f;
+  lane_enter(c.lane, &f);
   void *value = NULL;
   int status = c.call(c.arg, &value);
   if (res.on_result) res.on_result(res.ctx, status, value);
   else if (status < 0)
     lane_log(c.lane, status, "weft_lane_call_in_thread_with_callback: work failed");
-  lane_leave(c.lane);
+  lane_leave(c.lane, &f);
 }
 
 static void lane_callback_cancel(weft__task *t, int status) {
@@ -478,6 +494,20 @@ void weft__lane_fork_child(weft_lane *l) {
   if (n > l->limit) weft__store_relaxed(&l->n, (long)l->limit);
   weft__store_relaxed(&l->due, 0);
   weft__store_relaxed(&l->baton, 0);
+  /* The statistics' books: the lane's tasks running on the parent's other
+   * threads, queued in the pool or waiting here are the parent's; in the
+   * child they will neither complete nor be cancelled. Running: only the
+   * forking thread's own (its lane_leave here counts it completed);
+   * submitted: what the child's books can close, completed + cancelled +
+   * those, so that at quiescence submitted == completed + cancelled
+   * (weft/lane.h). Counted from the books, not adjusted from `running`:
+   * another thread may have been between two of its counts at the fork. */
+  int mine = 0;
+  for (lane_frame *f = tls_lane_frames; f; f = f->up)
+    if (f->lane == l) mine++;
+  weft__store_relaxed(&l->running, mine);
+  weft__store_relaxed(&l->submitted, weft__load_relaxed(&l->completed) +
+                                         weft__load_relaxed(&l->cancelled) + (uint64_t)mine);
 }
 
 void weft__lane_free(weft_lane *l) {

@@ -18,7 +18,8 @@ void weft__lane_free(weft_lane *l);
 void weft__lane_sweep(weft_lane *l);
 /* In a fork's child (the pool's fork handler, the child's only thread):
  * the tasks waiting in l are the parent's, which runs them; forget them, so
- * that a lane task the forking thread returns from hands nothing off. */
+ * that a lane task the forking thread returns from hands nothing off. The
+ * statistics keep only the forking thread's own running task of l. */
 void weft__lane_fork_child(weft_lane *l);
 
 #endif /* WEFT_POOL_LANE_IMPL_H */
