@@ -1450,6 +1450,63 @@ static void fork_in_a_lane_task_child_lane_statistics(void **state) {
   latch_destroy(&forked);
 }
 
+/* A child's do() on a Team it inherited idle: the team's idle workers are
+ * the parent's ThreadWorkers, whose do() refuses in the child. The team
+ * dropped each (log_fn heard of it) and left the task at the head of the
+ * backlog, making no new worker for it: the do() answered 0 and the task
+ * waited for a later do() or grow, or destroy's cancel (a child that waited
+ * for it waited for ever). In a child, once the inherited idle workers have
+ * refused, the team now makes one of its own for the task. */
+static atomic_int it_made;
+static sync_t it_ran;
+static weft_worker *it_create(void *ctx) {
+  (void)ctx;
+  atomic_fetch_add(&it_made, 1);
+  weft_worker *w;
+  return weft_thread_worker_create(&w, NULL, NULL, "teamidle") == 0 ? w : NULL;
+}
+static void it_task(void *arg) {
+  (void)arg;
+  count_up(&it_ran);
+}
+
+static int it_child(weft_team *t) {
+  sync_init(&it_ran); /* the parent's copy was idle at the fork; a fresh one here */
+  if (weft_team_do(t, it_task, NULL) != 0) return 1;
+  /* The lock-free coordinator was idle: the do() ran its step. */
+  weft_team_statistics st;
+  if (weft_team_statistics_get(t, &st) != 0) return 2;
+  if (st.backlogged_work != 0) return 3; /* the task waits for nothing */
+  if (atomic_load(&it_made) != 3) return 4; /* one worker made here */
+  count_wait(&it_ran, 1);
+  int r;
+  while ((r = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield(); /* the worker's step */
+  return r == 0 ? 0 : 5;
+}
+
+static void child_uses_an_inherited_idle_team(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child makes a thread */
+  atomic_store(&it_made, 0);
+  sync_init(&it_ran);
+  weft_team *t;
+  assert_int_equal(weft_team_create(&t, NULL, it_create, NULL, NULL, NULL), 0);
+  assert_int_equal(weft_team_grow(t, 2), 0); /* runs here: the coordinator is idle */
+  weft_team_statistics st;
+  assert_int_equal(weft_team_statistics_get(t, &st), 0);
+  assert_int_equal(st.idle_workers, 2);
+  pid_t pid = fork();
+  if (pid == 0) _exit(it_child(t));
+  expect_child_ok(pid);
+  assert_int_equal(weft_team_do(t, it_task, NULL), 0); /* the parent's team is as it was */
+  count_wait(&it_ran, 1);
+  assert_int_equal(atomic_load(&it_made), 2);
+  int r;
+  while ((r = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield();
+  assert_int_equal(r, 0);
+  sync_fini(&it_ran);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1477,6 +1534,7 @@ int main(void) {
       cmocka_unit_test(fork_in_a_team_task),
       cmocka_unit_test(fork_child_lane_statistics),
       cmocka_unit_test(fork_in_a_lane_task_child_lane_statistics),
+      cmocka_unit_test(child_uses_an_inherited_idle_team),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -319,7 +319,11 @@ typedef weft_worker *(*weft_create_worker_fn)(void *ctx);
  * the team's step after it (its worker idle again, taking the next
  * backlogged task): that step is the parent's. The child's copy hands none
  * of the parent's backlog to a worker and tells log_fn nothing; the worker
- * stays counted busy (docs/threading-howto.md, "Fork").
+ * stays counted busy (docs/threading-howto.md, "Fork"). A do() in a child
+ * drops the inherited idle workers that refuse it (log_fn hears of each:
+ * a ThreadWorker's thread is the parent's) and then makes a worker for the
+ * task (one per do()), where otherwise a task whose worker's do() failed
+ * waits for the next do() or grow.
  *
  * @param out           Receives the team (the caller's; NULL on failure).
  * @param coordinator   NULL means a new weft_coordinator owned by the team;

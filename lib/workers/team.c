@@ -134,6 +134,10 @@ struct gteam {
    * submitted and not finished, plus tasks handed to a worker whose
    * idle-and-pending step is still to come). See the header. */
   _Atomic long coord_items;
+  /* weft__fork_generation() when the team was made (set once): another
+   * value in a child of a fork made since, where idle workers may be the
+   * parent's (coordinate). */
+  unsigned long fork_gen;
 
   /* Coordinator-confined (Twisted: "don't touch these except from the
    * coordinator"). cap ≥ nidle + busy always, so recycling never allocates. */
@@ -431,6 +435,7 @@ static void coordinate(gteam *t, team_rec *r, bool fresh) {
     weft__slab_put(&t->recs, r);
     return;
   }
+  bool made = t->nidle == 0; /* w is a new worker (below, a fork's child) */
   weft_worker *w = t->nidle ? t->idle[--t->nidle] : create_one(t);
   if (!w) {
     pend_push_back(t, r);
@@ -448,9 +453,24 @@ static void coordinate(gteam *t, team_rec *r, bool fresh) {
   }
   /* A failed do() drops its worker and puts the task back at the head:
    * the idle workers left take it (each failure drops one, so this ends).
-   * No new worker is made for it here: a creation whose do() keeps failing
-   * would loop; the next do(), grow or recycle comes back to the backlog. */
+   * No new worker is made for it here (but in a fork's child, below): a
+   * creation whose do() keeps failing would loop; the next do(), grow or
+   * recycle comes back to the backlog. */
   while (start_on(t, w, r) != 0) {
+    if (!t->nidle && !made && WEFT_UNLIKELY(weft__fork_generation() != t->fork_gen) &&
+        (w = create_one(t)) != NULL) {
+      /* A child of a fork: the idle workers that refused may be the
+       * parent's (a ThreadWorker's thread does not exist here, and its do()
+       * refuses), not broken ones; with no worker left the team would leave
+       * the task in the backlog until its next do() or grow, and a child
+       * that inherited only such workers would wait on it for ever. One
+       * made here takes it: one creation per call, as a do() that finds no
+       * idle worker makes, so a worker whose do() keeps failing does not
+       * make this loop. */
+      made = true;
+      r = pend_pop(t);
+      continue;
+    }
     if (!t->nidle) {
       /* While quitting, this may have been the last busy worker: nothing
        * would ever finish the team (destroy answered WEFT_EBUSY for ever).
@@ -767,6 +787,7 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
   weft__store_relaxed(&t->coord_items, 0);
   weft__store_relaxed(&t->quit_refused, 0);
   weft__store_relaxed(&t->parked, NULL);
+  t->fork_gen = weft__fork_generation();
   publish(t);
   weft__object_created();
   *out = &t->base;
