@@ -1507,6 +1507,57 @@ static void child_uses_an_inherited_idle_team(void **state) {
   sync_fini(&it_ran);
 }
 
+/* The same coordinator, used by the child after its do() returned there:
+ * the drain left the coordinator as it was in the parent (counted items,
+ * the parent's, and the drainer's role never given back), so a child's
+ * do() was accepted and never ran, and its quit failed the coordinator's
+ * invariant (state 0 once no do() is in flight: an abort in a Debug
+ * build). The child's drain now leaves the coordinator empty and idle. */
+static atomic_int fc_child_ran;
+static void fc_child_item(void *arg) {
+  (void)arg;
+  atomic_fetch_add(&fc_child_ran, 1);
+}
+static int fc_child_uses_it(void) {
+  if (weft_worker_do(FC, fc_child_item, NULL) != 0) return 5;
+  if (atomic_load(&fc_child_ran) != 1) return 6; /* idle: our do() ran it */
+  if (weft_worker_quit(FC) != 0) return 7;
+  weft_worker_release(FC);
+  return 0;
+}
+static void *fc_drainer_then_use(void *arg) {
+  (void)arg;
+  int rc = weft_worker_do(FC, fc_forking_item, NULL);
+  if (getpid() != parent_pid) _exit(rc == 0 ? fc_child_uses_it() : 4);
+  return (void *)(intptr_t)rc;
+}
+
+static void child_uses_a_coordinator_its_item_forked(void **state) {
+  (void)state;
+  if (!CHILD_MAY_ALLOCATE) skip(); /* the child's do() and release allocate and free */
+  parent_pid = getpid();
+  atomic_store(&fc_child_ran, 0);
+  sync_init(&fc_holding);
+  sync_init(&fc_gate);
+  assert_int_equal(pipe(fork_pipe), 0);
+  assert_int_equal(weft_coordinator_create(&FC), 0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, fc_drainer_then_use, NULL), 0);
+  gate_wait(&fc_holding);
+  for (int i = 0; i < 10; i++) assert_int_equal(weft_worker_do(FC, fc_note, NULL), 0);
+  gate_open(&fc_gate);
+  void *rc;
+  assert_int_equal(pthread_join(th, &rc), 0);
+  assert_int_equal((int)(intptr_t)rc, 0);
+  expect_child_ok(atomic_load(&child_pid));
+  expect_parent_notes(10);
+  assert_int_equal(atomic_load(&fc_child_ran), 0);
+  assert_int_equal(weft_worker_quit(FC), 0);
+  weft_worker_release(FC);
+  sync_fini(&fc_holding);
+  sync_fini(&fc_gate);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1535,6 +1586,7 @@ int main(void) {
       cmocka_unit_test(fork_child_lane_statistics),
       cmocka_unit_test(fork_in_a_lane_task_child_lane_statistics),
       cmocka_unit_test(child_uses_an_inherited_idle_team),
+      cmocka_unit_test(child_uses_a_coordinator_its_item_forked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,14 +163,31 @@ __attribute__((noinline, cold)) static bool coord_finish_over_budget(coordinator
   }
 }
 
+/* The drain's item forked and this is the child, whose only thread we are
+ * (the child should exec or _exit before the item returns; one that started
+ * threads there must not have them call this coordinator first). What is
+ * queued, and counted in the state word (the parent's items, its producers'
+ * announcements, our own role), is the parent's: its drain runs it. The
+ * child's copy is left empty and idle, as after the last item of a drain,
+ * so that the child may use it (a do() then drains) or quit it (coord_quit:
+ * the state is 0 once no do() is in flight). It kept the parent's count:
+ * a child's do() was accepted and never ran, and its quit failed the
+ * invariant (test_fork child_uses_a_coordinator_its_item_forked). The
+ * parent's nodes stay where they are, as the parent's threads' memory
+ * does. Relaxed: no other thread. */
+__attribute__((noinline, cold)) static void coord_fork_child(coordinator *c) {
+  weft__mpsc_init(&c->q);
+  weft__store_relaxed(&c->state, 0);
+}
+
 static void coord_drain(coordinator *c) {
   unsigned budget = WEFT__COORD_DRAIN_BUDGET;
   /* An item may fork and return in the child: what is queued behind it is
    * the parent's (other threads' items, which the parent's drain runs), so
    * the child's drain stops there, as a ThreadWorker's thread does
-   * (thread_worker.c tw_main). The role is not given back: in the child the
-   * coordinator keeps work no thread drains (docs/threading-howto.md,
-   * "Fork"). A relaxed load of one word per item. */
+   * (thread_worker.c tw_main), and leaves the child's copy idle
+   * (coord_fork_child; docs/threading-howto.md, "Fork"). A relaxed load of
+   * one word per item. */
   const unsigned long gen = weft__fork_generation();
   for (;;) {
     /* Invariant I2/I3: the drainer pops only while holding the role. */
@@ -184,7 +201,10 @@ static void coord_drain(coordinator *c) {
       t = weft__mpsc_pop(&c->q);
     }
     t->run(t);
-    if (WEFT_UNLIKELY(weft__fork_generation() != gen)) return;
+    if (WEFT_UNLIKELY(weft__fork_generation() != gen)) {
+      coord_fork_child(c);
+      return;
+    }
     if (budget > 1) {
       budget--;
       /* acq_rel: release hands this item's effects to the next drainer (which
