@@ -869,7 +869,10 @@ static void fork_in_a_cancel_from_a_window_flush(void **state) {
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, wf_stopper, NULL), 0);
   weft__engine *e = weft__threadpool_engine(g_wf_pool);
-  while (!weft__load_relaxed(&e->closed)) sched_yield(); /* the stop has closed it */
+  /* The stop has closed it: the closed bit of `pushed`, which the flush's
+   * count reads, not `closed`, which the close stores first (a flush
+   * between the two was accepted and its tasks ran: seen once under TSan). */
+  while (!(weft__load_relaxed(&e->inject.pushed) & WEFT__INJECT_CLOSED)) sched_yield();
   weft__submit_window_close(&w); /* the flush cancels all three */
   if (g_wf_in_child) {
     alarm(20); /* a hang guard: the destroy below waited for ever */
