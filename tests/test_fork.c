@@ -1561,6 +1561,42 @@ static void child_uses_a_coordinator_its_item_forked(void **state) {
   sync_fini(&fc_gate);
 }
 
+/* A "startup" trigger that attach fires forks, and returns in the child:
+ * the child's copy is stopped and its epoll descriptor closed (-1), so
+ * attach there has no descriptor to give. It answered 0 with *fd == -1 (a
+ * host loop then watched -1, or the number of whatever the child opened
+ * next); it answers WEFT_ESTATE, as an attach made in the child does. */
+static weft_reactor *AT;
+static void at_forker(void *arg) {
+  (void)arg;
+  pid_t pid = fork();
+  if (pid == 0) return; /* attach goes on in the child */
+  atomic_store(&child_pid, (int)pid);
+}
+static void fork_in_an_attach_startup_trigger(void **state) {
+  (void)state;
+  parent_pid = getpid();
+  atomic_store(&child_pid, 0);
+  assert_int_equal(weft_reactor_create(&AT), 0);
+  assert_int_equal(weft_reactor_add_trigger(AT, WEFT_DURING, WEFT_STARTUP, at_forker, NULL, NULL),
+                   0);
+  int fd = -2;
+  int rc = weft_reactor_attach(AT, &fd);
+  if (getpid() != parent_pid) { /* the child */
+    alarm(20);                  /* a hang guard */
+    if (rc != WEFT_ESTATE) _exit(1);
+    if (weft_reactor_drain(AT) != WEFT_ESTATE) _exit(2);
+    if (weft_reactor_detach(AT) != WEFT_ESTATE) _exit(3);
+    if (CHILD_MAY_ALLOCATE && weft_reactor_destroy(AT) != 0) _exit(4);
+    _exit(0);
+  }
+  assert_int_equal(rc, 0);
+  assert_true(fd >= 0);
+  expect_child_ok(atomic_load(&child_pid));
+  assert_int_equal(weft_reactor_detach(AT), 0);
+  assert_int_equal(weft_reactor_destroy(AT), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1590,6 +1626,7 @@ int main(void) {
       cmocka_unit_test(fork_in_a_lane_task_child_lane_statistics),
       cmocka_unit_test(child_uses_an_inherited_idle_team),
       cmocka_unit_test(child_uses_a_coordinator_its_item_forked),
+      cmocka_unit_test(fork_in_an_attach_startup_trigger),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -505,8 +505,9 @@ WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req);
  * @param fd Receives the descriptor to watch for readability (the
  *           reactor's: do not close it).
  * @return 0, or #WEFT_ESTATE if the reactor already ran, runs or is
- *   attached, or from a trigger of a system event that is firing,
- *   #WEFT_EINVAL on NULL r or fd, #WEFT_ENOMEM if its timerfd
+ *   attached, or from a trigger of a system event that is firing, or in a
+ *   child of fork (also when one of attach's own "startup" triggers forked
+ *   and returned there: *fd is left as it was), #WEFT_EINVAL on NULL r or fd, #WEFT_ENOMEM if its timerfd
  *   could not be made for lack of memory or descriptors, #WEFT_ENOTSUP if
  *   the kernel has no timerfd (the reactor is left as it was in both).
  */

@@ -688,6 +688,11 @@ WEFT_API int weft_reactor_attach(weft_reactor *r, int *fd) {
   r->attaching = 1;
   weft_reactor_fire_system_event(r, WEFT_STARTUP);
   r->attaching = 0;
+  /* A startup trigger forked and returned in the child: the child's copy
+   * is stopped and its epoll fd closed (lib/loop/reactor_fork.c); there is
+   * no descriptor to watch (it answered 0 with *fd == -1). Refused, as an
+   * attach made in the child is (test_fork fork_in_an_attach_startup_trigger). */
+  if (WEFT_UNLIKELY(weft__load_relaxed(&r->forked))) return WEFT_ESTATE;
   /* The epoll set: the eventfd, the timerfd, readers and writers. */
   *fd = r->epfd;
   return WEFT_OK;
