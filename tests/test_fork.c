@@ -1597,6 +1597,67 @@ static void fork_in_an_attach_startup_trigger(void **state) {
   assert_int_equal(weft_reactor_destroy(AT), 0);
 }
 
+/* weft_reactor_cancel_work in the child on requests the parent had queued
+ * with weft_reactor_queue_work (one running on a parent's pool thread, one
+ * waiting behind it): the child's copy of the reactor's pool never hands
+ * either back, so no after_cb comes there. It answered 0 for the waiting
+ * one and WEFT_EBUSY for the running one, both promises of an after_cb;
+ * it answers WEFT_EINVAL, as weft_threadpool_cancel_work does in the child
+ * (child_cancel_of_a_parents_request). The parent is not affected. */
+static sync_t rq_started, rq_gate;
+static atomic_int rq_after[2];
+static void rq_work(weft_reactor_work *req) {
+  if (req->data == NULL) { /* the first: holds the pool's only thread */
+    count_up(&rq_started);
+    gate_wait(&rq_gate);
+  }
+}
+static void rq_done(weft_reactor_work *req, int status) {
+  atomic_store(&rq_after[req->data != NULL], status == 0 ? 1 : 2);
+}
+static void child_cancel_of_a_parents_reactor_request(void **state) {
+  (void)state;
+  sync_init(&rq_started);
+  sync_init(&rq_gate);
+  atomic_store(&rq_after[0], 0);
+  atomic_store(&rq_after[1], 0);
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_threadpool_options o;
+  weft_reactor_thread_pool_options_init(&o);
+  o.max_threads = 1;
+  o.strict_cap = 1; /* no stand-in runs req[1] while req[0] waits at the gate */
+  assert_int_equal(weft_reactor_set_thread_pool_options(r, &o), 0);
+  int fd;
+  assert_int_equal(weft_reactor_attach(r, &fd), 0);
+  static weft_reactor_work req[2];
+  req[0].data = NULL;
+  req[1].data = &req[1];
+  assert_int_equal(weft_reactor_queue_work(r, &req[0], rq_work, rq_done), 0);
+  count_wait(&rq_started, 1);
+  assert_int_equal(weft_reactor_queue_work(r, &req[1], rq_work, rq_done), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20); /* a hang guard */
+    if (weft_reactor_cancel_work(r, &req[1]) != WEFT_EINVAL) _exit(1); /* was 0 */
+    if (weft_reactor_cancel_work(r, &req[0]) != WEFT_EINVAL) _exit(2); /* was WEFT_EBUSY */
+    _exit(0);
+  }
+  expect_child_ok(pid);
+  gate_open(&rq_gate);
+  while (atomic_load(&rq_after[0]) == 0 || atomic_load(&rq_after[1]) == 0) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 30000), 1); /* a hang guard only */
+    assert_true(weft_reactor_drain(r) >= 0);
+  }
+  assert_int_equal(atomic_load(&rq_after[0]), 1); /* both ran in the parent */
+  assert_int_equal(atomic_load(&rq_after[1]), 1);
+  assert_int_equal(weft_reactor_detach(r), 0);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  sync_fini(&rq_started);
+  sync_fini(&rq_gate);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1627,6 +1688,7 @@ int main(void) {
       cmocka_unit_test(child_uses_an_inherited_idle_team),
       cmocka_unit_test(child_uses_a_coordinator_its_item_forked),
       cmocka_unit_test(fork_in_an_attach_startup_trigger),
+      cmocka_unit_test(child_cancel_of_a_parents_reactor_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

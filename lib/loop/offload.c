@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "engine/context.h"
+#include "engine/core.h"
 #include "engine/task.h"
 #include "engine/work_claim.h"
 #include "loop/reactor_state.h"
@@ -86,6 +87,18 @@ WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
 WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req) {
   if (r == NULL || req == NULL) return WEFT_EINVAL;
   if (priv(req)->r != r) return WEFT_EINVAL;
+  /* A fork child's copy of the reactor: req is the parent's, and the
+   * child's copy of the pool never hands it back (no after_cb comes here,
+   * whatever its claim says: queued, or running on a parent's thread), so
+   * the answer is the one for a request never queued, as
+   * weft_threadpool_cancel_work's in a child (lib/pool/cancel.c). It
+   * answered 0 or WEFT_EBUSY, promises of an after_cb (test_fork
+   * child_cancel_of_a_parents_reactor_request). Not on a pool's thread (a
+   * fork inside a pool task): that task's own request may still complete
+   * here, and the claim answers as usual, as the pool's cancel does. The
+   * pool itself is not read: the child's shutdown may have freed its copy. */
+  if (weft__load_relaxed(&r->forked) && weft__engine_current_worker() == NULL)
+    return WEFT_EINVAL;
   /* The request's words alone: the pool may already be released (shutdown),
    * the request is still valid (its after_cb has not run: the caller's
    * rule). One that queue_work refused (claim clear, the refusal's mark:
