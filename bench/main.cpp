@@ -192,6 +192,20 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   bool progress_ = false;  // one line per result on stderr (with --wb-log)
 };
 
+// A google-benchmark setting as google-benchmark reads it: its environment
+// variable, then the last --benchmark_NAME=VALUE passed through (the last
+// one wins, as in google-benchmark); dflt if neither is given.
+std::string bench_setting(const Options &o, const char *name, const char *env,
+                          std::string dflt) {
+  if (const char *e = std::getenv(env))
+    dflt = e;
+  std::string prefix = std::string("--benchmark_") + name + "=";
+  for (const std::string &a : o.passthrough)
+    if (a.rfind(prefix, 0) == 0)
+      dflt = a.substr(prefix.size());
+  return dflt;
+}
+
 // The console lines' options. google-benchmark chooses them (colour from
 // --benchmark_color or BENCHMARK_COLOR, "auto": stdout is a terminal) only
 // for a display reporter of its own; one passed in prints as constructed,
@@ -199,12 +213,7 @@ class CollectingReporter : public benchmark::ConsoleReporter {
 // --wb-log's file, and despite --benchmark_color=false. Counters stay in
 // columns (tabular), as before.
 benchmark::ConsoleReporter::OutputOptions display_options(const Options &o) {
-  std::string v = "auto";
-  if (const char *e = std::getenv("BENCHMARK_COLOR"))
-    v = e;
-  for (const std::string &a : o.passthrough)
-    if (a.rfind("--benchmark_color=", 0) == 0)
-      v = a.substr(std::strlen("--benchmark_color="));
+  std::string v = bench_setting(o, "color", "BENCHMARK_COLOR", "auto");
   bool color;
   if (!o.log_path.empty()) {
     color = false;  // the lines go to a file
@@ -362,16 +371,8 @@ struct BenchOut {
 
 BenchOut user_bench_out(const Options &o) {
   BenchOut f;
-  if (const char *e = std::getenv("BENCHMARK_OUT"))
-    f.path = e;
-  if (const char *e = std::getenv("BENCHMARK_OUT_FORMAT"))
-    f.format = e;
-  for (const std::string &a : o.passthrough) {  // the last one wins, as in google-benchmark
-    if (a.rfind("--benchmark_out=", 0) == 0)
-      f.path = a.substr(std::strlen("--benchmark_out="));
-    else if (a.rfind("--benchmark_out_format=", 0) == 0)
-      f.format = a.substr(std::strlen("--benchmark_out_format="));
-  }
+  f.path = bench_setting(o, "out", "BENCHMARK_OUT", "");
+  f.format = bench_setting(o, "out_format", "BENCHMARK_OUT_FORMAT", f.format);
   return f;
 }
 
@@ -967,12 +968,7 @@ int main(int argc, char **argv) {
   // which the flag does not change: json asked for on stdout came out as
   // console lines and a markdown table, without a word.
   {
-    std::string fmt = "console";
-    if (const char *e = std::getenv("BENCHMARK_FORMAT"))
-      fmt = e;
-    for (const std::string &a : o.passthrough)
-      if (a.rfind("--benchmark_format=", 0) == 0)
-        fmt = a.substr(std::strlen("--benchmark_format="));
+    std::string fmt = bench_setting(o, "format", "BENCHMARK_FORMAT", "console");
     if (fmt != "console") {
       std::fprintf(stderr, "weft_bench: --benchmark_format=%s is not supported: stdout holds "
                            "google-benchmark's console lines and weft_bench's table; "
