@@ -15,6 +15,9 @@
 // (default 5). libuv fixes its pool size per process, so each libuv size
 // runs in a child process of this binary with UV_THREADPOOL_SIZE set; its
 // medians come back through a file and join the same table.
+//
+// Exit status: 0 when every cell ran; 1 when a cell failed (its table entry
+// says why); 2 for a bad argument; 3 when the watchdog gave up on a run.
 #include <benchmark/benchmark.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -1033,5 +1036,16 @@ int main(int argc, char **argv) {
 
   report(o, "");
   benchmark::Shutdown();
+  // A cell that failed is in the table as "error: ..."; the exit status
+  // says so too, so that a script (or CI) running the benchmark does not
+  // take a run with failed cells for a good one.
+  int failed = 0;
+  for (const auto &kv : g_results)
+    failed += kv.second.ok ? 0 : 1;
+  if (failed > 0) {
+    std::fprintf(stderr, "weft_bench: %d of %zu cells failed (\"error:\" in the table)\n", failed,
+                 g_results.size());
+    return 1;
+  }
   return 0;
 }
