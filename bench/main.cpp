@@ -19,7 +19,10 @@
 // Exit status: 0 when every cell ran; 1 when a cell failed (its table entry
 // says why); 2 for a bad argument; 3 when the watchdog gave up on a run.
 #include <benchmark/benchmark.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -459,6 +462,38 @@ void child_failed(const Options &o, const Impl *impl, int size, const std::strin
   }
 }
 
+// Waits for the child pid at most bound_s seconds (a pidfd polled with that
+// timeout; where the kernel has no pidfd_open, without a bound), then kills
+// it (*killed). Returns its wait status.
+int wait_child(pid_t pid, double bound_s, bool *killed) {
+  *killed = false;
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(static_cast<long long>(bound_s * 1000));
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0) {
+        kill(pid, SIGKILL);
+        *killed = true;
+        break;
+      }
+      struct pollfd pfd = {fd, POLLIN, 0};
+      int n = poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 60000)));
+      if (n > 0)
+        break;  // the child has exited
+      if (n < 0 && errno != EINTR)
+        break;  // cannot watch it: wait without a bound
+    }
+    close(fd);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
 // Runs impl at size in a child process and adds its cells to g_results.
 // A child that cannot be started leaves its cells with that reason, not
 // out of the table: a peer asked for and silently missing would also
@@ -535,9 +570,18 @@ void run_child(const Options &o, const char *self, const Impl *impl, int size,
     child_failed(o, impl, size, std::string("child process not started: ") + std::strerror(rc));
     return;
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  // The child's watchdog ends a run that hangs; the parent bounds the
+  // whole child too (a hang outside a run: its start, its exit), or the
+  // README's run would wait for ever. The bound: every run of the child at
+  // its limit, and a minute for the rest.
+  int runs = 0;
+  for (Workload w : o.workloads)
+    runs += (impl->workloads & workload_bit(w)) != 0;
+  double reps = std::max(1.0, std::atof(bench_setting(o, "repetitions", "BENCHMARK_REPETITIONS",
+                                                      "1").c_str()));
+  double bound_s = g_run_limit_s * (static_cast<double>(runs) * reps + 1) + 60;
+  bool killed = false;
+  int status = wait_child(pid, bound_s, &killed);
   if (!bench_out.path.empty()) {
     // Empty from a child that exited 0: its cells were all filtered out
     // (--benchmark_filter), nothing to add.
@@ -570,7 +614,11 @@ void run_child(const Options &o, const char *self, const Impl *impl, int size,
     }
   }
   unlink(tmpl);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (killed) {
+    char why[96];
+    std::snprintf(why, sizeof why, "child process did not finish within %.0f s; killed", bound_s);
+    child_failed(o, impl, size, why);
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     // A child that crashed (libuv aborts when it cannot start its
     // threads) or that its watchdog stopped: say how it ended, beside
     // whatever reason it wrote for the cell.
