@@ -1597,6 +1597,51 @@ static void fork_in_an_attach_startup_trigger(void **state) {
   assert_int_equal(weft_reactor_destroy(AT), 0);
 }
 
+/* A trigger that forks and returns in the child ends the firing there: the
+ * triggers after it, in its phase and the later ones, are the parent's, and
+ * run there only (they ran in both processes). A firing begun in the child
+ * runs every trigger. */
+static weft_reactor *TF;
+static int tf_marks; /* this process's count of the triggers after the forker */
+static void tf_forker(void *arg) {
+  (void)arg;
+  pid_t pid = fork();
+  if (pid == 0) return; /* the firing goes on in the child */
+  atomic_store(&child_pid, (int)pid);
+}
+static void tf_marker(void *arg) {
+  (void)arg;
+  tf_marks++;
+}
+static void fork_in_a_trigger_ends_the_childs_firing(void **state) {
+  (void)state;
+  parent_pid = getpid();
+  atomic_store(&child_pid, 0);
+  tf_marks = 0;
+  assert_int_equal(weft_reactor_create(&TF), 0);
+  weft_trigger_id forker;
+  assert_int_equal(weft_reactor_add_trigger(TF, WEFT_DURING, WEFT_STARTUP, tf_forker, NULL, &forker),
+                   0);
+  assert_int_equal(weft_reactor_add_trigger(TF, WEFT_DURING, WEFT_STARTUP, tf_marker, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_add_trigger(TF, WEFT_AFTER, WEFT_STARTUP, tf_marker, NULL, NULL), 0);
+  int rc = weft_reactor_fire_system_event(TF, WEFT_STARTUP);
+  if (getpid() != parent_pid) { /* the child */
+    alarm(20);                  /* a hang guard */
+    if (rc != 0) _exit(1);
+    if (tf_marks != 0) _exit(2); /* the parent's triggers ran here */
+    /* A firing of the child's own runs them all. */
+    if (weft_reactor_remove_trigger(TF, forker) != 0) _exit(3);
+    if (weft_reactor_fire_system_event(TF, WEFT_STARTUP) != 0) _exit(4);
+    if (tf_marks != 2) _exit(5);
+    if (CHILD_MAY_ALLOCATE && weft_reactor_destroy(TF) != 0) _exit(6);
+    _exit(0);
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(tf_marks, 2); /* the parent's firing went on */
+  expect_child_ok(atomic_load(&child_pid));
+  assert_int_equal(weft_reactor_destroy(TF), 0);
+}
+
 /* weft_reactor_cancel_work in the child on requests the parent had queued
  * with weft_reactor_queue_work (one running on a parent's pool thread, one
  * waiting behind it): the child's copy of the reactor's pool never hands
@@ -1688,6 +1733,7 @@ int main(void) {
       cmocka_unit_test(child_uses_an_inherited_idle_team),
       cmocka_unit_test(child_uses_a_coordinator_its_item_forked),
       cmocka_unit_test(fork_in_an_attach_startup_trigger),
+      cmocka_unit_test(fork_in_a_trigger_ends_the_childs_firing),
       cmocka_unit_test(child_cancel_of_a_parents_reactor_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

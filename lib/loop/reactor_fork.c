@@ -13,7 +13,8 @@
  *     parent's): adding a reader or writer, and drain, return WEFT_ESTATE;
  *   - the completion queue and the pending timed calls are emptied: they
  *     are the parent's, which runs them; a callback that forked and returns
- *     in the child ends the loop's dispatch of its epoll batch. Calls made in the child with
+ *     in the child ends the loop's dispatch of its epoll batch, and a
+ *     trigger that did ends its firing (reactor_trigger.c). Calls made in the child with
  *     call_from_thread are accepted and run in weft_reactor_destroy, on the
  *     destroying thread, like calls made after any stop;
  *   - threads blocked in blocking_call_from_thread do not exist here: their

@@ -75,14 +75,22 @@ static void sweep_tombstones(weft_reactor *r) {
 
 void weft__triggers_fire(weft_reactor *r, weft_event event) {
   r->triggers_firing++;
+  /* A trigger that forked and returned in the child ends the firing there:
+   * the triggers after it are the parent's, which runs them, as the rest of
+   * an epoll batch or a coordinator's queue is (reactor_fork.c). A firing
+   * begun in the child (forked already) runs all of its triggers. Relaxed:
+   * the child's only thread stored it, in the fork handler. */
+  int forked = weft__load_relaxed(&r->forked);
   for (int phase = WEFT_BEFORE; phase <= WEFT_AFTER; phase++) {
     weft__trigger_list *l = &r->triggers[event][phase];
     /* by index: triggers may add triggers (they run in this pass too) */
     for (size_t i = 0; i < l->len; i++) {
       weft_fn fn = l->v[i].fn;
       if (fn) fn(l->v[i].arg);
+      if (WEFT_UNLIKELY(!forked && weft__load_relaxed(&r->forked))) goto out;
     }
   }
+out:
   /* A trigger may have destroyed r only where destroy allows it: never
    * while a firing is under way (WEFT_EBUSY, reactor.c), so r is ours. */
   if (--r->triggers_firing == 0 && r->triggers_tombstones) sweep_tombstones(r);
