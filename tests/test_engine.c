@@ -27,6 +27,7 @@
 
 #include "engine/engine.h"
 #include "engine/park.h"
+#include "engine/observer.h"
 #include "base/clock.h"
 #include "base/membarrier.h"
 
@@ -474,6 +475,52 @@ static void eager_wake_with_long_tasks(void **state) {
   check_exactly_once(4);
 }
 
+/* E5.2: a task submitted while the only worker searches (it found nothing
+ * and is about to park) wakes nobody, since a searcher will see it (E5.1);
+ * the worker, once on the idle stack, must look again and find it. The
+ * observer holds the worker in that window (PARKING: still searching, not
+ * yet pushed) while the test submits. Without the re-check after the park
+ * CAS the task waits for ever (scripts/mutate.sh park_no_recheck: this test
+ * hangs). */
+static _Atomic int pk_armed;
+static counter pk_in_window, pk_gate;
+static void pk_observer(weft__event ev) {
+  int one = 1;
+  if (ev != WEFT__EVENT_PARKING || !atomic_compare_exchange_strong(&pk_armed, &one, 0)) return;
+  counter_add(&pk_in_window, 1);
+  counter_wait(&pk_gate, 1);
+}
+static void parker_sees_a_task_submitted_while_it_searched(void **state) {
+  (void)state;
+  setup_jobs(2);
+  counter_init(&pk_in_window);
+  counter_init(&pk_gate);
+  _Atomic int limit = 1;
+  g_e = make_engine(&limit);
+  assert_int_equal(weft__engine_grow(g_e, 1, WEFT__MADE_GROW), 1);
+  wait_all_parked(g_e);
+  atomic_store(&pk_armed, 1);
+  weft__observer_set(pk_observer);
+  /* The parked worker is woken for job 0, runs it, finds nothing more and
+   * stops in the hook on its way to park. */
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[0].task), 0);
+  counter_wait(&pk_in_window, 1);
+  uint64_t s = atomic_load(&g_e->ctl);
+  assert_int_equal(WEFT__CTL_SEARCHING(s), 1); /* the worker, held */
+  assert_int_equal(WEFT__CTL_TOP(s), 0);       /* nobody parked */
+  uint64_t unparks = unparks_of(g_e);
+  assert_int_equal(weft__engine_submit(g_e, &g_jobs[1].task), 0);
+  /* A searcher is awake: the submit woke nobody, and nobody has run it. */
+  assert_int_equal(unparks_of(g_e), unparks);
+  assert_int_equal(atomic_load(&g_runs[1]), 0);
+  counter_add(&pk_gate, 1); /* the worker parks, re-checks, finds job 1 */
+  counter_wait(&g_done, 2);
+  weft__observer_set(NULL);
+  assert_int_equal(weft__engine_stop(g_e), 0);
+  assert_int_equal(weft__engine_destroy(g_e), 0);
+  check_exactly_once(2);
+}
+
 /* E5.4: an engine whose only slot ever is one worker's runs that worker's
  * notify without a fence (where membarrier(2) works); the second slot
  * ends it for good, and work keeps flowing either way. */
@@ -597,6 +644,7 @@ int main(void) {
       cmocka_unit_test(long_task_takes_one_injected_task),
       cmocka_unit_test(own_ring_cannot_starve_a_foreign_submit),
       cmocka_unit_test(eager_wake_with_long_tasks),
+      cmocka_unit_test(parker_sees_a_task_submitted_while_it_searched),
       cmocka_unit_test(sole_worker_until_second_slot),
       cmocka_unit_test(deferred_logs_wait_for_the_caller),
       cmocka_unit_test(no_free_slot_is_reported),

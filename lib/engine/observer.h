@@ -2,7 +2,9 @@
  * Observer: a hook the library calls when one of its own threads has done
  * something that no caller-visible event reports and that a test must wait
  * for: a worker has parked (it is on the idle stack and counted in
- * `parks`), the elastic monitor has ended a pass of its loop (a tick, a
+ * `parks`), or is about to (it found no work and still counts as searching:
+ * a test that holds it there submits into E5.2's window, where only the
+ * parker's re-check can see the task), the elastic monitor has ended a pass of its loop (a tick, a
  * pass that found the pool unsaturated), or it has disarmed (its grants
  * given back; it sleeps until the next arm), or, disarmed, it has looked
  * at whether to leave after a keep-alive (and stayed or left), or a stop that joins
@@ -51,6 +53,7 @@ typedef enum weft__event {
   WEFT__EVENT_LANE_COUNTED, /* a lane submit counted past the limit, not yet pushed to wait */
   WEFT__EVENT_SHRINK_OWES,  /* a shrink found nobody parked, its debt not yet added */
   WEFT__EVENT_TEAM_STEP_PARKED, /* a Team worker parked its refused step: its last touch */
+  WEFT__EVENT_PARKING,      /* a worker found no work and is about to park, still searching */
 } weft__event;
 
 typedef void (*weft__observer_fn)(weft__event ev);

@@ -282,6 +282,10 @@ void weft__engine_stop_searching(weft__engine *e) {
  * counted as searching again), true if it reaped itself after its
  * keep-alive (E9.3: it must leave now, uncounted and still linked). */
 bool weft__engine_park(weft__engine *e, weft__eworker *w) {
+  /* Still counted searching: a notifier now wakes nobody (E5.1), and only
+   * the re-check after the push below finds its task (test_engine
+   * parker_sees_a_task_submitted_while_it_searched holds us here). */
+  weft__observe(WEFT__EVENT_PARKING);
   weft__store_relaxed(&w->wake, WEFT__WAKE_ASLEEP); /* published by the CAS below */
   /* E5.5: counted parked before the push, so before the fence and re-check
    * below: a notifier that finds no work-taker awake either sees this count
