@@ -21,6 +21,12 @@
  *                                  drain may finish first and the task is lost
  *   -DMUTANT_PARK_IGNORES_CLOSED   park's re-check ignores closed: a worker
  *                                  sleeps through the stop, join never returns
+ *   -DMUTANT_NO_WAIT_FOR_PUSHES    stop's drain ends at the first empty pop
+ *                                  instead of waiting until pushed == popped:
+ *                                  a submitter counted before the close links
+ *                                  its task after the drain, and nobody runs or
+ *                                  cancels it (scripts/mutate.sh's
+ *                                  stop_no_wait_for_pushes, in the model)
  */
 #ifndef W
 #define W 2
@@ -171,7 +177,11 @@ proctype stopper() {
      :: else ->
         if
         :: pushed == popped -> break
+#ifdef MUTANT_NO_WAIT_FOR_PUSHES
+        :: else -> break
+#else
         :: else -> skip                      /* a submitter is between its steps */
+#endif
         fi
      fi
   od;

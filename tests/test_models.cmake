@@ -66,6 +66,7 @@ weft_model_check(model_shutdown shutdown.pml -DW=1 -DS=2)
 weft_model_check(model_shutdown_w2 shutdown.pml -DW=2 -DS=1)
 weft_model_mutant(model_mutant_shutdown_closed_before_count shutdown.pml "assertion violated" -DMUTANT_CLOSED_BEFORE_COUNT)
 weft_model_mutant(model_mutant_shutdown_park_ignores_closed shutdown.pml "invalid end state" -DMUTANT_PARK_IGNORES_CLOSED)
+weft_model_mutant(model_mutant_shutdown_no_wait_for_pushes shutdown.pml "assertion violated" -DMUTANT_NO_WAIT_FOR_PUSHES)
 
 weft_model_check(model_window window.pml -DN=3)
 weft_model_mutant(model_mutant_window_stop_ignores_windows window.pml "assertion violated" -DMUTANT_STOP_IGNORES_WINDOWS)
