@@ -34,6 +34,7 @@
 #include "engine/submit_window.h"
 #include "loop/reactor_state.h"
 #include "pool/threadpool_impl.h"
+#include "weft/context.h"
 #include "weft/lane.h"
 #include "weft/reactor.h"
 #include "weft/threadpool.h"
@@ -1453,6 +1454,94 @@ static void fork_in_a_lane_task_child_lane_statistics(void **state) {
   latch_destroy(&forked);
 }
 
+/* The same with the fork in the enter hook of the context a lane task
+ * captured: the forking thread is starting that task (to run it, or to
+ * cancel it), not yet inside it, so the child's books count it as never
+ * submitted; the hook returns in the child, which then runs or cancels the
+ * task there. Its completion (or cancel) was counted against a submit the
+ * books did not have: submitted == completed + cancelled + running - 1
+ * (the children exited 4). The child now counts the task it goes on with
+ * as submitted there. */
+static char sl_ctx; /* the context the forker's lane task captures */
+static atomic_int sl_fork_in_enter;
+static void sl_enter(void *ctx) {
+  if (ctx != &sl_ctx || !atomic_exchange(&sl_fork_in_enter, 0)) return;
+  pid_t pid = fork();
+  if (pid == 0) return; /* the child goes on with the task */
+  atomic_store(&child_pid, (int)pid);
+  latch_count_down(&forked);
+}
+static void sl_leave(void *ctx, void *previous) {
+  (void)previous;
+  /* After a cancel: the child checks its books (nothing of the lane runs). */
+  if (ctx == &sl_ctx && getpid() != parent_pid) _exit(sl_child_check(0));
+}
+static const weft_context_hooks sl_hooks = {NULL, NULL, sl_enter, sl_leave};
+static void sl_entered(void *arg) {
+  (void)arg;
+  if (getpid() != parent_pid) _exit(sl_child_check(1)); /* the child runs it */
+  count_up(&sl_started);
+}
+
+static void fork_in_a_lane_tasks_enter_hook_child_lane_statistics(void **state) {
+  (void)state;
+  parent_pid = getpid();
+  sl_setup();
+  latch_init(&forked, 1);
+  assert_int_equal(weft_context_set_hooks(&sl_hooks), 0);
+  assert_int_equal(weft_lane_call_in_thread(SL, sl_held, NULL), 0); /* the other one runs */
+  count_wait(&sl_started, 2);
+  atomic_store(&sl_fork_in_enter, 1);
+  void *prev = weft_context_set(&sl_ctx);
+  assert_int_equal(weft_lane_call_in_thread(SL, sl_entered, NULL), 0);
+  weft_context_set(prev);
+  latch_wait(&forked);
+  expect_child_ok(atomic_load(&child_pid));
+  count_wait(&sl_started, 3); /* the parent ran it too */
+  sl_teardown(3);
+  assert_int_equal(weft_context_set_hooks(NULL), 0);
+  latch_destroy(&forked);
+}
+
+static void sl_quiet_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)err;
+  (void)what;
+}
+
+/* The cancel's way: a pool never started, its stop cancels the lane's task
+ * in the task's context, whose enter hook forks on the stopping thread. */
+static void fork_in_a_lane_cancels_enter_hook_child_lane_statistics(void **state) {
+  (void)state;
+  parent_pid = getpid();
+  latch_init(&forked, 1);
+  weft_threadpool_options po;
+  weft_threadpool_options_init(&po);
+  po.min_threads = 0;
+  po.max_threads = 2;
+  po.log = sl_quiet_log; /* the cancel's report, in parent and child */
+  assert_int_equal(weft_threadpool_create_ex(&FP, &po), 0); /* not started */
+  weft_lane_options o;
+  weft_lane_options_init(&o);
+  assert_int_equal(weft_lane_create(FP, &o, &SL), 0);
+  assert_int_equal(weft_context_set_hooks(&sl_hooks), 0);
+  void *prev = weft_context_set(&sl_ctx);
+  assert_int_equal(weft_lane_call_in_thread(SL, sl_entered, NULL), 0); /* never runs */
+  weft_context_set(prev);
+  atomic_store(&sl_fork_in_enter, 1);
+  assert_int_equal(weft_threadpool_stop(FP), 0); /* cancels it: the hook forks */
+  latch_wait(&forked);
+  expect_child_ok(atomic_load(&child_pid));
+  weft_lane_stats st;
+  assert_int_equal(weft_lane_stats_get(SL, &st), 0); /* the parent's books */
+  assert_int_equal(st.submitted, 1);
+  assert_int_equal(st.cancelled, 1);
+  assert_int_equal(st.completed, 0);
+  assert_int_equal(weft_threadpool_destroy(FP), 0);
+  assert_int_equal(weft_context_set_hooks(NULL), 0);
+  latch_destroy(&forked);
+}
+
 /* A child's do() on a Team it inherited idle: the team's idle workers are
  * the parent's ThreadWorkers, whose do() refuses in the child. The team
  * dropped each (log_fn heard of it) and left the task at the head of the
@@ -1730,6 +1819,8 @@ int main(void) {
       cmocka_unit_test(fork_in_a_team_task),
       cmocka_unit_test(fork_child_lane_statistics),
       cmocka_unit_test(fork_in_a_lane_task_child_lane_statistics),
+      cmocka_unit_test(fork_in_a_lane_tasks_enter_hook_child_lane_statistics),
+      cmocka_unit_test(fork_in_a_lane_cancels_enter_hook_child_lane_statistics),
       cmocka_unit_test(child_uses_an_inherited_idle_team),
       cmocka_unit_test(child_uses_a_coordinator_its_item_forked),
       cmocka_unit_test(fork_in_an_attach_startup_trigger),

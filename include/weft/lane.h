@@ -170,7 +170,9 @@ WEFT_API int weft_lane_close(weft_lane *lane);
  * (running on its threads, queued in the pool, waiting in the lane) are
  * the parent's: the child's copy counts them as never submitted. Only the
  * forking thread's own task of the lane, if it forked inside one, counts
- * as running there (docs/threading-howto.md, "Fork").
+ * as running there; one it forked while starting (in the enter hook of the
+ * context the task captured, weft/context.h) counts as submitted there once
+ * it runs or is cancelled (docs/threading-howto.md, "Fork").
  */
 typedef struct weft_lane_stats {
   int limit;             /**< the lane's limit */

@@ -102,6 +102,9 @@ struct weft_lane {
   weft__engine *e;
   int limit;
   _Atomic int closed;
+  /* Set in a fork child only, by its only thread (weft__lane_fork_child):
+   * a plain bool, never written where another thread could read it. */
+  bool fork_copy;
   char *name;
   weft_lane *next_in_pool; /* threadpool.c's list, under the pool's mutex */
 };
@@ -287,7 +290,20 @@ typedef struct lane_frame {
 } lane_frame;
 static _Thread_local lane_frame *tls_lane_frames __attribute__((tls_model("initial-exec")));
 
+/* In a fork child, every task of the lane that starts or is cancelled is
+ * one of the parent's, which the child's books count as never submitted
+ * (weft__lane_fork_child): the forking thread went on with it after a fork
+ * made before its lane_enter, in the enter hook of the context it captured
+ * (weft/context.h), for its run or its cancel. The child's from here on:
+ * counted as submitted, so that submitted == completed + cancelled +
+ * running holds there (weft/lane.h). A child's closed pool accepts no
+ * submit, so no other task can get here. */
+static void lane_adopt_in_child(weft_lane *l) {
+  if (WEFT_UNLIKELY(l->fork_copy)) weft__fetch_add_relaxed(&l->submitted, 1); /* statistics */
+}
+
 static void lane_enter(weft_lane *l, lane_frame *f) {
+  lane_adopt_in_child(l);
   f->lane = l;
   f->up = tls_lane_frames;
   tls_lane_frames = f;
@@ -324,6 +340,7 @@ static void lane_call_cancel(weft__task *t, int status) {
   weft__node *n = (weft__node *)t;
   weft_lane *l = call_of(n)->lane;
   weft__node_put(n);
+  lane_adopt_in_child(l);
   weft__fetch_add_relaxed(&l->cancelled, 1); /* statistics */
   lane_log(l, status, "weft_lane_call_in_thread: task cancelled, never ran");
   lane_release(l, false);
@@ -357,6 +374,7 @@ static void lane_callback_cancel(weft__task *t, int status) {
     res = *result_of(c.result);
     weft__node_put(c.result);
   }
+  lane_adopt_in_child(c.lane);
   weft__fetch_add_relaxed(&c.lane->cancelled, 1); /* statistics */
   if (res.on_result) res.on_result(res.ctx, status, NULL);
   else lane_log(c.lane, status, "weft_lane_call_in_thread_with_callback: task cancelled");
@@ -508,6 +526,10 @@ void weft__lane_fork_child(weft_lane *l) {
   weft__store_relaxed(&l->running, mine);
   weft__store_relaxed(&l->submitted, weft__load_relaxed(&l->completed) +
                                          weft__load_relaxed(&l->cancelled) + (uint64_t)mine);
+  /* A task this thread goes on with that it had not entered yet (it forked
+   * in the enter hook of the task's context) is counted when it starts or
+   * is cancelled (lane_adopt_in_child). */
+  l->fork_copy = true;
 }
 
 void weft__lane_free(weft_lane *l) {
