@@ -981,6 +981,60 @@ static void refused_waiting_task_cancelled_in_its_own_context(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* A lane task that waits for a task submitted after it to its own lane,
+ * the lane at its limit (docs/misuse.md row 89): the later task gets a
+ * slot only when one of the lane's tasks in the pool returns, so the wait
+ * cannot end by itself, though the pool has an idle thread (weft/lane.h
+ * says so). stop_timeout cancels the later task: its on_result, told
+ * WEFT_ECANCELED by the call, ends the wait. */
+typedef struct successor_wait {
+  weft_lane *l;
+  sync_t queued, told;
+  atomic_int status;
+} successor_wait;
+static void successor_told(void *ctx, int status, void *result) {
+  (void)result;
+  successor_wait *sw = ctx;
+  atomic_store(&sw->status, status);
+  count_up(&sw->told);
+}
+static void wait_for_successor(void *arg) {
+  successor_wait *sw = arg;
+  if (weft_lane_call_in_thread_with_callback(sw->l, successor_told, sw, succeed, NULL) != 0) abort();
+  count_up(&sw->queued);
+  count_wait(&sw->told, 1);
+}
+
+static void lane_task_waiting_for_its_successor(void **state) {
+  (void)state;
+  weft_threadpool *tp = pool_of(2, NULL, NULL);
+  successor_wait sw = {.l = lane_of(tp, "self-waiting", 1)};
+  sync_init(&sw.queued);
+  sync_init(&sw.told);
+  atomic_init(&sw.status, 1);
+  assert_int_equal(weft_lane_call_in_thread(sw.l, wait_for_successor, &sw), 0);
+  count_wait(&sw.queued, 1);
+  weft_lane_stats s;
+  assert_int_equal(weft_lane_stats_get(sw.l, &s), 0);
+  assert_int_equal(s.running, 1);
+  assert_int_equal(s.queued, 1); /* behind the task that waits for it */
+  assert_int_equal(weft_threadpool_waiters(tp), 1); /* with a thread idle */
+  assert_int_equal(count_get(&sw.told), 0);
+  weft_threadpool_stop_report rep;
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
+  assert_int_equal(rep.cancelled, 1);
+  assert_int_equal(count_get(&sw.told), 1); /* by the call, before it returned */
+  assert_int_equal(atomic_load(&sw.status), WEFT_ECANCELED);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* the waiting task returned */
+  assert_int_equal(weft_lane_stats_get(sw.l, &s), 0);
+  assert_int_equal(s.completed, 1);
+  assert_int_equal(s.cancelled, 1);
+  assert_int_equal(s.submitted, 2);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&sw.queued);
+  sync_fini(&sw.told);
+}
+
 static void lane_misuse(void **state) {
   (void)state;
   weft_threadpool *tp = NULL;
@@ -1045,6 +1099,7 @@ int main(void) {
       cmocka_unit_test(lane_task_submits_to_its_lane),
       cmocka_unit_test(tasks_keep_their_submitters_context),
       cmocka_unit_test(refused_waiting_task_cancelled_in_its_own_context),
+      cmocka_unit_test(lane_task_waiting_for_its_successor),
       cmocka_unit_test(lane_misuse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

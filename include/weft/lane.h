@@ -27,6 +27,14 @@
  * thread serves the other lanes, never a second task of the same lane
  * beyond its limit.
  *
+ * So a lane task must not wait for a task submitted after it to its own
+ * lane (from inside it or from elsewhere) while the lane is at its limit:
+ * that task gets a slot only when one of the lane's tasks in the pool
+ * returns, and the wait never ends, idle threads or not (not detected;
+ * weft_threadpool_stop() waits with it). weft_threadpool_stop_timeout()
+ * cancels the later task (its on_result gets #WEFT_ECANCELED), which may
+ * end the wait. Wait on tasks of another lane, or of the pool itself.
+ *
  * A lane task runs in its submitter's context (weft/context.h), like any
  * pool task, even when it waited in the lane and another thread's finishing
  * task handed it to the pool.
