@@ -6,9 +6,9 @@
 //              [--wb-workloads=W1,W2,W3,W4,W5] [--wb-table=FILE.md]
 //              [--wb-data=FILE.tsv] [--wb-log=FILE] [--wb-run-limit=SECONDS]
 //              [--wb-spin-iters=N] (W4's calibration, passed to child processes)
-//              [--benchmark_* flags] (--benchmark_out=FILE, json or console:
-//              every cell, the child processes' included; csv and a
-//              --benchmark_format other than console are refused)
+//              [--benchmark_* flags] (--benchmark_out=FILE, json, csv or
+//              console: every cell, the child processes' included; a
+//              --benchmark_format other than console is refused)
 //
 // Every repetition builds a fresh pool, warms it up, then times one run of
 // the workload (manual time); the table shows medians over the repetitions
@@ -302,6 +302,39 @@ double percentile(std::vector<double> v, double q) {
   return v[k];
 }
 
+// --benchmark_out_format=csv: google-benchmark's CSV writer (1.7.1) takes
+// its counter columns from the first run it writes and aborts the process
+// (a BM_CHECK) at the first later run with another set: W2's p99_us after a
+// W1 cell, weft's parks_per_1k after pthread's. With csv asked for, every
+// run reports every counter here, NaN where it has none of its own.
+bool g_uniform_counters = false;
+const char *const kCounters[] = {"primary",        "p99_us",         "csw_per_1k",
+                                 "cpu_us_per_task", "idle_workers",   "parks_per_1k",
+                                 "unparks_per_1k",  "steals_per_1k",  "full_backoffs_per_1k",
+                                 "spills_per_1k"};
+
+// The counters of st made uniform (csv): the missing ones NaN; one not in
+// kCounters is dropped (the writer would abort on it) and named in the
+// returned text, for the cell's error.
+std::string uniform_counters(benchmark::State &st) {
+  std::string unknown;
+  for (auto it = st.counters.begin(); it != st.counters.end();) {
+    bool known = false;
+    for (const char *k : kCounters)
+      known |= it->first == k;
+    if (known) {
+      ++it;
+      continue;
+    }
+    unknown += (unknown.empty() ? "" : ", ") + it->first;
+    it = st.counters.erase(it);
+  }
+  for (const char *k : kCounters)
+    if (st.counters.find(k) == st.counters.end())
+      st.counters[k] = NAN;
+  return unknown;
+}
+
 void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p) {
   for (auto _ : st) {
     Sample s;
@@ -332,6 +365,8 @@ void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p
       cell.ok = false;
       std::fprintf(stderr, "weft_bench: %s\n", msg.c_str());
       st.SetIterationTime(1e-9);
+      if (g_uniform_counters)
+        uniform_counters(st);
       continue;  // the loop's one iteration ends as usual (a break trips its check)
     }
     cell.reps_ok++;
@@ -361,6 +396,17 @@ void body(benchmark::State &st, Workload w, const Impl *impl, int size, Params p
       default:
         st.counters["primary"] = static_cast<double>(s.tasks) / secs;
         break;
+    }
+    if (g_uniform_counters) {
+      std::string unknown = uniform_counters(st);
+      if (!unknown.empty() && !cell.failed) {
+        // A counter added to an implementation without adding it to
+        // kCounters: the figures stand, the csv file lacks that column.
+        cell.failed = true;
+        cell.ok = false;
+        cell.err = "counter " + unknown + " not in kCounters (bench/main.cpp): left out of the csv file";
+        std::fprintf(stderr, "weft_bench: %s\n", cell.err.c_str());
+      }
     }
   }
 }
@@ -394,8 +440,8 @@ std::string read_all(const std::string &path) {
 }
 
 // A child's --benchmark_out text (format f.format) joins the parent's file.
-// json: its "benchmarks" entries go into the parent's array; console: all
-// of it (csv is refused: see main).
+// json: its "benchmarks" entries go into the parent's array; csv: its rows
+// under the parent's header; console: all of it.
 // Returns false for a child's file that is cut short (a child that
 // crashed): its cells are in the table, with their error, not in the file.
 // A FILE that is not a regular file (--benchmark_out=/dev/stdout, a pipe)
@@ -427,6 +473,21 @@ bool merge_bench_out(const BenchOut &f, const std::string &child) {
       have = have.find('{') == std::string::npos ? entries : have + ",\n" + entries;
       base = base.substr(0, bo + open.size()) + have + base.substr(bc);
     }
+  } else if (f.format == "csv") {
+    // The child's rows under the parent's header: its own header (the
+    // first line that starts "name,", and what comes before it) is left
+    // out; with uniform counters (g_uniform_counters) the columns agree.
+    size_t h = child.rfind("\nname,", std::string::npos);
+    size_t start = child.rfind("name,", 0) == 0 ? 0 : (h == std::string::npos ? std::string::npos : h + 1);
+    if (start == std::string::npos)
+      return false;
+    size_t rows = child.find('\n', start);
+    if (rows == std::string::npos)
+      return true;  // a header and no cell
+    if (base.find("\nname,") == std::string::npos && base.rfind("name,", 0) != 0)
+      base = child;  // the parent ran nothing in-process: an empty file
+    else
+      base += child.substr(rows + 1);
   } else {
     base += "\n" + child;
   }
@@ -1009,11 +1070,6 @@ int main(int argc, char **argv) {
                          "[--wb-data=F] [--benchmark_* flags]\n", argv[0]);
     return 2;
   }
-  // google-benchmark's CSV writer (1.7.1) takes its counter columns from
-  // the first run it writes and aborts the process (a BM_CHECK) at the
-  // first later run with another counter: W2's p99_us after any W1 cell,
-  // weft's parks_per_1k after pthread's. The run died at its second
-  // workload, table and all; say so before anything runs instead.
   // --benchmark_format (BENCHMARK_FORMAT) chooses google-benchmark's own
   // display reporter; weft_bench passes its collecting console reporter,
   // which the flag does not change: json asked for on stdout came out as
@@ -1029,13 +1085,7 @@ int main(int argc, char **argv) {
   }
   {
     BenchOut bo = user_bench_out(o);
-    if (!bo.path.empty() && bo.format == "csv") {
-      std::fprintf(stderr, "weft_bench: --benchmark_out_format=csv is not supported: "
-                           "google-benchmark's CSV writer aborts when a later cell has a "
-                           "counter the first did not (W2's p99_us, weft's own counters); "
-                           "use json (the default) or console\n");
-      return 2;
-    }
+    g_uniform_counters = !bo.path.empty() && bo.format == "csv";
   }
   g_options = &o;
   if (std::find(o.workloads.begin(), o.workloads.end(), Workload::W4) != o.workloads.end())
