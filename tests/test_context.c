@@ -646,6 +646,39 @@ static void lock_worker_plain_item_runs_in_no_context(void **state) {
   assert_quiescent(&a);
 }
 
+/* MemoryWorker: an item queued with no context and performed by a thread
+ * that has one (perform() runs it "in the calling thread") runs in none,
+ * as a coordinator's drain and a LockWorker's trampoline run theirs; a
+ * bound item (queued in a context) still enters its own. Before the fix
+ * perform() called the item directly: it ran with the performer's context
+ * Y current, and what it submitted captured Y (a retain of Y for work that
+ * was never Y's). */
+static void memory_worker_plain_item_runs_in_no_context(void **state) {
+  (void)state;
+  tctx y = {.name = "y"}, z = {.name = "z"};
+  weft_worker *mw = NULL;
+  plain_probe plain = {.seen = &plain};
+  assert_int_equal(weft_memory_worker_create(&mw), 0);
+  assert_int_equal(weft_memory_worker_create(&plain.mw), 0);
+  assert_int_equal(weft_worker_do(mw, plain_item, &plain), 0); /* no context */
+  probe bound = {.want = &z};
+  weft_context_set(&z);
+  assert_int_equal(weft_worker_do(mw, check_task, &bound), 0); /* bound to z */
+  weft_context_set(&y);
+  assert_int_equal(weft_memory_worker_perform(mw), 1);
+  assert_int_equal(weft_memory_worker_perform(mw), 1);
+  assert_ptr_equal(weft_context_current(), &y); /* the performer's, back */
+  weft_context_set(NULL);
+  assert_int_equal(plain.ran, 1);
+  assert_null(plain.seen);                       /* was &y */
+  assert_int_equal(atomic_load(&y.retains), 0);  /* was 1: the item's submit captured y */
+  assert_probe(&bound, 1);
+  weft_worker_release(plain.mw); /* never performed: released */
+  weft_worker_release(mw);
+  assert_quiescent(&y);
+  assert_quiescent(&z);
+}
+
 /* ---------------------------------------------------------------- reactor */
 
 typedef struct loop_case {
@@ -1069,6 +1102,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(set_aside_item_entering_a_context_keeps_the_hooks_view, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(lock_worker_plain_item_runs_in_no_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(memory_worker_plain_item_runs_in_no_context, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(reactor_call_from_thread, setup, teardown),
       cmocka_unit_test_setup_teardown(reactor_plain_call_runs_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(defer_to_thread_pool_case, setup, teardown),

@@ -20,9 +20,10 @@
  * Afterwards the thread's own context is current again. Work submitted from
  * inside such work captures the same context, so it follows a whole chain.
  * Work submitted with no context runs with none current, whichever thread
- * runs it (a coordinator's drain, a LockWorker's loop, a reactor's drain on
- * a thread that has a context): that thread's context is set aside for it,
- * without hooks, and is current again afterwards.
+ * runs it (a coordinator's drain, a LockWorker's loop, a MemoryWorker's
+ * perform, a reactor's drain on a thread that has a context): that thread's
+ * context is set aside for it, without hooks, and is current again
+ * afterwards.
  *
  * Hooks (optional, weft_context_set_hooks()) let your own machinery follow:
  * `retain` when a submit captures a context, `release` once that task and its

@@ -275,7 +275,9 @@ WEFT_API int weft_coordinator_create(weft_worker **out);
 WEFT_API int weft_memory_worker_create(weft_worker **out);
 /**
  * @brief perform(): run the oldest item queued on a memory worker, in the
- * calling thread.
+ * calling thread, in the context its do() captured (weft/context.h): an
+ * item queued with none runs with none current, the calling thread's own
+ * context set aside for it.
  * @param w A worker from weft_memory_worker_create().
  * @return 1 if an item ran; 0 when nothing is queued or when the quit marker
  *   is reached (it stays at 0 for ever after); #WEFT_EINVAL if w is NULL or

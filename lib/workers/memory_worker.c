@@ -90,6 +90,9 @@ WEFT_API int weft_memory_worker_perform(weft_worker *w) {
   weft_fn fn = it->fn;
   void *arg = it->arg;
   weft__slab_put(&m->items, it);
-  fn(arg);
+  /* In the context of the do() that queued it (a bound item enters its
+   * own), never in the performing thread's: a plain item runs in none, as
+   * a coordinator's drain and a LockWorker's trampoline run theirs. */
+  weft__context_run_outside(fn, arg);
   return 1;
 }
