@@ -624,6 +624,61 @@ static void workers_ctx_fail_from(void **s) {
   assert_true(sweep(scenario_workers_ctx, MODE_FROM, "workers + contexts") > 0);
 }
 
+/* weft_worker_do on a worker of the program's own with a context current:
+ * the binding node comes from weft, so with no memory for it the call
+ * answers WEFT_ENOMEM before the worker's do_work is called (weft/worker.h
+ * lists it for every worker, not only weft's own), and every binding that
+ * was accepted still releases its context when it runs. */
+static struct {
+  weft_worker base;
+  weft_fn *fn;
+  void **arg;
+  int n, cap;
+} g_own;
+static int own_do(weft_worker *self, weft_fn fn, void *arg) {
+  (void)self;
+  if (g_own.n == g_own.cap) return WEFT_EAGAIN; /* never: the test's bound */
+  g_own.fn[g_own.n] = fn;
+  g_own.arg[g_own.n] = arg;
+  g_own.n++;
+  return 0;
+}
+static int own_quit(weft_worker *self) {
+  (void)self;
+  return 0;
+}
+static const weft_worker_ops g_own_ops = {own_do, own_quit, NULL};
+static void own_worker_do_enomem_in_context(void **s) {
+  (void)s;
+  memset(&g_own, 0, sizeof g_own);
+  g_own.cap = 1 << 16; /* far more nodes than any cache holds */
+  g_own.fn = malloc(sizeof *g_own.fn * (size_t)g_own.cap);
+  g_own.arg = malloc(sizeof *g_own.arg * (size_t)g_own.cap);
+  assert_non_null(g_own.fn);
+  assert_non_null(g_own.arg);
+  assert_int_equal(weft_worker_init(&g_own.base, &g_own_ops), 0);
+  atomic_store(&g_ctx_retained, 0);
+  atomic_store(&g_ctx_released, 0);
+  assert_int_equal(weft_context_set_hooks(&g_ctx_hooks), 0);
+  void *prev = weft_context_set(&g_ctx_token);
+  arm(MODE_FROM, 1); /* no allocation succeeds: the cached nodes run out */
+  int rc;
+  while ((rc = weft_worker_do(&g_own.base, task_fn, NULL)) == 0) {
+  }
+  disarm();
+  weft_context_set(prev);
+  assert_int_equal(rc, WEFT_ENOMEM);
+  assert_true(g_own.n < g_own.cap); /* do_work never saw the refused one */
+  assert_int_equal(atomic_load(&g_ctx_retained), g_own.n);
+  for (int i = 0; i < g_own.n; i++) g_own.fn[i](g_own.arg[i]); /* bound: releases */
+  assert_int_equal(atomic_load(&g_ctx_released), g_own.n);
+  assert_int_equal(weft_context_set_hooks(NULL), 0);
+  assert_int_equal(weft_worker_quit(&g_own.base), 0);
+  weft_worker_release(&g_own.base);
+  free(g_own.fn);
+  free(g_own.arg);
+}
+
 /* ------------------------------- blockingCallFromThread from a pool thread */
 
 static void bcp_stop_req(weft_work *req) { (void)weft_reactor_stop(req->data); }
@@ -709,6 +764,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(reactor_mix_fail_from),
       cmocka_unit_test(workers_ctx_fail_once),
       cmocka_unit_test(workers_ctx_fail_from),
+      cmocka_unit_test(own_worker_do_enomem_in_context),
       cmocka_unit_test(blocking_in_pool_fail_once),
       cmocka_unit_test(team_fail_once),
       cmocka_unit_test(team_fail_from),
