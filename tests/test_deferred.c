@@ -785,6 +785,88 @@ static void many_callbacks_grow_the_chain(void **state) {
   weft_deferred_unref(d);
 }
 
+/* A free that keeps every block, filled with 0xA5, until quarantine_end: a
+ * read of freed memory then sees the poison in any build (ASan reports it
+ * too), and the memory stays the test's own. */
+typedef union qhead {
+  struct {
+    union qhead *next;
+    size_t size;
+  } h;
+  max_align_t align;
+} qhead;
+static qhead *g_quarantine;
+
+static void *q_malloc(size_t size) {
+  qhead *h = malloc(sizeof *h + size);
+  if (h == NULL) return NULL;
+  h->h.size = size;
+  return h + 1;
+}
+static void *q_calloc(size_t n, size_t size) {
+  if (size != 0 && n > SIZE_MAX / size) return NULL;
+  void *p = q_malloc(n * size);
+  if (p) memset(p, 0, n * size);
+  return p;
+}
+static void q_free(void *p) {
+  if (p == NULL) return;
+  qhead *h = (qhead *)p - 1;
+  memset(p, 0xA5, h->h.size);
+  h->h.next = g_quarantine;
+  g_quarantine = h;
+}
+static void quarantine_begin(void) {
+  assert_int_equal(weft_replace_allocator(q_malloc, q_calloc, q_free), 0);
+}
+static void quarantine_end(void) {
+  assert_int_equal(weft_replace_allocator(malloc, calloc, free), 0);
+  while (g_quarantine) {
+    qhead *h = g_quarantine;
+    g_quarantine = h->h.next;
+    free(h);
+  }
+}
+
+/* A request whose failure payload owns the Deferred's only reference: the
+ * failure's free_data gives it back. */
+typedef struct request {
+  weft_deferred *d;
+  int freed;
+} request;
+static void request_free(void *data) {
+  request *q = data;
+  q->freed = 1;
+  weft_deferred_unref(q->d);
+}
+
+/* errback consumes the failure even when it answers WEFT_EALREADY; if the
+ * failure's free_data drops the last reference to d, errback must not read
+ * d afterwards. It did (d->suppress_once after the unref): a use after free
+ * that answered 0 from the freed block's contents instead of
+ * WEFT_EALREADY. */
+static void errback_whose_failure_drops_the_deferred(void **state) {
+  (void)state;
+  quarantine_begin();
+  request q = {NULL, 0};
+  assert_int_equal(weft_deferred_create(&q.d), 0);
+  assert_int_equal(weft_deferred_callback(q.d, NULL), 0);
+  assert_int_equal(
+      weft_deferred_errback(q.d, weft_failure_new_data(WEFT_EFAILED, NULL, &q, request_free)),
+      WEFT_EALREADY);
+  assert_true(q.freed);
+  /* The swallowed firing after a cancel without canceller: 0, same rule. */
+  request c = {NULL, 0};
+  assert_int_equal(weft_deferred_create(&c.d), 0);
+  assert_int_equal(weft_deferred_add_errback(c.d, consume, &(log_){0}), 0);
+  assert_int_equal(weft_deferred_cancel(c.d), 0);
+  assert_int_equal(
+      weft_deferred_errback(c.d, weft_failure_new_data(WEFT_EFAILED, NULL, &c, request_free)), 0);
+  assert_true(c.freed);
+  quarantine_end();
+  assert_int_equal(g_unhandled, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(failure_basics, setup),
@@ -814,6 +896,7 @@ int main(void) {
       cmocka_unit_test_setup(a_circle_is_refused, setup),
       cmocka_unit_test_setup(a_circle_through_a_running_deferred_is_refused, setup),
       cmocka_unit_test_setup(many_callbacks_grow_the_chain, setup),
+      cmocka_unit_test_setup(errback_whose_failure_drops_the_deferred, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

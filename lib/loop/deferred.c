@@ -493,12 +493,15 @@ WEFT_API int weft_deferred_add_both(weft_deferred *d, weft_callback_fn fn, void 
 
 static int fire(weft_deferred *d, void *value, weft_failure *f) {
   if (d->called) {
-    weft_failure_unref(f);
+    int rc = WEFT_EALREADY;
     if (d->suppress_once) { /* the late firing after a cancel without canceller */
       d->suppress_once = 0;
-      return WEFT_OK;
+      rc = WEFT_OK;
     }
-    return WEFT_EALREADY;
+    /* Last: the failure's free_data may drop the caller's reference to d
+     * (a payload that owns it), so d is not touched after. */
+    weft_failure_unref(f);
+    return rc;
   }
   d->called = 1;
   d->result.value = f ? NULL : value;
