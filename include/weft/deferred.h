@@ -175,7 +175,8 @@ WEFT_API void weft_result_set_failure(weft_result *r, weft_failure *f);
  * Where the chain cannot wait on d, it goes on at once with a failure
  * instead: #WEFT_EINVAL if d is the Deferred whose callback returns it,
  * #WEFT_EDEADLK if d waits, through fired and paused Deferreds, on that
- * Deferred (the wait would close a circle that never fires).
+ * Deferred (the wait would close a circle that never fires), #WEFT_ENOMEM
+ * if the wait cannot be recorded on d (out of memory).
  *
  * @param r The result.
  * @param d The Deferred to wait for.
