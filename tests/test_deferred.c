@@ -867,6 +867,77 @@ static void errback_whose_failure_drops_the_deferred(void **state) {
   assert_int_equal(g_unhandled, 0);
 }
 
+/* A failure payload that looks at the Deferred when its failure is freed. */
+typedef struct onlooker {
+  weft_deferred *d;
+  int freed;
+  int rc;
+  void *value;
+  weft_failure *seen;
+} onlooker;
+static void onlooker_free(void *data) {
+  onlooker *o = data;
+  o->freed++;
+  o->rc = weft_deferred_result(o->d, &o->value, &o->seen);
+}
+
+static int replace_failure(void *ctx, weft_result *r) {
+  weft_result_set_failure(r, ctx);
+  return 0;
+}
+static int recover_42(void *ctx, weft_result *r) {
+  (void)ctx;
+  weft_result_set_value(r, (void *)(intptr_t)42);
+  return 0;
+}
+static int chain_to_ctx(void *ctx, weft_result *r) {
+  return weft_result_set_deferred(r, ctx);
+}
+
+/* A result replaced in a callback releases the failure it held; that
+ * failure's free_data (user code) may look at the Deferred, and
+ * weft_deferred_result must not hand it the failure being freed (a
+ * borrowed pointer to freed memory): the result is in its new state before
+ * the old failure goes. It was not, for set_failure, set_value, and a
+ * callback that returned a Deferred while holding a failure. */
+static void freed_failure_is_not_the_result(void **state) {
+  (void)state;
+  weft_deferred *d;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  onlooker o1 = {d, 0, 1, NULL, NULL}, o2 = {d, 0, 1, NULL, NULL};
+  weft_failure *f2 = weft_failure_new_data(WEFT_EFAILED, "second", &o2, onlooker_free);
+  assert_int_equal(weft_deferred_add_errback(d, replace_failure, f2), 0); /* frees f1 */
+  assert_int_equal(weft_deferred_add_errback(d, recover_42, NULL), 0);   /* frees f2 */
+  assert_int_equal(
+      weft_deferred_errback(d, weft_failure_new_data(WEFT_EINVAL, "first", &o1, onlooker_free)),
+      0);
+  assert_int_equal(o1.freed, 1);
+  assert_int_equal(o1.rc, 0);
+  assert_ptr_equal(o1.seen, f2); /* not the first failure, being freed */
+  assert_int_equal(o2.freed, 1);
+  assert_int_equal(o2.rc, 0);
+  assert_null(o2.seen);
+  assert_int_equal((intptr_t)o2.value, 42);
+  weft_deferred_unref(d);
+
+  /* An errback that returns a Deferred: the failure goes before the wait. */
+  weft_deferred *inner;
+  assert_int_equal(weft_deferred_create(&d), 0);
+  assert_int_equal(weft_deferred_create(&inner), 0);
+  onlooker o3 = {d, 0, 1, NULL, NULL};
+  assert_int_equal(weft_deferred_add_errback(d, chain_to_ctx, inner), 0);
+  assert_int_equal(
+      weft_deferred_errback(d, weft_failure_new_data(WEFT_EINVAL, "third", &o3, onlooker_free)), 0);
+  assert_int_equal(o3.freed, 1);
+  assert_null(o3.seen);
+  assert_true(weft_deferred_paused(d));
+  assert_int_equal(weft_deferred_callback(inner, (void *)(intptr_t)7), 0);
+  assert_int_equal(value_of(d), 7);
+  weft_deferred_unref(inner);
+  weft_deferred_unref(d);
+  assert_int_equal(g_unhandled, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(failure_basics, setup),
@@ -897,6 +968,7 @@ int main(void) {
       cmocka_unit_test_setup(a_circle_through_a_running_deferred_is_refused, setup),
       cmocka_unit_test_setup(many_callbacks_grow_the_chain, setup),
       cmocka_unit_test_setup(errback_whose_failure_drops_the_deferred, setup),
+      cmocka_unit_test_setup(freed_failure_is_not_the_result, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

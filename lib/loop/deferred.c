@@ -74,14 +74,20 @@ static void result_clear_chained(weft_result *r) {
   }
 }
 
-/* r holds a failure or a chained Deferred: drop them, then store. Out of
+/* r holds a failure or a chained Deferred: store, then drop them. Out of
  * line, so the usual case (a callback replacing a value) saves no
- * registers. */
+ * registers. The result takes its new state before anything is released:
+ * a failure's free_data, or the hook of a Deferred its release destroys, is
+ * user code that may look at r's Deferred (weft_deferred_result), which
+ * must not hand out the failure being freed. */
 static __attribute__((noinline)) void set_value_slow(weft_result *r, void *value) {
-  if (r->failure) weft_failure_unref(r->failure);
+  weft_failure *old = r->failure;
+  weft_deferred *chained = r->chained_private_;
   r->failure = NULL;
-  result_clear_chained(r);
+  r->chained_private_ = NULL;
   r->value = value;
+  weft_failure_unref(old);
+  if (chained) dunref(chained);
 }
 
 WEFT_API void weft_result_set_value(weft_result *r, void *value) {
@@ -99,10 +105,13 @@ WEFT_API void weft_result_set_failure(weft_result *r, weft_failure *f) {
     weft_failure_unref(f);
     return;
   }
-  weft_failure_unref(r->failure);
-  result_clear_chained(r);
+  weft_failure *old = r->failure; /* released last, as in set_value_slow */
+  weft_deferred *chained = r->chained_private_;
   r->failure = f;
   r->value = NULL;
+  r->chained_private_ = NULL;
+  weft_failure_unref(old);
+  if (chained) dunref(chained);
 }
 
 WEFT_API int weft_result_set_deferred(weft_result *r, weft_deferred *d) {
@@ -415,10 +424,11 @@ static inline __attribute__((always_inline)) void run_chain(weft_deferred *d) {
       }
       weft_deferred *inner = cur->result.chained_private_;
       if (inner != NULL) {
+        weft_failure *dropped = cur->result.failure; /* released last, as in set_value_slow */
         cur->result.chained_private_ = NULL;
         cur->result.value = NULL;
-        weft_failure_unref(cur->result.failure);
         cur->result.failure = NULL;
+        weft_failure_unref(dropped);
         chain_to(cur, inner);
       }
     }
