@@ -6,6 +6,7 @@
  * Cases that need a thread to call back into the pool synchronise with a
  * latch (mutex + condition variable), never with sleeps.
  */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -762,6 +763,30 @@ static void reactor_stale_ids(void **s) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* weft/common.h: an output is cleared on every failure. A refused
+ * call_later left *id holding what it held before (here the id of a timer
+ * still pending): a caller that reuses the variable and later cancels "its"
+ * timer took out the other one. */
+static void reactor_call_later_failure_clears_id(void **s) {
+  (void)s;
+  weft_reactor *r = NULL;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_timer_id pending = 0, id;
+  assert_int_equal(weft_reactor_call_later(r, 100.0, noop, NULL, &pending), 0);
+  id = pending;
+  assert_int_equal(weft_reactor_call_later(r, NAN, noop, NULL, &id), WEFT_EINVAL);
+  assert_true(id == 0);
+  id = pending;
+  assert_int_equal(weft_reactor_call_later(r, 1.0, NULL, NULL, &id), WEFT_EINVAL);
+  assert_true(id == 0);
+  id = pending;
+  assert_int_equal(weft_reactor_call_later(NULL, 1.0, noop, NULL, &id), WEFT_EINVAL);
+  assert_true(id == 0);
+  assert_int_equal(weft_reactor_cancel_call(r, id), WEFT_EINVAL); /* 0 names no timer */
+  assert_int_equal(weft_reactor_cancel_call(r, pending), 0);     /* still pending */
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
 typedef struct reactor_case {
   weft_reactor *r;
   int rc_blocking, rc_stop2, rc_run2;
@@ -988,6 +1013,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(reactor_destroy_null_ignored, no_object_alive),
       cmocka_unit_test_teardown(reactor_stop_not_running, no_object_alive),
       cmocka_unit_test_teardown(reactor_stale_ids, no_object_alive),
+      cmocka_unit_test_teardown(reactor_call_later_failure_clears_id, no_object_alive),
       cmocka_unit_test_teardown(reactor_lifecycle_misuse, no_object_alive),
       cmocka_unit_test_teardown(defer_to_thread_misuse, no_object_alive),
       cmocka_unit_test_teardown(deferred_fire_twice, no_object_alive),

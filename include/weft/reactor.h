@@ -172,7 +172,7 @@ typedef uint64_t weft_timer_id;
  * @param fn      The call.
  * @param arg     Its argument.
  * @param id      Receives an id that cancels it (weft_reactor_cancel_call());
- *                may be NULL.
+ *                0 on failure; may be NULL.
  * @return 0, or #WEFT_EINVAL on NULL r or fn or a NaN delay, #WEFT_ENOMEM.
  */
 WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn,

@@ -101,6 +101,10 @@ void weft__timers_forget_all(weft_reactor *r) {
 
 WEFT_API int weft_reactor_call_later(weft_reactor *r, double seconds, weft_fn fn, void *arg,
                                      weft_timer_id *id) {
+  /* 0 (no timer's id) on every failure (weft/common.h): a refusal that left
+   * *id as it was handed the caller the id of a timer still pending, which
+   * a later cancel of "its" timer took out. */
+  if (id) *id = 0;
   if (r == NULL || fn == NULL || seconds != seconds /* NaN */) return WEFT_EINVAL;
   if (seconds < 0) seconds = 0;
   if (r->free_head == WEFT__NO_FREE) {
