@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <cmocka.h>
 
@@ -199,11 +200,79 @@ static void a_stop_from_a_timer_lets_the_due_timers_run(void **state) {
   assert_int_equal(weft_reactor_destroy(g.r), 0);
 }
 
+/* --------------------------------------- the sleep after the busy wait */
+
+/* A pass that ran completions looks for more before it sleeps
+ * (busy_wait_for_work: 256 pauses, then 16 sched_yield). On a busy machine
+ * each yield can hand the CPU away for a scheduler slice, milliseconds: the
+ * timeout computed before that wait is stale after it. Here every yield of
+ * the reactor's thread moves the held clock on by 100 ms, and each
+ * epoll_wait's timeout is checked against the deadline left at the call. */
+int __real_sched_yield(void);
+int __real_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
+static int yields_move_clock; /* the test's thread only, as `held` */
+static int yields;
+static double deadline_s;  /* the held clock's seconds at the timer's deadline */
+static int late_sleeps;    /* epoll_waits past the deadline with a timeout */
+static int longest_excess; /* ms: timeout minus the deadline left, at worst */
+
+int __wrap_sched_yield(void) {
+  if (held && yields_move_clock) {
+    yields++;
+    held_at.tv_nsec += 100000000L;
+    if (held_at.tv_nsec >= 1000000000L) {
+      held_at.tv_sec++;
+      held_at.tv_nsec -= 1000000000L;
+    }
+  }
+  return __real_sched_yield();
+}
+
+int __wrap_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout) {
+  if (held && yields_move_clock) {
+    double now = (double)held_at.tv_sec + (double)held_at.tv_nsec * 1e-9;
+    double left_ms = (deadline_s - now) * 1000.0;
+    if (left_ms <= 0 && timeout != 0) late_sleeps++;
+    if (timeout > 0 && timeout - left_ms > longest_excess) longest_excess = (int)(timeout - left_ms);
+  }
+  return __real_epoll_wait(epfd, events, maxevents, timeout);
+}
+
+static void completion(void *arg) { (void)arg; note("completion"); }
+
+static void the_sleep_after_the_busy_wait_keeps_the_deadline(void **state) {
+  (void)state;
+  memset(&g, 0, sizeof g);
+  yields = late_sleeps = longest_excess = 0;
+  assert_int_equal(weft_reactor_create(&g.r), 0);
+  hold_clock();
+  deadline_s = (double)held_at.tv_sec + (double)held_at.tv_nsec * 1e-9 + 1.0;
+  /* due in 1 s of the held clock; the 16 yields of one busy wait move it
+   * 1.6 s on */
+  assert_int_equal(weft_reactor_call_later(g.r, 1.0, stop_it, NULL, NULL), 0);
+  /* a completion in the first pass: the loop busy-waits before it sleeps */
+  assert_int_equal(weft_reactor_call_from_thread(g.r, completion, NULL), 0);
+  yields_move_clock = 1;
+  assert_int_equal(weft_reactor_run(g.r), 0);
+  yields_move_clock = 0;
+  release_clock();
+  assert_true(yields > 0); /* the busy wait ran, and moved the clock past the deadline */
+  assert_int_equal(g.n, 2);
+  assert_string_equal(g.name[0], "completion");
+  assert_string_equal(g.name[1], "stop");
+  /* It slept with the timeout computed before the wait (1,000 ms, the
+   * deadline 600 ms behind it), and the timer ran that much late. */
+  assert_int_equal(late_sleeps, 0);
+  assert_true(longest_excess <= 1); /* the ceiling of a fraction of a ms */
+  assert_int_equal(weft_reactor_destroy(g.r), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_call_made_by_a_timer_waits_for_the_next_pass),
       cmocka_unit_test(same_deadline_calls_run_in_the_order_made),
       cmocka_unit_test(a_stop_from_a_timer_lets_the_due_timers_run),
+      cmocka_unit_test(the_sleep_after_the_busy_wait_keeps_the_deadline),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

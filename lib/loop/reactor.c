@@ -547,7 +547,8 @@ static int loop_once(weft_reactor *r) {
   /* Also when nothing ran but a node is queued, unlinked: its producer is
    * between its exchange and its link (weft__reactor_push), about to finish. */
   struct epoll_event evs[64];
-  if ((ran > 0 || !weft__mpsc_empty(&r->queue)) && timeout != 0 && busy_wait_for_work(r)) {
+  bool busy = (ran > 0 || !weft__mpsc_empty(&r->queue)) && timeout != 0;
+  if (busy && busy_wait_for_work(r)) {
     /* Completions keep coming: go round again without epoll, but not for
      * ever: readers and writers that are ready get their turn about every
      * millisecond (a poll that does not sleep; `sleeping` stays 0, so
@@ -561,6 +562,11 @@ static int loop_once(weft_reactor *r) {
     return 0;
   }
   r->busy_rounds = 0;
+  /* The busy wait found nothing, and took its time: 16 yields, each a
+   * scheduler slice on a busy machine (milliseconds). The timeout computed
+   * before it would sleep that much past the earliest deadline
+   * (test_reactor_clock the_sleep_after_the_busy_wait_keeps_the_deadline). */
+  if (busy && timeout > 0) timeout = weft__timers_timeout_ms(r);
   weft__store_relaxed(&r->sleeping, 1);
   /* seq_cst fence: orders sleeping = 1 before the emptiness check; pairs
    * with the producers' fence in weft__reactor_push (file comment). */
