@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -358,6 +359,46 @@ static void reader_not_starved_by_completions(void **state) {
   assert_int_equal(s.guard_fired, 0);
   assert_int_equal(s.read, 1);
   assert_true(s.rounds >= 1);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+  close(s.fds[0]);
+  close(s.fds[1]);
+}
+
+/* The same with slow completions: each takes 3 ms, so at every round a
+ * millisecond has passed since the last poll, and each round that
+ * busy-waits polls. The loop used to read the tick counter only every 64
+ * busy rounds: a reader that turned ready waited for up to 64 completions,
+ * however long each took (here the byte comes at the third: the reader ran
+ * at the 64th, 190 ms later; with 100 ms completions, 6.4 s). No timing in
+ * the verdict: each call spins until 3 ms of CLOCK_MONOTONIC have passed,
+ * more than the poll's millisecond of ticks (weft__ticks: the TSC, counted
+ * at 2.5 GHz). */
+static void slow_stream_call(void *arg) {
+  stream_state *s = arg;
+  if (!s->streaming) return;
+  if (++s->rounds == 3) assert_int_equal(write(s->fds[1], "x", 1), 1);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  do {
+    clock_gettime(CLOCK_MONOTONIC, &b);
+  } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 3000000L);
+  if (s->rounds < 100) assert_int_equal(weft_reactor_call_from_thread(s->r, slow_stream_call, s), 0);
+  else weft_reactor_stop(s->r);
+}
+
+static void reader_not_held_back_by_slow_completions(void **state) {
+  (void)state;
+  stream_state s = {.streaming = 1};
+  assert_int_equal(pipe(s.fds), 0);
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  assert_int_equal(weft_reactor_add_reader(s.r, s.fds[0], stream_reader, &s), 0);
+  assert_int_equal(weft_reactor_call_from_thread(s.r, slow_stream_call, &s), 0);
+  assert_int_equal(weft_reactor_run(s.r), 0);
+  assert_int_equal(s.read, 1);
+  /* Each round ran a call and found the next one queued (the busy path),
+   * 3 ms after the last: the round that made the byte polled and ran the
+   * reader, before the next call. */
+  assert_int_equal(s.rounds, 3);
   assert_int_equal(weft_reactor_destroy(s.r), 0);
   close(s.fds[0]);
   close(s.fds[1]);
@@ -962,6 +1003,7 @@ int main(void) {
       cmocka_unit_test(timers_order_and_cancel),
       cmocka_unit_test(readers_and_writers),
       cmocka_unit_test(reader_not_starved_by_completions),
+      cmocka_unit_test(reader_not_held_back_by_slow_completions),
       cmocka_unit_test(system_event_triggers),
       cmocka_unit_test(removed_triggers_leave_their_lists),
       cmocka_unit_test(destroy_polled_from_another_thread),

@@ -501,14 +501,17 @@ static int busy_wait_for_work(weft_reactor *r) {
   return 0;
 }
 
-/* Loop rounds that find completions by busy-waiting skip epoll; every
- * BUSY_ROUNDS_CHECK of them the loop reads the tick counter, and once
- * POLL_EVERY_TICKS have passed since such a poll, it polls (without
- * sleeping) so that ready readers and writers get their turn within about
- * a millisecond. (The sleeping path's epoll_wait does not reset the stamp:
- * no tick read there, at worst one early poll.) A poll every 64 rounds instead put a 1.5 us system call
- * into W2's p99 (0.55 us -> 2.0 us, one round trip in 64). */
-#define BUSY_ROUNDS_CHECK 64
+/* Loop rounds that find completions by busy-waiting skip epoll; each of
+ * them reads the tick counter (one rdtsc), and once POLL_EVERY_TICKS have
+ * passed since the last such poll, it polls (without sleeping) so that
+ * ready readers and writers get their turn within about a millisecond,
+ * however long a round takes. (The sleeping path's epoll_wait does not
+ * reset the stamp: no tick read there, at worst one early poll.) A poll
+ * every 64 rounds instead put a 1.5 us system call into W2's p99 (0.55 us
+ * -> 2.0 us, one round trip in 64). Reading the counter only every 64
+ * rounds held a ready reader back for 64 rounds, however slow: 64
+ * completions of 100 ms each kept it waiting 6.4 s (test_reactor
+ * reader_not_held_back_by_slow_completions). */
 #define POLL_EVERY_TICKS (1000u * WEFT__TICKS_PER_US)
 
 static void dispatch(weft_reactor *r, struct epoll_event *evs, int n) {
@@ -553,15 +556,12 @@ static int loop_once(weft_reactor *r) {
      * ever: readers and writers that are ready get their turn about every
      * millisecond (a poll that does not sleep; `sleeping` stays 0, so
      * producers write no eventfd for it). */
-    if (++r->busy_rounds < BUSY_ROUNDS_CHECK) return 0;
-    r->busy_rounds = 0;
     uint64_t now = weft__ticks();
     if (now - r->polled_ticks < POLL_EVERY_TICKS) return 0;
     r->polled_ticks = now;
     dispatch(r, evs, epoll_wait(r->epfd, evs, 64, 0));
     return 0;
   }
-  r->busy_rounds = 0;
   /* The busy wait found nothing, and took its time: 16 yields, each a
    * scheduler slice on a busy machine (milliseconds). The timeout computed
    * before it would sleep that much past the earliest deadline

@@ -72,8 +72,7 @@ struct weft_reactor {
   atomic_int has_io_thread;
   pthread_t io_thread;
   /* --- reactor thread only */
-  int busy_rounds;       /* loop rounds in a row that skipped epoll (reactor.c) */
-  uint64_t polled_ticks; /* weft__ticks() at the busy path's last poll */
+  uint64_t polled_ticks; /* weft__ticks() at the busy path's last poll (reactor.c) */
   int epfd;
   int evfd;
   int tfd; /* timerfd for an attached reactor's timers; -1 until attach */
