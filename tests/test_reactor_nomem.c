@@ -4,6 +4,7 @@
  * crashes, every call reports an error or does its job, and every Deferred
  * that was handed out fires exactly once.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <setjmp.h>
@@ -11,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "weft/weft.h"
@@ -123,9 +126,67 @@ static void fail_each_allocation_once(void **state) {
   assert_int_equal(weft_replace_allocator(malloc, calloc, free), 0);
 }
 
+/* ------------------------------------ epoll's limit of watched descriptors */
+
+/* epoll_ctl(ADD) answers ENOSPC once the user's epoll watches reach
+ * /proc/sys/fs/epoll/max_user_watches (a share of memory): the reactor ran
+ * out of a resource, as create and attach do when a descriptor cannot be
+ * had (WEFT_ENOMEM there). add_reader/add_writer answered WEFT_EINVAL, the
+ * answer for a bad descriptor, for a descriptor that is fine. reactor_nomem.cmake
+ * wraps epoll_ctl: ADD of g_watch_limit_fd fails so. */
+int __real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+static int g_watch_limit_fd = -1; /* the test's thread only */
+
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
+  if (fd >= 0 && fd == g_watch_limit_fd && op == EPOLL_CTL_ADD) {
+    errno = ENOSPC;
+    return -1;
+  }
+  return __real_epoll_ctl(epfd, op, fd, ev);
+}
+
+typedef struct watched {
+  weft_reactor *r;
+  int reads;
+} watched;
+
+static void on_readable(void *ctx, int fd, int events) {
+  watched *w = ctx;
+  (void)events;
+  char c;
+  assert_int_equal(read(fd, &c, 1), 1);
+  w->reads++;
+  assert_int_equal(weft_reactor_remove_reader(w->r, fd), 0);
+  assert_int_equal(weft_reactor_stop(w->r), 0);
+}
+
+static void watch_limit_is_out_of_memory(void **state) {
+  (void)state;
+  watched w = {0};
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  assert_int_equal(write(fds[1], "x", 1), 1);
+  assert_int_equal(weft_reactor_create(&w.r), 0);
+  g_watch_limit_fd = fds[0];
+  assert_int_equal(weft_reactor_add_reader(w.r, fds[0], on_readable, &w), WEFT_ENOMEM);
+  g_watch_limit_fd = fds[1];
+  assert_int_equal(weft_reactor_add_writer(w.r, fds[1], on_readable, &w), WEFT_ENOMEM);
+  g_watch_limit_fd = -1;
+  /* nothing was kept: no reader or writer to remove, and a later add works */
+  assert_int_equal(weft_reactor_remove_reader(w.r, fds[0]), WEFT_EALREADY);
+  assert_int_equal(weft_reactor_remove_writer(w.r, fds[1]), WEFT_EALREADY);
+  assert_int_equal(weft_reactor_add_reader(w.r, fds[0], on_readable, &w), 0);
+  assert_int_equal(weft_reactor_run(w.r), 0);
+  assert_int_equal(w.reads, 1);
+  assert_int_equal(weft_reactor_destroy(w.r), 0);
+  close(fds[0]);
+  close(fds[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fail_each_allocation_once),
+      cmocka_unit_test(watch_limit_is_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,7 +215,8 @@ typedef void (*weft_io_fn)(void *ctx, int fd, int events);
  *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
  *     reactor's own), NULL r or fn;
  *   - #WEFT_ESTATE in a child of fork (docs/threading-howto.md, "Fork");
- *   - #WEFT_ENOMEM out of memory.
+ *   - #WEFT_ENOMEM out of memory, or epoll's limit of watched descriptors
+ *     reached (ENOSPC, /proc/sys/fs/epoll/max_user_watches).
  */
 WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
 /**
@@ -230,7 +231,8 @@ WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, voi
  *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
  *     reactor's own), NULL r or fn;
  *   - #WEFT_ESTATE in a child of fork (docs/threading-howto.md, "Fork");
- *   - #WEFT_ENOMEM out of memory.
+ *   - #WEFT_ENOMEM out of memory, or epoll's limit of watched descriptors
+ *     reached (ENOSPC, /proc/sys/fs/epoll/max_user_watches).
  */
 WEFT_API int weft_reactor_add_writer(weft_reactor *r, int fd, weft_io_fn fn, void *ctx);
 /**

@@ -37,7 +37,11 @@ static int update(weft_reactor *r, int fd, weft__fd_entry *e) {
   if (want == e->mask) return WEFT_OK;
   struct epoll_event ev = {.events = want, .data.fd = fd};
   int op = e->mask == 0 ? EPOLL_CTL_ADD : want == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-  if (epoll_ctl(r->epfd, op, fd, &ev) != 0) return errno == ENOMEM ? WEFT_ENOMEM : WEFT_EINVAL;
+  /* ENOSPC: the user's epoll watches reached max_user_watches (a share of
+   * memory), a lack of resources like ENOMEM, not a bad descriptor (the
+   * reactor's own descriptors that cannot be had are WEFT_ENOMEM too). */
+  if (epoll_ctl(r->epfd, op, fd, &ev) != 0)
+    return errno == ENOMEM || errno == ENOSPC ? WEFT_ENOMEM : WEFT_EINVAL;
   e->mask = want;
   return WEFT_OK;
 }
