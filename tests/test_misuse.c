@@ -787,6 +787,32 @@ static void reactor_call_later_failure_clears_id(void **s) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* weft_reactor_add_trigger refused: *id is 0, not what it held (here a
+ * live trigger's id, which a later remove would have taken out). */
+static void reactor_add_trigger_failure_clears_id(void **s) {
+  (void)s;
+  weft_reactor *r = NULL;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_trigger_id live = 0, id;
+  assert_int_equal(weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, noop, NULL, &live), 0);
+  assert_true(live != 0);
+  id = live;
+  assert_int_equal(weft_reactor_add_trigger(r, WEFT_DURING, WEFT_STARTUP, NULL, NULL, &id),
+                   WEFT_EINVAL);
+  assert_true(id == 0);
+  id = live;
+  assert_int_equal(weft_reactor_add_trigger(r, (weft_phase)7, WEFT_STARTUP, noop, NULL, &id),
+                   WEFT_EINVAL);
+  assert_true(id == 0);
+  id = live;
+  assert_int_equal(weft_reactor_add_trigger(NULL, WEFT_DURING, WEFT_STARTUP, noop, NULL, &id),
+                   WEFT_EINVAL);
+  assert_true(id == 0);
+  assert_int_equal(weft_reactor_remove_trigger(r, id), WEFT_EINVAL); /* 0 names no trigger */
+  assert_int_equal(weft_reactor_remove_trigger(r, live), 0);         /* still there */
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
 typedef struct reactor_case {
   weft_reactor *r;
   int rc_blocking, rc_stop2, rc_run2;
@@ -1014,6 +1040,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(reactor_stop_not_running, no_object_alive),
       cmocka_unit_test_teardown(reactor_stale_ids, no_object_alive),
       cmocka_unit_test_teardown(reactor_call_later_failure_clears_id, no_object_alive),
+      cmocka_unit_test_teardown(reactor_add_trigger_failure_clears_id, no_object_alive),
       cmocka_unit_test_teardown(reactor_lifecycle_misuse, no_object_alive),
       cmocka_unit_test_teardown(defer_to_thread_misuse, no_object_alive),
       cmocka_unit_test_teardown(deferred_fire_twice, no_object_alive),

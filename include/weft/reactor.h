@@ -281,7 +281,7 @@ typedef uint64_t weft_trigger_id;
  * @param event The event.
  * @param fn    The trigger.
  * @param arg   Its argument.
- * @param id    Receives its id; may be NULL.
+ * @param id    Receives its id (never 0), 0 on failure; may be NULL.
  * @return 0, or #WEFT_EINVAL (NULL r or fn, unknown phase or event),
  *   #WEFT_ENOMEM.
  */

@@ -14,6 +14,7 @@
 
 WEFT_API int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase, weft_event event,
                                       weft_fn fn, void *arg, weft_trigger_id *id) {
+  if (id) *id = 0; /* on every failure (weft/common.h); 0 is no trigger's id */
   if (r == NULL || fn == NULL || (unsigned)phase > WEFT_AFTER || (unsigned)event > WEFT_SHUTDOWN)
     return WEFT_EINVAL;
   weft__trigger_list *l = &r->triggers[event][phase];
