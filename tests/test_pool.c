@@ -188,6 +188,64 @@ static void destroy_does_not_wait_for_a_starting_thread(void **state) {
   sync_fini(&g_destroy_answered);
 }
 
+/* A limit raised while a task waits in the backlog: the thread the next do()
+ * starts runs the oldest waiting task (B), and that do()'s own task (C) waits
+ * for a thread to come free. Twisted's pool() gives the new worker the new
+ * task and leaves B to a worker that recycles (_coordinateThisTask); the
+ * engine's backlog is one FIFO queue (docs/twisted-mapping.md). The counts
+ * are Twisted's either way. */
+typedef struct ordered {
+  sync_t *gate, *started;
+  pthread_mutex_t *mu;
+  int *order, *n;
+  int id;
+} ordered;
+static void ordered_task(void *arg) {
+  ordered *o = arg;
+  pthread_mutex_lock(o->mu);
+  o->order[(*o->n)++] = o->id;
+  pthread_mutex_unlock(o->mu);
+  count_up(o->started);
+  gate_wait(o->gate);
+}
+static void raised_limit_runs_the_backlog_first(void **state) {
+  (void)state;
+  atomic_store(&g_limit, 1);
+  weft_team *t;
+  assert_int_equal(weft_pool(&t, current_limit, NULL, NULL, NULL, "fifo"), 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  int order[3] = {-1, -1, -1}, n = 0;
+  ordered a = {&gate, &started, &mu, order, &n, 0};
+  ordered b = a, c = a;
+  b.id = 1;
+  c.id = 2;
+  assert_int_equal(weft_team_do(t, ordered_task, &a), 0);
+  count_wait(&started, 1);
+  assert_int_equal(weft_team_do(t, ordered_task, &b), 0);
+  stats(t, 0, 1, 1); /* B waits: the limit allows one thread */
+  atomic_store(&g_limit, 2);
+  assert_int_equal(weft_team_do(t, ordered_task, &c), 0);
+  count_wait(&started, 2);
+  pthread_mutex_lock(&mu);
+  assert_int_equal(order[0], 0);
+  assert_int_equal(order[1], 1); /* Twisted: 2 (C on the new worker) */
+  pthread_mutex_unlock(&mu);
+  gate_open(&gate);
+  count_wait(&started, 3);
+  pthread_mutex_lock(&mu);
+  assert_int_equal(order[2], 2);
+  pthread_mutex_unlock(&mu);
+  assert_int_equal(weft_team_quit(t), 0);
+  int rc;
+  while ((rc = weft_team_destroy(t)) == WEFT_EBUSY) sched_yield();
+  assert_int_equal(rc, 0);
+  sync_fini(&gate);
+  sync_fini(&started);
+}
+
 /* Limit 0: work waits; destroy cancels it (reported to the log, never run). */
 static int g_ran;
 static void never(void *arg) {
@@ -228,6 +286,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(team_semantics),
       cmocka_unit_test(quit_drains_backlog),
+      cmocka_unit_test(raised_limit_runs_the_backlog_first),
       cmocka_unit_test(destroy_with_backlog),
       cmocka_unit_test(destroy_does_not_wait_for_a_starting_thread),
       cmocka_unit_test(huge_shrink),

@@ -450,6 +450,10 @@ typedef int (*weft_limit_fn)(void *ctx);
  * parking).
  *
  * Its threads are named `<name>-<n>`. Free it with weft_team_destroy().
+ * Its backlog is one FIFO queue: a thread that a do() starts while tasks
+ * wait (the limit was raised since they came) runs the oldest of them, and
+ * that do()'s task waits its turn (Twisted's pool() gives the new worker the
+ * new task; docs/twisted-mapping.md).
  * Besides them the team has a monitor thread (made with pthread_create,
  * not the factory), which retries a thread creation that failed while work
  * waits, so that an accepted task never waits for the next do() for a

@@ -3,7 +3,10 @@
  * backed by the engine (lib/engine/engine.h) instead of a coordinator plus one
  * ThreadWorker per thread. Team semantics map as follows:
  *   do        → engine submit (a worker that is idle takes it; with none idle
- *               a thread starts if current_limit() allows; else backlog)
+ *               a thread starts if current_limit() allows; else backlog). The
+ *               backlog is one FIFO queue: a thread started while tasks wait
+ *               (the limit was raised) runs the oldest, not this do()'s task
+ *               as Twisted's new worker does (docs/twisted-mapping.md)
  *   grow(n)   → start up to n threads (bounded by current_limit())
  *   shrink(n) → parked workers quit now, the rest as debt (Team._toShrink)
  *   quit      → reject new work; workers drain the backlog, then exit
