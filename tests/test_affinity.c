@@ -24,6 +24,7 @@
 #include "pool/threadpool_impl.h"
 #include "weft/reactor.h"
 #include "weft/threadpool.h"
+#include "weft/worker.h"
 
 #include "test_check.h"
 #include "test_sync.h"
@@ -265,6 +266,61 @@ static void none_runs_where_the_creator_may(void **state) {
   sync_fini(&p.done);
 }
 
+/* The same for a weft_pool() team, which starts its threads in do() too:
+ * a pinned thread's do() made the team's first thread (and, from it, the
+ * team's monitor) on that thread's one CPU for good, not where the team's
+ * creator may run. */
+typedef struct tprobe {
+  weft_team *team;
+  int cpu;
+  cpu_set_t seen;
+  sync_t done;
+  int rc;
+} tprobe;
+
+static void tp_probe_task(void *arg) {
+  tprobe *p = arg;
+  CPU_ZERO(&p->seen);
+  (void)sched_getaffinity(0, sizeof p->seen, &p->seen);
+  count_up(&p->done);
+}
+
+static void *tp_pinned_submitter(void *arg) {
+  tprobe *p = arg;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(p->cpu, &one);
+  p->rc = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  if (p->rc == 0) p->rc = weft_team_do(p->team, tp_probe_task, p);
+  return NULL;
+}
+
+static int tp_limit_one(void *ctx) {
+  (void)ctx;
+  return 1;
+}
+
+static void team_runs_where_the_creator_may(void **state) {
+  (void)state;
+  cpu_set_t allowed = allowed_cpus();
+  if (CPU_COUNT(&allowed) < 2) skip(); /* one CPU: nothing to tell apart */
+  tprobe p;
+  memset(&p, 0, sizeof p);
+  p.cpu = lowest_cpu(&allowed);
+  sync_init(&p.done);
+  assert_int_equal(weft_pool(&p.team, tp_limit_one, NULL, NULL, NULL, "teampin"), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, tp_pinned_submitter, &p), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(p.rc, 0);
+  count_wait(&p.done, 1);
+  assert_int_equal(CPU_COUNT(&p.seen), CPU_COUNT(&allowed));
+  assert_true(CPU_EQUAL(&p.seen, &allowed));
+  assert_int_equal(weft_team_quit(p.team), 0);
+  while (weft_team_destroy(p.team) == WEFT_EBUSY) sched_yield();
+  sync_fini(&p.done);
+}
+
 #ifdef WEFT_AFFINITY_WRAP
 /* A worker's pin fails (its CPU went away since the pool was made: here the
  * wrapped pthread_setaffinity_np answers EINVAL for a one-CPU mask while
@@ -501,6 +557,7 @@ int main(void) {
       cmocka_unit_test(invalid_sets),
       cmocka_unit_test(long_list_with_repeats),
       cmocka_unit_test(none_runs_where_the_creator_may),
+      cmocka_unit_test(team_runs_where_the_creator_may),
 #ifdef WEFT_AFFINITY_WRAP
       cmocka_unit_test(a_failed_pin_runs_on_the_plan),
       cmocka_unit_test(no_memory_for_the_mask_is_enomem),

@@ -450,6 +450,9 @@ typedef int (*weft_limit_fn)(void *ctx);
  * parking).
  *
  * Its threads are named `<name>-<n>`. Free it with weft_team_destroy().
+ * They run where the thread that created the team may, whichever thread's
+ * do() starts them (with a thread factory, where the factory puts them), as
+ * a WEFT_AFFINITY_NONE ThreadPool's do.
  * Its backlog is one FIFO queue: a thread that a do() starts while tasks
  * wait (the limit was raised since they came) runs the oldest of them, and
  * that do()'s task waits its turn (Twisted's pool() gives the new worker the

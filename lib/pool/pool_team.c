@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "engine/affinity.h"
 #include "engine/engine.h"
 #include "engine/monitor.h"
 #include "engine/node_cache.h"
@@ -27,6 +28,12 @@
 typedef struct pool_team {
   weft_team base; /* first: weft_team * ↔ pool_team * */
   weft__engine *e;
+  /* Its creator's CPUs (a WEFT_AFFINITY_NONE plan, engine/affinity.h), which
+   * each thread takes when it starts, as a ThreadPool's do: a thread
+   * inherits the mask of whichever thread's do() starts it, and a pinned
+   * pool worker's do() confined the team's thread (and its monitor) to that
+   * worker's one CPU for good. NULL if the kernel would not tell. */
+  weft__affinity *affinity;
   weft_limit_fn limit;
   void *limit_ctx;
   _Atomic int quit;
@@ -139,6 +146,7 @@ static int pool_destroy(weft_team *t) {
   if (weft__engine_windows_held(p->e)) return WEFT_EBUSY;
   p->destroying = true; /* never reset: p is freed below */
   weft__engine_destroy(p->e);
+  weft__affinity_free(p->affinity);
   weft__free(p);
   return WEFT_OK;
 }
@@ -162,6 +170,11 @@ WEFT_API int weft_pool(weft_team **out, weft_limit_fn current_limit, void *limit
   p->base.vt = &pool_vtbl;
   p->limit = current_limit;
   p->limit_ctx = limit_ctx;
+  int r = weft__affinity_make(&(weft_affinity){WEFT_AFFINITY_NONE, NULL, 0}, &p->affinity);
+  if (r != 0) { /* WEFT_ENOMEM: a NONE option is never invalid */
+    weft__free(p);
+    return r;
+  }
   weft__engine_config cfg = {
       .name_prefix = name ? name : "weft-pool",
       .factory = factory,
@@ -178,9 +191,11 @@ WEFT_API int weft_pool(weft_team **out, weft_limit_fn current_limit, void *limit
       .monitor_start = weft__engine_monitor_start,
       .monitor_stop = weft__engine_monitor_stop,
       .monitor_quiet = true,
+      .affinity = p->affinity,
   };
-  int r = weft__engine_create(&p->e, &cfg);
+  r = weft__engine_create(&p->e, &cfg);
   if (r != 0) {
+    weft__affinity_free(p->affinity);
     weft__free(p);
     return r;
   }
