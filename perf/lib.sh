@@ -31,3 +31,15 @@ weft_perf_bench_args() {
   echo "--wb-impls=$1 --wb-workloads=$2 --wb-sizes=$3 --wb-scale=${4:-long}" \
        "--benchmark_repetitions=${WEFT_PERF_REPS:-1}"
 }
+
+# weft_perf_cell_ran OUT IMPL WORKLOAD: weft_bench registers only the cells
+# an implementation has (bare runs W4 alone, ckring no W5) and exits 0 when
+# the one asked for is not among them, having measured nothing; its table
+# (stdout, OUT) then has no row for IMPL. Fail then, rather than report a
+# run of no tasks as the cell's.
+weft_perf_cell_ran() {
+  grep -q "^| $2 |" "$1" && return 0
+  echo "perf/$(basename "$0"): $2 has no $3 cell in weft_bench (nothing was measured; see its" \
+       "output in $1)" >&2
+  exit 1
+}
