@@ -59,7 +59,8 @@ ir_of() {  # $1: task count, $2: mode; prints the total Ir of one run
     rtqw) cmd=("$build/perf/weft_roundtrip" "$1" 1000 1 qw) ;;
   esac
   valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" \
-    > "$build/callgrind.$2.$1.log" 2>&1 || { cat "$build/callgrind.$2.$1.log"; exit 1; }
+    > "$build/callgrind.$2.$1.log" 2>&1 \
+    || { cat "$build/callgrind.$2.$1.log" >&2; exit 1; }  # stderr: stdout is the caller's $(...)
   grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
 }
 for mode in "${modes[@]}"; do
