@@ -10,7 +10,12 @@ import collections
 import re
 import sys
 
-WINDOW = float(sys.argv[1]) / 1000.0 if len(sys.argv) > 1 else 0.02
+try:
+    WINDOW = float(sys.argv[1]) / 1000.0 if len(sys.argv) > 1 else 0.02
+except ValueError:
+    WINDOW = 0.0
+if not WINDOW > 0:  # also NaN
+    sys.exit("cpu_map.py: the window (ms) must be a number > 0, not %r" % sys.argv[1])
 LINE = re.compile(r"^\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+[0-9a-f]+\s+(\S+)")
 
 rows = []

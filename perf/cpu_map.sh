@@ -16,6 +16,9 @@ case "$impl" in weft|weft_qw|pthread|bare|libuv|glib|tbb|ckring) ;; *) echo "per
 case "$wl" in W1|W2|W3|W4|W5) ;; *) echo "perf/cpu_map.sh: unknown WORKLOAD $wl (W1..W5)" >&2; exit 2 ;; esac
 [[ $size =~ ^[1-9][0-9]*$ ]] || { echo "perf/cpu_map.sh: SIZE must be a thread count >= 1" >&2; exit 2; }
 case "$scale" in long|short) ;; *) echo "perf/cpu_map.sh: SCALE is long or short" >&2; exit 2 ;; esac
+ms=${WEFT_CPU_MAP_MS:-20}
+[[ $ms =~ ^[0-9]*\.?[0-9]+$ ]] && awk -v m="$ms" 'BEGIN { exit !(m > 0) }' \
+  || { echo "perf/cpu_map.sh: WEFT_CPU_MAP_MS must be a window length in ms > 0" >&2; exit 2; }
 weft_perf_build weft_bench
 data="$build/cpu_map.data"
 # shellcheck disable=SC2046
@@ -34,4 +37,4 @@ sed 's/\x1b\[[0-9;]*m//g' "$build/cpu_map.out" | awk -v c="$wl/$impl/$size/" '
   index($1, c) == 1 && $1 !~ /_(mean|median|stddev|cv)$/ && col > 0 { printf " %s", $col }
   END { print "" }'
 perf script -i "$data" -F comm,tid,cpu,time,ip,sym 2> /dev/null \
-  | python3 "$(dirname "$0")/cpu_map.py" "${WEFT_CPU_MAP_MS:-20}"
+  | python3 "$(dirname "$0")/cpu_map.py" "$ms"
