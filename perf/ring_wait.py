@@ -26,17 +26,22 @@ submit_t = {}              # key -> submit time
 taken = {}                 # key -> (taker tid, time taken, went into the ring)
 starts = []                # (submit time, start time, tid, (taker, time taken, into ring) or None)
 switches = defaultdict(list)  # tid -> [(time, 'in'|'out', preempted)]
+cut = 0                    # probe lines without their argument (a cut-off input)
 for line in sys.stdin:
     m = ev.match(line)
     if not m:
         continue
     tid, t, name, rest = int(m.group(1)), float(m.group(2)), m.group(3), m.group(4)
+    a2 = arg2.search(rest)
+    if name.startswith('sdt_weft:') and a2 is None:
+        cut += 1
+        continue
     if name == 'sdt_weft:submit':
-        k = arg2.search(rest).group(1)
+        k = a2.group(1)
         submit_t[k] = t
         order.append(k)
     elif name == 'sdt_weft:inject_batch':
-        n = int(arg2.search(rest).group(1))
+        n = int(a2.group(1))
         a3 = arg3.search(rest)  # absent from a library built before the flag
         all_queued = a3 is not None and a3.group(1) != '0'
         for i in range(n):
@@ -44,12 +49,15 @@ for line in sys.stdin:
                 break
             taken[order.popleft()] = (tid, t, i > 0 or all_queued)
     elif name == 'sdt_weft:start':
-        k = arg2.search(rest).group(1)
+        k = a2.group(1)
         if k in submit_t:  # keys are reused: resolve them now
             starts.append((submit_t.pop(k), t, tid, taken.pop(k, None)))
     elif name == 'PERF_RECORD_SWITCH':
         switches[tid].append((t, 'out' if rest.startswith('OUT') else 'in', 'preempt' in rest))
 times = {tid: [x[0] for x in v] for tid, v in switches.items()}
+if cut:
+    print(f'ring_wait.py: {cut} probe line(s) without their arg2 left out (input cut off?)',
+          file=sys.stderr)
 
 
 def preempted(tid, a, b):
