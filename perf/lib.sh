@@ -5,6 +5,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${WEFT_PERF_BUILD:-$root/build-bench}
+# weft_bench takes --benchmark_repetitions=0 for "none": it measures
+# nothing, prints no table and exits 0.
+[[ ${WEFT_PERF_REPS:-1} =~ ^[1-9][0-9]*$ ]] \
+  || { echo "perf/$(basename "$0"): WEFT_PERF_REPS must be a positive number of repetitions" >&2; exit 2; }
 
 # weft_perf_build TARGET...: configure once (Release, debug info kept so perf
 # and callgrind can name functions and lines), then build the targets.
