@@ -76,6 +76,11 @@ int main(int argc, char **argv) {
   int use_work = argc > 2 && strcmp(argv[2], "work") == 0;
   int use_ctx = argc > 2 && strcmp(argv[2], "callctx") == 0;
   int use_tree = argc > 2 && strcmp(argv[2], "tree") == 0;
+  if (argc > 2 && !use_work && !use_ctx && !use_tree && strcmp(argv[2], "call") != 0) {
+    /* A mistyped mode measured call under another name. */
+    fprintf(stderr, "usage: weft_hotpath N [call|work|callctx|tree] [THREADS]\n");
+    return 2;
+  }
   static char context_marker;
   if (use_ctx) weft_context_set(&context_marker);
   int threads = argc > 3 ? atoi(argv[3]) : 1;

@@ -101,7 +101,8 @@ static int run(int s, int fast, int interval_us, int slow, double out[STATS]) {
   if (s == 3)
     for (int i = 0; i < slow; i++) weft_threadpool_call_in_thread(tp, slow_task, NULL);
   atomic_store(&fast_done, 0);
-  struct timespec gap = {0, interval_us * 1000L};
+  /* tv_nsec must stay below 10^9: a gap of a second or more has seconds. */
+  struct timespec gap = {interval_us / 1000000, (interval_us % 1000000) * 1000L};
   for (long i = 0; i < fast; i++) {
     submitted_at[i] = now_ns();
     int r = s == 0 || s == 3 ? weft_threadpool_call_in_thread(tp, fast_task, (void *)i)
