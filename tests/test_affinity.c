@@ -221,6 +221,7 @@ static void long_list_with_repeats(void **state) {
  * creator's. */
 typedef struct nprobe {
   weft_threadpool *tp;
+  weft_team *team; /* set: the submit is this team's do() (team_runs_where_the_creator_may) */
   int cpu;
   cpu_set_t seen;
   sync_t done;
@@ -240,7 +241,8 @@ static void *np_pinned_submitter(void *arg) {
   CPU_ZERO(&one);
   CPU_SET(p->cpu, &one);
   p->rc = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-  if (p->rc == 0) p->rc = weft_threadpool_call_in_thread(p->tp, np_task, p);
+  if (p->rc == 0)
+    p->rc = p->team ? weft_team_do(p->team, np_task, p) : weft_threadpool_call_in_thread(p->tp, np_task, p);
   return NULL;
 }
 
@@ -270,30 +272,6 @@ static void none_runs_where_the_creator_may(void **state) {
  * a pinned thread's do() made the team's first thread (and, from it, the
  * team's monitor) on that thread's one CPU for good, not where the team's
  * creator may run. */
-typedef struct tprobe {
-  weft_team *team;
-  int cpu;
-  cpu_set_t seen;
-  sync_t done;
-  int rc;
-} tprobe;
-
-static void tp_probe_task(void *arg) {
-  tprobe *p = arg;
-  CPU_ZERO(&p->seen);
-  (void)sched_getaffinity(0, sizeof p->seen, &p->seen);
-  count_up(&p->done);
-}
-
-static void *tp_pinned_submitter(void *arg) {
-  tprobe *p = arg;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(p->cpu, &one);
-  p->rc = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-  if (p->rc == 0) p->rc = weft_team_do(p->team, tp_probe_task, p);
-  return NULL;
-}
 
 static int tp_limit_one(void *ctx) {
   (void)ctx;
@@ -304,13 +282,13 @@ static void team_runs_where_the_creator_may(void **state) {
   (void)state;
   cpu_set_t allowed = allowed_cpus();
   if (CPU_COUNT(&allowed) < 2) skip(); /* one CPU: nothing to tell apart */
-  tprobe p;
+  nprobe p;
   memset(&p, 0, sizeof p);
   p.cpu = lowest_cpu(&allowed);
   sync_init(&p.done);
   assert_int_equal(weft_pool(&p.team, tp_limit_one, NULL, NULL, NULL, "teampin"), 0);
   pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, tp_pinned_submitter, &p), 0);
+  assert_int_equal(pthread_create(&t, NULL, np_pinned_submitter, &p), 0);
   assert_int_equal(pthread_join(t, NULL), 0);
   assert_int_equal(p.rc, 0);
   count_wait(&p.done, 1);
