@@ -246,6 +246,18 @@ static void *np_pinned_submitter(void *arg) {
   return NULL;
 }
 
+/* The pinned submitter makes p's first thread; its task saw the CPUs in
+ * allowed, not the submitter's one. */
+static void expect_probe_sees(nprobe *p, const cpu_set_t *allowed) {
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, np_pinned_submitter, p), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(p->rc, 0);
+  count_wait(&p->done, 1);
+  assert_int_equal(CPU_COUNT(&p->seen), CPU_COUNT(allowed));
+  assert_true(CPU_EQUAL(&p->seen, allowed));
+}
+
 static void none_runs_where_the_creator_may(void **state) {
   (void)state;
   cpu_set_t allowed = allowed_cpus();
@@ -256,13 +268,7 @@ static void none_runs_where_the_creator_may(void **state) {
   sync_init(&p.done);
   assert_int_equal(weft_threadpool_create(&p.tp, 0, 1, "nonepin"), 0);
   assert_int_equal(weft_threadpool_start(p.tp), 0); /* min 0: no thread yet */
-  pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, np_pinned_submitter, &p), 0);
-  assert_int_equal(pthread_join(t, NULL), 0);
-  assert_int_equal(p.rc, 0);
-  count_wait(&p.done, 1);
-  assert_int_equal(CPU_COUNT(&p.seen), CPU_COUNT(&allowed));
-  assert_true(CPU_EQUAL(&p.seen, &allowed));
+  expect_probe_sees(&p, &allowed);
   assert_int_equal(weft_threadpool_stop(p.tp), 0);
   assert_int_equal(weft_threadpool_destroy(p.tp), 0);
   sync_fini(&p.done);
@@ -287,13 +293,7 @@ static void team_runs_where_the_creator_may(void **state) {
   p.cpu = lowest_cpu(&allowed);
   sync_init(&p.done);
   assert_int_equal(weft_pool(&p.team, tp_limit_one, NULL, NULL, NULL, "teampin"), 0);
-  pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, np_pinned_submitter, &p), 0);
-  assert_int_equal(pthread_join(t, NULL), 0);
-  assert_int_equal(p.rc, 0);
-  count_wait(&p.done, 1);
-  assert_int_equal(CPU_COUNT(&p.seen), CPU_COUNT(&allowed));
-  assert_true(CPU_EQUAL(&p.seen, &allowed));
+  expect_probe_sees(&p, &allowed);
   assert_int_equal(weft_team_quit(p.team), 0);
   while (weft_team_destroy(p.team) == WEFT_EBUSY) sched_yield();
   sync_fini(&p.done);

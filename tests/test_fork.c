@@ -227,6 +227,16 @@ static pid_t parent_pid;
 static weft_threadpool *FP;
 static atomic_int child_pid;
 
+/* A callback (a timed call, a trigger) that forks and returns in both
+ * processes: the child goes on with whatever called it; the parent notes
+ * the child's pid for expect_child_ok. */
+static void fork_and_return(void *arg) {
+  (void)arg;
+  pid_t pid = fork();
+  if (pid == 0) return;
+  atomic_store(&child_pid, (int)pid);
+}
+
 static void note_task(void *arg) {
   (void)arg;
   char c = getpid() == parent_pid ? 'p' : 'c';
@@ -342,12 +352,6 @@ static void timer_last(void *arg) {
   note_task(NULL);
   weft_reactor_stop(FR);
 }
-static void timer_forker(void *arg) {
-  (void)arg;
-  pid_t pid = fork();
-  if (pid == 0) return; /* the child's loop goes on */
-  atomic_store(&child_pid, (int)pid);
-}
 
 static void fork_in_a_reactor_callback(void **state) {
   (void)state;
@@ -356,7 +360,7 @@ static void fork_in_a_reactor_callback(void **state) {
   assert_int_equal(pipe(fork_pipe), 0);
   assert_int_equal(weft_reactor_create(&FR), 0);
   atomic_store(&child_pid, 0);
-  assert_int_equal(weft_reactor_call_later(FR, 0, timer_forker, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_call_later(FR, 0, fork_and_return, NULL, NULL), 0);
   assert_int_equal(weft_reactor_call_later(FR, 0, timer_note, NULL, NULL), 0);
   assert_int_equal(weft_reactor_call_later(FR, 0, timer_note, NULL, NULL), 0);
   assert_int_equal(weft_reactor_call_later(FR, 0.01, timer_last, NULL, NULL), 0);
@@ -561,12 +565,6 @@ static void child_cancel_of_a_parents_cancelled_or_running_request(void **state)
 static weft_reactor *TR;
 static weft_trigger_id tr_self_id;
 static int tr_after_ran, tr_destroy_rc;
-static void tr_fork(void *arg) {
-  (void)arg;
-  pid_t pid = fork();
-  if (pid == 0) return; /* the child returns into the firing */
-  atomic_store(&child_pid, (int)pid);
-}
 static void tr_remove_self(void *arg) {
   (void)arg;
   (void)weft_reactor_remove_trigger(TR, tr_self_id);
@@ -586,7 +584,8 @@ static void fork_in_a_trigger_of_a_reactor_that_never_ran(void **state) {
   parent_pid = getpid();
   atomic_store(&child_pid, 0);
   assert_int_equal(weft_reactor_create(&TR), 0);
-  assert_int_equal(weft_reactor_add_trigger(TR, WEFT_DURING, WEFT_STARTUP, tr_fork, NULL, NULL), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(TR, WEFT_DURING, WEFT_STARTUP, fork_and_return, NULL, NULL), 0);
   assert_int_equal(weft_reactor_fire_system_event(TR, WEFT_STARTUP), 0);
   if (getpid() != parent_pid) {
     /* The child, back from the firing: nothing of it is left counted. */
@@ -1656,18 +1655,12 @@ static void child_uses_a_coordinator_its_item_forked(void **state) {
  * host loop then watched -1, or the number of whatever the child opened
  * next); it answers WEFT_ESTATE, as an attach made in the child does. */
 static weft_reactor *AT;
-static void at_forker(void *arg) {
-  (void)arg;
-  pid_t pid = fork();
-  if (pid == 0) return; /* attach goes on in the child */
-  atomic_store(&child_pid, (int)pid);
-}
 static void fork_in_an_attach_startup_trigger(void **state) {
   (void)state;
   parent_pid = getpid();
   atomic_store(&child_pid, 0);
   assert_int_equal(weft_reactor_create(&AT), 0);
-  assert_int_equal(weft_reactor_add_trigger(AT, WEFT_DURING, WEFT_STARTUP, at_forker, NULL, NULL),
+  assert_int_equal(weft_reactor_add_trigger(AT, WEFT_DURING, WEFT_STARTUP, fork_and_return, NULL, NULL),
                    0);
   int fd = -2;
   int rc = weft_reactor_attach(AT, &fd);
@@ -1692,12 +1685,6 @@ static void fork_in_an_attach_startup_trigger(void **state) {
  * runs every trigger. */
 static weft_reactor *TF;
 static int tf_marks; /* this process's count of the triggers after the forker */
-static void tf_forker(void *arg) {
-  (void)arg;
-  pid_t pid = fork();
-  if (pid == 0) return; /* the firing goes on in the child */
-  atomic_store(&child_pid, (int)pid);
-}
 static void tf_marker(void *arg) {
   (void)arg;
   tf_marks++;
@@ -1709,7 +1696,7 @@ static void fork_in_a_trigger_ends_the_childs_firing(void **state) {
   tf_marks = 0;
   assert_int_equal(weft_reactor_create(&TF), 0);
   weft_trigger_id forker;
-  assert_int_equal(weft_reactor_add_trigger(TF, WEFT_DURING, WEFT_STARTUP, tf_forker, NULL, &forker),
+  assert_int_equal(weft_reactor_add_trigger(TF, WEFT_DURING, WEFT_STARTUP, fork_and_return, NULL, &forker),
                    0);
   assert_int_equal(weft_reactor_add_trigger(TF, WEFT_DURING, WEFT_STARTUP, tf_marker, NULL, NULL), 0);
   assert_int_equal(weft_reactor_add_trigger(TF, WEFT_AFTER, WEFT_STARTUP, tf_marker, NULL, NULL), 0);
