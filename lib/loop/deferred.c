@@ -74,16 +74,18 @@ static void result_clear_chained(weft_result *r) {
   }
 }
 
-/* r holds a failure or a chained Deferred: store, then drop them. Out of
- * line, so the usual case (a callback replacing a value) saves no
- * registers. The result takes its new state before anything is released:
- * a failure's free_data, or the hook of a Deferred its release destroys, is
- * user code that may look at r's Deferred (weft_deferred_result), which
- * must not hand out the failure being freed. */
-static __attribute__((noinline)) void set_value_slow(weft_result *r, void *value) {
+/* r takes value and f (one of them NULL) and no chained Deferred; what it
+ * held is released after. Out of line, so the usual case (a callback
+ * replacing a value) saves no registers. The result takes its new state
+ * before anything is released: a failure's free_data, or the hook of a
+ * Deferred its release destroys, is user code that may look at r's
+ * Deferred (weft_deferred_result), which must not hand out the failure
+ * being freed. */
+static __attribute__((noinline)) void result_replace(weft_result *r, void *value,
+                                                     weft_failure *f) {
   weft_failure *old = r->failure;
   weft_deferred *chained = r->chained_private_;
-  r->failure = NULL;
+  r->failure = f;
   r->chained_private_ = NULL;
   r->value = value;
   weft_failure_unref(old);
@@ -93,7 +95,7 @@ static __attribute__((noinline)) void set_value_slow(weft_result *r, void *value
 WEFT_API void weft_result_set_value(weft_result *r, void *value) {
   if (r == NULL) return;
   if (WEFT_UNLIKELY(((uintptr_t)r->failure | (uintptr_t)r->chained_private_) != 0)) {
-    set_value_slow(r, value);
+    result_replace(r, value, NULL);
     return;
   }
   r->value = value;
@@ -105,13 +107,7 @@ WEFT_API void weft_result_set_failure(weft_result *r, weft_failure *f) {
     weft_failure_unref(f);
     return;
   }
-  weft_failure *old = r->failure; /* released last, as in set_value_slow */
-  weft_deferred *chained = r->chained_private_;
-  r->failure = f;
-  r->value = NULL;
-  r->chained_private_ = NULL;
-  weft_failure_unref(old);
-  if (chained) dunref(chained);
+  result_replace(r, NULL, f);
 }
 
 WEFT_API int weft_result_set_deferred(weft_result *r, weft_deferred *d) {
@@ -424,7 +420,7 @@ static inline __attribute__((always_inline)) void run_chain(weft_deferred *d) {
       }
       weft_deferred *inner = cur->result.chained_private_;
       if (inner != NULL) {
-        weft_failure *dropped = cur->result.failure; /* released last, as in set_value_slow */
+        weft_failure *dropped = cur->result.failure; /* released last, as in result_replace */
         cur->result.chained_private_ = NULL;
         cur->result.value = NULL;
         cur->result.failure = NULL;
