@@ -16,4 +16,14 @@ echo "$out"
 echo "$out" | grep -q "error: child process not started: no temporary file" \
   || { echo "no failed cell in the table" >&2; exit 1; }
 echo "$out" | grep -q "cells failed" || { echo "no count of failed cells" >&2; exit 1; }
-echo "exit status 1 and the failed cell in the table"
+# Nothing to measure is refused (exit 2), not a table of no cells with
+# exit 0: an implementation without the workload asked for (bare has W4
+# alone), or no repetition.
+"$bin" --wb-scale=short --wb-impls=bare --wb-sizes=1 --wb-workloads=W1 > /dev/null 2>&1
+rc=$?
+[ "$rc" -eq 2 ] || { echo "bare W1: exit status $rc, expected 2" >&2; exit 1; }
+"$bin" --wb-scale=short --wb-impls=pthread --wb-sizes=1 --wb-workloads=W1 \
+       --benchmark_repetitions=0 > /dev/null 2>&1
+rc=$?
+[ "$rc" -eq 2 ] || { echo "no repetition: exit status $rc, expected 2" >&2; exit 1; }
+echo "exit status 1 and the failed cell in the table; nothing to measure refused"

@@ -477,14 +477,19 @@ bool merge_bench_out(const BenchOut &f, const std::string &child) {
     // The child's rows under the parent's header: its own header (the
     // first line that starts "name,", and what comes before it) is left
     // out; with uniform counters (g_uniform_counters) the columns agree.
-    size_t h = child.rfind("\nname,", std::string::npos);
-    size_t start = child.rfind("name,", 0) == 0 ? 0 : (h == std::string::npos ? std::string::npos : h + 1);
+    auto header = [](const std::string &text) {
+      if (text.rfind("name,", 0) == 0)
+        return size_t{0};
+      size_t h = text.find("\nname,");
+      return h == std::string::npos ? h : h + 1;
+    };
+    size_t start = header(child);
     if (start == std::string::npos)
       return false;
     size_t rows = child.find('\n', start);
     if (rows == std::string::npos)
       return true;  // a header and no cell
-    if (base.find("\nname,") == std::string::npos && base.rfind("name,", 0) != 0)
+    if (header(base) == std::string::npos)
       base = child;  // the parent ran nothing in-process: an empty file
     else
       base += child.substr(rows + 1);
@@ -1086,6 +1091,27 @@ int main(int argc, char **argv) {
   {
     BenchOut bo = user_bench_out(o);
     g_uniform_counters = !bo.path.empty() && bo.format == "csv";
+  }
+  if (o.child_results.empty()) {
+    // Something to measure. An implementation has some workloads only
+    // (bare W4 alone, ckring no W5), and --benchmark_repetitions=0 (or a
+    // word) runs no repetition: either way the run measured nothing,
+    // printed an empty table and exited 0 (perf/stat.sh then reported a
+    // run of no tasks as the cell's).
+    bool any = false;
+    for (const Impl *im : all_impls())
+      for (Workload w : o.workloads)
+        any |= selected(o, im) && (im->workloads & workload_bit(w)) != 0;
+    if (!any) {
+      std::fprintf(stderr, "weft_bench: nothing to run: no implementation asked for has a "
+                           "workload asked for\n");
+      return 2;
+    }
+    std::string reps = bench_setting(o, "repetitions", "BENCHMARK_REPETITIONS", "1");
+    if (std::atoi(reps.c_str()) < 1) {
+      std::fprintf(stderr, "weft_bench: --benchmark_repetitions=%s: at least 1\n", reps.c_str());
+      return 2;
+    }
   }
   g_options = &o;
   if (std::find(o.workloads.begin(), o.workloads.end(), Workload::W4) != o.workloads.end())

@@ -25,7 +25,6 @@ data="$build/cpu_map.data"
 perf record -q -F 1999 -e cpu-clock --sample-cpu -o "$data" -- \
   "$build/bench/weft_bench" $(weft_perf_bench_args "$impl" "$wl" "$size" "$scale") \
   > "$build/cpu_map.out" 2> "$build/cpu_map.err" || { cat "$build/cpu_map.err" >&2; exit 1; }
-weft_perf_cell_ran "$build/cpu_map.out" "$impl" "$wl"
 echo "perf record: $impl $wl, $size threads, $scale scale → $data"
 echo "rates of the repetitions, in order (primary column):"
 # The counters are columns in name order under a header of their own, and

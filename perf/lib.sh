@@ -5,10 +5,6 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${WEFT_PERF_BUILD:-$root/build-bench}
-# weft_bench takes --benchmark_repetitions=0 for "none": it measures
-# nothing, prints no table and exits 0.
-[[ ${WEFT_PERF_REPS:-1} =~ ^[1-9][0-9]*$ ]] \
-  || { echo "perf/$(basename "$0"): WEFT_PERF_REPS must be a positive number of repetitions" >&2; exit 2; }
 
 # weft_perf_build TARGET...: configure once (Release, debug info kept so perf
 # and callgrind can name functions and lines), then build the targets.
@@ -34,16 +30,4 @@ weft_perf_build() {
 weft_perf_bench_args() {
   echo "--wb-impls=$1 --wb-workloads=$2 --wb-sizes=$3 --wb-scale=${4:-long}" \
        "--benchmark_repetitions=${WEFT_PERF_REPS:-1}"
-}
-
-# weft_perf_cell_ran OUT IMPL WORKLOAD: weft_bench registers only the cells
-# an implementation has (bare runs W4 alone, ckring no W5) and exits 0 when
-# the one asked for is not among them, having measured nothing; its table
-# (stdout, OUT) then has no row for IMPL. Fail then, rather than report a
-# run of no tasks as the cell's.
-weft_perf_cell_ran() {
-  grep -q "^| $2 |" "$1" && return 0
-  echo "perf/$(basename "$0"): $2 has no $3 cell in weft_bench (nothing was measured; see its" \
-       "output in $1)" >&2
-  exit 1
 }

@@ -23,7 +23,6 @@ perf record -F 2999 --call-graph "$cg" -o "$data" -- \
   "$build/bench/weft_bench" $(weft_perf_bench_args "$impl" "$wl" "$size" "$scale") \
   --wb-log="$build/perf-record.bench.log" > "$build/perf-record.out" 2> "$build/perf-record.err" \
   || { cat "$build/perf-record.err" >&2; exit 1; }
-weft_perf_cell_ran "$build/perf-record.out" "$impl" "$wl"
 echo "perf record: $impl $wl, $size threads, $scale scale → $data"
 if command -v stackcollapse-perf.pl > /dev/null && command -v flamegraph.pl > /dev/null; then
   perf script -i "$data" 2> /dev/null | stackcollapse-perf.pl | flamegraph.pl > "$build/flame.svg"

@@ -18,7 +18,6 @@ weft_perf_build weft_bench
 perf stat -e task-clock,context-switches,cpu-migrations,page-faults -x, -o "$build/perf-stat.csv" \
   "$build/bench/weft_bench" $(weft_perf_bench_args "$impl" "$wl" "$size" "$scale") \
   --wb-log="$build/perf-stat.bench.log" > "$build/perf-stat.out"
-weft_perf_cell_ran "$build/perf-stat.out" "$impl" "$wl"
 case "$wl:$scale" in
   W1:long) tasks=1000000 ;; W1:short) tasks=100000 ;;
   W2:long) tasks=100000 ;;  W2:short) tasks=10000 ;;
