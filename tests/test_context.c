@@ -1084,6 +1084,156 @@ static void generic_team_plain_task_runs_in_no_context(void **state) {
   assert_quiescent(&b);
 }
 
+/* ------------------------------------- call_in_thread's own node (no wrapper) */
+
+/* call_in_thread carries the context in the call's own node
+ * (lib/engine/context.h, weft__context_submit_call). A completion the call
+ * sends to a reactor takes that node as its wrapper while the call runs
+ * (the context at the offset a wrapper keeps it): the completion runs in
+ * the context on the loop, retained and released once more. (A node put
+ * back twice is not seen here: slabs count returns, and nothing reuses the
+ * node before the completion runs.) */
+typedef struct spare_case {
+  weft_reactor *r;
+  probe in_call, in_completion;
+  latch sent;
+} spare_case;
+static void send_completion(void *arg) {
+  spare_case *c = arg;
+  check(&c->in_call);
+  if (weft_reactor_call_from_thread(c->r, check_task, &c->in_completion) != 0)
+    atomic_fetch_add(&c->in_completion.bad, 1);
+  latch_count_down(&c->sent);
+}
+
+static void call_in_thread_completion_takes_its_node(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  spare_case c = {.in_call = {.want = &a}, .in_completion = {.want = &a}};
+  latch_init(&c.sent, 1);
+  int fd;
+  assert_int_equal(weft_reactor_create(&c.r), 0);
+  assert_int_equal(weft_reactor_attach(c.r, &fd), 0); /* this thread is the loop */
+  weft_threadpool *tp = one_thread_pool(1);
+  weft_context_set(&a);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, send_completion, &c), 0);
+  weft_context_set(NULL);
+  latch_wait(&c.sent); /* the completion was pushed before this */
+  while (atomic_load(&c.in_completion.ok) + atomic_load(&c.in_completion.bad) == 0)
+    assert_true(weft_reactor_drain(c.r) >= 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft_threadpool_destroy(tp);
+  assert_int_equal(weft_reactor_detach(c.r), 0);
+  weft_reactor_destroy(c.r);
+  assert_null(weft_context_current());
+  assert_null(view);
+  assert_probe(&c.in_call, 1);
+  assert_probe(&c.in_completion, 1);
+  assert_int_equal(atomic_load(&a.retains), 2); /* the call, its completion */
+  assert_int_equal(atomic_load(&a.enters), 2);
+  assert_quiescent(&a);
+  latch_destroy(&c.sent);
+}
+
+/* A call cancelled before it ran is logged in its context: the pool's log
+ * hook sees it current (for the hooks too), on the destroying thread, which
+ * has its own back afterwards. */
+static atomic_int log_in_a_ok, log_in_a_bad;
+static tctx *log_want;
+static void log_in_context(void *ctx, int err, const char *what) {
+  (void)ctx;
+  (void)what;
+  if (err == WEFT_ECANCELED && weft_context_current() == (void *)log_want && view == log_want)
+    atomic_fetch_add(&log_in_a_ok, 1);
+  else atomic_fetch_add(&log_in_a_bad, 1);
+}
+
+static void call_in_thread_cancel_logged_in_context(void **state) {
+  (void)state;
+  tctx a = {.name = "a"}, b = {.name = "b"};
+  probe never = {.want = &a};
+  atomic_store(&log_in_a_ok, 0);
+  atomic_store(&log_in_a_bad, 0);
+  log_want = &a;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = 0;
+  o.max_threads = 1;
+  o.log = log_in_context;
+  weft_threadpool *tp;
+  assert_int_equal(weft_threadpool_create_ex(&tp, &o), 0); /* never started */
+  weft_context_set(&a);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, check_task, &never), 0);
+  weft_context_set(&b);
+  weft_threadpool_destroy(tp); /* cancels the backlog */
+  assert_ptr_equal(weft_context_current(), &b);
+  weft_context_set(NULL);
+  assert_probe(&never, 0);
+  assert_int_equal(atomic_load(&log_in_a_ok), 1);
+  assert_int_equal(atomic_load(&log_in_a_bad), 0);
+  assert_int_equal(atomic_load(&a.retains), 1);
+  assert_int_equal(atomic_load(&b.retains), 0);
+  assert_quiescent(&a);
+}
+
+/* More hooks tables than the slots a call's node can record
+ * (lib/engine/context.c: seven): each call is retained, entered, left and
+ * released through the table in effect when it was submitted, whichever
+ * way it travels (its own node while slots last, a wrapper after). Two sets
+ * of hook functions alternate, so a call told through another table than
+ * its own counts in the wrong set. Last in the file: slots are taken for
+ * the process's life. */
+typedef struct tctx2 {
+  tctx t; /* set A's counts (h_retain...) */
+  atomic_int retains, releases, enters, leaves; /* set B's */
+} tctx2;
+static void b_retain(void *c) { atomic_fetch_add(&((tctx2 *)c)->retains, 1); }
+static void b_release(void *c) { atomic_fetch_add(&((tctx2 *)c)->releases, 1); }
+static void b_enter(void *c) {
+  atomic_fetch_add(&((tctx2 *)c)->enters, 1);
+  view = c;
+}
+static void b_leave(void *c, void *previous) {
+  if (view != c) atomic_fetch_add(&bad_nesting, 1);
+  atomic_fetch_add(&((tctx2 *)c)->leaves, 1);
+  view = previous;
+}
+
+static void hook_tables_past_the_slots_still_pair(void **state) {
+  (void)state;
+  enum { TABLES = 12 };
+  static weft_context_hooks table[TABLES];
+  tctx2 c[TABLES];
+  probe p[TABLES];
+  memset(c, 0, sizeof c);
+  weft_threadpool *tp = one_thread_pool(0); /* all wait until every table was used */
+  for (int i = 0; i < TABLES; i++) {
+    table[i] = (i % 2) ? (weft_context_hooks){b_retain, b_release, b_enter, b_leave} : hooks;
+    memset(&p[i], 0, sizeof p[i]);
+    p[i].want = &c[i].t;
+    assert_int_equal(weft_context_set_hooks(&table[i]), 0);
+    weft_context_set(&c[i]);
+    assert_int_equal(weft_threadpool_call_in_thread(tp, check_task, &p[i]), 0);
+    weft_context_set(NULL);
+  }
+  assert_int_equal(weft_context_set_hooks(NULL), 0); /* captured tables still apply */
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* runs the backlog */
+  weft_threadpool_destroy(tp);
+  for (int i = 0; i < TABLES; i++) {
+    assert_probe(&p[i], 1);
+    atomic_int *own = (i % 2) ? &c[i].retains : &c[i].t.retains;
+    atomic_int *other = (i % 2) ? &c[i].t.retains : &c[i].retains;
+    assert_int_equal(atomic_load(own), 1);
+    assert_int_equal(atomic_load(other), 0);
+    assert_int_equal(atomic_load(own + 1), 1);  /* releases */
+    assert_int_equal(atomic_load(own + 2), 1);  /* enters */
+    assert_int_equal(atomic_load(own + 3), 1);  /* leaves */
+    assert_int_equal(atomic_load(other + 1) + atomic_load(other + 2) + atomic_load(other + 3), 0);
+  }
+  assert_int_equal(atomic_load(&bad_nesting), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(threadpool_call_in_thread, setup, teardown),
@@ -1115,6 +1265,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(cancelled_by_a_stop_told_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(cancel_inside_an_entered_context_keeps_the_hooks_view, setup, teardown),
       cmocka_unit_test_setup_teardown(generic_team_plain_task_runs_in_no_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(call_in_thread_completion_takes_its_node, setup, teardown),
+      cmocka_unit_test_setup_teardown(call_in_thread_cancel_logged_in_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(hook_tables_past_the_slots_still_pair, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

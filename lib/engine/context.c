@@ -8,6 +8,10 @@
  *   data:  the inner task, the context, the hooks table in effect at capture
  * A bound fn/arg pair (IWorker and Team do) is a node whose data holds fn,
  * arg, the context and the table; bound_run is the fn passed on.
+ * A pool's call in context (weft__context_submit_call) is the call's own node:
+ *   task:  run = weft__context_call_run, cancel = the owner's
+ *   data:  fn, the context, arg, the owner's pointer | the table's slot
+ * one node and no inner task where a wrapped call takes two and two runs.
  *
  * One frame per run, on the C stack: the thread's previous context and
  * spare node, restored after the leave hook, so runs nest (a LockWorker's
@@ -16,13 +20,32 @@
  */
 #include "engine/context.h"
 
+#include <stddef.h>
+
 #include "base/atomic.h"
 #include "engine/node_cache.h"
+#include "engine/submit.h"
 
-/* The hooks table in effect; NULL: none. Release store in set_hooks, acquire
- * load at capture: a capture that sees the pointer sees the table the caller
- * filled before publishing it. */
-static _Atomic(const weft_context_hooks *) hooks_in_effect;
+/* The hooks table in effect, or'd with its slot (below; 0 if it got
+ * none); 0: no table. Release store in set_hooks, acquire load at capture:
+ * a capture that sees the word sees the table the caller filled before
+ * publishing it, and the slot's store. */
+static _Atomic uintptr_t hooks_in_effect;
+
+/* Slots 1..WEFT__HOOK_SLOTS - 1: each table set_hooks installs takes one,
+ * for good (a table must outlive the tasks that captured it, so a slot's
+ * table is never replaced), while slots are left. A call in context
+ * (weft__context_submit_call) records the slot in the low bits of its
+ * owner's pointer, where its node has no room for the table's pointer. A
+ * table without a slot (the eighth distinct one a process installs) is
+ * carried by wrappers, as before slots. */
+#define WEFT__HOOK_SLOTS 8u
+static _Atomic(const weft_context_hooks *) hook_slot[WEFT__HOOK_SLOTS];
+_Static_assert(_Alignof(weft_context_hooks) >= WEFT__HOOK_SLOTS, "a slot fits a table's low bits");
+
+static const weft_context_hooks *hooks_of(uintptr_t word) {
+  return (const weft_context_hooks *)(word & ~(uintptr_t)(WEFT__HOOK_SLOTS - 1));
+}
 
 /* The calling thread's current context, and the node of the wrapper it is
  * running, while that node may still carry the task's completion. */
@@ -83,12 +106,17 @@ static void leave(const frame *f, void *ctx, const weft_context_hooks *h) {
   tls_spare = f->prev_spare;
 }
 
-static const weft_context_hooks *capture(void *ctx) {
+/* Retain ctx through the table in effect; returns hooks_in_effect's word
+ * (the table and its slot). */
+static uintptr_t capture_word(void *ctx) {
   /* Acquire: pairs with weft_context_set_hooks' release store. */
-  const weft_context_hooks *h = weft__load_acquire(&hooks_in_effect);
+  uintptr_t word = weft__load_acquire(&hooks_in_effect);
+  const weft_context_hooks *h = hooks_of(word);
   if (h && h->retain) h->retain(ctx);
-  return h;
+  return word;
 }
+
+static const weft_context_hooks *capture(void *ctx) { return hooks_of(capture_word(ctx)); }
 
 static void release(void *ctx, const weft_context_hooks *h) {
   if (h && h->release) h->release(ctx);
@@ -203,6 +231,99 @@ void weft__context_discard(weft_fn fn, void *arg) {
   release(b.ctx, b.hooks);
 }
 
+/* ------------------------------------------------- a pool's call in context */
+
+static weft__ctx_call *call_of(weft__node *n) { return (weft__ctx_call *)(void *)n->data; }
+_Static_assert(sizeof(weft__ctx_call) <= sizeof(((weft__node *)0)->data), "node payload too small");
+/* weft__context_wrap_completion takes a running call's node as the running
+ * wrapper's, and reads the context where a wrapper keeps it. */
+_Static_assert(offsetof(weft__ctx_call, ctx) == offsetof(ctx_wrap, ctx), "ctx where a wrapper has it");
+
+/* weft__context_call_run of a call captured with no hooks table: the
+ * context is made current and the thread's put back, nothing else. */
+static void call_run_plain(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  weft_fn fn = call_of(n)->fn;
+  void *arg = call_of(n)->arg;
+  void *prev = tls_current;
+  weft__node *prev_spare = tls_spare;
+  switch_to(call_of(n)->ctx);
+  tls_spare = n;
+  fn(arg);
+  bool still_ours = tls_spare == n; /* compared, never read: it may be queued */
+  switch_to(prev);
+  tls_spare = prev_spare;
+  if (still_ours) weft__node_put_in_worker(n); /* as in weft__context_call_run */
+}
+
+int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *arg, void *owner,
+                              void (*cancel)(weft__task *t, int status)) {
+  void *ctx = tls_current;
+  weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
+  weft_assert_internal(((uintptr_t)owner & (WEFT__HOOK_SLOTS - 1)) == 0);
+  /* Acquire: as in capture_word (this is its inline copy, which first
+   * looks whether the table has a slot). */
+  uintptr_t word = weft__load_acquire(&hooks_in_effect);
+  const weft_context_hooks *h = hooks_of(word);
+  if (h) {
+    if (WEFT_UNLIKELY((word & (WEFT__HOOK_SLOTS - 1)) == 0)) return 1; /* a table with no slot */
+    if (h->retain) h->retain(ctx);
+  }
+  /* Without hooks the run has less to keep across fn's call. */
+  n->task.run = word != 0 ? weft__context_call_run : call_run_plain;
+  n->task.cancel = cancel;
+  weft__ctx_call *c = call_of(n);
+  c->fn = fn;
+  c->ctx = ctx;
+  c->arg = arg;
+  c->owner_slot = (uintptr_t)owner | (word & (WEFT__HOOK_SLOTS - 1));
+  /* Past our own route's context: the window, ring or inject queue; a
+   * thread with nothing but a context straight to the inject queue. */
+  int r = weft__tls.route == WEFT__ROUTE_CONTEXT ? weft__engine_submit_foreign(e, &n->task)
+                                                 : weft__engine_submit_untagged(e, &n->task);
+  if (WEFT_UNLIKELY(r != 0)) {
+    weft__node_put(n);
+    release(ctx, h);
+  }
+  return r;
+}
+
+static const weft_context_hooks *call_hooks(uintptr_t owner_slot) {
+  uintptr_t slot = owner_slot & (WEFT__HOOK_SLOTS - 1);
+  /* Acquire: pairs with the slot's release CAS in set_hooks (the capture
+   * that recorded the slot saw it already; the node's publish carries that
+   * here too). */
+  return slot ? weft__load_acquire(&hook_slot[slot]) : NULL;
+}
+
+void weft__context_call_run(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  weft__ctx_call c = *call_of(n); /* the node may be handed on by fn */
+  const weft_context_hooks *h = call_hooks(c.owner_slot);
+  frame f;
+  enter(&f, c.ctx, h, n);
+  c.fn(c.arg);
+  bool still_ours = tls_spare == n; /* compared, never read: it may be queued */
+  leave(&f, c.ctx, h);
+  release(c.ctx, h);
+  /* Engine tasks run on engine workers, whose loop flushes the batch
+   * (node_cache.h), as the pool's call_run does. */
+  if (still_ours) weft__node_put_in_worker(n);
+}
+
+void weft__context_call_cancel(weft__task *t, int status, void (*told)(void *owner, int status)) {
+  weft__node *n = (weft__node *)t;
+  weft__ctx_call c = *call_of(n);
+  const weft_context_hooks *h = call_hooks(c.owner_slot);
+  frame f;
+  enter(&f, c.ctx, h, n);
+  told((void *)(c.owner_slot & ~(uintptr_t)(WEFT__HOOK_SLOTS - 1)), status);
+  bool still_ours = tls_spare == n;
+  leave(&f, c.ctx, h);
+  release(c.ctx, h);
+  if (still_ours) weft__node_put(n);
+}
+
 /* Work that is not the calling thread's own (another thread queued it):
  * the thread's context and spare node are set aside for it, without hooks
  * (no context is entered), unless the work enters its own (wrapped): a
@@ -245,11 +366,27 @@ void weft__context_run_task_outside(weft__task *t) {
 
 /* ------------------------------------------------------------ public API */
 
+/* hooks' slot, taken now if it has none and one is left; 0: none left. */
+static uintptr_t slot_of(const weft_context_hooks *hooks) {
+  for (uintptr_t i = 1; i < WEFT__HOOK_SLOTS; i++) {
+    /* Relaxed: compared only, never dereferenced here. */
+    const weft_context_hooks *s = weft__load_relaxed(&hook_slot[i]);
+    /* Release: the caller's table before its pointer in the slot; pairs
+     * with call_hooks' acquire load. Two installs of one table race for
+     * two slots at worst: either is the table's, both are right. */
+    if (s == NULL && weft__cas_release(&hook_slot[i], &s, hooks)) return i;
+    if (s == hooks) return i;
+  }
+  return 0;
+}
+
 WEFT_API int weft_context_set_hooks(const weft_context_hooks *hooks) {
   if (hooks && (!hooks->retain != !hooks->release || !hooks->enter != !hooks->leave))
     return WEFT_EINVAL;
-  /* Release: publishes the caller's table; pairs with capture()'s acquire. */
-  weft__store_release(&hooks_in_effect, hooks);
+  uintptr_t word = hooks ? (uintptr_t)hooks | slot_of(hooks) : 0;
+  /* Release: publishes the caller's table and its slot; pairs with
+   * capture_word's acquire. */
+  weft__store_release(&hooks_in_effect, word);
   return WEFT_OK;
 }
 
@@ -264,7 +401,7 @@ WEFT_API void *weft_context_current(void) { return tls_current; }
 WEFT_API int weft_context_call(void *ctx, weft_fn fn, void *arg) {
   if (!fn) return WEFT_EINVAL;
   /* Acquire: as in capture(); no retain: the caller holds ctx for the call. */
-  const weft_context_hooks *h = weft__load_acquire(&hooks_in_effect);
+  const weft_context_hooks *h = hooks_of(weft__load_acquire(&hooks_in_effect));
   frame f;
   enter(&f, ctx, h, NULL);
   fn(arg);

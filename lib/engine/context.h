@@ -12,7 +12,9 @@
  *     the node cache that holds the inner task, the context and the hooks in
  *     effect (weft__context_wrap);
  *   - a fn/arg pair (IWorker do, Team do) is bound into such a node
- *     (weft__context_bind).
+ *     (weft__context_bind);
+ *   - a pool's fn/arg call (weft_threadpool_call_in_thread) carries the
+ *     context in its own node (weft__context_submit_call), no wrapper.
  * The wrapper's run and cancel make the context current and call the enter
  * hook, run or cancel the inner task, call leave, restore the thread's
  * previous context, and release. While it runs, its own node is kept as the
@@ -28,12 +30,15 @@
 #define WEFT_ENGINE_CONTEXT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "base/debug.h"
 #include "engine/core.h"
 #include "engine/task.h"
 #include "engine/thread_state.h"
 #include "weft/context.h"
+
+struct weft__node;
 
 /* Does the calling thread have a current context? One test of the route
  * word, which the submit paths load anyway. */
@@ -88,6 +93,35 @@ void weft__context_run_outside(weft_fn fn, void *arg);
  * a context (weft__context_active), so a loop thread without one pays a
  * test per task. */
 void weft__context_run_task_outside(weft__task *t);
+
+/* A pool's fn/arg call that carries the context in its own node instead of
+ * a wrapper (weft_threadpool_call_in_thread: one node, one run, where a
+ * wrapped call takes two of each). The context sits where a wrapper keeps
+ * it, so a completion the call sends takes the running node as a wrapper's
+ * (weft__context_wrap_completion); the hooks table is recorded by its slot
+ * (context.c), in the low bits of the owner's pointer. */
+typedef struct weft__ctx_call {
+  weft_fn fn;
+  void *ctx;
+  void *arg;
+  uintptr_t owner_slot; /* the owner (8-byte aligned) | the table's slot */
+} weft__ctx_call;
+
+/* Submit fn(arg) to e in the calling thread's current context
+ * (weft__context_active()), carried in n itself: n's run becomes
+ * weft__context_call_run, its cancel `cancel` (which calls
+ * weft__context_call_cancel with the owner's way of telling), its payload
+ * fn, arg, owner and the context, retained through the table in effect. 0,
+ * or a negative code with n freed and nothing retained (the submit was
+ * refused), or 1 with nothing done when that table has no slot (the eighth
+ * distinct table a process installs): wrap the call instead. */
+int weft__context_submit_call(weft__engine *e, struct weft__node *n, weft_fn fn, void *arg,
+                              void *owner, void (*cancel)(weft__task *t, int status));
+/* Run fn(arg) in the context, then release it and free the node. An engine
+ * task's run: engine workers only (the node goes to the worker's batch). */
+void weft__context_call_run(weft__task *t);
+/* Cancelled: told(owner, status) in the context, then as run. Any thread. */
+void weft__context_call_cancel(weft__task *t, int status, void (*told)(void *owner, int status));
 
 /* Bind fn and arg (through the pointers) to the calling thread's current context (weft__context_active()):
  * on return they are a trampoline and its node, which run the original in

@@ -561,6 +561,29 @@ __attribute__((always_inline)) static inline int submit_node(weft_threadpool *tp
   return r;
 }
 
+static void call_cancelled_in_context(void *tp, int status) {
+  tp_log(tp, status, "weft_threadpool_call_in_thread: task cancelled, never ran");
+}
+
+static void call_cancel_in_context(weft__task *t, int status) {
+  weft__context_call_cancel(t, status, call_cancelled_in_context);
+}
+
+/* A call whose thread routes its submits (submit_node_routed's case for
+ * call_in_thread): with a current context the call's own node carries it
+ * (lib/engine/context.h, weft__context_submit_call), a node and a run less
+ * than wrapping it (`perf/callgrind.sh 100000 callctx`; docs/performance.md,
+ * "Instructions per task"); the wrapper where the hooks table in effect has
+ * no slot. */
+static __attribute__((noinline)) int call_submit_routed(weft_threadpool *tp, weft__node *n) {
+  if (weft__context_active()) {
+    tp_call c = *payload(n);
+    int r = weft__context_submit_call(tp->e, n, c.fn, c.arg, tp, call_cancel_in_context);
+    if (r <= 0) return r;
+  }
+  return submit_node_routed(tp, n);
+}
+
 __attribute__((always_inline)) static inline int call_submit(weft_threadpool *tp, weft__node *n,
                                                              weft_fn fn, void *arg) {
   tp_set_ops(&n->task, &tp->call_ops); /* call_run, call_cancel */
@@ -568,7 +591,11 @@ __attribute__((always_inline)) static inline int call_submit(weft_threadpool *tp
   c->fn = fn;
   c->arg = arg;
   c->tp = tp;
-  return submit_node(tp, n);
+  /* As submit_node, with the context's own way on the routed side. */
+  if (WEFT_UNLIKELY(weft__tls.route != 0)) return call_submit_routed(tp, n);
+  int r = weft__engine_submit_foreign(tp->e, &n->task);
+  if (WEFT_UNLIKELY(r != 0)) return submit_node_refused(n, r);
+  return r;
 }
 
 /* The node cache missed (first use, or a slab refill): kept out of line so
