@@ -6,7 +6,7 @@
  *     call  weft_threadpool_call_in_thread (node cache)      (default)
  *     work  weft_threadpool_queue_work (caller-owned weft_work)
  *     callctx  call, from a thread with a current context (weft/context.h,
- *              no hooks): what carrying it costs (the routed path's wrapper)
+ *              no hooks): what carrying it costs (the call's own node)
  *     tree  call, from inside the pool: N tasks in a complete binary tree,
  *           task i submitting tasks 2i+1 and 2i+2 from its worker (W5's
  *           spawn: the worker-local submit path, the ring push and pop)
