@@ -24,7 +24,11 @@
  *       stop's close lands before that start takes the engine mutex, and
  *       the start is refused; the leaver, live at the close, exits without
  *       starting one: the stop cancelled the task. The same with a worker
- *       that pays a shrink debt, and with one whose keep-alive ran out.
+ *       that pays a shrink debt, and with one whose keep-alive ran out;
+ *   (i) as (g), with an adjust_poolsize on another thread while the stop
+ *       is held before its close: the resize pushed the limit of a pool
+ *       no longer started (0) into the engine, and the worker's hand-off
+ *       found no room.
  *
  * Nothing sleeps to wait for another thread: the waits are on the
  * observer hook (a worker parked), on a counting thread factory (a thread
@@ -235,6 +239,7 @@ static void note(int *list, int *n, int tid) {
  * tells that entry to leave. It counts itself in g_shrink_held and waits
  * for g_shrink_go. */
 static weft__engine *_Atomic g_hold_e;
+static weft_threadpool *_Atomic g_hold_tp; /* (i): the pool the helper resizes */
 static _Thread_local int tl_hold_shrink, tl_in_shrink, tl_mu_locks;
 static sync_t g_shrink_held, g_shrink_go;
 
@@ -921,6 +926,65 @@ static void leaver_hands_on_during_a_stop(void **state) {
     fail_msg("the task queued before the stop was told %s, not run", weft_err_name(status));
 }
 
+/* ---------------- (i) a resize between a stop's start and its close */
+
+/* As release_worker_then_stop, but the thread resizes the pool (to the
+ * sizes it has) while the stop is held, before it lets W go. */
+static _Atomic int g_adjust_rc = 1;
+static void *adjust_release_worker_then_stop(void *arg) {
+  releaser *r = arg;
+  count_wait(&g_stop_held, 1);
+  atomic_store(&g_adjust_rc,
+               weft_threadpool_adjust_poolsize(atomic_load(&g_hold_tp), WEFT_KEEP, WEFT_KEEP));
+  gate_open(&g_pay_go);
+  wait_until(exits_reached, &r->exits, "W left");
+  gate_open(&g_stop_go);
+  return NULL;
+}
+
+/* As (g), with an adjust_poolsize on another thread while the stop is
+ * between its start and its close (every call may be made concurrently).
+ * The pool was no longer started, and the resize pushed the limit of a
+ * pool that is not started into the engine: 0, the limit the stop keeps
+ * at max for this hand-off. W's hand-off then found no room for B, and
+ * the stop cancelled B, which the started pool, with a thread, had
+ * accepted. */
+static void resize_during_a_stop_keeps_the_hand_off(void **state) {
+  (void)state;
+  weft__observer_set(on_event);
+  sync_init(&g_stop_held);
+  sync_init(&g_stop_go);
+  pthread_mutex_lock(&ev_mu);
+  releaser rel = {g_exits + 1};
+  pthread_mutex_unlock(&ev_mu);
+  pay_scene sc;
+  pay_scene_start(&sc);
+  weft_threadpool *tp = sc.tp;
+  atomic_store(&g_hold_tp, tp);
+  atomic_store(&g_adjust_rc, 1);
+
+  atomic_store(&g_b_status, 1);
+  assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, b_result, NULL, b_fn, NULL), 0);
+  pthread_t helper;
+  assert_int_equal(pthread_create(&helper, NULL, adjust_release_worker_then_stop, &rel), 0);
+  tl_hold_stop = 1;
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  tl_hold_stop = 0;
+  pthread_join(helper, NULL);
+  atomic_store(&g_hold_e, NULL);
+  atomic_store(&g_hold_tp, NULL);
+  int status = atomic_load(&g_b_status);
+  assert_int_equal(atomic_load(&g_adjust_rc), 0);
+  assert_int_equal(weft_threadpool_min(tp), 0);
+  assert_int_equal(weft_threadpool_max(tp), 1);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  pay_scene_fini(&sc);
+  sync_fini(&g_stop_held);
+  sync_fini(&g_stop_go);
+  if (status != 0)
+    fail_msg("the task queued before the stop was told %s, not run", weft_err_name(status));
+}
+
 /* ------------- (h) a leaver exits after a submitter's start was refused */
 
 /* The engine's limit callback (an engine made directly, with cfg.limit:
@@ -1091,6 +1155,7 @@ int main(void) {
       cmocka_unit_test_teardown(log_hook_not_under_the_shrink_mutex, settle),
       cmocka_unit_test_teardown(debt_paid_during_a_stop_leaves_no_task_behind, settle),
       cmocka_unit_test_teardown(leaver_hands_on_during_a_stop, settle),
+      cmocka_unit_test_teardown(resize_during_a_stop_keeps_the_hand_off, settle),
       cmocka_unit_test_teardown(shrunk_leaver_exits_after_a_refused_start, settle),
       cmocka_unit_test_teardown(debt_payer_exits_after_a_refused_start, settle),
       cmocka_unit_test_teardown(reaped_worker_exits_after_a_refused_start, settle),

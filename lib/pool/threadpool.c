@@ -123,8 +123,16 @@ static void tp_log(weft_threadpool *tp, int err, const char *what) {
 
 /* currentLimit(): max while started, else 0 (Twisted's ThreadPool). Both
  * change only under tp->mu, which then pushes the value into the engine (a
- * plain load on the submit path instead of a callback). */
+ * plain load on the submit path instead of a callback). Once a stop has
+ * begun (joined, also under tp->mu) the limit is the stop's: stop keeps it
+ * at max for the hand-offs of its drain, stop_timeout sets 0. A resize
+ * then records the sizes and leaves it: pushing "not started" (0) here let
+ * an adjust_poolsize between a stop's start and its close take the room a
+ * leaving worker needs to hand the queued work on, and the stop cancelled
+ * work the started pool had accepted (test_resize_races
+ * resize_during_a_stop_keeps_the_hand_off). */
 static void tp_update_limit(weft_threadpool *tp) {
+  if (weft__load_relaxed(&tp->joined)) return;
   weft__engine_set_limit(tp->e, weft__load_relaxed(&tp->started) ? weft__load_relaxed(&tp->max) : 0);
 }
 
@@ -428,7 +436,7 @@ WEFT_API int weft_threadpool_stop_timeout(weft_threadpool *tp, long timeout_ms,
   weft__store_relaxed(&tp->deadline_stop, 1);
   weft__store_relaxed(&tp->joined, 1);
   weft__store_relaxed(&tp->started, 0);
-  tp_update_limit(tp);
+  weft__engine_set_limit(tp->e, 0); /* everything queued is cancelled: no hand-off */
   pthread_mutex_unlock(&tp->mu);
   uint64_t cancelled;
   int running;
