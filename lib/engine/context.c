@@ -106,17 +106,12 @@ static void leave(const frame *f, void *ctx, const weft_context_hooks *h) {
   tls_spare = f->prev_spare;
 }
 
-/* Retain ctx through the table in effect; returns hooks_in_effect's word
- * (the table and its slot). */
-static uintptr_t capture_word(void *ctx) {
+static const weft_context_hooks *capture(void *ctx) {
   /* Acquire: pairs with weft_context_set_hooks' release store. */
-  uintptr_t word = weft__load_acquire(&hooks_in_effect);
-  const weft_context_hooks *h = hooks_of(word);
+  const weft_context_hooks *h = hooks_of(weft__load_acquire(&hooks_in_effect));
   if (h && h->retain) h->retain(ctx);
-  return word;
+  return h;
 }
-
-static const weft_context_hooks *capture(void *ctx) { return hooks_of(capture_word(ctx)); }
 
 static void release(void *ctx, const weft_context_hooks *h) {
   if (h && h->release) h->release(ctx);
@@ -261,8 +256,8 @@ int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *
   void *ctx = tls_current;
   weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
   weft_assert_internal(((uintptr_t)owner & (WEFT__HOOK_SLOTS - 1)) == 0);
-  /* Acquire: as in capture_word (this is its inline copy, which first
-   * looks whether the table has a slot). */
+  /* Acquire: as in capture() (this is its copy, which also looks
+   * whether the table has a slot). */
   uintptr_t word = weft__load_acquire(&hooks_in_effect);
   const weft_context_hooks *h = hooks_of(word);
   if (h) {
@@ -385,7 +380,7 @@ WEFT_API int weft_context_set_hooks(const weft_context_hooks *hooks) {
     return WEFT_EINVAL;
   uintptr_t word = hooks ? (uintptr_t)hooks | slot_of(hooks) : 0;
   /* Release: publishes the caller's table and its slot; pairs with
-   * capture_word's acquire. */
+   * capture()'s acquire. */
   weft__store_release(&hooks_in_effect, word);
   return WEFT_OK;
 }
