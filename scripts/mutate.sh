@@ -82,6 +82,14 @@ mutant version_not_in_header 'project(weft VERSION' \
   's/^project(weft VERSION \([0-9]*\)\.\([0-9]*\)\.[0-9]*/project(weft VERSION \1.\2.99/' \
   '^test_error$' \
   'project(VERSION) bumped, include/weft/version.h not'
+mutant context_call_wrong_slot 'static const weft_context_hooks *call_hooks(uintptr_t owner_slot) {' \
+  's/return slot ? weft__load_acquire(&hook_slot\[slot\]) : NULL;/return slot ? weft__load_acquire(\&hook_slot[1]) : NULL;/' \
+  '^test_context$' \
+  'E10: a call in its own node is told through the first slot'"'"'s hooks table, not its own'
+mutant context_call_plain_keeps_context 'static void call_run_plain(weft__task *t) {' \
+  's/^  switch_to(prev);$/  (void)prev;/' \
+  '^test_context$' \
+  'E10: a call captured without hooks leaves its context current on the worker after it ran'
 
 if [ "${1:-}" = --list ]; then
   for i in "${!names[@]}"; do printf '%-26s %s\n' "${names[$i]}" "${whats[$i]}"; done

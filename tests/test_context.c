@@ -904,19 +904,22 @@ static void current_of_worker(void *arg) {
   *out = weft_context_current();
 }
 
-/* Without hooks weft still carries the pointer. */
+/* Without hooks weft still carries the pointer, and the worker (the
+ * pool's only thread) is back to none for the next task. */
 static void no_hooks_carries_pointer(void **state) {
   (void)state;
   weft_context_set_hooks(NULL);
   tctx a = {.name = "a"};
-  void *seen = NULL;
+  void *seen = NULL, *seen_after = &seen;
   weft_threadpool *tp = one_thread_pool(1);
   weft_context_set(&a);
   assert_int_equal(weft_threadpool_call_in_thread(tp, current_of_worker, &seen), 0);
   weft_context_set(NULL);
-  assert_int_equal(weft_threadpool_stop(tp), 0); /* ran it; joined */
+  assert_int_equal(weft_threadpool_call_in_thread(tp, current_of_worker, &seen_after), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0); /* ran them; joined */
   weft_threadpool_destroy(tp);
   assert_ptr_equal(seen, &a);
+  assert_null(seen_after);
   assert_int_equal(atomic_load(&a.retains) + atomic_load(&a.enters), 0);
 }
 
