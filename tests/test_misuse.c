@@ -430,6 +430,49 @@ static void reactor_pool_kept_when_shutdown_fired_from_its_stop(void **s) {
   assert_int_equal(weft_reactor_destroy(g_fire_r), 0); /* frees the pool it kept */
 }
 
+/* The same, nested: inside the callback of that first stop (the pool kept),
+ * a second pool of the reactor is stopped through its handle and a callback
+ * of its stop fires "shutdown" again. The trigger's destroy of the second
+ * pool is refused as well, and the first one cannot be released yet (its
+ * stop is still under way below): the reactor kept only one pool and
+ * dropped the second, which was never freed (no_object_alive said
+ * WEFT_EBUSY; LeakSanitizer reported its memory). */
+static int g_nested_fire_rc = 99, g_nested_stop_rc = 99;
+static void on_result_fires_shutdown_again(void *ctx, int status, void *result) {
+  (void)ctx;
+  (void)result;
+  if (status == WEFT_ECANCELED)
+    g_nested_fire_rc = weft_reactor_fire_system_event(g_fire_r, WEFT_SHUTDOWN);
+}
+static void on_result_fires_shutdown_then_nests(void *ctx, int status, void *result) {
+  (void)ctx;
+  (void)result;
+  if (status != WEFT_ECANCELED) return;
+  g_fire_rc = weft_reactor_fire_system_event(g_fire_r, WEFT_SHUTDOWN); /* keeps the first */
+  weft_threadpool *tp2;
+  /* A manual firing leaves the reactor usable: a fresh pool (Twisted). */
+  if (weft_reactor_get_thread_pool(g_fire_r, &tp2) != 0) return;
+  if (weft_threadpool_call_in_thread_with_callback(tp2, on_result_fires_shutdown_again, NULL,
+                                                   call_ok, NULL) != 0)
+    return;
+  g_nested_stop_rc = weft_threadpool_stop(tp2);
+}
+
+static void reactor_pools_kept_when_shutdown_fired_from_nested_stops(void **s) {
+  (void)s;
+  assert_int_equal(weft_reactor_create(&g_fire_r), 0);
+  weft_threadpool *tp;
+  assert_int_equal(weft_reactor_get_thread_pool(g_fire_r, &tp), 0);
+  assert_int_equal(weft_threadpool_call_in_thread_with_callback(
+                       tp, on_result_fires_shutdown_then_nests, NULL, call_ok, NULL),
+                   0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(g_fire_rc, 0);
+  assert_int_equal(g_nested_stop_rc, 0);
+  assert_int_equal(g_nested_fire_rc, 0);
+  assert_int_equal(weft_reactor_destroy(g_fire_r), 0); /* frees both pools it kept */
+}
+
 /* The log hook hears of a failed thread creation in start; it may call
  * what takes the pool's mutex (a lane's creation here): start reports after
  * releasing it (the hook ran under it and waited for ever). */
@@ -1022,6 +1065,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(pool_destroy_from_cancel_callback, no_object_alive),
       cmocka_unit_test_teardown(pool_destroy_from_a_nested_stops_callback, no_object_alive),
       cmocka_unit_test_teardown(reactor_pool_kept_when_shutdown_fired_from_its_stop, no_object_alive),
+      cmocka_unit_test_teardown(reactor_pools_kept_when_shutdown_fired_from_nested_stops,
+                                no_object_alive),
       cmocka_unit_test_teardown(pool_log_hook_creates_lane, no_object_alive),
       cmocka_unit_test_teardown(worker_null_args, no_object_alive),
       cmocka_unit_test_teardown(worker_null_function, no_object_alive),

@@ -6,6 +6,9 @@
  * without run(), and on destroy of a reactor that never ran.
  * Reactor thread only.
  */
+#include <stdio.h>
+
+#include "base/alloc.h"
 #include "loop/reactor_state.h"
 
 static void pool_start(void *arg) {
@@ -17,6 +20,41 @@ static void pool_start(void *arg) {
   if (r->pool_start_id) (void)weft_reactor_remove_trigger(r, r->pool_start_id);
   r->pool_start_id = 0;
   if (r->pool) (void)weft_threadpool_start(r->pool); /* EAGAIN: retried on submits */
+}
+
+/* Keep tp, whose destroy the stop trigger was refused, until a release
+ * can free it. Earlier kept pools whose stops have returned go first; one
+ * still inside its stop (tp's stop runs in a callback of its stop) stays,
+ * and tp is kept beside it: with a single slot tp was dropped and never
+ * freed (test_misuse reactor_pools_kept_when_shutdown_fired_from_nested_stops). */
+static void pool_keep(weft_reactor *r, weft_threadpool *tp) {
+  weft__reactor_pool_release_kept(r);
+  if (r->pool_kept == NULL) {
+    r->pool_kept = tp;
+    return;
+  }
+  if (r->kept_more_len == r->kept_more_cap) {
+    size_t cap = r->kept_more_cap ? r->kept_more_cap * 2 : 4;
+    weft_threadpool **v = weft__malloc(cap * sizeof *v);
+    if (v == NULL) { /* tp is never freed: say so */
+      weft_log_fn log;
+      void *ctx;
+      weft__reactor_pool_log(r, &log, &ctx);
+      const char *what = "reactor: no memory to keep a pool whose stop refused its destroy";
+      if (log) log(ctx, WEFT_ENOMEM, what);
+      else fprintf(stderr, "weft: %s\n", what);
+      return;
+    }
+    for (size_t i = 0; i < r->kept_more_len; i++) v[i] = r->kept_more[i];
+    /* Stored before the old array is freed: a fork from another thread in
+     * between leaves the child only live arrays (as reactor_trigger.c). */
+    weft_threadpool **old = r->kept_more;
+    r->kept_more = v;
+    r->kept_more_cap = cap;
+    weft__fence_signal();
+    weft__free(old);
+  }
+  r->kept_more[r->kept_more_len++] = tp;
 }
 
 static void pool_stop(void *arg) {
@@ -31,14 +69,22 @@ static void pool_stop(void *arg) {
    * cancelled fired "shutdown" by hand), which goes on using tp. Dropped
    * here, nobody could free it: kept, and destroyed once that stop has
    * returned (test_misuse reactor_pool_kept_when_shutdown_fired_from_its_stop). */
-  if (tp && weft_threadpool_destroy(tp) != 0) {
-    weft__reactor_pool_release_kept(r); /* an earlier one, out of its stop by now */
-    if (r->pool_kept == NULL) r->pool_kept = tp;
-  }
+  if (tp && weft_threadpool_destroy(tp) != 0) pool_keep(r, tp);
 }
 
 void weft__reactor_pool_release_kept(weft_reactor *r) {
   if (r->pool_kept && weft_threadpool_destroy(r->pool_kept) == 0) r->pool_kept = NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < r->kept_more_len; i++)
+    if (weft_threadpool_destroy(r->kept_more[i]) != 0) r->kept_more[k++] = r->kept_more[i];
+  r->kept_more_len = k;
+  if (k == 0 && r->kept_more != NULL) { /* cleared before the free, as in pool_keep */
+    weft_threadpool **old = r->kept_more;
+    r->kept_more = NULL;
+    r->kept_more_cap = 0;
+    weft__fence_signal();
+    weft__free(old);
+  }
 }
 
 WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out) {

@@ -140,8 +140,13 @@ struct weft_reactor {
   weft_threadpool *pool;
   /* The pool its stop trigger could not destroy (WEFT_EDEADLK: the trigger
    * ran inside a callback of that pool's own stop), freed at the end of
-   * the shutdown or in destroy (weft__reactor_pool_release_kept). */
+   * the shutdown or in destroy (weft__reactor_pool_release_kept). More than
+   * one when such stops nest (a callback of the kept pool's stop stops the
+   * next pool, whose callback fires "shutdown" again): the first here, the
+   * others in kept_more. */
   weft_threadpool *pool_kept;
+  weft_threadpool **kept_more;
+  size_t kept_more_len, kept_more_cap;
   weft_trigger_id pool_start_id, pool_stop_id;
   struct weft__reactor_pool_options *pool_options; /* NULL: the defaults (reactor_pool_options.c) */
   struct weft__block_cache *rt_cache; /* deferToThread blocks; made on first use */
