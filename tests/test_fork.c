@@ -1779,6 +1779,77 @@ static void child_cancel_of_a_parents_reactor_request(void **state) {
   sync_fini(&rq_gate);
 }
 
+/* The same with the fork made inside a pool task: the first request's own
+ * work_cb forks while the second waits behind it. The child's only thread
+ * is that pool thread, and the waiting request is still the parent's: its
+ * claim is clear, nothing in the child will ever take it, and no after_cb
+ * comes there. The cancel answered 0 (the worker's thread skipped the
+ * child's check, meant for the forking task's own request, which answers
+ * WEFT_EBUSY as in the parent); it answers WEFT_EINVAL, as
+ * weft_threadpool_cancel_work does for a queued request in the same
+ * child. */
+static sync_t fq_started, fq_fork_gate, fq_forked, fq_gate;
+static atomic_int fq_after[2], fq_child_pid;
+static weft_reactor *fq_r;
+static weft_reactor_work fq_req[2];
+static void fq_work(weft_reactor_work *req) {
+  if (req->data != NULL) return; /* the second: runs in the parent, later */
+  count_up(&fq_started);
+  gate_wait(&fq_fork_gate); /* the second is queued behind us now */
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20); /* a hang guard */
+    if (weft_reactor_cancel_work(fq_r, &fq_req[1]) != WEFT_EINVAL) _exit(1); /* was 0 */
+    if (weft_reactor_cancel_work(fq_r, &fq_req[0]) != WEFT_EBUSY) _exit(2); /* ours: runs */
+    _exit(0);
+  }
+  atomic_store(&fq_child_pid, (int)pid);
+  count_up(&fq_forked);
+  gate_wait(&fq_gate);
+}
+static void fq_done(weft_reactor_work *req, int status) {
+  atomic_store(&fq_after[req->data != NULL], status == 0 ? 1 : 2);
+}
+static void child_in_a_pool_task_cancels_a_parents_reactor_request(void **state) {
+  (void)state;
+  sync_init(&fq_started);
+  sync_init(&fq_fork_gate);
+  sync_init(&fq_forked);
+  sync_init(&fq_gate);
+  atomic_store(&fq_after[0], 0);
+  atomic_store(&fq_after[1], 0);
+  assert_int_equal(weft_reactor_create(&fq_r), 0);
+  weft_threadpool_options o;
+  weft_reactor_thread_pool_options_init(&o);
+  o.max_threads = 1;
+  o.strict_cap = 1; /* no stand-in runs fq_req[1] while fq_req[0] holds the thread */
+  assert_int_equal(weft_reactor_set_thread_pool_options(fq_r, &o), 0);
+  int fd;
+  assert_int_equal(weft_reactor_attach(fq_r, &fd), 0);
+  fq_req[0].data = NULL;
+  fq_req[1].data = &fq_req[1];
+  assert_int_equal(weft_reactor_queue_work(fq_r, &fq_req[0], fq_work, fq_done), 0);
+  count_wait(&fq_started, 1);
+  assert_int_equal(weft_reactor_queue_work(fq_r, &fq_req[1], fq_work, fq_done), 0);
+  gate_open(&fq_fork_gate);
+  count_wait(&fq_forked, 1);
+  expect_child_ok((pid_t)atomic_load(&fq_child_pid));
+  gate_open(&fq_gate);
+  while (atomic_load(&fq_after[0]) == 0 || atomic_load(&fq_after[1]) == 0) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 30000), 1); /* a hang guard only */
+    assert_true(weft_reactor_drain(fq_r) >= 0);
+  }
+  assert_int_equal(atomic_load(&fq_after[0]), 1); /* both ran in the parent */
+  assert_int_equal(atomic_load(&fq_after[1]), 1);
+  assert_int_equal(weft_reactor_detach(fq_r), 0);
+  assert_int_equal(weft_reactor_destroy(fq_r), 0);
+  sync_fini(&fq_started);
+  sync_fini(&fq_fork_gate);
+  sync_fini(&fq_forked);
+  sync_fini(&fq_gate);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fork_in_a_task),
@@ -1813,6 +1884,7 @@ int main(void) {
       cmocka_unit_test(fork_in_an_attach_startup_trigger),
       cmocka_unit_test(fork_in_a_trigger_ends_the_childs_firing),
       cmocka_unit_test(child_cancel_of_a_parents_reactor_request),
+      cmocka_unit_test(child_in_a_pool_task_cancels_a_parents_reactor_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

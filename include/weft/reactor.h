@@ -482,8 +482,10 @@ WEFT_API int weft_reactor_queue_work(weft_reactor *r, weft_reactor_work *req,
  *   - #WEFT_EINVAL   NULL arguments, a request not queued on r, or one
  *                    whose queue_work failed (it was never queued); in a
  *                    child of fork, a request the parent queued (no
- *                    after_cb comes there), unless the child was forked
- *                    inside a pool task (docs/threading-howto.md, "Fork").
+ *                    after_cb comes there), but in a child forked inside
+ *                    a pool task one that had started answers
+ *                    #WEFT_EBUSY (that task's own request may complete
+ *                    there) (docs/threading-howto.md, "Fork").
  */
 WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req);
 

@@ -93,17 +93,26 @@ WEFT_API int weft_reactor_cancel_work(weft_reactor *r, weft_reactor_work *req) {
    * the answer is the one for a request never queued, as
    * weft_threadpool_cancel_work's in a child (lib/pool/cancel.c). It
    * answered 0 or WEFT_EBUSY, promises of an after_cb (test_fork
-   * child_cancel_of_a_parents_reactor_request). Not on a pool's thread (a
-   * fork inside a pool task): that task's own request may still complete
-   * here, and the claim answers as usual, as the pool's cancel does. The
-   * pool itself is not read: the child's shutdown may have freed its copy. */
-  if (weft__load_relaxed(&r->forked) && weft__engine_current_worker() == NULL)
-    return WEFT_EINVAL;
+   * child_cancel_of_a_parents_reactor_request). The pool itself is not
+   * read: the child's shutdown may have freed its copy. */
+  weft__work_private *p = weft__work_priv(&req->weft_work_);
+  if (weft__load_relaxed(&r->forked)) {
+    if (weft__engine_current_worker() == NULL) return WEFT_EINVAL;
+    /* On a pool thread (a fork inside a pool task): that task's own
+     * request, if it is one, may still complete here, and it has started
+     * (a reactor request runs none of the program's code before its
+     * work_cb): a started claim answers as usual (WEFT_EBUSY). A claim
+     * still clear, or taken by a cancel, is a parent's request that nothing
+     * here runs or hands back (nothing is queued in the child: queue_work
+     * answers WEFT_ESHUTDOWN): WEFT_EINVAL, as the pool's cancel answers
+     * for a queued one there (its engine counts as stopped). It answered 0
+     * (test_fork child_in_a_pool_task_cancels_a_parents_reactor_request). */
+    if ((weft__load_relaxed(&p->owner) & WEFT__WORK_BITS) != WEFT__WORK_CLAIMED) return WEFT_EINVAL;
+  }
   /* The request's words alone: the pool may already be released (shutdown),
    * the request is still valid (its after_cb has not run: the caller's
    * rule). One that queue_work refused (claim clear, the refusal's mark:
    * lib/engine/task.h) is not ours to promise an after_cb for. */
-  weft__work_private *p = weft__work_priv(&req->weft_work_);
   if ((weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0 && weft__task_refused(&p->task))
     return WEFT_EINVAL;
   int rc = weft__work_claim_cancel(p);
