@@ -473,6 +473,49 @@ static void reactor_pools_kept_when_shutdown_fired_from_nested_stops(void **s) {
   assert_int_equal(weft_reactor_destroy(g_fire_r), 0); /* frees both pools it kept */
 }
 
+/* weft_reactor_destroy from a callback of its own pool's stop (the pool
+ * stopped through its handle on a reactor that never ran, so the stop
+ * cancels what is queued). destroy fired "shutdown", whose trigger's
+ * destroy of the pool was refused (inside that pool's stop: kept), and then
+ * freed the reactor all the same: the stop went on cancelling the pool's
+ * next task, a weft_reactor_queue_work request, whose completion was pushed
+ * into the freed reactor (ASan: heap-use-after-free), and the kept pool was
+ * never freed. destroy answers WEFT_EBUSY while a pool of the reactor
+ * cannot be released (the reactor stays, stopped); one after that stop
+ * returned frees both, and the request's after_cb runs there. */
+static int g_destroy_in_stop_rc = 99, g_rq_calls, g_rq_status = 99;
+static void on_result_destroys_reactor(void *ctx, int status, void *result) {
+  (void)ctx;
+  (void)result;
+  if (status == WEFT_ECANCELED) g_destroy_in_stop_rc = weft_reactor_destroy(g_fire_r);
+}
+static void noop_reactor_work(weft_reactor_work *req) { (void)req; }
+static void count_reactor_after(weft_reactor_work *req, int status) {
+  (void)req;
+  g_rq_calls++;
+  g_rq_status = status;
+}
+
+static void reactor_destroy_from_its_pools_stop(void **s) {
+  (void)s;
+  assert_int_equal(weft_reactor_create(&g_fire_r), 0);
+  weft_threadpool *tp;
+  assert_int_equal(weft_reactor_get_thread_pool(g_fire_r, &tp), 0);
+  /* Cancelled in the order queued: the destroy first, then the request. */
+  assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, on_result_destroys_reactor,
+                                                                NULL, call_ok, NULL),
+                   0);
+  weft_reactor_work req = {0};
+  assert_int_equal(weft_reactor_queue_work(g_fire_r, &req, noop_reactor_work, count_reactor_after),
+                   0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(g_destroy_in_stop_rc, WEFT_EBUSY);
+  assert_int_equal(g_rq_calls, 0); /* its completion waits in the reactor's queue */
+  assert_int_equal(weft_reactor_destroy(g_fire_r), 0); /* frees the pool, runs the completion */
+  assert_int_equal(g_rq_calls, 1);
+  assert_int_equal(g_rq_status, WEFT_ECANCELED);
+}
+
 /* The log hook hears of a failed thread creation in start; it may call
  * what takes the pool's mutex (a lane's creation here): start reports after
  * releasing it (the hook ran under it and waited for ever). */
@@ -1065,6 +1108,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(pool_destroy_from_cancel_callback, no_object_alive),
       cmocka_unit_test_teardown(pool_destroy_from_a_nested_stops_callback, no_object_alive),
       cmocka_unit_test_teardown(reactor_pool_kept_when_shutdown_fired_from_its_stop, no_object_alive),
+      cmocka_unit_test_teardown(reactor_destroy_from_its_pools_stop, no_object_alive),
       cmocka_unit_test_teardown(reactor_pools_kept_when_shutdown_fired_from_nested_stops,
                                 no_object_alive),
       cmocka_unit_test_teardown(pool_log_hook_creates_lane, no_object_alive),

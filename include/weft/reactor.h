@@ -75,7 +75,11 @@ WEFT_API int weft_reactor_create(weft_reactor **out);
  * @param r The reactor; NULL is ignored (returns 0).
  * @return 0 (r is freed), or #WEFT_EBUSY while run() is active or the
  *   reactor is attached, or from a callback that a drain, a firing of
- *   triggers or this destroy runs (the outer call still uses r).
+ *   triggers or this destroy runs (the outer call still uses r), or while
+ *   the reactor's pool cannot be released: from a callback of that pool's
+ *   own stop (the pool stopped through its handle), or from one of its
+ *   threads; the pool still hands completions to r, which stays (stopped,
+ *   its shutdown done) for a destroy once that stop has returned.
  */
 WEFT_API int weft_reactor_destroy(weft_reactor *r);
 

@@ -641,6 +641,20 @@ WEFT_API int weft_reactor_destroy(weft_reactor *r) {
     weft__store_relaxed(&r->state, R_STOPPED);
   }
   weft__reactor_pool_release_kept(r);
+  /* A pool of r that its stop trigger could not destroy is still in its
+   * stop below us (this destroy runs in one of that stop's callbacks: the
+   * pool stopped through its handle), or this is one of its threads: it
+   * goes on handing completions to r (the after_cb of a queue_work request
+   * it cancels next), so r is not freed under it. Refused, as
+   * weft_threadpool_destroy is from such a callback; r stays, stopped, for
+   * a destroy once that stop has returned. It freed r, and the next
+   * completion was pushed into freed memory (test_misuse
+   * reactor_destroy_from_its_pools_stop). Not in a child of fork: a pool's
+   * copy there runs and cancels nothing. */
+  if (weft__reactor_pool_kept_any(r) && !weft__load_relaxed(&r->forked)) {
+    r->destroying = 0;
+    return WEFT_EBUSY;
+  }
   weft__reactor_fork_release_pool(r); /* in a child of fork only */
   /* Nothing accepted is dropped: late calls run here. Once the queue is
    * empty (unlinked nodes count as queued), only producers still finishing

@@ -87,6 +87,10 @@ void weft__reactor_pool_release_kept(weft_reactor *r) {
   }
 }
 
+bool weft__reactor_pool_kept_any(const weft_reactor *r) {
+  return r->pool_kept != NULL || r->kept_more_len > 0;
+}
+
 WEFT_API int weft_reactor_get_thread_pool(weft_reactor *r, weft_threadpool **out) {
   if (out) *out = NULL; /* on every failure (weft/common.h) */
   if (r == NULL) return WEFT_EINVAL;

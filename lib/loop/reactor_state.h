@@ -230,6 +230,8 @@ void weft__triggers_free(weft_reactor *r);
 /* reactor_pool.c: destroy the pool kept by a refused stop trigger, if any
  * (kept again if still refused). Reactor thread, or destroy's. */
 void weft__reactor_pool_release_kept(weft_reactor *r);
+/* A pool is kept still (its release was refused). */
+bool weft__reactor_pool_kept_any(const weft_reactor *r);
 
 /* reactor_pool_options.c */
 int weft__reactor_pool_create(weft_reactor *r, weft_threadpool **out);
