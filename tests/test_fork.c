@@ -554,6 +554,75 @@ static void child_cancel_of_a_parents_cancelled_or_running_request(void **state)
   sync_fini(&running_gate);
 }
 
+/* The same from a child forked inside one of the pool's own tasks: there
+ * the cancel answers as in the parent for that task's request (its
+ * after_cb may run in the child), which let a request the parent had
+ * cancelled through: it answered WEFT_EALREADY, the promise of an
+ * after_cb(WEFT_ECANCELED) that the child never delivers (the request
+ * waits in the parent's queue). It answers WEFT_EINVAL; from inside that
+ * after_cb itself (a fork in the after_cb of a request a cancel took, run
+ * by the worker that skips it) it still answers WEFT_EALREADY. */
+static sync_t ft_started, ft_gate, ft_forked;
+static atomic_int ft_child_pid, ft_after_status = 99, ft_skip_child_pid;
+static weft_threadpool *ft_tp;
+static weft_work ft_req, ft_skip_req;
+static void ft_task(void *arg) {
+  (void)arg;
+  count_up(&ft_started);
+  gate_wait(&ft_gate); /* ft_req is queued, and cancelled, behind us */
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20); /* a hang guard */
+    _exit(weft_threadpool_cancel_work(ft_tp, &ft_req) == WEFT_EINVAL ? 0 : 1); /* was EALREADY */
+  }
+  atomic_store(&ft_child_pid, (int)pid);
+  count_up(&ft_forked);
+}
+static void ft_after(weft_work *w, int status) {
+  (void)w;
+  atomic_store(&ft_after_status, status);
+}
+/* Told of its own cancel by the worker that skips it; forks there. */
+static void ft_skip_after(weft_work *w, int status) {
+  if (status != WEFT_ECANCELED) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);
+    _exit(weft_threadpool_cancel_work(ft_tp, w) == WEFT_EALREADY ? 0 : 1);
+  }
+  atomic_store(&ft_skip_child_pid, (int)pid);
+}
+static void child_in_a_task_cancels_a_request_the_parent_cancelled(void **state) {
+  (void)state;
+  weft_threadpool_options o;
+  weft_threadpool_options_init(&o);
+  o.min_threads = o.max_threads = 1;
+  o.strict_cap = 1; /* no stand-in takes the requests while ft_task holds the thread */
+  o.name = "cancelfork3";
+  assert_int_equal(weft_threadpool_create_ex(&ft_tp, &o), 0);
+  assert_int_equal(weft_threadpool_start(ft_tp), 0);
+  sync_init(&ft_started);
+  sync_init(&ft_gate);
+  sync_init(&ft_forked);
+  assert_int_equal(weft_threadpool_call_in_thread(ft_tp, ft_task, NULL), 0);
+  count_wait(&ft_started, 1);
+  assert_int_equal(weft_threadpool_queue_work(ft_tp, &ft_req, queued_work_fn, ft_after), 0);
+  assert_int_equal(weft_threadpool_cancel_work(ft_tp, &ft_req), 0);
+  assert_int_equal(weft_threadpool_queue_work(ft_tp, &ft_skip_req, queued_work_fn, ft_skip_after),
+                   0);
+  assert_int_equal(weft_threadpool_cancel_work(ft_tp, &ft_skip_req), 0);
+  gate_open(&ft_gate);
+  count_wait(&ft_forked, 1);
+  expect_child_ok(atomic_load(&ft_child_pid));
+  assert_int_equal(weft_threadpool_stop(ft_tp), 0); /* the worker skips both, telling them */
+  assert_int_equal(atomic_load(&ft_after_status), WEFT_ECANCELED);
+  expect_child_ok(atomic_load(&ft_skip_child_pid));
+  assert_int_equal(weft_threadpool_destroy(ft_tp), 0);
+  sync_fini(&ft_started);
+  sync_fini(&ft_gate);
+  sync_fini(&ft_forked);
+}
+
 /* A trigger that forks, on a reactor that never ran (its events fired by
  * hand, by the one thread that uses it): the child returns from the
  * trigger into the firing, so the firing's depth is the child's own. The
@@ -1859,6 +1928,7 @@ int main(void) {
       cmocka_unit_test(fork_child_statistics),
       cmocka_unit_test(child_cancel_of_a_parents_request),
       cmocka_unit_test(child_cancel_of_a_parents_cancelled_or_running_request),
+      cmocka_unit_test(child_in_a_task_cancels_a_request_the_parent_cancelled),
       cmocka_unit_test(fork_under_load),
       cmocka_unit_test(fork_while_a_reactor_is_destroyed),
       cmocka_unit_test(fork_while_triggers_run),

@@ -32,11 +32,25 @@ WEFT_API int weft_threadpool_cancel_work(weft_threadpool *tp, weft_work *req) {
    * parent and not yet told, or running on a parent's thread), so the
    * answer is the one for a request never queued (docs/threading-howto.md,
    * "Fork"). A claim the parent's cancel took answered WEFT_EALREADY, one
-   * a parent's worker took WEFT_EBUSY: both promise an after_cb. Not when
-   * the child's thread is one of the pool's (a fork inside one of its
-   * tasks): that task's own after_cb may still run here, so the claim
-   * answers as usual. */
-  if (weft__threadpool_fork_copy(tp) && !weft__engine_in_worker(e)) return WEFT_EINVAL;
+   * a parent's worker took WEFT_EBUSY: both promise an after_cb. Not all
+   * of them when the child's thread is one of the pool's (a fork inside
+   * one of its tasks): that task's own after_cb may still run here, so a
+   * claim it may hold answers as usual (below). */
+  if (weft__threadpool_fork_copy(tp)) {
+    if (!weft__engine_in_worker(e)) return WEFT_EINVAL;
+    /* On one of the pool's threads: a claim a cancel took is the parent's
+     * doing, its after_cb never comes here (the request waits in the
+     * parent's queue), unless this thread is telling req of it now (the
+     * fork was made in that after_cb, run by the worker that skipped req):
+     * WEFT_EINVAL, as off the pool's threads. It answered WEFT_EALREADY
+     * (test_fork child_in_a_task_cancels_a_request_the_parent_cancelled).
+     * A clear claim answers WEFT_EINVAL below (the copy counts as stopped);
+     * a started one WEFT_EBUSY: it may be the forking task's own. */
+    uintptr_t claim = weft__load_relaxed(&p->owner) & (uintptr_t)WEFT__WORK_BITS;
+    if (claim == (uintptr_t)(WEFT__WORK_CLAIMED | WEFT__WORK_CANCELLED) &&
+        weft__threadpool_telling() != req)
+      return WEFT_EINVAL;
+  }
   if ((weft__load_relaxed(&p->owner) & WEFT__WORK_CLAIMED) == 0) {
     if (weft__task_refused_by(&p->task, e)) return WEFT_EINVAL;
     /* The claim is read again after the stop is seen complete: a stop that

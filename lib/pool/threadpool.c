@@ -648,13 +648,29 @@ static __attribute__((noinline)) void work_run_after(weft_work *req, weft__work_
   after(req, 0);
 }
 
+/* The request whose after_cb this thread runs to tell it that a cancel
+ * took it (work_skip, queue_work_not_accepted: both off the accepted
+ * path), NULL outside: a child forked inside that after_cb answers that
+ * request's cancel as the parent does (cancel.c). Only compared, never
+ * read through. */
+static _Thread_local weft_work *tls_telling;
+
+weft_work *weft__threadpool_telling(void) { return tls_telling; }
+
+static void tell_cancelled(weft_work *req, weft_after_work_cb after) {
+  weft_work *outer = tls_telling;
+  tls_telling = req;
+  after(req, WEFT_ECANCELED); /* req is the owner's from here */
+  tls_telling = outer;
+}
+
 /* A cancel won the request (lib/engine/work_claim.h): it never runs; its
  * owner is told here, once. */
 static __attribute__((noinline)) void work_skip(weft_work *req, weft__work_private *p) {
   weft_threadpool *tp = weft__work_owner(p);
   weft__engine_count_skipped(tp->e);
   weft_after_work_cb after = weft__load_relaxed(&p->after);
-  if (after) after(req, WEFT_ECANCELED); /* req is the owner's from here */
+  if (after) tell_cancelled(req, after);
   else tp_log(tp, WEFT_ECANCELED, "weft_threadpool_queue_work: request cancelled, never ran");
 }
 
@@ -719,7 +735,7 @@ static __attribute__((noinline, cold)) int queue_work_not_accepted(weft__task *t
   uintptr_t old = weft__fetch_or_acq_rel(&p->owner, (uintptr_t)WEFT__WORK_CLAIMED);
   if ((old & WEFT__WORK_CANCELLED) == 0) return r;
   weft_after_work_cb after = weft__load_relaxed(&p->after);
-  if (after) after(req, WEFT_ECANCELED); /* req is the owner's from here */
+  if (after) tell_cancelled(req, after);
   else
     tp_log(weft__work_owner(p), WEFT_ECANCELED,
            "weft_threadpool_queue_work: request cancelled, never ran");

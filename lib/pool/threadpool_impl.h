@@ -16,6 +16,10 @@ weft__engine *weft__threadpool_engine(const weft_threadpool *tp);
  * parent's: no after_cb comes for them here). */
 bool weft__threadpool_fork_copy(const weft_threadpool *tp);
 
+/* The request whose after_cb the calling thread runs to tell it that a
+ * cancel took it (a worker's skip), or NULL. */
+weft_work *weft__threadpool_telling(void);
+
 /* Report err to tp's log hook (stderr without one). */
 void weft__threadpool_log(weft_threadpool *tp, int err, const char *what);
 
