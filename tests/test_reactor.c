@@ -920,6 +920,56 @@ static void stop_from_reader_runs_what_came_before(void **state) {
   close(p[1]);
 }
 
+/* The same with the stop made on another thread, after the call it queued
+ * first, while the loop is between its drain and its look at the stop
+ * flag (held there by a timer): that call ran after every shutdown trigger.
+ * Barriers, no sleep: the timer lets the thread go and waits until both its
+ * calls have returned. */
+typedef struct late_stopper {
+  weft_reactor *r;
+  pthread_barrier_t go, done;
+  int f_ran, f_ran_before_shutdown;
+} late_stopper;
+static void late_f(void *arg) { ((late_stopper *)arg)->f_ran = 1; }
+static void *late_stop_thread(void *arg) {
+  late_stopper *s = arg;
+  pthread_barrier_wait(&s->go);
+  assert_int_equal(weft_reactor_call_from_thread(s->r, late_f, s), 0);
+  assert_int_equal(weft_reactor_stop(s->r), 0);
+  pthread_barrier_wait(&s->done);
+  return NULL;
+}
+static void late_hold_loop(void *arg) {
+  late_stopper *s = arg;
+  pthread_barrier_wait(&s->go);
+  pthread_barrier_wait(&s->done);
+}
+static void late_before_shutdown(void *arg) {
+  late_stopper *s = arg;
+  s->f_ran_before_shutdown = s->f_ran;
+}
+
+static void stop_from_another_thread_runs_its_calls_first(void **state) {
+  (void)state;
+  late_stopper s = {0};
+  s.f_ran_before_shutdown = -1;
+  pthread_barrier_init(&s.go, NULL, 2);
+  pthread_barrier_init(&s.done, NULL, 2);
+  assert_int_equal(weft_reactor_create(&s.r), 0);
+  assert_int_equal(weft_reactor_call_later(s.r, 0, late_hold_loop, &s, NULL), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(s.r, WEFT_BEFORE, WEFT_SHUTDOWN, late_before_shutdown, &s, NULL), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, late_stop_thread, &s), 0);
+  assert_int_equal(weft_reactor_run(s.r), 0);
+  pthread_join(t, NULL);
+  assert_int_equal(s.f_ran, 1);
+  assert_int_equal(s.f_ran_before_shutdown, 1);
+  assert_int_equal(weft_reactor_destroy(s.r), 0);
+  pthread_barrier_destroy(&s.go);
+  pthread_barrier_destroy(&s.done);
+}
+
 /* A trigger that destroys the reactor while weft_reactor_fire_system_event
  * fires it (a reactor that never ran): WEFT_EBUSY, the firing goes on (it
  * read the freed reactor before). */
@@ -1016,6 +1066,7 @@ int main(void) {
       cmocka_unit_test(call_when_running_while_stopping),
       cmocka_unit_test(bad_input),
       cmocka_unit_test(stop_from_reader_runs_what_came_before),
+      cmocka_unit_test(stop_from_another_thread_runs_its_calls_first),
       cmocka_unit_test(destroy_from_a_fired_trigger),
       cmocka_unit_test(run_inside_manual_shutdown_leaks_nothing),
   };

@@ -195,8 +195,11 @@ struct weft__block_cache *weft__reactor_round_trip_cache(weft_reactor *r, size_t
 /* -------------------------------------------------------------- consumer */
 
 /* Run the calls queued now; calls they queue wait for the next iteration
- * (Twisted's runUntilCurrent bound). Returns how many ran. */
-static int drain_snapshot(weft_reactor *r, int max) {
+ * (Twisted's runUntilCurrent bound). Returns how many ran. wait: a producer
+ * between its exchange and its link (WOULDBLOCK) is waited for instead of
+ * ending the drain, so every call queued before it began runs (budget
+ * permitting); the nodes behind such a producer are hidden until it links. */
+static int drain_snapshot_ex(weft_reactor *r, int max, bool wait) {
   /* Acquire: pairs with the producers' tail exchange, so `last` is a node
    * whose fields were written before it was pushed. */
   weft__task *last = weft__load_acquire(&r->queue.tail);
@@ -212,7 +215,13 @@ static int drain_snapshot(weft_reactor *r, int max) {
   bool windowed = false;
   for (;;) {
     weft__task *t = weft__mpsc_pop(&r->queue);
-    if (t == NULL || t == WEFT__MPSC_WOULDBLOCK) break;
+    if (t == NULL || t == WEFT__MPSC_WOULDBLOCK) {
+      if (WEFT_UNLIKELY(wait && t != NULL)) {
+        weft__cpu_relax(); /* the producer links next */
+        continue;
+      }
+      break;
+    }
     if (n == 1) windowed = weft__submit_window_open(&window);
     int was_last = (t == last); /* compare before run(): it may free t */
     /* A call queued with no context runs in none, though the loop thread
@@ -234,6 +243,8 @@ static int drain_snapshot(weft_reactor *r, int max) {
   }
   return n;
 }
+
+static int drain_snapshot(weft_reactor *r, int max) { return drain_snapshot_ex(r, max, false); }
 
 /* Everything, including calls queued by the calls (shutdown, destroy). */
 static void drain_all(weft_reactor *r) {
@@ -545,7 +556,16 @@ static int loop_once(weft_reactor *r) {
    * before it and the timers due run first; no I/O round after it.
    * Acquire: pairs with weft_reactor_stop's release CAS (its pushers count
    * is then visible to the destroy after run returns). */
-  if (weft__load_acquire(&r->stop_requested)) return 1;
+  if (weft__load_acquire(&r->stop_requested)) {
+    /* A stop from another thread may come after this round's snapshot:
+     * the calls that thread queued before its stop are behind it, and ran
+     * after every shutdown trigger, their pool gone. The acquire above
+     * makes their nodes visible (each linked before the stop's release
+     * CAS); drain what is queued now, waiting out a producer mid-push
+     * that hides them (test_reactor stop_from_another_thread_runs_its_calls_first). */
+    drain_snapshot_ex(r, INT_MAX, true);
+    return 1;
+  }
   int timeout = weft__timers_timeout_ms(r);
   /* Also when nothing ran but a node is queued, unlinked: its producer is
    * between its exchange and its link (weft__reactor_push), about to finish. */
