@@ -970,6 +970,40 @@ static void stop_from_another_thread_runs_its_calls_first(void **state) {
   pthread_barrier_destroy(&s.done);
 }
 
+/* "shutdown" fired by hand while the loop runs: the loop goes on (its
+ * timers run, weft_reactor_running stays 1) until a stop, whose shutdown
+ * fires the triggers again. Twisted's firing runs the crash trigger and
+ * run() returns without a stop (docs/twisted-mapping.md). */
+typedef struct manual_sd {
+  weft_reactor *r;
+  int fired, running_after, timer_ran;
+} manual_sd;
+static void manual_sd_count(void *arg) { ((manual_sd *)arg)->fired++; }
+static void manual_sd_timer(void *arg) {
+  manual_sd *m = arg;
+  m->timer_ran = 1;
+  assert_int_equal(weft_reactor_stop(m->r), 0);
+}
+static void manual_sd_go(void *arg) {
+  manual_sd *m = arg;
+  assert_int_equal(weft_reactor_fire_system_event(m->r, WEFT_SHUTDOWN), 0);
+  m->running_after = weft_reactor_running(m->r);
+  assert_int_equal(weft_reactor_call_later(m->r, 0, manual_sd_timer, m, NULL), 0);
+}
+static void manual_shutdown_while_running_keeps_the_loop(void **state) {
+  (void)state;
+  manual_sd m = {0};
+  assert_int_equal(weft_reactor_create(&m.r), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(m.r, WEFT_BEFORE, WEFT_SHUTDOWN, manual_sd_count, &m, NULL), 0);
+  assert_int_equal(weft_reactor_call_when_running(m.r, manual_sd_go, &m), 0);
+  assert_int_equal(weft_reactor_run(m.r), 0);
+  assert_int_equal(m.running_after, 1);
+  assert_int_equal(m.timer_ran, 1);
+  assert_int_equal(m.fired, 2);
+  assert_int_equal(weft_reactor_destroy(m.r), 0);
+}
+
 /* A trigger that destroys the reactor while weft_reactor_fire_system_event
  * fires it (a reactor that never ran): WEFT_EBUSY, the firing goes on (it
  * read the freed reactor before). */
@@ -1067,6 +1101,7 @@ int main(void) {
       cmocka_unit_test(bad_input),
       cmocka_unit_test(stop_from_reader_runs_what_came_before),
       cmocka_unit_test(stop_from_another_thread_runs_its_calls_first),
+      cmocka_unit_test(manual_shutdown_while_running_keeps_the_loop),
       cmocka_unit_test(destroy_from_a_fired_trigger),
       cmocka_unit_test(run_inside_manual_shutdown_leaks_nothing),
   };
