@@ -16,6 +16,7 @@
  *   - a stop from a timer lets the rest of the due timers of that pass run,
  *     then "shutdown" fires; a call the stopping timer made never runs.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -200,6 +201,61 @@ static void a_stop_from_a_timer_lets_the_due_timers_run(void **state) {
   assert_int_equal(weft_reactor_destroy(g.r), 0);
 }
 
+/* ------------------------------------------ stop from another thread */
+
+/* weft_reactor_stop on another thread is Twisted's
+ * callFromThread(reactor.stop): the stop joins the thread calls of the
+ * loop's next pass, and the timed calls due then run before "shutdown".
+ * Here the stop comes while a timer of the pass runs, the held clock moved
+ * past a second timer's deadline first: that timer, due when stop() was
+ * called, ran never (the loop shut down at the end of the pass, whose clock
+ * was read before). Barriers, no sleep: the timer lets the thread go and
+ * waits until its stop has returned. */
+static pthread_barrier_t other_go, other_done;
+
+static void *other_stopper(void *arg) {
+  (void)arg;
+  pthread_barrier_wait(&other_go);
+  assert_int_equal(weft_reactor_stop(g.r), 0);
+  pthread_barrier_wait(&other_done);
+  return NULL;
+}
+
+static void holder(void *arg) {
+  (void)arg;
+  note("holder");
+  held_at.tv_sec += 2; /* two seconds pass: "due" is due now */
+  assert_int_equal(weft_reactor_call_later(g.r, 0, after_stop, "made", NULL), 0);
+  pthread_barrier_wait(&other_go);
+  pthread_barrier_wait(&other_done);
+}
+
+static void a_stop_from_another_thread_lets_the_timers_due_then_run(void **state) {
+  (void)state;
+  memset(&g, 0, sizeof g);
+  pthread_barrier_init(&other_go, NULL, 2);
+  pthread_barrier_init(&other_done, NULL, 2);
+  assert_int_equal(weft_reactor_create(&g.r), 0);
+  assert_int_equal(
+      weft_reactor_add_trigger(g.r, WEFT_BEFORE, WEFT_SHUTDOWN, shutdown_trigger, NULL, NULL), 0);
+  hold_clock();
+  assert_int_equal(weft_reactor_call_later(g.r, 0, holder, NULL, NULL), 0);
+  assert_int_equal(weft_reactor_call_later(g.r, 1.0, after_stop, "due", NULL), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, other_stopper, NULL), 0);
+  assert_int_equal(weft_reactor_run(g.r), 0);
+  release_clock();
+  pthread_join(t, NULL);
+  assert_int_equal(g.n, 4);
+  assert_string_equal(g.name[0], "holder");
+  assert_string_equal(g.name[1], "due");
+  assert_string_equal(g.name[2], "made");
+  assert_string_equal(g.name[3], "shutdown");
+  assert_int_equal(weft_reactor_destroy(g.r), 0);
+  pthread_barrier_destroy(&other_go);
+  pthread_barrier_destroy(&other_done);
+}
+
 /* --------------------------------------- the sleep after the busy wait */
 
 /* A pass that ran completions looks for more before it sleeps
@@ -272,6 +328,7 @@ int main(void) {
       cmocka_unit_test(a_call_made_by_a_timer_waits_for_the_next_pass),
       cmocka_unit_test(same_deadline_calls_run_in_the_order_made),
       cmocka_unit_test(a_stop_from_a_timer_lets_the_due_timers_run),
+      cmocka_unit_test(a_stop_from_another_thread_lets_the_timers_due_then_run),
       cmocka_unit_test(the_sleep_after_the_busy_wait_keeps_the_deadline),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

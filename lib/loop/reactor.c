@@ -548,21 +548,34 @@ static int loop_once(weft_reactor *r) {
    * child's to run (lib/loop/reactor_fork.c); its calls run in destroy. */
   if (WEFT_UNLIKELY(weft__load_relaxed(&r->forked))) return 1;
   weft__add_single_writer(&r->iterations, 1);
-  int ran = drain_snapshot(r, INT_MAX);
+  /* Acquire: pairs with weft_reactor_stop's release CAS (its pushers count
+   * is then visible to the destroy after run returns, and the calls its
+   * thread queued before it are linked). */
+  int stop = weft__load_acquire(&r->stop_requested);
+  /* A stop seen: every call queued before it runs in this drain, which
+   * waits out a producer mid-push that hides one. */
+  int ran = drain_snapshot_ex(r, INT_MAX, stop != 0);
   weft__timers_run_due(r);
   /* Twisted's runUntilCurrent: the thread calls and the due timed calls,
    * then, if stop() was called, "shutdown": a stop from a reader, a
    * writer, a startup trigger or another thread still lets the calls made
-   * before it and the timers due run first; no I/O round after it.
-   * Acquire: pairs with weft_reactor_stop's release CAS (its pushers count
-   * is then visible to the destroy after run returns). */
-  if (weft__load_acquire(&r->stop_requested)) {
-    /* A stop from another thread may come after this round's snapshot:
-     * the calls that thread queued before its stop are behind it, and ran
-     * after every shutdown trigger, their pool gone. The acquire above
-     * makes their nodes visible (each linked before the stop's release
-     * CAS); drain what is queued now, waiting out a producer mid-push
-     * that hides them (test_reactor stop_from_another_thread_runs_its_calls_first). */
+   * before it and the timers due run first; no I/O round after it. */
+  if (stop) return 1;
+  /* Acquire: as above. */
+  stop = weft__load_acquire(&r->stop_requested);
+  /* From another thread, during this round: Twisted's
+   * callFromThread(reactor.stop), which the next pass runs, then the timed
+   * calls due by then: one more pass (the drain and the timers above, no
+   * I/O), then the shutdown. (A shutdown at once ran the calls that
+   * thread queued before its stop after every shutdown trigger, their
+   * pool gone, and never the timers due when it stopped: test_reactor
+   * stop_from_another_thread_runs_its_calls_first, test_reactor_clock
+   * a_stop_from_another_thread_lets_the_timers_due_then_run.) */
+  if (stop == STOP_FROM_THREAD) return 0;
+  if (stop) {
+    /* From this thread (a call of the drain, a timer): the timed calls its
+     * pass made never run (Twisted's shutdown ends that pass); what is
+     * queued runs before the shutdown, not after. */
     drain_snapshot_ex(r, INT_MAX, true);
     return 1;
   }
@@ -627,9 +640,10 @@ WEFT_API int weft_reactor_stop(weft_reactor *r) {
    * and our write would come after its reset (weft__reactor_stop_enter). */
   if (!weft__reactor_stop_enter(r)) return WEFT_ESTATE;
   int expected = 0;
-  /* Release: the increment before the flag; pairs with run's acquire load
-   * of stop_requested, which happens before destroy's load of pushers. */
-  if (!weft__cas_release(&r->stop_requested, &expected, 1)) {
+  /* Release: the increment before the flag; pairs with run's acquire loads
+   * of stop_requested, which happen before destroy's load of pushers. */
+  if (!weft__cas_release(&r->stop_requested, &expected,
+                         weft_reactor_is_in_io_thread(r) ? STOP_IN_LOOP : STOP_FROM_THREAD)) {
     weft__fetch_sub_acq_rel(&r->pushers, 1); /* release: as below */
     return WEFT_ESTATE;
   }

@@ -21,6 +21,11 @@
 
 enum reactor_state { R_NEW = 0, R_RUNNING = 1, R_STOPPING = 2, R_STOPPED = 3 };
 
+/* stop_requested: 0, or where the stop came from (weft_reactor_stop; a
+ * fork's child stores STOP_IN_LOOP). A stop from another thread gets one
+ * more pass of the loop before the shutdown (reactor.c, loop_once). */
+enum reactor_stop { STOP_IN_LOOP = 1, STOP_FROM_THREAD = 2 };
+
 typedef struct weft__timer_slot {
   double when;
   uint64_t seq;       /* insertion order: ties and "added during this run" */
