@@ -32,8 +32,11 @@
  *                 (406-418): state STOPPING, drain_all, sleeping = 0,
  *                 state STOPPED (release); from the host between drains,
  *                 or from a callback that a drain runs (then drain_cut).
- *   run (-DRUN)   weft_reactor_run (512-522) / loop_once (469-510):
- *                 drain_snapshot, load_acquire stop_requested, the busy
+ *   run (-DRUN)   weft_reactor_run / loop_once: load_acquire
+ *                 stop_requested, drain_snapshot_ex (a stop seen: waits
+ *                 out a producer mid-push), stop seen → shutdown; else
+ *                 load_acquire stop_requested again (a stop from another
+ *                 thread: one more pass, no I/O), the busy
  *                 path ((ran > 0 || !mpsc_empty) && busy_wait → go round,
  *                 with now and then a poll that does not sleep), store
  *                 sleeping = 1, fence, mpsc_empty || stop_requested →
@@ -104,7 +107,9 @@
  *                 looks again after its count, and writes nothing.
  *
  * Bounds (CI, tests/test_models.cmake): attached P = 2 (7.0 M states);
- * attached with the stopper P = 1 -DSTOP (4.1 M); -DRUN P = 2 (3.4 M).
+ * attached with the stopper P = 1 -DSTOP (4.1 M); -DRUN P = 2 (3.6 M);
+ * -DRUN -DSTOP_AFTER_PUSH (the stopper queues main item P itself, then
+ * stops; asserted run before the shutdown) P = 2 (3.3 M).
  * One late producer, one self-push; the eventfd counter saturates at 2
  * (a write at the bound is EAGAIN: a wake-up is pending anyway); a
  * drain's budget is 1 or unbounded. drain_attached's cap of 64 rounds is not modelled: with
@@ -135,6 +140,14 @@
  *        (assertion violated)
  *   -DRUN -DMUTANT_STOP_DEC_BEFORE_WRITE  stop drops its count before its
  *        eventfd write (assertion violated: the write after the free)
+ *   -DRUN -DSTOP_AFTER_PUSH -DMUTANT_STOP_DRAIN_NO_WAIT  the drain after a
+ *        stop ends at a producer mid-push, like any drain: the stopping
+ *        thread's call, linked behind it, runs after the shutdown began
+ *        (assertion violated: ran[P])
+ *   -DRUN -DSTOP_AFTER_PUSH -DMUTANT_STOP_NO_EXTRA_PASS  a stop seen only
+ *        after the drain ends the loop at once (the code before the extra
+ *        pass): the call the stopping thread queued after that drain's
+ *        snapshot runs after the shutdown began (assertion violated: ran[P])
  *   -DSTOP -DMUTANT_STOP_NO_RECHECK  stop does not look at the state again
  *        after its count (the code before test_reactor_stop_detach): a
  *        stop that saw RUNNING before the detach, counted after the
@@ -272,7 +285,7 @@ inline run_item() {
 
 /* drain_snapshot(r, max) for drain_all and loop_once (drain_cut is 0 there:
  * only weft_reactor_drain_ex's caller sets it, after the shutdown). */
-inline snapshot(max, k) {
+inline snapshot_ex(max, k, waitwb) {
   last = tail;                               /* load_acquire(tail) */
   k = 0;
   if
@@ -280,7 +293,8 @@ inline snapshot(max, k) {
      do
      :: mpsc_pop();
         if
-        :: node == NONE || node == WB -> break
+        :: node == WB && waitwb -> skip      /* cpu_relax: the producer links next */
+        :: node == NONE || (node == WB && !waitwb) -> break
         :: else ->
            wl = (node == last);
            run_item();
@@ -296,6 +310,8 @@ inline snapshot(max, k) {
   node = 0; last = 0; wl = 0
 }
 
+inline snapshot(max, k) { snapshot_ex(max, k, 0) }
+
 inline drain_all() {
   do
   :: mpsc_empty(e);
@@ -308,6 +324,9 @@ inline drain_all() {
 }
 
 inline shutdown_sequence() {
+#ifdef STOP_AFTER_PUSH
+  assert(ran[P] == 1);   /* queued before the stop, on the stopping thread: run before the shutdown */
+#endif
   state = R_STOPPING;                        /* enter_stopping, under block_lock */
   /* release_blocked, the shutdown triggers: not modelled */
   drain_all();
@@ -339,6 +358,15 @@ inline busy_wait(bw) {
 inline destroy() {
   /* the user's side: the late call is queued, the (attached) stop returned */
   xchd[LATE];
+#ifdef STOP_AFTER_PUSH
+  /* and the other main calls (the stop no longer waits for them to run) */
+  k = 1;
+  do
+  :: k < P -> xchd[k]; k++
+  :: else -> break
+  od;
+  k = 0;
+#endif
 #ifndef RUN
   stop_ret;
 #endif
@@ -360,7 +388,15 @@ proctype producer(byte me) {
 
 proctype stopper() {
   bool s;
-#ifdef RUN
+  byte old;
+#ifdef STOP_AFTER_PUSH
+  /* The stopping thread queued main item P just before its stop
+   * (call_from_thread, then weft_reactor_stop): that call must run before
+   * the shutdown (asserted in shutdown_sequence). It stops a running
+   * reactor (a stop before run is refused, and nothing would end the loop). */
+  state == R_RUNNING;
+  push(P);
+#elif defined(RUN)
   done_main == P;        /* the user stops once its work is done */
 #endif
   atomic { touch(); if :: state != R_RUNNING -> goto out :: else -> skip fi };
@@ -554,10 +590,26 @@ proctype reactor() {
 
   atomic { state == R_NEW -> state = R_RUNNING };  /* run's cas_relaxed */
   do
-  :: /* loop_once */
-     snapshot(INF, k);
+  :: /* loop_once: a stop seen before the drain waits out a producer
+      * mid-push, so every call queued before it runs; one seen after the
+      * drain (the stopper is another thread: STOP_FROM_THREAD) gets one
+      * more pass, no I/O */
+     s = stop_req;                           /* load_acquire(stop_requested) */
+#ifdef MUTANT_STOP_DRAIN_NO_WAIT
+     snapshot_ex(INF, k, 0);
+#else
+     snapshot_ex(INF, k, s);
+#endif
      if
-     :: stop_req -> break                    /* load_acquire(stop_requested) */
+     :: s -> break
+     :: else -> skip
+     fi;
+     if
+#ifdef MUTANT_STOP_NO_EXTRA_PASS
+     :: stop_req -> break
+#else
+     :: stop_req -> k = 0; goto next_pass    /* load_acquire again: return 0 */
+#endif
      :: else -> skip
      fi;
      /* (ran > 0 || !mpsc_empty) && timeout != 0 && busy_wait_for_work */
@@ -603,7 +655,9 @@ end_wait:     evfd > 0;                      /* epoll_wait(-1) */
         :: else -> skip
         fi;
         rep = 0
-     fi
+     fi;
+next_pass:
+     skip
   od;
   shutdown_sequence();
   /* run returned; weft_reactor_destroy on this thread */
@@ -616,7 +670,12 @@ init {
   atomic {
     run reactor();
     do
+#ifdef STOP_AFTER_PUSH
+    :: i == P - 1 -> i++                     /* item P is the stopper's */
+    :: i <= P && i != P - 1 -> run producer(i); i++
+#else
     :: i <= P -> run producer(i); i++        /* main 1..P, late P + 1 */
+#endif
     :: else -> break
     od;
 #if defined(RUN) || defined(STOP)

@@ -267,6 +267,13 @@ weft_model_mutant(model_mutant_reactor_attach_stop_dec_before_write reactor_atta
 # A stop that saw RUNNING before the detach and counts itself after its wait
 # (test_reactor_stop_detach): it looks at the state again, or writes after the reset.
 weft_model_mutant(model_mutant_reactor_attach_stop_no_recheck reactor_attach.pml "assertion violated .*quiet" -DP=1 -DSTOP -DMUTANT_STOP_NO_RECHECK)
+# A stop from another thread right after its own call_from_thread: that call
+# runs before the shutdown (test_reactor stop_from_another_thread_runs_its_calls_first):
+# the drain after a stop waits out a producer mid-push, and a stop seen only
+# after the drain gets one more pass.
+weft_model_check(model_reactor_attach_stop_after_push reactor_attach.pml -DRUN -DSTOP_AFTER_PUSH)
+weft_model_mutant(model_mutant_reactor_attach_stop_drain_no_wait reactor_attach.pml "assertion violated .*ran" -DRUN -DSTOP_AFTER_PUSH -DMUTANT_STOP_DRAIN_NO_WAIT)
+weft_model_mutant(model_mutant_reactor_attach_stop_no_extra_pass reactor_attach.pml "assertion violated .*ran" -DRUN -DSTOP_AFTER_PUSH -DMUTANT_STOP_NO_EXTRA_PASS)
 
 # The worker layer's object pool (lib/workers/worker_slab.c): a Treiber stack
 # over indices with a 32-bit ABA tag, chunk growth and the ENOMEM give-back
