@@ -54,6 +54,21 @@
 #include "engine/observer.h"
 
 
+/* The skips so far: requests that weft_threadpool_cancel_work() had won,
+ * taken by a thread that runs tasks (a worker) and told instead of run
+ * (weft__engine_count_skipped, core.h). They are in e->cancelled, but they
+ * are the cancel's, not the call's: a worker that reaches one while the
+ * call waits for a window (step 2) or for its own join (step 4) tells its
+ * owner during the call. Relaxed: statistics, as stats.c reads them; a skip
+ * under way when the call reads its baseline or its final count may fall
+ * on either side of it (the report is clamped at 0). */
+static uint64_t skipped_so_far(weft__engine *e) {
+  uint64_t n = weft__load_relaxed(&e->skipped);
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->skipped);
+  return n;
+}
+
 /* Cancel what every worker's ring holds, stealing it (step 3). */
 static void cancel_rings(weft__engine *e) {
   weft__ring scratch; /* ours alone (2 KiB of stack) */
@@ -85,6 +100,7 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   if (weft__engine_in_worker(e)) return WEFT_EDEADLK;
   uint64_t deadline = weft__now_ns() + timeout_ns;
   uint64_t before = weft__load_relaxed(&e->cancelled);
+  uint64_t skipped_before = skipped_so_far(e);
   (void)weft__engine_close(e); /* WEFT_EQUIT: closed before (a plain stop); fine */
   /* As weft__engine_stop: the monitor may be growing the pool; after close
    * its grows are refused; join it, so nothing starts a thread behind us
@@ -164,7 +180,11 @@ int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *c
   } else {
     rc = WEFT_ETIMEDOUT;
   }
-  *cancelled = weft__load_relaxed(&e->cancelled) - before;
+  /* The call's cancels: the engine's count during the call, less the
+   * skips of requests a won cancel_work had decided (skipped_so_far). */
+  uint64_t skipped = skipped_so_far(e) - skipped_before;
+  uint64_t all = weft__load_relaxed(&e->cancelled) - before;
+  *cancelled = all > skipped ? all - skipped : 0;
   *running = late;
   return rc;
 }

@@ -15,7 +15,8 @@
  * weft__engine_stop leaves), WEFT_ETIMEDOUT when *running threads were still
  * in a task at the deadline (they are left to finish; a later
  * weft__engine_stop or destroy joins them), WEFT_EDEADLK from an engine
- * thread (nothing done). *cancelled: the tasks cancelled during the call. */
+ * thread (nothing done). *cancelled: the tasks the call cancelled (not a
+ * request a won cancel is told of by a worker meanwhile: stop_deadline.c). */
 int weft__engine_stop_deadline(weft__engine *e, uint64_t timeout_ns, uint64_t *cancelled,
                                int *running);
 
