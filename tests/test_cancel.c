@@ -659,6 +659,43 @@ static void stop_timeout_report_leaves_out_a_won_cancel(void **state) {
   sync_fini(&started);
 }
 
+/* A request whose cancel_work won, still queued when a stop with a
+ * deadline sweeps the queue: the sweep tells its owner (once), and the
+ * report leaves it out, as it leaves out one a pool thread tells (above):
+ * it was the cancel's. Without the count of such requests the report said
+ * 1. */
+static void stop_timeout_report_leaves_out_a_won_cancel_it_sweeps(void **state) {
+  (void)state;
+  weft_threadpool *tp = one_thread_pool();
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  sync_t gate, started;
+  sync_init(&gate);
+  sync_init(&started);
+  job blocker;
+  start_blocker(tp, &blocker, &gate, &started);
+  count_wait(&started, 1);
+  job won = {0};
+  assert_int_equal(weft_threadpool_queue_work(tp, &won.req, job_work, job_after), 0);
+  assert_int_equal(weft_threadpool_cancel_work(tp, &won.req), 0);
+  weft_threadpool_stop_report rep;
+  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
+  assert_int_equal(rep.running, 1);
+  assert_int_equal(rep.cancelled, 0);
+  assert_int_equal(atomic_load(&won.told), 1); /* by the sweep, on this thread */
+  assert_int_equal(atomic_load(&won.status), WEFT_ECANCELED);
+  assert_int_equal(atomic_load(&won.ran), 0);
+  gate_open(&gate);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(atomic_load(&won.told), 1);
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
+  assert_int_equal(c.cancelled, 1);
+  assert_int_equal(c.submitted, c.executed + c.cancelled);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&gate);
+  sync_fini(&started);
+}
+
 /* After a timed-out stop, a plain stop joins the rest (0), then EQUIT. */
 static void stop_after_stop_timeout_joins(void **state) {
   (void)state;
@@ -777,6 +814,7 @@ int main(void) {
       cmocka_unit_test(stop_timeout_blocked_task),
       cmocka_unit_test(stop_after_stop_timeout_joins),
       cmocka_unit_test(stop_timeout_report_leaves_out_a_won_cancel),
+      cmocka_unit_test(stop_timeout_report_leaves_out_a_won_cancel_it_sweeps),
       cmocka_unit_test(stop_timeout_in_time),
       cmocka_unit_test(stop_timeout_idle_pool),
       cmocka_unit_test(stop_timeout_misuse),

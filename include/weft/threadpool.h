@@ -247,7 +247,10 @@ WEFT_API int weft_threadpool_stop(weft_threadpool *tp);
 /** @brief What weft_threadpool_stop_timeout() did. */
 typedef struct weft_threadpool_stop_report {
   /** Queued tasks the call cancelled; each owner was told #WEFT_ECANCELED
-   *  (after_cb / on_result; a plain call_in_thread task: the log hook). */
+   *  (after_cb / on_result; a plain call_in_thread task: the log hook). A
+   *  request whose weft_threadpool_cancel_work() had won (answered 0) is
+   *  that cancel's and not counted, whether the call's sweep or a pool
+   *  thread told its owner. */
   uint64_t cancelled;
   /** Threads the call left behind, still in a task (or, past the one
    *  second of grace below, not yet gone): non-zero only with

@@ -255,6 +255,11 @@ struct weft__engine {
    * whose cancel won, lib/engine/work_claim.h): counted in `cancelled` too,
    * and taken out of the workers' executed counts. */
   _Atomic uint64_t skipped;
+  /* Requests whose cancel had won that a cancelling thread told rather
+   * than a worker (weft__engine_count_won_told): in `cancelled` too. A
+   * stop with a deadline leaves them, as it leaves the skips, out of the
+   * tasks it reports cancelled (stop_deadline.c). Statistics: relaxed. */
+  _Atomic uint64_t won_told;
   weft__fork_hook fork_hook; /* lib/engine/engine_fork.c */
 };
 
@@ -346,6 +351,13 @@ static inline void weft__engine_count_skipped(weft__engine *e) {
   } else {
     weft__fetch_add_relaxed(&e->skipped, 1);
   }
+}
+
+/* A cancelled task's owner was told of a request whose cancel had already
+ * won (weft_threadpool_cancel_work answered 0 for it): the cancel's, not
+ * the canceller's who took it out of the queue. Any thread. */
+static inline void weft__engine_count_won_told(weft__engine *e) {
+  weft__fetch_add_relaxed(&e->won_told, 1);
 }
 
 /* The engine worker running on this thread (lib/engine/thread_state.h). */

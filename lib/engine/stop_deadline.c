@@ -63,7 +63,9 @@
  * under way when the call reads its baseline or its final count may fall
  * on either side of it (the report is clamped at 0). */
 static uint64_t skipped_so_far(weft__engine *e) {
-  uint64_t n = weft__load_relaxed(&e->skipped);
+  /* And those a cancelling thread told, the call's sweep among them
+   * (won_told, core.h): also the cancel's, not the call's. */
+  uint64_t n = weft__load_relaxed(&e->skipped) + weft__load_relaxed(&e->won_told);
   uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
   for (uint32_t i = 0; i < hw; i++) n += weft__load_relaxed(&e->slots[i]->skipped);
   return n;

@@ -699,7 +699,9 @@ static void work_cancel(weft__task *t, int status) {
    * not 0, which would promise a second after_cb (work_claim.h; one that
    * races this RMW and wins returns 0, and this after_cb is the one it
    * promised). */
-  (void)weft__work_claim_cancel(p);
+  /* WEFT_EALREADY: a cancel_work had won it; the stop with a deadline
+   * whose sweep may be telling it leaves it out of its report. */
+  if (weft__work_claim_cancel(p) == WEFT_EALREADY) weft__engine_count_won_told(tp->e);
   weft_after_work_cb after = weft__load_relaxed(&p->after);
   if (after) after(req, status);
   else tp_log(tp, status, "weft_threadpool_queue_work: request cancelled, never ran");
