@@ -73,6 +73,33 @@ static void start_blocker(weft_threadpool *tp, job *b, sync_t *gate, sync_t *sta
   assert_int_equal(weft_threadpool_queue_work(tp, &b->req, job_work, job_after), 0);
 }
 
+/* A started one-thread pool whose only thread is held in a blocker's
+ * work_cb until gate_open(&h->gate). */
+typedef struct held_pool {
+  weft_threadpool *tp;
+  sync_t gate, started;
+  job blocker;
+} held_pool;
+static void held_pool_begin(held_pool *h) {
+  h->tp = one_thread_pool();
+  assert_int_equal(weft_threadpool_start(h->tp), 0);
+  sync_init(&h->gate);
+  sync_init(&h->started);
+  start_blocker(h->tp, &h->blocker, &h->gate, &h->started);
+  count_wait(&h->started, 1);
+}
+/* Once every thread is joined: `cancelled` of the pool's counters, which
+ * add up (submitted == executed + cancelled); then destroy. */
+static void held_pool_end(held_pool *h, uint64_t cancelled) {
+  weft_threadpool_counters c;
+  assert_int_equal(weft_threadpool_counters_get(h->tp, &c), 0);
+  assert_int_equal(c.cancelled, cancelled);
+  assert_int_equal(c.submitted, c.executed + c.cancelled);
+  assert_int_equal(weft_threadpool_destroy(h->tp), 0);
+  sync_fini(&h->gate);
+  sync_fini(&h->started);
+}
+
 /* 10,000 queued requests cancelled while the only worker is blocked: none
  * runs, each owner is told once, the counters account for all of them. */
 static void cancel_queued_while_blocked(void **state) {
@@ -613,14 +640,9 @@ static void *stopper_thread(void *arg) {
 }
 static void stop_timeout_report_leaves_out_a_won_cancel(void **state) {
   (void)state;
-  weft_threadpool *tp = one_thread_pool();
-  assert_int_equal(weft_threadpool_start(tp), 0);
-  sync_t gate, started;
-  sync_init(&gate);
-  sync_init(&started);
-  job blocker;
-  start_blocker(tp, &blocker, &gate, &started);
-  count_wait(&started, 1);
+  held_pool h;
+  held_pool_begin(&h);
+  weft_threadpool *tp = h.tp;
   /* Queued behind the blocker, then cancelled: its owner is told when the
    * pool's thread reaches it. */
   latch won_told;
@@ -638,7 +660,7 @@ static void stop_timeout_report_leaves_out_a_won_cancel(void **state) {
   assert_int_equal(pthread_create(&th, NULL, stopper_thread, &s), 0);
   /* Closed: the call has taken its baseline and waits for our window. */
   while (!weft__engine_is_closed(weft__threadpool_engine(tp))) sched_yield();
-  gate_open(&gate);
+  gate_open(&h.gate);
   latch_wait(&won_told); /* the pool's thread took it and told its owner */
   assert_int_equal(atomic_load(&won.status), WEFT_ECANCELED);
   assert_int_equal(atomic_load(&won.ran), 0);
@@ -649,14 +671,8 @@ static void stop_timeout_report_leaves_out_a_won_cancel(void **state) {
   assert_int_equal(s.rc, 0);
   assert_int_equal(s.rep.running, 0);
   assert_int_equal(s.rep.cancelled, 1); /* held; not won */
-  weft_threadpool_counters c;
-  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
-  assert_int_equal(c.cancelled, 2);
-  assert_int_equal(c.submitted, c.executed + c.cancelled);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  held_pool_end(&h, 2);
   latch_destroy(&won_told);
-  sync_fini(&gate);
-  sync_fini(&started);
 }
 
 /* A request whose cancel_work won, still queued when a stop with a
@@ -666,59 +682,39 @@ static void stop_timeout_report_leaves_out_a_won_cancel(void **state) {
  * 1. */
 static void stop_timeout_report_leaves_out_a_won_cancel_it_sweeps(void **state) {
   (void)state;
-  weft_threadpool *tp = one_thread_pool();
-  assert_int_equal(weft_threadpool_start(tp), 0);
-  sync_t gate, started;
-  sync_init(&gate);
-  sync_init(&started);
-  job blocker;
-  start_blocker(tp, &blocker, &gate, &started);
-  count_wait(&started, 1);
+  held_pool h;
+  held_pool_begin(&h);
   job won = {0};
-  assert_int_equal(weft_threadpool_queue_work(tp, &won.req, job_work, job_after), 0);
-  assert_int_equal(weft_threadpool_cancel_work(tp, &won.req), 0);
+  assert_int_equal(weft_threadpool_queue_work(h.tp, &won.req, job_work, job_after), 0);
+  assert_int_equal(weft_threadpool_cancel_work(h.tp, &won.req), 0);
   weft_threadpool_stop_report rep;
-  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
+  assert_int_equal(weft_threadpool_stop_timeout(h.tp, 0, &rep), WEFT_ETIMEDOUT);
   assert_int_equal(rep.running, 1);
   assert_int_equal(rep.cancelled, 0);
   assert_int_equal(atomic_load(&won.told), 1); /* by the sweep, on this thread */
   assert_int_equal(atomic_load(&won.status), WEFT_ECANCELED);
   assert_int_equal(atomic_load(&won.ran), 0);
-  gate_open(&gate);
-  assert_int_equal(weft_threadpool_stop(tp), 0);
+  gate_open(&h.gate);
+  assert_int_equal(weft_threadpool_stop(h.tp), 0);
   assert_int_equal(atomic_load(&won.told), 1);
-  weft_threadpool_counters c;
-  assert_int_equal(weft_threadpool_counters_get(tp, &c), 0);
-  assert_int_equal(c.cancelled, 1);
-  assert_int_equal(c.submitted, c.executed + c.cancelled);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
-  sync_fini(&gate);
-  sync_fini(&started);
+  held_pool_end(&h, 1);
 }
 
 /* After a timed-out stop, a plain stop joins the rest (0), then EQUIT. */
 static void stop_after_stop_timeout_joins(void **state) {
   (void)state;
-  weft_threadpool *tp = one_thread_pool();
-  assert_int_equal(weft_threadpool_start(tp), 0);
-  sync_t gate, started;
-  sync_init(&gate);
-  sync_init(&started);
-  job blocker;
-  start_blocker(tp, &blocker, &gate, &started);
-  count_wait(&started, 1);
+  held_pool h;
+  held_pool_begin(&h);
   weft_threadpool_stop_report rep;
-  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, &rep), WEFT_ETIMEDOUT);
+  assert_int_equal(weft_threadpool_stop_timeout(h.tp, 0, &rep), WEFT_ETIMEDOUT);
   assert_int_equal(rep.running, 1);
   assert_int_equal(rep.cancelled, 0);
-  gate_open(&gate);
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  assert_int_equal(atomic_load(&blocker.told), 1);
-  assert_int_equal(weft_threadpool_stop(tp), WEFT_EQUIT);
-  assert_int_equal(weft_threadpool_stop_timeout(tp, 0, NULL), WEFT_EQUIT);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
-  sync_fini(&gate);
-  sync_fini(&started);
+  gate_open(&h.gate);
+  assert_int_equal(weft_threadpool_stop(h.tp), 0);
+  assert_int_equal(atomic_load(&h.blocker.told), 1);
+  assert_int_equal(weft_threadpool_stop(h.tp), WEFT_EQUIT);
+  assert_int_equal(weft_threadpool_stop_timeout(h.tp, 0, NULL), WEFT_EQUIT);
+  held_pool_end(&h, 0);
 }
 
 /* An idle pool, stopped with no time at all: nothing is in a task, so 0

@@ -876,86 +876,35 @@ static void debt_paid_during_a_stop_leaves_no_task_behind(void **state) {
 /* ------------------- (g) a worker that leaves between a stop's steps */
 
 typedef struct releaser {
-  int exits; /* g_exits to wait for: W has left */
+  int exits;   /* g_exits to wait for: W has left */
+  bool resize; /* adjust_poolsize while the stop is held ((i)) */
 } releaser;
 static bool exits_reached(void *arg) { return g_exits >= ((releaser *)arg)->exits; }
-/* Once the stop is held before its close, let W go, wait until it has
+/* Once the stop is held before its close (and, with `resize`, after an
+ * adjust_poolsize to the sizes the pool has), let W go, wait until it has
  * left the pool (its hand-off done), then let the stop go on. */
+static _Atomic int g_adjust_rc = 1;
 static void *release_worker_then_stop(void *arg) {
   releaser *r = arg;
   count_wait(&g_stop_held, 1);
+  if (r->resize)
+    atomic_store(&g_adjust_rc,
+                 weft_threadpool_adjust_poolsize(atomic_load(&g_hold_tp), WEFT_KEEP, WEFT_KEEP));
   gate_open(&g_pay_go);
   wait_until(exits_reached, &r->exits, "W left");
   gate_open(&g_stop_go);
   return NULL;
 }
 
-/* As (f), but W leaves while the stop is between its start and its close
- * (held at the engine mutex in the close), and has left before the close.
- * The stop had already dropped the engine's limit to 0 (the pool is no
- * longer started): W's hand-off found no room and started no thread for
- * B, the close then let nobody else start one, and the stop cancelled B,
- * which the started pool, with a thread, had accepted. */
-static void leaver_hands_on_during_a_stop(void **state) {
-  (void)state;
+/* W leaves while the stop is between its start and its close (held at
+ * the engine mutex in the close), and has left before the close; B,
+ * queued before the stop, must run. */
+static void stop_held_while_w_leaves(bool resize) {
   weft__observer_set(on_event);
   sync_init(&g_stop_held);
   sync_init(&g_stop_go);
   pthread_mutex_lock(&ev_mu);
-  releaser rel = {g_exits + 1};
-  pthread_mutex_unlock(&ev_mu);
-  pay_scene sc;
-  pay_scene_start(&sc);
-  weft_threadpool *tp = sc.tp;
-
-  atomic_store(&g_b_status, 1);
-  assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, b_result, NULL, b_fn, NULL), 0);
-  pthread_t helper;
-  assert_int_equal(pthread_create(&helper, NULL, release_worker_then_stop, &rel), 0);
-  tl_hold_stop = 1;
-  assert_int_equal(weft_threadpool_stop(tp), 0);
-  tl_hold_stop = 0;
-  pthread_join(helper, NULL);
-  atomic_store(&g_hold_e, NULL);
-  int status = atomic_load(&g_b_status);
-  assert_int_equal(weft_threadpool_destroy(tp), 0);
-  pay_scene_fini(&sc);
-  sync_fini(&g_stop_held);
-  sync_fini(&g_stop_go);
-  if (status != 0)
-    fail_msg("the task queued before the stop was told %s, not run", weft_err_name(status));
-}
-
-/* ---------------- (i) a resize between a stop's start and its close */
-
-/* As release_worker_then_stop, but the thread resizes the pool (to the
- * sizes it has) while the stop is held, before it lets W go. */
-static _Atomic int g_adjust_rc = 1;
-static void *adjust_release_worker_then_stop(void *arg) {
-  releaser *r = arg;
-  count_wait(&g_stop_held, 1);
-  atomic_store(&g_adjust_rc,
-               weft_threadpool_adjust_poolsize(atomic_load(&g_hold_tp), WEFT_KEEP, WEFT_KEEP));
-  gate_open(&g_pay_go);
-  wait_until(exits_reached, &r->exits, "W left");
-  gate_open(&g_stop_go);
-  return NULL;
-}
-
-/* As (g), with an adjust_poolsize on another thread while the stop is
- * between its start and its close (every call may be made concurrently).
- * The pool was no longer started, and the resize pushed the limit of a
- * pool that is not started into the engine: 0, the limit the stop keeps
- * at max for this hand-off. W's hand-off then found no room for B, and
- * the stop cancelled B, which the started pool, with a thread, had
- * accepted. */
-static void resize_during_a_stop_keeps_the_hand_off(void **state) {
-  (void)state;
-  weft__observer_set(on_event);
-  sync_init(&g_stop_held);
-  sync_init(&g_stop_go);
-  pthread_mutex_lock(&ev_mu);
-  releaser rel = {g_exits + 1};
+  releaser rel = {g_exits + 1, resize};
   pthread_mutex_unlock(&ev_mu);
   pay_scene sc;
   pay_scene_start(&sc);
@@ -966,7 +915,7 @@ static void resize_during_a_stop_keeps_the_hand_off(void **state) {
   atomic_store(&g_b_status, 1);
   assert_int_equal(weft_threadpool_call_in_thread_with_callback(tp, b_result, NULL, b_fn, NULL), 0);
   pthread_t helper;
-  assert_int_equal(pthread_create(&helper, NULL, adjust_release_worker_then_stop, &rel), 0);
+  assert_int_equal(pthread_create(&helper, NULL, release_worker_then_stop, &rel), 0);
   tl_hold_stop = 1;
   assert_int_equal(weft_threadpool_stop(tp), 0);
   tl_hold_stop = 0;
@@ -974,15 +923,41 @@ static void resize_during_a_stop_keeps_the_hand_off(void **state) {
   atomic_store(&g_hold_e, NULL);
   atomic_store(&g_hold_tp, NULL);
   int status = atomic_load(&g_b_status);
-  assert_int_equal(atomic_load(&g_adjust_rc), 0);
-  assert_int_equal(weft_threadpool_min(tp), 0);
-  assert_int_equal(weft_threadpool_max(tp), 1);
+  if (resize) {
+    assert_int_equal(atomic_load(&g_adjust_rc), 0);
+    assert_int_equal(weft_threadpool_min(tp), 0);
+    assert_int_equal(weft_threadpool_max(tp), 1);
+  }
   assert_int_equal(weft_threadpool_destroy(tp), 0);
   pay_scene_fini(&sc);
   sync_fini(&g_stop_held);
   sync_fini(&g_stop_go);
   if (status != 0)
     fail_msg("the task queued before the stop was told %s, not run", weft_err_name(status));
+}
+
+/* As (f), but W leaves while the stop is between its start and its close.
+ * The stop had already dropped the engine's limit to 0 (the pool is no
+ * longer started): W's hand-off found no room and started no thread for
+ * B, the close then let nobody else start one, and the stop cancelled B,
+ * which the started pool, with a thread, had accepted. */
+static void leaver_hands_on_during_a_stop(void **state) {
+  (void)state;
+  stop_held_while_w_leaves(false);
+}
+
+/* ---------------- (i) a resize between a stop's start and its close */
+
+/* As (g), with an adjust_poolsize on another thread while the stop is
+ * between its start and its close (every call may be made concurrently).
+ * The pool was no longer started, and the resize pushed the limit of a
+ * pool that is not started into the engine: 0, the limit the stop keeps
+ * at max for this hand-off. W's hand-off then found no room for B, and
+ * the stop cancelled B, which the started pool, with a thread, had
+ * accepted. */
+static void resize_during_a_stop_keeps_the_hand_off(void **state) {
+  (void)state;
+  stop_held_while_w_leaves(true);
 }
 
 /* ------------- (h) a leaver exits after a submitter's start was refused */
