@@ -106,11 +106,17 @@ static void leave(const frame *f, void *ctx, const weft_context_hooks *h) {
   tls_spare = f->prev_spare;
 }
 
-static const weft_context_hooks *capture(void *ctx) {
-  /* Acquire: pairs with weft_context_set_hooks' release store. */
-  const weft_context_hooks *h = hooks_of(weft__load_acquire(&hooks_in_effect));
+/* Retain ctx through the table of `word` (a value of hooks_in_effect);
+ * returns the table. */
+static const weft_context_hooks *retain_with(uintptr_t word, void *ctx) {
+  const weft_context_hooks *h = hooks_of(word);
   if (h && h->retain) h->retain(ctx);
   return h;
+}
+
+static const weft_context_hooks *capture(void *ctx) {
+  /* Acquire: pairs with weft_context_set_hooks' release store. */
+  return retain_with(weft__load_acquire(&hooks_in_effect), ctx);
 }
 
 static void release(void *ctx, const weft_context_hooks *h) {
@@ -234,21 +240,47 @@ _Static_assert(sizeof(weft__ctx_call) <= sizeof(((weft__node *)0)->data), "node 
  * wrapper's, and reads the context where a wrapper keeps it. */
 _Static_assert(offsetof(weft__ctx_call, ctx) == offsetof(ctx_wrap, ctx), "ctx where a wrapper has it");
 
-/* weft__context_call_run of a call captured with no hooks table: the
- * context is made current and the thread's put back, nothing else. */
-static void call_run_plain(weft__task *t) {
-  weft__node *n = (weft__node *)t;
-  weft_fn fn = call_of(n)->fn;
-  void *arg = call_of(n)->arg;
-  void *prev = tls_current;
-  weft__node *prev_spare = tls_spare;
-  switch_to(call_of(n)->ctx);
-  tls_spare = n;
-  fn(arg);
+static const weft_context_hooks *call_hooks(uintptr_t owner_slot) {
+  uintptr_t slot = owner_slot & (WEFT__HOOK_SLOTS - 1);
+  /* Acquire: pairs with the slot's release CAS in set_hooks (the capture
+   * that recorded the slot saw it already; the node's publish carries that
+   * here too). */
+  return slot ? weft__load_acquire(&hook_slot[slot]) : NULL;
+}
+
+/* A call in its own node, run (told == NULL: fn(arg), on an engine worker)
+ * or cancelled (told(owner, status), any thread), in its context: enter,
+ * the call, leave, release, the node back unless fn handed it on. Inlined
+ * into each caller, so a call captured with no table (call_run_plain)
+ * keeps less across fn's call. */
+__attribute__((always_inline)) static inline void call_in_context(
+    weft__node *n, const weft_context_hooks *h, void (*told)(void *owner, int status), int status) {
+  weft__ctx_call c = *call_of(n); /* the node may be handed on by fn */
+  frame f;
+  enter(&f, c.ctx, h, n);
+  if (told) told((void *)(c.owner_slot & ~(uintptr_t)(WEFT__HOOK_SLOTS - 1)), status);
+  else c.fn(c.arg);
   bool still_ours = tls_spare == n; /* compared, never read: it may be queued */
-  switch_to(prev);
-  tls_spare = prev_spare;
-  if (still_ours) weft__node_put_in_worker(n); /* as in weft__context_call_run */
+  leave(&f, c.ctx, h);
+  release(c.ctx, h);
+  if (!still_ours) return;
+  /* Engine tasks run on engine workers, whose loop flushes the batch
+   * (node_cache.h), as the pool's call_run does; a cancel runs anywhere. */
+  if (told) weft__node_put(n);
+  else weft__node_put_in_worker(n);
+}
+
+/* weft__context_call_run of a call captured with no hooks table. */
+static void call_run_plain(weft__task *t) { call_in_context((weft__node *)t, NULL, NULL, 0); }
+
+void weft__context_call_run(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  call_in_context(n, call_hooks(call_of(n)->owner_slot), NULL, 0);
+}
+
+void weft__context_call_cancel(weft__task *t, int status, void (*told)(void *owner, int status)) {
+  weft__node *n = (weft__node *)t;
+  call_in_context(n, call_hooks(call_of(n)->owner_slot), told, status);
 }
 
 int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *arg, void *owner,
@@ -256,14 +288,11 @@ int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *
   void *ctx = tls_current;
   weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
   weft_assert_internal(((uintptr_t)owner & (WEFT__HOOK_SLOTS - 1)) == 0);
-  /* Acquire: as in capture() (this is its copy, which also looks
-   * whether the table has a slot). */
+  /* Acquire: as in capture(), whose retain this is once the table is
+   * known to have a slot. */
   uintptr_t word = weft__load_acquire(&hooks_in_effect);
-  const weft_context_hooks *h = hooks_of(word);
-  if (h) {
-    if (WEFT_UNLIKELY((word & (WEFT__HOOK_SLOTS - 1)) == 0)) return 1; /* a table with no slot */
-    if (h->retain) h->retain(ctx);
-  }
+  if (WEFT_UNLIKELY(word != 0 && (word & (WEFT__HOOK_SLOTS - 1)) == 0)) return 1; /* no slot */
+  const weft_context_hooks *h = retain_with(word, ctx);
   /* Without hooks the run has less to keep across fn's call. */
   n->task.run = word != 0 ? weft__context_call_run : call_run_plain;
   n->task.cancel = cancel;
@@ -281,42 +310,6 @@ int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *
     release(ctx, h);
   }
   return r;
-}
-
-static const weft_context_hooks *call_hooks(uintptr_t owner_slot) {
-  uintptr_t slot = owner_slot & (WEFT__HOOK_SLOTS - 1);
-  /* Acquire: pairs with the slot's release CAS in set_hooks (the capture
-   * that recorded the slot saw it already; the node's publish carries that
-   * here too). */
-  return slot ? weft__load_acquire(&hook_slot[slot]) : NULL;
-}
-
-void weft__context_call_run(weft__task *t) {
-  weft__node *n = (weft__node *)t;
-  weft__ctx_call c = *call_of(n); /* the node may be handed on by fn */
-  const weft_context_hooks *h = call_hooks(c.owner_slot);
-  frame f;
-  enter(&f, c.ctx, h, n);
-  c.fn(c.arg);
-  bool still_ours = tls_spare == n; /* compared, never read: it may be queued */
-  leave(&f, c.ctx, h);
-  release(c.ctx, h);
-  /* Engine tasks run on engine workers, whose loop flushes the batch
-   * (node_cache.h), as the pool's call_run does. */
-  if (still_ours) weft__node_put_in_worker(n);
-}
-
-void weft__context_call_cancel(weft__task *t, int status, void (*told)(void *owner, int status)) {
-  weft__node *n = (weft__node *)t;
-  weft__ctx_call c = *call_of(n);
-  const weft_context_hooks *h = call_hooks(c.owner_slot);
-  frame f;
-  enter(&f, c.ctx, h, n);
-  told((void *)(c.owner_slot & ~(uintptr_t)(WEFT__HOOK_SLOTS - 1)), status);
-  bool still_ours = tls_spare == n;
-  leave(&f, c.ctx, h);
-  release(c.ctx, h);
-  if (still_ours) weft__node_put(n);
 }
 
 /* Work that is not the calling thread's own (another thread queued it):

@@ -520,11 +520,16 @@ static void call_run(weft__task *t) {
   fn(arg);
 }
 
+/* A call_in_thread task cancelled: its pool's log hook hears of it. */
+static void call_cancelled(void *tp, int status) {
+  tp_log(tp, status, "weft_threadpool_call_in_thread: task cancelled, never ran");
+}
+
 static void call_cancel(weft__task *t, int status) {
   weft__node *n = (weft__node *)t;
   weft_threadpool *tp = payload(n)->tp;
   weft__node_put(n);
-  tp_log(tp, status, "weft_threadpool_call_in_thread: task cancelled, never ran");
+  call_cancelled(tp, status);
 }
 
 static void callback_run(weft__task *t) {
@@ -569,12 +574,8 @@ __attribute__((always_inline)) static inline int submit_node(weft_threadpool *tp
   return r;
 }
 
-static void call_cancelled_in_context(void *tp, int status) {
-  tp_log(tp, status, "weft_threadpool_call_in_thread: task cancelled, never ran");
-}
-
 static void call_cancel_in_context(weft__task *t, int status) {
-  weft__context_call_cancel(t, status, call_cancelled_in_context);
+  weft__context_call_cancel(t, status, call_cancelled);
 }
 
 /* A call whose thread routes its submits (submit_node_routed's case for
