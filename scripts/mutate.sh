@@ -86,8 +86,8 @@ mutant context_call_wrong_slot 'static const weft_context_hooks *call_hooks(uint
   's/return slot ? weft__load_acquire(&hook_slot\[slot\]) : NULL;/return slot ? weft__load_acquire(\&hook_slot[1]) : NULL;/' \
   '^test_context$' \
   'E10: a call in its own node is told through the first slot'"'"'s hooks table, not its own'
-mutant context_call_plain_keeps_context 'static inline void call_in_context(' \
-  's/^  leave(&f, c.ctx, h);$/  if (h) leave(\&f, c.ctx, h);/' \
+mutant context_call_plain_keeps_context 'static void call_run_plain(weft__task *t) {' \
+  '/^static void call_run_plain(/,/^}/ s/^  switch_to(prev);$/  (void)prev;/' \
   '^test_context$' \
   'E10: a call captured without hooks leaves its context current on the worker after it ran'
 

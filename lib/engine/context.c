@@ -251,7 +251,8 @@ static const weft_context_hooks *call_hooks(uintptr_t owner_slot) {
 /* A call in its own node, run (told == NULL: fn(arg), on an engine worker)
  * or cancelled (told(owner, status), any thread), in its context: enter,
  * the call, leave, release, the node back unless fn handed it on. Inlined
- * into each caller, so a call captured with no table (call_run_plain)
+ * into each caller (a call captured with no table has its own, shorter
+ * body: call_run_plain)
  * keeps less across fn's call. */
 __attribute__((always_inline)) static inline void call_in_context(
     weft__node *n, const weft_context_hooks *h, void (*told)(void *owner, int status), int status) {
@@ -270,8 +271,27 @@ __attribute__((always_inline)) static inline void call_in_context(
   else weft__node_put_in_worker(n);
 }
 
-/* weft__context_call_run of a call captured with no hooks table. */
-static void call_run_plain(weft__task *t) { call_in_context((weft__node *)t, NULL, NULL, 0); }
+/* weft__context_call_run of a call captured with no hooks table: enter,
+ * fn, leave as call_in_context with no table, written out so that it keeps
+ * three values across fn's call (the node, the previous context and spare
+ * node) and sets the route's context bit without a test (a call's context
+ * is never NULL). */
+static void call_run_plain(weft__task *t) {
+  weft__node *n = (weft__node *)t;
+  weft__ctx_call *c = call_of(n);
+  weft_fn fn = c->fn;
+  void *arg = c->arg;
+  void *prev = tls_current;
+  weft__node *prev_spare = tls_spare;
+  tls_current = c->ctx;
+  tls_spare = n;
+  weft__tls.route |= WEFT__ROUTE_CONTEXT;
+  fn(arg); /* the node may be handed on by fn */
+  bool still_ours = tls_spare == n; /* compared, never read: it may be queued */
+  switch_to(prev);
+  tls_spare = prev_spare;
+  if (still_ours) weft__node_put_in_worker(n);
+}
 
 void weft__context_call_run(weft__task *t) {
   weft__node *n = (weft__node *)t;
