@@ -303,19 +303,15 @@ void weft__context_call_cancel(weft__task *t, int status, void (*told)(void *own
   call_in_context(n, call_hooks(call_of(n)->owner_slot), told, status);
 }
 
-int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *arg, void *owner,
-                              void (*cancel)(weft__task *t, int status)) {
-  void *ctx = tls_current;
-  weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
-  weft_assert_internal(((uintptr_t)owner & (WEFT__HOOK_SLOTS - 1)) == 0);
-  /* Acquire: as in capture(), whose retain this is once the table is
-   * known to have a slot. */
-  uintptr_t word = weft__load_acquire(&hooks_in_effect);
-  if (WEFT_UNLIKELY(word != 0 && (word & (WEFT__HOOK_SLOTS - 1)) == 0)) return 1; /* no slot */
-  const weft_context_hooks *h = retain_with(word, ctx);
+/* Fill n as a call in context and submit it; on a refusal n goes back and
+ * the reference taken through h is released. Inlined into both ways of
+ * weft__context_submit_call. */
+__attribute__((always_inline)) static inline int submit_call(
+    weft__engine *e, weft__node *n, weft_fn fn, void *arg, void *owner,
+    const weft__ctx_call_ops *ops, void *ctx, uintptr_t word, const weft_context_hooks *h) {
   /* Without hooks the run has less to keep across fn's call. */
   n->task.run = word != 0 ? weft__context_call_run : call_run_plain;
-  n->task.cancel = cancel;
+  n->task.cancel = ops->cancel;
   weft__ctx_call *c = call_of(n);
   c->fn = fn;
   c->ctx = ctx;
@@ -330,6 +326,29 @@ int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *
     release(ctx, h);
   }
   return r;
+}
+
+/* With a hooks table in effect: its retain is a call, which the way
+ * without a table does not pay for (no frame of saved registers). */
+static __attribute__((noinline)) int submit_call_hooked(weft__engine *e, weft__node *n, weft_fn fn,
+                                                        void *arg, void *owner,
+                                                        const weft__ctx_call_ops *ops, void *ctx,
+                                                        uintptr_t word) {
+  if (WEFT_UNLIKELY((word & (WEFT__HOOK_SLOTS - 1)) == 0)) return ops->unslotted(owner, n, fn, arg);
+  const weft_context_hooks *h = retain_with(word, ctx);
+  return submit_call(e, n, fn, arg, owner, ops, ctx, word, h);
+}
+
+int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *arg, void *owner,
+                              const weft__ctx_call_ops *ops) {
+  void *ctx = tls_current;
+  weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
+  weft_assert_internal(((uintptr_t)owner & (WEFT__HOOK_SLOTS - 1)) == 0);
+  /* Acquire: as in capture(), whose retain this is once the table is
+   * known to have a slot. */
+  uintptr_t word = weft__load_acquire(&hooks_in_effect);
+  if (WEFT_UNLIKELY(word != 0)) return submit_call_hooked(e, n, fn, arg, owner, ops, ctx, word);
+  return submit_call(e, n, fn, arg, owner, ops, ctx, 0, NULL);
 }
 
 /* Work that is not the calling thread's own (another thread queued it):

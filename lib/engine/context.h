@@ -113,10 +113,16 @@ typedef struct weft__ctx_call {
  * weft__context_call_cancel with the owner's way of telling), its payload
  * fn, arg, owner and the context, retained through the table in effect. 0,
  * or a negative code with n freed and nothing retained (the submit was
- * refused), or 1 with nothing done when that table has no slot (the eighth
- * distinct table a process installs): wrap the call instead. */
+ * refused), or, when that table has no slot (the eighth distinct table a
+ * process installs), with nothing done, what ops->unslotted(owner, n, fn,
+ * arg) returns (it submits the call wrapped instead). Six arguments, all in registers: the
+ * owner's routed submit passes its own on and makes no frame. */
+typedef struct weft__ctx_call_ops {
+  void (*cancel)(weft__task *t, int status);
+  int (*unslotted)(void *owner, struct weft__node *n, weft_fn fn, void *arg);
+} weft__ctx_call_ops;
 int weft__context_submit_call(weft__engine *e, struct weft__node *n, weft_fn fn, void *arg,
-                              void *owner, void (*cancel)(weft__task *t, int status));
+                              void *owner, const weft__ctx_call_ops *ops);
 /* Run fn(arg) in the context, then release it and free the node. An engine
  * task's run: engine workers only (the node goes to the worker's batch). */
 void weft__context_call_run(weft__task *t);

@@ -583,25 +583,34 @@ static void call_cancel_in_context(weft__task *t, int status) {
  * (lib/engine/context.h, weft__context_submit_call), a node and a run less
  * than wrapping it (`perf/callgrind.sh 100000 callctx`; docs/performance.md,
  * "Instructions per task"); the wrapper where the hooks table in effect has
- * no slot. */
-static __attribute__((noinline)) int call_submit_routed(weft_threadpool *tp, weft__node *n) {
-  if (weft__context_active()) {
-    tp_call c = *payload(n);
-    int r = weft__context_submit_call(tp->e, n, c.fn, c.arg, tp, call_cancel_in_context);
-    if (r <= 0) return r;
-  }
-  return submit_node_routed(tp, n);
-}
-
-__attribute__((always_inline)) static inline int call_submit(weft_threadpool *tp, weft__node *n,
-                                                             weft_fn fn, void *arg) {
+ * no slot (call_unslotted). Each way is a tail call (no frame), and the
+ * node is filled once, by the way taken. */
+__attribute__((always_inline)) static inline void call_fill(weft_threadpool *tp, weft__node *n,
+                                                           weft_fn fn, void *arg) {
   tp_set_ops(&n->task, &tp->call_ops); /* call_run, call_cancel */
   tp_call *c = payload(n);
   c->fn = fn;
   c->arg = arg;
   c->tp = tp;
+}
+static int call_unslotted(void *tp, weft__node *n, weft_fn fn, void *arg) {
+  call_fill(tp, n, fn, arg);
+  return submit_node_routed(tp, n);
+}
+static const weft__ctx_call_ops call_in_context_ops = {call_cancel_in_context, call_unslotted};
+static __attribute__((noinline)) int call_submit_routed(weft_threadpool *tp, weft__node *n,
+                                                        weft_fn fn, void *arg) {
+  if (weft__context_active())
+    return weft__context_submit_call(tp->e, n, fn, arg, tp, &call_in_context_ops);
+  call_fill(tp, n, fn, arg);
+  return submit_node_routed(tp, n);
+}
+
+__attribute__((always_inline)) static inline int call_submit(weft_threadpool *tp, weft__node *n,
+                                                             weft_fn fn, void *arg) {
   /* As submit_node, with the context's own way on the routed side. */
-  if (WEFT_UNLIKELY(weft__tls.route != 0)) return call_submit_routed(tp, n);
+  if (WEFT_UNLIKELY(weft__tls.route != 0)) return call_submit_routed(tp, n, fn, arg);
+  call_fill(tp, n, fn, arg);
   int r = weft__engine_submit_foreign(tp->e, &n->task);
   if (WEFT_UNLIKELY(r != 0)) return submit_node_refused(n, r);
   return r;
