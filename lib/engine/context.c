@@ -251,9 +251,8 @@ static const weft_context_hooks *call_hooks(uintptr_t owner_slot) {
 /* A call in its own node, run (told == NULL: fn(arg), on an engine worker)
  * or cancelled (told(owner, status), any thread), in its context: enter,
  * the call, leave, release, the node back unless fn handed it on. Inlined
- * into each caller (a call captured with no table has its own, shorter
- * body: call_run_plain)
- * keeps less across fn's call. */
+ * into each caller; a call captured with no table has a shorter body of
+ * its own (call_run_plain). */
 __attribute__((always_inline)) static inline void call_in_context(
     weft__node *n, const weft_context_hooks *h, void (*told)(void *owner, int status), int status) {
   weft__ctx_call c = *call_of(n); /* the node may be handed on by fn */

@@ -115,8 +115,9 @@ typedef struct weft__ctx_call {
  * or a negative code with n freed and nothing retained (the submit was
  * refused), or, when that table has no slot (the eighth distinct table a
  * process installs), with nothing done, what ops->unslotted(owner, n, fn,
- * arg) returns (it submits the call wrapped instead). Six arguments, all in registers: the
- * owner's routed submit passes its own on and makes no frame. */
+ * arg) returns (it submits the call wrapped instead). Six arguments, all in
+ * registers: the owner's routed submit passes its own on and makes no
+ * frame. */
 typedef struct weft__ctx_call_ops {
   void (*cancel)(weft__task *t, int status);
   int (*unslotted)(void *owner, struct weft__node *n, weft_fn fn, void *arg);
