@@ -19,6 +19,7 @@
 #           flight, one worker): deferToThreadPool from the reactor thread,
 #           the Deferred fired back there, its callback submitting the next
 #     rtqw  the same round trip with queue_work and call_from_thread_req
+#     rtctx the rt round trip from a reactor thread with a current context
 #           (bench's weft_qw, W3): no Deferred, no allocation
 #     The target applies to call, work and callctx (the foreign submit):
 #     tree counts the tree's own ~30 instructions per task, ckring is a
@@ -41,11 +42,11 @@ modes=("$@")
 reps=${WEFT_CG_REPS:-5}
 [[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "perf/callgrind.sh: WEFT_CG_REPS must be a positive number" >&2; exit 2; }
 for m in "${modes[@]}"; do
-  case "$m" in call|work|callctx|tree|ckring|rt|rtqw) ;; *) echo "perf/callgrind.sh: unknown MODE $m" >&2; exit 2 ;; esac
+  case "$m" in call|work|callctx|tree|ckring|rt|rtqw|rtctx) ;; *) echo "perf/callgrind.sh: unknown MODE $m" >&2; exit 2 ;; esac
 done
 targets=(weft_hotpath)
 for m in "${modes[@]}"; do
-  case "$m" in ckring) targets+=(ckring_hotpath) ;; rt|rtqw) targets+=(weft_roundtrip) ;; esac
+  case "$m" in ckring) targets+=(ckring_hotpath) ;; rt|rtqw|rtctx) targets+=(weft_roundtrip) ;; esac
 done
 weft_perf_build "${targets[@]}"
 hp="$build/perf/weft_hotpath"
@@ -57,6 +58,7 @@ ir_of() {  # $1: task count, $2: mode; prints the total Ir of one run
     ckring) cmd=("$build/bench/ckring_hotpath" "$1") ;;
     rt) cmd=("$build/perf/weft_roundtrip" "$1" 1000 1) ;;
     rtqw) cmd=("$build/perf/weft_roundtrip" "$1" 1000 1 qw) ;;
+    rtctx) cmd=("$build/perf/weft_roundtrip" "$1" 1000 1 ctx) ;;
   esac
   valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" \
     > "$build/callgrind.$2.$1.log" 2>&1 \

@@ -4,10 +4,13 @@
  * callback (on the reactor thread) submits the next call, as
  * bench/impl_weft.cpp's W3 does.
  *
- *   weft_roundtrip N [K [W [qw]]]  default N = 100000, K = 1000, W = 1 worker
+ *   weft_roundtrip N [K [W [qw|ctx]]]  default N = 100000, K = 1000, W = 1 worker
  *     qw: the allocation-free reference instead (queue_work, the worker hands
  *     the request back with call_from_thread_req; bench's weft_qw), to see
  *     what the Deferred machinery costs on top of the bare round trip.
+ *     ctx: the Deferred round trip from a reactor thread with a current
+ *     context (weft/context.h, no hooks), as a server that sets a request's
+ *     context around its handling: what carrying it costs.
  *
  * Instructions per round trip on the reactor side (callgrind serialises the
  * threads; the inclusive cost of rt_complete is the whole reactor-side trip:
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/context.h"
 #include "weft/threads.h"
 
 typedef struct loop {
@@ -87,10 +91,27 @@ typedef struct start {
   loop *l;
   long k;
   qw_req *reqs; /* qw mode */
+  int ctx;      /* ctx mode */
 } start;
+
+static int request_context; /* ctx mode: the context the submits are made in */
+
+static void on_start(void *arg);
+static void on_start_in_context(void *arg) {
+  start *s = arg;
+  s->ctx = 0;
+  on_start(s);
+}
 
 static void on_start(void *arg) {
   start *s = arg;
+  /* The first submits in the context, as a server handles a request in its
+   * own: each Deferred's callbacks then run in it, and their submits
+   * capture it again. */
+  if (s->ctx) {
+    weft_context_call(&request_context, on_start_in_context, s);
+    return;
+  }
   for (long i = 0; i < s->k && s->l->submitted < s->l->total; i++) {
     if (s->reqs) {
       s->reqs[i].l = s->l;
@@ -108,11 +129,16 @@ int main(int argc, char **argv) {
   long k = argc > 2 ? atol(argv[2]) : 1000;
   int w = argc > 3 ? atoi(argv[3]) : 1;
   int qw = argc > 4 && strcmp(argv[4], "qw") == 0;
+  int ctx = argc > 4 && strcmp(argv[4], "ctx") == 0;
+  if (argc > 4 && !qw && !ctx) {
+    fprintf(stderr, "usage: weft_roundtrip N [K [W [qw|ctx]]]\n");
+    return 2;
+  }
   loop l = {0};
   l.total = n;
   if (weft_threadpool_create(&l.tp, w, w, "rt") != 0 || weft_threadpool_start(l.tp) != 0) return 1;
   if (weft_reactor_create(&l.r) != 0) return 1;
-  start s = {&l, k, NULL};
+  start s = {&l, k, NULL, ctx};
   if (qw && (s.reqs = calloc((size_t)(k > 0 ? k : 1), sizeof *s.reqs)) == NULL) return 1;
   if (weft_reactor_call_when_running(l.r, on_start, &s) != 0) return 1;
   if (weft_reactor_run(l.r) != 0) return 1;

@@ -90,6 +90,14 @@ mutant context_call_plain_keeps_context 'static void call_run_plain(weft__task *
   '/^static void call_run_plain(/,/^}/ s/^  switch_to(prev);$/  (void)prev;/' \
   '^test_context$' \
   'E10: a call captured without hooks leaves its context current on the worker after it ran'
+mutant context_ref_call_no_context 'void weft__context_ref_call(const weft__context_ref *ref, void (*fn)(void *), void *arg) {' \
+  '/^void weft__context_ref_call(/,/^}/ s/^  weft__tls.context = ref->ctx;$/  (void)ref->ctx;/' \
+  '^test_context$' \
+  'E10: a round trip that carries its context runs its work and its Deferred with no context current'
+mutant rt_context_never_released 'static void rt_complete_in_context(weft__task *t) {' \
+  '/^static void rt_complete_in_context(/,/^}/ s/^  weft__context_ref_release(&ref);$/  (void)ref;/' \
+  '^test_context$' \
+  'E10: a round trip in context keeps its reference after the Deferred fired'
 
 if [ "${1:-}" = --list ]; then
   for i in "${!names[@]}"; do printf '%-26s %s\n' "${names[$i]}" "${whats[$i]}"; done

@@ -824,6 +824,169 @@ static void defer_to_thread_pool_case(void **state) {
   assert_quiescent(&a);
 }
 
+/* The round trip carries the context in its own block: one reference per
+ * trip, taken at the submit and released after the Deferred fired (a
+ * wrapper around the request and another around its completion took two);
+ * the work and the callback each entered once. */
+static int one_trip_cb(void *ctx, weft_result *res) {
+  loop_case *c = ctx;
+  if (res->value != (void *)&c->p) atomic_fetch_add(&c->p.bad, 1);
+  check(&c->p);
+  weft_reactor_stop(c->r);
+  return 0;
+}
+static void one_trip_submit(void *arg) {
+  loop_case *c = arg;
+  weft_deferred *d;
+  if (weft_defer_to_thread(c->r, defer_work, &c->p, &d) != 0) {
+    atomic_fetch_add(&c->p.bad, 1);
+    weft_reactor_stop(c->r);
+    return;
+  }
+  if (weft_deferred_add_callback(d, one_trip_cb, c) != 0) atomic_fetch_add(&c->p.bad, 1);
+  weft_deferred_unref(d);
+}
+static void one_trip_start(void *arg) {
+  loop_case *c = arg;
+  weft_context_call(c->a, one_trip_submit, c);
+}
+
+static void defer_to_thread_pool_takes_one_reference(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  loop_case c = {.a = &a, .p = {.want = &a}};
+  assert_int_equal(weft_reactor_create(&c.r), 0);
+  assert_int_equal(weft_reactor_call_when_running(c.r, one_trip_start, &c), 0);
+  assert_int_equal(weft_reactor_run(c.r), 0);
+  assert_null(weft_context_current());
+  assert_null(view);
+  weft_reactor_destroy(c.r);
+  assert_probe(&c.p, 2); /* the work, the callback */
+  assert_int_equal(atomic_load(&a.retains), 1);
+  assert_int_equal(atomic_load(&a.enters), 3); /* weft_context_call, the work, the callback */
+  assert_quiescent(&a);
+}
+
+/* Cancelled before it ran (the pool's only thread held): the errback fires
+ * in the canceller's context at once; the request comes back cancelled, and
+ * its completion, swallowed, still releases the trip's reference. */
+static latch cancel_hold, cancel_held;
+static void hold_the_thread(void *arg) {
+  (void)arg;
+  latch_count_down(&cancel_held);
+  latch_wait(&cancel_hold);
+}
+static int never_runs(void *arg, void **result) {
+  atomic_fetch_add(&((probe *)arg)->bad, 1);
+  *result = NULL;
+  return 0;
+}
+static int cancelled_eb(void *ctx, weft_result *res) {
+  loop_case *c = ctx;
+  if (res->failure == NULL || weft_failure_code(res->failure) != WEFT_ECANCELED)
+    atomic_fetch_add(&c->p.bad, 1);
+  check(&c->p);
+  weft_result_set_value(res, NULL); /* handled */
+  return 0;
+}
+typedef struct cancel_case {
+  loop_case c;
+  weft_threadpool *tp;
+} cancel_case;
+static void cancel_submit(void *arg) {
+  cancel_case *k = arg;
+  weft_deferred *d;
+  if (weft_defer_to_thread_pool(k->c.r, k->tp, never_runs, &k->c.p, &d) != 0) {
+    atomic_fetch_add(&k->c.p.bad, 1);
+    return;
+  }
+  if (weft_deferred_add_errback(d, cancelled_eb, &k->c) != 0) atomic_fetch_add(&k->c.p.bad, 1);
+  weft_deferred_cancel(d);
+  weft_deferred_unref(d);
+}
+static void cancel_start(void *arg) {
+  cancel_case *k = arg;
+  weft_context_call(k->c.a, cancel_submit, k);
+  latch_count_down(&cancel_hold); /* the request comes back cancelled */
+  weft_reactor_call_from_thread(k->c.r, stop_reactor, k->c.r); /* after its completion */
+}
+
+static void defer_to_thread_pool_cancelled_releases(void **state) {
+  (void)state;
+  tctx a = {.name = "a"};
+  cancel_case k = {.c = {.a = &a, .p = {.want = &a}}};
+  latch_init(&cancel_hold, 1);
+  latch_init(&cancel_held, 1);
+  k.tp = one_thread_pool(1);
+  assert_int_equal(weft_threadpool_call_in_thread(k.tp, hold_the_thread, NULL), 0);
+  latch_wait(&cancel_held);
+  assert_int_equal(weft_reactor_create(&k.c.r), 0);
+  assert_int_equal(weft_reactor_call_when_running(k.c.r, cancel_start, &k), 0);
+  assert_int_equal(weft_reactor_run(k.c.r), 0);
+  assert_int_equal(weft_threadpool_stop(k.tp), 0);
+  weft_reactor_destroy(k.c.r); /* runs a completion still queued */
+  weft_threadpool_destroy(k.tp);
+  assert_probe(&k.c.p, 1); /* the errback */
+  assert_int_equal(atomic_load(&a.retains), 1);
+  assert_quiescent(&a);
+  latch_destroy(&cancel_hold);
+  latch_destroy(&cancel_held);
+}
+
+/* Without hooks the trip still carries the pointer: current in the work and
+ * in the callback, and the loop back to none between its callbacks. */
+typedef struct bare_trip {
+  weft_reactor *r;
+  void *ctx;
+  void *in_work, *in_cb, *after;
+} bare_trip;
+static int bare_work(void *arg, void **result) {
+  ((bare_trip *)arg)->in_work = weft_context_current();
+  *result = arg;
+  return 0;
+}
+static void bare_after(void *arg) {
+  bare_trip *b = arg;
+  b->after = weft_context_current();
+  weft_reactor_stop(b->r);
+}
+static int bare_cb(void *ctx, weft_result *res) {
+  (void)res;
+  bare_trip *b = ctx;
+  b->in_cb = weft_context_current();
+  weft_reactor_call_later(b->r, 0, bare_after, b, NULL);
+  return 0;
+}
+static void bare_submit(void *arg) {
+  bare_trip *b = arg;
+  weft_deferred *d;
+  if (weft_defer_to_thread(b->r, bare_work, b, &d) != 0) {
+    weft_reactor_stop(b->r);
+    return;
+  }
+  (void)weft_deferred_add_callback(d, bare_cb, b);
+  weft_deferred_unref(d);
+}
+static void bare_start(void *arg) {
+  bare_trip *b = arg;
+  weft_context_call(b->ctx, bare_submit, b);
+}
+
+static void defer_to_thread_pool_no_hooks_carries_pointer(void **state) {
+  (void)state;
+  weft_context_set_hooks(NULL);
+  tctx a = {.name = "a"};
+  bare_trip b = {.ctx = &a, .after = &b};
+  assert_int_equal(weft_reactor_create(&b.r), 0);
+  assert_int_equal(weft_reactor_call_when_running(b.r, bare_start, &b), 0);
+  assert_int_equal(weft_reactor_run(b.r), 0);
+  weft_reactor_destroy(b.r);
+  assert_ptr_equal(b.in_work, &a);
+  assert_ptr_equal(b.in_cb, &a);
+  assert_null(b.after);
+  assert_null(weft_context_current());
+}
+
 /* weft_reactor_queue_work: work in the pool, after_cb on the loop. */
 static void rw_work(weft_reactor_work *req) { check(&((loop_case *)req->data)->p); }
 static void rw_after(weft_reactor_work *req, int status) {
@@ -1260,6 +1423,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(reactor_call_from_thread, setup, teardown),
       cmocka_unit_test_setup_teardown(reactor_plain_call_runs_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(defer_to_thread_pool_case, setup, teardown),
+      cmocka_unit_test_setup_teardown(defer_to_thread_pool_takes_one_reference, setup, teardown),
+      cmocka_unit_test_setup_teardown(defer_to_thread_pool_cancelled_releases, setup, teardown),
+      cmocka_unit_test_setup_teardown(defer_to_thread_pool_no_hooks_carries_pointer, setup, teardown),
       cmocka_unit_test_setup_teardown(reactor_queue_work_case, setup, teardown),
       cmocka_unit_test_setup_teardown(blocking_call_from_thread_case, setup, teardown),
       cmocka_unit_test_setup_teardown(no_hooks_carries_pointer, setup, teardown),

@@ -48,9 +48,8 @@ static const weft_context_hooks *hooks_of(uintptr_t word) {
 }
 
 /* The calling thread's current context, and the node of the wrapper it is
- * running, while that node may still carry the task's completion. */
-static _Thread_local void *tls_current __attribute__((tls_model("initial-exec")));
-static _Thread_local weft__node *tls_spare __attribute__((tls_model("initial-exec")));
+ * running while that node may still carry the task's completion, are
+ * weft__tls.context and weft__tls.context_spare (lib/engine/thread_state.h). */
 /* While work runs set aside (aside_begin, no hook), the thread's own
  * context, which the hooks still take for current; NULL otherwise. A leave
  * inside that work whose previous context is the set-aside NULL tells the
@@ -81,7 +80,7 @@ static ctx_bound *bound_of(weft__node *n) { return (ctx_bound *)(void *)n->data;
 /* ---------------------------------------------------- the current context */
 
 static void switch_to(void *ctx) {
-  tls_current = ctx;
+  weft__tls.context = ctx;
   uintptr_t route = weft__tls.route & ~WEFT__ROUTE_CONTEXT;
   weft__tls.route = ctx ? route | WEFT__ROUTE_CONTEXT : route;
 }
@@ -93,17 +92,17 @@ typedef struct frame {
 } frame;
 
 static void enter(frame *f, void *ctx, const weft_context_hooks *h, weft__node *spare) {
-  f->prev = tls_current;
-  f->prev_spare = tls_spare;
+  f->prev = weft__tls.context;
+  f->prev_spare = weft__tls.context_spare;
   switch_to(ctx);
-  tls_spare = spare;
+  weft__tls.context_spare = spare;
   if (ctx && h && h->enter) h->enter(ctx);
 }
 
 static void leave(const frame *f, void *ctx, const weft_context_hooks *h) {
   if (ctx && h && h->leave) h->leave(ctx, f->prev ? f->prev : tls_aside_own);
   switch_to(f->prev);
-  tls_spare = f->prev_spare;
+  weft__tls.context_spare = f->prev_spare;
 }
 
 /* Retain ctx through the table of `word` (a value of hooks_in_effect);
@@ -131,7 +130,7 @@ static void ctx_task_run(weft__task *t) {
   frame f;
   enter(&f, w.ctx, w.hooks, n);
   w.inner->run(w.inner);
-  bool still_ours = tls_spare == n; /* compared, never read: it may be queued */
+  bool still_ours = weft__tls.context_spare == n; /* compared, never read: it may be queued */
   leave(&f, w.ctx, w.hooks);
   release(w.ctx, w.hooks);
   if (still_ours) weft__node_put(n);
@@ -143,7 +142,7 @@ static void ctx_task_cancel(weft__task *t, int status) {
   frame f;
   enter(&f, w.ctx, w.hooks, n);
   if (w.inner->cancel) w.inner->cancel(w.inner, status);
-  bool still_ours = tls_spare == n;
+  bool still_ours = weft__tls.context_spare == n;
   leave(&f, w.ctx, w.hooks);
   release(w.ctx, w.hooks);
   if (still_ours) weft__node_put(n);
@@ -161,7 +160,7 @@ static weft__task *fill_wrap(weft__node *n, weft__task *inner, void *ctx,
 }
 
 weft__task *weft__context_wrap(weft__task *t) {
-  void *ctx = tls_current;
+  void *ctx = weft__tls.context;
   weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
   weft__node *n = weft__node_get();
   if (!n) return NULL;
@@ -177,7 +176,7 @@ weft__task *weft__context_unwrap(weft__task *wrapper) {
 }
 
 weft__task *weft__context_wrap_completion(weft__task *t) {
-  weft__node *n = tls_spare;
+  weft__node *n = weft__tls.context_spare;
   if (n) {
     /* The running task's own node carries its completion: same context,
      * and a reference of its own, taken through the hooks table current now
@@ -185,11 +184,11 @@ weft__task *weft__context_wrap_completion(weft__task *t) {
      * release still pair), here on the worker. The running wrapper releases
      * its own reference when it returns, possibly after the completion has
      * run. */
-    tls_spare = NULL;
+    weft__tls.context_spare = NULL;
     ctx_wrap *w = wrap_of(n);
     return fill_wrap(n, t, w->ctx, capture(w->ctx));
   }
-  void *ctx = tls_current;
+  void *ctx = weft__tls.context;
   if (!ctx) return t;
   n = weft__node_get();
   if (!n) return t; /* see context.h: the completion still runs */
@@ -210,7 +209,7 @@ static void bound_run(void *arg) {
 }
 
 int weft__context_bind(weft_fn *fn, void **arg) {
-  void *ctx = tls_current;
+  void *ctx = weft__tls.context;
   weft_assert_internal(ctx != NULL);
   weft__node *n = weft__node_get();
   if (!n) return WEFT_ENOMEM;
@@ -260,7 +259,7 @@ __attribute__((always_inline)) static inline void call_in_context(
   enter(&f, c.ctx, h, n);
   if (told) told((void *)(c.owner_slot & ~(uintptr_t)(WEFT__HOOK_SLOTS - 1)), status);
   else c.fn(c.arg);
-  bool still_ours = tls_spare == n; /* compared, never read: it may be queued */
+  bool still_ours = weft__tls.context_spare == n; /* compared, never read: it may be queued */
   leave(&f, c.ctx, h);
   release(c.ctx, h);
   if (!still_ours) return;
@@ -280,15 +279,15 @@ static void call_run_plain(weft__task *t) {
   weft__ctx_call *c = call_of(n);
   weft_fn fn = c->fn;
   void *arg = c->arg;
-  void *prev = tls_current;
-  weft__node *prev_spare = tls_spare;
-  tls_current = c->ctx;
-  tls_spare = n;
+  void *prev = weft__tls.context;
+  weft__node *prev_spare = weft__tls.context_spare;
+  weft__tls.context = c->ctx;
+  weft__tls.context_spare = n;
   weft__tls.route |= WEFT__ROUTE_CONTEXT;
   fn(arg); /* the node may be handed on by fn */
-  bool still_ours = tls_spare == n; /* compared, never read: it may be queued */
+  bool still_ours = weft__tls.context_spare == n; /* compared, never read: it may be queued */
   switch_to(prev);
-  tls_spare = prev_spare;
+  weft__tls.context_spare = prev_spare;
   if (still_ours) weft__node_put_in_worker(n);
 }
 
@@ -340,7 +339,7 @@ static __attribute__((noinline)) int submit_call_hooked(weft__engine *e, weft__n
 
 int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *arg, void *owner,
                               const weft__ctx_call_ops *ops) {
-  void *ctx = tls_current;
+  void *ctx = weft__tls.context;
   weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
   weft_assert_internal(((uintptr_t)owner & (WEFT__HOOK_SLOTS - 1)) == 0);
   /* Acquire: as in capture(), whose retain this is once the table is
@@ -350,6 +349,45 @@ int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *
   return submit_call(e, n, fn, arg, owner, ops, ctx, 0, NULL);
 }
 
+/* ------------------------------------------- a context its owner carries */
+
+void weft__context_ref_take(weft__context_ref *ref) {
+  void *ctx = weft__tls.context;
+  weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
+  ref->ctx = ctx;
+  ref->hooks = capture(ctx);
+  switch_to(NULL); /* no hook: weft__context_ref_resume comes back before anything runs */
+}
+
+void weft__context_ref_resume(const weft__context_ref *ref) { switch_to(ref->ctx); }
+
+static __attribute__((noinline)) void ref_call_hooked(const weft__context_ref *ref,
+                                                      void (*fn)(void *), void *arg) {
+  frame f;
+  enter(&f, ref->ctx, ref->hooks, NULL); /* no spare: the call owns no node */
+  fn(arg);
+  leave(&f, ref->ctx, ref->hooks);
+}
+
+void weft__context_ref_call(const weft__context_ref *ref, void (*fn)(void *), void *arg) {
+  if (WEFT_UNLIKELY(ref->hooks != NULL)) {
+    ref_call_hooked(ref, fn, arg);
+    return;
+  }
+  /* enter and leave with no table, as call_run_plain: the context is never
+   * NULL, so the route's bit is set without a test. */
+  void *prev = weft__tls.context;
+  weft__node *prev_spare = weft__tls.context_spare;
+  weft__tls.context = ref->ctx;
+  weft__tls.context_spare = NULL; /* the call owns no node */
+  weft__tls.route |= WEFT__ROUTE_CONTEXT;
+  fn(arg);
+  switch_to(prev);
+  weft__tls.context_spare = prev_spare;
+}
+
+void weft__context_ref_release(const weft__context_ref *ref) { release(ref->ctx, ref->hooks); }
+
 /* Work that is not the calling thread's own (another thread queued it):
  * the thread's context and spare node are set aside for it, without hooks
  * (no context is entered), unless the work enters its own (wrapped): a
@@ -357,9 +395,9 @@ int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *
  * the context that really comes back (set aside, it was told NULL while
  * the thread's came back with no hook). False: nothing to set aside. */
 static inline bool aside_begin(frame *f, bool wraps_itself) {
-  if (wraps_itself || (tls_current == NULL && tls_spare == NULL)) return false;
+  if (wraps_itself || (weft__tls.context == NULL && weft__tls.context_spare == NULL)) return false;
   f->prev_aside_own = tls_aside_own;
-  if (tls_current) tls_aside_own = tls_current; /* else: an outer set-aside's */
+  if (weft__tls.context) tls_aside_own = weft__tls.context; /* else: an outer set-aside's */
   enter(f, NULL, NULL, NULL);
   return true;
 }
@@ -417,12 +455,12 @@ WEFT_API int weft_context_set_hooks(const weft_context_hooks *hooks) {
 }
 
 WEFT_API void *weft_context_set(void *ctx) {
-  void *prev = tls_current;
+  void *prev = weft__tls.context;
   switch_to(ctx);
   return prev;
 }
 
-WEFT_API void *weft_context_current(void) { return tls_current; }
+WEFT_API void *weft_context_current(void) { return weft__tls.context; }
 
 WEFT_API int weft_context_call(void *ctx, weft_fn fn, void *arg) {
   if (!fn) return WEFT_EINVAL;

@@ -124,6 +124,27 @@ typedef struct weft__ctx_call_ops {
 } weft__ctx_call_ops;
 int weft__context_submit_call(weft__engine *e, struct weft__node *n, weft_fn fn, void *arg,
                               void *owner, const weft__ctx_call_ops *ops);
+/* A context its owner carries in a request of its own instead of a wrapper
+ * (the reactor's round trip, lib/loop/threads.c, whose block has room for
+ * it): the context and the hooks table its reference was taken through (the
+ * table, not a slot: retain and release must use the same one). */
+typedef struct weft__context_ref {
+  void *ctx;
+  const weft_context_hooks *hooks;
+} weft__context_ref;
+/* The calling thread's current context (weft__context_active()), retained
+ * into *ref; the thread is then in none, without a hook, until
+ * weft__context_ref_resume(ref), for a submit that must not wrap its task
+ * in the context the task carries itself. Nothing of the caller's may run
+ * in between. */
+void weft__context_ref_take(weft__context_ref *ref);
+void weft__context_ref_resume(const weft__context_ref *ref);
+/* fn(arg) in ref's context: made current with the enter hook, then left and
+ * the thread's own restored, as a wrapper runs its task; ref keeps its
+ * reference. Any thread. */
+void weft__context_ref_call(const weft__context_ref *ref, void (*fn)(void *), void *arg);
+/* Drop the reference capture took. */
+void weft__context_ref_release(const weft__context_ref *ref);
 /* Run fn(arg) in the context, then release it and free the node. An engine
  * task's run: engine workers only (the node goes to the worker's batch). */
 void weft__context_call_run(weft__task *t);

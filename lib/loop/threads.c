@@ -62,7 +62,13 @@
  * minutes (`weft_bench --wb-scale=long --wb-workloads=W3 --wb-sizes=1,2
  * --wb-impls=weft --benchmark_repetitions=5`): medians 11.22 -> 14.56 M
  * completions/s (1 thread), 7.98 -> 9.88 (2); the same instructions per
- * round trip (`perf/callgrind.sh 100000 rt`: 405.2 -> 405.1). */
+ * round trip (`perf/callgrind.sh 100000 rt`: 405.2 -> 405.1).
+ *
+ * A trip submitted while the reactor thread has a current context
+ * (weft/context.h) carries that context in `ctx`, written at submit (ctx.ctx
+ * is read only by the in-context callbacks, which that submit chose): the
+ * work runs in it on the worker and the Deferred fires in it on the
+ * reactor, with no wrapper node around the request or its completion. */
 typedef struct round_trip {
   weft_work work;     /* the pool's request, then the reactor's node; its
                        * data holds the result */
@@ -70,6 +76,7 @@ typedef struct round_trip {
   weft_call_fn fn;
   void *arg;
   weft_reactor *r;
+  weft__context_ref ctx; /* in-context trips only */
 } round_trip;
 
 _Static_assert(offsetof(round_trip, work) == 0, "the callbacks cast the request to its trip");
@@ -88,20 +95,43 @@ static void rt_work(weft_work *req) {
 }
 
 static void rt_complete(weft__task *t);
+static void rt_complete_in_context(weft__task *t);
 
-static void rt_after(weft_work *req, int status) {
-  round_trip *rt = (round_trip *)req;
-  if (status != 0) { /* never ran: the pool was destroyed first */
+/* The request's node, made the reactor's completion node: run by `run`. */
+static inline weft__task *rt_completion(round_trip *rt, int status, void (*run)(weft__task *t)) {
+  if (status != 0) { /* never ran: cancelled, or the pool was destroyed first */
     rt->status = status;
     rt->work.data = NULL;
   }
-  weft__task *node = &weft__work_priv(req)->task;
-  node->run = rt_complete;
+  weft__task *node = &weft__work_priv(&rt->work)->task;
+  node->run = run;
   node->cancel = NULL; /* the reactor queue never cancels */
+  return node;
+}
+
+static void rt_after(weft_work *req, int status) {
+  round_trip *rt = (round_trip *)req;
+  weft__task *node = rt_completion(rt, status, rt_complete);
   /* The push publishes rt's fields to the reactor (the queue's release /
    * acquire pair, lib/engine/mpsc.h). After it the request is the reactor's.
    * In the submitter's context, if the work ran in one. */
   weft__reactor_push(rt->r, weft__context_for_completion(node));
+}
+
+/* A trip that carries its context (above): the work in it, and the
+ * completion, which takes it along, pushed as it is. */
+static void rt_call(void *arg) {
+  round_trip *rt = arg;
+  rt->status = rt->fn(rt->arg, &rt->work.data);
+}
+static void rt_work_in_context(weft_work *req) {
+  round_trip *rt = (round_trip *)req;
+  rt->work.data = NULL;
+  weft__context_ref_call(&rt->ctx, rt_call, rt);
+}
+static void rt_after_in_context(weft_work *req, int status) {
+  round_trip *rt = (round_trip *)req;
+  weft__reactor_push(rt->r, rt_completion(rt, status, rt_complete_in_context));
 }
 
 /* Ask for the next queued completion's lines now, so that their misses
@@ -125,9 +155,12 @@ static __attribute__((noinline)) void rt_complete_failed(round_trip *rt) {
   weft__deferred_fire_release(rt_deferred(rt), NULL, f);
 }
 
+static inline round_trip *rt_of_completion(weft__task *t) {
+  return (round_trip *)(void *)((char *)t - offsetof(weft_work, weft_private_));
+}
+
 static void rt_complete(weft__task *t) {
-  weft_work *req = (weft_work *)(void *)((char *)t - offsetof(weft_work, weft_private_));
-  round_trip *rt = (round_trip *)req;
+  round_trip *rt = rt_of_completion(t);
   rt_prefetch_next(rt->r);
   if (WEFT_UNLIKELY(rt->status < 0)) {
     rt_complete_failed(rt);
@@ -136,6 +169,17 @@ static void rt_complete(weft__task *t) {
   /* Fire, then drop the in-flight reference. If it is the last, the block
    * goes back to the reactor's cache, warm for the next submit. */
   weft__deferred_fire_release(rt_deferred(rt), rt->work.data, NULL);
+}
+
+static void rt_fire(void *t) { rt_complete(t); }
+
+/* The Deferred fires in the context the trip carries, which is released
+ * after the leave hook. Copied first: the fire may give the block back to
+ * the cache, and the next submit may reuse it at once. */
+static void rt_complete_in_context(weft__task *t) {
+  weft__context_ref ref = rt_of_completion(t)->ctx;
+  weft__context_ref_call(&ref, rt_fire, t);
+  weft__context_ref_release(&ref);
 }
 
 /* weft_deferred_cancel on an unfired round trip (reactor thread): the
@@ -162,6 +206,23 @@ static __attribute__((noinline)) int rt_submit_failed(weft_deferred **out, int r
   return rc;
 }
 
+/* The work queued for rt, in the reactor thread's current context if it has
+ * one: carried by rt itself (ctx, above). The submit is made with the
+ * thread's context switched off (no hook: nothing of the caller's runs in
+ * between), or the pool would wrap the request in it a second time. */
+static __attribute__((noinline)) int rt_queue_in_context(weft_threadpool *pool, round_trip *rt) {
+  weft__context_ref_take(&rt->ctx);
+  int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work_in_context, rt_after_in_context);
+  weft__context_ref_resume(&rt->ctx);
+  if (rc != 0) weft__context_ref_release(&rt->ctx);
+  return rc;
+}
+
+static inline int rt_queue(weft_threadpool *pool, round_trip *rt) {
+  if (WEFT_UNLIKELY(weft__context_active())) return rt_queue_in_context(pool, rt);
+  return weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
+}
+
 /* Submit a block taken and initialised by the caller (*out is set already,
  * so that only `out` is live across the call: d is *out again after it). */
 static inline int rt_submit(weft_deferred *d, weft_threadpool *pool, weft_call_fn fn, void *arg,
@@ -173,7 +234,7 @@ static inline int rt_submit(weft_deferred *d, weft_threadpool *pool, weft_call_f
   rt->fn = fn;
   rt->arg = arg;
   *out = d;
-  int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
+  int rc = rt_queue(pool, rt);
   if (WEFT_UNLIKELY(rc != 0)) return rt_submit_failed(out, rc);
   return WEFT_OK;
 }
@@ -261,7 +322,7 @@ WEFT_API int weft_defer_to_thread_pool_then(weft_reactor *r, weft_threadpool *po
    * none used, deferred_impl.h) before the work is submitted: nothing about
    * it can fail once the work is accepted. */
   int rc = weft_deferred_add_callbacks(d, callback, ctx, errback, ctx);
-  if (rc == 0) rc = weft_threadpool_queue_work(pool, &rt->work, rt_work, rt_after);
+  if (rc == 0) rc = rt_queue(pool, rt);
   if (rc != 0) { /* nothing submitted: the pair never runs */
     weft_deferred_unref(d);
     weft_deferred_unref(d);
