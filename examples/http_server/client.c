@@ -4,8 +4,10 @@
  * (half keep-alive, half "Connection: close", one request per connection),
  * check every answer against a hash recomputed here, check the error
  * answers (404, 400, 405) and a client that goes away while its job runs,
- * then stop the server and check that it exits 0 having served exactly the
- * requests sent, with no error.
+ * then stop the server (with --stop=quit on keep-alive connections, one of
+ * them with a job running: their answers must say "Connection: close") and
+ * check that it exits 0 having served exactly the requests sent, with no
+ * error.
  *
  *   http_server_client --server=PATH [--backend=B] [--weft-api=A]
  *                      [--threads=N] [--connections=C] [--requests=R]
@@ -150,14 +152,8 @@ typedef struct response {
   char body[512];
 } response;
 
-/* Send one request and read its response. 0, or -1 on a transport error. */
-static int exchange(conn *c, const char *method, const char *target, int close_after,
-                    response *rsp) {
-  char req[512];
-  int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n",
-                   method, target, close_after ? "Connection: close\r\n" : "");
-  if (n < 0 || (size_t)n >= sizeof req || send_all(c, req, (size_t)n) != 0)
-    return -1;
+/* Read one response. 0, or -1 on a transport error. */
+static int read_response(conn *c, response *rsp) {
   char line[512];
   if (get_line(c, line, sizeof line) != 0 ||
       sscanf(line, "HTTP/1.%*d %d", &rsp->code) != 1)
@@ -187,6 +183,17 @@ static int exchange(conn *c, const char *method, const char *target, int close_a
   }
   rsp->body[length] = '\0';
   return 0;
+}
+
+/* Send one request and read its response. 0, or -1 on a transport error. */
+static int exchange(conn *c, const char *method, const char *target, int close_after,
+                    response *rsp) {
+  char req[512];
+  int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n",
+                   method, target, close_after ? "Connection: close\r\n" : "");
+  if (n < 0 || (size_t)n >= sizeof req || send_all(c, req, (size_t)n) != 0)
+    return -1;
+  return read_response(c, rsp);
 }
 
 /* ----------------------------------------------------------- the requests */
@@ -306,6 +313,56 @@ static long long pipelined_unread(long long limit) {
   }
   conn_close(&c); /* unread answers: a reset */
   return sent;
+}
+
+/* The stop by GET /quit, on keep-alive connections: a request whose job
+ * runs when the /quit arrives, with another pipelined behind it, and the
+ * /quit itself. The server exits once its answers are written and closes
+ * every connection then: each answer made from the /quit on must say
+ * "Connection: close" (RFC 9112, 9.6), so that the client knows that the
+ * connection ends and that what it pipelined behind was not answered
+ * (9.3.2: it may retry it elsewhere). Adds the job's answer to *served
+ * (a 200) or *errors (a 503, had the server read the request after the
+ * /quit; it reads it first: it was sent before the /quit's connection was
+ * made). */
+static void quit_on_keep_alive(long *served, long *errors) {
+  conn k, q;
+  response rsp;
+  /* A first exchange: the server has taken the connection. */
+  if (conn_open(&k) != 0 || exchange(&k, "GET", "/nowhere", 0, &rsp) != 0 ||
+      rsp.code != 404 || rsp.closes) {
+    fail("keep-alive connection for the stop: no keep-alive 404");
+    return;
+  }
+  static const char two[] =
+      "GET /hash?bytes=1000&sleep_us=100000&seed=7 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+      "GET /hash?bytes=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  if (send_all(&k, two, sizeof two - 1) != 0)
+    fail("the requests in flight at the stop were not sent");
+  if (conn_open(&q) != 0 || exchange(&q, "GET", "/quit", 0, &rsp) != 0 || rsp.code != 200 ||
+      strcmp(rsp.body, "bye\n") != 0)
+    fail("GET /quit: want 200 \"bye\"");
+  else if (!rsp.closes || get_byte(&q) != -1)
+    fail("GET /quit on a keep-alive connection: \"bye\" does not say Connection: close");
+  conn_close(&q);
+  if (read_response(&k, &rsp) != 0) {
+    fail("the request in flight at the stop: no answer");
+  } else {
+    char want[128];
+    snprintf(want, sizeof want, "hash=%016" PRIx64 " bytes=1000 sleep_us=100000 seed=7\n",
+             hs_hash(1000, 7));
+    if (rsp.code == 200 && strcmp(rsp.body, want) == 0)
+      ++*served;
+    else if (rsp.code == 503)
+      ++*errors;
+    else
+      fail("the request in flight at the stop: got %d \"%s\"", rsp.code, rsp.body);
+    if (!rsp.closes)
+      fail("the answer in flight at the stop does not say Connection: close");
+    if (get_byte(&k) != -1)
+      fail("the connection goes on after an answer that said Connection: close");
+  }
+  conn_close(&k);
 }
 
 /* ------------------------------------------------------------- the server */
@@ -493,9 +550,9 @@ int main(int argc, char **argv) {
   free(w);
 
   /* Stop it, and wait (bounded) for its last line and its exit. */
+  long late_served = 0, late_errors = 0;
   if (strcmp(stop, "quit") == 0) {
-    if (one_request("GET", "/quit", &rsp) != 200 || strcmp(rsp.body, "bye\n") != 0)
-      fail("GET /quit: want 200 \"bye\"");
+    quit_on_keep_alive(&late_served, &late_errors);
   } else if (strcmp(stop, "signal") == 0) {
     kill(pid, SIGTERM);
   }
@@ -508,7 +565,8 @@ int main(int argc, char **argv) {
   close(out[0]);
   waitpid(pid, &status, 0);
   char want[96];
-  snprintf(want, sizeof want, "served %ld hash requests, 0 errors\n", requests + 1);
+  snprintf(want, sizeof want, "served %ld hash requests, %ld errors\n",
+           requests + 1 + late_served, late_errors);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     fail("the server's exit status is %#x, want 0", status);
   if (strstr(text, want) == NULL)

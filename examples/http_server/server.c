@@ -18,10 +18,12 @@
  * after a clean shutdown, "served <n> hash requests, <m> errors".
  *
  * Shutdown: stop accepting connections, answer 503 to new /hash requests,
- * wait for the jobs in flight and for the answers being written (an answer
- * whose client reset the connection ends with that connection; at most 2 s
- * in all, for a client that neither reads nor goes), leave the loop, stop
- * the pool.
+ * close each connection after its next answer (every answer from then on,
+ * "bye" included, says "Connection: close"; requests pipelined behind it
+ * are not read), wait for the jobs in flight and for the answers being
+ * written (an answer whose client reset the connection ends with that
+ * connection; at most 2 s in all, for a client that neither reads nor
+ * goes), leave the loop, stop the pool.
  *
  * Limits against abusive clients: request line and headers 8 KiB, no body,
  * 30 s of silence closes a connection, and running out of descriptors
@@ -133,14 +135,20 @@ static void on_accept_error(struct evconnlistener *l, void *arg) {
     evconnlistener_enable(l); /* no timer: as libevent would */
 }
 
-static void begin_shutdown(server *s) {
+/* No new connections; from now on every answer closes its connection
+ * (reply). */
+static void stop_accepting(server *s) {
   if (s->quitting)
     return;
   s->quitting = 1;
   if (s->listener != NULL) {
-    evhttp_del_accept_socket(s->http, s->listener); /* no new connections */
+    evhttp_del_accept_socket(s->http, s->listener);
     s->listener = NULL;
   }
+}
+
+static void begin_shutdown(server *s) {
+  stop_accepting(s);
   maybe_finish(s);
 }
 
@@ -212,10 +220,23 @@ static void reply(server *s, struct evhttp_request *req, int code,
     evhttp_request_set_on_complete_cb(req, on_complete, p);
     evhttp_connection_set_closecb(evcon, on_close, s);
   }
+  struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+  if (s->quitting) {
+    /* The loop ends once the answers are written, and every connection
+     * with it: the answer says so (RFC 9112, 9.6), and evhttp closes the
+     * connection after it without reading what the client pipelined
+     * behind, which the client then knows was not answered (9.3.2).
+     * Without it, a keep-alive client saw its connection close after an
+     * answer that promised more, its pipelined requests unanswered. An
+     * HTTP/1.0 "Connection: keep-alive" would make evhttp add its own
+     * keep-alive header beside this one: forgotten. */
+    evhttp_remove_header(evhttp_request_get_input_headers(req), "Connection");
+    if (evhttp_find_header(headers, "Connection") == NULL)
+      evhttp_add_header(headers, "Connection", "close");
+  }
   struct evbuffer *out = evhttp_request_get_output_buffer(req);
   evbuffer_add(out, body, strlen(body));
-  evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                    "text/plain");
+  evhttp_add_header(headers, "Content-Type", "text/plain");
   evhttp_send_reply(req, code, reason, NULL);
 }
 
@@ -230,11 +251,11 @@ static void job_done(hs_job *job, void *ctx) { /* loop thread */
              " sleep_us=%" PRIu64 " seed=%" PRIu32 "\n",
              job->hash, job->bytes, job->sleep_us, job->seed);
     s->served++;
+    if (s->max_requests > 0 && s->served >= s->max_requests)
+      stop_accepting(s); /* first: this answer says that its connection closes */
     reply(s, job->req, 200, "OK", body);
   }
   free(job);
-  if (s->max_requests > 0 && s->served >= s->max_requests)
-    begin_shutdown(s);
   maybe_finish(s);
 }
 
@@ -324,8 +345,9 @@ static void on_request(struct evhttp_request *req, void *arg) {
   } else if (path != NULL && strcmp(path, "/hash") == 0) {
     on_hash(s, req, evhttp_uri_get_query(uri));
   } else if (path != NULL && strcmp(path, "/quit") == 0) {
+    stop_accepting(s); /* first: "bye" says that its connection closes */
     reply(s, req, 200, "OK", "bye\n");
-    begin_shutdown(s);
+    maybe_finish(s);
   } else {
     reply(s, req, 404, "Not Found", "try /hash?bytes=N&sleep_us=M or /quit\n");
   }
