@@ -92,12 +92,13 @@ int main(void) {
   event_add(completions, NULL);
   for (int k = 0; k < IN_FLIGHT; k++) issue();
   event_base_dispatch(base);
+  /* The host lets go of the fd before the reactor (which closes it) goes. */
+  event_free(completions);
   weft_threadpool_destroy(pool); /* every task ran: nothing left to cancel */
   weft_reactor_detach(reactor);
   weft_reactor_stats st;
   weft_reactor_stats_get(reactor, &st);
   weft_reactor_destroy(reactor);
-  event_free(completions);
   event_base_free(base);
   printf("libevent: %ld round trips, %ld wrong, %ld off the loop thread; "
          "%llu fd wake-ups for %llu completions; a 10 ms call_later fired after %.2f ms\n",
