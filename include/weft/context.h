@@ -35,9 +35,10 @@
  * Cost: a thread whose current context is NULL submits exactly as it would
  * without this feature (the fast paths test a word they test anyway). A
  * thread with a context takes the routed submit path:
- * weft_threadpool_call_in_thread() carries the context in its own node, the
- * other submit calls wrap the task in one node from the node cache (no
- * malloc once warm).
+ * weft_threadpool_call_in_thread() carries the context in its own node,
+ * weft_defer_to_thread_pool() and its variants in the round trip's own
+ * block (one `retain` per round trip), the other submit calls wrap the task
+ * in one node from the node cache (no malloc once warm).
  *
  * Differences from Twisted: Twisted captures only the innermost context dict
  * of the caller and runs `onResult` outside it; weft runs the completion in
