@@ -753,6 +753,28 @@ static void trim_heap_off_never_trims(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* A reaped worker's idle-stack entry stays linked until a pop finds it
+ * (E9.3), and its slot is reused only once unlinked. A submit's notify
+ * pops every entry before it starts a thread, but a grow (start_a_worker,
+ * start, adjust_poolsize) pops nothing: each thread it started took a new
+ * slot while the reaped entries above it held theirs, so a pool that never
+ * had more than one thread at once used a slot per round (2.4 KiB each,
+ * kept until destroy), and after 4096 rounds every creation failed for
+ * want of a slot. */
+static void grow_reuses_a_reaped_workers_slot(void **state) {
+  (void)state;
+  int exits_before = count_get(&g_exits);
+  weft_threadpool *tp = make_pool(0, 1, 0, 1);
+  for (int round = 0; round < 4; round++) {
+    assert_int_equal(weft_threadpool_start_a_worker(tp), 0);
+    wait_reaped(tp, exits_before, 0); /* gone, its entry still linked */
+  }
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, NULL, 0, &n), 0);
+  assert_int_equal((int)n, 1); /* one thread at a time: one slot */
+  end_pool(tp);
+}
+
 /* keep_alive_ms 0: idle threads never exit (Twisted). */
 static void keep_alive_zero_never_reaps(void **state) {
   (void)state;
@@ -2169,6 +2191,7 @@ int main(void) {
       cmocka_unit_test_teardown(reaped_workers_give_node_caches_back, settle),
       cmocka_unit_test_teardown(trim_heap_off_never_trims, settle),
       cmocka_unit_test_teardown(keep_alive_zero_never_reaps, settle),
+      cmocka_unit_test_teardown(grow_reuses_a_reaped_workers_slot, settle),
       cmocka_unit_test_teardown(resize_under_blocks_ends_at_new_max, settle),
       cmocka_unit_test_teardown(parked_surplus_not_woken_at_limit, settle),
       cmocka_unit_test_teardown(chain_over_parked_surplus_wakes_not_creates, settle),

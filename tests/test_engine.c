@@ -32,6 +32,7 @@
 #include "base/membarrier.h"
 
 #include "test_check.h"
+#include "test_sync.h"
 
 typedef struct counter {
   pthread_mutex_t mu;
@@ -592,23 +593,18 @@ static void deferred_logs_wait_for_the_caller(void **state) {
   assert_int_equal(weft__engine_destroy(e), 0);
 }
 
-/* No free slot (every one held by a reaped thread not yet popped from the
- * idle stack, models/reap.pml): the creation fails, backs off, and the log
- * hook is told, as of any failed creation (it was counted only). */
-static int g_noslot_logged;
-static void noslot_log(void *ctx, int err, const char *what) {
-  (void)ctx;
-  if (err == WEFT_EAGAIN && strstr(what, "slot") != NULL) g_noslot_logged++;
-}
-static void no_free_slot_is_reported(void **state) {
+/* A reaped thread's idle-stack entry holds its slot until a pop unlinks
+ * it (E9.3, models/reap.pml). A grow unlinks it before it would take a new
+ * slot: with one slot, the grow after a reap reuses it (it failed for want
+ * of a slot before, test_elastic grow_reuses_a_reaped_workers_slot). */
+static void grow_unlinks_a_reaped_entry(void **state) {
   (void)state;
-  weft__engine_config cfg = {.name_prefix = "noslot", .capacity = 1, .log = noslot_log, .spin_us = 1};
+  weft__engine_config cfg = {.name_prefix = "reaped", .capacity = 1, .spin_us = 1};
   weft__engine *e;
   assert_int_equal(weft__engine_create(&e, &cfg), 0);
   weft__elastic_config ec = {.elastic = 1, .hard = 1, .min_live = 0, .keep_alive_ns = 1000000};
   weft__engine_set_elastic(e, &ec);
   weft__engine_set_limit(e, 1);
-  g_noslot_logged = 0;
   assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), 1);
   /* Its keep-alive (1 ms) runs out: it reaps itself and stays linked in
    * the idle stack, holding the only slot (engine state, polled). */
@@ -616,12 +612,58 @@ static void no_free_slot_is_reported(void **state) {
          weft__load_acquire(&e->slots[0]->state) != WEFT__SLOT_JOINED)
     sched_yield();
   assert_int_equal(weft__load_acquire(&e->slots[0]->linked_exit), 1); /* the premise */
+  assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), 1);
+  weft__engine_counters c;
+  weft__engine_counters_get(e, &c);
+  assert_int_equal(c.spawns, 2);
+  assert_int_equal(c.spawn_failures, 0);
+  assert_int_equal(weft__load_relaxed(&e->hw), 1); /* the same slot */
+  assert_int_equal(weft__engine_destroy(e), 0);
+}
+
+/* No free slot (every one held by a thread on its way out): the creation
+ * fails, backs off, and the log hook is told, as of any failed creation
+ * (it was counted only). The thread is the test's own stand-in for a
+ * worker that has left `live` and the searching count and not yet marked
+ * its slot (weft__engine_worker_exited), held there at a gate. */
+static int g_noslot_logged;
+static void noslot_log(void *ctx, int err, const char *what) {
+  (void)ctx;
+  if (err == WEFT_EAGAIN && strstr(what, "slot") != NULL) g_noslot_logged++;
+}
+static sync_t g_leaving, g_may_leave;
+static void *leaving_main(void *arg) {
+  weft__eworker *w = arg;
+  weft__engine *e = w->e;
+  weft__fetch_sub_relaxed(&e->live, 1); /* uncounted, as a reaper or a shrink's */
+  weft__fetch_add_relaxed(&e->left[WEFT__LEFT_SHRINK], 1);
+  weft__engine_stop_searching(e); /* the spawner counted it as searching */
+  count_up(&g_leaving);
+  gate_wait(&g_may_leave);
+  weft__engine_worker_exited(e, w);
+  return NULL;
+}
+static void no_free_slot_is_reported(void **state) {
+  (void)state;
+  weft__engine_config cfg = {.name_prefix = "noslot", .capacity = 1, .log = noslot_log, .spin_us = 1};
+  weft__engine *e;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  weft__engine_set_limit(e, 1);
+  e->thread_main = leaving_main;
+  sync_init(&g_leaving);
+  sync_init(&g_may_leave);
+  g_noslot_logged = 0;
+  assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), 1);
+  count_wait(&g_leaving, 1); /* live 0, its slot still LIVE */
   assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), WEFT_EAGAIN);
   weft__engine_counters c;
   weft__engine_counters_get(e, &c);
   assert_int_equal(c.spawn_failures, 1);
   assert_int_equal(g_noslot_logged, 1);
-  assert_int_equal(weft__engine_destroy(e), 0);
+  gate_open(&g_may_leave);
+  assert_int_equal(weft__engine_destroy(e), 0); /* joins it */
+  sync_fini(&g_leaving);
+  sync_fini(&g_may_leave);
 }
 
 static void bad_config(void **state) {
@@ -647,6 +689,7 @@ int main(void) {
       cmocka_unit_test(parker_sees_a_task_submitted_while_it_searched),
       cmocka_unit_test(sole_worker_until_second_slot),
       cmocka_unit_test(deferred_logs_wait_for_the_caller),
+      cmocka_unit_test(grow_unlinks_a_reaped_entry),
       cmocka_unit_test(no_free_slot_is_reported),
       cmocka_unit_test(bad_config),
   };

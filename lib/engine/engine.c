@@ -139,6 +139,18 @@ int weft__engine_create(weft__engine **out, const weft__engine_config *cfg) {
 
 static int grow(weft__engine *e, int n, int reason, bool closing, bool log) {
   if (n <= 0) return 0;
+  /* A reaped worker's entry stays linked in the idle stack until a pop
+   * finds it, and holds its slot until then (E9.3). A notify pops every
+   * entry before it starts a thread; a grow pops none, so each thread it
+   * started took a new slot while reaped entries held the old ones: a pool
+   * that never had more than one thread at once used one more slot (2.4
+   * KiB, kept until destroy) per start_a_worker after a reap, and once all
+   * 4096 were used every creation failed (test_elastic
+   * grow_reuses_a_reaped_workers_slot). Unlink them first when the free
+   * slots would not do (the parked workers are woken, search, and park
+   * again: an extra wake-up is always safe, E5.1). Outside the mutex: the
+   * wakes may notify. After the close every entry was popped (wake_all). */
+  if (!closing && weft__engine_slots_held_by_reaped(e, n)) weft__engine_unlink_idle(e);
   pthread_mutex_lock(&e->mu);
   /* After close only a stand-in for a blocked worker starts (the worker's
    * own, weft__engine_grow_closing; the stop's before its joins,

@@ -67,6 +67,22 @@ static void creation_failed(weft__engine *e) {
   WEFT_PROBE(create_failed, e, d);
 }
 
+bool weft__engine_slots_held_by_reaped(weft__engine *e, int n) {
+  uint32_t hw = weft__load_acquire(&e->hw); /* acquire: pairs with spawn's release */
+  int free = 0;
+  bool held = false;
+  for (uint32_t i = 0; i < hw && free < n; i++) {
+    weft__eworker *w = e->slots[i];
+    /* Acquire: as spawn_locked's loads (worker_exited's and the popper's
+     * releases). */
+    int st = weft__load_acquire(&w->state);
+    if (st != WEFT__SLOT_JOINED && st != WEFT__SLOT_FREE) continue;
+    if (weft__load_acquire(&w->linked_exit) == 0) free++;
+    else held = true;
+  }
+  return held && free < n;
+}
+
 /* Under e->mu. The caller counted the new thread as searching in ctl.
  * closing: a worker's stand-in while a stop joins (grow_closing). */
 static int spawn_locked(weft__engine *e, int reason, bool closing) {

@@ -41,6 +41,11 @@ static inline bool weft__engine_may_spawn_closing(weft__engine *e) {
  * WEFT__MADE_BLOCKED (an announced block) or WEFT__MADE_STALL (a wait
  * the stop saw). */
 int weft__engine_spawn_closing_locked(weft__engine *e, int reason);
+/* Whether fewer than n slots below hw are free for a new thread while some
+ * are held by reaped workers' entries still linked in the idle stack
+ * (E9.3): weft__engine_unlink_idle frees those. A snapshot, without the
+ * mutex (spawn_locked decides under it). Any thread. */
+bool weft__engine_slots_held_by_reaped(weft__engine *e, int n);
 /* A creation failed recently: no new attempt until its backoff has passed
  * (E9.5). Any thread. */
 bool weft__engine_spawn_backing_off(weft__engine *e);
