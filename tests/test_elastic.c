@@ -727,6 +727,40 @@ static void reaped_workers_give_node_caches_back(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* A cache let go on a thread of its own: its slab, all back, becomes a
+ * spare (with the default allocator; sanitizer builds malloc their slabs). */
+static void *spare_maker(void *arg) {
+  (void)arg;
+  weft__node *n = weft__node_get();
+  if (n) weft__node_put(n);
+  weft__node_cache_release();
+  return NULL;
+}
+
+/* docs/performance.md, "Node memory": the spare slabs stay mapped until an
+ * elastic pool is back at its floor. With keep-alive 0 (Twisted's: never)
+ * a resize is the only way back there, and only a keep-alive exit looked:
+ * after adjust_poolsize brought the pool back to min the spares (up to 64
+ * MiB) stayed mapped for good. */
+static void resize_to_min_gives_spares_back(void **state) {
+  (void)state;
+  drain_orphans(); /* the helper's cache is its own, not an adopted one */
+  int exits_before = count_get(&g_exits);
+  weft_threadpool *tp = make_pool(1, 3, 0, 0);
+  grow_to(tp, 3);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, spare_maker, NULL), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  if (weft__node_spares() == 0) {
+    end_pool(tp);
+    skip(); /* malloc'd slabs: a sanitizer build */
+  }
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 1, 1), 0);
+  wait_reaped(tp, exits_before, 1); /* two told to leave: back at min */
+  assert_int_equal(weft__node_spares(), 0);
+  end_pool(tp);
+}
+
 /* trim_heap 0: the pool leaves the heap to the program. */
 static void trim_heap_off_never_trims(void **state) {
   (void)state;
@@ -2190,6 +2224,7 @@ int main(void) {
       cmocka_unit_test_teardown(idle_order_is_last_in_first_out, settle),
       cmocka_unit_test_teardown(reaped_workers_give_node_caches_back, settle),
       cmocka_unit_test_teardown(trim_heap_off_never_trims, settle),
+      cmocka_unit_test_teardown(resize_to_min_gives_spares_back, settle),
       cmocka_unit_test_teardown(keep_alive_zero_never_reaps, settle),
       cmocka_unit_test_teardown(grow_reuses_a_reaped_workers_slot, settle),
       cmocka_unit_test_teardown(resize_under_blocks_ends_at_new_max, settle),

@@ -470,6 +470,16 @@ void *weft__engine_worker_main(void *arg) {
     trim_at_floor(e);
   } else {
     weft__node_flush();
+    /* Told to leave (a resize, stop_a_worker, a debt) into a pool back at
+     * its floor: the spares go back, as at a keep-alive exit there
+     * (docs/performance.md, "Node memory"). With keep-alive 0 a resize is
+     * the only way back, and the spares (up to 64 MiB) stayed mapped for
+     * good (test_elastic resize_to_min_gives_spares_back). Not at a stop's
+     * exits (closed): that pool is not back at a floor but gone. The heap
+     * trim stays the keep-alive exit's (trim_heap). */
+    if (!weft__load_relaxed(&e->closed) &&
+        weft__load_relaxed(&e->live) <= weft__load_relaxed(&e->min_live))
+      weft__node_spares_release();
   }
   /* Detaches itself while the pool is open, told to leave or reaped
    * (spawn.c); after close, stop joins it. */
