@@ -727,6 +727,30 @@ static void reaped_workers_give_node_caches_back(void **state) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* The same with min 1: of the two threads, one reaps itself and the
+ * other stays, parked, maybe above the reaped entry in the idle stack; a
+ * grow unlinks it there too (waking the parked worker above it, which
+ * parks again), so two slots do for every round. */
+static void grow_reuses_a_slot_reaped_below_a_parked_worker(void **state) {
+  (void)state;
+  int exits_before = count_get(&g_exits);
+  weft_threadpool *tp = make_pool(1, 2, 0, 1);
+  for (int round = 0; round < 4; round++) {
+    assert_int_equal(weft_threadpool_start_a_worker(tp), 0);
+    wait_reaped(tp, exits_before, 1); /* one gone, one parked at min */
+  }
+  size_t n = 0;
+  assert_int_equal(weft_threadpool_worker_stats(tp, NULL, 0, &n), 0);
+  assert_int_equal((int)n, 2); /* two threads at a time: two slots */
+  /* Work still runs on the parked worker or a new one. */
+  sync_t ran;
+  sync_init(&ran);
+  for (int i = 0; i < 10; i++) assert_int_equal(weft_threadpool_call_in_thread(tp, count_task, &ran), 0);
+  wait_count(&ran, 10);
+  end_pool(tp);
+  sync_fini(&ran);
+}
+
 /* A cache let go on a thread of its own: its slab, all back, becomes a
  * spare (with the default allocator; sanitizer builds malloc their slabs). */
 static void *spare_maker(void *arg) {
@@ -2227,6 +2251,7 @@ int main(void) {
       cmocka_unit_test_teardown(resize_to_min_gives_spares_back, settle),
       cmocka_unit_test_teardown(keep_alive_zero_never_reaps, settle),
       cmocka_unit_test_teardown(grow_reuses_a_reaped_workers_slot, settle),
+      cmocka_unit_test_teardown(grow_reuses_a_slot_reaped_below_a_parked_worker, settle),
       cmocka_unit_test_teardown(resize_under_blocks_ends_at_new_max, settle),
       cmocka_unit_test_teardown(parked_surplus_not_woken_at_limit, settle),
       cmocka_unit_test_teardown(chain_over_parked_surplus_wakes_not_creates, settle),

@@ -263,32 +263,46 @@ void weft__engine_unlink_idle(weft__engine *e) {
   /* Acquire: as in notify (the next_idle of every entry, each published by
    * its parker's CAS, which our load reads or follows in ctl's order). */
   uint64_t s = weft__load_acquire(&e->ctl);
-  uint32_t n;
+  uint32_t cut, rest;
   for (;;) {
     if (WEFT__CTL_TOP(s) == 0) return;
-    /* Count the entries. Linked entries' next_idle do not change (a parker
-     * writes its own before its push), so if ctl is unchanged at the CAS
-     * below (its tag counts every push and pop), the walk read the stack
-     * it takes; a walk that raced with pushes and pops may have read
-     * anything, and is bounded here and then refused by the CAS. */
-    n = 0;
-    for (uint32_t i = WEFT__CTL_TOP(s); i != 0 && n <= (uint32_t)e->capacity; n++)
-      i = weft__load_relaxed(&e->slots[i - 1]->next_idle);
+    /* Walk to the deepest reaped entry (linked_exit set: a hint, relaxed;
+     * each entry taken is handled below whatever it turns out to be): the
+     * entries down to it are taken, the ones below stay as they are.
+     * Linked entries' next_idle do not change (a parker writes its own
+     * before its push), so if ctl is unchanged at the CAS below (its tag
+     * counts every push and pop), the walk read the stack it takes; a walk
+     * that raced with pushes and pops may have read anything, and is
+     * bounded here and then refused by the CAS. */
+    uint32_t n = 0;
+    cut = 0;
+    rest = 0;
+    for (uint32_t i = WEFT__CTL_TOP(s); i != 0 && n <= (uint32_t)e->capacity;) {
+      weft__eworker *w = e->slots[i - 1];
+      i = weft__load_relaxed(&w->next_idle);
+      n++;
+      if (weft__load_relaxed(&w->linked_exit)) {
+        cut = n;
+        rest = i;
+      }
+    }
     if (n > (uint32_t)e->capacity) {
       s = weft__load_acquire(&e->ctl); /* acquire: as above */
       continue;
     }
-    if (WEFT__CTL_SEARCHING(s) + n > 0xffffu) return; /* no room to count them: leave them */
-    /* seq_cst CAS: n pops at once, each entry counted as searching, as
+    if (cut == 0) return; /* no reaped entry */
+    if (WEFT__CTL_SEARCHING(s) + cut > 0xffffu) return; /* no room to count them: leave them */
+    /* seq_cst CAS: `cut` pops at once, each entry counted as searching, as
      * E5.1's pop counts one (the stack and the count never disagree). */
     if (weft__cas_seq_cst(&e->ctl, &s,
-                          WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, 0, WEFT__CTL_SEARCHING(s) + n)))
+                          WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, rest, WEFT__CTL_SEARCHING(s) + cut)))
       break;
   }
   /* The entries are ours, as a popper's are: wake each as wake_one does.
    * Its link is read first: a woken worker may park again, and a reaped
    * one's slot be reused, either rewriting it. */
-  for (uint32_t i = WEFT__CTL_TOP(s); i != 0;) {
+  uint32_t i = WEFT__CTL_TOP(s);
+  for (uint32_t k = 0; k < cut; k++) {
     weft__eworker *w = e->slots[i - 1];
     i = weft__load_relaxed(&w->next_idle);
     /* A reaped entry, now unlinked: leave the count claimed for it as any

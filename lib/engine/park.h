@@ -23,10 +23,11 @@ uint64_t weft__engine_try_reap(weft__engine *e, weft__eworker *w, uint64_t now);
 void weft__engine_start_searching(weft__engine *e);      /* running → searching */
 void weft__engine_stop_searching(weft__engine *e);       /* E5.3 */
 void weft__engine_wake_all(weft__engine *e);             /* close: pop every parked worker */
-/* E9.3: take every entry off the idle stack at once, as that many pops:
- * a reaped worker's entry is unlinked (its slot free again), a parked
- * worker woken as a searcher. Any thread; a grow about to start threads
- * while reaped entries hold the slots it would reuse. */
+/* E9.3: take the idle stack's entries down to the deepest reaped one off
+ * at once, as that many pops: a reaped worker's entry is unlinked (its slot
+ * free again), a parked worker woken as a searcher; the entries below stay.
+ * Any thread; a grow about to start threads while reaped entries hold the
+ * slots it would reuse. */
 void weft__engine_unlink_idle(weft__engine *e);
 /* Pop one parked worker and wake it with `how`; false if none parked. */
 bool weft__engine_wake_one(weft__engine *e, uint32_t how);
