@@ -621,6 +621,42 @@ static void call_multiple(void **state) {
   assert_int_equal(weft_reactor_destroy(m2.r), 0);
 }
 
+/* A list cancelled by the pool's stop before a thread took it: its calls
+ * are reported to the pool's log hook, one ECANCELED line for the list; an
+ * empty list has no call that never ran and reports nothing (it logged
+ * "0 calls never ran", an ECANCELED with no lost work behind it). */
+static void call_multiple_cancelled_empty_list_logs_nothing(void **state) {
+  (void)state;
+  weft_reactor *r;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_threadpool_options o;
+  weft_reactor_thread_pool_options_init(&o);
+  multi_log ml = {0};
+  o.log = record_multi_log;
+  o.log_ctx = &ml;
+  assert_int_equal(weft_reactor_set_thread_pool_options(r, &o), 0);
+  /* Before run: the pool exists, not started, so both wait in its backlog
+   * and destroy's shutdown cancels them (no thread ever ran). */
+  assert_int_equal(weft_call_multiple_in_thread(r, NULL, 0), 0);
+  assert_int_equal(ml.calls, 0);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  assert_int_equal(ml.calls, 0);
+
+  multi m = {0};
+  assert_int_equal(weft_reactor_create(&m.r), 0);
+  ml = (multi_log){0};
+  assert_int_equal(weft_reactor_set_thread_pool_options(m.r, &o), 0);
+  multi_arg a = {&m, 1};
+  weft_call one[] = {{append_i, &a}};
+  assert_int_equal(weft_call_multiple_in_thread(m.r, one, 1), 0);
+  assert_int_equal(weft_call_multiple_in_thread(m.r, NULL, 0), 0);
+  assert_int_equal(weft_reactor_destroy(m.r), 0);
+  assert_int_equal(m.n, 0); /* never ran */
+  assert_int_equal(ml.calls, 1); /* the one-call list only */
+  assert_int_equal(ml.err, WEFT_ECANCELED);
+  assert_non_null(strstr(ml.line, "1 calls never ran"));
+}
+
 /* ------------------------------------- 58-62: deferToThread(Pool) results */
 
 typedef struct xy {
@@ -998,6 +1034,7 @@ int main(void) {
       cmocka_unit_test_setup(stop_from_startup_releases_pool_thread_blocked_before_run, setup),
       cmocka_unit_test_setup(stop_timeout_from_reactor_releases_blocked_pool_thread, setup),
       cmocka_unit_test_setup(call_multiple, setup),
+      cmocka_unit_test_setup(call_multiple_cancelled_empty_list_logs_nothing, setup),
       cmocka_unit_test_setup(defer_to_thread_results, setup),
       cmocka_unit_test_setup(failure_after_success, setup),
       cmocka_unit_test_setup(cancel_in_flight, setup),
