@@ -26,6 +26,21 @@
  *                                 that is still linked
  * A spawn that finds no free slot fails; the monitor's retry (E9.5) is the
  * process that then notifies again while work waits and nobody is awake.
+ *
+ * -DGROW adds a grower (weft__engine_grow: start_a_worker, adjust_poolsize,
+ * the monitor's retry) that first takes the idle stack down to its deepest
+ * reaped entry off in one CAS, counting every entry it takes as searching
+ * (weft__engine_unlink_idle, E9.3): a reaped entry is unlinked and its count
+ * undone as a searcher leaves (E5.3); a parked one is woken with its count
+ * claimed, as a pop's. Then it counts its new thread as searching and
+ * spawns (undone if no slot is free); -DGROW_ONLY_UNLINK leaves the spawn
+ * out (its thread would run the waiting task and hide a lost count). Mutants
+ * (with -DGROW -DGROW_ONLY_UNLINK):
+ *   -DMUTANT_UNLINK_NO_WAKE       a parked entry taken off is not woken: it
+ *                                 sleeps counted as a searcher, so every
+ *                                 notifier relies on it (invalid end state)
+ *   -DMUTANT_UNLINK_KEEPS_COUNT   a reaped entry's searching count is not
+ *                                 undone (invalid end state)
  */
 #ifndef W
 #define W 2
@@ -217,6 +232,80 @@ gone:
   skip
 }
 
+#ifdef GROW
+/* E9.3 weft__engine_unlink_idle, then grow's spawn. The walk and the CAS
+ * are one step here: in the code the walk is not atomic, and the CAS (tag,
+ * top and count unchanged: the tag counts every push and pop, and a linked
+ * entry's next_idle does not change) tells that it read the stack it takes,
+ * or fails and the walk starts again. */
+proctype grower() {
+  byte s_tag, s_top, s_srch, nx, prev, si, i, n, deep, cut, w;
+  bool ok, srch;
+  atomic {                                     /* walk + seq_cst CAS: deep pops at once */
+    s_top = top; i = top; n = 0; deep = 0; cut = 0;
+    do
+    :: i != 0 ->
+       n++;
+       if
+       :: linked[i - 1] -> deep = n; cut = next_idle[i - 1]
+       :: else -> skip
+       fi;
+       i = next_idle[i - 1]
+    :: else -> break
+    od;
+    if
+    :: deep > 0 ->
+       tag = (tag + 1) % TAGMOD; top = cut; searching = searching + deep; ok = 1;
+       i = s_top; n = 0;
+       do
+       :: n < deep -> in_stack[i - 1] = 0; i = next_idle[i - 1]; n++
+       :: else -> break
+       od
+    :: else -> ok = 0                          /* no reaped entry: nothing to take */
+    fi
+  };
+  do
+  :: true ->
+        if
+        :: ok ->                               /* wake each, its link read first */
+           i = s_top; n = 0;
+           do
+           :: n < deep ->
+              w = i - 1; i = next_idle[w]; n++;
+#ifdef MUTANT_UNLINK_NO_WAKE
+              if
+              :: wake[w] == TIMEDOUT -> prev = TIMEDOUT
+              :: else -> prev = ASLEEP
+              fi;
+#else
+              atomic { prev = wake[w]; wake[w] = NOTIFIED };   /* xchg acq_rel */
+#endif
+              if
+              :: prev == TIMEDOUT ->             /* reaped: unlinked, its count undone */
+                 linked[w] = 0;
+#ifndef MUTANT_UNLINK_KEEPS_COUNT
+                 searching_to_running()
+#endif
+              :: else -> skip                    /* woken: it searches */
+              fi
+           :: else -> break
+           od;
+           break
+        :: else -> break
+        fi
+  od;
+#ifndef GROW_ONLY_UNLINK
+  /* grow: the new thread counted as searching, then a free slot */
+  atomic { searching++ };
+  spawn();
+  if
+  :: !ok -> srch = true; searching_to_running()   /* no slot: undo, as creation_failed */
+  :: else -> skip
+  fi
+#endif
+}
+#endif
+
 /* The monitor's creation retry (E9.5): a spawn that found no free slot (a
  * reaped thread may hold one until it has left) backs off, and the monitor
  * tries again while work waits and nobody is awake or parked. */
@@ -233,6 +322,9 @@ init {
   byte i, s_tag, s_top, s_srch, nx, prev, si;
   bool ok, srch;
   run monitor();
+#ifdef GROW
+  run grower();
+#endif
   do
   :: i < T ->
      q!i;                                      /* publish */

@@ -106,6 +106,13 @@ weft_model_check(model_reap reap.pml -DW=2 -DT=2)
 weft_model_mutant(model_mutant_reap_store reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_REAP_STORE)
 weft_model_mutant(model_mutant_reap_pop_ignores_timedout reap.pml "invalid end state" -DW=2 -DT=2 -DMUTANT_POP_IGNORES_TIMEDOUT)
 weft_model_mutant(model_mutant_reap_reuse_linked reap.pml "assertion violated" -DW=2 -DT=2 -DMUTANT_REUSE_LINKED)
+# A grow's unlink of reaped entries (weft__engine_unlink_idle, E9.3). The
+# checks complete at T=1 only (T=2 passes 56 M states, past the search's
+# memory); the mutants are rejected at T=2, where a task follows the grow.
+weft_model_check(model_reap_grow reap.pml -DW=2 -DT=1 -DGROW)
+weft_model_check(model_reap_grow_unlink reap.pml -DW=2 -DT=1 -DGROW -DGROW_ONLY_UNLINK)
+weft_model_mutant(model_mutant_reap_unlink_no_wake reap.pml "invalid end state" -DW=2 -DT=2 -DGROW -DGROW_ONLY_UNLINK -DMUTANT_UNLINK_NO_WAKE)
+weft_model_mutant(model_mutant_reap_unlink_keeps_count reap.pml "invalid end state" -DW=2 -DT=2 -DGROW -DGROW_ONLY_UNLINK -DMUTANT_UNLINK_KEEPS_COUNT)
 
 # A shrink releasing a parked worker against a notify that needs a thread;
 # a thread that leaves on its own against stop's joins (E9.3).
