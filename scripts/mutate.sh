@@ -87,11 +87,11 @@ mutant context_call_wrong_slot 'static const weft_context_hooks *call_hooks(uint
   '^test_context$' \
   'E10: a call in its own node is told through the first slot'"'"'s hooks table, not its own'
 mutant context_call_plain_keeps_context 'static void call_run_plain(weft__task *t) {' \
-  '/^static void call_run_plain(/,/^}/ s/^  switch_to(prev);$/  (void)prev;/' \
+  '/^static void call_run_plain(/,/^}/ s/^  leave(&f, NULL, NULL);$/  (void)f;/' \
   '^test_context$' \
   'E10: a call captured without hooks leaves its context current on the worker after it ran'
 mutant context_ref_call_no_context 'void weft__context_ref_call(const weft__context_ref *ref, void (*fn)(void *), void *arg) {' \
-  '/^void weft__context_ref_call(/,/^}/ s/^  weft__tls.context = ref->ctx;$/  (void)ref->ctx;/' \
+  '/^void weft__context_ref_call(/,/^}/ s/^  enter_plain(&f, ref->ctx, NULL);.*$/  enter_plain(\&f, NULL, NULL);/' \
   '^test_context$' \
   'E10: a round trip that carries its context runs its work and its Deferred with no context current'
 mutant rt_context_never_released 'static void rt_complete_in_context(weft__task *t) {' \

@@ -99,6 +99,17 @@ static void enter(frame *f, void *ctx, const weft_context_hooks *h, weft__node *
   if (ctx && h && h->enter) h->enter(ctx);
 }
 
+/* enter with no hooks table and a context that is never NULL (a call in
+ * context, a carried reference): the route's bit is set without a test. */
+__attribute__((always_inline)) static inline void enter_plain(frame *f, void *ctx,
+                                                              weft__node *spare) {
+  f->prev = weft__tls.context;
+  f->prev_spare = weft__tls.context_spare;
+  weft__tls.context = ctx;
+  weft__tls.context_spare = spare;
+  weft__tls.route |= WEFT__ROUTE_CONTEXT;
+}
+
 static void leave(const frame *f, void *ctx, const weft_context_hooks *h) {
   if (ctx && h && h->leave) h->leave(ctx, f->prev ? f->prev : tls_aside_own);
   switch_to(f->prev);
@@ -279,15 +290,11 @@ static void call_run_plain(weft__task *t) {
   weft__ctx_call *c = call_of(n);
   weft_fn fn = c->fn;
   void *arg = c->arg;
-  void *prev = weft__tls.context;
-  weft__node *prev_spare = weft__tls.context_spare;
-  weft__tls.context = c->ctx;
-  weft__tls.context_spare = n;
-  weft__tls.route |= WEFT__ROUTE_CONTEXT;
+  frame f;
+  enter_plain(&f, c->ctx, n);
   fn(arg); /* the node may be handed on by fn */
   bool still_ours = weft__tls.context_spare == n; /* compared, never read: it may be queued */
-  switch_to(prev);
-  weft__tls.context_spare = prev_spare;
+  leave(&f, NULL, NULL);
   if (still_ours) weft__node_put_in_worker(n);
 }
 
@@ -374,16 +381,10 @@ void weft__context_ref_call(const weft__context_ref *ref, void (*fn)(void *), vo
     ref_call_hooked(ref, fn, arg);
     return;
   }
-  /* enter and leave with no table, as call_run_plain: the context is never
-   * NULL, so the route's bit is set without a test. */
-  void *prev = weft__tls.context;
-  weft__node *prev_spare = weft__tls.context_spare;
-  weft__tls.context = ref->ctx;
-  weft__tls.context_spare = NULL; /* the call owns no node */
-  weft__tls.route |= WEFT__ROUTE_CONTEXT;
+  frame f;
+  enter_plain(&f, ref->ctx, NULL); /* no spare: the call owns no node */
   fn(arg);
-  switch_to(prev);
-  weft__tls.context_spare = prev_spare;
+  leave(&f, NULL, NULL);
 }
 
 void weft__context_ref_release(const weft__context_ref *ref) { release(ref->ctx, ref->hooks); }

@@ -148,8 +148,9 @@ static int grow(weft__engine *e, int n, int reason, bool closing, bool log) {
    * 4096 were used every creation failed (test_elastic
    * grow_reuses_a_reaped_workers_slot). Unlink them first when the free
    * slots would not do (the parked workers above them are woken, search,
-   * and park again: an extra wake-up is always safe, E5.1). Outside the mutex: the
-   * wakes may notify. After the close every entry was popped (wake_all). */
+   * and park again: an extra wake-up is always safe, E5.1). Outside the
+   * mutex: the wakes may notify. After the close every entry was popped
+   * (wake_all). */
   if (!closing && weft__engine_slots_held_by_reaped(e, n)) weft__engine_unlink_idle(e);
   pthread_mutex_lock(&e->mu);
   /* After close only a stand-in for a blocked worker starts (the worker's

@@ -293,7 +293,9 @@ void weft__engine_unlink_idle(weft__engine *e) {
     if (cut == 0) return; /* no reaped entry */
     if (WEFT__CTL_SEARCHING(s) + cut > 0xffffu) return; /* no room to count them: leave them */
     /* seq_cst CAS: `cut` pops at once, each entry counted as searching, as
-     * E5.1's pop counts one (the stack and the count never disagree). */
+     * E5.1's pop counts one (the stack and the count never disagree); like
+     * that pop's CAS it pairs with the parker's seq_cst push CAS and the
+     * fence after it (E5.2's re-check), and with notify's ctl read. */
     if (weft__cas_seq_cst(&e->ctl, &s,
                           WEFT__CTL_PACK(WEFT__CTL_TAG(s) + 1, rest, WEFT__CTL_SEARCHING(s) + cut)))
       break;

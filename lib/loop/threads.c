@@ -88,10 +88,15 @@ static inline weft_deferred *rt_deferred(round_trip *rt) {
   return (weft_deferred *)(void *)((char *)rt - WEFT__DEFERRED_HEADER_SIZE);
 }
 
+static void rt_call(void *arg) {
+  round_trip *rt = arg;
+  rt->status = rt->fn(rt->arg, &rt->work.data);
+}
+
 static void rt_work(weft_work *req) {
   round_trip *rt = (round_trip *)req;
   rt->work.data = NULL;
-  rt->status = rt->fn(rt->arg, &rt->work.data);
+  rt_call(rt);
 }
 
 static void rt_complete(weft__task *t);
@@ -120,10 +125,6 @@ static void rt_after(weft_work *req, int status) {
 
 /* A trip that carries its context (above): the work in it, and the
  * completion, which takes it along, pushed as it is. */
-static void rt_call(void *arg) {
-  round_trip *rt = arg;
-  rt->status = rt->fn(rt->arg, &rt->work.data);
-}
 static void rt_work_in_context(weft_work *req) {
   round_trip *rt = (round_trip *)req;
   rt->work.data = NULL;
