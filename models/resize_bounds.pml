@@ -13,6 +13,12 @@
  *            W - 1 on them, then adjust(W, W) while they go idle and pay it
  *            (debt_outlives_a_resize_that_raised_min). -DKEEPALIVE: parked
  *            workers may also reap themselves (R times).
+ *   -DFLOOR  min 1, W workers (busy, then parked) whose keep-alive may run
+ *            out, and one shrink to floor 1 with no resize around it (the
+ *            settle after a resize under grants, weft__engine_grants_returned:
+ *            nothing grows the pool back after it). The shrink's first look
+ *            at the surplus, then a reap, then its pop
+ *            (test_engine shrink_counts_a_reap_after_its_look).
  *
  * Processes (and the code each mirrors):
  *   resizer  weft_threadpool_adjust_poolsize (lib/pool/threadpool.c), its
@@ -66,6 +72,16 @@
  * reads the debt 0 and `live` W, starts nothing, and the payer's decrement
  * leaves W - 1.
  *
+ * shrink_to looks at the surplus again under the mutex where it uncounts a
+ * popped worker, and if there is none left (a reap since its first look)
+ * wakes it as a notify's pop would and stops; where it adds a debt, it
+ * adds no more than the surplus it sees then, under the mutex. Trusting
+ * the first look (-DFLOOR with -DMUTANT_SHRINK_STALE_FLOOR at the pop,
+ * -DMUTANT_DEBT_STALE_FLOOR at the debt; this model found the second)
+ * lets the shrink and a reap take the same surplus: 0 threads, min 1 (a
+ * resize grows back to min after its shrink; the settle after grants
+ * does not).
+ *
  * try_reap reserves its exit while `live - shrink_debt > min` (under the
  * mutex): `live` still counts the busy workers that will pay the debt.
  * Reserving against `live > min` alone (-DMUTANT_REAP_IGNORES_DEBT, with
@@ -98,6 +114,8 @@
  *       forgive_debt's unlocked first look (above): W - 1 left (live>=NEWMIN)
  *   -DDEBT -DKEEPALIVE -DLOWMIN -DMUTANT_REAP_IGNORES_DEBT
  *       try_reap against `live > min` (above): 0 left, min 1 (live>=NEWMIN)
+ *   -DFLOOR -DMUTANT_SHRINK_STALE_FLOOR, -DFLOOR -DMUTANT_DEBT_STALE_FLOOR
+ *       the shrink's one look (above): 0 left, min 1 (live>=NEWMIN)
  *
  * Simplified: no tasks (no searching count, no notify, no E5.3), no close,
  * no grants (limit = max), no creation failures, spawned threads get a
@@ -107,8 +125,20 @@
  * try_reap's pacing; stop_a_worker (a shrink with no floor: it may take
  * the pool below min by design, Twisted's "one fewer").
  */
-#if defined(SPAWN) + defined(REAP) + defined(DEBT) != 1
-#error "resize_bounds.pml: one of -DSPAWN, -DREAP, -DDEBT"
+#if defined(SPAWN) + defined(REAP) + defined(DEBT) + defined(FLOOR) != 1
+#error "resize_bounds.pml: one of -DSPAWN, -DREAP, -DDEBT, -DFLOOR"
+#endif
+
+#ifdef FLOOR
+#ifndef W
+#define W 2              /* workers busy at the start, then idle */
+#endif
+#define OLDMIN 1
+#define OLDMAX W
+#define NEWMIN 1         /* the floor: min, and the limit with the grants */
+#define NEWMAX 1
+#define SLOTS W
+#define KEEPALIVE
 #endif
 
 #ifdef SPAWN
@@ -305,8 +335,10 @@ inline grow(n) {
 }
 
 /* weft__engine_shrink_to (engine.c) with its floor: per unit, the floor read
- * under the mutex; pop a parked worker (uncount, xchg EXIT, under the
- * mutex); nobody parked: the rest is debt, fence, wake_one. */
+ * under the mutex; pop a parked worker (the floor again, uncount, xchg
+ * EXIT, under the mutex; nothing over the floor now: wake it as a notify's
+ * pop, stop); nobody parked: the rest is debt, as much as is over the
+ * floor under the mutex, fence, wake_one. */
 inline shrink_to(count, floor) {
   n = count;
   i = 0;
@@ -329,6 +361,20 @@ inline shrink_to(count, floor) {
      :: atomic { top == 0 } -> break                        /* load acquire */
      :: atomic { top > 0 -> s_top = top; top = next_idle[s_top - 1] };  /* CAS pop */
         lock();
+#ifndef MUTANT_SHRINK_STALE_FLOOR
+        if
+        :: live - debt - floor <= 0 ->                      /* over_floor_locked again */
+           unlock();
+           atomic { prev = wake[s_top - 1]; wake[s_top - 1] = NOTIFIED };  /* wake_popped */
+           if
+           :: prev == TIMEDOUT -> linked[s_top - 1] = 0     /* reaped: unlinked */
+           :: else -> skip                                  /* futex_wake: a searcher */
+           fi;
+           stale = 1;
+           break
+        :: else -> skip
+        fi;
+#endif
         live--;
         atomic {                                            /* xchg acq_rel */
           prev = wake[s_top - 1]; wake[s_top - 1] = EXIT;
@@ -344,15 +390,35 @@ inline shrink_to(count, floor) {
      od;
      s_top = 0; prev = 0;
      if
+     :: stale -> break
      :: popped -> i++
      :: else ->                                             /* nobody parked: the rest is debt */
-        atomic { debt = debt + n - i };                     /* CAS seq_cst loop */
-        /* fence(seq_cst) */
-        wake_one();
+#ifndef MUTANT_DEBT_STALE_FLOOR
+        lock();
+        over = live - debt - floor;                         /* the floor again, with the add */
+        if
+        :: n - i > over -> n = i + over
+        :: else -> skip
+        fi;
+#endif
+        if
+        :: n > i ->
+           atomic { debt = debt + n - i };                  /* CAS seq_cst loop */
+#ifndef MUTANT_DEBT_STALE_FLOOR
+           unlock();
+#endif
+           /* fence(seq_cst) */
+           wake_one()
+        :: else ->
+#ifndef MUTANT_DEBT_STALE_FLOOR
+           unlock();
+#endif
+           skip
+        fi;
         break
      fi
   od;
-  n = 0; i = 0; over = 0; popped = 0
+  n = 0; i = 0; over = 0; popped = 0; stale = 0
 }
 
 /* weft__engine_forgive_debt's section under e->mu: load the debt, CAS it
@@ -420,11 +486,15 @@ inline adjust(newmin, newmax) {
 proctype resizer() {
   byte n, i, s_top, prev, l, k;
   short over, room;
-  bool popped;
+  bool popped, stale;
+#ifdef FLOOR
+  shrink_to(W - 1, 1);     /* grants_returned: shrink_to(-1, FLOOR_AT_LIMIT) */
+#else
 #ifdef DEBT
   adjust(MIDMIN, MIDMAX);
 #endif
   adjust(NEWMIN, NEWMAX);
+#endif
   resized = 1
 }
 

@@ -43,8 +43,13 @@
  *               read see never undercounts the threads that stay); live ==
  *               stay at the end; -DGROW: stay <= HARD at every creation.
  *   floor       -DFLOOR=F (shrink_to's floor, min = F): the pool ends with
- *               live >= F, less one for each keep-alive reap after the
- *               floor read (engine.c 159-160 accepts those).
+ *               live >= F, keep-alive reaps after the floor read included
+ *               (-DFLOOR=1 -DREAP): the shrink looks at the floor again
+ *               under e->mu where it uncounts a popped worker (none over:
+ *               it wakes it as a notify's pop and stops) and where it adds
+ *               the debt (no more than is over). Mutants
+ *               -DMUTANT_SHRINK_STALE_FLOOR and -DMUTANT_DEBT_STALE_FLOOR
+ *               (either look left out) end below the floor.
  *   min         -DREAP: a reap never leaves fewer than MIN threads that
  *               stay (try_reap's reservation under e->mu, E9.3).
  *
@@ -128,8 +133,6 @@ bool mu;                 /* e->mu */
 byte shrunk;             /* shrink calls that returned */
 bool grown;              /* the grow returned */
 byte reaps;              /* reaps so far (bounds the search) */
-byte late;               /* reaps after a floor read (see FLOOR) */
-bool floor_read;
 
 inline lock() { atomic { !mu -> mu = 1 } }
 inline unlock() { mu = 0 }
@@ -224,7 +227,6 @@ end_wait:
         atomic {                                             /* CAS ASLEEP -> TIMEDOUT */
           if
           :: wake[me] == ASLEEP -> wake[me] = TIMEDOUT; stay--; ok = 1;
-             late = late + floor_read;
              assert(stay >= MIN)                             /* never reaped below min */
           :: else -> ok = 0
           fi
@@ -268,7 +270,6 @@ proctype shrinker() {
      lock();
      over = live;                                            /* load relaxed */
      over = over - debt - FLOOR;                             /* load relaxed */
-     floor_read = 1;
      unlock();
      if
      :: over <= 0 -> break
@@ -283,6 +284,19 @@ proctype shrinker() {
      :: atomic { top == 0 } -> goto owe                      /* load acquire */
      :: atomic { top > 0 -> s_top = top; top = next_idle[s_top - 1] };  /* CAS pop */
         lock();
+#if defined(FLOOR) && !defined(MUTANT_SHRINK_STALE_FLOOR)
+        if
+        :: live - debt - FLOOR <= 0 ->                       /* the floor again: a reap since */
+           unlock();
+           atomic { prev = wake[s_top - 1]; wake[s_top - 1] = NOTIFIED };  /* wake_popped */
+           if
+           :: prev == TIMEDOUT -> linked[s_top - 1] = 0      /* reaped: unlinked */
+           :: else -> skip                                   /* a searcher again */
+           fi;
+           goto out
+        :: else -> skip
+        fi;
+#endif
         live--;
         atomic {                                             /* xchg acq_rel */
           prev = wake[s_top - 1]; wake[s_top - 1] = EXIT;
@@ -300,7 +314,22 @@ proctype shrinker() {
   od;
   goto out;
 owe:
+#if defined(FLOOR) && !defined(MUTANT_DEBT_STALE_FLOOR)
+  lock();
+  over = live - debt - FLOOR;                                /* the floor again, with the add */
+  if
+  :: n - i > over -> n = i + over
+  :: else -> skip
+  fi;
+  if
+  :: n <= i -> unlock(); goto out
+  :: else -> skip
+  fi;
+#endif
   atomic { debt = debt + n - i };                            /* CAS seq_cst loop */
+#if defined(FLOOR) && !defined(MUTANT_DEBT_STALE_FLOOR)
+  unlock();
+#endif
   /* fence(seq_cst) */
 #ifndef MUTANT_NO_WAKE
   wake_one();
@@ -353,6 +382,6 @@ init {
   timeout;                                                   /* quiescent */
   assert(live == stay);
 #ifdef FLOOR
-  assert(live + late >= FLOOR);
+  assert(live >= FLOOR);
 #endif
 }

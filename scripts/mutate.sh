@@ -98,6 +98,14 @@ mutant rt_context_never_released 'static void rt_complete_in_context(weft__task 
   '/^static void rt_complete_in_context(/,/^}/ s/^  weft__context_ref_release(&ref);$/  (void)ref;/' \
   '^test_context$' \
   'E10: a round trip in context keeps its reference after the Deferred fired'
+mutant shrink_stale_floor 'static int shrink_to_floor(weft__engine *e, int n, int floor) {' \
+  's/if (floor != INT_MIN \&\& over_floor_locked(e, floor) <= 0) {/if (0) {/' \
+  '^test_engine$' \
+  'E9.3: a shrink to a floor trusts its first look at the surplus, and a worker that reaped itself since is one more gone'
+mutant shrink_debt_stale_floor 'static int shrink_to_floor(weft__engine *e, int n, int floor) {' \
+  's/if (rest > now) rest = now;/(void)now;/' \
+  '^test_engine$' \
+  'E9.3: a shrink owes the surplus of its first look, and a worker that reaped itself since is paid for again'
 
 if [ "${1:-}" = --list ]; then
   for i in "${!names[@]}"; do printf '%-26s %s\n' "${names[$i]}" "${whats[$i]}"; done

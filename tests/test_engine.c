@@ -621,6 +621,128 @@ static void grow_unlinks_a_reaped_entry(void **state) {
   assert_int_equal(weft__engine_destroy(e), 0);
 }
 
+/* E9.3: a shrink to a floor looks at how many threads are above it, then
+ * pops a parked worker and tells it to leave. A worker that reaps itself
+ * between the two (its keep-alive ran out; it reserves its exit under the
+ * engine mutex) leaves one fewer above the floor: the shrink must look
+ * again where it uncounts. Two parked workers, min 2, keep-alive 1 ms; the
+ * shrink to floor 1 is held after its look (one above) while min drops to
+ * 1 and one worker reaps itself. Without the second look the shrink takes
+ * the other: no thread left, below the floor and below min
+ * (scripts/mutate.sh shrink_stale_floor). */
+static _Atomic int so_armed;
+static weft__engine *so_e;
+static void so_observer(weft__event ev) {
+  int one = 1;
+  if (ev != WEFT__EVENT_SHRINK_OVER || !atomic_compare_exchange_strong(&so_armed, &one, 0)) return;
+  weft__engine_set_min(so_e, 1);
+  /* A keep-alive of 1 ms: one of the two reaps itself, the other then
+   * stays at min (engine state, polled). */
+  while (atomic_load(&so_e->left[WEFT__LEFT_KEEPALIVE]) == 0) sched_yield();
+}
+static void shrink_counts_a_reap_after_its_look(void **state) {
+  (void)state;
+  weft__engine_config cfg = {.name_prefix = "overlook", .capacity = 2, .spin_us = 1};
+  weft__engine *e;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  weft__elastic_config ec = {.elastic = 1, .hard = 2, .min_live = 2, .keep_alive_ns = 1000000};
+  weft__engine_set_elastic(e, &ec);
+  weft__engine_set_limit(e, 2);
+  assert_int_equal(weft__engine_grow(e, 2, WEFT__MADE_GROW), 2);
+  wait_all_parked(e);
+  so_e = e;
+  atomic_store(&so_armed, 1);
+  weft__observer_set(so_observer);
+  assert_int_equal(weft__engine_shrink_to(e, 1, 1), 0);
+  weft__observer_set(NULL);
+  assert_int_equal(atomic_load(&so_armed), 0); /* the premise: held after a look that saw one above */
+  assert_int_equal(weft__engine_live(e), 1);
+  assert_int_equal(atomic_load(&e->left[WEFT__LEFT_KEEPALIVE]), 1);
+  assert_int_equal(atomic_load(&e->left[WEFT__LEFT_SHRINK]), 0);
+  /* The one left is parked again, not lost: it runs a task. */
+  setup_jobs(1);
+  assert_int_equal(weft__engine_submit(e, &g_jobs[0].task), 0);
+  counter_wait(&g_done, 1);
+  assert_int_equal(weft__engine_stop(e), 0);
+  assert_int_equal(weft__engine_destroy(e), 0);
+  check_exactly_once(1);
+}
+
+/* The same look before a debt: a shrink that finds nobody parked owes the
+ * surplus, paid by the next workers to go idle. A worker that reaps itself
+ * after the look took part of it: the shrink must add no more debt than is
+ * over the floor when it adds it. Two workers busy at gates, min 2,
+ * keep-alive 1 ms; the shrink to floor 1 is held at its debt
+ * (SHRINK_OWES) while min drops to 1 and one worker, let go, reaps itself.
+ * Without the look with the add the other pays a debt of one on its way
+ * to idle: no thread left (models/resize_bounds.pml -DFLOOR
+ * -DMUTANT_DEBT_STALE_FLOOR; scripts/mutate.sh shrink_debt_stale_floor). */
+typedef struct gated_job {
+  weft__task task;
+  counter gate;
+} gated_job;
+static counter g_gated_started;
+static void gated_run(weft__task *t) {
+  gated_job *g = (gated_job *)t;
+  counter_add(&g_gated_started, 1);
+  counter_wait(&g->gate, 1);
+}
+static void gated_cancel(weft__task *t, int status) {
+  (void)t;
+  (void)status;
+  THREAD_CHECK(0); /* the test never stops with a gated job queued */
+}
+static gated_job *so_let_go;
+static void so_debt_observer(weft__event ev) {
+  int one = 1;
+  if (ev != WEFT__EVENT_SHRINK_OWES || !atomic_compare_exchange_strong(&so_armed, &one, 0)) return;
+  weft__engine_set_min(so_e, 1);
+  counter_add(&so_let_go->gate, 1);
+  while (atomic_load(&so_e->left[WEFT__LEFT_KEEPALIVE]) == 0) sched_yield();
+}
+static void shrink_debt_counts_a_reap_after_its_look(void **state) {
+  (void)state;
+  weft__engine_config cfg = {.name_prefix = "overdebt", .capacity = 2, .spin_us = 1};
+  weft__engine *e;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  weft__elastic_config ec = {.elastic = 1, .hard = 2, .min_live = 2, .keep_alive_ns = 1000000};
+  weft__engine_set_elastic(e, &ec);
+  weft__engine_set_limit(e, 2);
+  assert_int_equal(weft__engine_grow(e, 2, WEFT__MADE_GROW), 2);
+  wait_all_parked(e);
+  gated_job g[2];
+  counter_init(&g_gated_started);
+  for (int i = 0; i < 2; i++) {
+    g[i].task.run = gated_run;
+    g[i].task.cancel = gated_cancel;
+    counter_init(&g[i].gate);
+  }
+  for (int i = 0; i < 2; i++) assert_int_equal(weft__engine_submit(e, &g[i].task), 0);
+  counter_wait(&g_gated_started, 2); /* both workers busy: nobody parked */
+  so_e = e;
+  so_let_go = &g[0];
+  atomic_store(&so_armed, 1);
+  weft__observer_set(so_debt_observer);
+  assert_int_equal(weft__engine_shrink_to(e, 1, 1), 0);
+  weft__observer_set(NULL);
+  assert_int_equal(atomic_load(&so_armed), 0); /* the premise: held at its debt */
+  weft__engine_counters c;
+  weft__engine_counters_get(e, &c);
+  uint64_t parks = c.parks;
+  counter_add(&g[1].gate, 1);
+  /* The other worker goes idle: it pays a debt if one is owed (and
+   * leaves), else parks (engine state, polled). */
+  do {
+    sched_yield();
+    weft__engine_counters_get(e, &c);
+  } while (c.parks == parks && atomic_load(&e->left[WEFT__LEFT_SHRINK]) == 0);
+  assert_int_equal(weft__engine_live(e), 1);
+  assert_int_equal(atomic_load(&e->shrink_debt), 0);
+  assert_int_equal(atomic_load(&e->left[WEFT__LEFT_SHRINK]), 0);
+  assert_int_equal(weft__engine_stop(e), 0);
+  assert_int_equal(weft__engine_destroy(e), 0);
+}
+
 /* No free slot (every one held by a thread on its way out): the creation
  * fails, backs off, and the log hook is told, as of any failed creation
  * (it was counted only). The thread is the test's own stand-in for a
@@ -690,6 +812,8 @@ int main(void) {
       cmocka_unit_test(sole_worker_until_second_slot),
       cmocka_unit_test(deferred_logs_wait_for_the_caller),
       cmocka_unit_test(grow_unlinks_a_reaped_entry),
+      cmocka_unit_test(shrink_counts_a_reap_after_its_look),
+      cmocka_unit_test(shrink_debt_counts_a_reap_after_its_look),
       cmocka_unit_test(no_free_slot_is_reported),
       cmocka_unit_test(bad_config),
   };

@@ -257,6 +257,17 @@ static int floor_at_limit_locked(weft__engine *e) {
   return f > min ? f : min;
 }
 
+/* Threads above a shrink's floor, under e->mu: `live` after the debt
+ * already owed (its payers pay under the mutex), less the floor. Under the
+ * mutex, as try_reap reserves: no creation is in flight (spawn_locked
+ * counts one in `live` before its factory runs and uncounts it if that
+ * fails), so `live` holds only real threads. */
+static int over_floor_locked(weft__engine *e, int floor) {
+  int f = floor == WEFT__FLOOR_AT_LIMIT ? floor_at_limit_locked(e) : floor;
+  if (f == INT_MAX) return 0;
+  return weft__load_relaxed(&e->live) - weft__load_relaxed(&e->shrink_debt) - f;
+}
+
 int weft__engine_shrink(weft__engine *e, int n) { return weft__engine_shrink_to(e, n, INT_MIN); }
 
 static int shrink_to_floor(weft__engine *e, int n, int floor);
@@ -279,19 +290,15 @@ static int shrink_to_floor(weft__engine *e, int n, int floor) {
   for (int i = 0; i < n; i++) {
     /* The floor against threads that left on their own since the caller
      * counted (E9.3 reaps): they are part of its n, so the live count
-     * after the debt already owed is what is still above the floor.
-     * Relaxed: a count, as everywhere it is read; a reap just after this
-     * read is one thread too many gone, which demand growth replaces. */
+     * after the debt already owed is what is still above the floor. A
+     * reap after this look is caught by the look again at the uncount
+     * below. */
     int over = INT_MAX;
     if (floor != INT_MIN) {
-      /* Under the mutex, as try_reap reserves: no creation is in flight
-       * (spawn_locked counts one in `live` before its factory runs and
-       * uncounts it if that fails), so `live` holds only real threads. */
       pthread_mutex_lock(&e->mu);
-      int f = floor == WEFT__FLOOR_AT_LIMIT ? floor_at_limit_locked(e) : floor;
-      over = f == INT_MAX ? 0
-                          : weft__load_relaxed(&e->live) - weft__load_relaxed(&e->shrink_debt) - f;
+      over = over_floor_locked(e, floor);
       pthread_mutex_unlock(&e->mu);
+      if (over > 0) weft__observe(WEFT__EVENT_SHRINK_OVER); /* test_engine holds us here */
     }
     if (over <= 0) break;
     if (n - i > over) n = i + over;
@@ -316,6 +323,18 @@ static int shrink_to_floor(weft__engine *e, int n, int floor) {
          * thread on the one-low count of a worker that had reaped itself
          * (that would pass the valve by one when we give the count back). */
         pthread_mutex_lock(&e->mu);
+        if (floor != INT_MIN && over_floor_locked(e, floor) <= 0) {
+          /* The floor again, where the uncount is: since the look above a
+           * worker may have reaped itself (it reserves under this mutex),
+           * and taking one more would leave the pool below its floor, below
+           * min when the floor is min (models/resize_bounds.pml -DFLOOR
+           * -DMUTANT_SHRINK_STALE_FLOOR). Our pop is then a notify's: the
+           * worker wakes as a searcher and parks again; an entry that had
+           * reaped itself is unlinked and its searching claim given back. */
+          pthread_mutex_unlock(&e->mu);
+          if (!weft__engine_wake_popped(e, w, WEFT__WAKE_NOTIFIED)) weft__engine_stop_searching(e);
+          return WEFT_OK;
+        }
         weft__fetch_sub_relaxed(&e->live, 1);
         weft__fetch_sub_relaxed(&e->parked, 1); /* E5.5: as live */
         /* acq_rel exchange, as in weft__engine_wake_popped. Release: the
@@ -351,11 +370,24 @@ static int shrink_to_floor(weft__engine *e, int n, int floor) {
      * pairs with the parker's fence (E5.2 checks the debt after its push). */
     int rest = n - i;
     weft__observe(WEFT__EVENT_SHRINK_OWES); /* test_elastic holds us here */
-    int debt = weft__load_relaxed(&e->shrink_debt);
-    int sum;
-    do { /* saturate at INT_MAX, also against a concurrent shrink's add */
-      sum = rest < INT_MAX - debt ? debt + rest : INT_MAX;
-    } while (!weft__cas_seq_cst(&e->shrink_debt, &debt, sum));
+    if (floor != INT_MIN) {
+      /* The floor again, under the mutex with the add, as at a pop's
+       * uncount: a reap since the look took part of the surplus, and a
+       * debt for all of it would have the payers take the pool below its
+       * floor (models/resize_bounds.pml -DFLOOR -DMUTANT_DEBT_STALE_FLOOR). */
+      pthread_mutex_lock(&e->mu);
+      int now = over_floor_locked(e, floor);
+      if (rest > now) rest = now;
+    }
+    if (rest > 0) {
+      int debt = weft__load_relaxed(&e->shrink_debt);
+      int sum;
+      do { /* saturate at INT_MAX, also against a concurrent shrink's add */
+        sum = rest < INT_MAX - debt ? debt + rest : INT_MAX;
+      } while (!weft__cas_seq_cst(&e->shrink_debt, &debt, sum));
+    }
+    if (floor != INT_MIN) pthread_mutex_unlock(&e->mu);
+    if (rest <= 0) break;
     weft__fence_seq_cst(); /* debt before the ctl read; pairs with E5.2's fence */
     weft__engine_wake_one(e, WEFT__WAKE_NOTIFIED); /* a worker that parked meanwhile pays it */
     break;

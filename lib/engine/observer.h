@@ -15,8 +15,9 @@
  * visible), and a shrink that found nobody parked and has not yet added
  * its debt (workers that park now never look at the debt; a
  * ThreadPool's resize calls it under the pool's mutex, so a hook that
- * blocks there holds every other resize, start and stop); a test holds
- * the caller there. One is a Team worker's: it has parked the
+ * blocks there holds every other resize, start and stop), and a shrink to
+ * a floor that found threads above it and has not yet popped one (a reap
+ * meanwhile leaves one fewer above it); a test holds the caller there. One is a Team worker's: it has parked the
  * idle-and-pending step its coordinator refused, after which it must not
  * touch the team (destroy may free it at once); a test destroys the team
  * there.
@@ -54,6 +55,7 @@ typedef enum weft__event {
   WEFT__EVENT_SHRINK_OWES,  /* a shrink found nobody parked, its debt not yet added */
   WEFT__EVENT_TEAM_STEP_PARKED, /* a Team worker parked its refused step: its last touch */
   WEFT__EVENT_PARKING,      /* a worker found no work and is about to park, still searching */
+  WEFT__EVENT_SHRINK_OVER,  /* a shrink to a floor found threads above it, before its pop */
 } weft__event;
 
 typedef void (*weft__observer_fn)(weft__event ev);
