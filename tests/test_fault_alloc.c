@@ -365,6 +365,61 @@ static void node_reuse_on_enomem(void **s) {
   sync_fini(&g_reuse_ran);
 }
 
+/* ------------------ a stopped pool's answer when no node can be had */
+
+/* A submit to a stopped pool answers WEFT_EQUIT (the header's "after
+ * stop"), also when the submitting thread's node cache is empty and no
+ * memory is left: the node is taken before the engine looks at the closed
+ * bit (the fast path), so the out-of-memory answer looks at it too.
+ * Fails with WEFT_ENOMEM without that look. A thread of its own, so its
+ * node cache starts empty. */
+typedef struct stopped_submit {
+  weft_threadpool *tp;
+  int call, callback;
+  long injected;
+} stopped_submit;
+static int never_called(void *arg, void **result) {
+  (void)arg;
+  (void)result;
+  return 0;
+}
+static void *stopped_submit_main(void *arg) {
+  stopped_submit *ss = arg;
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  ss->call = weft_threadpool_call_in_thread(ss->tp, reuse_task, NULL);
+  ss->callback = weft_threadpool_call_in_thread_with_callback(ss->tp, NULL, NULL, never_called, NULL);
+  ss->injected = atomic_load(&g_injected);
+  disarm();
+  return NULL;
+}
+static void stopped_pool_out_of_memory_answers_equit(void **s) {
+  (void)s;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(pool_create(&tp, 1, 1), 0);
+  assert_int_equal(weft_threadpool_start(tp), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  stopped_submit ss = {.tp = tp};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, stopped_submit_main, &ss), 0);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_true(ss.injected >= 2); /* the premise: both found no node */
+  assert_int_equal(ss.call, WEFT_EQUIT);
+  assert_int_equal(ss.callback, WEFT_EQUIT);
+  /* deferToThreadPool onto it from a reactor with no round-trip block yet. */
+  weft_reactor *r = NULL;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_deferred *d = (weft_deferred *)&d;
+  arm(MODE_FROM, 1);
+  int rc = weft_defer_to_thread_pool(r, tp, never_called, NULL, &d);
+  long injected = atomic_load(&g_injected);
+  disarm();
+  assert_true(injected >= 1); /* the premise: no block */
+  assert_int_equal(rc, WEFT_EQUIT);
+  assert_null(d);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
 /* ------------------------- a worker's slot that cannot be allocated */
 
 /* E9.5 for the slot allocation: a pool (1, 2) whose one thread is held at
@@ -754,6 +809,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(node_reuse_on_enomem), /* first: needs an empty node cache */
       cmocka_unit_test(slot_enomem_retried),
+      cmocka_unit_test(stopped_pool_out_of_memory_answers_equit),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

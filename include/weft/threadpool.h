@@ -335,7 +335,7 @@ WEFT_API int weft_threadpool_destroy(weft_threadpool *tp);
  * @param fn  The task.
  * @param arg Its argument.
  * @return 0 if the task was accepted (see the file's contract), or:
- *   - #WEFT_EQUIT  after stop;
+ *   - #WEFT_EQUIT  after stop (also when out of memory then);
  *   - #WEFT_EINVAL on NULL tp or fn;
  *   - #WEFT_ENOMEM out of memory.
  */
@@ -355,7 +355,7 @@ WEFT_API int weft_threadpool_call_in_thread(weft_threadpool *tp, weft_fn fn,
  * @param fn        The work function.
  * @param arg       Its argument.
  * @return 0 if the task was accepted, or:
- *   - #WEFT_EQUIT  after stop;
+ *   - #WEFT_EQUIT  after stop (also when out of memory then);
  *   - #WEFT_EINVAL on NULL tp or fn;
  *   - #WEFT_ENOMEM out of memory.
  */

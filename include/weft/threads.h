@@ -54,7 +54,8 @@ extern "C" {
  * @return 0, or an error (nothing submitted, `*out` NULL):
  *   - #WEFT_EINVAL a NULL argument;
  *   - #WEFT_ENOMEM out of memory;
- *   - #WEFT_EQUIT  the pool is stopped (Twisted's Deferred would never fire).
+ *   - #WEFT_EQUIT  the pool is stopped (Twisted's Deferred would never fire;
+ *     also when out of memory then).
  */
 WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool,
                                        weft_call_fn fn, void *arg,

@@ -240,6 +240,13 @@ static inline int rt_submit(weft_deferred *d, weft_threadpool *pool, weft_call_f
   return WEFT_OK;
 }
 
+/* No block for a round trip: a stopped pool's answer is WEFT_EQUIT, as it
+ * is with memory (the block is taken before the pool looks), else
+ * WEFT_ENOMEM. */
+static int rt_no_memory(weft_threadpool *pool) {
+  return weft_threadpool_joined(pool) == 1 ? WEFT_EQUIT : WEFT_ENOMEM;
+}
+
 /* No block on the free list (or no cache yet): make one, initialised in
  * full, its trip's reactor set, and submit it. Out of line, so the warm
  * path keeps few registers. */
@@ -262,7 +269,7 @@ static __attribute__((noinline)) int rt_submit_new_block(weft_reactor *r, weft_t
   return rt_submit(d, pool, fn, arg, out);
 nomem:
   *out = NULL;
-  return WEFT_ENOMEM;
+  return rt_no_memory(pool);
 }
 
 WEFT_API int weft_defer_to_thread_pool(weft_reactor *r, weft_threadpool *pool, weft_call_fn fn,
@@ -303,12 +310,12 @@ WEFT_API int weft_defer_to_thread_pool_then(weft_reactor *r, weft_threadpool *po
   weft__block_cache *cache = r->rt_cache;
   if (cache == NULL) {
     cache = weft__reactor_round_trip_cache(r, WEFT__DEFERRED_HEADER_SIZE + sizeof(round_trip));
-    if (cache == NULL) return WEFT_ENOMEM;
+    if (cache == NULL) return rt_no_memory(pool);
   }
   weft_deferred *d = weft__block_cache_pop(cache);
   if (d == NULL) {
     d = weft__block_cache_get_slow(cache);
-    if (d == NULL) return WEFT_ENOMEM;
+    if (d == NULL) return rt_no_memory(pool);
     weft__deferred_init(d, cache, 0);
     round_trip *nrt = weft__deferred_extra_of(d);
     nrt->r = r;

@@ -616,12 +616,16 @@ __attribute__((always_inline)) static inline int call_submit(weft_threadpool *tp
   return r;
 }
 
+int weft__threadpool_no_memory(weft_threadpool *tp) {
+  return weft__engine_is_closed(tp->e) ? WEFT_EQUIT : WEFT_ENOMEM;
+}
+
 /* The node cache missed (first use, or a slab refill): kept out of line so
  * the fast path below makes no call that needs a stack frame. */
 static __attribute__((noinline)) int call_in_thread_slow(weft_threadpool *tp, weft_fn fn,
                                                          void *arg) {
   weft__node *n = weft__node_get_slow();
-  if (!n) return WEFT_ENOMEM;
+  if (!n) return weft__threadpool_no_memory(tp);
   return call_submit(tp, n, fn, arg);
 }
 
@@ -637,7 +641,7 @@ WEFT_API int weft_threadpool_call_in_thread_with_callback(weft_threadpool *tp,
                                                           weft_call_fn fn, void *arg) {
   if (!tp || !fn) return WEFT_EINVAL;
   weft__node *n = weft__node_get();
-  if (!n) return WEFT_ENOMEM;
+  if (!n) return weft__threadpool_no_memory(tp);
   n->task.run = callback_run;
   n->task.cancel = callback_cancel;
   tp_callback *c = cb_payload(n);

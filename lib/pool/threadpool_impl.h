@@ -23,6 +23,11 @@ weft_work *weft__threadpool_telling(void);
 /* Report err to tp's log hook (stderr without one). */
 void weft__threadpool_log(weft_threadpool *tp, int err, const char *what);
 
+/* A submit that found no memory for what it queues: WEFT_EQUIT once the
+ * pool is stopped (the answer it would have had with memory: the memory
+ * is taken before the engine looks), else WEFT_ENOMEM. */
+int weft__threadpool_no_memory(weft_threadpool *tp);
+
 /* 1 once weft_threadpool_stop_timeout began: queued work is cancelled, not
  * run (a relaxed read: a hand-off that misses it runs its task). */
 int weft__threadpool_deadline_stop(const weft_threadpool *tp);
