@@ -420,6 +420,51 @@ static void stopped_pool_out_of_memory_answers_equit(void **s) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* The same with a context current: the submit's own node is had (the
+ * thread's cache holds one), the context's wrapper node is not. A stopped
+ * pool answers WEFT_EQUIT all the same (weft/threadpool.h: "also when out
+ * of memory then"); the wrapper's failure answered WEFT_ENOMEM, as if the
+ * pool could have taken the task. A thread of its own: its node cache
+ * starts empty, and a never-started pool holds all of its first slab's
+ * nodes but one. */
+typedef struct ctx_stopped_submit {
+  weft_threadpool *tp, *holder;
+  int callback, queued;
+  long injected;
+  weft_work req;
+} ctx_stopped_submit;
+static void never_worked(weft_work *req) { (void)req; }
+static void *ctx_stopped_submit_main(void *arg) {
+  ctx_stopped_submit *cs = arg;
+  static char a_context;
+  for (int i = 0; i < WEFT__SLAB_NODES - 1; i++)
+    if (weft_threadpool_call_in_thread(cs->holder, reuse_task, NULL) != 0) return NULL;
+  weft_context_set(&a_context);
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  cs->callback = weft_threadpool_call_in_thread_with_callback(cs->tp, NULL, NULL, never_called, NULL);
+  cs->queued = weft_threadpool_queue_work(cs->tp, &cs->req, never_worked, NULL);
+  cs->injected = atomic_load(&g_injected);
+  disarm();
+  weft_context_set(NULL);
+  return NULL;
+}
+static void stopped_pool_out_of_memory_for_a_context_answers_equit(void **s) {
+  (void)s;
+  ctx_stopped_submit cs = {.callback = 1, .queued = 1};
+  assert_int_equal(pool_create(&cs.tp, 1, 1), 0);
+  assert_int_equal(weft_threadpool_start(cs.tp), 0);
+  assert_int_equal(weft_threadpool_stop(cs.tp), 0);
+  assert_int_equal(pool_create(&cs.holder, 0, 1), 0); /* never started: keeps the nodes */
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, ctx_stopped_submit_main, &cs), 0);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_true(cs.injected >= 1); /* the premise: a node was wanted and not had */
+  assert_int_equal(cs.callback, WEFT_EQUIT);
+  assert_int_equal(cs.queued, WEFT_EQUIT);
+  assert_int_equal(weft_threadpool_destroy(cs.holder), 0); /* cancels what it holds */
+  assert_int_equal(weft_threadpool_destroy(cs.tp), 0);
+}
+
 /* ------------------------- a worker's slot that cannot be allocated */
 
 /* E9.5 for the slot allocation: a pool (1, 2) whose one thread is held at
@@ -810,6 +855,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(node_reuse_on_enomem), /* first: needs an empty node cache */
       cmocka_unit_test(slot_enomem_retried),
       cmocka_unit_test(stopped_pool_out_of_memory_answers_equit),
+      cmocka_unit_test(stopped_pool_out_of_memory_for_a_context_answers_equit),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

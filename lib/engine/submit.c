@@ -6,6 +6,7 @@
 #include "engine/submit.h"
 
 #include "engine/context.h"
+#include "engine/stats.h"
 
 /* The thread has a current context: t goes wrapped in it
  * (lib/engine/context.h), then where the rest of the route says. */
@@ -13,7 +14,11 @@ static int submit_in_context(weft__engine *e, weft__task *t) {
   weft__task *w = weft__context_wrap(t);
   if (!w) {
     weft__task_mark_refused(t, e);
-    return WEFT_ENOMEM;
+    /* No memory for the wrapper, which is taken before the engine looks at
+     * its closed bit: a closed engine answers WEFT_EQUIT all the same, as
+     * it would with memory (weft/threadpool.h: "also when out of memory
+     * then"), else WEFT_ENOMEM. */
+    return weft__engine_is_closed(e) ? WEFT_EQUIT : WEFT_ENOMEM;
   }
   /* t travels wrapped: a mark left from an earlier refusal goes (the ring
    * path below never writes t->next). Before the submit: once w is
