@@ -19,8 +19,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "weft/weft.h"
+#include "engine/engine.h"           /* weft__engine_is_closed */
+#include "pool/threadpool_impl.h" /* weft__threadpool_engine */
 #include "test_sync.h"
+#include "weft/weft.h"
 
 /* ------------------------------------------------------------- the hooks */
 
@@ -1342,6 +1344,90 @@ static void call_in_thread_cancel_logged_in_context(void **state) {
   assert_quiescent(&a);
 }
 
+/* deferToThreadPool in an entered context A, from a reactor drain whose
+ * submit window holds a task for another pool P1, captured in B, while
+ * P1's stop (on another thread) waits for that window: the trip's submit
+ * (to P2) flushes the window, and P1, closed, has B's task cancelled right
+ * there, inside the submit, which runs with A switched off. B's leave hook
+ * must be told that A comes back (it does, when the submit returns), as a
+ * call_in_thread's submit does (A set aside, lib/engine/context.c
+ * aside_begin). It was told NULL: the hooks' view was lost for the rest of
+ * A's work, and A's own leave found a view it never set. */
+typedef struct flush_case {
+  weft_reactor *r;
+  weft_threadpool *p1, *p2;
+  tctx *a, *b;
+  probe told_in_b, in_work;
+  void *current_after, *view_after;
+  weft_deferred *d;
+  pthread_t stopper;
+  int rc;
+} flush_case;
+static void *fc_stop(void *arg) {
+  (void)weft_threadpool_stop(arg);
+  return NULL;
+}
+static void fc_told(void *ctx, int status, void *result) {
+  (void)result;
+  flush_case *c = ctx;
+  if (status != WEFT_ECANCELED) atomic_fetch_add(&c->told_in_b.bad, 1);
+  check(&c->told_in_b);
+}
+static void fc_in_b(void *arg) {
+  flush_case *c = arg;
+  /* Held in the drain's window, for P1. */
+  if (weft_threadpool_call_in_thread_with_callback(c->p1, fc_told, c, cc_call, NULL) != 0)
+    atomic_fetch_add(&c->told_in_b.bad, 1);
+}
+static void fc_in_a(void *arg) {
+  flush_case *c = arg;
+  weft_context_call(c->b, fc_in_b, c);
+  if (pthread_create(&c->stopper, NULL, fc_stop, c->p1) != 0) abort();
+  /* Closed: the stop waits for our window. */
+  while (!weft__engine_is_closed(weft__threadpool_engine(c->p1))) sched_yield();
+  c->rc = weft_defer_to_thread_pool(c->r, c->p2, defer_work, &c->in_work, &c->d);
+  c->current_after = weft_context_current();
+  c->view_after = view;
+}
+static void fc_noop(void *arg) { (void)arg; }
+static void fc_call_in_a(void *arg) {
+  flush_case *c = arg;
+  weft_context_call(c->a, fc_in_a, c);
+}
+
+static void defer_in_context_flushing_a_closed_pools_window_keeps_the_hooks_view(void **state) {
+  (void)state;
+  tctx a = {.name = "a"}, b = {.name = "b"};
+  flush_case c = {.a = &a, .b = &b, .told_in_b = {.want = &b}, .in_work = {.want = &a}, .rc = 1};
+  int fd;
+  assert_int_equal(weft_reactor_create(&c.r), 0);
+  assert_int_equal(weft_reactor_attach(c.r, &fd), 0); /* this thread is the loop */
+  c.p1 = one_thread_pool(1);
+  c.p2 = one_thread_pool(1);
+  /* Two calls: the drain opens its window for the second. */
+  assert_int_equal(weft_reactor_call_from_thread(c.r, fc_noop, NULL), 0);
+  assert_int_equal(weft_reactor_call_from_thread(c.r, fc_call_in_a, &c), 0);
+  assert_true(weft_reactor_drain(c.r) >= 2); /* the trip's completion too, if back already */
+  pthread_join(c.stopper, NULL);
+  assert_int_equal(c.rc, 0);
+  while (atomic_load(&a.releases) < 1) assert_true(weft_reactor_drain(c.r) >= 0); /* the trip */
+  weft_deferred_unref(c.d);
+  assert_int_equal(weft_threadpool_stop(c.p2), 0);
+  weft_threadpool_destroy(c.p2);
+  weft_threadpool_destroy(c.p1);
+  assert_int_equal(weft_reactor_detach(c.r), 0);
+  weft_reactor_destroy(c.r);
+  assert_probe(&c.told_in_b, 1); /* cancelled inside the trip's submit, in B */
+  assert_probe(&c.in_work, 1);
+  assert_ptr_equal(c.current_after, &a);
+  assert_ptr_equal(c.view_after, &a); /* was NULL */
+  assert_null(weft_context_current());
+  assert_null(view);
+  assert_int_equal(atomic_load(&a.retains), 1); /* the trip */
+  assert_quiescent(&a);                         /* bad_nesting was 1 */
+  assert_quiescent(&b);
+}
+
 /* More hooks tables than the slots a call's node can record
  * (lib/engine/context.c: seven): each call is retained, entered, left and
  * released through the table in effect when it was submitted, whichever
@@ -1436,6 +1522,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(generic_team_plain_task_runs_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(call_in_thread_completion_takes_its_node, setup, teardown),
       cmocka_unit_test_setup_teardown(call_in_thread_cancel_logged_in_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          defer_in_context_flushing_a_closed_pools_window_keeps_the_hooks_view, setup, teardown),
       cmocka_unit_test_setup_teardown(hook_tables_past_the_slots_still_pair, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,7 +57,8 @@ static const weft_context_hooks *hooks_of(uintptr_t word) {
  * and it comes back, without a hook, when the set-aside work returns. Told
  * NULL, the hooks' view stayed NULL while weft's came back to the thread's
  * own (test_context `set_aside_item_entering_a_context_keeps_the_hooks_view`).
- * Only set-asides write it: enter and leave read it in the hook's branch. */
+ * Only set-asides write it (aside_begin, and weft__context_ref_take for the
+ * submit it brackets): enter and leave read it in the hook's branch. */
 static _Thread_local void *tls_aside_own __attribute__((tls_model("initial-exec")));
 
 typedef struct ctx_wrap {
@@ -358,15 +359,26 @@ int weft__context_submit_call(weft__engine *e, weft__node *n, weft_fn fn, void *
 
 /* ------------------------------------------- a context its owner carries */
 
-void weft__context_ref_take(weft__context_ref *ref) {
+void *weft__context_ref_take(weft__context_ref *ref) {
   void *ctx = weft__tls.context;
   weft_assert_internal(ctx != NULL); /* the route bit is set only with a context */
   ref->ctx = ctx;
   ref->hooks = capture(ctx);
-  switch_to(NULL); /* no hook: weft__context_ref_resume comes back before anything runs */
+  /* Set aside, no hook (as aside_begin): the hooks still take ctx for
+   * current, so a leave inside the submit whose previous context is the
+   * set-aside NULL tells them ctx (a task in another context that a window
+   * flush cancels there; test_context
+   * `defer_in_context_flushing_a_closed_pools_window_keeps_the_hooks_view`). */
+  void *outer = tls_aside_own;
+  tls_aside_own = ctx;
+  switch_to(NULL);
+  return outer;
 }
 
-void weft__context_ref_resume(const weft__context_ref *ref) { switch_to(ref->ctx); }
+void weft__context_ref_resume(const weft__context_ref *ref, void *outer_aside) {
+  switch_to(ref->ctx);
+  tls_aside_own = outer_aside;
+}
 
 static __attribute__((noinline)) void ref_call_hooked(const weft__context_ref *ref,
                                                       void (*fn)(void *), void *arg) {

@@ -134,11 +134,15 @@ typedef struct weft__context_ref {
 } weft__context_ref;
 /* The calling thread's current context (weft__context_active()), retained
  * into *ref; the thread is then in none, without a hook, until
- * weft__context_ref_resume(ref), for a submit that must not wrap its task
- * in the context the task carries itself. Nothing of the caller's may run
- * in between. */
-void weft__context_ref_take(weft__context_ref *ref);
-void weft__context_ref_resume(const weft__context_ref *ref);
+ * weft__context_ref_resume(ref, returned value), for a submit that must
+ * not wrap its task in the context the task carries itself. The context is
+ * set aside as for work another thread queued (weft__context_run_outside):
+ * the submit may run other owners' callbacks in between (a submit window's
+ * flush cancelling what it held for a pool that closed), and a context one
+ * of them enters is left telling the hooks that ref's comes back, as it
+ * does, on resume. Returns the set-aside it nests in (for resume). */
+void *weft__context_ref_take(weft__context_ref *ref);
+void weft__context_ref_resume(const weft__context_ref *ref, void *outer_aside);
 /* fn(arg) in ref's context: made current with the enter hook, then left and
  * the thread's own restored, as a wrapper runs its task; ref keeps its
  * reference. Any thread. */

@@ -209,12 +209,14 @@ static __attribute__((noinline)) int rt_submit_failed(weft_deferred **out, int r
 
 /* The work queued for rt, in the reactor thread's current context if it has
  * one: carried by rt itself (ctx, above). The submit is made with the
- * thread's context switched off (no hook: nothing of the caller's runs in
- * between), or the pool would wrap the request in it a second time. */
+ * thread's context set aside (no hook), or the pool would wrap the request
+ * in it a second time. Other owners' callbacks may run in between (a
+ * drain's submit window flushed for another pool, which closed: its tasks
+ * are cancelled here); the set-aside keeps the hooks' view for them. */
 static __attribute__((noinline)) int rt_queue_in_context(weft_threadpool *pool, round_trip *rt) {
-  weft__context_ref_take(&rt->ctx);
+  void *aside = weft__context_ref_take(&rt->ctx);
   int rc = weft_threadpool_queue_work(pool, &rt->work, rt_work_in_context, rt_after_in_context);
-  weft__context_ref_resume(&rt->ctx);
+  weft__context_ref_resume(&rt->ctx, aside);
   if (rc != 0) weft__context_ref_release(&rt->ctx);
   return rc;
 }
