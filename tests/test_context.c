@@ -1428,6 +1428,87 @@ static void defer_in_context_flushing_a_closed_pools_window_keeps_the_hooks_view
   assert_quiescent(&b);
 }
 
+/* A completion is its task's: reactor_queue_work captured in A through a
+ * refcounting table H, whose hooks are removed while the work runs. The
+ * work's completion (after_cb on the loop) must still run entered through
+ * H, with A referenced (context.h: `release` once that task and its
+ * completion are done), as a deferToThreadPool's does (its trip holds one
+ * reference through both). It took its reference through the table in
+ * effect when the work returned, none: the task's own release (when the
+ * work returned) dropped A's last reference before the completion ran with
+ * A current, and the completion was never entered. */
+typedef struct rc_ctx {
+  tctx t; /* first: the view's type */
+  atomic_int refs;
+  latch *task_released; /* counted down at each release */
+  int refs_in_after;
+  void *current_in_after, *view_in_after;
+  weft_reactor *r;
+  weft_reactor_work rw;
+  latch started, go;
+  int after_ran;
+} rc_ctx;
+static void rc_retain(void *c) {
+  atomic_fetch_add(&((rc_ctx *)c)->refs, 1);
+  h_retain(c);
+}
+static void rc_release(void *c) {
+  rc_ctx *x = c;
+  atomic_fetch_sub(&x->refs, 1);
+  h_release(c);
+  latch_count_down(x->task_released);
+}
+static const weft_context_hooks rc_hooks = {rc_retain, rc_release, h_enter, h_leave};
+static void rc_work(weft_reactor_work *req) {
+  rc_ctx *x = req->data;
+  latch_count_down(&x->started);
+  latch_wait(&x->go);
+}
+static void rc_after(weft_reactor_work *req, int status) {
+  (void)status;
+  rc_ctx *x = req->data;
+  x->refs_in_after = atomic_load(&x->refs);
+  x->current_in_after = weft_context_current();
+  x->view_in_after = view;
+  x->after_ran = 1;
+}
+
+static void completion_keeps_its_tasks_table_when_hooks_change(void **state) {
+  (void)state;
+  latch released;
+  latch_init(&released, 1);
+  rc_ctx x = {.t = {.name = "a"}, .task_released = &released};
+  latch_init(&x.started, 1);
+  latch_init(&x.go, 1);
+  int fd;
+  assert_int_equal(weft_context_set_hooks(&rc_hooks), 0);
+  assert_int_equal(weft_reactor_create(&x.r), 0);
+  assert_int_equal(weft_reactor_attach(x.r, &fd), 0); /* this thread is the loop */
+  x.rw.data = &x;
+  weft_context_set(&x);
+  assert_int_equal(weft_reactor_queue_work(x.r, &x.rw, rc_work, rc_after), 0);
+  weft_context_set(NULL);
+  latch_wait(&x.started);
+  assert_int_equal(weft_context_set_hooks(NULL), 0); /* removed while the work runs */
+  latch_count_down(&x.go);
+  latch_wait(&released); /* the task's own release, after the work returned */
+  while (!x.after_ran) assert_true(weft_reactor_drain(x.r) >= 0);
+  assert_int_equal(x.refs_in_after, 1);     /* was 0: released before it ran */
+  assert_ptr_equal(x.current_in_after, &x);
+  assert_ptr_equal(x.view_in_after, &x);    /* was NULL: never entered */
+  assert_int_equal(weft_reactor_detach(x.r), 0);
+  weft_reactor_destroy(x.r);
+  assert_int_equal(atomic_load(&x.refs), 0);
+  assert_int_equal(atomic_load(&x.t.retains), 2); /* the task, its completion */
+  assert_int_equal(atomic_load(&x.t.enters), 2);
+  assert_quiescent(&x.t);
+  assert_null(weft_context_current());
+  assert_null(view);
+  latch_destroy(&x.started);
+  latch_destroy(&x.go);
+  latch_destroy(&released);
+}
+
 /* More hooks tables than the slots a call's node can record
  * (lib/engine/context.c: seven): each call is retained, entered, left and
  * released through the table in effect when it was submitted, whichever
@@ -1524,6 +1605,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(call_in_thread_cancel_logged_in_context, setup, teardown),
       cmocka_unit_test_setup_teardown(
           defer_in_context_flushing_a_closed_pools_window_keeps_the_hooks_view, setup, teardown),
+      cmocka_unit_test_setup_teardown(completion_keeps_its_tasks_table_when_hooks_change, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(hook_tables_past_the_slots_still_pair, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

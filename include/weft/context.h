@@ -104,7 +104,8 @@ typedef struct weft_context_hooks {
  *
  * May be called at any time, from any thread: each capture records the table
  * in effect when it happens, and that table's hooks — and only those — are
- * called for that task, so retain and release always pair. The table is not
+ * called for that task and its completion (whose own retain goes through
+ * the task's table too), so retain and release always pair. The table is not
  * copied: it must stay valid until every task captured with it is done (use
  * a static const table).
  *

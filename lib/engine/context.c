@@ -187,18 +187,26 @@ weft__task *weft__context_unwrap(weft__task *wrapper) {
   return w.inner;
 }
 
+static const weft_context_hooks *running_table(weft__node *n);
+
 weft__task *weft__context_wrap_completion(weft__task *t) {
   weft__node *n = weft__tls.context_spare;
   if (n) {
     /* The running task's own node carries its completion: same context,
-     * and a reference of its own, taken through the hooks table current now
-     * (capture; the wrapper keeps the table it took it with, so retain and
-     * release still pair), here on the worker. The running wrapper releases
-     * its own reference when it returns, possibly after the completion has
-     * run. */
+     * and a reference of its own, here on the worker, taken through the
+     * table the task was captured with, not the one in effect now: the
+     * completion is the task's (context.h: that table's hooks, and only
+     * those; `release` once the task and its completion are done). The
+     * running task releases its own reference when it returns, possibly
+     * before the completion runs: with the table in effect now, removed
+     * or swapped since the capture, that was the context's last reference,
+     * and it was current in a completion never entered (test_context
+     * `completion_keeps_its_tasks_table_when_hooks_change`). */
     weft__tls.context_spare = NULL;
-    ctx_wrap *w = wrap_of(n);
-    return fill_wrap(n, t, w->ctx, capture(w->ctx));
+    const weft_context_hooks *h = running_table(n);
+    void *ctx = wrap_of(n)->ctx;
+    if (h && h->retain) h->retain(ctx);
+    return fill_wrap(n, t, ctx, h);
   }
   void *ctx = weft__tls.context;
   if (!ctx) return t;
@@ -257,6 +265,15 @@ static const weft_context_hooks *call_hooks(uintptr_t owner_slot) {
    * that recorded the slot saw it already; the node's publish carries that
    * here too). */
   return slot ? weft__load_acquire(&hook_slot[slot]) : NULL;
+}
+
+/* The hooks table the task that runs in n (the calling thread's spare node)
+ * was captured with: a wrapper's own, or a call in context's, by its slot
+ * (NULL for one captured with no table, call_run_plain's). The node is
+ * still the task's (its run is untouched while it runs or is cancelled). */
+static const weft_context_hooks *running_table(weft__node *n) {
+  if (n->task.run == ctx_task_run) return wrap_of(n)->hooks;
+  return call_hooks(call_of(n)->owner_slot);
 }
 
 /* A call in its own node, run (told == NULL: fn(arg), on an engine worker)

@@ -56,7 +56,8 @@ weft__task *weft__context_unwrap(weft__task *wrapper);
 
 /* A completion node t pushed by the calling thread (a reactor completion of
  * the task it runs), wrapped in the context of the task being run: in that
- * task's own wrapper node when it is free, else in a new node for the
+ * task's own wrapper node when it is free (retained through the task's
+ * hooks table: the completion is the task's), else in a new node for the
  * current context. Reached only while the thread has a current context
  * (weft__context_for_completion): a task that set its context to NULL
  * sends its completion without one. Never fails: with neither a spare node nor memory, t is
