@@ -56,10 +56,31 @@
  *   -DMUTANT_SHRINKS_AT_ONCE no shrink_mu (with -DNEWMIN=1): the resize's
  *                           shrink and a return's both read the same
  *                           surplus and both take it, below min;
+ *   -DBEGIN -DMUTANT_NO_FLOOR_MARK  the floor read does not mark: a grant
+ *                           made after the resize's mark (or after the last
+ *                           return's clear) and before a floor read is kept
+ *                           by that floor, and its return finds no flag.
+ *
+ * -DBEGIN adds a worker, busy at the start, that begins a block (a grant,
+ * an atomic add, no stand-in: weft_blocking_begin found a worker idle;
+ * one it started would only add a thread above max, as any stand-in)
+ * at any point of the resize and the other returns, then ends it as a
+ * blocker does. The shrink's floor read (under e->mu) marks settling
+ * while grants are out (engine.c over_floor_locked): whatever grant a
+ * floor kept a thread for goes back to a marked engine. Without it (the
+ * code before this) the pool ended at 2, max 1, for good with keep-alive
+ * 0 (test_engine settle_counts_a_grant_after_the_mark,
+ * settle_counts_a_grant_after_the_last_return).
  * The floor's min term (min_live above soft + grants) cannot matter while
  * min <= max, which adjust_poolsize keeps; it is there for the floor's
  * other readers.
  */
+/* The resize's own mark before its shrink is what the floor's mark (the
+ * shrink's first floor read, a section later) does anyway: marked late,
+ * it is caught only without the floor's. */
+#ifdef MUTANT_SETTLE_LATE
+#define MUTANT_NO_FLOOR_MARK
+#endif
 #ifndef G
 #define G 2
 #endif
@@ -72,7 +93,12 @@
 #define NEWMAX 1
 
 bit mu;
-byte live = G + P;
+#ifdef BEGIN
+#define B 1 /* the worker that begins a block */
+#else
+#define B 0
+#endif
+byte live = G + P + B;
 byte soft = G;
 byte min_live = 0;
 byte grants = G;
@@ -87,9 +113,18 @@ bit min_set;
 inline lock() { atomic { mu == 0 -> mu = 1 } }
 inline unlock() { mu = 0 }
 
-/* The floor of AT_LIMIT, under the mutex. */
-inline floor_of(f) {
-  f = soft + grants;
+/* The floor of AT_LIMIT, under the mutex (floor_at_limit_locked): grants
+ * read once (they change without the mutex), the settle mark with what
+ * was read. */
+inline floor_of(f, g) {
+  g = grants;
+#ifndef MUTANT_NO_FLOOR_MARK
+  if
+  :: g > 0 -> settling = 1 /* the floor keeps their threads */
+  :: else
+  fi;
+#endif
+  f = soft + g;
   if
   :: f < min_live -> f = min_live
   :: else
@@ -107,7 +142,7 @@ inline shrink_to(n) {
   :: i >= n -> break
   :: else ->
     lock();
-    floor_of(f);
+    floor_of(f, g);
     over = live - debt - f;
     unlock();
     if
@@ -129,6 +164,7 @@ inline shrink_to(n) {
 
 proctype resizer() {
   short f, over;
+  byte g;
   byte i, n, above, keep, lv;
   lock(); soft = NEWMAX; unlock();
   lock(); min_live = NEWMIN; min_set = 1; unlock();
@@ -169,10 +205,15 @@ proctype resizer() {
   resized = 1
 }
 
-proctype blocker() {
+proctype blocker(bit begins) {
   short f, over;
+  byte g;
   byte i, n;
   bit s;
+  if
+  :: begins -> atomic { grants++ } /* weft_blocking_begin's grant (-DBEGIN) */
+  :: else
+  fi;
   /* block_over: the grant goes back, then grants_returned */
   atomic { grants-- };
 #ifdef MUTANT_HELD_COUNT
@@ -230,13 +271,16 @@ init {
     run resizer();
     k = 0;
     do
-    :: k < G -> run blocker(); k++
+    :: k < G -> run blocker(0); k++
     :: else -> break
     od;
+#ifdef BEGIN
+    run blocker(1);
+#endif
     run waker();
     run watch()
   }
-  (resized && blocks_done == G && (debt == 0 || parked == 0));
+  (resized && blocks_done == G + B && (debt == 0 || parked == 0));
   assert(live <= NEWMAX);
   assert(live >= NEWMIN)
 }

@@ -106,6 +106,10 @@ mutant shrink_debt_stale_floor 'static int shrink_to_floor(weft__engine *e, int 
   's/if (rest > now) rest = now;/(void)now;/' \
   '^test_engine$' \
   'E9.3: a shrink owes the surplus of its first look, and a worker that reaped itself since is paid for again'
+mutant settle_no_floor_mark 'static int floor_at_limit_locked(weft__engine *e) {' \
+  's/if (grants > 0) e->settling = 1;/(void)0;/' \
+  '^(test_engine|test_resize_races)$' \
+  'E9.3: a shrink keeps a thread for a grant made after the settle mark, and its return shrinks nothing'
 
 if [ "${1:-}" = --list ]; then
   for i in "${!names[@]}"; do printf '%-26s %s\n' "${names[$i]}" "${whats[$i]}"; done

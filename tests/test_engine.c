@@ -743,6 +743,94 @@ static void shrink_debt_counts_a_reap_after_its_look(void **state) {
   assert_int_equal(weft__engine_destroy(e), 0);
 }
 
+/* E9.3: a shrink to the limit with the grants out (a resize's, or a
+ * returned grant's settle) keeps a thread for every grant its floor counts;
+ * that thread must go when the grant goes back (settling). A grant made
+ * after the resize's mark (a weft_blocking_begin that found a worker
+ * parked, so it started no stand-in) but before the shrink's floor read
+ * was kept by the floor and left no mark: its return shrank nothing, and
+ * the pool stayed above the new max for good with keep-alive 0. Three
+ * parked workers, limit 3 -> 2; the shrink is held after its look (one
+ * above) while the grant is made (its look again at the pop then keeps
+ * the thread), then the grant goes back. With the floor read marking the
+ * settle, its return takes the pool to 2 (models/settle.pml -DBEGIN
+ * -DMUTANT_NO_FLOOR_MARK; scripts/mutate.sh settle_no_floor_mark). */
+static void sg_observer(weft__event ev) {
+  int one = 1;
+  if (ev != WEFT__EVENT_SHRINK_OVER || !atomic_compare_exchange_strong(&so_armed, &one, 0)) return;
+  weft__engine_add_grants(so_e, 1); /* a block begins; a worker is parked: no stand-in */
+}
+static void settle_counts_a_grant_after_the_mark(void **state) {
+  (void)state;
+  weft__engine_config cfg = {.name_prefix = "settlegrant", .capacity = 3, .spin_us = 1};
+  weft__engine *e;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  weft__elastic_config ec = {.elastic = 1, .hard = 3, .min_live = 0, .keep_alive_ns = 0};
+  weft__engine_set_elastic(e, &ec);
+  weft__engine_set_limit(e, 3);
+  assert_int_equal(weft__engine_grow(e, 3, WEFT__MADE_GROW), 3);
+  wait_all_parked(e);
+  /* resize_locked with max 2: the limit, the mark (no grant out), the shrink */
+  weft__engine_set_limit(e, 2);
+  weft__engine_settle_after_resize(e);
+  so_e = e;
+  atomic_store(&so_armed, 1);
+  weft__observer_set(sg_observer);
+  assert_int_equal(weft__engine_shrink_to(e, 1, WEFT__FLOOR_AT_LIMIT), 0);
+  weft__observer_set(NULL);
+  assert_int_equal(atomic_load(&so_armed), 0); /* the premise: held after a look that saw one above */
+  assert_int_equal(weft__engine_live(e), 3);   /* the floor kept a thread for the grant */
+  wait_all_parked(e); /* the pop the floor turned into a notify's parks again */
+  /* block_over: the grant goes back */
+  weft__engine_add_grants(e, -1);
+  weft__engine_grants_returned(e);
+  assert_int_equal(weft__engine_live(e), 2);
+  assert_int_equal(atomic_load(&e->shrink_debt), 0);
+  assert_int_equal(atomic_load(&e->settling), 0);
+  while (atomic_load(&e->left[WEFT__LEFT_SHRINK]) != 1) sched_yield(); /* it leaves */
+  assert_int_equal(weft__engine_stop(e), 0);
+  assert_int_equal(weft__engine_destroy(e), 0);
+}
+
+/* The same after a returned grant's settle: the last grant back clears the
+ * mark (no grant out), then a new grant is made before its shrink reads
+ * the floor, which keeps a thread for it. Its return must shrink on. */
+static void settle_counts_a_grant_after_the_last_return(void **state) {
+  (void)state;
+  weft__engine_config cfg = {.name_prefix = "settlelast", .capacity = 3, .spin_us = 1};
+  weft__engine *e;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  weft__elastic_config ec = {.elastic = 1, .hard = 3, .min_live = 0, .keep_alive_ns = 0};
+  weft__engine_set_elastic(e, &ec);
+  weft__engine_set_limit(e, 3);
+  assert_int_equal(weft__engine_grow(e, 3, WEFT__MADE_GROW), 3);
+  wait_all_parked(e);
+  /* A block holds a grant while a resize to max 2 keeps its thread. */
+  weft__engine_add_grants(e, 1);
+  weft__engine_set_limit(e, 2);
+  weft__engine_settle_after_resize(e);
+  assert_int_equal(weft__engine_shrink_to(e, 1, WEFT__FLOOR_AT_LIMIT), 0);
+  assert_int_equal(weft__engine_live(e), 3);
+  /* The block ends (the last grant out: the mark is cleared); another
+   * begins while its shrink is held after its look. */
+  so_e = e;
+  atomic_store(&so_armed, 1);
+  weft__observer_set(sg_observer);
+  weft__engine_add_grants(e, -1);
+  weft__engine_grants_returned(e);
+  weft__observer_set(NULL);
+  assert_int_equal(atomic_load(&so_armed), 0); /* the premise */
+  assert_int_equal(weft__engine_live(e), 3);
+  wait_all_parked(e);
+  weft__engine_add_grants(e, -1); /* the second block ends */
+  weft__engine_grants_returned(e);
+  assert_int_equal(weft__engine_live(e), 2);
+  assert_int_equal(atomic_load(&e->settling), 0);
+  while (atomic_load(&e->left[WEFT__LEFT_SHRINK]) != 1) sched_yield(); /* it leaves */
+  assert_int_equal(weft__engine_stop(e), 0);
+  assert_int_equal(weft__engine_destroy(e), 0);
+}
+
 /* No free slot (every one held by a thread on its way out): the creation
  * fails, backs off, and the log hook is told, as of any failed creation
  * (it was counted only). The thread is the test's own stand-in for a
@@ -814,6 +902,8 @@ int main(void) {
       cmocka_unit_test(grow_unlinks_a_reaped_entry),
       cmocka_unit_test(shrink_counts_a_reap_after_its_look),
       cmocka_unit_test(shrink_debt_counts_a_reap_after_its_look),
+      cmocka_unit_test(settle_counts_a_grant_after_the_mark),
+      cmocka_unit_test(settle_counts_a_grant_after_the_last_return),
       cmocka_unit_test(no_free_slot_is_reported),
       cmocka_unit_test(bad_config),
   };

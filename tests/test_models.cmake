@@ -350,3 +350,10 @@ weft_model_mutant(model_mutant_settle_late settle.pml "assertion violated .live<
 weft_model_mutant(model_mutant_settle_held_count settle.pml "assertion violated .live<=" -DMUTANT_HELD_COUNT)
 weft_model_mutant(model_mutant_settle_keep_stale settle.pml "assertion violated .live<=" -DMUTANT_KEEP_STALE)
 weft_model_mutant(model_mutant_settle_shrinks_at_once settle.pml "assertion violated .live>=" -DMUTANT_SHRINKS_AT_ONCE -DNEWMIN=1)
+# A grant made after the resize's mark or the last return's clear, kept by
+# a later floor read: the floor's own mark (engine.c floor_at_limit_locked).
+weft_model_check(model_settle_begin settle.pml -DBEGIN)
+weft_model_check(model_settle_begin_g0 settle.pml -DBEGIN -DG=0)
+weft_model_check(model_settle_begin_min settle.pml -DBEGIN -DG=1 -DNEWMIN=1 -DP=0)
+weft_model_mutant(model_mutant_settle_no_floor_mark settle.pml "assertion violated .live<=" -DBEGIN -DMUTANT_NO_FLOOR_MARK)
+weft_model_mutant(model_mutant_settle_no_floor_mark_g0 settle.pml "assertion violated .live<=" -DBEGIN -DG=0 -DMUTANT_NO_FLOOR_MARK)

@@ -214,6 +214,67 @@ static void debt_outlives_a_resize_that_raised_min(void **state) {
   if (workers < min) fail_msg("the pool ended with %d threads, below its min %d", workers, min);
 }
 
+/* ------------------------- (a2) a block that began during the resize */
+
+/* A resize below the thread count while no grant is out marks nothing, and
+ * shrinks to max plus the grants its floor reads. A block that begins
+ * between the two (weft_blocking_begin's grant; a worker is parked, so it
+ * starts no stand-in) is counted by the floor, which keeps a thread for it;
+ * its end must shrink that thread away (the settle), or the pool stays
+ * above max for good with keep-alive 0. max 3 -> 2, three threads: one
+ * runs the task that blocks, held after the shrink's look (SHRINK_OVER)
+ * until its begin has taken the grant. */
+static sync_t bd_begin, bd_begun, bd_end;
+static _Atomic int bd_armed;
+static void bd_event(weft__event ev) {
+  int one = 1;
+  if (ev == WEFT__EVENT_SHRINK_OVER && atomic_compare_exchange_strong(&bd_armed, &one, 0)) {
+    gate_open(&bd_begin);
+    count_wait(&bd_begun, 1);
+  }
+  on_event(ev);
+}
+static void bd_task(void *arg) {
+  sync_t *started = arg;
+  count_up(started);
+  gate_wait(&bd_begin);
+  (void)weft_blocking_begin();
+  count_up(&bd_begun);
+  gate_wait(&bd_end);
+  (void)weft_blocking_end();
+}
+static void block_begun_during_a_resize_settles(void **state) {
+  (void)state;
+  sync_init(&bd_begin);
+  sync_init(&bd_begun);
+  sync_init(&bd_end);
+  sync_t started;
+  sync_init(&started);
+  weft__observer_set(bd_event);
+  weft_threadpool *tp = make_pool(3, 3, 0); /* keep-alive 0: nothing leaves by itself */
+  wait_until(quiet, tp, "the three threads parked");
+  assert_int_equal(weft_threadpool_workers(tp), 3);
+  assert_int_equal(weft_threadpool_call_in_thread(tp, bd_task, &started), 0);
+  count_wait(&started, 1);
+  atomic_store(&bd_armed, 1);
+  assert_int_equal(weft_threadpool_adjust_poolsize(tp, 0, 2), 0);
+  assert_int_equal(atomic_load(&bd_armed), 0); /* the premise: the block began in the shrink */
+  gate_open(&bd_end);
+  wait_until(quiet, tp, "every thread parked or gone");
+  int workers = weft_threadpool_workers(tp);
+  weft_threadpool_stats st;
+  assert_int_equal(weft_threadpool_stats_get(tp, &st), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  sync_fini(&started);
+  sync_fini(&bd_begin);
+  sync_fini(&bd_begun);
+  sync_fini(&bd_end);
+  assert_int_equal(st.created_blocked, 0); /* no stand-in: the thread kept is an old one */
+  assert_int_equal(st.grants, 0);
+  if (workers != 2) fail_msg("the pool ended with %d threads, max 2", workers);
+}
+
 /* --------------------------------------- (b) a reap that read the old min */
 
 /* Who waits for the engine mutex, seen without polling: pthread_mutex_lock
@@ -1135,6 +1196,7 @@ int main(void) {
       cmocka_unit_test_teardown(debt_payer_exits_after_a_refused_start, settle),
       cmocka_unit_test_teardown(reaped_worker_exits_after_a_refused_start, settle),
       cmocka_unit_test_teardown(leaver_retries_a_failed_start_after_a_refused_one, settle),
+      cmocka_unit_test_teardown(block_begun_during_a_resize_settles, settle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

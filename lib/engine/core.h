@@ -197,7 +197,8 @@ struct weft__engine {
   _Atomic int grants;          /* threads allowed above the limit, standing in for blocked ones */
   _Atomic int grants_explicit; /* the part of grants that weft_blocking_begin made */
   /* A resize lowered the limit while grants were out, and kept their
-   * threads (adjust_poolsize shrinks to max + grants): until the grants are
+   * threads (adjust_poolsize shrinks to max + grants; every floor read
+   * that counts grants marks it, engine.c floor_at_limit_locked): until the grants are
    * all back, each one that goes back shrinks the pool to the limit with
    * the grants still out (weft__engine_grants_returned), so those threads
    * quit once idle as the resize asked, instead of staying above max (for

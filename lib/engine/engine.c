@@ -215,6 +215,9 @@ int weft__engine_grow_closing(weft__engine *e) {
  * is read under the mutex after the flag's section, already sees the
  * grant gone; or the return sees the flag and shrinks for itself. No
  * count to lose: each shrink goes to the level the grants out then allow.
+ * A grant made after the mark (or after the last return's clear) is the
+ * floor's to mark: every floor read that counts grants marks in its own
+ * section (floor_at_limit_locked).
  */
 void weft__engine_settle_after_resize(weft__engine *e) {
   pthread_mutex_lock(&e->mu);
@@ -249,10 +252,20 @@ void weft__engine_grants_returned(weft__engine *e) {
  * the grants out, and never below min. Only a ThreadPool engine holds
  * threads for a resize (settling): an engine with a limit callback
  * (weft_pool) keeps every thread here rather than call user code under
- * the mutex. */
+ * the mutex. A floor that counts grants keeps a thread for each: it marks
+ * the engine settling in the same section, with the grants it counted
+ * (one load: `grants` changes without the mutex), so that each of their
+ * returns shrinks on (weft__engine_grants_returned). The resize's mark
+ * before its shrink and the last return's clear are in earlier sections:
+ * a grant made after either (a weft_blocking_begin that found a worker
+ * parked starts no stand-in) was kept by this floor and went back to a
+ * clear flag, and the pool stayed above the new max, for good with
+ * keep-alive 0 (models/settle.pml -DBEGIN -DMUTANT_NO_FLOOR_MARK). */
 static int floor_at_limit_locked(weft__engine *e) {
   if (e->cfg.limit) return INT_MAX;
-  int f = weft__load_relaxed(&e->soft) + weft__load_relaxed(&e->grants);
+  int grants = weft__load_relaxed(&e->grants);
+  if (grants > 0) e->settling = 1;
+  int f = weft__load_relaxed(&e->soft) + grants;
   int min = weft__load_relaxed(&e->min_live);
   return f > min ? f : min;
 }
