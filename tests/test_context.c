@@ -1256,11 +1256,12 @@ static void generic_team_plain_task_runs_in_no_context(void **state) {
 
 /* call_in_thread carries the context in the call's own node
  * (lib/engine/context.h, weft__context_submit_call). A completion the call
- * sends to a reactor takes that node as its wrapper while the call runs
- * (the context at the offset a wrapper keeps it): the completion runs in
- * the context on the loop, retained and released once more. (A node put
- * back twice is not seen here: slabs count returns, and nothing reuses the
- * node before the completion runs.) */
+ * sends to a reactor (call_from_thread) is wrapped in the context current
+ * in the call, in a node of its own (weft__context_wrap; the call's node is
+ * the spare only for the completions the pool's own round trips send,
+ * weft__context_for_completion): the completion runs in the context on
+ * the loop, retained and released once more, and the call's node goes
+ * back once. */
 typedef struct spare_case {
   weft_reactor *r;
   probe in_call, in_completion;
@@ -1274,7 +1275,7 @@ static void send_completion(void *arg) {
   latch_count_down(&c->sent);
 }
 
-static void call_in_thread_completion_takes_its_node(void **state) {
+static void call_in_thread_completion_runs_in_its_context(void **state) {
   (void)state;
   tctx a = {.name = "a"};
   spare_case c = {.in_call = {.want = &a}, .in_completion = {.want = &a}};
@@ -1601,7 +1602,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(cancelled_by_a_stop_told_in_no_context, setup, teardown),
       cmocka_unit_test_setup_teardown(cancel_inside_an_entered_context_keeps_the_hooks_view, setup, teardown),
       cmocka_unit_test_setup_teardown(generic_team_plain_task_runs_in_no_context, setup, teardown),
-      cmocka_unit_test_setup_teardown(call_in_thread_completion_takes_its_node, setup, teardown),
+      cmocka_unit_test_setup_teardown(call_in_thread_completion_runs_in_its_context, setup, teardown),
       cmocka_unit_test_setup_teardown(call_in_thread_cancel_logged_in_context, setup, teardown),
       cmocka_unit_test_setup_teardown(
           defer_in_context_flushing_a_closed_pools_window_keeps_the_hooks_view, setup, teardown),
