@@ -779,6 +779,46 @@ static void own_worker_do_enomem_in_context(void **s) {
   free(g_own.arg);
 }
 
+/* weft_worker_do on a worker that was quit, with a context current and no
+ * memory for the binding node: WEFT_EQUIT, as with memory (weft/worker.h:
+ * "WEFT_EQUIT after quit"; docs/misuse.md rows 21-24, 93), not WEFT_ENOMEM. The
+ * binding was taken before the worker's quit bit was looked at, so a quit
+ * worker's caller was told it was out of memory (as a stopped pool's was,
+ * test stopped_pool_out_of_memory_for_a_context_answers_equit). */
+static void quit_worker_out_of_memory_in_context_answers_equit(void **s) {
+  (void)s;
+  memset(&g_own, 0, sizeof g_own);
+  g_own.cap = 1 << 16; /* far more nodes than any cache holds */
+  g_own.fn = malloc(sizeof *g_own.fn * (size_t)g_own.cap);
+  g_own.arg = malloc(sizeof *g_own.arg * (size_t)g_own.cap);
+  assert_non_null(g_own.fn);
+  assert_non_null(g_own.arg);
+  assert_int_equal(weft_worker_init(&g_own.base, &g_own_ops), 0);
+  atomic_store(&g_ctx_retained, 0);
+  atomic_store(&g_ctx_released, 0);
+  assert_int_equal(weft_context_set_hooks(&g_ctx_hooks), 0);
+  void *prev = weft_context_set(&g_ctx_token);
+  arm(MODE_FROM, 1); /* no allocation succeeds: the cached nodes run out */
+  int rc;
+  while ((rc = weft_worker_do(&g_own.base, task_fn, NULL)) == 0) {
+  }
+  assert_int_equal(rc, WEFT_ENOMEM); /* the premise: no binding node is left */
+  assert_int_equal(weft_worker_quit(&g_own.base), 0);
+  int n = g_own.n;
+  assert_int_equal(weft_worker_do(&g_own.base, task_fn, NULL), WEFT_EQUIT);
+  disarm();
+  assert_int_equal(weft_worker_do(&g_own.base, task_fn, NULL), WEFT_EQUIT); /* with memory: the same */
+  weft_context_set(prev);
+  assert_int_equal(g_own.n, n); /* do_work never saw the refused ones */
+  for (int i = 0; i < g_own.n; i++) g_own.fn[i](g_own.arg[i]); /* bound: releases */
+  /* Every binding taken was released (the refused one with memory too). */
+  assert_int_equal(atomic_load(&g_ctx_released), atomic_load(&g_ctx_retained));
+  assert_int_equal(weft_context_set_hooks(NULL), 0);
+  weft_worker_release(&g_own.base);
+  free(g_own.fn);
+  free(g_own.arg);
+}
+
 /* ------------------------------- blockingCallFromThread from a pool thread */
 
 static void bcp_stop_req(weft_work *req) { (void)weft_reactor_stop(req->data); }
@@ -867,6 +907,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(workers_ctx_fail_once),
       cmocka_unit_test(workers_ctx_fail_from),
       cmocka_unit_test(own_worker_do_enomem_in_context),
+      cmocka_unit_test(quit_worker_out_of_memory_in_context_answers_equit),
       cmocka_unit_test(blocking_in_pool_fail_once),
       cmocka_unit_test(team_fail_once),
       cmocka_unit_test(team_fail_from),

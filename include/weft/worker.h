@@ -100,7 +100,8 @@ WEFT_API int weft_worker_init(weft_worker *w, const weft_worker_ops *ops);
  *   - #WEFT_EINVAL on NULL w or fn;
  *   - #WEFT_ENOMEM, for any worker (your own included, before its do_work
  *     is called), when the calling thread has a current context and the
- *     node that binds it to fn/arg cannot be had (weft/context.h);
+ *     node that binds it to fn/arg cannot be had (weft/context.h); a
+ *     worker that was quit answers #WEFT_EQUIT then too;
  *   - whatever the worker's do_work returns (weft's workers:
  *     #WEFT_ENOMEM; a LockWorker also returns its lock's acquire failure).
  */

@@ -96,7 +96,12 @@ int weft__worker_do_plain(weft_worker *w, weft_fn fn, void *arg) {
 /* The caller has a current context: fn/arg carry it (lib/engine/context.h). */
 static __attribute__((noinline)) int worker_do_in_context(weft_worker *w, weft_fn fn, void *arg) {
   int r = weft__context_bind(&fn, &arg);
-  if (r) return r;
+  /* No node for the binding, which is taken before the quit bit is looked
+   * at: a quit worker answers WEFT_EQUIT all the same, as it would with
+   * memory (weft/worker.h; a stopped pool does the same, engine/submit.c).
+   * Relaxed, as weft_worker_is_quit: a quit() that happens-before this do()
+   * is seen; one racing it may be seen or not, either answer is right. */
+  if (r) return weft_worker_is_quit(w) ? WEFT_EQUIT : r;
   r = weft__worker_do_plain(w, fn, arg);
   if (r) weft__context_discard(fn, arg);
   return r;
