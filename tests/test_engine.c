@@ -593,18 +593,28 @@ static void deferred_logs_wait_for_the_caller(void **state) {
   assert_int_equal(weft__engine_destroy(e), 0);
 }
 
+/* An elastic engine of `slots` threads at most (its capacity, valve and
+ * limit), min_live and keep-alive as given, none started: the elastic
+ * tests' set-up. */
+static weft__engine *elastic_engine(const char *name, int slots, int min_live,
+                                    uint64_t keep_alive_ns) {
+  weft__engine_config cfg = {.name_prefix = name, .capacity = slots, .spin_us = 1};
+  weft__engine *e;
+  assert_int_equal(weft__engine_create(&e, &cfg), 0);
+  weft__elastic_config ec = {
+      .elastic = 1, .hard = slots, .min_live = min_live, .keep_alive_ns = keep_alive_ns};
+  weft__engine_set_elastic(e, &ec);
+  weft__engine_set_limit(e, slots);
+  return e;
+}
+
 /* A reaped thread's idle-stack entry holds its slot until a pop unlinks
  * it (E9.3, models/reap.pml). A grow unlinks it before it would take a new
  * slot: with one slot, the grow after a reap reuses it (it failed for want
  * of a slot before, test_elastic grow_reuses_a_reaped_workers_slot). */
 static void grow_unlinks_a_reaped_entry(void **state) {
   (void)state;
-  weft__engine_config cfg = {.name_prefix = "reaped", .capacity = 1, .spin_us = 1};
-  weft__engine *e;
-  assert_int_equal(weft__engine_create(&e, &cfg), 0);
-  weft__elastic_config ec = {.elastic = 1, .hard = 1, .min_live = 0, .keep_alive_ns = 1000000};
-  weft__engine_set_elastic(e, &ec);
-  weft__engine_set_limit(e, 1);
+  weft__engine *e = elastic_engine("reaped", 1, 0, 1000000);
   assert_int_equal(weft__engine_grow(e, 1, WEFT__MADE_GROW), 1);
   /* Its keep-alive (1 ms) runs out: it reaps itself and stays linked in
    * the idle stack, holding the only slot (engine state, polled). */
@@ -642,12 +652,7 @@ static void so_observer(weft__event ev) {
 }
 static void shrink_counts_a_reap_after_its_look(void **state) {
   (void)state;
-  weft__engine_config cfg = {.name_prefix = "overlook", .capacity = 2, .spin_us = 1};
-  weft__engine *e;
-  assert_int_equal(weft__engine_create(&e, &cfg), 0);
-  weft__elastic_config ec = {.elastic = 1, .hard = 2, .min_live = 2, .keep_alive_ns = 1000000};
-  weft__engine_set_elastic(e, &ec);
-  weft__engine_set_limit(e, 2);
+  weft__engine *e = elastic_engine("overlook", 2, 2, 1000000);
   assert_int_equal(weft__engine_grow(e, 2, WEFT__MADE_GROW), 2);
   wait_all_parked(e);
   so_e = e;
@@ -702,12 +707,7 @@ static void so_debt_observer(weft__event ev) {
 }
 static void shrink_debt_counts_a_reap_after_its_look(void **state) {
   (void)state;
-  weft__engine_config cfg = {.name_prefix = "overdebt", .capacity = 2, .spin_us = 1};
-  weft__engine *e;
-  assert_int_equal(weft__engine_create(&e, &cfg), 0);
-  weft__elastic_config ec = {.elastic = 1, .hard = 2, .min_live = 2, .keep_alive_ns = 1000000};
-  weft__engine_set_elastic(e, &ec);
-  weft__engine_set_limit(e, 2);
+  weft__engine *e = elastic_engine("overdebt", 2, 2, 1000000);
   assert_int_equal(weft__engine_grow(e, 2, WEFT__MADE_GROW), 2);
   wait_all_parked(e);
   gated_job g[2];
@@ -762,12 +762,7 @@ static void sg_observer(weft__event ev) {
 }
 static void settle_counts_a_grant_after_the_mark(void **state) {
   (void)state;
-  weft__engine_config cfg = {.name_prefix = "settlegrant", .capacity = 3, .spin_us = 1};
-  weft__engine *e;
-  assert_int_equal(weft__engine_create(&e, &cfg), 0);
-  weft__elastic_config ec = {.elastic = 1, .hard = 3, .min_live = 0, .keep_alive_ns = 0};
-  weft__engine_set_elastic(e, &ec);
-  weft__engine_set_limit(e, 3);
+  weft__engine *e = elastic_engine("settlegrant", 3, 0, 0);
   assert_int_equal(weft__engine_grow(e, 3, WEFT__MADE_GROW), 3);
   wait_all_parked(e);
   /* resize_locked with max 2: the limit, the mark (no grant out), the shrink */
@@ -797,12 +792,7 @@ static void settle_counts_a_grant_after_the_mark(void **state) {
  * the floor, which keeps a thread for it. Its return must shrink on. */
 static void settle_counts_a_grant_after_the_last_return(void **state) {
   (void)state;
-  weft__engine_config cfg = {.name_prefix = "settlelast", .capacity = 3, .spin_us = 1};
-  weft__engine *e;
-  assert_int_equal(weft__engine_create(&e, &cfg), 0);
-  weft__elastic_config ec = {.elastic = 1, .hard = 3, .min_live = 0, .keep_alive_ns = 0};
-  weft__engine_set_elastic(e, &ec);
-  weft__engine_set_limit(e, 3);
+  weft__engine *e = elastic_engine("settlelast", 3, 0, 0);
   assert_int_equal(weft__engine_grow(e, 3, WEFT__MADE_GROW), 3);
   wait_all_parked(e);
   /* A block holds a grant while a resize to max 2 keeps its thread. */

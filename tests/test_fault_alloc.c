@@ -748,10 +748,13 @@ static int own_quit(weft_worker *self) {
   return 0;
 }
 static const weft_worker_ops g_own_ops = {own_do, own_quit, NULL};
-static void own_worker_do_enomem_in_context(void **s) {
-  (void)s;
+/* The own worker with room for far more tasks than any node cache holds,
+ * given tasks from a thread with a context current while no allocation
+ * succeeds, until the cached nodes run out: returns do's answer then (its
+ * context left current and allocations failing; *prev the context before). */
+static int own_worker_fill_in_context(void **prev) {
   memset(&g_own, 0, sizeof g_own);
-  g_own.cap = 1 << 16; /* far more nodes than any cache holds */
+  g_own.cap = 1 << 16;
   g_own.fn = malloc(sizeof *g_own.fn * (size_t)g_own.cap);
   g_own.arg = malloc(sizeof *g_own.arg * (size_t)g_own.cap);
   assert_non_null(g_own.fn);
@@ -760,11 +763,17 @@ static void own_worker_do_enomem_in_context(void **s) {
   atomic_store(&g_ctx_retained, 0);
   atomic_store(&g_ctx_released, 0);
   assert_int_equal(weft_context_set_hooks(&g_ctx_hooks), 0);
-  void *prev = weft_context_set(&g_ctx_token);
-  arm(MODE_FROM, 1); /* no allocation succeeds: the cached nodes run out */
+  *prev = weft_context_set(&g_ctx_token);
+  arm(MODE_FROM, 1);
   int rc;
   while ((rc = weft_worker_do(&g_own.base, task_fn, NULL)) == 0) {
   }
+  return rc;
+}
+static void own_worker_do_enomem_in_context(void **s) {
+  (void)s;
+  void *prev;
+  int rc = own_worker_fill_in_context(&prev);
   disarm();
   weft_context_set(prev);
   assert_int_equal(rc, WEFT_ENOMEM);
@@ -787,21 +796,8 @@ static void own_worker_do_enomem_in_context(void **s) {
  * test stopped_pool_out_of_memory_for_a_context_answers_equit). */
 static void quit_worker_out_of_memory_in_context_answers_equit(void **s) {
   (void)s;
-  memset(&g_own, 0, sizeof g_own);
-  g_own.cap = 1 << 16; /* far more nodes than any cache holds */
-  g_own.fn = malloc(sizeof *g_own.fn * (size_t)g_own.cap);
-  g_own.arg = malloc(sizeof *g_own.arg * (size_t)g_own.cap);
-  assert_non_null(g_own.fn);
-  assert_non_null(g_own.arg);
-  assert_int_equal(weft_worker_init(&g_own.base, &g_own_ops), 0);
-  atomic_store(&g_ctx_retained, 0);
-  atomic_store(&g_ctx_released, 0);
-  assert_int_equal(weft_context_set_hooks(&g_ctx_hooks), 0);
-  void *prev = weft_context_set(&g_ctx_token);
-  arm(MODE_FROM, 1); /* no allocation succeeds: the cached nodes run out */
-  int rc;
-  while ((rc = weft_worker_do(&g_own.base, task_fn, NULL)) == 0) {
-  }
+  void *prev;
+  int rc = own_worker_fill_in_context(&prev);
   assert_int_equal(rc, WEFT_ENOMEM); /* the premise: no binding node is left */
   assert_int_equal(weft_worker_quit(&g_own.base), 0);
   int n = g_own.n;
