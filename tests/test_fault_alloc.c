@@ -58,12 +58,32 @@ static int should_fail_size(size_t size) {
   return atomic_compare_exchange_strong(&g_fail_size, &want, 0);
 }
 
+/* A thread that never sees a failure (the stopper below). */
+static _Thread_local int t_spared;
+/* Set: the next injected failure first stops this pool, on a thread of its
+ * own, and waits for that stop (a stop that completes while a submit seeks
+ * memory). */
+static _Atomic(weft_threadpool *) g_stop_on_fail;
+static void *stop_on_fail_main(void *tp) {
+  t_spared = 1;
+  if (weft_threadpool_stop(tp) != 0) abort();
+  return NULL;
+}
+static void stop_on_fail(void) {
+  weft_threadpool *tp = atomic_exchange(&g_stop_on_fail, NULL);
+  if (!tp) return;
+  pthread_t th;
+  if (pthread_create(&th, NULL, stop_on_fail_main, tp) != 0 || pthread_join(th, NULL) != 0) abort();
+}
+
 static int should_fail(void) {
+  if (t_spared) return 0;
   long n = atomic_fetch_add(&g_count, 1) + 1;
   int mode = atomic_load(&g_mode);
   long k = atomic_load(&g_fail_at);
   if ((mode == MODE_ONCE && n == k) || (mode == MODE_FROM && n >= k)) {
     atomic_fetch_add(&g_injected, 1);
+    stop_on_fail();
     return 1;
   }
   return 0;
@@ -463,6 +483,88 @@ static void stopped_pool_out_of_memory_for_a_context_answers_equit(void **s) {
   assert_int_equal(cs.queued, WEFT_EQUIT);
   assert_int_equal(weft_threadpool_destroy(cs.holder), 0); /* cancels what it holds */
   assert_int_equal(weft_threadpool_destroy(cs.tp), 0);
+}
+
+/* A lane submit looks at its lane and pool at the door, then takes its
+ * nodes: a stop that closes the pool while a node is sought (here: when
+ * the allocation that would give one fails) leaves a stopped pool, and
+ * the answer is WEFT_EQUIT, as with memory (weft/lane.h), and as the
+ * pool's own submits answer then, not WEFT_ENOMEM. Three ways: the task's
+ * node (no node left), a callback's result node (one left) and the
+ * context's wrapper (one left, a context current); each on a lane of a
+ * never-started pool of its own, stopped by the failing allocation. A
+ * thread of its own: its node cache is emptied into a never-started
+ * holder pool first, then given one node at a time. Fails with
+ * WEFT_ENOMEM without the look after the failure (lane.c,
+ * lane_no_memory). */
+typedef struct lane_stopped_submit {
+  weft_threadpool *holder, *tp[3];
+  weft_lane *lane[3];
+  int rc[3], hooked[3];
+} lane_stopped_submit;
+static void lane_never_told(void *ctx, int status, void *result) {
+  (void)ctx;
+  (void)status;
+  (void)result;
+  abort(); /* never accepted */
+}
+/* One node left in the calling thread's cache: a new slab (with memory),
+ * all of its nodes but one taken by the holder. */
+static int leave_one_node(weft_threadpool *holder) {
+  disarm();
+  for (int i = 0; i < WEFT__SLAB_NODES - 1; i++)
+    if (weft_threadpool_call_in_thread(holder, reuse_task, NULL) != 0) return -1;
+  arm(MODE_FROM, 1);
+  return 0;
+}
+static void *lane_stopped_submit_main(void *arg) {
+  lane_stopped_submit *ls = arg;
+  static char a_context;
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  /* No node left: the holder takes them all. */
+  for (long i = 0; i < 100L * WEFT__SLAB_NODES; i++)
+    if (weft_threadpool_call_in_thread(ls->holder, reuse_task, NULL) != 0) break;
+  atomic_store(&g_stop_on_fail, ls->tp[0]);
+  ls->rc[0] = weft_lane_call_in_thread(ls->lane[0], reuse_task, NULL);
+  ls->hooked[0] = atomic_load(&g_stop_on_fail) == NULL;
+  if (leave_one_node(ls->holder) != 0) return NULL;
+  atomic_store(&g_stop_on_fail, ls->tp[1]);
+  ls->rc[1] = weft_lane_call_in_thread_with_callback(ls->lane[1], lane_never_told, NULL,
+                                                      never_called, NULL);
+  ls->hooked[1] = atomic_load(&g_stop_on_fail) == NULL;
+  if (leave_one_node(ls->holder) != 0) return NULL;
+  weft_context_set(&a_context);
+  atomic_store(&g_stop_on_fail, ls->tp[2]);
+  ls->rc[2] = weft_lane_call_in_thread(ls->lane[2], reuse_task, NULL);
+  ls->hooked[2] = atomic_load(&g_stop_on_fail) == NULL;
+  weft_context_set(NULL);
+  atomic_store(&g_stop_on_fail, NULL);
+  disarm();
+  return NULL;
+}
+static void lane_submit_out_of_memory_on_a_stopped_pool_answers_equit(void **s) {
+  (void)s;
+  lane_stopped_submit ls = {.rc = {1, 1, 1}};
+  assert_int_equal(pool_create(&ls.holder, 0, 1), 0); /* never started: keeps the nodes */
+  weft_lane_options lo;
+  weft_lane_options_init(&lo);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(pool_create(&ls.tp[i], 0, 1), 0); /* never started: no thread allocates */
+    assert_int_equal(weft_lane_create(ls.tp[i], &lo, &ls.lane[i]), 0);
+  }
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, lane_stopped_submit_main, &ls), 0);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  for (int i = 0; i < 3; i++) {
+    assert_true(ls.hooked[i]); /* the premise: a node was sought and the pool stopped then */
+    assert_int_equal(weft_threadpool_joined(ls.tp[i]), 1);
+    assert_int_equal(ls.rc[i], WEFT_EQUIT);
+    weft_lane_stats st;
+    assert_int_equal(weft_lane_stats_get(ls.lane[i], &st), 0);
+    assert_int_equal(st.submitted, 0);
+    assert_int_equal(weft_threadpool_destroy(ls.tp[i]), 0);
+  }
+  assert_int_equal(weft_threadpool_destroy(ls.holder), 0); /* cancels what it holds */
 }
 
 /* ------------------------- a worker's slot that cannot be allocated */
@@ -892,6 +994,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(slot_enomem_retried),
       cmocka_unit_test(stopped_pool_out_of_memory_answers_equit),
       cmocka_unit_test(stopped_pool_out_of_memory_for_a_context_answers_equit),
+      cmocka_unit_test(lane_submit_out_of_memory_on_a_stopped_pool_answers_equit),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

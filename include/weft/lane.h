@@ -123,7 +123,8 @@ WEFT_API int weft_lane_create(weft_threadpool *tp, const weft_lane_options *o,
  * @param arg  Its argument.
  * @return 0 if the task was accepted (it runs, or is cancelled as above),
  *   or:
- *   - #WEFT_EQUIT  the lane was closed, or its pool stopped;
+ *   - #WEFT_EQUIT  the lane was closed, or its pool stopped (also when
+ *     out of memory then);
  *   - #WEFT_EINVAL lane or fn is NULL;
  *   - #WEFT_ENOMEM out of memory.
  */
@@ -148,7 +149,8 @@ WEFT_API int weft_lane_call_in_thread(weft_lane *lane, weft_fn fn, void *arg);
  * @param fn        The work function.
  * @param arg       Its argument.
  * @return 0 if the task was accepted, or:
- *   - #WEFT_EQUIT  the lane was closed, or its pool stopped;
+ *   - #WEFT_EQUIT  the lane was closed, or its pool stopped (also when
+ *     out of memory then);
  *   - #WEFT_EINVAL lane or fn is NULL;
  *   - #WEFT_ENOMEM out of memory.
  */

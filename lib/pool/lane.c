@@ -262,12 +262,25 @@ static int lane_accept(weft_lane *l, weft__task *t, bool wrapped) {
   return WEFT_OK;
 }
 
+static int lane_refuses(const weft_lane *l);
+
+/* No node for a submit (the task's, its result's or its context's
+ * wrapper): a lane that refuses now, closed or its pool stopped since the
+ * door's look (weft_lane_call_in_thread), answers WEFT_EQUIT, as it does
+ * with memory (weft/lane.h; the pool's weft__threadpool_no_memory), else
+ * WEFT_ENOMEM. It answered WEFT_ENOMEM for a pool that a stop closed while
+ * the node was sought (test_fault_alloc
+ * lane_submit_out_of_memory_on_a_stopped_pool_answers_equit). */
+static int lane_no_memory(const weft_lane *l) {
+  return lane_refuses(l) ? WEFT_EQUIT : WEFT_ENOMEM;
+}
+
 /* The submitter has a current context (weft/context.h): the task carries it
  * from here, wrapped, since a waiting task is handed to the pool later by
  * another thread, in that thread's context. */
 static __attribute__((noinline)) int lane_submit_in_context(weft_lane *l, weft__task *t) {
   weft__task *w = weft__context_wrap(t);
-  if (!w) return WEFT_ENOMEM;
+  if (!w) return lane_no_memory(l);
   int r = lane_accept(l, w, true);
   if (r != 0) (void)weft__context_unwrap(w);
   return r;
@@ -430,7 +443,7 @@ WEFT_API int weft_lane_call_in_thread(weft_lane *lane, weft_fn fn, void *arg) {
   if (!lane || !fn) return WEFT_EINVAL;
   if (lane_refuses(lane)) return WEFT_EQUIT;
   weft__node *n = weft__node_get();
-  if (!n) return WEFT_ENOMEM;
+  if (!n) return lane_no_memory(lane);
   n->task.run = lane_call_run;
   n->task.cancel = lane_call_cancel;
   lane_call *c = call_of(n);
@@ -447,13 +460,13 @@ WEFT_API int weft_lane_call_in_thread_with_callback(weft_lane *lane, weft_result
   if (!lane || !fn) return WEFT_EINVAL;
   if (lane_refuses(lane)) return WEFT_EQUIT;
   weft__node *n = weft__node_get();
-  if (!n) return WEFT_ENOMEM;
+  if (!n) return lane_no_memory(lane);
   weft__node *res = NULL;
   if (on_result) {
     res = weft__node_get();
     if (!res) {
       weft__node_put(n);
-      return WEFT_ENOMEM;
+      return lane_no_memory(lane);
     }
     result_of(res)->on_result = on_result;
     result_of(res)->ctx = ctx;
