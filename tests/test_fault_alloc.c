@@ -567,6 +567,32 @@ static void lane_submit_out_of_memory_on_a_stopped_pool_answers_equit(void **s) 
   assert_int_equal(weft_threadpool_destroy(ls.holder), 0); /* cancels what it holds */
 }
 
+/* weft_lane_create on a stopped pool answers WEFT_EQUIT (weft/lane.h), also
+ * when no memory is left: the lane and its name are made before the pool
+ * is looked at. Both allocations: the lane's (every one fails) and its
+ * name's (the second fails). Fails with WEFT_ENOMEM without the look
+ * (lane.c, lane_create_no_memory). */
+static void lane_create_out_of_memory_on_a_stopped_pool_answers_equit(void **s) {
+  (void)s;
+  weft_threadpool *tp = NULL;
+  assert_int_equal(pool_create(&tp, 0, 1), 0);
+  assert_int_equal(weft_threadpool_stop(tp), 0);
+  weft_lane_options lo;
+  weft_lane_options_init(&lo);
+  lo.name = "late";
+  for (long k = 1; k <= 2; k++) {
+    weft_lane *l = (weft_lane *)&l;
+    arm(MODE_ONCE, k);
+    int rc = weft_lane_create(tp, &lo, &l);
+    long injected = atomic_load(&g_injected);
+    disarm();
+    assert_int_equal(injected, 1); /* the premise: that allocation failed */
+    assert_int_equal(rc, WEFT_EQUIT);
+    assert_null(l);
+  }
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+}
+
 /* ------------------------- a worker's slot that cannot be allocated */
 
 /* E9.5 for the slot allocation: a pool (1, 2) whose one thread is held at
@@ -995,6 +1021,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(stopped_pool_out_of_memory_answers_equit),
       cmocka_unit_test(stopped_pool_out_of_memory_for_a_context_answers_equit),
       cmocka_unit_test(lane_submit_out_of_memory_on_a_stopped_pool_answers_equit),
+      cmocka_unit_test(lane_create_out_of_memory_on_a_stopped_pool_answers_equit),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

@@ -102,7 +102,7 @@ WEFT_API void weft_lane_options_init(weft_lane_options *o);
  * @param out  Receives the lane (NULL on failure).
  * @return 0, or:
  *   - #WEFT_EINVAL tp, o or out is NULL, or o->limit < 1;
- *   - #WEFT_EQUIT  the pool was stopped;
+ *   - #WEFT_EQUIT  the pool was stopped (also when out of memory then);
  *   - #WEFT_ENOMEM out of memory.
  */
 WEFT_API int weft_lane_create(weft_threadpool *tp, const weft_lane_options *o,
