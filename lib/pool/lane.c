@@ -268,9 +268,9 @@ static int lane_refuses(const weft_lane *l);
  * wrapper): a lane that refuses now, closed or its pool stopped since the
  * door's look (weft_lane_call_in_thread), answers WEFT_EQUIT, as it does
  * with memory (weft/lane.h; the pool's weft__threadpool_no_memory), else
- * WEFT_ENOMEM. It answered WEFT_ENOMEM for a pool that a stop closed while
- * the node was sought (test_fault_alloc
- * lane_submit_out_of_memory_on_a_stopped_pool_answers_equit). */
+ * WEFT_ENOMEM (test_fault_alloc
+ * lane_submit_out_of_memory_on_a_stopped_pool_answers_equit: a stop that
+ * closes the pool while the node is sought). */
 static int lane_no_memory(const weft_lane *l) {
   return lane_refuses(l) ? WEFT_EQUIT : WEFT_ENOMEM;
 }
@@ -411,8 +411,8 @@ WEFT_API void weft_lane_options_init(weft_lane_options *o) {
 
 /* No memory for a new lane: a stopped pool's answer is WEFT_EQUIT, as it
  * is with memory (the lane is made before the pool is looked at, in
- * weft__threadpool_add_lane), else WEFT_ENOMEM. It answered WEFT_ENOMEM
- * (test_fault_alloc lane_create_out_of_memory_on_a_stopped_pool_answers_equit). */
+ * weft__threadpool_add_lane), else WEFT_ENOMEM (test_fault_alloc
+ * lane_create_out_of_memory_on_a_stopped_pool_answers_equit). */
 static int lane_create_no_memory(const weft_threadpool *tp) {
   return weft_threadpool_joined(tp) == 1 ? WEFT_EQUIT : WEFT_ENOMEM;
 }
