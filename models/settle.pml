@@ -27,9 +27,16 @@
  *            leaves.
  *   shrink_to(n, AT_LIMIT) (engine.c), under e->shrink_mu (one shrink
  *            to a floor at a time), per unit: under e->mu the floor
- *            max(soft + grants, min_live) and over = live - debt - floor;
- *            over <= 0 stops; else pop a parked worker (under e->mu: live
- *            -= 1; it leaves) or, nobody parked, add the rest to the debt.
+ *            max(soft + grants, min_live) and over = live - debt - floor
+ *            (the first look); over <= 0 stops; else, under e->mu again,
+ *            the floor read again (over_floor_locked, marking as every
+ *            floor read does) and over <= 0 stops (a pop becomes a
+ *            notify's: the worker parks again), else pop a parked worker
+ *            (live -= 1; it leaves) or, nobody parked, add the rest to the
+ *            debt, no more than is over then. One section for the second
+ *            look and the act: the code's pop CAS before it only picks the
+ *            worker, and which branch it takes (pop or debt) is the
+ *            `parked` count here.
  *
  * Properties (pan -DSAFETY):
  *   bounds   once the resize returned, every block ended and no parked
@@ -53,20 +60,30 @@
  *                           grants read before its mark (this model's first
  *                           version of the fix): every grant back between
  *                           that read and the mark is in neither;
- *   -DMUTANT_SHRINKS_AT_ONCE no shrink_mu (with -DNEWMIN=1): the resize's
- *                           shrink and a return's both read the same
- *                           surplus and both take it, below min;
+ *   -DMUTANT_SHRINKS_AT_ONCE no shrink_mu (with -DNEWMIN=1), and the
+ *                           shrink acting on its first look (-DMUTANT_ONE_LOOK,
+ *                           which it implies): the resize's shrink and a
+ *                           return's both read the same surplus and both take
+ *                           it, below min (with the second look under e->mu
+ *                           the model passes without shrink_mu: 81,617
+ *                           states);
  *   -DBEGIN -DMUTANT_NO_FLOOR_MARK  the floor read does not mark: a grant
  *                           made after the resize's mark (or after the last
  *                           return's clear) and before a floor read is kept
  *                           by that floor, and its return finds no flag.
+ *   -DBEGIN -DMUTANT_SECOND_LOOK_NO_MARK  only the shrink's first look
+ *                           marks: a grant made between the first look and
+ *                           the second is kept by the second, and its return
+ *                           finds no flag (test_engine
+ *                           settle_counts_a_grant_after_the_mark).
  *
  * -DBEGIN adds a worker, busy at the start, that begins a block (a grant,
  * an atomic add, no stand-in: weft_blocking_begin found a worker idle;
  * one it started would only add a thread above max, as any stand-in)
  * at any point of the resize and the other returns, then ends it as a
  * blocker does. The shrink's floor read (under e->mu) marks settling
- * while grants are out (engine.c over_floor_locked): whatever grant a
+ * while grants are out (engine.c floor_at_limit_locked, at each of the
+ * shrink's looks): whatever grant a
  * floor kept a thread for goes back to a marked engine. Without it (the
  * code before this) the pool ended at 2, max 1, for good with keep-alive
  * 0 (test_engine settle_counts_a_grant_after_the_mark,
@@ -75,6 +92,13 @@
  * min <= max, which adjust_poolsize keeps; it is there for the floor's
  * other readers.
  */
+/* With the second look, two shrinks at once no longer take the same
+ * surplus (each acts on what is over under e->mu): shrink_mu is what kept
+ * them apart with one look (the code before the second look), the case
+ * MUTANT_SHRINKS_AT_ONCE is about. */
+#ifdef MUTANT_SHRINKS_AT_ONCE
+#define MUTANT_ONE_LOOK
+#endif
 /* The resize's own mark before its shrink is what the floor's mark (the
  * shrink's first floor read, a section later) does anyway: marked late,
  * it is caught only without the floor's. */
@@ -116,11 +140,15 @@ inline unlock() { mu = 0 }
 /* The floor of AT_LIMIT, under the mutex (floor_at_limit_locked): grants
  * read once (they change without the mutex), the settle mark with what
  * was read. */
-inline floor_of(f, g) {
+inline floor_of(f, g, second) {
   g = grants;
 #ifndef MUTANT_NO_FLOOR_MARK
   if
+#ifdef MUTANT_SECOND_LOOK_NO_MARK
+  :: g > 0 && !second -> settling = 1
+#else
   :: g > 0 -> settling = 1 /* the floor keeps their threads */
+#endif
   :: else
   fi;
 #endif
@@ -142,7 +170,7 @@ inline shrink_to(n) {
   :: i >= n -> break
   :: else ->
     lock();
-    floor_of(f, g);
+    floor_of(f, g, 0);
     over = live - debt - f;
     unlock();
     if
@@ -154,9 +182,19 @@ inline shrink_to(n) {
     :: else
     fi;
     lock();
+#ifndef MUTANT_ONE_LOOK
+    floor_of(f, g, 1);                 /* the look again, where it acts */
+    over = live - debt - f;
+#endif
     if
-    :: parked > 0 -> parked--; live--; unlock(); i++
-    :: else -> debt = debt + (n - i); unlock(); break
+    :: over <= 0 -> unlock(); break    /* a pop: notify's; a debt: none */
+    :: parked > 0 && over > 0 -> parked--; live--; unlock(); i++
+    :: parked == 0 && over > 0 ->
+       if
+       :: n - i > over -> n = i + over /* no more debt than is over now */
+       :: else
+       fi;
+       debt = debt + (n - i); unlock(); break
     fi
   od;
   shrink_mu = 0
