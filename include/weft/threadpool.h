@@ -371,7 +371,8 @@ WEFT_API int weft_threadpool_call_in_thread_with_callback(
  * @param after Runs right after work, or with #WEFT_ECANCELED; may be NULL.
  * @return 0 if the request was accepted, or #WEFT_EQUIT after stop,
  *   #WEFT_EINVAL on NULL tp, req or work, #WEFT_ENOMEM when a context is
- *   current (weft/context.h) and its wrapper node cannot be had. One
+ *   current (weft/context.h) and its wrapper node cannot be had (after
+ *   stop: #WEFT_EQUIT all the same). One
  *   exception to those refusals: if weft_threadpool_cancel_work() on
  *   another thread claimed req while this call was being refused (it
  *   answered 0), req counts as accepted and cancelled: after (or the log
