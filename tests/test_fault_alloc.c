@@ -440,6 +440,37 @@ static void stopped_pool_out_of_memory_answers_equit(void **s) {
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* callMultipleInThread onto the reactor's pool, stopped through its handle:
+ * WEFT_EQUIT (weft/threads.h: the errors of submitting to the pool), also
+ * when the copy of the call list cannot be allocated, as the other submits
+ * answer then (test stopped_pool_out_of_memory_answers_equit): the copy is
+ * made before the pool looks at its stop. Fails with WEFT_ENOMEM without
+ * that look. */
+static int multiple_never_called(void *arg, void **result) {
+  (void)arg;
+  (void)result;
+  atomic_fetch_add(&g_injected, 1000); /* never: the pool is stopped */
+  return 0;
+}
+static void call_multiple_on_a_stopped_pool_out_of_memory_answers_equit(void **s) {
+  (void)s;
+  weft_reactor *r = NULL;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_threadpool *tp = NULL;
+  assert_int_equal(weft_reactor_get_thread_pool(r, &tp), 0);
+  (void)weft_threadpool_stop(tp);
+  assert_int_equal(weft_threadpool_joined(tp), 1);
+  const weft_call calls[2] = {{multiple_never_called, NULL}, {multiple_never_called, NULL}};
+  assert_int_equal(weft_call_multiple_in_thread(r, calls, 2), WEFT_EQUIT); /* with memory */
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  int rc = weft_call_multiple_in_thread(r, calls, 2);
+  long injected = atomic_load(&g_injected);
+  disarm();
+  assert_true(injected >= 1 && injected < 1000); /* the premise: no copy */
+  assert_int_equal(rc, WEFT_EQUIT);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
 /* The same with a context current: the submit's own node is had (the
  * thread's cache holds one), the context's wrapper node is not. A stopped
  * pool answers WEFT_EQUIT all the same (weft/threadpool.h: "also when out
@@ -1022,6 +1053,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(stopped_pool_out_of_memory_for_a_context_answers_equit),
       cmocka_unit_test(lane_submit_out_of_memory_on_a_stopped_pool_answers_equit),
       cmocka_unit_test(lane_create_out_of_memory_on_a_stopped_pool_answers_equit),
+      cmocka_unit_test(call_multiple_on_a_stopped_pool_out_of_memory_answers_equit),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

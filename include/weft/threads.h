@@ -153,7 +153,8 @@ typedef struct weft_call {
  *   - #WEFT_EINVAL NULL r, NULL calls with n > 0, or a call's fn NULL;
  *   - #WEFT_ENOMEM out of memory;
  *   - the errors of weft_reactor_get_thread_pool() (#WEFT_ESHUTDOWN) and of
- *     submitting to the pool (#WEFT_EQUIT).
+ *     submitting to the pool (#WEFT_EQUIT, the pool stopped; also when out
+ *     of memory then).
  */
 WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *calls,
                                           size_t n);

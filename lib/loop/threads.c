@@ -242,9 +242,9 @@ static inline int rt_submit(weft_deferred *d, weft_threadpool *pool, weft_call_f
   return WEFT_OK;
 }
 
-/* No block for a round trip: a stopped pool's answer is WEFT_EQUIT, as it
- * is with memory (the block is taken before the pool looks), else
- * WEFT_ENOMEM. */
+/* No block for a round trip (or no copy of callMultipleInThread's list): a
+ * stopped pool's answer is WEFT_EQUIT, as it is with memory (the memory is
+ * taken before the pool looks), else WEFT_ENOMEM. */
 static int rt_no_memory(weft_threadpool *pool) {
   return weft_threadpool_joined(pool) == 1 ? WEFT_EQUIT : WEFT_ENOMEM;
 }
@@ -410,7 +410,7 @@ WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *call
   int rc = weft_reactor_get_thread_pool(r, &tp);
   if (rc != 0) return rc;
   multiple *m = weft__malloc(sizeof *m + n * sizeof(weft_call));
-  if (m == NULL) return WEFT_ENOMEM;
+  if (m == NULL) return rt_no_memory(tp); /* the copy is made before the pool looks */
   m->work.data = m;
   weft__reactor_pool_log(r, &m->log, &m->log_ctx);
   m->n = n;
