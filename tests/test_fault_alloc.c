@@ -69,7 +69,21 @@ static void *stop_on_fail_main(void *tp) {
   if (weft_threadpool_stop(tp) != 0) abort();
   return NULL;
 }
+/* The same for a team: the next injected failure first quits it, on a
+ * thread of its own, and waits for that quit. */
+static _Atomic(weft_team *) g_quit_on_fail;
+static void *quit_on_fail_main(void *t) {
+  t_spared = 1;
+  if (weft_team_quit(t) != 0) abort();
+  return NULL;
+}
 static void stop_on_fail(void) {
+  weft_team *team = atomic_exchange(&g_quit_on_fail, NULL);
+  if (team) {
+    pthread_t th;
+    if (pthread_create(&th, NULL, quit_on_fail_main, team) != 0 || pthread_join(th, NULL) != 0)
+      abort();
+  }
   weft_threadpool *tp = atomic_exchange(&g_stop_on_fail, NULL);
   if (!tp) return;
   pthread_t th;
@@ -624,6 +638,57 @@ static void lane_create_out_of_memory_on_a_stopped_pool_answers_equit(void **s) 
   assert_int_equal(weft_threadpool_destroy(tp), 0);
 }
 
+/* weft_team_do on a weft_pool() team looks at the quit flag at the door,
+ * then takes the task's node: a quit on another thread while the node is
+ * sought (here: when the allocation that would give one fails) leaves a
+ * quit team, and the answer is WEFT_EQUIT, as with memory (the engine's
+ * submit refuses a closed engine; weft/worker.h "after quit"), not
+ * WEFT_ENOMEM. A thread of its own, its node cache emptied into a
+ * never-started holder pool first. A limit of 0: the team makes no thread.
+ * Fails with WEFT_ENOMEM without the look after the failure (pool_team.c,
+ * pool_no_memory). */
+static int zero_limit(void *ctx) {
+  (void)ctx;
+  return 0;
+}
+typedef struct team_quit_submit {
+  weft_threadpool *holder;
+  weft_team *team;
+  int rc, hooked;
+} team_quit_submit;
+static void team_never_runs(void *arg) {
+  (void)arg;
+  abort(); /* never accepted */
+}
+static void *team_quit_submit_main(void *arg) {
+  team_quit_submit *ts = arg;
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  for (long i = 0; i < 100L * WEFT__SLAB_NODES; i++) /* no node left */
+    if (weft_threadpool_call_in_thread(ts->holder, reuse_task, NULL) != 0) break;
+  atomic_store(&g_quit_on_fail, ts->team);
+  ts->rc = weft_team_do(ts->team, team_never_runs, NULL);
+  ts->hooked = atomic_load(&g_quit_on_fail) == NULL;
+  atomic_store(&g_quit_on_fail, NULL);
+  disarm();
+  return NULL;
+}
+static void pool_team_do_out_of_memory_after_quit_answers_equit(void **s) {
+  (void)s;
+  team_quit_submit ts = {.rc = 1};
+  assert_int_equal(pool_create(&ts.holder, 0, 1), 0); /* never started: keeps the nodes */
+  assert_int_equal(weft_pool(&ts.team, zero_limit, NULL, NULL, NULL, "fault"), 0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, team_quit_submit_main, &ts), 0);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_true(ts.hooked); /* the premise: a node was sought and the team quit then */
+  assert_int_equal(ts.rc, WEFT_EQUIT);
+  weft_team_statistics st;
+  assert_int_equal(weft_team_statistics_get(ts.team, &st), 0);
+  assert_int_equal(st.backlogged_work, 0);
+  assert_int_equal(weft_team_destroy(ts.team), 0);
+  assert_int_equal(weft_threadpool_destroy(ts.holder), 0); /* cancels what it holds */
+}
+
 /* ------------------------- a worker's slot that cannot be allocated */
 
 /* E9.5 for the slot allocation: a pool (1, 2) whose one thread is held at
@@ -1054,6 +1119,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(lane_submit_out_of_memory_on_a_stopped_pool_answers_equit),
       cmocka_unit_test(lane_create_out_of_memory_on_a_stopped_pool_answers_equit),
       cmocka_unit_test(call_multiple_on_a_stopped_pool_out_of_memory_answers_equit),
+      cmocka_unit_test(pool_team_do_out_of_memory_after_quit_answers_equit),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

@@ -360,7 +360,8 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
  *   quit() on another thread finished the team before the task reached the
  *   coordinator, is reported to log_fn with #WEFT_ECANCELED:
  *   docs/worker-layer.md), or:
- *   - #WEFT_EQUIT  after quit;
+ *   - #WEFT_EQUIT  after quit (a weft_pool() team: also when out of
+ *     memory then);
  *   - #WEFT_EINVAL on NULL t or fn;
  *   - #WEFT_ENOMEM out of memory;
  *   - the coordinator's do() error (weft_team_create's coordinator

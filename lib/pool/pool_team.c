@@ -76,11 +76,19 @@ static void pool_cancel(weft__task *t, int status) {
   weft__engine_log(p->e, status, "weft_pool: task cancelled, never ran");
 }
 
+/* No node for a do(): a team quit since the door's look answers
+ * WEFT_EQUIT, as the engine's submit would with memory (weft/worker.h:
+ * "after quit"; the pool's weft__threadpool_no_memory), else WEFT_ENOMEM.
+ * Relaxed: as the door's look. */
+static __attribute__((noinline)) int pool_no_memory(pool_team *p) {
+  return weft__load_relaxed(&p->quit) ? WEFT_EQUIT : WEFT_ENOMEM;
+}
+
 static int pool_do(weft_team *t, weft_fn fn, void *arg) {
   pool_team *p = (pool_team *)t;
   if (weft__load_relaxed(&p->quit)) return WEFT_EQUIT;
   weft__node *n = weft__node_get();
-  if (!n) return WEFT_ENOMEM;
+  if (!n) return pool_no_memory(p);
   n->task.run = pool_run;
   n->task.cancel = pool_cancel;
   pool_call *c = (pool_call *)(void *)n->data;
