@@ -689,6 +689,76 @@ static void pool_team_do_out_of_memory_after_quit_answers_equit(void **s) {
   assert_int_equal(weft_threadpool_destroy(ts.holder), 0); /* cancels what it holds */
 }
 
+/* weft_blocking_call_from_thread while "shutdown" is fired by hand: the
+ * firing refuses new waiters until its triggers have run (weft/reactor.h,
+ * weft_reactor_fire_system_event: WEFT_ESHUTDOWN), also when no memory is
+ * left for the call's record (the first allocation fails) or for the node
+ * that carries the caller's context (a context current, the thread's node
+ * cache emptied into a never-started holder pool, and every allocation
+ * after the record's failing). The record is taken before the registration looks, and the look
+ * at the door sees only a reactor stopping, not a firing. A trigger of
+ * the firing makes the calls on a thread of its own and waits for them.
+ * Fails with WEFT_ENOMEM without the look after the failure (threads.c,
+ * bc_no_memory). */
+typedef struct bc_firing {
+  weft_reactor *r;
+  weft_threadpool *holder; /* with ctx: takes every node of the thread's cache */
+  int mode;
+  long k;
+  int ctx;
+  int rc;
+  long injected;
+} bc_firing;
+static int bc_never_called(void *ctx, weft_result *r) {
+  (void)ctx;
+  (void)r;
+  abort(); /* refused */
+}
+static void *bc_firing_main(void *arg) {
+  bc_firing *b = arg;
+  static char a_context;
+  if (b->ctx) {
+    arm(MODE_FROM, 1); /* no node left: the holder takes them all */
+    for (long i = 0; i < 100L * WEFT__SLAB_NODES; i++)
+      if (weft_threadpool_call_in_thread(b->holder, reuse_task, NULL) != 0) break;
+    weft_context_set(&a_context);
+  }
+  if (b->mode != MODE_OFF) arm(b->mode, b->k);
+  b->rc = weft_blocking_call_from_thread(b->r, bc_never_called, NULL, NULL, NULL);
+  b->injected = atomic_load(&g_injected);
+  disarm();
+  if (b->ctx) weft_context_set(NULL);
+  return NULL;
+}
+static void bc_firing_trigger(void *arg) {
+  pthread_t th;
+  if (pthread_create(&th, NULL, bc_firing_main, arg) != 0 || pthread_join(th, NULL) != 0) abort();
+}
+static void blocking_call_out_of_memory_during_a_shutdown_firing_answers_eshutdown(void **s) {
+  (void)s;
+  /* with memory; no memory for the record; the record had, no wrapper */
+  weft_threadpool *holder = NULL;
+  assert_int_equal(pool_create(&holder, 0, 1), 0); /* never started: keeps the nodes */
+  bc_firing cases[3] = {{.mode = MODE_OFF}, {.mode = MODE_FROM, .k = 1},
+                        {.mode = MODE_FROM, .k = 2, .ctx = 1, .holder = holder}};
+  for (int i = 0; i < 3; i++) {
+    weft_reactor *r = NULL;
+    assert_int_equal(weft_reactor_create(&r), 0);
+    cases[i].r = r;
+    cases[i].rc = 1;
+    weft_trigger_id id = 0;
+    assert_int_equal(
+        weft_reactor_add_trigger(r, WEFT_DURING, WEFT_SHUTDOWN, bc_firing_trigger, &cases[i], &id),
+        0);
+    assert_int_equal(weft_reactor_fire_system_event(r, WEFT_SHUTDOWN), 0);
+    assert_int_equal(weft_reactor_remove_trigger(r, id), 0);
+    if (cases[i].mode != MODE_OFF) assert_true(cases[i].injected >= 1); /* the premise */
+    assert_int_equal(cases[i].rc, WEFT_ESHUTDOWN);
+    assert_int_equal(weft_reactor_destroy(r), 0);
+  }
+  assert_int_equal(weft_threadpool_destroy(holder), 0); /* cancels what it holds */
+}
+
 /* ------------------------- a worker's slot that cannot be allocated */
 
 /* E9.5 for the slot allocation: a pool (1, 2) whose one thread is held at
@@ -1120,6 +1190,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(lane_create_out_of_memory_on_a_stopped_pool_answers_equit),
       cmocka_unit_test(call_multiple_on_a_stopped_pool_out_of_memory_answers_equit),
       cmocka_unit_test(pool_team_do_out_of_memory_after_quit_answers_equit),
+      cmocka_unit_test(blocking_call_out_of_memory_during_a_shutdown_firing_answers_eshutdown),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

@@ -187,9 +187,10 @@ WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *call
  *                     released (fn never runs if it had not yet; a wait
  *                     begun before the reactor ran too), or refused while
  *                     that stop is under way;
- *   - #WEFT_ESHUTDOWN the reactor is stopping or stopped, or began to shut
- *     down while we waited (the waiter is released; a result that arrives
- *     later is dropped);
+ *   - #WEFT_ESHUTDOWN the reactor is stopping or stopped, or is firing
+ *     "shutdown" (weft_reactor_fire_system_event()), also when out of
+ *     memory then; or it began to shut down while we waited (the waiter is
+ *     released; a result that arrives later is dropped);
  *   - #WEFT_ECANCELED fn returned a Deferred that was then released
  *     without firing (it never can; Twisted's caller waits for ever);
  *   - #WEFT_EINVAL    NULL r or fn;

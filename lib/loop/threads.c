@@ -586,6 +586,17 @@ static void bc_run(weft__task *t) { /* on the reactor thread */
   weft_deferred_unref(d);
 }
 
+/* No record for the call (or no node to carry the caller's context): a
+ * reactor that refuses waiters now answers WEFT_ESHUTDOWN, as the
+ * registration would with memory (weft__reactor_block: the record is
+ * taken before it looks), else WEFT_ENOMEM. The look at the door above sees
+ * a shutdown under way, not a "shutdown" fired by hand (shutdown_firing),
+ * nor one that began since. */
+static __attribute__((noinline)) int bc_no_memory(weft_reactor *r) {
+  int rc = weft__reactor_block_refused(r);
+  return rc != 0 ? rc : WEFT_ENOMEM;
+}
+
 WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn, void *arg,
                                             void **value, weft_failure **failure) {
   if (value) *value = NULL;
@@ -594,7 +605,7 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
   if (weft__reactor_stopping(r)) return WEFT_ESHUTDOWN;
   if (weft_reactor_is_in_io_thread(r)) return WEFT_EDEADLK;
   blocking_call *bc = weft__malloc(sizeof *bc);
-  if (bc == NULL) return WEFT_ENOMEM;
+  if (bc == NULL) return bc_no_memory(r);
   atomic_init(&bc->refs, 2);
   atomic_init(&bc->finished, 0);
   atomic_init(&bc->done, 0);
@@ -610,7 +621,7 @@ WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn
   weft__task *node = &bc->node;
   if (WEFT_UNLIKELY(weft__context_active()) && (node = weft__context_wrap(node)) == NULL) {
     weft__free(bc);
-    return WEFT_ENOMEM;
+    return bc_no_memory(r);
   }
   /* On a pool thread the wait is announced (E9.1): the pool stands in for
    * us, so work the reactor's call waits for (a deferToThreadPool onto
