@@ -337,8 +337,9 @@ static void *fp_pinned_submitter(void *arg) {
 cpu_set_t *__real___sched_cpualloc(size_t count);
 cpu_set_t *__wrap___sched_cpualloc(size_t count);
 static atomic_int g_fail_cpualloc;
+static atomic_int g_cpualloc_spared; /* while armed: how many still succeed first */
 cpu_set_t *__wrap___sched_cpualloc(size_t count) {
-  if (atomic_load(&g_fail_cpualloc)) {
+  if (atomic_load(&g_fail_cpualloc) && atomic_fetch_sub(&g_cpualloc_spared, 1) <= 0) {
     errno = ENOMEM;
     return NULL;
   }
@@ -371,6 +372,35 @@ static void none_without_memory_for_the_mask_is_enomem(void **state) {
   atomic_store(&g_fail_cpualloc, 0);
   assert_int_equal(r, WEFT_ENOMEM);
   assert_int_equal(create_with((weft_affinity){WEFT_AFFINITY_NONE, NULL, 0}), 0);
+}
+
+/* An option that is wrong whatever the CPUs (an empty SET, a NULL list of
+ * some length, a negative CPU) is WEFT_EINVAL also when no mask can be
+ * made; a listed CPU the creator may not run on also when the creator's
+ * mask is had and the chosen set's is not. The masks were made before
+ * those looks, and the failure answered WEFT_ENOMEM (affinity.c). */
+static void a_wrong_option_without_memory_is_einval(void **state) {
+  (void)state;
+  cpu_set_t allowed = allowed_cpus();
+  int neg = -1, other = -1;
+  for (int c = 0; c < CPU_SETSIZE && other < 0; c++)
+    if (!CPU_ISSET(c, &allowed)) other = c;
+  atomic_store(&g_cpualloc_spared, 0);
+  atomic_store(&g_fail_cpualloc, 1);
+  int empty = create_with((weft_affinity){WEFT_AFFINITY_SET, NULL, 0});
+  int null_list = create_with((weft_affinity){WEFT_AFFINITY_COMPACT, NULL, 2});
+  int negative = create_with((weft_affinity){WEFT_AFFINITY_SCATTER, &neg, 1});
+  atomic_store(&g_cpualloc_spared, 1); /* the creator's mask is had */
+  int not_allowed = other >= 0 ? create_with((weft_affinity){WEFT_AFFINITY_SET, &other, 1})
+                               : WEFT_EINVAL; /* every CPU allowed: nothing to list */
+  int spared_left = atomic_load(&g_cpualloc_spared);
+  atomic_store(&g_fail_cpualloc, 0);
+  atomic_store(&g_cpualloc_spared, 0);
+  assert_int_equal(empty, WEFT_EINVAL);
+  assert_int_equal(null_list, WEFT_EINVAL);
+  assert_int_equal(negative, WEFT_EINVAL);
+  if (other >= 0) assert_true(spared_left <= 0); /* the premise: the creator's mask was made */
+  assert_int_equal(not_allowed, WEFT_EINVAL);
 }
 
 static void a_failed_pin_runs_on_the_plan(void **state) {
@@ -540,6 +570,7 @@ int main(void) {
       cmocka_unit_test(a_failed_pin_runs_on_the_plan),
       cmocka_unit_test(no_memory_for_the_mask_is_enomem),
       cmocka_unit_test(none_without_memory_for_the_mask_is_enomem),
+      cmocka_unit_test(a_wrong_option_without_memory_is_einval),
 #endif
       cmocka_unit_test(reactor_pool_affinity),
       cmocka_unit_test(monitor_paced_by_the_pools_cpus),

@@ -113,7 +113,8 @@ typedef enum weft_affinity_policy {
  * a cpuset cgroup, taskset and numactl limits are already applied there).
  * Every listed CPU must be one the creating thread may run on (on a kernel
  * built for more than 1024 CPUs too): otherwise creation fails with
- * WEFT_EINVAL, as it does for an empty SET or an unknown policy. The list
+ * WEFT_EINVAL, as it does for an empty SET, a NULL list with ncpus > 0, a
+ * negative CPU or an unknown policy (also when out of memory then). The list
  * may repeat CPUs and be of any length; it is copied.
  *
  * A pool pinned to fewer CPUs than the process may use counts only those

@@ -124,6 +124,15 @@ int weft__affinity_make(const weft_affinity *opt, weft__affinity **out) {
   if (policy != WEFT_AFFINITY_NONE && policy != WEFT_AFFINITY_SET &&
       policy != WEFT_AFFINITY_COMPACT && policy != WEFT_AFFINITY_SCATTER)
     return WEFT_EINVAL;
+  /* What is wrong whatever the CPUs is refused before any mask is made: an
+   * option answered WEFT_ENOMEM with no memory for one is WEFT_EINVAL with
+   * memory (weft/threadpool.h, weft_affinity). */
+  if (policy != WEFT_AFFINITY_NONE) {
+    if (opt->ncpus > 0 && !opt->cpus) return WEFT_EINVAL;
+    if (policy == WEFT_AFFINITY_SET && opt->ncpus == 0) return WEFT_EINVAL;
+    for (size_t i = 0; i < opt->ncpus; i++)
+      if (opt->cpus[i] < 0) return WEFT_EINVAL;
+  }
   size_t bytes;
   int bits;
   cpu_set_t *allowed = weft__cpu_mask_get(&bytes, &bits);
@@ -147,8 +156,12 @@ int weft__affinity_make(const weft_affinity *opt, weft__affinity **out) {
     if (errno == ENOMEM) r = WEFT_ENOMEM;
     goto out;
   }
-  if (opt->ncpus > 0 && !opt->cpus) goto out;
-  if (policy == WEFT_AFFINITY_SET && opt->ncpus == 0) goto out;
+  /* Every listed CPU is checked before the chosen set's mask is made, for
+   * the same reason. */
+  for (size_t i = 0; i < opt->ncpus; i++) {
+    int c = opt->cpus[i];
+    if (c >= bits || !CPU_ISSET_S(c, bytes, allowed)) goto out;
+  }
   /* The chosen set, as a mask: duplicates collapse, so the list may be of
    * any length. */
   want = CPU_ALLOC(bits);
@@ -157,15 +170,8 @@ int weft__affinity_make(const weft_affinity *opt, weft__affinity **out) {
     goto out;
   }
   CPU_ZERO_S(bytes, want);
-  if (opt->ncpus == 0) {
-    CPU_OR_S(bytes, want, want, allowed);
-  } else {
-    for (size_t i = 0; i < opt->ncpus; i++) {
-      int c = opt->cpus[i];
-      if (c < 0 || c >= bits || !CPU_ISSET_S(c, bytes, allowed)) goto out;
-      CPU_SET_S(c, bytes, want);
-    }
-  }
+  if (opt->ncpus == 0) CPU_OR_S(bytes, want, want, allowed);
+  for (size_t i = 0; i < opt->ncpus; i++) CPU_SET_S(opt->cpus[i], bytes, want);
   r = plan_of(want, bytes, bits, policy, out);
 out:
   if (want) CPU_FREE(want);
