@@ -759,6 +759,38 @@ static void blocking_call_out_of_memory_during_a_shutdown_firing_answers_eshutdo
   assert_int_equal(weft_threadpool_destroy(holder), 0); /* cancels what it holds */
 }
 
+/* weft_reactor_suggest_thread_pool_size below the min of the pool the
+ * reactor's options would make is WEFT_EINVAL (weft/reactor.h: the codes of
+ * weft_threadpool_adjust_poolsize, EINVAL below the pool's min), also when
+ * that pool cannot be made: it is made before the size is looked at, and
+ * its failure answered WEFT_ENOMEM. Every allocation fails; no pool is left
+ * (a size at the min is still WEFT_ENOMEM then). Fails with WEFT_ENOMEM
+ * without the look (reactor_pool.c). */
+static void suggest_below_min_out_of_memory_answers_einval(void **s) {
+  (void)s;
+  weft_reactor *r = NULL;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  weft_threadpool_options o;
+  weft_reactor_thread_pool_options_init(&o);
+  o.min_threads = 2;
+  o.max_threads = 4;
+  assert_int_equal(weft_reactor_set_thread_pool_options(r, &o), 0);
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  int below = weft_reactor_suggest_thread_pool_size(r, 1);
+  long injected = atomic_load(&g_injected);
+  int at_min = weft_reactor_suggest_thread_pool_size(r, 2);
+  disarm();
+  assert_true(injected >= 1); /* the premise: the pool could not be made */
+  assert_int_equal(below, WEFT_EINVAL);
+  assert_int_equal(at_min, WEFT_ENOMEM);
+  weft_threadpool *tp = (weft_threadpool *)&tp;
+  /* with memory: the same answer, the pool made */
+  assert_int_equal(weft_reactor_suggest_thread_pool_size(r, 1), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_get_thread_pool(r, &tp), 0);
+  assert_int_equal(weft_threadpool_min(tp), 2);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+}
+
 /* ------------------------- a worker's slot that cannot be allocated */
 
 /* E9.5 for the slot allocation: a pool (1, 2) whose one thread is held at
@@ -1191,6 +1223,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(call_multiple_on_a_stopped_pool_out_of_memory_answers_equit),
       cmocka_unit_test(pool_team_do_out_of_memory_after_quit_answers_equit),
       cmocka_unit_test(blocking_call_out_of_memory_during_a_shutdown_firing_answers_eshutdown),
+      cmocka_unit_test(suggest_below_min_out_of_memory_answers_einval),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

@@ -392,7 +392,8 @@ WEFT_API int weft_reactor_set_thread_pool_options(weft_reactor *r,
  * @return 0, or #WEFT_EINVAL on NULL r or size < 0, or the codes of
  *   weft_reactor_get_thread_pool() (#WEFT_ESHUTDOWN, #WEFT_ENOMEM) and
  *   weft_threadpool_adjust_poolsize() (#WEFT_EINVAL if size is below the
- *   pool's min, #WEFT_EAGAIN).
+ *   pool's min, also when out of memory to create the pool then: the min
+ *   its options give it; #WEFT_EAGAIN).
  */
 WEFT_API int weft_reactor_suggest_thread_pool_size(weft_reactor *r, int size);
 /**

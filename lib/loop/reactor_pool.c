@@ -124,6 +124,10 @@ WEFT_API int weft_reactor_suggest_thread_pool_size(weft_reactor *r, int size) {
   if (size < 0) return WEFT_EINVAL; /* -1 would read as WEFT_KEEP */
   weft_threadpool *tp;
   int rc = weft_reactor_get_thread_pool(r, &tp);
+  /* The pool could not be made (no pool here: r->pool is set only once it
+   * is): a size below the min it would have had is WEFT_EINVAL, as the
+   * adjust below answers with memory, not the creation's WEFT_ENOMEM. */
+  if (rc == WEFT_ENOMEM && r->pool == NULL && size < weft__reactor_pool_min(r)) return WEFT_EINVAL;
   if (rc != 0) return rc;
   return weft_threadpool_adjust_poolsize(tp, WEFT_KEEP, size);
 }

@@ -83,6 +83,15 @@ void weft__reactor_pool_log(weft_reactor *r, weft_log_fn *log, void **ctx) {
   *ctx = r->pool_options ? r->pool_options->o.log_ctx : NULL;
 }
 
+int weft__reactor_pool_min(const weft_reactor *r) {
+  if (!r->pool_options) return 0;
+  const weft_threadpool_options *o = &r->pool_options->o;
+  /* weft_threadpool_create_ex: max clamped, min at most max */
+  int max = o->max_threads > WEFT_THREADPOOL_MAX_THREADS ? WEFT_THREADPOOL_MAX_THREADS
+                                                         : o->max_threads;
+  return o->min_threads < max ? o->min_threads : max;
+}
+
 int weft__reactor_pool_create(weft_reactor *r, weft_threadpool **out) {
   if (r->pool_options) return weft_threadpool_create_ex(out, &r->pool_options->o);
   return weft_threadpool_create(out, 0, 10, "weft.reactor");

@@ -240,6 +240,9 @@ bool weft__reactor_pool_kept_any(const weft_reactor *r);
 
 /* reactor_pool_options.c */
 int weft__reactor_pool_create(weft_reactor *r, weft_threadpool **out);
+/* The min the pool is created with (the options', clamped as the pool
+ * clamps it; 0 by default). */
+int weft__reactor_pool_min(const weft_reactor *r);
 void weft__reactor_pool_options_free(weft_reactor *r);
 /* The log hook (and its context) the reactor's pool was or will be made
  * with: NULL for the defaults. Reactor thread. */
