@@ -791,6 +791,83 @@ static void suggest_below_min_out_of_memory_answers_einval(void **s) {
   assert_int_equal(weft_reactor_destroy(r), 0);
 }
 
+/* The failures a Deferred makes itself keep the code the headers promise
+ * when no memory is left for them: a cancel errbacks WEFT_ECANCELED
+ * (weft/deferred.h, weft_canceller_fn), a callback that returns a code
+ * "raises" a failure with that code, errback(NULL) is WEFT_EFAILED, a
+ * callback returning its own Deferred fails WEFT_EINVAL, and a round trip
+ * whose pool was destroyed before fn ran errbacks WEFT_ECANCELED
+ * (weft/threads.h). Each failure is made while every allocation fails;
+ * each was the static WEFT_ENOMEM failure without weft__failure_of
+ * (failure.c). */
+static int record_code(void *ctx, weft_result *r) {
+  *(int *)ctx = weft_failure_code(r->failure);
+  weft_result_set_value(r, NULL); /* handled */
+  return 0;
+}
+static int raise_ebusy(void *ctx, weft_result *r) {
+  (void)ctx;
+  (void)r;
+  return WEFT_EBUSY;
+}
+static int return_itself(void *ctx, weft_result *r) {
+  weft_result_set_deferred(r, ctx);
+  return 0;
+}
+static int dtp_never_runs(void *arg, void **result) {
+  (void)arg;
+  (void)result;
+  abort(); /* its pool is destroyed before it can run */
+}
+static void deferred_failures_out_of_memory_keep_their_codes(void **s) {
+  (void)s;
+  int cancelled = 0, raised = 0, failed = 0, chained = 0, round_trip = 0;
+  long injected[5];
+  weft_deferred *d[4] = {NULL, NULL, NULL, NULL};
+  for (int i = 0; i < 4; i++) assert_int_equal(weft_deferred_create(&d[i]), 0);
+  assert_int_equal(weft_deferred_add_errback(d[0], record_code, &cancelled), 0);
+  assert_int_equal(weft_deferred_add_callback(d[1], raise_ebusy, NULL), 0);
+  assert_int_equal(weft_deferred_add_errback(d[1], record_code, &raised), 0);
+  assert_int_equal(weft_deferred_add_errback(d[2], record_code, &failed), 0);
+  assert_int_equal(weft_deferred_add_callback(d[3], return_itself, d[3]), 0);
+  assert_int_equal(weft_deferred_add_errback(d[3], record_code, &chained), 0);
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  assert_int_equal(weft_deferred_cancel(d[0]), 0);
+  injected[0] = atomic_load(&g_injected);
+  arm(MODE_FROM, 1);
+  assert_int_equal(weft_deferred_callback(d[1], NULL), 0);
+  injected[1] = atomic_load(&g_injected);
+  arm(MODE_FROM, 1);
+  assert_int_equal(weft_deferred_errback(d[2], NULL), 0);
+  injected[2] = atomic_load(&g_injected);
+  arm(MODE_FROM, 1);
+  assert_int_equal(weft_deferred_callback(d[3], NULL), 0);
+  injected[3] = atomic_load(&g_injected);
+  disarm();
+  /* The round trip: accepted by a pool never started, which its destroy
+   * cancels; the completion fires the Deferred in the reactor's destroy. */
+  weft_reactor *r = NULL;
+  weft_threadpool *tp = NULL;
+  weft_deferred *rt = NULL;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  assert_int_equal(pool_create(&tp, 0, 1), 0);
+  assert_int_equal(weft_defer_to_thread_pool(r, tp, dtp_never_runs, NULL, &rt), 0);
+  assert_int_equal(weft_deferred_add_errback(rt, record_code, &round_trip), 0);
+  assert_int_equal(weft_threadpool_destroy(tp), 0);
+  arm(MODE_FROM, 1);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  injected[4] = atomic_load(&g_injected);
+  disarm();
+  for (int i = 0; i < 5; i++) assert_true(injected[i] >= 1); /* the premise: no memory */
+  assert_int_equal(cancelled, WEFT_ECANCELED);
+  assert_int_equal(raised, WEFT_EBUSY);
+  assert_int_equal(failed, WEFT_EFAILED);
+  assert_int_equal(chained, WEFT_EINVAL);
+  assert_int_equal(round_trip, WEFT_ECANCELED);
+  for (int i = 0; i < 4; i++) weft_deferred_unref(d[i]);
+  weft_deferred_unref(rt);
+}
+
 /* ------------------------- a worker's slot that cannot be allocated */
 
 /* E9.5 for the slot allocation: a pool (1, 2) whose one thread is held at
@@ -1224,6 +1301,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(pool_team_do_out_of_memory_after_quit_answers_equit),
       cmocka_unit_test(blocking_call_out_of_memory_during_a_shutdown_firing_answers_eshutdown),
       cmocka_unit_test(suggest_below_min_out_of_memory_answers_einval),
+      cmocka_unit_test(deferred_failures_out_of_memory_keep_their_codes),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),
       cmocka_unit_test(lanes_fail_once),

@@ -26,6 +26,11 @@
  * or returns a negative WEFT_E* code: that is "raising" — the result becomes
  * a new failure with that code (the previous result is dropped).
  *
+ * The failures weft makes itself (a raised WEFT_E* code, a cancel's
+ * #WEFT_ECANCELED, errback(NULL)'s #WEFT_EFAILED, a refused chain's) keep
+ * their code when out of memory: a shared static failure of that code
+ * stands in, its message weft_strerror()'s.
+ *
  * Ownership.
  *   - Values are opaque to weft: never copied, never freed. Whoever produces
  *     a value and whoever consumes it agree on its lifetime.

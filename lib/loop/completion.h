@@ -19,6 +19,12 @@
 #include "weft/deferred.h"
 #include "weft/reactor.h"
 
+/* weft_failure_new(code, message) for a failure the library makes itself:
+ * out of memory, a static failure of the same code (a WEFT_E* code; its
+ * message weft_strerror's), not the WEFT_ENOMEM one, so that the code a
+ * header promises survives (lib/loop/failure.c). */
+weft_failure *weft__failure_of(int code, const char *message);
+
 /* A Deferred followed by `extra` bytes (max-aligned) in the same block;
  * weft__deferred_extra_of (lib/loop/deferred_impl.h) finds them. */
 int weft__deferred_create_extra(weft_deferred **out, size_t extra);

@@ -102,7 +102,7 @@ WEFT_API void weft_result_set_value(weft_result *r, void *value) {
 }
 
 WEFT_API void weft_result_set_failure(weft_result *r, weft_failure *f) {
-  if (f == NULL) f = weft_failure_new(WEFT_EFAILED, NULL);
+  if (f == NULL) f = weft__failure_of(WEFT_EFAILED, NULL);
   if (r == NULL) {
     weft_failure_unref(f);
     return;
@@ -333,7 +333,7 @@ static void chain_to(weft_deferred *d, weft_deferred *inner) {
   if (inner == d) {
     dunref(inner);
     weft_result_set_failure(&d->result,
-                            weft_failure_new(WEFT_EINVAL, "a Deferred cannot chain to itself"));
+                            weft__failure_of(WEFT_EINVAL, "a Deferred cannot chain to itself"));
     return;
   }
   /* A circle (A waits on B, whose callback now returns A; or B waits on a
@@ -347,7 +347,7 @@ static void chain_to(weft_deferred *d, weft_deferred *inner) {
     dunref(inner);
     weft_result_set_failure(
         &d->result,
-        weft_failure_new(WEFT_EDEADLK, "a Deferred cannot wait on a chain that waits on it"));
+        weft__failure_of(WEFT_EDEADLK, "a Deferred cannot wait on a chain that waits on it"));
     return;
   }
   if (inner->called && inner->paused == 0 && !inner->running) {
@@ -363,7 +363,7 @@ static void chain_to(weft_deferred *d, weft_deferred *inner) {
   entry e = {chain_continue, d, chain_continue, d, chain_dispose};
   if (append(inner, &e) != 0) {
     dunref(inner);
-    weft_result_set_failure(&d->result, weft_failure_new(WEFT_ENOMEM, NULL));
+    weft_result_set_failure(&d->result, weft__failure_of(WEFT_ENOMEM, NULL));
     return;
   }
   dref(d); /* held by the entry */
@@ -415,7 +415,7 @@ static inline __attribute__((always_inline)) void run_chain(weft_deferred *d) {
       if (fn == NULL) continue; /* pass-through on this side */
       int rc = fn(ctx, &cur->result);
       if (rc < 0) {
-        weft_result_set_failure(&cur->result, weft_failure_new(rc, NULL));
+        weft_result_set_failure(&cur->result, weft__failure_of(rc, NULL));
         continue;
       }
       weft_deferred *inner = cur->result.chained_private_;
@@ -543,7 +543,7 @@ WEFT_API int weft_deferred_callback(weft_deferred *d, void *value) {
 }
 
 WEFT_API int weft_deferred_errback(weft_deferred *d, weft_failure *f) {
-  if (f == NULL) f = weft_failure_new(WEFT_EFAILED, NULL);
+  if (f == NULL) f = weft__failure_of(WEFT_EFAILED, NULL);
   if (d == NULL) {
     weft_failure_unref(f);
     return WEFT_EINVAL;
@@ -558,7 +558,7 @@ WEFT_API int weft_succeed(weft_deferred **out, void *value) {
 }
 
 WEFT_API int weft_fail(weft_deferred **out, weft_failure *f) {
-  if (f == NULL) f = weft_failure_new(WEFT_EFAILED, NULL);
+  if (f == NULL) f = weft__failure_of(WEFT_EFAILED, NULL);
   int rc = weft_deferred_create(out);
   if (rc != 0) {
     weft_failure_unref(f);
@@ -596,7 +596,7 @@ WEFT_API int weft_deferred_cancel(weft_deferred *d) {
   } else {
     x->suppress_once = 1; /* swallow the firing still to come, once */
   }
-  if (!x->called) fire(x, NULL, weft_failure_new(WEFT_ECANCELED, "Deferred cancelled"));
+  if (!x->called) fire(x, NULL, weft__failure_of(WEFT_ECANCELED, "Deferred cancelled"));
   dunref(x);
   return WEFT_OK;
 }

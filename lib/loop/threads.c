@@ -152,7 +152,8 @@ static inline void rt_prefetch_next(weft_reactor *r) {
 
 /* The work failed (status < 0) or never ran: its failure, or a new one. */
 static __attribute__((noinline)) void rt_complete_failed(round_trip *rt) {
-  weft_failure *f = rt->work.data ? (weft_failure *)rt->work.data : weft_failure_new(rt->status, NULL);
+  weft_failure *f = rt->work.data ? (weft_failure *)rt->work.data
+                                  : weft__failure_of(rt->status, NULL);
   weft__deferred_fire_release(rt_deferred(rt), NULL, f);
 }
 
