@@ -39,6 +39,7 @@
 
 #include "engine/core.h"       /* sizeof(weft__eworker) */
 #include "engine/node_cache.h" /* WEFT__SLAB_NODES */
+#include "engine/observer.h"   /* a stop that joins: WEFT__EVENT_STOP_WATCH */
 #include "test_sync.h"
 #include "weft/weft.h"
 
@@ -759,6 +760,58 @@ static void blocking_call_out_of_memory_during_a_shutdown_firing_answers_eshutdo
   assert_int_equal(weft_threadpool_destroy(holder), 0); /* cancels what it holds */
 }
 
+/* The same on a pool thread while the reactor's thread stops that pool
+ * (a reactor callback's weft_threadpool_stop, which joins the thread):
+ * the wait is refused with WEFT_EDEADLK (weft/threads.h), also when no
+ * record can be had. The task waits until the stop has begun joining (the
+ * observer's STOP_WATCH: an elastic pool's stop that waits on its live
+ * thread), then calls with every allocation failing. Fails with
+ * WEFT_ENOMEM without bc_no_memory's look (the engine's join, under its
+ * mutex, as the registration's). */
+static sync_t g_bcj_started, g_bcj_go;
+static weft_reactor *g_bcj_r;
+static weft_threadpool *g_bcj_tp;
+static int g_bcj_rc = 1, g_bcj_stop_rc = 1;
+static long g_bcj_injected;
+static void bcj_on_event(weft__event ev) {
+  if (ev == WEFT__EVENT_STOP_WATCH) gate_open(&g_bcj_go);
+}
+static void bcj_task(void *arg) {
+  (void)arg;
+  count_up(&g_bcj_started);
+  gate_wait(&g_bcj_go);
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  g_bcj_rc = weft_blocking_call_from_thread(g_bcj_r, bc_never_called, NULL, NULL, NULL);
+  g_bcj_injected = atomic_load(&g_injected);
+  disarm();
+}
+static void bcj_on_running(void *arg) {
+  (void)arg;
+  count_wait(&g_bcj_started, 1);
+  weft__observer_set(bcj_on_event);
+  g_bcj_stop_rc = weft_threadpool_stop(g_bcj_tp); /* joins the task's thread */
+  weft__observer_set(NULL);
+  (void)weft_reactor_stop(g_bcj_r);
+}
+static void blocking_call_out_of_memory_in_a_pool_its_reactor_stops_answers_edeadlk(void **s) {
+  (void)s;
+  sync_init(&g_bcj_started);
+  sync_init(&g_bcj_go);
+  assert_int_equal(weft_reactor_create(&g_bcj_r), 0);
+  assert_int_equal(pool_create(&g_bcj_tp, 1, 1), 0); /* elastic: its stop watches */
+  assert_int_equal(weft_threadpool_start(g_bcj_tp), 0);
+  assert_int_equal(weft_threadpool_call_in_thread(g_bcj_tp, bcj_task, NULL), 0);
+  assert_int_equal(weft_reactor_call_when_running(g_bcj_r, bcj_on_running, NULL), 0);
+  assert_int_equal(weft_reactor_run(g_bcj_r), 0);
+  assert_int_equal(g_bcj_stop_rc, 0);
+  assert_true(g_bcj_injected >= 1); /* the premise: no record */
+  assert_int_equal(g_bcj_rc, WEFT_EDEADLK);
+  assert_int_equal(weft_threadpool_destroy(g_bcj_tp), 0);
+  assert_int_equal(weft_reactor_destroy(g_bcj_r), 0);
+  sync_fini(&g_bcj_started);
+  sync_fini(&g_bcj_go);
+}
+
 /* weft_reactor_suggest_thread_pool_size below the min of the pool the
  * reactor's options would make is WEFT_EINVAL (weft/reactor.h: the codes of
  * weft_threadpool_adjust_poolsize, EINVAL below the pool's min), also when
@@ -1300,6 +1353,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(call_multiple_on_a_stopped_pool_out_of_memory_answers_equit),
       cmocka_unit_test(pool_team_do_out_of_memory_after_quit_answers_equit),
       cmocka_unit_test(blocking_call_out_of_memory_during_a_shutdown_firing_answers_eshutdown),
+      cmocka_unit_test(blocking_call_out_of_memory_in_a_pool_its_reactor_stops_answers_edeadlk),
       cmocka_unit_test(suggest_below_min_out_of_memory_answers_einval),
       cmocka_unit_test(deferred_failures_out_of_memory_keep_their_codes),
       cmocka_unit_test(pool_fail_once),

@@ -186,7 +186,8 @@ WEFT_API int weft_call_multiple_in_thread(weft_reactor *r, const weft_call *call
  *                     the wait is
  *                     released (fn never runs if it had not yet; a wait
  *                     begun before the reactor ran too), or refused while
- *                     that stop is under way;
+ *                     that stop is under way (also when out of memory
+ *                     then);
  *   - #WEFT_ESHUTDOWN the reactor is stopping or stopped, or is firing
  *     "shutdown" (weft_reactor_fire_system_event()), also when out of
  *     memory then; or it began to shut down while we waited (the waiter is

@@ -587,15 +587,34 @@ static void bc_run(weft__task *t) { /* on the reactor thread */
   weft_deferred_unref(d);
 }
 
-/* No record for the call (or no node to carry the caller's context): a
- * reactor that refuses waiters now answers WEFT_ESHUTDOWN, as the
- * registration would with memory (weft__reactor_block: the record is
- * taken before it looks), else WEFT_ENOMEM. The look at the door above sees
- * a shutdown under way, not a "shutdown" fired by hand (shutdown_firing),
- * nor one that began since. */
+/* bc_enter's refusals, for a wait that cannot begin (no memory): the
+ * reactor's first, then a join of our pool by the reactor's thread. */
+static int bc_enter_refused(void *ctx, bool joining) {
+  int rc = weft__reactor_block_refused(((blocking_call *)ctx)->r);
+  return rc != 0 ? rc : joining ? WEFT_EDEADLK : WEFT_ENOMEM;
+}
+
+/* No record for the call (or no node to carry the caller's context): what
+ * the registration would answer with memory (the record is taken before it
+ * looks) — WEFT_ESHUTDOWN from a reactor that refuses waiters now, and on a
+ * pool thread WEFT_EDEADLK while the reactor's thread joins our pool —
+ * else WEFT_ENOMEM. The look at the door above sees a shutdown under way,
+ * not a "shutdown" fired by hand (shutdown_firing), nor one that began
+ * since. On a pool thread the look is the registration's own
+ * (weft__engine_join_wait_begin, under the engine's mutex), with a record
+ * on the stack that it never registers (enter refuses). */
 static __attribute__((noinline)) int bc_no_memory(weft_reactor *r) {
-  int rc = weft__reactor_block_refused(r);
-  return rc != 0 ? rc : WEFT_ENOMEM;
+  weft__eworker *me = weft__engine_current_worker();
+  if (me == NULL) {
+    int rc = weft__reactor_block_refused(r);
+    return rc != 0 ? rc : WEFT_ENOMEM;
+  }
+  blocking_call probe;
+  probe.r = r;
+  probe.joinw.waits_for = bc_waits_for;
+  probe.joinw.release = bc_join_release; /* never: not registered */
+  weft__reactor_blocked_init(r, &probe.link);
+  return weft__engine_join_wait_begin(me->e, &probe.joinw, bc_enter_refused, &probe);
 }
 
 WEFT_API int weft_blocking_call_from_thread(weft_reactor *r, weft_callback_fn fn, void *arg,
