@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "engine/core.h"       /* sizeof(weft__eworker) */
@@ -812,6 +814,44 @@ static void blocking_call_out_of_memory_in_a_pool_its_reactor_stops_answers_edea
   sync_fini(&g_bcj_go);
 }
 
+/* weft_reactor_add_reader / add_writer of a descriptor epoll refuses (a
+ * regular file: EPERM) is WEFT_EINVAL (weft/reactor.h: "a bad fd"), also
+ * when no memory is left for its entry: the reactor's table grows before
+ * epoll is asked, and its failure answered WEFT_ENOMEM. A socket's add is
+ * still WEFT_ENOMEM then. Fails with WEFT_ENOMEM without the look
+ * (reactor_io.c, add_no_memory). */
+static void io_fn_never(void *ctx, int fd, int events) {
+  (void)ctx;
+  (void)fd;
+  (void)events;
+}
+static void add_reader_of_a_file_out_of_memory_answers_einval(void **s) {
+  (void)s;
+  weft_reactor *r = NULL;
+  assert_int_equal(weft_reactor_create(&r), 0);
+  FILE *file = tmpfile();
+  assert_non_null(file);
+  int fd = fileno(file);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  arm(MODE_FROM, 1); /* every allocation fails from here */
+  int reader = weft_reactor_add_reader(r, fd, io_fn_never, NULL);
+  int writer = weft_reactor_add_writer(r, fd, io_fn_never, NULL);
+  int sock = weft_reactor_add_reader(r, sv[0], io_fn_never, NULL);
+  long injected = atomic_load(&g_injected);
+  disarm();
+  assert_true(injected >= 3); /* the premise: no entry each time */
+  assert_int_equal(reader, WEFT_EINVAL);
+  assert_int_equal(writer, WEFT_EINVAL);
+  assert_int_equal(sock, WEFT_ENOMEM);
+  /* with memory: the same answer for the file */
+  assert_int_equal(weft_reactor_add_reader(r, fd, io_fn_never, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_reactor_destroy(r), 0);
+  fclose(file);
+  close(sv[0]);
+  close(sv[1]);
+}
+
 /* weft_reactor_suggest_thread_pool_size below the min of the pool the
  * reactor's options would make is WEFT_EINVAL (weft/reactor.h: the codes of
  * weft_threadpool_adjust_poolsize, EINVAL below the pool's min), also when
@@ -1355,6 +1395,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(blocking_call_out_of_memory_during_a_shutdown_firing_answers_eshutdown),
       cmocka_unit_test(blocking_call_out_of_memory_in_a_pool_its_reactor_stops_answers_edeadlk),
       cmocka_unit_test(suggest_below_min_out_of_memory_answers_einval),
+      cmocka_unit_test(add_reader_of_a_file_out_of_memory_answers_einval),
       cmocka_unit_test(deferred_failures_out_of_memory_keep_their_codes),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),

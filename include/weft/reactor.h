@@ -217,7 +217,8 @@ typedef void (*weft_io_fn)(void *ctx, int fd, int events);
  * @param ctx Its context.
  * @return 0, or:
  *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
- *     reactor's own), NULL r or fn;
+ *     reactor's own; a regular file or a directory also when out of
+ *     memory then), NULL r or fn;
  *   - #WEFT_ESTATE in a child of fork (docs/threading-howto.md, "Fork");
  *   - #WEFT_ENOMEM out of memory, or epoll's limit of watched descriptors
  *     reached (ENOSPC, /proc/sys/fs/epoll/max_user_watches).
@@ -233,7 +234,8 @@ WEFT_API int weft_reactor_add_reader(weft_reactor *r, int fd, weft_io_fn fn, voi
  * @param ctx Its context.
  * @return 0, or:
  *   - #WEFT_EINVAL on a bad fd (epoll refuses it, or it is one of the
- *     reactor's own), NULL r or fn;
+ *     reactor's own; a regular file or a directory also when out of
+ *     memory then), NULL r or fn;
  *   - #WEFT_ESTATE in a child of fork (docs/threading-howto.md, "Fork");
  *   - #WEFT_ENOMEM out of memory, or epoll's limit of watched descriptors
  *     reached (ENOSPC, /proc/sys/fs/epoll/max_user_watches).

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 #include "base/alloc.h"
 #include "loop/reactor_state.h"
@@ -46,6 +47,16 @@ static int update(weft_reactor *r, int fd, weft__fd_entry *e) {
   return WEFT_OK;
 }
 
+/* No memory for fd's entry (the table grows before epoll is asked): a
+ * descriptor epoll refuses whatever the memory is WEFT_EINVAL, as with
+ * memory (weft/reactor.h). epoll_ctl(2) refuses a regular file and a
+ * directory (EPERM), which fstat tells without touching the epoll set. */
+static __attribute__((noinline)) int add_no_memory(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return WEFT_EINVAL;
+  return WEFT_ENOMEM;
+}
+
 static int add(weft_reactor *r, int fd, weft_io_fn fn, void *ctx, int writer) {
   if (r == NULL || fn == NULL || fd < 0 || fd == r->evfd || fd == r->tfd || fd == r->epfd)
     return WEFT_EINVAL;
@@ -55,7 +66,7 @@ static int add(weft_reactor *r, int fd, weft_io_fn fn, void *ctx, int writer) {
    * after). */
   if (fd >= r->nfds && fcntl(fd, F_GETFD) < 0) return WEFT_EINVAL;
   weft__fd_entry *e = entry_for(r, fd, 1);
-  if (e == NULL) return WEFT_ENOMEM;
+  if (e == NULL) return add_no_memory(fd);
   weft__fd_entry old = *e;
   if (writer) {
     e->wfn = fn;
