@@ -36,12 +36,14 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "engine/core.h"       /* sizeof(weft__eworker) */
 #include "engine/node_cache.h" /* WEFT__SLAB_NODES */
 #include "engine/observer.h"   /* a stop that joins: WEFT__EVENT_STOP_WATCH */
+#include "test_fork_safety.h"
 #include "test_sync.h"
 #include "weft/weft.h"
 
@@ -852,6 +854,67 @@ static void add_reader_of_a_file_out_of_memory_answers_einval(void **s) {
   close(sv[1]);
 }
 
+/* In a child of fork, an inherited ThreadWorker's do() and a weft_pool()
+ * team's do() answer WEFT_EQUIT (weft/worker.h, "fork(2)";
+ * docs/threading-howto.md, "Fork"), also when no memory is left: for the
+ * node that binds a current context (the worker's) or for the task's node
+ * (the team's), each taken before the refusal is looked at. The forking
+ * thread is one of its own whose node cache was emptied into a
+ * never-started holder pool; the child makes both calls with every
+ * allocation failing (so it allocates nothing, as a child under a
+ * sanitizer must not) and exits with what they answered. Fails with
+ * WEFT_ENOMEM without the looks (worker.c worker_do_in_context,
+ * pool_team.c pool_no_memory). */
+static void fork_noop(void *arg) { (void)arg; }
+typedef struct fork_child_do {
+  weft_threadpool *holder;
+  weft_worker *w;
+  weft_team *team;
+  int status; /* the child's exit status; -1: no child */
+} fork_child_do;
+static int fork_child_calls(fork_child_do *f) {
+  static char a_context;
+  int team_rc = weft_team_do(f->team, fork_noop, NULL); /* no context: the task's node */
+  weft_context_set(&a_context);
+  int worker_rc = weft_worker_do(f->w, fork_noop, NULL); /* the binding's node */
+  weft_context_set(NULL);
+  long injected = atomic_load(&g_injected);
+  if (injected < 2) return 3;     /* the premise: both sought memory */
+  if (team_rc != WEFT_EQUIT) return team_rc == WEFT_ENOMEM ? 4 : 5;
+  if (worker_rc != WEFT_EQUIT) return worker_rc == WEFT_ENOMEM ? 6 : 7;
+  return 0;
+}
+static void *fork_child_do_main(void *arg) {
+  fork_child_do *f = arg;
+  arm(MODE_FROM, 1); /* every allocation fails from here (in the child too) */
+  for (long i = 0; i < 100L * WEFT__SLAB_NODES; i++) /* no node left */
+    if (weft_threadpool_call_in_thread(f->holder, reuse_task, NULL) != 0) break;
+  arm(MODE_FROM, 1);
+  pid_t pid = fork();
+  if (pid == 0) _exit(fork_child_calls(f));
+  disarm();
+  int status = 0;
+  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+    f->status = WEXITSTATUS(status);
+  return NULL;
+}
+static void fork_child_do_out_of_memory_answers_equit(void **s) {
+  (void)s;
+  if (WEFT_TEST_TSAN) skip(); /* a child of a threaded process: TSan's die_after_fork */
+  fork_child_do f = {.status = -1};
+  assert_int_equal(pool_create(&f.holder, 0, 1), 0); /* never started: keeps the nodes */
+  assert_int_equal(weft_thread_worker_create(&f.w, NULL, NULL, "forkdo"), 0);
+  assert_int_equal(weft_pool(&f.team, zero_limit, NULL, NULL, NULL, "forkdo"), 0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, fork_child_do_main, &f), 0);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(f.status, 0);
+  assert_int_equal(weft_worker_quit(f.w), 0);
+  weft_worker_release(f.w);
+  assert_int_equal(weft_team_destroy(f.team), 0);
+  assert_int_equal(weft_threadpool_destroy(f.holder), 0); /* cancels what it holds */
+}
+
 /* weft_reactor_suggest_thread_pool_size below the min of the pool the
  * reactor's options would make is WEFT_EINVAL (weft/reactor.h: the codes of
  * weft_threadpool_adjust_poolsize, EINVAL below the pool's min), also when
@@ -1396,6 +1459,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(blocking_call_out_of_memory_in_a_pool_its_reactor_stops_answers_edeadlk),
       cmocka_unit_test(suggest_below_min_out_of_memory_answers_einval),
       cmocka_unit_test(add_reader_of_a_file_out_of_memory_answers_einval),
+      cmocka_unit_test(fork_child_do_out_of_memory_answers_equit),
       cmocka_unit_test(deferred_failures_out_of_memory_keep_their_codes),
       cmocka_unit_test(pool_fail_once),
       cmocka_unit_test(pool_fail_from),

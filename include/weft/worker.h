@@ -192,7 +192,8 @@ WEFT_API int weft_default_thread_factory(void *ctx, pthread_t *thread,
  * not).
  *
  * fork(2): the worker's thread does not exist in a child; there its do()
- * answers #WEFT_EQUIT (docs/threading-howto.md, "Fork").
+ * answers #WEFT_EQUIT (docs/threading-howto.md, "Fork"), also when out of
+ * memory then (a context current, no node to bind it).
  *
  * @param out         Receives the worker (the caller's; NULL on failure).
  * @param factory     The thread factory; may be NULL.
@@ -361,7 +362,7 @@ WEFT_API int weft_team_create(weft_team **out, weft_worker *coordinator,
  *   coordinator, is reported to log_fn with #WEFT_ECANCELED:
  *   docs/worker-layer.md), or:
  *   - #WEFT_EQUIT  after quit (a weft_pool() team: also when out of
- *     memory then);
+ *     memory then, and in a child of fork);
  *   - #WEFT_EINVAL on NULL t or fn;
  *   - #WEFT_ENOMEM out of memory;
  *   - the coordinator's do() error (weft_team_create's coordinator

@@ -78,10 +78,11 @@ static void pool_cancel(weft__task *t, int status) {
 
 /* No node for a do(): a team quit since the door's look answers
  * WEFT_EQUIT, as the engine's submit would with memory (weft/worker.h:
- * "after quit"; the pool's weft__threadpool_no_memory), else WEFT_ENOMEM.
- * Relaxed: as the door's look. */
+ * "after quit"; the pool's weft__threadpool_no_memory), and so does the
+ * closed copy a child of fork inherits (its engine refuses), else
+ * WEFT_ENOMEM. Relaxed: as the door's look. */
 static __attribute__((noinline)) int pool_no_memory(pool_team *p) {
-  return weft__load_relaxed(&p->quit) ? WEFT_EQUIT : WEFT_ENOMEM;
+  return weft__load_relaxed(&p->quit) || weft__engine_is_closed(p->e) ? WEFT_EQUIT : WEFT_ENOMEM;
 }
 
 static int pool_do(weft_team *t, weft_fn fn, void *arg) {

@@ -212,6 +212,11 @@ static void tw_release(weft_worker *w) {
 
 static const weft_worker_ops tw_ops = {tw_do, tw_quit, tw_release};
 
+bool weft__thread_worker_forked(const weft_worker *w) {
+  return w->ops == &tw_ops &&
+         weft__fork_generation() != ((const thread_worker *)(const void *)w)->fork_gen;
+}
+
 WEFT_API int weft_thread_worker_create(weft_worker **out, weft_thread_factory_fn factory,
                                        void *factory_ctx, const char *name) {
   if (!out) return WEFT_EINVAL;

@@ -4,6 +4,7 @@
 #ifndef WEFT_THREAD_WORKER_H
 #define WEFT_THREAD_WORKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "weft/worker.h"
@@ -13,5 +14,8 @@
  * awake promise). Relaxed snapshots. */
 uint64_t weft__thread_worker_sleeps(weft_worker *w);
 uint64_t weft__thread_worker_wakes(weft_worker *w);
+/* w is a ThreadWorker inherited by a child of fork: its do() there answers
+ * WEFT_EQUIT (its thread is the parent's). */
+bool weft__thread_worker_forked(const weft_worker *w);
 
 #endif /* WEFT_THREAD_WORKER_H */

@@ -10,6 +10,7 @@
 
 #include "base/atomic.h"
 #include "engine/context.h"
+#include "workers/thread_worker.h"
 
 /* The public struct declares the word as a plain int (the header stays free
  * of <stdatomic.h> for C++ users); it is only ever accessed as an atomic. */
@@ -98,10 +99,12 @@ static __attribute__((noinline)) int worker_do_in_context(weft_worker *w, weft_f
   int r = weft__context_bind(&fn, &arg);
   /* No node for the binding, which is taken before the quit bit is looked
    * at: a quit worker answers WEFT_EQUIT all the same, as it would with
-   * memory (weft/worker.h; a stopped pool does the same, engine/submit.c).
+   * memory (weft/worker.h; a stopped pool does the same, engine/submit.c),
+   * and so does a ThreadWorker inherited by a child of fork (its do()
+   * refuses there: weft/worker.h, "fork(2)").
    * Relaxed, as weft_worker_is_quit: a quit() that happens-before this do()
    * is seen; one racing it may be seen or not, either answer is right. */
-  if (r) return weft_worker_is_quit(w) ? WEFT_EQUIT : r;
+  if (r) return weft_worker_is_quit(w) || weft__thread_worker_forked(w) ? WEFT_EQUIT : r;
   r = weft__worker_do_plain(w, fn, arg);
   if (r) weft__context_discard(fn, arg);
   return r;
