@@ -409,20 +409,12 @@ WEFT_API void weft_lane_options_init(weft_lane_options *o) {
   o->limit = 1;
 }
 
-/* No memory for a new lane: a stopped pool's answer is WEFT_EQUIT, as it
- * is with memory (the lane is made before the pool is looked at, in
- * weft__threadpool_add_lane), else WEFT_ENOMEM (test_fault_alloc
- * lane_create_out_of_memory_on_a_stopped_pool_answers_equit). */
-static int lane_create_no_memory(const weft_threadpool *tp) {
-  return weft_threadpool_joined(tp) == 1 ? WEFT_EQUIT : WEFT_ENOMEM;
-}
-
 WEFT_API int weft_lane_create(weft_threadpool *tp, const weft_lane_options *o, weft_lane **out) {
   if (!out) return WEFT_EINVAL;
   *out = NULL;
   if (!tp || !o || o->limit < 1) return WEFT_EINVAL;
   weft_lane *l = weft__calloc_aligned(sizeof *l);
-  if (!l) return lane_create_no_memory(tp);
+  if (!l) return weft__threadpool_no_memory(tp); /* stopped: WEFT_EQUIT, as with memory */
   char buf[32];
   const char *name = o->name;
   if (!name || !*name) {
@@ -432,7 +424,7 @@ WEFT_API int weft_lane_create(weft_threadpool *tp, const weft_lane_options *o, w
   l->name = weft__strdup(name);
   if (!l->name) {
     weft__free_aligned(l);
-    return lane_create_no_memory(tp);
+    return weft__threadpool_no_memory(tp);
   }
   weft__mpsc_init(&l->waiting);
   l->tp = tp;
